@@ -1,0 +1,184 @@
+//! Diagnostics: every error and warning netscript reports about a script, each with a
+//! stable code, a labelled span and, where it helps, a help line. Rendered with miette.
+
+use crate::source::{SourceMap, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Diagnostic {
+    /// Stable, e.g. `netscript::check::unknown_namespace`.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip)]
+    pub span: Span,
+    pub label: String,
+    /// Further places in the same file, e.g. the first declaration of a duplicate.
+    #[serde(skip)]
+    pub secondary: Vec<(Span, String)>,
+    pub help: Option<String>,
+    /// Where the script was when this arose, innermost first (`for i = 3`, `included from`).
+    pub context: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            label: String::new(),
+            secondary: Vec::new(),
+            help: None,
+            context: Vec::new(),
+        }
+    }
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+    }
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.secondary.push((span, label.into()));
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// "did you mean `x`?" for the closest of `candidates`, if one is close enough.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        let score = strsim::jaro_winkler(name, candidate);
+        if score >= 0.8 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// A diagnostic bound to its source text, in the shape miette renders.
+struct Report<'a> {
+    diagnostic: &'a Diagnostic,
+    source: NamedSource<String>,
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = match self.diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{prefix}: {}", self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        let d = self.diagnostic;
+        if d.help.is_none() && d.context.is_empty() {
+            return None;
+        }
+        let mut text = d.help.clone().unwrap_or_default();
+        for c in &d.context {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(c);
+        }
+        Some(Box::new(text))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let d = self.diagnostic;
+        let to_source = |s: Span| SourceSpan::new((s.start as usize).into(), s.len());
+        let primary = LabeledSpan::new_primary_with_span(
+            (!d.label.is_empty()).then(|| d.label.clone()),
+            to_source(d.span),
+        );
+        let others = d
+            .secondary
+            .iter()
+            .filter(|(s, _)| s.file == d.span.file)
+            .map(move |(s, l)| LabeledSpan::new_with_span(Some(l.clone()), to_source(*s)));
+        Some(Box::new(std::iter::once(primary).chain(others)))
+    }
+}
+
+/// How diagnostics are drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl RenderOptions {
+    /// Plain, fixed-width: what golden tests and pipes see.
+    pub fn plain() -> Self {
+        RenderOptions { color: false, width: 100 }
+    }
+}
+
+/// Renders one diagnostic as text, headed by its `file:line:col`.
+pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
+    let file = sources.get(diagnostic.span.file);
+    let report = Report { diagnostic, source: NamedSource::new(file.name.clone(), file.text.to_string()) };
+    let theme = if options.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(options.width).with_links(false);
+    let mut out = String::new();
+    out.push_str(&sources.location(diagnostic.span));
+    out.push_str(": ");
+    handler.render_report(&mut out, &report).expect("rendering to a String cannot fail");
+    out
+}
+
+/// Renders every diagnostic, errors and warnings in source order, with a closing count.
+pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap, options: RenderOptions) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&render(d, sources, options));
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors + warnings > 0 {
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        out.push_str(&format!("{}, {}\n", plural(errors, "error"), plural(warnings, "warning")));
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! netscript: a scripting language for Linux networking.
+//!
+//! The pipeline, one module a stage: [`syntax`] (pest, source text → AST) → [`ast`] →
+//! [`check`] (evaluation of let/for/include into the [`model`], and every diagnostic) →
+//! [`plan`] (pure: desired + observed → operations) → [`exec`] (the only module that
+//! talks to the kernel) → front ends ([`cli`]).
+
+pub mod diagnostic;
+pub mod model;
+pub mod plan;
+pub mod source;
+pub mod units;

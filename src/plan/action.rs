@@ -1,0 +1,188 @@
+//! Operations: what the planner asks of the executor. Each is self-contained (names,
+//! not interface indexes) so that the planner stays pure; the executor resolves names.
+
+use crate::model::{Htb, IpProto, MacvlanMode, Netem, Tbf};
+use crate::units::Rate;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Action {
+    CreateNetns { ns: String },
+    DeleteNetns { ns: String },
+    CreateLink { ns: String, name: String, kind: LinkKind, attrs: LinkAttrs },
+    DeleteLink { ns: String, name: String },
+    SetLink { ns: String, name: String, set: LinkSet },
+    AddAddr { ns: String, dev: String, addr: IpNet },
+    DelAddr { ns: String, dev: String, addr: IpNet },
+    AddRoute { ns: String, route: RouteSpec },
+    DelRoute { ns: String, route: RouteSpec },
+    AddRule { ns: String, rule: RuleSpec },
+    DelRule { ns: String, rule: RuleSpec },
+    /// Adds the qdisc, or replaces one of the same kind in place (tc's `replace`).
+    ReplaceQdisc { ns: String, dev: String, qdisc: QdiscSpec },
+    DelQdisc { ns: String, dev: String, parent: QdiscParent },
+    ReplaceClass { ns: String, dev: String, class: ClassSpec },
+    DelClass { ns: String, dev: String, id: u32 },
+    AddFilter { ns: String, dev: String, filter: FilterSpec },
+    DelFilter { ns: String, dev: String, filter: FilterSpec },
+    SetSysctl { ns: String, key: String, value: String },
+}
+
+impl Action {
+    /// The namespace whose netlink socket carries this operation (`host` for the initial one).
+    pub fn namespace(&self) -> &str {
+        match self {
+            Action::CreateNetns { ns }
+            | Action::DeleteNetns { ns }
+            | Action::CreateLink { ns, .. }
+            | Action::DeleteLink { ns, .. }
+            | Action::SetLink { ns, .. }
+            | Action::AddAddr { ns, .. }
+            | Action::DelAddr { ns, .. }
+            | Action::AddRoute { ns, .. }
+            | Action::DelRoute { ns, .. }
+            | Action::AddRule { ns, .. }
+            | Action::DelRule { ns, .. }
+            | Action::ReplaceQdisc { ns, .. }
+            | Action::DelQdisc { ns, .. }
+            | Action::ReplaceClass { ns, .. }
+            | Action::DelClass { ns, .. }
+            | Action::AddFilter { ns, .. }
+            | Action::DelFilter { ns, .. }
+            | Action::SetSysctl { ns, .. } => ns,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// Both ends are created at once, each directly in its namespace.
+    Veth { peer_ns: String, peer_name: String, peer_attrs: LinkAttrs },
+    Bridge,
+    Macvlan { parent: String, mode: MacvlanMode },
+    Vxlan { vni: u32, remote: Option<IpAddr>, group: Option<IpAddr>, local: Option<IpAddr>, dev: Option<String>, port: Option<u16> },
+    /// The intermediate device of ingress shaping.
+    Ifb,
+}
+
+/// Attributes set when a link is created, so that no second round trip is needed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LinkAttrs {
+    pub up: bool,
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub master: Option<String>,
+}
+
+/// A change to an existing link; `None` leaves that attribute alone.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LinkSet {
+    pub up: Option<bool>,
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    /// `Some(None)` removes the link from its master.
+    pub master: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RouteSpec {
+    pub dest: IpNet,
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub src: Option<IpAddr>,
+    pub metric: Option<u32>,
+    pub table: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RuleSpec {
+    pub v6: bool,
+    pub from: Option<IpNet>,
+    pub to: Option<IpNet>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    pub uidrange: Option<(u32, u32)>,
+    pub priority: Option<u32>,
+    pub table: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QdiscParent {
+    Root,
+    Ingress,
+    Clsact,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QdiscSpec {
+    /// Root qdisc, handle 1:.
+    Tbf(Tbf),
+    /// Root qdisc, handle 1:, with its default class minor.
+    Htb { default_class: u32 },
+    Netem(Netem),
+    /// handle ffff:, for the mirred redirect of ingress shaping.
+    Ingress,
+    /// For eBPF classifiers.
+    Clsact,
+}
+
+impl QdiscSpec {
+    pub fn parent(&self) -> QdiscParent {
+        match self {
+            QdiscSpec::Ingress => QdiscParent::Ingress,
+            QdiscSpec::Clsact => QdiscParent::Clsact,
+            _ => QdiscParent::Root,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QdiscSpec::Tbf(_) => "tbf",
+            QdiscSpec::Htb { .. } => "htb",
+            QdiscSpec::Netem(_) => "netem",
+            QdiscSpec::Ingress => "ingress",
+            QdiscSpec::Clsact => "clsact",
+        }
+    }
+}
+
+impl From<&Htb> for QdiscSpec {
+    fn from(htb: &Htb) -> Self {
+        QdiscSpec::Htb { default_class: htb.default_class.as_ref().map(|d| d.node).unwrap_or(0) }
+    }
+}
+
+/// An htb class under qdisc 1:.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassSpec {
+    /// Minor of this class: 1:id.
+    pub id: u32,
+    /// Minor of the parent class, `None` for parent 1:.
+    pub parent: Option<u32>,
+    pub rate: Rate,
+    pub ceil: Rate,
+    pub prio: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterSpec {
+    /// u32 match on qdisc 1:, classifying into class 1:flowid. `prio` orders filters.
+    U32 {
+        prio: u32,
+        proto: Option<IpProto>,
+        src: Option<IpNet>,
+        dst: Option<IpNet>,
+        sport: Option<u16>,
+        dport: Option<u16>,
+        flowid: u32,
+    },
+    /// On the ingress qdisc: redirect every packet to the ifb device's egress.
+    MirredToIfb { ifb: String },
+}
