@@ -10,3 +10,7 @@ pub mod model;
 pub mod plan;
 pub mod source;
 pub mod units;
+pub mod ast;
+pub mod syntax;
+pub mod check;
+pub mod cli;

@@ -1,3 +1,3 @@
 fn main() {
-    println!("netscript");
+    std::process::exit(netscript::cli::main());
 }

@@ -10,6 +10,9 @@ pub struct Observed {
     /// Namespaces that exist, by name (`host` for the initial one). A namespace the
     /// script names but that is absent here does not exist yet.
     pub namespaces: IndexMap<String, ObservedNs>,
+    /// Planning without a kernel (`check`, `--dry-run --offline`): interfaces named by
+    /// `link` are assumed to exist.
+    pub offline: bool,
 }
 
 impl Observed {
@@ -17,7 +20,7 @@ impl Observed {
     pub fn empty() -> Self {
         let mut namespaces = IndexMap::new();
         namespaces.insert(crate::model::HOST.to_string(), ObservedNs::default());
-        Observed { namespaces }
+        Observed { namespaces, offline: true }
     }
 }
 

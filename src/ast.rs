@@ -1,0 +1,298 @@
+//! The syntax tree. Every node carries its span; nothing of pest leaks out of `syntax`.
+//!
+//! Values are kept as written (with their interpolations): they only become numbers,
+//! addresses and names when the checker evaluates them, inside loops.
+
+use crate::source::{Span, Spanned};
+use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, XdpMode};
+
+pub type Block = Spanned<Vec<Stmt>>;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Script {
+    pub stmts: Vec<Stmt>,
+}
+
+pub type Stmt = Spanned<StmtKind>;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum StmtKind {
+    // top level
+    Netns { name: Name, body: Option<Block> },
+    Host { body: Block },
+    Table { name: Ident, number: Expr },
+    Let { name: Ident, value: LetValue },
+    For { var: Ident, from: Expr, to: Expr, inclusive: bool, body: Block },
+    Include { path: Spanned<String> },
+    Expect { ns: Name, kind: ExpectKind, addr: IpValue, opts: Vec<ExpectOpt> },
+
+    // interface declarations
+    Veth { name: Name, peer: Name, body: Option<Block> },
+    Bridge { name: Name, body: Option<Block> },
+    Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
+    Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
+    Link { name: Name, body: Option<Block> },
+
+    // interface attributes
+    Addr { addrs: Vec<IpValue> },
+    Up,
+    Down,
+    Mtu { mtu: IntValue },
+    Mac { mac: MacValue },
+    Master { bridge: Name },
+    Shape { ingress: bool, rate: RateValue, opts: Vec<ShapeOpt> },
+    Htb { default: Option<ClassId>, body: Option<Block> },
+    Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
+    Filter { opts: Vec<FilterOpt>, target: ClassId },
+    Netem { opts: Vec<NetemOpt> },
+    Bpf { direction: Spanned<BpfDirection>, path: Spanned<String>, section: Option<Spanned<String>> },
+    Xdp { path: Spanned<String>, opts: Vec<XdpOpt> },
+
+    // namespace-wide
+    Route { dest: RouteDest, opts: Vec<RouteOpt> },
+    Rule { opts: Vec<RuleOpt> },
+    Forward { on: Option<Spanned<bool>> },
+    Sysctl { key: Template, value: Spanned<String> },
+}
+
+impl StmtKind {
+    /// The leading keyword, as the user wrote it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StmtKind::Netns { .. } => "netns",
+            StmtKind::Host { .. } => "host",
+            StmtKind::Table { .. } => "table",
+            StmtKind::Let { .. } => "let",
+            StmtKind::For { .. } => "for",
+            StmtKind::Include { .. } => "include",
+            StmtKind::Expect { .. } => "expect",
+            StmtKind::Veth { .. } => "veth",
+            StmtKind::Bridge { .. } => "bridge",
+            StmtKind::Macvlan { .. } => "macvlan",
+            StmtKind::Vxlan { .. } => "vxlan",
+            StmtKind::Link { .. } => "link",
+            StmtKind::Addr { .. } => "addr",
+            StmtKind::Up => "up",
+            StmtKind::Down => "down",
+            StmtKind::Mtu { .. } => "mtu",
+            StmtKind::Mac { .. } => "mac",
+            StmtKind::Master { .. } => "master",
+            StmtKind::Shape { .. } => "shape",
+            StmtKind::Htb { .. } => "htb",
+            StmtKind::Class { .. } => "class",
+            StmtKind::Filter { .. } => "filter",
+            StmtKind::Netem { .. } => "netem",
+            StmtKind::Bpf { .. } => "bpf",
+            StmtKind::Xdp { .. } => "xdp",
+            StmtKind::Route { .. } => "route",
+            StmtKind::Rule { .. } => "rule",
+            StmtKind::Forward { .. } => "forward",
+            StmtKind::Sysctl { .. } => "sysctl",
+        }
+    }
+}
+
+pub type Ident = Spanned<String>;
+
+/// Text with `{expr}` interpolations: names, sysctl keys.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Template {
+    pub span: Span,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Part {
+    Text(String),
+    Interp(Expr),
+}
+
+/// A namespace or interface name, or `NS.NAME`.
+pub type Name = Template;
+
+pub type Expr = Spanned<ExprKind>;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ExprKind {
+    Int(i64),
+    Var(String),
+    Neg(Box<Expr>),
+    Binary(Box<Expr>, BinOp, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
+
+/// A value position: a literal of its kind, or `{expr}` standing for one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Value<L> {
+    Lit(Spanned<L>),
+    Interp(Expr),
+}
+
+impl<L> Value<L> {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Lit(l) => l.span,
+            Value::Interp(e) => e.span,
+        }
+    }
+}
+
+pub type IntValue = Value<i64>;
+pub type RateValue = Value<crate::units::Rate>;
+pub type SizeValue = Value<crate::units::Size>;
+pub type DurationValue = Value<crate::units::Duration>;
+pub type PercentValue = Value<crate::units::Percent>;
+pub type MacValue = Value<[u8; 6]>;
+
+/// An address or prefix: v4 with interpolated octets, v6 as text, or `{expr}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum IpValue {
+    V4 { span: Span, octets: [Octet; 4], prefix: Option<Octet> },
+    V6 { span: Span, text: String, prefix: Option<Octet> },
+    Interp(Expr),
+}
+
+impl IpValue {
+    pub fn span(&self) -> Span {
+        match self {
+            IpValue::V4 { span, .. } | IpValue::V6 { span, .. } => *span,
+            IpValue::Interp(e) => e.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Octet {
+    Lit(Spanned<u64>),
+    Interp(Expr),
+}
+
+/// A class id as tc reads it: hex digits (`10` is 0x10), or `{expr}` whose decimal
+/// digits are read the same way.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClassId {
+    pub span: Span,
+    pub major: Option<Spanned<String>>,
+    pub minor: ClassMinor,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ClassMinor {
+    Hex(String),
+    Interp(Expr),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum LetValue {
+    Rate(Spanned<crate::units::Rate>),
+    Size(Spanned<crate::units::Size>),
+    Duration(Spanned<crate::units::Duration>),
+    Percent(Spanned<crate::units::Percent>),
+    Ip(IpValue),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ExpectOpt {
+    Port(Spanned<IntValue>),
+    Within(Spanned<DurationValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum VxlanOpt {
+    Id(Spanned<IntValue>),
+    Remote(Spanned<IpValue>),
+    Group(Spanned<IpValue>),
+    Local(Spanned<IpValue>),
+    Dev(Spanned<Name>),
+    Port(Spanned<IntValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ShapeOpt {
+    Burst(Spanned<SizeValue>),
+    Latency(Spanned<DurationValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ClassOpt {
+    Rate(Spanned<RateValue>),
+    Ceil(Spanned<RateValue>),
+    Prio(Spanned<IntValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum FilterOpt {
+    Proto(Spanned<IpProto>),
+    Src(Spanned<IpValue>),
+    Dst(Spanned<IpValue>),
+    Sport(Spanned<IntValue>),
+    Dport(Spanned<IntValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum NetemOpt {
+    Delay(Spanned<DurationValue>),
+    Jitter(Spanned<DurationValue>),
+    Loss(Spanned<PercentValue>),
+    Rate(Spanned<RateValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum XdpOpt {
+    Section(Spanned<String>),
+    Mode(Spanned<XdpMode>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RouteDest {
+    Default(Span),
+    Ip(IpValue),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RouteOpt {
+    Via(Spanned<IpValue>),
+    Dev(Spanned<Name>),
+    Src(Spanned<IpValue>),
+    Metric(Spanned<IntValue>),
+    Table(Spanned<TableRef>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum TableRef {
+    Number(IntValue),
+    Name(Ident),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RuleOpt {
+    From(Spanned<IpValue>),
+    To(Spanned<IpValue>),
+    Iif(Spanned<Name>),
+    Oif(Spanned<Name>),
+    Fwmark(Spanned<(IntValue, Option<IntValue>)>),
+    Uidrange(Spanned<(IntValue, IntValue)>),
+    Priority(Spanned<IntValue>),
+    Table(Spanned<TableRef>),
+}

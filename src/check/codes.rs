@@ -1,0 +1,37 @@
+//! Every diagnostic code the checker emits. Codes are stable: tools match on them.
+
+pub const UNKNOWN_NAMESPACE: &str = "netscript::check::unknown_namespace";
+pub const UNKNOWN_INTERFACE: &str = "netscript::check::unknown_interface";
+pub const UNKNOWN_TABLE: &str = "netscript::check::unknown_table";
+pub const UNKNOWN_VARIABLE: &str = "netscript::check::unknown_variable";
+pub const UNKNOWN_CLASS: &str = "netscript::check::unknown_class";
+pub const DUPLICATE_INTERFACE: &str = "netscript::check::duplicate_interface";
+pub const DUPLICATE_TABLE: &str = "netscript::check::duplicate_table";
+pub const DUPLICATE_OPTION: &str = "netscript::check::duplicate_option";
+pub const DUPLICATE_ADDRESS: &str = "netscript::check::duplicate_address";
+pub const DUPLICATE_CLASS: &str = "netscript::check::duplicate_class";
+pub const DUPLICATE_ROUTE: &str = "netscript::check::duplicate_route";
+pub const CONFLICTING_QDISC: &str = "netscript::check::conflicting_qdisc";
+pub const CONFLICTING_ATTRIBUTE: &str = "netscript::check::conflicting_attribute";
+pub const NAME_TOO_LONG: &str = "netscript::check::name_too_long";
+pub const INVALID_NAME: &str = "netscript::check::invalid_name";
+pub const RESERVED_NAME: &str = "netscript::check::reserved_name";
+pub const INVALID_ADDRESS: &str = "netscript::check::invalid_address";
+pub const HOST_BITS_SET: &str = "netscript::check::host_bits_set";
+pub const MIXED_FAMILIES: &str = "netscript::check::mixed_families";
+pub const GATEWAY_UNREACHABLE: &str = "netscript::check::gateway_unreachable";
+pub const OUT_OF_RANGE: &str = "netscript::check::out_of_range";
+pub const TYPE_MISMATCH: &str = "netscript::check::type_mismatch";
+pub const DIVISION_BY_ZERO: &str = "netscript::check::division_by_zero";
+pub const OVERFLOW: &str = "netscript::check::overflow";
+pub const NO_CURRENT_INTERFACE: &str = "netscript::check::no_current_interface";
+pub const MISPLACED: &str = "netscript::check::misplaced";
+pub const NOT_A_BRIDGE: &str = "netscript::check::not_a_bridge";
+pub const INCLUDE_CYCLE: &str = "netscript::check::include_cycle";
+pub const INCLUDE_NOT_FOUND: &str = "netscript::check::include_not_found";
+pub const TOO_MANY_STATEMENTS: &str = "netscript::check::too_many_statements";
+pub const MISSING_OPTION: &str = "netscript::check::missing_option";
+pub const EMPTY_RANGE: &str = "netscript::check::empty_range";
+pub const UNKNOWN_LINK: &str = "netscript::check::unknown_link";
+pub const INVALID_SYSCTL: &str = "netscript::check::invalid_sysctl";
+pub const UNREACHABLE_EXPECT: &str = "netscript::check::unreachable_expect";

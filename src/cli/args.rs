@@ -1,0 +1,66 @@
+//! The command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "netscript", version, about = "A scripting language for Linux networking: namespaces, veth, routing, rules and traffic control, applied as one transaction.")]
+#[command(after_help = "Exit codes: 0 ok · 1 the script has errors (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete")]
+pub struct Cli {
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// List each operation as it is applied and undone.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check scripts for errors; changes nothing, needs no privileges.
+    Check {
+        /// Script files (`-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Apply a script as one transaction (with --dry-run: show the plan only).
+    Run {
+        file: PathBuf,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: plan against an empty system instead of the live one.
+        #[arg(long, requires = "dry_run")]
+        offline: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show the plan for a script: the same as `run --dry-run`.
+    Plan {
+        file: PathBuf,
+        /// Plan against an empty system instead of the live one.
+        #[arg(long)]
+        offline: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,143 @@
+//! The `netscript` command: a thin layer over the pipeline.
+
+pub mod args;
+
+use crate::check::{self, Checked};
+use crate::diagnostic::{self, RenderOptions};
+use crate::plan::{self, Observed};
+use crate::source::{FileId, SourceMap};
+use args::{Cli, Color, Command, Format};
+use clap::Parser as _;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+/// Exit codes, as documented in `--help` and the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const SCRIPT_ERRORS: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const RUN_FAILED: i32 = 3;
+    pub const ROLLBACK_INCOMPLETE: i32 = 4;
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let out = Output::new(&cli);
+    match &cli.command {
+        Command::Check { files } => check_files(&out, files),
+        Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
+            dry_run(&out, file, *offline, *format)
+        }
+        Command::Run { file, dry_run: false, .. } => {
+            let _ = file;
+            eprintln!("netscript: applying scripts is not available in this build; use `netscript plan` to see the plan");
+            exit::RUN_FAILED
+        }
+    }
+}
+
+/// How to print: colour only on a terminal, never with NO_COLOR.
+pub struct Output {
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Output {
+    fn new(cli: &Cli) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match cli.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => !no_color && std::io::stderr().is_terminal(),
+        };
+        Output { color, quiet: cli.quiet, verbose: cli.verbose }
+    }
+
+    fn render_options(&self) -> RenderOptions {
+        RenderOptions { color: self.color, ..RenderOptions::plain() }
+    }
+
+    /// Prints diagnostics to stderr; warnings are left out under --quiet.
+    pub fn diagnostics(&self, checked: &[diagnostic::Diagnostic], sources: &SourceMap) {
+        let shown: Vec<_> = checked.iter().filter(|d| !self.quiet || d.is_error()).cloned().collect();
+        if shown.is_empty() {
+            return;
+        }
+        let text = diagnostic::render_all(&shown, sources, self.render_options());
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+}
+
+/// Reads a script (or standard input for `-`) into the source map.
+pub fn load(sources: &mut SourceMap, path: &Path) -> Result<FileId, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        return Ok(sources.add("<stdin>", None, text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(sources.add(path.display().to_string(), Some(path), text))
+}
+
+/// Loads and checks one script; prints its diagnostics. `None` when it has errors.
+pub fn load_and_check(out: &Output, sources: &mut SourceMap, path: &Path) -> Option<Checked> {
+    let file = match load(sources, path) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("netscript: {message}");
+            return None;
+        }
+    };
+    let checked = check::check(sources, file, &check::FsLoader);
+    out.diagnostics(&checked.diagnostics, sources);
+    if checked.has_errors() { None } else { Some(checked) }
+}
+
+fn check_files(out: &Output, files: &[std::path::PathBuf]) -> i32 {
+    let mut code = exit::OK;
+    for path in files {
+        let mut sources = SourceMap::new();
+        match load_and_check(out, &mut sources, path) {
+            Some(checked) => {
+                // A script that checks must also plan: planning finds what only a whole
+                // view shows (a veth pair split across namespaces, unsupported statements).
+                if let Err(diagnostics) = plan::plan(&checked.desired, &Observed::empty()) {
+                    out.diagnostics(&diagnostics, &sources);
+                    code = exit::SCRIPT_ERRORS;
+                } else if !out.quiet {
+                    eprintln!("{}: ok", path.display());
+                }
+            }
+            None => code = exit::SCRIPT_ERRORS,
+        }
+    }
+    code
+}
+
+fn dry_run(out: &Output, path: &Path, offline: bool, format: Format) -> i32 {
+    let mut sources = SourceMap::new();
+    let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
+    let _ = offline;
+    let observed = Observed::empty();
+    let plan = match plan::plan(&checked.desired, &observed) {
+        Ok(plan) => plan,
+        Err(diagnostics) => {
+            out.diagnostics(&diagnostics, &sources);
+            return exit::SCRIPT_ERRORS;
+        }
+    };
+    let text = match format {
+        Format::Text => plan::render_text(&plan, &checked.desired.expects, &sources),
+        Format::Json => plan::render_json(&plan, &checked.desired.expects, &sources),
+        Format::Dot => plan::render_dot(&plan, &sources),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    exit::OK
+}

@@ -1,0 +1,548 @@
+//! desired + observed → operations. Only what is missing or different becomes an
+//! operation; each carries its undo, computed from what was observed.
+
+use super::action::*;
+use super::observed::{ObservedLink, ObservedNs};
+use super::{Observed, Op, Plan};
+use crate::diagnostic::Diagnostic;
+use crate::model::*;
+use crate::source::Span;
+use std::collections::HashMap;
+
+pub const UNKNOWN_LINK: &str = "netscript::plan::missing_interface";
+pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
+pub const UNSUPPORTED: &str = "netscript::plan::unsupported";
+
+/// The name of the ifb device that carries `iface`'s ingress shaping.
+pub fn ifb_name(iface: &str) -> String {
+    let mut name = String::from("ifb-");
+    name.extend(iface.chars().take(crate::check::MAX_INTERFACE_NAME - 4));
+    name
+}
+
+struct Planner<'a> {
+    desired: &'a Desired,
+    observed: &'a Observed,
+    ops: Vec<Op>,
+    diagnostics: Vec<Diagnostic>,
+    /// The op that makes each namespace exist (absent: it exists already).
+    ns_op: HashMap<String, usize>,
+    /// The ops that create or change each link, by (namespace, name).
+    link_ops: HashMap<(String, String), Vec<usize>>,
+    /// Every link and address op of a namespace, which routes wait for.
+    ns_link_ops: HashMap<String, Vec<usize>>,
+}
+
+pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Diagnostic>> {
+    let mut p = Planner {
+        desired,
+        observed,
+        ops: Vec::new(),
+        diagnostics: Vec::new(),
+        ns_op: HashMap::new(),
+        link_ops: HashMap::new(),
+        ns_link_ops: HashMap::new(),
+    };
+    for ns in desired.namespaces.values() {
+        p.namespace(ns);
+    }
+    for ns in desired.namespaces.values() {
+        for iface in link_order(ns) {
+            p.link(ns, iface);
+        }
+    }
+    for ns in desired.namespaces.values() {
+        for iface in ns.interfaces.values() {
+            p.addresses(ns, iface);
+        }
+    }
+    for ns in desired.namespaces.values() {
+        for iface in ns.interfaces.values() {
+            p.traffic_control(ns, iface);
+        }
+        p.routes(ns);
+        p.rules(ns);
+        p.sysctls(ns);
+    }
+    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops }) } else { Err(p.diagnostics) }
+}
+
+/// Interfaces in an order where bridges, parents and devices come before the links that
+/// name them.
+fn link_order(ns: &Namespace) -> Vec<&Interface> {
+    fn visit<'n>(ns: &'n Namespace, iface: &'n Interface, done: &mut Vec<&'n str>, out: &mut Vec<&'n Interface>, depth: usize) {
+        if done.contains(&iface.name.as_str()) || depth > ns.interfaces.len() {
+            return;
+        }
+        for dep in link_dependencies(iface) {
+            if let Some(d) = ns.interfaces.get(dep) {
+                visit(ns, d, done, out, depth + 1);
+            }
+        }
+        if !done.contains(&iface.name.as_str()) {
+            done.push(&iface.name);
+            out.push(iface);
+        }
+    }
+    let mut done = Vec::new();
+    let mut out = Vec::new();
+    for iface in ns.interfaces.values() {
+        visit(ns, iface, &mut done, &mut out, 0);
+    }
+    out
+}
+
+fn link_dependencies(iface: &Interface) -> Vec<&str> {
+    let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
+    match &iface.kind {
+        IfaceKind::Macvlan { parent, .. } => deps.push(&parent.node),
+        IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
+        _ => {}
+    }
+    deps
+}
+
+impl<'a> Planner<'a> {
+    fn push(&mut self, action: Action, origin: Span, mut deps: Vec<usize>, undo: Vec<Action>) -> usize {
+        deps.sort_unstable();
+        deps.dedup();
+        self.ops.push(Op { action, origin, deps, undo });
+        self.ops.len() - 1
+    }
+
+    fn observed_ns(&self, ns: &str) -> Option<&ObservedNs> {
+        self.observed.namespaces.get(ns)
+    }
+
+    fn observed_link(&self, ns: &str, name: &str) -> Option<&ObservedLink> {
+        self.observed_ns(ns).and_then(|n| n.links.get(name))
+    }
+
+    fn ns_deps(&self, ns: &str) -> Vec<usize> {
+        self.ns_op.get(ns).copied().into_iter().collect()
+    }
+
+    fn link_deps(&self, ns: &str, name: &str) -> Vec<usize> {
+        let mut deps = self.ns_deps(ns);
+        if let Some(ops) = self.link_ops.get(&(ns.to_string(), name.to_string())) {
+            deps.extend(ops);
+        }
+        deps
+    }
+
+    fn record_link_op(&mut self, ns: &str, name: &str, op: usize) {
+        self.link_ops.entry((ns.to_string(), name.to_string())).or_default().push(op);
+        self.ns_link_ops.entry(ns.to_string()).or_default().push(op);
+    }
+
+    fn namespace(&mut self, ns: &Namespace) {
+        if ns.is_host() {
+            return;
+        }
+        if self.observed_ns(&ns.name).is_none() {
+            let op = self.push(
+                Action::CreateNetns { ns: ns.name.clone() },
+                ns.span,
+                vec![],
+                vec![Action::DeleteNetns { ns: ns.name.clone() }],
+            );
+            self.ns_op.insert(ns.name.clone(), op);
+        }
+        // Every declared namespace gets its loopback up.
+        let lo_up = self.observed_link(&ns.name, "lo").map(|l| l.up).unwrap_or(false);
+        if !lo_up {
+            let deps = self.ns_deps(&ns.name);
+            let set = |up| Action::SetLink { ns: ns.name.clone(), name: "lo".into(), set: LinkSet { up: Some(up), ..Default::default() } };
+            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![set(false)] };
+            let op = self.push(set(true), ns.span, deps, undo);
+            self.record_link_op(&ns.name, "lo", op);
+        }
+    }
+
+    fn attrs(iface: &Interface) -> LinkAttrs {
+        LinkAttrs {
+            up: iface.wants_up().unwrap_or(true),
+            mtu: iface.mtu.as_ref().map(|m| m.node),
+            mac: iface.mac.as_ref().map(|m| m.node),
+            master: iface.master.as_ref().map(|m| m.node.clone()),
+        }
+    }
+
+    fn link(&mut self, ns: &Namespace, iface: &Interface) {
+        let observed = self.observed_link(&ns.name, &iface.name).cloned();
+        let create_kind = match &iface.kind {
+            IfaceKind::Veth { peer } => {
+                let peer_iface = self.peer_interface(peer);
+                Some(LinkKind::Veth {
+                    peer_ns: peer.ns.clone(),
+                    peer_name: peer.name.clone(),
+                    peer_attrs: peer_iface.map(Self::attrs).unwrap_or(LinkAttrs { up: true, ..Default::default() }),
+                })
+            }
+            IfaceKind::Bridge => Some(LinkKind::Bridge),
+            IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
+            IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
+                vni: x.vni.node,
+                remote: x.remote.as_ref().map(|a| a.node),
+                group: x.group.as_ref().map(|a| a.node),
+                local: x.local.as_ref().map(|a| a.node),
+                dev: x.dev.as_ref().map(|d| d.node.clone()),
+                port: x.port.as_ref().map(|p| p.node),
+            }),
+            IfaceKind::VethPeer { .. } | IfaceKind::Existing | IfaceKind::Loopback => None,
+        };
+        match (create_kind, observed) {
+            (Some(kind), None) => self.create_link(ns, iface, kind),
+            (Some(kind), Some(found)) => {
+                let wanted = kind_word(&kind);
+                if found.kind.as_deref() != Some(wanted) {
+                    self.diagnostics.push(
+                        Diagnostic::error(KIND_CONFLICT, iface.span, format!("`{}` exists in `{}` as a {}, not a {wanted}", iface.name, ns.name, found.kind.as_deref().unwrap_or("device")))
+                            .label("declared here")
+                            .help("netscript does not replace an interface it did not create; rename this one, or delete the other first"),
+                    );
+                    return;
+                }
+                self.reconcile_link(ns, iface, &found);
+            }
+            (None, Some(found)) => self.reconcile_link(ns, iface, &found),
+            (None, None) => match &iface.kind {
+                // Created with its pair: its attributes went into the pair's create op.
+                IfaceKind::VethPeer { of } => {
+                    let pair_exists = self.observed_link(&of.ns, &of.name).is_some();
+                    if pair_exists {
+                        self.diagnostics.push(
+                            Diagnostic::error(UNKNOWN_LINK, iface.span, format!("veth `{of}` exists, but its peer `{}` is not in `{}`", iface.name, ns.name))
+                                .label("expected here")
+                                .help(format!("the existing `{of}` is not the pair this script declares; delete it or rename this pair")),
+                        );
+                    }
+                }
+                IfaceKind::Loopback => {}
+                _ if self.observed.offline => {
+                    // Planning without a kernel: assume the interface exists, as declared.
+                    let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: iface.master.as_ref().map(|m| Some(m.node.clone())) };
+                    if set != LinkSet::default() {
+                        let mut deps = self.link_deps(&ns.name, &iface.name);
+                        if let Some(m) = &iface.master {
+                            deps.extend(self.link_deps(&ns.name, &m.node));
+                        }
+                        let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, vec![]);
+                        self.record_link_op(&ns.name, &iface.name, op);
+                    }
+                }
+                _ => self.diagnostics.push(
+                    Diagnostic::error(UNKNOWN_LINK, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
+                        .label("`link` names an interface that must exist")
+                        .help("create it in the script (`veth`, `bridge`, …), or check its name with `ip link`"),
+                ),
+            },
+        }
+        if !iface.bpf.is_empty() || iface.xdp.is_some() {
+            let span = iface.bpf.first().map(|b| b.span).or(iface.xdp.as_ref().map(|x| x.span)).unwrap_or(iface.span);
+            self.diagnostics.push(
+                Diagnostic::error(UNSUPPORTED, span, "attaching eBPF programs is not supported by this version of netscript")
+                    .label("not applied")
+                    .help("remove the `bpf`/`xdp` statement for now"),
+            );
+        }
+    }
+
+    fn peer_interface(&self, peer: &IfRef) -> Option<&'a Interface> {
+        self.desired.namespaces.get(&peer.ns)?.interfaces.get(&peer.name)
+    }
+
+    fn create_link(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind) {
+        let mut deps = self.ns_deps(&ns.name);
+        if let LinkKind::Veth { peer_ns, peer_attrs, .. } = &kind {
+            deps.extend(self.ns_deps(peer_ns));
+            if let Some(m) = &peer_attrs.master {
+                deps.extend(self.link_deps(peer_ns, m));
+            }
+        }
+        for dep in link_dependencies(iface) {
+            deps.extend(self.link_deps(&ns.name, dep));
+        }
+        let action = Action::CreateLink { ns: ns.name.clone(), name: iface.name.clone(), kind: kind.clone(), attrs: Self::attrs(iface) };
+        // Deleting a namespace the plan creates removes its links too: no undo needed then.
+        let undo = if self.ns_op.contains_key(&ns.name) && !matches!(&kind, LinkKind::Veth { peer_ns, .. } if !self.ns_op.contains_key(peer_ns)) {
+            vec![]
+        } else {
+            vec![Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }]
+        };
+        let op = self.push(action, iface.span, deps, undo);
+        self.record_link_op(&ns.name, &iface.name, op);
+        if let LinkKind::Veth { peer_ns, peer_name, .. } = &kind {
+            self.record_link_op(peer_ns, peer_name, op);
+        }
+    }
+
+    fn reconcile_link(&mut self, ns: &Namespace, iface: &Interface, found: &ObservedLink) {
+        let mut set = LinkSet::default();
+        let mut undo = LinkSet::default();
+        if let Some(up) = iface.wants_up()
+            && up != found.up
+        {
+            set.up = Some(up);
+            undo.up = Some(found.up);
+        }
+        if let Some(mtu) = &iface.mtu
+            && mtu.node != found.mtu
+        {
+            set.mtu = Some(mtu.node);
+            undo.mtu = Some(found.mtu);
+        }
+        if let Some(mac) = &iface.mac
+            && Some(mac.node) != found.mac
+        {
+            set.mac = Some(mac.node);
+            undo.mac = found.mac;
+        }
+        if let Some(master) = &iface.master
+            && Some(&master.node) != found.master.as_ref()
+        {
+            set.master = Some(Some(master.node.clone()));
+            undo.master = Some(found.master.clone());
+        }
+        if set == LinkSet::default() {
+            return;
+        }
+        let mut deps = self.link_deps(&ns.name, &iface.name);
+        if let Some(m) = &iface.master {
+            deps.extend(self.link_deps(&ns.name, &m.node));
+        }
+        let op = self.push(
+            Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set },
+            iface.span,
+            deps,
+            vec![Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set: undo }],
+        );
+        self.record_link_op(&ns.name, &iface.name, op);
+    }
+
+    fn addresses(&mut self, ns: &Namespace, iface: &Interface) {
+        let present: Vec<ipnet::IpNet> = self.observed_link(&ns.name, &iface.name).map(|l| l.addrs.clone()).unwrap_or_default();
+        for addr in &iface.addrs {
+            if present.contains(&addr.node) {
+                continue;
+            }
+            let deps = self.link_deps(&ns.name, &iface.name);
+            let created_here = self.link_ops.get(&(ns.name.clone(), iface.name.clone())).is_some_and(|ops| {
+                ops.iter().any(|&i| matches!(self.ops[i].action, Action::CreateLink { .. } | Action::CreateNetns { .. }))
+            });
+            let undo = if created_here { vec![] } else { vec![Action::DelAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }] };
+            let op = self.push(Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }, addr.span, deps, undo);
+            self.ns_link_ops.entry(ns.name.clone()).or_default().push(op);
+        }
+    }
+
+    fn qdisc_on(&self, ns: &str, dev: &str, parent: QdiscParent) -> Option<&QdiscSpec> {
+        self.observed_ns(ns)?.qdiscs.iter().find(|q| q.dev == dev && q.spec.parent() == parent).map(|q| &q.spec)
+    }
+
+    /// Replaces (or adds) a qdisc; returns its op, or `None` when it is already as wanted.
+    fn qdisc(&mut self, ns: &str, dev: &str, spec: QdiscSpec, origin: Span, extra_deps: Vec<usize>) -> Option<usize> {
+        let existing = self.qdisc_on(ns, dev, spec.parent()).cloned();
+        if existing.as_ref() == Some(&spec) {
+            return None;
+        }
+        let undo = match existing {
+            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
+            None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent: spec.parent() }],
+        };
+        let mut deps = self.link_deps(ns, dev);
+        deps.extend(extra_deps);
+        Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
+    }
+
+    fn traffic_control(&mut self, ns: &Namespace, iface: &Interface) {
+        if let Some(q) = &iface.root_qdisc {
+            match &q.node {
+                Qdisc::Tbf(tbf) => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Tbf(tbf.clone()), q.span, vec![]);
+                }
+                Qdisc::Netem(netem) => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem.clone()), q.span, vec![]);
+                }
+                Qdisc::Htb(htb) => self.htb(ns, iface, htb, q.span),
+            }
+        }
+        if let Some(shape) = &iface.ingress_shape {
+            self.ingress_shape(ns, iface, shape.node.clone(), shape.span);
+        }
+    }
+
+    fn htb(&mut self, ns: &Namespace, iface: &Interface, htb: &Htb, span: Span) {
+        let qdisc_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::from(htb), span, vec![]);
+        let observed: Vec<ClassSpec> = self
+            .observed_ns(&ns.name)
+            .map(|o| o.classes.iter().filter(|(d, _)| *d == iface.name).map(|(_, c)| c.clone()).collect())
+            .unwrap_or_default();
+        let mut class_ops: HashMap<u32, usize> = HashMap::new();
+        for class in &htb.classes {
+            let spec = ClassSpec {
+                id: class.id.node,
+                parent: class.parent,
+                rate: class.rate.node,
+                ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
+                prio: class.prio.as_ref().map(|p| p.node),
+            };
+            let old = observed.iter().find(|c| c.id == spec.id);
+            if old == Some(&spec) {
+                continue;
+            }
+            let undo = match old {
+                Some(old) => vec![Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: old.clone() }],
+                None if qdisc_op.is_some() => vec![],
+                None => vec![Action::DelClass { ns: ns.name.clone(), dev: iface.name.clone(), id: spec.id }],
+            };
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            if let Some(parent) = class.parent.and_then(|p| class_ops.get(&p)) {
+                deps.push(*parent);
+            }
+            let op = self.push(Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: spec }, class.span, deps, undo);
+            class_ops.insert(class.id.node, op);
+        }
+        // Filters are (re)installed with their qdisc; a kept qdisc keeps its filters.
+        if qdisc_op.is_none() && !htb.filters.is_empty() && !self.observed.offline {
+            return;
+        }
+        for (index, f) in htb.filters.iter().enumerate() {
+            let filter = FilterSpec::U32 {
+                prio: index as u32 + 1,
+                proto: f.proto,
+                src: f.src.as_ref().map(|s| s.node),
+                dst: f.dst.as_ref().map(|s| s.node),
+                sport: f.sport.as_ref().map(|s| s.node),
+                dport: f.dport.as_ref().map(|s| s.node),
+                flowid: f.flowid.node,
+            };
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(class_ops.get(&f.flowid.node));
+            let undo = if qdisc_op.is_some() { vec![] } else { vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }] };
+            self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, f.span, deps, undo);
+        }
+    }
+
+    fn ingress_shape(&mut self, ns: &Namespace, iface: &Interface, tbf: Tbf, span: Span) {
+        let ifb = ifb_name(&iface.name);
+        if self.observed_link(&ns.name, &ifb).is_none() {
+            let mut deps = self.ns_deps(&ns.name);
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }] };
+            let op = self.push(
+                Action::CreateLink { ns: ns.name.clone(), name: ifb.clone(), kind: LinkKind::Ifb, attrs: LinkAttrs { up: true, ..Default::default() } },
+                span,
+                deps,
+                undo,
+            );
+            self.record_link_op(&ns.name, &ifb, op);
+        }
+        let ingress_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, span, vec![]);
+        self.qdisc(&ns.name, &ifb, QdiscSpec::Tbf(tbf), span, vec![]);
+        if let Some(ingress_op) = ingress_op {
+            let mut deps = vec![ingress_op];
+            deps.extend(self.link_deps(&ns.name, &ifb));
+            self.push(
+                Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: FilterSpec::MirredToIfb { ifb } },
+                span,
+                deps,
+                vec![],
+            );
+        }
+    }
+
+    fn routes(&mut self, ns: &Namespace) {
+        let observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
+        for route in &ns.routes {
+            let spec = route_spec(route);
+            if observed.contains(&spec) {
+                continue;
+            }
+            let mut deps = self.ns_deps(&ns.name);
+            deps.extend(self.ns_link_ops.get(&ns.name).cloned().unwrap_or_default());
+            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DelRoute { ns: ns.name.clone(), route: spec.clone() }] };
+            self.push(Action::AddRoute { ns: ns.name.clone(), route: spec }, route.span, deps, undo);
+        }
+    }
+
+    fn rules(&mut self, ns: &Namespace) {
+        let observed: Vec<RuleSpec> = self.observed_ns(&ns.name).map(|o| o.rules.clone()).unwrap_or_default();
+        for rule in &ns.rules {
+            let spec = rule_spec(rule);
+            if observed.contains(&spec) {
+                continue;
+            }
+            let deps = self.ns_deps(&ns.name);
+            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DelRule { ns: ns.name.clone(), rule: spec.clone() }] };
+            self.push(Action::AddRule { ns: ns.name.clone(), rule: spec }, rule.span, deps, undo);
+        }
+    }
+
+    fn sysctls(&mut self, ns: &Namespace) {
+        let mut wanted: Vec<(String, String, Span)> = Vec::new();
+        if let Some(forward) = &ns.forward {
+            let v = if forward.node { "1" } else { "0" };
+            wanted.push(("net.ipv4.ip_forward".into(), v.into(), forward.span));
+            wanted.push(("net.ipv6.conf.all.forwarding".into(), v.into(), forward.span));
+        }
+        for (key, value) in &ns.sysctls {
+            wanted.push((key.clone(), value.node.clone(), value.span));
+        }
+        for (key, value, span) in wanted {
+            let current = self.observed_ns(&ns.name).and_then(|o| o.sysctls.get(&key)).cloned();
+            if current.as_deref().map(str::trim) == Some(value.as_str()) {
+                continue;
+            }
+            let mut deps = self.ns_deps(&ns.name);
+            deps.extend(self.ns_link_ops.get(&ns.name).cloned().unwrap_or_default());
+            let undo = match current {
+                Some(old) if !self.ns_op.contains_key(&ns.name) => vec![Action::SetSysctl { ns: ns.name.clone(), key: key.clone(), value: old }],
+                _ => vec![],
+            };
+            self.push(Action::SetSysctl { ns: ns.name.clone(), key, value }, span, deps, undo);
+        }
+    }
+}
+
+fn kind_word(kind: &LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Veth { .. } => "veth",
+        LinkKind::Bridge => "bridge",
+        LinkKind::Macvlan { .. } => "macvlan",
+        LinkKind::Vxlan { .. } => "vxlan",
+        LinkKind::Ifb => "ifb",
+    }
+}
+
+pub fn route_spec(route: &Route) -> RouteSpec {
+    let dest = match &route.dest.node {
+        RouteDest::Prefix(p) => *p,
+        RouteDest::Default if route.is_ipv6() => "::/0".parse().unwrap(),
+        RouteDest::Default => "0.0.0.0/0".parse().unwrap(),
+    };
+    RouteSpec {
+        dest,
+        via: route.via.as_ref().map(|v| v.node),
+        dev: route.dev.as_ref().map(|d| d.node.clone()),
+        src: route.src.as_ref().map(|s| s.node),
+        metric: route.metric.as_ref().map(|m| m.node),
+        table: route.table_id(),
+    }
+}
+
+pub fn rule_spec(rule: &Rule) -> RuleSpec {
+    RuleSpec {
+        v6: rule.is_ipv6(),
+        from: rule.from.as_ref().map(|f| f.node),
+        to: rule.to.as_ref().map(|t| t.node),
+        iif: rule.iif.as_ref().map(|i| i.node.clone()),
+        oif: rule.oif.as_ref().map(|o| o.node.clone()),
+        fwmark: rule.fwmark.as_ref().map(|f| f.node.0),
+        fwmask: rule.fwmark.as_ref().and_then(|f| f.node.1),
+        uidrange: rule.uidrange.as_ref().map(|u| u.node),
+        priority: rule.priority.as_ref().map(|p| p.node),
+        table: rule.table.id,
+    }
+}

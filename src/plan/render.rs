@@ -1,0 +1,315 @@
+//! Plans as text (each line traced to its source), JSON and Graphviz dot.
+
+use super::action::*;
+use super::Plan;
+use crate::model::Expect;
+use crate::source::SourceMap;
+use std::fmt::Write as _;
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn attrs_text(a: &LinkAttrs) -> String {
+    let mut parts = vec![if a.up { "up" } else { "down" }.to_string()];
+    if let Some(m) = a.mtu {
+        parts.push(format!("mtu {m}"));
+    }
+    if let Some(m) = &a.mac {
+        parts.push(format!("mac {}", mac_text(m)));
+    }
+    if let Some(m) = &a.master {
+        parts.push(format!("master {m}"));
+    }
+    parts.join(", ")
+}
+
+fn table_text(t: u32) -> String {
+    match t {
+        crate::model::TABLE_MAIN => "main".into(),
+        crate::model::TABLE_LOCAL => "local".into(),
+        crate::model::TABLE_DEFAULT => "default".into(),
+        n => n.to_string(),
+    }
+}
+
+pub fn route_text(r: &RouteSpec) -> String {
+    let mut s = if r.dest.prefix_len() == 0 { "default".to_string() } else { r.dest.to_string() };
+    if let Some(v) = r.via {
+        write!(s, " via {v}").unwrap();
+    }
+    if let Some(d) = &r.dev {
+        write!(s, " dev {d}").unwrap();
+    }
+    if let Some(src) = r.src {
+        write!(s, " src {src}").unwrap();
+    }
+    if let Some(m) = r.metric {
+        write!(s, " metric {m}").unwrap();
+    }
+    if r.table != crate::model::TABLE_MAIN {
+        write!(s, " table {}", table_text(r.table)).unwrap();
+    }
+    s
+}
+
+pub fn rule_text(r: &RuleSpec) -> String {
+    let mut s = String::new();
+    if let Some(p) = r.priority {
+        write!(s, "priority {p} ").unwrap();
+    }
+    if let Some(f) = r.from {
+        write!(s, "from {} ", if f.prefix_len() == f.max_prefix_len() { f.addr().to_string() } else { f.to_string() }).unwrap();
+    }
+    if let Some(t) = r.to {
+        write!(s, "to {} ", if t.prefix_len() == t.max_prefix_len() { t.addr().to_string() } else { t.to_string() }).unwrap();
+    }
+    if let Some(i) = &r.iif {
+        write!(s, "iif {i} ").unwrap();
+    }
+    if let Some(o) = &r.oif {
+        write!(s, "oif {o} ").unwrap();
+    }
+    if let Some(m) = r.fwmark {
+        match r.fwmask {
+            Some(mask) => write!(s, "fwmark {m:#x}/{mask:#x} ").unwrap(),
+            None => write!(s, "fwmark {m:#x} ").unwrap(),
+        }
+    }
+    if let Some((a, b)) = r.uidrange {
+        write!(s, "uidrange {a}-{b} ").unwrap();
+    }
+    if s.is_empty() {
+        s.push_str("from all ");
+    }
+    write!(s, "lookup {}", table_text(r.table)).unwrap();
+    s
+}
+
+fn qdisc_text(q: &QdiscSpec) -> String {
+    match q {
+        QdiscSpec::Tbf(t) => format!("tbf rate {} burst {} latency {}", t.rate, t.burst, t.latency),
+        QdiscSpec::Htb { default_class } => format!("htb default {default_class:x}"),
+        QdiscSpec::Netem(n) => {
+            let mut s = format!("netem delay {}", n.delay);
+            if let Some(j) = n.jitter {
+                write!(s, " {j}").unwrap();
+            }
+            if let Some(l) = n.loss {
+                write!(s, " loss {l}").unwrap();
+            }
+            if let Some(r) = n.rate {
+                write!(s, " rate {r}").unwrap();
+            }
+            s
+        }
+        QdiscSpec::Ingress => "ingress".into(),
+        QdiscSpec::Clsact => "clsact".into(),
+    }
+}
+
+fn filter_text(f: &FilterSpec) -> String {
+    match f {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid } => {
+            let mut s = format!("u32 prio {prio}");
+            if let Some(p) = proto {
+                write!(s, " match ip protocol {}", p.number()).unwrap();
+            }
+            if let Some(p) = src {
+                write!(s, " match ip src {p}").unwrap();
+            }
+            if let Some(p) = dst {
+                write!(s, " match ip dst {p}").unwrap();
+            }
+            if let Some(p) = sport {
+                write!(s, " match ip sport {p}").unwrap();
+            }
+            if let Some(p) = dport {
+                write!(s, " match ip dport {p}").unwrap();
+            }
+            write!(s, " flowid 1:{flowid:x}").unwrap();
+            s
+        }
+        FilterSpec::MirredToIfb { ifb } => format!("matchall action mirred egress redirect dev {ifb}"),
+    }
+}
+
+/// One line, in iproute2's words where it has them.
+pub fn describe(action: &Action) -> String {
+    match action {
+        Action::CreateNetns { ns } => format!("create netns {ns}"),
+        Action::DeleteNetns { ns } => format!("delete netns {ns}"),
+        Action::CreateLink { ns, name, kind, attrs } => match kind {
+            LinkKind::Veth { peer_ns, peer_name, peer_attrs } => {
+                format!("create veth {ns}.{name} <-> {peer_ns}.{peer_name} ({}; peer {})", attrs_text(attrs), attrs_text(peer_attrs))
+            }
+            LinkKind::Bridge => format!("create bridge {ns}.{name} ({})", attrs_text(attrs)),
+            LinkKind::Macvlan { parent, mode } => {
+                format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
+            }
+            LinkKind::Vxlan { vni, remote, group, local, dev, port } => {
+                let mut s = format!("create vxlan {ns}.{name} id {vni}");
+                if let Some(r) = remote {
+                    write!(s, " remote {r}").unwrap();
+                }
+                if let Some(g) = group {
+                    write!(s, " group {g}").unwrap();
+                }
+                if let Some(l) = local {
+                    write!(s, " local {l}").unwrap();
+                }
+                if let Some(d) = dev {
+                    write!(s, " dev {d}").unwrap();
+                }
+                if let Some(p) = port {
+                    write!(s, " dstport {p}").unwrap();
+                }
+                write!(s, " ({})", attrs_text(attrs)).unwrap();
+                s
+            }
+            LinkKind::Ifb => format!("create ifb {ns}.{name} ({})", attrs_text(attrs)),
+        },
+        Action::DeleteLink { ns, name } => format!("delete link {ns}.{name}"),
+        Action::SetLink { ns, name, set } => {
+            let mut parts = Vec::new();
+            if let Some(up) = set.up {
+                parts.push(if up { "up".to_string() } else { "down".to_string() });
+            }
+            if let Some(m) = set.mtu {
+                parts.push(format!("mtu {m}"));
+            }
+            if let Some(m) = &set.mac {
+                parts.push(format!("address {}", mac_text(m)));
+            }
+            match &set.master {
+                Some(Some(m)) => parts.push(format!("master {m}")),
+                Some(None) => parts.push("nomaster".to_string()),
+                None => {}
+            }
+            format!("set link {ns}.{name} {}", parts.join(" "))
+        }
+        Action::AddAddr { ns, dev, addr } => format!("add address {addr} to {ns}.{dev}"),
+        Action::DelAddr { ns, dev, addr } => format!("delete address {addr} from {ns}.{dev}"),
+        Action::AddRoute { ns, route } => format!("add route {} in {ns}", route_text(route)),
+        Action::DelRoute { ns, route } => format!("delete route {} in {ns}", route_text(route)),
+        Action::AddRule { ns, rule } => format!("add rule {} in {ns}", rule_text(rule)),
+        Action::DelRule { ns, rule } => format!("delete rule {} in {ns}", rule_text(rule)),
+        Action::ReplaceQdisc { ns, dev, qdisc } => {
+            let place = match qdisc.parent() {
+                QdiscParent::Root => "root handle 1:",
+                QdiscParent::Ingress => "ingress handle ffff:",
+                QdiscParent::Clsact => "clsact",
+            };
+            format!("set qdisc {ns}.{dev} {place} {}", qdisc_text(qdisc))
+        }
+        Action::DelQdisc { ns, dev, parent } => format!("delete qdisc {ns}.{dev} {}", format!("{parent:?}").to_lowercase()),
+        Action::ReplaceClass { ns, dev, class } => {
+            let parent = class.parent.map(|p| format!("1:{p:x}")).unwrap_or_else(|| "1:".into());
+            let mut s = format!("set class {ns}.{dev} parent {parent} classid 1:{:x} htb rate {} ceil {}", class.id, class.rate, class.ceil);
+            if let Some(p) = class.prio {
+                write!(s, " prio {p}").unwrap();
+            }
+            s
+        }
+        Action::DelClass { ns, dev, id } => format!("delete class {ns}.{dev} classid 1:{id:x}"),
+        Action::AddFilter { ns, dev, filter } => format!("add filter {ns}.{dev} {}", filter_text(filter)),
+        Action::DelFilter { ns, dev, filter } => format!("delete filter {ns}.{dev} {}", filter_text(filter)),
+        Action::SetSysctl { ns, key, value } => format!("set sysctl {key} = {value} in {ns}"),
+    }
+}
+
+fn expect_text(e: &Expect) -> String {
+    let mut s = format!("expect {} {} {}", e.ns.node, format!("{:?}", e.kind).to_lowercase(), e.addr.node);
+    if let Some(p) = &e.port {
+        write!(s, " port {}", p.node).unwrap();
+    }
+    let within = e.within.as_ref().map(|w| w.node).unwrap_or(crate::model::EXPECT_DEFAULT_WITHIN);
+    write!(s, " within {within}").unwrap();
+    s
+}
+
+/// The readable plan: numbered operations, each with the place of its statement.
+pub fn render_text(plan: &Plan, expects: &[Expect], sources: &SourceMap) -> String {
+    if plan.ops.is_empty() && expects.is_empty() {
+        return "up to date: nothing to do\n".to_string();
+    }
+    let namespaces: std::collections::BTreeSet<&str> = plan.ops.iter().map(|o| o.action.namespace()).collect();
+    let mut out = format!(
+        "plan: {} operation{} in {} namespace{}\n",
+        plan.ops.len(),
+        if plan.ops.len() == 1 { "" } else { "s" },
+        namespaces.len(),
+        if namespaces.len() == 1 { "" } else { "s" }
+    );
+    let width = plan.ops.len().to_string().len();
+    let lines: Vec<String> = plan.ops.iter().map(|op| describe(&op.action)).collect();
+    let text_width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0).min(72);
+    for (i, (op, line)) in plan.ops.iter().zip(&lines).enumerate() {
+        writeln!(out, "  {:>width$}. {line:<text_width$}  # {}", i + 1, sources.location(op.origin)).unwrap();
+    }
+    if !expects.is_empty() {
+        writeln!(out, "then check:").unwrap();
+        for e in expects {
+            writeln!(out, "  - {:<text_width$}  # {}", expect_text(e), sources.location(e.span)).unwrap();
+        }
+    }
+    out
+}
+
+#[derive(serde::Serialize)]
+struct JsonOp<'a> {
+    index: usize,
+    description: String,
+    #[serde(flatten)]
+    action: &'a Action,
+    location: String,
+    deps: &'a [usize],
+    undo: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonExpect {
+    description: String,
+    location: String,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPlan<'a> {
+    operations: Vec<JsonOp<'a>>,
+    expectations: Vec<JsonExpect>,
+}
+
+pub fn render_json(plan: &Plan, expects: &[Expect], sources: &SourceMap) -> String {
+    let operations = plan
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(index, op)| JsonOp {
+            index,
+            description: describe(&op.action),
+            action: &op.action,
+            location: sources.location(op.origin),
+            deps: &op.deps,
+            undo: op.undo.iter().map(describe).collect(),
+        })
+        .collect();
+    let expectations = expects.iter().map(|e| JsonExpect { description: expect_text(e), location: sources.location(e.span) }).collect();
+    let mut s = serde_json::to_string_pretty(&JsonPlan { operations, expectations }).expect("plans serialize");
+    s.push('\n');
+    s
+}
+
+pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
+    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    for (i, op) in plan.ops.iter().enumerate() {
+        let label = format!("{}\\n{}", describe(&op.action), sources.location(op.origin)).replace('"', "\\\"");
+        writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
+    }
+    for (i, op) in plan.ops.iter().enumerate() {
+        for d in &op.deps {
+            writeln!(out, "  op{d} -> op{i};").unwrap();
+        }
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,108 @@
+//! Source text → AST. pest's types stay inside this module.
+
+mod build;
+mod errors;
+
+use crate::ast::Script;
+use crate::diagnostic::Diagnostic;
+use crate::source::FileId;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/netscript.pest"]
+pub(crate) struct Grammar;
+
+/// At most this many syntax errors are reported for one file.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Parses one file. On syntax errors, reports each one it can find: after an error it
+/// blanks the failing statement and parses again, so later statements are still read.
+pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut masked: Option<String> = None;
+    loop {
+        let current = masked.as_deref().unwrap_or(text);
+        match Grammar::parse(Rule::file, current) {
+            Ok(mut pairs) => {
+                let file_pair = pairs.next().expect("file rule always yields one pair");
+                let mut builder = build::Builder::new(file, text);
+                let script = builder.file(file_pair);
+                diagnostics.extend(builder.diagnostics);
+                return if diagnostics.is_empty() { Ok(script) } else { Err(diagnostics) };
+            }
+            Err(error) => {
+                let (diagnostic, position) = errors::syntax_error(file, current, &error);
+                diagnostics.push(diagnostic);
+                if diagnostics.len() >= MAX_SYNTAX_ERRORS {
+                    return Err(diagnostics);
+                }
+                match errors::blank_statement(current, position) {
+                    Some(next) => masked = Some(next),
+                    None => return Err(diagnostics),
+                }
+            }
+        }
+    }
+}
+
+/// Classifies the source for highlighting: byte ranges with the kind of token they hold.
+/// Used by the REPL; driven by the same grammar as the parser.
+pub fn highlight_spans(text: &str) -> Vec<(std::ops::Range<usize>, TokenClass)> {
+    let Ok(pairs) = Grammar::parse(Rule::file, text) else {
+        return errors::lex_fallback(text);
+    };
+    let mut out = Vec::new();
+    for pair in pairs.flatten() {
+        if let Some(class) = token_class(pair.as_rule()) {
+            let span = pair.as_span();
+            out.push((span.start()..span.end(), class));
+        }
+    }
+    // Comments are silent rules: find them by scanning.
+    out.extend(errors::comment_ranges(text).into_iter().map(|r| (r, TokenClass::Comment)));
+    out.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenClass {
+    Keyword,
+    Name,
+    Number,
+    Literal,
+    String,
+    Comment,
+    Interpolation,
+    Operator,
+}
+
+fn token_class(rule: Rule) -> Option<TokenClass> {
+    let name = format!("{rule:?}");
+    if name.starts_with("kw_") {
+        return Some(TokenClass::Keyword);
+    }
+    Some(match rule {
+        Rule::name_text | Rule::var => TokenClass::Name,
+        Rule::integer | Rule::hex_digits => TokenClass::Number,
+        Rule::rate_lit | Rule::size_lit | Rule::duration_lit | Rule::percent_lit | Rule::mac_lit | Rule::v4_value | Rule::v6_value => {
+            TokenClass::Literal
+        }
+        Rule::string => TokenClass::String,
+        Rule::interp => TokenClass::Interpolation,
+        Rule::range_op => TokenClass::Operator,
+        _ => return None,
+    })
+}
+
+/// Every keyword of the grammar, for completion and the editors' consistency test.
+pub fn keywords() -> Vec<&'static str> {
+    let grammar = include_str!("../../grammar/netscript.pest");
+    let mut words: Vec<&'static str> = grammar
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("kw_"))
+        .filter_map(|rest| rest.split('"').nth(1))
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
