@@ -134,8 +134,8 @@ fn dry_run(out: &Output, path: &Path, offline: bool, format: Format) -> i32 {
         }
     };
     let text = match format {
-        Format::Text => plan::render_text(&plan, &checked.desired.expects, &sources),
-        Format::Json => plan::render_json(&plan, &checked.desired.expects, &sources),
+        Format::Text => plan::render_text(&plan, &checked.desired, &sources),
+        Format::Json => plan::render_json(&plan, &checked.desired, &sources),
         Format::Dot => plan::render_dot(&plan, &sources),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());

@@ -2,7 +2,7 @@
 
 use super::action::*;
 use super::Plan;
-use crate::model::Expect;
+use crate::model::{Desired, Expect, NsOrigin};
 use crate::source::SourceMap;
 use std::fmt::Write as _;
 
@@ -229,7 +229,8 @@ fn expect_text(e: &Expect) -> String {
 }
 
 /// The readable plan: numbered operations, each with the place of its statement.
-pub fn render_text(plan: &Plan, expects: &[Expect], sources: &SourceMap) -> String {
+pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> String {
+    let expects = &desired.expects;
     if plan.ops.is_empty() && expects.is_empty() {
         return "up to date: nothing to do\n".to_string();
     }
@@ -242,7 +243,16 @@ pub fn render_text(plan: &Plan, expects: &[Expect], sources: &SourceMap) -> Stri
         if namespaces.len() == 1 { "" } else { "s" }
     );
     let width = plan.ops.len().to_string().len();
-    let lines: Vec<String> = plan.ops.iter().map(|op| describe(&op.action)).collect();
+    let lines: Vec<String> = plan
+        .ops
+        .iter()
+        .map(|op| match &op.action {
+            Action::CreateNetns { ns } if desired.namespaces.get(ns).is_some_and(|n| n.origin == NsOrigin::Implicit) => {
+                format!("create netns {ns} (implied: named as a veth peer)")
+            }
+            action => describe(action),
+        })
+        .collect();
     let text_width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0).min(72);
     for (i, (op, line)) in plan.ops.iter().zip(&lines).enumerate() {
         writeln!(out, "  {:>width$}. {line:<text_width$}  # {}", i + 1, sources.location(op.origin)).unwrap();
@@ -279,7 +289,8 @@ struct JsonPlan<'a> {
     expectations: Vec<JsonExpect>,
 }
 
-pub fn render_json(plan: &Plan, expects: &[Expect], sources: &SourceMap) -> String {
+pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> String {
+    let expects = &desired.expects;
     let operations = plan
         .ops
         .iter()

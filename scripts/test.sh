@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of netscript. Installs what the tests need on a fresh Debian machine.
+# Kernel tests need root (they run in their own network and mount namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v nsenter >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+export CARGO_TERM_COLOR=never
+cargo build --quiet --all-targets
+cargo test --quiet --all-targets 2>&1 | tee /tmp/netscript-cargo-test.log
+if [ -x editors/test.sh ]; then
+  editors/test.sh
+fi
