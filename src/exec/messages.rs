@@ -59,15 +59,20 @@ fn apply_attrs(msg: &mut LinkMessage, name: &str, attrs: &LinkAttrs, master: Opt
 }
 
 /// RTM_NEWLINK (with CREATE|EXCL) for a new link, its attributes included. A veth's peer
-/// gets its name, mtu, mac, up state and namespace inside `VETH_INFO_PEER`; the kernel
-/// does not take a master for the peer there (see `LinkAttrs::master` handling in apply).
+/// gets its name, mtu, mac and namespace inside `VETH_INFO_PEER`; the kernel takes
+/// neither a master nor the up state for the peer there (the executor sends those in one
+/// follow-up request on the peer's namespace).
 pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: ResolvedCreate) -> LinkMessage {
     let mut msg = LinkMessage::default();
     apply_attrs(&mut msg, name, attrs, resolved.master);
     let (info_kind, data) = match kind {
         LinkKind::Veth { peer_name, peer_attrs, .. } => {
             let mut peer = LinkMessage::default();
-            apply_attrs(&mut peer, peer_name, peer_attrs, None);
+            // Up is not set here: the kernel configures the peer before pairing the two
+            // ends, and opening an unpaired veth fails (ENOTCONN). See `create_link` in
+            // the executor for the follow-up request.
+            let peer_attrs = LinkAttrs { up: false, ..peer_attrs.clone() };
+            apply_attrs(&mut peer, peer_name, &peer_attrs, None);
             if let Some(fd) = resolved.peer_ns_fd {
                 peer.attributes.push(LinkAttribute::NetNsFd(fd));
             }

@@ -363,17 +363,19 @@ impl Inner {
         let message = messages::create_link(name, kind, attrs, resolved);
         conn.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL).await?;
         drop(peer_conn);
-        // The kernel takes no master for a veth peer inside VETH_INFO_PEER: one more
-        // request, and if it fails the pair is removed so the op leaves nothing behind.
+        // The kernel takes neither a master nor "up" for a veth peer inside
+        // VETH_INFO_PEER (it configures the peer before pairing it, and an unpaired veth
+        // cannot open): one more request on the peer's namespace, and if it fails the
+        // pair is removed so that the op leaves nothing behind.
         if let LinkKind::Veth { peer_ns, peer_name, peer_attrs } = kind {
-            if let Some(master) = &peer_attrs.master {
-                let enslave = async {
-                    let master = self.ifindex(peer_ns, master).await?;
-                    let set = crate::plan::action::LinkSet::default();
+            if peer_attrs.up || peer_attrs.master.is_some() {
+                let finish_peer = async {
+                    let master = self.opt_ifindex(peer_ns, peer_attrs.master.as_ref()).await?;
+                    let set = crate::plan::action::LinkSet { up: peer_attrs.up.then_some(true), ..Default::default() };
                     let peer = self.conn(peer_ns).await?;
-                    peer.request(RouteNetlinkMessage::SetLink(messages::set_link(peer_name, &set, Some(Some(master)))), 0).await
+                    peer.request(RouteNetlinkMessage::SetLink(messages::set_link(peer_name, &set, master.map(Some))), 0).await
                 };
-                if let Err(e) = enslave.await {
+                if let Err(e) = finish_peer.await {
                     let _ = conn.request(RouteNetlinkMessage::DelLink(messages::link_by_name(name)), 0).await;
                     self.forget_link(ns, name);
                     self.forget_link(peer_ns, peer_name);
