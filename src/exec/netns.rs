@@ -1,0 +1,195 @@
+//! Named network namespaces, made exactly as `ip netns add` makes them (a bind mount of
+//! the namespace onto `/run/netns/NAME`) but from threads of this process, not from a
+//! forked `ip`. Namespace work runs on a small pool of dedicated worker threads: a
+//! thread's network namespace is per thread, so a worker can `unshare`/`setns` freely and
+//! goes back to the executor's own namespace after every job.
+
+use super::ExecError;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::stat::Mode;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+/// Where named namespaces live, as for iproute2.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// `/run/netns/NAME`.
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+/// A namespace name must be a single path component (it becomes a file name).
+pub fn check_name(name: &str) -> Result<(), ExecError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(ExecError::InvalidPlan(format!("{name:?} is not a valid namespace name")));
+    }
+    Ok(())
+}
+
+/// Makes `/run/netns` exist and be a shared mount point, as iproute2's `netns_add` does:
+/// bind mounts of namespaces made under it then propagate to mount namespaces that were
+/// cloned from this one (so `ip netns exec` from another mount namespace sees them).
+pub fn ensure_run_dir() -> Result<(), ExecError> {
+    match nix::unistd::mkdir(NETNS_RUN_DIR, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(ExecError::os(format!("cannot create {NETNS_RUN_DIR}"), e)),
+    }
+    let make_shared = || mount(None::<&str>, NETNS_RUN_DIR, Some("none"), MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
+    match make_shared() {
+        Ok(()) => Ok(()),
+        // Not a mount point yet: bind it onto itself, then retry.
+        Err(Errno::EINVAL) => {
+            mount(Some(NETNS_RUN_DIR), NETNS_RUN_DIR, Some("none"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(|e| ExecError::os(format!("cannot bind-mount {NETNS_RUN_DIR} onto itself"), e))?;
+            make_shared().map_err(|e| ExecError::os(format!("cannot make {NETNS_RUN_DIR} a shared mount"), e))
+        }
+        Err(e) => Err(ExecError::os(format!("cannot make {NETNS_RUN_DIR} a shared mount"), e)),
+    }
+}
+
+/// The calling thread's network namespace, as a file descriptor.
+pub fn current_thread_netns() -> Result<OwnedFd, ExecError> {
+    open("/proc/thread-self/ns/net", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| ExecError::os("cannot open /proc/thread-self/ns/net", e))
+}
+
+/// Creates namespace `name` and moves the calling thread into it. Must run on a thread
+/// that may change namespace (a worker); the caller restores it afterwards.
+/// Returns the new namespace as a file descriptor.
+pub fn create_on_this_thread(name: &str) -> Result<OwnedFd, ExecError> {
+    check_name(name)?;
+    let path = netns_path(name);
+    let file = open(&path, OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| ExecError::os(format!("cannot create {}", path.display()), e))?;
+    drop(file);
+    let made = (|| {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| ExecError::os("unshare(CLONE_NEWNET)", e))?;
+        mount(Some("/proc/thread-self/ns/net"), &path, Some("none"), MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| ExecError::os(format!("cannot bind-mount the namespace onto {}", path.display()), e))?;
+        current_thread_netns()
+    })();
+    if made.is_err() {
+        let _ = umount2(&path, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_file(&path);
+    }
+    made
+}
+
+/// Deletes namespace `name` as `ip netns del` does: detach the bind mount, remove the
+/// file. The namespace itself goes away once nothing else holds it.
+pub fn delete(name: &str) -> Result<(), ExecError> {
+    check_name(name)?;
+    let path = netns_path(name);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(name.to_string())),
+        // EINVAL: the file exists but is not a mount point (a leftover): just remove it.
+        Err(Errno::EINVAL) => {}
+        Err(e) => return Err(ExecError::os(format!("cannot unmount {}", path.display()), e)),
+    }
+    std::fs::remove_file(&path).map_err(|e| ExecError::io(format!("cannot remove {}", path.display()), &e))
+}
+
+/// Opens an existing named namespace. A file under /run/netns that is not a namespace
+/// (a leftover of a failed `ip netns add`) counts as absent.
+pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {
+    check_name(name)?;
+    let path = netns_path(name);
+    let fd = match open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(name.to_string())),
+        Err(e) => return Err(ExecError::os(format!("cannot open {}", path.display()), e)),
+    };
+    if !is_netns(&fd) {
+        return Err(ExecError::NoSuchNamespace(name.to_string()));
+    }
+    Ok(fd)
+}
+
+/// Whether `/run/netns/NAME` holds a namespace.
+pub fn exists(name: &str) -> bool {
+    open_named(name).is_ok()
+}
+
+fn is_netns(fd: &OwnedFd) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    match nix::sys::statfs::fstatfs(fd) {
+        Ok(st) => st.filesystem_type().0 as i64 == NSFS_MAGIC,
+        Err(_) => false,
+    }
+}
+
+/// Moves the calling thread into the namespace `fd`.
+pub fn enter(fd: &OwnedFd) -> Result<(), ExecError> {
+    setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| ExecError::os("setns(CLONE_NEWNET)", e))
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that do namespace work (create, open a socket inside, read/write sysctls).
+/// After every job the worker returns to `home` (the executor's initial namespace), so
+/// that it never keeps a deleted namespace alive.
+pub struct NetnsWorkers {
+    sender: Option<mpsc::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl NetnsWorkers {
+    pub fn new(count: usize, home: Arc<OwnedFd>) -> Result<NetnsWorkers, ExecError> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut threads = Vec::new();
+        for i in 0..count.max(1) {
+            let receiver = receiver.clone();
+            let home = home.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("netns-worker-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(r) => match r.recv() {
+                                Ok(job) => job,
+                                Err(_) => return,
+                            },
+                            Err(_) => return,
+                        };
+                        job();
+                        // If even this fails the thread must not run further jobs from
+                        // an unknown namespace.
+                        if setns(home.as_fd(), CloneFlags::CLONE_NEWNET).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| ExecError::io("cannot start a namespace worker thread", &e))?;
+            threads.push(thread);
+        }
+        Ok(NetnsWorkers { sender: Some(sender), threads })
+    }
+
+    /// Runs `job` on a worker and returns its result.
+    pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> Result<T, ExecError> + Send + 'static) -> Result<T, ExecError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let boxed: Job = Box::new(move || {
+            let _ = tx.send(job());
+        });
+        self.sender
+            .as_ref()
+            .and_then(|s| s.send(boxed).ok())
+            .ok_or_else(|| ExecError::Protocol("namespace workers are gone".into()))?;
+        rx.await.map_err(|_| ExecError::Protocol("a namespace worker stopped".into()))?
+    }
+}
+
+impl Drop for NetnsWorkers {
+    fn drop(&mut self) {
+        self.sender.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}

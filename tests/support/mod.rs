@@ -1,0 +1,334 @@
+//! The hermetic sandbox every kernel test uses.
+//!
+//! * [`Sandbox::new`] starts a holder process in fresh network and mount namespaces, with
+//!   a private tmpfs on `/run` (so `/run/netns` is the sandbox's own). Commands run
+//!   inside through `nsenter`. Dropping the sandbox kills the holder: its mount namespace
+//!   dies with it, and with it every namespace bind-mounted under its `/run/netns`.
+//!   Nothing is ever left on the host, and names cannot collide between parallel tests.
+//! * [`dump`] / [`Sandbox::dump`] is the independent oracle: `ip`/`tc` JSON of every
+//!   namespace, normalised so that equal states give byte-identical text.
+//! * [`in_sandbox`] (and the [`sandbox_test!`] macro) runs a library-level test body in
+//!   a child process that is itself inside a fresh sandbox: the test binary re-executes
+//!   itself under `unshare`, runs only that test, and the parent asserts its success.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The environment variable telling a re-executed test binary that it is the sandboxed
+/// child for the named test.
+pub const SANDBOX_CHILD_ENV: &str = "NETSCRIPT_SANDBOX_CHILD";
+
+/// What a command printed, and whether it succeeded.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            success: o.status.success(),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Stdout, panicking with everything the command printed if it failed.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert!(self.success, "command failed ({:?})\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        self.stdout
+    }
+}
+
+pub struct Sandbox {
+    holder: Child,
+    pid: u32,
+}
+
+impl Sandbox {
+    /// A fresh sandbox: its own network namespace (only `lo`, up) and mount namespace
+    /// with a private tmpfs on /run.
+    pub fn new() -> Sandbox {
+        let mut holder = Command::new("unshare")
+            .args(["--net", "--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs tmpfs /run && mkdir -p /run/netns /run/netscript && ip link set lo up && echo ready && exec sleep 3600")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the sandbox holder (unshare)");
+        let pid = holder.id();
+        let mut line = String::new();
+        let stdout = holder.stdout.take().expect("holder stdout");
+        BufReader::new(stdout).read_line(&mut line).expect("cannot read the sandbox holder");
+        if line.trim() != "ready" {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("the sandbox holder did not start (are we root?)");
+        }
+        Sandbox { holder, pid }
+    }
+
+    /// The holder's pid: `nsenter -t PID -n -m` enters the sandbox.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.pid.to_string(), "-n", "-m", "--", program]);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `program args…` inside the sandbox.
+    pub fn run(&self, program: &str, args: &[&str]) -> Run {
+        self.command(program).args(args).output().expect("cannot run nsenter").into()
+    }
+
+    /// Runs a shell snippet inside the sandbox.
+    pub fn sh(&self, script: &str) -> Run {
+        self.run("sh", &["-ec", script])
+    }
+
+    /// Runs the netscript binary inside the sandbox.
+    pub fn netscript(&self, args: &[&str]) -> Run {
+        self.run(env!("CARGO_BIN_EXE_netscript"), args)
+    }
+
+    /// The oracle's view of the sandbox (see [`dump`]).
+    pub fn dump(&self) -> String {
+        dump_with(&|program, args| self.run(program, args).ok())
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The oracle's view of the namespace this process is in (for tests running inside a
+/// sandbox, see [`in_sandbox`]).
+pub fn dump() -> String {
+    dump_with(&|program, args| {
+        let out: Run = Command::new(program).args(args).output().expect("cannot run ip/tc").into();
+        out.ok()
+    })
+}
+
+/// Normalised, deterministic JSON of the root namespace and of every namespace in
+/// `ip netns list` (sorted by name): links (`ip -d link`), addresses, v4 and v6 routes of
+/// every table, v4 and v6 rules, and qdiscs.
+///
+/// Dropped because they differ between equal states:
+/// * `ifindex`, `link_index`: interface numbers change when an interface is re-created;
+///   interfaces are named instead, and lists of interfaces are sorted by name.
+/// * `link_netnsid` and the ids of `ip netns list`: ids are assigned lazily and stay
+///   assigned after the veth that needed them is gone.
+/// * `operstate`: updated asynchronously by the kernel's linkwatch (carrier flags are
+///   synchronous for veths and kept).
+/// * `*_timer` in a bridge's details: running timers.
+/// * address lifetimes: only count down for dynamic addresses.
+/// * IPv6 link-local addresses (fe80::/10), and IPv6 routes to fe80::/10 and ff00::/8: the
+///   kernel adds them asynchronously once a link has carrier (linkwatch), so their
+///   presence depends on timing, not on state; `expires` of routes.
+/// Routes are sorted (their dump order is not part of the state); rules are not (rules
+/// of equal priority are evaluated in insertion order, so order is state).
+pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
+    let json = |program: &str, args: &[&str]| -> Value {
+        let text = run(program, args);
+        if text.trim().is_empty() { Value::Array(vec![]) } else { serde_json::from_str(&text).unwrap_or_else(|e| panic!("{program} {args:?}: bad JSON ({e}): {text}")) }
+    };
+    let mut namespaces: Vec<String> = json("ip", &["-json", "netns", "list"])
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n.get("name").and_then(Value::as_str).map(str::to_string)).collect())
+        .unwrap_or_default();
+    namespaces.sort();
+    let mut out = serde_json::Map::new();
+    let mut one = |label: &str, netns: Option<&str>| {
+        let with_ns = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = Vec::new();
+            if let Some(ns) = netns {
+                v.push("-n".into());
+                v.push(ns.into());
+            }
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        };
+        let call = |program: &str, args: &[&str]| {
+            let args = with_ns(args);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            json(program, &args)
+        };
+        let mut ns = serde_json::Map::new();
+        ns.insert("links".into(), sorted_by(normalise(call("ip", &["-json", "-d", "link", "show"])), "ifname"));
+        ns.insert("addrs".into(), sorted_by(normalise(call("ip", &["-json", "addr", "show"])), "ifname"));
+        ns.insert("routes4".into(), sorted(normalise(call("ip", &["-json", "-4", "route", "show", "table", "all"]))));
+        ns.insert("routes6".into(), sorted(normalise(without_volatile_v6_routes(call("ip", &["-json", "-6", "route", "show", "table", "all"])))));
+        ns.insert("rules4".into(), normalise(call("ip", &["-json", "-4", "rule", "show"])));
+        ns.insert("rules6".into(), normalise(call("ip", &["-json", "-6", "rule", "show"])));
+        ns.insert("qdiscs".into(), sorted(normalise(call("tc", &["-json", "qdisc", "show"]))));
+        out.insert(label.to_string(), Value::Object(ns));
+    };
+    one("(root)", None);
+    for name in &namespaces {
+        one(&format!("netns {name}"), Some(name));
+    }
+    serde_json::to_string_pretty(&canonical(Value::Object(out))).unwrap()
+}
+
+const DROPPED_KEYS: [&str; 8] =
+    ["ifindex", "link_index", "link_netnsid", "operstate", "valid_life_time", "preferred_life_time", "expires", "nsid"];
+
+fn is_volatile_v6(v: &Value, key: &str) -> bool {
+    let family_v6 = v.get("family").and_then(Value::as_str) == Some("inet6");
+    let Some(addr) = v.get(key).and_then(Value::as_str) else { return false };
+    let lower = addr.to_ascii_lowercase();
+    family_v6 && (lower.starts_with("fe8") || lower.starts_with("fe9") || lower.starts_with("fea") || lower.starts_with("feb") || lower.starts_with("ff00::/8"))
+}
+
+fn normalise(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| !DROPPED_KEYS.contains(&k.as_str()) && !k.ends_with("_timer"))
+                .map(|(k, v)| {
+                    let v = if k == "addr_info" {
+                        Value::Array(v.as_array().cloned().unwrap_or_default().into_iter().filter(|a| !is_volatile_v6(a, "local")).collect())
+                    } else {
+                        v
+                    };
+                    (k, normalise(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalise).collect()),
+        other => other,
+    }
+}
+
+fn without_volatile_v6_routes(routes: Value) -> Value {
+    Value::Array(routes.as_array().cloned().unwrap_or_default().into_iter().filter(|r| !is_v6_route_volatile(r)).collect())
+}
+
+fn is_v6_route_volatile(route: &Value) -> bool {
+    let Some(dst) = route.get("dst").and_then(Value::as_str) else { return false };
+    let lower = dst.to_ascii_lowercase();
+    dst.contains(':') && (lower.starts_with("fe8") || lower.starts_with("fe9") || lower.starts_with("fea") || lower.starts_with("feb") || lower == "ff00::/8")
+}
+
+fn sorted_by(v: Value, key: &str) -> Value {
+    let mut items = v.as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|i| (i.get(key).and_then(Value::as_str).unwrap_or("").to_string(), canonical(i.clone()).to_string()));
+    Value::Array(items)
+}
+
+fn sorted(v: Value) -> Value {
+    let mut items = v.as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|i| canonical(i.clone()).to_string());
+    Value::Array(items)
+}
+
+/// Objects with sorted keys, recursively (independent of serde_json's map features).
+fn canonical(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut out = serde_json::Map::new();
+            for (k, v) in entries {
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
+
+/// Runs `body` inside a fresh sandbox, in a child process: the current test binary is
+/// re-executed under `unshare --net --mount --propagation private` with a tmpfs on /run,
+/// running only test `test_name` (its full path in this test binary). In the child
+/// (recognised by [`SANDBOX_CHILD_ENV`]) `body` runs; in the parent, the child's success
+/// is asserted and its output shown.
+#[track_caller]
+pub fn in_sandbox(test_name: &str, body: impl FnOnce()) {
+    if std::env::var(SANDBOX_CHILD_ENV).as_deref() == Ok(test_name) {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("current test binary");
+    let output = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs tmpfs /run && mkdir -p /run/netns /run/netscript && ip link set lo up && exec \"$@\"")
+        .arg("sandbox")
+        .arg(&exe)
+        .args(["--exact", test_name, "--nocapture", "--test-threads", "1"])
+        .env(SANDBOX_CHILD_ENV, test_name)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run unshare");
+    let run: Run = output.into();
+    let ran = run.stdout.contains("1 passed") || run.stdout.contains("1 failed");
+    assert!(
+        run.success && ran,
+        "sandboxed test {test_name} failed (or did not run: is the name its full path?)\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+/// `sandbox_test!(name, { body })`: a `#[test] fn name` at the top level of a test file
+/// whose body runs inside a fresh sandbox (see [`in_sandbox`]).
+#[macro_export]
+macro_rules! sandbox_test {
+    ($name:ident, $body:block) => {
+        #[test]
+        fn $name() {
+            $crate::support::in_sandbox(stringify!($name), || $body);
+        }
+    };
+}
+
+/// Asserts two dumps are identical, showing only the lines that differ.
+#[track_caller]
+pub fn assert_same_dump(before: &str, after: &str, what: &str) {
+    if before == after {
+        return;
+    }
+    let b: Vec<&str> = before.lines().collect();
+    let a: Vec<&str> = after.lines().collect();
+    let mut report = String::new();
+    let (mut i, mut j) = (0, 0);
+    while (i < b.len() || j < a.len()) && report.len() < 6000 {
+        if i < b.len() && j < a.len() && b[i] == a[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // Resynchronise on the next line both still share.
+        let next_common = (i..b.len()).find_map(|x| a[j..].iter().position(|l| *l == b[x]).map(|y| (x, j + y)));
+        let (ni, nj) = next_common.unwrap_or((b.len(), a.len()));
+        report.push_str(&format!("@@ before line {} / after line {}\n", i + 1, j + 1));
+        for l in &b[i..ni] {
+            report.push_str(&format!("- {l}\n"));
+        }
+        for l in &a[j..nj] {
+            report.push_str(&format!("+ {l}\n"));
+        }
+        i = ni;
+        j = nj;
+    }
+    panic!("{what}: dumps differ\n{report}");
+}
