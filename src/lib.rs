@@ -15,3 +15,5 @@ pub mod ast;
 pub mod syntax;
 pub mod check;
 pub mod cli;
+pub mod state;
+pub mod transaction;

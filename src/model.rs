@@ -154,7 +154,7 @@ impl IfaceKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MacvlanMode {
     Private,
     Vepa,
@@ -263,7 +263,7 @@ impl Qdisc {
 }
 
 /// `shape RATE [burst SIZE] [latency DURATION]`, with defaults applied.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tbf {
     pub rate: Rate,
     pub burst: Size,
@@ -301,7 +301,7 @@ pub struct HtbClass {
     pub prio: Option<Spanned<u32>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IpProto {
     Tcp,
     Udp,
@@ -331,7 +331,7 @@ pub struct U32Filter {
     pub flowid: Spanned<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Netem {
     pub delay: Duration,
     pub jitter: Option<Duration>,

@@ -3,19 +3,19 @@
 use std::fmt;
 
 /// Bits per second. `kbps`/`mbps`/`gbps` in the source are bytes per second, as in tc.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Rate(pub u64);
 
 /// Bytes. `1kb` is 1024 bytes, as in tc.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Size(pub u64);
 
 /// Nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Duration(pub u64);
 
 /// A percentage, `0.25%` is 0.25.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
 pub struct Percent(pub f64);
 
 impl Rate {

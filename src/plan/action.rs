@@ -6,7 +6,7 @@ use crate::units::Rate;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Action {
     CreateNetns { ns: String },
@@ -56,7 +56,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     /// Both ends are created at once, each directly in its namespace.
@@ -69,7 +69,7 @@ pub enum LinkKind {
 }
 
 /// Attributes set when a link is created, so that no second round trip is needed.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkAttrs {
     pub up: bool,
     pub mtu: Option<u32>,
@@ -78,7 +78,7 @@ pub struct LinkAttrs {
 }
 
 /// A change to an existing link; `None` leaves that attribute alone.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkSet {
     pub up: Option<bool>,
     pub mtu: Option<u32>,
@@ -87,7 +87,7 @@ pub struct LinkSet {
     pub master: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RouteSpec {
     pub dest: IpNet,
     pub via: Option<IpAddr>,
@@ -97,7 +97,7 @@ pub struct RouteSpec {
     pub table: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RuleSpec {
     pub v6: bool,
     pub from: Option<IpNet>,
@@ -111,7 +111,7 @@ pub struct RuleSpec {
     pub table: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QdiscParent {
     Root,
@@ -119,7 +119,7 @@ pub enum QdiscParent {
     Clsact,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QdiscSpec {
     /// Root qdisc, handle 1:.
@@ -159,7 +159,7 @@ impl From<&Htb> for QdiscSpec {
 }
 
 /// An htb class under qdisc 1:.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassSpec {
     /// Minor of this class: 1:id.
     pub id: u32,
@@ -170,7 +170,7 @@ pub struct ClassSpec {
     pub prio: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterSpec {
     /// u32 match on qdisc 1:, classifying into class 1:flowid. `prio` orders filters.

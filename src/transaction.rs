@@ -1,0 +1,265 @@
+//! A run as one transaction: observe → plan → apply → verify → record. Any failure
+//! after the first change is rolled back; the result says what happened, for any front
+//! end (CLI, REPL) to show.
+
+use crate::diagnostic::Diagnostic;
+use crate::exec::{ApplyFailure, ExecError, ExecEvent, Executor, RollbackOutcome};
+use crate::model::Desired;
+use crate::plan::{self, describe, Action, Plan};
+use crate::state::{self, Record};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub const KERNEL_REFUSED: &str = "netscript::run::kernel_refused";
+pub const VERIFY_FAILED: &str = "netscript::run::verification_failed";
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// The kernel already holds what the script declares.
+    UpToDate { removed: usize },
+    Applied(Summary),
+    /// The script cannot be applied to this system; nothing was changed.
+    Refused(Vec<Diagnostic>),
+    /// Something failed after changes began; `rollback` says whether all were undone.
+    Failed { diagnostics: Vec<Diagnostic>, rollback: RollbackOutcome },
+    /// netscript could not start (privileges, state file, kernel access); nothing changed.
+    Setup(String),
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub created: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub operations: usize,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "applied {} operation{} ({} created, {} changed, {} removed) in {:.0?}",
+            self.operations,
+            if self.operations == 1 { "" } else { "s" },
+            self.created,
+            self.changed,
+            self.removed,
+            self.elapsed
+        )
+    }
+}
+
+fn is_creation(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::CreateNetns { .. } | Action::CreateLink { .. } | Action::AddAddr { .. } | Action::AddRoute { .. } | Action::AddRule { .. } | Action::AddFilter { .. }
+    )
+}
+
+/// Errors that mean the object an undo action targets is gone already: done.
+pub fn already_gone(error: &ExecError) -> bool {
+    matches!(error, ExecError::NoSuchNamespace(_))
+        || matches!(error.errno(), Some(e) if e == libc_errno::ENOENT || e == libc_errno::ENODEV || e == libc_errno::ESRCH || e == libc_errno::EADDRNOTAVAIL)
+}
+
+mod libc_errno {
+    pub const ENOENT: i32 = 2;
+    pub const ESRCH: i32 = 3;
+    pub const ENODEV: i32 = 19;
+    pub const EADDRNOTAVAIL: i32 = 99;
+}
+
+/// The diagnostic for a kernel refusal, on the statement that asked for the operation.
+pub fn refusal(plan: &Plan, op: usize, error: &ExecError, rollback: &RollbackOutcome) -> Diagnostic {
+    let origin = plan.ops[op].origin;
+    let what = describe(&plan.ops[op].action);
+    let mut help = match error {
+        ExecError::Kernel(k) => match &k.extack {
+            Some(msg) => format!("the kernel said: {msg}"),
+            None => String::new(),
+        },
+        _ => String::new(),
+    };
+    let aftermath = match rollback {
+        RollbackOutcome::Complete => "everything this run had changed was rolled back: the system is as it was".to_string(),
+        RollbackOutcome::Incomplete(failures) => format!("the rollback could not undo {} operation(s); see below", failures.len()),
+    };
+    if !help.is_empty() {
+        help.push('\n');
+    }
+    help.push_str(&aftermath);
+    Diagnostic::error(KERNEL_REFUSED, origin, format!("the kernel refused to {what}: {error}")).label("this statement").help(help)
+}
+
+fn rollback_leftovers(rollback: &RollbackOutcome) -> Vec<String> {
+    match rollback {
+        RollbackOutcome::Complete => Vec::new(),
+        RollbackOutcome::Incomplete(failures) => failures.iter().map(|f| format!("{} ({})", describe(&f.action), f.error)).collect(),
+    }
+}
+
+/// What is left after an incomplete rollback, and how to finish by hand.
+pub fn leftover_text(rollback: &RollbackOutcome) -> Option<String> {
+    let left = rollback_leftovers(rollback);
+    if left.is_empty() {
+        return None;
+    }
+    let mut text = String::from("the rollback did not complete; still to undo, in this order:\n");
+    for l in &left {
+        text.push_str(&format!("  - {l}\n"));
+    }
+    text.push_str("undo these by hand (`ip`/`tc`), or fix the cause and run `netscript down` on the script\n");
+    Some(text)
+}
+
+/// Applies `desired` (checked, error-free) as one transaction.
+pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent)) -> Outcome {
+    if let Err(e) = crate::exec::check_privileges() {
+        return Outcome::Setup(e.to_string());
+    }
+    let previous = match script.map(state::load).transpose() {
+        Ok(record) => record.flatten(),
+        Err(e) => return Outcome::Setup(e.to_string()),
+    };
+    let mut exec = match Executor::new() {
+        Ok(exec) => exec,
+        Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
+    };
+    let observed = match exec.observe(desired) {
+        Ok(o) => o,
+        Err(e) => return Outcome::Setup(format!("cannot read the current state: {e}")),
+    };
+    let plan = match plan::plan(desired, &observed) {
+        Ok(plan) => plan,
+        Err(diagnostics) => return Outcome::Refused(diagnostics),
+    };
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    if !plan.ops.is_empty() {
+        let report = match exec.apply(&plan, on_event) {
+            Ok(report) => report,
+            Err(failure) => return failed(&plan, failure),
+        };
+        // Verify: what the kernel now holds must be what the script declares.
+        let verify = exec.observe(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
+        let mismatch = match verify {
+            Ok(again) if again.ops.is_empty() => None,
+            Ok(again) => Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()),
+            Err(e) => Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]),
+        };
+        if let Some(mismatch) = mismatch {
+            let rollback = exec.rollback(&plan, &report.completed, on_event);
+            let diagnostics = mismatch
+                .into_iter()
+                .map(|(origin, what)| {
+                    Diagnostic::error(VERIFY_FAILED, origin, format!("after applying, the kernel does not hold what this statement declares: still to {what}"))
+                        .label("not as declared")
+                        .help("the run was rolled back; this is a netscript or kernel bug, please report it with `netscript plan` output")
+                })
+                .collect();
+            return Outcome::Failed { diagnostics, rollback };
+        }
+        let mut record = previous.clone().unwrap_or_else(|| Record {
+            format: state::STATE_FORMAT,
+            script: script.map(state::script_key).unwrap_or_default(),
+            undo: Vec::new(),
+        });
+        for &i in &report.completed {
+            record.undo.extend(plan.ops[i].undo.iter().cloned());
+            if is_creation(&plan.ops[i].action) {
+                summary.created += 1;
+            } else {
+                summary.changed += 1;
+            }
+        }
+        summary.operations = plan.ops.len();
+        if let Some(script) = script
+            && let Err(e) = state::save(script, &record)
+        {
+            let rollback = exec.rollback(&plan, &report.completed, on_event);
+            return Outcome::Failed { diagnostics: vec![Diagnostic::error(KERNEL_REFUSED, plan.ops[0].origin, format!("cannot record the run: {e}")).label("rolled back")], rollback };
+        }
+    }
+    // What an earlier run created and the script no longer declares goes now, after the
+    // new state is committed.
+    if let (Some(script), Some(_)) = (script, &previous) {
+        summary.removed = remove_undeclared(&mut exec, desired, script, on_event);
+    }
+    summary.elapsed = started.elapsed();
+    if plan.ops.is_empty() { Outcome::UpToDate { removed: summary.removed } } else { Outcome::Applied(summary) }
+}
+
+fn failed(plan: &Plan, failure: ApplyFailure) -> Outcome {
+    let diagnostics = match failure.failed_op {
+        Some(op) => vec![refusal(plan, op, &failure.error, &failure.rollback)],
+        None => return Outcome::Setup(failure.error.to_string()),
+    };
+    Outcome::Failed { diagnostics, rollback: failure.rollback }
+}
+
+fn remove_undeclared(exec: &mut Executor, desired: &Desired, script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> usize {
+    let Ok(Some(mut record)) = state::load(script) else { return 0 };
+    let (keep, stale): (Vec<Action>, Vec<Action>) = record.undo.drain(..).partition(|a| state::declares(desired, a));
+    let mut removed = 0;
+    let mut left = Vec::new();
+    for action in stale.into_iter().rev() {
+        on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
+        match exec.run_action(&action) {
+            Ok(()) => removed += 1,
+            Err(e) if already_gone(&e) => {}
+            Err(e) => {
+                eprintln!("netscript: warning: could not remove {}: {e}", describe(&action));
+                left.push(action);
+            }
+        }
+    }
+    record.undo = keep;
+    left.reverse();
+    record.undo.extend(left);
+    let _ = state::save(script, &record);
+    removed
+}
+
+#[derive(Debug)]
+pub enum DownOutcome {
+    NothingRecorded,
+    Removed { actions: usize, elapsed: Duration },
+    Incomplete { left: Vec<String> },
+    Setup(String),
+}
+
+/// Removes what runs of `script` created, and restores what they changed.
+pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome {
+    if let Err(e) = crate::exec::check_privileges() {
+        return DownOutcome::Setup(e.to_string());
+    }
+    let mut record = match state::load(script) {
+        Ok(Some(record)) => record,
+        Ok(None) => return DownOutcome::NothingRecorded,
+        Err(e) => return DownOutcome::Setup(e.to_string()),
+    };
+    let mut exec = match Executor::new() {
+        Ok(exec) => exec,
+        Err(e) => return DownOutcome::Setup(format!("cannot start the executor: {e}")),
+    };
+    let started = Instant::now();
+    let mut done = 0;
+    let mut failed = Vec::new();
+    while let Some(action) = record.undo.pop() {
+        on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
+        match exec.run_action(&action) {
+            Ok(()) => done += 1,
+            Err(e) if already_gone(&e) => {}
+            Err(e) => failed.push((action, e)),
+        }
+    }
+    if failed.is_empty() {
+        let _ = state::save(script, &record);
+        return DownOutcome::Removed { actions: done, elapsed: started.elapsed() };
+    }
+    let left = failed.iter().map(|(a, e)| format!("{} ({e})", describe(a))).collect();
+    record.undo = failed.into_iter().rev().map(|(a, _)| a).collect();
+    let _ = state::save(script, &record);
+    DownOutcome::Incomplete { left }
+}
