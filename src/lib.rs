@@ -6,6 +6,7 @@
 //! talks to the kernel) → front ends ([`cli`]).
 
 pub mod diagnostic;
+pub mod exec;
 pub mod model;
 pub mod plan;
 pub mod source;

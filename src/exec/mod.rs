@@ -1,0 +1,3 @@
+//! The executor: the only code that talks to the kernel.
+
+pub mod tc;
