@@ -342,12 +342,19 @@ fn tbf_has_peakrate(payload: &[u8]) -> bool {
 /// kinds or other qdiscs.
 pub fn decode_class(msg: &TcMessage) -> Result<Option<ClassSpec>, TcDecodeError> {
     let (h, p) = (msg.header.handle, msg.header.parent);
-    if kind_of(msg) != Some("htb") || h.major != QDISC_MAJOR || p.major != QDISC_MAJOR {
+    if kind_of(msg) != Some("htb") || h.major != QDISC_MAJOR {
         return Ok(None);
     }
+    // The kernel dumps a root class with parent TC_H_ROOT (tc sent `parent 1:`).
+    let parent = if p == TcHandle::ROOT || p == handle(QDISC_MAJOR, 0) {
+        None
+    } else if p.major == QDISC_MAJOR {
+        Some(p.minor as u32)
+    } else {
+        return Ok(None);
+    };
     let payload = options_payload(msg).ok_or(TcDecodeError::Missing("TCA_OPTIONS"))?;
     let state = HtbClassState::parse(&payload)?;
-    let parent = (p.minor != 0).then_some(p.minor as u32);
     Ok(Some(state.to_class(h.minor as u32, parent)))
 }
 
