@@ -27,7 +27,9 @@ use std::process::Command;
 const SANDBOX_ENV: &str = "NETSCRIPT_TC_SANDBOX_PARENT_NETNS";
 
 fn netns_inode() -> u64 {
-    std::fs::metadata("/proc/self/ns/net").expect("/proc/self/ns/net").ino()
+    std::fs::metadata("/proc/self/ns/net")
+        .expect("/proc/self/ns/net")
+        .ino()
 }
 
 /// Runs `body` in a fresh network namespace: re-executes this binary for `test` under
@@ -35,7 +37,11 @@ fn netns_inode() -> u64 {
 fn sandboxed(test: &str, body: fn()) {
     match std::env::var(SANDBOX_ENV) {
         Ok(parent) => {
-            assert_ne!(parent, netns_inode().to_string(), "refusing to run outside a new network namespace");
+            assert_ne!(
+                parent,
+                netns_inode().to_string(),
+                "refusing to run outside a new network namespace"
+            );
             body();
         }
         Err(_) => {
@@ -49,16 +55,26 @@ fn sandboxed(test: &str, body: fn()) {
                 .expect("unshare");
             let stdout = String::from_utf8_lossy(&output.stdout);
             let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "sandboxed {test} failed:\n{stdout}\n{stderr}");
+            assert!(
+                output.status.success(),
+                "sandboxed {test} failed:\n{stdout}\n{stderr}"
+            );
             // The child must really have run the test (not filtered it away).
-            assert!(stdout.contains("1 passed"), "sandboxed {test} did not run:\n{stdout}\n{stderr}");
+            assert!(
+                stdout.contains("1 passed"),
+                "sandboxed {test} did not run:\n{stdout}\n{stderr}"
+            );
         }
     }
 }
 
 fn run(cmd: &str) -> String {
     let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(out.status.success(), "`{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -69,7 +85,9 @@ fn json(cmd: &str) -> Value {
 /// A veth pair: `NAME0` for netscript's messages, `NAME1` for tc's own commands.
 fn veth_pair(name: &str) -> (i32, String, String) {
     let (ours, twin) = (format!("{name}0"), format!("{name}1"));
-    run(&format!("ip link add {ours} type veth peer name {twin} && ip link set {ours} up && ip link set {twin} up"));
+    run(&format!(
+        "ip link add {ours} type veth peer name {twin} && ip link set {ours} up && ip link set {twin} up"
+    ));
     (ifindex(&ours), ours, twin)
 }
 
@@ -108,8 +126,12 @@ impl Rtnl {
             let (data, _) = self.socket.recv_from_full().unwrap();
             let mut offset = 0;
             while offset < data.len() {
-                let len = NetlinkBuffer::new_checked(&data[offset..]).unwrap().length() as usize;
-                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..offset + len]).unwrap();
+                let len = NetlinkBuffer::new_checked(&data[offset..])
+                    .unwrap()
+                    .length() as usize;
+                let msg =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..offset + len])
+                        .unwrap();
                 offset += (len + 3) & !3;
                 if msg.header.sequence_number != seq {
                     continue;
@@ -142,13 +164,17 @@ impl Rtnl {
     fn dump(&mut self, ifindex: i32, what: fn(TcMessage) -> RouteNetlinkMessage) -> Vec<TcMessage> {
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(what(TcMessage::with_index(ifindex))));
+        let msg = NetlinkMessage::new(
+            header,
+            NetlinkPayload::InnerMessage(what(TcMessage::with_index(ifindex))),
+        );
         let seq = self.send(msg);
         self.replies(seq)
             .into_iter()
             .filter_map(|m| match m.payload {
                 NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::NewQueueDiscipline(tc) | RouteNetlinkMessage::NewTrafficClass(tc),
+                    RouteNetlinkMessage::NewQueueDiscipline(tc)
+                    | RouteNetlinkMessage::NewTrafficClass(tc),
                 ) if tc.header.index == ifindex => Some(tc),
                 _ => None,
             })
@@ -185,7 +211,10 @@ fn filters_json(dev: &str, parent: &str) -> Value {
     let mut v = json(&format!("tc -json filter show dev {dev} {parent}"));
     // Action indexes are allocated per namespace, one per filter.
     for f in v.as_array_mut().unwrap() {
-        if let Some(actions) = f.pointer_mut("/options/actions").and_then(Value::as_array_mut) {
+        if let Some(actions) = f
+            .pointer_mut("/options/actions")
+            .and_then(Value::as_array_mut)
+        {
             for a in actions {
                 a.as_object_mut().unwrap().remove("index");
             }
@@ -195,7 +224,11 @@ fn filters_json(dev: &str, parent: &str) -> Value {
 }
 
 fn tbf(rate: u64, burst: u64, latency_ms: u64) -> Tbf {
-    Tbf { rate: Rate(rate), burst: Size(burst), latency: Duration(latency_ms * 1_000_000) }
+    Tbf {
+        rate: Rate(rate),
+        burst: Size(burst),
+        latency: Duration(latency_ms * 1_000_000),
+    }
 }
 
 #[test]
@@ -205,55 +238,123 @@ fn kernel_tbf() {
         let (index, ours, twin) = veth_pair("ktbf");
         let mut rtnl = Rtnl::new();
         let cases = [
-            (tbf(1_000_000, 10 * 1024, 70), "rate 1mbit burst 10kb latency 70ms"),
-            (tbf(5_000_000, 32 * 1024, 400), "rate 5mbit burst 32kb latency 400ms"),
-            (tbf(100_000_000, 125_000, 20), "rate 100mbit burst 125000 latency 20ms"),
-            (tbf(10_000_000_000, 12_500_000, 70), "rate 10gbit burst 12500000 latency 70ms"),
-            (tbf(40_000_000_000, 50_000_000, 70), "rate 40gbit burst 50000000 latency 70ms"),
+            (
+                tbf(1_000_000, 10 * 1024, 70),
+                "rate 1mbit burst 10kb latency 70ms",
+            ),
+            (
+                tbf(5_000_000, 32 * 1024, 400),
+                "rate 5mbit burst 32kb latency 400ms",
+            ),
+            (
+                tbf(100_000_000, 125_000, 20),
+                "rate 100mbit burst 125000 latency 20ms",
+            ),
+            (
+                tbf(10_000_000_000, 12_500_000, 70),
+                "rate 10gbit burst 12500000 latency 70ms",
+            ),
+            (
+                tbf(40_000_000_000, 50_000_000, 70),
+                "rate 40gbit burst 50000000 latency 70ms",
+            ),
         ];
         for (desired, tc_args) in cases.clone() {
             let spec = QdiscSpec::Tbf(desired.clone());
-            rtnl.apply(TcRequest::ReplaceQdisc, tc::qdisc_message(index, &spec, &psched).unwrap());
-            run(&format!("tc qdisc replace dev {twin} root handle 1: tbf {tc_args}"));
+            rtnl.apply(
+                TcRequest::ReplaceQdisc,
+                tc::qdisc_message(index, &spec, &psched).unwrap(),
+            );
+            run(&format!(
+                "tc qdisc replace dev {twin} root handle 1: tbf {tc_args}"
+            ));
 
             // What tc shows of ours is what it shows of its own.
             let shown = qdiscs_json(&ours);
             assert_eq!(shown, qdiscs_json(&twin), "{tc_args}");
             let q = &shown[0];
-            assert_eq!((q["kind"].as_str(), q["handle"].as_str(), q["root"].as_bool()), (Some("tbf"), Some("1:"), Some(true)));
-            assert_eq!(q["options"]["rate"].as_u64(), Some(desired.rate.bytes_per_sec()), "{tc_args}");
+            assert_eq!(
+                (
+                    q["kind"].as_str(),
+                    q["handle"].as_str(),
+                    q["root"].as_bool()
+                ),
+                (Some("tbf"), Some("1:"), Some(true))
+            );
+            assert_eq!(
+                q["options"]["rate"].as_u64(),
+                Some(desired.rate.bytes_per_sec()),
+                "{tc_args}"
+            );
 
             // The dump decodes to a spec equivalent to the desired one, and the kernel's
             // roundings are the ones predicted.
             let dumped = rtnl.dump(index, RouteNetlinkMessage::GetQueueDiscipline);
-            let root = dumped.iter().find(|m| m.header.parent.major == 0xffff && m.header.parent.minor == 0xffff).unwrap();
+            let root = dumped
+                .iter()
+                .find(|m| m.header.parent.major == 0xffff && m.header.parent.minor == 0xffff)
+                .unwrap();
             let decoded = tc::decode_qdisc(root).unwrap();
             assert_eq!(decoded.position, Some(QdiscParent::Root));
             let observed = decoded.spec.expect("a tbf netscript would make");
-            assert!(tc::equivalent(&spec, &observed, &psched), "{tc_args}: {observed:?}");
+            assert!(
+                tc::equivalent(&spec, &observed, &psched),
+                "{tc_args}: {observed:?}"
+            );
             let params = TbfParams::new(&desired, &psched).unwrap();
             let options = kernel_options(root);
-            assert_eq!(TbfState::parse(&options).unwrap(), TbfState::predict(&params), "{tc_args}");
+            assert_eq!(
+                TbfState::parse(&options).unwrap(),
+                TbfState::predict(&params),
+                "{tc_args}"
+            );
 
             // …and a different desire is not mistaken for it.
             for other in [
-                Tbf { burst: Size(desired.burst.0 + 1024), ..desired.clone() },
-                Tbf { latency: Duration(desired.latency.0 + 5_000_000), ..desired.clone() },
-                Tbf { rate: Rate(desired.rate.0 + 8_000), ..desired.clone() },
+                Tbf {
+                    burst: Size(desired.burst.0 + 1024),
+                    ..desired.clone()
+                },
+                Tbf {
+                    latency: Duration(desired.latency.0 + 5_000_000),
+                    ..desired.clone()
+                },
+                Tbf {
+                    rate: Rate(desired.rate.0 + 8_000),
+                    ..desired.clone()
+                },
             ] {
-                assert!(!tc::equivalent(&QdiscSpec::Tbf(other.clone()), &observed, &psched), "{other:?} vs {observed:?}");
+                assert!(
+                    !tc::equivalent(&QdiscSpec::Tbf(other.clone()), &observed, &psched),
+                    "{other:?} vs {observed:?}"
+                );
             }
         }
         // The values tc prints for the walkthrough example, as numbers.
-        rtnl.apply(TcRequest::ReplaceQdisc, tc::qdisc_message(index, &QdiscSpec::Tbf(cases[0].0.clone()), &psched).unwrap());
+        rtnl.apply(
+            TcRequest::ReplaceQdisc,
+            tc::qdisc_message(index, &QdiscSpec::Tbf(cases[0].0.clone()), &psched).unwrap(),
+        );
         let q = &qdiscs_json(&ours)[0];
-        assert_eq!(q["options"], serde_json::json!({"rate": 125000, "burst": 10240, "lat": 70000}));
+        assert_eq!(
+            q["options"],
+            serde_json::json!({"rate": 125000, "burst": 10240, "lat": 70000})
+        );
         // The decoding is exact for it.
         let dumped = rtnl.dump(index, RouteNetlinkMessage::GetQueueDiscipline);
-        let root = dumped.iter().find(|m| tc::decode_qdisc(m).unwrap().position == Some(QdiscParent::Root)).unwrap();
-        assert_eq!(tc::decode_qdisc(root).unwrap().spec, Some(QdiscSpec::Tbf(cases[0].0.clone())));
+        let root = dumped
+            .iter()
+            .find(|m| tc::decode_qdisc(m).unwrap().position == Some(QdiscParent::Root))
+            .unwrap();
+        assert_eq!(
+            tc::decode_qdisc(root).unwrap().spec,
+            Some(QdiscSpec::Tbf(cases[0].0.clone()))
+        );
 
-        rtnl.apply(TcRequest::DelQdisc, tc::qdisc_delete_message(index, QdiscParent::Root));
+        rtnl.apply(
+            TcRequest::DelQdisc,
+            tc::qdisc_delete_message(index, QdiscParent::Root),
+        );
         assert!(qdiscs_json(&ours)[0]["kind"] != "tbf");
     });
 }
@@ -280,7 +381,13 @@ fn kernel_options(msg: &TcMessage) -> Vec<u8> {
 }
 
 fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) -> ClassSpec {
-    ClassSpec { id, parent, rate: Rate(rate), ceil: Rate(ceil), prio }
+    ClassSpec {
+        id,
+        parent,
+        rate: Rate(rate),
+        ceil: Rate(ceil),
+        prio,
+    }
 }
 
 #[test]
@@ -289,68 +396,186 @@ fn kernel_htb_classes_and_filters() {
         let psched = Psched::read().unwrap();
         let (index, ours, twin) = veth_pair("khtb");
         let mut rtnl = Rtnl::new();
-        rtnl.apply(TcRequest::AddQdisc, tc::qdisc_message(index, &QdiscSpec::Htb { default_class: 0x20 }, &psched).unwrap());
-        run(&format!("tc qdisc add dev {twin} root handle 1: htb default 20"));
+        rtnl.apply(
+            TcRequest::AddQdisc,
+            tc::qdisc_message(
+                index,
+                &QdiscSpec::Htb {
+                    default_class: 0x20,
+                },
+                &psched,
+            )
+            .unwrap(),
+        );
+        run(&format!(
+            "tc qdisc add dev {twin} root handle 1: htb default 20"
+        ));
         assert_eq!(qdiscs_json(&ours), qdiscs_json(&twin));
         assert_eq!(qdiscs_json(&ours)[0]["options"]["default"], "0x20");
 
         let classes = [
-            (class(0x1, None, 10_000_000, 10_000_000, Some(3)), "parent 1: classid 1:1 htb rate 10mbit prio 3"),
-            (class(0x10, Some(0x1), 1_000_000, 1_000_000, None), "parent 1:1 classid 1:10 htb rate 1mbit"),
-            (class(0x20, Some(0x1), 2_000_000, 5_000_000, Some(2)), "parent 1:1 classid 1:20 htb rate 2mbit ceil 5mbit prio 2"),
-            (class(0x40, None, 40_000_000_000, 100_000_000_000, None), "parent 1: classid 1:40 htb rate 40gbit ceil 100gbit"),
+            (
+                class(0x1, None, 10_000_000, 10_000_000, Some(3)),
+                "parent 1: classid 1:1 htb rate 10mbit prio 3",
+            ),
+            (
+                class(0x10, Some(0x1), 1_000_000, 1_000_000, None),
+                "parent 1:1 classid 1:10 htb rate 1mbit",
+            ),
+            (
+                class(0x20, Some(0x1), 2_000_000, 5_000_000, Some(2)),
+                "parent 1:1 classid 1:20 htb rate 2mbit ceil 5mbit prio 2",
+            ),
+            (
+                class(0x40, None, 40_000_000_000, 100_000_000_000, None),
+                "parent 1: classid 1:40 htb rate 40gbit ceil 100gbit",
+            ),
         ];
         for (spec, tc_args) in &classes {
-            rtnl.apply(TcRequest::AddClass, tc::class_message(index, spec, &psched).unwrap());
+            rtnl.apply(
+                TcRequest::AddClass,
+                tc::class_message(index, spec, &psched).unwrap(),
+            );
             run(&format!("tc class add dev {twin} {tc_args}"));
         }
         assert_eq!(classes_text(&ours), classes_text(&twin));
-        assert!(classes_text(&ours).iter().any(|l| l.starts_with("class htb 1:20 parent 1:1 prio 2 ") && l.contains("rate 2Mbit ceil 5Mbit")));
+        assert!(
+            classes_text(&ours)
+                .iter()
+                .any(|l| l.starts_with("class htb 1:20 parent 1:1 prio 2 ")
+                    && l.contains("rate 2Mbit ceil 5Mbit"))
+        );
 
         // Decoding the dump gives back the classes.
         let dumped = rtnl.dump(index, RouteNetlinkMessage::GetTrafficClass);
         for (desired, tc_args) in &classes {
-            let msg = dumped.iter().find(|m| m.header.handle.minor as u32 == desired.id).expect(tc_args);
+            let msg = dumped
+                .iter()
+                .find(|m| m.header.handle.minor as u32 == desired.id)
+                .expect(tc_args);
             let observed = tc::decode_class(msg).unwrap().expect("an htb class of 1:");
-            assert!(tc::class_equivalent(desired, &observed, &psched), "{tc_args}: {observed:?}");
+            assert!(
+                tc::class_equivalent(desired, &observed, &psched),
+                "{tc_args}: {observed:?}"
+            );
             let params = HtbClassParams::new(desired, &psched).unwrap();
-            assert_eq!(HtbClassState::parse(&kernel_options(msg)).unwrap(), HtbClassState::predict(&params), "{tc_args}");
-            let faster = ClassSpec { rate: Rate(desired.rate.0 * 2), ..desired.clone() };
+            assert_eq!(
+                HtbClassState::parse(&kernel_options(msg)).unwrap(),
+                HtbClassState::predict(&params),
+                "{tc_args}"
+            );
+            let faster = ClassSpec {
+                rate: Rate(desired.rate.0 * 2),
+                ..desired.clone()
+            };
             assert!(!tc::class_equivalent(&faster, &observed, &psched));
         }
 
         // Replacing a class changes it in place.
         let changed = class(0x10, Some(0x1), 1_000_000, 3_000_000, Some(1));
-        rtnl.apply(TcRequest::ReplaceClass, tc::class_message(index, &changed, &psched).unwrap());
-        run(&format!("tc class replace dev {twin} parent 1:1 classid 1:10 htb rate 1mbit ceil 3mbit prio 1"));
+        rtnl.apply(
+            TcRequest::ReplaceClass,
+            tc::class_message(index, &changed, &psched).unwrap(),
+        );
+        run(&format!(
+            "tc class replace dev {twin} parent 1:1 classid 1:10 htb rate 1mbit ceil 3mbit prio 1"
+        ));
         assert_eq!(classes_text(&ours), classes_text(&twin));
 
         let net = |s: &str| Some(s.parse().unwrap());
         let filters = [
-            (FilterSpec::U32 { prio: 1, proto: None, src: None, dst: None, sport: None, dport: Some(80), flowid: 0x10 },
-             "prio 1 u32 match ip dport 80 0xffff flowid 1:10"),
-            (FilterSpec::U32 { prio: 2, proto: Some(IpProto::Tcp), src: net("10.0.0.0/8"), dst: None, sport: Some(22), dport: None, flowid: 0x20 },
-             "prio 2 u32 match ip protocol 6 0xff match ip src 10.0.0.0/8 match ip sport 22 0xffff flowid 1:20"),
-            (FilterSpec::U32 { prio: 3, proto: Some(IpProto::Icmp), src: None, dst: net("192.168.7.0/24"), sport: None, dport: None, flowid: 0x10 },
-             "prio 3 u32 match ip protocol 1 0xff match ip dst 192.168.7.0/24 flowid 1:10"),
-            (FilterSpec::U32 { prio: 4, proto: Some(IpProto::Udp), src: net("10.0.0.0/24"), dst: net("10.1.0.0/16"), sport: Some(5000), dport: Some(53), flowid: 0x20 },
-             "prio 4 u32 match ip protocol 17 0xff match ip src 10.0.0.0/24 match ip dst 10.1.0.0/16 match ip sport 5000 0xffff match ip dport 53 0xffff flowid 1:20"),
+            (
+                FilterSpec::U32 {
+                    prio: 1,
+                    proto: None,
+                    src: None,
+                    dst: None,
+                    sport: None,
+                    dport: Some(80),
+                    flowid: 0x10,
+                },
+                "prio 1 u32 match ip dport 80 0xffff flowid 1:10",
+            ),
+            (
+                FilterSpec::U32 {
+                    prio: 2,
+                    proto: Some(IpProto::Tcp),
+                    src: net("10.0.0.0/8"),
+                    dst: None,
+                    sport: Some(22),
+                    dport: None,
+                    flowid: 0x20,
+                },
+                "prio 2 u32 match ip protocol 6 0xff match ip src 10.0.0.0/8 match ip sport 22 0xffff flowid 1:20",
+            ),
+            (
+                FilterSpec::U32 {
+                    prio: 3,
+                    proto: Some(IpProto::Icmp),
+                    src: None,
+                    dst: net("192.168.7.0/24"),
+                    sport: None,
+                    dport: None,
+                    flowid: 0x10,
+                },
+                "prio 3 u32 match ip protocol 1 0xff match ip dst 192.168.7.0/24 flowid 1:10",
+            ),
+            (
+                FilterSpec::U32 {
+                    prio: 4,
+                    proto: Some(IpProto::Udp),
+                    src: net("10.0.0.0/24"),
+                    dst: net("10.1.0.0/16"),
+                    sport: Some(5000),
+                    dport: Some(53),
+                    flowid: 0x20,
+                },
+                "prio 4 u32 match ip protocol 17 0xff match ip src 10.0.0.0/24 match ip dst 10.1.0.0/16 match ip sport 5000 0xffff match ip dport 53 0xffff flowid 1:20",
+            ),
         ];
         for (spec, tc_args) in &filters {
-            rtnl.apply(TcRequest::AddFilter, tc::filter_message(index, spec, None).unwrap());
-            run(&format!("tc filter add dev {twin} parent 1: protocol ip {tc_args}"));
+            rtnl.apply(
+                TcRequest::AddFilter,
+                tc::filter_message(index, spec, None).unwrap(),
+            );
+            run(&format!(
+                "tc filter add dev {twin} parent 1: protocol ip {tc_args}"
+            ));
         }
         let shown = filters_json(&ours, "");
         assert_eq!(shown, filters_json(&twin, ""));
-        let dport = shown.as_array().unwrap().iter().find(|f| f["pref"] == 1 && f["options"]["flowid"] == "1:10").unwrap();
-        assert_eq!(dport["options"]["match"], serde_json::json!({"value": "50", "mask": "ffff", "offmask": "", "off": 20}));
+        let dport = shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["pref"] == 1 && f["options"]["flowid"] == "1:10")
+            .unwrap();
+        assert_eq!(
+            dport["options"]["match"],
+            serde_json::json!({"value": "50", "mask": "ffff", "offmask": "", "off": 20})
+        );
 
         // Deleting a filter, a class, the qdisc.
-        rtnl.apply(TcRequest::DelFilter, tc::filter_delete_message(index, &filters[0].0).unwrap());
-        assert!(!filters_json(&ours, "").as_array().unwrap().iter().any(|f| f["pref"] == 1));
-        rtnl.apply(TcRequest::DelClass, tc::class_delete_message(index, 0x40).unwrap());
+        rtnl.apply(
+            TcRequest::DelFilter,
+            tc::filter_delete_message(index, &filters[0].0).unwrap(),
+        );
+        assert!(
+            !filters_json(&ours, "")
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["pref"] == 1)
+        );
+        rtnl.apply(
+            TcRequest::DelClass,
+            tc::class_delete_message(index, 0x40).unwrap(),
+        );
         assert!(!classes_text(&ours).iter().any(|l| l.contains(" 1:40 ")));
-        rtnl.apply(TcRequest::DelQdisc, tc::qdisc_delete_message(index, QdiscParent::Root));
+        rtnl.apply(
+            TcRequest::DelQdisc,
+            tc::qdisc_delete_message(index, QdiscParent::Root),
+        );
         assert!(classes_text(&ours).is_empty());
     });
 }
@@ -364,17 +589,30 @@ fn kernel_ingress_redirect_and_clsact() {
         let ifb_index = ifindex("kingifb") as u32;
         let mut rtnl = Rtnl::new();
 
-        rtnl.apply(TcRequest::AddQdisc, tc::qdisc_message(index, &QdiscSpec::Ingress, &psched).unwrap());
+        rtnl.apply(
+            TcRequest::AddQdisc,
+            tc::qdisc_message(index, &QdiscSpec::Ingress, &psched).unwrap(),
+        );
         run(&format!("tc qdisc add dev {twin} ingress"));
         assert_eq!(qdiscs_json(&ours), qdiscs_json(&twin));
-        let redirect = FilterSpec::MirredToIfb { ifb: "kingifb".to_string() };
-        rtnl.apply(TcRequest::AddFilter, tc::filter_message(index, &redirect, Some(ifb_index)).unwrap());
+        let redirect = FilterSpec::MirredToIfb {
+            ifb: "kingifb".to_string(),
+        };
+        rtnl.apply(
+            TcRequest::AddFilter,
+            tc::filter_message(index, &redirect, Some(ifb_index)).unwrap(),
+        );
         run(&format!(
             "tc filter add dev {twin} parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev kingifb"
         ));
         let shown = filters_json(&ours, "ingress");
         assert_eq!(shown, filters_json(&twin, "ingress"));
-        let action = shown.as_array().unwrap().iter().find_map(|f| f.pointer("/options/actions/0")).expect("the mirred action");
+        let action = shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|f| f.pointer("/options/actions/0"))
+            .expect("the mirred action");
         assert_eq!(action["kind"], "mirred");
         assert_eq!(action["mirred_action"], "redirect");
         assert_eq!(action["direction"], "egress");
@@ -382,23 +620,55 @@ fn kernel_ingress_redirect_and_clsact() {
 
         // The ingress qdisc decodes as such.
         let dumped = rtnl.dump(index, RouteNetlinkMessage::GetQueueDiscipline);
-        let specs: Vec<_> = dumped.iter().filter_map(|m| tc::decode_qdisc(m).unwrap().spec).collect();
+        let specs: Vec<_> = dumped
+            .iter()
+            .filter_map(|m| tc::decode_qdisc(m).unwrap().spec)
+            .collect();
         assert_eq!(specs, vec![QdiscSpec::Ingress]);
 
-        rtnl.apply(TcRequest::DelFilter, tc::filter_delete_message(index, &redirect).unwrap());
+        rtnl.apply(
+            TcRequest::DelFilter,
+            tc::filter_delete_message(index, &redirect).unwrap(),
+        );
         assert_eq!(filters_json(&ours, "ingress"), serde_json::json!([]));
-        rtnl.apply(TcRequest::DelQdisc, tc::qdisc_delete_message(index, QdiscParent::Ingress));
-        assert!(!qdiscs_json(&ours).as_array().unwrap().iter().any(|q| q["kind"] == "ingress"));
+        rtnl.apply(
+            TcRequest::DelQdisc,
+            tc::qdisc_delete_message(index, QdiscParent::Ingress),
+        );
+        assert!(
+            !qdiscs_json(&ours)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|q| q["kind"] == "ingress")
+        );
 
         // clsact takes the same place.
-        rtnl.apply(TcRequest::AddQdisc, tc::qdisc_message(index, &QdiscSpec::Clsact, &psched).unwrap());
-        run(&format!("tc qdisc del dev {twin} ingress && tc qdisc add dev {twin} clsact"));
+        rtnl.apply(
+            TcRequest::AddQdisc,
+            tc::qdisc_message(index, &QdiscSpec::Clsact, &psched).unwrap(),
+        );
+        run(&format!(
+            "tc qdisc del dev {twin} ingress && tc qdisc add dev {twin} clsact"
+        ));
         assert_eq!(qdiscs_json(&ours), qdiscs_json(&twin));
         let dumped = rtnl.dump(index, RouteNetlinkMessage::GetQueueDiscipline);
-        let specs: Vec<_> = dumped.iter().filter_map(|m| tc::decode_qdisc(m).unwrap().spec).collect();
+        let specs: Vec<_> = dumped
+            .iter()
+            .filter_map(|m| tc::decode_qdisc(m).unwrap().spec)
+            .collect();
         assert_eq!(specs, vec![QdiscSpec::Clsact]);
-        rtnl.apply(TcRequest::DelQdisc, tc::qdisc_delete_message(index, QdiscParent::Clsact));
-        assert!(!qdiscs_json(&ours).as_array().unwrap().iter().any(|q| q["kind"] == "clsact"));
+        rtnl.apply(
+            TcRequest::DelQdisc,
+            tc::qdisc_delete_message(index, QdiscParent::Clsact),
+        );
+        assert!(
+            !qdiscs_json(&ours)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|q| q["kind"] == "clsact")
+        );
     });
 }
 
@@ -414,9 +684,18 @@ fn kernel_netem_like_tc() {
             loss: Some(Percent(1.0)),
             rate: Some(Rate(1_000_000)),
         });
-        let errno = rtnl.request(TcRequest::ReplaceQdisc, tc::qdisc_message(index, &spec, &psched).unwrap());
-        let tc_cmd = format!("tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit");
-        let tc_ok = Command::new("sh").args(["-c", &tc_cmd]).status().unwrap().success();
+        let errno = rtnl.request(
+            TcRequest::ReplaceQdisc,
+            tc::qdisc_message(index, &spec, &psched).unwrap(),
+        );
+        let tc_cmd = format!(
+            "tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit"
+        );
+        let tc_ok = Command::new("sh")
+            .args(["-c", &tc_cmd])
+            .status()
+            .unwrap()
+            .success();
         if !tc_ok {
             // This kernel has no netem (CONFIG_NET_SCH_NETEM unset): it must refuse ours
             // the way it refused tc's, "Specified qdisc kind is unknown".
@@ -426,7 +705,10 @@ fn kernel_netem_like_tc() {
         assert_eq!(errno, 0);
         assert_eq!(qdiscs_json(&ours), qdiscs_json(&twin));
         let dumped = rtnl.dump(index, RouteNetlinkMessage::GetQueueDiscipline);
-        let observed = dumped.iter().find_map(|m| tc::decode_qdisc(m).unwrap().spec).unwrap();
+        let observed = dumped
+            .iter()
+            .find_map(|m| tc::decode_qdisc(m).unwrap().spec)
+            .unwrap();
         assert!(tc::equivalent(&spec, &observed, &psched), "{observed:?}");
     });
 }

@@ -27,7 +27,11 @@ struct Selector {
 impl Selector {
     fn pack(&mut self, val: u32, mask: u32, off: i32) {
         let val = val & mask;
-        if let Some(key) = self.keys.iter_mut().find(|k| k.off == off && k.offmask == 0) {
+        if let Some(key) = self
+            .keys
+            .iter_mut()
+            .find(|k| k.off == off && k.offmask == 0)
+        {
             key.val |= val;
             key.mask |= mask;
             return;
@@ -49,7 +53,9 @@ impl Selector {
                 self.pack(u32::from(v4.addr()), mask, off);
                 Ok(())
             }
-            IpNet::V6(_) => Err(TcError::Invalid("u32 filters on `protocol ip` match IPv4 prefixes only")),
+            IpNet::V6(_) => Err(TcError::Invalid(
+                "u32 filters on `protocol ip` match IPv4 prefixes only",
+            )),
         }
     }
 
@@ -96,7 +102,10 @@ pub fn classify_options(
         sel.pack(dport as u32, 0x0000_ffff, IP_PORTS);
     }
     // tc adds the classid as it parses `flowid`, the selector at the end.
-    Ok(vec![TcFilterU32Option::ClassId(classid), TcFilterU32Option::Selector(sel.finish())])
+    Ok(vec![
+        TcFilterU32Option::ClassId(classid),
+        TcFilterU32Option::Selector(sel.finish()),
+    ])
 }
 
 /// TCA_OPTIONS of `u32 match u32 0 0 action mirred egress redirect dev IFB`.
@@ -111,7 +120,12 @@ pub fn redirect_options(ifb_ifindex: u32) -> Vec<TcFilterU32Option> {
     let mut action = TcAction::default(); // tab 1: the first action of the list
     action.attributes = vec![
         TcActionAttribute::Kind("mirred".to_string()),
-        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(mirror))]),
+        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
+            mirror,
+        ))]),
     ];
-    vec![TcFilterU32Option::Action(vec![action]), TcFilterU32Option::Selector(Selector::default().finish())]
+    vec![
+        TcFilterU32Option::Action(vec![action]),
+        TcFilterU32Option::Selector(Selector::default().finish()),
+    ]
 }

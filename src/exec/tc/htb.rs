@@ -128,7 +128,9 @@ impl HtbClassState {
         let rate = RateSpec::read(parms).expect("length checked");
         let ceil = RateSpec::read(&parms[wire::RATE_SPEC_LEN..]).expect("length checked");
         let wide = |kind, narrow: u32| {
-            wire::find(&nlas, kind).and_then(|v| wire::u64_at(v, 0)).unwrap_or(narrow as u64)
+            wire::find(&nlas, kind)
+                .and_then(|v| wire::u64_at(v, 0))
+                .unwrap_or(narrow as u64)
         };
         Ok(HtbClassState {
             rate_bytes: wide(TCA_HTB_RATE64, rate.rate),

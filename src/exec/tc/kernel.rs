@@ -19,9 +19,9 @@ impl RateCfg {
         let mut factor: u64 = 1_000_000_000;
         let mut mult: u32 = 1;
         let mut shift: u8 = 0;
-        if rate_bytes > 0 {
+        if let Some(rate) = std::num::NonZeroU64::new(rate_bytes) {
             loop {
-                mult = (factor / rate_bytes) as u32;
+                mult = (factor / rate) as u32;
                 if mult & (1 << 31) != 0 || factor & (1 << 63) != 0 {
                     break;
                 }
@@ -29,7 +29,11 @@ impl RateCfg {
                 shift += 1;
             }
         }
-        RateCfg { rate_bytes, mult, shift }
+        RateCfg {
+            rate_bytes,
+            mult,
+            shift,
+        }
     }
 
     /// `psched_l2t_ns` for Ethernet, no overhead/mpu: the time `len` bytes take.
@@ -59,7 +63,10 @@ mod tests {
             for len in [1u32, 1514, 10_240, 50_000_000] {
                 let exact = len as u128 * 1_000_000_000 / rate as u128;
                 let got = cfg.l2t_ns(len) as u128;
-                assert!(got <= exact && exact - got <= exact / 1_000_000 + 1, "{rate} {len}");
+                assert!(
+                    got <= exact && exact - got <= exact / 1_000_000 + 1,
+                    "{rate} {len}"
+                );
             }
         }
     }

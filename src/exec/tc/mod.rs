@@ -103,14 +103,25 @@ fn raw_options(payload: Vec<u8>) -> TcAttribute {
 }
 
 /// The qdisc message of `tc qdisc add/replace dev X ...` for `spec`.
-pub fn qdisc_message(ifindex: i32, spec: &QdiscSpec, psched: &Psched) -> Result<TcMessage, TcError> {
+pub fn qdisc_message(
+    ifindex: i32,
+    spec: &QdiscSpec,
+    psched: &Psched,
+) -> Result<TcMessage, TcError> {
     let (handle_, parent) = qdisc_position(spec.parent());
     let mut msg = header(ifindex, handle_, parent, 0);
-    msg.attributes.push(TcAttribute::Kind(spec.kind().to_string()));
+    msg.attributes
+        .push(TcAttribute::Kind(spec.kind().to_string()));
     match spec {
-        QdiscSpec::Tbf(tbf) => msg.attributes.push(raw_options(TbfParams::new(tbf, psched)?.options())),
-        QdiscSpec::Htb { default_class } => msg.attributes.push(raw_options(htb::qdisc_options(*default_class))),
-        QdiscSpec::Netem(netem) => msg.attributes.push(raw_options(NetemParams::new(netem, psched)?.options())),
+        QdiscSpec::Tbf(tbf) => msg
+            .attributes
+            .push(raw_options(TbfParams::new(tbf, psched)?.options())),
+        QdiscSpec::Htb { default_class } => msg
+            .attributes
+            .push(raw_options(htb::qdisc_options(*default_class))),
+        QdiscSpec::Netem(netem) => msg
+            .attributes
+            .push(raw_options(NetemParams::new(netem, psched)?.options())),
         // tc sends no options for these two.
         QdiscSpec::Ingress | QdiscSpec::Clsact => {}
     }
@@ -133,7 +144,11 @@ pub fn qdisc_delete_message(ifindex: i32, parent: QdiscParent) -> TcMessage {
         QdiscParent::Ingress | QdiscParent::Clsact => {
             let (handle_, parent_handle) = qdisc_position(parent);
             let mut msg = header(ifindex, handle_, parent_handle, 0);
-            let kind = if parent == QdiscParent::Ingress { "ingress" } else { "clsact" };
+            let kind = if parent == QdiscParent::Ingress {
+                "ingress"
+            } else {
+                "clsact"
+            };
             msg.attributes.push(TcAttribute::Kind(kind.to_string()));
             msg
         }
@@ -142,25 +157,47 @@ pub fn qdisc_delete_message(ifindex: i32, parent: QdiscParent) -> TcMessage {
 
 /// The class message of `tc class add/replace dev X parent 1:[P] classid 1:ID htb ...`.
 /// A class without a parent class is a root class of the qdisc (parent `1:`).
-pub fn class_message(ifindex: i32, class: &ClassSpec, psched: &Psched) -> Result<TcMessage, TcError> {
+pub fn class_message(
+    ifindex: i32,
+    class: &ClassSpec,
+    psched: &Psched,
+) -> Result<TcMessage, TcError> {
     let parent = handle(QDISC_MAJOR, minor(class.parent.unwrap_or(0))?);
     let mut msg = header(ifindex, handle(QDISC_MAJOR, minor(class.id)?), parent, 0);
     msg.attributes.push(TcAttribute::Kind("htb".to_string()));
-    msg.attributes.push(raw_options(HtbClassParams::new(class, psched)?.options()));
+    msg.attributes
+        .push(raw_options(HtbClassParams::new(class, psched)?.options()));
     Ok(msg)
 }
 
 /// `tc class del dev X classid 1:ID`.
 pub fn class_delete_message(ifindex: i32, id: u32) -> Result<TcMessage, TcError> {
-    Ok(header(ifindex, handle(QDISC_MAJOR, minor(id)?), TcHandle::UNSPEC, 0))
+    Ok(header(
+        ifindex,
+        handle(QDISC_MAJOR, minor(id)?),
+        TcHandle::UNSPEC,
+        0,
+    ))
 }
 
 /// The filter message of `tc filter add dev X ...` for `filter`. The mirred redirect
 /// needs the ifb device's index (`ifb_ifindex`); the u32 classifier ignores it.
-pub fn filter_message(ifindex: i32, filter: &FilterSpec, ifb_ifindex: Option<u32>) -> Result<TcMessage, TcError> {
+pub fn filter_message(
+    ifindex: i32,
+    filter: &FilterSpec,
+    ifb_ifindex: Option<u32>,
+) -> Result<TcMessage, TcError> {
     let (parent, info) = filter_position(filter)?;
     let options = match filter {
-        FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. } => filter::classify_options(
+        FilterSpec::U32 {
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+            flowid,
+            ..
+        } => filter::classify_options(
             *proto,
             src.as_ref(),
             dst.as_ref(),
@@ -176,7 +213,9 @@ pub fn filter_message(ifindex: i32, filter: &FilterSpec, ifb_ifindex: Option<u32
     // The kernel picks the filter's handle (tc sends 0).
     let mut msg = header(ifindex, TcHandle::UNSPEC, parent, info);
     msg.attributes.push(TcAttribute::Kind("u32".to_string()));
-    msg.attributes.push(TcAttribute::Options(options.into_iter().map(TcOption::U32).collect()));
+    msg.attributes.push(TcAttribute::Options(
+        options.into_iter().map(TcOption::U32).collect(),
+    ));
     Ok(msg)
 }
 
@@ -191,12 +230,16 @@ pub fn filter_delete_message(ifindex: i32, filter: &FilterSpec) -> Result<TcMess
 fn filter_position(filter: &FilterSpec) -> Result<(TcHandle, u32), TcError> {
     Ok(match filter {
         FilterSpec::U32 { prio, .. } => {
-            let prio = u16::try_from(*prio).ok().filter(|p| *p != 0).ok_or(TcError::Invalid(
-                "a filter prio is between 1 and 65535",
-            ))?;
+            let prio = u16::try_from(*prio)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or(TcError::Invalid("a filter prio is between 1 and 65535"))?;
             (handle(QDISC_MAJOR, 0), filter_info(prio, ETH_P_IP))
         }
-        FilterSpec::MirredToIfb { .. } => (handle(INGRESS_MAJOR, 0), filter_info(REDIRECT_PRIO, ETH_P_ALL)),
+        FilterSpec::MirredToIfb { .. } => (
+            handle(INGRESS_MAJOR, 0),
+            filter_info(REDIRECT_PRIO, ETH_P_ALL),
+        ),
     })
 }
 
@@ -231,7 +274,9 @@ impl TcRequest {
     pub fn flags(self) -> u16 {
         let base = NLM_F_REQUEST | NLM_F_ACK;
         match self {
-            TcRequest::AddQdisc | TcRequest::AddClass | TcRequest::AddFilter => base | NLM_F_EXCL | NLM_F_CREATE,
+            TcRequest::AddQdisc | TcRequest::AddClass | TcRequest::AddFilter => {
+                base | NLM_F_EXCL | NLM_F_CREATE
+            }
             TcRequest::ReplaceQdisc => base | NLM_F_REPLACE | NLM_F_CREATE,
             TcRequest::ReplaceClass => base | NLM_F_CREATE,
             TcRequest::DelQdisc | TcRequest::DelClass | TcRequest::DelFilter => base,
@@ -241,9 +286,13 @@ impl TcRequest {
     /// The complete request; sequence number and port id are left 0 for the sender.
     pub fn into_netlink(self, msg: TcMessage) -> NetlinkMessage<RouteNetlinkMessage> {
         let payload = match self {
-            TcRequest::AddQdisc | TcRequest::ReplaceQdisc => RouteNetlinkMessage::NewQueueDiscipline(msg),
+            TcRequest::AddQdisc | TcRequest::ReplaceQdisc => {
+                RouteNetlinkMessage::NewQueueDiscipline(msg)
+            }
             TcRequest::DelQdisc => RouteNetlinkMessage::DelQueueDiscipline(msg),
-            TcRequest::AddClass | TcRequest::ReplaceClass => RouteNetlinkMessage::NewTrafficClass(msg),
+            TcRequest::AddClass | TcRequest::ReplaceClass => {
+                RouteNetlinkMessage::NewTrafficClass(msg)
+            }
             TcRequest::DelClass => RouteNetlinkMessage::DelTrafficClass(msg),
             TcRequest::AddFilter => RouteNetlinkMessage::NewTrafficFilter(msg),
             TcRequest::DelFilter => RouteNetlinkMessage::DelTrafficFilter(msg),
@@ -288,7 +337,9 @@ fn options_payload(msg: &TcMessage) -> Option<Vec<u8>> {
             Some(wire::nla_value(nla))
         }
         TcAttribute::Options(options) => match options.as_slice() {
-            [TcOption::Other(nla)] if wire::is_options_kind(netlink_packet_core::Nla::kind(nla)) => {
+            [TcOption::Other(nla)]
+                if wire::is_options_kind(netlink_packet_core::Nla::kind(nla)) =>
+            {
                 Some(wire::nla_value(nla))
             }
             _ => None,
@@ -299,7 +350,9 @@ fn options_payload(msg: &TcMessage) -> Option<Vec<u8>> {
 
 /// Reads a dumped qdisc (RTM_NEWQDISC from a dump) into netscript's terms.
 pub fn decode_qdisc(msg: &TcMessage) -> Result<DecodedQdisc, TcDecodeError> {
-    let kind = kind_of(msg).ok_or(TcDecodeError::Missing("TCA_KIND"))?.to_string();
+    let kind = kind_of(msg)
+        .ok_or(TcDecodeError::Missing("TCA_KIND"))?
+        .to_string();
     let (handle_, parent) = (msg.header.handle, msg.header.parent);
     let position = if parent == TcHandle::ROOT {
         Some(QdiscParent::Root)
@@ -316,26 +369,25 @@ pub fn decode_qdisc(msg: &TcMessage) -> Result<DecodedQdisc, TcDecodeError> {
     let options = || options_payload(msg).ok_or(TcDecodeError::Missing("TCA_OPTIONS"));
     let spec = match kind.as_str() {
         "tbf" if at_root_1 => {
-            let payload = options()?;
-            let has_peakrate = tbf_has_peakrate(&payload);
-            let state = TbfState::parse(&payload)?;
-            (!has_peakrate).then(|| QdiscSpec::Tbf(state.to_tbf()))
+            let state = TbfState::parse(&options()?)?;
+            // A tbf with a peak rate is not one netscript makes.
+            (state.peak_rate_bytes == 0).then(|| QdiscSpec::Tbf(state.to_tbf()))
         }
-        "htb" if at_root_1 => Some(QdiscSpec::Htb { default_class: htb::parse_qdisc_options(&options()?)? }),
+        "htb" if at_root_1 => Some(QdiscSpec::Htb {
+            default_class: htb::parse_qdisc_options(&options()?)?,
+        }),
         "netem" if at_root_1 => Some(QdiscSpec::Netem(NetemState::parse(&options()?)?.to_netem())),
         "ingress" if position == Some(QdiscParent::Ingress) => Some(QdiscSpec::Ingress),
         "clsact" if position == Some(QdiscParent::Clsact) => Some(QdiscSpec::Clsact),
         _ => None,
     };
-    Ok(DecodedQdisc { kind, handle: handle_, parent, position, spec })
-}
-
-/// A tbf with a peak rate is not one netscript makes.
-fn tbf_has_peakrate(payload: &[u8]) -> bool {
-    wire::parse_nlas(payload)
-        .ok()
-        .and_then(|nlas| wire::find(&nlas, 1).and_then(|p| wire::u32_at(p, wire::RATE_SPEC_LEN + 8)))
-        .is_some_and(|peak| peak != 0)
+    Ok(DecodedQdisc {
+        kind,
+        handle: handle_,
+        parent,
+        position,
+        spec,
+    })
 }
 
 /// Reads a dumped htb class of qdisc 1: into a [`ClassSpec`]; `None` for classes of other
@@ -365,10 +417,12 @@ pub fn decode_class(msg: &TcMessage) -> Result<Option<ClassSpec>, TcDecodeError>
 /// nothing more. A desired spec tc would refuse is never equivalent.
 pub fn equivalent(desired: &QdiscSpec, observed: &QdiscSpec, psched: &Psched) -> bool {
     match (desired, observed) {
-        (QdiscSpec::Tbf(d), QdiscSpec::Tbf(o)) => TbfParams::new(d, psched)
-            .is_ok_and(|p| TbfState::predict(&p).to_tbf() == *o),
-        (QdiscSpec::Netem(d), QdiscSpec::Netem(o)) => NetemParams::new(d, psched)
-            .is_ok_and(|p| NetemState::predict(&p).to_netem() == *o),
+        (QdiscSpec::Tbf(d), QdiscSpec::Tbf(o)) => {
+            TbfParams::new(d, psched).is_ok_and(|p| TbfState::predict(&p).to_tbf() == *o)
+        }
+        (QdiscSpec::Netem(d), QdiscSpec::Netem(o)) => {
+            NetemParams::new(d, psched).is_ok_and(|p| NetemState::predict(&p).to_netem() == *o)
+        }
         (QdiscSpec::Htb { default_class: d }, QdiscSpec::Htb { default_class: o }) => d == o,
         (QdiscSpec::Ingress, QdiscSpec::Ingress) | (QdiscSpec::Clsact, QdiscSpec::Clsact) => true,
         _ => false,
@@ -385,3 +439,269 @@ pub fn class_equivalent(desired: &ClassSpec, observed: &ClassSpec, psched: &Psch
         })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Netem, Tbf};
+    use crate::units::{Duration, Percent, Rate, Size};
+    use netlink_packet_core::{Emitable, Parseable};
+
+    const P: Psched = Psched::HIGH_RES;
+
+    /// Through the wire and back, as a dump arrives: emitted, then parsed by
+    /// netlink-packet-route.
+    fn over_the_wire(msg: &TcMessage) -> TcMessage {
+        let mut bytes = vec![0; msg.buffer_len()];
+        msg.emit(&mut bytes);
+        TcMessage::parse(&bytes).unwrap()
+    }
+
+    fn round_trip(spec: &QdiscSpec) -> QdiscSpec {
+        let msg = over_the_wire(&qdisc_message(3, spec, &P).unwrap());
+        decode_qdisc(&msg).unwrap().spec.unwrap()
+    }
+
+    fn tbf(rate: u64, burst: u64, latency_us: u64) -> Tbf {
+        Tbf {
+            rate: Rate(rate),
+            burst: Size(burst),
+            latency: Duration(latency_us * 1000),
+        }
+    }
+
+    #[test]
+    fn tbf_round_trips_exactly_for_whole_values() {
+        for t in [
+            tbf(1_000_000, 10_240, 70_000),
+            tbf(5_000_000, 32_768, 400_000),
+            tbf(8_000, 1_514, 1_000),
+        ] {
+            assert_eq!(round_trip(&QdiscSpec::Tbf(t.clone())), QdiscSpec::Tbf(t));
+        }
+    }
+
+    #[test]
+    fn tbf_equivalence_tolerates_only_the_rounding() {
+        // 70.0001 ms at 1mbit is 0.0125 bytes more than 70 ms: tc's limit is the same.
+        let desired = QdiscSpec::Tbf(tbf(1_000_000, 10_240, 70_000));
+        let observed = QdiscSpec::Tbf(
+            TbfState::predict(&TbfParams::new(&tbf(1_000_000, 10_240, 70_000), &P).unwrap())
+                .to_tbf(),
+        );
+        assert!(equivalent(&desired, &observed, &P));
+        let same_limit = QdiscSpec::Tbf(Tbf {
+            latency: Duration(70_000_100),
+            ..tbf(1_000_000, 10_240, 70_000)
+        });
+        assert!(equivalent(&same_limit, &observed, &P));
+        for different in [
+            tbf(1_000_000, 10_241, 70_000),
+            tbf(1_000_000, 10_240, 70_008),
+            tbf(1_000_008, 10_240, 70_000),
+        ] {
+            assert!(!equivalent(&QdiscSpec::Tbf(different), &observed, &P));
+        }
+        assert!(!equivalent(
+            &desired,
+            &QdiscSpec::Htb { default_class: 0 },
+            &P
+        ));
+    }
+
+    #[test]
+    fn htb_qdisc_round_trips() {
+        for default_class in [0, 0x20, 0xffff] {
+            assert_eq!(
+                round_trip(&QdiscSpec::Htb { default_class }),
+                QdiscSpec::Htb { default_class }
+            );
+        }
+    }
+
+    fn netem(delay_us: u64, jitter_us: Option<u64>, loss: Option<f64>, rate: Option<u64>) -> Netem {
+        Netem {
+            delay: Duration(delay_us * 1000),
+            jitter: jitter_us.map(|j| Duration(j * 1000)),
+            loss: loss.map(Percent),
+            rate: rate.map(Rate),
+        }
+    }
+
+    #[test]
+    fn netem_round_trips_through_equivalence() {
+        for n in [
+            netem(100_000, None, None, None),
+            netem(100_000, Some(10_000), Some(1.0), Some(1_000_000)),
+            netem(0, None, Some(0.25), None),
+            netem(3, Some(5), Some(33.3), Some(40_000_000_000)),
+        ] {
+            let spec = QdiscSpec::Netem(n.clone());
+            let decoded = round_trip(&spec);
+            assert!(equivalent(&spec, &decoded, &P), "{n:?} → {decoded:?}");
+            let QdiscSpec::Netem(d) = &decoded else {
+                panic!()
+            };
+            assert_eq!(d.rate, n.rate);
+            assert_eq!(d.jitter.is_some(), n.jitter.is_some());
+        }
+        // Whole multiples of 8 µs are exact; 3 µs is 46 ticks, 2944 ns.
+        assert_eq!(
+            round_trip(&QdiscSpec::Netem(netem(100_000, None, None, None))),
+            QdiscSpec::Netem(netem(100_000, None, None, None))
+        );
+        let QdiscSpec::Netem(short) = round_trip(&QdiscSpec::Netem(netem(3, None, None, None)))
+        else {
+            panic!()
+        };
+        assert_eq!(short.delay, Duration(2944));
+        let desired = QdiscSpec::Netem(netem(100_000, None, Some(1.0), None));
+        assert!(!equivalent(
+            &desired,
+            &QdiscSpec::Netem(netem(100_000, None, Some(1.1), None)),
+            &P
+        ));
+        assert!(!equivalent(
+            &desired,
+            &QdiscSpec::Netem(netem(100_008, None, Some(1.0), None)),
+            &P
+        ));
+    }
+
+    #[test]
+    fn netem_dump_prefers_the_64_bit_times() {
+        // A kernel dump carries TCA_NETEM_LATENCY64/JITTER64 (ns) after the struct.
+        let mut options = NetemParams::new(&netem(1, None, None, None), &P)
+            .unwrap()
+            .options();
+        options.extend(wire::nlas_bytes(&[
+            wire::nla(10, 123_456_789u64.to_ne_bytes().to_vec()),
+            wire::nla(11, 1_000u64.to_ne_bytes().to_vec()),
+        ]));
+        let state = NetemState::parse(&options).unwrap();
+        assert_eq!((state.latency_ns, state.jitter_ns), (123_456_789, 1_000));
+    }
+
+    #[test]
+    fn classes_round_trip() {
+        for (class, wire_parent) in [
+            (
+                ClassSpec {
+                    id: 0x10,
+                    parent: None,
+                    rate: Rate(1_000_000),
+                    ceil: Rate(2_000_000),
+                    prio: Some(1),
+                },
+                TcHandle::ROOT,
+            ),
+            (
+                ClassSpec {
+                    id: 0x20,
+                    parent: Some(1),
+                    rate: Rate(40_000_000_000),
+                    ceil: Rate(100_000_000_000),
+                    prio: None,
+                },
+                handle(1, 1),
+            ),
+        ] {
+            let mut msg = over_the_wire(&class_message(3, &class, &P).unwrap());
+            assert!(class_equivalent(
+                &class,
+                &decode_class(&msg).unwrap().unwrap(),
+                &P
+            ));
+            assert_eq!(decode_class(&msg).unwrap().unwrap(), class);
+            // As the kernel dumps it (a root class has parent TC_H_ROOT).
+            msg.header.parent = wire_parent;
+            assert_eq!(decode_class(&msg).unwrap().unwrap(), class);
+        }
+        let c = ClassSpec {
+            id: 0x10,
+            parent: None,
+            rate: Rate(1_000_000),
+            ceil: Rate(1_000_000),
+            prio: Some(9),
+        };
+        let observed = ClassSpec {
+            prio: Some(7),
+            ..c.clone()
+        };
+        assert!(
+            class_equivalent(&c, &observed, &P),
+            "the kernel clamps prio to 7"
+        );
+        assert!(!class_equivalent(
+            &c,
+            &ClassSpec {
+                id: 0x11,
+                ..observed.clone()
+            },
+            &P
+        ));
+        assert!(!class_equivalent(
+            &c,
+            &ClassSpec {
+                ceil: Rate(2_000_000),
+                ..observed
+            },
+            &P
+        ));
+    }
+
+    #[test]
+    fn foreign_qdiscs_are_seen_but_not_claimed() {
+        // A tbf somewhere else than root 1:, and a kind netscript does not make.
+        let mut msg = over_the_wire(
+            &qdisc_message(3, &QdiscSpec::Tbf(tbf(1_000_000, 10_240, 70_000)), &P).unwrap(),
+        );
+        msg.header.handle = handle(2, 0);
+        let decoded = decode_qdisc(&msg).unwrap();
+        assert_eq!(
+            (decoded.kind.as_str(), decoded.position, decoded.spec),
+            ("tbf", Some(QdiscParent::Root), None)
+        );
+        let mut fq = TcMessage::with_index(3);
+        fq.header.parent = TcHandle::ROOT;
+        fq.attributes.push(TcAttribute::Kind("pfifo_fast".into()));
+        assert_eq!(decode_qdisc(&fq).unwrap().spec, None);
+    }
+
+    #[test]
+    fn refusals() {
+        let zero = QdiscSpec::Tbf(tbf(0, 10_240, 70_000));
+        assert_eq!(qdisc_message(3, &zero, &P), Err(TcError::ZeroRate));
+        let huge_burst = QdiscSpec::Tbf(tbf(1_000_000, 1 << 33, 70_000));
+        assert!(qdisc_message(3, &huge_burst, &P).is_err());
+        let v6 = FilterSpec::U32 {
+            prio: 1,
+            proto: None,
+            src: Some("fd00::/8".parse().unwrap()),
+            dst: None,
+            sport: None,
+            dport: None,
+            flowid: 0x10,
+        };
+        assert!(filter_message(3, &v6, None).is_err());
+        let prio0 = FilterSpec::U32 {
+            prio: 0,
+            proto: None,
+            src: None,
+            dst: None,
+            sport: None,
+            dport: Some(1),
+            flowid: 0x10,
+        };
+        assert!(filter_message(3, &prio0, None).is_err());
+        let big_minor = ClassSpec {
+            id: 0x10000,
+            parent: None,
+            rate: Rate(8),
+            ceil: Rate(8),
+            prio: None,
+        };
+        assert!(class_message(3, &big_minor, &P).is_err());
+        let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));
+        assert!(qdisc_message(3, &loss, &P).is_err());
+    }
+}

@@ -54,7 +54,14 @@ impl NetemParams {
     /// The payload of TCA_OPTIONS: the struct, then TCA_NETEM_RATE64 and TCA_NETEM_RATE.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
-        for v in [self.latency_ticks, NETEM_DEFAULT_LIMIT, self.loss, 0, 0, self.jitter_ticks] {
+        for v in [
+            self.latency_ticks,
+            NETEM_DEFAULT_LIMIT,
+            self.loss,
+            0,
+            0,
+            self.jitter_ticks,
+        ] {
             out.extend_from_slice(&v.to_ne_bytes());
         }
         if let Some(rate_bytes) = self.rate_bytes {
@@ -100,12 +107,17 @@ pub struct NetemState {
 
 impl NetemState {
     pub fn parse(options: &[u8]) -> Result<NetemState, TcDecodeError> {
-        let qopt = options.get(..NETEM_QOPT_LEN).ok_or(TcDecodeError::Missing("tc_netem_qopt"))?;
+        let qopt = options
+            .get(..NETEM_QOPT_LEN)
+            .ok_or(TcDecodeError::Missing("tc_netem_qopt"))?;
         let field = |i: usize| wire::u32_at(qopt, 4 * i).expect("length checked");
         // The attributes start at the next 4-byte boundary after the struct.
-        let nlas = wire::parse_nlas(&options[NETEM_QOPT_LEN..]).map_err(TcDecodeError::Malformed)?;
+        let nlas =
+            wire::parse_nlas(&options[NETEM_QOPT_LEN..]).map_err(TcDecodeError::Malformed)?;
         let wide = |kind| wire::find(&nlas, kind).and_then(|v| wire::u64_at(v, 0));
-        let rate32 = wire::find(&nlas, TCA_NETEM_RATE).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0);
+        let rate32 = wire::find(&nlas, TCA_NETEM_RATE)
+            .and_then(|v| wire::u32_at(v, 0))
+            .unwrap_or(0);
         Ok(NetemState {
             latency_ns: wide(TCA_NETEM_LATENCY64)
                 .unwrap_or_else(|| kernel::ticks2ns(field(0) as u64)),

@@ -24,28 +24,44 @@ pub struct Psched {
 impl Psched {
     /// What every kernel with high-resolution timers reports (this machine's kernel
     /// included): `000003e8 00000040 000f4240 3b9aca00`.
-    pub const HIGH_RES: Psched =
-        Psched { t2us: 1000, us2t: 64, clock_res: 1_000_000, hrtimer_hz: 1_000_000_000 };
+    pub const HIGH_RES: Psched = Psched {
+        t2us: 1000,
+        us2t: 64,
+        clock_res: 1_000_000,
+        hrtimer_hz: 1_000_000_000,
+    };
 
     /// Parses the file's text as tc does (`%08x%08x%08x%08x`, whitespace-separated).
     pub fn parse(text: &str) -> Option<Psched> {
         let mut words = text.split_whitespace().map(|w| u32::from_str_radix(w, 16));
         let mut next = || words.next()?.ok();
-        Some(Psched { t2us: next()?, us2t: next()?, clock_res: next()?, hrtimer_hz: next()? })
+        Some(Psched {
+            t2us: next()?,
+            us2t: next()?,
+            clock_res: next()?,
+            hrtimer_hz: next()?,
+        })
     }
 
     /// Reads `/proc/net/psched` (the same in every network namespace).
     pub fn read() -> std::io::Result<Psched> {
         let text = std::fs::read_to_string("/proc/net/psched")?;
         Psched::parse(&text).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed /proc/net/psched")
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "malformed /proc/net/psched",
+            )
         })
     }
 
     /// `tc_core_init`: scheduler ticks per microsecond (15.625 on every current kernel).
     pub fn tick_in_usec(&self) -> f64 {
         // tc's compatibility hack for kernels that advertised nanosecond resolution.
-        let t2us = if self.clock_res == 1_000_000_000 { self.us2t } else { self.t2us };
+        let t2us = if self.clock_res == 1_000_000_000 {
+            self.us2t
+        } else {
+            self.t2us
+        };
         let clock_factor = self.clock_res as f64 / TIME_UNITS_PER_SEC;
         t2us as f64 / self.us2t as f64 * clock_factor
     }
@@ -54,7 +70,11 @@ impl Psched {
     /// computed with. With high-resolution timers this is 1e9, which makes that default
     /// burst practically just the MTU (1600 bytes).
     pub fn hz(&self) -> u32 {
-        if self.clock_res == 1_000_000 && self.hrtimer_hz != 0 { self.hrtimer_hz } else { 100 }
+        if self.clock_res == 1_000_000 && self.hrtimer_hz != 0 {
+            self.hrtimer_hz
+        } else {
+            100
+        }
     }
 
     /// `tc_core_time2tick`: microseconds to ticks. tc passes an `unsigned`, multiplies by

@@ -51,7 +51,14 @@ impl TbfParams {
         // kernel recomputes both from TCA_TBF_RATE64/TCA_TBF_BURST anyway.
         let (rtab, cell_log) = psched.rate_table(rate, 0);
         let buffer_ticks = psched.xmittime(rate as u64, burst);
-        Ok(TbfParams { rate_bytes, burst, limit: limit as u32, buffer_ticks, cell_log, rtab })
+        Ok(TbfParams {
+            rate_bytes,
+            burst,
+            limit: limit as u32,
+            buffer_ticks,
+            cell_log,
+            rtab,
+        })
     }
 
     /// The payload of TCA_OPTIONS, attribute for attribute as tc orders them.
@@ -62,7 +69,10 @@ impl TbfParams {
         parms.extend_from_slice(&self.limit.to_ne_bytes());
         parms.extend_from_slice(&self.buffer_ticks.to_ne_bytes());
         parms.extend_from_slice(&0u32.to_ne_bytes()); // mtu: only with a peakrate
-        let mut nlas = vec![nla(TCA_TBF_PARMS, parms), nla(TCA_TBF_BURST, self.burst.to_ne_bytes().to_vec())];
+        let mut nlas = vec![
+            nla(TCA_TBF_PARMS, parms),
+            nla(TCA_TBF_BURST, self.burst.to_ne_bytes().to_vec()),
+        ];
         if self.rate_bytes >= 1 << 32 {
             nlas.push(nla(TCA_TBF_RATE64, self.rate_bytes.to_ne_bytes().to_vec()));
         }
@@ -77,6 +87,8 @@ pub struct TbfState {
     pub rate_bytes: u64,
     pub limit: u32,
     pub buffer_ticks: u64,
+    /// The 32-bit peak rate; netscript never sets one.
+    pub peak_rate_bytes: u32,
 }
 
 impl TbfState {
@@ -87,6 +99,7 @@ impl TbfState {
             .filter(|p| p.len() >= TBF_QOPT_LEN)
             .ok_or(TcDecodeError::Missing("TCA_TBF_PARMS"))?;
         let rate = RateSpec::read(parms).expect("length checked");
+        let peak = RateSpec::read(&parms[wire::RATE_SPEC_LEN..]).expect("length checked");
         let rate_bytes = match wire::find(&nlas, TCA_TBF_RATE64).and_then(|v| wire::u64_at(v, 0)) {
             Some(rate64) => rate64,
             None => rate.rate as u64,
@@ -96,6 +109,7 @@ impl TbfState {
             rate_bytes,
             limit: wire::u32_at(parms, at).expect("length checked"),
             buffer_ticks: wire::u32_at(parms, at + 4).expect("length checked") as u64,
+            peak_rate_bytes: peak.rate,
         })
     }
 
@@ -108,6 +122,7 @@ impl TbfState {
             rate_bytes: params.rate_bytes,
             limit: params.limit,
             buffer_ticks: kernel::ns2ticks(cfg.l2t_ns(params.burst).min(u32::MAX as u64)),
+            peak_rate_bytes: 0,
         }
     }
 

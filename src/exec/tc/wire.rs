@@ -30,7 +30,14 @@ pub const RATE_SPEC_LEN: usize = 12;
 impl RateSpec {
     /// What `tc_calc_rtable` leaves in the spec for an Ethernet link: `cell_align` -1.
     pub fn ethernet(rate: u32, cell_log: u8) -> RateSpec {
-        RateSpec { cell_log, linklayer: TC_LINKLAYER_ETHERNET, overhead: 0, cell_align: -1, mpu: 0, rate }
+        RateSpec {
+            cell_log,
+            linklayer: TC_LINKLAYER_ETHERNET,
+            overhead: 0,
+            cell_align: -1,
+            mpu: 0,
+            rate,
+        }
     }
     pub fn write(&self, out: &mut Vec<u8>) {
         out.push(self.cell_log);
@@ -56,15 +63,23 @@ impl RateSpec {
 /// The 32-bit rate of a `tc_ratespec`: tc sends `~0U` there when the rate does not fit
 /// and the true rate in a 64-bit attribute.
 pub fn rate32(rate_bytes: u64) -> u32 {
-    if rate_bytes >= 1 << 32 { u32::MAX } else { rate_bytes as u32 }
+    if rate_bytes >= 1 << 32 {
+        u32::MAX
+    } else {
+        rate_bytes as u32
+    }
 }
 
 pub fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+    Some(u32::from_ne_bytes(
+        bytes.get(offset..offset + 4)?.try_into().ok()?,
+    ))
 }
 
 pub fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(bytes.get(offset..offset + 8)?.try_into().ok()?))
+    Some(u64::from_ne_bytes(
+        bytes.get(offset..offset + 8)?.try_into().ok()?,
+    ))
 }
 
 /// A table of 256 u32 (rate tables) as bytes.
@@ -108,5 +123,7 @@ pub fn parse_nlas(payload: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, String> {
 }
 
 pub fn find(nlas: &[(u16, Vec<u8>)], kind: u16) -> Option<&[u8]> {
-    nlas.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.as_slice())
+    nlas.iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, v)| v.as_slice())
 }
