@@ -40,6 +40,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Remove what runs of a script created, and restore what they changed.
+    Down { file: PathBuf },
+    /// Print the live state of namespaces (all of /run/netns and host when none named).
+    Show {
+        namespaces: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
     /// Show the plan for a script: the same as `run --dry-run`.
     Plan {
         file: PathBuf,
@@ -63,4 +71,10 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowFormat {
+    Text,
+    Json,
 }

@@ -1,6 +1,8 @@
 //! The `netscript` command: a thin layer over the pipeline.
 
 pub mod args;
+mod run;
+mod show;
 
 use crate::check::{self, Checked};
 use crate::diagnostic::{self, RenderOptions};
@@ -34,11 +36,9 @@ pub fn main() -> i32 {
         Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
             dry_run(&out, file, *offline, *format)
         }
-        Command::Run { file, dry_run: false, .. } => {
-            let _ = file;
-            eprintln!("netscript: applying scripts is not available in this build; use `netscript plan` to see the plan");
-            exit::RUN_FAILED
-        }
+        Command::Run { file, dry_run: false, .. } => run::run(&out, file),
+        Command::Down { file } => run::down(&out, file),
+        Command::Show { namespaces, format } => show::show(namespaces, *format),
     }
 }
 
@@ -124,8 +124,17 @@ fn check_files(out: &Output, files: &[std::path::PathBuf]) -> i32 {
 fn dry_run(out: &Output, path: &Path, offline: bool, format: Format) -> i32 {
     let mut sources = SourceMap::new();
     let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
-    let _ = offline;
-    let observed = Observed::empty();
+    let observed = if offline {
+        Observed::empty()
+    } else {
+        match crate::exec::Executor::new().and_then(|mut e| e.observe(&checked.desired)) {
+            Ok(observed) => observed,
+            Err(e) => {
+                eprintln!("netscript: cannot read the live state ({e}); use --offline to plan against an empty system");
+                return exit::RUN_FAILED;
+            }
+        }
+    };
     let plan = match plan::plan(&checked.desired, &observed) {
         Ok(plan) => plan,
         Err(diagnostics) => {

@@ -88,7 +88,9 @@ impl Executor {
     /// The current state of `host` and of every namespace `desired` names that exists.
     pub fn observe(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
-        runtime.block_on(observe::observe(inner, desired))
+        let mut observed = runtime.block_on(observe::observe(inner, desired))?;
+        traffic::normalize(&mut observed, desired);
+        Ok(observed)
     }
 
     /// Applies `plan` as one transaction; `on_event` sees every operation start, finish
@@ -297,7 +299,7 @@ impl Inner {
             Action::ReplaceQdisc { ns, dev, qdisc } => {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
-                send_tc_message(&conn, TcRequest::ReplaceQdisc, tc::qdisc_message(index, qdisc)?).await
+                send_tc_message(&conn, TcRequest::ReplaceQdisc, traffic::qdisc_message(index, qdisc)?).await
             }
             Action::DelQdisc { ns, dev, parent } => {
                 let conn = self.conn(ns).await?;
@@ -307,7 +309,7 @@ impl Inner {
             Action::ReplaceClass { ns, dev, class } => {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
-                send_tc_message(&conn, TcRequest::ReplaceClass, tc::class_message(index, class)?).await
+                send_tc_message(&conn, TcRequest::ReplaceClass, traffic::class_message(index, class)?).await
             }
             Action::DelClass { ns, dev, id } => {
                 let conn = self.conn(ns).await?;
@@ -321,8 +323,11 @@ impl Inner {
                     FilterSpec::MirredToIfb { ifb } => Some(self.ifindex(ns, ifb).await?),
                     FilterSpec::U32 { .. } => None,
                 };
-                let request = if matches!(action, Action::AddFilter { .. }) { TcRequest::AddFilter } else { TcRequest::DelFilter };
-                send_tc_message(&conn, request, tc::filter_message(index, filter, target)?).await
+                if matches!(action, Action::AddFilter { .. }) {
+                    send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await
+                } else {
+                    send_tc_message(&conn, TcRequest::DelFilter, traffic::filter_delete_message(index, filter)?).await
+                }
             }
             Action::SetSysctl { ns, key, value } => {
                 let conn = self.conn(ns).await?;

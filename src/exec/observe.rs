@@ -2,7 +2,7 @@
 //! that exists, one dump per object kind (links, addresses, routes, rules, qdiscs), all
 //! namespaces in parallel, plus the sysctls the desired state sets.
 
-use super::{ExecError, Inner, messages, netns, sysctl, tc, traffic};
+use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};
 use crate::plan::observed::{ObservedLink, ObservedNs, ObservedQdisc};
 use crate::plan::Observed;
@@ -149,15 +149,14 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
         if kind == "htb" {
             htb_devices.push((dev.clone(), q.header.index as u32));
         }
-        // HOOK: option decoding belongs to the tc encoder (src/exec/tc).
-        if let Some(spec) = tc::decode_qdisc(kind, q) {
+        if let Some(spec) = traffic::decode_qdisc(q) {
             out.qdiscs.push(ObservedQdisc { dev: dev.clone(), spec });
         }
     }
     for (dev, index) in htb_devices {
         for m in conn.dump(traffic::dump_classes_message(index)).await? {
             if let M::NewTrafficClass(c) = &m {
-                if let Some(spec) = tc::decode_class(c) {
+                if let Some(spec) = traffic::decode_class(c) {
                     out.classes.push((dev.clone(), spec));
                 }
             }

@@ -3,38 +3,58 @@
 
 use super::ExecError;
 use super::conn::NsConn;
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{TcHandle, TcMessage};
-use crate::plan::action::QdiscParent;
+use crate::plan::action::{ClassSpec, FilterSpec, QdiscParent, QdiscSpec};
+use super::tc;
+pub use super::tc::TcRequest;
 
-/// Which tc request to make, with the flags `tc` itself uses for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TcRequest {
-    /// `tc qdisc replace`: RTM_NEWQDISC, CREATE|REPLACE.
-    ReplaceQdisc,
-    /// `tc qdisc del`: RTM_DELQDISC.
-    DelQdisc,
-    /// `tc class replace`: RTM_NEWTCLASS, CREATE|REPLACE.
-    ReplaceClass,
-    /// `tc class del`: RTM_DELTCLASS.
-    DelClass,
-    /// `tc filter add`: RTM_NEWTFILTER, CREATE|EXCL.
-    AddFilter,
-    /// `tc filter del`: RTM_DELTFILTER.
-    DelFilter,
+/// This machine's tc clock parameters, read once: tc's arithmetic depends on them.
+pub fn psched() -> &'static tc::Psched {
+    static PSCHED: std::sync::OnceLock<tc::Psched> = std::sync::OnceLock::new();
+    PSCHED.get_or_init(|| tc::Psched::read().unwrap_or(tc::Psched::HIGH_RES))
 }
 
-/// Sends `message` as the tc request `request` on the namespace's socket and waits for
+fn encoding(error: tc::TcError) -> ExecError {
+    ExecError::Unsupported(error.to_string())
+}
+
+pub fn qdisc_message(ifindex: u32, spec: &QdiscSpec) -> Result<TcMessage, ExecError> {
+    tc::qdisc_message(ifindex as i32, spec, psched()).map_err(encoding)
+}
+
+pub fn class_message(ifindex: u32, spec: &ClassSpec) -> Result<TcMessage, ExecError> {
+    tc::class_message(ifindex as i32, spec, psched()).map_err(encoding)
+}
+
+pub fn filter_message(ifindex: u32, spec: &FilterSpec, mirred_target: Option<u32>) -> Result<TcMessage, ExecError> {
+    tc::filter_message(ifindex as i32, spec, mirred_target).map_err(encoding)
+}
+
+pub fn filter_delete_message(ifindex: u32, spec: &FilterSpec) -> Result<TcMessage, ExecError> {
+    tc::filter_delete_message(ifindex as i32, spec).map_err(encoding)
+}
+
+/// A dumped root/ingress qdisc as a spec; `None` for one netscript cannot express.
+pub fn decode_qdisc(msg: &TcMessage) -> Option<QdiscSpec> {
+    tc::decode_qdisc(msg).ok().and_then(|d| d.spec)
+}
+
+pub fn decode_class(msg: &TcMessage) -> Option<ClassSpec> {
+    tc::decode_class(msg).ok().flatten()
+}
+
+/// Sends `message` as `request`, with the flags `tc` itself uses for it, and waits for
 /// the kernel's ack.
 pub async fn send_tc_message(conn: &NsConn, request: TcRequest, message: TcMessage) -> Result<(), ExecError> {
-    let (netlink, flags) = match request {
-        TcRequest::ReplaceQdisc => (RouteNetlinkMessage::NewQueueDiscipline(message), NLM_F_CREATE | NLM_F_REPLACE),
-        TcRequest::DelQdisc => (RouteNetlinkMessage::DelQueueDiscipline(message), 0),
-        TcRequest::ReplaceClass => (RouteNetlinkMessage::NewTrafficClass(message), NLM_F_CREATE | NLM_F_REPLACE),
-        TcRequest::DelClass => (RouteNetlinkMessage::DelTrafficClass(message), 0),
-        TcRequest::AddFilter => (RouteNetlinkMessage::NewTrafficFilter(message), NLM_F_CREATE | NLM_F_EXCL),
-        TcRequest::DelFilter => (RouteNetlinkMessage::DelTrafficFilter(message), 0),
+    let flags = request.flags() & !(netlink_packet_core::NLM_F_REQUEST | netlink_packet_core::NLM_F_ACK);
+    let netlink = match request {
+        TcRequest::AddQdisc | TcRequest::ReplaceQdisc => RouteNetlinkMessage::NewQueueDiscipline(message),
+        TcRequest::DelQdisc => RouteNetlinkMessage::DelQueueDiscipline(message),
+        TcRequest::AddClass | TcRequest::ReplaceClass => RouteNetlinkMessage::NewTrafficClass(message),
+        TcRequest::DelClass => RouteNetlinkMessage::DelTrafficClass(message),
+        TcRequest::AddFilter => RouteNetlinkMessage::NewTrafficFilter(message),
+        TcRequest::DelFilter => RouteNetlinkMessage::DelTrafficFilter(message),
     };
     conn.request(netlink, flags).await.map(|_| ())
 }
@@ -69,4 +89,27 @@ pub fn dump_classes_message(ifindex: u32) -> RouteNetlinkMessage {
     let mut msg = TcMessage::default();
     msg.header.index = ifindex as i32;
     RouteNetlinkMessage::GetTrafficClass(msg)
+}
+
+/// Replaces each observed qdisc and class that is what the desired state asks for, within
+/// the kernel's rounding, by the desired spec itself: the planner then compares exactly.
+pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::Desired) {
+    for (name, ns) in &desired.namespaces {
+        let Some(seen) = observed.namespaces.get_mut(name) else { continue };
+        let (qdiscs, classes) = crate::plan::desired_tc(ns);
+        for (dev, want) in qdiscs {
+            for have in seen.qdiscs.iter_mut().filter(|q| q.dev == dev && q.spec.parent() == want.parent()) {
+                if have.spec != want && tc::equivalent(&want, &have.spec, psched()) {
+                    have.spec = want.clone();
+                }
+            }
+        }
+        for (dev, want) in classes {
+            for (d, have) in seen.classes.iter_mut() {
+                if *d == dev && have.id == want.id && *have != want && tc::class_equivalent(&want, have, psched()) {
+                    *have = want.clone();
+                }
+            }
+        }
+    }
 }

@@ -4,9 +4,9 @@
 pub mod action;
 pub mod observed;
 mod planner;
-mod render;
+pub mod render;
 
-pub use planner::{ifb_name, plan, route_spec, rule_spec};
+pub use planner::{class_spec, desired_tc, ifb_name, plan, route_spec, rule_spec};
 pub use render::{describe, render_dot, render_json, render_text};
 
 use crate::source::Span;

@@ -380,13 +380,7 @@ impl<'a> Planner<'a> {
             .unwrap_or_default();
         let mut class_ops: HashMap<u32, usize> = HashMap::new();
         for class in &htb.classes {
-            let spec = ClassSpec {
-                id: class.id.node,
-                parent: class.parent,
-                rate: class.rate.node,
-                ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
-                prio: class.prio.as_ref().map(|p| p.node),
-            };
+            let spec = class_spec(class);
             let old = observed.iter().find(|c| c.id == spec.id);
             if old == Some(&spec) {
                 continue;
@@ -457,7 +451,7 @@ impl<'a> Planner<'a> {
         let observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
         for route in &ns.routes {
             let spec = route_spec(route);
-            if observed.contains(&spec) {
+            if observed.iter().any(|have| route_matches(&spec, have)) {
                 continue;
             }
             let mut deps = self.ns_deps(&ns.name);
@@ -471,7 +465,7 @@ impl<'a> Planner<'a> {
         let observed: Vec<RuleSpec> = self.observed_ns(&ns.name).map(|o| o.rules.clone()).unwrap_or_default();
         for rule in &ns.rules {
             let spec = rule_spec(rule);
-            if observed.contains(&spec) {
+            if observed.iter().any(|have| rule_matches(&spec, have)) {
                 continue;
             }
             let deps = self.ns_deps(&ns.name);
@@ -545,4 +539,70 @@ pub fn rule_spec(rule: &Rule) -> RuleSpec {
         priority: rule.priority.as_ref().map(|p| p.node),
         table: rule.table.id,
     }
+}
+
+/// The class an htb `class` statement asks for (ceil defaults to the rate, as in tc).
+pub fn class_spec(class: &HtbClass) -> ClassSpec {
+    ClassSpec {
+        id: class.id.node,
+        parent: class.parent,
+        rate: class.rate.node,
+        ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
+        prio: class.prio.as_ref().map(|p| p.node),
+    }
+}
+
+/// Every qdisc a namespace's interfaces ask for, by device, and every htb class.
+pub fn desired_tc(ns: &Namespace) -> (Vec<(String, QdiscSpec)>, Vec<(String, ClassSpec)>) {
+    let mut qdiscs = Vec::new();
+    let mut classes = Vec::new();
+    for iface in ns.interfaces.values() {
+        if let Some(q) = &iface.root_qdisc {
+            let spec = match &q.node {
+                Qdisc::Tbf(t) => QdiscSpec::Tbf(t.clone()),
+                Qdisc::Netem(n) => QdiscSpec::Netem(n.clone()),
+                Qdisc::Htb(h) => {
+                    classes.extend(h.classes.iter().map(|c| (iface.name.clone(), class_spec(c))));
+                    QdiscSpec::from(h)
+                }
+            };
+            qdiscs.push((iface.name.clone(), spec));
+        }
+        if let Some(shape) = &iface.ingress_shape {
+            qdiscs.push((iface.name.clone(), QdiscSpec::Ingress));
+            qdiscs.push((ifb_name(&iface.name), QdiscSpec::Tbf(shape.node.clone())));
+        }
+    }
+    (qdiscs, classes)
+}
+
+/// Whether an observed route is the one a script asks for. What the script leaves open
+/// (the device of a gateway route, the source, the metric) the kernel fills in: any value
+/// matches.
+pub fn route_matches(want: &RouteSpec, have: &RouteSpec) -> bool {
+    fn open_or_eq<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
+        want.is_none() || want == have
+    }
+    want.dest == have.dest
+        && want.table == have.table
+        && want.via == have.via
+        && open_or_eq(&want.dev, &have.dev)
+        && open_or_eq(&want.src, &have.src)
+        && open_or_eq(&want.metric, &have.metric)
+}
+
+/// Whether an observed rule is the one a script asks for: the kernel picks a priority
+/// when none is given, and a fwmark without a mask has the full mask.
+pub fn rule_matches(want: &RuleSpec, have: &RuleSpec) -> bool {
+    let mask = |r: &RuleSpec| r.fwmark.map(|_| r.fwmask.unwrap_or(u32::MAX));
+    want.v6 == have.v6
+        && want.from == have.from
+        && want.to == have.to
+        && want.iif == have.iif
+        && want.oif == have.oif
+        && want.fwmark == have.fwmark
+        && mask(want) == mask(have)
+        && want.uidrange == have.uidrange
+        && want.table == have.table
+        && (want.priority.is_none() || want.priority == have.priority)
 }

@@ -1,0 +1,103 @@
+//! `netscript run` and `netscript down`.
+
+use super::{exit, load_and_check, Output};
+use crate::exec::ExecEvent;
+use crate::plan::describe;
+use crate::source::SourceMap;
+use crate::transaction::{self, DownOutcome, Outcome};
+use std::io::Write;
+use std::path::Path;
+
+fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
+    move |event| {
+        if !out.verbose {
+            return;
+        }
+        let line = match event {
+            ExecEvent::Done { action, .. } => format!("  + {}", describe(action)),
+            ExecEvent::Failed { action, error, .. } => format!("  ! {}: {error}", describe(action)),
+            ExecEvent::Undone { action, .. } => format!("  - undone: {}", describe(action)),
+            ExecEvent::UndoFailed { action, error, .. } => format!("  ! could not undo: {}: {error}", describe(action)),
+            _ => return,
+        };
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
+pub fn run(out: &Output, path: &Path) -> i32 {
+    let mut sources = SourceMap::new();
+    let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
+    let script = (path.as_os_str() != "-").then_some(path);
+    let outcome = transaction::run(&checked.desired, script, &mut events(out));
+    report(out, &sources, outcome)
+}
+
+/// Prints a transaction's outcome; returns the exit code.
+pub fn report(out: &Output, sources: &SourceMap, outcome: Outcome) -> i32 {
+    match outcome {
+        Outcome::UpToDate { removed } => {
+            if !out.quiet {
+                match removed {
+                    0 => eprintln!("up to date: nothing to do"),
+                    n => eprintln!("up to date; removed {n} object(s) the script no longer declares"),
+                }
+            }
+            exit::OK
+        }
+        Outcome::Applied(summary) => {
+            if !out.quiet {
+                eprintln!("{summary}");
+            }
+            exit::OK
+        }
+        Outcome::Refused(diagnostics) => {
+            out.diagnostics(&diagnostics, sources);
+            eprintln!("nothing was changed");
+            exit::SCRIPT_ERRORS
+        }
+        Outcome::Failed { diagnostics, rollback } => {
+            out.diagnostics(&diagnostics, sources);
+            match transaction::leftover_text(&rollback) {
+                None => exit::RUN_FAILED,
+                Some(text) => {
+                    eprint!("{text}");
+                    exit::ROLLBACK_INCOMPLETE
+                }
+            }
+        }
+        Outcome::Setup(message) => {
+            eprintln!("netscript: {message}");
+            eprintln!("nothing was changed");
+            exit::RUN_FAILED
+        }
+    }
+}
+
+pub fn down(out: &Output, path: &Path) -> i32 {
+    match transaction::down(path, &mut events(out)) {
+        DownOutcome::NothingRecorded => {
+            if !out.quiet {
+                eprintln!("nothing to do: no run of {} is recorded", path.display());
+            }
+            exit::OK
+        }
+        DownOutcome::Removed { actions, elapsed } => {
+            if !out.quiet {
+                eprintln!("removed: {actions} operation(s) undone in {elapsed:.0?}");
+            }
+            exit::OK
+        }
+        DownOutcome::Incomplete { left } => {
+            eprintln!("netscript: could not undo everything; still left:");
+            for l in left {
+                eprintln!("  - {l}");
+            }
+            eprintln!("fix the cause and run `netscript down {}` again", path.display());
+            exit::ROLLBACK_INCOMPLETE
+        }
+        DownOutcome::Setup(message) => {
+            eprintln!("netscript: {message}");
+            exit::RUN_FAILED
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `netscript show`: the live state of namespaces, as the planner sees it.
+
+use super::args::ShowFormat;
+use super::exit;
+use crate::model::{Desired, Namespace, NsOrigin, HOST};
+use crate::plan::observed::ObservedNs;
+use crate::source::Span;
+use std::fmt::Write as _;
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+pub fn show(names: &[String], format: ShowFormat) -> i32 {
+    let mut names: Vec<String> = names.to_vec();
+    if names.is_empty() {
+        names.push(HOST.to_string());
+        if let Ok(entries) = std::fs::read_dir("/run/netns") {
+            let mut found: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            found.sort();
+            names.extend(found);
+        }
+    }
+    let mut desired = Desired::default();
+    for name in &names {
+        let origin = if name == HOST { NsOrigin::Host } else { NsOrigin::Declared };
+        desired.namespaces.insert(name.clone(), Namespace::new(name.clone(), origin, Span::default()));
+    }
+    let observed = match crate::exec::Executor::new().and_then(|mut e| e.observe(&desired)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("netscript: cannot read the state: {e}");
+            return exit::RUN_FAILED;
+        }
+    };
+    let mut missing = false;
+    match format {
+        ShowFormat::Json => {
+            let mut map = serde_json::Map::new();
+            for name in &names {
+                map.insert(name.clone(), serde_json::to_value(observed.namespaces.get(name)).unwrap());
+            }
+            println!("{}", serde_json::to_string_pretty(&map).unwrap());
+        }
+        ShowFormat::Text => {
+            for name in &names {
+                match observed.namespaces.get(name) {
+                    Some(ns) => print!("{}", text(name, ns)),
+                    None => {
+                        eprintln!("netscript: no namespace `{name}`");
+                        missing = true;
+                    }
+                }
+            }
+        }
+    }
+    if missing { exit::RUN_FAILED } else { exit::OK }
+}
+
+fn text(name: &str, ns: &ObservedNs) -> String {
+    let mut out = format!("netns {name}\n");
+    for link in ns.links.values() {
+        let mut line = format!("  {} ({}) {} mtu {}", link.name, link.kind.as_deref().unwrap_or("device"), if link.up { "up" } else { "down" }, link.mtu);
+        if let Some(mac) = &link.mac {
+            write!(line, " mac {}", mac_text(mac)).unwrap();
+        }
+        if let Some(m) = &link.master {
+            write!(line, " master {m}").unwrap();
+        }
+        writeln!(out, "{line}").unwrap();
+        for a in &link.addrs {
+            writeln!(out, "    addr {a}").unwrap();
+        }
+        for q in ns.qdiscs.iter().filter(|q| q.dev == link.name) {
+            writeln!(out, "    qdisc {}", crate::plan::describe(&crate::plan::Action::ReplaceQdisc { ns: name.into(), dev: link.name.clone(), qdisc: q.spec.clone() })
+                .split_once(" root handle 1: ").map(|(_, r)| r.to_string()).unwrap_or_else(|| q.spec.kind().to_string())).unwrap();
+        }
+    }
+    for r in &ns.routes {
+        writeln!(out, "  route {}", crate::plan::render::route_text(r)).unwrap();
+    }
+    for r in &ns.rules {
+        writeln!(out, "  rule {}", crate::plan::render::rule_text(r)).unwrap();
+    }
+    out
+}

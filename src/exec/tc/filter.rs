@@ -1,0 +1,131 @@
+//! u32 filters, as `tc/f_u32.c` builds them: the classification filters of an htb, and
+//! the catch-all that redirects ingress traffic to an ifb device (`m_mirred.c`).
+
+use super::TcError;
+use crate::model::IpProto;
+use ipnet::IpNet;
+use netlink_packet_route::tc::{
+    TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
+    TcActionType, TcFilterU32Option, TcHandle, TcMirror, TcMirrorActionType, TcU32Key,
+    TcU32Selector, TcU32SelectorFlags,
+};
+
+/// Offsets in the IPv4 header that `match ip ...` reads (f_u32.c `parse_ip`).
+const IP_PROTOCOL_WORD: i32 = 8; // protocol is the third byte of the word at 8
+const IP_SRC: i32 = 12;
+const IP_DST: i32 = 16;
+/// The ports, assuming a 20-byte IP header as `match ip sport/dport` does.
+const IP_PORTS: i32 = 20;
+
+/// A u32 selector under construction; `pack` merges keys on the same word as
+/// f_u32.c's `pack_key` does, so `sport` and `dport` share one key.
+#[derive(Default)]
+struct Selector {
+    keys: Vec<TcU32Key>,
+}
+
+impl Selector {
+    fn pack(&mut self, val: u32, mask: u32, off: i32) {
+        let val = val & mask;
+        if let Some(key) = self
+            .keys
+            .iter_mut()
+            .find(|k| k.off == off && k.offmask == 0)
+        {
+            key.val |= val;
+            key.mask |= mask;
+            return;
+        }
+        let mut key = TcU32Key::default();
+        key.val = val;
+        key.mask = mask;
+        key.off = off;
+        self.keys.push(key);
+    }
+
+    fn prefix(&mut self, net: &IpNet, off: i32) -> Result<(), TcError> {
+        match net {
+            IpNet::V4(v4) => {
+                let mask = match v4.prefix_len() {
+                    0 => 0,
+                    len => u32::MAX << (32 - len),
+                };
+                self.pack(u32::from(v4.addr()), mask, off);
+                Ok(())
+            }
+            IpNet::V6(_) => Err(TcError::Invalid(
+                "u32 filters on `protocol ip` match IPv4 prefixes only",
+            )),
+        }
+    }
+
+    /// The selector, TC_U32_TERMINAL set: tc sets it whenever a flowid or an action
+    /// is given, and without it the kernel would neither classify nor run actions.
+    fn finish(mut self) -> TcU32Selector {
+        if self.keys.is_empty() {
+            // `match u32 0 0`: a key that matches every packet.
+            self.pack(0, 0, 0);
+        }
+        let mut sel = TcU32Selector::default();
+        sel.flags = TcU32SelectorFlags::Terminal;
+        sel.nkeys = self.keys.len() as u8;
+        sel.keys = self.keys;
+        sel
+    }
+}
+
+/// TCA_OPTIONS of `u32 match ip protocol P 0xff match ip src S match ip dst D
+/// match ip sport N 0xffff match ip dport N 0xffff flowid 1:F`, the matches in that
+/// order, each only when given; with none, `match u32 0 0` (everything).
+pub fn classify_options(
+    proto: Option<IpProto>,
+    src: Option<&IpNet>,
+    dst: Option<&IpNet>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    classid: TcHandle,
+) -> Result<Vec<TcFilterU32Option>, TcError> {
+    let mut sel = Selector::default();
+    if let Some(proto) = proto {
+        sel.pack((proto.number() as u32) << 16, 0x00ff_0000, IP_PROTOCOL_WORD);
+    }
+    if let Some(src) = src {
+        sel.prefix(src, IP_SRC)?;
+    }
+    if let Some(dst) = dst {
+        sel.prefix(dst, IP_DST)?;
+    }
+    if let Some(sport) = sport {
+        sel.pack((sport as u32) << 16, 0xffff_0000, IP_PORTS);
+    }
+    if let Some(dport) = dport {
+        sel.pack(dport as u32, 0x0000_ffff, IP_PORTS);
+    }
+    // tc adds the classid as it parses `flowid`, the selector at the end.
+    Ok(vec![
+        TcFilterU32Option::ClassId(classid),
+        TcFilterU32Option::Selector(sel.finish()),
+    ])
+}
+
+/// TCA_OPTIONS of `u32 match u32 0 0 action mirred egress redirect dev IFB`.
+pub fn redirect_options(ifb_ifindex: u32) -> Vec<TcFilterU32Option> {
+    let mut generic = TcActionGeneric::default();
+    // m_mirred.c: a redirect steals the packet (TC_ACT_STOLEN).
+    generic.action = TcActionType::Stolen;
+    let mut mirror = TcMirror::default();
+    mirror.generic = generic;
+    mirror.eaction = TcMirrorActionType::EgressRedir;
+    mirror.ifindex = ifb_ifindex;
+    let mut action = TcAction::default(); // tab 1: the first action of the list
+    action.attributes = vec![
+        TcActionAttribute::Kind("mirred".to_string()),
+        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
+            mirror,
+        ))]),
+    ];
+    vec![
+        TcFilterU32Option::Action(vec![action]),
+        TcFilterU32Option::Selector(Selector::default().finish()),
+    ]
+}

@@ -1,0 +1,162 @@
+//! htb qdisc and classes, as `tc/q_htb.c` sends them and `net/sched/sch_htb.c` keeps them.
+
+use super::psched::Psched;
+use super::wire::{self, RateSpec, nla, nlas_bytes, rate32};
+use super::{TcDecodeError, TcError};
+use crate::plan::action::ClassSpec;
+use crate::units::Rate;
+
+const TCA_HTB_PARMS: u16 = 1;
+const TCA_HTB_INIT: u16 = 2;
+const TCA_HTB_CTAB: u16 = 3;
+const TCA_HTB_RTAB: u16 = 4;
+const TCA_HTB_RATE64: u16 = 6;
+const TCA_HTB_CEIL64: u16 = 7;
+
+/// `TC_HTB_PROTOVER`, sent in `tc_htb_glob.version`.
+const HTB_PROTOVER: u32 = 3;
+/// tc's default r2q: DRR quantum = rate in bytes/s / 10.
+const HTB_RATE2QUANTUM: u32 = 10;
+/// tc's default `mtu` for htb classes: the packet size the rate tables cover.
+const HTB_MTU: u32 = 1600;
+/// `TC_HTB_NUMPRIO`: the kernel clamps prio to 0..=7.
+const HTB_MAX_PRIO: u32 = 7;
+
+/// `struct tc_htb_opt`: rate, ceil, buffer, cbuffer, quantum, level, prio.
+const HTB_OPT_LEN: usize = 2 * wire::RATE_SPEC_LEN + 20;
+/// `struct tc_htb_glob`: version, rate2quantum, defcls, debug, direct_pkts.
+const HTB_GLOB_LEN: usize = 20;
+
+/// TCA_OPTIONS payload of `tc qdisc add ... htb [default N]`. tc sends no
+/// TCA_HTB_DIRECT_QLEN unless `direct_qlen` is given, so neither does netscript.
+pub fn qdisc_options(default_class: u32) -> Vec<u8> {
+    let glob: Vec<u8> = [HTB_PROTOVER, HTB_RATE2QUANTUM, default_class, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    nlas_bytes(&[nla(TCA_HTB_INIT, glob)])
+}
+
+/// The default class minor of a dumped htb qdisc's TCA_OPTIONS payload.
+pub fn parse_qdisc_options(options: &[u8]) -> Result<u32, TcDecodeError> {
+    let nlas = wire::parse_nlas(options).map_err(TcDecodeError::Malformed)?;
+    let glob = wire::find(&nlas, TCA_HTB_INIT)
+        .filter(|g| g.len() >= HTB_GLOB_LEN)
+        .ok_or(TcDecodeError::Missing("TCA_HTB_INIT"))?;
+    Ok(wire::u32_at(glob, 8).expect("length checked"))
+}
+
+/// What tc computes for `tc class add ... htb rate R [ceil C] [prio P]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HtbClassParams {
+    pub rate_bytes: u64,
+    pub ceil_bytes: u64,
+    pub buffer_ticks: u32,
+    pub cbuffer_ticks: u32,
+    pub prio: u32,
+    pub cell_log: u8,
+    pub ccell_log: u8,
+    pub rtab: [u32; 256],
+    pub ctab: [u32; 256],
+}
+
+impl HtbClassParams {
+    pub fn new(class: &ClassSpec, psched: &Psched) -> Result<HtbClassParams, TcError> {
+        let rate_bytes = class.rate.bytes_per_sec();
+        let ceil_bytes = class.ceil.bytes_per_sec();
+        if rate_bytes == 0 || ceil_bytes == 0 {
+            return Err(TcError::ZeroRate);
+        }
+        // Default burst and cburst (q_htb.c): what the rate sends in one timer tick, plus
+        // the MTU. tc stores the sum in an unsigned int.
+        let hz = psched.hz() as u64;
+        let buffer = (rate_bytes / hz + HTB_MTU as u64) as u32;
+        let cbuffer = (ceil_bytes / hz + HTB_MTU as u64) as u32;
+        let (rtab, cell_log) = psched.rate_table(rate32(rate_bytes), HTB_MTU);
+        let (ctab, ccell_log) = psched.rate_table(rate32(ceil_bytes), HTB_MTU);
+        Ok(HtbClassParams {
+            rate_bytes,
+            ceil_bytes,
+            // Unlike tbf, htb computes the bucket times with the 64-bit rates.
+            buffer_ticks: psched.xmittime(rate_bytes, buffer),
+            cbuffer_ticks: psched.xmittime(ceil_bytes, cbuffer),
+            prio: class.prio.unwrap_or(0),
+            cell_log,
+            ccell_log,
+            rtab,
+            ctab,
+        })
+    }
+
+    /// The payload of TCA_OPTIONS, in tc's order: RATE64, CEIL64, PARMS, RTAB, CTAB.
+    pub fn options(&self) -> Vec<u8> {
+        let mut parms = Vec::with_capacity(HTB_OPT_LEN);
+        RateSpec::ethernet(rate32(self.rate_bytes), self.cell_log).write(&mut parms);
+        RateSpec::ethernet(rate32(self.ceil_bytes), self.ccell_log).write(&mut parms);
+        // buffer, cbuffer, quantum (0: from r2q), level (set by the kernel), prio
+        for v in [self.buffer_ticks, self.cbuffer_ticks, 0, 0, self.prio] {
+            parms.extend_from_slice(&v.to_ne_bytes());
+        }
+        let mut nlas = Vec::new();
+        if self.rate_bytes >= 1 << 32 {
+            nlas.push(nla(TCA_HTB_RATE64, self.rate_bytes.to_ne_bytes().to_vec()));
+        }
+        if self.ceil_bytes >= 1 << 32 {
+            nlas.push(nla(TCA_HTB_CEIL64, self.ceil_bytes.to_ne_bytes().to_vec()));
+        }
+        nlas.push(nla(TCA_HTB_PARMS, parms));
+        nlas.push(nla(TCA_HTB_RTAB, wire::table_bytes(&self.rtab)));
+        nlas.push(nla(TCA_HTB_CTAB, wire::table_bytes(&self.ctab)));
+        nlas_bytes(&nlas)
+    }
+}
+
+/// What a dump of an htb class reports that reconcile compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HtbClassState {
+    pub rate_bytes: u64,
+    pub ceil_bytes: u64,
+    pub prio: u32,
+}
+
+impl HtbClassState {
+    pub fn parse(options: &[u8]) -> Result<HtbClassState, TcDecodeError> {
+        let nlas = wire::parse_nlas(options).map_err(TcDecodeError::Malformed)?;
+        let parms = wire::find(&nlas, TCA_HTB_PARMS)
+            .filter(|p| p.len() >= HTB_OPT_LEN)
+            .ok_or(TcDecodeError::Missing("TCA_HTB_PARMS"))?;
+        let rate = RateSpec::read(parms).expect("length checked");
+        let ceil = RateSpec::read(&parms[wire::RATE_SPEC_LEN..]).expect("length checked");
+        let wide = |kind, narrow: u32| {
+            wire::find(&nlas, kind)
+                .and_then(|v| wire::u64_at(v, 0))
+                .unwrap_or(narrow as u64)
+        };
+        Ok(HtbClassState {
+            rate_bytes: wide(TCA_HTB_RATE64, rate.rate),
+            ceil_bytes: wide(TCA_HTB_CEIL64, ceil.rate),
+            prio: wire::u32_at(parms, 2 * wire::RATE_SPEC_LEN + 16).expect("length checked"),
+        })
+    }
+
+    /// What the kernel reports after being sent `params`: rates exactly, prio clamped.
+    pub fn predict(params: &HtbClassParams) -> HtbClassState {
+        HtbClassState {
+            rate_bytes: params.rate_bytes,
+            ceil_bytes: params.ceil_bytes,
+            prio: params.prio.min(HTB_MAX_PRIO),
+        }
+    }
+
+    /// Back to a class spec: rates in bits (a rate that is not a whole number of bytes
+    /// per second loses the rest, as in tc); prio 0, htb's default, reads as `None`.
+    pub fn to_class(&self, id: u32, parent: Option<u32>) -> ClassSpec {
+        ClassSpec {
+            id,
+            parent,
+            rate: Rate(self.rate_bytes * 8),
+            ceil: Rate(self.ceil_bytes * 8),
+            prio: (self.prio != 0).then_some(self.prio),
+        }
+    }
+}
