@@ -148,13 +148,13 @@ impl<'a> Planner<'a> {
             );
             self.ns_op.insert(ns.name.clone(), op);
         }
-        // Every declared namespace gets its loopback up.
-        let lo_up = self.observed_link(&ns.name, "lo").map(|l| l.up).unwrap_or(false);
-        if !lo_up {
+        // Every namespace netscript creates gets its loopback up. A namespace that exists
+        // already keeps its loopback as it is (unless the script says `link lo`): bringing
+        // lo up adds 127.0.0.1 and a qdisc, which a later `down` could not take back.
+        if self.ns_op.contains_key(&ns.name) && !ns.interfaces.contains_key("lo") {
             let deps = self.ns_deps(&ns.name);
-            let set = |up| Action::SetLink { ns: ns.name.clone(), name: "lo".into(), set: LinkSet { up: Some(up), ..Default::default() } };
-            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![set(false)] };
-            let op = self.push(set(true), ns.span, deps, undo);
+            let up = Action::SetLink { ns: ns.name.clone(), name: "lo".into(), set: LinkSet { up: Some(true), ..Default::default() } };
+            let op = self.push(up, ns.span, deps, vec![]);
             self.record_link_op(&ns.name, "lo", op);
         }
     }
