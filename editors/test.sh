@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Tests the netscript editor support in editors/: VS Code (TextMate grammar), Vim,
+# Neovim, Emacs and tree-sitter, plus the keyword check against grammar/netscript.pest.
+#
+#   editors/test.sh            (from anywhere; root or sudo needed only to install)
+#
+# On a fresh Debian machine it installs what it needs, once: vim, neovim, emacs-nox,
+# nodejs, npm, gcc (apt); vscode-tmgrammar-test (npm ci, into editors/vscode/node_modules);
+# tree-sitter-cli $TS_CLI_VERSION (cargo install, needs cargo). Re-runs reuse all of it.
+# NETSCRIPT_EXAMPLES_DIR overrides where the example scripts are (default: examples/).
+# Quiet on success (one line per suite); prints the failing suite's log and exits
+# non-zero on any failure.
+set -euo pipefail
+
+TS_CLI_VERSION=0.27.1
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+start=$SECONDS
+failed=0
+
+# run NAME CMD...: run a suite quietly, show its log if it fails
+run() {
+  local name=$1; shift
+  local log="$work/$name.log" t=$SECONDS status
+  # a subshell with errexit of its own: inside `if`, bash would ignore it
+  set +e
+  ( set -e; "$@" ) >"$log" 2>&1
+  status=$?
+  set -e
+  if [ $status = 0 ]; then
+    printf 'ok    %-12s %3ss\n' "$name" $((SECONDS - t))
+  else
+    printf 'FAIL  %-12s %3ss\n' "$name" $((SECONDS - t))
+    sed 's/^/      /' "$log"
+    failed=1
+  fi
+}
+
+# ------------------------------------------------------------------ installs
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+vim --version 2>/dev/null | grep -q '+syntax' || missing+=(vim)
+command -v nvim >/dev/null || missing+=(neovim)
+command -v emacs >/dev/null || missing+=(emacs-nox)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v cc >/dev/null || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (apt)"
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
+fi
+
+if [ ! -x "$here/vscode/node_modules/.bin/vscode-tmgrammar-test" ]; then
+  echo "installing vscode-tmgrammar-test (npm ci)"
+  (cd "$here/vscode" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1 \
+    || { cat "$work/npm.log"; exit 1; }
+fi
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! tree-sitter --version 2>/dev/null | grep -q "tree-sitter $TS_CLI_VERSION\b"; then
+  command -v cargo >/dev/null || { echo "cargo is needed to install tree-sitter-cli"; exit 1; }
+  echo "installing tree-sitter-cli $TS_CLI_VERSION (cargo install, one time, a few minutes)"
+  cargo install --quiet --locked tree-sitter-cli --version "$TS_CLI_VERSION" >"$work/cargo.log" 2>&1 \
+    || { cat "$work/cargo.log"; exit 1; }
+fi
+
+# the example scripts of the project, if there are any yet
+shopt -s nullglob
+examples=("${NETSCRIPT_EXAMPLES_DIR:-$root/examples}"/*.ns)
+shopt -u nullglob
+samples=("$here/test/sample.ns" "$here/test/indent.ns")
+
+# ------------------------------------------------------------------ suites
+keywords() {
+  # tests/editors_keywords.rs on its own (no crate to build): every keyword of
+  # grammar/netscript.pest is in every editor grammar
+  command -v rustc >/dev/null || { echo "rustc is needed"; return 1; }
+  CARGO_MANIFEST_DIR=$root rustc --edition 2021 --test -o "$work/editors_keywords" \
+    "$root/tests/editors_keywords.rs"
+  "$work/editors_keywords" --quiet
+}
+
+vscode() {
+  cd "$here/vscode"
+  node_modules/.bin/vscode-tmgrammar-test -g syntaxes/netscript.tmLanguage.json 'test/**/*.test.ns'
+  # the samples and every example: no `invalid` scope, no text left unscoped
+  node test/tokens.js --no-invalid "${samples[@]}" ${examples[@]+"${examples[@]}"}
+}
+
+vim_() {
+  cd "$here"
+  vim -Nu NONE -es -S vim/test/run.vim </dev/null
+}
+
+neovim() {
+  cd "$here"
+  nvim --headless --clean -S vim/test/run.vim </dev/null
+}
+
+emacs_() {
+  cd "$here"
+  cp emacs/netscript-mode.el "$work/"
+  emacs --batch -Q --eval '(setq byte-compile-error-on-warn t)' \
+    -f batch-byte-compile "$work/netscript-mode.el"
+  emacs --batch -Q -L emacs -l emacs/test/netscript-mode-tests.el -f ert-run-tests-batch-and-exit
+}
+
+treesitter() {
+  # work on a copy, so that the tree is left as it is
+  mkdir -p "$work/ts/config"
+  cp -r "$here/tree-sitter-netscript" "$work/ts/"
+  export TREE_SITTER_DIR="$work/ts/config" TREE_SITTER_LIBDIR="$work/ts/lib"
+  printf '{"parser-directories": ["%s"]}\n' "$work/ts" >"$TREE_SITTER_DIR/config.json"
+  cd "$work/ts/tree-sitter-netscript"
+  rm -rf src
+  tree-sitter generate
+  # the committed parser is the one grammar.js generates
+  for f in parser.c grammar.json node-types.json; do
+    cmp -s "src/$f" "$here/tree-sitter-netscript/src/$f" \
+      || { echo "src/$f is stale: run tree-sitter generate in editors/tree-sitter-netscript"; return 1; }
+  done
+  tree-sitter test
+  # every query file compiles against the grammar; Helix's are in sync with helix.sed
+  local q
+  for q in queries/*.scm queries/helix/*.scm "$here"/zed/languages/netscript/*.scm; do
+    tree-sitter query "$q" "$here/test/sample.ns" >/dev/null || { echo "bad query: $q"; return 1; }
+  done
+  sed -f queries/helix/helix.sed queries/highlights.scm | cmp -s - queries/helix/highlights.scm \
+    || { echo "queries/helix/highlights.scm is stale: regenerate it with helix.sed"; return 1; }
+  # the samples and every example parse without an ERROR or MISSING node
+  local out
+  out=$(tree-sitter parse "${samples[@]}" ${examples[@]+"${examples[@]}"}) || { echo "$out"; return 1; }
+  if grep -nE 'ERROR|MISSING' <<<"$out"; then return 1; fi
+  echo "parsed ${#samples[@]} samples and ${#examples[@]} examples"
+}
+
+run keywords keywords
+run vscode vscode
+run vim vim_
+run neovim neovim
+run emacs emacs_
+run tree-sitter treesitter
+[ ${#examples[@]} -gt 0 ] || echo "note: no examples/*.ns to check"
+
+if [ $failed = 0 ]; then
+  echo "editors: all tests passed ($((SECONDS - start))s)"
+else
+  echo "editors: FAILED"
+  exit 1
+fi

@@ -1,0 +1,2 @@
+; A `< ... >` block folds.
+(block) @fold

@@ -1,0 +1,199 @@
+; netscript highlights for Helix, generated from ../highlights.scm by helix.sed.
+; Every node below matches exactly one pattern, so the order does not matter.
+
+(comment) @comment
+(string) @string
+
+; ------------------------------------------------------------ keywords
+
+; statements
+(table_statement "table" @keyword)
+[
+  "netns"
+  "host"
+  "let"
+] @keyword
+
+[
+  "for"
+  "in"
+] @keyword.control.repeat
+
+"include" @keyword.control.import
+
+; interface kinds
+[
+  "veth"
+  "bridge"
+  "macvlan"
+  "vxlan"
+  "link"
+] @type.builtin
+
+; attributes and other statements of a body
+[
+  "addr"
+  "up"
+  "down"
+  "mtu"
+  "mac"
+  "master"
+  "shape"
+  "htb"
+  "class"
+  "filter"
+  "netem"
+  "bpf"
+  "xdp"
+  "route"
+  "rule"
+  "forward"
+  "sysctl"
+  "expect"
+  "reach"
+  "noreach"
+] @function.builtin
+
+; option words
+(route_statement "table" @attribute)
+(rule_statement "table" @attribute)
+(htb_statement "default" @attribute)
+[
+  "via"
+  "dev"
+  "src"
+  "dst"
+  "metric"
+  "from"
+  "to"
+  "iif"
+  "oif"
+  "fwmark"
+  "uidrange"
+  "priority"
+  "pref"
+  "lookup"
+  "burst"
+  "latency"
+  "ceil"
+  "prio"
+  "proto"
+  "sport"
+  "dport"
+  "delay"
+  "jitter"
+  "loss"
+  "rate"
+  "mode"
+  "section"
+  "on"
+  "remote"
+  "group"
+  "local"
+  "port"
+  "id"
+  "within"
+] @attribute
+
+; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
+; "bridge" "private" "vepa" "passthru", route's "default"
+[
+  (protocol)
+  (switch)
+  (direction)
+  (mode)
+  (default)
+] @constant.builtin
+
+; ------------------------------------------------------------ names
+
+(namespace_name
+  (name_text) @namespace)
+
+(interface_name
+  (name_text) @variable.other.member)
+
+(peer_name
+  "." @punctuation.delimiter)
+
+(interface_name
+  "." @variable.other.member)
+
+(table_name) @label
+
+(variable) @variable
+
+(sysctl_key) @variable.other.member
+
+(sysctl_value) @string.special
+
+(section_name) @label
+
+; `{expr}` interpolation, in names, addresses and values
+(interpolation
+  [
+    "{"
+    "}"
+  ] @punctuation.special)
+
+; ------------------------------------------------------------ literals
+
+(ipv4_address) @string.special.ipv4
+
+(ipv6_address) @string.special.ipv6
+
+(mac_address) @string.special.mac
+
+(integer) @constant.numeric
+
+(class_id) @constant.numeric.class
+
+(rate) @constant.numeric.rate
+
+(size) @constant.numeric.size
+
+(duration) @constant.numeric.duration
+
+(percentage) @constant.numeric.percentage
+
+; ------------------------------------------------------------ operators and punctuation
+
+[
+  "<->"
+  "->"
+  ".."
+  "..="
+  "="
+] @operator
+
+(binary_expression
+  [
+    "+"
+    "-"
+    "*"
+    "/"
+    "%"
+  ] @operator)
+
+(unary_expression
+  "-" @operator)
+
+(rule_statement
+  [
+    "/"
+    "-"
+  ] @operator)
+
+(block
+  [
+    "<"
+    ">"
+  ] @punctuation.bracket)
+
+(parenthesized_expression
+  [
+    "("
+    ")"
+  ] @punctuation.bracket)
+
+";" @punctuation.delimiter

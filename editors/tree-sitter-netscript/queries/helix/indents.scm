@@ -1,0 +1,5 @@
+; Helix: the body of a `< ... >` block is indented, its closing `>` is not.
+(block) @indent
+
+(block
+  ">" @outdent)

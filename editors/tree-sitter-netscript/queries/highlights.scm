@@ -1,0 +1,200 @@
+; netscript highlights. Capture names follow nvim-treesitter's conventions; Zed and
+; Helix fall back along the dotted names (see editors/README.md for Helix).
+; Every node below matches exactly one pattern, so the order does not matter.
+
+(comment) @comment
+(string) @string
+
+; ------------------------------------------------------------ keywords
+
+; statements
+(table_statement "table" @keyword)
+[
+  "netns"
+  "host"
+  "let"
+] @keyword
+
+[
+  "for"
+  "in"
+] @keyword.repeat
+
+"include" @keyword.import
+
+; interface kinds
+[
+  "veth"
+  "bridge"
+  "macvlan"
+  "vxlan"
+  "link"
+] @type.builtin
+
+; attributes and other statements of a body
+[
+  "addr"
+  "up"
+  "down"
+  "mtu"
+  "mac"
+  "master"
+  "shape"
+  "htb"
+  "class"
+  "filter"
+  "netem"
+  "bpf"
+  "xdp"
+  "route"
+  "rule"
+  "forward"
+  "sysctl"
+  "expect"
+  "reach"
+  "noreach"
+] @function.builtin
+
+; option words
+(route_statement "table" @attribute)
+(rule_statement "table" @attribute)
+(htb_statement "default" @attribute)
+[
+  "via"
+  "dev"
+  "src"
+  "dst"
+  "metric"
+  "from"
+  "to"
+  "iif"
+  "oif"
+  "fwmark"
+  "uidrange"
+  "priority"
+  "pref"
+  "lookup"
+  "burst"
+  "latency"
+  "ceil"
+  "prio"
+  "proto"
+  "sport"
+  "dport"
+  "delay"
+  "jitter"
+  "loss"
+  "rate"
+  "mode"
+  "section"
+  "on"
+  "remote"
+  "group"
+  "local"
+  "port"
+  "id"
+  "within"
+] @attribute
+
+; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
+; "bridge" "private" "vepa" "passthru", route's "default"
+[
+  (protocol)
+  (switch)
+  (direction)
+  (mode)
+  (default)
+] @constant.builtin
+
+; ------------------------------------------------------------ names
+
+(namespace_name
+  (name_text) @module)
+
+(interface_name
+  (name_text) @variable.member)
+
+(peer_name
+  "." @punctuation.delimiter)
+
+(interface_name
+  "." @variable.member)
+
+(table_name) @label
+
+(variable) @variable
+
+(sysctl_key) @property
+
+(sysctl_value) @string.special
+
+(section_name) @label
+
+; `{expr}` interpolation, in names, addresses and values
+(interpolation
+  [
+    "{"
+    "}"
+  ] @punctuation.special)
+
+; ------------------------------------------------------------ literals
+
+(ipv4_address) @string.special.ipv4
+
+(ipv6_address) @string.special.ipv6
+
+(mac_address) @string.special.mac
+
+(integer) @number
+
+(class_id) @number.class
+
+(rate) @number.rate
+
+(size) @number.size
+
+(duration) @number.duration
+
+(percentage) @number.percentage
+
+; ------------------------------------------------------------ operators and punctuation
+
+[
+  "<->"
+  "->"
+  ".."
+  "..="
+  "="
+] @operator
+
+(binary_expression
+  [
+    "+"
+    "-"
+    "*"
+    "/"
+    "%"
+  ] @operator)
+
+(unary_expression
+  "-" @operator)
+
+(rule_statement
+  [
+    "/"
+    "-"
+  ] @operator)
+
+(block
+  [
+    "<"
+    ">"
+  ] @punctuation.bracket)
+
+(parenthesized_expression
+  [
+    "("
+    ")"
+  ] @punctuation.bracket)
+
+";" @punctuation.delimiter

@@ -1,0 +1,11 @@
+(block
+  "<" @open
+  ">" @close)
+
+(interpolation
+  "{" @open
+  "}" @close)
+
+(parenthesized_expression
+  "(" @open
+  ")" @close)

@@ -1,0 +1,1 @@
+../../../tree-sitter-netscript/queries/highlights.scm

@@ -1,0 +1,3 @@
+; Zed: the body of a `< ... >` block is indented up to its closing `>`.
+(block
+  ">" @end) @indent
