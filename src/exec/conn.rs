@@ -42,6 +42,9 @@ pub struct NsConn {
     handle: ConnectionHandle<RouteNetlinkMessage>,
     task: Option<tokio::task::JoinHandle<()>>,
     in_flight: Semaphore,
+    /// A netlink socket runs one dump at a time (a second one gets EBUSY): dumps on one
+    /// socket take turns; other requests still go out meanwhile.
+    dump_turn: tokio::sync::Mutex<()>,
 }
 
 impl NsConn {
@@ -61,6 +64,7 @@ impl NsConn {
             handle,
             task: Some(task),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            dump_turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -86,6 +90,7 @@ impl NsConn {
     /// Dumps every object of one kind (the message says which). Retries when the kernel
     /// reports that the dump was interrupted by a concurrent change.
     pub async fn dump(&self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, ExecError> {
+        let _turn = self.dump_turn.lock().await;
         let mut attempts = 0;
         loop {
             attempts += 1;
