@@ -42,8 +42,8 @@ pub struct NsConn {
     handle: ConnectionHandle<RouteNetlinkMessage>,
     task: Option<tokio::task::JoinHandle<()>>,
     in_flight: Semaphore,
-    /// The kernel runs one dump at a time per socket (a second gets EBUSY): dumps queue
-    /// here, while other requests stay pipelined.
+    /// A netlink socket runs one dump at a time (a second one gets EBUSY): dumps on one
+    /// socket take turns; other requests still go out meanwhile.
     dump_turn: tokio::sync::Mutex<()>,
 }
 

@@ -67,12 +67,17 @@ const NETNS_WORKERS: usize = 2;
 
 impl Executor {
     pub fn new() -> Result<Executor, ExecError> {
+        Executor::with_netns_workers(NETNS_WORKERS)
+    }
+
+    /// An executor with `workers` namespace worker threads (for measurements).
+    pub fn with_netns_workers(workers: usize) -> Result<Executor, ExecError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ExecError::io("cannot start the tokio runtime", &e))?;
         let home = Arc::new(netns::current_thread_netns()?);
-        let workers = netns::NetnsWorkers::new(NETNS_WORKERS, home.clone())?;
+        let workers = netns::NetnsWorkers::new(workers, home.clone())?;
         Ok(Executor {
             inner: Inner {
                 home,
@@ -121,7 +126,7 @@ pub fn observe(desired: &Desired) -> Result<Observed, ExecError> {
 
 /// Applies with a fresh executor (see [`Executor::apply`]).
 pub fn apply(plan: &Plan, on_event: &mut dyn FnMut(&ExecEvent)) -> Result<ApplyReport, ApplyFailure> {
-    let mut exec = Executor::new().map_err(|error| ApplyFailure::before_start(error))?;
+    let mut exec = Executor::new().map_err(ApplyFailure::before_start)?;
     exec.apply(plan, on_event)
 }
 

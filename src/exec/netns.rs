@@ -118,7 +118,7 @@ pub fn exists(name: &str) -> bool {
 fn is_netns(fd: &OwnedFd) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     match nix::sys::statfs::fstatfs(fd) {
-        Ok(st) => st.filesystem_type().0 as i64 == NSFS_MAGIC,
+        Ok(st) => st.filesystem_type().0 == NSFS_MAGIC,
         Err(_) => false,
     }
 }

@@ -1,6 +1,6 @@
 //! Reading the current state: for `host` and every namespace the desired state names
 //! that exists, one dump per object kind (links, addresses, routes, rules, qdiscs), all
-//! namespaces in parallel, plus the sysctls the desired state sets.
+//! namespaces in parallel (the dumps of one namespace take turns on its socket), plus the sysctls the desired state sets.
 
 use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};

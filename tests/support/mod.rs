@@ -136,8 +136,9 @@ pub fn dump() -> String {
 ///   interfaces are named instead, and lists of interfaces are sorted by name.
 /// * `link_netnsid` and the ids of `ip netns list`: ids are assigned lazily and stay
 ///   assigned after the veth that needed them is gone.
-/// * `operstate`: updated asynchronously by the kernel's linkwatch (carrier flags are
-///   synchronous for veths and kept).
+/// * `operstate`, and the `NO-CARRIER` flag (which `ip` derives from IFF_RUNNING, i.e.
+///   from the operstate): updated asynchronously by the kernel's linkwatch. `LOWER_UP`
+///   (the carrier itself) is synchronous for veths and kept.
 /// * `*_timer` in a bridge's details: running timers.
 /// * address lifetimes: only count down for dynamic addresses.
 /// * IPv6 link-local addresses (fe80::/10), and IPv6 routes to fe80::/10 and ff00::/8: the
@@ -204,7 +205,9 @@ fn normalise(v: Value) -> Value {
             map.into_iter()
                 .filter(|(k, _)| !DROPPED_KEYS.contains(&k.as_str()) && !k.ends_with("_timer"))
                 .map(|(k, v)| {
-                    let v = if k == "addr_info" {
+                    let v = if k == "flags" {
+                        Value::Array(v.as_array().cloned().unwrap_or_default().into_iter().filter(|f| f != "NO-CARRIER").collect())
+                    } else if k == "addr_info" {
                         Value::Array(v.as_array().cloned().unwrap_or_default().into_iter().filter(|a| !is_volatile_v6(a, "local")).collect())
                     } else {
                         v
