@@ -24,11 +24,11 @@ fn rule_word(rule: Rule) -> String {
         string | string_inner => "a quoted string like \"file.ns\"",
         int_value => "a number",
         rate_value | rate_lit => "a rate like 1mbit",
-        rate_unit => "a rate unit (bit, kbit, mbit, gbit, bps, kbps, mbps, gbps)",
+        rate_unit => "a rate unit (bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, gbps, tbps)",
         size_value | size_lit => "a size like 10kb",
-        size_unit => "a size unit (b, kb, mb, gb)",
+        size_unit => "a size unit (b, k, kb, m, mb, g, gb)",
         duration_value | duration_lit => "a duration like 70ms",
-        duration_unit => "a duration unit (us, ms, s)",
+        duration_unit => "a duration unit (ns, us, ms, s)",
         percent_value | percent_lit => "a percentage like 1%",
         mac_value | mac_lit => "a MAC address like 02:00:00:00:00:01",
         ip_value | v4_value | v6_value | v4_octet | v6_text | octet_digits => "an address like 10.0.0.1/24",
@@ -45,7 +45,26 @@ fn rule_word(rule: Rule) -> String {
         sysctl_key | sysctl_text => "a sysctl key like net.ipv4.ip_forward",
         sysctl_value | sysctl_word => "a sysctl value",
         section_name => "a section name",
-        _ => return keyword_word(rule).map(|kw| format!("`{kw}`")).unwrap_or_else(|| "a statement".to_string()),
+        netem_opt => "`delay`, `jitter`, `loss` or `rate`",
+        route_opt => "a route option (via, dev, src, metric, table)",
+        rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, priority, table)",
+        shape_opt => "`burst` or `latency`",
+        class_opt => "`rate`, `ceil` or `prio`",
+        filter_opt => "a filter match (proto, src, dst, sport, dport) or `->`",
+        vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
+        expect_opt => "`port` or `within`",
+        xdp_opt => "`section` or `mode`",
+        stmt | file => "a statement",
+        _ => {
+            let rule_name = format!("{rule:?}");
+            if let Some(kw) = rule_name.strip_prefix("kw_") {
+                return format!("`{kw}`");
+            }
+            if let Some(opt) = rule_name.strip_suffix("_opt") {
+                return format!("`{opt}`");
+            }
+            return "a statement".to_string();
+        }
     };
     word.to_string()
 }
