@@ -198,7 +198,7 @@ pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
-    out.extend(text[start..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+    out.extend(text[start..end].bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }));
     out.push_str(&text[end..]);
     Some(out)
 }
