@@ -189,7 +189,7 @@ pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
     while end < bytes.len() && !is_boundary(bytes[end]) {
         end += 1;
     }
-    if start == end {
+    if text[start..end].trim().is_empty() {
         // The error is at a bracket or separator itself: drop that one character.
         if bytes[pos] == b'\n' {
             return None;
