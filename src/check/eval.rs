@@ -497,13 +497,13 @@ impl<'a> Evaluator<'a> {
             None => (ns.to_string(), peer.node.clone()),
         };
         if peer_ns != HOST {
-            let ns_span = Spanned::new(peer_ns.clone(), Span { end: peer.span.start + peer_ns.len() as u32, ..peer.span });
+            let ns_span = Spanned::new(peer_ns.clone(), Span { end: (peer.span.start + peer_ns.len() as u32).min(peer.span.end), ..peer.span });
             if let Err(d) = names::namespace(&ns_span) {
                 self.report(d);
                 return None;
             }
         }
-        let name_span = Span { start: peer.span.end - peer_name.len() as u32, ..peer.span };
+        let name_span = Span { start: peer.span.end.saturating_sub(peer_name.len() as u32).max(peer.span.start), ..peer.span };
         let peer_spanned = Spanned::new(peer_name.clone(), name_span);
         if let Err(d) = names::interface(&peer_spanned) {
             self.report(d);

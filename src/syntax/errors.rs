@@ -208,7 +208,7 @@ pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
     while end < bytes.len() && !is_boundary(bytes[end]) {
         end += 1;
     }
-    if start == end {
+    if text[start..end].trim().is_empty() {
         // The error is at a bracket or separator itself: drop that one character.
         if bytes[pos] == b'\n' {
             return None;
@@ -217,7 +217,7 @@ pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
-    out.extend(text[start..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+    out.extend(text[start..end].bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }));
     out.push_str(&text[end..]);
     Some(out)
 }

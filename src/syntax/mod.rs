@@ -37,8 +37,8 @@ pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
                     return Err(diagnostics);
                 }
                 match errors::blank_statement(current, position) {
-                    Some(next) => masked = Some(next),
-                    None => return Err(diagnostics),
+                    Some(next) if next != current => masked = Some(next),
+                    _ => return Err(diagnostics),
                 }
             }
         }
