@@ -66,7 +66,11 @@ impl Diagnostic {
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
-        let score = strsim::jaro_winkler(name, candidate);
+        let mut score = strsim::jaro_winkler(name, candidate);
+        // Short names with one edit (`ips` for `isp`) score low on Jaro-Winkler.
+        if name.len() > 1 && strsim::damerau_levenshtein(name, candidate) == 1 {
+            score = score.max(0.8);
+        }
         if score >= 0.8 && best.is_none_or(|(b, _)| score > b) {
             best = Some((score, candidate));
         }

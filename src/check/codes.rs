@@ -32,6 +32,5 @@ pub const INCLUDE_NOT_FOUND: &str = "netscript::check::include_not_found";
 pub const TOO_MANY_STATEMENTS: &str = "netscript::check::too_many_statements";
 pub const MISSING_OPTION: &str = "netscript::check::missing_option";
 pub const EMPTY_RANGE: &str = "netscript::check::empty_range";
-pub const UNKNOWN_LINK: &str = "netscript::check::unknown_link";
 pub const INVALID_SYSCTL: &str = "netscript::check::invalid_sysctl";
 pub const UNREACHABLE_EXPECT: &str = "netscript::check::unreachable_expect";

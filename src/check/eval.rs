@@ -82,13 +82,14 @@ impl<'a> Evaluator<'a> {
             let note = first.context.iter().position(|c| c.starts_with("the same error occurs"));
             let count = match note {
                 Some(i) => {
-                    let n: usize = first.context[i].split_whitespace().nth(5).and_then(|n| n.parse().ok()).unwrap_or(1);
+                    let n: usize = first.context[i].split_whitespace().nth(4).and_then(|n| n.parse().ok()).unwrap_or(1);
                     first.context.remove(i);
                     n + 1
                 }
                 None => 1,
             };
-            first.context.push(format!("the same error occurs {count} more time{} (loop iterations)", if count == 1 { "" } else { "s" }));
+            let why = if self.context.iter().any(|c| c.starts_with("in the loop")) { " (in other loop iterations)" } else { "" };
+            first.context.push(format!("the same error occurs {count} more time{}{why}", if count == 1 { "" } else { "s" }));
             return;
         }
         d.context.extend(self.context.iter().rev().cloned());
@@ -118,7 +119,7 @@ impl<'a> Evaluator<'a> {
             self.generated += 1;
             if self.generated > MAX_STATEMENTS {
                 self.report(
-                    Diagnostic::error(TOO_MANY_STATEMENTS, stmt.span, format!("the script generates more than {MAX_STATEMENTS} statements"))
+                    Diagnostic::error(TOO_MANY_STATEMENTS, stmt.span, format!("the script generates more than {} statements", group_digits(MAX_STATEMENTS)))
                         .label("the limit is passed here")
                         .help("split the topology into several scripts, or use smaller loops"),
                 );
@@ -245,16 +246,22 @@ impl<'a> Evaluator<'a> {
             return;
         }
         let iterations = (end as i128 - a as i128) as u64;
-        let per_iteration = 1 + static_cost(&block.node, &self.env);
+        let per_iteration = static_cost(&block.node, &self.env);
         let estimate = iterations.saturating_mul(per_iteration);
-        if self.generated.saturating_add(estimate) > MAX_STATEMENTS {
+        // An iteration costs at least one step, so that an empty body cannot spin forever.
+        let budget = iterations.saturating_mul(per_iteration.max(1));
+        if self.generated.saturating_add(budget) > MAX_STATEMENTS {
+            let before = match self.generated {
+                0 | 1 => String::new(),
+                n => format!(" (after the {} statements before it)", group_digits(n - 1)),
+            };
             self.report(
                 Diagnostic::error(
                     TOO_MANY_STATEMENTS,
                     keyword_span(stmt).to(to.span),
-                    format!("this loop would generate {} statements, more than the limit of {MAX_STATEMENTS}", group_digits(estimate)),
+                    format!("this loop would generate {} statements{before}, more than the limit of {}", group_digits(estimate), group_digits(MAX_STATEMENTS)),
                 )
-                .label(format!("{} iterations of {per_iteration} statement{}", group_digits(iterations), if per_iteration == 1 { "" } else { "s" }))
+                .label(format!("{} iterations of {} statement{}", group_digits(iterations), group_digits(per_iteration), if per_iteration == 1 { "" } else { "s" }))
                 .help("split the topology into several scripts, or use smaller loops"),
             );
             return;
@@ -279,8 +286,9 @@ impl<'a> Evaluator<'a> {
         let full = base.join(&path.node);
         let key = self.loader.canonical(&full).unwrap_or_else(|| full.clone());
         if let Some(pos) = self.include_stack.iter().position(|(p, _)| *p == key) {
-            let mut chain: Vec<String> = self.include_stack[pos..].iter().map(|(p, _)| p.display().to_string()).collect();
-            chain.push(key.display().to_string());
+            let shown = |p: &Path| p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string());
+            let mut chain: Vec<String> = self.include_stack[pos..].iter().map(|(p, _)| shown(p)).collect();
+            chain.push(shown(&key));
             self.report(
                 Diagnostic::error(INCLUDE_CYCLE, path.span, format!("`{}` includes itself", path.node))
                     .label("this include closes a cycle")
@@ -370,10 +378,20 @@ impl<'a> Evaluator<'a> {
             return;
         }
         let Some(id) = self.ok(v::int(&self.env, number)) else { return };
-        if !(1..=u32::MAX as i64).contains(&id) || id as u32 >= TABLE_DEFAULT && id as u32 <= TABLE_LOCAL {
+        if !(1..=u32::MAX as i64).contains(&id) {
+            self.report(v::out_of_range(number.span, "a table number", id, 1, u32::MAX));
+            return;
+        }
+        if (TABLE_DEFAULT as i64..=TABLE_LOCAL as i64).contains(&id) {
+            let builtin = match id as u32 {
+                TABLE_DEFAULT => "default",
+                TABLE_MAIN => "main",
+                _ => "local",
+            };
             self.report(
-                v::out_of_range(number.span, "a table number", id, 1, u32::MAX)
-                    .help("253, 254 and 255 are the built-in tables default, main and local"),
+                Diagnostic::error(DUPLICATE_TABLE, number.span, format!("table number {id} is the built-in table `{builtin}`"))
+                    .label("already taken")
+                    .help(format!("use `{builtin}` by name, or choose another number")),
             );
             return;
         }
@@ -483,6 +501,8 @@ impl<'a> Evaluator<'a> {
                     .help(format!("it is already declared {what}; use `link {}` to configure it", name.node));
                 if first.file == name.span.file && first != name.span {
                     d = d.also(first, "first declared here");
+                } else if first != name.span {
+                    d.context.push(format!("first declared at {}", self.sources.location(first)));
                 }
                 self.report(d);
                 false
@@ -621,7 +641,7 @@ impl<'a> Evaluator<'a> {
             Some(previous) if previous.node != value.node => {
                 let first = previous.span;
                 self.report(
-                    Diagnostic::error(CONFLICTING_ATTRIBUTE, value.span, format!("`{iface}` is given two different {what}s"))
+                    Diagnostic::error(CONFLICTING_ATTRIBUTE, value.span, format!("`{iface}` is given two different values for its {what}"))
                         .label("conflicts with the earlier one")
                         .also(first, "first set here"),
                 );
@@ -745,7 +765,9 @@ impl<'a> Evaluator<'a> {
     fn shape(&mut self, ns: &str, iface: &str, stmt: &Stmt, ingress: bool, rate: &ast::RateValue, opts: &[ShapeOpt]) {
         let Some(rate) = self.ok(v::rate(&self.env, rate)) else { return };
         if rate.node.0 < 8 {
-            self.report(v::out_of_range(rate.span, "a shaping rate", rate.node, "8bit", "any rate").label("too slow to shape"));
+            self.report(
+                Diagnostic::error(OUT_OF_RANGE, rate.span, format!("a shaping rate must be at least 8bit, not {}", rate.node)).label("too slow to shape"),
+            );
             return;
         }
         let mut seen = Seen::default();
@@ -759,9 +781,9 @@ impl<'a> Evaluator<'a> {
             }
         }
         if let Some(b) = &burst
-            && b.node.0 == 0
+            && (b.node.0 == 0 || b.node.0 >= 1 << 32)
         {
-            self.report(v::out_of_range(b.span, "a burst", b.node, "1b", "4gb"));
+            self.report(v::out_of_range(b.span, "a burst", b.node, "1b", "4gb (exclusive)"));
             return;
         }
         let tbf = Tbf {
@@ -992,13 +1014,16 @@ impl<'a> Evaluator<'a> {
                 _ => {}
             }
         }
-        if route.via.is_none() && route.dev.is_none() {
+        if !seen.0.contains_key("via") && !seen.0.contains_key("dev") {
             self.report(
                 Diagnostic::error(MISSING_OPTION, span, "a route needs a gateway (`via`) or a device (`dev`)")
                     .label("where should packets go?")
                     .help("e.g. `route default via 192.168.1.1` or `route 10.1.0.0/16 dev eth0`"),
             );
             return;
+        }
+        if route.via.is_none() && route.dev.is_none() {
+            return; // already reported: the `via` or `dev` given did not evaluate
         }
         self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
     }
@@ -1129,7 +1154,7 @@ fn static_cost(stmts: &[Stmt], env: &Env) -> u64 {
                     }
                     _ => 1,
                 };
-                iterations.saturating_mul(1 + static_cost(&body.node, env))
+                iterations.saturating_mul(static_cost(&body.node, env).max(1))
             }
             StmtKind::Netns { body: Some(b), .. } | StmtKind::Host { body: b } => static_cost(&b.node, env),
             kind => interface_block(kind)

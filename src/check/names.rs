@@ -17,7 +17,10 @@ pub fn namespace(name: &Spanned<String>) -> Result<(), Diagnostic> {
             .label("reserved")
             .help("configure the initial namespace with `host < ... >`, or choose another name"));
     }
-    if n.is_empty() || n == "." || n == ".." || n.contains('/') || n.contains('\0') {
+    if n.is_empty() {
+        return Err(Diagnostic::error(INVALID_NAME, name.span, "the namespace name is empty").label("a name is needed here"));
+    }
+    if n == "." || n == ".." || n.contains('/') || n.contains('\0') {
         return Err(Diagnostic::error(INVALID_NAME, name.span, format!("`{n}` cannot name a namespace"))
             .label("not a safe file name under /run/netns"));
     }
@@ -40,7 +43,10 @@ pub fn namespace(name: &Spanned<String>) -> Result<(), Diagnostic> {
 
 pub fn interface(name: &Spanned<String>) -> Result<(), Diagnostic> {
     let n = &name.node;
-    if n.is_empty() || n == "." || n == ".." {
+    if n.is_empty() {
+        return Err(Diagnostic::error(INVALID_NAME, name.span, "the interface name is empty").label("a name is needed here"));
+    }
+    if n == "." || n == ".." {
         return Err(Diagnostic::error(INVALID_NAME, name.span, format!("`{n}` cannot name an interface")).label("the kernel refuses this name"));
     }
     if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c))) {
@@ -57,13 +63,22 @@ pub fn interface(name: &Spanned<String>) -> Result<(), Diagnostic> {
 
 pub fn sysctl_key(key: &Spanned<String>) -> Result<(), Diagnostic> {
     let k = &key.node;
-    if !k.starts_with("net.") {
+    if !(k.starts_with("net.") || k.starts_with("net/")) {
         return Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a network sysctl"))
             .label("only net.* keys are per namespace")
             .help("netscript sets net.* keys, which belong to the namespace; others would change the whole host"));
     }
-    if k.contains("..") || k.contains('/') || k.ends_with('.') {
-        return Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a valid sysctl key")).label("keys are words separated by single dots"));
+    // The `/` form (as sysctl(8) reads it) reaches interfaces with dots in their names:
+    // net/ipv4/conf/eth0.100/forwarding.
+    let bad = if k.contains('/') {
+        k.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+    } else {
+        k.split('.').any(str::is_empty)
+    };
+    if bad {
+        return Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a valid sysctl key"))
+            .label("keys are words separated by single dots (or `/`)")
+            .help("for an interface whose name holds a dot, write the key with `/`: net/ipv4/conf/eth0.100/forwarding"));
     }
     Ok(())
 }

@@ -15,8 +15,10 @@ pub fn validate(ev: &mut Evaluator) {
     let mut found = Vec::new();
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
+        ingress_devices(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
+        forwarding(ns, &mut found);
     }
     expects(&ev.desired, &mut found);
     for d in found {
@@ -73,6 +75,10 @@ fn lookup<'n>(ns: &'n Namespace, name: &Spanned<String>, role: &str) -> Result<O
 fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
         if let Some(master) = &iface.master {
+            if master.node == "lo" {
+                found.push(Diagnostic::error(NOT_A_BRIDGE, master.span, "`lo` is not a bridge").label("the loopback device").help("declare a bridge (`bridge br0`) and write `master br0`"));
+                continue;
+            }
             match lookup(ns, master, "bridge") {
                 Err(d) => found.push(d),
                 Ok(Some(target)) if target.name == iface.name => found.push(
@@ -156,6 +162,7 @@ fn routes(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             && let Err(d) = lookup(ns, dev, "interface")
         {
             found.push(d);
+            continue; // the gateway checks below would only repeat this
         }
         let dest_v4 = match &route.dest.node {
             RouteDest::Prefix(p) => Some(p.addr().is_ipv4()),
@@ -202,7 +209,9 @@ fn routes(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             RouteDest::Default if v4 => "0.0.0.0/0".parse().unwrap(),
             RouteDest::Default => "::/0".parse().unwrap(),
         };
-        let key = (dest, route.table_id(), route.metric.as_ref().map(|m| m.node));
+        // No metric is the kernel's default metric: 0 for v4, 1024 for v6.
+        let metric = route.metric.as_ref().map(|m| m.node).unwrap_or(if v4 { 0 } else { 1024 });
+        let key = (dest, route.table_id(), Some(metric));
         if let Some(first) = seen.get(&key) {
             found.push(
                 Diagnostic::error(DUPLICATE_ROUTE, route.dest.span, format!("a route to {dest} in this table and metric is declared twice"))
@@ -228,6 +237,9 @@ fn rules(ns: &Namespace, found: &mut Vec<Diagnostic>) {
 
 fn expects(desired: &Desired, found: &mut Vec<Diagnostic>) {
     for e in &desired.expects {
+        if e.ns.node == HOST && !desired.namespaces.contains_key(HOST) {
+            continue; // the initial namespace always exists; nothing to compare with
+        }
         let Some(ns) = desired.namespaces.get(&e.ns.node) else {
             let help = did_you_mean(&e.ns.node, desired.namespaces.keys().map(String::as_str))
                 .unwrap_or_else(|| format!("declare it: `netns {}`", e.ns.node));
@@ -249,6 +261,48 @@ fn expects(desired: &Desired, found: &mut Vec<Diagnostic>) {
                 Diagnostic::warning(UNREACHABLE_EXPECT, e.addr.span, format!("no interface holds {} and no route in `{}` covers it", e.addr.node, ns.name))
                     .label("nothing in the script leads here")
                     .help("check the address, or add a route to it"),
+            );
+        }
+    }
+}
+
+/// Ingress shaping needs an ifb device per interface; its name must not clash.
+fn ingress_devices(ns: &Namespace, found: &mut Vec<Diagnostic>) {
+    let mut taken: HashMap<String, &Interface> = HashMap::new();
+    for iface in ns.interfaces.values() {
+        let Some(shape) = &iface.ingress_shape else { continue };
+        let ifb = crate::plan::ifb_name(&iface.name);
+        if let Some(other) = ns.interfaces.get(&ifb) {
+            found.push(
+                Diagnostic::error(CONFLICTING_ATTRIBUTE, shape.span, format!("ingress shaping of `{}` needs a device named `{ifb}`, which the script declares", iface.name))
+                    .label("needs the name of another interface")
+                    .also(other.span, "declared here")
+                    .help("rename one of them"),
+            );
+        } else if let Some(first) = taken.get(&ifb) {
+            found.push(
+                Diagnostic::error(CONFLICTING_ATTRIBUTE, shape.span, format!("ingress shaping of `{}` and of `{}` both need the device `{ifb}`", first.name, iface.name))
+                    .label("same ifb name")
+                    .help("interface names that share their first 11 characters cannot both be shaped on ingress; shorten one"),
+            );
+        } else {
+            taken.insert(ifb, iface);
+        }
+    }
+}
+
+/// `forward` sets two sysctls; a `sysctl` of the same key must agree with it.
+fn forwarding(ns: &Namespace, found: &mut Vec<Diagnostic>) {
+    let Some(forward) = &ns.forward else { return };
+    let wanted = if forward.node { "1" } else { "0" };
+    for key in ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"] {
+        if let Some(value) = ns.sysctls.get(key)
+            && value.node.trim() != wanted
+        {
+            found.push(
+                Diagnostic::error(CONFLICTING_ATTRIBUTE, value.span, format!("`{key}` is set to {}, but `forward` sets it to {wanted}", value.node.trim()))
+                    .label("conflicts with `forward`")
+                    .also(forward.span, "forwarding set here"),
             );
         }
     }

@@ -160,8 +160,17 @@ pub fn mac(env: &Env, v: &MacValue) -> EvalResult<Spanned<[u8; 6]>> {
     }
 }
 
-/// A name with its interpolations filled in (integers only).
+/// A name with its interpolations filled in (integers only). Names start with a letter or
+/// `_` (an interpolation may stand first).
 pub fn template(env: &Env, t: &Template) -> EvalResult<Spanned<String>> {
+    if let Some(Part::Text(first)) = t.parts.first()
+        && let Some(c) = first.chars().next()
+        && !(c.is_ascii_alphabetic() || c == '_')
+    {
+        return Err(Diagnostic::error(super::codes::INVALID_NAME, t.span, format!("a name starts with a letter or `_`, not `{c}`"))
+            .label("not a name")
+            .help("names are letters, digits, `_` and `-` (interfaces also `.`), starting with a letter or `_`"));
+    }
     let mut out = String::new();
     for part in &t.parts {
         match part {

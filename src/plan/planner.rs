@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::source::Span;
 use std::collections::HashMap;
 
-pub const UNKNOWN_LINK: &str = "netscript::plan::missing_interface";
+pub const MISSING_INTERFACE: &str = "netscript::plan::missing_interface";
 pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
 pub const UNSUPPORTED: &str = "netscript::plan::unsupported";
 
@@ -212,11 +212,18 @@ impl<'a> Planner<'a> {
                     let pair_exists = self.observed_link(&of.ns, &of.name).is_some();
                     if pair_exists {
                         self.diagnostics.push(
-                            Diagnostic::error(UNKNOWN_LINK, iface.span, format!("veth `{of}` exists, but its peer `{}` is not in `{}`", iface.name, ns.name))
+                            Diagnostic::error(MISSING_INTERFACE, iface.span, format!("veth `{of}` exists, but its peer `{}` is not in `{}`", iface.name, ns.name))
                                 .label("expected here")
                                 .help(format!("the existing `{of}` is not the pair this script declares; delete it or rename this pair")),
                         );
                     }
+                }
+                // lo exists in a namespace being created: configure it as declared.
+                IfaceKind::Loopback if self.ns_op.contains_key(&ns.name) => {
+                    let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: None };
+                    let deps = self.ns_deps(&ns.name);
+                    let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, vec![]);
+                    self.record_link_op(&ns.name, &iface.name, op);
                 }
                 IfaceKind::Loopback => {}
                 _ if self.observed.offline => {
@@ -232,7 +239,7 @@ impl<'a> Planner<'a> {
                     }
                 }
                 _ => self.diagnostics.push(
-                    Diagnostic::error(UNKNOWN_LINK, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
+                    Diagnostic::error(MISSING_INTERFACE, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
                         .label("`link` names an interface that must exist")
                         .help("create it in the script (`veth`, `bridge`, …), or check its name with `ip link`"),
                 ),
@@ -482,7 +489,9 @@ impl<'a> Planner<'a> {
             wanted.push(("net.ipv6.conf.all.forwarding".into(), v.into(), forward.span));
         }
         for (key, value) in &ns.sysctls {
-            wanted.push((key.clone(), value.node.clone(), value.span));
+            if !wanted.iter().any(|(k, _, _)| k == key) {
+                wanted.push((key.clone(), value.node.clone(), value.span));
+            }
         }
         for (key, value, span) in wanted {
             let current = self.observed_ns(&ns.name).and_then(|o| o.sysctls.get(&key)).cloned();

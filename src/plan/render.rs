@@ -34,7 +34,11 @@ fn table_text(t: u32) -> String {
 }
 
 pub fn route_text(r: &RouteSpec) -> String {
-    let mut s = if r.dest.prefix_len() == 0 { "default".to_string() } else { r.dest.to_string() };
+    let mut s = match r.dest {
+        ipnet::IpNet::V4(d) if d.prefix_len() == 0 => "default".to_string(),
+        ipnet::IpNet::V6(d) if d.prefix_len() == 0 => "default (v6)".to_string(),
+        d => d.to_string(),
+    };
     if let Some(v) = r.via {
         write!(s, " via {v}").unwrap();
     }

@@ -116,6 +116,7 @@ fn found_at(text: &str, pos: usize) -> String {
     match rest.chars().next() {
         None => "end of file".to_string(),
         Some('\n') => "end of line".to_string(),
+        Some(' ') | Some('\t') => "a space".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
             let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || "_-.:/".contains(*c)).collect();
             format!("`{word}`")
@@ -133,6 +134,7 @@ pub fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) 
     let found = found_at(text, pos);
     let width = match found.as_str() {
         "end of file" | "end of line" => 0,
+        "a space" => 1,
         f => f.trim_matches('`').len(),
     };
     let span = Span::new(file, pos, pos + width);

@@ -32,7 +32,10 @@ pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
             }
             Err(error) => {
                 let (diagnostic, position) = errors::syntax_error(file, current, &error);
-                diagnostics.push(diagnostic);
+                // The same error at the same place again is noise, not news.
+                if !diagnostics.last().is_some_and(|d: &Diagnostic| d.span == diagnostic.span && d.message == diagnostic.message) {
+                    diagnostics.push(diagnostic);
+                }
                 if diagnostics.len() >= MAX_SYNTAX_ERRORS {
                     return Err(diagnostics);
                 }
