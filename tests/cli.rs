@@ -78,3 +78,28 @@ fn color_only_when_asked_or_on_a_terminal() {
     let (_, colored) = Test::new().file("b.ns", "netns a < mtu 1500 >\n").env("NO_COLOR", "").args(&["--color", "always", "check", "b.ns"]).status(1).run();
     assert!(colored.contains('\u{1b}'), "no escape codes with --color always");
 }
+
+#[test]
+fn without_privileges_nothing_is_tried() {
+    // Root without CAP_NET_ADMIN and CAP_SYS_ADMIN (dropped from the bounding set, so the
+    // exec'd netscript does not get them): a clear error before anything is tried.
+    let dir = std::env::temp_dir().join(format!("netscript-priv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("card.ns");
+    std::fs::write(&script, CARD).unwrap();
+    // In its own namespaces with a tmpfs on /run, so that even a regression could not
+    // touch the host.
+    let output = std::process::Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs tmpfs /run && exec setpriv --bounding-set=-net_admin,-sys_admin --inh-caps=-all -- \"$0\" run \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_netscript"))
+        .arg(&script)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("CAP_NET_ADMIN") && stderr.contains("CAP_SYS_ADMIN"), "{stderr}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+}

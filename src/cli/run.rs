@@ -8,8 +8,56 @@ use crate::transaction::{self, DownOutcome, Outcome};
 use std::io::Write;
 use std::path::Path;
 
+/// A spinner with a count, on a terminal only, for runs that take more than a moment.
+struct Progress {
+    started: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+    enabled: bool,
+    done: u64,
+    undone: u64,
+}
+
+impl Progress {
+    fn new(out: &Output) -> Self {
+        use std::io::IsTerminal;
+        let enabled = !out.quiet && !out.verbose && std::io::stderr().is_terminal();
+        Progress { started: std::time::Instant::now(), bar: None, enabled, done: 0, undone: 0 }
+    }
+
+    fn tick(&mut self, event: &ExecEvent) {
+        match event {
+            ExecEvent::Done { .. } => self.done += 1,
+            ExecEvent::Undone { .. } => self.undone += 1,
+            _ => return,
+        }
+        if !self.enabled || self.started.elapsed() < std::time::Duration::from_millis(300) {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        });
+        let message = match self.undone {
+            0 => format!("applying: {} operations done", self.done),
+            n => format!("rolling back: {n} operations undone"),
+        };
+        bar.set_message(message);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
+    let mut progress = Progress::new(out);
     move |event| {
+        progress.tick(event);
         if !out.verbose {
             return;
         }
