@@ -469,7 +469,10 @@ impl<'a> Planner<'a> {
         if self.observed_link(&ns.name, &ifb).is_none() {
             let mut deps = self.ns_deps(&ns.name);
             deps.extend(self.link_deps(&ns.name, &iface.name));
-            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }] };
+            // Always undone by name, even in a namespace this plan creates: the record of
+            // the run must hold it, so that a re-run without `shape ingress` removes it.
+            // (A rollback skips it when it deletes the namespace anyway.)
+            let undo = vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }];
             let op = self.push(
                 Action::CreateLink { ns: ns.name.clone(), name: ifb.clone(), kind: LinkKind::Ifb, attrs: LinkAttrs { up: true, ..Default::default() } },
                 span,
