@@ -89,6 +89,11 @@ pub fn refusal(plan: &Plan, op: usize, error: &ExecError, rollback: &RollbackOut
         help.push('\n');
     }
     help.push_str(&aftermath);
+    if let Some(missing) = crate::exec::error::missing_kernel_support(&plan.ops[op].action, error) {
+        return Diagnostic::error(KERNEL_REFUSED, origin, format!("this kernel does not support the {}, which this statement needs", missing.what))
+            .label(format!("needs the {} (kernel module {})", missing.what, missing.module))
+            .help(format!("load it with `modprobe {}`, or use a kernel built with {}\n{help}", missing.module, missing.config));
+    }
     Diagnostic::error(KERNEL_REFUSED, origin, format!("the kernel refused to {what}: {error}")).label("this statement").help(help)
 }
 

@@ -47,6 +47,10 @@ pub enum Command {
         namespaces: Vec<String>,
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
+        /// Also print traffic-control statistics (bytes, packets, drops, overlimits of
+        /// every qdisc and class).
+        #[arg(long)]
+        stats: bool,
     },
     /// Show the plan for a script: the same as `run --dry-run`.
     Plan {

@@ -38,7 +38,7 @@ pub fn main() -> i32 {
         }
         Command::Run { file, dry_run: false, .. } => run::run(&out, file),
         Command::Down { file } => run::down(&out, file),
-        Command::Show { namespaces, format } => show::show(namespaces, *format),
+        Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
     }
 }
 

@@ -5,13 +5,15 @@ use super::exit;
 use crate::model::{Desired, Namespace, NsOrigin, HOST};
 use crate::plan::observed::ObservedNs;
 use crate::source::Span;
+use crate::exec::stats::TcStatsEntry;
+use indexmap::IndexMap;
 use std::fmt::Write as _;
 
 fn mac_text(mac: &[u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
-pub fn show(names: &[String], format: ShowFormat) -> i32 {
+pub fn show(names: &[String], format: ShowFormat, stats: bool) -> i32 {
     let mut names: Vec<String> = names.to_vec();
     if names.is_empty() {
         names.push(HOST.to_string());
@@ -26,26 +28,57 @@ pub fn show(names: &[String], format: ShowFormat) -> i32 {
         let origin = if name == HOST { NsOrigin::Host } else { NsOrigin::Declared };
         desired.namespaces.insert(name.clone(), Namespace::new(name.clone(), origin, Span::default()));
     }
-    let observed = match crate::exec::Executor::new().and_then(|mut e| e.observe(&desired)) {
+    let mut exec = match crate::exec::Executor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("netscript: cannot read the state: {e}");
+            return exit::RUN_FAILED;
+        }
+    };
+    let observed = match exec.observe(&desired) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("netscript: cannot read the state: {e}");
             return exit::RUN_FAILED;
         }
     };
+    // Statistics of the namespaces that exist, read after the state.
+    let mut tc_stats: IndexMap<String, Vec<TcStatsEntry>> = IndexMap::new();
+    if stats {
+        for name in names.iter().filter(|n| observed.namespaces.contains_key(*n)) {
+            match exec.tc_stats(name) {
+                Ok(entries) => {
+                    tc_stats.insert(name.clone(), entries);
+                }
+                Err(e) => {
+                    eprintln!("netscript: cannot read the traffic-control statistics of `{name}`: {e}");
+                    return exit::RUN_FAILED;
+                }
+            }
+        }
+    }
     let mut missing = false;
     match format {
         ShowFormat::Json => {
             let mut map = serde_json::Map::new();
             for name in &names {
-                map.insert(name.clone(), serde_json::to_value(observed.namespaces.get(name)).unwrap());
+                let mut value = serde_json::to_value(observed.namespaces.get(name)).unwrap();
+                if let (Some(entries), Some(object)) = (tc_stats.get(name), value.as_object_mut()) {
+                    object.insert("tc_stats".into(), serde_json::to_value(entries).unwrap());
+                }
+                map.insert(name.clone(), value);
             }
             println!("{}", serde_json::to_string_pretty(&map).unwrap());
         }
         ShowFormat::Text => {
             for name in &names {
                 match observed.namespaces.get(name) {
-                    Some(ns) => print!("{}", text(name, ns)),
+                    Some(ns) => {
+                        print!("{}", text(name, ns));
+                        if let Some(entries) = tc_stats.get(name) {
+                            print!("{}", stats_text(entries));
+                        }
+                    }
                     None => {
                         eprintln!("netscript: no namespace `{name}`");
                         missing = true;
@@ -81,6 +114,30 @@ fn text(name: &str, ns: &ObservedNs) -> String {
     }
     for r in &ns.rules {
         writeln!(out, "  rule {}", crate::plan::render::rule_text(r)).unwrap();
+    }
+    out
+}
+
+/// The statistics as `tc -s` words them, one line per qdisc or class, aligned.
+pub fn stats_text(entries: &[TcStatsEntry]) -> String {
+    let mut out = String::from("  traffic control statistics\n");
+    if entries.is_empty() {
+        out.push_str("    (no qdiscs)\n");
+        return out;
+    }
+    let heads: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{} {} {} {} parent {}", e.dev, e.object, e.kind, e.handle, e.parent))
+        .collect();
+    let width = heads.iter().map(String::len).max().unwrap_or(0);
+    for (head, e) in heads.iter().zip(entries) {
+        let c = &e.counters;
+        writeln!(
+            out,
+            "    {head:<width$}  sent {} bytes {} pkt (dropped {}, overlimits {}, requeues {}) backlog {}b {}p",
+            c.bytes, c.packets, c.drops, c.overlimits, c.requeues, c.backlog, c.qlen
+        )
+        .unwrap();
     }
     out
 }

@@ -148,3 +148,90 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
         Ifb => "ifb",
     }
 }
+
+/// What a kernel lacks when it refuses an operation for want of a feature: a qdisc kind,
+/// a classifier or an action that is neither built in nor available as a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSupport {
+    /// `qdisc netem`, `classifier u32`, `action mirred`.
+    pub what: String,
+    /// The kernel module that provides it (`sch_netem`).
+    pub module: String,
+    /// The kernel configuration option that builds it (`CONFIG_NET_SCH_NETEM`).
+    pub config: String,
+}
+
+impl MissingSupport {
+    fn new(what: &str, name: &str, module_prefix: &str, config_prefix: &str) -> MissingSupport {
+        MissingSupport {
+            what: format!("{what} {name}"),
+            module: format!("{module_prefix}_{name}"),
+            config: format!("{config_prefix}_{}", name.to_ascii_uppercase()),
+        }
+    }
+}
+
+/// Whether `error`, the kernel's answer to `action`, means that this kernel lacks the
+/// qdisc, classifier or action the operation needs (and which).
+pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<MissingSupport> {
+    use crate::plan::action::{FilterSpec, QdiscSpec};
+    let ExecError::Kernel(k) = error else { return None };
+    let errno = nix::errno::Errno::from_raw(k.errno);
+    let extack = k.extack.as_deref().unwrap_or("").to_ascii_lowercase();
+    match action {
+        // sch_api.c: "Specified qdisc kind is unknown" (ENOENT) when the kind has no
+        // ops even after trying to load `sch_KIND`.
+        Action::ReplaceQdisc { qdisc, .. } if matches!(errno, nix::errno::Errno::ENOENT | nix::errno::Errno::EOPNOTSUPP) => {
+            let kind = qdisc.kind();
+            // ingress and clsact both live in sch_ingress.
+            let module_kind = if matches!(qdisc, QdiscSpec::Ingress | QdiscSpec::Clsact) { "ingress" } else { kind };
+            let mut m = MissingSupport::new("qdisc", module_kind, "sch", "CONFIG_NET_SCH");
+            m.what = format!("qdisc {kind}");
+            Some(m)
+        }
+        // cls_api.c: "TC classifier not found" (ENOENT); act_api.c: "Failed to load TC
+        // action module" / "Failed to find TC action" (ENOENT). Other ENOENTs of a filter
+        // request (a missing parent) are not about support, hence the text check.
+        Action::AddFilter { filter, .. } if errno == nix::errno::Errno::ENOENT => {
+            if extack.contains("classifier") {
+                Some(MissingSupport::new("classifier", "u32", "cls", "CONFIG_NET_CLS"))
+            } else if extack.contains("action") && matches!(filter, FilterSpec::MirredToIfb { .. }) {
+                let mut m = MissingSupport::new("action", "mirred", "act", "CONFIG_NET_ACT");
+                m.config = "CONFIG_NET_ACT_MIRRED".into();
+                Some(m)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod missing_support_tests {
+    use super::*;
+    use crate::plan::action::{FilterSpec, QdiscSpec};
+
+    fn refused(errno: i32, extack: &str) -> ExecError {
+        ExecError::Kernel(KernelError::new(errno, Some(extack.to_string())))
+    }
+
+    #[test]
+    fn names_the_missing_qdisc_classifier_or_action() {
+        let netem = Action::ReplaceQdisc {
+            ns: "a".into(),
+            dev: "v0".into(),
+            qdisc: QdiscSpec::Netem(crate::model::Netem { delay: crate::units::Duration(1), jitter: None, loss: None, rate: None }),
+        };
+        let m = missing_kernel_support(&netem, &refused(2, "Specified qdisc kind is unknown")).unwrap();
+        assert_eq!((m.what.as_str(), m.module.as_str(), m.config.as_str()), ("qdisc netem", "sch_netem", "CONFIG_NET_SCH_NETEM"));
+        let ingress = Action::ReplaceQdisc { ns: "a".into(), dev: "v0".into(), qdisc: QdiscSpec::Ingress };
+        assert_eq!(missing_kernel_support(&ingress, &refused(2, "")).unwrap().module, "sch_ingress");
+        // Other refusals of a qdisc are not about support.
+        assert_eq!(missing_kernel_support(&netem, &refused(22, "bad")), None);
+        let mirred = Action::AddFilter { ns: "a".into(), dev: "v0".into(), filter: FilterSpec::MirredToIfb { ifb: "ifb-v0".into() } };
+        assert_eq!(missing_kernel_support(&mirred, &refused(2, "TC classifier not found")).unwrap().module, "cls_u32");
+        assert_eq!(missing_kernel_support(&mirred, &refused(2, "Failed to load TC action module")).unwrap().module, "act_mirred");
+        assert_eq!(missing_kernel_support(&mirred, &refused(2, "Parent Qdisc doesn't exists")), None);
+    }
+}

@@ -22,6 +22,7 @@ pub mod messages;
 pub mod netns;
 pub mod observe;
 pub mod privileges;
+pub mod stats;
 pub mod sysctl;
 pub mod tc;
 pub mod traffic;

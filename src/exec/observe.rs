@@ -4,7 +4,7 @@
 
 use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};
-use crate::plan::observed::{ObservedLink, ObservedNs, ObservedQdisc};
+use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc};
 use crate::plan::Observed;
 use netlink_packet_route::RouteNetlinkMessage as M;
 use netlink_packet_route::address::AddressMessage;
@@ -158,6 +158,13 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
             if let M::NewTrafficClass(c) = &m {
                 if let Some(spec) = traffic::decode_class(c) {
                     out.classes.push((dev.clone(), spec));
+                }
+            }
+        }
+        for m in conn.dump(traffic::dump_filters_message(index)).await? {
+            if let M::NewTrafficFilter(f) = &m {
+                if let Some(d) = traffic::decode_filter(f) {
+                    out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
                 }
             }
         }

@@ -44,6 +44,19 @@ pub fn decode_class(msg: &TcMessage) -> Option<ClassSpec> {
     tc::decode_class(msg).ok().flatten()
 }
 
+/// A dumped filter of qdisc 1: (see [`tc::decode_filter`]).
+pub fn decode_filter(msg: &TcMessage) -> Option<tc::DecodedFilter> {
+    tc::decode_filter(msg).ok().flatten()
+}
+
+/// The message dumping the filters of qdisc 1: on one device.
+pub fn dump_filters_message(ifindex: u32) -> RouteNetlinkMessage {
+    let mut msg = TcMessage::default();
+    msg.header.index = ifindex as i32;
+    msg.header.parent = TcHandle { major: tc::QDISC_MAJOR, minor: 0 };
+    RouteNetlinkMessage::GetTrafficFilter(msg)
+}
+
 /// Sends `message` as `request`, with the flags `tc` itself uses for it, and waits for
 /// the kernel's ack.
 pub async fn send_tc_message(conn: &NsConn, request: TcRequest, message: TcMessage) -> Result<(), ExecError> {

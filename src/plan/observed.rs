@@ -1,7 +1,7 @@
 //! The observed state: what the kernel holds now, for the namespaces a script names.
 //! The executor fills it; the planner only reads it.
 
-use crate::plan::action::{ClassSpec, QdiscSpec, RouteSpec, RuleSpec};
+use crate::plan::action::{ClassSpec, FilterSpec, QdiscSpec, RouteSpec, RuleSpec};
 use indexmap::IndexMap;
 use ipnet::IpNet;
 
@@ -32,6 +32,8 @@ pub struct ObservedNs {
     pub rules: Vec<RuleSpec>,
     pub qdiscs: Vec<ObservedQdisc>,
     pub classes: Vec<(String, ClassSpec)>,
+    /// Filters on the htb qdiscs (`parent 1:`), by device.
+    pub filters: Vec<ObservedFilter>,
     /// Values of the sysctls the script sets.
     pub sysctls: IndexMap<String, String>,
 }
@@ -53,4 +55,13 @@ pub struct ObservedLink {
 pub struct ObservedQdisc {
     pub dev: String,
     pub spec: QdiscSpec,
+}
+
+/// A filter on an htb qdisc 1:. `spec` is `None` for one netscript would not have
+/// written (another classifier, other matches): present at `prio`, but foreign.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ObservedFilter {
+    pub dev: String,
+    pub prio: u32,
+    pub spec: Option<FilterSpec>,
 }

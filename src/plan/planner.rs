@@ -2,7 +2,7 @@
 //! operation; each carries its undo, computed from what was observed.
 
 use super::action::*;
-use super::observed::{ObservedLink, ObservedNs};
+use super::observed::{ObservedFilter, ObservedLink, ObservedNs};
 use super::{Observed, Op, Plan};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
@@ -12,6 +12,7 @@ use std::collections::HashMap;
 pub const MISSING_INTERFACE: &str = "netscript::plan::missing_interface";
 pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
 pub const UNSUPPORTED: &str = "netscript::plan::unsupported";
+pub const FILTER_CONFLICT: &str = "netscript::plan::filter_conflict";
 
 /// The name of the ifb device that carries `iface`'s ingress shaping.
 pub fn ifb_name(iface: &str) -> String {
@@ -405,13 +406,20 @@ impl<'a> Planner<'a> {
             let op = self.push(Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: spec }, class.span, deps, undo);
             class_ops.insert(class.id.node, op);
         }
-        // Filters are (re)installed with their qdisc; a kept qdisc keeps its filters.
-        if qdisc_op.is_none() && !htb.filters.is_empty() && !self.observed.offline {
-            return;
-        }
+        // An htb that stays (its parameters may change in place) keeps its filters:
+        // compare them, priority by priority. A new htb starts without any.
+        let in_place = matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
+        let seen: Vec<ObservedFilter> = if in_place && !self.observed.offline {
+            self.observed_ns(&ns.name).map(|o| o.filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut wanted_prios = Vec::new();
         for (index, f) in htb.filters.iter().enumerate() {
+            let prio = index as u32 + 1;
+            wanted_prios.push(prio);
             let filter = FilterSpec::U32 {
-                prio: index as u32 + 1,
+                prio,
                 proto: f.proto,
                 src: f.src.as_ref().map(|s| s.node),
                 dst: f.dst.as_ref().map(|s| s.node),
@@ -419,10 +427,47 @@ impl<'a> Planner<'a> {
                 dport: f.dport.as_ref().map(|s| s.node),
                 flowid: f.flowid.node,
             };
+            let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
+            if let [only] = at_prio.as_slice()
+                && only.spec.as_ref() == Some(&filter)
+            {
+                continue;
+            }
             let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
             deps.extend(class_ops.get(&f.flowid.node));
-            let undo = if qdisc_op.is_some() { vec![] } else { vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }] };
+            if !at_prio.is_empty() {
+                // Something else sits at this priority: netscript's own earlier filter
+                // (removed, and put back by the undo), or one it cannot restore.
+                let olds: Vec<FilterSpec> = at_prio.iter().filter_map(|o| o.spec.clone()).collect();
+                if olds.len() != at_prio.len() || olds.len() > 1 {
+                    self.diagnostics.push(
+                        Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
+                            .label("this filter would take its place")
+                            .help(format!("netscript numbers filters by their order in the htb block; remove the other one (`tc filter del dev {} parent 1: prio {prio}`)", iface.name)),
+                    );
+                    continue;
+                }
+                let old = olds.into_iter().next().expect("one decoded filter");
+                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old }, f.span, deps.clone(), undo);
+                deps.push(del);
+            }
+            let undo = if qdisc_op.is_some() && !in_place { vec![] } else { vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }] };
             self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, f.span, deps, undo);
+        }
+        // Filters of an earlier version of the script, at priorities it no longer uses.
+        let mut stale_done: Vec<u32> = Vec::new();
+        for old in &seen {
+            let Some(spec) = &old.spec else { continue };
+            if wanted_prios.contains(&old.prio) || stale_done.contains(&old.prio) {
+                continue;
+            }
+            stale_done.push(old.prio);
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec.clone() }];
+            self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec.clone() }, span, deps, undo);
         }
     }
 
@@ -431,7 +476,10 @@ impl<'a> Planner<'a> {
         if self.observed_link(&ns.name, &ifb).is_none() {
             let mut deps = self.ns_deps(&ns.name);
             deps.extend(self.link_deps(&ns.name, &iface.name));
-            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }] };
+            // Always undone by name, even in a namespace this plan creates: the record of
+            // the run must hold it, so that a re-run without `shape ingress` removes it.
+            // (A rollback skips it when it deletes the namespace anyway.)
+            let undo = vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }];
             let op = self.push(
                 Action::CreateLink { ns: ns.name.clone(), name: ifb.clone(), kind: LinkKind::Ifb, attrs: LinkAttrs { up: true, ..Default::default() } },
                 span,

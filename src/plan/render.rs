@@ -134,7 +134,7 @@ fn filter_text(f: &FilterSpec) -> String {
             write!(s, " flowid 1:{flowid:x}").unwrap();
             s
         }
-        FilterSpec::MirredToIfb { ifb } => format!("matchall action mirred egress redirect dev {ifb}"),
+        FilterSpec::MirredToIfb { ifb } => format!("u32 match u32 0 0 action mirred egress redirect dev {ifb}"),
     }
 }
 

@@ -129,3 +129,75 @@ pub fn redirect_options(ifb_ifindex: u32) -> Vec<TcFilterU32Option> {
         TcFilterU32Option::Selector(Selector::default().finish()),
     ]
 }
+
+/// The matches of a u32 classification filter, as netscript writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classify {
+    pub proto: Option<IpProto>,
+    pub src: Option<IpNet>,
+    pub dst: Option<IpNet>,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    pub classid: TcHandle,
+}
+
+/// The prefix a u32 key at `off` matches, if its mask is a prefix mask.
+fn key_prefix(val: u32, mask: u32) -> Option<IpNet> {
+    let len = mask.leading_ones();
+    if mask.checked_shl(len).unwrap_or(0) != 0 {
+        return None;
+    }
+    ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(val & mask), len as u8).ok().map(IpNet::V4)
+}
+
+/// The inverse of [`classify_options`]: the matches of a dumped u32 key node (the one
+/// that carries a selector), or `None` when it holds anything netscript does not write
+/// (hashing, offsets relative to the header length, other fields, actions, police).
+pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
+    let mut classid = None;
+    let mut selector = None;
+    for option in options {
+        match option {
+            TcFilterU32Option::ClassId(h) => classid = Some(*h),
+            TcFilterU32Option::Selector(s) => selector = Some(s),
+            // The kernel reports the node's hash table and its flags; harmless.
+            TcFilterU32Option::Hash(_) | TcFilterU32Option::Flags(_) | TcFilterU32Option::Pnct(_) => {}
+            _ => return None,
+        }
+    }
+    let sel = selector?;
+    if sel.offshift != 0 || sel.offmask != 0 || sel.hmask != 0 || sel.off != 0 || sel.offoff != 0 || sel.hoff != 0 {
+        return None;
+    }
+    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid: classid? };
+    for key in &sel.keys {
+        if key.offmask != 0 {
+            return None;
+        }
+        match (key.off, key.mask) {
+            (0, 0) if key.val == 0 => {}
+            (IP_PROTOCOL_WORD, 0x00ff_0000) => {
+                out.proto = Some(match (key.val >> 16) & 0xff {
+                    6 => IpProto::Tcp,
+                    17 => IpProto::Udp,
+                    1 => IpProto::Icmp,
+                    _ => return None,
+                })
+            }
+            (IP_SRC, mask) => out.src = Some(key_prefix(key.val, mask)?),
+            (IP_DST, mask) => out.dst = Some(key_prefix(key.val, mask)?),
+            (IP_PORTS, 0xffff_0000) => out.sport = Some((key.val >> 16) as u16),
+            (IP_PORTS, 0x0000_ffff) => out.dport = Some(key.val as u16),
+            (IP_PORTS, 0xffff_ffff) => {
+                out.sport = Some((key.val >> 16) as u16);
+                out.dport = Some(key.val as u16);
+            }
+            _ => return None,
+        }
+    }
+    // A zero port is never written by netscript (ports are 1–65535).
+    if out.sport == Some(0) || out.dport == Some(0) {
+        return None;
+    }
+    Some(out)
+}

@@ -1,0 +1,164 @@
+//! Reading traffic control back through iproute2's `tc`, for the kernel tests.
+#![allow(dead_code)]
+
+use crate::support::Sandbox;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Writes `text` to `/run/NAME` inside the sandbox; returns the path.
+pub fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
+    let path = format!("/run/{name}");
+    let mut child = std::process::Command::new("nsenter")
+        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    path
+}
+
+/// JSON in which a key repeated in one object (tc's `"match"`, once per u32 key) becomes
+/// an array of its values, in order, instead of keeping only the last.
+struct Repeated(Value);
+
+impl<'de> Deserialize<'de> for Repeated {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RepeatedVisitor).map(Repeated)
+    }
+}
+
+struct RepeatedVisitor;
+
+impl<'de> Visitor<'de> for RepeatedVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Repeated(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut repeated: Vec<String> = Vec::new();
+        while let Some((k, Repeated(v))) = map.next_entry::<String, Repeated>()? {
+            match out.get_mut(&k) {
+                None => {
+                    out.insert(k, v);
+                }
+                Some(existing) => {
+                    if !repeated.contains(&k) {
+                        *existing = Value::Array(vec![existing.take()]);
+                        repeated.push(k.clone());
+                    }
+                    existing.as_array_mut().unwrap().push(v);
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// `tc -n NS -json ARGS…`, repeated keys kept.
+pub fn tc_json(sb: &Sandbox, ns: &str, args: &[&str]) -> Value {
+    let mut all = vec!["-n", ns, "-json"];
+    all.extend_from_slice(args);
+    let text = sb.run("tc", &all).ok();
+    if text.trim().is_empty() {
+        return Value::Array(vec![]);
+    }
+    let mut de = serde_json::Deserializer::from_str(&text);
+    Repeated::deserialize(&mut de).unwrap_or_else(|e| panic!("tc {all:?}: {e}: {text}")).0
+}
+
+/// The key nodes of a u32 filter dump (the entries with a `match`): one per filter
+/// netscript adds; the priority and hash-table entries are left out.
+pub fn key_nodes(filters: &Value) -> Vec<Value> {
+    filters.as_array().unwrap().iter().filter(|f| f["options"].get("match").is_some()).cloned().collect()
+}
+
+/// The u32 keys of a key node, in order.
+pub fn matches(node: &Value) -> Vec<Value> {
+    match &node["options"]["match"] {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    }
+}
+
+/// An htb class as `tc class show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    pub id: String,
+    /// `root`, or the parent class's id.
+    pub parent: String,
+    /// htb prints no prio for an inner class (one with children).
+    pub prio: Option<u32>,
+    pub rate: String,
+    pub ceil: String,
+}
+
+/// The htb classes of `dev`, from `tc class show` text (tc 6.1 has no JSON for them):
+/// `class htb 1:10 parent 1:1 prio 1 rate 8Mbit ceil 10Mbit burst 1600b cburst 1600b`.
+pub fn classes(sb: &Sandbox, ns: &str, dev: &str) -> Vec<Class> {
+    let text = sb.run("tc", &["-n", ns, "class", "show", "dev", dev]).ok();
+    text.lines()
+        .filter(|l| l.starts_with("class htb "))
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |key: &str| words.iter().position(|w| *w == key).map(|i| words[i + 1].to_string());
+            Class {
+                id: words[2].to_string(),
+                parent: if words[3] == "root" { "root".into() } else { after("parent").unwrap_or_default() },
+                prio: after("prio").map(|p| p.parse().unwrap_or_else(|_| panic!("bad prio: {line}"))),
+                rate: after("rate").unwrap_or_default(),
+                ceil: after("ceil").unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// `tc -s -n NS -json qdisc show dev DEV`'s entry with `handle`.
+pub fn qdisc_stats(sb: &Sandbox, ns: &str, dev: &str, handle: &str) -> Value {
+    let all = tc_json(sb, ns, &["-s", "qdisc", "show", "dev", dev]);
+    all.as_array().unwrap().iter().find(|q| q["handle"] == handle).cloned().unwrap_or_else(|| panic!("{ns}.{dev} {handle}: {all}"))
+}
+
+/// `tc -s -n NS class show dev DEV` as (class id, bytes sent), from text.
+pub fn class_bytes(sb: &Sandbox, ns: &str, dev: &str) -> Vec<(String, u64)> {
+    let text = sb.run("tc", &["-s", "-n", ns, "class", "show", "dev", dev]).ok();
+    let mut out = Vec::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("class htb ") {
+            current = rest.split_whitespace().next().map(str::to_string);
+        } else if let (Some(id), Some(rest)) = (&current, line.trim().strip_prefix("Sent ")) {
+            let bytes = rest.split_whitespace().next().and_then(|b| b.parse().ok()).unwrap();
+            out.push((id.clone(), bytes));
+            current = None;
+        }
+    }
+    out
+}
