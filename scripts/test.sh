@@ -16,7 +16,7 @@ fi
 
 export CARGO_TERM_COLOR=never
 cargo build --quiet --all-targets
-cargo test --quiet --all-targets 2>&1 | tee /tmp/netscript-cargo-test.log
+cargo test --quiet 2>&1 | tee /tmp/netscript-cargo-test.log
 if [ -x editors/test.sh ]; then
   editors/test.sh
 fi
