@@ -452,23 +452,24 @@ fn route_text(addr: IpAddr, route: &RouteMessage) -> String {
         other => s.push_str(&format!("{} ", format!("{other:?}").to_lowercase())),
     }
     s.push_str(&addr.to_string());
-    let mut table = None;
+    let (mut via, mut dev, mut src, mut table) = (None, None, None, None);
     for attr in &route.attributes {
         match attr {
-            RouteAttribute::Gateway(g) => {
-                if let Some(g) = route_ip(g) {
-                    s.push_str(&format!(" via {g}"));
-                }
-            }
-            RouteAttribute::Oif(i) => s.push_str(&format!(" dev {}", ifname(*i))),
-            RouteAttribute::PrefSource(a) => {
-                if let Some(a) = route_ip(a) {
-                    s.push_str(&format!(" src {a}"));
-                }
-            }
+            RouteAttribute::Gateway(g) => via = route_ip(g),
+            RouteAttribute::Oif(i) => dev = Some(ifname(*i)),
+            RouteAttribute::PrefSource(a) => src = route_ip(a),
             RouteAttribute::Table(t) => table = Some(*t),
             _ => {}
         }
+    }
+    if let Some(via) = via {
+        s.push_str(&format!(" via {via}"));
+    }
+    if let Some(dev) = dev {
+        s.push_str(&format!(" dev {dev}"));
+    }
+    if let Some(src) = src {
+        s.push_str(&format!(" src {src}"));
     }
     if let Some(t) = table.filter(|t| *t != 254 && *t != 255) {
         s.push_str(&format!(" table {t}"));
