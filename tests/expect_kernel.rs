@@ -130,6 +130,46 @@ fn noreach_fails_and_rolls_back_when_the_namespaces_are_linked() {
     assert_same_dump(&before, &sb.dump(), "after the failed run");
 }
 
+#[test]
+fn ipv6_expectations_use_icmpv6() {
+    let sb = Sandbox::new();
+    let script = write_script(
+        &sb,
+        "v6.ns",
+        "netns six1 < veth a <-> six2.b < addr fd00:77::1/64 > >\nnetns six2 < link b < addr fd00:77::2/64 > >\nexpect six1 reach fd00:77::2 within 5s\nexpect six1 noreach fd00:78::2 within 300ms\n",
+    );
+    let run = sb.netscript(&["run", &script]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let live: serde_json::Value = serde_json::from_str(&sb.netscript(&["check-live", "--format", "json", &script]).ok()).unwrap();
+    assert_eq!(live[0]["result"], "reached", "{live}");
+    assert_eq!(live[0]["route"], "fd00:77::2 dev a src fd00:77::1");
+    assert_eq!(live[1]["result"], "unreachable", "{live}");
+    assert_eq!(live[1]["holds"], true);
+    assert!(live[1]["route_error"].as_str().unwrap().contains("unreachable"), "{live}");
+}
+
+#[test]
+fn unprivileged_icmp_sockets_are_used_where_ping_group_range_allows() {
+    // By default a new namespace's ping_group_range admits nobody and the probe uses a
+    // raw socket (every other test); here the datagram socket path, v4 and v6.
+    let sb = Sandbox::new();
+    let script = write_script(
+        &sb,
+        "dgram.ns",
+        "netns dg1 < veth a <-> dg2.b < addr 10.55.0.1/24; addr fd00:55::1/64 > >\nnetns dg2 < link b < addr 10.55.0.2/24; addr fd00:55::2/64 > >\n\
+         expect dg1 reach 10.55.0.2\nexpect dg1 reach fd00:55::2 within 5s\nexpect dg1 noreach 10.55.0.3 within 300ms\n",
+    );
+    sb.netscript(&["run", &script]).ok();
+    sb.netscript(&["exec", "dg1", "--", "sh", "-c", "echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range"]).ok();
+    let range = sb.netscript(&["exec", "dg1", "--", "cat", "/proc/sys/net/ipv4/ping_group_range"]).ok();
+    assert_eq!(range.split_whitespace().collect::<Vec<_>>(), ["0", "2147483647"]);
+    let live: serde_json::Value = serde_json::from_str(&sb.netscript(&["check-live", "--format", "json", &script]).ok()).unwrap();
+    assert_eq!(live[0]["result"], "reached", "{live}");
+    assert_eq!(live[1]["result"], "reached", "{live}");
+    assert_eq!(live[2]["holds"], true, "{live}");
+    assert_ne!(live[2]["result"], "reached", "{live}");
+}
+
 /// Starts a TCP listener on 0.0.0.0:`port` inside namespace `ns` of the current
 /// (sandboxed) process, accepting until the process ends.
 fn listen_in(ns: &str, port: u16) {

@@ -347,9 +347,15 @@ fn icmp(target: IpAddr, within: Duration) -> ProbeOutcome {
     if let Err(e) = setsockopt_int(&fd, recverr.0, recverr.1, 1) {
         return ProbeOutcome::Error(format!("cannot ask for ICMP errors: {e}"));
     }
-    if let Err(e) = connect(&fd, target) {
-        // No route at all: the kernel says so at connect time already.
-        return classify(&e).unwrap_or(ProbeOutcome::Timeout);
+    // No route at all: the kernel says so at connect time already. Retried like any
+    // other failure (a route may still be settling, e.g. an IPv6 address in DAD).
+    while let Err(e) = connect(&fd, target) {
+        let outcome = classify(&e).unwrap_or(ProbeOutcome::Timeout);
+        let now = Instant::now();
+        if matches!(outcome, ProbeOutcome::Error(_)) || now >= deadline {
+            return outcome;
+        }
+        std::thread::sleep(RESEND.min(deadline - now));
     }
     // Raw sockets see every reply: tell ours apart by an identifier of our own.
     let ident = (std::process::id() as u16) ^ (fd.as_raw_fd() as u16).rotate_left(8);
