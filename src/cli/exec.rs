@@ -5,11 +5,11 @@ use crate::exec::netns_exec;
 use std::ffi::OsString;
 
 pub fn exec(ns: &str, command: &[OsString]) -> i32 {
-    if ns != crate::model::HOST {
-        if let Err(e) = crate::exec::check_privileges() {
-            eprintln!("netscript: {e}");
-            return exit::RUN_FAILED;
-        }
+    if ns != crate::model::HOST
+        && let Err(e) = crate::exec::check_privileges()
+    {
+        eprintln!("netscript: {e}");
+        return exit::RUN_FAILED;
     }
     match netns_exec::netns_exec(ns, command) {
         Ok(status) => netns_exec::exit_code(status),
