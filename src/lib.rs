@@ -17,3 +17,4 @@ pub mod check;
 pub mod cli;
 pub mod state;
 pub mod transaction;
+pub mod expectations;

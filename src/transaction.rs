@@ -165,6 +165,16 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
                 .collect();
             return Outcome::Failed { diagnostics, rollback };
         }
+        // Expectations: the run is kept only if the network it built works.
+        let results = crate::expectations::check(desired);
+        if results.iter().any(|(_, r)| !r.holds) {
+            let rollback = exec.rollback(&plan, &report.completed, on_event);
+            let aftermath = match &rollback {
+                RollbackOutcome::Complete => "the run was rolled back: the system is as it was",
+                RollbackOutcome::Incomplete(_) => "the run was rolled back, but not completely; see below",
+            };
+            return Outcome::Failed { diagnostics: crate::expectations::unmet(&results, aftermath), rollback };
+        }
         let mut record = previous.clone().unwrap_or_else(|| Record {
             format: state::STATE_FORMAT,
             script: script.map(state::script_key).unwrap_or_default(),
@@ -184,6 +194,13 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         {
             let rollback = exec.rollback(&plan, &report.completed, on_event);
             return Outcome::Failed { diagnostics: vec![Diagnostic::error(KERNEL_REFUSED, plan.ops[0].origin, format!("cannot record the run: {e}")).label("rolled back")], rollback };
+        }
+    }
+    if plan.ops.is_empty() {
+        let results = crate::expectations::check(desired);
+        let unmet = crate::expectations::unmet(&results, "this run changed nothing: the system already held what the script declares");
+        if !unmet.is_empty() {
+            return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
     }
     // What an earlier run created and the script no longer declares goes now, after the

@@ -52,6 +52,22 @@ pub enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Check only a script's `expect` statements against the live network; changes
+    /// nothing. Exit 0 when all hold, 3 when one does not.
+    CheckLive {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
+    /// Run a command inside a namespace, as `ip netns exec` does; its exit code is
+    /// passed through.
+    Exec {
+        /// The namespace (`host`: this one).
+        ns: String,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Show the plan for a script: the same as `run --dry-run`.
     Plan {
         file: PathBuf,

@@ -1,6 +1,8 @@
 //! The `netscript` command: a thin layer over the pipeline.
 
 pub mod args;
+mod check_live;
+mod exec;
 mod run;
 mod show;
 
@@ -39,6 +41,8 @@ pub fn main() -> i32 {
         Command::Run { file, dry_run: false, .. } => run::run(&out, file),
         Command::Down { file } => run::down(&out, file),
         Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
+        Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
+        Command::Exec { ns, command } => exec::exec(ns, command),
     }
 }
 

@@ -20,8 +20,10 @@ pub mod conn;
 pub mod error;
 pub mod messages;
 pub mod netns;
+pub mod netns_exec;
 pub mod observe;
 pub mod privileges;
+pub mod probe;
 pub mod stats;
 pub mod sysctl;
 pub mod tc;
@@ -29,6 +31,7 @@ pub mod traffic;
 
 pub use apply::{ApplyFailure, ApplyReport, ExecEvent, RollbackOutcome, UndoFailure};
 pub use error::{ExecError, KernelError};
+pub use netns_exec::netns_exec;
 pub use privileges::check_privileges;
 
 use crate::model::{Desired, HOST};

@@ -239,13 +239,18 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
         return "up to date: nothing to do\n".to_string();
     }
     let namespaces: std::collections::BTreeSet<&str> = plan.ops.iter().map(|o| o.action.namespace()).collect();
-    let mut out = format!(
-        "plan: {} operation{} in {} namespace{}\n",
-        plan.ops.len(),
-        if plan.ops.len() == 1 { "" } else { "s" },
-        namespaces.len(),
-        if namespaces.len() == 1 { "" } else { "s" }
-    );
+    let mut out = if plan.ops.is_empty() {
+        // Only expectations: nothing to change, they are still checked.
+        "up to date: nothing to do\n".to_string()
+    } else {
+        format!(
+            "plan: {} operation{} in {} namespace{}\n",
+            plan.ops.len(),
+            if plan.ops.len() == 1 { "" } else { "s" },
+            namespaces.len(),
+            if namespaces.len() == 1 { "" } else { "s" }
+        )
+    };
     let width = plan.ops.len().to_string().len();
     let lines: Vec<String> = plan
         .ops
