@@ -16,7 +16,15 @@ fi
 
 export CARGO_TERM_COLOR=never
 cargo build --quiet --all-targets
-cargo test --quiet 2>&1 | tee /tmp/netscript-cargo-test.log
+log=$(mktemp)
+cargo test --quiet 2>&1 | tee "$log"
+editor_suites=0
 if [ -x editors/test.sh ]; then
-  editors/test.sh
+  editors/test.sh | tee -a "$log"
+  editor_suites=$(grep -c '^ok ' "$log" || true)
 fi
+# One closing line that counts everything (cargo's own last line is its doc-test run).
+passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo "tests: $((passed + editor_suites)) passed, $failed failed"
