@@ -5,6 +5,9 @@
 //! [`plan`] (pure: desired + observed → operations) → [`exec`] (the only module that
 //! talks to the kernel) → front ends ([`cli`]).
 
+// Diagnostics are returned by value: they are the product, not an exceptional path.
+#![allow(clippy::result_large_err)]
+
 pub mod diagnostic;
 pub mod exec;
 pub mod model;

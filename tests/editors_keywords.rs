@@ -24,7 +24,7 @@ fn grammar() -> (PathBuf, String) {
         real
     } else {
         let copy = root().join("editors/test/netscript.pest.snapshot");
-        eprintln!("note: {} is missing, using {}", "grammar/netscript.pest", copy.display());
+        eprintln!("note: grammar/netscript.pest is missing, using {}", copy.display());
         copy
     };
     let text = read(&path);

@@ -88,7 +88,7 @@ fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
                     Diagnostic::error(NOT_A_BRIDGE, master.span, format!("`{}` is not a bridge", master.node))
                         .label(format!("this is a {}", target.kind.word()))
                         .also(target.span, "declared here")
-                        .help(format!("declare a bridge (`bridge br0`) and write `master br0`")),
+                        .help("declare a bridge (`bridge br0`) and write `master br0`".to_string()),
                 ),
                 Ok(_) => {}
             }

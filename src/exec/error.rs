@@ -50,11 +50,10 @@ impl ExecError {
     /// Rewrites the meaning of a kernel error for the action that caused it, where the
     /// generic errno text would mislead (ENOENT on a qdisc is a missing kernel module).
     pub(crate) fn in_context_of(mut self, action: &Action) -> ExecError {
-        if let ExecError::Kernel(k) = &mut self {
-            if let Some(meaning) = contextual_meaning(k.errno, action) {
+        if let ExecError::Kernel(k) = &mut self
+            && let Some(meaning) = contextual_meaning(k.errno, action) {
                 k.meaning = meaning;
             }
-        }
         self
     }
 }

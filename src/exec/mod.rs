@@ -195,15 +195,12 @@ impl Inner {
         }
         // Close our socket first: it would keep the namespace (and its links) alive.
         let cell = self.conns.borrow_mut().remove(ns);
-        if let Some(cell) = cell {
-            if let Ok(cell) = Rc::try_unwrap(cell) {
-                if let Some(conn) = cell.into_inner() {
-                    if let Ok(conn) = Rc::try_unwrap(conn) {
+        if let Some(cell) = cell
+            && let Ok(cell) = Rc::try_unwrap(cell)
+                && let Some(conn) = cell.into_inner()
+                    && let Ok(conn) = Rc::try_unwrap(conn) {
                         conn.close().await;
                     }
-                }
-            }
-        }
         self.ifindex.borrow_mut().remove(ns);
         netns::delete(ns)
     }
@@ -381,8 +378,8 @@ impl Inner {
         // VETH_INFO_PEER (it configures the peer before pairing it, and an unpaired veth
         // cannot open): one more request on the peer's namespace, and if it fails the
         // pair is removed so that the op leaves nothing behind.
-        if let LinkKind::Veth { peer_ns, peer_name, peer_attrs } = kind {
-            if peer_attrs.up || peer_attrs.master.is_some() {
+        if let LinkKind::Veth { peer_ns, peer_name, peer_attrs } = kind
+            && (peer_attrs.up || peer_attrs.master.is_some()) {
                 let finish_peer = async {
                     let master = self.opt_ifindex(peer_ns, peer_attrs.master.as_ref()).await?;
                     let set = crate::plan::action::LinkSet { up: peer_attrs.up.then_some(true), ..Default::default() };
@@ -396,7 +393,6 @@ impl Inner {
                     return Err(e);
                 }
             }
-        }
         Ok(())
     }
 }

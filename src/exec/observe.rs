@@ -107,23 +107,19 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
         );
     }
     for m in &addrs {
-        if let M::NewAddress(a) = m {
-            if let Some((index, net)) = messages::decode_address(a) {
-                if let Some(link) = names.get(&index).and_then(|n| out.links.get_mut(n)) {
+        if let M::NewAddress(a) = m
+            && let Some((index, net)) = messages::decode_address(a)
+                && let Some(link) = names.get(&index).and_then(|n| out.links.get_mut(n)) {
                     link.addrs.push(net);
                 }
-            }
-        }
     }
     for m in &routes {
-        if let M::NewRoute(r) = m {
-            if let Some((mut spec, oif)) = messages::decode_route(r) {
-                if tables.contains(&spec.table) {
+        if let M::NewRoute(r) = m
+            && let Some((mut spec, oif)) = messages::decode_route(r)
+                && tables.contains(&spec.table) {
                     spec.dev = oif.and_then(|i| names.get(&i).cloned());
                     out.routes.push(spec);
                 }
-            }
-        }
     }
     out.rules = rules
         .iter()
@@ -155,18 +151,16 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
     }
     for (dev, index) in htb_devices {
         for m in conn.dump(traffic::dump_classes_message(index)).await? {
-            if let M::NewTrafficClass(c) = &m {
-                if let Some(spec) = traffic::decode_class(c) {
+            if let M::NewTrafficClass(c) = &m
+                && let Some(spec) = traffic::decode_class(c) {
                     out.classes.push((dev.clone(), spec));
                 }
-            }
         }
         for m in conn.dump(traffic::dump_filters_message(index)).await? {
-            if let M::NewTrafficFilter(f) = &m {
-                if let Some(d) = traffic::decode_filter(f) {
+            if let M::NewTrafficFilter(f) = &m
+                && let Some(d) = traffic::decode_filter(f) {
                     out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
                 }
-            }
         }
     }
     out.sysctls = sysctls.into_iter().collect();
