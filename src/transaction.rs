@@ -54,6 +54,7 @@ fn is_creation(action: &Action) -> bool {
     matches!(
         action,
         Action::CreateNetns { .. } | Action::CreateLink { .. } | Action::AddAddr { .. } | Action::AddRoute { .. } | Action::AddRule { .. } | Action::AddFilter { .. }
+            | Action::AttachBpf { .. } | Action::AttachXdp { .. }
     )
 }
 
