@@ -748,7 +748,7 @@ impl<'a> Evaluator<'a> {
                     _ => "check the file's permissions".to_string(),
                 };
                 self.report(
-                    Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", full.display()))
+                    Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", path.node))
                         .label("this object file")
                         .help(help),
                 );
@@ -784,7 +784,7 @@ impl<'a> Evaluator<'a> {
                     super::bpf::ProgramKind::Xdp => "`xdp` needs an XDP program: SEC(\"xdp\"); a tc classifier goes in a `bpf ingress|egress` statement",
                 };
                 Diagnostic::error(BPF_WRONG_PROGRAM_TYPE, at_section, format!("{found} is not {} program", match wanted { super::bpf::ProgramKind::Xdp => "an XDP", super::bpf::ProgramKind::Classifier => "a tc classifier" }))
-                    .label(format!("a {} program", found.kind))
+                    .label(format!("{} {} program", if found.kind.starts_with('X') { "an" } else { "a" }, found.kind))
                     .help(statement)
             }
             Err(E::SeveralInSection { section: name, functions }) => Diagnostic::error(

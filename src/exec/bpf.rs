@@ -85,7 +85,14 @@ fn load_error(program: &str, error: aya::programs::ProgramError) -> ExecError {
     match error {
         aya::programs::ProgramError::LoadError { io_error, verifier_log } => ExecError::ProgramRefused(LoadRefusal {
             program: program.to_string(),
-            error: KernelError::new(io_error.raw_os_error().unwrap_or(nix::libc::EINVAL), None),
+            error: {
+                let mut k = KernelError::new(io_error.raw_os_error().unwrap_or(nix::libc::EINVAL), None);
+                // BPF_PROG_LOAD's EACCES/EINVAL are the verifier's refusal, not missing privileges.
+                if k.errno == nix::libc::EACCES || k.errno == nix::libc::EINVAL {
+                    k.meaning = "the verifier refused it".into();
+                }
+                k
+            },
             log: trim_log(&verifier_log.to_string(), VERIFIER_LOG_LINES),
         }),
         other => ExecError::Unsupported(format!("cannot load program `{program}`: {other}")),
@@ -94,7 +101,7 @@ fn load_error(program: &str, error: aya::programs::ProgramError) -> ExecError {
 
 impl std::fmt::Display for LoadRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the kernel refused to load program `{}` ({}): see the verifier log", self.program, self.error)
+        write!(f, "cannot load program `{}`: {}", self.program, self.error)
     }
 }
 
