@@ -93,11 +93,7 @@ fn is(section: &ProgramSection, kind: ProgramKind) -> bool {
     }
 }
 
-/// Every program of an object, sorted by section then function.
-pub fn programs(bytes: &[u8]) -> Result<Vec<(Listed, bool, bool)>, ObjectError> {
-    Ok(list(bytes)?.into_iter().map(|(l, s)| (l, is(&s, ProgramKind::Classifier), is(&s, ProgramKind::Xdp))).collect())
-}
-
+/// Every program of an object with its section type, sorted by section then function.
 fn list(bytes: &[u8]) -> Result<Vec<(Listed, ProgramSection)>, ObjectError> {
     let parsed = aya_obj::Object::parse(bytes).map_err(|e| {
         let mut text = e.to_string();
