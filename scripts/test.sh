@@ -9,12 +9,17 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
+command -v clang >/dev/null || need+=(clang llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 export CARGO_TERM_COLOR=never
+# The example eBPF programs, next to their sources (examples/bpf/*.ns name them); the
+# tests compile their own copies.
+examples/bpf/build.sh
 cargo build --quiet --all-targets
 log=$(mktemp)
 cargo test --quiet 2>&1 | tee "$log"

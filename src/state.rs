@@ -130,6 +130,10 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
             n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
         }),
         Action::SetLink { ns, name, .. } => iface(ns, name).is_some() || (name == "lo" && ns_of(ns).is_some()),
+        Action::DetachBpf { ns, dev, direction, prio, .. } | Action::AttachBpf { ns, dev, direction, prio, .. } => {
+            iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).count() >= *prio as usize)
+        }
+        Action::DetachXdp { ns, dev, .. } | Action::AttachXdp { ns, dev, .. } => iface(ns, dev).is_some_and(|i| i.xdp.is_some()),
         // Forward actions never appear as undo.
         _ => true,
     }

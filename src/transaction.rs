@@ -54,6 +54,7 @@ fn is_creation(action: &Action) -> bool {
     matches!(
         action,
         Action::CreateNetns { .. } | Action::CreateLink { .. } | Action::AddAddr { .. } | Action::AddRoute { .. } | Action::AddRule { .. } | Action::AddFilter { .. }
+            | Action::AttachBpf { .. } | Action::AttachXdp { .. }
     )
 }
 
@@ -79,6 +80,7 @@ pub fn refusal(plan: &Plan, op: usize, error: &ExecError, rollback: &RollbackOut
             Some(msg) => format!("the kernel said: {msg}"),
             None => String::new(),
         },
+        ExecError::ProgramRefused(r) if !r.log.is_empty() => format!("the verifier's log ends:\n{}", r.log),
         _ => String::new(),
     };
     let aftermath = match rollback {

@@ -717,20 +717,27 @@ impl<'a> Evaluator<'a> {
             StmtKind::Netem { opts } => self.netem(&ns, &iface, stmt, opts),
             StmtKind::Bpf { direction, path, section } => {
                 let base = self.base_dir(path.span.file);
-                let attach = BpfAttach { direction: direction.node, path: base.join(&path.node), section: section.as_ref().map(|s| s.node.clone()) };
+                let full = base.join(&path.node);
+                let program = self.bpf_program(&full, path, section.as_ref(), super::bpf::ProgramKind::Classifier);
+                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program };
                 self.iface_mut(&ns, &iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::Xdp { path, opts } => {
                 let base = self.base_dir(path.span.file);
                 let mut seen = Seen::default();
-                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None };
+                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None };
+                let mut section_opt = None;
                 for opt in opts {
                     match opt {
-                        XdpOpt::Section(s) if self.once(&mut seen, "section", s.span) => attach.section = Some(s.node.clone()),
+                        XdpOpt::Section(s) if self.once(&mut seen, "section", s.span) => {
+                            attach.section = Some(s.node.clone());
+                            section_opt = Some(s.clone());
+                        }
                         XdpOpt::Mode(m) if self.once(&mut seen, "mode", m.span) => attach.mode = Some(m.node),
                         _ => {}
                     }
                 }
+                attach.program = self.bpf_program(&attach.path, path, section_opt.as_ref(), super::bpf::ProgramKind::Xdp);
                 if let Some(first) = self.iface_mut(&ns, &iface).xdp.as_ref().map(|x| x.span) {
                     self.report(
                         Diagnostic::error(CONFLICTING_ATTRIBUTE, stmt.span, format!("`{iface}` can hold one XDP program"))
@@ -743,6 +750,83 @@ impl<'a> Evaluator<'a> {
             }
             _ => unreachable!("every other statement is handled before attributes"),
         }
+    }
+
+    /// Reads the object of a `bpf`/`xdp` statement and finds its program; every problem
+    /// is a diagnostic on the path (or on the section name), and gives `None`.
+    fn bpf_program(&mut self, full: &Path, path: &Spanned<String>, section: Option<&Spanned<String>>, want: super::bpf::ProgramKind) -> Option<BpfProgram> {
+        use super::bpf::ObjectError as E;
+        let bytes = match self.loader.read_bytes(full) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let help = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "paths are relative to the script's directory; compile the program first, e.g. `clang -O2 -g -target bpf -c {} -o {}`",
+                        Path::new(&path.node).with_extension("c").display(),
+                        path.node
+                    ),
+                    _ => "check the file's permissions".to_string(),
+                };
+                self.report(
+                    Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", path.node))
+                        .label("this object file")
+                        .help(help),
+                );
+                return None;
+            }
+        };
+        let listing = |l: &[super::bpf::Listed]| {
+            if l.is_empty() {
+                "the object holds no program".to_string()
+            } else {
+                format!("the object holds: {}", l.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let at_section = section.map(|s| s.span).unwrap_or(path.span);
+        let d = match super::bpf::find(&bytes, section.map(|s| s.node.as_str()), want) {
+            Ok(program) => return Some(program),
+            Err(E::Invalid(why)) => Diagnostic::error(BPF_INVALID_OBJECT, path.span, format!("`{}` is not an eBPF object netscript can load: {why}", path.node))
+                .label("this file")
+                .help("compile the program with `clang -O2 -g -target bpf -c prog.c -o prog.o`"),
+            Err(E::NoSuchSection { wanted, available }) => {
+                let names: Vec<&str> = available.iter().flat_map(|l| [l.section.as_str(), l.function.as_str()]).collect();
+                let mut help = listing(&available);
+                if let Some(dym) = crate::diagnostic::did_you_mean(&wanted, names) {
+                    help = format!("{dym} {help}");
+                }
+                Diagnostic::error(BPF_NO_SUCH_SECTION, at_section, format!("`{}` has no section or program `{wanted}`", path.node))
+                    .label("no such section")
+                    .help(help)
+            }
+            Err(E::WrongType { found, wanted }) => {
+                let statement = match wanted {
+                    super::bpf::ProgramKind::Classifier => "`bpf ingress|egress` needs a tc classifier: SEC(\"classifier\"); an XDP program goes in an `xdp` statement",
+                    super::bpf::ProgramKind::Xdp => "`xdp` needs an XDP program: SEC(\"xdp\"); a tc classifier goes in a `bpf ingress|egress` statement",
+                };
+                Diagnostic::error(BPF_WRONG_PROGRAM_TYPE, at_section, format!("{found} is not {} program", match wanted { super::bpf::ProgramKind::Xdp => "an XDP", super::bpf::ProgramKind::Classifier => "a tc classifier" }))
+                    .label(format!("{} {} program", if found.kind.starts_with('X') { "an" } else { "a" }, found.kind))
+                    .help(statement)
+            }
+            Err(E::SeveralInSection { section: name, functions }) => Diagnostic::error(
+                BPF_AMBIGUOUS_PROGRAM,
+                at_section,
+                format!("section `{name}` of `{}` holds {} programs", path.node, functions.len()),
+            )
+            .label("which one?")
+            .help(format!("name the function instead: {}", functions.iter().map(|f| format!("`section {f}`")).collect::<Vec<_>>().join(" or "))),
+            Err(E::NoProgram { wanted, available }) => Diagnostic::error(BPF_WRONG_PROGRAM_TYPE, path.span, format!("`{}` holds no {} program", path.node, wanted.word()))
+                .label("in this object")
+                .help(listing(&available)),
+            Err(E::Ambiguous { candidates }) => Diagnostic::error(
+                BPF_AMBIGUOUS_PROGRAM,
+                path.span,
+                format!("`{}` holds {} {} programs", path.node, candidates.len(), want.word()),
+            )
+            .label("which one?")
+            .help(format!("add `section NAME`; {}", listing(&candidates))),
+        };
+        self.report(d);
+        None
     }
 
     fn set_root_qdisc(&mut self, ns: &str, iface: &str, qdisc: Spanned<Qdisc>) -> bool {

@@ -1,6 +1,7 @@
 //! The checker: evaluates a script (let, for, interpolation, include) into the desired
 //! state and reports every error it finds, not only the first.
 
+pub mod bpf;
 pub mod codes;
 mod eval;
 mod names;
@@ -20,6 +21,10 @@ pub trait Loader {
     fn read(&self, path: &Path) -> std::io::Result<String>;
     /// A stable identity for cycle detection.
     fn canonical(&self, path: &Path) -> Option<PathBuf>;
+    /// Reads a binary file (eBPF objects).
+    fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
 }
 
 pub struct FsLoader;

@@ -74,6 +74,14 @@ fn lookup<'n>(ns: &'n Namespace, name: &Spanned<String>, role: &str) -> Result<O
 
 fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
+        if let (Some(shape), Some(bpf)) = (&iface.ingress_shape, iface.bpf.first()) {
+            found.push(
+                Diagnostic::error(CONFLICTING_QDISC, bpf.span, format!("`{}` cannot have both `shape ingress` and `bpf`", iface.name))
+                    .label("needs a clsact qdisc")
+                    .also(shape.span, "needs an ingress qdisc")
+                    .help("both sit on the interface's ingress hook (ffff:), which holds one qdisc; keep one of the two"),
+            );
+        }
         if let Some(master) = &iface.master {
             if master.node == "lo" {
                 found.push(Diagnostic::error(NOT_A_BRIDGE, master.span, "`lo` is not a bridge").label("the loopback device").help("declare a bridge (`bridge br0`) and write `master br0`"));

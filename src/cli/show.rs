@@ -108,6 +108,9 @@ fn text(name: &str, ns: &ObservedNs) -> String {
             writeln!(out, "    qdisc {}", crate::plan::describe(&crate::plan::Action::ReplaceQdisc { ns: name.into(), dev: link.name.clone(), qdisc: q.spec.clone() })
                 .split_once(" root handle 1: ").map(|(_, r)| r.to_string()).unwrap_or_else(|| q.spec.kind().to_string())).unwrap();
         }
+        for p in ns.programs.iter().filter(|p| p.dev == link.name) {
+            writeln!(out, "    {}", program_text(p)).unwrap();
+        }
     }
     for r in &ns.routes {
         writeln!(out, "  route {}", crate::plan::render::route_text(r)).unwrap();
@@ -140,4 +143,22 @@ pub fn stats_text(entries: &[TcStatsEntry]) -> String {
         .unwrap();
     }
     out
+}
+
+/// `bpf tc ingress prio 1: id 12 drop_icmp_tc, section classifier of drop_icmp.o`.
+fn program_text(p: &crate::plan::observed::ObservedProgram) -> String {
+    let kernel = crate::exec::bpf::program_info(p.id);
+    let mut line = format!("bpf {}: id {}", p.attach, p.id);
+    match (&p.label, &kernel) {
+        (Some(l), _) => write!(line, " {}, section {} of {} (netscript, hash {})", l.function, l.section, l.file, l.hash).unwrap(),
+        (None, Some((name, _))) if !name.is_empty() => write!(line, " {name}").unwrap(),
+        _ => {}
+    }
+    if let Some((_, tag)) = kernel {
+        write!(line, " tag {tag}").unwrap();
+    }
+    if matches!(p.attach, crate::plan::observed::AttachPoint::Tc { .. }) && !p.direct_action {
+        line.push_str(" (not direct-action)");
+    }
+    line
 }

@@ -243,6 +243,11 @@ fn is_already_gone(action: &Action, error: &ExecError) -> bool {
             | Action::DelQdisc { .. }
             | Action::DelClass { .. }
             | Action::DelFilter { .. }
+            | Action::DetachBpf { .. }
+            | Action::DetachXdp { .. }
+            // Putting back a program by id that the kernel has freed meanwhile.
+            | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
+            | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
     );
     deletes
         && (matches!(error, ExecError::NoSuchNamespace(_))

@@ -22,6 +22,9 @@ pub enum ExecError {
     /// The kernel answered something netlink does not allow, or did not answer.
     #[error("netlink protocol error: {0}")]
     Protocol(String),
+    /// The kernel refused to load an eBPF program (its verifier, usually).
+    #[error("{0}")]
+    ProgramRefused(super::bpf::LoadRefusal),
     /// The plan itself is malformed (a dependency out of range, …).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
@@ -32,6 +35,7 @@ impl ExecError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             ExecError::Kernel(k) | ExecError::Os { error: k, .. } => Some(k.errno),
+            ExecError::ProgramRefused(r) => Some(r.error.errno),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@
 //! are dropped when links are created or deleted.
 
 pub mod apply;
+pub mod bpf;
 pub mod conn;
 pub mod error;
 pub mod messages;
@@ -63,6 +64,9 @@ pub(crate) struct Inner {
     /// Interface indexes by namespace, then name.
     ifindex: RefCell<HashMap<String, HashMap<String, u32>>>,
     run_dir_ready: Cell<bool>,
+    /// eBPF programs detached or replaced by this executor, kept loaded until it ends so
+    /// that a rollback can attach them again.
+    kept_programs: RefCell<Vec<OwnedFd>>,
 }
 
 /// Worker threads for namespace work. Creating a namespace is mostly kernel time under
@@ -89,6 +93,7 @@ impl Executor {
                 conns: RefCell::new(HashMap::new()),
                 ifindex: RefCell::new(HashMap::new()),
                 run_dir_ready: Cell::new(false),
+                kept_programs: RefCell::new(Vec::new()),
             },
             runtime,
         })
@@ -335,6 +340,7 @@ impl Inner {
                     send_tc_message(&conn, TcRequest::DelFilter, traffic::filter_delete_message(index, filter)?).await
                 }
             }
+            Action::AttachBpf { .. } | Action::DetachBpf { .. } | Action::AttachXdp { .. } | Action::DetachXdp { .. } => self.bpf_action(action).await,
             Action::SetSysctl { ns, key, value } => {
                 let conn = self.conn(ns).await?;
                 let fd = conn.ns_fd.clone();

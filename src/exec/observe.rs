@@ -163,6 +163,20 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
                 }
         }
     }
+    let clsact: Vec<(String, u32)> = out
+        .qdiscs
+        .iter()
+        .filter(|q| q.spec == crate::plan::action::QdiscSpec::Clsact)
+        .filter_map(|q| out.links.get(&q.dev).map(|l| (q.dev.clone(), l.index)))
+        .collect();
+    let dumped_links: Vec<(String, &LinkMessage)> = links
+        .iter()
+        .filter_map(|m| match m {
+            M::NewLink(l) => names.get(&l.header.index).map(|n| (n.clone(), l)),
+            _ => None,
+        })
+        .collect();
+    out.programs = super::bpf::observe_programs(&conn, &dumped_links, &clsact).await?;
     out.sysctls = sysctls.into_iter().collect();
     Ok(out)
 }

@@ -1,7 +1,7 @@
 //! Operations: what the planner asks of the executor. Each is self-contained (names,
 //! not interface indexes) so that the planner stays pure; the executor resolves names.
 
-use crate::model::{Htb, IpProto, MacvlanMode, Netem, Tbf};
+use crate::model::{BpfDirection, BpfProgram, Htb, IpProto, MacvlanMode, Netem, Tbf, XdpMode};
 use crate::units::Rate;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -28,6 +28,60 @@ pub enum Action {
     AddFilter { ns: String, dev: String, filter: FilterSpec },
     DelFilter { ns: String, dev: String, filter: FilterSpec },
     SetSysctl { ns: String, key: String, value: String },
+    /// Attaches an eBPF classifier as a cls_bpf filter in direct-action mode on the
+    /// clsact qdisc's ingress or egress hook, at priority `prio`.
+    AttachBpf { ns: String, dev: String, direction: BpfDirection, prio: u16, program: BpfSource },
+    /// Removes the filters of priority `prio` on that hook. `keep` is the id of the
+    /// program there, which the executor keeps loaded until it ends so that a rollback
+    /// can put it back.
+    DetachBpf { ns: String, dev: String, direction: BpfDirection, prio: u16, keep: Option<u32> },
+    /// Attaches an XDP program to the link (replacing the one there in the same mode);
+    /// `mode` `None` lets the kernel choose (native when the driver has it).
+    /// `keep`: as for [`Action::DetachBpf`], the program being replaced.
+    AttachXdp { ns: String, dev: String, mode: Option<XdpMode>, program: BpfSource, keep: Option<u32> },
+    DetachXdp { ns: String, dev: String, mode: Option<XdpMode>, keep: Option<u32> },
+}
+
+/// Where an attached program comes from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BpfSource {
+    /// Loaded from an object file; the executor refuses if the file's hash is no longer
+    /// the one checked.
+    Object { path: std::path::PathBuf, program: BpfProgram },
+    /// A program the kernel holds already, by id (the undo of a replacement): `name` is
+    /// the tc filter name it had.
+    Loaded { id: u32, name: String },
+}
+
+/// The name netscript gives its cls_bpf filters (`TCA_BPF_NAME`, shown by `tc filter
+/// show`): it carries the object's hash, so that a later run sees whether the program
+/// attached is the one the script names.
+pub fn bpf_filter_name(path: &std::path::Path, program: &BpfProgram) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("netscript:{}:{}:{}:{}", program.hash, program.section, program.function, file)
+}
+
+/// What a netscript filter name says: (hash, section, function, file).
+pub fn parse_bpf_filter_name(name: &str) -> Option<BpfLabel> {
+    let mut parts = name.strip_prefix("netscript:")?.splitn(4, ':');
+    let label = BpfLabel {
+        hash: parts.next()?.to_string(),
+        section: parts.next()?.to_string(),
+        function: parts.next()?.to_string(),
+        file: parts.next()?.to_string(),
+    };
+    Some(label)
+}
+
+/// What netscript attached: the program's object, as recorded on the attachment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BpfLabel {
+    pub hash: String,
+    pub section: String,
+    pub function: String,
+    /// The object's file name.
+    pub file: String,
 }
 
 impl Action {
@@ -51,7 +105,11 @@ impl Action {
             | Action::DelClass { ns, .. }
             | Action::AddFilter { ns, .. }
             | Action::DelFilter { ns, .. }
-            | Action::SetSysctl { ns, .. } => ns,
+            | Action::SetSysctl { ns, .. }
+            | Action::AttachBpf { ns, .. }
+            | Action::DetachBpf { ns, .. }
+            | Action::AttachXdp { ns, .. }
+            | Action::DetachXdp { ns, .. } => ns,
         }
     }
 }

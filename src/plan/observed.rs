@@ -1,7 +1,8 @@
 //! The observed state: what the kernel holds now, for the namespaces a script names.
 //! The executor fills it; the planner only reads it.
 
-use crate::plan::action::{ClassSpec, FilterSpec, QdiscSpec, RouteSpec, RuleSpec};
+use crate::model::{BpfDirection, XdpMode};
+use crate::plan::action::{BpfLabel, ClassSpec, FilterSpec, QdiscSpec, RouteSpec, RuleSpec};
 use indexmap::IndexMap;
 use ipnet::IpNet;
 
@@ -36,6 +37,8 @@ pub struct ObservedNs {
     pub filters: Vec<ObservedFilter>,
     /// Values of the sysctls the script sets.
     pub sysctls: IndexMap<String, String>,
+    /// eBPF programs attached to the links (tc clsact hooks and XDP).
+    pub programs: Vec<ObservedProgram>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -64,4 +67,38 @@ pub struct ObservedFilter {
     pub dev: String,
     pub prio: u32,
     pub spec: Option<FilterSpec>,
+}
+
+/// An eBPF program attached to an interface.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ObservedProgram {
+    pub dev: String,
+    pub attach: AttachPoint,
+    /// The kernel's program id.
+    pub id: u32,
+    /// The tc filter's name; for XDP, empty.
+    pub name: String,
+    /// tc: whether the filter is in direct-action mode (always, for XDP).
+    pub direct_action: bool,
+    /// What netscript attached there (from the filter name, or the label it keeps for an
+    /// XDP program); `None` for a program netscript did not attach.
+    pub label: Option<BpfLabel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachPoint {
+    Tc { direction: BpfDirection, prio: u16 },
+    Xdp { mode: XdpMode },
+}
+
+impl std::fmt::Display for AttachPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttachPoint::Tc { direction: BpfDirection::Ingress, prio } => write!(f, "tc ingress prio {prio}"),
+            AttachPoint::Tc { direction: BpfDirection::Egress, prio } => write!(f, "tc egress prio {prio}"),
+            AttachPoint::Xdp { mode: XdpMode::Generic } => write!(f, "xdp generic"),
+            AttachPoint::Xdp { mode: XdpMode::Native } => write!(f, "xdp native"),
+        }
+    }
 }

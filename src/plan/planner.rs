@@ -9,9 +9,10 @@ use crate::model::*;
 use crate::source::Span;
 use std::collections::HashMap;
 
+mod bpf;
+
 pub const MISSING_INTERFACE: &str = "netscript::plan::missing_interface";
 pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
-pub const UNSUPPORTED: &str = "netscript::plan::unsupported";
 pub const FILTER_CONFLICT: &str = "netscript::plan::filter_conflict";
 
 /// The name of the ifb device that carries `iface`'s ingress shaping.
@@ -60,6 +61,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Diagnost
     for ns in desired.namespaces.values() {
         for iface in ns.interfaces.values() {
             p.traffic_control(ns, iface);
+            p.programs(ns, iface);
         }
         p.routes(ns);
         p.rules(ns);
@@ -245,14 +247,6 @@ impl<'a> Planner<'a> {
                         .help("create it in the script (`veth`, `bridge`, …), or check its name with `ip link`"),
                 ),
             },
-        }
-        if !iface.bpf.is_empty() || iface.xdp.is_some() {
-            let span = iface.bpf.first().map(|b| b.span).or(iface.xdp.as_ref().map(|x| x.span)).unwrap_or(iface.span);
-            self.diagnostics.push(
-                Diagnostic::error(UNSUPPORTED, span, "attaching eBPF programs is not supported by this version of netscript")
-                    .label("not applied")
-                    .help("remove the `bpf`/`xdp` statement for now"),
-            );
         }
     }
 

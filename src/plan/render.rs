@@ -219,6 +219,12 @@ pub fn describe(action: &Action) -> String {
         Action::AddFilter { ns, dev, filter } => format!("add filter {ns}.{dev} {}", filter_text(filter)),
         Action::DelFilter { ns, dev, filter } => format!("delete filter {ns}.{dev} {}", filter_text(filter)),
         Action::SetSysctl { ns, key, value } => format!("set sysctl {key} = {value} in {ns}"),
+        Action::AttachBpf { ns, dev, direction, prio, program } => {
+            format!("attach bpf {} to {ns}.{dev} {} prio {prio} (clsact, direct-action)", bpf_source_text(program), direction_word(*direction))
+        }
+        Action::DetachBpf { ns, dev, direction, prio, .. } => format!("detach bpf from {ns}.{dev} {} prio {prio}", direction_word(*direction)),
+        Action::AttachXdp { ns, dev, mode, program, .. } => format!("attach xdp {} to {ns}.{dev}{}", bpf_source_text(program), xdp_mode_text(*mode)),
+        Action::DetachXdp { ns, dev, mode, .. } => format!("detach xdp from {ns}.{dev}{}", xdp_mode_text(*mode)),
     }
 }
 
@@ -332,4 +338,28 @@ pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+fn direction_word(d: crate::model::BpfDirection) -> &'static str {
+    match d {
+        crate::model::BpfDirection::Ingress => "ingress",
+        crate::model::BpfDirection::Egress => "egress",
+    }
+}
+
+fn xdp_mode_text(mode: Option<crate::model::XdpMode>) -> &'static str {
+    match mode {
+        Some(crate::model::XdpMode::Generic) => " mode generic",
+        Some(crate::model::XdpMode::Native) => " mode native",
+        None => "",
+    }
+}
+
+fn bpf_source_text(source: &crate::plan::action::BpfSource) -> String {
+    match source {
+        crate::plan::action::BpfSource::Object { path, program } => {
+            format!("\"{}\" section {} ({}, {})", path.display(), program.section, program.function, program.hash)
+        }
+        crate::plan::action::BpfSource::Loaded { id, .. } => format!("program id {id}"),
+    }
 }

@@ -1,0 +1,129 @@
+//! eBPF programs: `bpf ingress|egress` (a clsact qdisc, then one cls_bpf filter per
+//! statement, priorities 1, 2, … in the order of the script on each hook) and `xdp`.
+//!
+//! Reconcile: a hook position holding the program the script names — same object hash
+//! and function, as the filter name (or the XDP label) records them — is left alone; one
+//! holding anything else is replaced, with an undo that puts the old program back by id
+//! (the executor keeps it loaded until the run ends, so that works within a run's
+//! rollback; a later `down` finds it freed and skips it). Filters netscript attached at
+//! positions the script no longer uses on an interface that still has `bpf` statements
+//! are detached.
+
+use super::super::action::*;
+use super::super::observed::{AttachPoint, ObservedProgram};
+use super::Planner;
+use crate::model::*;
+
+/// The tc priorities of an interface's `bpf` statements: 1, 2, … per direction.
+pub fn bpf_positions(iface: &Interface) -> Vec<(BpfDirection, u16, &crate::source::Spanned<BpfAttach>)> {
+    let mut out = Vec::new();
+    for direction in [BpfDirection::Ingress, BpfDirection::Egress] {
+        for (i, b) in iface.bpf.iter().filter(|b| b.node.direction == direction).enumerate() {
+            out.push((direction, (i + 1).min(u16::MAX as usize) as u16, b));
+        }
+    }
+    out
+}
+
+fn same_program(have: &ObservedProgram, want: &BpfProgram) -> bool {
+    have.label.as_ref().is_some_and(|l| l.hash == want.hash && l.function == want.function && l.section == want.section)
+}
+
+fn restore(have: &ObservedProgram) -> BpfSource {
+    BpfSource::Loaded { id: have.id, name: have.name.clone() }
+}
+
+impl Planner<'_> {
+    fn observed_programs(&self, ns: &str, dev: &str) -> Vec<ObservedProgram> {
+        self.observed_ns(ns).map(|o| o.programs.iter().filter(|p| p.dev == dev).cloned().collect()).unwrap_or_default()
+    }
+
+    pub(super) fn programs(&mut self, ns: &Namespace, iface: &Interface) {
+        if !iface.bpf.is_empty() {
+            self.classifiers(ns, iface);
+        }
+        if let Some(xdp) = &iface.xdp {
+            self.xdp(ns, iface, xdp);
+        }
+    }
+
+    fn classifiers(&mut self, ns: &Namespace, iface: &Interface) {
+        let (nsn, dev) = (&ns.name, &iface.name);
+        let observed = self.observed_programs(nsn, dev);
+        let first = iface.bpf[0].span;
+        let clsact = self.qdisc(nsn, dev, QdiscSpec::Clsact, first, vec![]);
+        let positions = bpf_positions(iface);
+        for &(direction, prio, b) in &positions {
+            let Some(program) = &b.node.program else { continue };
+            let have = observed.iter().find(|p| p.attach == AttachPoint::Tc { direction, prio });
+            let mut deps: Vec<usize> = clsact.into_iter().collect();
+            deps.extend(self.link_deps(nsn, dev));
+            match have {
+                Some(h) if same_program(h, program) && h.direct_action => continue,
+                Some(h) => {
+                    let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
+                    let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: restore(h) }];
+                    let op = self.push(detach, b.span, deps.clone(), undo);
+                    deps.push(op);
+                }
+                None => {}
+            }
+            let attach = Action::AttachBpf {
+                ns: nsn.clone(),
+                dev: dev.clone(),
+                direction,
+                prio,
+                program: BpfSource::Object { path: b.node.path.clone(), program: program.clone() },
+            };
+            let undo = vec![Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: None }];
+            self.push(attach, b.span, deps, undo);
+        }
+        // netscript's filters at positions the script no longer uses.
+        for h in &observed {
+            let AttachPoint::Tc { direction, prio } = h.attach else { continue };
+            if h.label.is_none() || positions.iter().any(|&(d, p, _)| d == direction && p == prio) {
+                continue;
+            }
+            let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
+            let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: restore(h) }];
+            let deps = self.link_deps(nsn, dev);
+            self.push(detach, first, deps, undo);
+        }
+    }
+
+    fn xdp(&mut self, ns: &Namespace, iface: &Interface, xdp: &crate::source::Spanned<XdpAttach>) {
+        let Some(program) = &xdp.node.program else { return };
+        let (nsn, dev) = (&ns.name, &iface.name);
+        let have = self.observed_programs(nsn, dev).into_iter().find(|p| matches!(p.attach, AttachPoint::Xdp { .. }));
+        let mode = xdp.node.mode;
+        let mut deps = self.link_deps(nsn, dev);
+        let mut keep = None;
+        let mut undo = vec![Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode, keep: None }];
+        if let Some(h) = &have {
+            let AttachPoint::Xdp { mode: have_mode } = h.attach else { unreachable!() };
+            let mode_ok = mode.is_none_or(|m| m == have_mode);
+            if same_program(h, program) && mode_ok {
+                return;
+            }
+            let put_back = Action::AttachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), program: restore(h), keep: None };
+            if mode_ok {
+                // Same mode: the kernel swaps the programs in one step.
+                keep = Some(h.id);
+                undo.push(put_back);
+            } else {
+                // Another mode: the kernel holds one XDP program per link; take the old one off first.
+                let detach = Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), keep: Some(h.id) };
+                let op = self.push(detach, xdp.span, deps.clone(), vec![put_back]);
+                deps.push(op);
+            }
+        }
+        let attach = Action::AttachXdp {
+            ns: nsn.clone(),
+            dev: dev.clone(),
+            mode,
+            program: BpfSource::Object { path: xdp.node.path.clone(), program: program.clone() },
+            keep,
+        };
+        self.push(attach, xdp.span, deps, undo);
+    }
+}

@@ -1,0 +1,289 @@
+//! eBPF programs against the real kernel, each test in its own sandbox: attaching with
+//! tc clsact (direct-action) and XDP, their effect on traffic (ICMP dropped, TCP still
+//! through), `down`, reconcile by object hash, and rollback (a later failing operation
+//! leaves no program and no clsact qdisc). iproute2's JSON is the oracle.
+
+mod bpf_objects;
+mod support;
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use support::Sandbox;
+
+fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
+    let path = format!("/run/{name}");
+    let mut child = std::process::Command::new("nsenter")
+        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    path
+}
+
+/// Copies a compiled example object next to the sandbox's scripts (paths in scripts are
+/// relative to the script).
+fn copy_object(sb: &Sandbox, name: &str) {
+    let from = bpf_objects::compiled().join(name);
+    sb.sh(&format!("cp {} /run/{name}", from.display())).ok();
+}
+
+fn pings(sb: &Sandbox, from_ns: &str, addr: &str) -> bool {
+    sb.sh(&format!("ip netns exec {from_ns} ping -c 1 -W 1 {addr}")).success
+}
+
+/// Runs `f` on a thread inside namespace `ns` of the sandbox.
+fn in_netns<T: Send + 'static>(sb: &Sandbox, ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/proc/{}/root/run/netns/{ns}", sb.pid());
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Whether a TCP connection from `client_ns` to `addr:port` in `server_ns` carries data
+/// both ways.
+fn tcp_works(sb: &Sandbox, server_ns: &str, client_ns: &str, addr: &str, port: u16) -> bool {
+    let listener = in_netns(sb, server_ns, move || std::net::TcpListener::bind(("0.0.0.0", port)).unwrap());
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        let (mut s, _) = listener.accept().ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(3))).ok()?;
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).ok()?;
+        s.write_all(b"world").ok()?;
+        Some(buf)
+    });
+    let target: std::net::SocketAddr = format!("{addr}:{port}").parse().unwrap();
+    let answer = in_netns(sb, client_ns, move || {
+        let mut c = std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(3)).ok()?;
+        c.set_read_timeout(Some(std::time::Duration::from_secs(3))).ok()?;
+        c.write_all(b"hello").ok()?;
+        let mut buf = [0u8; 5];
+        c.read_exact(&mut buf).ok()?;
+        Some(buf)
+    });
+    let worked = answer == Some(*b"world");
+    if !worked {
+        // Unblock the accept.
+        let _ = in_netns(sb, server_ns, move || std::net::TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), std::time::Duration::from_secs(1)));
+    }
+    worked && server.join().unwrap() == Some(*b"hello")
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+const TC_SCRIPT: &str = "
+netns ta < veth v0 <-> tb.v1 < addr 10.9.0.1/24 > >
+netns tb <
+  link v1
+    addr 10.9.0.2/24
+    bpf ingress \"drop_icmp.o\" section classifier
+>
+";
+
+#[test]
+fn tc_ingress_drops_icmp_keeps_tcp_and_down_detaches() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "drop_icmp.o");
+    let script = write_script(&sb, "tc.ns", TC_SCRIPT);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+
+    // The oracle: a bpf filter in direct-action mode on the clsact ingress hook.
+    let qdiscs = json(&sb.sh("ip netns exec tb tc -json qdisc show dev v1").ok());
+    assert!(qdiscs.as_array().unwrap().iter().any(|q| q["kind"] == "clsact"), "{qdiscs}");
+    let filters = json(&sb.sh("ip netns exec tb tc -json filter show dev v1 ingress").ok());
+    let bpf: Vec<&Value> = filters.as_array().unwrap().iter().filter(|f| f["kind"] == "bpf" && f.get("options").is_some()).collect();
+    assert_eq!(bpf.len(), 1, "{filters}");
+    let options = &bpf[0]["options"];
+    assert_eq!(options["direct-action"], true, "{filters}");
+    assert_eq!(options["prog"]["name"], "drop_icmp_tc", "{filters}");
+    assert!(options["bpf_name"].as_str().unwrap().starts_with("netscript:"), "{filters}");
+    assert_eq!(bpf[0]["pref"], 1);
+    let egress = json(&sb.sh("ip netns exec tb tc -json filter show dev v1 egress").ok());
+    assert_eq!(egress.as_array().map(Vec::len), Some(0), "{egress}");
+
+    // Its effect: ping fails, TCP still works.
+    assert!(!pings(&sb, "ta", "10.9.0.2"), "ICMP should be dropped on tb.v1's ingress");
+    assert!(tcp_works(&sb, "tb", "ta", "10.9.0.2", 5001), "TCP should pass");
+
+    // Unchanged object: the second run leaves the program alone.
+    let again = sb.netscript(&["run", &script]);
+    assert!(again.success && again.stderr.contains("up to date"), "{again:?}");
+
+    // `show` lists it.
+    let show = sb.netscript(&["show", "tb"]).ok();
+    let id = options["prog"]["id"].as_u64().unwrap();
+    assert!(show.contains(&format!("bpf tc ingress prio 1: id {id} drop_icmp_tc, section classifier of drop_icmp.o")), "{show}");
+
+    // `down` removes it all (the namespaces too); `down` on existing links, where ping
+    // can be tried afterwards, is the next test.
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{down:?}");
+    assert_eq!(sb.sh("ls /run/netns").ok().trim(), "", "down removes the namespaces");
+}
+
+#[test]
+fn down_of_an_attachment_on_existing_links_restores_icmp() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "drop_icmp.o");
+    sb.sh("ip netns add ea; ip netns add eb; ip link add v0 netns ea type veth peer name v1 netns eb
+           ip -n ea addr add 10.7.0.1/24 dev v0; ip -n ea link set v0 up; ip -n eb addr add 10.7.0.2/24 dev v1; ip -n eb link set v1 up")
+        .ok();
+    let before = sb.dump();
+    assert!(pings(&sb, "ea", "10.7.0.2"));
+    let script = write_script(&sb, "existing.ns", "netns eb < link v1 < bpf ingress \"drop_icmp.o\" section classifier > >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    assert!(!pings(&sb, "ea", "10.7.0.2"));
+    assert!(tcp_works(&sb, "eb", "ea", "10.7.0.2", 5002));
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{down:?}");
+    assert!(pings(&sb, "ea", "10.7.0.2"), "ping works again after down");
+    let filters = sb.sh("ip netns exec eb tc -json filter show dev v1 ingress").stdout;
+    assert!(!filters.contains("bpf"), "{filters}");
+    assert_eq!(sb.dump(), before, "down restores the state from before the run");
+}
+
+#[test]
+fn xdp_generic_drops_icmp_keeps_tcp_and_down_detaches() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "drop_icmp.o");
+    sb.sh("ip netns add xa; ip netns add xb; ip link add v0 netns xa type veth peer name v1 netns xb
+           ip -n xa addr add 10.6.0.1/24 dev v0; ip -n xa link set v0 up; ip -n xb addr add 10.6.0.2/24 dev v1; ip -n xb link set v1 up")
+        .ok();
+    let before = sb.dump();
+    let script = write_script(&sb, "xdp.ns", "netns xb < link v1 < xdp \"drop_icmp.o\" section xdp mode generic > >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    let link = json(&sb.sh("ip -n xb -json link show v1").ok());
+    let xdp = &link[0]["xdp"];
+    assert_eq!(xdp["mode"], 2, "XDP_ATTACHED_SKB (generic): {link}");
+    assert_eq!(xdp["prog"]["name"], "drop_icmp_xdp", "{link}");
+    assert!(!pings(&sb, "xa", "10.6.0.2"), "ICMP should be dropped by XDP");
+    assert!(tcp_works(&sb, "xb", "xa", "10.6.0.2", 5003), "TCP should pass");
+    let again = sb.netscript(&["run", &script]);
+    assert!(again.success && again.stderr.contains("up to date"), "{again:?}");
+    let show = sb.netscript(&["show", "xb"]).ok();
+    assert!(show.contains("bpf xdp generic: id") && show.contains("drop_icmp_xdp, section xdp of drop_icmp.o"), "{show}");
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{down:?}");
+    assert!(pings(&sb, "xa", "10.6.0.2"), "ping works again after down");
+    assert_eq!(sb.dump(), before);
+    let link = json(&sb.sh("ip -n xb -json link show v1").ok());
+    assert!(link[0].get("xdp").is_none(), "{link}");
+}
+
+#[test]
+fn a_changed_object_is_replaced_and_an_unchanged_one_kept() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "pass_all.o");
+    copy_object(&sb, "drop_icmp.o");
+    sb.sh("ip netns add ra; ip netns add rb; ip link add v0 netns ra type veth peer name v1 netns rb
+           ip -n ra addr add 10.5.0.1/24 dev v0; ip -n ra link set v0 up; ip -n rb addr add 10.5.0.2/24 dev v1; ip -n rb link set v1 up")
+        .ok();
+    // prog.o is first the pass-all program, then the drop-ICMP one.
+    sb.sh("cp /run/pass_all.o /run/prog.o").ok();
+    let script = write_script(&sb, "replace.ns", "netns rb < link v1\n  bpf ingress \"prog.o\" section classifier\n  xdp \"prog.o\" section xdp mode generic\n>\n");
+    assert!(sb.netscript(&["run", &script]).success);
+    let id_of = |sb: &Sandbox| {
+        let f = json(&sb.sh("ip netns exec rb tc -json filter show dev v1 ingress").ok());
+        let tc = f.as_array().unwrap().iter().find_map(|f| f["options"]["prog"]["name"].as_str().map(str::to_string)).unwrap();
+        let l = json(&sb.sh("ip -n rb -json link show v1").ok());
+        (tc, l[0]["xdp"]["prog"]["name"].as_str().unwrap().to_string())
+    };
+    assert_eq!(id_of(&sb), ("pass_all_tc".to_string(), "pass_all_xdp".to_string()));
+    assert!(pings(&sb, "ra", "10.5.0.2"));
+    // Another object under the same name: the section names are the same, the hash is not.
+    sb.sh("cp /run/drop_icmp.o /run/prog.o").ok();
+    let plan = sb.netscript(&["plan", &script]).ok();
+    assert!(plan.contains("detach bpf from rb.v1 ingress prio 1") && plan.contains("attach xdp"), "{plan}");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    assert_eq!(id_of(&sb), ("drop_icmp_tc".to_string(), "drop_icmp_xdp".to_string()));
+    assert!(!pings(&sb, "ra", "10.5.0.2"));
+    let again = sb.netscript(&["run", &script]);
+    assert!(again.stderr.contains("up to date"), "{again:?}");
+    // Dropping the statements from the script detaches both on the next run.
+    let script = write_script(&sb, "replace.ns", "netns rb < link v1 >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    assert!(pings(&sb, "ra", "10.5.0.2"), "nothing attached any more");
+    let qdiscs = sb.sh("ip netns exec rb tc qdisc show dev v1").ok();
+    assert!(!qdiscs.contains("clsact"), "{qdiscs}");
+}
+
+/// A classifier the verifier refuses: it reads the packet without a bounds check.
+const UNCHECKED: &str = "#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC(\"classifier\")
+int unchecked(struct __sk_buff *skb)
+{
+    unsigned char *data = (void *)(long)skb->data;
+    return data[12] == 8 ? 0 : 2;
+}
+char LICENSE[] SEC(\"license\") = \"GPL\";
+";
+
+#[test]
+fn a_refused_program_rolls_back_the_attachment_and_the_clsact_qdisc() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "drop_icmp.o");
+    let bad = bpf_objects::compile("unchecked", UNCHECKED);
+    sb.sh(&format!("cp {} /run/unchecked.o", bad.display())).ok();
+    sb.sh("ip netns add ka; ip netns add kb; ip link add v0 netns ka type veth peer name v1 netns kb
+           ip -n ka addr add 10.4.0.1/24 dev v0; ip -n ka link set v0 up; ip -n kb addr add 10.4.0.2/24 dev v1; ip -n kb link set v1 up")
+        .ok();
+    let before = sb.dump();
+    let script = write_script(
+        &sb,
+        "refused.ns",
+        "netns kb < link v1\n  bpf ingress \"drop_icmp.o\" section classifier\n  bpf ingress \"unchecked.o\"\n>\n",
+    );
+    let run = sb.netscript(&["-v", "run", &script]);
+    assert_eq!(run.code, Some(3), "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    // The first program was attached, then undone; the second was refused on its statement,
+    // with the verifier's log.
+    assert!(all.contains("attach bpf \"/run/drop_icmp.o\""), "{all}");
+    assert!(all.contains("refused.ns:3:3"), "{all}");
+    assert!(all.contains("the verifier's log ends:"), "{all}");
+    assert!(all.contains("invalid access to packet"), "{all}");
+    assert!(all.contains("rolled back"), "{all}");
+    assert!(all.contains("undone: detach bpf from kb.v1 ingress prio 1"), "the first attachment was made, then undone: {all}");
+    assert!(all.contains("undone: delete qdisc kb.v1 clsact"), "{all}");
+    assert!(all.contains("cannot load program `unchecked`: the verifier refused it (EACCES)"), "{all}");
+    assert_eq!(sb.dump(), before, "no program and no clsact qdisc left behind");
+    let filters = sb.sh("ip netns exec kb tc -json filter show dev v1 ingress").stdout;
+    assert!(!filters.contains("bpf"), "{filters}");
+    assert!(pings(&sb, "ka", "10.4.0.2"));
+}
+
+#[test]
+fn a_later_refused_netem_rolls_back_the_attachment() {
+    let sb = Sandbox::new();
+    copy_object(&sb, "drop_icmp.o");
+    sb.sh("ip netns add na; ip netns add nb; ip link add v0 netns na type veth peer name v1 netns nb
+           ip -n na link set v0 up; ip -n nb link set v1 up")
+        .ok();
+    let before = sb.dump();
+    // The netem is refused (this kernel has none) while the programs are being attached.
+    let script = write_script(
+        &sb,
+        "netem.ns",
+        "netns nb <\n  link v1\n    bpf egress \"drop_icmp.o\" section classifier\n    xdp \"drop_icmp.o\" section xdp mode generic\n    netem delay 10ms\n>\n",
+    );
+    let run = sb.netscript(&["-v", "run", &script]);
+    assert_eq!(run.code, Some(3), "this kernel has no netem: {run:?}");
+    assert_eq!(sb.dump(), before, "no program and no clsact qdisc left behind: {run:?}");
+    let link = sb.sh("ip -n nb -json link show v1").ok();
+    assert!(!link.contains("\"xdp\""), "{link}");
+}
