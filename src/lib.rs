@@ -15,5 +15,6 @@ pub mod ast;
 pub mod syntax;
 pub mod check;
 pub mod cli;
+pub mod repl;
 pub mod state;
 pub mod transaction;

@@ -48,6 +48,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
     },
+    /// An interactive session: type statements, `:plan`, `:apply`, `:undo` (see docs/REPL.md).
+    /// Also what `netscript` with no arguments opens on a terminal. With standard input
+    /// not a terminal: reads statements and commands line by line, applies at the end.
+    Repl,
     /// Show the plan for a script: the same as `run --dry-run`.
     Plan {
         file: PathBuf,

@@ -1,8 +1,8 @@
 //! The `netscript` command: a thin layer over the pipeline.
 
 pub mod args;
-mod run;
-mod show;
+pub(crate) mod run;
+pub(crate) mod show;
 
 use crate::check::{self, Checked};
 use crate::diagnostic::{self, RenderOptions};
@@ -25,6 +25,16 @@ pub mod exit {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // No subcommand on a terminal: the interactive session.
+        Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand && std::io::stdin().is_terminal() => {
+            match Cli::try_parse_from(std::env::args_os().chain([std::ffi::OsString::from("repl")])) {
+                Ok(cli) => cli,
+                Err(_) => {
+                    let _ = e.print();
+                    return exit::USAGE;
+                }
+            }
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
@@ -39,6 +49,7 @@ pub fn main() -> i32 {
         Command::Run { file, dry_run: false, .. } => run::run(&out, file),
         Command::Down { file } => run::down(&out, file),
         Command::Show { namespaces, format } => show::show(namespaces, *format),
+        Command::Repl => crate::repl::main(&out, cli.color),
     }
 }
 
@@ -60,7 +71,7 @@ impl Output {
         Output { color, quiet: cli.quiet, verbose: cli.verbose }
     }
 
-    fn render_options(&self) -> RenderOptions {
+    pub(crate) fn render_options(&self) -> RenderOptions {
         RenderOptions { color: self.color, ..RenderOptions::plain() }
     }
 

@@ -8,7 +8,7 @@ use crate::transaction::{self, DownOutcome, Outcome};
 use std::io::Write;
 use std::path::Path;
 
-fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
+pub(crate) fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
     move |event| {
         if !out.verbose {
             return;
