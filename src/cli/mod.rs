@@ -26,7 +26,10 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // No subcommand on a terminal: the interactive session.
-        Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand && std::io::stdin().is_terminal() => {
+        Err(e)
+            if matches!(e.kind(), clap::error::ErrorKind::MissingSubcommand | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+                && std::io::stdin().is_terminal() =>
+        {
             match Cli::try_parse_from(std::env::args_os().chain([std::ffi::OsString::from("repl")])) {
                 Ok(cli) => cli,
                 Err(_) => {

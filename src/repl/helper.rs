@@ -161,6 +161,9 @@ impl Validator for ReplHelper {
     }
 }
 
+/// Words followed by a name, not a keyword.
+const TAKES_A_NAME: &[&str] = &["netns", "veth", "<->", "bridge", "macvlan", "vxlan", "link", "dev", "master", "on", "iif", "oif", "let", "table", "for", "include", "expect"];
+
 /// Where the word under the cursor starts.
 fn word_start(line: &str, pos: usize) -> usize {
     line[..pos].rfind(|c: char| !(c.is_alphanumeric() || "_-.{}".contains(c))).map(|i| i + 1).unwrap_or(0)
@@ -276,7 +279,8 @@ impl Hinter for ReplHelper {
         }
         let start = word_start(line, pos);
         let word = &line[start..pos];
-        if word.len() < 2 {
+        // After a word that takes a name, a keyword is no likely continuation.
+        if word.len() < 2 || TAKES_A_NAME.contains(&previous_word(line, start)) {
             return None;
         }
         let keywords = syntax::keywords();
@@ -333,5 +337,6 @@ mod tests {
         assert_eq!(names(":autocommit o"), vec!["off", "on"]);
         assert_eq!(helper.hint(":und", 4, &ctx).as_deref(), Some("o"));
         assert_eq!(helper.hint("netn", 4, &ctx).as_deref(), Some("s"));
+        assert_eq!(helper.hint("netns la", 8, &ctx), None);
     }
 }

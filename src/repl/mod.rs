@@ -224,7 +224,8 @@ impl Repl {
         };
         let auto = if self.session.autocommit { " autocommit" } else { "" };
         let plain = format!("netscript{auto}{count}> ");
-        let styled = if self.out.color { format!("\x1b[1;32mnetscript\x1b[0m{auto}\x1b[33m{count}\x1b[0m> ") } else { plain.clone() };
+        let count = if count.is_empty() { count } else { format!("\x1b[33m{count}\x1b[0m") };
+        let styled = if self.out.color { format!("\x1b[1;32mnetscript\x1b[0m{auto}{count}> ") } else { plain.clone() };
         (plain, styled)
     }
 
