@@ -75,7 +75,7 @@ pub fn open_blocks(text: &str) -> i32 {
                 continue;
             }
             b'<' if !in_string && !text[i + 1..].starts_with("->") => depth += 1,
-            b'>' if !in_string && !(i > 0 && bytes[i - 1] == b'-') => depth -= 1,
+            b'>' if !(in_string || (i > 0 && bytes[i - 1] == b'-')) => depth -= 1,
             _ => {}
         }
         i += 1;
@@ -249,7 +249,7 @@ impl Completer for ReplHelper {
         // A path after `include "`.
         if let Some(quote) = before.rfind('"')
             && before[..quote].trim_end().ends_with("include")
-            && before[..quote].matches('"').count() % 2 == 0
+            && before[..quote].matches('"').count().is_multiple_of(2)
         {
             return self.files.complete_path(line, pos);
         }

@@ -113,7 +113,10 @@ impl Repl {
             }
             return code;
         }
-        self.session.refresh_pending_ops();
+        // The count is for the prompt: piped mode has none.
+        if self.interactive {
+            self.session.count_pending_ops();
+        }
         exit::OK
     }
 
@@ -230,8 +233,7 @@ impl Repl {
     }
 
     fn known(&self) -> Known {
-        let whole = self.session.whole();
-        Known::from_desired(&whole.checked.desired, &self.session.text())
+        Known::from_desired(&self.session.desired, &self.session.text())
     }
 
     fn interactive(&mut self) -> i32 {

@@ -32,6 +32,8 @@ pub struct Session {
     pub autocommit: bool,
     /// Operations `:apply` would run now; `None` when the live state cannot be read.
     pub pending_ops: Option<usize>,
+    /// The desired state of [`Session::text`], kept in step with it.
+    pub desired: Desired,
     /// The script file under which this session's runs are recorded (`netscript down`
     /// on it removes what the session applied).
     pub script_path: PathBuf,
@@ -61,7 +63,7 @@ impl Default for Session {
 impl Session {
     pub fn new() -> Session {
         let script_path = crate::state::run_dir().join("repl").join(format!("session-{}.ns", std::process::id()));
-        Session { applied: Vec::new(), pending: Vec::new(), autocommit: false, pending_ops: Some(0), script_path }
+        Session { applied: Vec::new(), pending: Vec::new(), autocommit: false, pending_ops: Some(0), desired: Desired::default(), script_path }
     }
 
     /// Statements already applied, in order.
@@ -115,6 +117,7 @@ impl Session {
         let attempt = Session::attempt(&self.text(), Some(input), label, first_line);
         if !attempt.has_errors() {
             self.pending.push(input.trim_end().to_string());
+            self.desired = attempt.checked.desired.clone();
         }
         attempt
     }
@@ -125,23 +128,25 @@ impl Session {
         Session::attempt(&self.text(), None, SESSION_NAME, 1)
     }
 
-    /// Recounts the operations pending against the live system.
+    /// After the statements changed other than by [`Session::accept`]: re-checks the
+    /// whole script and recounts the pending operations.
     pub fn refresh_pending_ops(&mut self) {
-        self.pending_ops = if self.pending.is_empty() { Some(0) } else { self.count_pending_ops() };
+        self.desired = self.whole().checked.desired;
+        self.count_pending_ops();
     }
 
-    fn count_pending_ops(&self) -> Option<usize> {
-        let attempt = self.whole();
-        if attempt.has_errors() {
-            return None;
-        }
-        let observed = live_observe(&attempt.checked.desired)?;
-        plan::plan(&attempt.checked.desired, &observed).ok().map(|p| p.ops.len())
+    /// Recounts the operations pending against the live system.
+    pub fn count_pending_ops(&mut self) {
+        self.pending_ops = if self.pending.is_empty() {
+            Some(0)
+        } else {
+            live_observe(&self.desired).and_then(|observed| plan::plan(&self.desired, &observed).ok()).map(|p| p.ops.len())
+        };
     }
 
     /// Namespaces this session names, in order of declaration.
     pub fn namespaces(&self) -> Vec<String> {
-        self.whole().checked.desired.namespaces.keys().cloned().collect()
+        self.desired.namespaces.keys().cloned().collect()
     }
 
     /// Writes the session's script file (the key of its ownership record) with `text`.
