@@ -74,7 +74,7 @@ impl Output {
         Output { color, quiet: cli.quiet, verbose: cli.verbose }
     }
 
-    pub(crate) fn render_options(&self) -> RenderOptions {
+    fn render_options(&self) -> RenderOptions {
         RenderOptions { color: self.color, ..RenderOptions::plain() }
     }
 
