@@ -18,6 +18,7 @@ pub mod ast;
 pub mod syntax;
 pub mod check;
 pub mod cli;
+pub mod repl;
 pub mod state;
 pub mod transaction;
 pub mod expectations;

@@ -33,6 +33,9 @@ pub struct Summary {
     pub removed: usize,
     pub operations: usize,
     pub elapsed: Duration,
+    /// The undo actions of this run's operations, in the order they were applied (the
+    /// REPL's `:undo` runs them in reverse).
+    pub undo: Vec<Action>,
 }
 
 impl std::fmt::Display for Summary {
@@ -184,6 +187,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         });
         for &i in &report.completed {
             record.undo.extend(plan.ops[i].undo.iter().cloned());
+            summary.undo.extend(plan.ops[i].undo.iter().cloned());
             if is_creation(&plan.ops[i].action) {
                 summary.created += 1;
             } else {

@@ -68,6 +68,10 @@ pub enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// An interactive session: type statements, `:plan`, `:apply`, `:undo` (see docs/REPL.md).
+    /// Also what `netscript` with no arguments opens on a terminal. With standard input
+    /// not a terminal: reads statements and commands line by line, applies at the end.
+    Repl,
     /// Show the plan for a script: the same as `run --dry-run`.
     Plan {
         file: PathBuf,

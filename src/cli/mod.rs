@@ -3,8 +3,8 @@
 pub mod args;
 mod check_live;
 mod exec;
-mod run;
-mod show;
+pub(crate) mod run;
+pub(crate) mod show;
 
 use crate::check::{self, Checked};
 use crate::diagnostic::{self, RenderOptions};
@@ -27,6 +27,19 @@ pub mod exit {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // No subcommand on a terminal: the interactive session.
+        Err(e)
+            if matches!(e.kind(), clap::error::ErrorKind::MissingSubcommand | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+                && std::io::stdin().is_terminal() =>
+        {
+            match Cli::try_parse_from(std::env::args_os().chain([std::ffi::OsString::from("repl")])) {
+                Ok(cli) => cli,
+                Err(_) => {
+                    let _ = e.print();
+                    return exit::USAGE;
+                }
+            }
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
@@ -43,6 +56,7 @@ pub fn main() -> i32 {
         Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
         Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
+        Command::Repl => crate::repl::main(&out, cli.color),
     }
 }
 

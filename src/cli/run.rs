@@ -54,7 +54,7 @@ impl Drop for Progress {
     }
 }
 
-fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
+pub(crate) fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
     let mut progress = Progress::new(out);
     move |event| {
         progress.tick(event);
