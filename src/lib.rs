@@ -17,3 +17,7 @@ pub mod check;
 pub mod cli;
 pub mod state;
 pub mod transaction;
+pub mod journal;
+pub mod lock;
+pub mod interrupt;
+pub mod recover;

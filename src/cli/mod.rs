@@ -1,6 +1,7 @@
 //! The `netscript` command: a thin layer over the pipeline.
 
 pub mod args;
+mod recover;
 mod run;
 mod show;
 
@@ -31,6 +32,9 @@ pub fn main() -> i32 {
         }
     };
     let out = Output::new(&cli);
+    if let Some(wait) = cli.wait {
+        crate::lock::set_wait(wait);
+    }
     match &cli.command {
         Command::Check { files } => check_files(&out, files),
         Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
@@ -38,6 +42,7 @@ pub fn main() -> i32 {
         }
         Command::Run { file, dry_run: false, .. } => run::run(&out, file),
         Command::Down { file } => run::down(&out, file),
+        Command::Recover { forget } => recover::recover(&out, *forget),
         Command::Show { namespaces, format } => show::show(namespaces, *format),
     }
 }

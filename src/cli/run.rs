@@ -8,7 +8,7 @@ use crate::transaction::{self, DownOutcome, Outcome};
 use std::io::Write;
 use std::path::Path;
 
-fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
+pub(super) fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
     move |event| {
         if !out.verbose {
             return;
@@ -29,7 +29,19 @@ pub fn run(out: &Output, path: &Path) -> i32 {
     let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
     let script = (path.as_os_str() != "-").then_some(path);
     let outcome = transaction::run(&checked.desired, script, &mut events(out));
-    report(out, &sources, outcome)
+    let code = report(out, &sources, outcome);
+    interrupted(code)
+}
+
+/// A run stopped by a signal and rolled back exits with 128 + the signal's number.
+fn interrupted(code: i32) -> i32 {
+    match crate::interrupt::received() {
+        Some(signal) if code == exit::RUN_FAILED => {
+            eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::interrupt::name(signal));
+            crate::interrupt::exit_code(signal)
+        }
+        _ => code,
+    }
 }
 
 /// Prints a transaction's outcome; returns the exit code.

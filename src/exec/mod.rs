@@ -16,6 +16,7 @@
 //! are dropped when links are created or deleted.
 
 pub mod apply;
+pub mod cancel;
 pub mod conn;
 pub mod error;
 pub mod messages;
