@@ -52,8 +52,9 @@
 //! do nothing when unset:
 //! * `NETSCRIPT_TEST_KILL_AFTER_RECORDS=N`: the process sends itself SIGKILL right after
 //!   the N-th record (header not counted) that it appended is durable.
-//! * `NETSCRIPT_TEST_DELAY_PER_OP_MS=N`: sleeps N ms after each `started` record (to
-//!   make a run slow enough to signal it mid-apply).
+//! * `NETSCRIPT_TEST_DELAY_PER_OP_MS=N`: sleeps N ms after each operation starts and
+//!   after each undo action (to make a run, or its rollback, slow enough to signal it
+//!   midway).
 
 use crate::exec::ExecEvent;
 use crate::plan::Action;
@@ -342,7 +343,7 @@ impl Journal {
                 self.error.get_or_insert(e);
             }
         }
-        if let (ExecEvent::Started { .. }, Some(ms)) = (event, self.hooks.delay_ms) {
+        if let (ExecEvent::Started { .. } | ExecEvent::Undone { .. }, Some(ms)) = (event, self.hooks.delay_ms) {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
     }
