@@ -131,7 +131,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
     if let Err(e) = journal::refuse_if_pending() {
         return Outcome::Setup(e);
     }
-    let _signals = crate::interrupt::Guard::arm();
+    let signals = crate::interrupt::Guard::arm();
     let previous = match script.map(state::load).transpose() {
         Ok(record) => record.flatten(),
         Err(e) => return Outcome::Setup(e.to_string()),
@@ -220,6 +220,9 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             eprintln!("netscript: warning: the run is committed, but its journal could not be deleted ({e}); `netscript recover` will finish it");
         }
     }
+    // Committed: a signal from here on has its default effect (what follows only
+    // removes objects of earlier runs, and a re-run or `down` finishes that).
+    drop(signals);
     // What an earlier run created and the script no longer declares goes now, after the
     // new state is committed.
     if let (Some(script), Some(_)) = (script, &previous) {
