@@ -337,11 +337,11 @@ impl Journal {
             }
             ExecEvent::Undoing { .. } | ExecEvent::UndoFailed { .. } => None,
         };
-        if let Some(entry) = entry {
-            if let Err(e) = self.append(&entry) {
-                crate::exec::cancel::request();
-                self.error.get_or_insert(e);
-            }
+        if let Some(entry) = entry
+            && let Err(e) = self.append(&entry)
+        {
+            crate::exec::cancel::request();
+            self.error.get_or_insert(e);
         }
         if let (ExecEvent::Started { .. } | ExecEvent::Undone { .. }, Some(ms)) = (event, self.hooks.delay_ms) {
             std::thread::sleep(std::time::Duration::from_millis(ms));
