@@ -22,3 +22,7 @@ pub mod repl;
 pub mod state;
 pub mod transaction;
 pub mod expectations;
+pub mod journal;
+pub mod lock;
+pub mod interrupt;
+pub mod recover;

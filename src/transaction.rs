@@ -4,6 +4,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::exec::{ApplyFailure, ExecError, ExecEvent, Executor, RollbackOutcome};
+use crate::journal::{self, Journal};
 use crate::model::Desired;
 use crate::plan::{self, describe, Action, Plan};
 use crate::state::{self, Record};
@@ -124,10 +125,23 @@ pub fn leftover_text(rollback: &RollbackOutcome) -> Option<String> {
 }
 
 /// Applies `desired` (checked, error-free) as one transaction.
+///
+/// Crash safety: the run holds the host lock ([`crate::lock`]), refuses to start while an
+/// interrupted transaction's journal exists, journals every operation before it is sent
+/// ([`crate::journal`]), and rolls back on SIGINT/SIGTERM/SIGHUP ([`crate::interrupt`]).
 pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent)) -> Outcome {
     if let Err(e) = crate::exec::check_privileges() {
         return Outcome::Setup(e.to_string());
     }
+    let what = format!("run {}", script.map(state::script_key).unwrap_or_else(|| "<stdin>".into()));
+    let _lock = match crate::lock::acquire(&what, &mut crate::lock::tell_waiting) {
+        Ok(lock) => lock,
+        Err(e) => return Outcome::Setup(e.to_string()),
+    };
+    if let Err(e) = journal::refuse_if_pending() {
+        return Outcome::Setup(e);
+    }
+    let signals = crate::interrupt::Guard::arm();
     let previous = match script.map(state::load).transpose() {
         Ok(record) => record.flatten(),
         Err(e) => return Outcome::Setup(e.to_string()),
@@ -144,13 +158,26 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(plan) => plan,
         Err(diagnostics) => return Outcome::Refused(diagnostics),
     };
+    if let Some(signal) = crate::interrupt::received() {
+        return Outcome::Setup(format!("interrupted by {} before any change", crate::interrupt::name(signal)));
+    }
     let started = Instant::now();
     let mut summary = Summary::default();
     if !plan.ops.is_empty() {
-        let report = match exec.apply(&plan, on_event) {
-            Ok(report) => report,
-            Err(failure) => return failed(&plan, failure),
+        let mut journal = match Journal::create(script.map(state::script_key)) {
+            Ok(j) => j,
+            Err(e) => return Outcome::Setup(format!("cannot start the journal: {e}")),
         };
+        let applied = exec.apply(&plan, &mut journal::with_plan(&mut journal, &plan, on_event));
+        let report = match applied {
+            Ok(report) => report,
+            Err(failure) => return journal_failed(journal, &plan, failure),
+        };
+        if crate::interrupt::received().is_some() || crate::exec::cancel::requested() {
+            // Stopped after the last operation was sent: roll back all of it.
+            let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
+            return journal_rolled_back(journal, &plan, Vec::new(), rollback);
+        }
         // Verify: what the kernel now holds must be what the script declares.
         let verify = exec.observe(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
         let mismatch = match verify {
@@ -159,7 +186,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             Err(e) => Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]),
         };
         if let Some(mismatch) = mismatch {
-            let rollback = exec.rollback(&plan, &report.completed, on_event);
+            let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
             let diagnostics = mismatch
                 .into_iter()
                 .map(|(origin, what)| {
@@ -168,17 +195,20 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
                         .help("the run was rolled back; this is a netscript or kernel bug, please report it with `netscript plan` output")
                 })
                 .collect();
-            return Outcome::Failed { diagnostics, rollback };
+            return journal_rolled_back(journal, &plan, diagnostics, rollback);
         }
         // Expectations: the run is kept only if the network it built works.
         let results = crate::expectations::check(desired);
         if results.iter().any(|(_, r)| !r.holds) {
-            let rollback = exec.rollback(&plan, &report.completed, on_event);
+            // Rolled back through the journal like any other failure, so that a complete
+            // rollback leaves no pending journal behind.
+            let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
             let aftermath = match &rollback {
                 RollbackOutcome::Complete => "the run was rolled back: the system is as it was",
                 RollbackOutcome::Incomplete(_) => "the run was rolled back, but not completely; see below",
             };
-            return Outcome::Failed { diagnostics: crate::expectations::unmet(&results, aftermath), rollback };
+            let diagnostics = crate::expectations::unmet(&results, aftermath);
+            return journal_rolled_back(journal, &plan, diagnostics, rollback);
         }
         let mut record = previous.clone().unwrap_or_else(|| Record {
             format: state::STATE_FORMAT,
@@ -195,11 +225,23 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             }
         }
         summary.operations = plan.ops.len();
-        if let Some(script) = script
-            && let Err(e) = state::save(script, &record)
-        {
-            let rollback = exec.rollback(&plan, &report.completed, on_event);
-            return Outcome::Failed { diagnostics: vec![Diagnostic::error(KERNEL_REFUSED, plan.ops[0].origin, format!("cannot record the run: {e}")).label("rolled back")], rollback };
+        // Commit: the commit record (with the state record) is the commit point; then
+        // the state file (atomic), then the journal goes. See `journal`.
+        let commit = journal.append(&journal::Entry::Commit { state: script.map(|_| record.clone()) }).map_err(|e| format!("cannot write the journal: {e}"));
+        let saved = commit.and_then(|()| match script {
+            Some(script) => state::save(script, &record).map_err(|e| {
+                let _ = journal.append(&journal::Entry::Abort);
+                format!("cannot record the run: {e}")
+            }),
+            None => Ok(()),
+        });
+        if let Err(e) = saved {
+            let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
+            let diagnostics = vec![Diagnostic::error(KERNEL_REFUSED, plan.ops[0].origin, e).label("rolled back")];
+            return journal_rolled_back(journal, &plan, diagnostics, rollback);
+        }
+        if let Err(e) = journal.finish() {
+            eprintln!("netscript: warning: the run is committed, but its journal could not be deleted ({e}); `netscript recover` will finish it");
         }
     }
     if plan.ops.is_empty() {
@@ -209,6 +251,9 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
     }
+    // Committed: a signal from here on has its default effect (what follows only
+    // removes objects of earlier runs, and a re-run or `down` finishes that).
+    drop(signals);
     // What an earlier run created and the script no longer declares goes now, after the
     // new state is committed.
     if let (Some(script), Some(_)) = (script, &previous) {
@@ -224,6 +269,32 @@ fn failed(plan: &Plan, failure: ApplyFailure) -> Outcome {
         None => return Outcome::Setup(failure.error.to_string()),
     };
     Outcome::Failed { diagnostics, rollback: failure.rollback }
+}
+
+/// A failed apply (refusal, signal, journal write error): the executor has rolled back.
+fn journal_failed(journal: Journal, plan: &Plan, failure: ApplyFailure) -> Outcome {
+    if matches!(failure.error, ExecError::Interrupted) {
+        return journal_rolled_back(journal, plan, Vec::new(), failure.rollback);
+    }
+    let outcome = failed(plan, failure);
+    if let Outcome::Failed { rollback, .. } = &outcome
+        && rollback.is_complete()
+    {
+        let _ = journal.finish();
+    }
+    outcome
+}
+
+/// After a rollback: the journal goes if it is complete (else `netscript recover` retries
+/// from it); a journal write error becomes a diagnostic.
+fn journal_rolled_back(mut journal: Journal, plan: &Plan, mut diagnostics: Vec<Diagnostic>, rollback: RollbackOutcome) -> Outcome {
+    if let Some(e) = journal.take_error() {
+        diagnostics.push(Diagnostic::error(KERNEL_REFUSED, plan.ops[0].origin, format!("cannot write the journal, so the run was stopped: {e}")).label("rolled back"));
+    }
+    if rollback.is_complete() {
+        let _ = journal.finish();
+    }
+    Outcome::Failed { diagnostics, rollback }
 }
 
 fn remove_undeclared(exec: &mut Executor, desired: &Desired, script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> usize {
@@ -261,6 +332,13 @@ pub enum DownOutcome {
 pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome {
     if let Err(e) = crate::exec::check_privileges() {
         return DownOutcome::Setup(e.to_string());
+    }
+    let _lock = match crate::lock::acquire(&format!("down {}", state::script_key(script)), &mut crate::lock::tell_waiting) {
+        Ok(lock) => lock,
+        Err(e) => return DownOutcome::Setup(e.to_string()),
+    };
+    if let Err(e) = journal::refuse_if_pending() {
+        return DownOutcome::Setup(e);
     }
     let mut record = match state::load(script) {
         Ok(Some(record)) => record,

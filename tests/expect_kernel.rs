@@ -77,6 +77,10 @@ fn seed_with_an_address_nobody_holds_fails_and_rolls_back() {
     assert!(run.stderr.contains("route in ns1: 192.168.1.99 dev veth0 src 192.168.1.1"), "{}", run.stderr);
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), "after the failed run");
+    // The failed run finished its journal: the next run is not told to recover first.
+    let good = write_script(&sb, "seed.ns", SEED);
+    let again = sb.netscript(&["run", &good]);
+    assert!(again.success, "a run after a failed expectation was refused:\n{}", again.stderr);
 }
 
 /// Two namespaces each with a veth to a third party, a default route out of `nra`:

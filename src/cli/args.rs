@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "netscript", version, about = "A scripting language for Linux networking: namespaces, veth, routing, rules and traffic control, applied as one transaction.")]
-#[command(after_help = "Exit codes: 0 ok · 1 the script has errors (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete")]
+#[command(after_help = "Exit codes: 0 ok · 1 the script has errors (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete · 128+N stopped by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) and rolled back")]
 pub struct Cli {
     /// When to colour output.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -16,6 +16,10 @@ pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// How long `run`, `down` and `recover` wait for another netscript transaction to
+    /// finish (e.g. `10s`, `2m`, `0`); default 10s.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_wait)]
+    pub wait: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +46,12 @@ pub enum Command {
     },
     /// Remove what runs of a script created, and restore what they changed.
     Down { file: PathBuf },
+    /// Roll back transactions that were interrupted (killed, crashed), from their journals.
+    Recover {
+        /// Delete the journals without undoing anything (after cleaning up by hand).
+        #[arg(long)]
+        forget: bool,
+    },
     /// Print the live state of namespaces (all of /run/netns and host when none named).
     Show {
         namespaces: Vec<String>,
@@ -101,4 +111,11 @@ pub enum Color {
 pub enum ShowFormat {
     Text,
     Json,
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 10s, 500ms, 2m)"))
 }

@@ -3,6 +3,7 @@
 pub mod args;
 mod check_live;
 mod exec;
+mod recover;
 pub(crate) mod run;
 pub(crate) mod show;
 
@@ -46,6 +47,9 @@ pub fn main() -> i32 {
         }
     };
     let out = Output::new(&cli);
+    if let Some(wait) = cli.wait {
+        crate::lock::set_wait(wait);
+    }
     match &cli.command {
         Command::Check { files } => check_files(&out, files),
         Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
@@ -53,6 +57,7 @@ pub fn main() -> i32 {
         }
         Command::Run { file, dry_run: false, .. } => run::run(&out, file),
         Command::Down { file } => run::down(&out, file),
+        Command::Recover { forget } => recover::recover(&out, *forget),
         Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
         Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),

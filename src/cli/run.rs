@@ -77,7 +77,19 @@ pub fn run(out: &Output, path: &Path) -> i32 {
     let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
     let script = (path.as_os_str() != "-").then_some(path);
     let outcome = transaction::run(&checked.desired, script, &mut events(out));
-    report(out, &sources, outcome)
+    let code = report(out, &sources, outcome);
+    interrupted(code)
+}
+
+/// A run stopped by a signal and rolled back exits with 128 + the signal's number.
+fn interrupted(code: i32) -> i32 {
+    match crate::interrupt::received() {
+        Some(signal) if code == exit::RUN_FAILED => {
+            eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::interrupt::name(signal));
+            crate::interrupt::exit_code(signal)
+        }
+        _ => code,
+    }
 }
 
 /// Prints a transaction's outcome; returns the exit code.

@@ -34,7 +34,8 @@ pub struct ApplyReport {
 /// A plan that failed, and what its rollback achieved.
 #[derive(Debug, Clone)]
 pub struct ApplyFailure {
-    /// The first operation the kernel refused; `None` when the executor could not start.
+    /// The first operation the kernel refused; `None` when the executor could not start,
+    /// or when the apply was cancelled (`error` is then [`ExecError::Interrupted`]).
     pub failed_op: Option<usize>,
     pub error: ExecError,
     /// Operations that were in flight with it and failed too.
@@ -120,8 +121,9 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
     let mut first_failure: Option<(usize, ExecError)> = None;
     let mut other_failures = Vec::new();
     loop {
-        // After a failure nothing new starts; what is in flight is waited for.
-        if first_failure.is_none() {
+        // After a failure or a cancellation nothing new starts; what is in flight is
+        // waited for.
+        if first_failure.is_none() && !super::cancel::requested() {
             while let Some(i) = ready.pop_front() {
                 let action = &plan.ops[i].action;
                 on_event(&ExecEvent::Started { op: i, action });
@@ -150,6 +152,9 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
             }
         }
     }
+    if first_failure.is_none() && completed.len() < n && super::cancel::requested() {
+        first_failure = Some((usize::MAX, ExecError::Interrupted));
+    }
     if first_failure.is_none() && completed.len() < n {
         let stuck = (0..n).find(|i| waiting[*i] > 0).unwrap_or(0);
         first_failure = Some((stuck, ExecError::InvalidPlan(format!("operation {stuck} is part of a dependency cycle"))));
@@ -158,7 +163,8 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
         None => Ok(ApplyReport { completed, elapsed: started.elapsed() }),
         Some((failed, error)) => {
             let rollback = rollback(inner, plan, &completed, on_event).await;
-            Err(ApplyFailure { failed_op: Some(failed), error, other_failures, completed, rollback })
+            let failed_op = (failed != usize::MAX).then_some(failed);
+            Err(ApplyFailure { failed_op, error, other_failures, completed, rollback })
         }
     }
 }

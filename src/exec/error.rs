@@ -28,6 +28,9 @@ pub enum ExecError {
     /// The plan itself is malformed (a dependency out of range, …).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
+    /// The apply was cancelled ([`super::cancel`]) before every operation was sent.
+    #[error("interrupted before every operation was applied")]
+    Interrupted,
 }
 
 impl ExecError {

@@ -17,6 +17,7 @@
 
 pub mod apply;
 pub mod bpf;
+pub mod cancel;
 pub mod conn;
 pub mod error;
 pub mod messages;
