@@ -11,17 +11,6 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use support::Sandbox;
 
-fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
-    let path = format!("/run/{name}");
-    let mut child = std::process::Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    path
-}
 
 /// Copies a compiled example object next to the sandbox's scripts (paths in scripts are
 /// relative to the script).
@@ -93,7 +82,7 @@ netns tb <
 fn tc_ingress_drops_icmp_keeps_tcp_and_down_detaches() {
     let sb = Sandbox::new();
     copy_object(&sb, "drop_icmp.o");
-    let script = write_script(&sb, "tc.ns", TC_SCRIPT);
+    let script = sb.write_script("tc.ns", TC_SCRIPT);
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{run:?}");
 
@@ -140,7 +129,7 @@ fn down_of_an_attachment_on_existing_links_restores_icmp() {
         .ok();
     let before = sb.dump();
     assert!(pings(&sb, "ea", "10.7.0.2"));
-    let script = write_script(&sb, "existing.ns", "netns eb < link v1 < bpf ingress \"drop_icmp.o\" section classifier > >\n");
+    let script = sb.write_script("existing.ns", "netns eb < link v1 < bpf ingress \"drop_icmp.o\" section classifier > >\n");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{run:?}");
     assert!(!pings(&sb, "ea", "10.7.0.2"));
@@ -161,7 +150,7 @@ fn xdp_generic_drops_icmp_keeps_tcp_and_down_detaches() {
            ip -n xa addr add 10.6.0.1/24 dev v0; ip -n xa link set v0 up; ip -n xb addr add 10.6.0.2/24 dev v1; ip -n xb link set v1 up")
         .ok();
     let before = sb.dump();
-    let script = write_script(&sb, "xdp.ns", "netns xb < link v1 < xdp \"drop_icmp.o\" section xdp mode generic > >\n");
+    let script = sb.write_script("xdp.ns", "netns xb < link v1 < xdp \"drop_icmp.o\" section xdp mode generic > >\n");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{run:?}");
     let link = json(&sb.sh("ip -n xb -json link show v1").ok());
@@ -192,7 +181,7 @@ fn a_changed_object_is_replaced_and_an_unchanged_one_kept() {
         .ok();
     // prog.o is first the pass-all program, then the drop-ICMP one.
     sb.sh("cp /run/pass_all.o /run/prog.o").ok();
-    let script = write_script(&sb, "replace.ns", "netns rb < link v1\n  bpf ingress \"prog.o\" section classifier\n  xdp \"prog.o\" section xdp mode generic\n>\n");
+    let script = sb.write_script("replace.ns", "netns rb < link v1\n  bpf ingress \"prog.o\" section classifier\n  xdp \"prog.o\" section xdp mode generic\n>\n");
     assert!(sb.netscript(&["run", &script]).success);
     let id_of = |sb: &Sandbox| {
         let f = json(&sb.sh("ip netns exec rb tc -json filter show dev v1 ingress").ok());
@@ -213,7 +202,7 @@ fn a_changed_object_is_replaced_and_an_unchanged_one_kept() {
     let again = sb.netscript(&["run", &script]);
     assert!(again.stderr.contains("up to date"), "{again:?}");
     // Dropping the statements from the script detaches both on the next run.
-    let script = write_script(&sb, "replace.ns", "netns rb < link v1 >\n");
+    let script = sb.write_script("replace.ns", "netns rb < link v1 >\n");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{run:?}");
     assert!(pings(&sb, "ra", "10.5.0.2"), "nothing attached any more");
@@ -243,9 +232,7 @@ fn a_refused_program_rolls_back_the_attachment_and_the_clsact_qdisc() {
            ip -n ka addr add 10.4.0.1/24 dev v0; ip -n ka link set v0 up; ip -n kb addr add 10.4.0.2/24 dev v1; ip -n kb link set v1 up")
         .ok();
     let before = sb.dump();
-    let script = write_script(
-        &sb,
-        "refused.ns",
+    let script = sb.write_script("refused.ns",
         "netns kb < link v1\n  bpf ingress \"drop_icmp.o\" section classifier\n  bpf ingress \"unchecked.o\"\n>\n",
     );
     let run = sb.netscript(&["-v", "run", &script]);
@@ -276,9 +263,7 @@ fn a_later_refused_netem_rolls_back_the_attachment() {
         .ok();
     let before = sb.dump();
     // The netem is refused (this kernel has none) while the programs are being attached.
-    let script = write_script(
-        &sb,
-        "netem.ns",
+    let script = sb.write_script("netem.ns",
         "netns nb <\n  link v1\n    bpf egress \"drop_icmp.o\" section classifier\n    xdp \"drop_icmp.o\" section xdp mode generic\n    netem delay 10ms\n>\n",
     );
     let run = sb.netscript(&["-v", "run", &script]);

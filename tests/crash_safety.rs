@@ -56,18 +56,6 @@ netns kp <
 /// The namespace BIG expects to exist already.
 const PRE: &str = "ip netns add kp && ip -n kp link set lo up && ip -n kp link add br0 type bridge && ip -n kp link set br0 up && ip -n kp addr add 10.62.9.1/24 dev br0";
 
-fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
-    let path = format!("/run/{name}");
-    let mut child = Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    path
-}
 
 fn env_args<'a>(env: &'a [(&str, String)], args: &'a [&str]) -> Vec<String> {
     let mut v: Vec<String> = env.iter().map(|(k, val)| format!("{k}={val}")).collect();
@@ -145,24 +133,6 @@ fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// The dump without random MAC addresses (to compare two separately built topologies).
-fn without_macs(dump: &str) -> String {
-    let mut value: serde_json::Value = serde_json::from_str(dump).unwrap();
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                map.remove("address");
-                map.remove("broadcast");
-                map.remove("permaddr");
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut value);
-    serde_json::to_string_pretty(&value).unwrap()
-}
 
 fn killed(run: &Run) -> bool {
     run.code.is_none()
@@ -172,7 +142,7 @@ fn killed(run: &Run) -> bool {
 fn sigkill_at_fifty_points_then_recover_restores_the_dump() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let ops = op_count(&sb, &script);
     assert!(ops >= 30, "the kill test needs at least 30 operations, the script has {ops}");
     let before = sb.dump();
@@ -209,7 +179,7 @@ fn sigkill_at_fifty_points_then_recover_restores_the_dump() {
 fn unfinished_journal_blocks_run_and_down_until_recover() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let before = sb.dump();
     assert!(killed(&netscript_env(&sb, &[(KILL, "20".into())], &["run", &script])));
     let half = sb.dump();
@@ -231,7 +201,7 @@ fn unfinished_journal_blocks_run_and_down_until_recover() {
 fn sigkill_during_recover_then_recover_again() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let ops = op_count(&sb, &script);
     let before = sb.dump();
     // Kill the run late (many ops to undo), then recover killed after j undone records.
@@ -251,18 +221,18 @@ fn sigkill_during_recover_then_recover_again() {
 fn sigkill_right_after_the_commit_point_rolls_forward() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let ops = op_count(&sb, &script);
     let before = sb.dump();
     sb.netscript(&["run", &script]).ok();
-    let applied = without_macs(&sb.dump());
+    let applied = support::without_macs(&sb.dump());
     sb.netscript(&["down", &script]).ok();
     assert_same_dump(&before, &sb.dump(), "down");
     // Record 2·ops + 1 is the commit record.
     assert!(killed(&netscript_env(&sb, &[(KILL, (2 * ops + 1).to_string())], &["run", &script])));
     let r = sb.netscript(&["recover"]);
     assert!(r.success && r.stderr.contains("had committed"), "{}", r.stderr);
-    assert_same_dump(&applied, &without_macs(&sb.dump()), "a committed run is kept");
+    assert_same_dump(&applied, &support::without_macs(&sb.dump()), "a committed run is kept");
     let again = sb.netscript(&["run", &script]);
     assert!(again.success && again.stderr.contains("up to date"), "{}", again.stderr);
     sb.netscript(&["down", &script]).ok();
@@ -276,11 +246,11 @@ const SMALL_B: &str = "netns cb1 < veth x2 <-> cb2.y2 < addr 10.72.0.1/24 > >\nn
 fn two_concurrent_runs_both_end_correct_and_the_lock_says_who_holds_it() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let a = write_script(&sb, "a.ns", SMALL_A);
-    let b = write_script(&sb, "b.ns", SMALL_B);
+    let a = sb.write_script("a.ns", SMALL_A);
+    let b = sb.write_script("b.ns", SMALL_B);
     // Separately: what each script alone makes.
     sb.netscript(&["run", &a]).ok();
-    let only_a = without_macs(&sb.dump());
+    let only_a = support::without_macs(&sb.dump());
     sb.netscript(&["down", &a]).ok();
     // A runs slowly; B starts while A holds the lock.
     let slow = spawn(&sb, &[(DELAY, "150".into())], &["run", &a]);
@@ -297,7 +267,7 @@ fn two_concurrent_runs_both_end_correct_and_the_lock_says_who_holds_it() {
     assert!(journals(&sb).is_empty());
     // Each run's record removes exactly its own objects.
     sb.netscript(&["down", &b]).ok();
-    assert_same_dump(&only_a, &without_macs(&sb.dump()), "after down of B only A's objects remain");
+    assert_same_dump(&only_a, &support::without_macs(&sb.dump()), "after down of B only A's objects remain");
     sb.netscript(&["down", &a]).ok();
     assert_same_dump(&before, &sb.dump(), "after down of both");
 }
@@ -306,7 +276,7 @@ fn two_concurrent_runs_both_end_correct_and_the_lock_says_who_holds_it() {
 fn a_lock_left_by_a_killed_process_does_not_block() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let a = write_script(&sb, "a.ns", SMALL_A);
+    let a = sb.write_script("a.ns", SMALL_A);
     let mut slow = spawn(&sb, &[(DELAY, "300".into())], &["run", &a]);
     wait_until("A's journal", Duration::from_secs(10), || journal_lines(&sb) >= 3);
     let pid = slow.id();
@@ -323,7 +293,7 @@ fn a_lock_left_by_a_killed_process_does_not_block() {
 fn signal_mid_apply(signal: nix::sys::signal::Signal, code: i32) {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let before = sb.dump();
     let child = spawn(&sb, &[(DELAY, "100".into())], &["run", &script]);
     wait_until("ten journal records", Duration::from_secs(20), || journal_lines(&sb) >= 10);
@@ -355,7 +325,7 @@ fn sighup_mid_apply_rolls_back_and_exits_129() {
 fn second_sigint_during_rollback_does_not_abort_it() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let before = sb.dump();
     let child = spawn(&sb, &[(DELAY, "100".into())], &["run", &script]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -375,7 +345,7 @@ fn second_sigint_during_rollback_does_not_abort_it() {
 fn truncated_last_journal_record_is_tolerated() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
-    let script = write_script(&sb, "big.ns", BIG);
+    let script = sb.write_script("big.ns", BIG);
     let before = sb.dump();
     assert!(killed(&netscript_env(&sb, &[(KILL, "25".into())], &["run", &script])));
     // A power cut in the middle of writing the next record.
@@ -389,7 +359,7 @@ fn truncated_last_journal_record_is_tolerated() {
 #[test]
 fn damaged_foreign_and_newer_journals_are_refused_and_kept() {
     let sb = Sandbox::new();
-    let script = write_script(&sb, "a.ns", SMALL_A);
+    let script = sb.write_script("a.ns", SMALL_A);
     let before = sb.dump();
     let header = r#"{"journal":"netscript-journal","format":1,"tx":"1-1","pid":1,"script":"/run/a.ns","started_unix":0}"#;
     let cases = [
@@ -400,7 +370,7 @@ fn damaged_foreign_and_newer_journals_are_refused_and_kept() {
     for (name, text, message) in cases {
         sb.sh("mkdir -p /run/netscript/journal").ok();
         let path = format!("/run/netscript/journal/1-{name}.journal");
-        write_script(&sb, &format!("netscript/journal/1-{name}.journal"), &text);
+        sb.write_script(&format!("netscript/journal/1-{name}.journal"), &text);
         let run = sb.netscript(&["run", &script]);
         assert_eq!(run.code, Some(3), "{name}: {}", run.stderr);
         assert!(run.stderr.contains("netscript recover"), "{name}: {}", run.stderr);
@@ -421,7 +391,7 @@ fn damaged_foreign_and_newer_journals_are_refused_and_kept() {
 #[test]
 fn damaged_foreign_and_newer_state_files_are_refused_and_kept() {
     let sb = Sandbox::new();
-    let a = write_script(&sb, "a.ns", SMALL_A);
+    let a = sb.write_script("a.ns", SMALL_A);
     sb.netscript(&["run", &a]).ok();
     let applied = sb.dump();
     let files = state_files(&sb);
@@ -438,7 +408,7 @@ fn damaged_foreign_and_newer_state_files_are_refused_and_kept() {
         ("newer", newer, "newer netscript"),
     ];
     for (name, text, message) in cases {
-        write_script(&sb, &format!("netscript/state/{}", files[0]), &text);
+        sb.write_script(&format!("netscript/state/{}", files[0]), &text);
         for cmd in ["run", "down"] {
             let r = sb.netscript(&[cmd, &a]);
             assert_eq!(r.code, Some(3), "{name} {cmd}: {}", r.stderr);
@@ -448,6 +418,6 @@ fn damaged_foreign_and_newer_state_files_are_refused_and_kept() {
             assert_eq!(sb.dump(), applied, "{name} {cmd}: nothing may change");
         }
     }
-    write_script(&sb, &format!("netscript/state/{}", files[0]), &good);
+    sb.write_script(&format!("netscript/state/{}", files[0]), &good);
     sb.netscript(&["down", &a]).ok();
 }

@@ -7,18 +7,6 @@ use support::{Sandbox, assert_same_dump};
 
 const SEED: &str = include_str!("../examples/seed.ns");
 
-fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
-    let path = format!("/run/{name}");
-    let mut child = std::process::Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    path
-}
 
 /// Diagnostics as one line: miette wraps long messages (continuation lines start with
 /// `│`).
@@ -35,7 +23,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 fn seed_expectation_holds_and_check_live_reports_it() {
     assert!(SEED.trim_end().ends_with("expect ns1 reach 192.168.1.2"), "seed.ns ends with its expectation");
     let sb = Sandbox::new();
-    let script = write_script(&sb, "seed.ns", SEED);
+    let script = sb.write_script("seed.ns", SEED);
     let run = sb.netscript(&["run", &script]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("applied 23 operations"), "{}", run.stderr);
@@ -63,7 +51,7 @@ fn seed_expectation_holds_and_check_live_reports_it() {
 fn seed_with_an_address_nobody_holds_fails_and_rolls_back() {
     let sb = Sandbox::new();
     let text = SEED.replace("expect ns1 reach 192.168.1.2", "expect ns1 reach 192.168.1.99");
-    let script = write_script(&sb, "seed.ns", &text);
+    let script = sb.write_script("seed.ns", &text);
     let before = sb.dump();
     let mut run = sb.netscript(&["run", &script]);
     assert_eq!(run.code, Some(3), "expected exit 3 (failed, rolled back):\n{}", run.stderr);
@@ -78,7 +66,7 @@ fn seed_with_an_address_nobody_holds_fails_and_rolls_back() {
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), "after the failed run");
     // The failed run finished its journal: the next run is not told to recover first.
-    let good = write_script(&sb, "seed.ns", SEED);
+    let good = sb.write_script("seed.ns", SEED);
     let again = sb.netscript(&["run", &good]);
     assert!(again.success, "a run after a failed expectation was refused:\n{}", again.stderr);
 }
@@ -107,7 +95,7 @@ expect nra noreach 10.33.0.2
 #[test]
 fn noreach_holds_between_unlinked_namespaces() {
     let sb = Sandbox::new();
-    let script = write_script(&sb, "apart.ns", APART);
+    let script = sb.write_script("apart.ns", APART);
     let run = sb.netscript(&["run", &script]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(sb.run("ip", &["netns", "list"]).ok().contains("nra"), "the run was kept");
@@ -122,7 +110,7 @@ fn noreach_holds_between_unlinked_namespaces() {
 #[test]
 fn noreach_fails_and_rolls_back_when_the_namespaces_are_linked() {
     let sb = Sandbox::new();
-    let script = write_script(&sb, "linked.ns", LINKED);
+    let script = sb.write_script("linked.ns", LINKED);
     let before = sb.dump();
     let mut run = sb.netscript(&["run", &script]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
@@ -137,9 +125,7 @@ fn noreach_fails_and_rolls_back_when_the_namespaces_are_linked() {
 #[test]
 fn ipv6_expectations_use_icmpv6() {
     let sb = Sandbox::new();
-    let script = write_script(
-        &sb,
-        "v6.ns",
+    let script = sb.write_script("v6.ns",
         "netns six1 < veth a <-> six2.b < addr fd00:77::1/64 > >\nnetns six2 < link b < addr fd00:77::2/64 > >\nexpect six1 reach fd00:77::2 within 5s\nexpect six1 noreach fd00:78::2 within 300ms\n",
     );
     let run = sb.netscript(&["run", &script]);
@@ -157,9 +143,7 @@ fn unprivileged_icmp_sockets_are_used_where_ping_group_range_allows() {
     // By default a new namespace's ping_group_range admits nobody and the probe uses a
     // raw socket (every other test); here the datagram socket path, v4 and v6.
     let sb = Sandbox::new();
-    let script = write_script(
-        &sb,
-        "dgram.ns",
+    let script = sb.write_script("dgram.ns",
         "netns dg1 < veth a <-> dg2.b < addr 10.55.0.1/24; addr fd00:55::1/64 > >\nnetns dg2 < link b < addr 10.55.0.2/24; addr fd00:55::2/64 > >\n\
          expect dg1 reach 10.55.0.2\nexpect dg1 reach fd00:55::2 within 5s\nexpect dg1 noreach 10.55.0.3 within 300ms\n",
     );
@@ -234,7 +218,7 @@ sandbox_test!(tcp_expectation_holds_with_a_listener_and_is_refused_without, {
 #[test]
 fn exec_runs_a_command_inside_a_namespace() {
     let sb = Sandbox::new();
-    let script = write_script(&sb, "seed.ns", SEED);
+    let script = sb.write_script("seed.ns", SEED);
     sb.netscript(&["run", &script]).ok();
     let ours = sb.netscript(&["exec", "ns1", "--", "ip", "addr"]);
     assert_eq!(ours.code, Some(0), "{}", ours.stderr);

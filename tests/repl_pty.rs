@@ -181,49 +181,21 @@ fn no_arguments_on_a_terminal_open_the_repl_and_autocommit_applies_at_once() {
     assert!(namespaces(&sb).is_empty());
 }
 
-/// The dump without random MAC addresses (differ between equal topologies built apart).
-fn without_macs(dump: &str) -> String {
-    let mut value: serde_json::Value = serde_json::from_str(dump).unwrap();
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                map.remove("address");
-                map.remove("broadcast");
-                map.remove("permaddr");
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut value);
-    serde_json::to_string_pretty(&value).unwrap()
-}
 
-fn put(sb: &Sandbox, path: &str, text: &str) {
-    let mut child = Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-}
 
 #[test]
 fn a_piped_script_gives_the_same_state_as_run() {
     let seed = include_str!("../examples/seed.ns");
     let by_run = Sandbox::new();
-    put(&by_run, "/run/seed.ns", seed);
+    by_run.put("/run/seed.ns", seed);
     by_run.netscript(&["run", "/run/seed.ns"]).ok();
     let piped = Sandbox::new();
-    put(&piped, "/run/seed.ns", seed);
+    piped.put("/run/seed.ns", seed);
     let run = piped.sh(&format!("{} repl < /run/seed.ns", env!("CARGO_BIN_EXE_netscript")));
     assert!(run.success, "piped repl failed: {}\n{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'), "colour in piped mode: {run:?}");
     assert!(!run.stdout.contains("netscript>"), "a prompt in piped mode: {}", run.stdout);
-    assert_eq!(without_macs(&piped.dump()), without_macs(&by_run.dump()), "piped REPL and run differ");
+    assert_eq!(support::without_macs(&piped.dump()), support::without_macs(&by_run.dump()), "piped REPL and run differ");
 }
 
 #[test]
@@ -252,11 +224,11 @@ fn piped_mode_stops_at_the_first_failed_command() {
 fn exec_runs_a_command_inside_a_namespace() {
     let sb = Sandbox::new();
     let bin = env!("CARGO_BIN_EXE_netscript");
-    put(&sb, "/run/x.txt", "netns rx1 < bridge brx < addr 10.44.0.1/24 > >\n:apply\n:exec rx1 ip -o addr show dev brx\n:quit\n");
+    sb.put("/run/x.txt", "netns rx1 < bridge brx < addr 10.44.0.1/24 > >\n:apply\n:exec rx1 ip -o addr show dev brx\n:quit\n");
     let out = sb.sh(&format!("{bin} repl < /run/x.txt"));
     assert!(out.success, "{out:?}");
     assert!(out.stdout.contains("10.44.0.1/24"), "the command ran inside rx1: {}", out.stdout);
-    put(&sb, "/run/y.txt", ":exec rx1 ip link show dev nonexistent\n");
+    sb.put("/run/y.txt", ":exec rx1 ip link show dev nonexistent\n");
     let failing = sb.sh(&format!("{bin} repl < /run/y.txt"));
     assert!(!failing.success, "a failing command fails the piped session: {failing:?}");
 }

@@ -25,48 +25,17 @@ ip -n pbr rule add from 10.0.0.100 lookup 100
 ip netns exec pbr tc qdisc add dev eth0 root handle 1: tbf rate 1mbit burst 10kb latency 70ms
 ";
 
-fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
-    let path = format!("/run/{name}");
-    let mut child = std::process::Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    path
-}
 
-/// The dump without what differs between two equal topologies built apart: random MAC
-/// addresses.
-fn without_macs(dump: &str) -> String {
-    let mut value: serde_json::Value = serde_json::from_str(dump).unwrap();
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                map.remove("address");
-                map.remove("broadcast");
-                map.remove("permaddr");
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut value);
-    serde_json::to_string_pretty(&value).unwrap()
-}
 
 #[test]
 fn seed_matches_iproute2_and_pings() {
     let reference = Sandbox::new();
     reference.sh(SEED_IPROUTE2).ok();
     let ours = Sandbox::new();
-    let script = write_script(&ours, "seed.ns", SEED);
+    let script = ours.write_script("seed.ns", SEED);
     let run = ours.netscript(&["run", &script]);
     assert!(run.success, "run failed: {}", run.stderr);
-    assert_eq!(without_macs(&ours.dump()), without_macs(&reference.dump()), "netscript's state differs from iproute2's");
+    assert_eq!(support::without_macs(&ours.dump()), support::without_macs(&reference.dump()), "netscript's state differs from iproute2's");
     ours.sh("ip netns exec ns1 ping -c 1 -W 2 192.168.1.2").ok();
 }
 
@@ -74,7 +43,7 @@ fn seed_matches_iproute2_and_pings() {
 fn second_run_changes_nothing_and_down_restores_the_start() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let script = write_script(&sb, "seed.ns", SEED);
+    let script = sb.write_script("seed.ns", SEED);
     sb.netscript(&["run", &script]).ok();
     let applied = sb.dump();
     let again = sb.netscript(&["run", &script]);
@@ -91,9 +60,7 @@ fn second_run_changes_nothing_and_down_restores_the_start() {
 fn refused_last_operation_rolls_back_byte_for_byte() {
     // netem is missing from this kernel: the run fails on its last operation.
     let sb = Sandbox::new();
-    let script = write_script(
-        &sb,
-        "netem.ns",
+    let script = sb.write_script("netem.ns",
         "netns rb1 < veth a <-> rb2.b < addr 10.7.0.1/24 >; rule from 10.7.0.9 table 7 >\nnetns rb2 < link b < addr 10.7.0.2/24 >\n  link b\n  netem delay 10ms\n>\n",
     );
     let before = sb.dump();
@@ -109,9 +76,7 @@ fn refused_last_operation_rolls_back_byte_for_byte() {
 fn clash_with_a_pre_existing_route_rolls_back_and_keeps_it() {
     let sb = Sandbox::new();
     sb.sh("ip netns add pre1 && ip -n pre1 link set lo up && ip -n pre1 link add br9 type bridge && ip -n pre1 addr add 10.66.0.1/24 dev br9 && ip -n pre1 link set br9 up && ip -n pre1 route add 10.99.0.0/16 via 10.66.0.254").ok();
-    let script = write_script(
-        &sb,
-        "clash.ns",
+    let script = sb.write_script("clash.ns",
         "netns pre1 <\n  link br9\n  veth v9 <-> other.w9 < addr 10.67.0.1/24 >\n  route 10.99.0.0/16 via 10.67.0.2\n>\n",
     );
     let before = sb.dump();
@@ -132,9 +97,7 @@ fn objects_the_script_does_not_name_are_untouched() {
     )
     .ok();
     let before = sb.dump();
-    let script = write_script(
-        &sb,
-        "u.ns",
+    let script = sb.write_script("u.ns",
         "netns shared < veth s0 <-> leaf.l0 < addr 10.58.0.1/24 >; rule from 10.58.0.5 table 58; route 10.59.0.0/16 via 10.58.0.2 >\nhost < link keep0 < mtu 1400 > >\n",
     );
     sb.netscript(&["run", &script]).ok();
@@ -144,12 +107,10 @@ fn objects_the_script_does_not_name_are_untouched() {
     sb.netscript(&["run", &script]).ok();
     // A failing edit of the same script leaves everything as the first run made it.
     let applied = sb.dump();
-    let failing = write_script(&sb, "u.ns", "netns shared < veth s0 <-> leaf.l0 < addr 10.58.0.1/24 >; netem delay 1ms >\nhost < link keep0 < mtu 1400 > >\n");
+    let failing = sb.write_script("u.ns", "netns shared < veth s0 <-> leaf.l0 < addr 10.58.0.1/24 >; netem delay 1ms >\nhost < link keep0 < mtu 1400 > >\n");
     assert_eq!(sb.netscript(&["run", &failing]).code, Some(3));
     assert_eq!(sb.dump(), applied, "a failed run changed the state");
-    let restore = write_script(
-        &sb,
-        "u.ns",
+    let restore = sb.write_script("u.ns",
         "netns shared < veth s0 <-> leaf.l0 < addr 10.58.0.1/24 >; rule from 10.58.0.5 table 58; route 10.59.0.0/16 via 10.58.0.2 >\nhost < link keep0 < mtu 1400 > >\n",
     );
     sb.netscript(&["down", &restore]).ok();
@@ -160,10 +121,10 @@ fn objects_the_script_does_not_name_are_untouched() {
 fn an_edited_script_removes_what_it_no_longer_declares() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let script = write_script(&sb, "e.ns", "netns e1 < veth a <-> e2.b < addr 10.8.0.1/24 > >\nnetns e3\n");
+    let script = sb.write_script("e.ns", "netns e1 < veth a <-> e2.b < addr 10.8.0.1/24 > >\nnetns e3\n");
     sb.netscript(&["run", &script]).ok();
     assert!(sb.sh("ip netns list").ok().contains("e3"));
-    write_script(&sb, "e.ns", "netns e1 < veth a <-> e2.b < addr 10.8.0.1/24; addr 10.8.1.1/24 > >\n");
+    sb.write_script("e.ns", "netns e1 < veth a <-> e2.b < addr 10.8.0.1/24; addr 10.8.1.1/24 > >\n");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{}", run.stderr);
     let list = sb.sh("ip netns list").ok();

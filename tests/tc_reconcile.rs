@@ -9,7 +9,7 @@ mod support;
 mod tc_oracle;
 
 use support::Sandbox;
-use tc_oracle::{class_bytes, classes, key_nodes, matches, qdisc_stats, tc_json, write_script};
+use tc_oracle::{class_bytes, classes, key_nodes, matches, qdisc_stats, tc_json};
 
 /// ta: v0 with an htb (classes, filters), u0 with a tbf, x0 plain (the place a failing
 /// statement goes, declared last so that its operation comes after the others).
@@ -63,7 +63,7 @@ fn tc_state_raw(sb: &Sandbox) -> String {
 #[test]
 fn changed_rates_and_filters_are_changed_in_place() {
     let sb = Sandbox::new();
-    let path = write_script(&sb, "tc.ns", &script("10mbit", "8mbit", FILTERS, ""));
+    let path = sb.write_script("tc.ns", &script("10mbit", "8mbit", FILTERS, ""));
     sb.netscript(&["run", &path]).ok();
     // Traffic through both shapers, so that their counters are not zero.
     send_udp(&sb, "10.9.0.2", 5001, 40);
@@ -80,7 +80,7 @@ fn changed_rates_and_filters_are_changed_in_place() {
     assert!(same.success && same.stderr.contains("up to date"), "{}", same.stderr);
 
     // New rates, and the first filter on another port.
-    write_script(&sb, "tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n    filter dport 5002 -> 20\n", ""));
+    sb.write_script("tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n    filter dport 5002 -> 20\n", ""));
     let run = sb.netscript(&["-v", "run", &path]);
     assert!(run.success, "{}", run.stderr);
     // In completion order, which differs from the plan's between namespaces' sockets.
@@ -126,7 +126,7 @@ fn changed_rates_and_filters_are_changed_in_place() {
     assert!(again.stderr.contains("up to date"), "{}", again.stderr);
 
     // A filter the script no longer has goes.
-    write_script(&sb, "tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n", ""));
+    sb.write_script("tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n", ""));
     sb.netscript(&["run", &path]).ok();
     let filters = key_nodes(&tc_json(&sb, "ta", &["filter", "show", "dev", "v0"]));
     assert_eq!(filters.len(), 1, "{filters:?}");
@@ -136,12 +136,12 @@ fn changed_rates_and_filters_are_changed_in_place() {
 #[test]
 fn a_failed_run_after_changes_restores_the_previous_parameters_exactly() {
     let sb = Sandbox::new();
-    let path = write_script(&sb, "rb.ns", &script("10mbit", "8mbit", FILTERS, ""));
+    let path = sb.write_script("rb.ns", &script("10mbit", "8mbit", FILTERS, ""));
     sb.netscript(&["run", &path]).ok();
     let before_tc = tc_state(&sb);
     let before = sb.dump();
     // Rates and a filter change, then netem, which this kernel refuses.
-    write_script(&sb, "rb.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n    filter dport 5002 -> 20\n", "; netem delay 5ms"));
+    sb.write_script("rb.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n    filter dport 5002 -> 20\n", "; netem delay 5ms"));
     let run = sb.netscript(&["-v", "run", &path]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
     // The changes were made, then undone.
@@ -160,7 +160,7 @@ fn a_failed_run_after_changes_restores_the_previous_parameters_exactly() {
 fn a_kernel_without_netem_says_so_on_the_statement_after_rolling_back() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let path = write_script(&sb, "lab.ns", "netns la <\n  veth v0 <-> lb.v1 < addr 10.9.0.1/24 >\n  shape 10mbit\n  veth w0 <-> lb.w1\n  netem delay 10ms loss 1%\n>\n");
+    let path = sb.write_script("lab.ns", "netns la <\n  veth v0 <-> lb.v1 < addr 10.9.0.1/24 >\n  shape 10mbit\n  veth w0 <-> lb.w1\n  netem delay 10ms loss 1%\n>\n");
     let run = sb.netscript(&["--color", "never", "run", &path]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
     let text = run.stderr;

@@ -14,7 +14,7 @@ mod tc_oracle;
 
 use serde_json::{Value, json};
 use support::Sandbox;
-use tc_oracle::{classes, key_nodes, matches, tc_json, write_script, Class};
+use tc_oracle::{classes, key_nodes, matches, tc_json, Class};
 
 const SCRIPT: &str = "\
 netns sa <
@@ -47,7 +47,7 @@ fn qdisc(sb: &Sandbox, ns: &str, dev: &str, handle: &str) -> Value {
 #[test]
 fn tbf_htb_classes_filters_and_ingress_shaping_are_as_declared() {
     let sb = Sandbox::new();
-    let script = write_script(&sb, "state.ns", SCRIPT);
+    let script = sb.write_script("state.ns", SCRIPT);
     sb.netscript(&["run", &script]).ok();
 
     // shape 10mbit burst 20kb latency 50ms: tc reports bytes/s, bytes and µs.
@@ -136,18 +136,18 @@ fn tbf_htb_classes_filters_and_ingress_shaping_are_as_declared() {
 fn down_and_a_rerun_without_shape_ingress_remove_the_ifb() {
     let sb = Sandbox::new();
     let before = sb.dump();
-    let script = write_script(&sb, "ifb.ns", "netns ia < veth v0 <-> ib.v1; shape ingress 20mbit >\n");
+    let script = sb.write_script("ifb.ns", "netns ia < veth v0 <-> ib.v1; shape ingress 20mbit >\n");
     sb.netscript(&["run", &script]).ok();
     assert!(sb.run("ip", &["-n", "ia", "link", "show", "ifb-v0"]).success, "the ifb exists after the run");
     // Without the statement, a re-run removes the ifb, the ingress qdisc and its filter.
-    write_script(&sb, "ifb.ns", "netns ia < veth v0 <-> ib.v1 >\n");
+    sb.write_script("ifb.ns", "netns ia < veth v0 <-> ib.v1 >\n");
     let rerun = sb.netscript(&["run", &script]);
     assert!(rerun.success, "{}", rerun.stderr);
     assert!(!sb.run("ip", &["-n", "ia", "link", "show", "ifb-v0"]).success, "ifb-v0 outlived its `shape ingress`");
     let qdiscs = tc_json(&sb, "ia", &["qdisc", "show", "dev", "v0"]);
     assert!(qdiscs.as_array().unwrap().iter().all(|q| q["kind"] != "ingress"), "{qdiscs}");
     // Back with it, then `down`: everything goes, ifb included.
-    write_script(&sb, "ifb.ns", "netns ia < veth v0 <-> ib.v1; shape ingress 20mbit >\n");
+    sb.write_script("ifb.ns", "netns ia < veth v0 <-> ib.v1; shape ingress 20mbit >\n");
     sb.netscript(&["run", &script]).ok();
     assert!(sb.run("ip", &["-n", "ia", "link", "show", "ifb-v0"]).success);
     sb.netscript(&["down", &script]).ok();
@@ -161,7 +161,7 @@ fn down_of_shaping_on_an_existing_interface_removes_only_the_shaping() {
     let sb = Sandbox::new();
     sb.sh("ip netns add ea && ip netns add eb && ip link add v0 netns ea type veth peer name v1 netns eb && ip -n ea link set v0 up && ip -n eb link set v1 up").ok();
     let before = sb.dump();
-    let script = write_script(&sb, "exist.ns", "netns ea < link v0; shape ingress 3mbit; shape 4mbit >\n");
+    let script = sb.write_script("exist.ns", "netns ea < link v0; shape ingress 3mbit; shape 4mbit >\n");
     sb.netscript(&["run", &script]).ok();
     assert_eq!(qdisc(&sb, "ea", "ifb-v0", "1:")["options"]["rate"], 375_000);
     assert_eq!(qdisc(&sb, "ea", "v0", "1:")["options"]["rate"], 500_000);

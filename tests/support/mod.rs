@@ -105,6 +105,21 @@ impl Sandbox {
         self.run(env!("CARGO_BIN_EXE_netscript"), args)
     }
 
+    /// Writes `text` to `path` inside the sandbox (under `/run`, its own tmpfs).
+    pub fn put(&self, path: &str, text: &str) {
+        use std::io::Write;
+        let mut child = self.command("sh").args(["-c", &format!("cat > {path}")]).stdin(Stdio::piped()).spawn().expect("cannot run nsenter");
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "cannot write {path} in the sandbox");
+    }
+
+    /// Writes a script to `/run/NAME` inside the sandbox; returns its path there.
+    pub fn write_script(&self, name: &str, text: &str) -> String {
+        let path = format!("/run/{name}");
+        self.put(&path, text);
+        path
+    }
+
     /// The oracle's view of the sandbox (see [`dump`]).
     pub fn dump(&self) -> String {
         dump_with(&|program, args| self.run(program, args).ok())
@@ -334,4 +349,24 @@ pub fn assert_same_dump(before: &str, after: &str, what: &str) {
         j = nj;
     }
     panic!("{what}: dumps differ\n{report}");
+}
+
+/// A dump without what differs between two equal topologies built apart: the random MAC
+/// addresses of veths and bridges.
+pub fn without_macs(dump: &str) -> String {
+    let mut value: Value = serde_json::from_str(dump).unwrap();
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("address");
+                map.remove("broadcast");
+                map.remove("permaddr");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut value);
+    serde_json::to_string_pretty(&value).unwrap()
 }

@@ -5,19 +5,6 @@ use crate::support::Sandbox;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// Writes `text` to `/run/NAME` inside the sandbox; returns the path.
-pub fn write_script(sb: &Sandbox, name: &str, text: &str) -> String {
-    let path = format!("/run/{name}");
-    let mut child = std::process::Command::new("nsenter")
-        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "sh", "-c", &format!("cat > {path}")])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-    path
-}
 
 /// JSON in which a key repeated in one object (tc's `"match"`, once per u32 key) becomes
 /// an array of its values, in order, instead of keeping only the last.
