@@ -246,9 +246,9 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
     let started = Instant::now();
     let mut done = 0;
     let mut failed = Vec::new();
-    while let Some(action) = record.undo.pop() {
-        on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
-        match exec.run_action(&action) {
+    // Backwards, with namespace deletions in parallel (exec::teardown).
+    for (action, result) in exec.undo_in_reverse(std::mem::take(&mut record.undo), on_event) {
+        match result {
             Ok(()) => done += 1,
             Err(e) if already_gone(&e) => {}
             Err(e) => failed.push((action, e)),
