@@ -126,7 +126,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
     };
-    let observed = match exec.observe(desired) {
+    let observed = match exec.observe_for_plan(desired) {
         Ok(o) => o,
         Err(e) => return Outcome::Setup(format!("cannot read the current state: {e}")),
     };
@@ -142,7 +142,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             Err(failure) => return failed(&plan, failure),
         };
         // Verify: what the kernel now holds must be what the script declares.
-        let verify = exec.observe(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
+        let verify = exec.observe_for_plan(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
         let mismatch = match verify {
             Ok(again) if again.ops.is_empty() => None,
             Ok(again) => Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()),

@@ -94,7 +94,17 @@ impl Executor {
     /// The current state of `host` and of every namespace `desired` names that exists.
     pub fn observe(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
-        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired)))?;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Full)))?;
+        traffic::normalize(&mut observed, desired);
+        Ok(observed)
+    }
+
+    /// What the planner needs of the current state to plan `desired`: like
+    /// [`Executor::observe`], without the kinds of objects a namespace declares none of
+    /// (the planner compares observed objects with declared ones only).
+    pub fn observe_for_plan(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
+        let Executor { inner, runtime } = self;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Declared)))?;
         traffic::normalize(&mut observed, desired);
         Ok(observed)
     }
