@@ -9,6 +9,14 @@
 //!   completion order.
 //! * [`Executor::rollback`] runs those undo actions on demand (after a failed post-apply
 //!   verification, or a signal).
+//! * [`Executor::observe_for_plan`] is `observe` without the dumps the planner would not
+//!   read (routes, rules, qdiscs of namespaces that declare none); `run`, `--dry-run`
+//!   and the post-apply verification use it.
+//! * [`Executor::undo_in_reverse`] runs a record's undo actions backwards for `down`,
+//!   deleting consecutive namespaces from several threads ([`teardown`]).
+//!
+//! `NETSCRIPT_TIMINGS=1` in the environment prints each phase's duration to stderr.
+//! Figures and the benchmark: `docs/PERFORMANCE.md`, `benches/chain.rs`.
 //!
 //! Namespaces are made like `ip netns add` makes them, from worker threads
 //! ([`netns`]); each has one rtnetlink connection opened from inside it ([`conn`]).
