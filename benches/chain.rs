@@ -6,7 +6,8 @@
 //! sudo cargo bench --bench chain                       # N = 50, 200, 1000; 5 pairs
 //! sudo cargo bench --bench chain -- --n 20 --pairs 1   # a tiny version (CI)
 //! ```
-//! (`NETSCRIPT_BENCH_N=50,200` and `NETSCRIPT_BENCH_PAIRS=7` work too.)
+//! (`NETSCRIPT_BENCH_N=50,200` and `NETSCRIPT_BENCH_PAIRS=7` work too.) Run by
+//! `cargo test --all-targets` (no `--bench` argument) it is a smoke test: N = 5, 1 pair.
 //!
 //! Topology, for each N: namespace i joined to i+1 by a veth, an address on each end,
 //! every interface and loopback up, one `rule from 10.200.x.y lookup 100` per namespace
@@ -40,9 +41,13 @@ struct Config {
 }
 
 fn config() -> Config {
-    let mut ns: Vec<usize> = std::env::var("NETSCRIPT_BENCH_N").ok().map(|v| parse_list(&v)).unwrap_or_else(|| vec![50, 200, 1000]);
-    let mut pairs: usize = std::env::var("NETSCRIPT_BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without
+    // it, as a smoke test: then the default is a tiny chain, one pair.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let (default_ns, default_pairs) = if smoke { (vec![5], 1) } else { (vec![50, 200, 1000], 5) };
+    let mut ns: Vec<usize> = std::env::var("NETSCRIPT_BENCH_N").ok().map(|v| parse_list(&v)).unwrap_or(default_ns);
+    let mut pairs: usize = std::env::var("NETSCRIPT_BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(default_pairs);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
