@@ -23,6 +23,8 @@ examples/bpf/build.sh
 cargo build --quiet --all-targets
 log=$(mktemp)
 cargo test --quiet 2>&1 | tee "$log"
+# The chain benchmark's smoke run (N=5, one pair, debug build): it must keep working.
+cargo test --quiet --bench chain 2>&1 | tee -a "$log"
 editor_suites=0
 if [ -x editors/test.sh ]; then
   editors/test.sh | tee -a "$log"

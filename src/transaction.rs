@@ -150,7 +150,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
     };
-    let observed = match exec.observe(desired) {
+    let observed = match exec.observe_for_plan(desired) {
         Ok(o) => o,
         Err(e) => return Outcome::Setup(format!("cannot read the current state: {e}")),
     };
@@ -179,7 +179,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             return journal_rolled_back(journal, &plan, Vec::new(), rollback);
         }
         // Verify: what the kernel now holds must be what the script declares.
-        let verify = exec.observe(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
+        let verify = exec.observe_for_plan(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
         let mismatch = match verify {
             Ok(again) if again.ops.is_empty() => None,
             Ok(again) => Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()),
@@ -352,9 +352,9 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
     let started = Instant::now();
     let mut done = 0;
     let mut failed = Vec::new();
-    while let Some(action) = record.undo.pop() {
-        on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
-        match exec.run_action(&action) {
+    // Backwards, with namespace deletions in parallel (exec::teardown).
+    for (action, result) in exec.undo_in_reverse(std::mem::take(&mut record.undo), on_event) {
+        match result {
             Ok(()) => done += 1,
             Err(e) if already_gone(&e) => {}
             Err(e) => failed.push((action, e)),

@@ -150,7 +150,7 @@ fn dry_run(out: &Output, path: &Path, offline: bool, format: Format) -> i32 {
     let observed = if offline {
         Observed::empty()
     } else {
-        match crate::exec::Executor::new().and_then(|mut e| e.observe(&checked.desired)) {
+        match crate::exec::Executor::new().and_then(|mut e| e.observe_for_plan(&checked.desired)) {
             Ok(observed) => observed,
             Err(e) => {
                 eprintln!("netscript: cannot read the live state ({e}); use --offline to plan against an empty system");

@@ -9,6 +9,14 @@
 //!   completion order.
 //! * [`Executor::rollback`] runs those undo actions on demand (after a failed post-apply
 //!   verification, or a signal).
+//! * [`Executor::observe_for_plan`] is `observe` without the dumps the planner would not
+//!   read (routes, rules, qdiscs of namespaces that declare none); `run`, `--dry-run`
+//!   and the post-apply verification use it.
+//! * [`Executor::undo_in_reverse`] runs a record's undo actions backwards for `down`,
+//!   deleting consecutive namespaces from several threads ([`teardown`]).
+//!
+//! `NETSCRIPT_TIMINGS=1` in the environment prints each phase's duration to stderr.
+//! Figures and the benchmark: `docs/PERFORMANCE.md`, `benches/chain.rs`.
 //!
 //! Namespaces are made like `ip netns add` makes them, from worker threads
 //! ([`netns`]); each has one rtnetlink connection opened from inside it ([`conn`]).
@@ -29,6 +37,7 @@ pub mod probe;
 pub mod stats;
 pub mod sysctl;
 pub mod tc;
+pub mod teardown;
 pub mod traffic;
 
 pub use apply::{ApplyFailure, ApplyReport, ExecEvent, RollbackOutcome, UndoFailure};
@@ -103,7 +112,17 @@ impl Executor {
     /// The current state of `host` and of every namespace `desired` names that exists.
     pub fn observe(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
-        let mut observed = runtime.block_on(observe::observe(inner, desired))?;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Full)))?;
+        traffic::normalize(&mut observed, desired);
+        Ok(observed)
+    }
+
+    /// What the planner needs of the current state to plan `desired`: like
+    /// [`Executor::observe`], without the kinds of objects a namespace declares none of
+    /// (the planner compares observed objects with declared ones only).
+    pub fn observe_for_plan(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
+        let Executor { inner, runtime } = self;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Declared)))?;
         traffic::normalize(&mut observed, desired);
         Ok(observed)
     }
@@ -112,14 +131,21 @@ impl Executor {
     /// and be undone.
     pub fn apply(&mut self, plan: &Plan, on_event: &mut dyn FnMut(&ExecEvent)) -> Result<ApplyReport, ApplyFailure> {
         let Executor { inner, runtime } = self;
-        runtime.block_on(apply::apply(inner, plan, on_event))
+        timed("apply", || runtime.block_on(apply::apply(inner, plan, on_event)))
     }
 
     /// Runs the undo actions of the operations `completed` (op indexes in completion
     /// order, as in [`ApplyReport::completed`]) in reverse order.
     pub fn rollback(&mut self, plan: &Plan, completed: &[usize], on_event: &mut dyn FnMut(&ExecEvent)) -> RollbackOutcome {
         let Executor { inner, runtime } = self;
-        runtime.block_on(apply::rollback(inner, plan, completed, on_event))
+        timed("rollback", || runtime.block_on(apply::rollback(inner, plan, completed, on_event)))
+    }
+
+    /// Runs a record's undo actions (in the order they were recorded) backwards, for
+    /// `down`: every action with its result, in the order tried (see [`teardown`]).
+    pub fn undo_in_reverse(&mut self, undo: Vec<Action>, on_event: &mut dyn FnMut(&ExecEvent)) -> Vec<(Action, Result<(), ExecError>)> {
+        let Executor { inner, runtime } = self;
+        timed("undo", || runtime.block_on(teardown::undo_in_reverse(inner, undo, on_event)))
     }
 
     /// Runs one action outside any transaction (tests, tools).
@@ -127,6 +153,18 @@ impl Executor {
         let Executor { inner, runtime } = self;
         runtime.block_on(inner.run_action(action)).map_err(|e| e.in_context_of(action))
     }
+}
+
+/// Runs `f`; with `NETSCRIPT_TIMINGS` set in the environment, prints how long it took
+/// to stderr (`netscript: timing: observe 12.3ms`), for profiling runs.
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    if std::env::var_os("NETSCRIPT_TIMINGS").is_none() {
+        return f();
+    }
+    let started = std::time::Instant::now();
+    let result = f();
+    eprintln!("netscript: timing: {what} {:.1?}", started.elapsed());
+    result
 }
 
 /// Observes with a fresh executor.
@@ -199,7 +237,13 @@ impl Inner {
         if ns == HOST {
             return Err(ExecError::InvalidPlan("the host namespace cannot be deleted".into()));
         }
-        // Close our socket first: it would keep the namespace (and its links) alive.
+        self.forget_netns(ns).await;
+        netns::delete(ns)
+    }
+
+    /// Closes our connection to `ns` and forgets what is cached about it: before it is
+    /// deleted (our socket would keep the namespace, and its links, alive).
+    pub(crate) async fn forget_netns(&self, ns: &str) {
         let cell = self.conns.borrow_mut().remove(ns);
         if let Some(cell) = cell
             && let Ok(cell) = Rc::try_unwrap(cell)
@@ -208,7 +252,6 @@ impl Inner {
                         conn.close().await;
                     }
         self.ifindex.borrow_mut().remove(ns);
-        netns::delete(ns)
     }
 
     fn forget_link(&self, ns: &str, name: &str) {

@@ -8,7 +8,7 @@ use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQd
 use crate::plan::Observed;
 use netlink_packet_route::RouteNetlinkMessage as M;
 use netlink_packet_route::address::AddressMessage;
-use netlink_packet_route::link::LinkMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::RuleMessage;
 use netlink_packet_route::tc::{TcAttribute, TcHandle};
@@ -17,7 +17,34 @@ use std::collections::{BTreeSet, HashMap};
 /// The sysctls behind `forward on|off`, read whenever a namespace sets `forward`.
 pub const FORWARD_SYSCTLS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
 
-pub(crate) async fn observe(inner: &Inner, desired: &Desired) -> Result<Observed, ExecError> {
+/// What to read of each namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (`show`).
+    Full,
+    /// What the planner reads: links and addresses always; routes, rules and qdiscs only
+    /// in namespaces that declare some (the planner looks at observed objects of a kind
+    /// only to compare them with declared ones).
+    Declared,
+}
+
+/// Which dumps a namespace needs.
+#[derive(Clone, Copy, Debug)]
+struct Wants {
+    routes: bool,
+    rules: bool,
+    qdiscs: bool,
+}
+
+fn wants(desired: &Desired, name: &str, scope: Scope) -> Wants {
+    let Some(ns) = desired.namespaces.get(name).filter(|_| scope == Scope::Declared) else {
+        return Wants { routes: true, rules: true, qdiscs: true };
+    };
+    let tc = ns.interfaces.values().any(|i| i.root_qdisc.is_some() || i.ingress_shape.is_some() || !i.bpf.is_empty() || i.xdp.is_some());
+    Wants { routes: !ns.routes.is_empty(), rules: !ns.rules.is_empty(), qdiscs: tc }
+}
+
+pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> Result<Observed, ExecError> {
     let tables = tables_of(desired);
     let mut names: Vec<String> = vec![HOST.to_string()];
     for (name, ns) in &desired.namespaces {
@@ -33,7 +60,7 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired) -> Result<Observed
         }
         keys
     };
-    let results = futures::future::join_all(names.iter().map(|name| observe_ns(inner, name, &tables, sysctl_keys(name)))).await;
+    let results = futures::future::join_all(names.iter().map(|name| observe_ns(inner, name, &tables, sysctl_keys(name), wants(desired, name, scope)))).await;
     let mut observed = Observed::default();
     for (name, result) in names.into_iter().zip(results) {
         observed.namespaces.insert(name, result?);
@@ -51,7 +78,7 @@ fn tables_of(desired: &Desired) -> BTreeSet<u32> {
     tables
 }
 
-async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>) -> Result<ObservedNs, ExecError> {
+async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants) -> Result<ObservedNs, ExecError> {
     let conn = inner.conn(ns).await?;
     let fd = conn.ns_fd.clone();
     let read_sysctls = async {
@@ -72,12 +99,19 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
             })
             .await
     };
+    let dump_if = |want: bool, message: M| {
+        let conn = conn.clone();
+        async move { if want { conn.dump(message).await } else { Ok(Vec::new()) } }
+    };
+    // Counters are never read: the kernel need not fill them in (as `ip link` asks).
+    let mut get_links = LinkMessage::default();
+    get_links.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     let dumps = futures::future::try_join5(
-        conn.dump(M::GetLink(LinkMessage::default())),
+        conn.dump(M::GetLink(get_links)),
         conn.dump(M::GetAddress(AddressMessage::default())),
-        conn.dump(M::GetRoute(RouteMessage::default())),
-        conn.dump(M::GetRule(RuleMessage::default())),
-        conn.dump(traffic::dump_qdiscs_message()),
+        dump_if(wants.routes, M::GetRoute(RouteMessage::default())),
+        dump_if(wants.rules, M::GetRule(RuleMessage::default())),
+        dump_if(wants.qdiscs, traffic::dump_qdiscs_message()),
     );
     let ((links, addrs, routes, rules, qdiscs), sysctls) = futures::future::try_join(dumps, read_sysctls).await?;
 
