@@ -210,6 +210,14 @@ impl Inner {
         Ok(conn.clone())
     }
 
+    /// Closes the connection to `ns`, if open and not in use; the next use reopens it.
+    pub(crate) async fn release(&self, ns: &str) {
+        let cell = self.conns.borrow_mut().remove(ns);
+        if let Some(conn) = cell.and_then(|c| Rc::try_unwrap(c).ok()).and_then(|c| c.into_inner()).and_then(|c| Rc::try_unwrap(c).ok()) {
+            conn.close().await;
+        }
+    }
+
     async fn create_netns(&self, ns: &str) -> Result<(), ExecError> {
         if ns == HOST {
             return Err(ExecError::InvalidPlan("the host namespace cannot be created".into()));

@@ -17,6 +17,9 @@ use std::collections::{BTreeSet, HashMap};
 /// The sysctls behind `forward on|off`, read whenever a namespace sets `forward`.
 pub const FORWARD_SYSCTLS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
 
+/// Namespaces read at once: enough to keep both netns worker threads and the sockets busy.
+const OBSERVE_CONCURRENCY: usize = 32;
+
 /// What to read of each namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -60,7 +63,23 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> R
         }
         keys
     };
-    let results = futures::future::join_all(names.iter().map(|name| observe_ns(inner, name, &tables, sysctl_keys(name), wants(desired, name, scope)))).await;
+    // A bounded number of namespaces at a time; when reading for the planner, each
+    // namespace's connection is closed once read (an apply reopens the few it needs), so
+    // that memory does not grow with every namespace's socket buffers at once.
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter(names.iter().map(|name| {
+        let (tables, keys, wants) = (&tables, sysctl_keys(name), wants(desired, name, scope));
+        async move {
+            let result = observe_ns(inner, name, tables, keys, wants).await;
+            if scope == Scope::Declared && name != HOST {
+                inner.release(name).await;
+            }
+            result
+        }
+    }))
+    .buffered(OBSERVE_CONCURRENCY)
+    .collect()
+    .await;
     let mut observed = Observed::default();
     for (name, result) in names.into_iter().zip(results) {
         observed.namespaces.insert(name, result?);
