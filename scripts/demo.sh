@@ -4,7 +4,12 @@
 # Needs root (it creates network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v ping >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null; }
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 cargo build --quiet --release
 bin="$PWD/target/release/netscript"
 script="$PWD/${1:-examples/seed.ns}"

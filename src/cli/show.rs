@@ -116,7 +116,7 @@ fn text(name: &str, ns: &ObservedNs) -> String {
         writeln!(out, "  route {}", crate::plan::render::route_text(r)).unwrap();
     }
     for r in &ns.rules {
-        writeln!(out, "  rule {}", crate::plan::render::rule_text(r)).unwrap();
+        writeln!(out, "  rule{} {}", if r.v6 { " (v6)" } else { "" }, crate::plan::render::rule_text(r)).unwrap();
     }
     out
 }
