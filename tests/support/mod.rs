@@ -198,8 +198,20 @@ pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
         out.insert(label.to_string(), Value::Object(ns));
     };
     one("(root)", None);
+    let mut half_made = Vec::new();
     for name in &namespaces {
-        one(&format!("netns {name}"), Some(name));
+        // A file under /run/netns that is not mounted (what a process killed in the middle
+        // of creating a namespace leaves, as a killed `ip netns add` does) cannot be
+        // entered: it is part of the state, shown as such.
+        let mounted = run("sh", &["-c", &format!("mountpoint -q /run/netns/{name} && echo yes || echo no")]);
+        if mounted.trim() == "yes" {
+            one(&format!("netns {name}"), Some(name));
+        } else {
+            half_made.push(name);
+        }
+    }
+    for name in half_made {
+        out.insert(format!("netns {name}"), Value::String("not a namespace: an unmounted file under /run/netns".into()));
     }
     serde_json::to_string_pretty(&canonical(Value::Object(out))).unwrap()
 }
