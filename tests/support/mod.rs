@@ -216,8 +216,10 @@ pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
     serde_json::to_string_pretty(&canonical(Value::Object(out))).unwrap()
 }
 
-const DROPPED_KEYS: [&str; 8] =
-    ["ifindex", "link_index", "link_netnsid", "operstate", "valid_life_time", "preferred_life_time", "expires", "nsid"];
+/// `direct_packets_stat` is htb's count of packets sent unclassified: traffic, not state
+/// (the kernel's own IPv6 chatter on a new link moves it).
+const DROPPED_KEYS: [&str; 9] =
+    ["ifindex", "link_index", "link_netnsid", "operstate", "valid_life_time", "preferred_life_time", "expires", "nsid", "direct_packets_stat"];
 
 fn is_volatile_v6(v: &Value, key: &str) -> bool {
     let family_v6 = v.get("family").and_then(Value::as_str) == Some("inet6");
