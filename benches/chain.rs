@@ -194,7 +194,9 @@ fn netns_count() -> usize {
 /// Lets the kernel finish destroying deleted namespaces (a background workqueue) so that
 /// it does not bill the next timed step.
 fn settle(n: usize) {
-    std::thread::sleep(Duration::from_millis(200 + n as u64));
+    // The kernel frees deleted namespaces on a workqueue, a few ms each: 1.2 s was not
+    // enough after 1000, and the next side's timed step paid for the last one's cleanup.
+    std::thread::sleep(Duration::from_millis(500 + 5 * n as u64));
 }
 
 struct Result {
