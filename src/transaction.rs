@@ -3,6 +3,7 @@
 //! end (CLI, REPL) to show.
 
 use crate::diagnostic::Diagnostic;
+use crate::exec::apply::means_gone;
 use crate::exec::{ApplyFailure, ExecError, ExecEvent, Executor, RollbackOutcome};
 use crate::journal::{self, Journal};
 use crate::model::Desired;
@@ -62,18 +63,6 @@ fn is_creation(action: &Action) -> bool {
     )
 }
 
-/// Errors that mean the object an undo action targets is gone already: done.
-pub fn already_gone(error: &ExecError) -> bool {
-    matches!(error, ExecError::NoSuchNamespace(_))
-        || matches!(error.errno(), Some(e) if e == libc_errno::ENOENT || e == libc_errno::ENODEV || e == libc_errno::ESRCH || e == libc_errno::EADDRNOTAVAIL)
-}
-
-mod libc_errno {
-    pub const ENOENT: i32 = 2;
-    pub const ESRCH: i32 = 3;
-    pub const ENODEV: i32 = 19;
-    pub const EADDRNOTAVAIL: i32 = 99;
-}
 
 /// The diagnostic for a kernel refusal, on the statement that asked for the operation.
 pub fn refusal(plan: &Plan, op: usize, error: &ExecError, rollback: &RollbackOutcome) -> Diagnostic {
@@ -306,7 +295,7 @@ fn remove_undeclared(exec: &mut Executor, desired: &Desired, script: &Path, on_e
         on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
         match exec.run_action(&action) {
             Ok(()) => removed += 1,
-            Err(e) if already_gone(&e) => {}
+            Err(e) if means_gone(&e) => {}
             Err(e) => {
                 eprintln!("netscript: warning: could not remove {}: {e}", describe(&action));
                 left.push(action);
@@ -356,7 +345,7 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
     for (action, result) in exec.undo_in_reverse(std::mem::take(&mut record.undo), on_event) {
         match result {
             Ok(()) => done += 1,
-            Err(e) if already_gone(&e) => {}
+            Err(e) if means_gone(&e) => {}
             Err(e) => failed.push((action, e)),
         }
     }

@@ -237,8 +237,13 @@ fn stays_inside(plan: &Plan, action: &Action, dying: impl Fn(&str) -> bool) -> b
     false
 }
 
-fn is_already_gone(action: &Action, error: &ExecError) -> bool {
+/// Whether `error` says the object an action targets does not exist (any more).
+pub fn means_gone(error: &ExecError) -> bool {
     use nix::libc::{EADDRNOTAVAIL, ENODEV, ENOENT, ESRCH};
+    matches!(error, ExecError::NoSuchNamespace(_)) || matches!(error.errno(), Some(e) if [ENOENT, ESRCH, ENODEV, EADDRNOTAVAIL].contains(&e))
+}
+
+fn is_already_gone(action: &Action, error: &ExecError) -> bool {
     let deletes = matches!(
         action,
         Action::DeleteNetns { .. }
@@ -255,7 +260,5 @@ fn is_already_gone(action: &Action, error: &ExecError) -> bool {
             | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
             | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
     );
-    deletes
-        && (matches!(error, ExecError::NoSuchNamespace(_))
-            || matches!(error.errno(), Some(e) if [ENOENT, ESRCH, ENODEV, EADDRNOTAVAIL].contains(&e)))
+    deletes && means_gone(error)
 }

@@ -191,7 +191,7 @@ impl Repl {
             on_event(&crate::exec::ExecEvent::Undoing { op: usize::MAX, action });
             match exec.run_action(action) {
                 Ok(()) => done.push(action.clone()),
-                Err(e) if transaction::already_gone(&e) => done.push(action.clone()),
+                Err(e) if crate::exec::apply::means_gone(&e) => done.push(action.clone()),
                 Err(e) => left.push((action.clone(), e)),
             }
         }
