@@ -37,6 +37,15 @@ impl<'t> Builder<'t> {
         Builder { file, text, diagnostics: Vec::new() }
     }
 
+    /// An option rule (`route_opt`, `vxlan_opt`, …): which option, its span, its value.
+    fn option<'i>(&self, wrapper: P<'i>) -> (Rule, Span, P<'i>) {
+        let opt = first(wrapper);
+        let span = self.span(&opt);
+        let rule = opt.as_rule();
+        let value = args(opt).next().expect("every option rule carries a value");
+        (rule, span, value)
+    }
+
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
         Span::new(self.file, s.start(), s.end())
@@ -165,10 +174,8 @@ impl<'t> Builder<'t> {
         let addr = self.ip_value(it.next().unwrap());
         let opts = it
             .map(|opt| {
-                let opt = first(opt);
-                let span = self.span(&opt);
-                let value = args(opt.clone()).next().unwrap();
-                match opt.as_rule() {
+                let (rule, span, value) = self.option(opt);
+                match rule {
                     Rule::port_opt => ExpectOpt::Port(Spanned::new(self.int_value(value), span)),
                     _ => ExpectOpt::Within(Spanned::new(self.duration_value(value), span)),
                 }
@@ -210,10 +217,8 @@ impl<'t> Builder<'t> {
                 body = Some(self.block(p));
                 continue;
             }
-            let opt = first(p);
-            let span = self.span(&opt);
-            let value = args(opt.clone()).next().unwrap();
-            opts.push(match opt.as_rule() {
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
                 Rule::vni_opt => VxlanOpt::Id(Spanned::new(self.int_value(value), span)),
                 Rule::remote_opt => VxlanOpt::Remote(Spanned::new(self.ip_value(value), span)),
                 Rule::group_opt => VxlanOpt::Group(Spanned::new(self.ip_value(value), span)),
@@ -234,10 +239,8 @@ impl<'t> Builder<'t> {
                 Rule::kw_ingress => ingress = true,
                 Rule::rate_value => rate = Some(self.rate_value(p)),
                 Rule::shape_opt => {
-                    let opt = first(p);
-                    let span = self.span(&opt);
-                    let value = args(opt.clone()).next().unwrap();
-                    opts.push(match opt.as_rule() {
+                    let (rule, span, value) = self.option(p);
+                    opts.push(match rule {
                         Rule::burst_opt => ShapeOpt::Burst(Spanned::new(self.size_value(value), span)),
                         _ => ShapeOpt::Latency(Spanned::new(self.duration_value(value), span)),
                     });
@@ -258,10 +261,8 @@ impl<'t> Builder<'t> {
                 body = Some(self.block(p));
                 continue;
             }
-            let opt = first(p);
-            let span = self.span(&opt);
-            let value = args(opt.clone()).next().unwrap();
-            opts.push(match opt.as_rule() {
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
                 Rule::rate_opt => ClassOpt::Rate(Spanned::new(self.rate_value(value), span)),
                 Rule::ceil_opt => ClassOpt::Ceil(Spanned::new(self.rate_value(value), span)),
                 _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
@@ -278,10 +279,8 @@ impl<'t> Builder<'t> {
                 target = Some(self.class_id(p));
                 continue;
             }
-            let opt = first(p);
-            let span = self.span(&opt);
-            let value = args(opt.clone()).next().unwrap();
-            opts.push(match opt.as_rule() {
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
                 Rule::proto_opt => {
                     let proto = match first(value).as_rule() {
                         Rule::kw_tcp => IpProto::Tcp,
@@ -300,10 +299,8 @@ impl<'t> Builder<'t> {
     }
 
     fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
-        let opt = first(pair);
-        let span = self.span(&opt);
-        let value = args(opt.clone()).next().unwrap();
-        match opt.as_rule() {
+        let (rule, span, value) = self.option(pair);
+        match rule {
             Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
             Rule::jitter_opt => NetemOpt::Jitter(Spanned::new(self.duration_value(value), span)),
             Rule::loss_opt => NetemOpt::Loss(Spanned::new(self.percent_value(value), span)),
@@ -363,10 +360,8 @@ impl<'t> Builder<'t> {
         };
         let opts = it
             .map(|p| {
-                let opt = first(p);
-                let span = self.span(&opt);
-                let value = args(opt.clone()).next().unwrap();
-                match opt.as_rule() {
+                let (rule, span, value) = self.option(p);
+                match rule {
                     Rule::via_opt => RouteOpt::Via(Spanned::new(self.ip_value(value), span)),
                     Rule::dev_opt => RouteOpt::Dev(Spanned::new(self.name(value), span)),
                     Rule::src_opt => RouteOpt::Src(Spanned::new(self.ip_value(value), span)),
