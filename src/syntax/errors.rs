@@ -56,11 +56,10 @@ fn rule_word(rule: Rule) -> String {
         xdp_opt => "`section` or `mode`",
         stmt | file => "a statement",
         _ => {
-            let rule_name = format!("{rule:?}");
-            if let Some(kw) = rule_name.strip_prefix("kw_") {
+            if let Some(kw) = keyword_word(rule) {
                 return format!("`{kw}`");
             }
-            if let Some(opt) = rule_name.strip_suffix("_opt") {
+            if let Some(opt) = format!("{rule:?}").strip_suffix("_opt") {
                 return format!("`{opt}`");
             }
             return "a statement".to_string();
