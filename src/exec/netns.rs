@@ -132,20 +132,34 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that do namespace work (create, open a socket inside, read/write sysctls).
 /// After every job the worker returns to `home` (the executor's initial namespace), so
-/// that it never keeps a deleted namespace alive.
+/// that it never keeps a deleted namespace alive. The threads start with the first job:
+/// `down` of namespaces alone never needs them.
 pub struct NetnsWorkers {
+    count: usize,
+    home: Arc<OwnedFd>,
+    started: std::cell::OnceCell<Started>,
+}
+
+struct Started {
     sender: Option<mpsc::Sender<Job>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl NetnsWorkers {
     pub fn new(count: usize, home: Arc<OwnedFd>) -> Result<NetnsWorkers, ExecError> {
+        Ok(NetnsWorkers { count: count.max(1), home, started: std::cell::OnceCell::new() })
+    }
+
+    fn start(&self) -> Result<&Started, ExecError> {
+        if let Some(started) = self.started.get() {
+            return Ok(started);
+        }
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let mut threads = Vec::new();
-        for i in 0..count.max(1) {
+        let mut started = Started { sender: Some(sender), threads: Vec::new() };
+        for i in 0..self.count {
             let receiver = receiver.clone();
-            let home = home.clone();
+            let home = self.home.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("netns-worker-{i}"))
                 .spawn(move || {
@@ -166,9 +180,9 @@ impl NetnsWorkers {
                     }
                 })
                 .map_err(|e| ExecError::io("cannot start a namespace worker thread", &e))?;
-            threads.push(thread);
+            started.threads.push(thread);
         }
-        Ok(NetnsWorkers { sender: Some(sender), threads })
+        Ok(self.started.get_or_init(|| started))
     }
 
     /// Runs `job` on a worker and returns its result.
@@ -177,7 +191,8 @@ impl NetnsWorkers {
         let boxed: Job = Box::new(move || {
             let _ = tx.send(job());
         });
-        self.sender
+        self.start()?
+            .sender
             .as_ref()
             .and_then(|s| s.send(boxed).ok())
             .ok_or_else(|| ExecError::Protocol("namespace workers are gone".into()))?;
@@ -187,9 +202,11 @@ impl NetnsWorkers {
 
 impl Drop for NetnsWorkers {
     fn drop(&mut self) {
-        self.sender.take();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(mut started) = self.started.take() {
+            started.sender.take();
+            for t in started.threads.drain(..) {
+                let _ = t.join();
+            }
         }
     }
 }
