@@ -26,3 +26,4 @@ pub mod journal;
 pub mod lock;
 pub mod interrupt;
 pub mod recover;
+pub mod timing;

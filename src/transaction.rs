@@ -131,7 +131,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         return Outcome::Setup(e);
     }
     let signals = crate::interrupt::Guard::arm();
-    let previous = match script.map(state::load).transpose() {
+    let previous = match crate::timing::timed("state load", || script.map(state::load).transpose()) {
         Ok(record) => record.flatten(),
         Err(e) => return Outcome::Setup(e.to_string()),
     };
@@ -143,7 +143,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(o) => o,
         Err(e) => return Outcome::Setup(format!("cannot read the current state: {e}")),
     };
-    let plan = match plan::plan(desired, &observed) {
+    let plan = match crate::timing::timed("plan", || plan::plan(desired, &observed)) {
         Ok(plan) => plan,
         Err(diagnostics) => return Outcome::Refused(diagnostics),
     };

@@ -118,7 +118,7 @@ pub fn load_and_check(out: &Output, sources: &mut SourceMap, path: &Path) -> Opt
             return None;
         }
     };
-    let checked = check::check(sources, file, &check::FsLoader);
+    let checked = crate::timing::timed("parse and check", || check::check(sources, file, &check::FsLoader));
     out.diagnostics(&checked.diagnostics, sources);
     if checked.has_errors() { None } else { Some(checked) }
 }

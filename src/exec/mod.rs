@@ -45,6 +45,7 @@ pub use error::{ExecError, KernelError};
 pub use netns_exec::netns_exec;
 pub use privileges::check_privileges;
 
+use crate::timing::timed;
 use crate::model::{Desired, HOST};
 use crate::plan::action::{FilterSpec, LinkKind};
 use crate::plan::{Action, Observed, Plan};
@@ -153,18 +154,6 @@ impl Executor {
         let Executor { inner, runtime } = self;
         runtime.block_on(inner.run_action(action)).map_err(|e| e.in_context_of(action))
     }
-}
-
-/// Runs `f`; with `NETSCRIPT_TIMINGS` set in the environment, prints how long it took
-/// to stderr (`netscript: timing: observe 12.3ms`), for profiling runs.
-fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    if std::env::var_os("NETSCRIPT_TIMINGS").is_none() {
-        return f();
-    }
-    let started = std::time::Instant::now();
-    let result = f();
-    eprintln!("netscript: timing: {what} {:.1?}", started.elapsed());
-    result
 }
 
 /// Observes with a fresh executor.
