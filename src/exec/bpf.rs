@@ -347,8 +347,8 @@ impl Inner {
 
 /// Reads what is attached: XDP from the link dump, cls_bpf filters from the clsact hooks
 /// of `clsact_devices` (name, index).
-pub(crate) async fn observe_programs(
-    conn: &super::conn::NsConn,
+pub(crate) fn observe_programs(
+    socket: &mut super::conn::DumpSocket,
     links: &[(String, &LinkMessage)],
     clsact_devices: &[(String, u32)],
 ) -> Result<Vec<ObservedProgram>, ExecError> {
@@ -361,7 +361,7 @@ pub(crate) async fn observe_programs(
     for (dev, index) in clsact_devices {
         for direction in [BpfDirection::Ingress, BpfDirection::Egress] {
             let mut found: Vec<ObservedProgram> = Vec::new();
-            for m in conn.dump(dump_filters_message(*index, direction)).await? {
+            for m in socket.dump(dump_filters_message(*index, direction))? {
                 let M::NewTrafficFilter(f) = &m else { continue };
                 let Some((prio, id, name, direct_action)) = decode_filter(f) else { continue };
                 // The kernel dumps a filter chain's head without options, then each filter.

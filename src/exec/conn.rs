@@ -5,8 +5,8 @@
 
 use super::error::{ExecError, KernelError};
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    ErrorMessage, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_proto::{ConnectionHandle, NetlinkCodec};
@@ -150,6 +150,100 @@ impl NsConn {
 
 const DUMP_INTERRUPTED: &str = "dump interrupted by a concurrent change";
 
+/// Receive buffer of a [`DumpSocket`]: the kernel fills dump datagrams up to 32 KiB
+/// (more only for a single larger object), as netlink-proto also assumes.
+const DUMP_BUFFER: usize = 64 * 1024;
+const NLMSG_HDRLEN: usize = 16;
+
+/// A blocking route socket for reading one namespace from a worker thread: one dump at a
+/// time, read to its end before the next. Reading the state needs no pipelining; this
+/// way the kernel fills dumps and netscript parses them on the worker threads, in
+/// parallel, with one buffer per socket instead of a tokio connection per namespace.
+pub struct DumpSocket {
+    namespace: String,
+    socket: Socket,
+    buffer: Vec<u8>,
+    sequence: u32,
+}
+
+impl DumpSocket {
+    /// A socket in the calling thread's namespace, named `namespace` in errors.
+    pub fn in_current_namespace(namespace: &str) -> Result<DumpSocket, ExecError> {
+        Ok(DumpSocket { namespace: namespace.to_string(), socket: socket_in_current_namespace()?, buffer: Vec::with_capacity(DUMP_BUFFER), sequence: 0 })
+    }
+
+    /// Every object of one kind (the message says which). Retries when the kernel
+    /// reports that the dump was interrupted by a concurrent change.
+    pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, ExecError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.dump_once(message.clone()) {
+                Err(ExecError::Protocol(p)) if p == DUMP_INTERRUPTED && attempts < 5 => continue,
+                result => return result,
+            }
+        }
+    }
+
+    fn protocol(&self, what: impl std::fmt::Display) -> ExecError {
+        ExecError::Protocol(format!("namespace {}: {what}", self.namespace))
+    }
+
+    fn dump_once(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, ExecError> {
+        self.sequence = self.sequence.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = self.sequence;
+        let mut request = NetlinkMessage::new(header, NetlinkPayload::from(message));
+        request.finalize();
+        let mut bytes = vec![0; request.buffer_len()];
+        request.serialize(&mut bytes);
+        self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).map_err(|e| self.protocol(format_args!("cannot send: {e}")))?;
+        let mut replies = Vec::new();
+        let mut interrupted = false;
+        loop {
+            self.buffer.clear();
+            let received = self.socket.recv(&mut self.buffer, 0).map_err(|e| self.protocol(format_args!("cannot receive: {e}")))?;
+            let mut rest = &self.buffer[..received];
+            while rest.len() >= NLMSG_HDRLEN {
+                let length = u32::from_ne_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+                if length < NLMSG_HDRLEN || length > rest.len() {
+                    return Err(self.protocol(format_args!("a netlink message of {length} bytes does not fit the {} received", rest.len())));
+                }
+                let raw = &rest[..length];
+                rest = rest.get(align4(length)..).unwrap_or(&[]);
+                // Messages netlink-packet-route cannot decode are skipped, as netlink-proto
+                // does; the end of a dump (done or error) always decodes.
+                let Ok(answer) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw) else { continue };
+                if answer.header.sequence_number != self.sequence {
+                    continue;
+                }
+                if answer.header.flags & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                match answer.payload {
+                    NetlinkPayload::InnerMessage(m) => replies.push(m),
+                    NetlinkPayload::Done(done) if done.code < 0 => {
+                        return Err(ExecError::Kernel(KernelError::new(done.code, None)));
+                    }
+                    NetlinkPayload::Done(_) | NetlinkPayload::Error(ErrorMessage { code: None, .. }) => {
+                        if interrupted {
+                            return Err(ExecError::Protocol(DUMP_INTERRUPTED.into()));
+                        }
+                        return Ok(replies);
+                    }
+                    NetlinkPayload::Error(e) => {
+                        let code = e.code.map(|c| c.get()).unwrap_or(0);
+                        return Err(ExecError::Kernel(KernelError::new(code, extack_message(answer.header.flags, &e.header))));
+                    }
+                    NetlinkPayload::Overrun(_) => return Err(self.protocol("netlink overrun")),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 impl Drop for NsConn {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
@@ -162,7 +256,6 @@ impl Drop for NsConn {
 /// `NLMSGERR_ATTR_*` attributes; type 1 is the message text.
 fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
     const NLMSGERR_ATTR_MSG: u16 = 1;
-    const NLMSG_HDRLEN: usize = 16;
     if flags & NLM_F_ACK_TLVS == 0 {
         return None;
     }

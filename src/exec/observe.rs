@@ -1,7 +1,9 @@
 //! Reading the current state: for `host` and every namespace the desired state names
-//! that exists, one dump per object kind (links, addresses, routes, rules, qdiscs), all
-//! namespaces in parallel (the dumps of one namespace take turns on its socket), plus the sysctls the desired state sets.
+//! that exists, one dump per object kind (links, addresses, routes, rules, qdiscs), plus
+//! the sysctls the desired state sets. Each namespace is read from inside it by a netns
+//! worker thread, several namespaces at once.
 
+use super::conn::DumpSocket;
 use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};
 use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc};
@@ -13,6 +15,7 @@ use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::RuleMessage;
 use netlink_packet_route::tc::{TcAttribute, TcHandle};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// The sysctls behind `forward on|off`, read whenever a namespace sets `forward`.
 pub const FORWARD_SYSCTLS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
@@ -48,13 +51,9 @@ fn wants(desired: &Desired, name: &str, scope: Scope) -> Wants {
 }
 
 pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> Result<Observed, ExecError> {
-    let tables = tables_of(desired);
+    let tables = Arc::new(tables_of(desired));
     let mut names: Vec<String> = vec![HOST.to_string()];
-    for (name, ns) in &desired.namespaces {
-        if !ns.is_host() && name != HOST && netns::exists(name) {
-            names.push(name.clone());
-        }
-    }
+    names.extend(desired.namespaces.iter().filter(|(name, ns)| !ns.is_host() && *name != HOST).map(|(name, _)| name.clone()));
     let sysctl_keys = |name: &str| -> Vec<String> {
         let Some(ns) = desired.namespaces.get(name) else { return Vec::new() };
         let mut keys: Vec<String> = ns.sysctls.keys().cloned().collect();
@@ -63,14 +62,17 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> R
         }
         keys
     };
-    // A bounded number of namespaces at a time; when reading for the planner, each
-    // namespace's connection is closed once read (an apply reopens the few it needs), so
-    // that memory does not grow with every namespace's socket buffers at once.
+    // Each namespace is read by a worker thread, from inside it, with a blocking socket:
+    // the kernel's work of filling the dumps and the parsing run on all the workers at
+    // once. A bounded number are queued at a time. When reading for the planner, a
+    // connection the executor holds to the namespace is closed once it is read (an
+    // apply reopens the few it needs), so that memory does not grow with every
+    // namespace's socket buffers at once.
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter(names.iter().map(|name| {
-        let (tables, keys, wants) = (&tables, sysctl_keys(name), wants(desired, name, scope));
+        let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, name, scope), name.clone());
         async move {
-            let result = observe_ns(inner, name, tables, keys, wants).await;
+            let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants)).await;
             if scope == Scope::Declared && name != HOST {
                 inner.release(name).await;
             }
@@ -82,7 +84,11 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> R
     .await;
     let mut observed = Observed::default();
     for (name, result) in names.into_iter().zip(results) {
-        observed.namespaces.insert(name, result?);
+        // None: the namespace does not exist.
+        if let Some(ns) = result? {
+            inner.remember_links(&name, ns.links.values().map(|l| (l.name.clone(), l.index)));
+            observed.namespaces.insert(name, ns);
+        }
     }
     Ok(observed)
 }
@@ -97,42 +103,33 @@ fn tables_of(desired: &Desired) -> BTreeSet<u32> {
     tables
 }
 
-async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants) -> Result<ObservedNs, ExecError> {
-    let conn = inner.conn(ns).await?;
-    let fd = conn.ns_fd.clone();
-    let read_sysctls = async {
-        if sysctl_keys.is_empty() {
-            return Ok(Vec::new());
+/// Reads namespace `ns` (None when it does not exist), on a worker thread: enters it,
+/// opens a socket there and dumps what `wants` asks for.
+fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants) -> Result<Option<ObservedNs>, ExecError> {
+    // Workers start every job in the executor's own namespace, the host.
+    if ns != HOST {
+        match netns::open_named(ns) {
+            Ok(fd) => netns::enter(&fd)?,
+            Err(ExecError::NoSuchNamespace(_)) => return Ok(None),
+            Err(e) => return Err(e),
         }
-        inner
-            .workers
-            .run(move || {
-                netns::enter(&fd)?;
-                let mut values = Vec::new();
-                for key in sysctl_keys {
-                    if let Some(v) = sysctl::read(&key)? {
-                        values.push((key, v));
-                    }
-                }
-                Ok(values)
-            })
-            .await
-    };
-    let dump_if = |want: bool, message: M| {
-        let conn = conn.clone();
-        async move { if want { conn.dump(message).await } else { Ok(Vec::new()) } }
-    };
+    }
+    let mut sysctls = Vec::new();
+    for key in sysctl_keys {
+        if let Some(v) = sysctl::read(&key)? {
+            sysctls.push((key, v));
+        }
+    }
+    let mut socket = DumpSocket::in_current_namespace(ns)?;
+    let mut dump_if = |want: bool, message: M| if want { socket.dump(message) } else { Ok(Vec::new()) };
     // Counters are never read: the kernel need not fill them in (as `ip link` asks).
     let mut get_links = LinkMessage::default();
     get_links.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
-    let dumps = futures::future::try_join5(
-        conn.dump(M::GetLink(get_links)),
-        conn.dump(M::GetAddress(AddressMessage::default())),
-        dump_if(wants.routes, M::GetRoute(RouteMessage::default())),
-        dump_if(wants.rules, M::GetRule(RuleMessage::default())),
-        dump_if(wants.qdiscs, traffic::dump_qdiscs_message()),
-    );
-    let ((links, addrs, routes, rules, qdiscs), sysctls) = futures::future::try_join(dumps, read_sysctls).await?;
+    let links = dump_if(true, M::GetLink(get_links))?;
+    let addrs = dump_if(true, M::GetAddress(AddressMessage::default()))?;
+    let routes = dump_if(wants.routes, M::GetRoute(RouteMessage::default()))?;
+    let rules = dump_if(wants.rules, M::GetRule(RuleMessage::default()))?;
+    let qdiscs = dump_if(wants.qdiscs, traffic::dump_qdiscs_message())?;
 
     let mut out = ObservedNs::default();
     let dumped: Vec<_> = links
@@ -143,7 +140,6 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
         })
         .collect();
     let names: HashMap<u32, String> = dumped.iter().map(|l| (l.index, l.name.clone())).collect();
-    inner.remember_links(ns, dumped.iter().map(|l| (l.name.clone(), l.index)));
     for l in &dumped {
         out.links.insert(
             l.name.clone(),
@@ -203,13 +199,13 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
         }
     }
     for (dev, index) in htb_devices {
-        for m in conn.dump(traffic::dump_classes_message(index)).await? {
+        for m in socket.dump(traffic::dump_classes_message(index))? {
             if let M::NewTrafficClass(c) = &m
                 && let Some(spec) = traffic::decode_class(c) {
                     out.classes.push((dev.clone(), spec));
                 }
         }
-        for m in conn.dump(traffic::dump_filters_message(index)).await? {
+        for m in socket.dump(traffic::dump_filters_message(index))? {
             if let M::NewTrafficFilter(f) = &m
                 && let Some(d) = traffic::decode_filter(f) {
                     out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
@@ -229,7 +225,7 @@ async fn observe_ns(inner: &Inner, ns: &str, tables: &BTreeSet<u32>, sysctl_keys
             _ => None,
         })
         .collect();
-    out.programs = super::bpf::observe_programs(&conn, &dumped_links, &clsact).await?;
+    out.programs = super::bpf::observe_programs(&mut socket, &dumped_links, &clsact)?;
     out.sysctls = sysctls.into_iter().collect();
-    Ok(out)
+    Ok(Some(out))
 }
