@@ -23,8 +23,9 @@
 //! then `netscript down chain.ns` vs `bash down.sh`; and, while the netscript topology is
 //! live, `netscript run --dry-run chain.ns` and a re-run with nothing to do. Children are
 //! reaped with `wait4`, which gives their CPU time and peak resident memory.
-//! The kernel destroys deleted namespaces in the background; after every teardown the
-//! benchmark lets that settle before the next timed step, the same for both sides.
+//! Every timed step starts on a quiet machine (`settle`): the kernel destroys deleted
+//! namespaces and configures new links in the background, and no step may pay for the
+//! step before it. Each side's chain is built and torn down alone.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -191,12 +192,30 @@ fn netns_count() -> usize {
     std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0)
 }
 
-/// Lets the kernel finish destroying deleted namespaces (a background workqueue) so that
-/// it does not bill the next timed step.
-fn settle(n: usize) {
-    // The kernel frees deleted namespaces on a workqueue, a few ms each: 1.2 s was not
-    // enough after 1000, and the next side's timed step paid for the last one's cleanup.
-    std::thread::sleep(Duration::from_millis(500 + 5 * n as u64));
+/// Waits until the machine is quiet before a timed step, so that no step pays for the
+/// kernel's background work left by the one before: the destruction of deleted
+/// namespaces (a workqueue, seconds for 1000), IPv6 duplicate address detection and
+/// link watch after a build. Quiet means at least 90 % of all CPU time idle in each of
+/// three 50 ms windows in a row (from /proc/stat), after at least 200 ms; at most 30 s.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut last = cpu_times();
+    let mut quiet_windows = 0;
+    while quiet_windows < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = cpu_times();
+        let (total, idle) = (now.0.saturating_sub(last.0), now.1.saturating_sub(last.1));
+        last = now;
+        quiet_windows = if total == 0 || idle * 10 >= total * 9 { quiet_windows + 1 } else { 0 };
+    }
+}
+
+/// (all, idle + iowait) CPU time in clock ticks since boot, from /proc/stat.
+fn cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    (fields.iter().sum(), fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0))
 }
 
 struct Result {
@@ -220,29 +239,35 @@ fn bench_n(n: usize, pairs: usize, dir: &Path, ip_chain: &Path) -> Result {
     // One untimed round of each, so both start from the same warm caches.
     timed(dir, "warm-run", ns, &["run", "chain.ns"]);
     timed(dir, "warm-down", ns, &["down", "chain.ns"]);
-    settle(n);
+    settle();
     timed(dir, "warm-up", "bash", &["up.sh"]);
     timed(dir, "warm-ipdown", "bash", &["down.sh"]);
-    settle(n);
+    // Every timed step starts on a quiet machine, and each side builds and tears down
+    // its own chain alone: the other side's namespaces are never present.
     for p in 0..pairs {
         eprintln!("N={n}: pair {}/{pairs}", p + 1);
+        settle();
         r.run.push(timed(dir, "run", ns, &["run", "chain.ns"]));
         assert_eq!(netns_count(), n, "netscript run made {} namespaces", netns_count());
+        settle();
         r.dry.push(timed(dir, "dry-run", ns, &["run", "--dry-run", "chain.ns"]));
         let plan = std::fs::read_to_string(dir.join("dry-run.log")).unwrap_or_default();
         assert!(plan.contains("up to date: nothing to do"), "the dry-run against the live chain plans changes:\n{plan}");
+        settle();
         r.noop.push(timed(dir, "noop", ns, &["run", "chain.ns"]));
         let noop = std::fs::read_to_string(dir.join("noop.log")).unwrap_or_default();
         assert!(noop.contains("nothing to do"), "the re-run was not a no-op:\n{noop}");
-        r.ip_up.push(timed(dir, "ip-up", "bash", &["up.sh"]));
-        assert_eq!(netns_count(), 2 * n);
+        settle();
         r.down.push(timed(dir, "down", ns, &["down", "chain.ns"]));
-        assert_eq!(netns_count(), n, "netscript down left namespaces");
-        settle(n);
+        assert_eq!(netns_count(), 0, "netscript down left namespaces");
+        settle();
+        r.ip_up.push(timed(dir, "ip-up", "bash", &["up.sh"]));
+        assert_eq!(netns_count(), n);
+        settle();
         r.ip_down.push(timed(dir, "ip-down", "bash", &["down.sh"]));
         assert_eq!(netns_count(), 0);
-        settle(n);
     }
+    settle();
     r
 }
 
