@@ -40,6 +40,21 @@ fn seed_matches_iproute2_and_pings() {
 }
 
 #[test]
+fn veth_ends_have_one_queue_each_way() {
+    // The oracle leaves queue counts out (iproute2 allocates one per CPU); this is where
+    // netscript's own choice is checked.
+    let sb = Sandbox::new();
+    let script = sb.write_script("seed.ns", SEED);
+    sb.netscript(&["run", &script]).ok();
+    for (ns, dev) in [("ns1", "veth0"), ("ns2", "veth1"), ("pbr", "eth0")] {
+        let out = sb.sh(&format!("ip -n {ns} -d -json link show {dev}")).ok();
+        let link: serde_json::Value = serde_json::from_str(&out).expect("ip -json");
+        assert_eq!(link[0]["num_tx_queues"], 1, "{ns}/{dev}: {out}");
+        assert_eq!(link[0]["num_rx_queues"], 1, "{ns}/{dev}: {out}");
+    }
+}
+
+#[test]
 fn second_run_changes_nothing_and_down_restores_the_start() {
     let sb = Sandbox::new();
     let before = sb.dump();

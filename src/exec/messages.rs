@@ -76,6 +76,16 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
             if let Some(fd) = resolved.peer_ns_fd {
                 peer.attributes.push(LinkAttribute::NetNsFd(fd));
             }
+            // One queue each way per end: what a veth uses unless told otherwise. Left
+            // unsaid, the kernel allocates one per CPU and then shrinks the real count to
+            // one, which waits for an RCU grace period while holding the RTNL lock and
+            // registers and removes sysfs queue objects: a fifth of the apply time of a
+            // 1000-namespace chain (1.8-2.6 s -> 1.5-1.6 s measured). `ip -d link` shows
+            // numtxqueues 1 where iproute2's veth shows the CPU count.
+            for end in [&mut msg, &mut peer] {
+                end.attributes.push(LinkAttribute::NumTxQueues(1));
+                end.attributes.push(LinkAttribute::NumRxQueues(1));
+            }
             (InfoKind::Veth, Some(InfoData::Veth(InfoVeth::Peer(peer))))
         }
         LinkKind::Bridge => (InfoKind::Bridge, None),
