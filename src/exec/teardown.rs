@@ -10,11 +10,14 @@
 //!   it on a workqueue (`cleanup_net`), which then competes with the remaining unmounts.
 //!   So every namespace of the batch is opened first and held until all are unmounted.
 //!
-//! Measured on this 2-core machine (min–max of 5, a chain of veth-joined namespaces):
-//! 50 namespaces one after another 2.3–4.8 ms, holding them 1.1–2.1 ms, 16 threads
-//! holding 2.9–5.9 ms; 200: 5.0–8.1, 4.5–6.0, 6.8–8.4 ms; 1000: 20–535, 21–253,
-//! 24–32 ms. The kernel's destruction itself is the same either way and happens after
-//! `down` returns, as it does after `ip netns del`.
+//! Measured on this 2-core machine (min–max of 5, a chain of veth-joined namespaces, a C
+//! program doing only the deletions): 50 namespaces one after another 2.3–4.8 ms,
+//! holding them 1.1–2.1 ms, 16 threads holding 2.9–5.9 ms; 200: 5.0–8.1, 4.5–6.0,
+//! 6.8–8.4 ms; 1000: 20–535, 21–253, 24–32 ms. In `netscript down` of 1000, 16 threads
+//! took 40–97 ms and 32 threads 30–42 ms over the same period (expedited grace periods
+//! are slow whenever the other CPU is busy, so single runs vary with the machine).
+//! The kernel's destruction itself is the same either way and happens after `down`
+//! returns, as it does after `ip netns del`.
 
 use super::{ExecError, ExecEvent, Inner, netns};
 use crate::model::HOST;
@@ -58,7 +61,7 @@ pub(crate) async fn undo_in_reverse(inner: &Inner, undo: Vec<Action>, on_event: 
 /// From this many namespaces on, a batch is unmounted from [`DELETE_THREADS`] threads.
 const PARALLEL_FROM: usize = 500;
 /// Threads unmounting at once in a large batch (they mostly wait for grace periods).
-const DELETE_THREADS: usize = 16;
+const DELETE_THREADS: usize = 32;
 
 /// Deletes every namespace of `names`; results in `names` order. Each is held open until
 /// all are unmounted (see the module comment).
