@@ -61,12 +61,18 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(StateError::Io { what: "read", path, error }),
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
-    let format = value.get("format").and_then(|f| f.as_u64()).ok_or_else(|| StateError::Damaged { path: path.clone(), reason: "no format version".into() })?;
-    if format as u32 > STATE_FORMAT {
-        return Err(StateError::Newer { path, found: format as u32 });
+    // The version first (skimming the rest), so that a newer format is reported as such
+    // rather than as damage; then the record, parsed straight from the text.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format: Option<u64>,
     }
-    let record: Record = serde_json::from_value(value).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
+    let version: Version = serde_json::from_str(&text).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
+    let format = version.format.ok_or_else(|| StateError::Damaged { path: path.clone(), reason: "no format version".into() })?;
+    if format > u64::from(STATE_FORMAT) {
+        return Err(StateError::Newer { path, found: format.min(u64::from(u32::MAX)) as u32 });
+    }
+    let record: Record = serde_json::from_str(&text).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
     if record.script != script_key(script) {
         return Err(StateError::Damaged { path, reason: format!("it belongs to {}", record.script) });
     }
