@@ -329,7 +329,7 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
     if let Err(e) = journal::refuse_if_pending() {
         return DownOutcome::Setup(e);
     }
-    let mut record = match state::load(script) {
+    let mut record = match crate::timing::timed("state load", || state::load(script)) {
         Ok(Some(record)) => record,
         Ok(None) => return DownOutcome::NothingRecorded,
         Err(e) => return DownOutcome::Setup(e.to_string()),
@@ -350,7 +350,7 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
         }
     }
     if failed.is_empty() {
-        let _ = state::save(script, &record);
+        let _ = crate::timing::timed("state save", || state::save(script, &record));
         return DownOutcome::Removed { actions: done, elapsed: started.elapsed() };
     }
     let left = failed.iter().map(|(a, e)| format!("{} ({e})", describe(a))).collect();

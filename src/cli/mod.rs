@@ -26,6 +26,10 @@ pub mod exit {
 }
 
 pub fn main() -> i32 {
+    crate::timing::timed("command", main_timed)
+}
+
+fn main_timed() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // No subcommand on a terminal: the interactive session.
