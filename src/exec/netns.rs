@@ -110,6 +110,15 @@ pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {
     Ok(fd)
 }
 
+/// An open descriptor of `/run/netns/NAME`, whatever it is, to keep the namespace alive
+/// after its file is unmounted (see `exec::teardown`); None if it cannot be opened.
+/// Unlike [`open_named`] it does not check that the file is a namespace: holding
+/// anything else is harmless, and this runs once per namespace of a teardown.
+pub fn hold(name: &str) -> Option<OwnedFd> {
+    check_name(name).ok()?;
+    open(&netns_path(name), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).ok()
+}
+
 /// Whether `/run/netns/NAME` holds a namespace.
 pub fn exists(name: &str) -> bool {
     open_named(name).is_ok()

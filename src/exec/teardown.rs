@@ -66,7 +66,7 @@ const DELETE_THREADS: usize = 32;
 /// Deletes every namespace of `names`; results in `names` order. Each is held open until
 /// all are unmounted (see the module comment).
 fn delete_all(names: &[String]) -> Vec<Result<(), ExecError>> {
-    let held: Vec<_> = if raise_open_file_limit(names.len()) { names.iter().filter_map(|n| netns::open_named(n).ok()).collect() } else { Vec::new() };
+    let held: Vec<_> = if raise_open_file_limit(names.len()) { names.iter().filter_map(|n| netns::hold(n)).collect() } else { Vec::new() };
     let results = if names.len() < PARALLEL_FROM {
         names.iter().map(|n| netns::delete(n)).collect()
     } else {
