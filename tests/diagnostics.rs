@@ -40,8 +40,9 @@ const OTHER_CODES: &[&str] = &[
     "netscript::syntax::unexpected",
     "netscript::syntax::unclosed_block",
     "netscript::syntax::number_too_large",
-    // Planner codes reachable with `Observed::empty()` (offline): `missing_interface`
-    // and `kind_conflict` need an observed kernel state and cannot occur in `check`.
+    // Planner codes reachable with `Observed::empty()` (offline): `missing_interface`,
+    // `kind_conflict` and `filter_conflict` need an observed kernel state and cannot
+    // occur in `check`; tests/plan_conflicts.rs provokes them.
 ];
 
 fn corpus_files() -> Vec<PathBuf> {

@@ -241,11 +241,19 @@ impl<'a> Planner<'a> {
                         self.record_link_op(&ns.name, &iface.name, op);
                     }
                 }
-                _ => self.diagnostics.push(
-                    Diagnostic::error(MISSING_INTERFACE, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
-                        .label("`link` names an interface that must exist")
-                        .help("create it in the script (`veth`, `bridge`, …), or check its name with `ip link`"),
-                ),
+                _ => {
+                    // The namespace's existing interfaces are the likeliest meaning of a typo.
+                    let existing = self.observed.namespaces.get(&ns.name).map(|o| o.links.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                    let help = match crate::diagnostic::did_you_mean(&iface.name, existing) {
+                        Some(guess) => format!("{guess} (it exists in `{}`); or create this one in the script (`veth`, `bridge`, …)", ns.name),
+                        None => "create it in the script (`veth`, `bridge`, …), or check its name with `ip link`".to_string(),
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(MISSING_INTERFACE, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
+                            .label("`link` names an interface that must exist")
+                            .help(help),
+                    );
+                }
             },
         }
     }

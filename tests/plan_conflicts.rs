@@ -1,0 +1,90 @@
+//! The planner's diagnostics that only a kernel state can provoke (`missing_interface`,
+//! `kind_conflict`, `filter_conflict`): planned against hand-built observed states, and
+//! rendered as `netscript run` would print them (golden files, `insta`).
+//! Regenerate with `INSTA_UPDATE=always cargo test --test plan_conflicts`.
+
+use netscript::check::{self, FsLoader};
+use netscript::diagnostic::{render_all, RenderOptions};
+use netscript::plan::action::QdiscSpec;
+use netscript::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc};
+use netscript::plan::{self, Observed};
+use netscript::source::SourceMap;
+
+/// Checks `script` (it must check cleanly), plans it against `observed` and returns the
+/// rendered diagnostics with their codes; the plan must be refused.
+fn refused(name: &str, script: &str, observed: &Observed) -> (String, Vec<&'static str>) {
+    let mut sources = SourceMap::new();
+    let file = sources.add(name.to_string(), None, script.to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{name} does not check: {:?}", checked.diagnostics);
+    let diagnostics = match plan::plan(&checked.desired, observed) {
+        Ok(p) => panic!("{name}: the plan was not refused: {} operations", p.ops.len()),
+        Err(d) => d,
+    };
+    let codes = diagnostics.iter().map(|d| d.code).collect();
+    (render_all(&diagnostics, &sources, RenderOptions::plain()), codes)
+}
+
+/// The host plus namespaces that exist, each with the given links.
+fn observed(namespaces: &[(&str, Vec<ObservedLink>)]) -> Observed {
+    let mut o = Observed { offline: false, ..Observed::empty() };
+    for (name, links) in namespaces {
+        let mut ns = ObservedNs::default();
+        ns.links.insert("lo".into(), link("lo", None, 1));
+        for l in links {
+            ns.links.insert(l.name.clone(), l.clone());
+        }
+        o.namespaces.insert(name.to_string(), ns);
+    }
+    o
+}
+
+fn link(name: &str, kind: Option<&str>, index: u32) -> ObservedLink {
+    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new() }
+}
+
+#[test]
+fn a_link_that_does_not_exist() {
+    let state = observed(&[("pbr", vec![link("eth0", Some("veth"), 2)])]);
+    let (text, codes) = refused("missing.ns", "netns pbr < link eht0 < addr 10.0.0.1/24 > >\n", &state);
+    assert_eq!(codes, ["netscript::plan::missing_interface"]);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_link_with_no_near_name() {
+    let state = observed(&[("pbr", vec![link("eth0", Some("veth"), 2)])]);
+    let (text, codes) = refused("unknown.ns", "netns pbr < link uplink < addr 10.0.0.1/24 > >\n", &state);
+    assert_eq!(codes, ["netscript::plan::missing_interface"]);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn an_existing_veth_whose_peer_is_elsewhere() {
+    // a.v0 exists, but its peer is not the b.v1 the script declares.
+    let state = observed(&[("a", vec![link("v0", Some("veth"), 2)]), ("b", vec![])]);
+    let (text, codes) = refused("peer.ns", "netns a < veth v0 <-> b.v1 >\nnetns b < link v1 < addr 10.0.0.2/24 > >\n", &state);
+    assert_eq!(codes, ["netscript::plan::missing_interface"]);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_name_taken_by_another_kind_of_interface() {
+    let state = observed(&[("lab", vec![link("br0", Some("macvlan"), 2)])]);
+    let (text, codes) = refused("kind.ns", "netns lab < bridge br0 >\n", &state);
+    assert_eq!(codes, ["netscript::plan::kind_conflict"]);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_foreign_filter_at_the_priority_netscript_would_use() {
+    let script = "netns server <\n  link down0\n    htb default 20 <\n      class 1 rate 10mbit <\n        class 10 rate 8mbit\n        class 20 rate 2mbit\n      >\n      filter proto tcp sport 80 -> 10\n    >\n>\n";
+    let mut state = observed(&[("server", vec![link("down0", Some("veth"), 2)])]);
+    let server = state.namespaces.get_mut("server").expect("server");
+    server.qdiscs.push(ObservedQdisc { dev: "down0".into(), spec: QdiscSpec::Htb { default_class: 0x20 } });
+    // A filter netscript cannot decode (another classifier): it cannot be put back.
+    server.filters.push(ObservedFilter { dev: "down0".into(), prio: 1, spec: None });
+    let (text, codes) = refused("filter.ns", script, &state);
+    assert_eq!(codes, ["netscript::plan::filter_conflict"]);
+    insta::assert_snapshot!(text);
+}
