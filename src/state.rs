@@ -6,7 +6,7 @@
 //! runs those whose object the script no longer declares.
 
 use crate::model::{Desired, Qdisc, HOST};
-use crate::plan::action::{Action, ClassSpec, QdiscParent};
+use crate::plan::action::{Action, ClassSpec, FilterSpec, QdiscParent};
 use crate::plan::{ifb_name, route_spec, rule_spec};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -131,6 +131,7 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
         Action::DelClass { ns, dev, id } | Action::ReplaceClass { ns, dev, class: ClassSpec { id, .. } } => iface(ns, dev)
             .and_then(|i| i.root_qdisc.as_ref())
             .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.classes.iter().any(|c| c.id.node == *id))),
+        Action::DelFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
         Action::DelFilter { ns, dev, .. } => iface(ns, dev).and_then(|i| i.root_qdisc.as_ref()).is_some_and(|q| matches!(q.node, Qdisc::Htb(_))),
         Action::SetSysctl { ns, key, .. } => ns_of(ns).is_some_and(|n| {
             n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))

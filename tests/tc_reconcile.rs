@@ -157,6 +157,29 @@ fn a_failed_run_after_changes_restores_the_previous_parameters_exactly() {
 }
 
 #[test]
+fn an_ingress_redirect_deleted_by_hand_is_put_back() {
+    let sb = Sandbox::new();
+    let path = sb.write_script("ingress.ns", "netns ia < veth v0 <-> ib.v1; shape ingress 20mbit >\n");
+    sb.netscript(&["run", &path]).ok();
+    let filters = || sb.run("tc", &["-n", "ia", "filter", "show", "dev", "v0", "ingress"]).ok();
+    let applied = filters();
+    assert!(applied.contains("mirred") && applied.contains("ifb-v0"), "no redirect after the run:\n{applied}");
+    let before = sb.dump();
+    sb.run("tc", &["-n", "ia", "filter", "del", "dev", "v0", "ingress"]).ok();
+    assert!(!filters().contains("mirred"), "the redirect is still there");
+    // The plan notices it is gone, and only that.
+    let plan = sb.netscript(&["plan", &path]).ok();
+    assert!(plan.contains("add filter ia.v0") && plan.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count() == 1, "{plan}");
+    let rerun = sb.netscript(&["-v", "run", &path]);
+    assert!(rerun.success, "{}", rerun.stderr);
+    let again = filters();
+    assert!(again.contains("mirred") && again.contains("ifb-v0"), "the re-run did not put the redirect back:\n{again}\n{}", rerun.stderr);
+    support::assert_same_dump(&before, &sb.dump(), "after the re-run");
+    let third = sb.netscript(&["run", &path]);
+    assert!(third.success && third.stderr.contains("up to date"), "{}", third.stderr);
+}
+
+#[test]
 fn a_kernel_without_netem_says_so_on_the_statement_after_rolling_back() {
     let sb = Sandbox::new();
     let before = sb.dump();

@@ -178,6 +178,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         })
         .collect();
     let mut htb_devices = Vec::new();
+    let mut ingress_devices = Vec::new();
     for m in &qdiscs {
         let M::NewQueueDiscipline(q) = m else { continue };
         // Only the qdisc attached at the root or at ingress/clsact: children of
@@ -193,6 +194,9 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         let Some(kind) = kind else { continue };
         if kind == "htb" {
             htb_devices.push((dev.clone(), q.header.index as u32));
+        }
+        if kind == "ingress" {
+            ingress_devices.push((dev.clone(), q.header.index as u32));
         }
         if let Some(spec) = traffic::decode_qdisc(q) {
             out.qdiscs.push(ObservedQdisc { dev: dev.clone(), spec });
@@ -210,6 +214,15 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 && let Some(d) = traffic::decode_filter(f) {
                     out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
                 }
+        }
+    }
+    for (dev, index) in ingress_devices {
+        for m in socket.dump(traffic::dump_ingress_filters_message(index))? {
+            if let M::NewTrafficFilter(f) = &m
+                && let Some(target) = traffic::decode_redirect(f).and_then(|i| names.get(&i))
+            {
+                out.redirects.push((dev.clone(), target.clone()));
+            }
         }
     }
     let clsact: Vec<(String, u32)> = out

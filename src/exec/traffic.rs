@@ -49,6 +49,20 @@ pub fn decode_filter(msg: &TcMessage) -> Option<tc::DecodedFilter> {
     tc::decode_filter(msg).ok().flatten()
 }
 
+/// The message dumping the filters of the ingress qdisc (`parent ffff:`) on one device.
+pub fn dump_ingress_filters_message(ifindex: u32) -> RouteNetlinkMessage {
+    let mut msg = TcMessage::default();
+    msg.header.index = ifindex as i32;
+    msg.header.parent = TcHandle { major: tc::INGRESS_MAJOR, minor: 0 };
+    RouteNetlinkMessage::GetTrafficFilter(msg)
+}
+
+/// The device index netscript's ingress redirect in `msg` points at (see
+/// [`tc::decode_redirect`]).
+pub fn decode_redirect(msg: &TcMessage) -> Option<u32> {
+    tc::decode_redirect(msg)
+}
+
 /// The message dumping the filters of qdisc 1: on one device.
 pub fn dump_filters_message(ifindex: u32) -> RouteNetlinkMessage {
     let mut msg = TcMessage::default();

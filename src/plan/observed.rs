@@ -35,6 +35,9 @@ pub struct ObservedNs {
     pub classes: Vec<(String, ClassSpec)>,
     /// Filters on the htb qdiscs (`parent 1:`), by device.
     pub filters: Vec<ObservedFilter>,
+    /// Redirects to an ifb device on the ingress qdiscs (`parent ffff:`), as written for
+    /// `shape ingress`: (device, the ifb it redirects to).
+    pub redirects: Vec<(String, String)>,
     /// Values of the sysctls the script sets.
     pub sysctls: IndexMap<String, String>,
     /// eBPF programs attached to the links (tc clsact hooks and XDP).

@@ -492,15 +492,25 @@ impl<'a> Planner<'a> {
         }
         let ingress_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, span, vec![]);
         self.qdisc(&ns.name, &ifb, QdiscSpec::Tbf(tbf), span, vec![]);
-        if let Some(ingress_op) = ingress_op {
-            let mut deps = vec![ingress_op];
-            deps.extend(self.link_deps(&ns.name, &ifb));
-            self.push(
-                Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: FilterSpec::MirredToIfb { ifb } },
-                span,
-                deps,
-                vec![],
-            );
+        let filter = FilterSpec::MirredToIfb { ifb: ifb.clone() };
+        match ingress_op {
+            // A new ingress qdisc: the redirect goes with it (and away with it).
+            Some(ingress_op) => {
+                let mut deps = vec![ingress_op];
+                deps.extend(self.link_deps(&ns.name, &ifb));
+                self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, span, deps, vec![]);
+            }
+            // The qdisc is there; the redirect must be too (it may have been deleted by
+            // hand, and without it nothing reaches the ifb's shaper).
+            None => {
+                let redirects = self.observed_ns(&ns.name).map(|o| o.redirects.clone()).unwrap_or_default();
+                if !redirects.iter().any(|(dev, to)| *dev == iface.name && *to == ifb) {
+                    let mut deps = self.link_deps(&ns.name, &iface.name);
+                    deps.extend(self.link_deps(&ns.name, &ifb));
+                    let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
+                    self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, span, deps, undo);
+                }
+            }
         }
     }
 

@@ -461,6 +461,36 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
     Ok(Some(DecodedFilter { prio, spec }))
 }
 
+/// The device index a filter on the ingress qdisc (`parent ffff:`) redirects to, when it
+/// is netscript's redirect (`u32 match u32 0 0 action mirred egress redirect dev IFB`).
+/// None for anything else, including the u32 hash-table nodes the dump also lists.
+pub fn decode_redirect(msg: &TcMessage) -> Option<u32> {
+    use netlink_packet_route::tc::{TcActionAttribute, TcActionMirrorOption, TcActionOption, TcMirrorActionType};
+    if msg.header.parent != handle(INGRESS_MAJOR, 0) || kind_of(msg) != Some("u32") {
+        return None;
+    }
+    let options = msg.attributes.iter().filter_map(|a| match a {
+        TcAttribute::Options(options) => Some(options),
+        _ => None,
+    });
+    let actions = options.flatten().filter_map(|o| match o {
+        TcOption::U32(TcFilterU32Option::Action(actions)) => Some(actions),
+        _ => None,
+    });
+    let attributes = actions.flatten().flat_map(|action| action.attributes.iter());
+    let parms = attributes
+        .filter_map(|a| match a {
+            TcActionAttribute::Options(options) => Some(options),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|o| match o {
+            TcActionOption::Mirror(TcActionMirrorOption::Parms(parms)) => Some(parms),
+            _ => None,
+        })?;
+    (parms.eaction == TcMirrorActionType::EgressRedir).then_some(parms.ifindex)
+}
+
 /// Whether the kernel holding `observed` (decoded from a dump) is what applying `desired`
 /// leaves it holding. Decoding rounds (see [`TbfState::to_tbf`], [`NetemState::to_netem`],
 /// [`HtbClassState::to_class`]); this compares the decoding of the kernel state `desired`
@@ -744,6 +774,9 @@ mod tests {
         // The ingress redirect is not on qdisc 1:, and a hash-table node is no filter.
         let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
         assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), None);
+        // It is decoded as a redirect instead, to the device it names; a classifier is not.
+        assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())), Some(9));
+        assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap())), None);
         let mut node = filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap();
         node.attributes.retain(|a| matches!(a, TcAttribute::Kind(_)));
         assert_eq!(decode_filter(&over_the_wire(&node)).unwrap(), None);
