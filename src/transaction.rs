@@ -349,6 +349,10 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
             Err(e) => failed.push((action, e)),
         }
     }
+    // Programs this executor detached are freed once it lets go of them; then their
+    // labels can go too.
+    drop(exec);
+    crate::exec::bpf::prune_labels();
     if failed.is_empty() {
         let _ = crate::timing::timed("state save", || state::save(script, &record));
         return DownOutcome::Removed { actions: done, elapsed: started.elapsed() };

@@ -163,12 +163,16 @@ fn xdp_generic_drops_icmp_keeps_tcp_and_down_detaches() {
     assert!(again.success && again.stderr.contains("up to date"), "{again:?}");
     let show = sb.netscript(&["show", "xb"]).ok();
     assert!(show.contains("bpf xdp generic: id") && show.contains("drop_icmp_xdp, section xdp of drop_icmp.o"), "{show}");
+    let labels = || sb.sh("ls /run/netscript/bpf").ok();
+    assert_eq!(labels().lines().count(), 1, "one label for the attached program: {}", labels());
     let down = sb.netscript(&["down", &script]);
     assert!(down.success, "{down:?}");
     assert!(pings(&sb, "xa", "10.6.0.2"), "ping works again after down");
     assert_eq!(sb.dump(), before);
     let link = json(&sb.sh("ip -n xb -json link show v1").ok());
     assert!(link[0].get("xdp").is_none(), "{link}");
+    // The program is gone, and its label with it.
+    assert_eq!(labels(), "", "labels left after down");
 }
 
 #[test]

@@ -25,7 +25,8 @@
 //! * `xdp`: RTM_SETLINK with `IFLA_XDP` { fd, flags generic/native }, as `ip link set dev
 //!   X xdp{generic,drv} obj F sec S`. The kernel keeps no name for an XDP attachment, so
 //!   the executor writes a small label (`/run/netscript/bpf/ID.json`, by program id, which
-//!   the kernel never reuses before a reboot, when /run is emptied too).
+//!   the kernel never reuses before a reboot, when /run is emptied too). Labels of
+//!   programs the kernel no longer holds are pruned ([`prune_labels`]).
 //!
 //! Once attached, the kernel holds the program; the loader's descriptors are closed when
 //! the operation ends. Detaching is a plain delete (RTM_DELTFILTER by priority, or
@@ -193,11 +194,27 @@ fn label_path(id: u32) -> PathBuf {
 
 /// Records what netscript attached as XDP program `id` (see the module doc).
 fn write_label(id: u32, label: &BpfLabel) -> Result<(), ExecError> {
+    prune_labels();
     let path = label_path(id);
     let dir = path.parent().expect("labels have a directory");
     std::fs::create_dir_all(dir).map_err(|e| ExecError::io(format!("cannot create {}", dir.display()), &e))?;
     let text = serde_json::to_vec(label).expect("labels serialize");
     std::fs::write(&path, text).map_err(|e| ExecError::io(format!("cannot write {}", path.display()), &e))
+}
+
+/// Removes the labels of XDP programs the kernel no longer holds (detached and freed:
+/// their ids are never reused before a reboot). Best effort: a label left behind is
+/// only a small file.
+pub fn prune_labels() {
+    let Ok(entries) = std::fs::read_dir(crate::state::run_dir().join("bpf")) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u32>().ok());
+        let (Some(id), Some("json")) = (id, path.extension().and_then(|e| e.to_str())) else { continue };
+        if fd_by_id(id).err().and_then(|e| e.errno()) == Some(nix::libc::ENOENT) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 pub fn read_label(id: u32) -> Option<BpfLabel> {
