@@ -206,6 +206,10 @@ fn known_cases() {
         ">",
         "\u{1F600}",
         "netns \u{e9}",
+        // A syntax error at U+0085, whitespace of two bytes: recovery blanked one byte of it.
+        "netns a <\u{85}>",
+        ";\u{85};",
+        "                                 ;>:\"v\u{85}",
     ];
     for text in cases {
         if let Err(e) = guarded(text.to_string()) {

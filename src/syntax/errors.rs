@@ -189,7 +189,7 @@ fn unclosed_block(text: &str) -> Option<usize> {
 /// Replaces the statement around `pos` with spaces, keeping newlines and block brackets,
 /// so that parsing can go on after it. `None` when no progress can be made.
 pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
-    if pos >= text.len() {
+    if pos >= text.len() || !text.is_char_boundary(pos) {
         return None;
     }
     let bytes = text.as_bytes();
@@ -214,7 +214,8 @@ pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
         if bytes[pos] == b'\n' {
             return None;
         }
-        end = pos + 1;
+        // One character, which may take several bytes (U+0085 is whitespace to `trim`).
+        end = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
@@ -269,4 +270,19 @@ pub fn lex_fallback(text: &str) -> Vec<(std::ops::Range<usize>, super::TokenClas
     }
     out.extend(comment_ranges(text).into_iter().map(|r| (r, super::TokenClass::Comment)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blank_statement;
+
+    #[test]
+    fn blanking_a_multibyte_separator_keeps_char_boundaries() {
+        // U+0085 (two bytes) is whitespace to `trim`: the statement around it is blank, so
+        // the character itself is dropped, all of it (found by the robustness test).
+        assert_eq!(blank_statement(";\u{85};", 1).as_deref(), Some(";  ;"));
+        assert_eq!(blank_statement("netns a <\u{85}>", 9).as_deref(), Some("netns a <  >"));
+        // A position inside a character makes no progress rather than panicking.
+        assert_eq!(blank_statement(";\u{85};", 2), None);
+    }
 }
