@@ -171,6 +171,8 @@ fn arbitrary_text() -> impl Strategy<Value = String> {
     prop::collection::vec(ch, 0..300).prop_map(|cs| cs.into_iter().collect())
 }
 
+// New cases every run, except under the test script in CI, which fixes
+// PROPTEST_RNG_SEED (a failure found locally goes into `known_cases`).
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
