@@ -252,13 +252,6 @@ pub fn detach_filter_message(ifindex: u32, direction: BpfDirection, prio: u16) -
     msg
 }
 
-/// The filter dump of one clsact hook of a device.
-pub fn dump_filters_message(ifindex: u32, direction: BpfDirection) -> M {
-    let mut msg = TcMessage::with_index(ifindex as i32);
-    msg.header.parent = hook(direction);
-    M::GetTrafficFilter(msg)
-}
-
 /// RTM_SETLINK with `IFLA_XDP`: attach `fd` (or detach, with -1) in `mode`.
 pub fn xdp_message(ifindex: u32, fd: i32, mode: Option<XdpMode>) -> LinkMessage {
     let flags = match mode {
@@ -378,7 +371,7 @@ pub(crate) fn observe_programs(
     for (dev, index) in clsact_devices {
         for direction in [BpfDirection::Ingress, BpfDirection::Egress] {
             let mut found: Vec<ObservedProgram> = Vec::new();
-            for m in socket.dump(dump_filters_message(*index, direction))? {
+            for m in socket.dump(super::traffic::dump_filters_message(*index, hook(direction)))? {
                 let M::NewTrafficFilter(f) = &m else { continue };
                 let Some((prio, id, name, direct_action)) = decode_filter(f) else { continue };
                 // The kernel dumps a filter chain's head without options, then each filter.

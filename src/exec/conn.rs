@@ -2,6 +2,8 @@
 //! the namespace (a socket stays bound to the namespace it was created in), then driven
 //! on the executor's tokio runtime from anywhere. Requests are pipelined: many may be
 //! outstanding on one socket, netlink-proto matches answers to requests by sequence number.
+//! Reading state (dumps) goes through a [`DumpSocket`] instead: blocking, on the worker
+//! thread that is in the namespace. Both read the kernel's answers with `read_answer`.
 
 use super::error::{ExecError, KernelError};
 use netlink_packet_core::{
@@ -42,9 +44,6 @@ pub struct NsConn {
     handle: ConnectionHandle<RouteNetlinkMessage>,
     task: Option<tokio::task::JoinHandle<()>>,
     in_flight: Semaphore,
-    /// A netlink socket runs one dump at a time (a second one gets EBUSY): dumps on one
-    /// socket take turns; other requests still go out meanwhile.
-    dump_turn: tokio::sync::Mutex<()>,
 }
 
 impl NsConn {
@@ -64,7 +63,6 @@ impl NsConn {
             handle,
             task: Some(task),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
-            dump_turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -79,34 +77,12 @@ impl NsConn {
 
     /// Sends a request that changes something and waits for the kernel's ack.
     /// Returns the messages the kernel sent before the ack (for `NLM_F_ECHO` or a get).
+    /// (Dumps go through a [`DumpSocket`] on a worker thread.)
     pub async fn request(&self, message: RouteNetlinkMessage, flags: u16) -> Result<Vec<RouteNetlinkMessage>, ExecError> {
-        let (replies, acked) = self.exchange(message, NLM_F_REQUEST | NLM_F_ACK | flags).await?;
-        if !acked {
-            return Err(ExecError::Protocol(format!("namespace {}: the kernel closed the exchange without an ack", self.name)));
-        }
-        Ok(replies)
-    }
-
-    /// Dumps every object of one kind (the message says which). Retries when the kernel
-    /// reports that the dump was interrupted by a concurrent change.
-    pub async fn dump(&self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, ExecError> {
-        let _turn = self.dump_turn.lock().await;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.exchange(message.clone(), NLM_F_REQUEST | NLM_F_DUMP).await {
-                Err(ExecError::Protocol(p)) if p == DUMP_INTERRUPTED && attempts < 5 => continue,
-                Err(e) => return Err(e),
-                Ok((replies, _)) => return Ok(replies),
-            }
-        }
-    }
-
-    async fn exchange(&self, message: RouteNetlinkMessage, flags: u16) -> Result<(Vec<RouteNetlinkMessage>, bool), ExecError> {
         use futures::StreamExt;
         let _permit = self.in_flight.acquire().await.map_err(|_| ExecError::Protocol("connection closed".into()))?;
         let mut header = NetlinkHeader::default();
-        header.flags = flags;
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
         let mut request = NetlinkMessage::new(header, NetlinkPayload::from(message));
         request.finalize();
         let mut answers = self
@@ -114,37 +90,50 @@ impl NsConn {
             .request(request, SocketAddr::new(0, 0))
             .map_err(|e| ExecError::Protocol(format!("namespace {}: cannot send: {e}", self.name)))?;
         let mut replies = Vec::new();
-        let mut interrupted = false;
         let collect = async {
             while let Some(answer) = answers.next().await {
-                if answer.header.flags & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                match answer.payload {
-                    NetlinkPayload::InnerMessage(m) => replies.push(m),
-                    NetlinkPayload::Error(e) => match e.code {
-                        None => return Ok(true),
-                        Some(code) => {
-                            let extack = extack_message(answer.header.flags, &e.header);
-                            return Err(ExecError::Kernel(KernelError::new(code.get(), extack)));
-                        }
-                    },
-                    NetlinkPayload::Done(_) => return Ok(true),
-                    NetlinkPayload::Overrun(_) => {
-                        return Err(ExecError::Protocol(format!("namespace {}: netlink overrun", self.name)));
-                    }
-                    _ => {}
+                match read_answer(&self.name, answer)? {
+                    Answer::Reply(m) => replies.push(m),
+                    Answer::End => return Ok(true),
+                    Answer::Other => {}
                 }
             }
-            Ok(false)
+            Ok::<_, ExecError>(false)
         };
         let acked = tokio::time::timeout(ANSWER_TIMEOUT, collect)
             .await
             .map_err(|_| ExecError::Protocol(format!("namespace {}: no answer from the kernel within {ANSWER_TIMEOUT:?}", self.name)))??;
-        if interrupted {
-            return Err(ExecError::Protocol(DUMP_INTERRUPTED.into()));
+        if !acked {
+            return Err(ExecError::Protocol(format!("namespace {}: the kernel closed the exchange without an ack", self.name)));
         }
-        Ok((replies, acked))
+        Ok(replies)
+    }
+}
+
+/// What one answer from the kernel means, to a request or to a dump.
+enum Answer {
+    /// An object: a reply to a get, an entry of a dump.
+    Reply(RouteNetlinkMessage),
+    /// The end: the ack of a request, or the end of a dump.
+    End,
+    /// Nothing to act on.
+    Other,
+}
+
+fn read_answer(namespace: &str, answer: NetlinkMessage<RouteNetlinkMessage>) -> Result<Answer, ExecError> {
+    let flags = answer.header.flags;
+    match answer.payload {
+        NetlinkPayload::InnerMessage(m) => Ok(Answer::Reply(m)),
+        NetlinkPayload::Error(ErrorMessage { code: None, .. }) => Ok(Answer::End),
+        NetlinkPayload::Error(e) => {
+            let code = e.code.map(|c| c.get()).unwrap_or(0);
+            Err(ExecError::Kernel(KernelError::new(code, extack_message(flags, &e.header))))
+        }
+        // A dump that failed part-way ends with the error code.
+        NetlinkPayload::Done(done) if done.code < 0 => Err(ExecError::Kernel(KernelError::new(done.code, None))),
+        NetlinkPayload::Done(_) => Ok(Answer::End),
+        NetlinkPayload::Overrun(_) => Err(ExecError::Protocol(format!("namespace {namespace}: netlink overrun"))),
+        _ => Ok(Answer::Other),
     }
 }
 
@@ -221,23 +210,11 @@ impl DumpSocket {
                 if answer.header.flags & NLM_F_DUMP_INTR != 0 {
                     interrupted = true;
                 }
-                match answer.payload {
-                    NetlinkPayload::InnerMessage(m) => replies.push(m),
-                    NetlinkPayload::Done(done) if done.code < 0 => {
-                        return Err(ExecError::Kernel(KernelError::new(done.code, None)));
-                    }
-                    NetlinkPayload::Done(_) | NetlinkPayload::Error(ErrorMessage { code: None, .. }) => {
-                        if interrupted {
-                            return Err(ExecError::Protocol(DUMP_INTERRUPTED.into()));
-                        }
-                        return Ok(replies);
-                    }
-                    NetlinkPayload::Error(e) => {
-                        let code = e.code.map(|c| c.get()).unwrap_or(0);
-                        return Err(ExecError::Kernel(KernelError::new(code, extack_message(answer.header.flags, &e.header))));
-                    }
-                    NetlinkPayload::Overrun(_) => return Err(self.protocol("netlink overrun")),
-                    _ => {}
+                match read_answer(&self.namespace, answer)? {
+                    Answer::Reply(m) => replies.push(m),
+                    Answer::End if interrupted => return Err(ExecError::Protocol(DUMP_INTERRUPTED.into())),
+                    Answer::End => return Ok(replies),
+                    Answer::Other => {}
                 }
             }
         }

@@ -96,7 +96,7 @@ impl Executor {
             .build()
             .map_err(|e| ExecError::io("cannot start the tokio runtime", &e))?;
         let home = Arc::new(netns::current_thread_netns()?);
-        let workers = netns::NetnsWorkers::new(workers, home.clone())?;
+        let workers = netns::NetnsWorkers::new(workers, home.clone());
         Ok(Executor {
             inner: Inner {
                 home,

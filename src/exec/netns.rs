@@ -119,17 +119,21 @@ pub fn hold(name: &str) -> Option<OwnedFd> {
     open(&netns_path(name), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).ok()
 }
 
-/// Whether `/run/netns/NAME` holds a namespace.
-pub fn exists(name: &str) -> bool {
-    open_named(name).is_ok()
-}
-
 fn is_netns(fd: &OwnedFd) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     match nix::sys::statfs::fstatfs(fd) {
         Ok(st) => st.filesystem_type().0 == NSFS_MAGIC,
         Err(_) => false,
     }
+}
+
+/// Moves the calling thread into named namespace `name`; for `host` (the executor's own
+/// namespace, where worker threads start every job) it stays where it is.
+pub fn enter_named(name: &str) -> Result<(), ExecError> {
+    if name == crate::model::HOST {
+        return Ok(());
+    }
+    enter(&open_named(name)?)
 }
 
 /// Moves the calling thread into the namespace `fd`.
@@ -155,8 +159,8 @@ struct Started {
 }
 
 impl NetnsWorkers {
-    pub fn new(count: usize, home: Arc<OwnedFd>) -> Result<NetnsWorkers, ExecError> {
-        Ok(NetnsWorkers { count: count.max(1), home, started: std::cell::OnceCell::new() })
+    pub fn new(count: usize, home: Arc<OwnedFd>) -> NetnsWorkers {
+        NetnsWorkers { count: count.max(1), home, started: std::cell::OnceCell::new() }
     }
 
     fn start(&self) -> Result<&Started, ExecError> {

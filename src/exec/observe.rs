@@ -106,13 +106,10 @@ fn tables_of(desired: &Desired) -> BTreeSet<u32> {
 /// Reads namespace `ns` (None when it does not exist), on a worker thread: enters it,
 /// opens a socket there and dumps what `wants` asks for.
 fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants) -> Result<Option<ObservedNs>, ExecError> {
-    // Workers start every job in the executor's own namespace, the host.
-    if ns != HOST {
-        match netns::open_named(ns) {
-            Ok(fd) => netns::enter(&fd)?,
-            Err(ExecError::NoSuchNamespace(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        }
+    match netns::enter_named(ns) {
+        Ok(()) => {}
+        Err(ExecError::NoSuchNamespace(_)) => return Ok(None),
+        Err(e) => return Err(e),
     }
     let mut sysctls = Vec::new();
     for key in sysctl_keys {
@@ -209,7 +206,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                     out.classes.push((dev.clone(), spec));
                 }
         }
-        for m in socket.dump(traffic::dump_filters_message(index))? {
+        for m in socket.dump(traffic::dump_filters_message(index, traffic::HTB_FILTERS))? {
             if let M::NewTrafficFilter(f) = &m
                 && let Some(d) = traffic::decode_filter(f) {
                     out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
@@ -217,7 +214,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         }
     }
     for (dev, index) in ingress_devices {
-        for m in socket.dump(traffic::dump_ingress_filters_message(index))? {
+        for m in socket.dump(traffic::dump_filters_message(index, traffic::INGRESS_FILTERS))? {
             if let M::NewTrafficFilter(f) = &m
                 && let Some(target) = traffic::decode_redirect(f).and_then(|i| names.get(&i))
             {

@@ -2,7 +2,8 @@
 //! (bytes, packets, drops, overlimits, requeues, backlog), for every qdisc and class of
 //! one namespace, read from the kernel's dumps.
 
-use super::{ExecError, Executor, messages, traffic};
+use super::conn::DumpSocket;
+use super::{ExecError, Executor, messages, netns, traffic};
 use netlink_packet_route::RouteNetlinkMessage as M;
 use netlink_packet_route::link::LinkMessage;
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcStats2};
@@ -103,46 +104,52 @@ fn kind(msg: &TcMessage) -> String {
 
 impl Executor {
     /// Every qdisc and class of namespace `ns` (`host` for the initial one) with its
-    /// counters, by device name, qdiscs of a device before its classes.
+    /// counters, by device name, qdiscs of a device before its classes. Read from inside
+    /// the namespace by a worker thread, as the state is (see `exec::observe`).
     pub fn tc_stats(&mut self, ns: &str) -> Result<Vec<TcStatsEntry>, ExecError> {
         let Executor { inner, runtime } = self;
-        runtime.block_on(async {
-            let conn = inner.conn(ns).await?;
-            let links = conn.dump(M::GetLink(LinkMessage::default())).await?;
-            let names: BTreeMap<u32, String> = links
-                .iter()
-                .filter_map(|m| match m {
-                    M::NewLink(l) => messages::decode_link(l).map(|l| (l.index, l.name)),
-                    _ => None,
-                })
-                .collect();
-            let mut out = Vec::new();
-            let entry = |object, msg: &TcMessage, dev: &str| TcStatsEntry {
-                dev: dev.to_string(),
-                object,
-                kind: kind(msg),
-                handle: handle_text(msg.header.handle),
-                parent: handle_text(msg.header.parent),
-                counters: counters(msg),
-            };
-            let qdiscs = conn.dump(traffic::dump_qdiscs_message()).await?;
-            for (index, dev) in &names {
-                for m in &qdiscs {
-                    if let M::NewQueueDiscipline(q) = m
-                        && q.header.index as u32 == *index
-                    {
-                        out.push(entry("qdisc", q, dev));
-                    }
-                }
-                for m in conn.dump(traffic::dump_classes_message(*index)).await? {
-                    if let M::NewTrafficClass(c) = &m {
-                        out.push(entry("class", c, dev));
-                    }
-                }
-            }
-            Ok(out)
-        })
+        let ns = ns.to_string();
+        runtime.block_on(inner.workers.run(move || {
+            netns::enter_named(&ns)?;
+            read_tc_stats(&mut DumpSocket::in_current_namespace(&ns)?)
+        }))
     }
+}
+
+fn read_tc_stats(socket: &mut DumpSocket) -> Result<Vec<TcStatsEntry>, ExecError> {
+    let links = socket.dump(M::GetLink(LinkMessage::default()))?;
+    let names: BTreeMap<u32, String> = links
+        .iter()
+        .filter_map(|m| match m {
+            M::NewLink(l) => messages::decode_link(l).map(|l| (l.index, l.name)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    let entry = |object, msg: &TcMessage, dev: &str| TcStatsEntry {
+        dev: dev.to_string(),
+        object,
+        kind: kind(msg),
+        handle: handle_text(msg.header.handle),
+        parent: handle_text(msg.header.parent),
+        counters: counters(msg),
+    };
+    let qdiscs = socket.dump(traffic::dump_qdiscs_message())?;
+    for (index, dev) in &names {
+        for m in &qdiscs {
+            if let M::NewQueueDiscipline(q) = m
+                && q.header.index as u32 == *index
+            {
+                out.push(entry("qdisc", q, dev));
+            }
+        }
+        for m in socket.dump(traffic::dump_classes_message(*index))? {
+            if let M::NewTrafficClass(c) = &m {
+                out.push(entry("class", c, dev));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

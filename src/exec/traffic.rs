@@ -7,7 +7,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{TcHandle, TcMessage};
 use crate::plan::action::{ClassSpec, FilterSpec, QdiscParent, QdiscSpec};
 use super::tc;
-pub use super::tc::TcRequest;
+pub use super::tc::{TcRequest, decode_redirect};
 
 /// This machine's tc clock parameters, read once: tc's arithmetic depends on them.
 pub fn psched() -> &'static tc::Psched {
@@ -49,25 +49,15 @@ pub fn decode_filter(msg: &TcMessage) -> Option<tc::DecodedFilter> {
     tc::decode_filter(msg).ok().flatten()
 }
 
-/// The message dumping the filters of the ingress qdisc (`parent ffff:`) on one device.
-pub fn dump_ingress_filters_message(ifindex: u32) -> RouteNetlinkMessage {
-    let mut msg = TcMessage::default();
-    msg.header.index = ifindex as i32;
-    msg.header.parent = TcHandle { major: tc::INGRESS_MAJOR, minor: 0 };
-    RouteNetlinkMessage::GetTrafficFilter(msg)
-}
+/// Where netscript's filters sit: on the htb qdisc 1: (classification) and on the
+/// ingress qdisc (the redirect of `shape ingress`).
+pub const HTB_FILTERS: TcHandle = TcHandle { major: tc::QDISC_MAJOR, minor: 0 };
+pub const INGRESS_FILTERS: TcHandle = TcHandle { major: tc::INGRESS_MAJOR, minor: 0 };
 
-/// The device index netscript's ingress redirect in `msg` points at (see
-/// [`tc::decode_redirect`]).
-pub fn decode_redirect(msg: &TcMessage) -> Option<u32> {
-    tc::decode_redirect(msg)
-}
-
-/// The message dumping the filters of qdisc 1: on one device.
-pub fn dump_filters_message(ifindex: u32) -> RouteNetlinkMessage {
-    let mut msg = TcMessage::default();
-    msg.header.index = ifindex as i32;
-    msg.header.parent = TcHandle { major: tc::QDISC_MAJOR, minor: 0 };
+/// The message dumping the filters attached at `parent` of one device.
+pub fn dump_filters_message(ifindex: u32, parent: TcHandle) -> RouteNetlinkMessage {
+    let mut msg = TcMessage::with_index(ifindex as i32);
+    msg.header.parent = parent;
     RouteNetlinkMessage::GetTrafficFilter(msg)
 }
 
