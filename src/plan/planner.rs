@@ -503,8 +503,8 @@ impl<'a> Planner<'a> {
             // The qdisc is there; the redirect must be too (it may have been deleted by
             // hand, and without it nothing reaches the ifb's shaper).
             None => {
-                let redirects = self.observed_ns(&ns.name).map(|o| o.redirects.clone()).unwrap_or_default();
-                if !redirects.iter().any(|(dev, to)| *dev == iface.name && *to == ifb) {
+                let redirected = self.observed_ns(&ns.name).is_some_and(|o| o.redirects.iter().any(|(dev, to)| *dev == iface.name && *to == ifb));
+                if !redirected {
                     let mut deps = self.link_deps(&ns.name, &iface.name);
                     deps.extend(self.link_deps(&ns.name, &ifb));
                     let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
