@@ -19,6 +19,16 @@ fn copy_object(sb: &Sandbox, name: &str) {
     sb.sh(&format!("cp {} /run/{name}", from.display())).ok();
 }
 
+/// Namespaces `{p}a` and `{p}b` made with iproute2 (not netscript's), joined by `v0` in
+/// the first (10.`net`.0.1/24) and `v1` in the second (10.`net`.0.2/24), both up.
+fn iproute2_pair(sb: &Sandbox, p: &str, net: u8) {
+    sb.sh(&format!(
+        "ip netns add {p}a; ip netns add {p}b; ip link add v0 netns {p}a type veth peer name v1 netns {p}b
+         ip -n {p}a addr add 10.{net}.0.1/24 dev v0; ip -n {p}a link set v0 up; ip -n {p}b addr add 10.{net}.0.2/24 dev v1; ip -n {p}b link set v1 up"
+    ))
+    .ok();
+}
+
 fn pings(sb: &Sandbox, from_ns: &str, addr: &str) -> bool {
     sb.sh(&format!("ip netns exec {from_ns} ping -c 1 -W 1 {addr}")).success
 }
@@ -124,9 +134,7 @@ fn tc_ingress_drops_icmp_keeps_tcp_and_down_detaches() {
 fn down_of_an_attachment_on_existing_links_restores_icmp() {
     let sb = Sandbox::new();
     copy_object(&sb, "drop_icmp.o");
-    sb.sh("ip netns add ea; ip netns add eb; ip link add v0 netns ea type veth peer name v1 netns eb
-           ip -n ea addr add 10.7.0.1/24 dev v0; ip -n ea link set v0 up; ip -n eb addr add 10.7.0.2/24 dev v1; ip -n eb link set v1 up")
-        .ok();
+    iproute2_pair(&sb, "e", 7);
     let before = sb.dump();
     assert!(pings(&sb, "ea", "10.7.0.2"));
     let script = sb.write_script("existing.ns", "netns eb < link v1 < bpf ingress \"drop_icmp.o\" section classifier > >\n");
@@ -146,9 +154,7 @@ fn down_of_an_attachment_on_existing_links_restores_icmp() {
 fn xdp_generic_drops_icmp_keeps_tcp_and_down_detaches() {
     let sb = Sandbox::new();
     copy_object(&sb, "drop_icmp.o");
-    sb.sh("ip netns add xa; ip netns add xb; ip link add v0 netns xa type veth peer name v1 netns xb
-           ip -n xa addr add 10.6.0.1/24 dev v0; ip -n xa link set v0 up; ip -n xb addr add 10.6.0.2/24 dev v1; ip -n xb link set v1 up")
-        .ok();
+    iproute2_pair(&sb, "x", 6);
     let before = sb.dump();
     let script = sb.write_script("xdp.ns", "netns xb < link v1 < xdp \"drop_icmp.o\" section xdp mode generic > >\n");
     let run = sb.netscript(&["run", &script]);
@@ -180,9 +186,7 @@ fn a_changed_object_is_replaced_and_an_unchanged_one_kept() {
     let sb = Sandbox::new();
     copy_object(&sb, "pass_all.o");
     copy_object(&sb, "drop_icmp.o");
-    sb.sh("ip netns add ra; ip netns add rb; ip link add v0 netns ra type veth peer name v1 netns rb
-           ip -n ra addr add 10.5.0.1/24 dev v0; ip -n ra link set v0 up; ip -n rb addr add 10.5.0.2/24 dev v1; ip -n rb link set v1 up")
-        .ok();
+    iproute2_pair(&sb, "r", 5);
     // prog.o is first the pass-all program, then the drop-ICMP one.
     sb.sh("cp /run/pass_all.o /run/prog.o").ok();
     let script = sb.write_script("replace.ns", "netns rb < link v1\n  bpf ingress \"prog.o\" section classifier\n  xdp \"prog.o\" section xdp mode generic\n>\n");
@@ -232,9 +236,7 @@ fn a_refused_program_rolls_back_the_attachment_and_the_clsact_qdisc() {
     copy_object(&sb, "drop_icmp.o");
     let bad = bpf_objects::compile("unchecked", UNCHECKED);
     sb.sh(&format!("cp {} /run/unchecked.o", bad.display())).ok();
-    sb.sh("ip netns add ka; ip netns add kb; ip link add v0 netns ka type veth peer name v1 netns kb
-           ip -n ka addr add 10.4.0.1/24 dev v0; ip -n ka link set v0 up; ip -n kb addr add 10.4.0.2/24 dev v1; ip -n kb link set v1 up")
-        .ok();
+    iproute2_pair(&sb, "k", 4);
     let before = sb.dump();
     let script = sb.write_script("refused.ns",
         "netns kb < link v1\n  bpf ingress \"drop_icmp.o\" section classifier\n  bpf ingress \"unchecked.o\"\n>\n",
