@@ -115,8 +115,7 @@ fn tc_ingress_drops_icmp_keeps_tcp_and_down_detaches() {
     assert!(tcp_works(&sb, "tb", "ta", "10.9.0.2", 5001), "TCP should pass");
 
     // Unchanged object: the second run leaves the program alone.
-    let again = sb.netscript(&["run", &script]);
-    assert!(again.success && again.stderr.contains("up to date"), "{again:?}");
+    sb.assert_up_to_date(&script);
 
     // `show` lists it.
     let show = sb.netscript(&["show", "tb"]).ok();
@@ -165,8 +164,7 @@ fn xdp_generic_drops_icmp_keeps_tcp_and_down_detaches() {
     assert_eq!(xdp["prog"]["name"], "drop_icmp_xdp", "{link}");
     assert!(!pings(&sb, "xa", "10.6.0.2"), "ICMP should be dropped by XDP");
     assert!(tcp_works(&sb, "xb", "xa", "10.6.0.2", 5003), "TCP should pass");
-    let again = sb.netscript(&["run", &script]);
-    assert!(again.success && again.stderr.contains("up to date"), "{again:?}");
+    sb.assert_up_to_date(&script);
     let show = sb.netscript(&["show", "xb"]).ok();
     assert!(show.contains("bpf xdp generic: id") && show.contains("drop_icmp_xdp, section xdp of drop_icmp.o"), "{show}");
     let labels = || sb.sh("ls /run/netscript/bpf").ok();
@@ -207,8 +205,7 @@ fn a_changed_object_is_replaced_and_an_unchanged_one_kept() {
     assert!(run.success, "{run:?}");
     assert_eq!(id_of(&sb), ("drop_icmp_tc".to_string(), "drop_icmp_xdp".to_string()));
     assert!(!pings(&sb, "ra", "10.5.0.2"));
-    let again = sb.netscript(&["run", &script]);
-    assert!(again.stderr.contains("up to date"), "{again:?}");
+    sb.assert_up_to_date(&script);
     // Dropping the statements from the script detaches both on the next run.
     let script = sb.write_script("replace.ns", "netns rb < link v1 >\n");
     let run = sb.netscript(&["run", &script]);

@@ -233,8 +233,7 @@ fn sigkill_right_after_the_commit_point_rolls_forward() {
     let r = sb.netscript(&["recover"]);
     assert!(r.success && r.stderr.contains("had committed"), "{}", r.stderr);
     assert_same_dump(&applied, &support::without_macs(&sb.dump()), "a committed run is kept");
-    let again = sb.netscript(&["run", &script]);
-    assert!(again.success && again.stderr.contains("up to date"), "{}", again.stderr);
+    sb.assert_up_to_date(&script);
     sb.netscript(&["down", &script]).ok();
     assert_same_dump(&before, &sb.dump(), "down after the rolled-forward run");
 }

@@ -76,8 +76,7 @@ fn changed_rates_and_filters_are_changed_in_place() {
     assert!(tbf_before["bytes"].as_u64().unwrap() >= 40 * 42, "{tbf_before}");
 
     // A re-run of the same script changes nothing.
-    let same = sb.netscript(&["run", &path]);
-    assert!(same.success && same.stderr.contains("up to date"), "{}", same.stderr);
+    sb.assert_up_to_date(&path);
 
     // New rates, and the first filter on another port.
     sb.write_script("tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n    filter dport 5002 -> 20\n", ""));
@@ -122,8 +121,7 @@ fn changed_rates_and_filters_are_changed_in_place() {
     assert_eq!(filters.len(), 2, "{filters:?}");
     assert_eq!((filters[0]["pref"].as_u64(), matches(&filters[0])[0]["value"].as_str()), (Some(1), Some("138b")));
     assert_eq!((filters[1]["pref"].as_u64(), matches(&filters[1])[0]["value"].as_str()), (Some(2), Some("138a")));
-    let again = sb.netscript(&["run", &path]);
-    assert!(again.stderr.contains("up to date"), "{}", again.stderr);
+    sb.assert_up_to_date(&path);
 
     // A filter the script no longer has goes.
     sb.write_script("tc.ns", &script("20mbit", "6mbit", "    filter dport 5003 -> 10\n", ""));
@@ -175,8 +173,7 @@ fn an_ingress_redirect_deleted_by_hand_is_put_back() {
     let again = filters();
     assert!(again.contains("mirred") && again.contains("ifb-v0"), "the re-run did not put the redirect back:\n{again}\n{}", rerun.stderr);
     support::assert_same_dump(&before, &sb.dump(), "after the re-run");
-    let third = sb.netscript(&["run", &path]);
-    assert!(third.success && third.stderr.contains("up to date"), "{}", third.stderr);
+    sb.assert_up_to_date(&path);
 }
 
 #[test]

@@ -128,8 +128,7 @@ fn tbf_htb_classes_filters_and_ingress_shaping_are_as_declared() {
     assert_eq!(shaper["options"], json!({"rate": 625_000, "burst": 10_240, "lat": 70_000}), "{shaper}");
 
     // A second run finds everything as declared.
-    let again = sb.netscript(&["run", &script]);
-    assert!(again.success && again.stderr.contains("up to date"), "{}", again.stderr);
+    sb.assert_up_to_date(&script);
 }
 
 #[test]

@@ -105,6 +105,12 @@ impl Sandbox {
         self.run(env!("CARGO_BIN_EXE_netscript"), args)
     }
 
+    /// Runs `script` again and asserts that netscript found nothing to do.
+    pub fn assert_up_to_date(&self, script: &str) {
+        let again = self.netscript(&["run", script]);
+        assert!(again.success && again.stderr.contains("up to date"), "a re-run of {script} was not a no-op: {again:?}");
+    }
+
     /// Writes `text` to `path` inside the sandbox (under `/run`, its own tmpfs).
     pub fn put(&self, path: &str, text: &str) {
         use std::io::Write;
