@@ -56,6 +56,13 @@ netns kp <
 /// The namespace BIG expects to exist already.
 const PRE: &str = "ip netns add kp && ip -n kp link set lo up && ip -n kp link add br0 type bridge && ip -n kp link set br0 up && ip -n kp addr add 10.62.9.1/24 dev br0";
 
+/// A sandbox holding `PRE`'s objects, with `BIG` written to `/run/big.ns` (its path).
+fn big_sandbox() -> (Sandbox, String) {
+    let sb = Sandbox::new();
+    sb.sh(PRE).ok();
+    let script = sb.write_script("big.ns", BIG);
+    (sb, script)
+}
 
 fn env_args<'a>(env: &'a [(&str, String)], args: &'a [&str]) -> Vec<String> {
     let mut v: Vec<String> = env.iter().map(|(k, val)| format!("{k}={val}")).collect();
@@ -140,9 +147,7 @@ fn killed(run: &Run) -> bool {
 
 #[test]
 fn sigkill_at_fifty_points_then_recover_restores_the_dump() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let ops = op_count(&sb, &script);
     assert!(ops >= 30, "the kill test needs at least 30 operations, the script has {ops}");
     let before = sb.dump();
@@ -177,9 +182,7 @@ fn sigkill_at_fifty_points_then_recover_restores_the_dump() {
 
 #[test]
 fn unfinished_journal_blocks_run_and_down_until_recover() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let before = sb.dump();
     assert!(killed(&netscript_env(&sb, &[(KILL, "20".into())], &["run", &script])));
     let half = sb.dump();
@@ -199,9 +202,7 @@ fn unfinished_journal_blocks_run_and_down_until_recover() {
 
 #[test]
 fn sigkill_during_recover_then_recover_again() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let ops = op_count(&sb, &script);
     let before = sb.dump();
     // Kill the run late (many ops to undo), then recover killed after j undone records.
@@ -219,9 +220,7 @@ fn sigkill_during_recover_then_recover_again() {
 
 #[test]
 fn sigkill_right_after_the_commit_point_rolls_forward() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let ops = op_count(&sb, &script);
     let before = sb.dump();
     sb.netscript(&["run", &script]).ok();
@@ -290,9 +289,7 @@ fn a_lock_left_by_a_killed_process_does_not_block() {
 }
 
 fn signal_mid_apply(signal: nix::sys::signal::Signal, code: i32) {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let before = sb.dump();
     let child = spawn(&sb, &[(DELAY, "100".into())], &["run", &script]);
     wait_until("ten journal records", Duration::from_secs(20), || journal_lines(&sb) >= 10);
@@ -322,9 +319,7 @@ fn sighup_mid_apply_rolls_back_and_exits_129() {
 
 #[test]
 fn second_sigint_during_rollback_does_not_abort_it() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let before = sb.dump();
     let child = spawn(&sb, &[(DELAY, "100".into())], &["run", &script]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -342,9 +337,7 @@ fn second_sigint_during_rollback_does_not_abort_it() {
 
 #[test]
 fn truncated_last_journal_record_is_tolerated() {
-    let sb = Sandbox::new();
-    sb.sh(PRE).ok();
-    let script = sb.write_script("big.ns", BIG);
+    let (sb, script) = big_sandbox();
     let before = sb.dump();
     assert!(killed(&netscript_env(&sb, &[(KILL, "25".into())], &["run", &script])));
     // A power cut in the middle of writing the next record.
