@@ -61,18 +61,25 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(StateError::Io { what: "read", path, error }),
     };
-    // The version first (skimming the rest), so that a newer format is reported as such
-    // rather than as damage; then the record, parsed straight from the text.
-    #[derive(serde::Deserialize)]
-    struct Version {
-        format: Option<u64>,
+    let record: Record = match serde_json::from_str(&text) {
+        Ok(record) => record,
+        // A file this version cannot read may be from a newer one: then say so, rather
+        // than call it damaged.
+        Err(e) => {
+            #[derive(serde::Deserialize)]
+            struct Version {
+                format: Option<u64>,
+            }
+            return Err(match serde_json::from_str::<Version>(&text) {
+                Ok(Version { format: Some(found) }) if found > u64::from(STATE_FORMAT) => StateError::Newer { path, found: found.min(u64::from(u32::MAX)) as u32 },
+                Ok(Version { format: None }) => StateError::Damaged { path, reason: "no format version".into() },
+                _ => StateError::Damaged { path, reason: e.to_string() },
+            });
+        }
+    };
+    if record.format > STATE_FORMAT {
+        return Err(StateError::Newer { path, found: record.format });
     }
-    let version: Version = serde_json::from_str(&text).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
-    let format = version.format.ok_or_else(|| StateError::Damaged { path: path.clone(), reason: "no format version".into() })?;
-    if format > u64::from(STATE_FORMAT) {
-        return Err(StateError::Newer { path, found: format.min(u64::from(u32::MAX)) as u32 });
-    }
-    let record: Record = serde_json::from_str(&text).map_err(|e| StateError::Damaged { path: path.clone(), reason: e.to_string() })?;
     if record.script != script_key(script) {
         return Err(StateError::Damaged { path, reason: format!("it belongs to {}", record.script) });
     }
