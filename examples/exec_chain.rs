@@ -13,7 +13,7 @@ use std::time::Instant;
 const INSIDE: &str = "NETSCRIPT_EXEC_CHAIN_SANDBOXED";
 
 fn op(action: Action, deps: Vec<usize>, undo: Vec<Action>) -> Op {
-    Op { action, origin: Default::default(), deps, undo }
+    Op { action, origin: Default::default(), deps, undo, removes: None }
 }
 
 fn chain(n: usize) -> Plan {
@@ -41,7 +41,7 @@ fn chain(n: usize) -> Plan {
             ops.push(op(Action::AddAddr { ns: ns(side), dev: dev.clone(), addr }, vec![v], vec![Action::DelAddr { ns: ns(side), dev, addr }]));
         }
     }
-    Plan { ops }
+    Plan { ops, ..Default::default() }
 }
 
 fn main() {

@@ -112,7 +112,7 @@ fn recover_one(j: &journal::Recovered, exec: &mut Option<Executor>, on_event: &m
     };
     let mut writer = Journal::reopen(j)?;
     // The started operations as a plan of their own (indexes into `pending`).
-    let plan = Plan { ops: pending.iter().map(|p| Op { action: p.action.clone(), origin: Default::default(), deps: Vec::new(), undo: p.undo.clone() }).collect() };
+    let plan = Plan { ops: pending.iter().map(|p| Op { action: p.action.clone(), origin: Default::default(), deps: Vec::new(), undo: p.undo.clone(), removes: None }).collect(), ..Default::default() };
     let order: Vec<usize> = (0..pending.len()).collect();
     let outcome = exec.rollback(&plan, &order, &mut |event: &ExecEvent| {
         let i = journal::event_op(event);

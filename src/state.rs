@@ -1,17 +1,20 @@
-//! Ownership: what each script created or changed, recorded under `/run/netscript/state/`
-//! (a tmpfs: it goes away at reboot, together with the kernel state it describes).
+//! Ownership records: what each script's runs created or changed, under
+//! `/run/netscript/state/` (a tmpfs: it goes away at reboot, together with the kernel
+//! state it describes). The model — what netscript owns, what it only modifies, what it
+//! never touches — is in [`crate::plan::ownership`].
 //!
-//! A record holds the undo actions of every operation a script's runs applied, in the
-//! order they were applied. `down` runs them in reverse; a re-run of an edited script
-//! runs those whose object the script no longer declares.
+//! A record lists [`Owned`] entries in the order their operations were applied. The
+//! planner removes those the script no longer declares; `down` removes them all.
 
-use crate::model::{Desired, Qdisc, HOST};
-use crate::plan::action::{Action, ClassSpec, FilterSpec, QdiscParent};
-use crate::plan::{ifb_name, route_spec, rule_spec};
+pub use crate::plan::ownership::Owned;
+use crate::plan::Action;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const STATE_FORMAT: u32 = 1;
+/// Format 2: entries with what they made and what undoes them, namespace inodes.
+/// Format 1 (undo actions only) is read too.
+pub const STATE_FORMAT: u32 = 2;
 
 /// Where records live; `NETSCRIPT_RUN_DIR` moves it (tests, unprivileged tools).
 pub fn run_dir() -> PathBuf {
@@ -21,10 +24,29 @@ pub fn run_dir() -> PathBuf {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Record {
     pub format: u32,
-    /// The script, as an absolute path.
+    /// The script, as an absolute path (or `stdin:NAME` for `run --name NAME -`).
     pub script: String,
-    /// Undo actions, in the order their operations were applied.
-    pub undo: Vec<Action>,
+    /// What the runs made, in the order applied.
+    #[serde(default)]
+    pub owned: Vec<Owned>,
+    /// The inode of each namespace the runs created: a namespace of that name with
+    /// another inode is someone else's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub netns_ids: BTreeMap<String, u64>,
+    /// Format 1's undo actions, read into `owned`.
+    #[serde(default, skip_serializing)]
+    undo: Vec<Action>,
+}
+
+impl Record {
+    pub fn new(script: String) -> Record {
+        Record { format: STATE_FORMAT, script, owned: Vec::new(), netns_ids: BTreeMap::new(), undo: Vec::new() }
+    }
+
+    /// Every undo action, in the order their operations were applied.
+    pub fn undo_actions(&self) -> impl DoubleEndedIterator<Item = &Action> {
+        self.owned.iter().flat_map(|o| o.undo.iter())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,21 +59,39 @@ pub enum StateError {
     Newer { path: PathBuf, found: u32 },
 }
 
-/// The record file of a script (by its absolute path).
+/// The prefix of the record name of a script read from standard input
+/// (`netscript run --name NAME -`): `stdin:NAME`.
+pub const STDIN_PREFIX: &str = "stdin:";
+
+/// The name a script's record is kept under: its absolute path, resolved as `run` did.
+/// A script that no longer exists (deleted after its run) resolves the same way, through
+/// its directory, so that `down` still finds its record. `stdin:NAME` stays as it is.
+pub fn script_key(script: &Path) -> String {
+    let text = script.to_string_lossy();
+    if text.starts_with(STDIN_PREFIX) {
+        return text.into_owned();
+    }
+    if let Ok(path) = std::fs::canonicalize(script) {
+        return path.to_string_lossy().into_owned();
+    }
+    let absolute = std::path::absolute(script).unwrap_or_else(|_| script.to_path_buf());
+    let resolved = match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => absolute,
+    };
+    resolved.to_string_lossy().into_owned()
+}
+
+/// The record file of a script (see [`script_key`]).
 pub fn record_path(script: &Path) -> PathBuf {
-    let absolute = std::fs::canonicalize(script).unwrap_or_else(|_| script.to_path_buf());
-    let text = absolute.to_string_lossy();
+    let key = script_key(script);
     // FNV-1a: stable across builds, unlike std's hasher.
-    let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    let stem: String = absolute
+    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let stem: String = Path::new(&key)
         .file_stem()
         .map(|s| s.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(40).collect())
         .unwrap_or_default();
     run_dir().join("state").join(format!("{stem}-{hash:016x}.json"))
-}
-
-pub fn script_key(script: &Path) -> String {
-    std::fs::canonicalize(script).unwrap_or_else(|_| script.to_path_buf()).to_string_lossy().into_owned()
 }
 
 pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
@@ -80,6 +120,14 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
     if record.format > STATE_FORMAT {
         return Err(StateError::Newer { path, found: record.format });
     }
+    let mut record = record;
+    if !record.undo.is_empty() {
+        let legacy = std::mem::take(&mut record.undo);
+        record.owned.extend(legacy.into_iter().map(|u| Owned { made: None, undo: vec![u] }));
+    }
+    for action in record.undo_actions() {
+        validate(action).map_err(|reason| StateError::Damaged { path: path.clone(), reason })?;
+    }
     if record.script != script_key(script) {
         return Err(StateError::Damaged { path, reason: format!("it belongs to {}", record.script) });
     }
@@ -91,7 +139,7 @@ pub fn save(script: &Path, record: &Record) -> Result<(), StateError> {
     let path = record_path(script);
     let dir = path.parent().expect("record paths have a directory").to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|error| StateError::Io { what: "create", path: dir.clone(), error })?;
-    if record.undo.is_empty() {
+    if record.owned.is_empty() {
         return match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -111,44 +159,17 @@ pub fn save(script: &Path, record: &Record) -> Result<(), StateError> {
     Ok(())
 }
 
-/// Whether `desired` still declares the object that `undo` would remove or restore.
-pub fn declares(desired: &Desired, undo: &Action) -> bool {
-    let ns_of = |ns: &str| desired.namespaces.get(ns);
-    let iface = |ns: &str, name: &str| ns_of(ns).and_then(|n| n.interfaces.get(name));
-    match undo {
-        Action::DeleteNetns { ns } => ns_of(ns).is_some_and(|n| n.name != HOST),
-        Action::DeleteLink { ns, name } => {
-            iface(ns, name).is_some_and(|i| i.is_created())
-                || ns_of(ns).is_some_and(|n| n.interfaces.values().any(|i| i.ingress_shape.is_some() && ifb_name(&i.name) == *name))
-        }
-        Action::DelAddr { ns, dev, addr } => iface(ns, dev).is_some_and(|i| i.addrs.iter().any(|a| a.node == *addr)),
-        Action::DelRoute { ns, route } => ns_of(ns).is_some_and(|n| n.routes.iter().any(|r| route_spec(r) == *route)),
-        Action::DelRule { ns, rule } => ns_of(ns).is_some_and(|n| n.rules.iter().any(|r| rule_spec(r) == *rule)),
-        Action::DelQdisc { ns, dev, parent } => match parent {
-            QdiscParent::Root => iface(ns, dev).is_some_and(|i| i.root_qdisc.is_some())
-                || ns_of(ns).is_some_and(|n| n.interfaces.values().any(|i| i.ingress_shape.is_some() && ifb_name(&i.name) == *dev)),
-            QdiscParent::Ingress => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
-            QdiscParent::Clsact => iface(ns, dev).is_some_and(|i| !i.bpf.is_empty()),
-        },
-        Action::ReplaceQdisc { ns, dev, qdisc } => match qdisc.parent() {
-            QdiscParent::Root => iface(ns, dev).is_some_and(|i| i.root_qdisc.as_ref().is_some_and(|q| matches!(q.node, Qdisc::Tbf(_) | Qdisc::Htb(_) | Qdisc::Netem(_)))),
-            QdiscParent::Ingress => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
-            QdiscParent::Clsact => iface(ns, dev).is_some_and(|i| !i.bpf.is_empty()),
-        },
-        Action::DelClass { ns, dev, id } | Action::ReplaceClass { ns, dev, class: ClassSpec { id, .. } } => iface(ns, dev)
-            .and_then(|i| i.root_qdisc.as_ref())
-            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.classes.iter().any(|c| c.id.node == *id))),
-        Action::DelFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
-        Action::DelFilter { ns, dev, .. } => iface(ns, dev).and_then(|i| i.root_qdisc.as_ref()).is_some_and(|q| matches!(q.node, Qdisc::Htb(_))),
-        Action::SetSysctl { ns, key, .. } => ns_of(ns).is_some_and(|n| {
-            n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
-        }),
-        Action::SetLink { ns, name, .. } => iface(ns, name).is_some() || (name == "lo" && ns_of(ns).is_some()),
-        Action::DetachBpf { ns, dev, direction, prio, .. } | Action::AttachBpf { ns, dev, direction, prio, .. } => {
-            iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).count() >= *prio as usize)
-        }
-        Action::DetachXdp { ns, dev, .. } | Action::AttachXdp { ns, dev, .. } => iface(ns, dev).is_some_and(|i| i.xdp.is_some()),
-        // Forward actions never appear as undo.
-        _ => true,
+/// What a record may ask for, checked as strictly as a script: a record is a file that
+/// someone could have written by hand.
+fn validate(action: &Action) -> Result<(), String> {
+    let name_ok = |n: &str| !n.is_empty() && n.len() <= 255 && !n.contains('/') && n != "." && n != "..";
+    if !name_ok(action.namespace()) {
+        return Err(format!("invalid namespace name `{}`", action.namespace()));
     }
+    if let Action::SetSysctl { key, .. } = action
+        && !crate::check::is_settable_sysctl(key)
+    {
+        return Err(format!("sysctl `{key}` is not one netscript sets"));
+    }
+    Ok(())
 }

@@ -7,7 +7,9 @@ use crate::exec::apply::means_gone;
 use crate::exec::{ApplyFailure, ExecError, ExecEvent, Executor, RollbackOutcome};
 use crate::journal::{self, Journal};
 use crate::model::Desired;
-use crate::plan::{self, describe, Action, Plan};
+use crate::exec::apply::UndoFailure;
+use crate::plan::ownership::{self, Owned};
+use crate::plan::{self, describe, Action, Ownership, Plan};
 use crate::state::{self, Record};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,6 +28,9 @@ pub enum Outcome {
     Failed { diagnostics: Vec<Diagnostic>, rollback: RollbackOutcome },
     /// netscript could not start (privileges, state file, kernel access); nothing changed.
     Setup(String),
+    /// Committed, but namespaces the script no longer declares could not be deleted: the
+    /// record keeps them, and the next run or `down` tries again.
+    Leftover(String),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -109,15 +114,48 @@ pub fn leftover_text(rollback: &RollbackOutcome) -> Option<String> {
     for l in &left {
         text.push_str(&format!("  - {l}\n"));
     }
-    text.push_str("undo these by hand (`ip`/`tc`), or fix the cause and run `netscript down` on the script\n");
+    text.push_str("undo these by hand (`ip`/`tc`), or fix the cause and run `netscript recover`, which retries them from the journal\n");
     Some(text)
+}
+
+/// What the script's record says, and the live state as the planner needs it to plan
+/// `desired` with it: for `run`, `down` and their dry runs.
+pub struct Planned {
+    pub record: Record,
+    pub observed: crate::plan::Observed,
+    pub plan: Plan,
+}
+
+/// Observes and plans `desired` against the live state and `script`'s record (`None`:
+/// nothing recorded). Changes nothing.
+pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) -> Result<Planned, Outcome> {
+    let record = match crate::timing::timed("state load", || script.map(state::load).transpose()) {
+        Ok(record) => record.flatten().unwrap_or_else(|| Record::new(script.map(state::script_key).unwrap_or_default())),
+        Err(e) => return Err(Outcome::Setup(e.to_string())),
+    };
+    let interest = ownership::interest(&record.owned);
+    let observed = match exec.observe_owned(desired, &interest) {
+        Ok(o) => o,
+        Err(e) => return Err(Outcome::Setup(format!("cannot read the current state: {e}"))),
+    };
+    let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids };
+    let plan = match crate::timing::timed("plan", || plan::plan_owned(desired, &observed, ownership)) {
+        Ok(plan) => plan,
+        Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
+    };
+    Ok(Planned { record, observed, plan })
 }
 
 /// Applies `desired` (checked, error-free) as one transaction.
 ///
 /// Crash safety: the run holds the host lock ([`crate::lock`]), refuses to start while an
 /// interrupted transaction's journal exists, journals every operation before it is sent
-/// ([`crate::journal`]), and rolls back on SIGINT/SIGTERM/SIGHUP ([`crate::interrupt`]).
+/// ([`crate::journal`]), and rolls back on SIGINT/SIGTERM/SIGHUP ([`crate::interrupt`])
+/// at any point before its commit record, `expect` probes included.
+///
+/// One plan covers the whole edit: what the script's earlier runs made and it no longer
+/// declares is removed (or given back) inside the transaction, before anything is added;
+/// namespaces it no longer declares are deleted once the run is committed.
 pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent)) -> Outcome {
     if let Err(e) = crate::exec::check_privileges() {
         return Outcome::Setup(e.to_string());
@@ -131,27 +169,20 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         return Outcome::Setup(e);
     }
     let signals = crate::interrupt::Guard::arm();
-    let previous = match crate::timing::timed("state load", || script.map(state::load).transpose()) {
-        Ok(record) => record.flatten(),
-        Err(e) => return Outcome::Setup(e.to_string()),
-    };
     let mut exec = match Executor::new() {
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
     };
-    let observed = match exec.observe_for_plan(desired) {
-        Ok(o) => o,
-        Err(e) => return Outcome::Setup(format!("cannot read the current state: {e}")),
-    };
-    let plan = match crate::timing::timed("plan", || plan::plan(desired, &observed)) {
-        Ok(plan) => plan,
-        Err(diagnostics) => return Outcome::Refused(diagnostics),
+    let Planned { record, plan, .. } = match plan_live(&mut exec, desired, script) {
+        Ok(planned) => planned,
+        Err(outcome) => return outcome,
     };
     if let Some(signal) = crate::interrupt::received() {
         return Outcome::Setup(format!("interrupted by {} before any change", crate::interrupt::name(signal)));
     }
     let started = Instant::now();
     let mut summary = Summary::default();
+    let mut record = record;
     if !plan.ops.is_empty() {
         let mut journal = match Journal::create(script.map(state::script_key)) {
             Ok(j) => j,
@@ -162,17 +193,19 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             Ok(report) => report,
             Err(failure) => return journal_failed(journal, &plan, failure),
         };
-        if crate::interrupt::received().is_some() || crate::exec::cancel::requested() {
+        if stopped() {
             // Stopped after the last operation was sent: roll back all of it.
             let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
             return journal_rolled_back(journal, &plan, Vec::new(), rollback);
         }
-        // Verify: what the kernel now holds must be what the script declares.
-        let verify = exec.observe_for_plan(desired).map_err(|e| e.to_string()).and_then(|o| plan::plan(desired, &o).map_err(|d| format!("{} problem(s)", d.len())));
-        let mismatch = match verify {
-            Ok(again) if again.ops.is_empty() => None,
-            Ok(again) => Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()),
-            Err(e) => Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]),
+        let next = next_record(&record, &plan, &report.completed);
+        // Verify: what the kernel now holds must be what the script declares, with
+        // nothing left of what it no longer declares (but the namespaces still to go).
+        let verify = verify(&mut exec, desired, &next);
+        let (mismatch, ids) = match verify {
+            Ok((again, ids)) if again.ops.is_empty() => (None, ids),
+            Ok((again, _)) => (Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()), Default::default()),
+            Err(e) => (Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]), Default::default()),
         };
         if let Some(mismatch) = mismatch {
             let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
@@ -188,10 +221,13 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         }
         // Expectations: the run is kept only if the network it built works.
         let results = crate::expectations::check(desired);
-        if results.iter().any(|(_, r)| !r.holds) {
+        if results.iter().any(|(_, r)| !r.holds) || stopped() {
             // Rolled back through the journal like any other failure, so that a complete
             // rollback leaves no pending journal behind.
             let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
+            if stopped() {
+                return journal_rolled_back(journal, &plan, Vec::new(), rollback);
+            }
             let aftermath = match &rollback {
                 RollbackOutcome::Complete => "the run was rolled back: the system is as it was",
                 RollbackOutcome::Incomplete(_) => "the run was rolled back, but not completely; see below",
@@ -199,15 +235,14 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             let diagnostics = crate::expectations::unmet(&results, aftermath);
             return journal_rolled_back(journal, &plan, diagnostics, rollback);
         }
-        let mut record = previous.clone().unwrap_or_else(|| Record {
-            format: state::STATE_FORMAT,
-            script: script.map(state::script_key).unwrap_or_default(),
-            undo: Vec::new(),
-        });
+        record = next;
+        record.netns_ids.extend(ids);
         for &i in &report.completed {
-            record.undo.extend(plan.ops[i].undo.iter().cloned());
-            summary.undo.extend(plan.ops[i].undo.iter().cloned());
-            if is_creation(&plan.ops[i].action) {
+            let op = &plan.ops[i];
+            summary.undo.extend(op.undo.iter().cloned());
+            if op.removes.is_some() {
+                summary.removed += 1;
+            } else if is_creation(&op.action) {
                 summary.created += 1;
             } else {
                 summary.changed += 1;
@@ -232,24 +267,110 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         if let Err(e) = journal.finish() {
             eprintln!("netscript: warning: the run is committed, but its journal could not be deleted ({e}); `netscript recover` will finish it");
         }
-    }
-    if plan.ops.is_empty() {
+    } else {
         let results = crate::expectations::check(desired);
         let unmet = crate::expectations::unmet(&results, "this run changed nothing: the system already held what the script declares");
         if !unmet.is_empty() {
             return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
+        if !plan.forget.is_empty() {
+            forget(&mut record, &plan.forget);
+            if let Some(script) = script
+                && let Err(e) = state::save(script, &record)
+            {
+                return Outcome::Setup(format!("cannot record the run: {e}"));
+            }
+        }
     }
     // Committed: a signal from here on has its default effect (what follows only
-    // removes objects of earlier runs, and a re-run or `down` finishes that).
+    // deletes namespaces the committed record still owns, which a re-run or `down`
+    // finishes).
     drop(signals);
-    // What an earlier run created and the script no longer declares goes now, after the
-    // new state is committed.
-    if let (Some(script), Some(_)) = (script, &previous) {
-        summary.removed = remove_undeclared(&mut exec, desired, script, on_event);
+    match drop_namespaces(&mut exec, &mut record, &plan.drop_netns, script, on_event) {
+        Ok(n) => summary.removed += n,
+        Err(left) => {
+            let what: Vec<String> = left.iter().map(|f| format!("{} ({})", describe(&f.action), f.error)).collect();
+            return Outcome::Leftover(format!(
+                "the run is committed, but these namespaces it no longer declares could not be deleted: {}; the record keeps them, and the next `run` or `down` tries again",
+                what.join(", ")
+            ));
+        }
     }
     summary.elapsed = started.elapsed();
+    // Programs this executor detached are freed once it lets go of them; then their
+    // labels can go too.
+    drop(exec);
+    crate::exec::bpf::prune_labels();
     if plan.ops.is_empty() { Outcome::UpToDate { removed: summary.removed } } else { Outcome::Applied(summary) }
+}
+
+fn stopped() -> bool {
+    crate::interrupt::received().is_some() || crate::exec::cancel::requested()
+}
+
+/// The record once `completed` ops of `plan` are applied: what they removed goes, what
+/// was forgotten goes, what they made is added (see [`ownership::merge`]).
+fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
+    let removed: std::collections::HashSet<usize> = completed.iter().filter_map(|&i| plan.ops[i].removes).chain(plan.forget.iter().copied()).collect();
+    let mut next = record.clone();
+    next.owned = record.owned.iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, o)| o.clone()).collect();
+    let made = completed.iter().map(|&i| &plan.ops[i]).filter(|op| op.removes.is_none()).map(|op| Owned { made: Some(op.action.clone()), undo: op.undo.clone() });
+    ownership::merge(&mut next.owned, made);
+    next.netns_ids.retain(|ns, _| next.owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DeleteNetns { ns: n }) if n == ns)));
+    next
+}
+
+fn forget(record: &mut Record, entries: &[usize]) {
+    let mut i = 0;
+    record.owned.retain(|_| {
+        i += 1;
+        !entries.contains(&(i - 1))
+    });
+    let owned = &record.owned;
+    record.netns_ids.retain(|ns, _| owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DeleteNetns { ns: n }) if n == ns)));
+}
+
+/// Re-reads the state and re-plans with the record the run would commit: nothing must
+/// be left to do. Also returns the inodes of the namespaces that record owns.
+fn verify(exec: &mut Executor, desired: &Desired, next: &Record) -> Result<(Plan, std::collections::BTreeMap<String, u64>), String> {
+    let interest = ownership::interest(&next.owned);
+    let observed = exec.observe_owned(desired, &interest).map_err(|e| e.to_string())?;
+    let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids };
+    let again = plan::plan_owned(desired, &observed, ownership).map_err(|d| format!("{} problem(s)", d.len()))?;
+    let ids = next
+        .owned
+        .iter()
+        .filter_map(|o| match o.undo.first() {
+            Some(Action::DeleteNetns { ns }) => observed.namespaces.get(ns).and_then(|n| n.id).map(|id| (ns.clone(), id)),
+            _ => None,
+        })
+        .collect();
+    Ok((again, ids))
+}
+
+/// Deletes the namespaces the script no longer declares, after the commit; the record
+/// forgets each (and everything in it) once it is gone. On failure: what is left.
+fn drop_namespaces(exec: &mut Executor, record: &mut Record, names: &[String], script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent)) -> Result<usize, Vec<UndoFailure>> {
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let actions: Vec<Action> = names.iter().rev().map(|ns| Action::DeleteNetns { ns: ns.clone() }).collect();
+    let mut gone = Vec::new();
+    let mut left = Vec::new();
+    for (action, result) in exec.undo_in_reverse(actions, on_event) {
+        match result {
+            Ok(()) => gone.push(action.namespace().to_string()),
+            Err(e) if means_gone(&e) => gone.push(action.namespace().to_string()),
+            Err(error) => left.push(UndoFailure { op: usize::MAX, action, error }),
+        }
+    }
+    let count = gone.len();
+    record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone.iter().any(|g| g == a.namespace())));
+    record.netns_ids.retain(|ns, _| !gone.contains(ns));
+    if let Some(script) = script {
+        let _ = crate::timing::timed("state save", || state::save(script, record));
+    }
+    if left.is_empty() { Ok(count) } else { Err(left) }
 }
 
 fn failed(plan: &Plan, failure: ApplyFailure) -> Outcome {
@@ -286,79 +407,38 @@ fn journal_rolled_back(mut journal: Journal, plan: &Plan, mut diagnostics: Vec<D
     Outcome::Failed { diagnostics, rollback }
 }
 
-fn remove_undeclared(exec: &mut Executor, desired: &Desired, script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> usize {
-    let Ok(Some(mut record)) = state::load(script) else { return 0 };
-    let (keep, stale): (Vec<Action>, Vec<Action>) = record.undo.drain(..).partition(|a| state::declares(desired, a));
-    let mut removed = 0;
-    let mut left = Vec::new();
-    for action in stale.into_iter().rev() {
-        on_event(&ExecEvent::Undoing { op: usize::MAX, action: &action });
-        match exec.run_action(&action) {
-            Ok(()) => removed += 1,
-            Err(e) if means_gone(&e) => {}
-            Err(e) => {
-                eprintln!("netscript: warning: could not remove {}: {e}", describe(&action));
-                left.push(action);
-            }
-        }
-    }
-    record.undo = keep;
-    left.reverse();
-    record.undo.extend(left);
-    let _ = state::save(script, &record);
-    removed
-}
-
 #[derive(Debug)]
 pub enum DownOutcome {
     NothingRecorded,
     Removed { actions: usize, elapsed: Duration },
-    Incomplete { left: Vec<String> },
+    /// Failed: rolled back (completely or not), or namespaces left to delete.
+    Failed { diagnostics: Vec<Diagnostic>, rollback: RollbackOutcome },
     Setup(String),
 }
 
-/// Removes what runs of `script` created, and restores what they changed.
+/// Removes what runs of `script` created, and restores what they changed: a run of a
+/// script that declares nothing, with the same plan, journal and rollback.
 pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome {
     if let Err(e) = crate::exec::check_privileges() {
         return DownOutcome::Setup(e.to_string());
     }
-    let _lock = match crate::lock::acquire(&format!("down {}", state::script_key(script)), &mut crate::lock::tell_waiting) {
-        Ok(lock) => lock,
-        Err(e) => return DownOutcome::Setup(e.to_string()),
-    };
+    // An interrupted transaction comes first, whatever this script's record says.
     if let Err(e) = journal::refuse_if_pending() {
         return DownOutcome::Setup(e);
     }
-    let mut record = match crate::timing::timed("state load", || state::load(script)) {
-        Ok(Some(record)) => record,
+    match state::load(script) {
         Ok(None) => return DownOutcome::NothingRecorded,
+        Ok(Some(_)) => {}
         Err(e) => return DownOutcome::Setup(e.to_string()),
-    };
-    let mut exec = match Executor::new() {
-        Ok(exec) => exec,
-        Err(e) => return DownOutcome::Setup(format!("cannot start the executor: {e}")),
-    };
+    }
+    let nothing = Desired::default();
     let started = Instant::now();
-    let mut done = 0;
-    let mut failed = Vec::new();
-    // Backwards, with namespace deletions in parallel (exec::teardown).
-    for (action, result) in exec.undo_in_reverse(std::mem::take(&mut record.undo), on_event) {
-        match result {
-            Ok(()) => done += 1,
-            Err(e) if means_gone(&e) => {}
-            Err(e) => failed.push((action, e)),
-        }
+    match run(&nothing, Some(script), on_event) {
+        Outcome::UpToDate { removed } => DownOutcome::Removed { actions: removed, elapsed: started.elapsed() },
+        Outcome::Applied(summary) => DownOutcome::Removed { actions: summary.removed, elapsed: summary.elapsed },
+        Outcome::Refused(diagnostics) => DownOutcome::Failed { diagnostics, rollback: RollbackOutcome::Complete },
+        Outcome::Failed { diagnostics, rollback } => DownOutcome::Failed { diagnostics, rollback },
+        Outcome::Setup(message) => DownOutcome::Setup(message),
+        Outcome::Leftover(message) => DownOutcome::Setup(message),
     }
-    // Programs this executor detached are freed once it lets go of them; then their
-    // labels can go too.
-    drop(exec);
-    crate::exec::bpf::prune_labels();
-    if failed.is_empty() {
-        let _ = crate::timing::timed("state save", || state::save(script, &record));
-        return DownOutcome::Removed { actions: done, elapsed: started.elapsed() };
-    }
-    let left = failed.iter().map(|(a, e)| format!("{} ({e})", describe(a))).collect();
-    record.undo = failed.into_iter().rev().map(|(a, _)| a).collect();
-    let _ = state::save(script, &record);
-    DownOutcome::Incomplete { left }
 }

@@ -53,7 +53,7 @@ fn dry_run_shows_every_object_with_its_line() {
     let (stdout, _) = Test::new().file("card.ns", CARD).args(&["plan", "--offline", "card.ns"]).run();
     let line = |needle: &str| stdout.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in\n{stdout}")).to_string();
     assert!(line("tbf rate 1mbit burst 10kb latency 70ms").ends_with("# card.ns:1:54"));
-    assert!(line("add rule from 10.0.0.100 lookup 100 in ns1").ends_with("# card.ns:1:67"));
+    assert!(line("add rule priority 32765 from 10.0.0.100 lookup 100 in ns1").ends_with("# card.ns:1:67"));
     assert!(line("create veth ns1.v0 <-> ns2.v1").ends_with("# card.ns:1:18"));
 }
 

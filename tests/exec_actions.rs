@@ -21,7 +21,7 @@ fn json(script: &str) -> Value {
 }
 
 fn op(action: Action, deps: &[usize], undo: Vec<Action>) -> Op {
-    Op { action, origin: Default::default(), deps: deps.to_vec(), undo }
+    Op { action, origin: Default::default(), deps: deps.to_vec(), undo, removes: None }
 }
 
 fn netns(ns: &str) -> Op {
@@ -58,7 +58,7 @@ fn flags(link: &Value) -> Vec<String> {
 }
 
 sandbox_test!(namespaces_are_created_like_ip_netns_add_and_deleted, {
-    let plan = Plan { ops: vec![netns("tns1"), netns("tns2")] };
+    let plan = Plan { ops: vec![netns("tns1"), netns("tns2")], ..Default::default() };
     apply_check_rollback(&plan, || {
         let list = sh("ip netns list");
         assert!(list.contains("tns1") && list.contains("tns2"), "{list}");
@@ -107,6 +107,7 @@ sandbox_test!(veth_ends_are_created_in_their_namespaces_with_their_attributes, {
                 vec![Action::DeleteLink { ns: "host".into(), name: "h0".into() }],
             ),
         ],
+        ..Default::default()
     };
     apply_check_rollback(&plan, || {
         let a0 = link("va", "a0");
@@ -135,6 +136,7 @@ sandbox_test!(set_link_changes_state_mtu_mac_and_master, {
         ops: vec![
             set(LinkSet { up: Some(true), mtu: Some(1280), mac: Some([2, 1, 2, 3, 4, 5]), master: None }, LinkSet { up: Some(false), mtu: Some(1500), mac: None, master: None }),
         ],
+        ..Default::default()
     };
     // The mac's undo needs the old one.
     let old_mac: Vec<u8> = link("host", "sl0")["address"].as_str().unwrap().split(':').map(|h| u8::from_str_radix(h, 16).unwrap()).collect();
@@ -168,6 +170,7 @@ sandbox_test!(macvlan_vxlan_and_ifb_are_created, {
             ),
             create("ifb0", LinkKind::Ifb),
         ],
+        ..Default::default()
     };
     apply_check_rollback(&plan, || {
         let mv = link("host", "mv0");
@@ -188,7 +191,7 @@ sandbox_test!(addresses_v4_and_v6_are_added_usable_at_once, {
         let addr = a.parse().unwrap();
         op(Action::AddAddr { ns: "host".into(), dev: "ad0".into(), addr }, &[], vec![Action::DelAddr { ns: "host".into(), dev: "ad0".into(), addr }])
     };
-    let plan = Plan { ops: vec![addr("10.1.2.3/24"), addr("fd00:1::1/64"), addr("10.1.3.3/32")] };
+    let plan = Plan { ops: vec![addr("10.1.2.3/24"), addr("fd00:1::1/64"), addr("10.1.3.3/32")], ..Default::default() };
     apply_check_rollback(&plan, || {
         let info = json("ip -json addr show dev ad0")[0]["addr_info"].clone();
         let find = |a: &str| info.as_array().unwrap().iter().find(|i| i["local"] == a).cloned().unwrap_or_else(|| panic!("{a} missing: {info}"));
@@ -213,6 +216,7 @@ sandbox_test!(routes_in_any_table_with_via_dev_src_metric, {
             route("10.4.0.0/24", None, Some("rt0"), Some("10.2.0.1"), Some(7), 1000),
             route("fd00:9::/48", Some("fd00:2::2"), Some("rt0"), None, None, 254),
         ],
+        ..Default::default()
     };
     apply_check_rollback(&plan, || {
         let r = json("ip -json route show 10.3.0.0/16")[0].clone();
@@ -242,7 +246,7 @@ sandbox_test!(rules_with_every_selector, {
     };
     let oif = RuleSpec { iif: None, oif: Some("dummyname".into()), fwmask: None, uidrange: None, priority: Some(1001), table: 2000, ..full.clone() };
     let v6 = RuleSpec { v6: true, from: Some("fd00:5::/64".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(1002), table: 100 };
-    let plan = Plan { ops: vec![rule(full), rule(oif), rule(v6)] };
+    let plan = Plan { ops: vec![rule(full), rule(oif), rule(v6)], ..Default::default() };
     apply_check_rollback(&plan, || {
         let rules = json("ip -json rule show");
         let r = rules.as_array().unwrap().iter().find(|r| r["priority"] == 1000).cloned().unwrap();
@@ -273,6 +277,7 @@ sandbox_test!(sysctls_are_set_inside_their_namespace, {
                 vec![Action::SetSysctl { ns: "sy".into(), key: "net.ipv6.conf.lo.disable_ipv6".into(), value: "0".into() }],
             ),
         ],
+        ..Default::default()
     };
     apply_check_rollback(&plan, || {
         assert_eq!(sh("ip netns exec sy cat /proc/sys/net/ipv4/ip_forward").trim(), "1");

@@ -17,7 +17,7 @@ fn sh(script: &str) -> String {
 }
 
 fn op(action: Action, deps: &[usize], undo: Vec<Action>) -> Op {
-    Op { action, origin: Default::default(), deps: deps.to_vec(), undo }
+    Op { action, origin: Default::default(), deps: deps.to_vec(), undo, removes: None }
 }
 
 fn netns(ns: &str) -> Op {
@@ -60,7 +60,7 @@ fn plan_ending_with(last: Action) -> Plan {
     ];
     let all: Vec<usize> = (0..ops.len()).collect();
     ops.push(op(last, &all, vec![]));
-    Plan { ops }
+    Plan { ops, ..Default::default() }
 }
 
 fn assert_refused_and_rolled_back(plan: &Plan, errno: i32) {
@@ -136,6 +136,7 @@ sandbox_test!(pre_existing_objects_survive_apply_and_rollback, {
                 vec![Action::DelRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56 } }],
             ),
         ],
+        ..Default::default()
     };
     let mut exec = Executor::new().unwrap();
     let report = exec.apply(&plan, &mut |_| {}).unwrap_or_else(|f| panic!("{f}"));
@@ -158,6 +159,7 @@ sandbox_test!(rollback_reports_undo_actions_that_fail, {
             // A wrong undo: a link that cannot be deleted (lo).
             vec![Action::DeleteLink { ns: "host".into(), name: "lo".into() }],
         )],
+        ..Default::default()
     };
     let mut exec = Executor::new().unwrap();
     let report = exec.apply(&plan, &mut |_| {}).unwrap();
@@ -226,7 +228,7 @@ sandbox_test!(a_chain_of_50_namespaces_is_built_and_torn_down, {
         ops.push(addr(&format!("c{i}"), &format!("a{i}"), &format!("10.0.{i}.1/24"), &[v]));
         ops.push(addr(&format!("c{}", i + 1), &format!("b{i}"), &format!("10.0.{i}.2/24"), &[v]));
     }
-    let plan = Plan { ops };
+    let plan = Plan { ops, ..Default::default() };
     let before = dump();
     let mut exec = Executor::new().unwrap();
     let report = exec.apply(&plan, &mut |_| {}).unwrap_or_else(|f| panic!("{f}"));

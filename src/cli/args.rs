@@ -43,9 +43,25 @@ pub enum Command {
         offline: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The name a script read from standard input (`-`) is recorded under, so that
+        /// a later run of the same name, or `down --name NAME`, finds what it made.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Remove what runs of a script created, and restore what they changed.
-    Down { file: PathBuf },
+    Down {
+        /// The script (it need not exist any more), or `-` with --name.
+        #[arg(required_unless_present = "name")]
+        file: Option<PathBuf>,
+        /// Show what would be removed and restored, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// For a script that was run from standard input with `run --name NAME -`.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
     /// Roll back transactions that were interrupted (killed, crashed), from their journals.
     Recover {
         /// Delete the journals without undoing anything (after cleaning up by hand).
@@ -90,6 +106,9 @@ pub enum Command {
         offline: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// As for `run`: the record name of a script read from standard input.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
 }
 

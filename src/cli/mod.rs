@@ -56,16 +56,54 @@ fn main_timed() -> i32 {
     }
     match &cli.command {
         Command::Check { files } => check_files(&out, files),
-        Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
-            dry_run(&out, file, *offline, *format)
+        Command::Run { file, dry_run: true, offline, format, name } | Command::Plan { file, offline, format, name } => {
+            match record_name(file, name.as_deref(), false) {
+                Ok(record) => dry_run(&out, file, record.as_deref(), *offline, *format),
+                Err(code) => code,
+            }
         }
-        Command::Run { file, dry_run: false, .. } => run::run(&out, file),
-        Command::Down { file } => run::down(&out, file),
+        Command::Run { file, dry_run: false, name, .. } => match record_name(file, name.as_deref(), true) {
+            Ok(record) => run::run(&out, file, record.as_deref()),
+            Err(code) => code,
+        },
+        Command::Down { file, dry_run, format, name } => {
+            let file = file.clone().unwrap_or_else(|| "-".into());
+            match record_name(&file, name.as_deref(), true) {
+                Ok(Some(record)) if *dry_run => run::down_dry_run(&out, &record, *format),
+                Ok(Some(record)) => run::down(&out, &record),
+                Ok(None) => exit::USAGE,
+                Err(code) => code,
+            }
+        }
         Command::Recover { forget } => recover::recover(&out, *forget),
         Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
         Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl => crate::repl::main(&out, cli.color),
+    }
+}
+
+/// The path a run's ownership record is keyed by: the script's own path, or
+/// `stdin:NAME` for a script read from standard input. A recorded run (`run`, `down`)
+/// of standard input needs a name.
+fn record_name(file: &Path, name: Option<&str>, recorded: bool) -> Result<Option<std::path::PathBuf>, i32> {
+    let from_stdin = file.as_os_str() == "-";
+    match (from_stdin, name) {
+        (true, Some(name)) if !name.is_empty() && !name.contains('/') => Ok(Some(format!("{}{name}", crate::state::STDIN_PREFIX).into())),
+        (true, Some(name)) => {
+            eprintln!("netscript: `--name {name}` is not a usable name (empty, or with `/`)");
+            Err(exit::USAGE)
+        }
+        (true, None) if recorded => {
+            eprintln!("netscript: a script read from standard input must be named to be recorded (so that `down` can remove what it makes): use `--name NAME -`");
+            Err(exit::USAGE)
+        }
+        (true, None) => Ok(None),
+        (false, Some(_)) => {
+            eprintln!("netscript: --name is for scripts read from standard input (`-`); a file is recorded under its own path");
+            Err(exit::USAGE)
+        }
+        (false, None) => Ok(Some(file.to_path_buf())),
     }
 }
 
@@ -148,21 +186,30 @@ fn check_files(out: &Output, files: &[std::path::PathBuf]) -> i32 {
     code
 }
 
-fn dry_run(out: &Output, path: &Path, offline: bool, format: Format) -> i32 {
+fn dry_run(out: &Output, path: &Path, record: Option<&Path>, offline: bool, format: Format) -> i32 {
     let mut sources = SourceMap::new();
     let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
-    let observed = if offline {
-        Observed::empty()
+    let planned = if offline {
+        plan::plan(&checked.desired, &Observed::empty())
     } else {
-        match crate::exec::Executor::new().and_then(|mut e| e.observe_for_plan(&checked.desired)) {
-            Ok(observed) => observed,
-            Err(e) => {
+        // Against the live state and the script's record: what a run would remove shows too.
+        let planned = crate::exec::Executor::new()
+            .map_err(|e| crate::transaction::Outcome::Setup(e.to_string()))
+            .and_then(|mut exec| crate::transaction::plan_live(&mut exec, &checked.desired, record));
+        match planned {
+            Ok(p) => Ok(p.plan),
+            Err(crate::transaction::Outcome::Refused(d)) => Err(d),
+            Err(other) => {
+                let e = match other {
+                    crate::transaction::Outcome::Setup(e) => e,
+                    other => format!("{other:?}"),
+                };
                 eprintln!("netscript: cannot read the live state ({e}); use --offline to plan against an empty system");
                 return exit::RUN_FAILED;
             }
         }
     };
-    let plan = match plan::plan(&checked.desired, &observed) {
+    let plan = match planned {
         Ok(plan) => plan,
         Err(diagnostics) => {
             out.diagnostics(&diagnostics, &sources);

@@ -72,11 +72,11 @@ pub(crate) fn events(out: &Output) -> impl FnMut(&ExecEvent) + '_ {
     }
 }
 
-pub fn run(out: &Output, path: &Path) -> i32 {
+/// `record`: the name the run is recorded under (see `cli::record_name`).
+pub fn run(out: &Output, path: &Path, record: Option<&Path>) -> i32 {
     let mut sources = SourceMap::new();
     let Some(checked) = load_and_check(out, &mut sources, path) else { return exit::SCRIPT_ERRORS };
-    let script = (path.as_os_str() != "-").then_some(path);
-    let outcome = transaction::run(&checked.desired, script, &mut events(out));
+    let outcome = transaction::run(&checked.desired, record, &mut events(out));
     let code = report(out, &sources, outcome);
     interrupted(code)
 }
@@ -130,14 +130,52 @@ pub fn report(out: &Output, sources: &SourceMap, outcome: Outcome) -> i32 {
             eprintln!("nothing was changed");
             exit::RUN_FAILED
         }
+        Outcome::Leftover(message) => {
+            eprintln!("netscript: {message}");
+            exit::ROLLBACK_INCOMPLETE
+        }
     }
 }
 
+/// `down --dry-run`: what `down` would remove and give back.
+pub fn down_dry_run(out: &Output, path: &Path, format: super::args::Format) -> i32 {
+    let key = crate::state::script_key(path);
+    match crate::state::load(path) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            eprintln!("nothing to do: no run of {key} is recorded");
+            return exit::OK;
+        }
+        Err(e) => {
+            eprintln!("netscript: {e}");
+            return exit::RUN_FAILED;
+        }
+    }
+    let nothing = crate::model::Desired::default();
+    let planned = crate::exec::Executor::new().map_err(|e| Outcome::Setup(e.to_string())).and_then(|mut exec| transaction::plan_live(&mut exec, &nothing, Some(path)));
+    let plan = match planned {
+        Ok(p) => p.plan,
+        Err(outcome) => return report(out, &SourceMap::new(), outcome),
+    };
+    let sources = SourceMap::new();
+    let text = match format {
+        super::args::Format::Text => crate::plan::render_text(&plan, &nothing, &sources),
+        super::args::Format::Json => crate::plan::render_json(&plan, &nothing, &sources),
+        super::args::Format::Dot => crate::plan::render_dot(&plan, &sources),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    exit::OK
+}
+
 pub fn down(out: &Output, path: &Path) -> i32 {
+    let key = crate::state::script_key(path);
+    if !out.quiet && !path.exists() && !key.starts_with(crate::state::STDIN_PREFIX) {
+        eprintln!("{} no longer exists: removing what the runs recorded for {key}", path.display());
+    }
     match transaction::down(path, &mut events(out)) {
         DownOutcome::NothingRecorded => {
             if !out.quiet {
-                eprintln!("nothing to do: no run of {} is recorded", path.display());
+                eprintln!("nothing to do: no run of {key} is recorded");
             }
             exit::OK
         }
@@ -147,13 +185,24 @@ pub fn down(out: &Output, path: &Path) -> i32 {
             }
             exit::OK
         }
-        DownOutcome::Incomplete { left } => {
-            eprintln!("netscript: could not undo everything; still left:");
-            for l in left {
-                eprintln!("  - {l}");
+        DownOutcome::Failed { diagnostics, rollback } => {
+            // `down` has no script text to point into: the diagnostics' words alone.
+            for d in &diagnostics {
+                eprintln!("netscript: error: {} [{}]", d.message, d.code);
+                if let Some(help) = &d.help {
+                    eprintln!("  help: {}", help.replace('\n', "\n        "));
+                }
             }
-            eprintln!("fix the cause and run `netscript down {}` again", path.display());
-            exit::ROLLBACK_INCOMPLETE
+            match transaction::leftover_text(&rollback) {
+                None => {
+                    eprintln!("netscript: `down` failed and was rolled back: everything is as it was");
+                    exit::RUN_FAILED
+                }
+                Some(text) => {
+                    eprint!("{text}");
+                    exit::ROLLBACK_INCOMPLETE
+                }
+            }
         }
         DownOutcome::Setup(message) => {
             eprintln!("netscript: {message}");

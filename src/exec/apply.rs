@@ -132,6 +132,11 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
         }
         let Some((i, result)) = in_flight.next().await else { break };
         let action = &plan.ops[i].action;
+        // A removal whose object is already gone has reached its goal.
+        let result = match result {
+            Err(e) if plan.ops[i].removes.is_some() && is_already_gone(action, &e) => Ok(()),
+            other => other,
+        };
         match result {
             Ok(()) => {
                 completed.push(i);

@@ -1,6 +1,7 @@
 //! Pure construction of rtnetlink requests from actions (names already resolved to
 //! indexes) and decoding of dumps into the observed model. No I/O here.
 
+use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
 use crate::model::MacvlanMode;
 use crate::plan::action::{LinkAttrs, LinkKind, LinkSet, RouteSpec, RuleSpec};
 use ipnet::IpNet;
@@ -186,8 +187,10 @@ fn default_address_scope(ip: &IpAddr) -> AddressScope {
     }
 }
 
-/// RTM_NEWROUTE / RTM_DELROUTE. `oif` is the resolved `dev`. For a delete, scope
-/// "nowhere" and protocol "unspec" match a route of any scope and protocol, as `ip route del`.
+/// RTM_NEWROUTE / RTM_DELROUTE. `oif` is the resolved `dev`. Routes carry netscript's
+/// protocol ([`NETSCRIPT_ROUTE_PROTOCOL`]); a delete names it too, so that it can only
+/// remove netscript's route, never a routing daemon's or the operator's. Its scope
+/// "nowhere" matches any scope.
 pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessage {
     let mut msg = RouteMessage::default();
     let dest = spec.dest;
@@ -197,12 +200,11 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     header.destination_prefix_length = dest.prefix_len();
     header.table = header_table(spec.table);
     header.kind = RouteType::Unicast;
+    header.protocol = RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL);
     if for_delete {
         header.scope = RouteScope::NoWhere;
-        header.protocol = RouteProtocol::Unspec;
     } else {
-        // `boot` is what `ip route add` uses; routes without a gateway are on-link.
-        header.protocol = RouteProtocol::Boot;
+        // Routes without a gateway are on-link.
         header.scope = if spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
     }
     msg.header = header;

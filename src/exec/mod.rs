@@ -113,7 +113,7 @@ impl Executor {
     /// The current state of `host` and of every namespace `desired` names that exists.
     pub fn observe(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
-        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Full)))?;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, &Default::default(), observe::Scope::Full)))?;
         traffic::normalize(&mut observed, desired);
         Ok(observed)
     }
@@ -122,8 +122,14 @@ impl Executor {
     /// [`Executor::observe`], without the kinds of objects a namespace declares none of
     /// (the planner compares observed objects with declared ones only).
     pub fn observe_for_plan(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
+        self.observe_owned(desired, &Default::default())
+    }
+
+    /// [`Executor::observe_for_plan`], plus what a script's record owns (`interest`),
+    /// so that the planner sees what the script no longer declares.
+    pub fn observe_owned(&mut self, desired: &Desired, interest: &crate::plan::ownership::Interest) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
-        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, observe::Scope::Declared)))?;
+        let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, interest, observe::Scope::Declared)))?;
         traffic::normalize(&mut observed, desired);
         Ok(observed)
     }

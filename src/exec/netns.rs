@@ -84,7 +84,11 @@ pub fn create_on_this_thread(name: &str) -> Result<OwnedFd, ExecError> {
 pub fn delete(name: &str) -> Result<(), ExecError> {
     check_name(name)?;
     let path = netns_path(name);
-    match umount2(&path, MntFlags::MNT_DETACH) {
+    // A symbolic link there is not a namespace netscript made: never follow it.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ExecError::Protocol(format!("{} is a symbolic link, not a namespace netscript made; left alone", path.display())));
+    }
+    match umount2(&path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
         Ok(()) => {}
         Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(name.to_string())),
         // EINVAL: the file exists but is not a mount point (a leftover): just remove it.
@@ -92,6 +96,13 @@ pub fn delete(name: &str) -> Result<(), ExecError> {
         Err(e) => return Err(ExecError::os(format!("cannot unmount {}", path.display()), e)),
     }
     std::fs::remove_file(&path).map_err(|e| ExecError::io(format!("cannot remove {}", path.display()), &e))
+}
+
+/// The inode of the calling thread's network namespace: which namespace it is, whatever
+/// its name.
+pub fn current_id() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net").ok().map(|m| m.ino())
 }
 
 /// Opens an existing named namespace. A file under /run/netns that is not a namespace

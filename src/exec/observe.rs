@@ -6,8 +6,10 @@
 use super::conn::DumpSocket;
 use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};
-use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc};
+use crate::plan::action::QdiscParent;
+use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc, SeenQdisc};
 use crate::plan::Observed;
+use crate::plan::ownership::Interest;
 use netlink_packet_route::RouteNetlinkMessage as M;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
@@ -42,26 +44,48 @@ struct Wants {
     qdiscs: bool,
 }
 
-fn wants(desired: &Desired, name: &str, scope: Scope) -> Wants {
-    let Some(ns) = desired.namespaces.get(name).filter(|_| scope == Scope::Declared) else {
+fn wants(desired: &Desired, interest: &Interest, name: &str, scope: Scope) -> Wants {
+    if scope == Scope::Full {
         return Wants { routes: true, rules: true, qdiscs: true };
+    }
+    let owned = interest.namespaces.get(name).cloned().unwrap_or_default();
+    let Some(ns) = desired.namespaces.get(name) else {
+        return Wants { routes: owned.routes, rules: owned.rules, qdiscs: owned.tc };
     };
     let tc = ns.interfaces.values().any(|i| i.root_qdisc.is_some() || i.ingress_shape.is_some() || !i.bpf.is_empty() || i.xdp.is_some());
-    Wants { routes: !ns.routes.is_empty(), rules: !ns.rules.is_empty(), qdiscs: tc }
+    Wants { routes: !ns.routes.is_empty() || owned.routes, rules: !ns.rules.is_empty() || owned.rules, qdiscs: tc || owned.tc }
 }
 
-pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> Result<Observed, ExecError> {
-    let tables = Arc::new(tables_of(desired));
-    let mut names: Vec<String> = vec![HOST.to_string()];
-    names.extend(desired.namespaces.iter().filter(|(name, ns)| !ns.is_host() && *name != HOST).map(|(name, _)| name.clone()));
-    let sysctl_keys = |name: &str| -> Vec<String> {
-        let Some(ns) = desired.namespaces.get(name) else { return Vec::new() };
-        let mut keys: Vec<String> = ns.sysctls.keys().cloned().collect();
+/// The sysctls the planner compares in namespace `name`: those the script sets, and
+/// those its record says it changed.
+fn sysctl_keys(desired: &Desired, interest: &Interest, name: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(ns) = desired.namespaces.get(name) {
+        keys.extend(ns.sysctls.keys().cloned());
         if ns.forward.is_some() {
             keys.extend(FORWARD_SYSCTLS.iter().map(|k| k.to_string()));
         }
-        keys
-    };
+    }
+    if let Some(owned) = interest.namespaces.get(name) {
+        keys.extend(owned.sysctls.iter().cloned());
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interest, scope: Scope) -> Result<Observed, ExecError> {
+    let mut tables = tables_of(desired);
+    tables.extend(interest.tables.iter().copied());
+    let tables = Arc::new(tables);
+    let mut names: Vec<String> = vec![HOST.to_string()];
+    names.extend(desired.namespaces.iter().filter(|(name, ns)| !ns.is_host() && *name != HOST).map(|(name, _)| name.clone()));
+    for name in interest.namespaces.keys() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let sysctl_keys = |name: &str| sysctl_keys(desired, interest, name);
     // Each namespace is read by a worker thread, from inside it, with a blocking socket:
     // the kernel's work of filling the dumps and the parsing run on all the workers at
     // once. A bounded number are queued at a time. When reading for the planner, a
@@ -70,7 +94,7 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> R
     // namespace's socket buffers at once.
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter(names.iter().map(|name| {
-        let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, name, scope), name.clone());
+        let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, interest, name, scope), name.clone());
         async move {
             let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants)).await;
             if scope == Scope::Declared && name != HOST {
@@ -90,7 +114,32 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, scope: Scope) -> R
             observed.namespaces.insert(name, ns);
         }
     }
+    // What a new namespace has of the sysctls set in namespaces still to be made.
+    let mut fresh: Vec<String> = desired
+        .namespaces
+        .keys()
+        .filter(|name| !observed.namespaces.contains_key(*name))
+        .flat_map(|name| sysctl_keys(name))
+        .collect();
+    fresh.sort();
+    fresh.dedup();
+    if !fresh.is_empty() {
+        observed.fresh_sysctls = inner.workers.run(move || read_fresh_sysctls(fresh)).await?.into_iter().collect();
+    }
     Ok(observed)
+}
+
+/// Reads `keys` in a new, empty network namespace (made for that, on a worker thread,
+/// and gone when the thread enters another).
+fn read_fresh_sysctls(keys: Vec<String>) -> Result<Vec<(String, String)>, ExecError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| ExecError::io("cannot make a scratch namespace", &std::io::Error::from(e)))?;
+    let mut out = Vec::new();
+    for key in keys {
+        if let Some(v) = sysctl::read(&key)? {
+            out.push((key, v));
+        }
+    }
+    Ok(out)
 }
 
 fn tables_of(desired: &Desired) -> BTreeSet<u32> {
@@ -128,7 +177,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
     let rules = dump_if(wants.rules, M::GetRule(RuleMessage::default()))?;
     let qdiscs = dump_if(wants.qdiscs, traffic::dump_qdiscs_message())?;
 
-    let mut out = ObservedNs::default();
+    let mut out = ObservedNs { id: netns::current_id(), ..Default::default() };
     let dumped: Vec<_> = links
         .iter()
         .filter_map(|m| match m {
@@ -195,6 +244,12 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         if kind == "ingress" {
             ingress_devices.push((dev.clone(), q.header.index as u32));
         }
+        let parent = match kind {
+            _ if q.header.parent == TcHandle::ROOT => QdiscParent::Root,
+            "clsact" => QdiscParent::Clsact,
+            _ => QdiscParent::Ingress,
+        };
+        out.root_qdiscs.push(SeenQdisc { dev: dev.clone(), parent, kind: kind.to_string(), handle: u32::from(q.header.handle) });
         if let Some(spec) = traffic::decode_qdisc(q) {
             out.qdiscs.push(ObservedQdisc { dev: dev.clone(), spec });
         }

@@ -3,10 +3,11 @@
 
 pub mod action;
 pub mod observed;
+pub mod ownership;
 mod planner;
 pub mod render;
 
-pub use planner::{class_spec, desired_tc, ifb_name, plan, route_spec, rule_spec};
+pub use planner::{class_spec, desired_tc, ifb_name, plan, plan_owned, route_matches, route_spec, rule_matches, rule_spec, Ownership, NETSCRIPT_ROUTE_PROTOCOL};
 pub use render::{describe, render_dot, render_json, render_text};
 
 use crate::source::Span;
@@ -24,10 +25,28 @@ pub struct Op {
     pub deps: Vec<usize>,
     /// What restores the state from before this operation, computed from the observed state.
     pub undo: Vec<Action>,
+    /// For the removal of something an earlier run made that the script no longer
+    /// declares: its index in the ownership record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removes: Option<usize>,
 }
 
 /// Operations in a deterministic topological order: every op's deps come before it.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Plan {
     pub ops: Vec<Op>,
+    /// Namespaces an earlier run created that the script no longer declares: deleted
+    /// once the run is committed (a deletion cannot be rolled back), with everything in
+    /// them. Until then the record keeps them, so an interrupted run leaves them owned.
+    pub drop_netns: Vec<String>,
+    /// Record entries that are no longer netscript's (their namespace was deleted and
+    /// made anew by someone else since): forgotten, not undone.
+    pub forget: Vec<usize>,
+}
+
+impl Plan {
+    /// Whether running it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.drop_netns.is_empty()
+    }
 }

@@ -14,6 +14,9 @@ pub struct Observed {
     /// Planning without a kernel (`check`, `--dry-run --offline`): interfaces named by
     /// `link` are assumed to exist.
     pub offline: bool,
+    /// The values a new namespace has of the sysctls the script sets in namespaces that
+    /// do not exist yet (what giving them back means there).
+    pub fresh_sysctls: IndexMap<String, String>,
 }
 
 impl Observed {
@@ -21,17 +24,21 @@ impl Observed {
     pub fn empty() -> Self {
         let mut namespaces = IndexMap::new();
         namespaces.insert(crate::model::HOST.to_string(), ObservedNs::default());
-        Observed { namespaces, offline: true }
+        Observed { namespaces, offline: true, ..Default::default() }
     }
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ObservedNs {
+    /// The network namespace's inode: who made a namespace of this name.
+    pub id: Option<u64>,
     pub links: IndexMap<String, ObservedLink>,
     /// Routes of the tables the script uses.
     pub routes: Vec<RouteSpec>,
     pub rules: Vec<RuleSpec>,
     pub qdiscs: Vec<ObservedQdisc>,
+    /// Every qdisc at a root, ingress or clsact attachment point, whatever its kind.
+    pub root_qdiscs: Vec<SeenQdisc>,
     pub classes: Vec<(String, ClassSpec)>,
     /// Filters on the htb qdiscs (`parent 1:`), by device.
     pub filters: Vec<ObservedFilter>,
@@ -61,6 +68,15 @@ pub struct ObservedLink {
 pub struct ObservedQdisc {
     pub dev: String,
     pub spec: QdiscSpec,
+}
+
+/// A qdisc at an attachment point, as the kernel names it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeenQdisc {
+    pub dev: String,
+    pub parent: crate::plan::action::QdiscParent,
+    pub kind: String,
+    pub handle: u32,
 }
 
 /// A filter on an htb qdisc 1:. `spec` is `None` for one netscript would not have

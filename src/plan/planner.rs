@@ -3,6 +3,7 @@
 
 use super::action::*;
 use super::observed::{ObservedFilter, ObservedLink, ObservedNs};
+use super::ownership::{self, Owned};
 use super::{Observed, Op, Plan};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
@@ -10,10 +11,13 @@ use crate::source::Span;
 use std::collections::HashMap;
 
 mod bpf;
+mod removals;
 
 pub const MISSING_INTERFACE: &str = "netscript::plan::missing_interface";
 pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
 pub const FILTER_CONFLICT: &str = "netscript::plan::filter_conflict";
+pub const FOREIGN_QDISC: &str = "netscript::plan::foreign_qdisc";
+pub const FOREIGN_LINK: &str = "netscript::plan::foreign_link";
 
 /// The name of the ifb device that carries `iface`'s ingress shaping.
 pub fn ifb_name(iface: &str) -> String {
@@ -22,9 +26,32 @@ pub fn ifb_name(iface: &str) -> String {
     name
 }
 
+/// The protocol netscript's routes carry (`proto 110` in `ip route`): ownership visible
+/// in the kernel's own output, and a delete that matches netscript's route only.
+pub const NETSCRIPT_ROUTE_PROTOCOL: u8 = 110;
+
+/// What the script's earlier runs made (its ownership record), for [`plan_owned`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ownership<'a> {
+    pub entries: &'a [Owned],
+    /// The inode of each namespace the record owns, as it was when created: a namespace
+    /// of that name with another inode was made by someone else since.
+    pub netns_ids: &'a std::collections::BTreeMap<String, u64>,
+}
+
+static NO_IDS: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+
+impl Default for Ownership<'_> {
+    /// Nothing owned: a script's first run, `check`, offline plans.
+    fn default() -> Self {
+        Ownership { entries: &[], netns_ids: &NO_IDS }
+    }
+}
+
 struct Planner<'a> {
     desired: &'a Desired,
     observed: &'a Observed,
+    owned: &'a [Owned],
     ops: Vec<Op>,
     diagnostics: Vec<Diagnostic>,
     /// The op that makes each namespace exist (absent: it exists already).
@@ -33,18 +60,41 @@ struct Planner<'a> {
     link_ops: HashMap<(String, String), Vec<usize>>,
     /// Every link and address op of a namespace, which routes wait for.
     ns_link_ops: HashMap<String, Vec<usize>>,
+    /// The last removal: what the script no longer declares goes before anything is
+    /// added (a renumbered address, a route with a new gateway, a new qdisc kind).
+    last_removal: Option<usize>,
+    /// Namespaces of the record that go (after the commit).
+    drop_netns: Vec<String>,
+    /// Record entries that are no longer netscript's.
+    forget: Vec<usize>,
+    /// Priorities of the rules of each (namespace, IPv6?) as the kernel will hold them,
+    /// with those this plan adds: to give a rule without `pref` the priority the kernel
+    /// would pick, explicitly, so that its record names it exactly.
+    rule_prios: HashMap<(String, bool), Vec<u32>>,
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Diagnostic>> {
+    plan_owned(desired, observed, Ownership::default())
+}
+
+/// Plans `desired` against `observed`, knowing what the script's earlier runs made:
+/// what it no longer declares is removed first (or restored, for what it changed).
+pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) -> Result<Plan, Vec<Diagnostic>> {
     let mut p = Planner {
         desired,
         observed,
+        owned: ownership.entries,
         ops: Vec::new(),
         diagnostics: Vec::new(),
         ns_op: HashMap::new(),
         link_ops: HashMap::new(),
         ns_link_ops: HashMap::new(),
+        last_removal: None,
+        drop_netns: Vec::new(),
+        forget: Vec::new(),
+        rule_prios: HashMap::new(),
     };
+    p.removals(ownership.netns_ids);
     for ns in desired.namespaces.values() {
         p.namespace(ns);
     }
@@ -67,7 +117,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Diagnost
         p.rules(ns);
         p.sysctls(ns);
     }
-    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops }) } else { Err(p.diagnostics) }
+    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, forget: p.forget }) } else { Err(p.diagnostics) }
 }
 
 /// Interfaces in an order where bridges, parents and devices come before the links that
@@ -107,10 +157,28 @@ fn link_dependencies(iface: &Interface) -> Vec<&str> {
 
 impl<'a> Planner<'a> {
     fn push(&mut self, action: Action, origin: Span, mut deps: Vec<usize>, undo: Vec<Action>) -> usize {
+        deps.extend(self.last_removal);
         deps.sort_unstable();
         deps.dedup();
-        self.ops.push(Op { action, origin, deps, undo });
+        self.ops.push(Op { action, origin, deps, undo, removes: None });
         self.ops.len() - 1
+    }
+
+    /// Whether the script's earlier runs created this link (or this plan does): then
+    /// netscript owns all of it, and what the script leaves unsaid takes its default.
+    fn created_by_script(&self, ns: &str, name: &str) -> bool {
+        let made_here = self.link_ops.get(&(ns.to_string(), name.to_string())).is_some_and(|ops| ops.iter().any(|&i| matches!(self.ops[i].action, Action::CreateLink { .. })));
+        made_here
+            || self.owned.iter().any(|o| match (&o.made, o.undo.first()) {
+                (_, Some(Action::DeleteLink { ns: n, name: l })) if n == ns && l == name => true,
+                (Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }), _) => peer_ns == ns && peer_name == name,
+                _ => false,
+            })
+    }
+
+    /// Whether the record holds something with this key (see [`ownership::key`]).
+    fn owns(&self, key: &str) -> bool {
+        self.owned.iter().any(|o| ownership::entry_key(o).as_deref() == Some(key))
     }
 
     fn observed_ns(&self, ns: &str) -> Option<&ObservedNs> {
@@ -274,12 +342,10 @@ impl<'a> Planner<'a> {
             deps.extend(self.link_deps(&ns.name, dep));
         }
         let action = Action::CreateLink { ns: ns.name.clone(), name: iface.name.clone(), kind: kind.clone(), attrs: Self::attrs(iface) };
-        // Deleting a namespace the plan creates removes its links too: no undo needed then.
-        let undo = if self.ns_op.contains_key(&ns.name) && !matches!(&kind, LinkKind::Veth { peer_ns, .. } if !self.ns_op.contains_key(peer_ns)) {
-            vec![]
-        } else {
-            vec![Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }]
-        };
+        // Always undone by name, even in a namespace this plan creates: the record must
+        // hold the link, so that a later version of the script without it removes it.
+        // (A rollback skips it when it deletes the namespace anyway.)
+        let undo = vec![Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }];
         let op = self.push(action, iface.span, deps, undo);
         self.record_link_op(&ns.name, &iface.name, op);
         if let LinkKind::Veth { peer_ns, peer_name, .. } = &kind {
@@ -289,30 +355,41 @@ impl<'a> Planner<'a> {
 
     fn reconcile_link(&mut self, ns: &Namespace, iface: &Interface, found: &ObservedLink) {
         let mut set = LinkSet::default();
-        let mut undo = LinkSet::default();
+        // One undo per attribute: each is owned (and given back) on its own.
+        let mut undo = Vec::new();
+        let one = |set: LinkSet| Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set };
+        // A link the script created is the script's in full: what it leaves unsaid takes
+        // the value the link was created with.
+        let owned_link = self.created_by_script(&ns.name, &iface.name);
         if let Some(up) = iface.wants_up()
             && up != found.up
         {
             set.up = Some(up);
-            undo.up = Some(found.up);
+            undo.push(one(LinkSet { up: Some(found.up), ..Default::default() }));
         }
-        if let Some(mtu) = &iface.mtu
-            && mtu.node != found.mtu
+        let wanted_mtu = iface.mtu.as_ref().map(|m| m.node).or_else(|| if owned_link { self.default_mtu(ns, iface, found) } else { None });
+        if let Some(mtu) = wanted_mtu
+            && mtu != found.mtu
         {
-            set.mtu = Some(mtu.node);
-            undo.mtu = Some(found.mtu);
+            set.mtu = Some(mtu);
+            undo.push(one(LinkSet { mtu: Some(found.mtu), ..Default::default() }));
         }
         if let Some(mac) = &iface.mac
             && Some(mac.node) != found.mac
         {
             set.mac = Some(mac.node);
-            undo.mac = found.mac;
+            undo.extend(found.mac.map(|m| one(LinkSet { mac: Some(m), ..Default::default() })));
         }
-        if let Some(master) = &iface.master
-            && Some(&master.node) != found.master.as_ref()
+        let wanted_master = match &iface.master {
+            Some(m) => Some(Some(m.node.clone())),
+            None if owned_link => Some(None),
+            None => None,
+        };
+        if let Some(master) = wanted_master
+            && master != found.master
         {
-            set.master = Some(Some(master.node.clone()));
-            undo.master = Some(found.master.clone());
+            set.master = Some(master);
+            undo.push(one(LinkSet { master: Some(found.master.clone()), ..Default::default() }));
         }
         if set == LinkSet::default() {
             return;
@@ -321,13 +398,18 @@ impl<'a> Planner<'a> {
         if let Some(m) = &iface.master {
             deps.extend(self.link_deps(&ns.name, &m.node));
         }
-        let op = self.push(
-            Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set },
-            iface.span,
-            deps,
-            vec![Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set: undo }],
-        );
+        let op = self.push(one(set), iface.span, deps, undo);
         self.record_link_op(&ns.name, &iface.name, op);
+    }
+
+    /// The mtu a link netscript creates has when the script does not set one, where it
+    /// is known: 1500 for veth and ifb, the parent's for a macvlan.
+    fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
+        match (&iface.kind, found.kind.as_deref()) {
+            (IfaceKind::Macvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (_, Some("veth" | "ifb")) => Some(1500),
+            _ => None,
+        }
     }
 
     fn addresses(&mut self, ns: &Namespace, iface: &Interface) {
@@ -337,10 +419,7 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let deps = self.link_deps(&ns.name, &iface.name);
-            let created_here = self.link_ops.get(&(ns.name.clone(), iface.name.clone())).is_some_and(|ops| {
-                ops.iter().any(|&i| matches!(self.ops[i].action, Action::CreateLink { .. } | Action::CreateNetns { .. }))
-            });
-            let undo = if created_here { vec![] } else { vec![Action::DelAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }] };
+            let undo = vec![Action::DelAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }];
             let op = self.push(Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }, addr.span, deps, undo);
             self.ns_link_ops.entry(ns.name.clone()).or_default().push(op);
         }
@@ -352,17 +431,55 @@ impl<'a> Planner<'a> {
 
     /// Replaces (or adds) a qdisc; returns its op, or `None` when it is already as wanted.
     fn qdisc(&mut self, ns: &str, dev: &str, spec: QdiscSpec, origin: Span, extra_deps: Vec<usize>) -> Option<usize> {
-        let existing = self.qdisc_on(ns, dev, spec.parent()).cloned();
+        let parent = spec.parent();
+        if self.foreign_qdisc(ns, dev, parent, origin) {
+            return None;
+        }
+        let existing = self.qdisc_on(ns, dev, parent).cloned();
         if existing.as_ref() == Some(&spec) {
             return None;
         }
-        let undo = match existing {
-            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
-            None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent: spec.parent() }],
-        };
         let mut deps = self.link_deps(ns, dev);
         deps.extend(extra_deps);
+        let undo = match existing {
+            // Another kind at the same place: the kernel changes a qdisc in place only
+            // within its kind, so the old one goes first.
+            Some(old) if old.kind() != spec.kind() => {
+                let put_back = vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }];
+                let del = self.push(Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }, origin, deps.clone(), put_back);
+                deps.push(del);
+                vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }]
+            }
+            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
+            None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }],
+        };
         Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
+    }
+
+    /// A root or ingress qdisc that someone else put there (not the kernel's default,
+    /// not recorded as the script's): netscript cannot put it back as it was (its
+    /// classes, filters, handle), so it refuses to replace it, before changing anything.
+    /// A clsact qdisc is shared: netscript only adds its own filters to it.
+    fn foreign_qdisc(&mut self, ns: &str, dev: &str, parent: QdiscParent, origin: Span) -> bool {
+        if parent == QdiscParent::Clsact || self.owns(&format!("qdisc {ns} {dev} {parent:?}")) {
+            return false;
+        }
+        let Some(seen) = self.observed_ns(ns).and_then(|o| o.root_qdiscs.iter().find(|q| q.dev == dev && q.parent == parent)) else { return false };
+        if parent == QdiscParent::Root && seen.handle >> 16 == 0 {
+            // The kernel's own default (noqueue, pfifo_fast, mq): handle 0:.
+            return false;
+        }
+        let (kind, handle) = (seen.kind.clone(), seen.handle);
+        let (where_, del) = match parent {
+            QdiscParent::Root => ("root", format!("tc qdisc del dev {dev} root")),
+            _ => ("ingress", format!("tc qdisc del dev {dev} ingress")),
+        };
+        self.diagnostics.push(
+            Diagnostic::error(FOREIGN_QDISC, origin, format!("`{dev}` in `{ns}` already has a {where_} qdisc that netscript did not make ({kind} {:x}:)", handle >> 16))
+                .label("this would replace it")
+                .help(format!("netscript replaces only qdiscs it can give back exactly; remove that one first (`{del}`), or leave this interface's qdisc out of the script")),
+        );
+        true
     }
 
     fn traffic_control(&mut self, ns: &Namespace, iface: &Interface) {
@@ -397,7 +514,6 @@ impl<'a> Planner<'a> {
             }
             let undo = match old {
                 Some(old) => vec![Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: old.clone() }],
-                None if qdisc_op.is_some() => vec![],
                 None => vec![Action::DelClass { ns: ns.name.clone(), dev: iface.name.clone(), id: spec.id }],
             };
             let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
@@ -442,7 +558,8 @@ impl<'a> Planner<'a> {
                 // Something else sits at this priority: netscript's own earlier filter
                 // (removed, and put back by the undo), or one it cannot restore.
                 let olds: Vec<FilterSpec> = at_prio.iter().filter_map(|o| o.spec.clone()).collect();
-                if olds.len() != at_prio.len() || olds.len() > 1 {
+                let ours = self.owns(&format!("filter {} {} {prio}", ns.name, iface.name));
+                if olds.len() != at_prio.len() || olds.len() > 1 || !ours {
                     self.diagnostics.push(
                         Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
                             .label("this filter would take its place")
@@ -455,26 +572,24 @@ impl<'a> Planner<'a> {
                 let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old }, f.span, deps.clone(), undo);
                 deps.push(del);
             }
-            let undo = if qdisc_op.is_some() && !in_place { vec![] } else { vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }] };
+            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
             self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, f.span, deps, undo);
-        }
-        // Filters of an earlier version of the script, at priorities it no longer uses.
-        let mut stale_done: Vec<u32> = Vec::new();
-        for old in &seen {
-            let Some(spec) = &old.spec else { continue };
-            if wanted_prios.contains(&old.prio) || stale_done.contains(&old.prio) {
-                continue;
-            }
-            stale_done.push(old.prio);
-            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
-            deps.extend(self.link_deps(&ns.name, &iface.name));
-            let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec.clone() }];
-            self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec.clone() }, span, deps, undo);
         }
     }
 
     fn ingress_shape(&mut self, ns: &Namespace, iface: &Interface, tbf: Tbf, span: Span) {
         let ifb = ifb_name(&iface.name);
+        if let Some(found) = self.observed_link(&ns.name, &ifb)
+            && (found.kind.as_deref() != Some("ifb") || !self.owns(&format!("link {} {ifb}", ns.name)))
+        {
+            let kind = found.kind.clone().unwrap_or_else(|| "device".into());
+            self.diagnostics.push(
+                Diagnostic::error(FOREIGN_LINK, span, format!("`{ifb}` exists in `{}` (a {kind}) and is not netscript's", ns.name))
+                    .label("ingress shaping needs its own ifb device of this name")
+                    .help(format!("netscript shapes `{}`'s ingress through a device named `{ifb}`; rename or delete the existing one", iface.name)),
+            );
+            return;
+        }
         if self.observed_link(&ns.name, &ifb).is_none() {
             let mut deps = self.ns_deps(&ns.name);
             deps.extend(self.link_deps(&ns.name, &iface.name));
@@ -523,7 +638,13 @@ impl<'a> Planner<'a> {
             }
             let mut deps = self.ns_deps(&ns.name);
             deps.extend(self.ns_link_ops.get(&ns.name).cloned().unwrap_or_default());
-            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DelRoute { ns: ns.name.clone(), route: spec.clone() }] };
+            // Deleted by its exact identity: the kernel's default metric made explicit
+            // (IPv6 routes differ by metric; an IPv4 delete matches netscript's protocol).
+            let mut exact = spec.clone();
+            if exact.metric.is_none() && route.is_ipv6() {
+                exact.metric = Some(IPV6_DEFAULT_METRIC);
+            }
+            let undo = vec![Action::DelRoute { ns: ns.name.clone(), route: exact }];
             self.push(Action::AddRoute { ns: ns.name.clone(), route: spec }, route.span, deps, undo);
         }
     }
@@ -531,12 +652,26 @@ impl<'a> Planner<'a> {
     fn rules(&mut self, ns: &Namespace) {
         let observed: Vec<RuleSpec> = self.observed_ns(&ns.name).map(|o| o.rules.clone()).unwrap_or_default();
         for rule in &ns.rules {
-            let spec = rule_spec(rule);
+            let mut spec = rule_spec(rule);
             if observed.iter().any(|have| rule_matches(&spec, have)) {
                 continue;
             }
+            // The priority the kernel would pick, given explicitly: the record then
+            // names this rule exactly, and its delete cannot take another rule.
+            let prios = self.rule_prios.entry((ns.name.clone(), spec.v6)).or_insert_with(|| {
+                let mut seen: Vec<u32> = observed.iter().filter(|r| r.v6 == spec.v6).filter_map(|r| r.priority).collect();
+                if seen.is_empty() {
+                    // A namespace being created (or planning offline): the kernel's defaults.
+                    seen = if spec.v6 { vec![0, 32766] } else { vec![0, 32766, 32767] };
+                }
+                seen
+            });
+            let priority = spec.priority.unwrap_or_else(|| kernel_rule_priority(prios));
+            prios.push(priority);
+            prios.sort_unstable();
+            spec.priority = Some(priority);
             let deps = self.ns_deps(&ns.name);
-            let undo = if self.ns_op.contains_key(&ns.name) { vec![] } else { vec![Action::DelRule { ns: ns.name.clone(), rule: spec.clone() }] };
+            let undo = vec![Action::DelRule { ns: ns.name.clone(), rule: spec.clone() }];
             self.push(Action::AddRule { ns: ns.name.clone(), rule: spec }, rule.span, deps, undo);
         }
     }
@@ -555,18 +690,36 @@ impl<'a> Planner<'a> {
         }
         for (key, value, span) in wanted {
             let current = self.observed_ns(&ns.name).and_then(|o| o.sysctls.get(&key)).cloned();
-            if current.as_deref().map(str::trim) == Some(value.as_str()) {
+            if current.as_deref().is_some_and(|c| same_sysctl_value(c, &value)) {
                 continue;
             }
             let mut deps = self.ns_deps(&ns.name);
             deps.extend(self.ns_link_ops.get(&ns.name).cloned().unwrap_or_default());
-            let undo = match current {
-                Some(old) if !self.ns_op.contains_key(&ns.name) => vec![Action::SetSysctl { ns: ns.name.clone(), key: key.clone(), value: old }],
-                _ => vec![],
-            };
+            // In a namespace this plan creates, what it had before is what a new
+            // namespace has (read from a throw-away one).
+            let before = current.or_else(|| self.observed.fresh_sysctls.get(&key).cloned());
+            let undo = before.map(|old| Action::SetSysctl { ns: ns.name.clone(), key: key.clone(), value: old }).into_iter().collect();
             self.push(Action::SetSysctl { ns: ns.name.clone(), key, value }, span, deps, undo);
         }
     }
+}
+
+/// The metric the kernel gives an IPv6 route added without one.
+pub const IPV6_DEFAULT_METRIC: u32 = 1024;
+
+/// The priority the kernel gives a rule added without one (`fib_default_rule_pref`):
+/// one below the second rule's, given the priorities it holds (sorted).
+fn kernel_rule_priority(sorted: &[u32]) -> u32 {
+    match sorted.get(1) {
+        Some(&second) if second > 0 => second - 1,
+        _ => 0,
+    }
+}
+
+/// Sysctl values compare as the kernel's words: it reads multi-value ones back
+/// tab-separated (`net.ipv4.ping_group_range = 0 2147483647`).
+pub fn same_sysctl_value(have: &str, want: &str) -> bool {
+    have.split_whitespace().eq(want.split_whitespace())
 }
 
 fn kind_word(kind: &LinkKind) -> &'static str {

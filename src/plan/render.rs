@@ -241,11 +241,13 @@ fn expect_text(e: &Expect) -> String {
 /// The readable plan: numbered operations, each with the place of its statement.
 pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> String {
     let expects = &desired.expects;
-    if plan.ops.is_empty() && expects.is_empty() {
+    if plan.is_empty() && expects.is_empty() {
         return "up to date: nothing to do\n".to_string();
     }
     let namespaces: std::collections::BTreeSet<&str> = plan.ops.iter().map(|o| o.action.namespace()).collect();
-    let mut out = if plan.ops.is_empty() {
+    let mut out = if plan.ops.is_empty() && !plan.drop_netns.is_empty() {
+        String::from("plan: no operation inside the transaction\n")
+    } else if plan.ops.is_empty() {
         // Only expectations: nothing to change, they are still checked.
         "up to date: nothing to do\n".to_string()
     } else {
@@ -270,7 +272,14 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
         .collect();
     let text_width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0).min(72);
     for (i, (op, line)) in plan.ops.iter().zip(&lines).enumerate() {
-        writeln!(out, "  {:>width$}. {line:<text_width$}  # {}", i + 1, sources.location(op.origin)).unwrap();
+        let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
+        writeln!(out, "  {:>width$}. {line:<text_width$}  # {place}", i + 1).unwrap();
+    }
+    if !plan.drop_netns.is_empty() {
+        writeln!(out, "then, once committed, delete what the script no longer declares:").unwrap();
+        for ns in &plan.drop_netns {
+            writeln!(out, "  - delete netns {ns} (and everything in it)").unwrap();
+        }
     }
     if !expects.is_empty() {
         writeln!(out, "then check:").unwrap();
@@ -301,6 +310,8 @@ struct JsonExpect {
 #[derive(serde::Serialize)]
 struct JsonPlan<'a> {
     operations: Vec<JsonOp<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    delete_namespaces_after_commit: &'a [String],
     expectations: Vec<JsonExpect>,
 }
 
@@ -314,13 +325,13 @@ pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
             index,
             description: describe(&op.action),
             action: &op.action,
-            location: sources.location(op.origin),
+            location: if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) },
             deps: &op.deps,
             undo: op.undo.iter().map(describe).collect(),
         })
         .collect();
     let expectations = expects.iter().map(|e| JsonExpect { description: expect_text(e), location: sources.location(e.span) }).collect();
-    let mut s = serde_json::to_string_pretty(&JsonPlan { operations, expectations }).expect("plans serialize");
+    let mut s = serde_json::to_string_pretty(&JsonPlan { operations, delete_namespaces_after_commit: &plan.drop_netns, expectations }).expect("plans serialize");
     s.push('\n');
     s
 }
@@ -328,7 +339,8 @@ pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
 pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
     let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
     for (i, op) in plan.ops.iter().enumerate() {
-        let label = format!("{}\\n{}", describe(&op.action), sources.location(op.origin)).replace('"', "\\\"");
+        let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
+        let label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
         writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
     }
     for (i, op) in plan.ops.iter().enumerate() {

@@ -162,10 +162,11 @@ impl Session {
     pub fn forget_in_record(&self, undone: &[Action]) -> Result<(), crate::state::StateError> {
         let Some(mut record) = crate::state::load(&self.script_path)? else { return Ok(()) };
         for action in undone {
-            if let Some(i) = record.undo.iter().rposition(|a| a == action) {
-                record.undo.remove(i);
+            if let Some(entry) = record.owned.iter_mut().rev().find(|o| o.undo.contains(action)) {
+                entry.undo.retain(|a| a != action);
             }
         }
+        record.owned.retain(|o| !o.undo.is_empty());
         crate::state::save(&self.script_path, &record)
     }
 }

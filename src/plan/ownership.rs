@@ -1,0 +1,191 @@
+//! What a script owns, and what follows from it: the removals of an edit or a `down`.
+//!
+//! # The model
+//!
+//! * **Owned**: every object a run of the script *created* (a namespace, a link, an
+//!   address, a route, a rule, a qdisc, a class, a filter, a program), inside namespaces
+//!   netscript created as much as outside them. Recorded with its exact kernel identity
+//!   (a rule by all its selectors and its priority, a route by table, prefix, metric and
+//!   netscript's route protocol), it is removed when the script stops declaring it.
+//! * **Modified**: an attribute of something netscript did not create (a link's mtu or
+//!   state, a sysctl, the root qdisc of an existing link), recorded with the value it had
+//!   before the script first changed it; that value is put back when the script stops
+//!   declaring the attribute, and by `down`.
+//! * **Never touched**: everything else — objects that others add, even inside a
+//!   namespace netscript created (a routing daemon's routes, a DHCP client's address,
+//!   the operator's own rule), and whatever the script does not name.
+//!
+//! The record is a list of [`Owned`] entries, in the order their operations were applied.
+
+use super::action::*;
+use super::{route_matches, rule_matches, ifb_name, route_spec, rule_spec};
+use crate::model::{Desired, HOST, Qdisc};
+
+/// One thing a script's runs made: the operation as applied, and what undoes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Owned {
+    /// The operation as it was applied: what puts the object back if its removal must be
+    /// rolled back. `None` in records of format 1, which kept only the undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<Action>,
+    /// What restores the state from before it (removes what it created, puts back what
+    /// it changed).
+    pub undo: Vec<Action>,
+}
+
+/// The identity of what an undo action removes or restores: two entries with the same
+/// key are about the same object or attribute.
+pub fn key(undo: &Action) -> String {
+    match undo {
+        Action::DeleteNetns { ns, .. } | Action::CreateNetns { ns } => format!("netns {ns}"),
+        Action::DeleteLink { ns, name } => format!("link {ns} {name}"),
+        Action::CreateLink { ns, name, .. } => format!("link {ns} {name}"),
+        Action::SetLink { ns, name, set } => {
+            let attr = if set.up.is_some() {
+                "up"
+            } else if set.mtu.is_some() {
+                "mtu"
+            } else if set.mac.is_some() {
+                "mac"
+            } else {
+                "master"
+            };
+            format!("link-attr {ns} {name} {attr}")
+        }
+        Action::AddAddr { ns, dev, addr } | Action::DelAddr { ns, dev, addr } => format!("addr {ns} {dev} {addr}"),
+        Action::AddRoute { ns, route } | Action::DelRoute { ns, route } => {
+            format!("route {ns} {} {} {:?} {:?}", route.table, route.dest, route.via, route.metric)
+        }
+        Action::AddRule { ns, rule } | Action::DelRule { ns, rule } => format!("rule {ns} {rule:?}"),
+        Action::ReplaceQdisc { ns, dev, qdisc } => format!("qdisc {ns} {dev} {:?}", qdisc.parent()),
+        Action::DelQdisc { ns, dev, parent } => format!("qdisc {ns} {dev} {parent:?}"),
+        Action::ReplaceClass { ns, dev, class } => format!("class {ns} {dev} {}", class.id),
+        Action::DelClass { ns, dev, id } => format!("class {ns} {dev} {id}"),
+        Action::AddFilter { ns, dev, filter } | Action::DelFilter { ns, dev, filter } => match filter {
+            FilterSpec::U32 { prio, .. } => format!("filter {ns} {dev} {prio}"),
+            FilterSpec::MirredToIfb { .. } => format!("redirect {ns} {dev}"),
+        },
+        Action::SetSysctl { ns, key, .. } => format!("sysctl {ns} {key}"),
+        Action::AttachBpf { ns, dev, direction, prio, .. } | Action::DetachBpf { ns, dev, direction, prio, .. } => format!("bpf {ns} {dev} {direction:?} {prio}"),
+        Action::AttachXdp { ns, dev, .. } | Action::DetachXdp { ns, dev, .. } => format!("xdp {ns} {dev}"),
+    }
+}
+
+/// The key of an entry: that of its first undo action.
+pub fn entry_key(owned: &Owned) -> Option<String> {
+    owned.undo.first().map(key)
+}
+
+/// Adds the entries of a run to a record. An entry about an object or attribute the
+/// record already holds keeps the record's undo (the state from before the script first
+/// touched it, which is what `down` must give back) and takes the new `made`.
+pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
+    for entry in new {
+        if entry.undo.is_empty() {
+            continue;
+        }
+        let k = entry_key(&entry);
+        match record.iter_mut().find(|e| entry_key(e) == k) {
+            Some(old) => old.made = entry.made,
+            None => record.push(entry),
+        }
+    }
+    // An attribute of a link the script created is not kept apart: the link is the
+    // script's in full, and what the script leaves unsaid returns to the link's default.
+    let created: Vec<(String, String)> = record
+        .iter()
+        .flat_map(|o| {
+            let mut links = Vec::new();
+            if let Some(Action::DeleteLink { ns, name }) = o.undo.first() {
+                links.push((ns.clone(), name.clone()));
+            }
+            if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &o.made {
+                links.push((peer_ns.clone(), peer_name.clone()));
+            }
+            links
+        })
+        .collect();
+    record.retain(|o| !matches!(o.undo.first(), Some(Action::SetLink { ns, name, .. }) if created.iter().any(|(n, l)| n == ns && l == name)));
+}
+
+/// Whether `desired` still declares the object or attribute that `undo` removes or
+/// restores (then it stays; else it goes with this run).
+pub fn declares(desired: &Desired, undo: &Action) -> bool {
+    let ns_of = |ns: &str| desired.namespaces.get(ns);
+    let iface = |ns: &str, name: &str| ns_of(ns).and_then(|n| n.interfaces.get(name));
+    let shapes_ingress_via = |ns: &str, ifb: &str| ns_of(ns).is_some_and(|n| n.interfaces.values().any(|i| i.ingress_shape.is_some() && ifb_name(&i.name) == ifb));
+    let qdisc_declared = |ns: &str, dev: &str, parent: QdiscParent| match parent {
+        QdiscParent::Root => iface(ns, dev).is_some_and(|i| i.root_qdisc.is_some()) || shapes_ingress_via(ns, dev),
+        QdiscParent::Ingress => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
+        QdiscParent::Clsact => iface(ns, dev).is_some_and(|i| !i.bpf.is_empty()),
+    };
+    match undo {
+        Action::DeleteNetns { ns, .. } => ns_of(ns).is_some_and(|n| n.name != HOST),
+        Action::DeleteLink { ns, name } => iface(ns, name).is_some_and(|i| i.is_created()) || shapes_ingress_via(ns, name),
+        Action::DelAddr { ns, dev, addr } => iface(ns, dev).is_some_and(|i| i.addrs.iter().any(|a| a.node == *addr)),
+        Action::DelRoute { ns, route } => ns_of(ns).is_some_and(|n| n.routes.iter().any(|r| route_matches(&route_spec(r), route))),
+        Action::DelRule { ns, rule } => ns_of(ns).is_some_and(|n| n.rules.iter().any(|r| rule_matches(&rule_spec(r), rule))),
+        Action::DelQdisc { ns, dev, parent } => qdisc_declared(ns, dev, *parent),
+        Action::ReplaceQdisc { ns, dev, qdisc } => qdisc_declared(ns, dev, qdisc.parent()),
+        Action::DelClass { ns, dev, id } | Action::ReplaceClass { ns, dev, class: ClassSpec { id, .. } } => iface(ns, dev)
+            .and_then(|i| i.root_qdisc.as_ref())
+            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.classes.iter().any(|c| c.id.node == *id))),
+        Action::DelFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } => {
+            iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some())
+        }
+        Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } => iface(ns, dev)
+            .and_then(|i| i.root_qdisc.as_ref())
+            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.filters.len() >= *prio as usize)),
+        Action::SetSysctl { ns, key, .. } => ns_of(ns).is_some_and(|n| {
+            n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
+        }),
+        Action::SetLink { ns, name, set } => {
+            let Some(i) = iface(ns, name) else { return name == "lo" && ns_of(ns).is_some() };
+            (set.up.is_none() || i.admin_up.is_some() || i.is_created())
+                && (set.mtu.is_none() || i.mtu.is_some())
+                && (set.mac.is_none() || i.mac.is_some())
+                && (set.master.is_none() || i.master.is_some())
+        }
+        Action::DetachBpf { ns, dev, direction, prio, .. } | Action::AttachBpf { ns, dev, direction, prio, .. } => {
+            iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).count() >= *prio as usize)
+        }
+        Action::DetachXdp { ns, dev, .. } | Action::AttachXdp { ns, dev, .. } => iface(ns, dev).is_some_and(|i| i.xdp.is_some()),
+        // Forward actions never appear as undo.
+        _ => true,
+    }
+}
+
+/// What the observer must read for a plan to see what the record owns: its namespaces,
+/// and in each the kinds of objects it made there.
+#[derive(Debug, Clone, Default)]
+pub struct Interest {
+    pub namespaces: std::collections::BTreeMap<String, NsInterest>,
+    pub tables: std::collections::BTreeSet<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NsInterest {
+    pub routes: bool,
+    pub rules: bool,
+    pub tc: bool,
+    pub sysctls: Vec<String>,
+}
+
+pub fn interest(owned: &[Owned]) -> Interest {
+    let mut out = Interest::default();
+    for action in owned.iter().flat_map(|o| o.undo.iter()) {
+        let ns = out.namespaces.entry(action.namespace().to_string()).or_default();
+        match action {
+            Action::DelRoute { route, .. } | Action::AddRoute { route, .. } => {
+                ns.routes = true;
+                out.tables.insert(route.table);
+            }
+            Action::DelRule { .. } | Action::AddRule { .. } => ns.rules = true,
+            Action::DelQdisc { .. } | Action::ReplaceQdisc { .. } | Action::DelClass { .. } | Action::ReplaceClass { .. } | Action::DelFilter { .. } | Action::AddFilter { .. } => ns.tc = true,
+            Action::DetachBpf { .. } | Action::AttachBpf { .. } | Action::DetachXdp { .. } | Action::AttachXdp { .. } => ns.tc = true,
+            Action::SetSysctl { key, .. } => ns.sysctls.push(key.clone()),
+            _ => {}
+        }
+    }
+    out
+}

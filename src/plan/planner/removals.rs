@@ -1,0 +1,203 @@
+//! What the script's earlier runs made and it no longer declares: removed (or given
+//! back, for what they changed) before anything is added, in the reverse of the order it
+//! was made, each with an undo that puts it back should the run fail. Namespaces are the
+//! exception: their deletion cannot be rolled back, so they go after the commit
+//! ([`Plan::drop_netns`](crate::plan::Plan)), with everything in them.
+//!
+//! What is already gone (deleted by hand, or by deleting what held it) is forgotten, not
+//! removed; what sits in a namespace that someone else made anew under the same name is
+//! no longer netscript's and is forgotten too.
+
+use super::super::action::*;
+use super::super::ownership::{self, Owned};
+use super::{route_matches, rule_matches, same_sysctl_value, Planner};
+use crate::model::HOST;
+use std::collections::{BTreeMap, HashSet};
+
+impl Planner<'_> {
+    pub(super) fn removals(&mut self, netns_ids: &BTreeMap<String, u64>) {
+        let owned: &[Owned] = self.owned;
+        // Namespaces first: which are no longer ours, which go.
+        let mut not_ours: HashSet<String> = HashSet::new();
+        let mut dying: HashSet<String> = HashSet::new();
+        for entry in owned {
+            let Some(Action::DeleteNetns { ns }) = entry.undo.first() else { continue };
+            match self.observed.namespaces.get(ns) {
+                None => {
+                    not_ours.insert(ns.clone());
+                }
+                Some(seen) if netns_ids.get(ns).is_some_and(|id| seen.id.is_some_and(|s| s != *id)) => {
+                    not_ours.insert(ns.clone());
+                }
+                Some(_) if !ownership::declares(self.desired, &entry.undo[0]) => {
+                    dying.insert(ns.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        for (i, entry) in owned.iter().enumerate() {
+            let Some(first) = entry.undo.first() else {
+                self.forget.push(i);
+                continue;
+            };
+            let ns = first.namespace();
+            if not_ours.contains(ns) || (ns != HOST && !self.observed.namespaces.contains_key(ns) && !self.observed.offline) {
+                self.forget.push(i);
+            }
+        }
+        self.drop_netns = owned
+            .iter()
+            .filter_map(|e| match e.undo.first() {
+                Some(Action::DeleteNetns { ns }) if dying.contains(ns) => Some(ns.clone()),
+                _ => None,
+            })
+            .collect();
+        for (i, entry) in owned.iter().enumerate().rev() {
+            if self.forget.contains(&i) {
+                continue;
+            }
+            let Some(first) = entry.undo.first() else { continue };
+            if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
+                continue;
+            }
+            let mut any = false;
+            for action in &entry.undo {
+                match self.removal_undo(action, entry) {
+                    Removal::Gone => {}
+                    Removal::Do(undo) => {
+                        let action = keep_for_rollback(action, &undo);
+                        let op = self.push(action, Default::default(), Vec::new(), undo);
+                        self.ops[op].removes = Some(i);
+                        self.last_removal = Some(op);
+                        any = true;
+                    }
+                }
+            }
+            if !any {
+                self.forget.push(i);
+            }
+        }
+    }
+
+    /// Whether `action` (an entry's undo) still has something to do, and what puts the
+    /// state back should it have to be rolled back.
+    fn removal_undo(&self, action: &Action, entry: &Owned) -> Removal {
+        use Removal::{Do, Gone};
+        let seen = self.observed_ns(action.namespace());
+        let link = |ns: &str, name: &str| self.observed_link(ns, name);
+        match action {
+            Action::DeleteLink { ns, name } => match link(ns, name) {
+                None => Gone,
+                Some(_) => Do(entry.made.iter().filter(|m| matches!(m, Action::CreateLink { .. })).cloned().collect()),
+            },
+            Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
+                Some(l) if l.addrs.contains(addr) => Do(vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }]),
+                _ => Gone,
+            },
+            Action::DelRoute { ns, route } => match seen {
+                Some(o) if o.routes.iter().any(|have| route_matches(route, have)) => Do(vec![Action::AddRoute { ns: ns.clone(), route: route.clone() }]),
+                _ => Gone,
+            },
+            Action::DelRule { ns, rule } => match seen {
+                Some(o) if o.rules.iter().any(|have| rule_matches(rule, have)) => Do(vec![Action::AddRule { ns: ns.clone(), rule: rule.clone() }]),
+                _ => Gone,
+            },
+            Action::DelQdisc { ns, dev, parent } => {
+                let present = seen.is_some_and(|o| o.root_qdiscs.iter().any(|q| q.dev == *dev && q.parent == *parent && (q.parent != QdiscParent::Root || q.handle >> 16 != 0)));
+                if !present {
+                    return Gone;
+                }
+                Do(self.qdisc_on(ns, dev, *parent).map(|q| Action::ReplaceQdisc { ns: ns.clone(), dev: dev.clone(), qdisc: q.clone() }).into_iter().collect())
+            }
+            Action::ReplaceQdisc { ns, dev, qdisc } => match (link(ns, dev), self.qdisc_on(ns, dev, qdisc.parent())) {
+                (None, _) => Gone,
+                (Some(_), Some(now)) if now == qdisc => Gone,
+                (Some(_), Some(now)) => Do(vec![Action::ReplaceQdisc { ns: ns.clone(), dev: dev.clone(), qdisc: now.clone() }]),
+                (Some(_), None) => Do(vec![Action::DelQdisc { ns: ns.clone(), dev: dev.clone(), parent: qdisc.parent() }]),
+            },
+            Action::DelClass { ns, dev, id } => match seen.and_then(|o| o.classes.iter().find(|(d, c)| d == dev && c.id == *id)) {
+                Some((_, class)) => Do(vec![Action::ReplaceClass { ns: ns.clone(), dev: dev.clone(), class: class.clone() }]),
+                None => Gone,
+            },
+            Action::ReplaceClass { ns, dev, class } => match seen.and_then(|o| o.classes.iter().find(|(d, c)| d == dev && c.id == class.id)) {
+                Some((_, now)) if now == class => Gone,
+                Some((_, now)) => Do(vec![Action::ReplaceClass { ns: ns.clone(), dev: dev.clone(), class: now.clone() }]),
+                None => Gone,
+            },
+            Action::DelFilter { ns, dev, filter } => {
+                let present = match filter {
+                    FilterSpec::U32 { prio, .. } => seen.is_some_and(|o| o.filters.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))),
+                    FilterSpec::MirredToIfb { ifb } => seen.is_some_and(|o| o.redirects.iter().any(|(d, to)| d == dev && to == ifb)),
+                };
+                if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }
+            }
+            Action::SetSysctl { ns, key, value } => match seen.and_then(|o| o.sysctls.get(key)) {
+                Some(now) if same_sysctl_value(now, value) => Gone,
+                Some(now) => Do(vec![Action::SetSysctl { ns: ns.clone(), key: key.clone(), value: now.clone() }]),
+                None => Gone,
+            },
+            Action::SetLink { ns, name, set } => {
+                let Some(l) = link(ns, name) else { return Gone };
+                let mut now = LinkSet::default();
+                let mut differs = false;
+                if let Some(up) = set.up {
+                    now.up = Some(l.up);
+                    differs |= up != l.up;
+                }
+                if let Some(mtu) = set.mtu {
+                    now.mtu = Some(l.mtu);
+                    differs |= mtu != l.mtu;
+                }
+                if let Some(mac) = set.mac {
+                    now.mac = l.mac;
+                    differs |= Some(mac) != l.mac;
+                }
+                if let Some(master) = &set.master {
+                    now.master = Some(l.master.clone());
+                    differs |= *master != l.master;
+                }
+                if differs { Do(vec![Action::SetLink { ns: ns.clone(), name: name.clone(), set: now }]) } else { Gone }
+            }
+            Action::DetachBpf { ns, dev, direction, prio, .. } => {
+                let at = super::super::observed::AttachPoint::Tc { direction: *direction, prio: *prio };
+                match seen.and_then(|o| o.programs.iter().find(|p| p.dev == *dev && p.attach == at)) {
+                    Some(p) => Do(vec![Action::AttachBpf { ns: ns.clone(), dev: dev.clone(), direction: *direction, prio: *prio, program: BpfSource::Loaded { id: p.id, name: p.name.clone() } }]),
+                    None => Gone,
+                }
+            }
+            Action::DetachXdp { ns, dev, .. } => {
+                match seen.and_then(|o| o.programs.iter().find(|p| p.dev == *dev && matches!(p.attach, super::super::observed::AttachPoint::Xdp { .. }))) {
+                    Some(p) => {
+                        let super::super::observed::AttachPoint::Xdp { mode } = p.attach else { unreachable!() };
+                        Do(vec![Action::AttachXdp { ns: ns.clone(), dev: dev.clone(), mode: Some(mode), program: BpfSource::Loaded { id: p.id, name: p.name.clone() }, keep: None }])
+                    }
+                    None => Gone,
+                }
+            }
+            // Putting back what was there before (a program by id, a redirect): tried,
+            // with nothing to undo it.
+            _ => Do(Vec::new()),
+        }
+    }
+}
+
+/// A program detached by a removal stays loaded until the run ends, so that a rollback
+/// can attach it again by id.
+fn keep_for_rollback(action: &Action, undo: &[Action]) -> Action {
+    let loaded = undo.iter().find_map(|u| match u {
+        Action::AttachBpf { program: BpfSource::Loaded { id, .. }, .. } | Action::AttachXdp { program: BpfSource::Loaded { id, .. }, .. } => Some(*id),
+        _ => None,
+    });
+    let mut action = action.clone();
+    if let Action::DetachBpf { keep, .. } | Action::DetachXdp { keep, .. } = &mut action {
+        *keep = loaded.or(*keep);
+    }
+    action
+}
+
+enum Removal {
+    /// Nothing left to remove or give back.
+    Gone,
+    /// To do, with this undo.
+    Do(Vec<Action>),
+}
