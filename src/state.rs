@@ -151,7 +151,8 @@ pub fn save(script: &Path, record: &Record) -> Result<(), StateError> {
         move |error| StateError::Io { what, path: path.to_path_buf(), error }
     }
     let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    let text = serde_json::to_vec_pretty(record).expect("records serialize");
+    // Compact: a record of a thousand namespaces holds thousands of entries.
+    let text = serde_json::to_vec(record).expect("records serialize");
     file.write_all(&text).map_err(io("write", &tmp))?;
     file.sync_all().map_err(io("sync", &tmp))?;
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
@@ -172,4 +173,39 @@ fn validate(action: &Action) -> Result<(), String> {
         return Err(format!("sysctl `{key}` is not one netscript sets"));
     }
     Ok(())
+}
+
+/// The records of every other script on this host (unreadable ones are left out: the
+/// run of their own script reports them).
+pub fn load_others(mine: &str) -> Vec<crate::plan::ownership::OtherScript> {
+    let Ok(entries) = std::fs::read_dir(run_dir().join("state")) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(record) = serde_json::from_str::<Record>(&text) else { continue };
+        if record.script == mine || record.format > STATE_FORMAT {
+            continue;
+        }
+        // Read through `load`, which upgrades and validates.
+        if let Ok(Some(record)) = load(Path::new(&record.script)) {
+            out.push(crate::plan::ownership::OtherScript { script: record.script.clone(), owned: record.owned });
+        }
+    }
+    out.sort_by(|a, b| a.script.cmp(&b.script));
+    out
+}
+
+/// Gives entry `entry` of `script`'s record the undo `undo` (a handover, see
+/// [`crate::plan::Handover`]).
+pub fn take_over(script: &str, entry: usize, undo: Vec<Action>) -> Result<(), StateError> {
+    let path = Path::new(script);
+    let Some(mut record) = load(path)? else { return Ok(()) };
+    if let Some(e) = record.owned.get_mut(entry) {
+        e.undo = undo;
+    }
+    save(path, &record)
 }

@@ -122,6 +122,8 @@ pub fn leftover_text(rollback: &RollbackOutcome) -> Option<String> {
 /// `desired` with it: for `run`, `down` and their dry runs.
 pub struct Planned {
     pub record: Record,
+    /// The records of the other scripts on this host.
+    pub others: Vec<ownership::OtherScript>,
     pub observed: crate::plan::Observed,
     pub plan: Plan,
 }
@@ -133,17 +135,18 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
         Ok(record) => record.flatten().unwrap_or_else(|| Record::new(script.map(state::script_key).unwrap_or_default())),
         Err(e) => return Err(Outcome::Setup(e.to_string())),
     };
+    let others = crate::timing::timed("state load", || state::load_others(&record.script));
     let interest = ownership::interest(&record.owned);
     let observed = match exec.observe_owned(desired, &interest) {
         Ok(o) => o,
         Err(e) => return Err(Outcome::Setup(format!("cannot read the current state: {e}"))),
     };
-    let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids };
+    let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids, others: &others };
     let plan = match crate::timing::timed("plan", || plan::plan_owned(desired, &observed, ownership)) {
         Ok(plan) => plan,
         Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
     };
-    Ok(Planned { record, observed, plan })
+    Ok(Planned { record, others, observed, plan })
 }
 
 /// Applies `desired` (checked, error-free) as one transaction.
@@ -173,7 +176,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
     };
-    let Planned { record, plan, .. } = match plan_live(&mut exec, desired, script) {
+    let Planned { record, plan, others, .. } = match plan_live(&mut exec, desired, script) {
         Ok(planned) => planned,
         Err(outcome) => return outcome,
     };
@@ -201,7 +204,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         let next = next_record(&record, &plan, &report.completed);
         // Verify: what the kernel now holds must be what the script declares, with
         // nothing left of what it no longer declares (but the namespaces still to go).
-        let verify = verify(&mut exec, desired, &next);
+        let verify = verify(&mut exec, desired, &next, &others);
         let (mismatch, ids) = match verify {
             Ok((again, ids)) if again.ops.is_empty() => (None, ids),
             Ok((again, _)) => (Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()), Default::default()),
@@ -273,13 +276,21 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         if !unmet.is_empty() {
             return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
-        if !plan.forget.is_empty() {
-            forget(&mut record, &plan.forget);
+        if !plan.forget.is_empty() || !plan.handover.is_empty() {
+            record = next_record(&record, &plan, &[]);
             if let Some(script) = script
                 && let Err(e) = state::save(script, &record)
             {
                 return Outcome::Setup(format!("cannot record the run: {e}"));
             }
+        }
+    }
+    // What another script changed since this one: its record takes this one's
+    // original value (after this one's commit: a crash in between leaves the other
+    // script giving back this one's value, never a foreign one).
+    for h in &plan.handover {
+        if let Err(e) = state::take_over(&h.script, h.their_entry, h.undo.clone()) {
+            eprintln!("netscript: warning: could not hand the original value over to {}: {e}", h.script);
         }
     }
     // Committed: a signal from here on has its default effect (what follows only
@@ -311,7 +322,8 @@ fn stopped() -> bool {
 /// The record once `completed` ops of `plan` are applied: what they removed goes, what
 /// was forgotten goes, what they made is added (see [`ownership::merge`]).
 fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
-    let removed: std::collections::HashSet<usize> = completed.iter().filter_map(|&i| plan.ops[i].removes).chain(plan.forget.iter().copied()).collect();
+    let removed: std::collections::HashSet<usize> =
+        completed.iter().filter_map(|&i| plan.ops[i].removes).chain(plan.forget.iter().copied()).chain(plan.handover.iter().map(|h| h.entry)).collect();
     let mut next = record.clone();
     next.owned = record.owned.iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, o)| o.clone()).collect();
     let made = completed.iter().map(|&i| &plan.ops[i]).filter(|op| op.removes.is_none()).map(|op| Owned { made: Some(op.action.clone()), undo: op.undo.clone() });
@@ -320,22 +332,12 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
     next
 }
 
-fn forget(record: &mut Record, entries: &[usize]) {
-    let mut i = 0;
-    record.owned.retain(|_| {
-        i += 1;
-        !entries.contains(&(i - 1))
-    });
-    let owned = &record.owned;
-    record.netns_ids.retain(|ns, _| owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DeleteNetns { ns: n }) if n == ns)));
-}
-
 /// Re-reads the state and re-plans with the record the run would commit: nothing must
 /// be left to do. Also returns the inodes of the namespaces that record owns.
-fn verify(exec: &mut Executor, desired: &Desired, next: &Record) -> Result<(Plan, std::collections::BTreeMap<String, u64>), String> {
+fn verify(exec: &mut Executor, desired: &Desired, next: &Record, others: &[ownership::OtherScript]) -> Result<(Plan, std::collections::BTreeMap<String, u64>), String> {
     let interest = ownership::interest(&next.owned);
     let observed = exec.observe_owned(desired, &interest).map_err(|e| e.to_string())?;
-    let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids };
+    let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids, others };
     let again = plan::plan_owned(desired, &observed, ownership).map_err(|d| format!("{} problem(s)", d.len()))?;
     let ids = next
         .owned

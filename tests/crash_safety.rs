@@ -392,7 +392,7 @@ fn damaged_foreign_and_newer_state_files_are_refused_and_kept() {
     let good = sb.sh(&format!("cat {path}")).ok();
     let foreign = good.replace("/run/a.ns", "/run/b.ns");
     assert_ne!(foreign, good);
-    let newer = good.replacen("\"format\": 2", "\"format\": 42", 1);
+    let newer = good.replacen("\"format\":2", "\"format\":42", 1);
     assert_ne!(newer, good);
     let cases = [
         ("corrupt", good[..good.len() / 2].to_string(), "is damaged"),

@@ -105,6 +105,11 @@ pub fn current_id() -> Option<u64> {
     std::fs::metadata("/proc/thread-self/ns/net").ok().map(|m| m.ino())
 }
 
+/// The inode of the namespace `fd` refers to.
+pub fn id_of(fd: &OwnedFd) -> Option<u64> {
+    nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino)
+}
+
 /// Opens an existing named namespace. A file under /run/netns that is not a namespace
 /// (a leftover of a failed `ip netns add`) counts as absent.
 pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {

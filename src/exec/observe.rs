@@ -95,7 +95,13 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interes
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter(names.iter().map(|name| {
         let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, interest, name, scope), name.clone());
+        // A namespace the record made and the script no longer declares goes whole:
+        // the planner needs only to know it is there, and whose it is.
+        let goes_whole = scope == Scope::Declared && !desired.namespaces.contains_key(name) && interest.namespaces.get(name).is_some_and(|i| i.created);
         async move {
+            if goes_whole {
+                return Ok(netns::open_named(&job_name).ok().map(|fd| ObservedNs { id: netns::id_of(&fd), ..Default::default() }));
+            }
             let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants)).await;
             if scope == Scope::Declared && name != HOST {
                 inner.release(name).await;

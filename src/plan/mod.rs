@@ -42,11 +42,26 @@ pub struct Plan {
     /// Record entries that are no longer netscript's (their namespace was deleted and
     /// made anew by someone else since): forgotten, not undone.
     pub forget: Vec<usize>,
+    /// Record entries whose attribute another script changed since this one did: not
+    /// given back (the other script's value stays); the other script's record takes
+    /// over this one's original value, so that `down` in any order ends at the original.
+    pub handover: Vec<Handover>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Handover {
+    /// The entry of this script's record.
+    pub entry: usize,
+    /// The other script (its record's key) and its entry that takes this one's undo.
+    pub script: String,
+    pub their_entry: usize,
+    /// This entry's undo: the original value.
+    pub undo: Vec<Action>,
 }
 
 impl Plan {
     /// Whether running it changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && self.drop_netns.is_empty()
+        self.ops.is_empty() && self.drop_netns.is_empty() && self.handover.is_empty()
     }
 }

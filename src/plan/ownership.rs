@@ -165,6 +165,8 @@ pub struct Interest {
 
 #[derive(Debug, Clone, Default)]
 pub struct NsInterest {
+    /// The record holds this namespace itself (it made it).
+    pub created: bool,
     pub routes: bool,
     pub rules: bool,
     pub tc: bool,
@@ -184,8 +186,83 @@ pub fn interest(owned: &[Owned]) -> Interest {
             Action::DelQdisc { .. } | Action::ReplaceQdisc { .. } | Action::DelClass { .. } | Action::ReplaceClass { .. } | Action::DelFilter { .. } | Action::AddFilter { .. } => ns.tc = true,
             Action::DetachBpf { .. } | Action::AttachBpf { .. } | Action::DetachXdp { .. } | Action::AttachXdp { .. } => ns.tc = true,
             Action::SetSysctl { key, .. } => ns.sysctls.push(key.clone()),
+            Action::DeleteNetns { .. } => ns.created = true,
             _ => {}
         }
     }
     out
+}
+
+/// Another script's record, as the planner sees it.
+#[derive(Debug, Clone)]
+pub struct OtherScript {
+    pub script: String,
+    pub owned: Vec<Owned>,
+}
+
+/// Objects `desired` declares that another script's runs made: two scripts cannot both
+/// own one object (the other's `down` would take it from under this one). Attributes
+/// (an mtu, a sysctl) are not objects: changes to them stack (see [`stacked_above`]).
+/// Namespaces are shared: a script may add to a namespace another one made.
+pub fn claimed_by_others<'o>(desired: &Desired, others: &'o [OtherScript]) -> Vec<(crate::source::Span, String, &'o str)> {
+    let mut out = Vec::new();
+    if others.is_empty() {
+        return out;
+    }
+    let owner = |probe: &dyn Fn(&Action) -> bool| -> Option<&'o str> {
+        others.iter().find(|o| o.owned.iter().any(|e| e.undo.first().is_some_and(probe))).map(|o| o.script.as_str())
+    };
+    for ns in desired.namespaces.values() {
+        let n = ns.name.as_str();
+        for iface in ns.interfaces.values() {
+            if iface.is_created()
+                && let Some(by) = owner(&|u| matches!(u, Action::DeleteLink { ns, name } if ns == n && *name == iface.name))
+            {
+                out.push((iface.span, format!("interface `{}` in `{n}`", iface.name), by));
+            }
+            for addr in &iface.addrs {
+                if let Some(by) = owner(&|u| matches!(u, Action::DelAddr { ns, dev, addr: a } if ns == n && *dev == iface.name && *a == addr.node)) {
+                    out.push((addr.span, format!("address {} on `{}` in `{n}`", addr.node, iface.name), by));
+                }
+            }
+            if let Some(q) = &iface.root_qdisc
+                && let Some(by) = owner(&|u| matches!(u, Action::DelQdisc { ns, dev, parent: QdiscParent::Root } if ns == n && *dev == iface.name))
+            {
+                out.push((q.span, format!("the root qdisc of `{}` in `{n}`", iface.name), by));
+            }
+        }
+        for route in &ns.routes {
+            let want = route_spec(route);
+            if let Some(by) = owner(&|u| matches!(u, Action::DelRoute { ns, route: r } if ns == n && route_matches(&want, r))) {
+                out.push((route.span, format!("the route to {} in `{n}`", want.dest), by));
+            }
+        }
+        for rule in &ns.rules {
+            let want = rule_spec(rule);
+            if let Some(by) = owner(&|u| matches!(u, Action::DelRule { ns, rule: r } if ns == n && rule_matches(&want, r))) {
+                out.push((rule.span, format!("this rule in `{n}`"), by));
+            }
+        }
+    }
+    out
+}
+
+/// Whether another script changed the attribute that `undo` gives back *after* this
+/// one did (its undo holds the value this one made): then this one's value is no longer
+/// in the kernel, and giving back must not touch it. Returns (script, entry index).
+pub fn stacked_above(made: Option<&Action>, undo: &Action, others: &[OtherScript]) -> Option<(String, usize)> {
+    let k = key(undo);
+    if !matches!(undo, Action::SetLink { .. } | Action::SetSysctl { .. }) {
+        return None;
+    }
+    let made_value = |other_undo: &Action| match (made, other_undo) {
+        (Some(Action::SetLink { set: m, .. }), Action::SetLink { set: o, .. }) => {
+            (o.up.is_none() || o.up == m.up) && (o.mtu.is_none() || o.mtu == m.mtu) && (o.mac.is_none() || o.mac == m.mac) && (o.master.is_none() || o.master == m.master)
+        }
+        (Some(Action::SetSysctl { value: m, .. }), Action::SetSysctl { value: o, .. }) => m.split_whitespace().eq(o.split_whitespace()),
+        _ => false,
+    };
+    others.iter().find_map(|o| {
+        o.owned.iter().position(|e| e.undo.first().is_some_and(|u| key(u) == k && made_value(u))).map(|i| (o.script.clone(), i))
+    })
 }

@@ -18,6 +18,7 @@ pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
 pub const FILTER_CONFLICT: &str = "netscript::plan::filter_conflict";
 pub const FOREIGN_QDISC: &str = "netscript::plan::foreign_qdisc";
 pub const FOREIGN_LINK: &str = "netscript::plan::foreign_link";
+pub const OWNED_BY_OTHER: &str = "netscript::plan::owned_by_other";
 
 /// The name of the ifb device that carries `iface`'s ingress shaping.
 pub fn ifb_name(iface: &str) -> String {
@@ -37,6 +38,8 @@ pub struct Ownership<'a> {
     /// The inode of each namespace the record owns, as it was when created: a namespace
     /// of that name with another inode was made by someone else since.
     pub netns_ids: &'a std::collections::BTreeMap<String, u64>,
+    /// The records of the other scripts on this host.
+    pub others: &'a [ownership::OtherScript],
 }
 
 static NO_IDS: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -44,7 +47,7 @@ static NO_IDS: std::collections::BTreeMap<String, u64> = std::collections::BTree
 impl Default for Ownership<'_> {
     /// Nothing owned: a script's first run, `check`, offline plans.
     fn default() -> Self {
-        Ownership { entries: &[], netns_ids: &NO_IDS }
+        Ownership { entries: &[], netns_ids: &NO_IDS, others: &[] }
     }
 }
 
@@ -67,6 +70,9 @@ struct Planner<'a> {
     drop_netns: Vec<String>,
     /// Record entries that are no longer netscript's.
     forget: Vec<usize>,
+    others: &'a [ownership::OtherScript],
+    /// Entries whose attribute another script changed since: handed to it, not undone.
+    handover: Vec<super::Handover>,
     /// Priorities of the rules of each (namespace, IPv6?) as the kernel will hold them,
     /// with those this plan adds: to give a rule without `pref` the priority the kernel
     /// would pick, explicitly, so that its record names it exactly.
@@ -92,8 +98,17 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         last_removal: None,
         drop_netns: Vec::new(),
         forget: Vec::new(),
+        others: ownership.others,
+        handover: Vec::new(),
         rule_prios: HashMap::new(),
     };
+    for (span, what, by) in ownership::claimed_by_others(desired, ownership.others) {
+        p.diagnostics.push(
+            Diagnostic::error(OWNED_BY_OTHER, span, format!("{what} was made by another script, {by}"))
+                .label("declared here too")
+                .help(format!("an object belongs to one script, so that `down` of either cannot take it from the other; declare it in one of them (or `netscript down {by}` first)")),
+        );
+    }
     p.removals(ownership.netns_ids);
     for ns in desired.namespaces.values() {
         p.namespace(ns);
@@ -117,7 +132,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         p.rules(ns);
         p.sysctls(ns);
     }
-    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, forget: p.forget }) } else { Err(p.diagnostics) }
+    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, forget: p.forget, handover: p.handover }) } else { Err(p.diagnostics) }
 }
 
 /// Interfaces in an order where bridges, parents and devices come before the links that

@@ -245,7 +245,7 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
         return "up to date: nothing to do\n".to_string();
     }
     let namespaces: std::collections::BTreeSet<&str> = plan.ops.iter().map(|o| o.action.namespace()).collect();
-    let mut out = if plan.ops.is_empty() && !plan.drop_netns.is_empty() {
+    let mut out = if plan.ops.is_empty() && (!plan.drop_netns.is_empty() || !plan.handover.is_empty()) {
         String::from("plan: no operation inside the transaction\n")
     } else if plan.ops.is_empty() {
         // Only expectations: nothing to change, they are still checked.
@@ -274,6 +274,10 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
     for (i, (op, line)) in plan.ops.iter().zip(&lines).enumerate() {
         let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
         writeln!(out, "  {:>width$}. {line:<text_width$}  # {place}", i + 1).unwrap();
+    }
+    for h in &plan.handover {
+        let what = h.undo.first().map(describe).unwrap_or_default();
+        writeln!(out, "  - not given back ({what}): {} changed it since, and will give back the original value", h.script).unwrap();
     }
     if !plan.drop_netns.is_empty() {
         writeln!(out, "then, once committed, delete what the script no longer declares:").unwrap();

@@ -60,6 +60,10 @@ impl Planner<'_> {
             if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
                 continue;
             }
+            if let Some((script, their_entry)) = ownership::stacked_above(entry.made.as_ref(), first, self.others) {
+                self.handover.push(crate::plan::Handover { entry: i, script, their_entry, undo: entry.undo.clone() });
+                continue;
+            }
             let mut any = false;
             for action in &entry.undo {
                 match self.removal_undo(action, entry) {
