@@ -7,7 +7,7 @@ use support::Sandbox;
 const SEED: &str = include_str!("../examples/seed.ns");
 
 /// The seed walkthrough, as iproute2 commands (the reference netscript must match).
-/// Routes carry netscript's protocol (110), which tags them as netscript's.
+/// Routes and rules carry netscript's protocol (110), which tags them as netscript's.
 const SEED_IPROUTE2: &str = "
 ip netns add ns1; ip netns add ns2
 ip link add veth0 netns ns1 type veth peer name veth1 netns ns2
@@ -22,7 +22,7 @@ ip -n pbr addr add 192.168.1.10/24 dev eth0; ip -n pbr link set eth0 up
 ip -n pbr addr add 192.168.2.10/24 dev eth1; ip -n pbr link set eth1 up; ip -n pbr link set lo up
 ip -n pbr route add default via 192.168.1.1 proto 110
 ip -n pbr route add default via 192.168.2.1 dev eth1 table 100 proto 110
-ip -n pbr rule add from 10.0.0.100 lookup 100
+ip -n pbr rule add from 10.0.0.100 lookup 100 protocol 110
 ip netns exec pbr tc qdisc add dev eth0 root handle 1: tbf rate 1mbit burst 10kb latency 70ms
 ";
 

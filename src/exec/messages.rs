@@ -227,7 +227,8 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     msg
 }
 
-/// RTM_NEWRULE / RTM_DELRULE, every selector of the spec.
+/// RTM_NEWRULE / RTM_DELRULE, every selector of the spec, and netscript's protocol
+/// (`proto 110` in `ip rule`): a delete then matches netscript's rule only.
 pub fn rule(spec: &RuleSpec) -> RuleMessage {
     let mut msg = RuleMessage::default();
     msg.header.family = if spec.v6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
@@ -260,6 +261,7 @@ pub fn rule(spec: &RuleSpec) -> RuleMessage {
         msg.attributes.push(RuleAttribute::Priority(priority));
     }
     msg.attributes.push(RuleAttribute::Table(spec.table));
+    msg.attributes.push(RuleAttribute::Protocol(RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL)));
     msg
 }
 
