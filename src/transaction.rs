@@ -367,7 +367,8 @@ fn drop_namespaces(exec: &mut Executor, record: &mut Record, names: &[String], s
         }
     }
     let count = gone.len();
-    record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone.iter().any(|g| g == a.namespace())));
+    let went_with = |o: &Owned| matches!(&o.made, Some(Action::CreateLink { kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. }) if gone.contains(peer_ns));
+    record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone.iter().any(|g| g == a.namespace())) && !went_with(o));
     record.netns_ids.retain(|ns, _| !gone.contains(ns));
     if let Some(script) = script {
         let _ = crate::timing::timed("state save", || state::save(script, record));

@@ -413,3 +413,63 @@ fn damaged_foreign_and_newer_state_files_are_refused_and_kept() {
     sb.write_script(&format!("netscript/state/{}", files[0]), &good);
     sb.netscript(&["down", &a]).ok();
 }
+
+/// BIG edited: in the namespace that existed before, an address renumbered, a route with
+/// a new gateway, a rule gone, a new rate; elsewhere the htb and a route gone.
+fn big_edited() -> String {
+    BIG.replace("link br0 < addr 10.62.0.1/24 >", "link br0 < addr 10.62.0.5/24 >")
+        .replace("route 10.62.5.0/24 via 10.62.0.9", "route 10.62.5.0/24 via 10.62.0.8")
+        .replace("  rule from 10.62.0.100 lookup alt\n", "")
+        .replace("shape 2mbit burst 10kb latency 50ms", "shape 3mbit burst 10kb latency 50ms")
+        .replace("  route 10.61.9.0/24 via 10.61.0.2\n", "")
+}
+
+#[test]
+fn sigkill_at_points_of_an_edit_then_recover_ends_before_it() {
+    let (sb, script) = big_sandbox();
+    sb.netscript(&["run", &script]).ok();
+    let applied = sb.dump();
+    let record = sb.sh("cat /run/netscript/state/*.json").ok();
+    sb.put(&script, &big_edited());
+    let ops = op_count(&sb, &script);
+    assert!(ops >= 6, "the edit has only {ops} operations");
+    for &k in &kill_points(0xed17, 2 * ops, 8) {
+        let run = netscript_env(&sb, &[(KILL, k.to_string())], &["run", &script]);
+        assert!(killed(&run), "kill point {k}: the edit was not killed ({:?})\n{}", run.code, run.stderr);
+        let recover = sb.netscript(&["recover"]);
+        assert!(recover.success, "kill point {k}: recover failed\n{}", recover.stderr);
+        assert_same_dump(&applied, &sb.dump(), &format!("kill point {k} of {} of the edit, after recover", 2 * ops));
+        assert_eq!(sb.sh("cat /run/netscript/state/*.json").ok(), record, "kill point {k}: the record changed");
+    }
+    // The edit then applies, and equals the edited script run alone.
+    sb.netscript(&["run", &script]).ok();
+    sb.assert_up_to_date(&script);
+    let (alone, alone_script) = big_sandbox();
+    alone.put(&alone_script, &big_edited());
+    alone.netscript(&["run", &alone_script]).ok();
+    assert_same_dump(&support::without_macs(&alone.dump()), &support::without_macs(&sb.dump()), "the edit after the kills vs the edited script alone");
+}
+
+#[test]
+fn sigkill_at_points_of_a_down_then_recover_then_down_again() {
+    let (sb, script) = big_sandbox();
+    let before = sb.dump();
+    sb.netscript(&["run", &script]).ok();
+    let applied = sb.dump();
+    let json = sb.netscript(&["down", "--dry-run", "--format", "json", &script]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let ops = v["operations"].as_array().unwrap().len();
+    assert!(ops >= 4, "down has only {ops} operations inside its transaction");
+    for &k in &kill_points(0xd0e5, 2 * ops, 6) {
+        let down = netscript_env(&sb, &[(KILL, k.to_string())], &["down", &script]);
+        assert!(killed(&down), "kill point {k}: down was not killed ({:?})\n{}", down.code, down.stderr);
+        let again = sb.netscript(&["down", &script]);
+        assert_eq!(again.code, Some(3), "kill point {k}: down must refuse until recover: {}", again.stderr);
+        let recover = sb.netscript(&["recover"]);
+        assert!(recover.success, "kill point {k}: recover failed\n{}", recover.stderr);
+        assert_same_dump(&applied, &sb.dump(), &format!("kill point {k} of {} of down, after recover", 2 * ops));
+    }
+    sb.netscript(&["down", &script]).ok();
+    assert_same_dump(&before, &sb.dump(), "down after the kills");
+    assert!(state_files(&sb).is_empty());
+}

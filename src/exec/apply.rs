@@ -208,7 +208,7 @@ pub(crate) async fn rollback(inner: &Inner, plan: &Plan, completed: &[usize], on
         }
         match inner.run_action(action).await.map_err(|e| e.in_context_of(action)) {
             Ok(()) => on_event(&ExecEvent::Undone { op, action }),
-            Err(e) if is_already_gone(action, &e) => on_event(&ExecEvent::Undone { op, action }),
+            Err(e) if is_already_gone(action, &e) || is_already_there(action, &e) => on_event(&ExecEvent::Undone { op, action }),
             Err(error) => {
                 on_event(&ExecEvent::UndoFailed { op, action, error: &error });
                 failures.push(UndoFailure { op, action: action.clone(), error });
@@ -246,6 +246,17 @@ fn stays_inside(plan: &Plan, action: &Action, dying: impl Fn(&str) -> bool) -> b
 pub fn means_gone(error: &ExecError) -> bool {
     use nix::libc::{EADDRNOTAVAIL, ENODEV, ENOENT, ESRCH};
     matches!(error, ExecError::NoSuchNamespace(_)) || matches!(error.errno(), Some(e) if [ENOENT, ESRCH, ENODEV, EADDRNOTAVAIL].contains(&e))
+}
+
+/// Whether `error` says the object an undo puts back is there already: the undo of a
+/// removal that was journaled as started but never reached the kernel (a SIGKILL between
+/// the journal record and the request) finds its object in place.
+fn is_already_there(action: &Action, error: &ExecError) -> bool {
+    let adds = matches!(
+        action,
+        Action::CreateNetns { .. } | Action::CreateLink { .. } | Action::AddAddr { .. } | Action::AddRoute { .. } | Action::AddRule { .. } | Action::AddFilter { .. }
+    );
+    adds && error.errno() == Some(nix::libc::EEXIST)
 }
 
 fn is_already_gone(action: &Action, error: &ExecError) -> bool {

@@ -60,6 +60,13 @@ impl Planner<'_> {
             if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
                 continue;
             }
+            // A veth whose other end is in a namespace that goes: it goes with it.
+            if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, .. }, .. }) = &entry.made
+                && matches!(first, Action::DeleteLink { .. })
+                && dying.contains(peer_ns)
+            {
+                continue;
+            }
             if let Some((script, their_entry)) = ownership::stacked_above(entry.made.as_ref(), first, self.others) {
                 self.handover.push(crate::plan::Handover { entry: i, script, their_entry, undo: entry.undo.clone() });
                 continue;
@@ -92,7 +99,21 @@ impl Planner<'_> {
         match action {
             Action::DeleteLink { ns, name } => match link(ns, name) {
                 None => Gone,
-                Some(_) => Do(entry.made.iter().filter(|m| matches!(m, Action::CreateLink { .. })).cloned().collect()),
+                // Made again as it is now, MACs included (a rollback must not change them).
+                Some(l) => Do(entry
+                    .made
+                    .iter()
+                    .filter_map(|m| match m {
+                        Action::CreateLink { ns: n, name: nm, kind, attrs } => {
+                            let mut kind = kind.clone();
+                            if let LinkKind::Veth { peer_ns, peer_name, peer_attrs } = &mut kind {
+                                peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
+                            }
+                            Some(Action::CreateLink { ns: n.clone(), name: nm.clone(), kind, attrs: LinkAttrs { mac: l.mac.or(attrs.mac), ..attrs.clone() } })
+                        }
+                        _ => None,
+                    })
+                    .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
                 Some(l) if l.addrs.contains(addr) => Do(vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }]),
