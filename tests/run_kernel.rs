@@ -148,3 +148,20 @@ fn an_edited_script_removes_what_it_no_longer_declares() {
     sb.netscript(&["down", &script]).ok();
     assert_eq!(sb.dump(), before);
 }
+
+/// The kernel reports a /0 rule selector as "from all": such a rule applies, verifies,
+/// and a re-run is up to date (v4 and v6).
+#[test]
+fn rules_with_zero_length_selectors_apply_and_converge() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("zero.ns", "netns z0 <\n  rule from 0.0.0.0/0 lookup 100\n  rule from ::/0 lookup 100\n  rule to ::/0 fwmark 7 lookup 101\n>\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    sb.assert_up_to_date(&script);
+    let v4 = sb.sh("ip -n z0 -4 rule show").ok();
+    let v6 = sb.sh("ip -n z0 -6 rule show").ok();
+    assert!(v4.contains("from all lookup 100"), "{v4}");
+    assert!(v6.contains("from all lookup 100") && v6.contains("fwmark 0x7 lookup 101"), "{v6}");
+    sb.netscript(&["down", &script]).ok();
+    assert!(!sb.sh("ip netns list").ok().contains("z0"));
+}

@@ -674,7 +674,9 @@ impl<'a> Planner<'a> {
             // The priority the kernel would pick, given explicitly: the record then
             // names this rule exactly, and its delete cannot take another rule.
             let prios = self.rule_prios.entry((ns.name.clone(), spec.v6)).or_insert_with(|| {
-                let mut seen: Vec<u32> = observed.iter().filter(|r| r.v6 == spec.v6).filter_map(|r| r.priority).collect();
+                // The kernel leaves out the priority of a rule at 0 (`local`).
+                let mut seen: Vec<u32> = observed.iter().filter(|r| r.v6 == spec.v6).map(|r| r.priority.unwrap_or(0)).collect();
+                seen.sort_unstable();
                 if seen.is_empty() {
                     // A namespace being created (or planning offline): the kernel's defaults.
                     seen = if spec.v6 { vec![0, 32766] } else { vec![0, 32766, 32767] };
@@ -764,10 +766,13 @@ pub fn route_spec(route: &Route) -> RouteSpec {
 }
 
 pub fn rule_spec(rule: &Rule) -> RuleSpec {
+    // A /0 selector matches everything: the kernel keeps none ("from all"), and so does
+    // the spec, so that it compares equal with what the kernel reports.
+    let selector = |s: &Option<crate::source::Spanned<ipnet::IpNet>>| s.as_ref().map(|f| f.node).filter(|n| n.prefix_len() > 0);
     RuleSpec {
         v6: rule.is_ipv6(),
-        from: rule.from.as_ref().map(|f| f.node),
-        to: rule.to.as_ref().map(|t| t.node),
+        from: selector(&rule.from),
+        to: selector(&rule.to),
         iif: rule.iif.as_ref().map(|i| i.node.clone()),
         oif: rule.oif.as_ref().map(|o| o.node.clone()),
         fwmark: rule.fwmark.as_ref().map(|f| f.node.0),
