@@ -317,7 +317,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
     let a = keys.iter().map(|k| if *k == Key::Ns(0) { Just(Some(Val::Unit)).boxed() } else { slot_strategy(*k) }).collect::<Vec<_>>();
     // The edits: about one slot in five is drawn afresh for B (None: B keeps A's). One
     // vector, mostly None, so that shrinking tries only the edits there are.
-    let edits = keys.iter().map(|k| proptest::option::weighted(0.000001, slot_strategy(*k))).collect::<Vec<_>>();
+    let edits = keys.iter().map(|k| proptest::option::weighted(0.2, slot_strategy(*k))).collect::<Vec<_>>();
     (tag, pre, a, edits).prop_map(move |(tag, pre, a, edits)| {
         let mut va = Version::new();
         let mut vb = Version::new();
