@@ -170,11 +170,7 @@ pub fn dump() -> String {
 pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
     let json = |program: &str, args: &[&str]| -> Value {
         let text = run(program, args);
-        if text.trim().is_empty() {
-            Value::Array(vec![])
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{program} {args:?}: bad JSON ({e}): {text}"))
-        }
+        if text.trim().is_empty() { Value::Array(vec![]) } else { serde_json::from_str(&text).unwrap_or_else(|e| panic!("{program} {args:?}: bad JSON ({e}): {text}")) }
     };
     let mut namespaces: Vec<String> = json("ip", &["-json", "netns", "list"])
         .as_array()
