@@ -934,7 +934,7 @@ fn config() -> ProptestConfig {
         config.max_shrink_iters = 1000;
     }
     if env("PROPTEST_MAX_SHRINK_TIME").is_none() {
-        config.max_shrink_time = 180_000;
+        config.max_shrink_time = 120_000;
     }
     config
 }
