@@ -219,8 +219,9 @@ fn root_qdisc_kind_changes_back_and_forth() {
         let root = json(&sb, "tc -n t1 -json qdisc show dev v0 root");
         assert_eq!(root[0]["kind"], kind, "step {step}: {root}");
         assert_eq!(root[0]["handle"], "1:", "step {step}: {root}");
-        let cls = json(&sb, "tc -n t1 -json class show dev v0");
-        assert_eq!(cls.as_array().unwrap().len(), classes, "step {step}: classes {cls}");
+        // (`tc -json class show` prints tbf's pseudo-class as text: read the text.)
+        let cls = sb.sh("tc -n t1 class show dev v0").ok();
+        assert_eq!(cls.lines().filter(|l| l.starts_with("class htb")).count(), classes, "step {step}: classes\n{cls}");
         sb.assert_up_to_date(&script);
         assert_same_dump(&fresh_dump("", text), &without_macs(&sb.dump()), &format!("step {step} ({kind}) vs the script alone"));
     }
@@ -268,21 +269,40 @@ fn down_removes_only_its_own_rule_among_equal_selectors() {
     let a = sb.write_script("a.ns", "host < rule from 10.1.0.0/16 lookup 100 >\n");
     let b = sb.write_script("b.ns", "host < rule from 10.1.0.0/16 lookup 100 pref 200 >\n");
     let start = sb.dump();
-    // A first: the kernel's pick (32765) is A's; then B's at 200, then one by hand at 300.
-    sb.netscript(&["run", &a]).ok();
-    sb.netscript(&["run", &b]).ok();
-    sb.sh("ip rule add from 10.1.0.0/16 lookup 100 pref 300").ok();
     let prefs = |sb: &Sandbox| -> Vec<u64> {
         json(sb, "ip -4 -json rule show").as_array().unwrap().iter().filter(|r| r["src"] == "10.1.0.0").map(|r| r["priority"].as_u64().unwrap()).collect()
     };
-    assert_eq!(prefs(&sb), vec![200, 300, 32765]);
+    // A first (the priority is the kernel's pick), then B's at 200, then one by hand at 300:
+    // a delete without A's priority would take B's (the first that matches).
+    sb.netscript(&["run", &a]).ok();
+    let a_pref = prefs(&sb)[0];
+    assert!(a_pref > 300, "{a_pref}");
+    sb.netscript(&["run", &b]).ok();
+    sb.sh("ip rule add from 10.1.0.0/16 lookup 100 pref 300").ok();
+    assert_eq!(prefs(&sb), vec![200, 300, a_pref]);
     let down = sb.netscript(&["down", &a]);
     assert!(down.success, "{}", down.stderr);
-    assert_eq!(prefs(&sb), vec![200, 300], "down A must take exactly A's rule (32765)");
+    assert_eq!(prefs(&sb), vec![200, 300], "down A must take exactly A's rule ({a_pref})");
     sb.netscript(&["down", &b]).ok();
     assert_eq!(prefs(&sb), vec![300], "down B must take exactly B's rule (200)");
     sb.sh("ip rule del from 10.1.0.0/16 lookup 100 pref 300").ok();
     assert_eq!(sb.dump(), start);
+}
+
+/// A rule without `pref`, in a namespace that exists already (here the initial one), gets
+/// the priority `ip rule add` would give it: one below the second rule's (32765, before
+/// the main table's lookup), and the rules are in the same order.
+#[test]
+fn rule_without_priority_gets_the_kernels_pick_in_an_existing_namespace() {
+    let reference = Sandbox::new();
+    reference.sh("ip rule add from 10.1.0.0/16 lookup 100 && ip netns add p1 && ip -n p1 rule add from 10.1.0.0/16 lookup 100").ok();
+    let sb = Sandbox::new();
+    sb.sh("ip netns add p1").ok();
+    let script = sb.write_script("r.ns", "host < rule from 10.1.0.0/16 lookup 100 >\nnetns p1 < rule from 10.1.0.0/16 lookup 100 >\n");
+    sb.netscript(&["run", &script]).ok();
+    let rules = |sb: &Sandbox| sb.sh("ip -4 rule show; ip -n p1 -4 rule show").ok();
+    assert_eq!(rules(&sb), rules(&reference), "rules differ from `ip rule add`'s");
+    assert_same_dump(&reference.dump(), &sb.dump(), "vs ip rule add");
 }
 
 #[test]
@@ -294,10 +314,12 @@ fn down_removes_only_its_own_route_among_equal_prefixes() {
     let b = sb.write_script("b.ns", "host <\n  link h0\n  route 2001:db8:9::/64 dev h0 metric 500\n  route 10.44.0.0/16 dev h0 metric 50\n>\n");
     sb.netscript(&["run", &a]).ok();
     sb.netscript(&["run", &b]).ok();
-    // A routing daemon's routes to the same prefixes: another metric, another table.
+    // A routing daemon's routes to the same prefixes: another metric, another table, and
+    // (v4) one that differs from A's only by its protocol, ahead of it in the kernel's list.
     sb.sh(
         "ip -6 route add 2001:db8:9::/64 dev h0 metric 700 proto bird && ip -6 route add 2001:db8:9::/64 dev h0 table 200 proto bird \
-         && ip route add 10.44.0.0/16 dev h0 metric 60 proto bird && ip route add 10.44.0.0/16 dev h0 table 200 proto bird",
+         && ip route add 10.44.0.0/16 dev h0 metric 60 proto bird && ip route add 10.44.0.0/16 dev h0 table 200 proto bird \
+         && ip route prepend 10.44.0.0/16 dev h0 proto bird",
     )
     .ok();
     let routes = |sb: &Sandbox| -> Vec<String> {
@@ -311,12 +333,12 @@ fn down_removes_only_its_own_route_among_equal_prefixes() {
         v
     };
     let all = routes(&sb);
-    assert_eq!(all.len(), 8, "{all:#?}");
+    assert_eq!(all.len(), 9, "{all:#?}");
     let down = sb.netscript(&["down", &a]);
     assert!(down.success, "{}", down.stderr);
     let mut expected: Vec<String> = all.iter().filter(|r| !(r.ends_with("proto 110") && (r.contains("metric 1024") || r.contains("metric 0")))).cloned().collect();
     expected.sort();
-    assert_eq!(expected.len(), 6, "{all:#?}");
+    assert_eq!(expected.len(), 7, "{all:#?}");
     assert_eq!(routes(&sb), expected, "down A must take exactly A's two routes");
     sb.netscript(&["down", &b]).ok();
     let left: Vec<String> = expected.into_iter().filter(|r| r.ends_with("proto bird")).collect();
@@ -638,10 +660,12 @@ fn others_objects_in_a_created_namespace_survive_an_edit() {
     let edited = "netns o1 <\n  veth v0 <-> o2.v1 < addr 10.19.0.1/24 >\n>\nnetns o2 < link v1 < addr 10.19.0.2/24 > >\n";
     let script = sb.write_script("o.ns", full);
     sb.netscript(&["run", &script]).ok();
-    // A routing daemon's routes to the same prefix (another metric, another table), one to
-    // another prefix, and the operator's address.
+    // A routing daemon's routes to the same prefix (another metric, another table, and one
+    // that differs from netscript's only by its protocol, ahead of it in the kernel's
+    // list), one to another prefix, and the operator's address.
     sb.sh(
         "ip -n o1 route add 10.19.9.0/24 via 10.19.0.2 metric 10 proto bird && ip -n o1 route add 10.19.9.0/24 via 10.19.0.2 table 50 proto bird \
+         && ip -n o1 route prepend 10.19.9.0/24 via 10.19.0.2 proto bird \
          && ip -n o1 route add 10.19.5.0/24 via 10.19.0.2 proto bird && ip -n o1 addr add 10.19.7.1/24 dev v0",
     )
     .ok();
@@ -659,7 +683,12 @@ fn others_objects_in_a_created_namespace_survive_an_edit() {
         .collect();
     assert_eq!(
         routes,
-        vec!["10.19.5.0/24 table main metric 0 proto bird", "10.19.9.0/24 table 50 metric 0 proto bird", "10.19.9.0/24 table main metric 10 proto bird"],
+        vec![
+            "10.19.5.0/24 table main metric 0 proto bird",
+            "10.19.9.0/24 table 50 metric 0 proto bird",
+            "10.19.9.0/24 table main metric 0 proto bird",
+            "10.19.9.0/24 table main metric 10 proto bird"
+        ],
         "only netscript's route goes"
     );
     assert_eq!(v4_addrs(&sb, Some("o1"), "v0"), vec!["10.19.0.1/24", "10.19.7.1/24"], "only netscript's address goes");
