@@ -506,6 +506,31 @@ fn second_script_declaring_the_same_address_is_refused() {
     assert_eq!(state_files(&sb).len(), 1);
 }
 
+/// The other objects one script owns: a created link, a route, a rule, a root qdisc.
+#[test]
+fn second_script_declaring_the_same_object_is_refused() {
+    let sb = Sandbox::new();
+    sb.sh(&format!("{HOST_VETH} && ip addr add 10.13.0.1/24 dev h0")).ok();
+    let start = sb.dump();
+    for (what, a_text, b_text) in [
+        ("created link", "host < bridge br7 >\n", "host < bridge br7 >\nnetns b1 < bridge bb >\n"),
+        ("route", "host < link h0; route 10.13.9.0/24 via 10.13.0.2 >\n", "host < link h0 < mtu 1400 >; route 10.13.9.0/24 via 10.13.0.2 >\n"),
+        ("rule", "host < rule from 10.13.0.100 lookup 100 >\n", "host < link h0 < mtu 1400 >; rule from 10.13.0.100 lookup 100 >\n"),
+        ("root qdisc", "host < link h0 < shape 1mbit > >\n", "host < link h0 < shape 2mbit; mtu 1400 > >\n"),
+    ] {
+        let a = sb.write_script("a.ns", a_text);
+        let b = sb.write_script("b.ns", b_text);
+        sb.netscript(&["run", &a]).ok();
+        let applied = sb.dump();
+        let run = sb.netscript(&["run", &b]);
+        assert_refused(&run, "netscript::plan::owned_by_other");
+        assert_same_dump(&applied, &sb.dump(), &format!("{what}: refused second script"));
+        sb.netscript(&["down", &a]).ok();
+        assert_same_dump(&start, &sb.dump(), &format!("{what}: down of the first"));
+        assert!(state_files(&sb).is_empty(), "{what}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 14. `down` killed mid-way in a pre-existing namespace.
 
@@ -692,5 +717,27 @@ fn others_objects_in_a_created_namespace_survive_an_edit() {
         "only netscript's route goes"
     );
     assert_eq!(v4_addrs(&sb, Some("o1"), "v0"), vec!["10.19.0.1/24", "10.19.7.1/24"], "only netscript's address goes");
+    sb.assert_up_to_date(&script);
+}
+
+// ---------------------------------------------------------------------------------------
+// An edit's removals are inside the transaction: when the edit fails later (netem is
+// missing from this kernel), what it had removed is put back.
+
+#[test]
+fn failed_edit_puts_back_what_it_removed() {
+    let sb = Sandbox::new();
+    sb.sh(HOST_VETH).ok();
+    let full = "netns fr1 <\n  veth v0 <-> fr2.v1 < addr 10.21.0.1/24; addr 10.21.1.1/24 >\n  route 10.21.9.0/24 via 10.21.0.2\n  rule from 10.21.0.100 lookup 100\n>\nhost < link h0 < addr 10.21.5.1/24; mtu 1400 > >\n";
+    let script = sb.write_script("fr.ns", full);
+    sb.netscript(&["run", &script]).ok();
+    let applied = sb.dump();
+    sb.write_script("fr.ns", "netns fr1 <\n  veth v0 <-> fr2.v1 < addr 10.21.0.1/24 >\n  netem delay 1ms\n>\n");
+    let plan = sb.netscript(&["plan", &script]).ok();
+    assert!(plan.matches("# no longer declared").count() >= 5, "the edit removes things first:\n{plan}");
+    let run = sb.netscript(&["run", &script]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_same_dump(&applied, &sb.dump(), "the failed edit's removals were not put back");
+    sb.write_script("fr.ns", full);
     sb.assert_up_to_date(&script);
 }
