@@ -664,9 +664,13 @@ fn down_of_a_deleted_script_finds_its_record() {
     sb.sh(HOST_VETH).ok();
     let start = sb.dump();
     let text = "netns x1 < veth v0 <-> x2.v1 < addr 10.18.0.1/24 > >\nhost < link h0 < addr 10.18.9.1/24; mtu 1400 > >\n";
-    for (how, down) in [("absolute", format!("{BIN} down /run/x.ns")), ("relative to /run", format!("cd /run && {BIN} down x.ns"))] {
-        let script = sb.write_script("x.ns", text);
-        sb.netscript(&["run", &script]).ok();
+    for (how, run, down) in [
+        ("absolute", format!("{BIN} run /run/x.ns"), format!("{BIN} down /run/x.ns")),
+        ("down relative to /run", format!("{BIN} run /run/x.ns"), format!("cd /run && {BIN} down x.ns")),
+        ("run relative to /run", format!("cd /run && {BIN} run x.ns"), format!("cd / && {BIN} down /run/x.ns")),
+    ] {
+        sb.write_script("x.ns", text);
+        sb.sh(&run).ok();
         sb.sh("rm /run/x.ns").ok();
         let r = sb.sh(&down);
         assert!(r.success, "{how}: {r:?}");
