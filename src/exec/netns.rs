@@ -115,9 +115,12 @@ pub fn id_of(fd: &OwnedFd) -> Option<u64> {
 pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {
     check_name(name)?;
     let path = netns_path(name);
-    let fd = match open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    // O_NOFOLLOW: a symbolic link there is not a namespace of that name (it would lead
+    // netscript into another one).
+    let fd = match open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(name.to_string())),
+        Err(Errno::ELOOP) => return Err(ExecError::Protocol(format!("{} is a symbolic link, not a namespace; netscript does not follow it (remove it, or name another namespace)", path.display()))),
         Err(e) => return Err(ExecError::os(format!("cannot open {}", path.display()), e)),
     };
     if !is_netns(&fd) {

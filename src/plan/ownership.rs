@@ -140,7 +140,8 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
             n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
         }),
         Action::SetLink { ns, name, set } => {
-            let Some(i) = iface(ns, name) else { return name == "lo" && ns_of(ns).is_some() };
+            // An interface the script no longer names gets back what it had.
+            let Some(i) = iface(ns, name) else { return false };
             (set.up.is_none() || i.admin_up.is_some() || i.is_created())
                 && (set.mtu.is_none() || i.mtu.is_some())
                 && (set.mac.is_none() || i.mac.is_some())

@@ -70,6 +70,9 @@ struct Planner<'a> {
     drop_netns: Vec<String>,
     /// Record entries that are no longer netscript's.
     forget: Vec<usize>,
+    /// Addresses this plan deletes before it adds any (removals, and the secondaries a
+    /// removed primary takes with it): not present for the additions.
+    gone_addrs: std::collections::HashSet<(String, String, ipnet::IpNet)>,
     others: &'a [ownership::OtherScript],
     /// Entries whose attribute another script changed since: handed to it, not undone.
     handover: Vec<super::Handover>,
@@ -99,6 +102,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         drop_netns: Vec::new(),
         forget: Vec::new(),
         others: ownership.others,
+        gone_addrs: Default::default(),
         handover: Vec::new(),
         rule_prios: HashMap::new(),
     };
@@ -308,7 +312,10 @@ impl<'a> Planner<'a> {
                 IfaceKind::Loopback if self.ns_op.contains_key(&ns.name) => {
                     let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: None };
                     let deps = self.ns_deps(&ns.name);
-                    let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, vec![]);
+                    // Recorded so that a version without the line gives back what a new
+                    // namespace's lo has (its state is netscript's default: up).
+                    let undo = set.mtu.map(|_| Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set: LinkSet { mtu: Some(LOOPBACK_MTU), ..Default::default() } }).into_iter().collect();
+                    let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, undo);
                     self.record_link_op(&ns.name, &iface.name, op);
                 }
                 IfaceKind::Loopback => {}
@@ -428,15 +435,46 @@ impl<'a> Planner<'a> {
     }
 
     fn addresses(&mut self, ns: &Namespace, iface: &Interface) {
-        let present: Vec<ipnet::IpNet> = self.observed_link(&ns.name, &iface.name).map(|l| l.addrs.clone()).unwrap_or_default();
+        let (nsn, dev) = (ns.name.clone(), iface.name.clone());
+        let mut present: Vec<ipnet::IpNet> = self.observed_link(&nsn, &dev).map(|l| l.addrs.clone()).unwrap_or_default();
+        present.retain(|a| !self.gone_addrs.contains(&(nsn.clone(), dev.clone(), *a)));
+        let mut first_deps = Vec::new();
+        // IPv4 keeps one primary address per subnet (the first added; the source of what
+        // leaves through it). Where the kernel's order would not be the script's, the
+        // script's own addresses of that subnet are deleted (secondaries first: deleting
+        // a primary takes its secondaries) and added again in the script's order.
+        let mut subnets: Vec<ipnet::IpNet> = iface.addrs.iter().filter(|a| a.node.addr().is_ipv4()).map(|a| a.node.trunc()).collect();
+        subnets.dedup();
+        for subnet in subnets {
+            let declared: Vec<ipnet::IpNet> = iface.addrs.iter().map(|a| a.node).filter(|a| a.trunc() == subnet).collect();
+            let here: Vec<ipnet::IpNet> = present.iter().copied().filter(|a| a.trunc() == subnet).collect();
+            let kept: Vec<ipnet::IpNet> = here.iter().copied().filter(|a| declared.contains(a)).collect();
+            let mut after: Vec<ipnet::IpNet> = kept.clone();
+            after.extend(declared.iter().filter(|a| !here.contains(a)));
+            let all_ours = here.iter().all(|a| self.owns(&format!("addr {nsn} {dev} {a}")));
+            if after == declared || kept.is_empty() || !all_ours {
+                continue;
+            }
+            for a in here.iter().rev() {
+                let deps = self.link_deps(&nsn, &dev);
+                let undo = vec![Action::AddAddr { ns: nsn.clone(), dev: dev.clone(), addr: *a }];
+                let span = iface.addrs.iter().find(|d| d.node == *a).map(|d| d.span).unwrap_or(iface.span);
+                let op = self.push(Action::DelAddr { ns: nsn.clone(), dev: dev.clone(), addr: *a }, span, deps, undo);
+                first_deps.push(op);
+                present.retain(|p| p != a);
+            }
+        }
         for addr in &iface.addrs {
             if present.contains(&addr.node) {
                 continue;
             }
-            let deps = self.link_deps(&ns.name, &iface.name);
-            let undo = vec![Action::DelAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }];
-            let op = self.push(Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: addr.node }, addr.span, deps, undo);
-            self.ns_link_ops.entry(ns.name.clone()).or_default().push(op);
+            let mut deps = self.link_deps(&nsn, &dev);
+            deps.extend(first_deps.iter().copied());
+            let undo = vec![Action::DelAddr { ns: nsn.clone(), dev: dev.clone(), addr: addr.node }];
+            let op = self.push(Action::AddAddr { ns: nsn.clone(), dev: dev.clone(), addr: addr.node }, addr.span, deps, undo);
+            // In the script's order: each waits for the one before.
+            first_deps.push(op);
+            self.ns_link_ops.entry(nsn.clone()).or_default().push(op);
         }
     }
 
@@ -720,6 +758,9 @@ impl<'a> Planner<'a> {
         }
     }
 }
+
+/// The mtu of `lo` in a new namespace.
+const LOOPBACK_MTU: u32 = 65536;
 
 /// The metric the kernel gives an IPv6 route added without one.
 pub const IPV6_DEFAULT_METRIC: u32 = 1024;

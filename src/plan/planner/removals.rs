@@ -76,6 +76,7 @@ impl Planner<'_> {
                 match self.removal_undo(action, entry) {
                     Removal::Gone => {}
                     Removal::Do(undo) => {
+                        self.secondaries_first(action, i);
                         let action = keep_for_rollback(action, &undo);
                         let op = self.push(action, Default::default(), Vec::new(), undo);
                         self.ops[op].removes = Some(i);
@@ -88,6 +89,31 @@ impl Planner<'_> {
                 self.forget.push(i);
             }
         }
+    }
+
+    /// Before an IPv4 address that is the primary of its subnet is deleted, its
+    /// secondaries are (the kernel would drop them with it, and nothing would put them
+    /// back on rollback): each with an undo, as part of removing entry `entry`. Those the
+    /// script declares are added again after the removals.
+    fn secondaries_first(&mut self, action: &Action, entry: usize) {
+        let Action::DelAddr { ns, dev, addr } = action else { return };
+        if !addr.addr().is_ipv4() {
+            return;
+        }
+        let Some(l) = self.observed_link(ns, dev) else { return };
+        let subnet: Vec<ipnet::IpNet> = l.addrs.iter().copied().filter(|a| a.trunc() == addr.trunc() && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *a))).collect();
+        if subnet.first() != Some(addr) {
+            self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
+            return;
+        }
+        for a in subnet.iter().skip(1).rev() {
+            let undo = vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *a }];
+            let op = self.push(Action::DelAddr { ns: ns.clone(), dev: dev.clone(), addr: *a }, Default::default(), Vec::new(), undo);
+            self.ops[op].removes = Some(entry);
+            self.last_removal = Some(op);
+            self.gone_addrs.insert((ns.clone(), dev.clone(), *a));
+        }
+        self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
     }
 
     /// Whether `action` (an entry's undo) still has something to do, and what puts the
@@ -109,14 +135,17 @@ impl Planner<'_> {
                             if let LinkKind::Veth { peer_ns, peer_name, peer_attrs } = &mut kind {
                                 peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
                             }
-                            Some(Action::CreateLink { ns: n.clone(), name: nm.clone(), kind, attrs: LinkAttrs { mac: l.mac.or(attrs.mac), ..attrs.clone() } })
+                            // A bridge made with an explicit MAC has no carrier until it has a
+                            // port: only a veth's MACs are given again.
+                            let mac = if matches!(kind, LinkKind::Veth { .. }) { l.mac.or(attrs.mac) } else { attrs.mac };
+                            Some(Action::CreateLink { ns: n.clone(), name: nm.clone(), kind, attrs: LinkAttrs { mac, ..attrs.clone() } })
                         }
                         _ => None,
                     })
                     .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
-                Some(l) if l.addrs.contains(addr) => Do(vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }]),
+                Some(l) if l.addrs.contains(addr) && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *addr)) => Do(vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }]),
                 _ => Gone,
             },
             Action::DelRoute { ns, route } => match seen {
