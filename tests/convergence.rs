@@ -885,11 +885,30 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         let start = full_dump(&s1);
         let path = s1.write_script(SCRIPT, &a.text);
         let run = s1.netscript(&["run", &path]);
+        // A root qdisc that netscript did not make (h0's pre-existing tbf) is refused
+        // before anything changes, by design (docs/OWNERSHIP.md): then B alone must be
+        // refused too, and the refused run must have changed nothing.
+        let refused = |run: &Run| run.code == Some(1) && run.stderr.contains("netscript::plan::foreign_qdisc");
+        if refused(&run) {
+            let _ = s2.join();
+            return Err(TestCaseError::reject("A shapes h0 over its pre-existing tbf: refused by design"));
+        }
         if !run.success {
             return Err(run_failed("run of A on the pre-existing state failed", &run));
         }
+        let after_a = settled_dump(&s1);
         s1.write_script(SCRIPT, &b.text);
         let run = s1.netscript(&["run", &path]);
+        if refused(&run) {
+            let (_, alone, _) = s2.join().expect("the S2 thread");
+            if !refused(&alone) {
+                return Err(fail(format!("B after A was refused (foreign qdisc) but B alone was not:\n{}", show(&alone))));
+            }
+            if let Some(diff) = dump_diff(&exact(&after_a), &exact(&settled_dump(&s1))) {
+                return Err(fail(format!("the refused run of B changed the state:\n{diff}")));
+            }
+            return Ok(());
+        }
         if !run.success {
             return Err(run_failed("run of B after A failed", &run));
         }

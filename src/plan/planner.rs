@@ -73,6 +73,9 @@ struct Planner<'a> {
     /// Addresses this plan deletes before it adds any (removals, and the secondaries a
     /// removed primary takes with it): not present for the additions.
     gone_addrs: std::collections::HashSet<(String, String, ipnet::IpNet)>,
+    /// Devices whose IPv4 routes the kernel flushes in this plan (their last IPv4
+    /// address is deleted).
+    flushed_devs: std::collections::HashSet<(String, String)>,
     others: &'a [ownership::OtherScript],
     /// Entries whose attribute another script changed since: handed to it, not undone.
     handover: Vec<super::Handover>,
@@ -103,6 +106,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         forget: Vec::new(),
         others: ownership.others,
         gone_addrs: Default::default(),
+        flushed_devs: Default::default(),
         handover: Vec::new(),
         rule_prios: HashMap::new(),
     };
@@ -683,7 +687,8 @@ impl<'a> Planner<'a> {
     }
 
     fn routes(&mut self, ns: &Namespace) {
-        let observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
+        let mut observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
+        observed.retain(|r| !(r.dest.addr().is_ipv4() && r.dev.as_ref().is_some_and(|d| self.flushed_devs.contains(&(ns.name.clone(), d.clone())))));
         for route in &ns.routes {
             let spec = route_spec(route);
             if observed.iter().any(|have| route_matches(&spec, have)) {

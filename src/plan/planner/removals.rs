@@ -75,8 +75,9 @@ impl Planner<'_> {
             for action in &entry.undo {
                 match self.removal_undo(action, entry) {
                     Removal::Gone => {}
-                    Removal::Do(undo) => {
+                    Removal::Do(mut undo) => {
                         self.secondaries_first(action, i);
+                        undo.extend(self.flushed_with(action));
                         let action = keep_for_rollback(action, &undo);
                         let op = self.push(action, Default::default(), Vec::new(), undo);
                         self.ops[op].removes = Some(i);
@@ -114,6 +115,25 @@ impl Planner<'_> {
             self.gone_addrs.insert((ns.clone(), dev.clone(), *a));
         }
         self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
+    }
+
+    /// Deleting the last IPv4 address of a device makes the kernel flush every IPv4 route
+    /// through it. Those routes are then not present for the additions (the script's are
+    /// added again), and a rollback must put them all back: returns what does, after the
+    /// address itself.
+    fn flushed_with(&mut self, action: &Action) -> Vec<Action> {
+        let Action::DelAddr { ns, dev, addr } = action else { return Vec::new() };
+        if !addr.addr().is_ipv4() {
+            return Vec::new();
+        }
+        let Some(l) = self.observed_link(ns, dev) else { return Vec::new() };
+        let left = l.addrs.iter().any(|a| a.addr().is_ipv4() && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *a)));
+        if left {
+            return Vec::new();
+        }
+        self.flushed_devs.insert((ns.clone(), dev.clone()));
+        let routes = self.observed_ns(ns).map(|o| o.routes.iter().filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev.as_str())).cloned().collect::<Vec<_>>()).unwrap_or_default();
+        routes.into_iter().map(|route| Action::AddRoute { ns: ns.clone(), route }).collect()
     }
 
     /// Whether `action` (an entry's undo) still has something to do, and what puts the
