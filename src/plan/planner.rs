@@ -73,6 +73,8 @@ struct Planner<'a> {
     /// Addresses this plan deletes before it adds any (removals, and the secondaries a
     /// removed primary takes with it): not present for the additions.
     gone_addrs: std::collections::HashSet<(String, String, ipnet::IpNet)>,
+    /// Links this plan deletes and makes anew (a veth paired with another end).
+    replaced: Vec<(String, String)>,
     /// Devices whose IPv4 routes the kernel flushes in this plan (their last IPv4
     /// address is deleted).
     flushed_devs: std::collections::HashSet<(String, String)>,
@@ -107,6 +109,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         others: ownership.others,
         gone_addrs: Default::default(),
         flushed_devs: Default::default(),
+        replaced: Vec::new(),
         handover: Vec::new(),
         rule_prios: HashMap::new(),
     };
@@ -199,6 +202,25 @@ impl<'a> Planner<'a> {
             })
     }
 
+    /// The veth the script's earlier runs made at (ns, name), if it paired with another
+    /// end than `peer`: what it was made as.
+    fn moved_veth(&self, ns: &str, name: &str, peer: &IfRef) -> Option<&'a Action> {
+        self.owned.iter().filter_map(|o| o.made.as_ref()).find(|m| {
+            matches!(m, Action::CreateLink { ns: n, name: l, kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }
+                if n == ns && l == name && (peer_ns != &peer.ns || peer_name != &peer.name))
+        })
+    }
+
+    /// `made` (a veth's creation) as the link is now, MACs included: what puts it back.
+    fn as_it_is(&self, made: &Action, found: &ObservedLink) -> Action {
+        let mut action = made.clone();
+        if let Action::CreateLink { attrs, kind: LinkKind::Veth { peer_ns, peer_name, peer_attrs }, .. } = &mut action {
+            attrs.mac = found.mac.or(attrs.mac);
+            peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
+        }
+        action
+    }
+
     /// Whether the record holds something with this key (see [`ownership::key`]).
     fn owns(&self, key: &str) -> bool {
         self.owned.iter().any(|o| ownership::entry_key(o).as_deref() == Some(key))
@@ -208,8 +230,17 @@ impl<'a> Planner<'a> {
         self.observed.namespaces.get(ns)
     }
 
+    /// The link as observed; `None` for one this plan makes anew (what was seen of it
+    /// is gone with it).
     fn observed_link(&self, ns: &str, name: &str) -> Option<&ObservedLink> {
+        if self.is_replaced(ns, name) {
+            return None;
+        }
         self.observed_ns(ns).and_then(|n| n.links.get(name))
+    }
+
+    fn is_replaced(&self, ns: &str, name: &str) -> bool {
+        self.replaced.iter().any(|(n, l)| n == ns && l == name)
     }
 
     fn ns_deps(&self, ns: &str) -> Vec<usize> {
@@ -297,6 +328,20 @@ impl<'a> Planner<'a> {
                     );
                     return;
                 }
+                if let IfaceKind::Veth { peer } = &iface.kind
+                    && let Some(made) = self.moved_veth(&ns.name, &iface.name, peer)
+                {
+                    // The script's veth now pairs with another end: made anew.
+                    let mut deps = self.link_deps(&ns.name, &iface.name);
+                    deps.extend(self.ns_deps(&peer.ns));
+                    let put_back = self.as_it_is(made, &found);
+                    let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, vec![put_back]);
+                    self.record_link_op(&ns.name, &iface.name, op);
+                    self.replaced.push((ns.name.clone(), iface.name.clone()));
+                    self.replaced.push((peer.ns.clone(), peer.name.clone()));
+                    self.create_link(ns, iface, kind);
+                    return;
+                }
                 self.reconcile_link(ns, iface, &found);
             }
             (None, Some(found)) => self.reconcile_link(ns, iface, &found),
@@ -304,7 +349,8 @@ impl<'a> Planner<'a> {
                 // Created with its pair: its attributes went into the pair's create op.
                 IfaceKind::VethPeer { of } => {
                     let pair_exists = self.observed_link(&of.ns, &of.name).is_some();
-                    if pair_exists {
+                    let moving = self.moved_veth(&of.ns, &of.name, &IfRef { ns: ns.name.clone(), name: iface.name.clone() }).is_some();
+                    if pair_exists && !moving {
                         self.diagnostics.push(
                             Diagnostic::error(MISSING_INTERFACE, iface.span, format!("veth `{of}` exists, but its peer `{}` is not in `{}`", iface.name, ns.name))
                                 .label("expected here")
@@ -483,6 +529,9 @@ impl<'a> Planner<'a> {
     }
 
     fn qdisc_on(&self, ns: &str, dev: &str, parent: QdiscParent) -> Option<&QdiscSpec> {
+        if self.is_replaced(ns, dev) {
+            return None;
+        }
         self.observed_ns(ns)?.qdiscs.iter().find(|q| q.dev == dev && q.spec.parent() == parent).map(|q| &q.spec)
     }
 
@@ -518,7 +567,7 @@ impl<'a> Planner<'a> {
     /// classes, filters, handle), so it refuses to replace it, before changing anything.
     /// A clsact qdisc is shared: netscript only adds its own filters to it.
     fn foreign_qdisc(&mut self, ns: &str, dev: &str, parent: QdiscParent, origin: Span) -> bool {
-        if parent == QdiscParent::Clsact || self.owns(&format!("qdisc {ns} {dev} {parent:?}")) {
+        if parent == QdiscParent::Clsact || self.is_replaced(ns, dev) || self.owns(&format!("qdisc {ns} {dev} {parent:?}")) {
             return false;
         }
         let Some(seen) = self.observed_ns(ns).and_then(|o| o.root_qdiscs.iter().find(|q| q.dev == dev && q.parent == parent)) else { return false };
@@ -560,6 +609,7 @@ impl<'a> Planner<'a> {
         let qdisc_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::from(htb), span, vec![]);
         let observed: Vec<ClassSpec> = self
             .observed_ns(&ns.name)
+            .filter(|_| !self.is_replaced(&ns.name, &iface.name))
             .map(|o| o.classes.iter().filter(|(d, _)| *d == iface.name).map(|(_, c)| c.clone()).collect())
             .unwrap_or_default();
         let mut class_ops: HashMap<u32, usize> = HashMap::new();

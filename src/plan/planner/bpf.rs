@@ -35,6 +35,9 @@ fn restore(have: &ObservedProgram) -> BpfSource {
 
 impl Planner<'_> {
     fn observed_programs(&self, ns: &str, dev: &str) -> Vec<ObservedProgram> {
+        if self.is_replaced(ns, dev) {
+            return Vec::new();
+        }
         self.observed_ns(ns).map(|o| o.programs.iter().filter(|p| p.dev == dev).cloned().collect()).unwrap_or_default()
     }
 
