@@ -206,7 +206,8 @@ impl Recovered {
 
 /// Reads a journal; tolerates a cut last record, refuses anything else that is wrong.
 pub fn read(path: &Path) -> Result<Recovered, JournalError> {
-    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    // Bounded, regular files only: a FIFO or /dev/zero planted here must not hang recovery.
+    let bytes = crate::bounded::read(path, crate::bounded::MAX_RECORD_BYTES).map_err(|e| io("read", path)(e.into()))?;
     let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // `split` yields a last piece after the final newline: empty when the file ends
     // with one, else the cut record.
@@ -290,7 +291,7 @@ impl Journal {
         let path = recovered.path.clone();
         if recovered.truncated {
             // Cut the torn record off, so that what follows starts on its own line.
-            let keep = std::fs::read(&path).map_err(io("read", &path))?.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let keep = crate::bounded::read(&path, crate::bounded::MAX_RECORD_BYTES).map_err(|e| io("read", &path)(e.into()))?.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let f = OpenOptions::new().write(true).open(&path).map_err(io("open", &path))?;
             f.set_len(keep as u64).map_err(io("truncate", &path))?;
             f.sync_all().map_err(io("sync", &path))?;

@@ -302,7 +302,9 @@ impl<'a> Evaluator<'a> {
                 self.report(
                     Diagnostic::error(INCLUDE_NOT_FOUND, path.span, format!("cannot read `{}`: {error}", path.node))
                         .label("included here")
-                        .help(format!("the path is relative to the including file's directory: {}", full.display())),
+                        .help(crate::bounded::refusal_help(&error).unwrap_or_else(|| {
+                            format!("the path is relative to the including file's directory: {}", full.display())
+                        })),
                 );
                 return;
             }
@@ -765,7 +767,7 @@ impl<'a> Evaluator<'a> {
                         Path::new(&path.node).with_extension("c").display(),
                         path.node
                     ),
-                    _ => "check the file's permissions".to_string(),
+                    _ => crate::bounded::refusal_help(&e).unwrap_or_else(|| "check the file's permissions".to_string()),
                 };
                 self.report(
                     Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", path.node))

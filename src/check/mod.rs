@@ -23,7 +23,7 @@ pub trait Loader {
     fn canonical(&self, path: &Path) -> Option<PathBuf>;
     /// Reads a binary file (eBPF objects).
     fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        Ok(crate::bounded::read(path, crate::bounded::MAX_BPF_OBJECT_BYTES)?)
     }
 }
 
@@ -31,7 +31,7 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        Ok(crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES)?)
     }
     fn canonical(&self, path: &Path) -> Option<PathBuf> {
         std::fs::canonicalize(path).ok()
@@ -72,7 +72,7 @@ pub fn check(sources: &mut SourceMap, file: FileId, loader: &dyn Loader) -> Chec
 
 /// Reads and checks a script file.
 pub fn check_path(sources: &mut SourceMap, path: &Path) -> std::io::Result<Checked> {
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES)?;
     let file = sources.add(path.display().to_string(), Some(path), text);
     Ok(check(sources, file, &FsLoader))
 }

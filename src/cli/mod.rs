@@ -13,7 +13,7 @@ use crate::plan::{self, Observed};
 use crate::source::{FileId, SourceMap};
 use args::{Cli, Color, Command, Format};
 use clap::Parser as _;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 /// Exit codes, as documented in `--help` and the README.
@@ -105,11 +105,11 @@ impl Output {
 /// Reads a script (or standard input for `-`) into the source map.
 pub fn load(sources: &mut SourceMap, path: &Path) -> Result<FileId, String> {
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        let text = crate::bounded::read_stream_string(std::io::stdin().lock(), crate::bounded::MAX_SCRIPT_BYTES)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
         return Ok(sources.add("<stdin>", None, text));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     Ok(sources.add(path.display().to_string(), Some(path), text))
 }
 
