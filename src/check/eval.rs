@@ -39,6 +39,9 @@ pub enum TableTarget {
     Rule(usize),
 }
 
+/// How deep blocks and includes may nest during evaluation, all files together.
+pub const MAX_EVAL_DEPTH: usize = 64;
+
 pub struct Evaluator<'a> {
     pub sources: &'a mut SourceMap,
     loader: &'a dyn Loader,
@@ -49,6 +52,8 @@ pub struct Evaluator<'a> {
     include_stack: Vec<(PathBuf, Span)>,
     generated: u64,
     aborted: bool,
+    /// Statement lists being evaluated, one inside the other (blocks and includes).
+    depth: usize,
     pub pending_tables: Vec<PendingTable>,
     /// Where each interface was declared, for duplicate reports.
     declared_at: HashMap<(String, String), Span>,
@@ -68,6 +73,7 @@ impl<'a> Evaluator<'a> {
             include_stack: Vec::new(),
             generated: 0,
             aborted: false,
+            depth: 0,
             pending_tables: Vec::new(),
             declared_at: HashMap::new(),
             seen: HashMap::new(),
@@ -112,6 +118,24 @@ impl<'a> Evaluator<'a> {
     }
 
     fn stmts(&mut self, stmts: &[Stmt], body: &mut Body) {
+        // The parser bounds nesting within one file; includes nest files, and a chain of
+        // includes inside blocks must not recurse without bound either.
+        if self.depth >= MAX_EVAL_DEPTH {
+            if let Some(first) = stmts.first() {
+                self.report(
+                    Diagnostic::error(crate::syntax::TOO_DEEP, first.span, format!("blocks and includes nest deeper than {MAX_EVAL_DEPTH} levels here"))
+                        .label("this statement is too deep")
+                        .help("flatten the script: fewer nested blocks or includes"),
+                );
+            }
+            return;
+        }
+        self.depth += 1;
+        self.stmts_at_depth(stmts, body);
+        self.depth -= 1;
+    }
+
+    fn stmts_at_depth(&mut self, stmts: &[Stmt], body: &mut Body) {
         for stmt in stmts {
             if self.aborted {
                 return;
