@@ -418,12 +418,13 @@ pub enum SysctlKeyProblem {
 /// components separated by `/`.
 pub fn sysctl_key_problem(key: &str) -> Option<SysctlKeyProblem> {
     let malformed = if key.contains('/') {
-        if key.split('/').next() != Some("net") {
+        if !key.starts_with("net") {
             return Some(SysctlKeyProblem::NotNetwork);
         }
-        key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+        // `net.ipv4.conf/all/…` names no file: dots are kept in the `/` form.
+        key.split('/').next() != Some("net") || key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
     } else {
-        if key.split('.').next() != Some("net") {
+        if !key.starts_with("net.") {
             return Some(SysctlKeyProblem::NotNetwork);
         }
         key.split('.').any(str::is_empty)

@@ -334,15 +334,11 @@ impl<'a> Evaluator<'a> {
             }
         };
         let file = self.sources.add(full.display().to_string(), Some(&full), text.as_str());
-        let script = match crate::syntax::parse(file, &text) {
-            Ok(script) => script,
-            Err(diagnostics) => {
-                for d in diagnostics {
-                    self.report(d);
-                }
-                return;
-            }
-        };
+        let (script, diagnostics) = crate::syntax::parse_recovering(file, &text);
+        for d in diagnostics {
+            self.report(d);
+        }
+        let Some(script) = script else { return };
         let location = self.sources.location(path.span);
         self.include_stack.push((key, path.span));
         self.context.push(format!("in the file included at {location}"));
@@ -683,6 +679,20 @@ impl<'a> Evaluator<'a> {
         match &stmt.node {
             StmtKind::Addr { addrs } => {
                 for a in addrs {
+                    // A bare address is a host prefix (/32, /128), as in iproute2: then
+                    // the interface has no connected route, and the run fails later, far
+                    // away (a gateway "unreachable"). Say so here.
+                    if let Ok(written) = v::ip(&self.env, a)
+                        && written.node.1.is_none()
+                    {
+                        let host = if written.node.0.is_ipv4() { 32 } else { 128 };
+                        let example = if written.node.0.is_ipv4() { 24 } else { 64 };
+                        self.report(
+                            Diagnostic::warning(ADDRESS_WITHOUT_PREFIX, written.span, format!("the address {} has no prefix length: it is taken as /{host}", written.node.0))
+                                .label(format!("means {}/{host}, a network of one address", written.node.0))
+                                .help(format!("write the prefix of its network, e.g. `{}/{example}`, or `/{host}` if a single address is meant", written.node.0)),
+                        );
+                    }
                     let Some(p) = self.ok(v::prefix(&self.env, a)) else { continue };
                     let existing = self.iface_mut(&ns, &iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
                     match existing {

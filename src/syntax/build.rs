@@ -10,6 +10,7 @@ use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
 
 pub const NUMBER_TOO_LARGE: &str = "netscript::syntax::number_too_large";
+pub const BYTE_RATE_UNIT: &str = "netscript::syntax::byte_rate_unit";
 
 pub struct Builder<'t> {
     file: FileId,
@@ -582,6 +583,27 @@ impl<'t> Builder<'t> {
 
     fn rate_lit(&mut self, pair: P<'_>) -> Spanned<Rate> {
         let v = self.quantity(&pair, units::rate_multiplier, "rate");
+        // tc's `bps` units are bytes per second (`mbps` = 8 mbit): a classic surprise.
+        let text = pair.as_str();
+        let unit_start = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(unit_start);
+        if unit.to_ascii_lowercase().ends_with("bps") {
+            let bits_unit = format!("{}bit", &unit[..unit.len() - 3]);
+            let in_bits = units::Rate(v);
+            let bytes = match unit[..unit.len() - 3].to_ascii_lowercase().as_str() {
+                "k" => "kilobyte",
+                "m" => "megabyte",
+                "g" => "gigabyte",
+                "t" => "terabyte",
+                _ => "byte",
+            };
+            let plural = if number == "1" { "" } else { "s" };
+            self.diagnostics.push(
+                Diagnostic::warning(BYTE_RATE_UNIT, self.span(&pair), format!("`{text}` means {number} {bytes}{plural} per second ({in_bits})"))
+                    .label("bps units count bytes, as in tc")
+                    .help(format!("write `{in_bits}` to keep this rate in bits, or `{number}{bits_unit}` if bits were meant")),
+            );
+        }
         self.spanned(&pair, Rate(v))
     }
 
