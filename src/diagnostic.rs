@@ -278,3 +278,35 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap, options: Rend
     }
     out
 }
+
+/// One diagnostic for tools (`check --format json`): 1-based line and column (in
+/// characters) of both ends, and the span's byte offsets in its file.
+pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let file = sources.get(diagnostic.span.file);
+    let (line, column) = file.line_col(diagnostic.span.start);
+    let (end_line, end_column) = file.line_col(diagnostic.span.end);
+    let secondary: Vec<serde_json::Value> = diagnostic
+        .secondary
+        .iter()
+        .map(|(span, label)| {
+            let f = sources.get(span.file);
+            let (line, column) = f.line_col(span.start);
+            serde_json::json!({ "file": f.name, "line": line, "column": column, "span": { "start": span.start, "end": span.end }, "label": label })
+        })
+        .collect();
+    serde_json::json!({
+        "code": diagnostic.code,
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "file": file.name,
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "span": { "start": diagnostic.span.start, "end": diagnostic.span.end },
+        "label": (!diagnostic.label.is_empty()).then_some(&diagnostic.label),
+        "help": diagnostic.help,
+        "context": diagnostic.context,
+        "secondary": secondary,
+    })
+}

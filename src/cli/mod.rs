@@ -55,7 +55,8 @@ fn main_timed() -> i32 {
         crate::lock::set_wait(wait);
     }
     match &cli.command {
-        Command::Check { files } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Text } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Json } => check_files_json(files),
         Command::Run { file, dry_run: true, offline, format } | Command::Plan { file, offline, format } => {
             dry_run(&out, file, *offline, *format)
         }
@@ -145,6 +146,41 @@ fn check_files(out: &Output, files: &[std::path::PathBuf]) -> i32 {
             None => code = exit::SCRIPT_ERRORS,
         }
     }
+    code
+}
+
+/// `check --format json`: every diagnostic of every file, as one JSON array on stdout.
+fn check_files_json(files: &[std::path::PathBuf]) -> i32 {
+    let mut all = Vec::new();
+    let mut code = exit::OK;
+    for path in files {
+        let mut sources = SourceMap::new();
+        let file = match load(&mut sources, path) {
+            Ok(file) => file,
+            Err(message) => {
+                // No source to point into: the file itself is the location.
+                all.push(serde_json::json!({
+                    "code": "netscript::io::unreadable", "severity": "error", "message": message,
+                    "file": path.display().to_string(), "line": null, "column": null, "span": null,
+                    "label": null, "help": null,
+                }));
+                code = exit::SCRIPT_ERRORS;
+                continue;
+            }
+        };
+        let checked = check::check(&mut sources, file, &check::FsLoader);
+        let mut diagnostics = checked.diagnostics.clone();
+        if !checked.has_errors()
+            && let Err(plan_diagnostics) = plan::plan(&checked.desired, &Observed::empty())
+        {
+            diagnostics.extend(plan_diagnostics);
+        }
+        if diagnostics.iter().any(|d| d.is_error()) {
+            code = exit::SCRIPT_ERRORS;
+        }
+        all.extend(diagnostics.iter().map(|d| diagnostic::to_json(d, &sources)));
+    }
+    let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&all).expect("JSON values serialize"));
     code
 }
 
