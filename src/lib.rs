@@ -28,3 +28,5 @@ pub mod lock;
 pub mod interrupt;
 pub mod recover;
 pub mod timing;
+#[doc(hidden)]
+pub mod fuzzing;
