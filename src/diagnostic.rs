@@ -310,3 +310,21 @@ pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> serde_json::Valu
         "secondary": secondary,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_around_the_span_on_char_boundaries() {
+        let text = format!("{}x{}\nshort\n", "é".repeat(40_000), "é".repeat(40_000));
+        let mut sources = SourceMap::new();
+        let file = sources.add("wide.ns", None, text.as_str());
+        let at = 80_000;
+        let d = Diagnostic::error("netscript::test", Span::new(file, at, at + 1), "here").label("this x").also(Span::new(file, 0, 2), "start");
+        let out = render(&d, &sources, RenderOptions::plain());
+        assert!(out.starts_with("wide.ns:1:40001: netscript::test"), "{out}");
+        assert!(out.contains("this x") && out.contains('…'), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() < 400), "{out}");
+    }
+}

@@ -60,3 +60,16 @@ fn show_of_a_missing_namespace_exits_one() {
     assert_eq!(json.code, Some(1), "{json:?}");
     assert_eq!(sandbox.netscript(&["show", "present"]).code, Some(0));
 }
+
+/// `run` renders its diagnostics (here the plan's refusal) at any column: miette
+/// panicked past column 65,535.
+#[test]
+fn run_renders_a_diagnostic_past_column_65535() {
+    let sandbox = support::Sandbox::new();
+    let script = sandbox.write_script("wide.ns", &format!("{}netns a < link nosuch0 >\n", " ".repeat(70_000)));
+    let run = sandbox.netscript(&["run", &script]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("wide.ns:1:70016: netscript::plan::missing_interface"), "{}", &run.stderr[..run.stderr.len().min(2000)]);
+    assert!(!run.stderr.contains("panicked"));
+    assert_eq!(sandbox.sh("ls /run/netns").ok(), "", "nothing may be created");
+}
