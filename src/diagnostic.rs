@@ -159,14 +159,106 @@ impl RenderOptions {
     }
 }
 
+/// Lines longer than this many bytes are shown as an excerpt around the span.
+const LONG_LINE: usize = 240;
+/// How much of a long line is shown on each side of the place it is cut around.
+const EXCERPT_SIDE: usize = 80;
+
+/// The text with every line longer than [`LONG_LINE`] cut to a window (marked with `…`)
+/// around the first of `points` on it, and `points` moved to where they are in the
+/// result (clamped into the window). miette cannot draw past column 65,535 (it panicked
+/// on a label there), and a screen-wide line helps nobody.
+fn shorten_long_lines(text: &str, points: &mut [usize]) -> Option<String> {
+    if !text.split('\n').any(|line| line.len() > LONG_LINE) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len().min(1 << 20));
+    let mut moved = vec![false; points.len()];
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.strip_suffix('\n').unwrap_or(line);
+        let (start, end) = (line_start, line_start + content.len());
+        let new_start = out.len();
+        if content.len() <= LONG_LINE {
+            out.push_str(line);
+            for (p, done) in points.iter_mut().zip(moved.iter_mut()) {
+                if !*done && *p >= start && *p <= start + line.len() {
+                    *p = new_start + (*p - start);
+                    *done = true;
+                }
+            }
+        } else {
+            let anchor = points.iter().zip(&moved).find(|(p, done)| !**done && **p >= start && **p <= end).map_or(start, |(p, _)| *p);
+            let mut from = anchor.saturating_sub(EXCERPT_SIDE).max(start);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let mut to = (anchor + EXCERPT_SIDE).min(end);
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
+            if from > start {
+                out.push('…');
+            }
+            let window_start = out.len();
+            out.push_str(&text[from..to]);
+            let window_end = out.len();
+            if to < end {
+                out.push('…');
+            }
+            out.push_str(&line[content.len()..]);
+            for (p, done) in points.iter_mut().zip(moved.iter_mut()) {
+                if !*done && *p >= start && *p <= start + line.len() {
+                    *p = if *p < from {
+                        window_start
+                    } else if *p > to {
+                        window_end
+                    } else {
+                        window_start + (*p - from)
+                    };
+                    *done = true;
+                }
+            }
+        }
+        line_start += line.len();
+    }
+    Some(out)
+}
+
 /// Renders one diagnostic as text, headed by its `file:line:col`.
 pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
+    let original = diagnostic;
+    let original_span = diagnostic.span;
     let file = sources.get(diagnostic.span.file);
-    let report = Report { diagnostic, source: NamedSource::new(file.name.clone(), file.text.to_string()) };
+    // Spans as offsets, primary first, then secondary ones of the same file.
+    let same_file: Vec<usize> = diagnostic.secondary.iter().enumerate().filter(|(_, (s, _))| s.file == diagnostic.span.file).map(|(i, _)| i).collect();
+    let mut points: Vec<usize> = std::iter::once(diagnostic.span)
+        .chain(same_file.iter().map(|&i| diagnostic.secondary[i].0))
+        .flat_map(|s| [s.start as usize, s.end as usize])
+        .collect();
+    let shortened;
+    let (text, diagnostic) = match shorten_long_lines(&file.text, &mut points) {
+        Some(text) => {
+            let mut moved = diagnostic.clone();
+            moved.span.start = points[0] as u32;
+            moved.span.end = points[1] as u32;
+            for (k, &i) in same_file.iter().enumerate() {
+                moved.secondary[i].0.start = points[2 + 2 * k] as u32;
+                moved.secondary[i].0.end = points[3 + 2 * k] as u32;
+            }
+            shortened = moved;
+            (text, &shortened)
+        }
+        None => (file.text.to_string(), diagnostic),
+    };
+    // The column miette prints is then one of the excerpt: say so (the heading above has
+    // the real one).
+    let name = if std::ptr::eq(diagnostic, original) { file.name.clone() } else { format!("{} (long lines shortened)", file.name) };
+    let report = Report { diagnostic, source: NamedSource::new(name, text) };
     let theme = if options.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(options.width).with_links(false);
     let mut out = String::new();
-    out.push_str(&sources.location(diagnostic.span));
+    out.push_str(&sources.location(original_span));
     out.push_str(": ");
     handler.render_report(&mut out, &report).expect("rendering to a String cannot fail");
     out
@@ -185,4 +277,54 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap, options: Rend
         out.push_str(&format!("{}, {}\n", plural(errors, "error"), plural(warnings, "warning")));
     }
     out
+}
+
+/// One diagnostic for tools (`check --format json`): 1-based line and column (in
+/// characters) of both ends, and the span's byte offsets in its file.
+pub fn to_json(diagnostic: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let file = sources.get(diagnostic.span.file);
+    let (line, column) = file.line_col(diagnostic.span.start);
+    let (end_line, end_column) = file.line_col(diagnostic.span.end);
+    let secondary: Vec<serde_json::Value> = diagnostic
+        .secondary
+        .iter()
+        .map(|(span, label)| {
+            let f = sources.get(span.file);
+            let (line, column) = f.line_col(span.start);
+            serde_json::json!({ "file": f.name, "line": line, "column": column, "span": { "start": span.start, "end": span.end }, "label": label })
+        })
+        .collect();
+    serde_json::json!({
+        "code": diagnostic.code,
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "file": file.name,
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "span": { "start": diagnostic.span.start, "end": diagnostic.span.end },
+        "label": (!diagnostic.label.is_empty()).then_some(&diagnostic.label),
+        "help": diagnostic.help,
+        "context": diagnostic.context,
+        "secondary": secondary,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_around_the_span_on_char_boundaries() {
+        let text = format!("{}x{}\nshort\n", "é".repeat(40_000), "é".repeat(40_000));
+        let mut sources = SourceMap::new();
+        let file = sources.add("wide.ns", None, text.as_str());
+        let at = 80_000;
+        let d = Diagnostic::error("netscript::test", Span::new(file, at, at + 1), "here").label("this x").also(Span::new(file, 0, 2), "start");
+        let out = render(&d, &sources, RenderOptions::plain());
+        assert!(out.starts_with("wide.ns:1:40001: netscript::test"), "{out}");
+        assert!(out.contains("this x") && out.contains('…'), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() < 400), "{out}");
+    }
 }

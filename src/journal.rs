@@ -62,6 +62,7 @@ use crate::state::{self, Record};
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL_FORMAT: u32 = 1;
@@ -135,7 +136,17 @@ pub fn pending() -> Result<Vec<PathBuf>, JournalError> {
 
 /// Why a run, `down` or `:apply` must not start: an interrupted transaction's journal.
 pub fn refuse_if_pending() -> Result<(), String> {
-    let pending = pending().map_err(|e| e.to_string())?;
+    let mut pending = pending().map_err(|e| e.to_string())?;
+    // A journal with no operation record (empty, or a header cut by a full disk) is a
+    // transaction that started nothing: nothing to recover, so it blocks nothing. The
+    // caller holds the host lock, so no live transaction owns it; remove it if we can.
+    pending.retain(|path| match read(path) {
+        Ok(j) if j.entries.is_empty() => {
+            let _ = remove(path);
+            false
+        }
+        _ => true,
+    });
     let Some(first) = pending.first() else { return Ok(()) };
     let what = match read(first) {
         Ok(j) => match &j.header {
@@ -206,7 +217,8 @@ impl Recovered {
 
 /// Reads a journal; tolerates a cut last record, refuses anything else that is wrong.
 pub fn read(path: &Path) -> Result<Recovered, JournalError> {
-    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    // Bounded, regular files only: a FIFO or /dev/zero planted here must not hang recovery.
+    let bytes = crate::bounded::read(path, crate::bounded::MAX_RECORD_BYTES).map_err(|e| io("read", path)(e.into()))?;
     let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // `split` yields a last piece after the final newline: empty when the file ends
     // with one, else the cut record.
@@ -277,11 +289,16 @@ impl Journal {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let tx = format!("{:020}-{}", now.as_nanos(), std::process::id());
         let path = dir.join(format!("{tx}.journal"));
-        let file = OpenOptions::new().append(true).create_new(true).open(&path).map_err(io("create", &path))?;
+        let file = OpenOptions::new().append(true).create_new(true).mode(0o600).open(&path).map_err(io("create", &path))?;
         let header = Header { journal: MAGIC.into(), format: JOURNAL_FORMAT, tx, pid: std::process::id(), script, started_unix: now.as_secs() };
         let mut journal = Journal { file, path, undo_left: HashMap::new(), appended: 0, hooks: Hooks::from_env(), error: None };
-        journal.write_line(&serde_json::to_vec(&header).expect("headers serialize"))?;
-        sync_dir(&dir)?;
+        // A journal that could not be made durable (a full or read-only disk) started
+        // nothing: remove it, or it would make every later run ask for `recover`.
+        let written = journal.write_line(&serde_json::to_vec(&header).expect("headers serialize")).and_then(|()| sync_dir(&dir));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&journal.path);
+            return Err(e);
+        }
         Ok(journal)
     }
 
@@ -290,7 +307,7 @@ impl Journal {
         let path = recovered.path.clone();
         if recovered.truncated {
             // Cut the torn record off, so that what follows starts on its own line.
-            let keep = std::fs::read(&path).map_err(io("read", &path))?.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let keep = crate::bounded::read(&path, crate::bounded::MAX_RECORD_BYTES).map_err(|e| io("read", &path)(e.into()))?.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let f = OpenOptions::new().write(true).open(&path).map_err(io("open", &path))?;
             f.set_len(keep as u64).map_err(io("truncate", &path))?;
             f.sync_all().map_err(io("sync", &path))?;

@@ -8,6 +8,7 @@
 // Diagnostics are returned by value: they are the product, not an exceptional path.
 #![allow(clippy::result_large_err)]
 
+pub mod bounded;
 pub mod diagnostic;
 pub mod exec;
 pub mod model;
@@ -27,3 +28,5 @@ pub mod lock;
 pub mod interrupt;
 pub mod recover;
 pub mod timing;
+#[doc(hidden)]
+pub mod fuzzing;

@@ -401,3 +401,33 @@ pub struct Expect {
 
 /// Default bound on an `expect`'s wait.
 pub const EXPECT_DEFAULT_WITHIN: Duration = Duration(2_000_000_000);
+
+/// Why a sysctl key is not one netscript may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SysctlKeyProblem {
+    /// Outside `net.`: not per namespace, it would change the whole host.
+    NotNetwork,
+    /// An empty, `.` or `..` component.
+    Malformed,
+}
+
+/// The one rule for sysctl keys, applied by the checker to scripts and by the executor
+/// to every key it writes: records read back from state and journal files are input
+/// too, and a forged one must not reach `kernel.*`. Keys are `net.` words separated by
+/// single dots, or (as sysctl(8) reads them, for interface names with dots) `net/`
+/// components separated by `/`.
+pub fn sysctl_key_problem(key: &str) -> Option<SysctlKeyProblem> {
+    let malformed = if key.contains('/') {
+        if !key.starts_with("net") {
+            return Some(SysctlKeyProblem::NotNetwork);
+        }
+        // `net.ipv4.conf/all/…` names no file: dots are kept in the `/` form.
+        key.split('/').next() != Some("net") || key.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+    } else {
+        if !key.starts_with("net.") {
+            return Some(SysctlKeyProblem::NotNetwork);
+        }
+        key.split('.').any(str::is_empty)
+    };
+    malformed.then_some(SysctlKeyProblem::Malformed)
+}

@@ -40,6 +40,9 @@ const OTHER_CODES: &[&str] = &[
     "netscript::syntax::unexpected",
     "netscript::syntax::unclosed_block",
     "netscript::syntax::number_too_large",
+    "netscript::syntax::too_deep",
+    "netscript::syntax::block_on_next_line",
+    "netscript::syntax::byte_rate_unit",
     // Planner codes reachable with `Observed::empty()` (offline): `missing_interface`,
     // `kind_conflict` and `filter_conflict` need an observed kernel state and cannot
     // occur in `check`; tests/plan_conflicts.rs provokes them.

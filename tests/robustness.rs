@@ -219,3 +219,57 @@ fn known_cases() {
         }
     }
 }
+
+/// Input nested as deep as allowed goes through the whole front half on a 2 MB test
+/// thread; deeper input is refused with `syntax::too_deep`, not a stack overflow.
+#[test]
+fn nesting_at_and_past_the_limit() {
+    let limit = netscript::syntax::MAX_NESTING;
+    let nested = |open: &str, close: &str, n: usize, inner: &str| format!("{}{inner}{}", open.repeat(n), close.repeat(n));
+    let at_limit = [
+        format!("let x = {}", nested("(", ")", limit, "1")),
+        format!("let x = {}1", "-".repeat(limit)),
+        nested("for i in 0..1 <\n", ">\n", limit, "netns n{i}\n"),
+        format!("netns a < link eth0 < htb < {} > > >", nested("class 1 <\n", ">", limit - 3, "")),
+        format!("let x = {}", vec!["1"; netscript::syntax::MAX_EXPRESSION_DEPTH].join("+")),
+    ];
+    for text in at_limit {
+        if let Err(e) = guarded(text.clone()) {
+            panic!("{e}");
+        }
+    }
+    let past_limit = [
+        format!("let x = {}", nested("(", ")", 10_000, "1")),
+        format!("let x = {}1", "- ".repeat(10_000)),
+        format!("let x = {}", vec!["1"; 5_000].join("+")),
+        nested("for i in 0..1 <\n", ">\n", 3_000, ""),
+        format!("netns a < link eth0 < htb < {} > > >", nested("class 1 <\n", ">", 5_000, "")),
+        nested("netns a{", "}", 10_000, ""),
+    ];
+    for text in past_limit {
+        let shown: String = text.chars().take(40).collect();
+        guarded(text.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let mut sources = SourceMap::new();
+        let file = sources.add("mem/input.ns", Some(Path::new("mem/input.ns")), text.as_str());
+        let checked = std::thread::spawn(move || check::check(&mut sources, file, &MemLoader::new()).diagnostics).join().unwrap();
+        assert!(checked.iter().any(|d| d.code == netscript::syntax::TOO_DEEP), "{shown}…: {checked:?}");
+    }
+}
+
+/// A chain of includes, each inside a block, is bounded by the evaluator's depth limit.
+#[test]
+fn include_chains_are_bounded() {
+    let mut loader = MemLoader::new();
+    for i in 0..500 {
+        loader.0.insert(PathBuf::from(format!("mem/c{i}.ns")), format!("for i in 0..1 < include \"c{}.ns\" >\n", i + 1));
+    }
+    let text = "include \"c0.ns\"\n".to_string();
+    let diagnostics = std::thread::spawn(move || {
+        let mut sources = SourceMap::new();
+        let file = sources.add("mem/input.ns", Some(Path::new("mem/input.ns")), text.as_str());
+        check::check(&mut sources, file, &loader).diagnostics
+    })
+    .join()
+    .expect("no stack overflow");
+    assert!(diagnostics.iter().any(|d| d.code == netscript::syntax::TOO_DEEP), "{diagnostics:?}");
+}

@@ -39,3 +39,5 @@ pub const BPF_INVALID_OBJECT: &str = "netscript::check::bpf_invalid_object";
 pub const BPF_NO_SUCH_SECTION: &str = "netscript::check::bpf_no_such_section";
 pub const BPF_WRONG_PROGRAM_TYPE: &str = "netscript::check::bpf_wrong_program_type";
 pub const BPF_AMBIGUOUS_PROGRAM: &str = "netscript::check::bpf_ambiguous_program";
+pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
+

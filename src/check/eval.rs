@@ -39,6 +39,9 @@ pub enum TableTarget {
     Rule(usize),
 }
 
+/// How deep blocks and includes may nest during evaluation, all files together.
+pub const MAX_EVAL_DEPTH: usize = 64;
+
 pub struct Evaluator<'a> {
     pub sources: &'a mut SourceMap,
     loader: &'a dyn Loader,
@@ -49,6 +52,8 @@ pub struct Evaluator<'a> {
     include_stack: Vec<(PathBuf, Span)>,
     generated: u64,
     aborted: bool,
+    /// Statement lists being evaluated, one inside the other (blocks and includes).
+    depth: usize,
     pub pending_tables: Vec<PendingTable>,
     /// Where each interface was declared, for duplicate reports.
     declared_at: HashMap<(String, String), Span>,
@@ -68,6 +73,7 @@ impl<'a> Evaluator<'a> {
             include_stack: Vec::new(),
             generated: 0,
             aborted: false,
+            depth: 0,
             pending_tables: Vec::new(),
             declared_at: HashMap::new(),
             seen: HashMap::new(),
@@ -112,6 +118,24 @@ impl<'a> Evaluator<'a> {
     }
 
     fn stmts(&mut self, stmts: &[Stmt], body: &mut Body) {
+        // The parser bounds nesting within one file; includes nest files, and a chain of
+        // includes inside blocks must not recurse without bound either.
+        if self.depth >= MAX_EVAL_DEPTH {
+            if let Some(first) = stmts.first() {
+                self.report(
+                    Diagnostic::error(crate::syntax::TOO_DEEP, first.span, format!("blocks and includes nest deeper than {MAX_EVAL_DEPTH} levels here"))
+                        .label("this statement is too deep")
+                        .help("flatten the script: fewer nested blocks or includes"),
+                );
+            }
+            return;
+        }
+        self.depth += 1;
+        self.stmts_at_depth(stmts, body);
+        self.depth -= 1;
+    }
+
+    fn stmts_at_depth(&mut self, stmts: &[Stmt], body: &mut Body) {
         for stmt in stmts {
             if self.aborted {
                 return;
@@ -302,21 +326,19 @@ impl<'a> Evaluator<'a> {
                 self.report(
                     Diagnostic::error(INCLUDE_NOT_FOUND, path.span, format!("cannot read `{}`: {error}", path.node))
                         .label("included here")
-                        .help(format!("the path is relative to the including file's directory: {}", full.display())),
+                        .help(crate::bounded::refusal_help(&error).unwrap_or_else(|| {
+                            format!("the path is relative to the including file's directory: {}", full.display())
+                        })),
                 );
                 return;
             }
         };
         let file = self.sources.add(full.display().to_string(), Some(&full), text.as_str());
-        let script = match crate::syntax::parse(file, &text) {
-            Ok(script) => script,
-            Err(diagnostics) => {
-                for d in diagnostics {
-                    self.report(d);
-                }
-                return;
-            }
-        };
+        let (script, diagnostics) = crate::syntax::parse_recovering(file, &text);
+        for d in diagnostics {
+            self.report(d);
+        }
+        let Some(script) = script else { return };
         let location = self.sources.location(path.span);
         self.include_stack.push((key, path.span));
         self.context.push(format!("in the file included at {location}"));
@@ -657,6 +679,20 @@ impl<'a> Evaluator<'a> {
         match &stmt.node {
             StmtKind::Addr { addrs } => {
                 for a in addrs {
+                    // A bare address is a host prefix (/32, /128), as in iproute2: then
+                    // the interface has no connected route, and the run fails later, far
+                    // away (a gateway "unreachable"). Say so here.
+                    if let Ok(written) = v::ip(&self.env, a)
+                        && written.node.1.is_none()
+                    {
+                        let host = if written.node.0.is_ipv4() { 32 } else { 128 };
+                        let example = if written.node.0.is_ipv4() { 24 } else { 64 };
+                        self.report(
+                            Diagnostic::warning(ADDRESS_WITHOUT_PREFIX, written.span, format!("the address {} has no prefix length: it is taken as /{host}", written.node.0))
+                                .label(format!("means {}/{host}, a network of one address", written.node.0))
+                                .help(format!("write the prefix of its network, e.g. `{}/{example}`, or `/{host}` if a single address is meant", written.node.0)),
+                        );
+                    }
                     let Some(p) = self.ok(v::prefix(&self.env, a)) else { continue };
                     let existing = self.iface_mut(&ns, &iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
                     match existing {
@@ -765,7 +801,7 @@ impl<'a> Evaluator<'a> {
                         Path::new(&path.node).with_extension("c").display(),
                         path.node
                     ),
-                    _ => "check the file's permissions".to_string(),
+                    _ => crate::bounded::refusal_help(&e).unwrap_or_else(|| "check the file's permissions".to_string()),
                 };
                 self.report(
                     Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", path.node))

@@ -23,7 +23,7 @@ pub trait Loader {
     fn canonical(&self, path: &Path) -> Option<PathBuf>;
     /// Reads a binary file (eBPF objects).
     fn read_bytes(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        Ok(crate::bounded::read(path, crate::bounded::MAX_BPF_OBJECT_BYTES)?)
     }
 }
 
@@ -31,7 +31,7 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        Ok(crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES)?)
     }
     fn canonical(&self, path: &Path) -> Option<PathBuf> {
         std::fs::canonicalize(path).ok()
@@ -53,26 +53,56 @@ impl Checked {
 }
 
 /// Parses and checks the file `file` of `sources`, reading includes through `loader`.
+///
+/// A syntax error does not hide the rest: the statements that parsed are checked too.
+/// Diagnostics that a statement lost to a syntax error can cause (an unknown name it
+/// would have declared) are then left out, as they would be noise.
 pub fn check(sources: &mut SourceMap, file: FileId, loader: &dyn Loader) -> Checked {
     let text = sources.get(file).text.clone();
-    let script = match crate::syntax::parse(file, &text) {
-        Ok(script) => script,
-        Err(diagnostics) => return Checked { desired: Desired::default(), diagnostics },
+    let (script, mut diagnostics) = crate::syntax::parse_recovering(file, &text);
+    let Some(script) = script else {
+        return Checked { desired: Desired::default(), diagnostics };
     };
     let entry_path = sources.get(file).path.clone();
     let mut evaluator = eval::Evaluator::new(sources, loader);
     evaluator.enter_entry(entry_path.as_deref());
     evaluator.run(&script);
     validate::validate(&mut evaluator);
-    let mut diagnostics = std::mem::take(&mut evaluator.diagnostics);
+    diagnostics.append(&mut evaluator.diagnostics);
     let desired = std::mem::take(&mut evaluator.desired);
+    let syntax_errors: Vec<crate::source::Span> =
+        diagnostics.iter().filter(|d| d.is_error() && d.code.starts_with("netscript::syntax::")).map(|d| d.span).collect();
+    if !syntax_errors.is_empty() {
+        // Also whatever lies on a syntax error: a number too large reads as 0, which is
+        // then "out of range" too.
+        let on_syntax_error =
+            |d: &Diagnostic| !d.code.starts_with("netscript::syntax::") && syntax_errors.iter().any(|s| s.file == d.span.file && s.start <= d.span.end && d.span.start <= s.end);
+        diagnostics.retain(|d| !MAY_FOLLOW_FROM_A_SYNTAX_ERROR.contains(&d.code) && !on_syntax_error(d));
+    }
     diagnostics.sort_by_key(|d| (d.span.file, d.span.start));
     Checked { desired, diagnostics }
 }
 
+/// What a statement blanked out by syntax recovery can cause elsewhere: left out of the
+/// report when the file has a syntax error.
+const MAY_FOLLOW_FROM_A_SYNTAX_ERROR: &[&str] = &[
+    codes::UNKNOWN_NAMESPACE,
+    codes::UNKNOWN_INTERFACE,
+    codes::UNKNOWN_TABLE,
+    codes::UNKNOWN_VARIABLE,
+    codes::UNKNOWN_CLASS,
+    codes::NO_CURRENT_INTERFACE,
+    codes::MISPLACED,
+    codes::NOT_A_BRIDGE,
+    codes::GATEWAY_UNREACHABLE,
+    codes::UNREACHABLE_EXPECT,
+    codes::MISSING_OPTION,
+    codes::EMPTY_RANGE,
+];
+
 /// Reads and checks a script file.
 pub fn check_path(sources: &mut SourceMap, path: &Path) -> std::io::Result<Checked> {
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES)?;
     let file = sources.add(path.display().to_string(), Some(path), text);
     Ok(check(sources, file, &FsLoader))
 }

@@ -69,23 +69,17 @@ pub fn is_settable_sysctl(k: &str) -> bool {
 }
 
 pub fn sysctl_key(key: &Spanned<String>) -> Result<(), Diagnostic> {
+    use crate::model::{SysctlKeyProblem, sysctl_key_problem};
     let k = &key.node;
-    if !(k.starts_with("net.") || k.starts_with("net/")) {
-        return Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a network sysctl"))
+    match sysctl_key_problem(k) {
+        None => Ok(()),
+        Some(SysctlKeyProblem::NotNetwork) => Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a network sysctl"))
             .label("only net.* keys are per namespace")
-            .help("netscript sets net.* keys, which belong to the namespace; others would change the whole host"));
-    }
-    // The `/` form (as sysctl(8) reads it) reaches interfaces with dots in their names:
-    // net/ipv4/conf/eth0.100/forwarding.
-    let bad = if k.contains('/') {
-        k.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-    } else {
-        k.split('.').any(str::is_empty)
-    };
-    if bad {
-        return Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a valid sysctl key"))
+            .help("netscript sets net.* keys, which belong to the namespace; others would change the whole host")),
+        // The `/` form (as sysctl(8) reads it) reaches interfaces with dots in their
+        // names: net/ipv4/conf/eth0.100/forwarding.
+        Some(SysctlKeyProblem::Malformed) => Err(Diagnostic::error(INVALID_SYSCTL, key.span, format!("`{k}` is not a valid sysctl key"))
             .label("keys are words separated by single dots (or `/`)")
-            .help("for an interface whose name holds a dot, write the key with `/`: net/ipv4/conf/eth0.100/forwarding"));
+            .help("for an interface whose name holds a dot, write the key with `/`: net/ipv4/conf/eth0.100/forwarding")),
     }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "netscript", version, about = "A scripting language for Linux networking: namespaces, veth, routing, rules and traffic control, applied as one transaction.")]
-#[command(after_help = "Exit codes: 0 ok · 1 the script has errors (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete · 128+N stopped by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) and rolled back")]
+#[command(after_help = "Exit codes: 0 ok · 1 the script has errors, or `show`/`exec` named no such namespace (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete · 128+N stopped by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) and rolled back")]
 pub struct Cli {
     /// When to colour output.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -31,6 +31,10 @@ pub enum Command {
         /// Script files (`-` for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// `json`: one JSON array of every diagnostic on standard output, for tools
+        /// (code, severity, message, file, line, column, span byte offsets, label, help).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Apply a script as one transaction (with --dry-run: show the plan only).
     Run {
@@ -117,6 +121,12 @@ pub enum Format {
     Text,
     Json,
     Dot,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    Text,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::plan::{self, Observed};
 use crate::source::{FileId, SourceMap};
 use args::{Cli, Color, Command, Format};
 use clap::Parser as _;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 /// Exit codes, as documented in `--help` and the README.
@@ -55,7 +55,8 @@ fn main_timed() -> i32 {
         crate::lock::set_wait(wait);
     }
     match &cli.command {
-        Command::Check { files } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Text } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Json } => check_files_json(files),
         Command::Run { file, dry_run: true, offline, format, name } | Command::Plan { file, offline, format, name } => {
             match record_name(file, name.as_deref(), false) {
                 Ok(record) => dry_run(&out, file, record.as_deref(), *offline, *format),
@@ -143,11 +144,11 @@ impl Output {
 /// Reads a script (or standard input for `-`) into the source map.
 pub fn load(sources: &mut SourceMap, path: &Path) -> Result<FileId, String> {
     if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        let text = crate::bounded::read_stream_string(std::io::stdin().lock(), crate::bounded::MAX_SCRIPT_BYTES)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
         return Ok(sources.add("<stdin>", None, text));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = crate::bounded::read_string(path, crate::bounded::MAX_SCRIPT_BYTES).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     Ok(sources.add(path.display().to_string(), Some(path), text))
 }
 
@@ -183,6 +184,41 @@ fn check_files(out: &Output, files: &[std::path::PathBuf]) -> i32 {
             None => code = exit::SCRIPT_ERRORS,
         }
     }
+    code
+}
+
+/// `check --format json`: every diagnostic of every file, as one JSON array on stdout.
+fn check_files_json(files: &[std::path::PathBuf]) -> i32 {
+    let mut all = Vec::new();
+    let mut code = exit::OK;
+    for path in files {
+        let mut sources = SourceMap::new();
+        let file = match load(&mut sources, path) {
+            Ok(file) => file,
+            Err(message) => {
+                // No source to point into: the file itself is the location.
+                all.push(serde_json::json!({
+                    "code": "netscript::io::unreadable", "severity": "error", "message": message,
+                    "file": path.display().to_string(), "line": null, "column": null, "span": null,
+                    "label": null, "help": null,
+                }));
+                code = exit::SCRIPT_ERRORS;
+                continue;
+            }
+        };
+        let checked = check::check(&mut sources, file, &check::FsLoader);
+        let mut diagnostics = checked.diagnostics.clone();
+        if !checked.has_errors()
+            && let Err(plan_diagnostics) = plan::plan(&checked.desired, &Observed::empty())
+        {
+            diagnostics.extend(plan_diagnostics);
+        }
+        if diagnostics.iter().any(|d| d.is_error()) {
+            code = exit::SCRIPT_ERRORS;
+        }
+        all.extend(diagnostics.iter().map(|d| diagnostic::to_json(d, &sources)));
+    }
+    let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&all).expect("JSON values serialize"));
     code
 }
 

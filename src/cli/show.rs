@@ -80,14 +80,18 @@ pub fn show(names: &[String], format: ShowFormat, stats: bool) -> i32 {
                         }
                     }
                     None => {
-                        eprintln!("netscript: no namespace `{name}`");
+                        eprintln!("netscript: no namespace `{name}` (`ip netns list` lists them; `host` is the initial one)");
                         missing = true;
                     }
                 }
             }
         }
     }
-    if missing { exit::RUN_FAILED } else { exit::OK }
+    if format == ShowFormat::Json {
+        missing = names.iter().any(|n| !observed.namespaces.contains_key(n));
+    }
+    // A name that does not exist is an error in the input (exit 1), not a failed run (3).
+    if missing { exit::SCRIPT_ERRORS } else { exit::OK }
 }
 
 fn text(name: &str, ns: &ObservedNs) -> String {

@@ -108,7 +108,8 @@ impl std::fmt::Display for LoadRefusal {
 
 /// Loads `program` of the object at `path` (whose hash must still be the one checked).
 fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<LoadedProgram, ExecError> {
-    let bytes = std::fs::read(path).map_err(|e| ExecError::io(format!("cannot read {}", path.display()), &e))?;
+    let bytes = crate::bounded::read(path, crate::bounded::MAX_BPF_OBJECT_BYTES)
+        .map_err(|e| ExecError::io(format!("cannot read {}", path.display()), &std::io::Error::from(e)))?;
     let hash = crate::check::bpf::content_hash(&bytes);
     if hash != program.hash {
         return Err(ExecError::InvalidPlan(format!(

@@ -9,11 +9,20 @@ use std::path::PathBuf;
 /// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`. As with sysctl(8), a key
 /// written with slashes (`net/ipv4/conf/eth0.100/forwarding`) keeps its dots, which is
 /// how interface names containing dots are named.
+///
+/// Every key is checked again here, with the checker's rule
+/// ([`crate::model::sysctl_key_problem`]): keys also come from state records and
+/// journals, files that could be forged, and none may reach outside `net.`
+/// (`kernel.hostname`, `kernel/core_pattern`).
 pub fn key_path(key: &str) -> Result<PathBuf, ExecError> {
-    let relative = if key.contains('/') { key.trim_start_matches('/').to_string() } else { key.replace('.', "/") };
-    if relative.is_empty() || relative.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-        return Err(ExecError::InvalidPlan(format!("{key:?} is not a sysctl key")));
+    if let Some(problem) = crate::model::sysctl_key_problem(key) {
+        let why = match problem {
+            crate::model::SysctlKeyProblem::NotNetwork => "netscript writes only net.* sysctls",
+            crate::model::SysctlKeyProblem::Malformed => "not a valid sysctl key",
+        };
+        return Err(ExecError::InvalidPlan(format!("refusing sysctl {key:?}: {why}")));
     }
+    let relative = if key.contains('/') { key.to_string() } else { key.replace('.', "/") };
     Ok(PathBuf::from("/proc/sys").join(relative))
 }
 
@@ -50,5 +59,9 @@ mod tests {
         );
         assert!(key_path("net..x").is_err());
         assert!(key_path("net/../../etc").is_err());
+        // Outside net.*: what a forged state record or journal could ask for.
+        for key in ["kernel.hostname", "kernel/hostname", "/net/../kernel/hostname", "/proc/sys/kernel/hostname", "net.x/../../kernel/hostname", "netx.y", ""] {
+            assert!(key_path(key).is_err(), "{key}");
+        }
     }
 }

@@ -71,7 +71,7 @@ pub fn run(repl: &mut Repl, line: &str) -> Flow {
             list(&repl.session);
             exit::OK
         }
-        ("load", [file]) => match std::fs::read_to_string(file) {
+        ("load", [file]) => match crate::bounded::read_string(std::path::Path::new(file), crate::bounded::MAX_SCRIPT_BYTES) {
             Ok(text) => repl.statement(&text, file, 1),
             Err(e) => {
                 eprintln!("netscript: cannot read `{file}`: {e}");

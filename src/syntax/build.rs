@@ -1,6 +1,7 @@
 //! pest pairs → AST: one function per grammar rule.
 
 use super::Rule;
+use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, XdpMode};
@@ -9,6 +10,7 @@ use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
 
 pub const NUMBER_TOO_LARGE: &str = "netscript::syntax::number_too_large";
+pub const BYTE_RATE_UNIT: &str = "netscript::syntax::byte_rate_unit";
 
 pub struct Builder<'t> {
     file: FileId,
@@ -442,12 +444,20 @@ impl<'t> Builder<'t> {
     }
 
     fn expr(&mut self, pair: P<'_>) -> Expr {
+        self.expr_with_depth(pair).0
+    }
+
+    /// An expression and the depth of its tree. A chain of operators deeper than
+    /// [`MAX_EXPRESSION_DEPTH`] is reported and cut there: its evaluation (and drop)
+    /// recurse once per level.
+    fn expr_with_depth(&mut self, pair: P<'_>) -> (Expr, usize) {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::expr | Rule::term => {
                 let mut it = inner(pair);
-                let mut left = self.expr(it.next().unwrap());
+                let (mut left, mut depth) = self.expr_with_depth(it.next().unwrap());
                 while let Some(op) = it.next() {
+                    let op_span = self.span(&op);
                     let op = match op.as_str() {
                         "+" => BinOp::Add,
                         "-" => BinOp::Sub,
@@ -455,17 +465,25 @@ impl<'t> Builder<'t> {
                         "/" => BinOp::Div,
                         _ => BinOp::Rem,
                     };
-                    let right = self.expr(it.next().unwrap());
+                    let (right, right_depth) = self.expr_with_depth(it.next().unwrap());
+                    let new_depth = depth.max(right_depth) + 1;
+                    if new_depth > MAX_EXPRESSION_DEPTH {
+                        self.diagnostics.push(super::limits::expression_too_long(op_span));
+                        break;
+                    }
                     let span = left.span.to(right.span);
                     left = Spanned::new(ExprKind::Binary(Box::new(left), op, Box::new(right)), span);
+                    depth = new_depth;
                 }
-                left
+                (left, depth)
             }
-            Rule::factor => self.expr(first(pair)),
-            Rule::neg => Spanned::new(ExprKind::Neg(Box::new(self.expr(first(pair)))), span),
-            Rule::integer => Spanned::new(ExprKind::Int(self.integer(&pair) as i64), span),
-            Rule::var => Spanned::new(ExprKind::Var(pair.as_str().to_string()), span),
-            Rule::interp => self.expr(first(pair)),
+            Rule::factor | Rule::interp => self.expr_with_depth(first(pair)),
+            Rule::neg => {
+                let (operand, depth) = self.expr_with_depth(first(pair));
+                (Spanned::new(ExprKind::Neg(Box::new(operand)), span), depth + 1)
+            }
+            Rule::integer => (Spanned::new(ExprKind::Int(self.integer(&pair) as i64), span), 1),
+            Rule::var => (Spanned::new(ExprKind::Var(pair.as_str().to_string()), span), 1),
             other => unreachable!("not an expression rule: {other:?}"),
         }
     }
@@ -565,6 +583,27 @@ impl<'t> Builder<'t> {
 
     fn rate_lit(&mut self, pair: P<'_>) -> Spanned<Rate> {
         let v = self.quantity(&pair, units::rate_multiplier, "rate");
+        // tc's `bps` units are bytes per second (`mbps` = 8 mbit): a classic surprise.
+        let text = pair.as_str();
+        let unit_start = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(unit_start);
+        if unit.to_ascii_lowercase().ends_with("bps") {
+            let bits_unit = format!("{}bit", &unit[..unit.len() - 3]);
+            let in_bits = units::Rate(v);
+            let bytes = match unit[..unit.len() - 3].to_ascii_lowercase().as_str() {
+                "k" => "kilobyte",
+                "m" => "megabyte",
+                "g" => "gigabyte",
+                "t" => "terabyte",
+                _ => "byte",
+            };
+            let plural = if number == "1" { "" } else { "s" };
+            self.diagnostics.push(
+                Diagnostic::warning(BYTE_RATE_UNIT, self.span(&pair), format!("`{text}` means {number} {bytes}{plural} per second ({in_bits})"))
+                    .label("bps units count bytes, as in tc")
+                    .help(format!("write `{in_bits}` to keep this rate in bits, or `{number}{bits_unit}` if bits were meant")),
+            );
+        }
         self.spanned(&pair, Rate(v))
     }
 

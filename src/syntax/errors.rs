@@ -7,6 +7,7 @@ use pest::error::{ErrorVariant, InputLocation};
 
 pub const UNEXPECTED: &str = "netscript::syntax::unexpected";
 pub const UNCLOSED_BLOCK: &str = "netscript::syntax::unclosed_block";
+pub const BLOCK_ON_NEXT_LINE: &str = "netscript::syntax::block_on_next_line";
 
 /// What a rule is called in an error message.
 fn rule_word(rule: Rule) -> String {
@@ -147,81 +148,245 @@ pub fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) 
             let expected = expected_list(positives);
             let mut d = Diagnostic::error(UNEXPECTED, span, format!("unexpected end of file, expected {expected}"))
                 .label(format!("expected {expected}"));
-            if let Some(open) = unclosed_block(text) {
-                d = Diagnostic::error(UNCLOSED_BLOCK, Span::new(file, open, open + 1), "this block is never closed")
-                    .label("opened here")
-                    .help("add `>` where the block ends");
+            if let Some(unclosed) = unclosed_block(text) {
+                d = match unclosed.likely {
+                    // A `>` further down closed an inner block in the place of an outer
+                    // one: the inner one is where the `>` is missing.
+                    Some((likely, closer)) => {
+                        let line = line_of(text, likely);
+                        Diagnostic::error(UNCLOSED_BLOCK, Span::new(file, likely, likely + 1), "this block is probably not closed")
+                            .label("opened here; its line has no `>`")
+                            .also(Span::new(file, closer, closer + 1), "this `>` is indented as if it closed an outer block")
+                            .also(Span::new(file, unclosed.outermost, unclosed.outermost + 1), "so this block is left open at the end of the file")
+                            .help(format!("add `>` where the block of line {line} ends (at the end of line {line} for a one-line block)"))
+                    }
+                    None => Diagnostic::error(UNCLOSED_BLOCK, Span::new(file, unclosed.outermost, unclosed.outermost + 1), "this block is never closed")
+                        .label("opened here")
+                        .help("add `>` where the block ends"),
+                };
             }
             d
         }
+        ErrorVariant::ParsingError { positives, .. } if found == "`<`" && starts_line(text, pos) && expects_statement(positives) => {
+            let previous = previous_line(text, pos);
+            Diagnostic::error(BLOCK_ON_NEXT_LINE, span, "a block must open on the same line as its statement")
+                .label("this `<` starts a new line, so it belongs to no statement")
+                .help(match previous {
+                    Some((line, statement)) => format!("a newline ends a statement: move `<` to the end of line {line}: `{statement} <`"),
+                    None => "a newline ends a statement: put `<` on the line of the statement it belongs to".to_string(),
+                })
+        }
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_list(positives);
-            Diagnostic::error(UNEXPECTED, span, format!("expected {expected}, found {found}")).label(format!("expected {expected}"))
+            let word = found.trim_matches('`');
+            let candidates = if expects_statement(positives) { STATEMENT_KEYWORDS.to_vec() } else { candidate_keywords(positives) };
+            let suggestion = found.starts_with('`').then(|| crate::diagnostic::did_you_mean(word, candidates)).flatten();
+            match suggestion {
+                Some(suggestion) if expects_statement(positives) => {
+                    Diagnostic::error(UNEXPECTED, span, format!("unknown statement `{word}`")).label("not a statement keyword").help(suggestion)
+                }
+                Some(suggestion) => Diagnostic::error(UNEXPECTED, span, format!("expected {expected}, found {found}"))
+                    .label(format!("expected {expected}"))
+                    .help(suggestion),
+                None => Diagnostic::error(UNEXPECTED, span, format!("expected {expected}, found {found}")).label(format!("expected {expected}")),
+            }
         }
         ErrorVariant::CustomError { message } => Diagnostic::error(UNEXPECTED, span, message.clone()),
     };
     (diagnostic, pos)
 }
 
-/// The position of the last `<` that opens a block and is never closed.
-fn unclosed_block(text: &str) -> Option<usize> {
-    let mut open = Vec::new();
+/// A block that is never closed: the last such `<`, and the one a user most likely
+/// left open with the `>` that was taken for its (see [`unclosed_block`]).
+struct Unclosed {
+    outermost: usize,
+    likely: Option<(usize, usize)>,
+}
+
+/// Whether `<` at `i` opens a block (`<->` is an operator), and `>` closes one (`->`).
+fn opens_block(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'<' && bytes.get(i + 1) != Some(&b'-')
+}
+fn closes_block(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'>' && (i == 0 || bytes[i - 1] != b'-')
+}
+
+/// Brackets outside comments and strings, in order.
+fn brackets(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
+    let mut out = Vec::new();
     let mut in_comment = false;
     let mut in_string = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'\n' => in_comment = false,
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                in_comment = false;
+                in_string = false;
+            }
             _ if in_comment => {}
             b'"' => in_string = !in_string,
             _ if in_string => {}
             b'#' => in_comment = true,
-            b'<' if bytes.get(i + 1) != Some(&b'-') => open.push(i),
-            b'>' if i == 0 || bytes[i - 1] != b'-' => {
-                open.pop();
-            }
+            _ if opens_block(bytes, i) || closes_block(bytes, i) => out.push(i),
             _ => {}
         }
     }
-    open.last().copied()
+    out
 }
 
-/// Replaces the statement around `pos` with spaces, keeping newlines and block brackets,
-/// so that parsing can go on after it. `None` when no progress can be made.
+/// The indentation (leading spaces and tabs) of the line holding `pos`.
+fn indentation(text: &str, pos: usize) -> usize {
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    text[start..].bytes().take_while(|b| *b == b' ' || *b == b'\t').count()
+}
+
+fn line_of(text: &str, pos: usize) -> usize {
+    text[..pos].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// The unclosed block, if any. Brackets pair up innermost first, so the `<` left open
+/// by the parser is the outermost one; but a `>` that starts its line, indented less
+/// than the line of the `<` it pairs with, was written for an outer block: that `<` is
+/// then the likely culprit (`veth … < addr …` on line 2, a `>` at column 1 on line 4).
+fn unclosed_block(text: &str) -> Option<Unclosed> {
+    let bytes = text.as_bytes();
+    let mut open: Vec<usize> = Vec::new();
+    let mut likely = None;
+    for i in brackets(text) {
+        if opens_block(bytes, i) {
+            open.push(i);
+        } else if let Some(opener) = open.pop() {
+            let starts_its_line = indentation(text, i) == i - text[..i].rfind('\n').map_or(0, |n| n + 1);
+            if likely.is_none() && starts_its_line && indentation(text, i) < indentation(text, opener) {
+                likely = Some((opener, i));
+            }
+        }
+    }
+    let outermost = *open.first()?;
+    Some(Unclosed { outermost, likely: likely.filter(|(l, _)| *l != outermost) })
+}
+
+/// Whether only spaces stand before `pos` on its line.
+fn starts_line(text: &str, pos: usize) -> bool {
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    text[start..pos].bytes().all(|b| b == b' ' || b == b'\t')
+}
+
+/// The last line before `pos` that holds a statement (not blank, not only a comment),
+/// with its number, when it does not end in `;`, `<` or `>` (then `<` could have ended it).
+fn previous_line(text: &str, pos: usize) -> Option<(usize, String)> {
+    let before = &text[..text[..pos].rfind('\n')?];
+    let lines: Vec<&str> = before.lines().collect();
+    let (number, line) = lines.into_iter().enumerate().rev().map(|(n, l)| (n + 1, l.split('#').next().unwrap_or("").trim_end())).find(|(_, l)| !l.trim().is_empty())?;
+    (!line.ends_with([';', '<', '>'])).then(|| (number, line.trim().to_string()))
+}
+
+/// Whether the parser wanted a statement here (the start of one).
+fn expects_statement(positives: &[Rule]) -> bool {
+    positives.iter().filter_map(|r| keyword_word(*r)).filter(|k| STATEMENT_KEYWORDS.contains(&k.as_str())).count() > 6
+        || positives.contains(&Rule::stmt)
+        || positives.contains(&Rule::file)
+}
+
+/// The keywords that would have fitted: those the parser named, and those that start
+/// the options it named (`route_opt` → via, dev, src, metric, table, lookup).
+fn candidate_keywords(positives: &[Rule]) -> Vec<&'static str> {
+    let grammar = include_str!("../../grammar/netscript.pest");
+    let mut out: Vec<&'static str> = Vec::new();
+    let mut wanted: Vec<String> = positives.iter().map(|r| format!("{r:?}")).collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(rule) = wanted.pop() {
+        if !seen.insert(rule.clone()) || seen.len() > 200 {
+            continue;
+        }
+        if let Some(kw) = rule.strip_prefix("kw_") {
+            if let Some(word) = super::keywords().into_iter().find(|k| *k == kw) {
+                out.push(word);
+            }
+            continue;
+        }
+        // The alternatives of the rule's definition that begin with a rule name.
+        let Some(definition) = rule_definition(grammar, &rule) else { continue };
+        for alternative in definition.split('|') {
+            let first = alternative.trim().trim_start_matches('(').split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+            if !first.is_empty() {
+                wanted.push(first.to_string());
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The text between the braces of `name = { … }` in the grammar.
+fn rule_definition(grammar: &'static str, name: &str) -> Option<&'static str> {
+    let start = grammar.lines().map(|l| l.as_ptr() as usize - grammar.as_ptr() as usize).find(|&i| {
+        let line = &grammar[i..];
+        line.starts_with(name) && line[name.len()..].trim_start().starts_with('=')
+    })?;
+    let open = start + grammar[start..].find('{')? + 1;
+    let close = open + grammar[open..].find('}')?;
+    Some(&grammar[open..close])
+}
+
+/// Replaces the statement around `pos` with spaces, keeping newlines, so that parsing
+/// can go on after it: with the block it opens, if any (a typo in a statement's head
+/// would otherwise leave its block to produce errors of its own). `None` when no
+/// progress can be made.
 pub fn blank_statement(text: &str, pos: usize) -> Option<String> {
     if pos >= text.len() || !text.is_char_boundary(pos) {
         return None;
     }
     let bytes = text.as_bytes();
-    let is_boundary = |b: u8| matches!(b, b';' | b'\n' | b'<' | b'>');
+    let is_boundary = |i: usize| matches!(bytes[i], b';' | b'\n') || opens_block(bytes, i) || closes_block(bytes, i);
     let mut start = pos;
-    while start > 0 && !is_boundary(bytes[start - 1]) {
+    // Back over the statement: `<->` and `->` are operators, not block brackets.
+    while start > 0 && !is_boundary(start - 1) {
         start -= 1;
-    }
-    // `<->` is an operator, not a block bracket.
-    while start > 1 && bytes[start - 1] == b'<' && bytes.get(start) == Some(&b'-') {
-        start -= 1;
-        while start > 0 && !is_boundary(bytes[start - 1]) {
-            start -= 1;
-        }
     }
     let mut end = pos;
-    while end < bytes.len() && !is_boundary(bytes[end]) {
+    while end < bytes.len() && !is_boundary(end) {
         end += 1;
     }
     if text[start..end].trim().is_empty() {
-        // The error is at a bracket or separator itself: drop that one character.
         if bytes[pos] == b'\n' {
             return None;
         }
-        // One character, which may take several bytes (U+0085 is whitespace to `trim`).
-        end = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
+        if opens_block(bytes, pos) {
+            // A block that belongs to no statement (`<` on a line of its own): all of it.
+            end = matching_close(text, pos);
+        } else {
+            // The error is at a bracket or separator itself: drop that one character,
+            // which may take several bytes (U+0085 is whitespace to `trim`).
+            end = pos + text[pos..].chars().next().map_or(1, char::len_utf8);
+        }
+    } else if end < bytes.len() && opens_block(bytes, end) {
+        end = matching_close(text, end);
     }
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
     out.extend(text[start..end].bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }));
     out.push_str(&text[end..]);
     Some(out)
+}
+
+/// The position just after the `>` that closes the block opened at `open`, or the end
+/// of the text.
+fn matching_close(text: &str, open: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    for i in brackets(&text[open..]).into_iter().map(|i| i + open) {
+        if opens_block(bytes, i) {
+            depth += 1;
+        } else {
+            depth -= 1;
+            if depth == 0 {
+                return i + 1;
+            }
+        }
+    }
+    text.len()
 }
 
 /// Byte ranges of `#` comments (outside strings).

@@ -2,6 +2,9 @@
 
 mod build;
 mod errors;
+mod limits;
+
+pub use limits::{MAX_EXPRESSION_DEPTH, MAX_NESTING, TOO_DEEP};
 
 use crate::ast::Script;
 use crate::diagnostic::Diagnostic;
@@ -17,7 +20,23 @@ const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// Parses one file. On syntax errors, reports each one it can find: after an error it
 /// blanks the failing statement and parses again, so later statements are still read.
+/// Warnings (e.g. a byte-rate unit) are returned only with errors; see
+/// [`parse_recovering`] for them all.
 pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
+    match parse_recovering(file, text) {
+        (Some(script), diagnostics) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(script),
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Parses one file as far as it can: the statements that parsed (those of a syntax
+/// error blanked out), and every diagnostic. `None` when nothing could be read (input
+/// nested too deep, or too many syntax errors to go on).
+pub fn parse_recovering(file: FileId, text: &str) -> (Option<Script>, Vec<Diagnostic>) {
+    // Before pest: its parser recurses once per nesting level.
+    if let Err(d) = limits::check_nesting(file, text) {
+        return (None, vec![d]);
+    }
     let mut diagnostics = Vec::new();
     let mut masked: Option<String> = None;
     loop {
@@ -28,7 +47,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
                 let mut builder = build::Builder::new(file, text);
                 let script = builder.file(file_pair);
                 diagnostics.extend(builder.diagnostics);
-                return if diagnostics.is_empty() { Ok(script) } else { Err(diagnostics) };
+                return (Some(script), diagnostics);
             }
             Err(error) => {
                 let (diagnostic, position) = errors::syntax_error(file, current, &error);
@@ -37,11 +56,11 @@ pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
                     diagnostics.push(diagnostic);
                 }
                 if diagnostics.len() >= MAX_SYNTAX_ERRORS {
-                    return Err(diagnostics);
+                    return (None, diagnostics);
                 }
                 match errors::blank_statement(current, position) {
                     Some(next) if next != current => masked = Some(next),
-                    _ => return Err(diagnostics),
+                    _ => return (None, diagnostics),
                 }
             }
         }
