@@ -125,7 +125,7 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
         let legacy = std::mem::take(&mut record.undo);
         record.owned.extend(legacy.into_iter().map(|u| Owned { made: None, undo: vec![u] }));
     }
-    for action in record.undo_actions() {
+    for action in record.owned.iter().flat_map(|o| o.undo.iter().chain(o.made.iter())) {
         validate(action).map_err(|reason| StateError::Damaged { path: path.clone(), reason })?;
     }
     if record.script != script_key(script) {

@@ -75,9 +75,9 @@ impl Planner<'_> {
             for action in &entry.undo {
                 match self.removal_undo(action, entry) {
                     Removal::Gone => {}
-                    Removal::Do(mut undo) => {
+                    Removal::Do(undo) => {
                         self.secondaries_first(action, i);
-                        undo.extend(self.flushed_with(action));
+                        self.note_flush(action);
                         let action = keep_for_rollback(action, &undo);
                         let op = self.push(action, Default::default(), Vec::new(), undo);
                         self.ops[op].removes = Some(i);
@@ -89,6 +89,29 @@ impl Planner<'_> {
             if !any {
                 self.forget.push(i);
             }
+        }
+        self.restore_flushed_routes();
+    }
+
+    /// A rollback must put back the routes the kernel flushed with a device's last IPv4
+    /// address: on the first removal of an address of that device, which a rollback
+    /// undoes last, when every address is back.
+    fn restore_flushed_routes(&mut self) {
+        let mut devices: Vec<(String, String)> = self.flushed_devs.iter().cloned().collect();
+        devices.sort();
+        for (ns, dev) in devices {
+            let first = self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if *n == ns && *d == dev));
+            let Some(first) = first else { continue };
+            let Some(seen) = self.observed_ns(&ns) else { continue };
+            let connected: Vec<ipnet::IpNet> = seen.links.get(&dev).map(|l| l.addrs.iter().map(|a| a.trunc()).collect()).unwrap_or_default();
+            // Not the kernel's own prefix routes: they come back with their addresses.
+            let routes: Vec<Action> = seen
+                .routes
+                .iter()
+                .filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev.as_str()) && !(r.via.is_none() && connected.contains(&r.dest)))
+                .map(|route| Action::AddRoute { ns: ns.clone(), route: route.clone() })
+                .collect();
+            self.ops[first].undo.extend(routes);
         }
     }
 
@@ -118,22 +141,18 @@ impl Planner<'_> {
     }
 
     /// Deleting the last IPv4 address of a device makes the kernel flush every IPv4 route
-    /// through it. Those routes are then not present for the additions (the script's are
-    /// added again), and a rollback must put them all back: returns what does, after the
-    /// address itself.
-    fn flushed_with(&mut self, action: &Action) -> Vec<Action> {
-        let Action::DelAddr { ns, dev, addr } = action else { return Vec::new() };
+    /// through it: notes the device, whose routes are then not present for the additions
+    /// (the script's are added again), and are put back by a rollback.
+    fn note_flush(&mut self, action: &Action) {
+        let Action::DelAddr { ns, dev, addr } = action else { return };
         if !addr.addr().is_ipv4() {
-            return Vec::new();
+            return;
         }
-        let Some(l) = self.observed_link(ns, dev) else { return Vec::new() };
+        let Some(l) = self.observed_link(ns, dev) else { return };
         let left = l.addrs.iter().any(|a| a.addr().is_ipv4() && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *a)));
-        if left {
-            return Vec::new();
+        if !left {
+            self.flushed_devs.insert((ns.clone(), dev.clone()));
         }
-        self.flushed_devs.insert((ns.clone(), dev.clone()));
-        let routes = self.observed_ns(ns).map(|o| o.routes.iter().filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev.as_str())).cloned().collect::<Vec<_>>()).unwrap_or_default();
-        routes.into_iter().map(|route| Action::AddRoute { ns: ns.clone(), route }).collect()
     }
 
     /// Whether `action` (an entry's undo) still has something to do, and what puts the
