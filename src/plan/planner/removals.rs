@@ -78,6 +78,7 @@ impl Planner<'_> {
                     Removal::Do(undo) => {
                         self.secondaries_first(action, i);
                         self.note_flush(action);
+                        self.note_gone_link(action, entry);
                         let action = keep_for_rollback(action, &undo);
                         let op = self.push(action, Default::default(), Vec::new(), undo);
                         self.ops[op].removes = Some(i);
@@ -138,6 +139,16 @@ impl Planner<'_> {
             self.gone_addrs.insert((ns.clone(), dev.clone(), *a));
         }
         self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
+    }
+
+    /// A link this plan deletes (and a veth's other end with it) is not there for what
+    /// follows: made anew if still declared, with all its configuration.
+    fn note_gone_link(&mut self, action: &Action, entry: &Owned) {
+        let Action::DeleteLink { ns, name } = action else { return };
+        self.replaced.push((ns.clone(), name.clone()));
+        if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &entry.made {
+            self.replaced.push((peer_ns.clone(), peer_name.clone()));
+        }
     }
 
     /// Deleting the last IPv4 address of a device makes the kernel flush every IPv4 route
