@@ -326,7 +326,11 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
         completed.iter().filter_map(|&i| plan.ops[i].removes).chain(plan.forget.iter().copied()).chain(plan.handover.iter().map(|h| h.entry)).collect();
     let mut next = record.clone();
     next.owned = record.owned.iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, o)| o.clone()).collect();
-    let made = completed.iter().map(|&i| &plan.ops[i]).filter(|op| op.removes.is_none()).map(|op| Owned { made: Some(op.action.clone()), undo: op.undo.clone() });
+    // A link change gives back each attribute on its own: one entry per attribute.
+    let made = completed.iter().map(|&i| &plan.ops[i]).filter(|op| op.removes.is_none()).flat_map(|op| match op.action {
+        Action::SetLink { .. } => op.undo.iter().map(|u| Owned { made: Some(op.action.clone()), undo: vec![u.clone()] }).collect::<Vec<_>>(),
+        _ => vec![Owned { made: Some(op.action.clone()), undo: op.undo.clone() }],
+    });
     ownership::merge(&mut next.owned, made);
     next.netns_ids.retain(|ns, _| next.owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DeleteNetns { ns: n }) if n == ns)));
     next
