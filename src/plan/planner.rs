@@ -514,6 +514,16 @@ impl<'a> Planner<'a> {
                 present.retain(|p| p != a);
             }
         }
+        // Without any IPv4 address left for a moment, the device loses its IPv4 routes:
+        // the script's are added again, and a rollback puts every one back (after the
+        // addresses: on the first deletion, which it undoes last).
+        if let Some(&first) = first_deps.first()
+            && !present.iter().any(|a| a.addr().is_ipv4())
+        {
+            self.flushed_devs.insert((nsn.clone(), dev.clone()));
+            let routes = self.flushed_route_restores(&nsn, &dev);
+            self.ops[first].undo.extend(routes);
+        }
         for addr in &iface.addrs {
             if present.contains(&addr.node) {
                 continue;

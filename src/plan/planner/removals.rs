@@ -103,17 +103,22 @@ impl Planner<'_> {
         for (ns, dev) in devices {
             let first = self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if *n == ns && *d == dev));
             let Some(first) = first else { continue };
-            let Some(seen) = self.observed_ns(&ns) else { continue };
-            let connected: Vec<ipnet::IpNet> = seen.links.get(&dev).map(|l| l.addrs.iter().map(|a| a.trunc()).collect()).unwrap_or_default();
-            // Not the kernel's own prefix routes: they come back with their addresses.
-            let routes: Vec<Action> = seen
-                .routes
-                .iter()
-                .filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev.as_str()) && !(r.via.is_none() && connected.contains(&r.dest)))
-                .map(|route| Action::AddRoute { ns: ns.clone(), route: route.clone() })
-                .collect();
+            let routes = self.flushed_route_restores(&ns, &dev);
             self.ops[first].undo.extend(routes);
         }
+    }
+
+    /// What puts back the IPv4 routes through `dev` that the kernel flushes with its
+    /// last IPv4 address: not the kernel's own prefix routes, which come back with their
+    /// addresses.
+    pub(super) fn flushed_route_restores(&self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
+        let connected: Vec<ipnet::IpNet> = seen.links.get(dev).map(|l| l.addrs.iter().map(|a| a.trunc()).collect()).unwrap_or_default();
+        seen.routes
+            .iter()
+            .filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev) && !(r.via.is_none() && connected.contains(&r.dest)))
+            .map(|route| Action::AddRoute { ns: ns.to_string(), route: route.clone() })
+            .collect()
     }
 
     /// Before an IPv4 address that is the primary of its subnet is deleted, its
