@@ -328,7 +328,13 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
     next.owned = record.owned.iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, o)| o.clone()).collect();
     // A link change gives back each attribute on its own: one entry per attribute.
     let made = completed.iter().map(|&i| &plan.ops[i]).filter(|op| op.removes.is_none()).flat_map(|op| match op.action {
-        Action::SetLink { .. } => op.undo.iter().map(|u| Owned { made: Some(op.action.clone()), undo: vec![u.clone()] }).collect::<Vec<_>>(),
+        Action::SetLink { .. } => op
+            .undo
+            .iter()
+            // Addresses a link taken down loses are put back by a rollback only.
+            .filter(|u| matches!(u, Action::SetLink { .. }))
+            .map(|u| Owned { made: Some(op.action.clone()), undo: vec![u.clone()] })
+            .collect::<Vec<_>>(),
         _ => vec![Owned { made: Some(op.action.clone()), undo: op.undo.clone() }],
     });
     ownership::merge(&mut next.owned, made);

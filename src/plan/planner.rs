@@ -466,12 +466,27 @@ impl<'a> Planner<'a> {
         if set == LinkSet::default() {
             return;
         }
+        if set.up == Some(false) {
+            undo.extend(self.goes_down(&ns.name, &iface.name));
+        }
         let mut deps = self.link_deps(&ns.name, &iface.name);
         if let Some(m) = &iface.master {
             deps.extend(self.link_deps(&ns.name, &m.node));
         }
         let op = self.push(one(set), iface.span, deps, undo);
         self.record_link_op(&ns.name, &iface.name, op);
+    }
+
+    /// Taking a link down makes the kernel drop its IPv6 addresses (`keep_addr_on_down`
+    /// is 0 by default): they are not present for the additions (the script's are added
+    /// again), and a rollback puts back those it had (after the link is up again).
+    fn goes_down(&mut self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(l) = self.observed_link(ns, dev).filter(|l| l.up) else { return Vec::new() };
+        let dropped: Vec<ipnet::IpNet> = l.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80)).collect();
+        for a in &dropped {
+            self.gone_addrs.insert((ns.to_string(), dev.to_string(), *a));
+        }
+        dropped.into_iter().map(|addr| Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr }).collect()
     }
 
     /// The mtu a link netscript creates has when the script does not set one, where it

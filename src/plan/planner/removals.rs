@@ -173,7 +173,7 @@ impl Planner<'_> {
 
     /// Whether `action` (an entry's undo) still has something to do, and what puts the
     /// state back should it have to be rolled back.
-    fn removal_undo(&self, action: &Action, entry: &Owned) -> Removal {
+    fn removal_undo(&mut self, action: &Action, entry: &Owned) -> Removal {
         use Removal::{Do, Gone};
         let seen = self.observed_ns(action.namespace());
         let link = |ns: &str, name: &str| self.observed_link(ns, name);
@@ -265,7 +265,14 @@ impl Planner<'_> {
                     now.master = Some(l.master.clone());
                     differs |= *master != l.master;
                 }
-                if differs { Do(vec![Action::SetLink { ns: ns.clone(), name: name.clone(), set: now }]) } else { Gone }
+                if !differs {
+                    return Gone;
+                }
+                let mut undo = vec![Action::SetLink { ns: ns.clone(), name: name.clone(), set: now }];
+                if set.up == Some(false) {
+                    undo.extend(self.goes_down(ns, name));
+                }
+                Do(undo)
             }
             Action::DetachBpf { ns, dev, direction, prio, .. } => {
                 let at = super::super::observed::AttachPoint::Tc { direction: *direction, prio: *prio };
