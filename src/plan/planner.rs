@@ -334,8 +334,11 @@ impl<'a> Planner<'a> {
                     // The script's veth now pairs with another end: made anew.
                     let mut deps = self.link_deps(&ns.name, &iface.name);
                     deps.extend(self.ns_deps(&peer.ns));
-                    let put_back = self.as_it_is(made, &found);
-                    let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, vec![put_back]);
+                    // A rollback makes it again with its addresses and the routes through it.
+                    let mut put_back = vec![self.as_it_is(made, &found)];
+                    put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: *addr }));
+                    put_back.extend(self.routes_through(&ns.name, &iface.name));
+                    let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, put_back);
                     self.record_link_op(&ns.name, &iface.name, op);
                     self.replaced.push((ns.name.clone(), iface.name.clone()));
                     self.replaced.push((peer.ns.clone(), peer.name.clone()));
@@ -764,6 +767,8 @@ impl<'a> Planner<'a> {
     fn routes(&mut self, ns: &Namespace) {
         let mut observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
         observed.retain(|r| !(r.dest.addr().is_ipv4() && r.dev.as_ref().is_some_and(|d| self.flushed_devs.contains(&(ns.name.clone(), d.clone())))));
+        // Routes through a link this plan deletes go with it.
+        observed.retain(|r| !r.dev.as_ref().is_some_and(|d| self.is_replaced(&ns.name, d)));
         for route in &ns.routes {
             let spec = route_spec(route);
             if observed.iter().any(|have| route_matches(&spec, have)) {

@@ -112,11 +112,17 @@ impl Planner<'_> {
     /// last IPv4 address: not the kernel's own prefix routes, which come back with their
     /// addresses.
     pub(super) fn flushed_route_restores(&self, ns: &str, dev: &str) -> Vec<Action> {
+        self.routes_through(ns, dev).into_iter().filter(|a| matches!(a, Action::AddRoute { route, .. } if route.dest.addr().is_ipv4())).collect()
+    }
+
+    /// What puts back the routes through `dev` (as observed), but the kernel's own
+    /// prefix routes, which come back with their addresses.
+    pub(super) fn routes_through(&self, ns: &str, dev: &str) -> Vec<Action> {
         let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
         let connected: Vec<ipnet::IpNet> = seen.links.get(dev).map(|l| l.addrs.iter().map(|a| a.trunc()).collect()).unwrap_or_default();
         seen.routes
             .iter()
-            .filter(|r| r.dest.addr().is_ipv4() && r.dev.as_deref() == Some(dev) && !(r.via.is_none() && connected.contains(&r.dest)))
+            .filter(|r| r.dev.as_deref() == Some(dev) && !(r.via.is_none() && connected.contains(&r.dest)))
             .map(|route| Action::AddRoute { ns: ns.to_string(), route: route.clone() })
             .collect()
     }
