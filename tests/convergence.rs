@@ -786,6 +786,34 @@ fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
                 }
             }
         }
+        // A gateway route the script declares without `dev` is satisfied by any link that
+        // reaches the gateway; where several do (both ends of a veth in one namespace, in
+        // one subnet) the kernel's pick depends on history, and netscript does not move a
+        // route that satisfies the declaration (docs/OWNERSHIP.md).
+        let subnets: Vec<(ipnet::IpNet, String)> = ns
+            .get("addrs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|l| {
+                let dev = l["ifname"].as_str().unwrap_or_default().to_string();
+                l["addr_info"].as_array().into_iter().flatten().filter_map(move |a| {
+                    let net: ipnet::IpNet = format!("{}/{}", a["local"].as_str()?, a["prefixlen"].as_u64()?).parse().ok()?;
+                    Some((net.trunc(), dev.clone()))
+                })
+            })
+            .collect();
+        for family in ["routes4", "routes6"] {
+            let Some(routes) = ns.get_mut(family).and_then(Value::as_array_mut) else { continue };
+            for route in routes.iter_mut() {
+                let Some(gw) = route["gateway"].as_str().and_then(|g| g.parse::<std::net::IpAddr>().ok()) else { continue };
+                let reaching: BTreeSet<&String> = subnets.iter().filter(|(n, _)| n.contains(&gw)).map(|(_, d)| d).collect();
+                if reaching.len() > 1 && route["protocol"] == "110" {
+                    route["dev"] = Value::String("any link reaching the gateway".into());
+                }
+            }
+            routes.sort_by_key(|r| r.to_string());
+        }
         let explicit = prefs.get(label).unwrap_or(&empty);
         for family in ["rules4", "rules6"] {
             let Some(rules) = ns.get_mut(family).and_then(Value::as_array_mut) else { continue };
