@@ -75,6 +75,8 @@ struct Planner<'a> {
     gone_addrs: std::collections::HashSet<(String, String, ipnet::IpNet)>,
     /// Links this plan deletes and makes anew (a veth paired with another end).
     replaced: Vec<(String, String)>,
+    /// Root htb qdiscs this plan deletes and makes anew (another `default`).
+    recreated_htb: Vec<(String, String)>,
     /// Devices whose IPv4 routes the kernel flushes in this plan (their last IPv4
     /// address is deleted).
     flushed_devs: std::collections::HashSet<(String, String)>,
@@ -110,6 +112,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         gone_addrs: Default::default(),
         flushed_devs: Default::default(),
         replaced: Vec::new(),
+        recreated_htb: Vec::new(),
         handover: Vec::new(),
         rule_prios: HashMap::new(),
     };
@@ -576,10 +579,15 @@ impl<'a> Planner<'a> {
         let mut deps = self.link_deps(ns, dev);
         deps.extend(extra_deps);
         let undo = match existing {
-            // Another kind at the same place: the kernel changes a qdisc in place only
-            // within its kind, so the old one goes first.
-            Some(old) if old.kind() != spec.kind() => {
-                let put_back = vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }];
+            // Another kind at the same place, or an htb with another default (the kernel
+            // changes neither in place): the old one goes first, with its classes and
+            // filters, which a rollback puts back after it.
+            Some(old) if old.kind() != spec.kind() || matches!(old, QdiscSpec::Htb { .. }) => {
+                let mut put_back = vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old.clone() }];
+                if matches!(old, QdiscSpec::Htb { .. }) {
+                    put_back.extend(self.htb_contents(ns, dev));
+                    self.recreated_htb.push((ns.to_string(), dev.to_string()));
+                }
                 let del = self.push(Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }, origin, deps.clone(), put_back);
                 deps.push(del);
                 vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }]
@@ -588,6 +596,30 @@ impl<'a> Planner<'a> {
             None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }],
         };
         Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
+    }
+
+    /// What puts an htb's classes (parents first) and filters back, as observed.
+    fn htb_contents(&self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
+        let mut classes: Vec<&ClassSpec> = seen.classes.iter().filter(|(d, _)| d == dev).map(|(_, c)| c).collect();
+        // Parents before their children.
+        let mut ordered: Vec<&ClassSpec> = Vec::new();
+        while !classes.is_empty() {
+            let before = classes.len();
+            classes.retain(|c| {
+                let ready = c.parent.is_none_or(|p| ordered.iter().any(|o| o.id == p));
+                if ready {
+                    ordered.push(c);
+                }
+                !ready
+            });
+            if classes.len() == before {
+                ordered.append(&mut classes);
+            }
+        }
+        let mut out: Vec<Action> = ordered.into_iter().map(|c| Action::ReplaceClass { ns: ns.into(), dev: dev.into(), class: c.clone() }).collect();
+        out.extend(seen.filters.iter().filter(|f| f.dev == dev).filter_map(|f| f.spec.clone()).map(|filter| Action::AddFilter { ns: ns.into(), dev: dev.into(), filter }));
+        out
     }
 
     /// A root or ingress qdisc that someone else put there (not the kernel's default,
@@ -635,9 +667,10 @@ impl<'a> Planner<'a> {
 
     fn htb(&mut self, ns: &Namespace, iface: &Interface, htb: &Htb, span: Span) {
         let qdisc_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::from(htb), span, vec![]);
+        let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
         let observed: Vec<ClassSpec> = self
             .observed_ns(&ns.name)
-            .filter(|_| !self.is_replaced(&ns.name, &iface.name))
+            .filter(|_| !self.is_replaced(&ns.name, &iface.name) && !recreated)
             .map(|o| o.classes.iter().filter(|(d, _)| *d == iface.name).map(|(_, c)| c.clone()).collect())
             .unwrap_or_default();
         let mut class_ops: HashMap<u32, usize> = HashMap::new();
@@ -661,7 +694,8 @@ impl<'a> Planner<'a> {
         }
         // An htb that stays (its parameters may change in place) keeps its filters:
         // compare them, priority by priority. A new htb starts without any.
-        let in_place = matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
+        let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
+        let in_place = !recreated && matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
         let seen: Vec<ObservedFilter> = if in_place && !self.observed.offline {
             self.observed_ns(&ns.name).map(|o| o.filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
         } else {
