@@ -822,7 +822,12 @@ impl<'a> Planner<'a> {
     }
 
     fn rules(&mut self, ns: &Namespace) {
-        let observed: Vec<RuleSpec> = self.observed_ns(&ns.name).map(|o| o.rules.clone()).unwrap_or_default();
+        // A namespace still to be made has the kernel's default rules: a script's rule
+        // equal to one of them is there already, as it is in an existing namespace.
+        let observed: Vec<RuleSpec> = match self.observed_ns(&ns.name) {
+            Some(o) => o.rules.clone(),
+            None => default_rules(),
+        };
         for rule in &ns.rules {
             let mut spec = rule_spec(rule);
             if observed.iter().any(|have| rule_matches(&spec, have)) {
@@ -876,6 +881,12 @@ impl<'a> Planner<'a> {
             self.push(Action::SetSysctl { ns: ns.name.clone(), key, value }, span, deps, undo);
         }
     }
+}
+
+/// The rules every new network namespace has (`ip rule` of a fresh one).
+fn default_rules() -> Vec<RuleSpec> {
+    let rule = |v6: bool, priority: u32, table: u32| RuleSpec { v6, from: None, to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table };
+    vec![rule(false, 0, TABLE_LOCAL), rule(false, 32766, TABLE_MAIN), rule(false, 32767, TABLE_DEFAULT), rule(true, 0, TABLE_LOCAL), rule(true, 32766, TABLE_MAIN)]
 }
 
 /// The mtu of `lo` in a new namespace.
