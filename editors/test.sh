@@ -16,6 +16,8 @@ TS_CLI_VERSION=0.27.1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
+# shellcheck source=../scripts/lib/apt.sh
+source "$root/scripts/lib/apt.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
@@ -40,8 +42,6 @@ run() {
 }
 
 # ------------------------------------------------------------------ installs
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
 missing=()
 vim --version 2>/dev/null | grep -q '+syntax' || missing+=(vim)
 command -v nvim >/dev/null || missing+=(neovim)
@@ -50,10 +50,7 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v cc >/dev/null || missing+=(gcc)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} (apt)"
-  as_root apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
+  apt_install "${missing[@]}"
 fi
 
 if [ ! -x "$here/vscode/node_modules/.bin/vscode-tmgrammar-test" ]; then

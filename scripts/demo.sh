@@ -4,11 +4,12 @@
 # Needs root (it creates network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/apt.sh
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt_install "${need[@]}"
 fi
 cargo build --quiet --release
 bin="$PWD/target/release/netscript"

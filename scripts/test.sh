@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of netscript. Installs what the tests need on a fresh Debian machine.
+# Runs every test of netscript. Installs what the tests need on a fresh Debian machine
+# (scripts/lib/apt.sh: it waits for another apt to finish).
 # Kernel tests need root (they run in their own network and mount namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/apt.sh
 
 need=()
 command -v ip >/dev/null || need+=(iproute2)
@@ -12,8 +14,7 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v clang >/dev/null || need+=(clang llvm)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt_install "${need[@]}"
 fi
 
 export CARGO_TERM_COLOR=never
