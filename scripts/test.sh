@@ -26,9 +26,10 @@ fi
 # The example eBPF programs, next to their sources (examples/bpf/*.ns name them); the
 # tests compile their own copies.
 examples/bpf/build.sh
-cargo build --quiet --all-targets
+# --workspace: netscript and editors/tree-sitter-netscript (the tree-sitter grammar's tests)
+cargo build --quiet --workspace --all-targets
 log=$(mktemp)
-cargo test --quiet 2>&1 | tee "$log"
+cargo test --quiet --workspace 2>&1 | tee "$log"
 # The chain benchmark's smoke run (N=5, one pair, debug build): it must keep working.
 cargo test --quiet --bench chain 2>&1 | tee -a "$log"
 editor_suites=0
