@@ -13,6 +13,8 @@
 # $TS_CLI_VERSION is used only where it is installed already, to check that the committed
 # src/ is what grammar.js generates (a maintainer's step: editors/README.md).
 # NETSCRIPT_EXAMPLES_DIR overrides where the example scripts are (default: examples/).
+# NETSCRIPT_TREE_SITTER_TESTED (set by scripts/test.sh, which runs those tests itself
+# with `cargo test --workspace`) skips the tree-sitter suite.
 # Quiet on success (one line per suite, with its time); prints the failing suite's log
 # and exits non-zero on any failure.
 set -euo pipefail
@@ -141,11 +143,16 @@ run vscode vscode
 run vim vim_
 run neovim neovim
 run emacs emacs_
-run tree-sitter treesitter
+if [ -n "${NETSCRIPT_TREE_SITTER_TESTED:-}" ]; then
+  # scripts/test.sh has run the same tests already (cargo test --workspace)
+  printf 'skip  %-12s its tests ran above, in %s\n' tree-sitter "$NETSCRIPT_TREE_SITTER_TESTED"
+else
+  run tree-sitter treesitter
+fi
 if tree-sitter --version 2>/dev/null | grep -q "tree-sitter $TS_CLI_VERSION\b"; then
   run ts-generate treesitter_cli
 else
-  printf 'skip  %-12s       no tree-sitter-cli %s here: whether src/ is what grammar.js generates is not checked (editors/README.md)\n' \
+  printf 'skip  %-12s no tree-sitter-cli %s here: whether src/ is what grammar.js generates is not checked (editors/README.md)\n' \
     ts-generate "$TS_CLI_VERSION"
 fi
 [ ${#examples[@]} -gt 0 ] || echo "note: no examples/*.ns to check"
