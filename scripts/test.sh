@@ -28,7 +28,8 @@ installs=$((SECONDS - start))
 
 # ------------------------------------------------------------------ tests
 tests_start=$SECONDS
-# step NAME CMD...: runs a part of the tests, its output into the log, then says its time
+# step NAME CMD...: runs a part of the tests, its output into the log that the closing
+# line counts, then says its time
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 step() {
@@ -49,7 +50,9 @@ fi
 # tests compile their own copies.
 examples/bpf/build.sh
 # --workspace: netscript and editors/tree-sitter-netscript (the tree-sitter grammar's tests)
-step build cargo build --quiet --workspace --all-targets
+t=$SECONDS
+cargo build --quiet --workspace --all-targets
+echo "time: build $((SECONDS - t))s"
 step cargo-test cargo test --quiet --workspace
 # The chain benchmark's smoke run (N=5, one pair, debug build): it must keep working.
 step bench-smoke cargo test --quiet --bench chain
