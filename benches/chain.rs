@@ -7,13 +7,17 @@
 //! sudo cargo bench --bench chain -- --n 20 --pairs 1   # a tiny version (CI)
 //! ```
 //! (`NETSCRIPT_BENCH_N=50,200` and `NETSCRIPT_BENCH_PAIRS=7` work too.) Run by
-//! `cargo test --all-targets` (no `--bench` argument) it is a smoke test: N = 5, 1 pair.
+//! `cargo test --all-targets` (no `--bench` argument) it is a smoke test: N = 5, 1 pair,
+//! and no waiting for a quiet machine.
 //!
 //! Topology, for each N: namespace i joined to i+1 by a veth, an address on each end,
 //! every interface and loopback up, one `rule from 10.200.x.y lookup 100` per namespace
-//! — what `../shared/bench/ip-chain N PREFIX DIR` writes as `up.sh`/`down.sh` (found
-//! relative to the repository root, at `/work/shared/bench/ip-chain`, or at
-//! `$NETSCRIPT_IP_CHAIN`).
+//! — what `benches/ip-chain N PREFIX DIR` writes as `up.sh`/`down.sh` (a copy, in the
+//! repository, of the project's shared `bench/ip-chain`).
+//!
+//! `cargo bench` builds netscript (`CARGO_BIN_EXE_netscript`) with the `bench` profile,
+//! which inherits the `release` profile's settings (fat LTO, one codegen unit): the
+//! figures are those of the release build, not of the debug build scripts/demo.sh uses.
 //!
 //! It must run as root and sandboxes itself: it re-executes under
 //! `unshare --net --mount --propagation private` with a tmpfs on `/run`, so every
@@ -39,7 +43,12 @@ const REPO: &str = env!("CARGO_MANIFEST_DIR");
 struct Config {
     ns: Vec<usize>,
     pairs: usize,
+    smoke: bool,
 }
+
+/// Whether timed steps wait for a quiet machine (`settle`): not in the smoke test, whose
+/// figures mean nothing, so that a busy machine does not make it wait up to 30 s a step.
+static WAIT_FOR_QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 fn config() -> Config {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,7 +79,7 @@ fn config() -> Config {
     if ns.is_empty() || ns.iter().any(|&n| n < 2) || pairs == 0 {
         usage();
     }
-    Config { ns, pairs }
+    Config { ns, pairs, smoke }
 }
 
 fn parse_list(v: &str) -> Vec<usize> {
@@ -84,6 +93,7 @@ fn usage() -> ! {
 
 fn main() {
     let cfg = config();
+    WAIT_FOR_QUIET.store(!cfg.smoke, std::sync::atomic::Ordering::Relaxed);
     if std::env::var_os(INSIDE).is_none() {
         if !nix::unistd::geteuid().is_root() {
             eprintln!("the chain benchmark must run as root (it makes namespaces, inside its own sandbox)");
@@ -105,6 +115,12 @@ fn main() {
     println!("# netscript chain benchmark");
     println!();
     println!("{} pairs per N, interleaved; netscript {NETSCRIPT}; baseline {}", cfg.pairs, ip_chain.display());
+    // netscript is built by the same cargo command, with the same profile, as this program.
+    if cfg!(debug_assertions) {
+        println!("build: debug (a smoke test of the benchmark: its figures mean nothing)");
+    } else {
+        println!("build: optimized (the bench profile: release settings, fat LTO)");
+    }
     println!("machine: {} CPUs, kernel {}, load average at start {}", cpus(), kernel(), loadavg());
     println!();
     let mut results = Vec::new();
@@ -157,17 +173,11 @@ fn run_sh(cmd: &str) {
     assert!(st.success(), "`{cmd}` failed");
 }
 
+/// The baseline generator: the repository's own copy, nothing outside it.
 fn find_ip_chain() -> PathBuf {
-    let candidates = [
-        std::env::var_os("NETSCRIPT_IP_CHAIN").map(PathBuf::from),
-        Some(Path::new(REPO).join("../shared/bench/ip-chain")),
-        Some(PathBuf::from("/work/shared/bench/ip-chain")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("cannot find ip-chain (looked at $NETSCRIPT_IP_CHAIN, {REPO}/../shared/bench/ip-chain, /work/shared/bench/ip-chain)"))
+    let path = Path::new(REPO).join("benches/ip-chain");
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
 }
 
 /// `chain.ns`: the same topology as ip-chain's, written out namespace by namespace.
@@ -198,6 +208,9 @@ fn netns_count() -> usize {
 /// link watch after a build. Quiet means at least 90 % of all CPU time idle in each of
 /// three 50 ms windows in a row (from /proc/stat), after at least 200 ms; at most 30 s.
 fn settle() {
+    if !WAIT_FOR_QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let mut last = cpu_times();

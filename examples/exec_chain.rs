@@ -1,4 +1,4 @@
-//! Times the executor on the chain of `/work/shared/bench/ip-chain`: N namespaces, a veth
+//! Times the executor on the chain of `benches/ip-chain`: N namespaces, a veth
 //! between each neighbour pair with an address on each end, every interface and loopback
 //! up, and one rule per namespace. Then rolls it all back.
 //!

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of netscript. Installs what the tests need on a fresh Debian machine.
+# Runs every test of netscript. Installs what the tests need on a fresh Debian machine
+# first (scripts/lib/apt.sh: it waits for another apt to finish), and says how long the
+# installs and each part of the tests took.
 # Kernel tests need root (they run in their own network and mount namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/apt.sh
+start=$SECONDS
 
+# ------------------------------------------------------------------ installs
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
@@ -12,9 +17,28 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v clang >/dev/null || need+=(clang llvm)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt_install "${need[@]}"
 fi
+# what the editor suites need (vim, neovim, emacs, node; an npm package)
+if [ -x editors/test.sh ]; then
+  editors/test.sh --install-only
+fi
+installs=$((SECONDS - start))
+[ "$installs" = 0 ] || echo "installs: ${installs}s"
+
+# ------------------------------------------------------------------ tests
+tests_start=$SECONDS
+# step NAME CMD...: runs a part of the tests, its output into the log that the closing
+# line counts, then says its time
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step() {
+  local name=$1 t=$SECONDS status=0
+  shift
+  "$@" 2>&1 | tee -a "$log" || status=$?
+  echo "time: ${name} $((SECONDS - t))s"
+  return $status
+}
 
 export CARGO_TERM_COLOR=never
 # In CI the property tests draw the same cases every run, so that a run's result does not
@@ -25,18 +49,21 @@ fi
 # The example eBPF programs, next to their sources (examples/bpf/*.ns name them); the
 # tests compile their own copies.
 examples/bpf/build.sh
-cargo build --quiet --all-targets
-log=$(mktemp)
-cargo test --quiet 2>&1 | tee "$log"
+# --workspace: netscript and editors/tree-sitter-netscript (the tree-sitter grammar's tests)
+t=$SECONDS
+cargo build --quiet --workspace --all-targets
+echo "time: build $((SECONDS - t))s"
+step cargo-test cargo test --quiet --workspace
 # The chain benchmark's smoke run (N=5, one pair, debug build): it must keep working.
-cargo test --quiet --bench chain 2>&1 | tee -a "$log"
+step bench-smoke cargo test --quiet --bench chain
 editor_suites=0
 if [ -x editors/test.sh ]; then
-  editors/test.sh | tee -a "$log"
+  # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again
+  step editors env NETSCRIPT_TREE_SITTER_TESTED="cargo test --workspace" editors/test.sh
   editor_suites=$(grep -c '^ok ' "$log" || true)
 fi
+echo "time: tests $((SECONDS - tests_start))s, installs ${installs}s, in all $((SECONDS - start))s"
 # One closing line that counts everything (cargo's own last line is its doc-test run).
 passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}')
-rm -f "$log"
 echo "tests: $((passed + editor_suites)) passed, $failed failed"
