@@ -341,10 +341,17 @@ impl<'a> Planner<'a> {
                     let mut put_back = vec![self.as_it_is(made, &found)];
                     put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: *addr }));
                     put_back.extend(self.routes_through(&ns.name, &iface.name));
+                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+                        put_back.extend(self.routes_through(peer_ns, peer_name));
+                    }
                     let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, put_back);
                     self.record_link_op(&ns.name, &iface.name, op);
                     self.replaced.push((ns.name.clone(), iface.name.clone()));
                     self.replaced.push((peer.ns.clone(), peer.name.clone()));
+                    // And the end it paired with until now, which goes with it.
+                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+                        self.replaced.push((peer_ns.clone(), peer_name.clone()));
+                    }
                     self.create_link(ns, iface, kind);
                     return;
                 }
