@@ -37,7 +37,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use support::{Run, Sandbox};
+use support::{dump_diff, Run, Sandbox};
 
 /// The path every script is run under in both sandboxes: the ownership record is keyed by
 /// the script's absolute path, so A and B are the same file, rewritten.
@@ -832,34 +832,6 @@ fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
 
 /// The lines that differ between two dumps (as `support::assert_same_dump` shows them),
 /// or None when they are equal.
-fn dump_diff(before: &str, after: &str) -> Option<String> {
-    if before == after {
-        return None;
-    }
-    let b: Vec<&str> = before.lines().collect();
-    let a: Vec<&str> = after.lines().collect();
-    let mut report = String::new();
-    let (mut i, mut j) = (0, 0);
-    while (i < b.len() || j < a.len()) && report.len() < 6000 {
-        if i < b.len() && j < a.len() && b[i] == a[j] {
-            i += 1;
-            j += 1;
-            continue;
-        }
-        let next_common = (i..b.len()).find_map(|x| a[j..].iter().position(|l| *l == b[x]).map(|y| (x, j + y)));
-        let (ni, nj) = next_common.unwrap_or((b.len(), a.len()));
-        report += &format!("@@ line {} / line {}\n", i + 1, j + 1);
-        for l in &b[i..ni] {
-            report += &format!("- {l}\n");
-        }
-        for l in &a[j..nj] {
-            report += &format!("+ {l}\n");
-        }
-        i = ni;
-        j = nj;
-    }
-    Some(report)
-}
 
 // ---------------------------------------------------------------------------------------
 // The property.

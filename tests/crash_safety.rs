@@ -8,7 +8,6 @@
 //! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/journal.rs`).
 
 mod support;
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{assert_same_dump, Run, Sandbox};
@@ -91,13 +90,8 @@ fn spawn(sb: &Sandbox, env: &[(&str, String)], args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn finish(mut child: Child) -> Run {
-    let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    Run { success: status.success(), code: status.code(), stdout, stderr }
+fn finish(child: Child) -> Run {
+    Run::from_child(child)
 }
 
 fn journals(sb: &Sandbox) -> Vec<String> {

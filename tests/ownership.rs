@@ -7,7 +7,6 @@
 
 mod support;
 use serde_json::Value;
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{assert_same_dump, without_macs, Run, Sandbox};
@@ -90,13 +89,8 @@ fn spawn(sb: &Sandbox, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn finish(mut child: Child) -> Run {
-    let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    Run { success: status.success(), code: status.code(), stdout, stderr }
+fn finish(child: Child) -> Run {
+    Run::from_child(child)
 }
 
 fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {

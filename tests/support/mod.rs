@@ -41,6 +41,17 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// Waits for a child spawned with piped stdout and stderr.
+    pub fn from_child(mut child: Child) -> Run {
+        use std::io::Read;
+        let status = child.wait().unwrap();
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        Run { success: status.success(), code: status.code(), stdout, stderr }
+    }
+
     /// Stdout, panicking with everything the command printed if it failed.
     #[track_caller]
     pub fn ok(self) -> String {
@@ -359,8 +370,15 @@ macro_rules! sandbox_test {
 /// Asserts two dumps are identical, showing only the lines that differ.
 #[track_caller]
 pub fn assert_same_dump(before: &str, after: &str, what: &str) {
+    if let Some(report) = dump_diff(before, after) {
+        panic!("{what}: dumps differ\n{report}");
+    }
+}
+
+/// Where two dumps differ, line by line (`-` before, `+` after); `None` when equal.
+pub fn dump_diff(before: &str, after: &str) -> Option<String> {
     if before == after {
-        return;
+        return None;
     }
     let b: Vec<&str> = before.lines().collect();
     let a: Vec<&str> = after.lines().collect();
@@ -385,7 +403,7 @@ pub fn assert_same_dump(before: &str, after: &str, what: &str) {
         i = ni;
         j = nj;
     }
-    panic!("{what}: dumps differ\n{report}");
+    Some(report)
 }
 
 /// A dump without what differs between two equal topologies built apart: the random MAC
