@@ -96,10 +96,13 @@ pub fn record_path(script: &Path) -> PathBuf {
 
 pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
     let path = record_path(script);
-    let text = match std::fs::read_to_string(&path) {
+    // Bounded, regular files only, never blocking: a record is a file on disk that
+    // something else may have replaced.
+    let text = match crate::bounded::read_string(&path, crate::bounded::MAX_RECORD_BYTES) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(StateError::Io { what: "read", path, error }),
+        Err(crate::bounded::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(crate::bounded::ReadError::Io(error)) => return Err(StateError::Io { what: "read", path, error }),
+        Err(other) => return Err(StateError::Damaged { path, reason: other.to_string() }),
     };
     let record: Record = match serde_json::from_str(&text) {
         Ok(record) => record,
@@ -150,12 +153,21 @@ pub fn save(script: &Path, record: &Record) -> Result<(), StateError> {
     fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StateError + 'p {
         move |error| StateError::Io { what, path: path.to_path_buf(), error }
     }
-    let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    // Compact: a record of a thousand namespaces holds thousands of entries.
-    let text = serde_json::to_vec(record).expect("records serialize");
-    file.write_all(&text).map_err(io("write", &tmp))?;
-    file.sync_all().map_err(io("sync", &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+    // Root's only (0600); a temporary file that could not be finished (a full disk) is
+    // removed, so that nothing is left behind.
+    let written = (|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io("create", &tmp))?;
+        // Compact: a record of a thousand namespaces holds thousands of entries.
+        let text = serde_json::to_vec(record).expect("records serialize");
+        file.write_all(&text).map_err(io("write", &tmp))?;
+        file.sync_all().map_err(io("sync", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io("sync", &dir))?;
     Ok(())
 }
@@ -185,7 +197,7 @@ pub fn load_others(mine: &str) -> Vec<crate::plan::ownership::OtherScript> {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = crate::bounded::read_string(&path, crate::bounded::MAX_RECORD_BYTES) else { continue };
         let Ok(record) = serde_json::from_str::<Record>(&text) else { continue };
         if record.script == mine || record.format > STATE_FORMAT {
             continue;
