@@ -338,7 +338,12 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
         _ => vec![Owned { made: Some(op.action.clone()), undo: op.undo.clone() }],
     });
     ownership::merge(&mut next.owned, made);
-    next.netns_ids.retain(|ns, _| next.owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DeleteNetns { ns: n }) if n == ns)));
+    let made_netns: std::collections::HashSet<&str> = next.owned.iter().filter_map(|o| match o.undo.first() {
+        Some(Action::DeleteNetns { ns }) => Some(ns.as_str()),
+        _ => None,
+    }).collect();
+    let keep: std::collections::HashSet<String> = next.netns_ids.keys().filter(|ns| made_netns.contains(ns.as_str())).cloned().collect();
+    next.netns_ids.retain(|ns, _| keep.contains(ns));
     next
 }
 
@@ -377,8 +382,9 @@ fn drop_namespaces(exec: &mut Executor, record: &mut Record, names: &[String], s
         }
     }
     let count = gone.len();
-    let went_with = |o: &Owned| matches!(&o.made, Some(Action::CreateLink { kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. }) if gone.contains(peer_ns));
-    record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone.iter().any(|g| g == a.namespace())) && !went_with(o));
+    let gone_set: std::collections::HashSet<&str> = gone.iter().map(String::as_str).collect();
+    let went_with = |o: &Owned| matches!(&o.made, Some(Action::CreateLink { kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. }) if gone_set.contains(peer_ns.as_str()));
+    record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone_set.contains(a.namespace())) && !went_with(o));
     record.netns_ids.retain(|ns, _| !gone.contains(ns));
     if let Some(script) = script {
         let _ = crate::timing::timed("state save", || state::save(script, record));

@@ -80,14 +80,20 @@ pub fn entry_key(owned: &Owned) -> Option<String> {
 /// record already holds keeps the record's undo (the state from before the script first
 /// touched it, which is what `down` must give back) and takes the new `made`.
 pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
-    for entry in new {
-        if entry.undo.is_empty() {
-            continue;
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, e) in record.iter().enumerate() {
+        if let Some(k) = entry_key(e) {
+            at.entry(k).or_insert(i);
         }
-        let k = entry_key(&entry);
-        match record.iter_mut().find(|e| entry_key(e) == k) {
-            Some(old) => old.made = entry.made,
-            None => record.push(entry),
+    }
+    for entry in new {
+        let Some(k) = entry_key(&entry) else { continue };
+        match at.get(&k) {
+            Some(&i) => record[i].made = entry.made,
+            None => {
+                at.insert(k, record.len());
+                record.push(entry);
+            }
         }
     }
     // An attribute of a link the script created is not kept apart: the link is the

@@ -51,10 +51,40 @@ impl Default for Ownership<'_> {
     }
 }
 
+/// The record, indexed once per plan (a record of a thousand namespaces holds
+/// thousands of entries, looked up once per declared object).
+struct OwnedIndex<'a> {
+    keys: std::collections::HashSet<String>,
+    /// Links the record made, both ends of a veth.
+    created_links: std::collections::HashSet<(String, String)>,
+    /// The veths the record made, by their declaring end.
+    veths: HashMap<(String, String), &'a Action>,
+}
+
+impl<'a> OwnedIndex<'a> {
+    fn new(owned: &'a [Owned]) -> Self {
+        let mut index = OwnedIndex { keys: Default::default(), created_links: Default::default(), veths: HashMap::new() };
+        for o in owned {
+            if let Some(k) = ownership::entry_key(o) {
+                index.keys.insert(k);
+            }
+            if let Some(Action::DeleteLink { ns, name }) = o.undo.first() {
+                index.created_links.insert((ns.clone(), name.clone()));
+            }
+            if let Some(made @ Action::CreateLink { ns, name, kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &o.made {
+                index.created_links.insert((peer_ns.clone(), peer_name.clone()));
+                index.veths.insert((ns.clone(), name.clone()), made);
+            }
+        }
+        index
+    }
+}
+
 struct Planner<'a> {
     desired: &'a Desired,
     observed: &'a Observed,
     owned: &'a [Owned],
+    index: OwnedIndex<'a>,
     ops: Vec<Op>,
     diagnostics: Vec<Diagnostic>,
     /// The op that makes each namespace exist (absent: it exists already).
@@ -100,6 +130,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         desired,
         observed,
         owned: ownership.entries,
+        index: OwnedIndex::new(ownership.entries),
         ops: Vec::new(),
         diagnostics: Vec::new(),
         ns_op: HashMap::new(),
@@ -197,21 +228,17 @@ impl<'a> Planner<'a> {
     /// netscript owns all of it, and what the script leaves unsaid takes its default.
     fn created_by_script(&self, ns: &str, name: &str) -> bool {
         let made_here = self.link_ops.get(&(ns.to_string(), name.to_string())).is_some_and(|ops| ops.iter().any(|&i| matches!(self.ops[i].action, Action::CreateLink { .. })));
-        made_here
-            || self.owned.iter().any(|o| match (&o.made, o.undo.first()) {
-                (_, Some(Action::DeleteLink { ns: n, name: l })) if n == ns && l == name => true,
-                (Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }), _) => peer_ns == ns && peer_name == name,
-                _ => false,
-            })
+        made_here || self.index.created_links.contains(&(ns.to_string(), name.to_string()))
     }
 
     /// The veth the script's earlier runs made at (ns, name), if it paired with another
     /// end than `peer`: what it was made as.
     fn moved_veth(&self, ns: &str, name: &str, peer: &IfRef) -> Option<&'a Action> {
-        self.owned.iter().filter_map(|o| o.made.as_ref()).find(|m| {
-            matches!(m, Action::CreateLink { ns: n, name: l, kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }
-                if n == ns && l == name && (peer_ns != &peer.ns || peer_name != &peer.name))
-        })
+        let made = *self.index.veths.get(&(ns.to_string(), name.to_string()))?;
+        match made {
+            Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } if peer_ns != &peer.ns || peer_name != &peer.name => Some(made),
+            _ => None,
+        }
     }
 
     /// `made` (a veth's creation) as the link is now, MACs included: what puts it back.
@@ -226,7 +253,7 @@ impl<'a> Planner<'a> {
 
     /// Whether the record holds something with this key (see [`ownership::key`]).
     fn owns(&self, key: &str) -> bool {
-        self.owned.iter().any(|o| ownership::entry_key(o).as_deref() == Some(key))
+        self.index.keys.contains(key)
     }
 
     fn observed_ns(&self, ns: &str) -> Option<&ObservedNs> {

@@ -45,6 +45,7 @@ impl Planner<'_> {
                 self.forget.push(i);
             }
         }
+        let forgotten: HashSet<usize> = self.forget.iter().copied().collect();
         self.drop_netns = owned
             .iter()
             .filter_map(|e| match e.undo.first() {
@@ -53,7 +54,7 @@ impl Planner<'_> {
             })
             .collect();
         for (i, entry) in owned.iter().enumerate().rev() {
-            if self.forget.contains(&i) {
+            if forgotten.contains(&i) {
                 continue;
             }
             let Some(first) = entry.undo.first() else { continue };
