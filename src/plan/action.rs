@@ -141,8 +141,27 @@ pub struct LinkSet {
     pub up: Option<bool>,
     pub mtu: Option<u32>,
     pub mac: Option<[u8; 6]>,
-    /// `Some(None)` removes the link from its master.
+    /// `Some(None)` removes the link from its master. In JSON (journals, records): absent
+    /// for `None`, `null` for `Some(None)` — serde would read a `null` back as `None`, and
+    /// an undo that takes a link out of its bridge would do nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present_or_null")]
     pub master: Option<Option<String>>,
+}
+
+mod present_or_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Called only when the field is present: `null` is `Some(None)`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -243,4 +262,17 @@ pub enum FilterSpec {
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LinkSet;
+
+    #[test]
+    fn leaving_a_master_survives_a_round_trip_through_json() {
+        for set in [LinkSet { master: Some(None), ..Default::default() }, LinkSet { master: Some(Some("br0".into())), ..Default::default() }, LinkSet::default()] {
+            let text = serde_json::to_string(&set).unwrap();
+            assert_eq!(serde_json::from_str::<LinkSet>(&text).unwrap(), set, "{text}");
+        }
+    }
 }
