@@ -297,6 +297,14 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
     // deletes namespaces the committed record still owns, which a re-run or `down`
     // finishes).
     drop(signals);
+    for action in &plan.drop_links {
+        on_event(&ExecEvent::Undoing { op: usize::MAX, action });
+        match exec.run_action(action) {
+            Ok(()) => on_event(&ExecEvent::Undone { op: usize::MAX, action }),
+            Err(e) if means_gone(&e) => {}
+            Err(e) => eprintln!("netscript: warning: could not {} ({e}); it goes with the namespace of its other end", describe(action)),
+        }
+    }
     match drop_namespaces(&mut exec, &mut record, &plan.drop_netns, script, on_event) {
         Ok(n) => summary.removed += n,
         Err(left) => {

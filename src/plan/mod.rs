@@ -39,6 +39,9 @@ pub struct Plan {
     /// once the run is committed (a deletion cannot be rolled back), with everything in
     /// them. Until then the record keeps them, so an interrupted run leaves them owned.
     pub drop_netns: Vec<String>,
+    /// Veth ends outside those namespaces whose other end is in one: deleted right
+    /// before them, after the commit too.
+    pub drop_links: Vec<Action>,
     /// Record entries that are no longer netscript's (their namespace was deleted and
     /// made anew by someone else since): forgotten, not undone.
     pub forget: Vec<usize>,

@@ -98,6 +98,8 @@ struct Planner<'a> {
     last_removal: Option<usize>,
     /// Namespaces of the record that go (after the commit).
     drop_netns: Vec<String>,
+    /// Veth ends whose other end's namespace goes: deleted just before it.
+    drop_links: Vec<Action>,
     /// Record entries that are no longer netscript's.
     forget: Vec<usize>,
     /// Addresses this plan deletes before it adds any (removals, and the secondaries a
@@ -138,6 +140,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         ns_link_ops: HashMap::new(),
         last_removal: None,
         drop_netns: Vec::new(),
+        drop_links: Vec::new(),
         forget: Vec::new(),
         others: ownership.others,
         gone_addrs: Default::default(),
@@ -177,7 +180,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         p.rules(ns);
         p.sysctls(ns);
     }
-    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, forget: p.forget, handover: p.handover }) } else { Err(p.diagnostics) }
+    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, drop_links: p.drop_links, forget: p.forget, handover: p.handover }) } else { Err(p.diagnostics) }
 }
 
 /// Interfaces in an order where bridges, parents and devices come before the links that

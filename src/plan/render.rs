@@ -281,6 +281,9 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
     }
     if !plan.drop_netns.is_empty() {
         writeln!(out, "then, once committed, delete what the script no longer declares:").unwrap();
+        for action in &plan.drop_links {
+            writeln!(out, "  - {}", describe(action)).unwrap();
+        }
         for ns in &plan.drop_netns {
             writeln!(out, "  - delete netns {ns} (and everything in it)").unwrap();
         }

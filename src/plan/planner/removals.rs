@@ -61,11 +61,15 @@ impl Planner<'_> {
             if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
                 continue;
             }
-            // A veth whose other end is in a namespace that goes: it goes with it.
+            // A veth whose other end is in a namespace that goes: deleted with the
+            // namespaces, after the commit (a rollback could not make it again as it was,
+            // its other end's MAC unread), and before them (a dying namespace's devices go
+            // asynchronously: left to it, the end here would outlive `down` a moment).
             if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, .. }, .. }) = &entry.made
                 && matches!(first, Action::DeleteLink { .. })
                 && dying.contains(peer_ns)
             {
+                self.drop_links.push(first.clone());
                 continue;
             }
             if let Some((script, their_entry)) = ownership::stacked_above(entry.made.as_ref(), first, self.others) {
