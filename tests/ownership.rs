@@ -751,3 +751,24 @@ fn failed_edit_puts_back_what_it_removed() {
     sb.write_script("fr.ns", full);
     sb.assert_up_to_date(&script);
 }
+
+// ---------------------------------------------------------------------------------------
+// A namespace's destruction is asynchronous: a veth end in a namespace that stays must not
+// outlive `down` because its other end's namespace is still held by someone.
+
+#[test]
+fn down_deletes_the_veth_end_in_a_namespace_that_stays_even_while_the_other_is_held() {
+    let sb = Sandbox::new();
+    sb.sh("ip netns add keep && ip -n keep link set lo up").ok();
+    let start = sb.dump();
+    let script = sb.write_script("held.ns", "netns gone1 < veth c0 <-> keep.s0 < addr 10.21.0.1/24 > >\nnetns keep < link s0 < addr 10.21.0.2/24 > >\n");
+    sb.netscript(&["run", &script]).ok();
+    // A process inside gone1 keeps that namespace alive after its name is removed.
+    sb.sh("(ip netns exec gone1 sleep 30 </dev/null >/dev/null 2>&1 &)").ok();
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{}", down.stderr);
+    let links = sb.sh("ip -n keep -o link show").ok();
+    assert!(!links.contains("s0"), "the end in `keep` outlived down:\n{links}");
+    sb.sh("pkill -f '^sleep 30$' || true").ok();
+    assert_same_dump(&start, &sb.dump(), "after down");
+}

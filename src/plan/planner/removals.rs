@@ -58,6 +58,18 @@ impl Planner<'_> {
                 continue;
             }
             let Some(first) = entry.undo.first() else { continue };
+            // A veth in a namespace that goes whose other end stays: deleted right before
+            // the namespace (its destruction is asynchronous: the end that stays would
+            // outlive the run a moment).
+            if dying.contains(first.namespace())
+                && matches!(first, Action::DeleteLink { .. })
+                && let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, .. }, .. }) = &entry.made
+                && !dying.contains(peer_ns)
+                && self.observed.namespaces.contains_key(peer_ns)
+            {
+                self.drop_links.push(first.clone());
+                continue;
+            }
             if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
                 continue;
             }
