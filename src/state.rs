@@ -104,7 +104,14 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
         Err(crate::bounded::ReadError::Io(error)) => return Err(StateError::Io { what: "read", path, error }),
         Err(other) => return Err(StateError::Damaged { path, reason: other.to_string() }),
     };
-    let record: Record = match serde_json::from_str(&text) {
+    parse(&path, &text, Some(&script_key(script))).map(Some)
+}
+
+/// A record from the text of its file at `path`: format checked (newer is said so),
+/// format 1 upgraded, every action validated; `key`, when given, must be its script.
+fn parse(path: &Path, text: &str, key: Option<&str>) -> Result<Record, StateError> {
+    let path = path.to_path_buf();
+    let record: Record = match serde_json::from_str(text) {
         Ok(record) => record,
         // A file this version cannot read may be from a newer one: then say so, rather
         // than call it damaged.
@@ -113,7 +120,7 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
             struct Version {
                 format: Option<u64>,
             }
-            return Err(match serde_json::from_str::<Version>(&text) {
+            return Err(match serde_json::from_str::<Version>(text) {
                 Ok(Version { format: Some(found) }) if found > u64::from(STATE_FORMAT) => StateError::Newer { path, found: found.min(u64::from(u32::MAX)) as u32 },
                 Ok(Version { format: None }) => StateError::Damaged { path, reason: "no format version".into() },
                 _ => StateError::Damaged { path, reason: e.to_string() },
@@ -131,10 +138,12 @@ pub fn load(script: &Path) -> Result<Option<Record>, StateError> {
     for action in record.owned.iter().flat_map(|o| o.undo.iter().chain(o.made.iter())) {
         validate(action).map_err(|reason| StateError::Damaged { path: path.clone(), reason })?;
     }
-    if record.script != script_key(script) {
+    if let Some(key) = key
+        && record.script != key
+    {
         return Err(StateError::Damaged { path, reason: format!("it belongs to {}", record.script) });
     }
-    Ok(Some(record))
+    Ok(record)
 }
 
 /// Writes atomically: a temporary file, fsync, rename, fsync of the directory.
@@ -180,7 +189,7 @@ fn validate(action: &Action) -> Result<(), String> {
         return Err(format!("invalid namespace name `{}`", action.namespace()));
     }
     if let Action::SetSysctl { key, .. } = action
-        && !crate::check::is_settable_sysctl(key)
+        && crate::model::sysctl_key_problem(key).is_some()
     {
         return Err(format!("sysctl `{key}` is not one netscript sets"));
     }
@@ -198,13 +207,11 @@ pub fn load_others(mine: &str) -> Vec<crate::plan::ownership::OtherScript> {
             continue;
         }
         let Ok(text) = crate::bounded::read_string(&path, crate::bounded::MAX_RECORD_BYTES) else { continue };
-        let Ok(record) = serde_json::from_str::<Record>(&text) else { continue };
-        if record.script == mine || record.format > STATE_FORMAT {
-            continue;
-        }
-        // Read through `load`, which upgrades and validates.
-        if let Ok(Some(record)) = load(Path::new(&record.script)) {
-            out.push(crate::plan::ownership::OtherScript { script: record.script.clone(), owned: record.owned });
+        // Upgraded and validated like this script's own; kept only where its name is the
+        // file its script's record would have.
+        let Ok(record) = parse(&path, &text, None) else { continue };
+        if record.script != mine && record_path(Path::new(&record.script)) == path {
+            out.push(crate::plan::ownership::OtherScript { script: record.script, owned: record.owned });
         }
     }
     out.sort_by(|a, b| a.script.cmp(&b.script));

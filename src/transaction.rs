@@ -124,7 +124,6 @@ pub struct Planned {
     pub record: Record,
     /// The records of the other scripts on this host.
     pub others: Vec<ownership::OtherScript>,
-    pub observed: crate::plan::Observed,
     pub plan: Plan,
 }
 
@@ -146,7 +145,7 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
         Ok(plan) => plan,
         Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
     };
-    Ok(Planned { record, others, observed, plan })
+    Ok(Planned { record, others, plan })
 }
 
 /// Applies `desired` (checked, error-free) as one transaction.

@@ -9,7 +9,7 @@ mod validate;
 pub mod values;
 
 pub use eval::MAX_STATEMENTS;
-pub use names::{is_settable_sysctl, MAX_INTERFACE_NAME, MAX_NAMESPACE_NAME};
+pub use names::{MAX_INTERFACE_NAME, MAX_NAMESPACE_NAME};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Desired;

@@ -61,13 +61,6 @@ pub fn interface(name: &Spanned<String>) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// Whether netscript may write this sysctl: a well-formed `net.*` key (per namespace).
-/// Also applied to keys read back from records and journals.
-pub fn is_settable_sysctl(k: &str) -> bool {
-    let Ok(()) = sysctl_key(&Spanned { node: k.to_string(), span: Default::default() }) else { return false };
-    true
-}
-
 pub fn sysctl_key(key: &Spanned<String>) -> Result<(), Diagnostic> {
     use crate::model::{SysctlKeyProblem, sysctl_key_problem};
     let k = &key.node;
