@@ -5,7 +5,7 @@
 //! a tmpfs like /run; pass a directory on a disk to see the cost of a real fsync)
 
 use netscript::exec::ExecEvent;
-use netscript::journal::Journal;
+use netscript::run::journal::Journal;
 use netscript::plan::action::{LinkAttrs, LinkKind};
 use netscript::plan::Action;
 use std::time::Instant;

@@ -20,13 +20,7 @@ pub mod syntax;
 pub mod check;
 pub mod cli;
 pub mod repl;
-pub mod state;
-pub mod transaction;
-pub mod expectations;
-pub mod journal;
-pub mod lock;
-pub mod interrupt;
-pub mod recover;
+pub mod run;
 pub mod timing;
 #[doc(hidden)]
 pub mod fuzzing;

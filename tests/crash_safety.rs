@@ -5,7 +5,7 @@
 //!
 //! Kill points come from the test-only hook `NETSCRIPT_TEST_KILL_AFTER_RECORDS=N` (the
 //! process SIGKILLs itself once its N-th journal record is durable); slow runs from
-//! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/journal.rs`).
+//! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/run/journal.rs`).
 
 mod support;
 use std::process::{Child, Command, Stdio};

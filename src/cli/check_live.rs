@@ -2,7 +2,7 @@
 
 use super::args::ShowFormat;
 use super::{exit, load_and_check, Output};
-use crate::expectations;
+use crate::run::expectations;
 use crate::source::SourceMap;
 use std::io::Write;
 use std::path::Path;

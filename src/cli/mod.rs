@@ -52,7 +52,7 @@ fn main_timed() -> i32 {
     };
     let out = Output::new(&cli);
     if let Some(wait) = cli.wait {
-        crate::lock::set_wait(wait);
+        crate::run::lock::set_wait(wait);
     }
     match &cli.command {
         Command::Check { files, format: args::CheckFormat::Text } => check_files(&out, files),
@@ -90,7 +90,7 @@ fn main_timed() -> i32 {
 fn record_name(file: &Path, name: Option<&str>, recorded: bool) -> Result<Option<std::path::PathBuf>, i32> {
     let from_stdin = file.as_os_str() == "-";
     match (from_stdin, name) {
-        (true, Some(name)) if !name.is_empty() && !name.contains('/') => Ok(Some(format!("{}{name}", crate::state::STDIN_PREFIX).into())),
+        (true, Some(name)) if !name.is_empty() && !name.contains('/') => Ok(Some(format!("{}{name}", crate::run::state::STDIN_PREFIX).into())),
         (true, Some(name)) => {
             eprintln!("netscript: `--name {name}` is not a usable name (empty, or with `/`)");
             Err(exit::USAGE)
@@ -230,14 +230,14 @@ fn dry_run(out: &Output, path: &Path, record: Option<&Path>, offline: bool, form
     } else {
         // Against the live state and the script's record: what a run would remove shows too.
         let planned = crate::exec::Executor::new()
-            .map_err(|e| crate::transaction::Outcome::Setup(e.to_string()))
-            .and_then(|mut exec| crate::transaction::plan_live(&mut exec, &checked.desired, record));
+            .map_err(|e| crate::run::transaction::Outcome::Setup(e.to_string()))
+            .and_then(|mut exec| crate::run::transaction::plan_live(&mut exec, &checked.desired, record));
         match planned {
             Ok(p) => Ok(p.plan),
-            Err(crate::transaction::Outcome::Refused(d)) => Err(d),
+            Err(crate::run::transaction::Outcome::Refused(d)) => Err(d),
             Err(other) => {
                 let e = match other {
-                    crate::transaction::Outcome::Setup(e) => e,
+                    crate::run::transaction::Outcome::Setup(e) => e,
                     other => format!("{other:?}"),
                 };
                 eprintln!("netscript: cannot read the live state ({e}); use --offline to plan against an empty system");

@@ -1,7 +1,7 @@
 //! `netscript recover`.
 
 use super::{exit, Output};
-use crate::recover::{self, RecoverError, RecoverOutcome, Recovered};
+use crate::run::recover::{self, RecoverError, RecoverOutcome, Recovered};
 
 pub fn recover(out: &Output, forget: bool) -> i32 {
     if forget {

@@ -4,7 +4,7 @@ use super::{exit, load_and_check, Output};
 use crate::exec::ExecEvent;
 use crate::plan::describe;
 use crate::source::SourceMap;
-use crate::transaction::{self, DownOutcome, Outcome};
+use crate::run::transaction::{self, DownOutcome, Outcome};
 use std::io::Write;
 use std::path::Path;
 
@@ -83,10 +83,10 @@ pub fn run(out: &Output, path: &Path, record: Option<&Path>) -> i32 {
 
 /// A run stopped by a signal and rolled back exits with 128 + the signal's number.
 fn interrupted(code: i32) -> i32 {
-    match crate::interrupt::received() {
+    match crate::run::interrupt::received() {
         Some(signal) if code == exit::RUN_FAILED => {
-            eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::interrupt::name(signal));
-            crate::interrupt::exit_code(signal)
+            eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::run::interrupt::name(signal));
+            crate::run::interrupt::exit_code(signal)
         }
         _ => code,
     }
@@ -139,8 +139,8 @@ pub fn report(out: &Output, sources: &SourceMap, outcome: Outcome) -> i32 {
 
 /// `down --dry-run`: what `down` would remove and give back.
 pub fn down_dry_run(out: &Output, path: &Path, format: super::args::Format) -> i32 {
-    let key = crate::state::script_key(path);
-    match crate::state::load(path) {
+    let key = crate::run::state::script_key(path);
+    match crate::run::state::load(path) {
         Ok(Some(_)) => {}
         Ok(None) => {
             eprintln!("nothing to do: no run of {key} is recorded");
@@ -168,8 +168,8 @@ pub fn down_dry_run(out: &Output, path: &Path, format: super::args::Format) -> i
 }
 
 pub fn down(out: &Output, path: &Path) -> i32 {
-    let key = crate::state::script_key(path);
-    if !out.quiet && !path.exists() && !key.starts_with(crate::state::STDIN_PREFIX) {
+    let key = crate::run::state::script_key(path);
+    if !out.quiet && !path.exists() && !key.starts_with(crate::run::state::STDIN_PREFIX) {
         eprintln!("{} no longer exists: removing what the runs recorded for {key}", path.display());
     }
     match transaction::down(path, &mut events(out)) {

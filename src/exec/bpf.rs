@@ -190,7 +190,7 @@ pub fn program_info(id: u32) -> Option<(String, String)> {
 }
 
 fn label_path(id: u32) -> PathBuf {
-    crate::state::run_dir().join("bpf").join(format!("{id}.json"))
+    crate::run::state::run_dir().join("bpf").join(format!("{id}.json"))
 }
 
 /// Records what netscript attached as XDP program `id` (see the module doc).
@@ -207,7 +207,7 @@ fn write_label(id: u32, label: &BpfLabel) -> Result<(), ExecError> {
 /// their ids are never reused before a reboot). Best effort: a label left behind is
 /// only a small file.
 pub fn prune_labels() {
-    let Ok(entries) = std::fs::read_dir(crate::state::run_dir().join("bpf")) else { return };
+    let Ok(entries) = std::fs::read_dir(crate::run::state::run_dir().join("bpf")) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u32>().ok());

@@ -17,7 +17,7 @@ use crate::cli::args::Color;
 use crate::cli::{exit, Output};
 use crate::diagnostic::{self, Diagnostic, RenderOptions};
 use crate::source::SourceMap;
-use crate::transaction::{self, Outcome};
+use crate::run::transaction::{self, Outcome};
 use helper::{Known, ReplHelper, continues, open_blocks};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;

@@ -62,7 +62,7 @@ impl Default for Session {
 
 impl Session {
     pub fn new() -> Session {
-        let script_path = crate::state::run_dir().join("repl").join(format!("session-{}.ns", std::process::id()));
+        let script_path = crate::run::state::run_dir().join("repl").join(format!("session-{}.ns", std::process::id()));
         Session { applied: Vec::new(), pending: Vec::new(), autocommit: false, pending_ops: Some(0), desired: Desired::default(), script_path }
     }
 
@@ -159,15 +159,15 @@ impl Session {
     }
 
     /// Forgets the undo actions of an undone transaction in the ownership record.
-    pub fn forget_in_record(&self, undone: &[Action]) -> Result<(), crate::state::StateError> {
-        let Some(mut record) = crate::state::load(&self.script_path)? else { return Ok(()) };
+    pub fn forget_in_record(&self, undone: &[Action]) -> Result<(), crate::run::state::StateError> {
+        let Some(mut record) = crate::run::state::load(&self.script_path)? else { return Ok(()) };
         for action in undone {
             if let Some(entry) = record.owned.iter_mut().rev().find(|o| o.undo.contains(action)) {
                 entry.undo.retain(|a| a != action);
             }
         }
         record.owned.retain(|o| !o.undo.is_empty());
-        crate::state::save(&self.script_path, &record)
+        crate::run::state::save(&self.script_path, &record)
     }
 }
 

@@ -1,5 +1,5 @@
 //! `netscript recover`: finishes the transactions that were interrupted (SIGKILL, crash,
-//! power cut of the process), from their journals ([`crate::journal`]).
+//! power cut of the process), from their journals ([`crate::run::journal`]).
 //!
 //! For each journal, oldest first, under the host lock:
 //! * a journal with a commit record (and no abort after it) was committed: its state
@@ -19,9 +19,9 @@
 //! anything, for after a by-hand cleanup.
 
 use crate::exec::{ExecEvent, Executor, RollbackOutcome};
-use crate::journal::{self, Journal, JournalError};
+use crate::run::journal::{self, Journal, JournalError};
 use crate::plan::{describe, Op, Plan};
-use crate::state;
+use crate::run::state;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +68,7 @@ pub fn recover(on_event: &mut dyn FnMut(&ExecEvent)) -> RecoverOutcome {
     if let Err(e) = crate::exec::check_privileges() {
         return RecoverOutcome::Setup(e.to_string());
     }
-    let _lock = match crate::lock::acquire("recover", &mut crate::lock::tell_waiting) {
+    let _lock = match crate::run::lock::acquire("recover", &mut crate::run::lock::tell_waiting) {
         Ok(lock) => lock,
         Err(e) => return RecoverOutcome::Setup(e.to_string()),
     };
@@ -135,7 +135,7 @@ fn recover_one(j: &journal::Recovered, exec: &mut Option<Executor>, on_event: &m
 
 /// Deletes every journal without undoing anything; returns what was deleted.
 pub fn forget() -> Result<Vec<PathBuf>, String> {
-    let _lock = crate::lock::acquire("recover --forget", &mut crate::lock::tell_waiting).map_err(|e| e.to_string())?;
+    let _lock = crate::run::lock::acquire("recover --forget", &mut crate::run::lock::tell_waiting).map_err(|e| e.to_string())?;
     let paths = journal::pending().map_err(|e| e.to_string())?;
     for p in &paths {
         journal::remove(p).map_err(|e| e.to_string())?;

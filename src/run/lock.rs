@@ -1,7 +1,7 @@
 //! The host-wide lock: one netscript transaction (`run`, `down`, `recover`, REPL
 //! `:apply`) at a time.
 //!
-//! An exclusive `flock(2)` on `/run/netscript/lock` (under [`crate::state::run_dir`]).
+//! An exclusive `flock(2)` on `/run/netscript/lock` (under [`crate::run::state::run_dir`]).
 //! The holder writes its pid and what it does into the file, for the message of a
 //! process that waits. The kernel drops a flock when the last descriptor of it closes,
 //! so a holder that dies (even by SIGKILL) releases the lock at once: a lock file left
@@ -32,7 +32,7 @@ pub fn wait() -> Duration {
 }
 
 pub fn path() -> PathBuf {
-    crate::state::run_dir().join("lock")
+    crate::run::state::run_dir().join("lock")
 }
 
 /// The lock, held until dropped.
@@ -110,7 +110,7 @@ fn open_private(path: &Path) -> std::io::Result<File> {
 /// killed: only a transaction holding the lock writes them, so with the lock held, any
 /// that exists is stale.
 fn remove_stale_temporaries() {
-    let Ok(entries) = std::fs::read_dir(crate::state::run_dir().join("state")) else { return };
+    let Ok(entries) = std::fs::read_dir(crate::run::state::run_dir().join("state")) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
         if name.to_string_lossy().rsplit_once(".tmp.").is_some_and(|(_, pid)| pid.parse::<u32>().is_ok()) {

@@ -5,12 +5,12 @@
 use crate::diagnostic::Diagnostic;
 use crate::exec::apply::means_gone;
 use crate::exec::{ApplyFailure, ExecError, ExecEvent, Executor, RollbackOutcome};
-use crate::journal::{self, Journal};
+use crate::run::journal::{self, Journal};
 use crate::model::Desired;
 use crate::exec::apply::UndoFailure;
 use crate::plan::ownership::{self, Owned};
 use crate::plan::{self, describe, Action, Ownership, Plan};
-use crate::state::{self, Record};
+use crate::run::state::{self, Record};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -150,9 +150,9 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
 
 /// Applies `desired` (checked, error-free) as one transaction.
 ///
-/// Crash safety: the run holds the host lock ([`crate::lock`]), refuses to start while an
+/// Crash safety: the run holds the host lock ([`crate::run::lock`]), refuses to start while an
 /// interrupted transaction's journal exists, journals every operation before it is sent
-/// ([`crate::journal`]), and rolls back on SIGINT/SIGTERM/SIGHUP ([`crate::interrupt`])
+/// ([`crate::run::journal`]), and rolls back on SIGINT/SIGTERM/SIGHUP ([`crate::run::interrupt`])
 /// at any point before its commit record, `expect` probes included.
 ///
 /// One plan covers the whole edit: what the script's earlier runs made and it no longer
@@ -163,14 +163,14 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         return Outcome::Setup(e.to_string());
     }
     let what = format!("run {}", script.map(state::script_key).unwrap_or_else(|| "<stdin>".into()));
-    let _lock = match crate::lock::acquire(&what, &mut crate::lock::tell_waiting) {
+    let _lock = match crate::run::lock::acquire(&what, &mut crate::run::lock::tell_waiting) {
         Ok(lock) => lock,
         Err(e) => return Outcome::Setup(e.to_string()),
     };
     if let Err(e) = journal::refuse_if_pending() {
         return Outcome::Setup(e);
     }
-    let signals = crate::interrupt::Guard::arm();
+    let signals = crate::run::interrupt::Guard::arm();
     let mut exec = match Executor::new() {
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
@@ -179,8 +179,8 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
         Ok(planned) => planned,
         Err(outcome) => return outcome,
     };
-    if let Some(signal) = crate::interrupt::received() {
-        return Outcome::Setup(format!("interrupted by {} before any change", crate::interrupt::name(signal)));
+    if let Some(signal) = crate::run::interrupt::received() {
+        return Outcome::Setup(format!("interrupted by {} before any change", crate::run::interrupt::name(signal)));
     }
     let started = Instant::now();
     let mut summary = Summary::default();
@@ -222,7 +222,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             return journal_rolled_back(journal, &plan, diagnostics, rollback);
         }
         // Expectations: the run is kept only if the network it built works.
-        let results = crate::expectations::check(desired);
+        let results = crate::run::expectations::check(desired);
         if results.iter().any(|(_, r)| !r.holds) || stopped() {
             // Rolled back through the journal like any other failure, so that a complete
             // rollback leaves no pending journal behind.
@@ -234,7 +234,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
                 RollbackOutcome::Complete => "the run was rolled back: the system is as it was",
                 RollbackOutcome::Incomplete(_) => "the run was rolled back, but not completely; see below",
             };
-            let diagnostics = crate::expectations::unmet(&results, aftermath);
+            let diagnostics = crate::run::expectations::unmet(&results, aftermath);
             return journal_rolled_back(journal, &plan, diagnostics, rollback);
         }
         record = next;
@@ -270,8 +270,8 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             eprintln!("netscript: warning: the run is committed, but its journal could not be deleted ({e}); `netscript recover` will finish it");
         }
     } else {
-        let results = crate::expectations::check(desired);
-        let unmet = crate::expectations::unmet(&results, "this run changed nothing: the system already held what the script declares");
+        let results = crate::run::expectations::check(desired);
+        let unmet = crate::run::expectations::unmet(&results, "this run changed nothing: the system already held what the script declares");
         if !unmet.is_empty() {
             return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
@@ -323,7 +323,7 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
 }
 
 fn stopped() -> bool {
-    crate::interrupt::received().is_some() || crate::exec::cancel::requested()
+    crate::run::interrupt::received().is_some() || crate::exec::cancel::requested()
 }
 
 /// The record once `completed` ops of `plan` are applied: what they removed goes, what

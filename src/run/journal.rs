@@ -1,6 +1,6 @@
 //! The write-ahead journal: what a running transaction has sent to the kernel, so that
 //! an interrupted one (SIGKILL, crash, power cut of the process) can be rolled back by
-//! `netscript recover` ([`crate::recover`]).
+//! `netscript recover` ([`crate::run::recover`]).
 //!
 //! # Where
 //!
@@ -8,7 +8,7 @@
 //! follows `NETSCRIPT_RUN_DIR`), where `<tx>` is `<unix nanoseconds>-<pid>`. It exists
 //! from just before the first operation is sent until the transaction is committed or
 //! fully rolled back; a file that is still there belongs to an interrupted transaction
-//! (transactions hold the host lock, [`crate::lock`], so no live one can own it when
+//! (transactions hold the host lock, [`crate::run::lock`], so no live one can own it when
 //! another process looks).
 //!
 //! # Format (version [`JOURNAL_FORMAT`] = 1)
@@ -28,7 +28,7 @@
 //!   * `{"rec":"undone","op":3}`: every undo action of operation 3 has run (in the
 //!     transaction's own rollback, or in `netscript recover`).
 //!   * `{"rec":"commit","state":{…} | null}`: the commit point. The transaction was
-//!     applied and verified; `state` is the ownership record ([`crate::state::Record`])
+//!     applied and verified; `state` is the ownership record ([`crate::run::state::Record`])
 //!     it is about to save. After this line, recovery rolls *forward*: it saves that
 //!     record and deletes the journal.
 //!   * `{"rec":"abort"}`: cancels a preceding commit (saving the record failed; the
@@ -58,7 +58,7 @@
 
 use crate::exec::ExecEvent;
 use crate::plan::Action;
-use crate::state::{self, Record};
+use crate::run::state::{self, Record};
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -389,11 +389,11 @@ pub fn remove(path: &Path) -> Result<(), JournalError> {
 
 /// An event callback that journals the events of `plan`'s operations, then passes them
 /// on to `on_event`. The first undo marks the rollback as begun for the signal
-/// handler's messages ([`crate::interrupt::rolling_back`]).
+/// handler's messages ([`crate::run::interrupt::rolling_back`]).
 pub fn with_plan<'a>(journal: &'a mut Journal, plan: &'a crate::plan::Plan, on_event: &'a mut dyn FnMut(&ExecEvent)) -> impl FnMut(&ExecEvent) + 'a {
     move |event| {
         if let ExecEvent::Undoing { .. } = event {
-            crate::interrupt::rolling_back(true);
+            crate::run::interrupt::rolling_back(true);
         }
         let op = event_op(event);
         if let Some(o) = plan.ops.get(op) {
