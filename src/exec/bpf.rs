@@ -34,6 +34,7 @@
 //! loaded (a descriptor by id) until the executor ends, so that a rollback can put it back.
 
 use super::{ExecError, Inner, KernelError};
+pub use super::error::LoadRefusal;
 use crate::model::{BpfDirection, BpfProgram, XdpMode};
 use crate::plan::action::{Action, BpfLabel, BpfSource, bpf_filter_name, parse_bpf_filter_name};
 use crate::plan::observed::{AttachPoint, ObservedProgram};
@@ -62,15 +63,6 @@ pub struct LoadedProgram {
     pub label: Option<BpfLabel>,
 }
 
-/// The kernel's verifier (or loader) refused a program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadRefusal {
-    pub program: String,
-    pub error: KernelError,
-    /// The verifier log, trimmed to its last [`VERIFIER_LOG_LINES`] lines.
-    pub log: String,
-}
-
 /// The last `lines` lines of a verifier log, with a note of how many were left out.
 pub fn trim_log(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.trim_end_matches(['\0', '\n', ' ']).lines().collect();
@@ -97,12 +89,6 @@ fn load_error(program: &str, error: aya::programs::ProgramError) -> ExecError {
             log: trim_log(&verifier_log.to_string(), VERIFIER_LOG_LINES),
         }),
         other => ExecError::Unsupported(format!("cannot load program `{program}`: {other}")),
-    }
-}
-
-impl std::fmt::Display for LoadRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot load program `{}`: {}", self.program, self.error)
     }
 }
 

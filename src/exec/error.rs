@@ -24,13 +24,28 @@ pub enum ExecError {
     Protocol(String),
     /// The kernel refused to load an eBPF program (its verifier, usually).
     #[error("{0}")]
-    ProgramRefused(super::bpf::LoadRefusal),
+    ProgramRefused(LoadRefusal),
     /// The plan itself is malformed (a dependency out of range, …).
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
     /// The apply was cancelled ([`super::cancel`]) before every operation was sent.
     #[error("interrupted before every operation was applied")]
     Interrupted,
+}
+
+/// The kernel's verifier (or loader) refused a program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRefusal {
+    pub program: String,
+    pub error: KernelError,
+    /// The verifier log, trimmed to its last [`VERIFIER_LOG_LINES`](super::bpf::VERIFIER_LOG_LINES) lines.
+    pub log: String,
+}
+
+impl std::fmt::Display for LoadRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot load program `{}`: {}", self.program, self.error)
+    }
 }
 
 impl ExecError {
