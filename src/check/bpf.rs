@@ -1,176 +1,132 @@
-//! eBPF object files, read at check time: which programs an object holds, in which ELF
-//! sections, of which type, and a hash of its contents. Pure (bytes in, answer out); the
-//! checker reads the file through its [`super::Loader`].
-//!
-//! Parsing is aya's own (`aya_obj::Object::parse`), the same parser that loads the object
-//! at apply time, so an object that passes here is one the loader understands. aya knows
-//! programs by function name and keeps each one's section *type*; the ELF section *names*
-//! (what `section NAME` and tc's `sec` say) come from the `object` crate.
-//!
-//! aya 0.14 recognises the section names `classifier[/...]` for tc classifiers and
-//! `xdp[/...]` / `xdp.frags` for XDP (libbpf's newer `SEC("tc")` is not one of them: an
-//! object using it is refused as unparsable, with that hint).
+//! eBPF attachments: `bpf ingress|egress` and `xdp`; the object files are read by
+//! [`object`] (pure: bytes in, answer out).
 
-use crate::model::BpfProgram;
-use aya_obj::ProgramSection;
-use object::{Object as _, ObjectSection as _};
-use sha2::Digest as _;
+mod object;
+pub use object::*;
 
-/// The program type a statement needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgramKind {
-    /// `bpf ingress|egress`: `BPF_PROG_TYPE_SCHED_CLS`.
-    Classifier,
-    /// `xdp`: `BPF_PROG_TYPE_XDP`, attachable to an interface.
-    Xdp,
-}
+use super::codes::*;
+use super::core::*;
+use crate::ast::{Stmt, StmtKind, XdpOpt};
+use crate::diagnostic::Diagnostic;
+use crate::model::*;
+use crate::source::Spanned;
+use std::path::Path;
 
-impl ProgramKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            ProgramKind::Classifier => "tc classifier",
-            ProgramKind::Xdp => "XDP",
-        }
-    }
-}
-
-/// A program in an object: where and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub section: String,
-    pub function: String,
-    /// `tc classifier`, `XDP`, `kprobe`, ...
-    pub kind: &'static str,
-}
-
-impl std::fmt::Display for Listed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` in section `{}` ({})", self.function, self.section, self.kind)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObjectError {
-    /// Not an ELF eBPF object aya can read.
-    Invalid(String),
-    /// `section NAME` names neither a section nor a function of the object.
-    NoSuchSection { wanted: String, available: Vec<Listed> },
-    /// The named program is not of the type the statement needs.
-    WrongType { found: Listed, wanted: ProgramKind },
-    /// `section NAME` names a section holding several programs.
-    SeveralInSection { section: String, functions: Vec<String> },
-    /// No `section`, and the object has no program of the needed type.
-    NoProgram { wanted: ProgramKind, available: Vec<Listed> },
-    /// No `section`, and the object has several programs of the needed type.
-    Ambiguous { candidates: Vec<Listed> },
-}
-
-/// The first 16 hex digits of the SHA-256 of `bytes`.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn kind_word(section: &ProgramSection) -> &'static str {
-    match section {
-        ProgramSection::SchedClassifier => "tc classifier",
-        ProgramSection::Xdp { attach_type: aya_obj::programs::XdpAttachType::Interface, .. } => "XDP",
-        ProgramSection::Xdp { .. } => "XDP for a cpumap/devmap",
-        ProgramSection::KProbe => "kprobe",
-        ProgramSection::KRetProbe => "kretprobe",
-        ProgramSection::UProbe { .. } | ProgramSection::URetProbe { .. } => "uprobe",
-        ProgramSection::TracePoint => "tracepoint",
-        ProgramSection::SocketFilter => "socket filter",
-        ProgramSection::CgroupSkb { .. } => "cgroup skb",
-        _ => "another program type",
-    }
-}
-
-fn is(section: &ProgramSection, kind: ProgramKind) -> bool {
-    match kind {
-        ProgramKind::Classifier => matches!(section, ProgramSection::SchedClassifier),
-        ProgramKind::Xdp => matches!(section, ProgramSection::Xdp { attach_type: aya_obj::programs::XdpAttachType::Interface, .. }),
-    }
-}
-
-/// Every program of an object with its section type, sorted by section then function.
-fn list(bytes: &[u8]) -> Result<Vec<(Listed, ProgramSection)>, ObjectError> {
-    let parsed = aya_obj::Object::parse(bytes).map_err(|e| {
-        let mut text = e.to_string();
-        if text.contains("invalid program section `tc") {
-            text.push_str(" (this loader knows tc programs as SEC(\"classifier\"), not SEC(\"tc\"))");
-        }
-        ObjectError::Invalid(text)
-    })?;
-    let elf = object::File::parse(bytes).map_err(|e| ObjectError::Invalid(e.to_string()))?;
-    let mut out: Vec<(Listed, ProgramSection)> = parsed
-        .programs
-        .iter()
-        .map(|(function, p)| {
-            let section = elf
-                .section_by_index(object::SectionIndex(p.section_index))
-                .ok()
-                .and_then(|s| s.name().ok().map(str::to_string))
-                .unwrap_or_default();
-            (Listed { section, function: function.clone(), kind: kind_word(&p.section) }, p.section.clone())
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.0.section, &a.0.function).cmp(&(&b.0.section, &b.0.function)));
-    Ok(out)
-}
-
-/// The program a statement asks for: the one in section (or of function) `section`, else
-/// the only one of type `want`.
-pub fn find(bytes: &[u8], section: Option<&str>, want: ProgramKind) -> Result<BpfProgram, ObjectError> {
-    let all = list(bytes)?;
-    let chosen = match section {
-        Some(name) => {
-            let in_section: Vec<&(Listed, ProgramSection)> = all.iter().filter(|(l, _)| l.section == name).collect();
-            let by_function = all.iter().find(|(l, _)| l.function == name);
-            match (in_section.as_slice(), by_function) {
-                ([one], _) => *one,
-                ([], Some(f)) => f,
-                ([], None) => {
-                    return Err(ObjectError::NoSuchSection { wanted: name.to_string(), available: all.into_iter().map(|(l, _)| l).collect() });
-                }
-                (several, _) => {
-                    return Err(ObjectError::SeveralInSection {
-                        section: name.to_string(),
-                        functions: several.iter().map(|(l, _)| l.function.clone()).collect(),
-                    });
-                }
+impl Evaluator<'_> {
+    /// Reads the object of a `bpf`/`xdp` statement and finds its program; every problem
+    /// is a diagnostic on the path (or on the section name), and gives `None`.
+    pub(super) fn bpf_program(&mut self, full: &Path, path: &Spanned<String>, section: Option<&Spanned<String>>, want: self::ProgramKind) -> Option<BpfProgram> {
+        use self::ObjectError as E;
+        let bytes = match self.loader.read_bytes(full) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let help = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "paths are relative to the script's directory; compile the program first, e.g. `clang -O2 -g -target bpf -c {} -o {}`",
+                        Path::new(&path.node).with_extension("c").display(),
+                        path.node
+                    ),
+                    _ => crate::bounded::refusal_help(&e).unwrap_or_else(|| "check the file's permissions".to_string()),
+                };
+                self.report(
+                    Diagnostic::error(BPF_OBJECT_UNREADABLE, path.span, format!("cannot read the eBPF object `{}`: {e}", path.node))
+                        .label("this object file")
+                        .help(help),
+                );
+                return None;
             }
-        }
-        None => {
-            let candidates: Vec<&(Listed, ProgramSection)> = all.iter().filter(|(_, s)| is(s, want)).collect();
-            match candidates.as_slice() {
-                [one] => *one,
-                [] => return Err(ObjectError::NoProgram { wanted: want, available: all.into_iter().map(|(l, _)| l).collect() }),
-                several => return Err(ObjectError::Ambiguous { candidates: several.iter().map(|(l, _)| l.clone()).collect() }),
+        };
+        let listing = |l: &[self::Listed]| {
+            if l.is_empty() {
+                "the object holds no program".to_string()
+            } else {
+                format!("the object holds: {}", l.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "))
             }
+        };
+        let at_section = section.map(|s| s.span).unwrap_or(path.span);
+        let d = match self::find(&bytes, section.map(|s| s.node.as_str()), want) {
+            Ok(program) => return Some(program),
+            Err(E::Invalid(why)) => Diagnostic::error(BPF_INVALID_OBJECT, path.span, format!("`{}` is not an eBPF object netscript can load: {why}", path.node))
+                .label("this file")
+                .help("compile the program with `clang -O2 -g -target bpf -c prog.c -o prog.o`"),
+            Err(E::NoSuchSection { wanted, available }) => {
+                let names: Vec<&str> = available.iter().flat_map(|l| [l.section.as_str(), l.function.as_str()]).collect();
+                let mut help = listing(&available);
+                if let Some(dym) = crate::diagnostic::did_you_mean(&wanted, names) {
+                    help = format!("{dym} {help}");
+                }
+                Diagnostic::error(BPF_NO_SUCH_SECTION, at_section, format!("`{}` has no section or program `{wanted}`", path.node))
+                    .label("no such section")
+                    .help(help)
+            }
+            Err(E::WrongType { found, wanted }) => {
+                let statement = match wanted {
+                    self::ProgramKind::Classifier => "`bpf ingress|egress` needs a tc classifier: SEC(\"classifier\"); an XDP program goes in an `xdp` statement",
+                    self::ProgramKind::Xdp => "`xdp` needs an XDP program: SEC(\"xdp\"); a tc classifier goes in a `bpf ingress|egress` statement",
+                };
+                Diagnostic::error(BPF_WRONG_PROGRAM_TYPE, at_section, format!("{found} is not {} program", match wanted { self::ProgramKind::Xdp => "an XDP", self::ProgramKind::Classifier => "a tc classifier" }))
+                    .label(format!("{} {} program", if found.kind.starts_with('X') { "an" } else { "a" }, found.kind))
+                    .help(statement)
+            }
+            Err(E::SeveralInSection { section: name, functions }) => Diagnostic::error(
+                BPF_AMBIGUOUS_PROGRAM,
+                at_section,
+                format!("section `{name}` of `{}` holds {} programs", path.node, functions.len()),
+            )
+            .label("which one?")
+            .help(format!("name the function instead: {}", functions.iter().map(|f| format!("`section {f}`")).collect::<Vec<_>>().join(" or "))),
+            Err(E::NoProgram { wanted, available }) => Diagnostic::error(BPF_WRONG_PROGRAM_TYPE, path.span, format!("`{}` holds no {} program", path.node, wanted.word()))
+                .label("in this object")
+                .help(listing(&available)),
+            Err(E::Ambiguous { candidates }) => Diagnostic::error(
+                BPF_AMBIGUOUS_PROGRAM,
+                path.span,
+                format!("`{}` holds {} {} programs", path.node, candidates.len(), want.word()),
+            )
+            .label("which one?")
+            .help(format!("add `section NAME`; {}", listing(&candidates))),
+        };
+        self.report(d);
+        None
+    }
+
+    pub(super) fn program_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
+        match &stmt.node {
+            StmtKind::Bpf { direction, path, section } => {
+                let base = self.base_dir(path.span.file);
+                let full = base.join(&path.node);
+                let program = self.bpf_program(&full, path, section.as_ref(), self::ProgramKind::Classifier);
+                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program };
+                self.iface_mut(&ns, &iface).bpf.push(Spanned::new(attach, stmt.span));
+            }
+            StmtKind::Xdp { path, opts } => {
+                let base = self.base_dir(path.span.file);
+                let mut seen = Seen::default();
+                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None };
+                let mut section_opt = None;
+                for opt in opts {
+                    match opt {
+                        XdpOpt::Section(s) if self.once(&mut seen, "section", s.span) => {
+                            attach.section = Some(s.node.clone());
+                            section_opt = Some(s.clone());
+                        }
+                        XdpOpt::Mode(m) if self.once(&mut seen, "mode", m.span) => attach.mode = Some(m.node),
+                        _ => {}
+                    }
+                }
+                attach.program = self.bpf_program(&attach.path, path, section_opt.as_ref(), self::ProgramKind::Xdp);
+                if let Some(first) = self.iface_mut(&ns, &iface).xdp.as_ref().map(|x| x.span) {
+                    self.report(
+                        Diagnostic::error(CONFLICTING_ATTRIBUTE, stmt.span, format!("`{iface}` can hold one XDP program"))
+                            .label("a second one")
+                            .also(first, "the first one"),
+                    );
+                    return;
+                }
+                self.iface_mut(&ns, &iface).xdp = Some(Spanned::new(attach, stmt.span));
+            }
+            _ => unreachable!("not a program_attribute statement")
         }
-    };
-    let (listed, kind) = chosen;
-    if !is(kind, want) {
-        return Err(ObjectError::WrongType { found: listed.clone(), wanted: want });
-    }
-    Ok(BpfProgram { section: listed.section.clone(), function: listed.function.clone(), hash: content_hash(bytes) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn garbage_is_not_an_object() {
-        assert!(matches!(find(b"not an elf file", None, ProgramKind::Xdp), Err(ObjectError::Invalid(_))));
-        assert!(matches!(find(&[], Some("xdp"), ProgramKind::Xdp), Err(ObjectError::Invalid(_))));
-    }
-
-    #[test]
-    fn hashes_differ_with_content() {
-        assert_eq!(content_hash(b"a").len(), 16);
-        assert_eq!(content_hash(b"a"), content_hash(b"a"));
-        assert_ne!(content_hash(b"a"), content_hash(b"b"));
     }
 }
+

@@ -3,12 +3,16 @@
 
 pub mod bpf;
 pub mod codes;
-mod eval;
+mod core;
+mod expect;
+mod links;
+mod routing;
+mod traffic;
 mod names;
 mod validate;
 pub mod values;
 
-pub use eval::MAX_STATEMENTS;
+pub use self::core::MAX_STATEMENTS;
 pub use names::{MAX_INTERFACE_NAME, MAX_NAMESPACE_NAME};
 
 use crate::diagnostic::Diagnostic;
@@ -64,7 +68,7 @@ pub fn check(sources: &mut SourceMap, file: FileId, loader: &dyn Loader) -> Chec
         return Checked { desired: Desired::default(), diagnostics };
     };
     let entry_path = sources.get(file).path.clone();
-    let mut evaluator = eval::Evaluator::new(sources, loader);
+    let mut evaluator = self::core::Evaluator::new(sources, loader);
     evaluator.enter_entry(entry_path.as_deref());
     evaluator.run(&script);
     validate::validate(&mut evaluator);

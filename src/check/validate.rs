@@ -2,7 +2,8 @@
 //! any order (a bridge declared after its ports, a table named before its definition).
 
 use super::codes::*;
-use super::eval::{builtin_table, Evaluator, TableTarget};
+use super::core::Evaluator;
+use super::routing::{builtin_table, TableTarget};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::*;
 use crate::source::{Span, Spanned};
