@@ -1,0 +1,46 @@
+//! eBPF programs attached to interfaces (tc `bpf`, `xdp`).
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BpfDirection {
+    Ingress,
+    Egress,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BpfAttach {
+    pub direction: BpfDirection,
+    /// Resolved against the directory of the script that names it.
+    pub path: PathBuf,
+    pub section: Option<String>,
+    /// The program the checker found in the object; `None` when it could not (and said so).
+    pub program: Option<BpfProgram>,
+}
+
+/// One program of an eBPF object file, as the checker found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BpfProgram {
+    /// The ELF section holding it (`classifier`, `xdp`, ...).
+    pub section: String,
+    /// Its function (symbol) name, which is how the loader finds it.
+    pub function: String,
+    /// The object file's content hash (16 hex digits of its SHA-256): a changed file is
+    /// a changed program.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum XdpMode {
+    Generic,
+    Native,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct XdpAttach {
+    pub path: PathBuf,
+    pub section: Option<String>,
+    pub mode: Option<XdpMode>,
+    /// See [`BpfAttach::program`].
+    pub program: Option<BpfProgram>,
+}

@@ -1,0 +1,116 @@
+//! Namespaces' interfaces: links of every kind, their attributes and peers.
+
+use super::*;
+use crate::source::{Span, Spanned};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// An interface in a namespace, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct IfRef {
+    pub ns: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for IfRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.ns, self.name)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Interface {
+    pub name: String,
+    #[serde(skip)]
+    pub span: Span,
+    pub kind: IfaceKind,
+    pub addrs: Vec<Spanned<IpNet>>,
+    /// `up`/`down`; `None` means the default: up for interfaces the script creates,
+    /// unchanged for `link` on an existing one.
+    pub admin_up: Option<Spanned<bool>>,
+    pub mtu: Option<Spanned<u32>>,
+    pub mac: Option<Spanned<[u8; 6]>>,
+    pub master: Option<Spanned<String>>,
+    pub root_qdisc: Option<Spanned<Qdisc>>,
+    /// `shape ingress ...`: an ifb device, a mirred redirect to it, and a tbf on it.
+    pub ingress_shape: Option<Spanned<Tbf>>,
+    pub bpf: Vec<Spanned<BpfAttach>>,
+    pub xdp: Option<Spanned<XdpAttach>>,
+}
+
+impl Interface {
+    pub fn new(name: String, kind: IfaceKind, span: Span) -> Self {
+        Interface {
+            name,
+            span,
+            kind,
+            addrs: Vec::new(),
+            admin_up: None,
+            mtu: None,
+            mac: None,
+            master: None,
+            root_qdisc: None,
+            ingress_shape: None,
+            bpf: Vec::new(),
+            xdp: None,
+        }
+    }
+    /// Whether the script creates this interface (as opposed to configuring one that exists).
+    pub fn is_created(&self) -> bool {
+        !matches!(self.kind, IfaceKind::Existing | IfaceKind::Loopback)
+    }
+    /// The administrative state the script asks for, defaults applied.
+    pub fn wants_up(&self) -> Option<bool> {
+        match &self.admin_up {
+            Some(s) => Some(s.node),
+            None if self.is_created() || matches!(self.kind, IfaceKind::Loopback) => Some(true),
+            None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum IfaceKind {
+    /// This end declared the pair; the pair is created from here.
+    Veth { peer: IfRef },
+    /// The far end of a pair declared elsewhere.
+    VethPeer { of: IfRef },
+    Bridge,
+    Macvlan { parent: Spanned<String>, mode: MacvlanMode },
+    Vxlan(Vxlan),
+    /// `link NAME` for an interface the script does not create.
+    Existing,
+    /// `lo`, present in every namespace.
+    Loopback,
+}
+
+impl IfaceKind {
+    pub fn word(&self) -> &'static str {
+        match self {
+            IfaceKind::Veth { .. } | IfaceKind::VethPeer { .. } => "veth",
+            IfaceKind::Bridge => "bridge",
+            IfaceKind::Macvlan { .. } => "macvlan",
+            IfaceKind::Vxlan(_) => "vxlan",
+            IfaceKind::Existing => "link",
+            IfaceKind::Loopback => "loopback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MacvlanMode {
+    Private,
+    Vepa,
+    Bridge,
+    Passthru,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Vxlan {
+    pub vni: Spanned<u32>,
+    pub remote: Option<Spanned<IpAddr>>,
+    pub group: Option<Spanned<IpAddr>>,
+    pub local: Option<Spanned<IpAddr>>,
+    pub dev: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+}

@@ -1,0 +1,78 @@
+//! Routing tables, routes and rules.
+
+use crate::source::{Span, Spanned};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// A routing table, resolved to its number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Table {
+    pub id: u32,
+    /// The name the script used, if any (`main`, or one from `table NAME = N`).
+    pub name: Option<String>,
+}
+
+pub const TABLE_MAIN: u32 = 254;
+pub const TABLE_LOCAL: u32 = 255;
+pub const TABLE_DEFAULT: u32 = 253;
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name}"),
+            None => write!(f, "{}", self.id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum RouteDest {
+    /// `default`: 0.0.0.0/0, or ::/0 when the gateway is v6.
+    Default,
+    Prefix(IpNet),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Route {
+    #[serde(skip)]
+    pub span: Span,
+    pub dest: Spanned<RouteDest>,
+    pub via: Option<Spanned<IpAddr>>,
+    pub dev: Option<Spanned<String>>,
+    pub src: Option<Spanned<IpAddr>>,
+    pub metric: Option<Spanned<u32>>,
+    pub table: Option<Spanned<Table>>,
+}
+
+impl Route {
+    pub fn is_ipv6(&self) -> bool {
+        match &self.dest.node {
+            RouteDest::Prefix(p) => matches!(p, IpNet::V6(_)),
+            RouteDest::Default => matches!(self.via.as_ref().map(|v| v.node), Some(IpAddr::V6(_))),
+        }
+    }
+    pub fn table_id(&self) -> u32 {
+        self.table.as_ref().map(|t| t.id).unwrap_or(TABLE_MAIN)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rule {
+    #[serde(skip)]
+    pub span: Span,
+    pub from: Option<Spanned<IpNet>>,
+    pub to: Option<Spanned<IpNet>>,
+    pub iif: Option<Spanned<String>>,
+    pub oif: Option<Spanned<String>>,
+    pub fwmark: Option<Spanned<(u32, Option<u32>)>>,
+    pub uidrange: Option<Spanned<(u32, u32)>>,
+    pub priority: Option<Spanned<u32>>,
+    pub table: Spanned<Table>,
+}
+
+impl Rule {
+    pub fn is_ipv6(&self) -> bool {
+        matches!(self.from.as_ref().map(|f| f.node), Some(IpNet::V6(_)))
+            || matches!(self.to.as_ref().map(|f| f.node), Some(IpNet::V6(_)))
+    }
+}
