@@ -1,0 +1,337 @@
+//! Namespaces and links: creating namespaces, links of every kind (veth pairs, bridges,
+//! macvlan, vxlan, ifb), reconciling their attributes (mtu, mac, master, up/down), and
+//! what a moved or re-paired veth needs.
+
+use super::super::observed::ObservedLink;
+use super::*;
+use crate::diagnostic::Diagnostic;
+
+impl<'a> Planner<'a> {
+    /// Whether the script's earlier runs created this link (or this plan does): then
+    /// netscript owns all of it, and what the script leaves unsaid takes its default.
+    pub(super) fn created_by_script(&self, ns: &str, name: &str) -> bool {
+        let made_here = self.link_ops.get(&(ns.to_string(), name.to_string())).is_some_and(|ops| ops.iter().any(|&i| matches!(self.ops[i].action, Action::CreateLink { .. })));
+        made_here || self.index.created_links.contains(&(ns.to_string(), name.to_string()))
+    }
+
+    /// The veth the script's earlier runs made at (ns, name), if it paired with another
+    /// end than `peer`: what it was made as.
+    pub(super) fn moved_veth(&self, ns: &str, name: &str, peer: &IfRef) -> Option<&'a Action> {
+        let made = *self.index.veths.get(&(ns.to_string(), name.to_string()))?;
+        match made {
+            Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } if peer_ns != &peer.ns || peer_name != &peer.name => Some(made),
+            _ => None,
+        }
+    }
+
+    /// `made` (a veth's creation) as the link is now, MACs included: what puts it back.
+    pub(super) fn as_it_is(&self, made: &Action, found: &ObservedLink) -> Action {
+        let mut action = made.clone();
+        if let Action::CreateLink { attrs, kind: LinkKind::Veth { peer_ns, peer_name, peer_attrs }, .. } = &mut action {
+            attrs.mac = found.mac.or(attrs.mac);
+            peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
+        }
+        action
+    }
+
+    pub(super) fn is_replaced(&self, ns: &str, name: &str) -> bool {
+        self.replaced.iter().any(|(n, l)| n == ns && l == name)
+    }
+
+    pub(super) fn namespace(&mut self, ns: &Namespace) {
+        if ns.is_host() {
+            return;
+        }
+        if self.observed_ns(&ns.name).is_none() {
+            let op = self.push(
+                Action::CreateNetns { ns: ns.name.clone() },
+                ns.span,
+                vec![],
+                vec![Action::DeleteNetns { ns: ns.name.clone() }],
+            );
+            self.ns_op.insert(ns.name.clone(), op);
+        }
+        // Every namespace netscript creates gets its loopback up. A namespace that exists
+        // already keeps its loopback as it is (unless the script says `link lo`): bringing
+        // lo up adds 127.0.0.1 and a qdisc, which a later `down` could not take back.
+        if self.ns_op.contains_key(&ns.name) && !ns.interfaces.contains_key("lo") {
+            let deps = self.ns_deps(&ns.name);
+            let up = Action::SetLink { ns: ns.name.clone(), name: "lo".into(), set: LinkSet { up: Some(true), ..Default::default() } };
+            let op = self.push(up, ns.span, deps, vec![]);
+            self.record_link_op(&ns.name, "lo", op);
+        }
+    }
+
+    pub(super) fn attrs(iface: &Interface) -> LinkAttrs {
+        LinkAttrs {
+            up: iface.wants_up().unwrap_or(true),
+            mtu: iface.mtu.as_ref().map(|m| m.node),
+            mac: iface.mac.as_ref().map(|m| m.node),
+            master: iface.master.as_ref().map(|m| m.node.clone()),
+        }
+    }
+
+    pub(super) fn link(&mut self, ns: &Namespace, iface: &Interface) {
+        let observed = self.observed_link(&ns.name, &iface.name).cloned();
+        let create_kind = match &iface.kind {
+            IfaceKind::Veth { peer } => {
+                let peer_iface = self.peer_interface(peer);
+                Some(LinkKind::Veth {
+                    peer_ns: peer.ns.clone(),
+                    peer_name: peer.name.clone(),
+                    peer_attrs: peer_iface.map(Self::attrs).unwrap_or(LinkAttrs { up: true, ..Default::default() }),
+                })
+            }
+            IfaceKind::Bridge => Some(LinkKind::Bridge),
+            IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
+            IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
+                vni: x.vni.node,
+                remote: x.remote.as_ref().map(|a| a.node),
+                group: x.group.as_ref().map(|a| a.node),
+                local: x.local.as_ref().map(|a| a.node),
+                dev: x.dev.as_ref().map(|d| d.node.clone()),
+                port: x.port.as_ref().map(|p| p.node),
+            }),
+            IfaceKind::VethPeer { .. } | IfaceKind::Existing | IfaceKind::Loopback => None,
+        };
+        match (create_kind, observed) {
+            (Some(kind), None) => self.create_link(ns, iface, kind),
+            (Some(kind), Some(found)) => {
+                let wanted = kind_word(&kind);
+                if found.kind.as_deref() != Some(wanted) {
+                    self.diagnostics.push(
+                        Diagnostic::error(KIND_CONFLICT, iface.span, format!("`{}` exists in `{}` as a {}, not a {wanted}", iface.name, ns.name, found.kind.as_deref().unwrap_or("device")))
+                            .label("declared here")
+                            .help("netscript does not replace an interface it did not create; rename this one, or delete the other first"),
+                    );
+                    return;
+                }
+                if let IfaceKind::Veth { peer } = &iface.kind
+                    && let Some(made) = self.moved_veth(&ns.name, &iface.name, peer)
+                {
+                    // The script's veth now pairs with another end: made anew.
+                    let mut deps = self.link_deps(&ns.name, &iface.name);
+                    deps.extend(self.ns_deps(&peer.ns));
+                    // A rollback makes it again with its addresses and the routes through it.
+                    let mut put_back = vec![self.as_it_is(made, &found)];
+                    put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: *addr }));
+                    put_back.extend(self.routes_through(&ns.name, &iface.name));
+                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+                        put_back.extend(self.routes_through(peer_ns, peer_name));
+                    }
+                    let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, put_back);
+                    self.record_link_op(&ns.name, &iface.name, op);
+                    self.replaced.push((ns.name.clone(), iface.name.clone()));
+                    self.replaced.push((peer.ns.clone(), peer.name.clone()));
+                    // And the end it paired with until now, which goes with it.
+                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+                        self.replaced.push((peer_ns.clone(), peer_name.clone()));
+                    }
+                    self.create_link(ns, iface, kind);
+                    return;
+                }
+                self.reconcile_link(ns, iface, &found);
+            }
+            (None, Some(found)) => self.reconcile_link(ns, iface, &found),
+            (None, None) => match &iface.kind {
+                // Created with its pair: its attributes went into the pair's create op.
+                IfaceKind::VethPeer { of } => {
+                    let pair_exists = self.observed_link(&of.ns, &of.name).is_some();
+                    let moving = self.moved_veth(&of.ns, &of.name, &IfRef { ns: ns.name.clone(), name: iface.name.clone() }).is_some();
+                    if pair_exists && !moving {
+                        self.diagnostics.push(
+                            Diagnostic::error(MISSING_INTERFACE, iface.span, format!("veth `{of}` exists, but its peer `{}` is not in `{}`", iface.name, ns.name))
+                                .label("expected here")
+                                .help(format!("the existing `{of}` is not the pair this script declares; delete it or rename this pair")),
+                        );
+                    }
+                }
+                // lo exists in a namespace being created: configure it as declared.
+                IfaceKind::Loopback if self.ns_op.contains_key(&ns.name) => {
+                    let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: None };
+                    let deps = self.ns_deps(&ns.name);
+                    // Recorded so that a version without the line gives back what a new
+                    // namespace's lo has (its state is netscript's default: up).
+                    let undo = set.mtu.map(|_| Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set: LinkSet { mtu: Some(LOOPBACK_MTU), ..Default::default() } }).into_iter().collect();
+                    let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, undo);
+                    self.record_link_op(&ns.name, &iface.name, op);
+                }
+                IfaceKind::Loopback => {}
+                _ if self.observed.offline => {
+                    // Planning without a kernel: assume the interface exists, as declared.
+                    let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: iface.master.as_ref().map(|m| Some(m.node.clone())) };
+                    if set != LinkSet::default() {
+                        let mut deps = self.link_deps(&ns.name, &iface.name);
+                        if let Some(m) = &iface.master {
+                            deps.extend(self.link_deps(&ns.name, &m.node));
+                        }
+                        let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, vec![]);
+                        self.record_link_op(&ns.name, &iface.name, op);
+                    }
+                }
+                _ => {
+                    // The namespace's existing interfaces are the likeliest meaning of a typo.
+                    let existing = self.observed.namespaces.get(&ns.name).map(|o| o.links.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                    let help = match crate::diagnostic::did_you_mean(&iface.name, existing) {
+                        Some(guess) => format!("{guess} (it exists in `{}`); or create this one in the script (`veth`, `bridge`, …)", ns.name),
+                        None => "create it in the script (`veth`, `bridge`, …), or check its name with `ip link`".to_string(),
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(MISSING_INTERFACE, iface.span, format!("there is no interface `{}` in `{}`", iface.name, ns.name))
+                            .label("`link` names an interface that must exist")
+                            .help(help),
+                    );
+                }
+            },
+        }
+    }
+
+    pub(super) fn peer_interface(&self, peer: &IfRef) -> Option<&'a Interface> {
+        self.desired.namespaces.get(&peer.ns)?.interfaces.get(&peer.name)
+    }
+
+    pub(super) fn create_link(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind) {
+        let mut deps = self.ns_deps(&ns.name);
+        if let LinkKind::Veth { peer_ns, peer_attrs, .. } = &kind {
+            deps.extend(self.ns_deps(peer_ns));
+            if let Some(m) = &peer_attrs.master {
+                deps.extend(self.link_deps(peer_ns, m));
+            }
+        }
+        for dep in link_dependencies(iface) {
+            deps.extend(self.link_deps(&ns.name, dep));
+        }
+        let action = Action::CreateLink { ns: ns.name.clone(), name: iface.name.clone(), kind: kind.clone(), attrs: Self::attrs(iface) };
+        // Always undone by name, even in a namespace this plan creates: the record must
+        // hold the link, so that a later version of the script without it removes it.
+        // (A rollback skips it when it deletes the namespace anyway.)
+        let undo = vec![Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }];
+        let op = self.push(action, iface.span, deps, undo);
+        self.record_link_op(&ns.name, &iface.name, op);
+        if let LinkKind::Veth { peer_ns, peer_name, .. } = &kind {
+            self.record_link_op(peer_ns, peer_name, op);
+        }
+    }
+
+    pub(super) fn reconcile_link(&mut self, ns: &Namespace, iface: &Interface, found: &ObservedLink) {
+        let mut set = LinkSet::default();
+        // One undo per attribute: each is owned (and given back) on its own.
+        let mut undo = Vec::new();
+        let one = |set: LinkSet| Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set };
+        // A link the script created is the script's in full: what it leaves unsaid takes
+        // the value the link was created with.
+        let owned_link = self.created_by_script(&ns.name, &iface.name);
+        if let Some(up) = iface.wants_up()
+            && up != found.up
+        {
+            set.up = Some(up);
+            undo.push(one(LinkSet { up: Some(found.up), ..Default::default() }));
+        }
+        let wanted_mtu = iface.mtu.as_ref().map(|m| m.node).or_else(|| if owned_link { self.default_mtu(ns, iface, found) } else { None });
+        if let Some(mtu) = wanted_mtu
+            && mtu != found.mtu
+        {
+            set.mtu = Some(mtu);
+            undo.push(one(LinkSet { mtu: Some(found.mtu), ..Default::default() }));
+        }
+        if let Some(mac) = &iface.mac
+            && Some(mac.node) != found.mac
+        {
+            set.mac = Some(mac.node);
+            undo.extend(found.mac.map(|m| one(LinkSet { mac: Some(m), ..Default::default() })));
+        }
+        let wanted_master = match &iface.master {
+            Some(m) => Some(Some(m.node.clone())),
+            None if owned_link => Some(None),
+            None => None,
+        };
+        if let Some(master) = wanted_master
+            && master != found.master
+        {
+            set.master = Some(master);
+            undo.push(one(LinkSet { master: Some(found.master.clone()), ..Default::default() }));
+        }
+        if set == LinkSet::default() {
+            return;
+        }
+        if set.up == Some(false) {
+            undo.extend(self.goes_down(&ns.name, &iface.name));
+        }
+        let mut deps = self.link_deps(&ns.name, &iface.name);
+        if let Some(m) = &iface.master {
+            deps.extend(self.link_deps(&ns.name, &m.node));
+        }
+        let op = self.push(one(set), iface.span, deps, undo);
+        self.record_link_op(&ns.name, &iface.name, op);
+    }
+
+    /// Taking a link down makes the kernel drop its IPv6 addresses (`keep_addr_on_down`
+    /// is 0 by default): they are not present for the additions (the script's are added
+    /// again), and a rollback puts back those it had (after the link is up again).
+    pub(super) fn goes_down(&mut self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(l) = self.observed_link(ns, dev).filter(|l| l.up) else { return Vec::new() };
+        let dropped: Vec<ipnet::IpNet> = l.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80)).collect();
+        for a in &dropped {
+            self.gone_addrs.insert((ns.to_string(), dev.to_string(), *a));
+        }
+        dropped.into_iter().map(|addr| Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr }).collect()
+    }
+
+    /// The mtu a link netscript creates has when the script does not set one, where it
+    /// is known: 1500 for veth and ifb, the parent's for a macvlan.
+    pub(super) fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
+        match (&iface.kind, found.kind.as_deref()) {
+            (IfaceKind::Macvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (_, Some("veth" | "ifb")) => Some(1500),
+            _ => None,
+        }
+    }
+}
+
+/// The mtu of `lo` in a new namespace.
+pub(super) const LOOPBACK_MTU: u32 = 65536;
+
+pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Veth { .. } => "veth",
+        LinkKind::Bridge => "bridge",
+        LinkKind::Macvlan { .. } => "macvlan",
+        LinkKind::Vxlan { .. } => "vxlan",
+        LinkKind::Ifb => "ifb",
+    }
+}
+
+/// Interfaces in an order where bridges, parents and devices come before the links that
+/// name them.
+pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
+    fn visit<'n>(ns: &'n Namespace, iface: &'n Interface, done: &mut Vec<&'n str>, out: &mut Vec<&'n Interface>, depth: usize) {
+        if done.contains(&iface.name.as_str()) || depth > ns.interfaces.len() {
+            return;
+        }
+        for dep in link_dependencies(iface) {
+            if let Some(d) = ns.interfaces.get(dep) {
+                visit(ns, d, done, out, depth + 1);
+            }
+        }
+        if !done.contains(&iface.name.as_str()) {
+            done.push(&iface.name);
+            out.push(iface);
+        }
+    }
+    let mut done = Vec::new();
+    let mut out = Vec::new();
+    for iface in ns.interfaces.values() {
+        visit(ns, iface, &mut done, &mut out, 0);
+    }
+    out
+}
+
+fn link_dependencies(iface: &Interface) -> Vec<&str> {
+    let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
+    match &iface.kind {
+        IfaceKind::Macvlan { parent, .. } => deps.push(&parent.node),
+        IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
+        _ => {}
+    }
+    deps
+}

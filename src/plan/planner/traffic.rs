@@ -1,0 +1,284 @@
+//! Traffic control: root qdiscs (tbf, htb, netem) with their kind changes and foreign
+//! qdiscs refused, htb classes and u32 filters, ingress shaping through an ifb.
+
+use super::super::observed::ObservedFilter;
+use super::*;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use std::collections::HashMap;
+
+impl Planner<'_> {
+    pub(super) fn qdisc_on(&self, ns: &str, dev: &str, parent: QdiscParent) -> Option<&QdiscSpec> {
+        if self.is_replaced(ns, dev) {
+            return None;
+        }
+        self.observed_ns(ns)?.qdiscs.iter().find(|q| q.dev == dev && q.spec.parent() == parent).map(|q| &q.spec)
+    }
+
+    /// Replaces (or adds) a qdisc; returns its op, or `None` when it is already as wanted.
+    pub(super) fn qdisc(&mut self, ns: &str, dev: &str, spec: QdiscSpec, origin: Span, extra_deps: Vec<usize>) -> Option<usize> {
+        let parent = spec.parent();
+        if self.foreign_qdisc(ns, dev, parent, origin) {
+            return None;
+        }
+        let existing = self.qdisc_on(ns, dev, parent).cloned();
+        if existing.as_ref() == Some(&spec) {
+            return None;
+        }
+        let mut deps = self.link_deps(ns, dev);
+        deps.extend(extra_deps);
+        let undo = match existing {
+            // Another kind at the same place, or an htb with another default (the kernel
+            // changes neither in place): the old one goes first, with its classes and
+            // filters, which a rollback puts back after it.
+            Some(old) if old.kind() != spec.kind() || matches!(old, QdiscSpec::Htb { .. }) => {
+                let mut put_back = vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old.clone() }];
+                if matches!(old, QdiscSpec::Htb { .. }) {
+                    put_back.extend(self.htb_contents(ns, dev));
+                    self.recreated_htb.push((ns.to_string(), dev.to_string()));
+                }
+                let del = self.push(Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }, origin, deps.clone(), put_back);
+                deps.push(del);
+                vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }]
+            }
+            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
+            None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }],
+        };
+        Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
+    }
+
+    /// What puts an htb's classes (parents first) and filters back, as observed.
+    pub(super) fn htb_contents(&self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
+        let mut classes: Vec<&ClassSpec> = seen.classes.iter().filter(|(d, _)| d == dev).map(|(_, c)| c).collect();
+        // Parents before their children.
+        let mut ordered: Vec<&ClassSpec> = Vec::new();
+        while !classes.is_empty() {
+            let before = classes.len();
+            classes.retain(|c| {
+                let ready = c.parent.is_none_or(|p| ordered.iter().any(|o| o.id == p));
+                if ready {
+                    ordered.push(c);
+                }
+                !ready
+            });
+            if classes.len() == before {
+                ordered.append(&mut classes);
+            }
+        }
+        let mut out: Vec<Action> = ordered.into_iter().map(|c| Action::ReplaceClass { ns: ns.into(), dev: dev.into(), class: c.clone() }).collect();
+        out.extend(seen.filters.iter().filter(|f| f.dev == dev).filter_map(|f| f.spec.clone()).map(|filter| Action::AddFilter { ns: ns.into(), dev: dev.into(), filter }));
+        out
+    }
+
+    /// A root or ingress qdisc that someone else put there (not the kernel's default,
+    /// not recorded as the script's): netscript cannot put it back as it was (its
+    /// classes, filters, handle), so it refuses to replace it, before changing anything.
+    /// A clsact qdisc is shared: netscript only adds its own filters to it.
+    pub(super) fn foreign_qdisc(&mut self, ns: &str, dev: &str, parent: QdiscParent, origin: Span) -> bool {
+        if parent == QdiscParent::Clsact || self.is_replaced(ns, dev) || self.owns(&format!("qdisc {ns} {dev} {parent:?}")) {
+            return false;
+        }
+        let Some(seen) = self.observed_ns(ns).and_then(|o| o.root_qdiscs.iter().find(|q| q.dev == dev && q.parent == parent)) else { return false };
+        if parent == QdiscParent::Root && seen.handle >> 16 == 0 {
+            // The kernel's own default (noqueue, pfifo_fast, mq): handle 0:.
+            return false;
+        }
+        let (kind, handle) = (seen.kind.clone(), seen.handle);
+        let (where_, del) = match parent {
+            QdiscParent::Root => ("root", format!("tc qdisc del dev {dev} root")),
+            _ => ("ingress", format!("tc qdisc del dev {dev} ingress")),
+        };
+        self.diagnostics.push(
+            Diagnostic::error(FOREIGN_QDISC, origin, format!("`{dev}` in `{ns}` already has a {where_} qdisc that netscript did not make ({kind} {:x}:)", handle >> 16))
+                .label("this would replace it")
+                .help(format!("netscript replaces only qdiscs it can give back exactly; remove that one first (`{del}`), or leave this interface's qdisc out of the script")),
+        );
+        true
+    }
+
+    pub(super) fn traffic_control(&mut self, ns: &Namespace, iface: &Interface) {
+        if let Some(q) = &iface.root_qdisc {
+            match &q.node {
+                Qdisc::Tbf(tbf) => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Tbf(tbf.clone()), q.span, vec![]);
+                }
+                Qdisc::Netem(netem) => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem.clone()), q.span, vec![]);
+                }
+                Qdisc::Htb(htb) => self.htb(ns, iface, htb, q.span),
+            }
+        }
+        if let Some(shape) = &iface.ingress_shape {
+            self.ingress_shape(ns, iface, shape.node.clone(), shape.span);
+        }
+    }
+
+    pub(super) fn htb(&mut self, ns: &Namespace, iface: &Interface, htb: &Htb, span: Span) {
+        let qdisc_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::from(htb), span, vec![]);
+        let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
+        let observed: Vec<ClassSpec> = self
+            .observed_ns(&ns.name)
+            .filter(|_| !self.is_replaced(&ns.name, &iface.name) && !recreated)
+            .map(|o| o.classes.iter().filter(|(d, _)| *d == iface.name).map(|(_, c)| c.clone()).collect())
+            .unwrap_or_default();
+        let mut class_ops: HashMap<u32, usize> = HashMap::new();
+        for class in &htb.classes {
+            let spec = class_spec(class);
+            let old = observed.iter().find(|c| c.id == spec.id);
+            if old == Some(&spec) {
+                continue;
+            }
+            let undo = match old {
+                Some(old) => vec![Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: old.clone() }],
+                None => vec![Action::DelClass { ns: ns.name.clone(), dev: iface.name.clone(), id: spec.id }],
+            };
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            if let Some(parent) = class.parent.and_then(|p| class_ops.get(&p)) {
+                deps.push(*parent);
+            }
+            let op = self.push(Action::ReplaceClass { ns: ns.name.clone(), dev: iface.name.clone(), class: spec }, class.span, deps, undo);
+            class_ops.insert(class.id.node, op);
+        }
+        // An htb that stays (its parameters may change in place) keeps its filters:
+        // compare them, priority by priority. A new htb starts without any.
+        let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
+        let in_place = !recreated && matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
+        let seen: Vec<ObservedFilter> = if in_place && !self.observed.offline {
+            self.observed_ns(&ns.name).map(|o| o.filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut wanted_prios = Vec::new();
+        for (index, f) in htb.filters.iter().enumerate() {
+            let prio = index as u32 + 1;
+            wanted_prios.push(prio);
+            let filter = FilterSpec::U32 {
+                prio,
+                proto: f.proto,
+                src: f.src.as_ref().map(|s| s.node),
+                dst: f.dst.as_ref().map(|s| s.node),
+                sport: f.sport.as_ref().map(|s| s.node),
+                dport: f.dport.as_ref().map(|s| s.node),
+                flowid: f.flowid.node,
+            };
+            let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
+            if let [only] = at_prio.as_slice()
+                && only.spec.as_ref() == Some(&filter)
+            {
+                continue;
+            }
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            deps.extend(class_ops.get(&f.flowid.node));
+            if !at_prio.is_empty() {
+                // Something else sits at this priority: netscript's own earlier filter
+                // (removed, and put back by the undo), or one it cannot restore.
+                let olds: Vec<FilterSpec> = at_prio.iter().filter_map(|o| o.spec.clone()).collect();
+                let ours = self.owns(&format!("filter {} {} {prio}", ns.name, iface.name));
+                if olds.len() != at_prio.len() || olds.len() > 1 || !ours {
+                    self.diagnostics.push(
+                        Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
+                            .label("this filter would take its place")
+                            .help(format!("netscript numbers filters by their order in the htb block; remove the other one (`tc filter del dev {} parent 1: prio {prio}`)", iface.name)),
+                    );
+                    continue;
+                }
+                let old = olds.into_iter().next().expect("one decoded filter");
+                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old }, f.span, deps.clone(), undo);
+                deps.push(del);
+            }
+            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
+            self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, f.span, deps, undo);
+        }
+    }
+
+    pub(super) fn ingress_shape(&mut self, ns: &Namespace, iface: &Interface, tbf: Tbf, span: Span) {
+        let ifb = ifb_name(&iface.name);
+        if let Some(found) = self.observed_link(&ns.name, &ifb)
+            && (found.kind.as_deref() != Some("ifb") || !self.owns(&format!("link {} {ifb}", ns.name)))
+        {
+            let kind = found.kind.clone().unwrap_or_else(|| "device".into());
+            self.diagnostics.push(
+                Diagnostic::error(FOREIGN_LINK, span, format!("`{ifb}` exists in `{}` (a {kind}) and is not netscript's", ns.name))
+                    .label("ingress shaping needs its own ifb device of this name")
+                    .help(format!("netscript shapes `{}`'s ingress through a device named `{ifb}`; rename or delete the existing one", iface.name)),
+            );
+            return;
+        }
+        if self.observed_link(&ns.name, &ifb).is_none() {
+            let mut deps = self.ns_deps(&ns.name);
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            // Always undone by name, even in a namespace this plan creates: the record of
+            // the run must hold it, so that a re-run without `shape ingress` removes it.
+            // (A rollback skips it when it deletes the namespace anyway.)
+            let undo = vec![Action::DeleteLink { ns: ns.name.clone(), name: ifb.clone() }];
+            let op = self.push(
+                Action::CreateLink { ns: ns.name.clone(), name: ifb.clone(), kind: LinkKind::Ifb, attrs: LinkAttrs { up: true, ..Default::default() } },
+                span,
+                deps,
+                undo,
+            );
+            self.record_link_op(&ns.name, &ifb, op);
+        }
+        let ingress_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, span, vec![]);
+        self.qdisc(&ns.name, &ifb, QdiscSpec::Tbf(tbf), span, vec![]);
+        let filter = FilterSpec::MirredToIfb { ifb: ifb.clone() };
+        match ingress_op {
+            // A new ingress qdisc: the redirect goes with it (and away with it).
+            Some(ingress_op) => {
+                let mut deps = vec![ingress_op];
+                deps.extend(self.link_deps(&ns.name, &ifb));
+                self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, span, deps, vec![]);
+            }
+            // The qdisc is there; the redirect must be too (it may have been deleted by
+            // hand, and without it nothing reaches the ifb's shaper).
+            None => {
+                let redirected = self.observed_ns(&ns.name).is_some_and(|o| o.redirects.iter().any(|(dev, to)| *dev == iface.name && *to == ifb));
+                if !redirected {
+                    let mut deps = self.link_deps(&ns.name, &iface.name);
+                    deps.extend(self.link_deps(&ns.name, &ifb));
+                    let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
+                    self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }, span, deps, undo);
+                }
+            }
+        }
+    }
+}
+
+/// The class an htb `class` statement asks for (ceil defaults to the rate, as in tc).
+pub fn class_spec(class: &HtbClass) -> ClassSpec {
+    ClassSpec {
+        id: class.id.node,
+        parent: class.parent,
+        rate: class.rate.node,
+        ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
+        prio: class.prio.as_ref().map(|p| p.node),
+    }
+}
+
+/// Every qdisc a namespace's interfaces ask for, by device, and every htb class.
+pub fn desired_tc(ns: &Namespace) -> (Vec<(String, QdiscSpec)>, Vec<(String, ClassSpec)>) {
+    let mut qdiscs = Vec::new();
+    let mut classes = Vec::new();
+    for iface in ns.interfaces.values() {
+        if let Some(q) = &iface.root_qdisc {
+            let spec = match &q.node {
+                Qdisc::Tbf(t) => QdiscSpec::Tbf(t.clone()),
+                Qdisc::Netem(n) => QdiscSpec::Netem(n.clone()),
+                Qdisc::Htb(h) => {
+                    classes.extend(h.classes.iter().map(|c| (iface.name.clone(), class_spec(c))));
+                    QdiscSpec::from(h)
+                }
+            };
+            qdiscs.push((iface.name.clone(), spec));
+        }
+        if let Some(shape) = &iface.ingress_shape {
+            qdiscs.push((iface.name.clone(), QdiscSpec::Ingress));
+            qdiscs.push((ifb_name(&iface.name), QdiscSpec::Tbf(shape.node.clone())));
+        }
+    }
+    (qdiscs, classes)
+}
