@@ -1,0 +1,34 @@
+//! Whether what the kernel holds is what was asked, up to the kernel's own rounding.
+
+use super::*;
+use crate::plan::action::{ClassSpec, QdiscSpec};
+
+/// Whether the kernel holding `observed` (decoded from a dump) is what applying `desired`
+/// leaves it holding. Decoding rounds (see [`TbfState::to_tbf`], [`NetemState::to_netem`],
+/// [`HtbClassState::to_class`]); this compares the decoding of the kernel state `desired`
+/// predictably produces with `observed`, so it tolerates exactly that rounding and
+/// nothing more. A desired spec tc would refuse is never equivalent.
+pub fn equivalent(desired: &QdiscSpec, observed: &QdiscSpec, psched: &Psched) -> bool {
+    match (desired, observed) {
+        (QdiscSpec::Tbf(d), QdiscSpec::Tbf(o)) => {
+            TbfParams::new(d, psched).is_ok_and(|p| TbfState::predict(&p).to_tbf() == *o)
+        }
+        (QdiscSpec::Netem(d), QdiscSpec::Netem(o)) => {
+            NetemParams::new(d, psched).is_ok_and(|p| NetemState::predict(&p).to_netem() == *o)
+        }
+        (QdiscSpec::Htb { default_class: d }, QdiscSpec::Htb { default_class: o }) => d == o,
+        (QdiscSpec::Ingress, QdiscSpec::Ingress) | (QdiscSpec::Clsact, QdiscSpec::Clsact) => true,
+        _ => false,
+    }
+}
+
+/// [`equivalent`] for htb classes: same id and parent, same rates in bytes/s, same
+/// priority as the kernel keeps it (prio 0 and none are the same; above 7 is 7).
+pub fn class_equivalent(desired: &ClassSpec, observed: &ClassSpec, psched: &Psched) -> bool {
+    desired.id == observed.id
+        && desired.parent.unwrap_or(0) == observed.parent.unwrap_or(0)
+        && HtbClassParams::new(desired, psched).is_ok_and(|p| {
+            HtbClassState::predict(&p).to_class(desired.id, observed.parent) == *observed
+        })
+}
+

@@ -1,0 +1,313 @@
+//! Round trips of every tc object through the encoders and decoders, against the
+//! rounding the kernel applies.
+
+use super::*;
+use netlink_packet_route::tc::TcFilterU32Option;
+use crate::model::{Netem, Tbf};
+use crate::units::{Duration, Percent, Rate, Size};
+use netlink_packet_core::{Emitable, Parseable};
+
+const P: Psched = Psched::HIGH_RES;
+
+/// Through the wire and back, as a dump arrives: emitted, then parsed by
+/// netlink-packet-route.
+fn over_the_wire(msg: &TcMessage) -> TcMessage {
+    let mut bytes = vec![0; msg.buffer_len()];
+    msg.emit(&mut bytes);
+    TcMessage::parse(&bytes).unwrap()
+}
+
+fn round_trip(spec: &QdiscSpec) -> QdiscSpec {
+    let msg = over_the_wire(&qdisc_message(3, spec, &P).unwrap());
+    decode_qdisc(&msg).unwrap().spec.unwrap()
+}
+
+fn tbf(rate: u64, burst: u64, latency_us: u64) -> Tbf {
+    Tbf {
+        rate: Rate(rate),
+        burst: Size(burst),
+        latency: Duration(latency_us * 1000),
+    }
+}
+
+#[test]
+fn tbf_round_trips_exactly_for_whole_values() {
+    for t in [
+        tbf(1_000_000, 10_240, 70_000),
+        tbf(5_000_000, 32_768, 400_000),
+        tbf(8_000, 1_514, 1_000),
+    ] {
+        assert_eq!(round_trip(&QdiscSpec::Tbf(t.clone())), QdiscSpec::Tbf(t));
+    }
+}
+
+#[test]
+fn tbf_equivalence_tolerates_only_the_rounding() {
+    // 70.0001 ms at 1mbit is 0.0125 bytes more than 70 ms: tc's limit is the same.
+    let desired = QdiscSpec::Tbf(tbf(1_000_000, 10_240, 70_000));
+    let observed = QdiscSpec::Tbf(
+        TbfState::predict(&TbfParams::new(&tbf(1_000_000, 10_240, 70_000), &P).unwrap())
+            .to_tbf(),
+    );
+    assert!(equivalent(&desired, &observed, &P));
+    let same_limit = QdiscSpec::Tbf(Tbf {
+        latency: Duration(70_000_100),
+        ..tbf(1_000_000, 10_240, 70_000)
+    });
+    assert!(equivalent(&same_limit, &observed, &P));
+    for different in [
+        tbf(1_000_000, 10_241, 70_000),
+        tbf(1_000_000, 10_240, 70_008),
+        tbf(1_000_008, 10_240, 70_000),
+    ] {
+        assert!(!equivalent(&QdiscSpec::Tbf(different), &observed, &P));
+    }
+    assert!(!equivalent(
+        &desired,
+        &QdiscSpec::Htb { default_class: 0 },
+        &P
+    ));
+}
+
+#[test]
+fn htb_qdisc_round_trips() {
+    for default_class in [0, 0x20, 0xffff] {
+        assert_eq!(
+            round_trip(&QdiscSpec::Htb { default_class }),
+            QdiscSpec::Htb { default_class }
+        );
+    }
+}
+
+fn netem(delay_us: u64, jitter_us: Option<u64>, loss: Option<f64>, rate: Option<u64>) -> Netem {
+    Netem {
+        delay: Duration(delay_us * 1000),
+        jitter: jitter_us.map(|j| Duration(j * 1000)),
+        loss: loss.map(Percent),
+        rate: rate.map(Rate),
+    }
+}
+
+#[test]
+fn netem_round_trips_through_equivalence() {
+    for n in [
+        netem(100_000, None, None, None),
+        netem(100_000, Some(10_000), Some(1.0), Some(1_000_000)),
+        netem(0, None, Some(0.25), None),
+        netem(3, Some(5), Some(33.3), Some(40_000_000_000)),
+    ] {
+        let spec = QdiscSpec::Netem(n.clone());
+        let decoded = round_trip(&spec);
+        assert!(equivalent(&spec, &decoded, &P), "{n:?} → {decoded:?}");
+        let QdiscSpec::Netem(d) = &decoded else {
+            panic!()
+        };
+        assert_eq!(d.rate, n.rate);
+        assert_eq!(d.jitter.is_some(), n.jitter.is_some());
+    }
+    // Whole multiples of 8 µs are exact; 3 µs is 46 ticks, 2944 ns.
+    assert_eq!(
+        round_trip(&QdiscSpec::Netem(netem(100_000, None, None, None))),
+        QdiscSpec::Netem(netem(100_000, None, None, None))
+    );
+    let QdiscSpec::Netem(short) = round_trip(&QdiscSpec::Netem(netem(3, None, None, None)))
+    else {
+        panic!()
+    };
+    assert_eq!(short.delay, Duration(2944));
+    let desired = QdiscSpec::Netem(netem(100_000, None, Some(1.0), None));
+    assert!(!equivalent(
+        &desired,
+        &QdiscSpec::Netem(netem(100_000, None, Some(1.1), None)),
+        &P
+    ));
+    assert!(!equivalent(
+        &desired,
+        &QdiscSpec::Netem(netem(100_008, None, Some(1.0), None)),
+        &P
+    ));
+}
+
+#[test]
+fn netem_dump_prefers_the_64_bit_times() {
+    // A kernel dump carries TCA_NETEM_LATENCY64/JITTER64 (ns) after the struct.
+    let mut options = NetemParams::new(&netem(1, None, None, None), &P)
+        .unwrap()
+        .options();
+    options.extend(wire::nlas_bytes(&[
+        wire::nla(10, 123_456_789u64.to_ne_bytes().to_vec()),
+        wire::nla(11, 1_000u64.to_ne_bytes().to_vec()),
+    ]));
+    let state = NetemState::parse(&options).unwrap();
+    assert_eq!((state.latency_ns, state.jitter_ns), (123_456_789, 1_000));
+}
+
+#[test]
+fn classes_round_trip() {
+    for (class, wire_parent) in [
+        (
+            ClassSpec {
+                id: 0x10,
+                parent: None,
+                rate: Rate(1_000_000),
+                ceil: Rate(2_000_000),
+                prio: Some(1),
+            },
+            TcHandle::ROOT,
+        ),
+        (
+            ClassSpec {
+                id: 0x20,
+                parent: Some(1),
+                rate: Rate(40_000_000_000),
+                ceil: Rate(100_000_000_000),
+                prio: None,
+            },
+            handle(1, 1),
+        ),
+    ] {
+        let mut msg = over_the_wire(&class_message(3, &class, &P).unwrap());
+        assert!(class_equivalent(
+            &class,
+            &decode_class(&msg).unwrap().unwrap(),
+            &P
+        ));
+        assert_eq!(decode_class(&msg).unwrap().unwrap(), class);
+        // As the kernel dumps it (a root class has parent TC_H_ROOT).
+        msg.header.parent = wire_parent;
+        assert_eq!(decode_class(&msg).unwrap().unwrap(), class);
+    }
+    let c = ClassSpec {
+        id: 0x10,
+        parent: None,
+        rate: Rate(1_000_000),
+        ceil: Rate(1_000_000),
+        prio: Some(9),
+    };
+    let observed = ClassSpec {
+        prio: Some(7),
+        ..c.clone()
+    };
+    assert!(
+        class_equivalent(&c, &observed, &P),
+        "the kernel clamps prio to 7"
+    );
+    assert!(!class_equivalent(
+        &c,
+        &ClassSpec {
+            id: 0x11,
+            ..observed.clone()
+        },
+        &P
+    ));
+    assert!(!class_equivalent(
+        &c,
+        &ClassSpec {
+            ceil: Rate(2_000_000),
+            ..observed
+        },
+        &P
+    ));
+}
+
+#[test]
+fn foreign_qdiscs_are_seen_but_not_claimed() {
+    // A tbf somewhere else than root 1:, and a kind netscript does not make.
+    let mut msg = over_the_wire(
+        &qdisc_message(3, &QdiscSpec::Tbf(tbf(1_000_000, 10_240, 70_000)), &P).unwrap(),
+    );
+    msg.header.handle = handle(2, 0);
+    let decoded = decode_qdisc(&msg).unwrap();
+    assert_eq!(
+        (decoded.kind.as_str(), decoded.position, decoded.spec),
+        ("tbf", Some(QdiscParent::Root), None)
+    );
+    let mut fq = TcMessage::with_index(3);
+    fq.header.parent = TcHandle::ROOT;
+    fq.attributes.push(TcAttribute::Kind("pfifo_fast".into()));
+    assert_eq!(decode_qdisc(&fq).unwrap().spec, None);
+}
+
+#[test]
+fn u32_filters_round_trip() {
+    let u32 = |prio, proto, src: Option<&str>, dst: Option<&str>, sport, dport, flowid| FilterSpec::U32 {
+        prio,
+        proto,
+        src: src.map(|s| s.parse().unwrap()),
+        dst: dst.map(|s| s.parse().unwrap()),
+        sport,
+        dport,
+        flowid,
+    };
+    use crate::model::IpProto::*;
+    for spec in [
+        u32(1, None, None, None, None, None, 0x10),
+        u32(2, Some(Tcp), None, None, None, Some(5001), 0x10),
+        u32(3, Some(Udp), Some("10.0.0.0/24"), Some("192.168.1.7/32"), Some(53), Some(4000), 0xffff),
+        u32(7, None, Some("0.0.0.0/0"), None, Some(80), None, 0x20),
+        u32(9, Some(Icmp), None, Some("10.1.0.0/16"), None, None, 1),
+    ] {
+        let msg = over_the_wire(&filter_message(3, &spec, None).unwrap());
+        let decoded = decode_filter(&msg).unwrap().unwrap();
+        assert_eq!(decoded.spec.as_ref(), Some(&spec));
+    }
+    // The ingress redirect is not on qdisc 1:, and a hash-table node is no filter.
+    let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
+    assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), None);
+    // It is decoded as a redirect instead, to the device it names; a classifier is not.
+    assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())), Some(9));
+    assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap())), None);
+    let mut node = filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap();
+    node.attributes.retain(|a| matches!(a, TcAttribute::Kind(_)));
+    assert_eq!(decode_filter(&over_the_wire(&node)).unwrap(), None);
+    // A key netscript does not write (an offset mask): seen, but foreign.
+    let mut odd = filter_message(3, &u32(4, None, None, None, None, Some(1), 0x10), None).unwrap();
+    for a in &mut odd.attributes {
+        if let TcAttribute::Options(options) = a {
+            for o in options {
+                if let TcOption::U32(TcFilterU32Option::Selector(sel)) = o {
+                    sel.keys[0].off = 24;
+                }
+            }
+        }
+    }
+    assert_eq!(decode_filter(&over_the_wire(&odd)).unwrap(), Some(DecodedFilter { prio: 4, spec: None }));
+}
+
+#[test]
+fn refusals() {
+    let zero = QdiscSpec::Tbf(tbf(0, 10_240, 70_000));
+    assert_eq!(qdisc_message(3, &zero, &P), Err(TcError::ZeroRate));
+    let huge_burst = QdiscSpec::Tbf(tbf(1_000_000, 1 << 33, 70_000));
+    assert!(qdisc_message(3, &huge_burst, &P).is_err());
+    let v6 = FilterSpec::U32 {
+        prio: 1,
+        proto: None,
+        src: Some("fd00::/8".parse().unwrap()),
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: 0x10,
+    };
+    assert!(filter_message(3, &v6, None).is_err());
+    let prio0 = FilterSpec::U32 {
+        prio: 0,
+        proto: None,
+        src: None,
+        dst: None,
+        sport: None,
+        dport: Some(1),
+        flowid: 0x10,
+    };
+    assert!(filter_message(3, &prio0, None).is_err());
+    let big_minor = ClassSpec {
+        id: 0x10000,
+        parent: None,
+        rate: Rate(8),
+        ceil: Rate(8),
+        prio: None,
+    };
+    assert!(class_message(3, &big_minor, &P).is_err());
+    let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));
+    assert!(qdisc_message(3, &loss, &P).is_err());
+}
