@@ -5,8 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::HOST;
 use crate::source::Spanned;
 
-/// IFNAMSIZ less the terminating NUL.
-pub const MAX_INTERFACE_NAME: usize = 15;
+pub use crate::model::MAX_INTERFACE_NAME;
 /// netscript's bound on namespace names (they become file names under /run/netns).
 pub const MAX_NAMESPACE_NAME: usize = 64;
 

@@ -280,7 +280,7 @@ fn ingress_devices(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     let mut taken: HashMap<String, &Interface> = HashMap::new();
     for iface in ns.interfaces.values() {
         let Some(shape) = &iface.ingress_shape else { continue };
-        let ifb = crate::plan::ifb_name(&iface.name);
+        let ifb = crate::model::ifb_name(&iface.name);
         if let Some(other) = ns.interfaces.get(&ifb) {
             found.push(
                 Diagnostic::error(CONFLICTING_ATTRIBUTE, shape.span, format!("ingress shaping of `{}` needs a device named `{ifb}`, which the script declares", iface.name))

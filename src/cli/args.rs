@@ -129,18 +129,7 @@ pub enum CheckFormat {
     Json,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShowFormat {
-    Text,
-    Json,
-}
+pub use crate::console::{Color, ShowFormat};
 
 fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
     if text == "0" {

@@ -5,25 +5,18 @@ mod check_live;
 mod exec;
 mod recover;
 pub(crate) mod run;
-pub(crate) mod show;
+
+pub use crate::console::{exit, Output};
+use crate::console::show;
 
 use crate::check::{self, Checked};
-use crate::diagnostic::{self, RenderOptions};
+use crate::diagnostic::{self};
 use crate::plan::{self, Observed};
 use crate::source::{FileId, SourceMap};
-use args::{Cli, Color, Command, Format};
+use args::{Cli, Command, Format};
 use clap::Parser as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-
-/// Exit codes, as documented in `--help` and the README.
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const SCRIPT_ERRORS: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const RUN_FAILED: i32 = 3;
-    pub const ROLLBACK_INCOMPLETE: i32 = 4;
-}
 
 pub fn main() -> i32 {
     crate::timing::timed("command", main_timed)
@@ -50,7 +43,7 @@ fn main_timed() -> i32 {
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
-    let out = Output::new(&cli);
+    let out = Output::new(cli.color, cli.quiet, cli.verbose);
     if let Some(wait) = cli.wait {
         crate::run::lock::set_wait(wait);
     }
@@ -105,39 +98,6 @@ fn record_name(file: &Path, name: Option<&str>, recorded: bool) -> Result<Option
             Err(exit::USAGE)
         }
         (false, None) => Ok(Some(file.to_path_buf())),
-    }
-}
-
-/// How to print: colour only on a terminal, never with NO_COLOR.
-pub struct Output {
-    pub color: bool,
-    pub quiet: bool,
-    pub verbose: bool,
-}
-
-impl Output {
-    fn new(cli: &Cli) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match cli.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => !no_color && std::io::stderr().is_terminal(),
-        };
-        Output { color, quiet: cli.quiet, verbose: cli.verbose }
-    }
-
-    fn render_options(&self) -> RenderOptions {
-        RenderOptions { color: self.color, ..RenderOptions::plain() }
-    }
-
-    /// Prints diagnostics to stderr; warnings are left out under --quiet.
-    pub fn diagnostics(&self, checked: &[diagnostic::Diagnostic], sources: &SourceMap) {
-        let shown: Vec<_> = checked.iter().filter(|d| !self.quiet || d.is_error()).cloned().collect();
-        if shown.is_empty() {
-            return;
-        }
-        let text = diagnostic::render_all(&shown, sources, self.render_options());
-        let _ = std::io::stderr().write_all(text.as_bytes());
     }
 }
 

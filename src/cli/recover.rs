@@ -21,7 +21,7 @@ pub fn recover(out: &Output, forget: bool) -> i32 {
             }
         };
     }
-    let mut events = super::run::events(out);
+    let mut events = crate::console::events(out);
     match recover::recover(&mut events) {
         RecoverOutcome::Nothing => {
             if !out.quiet {

@@ -96,7 +96,7 @@ fn load_error(program: &str, error: aya::programs::ProgramError) -> ExecError {
 fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<LoadedProgram, ExecError> {
     let bytes = crate::bounded::read(path, crate::bounded::MAX_BPF_OBJECT_BYTES)
         .map_err(|e| ExecError::io(format!("cannot read {}", path.display()), &std::io::Error::from(e)))?;
-    let hash = crate::check::bpf::content_hash(&bytes);
+    let hash = crate::model::content_hash(&bytes);
     if hash != program.hash {
         return Err(ExecError::InvalidPlan(format!(
             "{} changed since it was checked (hash {} now, {} then); run again",
@@ -176,7 +176,7 @@ pub fn program_info(id: u32) -> Option<(String, String)> {
 }
 
 fn label_path(id: u32) -> PathBuf {
-    crate::run::state::run_dir().join("bpf").join(format!("{id}.json"))
+    crate::paths::run_dir().join("bpf").join(format!("{id}.json"))
 }
 
 /// Records what netscript attached as XDP program `id` (see the module doc).
@@ -193,7 +193,7 @@ fn write_label(id: u32, label: &BpfLabel) -> Result<(), ExecError> {
 /// their ids are never reused before a reboot). Best effort: a label left behind is
 /// only a small file.
 pub fn prune_labels() {
-    let Ok(entries) = std::fs::read_dir(crate::run::state::run_dir().join("bpf")) else { return };
+    let Ok(entries) = std::fs::read_dir(crate::paths::run_dir().join("bpf")) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u32>().ok());

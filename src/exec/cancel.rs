@@ -2,7 +2,7 @@
 //! journal that cannot be written), the apply loop starts no new operation, waits for
 //! those in flight, and rolls back like after a kernel refusal
 //! ([`super::ExecError::Interrupted`]). Process-wide: one transaction runs at a time
-//! (the host lock, [`crate::run::lock`]).
+//! (the host lock, the run machinery's host lock).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

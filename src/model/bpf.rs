@@ -44,3 +44,11 @@ pub struct XdpAttach {
     /// See [`BpfAttach::program`].
     pub program: Option<BpfProgram>,
 }
+
+/// The first 16 hex digits of the SHA-256 of `bytes`: an object file's identity, from the
+/// check (which reads it) to the load (which must find the same bytes).
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -114,3 +114,6 @@ pub struct Vxlan {
     pub dev: Option<Spanned<String>>,
     pub port: Option<Spanned<u16>>,
 }
+
+/// The longest interface name: IFNAMSIZ less the terminating NUL.
+pub const MAX_INTERFACE_NAME: usize = 15;

@@ -97,3 +97,10 @@ pub struct Netem {
     pub loss: Option<Percent>,
     pub rate: Option<Rate>,
 }
+
+/// The name of the ifb device that carries `iface`'s ingress shaping.
+pub fn ifb_name(iface: &str) -> String {
+    let mut name = String::from("ifb-");
+    name.extend(iface.chars().take(super::MAX_INTERFACE_NAME - 4));
+    name
+}

@@ -27,12 +27,7 @@ pub const FOREIGN_QDISC: &str = "netscript::plan::foreign_qdisc";
 pub const FOREIGN_LINK: &str = "netscript::plan::foreign_link";
 pub const OWNED_BY_OTHER: &str = "netscript::plan::owned_by_other";
 
-/// The name of the ifb device that carries `iface`'s ingress shaping.
-pub fn ifb_name(iface: &str) -> String {
-    let mut name = String::from("ifb-");
-    name.extend(iface.chars().take(crate::check::MAX_INTERFACE_NAME - 4));
-    name
-}
+pub use crate::model::ifb_name;
 
 /// The protocol netscript's routes carry (`proto 110` in `ip route`): ownership visible
 /// in the kernel's own output, and a delete that matches netscript's route only.

@@ -2,8 +2,8 @@
 
 use super::session::Session;
 use super::{Flow, Repl};
-use crate::cli::args::ShowFormat;
-use crate::cli::exit;
+use crate::console::ShowFormat;
+use crate::console::exit;
 use crate::plan::{self, describe};
 use std::path::Path;
 
@@ -140,7 +140,7 @@ fn show(repl: &Repl, names: &[&str]) -> i32 {
     } else {
         names.iter().map(|s| s.to_string()).collect()
     };
-    crate::cli::show::show(&names, ShowFormat::Text, false)
+    crate::console::show::show(&names, ShowFormat::Text, false)
 }
 
 fn list(session: &Session) {

@@ -13,8 +13,8 @@ pub mod helper;
 pub mod live;
 pub mod session;
 
-use crate::cli::args::Color;
-use crate::cli::{exit, Output};
+use crate::console::Color;
+use crate::console::{exit, Output};
 use crate::diagnostic::{self, Diagnostic, RenderOptions};
 use crate::source::SourceMap;
 use crate::run::transaction::{self, Outcome};
@@ -139,7 +139,7 @@ impl Repl {
             eprintln!("netscript: cannot write {}: {e}", self.session.script_path.display());
             return exit::RUN_FAILED;
         }
-        let outcome = transaction::run(&attempt.checked.desired, Some(&self.session.script_path), &mut crate::cli::run::events(&self.out));
+        let outcome = transaction::run(&attempt.checked.desired, Some(&self.session.script_path), &mut crate::console::events(&self.out));
         let undo = match &outcome {
             Outcome::Applied(summary) => Some(summary.undo.clone()),
             Outcome::UpToDate { .. } => Some(Vec::new()),
@@ -154,7 +154,7 @@ impl Repl {
                 let _ = self.session.write_script(&self.session.applied_text());
             }
         }
-        let code = crate::cli::run::report(&self.out, &attempt.sources, outcome);
+        let code = crate::console::report(&self.out, &attempt.sources, outcome);
         self.session.refresh_pending_ops();
         code
     }
@@ -184,7 +184,7 @@ impl Repl {
                 return exit::RUN_FAILED;
             }
         };
-        let mut on_event = crate::cli::run::events(&self.out);
+        let mut on_event = crate::console::events(&self.out);
         let mut done = Vec::new();
         let mut left = Vec::new();
         for action in last.undo.iter().rev() {

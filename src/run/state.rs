@@ -16,10 +16,7 @@ use std::path::{Path, PathBuf};
 /// Format 1 (undo actions only) is read too.
 pub const STATE_FORMAT: u32 = 2;
 
-/// Where records live; `NETSCRIPT_RUN_DIR` moves it (tests, unprivileged tools).
-pub fn run_dir() -> PathBuf {
-    std::env::var_os("NETSCRIPT_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/netscript"))
-}
+pub use crate::paths::run_dir;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Record {

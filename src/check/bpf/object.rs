@@ -14,7 +14,6 @@
 use crate::model::BpfProgram;
 use aya_obj::ProgramSection;
 use object::{Object as _, ObjectSection as _};
-use sha2::Digest as _;
 
 /// The program type a statement needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,11 +64,7 @@ pub enum ObjectError {
     Ambiguous { candidates: Vec<Listed> },
 }
 
-/// The first 16 hex digits of the SHA-256 of `bytes`.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::model::content_hash;
 
 fn kind_word(section: &ProgramSection) -> &'static str {
     match section {

@@ -1,6 +1,6 @@
 //! `netscript show`: the live state of namespaces, as the planner sees it.
 
-use super::args::ShowFormat;
+use super::ShowFormat;
 use super::exit;
 use crate::model::{Desired, Namespace, NsOrigin, HOST};
 use crate::plan::observed::ObservedNs;
