@@ -9,6 +9,9 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+mod firewall;
+pub use firewall::*;
+
 /// The initial network namespace, as named in scripts.
 pub const HOST: &str = "host";
 
@@ -42,6 +45,8 @@ pub struct Namespace {
     pub rules: Vec<Rule>,
     pub forward: Option<Spanned<bool>>,
     pub sysctls: IndexMap<String, Spanned<String>>,
+    /// `firewall HOOK < ... >`: one chain a hook, in the order hooks first appear.
+    pub firewall: Vec<FwChain>,
 }
 
 impl Namespace {
@@ -55,6 +60,7 @@ impl Namespace {
             rules: Vec::new(),
             forward: None,
             sysctls: IndexMap::new(),
+            firewall: Vec::new(),
         }
     }
     pub fn is_host(&self) -> bool {

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// would pass it is refused before it runs.
 pub const MAX_STATEMENTS: u64 = 1_000_000;
 
+#[path = "firewall.rs"]
+pub(in crate::check) mod firewall;
+
 /// Where statements are being evaluated, and what they apply to.
 #[derive(Clone)]
 enum Body {
@@ -251,6 +254,13 @@ impl<'a> Evaluator<'a> {
                 Body::Htb { ns, iface, .. } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
                     self.filter(&ns, &iface, stmt.span, opts, target)
+                }
+                _ => self.misplaced(stmt, body),
+            },
+            StmtKind::Firewall(fw) => match body {
+                Body::Namespace { ns, .. } | Body::Interface { ns, .. } => {
+                    let ns = ns.clone();
+                    self.firewall(&ns, stmt, fw)
                 }
                 _ => self.misplaced(stmt, body),
             },

@@ -19,6 +19,7 @@ pub fn validate(ev: &mut Evaluator) {
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);
+        super::eval::firewall::validate(ns, &mut found);
     }
     expects(&ev.desired, &mut found);
     for d in found {
