@@ -325,6 +325,28 @@ impl ObservedFirewall {
     }
 }
 
+impl ObservedFirewall {
+    /// `show`'s lines for the table: each chain with its hook and policy, each rule as
+    /// netscript text; with `stats`, each counting rule's packets and bytes.
+    pub fn show_text(&self, stats: bool) -> String {
+        let mut out = String::new();
+        for (i, chain) in self.table.chains.iter().enumerate() {
+            let policy = if chain.policy == Verdict::Drop { " policy drop" } else { "" };
+            writeln!(out, "  firewall {}{policy} ({} chain {}, priority {})", chain.hook.word(), chain.kind.word(), chain.name, chain.priority).unwrap();
+            for (j, rule) in chain.rules.iter().enumerate() {
+                match self.counters.get(i).and_then(|c| c.get(j)).copied().flatten() {
+                    Some((packets, bytes)) if stats => writeln!(out, "    {}  # {packets} packets, {bytes} bytes", rule.text()).unwrap(),
+                    _ => writeln!(out, "    {}", rule.text()).unwrap(),
+                }
+            }
+        }
+        if self.unknown_rules > 0 || self.other_objects > 0 {
+            writeln!(out, "  firewall: {} rule(s) and {} object(s) in table inet {TABLE} that are not netscript's", self.unknown_rules, self.other_objects).unwrap();
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,27 +374,5 @@ mod tests {
         for foreign in ["", "accept  proto tcp", "accept proto sctp", "jump x", "accept counter counter", "mark 0x7"] {
             assert!(FwRuleSpec::parse(foreign).is_none(), "{foreign:?} read as netscript's");
         }
-    }
-}
-
-impl ObservedFirewall {
-    /// `show`'s lines for the table: each chain with its hook and policy, each rule as
-    /// netscript text; with `stats`, each counting rule's packets and bytes.
-    pub fn show_text(&self, stats: bool) -> String {
-        let mut out = String::new();
-        for (i, chain) in self.table.chains.iter().enumerate() {
-            let policy = if chain.policy == Verdict::Drop { " policy drop" } else { "" };
-            writeln!(out, "  firewall {}{policy} ({} chain {}, priority {})", chain.hook.word(), chain.kind.word(), chain.name, chain.priority).unwrap();
-            for (j, rule) in chain.rules.iter().enumerate() {
-                match self.counters.get(i).and_then(|c| c.get(j)).copied().flatten() {
-                    Some((packets, bytes)) if stats => writeln!(out, "    {}  # {packets} packets, {bytes} bytes", rule.text()).unwrap(),
-                    _ => writeln!(out, "    {}", rule.text()).unwrap(),
-                }
-            }
-        }
-        if self.unknown_rules > 0 || self.other_objects > 0 {
-            writeln!(out, "  firewall: {} rule(s) and {} object(s) in table inet {TABLE} that are not netscript's", self.unknown_rules, self.other_objects).unwrap();
-        }
-        out
     }
 }

@@ -187,7 +187,7 @@ impl Exprs {
             IpNet::V6(n) => (if is_src { 8 } else { 24 }, n.network().octets().to_vec(), 16),
         };
         let len = net.prefix_len() as u32;
-        if len > 0 && len % 8 == 0 {
+        if len > 0 && len.is_multiple_of(8) {
             let bytes = len / 8;
             self.payload(BASE_NETWORK, offset, bytes);
             self.cmp(NFT_CMP_EQ, &addr[..bytes as usize]);
