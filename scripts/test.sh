@@ -15,6 +15,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v clang >/dev/null || need+=(clang llvm)
+command -v nft >/dev/null || need+=(nftables)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"

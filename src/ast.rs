@@ -6,6 +6,9 @@
 use crate::source::{Span, Spanned};
 use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, XdpMode};
 
+mod firewall;
+pub use firewall::*;
+
 pub type Block = Spanned<Vec<Stmt>>;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -53,6 +56,9 @@ pub enum StmtKind {
     Rule { opts: Vec<RuleOpt> },
     Forward { on: Option<Spanned<bool>> },
     Sysctl { key: Template, value: Spanned<String> },
+
+    // packet policy
+    Firewall(FirewallAst),
 }
 
 impl StmtKind {
@@ -88,6 +94,7 @@ impl StmtKind {
             StmtKind::Rule { .. } => "rule",
             StmtKind::Forward { .. } => "forward",
             StmtKind::Sysctl { .. } => "sysctl",
+            StmtKind::Firewall(_) => "firewall",
         }
     }
 }

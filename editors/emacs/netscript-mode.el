@@ -93,15 +93,17 @@
   "Interface kinds.")
 (defconst netscript-attribute-keywords
   '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "bpf"
-    "xdp" "route" "rule" "forward" "sysctl" "expect" "reach" "noreach")
+    "xdp" "route" "rule" "forward" "sysctl" "expect" "reach" "noreach" "firewall")
   "Attributes and the other statements of a body.")
 (defconst netscript-option-keywords
   '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "priority"
     "pref" "lookup" "burst" "latency" "ceil" "prio" "default" "proto" "sport" "dport" "delay"
+    "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "jitter" "loss" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within")
   "Option words.")
 (defconst netscript-value-keywords
-  '("tcp" "udp" "icmp" "ingress" "egress" "generic" "native" "off" "private" "vepa" "passthru")
+  '("tcp" "udp" "icmp" "ingress" "egress" "generic" "native" "off" "private" "vepa" "passthru"
+    "icmpv6" "input" "output" "prerouting" "postrouting" "new" "established" "related" "invalid")
   "Option values.")
 
 ;; Units, as in tc. Rate and size units are case-insensitive.

@@ -59,6 +59,7 @@ module.exports = grammar({
         $.shape_statement, $.htb_statement, $.class_statement, $.filter_statement,
         $.netem_statement, $.bpf_statement, $.xdp_statement,
         $.route_statement, $.rule_statement, $.forward_statement, $.sysctl_statement,
+        $.firewall_statement,
       ),
 
     // ------------------------------------------------------------ top level
@@ -176,6 +177,36 @@ module.exports = grammar({
     sysctl_value: (_) => /[^\s;<>#"]([^\n;<>#]*[^\s;<>#])?/,
 
     _port_opt: ($) => seq('port', $._int_value),
+
+    // ------------------------------------------------------------ packet policy (§3b)
+
+    firewall_statement: ($) =>
+      seq('firewall',
+        field('hook', alias(choice('input', 'forward', 'output', 'prerouting', 'postrouting'), $.hook)),
+        optional(seq('policy', field('policy', alias(choice('accept', 'drop'), $.verdict)))),
+        field('rules', $.rule_block)),
+    rule_block: ($) =>
+      seq('<', repeat($._sep), optional(seq($.firewall_rule, repeat(seq(repeat1($._sep), $.firewall_rule)), repeat($._sep))), '>'),
+    firewall_rule: ($) =>
+      seq(field('action', $.firewall_action),
+        repeat(choice(
+          seq('proto', alias(choice('tcp', 'udp', 'icmp', 'icmpv6'), $.protocol)),
+          seq(choice('src', 'dst'), $._ip_value),
+          seq(choice('sport', 'dport'), $._int_value, optional(seq('-', $._int_value))),
+          seq(choice('iif', 'oif'), field('device', $.interface_name)),
+          seq('mark', $._int_value, optional(seq('/', $._int_value))),
+          seq('ct', alias($._ct_state, $.ct_state), repeat(seq(',', alias($._ct_state, $.ct_state)))),
+          'counter',
+        ))),
+    _ct_state: (_) => choice('new', 'established', 'related', 'invalid'),
+    firewall_action: ($) =>
+      choice('accept', 'drop', 'reject', 'pass', 'masquerade',
+        seq('mark', $._int_value),
+        seq('classify', field('class', $.class_id)),
+        seq('snat', 'to', $._ip_value),
+        seq('dnat', 'to', choice($._ip_value, $.nat_target))),
+    // `10.0.0.1:8080`, `[fd00::1]:443`
+    nat_target: (_) => token(choice(/[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+/, /\[[0-9a-fA-F:.]+\]:[0-9]+/)),
 
     // ------------------------------------------------------------ names
 

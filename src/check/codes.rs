@@ -41,3 +41,6 @@ pub const BPF_WRONG_PROGRAM_TYPE: &str = "netscript::check::bpf_wrong_program_ty
 pub const BPF_AMBIGUOUS_PROGRAM: &str = "netscript::check::bpf_ambiguous_program";
 pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
 
+/// A firewall action or match that the hook it stands in does not allow (NAT outside
+/// its hooks, `reject` at a routing hook, eBPF's `pass`).
+pub const FIREWALL_HOOK: &str = "netscript::check::firewall_hook";

@@ -246,6 +246,13 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => self.misplaced(stmt, body),
             },
+            StmtKind::Firewall(fw) => match body {
+                Body::Namespace { ns, .. } | Body::Interface { ns, .. } => {
+                    let ns = ns.clone();
+                    self.firewall(&ns, stmt, fw)
+                }
+                _ => self.misplaced(stmt, body),
+            },
             _ => self.attribute(stmt, body),
         }
     }

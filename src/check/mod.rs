@@ -5,6 +5,7 @@ pub mod bpf;
 pub mod codes;
 mod core;
 mod expect;
+mod firewall;
 mod links;
 mod routing;
 mod traffic;

@@ -20,6 +20,7 @@ pub fn validate(ev: &mut Evaluator) {
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);
+        super::firewall::validate(ns, &mut found);
     }
     expects(&ev.desired, &mut found);
     for d in found {

@@ -75,6 +75,9 @@ pub fn show(names: &[String], format: ShowFormat, stats: bool) -> i32 {
                 match observed.namespaces.get(name) {
                     Some(ns) => {
                         print!("{}", text(name, ns));
+                        if let Some(fw) = &ns.firewall {
+                            print!("{}", fw.show_text(stats));
+                        }
                         if let Some(entries) = tc_stats.get(name) {
                             print!("{}", stats_text(entries));
                         }

@@ -272,6 +272,7 @@ fn is_already_gone(action: &Action, error: &ExecError) -> bool {
             | Action::DelFilter { .. }
             | Action::DetachBpf { .. }
             | Action::DetachXdp { .. }
+            | Action::DeleteFirewall { .. }
             // Putting back a program by id that the kernel has freed meanwhile.
             | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
             | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }

@@ -231,7 +231,7 @@ impl Drop for NsConn {
 
 /// The kernel's explanation in an error message: after the (capped) original request come
 /// `NLMSGERR_ATTR_*` attributes; type 1 is the message text.
-fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
+pub(crate) fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
     const NLMSGERR_ATTR_MSG: u16 = 1;
     if flags & NLM_F_ACK_TLVS == 0 {
         return None;

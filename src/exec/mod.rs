@@ -31,6 +31,7 @@ pub mod error;
 pub mod messages;
 pub mod netns;
 pub mod netns_exec;
+pub mod nft;
 pub mod observe;
 pub mod privileges;
 pub mod probe;
@@ -388,6 +389,7 @@ impl Inner {
                 }
             }
             Action::AttachBpf { .. } | Action::DetachBpf { .. } | Action::AttachXdp { .. } | Action::DetachXdp { .. } => self.bpf_action(action).await,
+            Action::SetFirewall { .. } | Action::DeleteFirewall { .. } => self.firewall_action(action).await,
             Action::SetSysctl { ns, key, value } => {
                 let conn = self.conn(ns).await?;
                 let fd = conn.ns_fd.clone();
@@ -447,5 +449,23 @@ impl Inner {
                 }
             }
         Ok(())
+    }
+}
+
+impl Inner {
+    /// Sets or deletes netscript's nftables table, from a worker thread in the namespace.
+    async fn firewall_action(&self, action: &Action) -> Result<(), ExecError> {
+        let conn = self.conn(action.namespace()).await?;
+        let fd = conn.ns_fd.clone();
+        let action = action.clone();
+        self.workers
+            .run(move || {
+                netns::enter(&fd)?;
+                match &action {
+                    Action::SetFirewall { table, .. } => nft::set_table(table),
+                    _ => nft::delete_table(),
+                }
+            })
+            .await
     }
 }

@@ -42,18 +42,19 @@ struct Wants {
     routes: bool,
     rules: bool,
     qdiscs: bool,
+    firewall: bool,
 }
 
 fn wants(desired: &Desired, interest: &Interest, name: &str, scope: Scope) -> Wants {
     if scope == Scope::Full {
-        return Wants { routes: true, rules: true, qdiscs: true };
+        return Wants { routes: true, rules: true, qdiscs: true, firewall: true };
     }
     let owned = interest.namespaces.get(name).cloned().unwrap_or_default();
     let Some(ns) = desired.namespaces.get(name) else {
-        return Wants { routes: owned.routes, rules: owned.rules, qdiscs: owned.tc };
+        return Wants { routes: owned.routes, rules: owned.rules, qdiscs: owned.tc, firewall: owned.firewall };
     };
     let tc = ns.interfaces.values().any(|i| i.root_qdisc.is_some() || i.ingress_shape.is_some() || !i.bpf.is_empty() || i.xdp.is_some());
-    Wants { routes: !ns.routes.is_empty() || owned.routes, rules: !ns.rules.is_empty() || owned.rules, qdiscs: tc || owned.tc }
+    Wants { routes: !ns.routes.is_empty() || owned.routes, rules: !ns.rules.is_empty() || owned.rules, qdiscs: tc || owned.tc, firewall: !ns.firewall.is_empty() || owned.firewall }
 }
 
 /// The sysctls the planner compares in namespace `name`: those the script sets, and
@@ -298,5 +299,8 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         .collect();
     out.programs = super::bpf::observe_programs(&mut socket, &dumped_links, &clsact)?;
     out.sysctls = sysctls.into_iter().collect();
+    if wants.firewall {
+        out.firewall = super::nft::observe()?;
+    }
     Ok(Some(out))
 }

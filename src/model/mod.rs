@@ -10,12 +10,14 @@ use indexmap::IndexMap;
 
 mod bpf;
 mod expect;
+mod firewall;
 mod links;
 mod routing;
 mod traffic;
 
 pub use bpf::*;
 pub use expect::*;
+pub use firewall::*;
 pub use links::*;
 pub use routing::*;
 pub use traffic::*;
@@ -53,6 +55,8 @@ pub struct Namespace {
     pub rules: Vec<Rule>,
     pub forward: Option<Spanned<bool>>,
     pub sysctls: IndexMap<String, Spanned<String>>,
+    /// `firewall HOOK < ... >`: one chain a hook, in the order hooks first appear.
+    pub firewall: Vec<FwChain>,
 }
 
 impl Namespace {
@@ -66,6 +70,7 @@ impl Namespace {
             rules: Vec::new(),
             forward: None,
             sysctls: IndexMap::new(),
+            firewall: Vec::new(),
         }
     }
     pub fn is_host(&self) -> bool {

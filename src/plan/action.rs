@@ -40,6 +40,11 @@ pub enum Action {
     /// `keep`: as for [`Action::DetachBpf`], the program being replaced.
     AttachXdp { ns: String, dev: String, mode: Option<XdpMode>, program: BpfSource, keep: Option<u32> },
     DetachXdp { ns: String, dev: String, mode: Option<XdpMode>, keep: Option<u32> },
+    /// Makes netscript's nftables table in `ns` (`inet netscript`) hold exactly `table`:
+    /// one nftables batch, which the kernel applies atomically.
+    SetFirewall { ns: String, table: super::firewall::FwTable },
+    /// Deletes netscript's nftables table in `ns`.
+    DeleteFirewall { ns: String },
 }
 
 /// Where an attached program comes from.
@@ -109,7 +114,9 @@ impl Action {
             | Action::AttachBpf { ns, .. }
             | Action::DetachBpf { ns, .. }
             | Action::AttachXdp { ns, .. }
-            | Action::DetachXdp { ns, .. } => ns,
+            | Action::DetachXdp { ns, .. }
+            | Action::SetFirewall { ns, .. }
+            | Action::DeleteFirewall { ns } => ns,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct ObservedNs {
     pub sysctls: IndexMap<String, String>,
     /// eBPF programs attached to the links (tc clsact hooks and XDP).
     pub programs: Vec<ObservedProgram>,
+    /// netscript's nftables table (`inet netscript`), when it exists and was read.
+    pub firewall: Option<crate::plan::firewall::ObservedFirewall>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

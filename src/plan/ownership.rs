@@ -68,6 +68,7 @@ pub fn key(undo: &Action) -> String {
         Action::SetSysctl { ns, key, .. } => format!("sysctl {ns} {key}"),
         Action::AttachBpf { ns, dev, direction, prio, .. } | Action::DetachBpf { ns, dev, direction, prio, .. } => format!("bpf {ns} {dev} {direction:?} {prio}"),
         Action::AttachXdp { ns, dev, .. } | Action::DetachXdp { ns, dev, .. } => format!("xdp {ns} {dev}"),
+        Action::SetFirewall { ns, .. } | Action::DeleteFirewall { ns } => format!("firewall {ns}"),
     }
 }
 
@@ -157,6 +158,7 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
             iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).count() >= *prio as usize)
         }
         Action::DetachXdp { ns, dev, .. } | Action::AttachXdp { ns, dev, .. } => iface(ns, dev).is_some_and(|i| i.xdp.is_some()),
+        Action::DeleteFirewall { ns } | Action::SetFirewall { ns, .. } => ns_of(ns).is_some_and(|n| !n.firewall.is_empty()),
         // Forward actions never appear as undo.
         _ => true,
     }
@@ -178,6 +180,8 @@ pub struct NsInterest {
     pub rules: bool,
     pub tc: bool,
     pub sysctls: Vec<String>,
+    /// netscript's nftables table.
+    pub firewall: bool,
 }
 
 pub fn interest(owned: &[Owned]) -> Interest {
@@ -194,6 +198,7 @@ pub fn interest(owned: &[Owned]) -> Interest {
             Action::DetachBpf { .. } | Action::AttachBpf { .. } | Action::DetachXdp { .. } | Action::AttachXdp { .. } => ns.tc = true,
             Action::SetSysctl { key, .. } => ns.sysctls.push(key.clone()),
             Action::DeleteNetns { .. } => ns.created = true,
+            Action::DeleteFirewall { .. } | Action::SetFirewall { .. } => ns.firewall = true,
             _ => {}
         }
     }

@@ -11,6 +11,7 @@ use crate::source::Span;
 use std::collections::HashMap;
 
 mod bpf;
+mod firewall;
 mod links;
 mod removals;
 mod routing;
@@ -181,6 +182,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         p.routes(ns);
         p.rules(ns);
         p.sysctls(ns);
+        p.firewall(ns);
     }
     if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, drop_links: p.drop_links, forget: p.forget, handover: p.handover }) } else { Err(p.diagnostics) }
 }

@@ -225,6 +225,8 @@ pub fn describe(action: &Action) -> String {
         Action::DetachBpf { ns, dev, direction, prio, .. } => format!("detach bpf from {ns}.{dev} {} prio {prio}", direction_word(*direction)),
         Action::AttachXdp { ns, dev, mode, program, .. } => format!("attach xdp {} to {ns}.{dev}{}", bpf_source_text(program), xdp_mode_text(*mode)),
         Action::DetachXdp { ns, dev, mode, .. } => format!("detach xdp from {ns}.{dev}{}", xdp_mode_text(*mode)),
+        Action::SetFirewall { ns, table } => format!("set firewall in {ns}: {}", table.summary()),
+        Action::DeleteFirewall { ns } => format!("delete firewall in {ns}: table inet {}", crate::plan::firewall::TABLE),
     }
 }
 

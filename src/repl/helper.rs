@@ -331,6 +331,8 @@ mod tests {
             c.into_iter().map(|p| p.replacement).collect()
         };
         assert_eq!(names("net"), vec!["netem", "netns"]);
+        assert_eq!(names("firew"), vec!["firewall"]);
+        assert_eq!(names("netns r < firewall postrouting < masq"), vec!["masquerade"]);
         assert!(names("netns la").contains(&"lab1".to_string()));
         assert_eq!(names("netns x < link lab1.e"), vec!["lab1.eth9"]);
         assert_eq!(names(":au"), vec![":autocommit"]);

@@ -9,6 +9,8 @@ use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
 
+mod firewall;
+
 pub const NUMBER_TOO_LARGE: &str = "netscript::syntax::number_too_large";
 pub const BYTE_RATE_UNIT: &str = "netscript::syntax::byte_rate_unit";
 
@@ -161,6 +163,7 @@ impl<'t> Builder<'t> {
                 let value = self.sysctl_value(value_pair);
                 StmtKind::Sysctl { key, value }
             }
+            Rule::firewall_stmt => self.firewall_stmt(pair),
             other => unreachable!("not a statement rule: {other:?}"),
         };
         Spanned::new(kind, span)

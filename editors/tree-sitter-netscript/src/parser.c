@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 333
-#define LARGE_STATE_COUNT 7
-#define SYMBOL_COUNT 202
-#define ALIAS_COUNT 2
-#define TOKEN_COUNT 121
+#define STATE_COUNT 396
+#define LARGE_STATE_COUNT 8
+#define SYMBOL_COUNT 234
+#define ALIAS_COUNT 3
+#define TOKEN_COUNT 145
 #define EXTERNAL_TOKEN_COUNT 0
-#define FIELD_COUNT 24
+#define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 48
+#define PRODUCTION_ID_COUNT 53
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -124,113 +124,146 @@ enum ts_symbol_identifiers {
   aux_sym_sysctl_key_token2 = 94,
   sym_sysctl_value = 95,
   anon_sym_port = 96,
-  anon_sym_DOT = 97,
-  aux_sym__name_start_token1 = 98,
-  aux_sym__imm_name_part_token1 = 99,
-  anon_sym_LBRACE = 100,
-  anon_sym_RBRACE = 101,
-  anon_sym_LBRACE2 = 102,
-  anon_sym_LPAREN = 103,
-  anon_sym_RPAREN = 104,
-  anon_sym_PLUS = 105,
-  anon_sym_STAR = 106,
-  anon_sym_PERCENT = 107,
-  sym_integer = 108,
-  anon_sym_DQUOTE = 109,
-  aux_sym_string_token1 = 110,
-  sym_comment = 111,
-  sym_line_continuation = 112,
-  sym_rate = 113,
-  sym_size = 114,
-  sym_duration = 115,
-  sym_percentage = 116,
-  sym_mac_address = 117,
-  anon_sym_SLASH2 = 118,
-  aux_sym_ipv4_address_token1 = 119,
-  aux_sym_ipv6_address_token1 = 120,
-  sym_source_file = 121,
-  sym__statements = 122,
-  sym__sep = 123,
-  sym_block = 124,
-  sym__statement = 125,
-  sym_netns_statement = 126,
-  sym_host_statement = 127,
-  sym_table_statement = 128,
-  sym_let_statement = 129,
-  sym_for_statement = 130,
-  sym_range = 131,
-  sym_include_statement = 132,
-  sym_expect_statement = 133,
-  sym__let_value = 134,
-  sym_veth_statement = 135,
-  sym_bridge_statement = 136,
-  sym_macvlan_statement = 137,
-  sym_vxlan_statement = 138,
-  sym_link_statement = 139,
-  sym_addr_statement = 140,
-  sym_state_statement = 141,
-  sym_mtu_statement = 142,
-  sym_mac_statement = 143,
-  sym_master_statement = 144,
-  sym_shape_statement = 145,
-  sym_htb_statement = 146,
-  sym_class_statement = 147,
-  sym_filter_statement = 148,
-  sym_class_id = 149,
-  sym_netem_statement = 150,
-  sym_bpf_statement = 151,
-  sym_xdp_statement = 152,
-  sym__section_opt = 153,
-  sym_route_statement = 154,
-  sym__dev_opt = 155,
-  sym__table_opt = 156,
-  sym_rule_statement = 157,
-  sym_forward_statement = 158,
-  sym_sysctl_statement = 159,
-  sym_sysctl_key = 160,
-  sym__port_opt = 161,
-  sym_namespace_name = 162,
-  sym_interface_name = 163,
-  sym_peer_name = 164,
-  sym__ns_name = 165,
-  sym__if_name = 166,
-  sym__name_start = 167,
-  sym__imm_name_part = 168,
-  sym_table_name = 169,
-  sym_variable = 170,
-  sym_interpolation = 171,
-  sym__imm_interp = 172,
-  sym__expression = 173,
-  sym_parenthesized_expression = 174,
-  sym_unary_expression = 175,
-  sym_binary_expression = 176,
-  sym_string = 177,
-  sym_ipv4_address = 178,
-  sym__imm_octet = 179,
-  sym_ipv6_address = 180,
-  sym__ip_value = 181,
-  sym__int_value = 182,
-  sym__rate_value = 183,
-  sym__size_value = 184,
-  sym__duration_value = 185,
-  sym__percent_value = 186,
-  aux_sym__statements_repeat1 = 187,
-  aux_sym__statements_repeat2 = 188,
-  aux_sym_expect_statement_repeat1 = 189,
-  aux_sym_vxlan_statement_repeat1 = 190,
-  aux_sym_addr_statement_repeat1 = 191,
-  aux_sym_shape_statement_repeat1 = 192,
-  aux_sym_class_statement_repeat1 = 193,
-  aux_sym_filter_statement_repeat1 = 194,
-  aux_sym_netem_statement_repeat1 = 195,
-  aux_sym_xdp_statement_repeat1 = 196,
-  aux_sym_route_statement_repeat1 = 197,
-  aux_sym_rule_statement_repeat1 = 198,
-  aux_sym_sysctl_key_repeat1 = 199,
-  aux_sym__ns_name_repeat1 = 200,
-  aux_sym__if_name_repeat1 = 201,
-  alias_sym_default = 202,
-  alias_sym_octet = 203,
+  anon_sym_firewall = 97,
+  anon_sym_input = 98,
+  anon_sym_output = 99,
+  anon_sym_prerouting = 100,
+  anon_sym_postrouting = 101,
+  anon_sym_policy = 102,
+  anon_sym_accept = 103,
+  anon_sym_drop = 104,
+  anon_sym_icmpv6 = 105,
+  anon_sym_mark = 106,
+  anon_sym_ct = 107,
+  anon_sym_COMMA = 108,
+  anon_sym_counter = 109,
+  anon_sym_new = 110,
+  anon_sym_established = 111,
+  anon_sym_related = 112,
+  anon_sym_invalid = 113,
+  anon_sym_reject = 114,
+  anon_sym_pass = 115,
+  anon_sym_masquerade = 116,
+  anon_sym_classify = 117,
+  anon_sym_snat = 118,
+  anon_sym_dnat = 119,
+  sym_nat_target = 120,
+  anon_sym_DOT = 121,
+  aux_sym__name_start_token1 = 122,
+  aux_sym__imm_name_part_token1 = 123,
+  anon_sym_LBRACE = 124,
+  anon_sym_RBRACE = 125,
+  anon_sym_LBRACE2 = 126,
+  anon_sym_LPAREN = 127,
+  anon_sym_RPAREN = 128,
+  anon_sym_PLUS = 129,
+  anon_sym_STAR = 130,
+  anon_sym_PERCENT = 131,
+  sym_integer = 132,
+  anon_sym_DQUOTE = 133,
+  aux_sym_string_token1 = 134,
+  sym_comment = 135,
+  sym_line_continuation = 136,
+  sym_rate = 137,
+  sym_size = 138,
+  sym_duration = 139,
+  sym_percentage = 140,
+  sym_mac_address = 141,
+  anon_sym_SLASH2 = 142,
+  aux_sym_ipv4_address_token1 = 143,
+  aux_sym_ipv6_address_token1 = 144,
+  sym_source_file = 145,
+  sym__statements = 146,
+  sym__sep = 147,
+  sym_block = 148,
+  sym__statement = 149,
+  sym_netns_statement = 150,
+  sym_host_statement = 151,
+  sym_table_statement = 152,
+  sym_let_statement = 153,
+  sym_for_statement = 154,
+  sym_range = 155,
+  sym_include_statement = 156,
+  sym_expect_statement = 157,
+  sym__let_value = 158,
+  sym_veth_statement = 159,
+  sym_bridge_statement = 160,
+  sym_macvlan_statement = 161,
+  sym_vxlan_statement = 162,
+  sym_link_statement = 163,
+  sym_addr_statement = 164,
+  sym_state_statement = 165,
+  sym_mtu_statement = 166,
+  sym_mac_statement = 167,
+  sym_master_statement = 168,
+  sym_shape_statement = 169,
+  sym_htb_statement = 170,
+  sym_class_statement = 171,
+  sym_filter_statement = 172,
+  sym_class_id = 173,
+  sym_netem_statement = 174,
+  sym_bpf_statement = 175,
+  sym_xdp_statement = 176,
+  sym__section_opt = 177,
+  sym_route_statement = 178,
+  sym__dev_opt = 179,
+  sym__table_opt = 180,
+  sym_rule_statement = 181,
+  sym_forward_statement = 182,
+  sym_sysctl_statement = 183,
+  sym_sysctl_key = 184,
+  sym__port_opt = 185,
+  sym_firewall_statement = 186,
+  sym_rule_block = 187,
+  sym_firewall_rule = 188,
+  sym__ct_state = 189,
+  sym_firewall_action = 190,
+  sym_namespace_name = 191,
+  sym_interface_name = 192,
+  sym_peer_name = 193,
+  sym__ns_name = 194,
+  sym__if_name = 195,
+  sym__name_start = 196,
+  sym__imm_name_part = 197,
+  sym_table_name = 198,
+  sym_variable = 199,
+  sym_interpolation = 200,
+  sym__imm_interp = 201,
+  sym__expression = 202,
+  sym_parenthesized_expression = 203,
+  sym_unary_expression = 204,
+  sym_binary_expression = 205,
+  sym_string = 206,
+  sym_ipv4_address = 207,
+  sym__imm_octet = 208,
+  sym_ipv6_address = 209,
+  sym__ip_value = 210,
+  sym__int_value = 211,
+  sym__rate_value = 212,
+  sym__size_value = 213,
+  sym__duration_value = 214,
+  sym__percent_value = 215,
+  aux_sym__statements_repeat1 = 216,
+  aux_sym__statements_repeat2 = 217,
+  aux_sym_expect_statement_repeat1 = 218,
+  aux_sym_vxlan_statement_repeat1 = 219,
+  aux_sym_addr_statement_repeat1 = 220,
+  aux_sym_shape_statement_repeat1 = 221,
+  aux_sym_class_statement_repeat1 = 222,
+  aux_sym_filter_statement_repeat1 = 223,
+  aux_sym_netem_statement_repeat1 = 224,
+  aux_sym_xdp_statement_repeat1 = 225,
+  aux_sym_route_statement_repeat1 = 226,
+  aux_sym_rule_statement_repeat1 = 227,
+  aux_sym_sysctl_key_repeat1 = 228,
+  aux_sym_rule_block_repeat1 = 229,
+  aux_sym_firewall_rule_repeat1 = 230,
+  aux_sym_firewall_rule_repeat2 = 231,
+  aux_sym__ns_name_repeat1 = 232,
+  aux_sym__if_name_repeat1 = 233,
+  alias_sym_default = 234,
+  alias_sym_octet = 235,
+  alias_sym_verdict = 236,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -331,6 +364,30 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_sysctl_key_token2] = "sysctl_key_token2",
   [sym_sysctl_value] = "sysctl_value",
   [anon_sym_port] = "port",
+  [anon_sym_firewall] = "firewall",
+  [anon_sym_input] = "hook",
+  [anon_sym_output] = "hook",
+  [anon_sym_prerouting] = "hook",
+  [anon_sym_postrouting] = "hook",
+  [anon_sym_policy] = "policy",
+  [anon_sym_accept] = "accept",
+  [anon_sym_drop] = "drop",
+  [anon_sym_icmpv6] = "protocol",
+  [anon_sym_mark] = "mark",
+  [anon_sym_ct] = "ct",
+  [anon_sym_COMMA] = ",",
+  [anon_sym_counter] = "counter",
+  [anon_sym_new] = "new",
+  [anon_sym_established] = "established",
+  [anon_sym_related] = "related",
+  [anon_sym_invalid] = "invalid",
+  [anon_sym_reject] = "reject",
+  [anon_sym_pass] = "pass",
+  [anon_sym_masquerade] = "masquerade",
+  [anon_sym_classify] = "classify",
+  [anon_sym_snat] = "snat",
+  [anon_sym_dnat] = "dnat",
+  [sym_nat_target] = "nat_target",
   [anon_sym_DOT] = ".",
   [aux_sym__name_start_token1] = "name_text",
   [aux_sym__imm_name_part_token1] = "name_text",
@@ -396,6 +453,11 @@ static const char * const ts_symbol_names[] = {
   [sym_sysctl_statement] = "sysctl_statement",
   [sym_sysctl_key] = "sysctl_key",
   [sym__port_opt] = "_port_opt",
+  [sym_firewall_statement] = "firewall_statement",
+  [sym_rule_block] = "rule_block",
+  [sym_firewall_rule] = "firewall_rule",
+  [sym__ct_state] = "ct_state",
+  [sym_firewall_action] = "firewall_action",
   [sym_namespace_name] = "namespace_name",
   [sym_interface_name] = "interface_name",
   [sym_peer_name] = "peer_name",
@@ -434,10 +496,14 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_route_statement_repeat1] = "route_statement_repeat1",
   [aux_sym_rule_statement_repeat1] = "rule_statement_repeat1",
   [aux_sym_sysctl_key_repeat1] = "sysctl_key_repeat1",
+  [aux_sym_rule_block_repeat1] = "rule_block_repeat1",
+  [aux_sym_firewall_rule_repeat1] = "firewall_rule_repeat1",
+  [aux_sym_firewall_rule_repeat2] = "firewall_rule_repeat2",
   [aux_sym__ns_name_repeat1] = "_ns_name_repeat1",
   [aux_sym__if_name_repeat1] = "_if_name_repeat1",
   [alias_sym_default] = "default",
   [alias_sym_octet] = "octet",
+  [alias_sym_verdict] = "verdict",
 };
 
 static const TSSymbol ts_symbol_map[] = {
@@ -538,6 +604,30 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_sysctl_key_token2] = aux_sym_sysctl_key_token2,
   [sym_sysctl_value] = sym_sysctl_value,
   [anon_sym_port] = anon_sym_port,
+  [anon_sym_firewall] = anon_sym_firewall,
+  [anon_sym_input] = anon_sym_input,
+  [anon_sym_output] = anon_sym_input,
+  [anon_sym_prerouting] = anon_sym_input,
+  [anon_sym_postrouting] = anon_sym_input,
+  [anon_sym_policy] = anon_sym_policy,
+  [anon_sym_accept] = anon_sym_accept,
+  [anon_sym_drop] = anon_sym_drop,
+  [anon_sym_icmpv6] = anon_sym_tcp,
+  [anon_sym_mark] = anon_sym_mark,
+  [anon_sym_ct] = anon_sym_ct,
+  [anon_sym_COMMA] = anon_sym_COMMA,
+  [anon_sym_counter] = anon_sym_counter,
+  [anon_sym_new] = anon_sym_new,
+  [anon_sym_established] = anon_sym_established,
+  [anon_sym_related] = anon_sym_related,
+  [anon_sym_invalid] = anon_sym_invalid,
+  [anon_sym_reject] = anon_sym_reject,
+  [anon_sym_pass] = anon_sym_pass,
+  [anon_sym_masquerade] = anon_sym_masquerade,
+  [anon_sym_classify] = anon_sym_classify,
+  [anon_sym_snat] = anon_sym_snat,
+  [anon_sym_dnat] = anon_sym_dnat,
+  [sym_nat_target] = sym_nat_target,
   [anon_sym_DOT] = anon_sym_DOT,
   [aux_sym__name_start_token1] = aux_sym__name_start_token1,
   [aux_sym__imm_name_part_token1] = aux_sym__name_start_token1,
@@ -603,6 +693,11 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_sysctl_statement] = sym_sysctl_statement,
   [sym_sysctl_key] = sym_sysctl_key,
   [sym__port_opt] = sym__port_opt,
+  [sym_firewall_statement] = sym_firewall_statement,
+  [sym_rule_block] = sym_rule_block,
+  [sym_firewall_rule] = sym_firewall_rule,
+  [sym__ct_state] = sym__ct_state,
+  [sym_firewall_action] = sym_firewall_action,
   [sym_namespace_name] = sym_namespace_name,
   [sym_interface_name] = sym_interface_name,
   [sym_peer_name] = sym_peer_name,
@@ -641,10 +736,14 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_route_statement_repeat1] = aux_sym_route_statement_repeat1,
   [aux_sym_rule_statement_repeat1] = aux_sym_rule_statement_repeat1,
   [aux_sym_sysctl_key_repeat1] = aux_sym_sysctl_key_repeat1,
+  [aux_sym_rule_block_repeat1] = aux_sym_rule_block_repeat1,
+  [aux_sym_firewall_rule_repeat1] = aux_sym_firewall_rule_repeat1,
+  [aux_sym_firewall_rule_repeat2] = aux_sym_firewall_rule_repeat2,
   [aux_sym__ns_name_repeat1] = aux_sym__ns_name_repeat1,
   [aux_sym__if_name_repeat1] = aux_sym__if_name_repeat1,
   [alias_sym_default] = alias_sym_default,
   [alias_sym_octet] = alias_sym_octet,
+  [alias_sym_verdict] = alias_sym_verdict,
 };
 
 static const TSSymbolMetadata ts_symbol_metadata[] = {
@@ -1036,6 +1135,102 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_firewall] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_input] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_output] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_prerouting] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_postrouting] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_policy] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_accept] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_drop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_icmpv6] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_mark] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ct] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_COMMA] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_counter] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_new] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_established] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_related] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_invalid] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_reject] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_pass] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_masquerade] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_classify] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_snat] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_dnat] = {
+    .visible = true,
+    .named = false,
+  },
+  [sym_nat_target] = {
+    .visible = true,
+    .named = true,
+  },
   [anon_sym_DOT] = {
     .visible = true,
     .named = false,
@@ -1296,6 +1491,26 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = true,
   },
+  [sym_firewall_statement] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_rule_block] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_firewall_rule] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym__ct_state] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_firewall_action] = {
+    .visible = true,
+    .named = true,
+  },
   [sym_namespace_name] = {
     .visible = true,
     .named = true,
@@ -1448,6 +1663,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = false,
   },
+  [aux_sym_rule_block_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
+  [aux_sym_firewall_rule_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
+  [aux_sym_firewall_rule_repeat2] = {
+    .visible = false,
+    .named = false,
+  },
   [aux_sym__ns_name_repeat1] = {
     .visible = false,
     .named = false,
@@ -1464,44 +1691,56 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [alias_sym_verdict] = {
+    .visible = true,
+    .named = true,
+  },
 };
 
 enum ts_field_identifiers {
-  field_address = 1,
-  field_body = 2,
-  field_bridge = 3,
-  field_default = 4,
-  field_destination = 5,
-  field_device = 6,
-  field_end = 7,
-  field_id = 8,
-  field_interface = 9,
-  field_key = 10,
-  field_mode = 11,
-  field_name = 12,
-  field_namespace = 13,
-  field_parent = 14,
-  field_path = 15,
-  field_peer = 16,
-  field_program = 17,
-  field_range = 18,
-  field_section = 19,
-  field_start = 20,
-  field_table = 21,
-  field_target = 22,
-  field_value = 23,
-  field_variable = 24,
+  field_action = 1,
+  field_address = 2,
+  field_body = 3,
+  field_bridge = 4,
+  field_class = 5,
+  field_default = 6,
+  field_destination = 7,
+  field_device = 8,
+  field_end = 9,
+  field_hook = 10,
+  field_id = 11,
+  field_interface = 12,
+  field_key = 13,
+  field_mode = 14,
+  field_name = 15,
+  field_namespace = 16,
+  field_parent = 17,
+  field_path = 18,
+  field_peer = 19,
+  field_policy = 20,
+  field_program = 21,
+  field_range = 22,
+  field_rules = 23,
+  field_section = 24,
+  field_start = 25,
+  field_table = 26,
+  field_target = 27,
+  field_value = 28,
+  field_variable = 29,
 };
 
 static const char * const ts_field_names[] = {
   [0] = NULL,
+  [field_action] = "action",
   [field_address] = "address",
   [field_body] = "body",
   [field_bridge] = "bridge",
+  [field_class] = "class",
   [field_default] = "default",
   [field_destination] = "destination",
   [field_device] = "device",
   [field_end] = "end",
+  [field_hook] = "hook",
   [field_id] = "id",
   [field_interface] = "interface",
   [field_key] = "key",
@@ -1511,8 +1750,10 @@ static const char * const ts_field_names[] = {
   [field_parent] = "parent",
   [field_path] = "path",
   [field_peer] = "peer",
+  [field_policy] = "policy",
   [field_program] = "program",
   [field_range] = "range",
+  [field_rules] = "rules",
   [field_section] = "section",
   [field_start] = "start",
   [field_table] = "table",
@@ -1549,24 +1790,29 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [26] = {.index = 32, .length = 2},
   [27] = {.index = 34, .length = 2},
   [28] = {.index = 36, .length = 2},
-  [29] = {.index = 38, .length = 1},
-  [30] = {.index = 39, .length = 2},
-  [31] = {.index = 41, .length = 3},
-  [32] = {.index = 44, .length = 2},
-  [34] = {.index = 46, .length = 2},
+  [29] = {.index = 38, .length = 2},
+  [30] = {.index = 40, .length = 1},
+  [31] = {.index = 41, .length = 2},
+  [32] = {.index = 43, .length = 3},
+  [33] = {.index = 46, .length = 2},
   [35] = {.index = 48, .length = 2},
-  [36] = {.index = 50, .length = 1},
-  [37] = {.index = 51, .length = 2},
-  [38] = {.index = 53, .length = 1},
-  [39] = {.index = 54, .length = 2},
+  [36] = {.index = 50, .length = 2},
+  [37] = {.index = 52, .length = 1},
+  [38] = {.index = 53, .length = 2},
+  [39] = {.index = 55, .length = 1},
   [40] = {.index = 56, .length = 2},
-  [41] = {.index = 58, .length = 3},
-  [42] = {.index = 61, .length = 3},
-  [43] = {.index = 64, .length = 3},
-  [44] = {.index = 67, .length = 2},
-  [45] = {.index = 69, .length = 2},
-  [46] = {.index = 71, .length = 3},
-  [47] = {.index = 74, .length = 4},
+  [41] = {.index = 58, .length = 2},
+  [42] = {.index = 60, .length = 1},
+  [43] = {.index = 61, .length = 3},
+  [44] = {.index = 64, .length = 3},
+  [45] = {.index = 67, .length = 3},
+  [46] = {.index = 70, .length = 1},
+  [47] = {.index = 71, .length = 2},
+  [48] = {.index = 73, .length = 3},
+  [49] = {.index = 76, .length = 2},
+  [50] = {.index = 78, .length = 2},
+  [51] = {.index = 80, .length = 3},
+  [52] = {.index = 83, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -1625,68 +1871,82 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
   [32] =
+    {field_hook, 1},
+    {field_rules, 2},
+  [34] =
     {field_name, 1},
     {field_value, 3},
-  [34] =
+  [36] =
     {field_address, 3},
     {field_namespace, 1},
-  [36] =
+  [38] =
     {field_name, 1},
     {field_peer, 3},
-  [38] =
+  [40] =
     {field_interface, 0},
-  [39] =
+  [41] =
     {field_name, 1},
     {field_parent, 3},
-  [41] =
+  [43] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [44] =
+  [46] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [46] =
-    {field_body, 3},
-    {field_default, 2},
   [48] =
     {field_body, 3},
-    {field_id, 1},
+    {field_default, 2},
   [50] =
+    {field_body, 3},
+    {field_id, 1},
+  [52] =
     {field_target, 3},
-  [51] =
+  [53] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [53] =
+  [55] =
     {field_section, 1},
-  [54] =
+  [56] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [56] =
+  [58] =
     {field_key, 1},
     {field_value, 3},
-  [58] =
+  [60] =
+    {field_action, 0},
+  [61] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [61] =
-    {field_body, 4},
-    {field_name, 1},
-    {field_peer, 3},
   [64] =
     {field_body, 4},
     {field_name, 1},
-    {field_parent, 3},
+    {field_peer, 3},
   [67] =
+    {field_body, 4},
+    {field_name, 1},
+    {field_parent, 3},
+  [70] =
+    {field_class, 1},
+  [71] =
+    {field_action, 0},
+    {field_device, 1, .inherited = true},
+  [73] =
+    {field_hook, 1},
+    {field_policy, 3},
+    {field_rules, 4},
+  [76] =
     {field_end, 2},
     {field_start, 0},
-  [69] =
+  [78] =
     {field_interface, 2},
     {field_namespace, 0},
-  [71] =
+  [80] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [74] =
+  [83] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
@@ -1704,20 +1964,27 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [21] = {
     [1] = alias_sym_default,
   },
-  [29] = {
+  [26] = {
+    [1] = anon_sym_input,
+  },
+  [30] = {
     [0] = sym_interface_name,
   },
-  [33] = {
+  [34] = {
     [0] = alias_sym_octet,
   },
-  [45] = {
+  [48] = {
+    [1] = anon_sym_input,
+    [3] = alias_sym_verdict,
+  },
+  [50] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [46] = {
+  [51] = {
     [5] = anon_sym_private,
   },
-  [47] = {
+  [52] = {
     [5] = anon_sym_private,
   },
 };
@@ -1756,22 +2023,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [20] = 20,
   [21] = 21,
   [22] = 22,
-  [23] = 23,
+  [23] = 22,
   [24] = 24,
-  [25] = 25,
-  [26] = 22,
-  [27] = 21,
-  [28] = 20,
-  [29] = 8,
-  [30] = 9,
+  [25] = 21,
+  [26] = 26,
+  [27] = 20,
+  [28] = 28,
+  [29] = 29,
+  [30] = 30,
   [31] = 22,
   [32] = 21,
-  [33] = 33,
-  [34] = 34,
-  [35] = 35,
-  [36] = 36,
-  [37] = 37,
-  [38] = 20,
+  [33] = 10,
+  [34] = 20,
+  [35] = 8,
+  [36] = 22,
+  [37] = 10,
+  [38] = 38,
   [39] = 39,
   [40] = 40,
   [41] = 41,
@@ -1780,28 +2047,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [44] = 44,
   [45] = 45,
   [46] = 46,
-  [47] = 47,
+  [47] = 21,
   [48] = 48,
-  [49] = 49,
-  [50] = 50,
-  [51] = 9,
-  [52] = 8,
+  [49] = 20,
+  [50] = 8,
+  [51] = 51,
+  [52] = 52,
   [53] = 53,
   [54] = 54,
   [55] = 55,
   [56] = 56,
   [57] = 57,
-  [58] = 8,
-  [59] = 9,
-  [60] = 20,
+  [58] = 58,
+  [59] = 59,
+  [60] = 60,
   [61] = 61,
-  [62] = 22,
+  [62] = 62,
   [63] = 63,
   [64] = 64,
-  [65] = 20,
-  [66] = 21,
-  [67] = 22,
-  [68] = 21,
+  [65] = 65,
+  [66] = 8,
+  [67] = 10,
+  [68] = 68,
   [69] = 69,
   [70] = 70,
   [71] = 71,
@@ -1809,7 +2076,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [73] = 73,
   [74] = 74,
   [75] = 75,
-  [76] = 9,
+  [76] = 76,
   [77] = 77,
   [78] = 78,
   [79] = 79,
@@ -1821,79 +2088,79 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [85] = 85,
   [86] = 86,
   [87] = 87,
-  [88] = 88,
-  [89] = 89,
+  [88] = 8,
+  [89] = 10,
   [90] = 90,
-  [91] = 84,
+  [91] = 91,
   [92] = 92,
-  [93] = 93,
-  [94] = 8,
-  [95] = 95,
-  [96] = 96,
-  [97] = 83,
+  [93] = 20,
+  [94] = 21,
+  [95] = 22,
+  [96] = 20,
+  [97] = 22,
   [98] = 98,
-  [99] = 8,
-  [100] = 9,
-  [101] = 83,
-  [102] = 84,
-  [103] = 83,
-  [104] = 84,
-  [105] = 83,
-  [106] = 84,
-  [107] = 84,
-  [108] = 83,
-  [109] = 84,
-  [110] = 83,
-  [111] = 84,
-  [112] = 83,
-  [113] = 84,
-  [114] = 83,
+  [99] = 21,
+  [100] = 100,
+  [101] = 101,
+  [102] = 102,
+  [103] = 103,
+  [104] = 104,
+  [105] = 10,
+  [106] = 106,
+  [107] = 107,
+  [108] = 108,
+  [109] = 109,
+  [110] = 110,
+  [111] = 111,
+  [112] = 112,
+  [113] = 113,
+  [114] = 114,
   [115] = 115,
   [116] = 116,
   [117] = 117,
   [118] = 118,
   [119] = 119,
-  [120] = 120,
+  [120] = 113,
   [121] = 121,
   [122] = 122,
-  [123] = 123,
-  [124] = 124,
+  [123] = 8,
+  [124] = 10,
   [125] = 125,
   [126] = 126,
   [127] = 127,
-  [128] = 128,
-  [129] = 22,
-  [130] = 130,
-  [131] = 131,
-  [132] = 132,
-  [133] = 133,
-  [134] = 134,
-  [135] = 135,
-  [136] = 136,
-  [137] = 137,
-  [138] = 138,
-  [139] = 139,
-  [140] = 140,
-  [141] = 141,
-  [142] = 142,
-  [143] = 143,
-  [144] = 144,
-  [145] = 145,
+  [128] = 113,
+  [129] = 119,
+  [130] = 113,
+  [131] = 8,
+  [132] = 119,
+  [133] = 113,
+  [134] = 119,
+  [135] = 113,
+  [136] = 119,
+  [137] = 113,
+  [138] = 119,
+  [139] = 119,
+  [140] = 113,
+  [141] = 119,
+  [142] = 113,
+  [143] = 119,
+  [144] = 113,
+  [145] = 119,
   [146] = 146,
   [147] = 147,
   [148] = 148,
   [149] = 149,
   [150] = 150,
   [151] = 151,
-  [152] = 82,
-  [153] = 20,
-  [154] = 71,
-  [155] = 21,
-  [156] = 70,
+  [152] = 152,
+  [153] = 153,
+  [154] = 154,
+  [155] = 155,
+  [156] = 156,
   [157] = 157,
   [158] = 158,
   [159] = 159,
-  [160] = 157,
+  [160] = 160,
   [161] = 161,
   [162] = 162,
   [163] = 163,
@@ -1907,12 +2174,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [171] = 171,
   [172] = 172,
   [173] = 173,
-  [174] = 174,
-  [175] = 175,
-  [176] = 176,
-  [177] = 177,
-  [178] = 178,
-  [179] = 179,
+  [174] = 108,
+  [175] = 21,
+  [176] = 103,
+  [177] = 22,
+  [178] = 101,
+  [179] = 20,
   [180] = 180,
   [181] = 181,
   [182] = 182,
@@ -1920,23 +2187,23 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [184] = 184,
   [185] = 185,
   [186] = 186,
-  [187] = 175,
-  [188] = 182,
-  [189] = 157,
-  [190] = 175,
+  [187] = 187,
+  [188] = 188,
+  [189] = 189,
+  [190] = 190,
   [191] = 191,
-  [192] = 175,
-  [193] = 157,
-  [194] = 175,
-  [195] = 157,
-  [196] = 175,
-  [197] = 157,
-  [198] = 175,
-  [199] = 157,
-  [200] = 175,
-  [201] = 157,
-  [202] = 175,
-  [203] = 157,
+  [192] = 192,
+  [193] = 193,
+  [194] = 194,
+  [195] = 195,
+  [196] = 196,
+  [197] = 197,
+  [198] = 198,
+  [199] = 199,
+  [200] = 200,
+  [201] = 201,
+  [202] = 202,
+  [203] = 203,
   [204] = 204,
   [205] = 205,
   [206] = 206,
@@ -1951,36 +2218,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [215] = 215,
   [216] = 216,
   [217] = 217,
-  [218] = 12,
-  [219] = 14,
-  [220] = 15,
+  [218] = 218,
+  [219] = 219,
+  [220] = 220,
   [221] = 221,
-  [222] = 222,
-  [223] = 223,
+  [222] = 219,
+  [223] = 197,
   [224] = 224,
-  [225] = 225,
-  [226] = 226,
-  [227] = 227,
-  [228] = 228,
-  [229] = 229,
-  [230] = 230,
-  [231] = 231,
-  [232] = 232,
-  [233] = 233,
-  [234] = 234,
-  [235] = 235,
-  [236] = 236,
-  [237] = 8,
-  [238] = 238,
-  [239] = 239,
-  [240] = 9,
+  [225] = 219,
+  [226] = 224,
+  [227] = 219,
+  [228] = 224,
+  [229] = 219,
+  [230] = 224,
+  [231] = 219,
+  [232] = 224,
+  [233] = 219,
+  [234] = 224,
+  [235] = 219,
+  [236] = 224,
+  [237] = 219,
+  [238] = 224,
+  [239] = 219,
+  [240] = 224,
   [241] = 241,
-  [242] = 8,
+  [242] = 224,
   [243] = 243,
-  [244] = 9,
+  [244] = 244,
   [245] = 245,
   [246] = 246,
-  [247] = 247,
+  [247] = 15,
   [248] = 248,
   [249] = 249,
   [250] = 250,
@@ -1997,12 +2264,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [261] = 261,
   [262] = 262,
   [263] = 263,
-  [264] = 264,
-  [265] = 265,
-  [266] = 231,
-  [267] = 232,
+  [264] = 12,
+  [265] = 14,
+  [266] = 266,
+  [267] = 8,
   [268] = 268,
-  [269] = 269,
+  [269] = 10,
   [270] = 270,
   [271] = 271,
   [272] = 272,
@@ -2013,19 +2280,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [277] = 277,
   [278] = 278,
   [279] = 279,
-  [280] = 225,
-  [281] = 226,
-  [282] = 246,
-  [283] = 247,
+  [280] = 280,
+  [281] = 281,
+  [282] = 282,
+  [283] = 283,
   [284] = 284,
-  [285] = 8,
+  [285] = 285,
   [286] = 286,
   [287] = 287,
   [288] = 288,
-  [289] = 288,
-  [290] = 286,
-  [291] = 287,
-  [292] = 9,
+  [289] = 289,
+  [290] = 290,
+  [291] = 291,
+  [292] = 292,
   [293] = 293,
   [294] = 294,
   [295] = 295,
@@ -2043,29 +2310,92 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [307] = 307,
   [308] = 308,
   [309] = 309,
-  [310] = 308,
+  [310] = 310,
   [311] = 311,
   [312] = 312,
   [313] = 313,
   [314] = 314,
-  [315] = 315,
+  [315] = 314,
   [316] = 316,
-  [317] = 317,
+  [317] = 316,
   [318] = 318,
   [319] = 319,
-  [320] = 320,
+  [320] = 8,
   [321] = 321,
   [322] = 322,
-  [323] = 318,
-  [324] = 315,
+  [323] = 323,
+  [324] = 324,
   [325] = 325,
   [326] = 326,
   [327] = 327,
   [328] = 328,
-  [329] = 311,
-  [330] = 328,
+  [329] = 329,
+  [330] = 330,
   [331] = 331,
   [332] = 332,
+  [333] = 333,
+  [334] = 10,
+  [335] = 335,
+  [336] = 336,
+  [337] = 299,
+  [338] = 300,
+  [339] = 305,
+  [340] = 340,
+  [341] = 340,
+  [342] = 342,
+  [343] = 343,
+  [344] = 343,
+  [345] = 342,
+  [346] = 346,
+  [347] = 346,
+  [348] = 348,
+  [349] = 349,
+  [350] = 10,
+  [351] = 351,
+  [352] = 8,
+  [353] = 353,
+  [354] = 354,
+  [355] = 355,
+  [356] = 356,
+  [357] = 357,
+  [358] = 358,
+  [359] = 359,
+  [360] = 360,
+  [361] = 361,
+  [362] = 362,
+  [363] = 363,
+  [364] = 364,
+  [365] = 365,
+  [366] = 366,
+  [367] = 366,
+  [368] = 368,
+  [369] = 369,
+  [370] = 370,
+  [371] = 371,
+  [372] = 372,
+  [373] = 373,
+  [374] = 374,
+  [375] = 375,
+  [376] = 376,
+  [377] = 377,
+  [378] = 378,
+  [379] = 379,
+  [380] = 380,
+  [381] = 381,
+  [382] = 382,
+  [383] = 383,
+  [384] = 384,
+  [385] = 385,
+  [386] = 374,
+  [387] = 376,
+  [388] = 388,
+  [389] = 389,
+  [390] = 390,
+  [391] = 391,
+  [392] = 373,
+  [393] = 375,
+  [394] = 394,
+  [395] = 395,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2073,3576 +2403,4383 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(166);
+      if (eof) ADVANCE(209);
       ADVANCE_MAP(
-        '\n', 168,
-        '"', 438,
-        '#', 443,
-        '%', 430,
-        '(', 426,
-        ')', 427,
-        '*', 429,
-        '+', 428,
-        '-', 243,
-        '.', 257,
-        '/', 454,
-        '0', 455,
-        ';', 167,
-        '<', 170,
-        '=', 175,
-        '>', 171,
-        '\\', 2,
-        'd', 361,
-        'f', 408,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 362,
-        'n', 397,
-        'o', 379,
-        'p', 399,
-        'r', 364,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 425,
-        '}', 424,
+        '\n', 211,
+        '"', 552,
+        '#', 557,
+        '%', 542,
+        '(', 538,
+        ')', 539,
+        '*', 541,
+        '+', 540,
+        ',', 318,
+        '-', 298,
+        '.', 323,
+        '/', 570,
+        '0', 571,
+        ';', 210,
+        '<', 213,
+        '=', 218,
+        '>', 214,
+        '\\', 5,
+        'c', 488,
+        'd', 453,
+        'f', 509,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 434,
+        'n', 494,
+        'o', 472,
+        'p', 495,
+        'r', 455,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 537,
+        '}', 536,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(139);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(456);
+          lookahead == ' ') SKIP(180);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(572);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
     case 1:
-      if (lookahead == '\n') ADVANCE(445);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'c', 380,
+        'd', 394,
+        'i', 360,
+        'm', 333,
+        'o', 363,
+        'p', 405,
+        's', 395,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(2);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 2:
-      if (lookahead == '\n') ADVANCE(445);
-      if (lookahead == '\r') ADVANCE(1);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'c', 102,
+        'd', 122,
+        'i', 84,
+        'm', 43,
+        'o', 86,
+        'p', 138,
+        's', 123,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(445);
-      if (lookahead == '\r') ADVANCE(439);
-      if (lookahead != 0) ADVANCE(442);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(436);
+      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(445);
+      if (lookahead == '\n') ADVANCE(559);
+      END_STATE();
+    case 5:
+      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\r') ADVANCE(4);
+      END_STATE();
+    case 6:
+      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\r') ADVANCE(553);
+      if (lookahead != 0) ADVANCE(556);
+      END_STATE();
+    case 7:
+      if (lookahead == '\n') ADVANCE(559);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(124);
+          lookahead == ' ') ADVANCE(159);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(253);
+          lookahead != '>') ADVANCE(308);
       END_STATE();
-    case 5:
-      if (lookahead == '"') ADVANCE(438);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
+    case 8:
+      if (lookahead == '"') ADVANCE(552);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(5);
+          lookahead == ' ') SKIP(8);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(210);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(265);
       END_STATE();
-    case 6:
-      if (lookahead == '"') ADVANCE(438);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(252);
+    case 9:
+      if (lookahead == '"') ADVANCE(552);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(307);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(6);
+          lookahead == ' ') SKIP(9);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(253);
-      END_STATE();
-    case 7:
-      if (lookahead == '"') ADVANCE(438);
-      if (lookahead == '#') ADVANCE(440);
-      if (lookahead == '\\') ADVANCE(3);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(441);
-      if (lookahead != 0 &&
-          lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(442);
-      END_STATE();
-    case 8:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '(') ADVANCE(426);
-      if (lookahead == '-') ADVANCE(242);
-      if (lookahead == '0') ADVANCE(435);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(8);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(436);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 9:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '-') ADVANCE(31);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 's') ADVANCE(405);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(9);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          lookahead != '>') ADVANCE(308);
       END_STATE();
     case 10:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '.') ADVANCE(257);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'o') ADVANCE(306);
-      if (lookahead == '{') ADVANCE(425);
+      if (lookahead == '"') ADVANCE(552);
+      if (lookahead == '#') ADVANCE(554);
+      if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          lookahead == ' ') ADVANCE(555);
+      if (lookahead != 0 &&
+          lookahead != '\t' &&
+          lookahead != '\n') ADVANCE(556);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '0') ADVANCE(433);
-      if (lookahead == ':') ADVANCE(457);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '(') ADVANCE(538);
+      if (lookahead == '-') ADVANCE(297);
+      if (lookahead == '0') ADVANCE(549);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(535);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '=') ADVANCE(175);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(425);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '.') ADVANCE(323);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(375);
+      if (lookahead == '{') ADVANCE(537);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(13);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(251);
-      END_STATE();
-    case 13:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '=') ADVANCE(175);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(13);
-      END_STATE();
-    case 14:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'n') ADVANCE(92);
-      if (lookahead == 'r') ADVANCE(64);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(14);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'n') ADVANCE(315);
-      if (lookahead == 'r') ADVANCE(284);
-      if (lookahead == '{') ADVANCE(425);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(14);
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 13:
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '0') ADVANCE(547);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(13);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 14:
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '=') ADVANCE(218);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(537);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(15);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(306);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '=') ADVANCE(218);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(109);
+      if (lookahead == 'r') ADVANCE(76);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(390);
+      if (lookahead == 'r') ADVANCE(350);
+      if (lookahead == '{') ADVANCE(537);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
-      if (('0' <= lookahead && lookahead <= '9') ||
+          lookahead == ' ') SKIP(16);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(258);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(99);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(207);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(535);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(250);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '{') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(535);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(127);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(262);
       END_STATE();
     case 21:
-      ADVANCE_MAP(
-        '%', 452,
-        '.', 125,
-        'B', 450,
-        'b', 450,
-        'G', 448,
-        'g', 448,
-        'K', 448,
-        'k', 448,
-        'M', 449,
-        'm', 449,
-        'N', 121,
-        'n', 121,
-        'S', 451,
-        's', 451,
-        'T', 119,
-        't', 119,
-        'U', 121,
-        'u', 121,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(21);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(305);
       END_STATE();
     case 22:
       ADVANCE_MAP(
-        '%', 452,
-        'B', 450,
-        'b', 450,
-        'G', 448,
-        'g', 448,
-        'K', 448,
-        'k', 448,
-        'M', 449,
-        'm', 449,
-        'N', 121,
-        'n', 121,
-        'S', 451,
-        's', 451,
-        'T', 119,
-        't', 119,
-        'U', 121,
-        'u', 121,
+        '%', 568,
+        'B', 566,
+        'b', 566,
+        'G', 563,
+        'g', 563,
+        'K', 563,
+        'k', 563,
+        'M', 564,
+        'm', 564,
+        'N', 156,
+        'n', 156,
+        'S', 567,
+        's', 567,
+        'T', 153,
+        't', 153,
+        'U', 156,
+        'u', 156,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
       END_STATE();
     case 23:
-      if (lookahead == '-') ADVANCE(32);
+      if (lookahead == '-') ADVANCE(38);
       END_STATE();
     case 24:
-      if (lookahead == '.') ADVANCE(176);
+      if (lookahead == '.') ADVANCE(219);
       END_STATE();
     case 25:
-      if (lookahead == ':') ADVANCE(457);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
+      if (lookahead == '.') ADVANCE(162);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
-      if (lookahead == ':') ADVANCE(137);
+      ADVANCE_MAP(
+        '.', 164,
+        'B', 561,
+        'b', 561,
+        'G', 565,
+        'g', 565,
+        'K', 565,
+        'k', 565,
+        'M', 565,
+        'm', 565,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
-      if (lookahead == ':') ADVANCE(129);
+      if (lookahead == '.') ADVANCE(165);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == ':') ADVANCE(131);
-      END_STATE();
-    case 29:
-      if (lookahead == ':') ADVANCE(133);
-      END_STATE();
-    case 30:
-      if (lookahead == ':') ADVANCE(135);
-      END_STATE();
-    case 31:
-      if (lookahead == '>') ADVANCE(206);
-      END_STATE();
-    case 32:
-      if (lookahead == '>') ADVANCE(184);
-      END_STATE();
-    case 33:
-      if (lookahead == 'a') ADVANCE(42);
-      END_STATE();
-    case 34:
-      if (lookahead == 'a') ADVANCE(42);
-      if (lookahead == 'o') ADVANCE(226);
-      END_STATE();
-    case 35:
-      if (lookahead == 'a') ADVANCE(211);
-      END_STATE();
-    case 36:
-      if (lookahead == 'a') ADVANCE(86);
-      END_STATE();
-    case 37:
-      if (lookahead == 'a') ADVANCE(44);
-      END_STATE();
-    case 38:
-      if (lookahead == 'a') ADVANCE(44);
-      if (lookahead == 'm') ADVANCE(93);
-      END_STATE();
-    case 39:
-      if (lookahead == 'a') ADVANCE(80);
-      END_STATE();
-    case 40:
-      if (lookahead == 'a') ADVANCE(46);
-      END_STATE();
-    case 41:
-      if (lookahead == 'a') ADVANCE(104);
-      END_STATE();
-    case 42:
-      if (lookahead == 'b') ADVANCE(81);
-      END_STATE();
-    case 43:
-      if (lookahead == 'c') ADVANCE(203);
-      END_STATE();
-    case 44:
-      if (lookahead == 'c') ADVANCE(69);
-      END_STATE();
-    case 45:
-      if (lookahead == 'c') ADVANCE(214);
-      END_STATE();
-    case 46:
-      if (lookahead == 'c') ADVANCE(70);
-      END_STATE();
-    case 47:
-      if (lookahead == 'c') ADVANCE(39);
-      END_STATE();
-    case 48:
-      if (lookahead == 'c') ADVANCE(39);
-      if (lookahead == 'o') ADVANCE(79);
-      END_STATE();
-    case 49:
-      if (lookahead == 'd') ADVANCE(191);
-      END_STATE();
-    case 50:
-      if (lookahead == 'd') ADVANCE(191);
-      if (lookahead == 'i') ADVANCE(65);
-      END_STATE();
-    case 51:
-      if (lookahead == 'd') ADVANCE(57);
-      END_STATE();
-    case 52:
-      if (lookahead == 'd') ADVANCE(110);
-      END_STATE();
-    case 53:
-      if (lookahead == 'e') ADVANCE(117);
-      END_STATE();
-    case 54:
-      if (lookahead == 'e') ADVANCE(113);
-      END_STATE();
-    case 55:
-      if (lookahead == 'e') ADVANCE(113);
-      if (lookahead == 'o') ADVANCE(51);
-      END_STATE();
-    case 56:
-      if (lookahead == 'e') ADVANCE(38);
-      END_STATE();
-    case 57:
-      if (lookahead == 'e') ADVANCE(188);
-      END_STATE();
-    case 58:
-      if (lookahead == 'e') ADVANCE(172);
-      END_STATE();
-    case 59:
-      if (lookahead == 'e') ADVANCE(194);
-      END_STATE();
-    case 60:
-      if (lookahead == 'e') ADVANCE(239);
-      END_STATE();
-    case 61:
-      if (lookahead == 'e') ADVANCE(84);
-      END_STATE();
-    case 62:
-      if (lookahead == 'e') ADVANCE(67);
-      if (lookahead == 'i') ADVANCE(98);
-      END_STATE();
-    case 63:
-      if (lookahead == 'e') ADVANCE(40);
-      END_STATE();
-    case 64:
-      if (lookahead == 'e') ADVANCE(37);
-      END_STATE();
-    case 65:
-      if (lookahead == 'f') ADVANCE(229);
-      END_STATE();
-    case 66:
-      if (lookahead == 'f') ADVANCE(232);
-      END_STATE();
-    case 67:
-      if (lookahead == 'f') ADVANCE(247);
-      END_STATE();
-    case 68:
-      if (lookahead == 'g') ADVANCE(60);
-      END_STATE();
-    case 69:
-      if (lookahead == 'h') ADVANCE(178);
-      END_STATE();
-    case 70:
-      if (lookahead == 'h') ADVANCE(181);
-      END_STATE();
-    case 71:
-      if (lookahead == 'i') ADVANCE(65);
-      END_STATE();
-    case 72:
-      if (lookahead == 'i') ADVANCE(35);
-      END_STATE();
-    case 73:
-      if (lookahead == 'i') ADVANCE(66);
-      END_STATE();
-    case 74:
-      if (lookahead == 'i') ADVANCE(66);
-      if (lookahead == 'n') ADVANCE(185);
-      END_STATE();
-    case 75:
-      if (lookahead == 'i') ADVANCE(52);
-      END_STATE();
-    case 76:
-      if (lookahead == 'i') ADVANCE(45);
-      END_STATE();
-    case 77:
-      if (lookahead == 'i') ADVANCE(112);
-      END_STATE();
-    case 78:
-      if (lookahead == 'k') ADVANCE(235);
-      END_STATE();
-    case 79:
-      if (lookahead == 'k') ADVANCE(116);
-      END_STATE();
-    case 80:
-      if (lookahead == 'l') ADVANCE(200);
-      END_STATE();
-    case 81:
-      if (lookahead == 'l') ADVANCE(58);
-      END_STATE();
-    case 82:
-      if (lookahead == 'm') ADVANCE(223);
-      END_STATE();
-    case 83:
-      if (lookahead == 'm') ADVANCE(41);
-      END_STATE();
-    case 84:
-      if (lookahead == 'm') ADVANCE(93);
-      END_STATE();
-    case 85:
-      if (lookahead == 'n') ADVANCE(185);
-      END_STATE();
-    case 86:
-      if (lookahead == 'n') ADVANCE(68);
-      END_STATE();
-    case 87:
-      if (lookahead == 'o') ADVANCE(48);
-      END_STATE();
-    case 88:
-      if (lookahead == 'o') ADVANCE(51);
-      END_STATE();
-    case 89:
-      if (lookahead == 'o') ADVANCE(115);
-      END_STATE();
-    case 90:
-      if (lookahead == 'o') ADVANCE(79);
-      END_STATE();
-    case 91:
-      if (lookahead == 'o') ADVANCE(82);
-      END_STATE();
-    case 92:
-      if (lookahead == 'o') ADVANCE(107);
-      END_STATE();
-    case 93:
-      if (lookahead == 'o') ADVANCE(114);
-      END_STATE();
-    case 94:
-      if (lookahead == 'o') ADVANCE(103);
-      END_STATE();
-    case 95:
-      if (lookahead == 'o') ADVANCE(103);
-      if (lookahead == 'r') ADVANCE(62);
-      END_STATE();
-    case 96:
-      if (lookahead == 'o') ADVANCE(47);
-      END_STATE();
-    case 97:
-      if (lookahead == 'o') ADVANCE(90);
-      END_STATE();
-    case 98:
-      if (lookahead == 'o') ADVANCE(109);
-      END_STATE();
-    case 99:
-      if (lookahead == 'p') ADVANCE(197);
-      END_STATE();
-    case 100:
-      if (lookahead == 'p') ADVANCE(220);
-      END_STATE();
-    case 101:
-      if (lookahead == 'r') ADVANCE(62);
-      END_STATE();
-    case 102:
-      if (lookahead == 'r') ADVANCE(43);
-      END_STATE();
-    case 103:
-      if (lookahead == 'r') ADVANCE(111);
-      END_STATE();
-    case 104:
-      if (lookahead == 'r') ADVANCE(78);
-      END_STATE();
-    case 105:
-      if (lookahead == 'r') ADVANCE(91);
-      if (lookahead == 'w') ADVANCE(83);
-      END_STATE();
-    case 106:
-      if (lookahead == 'r') ADVANCE(76);
-      END_STATE();
-    case 107:
-      if (lookahead == 'r') ADVANCE(63);
-      END_STATE();
-    case 108:
-      if (lookahead == 'r') ADVANCE(89);
-      END_STATE();
-    case 109:
-      if (lookahead == 'r') ADVANCE(77);
-      END_STATE();
-    case 110:
-      if (lookahead == 'r') ADVANCE(36);
-      END_STATE();
-    case 111:
-      if (lookahead == 't') ADVANCE(254);
-      END_STATE();
-    case 112:
-      if (lookahead == 't') ADVANCE(118);
-      END_STATE();
-    case 113:
-      if (lookahead == 't') ADVANCE(106);
-      END_STATE();
-    case 114:
-      if (lookahead == 't') ADVANCE(59);
-      END_STATE();
-    case 115:
-      if (lookahead == 'u') ADVANCE(99);
-      END_STATE();
-    case 116:
-      if (lookahead == 'u') ADVANCE(100);
-      END_STATE();
-    case 117:
-      if (lookahead == 'v') ADVANCE(217);
-      END_STATE();
-    case 118:
-      if (lookahead == 'y') ADVANCE(244);
-      END_STATE();
-    case 119:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(120);
-      END_STATE();
-    case 120:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(123);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(122);
-      END_STATE();
-    case 121:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(451);
-      END_STATE();
-    case 122:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(446);
-      END_STATE();
-    case 123:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(446);
-      END_STATE();
-    case 124:
-      if (lookahead == '\t' ||
-          (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(124);
-      if (lookahead != 0 &&
-          (lookahead < '\t' || '\r' < lookahead) &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(253);
-      END_STATE();
-    case 125:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
-      END_STATE();
-    case 126:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(437);
-      END_STATE();
-    case 127:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(26);
-      END_STATE();
-    case 128:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(453);
-      END_STATE();
-    case 129:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(128);
-      END_STATE();
-    case 130:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(27);
-      END_STATE();
-    case 131:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(130);
-      END_STATE();
-    case 132:
+      if (lookahead == ':') ADVANCE(573);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 133:
+    case 29:
+      if (lookahead == ':') ADVANCE(161);
+      END_STATE();
+    case 30:
+      if (lookahead == ':') ADVANCE(161);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      END_STATE();
+    case 31:
+      if (lookahead == ':') ADVANCE(177);
+      END_STATE();
+    case 32:
+      if (lookahead == ':') ADVANCE(177);
+      if (lookahead == 'v') ADVANCE(272);
+      END_STATE();
+    case 33:
+      if (lookahead == ':') ADVANCE(169);
+      END_STATE();
+    case 34:
+      if (lookahead == ':') ADVANCE(171);
+      END_STATE();
+    case 35:
+      if (lookahead == ':') ADVANCE(173);
+      END_STATE();
+    case 36:
+      if (lookahead == ':') ADVANCE(175);
+      END_STATE();
+    case 37:
+      if (lookahead == '>') ADVANCE(261);
+      END_STATE();
+    case 38:
+      if (lookahead == '>') ADVANCE(227);
+      END_STATE();
+    case 39:
+      if (lookahead == ']') ADVANCE(29);
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+      END_STATE();
+    case 40:
+      if (lookahead == 'a') ADVANCE(51);
+      END_STATE();
+    case 41:
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'o') ADVANCE(281);
+      END_STATE();
+    case 42:
+      if (lookahead == 'a') ADVANCE(266);
+      END_STATE();
+    case 43:
+      if (lookahead == 'a') ADVANCE(127);
+      END_STATE();
+    case 44:
+      if (lookahead == 'a') ADVANCE(127);
+      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'o') ADVANCE(60);
+      END_STATE();
+    case 45:
+      if (lookahead == 'a') ADVANCE(53);
+      END_STATE();
+    case 46:
+      if (lookahead == 'a') ADVANCE(53);
+      if (lookahead == 'm') ADVANCE(116);
+      END_STATE();
+    case 47:
+      if (lookahead == 'a') ADVANCE(100);
+      END_STATE();
+    case 48:
+      if (lookahead == 'a') ADVANCE(94);
+      END_STATE();
+    case 49:
+      if (lookahead == 'a') ADVANCE(55);
+      END_STATE();
+    case 50:
+      if (lookahead == 'a') ADVANCE(132);
+      END_STATE();
+    case 51:
+      if (lookahead == 'b') ADVANCE(95);
+      END_STATE();
+    case 52:
+      if (lookahead == 'c') ADVANCE(249);
+      END_STATE();
+    case 53:
+      if (lookahead == 'c') ADVANCE(82);
+      END_STATE();
+    case 54:
+      if (lookahead == 'c') ADVANCE(269);
+      END_STATE();
+    case 55:
+      if (lookahead == 'c') ADVANCE(83);
+      END_STATE();
+    case 56:
+      if (lookahead == 'c') ADVANCE(48);
+      END_STATE();
+    case 57:
+      if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'o') ADVANCE(93);
+      END_STATE();
+    case 58:
+      if (lookahead == 'd') ADVANCE(234);
+      END_STATE();
+    case 59:
+      if (lookahead == 'd') ADVANCE(234);
+      if (lookahead == 'i') ADVANCE(78);
+      END_STATE();
+    case 60:
+      if (lookahead == 'd') ADVANCE(65);
+      END_STATE();
+    case 61:
+      if (lookahead == 'd') ADVANCE(135);
+      END_STATE();
+    case 62:
+      if (lookahead == 'e') ADVANCE(151);
+      END_STATE();
+    case 63:
+      if (lookahead == 'e') ADVANCE(151);
+      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 's') ADVANCE(139);
+      END_STATE();
+    case 64:
+      if (lookahead == 'e') ADVANCE(46);
+      END_STATE();
+    case 65:
+      if (lookahead == 'e') ADVANCE(231);
+      END_STATE();
+    case 66:
+      if (lookahead == 'e') ADVANCE(215);
+      END_STATE();
+    case 67:
+      if (lookahead == 'e') ADVANCE(237);
+      END_STATE();
+    case 68:
+      if (lookahead == 'e') ADVANCE(294);
+      END_STATE();
+    case 69:
+      if (lookahead == 'e') ADVANCE(32);
+      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 's') ADVANCE(139);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(132);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(31);
+      END_STATE();
+    case 70:
+      if (lookahead == 'e') ADVANCE(145);
+      END_STATE();
+    case 71:
+      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'o') ADVANCE(60);
+      END_STATE();
+    case 72:
+      if (lookahead == 'e') ADVANCE(98);
+      END_STATE();
+    case 73:
+      if (lookahead == 'e') ADVANCE(80);
+      if (lookahead == 'i') ADVANCE(117);
+      END_STATE();
+    case 74:
+      if (lookahead == 'e') ADVANCE(80);
+      if (lookahead == 'i') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(146);
+      END_STATE();
+    case 75:
+      if (lookahead == 'e') ADVANCE(49);
+      END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(45);
+      END_STATE();
+    case 77:
+      if (lookahead == 'e') ADVANCE(125);
+      END_STATE();
+    case 78:
+      if (lookahead == 'f') ADVANCE(284);
+      END_STATE();
+    case 79:
+      if (lookahead == 'f') ADVANCE(287);
+      END_STATE();
+    case 80:
+      if (lookahead == 'f') ADVANCE(302);
+      END_STATE();
+    case 81:
+      if (lookahead == 'g') ADVANCE(68);
+      END_STATE();
+    case 82:
+      if (lookahead == 'h') ADVANCE(221);
+      END_STATE();
+    case 83:
+      if (lookahead == 'h') ADVANCE(224);
+      END_STATE();
+    case 84:
+      if (lookahead == 'i') ADVANCE(78);
+      END_STATE();
+    case 85:
+      if (lookahead == 'i') ADVANCE(42);
+      END_STATE();
+    case 86:
+      if (lookahead == 'i') ADVANCE(79);
+      END_STATE();
+    case 87:
+      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'n') ADVANCE(228);
+      END_STATE();
+    case 88:
+      if (lookahead == 'i') ADVANCE(61);
+      END_STATE();
+    case 89:
+      if (lookahead == 'i') ADVANCE(54);
+      END_STATE();
+    case 90:
+      if (lookahead == 'i') ADVANCE(143);
+      END_STATE();
+    case 91:
+      if (lookahead == 'k') ADVANCE(312);
+      END_STATE();
+    case 92:
+      if (lookahead == 'k') ADVANCE(290);
+      END_STATE();
+    case 93:
+      if (lookahead == 'k') ADVANCE(150);
+      END_STATE();
+    case 94:
+      if (lookahead == 'l') ADVANCE(243);
+      END_STATE();
+    case 95:
+      if (lookahead == 'l') ADVANCE(66);
+      END_STATE();
+    case 96:
+      if (lookahead == 'm') ADVANCE(278);
+      END_STATE();
+    case 97:
+      if (lookahead == 'm') ADVANCE(50);
+      END_STATE();
+    case 98:
+      if (lookahead == 'm') ADVANCE(116);
+      END_STATE();
+    case 99:
+      if (lookahead == 'n') ADVANCE(228);
+      END_STATE();
+    case 100:
+      if (lookahead == 'n') ADVANCE(81);
+      END_STATE();
+    case 101:
+      if (lookahead == 'n') ADVANCE(144);
+      END_STATE();
+    case 102:
+      if (lookahead == 'o') ADVANCE(148);
+      if (lookahead == 't') ADVANCE(315);
+      END_STATE();
+    case 103:
+      if (lookahead == 'o') ADVANCE(57);
+      END_STATE();
+    case 104:
+      if (lookahead == 'o') ADVANCE(60);
+      END_STATE();
+    case 105:
+      if (lookahead == 'o') ADVANCE(93);
+      END_STATE();
+    case 106:
+      if (lookahead == 'o') ADVANCE(246);
+      END_STATE();
+    case 107:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 108:
+      if (lookahead == 'o') ADVANCE(96);
+      END_STATE();
+    case 109:
+      if (lookahead == 'o') ADVANCE(129);
+      END_STATE();
+    case 110:
+      if (lookahead == 'o') ADVANCE(131);
+      END_STATE();
+    case 111:
+      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(74);
+      END_STATE();
+    case 112:
+      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(113);
+      END_STATE();
+    case 113:
+      if (lookahead == 'o') ADVANCE(146);
+      END_STATE();
+    case 114:
+      if (lookahead == 'o') ADVANCE(136);
+      END_STATE();
+    case 115:
+      if (lookahead == 'o') ADVANCE(56);
+      END_STATE();
+    case 116:
+      if (lookahead == 'o') ADVANCE(147);
+      END_STATE();
+    case 117:
+      if (lookahead == 'o') ADVANCE(134);
+      END_STATE();
+    case 118:
+      if (lookahead == 'o') ADVANCE(105);
+      END_STATE();
+    case 119:
+      if (lookahead == 'o') ADVANCE(137);
+      END_STATE();
+    case 120:
+      if (lookahead == 'p') ADVANCE(240);
+      END_STATE();
+    case 121:
+      if (lookahead == 'p') ADVANCE(275);
+      END_STATE();
+    case 122:
+      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 's') ADVANCE(139);
+      END_STATE();
+    case 123:
+      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'r') ADVANCE(52);
+      END_STATE();
+    case 124:
+      if (lookahead == 'r') ADVANCE(52);
+      END_STATE();
+    case 125:
+      if (lookahead == 'r') ADVANCE(319);
+      END_STATE();
+    case 126:
+      if (lookahead == 'r') ADVANCE(73);
+      END_STATE();
+    case 127:
+      if (lookahead == 'r') ADVANCE(91);
+      END_STATE();
+    case 128:
+      if (lookahead == 'r') ADVANCE(108);
+      if (lookahead == 'w') ADVANCE(97);
+      END_STATE();
+    case 129:
+      if (lookahead == 'r') ADVANCE(75);
+      END_STATE();
+    case 130:
+      if (lookahead == 'r') ADVANCE(89);
+      END_STATE();
+    case 131:
+      if (lookahead == 'r') ADVANCE(140);
+      END_STATE();
+    case 132:
+      if (lookahead == 'r') ADVANCE(92);
+      END_STATE();
+    case 133:
+      if (lookahead == 'r') ADVANCE(107);
       END_STATE();
     case 134:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      if (lookahead == 'r') ADVANCE(90);
       END_STATE();
     case 135:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(47);
       END_STATE();
     case 136:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      if (lookahead == 'r') ADVANCE(141);
       END_STATE();
     case 137:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(136);
+      if (lookahead == 'r') ADVANCE(142);
       END_STATE();
     case 138:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(442);
+      if (lookahead == 'r') ADVANCE(113);
       END_STATE();
     case 139:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '"', 438,
-        '#', 443,
-        '%', 430,
-        '(', 426,
-        ')', 427,
-        '*', 429,
-        '+', 428,
-        '-', 243,
-        '/', 238,
-        '0', 435,
-        ';', 167,
-        '<', 170,
-        '=', 175,
-        '>', 171,
-        '\\', 2,
-        'd', 361,
-        'f', 408,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 362,
-        'n', 397,
-        'o', 379,
-        'p', 399,
-        'r', 364,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 423,
-        '}', 424,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(139);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(436);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(252);
       END_STATE();
     case 140:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '%', 430,
-        '(', 426,
-        ')', 427,
-        '*', 429,
-        '+', 428,
-        '-', 242,
-        '.', 24,
-        '/', 238,
-        '0', 431,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '=', 175,
-        '>', 171,
-        '\\', 2,
-        '{', 423,
-        '}', 424,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(140);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(432);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 141:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '%', 430,
-        ')', 427,
-        '*', 429,
-        '+', 428,
-        '-', 242,
-        '.', 24,
-        '/', 238,
-        '0', 433,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        't', 343,
-        '{', 423,
-        '}', 424,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(141);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(258);
       END_STATE();
     case 142:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '%', 430,
-        '*', 429,
-        '+', 428,
-        '-', 242,
-        '.', 257,
-        '/', 238,
-        ';', 167,
-        '<', 170,
-        '=', 175,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'f', 105,
-        'g', 108,
-        'i', 50,
-        'l', 87,
-        'm', 55,
-        'n', 92,
-        'o', 74,
-        'p', 95,
-        'r', 56,
-        's', 102,
-        't', 34,
-        'u', 75,
-        'v', 72,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(143);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if (lookahead == 't') ADVANCE(255);
       END_STATE();
     case 143:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '%', 430,
-        '*', 429,
-        '+', 428,
-        '-', 242,
-        '/', 238,
-        ';', 167,
-        '<', 170,
-        '=', 175,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'f', 105,
-        'g', 108,
-        'i', 50,
-        'l', 87,
-        'm', 55,
-        'n', 92,
-        'o', 74,
-        'p', 95,
-        'r', 56,
-        's', 102,
-        't', 34,
-        'u', 75,
-        'v', 72,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(143);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if (lookahead == 't') ADVANCE(152);
       END_STATE();
     case 144:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '-', 243,
-        '.', 257,
-        '/', 238,
-        '0', 433,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 338,
-        'f', 339,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 363,
-        'o', 380,
-        'p', 399,
-        'r', 369,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(145);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(77);
       END_STATE();
     case 145:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '-', 243,
-        '/', 238,
-        '0', 433,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 338,
-        'f', 339,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 363,
-        'o', 380,
-        'p', 399,
-        'r', 369,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(145);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(130);
       END_STATE();
     case 146:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '-', 31,
-        '.', 257,
-        '/', 454,
-        '0', 433,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 338,
-        'f', 339,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 363,
-        'o', 380,
-        'p', 399,
-        'r', 369,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(147);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(106);
       END_STATE();
     case 147:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '-', 31,
-        '0', 433,
-        ':', 457,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 338,
-        'f', 339,
-        'g', 411,
-        'i', 357,
-        'l', 393,
-        'm', 363,
-        'o', 380,
-        'p', 399,
-        'r', 369,
-        's', 405,
-        't', 342,
-        'u', 381,
-        'v', 378,
-        '{', 423,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(147);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(434);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (lookahead == 't') ADVANCE(67);
       END_STATE();
     case 148:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        '/', 454,
-        ';', 167,
-        '<', 170,
-        '>', 171,
-        '\\', 2,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(155);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'u') ADVANCE(101);
       END_STATE();
     case 149:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 278,
-        'g', 327,
-        'i', 273,
-        'l', 308,
-        'p', 314,
-        'r', 281,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(158);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'u') ADVANCE(120);
       END_STATE();
     case 150:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'm', 311,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(159);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'u') ADVANCE(121);
       END_STATE();
     case 151:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(160);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'v') ADVANCE(272);
       END_STATE();
     case 152:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        ';', 167,
-        '<', 23,
-        '>', 171,
-        '\\', 2,
-        'f', 320,
-        'i', 292,
-        'l', 310,
-        'o', 295,
-        'p', 319,
-        't', 259,
-        'u', 293,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(161);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'y') ADVANCE(299);
       END_STATE();
     case 153:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '.', 257,
-        ';', 167,
-        '>', 171,
-        '\\', 2,
-        'd', 278,
-        'l', 310,
-        'm', 283,
-        's', 324,
-        't', 260,
-        'v', 297,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(162);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(155);
       END_STATE();
     case 154:
-      if (eof) ADVANCE(166);
       ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        '0', 435,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 361,
-        'g', 411,
-        'i', 358,
-        'l', 401,
-        'p', 400,
-        'r', 369,
-        '{', 423,
+        'B', 561,
+        'b', 561,
+        'G', 565,
+        'g', 565,
+        'K', 565,
+        'k', 565,
+        'M', 565,
+        'm', 565,
       );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(154);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(436);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(154);
       END_STATE();
     case 155:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '<') ADVANCE(170);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(155);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(158);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(157);
       END_STATE();
     case 156:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'g', 108,
-        'i', 49,
-        'l', 87,
-        'm', 55,
-        'n', 92,
-        'p', 94,
-        'r', 56,
-        's', 102,
-        't', 33,
-        'v', 72,
-        '{', 425,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(157);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(456);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(567);
       END_STATE();
     case 157:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'g', 108,
-        'i', 49,
-        'l', 87,
-        'm', 55,
-        'n', 92,
-        'p', 94,
-        'r', 56,
-        's', 102,
-        't', 33,
-        'v', 72,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(157);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(560);
       END_STATE();
     case 158:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        ';', 167,
-        '<', 169,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'g', 108,
-        'i', 49,
-        'l', 96,
-        'p', 94,
-        'r', 61,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(158);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(560);
       END_STATE();
     case 159:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '<') ADVANCE(169);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'm') ADVANCE(88);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(159);
-      END_STATE();
-    case 160:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '<') ADVANCE(169);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(160);
-      END_STATE();
-    case 161:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        ';', 167,
-        '<', 23,
-        '>', 171,
-        '\\', 2,
-        'f', 105,
-        'i', 71,
-        'l', 97,
-        'o', 73,
-        'p', 101,
-        't', 34,
-        'u', 75,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(161);
-      END_STATE();
-    case 162:
-      if (eof) ADVANCE(166);
-      ADVANCE_MAP(
-        '\n', 168,
-        '#', 443,
-        ';', 167,
-        '>', 171,
-        '\\', 2,
-        'd', 53,
-        'l', 97,
-        'm', 54,
-        's', 102,
-        't', 33,
-        'v', 72,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(162);
-      END_STATE();
-    case 163:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'm') ADVANCE(394);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(163);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 164:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'o') ADVANCE(391);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(164);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 165:
-      if (eof) ADVANCE(166);
-      if (lookahead == '\n') ADVANCE(168);
-      if (lookahead == '#') ADVANCE(443);
-      if (lookahead == ';') ADVANCE(167);
-      if (lookahead == '>') ADVANCE(171);
-      if (lookahead == '\\') ADVANCE(2);
-      if (lookahead == 'p') ADVANCE(400);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(165);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 166:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
-      END_STATE();
-    case 167:
-      ACCEPT_TOKEN(anon_sym_SEMI);
-      END_STATE();
-    case 168:
-      ACCEPT_TOKEN(sym__newline);
-      END_STATE();
-    case 169:
-      ACCEPT_TOKEN(anon_sym_LT);
-      END_STATE();
-    case 170:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(32);
-      END_STATE();
-    case 171:
-      ACCEPT_TOKEN(anon_sym_GT);
-      END_STATE();
-    case 172:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 173:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 174:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 175:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 176:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(177);
-      END_STATE();
-    case 177:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 178:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 179:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 180:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 181:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 182:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 183:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 184:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 185:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 186:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 187:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 188:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 189:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 190:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 191:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 192:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 193:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 194:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 195:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 196:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 197:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 200:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 201:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 202:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 203:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 204:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 205:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 206:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 207:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(209);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(207);
-      END_STATE();
-    case 208:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(208);
-      END_STATE();
-    case 209:
-      ACCEPT_TOKEN(aux_sym_class_id_token2);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(208);
-      END_STATE();
-    case 210:
-      ACCEPT_TOKEN(sym_section_name);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(210);
-      END_STATE();
-    case 211:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 212:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 213:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 214:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 215:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 216:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 217:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 218:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 219:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 221:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 222:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 223:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 224:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 225:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 226:
-      ACCEPT_TOKEN(anon_sym_to);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 229:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 231:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 232:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 233:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(206);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(250);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(251);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(445);
-      if (lookahead == '\r') ADVANCE(4);
-      if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(124);
-      if (lookahead != 0 &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(253);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(124);
+          lookahead == ' ') ADVANCE(159);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(253);
+          lookahead != '>') ADVANCE(308);
+      END_STATE();
+    case 160:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      END_STATE();
+    case 161:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(322);
+      END_STATE();
+    case 162:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      END_STATE();
+    case 163:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
+      END_STATE();
+    case 164:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(154);
+      END_STATE();
+    case 165:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      END_STATE();
+    case 166:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      END_STATE();
+    case 167:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(569);
+      END_STATE();
+    case 168:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(31);
+      END_STATE();
+    case 169:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(167);
+      END_STATE();
+    case 170:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      END_STATE();
+    case 171:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(170);
+      END_STATE();
+    case 172:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 173:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(172);
+      END_STATE();
+    case 174:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 175:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(174);
+      END_STATE();
+    case 176:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+      END_STATE();
+    case 177:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(176);
+      END_STATE();
+    case 178:
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+      END_STATE();
+    case 179:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(556);
+      END_STATE();
+    case 180:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '"', 552,
+        '#', 557,
+        '%', 542,
+        '(', 538,
+        ')', 539,
+        '*', 541,
+        '+', 540,
+        ',', 318,
+        '-', 298,
+        '/', 293,
+        '0', 549,
+        ';', 210,
+        '<', 213,
+        '=', 218,
+        '>', 214,
+        '\\', 5,
+        'c', 488,
+        'd', 453,
+        'f', 509,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 434,
+        'n', 494,
+        'o', 472,
+        'p', 495,
+        'r', 455,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 535,
+        '}', 536,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(180);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 181:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '%', 542,
+        '(', 538,
+        ')', 539,
+        '*', 541,
+        '+', 540,
+        '-', 297,
+        '.', 24,
+        '/', 293,
+        '0', 543,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '=', 218,
+        '>', 214,
+        '\\', 5,
+        '{', 535,
+        '}', 536,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(181);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(544);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 182:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '%', 542,
+        ')', 539,
+        '*', 541,
+        '+', 540,
+        '-', 297,
+        '.', 24,
+        '/', 293,
+        '0', 547,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        't', 432,
+        '{', 535,
+        '}', 536,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(182);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 183:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '%', 542,
+        '*', 541,
+        '+', 540,
+        '-', 297,
+        '.', 323,
+        '/', 293,
+        '0', 545,
+        ':', 573,
+        ';', 210,
+        '<', 23,
+        '>', 214,
+        '[', 178,
+        '\\', 5,
+        'm', 436,
+        't', 432,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(184);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(546);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 184:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '%', 542,
+        '*', 541,
+        '+', 540,
+        '-', 297,
+        '/', 293,
+        '0', 545,
+        ':', 573,
+        ';', 210,
+        '<', 23,
+        '>', 214,
+        '[', 178,
+        '\\', 5,
+        'm', 436,
+        't', 432,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(184);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(546);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 185:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ',', 318,
+        '-', 297,
+        '/', 293,
+        '0', 549,
+        ';', 210,
+        '<', 213,
+        '=', 218,
+        '>', 214,
+        '\\', 5,
+        'c', 102,
+        'd', 63,
+        'f', 128,
+        'g', 133,
+        'i', 59,
+        'l', 103,
+        'm', 44,
+        'n', 109,
+        'o', 87,
+        'p', 111,
+        'r', 64,
+        's', 123,
+        't', 41,
+        'u', 88,
+        'v', 85,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(185);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      END_STATE();
+    case 186:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '-', 298,
+        '.', 323,
+        '/', 293,
+        '0', 547,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 427,
+        'd', 426,
+        'f', 428,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 435,
+        'o', 473,
+        'p', 495,
+        'r', 460,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(187);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 187:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '-', 298,
+        '/', 293,
+        '0', 547,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 427,
+        'd', 426,
+        'f', 428,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 435,
+        'o', 473,
+        'p', 495,
+        'r', 460,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(187);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 188:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '-', 37,
+        '.', 323,
+        '/', 570,
+        '0', 547,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 427,
+        'd', 426,
+        'f', 428,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 435,
+        'o', 473,
+        'p', 495,
+        'r', 460,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(189);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 189:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '-', 37,
+        '0', 547,
+        ':', 573,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 427,
+        'd', 426,
+        'f', 428,
+        'g', 514,
+        'i', 449,
+        'l', 489,
+        'm', 435,
+        'o', 473,
+        'p', 495,
+        'r', 460,
+        's', 506,
+        't', 431,
+        'u', 474,
+        'v', 471,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(189);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 190:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '-', 37,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'd', 69,
+        'g', 133,
+        'i', 58,
+        'l', 103,
+        'm', 71,
+        'n', 109,
+        'p', 112,
+        'r', 64,
+        's', 123,
+        't', 40,
+        'v', 85,
+        '{', 535,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(190);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(168);
+      END_STATE();
+    case 191:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        '/', 570,
+        ';', 210,
+        '<', 213,
+        '>', 214,
+        '\\', 5,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(197);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 192:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'd', 345,
+        'g', 409,
+        'i', 340,
+        'l', 381,
+        'p', 389,
+        'r', 348,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(200);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 193:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'm', 383,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(202);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 194:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(203);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 195:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'd', 345,
+        'l', 382,
+        'm', 353,
+        's', 397,
+        't', 326,
+        'v', 365,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(204);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 196:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        '.', 323,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'f', 399,
+        'i', 360,
+        'l', 382,
+        'o', 363,
+        'p', 396,
+        't', 325,
+        'u', 361,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(205);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 197:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '<') ADVANCE(213);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(197);
+      END_STATE();
+    case 198:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 488,
+        'd', 505,
+        'i', 470,
+        'm', 436,
+        'o', 473,
+        'p', 518,
+        's', 506,
+        '{', 537,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(199);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 199:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'c', 488,
+        'd', 505,
+        'i', 470,
+        'm', 436,
+        'o', 473,
+        'p', 518,
+        's', 506,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(199);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 200:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'd', 62,
+        'g', 133,
+        'i', 58,
+        'l', 115,
+        'p', 110,
+        'r', 72,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(200);
+      END_STATE();
+    case 201:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '<', 212,
+        '>', 214,
+        '\\', 5,
+        'd', 454,
+        'g', 514,
+        'i', 450,
+        'l', 499,
+        'p', 496,
+        'r', 460,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(201);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 202:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '<') ADVANCE(212);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(104);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(202);
+      END_STATE();
+    case 203:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '<') ADVANCE(212);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(203);
+      END_STATE();
+    case 204:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'd', 62,
+        'l', 118,
+        'm', 70,
+        's', 124,
+        't', 40,
+        'v', 85,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(204);
+      END_STATE();
+    case 205:
+      if (eof) ADVANCE(209);
+      ADVANCE_MAP(
+        '\n', 211,
+        '#', 557,
+        ';', 210,
+        '>', 214,
+        '\\', 5,
+        'f', 128,
+        'i', 84,
+        'l', 118,
+        'o', 86,
+        'p', 126,
+        't', 41,
+        'u', 88,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(205);
+      END_STATE();
+    case 206:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(490);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(206);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 207:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(485);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(207);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 208:
+      if (eof) ADVANCE(209);
+      if (lookahead == '\n') ADVANCE(211);
+      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == ';') ADVANCE(210);
+      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(496);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(208);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 209:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 210:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 211:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 212:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 213:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(38);
+      END_STATE();
+    case 214:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 215:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 216:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 217:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 218:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 219:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(220);
+      END_STATE();
+    case 220:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 221:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 222:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 223:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 224:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 225:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 226:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 228:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 229:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 230:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 232:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 233:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 236:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 237:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 243:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 255:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(264);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(262);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(263);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(aux_sym_class_id_token2);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(263);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(sym_section_name);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(265);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_to);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(261);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(305);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(306);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\r') ADVANCE(7);
+      if (('\t' <= lookahead && lookahead <= '\f') ||
+          lookahead == ' ') ADVANCE(159);
+      if (lookahead != 0 &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(308);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\t' ||
+          (0x0b <= lookahead && lookahead <= '\r') ||
+          lookahead == ' ') ADVANCE(159);
+      if (lookahead != 0 &&
+          (lookahead < '\t' || '\r' < lookahead) &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(308);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 310:
       ACCEPT_TOKEN(anon_sym_port);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
-    case 256:
+    case 311:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 257:
+    case 312:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(sym_nat_target);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(322);
+      END_STATE();
+    case 323:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 258:
+    case 324:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(258);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
       END_STATE();
-    case 259:
+    case 325:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(267);
-      if (lookahead == 'o') ADVANCE(228);
+      if (lookahead == 'a') ADVANCE(334);
+      if (lookahead == 'o') ADVANCE(283);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 260:
+    case 326:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(334);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 261:
+    case 327:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(305);
+      if (lookahead == 'a') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 262:
+    case 328:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(213);
+      if (lookahead == 'a') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 263:
+    case 329:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(301);
+      if (lookahead == 'a') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 264:
+    case 330:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(322);
+      if (lookahead == 'a') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 265:
+    case 331:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 266:
+    case 332:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(271);
+      if (lookahead == 'a') ADVANCE(338);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 267:
+    case 333:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(300);
+      if (lookahead == 'a') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 268:
+    case 334:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(205);
+      if (lookahead == 'b') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 269:
+    case 335:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(216);
+      if (lookahead == 'c') ADVANCE(251);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 270:
+    case 336:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(290);
+      if (lookahead == 'c') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 271:
+    case 337:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(291);
+      if (lookahead == 'c') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 272:
+    case 338:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(263);
+      if (lookahead == 'c') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 273:
+    case 339:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(193);
+      if (lookahead == 'c') ADVANCE(329);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 274:
+    case 340:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(321);
+      if (lookahead == 'd') ADVANCE(236);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 275:
+    case 341:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(280);
+      if (lookahead == 'd') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 276:
+    case 342:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(174);
+      if (lookahead == 'd') ADVANCE(347);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 277:
+    case 343:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(241);
+      if (lookahead == 'e') ADVANCE(217);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 278:
+    case 344:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 279:
+    case 345:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 280:
+    case 346:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 'e') ADVANCE(239);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 281:
+    case 347:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(304);
+      if (lookahead == 'e') ADVANCE(233);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 282:
+    case 348:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(288);
-      if (lookahead == 'i') ADVANCE(313);
+      if (lookahead == 'e') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
-    case 283:
+    case 349:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(385);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(331);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 351:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(332);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(265);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(266);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(231);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(234);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(249);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(180);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(183);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(286);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(329);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(287);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(269);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(262);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(333);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(237);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(276);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(202);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(264);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(225);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(312);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(289);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(187);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(298);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(272);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(303);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(307);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(275);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(325);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(323);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(328);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(334);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(222);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(199);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(282);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(309);
-      if (lookahead == 'w') ADVANCE(302);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(261);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(299);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(330);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(268);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(294);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(296);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(316);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(285);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(279);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(326);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(317);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(318);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(219);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(246);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(457);
-      if (lookahead == 'e') ADVANCE(340);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(457);
-      if (lookahead == 'r') ADVANCE(396);
-      if (lookahead == 'w') ADVANCE(389);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(457);
-      if (lookahead == 'v') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(457);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(350);
-      if (lookahead == 'o') ADVANCE(227);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(350);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(212);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(392);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(352);
-      if (lookahead == 'm') ADVANCE(398);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(386);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(354);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(407);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(387);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(204);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(376);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(398);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(215);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(377);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(286);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(347);
-      if (lookahead == 'o') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(289);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(347);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(192);
-      if (lookahead == 'i') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(344);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(192);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(223);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(365);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(226);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(413);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(354);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(420);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(341);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(416);
-      if (lookahead == 'o') ADVANCE(359);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(411);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(416);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(355);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(346);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(189);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(328);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(173);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(420);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(195);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(240);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(314);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(390);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(343);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(374);
-      if (lookahead == 'i') ADVANCE(402);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(245);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(330);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(280);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(233);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(388);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(248);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(357);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(368);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(230);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(179);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(416);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(248);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(373);
-      if (lookahead == 'n') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(372);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(373);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(422);
+      if (lookahead == 't') ADVANCE(317);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(360);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(339);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(415);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(236);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(417);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(419);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(402);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(201);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(366);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(407);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(224);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(349);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(398);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(410);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(421);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(375);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(277);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(355);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(242);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(359);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(386);
+      if (lookahead == 's') ADVANCE(412);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(418);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(387);
+      if (lookahead == 'r') ADVANCE(335);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(388);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(349);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(410);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(335);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(417);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(321);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(406);
-      if (lookahead == 'r') ADVANCE(370);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(379);
+      if (lookahead == 'w') ADVANCE(371);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(406);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(327);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(356);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(412);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(362);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(198);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(368);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(351);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(384);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(414);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(384);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(414);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(396);
-      if (lookahead == 'w') ADVANCE(389);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(382);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 410:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(371);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(395);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(424);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(383);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(254);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(260);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(255);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(257);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(421);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(409);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(352);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 417:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(367);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(378);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(403);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(404);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(404);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(392);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(245);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(393);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
       END_STATE();
     case 422:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(376);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(274);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(301);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'e') ADVANCE(429);
+      if (lookahead == 'p') ADVANCE(498);
+      if (lookahead == 's') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'o') ADVANCE(529);
+      if (lookahead == 't') ADVANCE(316);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'r') ADVANCE(493);
+      if (lookahead == 'w') ADVANCE(483);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'v') ADVANCE(273);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(442);
+      if (lookahead == 'o') ADVANCE(282);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(442);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(267);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(508);
+      if (lookahead == 'e') ADVANCE(526);
+      if (lookahead == 'o') ADVANCE(451);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(508);
+      if (lookahead == 'e') ADVANCE(526);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(508);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(444);
+      if (lookahead == 'm') ADVANCE(500);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(486);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(480);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(446);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 441:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(513);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(481);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 443:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(250);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 444:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(468);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 445:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(270);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(469);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 447:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(439);
+      if (lookahead == 'o') ADVANCE(479);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(439);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 449:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(235);
+      if (lookahead == 'i') ADVANCE(464);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(235);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 451:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(456);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(516);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(532);
+      if (lookahead == 'p') ADVANCE(498);
+      if (lookahead == 's') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(532);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(437);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(232);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 457:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(216);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(238);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(484);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'o') ADVANCE(527);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(440);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(507);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(285);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(288);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(303);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(459);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 468:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(222);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 469:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(225);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 470:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(464);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(433);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 472:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'n') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(465);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(452);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(445);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(524);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(313);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(291);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(531);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(244);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(457);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(279);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(441);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(500);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(467);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(525);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 488:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(529);
+      if (lookahead == 't') ADVANCE(316);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 489:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(447);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(451);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(247);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(530);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(482);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(510);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(512);
+      if (lookahead == 'r') ADVANCE(461);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(512);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(527);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(517);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(448);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 500:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(528);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 501:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(515);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 502:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(519);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 503:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(241);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 504:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(276);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 505:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(498);
+      if (lookahead == 's') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(502);
+      if (lookahead == 'r') ADVANCE(443);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(320);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(477);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(493);
+      if (lookahead == 'w') ADVANCE(483);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(462);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(475);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(521);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(478);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(492);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(476);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(438);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(522);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(497);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(523);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(253);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(259);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(256);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(533);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(463);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(511);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(491);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(458);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(487);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(503);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(504);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(273);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(300);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      END_STATE();
+    case 534:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
       END_STATE();
-    case 423:
+    case 535:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 424:
+    case 536:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 425:
+    case 537:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 426:
+    case 538:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 427:
+    case 539:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 428:
+    case 540:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 429:
+    case 541:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 430:
+    case 542:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 431:
+    case 543:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 452,
-        '.', 125,
-        ':', 457,
-        'x', 126,
-        'B', 447,
-        'b', 447,
-        'G', 448,
-        'g', 448,
-        'K', 448,
-        'k', 448,
-        'M', 449,
-        'm', 449,
-        'N', 121,
-        'n', 121,
-        'S', 451,
-        's', 451,
-        'T', 119,
-        't', 119,
-        'U', 121,
-        'u', 121,
+        '%', 568,
+        '.', 163,
+        ':', 573,
+        'x', 166,
+        'B', 562,
+        'b', 562,
+        'G', 563,
+        'g', 563,
+        'K', 563,
+        'k', 563,
+        'M', 564,
+        'm', 564,
+        'N', 156,
+        'n', 156,
+        'S', 567,
+        's', 567,
+        'T', 153,
+        't', 153,
+        'U', 156,
+        'u', 156,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(544);
       END_STATE();
-    case 432:
+    case 544:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 452,
-        '.', 125,
-        ':', 457,
-        'B', 447,
-        'b', 447,
-        'G', 448,
-        'g', 448,
-        'K', 448,
-        'k', 448,
-        'M', 449,
-        'm', 449,
-        'N', 121,
-        'n', 121,
-        'S', 451,
-        's', 451,
-        'T', 119,
-        't', 119,
-        'U', 121,
-        'u', 121,
+        '%', 568,
+        '.', 163,
+        ':', 573,
+        'B', 562,
+        'b', 562,
+        'G', 563,
+        'g', 563,
+        'K', 563,
+        'k', 563,
+        'M', 564,
+        'm', 564,
+        'N', 156,
+        'n', 156,
+        'S', 567,
+        's', 567,
+        'T', 153,
+        't', 153,
+        'U', 156,
+        'u', 156,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(544);
       END_STATE();
-    case 433:
+    case 545:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(457);
-      if (lookahead == 'x') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(434);
+      if (lookahead == '.') ADVANCE(160);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'x') ADVANCE(166);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(546);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 434:
+    case 546:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(457);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(434);
+      if (lookahead == '.') ADVANCE(160);
+      if (lookahead == ':') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(546);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 435:
+    case 547:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(436);
+      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == 'x') ADVANCE(166);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 436:
+    case 548:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(436);
+      if (lookahead == ':') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 437:
+    case 549:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(166);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      END_STATE();
+    case 550:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      END_STATE();
+    case 551:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(437);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       END_STATE();
-    case 438:
+    case 552:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 439:
+    case 553:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(445);
-      if (lookahead == '\\') ADVANCE(138);
+      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\\') ADVANCE(179);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(442);
+          lookahead != '"') ADVANCE(556);
       END_STATE();
-    case 440:
+    case 554:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(443);
-      if (lookahead == '\\') ADVANCE(444);
+      if (lookahead == '"') ADVANCE(557);
+      if (lookahead == '\\') ADVANCE(558);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(440);
+          lookahead != '\n') ADVANCE(554);
       END_STATE();
-    case 441:
+    case 555:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(440);
-      if (lookahead == '\\') ADVANCE(3);
+      if (lookahead == '#') ADVANCE(554);
+      if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(441);
+          lookahead == ' ') ADVANCE(555);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(442);
+          lookahead != '#') ADVANCE(556);
       END_STATE();
-    case 442:
+    case 556:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(138);
+      if (lookahead == '\\') ADVANCE(179);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(442);
+          lookahead != '"') ADVANCE(556);
       END_STATE();
-    case 443:
+    case 557:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(443);
+          lookahead != '\n') ADVANCE(557);
       END_STATE();
-    case 444:
+    case 558:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(440);
+          lookahead != '\n') ADVANCE(554);
       END_STATE();
-    case 445:
+    case 559:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 446:
+    case 560:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 447:
+    case 561:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(457);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(573);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(123);
+          lookahead == 'i') ADVANCE(158);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(122);
+          lookahead == 'p') ADVANCE(157);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(25);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
       END_STATE();
-    case 448:
+    case 563:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(450);
+          lookahead == 'b') ADVANCE(566);
       END_STATE();
-    case 449:
+    case 564:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(450);
+          lookahead == 'b') ADVANCE(566);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(451);
+          lookahead == 's') ADVANCE(567);
       END_STATE();
-    case 450:
+    case 565:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(561);
+      END_STATE();
+    case 566:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(123);
+          lookahead == 'i') ADVANCE(158);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(122);
+          lookahead == 'p') ADVANCE(157);
       END_STATE();
-    case 451:
+    case 567:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 452:
+    case 568:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 453:
+    case 569:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 454:
+    case 570:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 455:
+    case 571:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(456);
+      if (lookahead == 'x') ADVANCE(166);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
       END_STATE();
-    case 456:
+    case 572:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(456);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
       END_STATE();
-    case 457:
+    case 573:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(457);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(573);
       END_STATE();
     default:
       return false;
@@ -5683,691 +6820,931 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(0);
       END_STATE();
     case 1:
-      if (lookahead == 'd') ADVANCE(23);
+      if (lookahead == 'c') ADVANCE(23);
+      if (lookahead == 'd') ADVANCE(24);
       END_STATE();
     case 2:
-      if (lookahead == 'p') ADVANCE(24);
-      if (lookahead == 'r') ADVANCE(25);
-      if (lookahead == 'u') ADVANCE(26);
+      if (lookahead == 'p') ADVANCE(25);
+      if (lookahead == 'r') ADVANCE(26);
+      if (lookahead == 'u') ADVANCE(27);
       END_STATE();
     case 3:
-      if (lookahead == 'e') ADVANCE(27);
-      if (lookahead == 'l') ADVANCE(28);
+      if (lookahead == 'e') ADVANCE(28);
+      if (lookahead == 'l') ADVANCE(29);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(29);
-      if (lookahead == 'o') ADVANCE(30);
-      if (lookahead == 'p') ADVANCE(31);
-      if (lookahead == 's') ADVANCE(32);
+      if (lookahead == 'e') ADVANCE(30);
+      if (lookahead == 'n') ADVANCE(31);
+      if (lookahead == 'o') ADVANCE(32);
+      if (lookahead == 'r') ADVANCE(33);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(33);
-      if (lookahead == 'x') ADVANCE(34);
+      if (lookahead == 'g') ADVANCE(34);
+      if (lookahead == 's') ADVANCE(35);
+      if (lookahead == 'x') ADVANCE(36);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(35);
-      if (lookahead == 'o') ADVANCE(36);
+      if (lookahead == 'i') ADVANCE(37);
+      if (lookahead == 'o') ADVANCE(38);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(37);
+      if (lookahead == 'e') ADVANCE(39);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(38);
-      if (lookahead == 't') ADVANCE(39);
+      if (lookahead == 'o') ADVANCE(40);
+      if (lookahead == 't') ADVANCE(41);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(40);
-      if (lookahead == 'n') ADVANCE(41);
+      if (lookahead == 'c') ADVANCE(42);
+      if (lookahead == 'n') ADVANCE(43);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(42);
+      if (lookahead == 'i') ADVANCE(44);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(43);
-      if (lookahead == 'e') ADVANCE(44);
-      if (lookahead == 'i') ADVANCE(45);
-      if (lookahead == 'o') ADVANCE(46);
+      if (lookahead == 'a') ADVANCE(45);
+      if (lookahead == 'e') ADVANCE(46);
+      if (lookahead == 'i') ADVANCE(47);
+      if (lookahead == 'o') ADVANCE(48);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(47);
-      if (lookahead == 't') ADVANCE(48);
+      if (lookahead == 'a') ADVANCE(49);
+      if (lookahead == 't') ADVANCE(50);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(49);
-      if (lookahead == 'e') ADVANCE(50);
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'e') ADVANCE(52);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(51);
+      if (lookahead == 'f') ADVANCE(53);
+      if (lookahead == 'u') ADVANCE(54);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(52);
-      if (lookahead == 'r') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(56);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 16:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'o') ADVANCE(55);
-      if (lookahead == 'u') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'e') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'u') ADVANCE(61);
       END_STATE();
     case 17:
-      if (lookahead == 'e') ADVANCE(57);
-      if (lookahead == 'h') ADVANCE(58);
-      if (lookahead == 'p') ADVANCE(59);
-      if (lookahead == 'y') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(62);
+      if (lookahead == 'h') ADVANCE(63);
+      if (lookahead == 'n') ADVANCE(64);
+      if (lookahead == 'y') ADVANCE(65);
       END_STATE();
     case 18:
-      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'c') ADVANCE(66);
       END_STATE();
     case 19:
-      if (lookahead == 'd') ADVANCE(62);
-      if (lookahead == 'p') ADVANCE(63);
+      if (lookahead == 'd') ADVANCE(67);
+      if (lookahead == 'p') ADVANCE(68);
       END_STATE();
     case 20:
-      if (lookahead == 'e') ADVANCE(64);
-      if (lookahead == 'x') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(69);
+      if (lookahead == 'x') ADVANCE(70);
       END_STATE();
     case 21:
-      if (lookahead == 'i') ADVANCE(66);
+      if (lookahead == 'i') ADVANCE(71);
       END_STATE();
     case 22:
-      if (lookahead == 'd') ADVANCE(67);
+      if (lookahead == 'd') ADVANCE(72);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(68);
+      if (lookahead == 'c') ADVANCE(73);
       END_STATE();
     case 24:
-      if (lookahead == 'f') ADVANCE(69);
+      if (lookahead == 'd') ADVANCE(74);
       END_STATE();
     case 25:
-      if (lookahead == 'i') ADVANCE(70);
+      if (lookahead == 'f') ADVANCE(75);
       END_STATE();
     case 26:
-      if (lookahead == 'r') ADVANCE(71);
+      if (lookahead == 'i') ADVANCE(76);
       END_STATE();
     case 27:
-      if (lookahead == 'i') ADVANCE(72);
+      if (lookahead == 'r') ADVANCE(77);
       END_STATE();
     case 28:
-      if (lookahead == 'a') ADVANCE(73);
+      if (lookahead == 'i') ADVANCE(78);
       END_STATE();
     case 29:
-      if (lookahead == 'f') ADVANCE(74);
-      if (lookahead == 'l') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(79);
       END_STATE();
     case 30:
-      if (lookahead == 'w') ADVANCE(76);
-      END_STATE();
-    case 31:
-      if (lookahead == 'o') ADVANCE(77);
-      END_STATE();
-    case 32:
-      if (lookahead == 't') ADVANCE(78);
-      END_STATE();
-    case 33:
-      if (lookahead == 'r') ADVANCE(79);
-      END_STATE();
-    case 34:
-      if (lookahead == 'p') ADVANCE(80);
-      END_STATE();
-    case 35:
+      if (lookahead == 'f') ADVANCE(80);
       if (lookahead == 'l') ADVANCE(81);
       END_STATE();
+    case 31:
+      if (lookahead == 'a') ADVANCE(82);
+      END_STATE();
+    case 32:
+      if (lookahead == 'w') ADVANCE(83);
+      END_STATE();
+    case 33:
+      if (lookahead == 'o') ADVANCE(84);
+      END_STATE();
+    case 34:
+      if (lookahead == 'r') ADVANCE(85);
+      END_STATE();
+    case 35:
+      if (lookahead == 't') ADVANCE(86);
+      END_STATE();
     case 36:
-      if (lookahead == 'r') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(87);
       END_STATE();
     case 37:
-      if (lookahead == 'n') ADVANCE(83);
+      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'r') ADVANCE(89);
       END_STATE();
     case 38:
-      if (lookahead == 's') ADVANCE(84);
+      if (lookahead == 'r') ADVANCE(90);
       END_STATE();
     case 39:
-      if (lookahead == 'b') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(91);
       END_STATE();
     case 40:
-      if (lookahead == 'm') ADVANCE(86);
+      if (lookahead == 's') ADVANCE(92);
       END_STATE();
     case 41:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(87);
-      if (lookahead == 'g') ADVANCE(88);
+      if (lookahead == 'b') ADVANCE(93);
       END_STATE();
     case 42:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 'm') ADVANCE(94);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(90);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(95);
+      if (lookahead == 'g') ADVANCE(96);
+      if (lookahead == 'p') ADVANCE(97);
+      if (lookahead == 'v') ADVANCE(98);
       END_STATE();
     case 44:
-      if (lookahead == 't') ADVANCE(91);
+      if (lookahead == 't') ADVANCE(99);
       END_STATE();
     case 45:
-      if (lookahead == 'n') ADVANCE(92);
+      if (lookahead == 't') ADVANCE(100);
       END_STATE();
     case 46:
-      if (lookahead == 's') ADVANCE(93);
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
     case 47:
-      if (lookahead == 'c') ADVANCE(94);
-      if (lookahead == 's') ADVANCE(95);
+      if (lookahead == 'n') ADVANCE(102);
       END_STATE();
     case 48:
-      if (lookahead == 'u') ADVANCE(96);
+      if (lookahead == 's') ADVANCE(103);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(97);
+      if (lookahead == 'c') ADVANCE(104);
+      if (lookahead == 's') ADVANCE(105);
       END_STATE();
     case 50:
-      if (lookahead == 't') ADVANCE(98);
+      if (lookahead == 'u') ADVANCE(106);
       END_STATE();
     case 51:
-      if (lookahead == 'f') ADVANCE(99);
+      if (lookahead == 't') ADVANCE(107);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(108);
+      if (lookahead == 'w') ADVANCE(109);
       END_STATE();
     case 53:
-      if (lookahead == 'i') ADVANCE(101);
-      if (lookahead == 'o') ADVANCE(102);
+      if (lookahead == 'f') ADVANCE(110);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(103);
+      if (lookahead == 't') ADVANCE(111);
       END_STATE();
     case 55:
-      if (lookahead == 'u') ADVANCE(104);
+      if (lookahead == 's') ADVANCE(112);
       END_STATE();
     case 56:
-      if (lookahead == 'l') ADVANCE(105);
+      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 's') ADVANCE(114);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(106);
+      if (lookahead == 'e') ADVANCE(115);
+      if (lookahead == 'i') ADVANCE(116);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(107);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 59:
-      if (lookahead == 'o') ADVANCE(108);
+      if (lookahead == 'j') ADVANCE(118);
+      if (lookahead == 'l') ADVANCE(119);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(109);
+      if (lookahead == 'u') ADVANCE(120);
       END_STATE();
     case 61:
-      if (lookahead == 'p') ADVANCE(110);
+      if (lookahead == 'l') ADVANCE(121);
       END_STATE();
     case 62:
-      if (lookahead == 'p') ADVANCE(111);
+      if (lookahead == 'c') ADVANCE(122);
       END_STATE();
     case 63:
-      ACCEPT_TOKEN(anon_sym_up);
-      END_STATE();
-    case 64:
-      if (lookahead == 'p') ADVANCE(112);
-      if (lookahead == 't') ADVANCE(113);
-      END_STATE();
-    case 65:
-      if (lookahead == 'l') ADVANCE(114);
-      END_STATE();
-    case 66:
-      if (lookahead == 't') ADVANCE(115);
-      END_STATE();
-    case 67:
-      if (lookahead == 'p') ADVANCE(116);
-      END_STATE();
-    case 68:
-      if (lookahead == 'r') ADVANCE(117);
-      END_STATE();
-    case 69:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 70:
-      if (lookahead == 'd') ADVANCE(118);
-      END_STATE();
-    case 71:
-      if (lookahead == 's') ADVANCE(119);
-      END_STATE();
-    case 72:
-      if (lookahead == 'l') ADVANCE(120);
-      END_STATE();
-    case 73:
-      if (lookahead == 's') ADVANCE(121);
-      END_STATE();
-    case 74:
-      if (lookahead == 'a') ADVANCE(122);
-      END_STATE();
-    case 75:
       if (lookahead == 'a') ADVANCE(123);
       END_STATE();
-    case 76:
-      if (lookahead == 'n') ADVANCE(124);
+    case 64:
+      if (lookahead == 'a') ADVANCE(124);
       END_STATE();
-    case 77:
-      if (lookahead == 'r') ADVANCE(125);
+    case 65:
+      if (lookahead == 's') ADVANCE(125);
       END_STATE();
-    case 78:
-      ACCEPT_TOKEN(anon_sym_dst);
+    case 66:
+      if (lookahead == 'p') ADVANCE(126);
       END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(126);
+    case 67:
+      if (lookahead == 'p') ADVANCE(127);
       END_STATE();
-    case 80:
-      if (lookahead == 'e') ADVANCE(127);
+    case 68:
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
-    case 81:
-      if (lookahead == 't') ADVANCE(128);
+    case 69:
+      if (lookahead == 'p') ADVANCE(128);
+      if (lookahead == 't') ADVANCE(129);
       END_STATE();
-    case 82:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(129);
+    case 70:
+      if (lookahead == 'l') ADVANCE(130);
       END_STATE();
-    case 83:
-      if (lookahead == 'e') ADVANCE(130);
-      END_STATE();
-    case 84:
+    case 71:
       if (lookahead == 't') ADVANCE(131);
       END_STATE();
-    case 85:
-      ACCEPT_TOKEN(anon_sym_htb);
-      END_STATE();
-    case 86:
+    case 72:
       if (lookahead == 'p') ADVANCE(132);
       END_STATE();
-    case 87:
-      if (lookahead == 'l') ADVANCE(133);
+    case 73:
+      if (lookahead == 'e') ADVANCE(133);
       END_STATE();
-    case 88:
+    case 74:
       if (lookahead == 'r') ADVANCE(134);
       END_STATE();
-    case 89:
-      if (lookahead == 't') ADVANCE(135);
+    case 75:
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(136);
+    case 76:
+      if (lookahead == 'd') ADVANCE(135);
       END_STATE();
-    case 91:
-      ACCEPT_TOKEN(anon_sym_let);
+    case 77:
+      if (lookahead == 's') ADVANCE(136);
       END_STATE();
-    case 92:
-      if (lookahead == 'k') ADVANCE(137);
+    case 78:
+      if (lookahead == 'l') ADVANCE(137);
       END_STATE();
-    case 93:
+    case 79:
       if (lookahead == 's') ADVANCE(138);
       END_STATE();
-    case 94:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(139);
+    case 80:
+      if (lookahead == 'a') ADVANCE(139);
       END_STATE();
-    case 95:
-      if (lookahead == 't') ADVANCE(140);
+    case 81:
+      if (lookahead == 'a') ADVANCE(140);
       END_STATE();
-    case 96:
-      ACCEPT_TOKEN(anon_sym_mtu);
+    case 82:
+      if (lookahead == 't') ADVANCE(141);
       END_STATE();
-    case 97:
-      if (lookahead == 'i') ADVANCE(141);
+    case 83:
+      if (lookahead == 'n') ADVANCE(142);
       END_STATE();
-    case 98:
-      if (lookahead == 'e') ADVANCE(142);
-      if (lookahead == 'n') ADVANCE(143);
+    case 84:
+      if (lookahead == 'p') ADVANCE(143);
       END_STATE();
-    case 99:
-      ACCEPT_TOKEN(anon_sym_off);
+    case 85:
+      if (lookahead == 'e') ADVANCE(144);
       END_STATE();
-    case 100:
-      if (lookahead == 's') ADVANCE(144);
+    case 86:
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
-    case 101:
-      if (lookahead == 'o') ADVANCE(145);
-      if (lookahead == 'v') ADVANCE(146);
+    case 87:
+      if (lookahead == 'e') ADVANCE(146);
       END_STATE();
-    case 102:
+    case 88:
       if (lookahead == 't') ADVANCE(147);
       END_STATE();
-    case 103:
+    case 89:
       if (lookahead == 'e') ADVANCE(148);
       END_STATE();
-    case 104:
-      if (lookahead == 't') ADVANCE(149);
+    case 90:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(149);
       END_STATE();
-    case 105:
+    case 91:
       if (lookahead == 'e') ADVANCE(150);
       END_STATE();
-    case 106:
+    case 92:
       if (lookahead == 't') ADVANCE(151);
       END_STATE();
-    case 107:
+    case 93:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
+    case 94:
       if (lookahead == 'p') ADVANCE(152);
       END_STATE();
+    case 95:
+      if (lookahead == 'l') ADVANCE(153);
+      END_STATE();
+    case 96:
+      if (lookahead == 'r') ADVANCE(154);
+      END_STATE();
+    case 97:
+      if (lookahead == 'u') ADVANCE(155);
+      END_STATE();
+    case 98:
+      if (lookahead == 'a') ADVANCE(156);
+      END_STATE();
+    case 99:
+      if (lookahead == 't') ADVANCE(157);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(158);
+      END_STATE();
+    case 101:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 102:
+      if (lookahead == 'k') ADVANCE(159);
+      END_STATE();
+    case 103:
+      if (lookahead == 's') ADVANCE(160);
+      END_STATE();
+    case 104:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(161);
+      END_STATE();
+    case 105:
+      if (lookahead == 'q') ADVANCE(162);
+      if (lookahead == 't') ADVANCE(163);
+      END_STATE();
+    case 106:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 107:
+      if (lookahead == 'i') ADVANCE(164);
+      END_STATE();
     case 108:
-      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(165);
+      if (lookahead == 'n') ADVANCE(166);
       END_STATE();
     case 109:
-      if (lookahead == 'c') ADVANCE(154);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 110:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 111:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'p') ADVANCE(167);
       END_STATE();
     case 112:
-      if (lookahead == 'a') ADVANCE(155);
+      if (lookahead == 's') ADVANCE(168);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(156);
+      if (lookahead == 'i') ADVANCE(169);
       END_STATE();
     case 114:
-      if (lookahead == 'a') ADVANCE(157);
+      if (lookahead == 't') ADVANCE(170);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(158);
+      if (lookahead == 'r') ADVANCE(171);
       END_STATE();
     case 116:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'v') ADVANCE(173);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'e') ADVANCE(174);
       END_STATE();
     case 118:
-      if (lookahead == 'g') ADVANCE(159);
-      END_STATE();
-    case 119:
-      if (lookahead == 't') ADVANCE(160);
-      END_STATE();
-    case 120:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 121:
-      if (lookahead == 's') ADVANCE(161);
-      END_STATE();
-    case 122:
-      if (lookahead == 'u') ADVANCE(162);
-      END_STATE();
-    case 123:
-      if (lookahead == 'y') ADVANCE(163);
-      END_STATE();
-    case 124:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 125:
-      if (lookahead == 't') ADVANCE(164);
-      END_STATE();
-    case 126:
-      if (lookahead == 's') ADVANCE(165);
-      END_STATE();
-    case 127:
-      if (lookahead == 'c') ADVANCE(166);
-      END_STATE();
-    case 128:
-      if (lookahead == 'e') ADVANCE(167);
-      END_STATE();
-    case 129:
-      if (lookahead == 'a') ADVANCE(168);
-      END_STATE();
-    case 130:
-      if (lookahead == 'r') ADVANCE(169);
-      END_STATE();
-    case 131:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 132:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      END_STATE();
-    case 133:
-      if (lookahead == 'u') ADVANCE(170);
-      END_STATE();
-    case 134:
-      if (lookahead == 'e') ADVANCE(171);
-      END_STATE();
-    case 135:
-      if (lookahead == 'e') ADVANCE(172);
-      END_STATE();
-    case 136:
-      if (lookahead == 'n') ADVANCE(173);
-      END_STATE();
-    case 137:
-      ACCEPT_TOKEN(anon_sym_link);
-      END_STATE();
-    case 138:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 139:
-      if (lookahead == 'l') ADVANCE(174);
-      END_STATE();
-    case 140:
       if (lookahead == 'e') ADVANCE(175);
       END_STATE();
-    case 141:
-      if (lookahead == 'v') ADVANCE(176);
+    case 119:
+      if (lookahead == 'a') ADVANCE(176);
       END_STATE();
-    case 142:
-      if (lookahead == 'm') ADVANCE(177);
+    case 120:
+      if (lookahead == 't') ADVANCE(177);
       END_STATE();
-    case 143:
-      if (lookahead == 's') ADVANCE(178);
+    case 121:
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
-    case 144:
+    case 122:
       if (lookahead == 't') ADVANCE(179);
       END_STATE();
+    case 123:
+      if (lookahead == 'p') ADVANCE(180);
+      END_STATE();
+    case 124:
+      if (lookahead == 't') ADVANCE(181);
+      END_STATE();
+    case 125:
+      if (lookahead == 'c') ADVANCE(182);
+      END_STATE();
+    case 126:
+      ACCEPT_TOKEN(anon_sym_tcp);
+      END_STATE();
+    case 127:
+      ACCEPT_TOKEN(anon_sym_udp);
+      END_STATE();
+    case 128:
+      if (lookahead == 'a') ADVANCE(183);
+      END_STATE();
+    case 129:
+      if (lookahead == 'h') ADVANCE(184);
+      END_STATE();
+    case 130:
+      if (lookahead == 'a') ADVANCE(185);
+      END_STATE();
+    case 131:
+      if (lookahead == 'h') ADVANCE(186);
+      END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_xdp);
+      END_STATE();
+    case 133:
+      if (lookahead == 'p') ADVANCE(187);
+      END_STATE();
+    case 134:
+      ACCEPT_TOKEN(anon_sym_addr);
+      END_STATE();
+    case 135:
+      if (lookahead == 'g') ADVANCE(188);
+      END_STATE();
+    case 136:
+      if (lookahead == 't') ADVANCE(189);
+      END_STATE();
+    case 137:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
+    case 138:
+      if (lookahead == 's') ADVANCE(190);
+      END_STATE();
+    case 139:
+      if (lookahead == 'u') ADVANCE(191);
+      END_STATE();
+    case 140:
+      if (lookahead == 'y') ADVANCE(192);
+      END_STATE();
+    case 141:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 142:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 143:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
+    case 144:
+      if (lookahead == 's') ADVANCE(193);
+      END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'b') ADVANCE(194);
       END_STATE();
     case 146:
-      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'c') ADVANCE(195);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(181);
+      if (lookahead == 'e') ADVANCE(196);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'w') ADVANCE(197);
       END_STATE();
     case 149:
-      if (lookahead == 'e') ADVANCE(182);
+      if (lookahead == 'a') ADVANCE(198);
       END_STATE();
     case 150:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'r') ADVANCE(199);
       END_STATE();
     case 151:
-      if (lookahead == 'i') ADVANCE(183);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 152:
-      if (lookahead == 'e') ADVANCE(184);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(200);
       END_STATE();
     case 153:
-      if (lookahead == 't') ADVANCE(185);
+      if (lookahead == 'u') ADVANCE(201);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(186);
-      END_STATE();
-    case 155:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 156:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 157:
-      if (lookahead == 'n') ADVANCE(187);
-      END_STATE();
-    case 158:
-      if (lookahead == 'i') ADVANCE(188);
-      END_STATE();
-    case 159:
-      if (lookahead == 'e') ADVANCE(189);
-      END_STATE();
-    case 160:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 161:
-      ACCEPT_TOKEN(anon_sym_class);
-      END_STATE();
-    case 162:
-      if (lookahead == 'l') ADVANCE(190);
-      END_STATE();
-    case 163:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 164:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 165:
-      if (lookahead == 's') ADVANCE(191);
-      END_STATE();
-    case 166:
-      if (lookahead == 't') ADVANCE(192);
-      END_STATE();
-    case 167:
-      if (lookahead == 'r') ADVANCE(193);
-      END_STATE();
-    case 168:
-      if (lookahead == 'r') ADVANCE(194);
-      END_STATE();
-    case 169:
-      if (lookahead == 'i') ADVANCE(195);
-      END_STATE();
-    case 170:
-      if (lookahead == 'd') ADVANCE(196);
-      END_STATE();
-    case 171:
-      if (lookahead == 's') ADVANCE(197);
-      END_STATE();
-    case 172:
-      if (lookahead == 'r') ADVANCE(198);
-      END_STATE();
-    case 173:
-      if (lookahead == 'c') ADVANCE(199);
-      END_STATE();
-    case 174:
-      if (lookahead == 'a') ADVANCE(200);
-      END_STATE();
-    case 175:
-      if (lookahead == 'r') ADVANCE(201);
-      END_STATE();
-    case 176:
       if (lookahead == 'e') ADVANCE(202);
       END_STATE();
-    case 177:
-      ACCEPT_TOKEN(anon_sym_netem);
+    case 155:
+      if (lookahead == 't') ADVANCE(203);
       END_STATE();
-    case 178:
-      ACCEPT_TOKEN(anon_sym_netns);
+    case 156:
+      if (lookahead == 'l') ADVANCE(204);
       END_STATE();
-    case 179:
-      if (lookahead == 'h') ADVANCE(203);
+    case 157:
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
-    case 180:
-      if (lookahead == 't') ADVANCE(204);
+    case 158:
+      if (lookahead == 'n') ADVANCE(206);
       END_STATE();
-    case 181:
-      ACCEPT_TOKEN(anon_sym_proto);
+    case 159:
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
-    case 182:
-      ACCEPT_TOKEN(anon_sym_route);
+    case 160:
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
-    case 183:
-      if (lookahead == 'o') ADVANCE(205);
+    case 161:
+      if (lookahead == 'l') ADVANCE(207);
       END_STATE();
-    case 184:
-      ACCEPT_TOKEN(anon_sym_shape);
+    case 162:
+      if (lookahead == 'u') ADVANCE(208);
       END_STATE();
-    case 185:
-      ACCEPT_TOKEN(anon_sym_sport);
+    case 163:
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
-    case 186:
-      if (lookahead == 'l') ADVANCE(206);
+    case 164:
+      if (lookahead == 'v') ADVANCE(210);
       END_STATE();
-    case 187:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+    case 165:
+      if (lookahead == 'm') ADVANCE(211);
       END_STATE();
-    case 188:
-      if (lookahead == 'n') ADVANCE(207);
-      END_STATE();
-    case 189:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 190:
-      if (lookahead == 't') ADVANCE(208);
-      END_STATE();
-    case 191:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 192:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 193:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 194:
-      if (lookahead == 'd') ADVANCE(209);
-      END_STATE();
-    case 195:
-      if (lookahead == 'c') ADVANCE(210);
-      END_STATE();
-    case 196:
-      if (lookahead == 'e') ADVANCE(211);
-      END_STATE();
-    case 197:
+    case 166:
       if (lookahead == 's') ADVANCE(212);
       END_STATE();
+    case 167:
+      if (lookahead == 'u') ADVANCE(213);
+      END_STATE();
+    case 168:
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(214);
+      END_STATE();
+    case 169:
+      if (lookahead == 'c') ADVANCE(215);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(216);
+      END_STATE();
+    case 171:
+      if (lookahead == 'o') ADVANCE(217);
+      END_STATE();
+    case 172:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
+    case 173:
+      if (lookahead == 'a') ADVANCE(218);
+      END_STATE();
+    case 174:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 175:
+      if (lookahead == 'c') ADVANCE(219);
+      END_STATE();
+    case 176:
+      if (lookahead == 't') ADVANCE(220);
+      END_STATE();
+    case 177:
+      if (lookahead == 'e') ADVANCE(221);
+      END_STATE();
+    case 178:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 179:
+      if (lookahead == 'i') ADVANCE(222);
+      END_STATE();
+    case 180:
+      if (lookahead == 'e') ADVANCE(223);
+      END_STATE();
+    case 181:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 182:
+      if (lookahead == 't') ADVANCE(224);
+      END_STATE();
+    case 183:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 184:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 185:
+      if (lookahead == 'n') ADVANCE(225);
+      END_STATE();
+    case 186:
+      if (lookahead == 'i') ADVANCE(226);
+      END_STATE();
+    case 187:
+      if (lookahead == 't') ADVANCE(227);
+      END_STATE();
+    case 188:
+      if (lookahead == 'e') ADVANCE(228);
+      END_STATE();
+    case 189:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
+    case 190:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(229);
+      END_STATE();
+    case 191:
+      if (lookahead == 'l') ADVANCE(230);
+      END_STATE();
+    case 192:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
+    case 193:
+      if (lookahead == 's') ADVANCE(231);
+      END_STATE();
+    case 194:
+      if (lookahead == 'l') ADVANCE(232);
+      END_STATE();
+    case 195:
+      if (lookahead == 't') ADVANCE(233);
+      END_STATE();
+    case 196:
+      if (lookahead == 'r') ADVANCE(234);
+      END_STATE();
+    case 197:
+      if (lookahead == 'a') ADVANCE(235);
+      END_STATE();
     case 198:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'r') ADVANCE(236);
       END_STATE();
     case 199:
-      if (lookahead == 'y') ADVANCE(213);
+      if (lookahead == 'i') ADVANCE(237);
       END_STATE();
     case 200:
-      if (lookahead == 'n') ADVANCE(214);
+      if (lookahead == '6') ADVANCE(238);
       END_STATE();
     case 201:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'd') ADVANCE(239);
       END_STATE();
     case 202:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 's') ADVANCE(240);
       END_STATE();
     case 203:
-      if (lookahead == 'r') ADVANCE(215);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 204:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'i') ADVANCE(241);
       END_STATE();
     case 205:
-      if (lookahead == 'n') ADVANCE(217);
+      if (lookahead == 'r') ADVANCE(242);
       END_STATE();
     case 206:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'c') ADVANCE(243);
       END_STATE();
     case 207:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'a') ADVANCE(244);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'e') ADVANCE(245);
       END_STATE();
     case 209:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'r') ADVANCE(246);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'e') ADVANCE(247);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 'h') ADVANCE(249);
       END_STATE();
     case 215:
-      if (lookahead == 'u') ADVANCE(218);
+      if (lookahead == 'y') ADVANCE(250);
       END_STATE();
     case 216:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 'o') ADVANCE(251);
       END_STATE();
     case 217:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 'u') ADVANCE(252);
       END_STATE();
     case 218:
+      if (lookahead == 't') ADVANCE(253);
+      END_STATE();
+    case 219:
+      if (lookahead == 't') ADVANCE(254);
+      END_STATE();
+    case 220:
+      if (lookahead == 'e') ADVANCE(255);
+      END_STATE();
+    case 221:
+      ACCEPT_TOKEN(anon_sym_route);
+      END_STATE();
+    case 222:
+      if (lookahead == 'o') ADVANCE(256);
+      END_STATE();
+    case 223:
+      ACCEPT_TOKEN(anon_sym_shape);
+      END_STATE();
+    case 224:
+      if (lookahead == 'l') ADVANCE(257);
+      END_STATE();
+    case 225:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 226:
+      if (lookahead == 'n') ADVANCE(258);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 228:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 229:
+      if (lookahead == 'f') ADVANCE(259);
+      END_STATE();
+    case 230:
+      if (lookahead == 't') ADVANCE(260);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_egress);
+      END_STATE();
+    case 232:
+      if (lookahead == 'i') ADVANCE(261);
+      END_STATE();
+    case 233:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 235:
+      if (lookahead == 'l') ADVANCE(262);
+      END_STATE();
+    case 236:
+      if (lookahead == 'd') ADVANCE(263);
+      END_STATE();
+    case 237:
+      if (lookahead == 'c') ADVANCE(264);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
+    case 239:
+      if (lookahead == 'e') ADVANCE(265);
+      END_STATE();
+    case 240:
+      if (lookahead == 's') ADVANCE(266);
+      END_STATE();
+    case 241:
+      if (lookahead == 'd') ADVANCE(267);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_jitter);
+      END_STATE();
+    case 243:
+      if (lookahead == 'y') ADVANCE(268);
+      END_STATE();
+    case 244:
+      if (lookahead == 'n') ADVANCE(269);
+      END_STATE();
+    case 245:
+      if (lookahead == 'r') ADVANCE(270);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 249:
+      if (lookahead == 'r') ADVANCE(271);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_policy);
+      END_STATE();
+    case 251:
+      if (lookahead == 'u') ADVANCE(272);
+      END_STATE();
+    case 252:
+      if (lookahead == 't') ADVANCE(273);
+      END_STATE();
+    case 253:
+      if (lookahead == 'e') ADVANCE(274);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 255:
+      if (lookahead == 'd') ADVANCE(275);
+      END_STATE();
+    case 256:
+      if (lookahead == 'n') ADVANCE(276);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_within);
+      END_STATE();
+    case 259:
+      if (lookahead == 'y') ADVANCE(277);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 261:
+      if (lookahead == 's') ADVANCE(278);
+      END_STATE();
+    case 262:
+      if (lookahead == 'l') ADVANCE(279);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 270:
+      if (lookahead == 'a') ADVANCE(280);
+      END_STATE();
+    case 271:
+      if (lookahead == 'u') ADVANCE(281);
+      END_STATE();
+    case 272:
+      if (lookahead == 't') ADVANCE(282);
+      END_STATE();
+    case 273:
+      if (lookahead == 'i') ADVANCE(283);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 278:
+      if (lookahead == 'h') ADVANCE(284);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 280:
+      if (lookahead == 'd') ADVANCE(285);
+      END_STATE();
+    case 281:
       ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 282:
+      if (lookahead == 'i') ADVANCE(286);
+      END_STATE();
+    case 283:
+      if (lookahead == 'n') ADVANCE(287);
+      END_STATE();
+    case 284:
+      if (lookahead == 'e') ADVANCE(288);
+      END_STATE();
+    case 285:
+      if (lookahead == 'e') ADVANCE(289);
+      END_STATE();
+    case 286:
+      if (lookahead == 'n') ADVANCE(290);
+      END_STATE();
+    case 287:
+      if (lookahead == 'g') ADVANCE(291);
+      END_STATE();
+    case 288:
+      if (lookahead == 'd') ADVANCE(292);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 290:
+      if (lookahead == 'g') ADVANCE(293);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_postrouting);
       END_STATE();
     default:
       return false;
@@ -6376,338 +7753,401 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 141},
-  [2] = {.lex_state = 141},
-  [3] = {.lex_state = 141},
-  [4] = {.lex_state = 141},
-  [5] = {.lex_state = 141},
-  [6] = {.lex_state = 141},
-  [7] = {.lex_state = 141},
-  [8] = {.lex_state = 144},
-  [9] = {.lex_state = 146},
-  [10] = {.lex_state = 141},
-  [11] = {.lex_state = 146},
-  [12] = {.lex_state = 146},
-  [13] = {.lex_state = 146},
-  [14] = {.lex_state = 146},
-  [15] = {.lex_state = 146},
-  [16] = {.lex_state = 146},
-  [17] = {.lex_state = 146},
-  [18] = {.lex_state = 146},
-  [19] = {.lex_state = 142},
-  [20] = {.lex_state = 152},
-  [21] = {.lex_state = 152},
-  [22] = {.lex_state = 152},
-  [23] = {.lex_state = 140},
-  [24] = {.lex_state = 142},
-  [25] = {.lex_state = 142},
-  [26] = {.lex_state = 149},
-  [27] = {.lex_state = 149},
-  [28] = {.lex_state = 149},
-  [29] = {.lex_state = 152},
-  [30] = {.lex_state = 152},
-  [31] = {.lex_state = 153},
-  [32] = {.lex_state = 153},
-  [33] = {.lex_state = 156},
-  [34] = {.lex_state = 142},
-  [35] = {.lex_state = 140},
-  [36] = {.lex_state = 142},
-  [37] = {.lex_state = 142},
-  [38] = {.lex_state = 153},
-  [39] = {.lex_state = 142},
-  [40] = {.lex_state = 156},
-  [41] = {.lex_state = 156},
-  [42] = {.lex_state = 142},
-  [43] = {.lex_state = 142},
-  [44] = {.lex_state = 156},
-  [45] = {.lex_state = 142},
-  [46] = {.lex_state = 141},
-  [47] = {.lex_state = 141},
-  [48] = {.lex_state = 142},
-  [49] = {.lex_state = 141},
-  [50] = {.lex_state = 141},
-  [51] = {.lex_state = 149},
-  [52] = {.lex_state = 149},
-  [53] = {.lex_state = 142},
-  [54] = {.lex_state = 142},
-  [55] = {.lex_state = 142},
-  [56] = {.lex_state = 142},
-  [57] = {.lex_state = 142},
-  [58] = {.lex_state = 153},
-  [59] = {.lex_state = 153},
-  [60] = {.lex_state = 148},
-  [61] = {.lex_state = 151},
-  [62] = {.lex_state = 148},
-  [63] = {.lex_state = 141},
-  [64] = {.lex_state = 141},
-  [65] = {.lex_state = 150},
-  [66] = {.lex_state = 150},
-  [67] = {.lex_state = 150},
-  [68] = {.lex_state = 148},
-  [69] = {.lex_state = 154},
-  [70] = {.lex_state = 151},
-  [71] = {.lex_state = 151},
-  [72] = {.lex_state = 156},
-  [73] = {.lex_state = 156},
-  [74] = {.lex_state = 142},
-  [75] = {.lex_state = 142},
-  [76] = {.lex_state = 148},
-  [77] = {.lex_state = 142},
-  [78] = {.lex_state = 140},
-  [79] = {.lex_state = 140},
-  [80] = {.lex_state = 142},
-  [81] = {.lex_state = 8},
-  [82] = {.lex_state = 151},
-  [83] = {.lex_state = 8},
-  [84] = {.lex_state = 8},
-  [85] = {.lex_state = 140},
-  [86] = {.lex_state = 140},
-  [87] = {.lex_state = 140},
-  [88] = {.lex_state = 8},
-  [89] = {.lex_state = 8},
-  [90] = {.lex_state = 8},
-  [91] = {.lex_state = 8},
-  [92] = {.lex_state = 8},
-  [93] = {.lex_state = 8},
-  [94] = {.lex_state = 148},
-  [95] = {.lex_state = 8},
-  [96] = {.lex_state = 141},
-  [97] = {.lex_state = 8},
-  [98] = {.lex_state = 141},
-  [99] = {.lex_state = 150},
-  [100] = {.lex_state = 150},
-  [101] = {.lex_state = 8},
-  [102] = {.lex_state = 8},
-  [103] = {.lex_state = 8},
-  [104] = {.lex_state = 8},
-  [105] = {.lex_state = 8},
-  [106] = {.lex_state = 8},
-  [107] = {.lex_state = 8},
-  [108] = {.lex_state = 8},
-  [109] = {.lex_state = 8},
-  [110] = {.lex_state = 8},
-  [111] = {.lex_state = 8},
-  [112] = {.lex_state = 8},
-  [113] = {.lex_state = 8},
-  [114] = {.lex_state = 8},
-  [115] = {.lex_state = 141},
-  [116] = {.lex_state = 165},
-  [117] = {.lex_state = 140},
-  [118] = {.lex_state = 140},
-  [119] = {.lex_state = 163},
-  [120] = {.lex_state = 140},
+  [1] = {.lex_state = 182},
+  [2] = {.lex_state = 182},
+  [3] = {.lex_state = 182},
+  [4] = {.lex_state = 182},
+  [5] = {.lex_state = 182},
+  [6] = {.lex_state = 182},
+  [7] = {.lex_state = 182},
+  [8] = {.lex_state = 186},
+  [9] = {.lex_state = 183},
+  [10] = {.lex_state = 188},
+  [11] = {.lex_state = 188},
+  [12] = {.lex_state = 188},
+  [13] = {.lex_state = 188},
+  [14] = {.lex_state = 188},
+  [15] = {.lex_state = 188},
+  [16] = {.lex_state = 188},
+  [17] = {.lex_state = 188},
+  [18] = {.lex_state = 188},
+  [19] = {.lex_state = 185},
+  [20] = {.lex_state = 196},
+  [21] = {.lex_state = 196},
+  [22] = {.lex_state = 196},
+  [23] = {.lex_state = 1},
+  [24] = {.lex_state = 181},
+  [25] = {.lex_state = 1},
+  [26] = {.lex_state = 185},
+  [27] = {.lex_state = 1},
+  [28] = {.lex_state = 185},
+  [29] = {.lex_state = 198},
+  [30] = {.lex_state = 198},
+  [31] = {.lex_state = 192},
+  [32] = {.lex_state = 192},
+  [33] = {.lex_state = 196},
+  [34] = {.lex_state = 192},
+  [35] = {.lex_state = 196},
+  [36] = {.lex_state = 195},
+  [37] = {.lex_state = 1},
+  [38] = {.lex_state = 3},
+  [39] = {.lex_state = 3},
+  [40] = {.lex_state = 3},
+  [41] = {.lex_state = 185},
+  [42] = {.lex_state = 185},
+  [43] = {.lex_state = 3},
+  [44] = {.lex_state = 181},
+  [45] = {.lex_state = 190},
+  [46] = {.lex_state = 185},
+  [47] = {.lex_state = 195},
+  [48] = {.lex_state = 3},
+  [49] = {.lex_state = 195},
+  [50] = {.lex_state = 1},
+  [51] = {.lex_state = 185},
+  [52] = {.lex_state = 185},
+  [53] = {.lex_state = 190},
+  [54] = {.lex_state = 3},
+  [55] = {.lex_state = 190},
+  [56] = {.lex_state = 185},
+  [57] = {.lex_state = 185},
+  [58] = {.lex_state = 185},
+  [59] = {.lex_state = 185},
+  [60] = {.lex_state = 185},
+  [61] = {.lex_state = 185},
+  [62] = {.lex_state = 182},
+  [63] = {.lex_state = 185},
+  [64] = {.lex_state = 190},
+  [65] = {.lex_state = 185},
+  [66] = {.lex_state = 192},
+  [67] = {.lex_state = 192},
+  [68] = {.lex_state = 185},
+  [69] = {.lex_state = 185},
+  [70] = {.lex_state = 185},
+  [71] = {.lex_state = 185},
+  [72] = {.lex_state = 182},
+  [73] = {.lex_state = 182},
+  [74] = {.lex_state = 182},
+  [75] = {.lex_state = 185},
+  [76] = {.lex_state = 185},
+  [77] = {.lex_state = 185},
+  [78] = {.lex_state = 185},
+  [79] = {.lex_state = 185},
+  [80] = {.lex_state = 185},
+  [81] = {.lex_state = 185},
+  [82] = {.lex_state = 185},
+  [83] = {.lex_state = 185},
+  [84] = {.lex_state = 185},
+  [85] = {.lex_state = 185},
+  [86] = {.lex_state = 185},
+  [87] = {.lex_state = 185},
+  [88] = {.lex_state = 195},
+  [89] = {.lex_state = 195},
+  [90] = {.lex_state = 201},
+  [91] = {.lex_state = 182},
+  [92] = {.lex_state = 194},
+  [93] = {.lex_state = 191},
+  [94] = {.lex_state = 193},
+  [95] = {.lex_state = 193},
+  [96] = {.lex_state = 193},
+  [97] = {.lex_state = 191},
+  [98] = {.lex_state = 182},
+  [99] = {.lex_state = 191},
+  [100] = {.lex_state = 190},
+  [101] = {.lex_state = 194},
+  [102] = {.lex_state = 190},
+  [103] = {.lex_state = 194},
+  [104] = {.lex_state = 185},
+  [105] = {.lex_state = 191},
+  [106] = {.lex_state = 185},
+  [107] = {.lex_state = 183},
+  [108] = {.lex_state = 194},
+  [109] = {.lex_state = 185},
+  [110] = {.lex_state = 181},
+  [111] = {.lex_state = 181},
+  [112] = {.lex_state = 11},
+  [113] = {.lex_state = 11},
+  [114] = {.lex_state = 182},
+  [115] = {.lex_state = 11},
+  [116] = {.lex_state = 182},
+  [117] = {.lex_state = 181},
+  [118] = {.lex_state = 11},
+  [119] = {.lex_state = 11},
+  [120] = {.lex_state = 11},
   [121] = {.lex_state = 11},
-  [122] = {.lex_state = 165},
-  [123] = {.lex_state = 140},
-  [124] = {.lex_state = 163},
-  [125] = {.lex_state = 163},
-  [126] = {.lex_state = 165},
-  [127] = {.lex_state = 151},
-  [128] = {.lex_state = 9},
-  [129] = {.lex_state = 10},
-  [130] = {.lex_state = 140},
-  [131] = {.lex_state = 140},
-  [132] = {.lex_state = 140},
-  [133] = {.lex_state = 9},
-  [134] = {.lex_state = 141},
-  [135] = {.lex_state = 0},
-  [136] = {.lex_state = 0},
-  [137] = {.lex_state = 0},
-  [138] = {.lex_state = 141},
-  [139] = {.lex_state = 141},
-  [140] = {.lex_state = 156},
-  [141] = {.lex_state = 0},
-  [142] = {.lex_state = 156},
-  [143] = {.lex_state = 141},
-  [144] = {.lex_state = 140},
-  [145] = {.lex_state = 141},
-  [146] = {.lex_state = 140},
-  [147] = {.lex_state = 17},
-  [148] = {.lex_state = 141},
-  [149] = {.lex_state = 140},
-  [150] = {.lex_state = 0},
-  [151] = {.lex_state = 9},
-  [152] = {.lex_state = 15},
-  [153] = {.lex_state = 10},
-  [154] = {.lex_state = 15},
-  [155] = {.lex_state = 10},
-  [156] = {.lex_state = 15},
-  [157] = {.lex_state = 141},
-  [158] = {.lex_state = 163},
-  [159] = {.lex_state = 141},
-  [160] = {.lex_state = 141},
-  [161] = {.lex_state = 164},
-  [162] = {.lex_state = 163},
-  [163] = {.lex_state = 141},
-  [164] = {.lex_state = 8},
-  [165] = {.lex_state = 17},
-  [166] = {.lex_state = 140},
-  [167] = {.lex_state = 17},
-  [168] = {.lex_state = 17},
-  [169] = {.lex_state = 163},
-  [170] = {.lex_state = 163},
-  [171] = {.lex_state = 141},
-  [172] = {.lex_state = 17},
-  [173] = {.lex_state = 17},
+  [122] = {.lex_state = 181},
+  [123] = {.lex_state = 193},
+  [124] = {.lex_state = 193},
+  [125] = {.lex_state = 11},
+  [126] = {.lex_state = 11},
+  [127] = {.lex_state = 11},
+  [128] = {.lex_state = 11},
+  [129] = {.lex_state = 11},
+  [130] = {.lex_state = 11},
+  [131] = {.lex_state = 191},
+  [132] = {.lex_state = 11},
+  [133] = {.lex_state = 11},
+  [134] = {.lex_state = 11},
+  [135] = {.lex_state = 11},
+  [136] = {.lex_state = 11},
+  [137] = {.lex_state = 11},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 11},
+  [140] = {.lex_state = 11},
+  [141] = {.lex_state = 11},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 11},
+  [144] = {.lex_state = 11},
+  [145] = {.lex_state = 11},
+  [146] = {.lex_state = 181},
+  [147] = {.lex_state = 208},
+  [148] = {.lex_state = 208},
+  [149] = {.lex_state = 206},
+  [150] = {.lex_state = 13},
+  [151] = {.lex_state = 182},
+  [152] = {.lex_state = 206},
+  [153] = {.lex_state = 194},
+  [154] = {.lex_state = 181},
+  [155] = {.lex_state = 208},
+  [156] = {.lex_state = 206},
+  [157] = {.lex_state = 181},
+  [158] = {.lex_state = 183},
+  [159] = {.lex_state = 181},
+  [160] = {.lex_state = 190},
+  [161] = {.lex_state = 181},
+  [162] = {.lex_state = 0},
+  [163] = {.lex_state = 0},
+  [164] = {.lex_state = 190},
+  [165] = {.lex_state = 182},
+  [166] = {.lex_state = 19},
+  [167] = {.lex_state = 182},
+  [168] = {.lex_state = 182},
+  [169] = {.lex_state = 182},
+  [170] = {.lex_state = 181},
+  [171] = {.lex_state = 181},
+  [172] = {.lex_state = 181},
+  [173] = {.lex_state = 190},
   [174] = {.lex_state = 17},
-  [175] = {.lex_state = 141},
+  [175] = {.lex_state = 12},
   [176] = {.lex_state = 17},
-  [177] = {.lex_state = 17},
-  [178] = {.lex_state = 141},
-  [179] = {.lex_state = 165},
-  [180] = {.lex_state = 141},
-  [181] = {.lex_state = 17},
-  [182] = {.lex_state = 17},
-  [183] = {.lex_state = 141},
-  [184] = {.lex_state = 141},
-  [185] = {.lex_state = 141},
-  [186] = {.lex_state = 9},
-  [187] = {.lex_state = 141},
-  [188] = {.lex_state = 17},
-  [189] = {.lex_state = 141},
-  [190] = {.lex_state = 141},
-  [191] = {.lex_state = 17},
-  [192] = {.lex_state = 141},
-  [193] = {.lex_state = 141},
-  [194] = {.lex_state = 141},
-  [195] = {.lex_state = 141},
-  [196] = {.lex_state = 141},
-  [197] = {.lex_state = 141},
-  [198] = {.lex_state = 141},
-  [199] = {.lex_state = 141},
-  [200] = {.lex_state = 141},
-  [201] = {.lex_state = 141},
-  [202] = {.lex_state = 141},
-  [203] = {.lex_state = 141},
-  [204] = {.lex_state = 140},
-  [205] = {.lex_state = 163},
-  [206] = {.lex_state = 12},
-  [207] = {.lex_state = 12},
-  [208] = {.lex_state = 18},
-  [209] = {.lex_state = 140},
-  [210] = {.lex_state = 141},
-  [211] = {.lex_state = 18},
-  [212] = {.lex_state = 141},
-  [213] = {.lex_state = 140},
-  [214] = {.lex_state = 17},
-  [215] = {.lex_state = 12},
-  [216] = {.lex_state = 18},
-  [217] = {.lex_state = 18},
-  [218] = {.lex_state = 146},
-  [219] = {.lex_state = 146},
-  [220] = {.lex_state = 146},
-  [221] = {.lex_state = 142},
-  [222] = {.lex_state = 0},
-  [223] = {.lex_state = 140},
-  [224] = {.lex_state = 0},
-  [225] = {.lex_state = 156},
-  [226] = {.lex_state = 156},
-  [227] = {.lex_state = 0},
-  [228] = {.lex_state = 142},
-  [229] = {.lex_state = 154},
-  [230] = {.lex_state = 0},
-  [231] = {.lex_state = 156},
-  [232] = {.lex_state = 156},
-  [233] = {.lex_state = 0},
-  [234] = {.lex_state = 0},
-  [235] = {.lex_state = 154},
-  [236] = {.lex_state = 154},
-  [237] = {.lex_state = 15},
-  [238] = {.lex_state = 154},
-  [239] = {.lex_state = 154},
-  [240] = {.lex_state = 15},
-  [241] = {.lex_state = 0},
-  [242] = {.lex_state = 10},
-  [243] = {.lex_state = 0},
-  [244] = {.lex_state = 10},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 156},
-  [247] = {.lex_state = 156},
-  [248] = {.lex_state = 154},
-  [249] = {.lex_state = 142},
-  [250] = {.lex_state = 142},
-  [251] = {.lex_state = 142},
-  [252] = {.lex_state = 142},
-  [253] = {.lex_state = 154},
-  [254] = {.lex_state = 0},
-  [255] = {.lex_state = 0},
-  [256] = {.lex_state = 0},
-  [257] = {.lex_state = 142},
-  [258] = {.lex_state = 0},
-  [259] = {.lex_state = 0},
-  [260] = {.lex_state = 0},
-  [261] = {.lex_state = 0},
-  [262] = {.lex_state = 0},
-  [263] = {.lex_state = 0},
-  [264] = {.lex_state = 154},
-  [265] = {.lex_state = 0},
-  [266] = {.lex_state = 156},
-  [267] = {.lex_state = 156},
-  [268] = {.lex_state = 154},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 154},
-  [271] = {.lex_state = 0},
+  [177] = {.lex_state = 12},
+  [178] = {.lex_state = 17},
+  [179] = {.lex_state = 12},
+  [180] = {.lex_state = 190},
+  [181] = {.lex_state = 182},
+  [182] = {.lex_state = 181},
+  [183] = {.lex_state = 182},
+  [184] = {.lex_state = 190},
+  [185] = {.lex_state = 0},
+  [186] = {.lex_state = 0},
+  [187] = {.lex_state = 0},
+  [188] = {.lex_state = 182},
+  [189] = {.lex_state = 182},
+  [190] = {.lex_state = 19},
+  [191] = {.lex_state = 19},
+  [192] = {.lex_state = 19},
+  [193] = {.lex_state = 206},
+  [194] = {.lex_state = 181},
+  [195] = {.lex_state = 19},
+  [196] = {.lex_state = 182},
+  [197] = {.lex_state = 19},
+  [198] = {.lex_state = 0},
+  [199] = {.lex_state = 19},
+  [200] = {.lex_state = 19},
+  [201] = {.lex_state = 0},
+  [202] = {.lex_state = 182},
+  [203] = {.lex_state = 208},
+  [204] = {.lex_state = 182},
+  [205] = {.lex_state = 182},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 182},
+  [208] = {.lex_state = 0},
+  [209] = {.lex_state = 182},
+  [210] = {.lex_state = 190},
+  [211] = {.lex_state = 206},
+  [212] = {.lex_state = 206},
+  [213] = {.lex_state = 19},
+  [214] = {.lex_state = 19},
+  [215] = {.lex_state = 181},
+  [216] = {.lex_state = 206},
+  [217] = {.lex_state = 19},
+  [218] = {.lex_state = 19},
+  [219] = {.lex_state = 182},
+  [220] = {.lex_state = 0},
+  [221] = {.lex_state = 182},
+  [222] = {.lex_state = 182},
+  [223] = {.lex_state = 19},
+  [224] = {.lex_state = 182},
+  [225] = {.lex_state = 182},
+  [226] = {.lex_state = 182},
+  [227] = {.lex_state = 182},
+  [228] = {.lex_state = 182},
+  [229] = {.lex_state = 182},
+  [230] = {.lex_state = 182},
+  [231] = {.lex_state = 182},
+  [232] = {.lex_state = 182},
+  [233] = {.lex_state = 182},
+  [234] = {.lex_state = 182},
+  [235] = {.lex_state = 182},
+  [236] = {.lex_state = 182},
+  [237] = {.lex_state = 182},
+  [238] = {.lex_state = 182},
+  [239] = {.lex_state = 182},
+  [240] = {.lex_state = 182},
+  [241] = {.lex_state = 207},
+  [242] = {.lex_state = 182},
+  [243] = {.lex_state = 11},
+  [244] = {.lex_state = 206},
+  [245] = {.lex_state = 182},
+  [246] = {.lex_state = 19},
+  [247] = {.lex_state = 188},
+  [248] = {.lex_state = 20},
+  [249] = {.lex_state = 20},
+  [250] = {.lex_state = 14},
+  [251] = {.lex_state = 14},
+  [252] = {.lex_state = 181},
+  [253] = {.lex_state = 20},
+  [254] = {.lex_state = 19},
+  [255] = {.lex_state = 181},
+  [256] = {.lex_state = 14},
+  [257] = {.lex_state = 20},
+  [258] = {.lex_state = 20},
+  [259] = {.lex_state = 181},
+  [260] = {.lex_state = 182},
+  [261] = {.lex_state = 181},
+  [262] = {.lex_state = 182},
+  [263] = {.lex_state = 181},
+  [264] = {.lex_state = 188},
+  [265] = {.lex_state = 188},
+  [266] = {.lex_state = 0},
+  [267] = {.lex_state = 12},
+  [268] = {.lex_state = 0},
+  [269] = {.lex_state = 12},
+  [270] = {.lex_state = 0},
+  [271] = {.lex_state = 185},
   [272] = {.lex_state = 0},
-  [273] = {.lex_state = 142},
-  [274] = {.lex_state = 0},
+  [273] = {.lex_state = 0},
+  [274] = {.lex_state = 185},
   [275] = {.lex_state = 0},
-  [276] = {.lex_state = 0},
-  [277] = {.lex_state = 19},
+  [276] = {.lex_state = 181},
+  [277] = {.lex_state = 0},
   [278] = {.lex_state = 0},
   [279] = {.lex_state = 0},
-  [280] = {.lex_state = 156},
-  [281] = {.lex_state = 156},
-  [282] = {.lex_state = 156},
-  [283] = {.lex_state = 156},
-  [284] = {.lex_state = 0},
-  [285] = {.lex_state = 12},
-  [286] = {.lex_state = 156},
-  [287] = {.lex_state = 156},
-  [288] = {.lex_state = 156},
-  [289] = {.lex_state = 156},
-  [290] = {.lex_state = 156},
-  [291] = {.lex_state = 156},
-  [292] = {.lex_state = 12},
-  [293] = {.lex_state = 5},
-  [294] = {.lex_state = 140},
-  [295] = {.lex_state = 20},
-  [296] = {.lex_state = 6},
-  [297] = {.lex_state = 7},
-  [298] = {.lex_state = 140},
-  [299] = {.lex_state = 0},
-  [300] = {.lex_state = 140},
-  [301] = {.lex_state = 141},
-  [302] = {.lex_state = 140},
-  [303] = {.lex_state = 142},
-  [304] = {.lex_state = 140},
-  [305] = {.lex_state = 0},
-  [306] = {.lex_state = 141},
-  [307] = {.lex_state = 140},
-  [308] = {.lex_state = 152},
-  [309] = {.lex_state = 0},
-  [310] = {.lex_state = 152},
-  [311] = {.lex_state = 0},
+  [280] = {.lex_state = 0},
+  [281] = {.lex_state = 185},
+  [282] = {.lex_state = 0},
+  [283] = {.lex_state = 185},
+  [284] = {.lex_state = 181},
+  [285] = {.lex_state = 0},
+  [286] = {.lex_state = 0},
+  [287] = {.lex_state = 0},
+  [288] = {.lex_state = 185},
+  [289] = {.lex_state = 181},
+  [290] = {.lex_state = 185},
+  [291] = {.lex_state = 181},
+  [292] = {.lex_state = 185},
+  [293] = {.lex_state = 181},
+  [294] = {.lex_state = 185},
+  [295] = {.lex_state = 181},
+  [296] = {.lex_state = 0},
+  [297] = {.lex_state = 0},
+  [298] = {.lex_state = 0},
+  [299] = {.lex_state = 198},
+  [300] = {.lex_state = 198},
+  [301] = {.lex_state = 0},
+  [302] = {.lex_state = 0},
+  [303] = {.lex_state = 0},
+  [304] = {.lex_state = 0},
+  [305] = {.lex_state = 198},
+  [306] = {.lex_state = 0},
+  [307] = {.lex_state = 0},
+  [308] = {.lex_state = 0},
+  [309] = {.lex_state = 3},
+  [310] = {.lex_state = 181},
+  [311] = {.lex_state = 185},
   [312] = {.lex_state = 0},
-  [313] = {.lex_state = 0},
-  [314] = {.lex_state = 0},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 141},
-  [318] = {.lex_state = 0},
+  [313] = {.lex_state = 181},
+  [314] = {.lex_state = 198},
+  [315] = {.lex_state = 198},
+  [316] = {.lex_state = 198},
+  [317] = {.lex_state = 198},
+  [318] = {.lex_state = 21},
   [319] = {.lex_state = 0},
-  [320] = {.lex_state = 142},
+  [320] = {.lex_state = 17},
   [321] = {.lex_state = 0},
   [322] = {.lex_state = 0},
   [323] = {.lex_state = 0},
   [324] = {.lex_state = 0},
   [325] = {.lex_state = 0},
-  [326] = {.lex_state = 152},
-  [327] = {.lex_state = 0},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 0},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 140},
-  [332] = {.lex_state = 0},
+  [326] = {.lex_state = 0},
+  [327] = {.lex_state = 185},
+  [328] = {.lex_state = 181},
+  [329] = {.lex_state = 185},
+  [330] = {.lex_state = 185},
+  [331] = {.lex_state = 0},
+  [332] = {.lex_state = 185},
+  [333] = {.lex_state = 185},
+  [334] = {.lex_state = 17},
+  [335] = {.lex_state = 0},
+  [336] = {.lex_state = 0},
+  [337] = {.lex_state = 198},
+  [338] = {.lex_state = 198},
+  [339] = {.lex_state = 198},
+  [340] = {.lex_state = 198},
+  [341] = {.lex_state = 198},
+  [342] = {.lex_state = 198},
+  [343] = {.lex_state = 198},
+  [344] = {.lex_state = 198},
+  [345] = {.lex_state = 198},
+  [346] = {.lex_state = 198},
+  [347] = {.lex_state = 198},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 9},
+  [350] = {.lex_state = 14},
+  [351] = {.lex_state = 181},
+  [352] = {.lex_state = 14},
+  [353] = {.lex_state = 190},
+  [354] = {.lex_state = 181},
+  [355] = {.lex_state = 8},
+  [356] = {.lex_state = 181},
+  [357] = {.lex_state = 182},
+  [358] = {.lex_state = 181},
+  [359] = {.lex_state = 182},
+  [360] = {.lex_state = 0},
+  [361] = {.lex_state = 181},
+  [362] = {.lex_state = 182},
+  [363] = {.lex_state = 181},
+  [364] = {.lex_state = 10},
+  [365] = {.lex_state = 181},
+  [366] = {.lex_state = 196},
+  [367] = {.lex_state = 196},
+  [368] = {.lex_state = 0},
+  [369] = {.lex_state = 185},
+  [370] = {.lex_state = 181},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 182},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 0},
+  [375] = {.lex_state = 0},
+  [376] = {.lex_state = 0},
+  [377] = {.lex_state = 0},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 185},
+  [381] = {.lex_state = 183},
+  [382] = {.lex_state = 0},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 0},
+  [385] = {.lex_state = 185},
+  [386] = {.lex_state = 0},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 0},
+  [389] = {.lex_state = 0},
+  [390] = {.lex_state = 0},
+  [391] = {.lex_state = 0},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 0},
+  [394] = {.lex_state = 181},
+  [395] = {.lex_state = 185},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -6801,6 +8241,29 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_off] = ACTIONS(1),
     [anon_sym_sysctl] = ACTIONS(1),
     [anon_sym_port] = ACTIONS(1),
+    [anon_sym_firewall] = ACTIONS(1),
+    [anon_sym_input] = ACTIONS(1),
+    [anon_sym_output] = ACTIONS(1),
+    [anon_sym_prerouting] = ACTIONS(1),
+    [anon_sym_postrouting] = ACTIONS(1),
+    [anon_sym_policy] = ACTIONS(1),
+    [anon_sym_accept] = ACTIONS(1),
+    [anon_sym_drop] = ACTIONS(1),
+    [anon_sym_icmpv6] = ACTIONS(1),
+    [anon_sym_mark] = ACTIONS(1),
+    [anon_sym_ct] = ACTIONS(1),
+    [anon_sym_COMMA] = ACTIONS(1),
+    [anon_sym_counter] = ACTIONS(1),
+    [anon_sym_new] = ACTIONS(1),
+    [anon_sym_established] = ACTIONS(1),
+    [anon_sym_related] = ACTIONS(1),
+    [anon_sym_invalid] = ACTIONS(1),
+    [anon_sym_reject] = ACTIONS(1),
+    [anon_sym_pass] = ACTIONS(1),
+    [anon_sym_masquerade] = ACTIONS(1),
+    [anon_sym_classify] = ACTIONS(1),
+    [anon_sym_snat] = ACTIONS(1),
+    [anon_sym_dnat] = ACTIONS(1),
     [anon_sym_DOT] = ACTIONS(1),
     [anon_sym_LBRACE] = ACTIONS(1),
     [anon_sym_RBRACE] = ACTIONS(1),
@@ -6818,38 +8281,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(312),
-    [sym__statements] = STATE(332),
+    [sym_source_file] = STATE(377),
+    [sym__statements] = STATE(383),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(150),
-    [sym_netns_statement] = STATE(150),
-    [sym_host_statement] = STATE(150),
-    [sym_table_statement] = STATE(150),
-    [sym_let_statement] = STATE(150),
-    [sym_for_statement] = STATE(150),
-    [sym_include_statement] = STATE(150),
-    [sym_expect_statement] = STATE(150),
-    [sym_veth_statement] = STATE(150),
-    [sym_bridge_statement] = STATE(150),
-    [sym_macvlan_statement] = STATE(150),
-    [sym_vxlan_statement] = STATE(150),
-    [sym_link_statement] = STATE(150),
-    [sym_addr_statement] = STATE(150),
-    [sym_state_statement] = STATE(150),
-    [sym_mtu_statement] = STATE(150),
-    [sym_mac_statement] = STATE(150),
-    [sym_master_statement] = STATE(150),
-    [sym_shape_statement] = STATE(150),
-    [sym_htb_statement] = STATE(150),
-    [sym_class_statement] = STATE(150),
-    [sym_filter_statement] = STATE(150),
-    [sym_netem_statement] = STATE(150),
-    [sym_bpf_statement] = STATE(150),
-    [sym_xdp_statement] = STATE(150),
-    [sym_route_statement] = STATE(150),
-    [sym_rule_statement] = STATE(150),
-    [sym_forward_statement] = STATE(150),
-    [sym_sysctl_statement] = STATE(150),
+    [sym__statement] = STATE(187),
+    [sym_netns_statement] = STATE(187),
+    [sym_host_statement] = STATE(187),
+    [sym_table_statement] = STATE(187),
+    [sym_let_statement] = STATE(187),
+    [sym_for_statement] = STATE(187),
+    [sym_include_statement] = STATE(187),
+    [sym_expect_statement] = STATE(187),
+    [sym_veth_statement] = STATE(187),
+    [sym_bridge_statement] = STATE(187),
+    [sym_macvlan_statement] = STATE(187),
+    [sym_vxlan_statement] = STATE(187),
+    [sym_link_statement] = STATE(187),
+    [sym_addr_statement] = STATE(187),
+    [sym_state_statement] = STATE(187),
+    [sym_mtu_statement] = STATE(187),
+    [sym_mac_statement] = STATE(187),
+    [sym_master_statement] = STATE(187),
+    [sym_shape_statement] = STATE(187),
+    [sym_htb_statement] = STATE(187),
+    [sym_class_statement] = STATE(187),
+    [sym_filter_statement] = STATE(187),
+    [sym_netem_statement] = STATE(187),
+    [sym_bpf_statement] = STATE(187),
+    [sym_xdp_statement] = STATE(187),
+    [sym_route_statement] = STATE(187),
+    [sym_rule_statement] = STATE(187),
+    [sym_forward_statement] = STATE(187),
+    [sym_sysctl_statement] = STATE(187),
+    [sym_firewall_statement] = STATE(187),
     [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -6883,45 +8347,47 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_rule] = ACTIONS(59),
     [anon_sym_forward] = ACTIONS(61),
     [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(141),
-    [sym_netns_statement] = STATE(141),
-    [sym_host_statement] = STATE(141),
-    [sym_table_statement] = STATE(141),
-    [sym_let_statement] = STATE(141),
-    [sym_for_statement] = STATE(141),
-    [sym_include_statement] = STATE(141),
-    [sym_expect_statement] = STATE(141),
-    [sym_veth_statement] = STATE(141),
-    [sym_bridge_statement] = STATE(141),
-    [sym_macvlan_statement] = STATE(141),
-    [sym_vxlan_statement] = STATE(141),
-    [sym_link_statement] = STATE(141),
-    [sym_addr_statement] = STATE(141),
-    [sym_state_statement] = STATE(141),
-    [sym_mtu_statement] = STATE(141),
-    [sym_mac_statement] = STATE(141),
-    [sym_master_statement] = STATE(141),
-    [sym_shape_statement] = STATE(141),
-    [sym_htb_statement] = STATE(141),
-    [sym_class_statement] = STATE(141),
-    [sym_filter_statement] = STATE(141),
-    [sym_netem_statement] = STATE(141),
-    [sym_bpf_statement] = STATE(141),
-    [sym_xdp_statement] = STATE(141),
-    [sym_route_statement] = STATE(141),
-    [sym_rule_statement] = STATE(141),
-    [sym_forward_statement] = STATE(141),
-    [sym_sysctl_statement] = STATE(141),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(65),
-    [anon_sym_SEMI] = ACTIONS(67),
-    [sym__newline] = ACTIONS(67),
-    [anon_sym_GT] = ACTIONS(65),
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(163),
+    [sym_netns_statement] = STATE(163),
+    [sym_host_statement] = STATE(163),
+    [sym_table_statement] = STATE(163),
+    [sym_let_statement] = STATE(163),
+    [sym_for_statement] = STATE(163),
+    [sym_include_statement] = STATE(163),
+    [sym_expect_statement] = STATE(163),
+    [sym_veth_statement] = STATE(163),
+    [sym_bridge_statement] = STATE(163),
+    [sym_macvlan_statement] = STATE(163),
+    [sym_vxlan_statement] = STATE(163),
+    [sym_link_statement] = STATE(163),
+    [sym_addr_statement] = STATE(163),
+    [sym_state_statement] = STATE(163),
+    [sym_mtu_statement] = STATE(163),
+    [sym_mac_statement] = STATE(163),
+    [sym_master_statement] = STATE(163),
+    [sym_shape_statement] = STATE(163),
+    [sym_htb_statement] = STATE(163),
+    [sym_class_statement] = STATE(163),
+    [sym_filter_statement] = STATE(163),
+    [sym_netem_statement] = STATE(163),
+    [sym_bpf_statement] = STATE(163),
+    [sym_xdp_statement] = STATE(163),
+    [sym_route_statement] = STATE(163),
+    [sym_rule_statement] = STATE(163),
+    [sym_forward_statement] = STATE(163),
+    [sym_sysctl_statement] = STATE(163),
+    [sym_firewall_statement] = STATE(163),
+    [aux_sym__statements_repeat1] = STATE(9),
+    [ts_builtin_sym_end] = ACTIONS(67),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
+    [anon_sym_GT] = ACTIONS(67),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -6951,112 +8417,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_rule] = ACTIONS(59),
     [anon_sym_forward] = ACTIONS(61),
     [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(314),
+    [sym__statements] = STATE(388),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(150),
-    [sym_netns_statement] = STATE(150),
-    [sym_host_statement] = STATE(150),
-    [sym_table_statement] = STATE(150),
-    [sym_let_statement] = STATE(150),
-    [sym_for_statement] = STATE(150),
-    [sym_include_statement] = STATE(150),
-    [sym_expect_statement] = STATE(150),
-    [sym_veth_statement] = STATE(150),
-    [sym_bridge_statement] = STATE(150),
-    [sym_macvlan_statement] = STATE(150),
-    [sym_vxlan_statement] = STATE(150),
-    [sym_link_statement] = STATE(150),
-    [sym_addr_statement] = STATE(150),
-    [sym_state_statement] = STATE(150),
-    [sym_mtu_statement] = STATE(150),
-    [sym_mac_statement] = STATE(150),
-    [sym_master_statement] = STATE(150),
-    [sym_shape_statement] = STATE(150),
-    [sym_htb_statement] = STATE(150),
-    [sym_class_statement] = STATE(150),
-    [sym_filter_statement] = STATE(150),
-    [sym_netem_statement] = STATE(150),
-    [sym_bpf_statement] = STATE(150),
-    [sym_xdp_statement] = STATE(150),
-    [sym_route_statement] = STATE(150),
-    [sym_rule_statement] = STATE(150),
-    [sym_forward_statement] = STATE(150),
-    [sym_sysctl_statement] = STATE(150),
+    [sym__statement] = STATE(187),
+    [sym_netns_statement] = STATE(187),
+    [sym_host_statement] = STATE(187),
+    [sym_table_statement] = STATE(187),
+    [sym_let_statement] = STATE(187),
+    [sym_for_statement] = STATE(187),
+    [sym_include_statement] = STATE(187),
+    [sym_expect_statement] = STATE(187),
+    [sym_veth_statement] = STATE(187),
+    [sym_bridge_statement] = STATE(187),
+    [sym_macvlan_statement] = STATE(187),
+    [sym_vxlan_statement] = STATE(187),
+    [sym_link_statement] = STATE(187),
+    [sym_addr_statement] = STATE(187),
+    [sym_state_statement] = STATE(187),
+    [sym_mtu_statement] = STATE(187),
+    [sym_mac_statement] = STATE(187),
+    [sym_master_statement] = STATE(187),
+    [sym_shape_statement] = STATE(187),
+    [sym_htb_statement] = STATE(187),
+    [sym_class_statement] = STATE(187),
+    [sym_filter_statement] = STATE(187),
+    [sym_netem_statement] = STATE(187),
+    [sym_bpf_statement] = STATE(187),
+    [sym_xdp_statement] = STATE(187),
+    [sym_route_statement] = STATE(187),
+    [sym_rule_statement] = STATE(187),
+    [sym_forward_statement] = STATE(187),
+    [sym_sysctl_statement] = STATE(187),
+    [sym_firewall_statement] = STATE(187),
     [aux_sym__statements_repeat1] = STATE(2),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
-    [anon_sym_GT] = ACTIONS(69),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(227),
-    [sym_netns_statement] = STATE(227),
-    [sym_host_statement] = STATE(227),
-    [sym_table_statement] = STATE(227),
-    [sym_let_statement] = STATE(227),
-    [sym_for_statement] = STATE(227),
-    [sym_include_statement] = STATE(227),
-    [sym_expect_statement] = STATE(227),
-    [sym_veth_statement] = STATE(227),
-    [sym_bridge_statement] = STATE(227),
-    [sym_macvlan_statement] = STATE(227),
-    [sym_vxlan_statement] = STATE(227),
-    [sym_link_statement] = STATE(227),
-    [sym_addr_statement] = STATE(227),
-    [sym_state_statement] = STATE(227),
-    [sym_mtu_statement] = STATE(227),
-    [sym_mac_statement] = STATE(227),
-    [sym_master_statement] = STATE(227),
-    [sym_shape_statement] = STATE(227),
-    [sym_htb_statement] = STATE(227),
-    [sym_class_statement] = STATE(227),
-    [sym_filter_statement] = STATE(227),
-    [sym_netem_statement] = STATE(227),
-    [sym_bpf_statement] = STATE(227),
-    [sym_xdp_statement] = STATE(227),
-    [sym_route_statement] = STATE(227),
-    [sym_rule_statement] = STATE(227),
-    [sym_forward_statement] = STATE(227),
-    [sym_sysctl_statement] = STATE(227),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(71),
-    [anon_sym_SEMI] = ACTIONS(67),
-    [sym__newline] = ACTIONS(67),
     [anon_sym_GT] = ACTIONS(71),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -7087,44 +8487,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_rule] = ACTIONS(59),
     [anon_sym_forward] = ACTIONS(61),
     [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(5)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(227),
-    [sym_netns_statement] = STATE(227),
-    [sym_host_statement] = STATE(227),
-    [sym_table_statement] = STATE(227),
-    [sym_let_statement] = STATE(227),
-    [sym_for_statement] = STATE(227),
-    [sym_include_statement] = STATE(227),
-    [sym_expect_statement] = STATE(227),
-    [sym_veth_statement] = STATE(227),
-    [sym_bridge_statement] = STATE(227),
-    [sym_macvlan_statement] = STATE(227),
-    [sym_vxlan_statement] = STATE(227),
-    [sym_link_statement] = STATE(227),
-    [sym_addr_statement] = STATE(227),
-    [sym_state_statement] = STATE(227),
-    [sym_mtu_statement] = STATE(227),
-    [sym_mac_statement] = STATE(227),
-    [sym_master_statement] = STATE(227),
-    [sym_shape_statement] = STATE(227),
-    [sym_htb_statement] = STATE(227),
-    [sym_class_statement] = STATE(227),
-    [sym_filter_statement] = STATE(227),
-    [sym_netem_statement] = STATE(227),
-    [sym_bpf_statement] = STATE(227),
-    [sym_xdp_statement] = STATE(227),
-    [sym_route_statement] = STATE(227),
-    [sym_rule_statement] = STATE(227),
-    [sym_forward_statement] = STATE(227),
-    [sym_sysctl_statement] = STATE(227),
-    [aux_sym__statements_repeat1] = STATE(10),
+  [STATE(4)] = {
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(287),
+    [sym_netns_statement] = STATE(287),
+    [sym_host_statement] = STATE(287),
+    [sym_table_statement] = STATE(287),
+    [sym_let_statement] = STATE(287),
+    [sym_for_statement] = STATE(287),
+    [sym_include_statement] = STATE(287),
+    [sym_expect_statement] = STATE(287),
+    [sym_veth_statement] = STATE(287),
+    [sym_bridge_statement] = STATE(287),
+    [sym_macvlan_statement] = STATE(287),
+    [sym_vxlan_statement] = STATE(287),
+    [sym_link_statement] = STATE(287),
+    [sym_addr_statement] = STATE(287),
+    [sym_state_statement] = STATE(287),
+    [sym_mtu_statement] = STATE(287),
+    [sym_mac_statement] = STATE(287),
+    [sym_master_statement] = STATE(287),
+    [sym_shape_statement] = STATE(287),
+    [sym_htb_statement] = STATE(287),
+    [sym_class_statement] = STATE(287),
+    [sym_filter_statement] = STATE(287),
+    [sym_netem_statement] = STATE(287),
+    [sym_bpf_statement] = STATE(287),
+    [sym_xdp_statement] = STATE(287),
+    [sym_route_statement] = STATE(287),
+    [sym_rule_statement] = STATE(287),
+    [sym_forward_statement] = STATE(287),
+    [sym_sysctl_statement] = STATE(287),
+    [sym_firewall_statement] = STATE(287),
+    [aux_sym__statements_repeat1] = STATE(9),
     [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(67),
-    [sym__newline] = ACTIONS(67),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -7155,44 +8557,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_rule] = ACTIONS(59),
     [anon_sym_forward] = ACTIONS(61),
     [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(6)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(227),
-    [sym_netns_statement] = STATE(227),
-    [sym_host_statement] = STATE(227),
-    [sym_table_statement] = STATE(227),
-    [sym_let_statement] = STATE(227),
-    [sym_for_statement] = STATE(227),
-    [sym_include_statement] = STATE(227),
-    [sym_expect_statement] = STATE(227),
-    [sym_veth_statement] = STATE(227),
-    [sym_bridge_statement] = STATE(227),
-    [sym_macvlan_statement] = STATE(227),
-    [sym_vxlan_statement] = STATE(227),
-    [sym_link_statement] = STATE(227),
-    [sym_addr_statement] = STATE(227),
-    [sym_state_statement] = STATE(227),
-    [sym_mtu_statement] = STATE(227),
-    [sym_mac_statement] = STATE(227),
-    [sym_master_statement] = STATE(227),
-    [sym_shape_statement] = STATE(227),
-    [sym_htb_statement] = STATE(227),
-    [sym_class_statement] = STATE(227),
-    [sym_filter_statement] = STATE(227),
-    [sym_netem_statement] = STATE(227),
-    [sym_bpf_statement] = STATE(227),
-    [sym_xdp_statement] = STATE(227),
-    [sym_route_statement] = STATE(227),
-    [sym_rule_statement] = STATE(227),
-    [sym_forward_statement] = STATE(227),
-    [sym_sysctl_statement] = STATE(227),
-    [aux_sym__statements_repeat1] = STATE(10),
+  [STATE(5)] = {
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(287),
+    [sym_netns_statement] = STATE(287),
+    [sym_host_statement] = STATE(287),
+    [sym_table_statement] = STATE(287),
+    [sym_let_statement] = STATE(287),
+    [sym_for_statement] = STATE(287),
+    [sym_include_statement] = STATE(287),
+    [sym_expect_statement] = STATE(287),
+    [sym_veth_statement] = STATE(287),
+    [sym_bridge_statement] = STATE(287),
+    [sym_macvlan_statement] = STATE(287),
+    [sym_vxlan_statement] = STATE(287),
+    [sym_link_statement] = STATE(287),
+    [sym_addr_statement] = STATE(287),
+    [sym_state_statement] = STATE(287),
+    [sym_mtu_statement] = STATE(287),
+    [sym_mac_statement] = STATE(287),
+    [sym_master_statement] = STATE(287),
+    [sym_shape_statement] = STATE(287),
+    [sym_htb_statement] = STATE(287),
+    [sym_class_statement] = STATE(287),
+    [sym_filter_statement] = STATE(287),
+    [sym_netem_statement] = STATE(287),
+    [sym_bpf_statement] = STATE(287),
+    [sym_xdp_statement] = STATE(287),
+    [sym_route_statement] = STATE(287),
+    [sym_rule_statement] = STATE(287),
+    [sym_forward_statement] = STATE(287),
+    [sym_sysctl_statement] = STATE(287),
+    [sym_firewall_statement] = STATE(287),
+    [aux_sym__statements_repeat1] = STATE(9),
     [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(67),
-    [sym__newline] = ACTIONS(67),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -7223,118 +8627,160 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_rule] = ACTIONS(59),
     [anon_sym_forward] = ACTIONS(61),
     [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(6)] = {
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(287),
+    [sym_netns_statement] = STATE(287),
+    [sym_host_statement] = STATE(287),
+    [sym_table_statement] = STATE(287),
+    [sym_let_statement] = STATE(287),
+    [sym_for_statement] = STATE(287),
+    [sym_include_statement] = STATE(287),
+    [sym_expect_statement] = STATE(287),
+    [sym_veth_statement] = STATE(287),
+    [sym_bridge_statement] = STATE(287),
+    [sym_macvlan_statement] = STATE(287),
+    [sym_vxlan_statement] = STATE(287),
+    [sym_link_statement] = STATE(287),
+    [sym_addr_statement] = STATE(287),
+    [sym_state_statement] = STATE(287),
+    [sym_mtu_statement] = STATE(287),
+    [sym_mac_statement] = STATE(287),
+    [sym_master_statement] = STATE(287),
+    [sym_shape_statement] = STATE(287),
+    [sym_htb_statement] = STATE(287),
+    [sym_class_statement] = STATE(287),
+    [sym_filter_statement] = STATE(287),
+    [sym_netem_statement] = STATE(287),
+    [sym_bpf_statement] = STATE(287),
+    [sym_xdp_statement] = STATE(287),
+    [sym_route_statement] = STATE(287),
+    [sym_rule_statement] = STATE(287),
+    [sym_forward_statement] = STATE(287),
+    [sym_sysctl_statement] = STATE(287),
+    [sym_firewall_statement] = STATE(287),
+    [aux_sym__statements_repeat1] = STATE(9),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
+    [anon_sym_GT] = ACTIONS(77),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_macvlan] = ACTIONS(27),
+    [anon_sym_vxlan] = ACTIONS(29),
+    [anon_sym_link] = ACTIONS(31),
+    [anon_sym_addr] = ACTIONS(33),
+    [anon_sym_up] = ACTIONS(35),
+    [anon_sym_down] = ACTIONS(35),
+    [anon_sym_mtu] = ACTIONS(37),
+    [anon_sym_mac] = ACTIONS(39),
+    [anon_sym_master] = ACTIONS(41),
+    [anon_sym_shape] = ACTIONS(43),
+    [anon_sym_htb] = ACTIONS(45),
+    [anon_sym_class] = ACTIONS(47),
+    [anon_sym_filter] = ACTIONS(49),
+    [anon_sym_netem] = ACTIONS(51),
+    [anon_sym_bpf] = ACTIONS(53),
+    [anon_sym_xdp] = ACTIONS(55),
+    [anon_sym_route] = ACTIONS(57),
+    [anon_sym_rule] = ACTIONS(59),
+    [anon_sym_forward] = ACTIONS(61),
+    [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(7)] = {
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(287),
+    [sym_netns_statement] = STATE(287),
+    [sym_host_statement] = STATE(287),
+    [sym_table_statement] = STATE(287),
+    [sym_let_statement] = STATE(287),
+    [sym_for_statement] = STATE(287),
+    [sym_include_statement] = STATE(287),
+    [sym_expect_statement] = STATE(287),
+    [sym_veth_statement] = STATE(287),
+    [sym_bridge_statement] = STATE(287),
+    [sym_macvlan_statement] = STATE(287),
+    [sym_vxlan_statement] = STATE(287),
+    [sym_link_statement] = STATE(287),
+    [sym_addr_statement] = STATE(287),
+    [sym_state_statement] = STATE(287),
+    [sym_mtu_statement] = STATE(287),
+    [sym_mac_statement] = STATE(287),
+    [sym_master_statement] = STATE(287),
+    [sym_shape_statement] = STATE(287),
+    [sym_htb_statement] = STATE(287),
+    [sym_class_statement] = STATE(287),
+    [sym_filter_statement] = STATE(287),
+    [sym_netem_statement] = STATE(287),
+    [sym_bpf_statement] = STATE(287),
+    [sym_xdp_statement] = STATE(287),
+    [sym_route_statement] = STATE(287),
+    [sym_rule_statement] = STATE(287),
+    [sym_forward_statement] = STATE(287),
+    [sym_sysctl_statement] = STATE(287),
+    [sym_firewall_statement] = STATE(287),
+    [aux_sym__statements_repeat1] = STATE(9),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_macvlan] = ACTIONS(27),
+    [anon_sym_vxlan] = ACTIONS(29),
+    [anon_sym_link] = ACTIONS(31),
+    [anon_sym_addr] = ACTIONS(33),
+    [anon_sym_up] = ACTIONS(35),
+    [anon_sym_down] = ACTIONS(35),
+    [anon_sym_mtu] = ACTIONS(37),
+    [anon_sym_mac] = ACTIONS(39),
+    [anon_sym_master] = ACTIONS(41),
+    [anon_sym_shape] = ACTIONS(43),
+    [anon_sym_htb] = ACTIONS(45),
+    [anon_sym_class] = ACTIONS(47),
+    [anon_sym_filter] = ACTIONS(49),
+    [anon_sym_netem] = ACTIONS(51),
+    [anon_sym_bpf] = ACTIONS(53),
+    [anon_sym_xdp] = ACTIONS(55),
+    [anon_sym_route] = ACTIONS(57),
+    [anon_sym_rule] = ACTIONS(59),
+    [anon_sym_forward] = ACTIONS(61),
+    [anon_sym_sysctl] = ACTIONS(63),
+    [anon_sym_firewall] = ACTIONS(65),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
 };
 
 static const uint16_t ts_small_parse_table[] = {
-  [0] = 32,
-    ACTIONS(9), 1,
-      anon_sym_netns,
-    ACTIONS(11), 1,
-      anon_sym_host,
-    ACTIONS(13), 1,
-      anon_sym_table,
-    ACTIONS(15), 1,
-      anon_sym_let,
-    ACTIONS(17), 1,
-      anon_sym_for,
-    ACTIONS(19), 1,
-      anon_sym_include,
-    ACTIONS(21), 1,
-      anon_sym_expect,
-    ACTIONS(23), 1,
-      anon_sym_veth,
-    ACTIONS(25), 1,
-      anon_sym_bridge,
-    ACTIONS(27), 1,
-      anon_sym_macvlan,
-    ACTIONS(29), 1,
-      anon_sym_vxlan,
-    ACTIONS(31), 1,
-      anon_sym_link,
-    ACTIONS(33), 1,
-      anon_sym_addr,
-    ACTIONS(37), 1,
-      anon_sym_mtu,
-    ACTIONS(39), 1,
-      anon_sym_mac,
-    ACTIONS(41), 1,
-      anon_sym_master,
-    ACTIONS(43), 1,
-      anon_sym_shape,
-    ACTIONS(45), 1,
-      anon_sym_htb,
-    ACTIONS(47), 1,
-      anon_sym_class,
-    ACTIONS(49), 1,
-      anon_sym_filter,
-    ACTIONS(51), 1,
-      anon_sym_netem,
-    ACTIONS(53), 1,
-      anon_sym_bpf,
-    ACTIONS(55), 1,
-      anon_sym_xdp,
-    ACTIONS(57), 1,
-      anon_sym_route,
-    ACTIONS(59), 1,
-      anon_sym_rule,
-    ACTIONS(61), 1,
-      anon_sym_forward,
-    ACTIONS(63), 1,
-      anon_sym_sysctl,
+  [0] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(35), 2,
-      anon_sym_up,
-      anon_sym_down,
-    ACTIONS(67), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    STATE(227), 29,
-      sym__statement,
-      sym_netns_statement,
-      sym_host_statement,
-      sym_table_statement,
-      sym_let_statement,
-      sym_for_statement,
-      sym_include_statement,
-      sym_expect_statement,
-      sym_veth_statement,
-      sym_bridge_statement,
-      sym_macvlan_statement,
-      sym_vxlan_statement,
-      sym_link_statement,
-      sym_addr_statement,
-      sym_state_statement,
-      sym_mtu_statement,
-      sym_mac_statement,
-      sym_master_statement,
-      sym_shape_statement,
-      sym_htb_statement,
-      sym_class_statement,
-      sym_filter_statement,
-      sym_netem_statement,
-      sym_bpf_statement,
-      sym_xdp_statement,
-      sym_route_statement,
-      sym_rule_statement,
-      sym_forward_statement,
-      sym_sysctl_statement,
-  [129] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 3,
+    ACTIONS(81), 3,
       anon_sym_prio,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(77), 41,
+    ACTIONS(79), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7373,66 +8819,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [182] = 3,
+  [56] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
-      anon_sym_prio,
-      sym_integer,
-    ACTIONS(81), 35,
-      ts_builtin_sym_end,
+    ACTIONS(85), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_port,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [228] = 5,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    ACTIONS(90), 2,
-      anon_sym_for,
-      anon_sym_mac,
-    STATE(10), 2,
+    STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(85), 29,
+    ACTIONS(88), 3,
+      anon_sym_for,
+      anon_sym_mac,
+      anon_sym_class,
+    ACTIONS(83), 38,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -7453,7 +8860,6 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_master,
       anon_sym_shape,
       anon_sym_htb,
-      anon_sym_class,
       anon_sym_filter,
       anon_sym_netem,
       anon_sym_bpf,
@@ -7462,13 +8868,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_rule,
       anon_sym_forward,
       anon_sym_sysctl,
-  [276] = 3,
-    ACTIONS(94), 1,
+      anon_sym_firewall,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_mark,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+      anon_sym_classify,
+      anon_sym_snat,
+      anon_sym_dnat,
+  [114] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(92), 2,
+      anon_sym_prio,
+      sym_integer,
+    ACTIONS(90), 38,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      anon_sym_SLASH2,
+      aux_sym_ipv6_address_token1,
+  [163] = 3,
+    ACTIONS(96), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 34,
+    ACTIONS(94), 37,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7499,19 +8961,22 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_DOT,
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [320] = 4,
-    ACTIONS(98), 1,
-      sym_integer,
+  [210] = 4,
     ACTIONS(100), 1,
+      sym_integer,
+    ACTIONS(102), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(96), 32,
+    ACTIONS(98), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7542,17 +9007,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [365] = 4,
-    ACTIONS(104), 1,
-      anon_sym_DOT,
+  [258] = 4,
     ACTIONS(106), 1,
+      anon_sym_DOT,
+    ACTIONS(108), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(102), 32,
+    ACTIONS(104), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7583,17 +9051,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [410] = 4,
-    ACTIONS(110), 1,
-      sym_integer,
+  [306] = 4,
     ACTIONS(112), 1,
+      sym_integer,
+    ACTIONS(114), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(108), 32,
+    ACTIONS(110), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7624,17 +9095,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [455] = 4,
-    ACTIONS(116), 1,
-      sym_integer,
+  [354] = 4,
     ACTIONS(118), 1,
+      sym_integer,
+    ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(114), 32,
+    ACTIONS(116), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7665,15 +9139,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [500] = 3,
-    ACTIONS(122), 1,
+  [402] = 3,
+    ACTIONS(124), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(120), 32,
+    ACTIONS(122), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7704,15 +9181,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [542] = 3,
-    ACTIONS(126), 1,
+  [447] = 3,
+    ACTIONS(128), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(124), 32,
+    ACTIONS(126), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7743,15 +9223,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [584] = 3,
-    ACTIONS(130), 1,
+  [492] = 3,
+    ACTIONS(132), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(128), 32,
+    ACTIONS(130), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7782,15 +9265,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [626] = 3,
-    ACTIONS(134), 1,
+  [537] = 3,
+    ACTIONS(136), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(132), 26,
+    ACTIONS(134), 33,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7803,7 +9289,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_proto,
       anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_dev,
@@ -7817,26 +9307,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_port,
-  [662] = 7,
-    ACTIONS(140), 1,
-      anon_sym_DOT,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [580] = 7,
     ACTIONS(142), 1,
+      anon_sym_DOT,
+    ACTIONS(145), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(144), 1,
+    ACTIONS(148), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
+    STATE(20), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(136), 4,
+    ACTIONS(138), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(138), 10,
+    ACTIONS(140), 10,
       anon_sym_table,
       anon_sym_lookup,
       anon_sym_from,
@@ -7847,42 +9340,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [699] = 7,
-    ACTIONS(144), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(150), 1,
+  [617] = 7,
+    ACTIONS(155), 1,
       anon_sym_DOT,
-    ACTIONS(152), 1,
+    ACTIONS(157), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(22), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(148), 10,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [736] = 7,
-    ACTIONS(158), 1,
-      anon_sym_DOT,
-    ACTIONS(161), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(164), 1,
+    ACTIONS(159), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -7891,12 +9354,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(154), 4,
+    ACTIONS(151), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(156), 10,
+    ACTIONS(153), 10,
       anon_sym_table,
       anon_sym_lookup,
       anon_sym_from,
@@ -7907,45 +9370,133 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [773] = 12,
+  [654] = 7,
+    ACTIONS(159), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(165), 1,
+      anon_sym_DOT,
     ACTIONS(167), 1,
-      sym_identifier,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(20), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(163), 10,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [691] = 7,
     ACTIONS(169), 1,
-      anon_sym_DASH,
+      anon_sym_DOT,
     ACTIONS(171), 1,
-      anon_sym_LBRACE,
+      aux_sym__imm_name_part_token1,
     ACTIONS(173), 1,
-      anon_sym_LPAREN,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(161), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(27), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(163), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [727] = 12,
     ACTIONS(175), 1,
-      sym_integer,
+      sym_identifier,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
     ACTIONS(179), 1,
-      sym_size,
+      anon_sym_LBRACE,
     ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(183), 1,
+      sym_integer,
+    ACTIONS(187), 1,
+      sym_size,
+    ACTIONS(189), 1,
       aux_sym_ipv6_address_token1,
-    STATE(322), 1,
+    STATE(382), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(177), 3,
+    ACTIONS(185), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(263), 3,
+    STATE(322), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(98), 5,
+    STATE(116), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [819] = 2,
+  [773] = 7,
+    ACTIONS(173), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(191), 1,
+      anon_sym_DOT,
+    ACTIONS(193), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 19,
+    ACTIONS(151), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(23), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(153), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [809] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 19,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -7965,265 +9516,464 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [845] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(185), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [870] = 7,
-    ACTIONS(187), 1,
+  [835] = 7,
+    ACTIONS(197), 1,
       anon_sym_DOT,
-    ACTIONS(190), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(154), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(156), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [904] = 7,
-    ACTIONS(196), 1,
-      anon_sym_DOT,
-    ACTIONS(198), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(200), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(203), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
-      ts_builtin_sym_end,
+    ACTIONS(138), 3,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(148), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [938] = 7,
-    ACTIONS(200), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(202), 1,
-      anon_sym_DOT,
-    ACTIONS(204), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(136), 5,
+    ACTIONS(140), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [871] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(206), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [896] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(208), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(138), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [972] = 3,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [921] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 6,
+    ACTIONS(210), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(79), 11,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      aux_sym__imm_name_part_token1,
-  [998] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(83), 11,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      aux_sym__imm_name_part_token1,
-  [1024] = 7,
-    ACTIONS(206), 1,
-      anon_sym_DOT,
-    ACTIONS(209), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [946] = 7,
     ACTIONS(212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(154), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(156), 6,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1057] = 7,
-    ACTIONS(215), 1,
       anon_sym_DOT,
-    ACTIONS(217), 1,
+    ACTIONS(214), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(219), 1,
+    ACTIONS(216), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 3,
+    STATE(34), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(146), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(148), 6,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1090] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(221), 16,
+    ACTIONS(161), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
+    ACTIONS(163), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [980] = 7,
+    ACTIONS(216), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(218), 1,
+      anon_sym_DOT,
+    ACTIONS(220), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(151), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(153), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1014] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 11,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      aux_sym__imm_name_part_token1,
+  [1040] = 7,
+    ACTIONS(222), 1,
+      anon_sym_DOT,
+    ACTIONS(225), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(228), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(140), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1074] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 11,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      aux_sym__imm_name_part_token1,
+  [1100] = 7,
+    ACTIONS(231), 1,
+      anon_sym_DOT,
+    ACTIONS(233), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(235), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(49), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(163), 6,
+      anon_sym_table,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_port,
-  [1113] = 10,
-    ACTIONS(234), 1,
-      anon_sym_fwmark,
+  [1133] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [1158] = 11,
     ACTIONS(237), 1,
+      anon_sym_GT,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
+    ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(348), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(9), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1199] = 11,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
+    ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    ACTIONS(249), 1,
+      anon_sym_GT,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(348), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(9), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1240] = 11,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
+    ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    ACTIONS(251), 1,
+      anon_sym_GT,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(348), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(9), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1281] = 10,
+    ACTIONS(261), 1,
+      anon_sym_fwmark,
+    ACTIONS(263), 1,
       anon_sym_uidrange,
-    STATE(34), 1,
+    STATE(46), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(48), 1,
+    STATE(65), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(225), 2,
+    ACTIONS(255), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(228), 2,
+    ACTIONS(257), 2,
       anon_sym_from,
       anon_sym_to,
-    ACTIONS(231), 2,
+    ACTIONS(259), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(240), 2,
+    ACTIONS(265), 2,
       anon_sym_priority,
       anon_sym_pref,
-    ACTIONS(223), 4,
+    ACTIONS(253), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1152] = 3,
+  [1320] = 10,
+    ACTIONS(278), 1,
+      anon_sym_fwmark,
+    ACTIONS(281), 1,
+      anon_sym_uidrange,
+    STATE(42), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(65), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(272), 2,
+      anon_sym_from,
+      anon_sym_to,
+    ACTIONS(275), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(284), 2,
+      anon_sym_priority,
+      anon_sym_pref,
+    ACTIONS(267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1359] = 11,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
     ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    ACTIONS(289), 1,
+      anon_sym_GT,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(220), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(287), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(48), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1400] = 3,
+    ACTIONS(293), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(243), 15,
+    ACTIONS(291), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8239,753 +9989,1006 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1177] = 10,
-    ACTIONS(255), 1,
-      anon_sym_fwmark,
-    ACTIONS(257), 1,
-      anon_sym_uidrange,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(48), 1,
-      sym__table_opt,
+  [1425] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(251), 2,
-      anon_sym_from,
-      anon_sym_to,
-    ACTIONS(253), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(259), 2,
-      anon_sym_priority,
-      anon_sym_pref,
-    ACTIONS(247), 4,
+    ACTIONS(295), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [1216] = 10,
-    ACTIONS(255), 1,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1448] = 10,
+    ACTIONS(261), 1,
       anon_sym_fwmark,
-    ACTIONS(257), 1,
-      anon_sym_uidrange,
-    STATE(36), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(48), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(251), 2,
-      anon_sym_from,
-      anon_sym_to,
-    ACTIONS(253), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(259), 2,
-      anon_sym_priority,
-      anon_sym_pref,
-    ACTIONS(261), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1255] = 7,
-    ACTIONS(219), 1,
-      anon_sym_LBRACE2,
     ACTIONS(263), 1,
+      anon_sym_uidrange,
+    STATE(42), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(65), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(255), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(257), 2,
+      anon_sym_from,
+      anon_sym_to,
+    ACTIONS(259), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(265), 2,
+      anon_sym_priority,
+      anon_sym_pref,
+    ACTIONS(297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1487] = 7,
+    ACTIONS(235), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(299), 1,
       anon_sym_DOT,
-    ACTIONS(265), 1,
+    ACTIONS(301), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(32), 3,
+    STATE(36), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(136), 4,
+    ACTIONS(151), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(138), 6,
+    ACTIONS(153), 6,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_dev,
       anon_sym_lookup,
-  [1288] = 3,
-    ACTIONS(269), 1,
-      anon_sym_SLASH,
+  [1520] = 11,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
+    ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    ACTIONS(303), 1,
+      anon_sym_GT,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(201), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(267), 14,
-      ts_builtin_sym_end,
+    ACTIONS(69), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1312] = 10,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    ACTIONS(275), 1,
-      anon_sym_id,
-    ACTIONS(279), 1,
-      anon_sym_dev,
-    ACTIONS(281), 1,
-      anon_sym_port,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(241), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(277), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(271), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1350] = 10,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    ACTIONS(275), 1,
-      anon_sym_id,
-    ACTIONS(279), 1,
-      anon_sym_dev,
-    ACTIONS(281), 1,
-      anon_sym_port,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(284), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(277), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1388] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(285), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1409] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(287), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1430] = 8,
-    ACTIONS(291), 1,
-      anon_sym_id,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    ACTIONS(300), 1,
-      anon_sym_port,
-    STATE(73), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(294), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(289), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [1463] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(267), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1484] = 3,
+    STATE(9), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1561] = 7,
     ACTIONS(305), 1,
-      anon_sym_DOT_DOT,
+      anon_sym_DOT,
+    ACTIONS(308), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(311), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(303), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1507] = 3,
-    ACTIONS(309), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(307), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1530] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(311), 14,
+    STATE(49), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+    ACTIONS(140), 6,
       anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1551] = 3,
-    ACTIONS(315), 1,
-      anon_sym_DOT_DOT,
+  [1594] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(313), 13,
-      ts_builtin_sym_end,
+    ACTIONS(79), 5,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1574] = 4,
-    ACTIONS(305), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(303), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [1599] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(83), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [1622] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(79), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [1645] = 9,
-    ACTIONS(327), 1,
-      anon_sym_metric,
-    ACTIONS(330), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(77), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(321), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(324), 2,
+    ACTIONS(81), 11,
+      anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1679] = 9,
-    ACTIONS(337), 1,
-      anon_sym_metric,
-    ACTIONS(339), 1,
-      anon_sym_dev,
-    STATE(57), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(77), 1,
-      sym__table_opt,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [1619] = 4,
+    ACTIONS(316), 1,
+      anon_sym_COMMA,
+    STATE(51), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(335), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(333), 4,
-      ts_builtin_sym_end,
+    ACTIONS(314), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1713] = 9,
-    ACTIONS(337), 1,
-      anon_sym_metric,
-    ACTIONS(339), 1,
-      anon_sym_dev,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1645] = 4,
+    ACTIONS(321), 1,
+      anon_sym_COMMA,
     STATE(56), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(77), 1,
-      sym__table_opt,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(335), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(341), 4,
-      ts_builtin_sym_end,
+    ACTIONS(319), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1747] = 9,
-    ACTIONS(337), 1,
-      anon_sym_metric,
-    ACTIONS(339), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(77), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(335), 2,
+      anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(343), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1781] = 9,
-    ACTIONS(337), 1,
-      anon_sym_metric,
-    ACTIONS(339), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(77), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(249), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(335), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1815] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(79), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1837] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(83), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1859] = 6,
-    ACTIONS(138), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1671] = 10,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(327), 1,
+      anon_sym_id,
+    ACTIONS(331), 1,
+      anon_sym_dev,
+    ACTIONS(333), 1,
+      anon_sym_port,
+    STATE(100), 1,
+      sym__dev_opt,
+    STATE(306), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(347), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(68), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(136), 5,
+    STATE(64), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(329), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(323), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [1886] = 8,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
+  [1709] = 10,
+    ACTIONS(241), 1,
+      anon_sym_mark,
+    ACTIONS(243), 1,
+      anon_sym_classify,
+    ACTIONS(245), 1,
+      anon_sym_snat,
+    ACTIONS(247), 1,
+      anon_sym_dnat,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(348), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(9), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(239), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1747] = 10,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    ACTIONS(327), 1,
+      anon_sym_id,
+    ACTIONS(331), 1,
+      anon_sym_dev,
+    ACTIONS(333), 1,
+      anon_sym_port,
+    STATE(100), 1,
+      sym__dev_opt,
+    STATE(297), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(53), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(329), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(335), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1785] = 4,
+    ACTIONS(321), 1,
+      anon_sym_COMMA,
+    STATE(51), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(337), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1811] = 3,
+    ACTIONS(341), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(339), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [1835] = 3,
+    ACTIONS(343), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(319), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1858] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(345), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [1879] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(347), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [1900] = 3,
+    ACTIONS(343), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(319), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1923] = 3,
     ACTIONS(351), 1,
-      anon_sym_DOT,
-    ACTIONS(354), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(68), 1,
-      aux_sym__if_name_repeat1,
-    STATE(71), 1,
-      aux_sym__ns_name_repeat1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(136), 5,
+    ACTIONS(349), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [1917] = 6,
-    ACTIONS(156), 1,
-      anon_sym_LT,
-    ACTIONS(359), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(356), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(154), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [1944] = 7,
-    ACTIONS(364), 1,
-      anon_sym_LBRACE,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [1946] = 10,
+    ACTIONS(355), 1,
+      anon_sym_proto,
     ACTIONS(367), 1,
-      sym_integer,
+      anon_sym_mark,
     ACTIONS(370), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+      anon_sym_ct,
+    ACTIONS(373), 1,
+      anon_sym_counter,
+    STATE(63), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(362), 4,
-      ts_builtin_sym_end,
+    ACTIONS(358), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(361), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(364), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(353), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(63), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [1973] = 7,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(377), 1,
-      sym_integer,
-    ACTIONS(379), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(373), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(63), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [2002] = 7,
-    ACTIONS(138), 1,
-      anon_sym_mode,
-    ACTIONS(381), 1,
-      anon_sym_DOT,
-    ACTIONS(383), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(385), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(136), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2031] = 7,
-    ACTIONS(148), 1,
-      anon_sym_mode,
-    ACTIONS(385), 1,
-      anon_sym_LBRACE2,
+  [1983] = 8,
+    ACTIONS(378), 1,
+      anon_sym_id,
+    ACTIONS(384), 1,
+      anon_sym_dev,
     ACTIONS(387), 1,
-      anon_sym_DOT,
-    ACTIONS(389), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_port,
+    STATE(100), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
+    STATE(64), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(381), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(376), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2060] = 7,
-    ACTIONS(156), 1,
-      anon_sym_mode,
-    ACTIONS(391), 1,
+  [2016] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(390), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [2037] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
       anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2060] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2083] = 10,
     ACTIONS(394), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(397), 1,
-      anon_sym_LBRACE2,
+      anon_sym_proto,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
+      anon_sym_ct,
+    ACTIONS(406), 1,
+      anon_sym_counter,
+    STATE(63), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(154), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2089] = 6,
-    ACTIONS(148), 1,
-      anon_sym_LT,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
+    ACTIONS(396), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(398), 2,
+      anon_sym_sport,
+      anon_sym_dport,
     ACTIONS(400), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(392), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2120] = 10,
+    ACTIONS(394), 1,
+      anon_sym_proto,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
+      anon_sym_ct,
+    ACTIONS(410), 1,
+      anon_sym_counter,
+    STATE(68), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(396), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(398), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(400), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(408), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2157] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(412), 14,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [2116] = 2,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [2178] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(402), 12,
+    ACTIONS(339), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+  [2199] = 3,
+    ACTIONS(416), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(414), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2222] = 3,
+    ACTIONS(420), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(418), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2245] = 4,
+    ACTIONS(420), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(418), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2270] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(314), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2291] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(424), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2311] = 9,
+    ACTIONS(434), 1,
+      anon_sym_metric,
+    ACTIONS(437), 1,
+      anon_sym_dev,
+    STATE(77), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(104), 1,
+      sym__dev_opt,
+    STATE(106), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(428), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(431), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(426), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2345] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(440), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2365] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(442), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2385] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(444), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2405] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(319), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2425] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(446), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2445] = 9,
+    ACTIONS(452), 1,
+      anon_sym_metric,
+    ACTIONS(454), 1,
+      anon_sym_dev,
+    STATE(77), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(104), 1,
+      sym__dev_opt,
+    STATE(106), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(255), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(450), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(448), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2479] = 9,
+    ACTIONS(452), 1,
+      anon_sym_metric,
+    ACTIONS(454), 1,
+      anon_sym_dev,
+    STATE(77), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(104), 1,
+      sym__dev_opt,
+    STATE(106), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(255), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(450), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(456), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2513] = 9,
+    ACTIONS(452), 1,
+      anon_sym_metric,
+    ACTIONS(454), 1,
+      anon_sym_dev,
+    STATE(83), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(104), 1,
+      sym__dev_opt,
+    STATE(106), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(255), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(450), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(458), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2547] = 9,
+    ACTIONS(452), 1,
+      anon_sym_metric,
+    ACTIONS(454), 1,
+      anon_sym_dev,
+    STATE(84), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(104), 1,
+      sym__dev_opt,
+    STATE(106), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(255), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(450), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(460), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2581] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(462), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2601] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2623] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2645] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(464), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8998,49 +11001,207 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2135] = 5,
-    ACTIONS(406), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(409), 1,
-      anon_sym_LBRACE2,
+  [2664] = 7,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 3,
+    ACTIONS(466), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(98), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [2693] = 8,
+    ACTIONS(474), 1,
+      anon_sym_DOT,
+    ACTIONS(477), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    STATE(97), 1,
+      aux_sym__if_name_repeat1,
+    STATE(103), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(153), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(404), 6,
+    ACTIONS(151), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-  [2159] = 5,
-    ACTIONS(349), 1,
+  [2724] = 6,
+    ACTIONS(140), 1,
+      anon_sym_LT,
+    ACTIONS(484), 1,
       anon_sym_LBRACE2,
-    ACTIONS(414), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 3,
+    ACTIONS(481), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(93), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(412), 6,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [2751] = 7,
+    ACTIONS(153), 1,
+      anon_sym_mode,
+    ACTIONS(487), 1,
+      anon_sym_DOT,
+    ACTIONS(489), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(491), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(151), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
+  [2780] = 7,
+    ACTIONS(163), 1,
+      anon_sym_mode,
+    ACTIONS(491), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(493), 1,
       anon_sym_DOT,
-  [2183] = 2,
+    ACTIONS(495), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(416), 11,
+    STATE(96), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(161), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2809] = 7,
+    ACTIONS(140), 1,
+      anon_sym_mode,
+    ACTIONS(497), 1,
+      anon_sym_DOT,
+    ACTIONS(500), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(503), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2838] = 6,
+    ACTIONS(163), 1,
+      anon_sym_LT,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(506), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(93), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(161), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [2865] = 7,
+    ACTIONS(510), 1,
+      anon_sym_LBRACE,
+    ACTIONS(513), 1,
+      sym_integer,
+    ACTIONS(516), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(508), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(98), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [2894] = 6,
+    ACTIONS(153), 1,
+      anon_sym_LT,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(519), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(97), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(151), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [2921] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9052,11 +11213,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2201] = 2,
+  [2939] = 5,
+    ACTIONS(525), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(528), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(418), 11,
+    STATE(101), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(523), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [2963] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(531), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9068,11 +11248,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2219] = 2,
+  [2981] = 5,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(535), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(420), 10,
+    STATE(101), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(533), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3005] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(537), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9083,28 +11282,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_dev,
       anon_sym_lookup,
-  [2236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(422), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2253] = 3,
-    ACTIONS(83), 1,
+  [3022] = 3,
+    ACTIONS(92), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 9,
+    ACTIONS(90), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9114,11 +11298,11 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [2272] = 2,
+  [3041] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(424), 10,
+    ACTIONS(539), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9129,53 +11313,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_dev,
       anon_sym_lookup,
-  [2289] = 7,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    ACTIONS(430), 1,
-      anon_sym_prio,
-    STATE(79), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(254), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(428), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(426), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2316] = 7,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    ACTIONS(430), 1,
-      anon_sym_prio,
-    STATE(86), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(259), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(428), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(432), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2343] = 3,
-    ACTIONS(436), 1,
+  [3058] = 3,
+    ACTIONS(543), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(434), 9,
+    ACTIONS(541), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9185,596 +11329,141 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2362] = 7,
-    ACTIONS(169), 1,
+  [3077] = 5,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(547), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(545), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3100] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(549), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3117] = 7,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    ACTIONS(555), 1,
+      anon_sym_prio,
+    STATE(111), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(335), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(553), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(551), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3144] = 7,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    ACTIONS(555), 1,
+      anon_sym_prio,
+    STATE(122), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(302), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(553), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(557), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3171] = 7,
+    ACTIONS(177), 1,
       anon_sym_DASH,
-    ACTIONS(173), 1,
+    ACTIONS(181), 1,
       anon_sym_LPAREN,
-    ACTIONS(438), 1,
+    ACTIONS(559), 1,
       sym_identifier,
-    ACTIONS(440), 1,
+    ACTIONS(561), 1,
       sym_integer,
-    STATE(301), 1,
+    STATE(357), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(134), 5,
+    STATE(188), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2389] = 5,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(444), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(442), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2412] = 6,
-    ACTIONS(169), 1,
+  [3198] = 6,
+    ACTIONS(177), 1,
       anon_sym_DASH,
-    ACTIONS(173), 1,
+    ACTIONS(181), 1,
       anon_sym_LPAREN,
-    ACTIONS(438), 1,
+    ACTIONS(559), 1,
       sym_identifier,
-    ACTIONS(446), 1,
+    ACTIONS(563), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(194), 5,
+    STATE(232), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2436] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(448), 1,
-      sym_integer,
+  [3222] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(203), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2460] = 6,
-    ACTIONS(452), 1,
-      anon_sym_rate,
-    ACTIONS(456), 1,
-      anon_sym_loss,
-    STATE(87), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(454), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(450), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2484] = 5,
-    ACTIONS(463), 1,
-      anon_sym_prio,
-    STATE(86), 1,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(460), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(458), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2506] = 6,
-    ACTIONS(468), 1,
-      anon_sym_rate,
-    ACTIONS(474), 1,
-      anon_sym_loss,
-    STATE(87), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(471), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(466), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2530] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(477), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(178), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2554] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(479), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(49), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2578] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(481), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(159), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2602] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(483), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(160), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2626] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(485), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2650] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(487), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(50), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2674] = 3,
-    ACTIONS(79), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-  [2692] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(489), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2716] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
+    ACTIONS(567), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(317), 3,
+    ACTIONS(422), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(491), 4,
+    ACTIONS(565), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2736] = 6,
-    ACTIONS(169), 1,
+  [3242] = 6,
+    ACTIONS(177), 1,
       anon_sym_DASH,
-    ACTIONS(173), 1,
+    ACTIONS(181), 1,
       anon_sym_LPAREN,
-    ACTIONS(438), 1,
+    ACTIONS(559), 1,
       sym_identifier,
-    ACTIONS(495), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2760] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(497), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2780] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(77), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [2798] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(81), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [2816] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(499), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2840] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(501), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(189), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2864] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(503), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(190), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2888] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(505), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2912] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(507), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2936] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(509), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2960] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(511), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(195), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2984] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(513), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(196), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3008] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(515), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3032] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(517), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(198), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3056] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(519), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3080] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(521), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3104] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(523), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3128] = 6,
-    ACTIONS(169), 1,
-      anon_sym_DASH,
-    ACTIONS(173), 1,
-      anon_sym_LPAREN,
-    ACTIONS(438), 1,
-      sym_identifier,
-    ACTIONS(525), 1,
+    ACTIONS(569), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -9785,134 +11474,718 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3152] = 6,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(377), 1,
+  [3266] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(571), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3286] = 6,
+    ACTIONS(575), 1,
+      anon_sym_rate,
+    ACTIONS(581), 1,
+      anon_sym_loss,
+    STATE(117), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(578), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(573), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3310] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(584), 1,
       sym_integer,
-    ACTIONS(379), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(64), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3175] = 5,
-    ACTIONS(529), 1,
-      anon_sym_within,
-    ACTIONS(532), 1,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3334] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(586), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(219), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3358] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(588), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3382] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(590), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3406] = 5,
+    ACTIONS(597), 1,
+      anon_sym_prio,
+    STATE(122), 1,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(594), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(592), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3428] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(79), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [3446] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(92), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(90), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [3464] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(600), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(62), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3488] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(602), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3512] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(604), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3536] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(606), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3560] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(608), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3584] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(610), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3608] = 3,
+    ACTIONS(81), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [3626] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(225), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3650] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(614), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3674] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(616), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3698] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(618), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3722] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(620), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3746] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(622), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3770] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(624), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3794] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(626), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(233), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3818] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(628), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(234), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3842] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(630), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(235), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3866] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3890] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(634), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(237), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3914] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(636), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3938] = 6,
+    ACTIONS(177), 1,
+      anon_sym_DASH,
+    ACTIONS(181), 1,
+      anon_sym_LPAREN,
+    ACTIONS(559), 1,
+      sym_identifier,
+    ACTIONS(638), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(239), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3962] = 6,
+    ACTIONS(642), 1,
+      anon_sym_rate,
+    ACTIONS(646), 1,
+      anon_sym_loss,
+    STATE(117), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(640), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3986] = 5,
+    ACTIONS(333), 1,
       anon_sym_port,
+    ACTIONS(650), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 2,
+    STATE(148), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(527), 4,
+    ACTIONS(648), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3196] = 2,
+  [4007] = 5,
+    ACTIONS(333), 1,
+      anon_sym_port,
+    ACTIONS(650), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(458), 8,
+    STATE(155), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(652), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-  [3211] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(535), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-  [3226] = 6,
-    ACTIONS(539), 1,
+  [4028] = 6,
+    ACTIONS(656), 1,
       anon_sym_mode,
-    ACTIONS(542), 1,
+    ACTIONS(658), 1,
       anon_sym_section,
-    STATE(119), 1,
+    STATE(152), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(158), 1,
+    STATE(216), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(537), 4,
+    ACTIONS(654), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3249] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(545), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-  [3264] = 7,
-    ACTIONS(375), 1,
+  [4051] = 7,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(377), 1,
+    ACTIONS(470), 1,
       sym_integer,
-    ACTIONS(379), 1,
+    ACTIONS(472), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(547), 1,
+    ACTIONS(660), 1,
       anon_sym_default,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(54), 3,
+    STATE(86), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3289] = 5,
-    ACTIONS(281), 1,
-      anon_sym_port,
-    ACTIONS(551), 1,
-      anon_sym_within,
+  [4076] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(549), 4,
+    STATE(91), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4099] = 6,
+    ACTIONS(656), 1,
+      anon_sym_mode,
+    ACTIONS(658), 1,
+      anon_sym_section,
+    STATE(156), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(216), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(662), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3310] = 2,
+  [4122] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(466), 8,
+    ACTIONS(666), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(664), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4139] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(592), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+  [4154] = 5,
+    ACTIONS(671), 1,
+      anon_sym_within,
+    ACTIONS(674), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(155), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(669), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4175] = 6,
+    ACTIONS(679), 1,
+      anon_sym_mode,
+    ACTIONS(682), 1,
+      anon_sym_section,
+    STATE(156), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(216), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4198] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(573), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9921,210 +12194,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [3325] = 6,
-    ACTIONS(555), 1,
-      anon_sym_mode,
-    ACTIONS(557), 1,
-      anon_sym_section,
-    STATE(125), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(158), 1,
-      sym__section_opt,
+  [4213] = 7,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(685), 1,
+      sym_nat_target,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(553), 4,
+    STATE(80), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4238] = 5,
+    ACTIONS(689), 1,
+      anon_sym_burst,
+    ACTIONS(692), 1,
+      anon_sym_latency,
+    STATE(159), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(687), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3348] = 6,
-    ACTIONS(555), 1,
-      anon_sym_mode,
-    ACTIONS(557), 1,
-      anon_sym_section,
-    STATE(119), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(158), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(559), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3371] = 5,
-    ACTIONS(281), 1,
-      anon_sym_port,
-    ACTIONS(551), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(561), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3392] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(565), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(563), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [4258] = 5,
+    ACTIONS(325), 1,
       anon_sym_LT,
+    ACTIONS(697), 1,
+      anon_sym_mode,
+    STATE(296), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(695), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-  [3409] = 6,
-    ACTIONS(568), 1,
-      anon_sym_proto,
-    ACTIONS(574), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(570), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(572), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [3431] = 6,
-    ACTIONS(156), 1,
-      anon_sym_on,
-    ACTIONS(576), 1,
-      anon_sym_DOT,
-    ACTIONS(579), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [3453] = 5,
-    ACTIONS(587), 1,
+  [4278] = 5,
+    ACTIONS(701), 1,
       anon_sym_burst,
-    ACTIONS(589), 1,
+    ACTIONS(703), 1,
       anon_sym_latency,
-    STATE(132), 1,
+    STATE(159), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(585), 4,
+    ACTIONS(699), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3473] = 5,
-    ACTIONS(587), 1,
-      anon_sym_burst,
-    ACTIONS(589), 1,
-      anon_sym_latency,
-    STATE(132), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(591), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3493] = 5,
-    ACTIONS(595), 1,
-      anon_sym_burst,
-    ACTIONS(598), 1,
-      anon_sym_latency,
-    STATE(132), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(593), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3513] = 6,
-    ACTIONS(601), 1,
-      anon_sym_proto,
-    ACTIONS(610), 1,
-      anon_sym_DASH_GT,
-    STATE(133), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(604), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(607), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [3535] = 5,
-    ACTIONS(612), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(614), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3555] = 5,
-    STATE(136), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(616), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [3575] = 5,
-    STATE(136), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(620), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [3595] = 5,
-    STATE(136), 1,
+  [4298] = 5,
+    STATE(185), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10132,79 +12266,32 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(623), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [3615] = 6,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(377), 1,
-      sym_integer,
-    ACTIONS(379), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3637] = 6,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(377), 1,
-      sym_integer,
-    ACTIONS(379), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3659] = 5,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    ACTIONS(627), 1,
-      anon_sym_mode,
-    STATE(224), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(625), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3679] = 5,
-    STATE(137), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(616), 2,
+    ACTIONS(705), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [3699] = 2,
+  [4318] = 5,
+    STATE(186), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(629), 7,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(705), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [4338] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(707), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10212,1188 +12299,633 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [3713] = 6,
-    ACTIONS(375), 1,
+  [4352] = 6,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(377), 1,
+    ACTIONS(470), 1,
       sym_integer,
-    ACTIONS(379), 1,
+    ACTIONS(472), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 3,
+    STATE(147), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3735] = 5,
-    ACTIONS(587), 1,
-      anon_sym_burst,
-    ACTIONS(589), 1,
-      anon_sym_latency,
-    STATE(130), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(631), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3755] = 6,
-    ACTIONS(375), 1,
+  [4374] = 7,
+    ACTIONS(179), 1,
       anon_sym_LBRACE,
-    ACTIONS(377), 1,
-      sym_integer,
-    ACTIONS(379), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3777] = 5,
-    ACTIONS(587), 1,
-      anon_sym_burst,
-    ACTIONS(589), 1,
-      anon_sym_latency,
-    STATE(131), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(585), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3797] = 7,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(633), 1,
+    ACTIONS(709), 1,
       aux_sym__name_start_token1,
-    STATE(163), 1,
+    STATE(245), 1,
       sym_peer_name,
-    STATE(212), 1,
+    STATE(262), 1,
       sym__if_name,
-    STATE(319), 1,
+    STATE(384), 1,
       sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(61), 2,
+    STATE(92), 2,
       sym__name_start,
       sym_interpolation,
-  [3821] = 6,
-    ACTIONS(375), 1,
+  [4398] = 6,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(377), 1,
+    ACTIONS(470), 1,
       sym_integer,
-    ACTIONS(379), 1,
+    ACTIONS(472), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 3,
+    STATE(80), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3843] = 5,
-    ACTIONS(273), 1,
+  [4420] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4442] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4464] = 5,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    ACTIONS(637), 1,
+    ACTIONS(713), 1,
       anon_sym_default,
-    STATE(276), 1,
+    STATE(279), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(635), 4,
+    ACTIONS(711), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3863] = 5,
-    STATE(135), 1,
+  [4484] = 5,
+    ACTIONS(701), 1,
+      anon_sym_burst,
+    ACTIONS(703), 1,
+      anon_sym_latency,
+    STATE(161), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4504] = 5,
+    ACTIONS(701), 1,
+      anon_sym_burst,
+    ACTIONS(703), 1,
+      anon_sym_latency,
+    STATE(159), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4524] = 6,
+    ACTIONS(717), 1,
+      anon_sym_proto,
+    ACTIONS(723), 1,
+      anon_sym_DASH_GT,
+    STATE(184), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(719), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(721), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4546] = 5,
+    ACTIONS(727), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(729), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(725), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(176), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4566] = 6,
+    ACTIONS(153), 1,
+      anon_sym_on,
+    ACTIONS(731), 1,
+      anon_sym_DOT,
+    ACTIONS(733), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(735), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(177), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [4588] = 5,
+    ACTIONS(729), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(739), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(737), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(178), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4608] = 6,
+    ACTIONS(163), 1,
+      anon_sym_on,
+    ACTIONS(735), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(741), 1,
+      anon_sym_DOT,
+    ACTIONS(743), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [4630] = 5,
+    ACTIONS(747), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(750), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(745), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(178), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4650] = 6,
+    ACTIONS(140), 1,
+      anon_sym_on,
+    ACTIONS(753), 1,
+      anon_sym_DOT,
+    ACTIONS(756), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [4672] = 6,
+    ACTIONS(762), 1,
+      anon_sym_proto,
+    ACTIONS(771), 1,
+      anon_sym_DASH_GT,
+    STATE(180), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(765), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(768), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4694] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4716] = 5,
+    ACTIONS(701), 1,
+      anon_sym_burst,
+    ACTIONS(703), 1,
+      anon_sym_latency,
+    STATE(172), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(773), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4736] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(470), 1,
+      sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4758] = 6,
+    ACTIONS(717), 1,
+      anon_sym_proto,
+    ACTIONS(775), 1,
+      anon_sym_DASH_GT,
+    STATE(180), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(719), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(721), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4780] = 5,
+    STATE(185), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(65), 2,
+    ACTIONS(777), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(639), 2,
+    ACTIONS(779), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [4800] = 5,
+    STATE(185), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(782), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [4820] = 5,
+    STATE(162), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(67), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(784), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [3883] = 6,
-    ACTIONS(568), 1,
-      anon_sym_proto,
-    ACTIONS(641), 1,
-      anon_sym_DASH_GT,
-    STATE(133), 1,
-      aux_sym_filter_statement_repeat1,
+  [4840] = 5,
+    ACTIONS(786), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(788), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(570), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(572), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [3905] = 5,
-    ACTIONS(645), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(647), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(643), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(154), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [3925] = 6,
-    ACTIONS(138), 1,
-      anon_sym_on,
-    ACTIONS(649), 1,
-      anon_sym_DOT,
-    ACTIONS(651), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(653), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(155), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [3947] = 5,
-    ACTIONS(647), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(657), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(655), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(156), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [3967] = 6,
-    ACTIONS(148), 1,
-      anon_sym_on,
-    ACTIONS(653), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(659), 1,
-      anon_sym_DOT,
-    ACTIONS(661), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [3989] = 5,
-    ACTIONS(665), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(668), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(156), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4009] = 4,
-    ACTIONS(671), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
+    ACTIONS(567), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(317), 3,
+    ACTIONS(422), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4026] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(673), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4039] = 4,
-    ACTIONS(675), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4056] = 4,
-    ACTIONS(677), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4073] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(681), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(679), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4088] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(683), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4101] = 4,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    STATE(222), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4118] = 5,
-    ACTIONS(375), 1,
+  [4860] = 6,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(687), 1,
-      sym_identifier,
-    ACTIONS(689), 1,
+    ACTIONS(470), 1,
       sym_integer,
+    ACTIONS(472), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [4137] = 6,
-    ACTIONS(691), 1,
+    STATE(71), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4882] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(790), 1,
       aux_sym__name_start_token1,
-    ACTIONS(693), 1,
+    STATE(164), 1,
+      sym__ns_name,
+    STATE(196), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym__name_start,
+      sym_interpolation,
+  [4903] = 6,
+    ACTIONS(792), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(794), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(43), 1,
+    STATE(70), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 2,
+    STATE(21), 2,
       sym__name_start,
       sym_interpolation,
-  [4158] = 2,
+  [4924] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(796), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(275), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(593), 6,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [4945] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(798), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [4958] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(687), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_burst,
       anon_sym_latency,
-  [4171] = 6,
-    ACTIONS(695), 1,
+  [4971] = 6,
+    ACTIONS(800), 1,
       aux_sym__name_start_token1,
-    ACTIONS(697), 1,
+    ACTIONS(802), 1,
       anon_sym_LBRACE,
-    STATE(142), 1,
-      sym__ns_name,
-    STATE(303), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(152), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4192] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(699), 1,
-      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(326), 1,
+    STATE(160), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(94), 2,
       sym__name_start,
       sym_interpolation,
-  [4213] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(701), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4226] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(703), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4239] = 4,
-    ACTIONS(273), 1,
+  [4992] = 4,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    STATE(274), 1,
+    STATE(321), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 4,
+    ACTIONS(804), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4256] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(699), 1,
+  [5009] = 6,
+    ACTIONS(806), 1,
       aux_sym__name_start_token1,
+    ACTIONS(808), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(183), 1,
+    STATE(45), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(32), 2,
       sym__name_start,
       sym_interpolation,
-  [4277] = 6,
-    ACTIONS(707), 1,
+  [5030] = 5,
+    ACTIONS(237), 1,
+      anon_sym_GT,
+    STATE(206), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(810), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(39), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5049] = 6,
+    ACTIONS(806), 1,
       aux_sym__name_start_token1,
-    ACTIONS(709), 1,
+    ACTIONS(808), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(320), 1,
+    STATE(55), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(153), 2,
+    STATE(32), 2,
       sym__name_start,
       sym_interpolation,
-  [4298] = 6,
-    ACTIONS(711), 1,
+  [5070] = 6,
+    ACTIONS(812), 1,
       aux_sym__name_start_token1,
-    ACTIONS(713), 1,
+    ACTIONS(814), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(40), 1,
+    STATE(82), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(28), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [4319] = 4,
-    ACTIONS(715), 1,
-      anon_sym_RBRACE,
+  [5091] = 5,
+    ACTIONS(237), 1,
+      anon_sym_GT,
+    STATE(208), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4336] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(699), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(185), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(60), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4357] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(717), 1,
-      aux_sym__name_start_token1,
-    STATE(142), 1,
-      sym__ns_name,
-    STATE(171), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(82), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4378] = 4,
-    ACTIONS(719), 1,
+    ACTIONS(810), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(39), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5110] = 4,
+    ACTIONS(816), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(493), 2,
+    ACTIONS(567), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(317), 3,
+    ACTIONS(422), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4395] = 2,
+  [5127] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(527), 6,
+    ACTIONS(669), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [4408] = 4,
-    ACTIONS(273), 1,
+  [5140] = 4,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    STATE(230), 1,
+    STATE(312), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(721), 4,
+    ACTIONS(818), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4425] = 6,
-    ACTIONS(723), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(725), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(140), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4446] = 6,
-    ACTIONS(711), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(33), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(28), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4467] = 4,
-    ACTIONS(273), 1,
+  [5157] = 4,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    STATE(234), 1,
+    STATE(303), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(727), 4,
+    ACTIONS(820), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4484] = 4,
-    ACTIONS(273), 1,
+  [5174] = 5,
+    ACTIONS(825), 1,
+      anon_sym_GT,
+    STATE(206), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(822), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5193] = 4,
+    ACTIONS(325), 1,
       anon_sym_LT,
-    STATE(258), 1,
+    STATE(304), 1,
       sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4501] = 4,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    STATE(245), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(731), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4518] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(610), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [4531] = 4,
-    ACTIONS(733), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4548] = 6,
-    ACTIONS(735), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(737), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(33), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4569] = 4,
-    ACTIONS(739), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4586] = 4,
-    ACTIONS(741), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4603] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(699), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(272), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(60), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4624] = 4,
-    ACTIONS(743), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4641] = 4,
-    ACTIONS(745), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4658] = 4,
-    ACTIONS(747), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4675] = 4,
-    ACTIONS(749), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4692] = 4,
-    ACTIONS(751), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4709] = 4,
-    ACTIONS(753), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4726] = 4,
-    ACTIONS(755), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4743] = 4,
-    ACTIONS(757), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4760] = 4,
-    ACTIONS(759), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4777] = 4,
-    ACTIONS(761), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4794] = 4,
-    ACTIONS(763), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4811] = 4,
-    ACTIONS(765), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(317), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4828] = 4,
-    ACTIONS(557), 1,
-      anon_sym_section,
-    STATE(262), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(767), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4845] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(769), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4858] = 5,
-    ACTIONS(771), 1,
-      anon_sym_EQ,
-    ACTIONS(773), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(775), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [4876] = 5,
-    ACTIONS(775), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(777), 1,
-      anon_sym_EQ,
-    ACTIONS(779), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [4894] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(781), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(783), 1,
-      aux_sym_class_id_token2,
-    STATE(118), 1,
-      sym_interpolation,
-    STATE(255), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [4914] = 5,
-    ACTIONS(452), 1,
-      anon_sym_rate,
-    ACTIONS(456), 1,
-      anon_sym_loss,
-    STATE(85), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(454), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [4932] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4944] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(781), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(783), 1,
-      aux_sym_class_id_token2,
-    STATE(118), 1,
-      sym_interpolation,
-    STATE(261), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [4964] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(787), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4976] = 5,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(789), 1,
-      anon_sym_ingress,
-    ACTIONS(791), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [4994] = 5,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(699), 1,
-      aux_sym__name_start_token1,
-    STATE(210), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(60), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5012] = 5,
-    ACTIONS(793), 1,
-      anon_sym_EQ,
-    ACTIONS(795), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(798), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [5030] = 6,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(781), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(801), 1,
-      aux_sym_class_id_token2,
-    STATE(78), 1,
-      sym_class_id,
-    STATE(118), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5050] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LBRACE,
-    ACTIONS(781), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(783), 1,
-      aux_sym_class_id_token2,
-    STATE(118), 1,
-      sym_interpolation,
-    STATE(184), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5070] = 3,
-    ACTIONS(803), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(96), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5084] = 3,
-    ACTIONS(805), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(108), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5098] = 3,
-    ACTIONS(807), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(114), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5112] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(809), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [5127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5138] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(813), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [5149] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(815), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5160] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(318), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5175] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(315), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5190] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5201] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(809), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [5216] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(819), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5231] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(821), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5242] = 4,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5257] = 4,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5272] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(825), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5283] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11402,109 +12934,101 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5294] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(829), 1,
-      sym_integer,
+  [5210] = 5,
+    ACTIONS(249), 1,
+      anon_sym_GT,
+    STATE(206), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(317), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5309] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(831), 1,
-      sym_integer,
+    ACTIONS(829), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(40), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5229] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    STATE(278), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5324] = 3,
-    ACTIONS(77), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [5337] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(833), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5352] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(835), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5367] = 3,
-    ACTIONS(81), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [5380] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(837), 4,
+    ACTIONS(831), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5391] = 3,
+  [5246] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(79), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [5404] = 2,
+    ACTIONS(771), 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+  [5259] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(839), 4,
+    ACTIONS(833), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5415] = 3,
+      anon_sym_mode,
+      anon_sym_section,
+  [5272] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(83), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [5428] = 2,
+    ACTIONS(835), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5285] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(796), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(207), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5306] = 6,
+    ACTIONS(837), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(839), 1,
+      anon_sym_LBRACE,
+    STATE(164), 1,
+      sym__ns_name,
+    STATE(369), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(174), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5327] = 4,
+    ACTIONS(658), 1,
+      anon_sym_section,
+    STATE(336), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11513,1082 +13037,2198 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5439] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
+  [5344] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(311), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5454] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(328), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5469] = 4,
-    ACTIONS(171), 1,
+    ACTIONS(843), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5357] = 6,
+    ACTIONS(179), 1,
       anon_sym_LBRACE,
-    ACTIONS(843), 1,
+    ACTIONS(796), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(381), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5378] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(796), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(205), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5399] = 4,
+    ACTIONS(845), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5416] = 5,
+    ACTIONS(303), 1,
+      anon_sym_GT,
+    STATE(198), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(847), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(38), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5435] = 4,
+    ACTIONS(849), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5452] = 4,
+    ACTIONS(851), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5469] = 6,
+    ACTIONS(853), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(855), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(45), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5490] = 4,
+    ACTIONS(857), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5507] = 4,
+    ACTIONS(859), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5524] = 4,
+    ACTIONS(861), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5541] = 4,
+    ACTIONS(863), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5558] = 4,
+    ACTIONS(865), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5575] = 4,
+    ACTIONS(867), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5592] = 4,
+    ACTIONS(869), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5609] = 4,
+    ACTIONS(871), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5626] = 4,
+    ACTIONS(873), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5643] = 4,
+    ACTIONS(875), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5660] = 4,
+    ACTIONS(877), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5677] = 4,
+    ACTIONS(879), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5694] = 4,
+    ACTIONS(881), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5711] = 4,
+    ACTIONS(883), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5728] = 4,
+    ACTIONS(885), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5745] = 4,
+    ACTIONS(887), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5762] = 4,
+    ACTIONS(889), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5779] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(893), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(891), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5794] = 4,
+    ACTIONS(895), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(567), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(422), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5811] = 5,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(897), 1,
+      sym_identifier,
+    ACTIONS(899), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(269), 2,
+    STATE(28), 3,
+      sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [5484] = 4,
-    ACTIONS(375), 1,
+  [5830] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(901), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5843] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    STATE(270), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(903), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5860] = 6,
+    ACTIONS(905), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(907), 1,
       anon_sym_LBRACE,
-    ACTIONS(845), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(385), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(175), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5881] = 3,
+    ACTIONS(909), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5895] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(913), 1,
+      aux_sym_class_id_token2,
+    STATE(29), 1,
+      sym_interpolation,
+    STATE(110), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [5915] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(915), 1,
+      aux_sym_class_id_token2,
+    STATE(29), 1,
+      sym_interpolation,
+    STATE(325), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [5935] = 5,
+    ACTIONS(917), 1,
+      anon_sym_EQ,
+    ACTIONS(919), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(921), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [5953] = 5,
+    ACTIONS(923), 1,
+      anon_sym_EQ,
+    ACTIONS(925), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(928), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [5971] = 5,
+    ACTIONS(642), 1,
+      anon_sym_rate,
+    ACTIONS(646), 1,
+      anon_sym_loss,
+    STATE(146), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [5989] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(915), 1,
+      aux_sym_class_id_token2,
+    STATE(29), 1,
+      sym_interpolation,
+    STATE(209), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6009] = 5,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(796), 1,
+      aux_sym__name_start_token1,
+    STATE(260), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6027] = 3,
+    STATE(52), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(931), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6041] = 5,
+    ACTIONS(921), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(933), 1,
+      anon_sym_EQ,
+    ACTIONS(935), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6059] = 6,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(915), 1,
+      aux_sym_class_id_token2,
+    STATE(29), 1,
+      sym_interpolation,
+    STATE(282), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6079] = 6,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(913), 1,
+      aux_sym_class_id_token2,
+    STATE(29), 1,
+      sym_interpolation,
+    STATE(79), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6099] = 5,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      anon_sym_ingress,
+    ACTIONS(939), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(182), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6117] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(941), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6129] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(943), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [6141] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6153] = 3,
+    STATE(75), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(931), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6167] = 3,
+    ACTIONS(947), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(98), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6181] = 3,
+    ACTIONS(949), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6195] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(951), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6206] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [6219] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(953), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6230] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [6243] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(955), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6254] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(957), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(58), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6269] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(959), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6280] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(961), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6291] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(963), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6306] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(965), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6317] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(967), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(171), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6332] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(969), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6343] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(971), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6354] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(973), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6365] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(975), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6376] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(977), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(61), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6391] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(979), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6402] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(981), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6417] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(983), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(154), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6432] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(985), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6443] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6454] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(777), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6465] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(989), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6480] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(991), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(203), 2,
       sym_interpolation,
       sym__duration_value,
-  [5499] = 4,
-    ACTIONS(375), 1,
+  [6495] = 4,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(847), 1,
+    ACTIONS(993), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6510] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(995), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(157), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6525] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(983), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(154), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6540] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(995), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(157), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [6555] = 4,
+    ACTIONS(179), 1,
+      anon_sym_LBRACE,
+    ACTIONS(997), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(268), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6570] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(999), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [6581] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1001), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6592] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1003), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6603] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1005), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6614] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(374), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6629] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(376), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6644] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1009), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6655] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1011), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6666] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1013), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6677] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1015), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6688] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(373), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6703] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1017), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6714] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1019), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6725] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1021), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6736] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1023), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(166), 2,
+    STATE(194), 2,
       sym_interpolation,
       sym__size_value,
-  [5514] = 4,
-    ACTIONS(375), 1,
+  [6751] = 4,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(847), 1,
+    ACTIONS(1023), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(166), 2,
+    STATE(194), 2,
       sym_interpolation,
       sym__duration_value,
-  [5529] = 4,
-    ACTIONS(375), 1,
+  [6766] = 4,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(849), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [5544] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(849), 1,
+    ACTIONS(1025), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
+    STATE(102), 2,
       sym_interpolation,
       sym__int_value,
-  [5559] = 2,
+  [6781] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(851), 4,
+    ACTIONS(1027), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5570] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(853), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5581] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(855), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5592] = 4,
-    ACTIONS(375), 1,
+  [6792] = 4,
+    ACTIONS(468), 1,
       anon_sym_LBRACE,
-    ACTIONS(809), 1,
-      sym_duration,
+    ACTIONS(995), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(157), 2,
       sym_interpolation,
-      sym__duration_value,
-  [5607] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(857), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5618] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(859), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5629] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(861), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5640] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(863), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5651] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(865), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5662] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(867), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5673] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(869), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5688] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(871), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5699] = 4,
-    ACTIONS(349), 1,
+      sym__percent_value,
+  [6807] = 4,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1029), 1,
       anon_sym_LBRACE2,
-    ACTIONS(817), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6822] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 2,
+    STATE(265), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [5714] = 4,
-    ACTIONS(349), 1,
+  [6837] = 4,
+    ACTIONS(479), 1,
       anon_sym_LBRACE2,
-    ACTIONS(817), 1,
+    ACTIONS(1007), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(220), 2,
+    STATE(247), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [5729] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(873), 1,
-      sym_integer,
+  [6852] = 4,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1029), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(186), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5744] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(875), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5755] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__int_value,
-  [5770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(879), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5781] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(881), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5792] = 4,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE,
-    ACTIONS(883), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(146), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [5807] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(885), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(887), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5829] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(889), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5840] = 5,
-    ACTIONS(891), 1,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6867] = 5,
+    ACTIONS(1031), 1,
       aux_sym_sysctl_key_token1,
-    ACTIONS(893), 1,
+    ACTIONS(1033), 1,
       anon_sym_LBRACE,
-    STATE(207), 1,
+    STATE(250), 1,
       sym_interpolation,
-    STATE(321), 1,
+    STATE(389), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [5857] = 2,
+  [6884] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(895), 4,
+    ACTIONS(1035), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5868] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(897), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5879] = 4,
-    ACTIONS(349), 1,
+  [6895] = 3,
+    ACTIONS(79), 1,
       anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5894] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(324), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5909] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(329), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5924] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(817), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(330), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [5939] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5950] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [5960] = 4,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(901), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5974] = 4,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(903), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5988] = 4,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(905), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6002] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(905), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6016] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(901), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6030] = 4,
-    ACTIONS(349), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(903), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6044] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(81), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [6908] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1037), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6919] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1039), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6930] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6941] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1043), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6952] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1045), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6963] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1047), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6974] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1049), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6989] = 3,
+    ACTIONS(1053), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1051), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7002] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7017] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7032] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1059), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7043] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1061), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(372), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7058] = 4,
+    ACTIONS(468), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1063), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7073] = 3,
+    ACTIONS(90), 1,
       anon_sym_LBRACE2,
-  [6054] = 4,
-    ACTIONS(907), 1,
-      sym_section_name,
-    ACTIONS(909), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(92), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7086] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7097] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7108] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(386), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7123] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(387), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7138] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(392), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7153] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(393), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7168] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(375), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7183] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1069), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7197] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1071), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7211] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1071), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7225] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1069), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7239] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1073), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7253] = 4,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1073), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7267] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(825), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7277] = 4,
+    ACTIONS(1075), 1,
+      sym_sysctl_value,
+    ACTIONS(1077), 1,
       anon_sym_DQUOTE,
-    STATE(170), 1,
+    STATE(273), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6068] = 2,
+  [7291] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(873), 3,
+    ACTIONS(90), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [7301] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(981), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [6078] = 4,
-    ACTIONS(171), 1,
+  [7311] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [7321] = 4,
+    ACTIONS(179), 1,
       anon_sym_LBRACE,
-    ACTIONS(911), 1,
+    ACTIONS(1079), 1,
       sym_mac_address,
-    STATE(271), 1,
+    STATE(272), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6092] = 4,
-    ACTIONS(909), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(913), 1,
-      sym_sysctl_value,
-    STATE(265), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6106] = 3,
-    ACTIONS(915), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(917), 1,
-      aux_sym_string_token1,
-    ACTIONS(919), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6117] = 3,
-    ACTIONS(438), 1,
-      sym_identifier,
-    STATE(313), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6128] = 3,
-    ACTIONS(909), 1,
-      anon_sym_DQUOTE,
-    STATE(204), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6139] = 3,
-    ACTIONS(438), 1,
-      sym_identifier,
-    STATE(331), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6150] = 3,
-    ACTIONS(273), 1,
+  [7335] = 4,
+    ACTIONS(1081), 1,
       anon_sym_LT,
-    STATE(279), 1,
-      sym_block,
+    ACTIONS(1083), 1,
+      anon_sym_policy,
+    STATE(286), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6161] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(921), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [6170] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(923), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6179] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(925), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [6188] = 3,
-    ACTIONS(909), 1,
+  [7349] = 4,
+    ACTIONS(1077), 1,
       anon_sym_DQUOTE,
-    STATE(124), 1,
+    ACTIONS(1085), 1,
+      sym_section_name,
+    STATE(212), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6199] = 3,
-    ACTIONS(273), 1,
-      anon_sym_LT,
-    STATE(275), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6210] = 3,
-    ACTIONS(687), 1,
+  [7363] = 3,
+    ACTIONS(897), 1,
       sym_identifier,
-    STATE(316), 1,
+    STATE(378), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6221] = 3,
-    ACTIONS(823), 1,
-      anon_sym_LBRACE2,
-    STATE(120), 1,
-      sym__imm_interp,
+  [7374] = 3,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    STATE(307), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6232] = 3,
-    ACTIONS(909), 1,
+  [7385] = 3,
+    ACTIONS(559), 1,
+      sym_identifier,
+    STATE(394), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7396] = 3,
+    ACTIONS(1081), 1,
+      anon_sym_LT,
+    STATE(266), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7407] = 3,
+    ACTIONS(1077), 1,
       anon_sym_DQUOTE,
-    STATE(233), 1,
+    STATE(215), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6243] = 3,
-    ACTIONS(349), 1,
+  [7418] = 3,
+    ACTIONS(559), 1,
+      sym_identifier,
+    STATE(390), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7429] = 3,
+    ACTIONS(325), 1,
+      anon_sym_LT,
+    STATE(324), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7440] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [7449] = 3,
+    ACTIONS(1089), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1091), 1,
+      aux_sym_string_token1,
+    ACTIONS(1093), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7460] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1095), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [7469] = 3,
+    ACTIONS(1029), 1,
       anon_sym_LBRACE2,
-    STATE(120), 1,
+    STATE(30), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6254] = 2,
-    ACTIONS(927), 1,
-      anon_sym_DOT,
+  [7480] = 3,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    STATE(30), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6262] = 2,
-    ACTIONS(929), 1,
-      ts_builtin_sym_end,
+  [7491] = 3,
+    ACTIONS(1077), 1,
+      anon_sym_DQUOTE,
+    STATE(149), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6270] = 2,
-    ACTIONS(931), 1,
-      anon_sym_EQ,
+  [7502] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6278] = 2,
-    ACTIONS(933), 1,
-      anon_sym_GT,
+    ACTIONS(1097), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [7511] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6286] = 2,
-    ACTIONS(935), 1,
-      anon_sym_DOT,
+    ACTIONS(1099), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [7520] = 3,
+    ACTIONS(1077), 1,
+      anon_sym_DQUOTE,
+    STATE(298), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6294] = 2,
-    ACTIONS(937), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6302] = 2,
-    ACTIONS(269), 1,
+  [7531] = 2,
+    ACTIONS(341), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6310] = 2,
-    ACTIONS(939), 1,
+  [7539] = 2,
+    ACTIONS(1101), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6318] = 2,
-    ACTIONS(941), 1,
+  [7547] = 2,
+    ACTIONS(1103), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6326] = 2,
-    ACTIONS(943), 1,
-      anon_sym_on,
+  [7555] = 2,
+    ACTIONS(1105), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6334] = 2,
-    ACTIONS(945), 1,
+  [7563] = 2,
+    ACTIONS(1107), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7571] = 2,
+    ACTIONS(1109), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7579] = 2,
+    ACTIONS(1111), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6342] = 2,
-    ACTIONS(947), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6350] = 2,
-    ACTIONS(949), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6358] = 2,
-    ACTIONS(951), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6366] = 2,
-    ACTIONS(953), 1,
+  [7587] = 2,
+    ACTIONS(1113), 1,
       anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6374] = 2,
-    ACTIONS(955), 1,
+  [7595] = 2,
+    ACTIONS(1115), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7603] = 2,
+    ACTIONS(1117), 1,
       anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6382] = 2,
-    ACTIONS(957), 1,
+  [7611] = 2,
+    ACTIONS(1119), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6390] = 2,
-    ACTIONS(959), 1,
+  [7619] = 2,
+    ACTIONS(1121), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7627] = 2,
+    ACTIONS(1123), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6398] = 2,
-    ACTIONS(961), 1,
+  [7635] = 2,
+    ACTIONS(1125), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7643] = 2,
+    ACTIONS(1127), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6406] = 2,
-    ACTIONS(963), 1,
+  [7651] = 2,
+    ACTIONS(1129), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6414] = 2,
-    ACTIONS(965), 1,
+  [7659] = 2,
+    ACTIONS(1131), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7667] = 2,
+    ACTIONS(1133), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7675] = 2,
+    ACTIONS(1135), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7683] = 2,
+    ACTIONS(1137), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7691] = 2,
+    ACTIONS(1139), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7699] = 2,
+    ACTIONS(1141), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7707] = 2,
+    ACTIONS(1143), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6422] = 2,
-    ACTIONS(967), 1,
-      ts_builtin_sym_end,
+  [7715] = 2,
+    ACTIONS(1145), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(7)] = 0,
-  [SMALL_STATE(8)] = 129,
-  [SMALL_STATE(9)] = 182,
-  [SMALL_STATE(10)] = 228,
-  [SMALL_STATE(11)] = 276,
-  [SMALL_STATE(12)] = 320,
-  [SMALL_STATE(13)] = 365,
-  [SMALL_STATE(14)] = 410,
-  [SMALL_STATE(15)] = 455,
-  [SMALL_STATE(16)] = 500,
-  [SMALL_STATE(17)] = 542,
-  [SMALL_STATE(18)] = 584,
-  [SMALL_STATE(19)] = 626,
-  [SMALL_STATE(20)] = 662,
-  [SMALL_STATE(21)] = 699,
-  [SMALL_STATE(22)] = 736,
-  [SMALL_STATE(23)] = 773,
-  [SMALL_STATE(24)] = 819,
-  [SMALL_STATE(25)] = 845,
-  [SMALL_STATE(26)] = 870,
-  [SMALL_STATE(27)] = 904,
-  [SMALL_STATE(28)] = 938,
-  [SMALL_STATE(29)] = 972,
-  [SMALL_STATE(30)] = 998,
-  [SMALL_STATE(31)] = 1024,
-  [SMALL_STATE(32)] = 1057,
-  [SMALL_STATE(33)] = 1090,
-  [SMALL_STATE(34)] = 1113,
-  [SMALL_STATE(35)] = 1152,
-  [SMALL_STATE(36)] = 1177,
-  [SMALL_STATE(37)] = 1216,
-  [SMALL_STATE(38)] = 1255,
-  [SMALL_STATE(39)] = 1288,
-  [SMALL_STATE(40)] = 1312,
-  [SMALL_STATE(41)] = 1350,
-  [SMALL_STATE(42)] = 1388,
-  [SMALL_STATE(43)] = 1409,
-  [SMALL_STATE(44)] = 1430,
-  [SMALL_STATE(45)] = 1463,
-  [SMALL_STATE(46)] = 1484,
-  [SMALL_STATE(47)] = 1507,
-  [SMALL_STATE(48)] = 1530,
-  [SMALL_STATE(49)] = 1551,
-  [SMALL_STATE(50)] = 1574,
-  [SMALL_STATE(51)] = 1599,
-  [SMALL_STATE(52)] = 1622,
-  [SMALL_STATE(53)] = 1645,
-  [SMALL_STATE(54)] = 1679,
-  [SMALL_STATE(55)] = 1713,
-  [SMALL_STATE(56)] = 1747,
-  [SMALL_STATE(57)] = 1781,
-  [SMALL_STATE(58)] = 1815,
-  [SMALL_STATE(59)] = 1837,
-  [SMALL_STATE(60)] = 1859,
-  [SMALL_STATE(61)] = 1886,
-  [SMALL_STATE(62)] = 1917,
-  [SMALL_STATE(63)] = 1944,
-  [SMALL_STATE(64)] = 1973,
-  [SMALL_STATE(65)] = 2002,
-  [SMALL_STATE(66)] = 2031,
+  [SMALL_STATE(8)] = 0,
+  [SMALL_STATE(9)] = 56,
+  [SMALL_STATE(10)] = 114,
+  [SMALL_STATE(11)] = 163,
+  [SMALL_STATE(12)] = 210,
+  [SMALL_STATE(13)] = 258,
+  [SMALL_STATE(14)] = 306,
+  [SMALL_STATE(15)] = 354,
+  [SMALL_STATE(16)] = 402,
+  [SMALL_STATE(17)] = 447,
+  [SMALL_STATE(18)] = 492,
+  [SMALL_STATE(19)] = 537,
+  [SMALL_STATE(20)] = 580,
+  [SMALL_STATE(21)] = 617,
+  [SMALL_STATE(22)] = 654,
+  [SMALL_STATE(23)] = 691,
+  [SMALL_STATE(24)] = 727,
+  [SMALL_STATE(25)] = 773,
+  [SMALL_STATE(26)] = 809,
+  [SMALL_STATE(27)] = 835,
+  [SMALL_STATE(28)] = 871,
+  [SMALL_STATE(29)] = 896,
+  [SMALL_STATE(30)] = 921,
+  [SMALL_STATE(31)] = 946,
+  [SMALL_STATE(32)] = 980,
+  [SMALL_STATE(33)] = 1014,
+  [SMALL_STATE(34)] = 1040,
+  [SMALL_STATE(35)] = 1074,
+  [SMALL_STATE(36)] = 1100,
+  [SMALL_STATE(37)] = 1133,
+  [SMALL_STATE(38)] = 1158,
+  [SMALL_STATE(39)] = 1199,
+  [SMALL_STATE(40)] = 1240,
+  [SMALL_STATE(41)] = 1281,
+  [SMALL_STATE(42)] = 1320,
+  [SMALL_STATE(43)] = 1359,
+  [SMALL_STATE(44)] = 1400,
+  [SMALL_STATE(45)] = 1425,
+  [SMALL_STATE(46)] = 1448,
+  [SMALL_STATE(47)] = 1487,
+  [SMALL_STATE(48)] = 1520,
+  [SMALL_STATE(49)] = 1561,
+  [SMALL_STATE(50)] = 1594,
+  [SMALL_STATE(51)] = 1619,
+  [SMALL_STATE(52)] = 1645,
+  [SMALL_STATE(53)] = 1671,
+  [SMALL_STATE(54)] = 1709,
+  [SMALL_STATE(55)] = 1747,
+  [SMALL_STATE(56)] = 1785,
+  [SMALL_STATE(57)] = 1811,
+  [SMALL_STATE(58)] = 1835,
+  [SMALL_STATE(59)] = 1858,
+  [SMALL_STATE(60)] = 1879,
+  [SMALL_STATE(61)] = 1900,
+  [SMALL_STATE(62)] = 1923,
+  [SMALL_STATE(63)] = 1946,
+  [SMALL_STATE(64)] = 1983,
+  [SMALL_STATE(65)] = 2016,
+  [SMALL_STATE(66)] = 2037,
   [SMALL_STATE(67)] = 2060,
-  [SMALL_STATE(68)] = 2089,
-  [SMALL_STATE(69)] = 2116,
-  [SMALL_STATE(70)] = 2135,
-  [SMALL_STATE(71)] = 2159,
-  [SMALL_STATE(72)] = 2183,
-  [SMALL_STATE(73)] = 2201,
-  [SMALL_STATE(74)] = 2219,
-  [SMALL_STATE(75)] = 2236,
-  [SMALL_STATE(76)] = 2253,
-  [SMALL_STATE(77)] = 2272,
-  [SMALL_STATE(78)] = 2289,
-  [SMALL_STATE(79)] = 2316,
-  [SMALL_STATE(80)] = 2343,
-  [SMALL_STATE(81)] = 2362,
-  [SMALL_STATE(82)] = 2389,
-  [SMALL_STATE(83)] = 2412,
-  [SMALL_STATE(84)] = 2436,
-  [SMALL_STATE(85)] = 2460,
-  [SMALL_STATE(86)] = 2484,
-  [SMALL_STATE(87)] = 2506,
-  [SMALL_STATE(88)] = 2530,
-  [SMALL_STATE(89)] = 2554,
-  [SMALL_STATE(90)] = 2578,
-  [SMALL_STATE(91)] = 2602,
-  [SMALL_STATE(92)] = 2626,
-  [SMALL_STATE(93)] = 2650,
-  [SMALL_STATE(94)] = 2674,
-  [SMALL_STATE(95)] = 2692,
-  [SMALL_STATE(96)] = 2716,
-  [SMALL_STATE(97)] = 2736,
-  [SMALL_STATE(98)] = 2760,
-  [SMALL_STATE(99)] = 2780,
-  [SMALL_STATE(100)] = 2798,
-  [SMALL_STATE(101)] = 2816,
-  [SMALL_STATE(102)] = 2840,
-  [SMALL_STATE(103)] = 2864,
-  [SMALL_STATE(104)] = 2888,
-  [SMALL_STATE(105)] = 2912,
-  [SMALL_STATE(106)] = 2936,
-  [SMALL_STATE(107)] = 2960,
-  [SMALL_STATE(108)] = 2984,
-  [SMALL_STATE(109)] = 3008,
-  [SMALL_STATE(110)] = 3032,
-  [SMALL_STATE(111)] = 3056,
-  [SMALL_STATE(112)] = 3080,
-  [SMALL_STATE(113)] = 3104,
-  [SMALL_STATE(114)] = 3128,
-  [SMALL_STATE(115)] = 3152,
-  [SMALL_STATE(116)] = 3175,
-  [SMALL_STATE(117)] = 3196,
-  [SMALL_STATE(118)] = 3211,
-  [SMALL_STATE(119)] = 3226,
-  [SMALL_STATE(120)] = 3249,
-  [SMALL_STATE(121)] = 3264,
-  [SMALL_STATE(122)] = 3289,
-  [SMALL_STATE(123)] = 3310,
-  [SMALL_STATE(124)] = 3325,
-  [SMALL_STATE(125)] = 3348,
-  [SMALL_STATE(126)] = 3371,
-  [SMALL_STATE(127)] = 3392,
-  [SMALL_STATE(128)] = 3409,
-  [SMALL_STATE(129)] = 3431,
-  [SMALL_STATE(130)] = 3453,
-  [SMALL_STATE(131)] = 3473,
-  [SMALL_STATE(132)] = 3493,
-  [SMALL_STATE(133)] = 3513,
-  [SMALL_STATE(134)] = 3535,
-  [SMALL_STATE(135)] = 3555,
-  [SMALL_STATE(136)] = 3575,
-  [SMALL_STATE(137)] = 3595,
-  [SMALL_STATE(138)] = 3615,
-  [SMALL_STATE(139)] = 3637,
-  [SMALL_STATE(140)] = 3659,
-  [SMALL_STATE(141)] = 3679,
-  [SMALL_STATE(142)] = 3699,
-  [SMALL_STATE(143)] = 3713,
-  [SMALL_STATE(144)] = 3735,
-  [SMALL_STATE(145)] = 3755,
-  [SMALL_STATE(146)] = 3777,
-  [SMALL_STATE(147)] = 3797,
-  [SMALL_STATE(148)] = 3821,
-  [SMALL_STATE(149)] = 3843,
-  [SMALL_STATE(150)] = 3863,
-  [SMALL_STATE(151)] = 3883,
-  [SMALL_STATE(152)] = 3905,
-  [SMALL_STATE(153)] = 3925,
-  [SMALL_STATE(154)] = 3947,
-  [SMALL_STATE(155)] = 3967,
-  [SMALL_STATE(156)] = 3989,
-  [SMALL_STATE(157)] = 4009,
-  [SMALL_STATE(158)] = 4026,
-  [SMALL_STATE(159)] = 4039,
-  [SMALL_STATE(160)] = 4056,
-  [SMALL_STATE(161)] = 4073,
-  [SMALL_STATE(162)] = 4088,
-  [SMALL_STATE(163)] = 4101,
-  [SMALL_STATE(164)] = 4118,
-  [SMALL_STATE(165)] = 4137,
-  [SMALL_STATE(166)] = 4158,
-  [SMALL_STATE(167)] = 4171,
-  [SMALL_STATE(168)] = 4192,
-  [SMALL_STATE(169)] = 4213,
-  [SMALL_STATE(170)] = 4226,
-  [SMALL_STATE(171)] = 4239,
-  [SMALL_STATE(172)] = 4256,
-  [SMALL_STATE(173)] = 4277,
-  [SMALL_STATE(174)] = 4298,
-  [SMALL_STATE(175)] = 4319,
-  [SMALL_STATE(176)] = 4336,
-  [SMALL_STATE(177)] = 4357,
-  [SMALL_STATE(178)] = 4378,
-  [SMALL_STATE(179)] = 4395,
-  [SMALL_STATE(180)] = 4408,
-  [SMALL_STATE(181)] = 4425,
-  [SMALL_STATE(182)] = 4446,
-  [SMALL_STATE(183)] = 4467,
-  [SMALL_STATE(184)] = 4484,
-  [SMALL_STATE(185)] = 4501,
-  [SMALL_STATE(186)] = 4518,
-  [SMALL_STATE(187)] = 4531,
-  [SMALL_STATE(188)] = 4548,
-  [SMALL_STATE(189)] = 4569,
-  [SMALL_STATE(190)] = 4586,
-  [SMALL_STATE(191)] = 4603,
-  [SMALL_STATE(192)] = 4624,
-  [SMALL_STATE(193)] = 4641,
-  [SMALL_STATE(194)] = 4658,
-  [SMALL_STATE(195)] = 4675,
-  [SMALL_STATE(196)] = 4692,
-  [SMALL_STATE(197)] = 4709,
-  [SMALL_STATE(198)] = 4726,
-  [SMALL_STATE(199)] = 4743,
-  [SMALL_STATE(200)] = 4760,
-  [SMALL_STATE(201)] = 4777,
-  [SMALL_STATE(202)] = 4794,
-  [SMALL_STATE(203)] = 4811,
-  [SMALL_STATE(204)] = 4828,
-  [SMALL_STATE(205)] = 4845,
-  [SMALL_STATE(206)] = 4858,
-  [SMALL_STATE(207)] = 4876,
-  [SMALL_STATE(208)] = 4894,
-  [SMALL_STATE(209)] = 4914,
-  [SMALL_STATE(210)] = 4932,
-  [SMALL_STATE(211)] = 4944,
-  [SMALL_STATE(212)] = 4964,
-  [SMALL_STATE(213)] = 4976,
-  [SMALL_STATE(214)] = 4994,
-  [SMALL_STATE(215)] = 5012,
-  [SMALL_STATE(216)] = 5030,
-  [SMALL_STATE(217)] = 5050,
-  [SMALL_STATE(218)] = 5070,
-  [SMALL_STATE(219)] = 5084,
-  [SMALL_STATE(220)] = 5098,
-  [SMALL_STATE(221)] = 5112,
-  [SMALL_STATE(222)] = 5127,
-  [SMALL_STATE(223)] = 5138,
-  [SMALL_STATE(224)] = 5149,
-  [SMALL_STATE(225)] = 5160,
-  [SMALL_STATE(226)] = 5175,
-  [SMALL_STATE(227)] = 5190,
-  [SMALL_STATE(228)] = 5201,
-  [SMALL_STATE(229)] = 5216,
-  [SMALL_STATE(230)] = 5231,
-  [SMALL_STATE(231)] = 5242,
-  [SMALL_STATE(232)] = 5257,
-  [SMALL_STATE(233)] = 5272,
-  [SMALL_STATE(234)] = 5283,
-  [SMALL_STATE(235)] = 5294,
-  [SMALL_STATE(236)] = 5309,
-  [SMALL_STATE(237)] = 5324,
-  [SMALL_STATE(238)] = 5337,
-  [SMALL_STATE(239)] = 5352,
-  [SMALL_STATE(240)] = 5367,
-  [SMALL_STATE(241)] = 5380,
-  [SMALL_STATE(242)] = 5391,
-  [SMALL_STATE(243)] = 5404,
-  [SMALL_STATE(244)] = 5415,
-  [SMALL_STATE(245)] = 5428,
-  [SMALL_STATE(246)] = 5439,
-  [SMALL_STATE(247)] = 5454,
-  [SMALL_STATE(248)] = 5469,
-  [SMALL_STATE(249)] = 5484,
-  [SMALL_STATE(250)] = 5499,
-  [SMALL_STATE(251)] = 5514,
-  [SMALL_STATE(252)] = 5529,
-  [SMALL_STATE(253)] = 5544,
-  [SMALL_STATE(254)] = 5559,
-  [SMALL_STATE(255)] = 5570,
-  [SMALL_STATE(256)] = 5581,
-  [SMALL_STATE(257)] = 5592,
-  [SMALL_STATE(258)] = 5607,
-  [SMALL_STATE(259)] = 5618,
-  [SMALL_STATE(260)] = 5629,
-  [SMALL_STATE(261)] = 5640,
-  [SMALL_STATE(262)] = 5651,
-  [SMALL_STATE(263)] = 5662,
-  [SMALL_STATE(264)] = 5673,
-  [SMALL_STATE(265)] = 5688,
-  [SMALL_STATE(266)] = 5699,
-  [SMALL_STATE(267)] = 5714,
-  [SMALL_STATE(268)] = 5729,
-  [SMALL_STATE(269)] = 5744,
-  [SMALL_STATE(270)] = 5755,
-  [SMALL_STATE(271)] = 5770,
-  [SMALL_STATE(272)] = 5781,
-  [SMALL_STATE(273)] = 5792,
-  [SMALL_STATE(274)] = 5807,
-  [SMALL_STATE(275)] = 5818,
-  [SMALL_STATE(276)] = 5829,
-  [SMALL_STATE(277)] = 5840,
-  [SMALL_STATE(278)] = 5857,
-  [SMALL_STATE(279)] = 5868,
-  [SMALL_STATE(280)] = 5879,
-  [SMALL_STATE(281)] = 5894,
-  [SMALL_STATE(282)] = 5909,
-  [SMALL_STATE(283)] = 5924,
-  [SMALL_STATE(284)] = 5939,
-  [SMALL_STATE(285)] = 5950,
-  [SMALL_STATE(286)] = 5960,
-  [SMALL_STATE(287)] = 5974,
-  [SMALL_STATE(288)] = 5988,
-  [SMALL_STATE(289)] = 6002,
-  [SMALL_STATE(290)] = 6016,
-  [SMALL_STATE(291)] = 6030,
-  [SMALL_STATE(292)] = 6044,
-  [SMALL_STATE(293)] = 6054,
-  [SMALL_STATE(294)] = 6068,
-  [SMALL_STATE(295)] = 6078,
-  [SMALL_STATE(296)] = 6092,
-  [SMALL_STATE(297)] = 6106,
-  [SMALL_STATE(298)] = 6117,
-  [SMALL_STATE(299)] = 6128,
-  [SMALL_STATE(300)] = 6139,
-  [SMALL_STATE(301)] = 6150,
-  [SMALL_STATE(302)] = 6161,
-  [SMALL_STATE(303)] = 6170,
-  [SMALL_STATE(304)] = 6179,
-  [SMALL_STATE(305)] = 6188,
-  [SMALL_STATE(306)] = 6199,
-  [SMALL_STATE(307)] = 6210,
-  [SMALL_STATE(308)] = 6221,
-  [SMALL_STATE(309)] = 6232,
-  [SMALL_STATE(310)] = 6243,
-  [SMALL_STATE(311)] = 6254,
-  [SMALL_STATE(312)] = 6262,
-  [SMALL_STATE(313)] = 6270,
-  [SMALL_STATE(314)] = 6278,
-  [SMALL_STATE(315)] = 6286,
-  [SMALL_STATE(316)] = 6294,
-  [SMALL_STATE(317)] = 6302,
-  [SMALL_STATE(318)] = 6310,
-  [SMALL_STATE(319)] = 6318,
-  [SMALL_STATE(320)] = 6326,
-  [SMALL_STATE(321)] = 6334,
-  [SMALL_STATE(322)] = 6342,
-  [SMALL_STATE(323)] = 6350,
-  [SMALL_STATE(324)] = 6358,
-  [SMALL_STATE(325)] = 6366,
-  [SMALL_STATE(326)] = 6374,
-  [SMALL_STATE(327)] = 6382,
-  [SMALL_STATE(328)] = 6390,
-  [SMALL_STATE(329)] = 6398,
-  [SMALL_STATE(330)] = 6406,
-  [SMALL_STATE(331)] = 6414,
-  [SMALL_STATE(332)] = 6422,
+  [SMALL_STATE(68)] = 2083,
+  [SMALL_STATE(69)] = 2120,
+  [SMALL_STATE(70)] = 2157,
+  [SMALL_STATE(71)] = 2178,
+  [SMALL_STATE(72)] = 2199,
+  [SMALL_STATE(73)] = 2222,
+  [SMALL_STATE(74)] = 2245,
+  [SMALL_STATE(75)] = 2270,
+  [SMALL_STATE(76)] = 2291,
+  [SMALL_STATE(77)] = 2311,
+  [SMALL_STATE(78)] = 2345,
+  [SMALL_STATE(79)] = 2365,
+  [SMALL_STATE(80)] = 2385,
+  [SMALL_STATE(81)] = 2405,
+  [SMALL_STATE(82)] = 2425,
+  [SMALL_STATE(83)] = 2445,
+  [SMALL_STATE(84)] = 2479,
+  [SMALL_STATE(85)] = 2513,
+  [SMALL_STATE(86)] = 2547,
+  [SMALL_STATE(87)] = 2581,
+  [SMALL_STATE(88)] = 2601,
+  [SMALL_STATE(89)] = 2623,
+  [SMALL_STATE(90)] = 2645,
+  [SMALL_STATE(91)] = 2664,
+  [SMALL_STATE(92)] = 2693,
+  [SMALL_STATE(93)] = 2724,
+  [SMALL_STATE(94)] = 2751,
+  [SMALL_STATE(95)] = 2780,
+  [SMALL_STATE(96)] = 2809,
+  [SMALL_STATE(97)] = 2838,
+  [SMALL_STATE(98)] = 2865,
+  [SMALL_STATE(99)] = 2894,
+  [SMALL_STATE(100)] = 2921,
+  [SMALL_STATE(101)] = 2939,
+  [SMALL_STATE(102)] = 2963,
+  [SMALL_STATE(103)] = 2981,
+  [SMALL_STATE(104)] = 3005,
+  [SMALL_STATE(105)] = 3022,
+  [SMALL_STATE(106)] = 3041,
+  [SMALL_STATE(107)] = 3058,
+  [SMALL_STATE(108)] = 3077,
+  [SMALL_STATE(109)] = 3100,
+  [SMALL_STATE(110)] = 3117,
+  [SMALL_STATE(111)] = 3144,
+  [SMALL_STATE(112)] = 3171,
+  [SMALL_STATE(113)] = 3198,
+  [SMALL_STATE(114)] = 3222,
+  [SMALL_STATE(115)] = 3242,
+  [SMALL_STATE(116)] = 3266,
+  [SMALL_STATE(117)] = 3286,
+  [SMALL_STATE(118)] = 3310,
+  [SMALL_STATE(119)] = 3334,
+  [SMALL_STATE(120)] = 3358,
+  [SMALL_STATE(121)] = 3382,
+  [SMALL_STATE(122)] = 3406,
+  [SMALL_STATE(123)] = 3428,
+  [SMALL_STATE(124)] = 3446,
+  [SMALL_STATE(125)] = 3464,
+  [SMALL_STATE(126)] = 3488,
+  [SMALL_STATE(127)] = 3512,
+  [SMALL_STATE(128)] = 3536,
+  [SMALL_STATE(129)] = 3560,
+  [SMALL_STATE(130)] = 3584,
+  [SMALL_STATE(131)] = 3608,
+  [SMALL_STATE(132)] = 3626,
+  [SMALL_STATE(133)] = 3650,
+  [SMALL_STATE(134)] = 3674,
+  [SMALL_STATE(135)] = 3698,
+  [SMALL_STATE(136)] = 3722,
+  [SMALL_STATE(137)] = 3746,
+  [SMALL_STATE(138)] = 3770,
+  [SMALL_STATE(139)] = 3794,
+  [SMALL_STATE(140)] = 3818,
+  [SMALL_STATE(141)] = 3842,
+  [SMALL_STATE(142)] = 3866,
+  [SMALL_STATE(143)] = 3890,
+  [SMALL_STATE(144)] = 3914,
+  [SMALL_STATE(145)] = 3938,
+  [SMALL_STATE(146)] = 3962,
+  [SMALL_STATE(147)] = 3986,
+  [SMALL_STATE(148)] = 4007,
+  [SMALL_STATE(149)] = 4028,
+  [SMALL_STATE(150)] = 4051,
+  [SMALL_STATE(151)] = 4076,
+  [SMALL_STATE(152)] = 4099,
+  [SMALL_STATE(153)] = 4122,
+  [SMALL_STATE(154)] = 4139,
+  [SMALL_STATE(155)] = 4154,
+  [SMALL_STATE(156)] = 4175,
+  [SMALL_STATE(157)] = 4198,
+  [SMALL_STATE(158)] = 4213,
+  [SMALL_STATE(159)] = 4238,
+  [SMALL_STATE(160)] = 4258,
+  [SMALL_STATE(161)] = 4278,
+  [SMALL_STATE(162)] = 4298,
+  [SMALL_STATE(163)] = 4318,
+  [SMALL_STATE(164)] = 4338,
+  [SMALL_STATE(165)] = 4352,
+  [SMALL_STATE(166)] = 4374,
+  [SMALL_STATE(167)] = 4398,
+  [SMALL_STATE(168)] = 4420,
+  [SMALL_STATE(169)] = 4442,
+  [SMALL_STATE(170)] = 4464,
+  [SMALL_STATE(171)] = 4484,
+  [SMALL_STATE(172)] = 4504,
+  [SMALL_STATE(173)] = 4524,
+  [SMALL_STATE(174)] = 4546,
+  [SMALL_STATE(175)] = 4566,
+  [SMALL_STATE(176)] = 4588,
+  [SMALL_STATE(177)] = 4608,
+  [SMALL_STATE(178)] = 4630,
+  [SMALL_STATE(179)] = 4650,
+  [SMALL_STATE(180)] = 4672,
+  [SMALL_STATE(181)] = 4694,
+  [SMALL_STATE(182)] = 4716,
+  [SMALL_STATE(183)] = 4736,
+  [SMALL_STATE(184)] = 4758,
+  [SMALL_STATE(185)] = 4780,
+  [SMALL_STATE(186)] = 4800,
+  [SMALL_STATE(187)] = 4820,
+  [SMALL_STATE(188)] = 4840,
+  [SMALL_STATE(189)] = 4860,
+  [SMALL_STATE(190)] = 4882,
+  [SMALL_STATE(191)] = 4903,
+  [SMALL_STATE(192)] = 4924,
+  [SMALL_STATE(193)] = 4945,
+  [SMALL_STATE(194)] = 4958,
+  [SMALL_STATE(195)] = 4971,
+  [SMALL_STATE(196)] = 4992,
+  [SMALL_STATE(197)] = 5009,
+  [SMALL_STATE(198)] = 5030,
+  [SMALL_STATE(199)] = 5049,
+  [SMALL_STATE(200)] = 5070,
+  [SMALL_STATE(201)] = 5091,
+  [SMALL_STATE(202)] = 5110,
+  [SMALL_STATE(203)] = 5127,
+  [SMALL_STATE(204)] = 5140,
+  [SMALL_STATE(205)] = 5157,
+  [SMALL_STATE(206)] = 5174,
+  [SMALL_STATE(207)] = 5193,
+  [SMALL_STATE(208)] = 5210,
+  [SMALL_STATE(209)] = 5229,
+  [SMALL_STATE(210)] = 5246,
+  [SMALL_STATE(211)] = 5259,
+  [SMALL_STATE(212)] = 5272,
+  [SMALL_STATE(213)] = 5285,
+  [SMALL_STATE(214)] = 5306,
+  [SMALL_STATE(215)] = 5327,
+  [SMALL_STATE(216)] = 5344,
+  [SMALL_STATE(217)] = 5357,
+  [SMALL_STATE(218)] = 5378,
+  [SMALL_STATE(219)] = 5399,
+  [SMALL_STATE(220)] = 5416,
+  [SMALL_STATE(221)] = 5435,
+  [SMALL_STATE(222)] = 5452,
+  [SMALL_STATE(223)] = 5469,
+  [SMALL_STATE(224)] = 5490,
+  [SMALL_STATE(225)] = 5507,
+  [SMALL_STATE(226)] = 5524,
+  [SMALL_STATE(227)] = 5541,
+  [SMALL_STATE(228)] = 5558,
+  [SMALL_STATE(229)] = 5575,
+  [SMALL_STATE(230)] = 5592,
+  [SMALL_STATE(231)] = 5609,
+  [SMALL_STATE(232)] = 5626,
+  [SMALL_STATE(233)] = 5643,
+  [SMALL_STATE(234)] = 5660,
+  [SMALL_STATE(235)] = 5677,
+  [SMALL_STATE(236)] = 5694,
+  [SMALL_STATE(237)] = 5711,
+  [SMALL_STATE(238)] = 5728,
+  [SMALL_STATE(239)] = 5745,
+  [SMALL_STATE(240)] = 5762,
+  [SMALL_STATE(241)] = 5779,
+  [SMALL_STATE(242)] = 5794,
+  [SMALL_STATE(243)] = 5811,
+  [SMALL_STATE(244)] = 5830,
+  [SMALL_STATE(245)] = 5843,
+  [SMALL_STATE(246)] = 5860,
+  [SMALL_STATE(247)] = 5881,
+  [SMALL_STATE(248)] = 5895,
+  [SMALL_STATE(249)] = 5915,
+  [SMALL_STATE(250)] = 5935,
+  [SMALL_STATE(251)] = 5953,
+  [SMALL_STATE(252)] = 5971,
+  [SMALL_STATE(253)] = 5989,
+  [SMALL_STATE(254)] = 6009,
+  [SMALL_STATE(255)] = 6027,
+  [SMALL_STATE(256)] = 6041,
+  [SMALL_STATE(257)] = 6059,
+  [SMALL_STATE(258)] = 6079,
+  [SMALL_STATE(259)] = 6099,
+  [SMALL_STATE(260)] = 6117,
+  [SMALL_STATE(261)] = 6129,
+  [SMALL_STATE(262)] = 6141,
+  [SMALL_STATE(263)] = 6153,
+  [SMALL_STATE(264)] = 6167,
+  [SMALL_STATE(265)] = 6181,
+  [SMALL_STATE(266)] = 6195,
+  [SMALL_STATE(267)] = 6206,
+  [SMALL_STATE(268)] = 6219,
+  [SMALL_STATE(269)] = 6230,
+  [SMALL_STATE(270)] = 6243,
+  [SMALL_STATE(271)] = 6254,
+  [SMALL_STATE(272)] = 6269,
+  [SMALL_STATE(273)] = 6280,
+  [SMALL_STATE(274)] = 6291,
+  [SMALL_STATE(275)] = 6306,
+  [SMALL_STATE(276)] = 6317,
+  [SMALL_STATE(277)] = 6332,
+  [SMALL_STATE(278)] = 6343,
+  [SMALL_STATE(279)] = 6354,
+  [SMALL_STATE(280)] = 6365,
+  [SMALL_STATE(281)] = 6376,
+  [SMALL_STATE(282)] = 6391,
+  [SMALL_STATE(283)] = 6402,
+  [SMALL_STATE(284)] = 6417,
+  [SMALL_STATE(285)] = 6432,
+  [SMALL_STATE(286)] = 6443,
+  [SMALL_STATE(287)] = 6454,
+  [SMALL_STATE(288)] = 6465,
+  [SMALL_STATE(289)] = 6480,
+  [SMALL_STATE(290)] = 6495,
+  [SMALL_STATE(291)] = 6510,
+  [SMALL_STATE(292)] = 6525,
+  [SMALL_STATE(293)] = 6540,
+  [SMALL_STATE(294)] = 6555,
+  [SMALL_STATE(295)] = 6570,
+  [SMALL_STATE(296)] = 6581,
+  [SMALL_STATE(297)] = 6592,
+  [SMALL_STATE(298)] = 6603,
+  [SMALL_STATE(299)] = 6614,
+  [SMALL_STATE(300)] = 6629,
+  [SMALL_STATE(301)] = 6644,
+  [SMALL_STATE(302)] = 6655,
+  [SMALL_STATE(303)] = 6666,
+  [SMALL_STATE(304)] = 6677,
+  [SMALL_STATE(305)] = 6688,
+  [SMALL_STATE(306)] = 6703,
+  [SMALL_STATE(307)] = 6714,
+  [SMALL_STATE(308)] = 6725,
+  [SMALL_STATE(309)] = 6736,
+  [SMALL_STATE(310)] = 6751,
+  [SMALL_STATE(311)] = 6766,
+  [SMALL_STATE(312)] = 6781,
+  [SMALL_STATE(313)] = 6792,
+  [SMALL_STATE(314)] = 6807,
+  [SMALL_STATE(315)] = 6822,
+  [SMALL_STATE(316)] = 6837,
+  [SMALL_STATE(317)] = 6852,
+  [SMALL_STATE(318)] = 6867,
+  [SMALL_STATE(319)] = 6884,
+  [SMALL_STATE(320)] = 6895,
+  [SMALL_STATE(321)] = 6908,
+  [SMALL_STATE(322)] = 6919,
+  [SMALL_STATE(323)] = 6930,
+  [SMALL_STATE(324)] = 6941,
+  [SMALL_STATE(325)] = 6952,
+  [SMALL_STATE(326)] = 6963,
+  [SMALL_STATE(327)] = 6974,
+  [SMALL_STATE(328)] = 6989,
+  [SMALL_STATE(329)] = 7002,
+  [SMALL_STATE(330)] = 7017,
+  [SMALL_STATE(331)] = 7032,
+  [SMALL_STATE(332)] = 7043,
+  [SMALL_STATE(333)] = 7058,
+  [SMALL_STATE(334)] = 7073,
+  [SMALL_STATE(335)] = 7086,
+  [SMALL_STATE(336)] = 7097,
+  [SMALL_STATE(337)] = 7108,
+  [SMALL_STATE(338)] = 7123,
+  [SMALL_STATE(339)] = 7138,
+  [SMALL_STATE(340)] = 7153,
+  [SMALL_STATE(341)] = 7168,
+  [SMALL_STATE(342)] = 7183,
+  [SMALL_STATE(343)] = 7197,
+  [SMALL_STATE(344)] = 7211,
+  [SMALL_STATE(345)] = 7225,
+  [SMALL_STATE(346)] = 7239,
+  [SMALL_STATE(347)] = 7253,
+  [SMALL_STATE(348)] = 7267,
+  [SMALL_STATE(349)] = 7277,
+  [SMALL_STATE(350)] = 7291,
+  [SMALL_STATE(351)] = 7301,
+  [SMALL_STATE(352)] = 7311,
+  [SMALL_STATE(353)] = 7321,
+  [SMALL_STATE(354)] = 7335,
+  [SMALL_STATE(355)] = 7349,
+  [SMALL_STATE(356)] = 7363,
+  [SMALL_STATE(357)] = 7374,
+  [SMALL_STATE(358)] = 7385,
+  [SMALL_STATE(359)] = 7396,
+  [SMALL_STATE(360)] = 7407,
+  [SMALL_STATE(361)] = 7418,
+  [SMALL_STATE(362)] = 7429,
+  [SMALL_STATE(363)] = 7440,
+  [SMALL_STATE(364)] = 7449,
+  [SMALL_STATE(365)] = 7460,
+  [SMALL_STATE(366)] = 7469,
+  [SMALL_STATE(367)] = 7480,
+  [SMALL_STATE(368)] = 7491,
+  [SMALL_STATE(369)] = 7502,
+  [SMALL_STATE(370)] = 7511,
+  [SMALL_STATE(371)] = 7520,
+  [SMALL_STATE(372)] = 7531,
+  [SMALL_STATE(373)] = 7539,
+  [SMALL_STATE(374)] = 7547,
+  [SMALL_STATE(375)] = 7555,
+  [SMALL_STATE(376)] = 7563,
+  [SMALL_STATE(377)] = 7571,
+  [SMALL_STATE(378)] = 7579,
+  [SMALL_STATE(379)] = 7587,
+  [SMALL_STATE(380)] = 7595,
+  [SMALL_STATE(381)] = 7603,
+  [SMALL_STATE(382)] = 7611,
+  [SMALL_STATE(383)] = 7619,
+  [SMALL_STATE(384)] = 7627,
+  [SMALL_STATE(385)] = 7635,
+  [SMALL_STATE(386)] = 7643,
+  [SMALL_STATE(387)] = 7651,
+  [SMALL_STATE(388)] = 7659,
+  [SMALL_STATE(389)] = 7667,
+  [SMALL_STATE(390)] = 7675,
+  [SMALL_STATE(391)] = 7683,
+  [SMALL_STATE(392)] = 7691,
+  [SMALL_STATE(393)] = 7699,
+  [SMALL_STATE(394)] = 7707,
+  [SMALL_STATE(395)] = 7715,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -12597,457 +15237,540 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(300),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(295),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [65] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [71] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [87] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
-  [90] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [92] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 33),
-  [94] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 33),
-  [96] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 33),
-  [110] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 33),
-  [112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [114] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [116] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [122] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 33),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 33),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [142] = {.entry = {.count = 1, .reusable = false}}, SHIFT(21),
-  [144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [152] = {.entry = {.count = 1, .reusable = false}}, SHIFT(22),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [158] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(22),
-  [161] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(22),
-  [164] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(111),
-  [167] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
-  [169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
-  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [179] = {.entry = {.count = 1, .reusable = false}}, SHIFT(263),
-  [181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 23),
-  [187] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [190] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [193] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
-  [196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [198] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [204] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
-  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
-  [209] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
-  [212] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(84),
-  [215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [217] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
-  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 24),
-  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(164),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(148),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(165),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(229),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(235),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(238),
-  [243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [245] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 10),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(32),
-  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [271] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 24),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 32),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 32), SHIFT_REPEAT(236),
-  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 32), SHIFT_REPEAT(143),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 32), SHIFT_REPEAT(182),
-  [300] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 32), SHIFT_REPEAT(239),
-  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [309] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
-  [313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [315] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25),
-  [321] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(164),
-  [324] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(145),
-  [327] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(270),
-  [330] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(188),
-  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 7),
-  [343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 21),
-  [345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 22),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(68),
-  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [356] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [359] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [364] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(83),
-  [367] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [370] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [377] = {.entry = {.count = 1, .reusable = false}}, SHIFT(327),
-  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(66),
-  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [389] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
-  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
-  [394] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
-  [397] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(113),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [406] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(70),
-  [409] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [412] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [416] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 13),
-  [420] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 13),
-  [422] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 9),
-  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
-  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [432] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
-  [434] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [450] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [458] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(252),
-  [463] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(253),
-  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(257),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(221),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 26),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [497] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [529] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(249),
-  [532] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(239),
-  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [537] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 39),
-  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(304),
-  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(293),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 27),
-  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [553] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
-  [555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 20),
-  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 27),
-  [563] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [568] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [570] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
-  [579] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [585] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [591] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [593] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(250),
-  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(251),
-  [601] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(294),
-  [604] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
-  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(268),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [612] = {.entry = {.count = 1, .reusable = false}}, SHIFT(88),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 30),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [633] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [643] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [645] = {.entry = {.count = 1, .reusable = false}}, SHIFT(154),
-  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [651] = {.entry = {.count = 1, .reusable = false}}, SHIFT(155),
-  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [655] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = false}}, SHIFT(156),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [661] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [663] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [665] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(102),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [673] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 19),
-  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [683] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 28),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 38),
-  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [717] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 44),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 46),
-  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 15),
-  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [767] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 18),
-  [769] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [783] = {.entry = {.count = 1, .reusable = false}}, SHIFT(310),
-  [785] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 45),
-  [787] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 29),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [793] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [795] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(215),
-  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(109),
-  [801] = {.entry = {.count = 1, .reusable = false}}, SHIFT(308),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 42),
-  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [815] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 43),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 47),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 12),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 12),
-  [839] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [841] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 12),
-  [843] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [851] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 16),
-  [853] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 17),
-  [855] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 11),
-  [857] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 34),
-  [859] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 35),
-  [861] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [863] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 36),
-  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 37),
-  [867] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 26),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [871] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 40),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [875] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [879] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [881] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 12),
-  [887] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [893] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 41),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 31),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [913] = {.entry = {.count = 1, .reusable = false}}, SHIFT(265),
-  [915] = {.entry = {.count = 1, .reusable = false}}, SHIFT(205),
-  [917] = {.entry = {.count = 1, .reusable = false}}, SHIFT(325),
-  [919] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [929] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(358),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(353),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [67] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [85] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(9),
+  [88] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [90] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 34),
+  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 34),
+  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [108] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 34),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 34),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 34),
+  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 34),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [142] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(20),
+  [145] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(20),
+  [148] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(140),
+  [151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [153] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [157] = {.entry = {.count = 1, .reusable = false}}, SHIFT(22),
+  [159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [163] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [167] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [171] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [183] = {.entry = {.count = 1, .reusable = false}}, SHIFT(107),
+  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(322),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [193] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [200] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 23),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [214] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
+  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
+  [225] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(135),
+  [231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [233] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
+  [235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25),
+  [269] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(243),
+  [272] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(189),
+  [275] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(191),
+  [278] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(330),
+  [281] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(332),
+  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(333),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 24),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 10),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(49),
+  [308] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(49),
+  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(263),
+  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [351] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
+  [355] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(328),
+  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(169),
+  [361] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(271),
+  [364] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(200),
+  [367] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(281),
+  [370] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(255),
+  [373] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(63),
+  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33),
+  [378] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(311),
+  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(168),
+  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
+  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(290),
+  [390] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
+  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 47),
+  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [408] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 42),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [412] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 24),
+  [414] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [416] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [420] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25),
+  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(243),
+  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(181),
+  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(274),
+  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(223),
+  [440] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 46),
+  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [446] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 24),
+  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 21),
+  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 22),
+  [458] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 7),
+  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
+  [462] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [470] = {.entry = {.count = 1, .reusable = false}}, SHIFT(391),
+  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(97),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(93),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
+  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [489] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [495] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(96),
+  [500] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(96),
+  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [513] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
+  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [521] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 13),
+  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [525] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(101),
+  [528] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [533] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [537] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 13),
+  [539] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 9),
+  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
+  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
+  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 27),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
+  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
+  [581] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
+  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(292),
+  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [648] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 28),
+  [650] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [652] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 28),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 20),
+  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [671] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(289),
+  [674] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40),
+  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40), SHIFT_REPEAT(370),
+  [682] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40), SHIFT_REPEAT(355),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
+  [692] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [695] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 31),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [717] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [725] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [727] = {.entry = {.count = 1, .reusable = false}}, SHIFT(176),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [733] = {.entry = {.count = 1, .reusable = false}}, SHIFT(177),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [737] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
+  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [743] = {.entry = {.count = 1, .reusable = false}}, SHIFT(179),
+  [745] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [747] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [753] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [756] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [759] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [762] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
+  [765] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [768] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(283),
+  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [773] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [786] = {.entry = {.count = 1, .reusable = false}}, SHIFT(115),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 49),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 51),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
+  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 15),
+  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 39),
+  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [841] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 18),
+  [843] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 19),
+  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [853] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [893] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [899] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [903] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 29),
+  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [913] = {.entry = {.count = 1, .reusable = false}}, SHIFT(366),
+  [915] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(251),
+  [928] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(113),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 50),
+  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 30),
+  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 48),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 44),
+  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [959] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 41),
+  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 35),
+  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 17),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 26),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 45),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 12),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 36),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 12),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 12),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 32),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 43),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 11),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 52),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 12),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 27),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 37),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1053] = {.entry = {.count = 1, .reusable = false}}, SHIFT(81),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 16),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 38),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(273),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1089] = {.entry = {.count = 1, .reusable = false}}, SHIFT(193),
+  [1091] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
+  [1093] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [1109] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
 };
 
 #ifdef __cplusplus

@@ -78,6 +78,7 @@ syn keyword netscriptInclude   include
 syn keyword netscriptKind      veth bridge macvlan vxlan link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
 syn keyword netscriptAttribute addr up down mtu mac shape filter netem bpf xdp rule reach noreach
+syn keyword netscriptAttribute firewall
 syn keyword netscriptAttribute master nextgroup=netscriptIfName skipwhite
 syn keyword netscriptAttribute expect nextgroup=netscriptNsName skipwhite
 syn keyword netscriptAttribute class nextgroup=netscriptClassId skipwhite
@@ -89,6 +90,7 @@ syn keyword netscriptAttribute sysctl nextgroup=netscriptSysctlKey skipwhite
 syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref
 syn keyword netscriptOption    burst latency ceil prio default proto sport dport delay jitter
 syn keyword netscriptOption    loss rate remote group local port id within
+syn keyword netscriptOption    policy mark classify ct counter accept drop reject pass masquerade snat dnat
 syn keyword netscriptOption    on dev iif oif nextgroup=netscriptIfName skipwhite
 syn keyword netscriptOption    lookup nextgroup=netscriptTableName skipwhite
 syn keyword netscriptOption    mode nextgroup=netscriptValue skipwhite
@@ -96,6 +98,7 @@ syn keyword netscriptOption    section nextgroup=netscriptSection skipwhite
 syn keyword netscriptHtbDefault default contained nextgroup=netscriptClassId skipwhite
 " option values
 syn keyword netscriptValue     tcp udp icmp ingress egress generic native off private vepa passthru
+syn keyword netscriptValue     icmpv6 input output prerouting postrouting new established related invalid
 
 " ------------------------------------------------------------------ links
 hi def link netscriptComment     Comment

@@ -313,6 +313,10 @@ impl Planner<'_> {
                     None => Gone,
                 }
             }
+            Action::DeleteFirewall { ns } => match seen.and_then(|o| o.firewall.as_ref()) {
+                Some(f) => Do(vec![Action::SetFirewall { ns: ns.clone(), table: f.table.clone() }]),
+                None => Gone,
+            },
             // Putting back what was there before (a program by id, a redirect): tried,
             // with nothing to undo it.
             _ => Do(Vec::new()),
@@ -340,3 +344,4 @@ enum Removal {
     /// To do, with this undo.
     Do(Vec<Action>),
 }
+

@@ -1,0 +1,248 @@
+//! A netscript rule as nftables expressions, encoded as `nft` encodes the equivalent
+//! rule text (checked by tests/firewall_kernel.rs, which compares both rulesets as
+//! `nft -j` prints them): the layer 3 family and prefixes, then the layer 4 protocol
+//! and ports, interfaces, mark, conntrack state, counter, and the action last.
+
+use super::wire::{Attrs, NFPROTO_IPV4, NFPROTO_IPV6};
+use crate::model::FwAction;
+use crate::plan::firewall::FwRuleSpec;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_EXPR_NAME: u16 = 1;
+const NFTA_EXPR_DATA: u16 = 2;
+const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_DATA_VERDICT: u16 = 2;
+const NFTA_VERDICT_CODE: u16 = 1;
+
+const REG_VERDICT: u32 = 0;
+const REG_1: u32 = 1;
+const REG_2: u32 = 2;
+
+const NFT_META_PRIORITY: u32 = 2;
+const NFT_META_MARK: u32 = 3;
+const NFT_META_IIFNAME: u32 = 6;
+const NFT_META_OIFNAME: u32 = 7;
+const NFT_META_NFPROTO: u32 = 15;
+const NFT_META_L4PROTO: u32 = 16;
+
+const NFT_CMP_EQ: u32 = 0;
+const NFT_CMP_NEQ: u32 = 1;
+const NFT_CMP_LTE: u32 = 3;
+const NFT_CMP_GTE: u32 = 5;
+
+const BASE_NETWORK: u32 = 1;
+const BASE_TRANSPORT: u32 = 2;
+
+const NF_DROP: u32 = 0;
+const NF_ACCEPT: u32 = 1;
+
+const IFNAMSIZ: usize = 16;
+
+/// The expressions of a rule, as the `NFTA_RULE_EXPRESSIONS` list.
+pub fn rule_expressions(rule: &FwRuleSpec) -> Attrs {
+    let mut e = Exprs::default();
+    let family = match (&rule.src, &rule.dst, &rule.action) {
+        (Some(n), _, _) | (None, Some(n), _) => Some(matches!(n, IpNet::V4(_))),
+        _ => None,
+    };
+    if let Some(v4) = family {
+        e.meta_load(NFT_META_NFPROTO);
+        e.cmp(NFT_CMP_EQ, &[if v4 { NFPROTO_IPV4 as u8 } else { NFPROTO_IPV6 as u8 }]);
+        for (net, is_src) in [(rule.src, true), (rule.dst, false)] {
+            if let Some(net) = net {
+                e.prefix(net, is_src);
+            }
+        }
+    }
+    if let Some(p) = rule.proto {
+        e.meta_load(NFT_META_L4PROTO);
+        e.cmp(NFT_CMP_EQ, &[p.number()]);
+        for (range, offset) in [(rule.sport, 0), (rule.dport, 2)] {
+            let Some((from, to)) = range else { continue };
+            e.payload(BASE_TRANSPORT, offset, 2);
+            if from == to {
+                e.cmp(NFT_CMP_EQ, &from.to_be_bytes());
+            } else {
+                e.cmp(NFT_CMP_GTE, &from.to_be_bytes());
+                e.cmp(NFT_CMP_LTE, &to.to_be_bytes());
+            }
+        }
+    }
+    for (name, key) in [(&rule.iif, NFT_META_IIFNAME), (&rule.oif, NFT_META_OIFNAME)] {
+        if let Some(name) = name {
+            let mut value = [0u8; IFNAMSIZ];
+            let bytes = name.as_bytes();
+            value[..bytes.len().min(IFNAMSIZ - 1)].copy_from_slice(&bytes[..bytes.len().min(IFNAMSIZ - 1)]);
+            e.meta_load(key);
+            e.cmp(NFT_CMP_EQ, &value);
+        }
+    }
+    if let Some((mark, mask)) = rule.mark {
+        e.meta_load(NFT_META_MARK);
+        if let Some(mask) = mask {
+            e.bitwise(&mask.to_ne_bytes(), 4);
+        }
+        e.cmp(NFT_CMP_EQ, &mark.to_ne_bytes());
+    }
+    if !rule.ct.is_empty() {
+        let bits: u32 = rule.ct.iter().map(|c| c.bit()).sum();
+        let mut d = Attrs::new();
+        d.be32(1, REG_1).be32(2, 0); // NFTA_CT_DREG, NFTA_CT_KEY = NFT_CT_STATE
+        e.push("ct", Some(d));
+        e.bitwise(&bits.to_ne_bytes(), 4);
+        e.cmp(NFT_CMP_NEQ, &0u32.to_ne_bytes());
+    }
+    if rule.counter {
+        let mut d = Attrs::new();
+        d.be64(1, 0).be64(2, 0); // NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS
+        e.push("counter", Some(d));
+    }
+    match &rule.action {
+        FwAction::Accept => e.verdict(NF_ACCEPT),
+        FwAction::Drop => e.verdict(NF_DROP),
+        FwAction::Reject => {
+            // `reject` in an inet table: ICMPx port unreachable, as nft writes it.
+            let mut d = Attrs::new();
+            d.be32(1, 2); // NFTA_REJECT_TYPE = NFT_REJECT_ICMPX_UNREACH
+            d.raw(2, &[1]); // NFTA_REJECT_ICMP_CODE = NFT_REJECT_ICMPX_PORT_UNREACH
+            e.push("reject", Some(d));
+        }
+        FwAction::Mark(m) => e.meta_set(NFT_META_MARK, &m.to_ne_bytes()),
+        FwAction::Classify(minor) => e.meta_set(NFT_META_PRIORITY, &((1u32 << 16) | minor).to_ne_bytes()),
+        FwAction::Masquerade => e.push("masq", None),
+        FwAction::Snat(addr) => e.nat(0, *addr, None),
+        FwAction::Dnat(addr, port) => e.nat(1, *addr, *port),
+    }
+    e.list
+}
+
+#[derive(Default)]
+struct Exprs {
+    list: Attrs,
+}
+
+fn data_value(value: &[u8]) -> Attrs {
+    let mut d = Attrs::new();
+    d.raw(NFTA_DATA_VALUE, value);
+    d
+}
+
+impl Exprs {
+    fn push(&mut self, name: &str, data: Option<Attrs>) {
+        let mut elem = Attrs::new();
+        elem.str(NFTA_EXPR_NAME, name);
+        if let Some(d) = data {
+            elem.nest(NFTA_EXPR_DATA, &d);
+        }
+        self.list.nest(NFTA_LIST_ELEM, &elem);
+    }
+    fn meta_load(&mut self, key: u32) {
+        let mut d = Attrs::new();
+        d.be32(1, REG_1).be32(2, key); // NFTA_META_DREG, NFTA_META_KEY
+        self.push("meta", Some(d));
+    }
+    fn meta_set(&mut self, key: u32, value: &[u8]) {
+        self.immediate(REG_1, value);
+        let mut d = Attrs::new();
+        d.be32(2, key).be32(3, REG_1); // NFTA_META_KEY, NFTA_META_SREG
+        self.push("meta", Some(d));
+    }
+    fn cmp(&mut self, op: u32, value: &[u8]) {
+        let mut d = Attrs::new();
+        d.be32(1, REG_1).be32(2, op).nest(3, &data_value(value)); // SREG, OP, DATA
+        self.push("cmp", Some(d));
+    }
+    fn payload(&mut self, base: u32, offset: u32, len: u32) {
+        let mut d = Attrs::new();
+        d.be32(1, REG_1).be32(2, base).be32(3, offset).be32(4, len); // DREG, BASE, OFFSET, LEN
+        self.push("payload", Some(d));
+    }
+    fn bitwise(&mut self, mask: &[u8], len: u32) {
+        let mut d = Attrs::new();
+        d.be32(1, REG_1).be32(2, REG_1).be32(3, len); // SREG, DREG, LEN
+        d.nest(4, &data_value(mask)).nest(5, &data_value(&vec![0u8; mask.len()])); // MASK, XOR
+        self.push("bitwise", Some(d));
+    }
+    fn immediate(&mut self, reg: u32, value: &[u8]) {
+        let mut d = Attrs::new();
+        d.be32(1, reg).nest(2, &data_value(value)); // NFTA_IMMEDIATE_DREG, _DATA
+        self.push("immediate", Some(d));
+    }
+    fn verdict(&mut self, code: u32) {
+        let mut v = Attrs::new();
+        v.be32(NFTA_VERDICT_CODE, code);
+        let mut data = Attrs::new();
+        data.nest(NFTA_DATA_VERDICT, &v);
+        let mut d = Attrs::new();
+        d.be32(1, REG_VERDICT).nest(2, &data);
+        self.push("immediate", Some(d));
+    }
+    /// `ip saddr 10.0.0.0/8`: a prefix on a byte boundary loads those bytes only; any
+    /// other loads the whole address and masks it, as nft does.
+    fn prefix(&mut self, net: IpNet, is_src: bool) {
+        let (offset, addr, width): (u32, Vec<u8>, u32) = match net {
+            IpNet::V4(n) => (if is_src { 12 } else { 16 }, n.network().octets().to_vec(), 4),
+            IpNet::V6(n) => (if is_src { 8 } else { 24 }, n.network().octets().to_vec(), 16),
+        };
+        let len = net.prefix_len() as u32;
+        if len > 0 && len.is_multiple_of(8) {
+            let bytes = len / 8;
+            self.payload(BASE_NETWORK, offset, bytes);
+            self.cmp(NFT_CMP_EQ, &addr[..bytes as usize]);
+        } else {
+            self.payload(BASE_NETWORK, offset, width);
+            let mask: Vec<u8> = (0..width).map(|i| {
+                let bits = len.saturating_sub(i * 8).min(8);
+                if bits == 0 { 0 } else { 0xffu8 << (8 - bits) }
+            }).collect();
+            self.bitwise(&mask, width);
+            self.cmp(NFT_CMP_EQ, &addr);
+        }
+    }
+    fn nat(&mut self, kind: u32, addr: IpAddr, port: Option<u16>) {
+        let (family, bytes) = match addr {
+            IpAddr::V4(a) => (NFPROTO_IPV4, a.octets().to_vec()),
+            IpAddr::V6(a) => (NFPROTO_IPV6, a.octets().to_vec()),
+        };
+        self.immediate(REG_1, &bytes);
+        if let Some(p) = port {
+            self.immediate(REG_2, &p.to_be_bytes());
+        }
+        let mut d = Attrs::new();
+        d.be32(1, kind).be32(2, family).be32(3, REG_1); // TYPE, FAMILY, REG_ADDR_MIN
+        if port.is_some() {
+            d.be32(5, REG_2); // REG_PROTO_MIN
+            d.be32(7, 0x2); // FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
+        }
+        self.push("nat", Some(d));
+    }
+}
+
+/// The comment nft shows for a rule (`NFTNL_UDATA_RULE_COMMENT`, a NUL-terminated
+/// string in a type-length-value): netscript writes each rule's own text there.
+pub fn comment_userdata(text: &str) -> Option<Vec<u8>> {
+    let len = text.len() + 1;
+    if len > 255 {
+        return None;
+    }
+    let mut v = vec![0u8, len as u8];
+    v.extend_from_slice(text.as_bytes());
+    v.push(0);
+    Some(v)
+}
+
+/// The comment of a rule's userdata, if it holds one.
+pub fn userdata_comment(mut data: &[u8]) -> Option<String> {
+    while data.len() >= 2 {
+        let (kind, len) = (data[0], data[1] as usize);
+        let value = data.get(2..2 + len)?;
+        if kind == 0 {
+            let text = value.strip_suffix(&[0]).unwrap_or(value);
+            return String::from_utf8(text.to_vec()).ok();
+        }
+        data = &data[2 + len..];
+    }
+    None
+}

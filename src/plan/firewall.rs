@@ -1,0 +1,378 @@
+//! netscript's nftables table, as the planner and the executor see it: one table
+//! `inet netscript` a namespace, holding a chain a hook the script uses (and a `nat`
+//! chain where it uses NAT). What the kernel holds is read back into the same shape
+//! (each rule carries its netscript text as its nftables comment), so that desired and
+//! observed compare with `==`.
+//!
+//! Reconciliation is whole-table: when anything differs (a rule added, changed, removed,
+//! deleted by hand, a policy), the table is rebuilt in one nftables batch — the kernel
+//! applies a batch atomically, so packets never see a half-made table — and the undo is
+//! the table as it was (or its deletion). Counters start again from zero when a table is
+//! rebuilt. Tables netscript does not own are never read for planning nor touched.
+
+use crate::model::{CtState, FwAction, FwProto, FwRule, Hook, Namespace, Verdict};
+use ipnet::IpNet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// The name of netscript's table (family inet) in every namespace.
+pub const TABLE: &str = "netscript";
+
+/// The whole content of netscript's table in one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FwTable {
+    pub chains: Vec<FwChainSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainType {
+    Filter,
+    Nat,
+    /// A filter chain at output that re-routes when a rule changes the mark.
+    Route,
+}
+
+impl ChainType {
+    pub fn word(self) -> &'static str {
+        match self {
+            ChainType::Filter => "filter",
+            ChainType::Nat => "nat",
+            ChainType::Route => "route",
+        }
+    }
+}
+
+/// A base chain: its hook, type, priority, policy and rules.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FwChainSpec {
+    pub name: String,
+    pub hook: Hook,
+    pub kind: ChainType,
+    pub priority: i32,
+    pub policy: Verdict,
+    pub rules: Vec<FwRuleSpec>,
+}
+
+/// One rule, as the script means it (the model's [`FwRule`] without source spans).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FwRuleSpec {
+    pub action: FwAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proto: Option<FwProto>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sport: Option<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport: Option<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iif: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oif: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<(u32, Option<u32>)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ct: Vec<CtState>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counter: bool,
+}
+
+impl From<&FwRule> for FwRuleSpec {
+    fn from(r: &FwRule) -> Self {
+        FwRuleSpec {
+            action: r.action.clone(),
+            proto: r.proto,
+            src: r.src,
+            dst: r.dst,
+            sport: r.sport,
+            dport: r.dport,
+            iif: r.iif.as_ref().map(|i| i.node.clone()),
+            oif: r.oif.as_ref().map(|i| i.node.clone()),
+            mark: r.mark,
+            ct: r.ct.clone(),
+            counter: r.counter,
+        }
+    }
+}
+
+/// nftables' standard priorities: `filter` 0, `dstnat` -100, `srcnat` 100.
+fn nat_priority(hook: Hook) -> i32 {
+    if hook.has_dnat() { -100 } else { 100 }
+}
+
+/// What netscript's table in `ns` must hold; `None` when the namespace declares no
+/// firewall. A hook's NAT rules go to a `HOOK_nat` chain of type nat (nftables runs NAT
+/// only there), the others to a chain `HOOK` of type filter, priority 0, with the
+/// hook's policy; at `output`, a chain that sets marks is of type route, so that the
+/// kernel routes the packet again with its new mark (as `rule fwmark` expects).
+pub fn desired_table(ns: &Namespace) -> Option<FwTable> {
+    if ns.firewall.is_empty() {
+        return None;
+    }
+    let mut chains = Vec::new();
+    for hook in Hook::ALL {
+        let Some(chain) = ns.firewall.iter().find(|c| c.hook == hook) else { continue };
+        let (nat, filter): (Vec<&FwRule>, Vec<&FwRule>) = chain.rules.iter().partition(|r| r.action.is_nat());
+        if !filter.is_empty() || chain.policy.is_some() || nat.is_empty() {
+            let marks = filter.iter().any(|r| matches!(r.action, FwAction::Mark(_)));
+            chains.push(FwChainSpec {
+                name: hook.word().to_string(),
+                hook,
+                kind: if hook == Hook::Output && marks { ChainType::Route } else { ChainType::Filter },
+                priority: 0,
+                policy: chain.policy.as_ref().map(|p| p.node).unwrap_or(Verdict::Accept),
+                rules: filter.into_iter().map(FwRuleSpec::from).collect(),
+            });
+        }
+        if !nat.is_empty() {
+            chains.push(FwChainSpec {
+                name: format!("{}_nat", hook.word()),
+                hook,
+                kind: ChainType::Nat,
+                priority: nat_priority(hook),
+                policy: Verdict::Accept,
+                rules: nat.into_iter().map(FwRuleSpec::from).collect(),
+            });
+        }
+    }
+    Some(FwTable { chains })
+}
+
+fn ports(r: (u16, u16)) -> String {
+    if r.0 == r.1 { r.0.to_string() } else { format!("{}-{}", r.0, r.1) }
+}
+
+impl FwRuleSpec {
+    /// The rule in netscript's own syntax, matches in a fixed order: what `show` prints
+    /// and what the kernel keeps as the rule's comment, from which it is read back.
+    pub fn text(&self) -> String {
+        let mut s = match &self.action {
+            FwAction::Accept => "accept".to_string(),
+            FwAction::Drop => "drop".to_string(),
+            FwAction::Reject => "reject".to_string(),
+            FwAction::Mark(m) => format!("mark {m}"),
+            FwAction::Classify(c) => format!("classify {c:x}"),
+            FwAction::Masquerade => "masquerade".to_string(),
+            FwAction::Snat(a) => format!("snat to {a}"),
+            FwAction::Dnat(a, None) => format!("dnat to {a}"),
+            FwAction::Dnat(IpAddr::V4(a), Some(p)) => format!("dnat to {a}:{p}"),
+            FwAction::Dnat(IpAddr::V6(a), Some(p)) => format!("dnat to [{a}]:{p}"),
+        };
+        if let Some(p) = self.proto {
+            write!(s, " proto {}", p.word()).unwrap();
+        }
+        if let Some(n) = self.src {
+            write!(s, " src {n}").unwrap();
+        }
+        if let Some(n) = self.dst {
+            write!(s, " dst {n}").unwrap();
+        }
+        if let Some(r) = self.sport {
+            write!(s, " sport {}", ports(r)).unwrap();
+        }
+        if let Some(r) = self.dport {
+            write!(s, " dport {}", ports(r)).unwrap();
+        }
+        if let Some(i) = &self.iif {
+            write!(s, " iif {i}").unwrap();
+        }
+        if let Some(i) = &self.oif {
+            write!(s, " oif {i}").unwrap();
+        }
+        match self.mark {
+            Some((m, Some(mask))) => write!(s, " mark {m}/{mask:#x}").unwrap(),
+            Some((m, None)) => write!(s, " mark {m}").unwrap(),
+            None => {}
+        }
+        if !self.ct.is_empty() {
+            let states: Vec<&str> = self.ct.iter().map(|c| c.word()).collect();
+            write!(s, " ct {}", states.join(",")).unwrap();
+        }
+        if self.counter {
+            s.push_str(" counter");
+        }
+        s
+    }
+
+    /// Reads back what [`FwRuleSpec::text`] wrote; `None` for any other text (a rule
+    /// someone else put in netscript's table, or changed).
+    pub fn parse(text: &str) -> Option<FwRuleSpec> {
+        let mut words = text.split(' ');
+        let number = |w: Option<&str>| -> Option<u32> {
+            let w = w?;
+            match w.strip_prefix("0x") {
+                Some(h) => u32::from_str_radix(h, 16).ok(),
+                None => w.parse().ok(),
+            }
+        };
+        let port_range = |w: Option<&str>| -> Option<(u16, u16)> {
+            let w = w?;
+            match w.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => {
+                    let p = w.parse().ok()?;
+                    Some((p, p))
+                }
+            }
+        };
+        let action = match words.next()? {
+            "accept" => FwAction::Accept,
+            "drop" => FwAction::Drop,
+            "reject" => FwAction::Reject,
+            "masquerade" => FwAction::Masquerade,
+            "mark" => FwAction::Mark(number(words.next())?),
+            "classify" => FwAction::Classify(u32::from_str_radix(words.next()?, 16).ok()?),
+            "snat" => {
+                (words.next()? == "to").then_some(())?;
+                FwAction::Snat(words.next()?.parse().ok()?)
+            }
+            "dnat" => {
+                (words.next()? == "to").then_some(())?;
+                let target = words.next()?;
+                if let Ok(a) = target.parse::<IpAddr>() {
+                    FwAction::Dnat(a, None)
+                } else if let Some(rest) = target.strip_prefix('[') {
+                    let (a, p) = rest.split_once("]:")?;
+                    FwAction::Dnat(IpAddr::V6(a.parse().ok()?), Some(p.parse().ok()?))
+                } else {
+                    let (a, p) = target.rsplit_once(':')?;
+                    FwAction::Dnat(IpAddr::V4(a.parse().ok()?), Some(p.parse().ok()?))
+                }
+            }
+            _ => return None,
+        };
+        let mut r = FwRuleSpec { action, proto: None, src: None, dst: None, sport: None, dport: None, iif: None, oif: None, mark: None, ct: Vec::new(), counter: false };
+        while let Some(word) = words.next() {
+            match word {
+                "proto" => {
+                    r.proto = Some(match words.next()? {
+                        "tcp" => FwProto::Tcp,
+                        "udp" => FwProto::Udp,
+                        "icmp" => FwProto::Icmp,
+                        "icmpv6" => FwProto::Icmpv6,
+                        _ => return None,
+                    })
+                }
+                "src" => r.src = Some(words.next()?.parse().ok()?),
+                "dst" => r.dst = Some(words.next()?.parse().ok()?),
+                "sport" => r.sport = Some(port_range(words.next())?),
+                "dport" => r.dport = Some(port_range(words.next())?),
+                "iif" => r.iif = Some(words.next()?.to_string()),
+                "oif" => r.oif = Some(words.next()?.to_string()),
+                "mark" => {
+                    let w = words.next()?;
+                    r.mark = Some(match w.split_once('/') {
+                        Some((m, mask)) => (number(Some(m))?, Some(number(Some(mask))?)),
+                        None => (number(Some(w))?, None),
+                    });
+                }
+                "ct" => {
+                    for state in words.next()?.split(',') {
+                        r.ct.push(CtState::ALL.into_iter().find(|c| c.word() == state)?);
+                    }
+                }
+                "counter" => r.counter = true,
+                _ => return None,
+            }
+        }
+        // Only what `text` writes: anything else is not netscript's rule.
+        (r.text() == text).then_some(r)
+    }
+}
+
+impl FwTable {
+    /// How many rules the table holds.
+    pub fn rule_count(&self) -> usize {
+        self.chains.iter().map(|c| c.rules.len()).sum()
+    }
+
+    /// One line: the chains, their policies and how many rules each holds.
+    pub fn summary(&self) -> String {
+        let chains: Vec<String> = self
+            .chains
+            .iter()
+            .map(|c| {
+                let policy = if c.policy == Verdict::Drop { ", policy drop" } else { "" };
+                let n = c.rules.len();
+                format!("{} ({} hook {} priority {}{policy}, {n} rule{})", c.name, c.kind.word(), c.hook.word(), c.priority, if n == 1 { "" } else { "s" })
+            })
+            .collect();
+        format!("table inet {TABLE}: {}", chains.join("; "))
+    }
+}
+
+/// What the kernel holds of netscript's table in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObservedFirewall {
+    /// Chains and the rules netscript recognises in them (by their comment).
+    pub table: FwTable,
+    /// Rules in the table that are not netscript's text (added or changed by hand):
+    /// their presence makes the table differ from any desired one.
+    pub unknown_rules: usize,
+    /// Objects in the table other than base chains and rules (sets, regular chains…).
+    pub other_objects: usize,
+    /// For each chain, each rule's (packets, bytes) when it counts.
+    pub counters: Vec<Vec<Option<(u64, u64)>>>,
+}
+
+impl ObservedFirewall {
+    /// Whether the kernel holds exactly `want`.
+    pub fn holds(&self, want: &FwTable) -> bool {
+        self.unknown_rules == 0 && self.other_objects == 0 && self.table == *want
+    }
+}
+
+impl ObservedFirewall {
+    /// `show`'s lines for the table: each chain with its hook and policy, each rule as
+    /// netscript text; with `stats`, each counting rule's packets and bytes.
+    pub fn show_text(&self, stats: bool) -> String {
+        let mut out = String::new();
+        for (i, chain) in self.table.chains.iter().enumerate() {
+            let policy = if chain.policy == Verdict::Drop { " policy drop" } else { "" };
+            writeln!(out, "  firewall {}{policy} ({} chain {}, priority {})", chain.hook.word(), chain.kind.word(), chain.name, chain.priority).unwrap();
+            for (j, rule) in chain.rules.iter().enumerate() {
+                match self.counters.get(i).and_then(|c| c.get(j)).copied().flatten() {
+                    Some((packets, bytes)) if stats => writeln!(out, "    {}  # {packets} packets, {bytes} bytes", rule.text()).unwrap(),
+                    _ => writeln!(out, "    {}", rule.text()).unwrap(),
+                }
+            }
+        }
+        if self.unknown_rules > 0 || self.other_objects > 0 {
+            writeln!(out, "  firewall: {} rule(s) and {} object(s) in table inet {TABLE} that are not netscript's", self.unknown_rules, self.other_objects).unwrap();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_text_reads_back() {
+        let texts = [
+            "accept",
+            "accept ct established,related",
+            "accept proto tcp dport 22",
+            "reject proto udp src 10.0.0.0/8 sport 1000-2000 counter",
+            "mark 7 src 10.1.0.100/32",
+            "classify 20 oif eth0",
+            "masquerade oif wan",
+            "snat to 192.0.2.1 src 10.1.0.0/24",
+            "dnat to 10.1.0.5:8080 proto tcp dport 80",
+            "dnat to [fd00::5]:443 proto tcp dport 443",
+            "dnat to fd00::5",
+            "drop proto icmpv6 dst fd00::/64 iif lan mark 7/0xff ct invalid,new",
+        ];
+        for text in texts {
+            let rule = FwRuleSpec::parse(text).unwrap_or_else(|| panic!("{text} does not read back"));
+            assert_eq!(rule.text(), text);
+        }
+        for foreign in ["", "accept  proto tcp", "accept proto sctp", "jump x", "accept counter counter", "mark 0x7"] {
+            assert!(FwRuleSpec::parse(foreign).is_none(), "{foreign:?} read as netscript's");
+        }
+    }
+}
