@@ -1,0 +1,51 @@
+//! Link declarations with options: macvlan, vxlan.
+
+use super::*;
+
+impl Builder<'_> {
+    pub(super) fn macvlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let parent = self.name(it.next().unwrap());
+        let mut mode = None;
+        let mut body = None;
+        for p in it {
+            match p.as_rule() {
+                Rule::macvlan_mode => {
+                    let m = match first(p.clone()).as_rule() {
+                        Rule::kw_bridge => MacvlanMode::Bridge,
+                        Rule::kw_private => MacvlanMode::Private,
+                        Rule::kw_vepa => MacvlanMode::Vepa,
+                        _ => MacvlanMode::Passthru,
+                    };
+                    mode = Some(self.spanned(&p, m));
+                }
+                _ => body = Some(self.block(p)),
+            }
+        }
+        StmtKind::Macvlan { name, parent, mode, body }
+    }
+
+    pub(super) fn vxlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in it {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
+                Rule::vni_opt => VxlanOpt::Id(Spanned::new(self.int_value(value), span)),
+                Rule::remote_opt => VxlanOpt::Remote(Spanned::new(self.ip_value(value), span)),
+                Rule::group_opt => VxlanOpt::Group(Spanned::new(self.ip_value(value), span)),
+                Rule::local_opt => VxlanOpt::Local(Spanned::new(self.ip_value(value), span)),
+                Rule::dev_opt => VxlanOpt::Dev(Spanned::new(self.name(value), span)),
+                _ => VxlanOpt::Port(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Vxlan { name, opts, body }
+    }
+}

@@ -1,0 +1,74 @@
+//! Routing statements: route, rule options, table references, sysctl values.
+
+use super::*;
+
+impl Builder<'_> {
+    pub(super) fn route_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let dest_pair = first(it.next().unwrap());
+        let dest = match dest_pair.as_rule() {
+            Rule::kw_default => RouteDest::Default(self.span(&dest_pair)),
+            _ => RouteDest::Ip(self.ip_value(dest_pair)),
+        };
+        let opts = it
+            .map(|p| {
+                let (rule, span, value) = self.option(p);
+                match rule {
+                    Rule::via_opt => RouteOpt::Via(Spanned::new(self.ip_value(value), span)),
+                    Rule::dev_opt => RouteOpt::Dev(Spanned::new(self.name(value), span)),
+                    Rule::src_opt => RouteOpt::Src(Spanned::new(self.ip_value(value), span)),
+                    Rule::metric_opt => RouteOpt::Metric(Spanned::new(self.int_value(value), span)),
+                    _ => RouteOpt::Table(Spanned::new(self.table_ref(value), span)),
+                }
+            })
+            .collect();
+        StmtKind::Route { dest, opts }
+    }
+
+    pub(super) fn rule_opt(&mut self, pair: P<'_>) -> RuleOpt {
+        let opt = first(pair);
+        let span = self.span(&opt);
+        let rule = opt.as_rule();
+        let mut values = args(opt);
+        let value = values.next().unwrap();
+        match rule {
+            Rule::from_opt => RuleOpt::From(Spanned::new(self.ip_value(value), span)),
+            Rule::to_opt => RuleOpt::To(Spanned::new(self.ip_value(value), span)),
+            Rule::iif_opt => RuleOpt::Iif(Spanned::new(self.name(value), span)),
+            Rule::oif_opt => RuleOpt::Oif(Spanned::new(self.name(value), span)),
+            Rule::fwmark_opt => {
+                let mark = self.int_value(value);
+                let mask = values.next().map(|m| self.int_value(m));
+                RuleOpt::Fwmark(Spanned::new((mark, mask), span))
+            }
+            Rule::uidrange_opt => {
+                let from = self.int_value(value);
+                let to = self.int_value(values.next().unwrap());
+                RuleOpt::Uidrange(Spanned::new((from, to), span))
+            }
+            Rule::priority_opt => RuleOpt::Priority(Spanned::new(self.int_value(value), span)),
+            _ => RuleOpt::Table(Spanned::new(self.table_ref(value), span)),
+        }
+    }
+
+    pub(super) fn table_ref(&mut self, pair: P<'_>) -> TableRef {
+        let value = first(pair);
+        match value.as_rule() {
+            Rule::var => TableRef::Name(self.ident(value)),
+            _ => TableRef::Number(self.int_value(value)),
+        }
+    }
+
+    pub(super) fn sysctl_value(&mut self, pair: P<'_>) -> Spanned<String> {
+        let value = first(pair);
+        match value.as_rule() {
+            Rule::string => self.string(value),
+            _ => {
+                let raw = value.as_str();
+                let trimmed = raw.trim_end();
+                let start = value.as_span().start();
+                Spanned::new(trimmed.to_string(), Span::new(self.file, start, start + trimmed.len()))
+            }
+        }
+    }
+}

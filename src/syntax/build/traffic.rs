@@ -1,0 +1,98 @@
+//! Traffic control statements: shape, htb classes and filters, netem options, class ids.
+
+use super::*;
+
+impl Builder<'_> {
+    pub(super) fn shape_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut ingress = false;
+        let mut rate = None;
+        let mut opts = Vec::new();
+        for p in inner(pair) {
+            match p.as_rule() {
+                Rule::kw_ingress => ingress = true,
+                Rule::rate_value => rate = Some(self.rate_value(p)),
+                Rule::shape_opt => {
+                    let (rule, span, value) = self.option(p);
+                    opts.push(match rule {
+                        Rule::burst_opt => ShapeOpt::Burst(Spanned::new(self.size_value(value), span)),
+                        _ => ShapeOpt::Latency(Spanned::new(self.duration_value(value), span)),
+                    });
+                }
+                _ => {}
+            }
+        }
+        StmtKind::Shape { ingress, rate: rate.expect("grammar requires a rate"), opts }
+    }
+
+    pub(super) fn class_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let id = self.class_id(it.next().unwrap());
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in it {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
+                Rule::rate_opt => ClassOpt::Rate(Spanned::new(self.rate_value(value), span)),
+                Rule::ceil_opt => ClassOpt::Ceil(Spanned::new(self.rate_value(value), span)),
+                _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Class { id, opts, body }
+    }
+
+    pub(super) fn filter_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut opts = Vec::new();
+        let mut target = None;
+        for p in args(pair) {
+            if p.as_rule() == Rule::class_id {
+                target = Some(self.class_id(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
+                Rule::proto_opt => {
+                    let proto = match first(value).as_rule() {
+                        Rule::kw_tcp => IpProto::Tcp,
+                        Rule::kw_udp => IpProto::Udp,
+                        _ => IpProto::Icmp,
+                    };
+                    FilterOpt::Proto(Spanned::new(proto, span))
+                }
+                Rule::src_opt => FilterOpt::Src(Spanned::new(self.ip_value(value), span)),
+                Rule::dst_opt => FilterOpt::Dst(Spanned::new(self.ip_value(value), span)),
+                Rule::sport_opt => FilterOpt::Sport(Spanned::new(self.int_value(value), span)),
+                _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Filter { opts, target: target.expect("grammar requires a target") }
+    }
+
+    pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
+        let (rule, span, value) = self.option(pair);
+        match rule {
+            Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
+            Rule::jitter_opt => NetemOpt::Jitter(Spanned::new(self.duration_value(value), span)),
+            Rule::loss_opt => NetemOpt::Loss(Spanned::new(self.percent_value(value), span)),
+            _ => NetemOpt::Rate(Spanned::new(self.rate_value(value), span)),
+        }
+    }
+
+    pub(super) fn class_id(&mut self, pair: P<'_>) -> ClassId {
+        let span = self.span(&pair);
+        let parts: Vec<P<'_>> = inner(pair).collect();
+        let (major, minor) = match parts.len() {
+            2 => (Some(parts[0].clone()), parts[1].clone()),
+            _ => (None, parts[0].clone()),
+        };
+        let major = major.map(|m| self.spanned(&m, m.as_str().to_string()));
+        let minor = match minor.as_rule() {
+            Rule::interp => ClassMinor::Interp(self.expr(first(minor))),
+            _ => ClassMinor::Hex(minor.as_str().to_string()),
+        };
+        ClassId { span, major, minor }
+    }
+}
