@@ -1,0 +1,275 @@
+//! Addresses, routes (protocol 110) and rules, and the same back from dumps.
+
+use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
+use crate::plan::action::{RouteSpec, RuleSpec};
+use ipnet::IpNet;
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage, RuleUidRange};
+use netlink_packet_route::AddressFamily;
+use std::net::IpAddr;
+
+/// `RT_TABLE_COMPAT`: the header's 8-bit table field when the real id needs `RTA_TABLE`.
+const RT_TABLE_COMPAT: u8 = 252;
+
+fn family_of(addr: &IpAddr) -> AddressFamily {
+    match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
+}
+
+fn header_table(table: u32) -> u8 {
+    if table < 256 { table as u8 } else { RT_TABLE_COMPAT }
+}
+
+/// RTM_NEWADDR / RTM_DELADDR. IPv6 addresses get `IFA_F_NODAD`: duplicate address
+/// detection would keep them "tentative" (unusable) for a second or more after the run,
+/// and the namespaces netscript builds are its own, so there is nothing to detect.
+pub fn address(index: u32, addr: &IpNet) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    let ip = addr.addr();
+    msg.header.family = family_of(&ip);
+    msg.header.prefix_len = addr.prefix_len();
+    msg.header.index = index;
+    msg.header.scope = default_address_scope(&ip);
+    if ip.is_ipv6() {
+        msg.header.flags = AddressHeaderFlags::Nodad;
+    }
+    msg.attributes.push(AddressAttribute::Local(ip));
+    msg.attributes.push(AddressAttribute::Address(ip));
+    msg
+}
+
+/// The scope `ip addr add` gives an address when none is named.
+fn default_address_scope(ip: &IpAddr) -> AddressScope {
+    match ip {
+        IpAddr::V4(a) if a.is_loopback() => AddressScope::Host,
+        IpAddr::V6(a) if a.is_loopback() => AddressScope::Host,
+        IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80 => AddressScope::Link,
+        _ => AddressScope::Universe,
+    }
+}
+
+/// RTM_NEWROUTE / RTM_DELROUTE. `oif` is the resolved `dev`. Routes carry netscript's
+/// protocol ([`NETSCRIPT_ROUTE_PROTOCOL`]); a delete names it too, so that it can only
+/// remove netscript's route, never a routing daemon's or the operator's. Its scope
+/// "nowhere" matches any scope.
+pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let dest = spec.dest;
+    let family = family_of(&dest.addr());
+    let mut header = RouteHeader::default();
+    header.address_family = family;
+    header.destination_prefix_length = dest.prefix_len();
+    header.table = header_table(spec.table);
+    header.kind = RouteType::Unicast;
+    header.protocol = RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL);
+    if for_delete {
+        header.scope = RouteScope::NoWhere;
+    } else {
+        // Routes without a gateway are on-link.
+        header.scope = if spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
+    }
+    msg.header = header;
+    msg.attributes.push(RouteAttribute::Table(spec.table));
+    if dest.prefix_len() > 0 {
+        msg.attributes.push(RouteAttribute::Destination(RouteAddress::from(dest.network())));
+    }
+    if let Some(via) = spec.via {
+        msg.attributes.push(RouteAttribute::Gateway(RouteAddress::from(via)));
+    }
+    if let Some(oif) = oif {
+        msg.attributes.push(RouteAttribute::Oif(oif));
+    }
+    if let Some(src) = spec.src {
+        msg.attributes.push(RouteAttribute::PrefSource(RouteAddress::from(src)));
+    }
+    if let Some(metric) = spec.metric {
+        msg.attributes.push(RouteAttribute::Priority(metric));
+    }
+    msg
+}
+
+/// RTM_NEWRULE / RTM_DELRULE, every selector of the spec, and netscript's protocol
+/// (`proto 110` in `ip rule`): a delete then matches netscript's rule only.
+pub fn rule(spec: &RuleSpec) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    msg.header.family = if spec.v6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    msg.header.table = header_table(spec.table);
+    msg.header.action = RuleAction::ToTable;
+    if let Some(from) = spec.from {
+        msg.header.src_len = from.prefix_len();
+        msg.attributes.push(RuleAttribute::Source(from.network()));
+    }
+    if let Some(to) = spec.to {
+        msg.header.dst_len = to.prefix_len();
+        msg.attributes.push(RuleAttribute::Destination(to.network()));
+    }
+    if let Some(iif) = &spec.iif {
+        msg.attributes.push(RuleAttribute::Iifname(iif.clone()));
+    }
+    if let Some(oif) = &spec.oif {
+        msg.attributes.push(RuleAttribute::Oifname(oif.clone()));
+    }
+    if let Some(mark) = spec.fwmark {
+        msg.attributes.push(RuleAttribute::FwMark(mark));
+    }
+    if let Some(mask) = spec.fwmask {
+        msg.attributes.push(RuleAttribute::FwMask(mask));
+    }
+    if let Some((start, end)) = spec.uidrange {
+        msg.attributes.push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+    }
+    if let Some(priority) = spec.priority {
+        msg.attributes.push(RuleAttribute::Priority(priority));
+    }
+    msg.attributes.push(RuleAttribute::Table(spec.table));
+    msg.attributes.push(RuleAttribute::Protocol(RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL)));
+    msg
+}
+
+
+/// (interface index, address) of an address message.
+pub fn decode_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
+    let mut local = None;
+    let mut address = None;
+    for attr in &msg.attributes {
+        match attr {
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
+            _ => {}
+        }
+    }
+    // For point-to-point addresses IFA_ADDRESS is the peer; IFA_LOCAL is ours.
+    let ip = local.or(address)?;
+    IpNet::new(ip, msg.header.prefix_len).ok().map(|net| (msg.header.index, net))
+}
+
+fn route_ip(addr: &RouteAddress) -> Option<IpAddr> {
+    match addr {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+/// A route as a `RouteSpec` (dev as an index, to be named by the caller), or `None` for
+/// what a `RouteSpec` cannot express and a script cannot name: non-unicast routes
+/// (local, broadcast, multicast, unreachable…), cached clones, multipath routes.
+pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
+    if msg.header.kind != RouteType::Unicast || msg.header.flags.contains(RouteFlags::Cloned) {
+        return None;
+    }
+    let family = msg.header.address_family;
+    let unspecified: IpAddr = match family {
+        AddressFamily::Inet => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        AddressFamily::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => return None,
+    };
+    let mut dest = unspecified;
+    let mut via = None;
+    let mut oif = None;
+    let mut src = None;
+    let mut metric = None;
+    let mut table = msg.header.table as u32;
+    for attr in &msg.attributes {
+        match attr {
+            RouteAttribute::Destination(a) => dest = route_ip(a)?,
+            RouteAttribute::Gateway(a) => via = route_ip(a),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::PrefSource(a) => src = route_ip(a),
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::MultiPath(_) => return None,
+            _ => {}
+        }
+    }
+    let dest = IpNet::new(dest, msg.header.destination_prefix_length).ok()?;
+    Some((RouteSpec { dest, via, dev: None, src, metric, table }, oif))
+}
+
+/// A rule as a `RuleSpec`, or `None` for rules whose action is not "lookup a table"
+/// (goto, blackhole, unreachable, prohibit, nop), which a `RuleSpec` cannot express.
+/// A mask of all ones is reported by the kernel whenever a fwmark is set; it is the
+/// same as no mask, so it is normalised to `None`, as a script writes it.
+pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
+    if msg.header.action != RuleAction::ToTable {
+        return None;
+    }
+    let v6 = match msg.header.family {
+        AddressFamily::Inet => false,
+        AddressFamily::Inet6 => true,
+        _ => return None,
+    };
+    let mut spec = RuleSpec {
+        v6,
+        from: None,
+        to: None,
+        iif: None,
+        oif: None,
+        fwmark: None,
+        fwmask: None,
+        uidrange: None,
+        priority: None,
+        table: msg.header.table as u32,
+    };
+    for attr in &msg.attributes {
+        match attr {
+            RuleAttribute::Source(a) => spec.from = IpNet::new(*a, msg.header.src_len).ok(),
+            RuleAttribute::Destination(a) => spec.to = IpNet::new(*a, msg.header.dst_len).ok(),
+            RuleAttribute::Iifname(n) => spec.iif = Some(n.clone()),
+            RuleAttribute::Oifname(n) => spec.oif = Some(n.clone()),
+            RuleAttribute::FwMark(m) => spec.fwmark = Some(*m),
+            RuleAttribute::FwMask(m) => spec.fwmask = Some(*m),
+            RuleAttribute::UidRange(r) => spec.uidrange = Some((r.start, r.end)),
+            RuleAttribute::Priority(p) => spec.priority = Some(*p),
+            RuleAttribute::Table(t) => spec.table = *t,
+            _ => {}
+        }
+    }
+    if spec.fwmask == Some(u32::MAX) || (spec.fwmark.is_none() && spec.fwmask == Some(0)) {
+        spec.fwmask = None;
+    }
+    Some(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+    use netlink_packet_route::RouteNetlinkMessage;
+
+    #[test]
+    fn rule_round_trips_every_selector() {
+        let spec = RuleSpec {
+            v6: false,
+            from: Some("10.1.0.0/16".parse().unwrap()),
+            to: Some("10.2.3.0/24".parse().unwrap()),
+            iif: Some("a0".into()),
+            oif: Some("b0".into()),
+            fwmark: Some(0x10),
+            fwmask: Some(0xff),
+            uidrange: Some((1000, 2000)),
+            priority: Some(100),
+            table: 1000,
+        };
+        let mut packet = NetlinkMessage::from(RouteNetlinkMessage::NewRule(rule(&spec)));
+        packet.finalize();
+        let mut buf = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf).unwrap();
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRule(parsed)) = parsed.payload else { panic!("not a rule") };
+        assert_eq!(decode_rule(&parsed), Some(spec));
+    }
+
+    #[test]
+    fn default_route_has_no_destination_attribute() {
+        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254 };
+        let msg = route(&spec, None, false);
+        assert!(!msg.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
+        assert_eq!(decode_route(&msg).map(|(s, _)| s), Some(spec));
+    }
+}
