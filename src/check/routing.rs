@@ -135,7 +135,7 @@ impl Evaluator<'_> {
             },
         };
         let index = self.desired.namespaces[ns].routes.len();
-        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None };
+        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false };
         let mut seen = Seen::default();
         for opt in opts {
             match opt {
@@ -146,6 +146,7 @@ impl Evaluator<'_> {
                     route.metric = self.ok(v::int_in(&self.env, &x.node, "a metric", 0, u32::MAX as i64)).map(|s| s.map(|m| m as u32));
                 }
                 RouteOpt::Table(x) if self.once(&mut seen, "table", x.span) => route.table = self.table_ref(ns, x, TableTarget::Route(index)),
+                RouteOpt::Onlink(x) if self.once(&mut seen, "onlink", *x) => route.onlink = true,
                 _ => {}
             }
         }
@@ -160,6 +161,14 @@ impl Evaluator<'_> {
         if route.via.is_none() && route.dev.is_none() {
             return; // already reported: the `via` or `dev` given did not evaluate
         }
+        if route.onlink && !(seen.0.contains_key("via") && seen.0.contains_key("dev")) {
+            self.report(
+                Diagnostic::error(MISSING_OPTION, seen.0["onlink"], "`onlink` needs a gateway (`via`) and a device (`dev`)")
+                    .label("on which link?")
+                    .help("e.g. `route 198.51.100.0/24 via 10.9.9.9 dev eth0 onlink`"),
+            );
+            return;
+        }
         self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
     }
 
@@ -167,6 +176,7 @@ impl Evaluator<'_> {
         let index = self.desired.namespaces[ns].rules.len();
         let mut seen = Seen::default();
         let (mut from, mut to, mut iif, mut oif, mut fwmark, mut uidrange, mut priority, mut table) = (None, None, None, None, None, None, None, None);
+        let (mut ipproto, mut sport, mut dport, mut tos) = (None, None, None, None);
         for opt in opts {
             match opt {
                 RuleOpt::From(x) if self.once(&mut seen, "from", x.span) => from = self.ok(v::network(&self.env, &x.node)),
@@ -202,6 +212,15 @@ impl Evaluator<'_> {
                     priority = self.ok(v::int_in(&self.env, &x.node, "a rule priority", 0, u32::MAX as i64)).map(|s| s.map(|p| p as u32));
                 }
                 RuleOpt::Table(x) if self.once(&mut seen, "table", x.span) => table = self.table_ref(ns, x, TableTarget::Rule(index)),
+                RuleOpt::IpProto(x) if self.once(&mut seen, "ipproto", x.span) => {
+                    ipproto = match &x.node {
+                        ast::RuleProto::Named(p) => Some(Spanned::new(p.number(), x.span)),
+                        ast::RuleProto::Number(n) => self.ok(v::int_in(&self.env, n, "an IP protocol number", 0, 255)).map(|n| Spanned::new(n.node as u8, x.span)),
+                    };
+                }
+                RuleOpt::Sport(x) if self.once(&mut seen, "sport", x.span) => sport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
+                RuleOpt::Dport(x) if self.once(&mut seen, "dport", x.span) => dport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
+                RuleOpt::Tos(x) if self.once(&mut seen, "tos", x.span) => tos = self.ok(v::int_in(&self.env, &x.node, "a TOS value", 0, 255)).map(|t| Spanned::new(t.node as u8, x.span)),
                 _ => {}
             }
         }
@@ -225,7 +244,21 @@ impl Evaluator<'_> {
             );
             return;
         }
-        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table };
+        let v6 = from.as_ref().or(to.as_ref()).is_some_and(|p| !p.node.addr().is_ipv4());
+        if let Some(t) = &tos {
+            // What the kernel accepts: IPv4 rules match the TOS bits (mask 0x1e), IPv6
+            // rules the DSCP (mask 0xfc).
+            let (mask, family, example) = if v6 { (0xfcu8, "IPv6", "`tos 0x20` (DSCP 8, CS1)") } else { (0x1eu8, "IPv4", "`tos 0x10` (low delay)") };
+            if t.node & !mask != 0 {
+                self.report(
+                    Diagnostic::error(OUT_OF_RANGE, t.span, format!("{:#04x} is not a TOS value an {family} rule can match", t.node))
+                        .label(format!("{family} rules match the bits {mask:#04x} of the TOS byte"))
+                        .help(format!("e.g. {example}")),
+                );
+                return;
+            }
+        }
+        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos };
         self.desired.namespaces.get_mut(ns).expect("entered").rules.push(rule);
     }
     pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::IpValue]) {

@@ -132,12 +132,14 @@ impl Evaluator<'_> {
         if let Some(c) = &ceil
             && c.node < rate.node
         {
+            // tc and the kernel accept it (the class then never borrows, and its ceil
+            // caps it below its rate): a warning, not an error, for parity with tc.
             self.report(
-                Diagnostic::error(OUT_OF_RANGE, c.span, format!("the ceil ({}) is below the rate ({})", c.node, rate.node))
-                    .label("ceil must be at least the rate")
-                    .also(rate.span, "rate given here"),
+                Diagnostic::warning(CEIL_BELOW_RATE, c.span, format!("the ceil ({}) is below the rate ({})", c.node, rate.node))
+                    .label("the class can never send faster than this")
+                    .also(rate.span, "rate given here")
+                    .help("a ceil is usually at least the rate; tc accepts this, and so does netscript"),
             );
-            return None;
         }
         let htb = self.htb_mut(ns, iface);
         if let Some(first) = htb.classes.iter().find(|c| c.id.node == minor.node).map(|c| c.id.span) {

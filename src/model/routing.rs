@@ -42,6 +42,9 @@ pub struct Route {
     pub src: Option<Spanned<IpAddr>>,
     pub metric: Option<Spanned<u32>>,
     pub table: Option<Spanned<Table>>,
+    /// `onlink`: the gateway is taken to be on the link.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub onlink: bool,
 }
 
 impl Route {
@@ -68,6 +71,16 @@ pub struct Rule {
     pub uidrange: Option<Spanned<(u32, u32)>>,
     pub priority: Option<Spanned<u32>>,
     pub table: Spanned<Table>,
+    /// `ipproto`: the IP protocol number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipproto: Option<Spanned<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sport: Option<Spanned<(u16, u16)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dport: Option<Spanned<(u16, u16)>>,
+    /// `tos`/`dsfield`: the TOS (IPv4) or traffic class (IPv6) byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos: Option<Spanned<u8>>,
 }
 
 impl Rule {

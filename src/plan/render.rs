@@ -54,6 +54,9 @@ pub fn route_text(r: &RouteSpec) -> String {
     if r.table != crate::model::TABLE_MAIN {
         write!(s, " table {}", table_text(r.table)).unwrap();
     }
+    if r.onlink {
+        s.push_str(" onlink");
+    }
     s
 }
 
@@ -82,6 +85,25 @@ pub fn rule_text(r: &RuleSpec) -> String {
     }
     if let Some((a, b)) = r.uidrange {
         write!(s, "uidrange {a}-{b} ").unwrap();
+    }
+    if let Some(p) = r.ipproto {
+        match p {
+            6 => s.push_str("ipproto tcp "),
+            17 => s.push_str("ipproto udp "),
+            1 => s.push_str("ipproto icmp "),
+            58 => s.push_str("ipproto ipv6-icmp "),
+            n => write!(s, "ipproto {n} ").unwrap(),
+        }
+    }
+    for (word, range) in [("sport", r.sport), ("dport", r.dport)] {
+        match range {
+            Some((a, b)) if a == b => write!(s, "{word} {a} ").unwrap(),
+            Some((a, b)) => write!(s, "{word} {a}-{b} ").unwrap(),
+            None => {}
+        }
+    }
+    if let Some(t) = r.tos {
+        write!(s, "tos {t:#04x} ").unwrap();
     }
     if s.is_empty() {
         s.push_str("from all ");

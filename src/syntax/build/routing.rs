@@ -1,6 +1,7 @@
 //! Routing statements: route, rule options, table references, sysctl values.
 
 use super::*;
+use crate::model::FwProto;
 
 impl Builder<'_> {
     pub(super) fn route_stmt(&mut self, pair: P<'_>) -> StmtKind {
@@ -12,6 +13,9 @@ impl Builder<'_> {
         };
         let opts = it
             .map(|p| {
+                if let Some(onlink) = p.clone().into_inner().next().filter(|o| o.as_rule() == Rule::onlink_opt) {
+                    return RouteOpt::Onlink(self.span(&onlink));
+                }
                 let (rule, span, value) = self.option(p);
                 match rule {
                     Rule::via_opt => RouteOpt::Via(Spanned::new(self.ip_value(value), span)),
@@ -47,6 +51,21 @@ impl Builder<'_> {
                 RuleOpt::Uidrange(Spanned::new((from, to), span))
             }
             Rule::priority_opt => RuleOpt::Priority(Spanned::new(self.int_value(value), span)),
+            Rule::ipproto_opt => {
+                let proto = match value.as_rule() {
+                    Rule::fw_ip_proto => RuleProto::Named(match first(value).as_rule() {
+                        Rule::kw_tcp => FwProto::Tcp,
+                        Rule::kw_udp => FwProto::Udp,
+                        Rule::kw_icmpv6 => FwProto::Icmpv6,
+                        _ => FwProto::Icmp,
+                    }),
+                    _ => RuleProto::Number(self.int_value(value)),
+                };
+                RuleOpt::IpProto(Spanned::new(proto, span))
+            }
+            Rule::fw_sport => RuleOpt::Sport(Spanned::new(self.port_range(value), span)),
+            Rule::fw_dport => RuleOpt::Dport(Spanned::new(self.port_range(value), span)),
+            Rule::tos_opt => RuleOpt::Tos(Spanned::new(self.int_value(value), span)),
             _ => RuleOpt::Table(Spanned::new(self.table_ref(value), span)),
         }
     }
