@@ -278,14 +278,14 @@ impl Evaluator<'_> {
                 );
             }
             let Some(p) = self.ok(v::prefix(&self.env, a)) else { continue };
-            let existing = self.iface_mut(&ns, &iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
+            let existing = self.iface_mut(ns, iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
             match existing {
                 Some(first) => self.report(
                     Diagnostic::error(DUPLICATE_ADDRESS, p.span, format!("`{}` already has the address {}", iface, p.node.addr()))
                         .label("given again here")
                         .also(first, "first given here"),
                 ),
-                None => self.iface_mut(&ns, &iface).addrs.push(p),
+                None => self.iface_mut(ns, iface).addrs.push(p),
             }
         }
     }

@@ -196,7 +196,7 @@ impl Evaluator<'_> {
 
     pub(super) fn traffic_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
         match &stmt.node {
-            StmtKind::Shape { ingress, rate, opts } => self.shape(&ns, &iface, stmt, *ingress, rate, opts),
+            StmtKind::Shape { ingress, rate, opts } => self.shape(ns, iface, stmt, *ingress, rate, opts),
             StmtKind::Htb { default, body: block } => {
                 let default = match default {
                     Some(d) => match self.ok(v::class_minor(&self.env, d)) {
@@ -206,7 +206,7 @@ impl Evaluator<'_> {
                     None => None,
                 };
                 let htb = Qdisc::Htb(Htb { default_class: default, classes: Vec::new(), filters: Vec::new() });
-                if !self.set_root_qdisc(&ns, &iface, Spanned::new(htb, keyword_span(stmt))) {
+                if !self.set_root_qdisc(ns, iface, Spanned::new(htb, keyword_span(stmt))) {
                     return;
                 }
                 if let Some(block) = block {
@@ -214,7 +214,7 @@ impl Evaluator<'_> {
                     self.stmts(&block.node, &mut inner);
                 }
             }
-            StmtKind::Netem { opts } => self.netem(&ns, &iface, stmt, opts),
+            StmtKind::Netem { opts } => self.netem(ns, iface, stmt, opts),
             _ => unreachable!("not a traffic_attribute statement")
         }
     }
