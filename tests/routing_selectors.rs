@@ -92,3 +92,39 @@ fn a_rule_differing_only_by_tos_is_not_taken_for_netscript_s() {
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }
+
+#[test]
+fn rules_with_a_zero_length_selector_are_rules_of_its_family_without_one() {
+    // `from ::/0` is how a script says "an IPv6 rule" when it selects by something else
+    // (oif, fwmark, uidrange): the kernel keeps no /0 selector ("from all"), and neither
+    // does netscript, so the rule verifies and a re-run finds it.
+    const RULES: &str = "
+netns zero <
+  link lo
+  rule from ::/0 oif lo priority 200 table 100
+  rule from ::/0 fwmark 0x7 priority 201 table 100
+  rule to ::/0 uidrange 1000-1999 priority 202 table 100
+  rule from 0.0.0.0/0 fwmark 0x7 priority 203 table 100
+  rule to 0.0.0.0/0 oif lo priority 204 table 100
+>
+";
+    const IPROUTE2: &str = "
+ip netns add zero; ip -n zero link set lo up
+ip -n zero -6 rule add oif lo priority 200 lookup 100 protocol 110
+ip -n zero -6 rule add fwmark 0x7 priority 201 lookup 100 protocol 110
+ip -n zero -6 rule add uidrange 1000-1999 priority 202 lookup 100 protocol 110
+ip -n zero -4 rule add fwmark 0x7 priority 203 lookup 100 protocol 110
+ip -n zero -4 rule add oif lo priority 204 lookup 100 protocol 110
+";
+    let reference = Sandbox::new();
+    reference.sh(IPROUTE2).ok();
+    let ours = Sandbox::new();
+    let script = ours.write_script("zero.ns", RULES);
+    let run = ours.netscript(&["run", &script]);
+    assert!(run.success, "run failed: {}", run.stderr);
+    for family in ["-4", "-6"] {
+        let dump = |sb: &Sandbox| sb.sh(&format!("ip -n zero {family} -json rule show")).ok();
+        assert_eq!(dump(&ours), dump(&reference), "the {family} rules differ");
+    }
+    ours.assert_up_to_date(&script);
+}
