@@ -52,7 +52,12 @@ pub enum StmtKind {
     Xdp { path: Spanned<String>, opts: Vec<XdpOpt> },
 
     // namespace-wide
-    Route { dest: RouteDest, opts: Vec<RouteOpt> },
+    Route {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kind: Option<Spanned<crate::model::RouteKind>>,
+        dest: RouteDest,
+        opts: Vec<RouteOpt>,
+    },
     Rule { opts: Vec<RuleOpt> },
     Forward { on: Option<Spanned<bool>> },
     Sysctl { key: Template, value: Spanned<String> },

@@ -128,3 +128,43 @@ ip -n zero -4 rule add oif lo priority 204 lookup 100 protocol 110
     }
     ours.assert_up_to_date(&script);
 }
+
+#[test]
+fn routes_that_refuse_match_iproute2_and_are_removed_exactly() {
+    const ROUTES: &str = "
+netns kinds <
+  route blackhole 203.0.113.0/24
+  route unreachable 198.51.100.0/24 metric 5 table 100
+  route prohibit 192.0.2.0/24
+  route blackhole 2001:db8::/32
+  route prohibit 2001:db8:1::/48 metric 7
+>
+";
+    const IPROUTE2: &str = "
+ip netns add kinds; ip -n kinds link set lo up
+ip -n kinds route add blackhole 203.0.113.0/24 proto 110
+ip -n kinds route add unreachable 198.51.100.0/24 metric 5 table 100 proto 110
+ip -n kinds route add prohibit 192.0.2.0/24 proto 110
+ip -n kinds -6 route add blackhole 2001:db8::/32 proto 110
+ip -n kinds -6 route add prohibit 2001:db8:1::/48 metric 7 proto 110
+";
+    let reference = Sandbox::new();
+    reference.sh(IPROUTE2).ok();
+    let ours = Sandbox::new();
+    let script = ours.write_script("kinds.ns", ROUTES);
+    let run = ours.netscript(&["run", &script]);
+    assert!(run.success, "run failed: {}", run.stderr);
+    let routes = |sb: &Sandbox| sb.sh("ip -n kinds -json route show table all; ip -n kinds -6 -json route show table all").ok();
+    assert_eq!(routes(&ours), routes(&reference), "the routes differ");
+    assert!(routes(&ours).contains("\"type\":\"prohibit\""), "{}", routes(&ours));
+    ours.assert_up_to_date(&script);
+    // A hand-made unicast route to a prefix netscript blackholes in another table is not
+    // netscript's: an edit that drops the blackhole leaves it.
+    ours.sh("ip -n kinds link add d0 type veth peer name d1; ip -n kinds link set d0 up; ip -n kinds addr add 10.9.0.1/24 dev d0; ip -n kinds route add 203.0.113.0/24 via 10.9.0.2 table 7").ok();
+    let before_edit = ours.sh("ip -n kinds -json route show table 7").ok();
+    ours.put(&script, &ROUTES.replace("  route blackhole 203.0.113.0/24\n", ""));
+    ours.netscript(&["run", &script]).ok();
+    let now = routes(&ours);
+    assert!(!now.contains("\"type\":\"blackhole\",\"dst\":\"203.0.113.0/24\""), "the blackhole is gone: {now}");
+    assert_eq!(ours.sh("ip -n kinds -json route show table 7").ok(), before_edit);
+}

@@ -148,7 +148,8 @@ module.exports = grammar({
     // ------------------------------------------------------------ namespace-wide
 
     route_statement: ($) =>
-      seq('route', field('destination', choice(alias('default', $.default), $._ip_value)),
+      seq('route', optional(choice('blackhole', 'unreachable', 'prohibit')),
+        field('destination', choice(alias('default', $.default), $._ip_value)),
         repeat(choice(
           seq('via', $._ip_value),
           $._dev_opt,

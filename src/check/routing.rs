@@ -65,7 +65,7 @@ impl Evaluator<'_> {
 
     pub(super) fn namespace_wide(&mut self, ns: &str, stmt: &Stmt) {
         match &stmt.node {
-            StmtKind::Route { dest, opts } => self.route(ns, stmt.span, dest, opts),
+            StmtKind::Route { kind, dest, opts } => self.route(ns, stmt.span, kind.as_ref(), dest, opts),
             StmtKind::Rule { opts } => self.rule(ns, stmt, opts),
             StmtKind::Forward { on } => {
                 let on = on.clone().unwrap_or(Spanned::new(true, stmt.span));
@@ -126,7 +126,7 @@ impl Evaluator<'_> {
         }
     }
 
-    pub(super) fn route(&mut self, ns: &str, span: Span, dest: &ast::RouteDest, opts: &[RouteOpt]) {
+    pub(super) fn route(&mut self, ns: &str, span: Span, kind: Option<&Spanned<RouteKind>>, dest: &ast::RouteDest, opts: &[RouteOpt]) {
         let dest = match dest {
             ast::RouteDest::Default(s) => Spanned::new(RouteDest::Default, *s),
             ast::RouteDest::Ip(ip) => match self.ok(v::network(&self.env, ip)) {
@@ -135,7 +135,7 @@ impl Evaluator<'_> {
             },
         };
         let index = self.desired.namespaces[ns].routes.len();
-        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false };
+        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default() };
         let mut seen = Seen::default();
         for opt in opts {
             match opt {
@@ -149,6 +149,20 @@ impl Evaluator<'_> {
                 RouteOpt::Onlink(x) if self.once(&mut seen, "onlink", *x) => route.onlink = true,
                 _ => {}
             }
+        }
+        if let Some(kind) = kind {
+            // A route that refuses packets has nowhere to send them.
+            if let Some((word, &at)) = ["via", "dev", "onlink"].iter().find_map(|w| seen.0.get_key_value(w)) {
+                self.report(
+                    Diagnostic::error(CONFLICTING_ATTRIBUTE, at, format!("a {} route sends packets nowhere: it takes no `{word}`", kind.node.word()))
+                        .label("not for this kind of route")
+                        .also(kind.span, "the route refuses what it matches")
+                        .help(format!("write `route {} PREFIX [metric N] [table T]`", kind.node.word())),
+                );
+                return;
+            }
+            self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            return;
         }
         if !seen.0.contains_key("via") && !seen.0.contains_key("dev") {
             self.report(

@@ -25,6 +25,30 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// What a route does with a packet: forward it (unicast, the default), or refuse it
+/// (`route blackhole|unreachable|prohibit PREFIX`: dropped silently, or with an ICMP
+/// unreachable, or an ICMP administratively prohibited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    #[default]
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl RouteKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Prohibit => "prohibit",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum RouteDest {
     /// `default`: 0.0.0.0/0, or ::/0 when the gateway is v6.
@@ -45,6 +69,12 @@ pub struct Route {
     /// `onlink`: the gateway is taken to be on the link.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub onlink: bool,
+    #[serde(skip_serializing_if = "is_unicast")]
+    pub kind: RouteKind,
+}
+
+fn is_unicast(kind: &RouteKind) -> bool {
+    *kind == RouteKind::Unicast
 }
 
 impl Route {

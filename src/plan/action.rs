@@ -182,6 +182,13 @@ pub struct RouteSpec {
     /// `onlink` (RTNH_F_ONLINK).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub onlink: bool,
+    /// Unicast, or a route that refuses (blackhole, unreachable, prohibit).
+    #[serde(default, skip_serializing_if = "is_unicast")]
+    pub kind: crate::model::RouteKind,
+}
+
+fn is_unicast(kind: &crate::model::RouteKind) -> bool {
+    *kind == crate::model::RouteKind::Unicast
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -39,6 +39,9 @@ pub fn route_text(r: &RouteSpec) -> String {
         ipnet::IpNet::V6(d) if d.prefix_len() == 0 => "default (v6)".to_string(),
         d => d.to_string(),
     };
+    if r.kind != crate::model::RouteKind::Unicast {
+        s = format!("{} {s}", r.kind.word());
+    }
     if let Some(v) = r.via {
         write!(s, " via {v}").unwrap();
     }

@@ -1,5 +1,6 @@
 //! Addresses, routes (protocol 110) and rules, and the same back from dumps.
 
+use crate::model::RouteKind;
 use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
 use crate::plan::action::{RouteSpec, RuleSpec};
 use ipnet::IpNet;
@@ -65,13 +66,19 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     header.address_family = family;
     header.destination_prefix_length = dest.prefix_len();
     header.table = header_table(spec.table);
-    header.kind = RouteType::Unicast;
+    header.kind = match spec.kind {
+        RouteKind::Unicast => RouteType::Unicast,
+        RouteKind::Blackhole => RouteType::BlackHole,
+        RouteKind::Unreachable => RouteType::Unreachable,
+        RouteKind::Prohibit => RouteType::Prohibit,
+    };
     header.protocol = RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL);
     if for_delete {
         header.scope = RouteScope::NoWhere;
     } else {
         // Routes without a gateway are on-link.
-        header.scope = if spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
+        // (iproute2's rule; routes that refuse packets keep the universe scope.)
+        header.scope = if spec.kind == RouteKind::Unicast && spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
     }
     msg.header = header;
     msg.attributes.push(RouteAttribute::Table(spec.table));
@@ -170,10 +177,18 @@ fn route_ip(addr: &RouteAddress) -> Option<IpAddr> {
 }
 
 /// A route as a `RouteSpec` (dev as an index, to be named by the caller), or `None` for
-/// what a `RouteSpec` cannot express and a script cannot name: non-unicast routes
-/// (local, broadcast, multicast, unreachable…), cached clones, multipath routes.
+/// what a `RouteSpec` cannot express and a script cannot name: routes of other types than
+/// unicast, blackhole, unreachable and prohibit (local, broadcast, multicast, throw,
+/// nat…), cached clones, multipath routes.
 pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
-    if msg.header.kind != RouteType::Unicast || msg.header.flags.contains(RouteFlags::Cloned) {
+    let kind = match msg.header.kind {
+        RouteType::Unicast => RouteKind::Unicast,
+        RouteType::BlackHole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+        _ => return None,
+    };
+    if msg.header.flags.contains(RouteFlags::Cloned) {
         return None;
     }
     let family = msg.header.address_family;
@@ -202,7 +217,9 @@ pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
     }
     let dest = IpNet::new(dest, msg.header.destination_prefix_length).ok()?;
     let onlink = msg.header.flags.contains(RouteFlags::Onlink);
-    Some((RouteSpec { dest, via, dev: None, src, metric, table, onlink }, oif))
+    // The kernel gives a refusing IPv6 route the loopback device: not part of its identity.
+    let oif = oif.filter(|_| kind == RouteKind::Unicast);
+    Some((RouteSpec { dest, via, dev: None, src, metric, table, onlink, kind }, oif))
 }
 
 /// A rule as a `RuleSpec`, or `None` for rules whose action is not "lookup a table"
@@ -293,7 +310,7 @@ mod tests {
 
     #[test]
     fn default_route_has_no_destination_attribute() {
-        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false };
+        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
         let msg = route(&spec, None, false);
         assert!(!msg.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
         assert_eq!(decode_route(&msg).map(|(s, _)| s), Some(spec));

@@ -183,6 +183,7 @@ pub fn route_spec(route: &Route) -> RouteSpec {
         metric: route.metric.as_ref().map(|m| m.node),
         table: route.table_id(),
         onlink: route.onlink,
+        kind: route.kind,
     }
 }
 
@@ -222,6 +223,7 @@ pub fn route_matches(want: &RouteSpec, have: &RouteSpec) -> bool {
         && open_or_eq(&want.src, &have.src)
         && open_or_eq(&want.metric, &have.metric)
         && want.onlink == have.onlink
+        && want.kind == have.kind
 }
 
 /// Whether an observed rule is the one a script asks for: the kernel picks a priority

@@ -1,11 +1,20 @@
 //! Routing statements: route, rule options, table references, sysctl values.
 
 use super::*;
-use crate::model::FwProto;
+use crate::model::{FwProto, RouteKind};
 
 impl Builder<'_> {
     pub(super) fn route_stmt(&mut self, pair: P<'_>) -> StmtKind {
-        let mut it = args(pair);
+        let mut it = args(pair).peekable();
+        let kind = it.next_if(|p| p.as_rule() == Rule::route_kind).map(|k| {
+            let span = self.span(&k);
+            let kind = match first(k).as_rule() {
+                Rule::kw_blackhole => RouteKind::Blackhole,
+                Rule::kw_unreachable => RouteKind::Unreachable,
+                _ => RouteKind::Prohibit,
+            };
+            Spanned::new(kind, span)
+        });
         let dest_pair = first(it.next().unwrap());
         let dest = match dest_pair.as_rule() {
             Rule::kw_default => RouteDest::Default(self.span(&dest_pair)),
@@ -26,7 +35,7 @@ impl Builder<'_> {
                 }
             })
             .collect();
-        StmtKind::Route { dest, opts }
+        StmtKind::Route { kind, dest, opts }
     }
 
     pub(super) fn rule_opt(&mut self, pair: P<'_>) -> RuleOpt {
