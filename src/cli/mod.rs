@@ -2,6 +2,7 @@
 
 pub mod args;
 mod check_live;
+mod docs;
 mod exec;
 mod recover;
 pub(crate) mod run;
@@ -50,14 +51,15 @@ fn main_timed() -> i32 {
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
-    let out = Output::new(&cli);
-    if let Some(wait) = cli.wait {
+    let options = cli.options();
+    let out = Output::new(&options);
+    if let Some(wait) = options.wait {
         crate::lock::set_wait(wait);
     }
     match &cli.command {
-        Command::Check { files, format: args::CheckFormat::Text } => check_files(&out, files),
-        Command::Check { files, format: args::CheckFormat::Json } => check_files_json(files),
-        Command::Run { file, dry_run: true, offline, format, name } | Command::Plan { file, offline, format, name } => {
+        Command::Check { files, format: args::CheckFormat::Text, .. } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Json, .. } => check_files_json(files),
+        Command::Run { file, dry_run: true, offline, format, name, .. } | Command::Plan { file, offline, format, name, .. } => {
             match record_name(file, name.as_deref(), false) {
                 Ok(record) => dry_run(&out, file, record.as_deref(), *offline, *format),
                 Err(code) => code,
@@ -67,7 +69,7 @@ fn main_timed() -> i32 {
             Ok(record) => run::run(&out, file, record.as_deref()),
             Err(code) => code,
         },
-        Command::Down { file, dry_run, format, name } => {
+        Command::Down { file, dry_run, format, name, .. } => {
             let file = file.clone().unwrap_or_else(|| "-".into());
             match record_name(&file, name.as_deref(), true) {
                 Ok(Some(record)) if *dry_run => run::down_dry_run(&out, &record, *format),
@@ -76,11 +78,13 @@ fn main_timed() -> i32 {
                 Err(code) => code,
             }
         }
-        Command::Recover { forget } => recover::recover(&out, *forget),
+        Command::Recover { forget, .. } => recover::recover(&out, *forget),
         Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
-        Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
+        Command::CheckLive { file, format, .. } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
-        Command::Repl => crate::repl::main(&out, cli.color),
+        Command::Repl { .. } => crate::repl::main(&out, options.color.unwrap_or(Color::Auto)),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man { command } => docs::man(command.as_deref()),
     }
 }
 
@@ -116,14 +120,14 @@ pub struct Output {
 }
 
 impl Output {
-    fn new(cli: &Cli) -> Self {
+    fn new(options: &args::Options) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match cli.color {
+        let color = match options.color.unwrap_or(Color::Auto) {
             Color::Always => true,
             Color::Never => false,
             Color::Auto => !no_color && std::io::stderr().is_terminal(),
         };
-        Output { color, quiet: cli.quiet, verbose: cli.verbose }
+        Output { color, quiet: options.quiet, verbose: options.verbose }
     }
 
     fn render_options(&self) -> RenderOptions {
