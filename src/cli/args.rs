@@ -118,6 +118,13 @@ pub enum Command {
         #[command(flatten)]
         tx: TxOpts,
     },
+    /// The scripts netscript manages on this host: path, when applied, what they own,
+    /// whether the live state still matches them (drift), and pending journals.
+    Status {
+        /// `json`: one object for tools (its fields: docs/OPERATING.md).
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
     /// Print the live state of namespaces (all of /run/netns and host when none named).
     Show {
         /// Namespaces to show (`host` is the initial one); all when none is named.

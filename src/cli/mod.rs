@@ -7,6 +7,7 @@ mod exec;
 mod recover;
 pub(crate) mod run;
 pub(crate) mod show;
+mod status;
 
 use crate::check::{self, Checked};
 use crate::diagnostic::{self, RenderOptions};
@@ -83,6 +84,7 @@ fn main_timed() -> i32 {
         Command::CheckLive { file, format, .. } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl { .. } => crate::repl::main(&out, options.color.unwrap_or(Color::Auto)),
+        Command::Status { format } => status::status(*format),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { command } => docs::man(command.as_deref()),
     }
