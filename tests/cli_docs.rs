@@ -6,7 +6,7 @@ mod common;
 use common::Test;
 use std::process::{Command, Stdio};
 
-const COMMANDS: [&str; 11] = ["check", "run", "down", "recover", "show", "check-live", "exec", "repl", "plan", "completions", "man"];
+const COMMANDS: [&str; 13] = ["check", "run", "confirm", "down", "recover", "status", "show", "check-live", "exec", "repl", "plan", "completions", "man"];
 
 fn netscript(args: &[&str]) -> String {
     let (stdout, _) = Test::new().args(args).run();
@@ -69,7 +69,7 @@ fn unknown_shell_is_a_usage_error() {
 /// groff with every warning on: no warning, and the sections a manual page has.
 fn render(roff: &str) -> String {
     let mut child = Command::new("groff")
-        .args(["-man", "-Tutf8", "-ww", "-rLL=100n"])
+        .args(["-k", "-man", "-Tutf8", "-ww", "-rLL=100n"])
         .env("GROFF_NO_SGR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -104,11 +104,14 @@ fn the_manual_renders_with_every_command_and_the_exit_codes() {
         assert!(page.contains(&format!("netscript {c}")), "no section for {c}");
     }
     assert!(page.contains("/run/netscript/journal/"), "FILES does not name the journal");
-    assert!(page.contains("128+N"), "the exit codes are missing");
+    assert!(page.contains("128+N") && page.contains("not confirmed in time"), "the exit codes are missing");
+    // The hidden watchdog is no command for people.
+    assert!(!page.contains("watchdog PID") && !page.contains("netscript watchdog"), "the watchdog is in the manual");
     // The options of `run` are under `run`, described.
     let run = &page[page.find("   netscript run\n").expect("a `netscript run` subsection")..];
     let run = &run[..run[1..].find("\n   netscript ").unwrap_or(run.len())];
-    assert!(run.contains("--wait") && run.contains("How long to wait for another netscript transaction"), "{run}");
+    let words = run.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("--wait <DURATION> How long to wait for another netscript transaction"), "{run}");
 }
 
 #[test]
@@ -123,11 +126,11 @@ fn a_command_has_its_own_page() {
 #[test]
 fn options_are_listed_only_where_they_apply() {
     let help = |c: &str| netscript(&[c, "--help"]);
-    for c in ["check", "show", "exec", "plan", "check-live", "completions", "man"] {
+    for c in ["check", "show", "exec", "plan", "check-live", "status", "confirm", "completions", "man"] {
         let text = help(c);
         assert!(!text.contains("--wait") && !text.contains("--verbose"), "`{c} --help` lists options it ignores:\n{text}");
     }
-    for c in ["show", "exec", "completions", "man"] {
+    for c in ["show", "exec", "status", "completions", "man"] {
         let text = help(c);
         assert!(!text.contains("--quiet") && !text.contains("--color"), "`{c} --help` lists options it ignores:\n{text}");
     }

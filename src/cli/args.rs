@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(name = "netscript", version, about = "A scripting language for Linux networking: namespaces, veth, routing, rules and traffic control, applied as one transaction.")]
-#[command(after_help = "Exit codes: 0 ok · 1 the script has errors, or `show`/`exec` named no such namespace (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete · 128+N stopped by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) and rolled back")]
+#[command(after_help = "Exit codes: 0 ok · 1 the script has errors, or `show`/`exec` named no such namespace (nothing changed) · 2 usage · 3 the run failed and was rolled back · 4 the rollback could not complete · 5 `run --confirm` was not confirmed in time (or was rejected) and was rolled back · 128+N stopped by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) and rolled back")]
 pub struct Cli {
     /// Accepted before the command, as earlier versions had it (see each command's help).
     #[arg(long, value_enum, value_name = "WHEN", hide = true)]
@@ -84,10 +84,30 @@ pub enum Command {
         /// a later run of the same name, or `down --name NAME`, finds what it made.
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
-            #[command(flatten)]
+        /// Keep the change only if it is confirmed within DURATION (e.g. `30s`, `2m`):
+        /// by answering the prompt on a terminal, or with `netscript confirm` from
+        /// another shell. Otherwise it is rolled back (exit 5), also when this process
+        /// is killed (the next netscript command, or `netscript recover`, rolls it back).
+        #[arg(long, value_name = "DURATION", value_parser = parse_confirm, conflicts_with = "dry_run")]
+        confirm: Option<std::time::Duration>,
+        #[command(flatten)]
         output: OutputOpts,
         #[command(flatten)]
         tx: TxOpts,
+    },
+    /// Confirm a `run --confirm` that is waiting, so that its change is kept.
+    Confirm {
+        /// The waiting run's script; not needed when only one run waits.
+        #[arg(value_name = "FILE", conflicts_with = "name")]
+        file: Option<PathBuf>,
+        /// For a run of standard input started with `run --name NAME --confirm ... -`.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Roll the waiting run back now instead of keeping it.
+        #[arg(long)]
+        reject: bool,
+        #[command(flatten)]
+        output: OutputOpts,
     },
     /// Remove what runs of a script created, and restore what they changed.
     Down {
@@ -192,6 +212,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Rolls back a `run --confirm` whose process died before it was confirmed (started
+    /// by that run; not for people).
+    #[command(hide = true)]
+    Watchdog {
+        /// The pid of the run it watches.
+        pid: u32,
+    },
     /// Print the manual page (roff; `netscript man | man -l -`).
     Man {
         /// A command's own page (e.g. `run`); the whole manual when none is named.
@@ -212,7 +239,7 @@ pub struct Options {
 impl Cli {
     pub fn options(&self) -> Options {
         let (output, tx) = match &self.command {
-            Command::Check { output, .. } | Command::CheckLive { output, .. } | Command::Plan { output, .. } => (Some(output), None),
+            Command::Check { output, .. } | Command::CheckLive { output, .. } | Command::Plan { output, .. } | Command::Confirm { output, .. } => (Some(output), None),
             Command::Run { output, tx, .. } | Command::Down { output, tx, .. } | Command::Recover { output, tx, .. } | Command::Repl { output, tx } => (Some(output), Some(tx)),
             _ => (None, None),
         };
@@ -266,4 +293,11 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
         return Ok(std::time::Duration::ZERO);
     }
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 10s, 500ms, 2m)"))
+}
+
+fn parse_confirm(text: &str) -> Result<std::time::Duration, String> {
+    match parse_wait(text)? {
+        d if d.is_zero() => Err("a confirmation needs some time to arrive (write e.g. 30s, 2m)".into()),
+        d => Ok(d),
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod check_live;
+mod confirm;
 mod docs;
 mod exec;
 mod recover;
@@ -25,6 +26,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     pub const RUN_FAILED: i32 = 3;
     pub const ROLLBACK_INCOMPLETE: i32 = 4;
+    /// `run --confirm`: not confirmed in time (or rejected), rolled back.
+    pub const NOT_CONFIRMED: i32 = 5;
 }
 
 pub fn main() -> i32 {
@@ -66,6 +69,12 @@ fn main_timed() -> i32 {
                 Err(code) => code,
             }
         }
+        Command::Run { file, dry_run: false, name, confirm: Some(timeout), .. } => match record_name(file, name.as_deref(), true) {
+            Ok(record) => confirm::run(&out, file, record.as_deref(), *timeout),
+            Err(code) => code,
+        },
+        Command::Confirm { file, name, reject, .. } => confirm::confirm(&out, file.as_deref(), name.as_deref(), *reject),
+        Command::Watchdog { pid } => confirm::watchdog(*pid),
         Command::Run { file, dry_run: false, name, .. } => match record_name(file, name.as_deref(), true) {
             Ok(record) => run::run(&out, file, record.as_deref()),
             Err(code) => code,

@@ -82,7 +82,7 @@ pub fn run(out: &Output, path: &Path, record: Option<&Path>) -> i32 {
 }
 
 /// A run stopped by a signal and rolled back exits with 128 + the signal's number.
-fn interrupted(code: i32) -> i32 {
+pub(super) fn interrupted(code: i32) -> i32 {
     match crate::interrupt::received() {
         Some(signal) if code == exit::RUN_FAILED => {
             eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::interrupt::name(signal));

@@ -72,6 +72,10 @@ pub struct JournalStatus {
     pub committed: bool,
     /// Operations started and not undone.
     pub operations: usize,
+    /// A `run --confirm` waiting for its confirmation: when it rolls back unless
+    /// confirmed (`netscript confirm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_deadline_unix: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -259,6 +263,7 @@ fn outcome_text(outcome: crate::transaction::Outcome) -> String {
 /// The pending journals, oldest first.
 pub fn journals() -> Vec<JournalStatus> {
     let paths = crate::journal::pending().unwrap_or_default();
+    let waiting = super::confirm::waiting();
     paths
         .into_iter()
         .map(|path| match crate::journal::read(&path) {
@@ -271,16 +276,17 @@ pub fn journals() -> Vec<JournalStatus> {
                     started_unix: j.header.as_ref().map(|h| h.started_unix),
                     committed: j.committed().is_some(),
                     operations: j.to_undo().len(),
+                    confirm_deadline_unix: waiting.iter().find(|w| Some(w.pid) == pid).map(|w| w.deadline_unix),
                     error: None,
                     path,
                 }
             }
-            Err(e) => JournalStatus { path, script: None, pid: None, running: false, started_unix: None, committed: false, operations: 0, error: Some(e.to_string()) },
+            Err(e) => JournalStatus { path, script: None, pid: None, running: false, started_unix: None, committed: false, operations: 0, confirm_deadline_unix: None, error: Some(e.to_string()) },
         })
         .collect()
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(super) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else { return false };
     // Signal 0: whether the process exists (EPERM: it does, someone else's).
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
@@ -319,7 +325,10 @@ fn journal_line(j: &JournalStatus, now: SystemTime) -> String {
     }
     let who = j.pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "no header".into());
     let when = j.started_unix.map(|t| format!(", started {}", ago(t, now))).unwrap_or_default();
-    let what = if j.running {
+    let what = if let (true, Some(deadline)) = (j.running, j.confirm_deadline_unix) {
+        let left = deadline.saturating_sub(now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+        format!("applied, waiting for its confirmation: rolled back in {left}s unless `netscript confirm`")
+    } else if j.running {
         "running (or waiting for a confirmation)".to_string()
     } else if j.committed {
         "interrupted after its commit point: `netscript recover` saves its record".to_string()
