@@ -20,6 +20,8 @@ command -v clang >/dev/null || need+=(clang llvm)
 command -v groff >/dev/null || need+=(groff-base)
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
+# tests/show.rs draws the topology with Graphviz
+command -v dot >/dev/null || need+=(graphviz)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"
 fi

@@ -24,6 +24,7 @@ pub mod state;
 pub mod transaction;
 pub mod expectations;
 pub mod journal;
+pub mod live;
 pub mod lock;
 pub mod interrupt;
 pub mod recover;

@@ -150,9 +150,10 @@ pub enum Command {
         /// Namespaces to show (`host` is the initial one); all when none is named.
         #[arg(value_name = "NS")]
         namespaces: Vec<String>,
-        /// `json`: the observed state as one object per namespace.
-        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
-        format: ShowFormat,
+        /// `json`: the stable format of docs/SHOW-FORMAT.md; `dot`: the topology, for
+        /// Graphviz (`netscript show --format dot | dot -Tsvg > net.svg`).
+        #[arg(long, value_enum, default_value_t = StateFormat::Text)]
+        format: StateFormat,
         /// Also print traffic-control statistics (bytes, packets, drops, overlimits of
         /// every qdisc and class).
         #[arg(long)]
@@ -286,6 +287,16 @@ pub enum ShowFormat {
     Text,
     /// For tools.
     Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFormat {
+    /// For people: each link with what hangs on it, then routes, rules, sysctls.
+    Text,
+    /// The stable format of docs/SHOW-FORMAT.md (iproute2's conventions).
+    Json,
+    /// The topology as a Graphviz graph.
+    Dot,
 }
 
 fn parse_wait(text: &str) -> Result<std::time::Duration, String> {

@@ -89,7 +89,7 @@ fn main_timed() -> i32 {
             }
         }
         Command::Recover { forget, .. } => recover::recover(&out, *forget),
-        Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
+        Command::Show { namespaces, format, stats } => show::show_as(namespaces, *format, *stats),
         Command::CheckLive { file, format, .. } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl { .. } => crate::repl::main(&out, options.color.unwrap_or(Color::Auto)),
