@@ -6,7 +6,7 @@ mod common;
 use common::Test;
 use std::process::{Command, Stdio};
 
-const COMMANDS: [&str; 13] = ["check", "run", "confirm", "down", "recover", "status", "show", "check-live", "exec", "repl", "plan", "completions", "man"];
+const COMMANDS: [&str; 14] = ["check", "run", "confirm", "down", "recover", "status", "show", "export", "check-live", "exec", "repl", "plan", "completions", "man"];
 
 fn netscript(args: &[&str]) -> String {
     let (stdout, _) = Test::new().args(args).run();
@@ -126,11 +126,11 @@ fn a_command_has_its_own_page() {
 #[test]
 fn options_are_listed_only_where_they_apply() {
     let help = |c: &str| netscript(&[c, "--help"]);
-    for c in ["check", "show", "exec", "plan", "check-live", "status", "confirm", "completions", "man"] {
+    for c in ["check", "show", "export", "exec", "plan", "check-live", "status", "confirm", "completions", "man"] {
         let text = help(c);
         assert!(!text.contains("--wait") && !text.contains("--verbose"), "`{c} --help` lists options it ignores:\n{text}");
     }
-    for c in ["show", "exec", "status", "completions", "man"] {
+    for c in ["show", "export", "exec", "status", "completions", "man"] {
         let text = help(c);
         assert!(!text.contains("--quiet") && !text.contains("--color"), "`{c} --help` lists options it ignores:\n{text}");
     }

@@ -159,6 +159,19 @@ pub enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Write a script that recreates the live state of namespaces.
+    Export {
+        /// Namespaces to export (`host` is the initial one); every namespace of
+        /// /run/netns when none is named.
+        #[arg(value_name = "NS")]
+        namespaces: Vec<String>,
+        /// Also export the initial namespace (`host`) when no namespace is named.
+        #[arg(long)]
+        host: bool,
+        /// Write the script to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Check only a script's `expect` statements against the live network; changes
     /// nothing. Exit 0 when all hold, 3 when one does not.
     CheckLive {

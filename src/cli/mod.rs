@@ -5,6 +5,7 @@ mod check_live;
 mod confirm;
 mod docs;
 mod exec;
+mod export;
 mod recover;
 pub(crate) mod run;
 pub(crate) mod show;
@@ -93,6 +94,7 @@ fn main_timed() -> i32 {
         Command::CheckLive { file, format, .. } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl { .. } => crate::repl::main(&out, options.color.unwrap_or(Color::Auto)),
+        Command::Export { namespaces, host, output } => export::export(namespaces, *host, output.as_deref()),
         Command::Status { format } => status::status(*format),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { command } => docs::man(command.as_deref()),
