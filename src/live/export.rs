@@ -101,7 +101,8 @@ impl<'a> Script<'a> {
             Some("macvlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
             Some("vxlan") => {
                 let v6 = link.vxlan.as_ref().is_some_and(|v| v.remote.or(v.group).or(v.local).is_some_and(|a| a.is_ipv6()));
-                link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu) - if v6 { 70 } else { 50 }
+                // On a lower device: its MTU less the encapsulation; on none, 1500.
+                link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu - if v6 { 70 } else { 50 })
             }
             _ => 1500,
         };
@@ -319,5 +320,111 @@ fn declaration(script: &Script, link: &LiveLink, me: usize, position: &HashMap<&
         },
         Some("ifb") if script.is_ingress_ifb(name) => Decl::Skip,
         Some(kind) => Decl::Comment(format!("{name} ({kind}): netscript cannot create a {kind} device; left out, with what refers to it")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::{LiveQdisc, LiveRoute, LiveRule, LiveSysctl, MacOrigin, VxlanInfo};
+    use crate::plan::action::{RouteSpec, RuleSpec};
+
+    fn link(name: &str, index: u32, kind: Option<&str>) -> LiveLink {
+        LiveLink {
+            name: name.into(),
+            index,
+            kind: kind.map(str::to_string),
+            up: true,
+            mtu: 1500,
+            mac: Some([2, 0, 0, 0, 0, index as u8]),
+            mac_origin: Some(MacOrigin::Random),
+            master: None,
+            addrs: Vec::new(),
+            peer: None,
+            lower: None,
+            macvlan_mode: None,
+            vxlan: None,
+        }
+    }
+
+    fn rule(from: Option<&str>, v6: bool, iif: Option<&str>, priority: u32) -> LiveRule {
+        LiveRule {
+            spec: RuleSpec { v6, from: from.map(|f| f.parse().unwrap()), to: None, iif: iif.map(str::to_string), oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table: 100 },
+            protocol: 0,
+            unsupported: Vec::new(),
+        }
+    }
+
+    /// What a script cannot say becomes a comment, and what refers to it too: the export
+    /// always checks and plans.
+    #[test]
+    fn what_cannot_be_declared_is_a_comment_and_the_rest_checks() {
+        let mut ns = LiveNs { name: "a".into(), ..Default::default() };
+        let mut tun = link("tun0", 2, Some("tun"));
+        tun.addrs.push("10.9.0.1/24".parse().unwrap());
+        let mut half = link("v9", 3, Some("veth"));
+        half.peer = Some(Peer::Unknown);
+        let mut br = link("br0", 4, Some("bridge"));
+        br.mtu = 9000;
+        let mut port = link("p0", 5, Some("veth"));
+        port.peer = Some(Peer::In { ns: "a".into(), name: "q0".into() });
+        port.master = Some("br0".into());
+        port.mtu = 9000;
+        let mut q0 = link("q0", 6, Some("veth"));
+        q0.peer = Some(Peer::In { ns: "a".into(), name: "p0".into() });
+        q0.up = false;
+        let mut vx = link("vx0", 7, Some("vxlan"));
+        vx.vxlan = Some(VxlanInfo { vni: 9, remote: None, group: Some("239.1.1.1".parse().unwrap()), local: None, port: Some(8472) });
+        vx.lower = Some("tun0".into());
+        let mut mv = link("mv0", 8, Some("macvlan"));
+        mv.lower = Some("p0".into());
+        mv.macvlan_mode = Some(crate::model::MacvlanMode::Vepa);
+        mv.mtu = 9000;
+        mv.mac_origin = Some(MacOrigin::Set);
+        ns.links = vec![tun, half, br, port, q0, vx, mv];
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.10.0.0/16".parse().unwrap(), via: None, dev: Some("tun0".into()), src: None, metric: None, table: 254 }, protocol: 3, scope: 253 });
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.11.0.0/16".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254 }, protocol: 3, scope: 253 });
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.0.0.0/24".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254 }, protocol: 2, scope: 253 });
+        ns.rules.push(rule(None, true, None, 10));
+        ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("tun0"), 11));
+        ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("br0"), 12));
+        let mut tos = rule(Some("10.1.0.0/16"), false, None, 13);
+        tos.unsupported.push("tos 0x10".into());
+        ns.rules.push(tos);
+        ns.other_rules.push("14: from 10.2.0.0/16 blackhole".into());
+        ns.qdiscs.push(LiveQdisc { dev: "br0".into(), parent: QdiscParent::Root, kind: "pfifo".into(), handle: 0x8001_0000, spec: None });
+        ns.sysctls.push(LiveSysctl { key: "net.ipv4.ip_forward".into(), value: "1".into(), default: Some("0".into()) });
+        ns.sysctls.push(LiveSysctl { key: "net.ipv6.conf.all.forwarding".into(), value: "0".into(), default: Some("0".into()) });
+        ns.sysctls.push(LiveSysctl { key: "net.ipv4.ping_group_range".into(), value: "0\t2147483647".into(), default: Some("1\t0".into()) });
+        let live = Live { namespaces: vec![ns], mac_origins: true, ..Default::default() };
+        let text = export(&live);
+        for line in [
+            "  # tun0 (tun): netscript cannot create a tun device; left out, with what refers to it",
+            "  # veth v9: its other end is in a namespace without a name",
+            // A bridge's MTU follows its ports: 9000, as p0's, needs no `mtu`.
+            "  bridge br0\n    # qdisc pfifo root handle 8001: - netscript cannot declare this qdisc; left out",
+            "  veth p0 <-> q0\n    mtu 9000\n    master br0",
+            "  link q0\n    down",
+            "  macvlan mv0 on p0 mode vepa\n    mac 02:00:00:00:00:08",
+            "  # vxlan vx0 id 9 group 239.1.1.1 dev tun0 port 8472   # tun0 is not an interface this export declares",
+            "  # route 10.10.0.0/16 dev tun0   # dev tun0 is not an interface this export declares",
+            "  route 10.11.0.0/16 dev br0",
+            "  # rule priority 10 lookup 100   # an IPv6 rule without from/to",
+            "  # rule from 10.0.0.0/8 iif tun0 priority 11 lookup 100   # tun0 is not an interface this export declares",
+            "  rule from 10.0.0.0/8 iif br0 priority 12 lookup 100",
+            "  # rule from 10.1.0.0/16 priority 13 lookup 100   # also tos 0x10: not expressible in a script",
+            "  # rule 14: from 10.2.0.0/16 blackhole   # not a table lookup",
+            "  sysctl net.ipv4.ip_forward = 1",
+            "  sysctl net.ipv4.ping_group_range = \"0\\t2147483647\"",
+        ] {
+            assert!(text.contains(line), "no {line:?} in\n{text}");
+        }
+        assert!(!text.contains("route 10.0.0.0/24"), "a kernel route was exported:\n{text}");
+        // It checks and plans, with no error and no warning.
+        let mut sources = crate::source::SourceMap::new();
+        let file = sources.add("export.ns", None, text.clone());
+        let checked = crate::check::check(&mut sources, file, &crate::check::FsLoader);
+        assert!(checked.diagnostics.is_empty(), "{:?}\n{text}", checked.diagnostics);
+        crate::plan::plan(&checked.desired, &crate::plan::Observed::empty()).unwrap_or_else(|d| panic!("{d:?}\n{text}"));
     }
 }

@@ -257,7 +257,7 @@ impl Kind for Qdiscs {
                 // clsact holds eBPF programs: see `Programs`.
                 (QdiscParent::Clsact, _) => {}
                 (_, _) if script.is_ingress_ifb(&link.name) => {}
-                (parent, _) => out.push(format!("# qdisc {} {} handle {}: netscript cannot declare this qdisc; left out", q.kind, parent_word(parent), handle_text(q.handle >> 16, q.handle & 0xffff))),
+                (parent, _) => out.push(format!("# qdisc {} {} handle {} - netscript cannot declare this qdisc; left out", q.kind, parent_word(parent), handle_text(q.handle >> 16, q.handle & 0xffff))),
             }
         }
     }
