@@ -115,11 +115,11 @@ pub fn run(out: &Output, path: &Path, record: Option<&Path>, timeout: Duration) 
     let (code, said) = report(out, &sources, outcome, answer, timeout);
     // Done: the watchdog has nothing to do.
     let _ = nix::unistd::write(&done, b"d");
-    if let Some(a) = answer {
-        if a.remote() {
-            // For the `netscript confirm` that answered: what came of it.
-            let _ = std::fs::write(file(std::process::id(), "outcome"), said);
-        }
+    if let Some(a) = answer
+        && a.remote()
+    {
+        // For the `netscript confirm` that answered: what came of it.
+        let _ = std::fs::write(file(std::process::id(), "outcome"), said);
     }
     code
 }
@@ -207,11 +207,11 @@ fn wait_for_answer(key: &str, journal: &Path, timeout: Duration, watchdog_pid: u
         drop(fds);
         let mut idx = 0;
         if let Some(f) = &fifo {
-            if ready[idx] {
-                if let Some(a) = read_fifo(f, &mut pending) {
-                    let _ = writeln!(err, "{}{} by `netscript confirm`", if terminal { "\n" } else { "" }, if a.keep() { "confirmed" } else { "rejected" });
-                    break a;
-                }
+            if ready[idx]
+                && let Some(a) = read_fifo(f, &mut pending)
+            {
+                let _ = writeln!(err, "{}{} by `netscript confirm`", if terminal { "\n" } else { "" }, if a.keep() { "confirmed" } else { "rejected" });
+                break a;
             }
             idx += 1;
         }

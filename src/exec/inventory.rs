@@ -197,10 +197,11 @@ pub fn scan_sysctls() -> BTreeMap<String, String> {
                     continue;
                 }
                 walk(&entry.path(), &format!("{key}.{name}"), out);
-            } else if meta.permissions().mode() & 0o200 != 0 && !name.contains('.') {
-                if let Ok(value) = std::fs::read_to_string(entry.path()) {
-                    out.insert(format!("{key}.{name}"), value.trim_end_matches('\n').to_string());
-                }
+            } else if meta.permissions().mode() & 0o200 != 0
+                && !name.contains('.')
+                && let Ok(value) = std::fs::read_to_string(entry.path())
+            {
+                out.insert(format!("{key}.{name}"), value.trim_end_matches('\n').to_string());
             }
         }
     }

@@ -215,14 +215,13 @@ fn block(live: &Live, ns: &LiveNs, me: usize, position: &HashMap<&str, usize>) -
     }
     // Now that every name is known: what refers to something undeclared is a comment.
     for (link, decl) in &mut decls {
-        if let Decl::Create(statement) = decl {
-            if let Some(lower) = &link.lower {
-                if !script.declares(lower) {
-                    *decl = Decl::Comment(format!("{statement}   # {lower} is not an interface this export declares"));
-                    script.declared.remove(&link.name);
-                    script.created.remove(&link.name);
-                }
-            }
+        if let Decl::Create(statement) = decl
+            && let Some(lower) = &link.lower
+            && !script.declares(lower)
+        {
+            *decl = Decl::Comment(format!("{statement}   # {lower} is not an interface this export declares"));
+            script.declared.remove(&link.name);
+            script.created.remove(&link.name);
         }
     }
     let mut out = Vec::new();
