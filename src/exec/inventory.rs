@@ -71,19 +71,22 @@ impl Executor {
             let origin = if name == HOST { NsOrigin::Host } else { NsOrigin::Declared };
             desired.namespaces.insert(name.clone(), Namespace::new(name.clone(), origin, Default::default()));
         }
-        let observed = self.observe(&desired)?;
+        let observed = crate::timing::timed("inventory: observe", || self.observe(&desired))?;
         let present: Vec<String> = names.iter().filter(|n| observed.namespaces.contains_key(*n)).cloned().collect();
-        let defaults = std::thread::scope(|s| s.spawn(fresh_sysctls).join()).map_err(|_| ExecError::Protocol("the sysctl reader panicked".into()))??;
+        let defaults = crate::timing::timed("inventory: fresh sysctls", || std::thread::scope(|s| s.spawn(fresh_sysctls).join()).map_err(|_| ExecError::Protocol("the sysctl reader panicked".into())))??;
         let mut extras: Vec<Extra> = Vec::new();
-        for chunk in present.chunks(THREADS) {
-            let read: Vec<Result<Extra, ExecError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = chunk.iter().map(|name| s.spawn(move || read_extra(name, options.mac_origins))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ExecError::Protocol("a namespace reader panicked".into())))).collect()
-            });
-            for r in read {
-                extras.push(r?);
+        crate::timing::timed("inventory: namespaces", || -> Result<(), ExecError> {
+            for chunk in present.chunks(THREADS) {
+                let read: Vec<Result<Extra, ExecError>> = std::thread::scope(|s| {
+                    let handles: Vec<_> = chunk.iter().map(|name| s.spawn(move || read_extra(name, options.mac_origins))).collect();
+                    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ExecError::Protocol("a namespace reader panicked".into())))).collect()
+                });
+                for r in read {
+                    extras.push(r?);
+                }
             }
-        }
+            Ok(())
+        })?;
         let mut live = Live { table_names: crate::live::read_table_names(), mac_origins: options.mac_origins, ..Default::default() };
         let mut raw: Vec<HashMap<String, RawLink>> = Vec::new();
         for (name, extra) in present.iter().zip(extras) {
@@ -163,7 +166,7 @@ impl Executor {
                 }
             }
         }
-        let mut found = resolve_peers(&all_names, &raw);
+        let mut found = crate::timing::timed("inventory: peers", || resolve_peers(&all_names, &raw));
         for (i, ns) in live.namespaces.iter_mut().enumerate() {
             for link in &mut ns.links {
                 if let Some(peer) = found.remove(&(i, link.name.clone())) {
@@ -254,14 +257,14 @@ fn read_extra(name: &str, mac_origins: bool) -> Result<Extra, ExecError> {
             None => {}
         }
     }
-    extra.sysctls = scan_sysctls();
+    extra.sysctls = crate::timing::timed("inventory: sysctl scan", scan_sysctls);
     for key in FORWARDING {
         if let Some(v) = sysctl::read(key)? {
             extra.sysctls.insert(key.to_string(), v);
         }
     }
     if mac_origins {
-        extra.mac_origins = read_mac_origins(&names);
+        extra.mac_origins = crate::timing::timed("inventory: mac origins", || read_mac_origins(&names));
     }
     Ok(extra)
 }
@@ -455,46 +458,71 @@ fn resolve_peers(ns_names: &[String], raw: &[HashMap<String, RawLink>]) -> HashM
     }
     // Several namespaces hold a veth that could be the peer: ask the kernel which one
     // X's namespace id names.
+    // The ids each namespace gives the others it may point to: one thread per
+    // namespace, several at once.
+    let mut wanted: std::collections::BTreeMap<usize, std::collections::BTreeSet<usize>> = Default::default();
+    for (ns, _, candidates) in &ambiguous {
+        wanted.entry(*ns).or_default().extend(candidates.iter().copied());
+    }
+    let wanted: Vec<(usize, Vec<usize>)> = wanted.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+    // Each namespace opened once; the threads name them by descriptor.
+    let mut fds: HashMap<usize, std::os::fd::OwnedFd> = HashMap::new();
+    for (_, to) in &wanted {
+        for &c in to {
+            if let std::collections::hash_map::Entry::Vacant(slot) = fds.entry(c) {
+                let name = &ns_names[c];
+                let fd = if name == HOST { std::fs::File::open("/proc/self/ns/net").ok().map(std::os::fd::OwnedFd::from) } else { netns::open_named(name).ok() };
+                if let Some(fd) = fd {
+                    slot.insert(fd);
+                }
+            }
+        }
+    }
+    let mut ids: HashMap<(usize, usize), Option<i32>> = HashMap::new();
+    for chunk in wanted.chunks(THREADS) {
+        let results: Vec<Vec<Option<i32>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(from, to)| {
+                    let targets: Vec<Option<&std::os::fd::OwnedFd>> = to.iter().map(|c| fds.get(c)).collect();
+                    let from = ns_names[*from].clone();
+                    s.spawn(move || nsids_seen_from(&from, &targets))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        for ((from, to), result) in chunk.iter().zip(results) {
+            for (&c, id) in to.iter().zip(result) {
+                ids.insert((*from, c), id);
+            }
+        }
+    }
     for (ns, name, candidates) in ambiguous {
-        let want = ends.iter().find(|e| e.ns == ns && e.name == name).and_then(|e| e.netnsid);
-        let names: Vec<String> = candidates.iter().map(|&c| ns_names[c].clone()).collect();
-        let from = ns_names[ns].clone();
-        let ids = std::thread::scope(|s| s.spawn(|| nsids_seen_from(&from, &names)).join().ok()).unwrap_or_default();
+        let Some(me) = ends.iter().find(|e| e.ns == ns && e.name == name) else { continue };
         let peer = candidates
             .iter()
-            .zip(&ids)
-            .find(|(_, id)| **id == want)
-            .and_then(|(&c, _)| {
-                let link = ends.iter().find(|e| e.ns == ns && e.name == name)?.link?;
-                let index = ends.iter().find(|e| e.ns == ns && e.name == name)?.index;
-                ends.iter().find(|b| b.ns == c && b.index == link && b.link == Some(index)).map(|b| Peer::In { ns: ns_names[c].clone(), name: b.name.clone() })
-            })
+            .find(|&&c| me.netnsid.is_some() && ids.get(&(ns, c)).copied().flatten() == me.netnsid)
+            .and_then(|&c| ends.iter().find(|b| b.ns == c && Some(b.index) == me.link && b.link == Some(me.index)).map(|b| Peer::In { ns: ns_names[c].clone(), name: b.name.clone() }))
             .unwrap_or(Peer::Unknown);
         found.insert((ns, name), peer);
     }
     found
 }
 
-/// The ids namespace `from` gives namespaces `names` (`None` where it gives none).
-fn nsids_seen_from(from: &str, names: &[String]) -> Vec<Option<i32>> {
+/// The ids namespace `from` gives the namespaces `targets` (`None` where it gives none).
+fn nsids_seen_from(from: &str, targets: &[Option<&std::os::fd::OwnedFd>]) -> Vec<Option<i32>> {
     if netns::enter_named(from).is_err() {
-        return vec![None; names.len()];
+        return vec![None; targets.len()];
     }
-    names
-        .iter()
-        .map(|n| {
-            let fd = if n == HOST { std::fs::File::open("/proc/self/ns/net").ok().map(std::os::fd::OwnedFd::from) } else { netns::open_named(n).ok() };
-            fd.and_then(|fd| nsid_of(&fd))
-        })
-        .collect()
+    let Ok(socket) = conn::socket_in_current_namespace() else { return vec![None; targets.len()] };
+    targets.iter().map(|fd| fd.and_then(|fd| nsid_of(&socket, fd))).collect()
 }
 
 /// `RTM_GETNSID` with `NETNSA_FD`: the id the calling thread's namespace gives `fd`'s.
-fn nsid_of(fd: &std::os::fd::OwnedFd) -> Option<i32> {
+fn nsid_of(socket: &netlink_sys::Socket, fd: &std::os::fd::OwnedFd) -> Option<i32> {
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
     use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
     use std::os::fd::AsRawFd;
-    let socket = conn::socket_in_current_namespace().ok()?;
     let mut msg = NsidMessage::default();
     msg.attributes.push(NsidAttribute::Fd(fd.as_raw_fd() as u32));
     let mut header = NetlinkHeader::default();
