@@ -183,3 +183,27 @@ fn export_of_some_namespaces_to_a_file() {
     assert_eq!(missing.code, Some(1), "{missing:?}");
     assert!(missing.stderr.contains("no namespace `nosuch`"), "{}", missing.stderr);
 }
+
+/// Interface indexes repeat across namespaces: in a chain built the same way in each,
+/// every veth end has the same index and names the same peer index, and only the
+/// namespace ids (RTM_GETNSID) tell the pairs apart.
+#[test]
+fn veth_pairs_with_equal_indexes_are_told_apart() {
+    let sb = sandbox();
+    let mut build = String::from("set -e\n");
+    for i in 0..5 {
+        build.push_str(&format!("ip netns add zc{i}\nip -n zc{i} link set lo up\n"));
+    }
+    for i in 0..4 {
+        build.push_str(&format!("ip link add a{i} netns zc{i} type veth peer name b{i} netns zc{}\nip -n zc{i} link set a{i} up\nip -n zc{} link set b{i} up\n", i + 1, i + 1));
+    }
+    sb.sh(&build).ok();
+    // The premise: a1, a2, a3 have one index (and so b1, b2, b3 another).
+    let indexes = sb.sh("for i in 1 2 3; do ip -n zc$i -o link show a$i | cut -d: -f1; done | sort -u | wc -l").ok();
+    assert_eq!(indexes.trim(), "1", "the a ends have different indexes: the test proves nothing");
+    let text = sb.netscript(&["export"]).ok();
+    for i in 0..4 {
+        assert!(text.contains(&format!("  veth a{i} <-> zc{}.b{i}\n", i + 1)), "pair {i} ({} distinct indexes of the a ends):\n{text}", indexes.trim());
+    }
+    assert!(!text.contains("link b"), "{text}");
+}
