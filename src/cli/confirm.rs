@@ -107,11 +107,22 @@ pub fn run(out: &Output, path: &Path, record: Option<&Path>, timeout: Duration) 
         }
     };
     let mut answer = None;
+    let mut waited = Duration::ZERO;
     let outcome = crate::transaction::run_confirmed(&checked.desired, record, &mut super::run::events(out), &mut |journal| {
+        let started = Instant::now();
         let a = wait_for_answer(&key, journal, timeout, watchdog_pid);
+        waited = started.elapsed();
         answer = Some(a);
         a.keep()
     });
+    // The summary's time is the transaction's own, not the wait for the answer.
+    let outcome = match outcome {
+        Outcome::Applied(mut summary) => {
+            summary.elapsed = summary.elapsed.saturating_sub(waited);
+            Outcome::Applied(summary)
+        }
+        other => other,
+    };
     let (code, said) = report(out, &sources, outcome, answer, timeout);
     // Done: the watchdog has nothing to do.
     let _ = nix::unistd::write(&done, b"d");
