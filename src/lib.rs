@@ -22,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod console;
 pub mod repl;
+pub mod live;
 pub mod run;
 pub mod timing;
 #[doc(hidden)]

@@ -16,8 +16,9 @@ const LAYERS: &[&str] = &[
     "plan", "exec",
     // the run machinery: transaction, journal, recover, lock, state
     "run",
-    // what front ends share, then the front ends (the CLI starts the REPL)
-    "console", "fuzzing", "repl", "cli",
+    // the live state rendered (show, export); what front ends share; the front ends
+    // (the CLI starts the REPL)
+    "live", "console", "fuzzing", "repl", "cli",
 ];
 
 /// Past this many lines a file is split along a seam, or says why not on a line at its

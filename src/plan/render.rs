@@ -377,8 +377,10 @@ pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
         let label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
         writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
     }
-    for (i, op) in plan.ops.iter().enumerate() {
-        for d in &op.deps {
+    // Only the edges the order needs: not those implied by others.
+    let direct = super::reduce::direct_deps(plan).unwrap_or_else(|| plan.ops.iter().map(|op| op.deps.clone()).collect());
+    for (i, deps) in direct.iter().enumerate() {
+        for d in deps {
             writeln!(out, "  op{d} -> op{i};").unwrap();
         }
     }
