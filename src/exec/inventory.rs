@@ -96,7 +96,7 @@ impl Executor {
         let mut raw: Vec<HashMap<String, RawLink>> = Vec::new();
         for (name, extra) in present.iter().zip(extras) {
             let seen = &observed.namespaces[name];
-            let mut ns = LiveNs { name: name.clone(), id: seen.id, ..Default::default() };
+            let mut ns = LiveNs { name: name.clone(), id: seen.id, firewall: seen.firewall.clone(), ..Default::default() };
             let by_index: HashMap<u32, &str> = seen.links.values().map(|l| (l.index, l.name.as_str())).collect();
             for l in seen.links.values() {
                 let r = extra.links.get(&l.name).cloned().unwrap_or_default();
@@ -333,18 +333,12 @@ fn raw_link(l: &LinkMessage, index: u32, kind: Option<String>) -> RawLink {
 /// Rule selectors a script cannot write.
 fn unsupported_selectors(r: &RuleMessage) -> Vec<String> {
     let mut out = Vec::new();
-    if r.header.tos != 0 {
-        out.push(format!("tos {:#x}", r.header.tos));
-    }
     if r.header.flags.bits() & 0x2 != 0 {
         // FIB_RULE_INVERT
         out.push("not".into());
     }
     for a in &r.attributes {
         match a {
-            RuleAttribute::IpProtocol(p) => out.push(format!("ipproto {p:?}").to_lowercase()),
-            RuleAttribute::SourcePortRange(p) => out.push(format!("sport {p:?}")),
-            RuleAttribute::DestinationPortRange(p) => out.push(format!("dport {p:?}")),
             RuleAttribute::L3MDev(true) => out.push("l3mdev".into()),
             RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => out.push(format!("suppress_prefixlength {n}")),
             RuleAttribute::SuppressIfGroup(n) if *n != u32::MAX => out.push(format!("suppress_ifgroup {n}")),

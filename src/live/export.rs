@@ -388,7 +388,7 @@ mod tests {
         ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("tun0"), 11));
         ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("br0"), 12));
         let mut tos = rule(Some("10.1.0.0/16"), false, None, 13);
-        tos.unsupported.push("tos 0x10".into());
+        tos.unsupported.push("realms 0/5".into());
         ns.rules.push(tos);
         ns.other_rules.push("14: from 10.2.0.0/16 blackhole".into());
         ns.qdiscs.push(LiveQdisc { dev: "br0".into(), parent: QdiscParent::Root, kind: "pfifo".into(), handle: 0x8001_0000, spec: None });
@@ -408,10 +408,10 @@ mod tests {
             "  # vxlan vx0 id 9 group 239.1.1.1 dev tun0 port 8472   # tun0 is not an interface this export declares",
             "  # route 10.10.0.0/16 dev tun0   # dev tun0 is not an interface this export declares",
             "  route 10.11.0.0/16 dev br0",
-            "  # rule priority 10 lookup 100   # an IPv6 rule without from/to",
+            "  rule from ::/0 priority 10 lookup 100",
             "  # rule from 10.0.0.0/8 iif tun0 priority 11 lookup 100   # tun0 is not an interface this export declares",
             "  rule from 10.0.0.0/8 iif br0 priority 12 lookup 100",
-            "  # rule from 10.1.0.0/16 priority 13 lookup 100   # also tos 0x10: not expressible in a script",
+            "  # rule from 10.1.0.0/16 priority 13 lookup 100   # also realms 0/5: not expressible in a script",
             "  # rule 14: from 10.2.0.0/16 blackhole   # not a table lookup",
             "  sysctl net.ipv4.ip_forward = 1",
             "  sysctl net.ipv4.ping_group_range = \"0\\t2147483647\"",

@@ -28,7 +28,7 @@ pub trait Kind: Sync {
 }
 
 /// Every kind, in the order show and export write them.
-pub static KINDS: &[&dyn Kind] = &[&Links, &Qdiscs, &Classes, &Filters, &Programs, &Routes, &Rules, &Sysctls];
+pub static KINDS: &[&dyn Kind] = &[&Links, &Qdiscs, &Classes, &Filters, &Programs, &Routes, &Rules, &Sysctls, &super::firewall::Firewall];
 
 fn family(net: &IpNet) -> &'static str {
     match net {
@@ -543,7 +543,10 @@ impl Kind for Routes {
                 (d, _) if d.prefix_len() == 0 && !v6 => "default".to_string(),
                 (d, _) => d.to_string(),
             };
-            let mut line = format!("route {dest}");
+            let mut line = match r.spec.kind {
+                crate::model::RouteKind::Unicast => format!("route {dest}"),
+                kind => format!("route {} {}", kind.word(), if dest == "default" && v6 { "::/0".to_string() } else { dest.clone() }),
+            };
             if let Some(v) = r.spec.via {
                 line.push_str(&format!(" via {v}"));
             }
@@ -560,6 +563,9 @@ impl Kind for Routes {
             }
             if r.spec.table != crate::model::TABLE_MAIN {
                 line.push_str(&format!(" table {}", script.table(r.spec.table)));
+            }
+            if r.spec.onlink {
+                line.push_str(" onlink");
             }
             match &r.spec.dev {
                 Some(d) if !script.declares(d) => out.push(format!("# {line}   # dev {d} is not an interface this export declares")),
@@ -606,6 +612,25 @@ fn rule_words(s: &crate::plan::action::RuleSpec, table: String) -> String {
     }
     if let Some((a, b)) = s.uidrange {
         words.push(format!("uidrange {a}-{b}"));
+    }
+    if let Some(p) = s.ipproto {
+        words.push(match p {
+            6 => "ipproto tcp".to_string(),
+            17 => "ipproto udp".to_string(),
+            1 => "ipproto icmp".to_string(),
+            58 => "ipproto icmpv6".to_string(),
+            n => format!("ipproto {n}"),
+        });
+    }
+    for (word, range) in [("sport", s.sport), ("dport", s.dport)] {
+        match range {
+            Some((a, b)) if a == b => words.push(format!("{word} {a}")),
+            Some((a, b)) => words.push(format!("{word} {a}-{b}")),
+            None => {}
+        }
+    }
+    if let Some(t) = s.tos {
+        words.push(format!("tos {t:#04x}"));
     }
     if let Some(p) = s.priority {
         words.push(format!("priority {p}"));
@@ -667,7 +692,8 @@ impl Kind for Rules {
             if !r.unsupported.is_empty() {
                 out.push(format!("# {line}   # also {}: not expressible in a script", r.unsupported.join(" ")));
             } else if s.v6 && s.from.is_none() && s.to.is_none() {
-                out.push(format!("# {line}   # an IPv6 rule without from/to: a script's rule is IPv6 only through them"));
+                // A /0 prefix makes a script's rule IPv6 without selecting anything.
+                out.push(format!("rule from ::/0 {}", rule_words(s, script.table(s.table))));
             } else if let Some(i) = undeclared {
                 out.push(format!("# {line}   # {i} is not an interface this export declares"));
             } else {

@@ -14,6 +14,7 @@
 
 pub mod dot;
 pub mod export;
+pub mod firewall;
 pub mod json;
 pub mod kinds;
 pub mod text;

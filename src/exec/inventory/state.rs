@@ -50,6 +50,8 @@ pub struct LiveNs {
     pub sysctls: Vec<LiveSysctl>,
     /// `show --stats`.
     pub tc_stats: Option<Vec<TcStatsEntry>>,
+    /// netscript's nftables table, when the namespace has one.
+    pub firewall: Option<crate::plan::firewall::ObservedFirewall>,
 }
 
 #[derive(Debug, Clone)]
