@@ -86,7 +86,7 @@ fn stable(ns: &Value, kind: &str) -> Value {
     Value::Array(items)
 }
 
-const KINDS: [&str; 8] = ["links", "qdiscs", "classes", "filters", "programs", "routes", "rules", "sysctls"];
+const KINDS: [&str; 9] = ["links", "qdiscs", "classes", "filters", "programs", "routes", "rules", "sysctls", "firewall"];
 
 #[test]
 fn json_per_object_kind_golden() {
