@@ -92,6 +92,9 @@ fi
 package=$NETSCRIPT_FULL_KERNEL_PACKAGE
 [ -n "$package" ] || skip "apt knows no linux-image-amd64 (no Debian package lists?)"
 kdir=$cache/$package
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9 # one fetch at a time (two runs at once share the cache)
 if [ ! -f "$kdir/.complete" ]; then
   echo "full-kernel: fetching $package into $kdir"
   rm -rf "$kdir"
@@ -107,6 +110,7 @@ if [ ! -f "$kdir/.complete" ]; then
   echo "full-kernel: $package ($(du -sh "$kdir" | cut -f1)) ready"
 fi
 version=$(cat "$kdir/.complete")
+exec 9>&-
 prep=$((SECONDS - t0))
 [ "$prep" -lt 2 ] || echo "full-kernel: installs and kernel ${prep}s"
 [ "$mode" != prepare ] || exit 0
