@@ -697,6 +697,12 @@ fn kernel_netem_like_tc() {
             .unwrap()
             .success();
         if !tc_ok {
+            // The full-kernel lane's kernel has netem (scripts/full-kernel.sh sets this).
+            assert_ne!(
+                std::env::var("NETSCRIPT_FULL_KERNEL").as_deref(),
+                Ok("1"),
+                "the full-kernel lane's kernel refused `{tc_cmd}`"
+            );
             // This kernel has no netem (CONFIG_NET_SCH_NETEM unset): it must refuse ours
             // the way it refused tc's, "Specified qdisc kind is unknown".
             assert_eq!(errno, 2, "ENOENT");
