@@ -228,6 +228,7 @@ ip -n ya route add blackhole 203.0.113.0/24
 ip -n ya route add unreachable 198.51.100.0/24 metric 5 table 100
 ip -n ya -6 route add prohibit 2001:db8::/32
 ip -n ya route add 192.0.2.0/24 via 10.9.9.9 dev w0 onlink
+ip netns exec ya sysctl -qw net.ipv4.conf.w0.rp_filter=2 net.ipv6.conf.w1.accept_ra=0
 ";
     const FIREWALL: &str = "
 netns ya <
@@ -280,6 +281,8 @@ netns ya <
         "  route 192.0.2.0/24 via 10.9.9.9 dev w0 onlink",
         "  firewall input policy drop < accept ct established,related; accept proto tcp dport 22 counter; accept proto icmp >",
         "  firewall postrouting < masquerade oif w0 >",
+        "  sysctl net.ipv4.conf.w0.rp_filter = 2",
+        "  sysctl net.ipv6.conf.w1.accept_ra = 0",
     ] {
         assert!(first.contains(line), "the export lacks\n{line}\n--- export ---\n{first}");
     }
@@ -291,6 +294,8 @@ netns ya <
     let unproto = |s: String| s.replace(",\"protocol\":\"110\"", "").replace("\"protocol\":\"110\",", "");
     assert_eq!(unproto(ip(&b)), unproto(ip(&a)), "rules and routes rebuilt from the export differ");
     assert_eq!(nft(&b), nft(&a), "the firewall rebuilt from the export differs");
+    let devices = |sb: &Sandbox| sb.sh("ip netns exec ya sysctl net.ipv4.conf.w0.rp_filter net.ipv6.conf.w1.accept_ra").ok();
+    assert_eq!(devices(&b), devices(&a), "per-device sysctls");
     let second = b.netscript(&["export", "ya"]).ok();
     assert_eq!(first, second, "the export of the rebuilt state differs");
 }

@@ -145,7 +145,8 @@ impl Executor {
                 if FORWARDING.contains(&key.as_str()) || defaults.get(key) == Some(value) {
                     continue;
                 }
-                ns.sysctls.push(LiveSysctl { key: key.clone(), value: value.clone(), default: defaults.get(key).cloned() });
+                let default = defaults.get(key).cloned().or_else(|| device_default(key).and_then(|d| extra.sysctls.get(&d).cloned()));
+                ns.sysctls.push(LiveSysctl { key: key.clone(), value: value.clone(), default });
             }
             if options.stats {
                 ns.tc_stats = Some(self.tc_stats(name)?);
@@ -189,21 +190,54 @@ fn fresh_sysctls() -> Result<BTreeMap<String, String>, ExecError> {
     Ok(scan_sysctls())
 }
 
-/// Every writable sysctl under /proc/sys/net of the calling thread's namespace, but the
-/// per-device ones (`conf.DEV`, `neigh.DEV`, other than `all` and `default`): a device's
-/// values start as `default`'s, and a script sets them by name when it wants them.
+/// For a per-device key (`net.ipv4.conf.DEV.KEY`, `net.ipv6.neigh.DEV.KEY`), the key a
+/// device takes its first value from: the same key under `default`.
+fn device_default(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["net", family, group @ ("conf" | "neigh"), dev, rest @ ..] if *dev != "all" && *dev != "default" && !rest.is_empty() => {
+            Some(format!("net.{family}.{group}.default.{}", rest.join(".")))
+        }
+        _ => None,
+    }
+}
+
+/// Per-device values the kernel gives a device itself, whatever `default` says: IPv6's
+/// MTU follows the link's; devices that cannot do duplicate address detection or
+/// temporary addresses (loopback, ifb: no link-layer address) get -1; the loopback
+/// device has its own policy bits.
+fn kernel_made_device_value(key: &str, value: &str) -> bool {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["net", "ipv6", "conf", _, "mtu"] => true,
+        ["net", "ipv4", "conf", "lo", "disable_policy" | "disable_xfrm"] => value == "1",
+        ["net", "ipv6", "conf", _, "accept_dad" | "use_tempaddr"] => value == "-1",
+        _ => false,
+    }
+}
+
+/// Every writable sysctl under /proc/sys/net of the calling thread's namespace. Of the
+/// per-device ones (`conf.DEV`, `neigh.DEV`, other than `all` and `default`), those
+/// whose value differs from `default`'s, where a device's values start — a script sets
+/// them by name — but for what the kernel gives a device itself.
 pub fn scan_sysctls() -> BTreeMap<String, String> {
+    let mut all = scan_all_sysctls();
+    let defaults: BTreeMap<String, String> = all.iter().filter_map(|(k, _)| device_default(k)).filter_map(|d| all.get(&d).map(|v| (d, v.clone()))).collect();
+    all.retain(|key, value| match device_default(key) {
+        None => true,
+        Some(d) => defaults.get(&d).is_some_and(|dv| dv != value) && !kernel_made_device_value(key, value),
+    });
+    all
+}
+
+fn scan_all_sysctls() -> BTreeMap<String, String> {
     fn walk(dir: &std::path::Path, key: &str, out: &mut BTreeMap<String, String>) {
         use std::os::unix::fs::PermissionsExt;
         let Ok(entries) = std::fs::read_dir(dir) else { return };
-        let last = key.rsplit('.').next().unwrap_or_default();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
-                if matches!(last, "conf" | "neigh") && name != "all" && name != "default" {
-                    continue;
-                }
                 walk(&entry.path(), &format!("{key}.{name}"), out);
             } else if meta.permissions().mode() & 0o200 != 0
                 && !name.contains('.')
