@@ -19,6 +19,7 @@ pub mod units;
 pub mod ast;
 pub mod syntax;
 pub mod check;
+pub mod fmt;
 pub mod cli;
 pub mod console;
 pub mod repl;

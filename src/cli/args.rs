@@ -114,6 +114,15 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
     },
+    /// Format scripts in place in the one canonical layout (`-`: standard input to
+    /// standard output). Comments are kept; the meaning never changes.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: print a diff of each file that is not formatted and exit 1.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

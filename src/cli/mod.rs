@@ -3,6 +3,7 @@
 pub mod args;
 mod check_live;
 mod exec;
+mod fmt;
 mod recover;
 pub(crate) mod run;
 
@@ -74,6 +75,7 @@ fn main_timed() -> i32 {
         Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl => crate::repl::main(&out, cli.color),
+        Command::Fmt { files, check } => fmt::fmt(&out, files, *check),
     }
 }
 
