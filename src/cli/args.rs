@@ -123,6 +123,9 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// A language server on standard input and output (LSP): diagnostics, hover,
+    /// completion, definitions, references, symbols, rename, formatting.
+    Lsp,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

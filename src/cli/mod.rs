@@ -76,6 +76,7 @@ fn main_timed() -> i32 {
         Command::Exec { ns, command } => exec::exec(ns, command),
         Command::Repl => crate::repl::main(&out, cli.color),
         Command::Fmt { files, check } => fmt::fmt(&out, files, *check),
+        Command::Lsp => crate::lsp::main(),
     }
 }
 
