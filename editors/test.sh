@@ -107,6 +107,8 @@ vscode() {
   node_modules/.bin/vscode-tmgrammar-test -g syntaxes/netscript.tmLanguage.json 'test/**/*.test.ns'
   # the samples and every example: no `invalid` scope, no text left unscoped
   node test/tokens.js --no-invalid "${samples[@]}" ${examples[@]+"${examples[@]}"}
+  # the language client (it runs inside VS Code only: here, that it is valid JavaScript)
+  node --check extension.js
 }
 
 vim_() {
@@ -149,6 +151,11 @@ nvim_lsp() {
   lsp_binary
   cd "$root"
   nvim --headless --clean -c "luafile editors/lsp/nvim_test.lua" </dev/null
+  # the snippet editors/README.md gives users: a .ns file gets the server's diagnostics
+  PATH="$(dirname "$NETSCRIPT_BIN"):$PATH" nvim --headless --clean \
+    -c "luafile editors/nvim/netscript-lsp.lua" -c "edit editors/lsp/fixtures/broken.ns" \
+    -c "lua if not vim.wait(10000, function() return #vim.diagnostic.get(0) > 0 end, 20) then vim.cmd('cquit 1') end" \
+    -c "qall!" </dev/null
 }
 
 treesitter() {

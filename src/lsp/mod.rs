@@ -3,7 +3,7 @@
 //! as `netscript check` would (same codes, spans, help, "did you mean"; included files
 //! too, read from open documents first) and publishes the diagnostics. Also hover,
 //! completion, go-to-definition, references, document symbols, rename and formatting.
-//! See docs/EDITORS.md.
+//! Editor setup: editors/README.md.
 
 mod analysis;
 mod complete;
