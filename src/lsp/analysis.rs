@@ -1,5 +1,6 @@
 //! One document checked as `netscript check` checks it (its includes read from open
-//! documents first, then the file system), planned against an empty system, and indexed.
+//! documents first, then the file system), planned against an empty system, and indexed
+//! (lazily).
 
 use super::index::Index;
 use crate::ast::{Stmt, StmtKind};
@@ -33,11 +34,12 @@ pub struct Analysis {
     /// The document is always file 0.
     pub file: FileId,
     pub diagnostics: Vec<Diagnostic>,
-    pub index: Index,
+    /// The index and the document's AST: built on the first request that needs them, so
+    /// that an edit's diagnostics do not wait for them.
+    indexed: std::cell::OnceCell<(Index, Option<crate::ast::Script>)>,
     /// What the plan does, each operation with the statement it comes from; empty when
     /// the script has errors.
     pub ops: Vec<(Span, String)>,
-    pub script: Option<crate::ast::Script>,
 }
 
 impl Analysis {
@@ -53,9 +55,15 @@ impl Analysis {
                 Err(more) => diagnostics.extend(more),
             }
         }
-        let index = Index::build(&sources);
-        let script = crate::syntax::parse_recovering(file, text).0;
-        Analysis { sources, file, diagnostics, index, ops, script }
+        Analysis { sources, file, diagnostics, indexed: std::cell::OnceCell::new(), ops }
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.indexed.get_or_init(|| Index::build(&self.sources, self.file)).0
+    }
+
+    fn script(&self) -> Option<&crate::ast::Script> {
+        self.indexed.get_or_init(|| Index::build(&self.sources, self.file)).1.as_ref()
     }
 
     /// The innermost statement of the document that holds `offset`.
@@ -76,7 +84,7 @@ impl Analysis {
             };
             inner.or(Some(stmt))
         }
-        find(&self.script.as_ref()?.stmts, offset)
+        find(&self.script()?.stmts, offset)
     }
 
     /// The operations a statement plans (for a block statement, its block's too).

@@ -121,7 +121,7 @@ fn keywords(words: &[&str]) -> Vec<CompletionItem> {
 
 pub fn complete(analysis: &Analysis, text_before: &str, dir: Option<&Path>) -> Vec<CompletionItem> {
     let cx = context(text_before);
-    let index = &analysis.index;
+    let index = analysis.index();
     let variables = || items(index.names(|s| if let Symbol::Variable(v) = s { Some(v.clone()) } else { None }), CompletionItemKind::VARIABLE, "variable");
     if cx.in_braces {
         return variables();
@@ -181,7 +181,7 @@ pub fn complete(analysis: &Analysis, text_before: &str, dir: Option<&Path>) -> V
 
 fn classes(analysis: &Analysis, cx: &Context) -> Vec<CompletionItem> {
     let (ns, iface) = (cx.ns.clone().unwrap_or_default(), cx.iface.clone());
-    let names = analysis.index.names(|s| match s {
+    let names = analysis.index().names(|s| match s {
         Symbol::Class(n, i, id) if n == &ns && iface.as_ref().is_none_or(|f| f == i) => Some(id.clone()),
         _ => None,
     });

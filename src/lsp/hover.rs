@@ -69,7 +69,7 @@ pub fn statement(analysis: &Analysis, offset: u32) -> Option<String> {
 
 pub fn symbol(analysis: &Analysis, occurrence: &Occurrence) -> String {
     let mut text = format!("**{}**", occurrence.symbol.describe());
-    let definitions = analysis.index.definitions(&occurrence.symbol);
+    let definitions = analysis.index().definitions(&occurrence.symbol);
     for d in definitions.iter().take(5) {
         let line = analysis.sources.get(d.span.file).line_col(d.span.start).0;
         let name = &analysis.sources.get(d.span.file).name;
@@ -77,7 +77,7 @@ pub fn symbol(analysis: &Analysis, occurrence: &Occurrence) -> String {
         let what = if d.declaration { "declared" } else { "first named" };
         text.push_str(&format!("\n\n{what} at {file}:{line}: `{}`", analysis.sources.snippet(d.stmt).lines().next().unwrap_or("").trim()));
     }
-    let uses = analysis.index.of(&occurrence.symbol).count();
+    let uses = analysis.index().of(&occurrence.symbol).count();
     text.push_str(&format!("\n\n{uses} occurrence{}", if uses == 1 { "" } else { "s" }));
     text
 }

@@ -47,16 +47,20 @@ pub struct Index {
 }
 
 impl Index {
-    /// Indexes every file of `sources`.
-    pub fn build(sources: &SourceMap) -> Index {
+    /// Indexes every file of `sources`; also gives back the AST of `main`.
+    pub fn build(sources: &SourceMap, main: FileId) -> (Index, Option<ast::Script>) {
         let mut index = Index::default();
+        let mut main_script = None;
         for (file, source) in sources.files() {
             let (Some(script), _) = crate::syntax::parse_recovering(file, &source.text) else { continue };
             let mut walker = Walker { sources, out: &mut index.occurrences, ns: None, iface: None };
             walker.stmts(&script.stmts);
             walker.braces(file, &source.text);
+            if file == main {
+                main_script = Some(script);
+            }
         }
-        index
+        (index, main_script)
     }
 
     /// The occurrence whose span holds `offset` in `file` (the narrowest).

@@ -208,7 +208,7 @@ impl Server {
 
     fn hover(&mut self, p: HoverParams) -> Option<Hover> {
         let (analysis, offset) = self.at(&p.text_document_position_params)?;
-        let (value, span) = match analysis.index.at(analysis.file, offset) {
+        let (value, span) = match analysis.index().at(analysis.file, offset) {
             Some(o) => (hover::symbol(analysis, o), o.span),
             None => {
                 let stmt = analysis.statement_at(offset)?;
@@ -240,17 +240,17 @@ impl Server {
     fn definition(&mut self, p: GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
         let uri = p.text_document_position_params.text_document.uri.clone();
         let (analysis, offset) = self.at(&p.text_document_position_params)?;
-        let occurrence = analysis.index.at(analysis.file, offset)?;
-        let locations: Vec<Location> = analysis.index.definitions(&occurrence.symbol).iter().filter_map(|o| Self::location(analysis, &uri, o.span)).collect();
+        let occurrence = analysis.index().at(analysis.file, offset)?;
+        let locations: Vec<Location> = analysis.index().definitions(&occurrence.symbol).iter().filter_map(|o| Self::location(analysis, &uri, o.span)).collect();
         Some(GotoDefinitionResponse::Array(locations))
     }
 
     fn references(&mut self, p: ReferenceParams) -> Option<Vec<Location>> {
         let uri = p.text_document_position.text_document.uri.clone();
         let (analysis, offset) = self.at(&p.text_document_position)?;
-        let occurrence = analysis.index.at(analysis.file, offset)?;
+        let occurrence = analysis.index().at(analysis.file, offset)?;
         let include_declaration = p.context.include_declaration;
-        Some(analysis.index.of(&occurrence.symbol).filter(|o| include_declaration || !o.declaration).filter_map(|o| Self::location(analysis, &uri, o.span)).collect())
+        Some(analysis.index().of(&occurrence.symbol).filter(|o| include_declaration || !o.declaration).filter_map(|o| Self::location(analysis, &uri, o.span)).collect())
     }
 
     /// Namespaces of the document, each with its interfaces, as an outline.
@@ -271,7 +271,7 @@ impl Server {
             children,
         };
         let mut namespaces: Vec<(String, DocumentSymbol)> = Vec::new();
-        let here: Vec<&index::Occurrence> = analysis.index.occurrences.iter().filter(|o| o.span.file == analysis.file && o.declaration).collect();
+        let here: Vec<&index::Occurrence> = analysis.index().occurrences.iter().filter(|o| o.span.file == analysis.file && o.declaration).collect();
         // Declared namespaces in the order of the source, then those only named by a veth's peer.
         for o in &here {
             if let Symbol::Namespace(ns) = &o.symbol
@@ -304,7 +304,7 @@ impl Server {
         let uri = p.text_document_position.text_document.uri.clone();
         let new_name = p.new_name;
         let Some((analysis, offset)) = self.at(&p.text_document_position) else { return Ok(None) };
-        let Some(occurrence) = analysis.index.at(analysis.file, offset) else { return Err("nothing to rename here".into()) };
+        let Some(occurrence) = analysis.index().at(analysis.file, offset) else { return Err("nothing to rename here".into()) };
         let (old, valid) = match &occurrence.symbol {
             Symbol::Namespace(ns) => (ns, valid_name(&new_name, false) && new_name.len() <= crate::check::MAX_NAMESPACE_NAME),
             Symbol::Interface(_, name) => (name, valid_name(&new_name, true) && new_name.len() <= crate::check::MAX_INTERFACE_NAME),
@@ -317,7 +317,7 @@ impl Server {
             return Err(format!("`{new_name}` is not a valid name here"));
         }
         let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
-        for o in analysis.index.of(&occurrence.symbol) {
+        for o in analysis.index().of(&occurrence.symbol) {
             if let Some(location) = Self::location(analysis, &uri, o.span) {
                 changes.entry(location.uri).or_default().push(TextEdit { range: location.range, new_text: new_name.clone() });
             }
