@@ -17,6 +17,12 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v clang >/dev/null || need+=(clang llvm)
 command -v nft >/dev/null || need+=(nftables)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+# the manual page is rendered, and the completion scripts parsed, by tests/cli_docs.rs
+command -v groff >/dev/null || need+=(groff-base)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+# tests/show.rs draws the topology with Graphviz
+command -v dot >/dev/null || need+=(graphviz)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"
 fi

@@ -52,7 +52,12 @@ pub enum StmtKind {
     Xdp { path: Spanned<String>, opts: Vec<XdpOpt> },
 
     // namespace-wide
-    Route { dest: RouteDest, opts: Vec<RouteOpt> },
+    Route {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kind: Option<Spanned<crate::model::RouteKind>>,
+        dest: RouteDest,
+        opts: Vec<RouteOpt>,
+    },
     Rule { opts: Vec<RuleOpt> },
     Forward { on: Option<Spanned<bool>> },
     Sysctl { key: Template, value: Spanned<String> },
@@ -284,6 +289,8 @@ pub enum RouteOpt {
     Src(Spanned<IpValue>),
     Metric(Spanned<IntValue>),
     Table(Spanned<TableRef>),
+    /// `onlink`: the gateway is on the link even if no prefix says so.
+    Onlink(Span),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -302,4 +309,17 @@ pub enum RuleOpt {
     Uidrange(Spanned<(IntValue, IntValue)>),
     Priority(Spanned<IntValue>),
     Table(Spanned<TableRef>),
+    /// `ipproto tcp|udp|icmp|icmpv6|N`
+    IpProto(Spanned<RuleProto>),
+    Sport(Spanned<PortRange>),
+    Dport(Spanned<PortRange>),
+    /// `tos N` (or `dsfield N`): the header's TOS/DS byte.
+    Tos(Spanned<IntValue>),
+}
+
+/// A rule's `ipproto`: a name, or a protocol number.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RuleProto {
+    Named(crate::model::FwProto),
+    Number(IntValue),
 }

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod lsp;
 pub mod console;
 pub mod repl;
+pub mod live;
 pub mod run;
 pub mod timing;
 #[doc(hidden)]

@@ -18,8 +18,9 @@ const LAYERS: &[&str] = &[
     "plan", "exec",
     // the run machinery: transaction, journal, recover, lock, state
     "run",
-    // what front ends share, then the front ends (the CLI starts the REPL)
-    "console", "fuzzing", "repl", "lsp", "cli",
+    // the live state rendered (show, export); what front ends share; the front ends
+    // (the CLI starts the REPL)
+    "live", "console", "fuzzing", "repl", "lsp", "cli",
 ];
 
 /// Past this many lines a file is split along a seam, or says why not on a line at its

@@ -206,7 +206,7 @@ sandbox_test!(addresses_v4_and_v6_are_added_usable_at_once, {
 sandbox_test!(routes_in_any_table_with_via_dev_src_metric, {
     sh("ip link add rt0 type veth peer name rt1 && ip link set rt0 up && ip link set rt1 up && ip addr add 10.2.0.1/24 dev rt0 && ip addr add fd00:2::1/64 dev rt0 nodad");
     let route = |dest: &str, via: Option<&str>, dev: Option<&str>, src: Option<&str>, metric: Option<u32>, table: u32| {
-        let route = RouteSpec { dest: dest.parse().unwrap(), via: via.map(|v| v.parse().unwrap()), dev: dev.map(str::to_string), src: src.map(|s| s.parse().unwrap()), metric, table };
+        let route = RouteSpec { dest: dest.parse().unwrap(), via: via.map(|v| v.parse().unwrap()), dev: dev.map(str::to_string), src: src.map(|s| s.parse().unwrap()), metric, table, onlink: false, kind: Default::default() };
         op(Action::AddRoute { ns: "host".into(), route: route.clone() }, &[], vec![Action::DelRoute { ns: "host".into(), route }])
     };
     let plan = Plan {
@@ -243,9 +243,13 @@ sandbox_test!(rules_with_every_selector, {
         uidrange: Some((1000, 1999)),
         priority: Some(1000),
         table: 100,
+        ipproto: Some(6),
+        sport: Some((1000, 1005)),
+        dport: Some((22, 22)),
+        tos: Some(0x10),
     };
-    let oif = RuleSpec { iif: None, oif: Some("dummyname".into()), fwmask: None, uidrange: None, priority: Some(1001), table: 2000, ..full.clone() };
-    let v6 = RuleSpec { v6: true, from: Some("fd00:5::/64".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(1002), table: 100 };
+    let oif = RuleSpec { iif: None, oif: Some("dummyname".into()), fwmask: None, uidrange: None, priority: Some(1001), table: 2000, ipproto: None, sport: None, dport: None, tos: None, ..full.clone() };
+    let v6 = RuleSpec { v6: true, from: Some("fd00:5::/64".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(1002), table: 100, ipproto: None, sport: None, dport: None, tos: None };
     let plan = Plan { ops: vec![rule(full), rule(oif), rule(v6)], ..Default::default() };
     apply_check_rollback(&plan, || {
         let rules = json("ip -json rule show");
@@ -253,6 +257,7 @@ sandbox_test!(rules_with_every_selector, {
         assert_eq!((r["src"].clone(), r["srclen"].clone(), r["dst"].clone(), r["dstlen"].clone(), r["iif"].clone()), ("10.5.0.0".into(), 16.into(), "10.6.1.0".into(), 24.into(), "lo".into()));
         assert_eq!((r["fwmark"].clone(), r["fwmask"].clone(), r["table"].clone()), ("0x10".into(), "0xff".into(), "100".into()));
         assert_eq!((r["uid_start"].clone(), r["uid_end"].clone()), (1000.into(), 1999.into()));
+        assert_eq!((r["ipproto"].clone(), r["sport_start"].clone(), r["sport_end"].clone(), r["dport"].clone(), r["tos"].clone()), ("tcp".into(), 1000.into(), 1005.into(), 22.into(), "0x10".into()));
         let o = rules.as_array().unwrap().iter().find(|r| r["priority"] == 1001).cloned().unwrap();
         assert_eq!((o["oif"].clone(), o["table"].clone()), ("dummyname".into(), "2000".into()));
         let r6 = json("ip -json -6 rule show");

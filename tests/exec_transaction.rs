@@ -43,7 +43,7 @@ fn addr(ns: &str, dev: &str, a: &str, deps: &[usize]) -> Op {
 }
 
 fn rule_from(ns: &str, from: &str, table: u32, deps: &[usize]) -> Op {
-    let rule = RuleSpec { v6: false, from: Some(from.parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table };
+    let rule = RuleSpec { v6: false, from: Some(from.parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table, ipproto: None, sport: None, dport: None, tos: None };
     op(Action::AddRule { ns: ns.into(), rule: rule.clone() }, deps, vec![Action::DelRule { ns: ns.into(), rule }])
 }
 
@@ -88,7 +88,7 @@ sandbox_test!(address_on_a_missing_interface_rolls_everything_back, {
 });
 
 sandbox_test!(route_via_an_unreachable_gateway_rolls_everything_back, {
-    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254 };
+    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
     let plan = plan_ending_with(Action::AddRoute { ns: "fa".into(), route });
     assert_refused_and_rolled_back(&plan, nix::libc::ENETUNREACH);
 });
@@ -107,7 +107,7 @@ sandbox_test!(link_name_clash_rolls_back_and_leaves_the_existing_link_alone, {
 
 sandbox_test!(error_carries_the_kernel_extack_message, {
     let mut exec = Executor::new().unwrap();
-    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254 };
+    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
     let action = Action::AddRoute { ns: "host".into(), route };
     let err = exec.run_action(&action).unwrap_err();
     let text = err.to_string();
@@ -131,9 +131,9 @@ sandbox_test!(pre_existing_objects_survive_apply_and_rollback, {
             addr("keep", "kp1", "10.5.7.1/24", &[]),
             rule_from("keep", "10.57.0.0/16", 57, &[]),
             op(
-                Action::AddRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56 } },
+                Action::AddRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default() } },
                 &[],
-                vec![Action::DelRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56 } }],
+                vec![Action::DelRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default() } }],
             ),
         ],
         ..Default::default()
@@ -154,7 +154,7 @@ sandbox_test!(pre_existing_objects_survive_apply_and_rollback, {
 sandbox_test!(rollback_reports_undo_actions_that_fail, {
     let plan = Plan {
         ops: vec![op(
-            Action::AddRule { ns: "host".into(), rule: RuleSpec { v6: false, from: Some("10.4.0.0/16".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(900), table: 40 } },
+            Action::AddRule { ns: "host".into(), rule: RuleSpec { v6: false, from: Some("10.4.0.0/16".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(900), table: 40, ipproto: None, sport: None, dport: None, tos: None } },
             &[],
             // A wrong undo: a link that cannot be deleted (lo).
             vec![Action::DeleteLink { ns: "host".into(), name: "lo".into() }],

@@ -83,7 +83,7 @@ sandbox_test!(shape_10mbit_limits_tcp_goodput_to_10mbit, {
     // The kernel's counters, through `netscript show --stats`: the tbf sent the flow and
     // held it back (overlimits).
     let json: serde_json::Value = serde_json::from_str(&netscript(&["show", "tx", "--stats", "--format", "json"]).ok()).unwrap();
-    let stats = json["tx"]["tc_stats"].as_array().expect("tc_stats list");
+    let stats = json["namespaces"][0]["tc_stats"].as_array().expect("tc_stats list");
     let tbf = stats.iter().find(|e| e["dev"] == "v0" && e["kind"] == "tbf").expect("the tbf on v0");
     assert_eq!((tbf["object"].as_str(), tbf["handle"].as_str(), tbf["parent"].as_str()), (Some("qdisc"), Some("1:"), Some("root")));
     assert!(tbf["bytes"].as_u64().unwrap() > shaped.bytes, "{tbf}");
@@ -125,7 +125,7 @@ sandbox_test!(htb_classes_share_a_10mbit_link_8_to_2, {
     assert!(within(total, 10e6, 0.10), "the parent's 10mbit: {:.2} Mbit/s", total / 1e6);
     // Class counters, from `show --stats`: both leaves carried their flow.
     let json: serde_json::Value = serde_json::from_str(&netscript(&["show", "tx", "--stats", "--format", "json"]).ok()).unwrap();
-    let stats = json["tx"]["tc_stats"].as_array().unwrap();
+    let stats = json["namespaces"][0]["tc_stats"].as_array().unwrap();
     for (handle, flow) in [("1:10", big), ("1:20", small)] {
         let class = stats.iter().find(|e| e["object"] == "class" && e["handle"] == handle).unwrap_or_else(|| panic!("class {handle}: {stats:?}"));
         assert_eq!(class["parent"], "1:1", "{class}");
@@ -144,7 +144,7 @@ sandbox_test!(shape_ingress_limits_what_the_interface_receives, {
     // runs less smoothly than egress shaping: compared with the payload rate, ±15%.
     assert!(within(shaped.bits_per_sec, 10e6 * PAYLOAD_SHARE, 0.15), "shape ingress 10mbit: {:.2} Mbit/s", shaped.mbit());
     let json: serde_json::Value = serde_json::from_str(&netscript(&["show", "rx", "--stats", "--format", "json"]).ok()).unwrap();
-    let stats = json["rx"]["tc_stats"].as_array().unwrap();
+    let stats = json["namespaces"][0]["tc_stats"].as_array().unwrap();
     let tbf = stats.iter().find(|e| e["dev"] == "ifb-v1" && e["kind"] == "tbf").unwrap_or_else(|| panic!("{stats:?}"));
     assert!(tbf["bytes"].as_u64().unwrap() > shaped.bytes, "{tbf}");
     let ingress = stats.iter().find(|e| e["dev"] == "v1" && e["kind"] == "ingress").unwrap_or_else(|| panic!("{stats:?}"));

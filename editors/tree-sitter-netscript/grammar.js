@@ -148,13 +148,15 @@ module.exports = grammar({
     // ------------------------------------------------------------ namespace-wide
 
     route_statement: ($) =>
-      seq('route', field('destination', choice(alias('default', $.default), $._ip_value)),
+      seq('route', optional(choice('blackhole', 'unreachable', 'prohibit')),
+        field('destination', choice(alias('default', $.default), $._ip_value)),
         repeat(choice(
           seq('via', $._ip_value),
           $._dev_opt,
           seq('src', $._ip_value),
           seq('metric', $._int_value),
           $._table_opt,
+          'onlink',
         ))),
     _dev_opt: ($) => seq('dev', field('device', $.interface_name)),
     _table_opt: ($) => seq(choice('table', 'lookup'), field('table', choice($._int_value, $.table_name))),
@@ -166,6 +168,9 @@ module.exports = grammar({
         seq('fwmark', $._int_value, optional(seq('/', $._int_value))),
         seq('uidrange', $._int_value, '-', $._int_value),
         seq(choice('priority', 'pref'), $._int_value),
+        seq('ipproto', choice(alias(choice('tcp', 'udp', 'icmp', 'icmpv6'), $.protocol), $._int_value)),
+        seq(choice('sport', 'dport'), $._int_value, optional(seq('-', $._int_value))),
+        seq(choice('tos', 'dsfield'), $._int_value),
         $._table_opt,
       ))),
 

@@ -97,7 +97,7 @@ impl Evaluator<'_> {
                 let full = base.join(&path.node);
                 let program = self.bpf_program(&full, path, section.as_ref(), self::ProgramKind::Classifier);
                 let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program };
-                self.iface_mut(&ns, &iface).bpf.push(Spanned::new(attach, stmt.span));
+                self.iface_mut(ns, iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::Xdp { path, opts } => {
                 let base = self.base_dir(path.span.file);
@@ -115,7 +115,7 @@ impl Evaluator<'_> {
                     }
                 }
                 attach.program = self.bpf_program(&attach.path, path, section_opt.as_ref(), self::ProgramKind::Xdp);
-                if let Some(first) = self.iface_mut(&ns, &iface).xdp.as_ref().map(|x| x.span) {
+                if let Some(first) = self.iface_mut(ns, iface).xdp.as_ref().map(|x| x.span) {
                     self.report(
                         Diagnostic::error(CONFLICTING_ATTRIBUTE, stmt.span, format!("`{iface}` can hold one XDP program"))
                             .label("a second one")
@@ -123,7 +123,7 @@ impl Evaluator<'_> {
                     );
                     return;
                 }
-                self.iface_mut(&ns, &iface).xdp = Some(Spanned::new(attach, stmt.span));
+                self.iface_mut(ns, iface).xdp = Some(Spanned::new(attach, stmt.span));
             }
             _ => unreachable!("not a program_attribute statement")
         }

@@ -40,6 +40,7 @@ pub const BPF_NO_SUCH_SECTION: &str = "netscript::check::bpf_no_such_section";
 pub const BPF_WRONG_PROGRAM_TYPE: &str = "netscript::check::bpf_wrong_program_type";
 pub const BPF_AMBIGUOUS_PROGRAM: &str = "netscript::check::bpf_ambiguous_program";
 pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
+pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
 
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).

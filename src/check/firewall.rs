@@ -45,7 +45,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn port_range(&mut self, r: &Spanned<PortRange>) -> Option<(u16, u16)> {
+    pub(super) fn port_range(&mut self, r: &Spanned<PortRange>) -> Option<(u16, u16)> {
         let (from, to) = &r.node;
         let a = self.ok(v::int_in(&self.env, from, "a port", 1, 65535))?;
         let b = match to {

@@ -222,11 +222,11 @@ impl Evaluator<'_> {
         match &stmt.node {
             StmtKind::Up | StmtKind::Down => {
                 let up = Spanned::new(matches!(stmt.node, StmtKind::Up), stmt.span);
-                self.set_once(&ns, &iface, "administrative state", up, |i| &mut i.admin_up);
+                self.set_once(ns, iface, "administrative state", up, |i| &mut i.admin_up);
             }
             StmtKind::Mtu { mtu } => {
                 if let Some(m) = self.ok(v::int_in(env, mtu, "an MTU", 68, 65535)) {
-                    self.set_once(&ns, &iface, "MTU", m.map(|m| m as u32), |i| &mut i.mtu);
+                    self.set_once(ns, iface, "MTU", m.map(|m| m as u32), |i| &mut i.mtu);
                 }
             }
             StmtKind::Mac { mac } => {
@@ -239,12 +239,12 @@ impl Evaluator<'_> {
                         );
                         return;
                     }
-                    self.set_once(&ns, &iface, "MAC address", m, |i| &mut i.mac);
+                    self.set_once(ns, iface, "MAC address", m, |i| &mut i.mac);
                 }
             }
             StmtKind::Master { bridge } => {
                 if let Some(b) = self.ok(v::template(env, bridge)) {
-                    self.set_once(&ns, &iface, "master", b, |i| &mut i.master);
+                    self.set_once(ns, iface, "master", b, |i| &mut i.master);
                 }
             }
             _ => unreachable!("not a link_attribute statement")

@@ -65,7 +65,7 @@ impl Evaluator<'_> {
 
     pub(super) fn namespace_wide(&mut self, ns: &str, stmt: &Stmt) {
         match &stmt.node {
-            StmtKind::Route { dest, opts } => self.route(ns, stmt.span, dest, opts),
+            StmtKind::Route { kind, dest, opts } => self.route(ns, stmt.span, kind.as_ref(), dest, opts),
             StmtKind::Rule { opts } => self.rule(ns, stmt, opts),
             StmtKind::Forward { on } => {
                 let on = on.clone().unwrap_or(Spanned::new(true, stmt.span));
@@ -126,7 +126,7 @@ impl Evaluator<'_> {
         }
     }
 
-    pub(super) fn route(&mut self, ns: &str, span: Span, dest: &ast::RouteDest, opts: &[RouteOpt]) {
+    pub(super) fn route(&mut self, ns: &str, span: Span, kind: Option<&Spanned<RouteKind>>, dest: &ast::RouteDest, opts: &[RouteOpt]) {
         let dest = match dest {
             ast::RouteDest::Default(s) => Spanned::new(RouteDest::Default, *s),
             ast::RouteDest::Ip(ip) => match self.ok(v::network(&self.env, ip)) {
@@ -135,7 +135,7 @@ impl Evaluator<'_> {
             },
         };
         let index = self.desired.namespaces[ns].routes.len();
-        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None };
+        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default() };
         let mut seen = Seen::default();
         for opt in opts {
             match opt {
@@ -146,8 +146,23 @@ impl Evaluator<'_> {
                     route.metric = self.ok(v::int_in(&self.env, &x.node, "a metric", 0, u32::MAX as i64)).map(|s| s.map(|m| m as u32));
                 }
                 RouteOpt::Table(x) if self.once(&mut seen, "table", x.span) => route.table = self.table_ref(ns, x, TableTarget::Route(index)),
+                RouteOpt::Onlink(x) if self.once(&mut seen, "onlink", *x) => route.onlink = true,
                 _ => {}
             }
+        }
+        if let Some(kind) = kind {
+            // A route that refuses packets has nowhere to send them.
+            if let Some((word, &at)) = ["via", "dev", "onlink"].iter().find_map(|w| seen.0.get_key_value(w)) {
+                self.report(
+                    Diagnostic::error(CONFLICTING_ATTRIBUTE, at, format!("a {} route sends packets nowhere: it takes no `{word}`", kind.node.word()))
+                        .label("not for this kind of route")
+                        .also(kind.span, "the route refuses what it matches")
+                        .help(format!("write `route {} PREFIX [metric N] [table T]`", kind.node.word())),
+                );
+                return;
+            }
+            self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            return;
         }
         if !seen.0.contains_key("via") && !seen.0.contains_key("dev") {
             self.report(
@@ -160,6 +175,14 @@ impl Evaluator<'_> {
         if route.via.is_none() && route.dev.is_none() {
             return; // already reported: the `via` or `dev` given did not evaluate
         }
+        if route.onlink && !(seen.0.contains_key("via") && seen.0.contains_key("dev")) {
+            self.report(
+                Diagnostic::error(MISSING_OPTION, seen.0["onlink"], "`onlink` needs a gateway (`via`) and a device (`dev`)")
+                    .label("on which link?")
+                    .help("e.g. `route 198.51.100.0/24 via 10.9.9.9 dev eth0 onlink`"),
+            );
+            return;
+        }
         self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
     }
 
@@ -167,6 +190,7 @@ impl Evaluator<'_> {
         let index = self.desired.namespaces[ns].rules.len();
         let mut seen = Seen::default();
         let (mut from, mut to, mut iif, mut oif, mut fwmark, mut uidrange, mut priority, mut table) = (None, None, None, None, None, None, None, None);
+        let (mut ipproto, mut sport, mut dport, mut tos) = (None, None, None, None);
         for opt in opts {
             match opt {
                 RuleOpt::From(x) if self.once(&mut seen, "from", x.span) => from = self.ok(v::network(&self.env, &x.node)),
@@ -202,6 +226,15 @@ impl Evaluator<'_> {
                     priority = self.ok(v::int_in(&self.env, &x.node, "a rule priority", 0, u32::MAX as i64)).map(|s| s.map(|p| p as u32));
                 }
                 RuleOpt::Table(x) if self.once(&mut seen, "table", x.span) => table = self.table_ref(ns, x, TableTarget::Rule(index)),
+                RuleOpt::IpProto(x) if self.once(&mut seen, "ipproto", x.span) => {
+                    ipproto = match &x.node {
+                        ast::RuleProto::Named(p) => Some(Spanned::new(p.number(), x.span)),
+                        ast::RuleProto::Number(n) => self.ok(v::int_in(&self.env, n, "an IP protocol number", 0, 255)).map(|n| Spanned::new(n.node as u8, x.span)),
+                    };
+                }
+                RuleOpt::Sport(x) if self.once(&mut seen, "sport", x.span) => sport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
+                RuleOpt::Dport(x) if self.once(&mut seen, "dport", x.span) => dport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
+                RuleOpt::Tos(x) if self.once(&mut seen, "tos", x.span) => tos = self.ok(v::int_in(&self.env, &x.node, "a TOS value", 0, 255)).map(|t| Spanned::new(t.node as u8, x.span)),
                 _ => {}
             }
         }
@@ -225,7 +258,21 @@ impl Evaluator<'_> {
             );
             return;
         }
-        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table };
+        let v6 = from.as_ref().or(to.as_ref()).is_some_and(|p| !p.node.addr().is_ipv4());
+        if let Some(t) = &tos {
+            // What the kernel accepts: IPv4 rules match the TOS bits (mask 0x1e), IPv6
+            // rules the DSCP (mask 0xfc).
+            let (mask, family, example) = if v6 { (0xfcu8, "IPv6", "`tos 0x20` (DSCP 8, CS1)") } else { (0x1eu8, "IPv4", "`tos 0x10` (low delay)") };
+            if t.node & !mask != 0 {
+                self.report(
+                    Diagnostic::error(OUT_OF_RANGE, t.span, format!("{:#04x} is not a TOS value an {family} rule can match", t.node))
+                        .label(format!("{family} rules match the bits {mask:#04x} of the TOS byte"))
+                        .help(format!("e.g. {example}")),
+                );
+                return;
+            }
+        }
+        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos };
         self.desired.namespaces.get_mut(ns).expect("entered").rules.push(rule);
     }
     pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::IpValue]) {
@@ -245,14 +292,14 @@ impl Evaluator<'_> {
                 );
             }
             let Some(p) = self.ok(v::prefix(&self.env, a)) else { continue };
-            let existing = self.iface_mut(&ns, &iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
+            let existing = self.iface_mut(ns, iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
             match existing {
                 Some(first) => self.report(
                     Diagnostic::error(DUPLICATE_ADDRESS, p.span, format!("`{}` already has the address {}", iface, p.node.addr()))
                         .label("given again here")
                         .also(first, "first given here"),
                 ),
-                None => self.iface_mut(&ns, &iface).addrs.push(p),
+                None => self.iface_mut(ns, iface).addrs.push(p),
             }
         }
     }

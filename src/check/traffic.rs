@@ -132,12 +132,14 @@ impl Evaluator<'_> {
         if let Some(c) = &ceil
             && c.node < rate.node
         {
+            // tc and the kernel accept it (the class then never borrows, and its ceil
+            // caps it below its rate): a warning, not an error, for parity with tc.
             self.report(
-                Diagnostic::error(OUT_OF_RANGE, c.span, format!("the ceil ({}) is below the rate ({})", c.node, rate.node))
-                    .label("ceil must be at least the rate")
-                    .also(rate.span, "rate given here"),
+                Diagnostic::warning(CEIL_BELOW_RATE, c.span, format!("the ceil ({}) is below the rate ({})", c.node, rate.node))
+                    .label("the class can never send faster than this")
+                    .also(rate.span, "rate given here")
+                    .help("a ceil is usually at least the rate; tc accepts this, and so does netscript"),
             );
-            return None;
         }
         let htb = self.htb_mut(ns, iface);
         if let Some(first) = htb.classes.iter().find(|c| c.id.node == minor.node).map(|c| c.id.span) {
@@ -194,7 +196,7 @@ impl Evaluator<'_> {
 
     pub(super) fn traffic_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
         match &stmt.node {
-            StmtKind::Shape { ingress, rate, opts } => self.shape(&ns, &iface, stmt, *ingress, rate, opts),
+            StmtKind::Shape { ingress, rate, opts } => self.shape(ns, iface, stmt, *ingress, rate, opts),
             StmtKind::Htb { default, body: block } => {
                 let default = match default {
                     Some(d) => match self.ok(v::class_minor(&self.env, d)) {
@@ -204,7 +206,7 @@ impl Evaluator<'_> {
                     None => None,
                 };
                 let htb = Qdisc::Htb(Htb { default_class: default, classes: Vec::new(), filters: Vec::new() });
-                if !self.set_root_qdisc(&ns, &iface, Spanned::new(htb, keyword_span(stmt))) {
+                if !self.set_root_qdisc(ns, iface, Spanned::new(htb, keyword_span(stmt))) {
                     return;
                 }
                 if let Some(block) = block {
@@ -212,7 +214,7 @@ impl Evaluator<'_> {
                     self.stmts(&block.node, &mut inner);
                 }
             }
-            StmtKind::Netem { opts } => self.netem(&ns, &iface, stmt, opts),
+            StmtKind::Netem { opts } => self.netem(ns, iface, stmt, opts),
             _ => unreachable!("not a traffic_attribute statement")
         }
     }

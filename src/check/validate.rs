@@ -199,7 +199,7 @@ fn routes(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             );
             continue;
         }
-        if let Some(via) = &route.via {
+        if let Some(via) = route.via.as_ref().filter(|_| !route.onlink) {
             let nets = subnets(ns, route.dev.as_ref().map(|d| d.node.as_str()));
             let any_address = ns.interfaces.values().any(|i| !i.addrs.is_empty());
             if (any_address || !ns.is_host()) && !nets.iter().any(|n| n.contains(&via.node)) {

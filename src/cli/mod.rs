@@ -2,10 +2,14 @@
 
 pub mod args;
 mod check_live;
+mod confirm;
+mod docs;
 mod exec;
+mod export;
 mod fmt;
 mod recover;
 pub(crate) mod run;
+mod status;
 
 pub use crate::console::{exit, Output};
 use crate::console::show;
@@ -14,7 +18,7 @@ use crate::check::{self, Checked};
 use crate::diagnostic::{self};
 use crate::plan::{self, Observed};
 use crate::source::{FileId, SourceMap};
-use args::{Cli, Command, Format};
+use args::{Cli, Color, Command, Format};
 use clap::Parser as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -44,24 +48,31 @@ fn main_timed() -> i32 {
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
-    let out = Output::new(cli.color, cli.quiet, cli.verbose);
-    if let Some(wait) = cli.wait {
+    let options = cli.options();
+    let out = Output::new(options.color.unwrap_or(Color::Auto), options.quiet, options.verbose);
+    if let Some(wait) = options.wait {
         crate::run::lock::set_wait(wait);
     }
     match &cli.command {
-        Command::Check { files, format: args::CheckFormat::Text } => check_files(&out, files),
-        Command::Check { files, format: args::CheckFormat::Json } => check_files_json(files),
-        Command::Run { file, dry_run: true, offline, format, name } | Command::Plan { file, offline, format, name } => {
+        Command::Check { files, format: args::CheckFormat::Text, .. } => check_files(&out, files),
+        Command::Check { files, format: args::CheckFormat::Json, .. } => check_files_json(files),
+        Command::Run { file, dry_run: true, offline, format, name, .. } | Command::Plan { file, offline, format, name, .. } => {
             match record_name(file, name.as_deref(), false) {
                 Ok(record) => dry_run(&out, file, record.as_deref(), *offline, *format),
                 Err(code) => code,
             }
         }
+        Command::Run { file, dry_run: false, name, confirm: Some(timeout), .. } => match record_name(file, name.as_deref(), true) {
+            Ok(record) => confirm::run(&out, file, record.as_deref(), *timeout),
+            Err(code) => code,
+        },
+        Command::Confirm { file, name, reject, .. } => confirm::confirm(&out, file.as_deref(), name.as_deref(), *reject),
+        Command::Watchdog { pid } => confirm::watchdog(*pid),
         Command::Run { file, dry_run: false, name, .. } => match record_name(file, name.as_deref(), true) {
             Ok(record) => run::run(&out, file, record.as_deref()),
             Err(code) => code,
         },
-        Command::Down { file, dry_run, format, name } => {
+        Command::Down { file, dry_run, format, name, .. } => {
             let file = file.clone().unwrap_or_else(|| "-".into());
             match record_name(&file, name.as_deref(), true) {
                 Ok(Some(record)) if *dry_run => run::down_dry_run(&out, &record, *format),
@@ -70,11 +81,15 @@ fn main_timed() -> i32 {
                 Err(code) => code,
             }
         }
-        Command::Recover { forget } => recover::recover(&out, *forget),
-        Command::Show { namespaces, format, stats } => show::show(namespaces, *format, *stats),
-        Command::CheckLive { file, format } => check_live::check_live(&out, file, *format),
+        Command::Recover { forget, .. } => recover::recover(&out, *forget),
+        Command::Show { namespaces, format, stats } => show::show_as(namespaces, *format, *stats),
+        Command::CheckLive { file, format, .. } => check_live::check_live(&out, file, *format),
         Command::Exec { ns, command } => exec::exec(ns, command),
-        Command::Repl => crate::repl::main(&out, cli.color),
+        Command::Repl { .. } => crate::repl::main(&out, options.color.unwrap_or(Color::Auto)),
+        Command::Export { namespaces, host, output } => export::export(namespaces, *host, output.as_deref()),
+        Command::Status { format } => status::status(*format),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man { command } => docs::man(command.as_deref()),
         Command::Fmt { files, check } => fmt::fmt(&out, files, *check),
         Command::Lsp => crate::lsp::main(),
     }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// A run stopped by a signal and rolled back exits with 128 + the signal's number.
-fn interrupted(code: i32) -> i32 {
+pub(super) fn interrupted(code: i32) -> i32 {
     match crate::run::interrupt::received() {
         Some(signal) if code == exit::RUN_FAILED => {
             eprintln!("interrupted by {}: everything this run had changed was rolled back", crate::run::interrupt::name(signal));

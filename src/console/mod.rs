@@ -19,18 +19,35 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     pub const RUN_FAILED: i32 = 3;
     pub const ROLLBACK_INCOMPLETE: i32 = 4;
+    /// `run --confirm`: not confirmed in time (or rejected), rolled back.
+    pub const NOT_CONFIRMED: i32 = 5;
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
     Auto,
+    /// Also when piped.
     Always,
+    /// Not at all.
     Never,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShowFormat {
+pub enum StateFormat {
+    /// For people: each link with what hangs on it, then routes, rules, sysctls.
     Text,
+    /// The stable format of docs/SHOW-FORMAT.md (iproute2's conventions).
+    Json,
+    /// The topology as a Graphviz graph.
+    Dot,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowFormat {
+    /// For people.
+    Text,
+    /// For tools.
     Json,
 }
 

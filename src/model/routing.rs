@@ -25,6 +25,30 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// What a route does with a packet: forward it (unicast, the default), or refuse it
+/// (`route blackhole|unreachable|prohibit PREFIX`: dropped silently, or with an ICMP
+/// unreachable, or an ICMP administratively prohibited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    #[default]
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl RouteKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Prohibit => "prohibit",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum RouteDest {
     /// `default`: 0.0.0.0/0, or ::/0 when the gateway is v6.
@@ -42,6 +66,15 @@ pub struct Route {
     pub src: Option<Spanned<IpAddr>>,
     pub metric: Option<Spanned<u32>>,
     pub table: Option<Spanned<Table>>,
+    /// `onlink`: the gateway is taken to be on the link.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub onlink: bool,
+    #[serde(skip_serializing_if = "is_unicast")]
+    pub kind: RouteKind,
+}
+
+fn is_unicast(kind: &RouteKind) -> bool {
+    *kind == RouteKind::Unicast
 }
 
 impl Route {
@@ -68,6 +101,16 @@ pub struct Rule {
     pub uidrange: Option<Spanned<(u32, u32)>>,
     pub priority: Option<Spanned<u32>>,
     pub table: Spanned<Table>,
+    /// `ipproto`: the IP protocol number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipproto: Option<Spanned<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sport: Option<Spanned<(u16, u16)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dport: Option<Spanned<(u16, u16)>>,
+    /// `tos`/`dsfield`: the TOS (IPv4) or traffic class (IPv6) byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos: Option<Spanned<u8>>,
 }
 
 impl Rule {

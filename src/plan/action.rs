@@ -179,6 +179,16 @@ pub struct RouteSpec {
     pub src: Option<IpAddr>,
     pub metric: Option<u32>,
     pub table: u32,
+    /// `onlink` (RTNH_F_ONLINK).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub onlink: bool,
+    /// Unicast, or a route that refuses (blackhole, unreachable, prohibit).
+    #[serde(default, skip_serializing_if = "is_unicast")]
+    pub kind: crate::model::RouteKind,
+}
+
+fn is_unicast(kind: &crate::model::RouteKind) -> bool {
+    *kind == crate::model::RouteKind::Unicast
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -193,6 +203,14 @@ pub struct RuleSpec {
     pub uidrange: Option<(u32, u32)>,
     pub priority: Option<u32>,
     pub table: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipproto: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sport: Option<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport: Option<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

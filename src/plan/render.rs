@@ -39,6 +39,9 @@ pub fn route_text(r: &RouteSpec) -> String {
         ipnet::IpNet::V6(d) if d.prefix_len() == 0 => "default (v6)".to_string(),
         d => d.to_string(),
     };
+    if r.kind != crate::model::RouteKind::Unicast {
+        s = format!("{} {s}", r.kind.word());
+    }
     if let Some(v) = r.via {
         write!(s, " via {v}").unwrap();
     }
@@ -53,6 +56,9 @@ pub fn route_text(r: &RouteSpec) -> String {
     }
     if r.table != crate::model::TABLE_MAIN {
         write!(s, " table {}", table_text(r.table)).unwrap();
+    }
+    if r.onlink {
+        s.push_str(" onlink");
     }
     s
 }
@@ -82,6 +88,25 @@ pub fn rule_text(r: &RuleSpec) -> String {
     }
     if let Some((a, b)) = r.uidrange {
         write!(s, "uidrange {a}-{b} ").unwrap();
+    }
+    if let Some(p) = r.ipproto {
+        match p {
+            6 => s.push_str("ipproto tcp "),
+            17 => s.push_str("ipproto udp "),
+            1 => s.push_str("ipproto icmp "),
+            58 => s.push_str("ipproto ipv6-icmp "),
+            n => write!(s, "ipproto {n} ").unwrap(),
+        }
+    }
+    for (word, range) in [("sport", r.sport), ("dport", r.dport)] {
+        match range {
+            Some((a, b)) if a == b => write!(s, "{word} {a} ").unwrap(),
+            Some((a, b)) => write!(s, "{word} {a}-{b} ").unwrap(),
+            None => {}
+        }
+    }
+    if let Some(t) = r.tos {
+        write!(s, "tos {t:#04x} ").unwrap();
     }
     if s.is_empty() {
         s.push_str("from all ");
@@ -352,8 +377,10 @@ pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
         let label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
         writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
     }
-    for (i, op) in plan.ops.iter().enumerate() {
-        for d in &op.deps {
+    // Only the edges the order needs: not those implied by others.
+    let direct = super::reduce::direct_deps(plan).unwrap_or_else(|| plan.ops.iter().map(|op| op.deps.clone()).collect());
+    for (i, deps) in direct.iter().enumerate() {
+        for d in deps {
             writeln!(out, "  op{d} -> op{i};").unwrap();
         }
     }

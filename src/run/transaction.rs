@@ -159,6 +159,15 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
 /// declares is removed (or given back) inside the transaction, before anything is added;
 /// namespaces it no longer declares are deleted once the run is committed.
 pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent)) -> Outcome {
+    run_confirmed(desired, script, on_event, &mut |_| true)
+}
+
+/// [`run`], keeping the change only if `confirm` says so: it is called once the run is
+/// applied and verified and its expectations hold, with the journal's path, before the
+/// commit record is written. `false` (or a signal while it waits) rolls the run back,
+/// as a failure would (an `Outcome::Failed` with no diagnostics); a process killed while
+/// it waits leaves an uncommitted journal, which `recover` rolls back.
+pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&ExecEvent), confirm: &mut dyn FnMut(&Path) -> bool) -> Outcome {
     if let Err(e) = crate::exec::check_privileges() {
         return Outcome::Setup(e.to_string());
     }
@@ -236,6 +245,11 @@ pub fn run(desired: &Desired, script: Option<&Path>, on_event: &mut dyn FnMut(&E
             };
             let diagnostics = crate::run::expectations::unmet(&results, aftermath);
             return journal_rolled_back(journal, &plan, diagnostics, rollback);
+        }
+        // Confirm-or-revert: nothing is committed until confirmed.
+        if !confirm(journal.path()) || stopped() {
+            let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
+            return journal_rolled_back(journal, &plan, Vec::new(), rollback);
         }
         record = next;
         record.netns_ids.extend(ids);

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 396
+#define STATE_COUNT 405
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 234
+#define SYMBOL_COUNT 241
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 145
+#define TOKEN_COUNT 152
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 53
+#define PRODUCTION_ID_COUNT 57
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -102,168 +102,175 @@ enum ts_symbol_identifiers {
   anon_sym_section = 72,
   sym_section_name = 73,
   anon_sym_route = 74,
-  anon_sym_via = 75,
-  anon_sym_metric = 76,
-  anon_sym_dev = 77,
-  anon_sym_lookup = 78,
-  anon_sym_rule = 79,
-  anon_sym_from = 80,
-  anon_sym_to = 81,
-  anon_sym_iif = 82,
-  anon_sym_oif = 83,
-  anon_sym_fwmark = 84,
-  anon_sym_SLASH = 85,
-  anon_sym_uidrange = 86,
-  anon_sym_DASH = 87,
-  anon_sym_priority = 88,
-  anon_sym_pref = 89,
-  anon_sym_forward = 90,
-  anon_sym_off = 91,
-  anon_sym_sysctl = 92,
-  aux_sym_sysctl_key_token1 = 93,
-  aux_sym_sysctl_key_token2 = 94,
-  sym_sysctl_value = 95,
-  anon_sym_port = 96,
-  anon_sym_firewall = 97,
-  anon_sym_input = 98,
-  anon_sym_output = 99,
-  anon_sym_prerouting = 100,
-  anon_sym_postrouting = 101,
-  anon_sym_policy = 102,
-  anon_sym_accept = 103,
-  anon_sym_drop = 104,
-  anon_sym_icmpv6 = 105,
-  anon_sym_mark = 106,
-  anon_sym_ct = 107,
-  anon_sym_COMMA = 108,
-  anon_sym_counter = 109,
-  anon_sym_new = 110,
-  anon_sym_established = 111,
-  anon_sym_related = 112,
-  anon_sym_invalid = 113,
-  anon_sym_reject = 114,
-  anon_sym_pass = 115,
-  anon_sym_masquerade = 116,
-  anon_sym_classify = 117,
-  anon_sym_snat = 118,
-  anon_sym_dnat = 119,
-  sym_nat_target = 120,
-  anon_sym_DOT = 121,
-  aux_sym__name_start_token1 = 122,
-  aux_sym__imm_name_part_token1 = 123,
-  anon_sym_LBRACE = 124,
-  anon_sym_RBRACE = 125,
-  anon_sym_LBRACE2 = 126,
-  anon_sym_LPAREN = 127,
-  anon_sym_RPAREN = 128,
-  anon_sym_PLUS = 129,
-  anon_sym_STAR = 130,
-  anon_sym_PERCENT = 131,
-  sym_integer = 132,
-  anon_sym_DQUOTE = 133,
-  aux_sym_string_token1 = 134,
-  sym_comment = 135,
-  sym_line_continuation = 136,
-  sym_rate = 137,
-  sym_size = 138,
-  sym_duration = 139,
-  sym_percentage = 140,
-  sym_mac_address = 141,
-  anon_sym_SLASH2 = 142,
-  aux_sym_ipv4_address_token1 = 143,
-  aux_sym_ipv6_address_token1 = 144,
-  sym_source_file = 145,
-  sym__statements = 146,
-  sym__sep = 147,
-  sym_block = 148,
-  sym__statement = 149,
-  sym_netns_statement = 150,
-  sym_host_statement = 151,
-  sym_table_statement = 152,
-  sym_let_statement = 153,
-  sym_for_statement = 154,
-  sym_range = 155,
-  sym_include_statement = 156,
-  sym_expect_statement = 157,
-  sym__let_value = 158,
-  sym_veth_statement = 159,
-  sym_bridge_statement = 160,
-  sym_macvlan_statement = 161,
-  sym_vxlan_statement = 162,
-  sym_link_statement = 163,
-  sym_addr_statement = 164,
-  sym_state_statement = 165,
-  sym_mtu_statement = 166,
-  sym_mac_statement = 167,
-  sym_master_statement = 168,
-  sym_shape_statement = 169,
-  sym_htb_statement = 170,
-  sym_class_statement = 171,
-  sym_filter_statement = 172,
-  sym_class_id = 173,
-  sym_netem_statement = 174,
-  sym_bpf_statement = 175,
-  sym_xdp_statement = 176,
-  sym__section_opt = 177,
-  sym_route_statement = 178,
-  sym__dev_opt = 179,
-  sym__table_opt = 180,
-  sym_rule_statement = 181,
-  sym_forward_statement = 182,
-  sym_sysctl_statement = 183,
-  sym_sysctl_key = 184,
-  sym__port_opt = 185,
-  sym_firewall_statement = 186,
-  sym_rule_block = 187,
-  sym_firewall_rule = 188,
-  sym__ct_state = 189,
-  sym_firewall_action = 190,
-  sym_namespace_name = 191,
-  sym_interface_name = 192,
-  sym_peer_name = 193,
-  sym__ns_name = 194,
-  sym__if_name = 195,
-  sym__name_start = 196,
-  sym__imm_name_part = 197,
-  sym_table_name = 198,
-  sym_variable = 199,
-  sym_interpolation = 200,
-  sym__imm_interp = 201,
-  sym__expression = 202,
-  sym_parenthesized_expression = 203,
-  sym_unary_expression = 204,
-  sym_binary_expression = 205,
-  sym_string = 206,
-  sym_ipv4_address = 207,
-  sym__imm_octet = 208,
-  sym_ipv6_address = 209,
-  sym__ip_value = 210,
-  sym__int_value = 211,
-  sym__rate_value = 212,
-  sym__size_value = 213,
-  sym__duration_value = 214,
-  sym__percent_value = 215,
-  aux_sym__statements_repeat1 = 216,
-  aux_sym__statements_repeat2 = 217,
-  aux_sym_expect_statement_repeat1 = 218,
-  aux_sym_vxlan_statement_repeat1 = 219,
-  aux_sym_addr_statement_repeat1 = 220,
-  aux_sym_shape_statement_repeat1 = 221,
-  aux_sym_class_statement_repeat1 = 222,
-  aux_sym_filter_statement_repeat1 = 223,
-  aux_sym_netem_statement_repeat1 = 224,
-  aux_sym_xdp_statement_repeat1 = 225,
-  aux_sym_route_statement_repeat1 = 226,
-  aux_sym_rule_statement_repeat1 = 227,
-  aux_sym_sysctl_key_repeat1 = 228,
-  aux_sym_rule_block_repeat1 = 229,
-  aux_sym_firewall_rule_repeat1 = 230,
-  aux_sym_firewall_rule_repeat2 = 231,
-  aux_sym__ns_name_repeat1 = 232,
-  aux_sym__if_name_repeat1 = 233,
-  alias_sym_default = 234,
-  alias_sym_octet = 235,
-  alias_sym_verdict = 236,
+  anon_sym_blackhole = 75,
+  anon_sym_unreachable = 76,
+  anon_sym_prohibit = 77,
+  anon_sym_via = 78,
+  anon_sym_metric = 79,
+  anon_sym_onlink = 80,
+  anon_sym_dev = 81,
+  anon_sym_lookup = 82,
+  anon_sym_rule = 83,
+  anon_sym_from = 84,
+  anon_sym_to = 85,
+  anon_sym_iif = 86,
+  anon_sym_oif = 87,
+  anon_sym_fwmark = 88,
+  anon_sym_SLASH = 89,
+  anon_sym_uidrange = 90,
+  anon_sym_DASH = 91,
+  anon_sym_priority = 92,
+  anon_sym_pref = 93,
+  anon_sym_ipproto = 94,
+  anon_sym_icmpv6 = 95,
+  anon_sym_tos = 96,
+  anon_sym_dsfield = 97,
+  anon_sym_forward = 98,
+  anon_sym_off = 99,
+  anon_sym_sysctl = 100,
+  aux_sym_sysctl_key_token1 = 101,
+  aux_sym_sysctl_key_token2 = 102,
+  sym_sysctl_value = 103,
+  anon_sym_port = 104,
+  anon_sym_firewall = 105,
+  anon_sym_input = 106,
+  anon_sym_output = 107,
+  anon_sym_prerouting = 108,
+  anon_sym_postrouting = 109,
+  anon_sym_policy = 110,
+  anon_sym_accept = 111,
+  anon_sym_drop = 112,
+  anon_sym_mark = 113,
+  anon_sym_ct = 114,
+  anon_sym_COMMA = 115,
+  anon_sym_counter = 116,
+  anon_sym_new = 117,
+  anon_sym_established = 118,
+  anon_sym_related = 119,
+  anon_sym_invalid = 120,
+  anon_sym_reject = 121,
+  anon_sym_pass = 122,
+  anon_sym_masquerade = 123,
+  anon_sym_classify = 124,
+  anon_sym_snat = 125,
+  anon_sym_dnat = 126,
+  sym_nat_target = 127,
+  anon_sym_DOT = 128,
+  aux_sym__name_start_token1 = 129,
+  aux_sym__imm_name_part_token1 = 130,
+  anon_sym_LBRACE = 131,
+  anon_sym_RBRACE = 132,
+  anon_sym_LBRACE2 = 133,
+  anon_sym_LPAREN = 134,
+  anon_sym_RPAREN = 135,
+  anon_sym_PLUS = 136,
+  anon_sym_STAR = 137,
+  anon_sym_PERCENT = 138,
+  sym_integer = 139,
+  anon_sym_DQUOTE = 140,
+  aux_sym_string_token1 = 141,
+  sym_comment = 142,
+  sym_line_continuation = 143,
+  sym_rate = 144,
+  sym_size = 145,
+  sym_duration = 146,
+  sym_percentage = 147,
+  sym_mac_address = 148,
+  anon_sym_SLASH2 = 149,
+  aux_sym_ipv4_address_token1 = 150,
+  aux_sym_ipv6_address_token1 = 151,
+  sym_source_file = 152,
+  sym__statements = 153,
+  sym__sep = 154,
+  sym_block = 155,
+  sym__statement = 156,
+  sym_netns_statement = 157,
+  sym_host_statement = 158,
+  sym_table_statement = 159,
+  sym_let_statement = 160,
+  sym_for_statement = 161,
+  sym_range = 162,
+  sym_include_statement = 163,
+  sym_expect_statement = 164,
+  sym__let_value = 165,
+  sym_veth_statement = 166,
+  sym_bridge_statement = 167,
+  sym_macvlan_statement = 168,
+  sym_vxlan_statement = 169,
+  sym_link_statement = 170,
+  sym_addr_statement = 171,
+  sym_state_statement = 172,
+  sym_mtu_statement = 173,
+  sym_mac_statement = 174,
+  sym_master_statement = 175,
+  sym_shape_statement = 176,
+  sym_htb_statement = 177,
+  sym_class_statement = 178,
+  sym_filter_statement = 179,
+  sym_class_id = 180,
+  sym_netem_statement = 181,
+  sym_bpf_statement = 182,
+  sym_xdp_statement = 183,
+  sym__section_opt = 184,
+  sym_route_statement = 185,
+  sym__dev_opt = 186,
+  sym__table_opt = 187,
+  sym_rule_statement = 188,
+  sym_forward_statement = 189,
+  sym_sysctl_statement = 190,
+  sym_sysctl_key = 191,
+  sym__port_opt = 192,
+  sym_firewall_statement = 193,
+  sym_rule_block = 194,
+  sym_firewall_rule = 195,
+  sym__ct_state = 196,
+  sym_firewall_action = 197,
+  sym_namespace_name = 198,
+  sym_interface_name = 199,
+  sym_peer_name = 200,
+  sym__ns_name = 201,
+  sym__if_name = 202,
+  sym__name_start = 203,
+  sym__imm_name_part = 204,
+  sym_table_name = 205,
+  sym_variable = 206,
+  sym_interpolation = 207,
+  sym__imm_interp = 208,
+  sym__expression = 209,
+  sym_parenthesized_expression = 210,
+  sym_unary_expression = 211,
+  sym_binary_expression = 212,
+  sym_string = 213,
+  sym_ipv4_address = 214,
+  sym__imm_octet = 215,
+  sym_ipv6_address = 216,
+  sym__ip_value = 217,
+  sym__int_value = 218,
+  sym__rate_value = 219,
+  sym__size_value = 220,
+  sym__duration_value = 221,
+  sym__percent_value = 222,
+  aux_sym__statements_repeat1 = 223,
+  aux_sym__statements_repeat2 = 224,
+  aux_sym_expect_statement_repeat1 = 225,
+  aux_sym_vxlan_statement_repeat1 = 226,
+  aux_sym_addr_statement_repeat1 = 227,
+  aux_sym_shape_statement_repeat1 = 228,
+  aux_sym_class_statement_repeat1 = 229,
+  aux_sym_filter_statement_repeat1 = 230,
+  aux_sym_netem_statement_repeat1 = 231,
+  aux_sym_xdp_statement_repeat1 = 232,
+  aux_sym_route_statement_repeat1 = 233,
+  aux_sym_rule_statement_repeat1 = 234,
+  aux_sym_sysctl_key_repeat1 = 235,
+  aux_sym_rule_block_repeat1 = 236,
+  aux_sym_firewall_rule_repeat1 = 237,
+  aux_sym_firewall_rule_repeat2 = 238,
+  aux_sym__ns_name_repeat1 = 239,
+  aux_sym__if_name_repeat1 = 240,
+  alias_sym_default = 241,
+  alias_sym_octet = 242,
+  alias_sym_verdict = 243,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -342,8 +349,12 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_section] = "section",
   [sym_section_name] = "section_name",
   [anon_sym_route] = "route",
+  [anon_sym_blackhole] = "blackhole",
+  [anon_sym_unreachable] = "unreachable",
+  [anon_sym_prohibit] = "prohibit",
   [anon_sym_via] = "via",
   [anon_sym_metric] = "metric",
+  [anon_sym_onlink] = "onlink",
   [anon_sym_dev] = "dev",
   [anon_sym_lookup] = "lookup",
   [anon_sym_rule] = "rule",
@@ -357,6 +368,10 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_DASH] = "-",
   [anon_sym_priority] = "priority",
   [anon_sym_pref] = "pref",
+  [anon_sym_ipproto] = "ipproto",
+  [anon_sym_icmpv6] = "protocol",
+  [anon_sym_tos] = "tos",
+  [anon_sym_dsfield] = "dsfield",
   [anon_sym_forward] = "forward",
   [anon_sym_off] = "switch",
   [anon_sym_sysctl] = "sysctl",
@@ -372,7 +387,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_policy] = "policy",
   [anon_sym_accept] = "accept",
   [anon_sym_drop] = "drop",
-  [anon_sym_icmpv6] = "protocol",
   [anon_sym_mark] = "mark",
   [anon_sym_ct] = "ct",
   [anon_sym_COMMA] = ",",
@@ -582,8 +596,12 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_section] = anon_sym_section,
   [sym_section_name] = sym_section_name,
   [anon_sym_route] = anon_sym_route,
+  [anon_sym_blackhole] = anon_sym_blackhole,
+  [anon_sym_unreachable] = anon_sym_unreachable,
+  [anon_sym_prohibit] = anon_sym_prohibit,
   [anon_sym_via] = anon_sym_via,
   [anon_sym_metric] = anon_sym_metric,
+  [anon_sym_onlink] = anon_sym_onlink,
   [anon_sym_dev] = anon_sym_dev,
   [anon_sym_lookup] = anon_sym_lookup,
   [anon_sym_rule] = anon_sym_rule,
@@ -597,6 +615,10 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_DASH] = anon_sym_DASH,
   [anon_sym_priority] = anon_sym_priority,
   [anon_sym_pref] = anon_sym_pref,
+  [anon_sym_ipproto] = anon_sym_ipproto,
+  [anon_sym_icmpv6] = anon_sym_tcp,
+  [anon_sym_tos] = anon_sym_tos,
+  [anon_sym_dsfield] = anon_sym_dsfield,
   [anon_sym_forward] = anon_sym_forward,
   [anon_sym_off] = anon_sym_off,
   [anon_sym_sysctl] = anon_sym_sysctl,
@@ -612,7 +634,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_policy] = anon_sym_policy,
   [anon_sym_accept] = anon_sym_accept,
   [anon_sym_drop] = anon_sym_drop,
-  [anon_sym_icmpv6] = anon_sym_tcp,
   [anon_sym_mark] = anon_sym_mark,
   [anon_sym_ct] = anon_sym_ct,
   [anon_sym_COMMA] = anon_sym_COMMA,
@@ -1047,11 +1068,27 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_blackhole] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_unreachable] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_prohibit] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_via] = {
     .visible = true,
     .named = false,
   },
   [anon_sym_metric] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_onlink] = {
     .visible = true,
     .named = false,
   },
@@ -1104,6 +1141,22 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_pref] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ipproto] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_icmpv6] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_tos] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_dsfield] = {
     .visible = true,
     .named = false,
   },
@@ -1166,10 +1219,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_drop] = {
     .visible = true,
     .named = false,
-  },
-  [anon_sym_icmpv6] = {
-    .visible = true,
-    .named = true,
   },
   [anon_sym_mark] = {
     .visible = true,
@@ -1783,36 +1832,40 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [19] = {.index = 20, .length = 1},
   [20] = {.index = 21, .length = 2},
   [21] = {.index = 23, .length = 3},
-  [22] = {.index = 23, .length = 3},
+  [22] = {.index = 26, .length = 1},
   [23] = {.index = 26, .length = 1},
-  [24] = {.index = 27, .length = 1},
-  [25] = {.index = 28, .length = 4},
-  [26] = {.index = 32, .length = 2},
-  [27] = {.index = 34, .length = 2},
-  [28] = {.index = 36, .length = 2},
-  [29] = {.index = 38, .length = 2},
-  [30] = {.index = 40, .length = 1},
-  [31] = {.index = 41, .length = 2},
-  [32] = {.index = 43, .length = 3},
-  [33] = {.index = 46, .length = 2},
-  [35] = {.index = 48, .length = 2},
-  [36] = {.index = 50, .length = 2},
-  [37] = {.index = 52, .length = 1},
-  [38] = {.index = 53, .length = 2},
-  [39] = {.index = 55, .length = 1},
-  [40] = {.index = 56, .length = 2},
-  [41] = {.index = 58, .length = 2},
-  [42] = {.index = 60, .length = 1},
-  [43] = {.index = 61, .length = 3},
-  [44] = {.index = 64, .length = 3},
-  [45] = {.index = 67, .length = 3},
-  [46] = {.index = 70, .length = 1},
-  [47] = {.index = 71, .length = 2},
-  [48] = {.index = 73, .length = 3},
-  [49] = {.index = 76, .length = 2},
-  [50] = {.index = 78, .length = 2},
-  [51] = {.index = 80, .length = 3},
-  [52] = {.index = 83, .length = 4},
+  [24] = {.index = 23, .length = 3},
+  [25] = {.index = 27, .length = 1},
+  [26] = {.index = 28, .length = 1},
+  [27] = {.index = 29, .length = 4},
+  [28] = {.index = 33, .length = 2},
+  [29] = {.index = 35, .length = 2},
+  [30] = {.index = 37, .length = 2},
+  [31] = {.index = 39, .length = 2},
+  [32] = {.index = 41, .length = 1},
+  [33] = {.index = 42, .length = 2},
+  [34] = {.index = 44, .length = 3},
+  [35] = {.index = 47, .length = 2},
+  [37] = {.index = 49, .length = 2},
+  [38] = {.index = 51, .length = 2},
+  [39] = {.index = 53, .length = 1},
+  [40] = {.index = 54, .length = 2},
+  [41] = {.index = 56, .length = 1},
+  [42] = {.index = 57, .length = 2},
+  [43] = {.index = 59, .length = 3},
+  [44] = {.index = 59, .length = 3},
+  [45] = {.index = 62, .length = 2},
+  [46] = {.index = 64, .length = 1},
+  [47] = {.index = 65, .length = 3},
+  [48] = {.index = 68, .length = 3},
+  [49] = {.index = 71, .length = 3},
+  [50] = {.index = 74, .length = 1},
+  [51] = {.index = 75, .length = 2},
+  [52] = {.index = 77, .length = 3},
+  [53] = {.index = 80, .length = 2},
+  [54] = {.index = 82, .length = 2},
+  [55] = {.index = 84, .length = 3},
+  [56] = {.index = 87, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -1862,91 +1915,97 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
   [26] =
-    {field_table, 1},
+    {field_destination, 2},
   [27] =
-    {field_device, 1},
+    {field_table, 1},
   [28] =
+    {field_device, 1},
+  [29] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [32] =
+  [33] =
     {field_hook, 1},
     {field_rules, 2},
-  [34] =
+  [35] =
     {field_name, 1},
     {field_value, 3},
-  [36] =
+  [37] =
     {field_address, 3},
     {field_namespace, 1},
-  [38] =
+  [39] =
     {field_name, 1},
     {field_peer, 3},
-  [40] =
-    {field_interface, 0},
   [41] =
+    {field_interface, 0},
+  [42] =
     {field_name, 1},
     {field_parent, 3},
-  [43] =
+  [44] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [46] =
+  [47] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [48] =
+  [49] =
     {field_body, 3},
     {field_default, 2},
-  [50] =
+  [51] =
     {field_body, 3},
     {field_id, 1},
-  [52] =
-    {field_target, 3},
   [53] =
+    {field_target, 3},
+  [54] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [55] =
-    {field_section, 1},
   [56] =
+    {field_section, 1},
+  [57] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [58] =
+  [59] =
+    {field_destination, 2},
+    {field_device, 3, .inherited = true},
+    {field_table, 3, .inherited = true},
+  [62] =
     {field_key, 1},
     {field_value, 3},
-  [60] =
+  [64] =
     {field_action, 0},
-  [61] =
+  [65] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [64] =
+  [68] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [67] =
+  [71] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [70] =
+  [74] =
     {field_class, 1},
-  [71] =
+  [75] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [73] =
+  [77] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [76] =
+  [80] =
     {field_end, 2},
     {field_start, 0},
-  [78] =
+  [82] =
     {field_interface, 2},
     {field_namespace, 0},
-  [80] =
+  [84] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [83] =
+  [87] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
@@ -1964,27 +2023,33 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [21] = {
     [1] = alias_sym_default,
   },
-  [26] = {
+  [22] = {
+    [2] = alias_sym_default,
+  },
+  [28] = {
     [1] = anon_sym_input,
   },
-  [30] = {
+  [32] = {
     [0] = sym_interface_name,
   },
-  [34] = {
+  [36] = {
     [0] = alias_sym_octet,
   },
-  [48] = {
+  [43] = {
+    [2] = alias_sym_default,
+  },
+  [52] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [50] = {
+  [54] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [51] = {
+  [55] = {
     [5] = anon_sym_private,
   },
-  [52] = {
+  [56] = {
     [5] = anon_sym_private,
   },
 };
@@ -2023,40 +2088,40 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [20] = 20,
   [21] = 21,
   [22] = 22,
-  [23] = 22,
+  [23] = 23,
   [24] = 24,
-  [25] = 21,
-  [26] = 26,
-  [27] = 20,
+  [25] = 8,
+  [26] = 10,
+  [27] = 27,
   [28] = 28,
   [29] = 29,
   [30] = 30,
-  [31] = 22,
-  [32] = 21,
-  [33] = 10,
-  [34] = 20,
-  [35] = 8,
-  [36] = 22,
-  [37] = 10,
-  [38] = 38,
+  [31] = 31,
+  [32] = 32,
+  [33] = 33,
+  [34] = 34,
+  [35] = 35,
+  [36] = 20,
+  [37] = 21,
+  [38] = 23,
   [39] = 39,
   [40] = 40,
   [41] = 41,
-  [42] = 42,
-  [43] = 43,
-  [44] = 44,
+  [42] = 20,
+  [43] = 21,
+  [44] = 23,
   [45] = 45,
-  [46] = 46,
-  [47] = 21,
-  [48] = 48,
-  [49] = 20,
-  [50] = 8,
+  [46] = 21,
+  [47] = 23,
+  [48] = 20,
+  [49] = 49,
+  [50] = 10,
   [51] = 51,
   [52] = 52,
   [53] = 53,
   [54] = 54,
   [55] = 55,
-  [56] = 56,
+  [56] = 8,
   [57] = 57,
   [58] = 58,
   [59] = 59,
@@ -2066,8 +2131,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [63] = 63,
   [64] = 64,
   [65] = 65,
-  [66] = 8,
-  [67] = 10,
+  [66] = 66,
+  [67] = 67,
   [68] = 68,
   [69] = 69,
   [70] = 70,
@@ -2075,84 +2140,84 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [72] = 72,
   [73] = 73,
   [74] = 74,
-  [75] = 75,
+  [75] = 10,
   [76] = 76,
   [77] = 77,
   [78] = 78,
   [79] = 79,
   [80] = 80,
-  [81] = 81,
+  [81] = 8,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 85,
-  [86] = 86,
+  [85] = 8,
+  [86] = 10,
   [87] = 87,
-  [88] = 8,
-  [89] = 10,
+  [88] = 88,
+  [89] = 89,
   [90] = 90,
   [91] = 91,
   [92] = 92,
-  [93] = 20,
-  [94] = 21,
-  [95] = 22,
-  [96] = 20,
-  [97] = 22,
-  [98] = 98,
-  [99] = 21,
-  [100] = 100,
+  [93] = 93,
+  [94] = 94,
+  [95] = 95,
+  [96] = 21,
+  [97] = 20,
+  [98] = 21,
+  [99] = 99,
+  [100] = 23,
   [101] = 101,
-  [102] = 102,
-  [103] = 103,
+  [102] = 23,
+  [103] = 20,
   [104] = 104,
-  [105] = 10,
+  [105] = 105,
   [106] = 106,
   [107] = 107,
   [108] = 108,
   [109] = 109,
   [110] = 110,
   [111] = 111,
-  [112] = 112,
+  [112] = 19,
   [113] = 113,
   [114] = 114,
-  [115] = 115,
+  [115] = 10,
   [116] = 116,
   [117] = 117,
   [118] = 118,
   [119] = 119,
-  [120] = 113,
+  [120] = 120,
   [121] = 121,
-  [122] = 122,
-  [123] = 8,
-  [124] = 10,
-  [125] = 125,
+  [122] = 121,
+  [123] = 123,
+  [124] = 124,
+  [125] = 8,
   [126] = 126,
   [127] = 127,
-  [128] = 113,
-  [129] = 119,
-  [130] = 113,
-  [131] = 8,
-  [132] = 119,
-  [133] = 113,
-  [134] = 119,
-  [135] = 113,
-  [136] = 119,
-  [137] = 113,
-  [138] = 119,
-  [139] = 119,
-  [140] = 113,
-  [141] = 119,
-  [142] = 113,
-  [143] = 119,
-  [144] = 113,
-  [145] = 119,
-  [146] = 146,
-  [147] = 147,
-  [148] = 148,
-  [149] = 149,
-  [150] = 150,
-  [151] = 151,
-  [152] = 152,
+  [128] = 128,
+  [129] = 129,
+  [130] = 130,
+  [131] = 131,
+  [132] = 132,
+  [133] = 120,
+  [134] = 134,
+  [135] = 8,
+  [136] = 10,
+  [137] = 121,
+  [138] = 120,
+  [139] = 121,
+  [140] = 120,
+  [141] = 121,
+  [142] = 120,
+  [143] = 121,
+  [144] = 120,
+  [145] = 121,
+  [146] = 120,
+  [147] = 121,
+  [148] = 120,
+  [149] = 121,
+  [150] = 120,
+  [151] = 121,
+  [152] = 120,
   [153] = 153,
   [154] = 154,
   [155] = 155,
@@ -2174,16 +2239,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [171] = 171,
   [172] = 172,
   [173] = 173,
-  [174] = 108,
-  [175] = 21,
-  [176] = 103,
-  [177] = 22,
-  [178] = 101,
-  [179] = 20,
-  [180] = 180,
-  [181] = 181,
-  [182] = 182,
-  [183] = 183,
+  [174] = 174,
+  [175] = 175,
+  [176] = 176,
+  [177] = 177,
+  [178] = 114,
+  [179] = 21,
+  [180] = 110,
+  [181] = 20,
+  [182] = 111,
+  [183] = 23,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2218,45 +2283,45 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [215] = 215,
   [216] = 216,
   [217] = 217,
-  [218] = 218,
-  [219] = 219,
-  [220] = 220,
-  [221] = 221,
-  [222] = 219,
-  [223] = 197,
-  [224] = 224,
-  [225] = 219,
-  [226] = 224,
-  [227] = 219,
-  [228] = 224,
-  [229] = 219,
-  [230] = 224,
-  [231] = 219,
-  [232] = 224,
-  [233] = 219,
-  [234] = 224,
-  [235] = 219,
-  [236] = 224,
-  [237] = 219,
-  [238] = 224,
-  [239] = 219,
-  [240] = 224,
+  [218] = 208,
+  [219] = 203,
+  [220] = 198,
+  [221] = 208,
+  [222] = 198,
+  [223] = 208,
+  [224] = 198,
+  [225] = 208,
+  [226] = 226,
+  [227] = 208,
+  [228] = 198,
+  [229] = 208,
+  [230] = 198,
+  [231] = 208,
+  [232] = 198,
+  [233] = 208,
+  [234] = 198,
+  [235] = 208,
+  [236] = 198,
+  [237] = 237,
+  [238] = 238,
+  [239] = 239,
+  [240] = 240,
   [241] = 241,
-  [242] = 224,
+  [242] = 242,
   [243] = 243,
   [244] = 244,
   [245] = 245,
   [246] = 246,
-  [247] = 15,
+  [247] = 247,
   [248] = 248,
   [249] = 249,
   [250] = 250,
   [251] = 251,
   [252] = 252,
   [253] = 253,
-  [254] = 254,
+  [254] = 198,
   [255] = 255,
-  [256] = 256,
+  [256] = 13,
   [257] = 257,
   [258] = 258,
   [259] = 259,
@@ -2264,16 +2329,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [261] = 261,
   [262] = 262,
   [263] = 263,
-  [264] = 12,
-  [265] = 14,
+  [264] = 264,
+  [265] = 265,
   [266] = 266,
-  [267] = 8,
+  [267] = 267,
   [268] = 268,
-  [269] = 10,
+  [269] = 269,
   [270] = 270,
   [271] = 271,
-  [272] = 272,
-  [273] = 273,
+  [272] = 14,
+  [273] = 12,
   [274] = 274,
   [275] = 275,
   [276] = 276,
@@ -2299,11 +2364,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [296] = 296,
   [297] = 297,
   [298] = 298,
-  [299] = 299,
+  [299] = 8,
   [300] = 300,
-  [301] = 301,
-  [302] = 302,
-  [303] = 303,
+  [301] = 10,
+  [302] = 8,
+  [303] = 10,
   [304] = 304,
   [305] = 305,
   [306] = 306,
@@ -2315,12 +2380,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [312] = 312,
   [313] = 313,
   [314] = 314,
-  [315] = 314,
+  [315] = 315,
   [316] = 316,
-  [317] = 316,
+  [317] = 317,
   [318] = 318,
   [319] = 319,
-  [320] = 8,
+  [320] = 320,
   [321] = 321,
   [322] = 322,
   [323] = 323,
@@ -2329,45 +2394,45 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [326] = 326,
   [327] = 327,
   [328] = 328,
-  [329] = 329,
-  [330] = 330,
+  [329] = 283,
+  [330] = 284,
   [331] = 331,
   [332] = 332,
   [333] = 333,
-  [334] = 10,
+  [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 299,
-  [338] = 300,
-  [339] = 305,
+  [337] = 337,
+  [338] = 338,
+  [339] = 339,
   [340] = 340,
-  [341] = 340,
+  [341] = 341,
   [342] = 342,
   [343] = 343,
-  [344] = 343,
-  [345] = 342,
-  [346] = 346,
-  [347] = 346,
-  [348] = 348,
-  [349] = 349,
-  [350] = 10,
+  [344] = 344,
+  [345] = 345,
+  [346] = 341,
+  [347] = 342,
+  [348] = 306,
+  [349] = 344,
+  [350] = 350,
   [351] = 351,
-  [352] = 8,
+  [352] = 10,
   [353] = 353,
-  [354] = 354,
+  [354] = 353,
   [355] = 355,
   [356] = 356,
   [357] = 357,
   [358] = 358,
   [359] = 359,
   [360] = 360,
-  [361] = 361,
-  [362] = 362,
-  [363] = 363,
+  [361] = 356,
+  [362] = 358,
+  [363] = 8,
   [364] = 364,
   [365] = 365,
   [366] = 366,
-  [367] = 366,
+  [367] = 367,
   [368] = 368,
   [369] = 369,
   [370] = 370,
@@ -2379,23 +2444,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [376] = 376,
   [377] = 377,
   [378] = 378,
-  [379] = 379,
+  [379] = 374,
   [380] = 380,
   [381] = 381,
   [382] = 382,
   [383] = 383,
   [384] = 384,
   [385] = 385,
-  [386] = 374,
-  [387] = 376,
+  [386] = 386,
+  [387] = 387,
   [388] = 388,
   [389] = 389,
   [390] = 390,
   [391] = 391,
-  [392] = 373,
-  [393] = 375,
+  [392] = 392,
+  [393] = 393,
   [394] = 394,
-  [395] = 395,
+  [395] = 391,
+  [396] = 396,
+  [397] = 397,
+  [398] = 396,
+  [399] = 399,
+  [400] = 400,
+  [401] = 384,
+  [402] = 388,
+  [403] = 403,
+  [404] = 404,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2403,68 +2477,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '"', 552,
-        '#', 557,
-        '%', 542,
-        '(', 538,
-        ')', 539,
-        '*', 541,
-        '+', 540,
-        ',', 318,
-        '-', 298,
-        '.', 323,
-        '/', 570,
-        '0', 571,
-        ';', 210,
-        '<', 213,
-        '=', 218,
-        '>', 214,
+        '\n', 227,
+        '"', 613,
+        '#', 618,
+        '%', 603,
+        '(', 599,
+        ')', 600,
+        '*', 602,
+        '+', 601,
+        ',', 346,
+        '-', 317,
+        '.', 351,
+        '/', 629,
+        '0', 630,
+        ';', 226,
+        '<', 229,
+        '=', 234,
+        '>', 230,
         '\\', 5,
-        'c', 488,
-        'd', 453,
-        'f', 509,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 434,
-        'n', 494,
-        'o', 472,
-        'p', 495,
-        'r', 455,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 537,
-        '}', 536,
+        'c', 544,
+        'd', 500,
+        'f', 569,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 480,
+        'n', 551,
+        'o', 521,
+        'p', 553,
+        'r', 502,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 598,
+        '}', 597,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(180);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(572);
+          lookahead == ' ') SKIP(196);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(631);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '>', 230,
         '\\', 5,
-        'c', 380,
-        'd', 394,
-        'i', 360,
-        'm', 333,
-        'o', 363,
-        'p', 405,
-        's', 395,
-        '{', 537,
+        'c', 421,
+        'd', 436,
+        'i', 394,
+        'm', 361,
+        'o', 395,
+        'p', 455,
+        's', 438,
+        '{', 598,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2473,68 +2547,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '>', 230,
         '\\', 5,
-        'c', 102,
-        'd', 122,
-        'i', 84,
+        'c', 114,
+        'd', 137,
+        'i', 87,
         'm', 43,
-        'o', 86,
-        'p', 138,
-        's', 123,
+        'o', 89,
+        'p', 155,
+        's', 139,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '>') ADVANCE(214);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(230);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(436);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == 'm') ADVANCE(482);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\n') ADVANCE(620);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\n') ADVANCE(620);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(559);
-      if (lookahead == '\r') ADVANCE(553);
-      if (lookahead != 0) ADVANCE(556);
+      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\r') ADVANCE(614);
+      if (lookahead != 0) ADVANCE(617);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\n') ADVANCE(620);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(159);
+          lookahead == ' ') ADVANCE(176);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(308);
+          lookahead != '>') ADVANCE(336);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(552);
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '"') ADVANCE(613);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2542,12 +2614,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(265);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(552);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '\\') ADVANCE(307);
+      if (lookahead == '"') ADVANCE(613);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '\\') ADVANCE(335);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2555,40 +2627,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(308);
+          lookahead != '>') ADVANCE(336);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(552);
-      if (lookahead == '#') ADVANCE(554);
+      if (lookahead == '"') ADVANCE(613);
+      if (lookahead == '#') ADVANCE(615);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(555);
+          lookahead == ' ') ADVANCE(616);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(556);
+          lookahead != '\n') ADVANCE(617);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '(') ADVANCE(538);
-      if (lookahead == '-') ADVANCE(297);
-      if (lookahead == '0') ADVANCE(549);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '(') ADVANCE(599);
+      if (lookahead == '-') ADVANCE(316);
+      if (lookahead == '0') ADVANCE(610);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '{') ADVANCE(596);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '.') ADVANCE(323);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '.') ADVANCE(351);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(375);
-      if (lookahead == '{') ADVANCE(537);
+      if (lookahead == 'o') ADVANCE(412);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -2596,60 +2668,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '0') ADVANCE(547);
-      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '0') ADVANCE(608);
+      if (lookahead == ':') ADVANCE(632);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '{') ADVANCE(596);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(13);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '=') ADVANCE(218);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '=') ADVANCE(234);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(537);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(306);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == '=') ADVANCE(218);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '=') ADVANCE(234);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(109);
-      if (lookahead == 'r') ADVANCE(76);
+      if (lookahead == 'n') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(390);
-      if (lookahead == 'r') ADVANCE(350);
-      if (lookahead == '{') ADVANCE(537);
+      if (lookahead == 'n') ADVANCE(430);
+      if (lookahead == 'r') ADVANCE(380);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
@@ -2657,141 +2729,157 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(99);
+      if (lookahead == 'o') ADVANCE(109);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '{') ADVANCE(596);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '{') ADVANCE(596);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(262);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(557);
+      if (lookahead == '#') ADVANCE(618);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(535);
+      if (lookahead == '{') ADVANCE(596);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(305);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
       END_STATE();
     case 22:
-      ADVANCE_MAP(
-        '%', 568,
-        'B', 566,
-        'b', 566,
-        'G', 563,
-        'g', 563,
-        'K', 563,
-        'k', 563,
-        'M', 564,
-        'm', 564,
-        'N', 156,
-        'n', 156,
-        'S', 567,
-        's', 567,
-        'T', 153,
-        't', 153,
-        'U', 156,
-        'u', 156,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(22);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(184);
       END_STATE();
     case 23:
-      if (lookahead == '-') ADVANCE(38);
+      ADVANCE_MAP(
+        '%', 627,
+        '.', 180,
+        'B', 625,
+        'b', 625,
+        'G', 623,
+        'g', 623,
+        'K', 623,
+        'k', 623,
+        'M', 624,
+        'm', 624,
+        'N', 173,
+        'n', 173,
+        'S', 626,
+        's', 626,
+        'T', 171,
+        't', 171,
+        'U', 173,
+        'u', 173,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
       END_STATE();
     case 24:
-      if (lookahead == '.') ADVANCE(219);
+      ADVANCE_MAP(
+        '%', 627,
+        'B', 625,
+        'b', 625,
+        'G', 623,
+        'g', 623,
+        'K', 623,
+        'k', 623,
+        'M', 624,
+        'm', 624,
+        'N', 173,
+        'n', 173,
+        'S', 626,
+        's', 626,
+        'T', 171,
+        't', 171,
+        'U', 173,
+        'u', 173,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 25:
-      if (lookahead == '.') ADVANCE(162);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (lookahead == '-') ADVANCE(38);
       END_STATE();
     case 26:
-      ADVANCE_MAP(
-        '.', 164,
-        'B', 561,
-        'b', 561,
-        'G', 565,
-        'g', 565,
-        'K', 565,
-        'k', 565,
-        'M', 565,
-        'm', 565,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (lookahead == '.') ADVANCE(235);
       END_STATE();
     case 27:
-      if (lookahead == '.') ADVANCE(165);
+      if (lookahead == '.') ADVANCE(179);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == ':') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+      if (lookahead == '.') ADVANCE(181);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == ':') ADVANCE(161);
+      if (lookahead == ':') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
     case 30:
-      if (lookahead == ':') ADVANCE(161);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (lookahead == ':') ADVANCE(178);
       END_STATE();
     case 31:
-      if (lookahead == ':') ADVANCE(177);
+      if (lookahead == ':') ADVANCE(178);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(177);
-      if (lookahead == 'v') ADVANCE(272);
+      if (lookahead == ':') ADVANCE(193);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(169);
+      if (lookahead == ':') ADVANCE(185);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(171);
+      if (lookahead == ':') ADVANCE(187);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(173);
+      if (lookahead == ':') ADVANCE(189);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(175);
+      if (lookahead == ':') ADVANCE(191);
       END_STATE();
     case 37:
-      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '>') ADVANCE(277);
       END_STATE();
     case 38:
-      if (lookahead == '>') ADVANCE(227);
+      if (lookahead == '>') ADVANCE(243);
       END_STATE();
     case 39:
-      if (lookahead == ']') ADVANCE(29);
+      if (lookahead == ']') ADVANCE(30);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
@@ -2802,3984 +2890,4380 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 41:
       if (lookahead == 'a') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(281);
+      if (lookahead == 'o') ADVANCE(301);
       END_STATE();
     case 42:
-      if (lookahead == 'a') ADVANCE(266);
+      if (lookahead == 'a') ADVANCE(282);
       END_STATE();
     case 43:
-      if (lookahead == 'a') ADVANCE(127);
+      if (lookahead == 'a') ADVANCE(144);
       END_STATE();
     case 44:
-      if (lookahead == 'a') ADVANCE(127);
-      if (lookahead == 'e') ADVANCE(145);
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(61);
       END_STATE();
     case 45:
       if (lookahead == 'a') ADVANCE(53);
       END_STATE();
     case 46:
       if (lookahead == 'a') ADVANCE(53);
-      if (lookahead == 'm') ADVANCE(116);
+      if (lookahead == 'm') ADVANCE(132);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(100);
+      if (lookahead == 'a') ADVANCE(110);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(94);
+      if (lookahead == 'a') ADVANCE(102);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(148);
       END_STATE();
     case 51:
-      if (lookahead == 'b') ADVANCE(95);
+      if (lookahead == 'b') ADVANCE(104);
       END_STATE();
     case 52:
-      if (lookahead == 'c') ADVANCE(249);
+      if (lookahead == 'c') ADVANCE(265);
       END_STATE();
     case 53:
-      if (lookahead == 'c') ADVANCE(82);
+      if (lookahead == 'c') ADVANCE(85);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 'c') ADVANCE(285);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(83);
+      if (lookahead == 'c') ADVANCE(48);
       END_STATE();
     case 56:
       if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'o') ADVANCE(101);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(93);
+      if (lookahead == 'c') ADVANCE(86);
       END_STATE();
     case 58:
-      if (lookahead == 'd') ADVANCE(234);
+      if (lookahead == 'd') ADVANCE(250);
       END_STATE();
     case 59:
-      if (lookahead == 'd') ADVANCE(234);
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'd') ADVANCE(250);
+      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'p') ADVANCE(135);
       END_STATE();
     case 60:
-      if (lookahead == 'd') ADVANCE(65);
+      if (lookahead == 'd') ADVANCE(330);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(135);
+      if (lookahead == 'd') ADVANCE(66);
       END_STATE();
     case 62:
-      if (lookahead == 'e') ADVANCE(151);
+      if (lookahead == 'd') ADVANCE(150);
       END_STATE();
     case 63:
-      if (lookahead == 'e') ADVANCE(151);
-      if (lookahead == 'p') ADVANCE(114);
-      if (lookahead == 's') ADVANCE(139);
+      if (lookahead == 'e') ADVANCE(169);
       END_STATE();
     case 64:
-      if (lookahead == 'e') ADVANCE(46);
+      if (lookahead == 'e') ADVANCE(169);
+      if (lookahead == 'p') ADVANCE(126);
+      if (lookahead == 's') ADVANCE(83);
       END_STATE();
     case 65:
-      if (lookahead == 'e') ADVANCE(231);
+      if (lookahead == 'e') ADVANCE(46);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(247);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == 'e') ADVANCE(231);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'e') ADVANCE(253);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(32);
-      if (lookahead == 'p') ADVANCE(114);
-      if (lookahead == 's') ADVANCE(139);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(31);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(108);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(145);
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(81);
+      if (lookahead == 'i') ADVANCE(129);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(98);
+      if (lookahead == 'e') ADVANCE(81);
+      if (lookahead == 'i') ADVANCE(129);
+      if (lookahead == 'o') ADVANCE(162);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(80);
-      if (lookahead == 'i') ADVANCE(117);
-      END_STATE();
-    case 74:
-      if (lookahead == 'e') ADVANCE(80);
-      if (lookahead == 'i') ADVANCE(117);
-      if (lookahead == 'o') ADVANCE(146);
-      END_STATE();
-    case 75:
       if (lookahead == 'e') ADVANCE(49);
       END_STATE();
-    case 76:
+    case 74:
+      if (lookahead == 'e') ADVANCE(103);
+      END_STATE();
+    case 75:
       if (lookahead == 'e') ADVANCE(45);
       END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(165);
+      END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(125);
+      if (lookahead == 'e') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(61);
       END_STATE();
     case 78:
-      if (lookahead == 'f') ADVANCE(284);
+      if (lookahead == 'e') ADVANCE(142);
       END_STATE();
     case 79:
-      if (lookahead == 'f') ADVANCE(287);
+      if (lookahead == 'f') ADVANCE(303);
       END_STATE();
     case 80:
-      if (lookahead == 'f') ADVANCE(302);
+      if (lookahead == 'f') ADVANCE(306);
       END_STATE();
     case 81:
-      if (lookahead == 'g') ADVANCE(68);
+      if (lookahead == 'f') ADVANCE(321);
       END_STATE();
     case 82:
-      if (lookahead == 'h') ADVANCE(221);
+      if (lookahead == 'f') ADVANCE(94);
       END_STATE();
     case 83:
-      if (lookahead == 'h') ADVANCE(224);
+      if (lookahead == 'f') ADVANCE(94);
+      if (lookahead == 't') ADVANCE(268);
       END_STATE();
     case 84:
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'g') ADVANCE(69);
       END_STATE();
     case 85:
-      if (lookahead == 'i') ADVANCE(42);
+      if (lookahead == 'h') ADVANCE(237);
       END_STATE();
     case 86:
-      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'h') ADVANCE(240);
       END_STATE();
     case 87:
       if (lookahead == 'i') ADVANCE(79);
-      if (lookahead == 'n') ADVANCE(228);
       END_STATE();
     case 88:
-      if (lookahead == 'i') ADVANCE(61);
+      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'p') ADVANCE(135);
       END_STATE();
     case 89:
-      if (lookahead == 'i') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(80);
       END_STATE();
     case 90:
-      if (lookahead == 'i') ADVANCE(143);
+      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(244);
       END_STATE();
     case 91:
-      if (lookahead == 'k') ADVANCE(312);
+      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(105);
       END_STATE();
     case 92:
-      if (lookahead == 'k') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(62);
       END_STATE();
     case 93:
-      if (lookahead == 'k') ADVANCE(150);
+      if (lookahead == 'i') ADVANCE(112);
       END_STATE();
     case 94:
-      if (lookahead == 'l') ADVANCE(243);
+      if (lookahead == 'i') ADVANCE(74);
       END_STATE();
     case 95:
-      if (lookahead == 'l') ADVANCE(66);
+      if (lookahead == 'i') ADVANCE(54);
       END_STATE();
     case 96:
-      if (lookahead == 'm') ADVANCE(278);
+      if (lookahead == 'i') ADVANCE(42);
       END_STATE();
     case 97:
-      if (lookahead == 'm') ADVANCE(50);
+      if (lookahead == 'i') ADVANCE(160);
       END_STATE();
     case 98:
-      if (lookahead == 'm') ADVANCE(116);
+      if (lookahead == 'k') ADVANCE(340);
       END_STATE();
     case 99:
-      if (lookahead == 'n') ADVANCE(228);
+      if (lookahead == 'k') ADVANCE(309);
       END_STATE();
     case 100:
-      if (lookahead == 'n') ADVANCE(81);
+      if (lookahead == 'k') ADVANCE(288);
       END_STATE();
     case 101:
-      if (lookahead == 'n') ADVANCE(144);
+      if (lookahead == 'k') ADVANCE(168);
       END_STATE();
     case 102:
-      if (lookahead == 'o') ADVANCE(148);
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 'l') ADVANCE(259);
       END_STATE();
     case 103:
-      if (lookahead == 'o') ADVANCE(57);
+      if (lookahead == 'l') ADVANCE(60);
       END_STATE();
     case 104:
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'l') ADVANCE(67);
       END_STATE();
     case 105:
-      if (lookahead == 'o') ADVANCE(93);
+      if (lookahead == 'l') ADVANCE(93);
       END_STATE();
     case 106:
-      if (lookahead == 'o') ADVANCE(246);
+      if (lookahead == 'm') ADVANCE(50);
       END_STATE();
     case 107:
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'm') ADVANCE(297);
       END_STATE();
     case 108:
-      if (lookahead == 'o') ADVANCE(96);
+      if (lookahead == 'm') ADVANCE(132);
       END_STATE();
     case 109:
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'n') ADVANCE(244);
       END_STATE();
     case 110:
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'n') ADVANCE(84);
       END_STATE();
     case 111:
-      if (lookahead == 'o') ADVANCE(131);
-      if (lookahead == 'r') ADVANCE(74);
+      if (lookahead == 'n') ADVANCE(161);
       END_STATE();
     case 112:
-      if (lookahead == 'o') ADVANCE(131);
-      if (lookahead == 'r') ADVANCE(113);
+      if (lookahead == 'n') ADVANCE(100);
       END_STATE();
     case 113:
-      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == 'n') ADVANCE(105);
       END_STATE();
     case 114:
-      if (lookahead == 'o') ADVANCE(136);
+      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 't') ADVANCE(343);
       END_STATE();
     case 115:
       if (lookahead == 'o') ADVANCE(56);
       END_STATE();
     case 116:
-      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(61);
       END_STATE();
     case 117:
-      if (lookahead == 'o') ADVANCE(134);
+      if (lookahead == 'o') ADVANCE(101);
       END_STATE();
     case 118:
-      if (lookahead == 'o') ADVANCE(105);
+      if (lookahead == 'o') ADVANCE(262);
       END_STATE();
     case 119:
-      if (lookahead == 'o') ADVANCE(137);
+      if (lookahead == 'o') ADVANCE(324);
       END_STATE();
     case 120:
-      if (lookahead == 'p') ADVANCE(240);
+      if (lookahead == 'o') ADVANCE(167);
       END_STATE();
     case 121:
-      if (lookahead == 'p') ADVANCE(275);
+      if (lookahead == 'o') ADVANCE(107);
       END_STATE();
     case 122:
-      if (lookahead == 'p') ADVANCE(114);
-      if (lookahead == 's') ADVANCE(139);
+      if (lookahead == 'o') ADVANCE(162);
       END_STATE();
     case 123:
-      if (lookahead == 'p') ADVANCE(119);
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(146);
       END_STATE();
     case 124:
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(141);
       END_STATE();
     case 125:
-      if (lookahead == 'r') ADVANCE(319);
+      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'r') ADVANCE(72);
       END_STATE();
     case 126:
-      if (lookahead == 'r') ADVANCE(73);
+      if (lookahead == 'o') ADVANCE(151);
       END_STATE();
     case 127:
-      if (lookahead == 'r') ADVANCE(91);
+      if (lookahead == 'o') ADVANCE(55);
       END_STATE();
     case 128:
-      if (lookahead == 'r') ADVANCE(108);
-      if (lookahead == 'w') ADVANCE(97);
+      if (lookahead == 'o') ADVANCE(152);
       END_STATE();
     case 129:
-      if (lookahead == 'r') ADVANCE(75);
+      if (lookahead == 'o') ADVANCE(147);
       END_STATE();
     case 130:
-      if (lookahead == 'r') ADVANCE(89);
+      if (lookahead == 'o') ADVANCE(117);
       END_STATE();
     case 131:
-      if (lookahead == 'r') ADVANCE(140);
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
     case 132:
-      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
     case 133:
-      if (lookahead == 'r') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(256);
       END_STATE();
     case 134:
-      if (lookahead == 'r') ADVANCE(90);
+      if (lookahead == 'p') ADVANCE(294);
       END_STATE();
     case 135:
-      if (lookahead == 'r') ADVANCE(47);
+      if (lookahead == 'p') ADVANCE(153);
       END_STATE();
     case 136:
-      if (lookahead == 'r') ADVANCE(141);
+      if (lookahead == 'p') ADVANCE(126);
+      if (lookahead == 's') ADVANCE(82);
       END_STATE();
     case 137:
-      if (lookahead == 'r') ADVANCE(142);
+      if (lookahead == 'p') ADVANCE(126);
+      if (lookahead == 's') ADVANCE(156);
       END_STATE();
     case 138:
-      if (lookahead == 'r') ADVANCE(113);
+      if (lookahead == 'p') ADVANCE(128);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(252);
+      if (lookahead == 'p') ADVANCE(128);
+      if (lookahead == 'r') ADVANCE(52);
       END_STATE();
     case 140:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'r') ADVANCE(52);
       END_STATE();
     case 141:
-      if (lookahead == 't') ADVANCE(258);
+      if (lookahead == 'r') ADVANCE(157);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(255);
+      if (lookahead == 'r') ADVANCE(347);
       END_STATE();
     case 143:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(71);
       END_STATE();
     case 144:
-      if (lookahead == 't') ADVANCE(77);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 145:
-      if (lookahead == 't') ADVANCE(130);
+      if (lookahead == 'r') ADVANCE(121);
+      if (lookahead == 'w') ADVANCE(106);
       END_STATE();
     case 146:
-      if (lookahead == 't') ADVANCE(106);
+      if (lookahead == 'r') ADVANCE(73);
       END_STATE();
     case 147:
-      if (lookahead == 't') ADVANCE(67);
+      if (lookahead == 'r') ADVANCE(97);
       END_STATE();
     case 148:
-      if (lookahead == 'u') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(99);
       END_STATE();
     case 149:
-      if (lookahead == 'u') ADVANCE(120);
+      if (lookahead == 'r') ADVANCE(120);
       END_STATE();
     case 150:
-      if (lookahead == 'u') ADVANCE(121);
+      if (lookahead == 'r') ADVANCE(47);
       END_STATE();
     case 151:
-      if (lookahead == 'v') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(158);
       END_STATE();
     case 152:
-      if (lookahead == 'y') ADVANCE(299);
+      if (lookahead == 'r') ADVANCE(159);
       END_STATE();
     case 153:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(131);
       END_STATE();
     case 154:
-      ADVANCE_MAP(
-        'B', 561,
-        'b', 561,
-        'G', 565,
-        'g', 565,
-        'K', 565,
-        'k', 565,
-        'M', 565,
-        'm', 565,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(154);
+      if (lookahead == 'r') ADVANCE(95);
       END_STATE();
     case 155:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(158);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(157);
+      if (lookahead == 'r') ADVANCE(122);
       END_STATE();
     case 156:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(567);
+      if (lookahead == 't') ADVANCE(268);
       END_STATE();
     case 157:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 158:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(274);
       END_STATE();
     case 159:
+      if (lookahead == 't') ADVANCE(271);
+      END_STATE();
+    case 160:
+      if (lookahead == 't') ADVANCE(170);
+      END_STATE();
+    case 161:
+      if (lookahead == 't') ADVANCE(78);
+      END_STATE();
+    case 162:
+      if (lookahead == 't') ADVANCE(118);
+      END_STATE();
+    case 163:
+      if (lookahead == 't') ADVANCE(68);
+      END_STATE();
+    case 164:
+      if (lookahead == 't') ADVANCE(119);
+      END_STATE();
+    case 165:
+      if (lookahead == 't') ADVANCE(154);
+      END_STATE();
+    case 166:
+      if (lookahead == 'u') ADVANCE(111);
+      END_STATE();
+    case 167:
+      if (lookahead == 'u') ADVANCE(133);
+      END_STATE();
+    case 168:
+      if (lookahead == 'u') ADVANCE(134);
+      END_STATE();
+    case 169:
+      if (lookahead == 'v') ADVANCE(291);
+      END_STATE();
+    case 170:
+      if (lookahead == 'y') ADVANCE(318);
+      END_STATE();
+    case 171:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(172);
+      END_STATE();
+    case 172:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(175);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(174);
+      END_STATE();
+    case 173:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(626);
+      END_STATE();
+    case 174:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(621);
+      END_STATE();
+    case 175:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(621);
+      END_STATE();
+    case 176:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(159);
+          lookahead == ' ') ADVANCE(176);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(308);
+          lookahead != '>') ADVANCE(336);
       END_STATE();
-    case 160:
+    case 177:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 178:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
+      END_STATE();
+    case 179:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 180:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      END_STATE();
+    case 181:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
-    case 161:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(322);
-      END_STATE();
-    case 162:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 163:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
-      END_STATE();
-    case 164:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(154);
-      END_STATE();
-    case 165:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      END_STATE();
-    case 166:
+    case 182:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
       END_STATE();
-    case 167:
+    case 183:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(569);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(628);
       END_STATE();
-    case 168:
+    case 184:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(31);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
-    case 169:
+    case 185:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(167);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(183);
       END_STATE();
-    case 170:
+    case 186:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 171:
+    case 187:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(170);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(186);
       END_STATE();
-    case 172:
+    case 188:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
-    case 173:
+    case 189:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(172);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
       END_STATE();
-    case 174:
+    case 190:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 175:
+    case 191:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(174);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
       END_STATE();
-    case 176:
+    case 192:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
-    case 177:
+    case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(176);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
       END_STATE();
-    case 178:
+    case 194:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
-    case 179:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(556);
-      END_STATE();
-    case 180:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '"', 552,
-        '#', 557,
-        '%', 542,
-        '(', 538,
-        ')', 539,
-        '*', 541,
-        '+', 540,
-        ',', 318,
-        '-', 298,
-        '/', 293,
-        '0', 549,
-        ';', 210,
-        '<', 213,
-        '=', 218,
-        '>', 214,
-        '\\', 5,
-        'c', 488,
-        'd', 453,
-        'f', 509,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 434,
-        'n', 494,
-        'o', 472,
-        'p', 495,
-        'r', 455,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 535,
-        '}', 536,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(180);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 181:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '%', 542,
-        '(', 538,
-        ')', 539,
-        '*', 541,
-        '+', 540,
-        '-', 297,
-        '.', 24,
-        '/', 293,
-        '0', 543,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '=', 218,
-        '>', 214,
-        '\\', 5,
-        '{', 535,
-        '}', 536,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(181);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(544);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 182:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '%', 542,
-        ')', 539,
-        '*', 541,
-        '+', 540,
-        '-', 297,
-        '.', 24,
-        '/', 293,
-        '0', 547,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        't', 432,
-        '{', 535,
-        '}', 536,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(182);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 183:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '%', 542,
-        '*', 541,
-        '+', 540,
-        '-', 297,
-        '.', 323,
-        '/', 293,
-        '0', 545,
-        ':', 573,
-        ';', 210,
-        '<', 23,
-        '>', 214,
-        '[', 178,
-        '\\', 5,
-        'm', 436,
-        't', 432,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(184);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(546);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 184:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '%', 542,
-        '*', 541,
-        '+', 540,
-        '-', 297,
-        '/', 293,
-        '0', 545,
-        ':', 573,
-        ';', 210,
-        '<', 23,
-        '>', 214,
-        '[', 178,
-        '\\', 5,
-        'm', 436,
-        't', 432,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(184);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(546);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 185:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ',', 318,
-        '-', 297,
-        '/', 293,
-        '0', 549,
-        ';', 210,
-        '<', 213,
-        '=', 218,
-        '>', 214,
-        '\\', 5,
-        'c', 102,
-        'd', 63,
-        'f', 128,
-        'g', 133,
-        'i', 59,
-        'l', 103,
-        'm', 44,
-        'n', 109,
-        'o', 87,
-        'p', 111,
-        'r', 64,
-        's', 123,
-        't', 41,
-        'u', 88,
-        'v', 85,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(185);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(550);
-      END_STATE();
-    case 186:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '-', 298,
-        '.', 323,
-        '/', 293,
-        '0', 547,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'c', 427,
-        'd', 426,
-        'f', 428,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 435,
-        'o', 473,
-        'p', 495,
-        'r', 460,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(187);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 187:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '-', 298,
-        '/', 293,
-        '0', 547,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'c', 427,
-        'd', 426,
-        'f', 428,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 435,
-        'o', 473,
-        'p', 495,
-        'r', 460,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(187);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 188:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '-', 37,
-        '.', 323,
-        '/', 570,
-        '0', 547,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'c', 427,
-        'd', 426,
-        'f', 428,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 435,
-        'o', 473,
-        'p', 495,
-        'r', 460,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(189);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 189:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '-', 37,
-        '0', 547,
-        ':', 573,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'c', 427,
-        'd', 426,
-        'f', 428,
-        'g', 514,
-        'i', 449,
-        'l', 489,
-        'm', 435,
-        'o', 473,
-        'p', 495,
-        'r', 460,
-        's', 506,
-        't', 431,
-        'u', 474,
-        'v', 471,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(189);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(430);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(548);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 190:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '-', 37,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'd', 69,
-        'g', 133,
-        'i', 58,
-        'l', 103,
-        'm', 71,
-        'n', 109,
-        'p', 112,
-        'r', 64,
-        's', 123,
-        't', 40,
-        'v', 85,
-        '{', 535,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(190);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(168);
-      END_STATE();
-    case 191:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        '/', 570,
-        ';', 210,
-        '<', 213,
-        '>', 214,
-        '\\', 5,
-        '{', 537,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(197);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 192:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'd', 345,
-        'g', 409,
-        'i', 340,
-        'l', 381,
-        'p', 389,
-        'r', 348,
-        '{', 537,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 193:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'm', 383,
-        '{', 537,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 194:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        '{', 537,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
     case 195:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '>', 214,
-        '\\', 5,
-        'd', 345,
-        'l', 382,
-        'm', 353,
-        's', 397,
-        't', 326,
-        'v', 365,
-        '{', 537,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(204);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(617);
       END_STATE();
     case 196:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        '.', 323,
-        ';', 210,
-        '>', 214,
+        '\n', 227,
+        '"', 613,
+        '#', 618,
+        '%', 603,
+        '(', 599,
+        ')', 600,
+        '*', 602,
+        '+', 601,
+        ',', 346,
+        '-', 317,
+        '/', 312,
+        '0', 610,
+        ';', 226,
+        '<', 229,
+        '=', 234,
+        '>', 230,
         '\\', 5,
-        'f', 399,
-        'i', 360,
-        'l', 382,
-        'o', 363,
-        'p', 396,
-        't', 325,
-        'u', 361,
-        '{', 537,
+        'c', 544,
+        'd', 500,
+        'f', 569,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 480,
+        'n', 551,
+        'o', 521,
+        'p', 553,
+        'r', 502,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 596,
+        '}', 597,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(196);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 197:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '<') ADVANCE(213);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '%', 603,
+        '(', 599,
+        ')', 600,
+        '*', 602,
+        '+', 601,
+        '-', 316,
+        '.', 26,
+        '/', 312,
+        '0', 604,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '=', 234,
+        '>', 230,
+        '\\', 5,
+        '{', 596,
+        '}', 597,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(197);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(605);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 198:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '<', 212,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        '%', 603,
+        ')', 600,
+        '*', 602,
+        '+', 601,
+        '-', 316,
+        '.', 26,
+        '/', 312,
+        '0', 608,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '>', 230,
         '\\', 5,
-        'c', 488,
-        'd', 505,
-        'i', 470,
-        'm', 436,
-        'o', 473,
-        'p', 518,
-        's', 506,
-        '{', 537,
+        't', 478,
+        '{', 596,
+        '}', 597,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(199);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(198);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 199:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '<', 212,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        '%', 603,
+        '*', 602,
+        '+', 601,
+        '-', 316,
+        '.', 351,
+        '/', 312,
+        '0', 606,
+        ':', 632,
+        ';', 226,
+        '<', 25,
+        '>', 230,
+        '[', 194,
         '\\', 5,
-        'c', 488,
-        'd', 505,
-        'i', 470,
-        'm', 436,
-        'o', 473,
-        'p', 518,
-        's', 506,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(199);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 200:
-      if (eof) ADVANCE(209);
-      ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '<', 212,
-        '>', 214,
-        '\\', 5,
-        'd', 62,
-        'g', 133,
-        'i', 58,
-        'l', 115,
-        'p', 110,
-        'r', 72,
+        'm', 482,
+        't', 478,
+        '{', 596,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(200);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 200:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '%', 603,
+        '*', 602,
+        '+', 601,
+        '-', 316,
+        '/', 312,
+        '0', 606,
+        ':', 632,
+        ';', 226,
+        '<', 25,
+        '>', 230,
+        '[', 194,
+        '\\', 5,
+        'm', 482,
+        't', 478,
+        '{', 596,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(200);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 201:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '<', 212,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        ',', 346,
+        '-', 316,
+        '/', 312,
+        ';', 226,
+        '<', 229,
+        '>', 230,
         '\\', 5,
-        'd', 454,
-        'g', 514,
-        'i', 450,
-        'l', 499,
-        'p', 496,
-        'r', 460,
+        'c', 114,
+        'd', 64,
+        'f', 145,
+        'g', 149,
+        'i', 59,
+        'l', 115,
+        'm', 44,
+        'n', 123,
+        'o', 90,
+        'p', 125,
+        'r', 65,
+        's', 139,
+        't', 41,
+        'u', 92,
+        '{', 596,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(201);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
       END_STATE();
     case 202:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '<') ADVANCE(212);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(104);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      END_STATE();
-    case 203:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '<') ADVANCE(212);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      END_STATE();
-    case 204:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        '-', 317,
+        '.', 351,
+        '/', 312,
+        '0', 608,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '>', 230,
         '\\', 5,
-        'd', 62,
-        'l', 118,
-        'm', 70,
-        's', 124,
-        't', 40,
-        'v', 85,
+        'c', 473,
+        'd', 472,
+        'f', 474,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 481,
+        'o', 522,
+        'p', 553,
+        'r', 507,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 596,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(204);
+          lookahead == ' ') SKIP(203);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 203:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '-', 317,
+        '/', 312,
+        '0', 608,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'c', 473,
+        'd', 472,
+        'f', 474,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 481,
+        'o', 522,
+        'p', 553,
+        'r', 507,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 596,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(203);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 204:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '-', 37,
+        '.', 351,
+        '/', 629,
+        '0', 608,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'c', 473,
+        'd', 472,
+        'f', 474,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 481,
+        'o', 522,
+        'p', 553,
+        'r', 507,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 596,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(206);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(209);
+      if (eof) ADVANCE(225);
       ADVANCE_MAP(
-        '\n', 211,
-        '#', 557,
-        ';', 210,
-        '>', 214,
+        '\n', 227,
+        '#', 618,
+        '-', 37,
+        '0', 610,
+        ';', 226,
+        '<', 228,
+        '=', 234,
+        '>', 230,
         '\\', 5,
-        'f', 128,
-        'i', 84,
-        'l', 118,
-        'o', 86,
-        'p', 126,
+        'd', 64,
+        'f', 145,
+        'g', 149,
+        'i', 59,
+        'l', 115,
+        'm', 77,
+        'n', 123,
+        'o', 91,
+        'p', 125,
+        'r', 65,
+        's', 139,
         't', 41,
-        'u', 88,
+        'u', 92,
+        'v', 96,
+        '{', 596,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(205);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(490);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '-', 37,
+        '0', 608,
+        ':', 632,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'c', 473,
+        'd', 472,
+        'f', 474,
+        'g', 572,
+        'i', 495,
+        'l', 545,
+        'm', 481,
+        'o', 522,
+        'p', 553,
+        'r', 507,
+        's', 565,
+        't', 477,
+        'u', 524,
+        'v', 520,
+        '{', 596,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(206);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 207:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(485);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        '/', 629,
+        ';', 226,
+        '<', 229,
+        '>', 230,
+        '\\', 5,
+        '{', 598,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(207);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(213);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 208:
-      if (eof) ADVANCE(209);
-      if (lookahead == '\n') ADVANCE(211);
-      if (lookahead == '#') ADVANCE(557);
-      if (lookahead == ';') ADVANCE(210);
-      if (lookahead == '>') ADVANCE(214);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(496);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'd', 374,
+        'g', 453,
+        'i', 369,
+        'l', 422,
+        'p', 429,
+        'r', 378,
+        '{', 598,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(216);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 209:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'm', 426,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(218);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(219);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '>', 230,
+        '\\', 5,
+        'd', 435,
+        'f', 447,
+        'i', 393,
+        'l', 424,
+        'o', 395,
+        'p', 440,
+        's', 439,
+        't', 353,
+        'u', 391,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(220);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        '.', 351,
+        ';', 226,
+        '>', 230,
+        '\\', 5,
+        'd', 374,
+        'l', 424,
+        'm', 383,
+        'o', 414,
+        's', 442,
+        't', 354,
+        'v', 399,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(221);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 213:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '<') ADVANCE(229);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(213);
+      END_STATE();
+    case 214:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'c', 544,
+        'd', 564,
+        'i', 519,
+        'm', 482,
+        'o', 523,
+        'p', 579,
+        's', 565,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 215:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'c', 544,
+        'd', 564,
+        'i', 519,
+        'm', 482,
+        'o', 523,
+        'p', 579,
+        's', 565,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 216:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'd', 63,
+        'g', 149,
+        'i', 58,
+        'l', 127,
+        'p', 124,
+        'r', 70,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(216);
+      END_STATE();
+    case 217:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '<', 228,
+        '>', 230,
+        '\\', 5,
+        'd', 501,
+        'g', 572,
+        'i', 496,
+        'l', 556,
+        'p', 554,
+        'r', 507,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(217);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 218:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '<') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(116);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(218);
+      END_STATE();
+    case 219:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '<') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(219);
+      END_STATE();
+    case 220:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '>', 230,
+        '\\', 5,
+        'd', 136,
+        'f', 145,
+        'i', 88,
+        'l', 130,
+        'o', 89,
+        'p', 143,
+        's', 138,
+        't', 41,
+        'u', 92,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(220);
+      END_STATE();
+    case 221:
+      if (eof) ADVANCE(225);
+      ADVANCE_MAP(
+        '\n', 227,
+        '#', 618,
+        ';', 226,
+        '>', 230,
+        '\\', 5,
+        'd', 63,
+        'l', 130,
+        'm', 76,
+        'o', 113,
+        's', 140,
+        't', 40,
+        'v', 96,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(221);
+      END_STATE();
+    case 222:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(546);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(222);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 223:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(540);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(223);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 224:
+      if (eof) ADVANCE(225);
+      if (lookahead == '\n') ADVANCE(227);
+      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == ';') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(554);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(224);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 225:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 226:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 228:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 229:
       ACCEPT_TOKEN(anon_sym_LT);
       if (lookahead == '-') ADVANCE(38);
       END_STATE();
-    case 214:
+    case 230:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 215:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 216:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 217:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 218:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 219:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(220);
-      END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 221:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 222:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 223:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 224:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 225:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 226:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 229:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 233:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(236);
+      END_STATE();
+    case 236:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 237:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 243:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 249:
       ACCEPT_TOKEN(anon_sym_mode);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_src);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 251:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 267:
       ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 252:
+    case 268:
       ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
-    case 253:
+    case 269:
       ACCEPT_TOKEN(anon_sym_dst);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 254:
+    case 270:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 255:
+    case 271:
       ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
-    case 256:
+    case 272:
       ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 257:
+    case 273:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 258:
+    case 274:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 259:
+    case 275:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 260:
+    case 276:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 261:
+    case 277:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 262:
+    case 278:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(264);
+      if (lookahead == ':') ADVANCE(280);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(262);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
       END_STATE();
-    case 263:
+    case 279:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(263);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
       END_STATE();
-    case 264:
+    case 280:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(263);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
       END_STATE();
-    case 265:
+    case 281:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(265);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_to);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+      ACCEPT_TOKEN(anon_sym_metric);
       END_STATE();
     case 286:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(328);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(327);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(329);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 305:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 287:
+    case 306:
       ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
-    case 288:
+    case 307:
       ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 289:
+    case 308:
       ACCEPT_TOKEN(anon_sym_oif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 290:
+    case 309:
       ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
-    case 291:
+    case 310:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 292:
+    case 311:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 293:
+    case 312:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 294:
+    case 313:
       ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
-    case 295:
+    case 314:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 296:
+    case 315:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 297:
+    case 316:
       ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
-    case 298:
+    case 317:
       ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '>') ADVANCE(277);
       END_STATE();
-    case 299:
+    case 318:
       ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
-    case 300:
+    case 319:
       ACCEPT_TOKEN(anon_sym_priority);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 301:
+    case 320:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 302:
+    case 321:
       ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
-    case 303:
+    case 322:
       ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 304:
+    case 323:
       ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 305:
+    case 324:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 333:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(305);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
       END_STATE();
-    case 306:
+    case 334:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(306);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
       END_STATE();
-    case 307:
+    case 335:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(559);
+      if (lookahead == '\n') ADVANCE(620);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(159);
+          lookahead == ' ') ADVANCE(176);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(308);
+          lookahead != '>') ADVANCE(336);
       END_STATE();
-    case 308:
+    case 336:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(159);
+          lookahead == ' ') ADVANCE(176);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(308);
+          lookahead != '>') ADVANCE(336);
       END_STATE();
-    case 309:
+    case 337:
       ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
-    case 310:
+    case 338:
       ACCEPT_TOKEN(anon_sym_port);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 311:
+    case 339:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 312:
+    case 340:
       ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
-    case 313:
+    case 341:
       ACCEPT_TOKEN(anon_sym_mark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 314:
+    case 342:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 315:
+    case 343:
       ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
-    case 316:
+    case 344:
       ACCEPT_TOKEN(anon_sym_ct);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 317:
+    case 345:
       ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 318:
+    case 346:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 319:
+    case 347:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 320:
+    case 348:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 321:
+    case 349:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 322:
+    case 350:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(322);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
       END_STATE();
-    case 323:
+    case 351:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 324:
+    case 352:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
       END_STATE();
-    case 325:
+    case 353:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(334);
-      if (lookahead == 'o') ADVANCE(283);
+      if (lookahead == 'a') ADVANCE(362);
+      if (lookahead == 'o') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 326:
+    case 354:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(334);
+      if (lookahead == 'a') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 327:
+    case 355:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(374);
+      if (lookahead == 'a') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 328:
+    case 356:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(268);
+      if (lookahead == 'a') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 329:
+    case 357:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(370);
+      if (lookahead == 'a') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 330:
+    case 358:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(401);
+      if (lookahead == 'a') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 331:
+    case 359:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(337);
+      if (lookahead == 'a') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 332:
+    case 360:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == 'a') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 333:
+    case 361:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(403);
+      if (lookahead == 'a') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 334:
+    case 362:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(369);
+      if (lookahead == 'b') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 335:
+    case 363:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(251);
+      if (lookahead == 'c') ADVANCE(267);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 336:
+    case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(271);
+      if (lookahead == 'c') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 337:
+    case 365:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(358);
+      if (lookahead == 'c') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 338:
+    case 366:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(359);
+      if (lookahead == 'c') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 339:
+    case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(329);
+      if (lookahead == 'c') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 340:
+    case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(236);
+      if (lookahead == 'd') ADVANCE(332);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 341:
+    case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(400);
+      if (lookahead == 'd') ADVANCE(252);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 342:
+    case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(347);
+      if (lookahead == 'd') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 343:
+    case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'd') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 344:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(296);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(423);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(239);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 347:
+    case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(233);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 348:
+    case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
-    case 349:
+    case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(356);
+      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(255);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(249);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(410);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'i') ADVANCE(427);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(443);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(305);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(308);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(323);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(239);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(370);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(377);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(384);
+      if (lookahead == 'p') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(384);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(332);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(398);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(419);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(286);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(289);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(344);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(223);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(226);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(354);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(341);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(355);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(328);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(420);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(292);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(314);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(245);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(330);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(280);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(388);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(357);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(230);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(416);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(366);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(248);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(372);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(422);
-      if (lookahead == 't') ADVANCE(317);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(339);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(377);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(342);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(417);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(407);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(418);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(242);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(386);
-      if (lookahead == 's') ADVANCE(412);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(387);
-      if (lookahead == 'r') ADVANCE(335);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 396:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(458);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(356);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(467);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(311);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(290);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(261);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(368);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(372);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(398);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(360);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(299);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(388);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(246);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(403);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(407);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(400);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(326);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(264);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(416);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(446);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(449);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(452);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(454);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(463);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(296);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(258);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(419);
+      if (lookahead == 's') ADVANCE(387);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(419);
+      if (lookahead == 's') ADVANCE(459);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(425);
+      if (lookahead == 'r') ADVANCE(363);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(425);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(379);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 441:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(363);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(335);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(321);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(379);
-      if (lookahead == 'w') ADVANCE(371);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(367);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(368);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(384);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(413);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(414);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(351);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(424);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(254);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(260);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(257);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(311);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(352);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(378);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(404);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(392);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(393);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(376);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(301);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(425);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'e') ADVANCE(429);
-      if (lookahead == 'p') ADVANCE(498);
-      if (lookahead == 's') ADVANCE(520);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'o') ADVANCE(529);
-      if (lookahead == 't') ADVANCE(316);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'r') ADVANCE(493);
-      if (lookahead == 'w') ADVANCE(483);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'v') ADVANCE(273);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(430);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(442);
-      if (lookahead == 'o') ADVANCE(282);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(442);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(267);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(508);
-      if (lookahead == 'e') ADVANCE(526);
-      if (lookahead == 'o') ADVANCE(451);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 435:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(508);
-      if (lookahead == 'e') ADVANCE(526);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 436:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(508);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(444);
-      if (lookahead == 'm') ADVANCE(500);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(486);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(480);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(446);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 441:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(513);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 442:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(481);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 443:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(250);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(468);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(355);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 445:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(270);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(401);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 446:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(469);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 447:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(439);
-      if (lookahead == 'o') ADVANCE(479);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(420);
+      if (lookahead == 'w') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 448:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(439);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(402);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 449:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(235);
-      if (lookahead == 'i') ADVANCE(464);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 450:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(235);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(423);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 451:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(456);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(396);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 452:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(516);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 453:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(532);
-      if (lookahead == 'p') ADVANCE(498);
-      if (lookahead == 's') ADVANCE(520);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 454:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(532);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(381);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
       END_STATE();
     case 455:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 457:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(382);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(375);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 468:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(434);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 469:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(293);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 470:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(320);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      END_STATE();
+    case 472:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(437);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'e') ADVANCE(475);
+      if (lookahead == 'p') ADVANCE(555);
+      if (lookahead == 's') ADVANCE(515);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'o') ADVANCE(590);
+      if (lookahead == 't') ADVANCE(344);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'w') ADVANCE(538);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'v') ADVANCE(292);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(488);
+      if (lookahead == 'o') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 456:
+    case 478:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(488);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(568);
+      if (lookahead == 'e') ADVANCE(585);
+      if (lookahead == 'o') ADVANCE(498);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(568);
+      if (lookahead == 'e') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(568);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(490);
+      if (lookahead == 'm') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(541);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(533);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(492);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(571);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 488:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(535);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 489:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(266);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(517);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(286);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(518);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(485);
+      if (lookahead == 'o') ADVANCE(532);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(485);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(251);
+      if (lookahead == 'i') ADVANCE(512);
+      if (lookahead == 'p') ADVANCE(563);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(251);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(331);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(503);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 500:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(593);
+      if (lookahead == 'p') ADVANCE(555);
+      if (lookahead == 's') ADVANCE(515);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 501:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 502:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(483);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 503:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(248);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 504:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(232);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 457:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(216);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(238);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(295);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(484);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(466);
-      if (lookahead == 'i') ADVANCE(501);
-      if (lookahead == 'o') ADVANCE(527);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(440);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(507);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(285);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(288);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(303);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 467:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(459);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 468:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(222);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 469:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(225);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 470:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(464);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 471:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(433);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(465);
-      if (lookahead == 'n') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(465);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(452);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(445);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(524);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(313);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(291);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(531);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(244);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(457);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(279);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(441);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(500);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(467);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 487:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(525);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 488:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(529);
-      if (lookahead == 't') ADVANCE(316);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 489:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(447);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(451);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 491:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(247);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(530);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(482);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(510);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(512);
-      if (lookahead == 'r') ADVANCE(461);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(512);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(527);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(517);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(448);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(528);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 501:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(515);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 502:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(241);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(276);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(498);
-      if (lookahead == 's') ADVANCE(520);
+      if (lookahead == 'e') ADVANCE(254);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(502);
-      if (lookahead == 'r') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(320);
+      if (lookahead == 'e') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(477);
+      if (lookahead == 'e') ADVANCE(514);
+      if (lookahead == 'i') ADVANCE(557);
+      if (lookahead == 'o') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(493);
-      if (lookahead == 'w') ADVANCE(483);
+      if (lookahead == 'e') ADVANCE(534);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(462);
+      if (lookahead == 'e') ADVANCE(486);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(475);
+      if (lookahead == 'e') ADVANCE(566);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(521);
+      if (lookahead == 'f') ADVANCE(304);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(478);
+      if (lookahead == 'f') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(492);
+      if (lookahead == 'f') ADVANCE(322);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(476);
+      if (lookahead == 'f') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(269);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(438);
+      if (lookahead == 'g') ADVANCE(506);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(522);
+      if (lookahead == 'h') ADVANCE(238);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == 'h') ADVANCE(241);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == 'i') ADVANCE(512);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(253);
+      if (lookahead == 'i') ADVANCE(479);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(513);
+      if (lookahead == 'n') ADVANCE(245);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(259);
+      if (lookahead == 'i') ADVANCE(513);
+      if (lookahead == 'n') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(256);
+      if (lookahead == 'i') ADVANCE(513);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(533);
+      if (lookahead == 'i') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(463);
+      if (lookahead == 'i') ADVANCE(491);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 526:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(543);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(509);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(341);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(289);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(260);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 534:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(497);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 535:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(504);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 536:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(526);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 537:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(298);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 538:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(487);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 539:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(245);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(516);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(531);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 544:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(590);
+      if (lookahead == 't') ADVANCE(344);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 545:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(493);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 546:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(498);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 547:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(263);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 548:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(325);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 549:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 550:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(537);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 551:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(570);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 552:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(587);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 553:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == 'r') ADVANCE(508);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 554:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(567);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(494);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(574);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(588);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(578);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(257);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(555);
+      if (lookahead == 's') ADVANCE(580);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 565:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(489);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 566:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 567:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 568:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(529);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'w') ADVANCE(538);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(510);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(530);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(549);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(525);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(528);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(484);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(558);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(552);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(269);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(338);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(275);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(272);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 585:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 586:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 527:
+    case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(491);
+      if (lookahead == 't') ADVANCE(547);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 528:
+    case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(458);
+      if (lookahead == 't') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 529:
+    case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(487);
+      if (lookahead == 't') ADVANCE(548);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 530:
+    case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == 'u') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 531:
+    case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(504);
+      if (lookahead == 'u') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 532:
+    case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(273);
+      if (lookahead == 'u') ADVANCE(562);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 533:
+    case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(300);
+      if (lookahead == 'v') ADVANCE(292);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 534:
+    case 594:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(319);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      END_STATE();
+    case 595:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(534);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
-    case 535:
+    case 596:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 536:
+    case 597:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 537:
+    case 598:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 538:
+    case 599:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 539:
+    case 600:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 540:
+    case 601:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 541:
+    case 602:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 542:
+    case 603:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 543:
+    case 604:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 568,
-        '.', 163,
-        ':', 573,
-        'x', 166,
-        'B', 562,
-        'b', 562,
-        'G', 563,
-        'g', 563,
-        'K', 563,
-        'k', 563,
-        'M', 564,
-        'm', 564,
-        'N', 156,
-        'n', 156,
-        'S', 567,
-        's', 567,
-        'T', 153,
-        't', 153,
-        'U', 156,
-        'u', 156,
+        '%', 627,
+        '.', 180,
+        ':', 632,
+        'x', 182,
+        'B', 622,
+        'b', 622,
+        'G', 623,
+        'g', 623,
+        'K', 623,
+        'k', 623,
+        'M', 624,
+        'm', 624,
+        'N', 173,
+        'n', 173,
+        'S', 626,
+        's', 626,
+        'T', 171,
+        't', 171,
+        'U', 173,
+        'u', 173,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
       END_STATE();
-    case 544:
+    case 605:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 568,
-        '.', 163,
-        ':', 573,
-        'B', 562,
-        'b', 562,
-        'G', 563,
-        'g', 563,
-        'K', 563,
-        'k', 563,
-        'M', 564,
-        'm', 564,
-        'N', 156,
-        'n', 156,
-        'S', 567,
-        's', 567,
-        'T', 153,
-        't', 153,
-        'U', 156,
-        'u', 156,
+        '%', 627,
+        '.', 180,
+        ':', 632,
+        'B', 622,
+        'b', 622,
+        'G', 623,
+        'g', 623,
+        'K', 623,
+        'k', 623,
+        'M', 624,
+        'm', 624,
+        'N', 173,
+        'n', 173,
+        'S', 626,
+        's', 626,
+        'T', 171,
+        't', 171,
+        'U', 173,
+        'u', 173,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
       END_STATE();
-    case 545:
+    case 606:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(160);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'x') ADVANCE(166);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(546);
+      if (lookahead == '.') ADVANCE(177);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'x') ADVANCE(182);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
-    case 546:
+    case 607:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(160);
-      if (lookahead == ':') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(546);
+      if (lookahead == '.') ADVANCE(177);
+      if (lookahead == ':') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
-    case 547:
+    case 608:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(573);
-      if (lookahead == 'x') ADVANCE(166);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == 'x') ADVANCE(182);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
-    case 548:
+    case 609:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(548);
+      if (lookahead == ':') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
-    case 549:
+    case 610:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(166);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      if (lookahead == 'x') ADVANCE(182);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
       END_STATE();
-    case 550:
+    case 611:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
       END_STATE();
-    case 551:
+    case 612:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
       END_STATE();
-    case 552:
+    case 613:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 553:
+    case 614:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(559);
-      if (lookahead == '\\') ADVANCE(179);
+      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\\') ADVANCE(195);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(556);
+          lookahead != '"') ADVANCE(617);
       END_STATE();
-    case 554:
+    case 615:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(557);
-      if (lookahead == '\\') ADVANCE(558);
+      if (lookahead == '"') ADVANCE(618);
+      if (lookahead == '\\') ADVANCE(619);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(554);
+          lookahead != '\n') ADVANCE(615);
       END_STATE();
-    case 555:
+    case 616:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(554);
+      if (lookahead == '#') ADVANCE(615);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(555);
+          lookahead == ' ') ADVANCE(616);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(556);
+          lookahead != '#') ADVANCE(617);
       END_STATE();
-    case 556:
+    case 617:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(179);
+      if (lookahead == '\\') ADVANCE(195);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(556);
+          lookahead != '"') ADVANCE(617);
       END_STATE();
-    case 557:
+    case 618:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(557);
+          lookahead != '\n') ADVANCE(618);
       END_STATE();
-    case 558:
+    case 619:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(554);
+          lookahead != '\n') ADVANCE(615);
       END_STATE();
-    case 559:
+    case 620:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 560:
+    case 621:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 561:
+    case 622:
       ACCEPT_TOKEN(sym_size);
-      END_STATE();
-    case 562:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(573);
+      if (lookahead == ':') ADVANCE(632);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(158);
+          lookahead == 'i') ADVANCE(175);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(157);
+          lookahead == 'p') ADVANCE(174);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(28);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
       END_STATE();
-    case 563:
+    case 623:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(566);
+          lookahead == 'b') ADVANCE(625);
       END_STATE();
-    case 564:
+    case 624:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(566);
+          lookahead == 'b') ADVANCE(625);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(567);
+          lookahead == 's') ADVANCE(626);
       END_STATE();
-    case 565:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(561);
-      END_STATE();
-    case 566:
+    case 625:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(158);
+          lookahead == 'i') ADVANCE(175);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(157);
+          lookahead == 'p') ADVANCE(174);
       END_STATE();
-    case 567:
+    case 626:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 568:
+    case 627:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 569:
+    case 628:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 570:
+    case 629:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 571:
+    case 630:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(166);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
+      if (lookahead == 'x') ADVANCE(182);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
       END_STATE();
-    case 572:
+    case 631:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(572);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
       END_STATE();
-    case 573:
+    case 632:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(573);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(632);
       END_STATE();
     default:
       return false;
@@ -6824,927 +7308,1002 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'd') ADVANCE(24);
       END_STATE();
     case 2:
-      if (lookahead == 'p') ADVANCE(25);
-      if (lookahead == 'r') ADVANCE(26);
-      if (lookahead == 'u') ADVANCE(27);
+      if (lookahead == 'l') ADVANCE(25);
+      if (lookahead == 'p') ADVANCE(26);
+      if (lookahead == 'r') ADVANCE(27);
+      if (lookahead == 'u') ADVANCE(28);
       END_STATE();
     case 3:
-      if (lookahead == 'e') ADVANCE(28);
-      if (lookahead == 'l') ADVANCE(29);
+      if (lookahead == 'e') ADVANCE(29);
+      if (lookahead == 'l') ADVANCE(30);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(30);
-      if (lookahead == 'n') ADVANCE(31);
-      if (lookahead == 'o') ADVANCE(32);
-      if (lookahead == 'r') ADVANCE(33);
+      if (lookahead == 'e') ADVANCE(31);
+      if (lookahead == 'n') ADVANCE(32);
+      if (lookahead == 'o') ADVANCE(33);
+      if (lookahead == 'r') ADVANCE(34);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(34);
-      if (lookahead == 's') ADVANCE(35);
-      if (lookahead == 'x') ADVANCE(36);
+      if (lookahead == 'g') ADVANCE(35);
+      if (lookahead == 's') ADVANCE(36);
+      if (lookahead == 'x') ADVANCE(37);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(37);
-      if (lookahead == 'o') ADVANCE(38);
+      if (lookahead == 'i') ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(39);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(39);
+      if (lookahead == 'e') ADVANCE(40);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(40);
-      if (lookahead == 't') ADVANCE(41);
+      if (lookahead == 'o') ADVANCE(41);
+      if (lookahead == 't') ADVANCE(42);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(42);
-      if (lookahead == 'n') ADVANCE(43);
+      if (lookahead == 'c') ADVANCE(43);
+      if (lookahead == 'n') ADVANCE(44);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(44);
+      if (lookahead == 'i') ADVANCE(45);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(45);
-      if (lookahead == 'e') ADVANCE(46);
-      if (lookahead == 'i') ADVANCE(47);
-      if (lookahead == 'o') ADVANCE(48);
+      if (lookahead == 'a') ADVANCE(46);
+      if (lookahead == 'e') ADVANCE(47);
+      if (lookahead == 'i') ADVANCE(48);
+      if (lookahead == 'o') ADVANCE(49);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(49);
-      if (lookahead == 't') ADVANCE(50);
+      if (lookahead == 'a') ADVANCE(50);
+      if (lookahead == 't') ADVANCE(51);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(51);
-      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'a') ADVANCE(52);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(53);
-      if (lookahead == 'u') ADVANCE(54);
+      if (lookahead == 'f') ADVANCE(54);
+      if (lookahead == 'u') ADVANCE(55);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(56);
-      if (lookahead == 'r') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(57);
+      if (lookahead == 'r') ADVANCE(58);
       END_STATE();
     case 16:
-      if (lookahead == 'a') ADVANCE(58);
-      if (lookahead == 'e') ADVANCE(59);
-      if (lookahead == 'o') ADVANCE(60);
-      if (lookahead == 'u') ADVANCE(61);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'o') ADVANCE(61);
+      if (lookahead == 'u') ADVANCE(62);
       END_STATE();
     case 17:
-      if (lookahead == 'e') ADVANCE(62);
-      if (lookahead == 'h') ADVANCE(63);
-      if (lookahead == 'n') ADVANCE(64);
-      if (lookahead == 'y') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'h') ADVANCE(64);
+      if (lookahead == 'n') ADVANCE(65);
+      if (lookahead == 'y') ADVANCE(66);
       END_STATE();
     case 18:
-      if (lookahead == 'c') ADVANCE(66);
+      if (lookahead == 'c') ADVANCE(67);
       END_STATE();
     case 19:
-      if (lookahead == 'd') ADVANCE(67);
-      if (lookahead == 'p') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(68);
+      if (lookahead == 'n') ADVANCE(69);
+      if (lookahead == 'p') ADVANCE(70);
       END_STATE();
     case 20:
-      if (lookahead == 'e') ADVANCE(69);
-      if (lookahead == 'x') ADVANCE(70);
+      if (lookahead == 'e') ADVANCE(71);
+      if (lookahead == 'x') ADVANCE(72);
       END_STATE();
     case 21:
-      if (lookahead == 'i') ADVANCE(71);
+      if (lookahead == 'i') ADVANCE(73);
       END_STATE();
     case 22:
-      if (lookahead == 'd') ADVANCE(72);
-      END_STATE();
-    case 23:
-      if (lookahead == 'c') ADVANCE(73);
-      END_STATE();
-    case 24:
       if (lookahead == 'd') ADVANCE(74);
       END_STATE();
+    case 23:
+      if (lookahead == 'c') ADVANCE(75);
+      END_STATE();
+    case 24:
+      if (lookahead == 'd') ADVANCE(76);
+      END_STATE();
     case 25:
-      if (lookahead == 'f') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(77);
       END_STATE();
     case 26:
-      if (lookahead == 'i') ADVANCE(76);
+      if (lookahead == 'f') ADVANCE(78);
       END_STATE();
     case 27:
-      if (lookahead == 'r') ADVANCE(77);
+      if (lookahead == 'i') ADVANCE(79);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'r') ADVANCE(80);
       END_STATE();
     case 29:
-      if (lookahead == 'a') ADVANCE(79);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 30:
-      if (lookahead == 'f') ADVANCE(80);
-      if (lookahead == 'l') ADVANCE(81);
-      END_STATE();
-    case 31:
       if (lookahead == 'a') ADVANCE(82);
       END_STATE();
+    case 31:
+      if (lookahead == 'f') ADVANCE(83);
+      if (lookahead == 'l') ADVANCE(84);
+      END_STATE();
     case 32:
-      if (lookahead == 'w') ADVANCE(83);
+      if (lookahead == 'a') ADVANCE(85);
       END_STATE();
     case 33:
-      if (lookahead == 'o') ADVANCE(84);
+      if (lookahead == 'w') ADVANCE(86);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(85);
+      if (lookahead == 'o') ADVANCE(87);
       END_STATE();
     case 35:
-      if (lookahead == 't') ADVANCE(86);
+      if (lookahead == 'r') ADVANCE(88);
       END_STATE();
     case 36:
-      if (lookahead == 'p') ADVANCE(87);
+      if (lookahead == 't') ADVANCE(89);
       END_STATE();
     case 37:
-      if (lookahead == 'l') ADVANCE(88);
-      if (lookahead == 'r') ADVANCE(89);
+      if (lookahead == 'p') ADVANCE(90);
       END_STATE();
     case 38:
-      if (lookahead == 'r') ADVANCE(90);
+      if (lookahead == 'l') ADVANCE(91);
+      if (lookahead == 'r') ADVANCE(92);
       END_STATE();
     case 39:
-      if (lookahead == 'n') ADVANCE(91);
+      if (lookahead == 'r') ADVANCE(93);
       END_STATE();
     case 40:
-      if (lookahead == 's') ADVANCE(92);
+      if (lookahead == 'n') ADVANCE(94);
       END_STATE();
     case 41:
-      if (lookahead == 'b') ADVANCE(93);
+      if (lookahead == 's') ADVANCE(95);
       END_STATE();
     case 42:
-      if (lookahead == 'm') ADVANCE(94);
+      if (lookahead == 'b') ADVANCE(96);
       END_STATE();
     case 43:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(95);
-      if (lookahead == 'g') ADVANCE(96);
-      if (lookahead == 'p') ADVANCE(97);
-      if (lookahead == 'v') ADVANCE(98);
+      if (lookahead == 'm') ADVANCE(97);
       END_STATE();
     case 44:
-      if (lookahead == 't') ADVANCE(99);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(98);
+      if (lookahead == 'g') ADVANCE(99);
+      if (lookahead == 'p') ADVANCE(100);
+      if (lookahead == 'v') ADVANCE(101);
       END_STATE();
     case 45:
-      if (lookahead == 't') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(102);
       END_STATE();
     case 46:
-      if (lookahead == 't') ADVANCE(101);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 47:
-      if (lookahead == 'n') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(104);
       END_STATE();
     case 48:
-      if (lookahead == 's') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(105);
       END_STATE();
     case 49:
-      if (lookahead == 'c') ADVANCE(104);
-      if (lookahead == 's') ADVANCE(105);
+      if (lookahead == 's') ADVANCE(106);
       END_STATE();
     case 50:
-      if (lookahead == 'u') ADVANCE(106);
+      if (lookahead == 'c') ADVANCE(107);
+      if (lookahead == 's') ADVANCE(108);
       END_STATE();
     case 51:
-      if (lookahead == 't') ADVANCE(107);
+      if (lookahead == 'u') ADVANCE(109);
       END_STATE();
     case 52:
-      if (lookahead == 't') ADVANCE(108);
-      if (lookahead == 'w') ADVANCE(109);
+      if (lookahead == 't') ADVANCE(110);
       END_STATE();
     case 53:
-      if (lookahead == 'f') ADVANCE(110);
+      if (lookahead == 't') ADVANCE(111);
+      if (lookahead == 'w') ADVANCE(112);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(111);
+      if (lookahead == 'f') ADVANCE(113);
       END_STATE();
     case 55:
-      if (lookahead == 's') ADVANCE(112);
+      if (lookahead == 't') ADVANCE(114);
       END_STATE();
     case 56:
-      if (lookahead == 'l') ADVANCE(113);
-      if (lookahead == 's') ADVANCE(114);
+      if (lookahead == 's') ADVANCE(115);
       END_STATE();
     case 57:
-      if (lookahead == 'e') ADVANCE(115);
-      if (lookahead == 'i') ADVANCE(116);
+      if (lookahead == 'l') ADVANCE(116);
+      if (lookahead == 's') ADVANCE(117);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 'e') ADVANCE(118);
+      if (lookahead == 'i') ADVANCE(119);
+      if (lookahead == 'o') ADVANCE(120);
       END_STATE();
     case 59:
-      if (lookahead == 'j') ADVANCE(118);
-      if (lookahead == 'l') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(121);
       END_STATE();
     case 60:
-      if (lookahead == 'u') ADVANCE(120);
+      if (lookahead == 'j') ADVANCE(122);
+      if (lookahead == 'l') ADVANCE(123);
       END_STATE();
     case 61:
-      if (lookahead == 'l') ADVANCE(121);
+      if (lookahead == 'u') ADVANCE(124);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(122);
+      if (lookahead == 'l') ADVANCE(125);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(123);
+      if (lookahead == 'c') ADVANCE(126);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(124);
+      if (lookahead == 'a') ADVANCE(127);
       END_STATE();
     case 65:
-      if (lookahead == 's') ADVANCE(125);
+      if (lookahead == 'a') ADVANCE(128);
       END_STATE();
     case 66:
-      if (lookahead == 'p') ADVANCE(126);
+      if (lookahead == 's') ADVANCE(129);
       END_STATE();
     case 67:
-      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 'p') ADVANCE(130);
       END_STATE();
     case 68:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'p') ADVANCE(131);
       END_STATE();
     case 69:
-      if (lookahead == 'p') ADVANCE(128);
-      if (lookahead == 't') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(132);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(130);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 71:
-      if (lookahead == 't') ADVANCE(131);
+      if (lookahead == 'p') ADVANCE(133);
+      if (lookahead == 't') ADVANCE(134);
       END_STATE();
     case 72:
-      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 'l') ADVANCE(135);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 't') ADVANCE(136);
       END_STATE();
     case 74:
-      if (lookahead == 'r') ADVANCE(134);
+      if (lookahead == 'p') ADVANCE(137);
       END_STATE();
     case 75:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'e') ADVANCE(138);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(135);
+      if (lookahead == 'r') ADVANCE(139);
       END_STATE();
     case 77:
-      if (lookahead == 's') ADVANCE(136);
+      if (lookahead == 'c') ADVANCE(140);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(137);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 79:
-      if (lookahead == 's') ADVANCE(138);
+      if (lookahead == 'd') ADVANCE(141);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(139);
+      if (lookahead == 's') ADVANCE(142);
       END_STATE();
     case 81:
-      if (lookahead == 'a') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(143);
       END_STATE();
     case 82:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 's') ADVANCE(144);
       END_STATE();
     case 83:
-      if (lookahead == 'n') ADVANCE(142);
-      END_STATE();
-    case 84:
-      if (lookahead == 'p') ADVANCE(143);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(144);
-      END_STATE();
-    case 86:
       if (lookahead == 'a') ADVANCE(145);
       END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(146);
+    case 84:
+      if (lookahead == 'a') ADVANCE(146);
       END_STATE();
-    case 88:
+    case 85:
       if (lookahead == 't') ADVANCE(147);
       END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(148);
+    case 86:
+      if (lookahead == 'n') ADVANCE(148);
       END_STATE();
-    case 90:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(149);
+    case 87:
+      if (lookahead == 'p') ADVANCE(149);
       END_STATE();
-    case 91:
+    case 88:
       if (lookahead == 'e') ADVANCE(150);
       END_STATE();
+    case 89:
+      if (lookahead == 'a') ADVANCE(151);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(152);
+      END_STATE();
+    case 91:
+      if (lookahead == 't') ADVANCE(153);
+      END_STATE();
     case 92:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(154);
       END_STATE();
     case 93:
-      ACCEPT_TOKEN(anon_sym_htb);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(155);
       END_STATE();
     case 94:
-      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'e') ADVANCE(156);
       END_STATE();
     case 95:
-      if (lookahead == 'l') ADVANCE(153);
-      END_STATE();
-    case 96:
-      if (lookahead == 'r') ADVANCE(154);
-      END_STATE();
-    case 97:
-      if (lookahead == 'u') ADVANCE(155);
-      END_STATE();
-    case 98:
-      if (lookahead == 'a') ADVANCE(156);
-      END_STATE();
-    case 99:
       if (lookahead == 't') ADVANCE(157);
       END_STATE();
+    case 96:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
+    case 97:
+      if (lookahead == 'p') ADVANCE(158);
+      END_STATE();
+    case 98:
+      if (lookahead == 'l') ADVANCE(159);
+      END_STATE();
+    case 99:
+      if (lookahead == 'r') ADVANCE(160);
+      END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(158);
+      if (lookahead == 'u') ADVANCE(161);
       END_STATE();
     case 101:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'a') ADVANCE(162);
       END_STATE();
     case 102:
-      if (lookahead == 'k') ADVANCE(159);
-      END_STATE();
-    case 103:
-      if (lookahead == 's') ADVANCE(160);
-      END_STATE();
-    case 104:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(161);
-      END_STATE();
-    case 105:
-      if (lookahead == 'q') ADVANCE(162);
       if (lookahead == 't') ADVANCE(163);
       END_STATE();
+    case 103:
+      if (lookahead == 'e') ADVANCE(164);
+      END_STATE();
+    case 104:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 105:
+      if (lookahead == 'k') ADVANCE(165);
+      END_STATE();
     case 106:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 107:
-      if (lookahead == 'i') ADVANCE(164);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(167);
       END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(165);
-      if (lookahead == 'n') ADVANCE(166);
+      if (lookahead == 'q') ADVANCE(168);
+      if (lookahead == 't') ADVANCE(169);
       END_STATE();
     case 109:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 110:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(170);
       END_STATE();
     case 111:
-      if (lookahead == 'p') ADVANCE(167);
+      if (lookahead == 'e') ADVANCE(171);
+      if (lookahead == 'n') ADVANCE(172);
       END_STATE();
     case 112:
-      if (lookahead == 's') ADVANCE(168);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(169);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(170);
+      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 115:
-      if (lookahead == 'r') ADVANCE(171);
+      if (lookahead == 's') ADVANCE(174);
       END_STATE();
     case 116:
-      if (lookahead == 'o') ADVANCE(172);
-      if (lookahead == 'v') ADVANCE(173);
+      if (lookahead == 'i') ADVANCE(175);
       END_STATE();
     case 117:
-      if (lookahead == 'e') ADVANCE(174);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 118:
-      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(177);
       END_STATE();
     case 119:
-      if (lookahead == 'a') ADVANCE(176);
+      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 'v') ADVANCE(179);
       END_STATE();
     case 120:
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'h') ADVANCE(180);
       END_STATE();
     case 121:
-      if (lookahead == 'e') ADVANCE(178);
+      if (lookahead == 'e') ADVANCE(181);
       END_STATE();
     case 122:
-      if (lookahead == 't') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(182);
       END_STATE();
     case 123:
-      if (lookahead == 'p') ADVANCE(180);
-      END_STATE();
-    case 124:
-      if (lookahead == 't') ADVANCE(181);
-      END_STATE();
-    case 125:
-      if (lookahead == 'c') ADVANCE(182);
-      END_STATE();
-    case 126:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 127:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 128:
       if (lookahead == 'a') ADVANCE(183);
       END_STATE();
-    case 129:
-      if (lookahead == 'h') ADVANCE(184);
+    case 124:
+      if (lookahead == 't') ADVANCE(184);
       END_STATE();
-    case 130:
-      if (lookahead == 'a') ADVANCE(185);
+    case 125:
+      if (lookahead == 'e') ADVANCE(185);
       END_STATE();
-    case 131:
-      if (lookahead == 'h') ADVANCE(186);
+    case 126:
+      if (lookahead == 't') ADVANCE(186);
       END_STATE();
-    case 132:
-      ACCEPT_TOKEN(anon_sym_xdp);
-      END_STATE();
-    case 133:
+    case 127:
       if (lookahead == 'p') ADVANCE(187);
       END_STATE();
+    case 128:
+      if (lookahead == 't') ADVANCE(188);
+      END_STATE();
+    case 129:
+      if (lookahead == 'c') ADVANCE(189);
+      END_STATE();
+    case 130:
+      ACCEPT_TOKEN(anon_sym_tcp);
+      END_STATE();
+    case 131:
+      ACCEPT_TOKEN(anon_sym_udp);
+      END_STATE();
+    case 132:
+      if (lookahead == 'e') ADVANCE(190);
+      END_STATE();
+    case 133:
+      if (lookahead == 'a') ADVANCE(191);
+      END_STATE();
     case 134:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'h') ADVANCE(192);
       END_STATE();
     case 135:
-      if (lookahead == 'g') ADVANCE(188);
+      if (lookahead == 'a') ADVANCE(193);
       END_STATE();
     case 136:
-      if (lookahead == 't') ADVANCE(189);
+      if (lookahead == 'h') ADVANCE(194);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 138:
-      if (lookahead == 's') ADVANCE(190);
+      if (lookahead == 'p') ADVANCE(195);
       END_STATE();
     case 139:
-      if (lookahead == 'u') ADVANCE(191);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 140:
-      if (lookahead == 'y') ADVANCE(192);
+      if (lookahead == 'k') ADVANCE(196);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'g') ADVANCE(197);
       END_STATE();
     case 142:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(193);
+      if (lookahead == 's') ADVANCE(199);
       END_STATE();
     case 145:
-      if (lookahead == 'b') ADVANCE(194);
+      if (lookahead == 'u') ADVANCE(200);
       END_STATE();
     case 146:
-      if (lookahead == 'c') ADVANCE(195);
+      if (lookahead == 'y') ADVANCE(201);
       END_STATE();
     case 147:
-      if (lookahead == 'e') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 148:
-      if (lookahead == 'w') ADVANCE(197);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 149:
-      if (lookahead == 'a') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(199);
+      if (lookahead == 's') ADVANCE(202);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'b') ADVANCE(203);
       END_STATE();
     case 152:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(200);
+      if (lookahead == 'c') ADVANCE(204);
       END_STATE();
     case 153:
-      if (lookahead == 'u') ADVANCE(201);
-      END_STATE();
-    case 154:
-      if (lookahead == 'e') ADVANCE(202);
-      END_STATE();
-    case 155:
-      if (lookahead == 't') ADVANCE(203);
-      END_STATE();
-    case 156:
-      if (lookahead == 'l') ADVANCE(204);
-      END_STATE();
-    case 157:
       if (lookahead == 'e') ADVANCE(205);
       END_STATE();
+    case 154:
+      if (lookahead == 'w') ADVANCE(206);
+      END_STATE();
+    case 155:
+      if (lookahead == 'a') ADVANCE(207);
+      END_STATE();
+    case 156:
+      if (lookahead == 'r') ADVANCE(208);
+      END_STATE();
+    case 157:
+      ACCEPT_TOKEN(anon_sym_host);
+      END_STATE();
     case 158:
-      if (lookahead == 'n') ADVANCE(206);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(209);
       END_STATE();
     case 159:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'u') ADVANCE(210);
       END_STATE();
     case 160:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'e') ADVANCE(211);
       END_STATE();
     case 161:
-      if (lookahead == 'l') ADVANCE(207);
+      if (lookahead == 't') ADVANCE(212);
       END_STATE();
     case 162:
-      if (lookahead == 'u') ADVANCE(208);
+      if (lookahead == 'l') ADVANCE(213);
       END_STATE();
     case 163:
-      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'e') ADVANCE(214);
       END_STATE();
     case 164:
-      if (lookahead == 'v') ADVANCE(210);
+      if (lookahead == 'n') ADVANCE(215);
       END_STATE();
     case 165:
-      if (lookahead == 'm') ADVANCE(211);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 166:
-      if (lookahead == 's') ADVANCE(212);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 167:
-      if (lookahead == 'u') ADVANCE(213);
+      if (lookahead == 'l') ADVANCE(216);
       END_STATE();
     case 168:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(214);
+      if (lookahead == 'u') ADVANCE(217);
       END_STATE();
     case 169:
-      if (lookahead == 'c') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(218);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(216);
+      if (lookahead == 'v') ADVANCE(219);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(217);
+      if (lookahead == 'm') ADVANCE(220);
       END_STATE();
     case 172:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 's') ADVANCE(221);
       END_STATE();
     case 173:
-      if (lookahead == 'a') ADVANCE(218);
+      if (lookahead == 'u') ADVANCE(222);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(223);
       END_STATE();
     case 175:
-      if (lookahead == 'c') ADVANCE(219);
+      if (lookahead == 'c') ADVANCE(224);
       END_STATE();
     case 176:
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 'r') ADVANCE(225);
       END_STATE();
     case 177:
-      if (lookahead == 'e') ADVANCE(221);
+      if (lookahead == 'o') ADVANCE(226);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_rule);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 179:
-      if (lookahead == 'i') ADVANCE(222);
+      if (lookahead == 'a') ADVANCE(227);
       END_STATE();
     case 180:
-      if (lookahead == 'e') ADVANCE(223);
+      if (lookahead == 'i') ADVANCE(228);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_snat);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 182:
-      if (lookahead == 't') ADVANCE(224);
+      if (lookahead == 'c') ADVANCE(229);
       END_STATE();
     case 183:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(230);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'e') ADVANCE(231);
       END_STATE();
     case 185:
-      if (lookahead == 'n') ADVANCE(225);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 186:
-      if (lookahead == 'i') ADVANCE(226);
+      if (lookahead == 'i') ADVANCE(232);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(227);
+      if (lookahead == 'e') ADVANCE(233);
       END_STATE();
     case 188:
-      if (lookahead == 'e') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 189:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 't') ADVANCE(234);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(229);
-      END_STATE();
-    case 191:
-      if (lookahead == 'l') ADVANCE(230);
-      END_STATE();
-    case 192:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 193:
-      if (lookahead == 's') ADVANCE(231);
-      END_STATE();
-    case 194:
-      if (lookahead == 'l') ADVANCE(232);
-      END_STATE();
-    case 195:
-      if (lookahead == 't') ADVANCE(233);
-      END_STATE();
-    case 196:
-      if (lookahead == 'r') ADVANCE(234);
-      END_STATE();
-    case 197:
       if (lookahead == 'a') ADVANCE(235);
       END_STATE();
-    case 198:
-      if (lookahead == 'r') ADVANCE(236);
+    case 191:
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
-    case 199:
+    case 192:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 193:
+      if (lookahead == 'n') ADVANCE(236);
+      END_STATE();
+    case 194:
       if (lookahead == 'i') ADVANCE(237);
       END_STATE();
-    case 200:
-      if (lookahead == '6') ADVANCE(238);
+    case 195:
+      if (lookahead == 't') ADVANCE(238);
       END_STATE();
-    case 201:
-      if (lookahead == 'd') ADVANCE(239);
+    case 196:
+      if (lookahead == 'h') ADVANCE(239);
       END_STATE();
-    case 202:
-      if (lookahead == 's') ADVANCE(240);
+    case 197:
+      if (lookahead == 'e') ADVANCE(240);
       END_STATE();
-    case 203:
-      ACCEPT_TOKEN(anon_sym_input);
+    case 198:
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
-    case 204:
+    case 199:
+      ACCEPT_TOKEN(anon_sym_class);
       if (lookahead == 'i') ADVANCE(241);
       END_STATE();
+    case 200:
+      if (lookahead == 'l') ADVANCE(242);
+      END_STATE();
+    case 201:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
+    case 202:
+      if (lookahead == 's') ADVANCE(243);
+      END_STATE();
+    case 203:
+      if (lookahead == 'l') ADVANCE(244);
+      END_STATE();
+    case 204:
+      if (lookahead == 't') ADVANCE(245);
+      END_STATE();
     case 205:
-      if (lookahead == 'r') ADVANCE(242);
-      END_STATE();
-    case 206:
-      if (lookahead == 'c') ADVANCE(243);
-      END_STATE();
-    case 207:
-      if (lookahead == 'a') ADVANCE(244);
-      END_STATE();
-    case 208:
-      if (lookahead == 'e') ADVANCE(245);
-      END_STATE();
-    case 209:
       if (lookahead == 'r') ADVANCE(246);
       END_STATE();
+    case 206:
+      if (lookahead == 'a') ADVANCE(247);
+      END_STATE();
+    case 207:
+      if (lookahead == 'r') ADVANCE(248);
+      END_STATE();
+    case 208:
+      if (lookahead == 'i') ADVANCE(249);
+      END_STATE();
+    case 209:
+      if (lookahead == '6') ADVANCE(250);
+      END_STATE();
     case 210:
-      if (lookahead == 'e') ADVANCE(247);
+      if (lookahead == 'd') ADVANCE(251);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 's') ADVANCE(252);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_netns);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 213:
-      if (lookahead == 't') ADVANCE(248);
+      if (lookahead == 'i') ADVANCE(253);
       END_STATE();
     case 214:
-      if (lookahead == 'h') ADVANCE(249);
+      if (lookahead == 'r') ADVANCE(254);
       END_STATE();
     case 215:
-      if (lookahead == 'y') ADVANCE(250);
+      if (lookahead == 'c') ADVANCE(255);
       END_STATE();
     case 216:
-      if (lookahead == 'o') ADVANCE(251);
+      if (lookahead == 'a') ADVANCE(256);
       END_STATE();
     case 217:
-      if (lookahead == 'u') ADVANCE(252);
+      if (lookahead == 'e') ADVANCE(257);
       END_STATE();
     case 218:
-      if (lookahead == 't') ADVANCE(253);
+      if (lookahead == 'r') ADVANCE(258);
       END_STATE();
     case 219:
-      if (lookahead == 't') ADVANCE(254);
+      if (lookahead == 'e') ADVANCE(259);
       END_STATE();
     case 220:
-      if (lookahead == 'e') ADVANCE(255);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 221:
-      ACCEPT_TOKEN(anon_sym_route);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 222:
-      if (lookahead == 'o') ADVANCE(256);
-      END_STATE();
-    case 223:
-      ACCEPT_TOKEN(anon_sym_shape);
-      END_STATE();
-    case 224:
-      if (lookahead == 'l') ADVANCE(257);
-      END_STATE();
-    case 225:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 226:
-      if (lookahead == 'n') ADVANCE(258);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 229:
-      if (lookahead == 'f') ADVANCE(259);
-      END_STATE();
-    case 230:
       if (lookahead == 't') ADVANCE(260);
       END_STATE();
+    case 223:
+      if (lookahead == 'h') ADVANCE(261);
+      END_STATE();
+    case 224:
+      if (lookahead == 'y') ADVANCE(262);
+      END_STATE();
+    case 225:
+      if (lookahead == 'o') ADVANCE(263);
+      END_STATE();
+    case 226:
+      if (lookahead == 'u') ADVANCE(264);
+      END_STATE();
+    case 227:
+      if (lookahead == 't') ADVANCE(265);
+      END_STATE();
+    case 228:
+      if (lookahead == 'b') ADVANCE(266);
+      END_STATE();
+    case 229:
+      if (lookahead == 't') ADVANCE(267);
+      END_STATE();
+    case 230:
+      if (lookahead == 'e') ADVANCE(268);
+      END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_egress);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 232:
-      if (lookahead == 'i') ADVANCE(261);
+      if (lookahead == 'o') ADVANCE(269);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_expect);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'l') ADVANCE(270);
       END_STATE();
     case 235:
-      if (lookahead == 'l') ADVANCE(262);
+      if (lookahead == 'c') ADVANCE(271);
       END_STATE();
     case 236:
-      if (lookahead == 'd') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 237:
-      if (lookahead == 'c') ADVANCE(264);
+      if (lookahead == 'n') ADVANCE(272);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 239:
-      if (lookahead == 'e') ADVANCE(265);
+      if (lookahead == 'o') ADVANCE(273);
       END_STATE();
     case 240:
-      if (lookahead == 's') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 241:
-      if (lookahead == 'd') ADVANCE(267);
+      if (lookahead == 'f') ADVANCE(274);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 243:
-      if (lookahead == 'y') ADVANCE(268);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 244:
-      if (lookahead == 'n') ADVANCE(269);
+      if (lookahead == 'i') ADVANCE(276);
       END_STATE();
     case 245:
-      if (lookahead == 'r') ADVANCE(270);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'l') ADVANCE(277);
       END_STATE();
     case 248:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'd') ADVANCE(278);
       END_STATE();
     case 249:
-      if (lookahead == 'r') ADVANCE(271);
+      if (lookahead == 'c') ADVANCE(279);
       END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 251:
-      if (lookahead == 'u') ADVANCE(272);
+      if (lookahead == 'e') ADVANCE(280);
       END_STATE();
     case 252:
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 's') ADVANCE(281);
       END_STATE();
     case 253:
-      if (lookahead == 'e') ADVANCE(274);
+      if (lookahead == 'd') ADVANCE(282);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_reject);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 255:
-      if (lookahead == 'd') ADVANCE(275);
+      if (lookahead == 'y') ADVANCE(283);
       END_STATE();
     case 256:
-      if (lookahead == 'n') ADVANCE(276);
+      if (lookahead == 'n') ADVANCE(284);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'r') ADVANCE(285);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 259:
-      if (lookahead == 'y') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 261:
-      if (lookahead == 's') ADVANCE(278);
+      if (lookahead == 'r') ADVANCE(286);
       END_STATE();
     case 262:
-      if (lookahead == 'l') ADVANCE(279);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'u') ADVANCE(287);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 't') ADVANCE(288);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_include);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 270:
-      if (lookahead == 'a') ADVANCE(280);
-      END_STATE();
-    case 271:
-      if (lookahead == 'u') ADVANCE(281);
-      END_STATE();
-    case 272:
-      if (lookahead == 't') ADVANCE(282);
-      END_STATE();
-    case 273:
-      if (lookahead == 'i') ADVANCE(283);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 278:
-      if (lookahead == 'h') ADVANCE(284);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 280:
-      if (lookahead == 'd') ADVANCE(285);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 282:
-      if (lookahead == 'i') ADVANCE(286);
-      END_STATE();
-    case 283:
-      if (lookahead == 'n') ADVANCE(287);
-      END_STATE();
-    case 284:
-      if (lookahead == 'e') ADVANCE(288);
-      END_STATE();
-    case 285:
       if (lookahead == 'e') ADVANCE(289);
       END_STATE();
+    case 266:
+      if (lookahead == 'i') ADVANCE(290);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 268:
+      if (lookahead == 'd') ADVANCE(291);
+      END_STATE();
+    case 269:
+      if (lookahead == 'n') ADVANCE(292);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 271:
+      if (lookahead == 'h') ADVANCE(293);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_within);
+      END_STATE();
+    case 273:
+      if (lookahead == 'l') ADVANCE(294);
+      END_STATE();
+    case 274:
+      if (lookahead == 'y') ADVANCE(295);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 276:
+      if (lookahead == 's') ADVANCE(296);
+      END_STATE();
+    case 277:
+      if (lookahead == 'l') ADVANCE(297);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 285:
+      if (lookahead == 'a') ADVANCE(298);
+      END_STATE();
     case 286:
-      if (lookahead == 'n') ADVANCE(290);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 287:
-      if (lookahead == 'g') ADVANCE(291);
+      if (lookahead == 't') ADVANCE(300);
       END_STATE();
     case 288:
-      if (lookahead == 'd') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(301);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 290:
-      if (lookahead == 'g') ADVANCE(293);
+      if (lookahead == 't') ADVANCE(302);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 293:
+      if (lookahead == 'a') ADVANCE(303);
+      END_STATE();
+    case 294:
+      if (lookahead == 'e') ADVANCE(304);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 296:
+      if (lookahead == 'h') ADVANCE(305);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 298:
+      if (lookahead == 'd') ADVANCE(306);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 300:
+      if (lookahead == 'i') ADVANCE(307);
+      END_STATE();
+    case 301:
+      if (lookahead == 'n') ADVANCE(308);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 303:
+      if (lookahead == 'b') ADVANCE(309);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 305:
+      if (lookahead == 'e') ADVANCE(310);
+      END_STATE();
+    case 306:
+      if (lookahead == 'e') ADVANCE(311);
+      END_STATE();
+    case 307:
+      if (lookahead == 'n') ADVANCE(312);
+      END_STATE();
+    case 308:
+      if (lookahead == 'g') ADVANCE(313);
+      END_STATE();
+    case 309:
+      if (lookahead == 'l') ADVANCE(314);
+      END_STATE();
+    case 310:
+      if (lookahead == 'd') ADVANCE(315);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 312:
+      if (lookahead == 'g') ADVANCE(316);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 314:
+      if (lookahead == 'e') ADVANCE(317);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 316:
       ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
       return false;
@@ -7753,142 +8312,142 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 182},
-  [2] = {.lex_state = 182},
-  [3] = {.lex_state = 182},
-  [4] = {.lex_state = 182},
-  [5] = {.lex_state = 182},
-  [6] = {.lex_state = 182},
-  [7] = {.lex_state = 182},
-  [8] = {.lex_state = 186},
-  [9] = {.lex_state = 183},
-  [10] = {.lex_state = 188},
-  [11] = {.lex_state = 188},
-  [12] = {.lex_state = 188},
-  [13] = {.lex_state = 188},
-  [14] = {.lex_state = 188},
-  [15] = {.lex_state = 188},
-  [16] = {.lex_state = 188},
-  [17] = {.lex_state = 188},
-  [18] = {.lex_state = 188},
-  [19] = {.lex_state = 185},
-  [20] = {.lex_state = 196},
-  [21] = {.lex_state = 196},
-  [22] = {.lex_state = 196},
-  [23] = {.lex_state = 1},
-  [24] = {.lex_state = 181},
-  [25] = {.lex_state = 1},
-  [26] = {.lex_state = 185},
-  [27] = {.lex_state = 1},
-  [28] = {.lex_state = 185},
-  [29] = {.lex_state = 198},
-  [30] = {.lex_state = 198},
-  [31] = {.lex_state = 192},
-  [32] = {.lex_state = 192},
-  [33] = {.lex_state = 196},
-  [34] = {.lex_state = 192},
-  [35] = {.lex_state = 196},
-  [36] = {.lex_state = 195},
+  [1] = {.lex_state = 198},
+  [2] = {.lex_state = 198},
+  [3] = {.lex_state = 198},
+  [4] = {.lex_state = 198},
+  [5] = {.lex_state = 198},
+  [6] = {.lex_state = 198},
+  [7] = {.lex_state = 198},
+  [8] = {.lex_state = 202},
+  [9] = {.lex_state = 199},
+  [10] = {.lex_state = 204},
+  [11] = {.lex_state = 204},
+  [12] = {.lex_state = 204},
+  [13] = {.lex_state = 204},
+  [14] = {.lex_state = 204},
+  [15] = {.lex_state = 204},
+  [16] = {.lex_state = 204},
+  [17] = {.lex_state = 204},
+  [18] = {.lex_state = 204},
+  [19] = {.lex_state = 201},
+  [20] = {.lex_state = 211},
+  [21] = {.lex_state = 211},
+  [22] = {.lex_state = 205},
+  [23] = {.lex_state = 211},
+  [24] = {.lex_state = 205},
+  [25] = {.lex_state = 211},
+  [26] = {.lex_state = 211},
+  [27] = {.lex_state = 201},
+  [28] = {.lex_state = 201},
+  [29] = {.lex_state = 201},
+  [30] = {.lex_state = 201},
+  [31] = {.lex_state = 201},
+  [32] = {.lex_state = 201},
+  [33] = {.lex_state = 201},
+  [34] = {.lex_state = 201},
+  [35] = {.lex_state = 197},
+  [36] = {.lex_state = 1},
   [37] = {.lex_state = 1},
-  [38] = {.lex_state = 3},
-  [39] = {.lex_state = 3},
-  [40] = {.lex_state = 3},
-  [41] = {.lex_state = 185},
-  [42] = {.lex_state = 185},
-  [43] = {.lex_state = 3},
-  [44] = {.lex_state = 181},
-  [45] = {.lex_state = 190},
-  [46] = {.lex_state = 185},
-  [47] = {.lex_state = 195},
-  [48] = {.lex_state = 3},
-  [49] = {.lex_state = 195},
+  [38] = {.lex_state = 1},
+  [39] = {.lex_state = 201},
+  [40] = {.lex_state = 214},
+  [41] = {.lex_state = 214},
+  [42] = {.lex_state = 208},
+  [43] = {.lex_state = 208},
+  [44] = {.lex_state = 208},
+  [45] = {.lex_state = 205},
+  [46] = {.lex_state = 212},
+  [47] = {.lex_state = 212},
+  [48] = {.lex_state = 212},
+  [49] = {.lex_state = 197},
   [50] = {.lex_state = 1},
-  [51] = {.lex_state = 185},
-  [52] = {.lex_state = 185},
-  [53] = {.lex_state = 190},
+  [51] = {.lex_state = 3},
+  [52] = {.lex_state = 3},
+  [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
-  [55] = {.lex_state = 190},
-  [56] = {.lex_state = 185},
-  [57] = {.lex_state = 185},
-  [58] = {.lex_state = 185},
-  [59] = {.lex_state = 185},
-  [60] = {.lex_state = 185},
-  [61] = {.lex_state = 185},
-  [62] = {.lex_state = 182},
-  [63] = {.lex_state = 185},
-  [64] = {.lex_state = 190},
-  [65] = {.lex_state = 185},
-  [66] = {.lex_state = 192},
-  [67] = {.lex_state = 192},
-  [68] = {.lex_state = 185},
-  [69] = {.lex_state = 185},
-  [70] = {.lex_state = 185},
-  [71] = {.lex_state = 185},
-  [72] = {.lex_state = 182},
-  [73] = {.lex_state = 182},
-  [74] = {.lex_state = 182},
-  [75] = {.lex_state = 185},
-  [76] = {.lex_state = 185},
-  [77] = {.lex_state = 185},
-  [78] = {.lex_state = 185},
-  [79] = {.lex_state = 185},
-  [80] = {.lex_state = 185},
-  [81] = {.lex_state = 185},
-  [82] = {.lex_state = 185},
-  [83] = {.lex_state = 185},
-  [84] = {.lex_state = 185},
-  [85] = {.lex_state = 185},
-  [86] = {.lex_state = 185},
-  [87] = {.lex_state = 185},
-  [88] = {.lex_state = 195},
-  [89] = {.lex_state = 195},
+  [55] = {.lex_state = 3},
+  [56] = {.lex_state = 1},
+  [57] = {.lex_state = 205},
+  [58] = {.lex_state = 201},
+  [59] = {.lex_state = 201},
+  [60] = {.lex_state = 205},
+  [61] = {.lex_state = 3},
+  [62] = {.lex_state = 201},
+  [63] = {.lex_state = 201},
+  [64] = {.lex_state = 198},
+  [65] = {.lex_state = 198},
+  [66] = {.lex_state = 198},
+  [67] = {.lex_state = 205},
+  [68] = {.lex_state = 201},
+  [69] = {.lex_state = 201},
+  [70] = {.lex_state = 201},
+  [71] = {.lex_state = 201},
+  [72] = {.lex_state = 205},
+  [73] = {.lex_state = 205},
+  [74] = {.lex_state = 205},
+  [75] = {.lex_state = 208},
+  [76] = {.lex_state = 201},
+  [77] = {.lex_state = 205},
+  [78] = {.lex_state = 205},
+  [79] = {.lex_state = 205},
+  [80] = {.lex_state = 205},
+  [81] = {.lex_state = 208},
+  [82] = {.lex_state = 205},
+  [83] = {.lex_state = 198},
+  [84] = {.lex_state = 201},
+  [85] = {.lex_state = 212},
+  [86] = {.lex_state = 212},
+  [87] = {.lex_state = 205},
+  [88] = {.lex_state = 201},
+  [89] = {.lex_state = 201},
   [90] = {.lex_state = 201},
-  [91] = {.lex_state = 182},
-  [92] = {.lex_state = 194},
-  [93] = {.lex_state = 191},
-  [94] = {.lex_state = 193},
-  [95] = {.lex_state = 193},
-  [96] = {.lex_state = 193},
-  [97] = {.lex_state = 191},
-  [98] = {.lex_state = 182},
-  [99] = {.lex_state = 191},
-  [100] = {.lex_state = 190},
-  [101] = {.lex_state = 194},
-  [102] = {.lex_state = 190},
-  [103] = {.lex_state = 194},
-  [104] = {.lex_state = 185},
-  [105] = {.lex_state = 191},
-  [106] = {.lex_state = 185},
-  [107] = {.lex_state = 183},
-  [108] = {.lex_state = 194},
-  [109] = {.lex_state = 185},
-  [110] = {.lex_state = 181},
-  [111] = {.lex_state = 181},
-  [112] = {.lex_state = 11},
-  [113] = {.lex_state = 11},
-  [114] = {.lex_state = 182},
-  [115] = {.lex_state = 11},
-  [116] = {.lex_state = 182},
-  [117] = {.lex_state = 181},
-  [118] = {.lex_state = 11},
-  [119] = {.lex_state = 11},
+  [91] = {.lex_state = 201},
+  [92] = {.lex_state = 201},
+  [93] = {.lex_state = 201},
+  [94] = {.lex_state = 201},
+  [95] = {.lex_state = 210},
+  [96] = {.lex_state = 207},
+  [97] = {.lex_state = 209},
+  [98] = {.lex_state = 209},
+  [99] = {.lex_state = 198},
+  [100] = {.lex_state = 209},
+  [101] = {.lex_state = 217},
+  [102] = {.lex_state = 207},
+  [103] = {.lex_state = 207},
+  [104] = {.lex_state = 198},
+  [105] = {.lex_state = 205},
+  [106] = {.lex_state = 205},
+  [107] = {.lex_state = 13},
+  [108] = {.lex_state = 205},
+  [109] = {.lex_state = 205},
+  [110] = {.lex_state = 210},
+  [111] = {.lex_state = 210},
+  [112] = {.lex_state = 205},
+  [113] = {.lex_state = 205},
+  [114] = {.lex_state = 210},
+  [115] = {.lex_state = 207},
+  [116] = {.lex_state = 11},
+  [117] = {.lex_state = 197},
+  [118] = {.lex_state = 199},
+  [119] = {.lex_state = 197},
   [120] = {.lex_state = 11},
   [121] = {.lex_state = 11},
-  [122] = {.lex_state = 181},
-  [123] = {.lex_state = 193},
-  [124] = {.lex_state = 193},
-  [125] = {.lex_state = 11},
-  [126] = {.lex_state = 11},
-  [127] = {.lex_state = 11},
-  [128] = {.lex_state = 11},
+  [122] = {.lex_state = 11},
+  [123] = {.lex_state = 11},
+  [124] = {.lex_state = 11},
+  [125] = {.lex_state = 207},
+  [126] = {.lex_state = 198},
+  [127] = {.lex_state = 198},
+  [128] = {.lex_state = 197},
   [129] = {.lex_state = 11},
-  [130] = {.lex_state = 11},
-  [131] = {.lex_state = 191},
+  [130] = {.lex_state = 197},
+  [131] = {.lex_state = 11},
   [132] = {.lex_state = 11},
   [133] = {.lex_state = 11},
   [134] = {.lex_state = 11},
-  [135] = {.lex_state = 11},
-  [136] = {.lex_state = 11},
+  [135] = {.lex_state = 209},
+  [136] = {.lex_state = 209},
   [137] = {.lex_state = 11},
   [138] = {.lex_state = 11},
   [139] = {.lex_state = 11},
@@ -7898,256 +8457,265 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [143] = {.lex_state = 11},
   [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
-  [146] = {.lex_state = 181},
-  [147] = {.lex_state = 208},
-  [148] = {.lex_state = 208},
-  [149] = {.lex_state = 206},
-  [150] = {.lex_state = 13},
-  [151] = {.lex_state = 182},
-  [152] = {.lex_state = 206},
-  [153] = {.lex_state = 194},
-  [154] = {.lex_state = 181},
-  [155] = {.lex_state = 208},
-  [156] = {.lex_state = 206},
-  [157] = {.lex_state = 181},
-  [158] = {.lex_state = 183},
-  [159] = {.lex_state = 181},
-  [160] = {.lex_state = 190},
-  [161] = {.lex_state = 181},
-  [162] = {.lex_state = 0},
-  [163] = {.lex_state = 0},
-  [164] = {.lex_state = 190},
-  [165] = {.lex_state = 182},
-  [166] = {.lex_state = 19},
-  [167] = {.lex_state = 182},
-  [168] = {.lex_state = 182},
-  [169] = {.lex_state = 182},
-  [170] = {.lex_state = 181},
-  [171] = {.lex_state = 181},
-  [172] = {.lex_state = 181},
-  [173] = {.lex_state = 190},
-  [174] = {.lex_state = 17},
-  [175] = {.lex_state = 12},
-  [176] = {.lex_state = 17},
-  [177] = {.lex_state = 12},
+  [146] = {.lex_state = 11},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 11},
+  [149] = {.lex_state = 11},
+  [150] = {.lex_state = 11},
+  [151] = {.lex_state = 11},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 197},
+  [154] = {.lex_state = 224},
+  [155] = {.lex_state = 197},
+  [156] = {.lex_state = 222},
+  [157] = {.lex_state = 198},
+  [158] = {.lex_state = 224},
+  [159] = {.lex_state = 210},
+  [160] = {.lex_state = 199},
+  [161] = {.lex_state = 224},
+  [162] = {.lex_state = 222},
+  [163] = {.lex_state = 13},
+  [164] = {.lex_state = 11},
+  [165] = {.lex_state = 222},
+  [166] = {.lex_state = 197},
+  [167] = {.lex_state = 197},
+  [168] = {.lex_state = 205},
+  [169] = {.lex_state = 197},
+  [170] = {.lex_state = 197},
+  [171] = {.lex_state = 198},
+  [172] = {.lex_state = 198},
+  [173] = {.lex_state = 198},
+  [174] = {.lex_state = 198},
+  [175] = {.lex_state = 205},
+  [176] = {.lex_state = 198},
+  [177] = {.lex_state = 197},
   [178] = {.lex_state = 17},
   [179] = {.lex_state = 12},
-  [180] = {.lex_state = 190},
-  [181] = {.lex_state = 182},
-  [182] = {.lex_state = 181},
-  [183] = {.lex_state = 182},
-  [184] = {.lex_state = 190},
+  [180] = {.lex_state = 17},
+  [181] = {.lex_state = 12},
+  [182] = {.lex_state = 17},
+  [183] = {.lex_state = 12},
+  [184] = {.lex_state = 0},
   [185] = {.lex_state = 0},
-  [186] = {.lex_state = 0},
-  [187] = {.lex_state = 0},
-  [188] = {.lex_state = 182},
-  [189] = {.lex_state = 182},
-  [190] = {.lex_state = 19},
-  [191] = {.lex_state = 19},
+  [186] = {.lex_state = 205},
+  [187] = {.lex_state = 198},
+  [188] = {.lex_state = 0},
+  [189] = {.lex_state = 197},
+  [190] = {.lex_state = 198},
+  [191] = {.lex_state = 205},
   [192] = {.lex_state = 19},
-  [193] = {.lex_state = 206},
-  [194] = {.lex_state = 181},
-  [195] = {.lex_state = 19},
-  [196] = {.lex_state = 182},
-  [197] = {.lex_state = 19},
-  [198] = {.lex_state = 0},
+  [193] = {.lex_state = 0},
+  [194] = {.lex_state = 0},
+  [195] = {.lex_state = 197},
+  [196] = {.lex_state = 205},
+  [197] = {.lex_state = 198},
+  [198] = {.lex_state = 198},
   [199] = {.lex_state = 19},
-  [200] = {.lex_state = 19},
-  [201] = {.lex_state = 0},
-  [202] = {.lex_state = 182},
-  [203] = {.lex_state = 208},
-  [204] = {.lex_state = 182},
-  [205] = {.lex_state = 182},
-  [206] = {.lex_state = 0},
-  [207] = {.lex_state = 182},
-  [208] = {.lex_state = 0},
-  [209] = {.lex_state = 182},
-  [210] = {.lex_state = 190},
-  [211] = {.lex_state = 206},
-  [212] = {.lex_state = 206},
-  [213] = {.lex_state = 19},
-  [214] = {.lex_state = 19},
-  [215] = {.lex_state = 181},
-  [216] = {.lex_state = 206},
+  [200] = {.lex_state = 0},
+  [201] = {.lex_state = 198},
+  [202] = {.lex_state = 224},
+  [203] = {.lex_state = 19},
+  [204] = {.lex_state = 198},
+  [205] = {.lex_state = 0},
+  [206] = {.lex_state = 19},
+  [207] = {.lex_state = 222},
+  [208] = {.lex_state = 198},
+  [209] = {.lex_state = 222},
+  [210] = {.lex_state = 222},
+  [211] = {.lex_state = 222},
+  [212] = {.lex_state = 19},
+  [213] = {.lex_state = 198},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 11},
+  [216] = {.lex_state = 19},
   [217] = {.lex_state = 19},
-  [218] = {.lex_state = 19},
-  [219] = {.lex_state = 182},
-  [220] = {.lex_state = 0},
-  [221] = {.lex_state = 182},
-  [222] = {.lex_state = 182},
-  [223] = {.lex_state = 19},
-  [224] = {.lex_state = 182},
-  [225] = {.lex_state = 182},
-  [226] = {.lex_state = 182},
-  [227] = {.lex_state = 182},
-  [228] = {.lex_state = 182},
-  [229] = {.lex_state = 182},
-  [230] = {.lex_state = 182},
-  [231] = {.lex_state = 182},
-  [232] = {.lex_state = 182},
-  [233] = {.lex_state = 182},
-  [234] = {.lex_state = 182},
-  [235] = {.lex_state = 182},
-  [236] = {.lex_state = 182},
-  [237] = {.lex_state = 182},
-  [238] = {.lex_state = 182},
-  [239] = {.lex_state = 182},
-  [240] = {.lex_state = 182},
-  [241] = {.lex_state = 207},
-  [242] = {.lex_state = 182},
-  [243] = {.lex_state = 11},
-  [244] = {.lex_state = 206},
-  [245] = {.lex_state = 182},
+  [218] = {.lex_state = 198},
+  [219] = {.lex_state = 19},
+  [220] = {.lex_state = 198},
+  [221] = {.lex_state = 198},
+  [222] = {.lex_state = 198},
+  [223] = {.lex_state = 198},
+  [224] = {.lex_state = 198},
+  [225] = {.lex_state = 198},
+  [226] = {.lex_state = 0},
+  [227] = {.lex_state = 198},
+  [228] = {.lex_state = 198},
+  [229] = {.lex_state = 198},
+  [230] = {.lex_state = 198},
+  [231] = {.lex_state = 198},
+  [232] = {.lex_state = 198},
+  [233] = {.lex_state = 198},
+  [234] = {.lex_state = 198},
+  [235] = {.lex_state = 198},
+  [236] = {.lex_state = 198},
+  [237] = {.lex_state = 19},
+  [238] = {.lex_state = 197},
+  [239] = {.lex_state = 19},
+  [240] = {.lex_state = 198},
+  [241] = {.lex_state = 198},
+  [242] = {.lex_state = 198},
+  [243] = {.lex_state = 205},
+  [244] = {.lex_state = 198},
+  [245] = {.lex_state = 0},
   [246] = {.lex_state = 19},
-  [247] = {.lex_state = 188},
-  [248] = {.lex_state = 20},
-  [249] = {.lex_state = 20},
-  [250] = {.lex_state = 14},
-  [251] = {.lex_state = 14},
-  [252] = {.lex_state = 181},
-  [253] = {.lex_state = 20},
-  [254] = {.lex_state = 19},
-  [255] = {.lex_state = 181},
-  [256] = {.lex_state = 14},
+  [247] = {.lex_state = 197},
+  [248] = {.lex_state = 222},
+  [249] = {.lex_state = 223},
+  [250] = {.lex_state = 198},
+  [251] = {.lex_state = 19},
+  [252] = {.lex_state = 19},
+  [253] = {.lex_state = 19},
+  [254] = {.lex_state = 198},
+  [255] = {.lex_state = 20},
+  [256] = {.lex_state = 204},
   [257] = {.lex_state = 20},
-  [258] = {.lex_state = 20},
-  [259] = {.lex_state = 181},
-  [260] = {.lex_state = 182},
-  [261] = {.lex_state = 181},
-  [262] = {.lex_state = 182},
-  [263] = {.lex_state = 181},
-  [264] = {.lex_state = 188},
-  [265] = {.lex_state = 188},
-  [266] = {.lex_state = 0},
-  [267] = {.lex_state = 12},
-  [268] = {.lex_state = 0},
-  [269] = {.lex_state = 12},
-  [270] = {.lex_state = 0},
-  [271] = {.lex_state = 185},
-  [272] = {.lex_state = 0},
-  [273] = {.lex_state = 0},
-  [274] = {.lex_state = 185},
-  [275] = {.lex_state = 0},
-  [276] = {.lex_state = 181},
-  [277] = {.lex_state = 0},
-  [278] = {.lex_state = 0},
-  [279] = {.lex_state = 0},
-  [280] = {.lex_state = 0},
-  [281] = {.lex_state = 185},
+  [258] = {.lex_state = 197},
+  [259] = {.lex_state = 198},
+  [260] = {.lex_state = 197},
+  [261] = {.lex_state = 198},
+  [262] = {.lex_state = 197},
+  [263] = {.lex_state = 14},
+  [264] = {.lex_state = 20},
+  [265] = {.lex_state = 197},
+  [266] = {.lex_state = 197},
+  [267] = {.lex_state = 14},
+  [268] = {.lex_state = 14},
+  [269] = {.lex_state = 20},
+  [270] = {.lex_state = 20},
+  [271] = {.lex_state = 19},
+  [272] = {.lex_state = 204},
+  [273] = {.lex_state = 204},
+  [274] = {.lex_state = 0},
+  [275] = {.lex_state = 201},
+  [276] = {.lex_state = 0},
+  [277] = {.lex_state = 201},
+  [278] = {.lex_state = 201},
+  [279] = {.lex_state = 21},
+  [280] = {.lex_state = 205},
+  [281] = {.lex_state = 0},
   [282] = {.lex_state = 0},
-  [283] = {.lex_state = 185},
-  [284] = {.lex_state = 181},
+  [283] = {.lex_state = 214},
+  [284] = {.lex_state = 214},
   [285] = {.lex_state = 0},
-  [286] = {.lex_state = 0},
-  [287] = {.lex_state = 0},
-  [288] = {.lex_state = 185},
-  [289] = {.lex_state = 181},
-  [290] = {.lex_state = 185},
-  [291] = {.lex_state = 181},
-  [292] = {.lex_state = 185},
-  [293] = {.lex_state = 181},
-  [294] = {.lex_state = 185},
-  [295] = {.lex_state = 181},
-  [296] = {.lex_state = 0},
-  [297] = {.lex_state = 0},
+  [286] = {.lex_state = 201},
+  [287] = {.lex_state = 205},
+  [288] = {.lex_state = 0},
+  [289] = {.lex_state = 205},
+  [290] = {.lex_state = 0},
+  [291] = {.lex_state = 205},
+  [292] = {.lex_state = 205},
+  [293] = {.lex_state = 205},
+  [294] = {.lex_state = 0},
+  [295] = {.lex_state = 197},
+  [296] = {.lex_state = 201},
+  [297] = {.lex_state = 205},
   [298] = {.lex_state = 0},
-  [299] = {.lex_state = 198},
-  [300] = {.lex_state = 198},
-  [301] = {.lex_state = 0},
-  [302] = {.lex_state = 0},
-  [303] = {.lex_state = 0},
-  [304] = {.lex_state = 0},
-  [305] = {.lex_state = 198},
-  [306] = {.lex_state = 0},
-  [307] = {.lex_state = 0},
+  [299] = {.lex_state = 17},
+  [300] = {.lex_state = 0},
+  [301] = {.lex_state = 17},
+  [302] = {.lex_state = 12},
+  [303] = {.lex_state = 12},
+  [304] = {.lex_state = 205},
+  [305] = {.lex_state = 205},
+  [306] = {.lex_state = 214},
+  [307] = {.lex_state = 201},
   [308] = {.lex_state = 0},
-  [309] = {.lex_state = 3},
-  [310] = {.lex_state = 181},
-  [311] = {.lex_state = 185},
+  [309] = {.lex_state = 205},
+  [310] = {.lex_state = 0},
+  [311] = {.lex_state = 0},
   [312] = {.lex_state = 0},
-  [313] = {.lex_state = 181},
-  [314] = {.lex_state = 198},
-  [315] = {.lex_state = 198},
-  [316] = {.lex_state = 198},
-  [317] = {.lex_state = 198},
-  [318] = {.lex_state = 21},
-  [319] = {.lex_state = 0},
-  [320] = {.lex_state = 17},
+  [313] = {.lex_state = 0},
+  [314] = {.lex_state = 0},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 0},
+  [317] = {.lex_state = 205},
+  [318] = {.lex_state = 0},
+  [319] = {.lex_state = 205},
+  [320] = {.lex_state = 0},
   [321] = {.lex_state = 0},
   [322] = {.lex_state = 0},
-  [323] = {.lex_state = 0},
+  [323] = {.lex_state = 205},
   [324] = {.lex_state = 0},
   [325] = {.lex_state = 0},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 185},
-  [328] = {.lex_state = 181},
-  [329] = {.lex_state = 185},
-  [330] = {.lex_state = 185},
+  [326] = {.lex_state = 201},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 0},
+  [329] = {.lex_state = 214},
+  [330] = {.lex_state = 214},
   [331] = {.lex_state = 0},
-  [332] = {.lex_state = 185},
-  [333] = {.lex_state = 185},
-  [334] = {.lex_state = 17},
-  [335] = {.lex_state = 0},
+  [332] = {.lex_state = 205},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 0},
+  [335] = {.lex_state = 201},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 198},
-  [338] = {.lex_state = 198},
-  [339] = {.lex_state = 198},
-  [340] = {.lex_state = 198},
-  [341] = {.lex_state = 198},
-  [342] = {.lex_state = 198},
-  [343] = {.lex_state = 198},
-  [344] = {.lex_state = 198},
-  [345] = {.lex_state = 198},
-  [346] = {.lex_state = 198},
-  [347] = {.lex_state = 198},
-  [348] = {.lex_state = 0},
-  [349] = {.lex_state = 9},
-  [350] = {.lex_state = 14},
-  [351] = {.lex_state = 181},
+  [337] = {.lex_state = 0},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 197},
+  [340] = {.lex_state = 0},
+  [341] = {.lex_state = 214},
+  [342] = {.lex_state = 214},
+  [343] = {.lex_state = 205},
+  [344] = {.lex_state = 214},
+  [345] = {.lex_state = 0},
+  [346] = {.lex_state = 214},
+  [347] = {.lex_state = 214},
+  [348] = {.lex_state = 214},
+  [349] = {.lex_state = 214},
+  [350] = {.lex_state = 0},
+  [351] = {.lex_state = 8},
   [352] = {.lex_state = 14},
-  [353] = {.lex_state = 190},
-  [354] = {.lex_state = 181},
-  [355] = {.lex_state = 8},
-  [356] = {.lex_state = 181},
-  [357] = {.lex_state = 182},
-  [358] = {.lex_state = 181},
-  [359] = {.lex_state = 182},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 181},
-  [362] = {.lex_state = 182},
-  [363] = {.lex_state = 181},
-  [364] = {.lex_state = 10},
-  [365] = {.lex_state = 181},
-  [366] = {.lex_state = 196},
-  [367] = {.lex_state = 196},
-  [368] = {.lex_state = 0},
-  [369] = {.lex_state = 185},
-  [370] = {.lex_state = 181},
-  [371] = {.lex_state = 0},
-  [372] = {.lex_state = 182},
-  [373] = {.lex_state = 0},
-  [374] = {.lex_state = 0},
+  [353] = {.lex_state = 214},
+  [354] = {.lex_state = 214},
+  [355] = {.lex_state = 22},
+  [356] = {.lex_state = 214},
+  [357] = {.lex_state = 197},
+  [358] = {.lex_state = 214},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 197},
+  [361] = {.lex_state = 214},
+  [362] = {.lex_state = 214},
+  [363] = {.lex_state = 14},
+  [364] = {.lex_state = 9},
+  [365] = {.lex_state = 197},
+  [366] = {.lex_state = 197},
+  [367] = {.lex_state = 198},
+  [368] = {.lex_state = 197},
+  [369] = {.lex_state = 197},
+  [370] = {.lex_state = 0},
+  [371] = {.lex_state = 197},
+  [372] = {.lex_state = 0},
+  [373] = {.lex_state = 198},
+  [374] = {.lex_state = 211},
   [375] = {.lex_state = 0},
-  [376] = {.lex_state = 0},
-  [377] = {.lex_state = 0},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 185},
-  [381] = {.lex_state = 183},
+  [376] = {.lex_state = 10},
+  [377] = {.lex_state = 198},
+  [378] = {.lex_state = 197},
+  [379] = {.lex_state = 211},
+  [380] = {.lex_state = 201},
+  [381] = {.lex_state = 0},
   [382] = {.lex_state = 0},
-  [383] = {.lex_state = 0},
+  [383] = {.lex_state = 198},
   [384] = {.lex_state = 0},
-  [385] = {.lex_state = 185},
-  [386] = {.lex_state = 0},
+  [385] = {.lex_state = 0},
+  [386] = {.lex_state = 197},
   [387] = {.lex_state = 0},
   [388] = {.lex_state = 0},
   [389] = {.lex_state = 0},
-  [390] = {.lex_state = 0},
+  [390] = {.lex_state = 201},
   [391] = {.lex_state = 0},
-  [392] = {.lex_state = 0},
+  [392] = {.lex_state = 199},
   [393] = {.lex_state = 0},
-  [394] = {.lex_state = 181},
-  [395] = {.lex_state = 185},
+  [394] = {.lex_state = 0},
+  [395] = {.lex_state = 0},
+  [396] = {.lex_state = 0},
+  [397] = {.lex_state = 0},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 201},
+  [401] = {.lex_state = 0},
+  [402] = {.lex_state = 0},
+  [403] = {.lex_state = 201},
+  [404] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -8222,6 +8790,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_native] = ACTIONS(1),
     [anon_sym_section] = ACTIONS(1),
     [anon_sym_route] = ACTIONS(1),
+    [anon_sym_blackhole] = ACTIONS(1),
+    [anon_sym_unreachable] = ACTIONS(1),
+    [anon_sym_prohibit] = ACTIONS(1),
     [anon_sym_via] = ACTIONS(1),
     [anon_sym_metric] = ACTIONS(1),
     [anon_sym_dev] = ACTIONS(1),
@@ -8237,6 +8808,10 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_DASH] = ACTIONS(1),
     [anon_sym_priority] = ACTIONS(1),
     [anon_sym_pref] = ACTIONS(1),
+    [anon_sym_ipproto] = ACTIONS(1),
+    [anon_sym_icmpv6] = ACTIONS(1),
+    [anon_sym_tos] = ACTIONS(1),
+    [anon_sym_dsfield] = ACTIONS(1),
     [anon_sym_forward] = ACTIONS(1),
     [anon_sym_off] = ACTIONS(1),
     [anon_sym_sysctl] = ACTIONS(1),
@@ -8249,7 +8824,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_policy] = ACTIONS(1),
     [anon_sym_accept] = ACTIONS(1),
     [anon_sym_drop] = ACTIONS(1),
-    [anon_sym_icmpv6] = ACTIONS(1),
     [anon_sym_mark] = ACTIONS(1),
     [anon_sym_ct] = ACTIONS(1),
     [anon_sym_COMMA] = ACTIONS(1),
@@ -8281,40 +8855,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(377),
-    [sym__statements] = STATE(383),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(187),
-    [sym_netns_statement] = STATE(187),
-    [sym_host_statement] = STATE(187),
-    [sym_table_statement] = STATE(187),
-    [sym_let_statement] = STATE(187),
-    [sym_for_statement] = STATE(187),
-    [sym_include_statement] = STATE(187),
-    [sym_expect_statement] = STATE(187),
-    [sym_veth_statement] = STATE(187),
-    [sym_bridge_statement] = STATE(187),
-    [sym_macvlan_statement] = STATE(187),
-    [sym_vxlan_statement] = STATE(187),
-    [sym_link_statement] = STATE(187),
-    [sym_addr_statement] = STATE(187),
-    [sym_state_statement] = STATE(187),
-    [sym_mtu_statement] = STATE(187),
-    [sym_mac_statement] = STATE(187),
-    [sym_master_statement] = STATE(187),
-    [sym_shape_statement] = STATE(187),
-    [sym_htb_statement] = STATE(187),
-    [sym_class_statement] = STATE(187),
-    [sym_filter_statement] = STATE(187),
-    [sym_netem_statement] = STATE(187),
-    [sym_bpf_statement] = STATE(187),
-    [sym_xdp_statement] = STATE(187),
-    [sym_route_statement] = STATE(187),
-    [sym_rule_statement] = STATE(187),
-    [sym_forward_statement] = STATE(187),
-    [sym_sysctl_statement] = STATE(187),
-    [sym_firewall_statement] = STATE(187),
-    [aux_sym__statements_repeat1] = STATE(2),
+    [sym_source_file] = STATE(382),
+    [sym__statements] = STATE(397),
+    [sym__sep] = STATE(5),
+    [sym__statement] = STATE(188),
+    [sym_netns_statement] = STATE(188),
+    [sym_host_statement] = STATE(188),
+    [sym_table_statement] = STATE(188),
+    [sym_let_statement] = STATE(188),
+    [sym_for_statement] = STATE(188),
+    [sym_include_statement] = STATE(188),
+    [sym_expect_statement] = STATE(188),
+    [sym_veth_statement] = STATE(188),
+    [sym_bridge_statement] = STATE(188),
+    [sym_macvlan_statement] = STATE(188),
+    [sym_vxlan_statement] = STATE(188),
+    [sym_link_statement] = STATE(188),
+    [sym_addr_statement] = STATE(188),
+    [sym_state_statement] = STATE(188),
+    [sym_mtu_statement] = STATE(188),
+    [sym_mac_statement] = STATE(188),
+    [sym_master_statement] = STATE(188),
+    [sym_shape_statement] = STATE(188),
+    [sym_htb_statement] = STATE(188),
+    [sym_class_statement] = STATE(188),
+    [sym_filter_statement] = STATE(188),
+    [sym_netem_statement] = STATE(188),
+    [sym_bpf_statement] = STATE(188),
+    [sym_xdp_statement] = STATE(188),
+    [sym_route_statement] = STATE(188),
+    [sym_rule_statement] = STATE(188),
+    [sym_forward_statement] = STATE(188),
+    [sym_sysctl_statement] = STATE(188),
+    [sym_firewall_statement] = STATE(188),
+    [aux_sym__statements_repeat1] = STATE(5),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -8352,41 +8926,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(163),
-    [sym_netns_statement] = STATE(163),
-    [sym_host_statement] = STATE(163),
-    [sym_table_statement] = STATE(163),
-    [sym_let_statement] = STATE(163),
-    [sym_for_statement] = STATE(163),
-    [sym_include_statement] = STATE(163),
-    [sym_expect_statement] = STATE(163),
-    [sym_veth_statement] = STATE(163),
-    [sym_bridge_statement] = STATE(163),
-    [sym_macvlan_statement] = STATE(163),
-    [sym_vxlan_statement] = STATE(163),
-    [sym_link_statement] = STATE(163),
-    [sym_addr_statement] = STATE(163),
-    [sym_state_statement] = STATE(163),
-    [sym_mtu_statement] = STATE(163),
-    [sym_mac_statement] = STATE(163),
-    [sym_master_statement] = STATE(163),
-    [sym_shape_statement] = STATE(163),
-    [sym_htb_statement] = STATE(163),
-    [sym_class_statement] = STATE(163),
-    [sym_filter_statement] = STATE(163),
-    [sym_netem_statement] = STATE(163),
-    [sym_bpf_statement] = STATE(163),
-    [sym_xdp_statement] = STATE(163),
-    [sym_route_statement] = STATE(163),
-    [sym_rule_statement] = STATE(163),
-    [sym_forward_statement] = STATE(163),
-    [sym_sysctl_statement] = STATE(163),
-    [sym_firewall_statement] = STATE(163),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [ts_builtin_sym_end] = ACTIONS(67),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [sym__statements] = STATE(399),
+    [sym__sep] = STATE(5),
+    [sym__statement] = STATE(188),
+    [sym_netns_statement] = STATE(188),
+    [sym_host_statement] = STATE(188),
+    [sym_table_statement] = STATE(188),
+    [sym_let_statement] = STATE(188),
+    [sym_for_statement] = STATE(188),
+    [sym_include_statement] = STATE(188),
+    [sym_expect_statement] = STATE(188),
+    [sym_veth_statement] = STATE(188),
+    [sym_bridge_statement] = STATE(188),
+    [sym_macvlan_statement] = STATE(188),
+    [sym_vxlan_statement] = STATE(188),
+    [sym_link_statement] = STATE(188),
+    [sym_addr_statement] = STATE(188),
+    [sym_state_statement] = STATE(188),
+    [sym_mtu_statement] = STATE(188),
+    [sym_mac_statement] = STATE(188),
+    [sym_master_statement] = STATE(188),
+    [sym_shape_statement] = STATE(188),
+    [sym_htb_statement] = STATE(188),
+    [sym_class_statement] = STATE(188),
+    [sym_filter_statement] = STATE(188),
+    [sym_netem_statement] = STATE(188),
+    [sym_bpf_statement] = STATE(188),
+    [sym_xdp_statement] = STATE(188),
+    [sym_route_statement] = STATE(188),
+    [sym_rule_statement] = STATE(188),
+    [sym_forward_statement] = STATE(188),
+    [sym_sysctl_statement] = STATE(188),
+    [sym_firewall_statement] = STATE(188),
+    [aux_sym__statements_repeat1] = STATE(5),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(67),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -8422,42 +8996,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(388),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(187),
-    [sym_netns_statement] = STATE(187),
-    [sym_host_statement] = STATE(187),
-    [sym_table_statement] = STATE(187),
-    [sym_let_statement] = STATE(187),
-    [sym_for_statement] = STATE(187),
-    [sym_include_statement] = STATE(187),
-    [sym_expect_statement] = STATE(187),
-    [sym_veth_statement] = STATE(187),
-    [sym_bridge_statement] = STATE(187),
-    [sym_macvlan_statement] = STATE(187),
-    [sym_vxlan_statement] = STATE(187),
-    [sym_link_statement] = STATE(187),
-    [sym_addr_statement] = STATE(187),
-    [sym_state_statement] = STATE(187),
-    [sym_mtu_statement] = STATE(187),
-    [sym_mac_statement] = STATE(187),
-    [sym_master_statement] = STATE(187),
-    [sym_shape_statement] = STATE(187),
-    [sym_htb_statement] = STATE(187),
-    [sym_class_statement] = STATE(187),
-    [sym_filter_statement] = STATE(187),
-    [sym_netem_statement] = STATE(187),
-    [sym_bpf_statement] = STATE(187),
-    [sym_xdp_statement] = STATE(187),
-    [sym_route_statement] = STATE(187),
-    [sym_rule_statement] = STATE(187),
-    [sym_forward_statement] = STATE(187),
-    [sym_sysctl_statement] = STATE(187),
-    [sym_firewall_statement] = STATE(187),
-    [aux_sym__statements_repeat1] = STATE(2),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
-    [anon_sym_GT] = ACTIONS(71),
+    [sym__sep] = STATE(9),
+    [sym__statement] = STATE(336),
+    [sym_netns_statement] = STATE(336),
+    [sym_host_statement] = STATE(336),
+    [sym_table_statement] = STATE(336),
+    [sym_let_statement] = STATE(336),
+    [sym_for_statement] = STATE(336),
+    [sym_include_statement] = STATE(336),
+    [sym_expect_statement] = STATE(336),
+    [sym_veth_statement] = STATE(336),
+    [sym_bridge_statement] = STATE(336),
+    [sym_macvlan_statement] = STATE(336),
+    [sym_vxlan_statement] = STATE(336),
+    [sym_link_statement] = STATE(336),
+    [sym_addr_statement] = STATE(336),
+    [sym_state_statement] = STATE(336),
+    [sym_mtu_statement] = STATE(336),
+    [sym_mac_statement] = STATE(336),
+    [sym_master_statement] = STATE(336),
+    [sym_shape_statement] = STATE(336),
+    [sym_htb_statement] = STATE(336),
+    [sym_class_statement] = STATE(336),
+    [sym_filter_statement] = STATE(336),
+    [sym_netem_statement] = STATE(336),
+    [sym_bpf_statement] = STATE(336),
+    [sym_xdp_statement] = STATE(336),
+    [sym_route_statement] = STATE(336),
+    [sym_rule_statement] = STATE(336),
+    [sym_forward_statement] = STATE(336),
+    [sym_sysctl_statement] = STATE(336),
+    [sym_firewall_statement] = STATE(336),
+    [aux_sym__statements_repeat1] = STATE(9),
+    [ts_builtin_sym_end] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
+    [anon_sym_GT] = ACTIONS(69),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -8493,40 +9067,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(9),
-    [sym__statement] = STATE(287),
-    [sym_netns_statement] = STATE(287),
-    [sym_host_statement] = STATE(287),
-    [sym_table_statement] = STATE(287),
-    [sym_let_statement] = STATE(287),
-    [sym_for_statement] = STATE(287),
-    [sym_include_statement] = STATE(287),
-    [sym_expect_statement] = STATE(287),
-    [sym_veth_statement] = STATE(287),
-    [sym_bridge_statement] = STATE(287),
-    [sym_macvlan_statement] = STATE(287),
-    [sym_vxlan_statement] = STATE(287),
-    [sym_link_statement] = STATE(287),
-    [sym_addr_statement] = STATE(287),
-    [sym_state_statement] = STATE(287),
-    [sym_mtu_statement] = STATE(287),
-    [sym_mac_statement] = STATE(287),
-    [sym_master_statement] = STATE(287),
-    [sym_shape_statement] = STATE(287),
-    [sym_htb_statement] = STATE(287),
-    [sym_class_statement] = STATE(287),
-    [sym_filter_statement] = STATE(287),
-    [sym_netem_statement] = STATE(287),
-    [sym_bpf_statement] = STATE(287),
-    [sym_xdp_statement] = STATE(287),
-    [sym_route_statement] = STATE(287),
-    [sym_rule_statement] = STATE(287),
-    [sym_forward_statement] = STATE(287),
-    [sym_sysctl_statement] = STATE(287),
-    [sym_firewall_statement] = STATE(287),
+    [sym__statement] = STATE(336),
+    [sym_netns_statement] = STATE(336),
+    [sym_host_statement] = STATE(336),
+    [sym_table_statement] = STATE(336),
+    [sym_let_statement] = STATE(336),
+    [sym_for_statement] = STATE(336),
+    [sym_include_statement] = STATE(336),
+    [sym_expect_statement] = STATE(336),
+    [sym_veth_statement] = STATE(336),
+    [sym_bridge_statement] = STATE(336),
+    [sym_macvlan_statement] = STATE(336),
+    [sym_vxlan_statement] = STATE(336),
+    [sym_link_statement] = STATE(336),
+    [sym_addr_statement] = STATE(336),
+    [sym_state_statement] = STATE(336),
+    [sym_mtu_statement] = STATE(336),
+    [sym_mac_statement] = STATE(336),
+    [sym_master_statement] = STATE(336),
+    [sym_shape_statement] = STATE(336),
+    [sym_htb_statement] = STATE(336),
+    [sym_class_statement] = STATE(336),
+    [sym_filter_statement] = STATE(336),
+    [sym_netem_statement] = STATE(336),
+    [sym_bpf_statement] = STATE(336),
+    [sym_xdp_statement] = STATE(336),
+    [sym_route_statement] = STATE(336),
+    [sym_rule_statement] = STATE(336),
+    [sym_forward_statement] = STATE(336),
+    [sym_sysctl_statement] = STATE(336),
+    [sym_firewall_statement] = STATE(336),
     [aux_sym__statements_repeat1] = STATE(9),
     [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -8563,40 +9137,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(9),
-    [sym__statement] = STATE(287),
-    [sym_netns_statement] = STATE(287),
-    [sym_host_statement] = STATE(287),
-    [sym_table_statement] = STATE(287),
-    [sym_let_statement] = STATE(287),
-    [sym_for_statement] = STATE(287),
-    [sym_include_statement] = STATE(287),
-    [sym_expect_statement] = STATE(287),
-    [sym_veth_statement] = STATE(287),
-    [sym_bridge_statement] = STATE(287),
-    [sym_macvlan_statement] = STATE(287),
-    [sym_vxlan_statement] = STATE(287),
-    [sym_link_statement] = STATE(287),
-    [sym_addr_statement] = STATE(287),
-    [sym_state_statement] = STATE(287),
-    [sym_mtu_statement] = STATE(287),
-    [sym_mac_statement] = STATE(287),
-    [sym_master_statement] = STATE(287),
-    [sym_shape_statement] = STATE(287),
-    [sym_htb_statement] = STATE(287),
-    [sym_class_statement] = STATE(287),
-    [sym_filter_statement] = STATE(287),
-    [sym_netem_statement] = STATE(287),
-    [sym_bpf_statement] = STATE(287),
-    [sym_xdp_statement] = STATE(287),
-    [sym_route_statement] = STATE(287),
-    [sym_rule_statement] = STATE(287),
-    [sym_forward_statement] = STATE(287),
-    [sym_sysctl_statement] = STATE(287),
-    [sym_firewall_statement] = STATE(287),
+    [sym__statement] = STATE(185),
+    [sym_netns_statement] = STATE(185),
+    [sym_host_statement] = STATE(185),
+    [sym_table_statement] = STATE(185),
+    [sym_let_statement] = STATE(185),
+    [sym_for_statement] = STATE(185),
+    [sym_include_statement] = STATE(185),
+    [sym_expect_statement] = STATE(185),
+    [sym_veth_statement] = STATE(185),
+    [sym_bridge_statement] = STATE(185),
+    [sym_macvlan_statement] = STATE(185),
+    [sym_vxlan_statement] = STATE(185),
+    [sym_link_statement] = STATE(185),
+    [sym_addr_statement] = STATE(185),
+    [sym_state_statement] = STATE(185),
+    [sym_mtu_statement] = STATE(185),
+    [sym_mac_statement] = STATE(185),
+    [sym_master_statement] = STATE(185),
+    [sym_shape_statement] = STATE(185),
+    [sym_htb_statement] = STATE(185),
+    [sym_class_statement] = STATE(185),
+    [sym_filter_statement] = STATE(185),
+    [sym_netem_statement] = STATE(185),
+    [sym_bpf_statement] = STATE(185),
+    [sym_xdp_statement] = STATE(185),
+    [sym_route_statement] = STATE(185),
+    [sym_rule_statement] = STATE(185),
+    [sym_forward_statement] = STATE(185),
+    [sym_sysctl_statement] = STATE(185),
+    [sym_firewall_statement] = STATE(185),
     [aux_sym__statements_repeat1] = STATE(9),
     [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -8633,40 +9207,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(9),
-    [sym__statement] = STATE(287),
-    [sym_netns_statement] = STATE(287),
-    [sym_host_statement] = STATE(287),
-    [sym_table_statement] = STATE(287),
-    [sym_let_statement] = STATE(287),
-    [sym_for_statement] = STATE(287),
-    [sym_include_statement] = STATE(287),
-    [sym_expect_statement] = STATE(287),
-    [sym_veth_statement] = STATE(287),
-    [sym_bridge_statement] = STATE(287),
-    [sym_macvlan_statement] = STATE(287),
-    [sym_vxlan_statement] = STATE(287),
-    [sym_link_statement] = STATE(287),
-    [sym_addr_statement] = STATE(287),
-    [sym_state_statement] = STATE(287),
-    [sym_mtu_statement] = STATE(287),
-    [sym_mac_statement] = STATE(287),
-    [sym_master_statement] = STATE(287),
-    [sym_shape_statement] = STATE(287),
-    [sym_htb_statement] = STATE(287),
-    [sym_class_statement] = STATE(287),
-    [sym_filter_statement] = STATE(287),
-    [sym_netem_statement] = STATE(287),
-    [sym_bpf_statement] = STATE(287),
-    [sym_xdp_statement] = STATE(287),
-    [sym_route_statement] = STATE(287),
-    [sym_rule_statement] = STATE(287),
-    [sym_forward_statement] = STATE(287),
-    [sym_sysctl_statement] = STATE(287),
-    [sym_firewall_statement] = STATE(287),
+    [sym__statement] = STATE(336),
+    [sym_netns_statement] = STATE(336),
+    [sym_host_statement] = STATE(336),
+    [sym_table_statement] = STATE(336),
+    [sym_let_statement] = STATE(336),
+    [sym_for_statement] = STATE(336),
+    [sym_include_statement] = STATE(336),
+    [sym_expect_statement] = STATE(336),
+    [sym_veth_statement] = STATE(336),
+    [sym_bridge_statement] = STATE(336),
+    [sym_macvlan_statement] = STATE(336),
+    [sym_vxlan_statement] = STATE(336),
+    [sym_link_statement] = STATE(336),
+    [sym_addr_statement] = STATE(336),
+    [sym_state_statement] = STATE(336),
+    [sym_mtu_statement] = STATE(336),
+    [sym_mac_statement] = STATE(336),
+    [sym_master_statement] = STATE(336),
+    [sym_shape_statement] = STATE(336),
+    [sym_htb_statement] = STATE(336),
+    [sym_class_statement] = STATE(336),
+    [sym_filter_statement] = STATE(336),
+    [sym_netem_statement] = STATE(336),
+    [sym_bpf_statement] = STATE(336),
+    [sym_xdp_statement] = STATE(336),
+    [sym_route_statement] = STATE(336),
+    [sym_rule_statement] = STATE(336),
+    [sym_forward_statement] = STATE(336),
+    [sym_sysctl_statement] = STATE(336),
+    [sym_firewall_statement] = STATE(336),
     [aux_sym__statements_repeat1] = STATE(9),
     [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -8703,39 +9277,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(9),
-    [sym__statement] = STATE(287),
-    [sym_netns_statement] = STATE(287),
-    [sym_host_statement] = STATE(287),
-    [sym_table_statement] = STATE(287),
-    [sym_let_statement] = STATE(287),
-    [sym_for_statement] = STATE(287),
-    [sym_include_statement] = STATE(287),
-    [sym_expect_statement] = STATE(287),
-    [sym_veth_statement] = STATE(287),
-    [sym_bridge_statement] = STATE(287),
-    [sym_macvlan_statement] = STATE(287),
-    [sym_vxlan_statement] = STATE(287),
-    [sym_link_statement] = STATE(287),
-    [sym_addr_statement] = STATE(287),
-    [sym_state_statement] = STATE(287),
-    [sym_mtu_statement] = STATE(287),
-    [sym_mac_statement] = STATE(287),
-    [sym_master_statement] = STATE(287),
-    [sym_shape_statement] = STATE(287),
-    [sym_htb_statement] = STATE(287),
-    [sym_class_statement] = STATE(287),
-    [sym_filter_statement] = STATE(287),
-    [sym_netem_statement] = STATE(287),
-    [sym_bpf_statement] = STATE(287),
-    [sym_xdp_statement] = STATE(287),
-    [sym_route_statement] = STATE(287),
-    [sym_rule_statement] = STATE(287),
-    [sym_forward_statement] = STATE(287),
-    [sym_sysctl_statement] = STATE(287),
-    [sym_firewall_statement] = STATE(287),
+    [sym__statement] = STATE(336),
+    [sym_netns_statement] = STATE(336),
+    [sym_host_statement] = STATE(336),
+    [sym_table_statement] = STATE(336),
+    [sym_let_statement] = STATE(336),
+    [sym_for_statement] = STATE(336),
+    [sym_include_statement] = STATE(336),
+    [sym_expect_statement] = STATE(336),
+    [sym_veth_statement] = STATE(336),
+    [sym_bridge_statement] = STATE(336),
+    [sym_macvlan_statement] = STATE(336),
+    [sym_vxlan_statement] = STATE(336),
+    [sym_link_statement] = STATE(336),
+    [sym_addr_statement] = STATE(336),
+    [sym_state_statement] = STATE(336),
+    [sym_mtu_statement] = STATE(336),
+    [sym_mac_statement] = STATE(336),
+    [sym_master_statement] = STATE(336),
+    [sym_shape_statement] = STATE(336),
+    [sym_htb_statement] = STATE(336),
+    [sym_class_statement] = STATE(336),
+    [sym_filter_statement] = STATE(336),
+    [sym_netem_statement] = STATE(336),
+    [sym_bpf_statement] = STATE(336),
+    [sym_xdp_statement] = STATE(336),
+    [sym_route_statement] = STATE(336),
+    [sym_rule_statement] = STATE(336),
+    [sym_forward_statement] = STATE(336),
+    [sym_sysctl_statement] = STATE(336),
+    [sym_firewall_statement] = STATE(336),
     [aux_sym__statements_repeat1] = STATE(9),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -8776,11 +9350,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 3,
+    ACTIONS(81), 4,
       anon_sym_prio,
+      anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(79), 44,
+    ACTIONS(79), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8807,10 +9382,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_loss,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
@@ -8818,6 +9393,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
@@ -8825,7 +9403,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [56] = 5,
+  [60] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -8878,14 +9456,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [114] = 3,
+  [118] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 2,
+    ACTIONS(92), 3,
       anon_sym_prio,
+      anon_sym_to,
       sym_integer,
-    ACTIONS(90), 38,
+    ACTIONS(90), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8907,16 +9486,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
@@ -8924,13 +9506,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [163] = 3,
-    ACTIONS(96), 1,
-      sym_integer,
+  [171] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(94), 37,
+    ACTIONS(96), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(94), 40,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8950,16 +9533,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
@@ -8968,15 +9554,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [210] = 4,
-    ACTIONS(100), 1,
-      sym_integer,
+  [222] = 4,
     ACTIONS(102), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(98), 35,
+    ACTIONS(100), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(98), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -8996,31 +9583,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [258] = 4,
-    ACTIONS(106), 1,
-      anon_sym_DOT,
+  [274] = 4,
     ACTIONS(108), 1,
-      sym_integer,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(104), 35,
+    ACTIONS(106), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(104), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9040,31 +9631,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [306] = 4,
-    ACTIONS(112), 1,
-      sym_integer,
+  [326] = 4,
     ACTIONS(114), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(110), 35,
+    ACTIONS(112), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(110), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9084,73 +9679,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [354] = 4,
-    ACTIONS(118), 1,
-      sym_integer,
+  [378] = 4,
     ACTIONS(120), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 35,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
+    ACTIONS(118), 2,
       anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [402] = 3,
-    ACTIONS(124), 1,
       sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(122), 35,
+    ACTIONS(116), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9170,29 +9727,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [447] = 3,
-    ACTIONS(128), 1,
+  [430] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(124), 2,
+      anon_sym_to,
       sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(126), 35,
+    ACTIONS(122), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9212,29 +9773,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [492] = 3,
-    ACTIONS(132), 1,
+  [479] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(128), 2,
+      anon_sym_to,
       sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 35,
+    ACTIONS(126), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9254,28 +9819,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [537] = 3,
-    ACTIONS(136), 1,
-      anon_sym_LT,
+  [528] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(132), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(130), 38,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [577] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(136), 2,
+      anon_sym_LT,
+      anon_sym_to,
     ACTIONS(134), 33,
       ts_builtin_sym_end,
       anon_sym_SEMI,
@@ -9294,33 +9909,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_via,
-      anon_sym_metric,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [580] = 7,
+  [621] = 7,
     ACTIONS(142), 1,
       anon_sym_DOT,
-    ACTIONS(145), 1,
+    ACTIONS(144), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(148), 1,
+    ACTIONS(146), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 3,
+    STATE(23), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -9329,8 +9944,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(140), 10,
+    ACTIONS(140), 15,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
       anon_sym_from,
       anon_sym_to,
@@ -9340,42 +9957,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [617] = 7,
-    ACTIONS(155), 1,
-      anon_sym_DOT,
-    ACTIONS(157), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(159), 1,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [663] = 7,
+    ACTIONS(146), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(22), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(151), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(153), 10,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [654] = 7,
-    ACTIONS(159), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(165), 1,
+    ACTIONS(152), 1,
       anon_sym_DOT,
-    ACTIONS(167), 1,
+    ACTIONS(154), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -9384,13 +9974,15 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 4,
+    ACTIONS(148), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(163), 10,
+    ACTIONS(150), 15,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
       anon_sym_from,
       anon_sym_to,
@@ -9400,103 +9992,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [691] = 7,
-    ACTIONS(169), 1,
-      anon_sym_DOT,
-    ACTIONS(171), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(173), 1,
-      anon_sym_LBRACE2,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [705] = 3,
+    ACTIONS(158), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(161), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(27), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(163), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [727] = 12,
-    ACTIONS(175), 1,
-      sym_identifier,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(183), 1,
-      sym_integer,
-    ACTIONS(187), 1,
-      sym_size,
-    ACTIONS(189), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(382), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(185), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(322), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(116), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [773] = 7,
-    ACTIONS(173), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(191), 1,
-      anon_sym_DOT,
-    ACTIONS(193), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(151), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(23), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(153), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [809] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 19,
+    ACTIONS(156), 24,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9504,9 +10009,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_table,
       anon_sym_EQ,
       anon_sym_src,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [739] = 7,
+    ACTIONS(164), 1,
+      anon_sym_DOT,
+    ACTIONS(167), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(170), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(23), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(162), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
       anon_sym_from,
       anon_sym_to,
@@ -9516,49 +10058,54 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [835] = 7,
-    ACTIONS(197), 1,
-      anon_sym_DOT,
-    ACTIONS(200), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(203), 1,
-      anon_sym_LBRACE2,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [781] = 3,
+    ACTIONS(175), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(138), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(27), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(140), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [871] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(206), 18,
+    ACTIONS(173), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_table,
       anon_sym_src,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [814] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
       anon_sym_from,
       anon_sym_to,
@@ -9568,107 +10115,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-  [896] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(208), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [921] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [946] = 7,
-    ACTIONS(212), 1,
-      anon_sym_DOT,
-    ACTIONS(214), 1,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-    ACTIONS(216), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(163), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [980] = 7,
-    ACTIONS(216), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(218), 1,
-      anon_sym_DOT,
-    ACTIONS(220), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(151), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(153), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1014] = 3,
+  [845] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9679,8 +10130,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 11,
+    ACTIONS(92), 16,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
       anon_sym_from,
       anon_sym_to,
@@ -9690,18 +10143,453 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [1040] = 7,
-    ACTIONS(222), 1,
+  [876] = 13,
+    ACTIONS(183), 1,
+      anon_sym_from,
+    ACTIONS(185), 1,
+      anon_sym_to,
+    ACTIONS(189), 1,
+      anon_sym_fwmark,
+    ACTIONS(191), 1,
+      anon_sym_uidrange,
+    ACTIONS(195), 1,
+      anon_sym_ipproto,
+    STATE(29), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(181), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(187), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(177), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(193), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [926] = 13,
+    ACTIONS(205), 1,
+      anon_sym_from,
+    ACTIONS(208), 1,
+      anon_sym_to,
+    ACTIONS(214), 1,
+      anon_sym_fwmark,
+    ACTIONS(217), 1,
+      anon_sym_uidrange,
+    ACTIONS(223), 1,
+      anon_sym_ipproto,
+    STATE(28), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(202), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(211), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(197), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(220), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [976] = 13,
+    ACTIONS(183), 1,
+      anon_sym_from,
+    ACTIONS(185), 1,
+      anon_sym_to,
+    ACTIONS(189), 1,
+      anon_sym_fwmark,
+    ACTIONS(191), 1,
+      anon_sym_uidrange,
+    ACTIONS(195), 1,
+      anon_sym_ipproto,
+    STATE(28), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(181), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(187), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(193), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(226), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1026] = 4,
+    ACTIONS(230), 1,
+      anon_sym_to,
+    ACTIONS(232), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1057] = 4,
+    ACTIONS(230), 1,
+      anon_sym_to,
+    ACTIONS(232), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1088] = 3,
+    ACTIONS(230), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1116] = 3,
+    ACTIONS(236), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(234), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1144] = 3,
+    ACTIONS(240), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(238), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1172] = 12,
+    ACTIONS(242), 1,
+      sym_identifier,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(250), 1,
+      sym_integer,
+    ACTIONS(254), 1,
+      sym_size,
+    ACTIONS(256), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(385), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(252), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(314), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(127), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [1218] = 7,
+    ACTIONS(258), 1,
       anon_sym_DOT,
-    ACTIONS(225), 1,
+    ACTIONS(260), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(228), 1,
+    ACTIONS(262), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 3,
+    ACTIONS(138), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(38), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(140), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1254] = 7,
+    ACTIONS(262), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(264), 1,
+      anon_sym_DOT,
+    ACTIONS(266), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(36), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(150), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1290] = 7,
+    ACTIONS(268), 1,
+      anon_sym_DOT,
+    ACTIONS(271), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(274), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(160), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(38), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1326] = 3,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1354] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1379] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(283), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1404] = 7,
+    ACTIONS(285), 1,
+      anon_sym_DOT,
+    ACTIONS(287), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(289), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -9718,56 +10606,186 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1074] = 3,
+  [1438] = 7,
+    ACTIONS(289), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(291), 1,
+      anon_sym_DOT,
+    ACTIONS(293), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 11,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      aux_sym__imm_name_part_token1,
-  [1100] = 7,
-    ACTIONS(231), 1,
-      anon_sym_DOT,
-    ACTIONS(233), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(235), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(49), 3,
+    STATE(42), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 4,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(150), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1472] = 7,
+    ACTIONS(295), 1,
+      anon_sym_DOT,
+    ACTIONS(298), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(301), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(162), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1506] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(304), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1530] = 7,
+    ACTIONS(306), 1,
+      anon_sym_DOT,
+    ACTIONS(308), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(310), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(48), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(163), 6,
+    ACTIONS(150), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1133] = 3,
+  [1564] = 7,
+    ACTIONS(312), 1,
+      anon_sym_DOT,
+    ACTIONS(315), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(318), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(162), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1598] = 7,
+    ACTIONS(310), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(321), 1,
+      anon_sym_DOT,
+    ACTIONS(323), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(140), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1632] = 3,
+    ACTIONS(327), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(325), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [1657] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9789,339 +10807,157 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1158] = 11,
-    ACTIONS(237), 1,
+  [1682] = 11,
+    ACTIONS(329), 1,
       anon_sym_GT,
-    ACTIONS(241), 1,
+    ACTIONS(333), 1,
       anon_sym_mark,
-    ACTIONS(243), 1,
+    ACTIONS(335), 1,
       anon_sym_classify,
-    ACTIONS(245), 1,
+    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(247), 1,
+    ACTIONS(339), 1,
       anon_sym_dnat,
-    STATE(69), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(348), 1,
+    STATE(200), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
+    ACTIONS(331), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1199] = 11,
-    ACTIONS(241), 1,
+  [1723] = 11,
+    ACTIONS(333), 1,
       anon_sym_mark,
-    ACTIONS(243), 1,
+    ACTIONS(335), 1,
       anon_sym_classify,
-    ACTIONS(245), 1,
+    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(247), 1,
+    ACTIONS(339), 1,
       anon_sym_dnat,
-    ACTIONS(249), 1,
+    ACTIONS(341), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(348), 1,
+    STATE(359), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
+    ACTIONS(331), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1240] = 11,
-    ACTIONS(241), 1,
+  [1764] = 11,
+    ACTIONS(333), 1,
       anon_sym_mark,
-    ACTIONS(243), 1,
+    ACTIONS(335), 1,
       anon_sym_classify,
-    ACTIONS(245), 1,
+    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(247), 1,
+    ACTIONS(339), 1,
       anon_sym_dnat,
-    ACTIONS(251), 1,
+    ACTIONS(343), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(348), 1,
+    STATE(359), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
+    ACTIONS(331), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1281] = 10,
-    ACTIONS(261), 1,
-      anon_sym_fwmark,
-    ACTIONS(263), 1,
-      anon_sym_uidrange,
-    STATE(46), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(65), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(257), 2,
-      anon_sym_from,
-      anon_sym_to,
-    ACTIONS(259), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(265), 2,
-      anon_sym_priority,
-      anon_sym_pref,
-    ACTIONS(253), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1320] = 10,
-    ACTIONS(278), 1,
-      anon_sym_fwmark,
-    ACTIONS(281), 1,
-      anon_sym_uidrange,
-    STATE(42), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(65), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(269), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(272), 2,
-      anon_sym_from,
-      anon_sym_to,
-    ACTIONS(275), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(284), 2,
-      anon_sym_priority,
-      anon_sym_pref,
-    ACTIONS(267), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1359] = 11,
-    ACTIONS(241), 1,
+  [1805] = 11,
+    ACTIONS(333), 1,
       anon_sym_mark,
-    ACTIONS(243), 1,
+    ACTIONS(335), 1,
       anon_sym_classify,
-    ACTIONS(245), 1,
+    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(247), 1,
+    ACTIONS(339), 1,
       anon_sym_dnat,
-    ACTIONS(289), 1,
+    ACTIONS(345), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(220), 1,
+    STATE(359), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(287), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(48), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1400] = 3,
-    ACTIONS(293), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(291), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1425] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(295), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1448] = 10,
-    ACTIONS(261), 1,
-      anon_sym_fwmark,
-    ACTIONS(263), 1,
-      anon_sym_uidrange,
-    STATE(42), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(65), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(257), 2,
-      anon_sym_from,
-      anon_sym_to,
-    ACTIONS(259), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(265), 2,
-      anon_sym_priority,
-      anon_sym_pref,
-    ACTIONS(297), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1487] = 7,
-    ACTIONS(235), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(299), 1,
-      anon_sym_DOT,
-    ACTIONS(301), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(36), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(151), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(153), 6,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1520] = 11,
-    ACTIONS(241), 1,
-      anon_sym_mark,
-    ACTIONS(243), 1,
-      anon_sym_classify,
-    ACTIONS(245), 1,
-      anon_sym_snat,
-    ACTIONS(247), 1,
-      anon_sym_dnat,
-    ACTIONS(303), 1,
-      anon_sym_GT,
-    STATE(69), 1,
-      sym_firewall_action,
-    STATE(201), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
+    ACTIONS(331), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1561] = 7,
-    ACTIONS(305), 1,
-      anon_sym_DOT,
-    ACTIONS(308), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(311), 1,
-      anon_sym_LBRACE2,
+  [1846] = 11,
+    ACTIONS(333), 1,
+      anon_sym_mark,
+    ACTIONS(335), 1,
+      anon_sym_classify,
+    ACTIONS(337), 1,
+      anon_sym_snat,
+    ACTIONS(339), 1,
+      anon_sym_dnat,
+    ACTIONS(349), 1,
+      anon_sym_GT,
+    STATE(84), 1,
+      sym_firewall_action,
+    STATE(226), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(49), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 4,
-      ts_builtin_sym_end,
+    ACTIONS(347), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-    ACTIONS(140), 6,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1594] = 3,
+    STATE(51), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(331), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1887] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10143,143 +10979,143 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1619] = 4,
-    ACTIONS(316), 1,
-      anon_sym_COMMA,
-    STATE(51), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(314), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1645] = 4,
-    ACTIONS(321), 1,
-      anon_sym_COMMA,
-    STATE(56), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(319), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1671] = 10,
-    ACTIONS(325), 1,
+  [1912] = 10,
+    ACTIONS(353), 1,
       anon_sym_LT,
-    ACTIONS(327), 1,
+    ACTIONS(355), 1,
       anon_sym_id,
-    ACTIONS(331), 1,
+    ACTIONS(359), 1,
       anon_sym_dev,
-    ACTIONS(333), 1,
+    ACTIONS(361), 1,
       anon_sym_port,
-    STATE(100), 1,
+    STATE(106), 1,
       sym__dev_opt,
-    STATE(306), 1,
+    STATE(300), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(64), 2,
+    STATE(87), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(329), 3,
+    ACTIONS(357), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(323), 4,
+    ACTIONS(351), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1709] = 10,
-    ACTIONS(241), 1,
+  [1950] = 4,
+    ACTIONS(365), 1,
+      anon_sym_COMMA,
+    STATE(59), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(363), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(243), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1976] = 4,
+    ACTIONS(369), 1,
+      anon_sym_COMMA,
+    STATE(59), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(367), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2002] = 10,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    ACTIONS(355), 1,
+      anon_sym_id,
+    ACTIONS(359), 1,
+      anon_sym_dev,
+    ACTIONS(361), 1,
+      anon_sym_port,
+    STATE(106), 1,
+      sym__dev_opt,
+    STATE(281), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(357), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(372), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2040] = 10,
+    ACTIONS(333), 1,
+      anon_sym_mark,
+    ACTIONS(335), 1,
       anon_sym_classify,
-    ACTIONS(245), 1,
+    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(247), 1,
+    ACTIONS(339), 1,
       anon_sym_dnat,
-    STATE(69), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(348), 1,
+    STATE(359), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(9), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(239), 5,
+    ACTIONS(331), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1747] = 10,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    ACTIONS(327), 1,
-      anon_sym_id,
-    ACTIONS(331), 1,
-      anon_sym_dev,
-    ACTIONS(333), 1,
-      anon_sym_port,
-    STATE(100), 1,
-      sym__dev_opt,
-    STATE(297), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(53), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(329), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1785] = 4,
-    ACTIONS(321), 1,
+  [2078] = 4,
+    ACTIONS(365), 1,
       anon_sym_COMMA,
-    STATE(51), 1,
+    STATE(58), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(337), 13,
+    ACTIONS(374), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -10293,112 +11129,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1811] = 3,
-    ACTIONS(341), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(339), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1835] = 3,
-    ACTIONS(343), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(319), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [2104] = 10,
+    ACTIONS(378), 1,
       anon_sym_proto,
+    ACTIONS(390), 1,
+      anon_sym_mark,
+    ACTIONS(393), 1,
+      anon_sym_ct,
+    ACTIONS(396), 1,
+      anon_sym_counter,
+    STATE(63), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(381), 2,
       anon_sym_src,
       anon_sym_dst,
+    ACTIONS(384), 2,
       anon_sym_sport,
       anon_sym_dport,
+    ACTIONS(387), 2,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1858] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(345), 14,
-      ts_builtin_sym_end,
+    ACTIONS(376), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [1879] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(347), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [1900] = 3,
-    ACTIONS(343), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(319), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1923] = 3,
-    ACTIONS(351), 1,
+  [2141] = 3,
+    ACTIONS(401), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(349), 13,
+    ACTIONS(399), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10412,98 +11176,242 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1946] = 10,
-    ACTIONS(355), 1,
+  [2164] = 3,
+    ACTIONS(405), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(403), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2187] = 4,
+    ACTIONS(405), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(403), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2212] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(415), 1,
+      anon_sym_onlink,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    STATE(78), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(409), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2249] = 10,
+    ACTIONS(421), 1,
       anon_sym_proto,
-    ACTIONS(367), 1,
+    ACTIONS(429), 1,
       anon_sym_mark,
-    ACTIONS(370), 1,
+    ACTIONS(431), 1,
       anon_sym_ct,
-    ACTIONS(373), 1,
+    ACTIONS(433), 1,
       anon_sym_counter,
     STATE(63), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(358), 2,
+    ACTIONS(423), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(361), 2,
+    ACTIONS(425), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(364), 2,
+    ACTIONS(427), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(353), 3,
+    ACTIONS(419), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1983] = 8,
-    ACTIONS(378), 1,
-      anon_sym_id,
-    ACTIONS(384), 1,
+  [2286] = 3,
+    ACTIONS(435), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2309] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(437), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2330] = 3,
+    ACTIONS(435), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2353] = 10,
+    ACTIONS(447), 1,
+      anon_sym_metric,
+    ACTIONS(450), 1,
+      anon_sym_onlink,
+    ACTIONS(453), 1,
       anon_sym_dev,
-    ACTIONS(387), 1,
-      anon_sym_port,
-    STATE(100), 1,
+    STATE(72), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
       sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(64), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(381), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(376), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2016] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(390), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(441), 2,
       anon_sym_table,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [2037] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 7,
+    ACTIONS(444), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(439), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+  [2390] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
       anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2060] = 3,
+    ACTIONS(458), 1,
+      anon_sym_onlink,
+    STATE(72), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(456), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2427] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(458), 1,
+      anon_sym_onlink,
+    STATE(72), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(460), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2464] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10523,164 +11431,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2083] = 10,
-    ACTIONS(394), 1,
-      anon_sym_proto,
-    ACTIONS(402), 1,
-      anon_sym_mark,
-    ACTIONS(404), 1,
-      anon_sym_ct,
-    ACTIONS(406), 1,
-      anon_sym_counter,
-    STATE(63), 1,
-      aux_sym_firewall_rule_repeat2,
+  [2487] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(396), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(398), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(400), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(392), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2120] = 10,
-    ACTIONS(394), 1,
-      anon_sym_proto,
-    ACTIONS(402), 1,
-      anon_sym_mark,
-    ACTIONS(404), 1,
-      anon_sym_ct,
-    ACTIONS(410), 1,
-      anon_sym_counter,
-    STATE(68), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(396), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(398), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(400), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(408), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2157] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(412), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [2178] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(339), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-  [2199] = 3,
-    ACTIONS(416), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(414), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2222] = 3,
-    ACTIONS(420), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(418), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2245] = 4,
-    ACTIONS(420), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(418), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2270] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(314), 14,
+    ACTIONS(367), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -10695,258 +11450,209 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2291] = 2,
+  [2508] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(458), 1,
+      anon_sym_onlink,
+    STATE(72), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(424), 13,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(462), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2311] = 9,
-    ACTIONS(434), 1,
+  [2545] = 10,
+    ACTIONS(413), 1,
       anon_sym_metric,
-    ACTIONS(437), 1,
+    ACTIONS(417), 1,
       anon_sym_dev,
+    ACTIONS(458), 1,
+      anon_sym_onlink,
+    STATE(72), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(464), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2582] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(468), 1,
+      anon_sym_onlink,
+    STATE(73), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(466), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2619] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(472), 1,
+      anon_sym_onlink,
+    STATE(74), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(105), 1,
+      sym__dev_opt,
+    STATE(109), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(470), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2656] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2679] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(476), 1,
+      anon_sym_onlink,
     STATE(77), 1,
       aux_sym_route_statement_repeat1,
-    STATE(104), 1,
+    STATE(105), 1,
       sym__dev_opt,
-    STATE(106), 1,
+    STATE(109), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(428), 2,
+    ACTIONS(179), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(431), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(426), 4,
+    ACTIONS(474), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2345] = 2,
+  [2716] = 3,
+    ACTIONS(480), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(440), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2365] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2385] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(444), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2405] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(319), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2425] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(446), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2445] = 9,
-    ACTIONS(452), 1,
-      anon_sym_metric,
-    ACTIONS(454), 1,
-      anon_sym_dev,
-    STATE(77), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(104), 1,
-      sym__dev_opt,
-    STATE(106), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(450), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(448), 4,
+    ACTIONS(478), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [2479] = 9,
-    ACTIONS(452), 1,
-      anon_sym_metric,
-    ACTIONS(454), 1,
-      anon_sym_dev,
-    STATE(77), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(104), 1,
-      sym__dev_opt,
-    STATE(106), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(450), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(456), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2513] = 9,
-    ACTIONS(452), 1,
-      anon_sym_metric,
-    ACTIONS(454), 1,
-      anon_sym_dev,
-    STATE(83), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(104), 1,
-      sym__dev_opt,
-    STATE(106), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(450), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(458), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2547] = 9,
-    ACTIONS(452), 1,
-      anon_sym_metric,
-    ACTIONS(454), 1,
-      anon_sym_dev,
-    STATE(84), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(104), 1,
-      sym__dev_opt,
-    STATE(106), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(255), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(450), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(460), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2581] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(462), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2739] = 10,
+    ACTIONS(421), 1,
       anon_sym_proto,
+    ACTIONS(429), 1,
+      anon_sym_mark,
+    ACTIONS(431), 1,
+      anon_sym_ct,
+    ACTIONS(484), 1,
+      anon_sym_counter,
+    STATE(68), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(423), 2,
       anon_sym_src,
       anon_sym_dst,
+    ACTIONS(425), 2,
       anon_sym_sport,
       anon_sym_dport,
+    ACTIONS(427), 2,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2601] = 3,
+    ACTIONS(482), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2776] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10957,15 +11663,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(81), 7,
+    ACTIONS(81), 8,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2623] = 3,
+  [2799] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10976,19 +11683,303 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 7,
+    ACTIONS(92), 8,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2645] = 2,
+  [2822] = 8,
+    ACTIONS(488), 1,
+      anon_sym_id,
+    ACTIONS(494), 1,
+      anon_sym_dev,
+    ACTIONS(497), 1,
+      anon_sym_port,
+    STATE(106), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(464), 12,
+    STATE(87), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(491), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(486), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2855] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(500), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2875] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(502), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2895] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(504), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2915] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2935] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(506), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2955] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(508), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2975] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(510), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2995] = 8,
+    ACTIONS(512), 1,
+      anon_sym_DOT,
+    ACTIONS(515), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    STATE(103), 1,
+      aux_sym__if_name_repeat1,
+    STATE(110), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(159), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3026] = 6,
+    ACTIONS(150), 1,
+      anon_sym_LT,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(519), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(103), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3053] = 7,
+    ACTIONS(140), 1,
+      anon_sym_mode,
+    ACTIONS(521), 1,
+      anon_sym_DOT,
+    ACTIONS(523), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(525), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(138), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3082] = 7,
+    ACTIONS(150), 1,
+      anon_sym_mode,
+    ACTIONS(525), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(527), 1,
+      anon_sym_DOT,
+    ACTIONS(529), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3111] = 7,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(531), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(104), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3140] = 7,
+    ACTIONS(162), 1,
+      anon_sym_mode,
+    ACTIONS(539), 1,
+      anon_sym_DOT,
+    ACTIONS(542), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(545), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3169] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(548), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11001,63 +11992,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2664] = 7,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(466), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(98), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [2693] = 8,
-    ACTIONS(474), 1,
-      anon_sym_DOT,
-    ACTIONS(477), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(479), 1,
+  [3188] = 6,
+    ACTIONS(162), 1,
+      anon_sym_LT,
+    ACTIONS(553), 1,
       anon_sym_LBRACE2,
-    STATE(97), 1,
-      aux_sym__if_name_repeat1,
-    STATE(103), 1,
-      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(153), 2,
+    ACTIONS(550), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(102), 3,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(151), 5,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [2724] = 6,
+      anon_sym_LT_DASH_GT,
+  [3215] = 6,
     ACTIONS(140), 1,
       anon_sym_LT,
-    ACTIONS(484), 1,
+    ACTIONS(517), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(481), 2,
+    ACTIONS(556), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(93), 3,
+    STATE(102), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11067,211 +12034,33 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [2751] = 7,
-    ACTIONS(153), 1,
-      anon_sym_mode,
-    ACTIONS(487), 1,
-      anon_sym_DOT,
-    ACTIONS(489), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(491), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(151), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2780] = 7,
-    ACTIONS(163), 1,
-      anon_sym_mode,
-    ACTIONS(491), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(493), 1,
-      anon_sym_DOT,
-    ACTIONS(495), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2809] = 7,
-    ACTIONS(140), 1,
-      anon_sym_mode,
-    ACTIONS(497), 1,
-      anon_sym_DOT,
-    ACTIONS(500), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(503), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2838] = 6,
-    ACTIONS(163), 1,
-      anon_sym_LT,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(506), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(93), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [2865] = 7,
-    ACTIONS(510), 1,
+  [3242] = 7,
+    ACTIONS(560), 1,
       anon_sym_LBRACE,
-    ACTIONS(513), 1,
+    ACTIONS(563), 1,
       sym_integer,
-    ACTIONS(516), 1,
+    ACTIONS(566), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(508), 4,
+    ACTIONS(558), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(98), 4,
+    STATE(104), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [2894] = 6,
-    ACTIONS(153), 1,
-      anon_sym_LT,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
+  [3271] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(519), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(97), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(151), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [2921] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(521), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2939] = 5,
-    ACTIONS(525), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(528), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(523), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [2963] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(531), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2981] = 5,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(535), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(533), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3005] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(537), 10,
+    ACTIONS(569), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11280,9 +12069,168 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3022] = 3,
+  [3289] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(571), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3307] = 8,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(573), 1,
+      anon_sym_default,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(575), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(82), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3337] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(577), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3355] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(579), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3373] = 5,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(583), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(581), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3397] = 5,
+    ACTIONS(587), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(590), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(585), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3421] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(134), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3439] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(593), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3457] = 5,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(597), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(595), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3480] = 3,
     ACTIONS(92), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -11298,444 +12246,173 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3041] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(539), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3058] = 3,
-    ACTIONS(543), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
+  [3499] = 7,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3077] = 5,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(547), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(545), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3100] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(549), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3117] = 7,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    ACTIONS(555), 1,
-      anon_sym_prio,
-    STATE(111), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(335), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(553), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(551), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3144] = 7,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    ACTIONS(555), 1,
-      anon_sym_prio,
-    STATE(122), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(302), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(553), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(557), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3171] = 7,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(561), 1,
+    ACTIONS(601), 1,
       sym_integer,
-    STATE(357), 1,
+    STATE(373), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(188), 5,
+    STATE(197), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3198] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(563), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3222] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(565), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3242] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(202), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3266] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(571), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3286] = 6,
-    ACTIONS(575), 1,
-      anon_sym_rate,
-    ACTIONS(581), 1,
-      anon_sym_loss,
-    STATE(117), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(578), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(573), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3310] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(584), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3334] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(586), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(219), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3358] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(588), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3382] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(590), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3406] = 5,
-    ACTIONS(597), 1,
+  [3526] = 7,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    ACTIONS(607), 1,
       anon_sym_prio,
-    STATE(122), 1,
+    STATE(119), 1,
       aux_sym_class_statement_repeat1,
+    STATE(324), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(594), 2,
+    ACTIONS(605), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(592), 5,
+    ACTIONS(603), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3428] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(79), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
+  [3553] = 3,
+    ACTIONS(611), 1,
       anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [3446] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(90), 7,
+    ACTIONS(609), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [3464] = 6,
-    ACTIONS(177), 1,
+      anon_sym_SLASH,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3572] = 7,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    ACTIONS(607), 1,
+      anon_sym_prio,
+    STATE(128), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(312), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(605), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(613), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3599] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(600), 1,
+    ACTIONS(615), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(62), 5,
+    STATE(236), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3488] = 6,
-    ACTIONS(177), 1,
+  [3623] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(602), 1,
+    ACTIONS(617), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 5,
+    STATE(235), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3512] = 6,
-    ACTIONS(177), 1,
+  [3647] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(604), 1,
+    ACTIONS(619), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(74), 5,
+    STATE(208), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3536] = 6,
-    ACTIONS(177), 1,
+  [3671] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(606), 1,
+    ACTIONS(621), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(240), 5,
+    STATE(65), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3560] = 6,
-    ACTIONS(177), 1,
+  [3695] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(608), 1,
+    ACTIONS(623), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 5,
+    STATE(66), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3584] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(610), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3608] = 3,
+  [3719] = 3,
     ACTIONS(81), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -11750,14 +12427,309 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [3626] = 6,
-    ACTIONS(177), 1,
+  [3737] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(625), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3757] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(629), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3777] = 5,
+    ACTIONS(636), 1,
+      anon_sym_prio,
+    STATE(128), 1,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(633), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(631), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3799] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(612), 1,
+    ACTIONS(639), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3823] = 6,
+    ACTIONS(643), 1,
+      anon_sym_rate,
+    ACTIONS(647), 1,
+      anon_sym_loss,
+    STATE(153), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(645), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(641), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3847] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(649), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3871] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(651), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3895] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(653), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3919] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(655), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3943] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(79), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [3961] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(92), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(90), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [3979] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(657), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(218), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4003] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(659), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(220), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4027] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(661), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4051] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(663), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4075] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(665), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4099] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(667), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4123] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(669), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11768,32 +12740,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3650] = 6,
-    ACTIONS(177), 1,
+  [4147] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(614), 1,
+    ACTIONS(671), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(226), 5,
+    STATE(254), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3674] = 6,
-    ACTIONS(177), 1,
+  [4171] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(616), 1,
+    ACTIONS(673), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11804,14 +12776,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3698] = 6,
-    ACTIONS(177), 1,
+  [4195] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(618), 1,
+    ACTIONS(675), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11822,14 +12794,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3722] = 6,
-    ACTIONS(177), 1,
+  [4219] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(620), 1,
+    ACTIONS(677), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11840,14 +12812,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3746] = 6,
-    ACTIONS(177), 1,
+  [4243] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(622), 1,
+    ACTIONS(679), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11858,14 +12830,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3770] = 6,
-    ACTIONS(177), 1,
+  [4267] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(624), 1,
+    ACTIONS(681), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11876,14 +12848,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3794] = 6,
-    ACTIONS(177), 1,
+  [4291] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(626), 1,
+    ACTIONS(683), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4315] = 6,
+    ACTIONS(244), 1,
+      anon_sym_DASH,
+    ACTIONS(248), 1,
+      anon_sym_LPAREN,
+    ACTIONS(599), 1,
+      sym_identifier,
+    ACTIONS(685), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11894,14 +12884,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3818] = 6,
-    ACTIONS(177), 1,
+  [4339] = 6,
+    ACTIONS(244), 1,
       anon_sym_DASH,
-    ACTIONS(181), 1,
+    ACTIONS(248), 1,
       anon_sym_LPAREN,
-    ACTIONS(559), 1,
+    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(628), 1,
+    ACTIONS(687), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -11912,234 +12902,45 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3842] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(630), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(235), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3866] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(236), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3890] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(634), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(237), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3914] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(636), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3938] = 6,
-    ACTIONS(177), 1,
-      anon_sym_DASH,
-    ACTIONS(181), 1,
-      anon_sym_LPAREN,
-    ACTIONS(559), 1,
-      sym_identifier,
-    ACTIONS(638), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(239), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3962] = 6,
-    ACTIONS(642), 1,
+  [4363] = 6,
+    ACTIONS(691), 1,
       anon_sym_rate,
-    ACTIONS(646), 1,
+    ACTIONS(697), 1,
       anon_sym_loss,
-    STATE(117), 1,
+    STATE(153), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 2,
+    ACTIONS(694), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(640), 4,
+    ACTIONS(689), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3986] = 5,
-    ACTIONS(333), 1,
+  [4387] = 5,
+    ACTIONS(361), 1,
       anon_sym_port,
-    ACTIONS(650), 1,
+    ACTIONS(702), 1,
       anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(148), 2,
+    STATE(158), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(648), 4,
+    ACTIONS(700), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4007] = 5,
-    ACTIONS(333), 1,
-      anon_sym_port,
-    ACTIONS(650), 1,
-      anon_sym_within,
+  [4408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(155), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(652), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4028] = 6,
-    ACTIONS(656), 1,
-      anon_sym_mode,
-    ACTIONS(658), 1,
-      anon_sym_section,
-    STATE(152), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(216), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(654), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4051] = 7,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(660), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(86), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4076] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4099] = 6,
-    ACTIONS(656), 1,
-      anon_sym_mode,
-    ACTIONS(658), 1,
-      anon_sym_section,
-    STATE(156), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(216), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(662), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4122] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(666), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(664), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4139] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(592), 8,
+    ACTIONS(631), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12148,44 +12949,177 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_rate,
       anon_sym_ceil,
       anon_sym_prio,
-  [4154] = 5,
-    ACTIONS(671), 1,
-      anon_sym_within,
-    ACTIONS(674), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(155), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(669), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4175] = 6,
-    ACTIONS(679), 1,
+  [4423] = 6,
+    ACTIONS(706), 1,
       anon_sym_mode,
-    ACTIONS(682), 1,
+    ACTIONS(709), 1,
       anon_sym_section,
     STATE(156), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(216), 1,
+    STATE(207), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 4,
+    ACTIONS(704), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4198] = 2,
+  [4446] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(573), 8,
+    STATE(99), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4469] = 5,
+    ACTIONS(361), 1,
+      anon_sym_port,
+    ACTIONS(702), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(161), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(712), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4490] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(716), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(714), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4507] = 7,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(719), 1,
+      sym_nat_target,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4532] = 5,
+    ACTIONS(723), 1,
+      anon_sym_within,
+    ACTIONS(726), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(161), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(721), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4553] = 6,
+    ACTIONS(731), 1,
+      anon_sym_mode,
+    ACTIONS(733), 1,
+      anon_sym_section,
+    STATE(165), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(207), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(729), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4576] = 7,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(735), 1,
+      anon_sym_default,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4601] = 5,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(739), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(32), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(737), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [4622] = 6,
+    ACTIONS(731), 1,
+      anon_sym_mode,
+    ACTIONS(733), 1,
+      anon_sym_section,
+    STATE(156), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(207), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(741), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4645] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(689), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12194,352 +13128,136 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [4213] = 7,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(685), 1,
-      sym_nat_target,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4238] = 5,
-    ACTIONS(689), 1,
+  [4660] = 5,
+    ACTIONS(745), 1,
       anon_sym_burst,
-    ACTIONS(692), 1,
-      anon_sym_latency,
-    STATE(159), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4258] = 5,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    ACTIONS(697), 1,
-      anon_sym_mode,
-    STATE(296), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(695), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4278] = 5,
-    ACTIONS(701), 1,
-      anon_sym_burst,
-    ACTIONS(703), 1,
-      anon_sym_latency,
-    STATE(159), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(699), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4298] = 5,
-    STATE(185), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(705), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4318] = 5,
-    STATE(186), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(705), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4338] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(707), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [4352] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(147), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4374] = 7,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(709), 1,
-      aux_sym__name_start_token1,
-    STATE(245), 1,
-      sym_peer_name,
-    STATE(262), 1,
-      sym__if_name,
-    STATE(384), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4398] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4420] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4442] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4464] = 5,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    ACTIONS(713), 1,
-      anon_sym_default,
-    STATE(279), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(711), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4484] = 5,
-    ACTIONS(701), 1,
-      anon_sym_burst,
-    ACTIONS(703), 1,
-      anon_sym_latency,
-    STATE(161), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4504] = 5,
-    ACTIONS(701), 1,
-      anon_sym_burst,
-    ACTIONS(703), 1,
-      anon_sym_latency,
-    STATE(159), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4524] = 6,
-    ACTIONS(717), 1,
-      anon_sym_proto,
-    ACTIONS(723), 1,
-      anon_sym_DASH_GT,
-    STATE(184), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(719), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(721), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4546] = 5,
-    ACTIONS(727), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(729), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(725), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(176), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4566] = 6,
-    ACTIONS(153), 1,
-      anon_sym_on,
-    ACTIONS(731), 1,
-      anon_sym_DOT,
-    ACTIONS(733), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(735), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(177), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [4588] = 5,
-    ACTIONS(729), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(739), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(737), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(178), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4608] = 6,
-    ACTIONS(163), 1,
-      anon_sym_on,
-    ACTIONS(735), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(741), 1,
-      anon_sym_DOT,
-    ACTIONS(743), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(179), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [4630] = 5,
     ACTIONS(747), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(750), 1,
-      anon_sym_LBRACE2,
+      anon_sym_latency,
+    STATE(170), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(745), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(178), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4650] = 6,
-    ACTIONS(140), 1,
-      anon_sym_on,
-    ACTIONS(753), 1,
-      anon_sym_DOT,
-    ACTIONS(756), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(759), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(743), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4680] = 5,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    ACTIONS(751), 1,
+      anon_sym_mode,
+    STATE(340), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [4672] = 6,
-    ACTIONS(762), 1,
+    ACTIONS(749), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4700] = 5,
+    ACTIONS(745), 1,
+      anon_sym_burst,
+    ACTIONS(747), 1,
+      anon_sym_latency,
+    STATE(195), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(753), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4720] = 5,
+    ACTIONS(757), 1,
+      anon_sym_burst,
+    ACTIONS(760), 1,
+      anon_sym_latency,
+    STATE(170), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(755), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4740] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(243), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4762] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4784] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4806] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4828] = 6,
+    ACTIONS(763), 1,
       anon_sym_proto,
-    ACTIONS(771), 1,
+    ACTIONS(769), 1,
       anon_sym_DASH_GT,
-    STATE(180), 1,
+    STATE(196), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -12547,89 +13265,197 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(765), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(768), 2,
+    ACTIONS(767), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [4694] = 6,
-    ACTIONS(468), 1,
+  [4850] = 6,
+    ACTIONS(533), 1,
       anon_sym_LBRACE,
-    ACTIONS(470), 1,
+    ACTIONS(535), 1,
       sym_integer,
-    ACTIONS(472), 1,
+    ACTIONS(537), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 3,
+    STATE(32), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4716] = 5,
-    ACTIONS(701), 1,
-      anon_sym_burst,
-    ACTIONS(703), 1,
-      anon_sym_latency,
-    STATE(172), 1,
-      aux_sym_shape_statement_repeat1,
+  [4872] = 5,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    ACTIONS(773), 1,
+      anon_sym_default,
+    STATE(328), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(773), 4,
+    ACTIONS(771), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4736] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [4892] = 5,
+    ACTIONS(777), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(779), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(210), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4758] = 6,
-    ACTIONS(717), 1,
-      anon_sym_proto,
-    ACTIONS(775), 1,
-      anon_sym_DASH_GT,
-    STATE(180), 1,
-      aux_sym_filter_statement_repeat1,
+    ACTIONS(775), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(180), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4912] = 6,
+    ACTIONS(150), 1,
+      anon_sym_on,
+    ACTIONS(781), 1,
+      anon_sym_DOT,
+    ACTIONS(783), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(785), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(719), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(721), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4780] = 5,
-    STATE(185), 1,
+    STATE(181), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [4934] = 5,
+    ACTIONS(779), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(789), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(787), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(182), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4954] = 6,
+    ACTIONS(140), 1,
+      anon_sym_on,
+    ACTIONS(785), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(791), 1,
+      anon_sym_DOT,
+    ACTIONS(793), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(183), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [4976] = 5,
+    ACTIONS(797), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(800), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(795), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(182), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [4996] = 6,
+    ACTIONS(162), 1,
+      anon_sym_on,
+    ACTIONS(803), 1,
+      anon_sym_DOT,
+    ACTIONS(806), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(809), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(183), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5018] = 5,
+    STATE(193), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(777), 2,
+    ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(779), 2,
+    ACTIONS(812), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
+    STATE(3), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [4800] = 5,
-    STATE(185), 1,
+  [5038] = 5,
+    STATE(194), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(812), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5058] = 6,
+    ACTIONS(763), 1,
+      anon_sym_proto,
+    ACTIONS(814), 1,
+      anon_sym_DASH_GT,
+    STATE(175), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(765), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(767), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5080] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5102] = 5,
+    STATE(184), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12637,255 +13463,19 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(782), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4820] = 5,
-    STATE(162), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(67), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(784), 2,
+    ACTIONS(816), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [4840] = 5,
-    ACTIONS(786), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(788), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4860] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(470), 1,
-      sym_integer,
-    ACTIONS(472), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4882] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(790), 1,
-      aux_sym__name_start_token1,
-    STATE(164), 1,
-      sym__ns_name,
-    STATE(196), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4903] = 6,
-    ACTIONS(792), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(794), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(70), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(21), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4924] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(796), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(275), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4945] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(798), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [4958] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [5122] = 5,
+    ACTIONS(745), 1,
       anon_sym_burst,
+    ACTIONS(747), 1,
       anon_sym_latency,
-  [4971] = 6,
-    ACTIONS(800), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(802), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(160), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 2,
-      sym__name_start,
-      sym_interpolation,
-  [4992] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    STATE(321), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(804), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5009] = 6,
-    ACTIONS(806), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(808), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(45), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5030] = 5,
-    ACTIONS(237), 1,
-      anon_sym_GT,
-    STATE(206), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(39), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5049] = 6,
-    ACTIONS(806), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(808), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(55), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5070] = 6,
-    ACTIONS(812), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(814), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(82), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(25), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5091] = 5,
-    ACTIONS(237), 1,
-      anon_sym_GT,
-    STATE(208), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(39), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5110] = 4,
-    ACTIONS(816), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(669), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [5140] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    STATE(312), 1,
-      sym_block,
+    STATE(167), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12894,247 +13484,197 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5157] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    STATE(303), 1,
-      sym_block,
+  [5142] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(535), 1,
+      sym_integer,
+    ACTIONS(537), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 4,
+    STATE(154), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5164] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5178] = 7,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(822), 1,
+      aux_sym__name_start_token1,
+    STATE(250), 1,
+      sym_peer_name,
+    STATE(261), 1,
+      sym__if_name,
+    STATE(393), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5202] = 5,
+    STATE(193), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(824), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(826), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5222] = 5,
+    STATE(193), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(829), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5242] = 5,
+    ACTIONS(745), 1,
+      anon_sym_burst,
+    ACTIONS(747), 1,
+      anon_sym_latency,
+    STATE(170), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5174] = 5,
-    ACTIONS(825), 1,
+  [5262] = 6,
+    ACTIONS(831), 1,
+      anon_sym_proto,
+    ACTIONS(840), 1,
+      anon_sym_DASH_GT,
+    STATE(196), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(834), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(837), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5284] = 5,
+    ACTIONS(842), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(844), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5304] = 4,
+    ACTIONS(846), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5321] = 6,
+    ACTIONS(848), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(850), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(390), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5342] = 5,
+    ACTIONS(341), 1,
       anon_sym_GT,
-    STATE(206), 1,
+    STATE(214), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(822), 2,
+    ACTIONS(852), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(54), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5193] = 4,
-    ACTIONS(325), 1,
+  [5361] = 4,
+    ACTIONS(854), 1,
       anon_sym_LT,
-    STATE(304), 1,
-      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(827), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5210] = 5,
-    ACTIONS(249), 1,
-      anon_sym_GT,
-    STATE(206), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(829), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(40), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5229] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    STATE(278), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(831), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5246] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(771), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [5259] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(833), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5272] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(835), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5285] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(796), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(207), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5306] = 6,
-    ACTIONS(837), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(839), 1,
-      anon_sym_LBRACE,
-    STATE(164), 1,
-      sym__ns_name,
-    STATE(369), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(174), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5327] = 4,
-    ACTIONS(658), 1,
-      anon_sym_section,
-    STATE(336), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(841), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5344] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(843), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5357] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(796), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(381), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5378] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(796), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(205), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5399] = 4,
-    ACTIONS(845), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
+    ACTIONS(627), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(422), 3,
+    ACTIONS(407), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5416] = 5,
-    ACTIONS(303), 1,
-      anon_sym_GT,
-    STATE(198), 1,
-      aux_sym_rule_block_repeat1,
+  [5378] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(847), 2,
+    ACTIONS(721), 6,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(38), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5435] = 4,
-    ACTIONS(849), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5452] = 4,
-    ACTIONS(851), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5469] = 6,
-    ACTIONS(853), 1,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [5391] = 6,
+    ACTIONS(856), 1,
       aux_sym__name_start_token1,
-    ACTIONS(855), 1,
+    ACTIONS(858), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -13143,532 +13683,897 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 2,
+    STATE(43), 2,
       sym__name_start,
       sym_interpolation,
-  [5490] = 4,
-    ACTIONS(857), 1,
-      anon_sym_RBRACE,
+  [5412] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(282), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5507] = 4,
-    ACTIONS(859), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5524] = 4,
-    ACTIONS(861), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5541] = 4,
-    ACTIONS(863), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5558] = 4,
-    ACTIONS(865), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5575] = 4,
-    ACTIONS(867), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5592] = 4,
-    ACTIONS(869), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5609] = 4,
-    ACTIONS(871), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5626] = 4,
-    ACTIONS(873), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5643] = 4,
-    ACTIONS(875), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5660] = 4,
-    ACTIONS(877), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5677] = 4,
-    ACTIONS(879), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5694] = 4,
-    ACTIONS(881), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5711] = 4,
-    ACTIONS(883), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5728] = 4,
-    ACTIONS(885), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5745] = 4,
-    ACTIONS(887), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5762] = 4,
-    ACTIONS(889), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5779] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(893), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(891), 4,
+    ACTIONS(860), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5794] = 4,
-    ACTIONS(895), 1,
-      anon_sym_RBRACE,
+  [5429] = 5,
+    ACTIONS(865), 1,
+      anon_sym_GT,
+    STATE(205), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(567), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(422), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5811] = 5,
-    ACTIONS(468), 1,
+    ACTIONS(862), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(61), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5448] = 6,
+    ACTIONS(856), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(858), 1,
       anon_sym_LBRACE,
-    ACTIONS(897), 1,
-      sym_identifier,
-    ACTIONS(899), 1,
-      sym_integer,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(60), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(28), 3,
-      sym_table_name,
+    STATE(43), 2,
+      sym__name_start,
       sym_interpolation,
-      sym__int_value,
-  [5830] = 2,
+  [5469] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(901), 6,
+    ACTIONS(867), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5843] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LT,
-    STATE(270), 1,
-      sym_block,
+  [5482] = 4,
+    ACTIONS(869), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(903), 4,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5499] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(871), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5860] = 6,
-    ACTIONS(905), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(907), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [5512] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(873), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5525] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(875), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5538] = 6,
+    ACTIONS(246), 1,
       anon_sym_LBRACE,
+    ACTIONS(877), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(385), 1,
+    STATE(325), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(175), 2,
+    STATE(96), 2,
       sym__name_start,
       sym_interpolation,
-  [5881] = 3,
-    ACTIONS(909), 1,
-      anon_sym_SLASH2,
+  [5559] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(308), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 4,
+    ACTIONS(879), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5895] = 6,
-    ACTIONS(468), 1,
+  [5576] = 5,
+    ACTIONS(345), 1,
+      anon_sym_GT,
+    STATE(205), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(881), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(53), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5595] = 5,
+    ACTIONS(533), 1,
       anon_sym_LBRACE,
-    ACTIONS(911), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(913), 1,
-      aux_sym_class_id_token2,
-    STATE(29), 1,
+    ACTIONS(883), 1,
+      sym_identifier,
+    ACTIONS(885), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 3,
+      sym_table_name,
       sym_interpolation,
-    STATE(110), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5915] = 6,
-    ACTIONS(179), 1,
+      sym__int_value,
+  [5614] = 6,
+    ACTIONS(246), 1,
       anon_sym_LBRACE,
-    ACTIONS(911), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(915), 1,
-      aux_sym_class_id_token2,
-    STATE(29), 1,
-      sym_interpolation,
-    STATE(325), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [5935] = 5,
-    ACTIONS(917), 1,
-      anon_sym_EQ,
-    ACTIONS(919), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(921), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [5953] = 5,
-    ACTIONS(923), 1,
-      anon_sym_EQ,
-    ACTIONS(925), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(928), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [5971] = 5,
-    ACTIONS(642), 1,
-      anon_sym_rate,
-    ACTIONS(646), 1,
-      anon_sym_loss,
-    STATE(146), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [5989] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(911), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(915), 1,
-      aux_sym_class_id_token2,
-    STATE(29), 1,
-      sym_interpolation,
-    STATE(209), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6009] = 5,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(796), 1,
+    ACTIONS(887), 1,
       aux_sym__name_start_token1,
-    STATE(260), 1,
+    STATE(191), 1,
+      sym__ns_name,
+    STATE(213), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5635] = 6,
+    ACTIONS(889), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(891), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(168), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5656] = 4,
+    ACTIONS(893), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5673] = 6,
+    ACTIONS(895), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(897), 1,
+      anon_sym_LBRACE,
+    STATE(45), 1,
+      sym_interface_name,
+    STATE(112), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
+    STATE(46), 2,
       sym__name_start,
       sym_interpolation,
-  [6027] = 3,
-    STATE(52), 1,
+  [5694] = 4,
+    ACTIONS(899), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5711] = 4,
+    ACTIONS(901), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5728] = 4,
+    ACTIONS(903), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5745] = 4,
+    ACTIONS(905), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5762] = 4,
+    ACTIONS(907), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5779] = 4,
+    ACTIONS(909), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5796] = 5,
+    ACTIONS(329), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(911), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(52), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5815] = 4,
+    ACTIONS(913), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5832] = 4,
+    ACTIONS(915), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5849] = 4,
+    ACTIONS(917), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5866] = 4,
+    ACTIONS(919), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5883] = 4,
+    ACTIONS(921), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5900] = 4,
+    ACTIONS(923), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5917] = 4,
+    ACTIONS(925), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5934] = 4,
+    ACTIONS(927), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5951] = 4,
+    ACTIONS(929), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5968] = 4,
+    ACTIONS(931), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5985] = 6,
+    ACTIONS(933), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(935), 1,
+      anon_sym_LBRACE,
+    STATE(191), 1,
+      sym__ns_name,
+    STATE(380), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(178), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6006] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(755), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_burst,
+      anon_sym_latency,
+  [6019] = 6,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(939), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(34), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6040] = 4,
+    ACTIONS(941), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6057] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(288), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(943), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6074] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(311), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6091] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(840), 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+  [6104] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(316), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(947), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6121] = 5,
+    ACTIONS(341), 1,
+      anon_sym_GT,
+    STATE(205), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6140] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(877), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(241), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6161] = 4,
+    ACTIONS(733), 1,
+      anon_sym_section,
+    STATE(315), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(949), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6178] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(951), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6191] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(955), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(953), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6206] = 4,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(337), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(957), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6223] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(877), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(392), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6244] = 6,
+    ACTIONS(959), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(961), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(90), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6265] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(877), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(244), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6286] = 4,
+    ACTIONS(963), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(407), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6303] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(965), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(967), 1,
+      aux_sym_class_id_token2,
+    STATE(41), 1,
+      sym_interpolation,
+    STATE(290), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6323] = 3,
+    ACTIONS(969), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(104), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6337] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(965), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(967), 1,
+      aux_sym_class_id_token2,
+    STATE(41), 1,
+      sym_interpolation,
+    STATE(350), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6357] = 3,
+    STATE(62), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(931), 4,
+    ACTIONS(971), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [6041] = 5,
-    ACTIONS(921), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(933), 1,
-      anon_sym_EQ,
-    ACTIONS(935), 1,
-      aux_sym_sysctl_key_token2,
+  [6371] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(251), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6059] = 6,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(911), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(915), 1,
-      aux_sym_class_id_token2,
-    STATE(29), 1,
-      sym_interpolation,
-    STATE(282), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6079] = 6,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(911), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(913), 1,
-      aux_sym_class_id_token2,
-    STATE(29), 1,
-      sym_interpolation,
-    STATE(79), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6099] = 5,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(937), 1,
-      anon_sym_ingress,
-    ACTIONS(939), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(182), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6117] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(941), 5,
+    ACTIONS(973), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6129] = 2,
+  [6383] = 3,
+    STATE(76), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(943), 5,
+    ACTIONS(971), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6397] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(975), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6409] = 5,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(977), 1,
+      anon_sym_ingress,
+    ACTIONS(979), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(169), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6427] = 5,
+    ACTIONS(981), 1,
+      anon_sym_EQ,
+    ACTIONS(983), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(985), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(267), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6445] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(965), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(987), 1,
+      aux_sym_class_id_token2,
+    STATE(41), 1,
+      sym_interpolation,
+    STATE(117), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6465] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(989), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6141] = 2,
+  [6477] = 5,
+    ACTIONS(643), 1,
+      anon_sym_rate,
+    ACTIONS(647), 1,
+      anon_sym_loss,
+    STATE(130), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(945), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6153] = 3,
-    STATE(75), 1,
-      sym__ct_state,
+    ACTIONS(645), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6495] = 5,
+    ACTIONS(985), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(991), 1,
+      anon_sym_EQ,
+    ACTIONS(993), 1,
+      aux_sym_sysctl_key_token2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(931), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6167] = 3,
-    ACTIONS(947), 1,
-      anon_sym_SLASH2,
+    STATE(268), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6513] = 5,
+    ACTIONS(995), 1,
+      anon_sym_EQ,
+    ACTIONS(997), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1000), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(98), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6181] = 3,
-    ACTIONS(949), 1,
+    STATE(268), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6531] = 6,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(965), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(987), 1,
+      aux_sym_class_id_token2,
+    STATE(41), 1,
+      sym_interpolation,
+    STATE(92), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6551] = 6,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(965), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(967), 1,
+      aux_sym_class_id_token2,
+    STATE(41), 1,
+      sym_interpolation,
+    STATE(242), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6571] = 5,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(877), 1,
+      aux_sym__name_start_token1,
+    STATE(259), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6589] = 3,
+    ACTIONS(1003), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13678,363 +14583,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6195] = 2,
+  [6603] = 3,
+    ACTIONS(1005), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(951), 4,
+    ACTIONS(98), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6206] = 3,
+  [6617] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [6219] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(953), 4,
+    ACTIONS(1007), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6230] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(92), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [6243] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(955), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6254] = 4,
-    ACTIONS(468), 1,
+  [6628] = 4,
+    ACTIONS(533), 1,
       anon_sym_LBRACE,
-    ACTIONS(957), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(58), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6269] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(959), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6280] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(961), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6291] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(963), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6306] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(965), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6317] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(967), 1,
+    ACTIONS(1009), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(171), 2,
+    STATE(166), 2,
       sym_interpolation,
       sym__rate_value,
-  [6332] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(969), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6343] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6354] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(973), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6365] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(975), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6376] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(977), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(61), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6391] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(979), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6402] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(981), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6417] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(983), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(154), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6432] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(985), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6443] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(987), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6454] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(777), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6465] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(989), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6480] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(991), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(203), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6495] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(993), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6510] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(995), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6525] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(983), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(154), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6540] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(995), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6555] = 4,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(997), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6570] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(999), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [6581] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1001), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6592] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1003), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6603] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1005), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6614] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(374), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6629] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(376), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6644] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1009), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6655] = 2,
+  [6643] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14043,45 +14623,52 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6666] = 2,
+  [6654] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1009), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1013), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6677] = 2,
+    STATE(166), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [6669] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1009), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1015), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6688] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
+    STATE(166), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [6684] = 5,
+    ACTIONS(1013), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1015), 1,
+      anon_sym_LBRACE,
+    STATE(263), 1,
+      sym_interpolation,
+    STATE(389), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(373), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6703] = 2,
+  [6701] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1017), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1017), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6714] = 2,
+    STATE(243), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6716] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14090,7 +14677,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6725] = 2,
+  [6727] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14099,40 +14686,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6736] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
+  [6738] = 4,
     ACTIONS(1023), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(194), 2,
-      sym_interpolation,
-      sym__size_value,
-  [6751] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1023), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(194), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6766] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
+      anon_sym_LBRACE2,
     ACTIONS(1025), 1,
-      sym_integer,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6781] = 2,
+    STATE(12), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6753] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6768] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14141,83 +14717,141 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6792] = 4,
-    ACTIONS(468), 1,
+  [6779] = 4,
+    ACTIONS(533), 1,
       anon_sym_LBRACE,
-    ACTIONS(995), 1,
-      sym_percentage,
+    ACTIONS(1029), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(157), 2,
+    STATE(238), 2,
       sym_interpolation,
-      sym__percent_value,
-  [6807] = 4,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1029), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6822] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6837] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(247), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6852] = 4,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1029), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6867] = 5,
+      sym__size_value,
+  [6794] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
     ACTIONS(1031), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1033), 1,
-      anon_sym_LBRACE,
-    STATE(250), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
       sym_interpolation,
-    STATE(389), 1,
-      sym_sysctl_key,
+      sym__int_value,
+  [6809] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6884] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 4,
+    ACTIONS(1033), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6895] = 3,
+  [6820] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1035), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6835] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1037), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6846] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1039), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(30), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6861] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1041), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(383), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6876] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(737), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(32), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6891] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1043), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6902] = 3,
+    ACTIONS(1047), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1045), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [6915] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1029), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [6930] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1049), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6945] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1051), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6956] = 3,
     ACTIONS(79), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -14227,135 +14861,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [6908] = 2,
+  [6969] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1037), 4,
+    ACTIONS(1053), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6919] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1039), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6930] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1041), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6941] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1043), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6952] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1045), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6963] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1047), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6974] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1049), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6989] = 3,
-    ACTIONS(1053), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1051), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7002] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1055), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7017] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7032] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1059), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7043] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1061), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(372), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7058] = 4,
-    ACTIONS(468), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1063), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7073] = 3,
+  [6980] = 3,
     ACTIONS(90), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -14365,7 +14880,91 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7086] = 2,
+  [6993] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(81), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7006] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(90), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(92), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7019] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7034] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(101), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7049] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(384), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7064] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1059), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(155), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7079] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1061), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7090] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1063), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7105] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14374,7 +14973,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7097] = 2,
+  [7116] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14383,140 +14982,400 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7108] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
+  [7127] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(386), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7123] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(387), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7138] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(392), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7153] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(393), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7168] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1007), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(375), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7183] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1069), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7197] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1071), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7211] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1071), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7225] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1069), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7239] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1073), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7253] = 4,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1073), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7267] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(825), 3,
+    ACTIONS(1069), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7277] = 4,
-    ACTIONS(1075), 1,
-      sym_sysctl_value,
-    ACTIONS(1077), 1,
+  [7138] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1071), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7149] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1073), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7160] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1075), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1077), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7182] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1059), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(155), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7197] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7208] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7223] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1083), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7234] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1085), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7245] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7256] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1089), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7271] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1091), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7282] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1093), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7293] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1095), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7308] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1097), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7319] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1099), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7330] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(273), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7345] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7360] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1101), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7371] = 4,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1103), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(318), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7386] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7397] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7408] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1109), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7423] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(824), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7434] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7445] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1113), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7456] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1115), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [7467] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1117), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7478] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(391), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7493] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(398), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7508] = 4,
+    ACTIONS(533), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1119), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7523] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(388), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7538] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1121), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7549] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(395), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7564] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(396), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7579] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(401), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7594] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(402), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7609] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1123), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7620] = 4,
+    ACTIONS(1125), 1,
+      sym_section_name,
+    ACTIONS(1127), 1,
       anon_sym_DQUOTE,
-    STATE(273), 1,
+    STATE(210), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7291] = 2,
+  [7634] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14524,15 +15383,103 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [7301] = 2,
+  [7644] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1129), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(981), 3,
+  [7658] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1129), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7672] = 4,
+    ACTIONS(246), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1131), 1,
+      sym_mac_address,
+    STATE(322), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7686] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1133), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7700] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1017), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [7311] = 2,
+  [7710] = 4,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1135), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7724] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(865), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7734] = 4,
+    ACTIONS(1137), 1,
+      anon_sym_LT,
+    ACTIONS(1139), 1,
+      anon_sym_policy,
+    STATE(334), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7748] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1133), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7762] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1135), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7776] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14540,301 +15487,281 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [7321] = 4,
-    ACTIONS(179), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1079), 1,
-      sym_mac_address,
-    STATE(272), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7335] = 4,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    ACTIONS(1083), 1,
-      anon_sym_policy,
-    STATE(286), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7349] = 4,
-    ACTIONS(1077), 1,
+  [7786] = 4,
+    ACTIONS(1127), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1085), 1,
-      sym_section_name,
-    STATE(212), 1,
+    ACTIONS(1141), 1,
+      sym_sysctl_value,
+    STATE(320), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7363] = 3,
-    ACTIONS(897), 1,
+  [7800] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1143), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [7809] = 3,
+    ACTIONS(883), 1,
       sym_identifier,
-    STATE(378), 1,
+    STATE(381), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7374] = 3,
-    ACTIONS(325), 1,
+  [7820] = 3,
+    ACTIONS(1137), 1,
       anon_sym_LT,
-    STATE(307), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7385] = 3,
-    ACTIONS(559), 1,
-      sym_identifier,
-    STATE(394), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7396] = 3,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    STATE(266), 1,
+    STATE(327), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7407] = 3,
-    ACTIONS(1077), 1,
+  [7831] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1145), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [7840] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1147), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [7849] = 3,
+    ACTIONS(1127), 1,
       anon_sym_DQUOTE,
-    STATE(215), 1,
+    STATE(162), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7418] = 3,
-    ACTIONS(559), 1,
+  [7860] = 3,
+    ACTIONS(599), 1,
       sym_identifier,
-    STATE(390), 1,
+    STATE(386), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7429] = 3,
-    ACTIONS(325), 1,
+  [7871] = 3,
+    ACTIONS(1127), 1,
+      anon_sym_DQUOTE,
+    STATE(247), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7882] = 3,
+    ACTIONS(353), 1,
       anon_sym_LT,
-    STATE(324), 1,
+    STATE(333), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7440] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1087), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [7449] = 3,
-    ACTIONS(1089), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1091), 1,
-      aux_sym_string_token1,
-    ACTIONS(1093), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7460] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1095), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [7469] = 3,
-    ACTIONS(1029), 1,
+  [7893] = 3,
+    ACTIONS(1023), 1,
       anon_sym_LBRACE2,
-    STATE(30), 1,
+    STATE(40), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7480] = 3,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    STATE(30), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7491] = 3,
-    ACTIONS(1077), 1,
+  [7904] = 3,
+    ACTIONS(1127), 1,
       anon_sym_DQUOTE,
-    STATE(149), 1,
+    STATE(274), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7502] = 2,
+  [7915] = 3,
+    ACTIONS(1149), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1151), 1,
+      aux_sym_string_token1,
+    ACTIONS(1153), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7926] = 3,
+    ACTIONS(353), 1,
+      anon_sym_LT,
+    STATE(313), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1097), 2,
+  [7937] = 3,
+    ACTIONS(599), 1,
+      sym_identifier,
+    STATE(404), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7948] = 3,
+    ACTIONS(517), 1,
+      anon_sym_LBRACE2,
+    STATE(40), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7959] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1155), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [7511] = 2,
+  [7968] = 2,
+    ACTIONS(1157), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1099), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [7520] = 3,
-    ACTIONS(1077), 1,
-      anon_sym_DQUOTE,
-    STATE(298), 1,
-      sym_string,
+  [7976] = 2,
+    ACTIONS(1159), 1,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7531] = 2,
-    ACTIONS(341), 1,
+  [7984] = 2,
+    ACTIONS(232), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7539] = 2,
-    ACTIONS(1101), 1,
+  [7992] = 2,
+    ACTIONS(1161), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7547] = 2,
-    ACTIONS(1103), 1,
+  [8000] = 2,
+    ACTIONS(1163), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7555] = 2,
-    ACTIONS(1105), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7563] = 2,
-    ACTIONS(1107), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7571] = 2,
-    ACTIONS(1109), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7579] = 2,
-    ACTIONS(1111), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7587] = 2,
-    ACTIONS(1113), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7595] = 2,
-    ACTIONS(1115), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7603] = 2,
-    ACTIONS(1117), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7611] = 2,
-    ACTIONS(1119), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7619] = 2,
-    ACTIONS(1121), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7627] = 2,
-    ACTIONS(1123), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7635] = 2,
-    ACTIONS(1125), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7643] = 2,
-    ACTIONS(1127), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7651] = 2,
-    ACTIONS(1129), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7659] = 2,
-    ACTIONS(1131), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7667] = 2,
-    ACTIONS(1133), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7675] = 2,
-    ACTIONS(1135), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7683] = 2,
-    ACTIONS(1137), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7691] = 2,
-    ACTIONS(1139), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7699] = 2,
-    ACTIONS(1141), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7707] = 2,
-    ACTIONS(1143), 1,
+  [8008] = 2,
+    ACTIONS(1165), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7715] = 2,
-    ACTIONS(1145), 1,
+  [8016] = 2,
+    ACTIONS(1167), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8024] = 2,
+    ACTIONS(1169), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8032] = 2,
+    ACTIONS(1171), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8040] = 2,
+    ACTIONS(1173), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8048] = 2,
+    ACTIONS(1175), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8056] = 2,
+    ACTIONS(1177), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8064] = 2,
+    ACTIONS(1179), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8072] = 2,
+    ACTIONS(1181), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8080] = 2,
+    ACTIONS(1183), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8088] = 2,
+    ACTIONS(1185), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8096] = 2,
+    ACTIONS(1187), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8104] = 2,
+    ACTIONS(1189), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8112] = 2,
+    ACTIONS(1191), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8120] = 2,
+    ACTIONS(1193), 1,
       anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8128] = 2,
+    ACTIONS(1195), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8136] = 2,
+    ACTIONS(1197), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8144] = 2,
+    ACTIONS(1199), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8152] = 2,
+    ACTIONS(1201), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14842,393 +15769,402 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 56,
-  [SMALL_STATE(10)] = 114,
-  [SMALL_STATE(11)] = 163,
-  [SMALL_STATE(12)] = 210,
-  [SMALL_STATE(13)] = 258,
-  [SMALL_STATE(14)] = 306,
-  [SMALL_STATE(15)] = 354,
-  [SMALL_STATE(16)] = 402,
-  [SMALL_STATE(17)] = 447,
-  [SMALL_STATE(18)] = 492,
-  [SMALL_STATE(19)] = 537,
-  [SMALL_STATE(20)] = 580,
-  [SMALL_STATE(21)] = 617,
-  [SMALL_STATE(22)] = 654,
-  [SMALL_STATE(23)] = 691,
-  [SMALL_STATE(24)] = 727,
-  [SMALL_STATE(25)] = 773,
-  [SMALL_STATE(26)] = 809,
-  [SMALL_STATE(27)] = 835,
-  [SMALL_STATE(28)] = 871,
-  [SMALL_STATE(29)] = 896,
-  [SMALL_STATE(30)] = 921,
-  [SMALL_STATE(31)] = 946,
-  [SMALL_STATE(32)] = 980,
-  [SMALL_STATE(33)] = 1014,
-  [SMALL_STATE(34)] = 1040,
-  [SMALL_STATE(35)] = 1074,
-  [SMALL_STATE(36)] = 1100,
-  [SMALL_STATE(37)] = 1133,
-  [SMALL_STATE(38)] = 1158,
-  [SMALL_STATE(39)] = 1199,
-  [SMALL_STATE(40)] = 1240,
-  [SMALL_STATE(41)] = 1281,
-  [SMALL_STATE(42)] = 1320,
-  [SMALL_STATE(43)] = 1359,
-  [SMALL_STATE(44)] = 1400,
-  [SMALL_STATE(45)] = 1425,
-  [SMALL_STATE(46)] = 1448,
-  [SMALL_STATE(47)] = 1487,
-  [SMALL_STATE(48)] = 1520,
-  [SMALL_STATE(49)] = 1561,
-  [SMALL_STATE(50)] = 1594,
-  [SMALL_STATE(51)] = 1619,
-  [SMALL_STATE(52)] = 1645,
-  [SMALL_STATE(53)] = 1671,
-  [SMALL_STATE(54)] = 1709,
-  [SMALL_STATE(55)] = 1747,
-  [SMALL_STATE(56)] = 1785,
-  [SMALL_STATE(57)] = 1811,
-  [SMALL_STATE(58)] = 1835,
-  [SMALL_STATE(59)] = 1858,
-  [SMALL_STATE(60)] = 1879,
-  [SMALL_STATE(61)] = 1900,
-  [SMALL_STATE(62)] = 1923,
-  [SMALL_STATE(63)] = 1946,
-  [SMALL_STATE(64)] = 1983,
-  [SMALL_STATE(65)] = 2016,
-  [SMALL_STATE(66)] = 2037,
-  [SMALL_STATE(67)] = 2060,
-  [SMALL_STATE(68)] = 2083,
-  [SMALL_STATE(69)] = 2120,
-  [SMALL_STATE(70)] = 2157,
-  [SMALL_STATE(71)] = 2178,
-  [SMALL_STATE(72)] = 2199,
-  [SMALL_STATE(73)] = 2222,
-  [SMALL_STATE(74)] = 2245,
-  [SMALL_STATE(75)] = 2270,
-  [SMALL_STATE(76)] = 2291,
-  [SMALL_STATE(77)] = 2311,
-  [SMALL_STATE(78)] = 2345,
-  [SMALL_STATE(79)] = 2365,
-  [SMALL_STATE(80)] = 2385,
-  [SMALL_STATE(81)] = 2405,
-  [SMALL_STATE(82)] = 2425,
-  [SMALL_STATE(83)] = 2445,
-  [SMALL_STATE(84)] = 2479,
-  [SMALL_STATE(85)] = 2513,
-  [SMALL_STATE(86)] = 2547,
-  [SMALL_STATE(87)] = 2581,
-  [SMALL_STATE(88)] = 2601,
-  [SMALL_STATE(89)] = 2623,
-  [SMALL_STATE(90)] = 2645,
-  [SMALL_STATE(91)] = 2664,
-  [SMALL_STATE(92)] = 2693,
-  [SMALL_STATE(93)] = 2724,
-  [SMALL_STATE(94)] = 2751,
-  [SMALL_STATE(95)] = 2780,
-  [SMALL_STATE(96)] = 2809,
-  [SMALL_STATE(97)] = 2838,
-  [SMALL_STATE(98)] = 2865,
-  [SMALL_STATE(99)] = 2894,
-  [SMALL_STATE(100)] = 2921,
-  [SMALL_STATE(101)] = 2939,
-  [SMALL_STATE(102)] = 2963,
-  [SMALL_STATE(103)] = 2981,
-  [SMALL_STATE(104)] = 3005,
-  [SMALL_STATE(105)] = 3022,
-  [SMALL_STATE(106)] = 3041,
-  [SMALL_STATE(107)] = 3058,
-  [SMALL_STATE(108)] = 3077,
-  [SMALL_STATE(109)] = 3100,
-  [SMALL_STATE(110)] = 3117,
-  [SMALL_STATE(111)] = 3144,
-  [SMALL_STATE(112)] = 3171,
-  [SMALL_STATE(113)] = 3198,
-  [SMALL_STATE(114)] = 3222,
-  [SMALL_STATE(115)] = 3242,
-  [SMALL_STATE(116)] = 3266,
-  [SMALL_STATE(117)] = 3286,
-  [SMALL_STATE(118)] = 3310,
-  [SMALL_STATE(119)] = 3334,
-  [SMALL_STATE(120)] = 3358,
-  [SMALL_STATE(121)] = 3382,
-  [SMALL_STATE(122)] = 3406,
-  [SMALL_STATE(123)] = 3428,
-  [SMALL_STATE(124)] = 3446,
-  [SMALL_STATE(125)] = 3464,
-  [SMALL_STATE(126)] = 3488,
-  [SMALL_STATE(127)] = 3512,
-  [SMALL_STATE(128)] = 3536,
-  [SMALL_STATE(129)] = 3560,
-  [SMALL_STATE(130)] = 3584,
-  [SMALL_STATE(131)] = 3608,
-  [SMALL_STATE(132)] = 3626,
-  [SMALL_STATE(133)] = 3650,
-  [SMALL_STATE(134)] = 3674,
-  [SMALL_STATE(135)] = 3698,
-  [SMALL_STATE(136)] = 3722,
-  [SMALL_STATE(137)] = 3746,
-  [SMALL_STATE(138)] = 3770,
-  [SMALL_STATE(139)] = 3794,
-  [SMALL_STATE(140)] = 3818,
-  [SMALL_STATE(141)] = 3842,
-  [SMALL_STATE(142)] = 3866,
-  [SMALL_STATE(143)] = 3890,
-  [SMALL_STATE(144)] = 3914,
-  [SMALL_STATE(145)] = 3938,
-  [SMALL_STATE(146)] = 3962,
-  [SMALL_STATE(147)] = 3986,
-  [SMALL_STATE(148)] = 4007,
-  [SMALL_STATE(149)] = 4028,
-  [SMALL_STATE(150)] = 4051,
-  [SMALL_STATE(151)] = 4076,
-  [SMALL_STATE(152)] = 4099,
-  [SMALL_STATE(153)] = 4122,
-  [SMALL_STATE(154)] = 4139,
-  [SMALL_STATE(155)] = 4154,
-  [SMALL_STATE(156)] = 4175,
-  [SMALL_STATE(157)] = 4198,
-  [SMALL_STATE(158)] = 4213,
-  [SMALL_STATE(159)] = 4238,
-  [SMALL_STATE(160)] = 4258,
-  [SMALL_STATE(161)] = 4278,
-  [SMALL_STATE(162)] = 4298,
-  [SMALL_STATE(163)] = 4318,
-  [SMALL_STATE(164)] = 4338,
-  [SMALL_STATE(165)] = 4352,
-  [SMALL_STATE(166)] = 4374,
-  [SMALL_STATE(167)] = 4398,
-  [SMALL_STATE(168)] = 4420,
-  [SMALL_STATE(169)] = 4442,
-  [SMALL_STATE(170)] = 4464,
-  [SMALL_STATE(171)] = 4484,
-  [SMALL_STATE(172)] = 4504,
-  [SMALL_STATE(173)] = 4524,
-  [SMALL_STATE(174)] = 4546,
-  [SMALL_STATE(175)] = 4566,
-  [SMALL_STATE(176)] = 4588,
-  [SMALL_STATE(177)] = 4608,
-  [SMALL_STATE(178)] = 4630,
-  [SMALL_STATE(179)] = 4650,
-  [SMALL_STATE(180)] = 4672,
-  [SMALL_STATE(181)] = 4694,
-  [SMALL_STATE(182)] = 4716,
-  [SMALL_STATE(183)] = 4736,
-  [SMALL_STATE(184)] = 4758,
-  [SMALL_STATE(185)] = 4780,
-  [SMALL_STATE(186)] = 4800,
-  [SMALL_STATE(187)] = 4820,
-  [SMALL_STATE(188)] = 4840,
-  [SMALL_STATE(189)] = 4860,
-  [SMALL_STATE(190)] = 4882,
-  [SMALL_STATE(191)] = 4903,
-  [SMALL_STATE(192)] = 4924,
-  [SMALL_STATE(193)] = 4945,
-  [SMALL_STATE(194)] = 4958,
-  [SMALL_STATE(195)] = 4971,
-  [SMALL_STATE(196)] = 4992,
-  [SMALL_STATE(197)] = 5009,
-  [SMALL_STATE(198)] = 5030,
-  [SMALL_STATE(199)] = 5049,
-  [SMALL_STATE(200)] = 5070,
-  [SMALL_STATE(201)] = 5091,
-  [SMALL_STATE(202)] = 5110,
-  [SMALL_STATE(203)] = 5127,
-  [SMALL_STATE(204)] = 5140,
-  [SMALL_STATE(205)] = 5157,
-  [SMALL_STATE(206)] = 5174,
-  [SMALL_STATE(207)] = 5193,
-  [SMALL_STATE(208)] = 5210,
-  [SMALL_STATE(209)] = 5229,
-  [SMALL_STATE(210)] = 5246,
-  [SMALL_STATE(211)] = 5259,
-  [SMALL_STATE(212)] = 5272,
-  [SMALL_STATE(213)] = 5285,
-  [SMALL_STATE(214)] = 5306,
-  [SMALL_STATE(215)] = 5327,
-  [SMALL_STATE(216)] = 5344,
-  [SMALL_STATE(217)] = 5357,
-  [SMALL_STATE(218)] = 5378,
-  [SMALL_STATE(219)] = 5399,
-  [SMALL_STATE(220)] = 5416,
-  [SMALL_STATE(221)] = 5435,
-  [SMALL_STATE(222)] = 5452,
-  [SMALL_STATE(223)] = 5469,
-  [SMALL_STATE(224)] = 5490,
-  [SMALL_STATE(225)] = 5507,
-  [SMALL_STATE(226)] = 5524,
-  [SMALL_STATE(227)] = 5541,
-  [SMALL_STATE(228)] = 5558,
-  [SMALL_STATE(229)] = 5575,
-  [SMALL_STATE(230)] = 5592,
-  [SMALL_STATE(231)] = 5609,
-  [SMALL_STATE(232)] = 5626,
-  [SMALL_STATE(233)] = 5643,
-  [SMALL_STATE(234)] = 5660,
-  [SMALL_STATE(235)] = 5677,
-  [SMALL_STATE(236)] = 5694,
-  [SMALL_STATE(237)] = 5711,
-  [SMALL_STATE(238)] = 5728,
-  [SMALL_STATE(239)] = 5745,
-  [SMALL_STATE(240)] = 5762,
-  [SMALL_STATE(241)] = 5779,
-  [SMALL_STATE(242)] = 5794,
-  [SMALL_STATE(243)] = 5811,
-  [SMALL_STATE(244)] = 5830,
-  [SMALL_STATE(245)] = 5843,
-  [SMALL_STATE(246)] = 5860,
-  [SMALL_STATE(247)] = 5881,
-  [SMALL_STATE(248)] = 5895,
-  [SMALL_STATE(249)] = 5915,
-  [SMALL_STATE(250)] = 5935,
-  [SMALL_STATE(251)] = 5953,
-  [SMALL_STATE(252)] = 5971,
-  [SMALL_STATE(253)] = 5989,
-  [SMALL_STATE(254)] = 6009,
-  [SMALL_STATE(255)] = 6027,
-  [SMALL_STATE(256)] = 6041,
-  [SMALL_STATE(257)] = 6059,
-  [SMALL_STATE(258)] = 6079,
-  [SMALL_STATE(259)] = 6099,
-  [SMALL_STATE(260)] = 6117,
-  [SMALL_STATE(261)] = 6129,
-  [SMALL_STATE(262)] = 6141,
-  [SMALL_STATE(263)] = 6153,
-  [SMALL_STATE(264)] = 6167,
-  [SMALL_STATE(265)] = 6181,
-  [SMALL_STATE(266)] = 6195,
-  [SMALL_STATE(267)] = 6206,
-  [SMALL_STATE(268)] = 6219,
-  [SMALL_STATE(269)] = 6230,
-  [SMALL_STATE(270)] = 6243,
-  [SMALL_STATE(271)] = 6254,
-  [SMALL_STATE(272)] = 6269,
-  [SMALL_STATE(273)] = 6280,
-  [SMALL_STATE(274)] = 6291,
-  [SMALL_STATE(275)] = 6306,
-  [SMALL_STATE(276)] = 6317,
-  [SMALL_STATE(277)] = 6332,
-  [SMALL_STATE(278)] = 6343,
-  [SMALL_STATE(279)] = 6354,
-  [SMALL_STATE(280)] = 6365,
-  [SMALL_STATE(281)] = 6376,
-  [SMALL_STATE(282)] = 6391,
-  [SMALL_STATE(283)] = 6402,
-  [SMALL_STATE(284)] = 6417,
-  [SMALL_STATE(285)] = 6432,
-  [SMALL_STATE(286)] = 6443,
-  [SMALL_STATE(287)] = 6454,
-  [SMALL_STATE(288)] = 6465,
-  [SMALL_STATE(289)] = 6480,
-  [SMALL_STATE(290)] = 6495,
-  [SMALL_STATE(291)] = 6510,
-  [SMALL_STATE(292)] = 6525,
-  [SMALL_STATE(293)] = 6540,
-  [SMALL_STATE(294)] = 6555,
-  [SMALL_STATE(295)] = 6570,
-  [SMALL_STATE(296)] = 6581,
-  [SMALL_STATE(297)] = 6592,
-  [SMALL_STATE(298)] = 6603,
-  [SMALL_STATE(299)] = 6614,
-  [SMALL_STATE(300)] = 6629,
-  [SMALL_STATE(301)] = 6644,
-  [SMALL_STATE(302)] = 6655,
-  [SMALL_STATE(303)] = 6666,
-  [SMALL_STATE(304)] = 6677,
-  [SMALL_STATE(305)] = 6688,
-  [SMALL_STATE(306)] = 6703,
-  [SMALL_STATE(307)] = 6714,
-  [SMALL_STATE(308)] = 6725,
-  [SMALL_STATE(309)] = 6736,
-  [SMALL_STATE(310)] = 6751,
-  [SMALL_STATE(311)] = 6766,
-  [SMALL_STATE(312)] = 6781,
-  [SMALL_STATE(313)] = 6792,
-  [SMALL_STATE(314)] = 6807,
-  [SMALL_STATE(315)] = 6822,
-  [SMALL_STATE(316)] = 6837,
-  [SMALL_STATE(317)] = 6852,
-  [SMALL_STATE(318)] = 6867,
-  [SMALL_STATE(319)] = 6884,
-  [SMALL_STATE(320)] = 6895,
-  [SMALL_STATE(321)] = 6908,
-  [SMALL_STATE(322)] = 6919,
-  [SMALL_STATE(323)] = 6930,
-  [SMALL_STATE(324)] = 6941,
-  [SMALL_STATE(325)] = 6952,
-  [SMALL_STATE(326)] = 6963,
-  [SMALL_STATE(327)] = 6974,
-  [SMALL_STATE(328)] = 6989,
-  [SMALL_STATE(329)] = 7002,
-  [SMALL_STATE(330)] = 7017,
-  [SMALL_STATE(331)] = 7032,
-  [SMALL_STATE(332)] = 7043,
-  [SMALL_STATE(333)] = 7058,
-  [SMALL_STATE(334)] = 7073,
-  [SMALL_STATE(335)] = 7086,
-  [SMALL_STATE(336)] = 7097,
-  [SMALL_STATE(337)] = 7108,
-  [SMALL_STATE(338)] = 7123,
-  [SMALL_STATE(339)] = 7138,
-  [SMALL_STATE(340)] = 7153,
-  [SMALL_STATE(341)] = 7168,
-  [SMALL_STATE(342)] = 7183,
-  [SMALL_STATE(343)] = 7197,
-  [SMALL_STATE(344)] = 7211,
-  [SMALL_STATE(345)] = 7225,
-  [SMALL_STATE(346)] = 7239,
-  [SMALL_STATE(347)] = 7253,
-  [SMALL_STATE(348)] = 7267,
-  [SMALL_STATE(349)] = 7277,
-  [SMALL_STATE(350)] = 7291,
-  [SMALL_STATE(351)] = 7301,
-  [SMALL_STATE(352)] = 7311,
-  [SMALL_STATE(353)] = 7321,
-  [SMALL_STATE(354)] = 7335,
-  [SMALL_STATE(355)] = 7349,
-  [SMALL_STATE(356)] = 7363,
-  [SMALL_STATE(357)] = 7374,
-  [SMALL_STATE(358)] = 7385,
-  [SMALL_STATE(359)] = 7396,
-  [SMALL_STATE(360)] = 7407,
-  [SMALL_STATE(361)] = 7418,
-  [SMALL_STATE(362)] = 7429,
-  [SMALL_STATE(363)] = 7440,
-  [SMALL_STATE(364)] = 7449,
-  [SMALL_STATE(365)] = 7460,
-  [SMALL_STATE(366)] = 7469,
-  [SMALL_STATE(367)] = 7480,
-  [SMALL_STATE(368)] = 7491,
-  [SMALL_STATE(369)] = 7502,
-  [SMALL_STATE(370)] = 7511,
-  [SMALL_STATE(371)] = 7520,
-  [SMALL_STATE(372)] = 7531,
-  [SMALL_STATE(373)] = 7539,
-  [SMALL_STATE(374)] = 7547,
-  [SMALL_STATE(375)] = 7555,
-  [SMALL_STATE(376)] = 7563,
-  [SMALL_STATE(377)] = 7571,
-  [SMALL_STATE(378)] = 7579,
-  [SMALL_STATE(379)] = 7587,
-  [SMALL_STATE(380)] = 7595,
-  [SMALL_STATE(381)] = 7603,
-  [SMALL_STATE(382)] = 7611,
-  [SMALL_STATE(383)] = 7619,
-  [SMALL_STATE(384)] = 7627,
-  [SMALL_STATE(385)] = 7635,
-  [SMALL_STATE(386)] = 7643,
-  [SMALL_STATE(387)] = 7651,
-  [SMALL_STATE(388)] = 7659,
-  [SMALL_STATE(389)] = 7667,
-  [SMALL_STATE(390)] = 7675,
-  [SMALL_STATE(391)] = 7683,
-  [SMALL_STATE(392)] = 7691,
-  [SMALL_STATE(393)] = 7699,
-  [SMALL_STATE(394)] = 7707,
-  [SMALL_STATE(395)] = 7715,
+  [SMALL_STATE(9)] = 60,
+  [SMALL_STATE(10)] = 118,
+  [SMALL_STATE(11)] = 171,
+  [SMALL_STATE(12)] = 222,
+  [SMALL_STATE(13)] = 274,
+  [SMALL_STATE(14)] = 326,
+  [SMALL_STATE(15)] = 378,
+  [SMALL_STATE(16)] = 430,
+  [SMALL_STATE(17)] = 479,
+  [SMALL_STATE(18)] = 528,
+  [SMALL_STATE(19)] = 577,
+  [SMALL_STATE(20)] = 621,
+  [SMALL_STATE(21)] = 663,
+  [SMALL_STATE(22)] = 705,
+  [SMALL_STATE(23)] = 739,
+  [SMALL_STATE(24)] = 781,
+  [SMALL_STATE(25)] = 814,
+  [SMALL_STATE(26)] = 845,
+  [SMALL_STATE(27)] = 876,
+  [SMALL_STATE(28)] = 926,
+  [SMALL_STATE(29)] = 976,
+  [SMALL_STATE(30)] = 1026,
+  [SMALL_STATE(31)] = 1057,
+  [SMALL_STATE(32)] = 1088,
+  [SMALL_STATE(33)] = 1116,
+  [SMALL_STATE(34)] = 1144,
+  [SMALL_STATE(35)] = 1172,
+  [SMALL_STATE(36)] = 1218,
+  [SMALL_STATE(37)] = 1254,
+  [SMALL_STATE(38)] = 1290,
+  [SMALL_STATE(39)] = 1326,
+  [SMALL_STATE(40)] = 1354,
+  [SMALL_STATE(41)] = 1379,
+  [SMALL_STATE(42)] = 1404,
+  [SMALL_STATE(43)] = 1438,
+  [SMALL_STATE(44)] = 1472,
+  [SMALL_STATE(45)] = 1506,
+  [SMALL_STATE(46)] = 1530,
+  [SMALL_STATE(47)] = 1564,
+  [SMALL_STATE(48)] = 1598,
+  [SMALL_STATE(49)] = 1632,
+  [SMALL_STATE(50)] = 1657,
+  [SMALL_STATE(51)] = 1682,
+  [SMALL_STATE(52)] = 1723,
+  [SMALL_STATE(53)] = 1764,
+  [SMALL_STATE(54)] = 1805,
+  [SMALL_STATE(55)] = 1846,
+  [SMALL_STATE(56)] = 1887,
+  [SMALL_STATE(57)] = 1912,
+  [SMALL_STATE(58)] = 1950,
+  [SMALL_STATE(59)] = 1976,
+  [SMALL_STATE(60)] = 2002,
+  [SMALL_STATE(61)] = 2040,
+  [SMALL_STATE(62)] = 2078,
+  [SMALL_STATE(63)] = 2104,
+  [SMALL_STATE(64)] = 2141,
+  [SMALL_STATE(65)] = 2164,
+  [SMALL_STATE(66)] = 2187,
+  [SMALL_STATE(67)] = 2212,
+  [SMALL_STATE(68)] = 2249,
+  [SMALL_STATE(69)] = 2286,
+  [SMALL_STATE(70)] = 2309,
+  [SMALL_STATE(71)] = 2330,
+  [SMALL_STATE(72)] = 2353,
+  [SMALL_STATE(73)] = 2390,
+  [SMALL_STATE(74)] = 2427,
+  [SMALL_STATE(75)] = 2464,
+  [SMALL_STATE(76)] = 2487,
+  [SMALL_STATE(77)] = 2508,
+  [SMALL_STATE(78)] = 2545,
+  [SMALL_STATE(79)] = 2582,
+  [SMALL_STATE(80)] = 2619,
+  [SMALL_STATE(81)] = 2656,
+  [SMALL_STATE(82)] = 2679,
+  [SMALL_STATE(83)] = 2716,
+  [SMALL_STATE(84)] = 2739,
+  [SMALL_STATE(85)] = 2776,
+  [SMALL_STATE(86)] = 2799,
+  [SMALL_STATE(87)] = 2822,
+  [SMALL_STATE(88)] = 2855,
+  [SMALL_STATE(89)] = 2875,
+  [SMALL_STATE(90)] = 2895,
+  [SMALL_STATE(91)] = 2915,
+  [SMALL_STATE(92)] = 2935,
+  [SMALL_STATE(93)] = 2955,
+  [SMALL_STATE(94)] = 2975,
+  [SMALL_STATE(95)] = 2995,
+  [SMALL_STATE(96)] = 3026,
+  [SMALL_STATE(97)] = 3053,
+  [SMALL_STATE(98)] = 3082,
+  [SMALL_STATE(99)] = 3111,
+  [SMALL_STATE(100)] = 3140,
+  [SMALL_STATE(101)] = 3169,
+  [SMALL_STATE(102)] = 3188,
+  [SMALL_STATE(103)] = 3215,
+  [SMALL_STATE(104)] = 3242,
+  [SMALL_STATE(105)] = 3271,
+  [SMALL_STATE(106)] = 3289,
+  [SMALL_STATE(107)] = 3307,
+  [SMALL_STATE(108)] = 3337,
+  [SMALL_STATE(109)] = 3355,
+  [SMALL_STATE(110)] = 3373,
+  [SMALL_STATE(111)] = 3397,
+  [SMALL_STATE(112)] = 3421,
+  [SMALL_STATE(113)] = 3439,
+  [SMALL_STATE(114)] = 3457,
+  [SMALL_STATE(115)] = 3480,
+  [SMALL_STATE(116)] = 3499,
+  [SMALL_STATE(117)] = 3526,
+  [SMALL_STATE(118)] = 3553,
+  [SMALL_STATE(119)] = 3572,
+  [SMALL_STATE(120)] = 3599,
+  [SMALL_STATE(121)] = 3623,
+  [SMALL_STATE(122)] = 3647,
+  [SMALL_STATE(123)] = 3671,
+  [SMALL_STATE(124)] = 3695,
+  [SMALL_STATE(125)] = 3719,
+  [SMALL_STATE(126)] = 3737,
+  [SMALL_STATE(127)] = 3757,
+  [SMALL_STATE(128)] = 3777,
+  [SMALL_STATE(129)] = 3799,
+  [SMALL_STATE(130)] = 3823,
+  [SMALL_STATE(131)] = 3847,
+  [SMALL_STATE(132)] = 3871,
+  [SMALL_STATE(133)] = 3895,
+  [SMALL_STATE(134)] = 3919,
+  [SMALL_STATE(135)] = 3943,
+  [SMALL_STATE(136)] = 3961,
+  [SMALL_STATE(137)] = 3979,
+  [SMALL_STATE(138)] = 4003,
+  [SMALL_STATE(139)] = 4027,
+  [SMALL_STATE(140)] = 4051,
+  [SMALL_STATE(141)] = 4075,
+  [SMALL_STATE(142)] = 4099,
+  [SMALL_STATE(143)] = 4123,
+  [SMALL_STATE(144)] = 4147,
+  [SMALL_STATE(145)] = 4171,
+  [SMALL_STATE(146)] = 4195,
+  [SMALL_STATE(147)] = 4219,
+  [SMALL_STATE(148)] = 4243,
+  [SMALL_STATE(149)] = 4267,
+  [SMALL_STATE(150)] = 4291,
+  [SMALL_STATE(151)] = 4315,
+  [SMALL_STATE(152)] = 4339,
+  [SMALL_STATE(153)] = 4363,
+  [SMALL_STATE(154)] = 4387,
+  [SMALL_STATE(155)] = 4408,
+  [SMALL_STATE(156)] = 4423,
+  [SMALL_STATE(157)] = 4446,
+  [SMALL_STATE(158)] = 4469,
+  [SMALL_STATE(159)] = 4490,
+  [SMALL_STATE(160)] = 4507,
+  [SMALL_STATE(161)] = 4532,
+  [SMALL_STATE(162)] = 4553,
+  [SMALL_STATE(163)] = 4576,
+  [SMALL_STATE(164)] = 4601,
+  [SMALL_STATE(165)] = 4622,
+  [SMALL_STATE(166)] = 4645,
+  [SMALL_STATE(167)] = 4660,
+  [SMALL_STATE(168)] = 4680,
+  [SMALL_STATE(169)] = 4700,
+  [SMALL_STATE(170)] = 4720,
+  [SMALL_STATE(171)] = 4740,
+  [SMALL_STATE(172)] = 4762,
+  [SMALL_STATE(173)] = 4784,
+  [SMALL_STATE(174)] = 4806,
+  [SMALL_STATE(175)] = 4828,
+  [SMALL_STATE(176)] = 4850,
+  [SMALL_STATE(177)] = 4872,
+  [SMALL_STATE(178)] = 4892,
+  [SMALL_STATE(179)] = 4912,
+  [SMALL_STATE(180)] = 4934,
+  [SMALL_STATE(181)] = 4954,
+  [SMALL_STATE(182)] = 4976,
+  [SMALL_STATE(183)] = 4996,
+  [SMALL_STATE(184)] = 5018,
+  [SMALL_STATE(185)] = 5038,
+  [SMALL_STATE(186)] = 5058,
+  [SMALL_STATE(187)] = 5080,
+  [SMALL_STATE(188)] = 5102,
+  [SMALL_STATE(189)] = 5122,
+  [SMALL_STATE(190)] = 5142,
+  [SMALL_STATE(191)] = 5164,
+  [SMALL_STATE(192)] = 5178,
+  [SMALL_STATE(193)] = 5202,
+  [SMALL_STATE(194)] = 5222,
+  [SMALL_STATE(195)] = 5242,
+  [SMALL_STATE(196)] = 5262,
+  [SMALL_STATE(197)] = 5284,
+  [SMALL_STATE(198)] = 5304,
+  [SMALL_STATE(199)] = 5321,
+  [SMALL_STATE(200)] = 5342,
+  [SMALL_STATE(201)] = 5361,
+  [SMALL_STATE(202)] = 5378,
+  [SMALL_STATE(203)] = 5391,
+  [SMALL_STATE(204)] = 5412,
+  [SMALL_STATE(205)] = 5429,
+  [SMALL_STATE(206)] = 5448,
+  [SMALL_STATE(207)] = 5469,
+  [SMALL_STATE(208)] = 5482,
+  [SMALL_STATE(209)] = 5499,
+  [SMALL_STATE(210)] = 5512,
+  [SMALL_STATE(211)] = 5525,
+  [SMALL_STATE(212)] = 5538,
+  [SMALL_STATE(213)] = 5559,
+  [SMALL_STATE(214)] = 5576,
+  [SMALL_STATE(215)] = 5595,
+  [SMALL_STATE(216)] = 5614,
+  [SMALL_STATE(217)] = 5635,
+  [SMALL_STATE(218)] = 5656,
+  [SMALL_STATE(219)] = 5673,
+  [SMALL_STATE(220)] = 5694,
+  [SMALL_STATE(221)] = 5711,
+  [SMALL_STATE(222)] = 5728,
+  [SMALL_STATE(223)] = 5745,
+  [SMALL_STATE(224)] = 5762,
+  [SMALL_STATE(225)] = 5779,
+  [SMALL_STATE(226)] = 5796,
+  [SMALL_STATE(227)] = 5815,
+  [SMALL_STATE(228)] = 5832,
+  [SMALL_STATE(229)] = 5849,
+  [SMALL_STATE(230)] = 5866,
+  [SMALL_STATE(231)] = 5883,
+  [SMALL_STATE(232)] = 5900,
+  [SMALL_STATE(233)] = 5917,
+  [SMALL_STATE(234)] = 5934,
+  [SMALL_STATE(235)] = 5951,
+  [SMALL_STATE(236)] = 5968,
+  [SMALL_STATE(237)] = 5985,
+  [SMALL_STATE(238)] = 6006,
+  [SMALL_STATE(239)] = 6019,
+  [SMALL_STATE(240)] = 6040,
+  [SMALL_STATE(241)] = 6057,
+  [SMALL_STATE(242)] = 6074,
+  [SMALL_STATE(243)] = 6091,
+  [SMALL_STATE(244)] = 6104,
+  [SMALL_STATE(245)] = 6121,
+  [SMALL_STATE(246)] = 6140,
+  [SMALL_STATE(247)] = 6161,
+  [SMALL_STATE(248)] = 6178,
+  [SMALL_STATE(249)] = 6191,
+  [SMALL_STATE(250)] = 6206,
+  [SMALL_STATE(251)] = 6223,
+  [SMALL_STATE(252)] = 6244,
+  [SMALL_STATE(253)] = 6265,
+  [SMALL_STATE(254)] = 6286,
+  [SMALL_STATE(255)] = 6303,
+  [SMALL_STATE(256)] = 6323,
+  [SMALL_STATE(257)] = 6337,
+  [SMALL_STATE(258)] = 6357,
+  [SMALL_STATE(259)] = 6371,
+  [SMALL_STATE(260)] = 6383,
+  [SMALL_STATE(261)] = 6397,
+  [SMALL_STATE(262)] = 6409,
+  [SMALL_STATE(263)] = 6427,
+  [SMALL_STATE(264)] = 6445,
+  [SMALL_STATE(265)] = 6465,
+  [SMALL_STATE(266)] = 6477,
+  [SMALL_STATE(267)] = 6495,
+  [SMALL_STATE(268)] = 6513,
+  [SMALL_STATE(269)] = 6531,
+  [SMALL_STATE(270)] = 6551,
+  [SMALL_STATE(271)] = 6571,
+  [SMALL_STATE(272)] = 6589,
+  [SMALL_STATE(273)] = 6603,
+  [SMALL_STATE(274)] = 6617,
+  [SMALL_STATE(275)] = 6628,
+  [SMALL_STATE(276)] = 6643,
+  [SMALL_STATE(277)] = 6654,
+  [SMALL_STATE(278)] = 6669,
+  [SMALL_STATE(279)] = 6684,
+  [SMALL_STATE(280)] = 6701,
+  [SMALL_STATE(281)] = 6716,
+  [SMALL_STATE(282)] = 6727,
+  [SMALL_STATE(283)] = 6738,
+  [SMALL_STATE(284)] = 6753,
+  [SMALL_STATE(285)] = 6768,
+  [SMALL_STATE(286)] = 6779,
+  [SMALL_STATE(287)] = 6794,
+  [SMALL_STATE(288)] = 6809,
+  [SMALL_STATE(289)] = 6820,
+  [SMALL_STATE(290)] = 6835,
+  [SMALL_STATE(291)] = 6846,
+  [SMALL_STATE(292)] = 6861,
+  [SMALL_STATE(293)] = 6876,
+  [SMALL_STATE(294)] = 6891,
+  [SMALL_STATE(295)] = 6902,
+  [SMALL_STATE(296)] = 6915,
+  [SMALL_STATE(297)] = 6930,
+  [SMALL_STATE(298)] = 6945,
+  [SMALL_STATE(299)] = 6956,
+  [SMALL_STATE(300)] = 6969,
+  [SMALL_STATE(301)] = 6980,
+  [SMALL_STATE(302)] = 6993,
+  [SMALL_STATE(303)] = 7006,
+  [SMALL_STATE(304)] = 7019,
+  [SMALL_STATE(305)] = 7034,
+  [SMALL_STATE(306)] = 7049,
+  [SMALL_STATE(307)] = 7064,
+  [SMALL_STATE(308)] = 7079,
+  [SMALL_STATE(309)] = 7090,
+  [SMALL_STATE(310)] = 7105,
+  [SMALL_STATE(311)] = 7116,
+  [SMALL_STATE(312)] = 7127,
+  [SMALL_STATE(313)] = 7138,
+  [SMALL_STATE(314)] = 7149,
+  [SMALL_STATE(315)] = 7160,
+  [SMALL_STATE(316)] = 7171,
+  [SMALL_STATE(317)] = 7182,
+  [SMALL_STATE(318)] = 7197,
+  [SMALL_STATE(319)] = 7208,
+  [SMALL_STATE(320)] = 7223,
+  [SMALL_STATE(321)] = 7234,
+  [SMALL_STATE(322)] = 7245,
+  [SMALL_STATE(323)] = 7256,
+  [SMALL_STATE(324)] = 7271,
+  [SMALL_STATE(325)] = 7282,
+  [SMALL_STATE(326)] = 7293,
+  [SMALL_STATE(327)] = 7308,
+  [SMALL_STATE(328)] = 7319,
+  [SMALL_STATE(329)] = 7330,
+  [SMALL_STATE(330)] = 7345,
+  [SMALL_STATE(331)] = 7360,
+  [SMALL_STATE(332)] = 7371,
+  [SMALL_STATE(333)] = 7386,
+  [SMALL_STATE(334)] = 7397,
+  [SMALL_STATE(335)] = 7408,
+  [SMALL_STATE(336)] = 7423,
+  [SMALL_STATE(337)] = 7434,
+  [SMALL_STATE(338)] = 7445,
+  [SMALL_STATE(339)] = 7456,
+  [SMALL_STATE(340)] = 7467,
+  [SMALL_STATE(341)] = 7478,
+  [SMALL_STATE(342)] = 7493,
+  [SMALL_STATE(343)] = 7508,
+  [SMALL_STATE(344)] = 7523,
+  [SMALL_STATE(345)] = 7538,
+  [SMALL_STATE(346)] = 7549,
+  [SMALL_STATE(347)] = 7564,
+  [SMALL_STATE(348)] = 7579,
+  [SMALL_STATE(349)] = 7594,
+  [SMALL_STATE(350)] = 7609,
+  [SMALL_STATE(351)] = 7620,
+  [SMALL_STATE(352)] = 7634,
+  [SMALL_STATE(353)] = 7644,
+  [SMALL_STATE(354)] = 7658,
+  [SMALL_STATE(355)] = 7672,
+  [SMALL_STATE(356)] = 7686,
+  [SMALL_STATE(357)] = 7700,
+  [SMALL_STATE(358)] = 7710,
+  [SMALL_STATE(359)] = 7724,
+  [SMALL_STATE(360)] = 7734,
+  [SMALL_STATE(361)] = 7748,
+  [SMALL_STATE(362)] = 7762,
+  [SMALL_STATE(363)] = 7776,
+  [SMALL_STATE(364)] = 7786,
+  [SMALL_STATE(365)] = 7800,
+  [SMALL_STATE(366)] = 7809,
+  [SMALL_STATE(367)] = 7820,
+  [SMALL_STATE(368)] = 7831,
+  [SMALL_STATE(369)] = 7840,
+  [SMALL_STATE(370)] = 7849,
+  [SMALL_STATE(371)] = 7860,
+  [SMALL_STATE(372)] = 7871,
+  [SMALL_STATE(373)] = 7882,
+  [SMALL_STATE(374)] = 7893,
+  [SMALL_STATE(375)] = 7904,
+  [SMALL_STATE(376)] = 7915,
+  [SMALL_STATE(377)] = 7926,
+  [SMALL_STATE(378)] = 7937,
+  [SMALL_STATE(379)] = 7948,
+  [SMALL_STATE(380)] = 7959,
+  [SMALL_STATE(381)] = 7968,
+  [SMALL_STATE(382)] = 7976,
+  [SMALL_STATE(383)] = 7984,
+  [SMALL_STATE(384)] = 7992,
+  [SMALL_STATE(385)] = 8000,
+  [SMALL_STATE(386)] = 8008,
+  [SMALL_STATE(387)] = 8016,
+  [SMALL_STATE(388)] = 8024,
+  [SMALL_STATE(389)] = 8032,
+  [SMALL_STATE(390)] = 8040,
+  [SMALL_STATE(391)] = 8048,
+  [SMALL_STATE(392)] = 8056,
+  [SMALL_STATE(393)] = 8064,
+  [SMALL_STATE(394)] = 8072,
+  [SMALL_STATE(395)] = 8080,
+  [SMALL_STATE(396)] = 8088,
+  [SMALL_STATE(397)] = 8096,
+  [SMALL_STATE(398)] = 8104,
+  [SMALL_STATE(399)] = 8112,
+  [SMALL_STATE(400)] = 8120,
+  [SMALL_STATE(401)] = 8128,
+  [SMALL_STATE(402)] = 8136,
+  [SMALL_STATE(403)] = 8144,
+  [SMALL_STATE(404)] = 8152,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -15236,41 +16172,41 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(358),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(353),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [67] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(371),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(355),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [69] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
   [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -15279,498 +16215,524 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [88] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [90] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 34),
-  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 34),
-  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [108] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 34),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 34),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 34),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 34),
+  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 36),
+  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 36),
+  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 36),
+  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 36),
+  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 36),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 36),
+  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [142] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(20),
-  [145] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(20),
-  [148] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(140),
-  [151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [153] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [157] = {.entry = {.count = 1, .reusable = false}}, SHIFT(22),
-  [159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [163] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [167] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [171] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
-  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [183] = {.entry = {.count = 1, .reusable = false}}, SHIFT(107),
-  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(322),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [193] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
-  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
-  [200] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
-  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 23),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [214] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
-  [225] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(135),
-  [231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [233] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
-  [235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25),
-  [269] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(243),
-  [272] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(189),
-  [275] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(191),
-  [278] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(330),
-  [281] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(332),
-  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(333),
-  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 24),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 10),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(49),
-  [308] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(49),
-  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(263),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [351] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
-  [355] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(328),
-  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(169),
-  [361] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(271),
-  [364] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(200),
-  [367] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(281),
-  [370] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(255),
-  [373] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33), SHIFT_REPEAT(63),
-  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33),
-  [378] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(311),
-  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(168),
-  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
-  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(290),
-  [390] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
-  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 47),
-  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [408] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 42),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [412] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 24),
-  [414] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [416] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [420] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25),
-  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(243),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(181),
-  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(274),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(223),
-  [440] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 46),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [446] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 24),
-  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 21),
-  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 22),
-  [458] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 7),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [462] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [470] = {.entry = {.count = 1, .reusable = false}}, SHIFT(391),
-  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(97),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(93),
-  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [489] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
-  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [495] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(96),
-  [500] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(96),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
-  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [513] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
-  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [521] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 13),
-  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [525] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(101),
-  [528] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [533] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [537] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 13),
-  [539] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 9),
-  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
-  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 27),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
-  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
-  [581] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
-  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(292),
-  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [648] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 28),
-  [650] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [652] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 28),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 20),
-  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [671] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(289),
-  [674] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40),
-  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40), SHIFT_REPEAT(370),
-  [682] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 40), SHIFT_REPEAT(355),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
-  [692] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [695] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 31),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [717] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [725] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = false}}, SHIFT(176),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [733] = {.entry = {.count = 1, .reusable = false}}, SHIFT(177),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [737] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [743] = {.entry = {.count = 1, .reusable = false}}, SHIFT(179),
-  [745] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [747] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
-  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [753] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [756] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [759] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [762] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
-  [765] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [768] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(283),
-  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [773] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [786] = {.entry = {.count = 1, .reusable = false}}, SHIFT(115),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 49),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 51),
-  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
-  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 15),
-  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 39),
-  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [841] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 18),
-  [843] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 19),
-  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [853] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [893] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [899] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [903] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 29),
-  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [913] = {.entry = {.count = 1, .reusable = false}}, SHIFT(366),
-  [915] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
-  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(251),
-  [928] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(113),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 50),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 30),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 48),
-  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 44),
-  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [959] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 41),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 35),
-  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 17),
-  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 26),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 45),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 12),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 36),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 12),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 12),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 32),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 43),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 11),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 52),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 12),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 27),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 37),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1053] = {.entry = {.count = 1, .reusable = false}}, SHIFT(81),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 16),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 38),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(273),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1089] = {.entry = {.count = 1, .reusable = false}}, SHIFT(193),
-  [1091] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
-  [1093] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [1109] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [144] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [154] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [164] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
+  [167] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
+  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
+  [173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 25),
+  [175] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 25),
+  [177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(176),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27),
+  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(215),
+  [202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(289),
+  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(176),
+  [208] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(176),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(239),
+  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(291),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(292),
+  [220] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(293),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(164),
+  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 10),
+  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [230] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [236] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 26),
+  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 26),
+  [242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
+  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(118),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [254] = {.entry = {.count = 1, .reusable = false}}, SHIFT(314),
+  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [260] = {.entry = {.count = 1, .reusable = false}}, SHIFT(38),
+  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [266] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [268] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(38),
+  [271] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(38),
+  [274] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
+  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [287] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [293] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [295] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [298] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [304] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 26),
+  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [308] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
+  [310] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
+  [315] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
+  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [323] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [327] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [369] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(260),
+  [372] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35),
+  [378] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(295),
+  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(174),
+  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(304),
+  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(252),
+  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(309),
+  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(258),
+  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(63),
+  [399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [401] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [403] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [405] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 7),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 51),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27),
+  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(215),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(187),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(297),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(72),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(219),
+  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 43),
+  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 44),
+  [462] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
+  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 21),
+  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 22),
+  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [470] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 23),
+  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
+  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [480] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 46),
+  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(343),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(173),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(203),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(305),
+  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 26),
+  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 50),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(103),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [523] = {.entry = {.count = 1, .reusable = false}}, SHIFT(100),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [529] = {.entry = {.count = 1, .reusable = false}}, SHIFT(97),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [535] = {.entry = {.count = 1, .reusable = false}}, SHIFT(387),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
+  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(100),
+  [542] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(100),
+  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(102),
+  [553] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [556] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
+  [563] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(387),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
+  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 13),
+  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 13),
+  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 9),
+  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [585] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [587] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(111),
+  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [593] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
+  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [613] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 29),
+  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(317),
+  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [641] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [657] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [661] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [691] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(275),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(277),
+  [697] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(278),
+  [700] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 30),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [704] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42),
+  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(365),
+  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(351),
+  [712] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 30),
+  [714] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
+  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
+  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
+  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(32),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 20),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [749] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 33),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [753] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [757] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(286),
+  [760] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [775] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [777] = {.entry = {.count = 1, .reusable = false}}, SHIFT(180),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [783] = {.entry = {.count = 1, .reusable = false}}, SHIFT(181),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [787] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [789] = {.entry = {.count = 1, .reusable = false}}, SHIFT(182),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [793] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
+  [795] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [797] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
+  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
+  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [806] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [809] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(140),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [826] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [834] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
+  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [842] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [854] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 53),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [860] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 55),
+  [862] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [867] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 19),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [871] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 41),
+  [875] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [879] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [893] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [899] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [943] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 15),
+  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 18),
+  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 31),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [967] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 54),
+  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 32),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [987] = {.entry = {.count = 1, .reusable = false}}, SHIFT(374),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [991] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [995] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [997] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(268),
+  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 12),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 56),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 12),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 17),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1047] = {.entry = {.count = 1, .reusable = false}}, SHIFT(91),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 11),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 34),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 12),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 37),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 38),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 29),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 40),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 12),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 45),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 16),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 52),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 47),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 28),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 48),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 49),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 39),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1141] = {.entry = {.count = 1, .reusable = false}}, SHIFT(320),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1149] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
+  [1151] = {.entry = {.count = 1, .reusable = false}}, SHIFT(394),
+  [1153] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1159] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
 };
 
 #ifdef __cplusplus

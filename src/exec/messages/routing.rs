@@ -1,5 +1,6 @@
 //! Addresses, routes (protocol 110) and rules, and the same back from dumps.
 
+use crate::model::RouteKind;
 use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
 use crate::plan::action::{RouteSpec, RuleSpec};
 use ipnet::IpNet;
@@ -7,7 +8,7 @@ use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, Addres
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage, RuleUidRange};
+use netlink_packet_route::rule::{RulePortRange, RuleAction, RuleAttribute, RuleMessage, RuleUidRange};
 use netlink_packet_route::AddressFamily;
 use std::net::IpAddr;
 
@@ -65,13 +66,19 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     header.address_family = family;
     header.destination_prefix_length = dest.prefix_len();
     header.table = header_table(spec.table);
-    header.kind = RouteType::Unicast;
+    header.kind = match spec.kind {
+        RouteKind::Unicast => RouteType::Unicast,
+        RouteKind::Blackhole => RouteType::BlackHole,
+        RouteKind::Unreachable => RouteType::Unreachable,
+        RouteKind::Prohibit => RouteType::Prohibit,
+    };
     header.protocol = RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL);
     if for_delete {
         header.scope = RouteScope::NoWhere;
     } else {
         // Routes without a gateway are on-link.
-        header.scope = if spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
+        // (iproute2's rule; routes that refuse packets keep the universe scope.)
+        header.scope = if spec.kind == RouteKind::Unicast && spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
     }
     msg.header = header;
     msg.attributes.push(RouteAttribute::Table(spec.table));
@@ -89,6 +96,9 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     }
     if let Some(metric) = spec.metric {
         msg.attributes.push(RouteAttribute::Priority(metric));
+    }
+    if spec.onlink {
+        msg.header.flags |= RouteFlags::Onlink;
     }
     msg
 }
@@ -126,6 +136,16 @@ pub fn rule(spec: &RuleSpec) -> RuleMessage {
     if let Some(priority) = spec.priority {
         msg.attributes.push(RuleAttribute::Priority(priority));
     }
+    if let Some(proto) = spec.ipproto {
+        msg.attributes.push(RuleAttribute::IpProtocol(netlink_packet_route::IpProtocol::from(proto)));
+    }
+    if let Some((start, end)) = spec.sport {
+        msg.attributes.push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
+    }
+    if let Some((start, end)) = spec.dport {
+        msg.attributes.push(RuleAttribute::DestinationPortRange(RulePortRange { start, end }));
+    }
+    msg.header.tos = spec.tos.unwrap_or(0);
     msg.attributes.push(RuleAttribute::Table(spec.table));
     msg.attributes.push(RuleAttribute::Protocol(RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL)));
     msg
@@ -157,10 +177,18 @@ fn route_ip(addr: &RouteAddress) -> Option<IpAddr> {
 }
 
 /// A route as a `RouteSpec` (dev as an index, to be named by the caller), or `None` for
-/// what a `RouteSpec` cannot express and a script cannot name: non-unicast routes
-/// (local, broadcast, multicast, unreachable…), cached clones, multipath routes.
+/// what a `RouteSpec` cannot express and a script cannot name: routes of other types than
+/// unicast, blackhole, unreachable and prohibit (local, broadcast, multicast, throw,
+/// nat…), cached clones, multipath routes.
 pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
-    if msg.header.kind != RouteType::Unicast || msg.header.flags.contains(RouteFlags::Cloned) {
+    let kind = match msg.header.kind {
+        RouteType::Unicast => RouteKind::Unicast,
+        RouteType::BlackHole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+        _ => return None,
+    };
+    if msg.header.flags.contains(RouteFlags::Cloned) {
         return None;
     }
     let family = msg.header.address_family;
@@ -188,7 +216,10 @@ pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
         }
     }
     let dest = IpNet::new(dest, msg.header.destination_prefix_length).ok()?;
-    Some((RouteSpec { dest, via, dev: None, src, metric, table }, oif))
+    let onlink = msg.header.flags.contains(RouteFlags::Onlink);
+    // The kernel gives a refusing IPv6 route the loopback device: not part of its identity.
+    let oif = oif.filter(|_| kind == RouteKind::Unicast);
+    Some((RouteSpec { dest, via, dev: None, src, metric, table, onlink, kind }, oif))
 }
 
 /// A rule as a `RuleSpec`, or `None` for rules whose action is not "lookup a table"
@@ -215,6 +246,10 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
         uidrange: None,
         priority: None,
         table: msg.header.table as u32,
+        ipproto: None,
+        sport: None,
+        dport: None,
+        tos: None,
     };
     for attr in &msg.attributes {
         match attr {
@@ -227,9 +262,13 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
             RuleAttribute::UidRange(r) => spec.uidrange = Some((r.start, r.end)),
             RuleAttribute::Priority(p) => spec.priority = Some(*p),
             RuleAttribute::Table(t) => spec.table = *t,
+            RuleAttribute::IpProtocol(p) => spec.ipproto = Some(u8::from(*p)),
+            RuleAttribute::SourcePortRange(r) => spec.sport = Some((r.start, r.end)),
+            RuleAttribute::DestinationPortRange(r) => spec.dport = Some((r.start, r.end)),
             _ => {}
         }
     }
+    spec.tos = (msg.header.tos != 0).then_some(msg.header.tos);
     if spec.fwmask == Some(u32::MAX) || (spec.fwmark.is_none() && spec.fwmask == Some(0)) {
         spec.fwmask = None;
     }
@@ -255,6 +294,10 @@ mod tests {
             uidrange: Some((1000, 2000)),
             priority: Some(100),
             table: 1000,
+            ipproto: Some(6),
+            sport: Some((1000, 1005)),
+            dport: Some((80, 80)),
+            tos: Some(0x10),
         };
         let mut packet = NetlinkMessage::from(RouteNetlinkMessage::NewRule(rule(&spec)));
         packet.finalize();
@@ -267,7 +310,7 @@ mod tests {
 
     #[test]
     fn default_route_has_no_destination_attribute() {
-        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254 };
+        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
         let msg = route(&spec, None, false);
         assert!(!msg.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
         assert_eq!(decode_route(&msg).map(|(s, _)| s), Some(spec));

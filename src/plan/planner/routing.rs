@@ -147,7 +147,7 @@ impl Planner<'_> {
 
 /// The rules every new network namespace has (`ip rule` of a fresh one).
 pub(super) fn default_rules() -> Vec<RuleSpec> {
-    let rule = |v6: bool, priority: u32, table: u32| RuleSpec { v6, from: None, to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table };
+    let rule = |v6: bool, priority: u32, table: u32| RuleSpec { v6, from: None, to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table, ipproto: None, sport: None, dport: None, tos: None };
     vec![rule(false, 0, TABLE_LOCAL), rule(false, 32766, TABLE_MAIN), rule(false, 32767, TABLE_DEFAULT), rule(true, 0, TABLE_LOCAL), rule(true, 32766, TABLE_MAIN)]
 }
 
@@ -182,6 +182,8 @@ pub fn route_spec(route: &Route) -> RouteSpec {
         src: route.src.as_ref().map(|s| s.node),
         metric: route.metric.as_ref().map(|m| m.node),
         table: route.table_id(),
+        onlink: route.onlink,
+        kind: route.kind,
     }
 }
 
@@ -200,6 +202,10 @@ pub fn rule_spec(rule: &Rule) -> RuleSpec {
         uidrange: rule.uidrange.as_ref().map(|u| u.node),
         priority: rule.priority.as_ref().map(|p| p.node),
         table: rule.table.id,
+        ipproto: rule.ipproto.as_ref().map(|p| p.node),
+        sport: rule.sport.as_ref().map(|p| p.node),
+        dport: rule.dport.as_ref().map(|p| p.node),
+        tos: rule.tos.as_ref().map(|t| t.node),
     }
 }
 
@@ -216,6 +222,8 @@ pub fn route_matches(want: &RouteSpec, have: &RouteSpec) -> bool {
         && open_or_eq(&want.dev, &have.dev)
         && open_or_eq(&want.src, &have.src)
         && open_or_eq(&want.metric, &have.metric)
+        && want.onlink == have.onlink
+        && want.kind == have.kind
 }
 
 /// Whether an observed rule is the one a script asks for: the kernel picks a priority
@@ -230,6 +238,10 @@ pub fn rule_matches(want: &RuleSpec, have: &RuleSpec) -> bool {
         && want.fwmark == have.fwmark
         && mask(want) == mask(have)
         && want.uidrange == have.uidrange
+        && want.ipproto == have.ipproto
+        && want.sport == have.sport
+        && want.dport == have.dport
+        && want.tos == have.tos
         && want.table == have.table
         && (want.priority.is_none() || want.priority == have.priority)
 }

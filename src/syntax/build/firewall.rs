@@ -88,7 +88,7 @@ impl super::Builder<'_> {
         Spanned::new(action, span)
     }
 
-    fn port_range(&mut self, pair: P<'_>) -> PortRange {
+    pub(super) fn port_range(&mut self, pair: P<'_>) -> PortRange {
         let mut it = inner(pair);
         let from = self.int_value(it.next().unwrap());
         let to = it.next().map(|p| self.int_value(p));

@@ -1,10 +1,20 @@
 //! Routing statements: route, rule options, table references, sysctl values.
 
 use super::*;
+use crate::model::{FwProto, RouteKind};
 
 impl Builder<'_> {
     pub(super) fn route_stmt(&mut self, pair: P<'_>) -> StmtKind {
-        let mut it = args(pair);
+        let mut it = args(pair).peekable();
+        let kind = it.next_if(|p| p.as_rule() == Rule::route_kind).map(|k| {
+            let span = self.span(&k);
+            let kind = match first(k).as_rule() {
+                Rule::kw_blackhole => RouteKind::Blackhole,
+                Rule::kw_unreachable => RouteKind::Unreachable,
+                _ => RouteKind::Prohibit,
+            };
+            Spanned::new(kind, span)
+        });
         let dest_pair = first(it.next().unwrap());
         let dest = match dest_pair.as_rule() {
             Rule::kw_default => RouteDest::Default(self.span(&dest_pair)),
@@ -12,6 +22,9 @@ impl Builder<'_> {
         };
         let opts = it
             .map(|p| {
+                if let Some(onlink) = p.clone().into_inner().next().filter(|o| o.as_rule() == Rule::onlink_opt) {
+                    return RouteOpt::Onlink(self.span(&onlink));
+                }
                 let (rule, span, value) = self.option(p);
                 match rule {
                     Rule::via_opt => RouteOpt::Via(Spanned::new(self.ip_value(value), span)),
@@ -22,7 +35,7 @@ impl Builder<'_> {
                 }
             })
             .collect();
-        StmtKind::Route { dest, opts }
+        StmtKind::Route { kind, dest, opts }
     }
 
     pub(super) fn rule_opt(&mut self, pair: P<'_>) -> RuleOpt {
@@ -47,6 +60,21 @@ impl Builder<'_> {
                 RuleOpt::Uidrange(Spanned::new((from, to), span))
             }
             Rule::priority_opt => RuleOpt::Priority(Spanned::new(self.int_value(value), span)),
+            Rule::ipproto_opt => {
+                let proto = match value.as_rule() {
+                    Rule::fw_ip_proto => RuleProto::Named(match first(value).as_rule() {
+                        Rule::kw_tcp => FwProto::Tcp,
+                        Rule::kw_udp => FwProto::Udp,
+                        Rule::kw_icmpv6 => FwProto::Icmpv6,
+                        _ => FwProto::Icmp,
+                    }),
+                    _ => RuleProto::Number(self.int_value(value)),
+                };
+                RuleOpt::IpProto(Spanned::new(proto, span))
+            }
+            Rule::fw_sport => RuleOpt::Sport(Spanned::new(self.port_range(value), span)),
+            Rule::fw_dport => RuleOpt::Dport(Spanned::new(self.port_range(value), span)),
+            Rule::tos_opt => RuleOpt::Tos(Spanned::new(self.int_value(value), span)),
             _ => RuleOpt::Table(Spanned::new(self.table_ref(value), span)),
         }
     }

@@ -52,6 +52,7 @@
   "expect"
   "reach"
   "noreach"
+  "firewall"
 ] @function.builtin
 
 ; option words
@@ -70,6 +71,13 @@
   "oif"
   "fwmark"
   "uidrange"
+  "ipproto"
+  "tos"
+  "dsfield"
+  "onlink"
+  "blackhole"
+  "unreachable"
+  "prohibit"
   "priority"
   "pref"
   "lookup"
@@ -93,7 +101,22 @@
   "port"
   "id"
   "within"
+  "policy"
+  "mark"
+  "classify"
+  "ct"
+  "counter"
+  "accept"
+  "drop"
+  "reject"
+  "pass"
+  "masquerade"
+  "snat"
+  "dnat"
 ] @attribute
+
+; firewall hooks "input" "output" "prerouting" "postrouting" (and "forward"), policies,
+; "icmpv6", conntrack states "new" "established" "related" "invalid": the constants below
 
 ; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
@@ -103,7 +126,12 @@
   (direction)
   (mode)
   (default)
+  (hook)
+  (verdict)
+  (ct_state)
 ] @constant.builtin
+
+(nat_target) @constant.numeric
 
 ; ------------------------------------------------------------ names
 
