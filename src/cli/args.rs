@@ -222,6 +222,7 @@ pub enum Command {
     /// Format scripts in place in the one canonical layout (`-`: standard input to
     /// standard output). Comments are kept; the meaning never changes.
     Fmt {
+        /// Script files (`-` for standard input, written formatted to standard output).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Change nothing: print a diff of each file that is not formatted and exit 1.
