@@ -56,6 +56,8 @@ command -v emacs >/dev/null || missing+=(emacs-nox)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v cc >/dev/null || missing+=(gcc)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
@@ -66,6 +68,18 @@ if [ ! -x "$here/vscode/node_modules/.bin/vscode-tmgrammar-test" ]; then
   (cd "$here/vscode" && npm ci --no-audit --no-fund --loglevel=error) >"$work/npm.log" 2>&1 \
     || { cat "$work/npm.log"; exit 1; }
   echo "installed vscode-tmgrammar-test in $((SECONDS - t))s"
+fi
+
+# pytest-lsp, pinned in editors/lsp/requirements.txt, into a venv of its own
+lsp_venv="$here/lsp/.venv"
+if ! cmp -s "$here/lsp/requirements.txt" "$lsp_venv/requirements.txt" 2>/dev/null; then
+  echo "installing pytest-lsp (pip, into editors/lsp/.venv)"
+  t=$SECONDS
+  { rm -rf "$lsp_venv" && python3 -m venv "$lsp_venv" \
+      && "$lsp_venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/lsp/requirements.txt" \
+      && cp "$here/lsp/requirements.txt" "$lsp_venv/requirements.txt"; } >"$work/pip.log" 2>&1 \
+    || { cat "$work/pip.log"; exit 1; }
+  echo "installed pytest-lsp in $((SECONDS - t))s"
 fi
 
 [ "${1:-}" != --install-only ] || exit 0
@@ -93,6 +107,8 @@ vscode() {
   node_modules/.bin/vscode-tmgrammar-test -g syntaxes/netscript.tmLanguage.json 'test/**/*.test.ns'
   # the samples and every example: no `invalid` scope, no text left unscoped
   node test/tokens.js --no-invalid "${samples[@]}" ${examples[@]+"${examples[@]}"}
+  # the language client (it runs inside VS Code only: here, that it is valid JavaScript)
+  node --check extension.js
 }
 
 vim_() {
@@ -111,6 +127,35 @@ emacs_() {
   emacs --batch -Q --eval '(setq byte-compile-error-on-warn t)' \
     -f batch-byte-compile "$work/netscript-mode.el"
   emacs --batch -Q -L emacs -l emacs/test/netscript-mode-tests.el -f ert-run-tests-batch-and-exit
+}
+
+# the language server's binary: $NETSCRIPT_BIN, else a debug build
+lsp_binary() {
+  if [ -z "${NETSCRIPT_BIN:-}" ]; then
+    (cd "$root" && cargo build --quiet --bin netscript)
+    export NETSCRIPT_BIN="$root/target/debug/netscript"
+  fi
+}
+
+lsp() {
+  # every request of `netscript lsp` against golden answers (editors/lsp/golden), with
+  # pytest-lsp as the client over stdio
+  lsp_binary
+  cd "$here/lsp"
+  "$lsp_venv/bin/python" -m pytest -q -p no:cacheprovider test_lsp.py
+}
+
+nvim_lsp() {
+  # Neovim's own LSP client (vim.lsp.start_client) on a file with an error: the
+  # diagnostic arrives with its code; hover and go-to-definition answer
+  lsp_binary
+  cd "$root"
+  nvim --headless --clean -c "luafile editors/lsp/nvim_test.lua" </dev/null
+  # the snippet editors/README.md gives users: a .ns file gets the server's diagnostics
+  PATH="$(dirname "$NETSCRIPT_BIN"):$PATH" nvim --headless --clean \
+    -c "luafile editors/nvim/netscript-lsp.lua" -c "edit editors/lsp/fixtures/broken.ns" \
+    -c "lua if not vim.wait(10000, function() return #vim.diagnostic.get(0) > 0 end, 20) then vim.cmd('cquit 1') end" \
+    -c "qall!" </dev/null
 }
 
 treesitter() {
@@ -143,6 +188,8 @@ run vscode vscode
 run vim vim_
 run neovim neovim
 run emacs emacs_
+run lsp lsp
+run nvim-lsp nvim_lsp
 if [ -n "${NETSCRIPT_TREE_SITTER_TESTED:-}" ]; then
   # scripts/test.sh has run the same tests already (cargo test --workspace)
   printf 'skip  %-12s its tests ran above, in %s\n' tree-sitter "$NETSCRIPT_TREE_SITTER_TESTED"

@@ -12,13 +12,15 @@ const LAYERS: &[&str] = &[
     "source", "bounded", "units", "paths", "timing", "diagnostic",
     // the desired state's vocabulary, then the language's front half
     "model", "ast", "syntax", "check",
+    // the formatter: tokens of the source, laid out (needs only the parser)
+    "fmt",
     // pure planning, then the only code that talks to the kernel
     "plan", "exec",
     // the run machinery: transaction, journal, recover, lock, state
     "run",
     // the live state rendered (show, export); what front ends share; the front ends
     // (the CLI starts the REPL)
-    "live", "console", "fuzzing", "repl", "cli",
+    "live", "console", "fuzzing", "repl", "lsp", "cli",
 ];
 
 /// Past this many lines a file is split along a seam, or says why not on a line at its

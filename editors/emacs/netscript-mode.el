@@ -300,6 +300,11 @@ brackets, except in the `<->' and `->' operators (see
 ;;;###autoload
 (add-to-list 'auto-mode-alist '("\\.ns\\'" . netscript-mode))
 
+;; The language server (`netscript lsp`) with eglot: M-x eglot in a netscript buffer.
+(defvar eglot-server-programs)
+(with-eval-after-load 'eglot
+  (add-to-list 'eglot-server-programs '(netscript-mode "netscript" "lsp")))
+
 (provide 'netscript-mode)
 
 ;;; netscript-mode.el ends here

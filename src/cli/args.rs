@@ -219,6 +219,19 @@ pub enum Command {
         #[command(flatten)]
         output: OutputOpts,
     },
+    /// Format scripts in place in the one canonical layout (`-`: standard input to
+    /// standard output). Comments are kept; the meaning never changes.
+    Fmt {
+        /// Script files (`-` for standard input, written formatted to standard output).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: print a diff of each file that is not formatted and exit 1.
+        #[arg(long)]
+        check: bool,
+    },
+    /// A language server on standard input and output (LSP): diagnostics, hover,
+    /// completion, definitions, references, symbols, rename, formatting.
+    Lsp,
     /// Print a completion script for a shell (e.g. `netscript completions bash >
     /// /etc/bash_completion.d/netscript`).
     Completions {

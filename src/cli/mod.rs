@@ -6,6 +6,7 @@ mod confirm;
 mod docs;
 mod exec;
 mod export;
+mod fmt;
 mod recover;
 pub(crate) mod run;
 mod status;
@@ -89,6 +90,8 @@ fn main_timed() -> i32 {
         Command::Status { format } => status::status(*format),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { command } => docs::man(command.as_deref()),
+        Command::Fmt { files, check } => fmt::fmt(&out, files, *check),
+        Command::Lsp => crate::lsp::main(),
     }
 }
 
