@@ -312,6 +312,9 @@ pub struct ObservedFirewall {
     /// Rules in the table that are not netscript's text (added or changed by hand):
     /// their presence makes the table differ from any desired one.
     pub unknown_rules: usize,
+    /// Rules with netscript's text as their comment whose expressions are not what that
+    /// text means (edited by hand): not in `table`, and a difference like `unknown_rules`.
+    pub edited_rules: usize,
     /// Objects in the table other than base chains and rules (sets, regular chains…).
     pub other_objects: usize,
     /// For each chain, each rule's (packets, bytes) when it counts.
@@ -321,7 +324,7 @@ pub struct ObservedFirewall {
 impl ObservedFirewall {
     /// Whether the kernel holds exactly `want`.
     pub fn holds(&self, want: &FwTable) -> bool {
-        self.unknown_rules == 0 && self.other_objects == 0 && self.table == *want
+        self.unknown_rules == 0 && self.edited_rules == 0 && self.other_objects == 0 && self.table == *want
     }
 }
 
@@ -342,6 +345,9 @@ impl ObservedFirewall {
         }
         if self.unknown_rules > 0 || self.other_objects > 0 {
             writeln!(out, "  firewall: {} rule(s) and {} object(s) in table inet {TABLE} that are not netscript's", self.unknown_rules, self.other_objects).unwrap();
+        }
+        if self.edited_rules > 0 {
+            writeln!(out, "  firewall: {} rule(s) in table inet {TABLE} with netscript's comment but edited by hand (the next run writes them again)", self.edited_rules).unwrap();
         }
         out
     }

@@ -95,7 +95,7 @@ pub fn observe() -> Result<Option<ObservedFirewall>, ExecError> {
     }
     let mut filter = Attrs::new();
     filter.str(NFTA_CHAIN_TABLE, TABLE);
-    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, other_objects: 0, counters: Vec::new() };
+    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new() };
     for body in socket.dump(NFT_MSG_GETCHAIN, &filter)? {
         let attrs = parse_attrs(&body);
         if attr_str(&attrs, NFTA_CHAIN_TABLE).as_deref() != Some(TABLE) {
