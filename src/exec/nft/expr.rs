@@ -40,9 +40,10 @@ const NF_ACCEPT: u32 = 1;
 
 const IFNAMSIZ: usize = 16;
 
-/// The expressions of a rule, as the `NFTA_RULE_EXPRESSIONS` list.
-pub fn rule_expressions(rule: &FwRuleSpec) -> Attrs {
-    let mut e = Exprs::default();
+/// Writes the expressions of `rule` into `list` (the content of a
+/// `NFTA_RULE_EXPRESSIONS` nest), in place: no nest is built apart and copied.
+pub fn write_expressions(list: &mut Attrs, rule: &FwRuleSpec) {
+    let mut e = Exprs { list };
     let family = match (&rule.src, &rule.dst, &rule.action) {
         (Some(n), _, _) | (None, Some(n), _) => Some(matches!(n, IpNet::V4(_))),
         _ => None,
@@ -88,96 +89,104 @@ pub fn rule_expressions(rule: &FwRuleSpec) -> Attrs {
     }
     if !rule.ct.is_empty() {
         let bits: u32 = rule.ct.iter().map(|c| c.bit()).sum();
-        let mut d = Attrs::new();
-        d.be32(1, REG_1).be32(2, 0); // NFTA_CT_DREG, NFTA_CT_KEY = NFT_CT_STATE
-        e.push("ct", Some(d));
+        e.push("ct", |d| {
+            d.be32(1, REG_1).be32(2, 0); // NFTA_CT_DREG, NFTA_CT_KEY = NFT_CT_STATE
+        });
         e.bitwise(&bits.to_ne_bytes(), 4);
         e.cmp(NFT_CMP_NEQ, &0u32.to_ne_bytes());
     }
     if rule.counter {
-        let mut d = Attrs::new();
-        d.be64(1, 0).be64(2, 0); // NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS
-        e.push("counter", Some(d));
+        e.push("counter", |d| {
+            d.be64(1, 0).be64(2, 0); // NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS
+        });
     }
     match &rule.action {
         FwAction::Accept => e.verdict(NF_ACCEPT),
         FwAction::Drop => e.verdict(NF_DROP),
         FwAction::Reject => {
             // `reject` in an inet table: ICMPx port unreachable, as nft writes it.
-            let mut d = Attrs::new();
-            d.be32(1, 2); // NFTA_REJECT_TYPE = NFT_REJECT_ICMPX_UNREACH
-            d.raw(2, &[1]); // NFTA_REJECT_ICMP_CODE = NFT_REJECT_ICMPX_PORT_UNREACH
-            e.push("reject", Some(d));
+            e.push("reject", |d| {
+                d.be32(1, 2); // NFTA_REJECT_TYPE = NFT_REJECT_ICMPX_UNREACH
+                d.raw(2, &[1]); // NFTA_REJECT_ICMP_CODE = NFT_REJECT_ICMPX_PORT_UNREACH
+            });
         }
         FwAction::Mark(m) => e.meta_set(NFT_META_MARK, &m.to_ne_bytes()),
         FwAction::Classify(minor) => e.meta_set(NFT_META_PRIORITY, &((1u32 << 16) | minor).to_ne_bytes()),
-        FwAction::Masquerade => e.push("masq", None),
+        FwAction::Masquerade => e.push_bare("masq"),
         FwAction::Snat(addr) => e.nat(0, *addr, None),
         FwAction::Dnat(addr, port) => e.nat(1, *addr, *port),
     }
-    e.list
 }
 
-#[derive(Default)]
-struct Exprs {
-    list: Attrs,
+/// Expressions being written into a list.
+struct Exprs<'a> {
+    list: &'a mut Attrs,
 }
 
-fn data_value(value: &[u8]) -> Attrs {
-    let mut d = Attrs::new();
-    d.raw(NFTA_DATA_VALUE, value);
-    d
+fn data_value(d: &mut Attrs, kind: u16, value: &[u8]) {
+    d.nest_with(kind, |v| {
+        v.raw(NFTA_DATA_VALUE, value);
+    });
 }
 
-impl Exprs {
-    fn push(&mut self, name: &str, data: Option<Attrs>) {
-        let mut elem = Attrs::new();
-        elem.str(NFTA_EXPR_NAME, name);
-        if let Some(d) = data {
-            elem.nest(NFTA_EXPR_DATA, &d);
-        }
-        self.list.nest(NFTA_LIST_ELEM, &elem);
+impl Exprs<'_> {
+    /// One expression: its name, and its data written by `data`.
+    fn push(&mut self, name: &str, data: impl FnOnce(&mut Attrs)) {
+        self.list.nest_with(NFTA_LIST_ELEM, |elem| {
+            elem.str(NFTA_EXPR_NAME, name);
+            elem.nest_with(NFTA_EXPR_DATA, data);
+        });
+    }
+    /// An expression without data.
+    fn push_bare(&mut self, name: &str) {
+        self.list.nest_with(NFTA_LIST_ELEM, |elem| {
+            elem.str(NFTA_EXPR_NAME, name);
+        });
     }
     fn meta_load(&mut self, key: u32) {
-        let mut d = Attrs::new();
-        d.be32(1, REG_1).be32(2, key); // NFTA_META_DREG, NFTA_META_KEY
-        self.push("meta", Some(d));
+        self.push("meta", |d| {
+            d.be32(1, REG_1).be32(2, key); // NFTA_META_DREG, NFTA_META_KEY
+        });
     }
     fn meta_set(&mut self, key: u32, value: &[u8]) {
         self.immediate(REG_1, value);
-        let mut d = Attrs::new();
-        d.be32(2, key).be32(3, REG_1); // NFTA_META_KEY, NFTA_META_SREG
-        self.push("meta", Some(d));
+        self.push("meta", |d| {
+            d.be32(2, key).be32(3, REG_1); // NFTA_META_KEY, NFTA_META_SREG
+        });
     }
     fn cmp(&mut self, op: u32, value: &[u8]) {
-        let mut d = Attrs::new();
-        d.be32(1, REG_1).be32(2, op).nest(3, &data_value(value)); // SREG, OP, DATA
-        self.push("cmp", Some(d));
+        self.push("cmp", |d| {
+            d.be32(1, REG_1).be32(2, op); // SREG, OP
+            data_value(d, 3, value); // DATA
+        });
     }
     fn payload(&mut self, base: u32, offset: u32, len: u32) {
-        let mut d = Attrs::new();
-        d.be32(1, REG_1).be32(2, base).be32(3, offset).be32(4, len); // DREG, BASE, OFFSET, LEN
-        self.push("payload", Some(d));
+        self.push("payload", |d| {
+            d.be32(1, REG_1).be32(2, base).be32(3, offset).be32(4, len); // DREG, BASE, OFFSET, LEN
+        });
     }
     fn bitwise(&mut self, mask: &[u8], len: u32) {
-        let mut d = Attrs::new();
-        d.be32(1, REG_1).be32(2, REG_1).be32(3, len); // SREG, DREG, LEN
-        d.nest(4, &data_value(mask)).nest(5, &data_value(&vec![0u8; mask.len()])); // MASK, XOR
-        self.push("bitwise", Some(d));
+        self.push("bitwise", |d| {
+            d.be32(1, REG_1).be32(2, REG_1).be32(3, len); // SREG, DREG, LEN
+            data_value(d, 4, mask); // MASK
+            data_value(d, 5, &[0u8; 16][..mask.len()]); // XOR
+        });
     }
     fn immediate(&mut self, reg: u32, value: &[u8]) {
-        let mut d = Attrs::new();
-        d.be32(1, reg).nest(2, &data_value(value)); // NFTA_IMMEDIATE_DREG, _DATA
-        self.push("immediate", Some(d));
+        self.push("immediate", |d| {
+            d.be32(1, reg); // NFTA_IMMEDIATE_DREG
+            data_value(d, 2, value); // NFTA_IMMEDIATE_DATA
+        });
     }
     fn verdict(&mut self, code: u32) {
-        let mut v = Attrs::new();
-        v.be32(NFTA_VERDICT_CODE, code);
-        let mut data = Attrs::new();
-        data.nest(NFTA_DATA_VERDICT, &v);
-        let mut d = Attrs::new();
-        d.be32(1, REG_VERDICT).nest(2, &data);
-        self.push("immediate", Some(d));
+        self.push("immediate", |d| {
+            d.be32(1, REG_VERDICT);
+            d.nest_with(2, |data| {
+                data.nest_with(NFTA_DATA_VERDICT, |v| {
+                    v.be32(NFTA_VERDICT_CODE, code);
+                });
+            });
+        });
     }
     /// `ip saddr 10.0.0.0/8`: a prefix on a byte boundary loads those bytes only; any
     /// other loads the whole address and masks it, as nft does.
@@ -210,13 +219,13 @@ impl Exprs {
         if let Some(p) = port {
             self.immediate(REG_2, &p.to_be_bytes());
         }
-        let mut d = Attrs::new();
-        d.be32(1, kind).be32(2, family).be32(3, REG_1); // TYPE, FAMILY, REG_ADDR_MIN
-        if port.is_some() {
-            d.be32(5, REG_2); // REG_PROTO_MIN
-            d.be32(7, 0x2); // FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
-        }
-        self.push("nat", Some(d));
+        self.push("nat", |d| {
+            d.be32(1, kind).be32(2, family).be32(3, REG_1); // TYPE, FAMILY, REG_ADDR_MIN
+            if port.is_some() {
+                d.be32(5, REG_2); // REG_PROTO_MIN
+                d.be32(7, 0x2); // FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
+            }
+        });
     }
 }
 

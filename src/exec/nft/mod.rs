@@ -54,10 +54,15 @@ fn table_attrs() -> Attrs {
 /// The kernel applies the batch whole or not at all.
 pub fn set_table(table: &FwTable) -> Result<(), ExecError> {
     let mut batch = Batch::new();
+    // About 300 bytes a rule: one allocation for the whole batch.
+    batch.reserve(table.rule_count() * 320 + 4096);
     batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, &table_attrs(), format!("making table inet {TABLE}"));
     batch.add(NFT_MSG_DELTABLE, 0, &table_attrs(), format!("emptying table inet {TABLE}"));
     batch.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, &table_attrs(), format!("making table inet {TABLE}"));
-    for chain in &table.chains {
+    // The sequence number of each chain's first rule, to name a refused rule.
+    let mut first_rules: Vec<(u32, usize)> = Vec::new();
+    let mut text = String::new();
+    for (c, chain) in table.chains.iter().enumerate() {
         let mut hook = Attrs::new();
         hook.be32(NFTA_HOOK_HOOKNUM, hook_number(chain.hook)).be32(NFTA_HOOK_PRIORITY, chain.priority as u32);
         let mut a = Attrs::new();
@@ -66,17 +71,28 @@ pub fn set_table(table: &FwTable) -> Result<(), ExecError> {
         a.str(NFTA_CHAIN_TYPE, chain.kind.word());
         batch.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, &a, format!("chain {} ({} hook {})", chain.name, chain.kind.word(), chain.hook.word()));
         for rule in &chain.rules {
-            let text = rule.text();
+            text.clear();
+            rule.write_text(&mut text);
             let userdata = expr::comment_userdata(&text)
                 .ok_or_else(|| ExecError::InvalidPlan(format!("the rule `{text}` is too long for an nftables comment (255 bytes)")))?;
-            let mut a = Attrs::new();
-            a.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, &chain.name);
-            a.nest(NFTA_RULE_EXPRESSIONS, &expr::rule_expressions(rule));
-            a.raw(NFTA_RULE_USERDATA, &userdata);
-            batch.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, &a, format!("the rule `{text}` in chain {}", chain.name));
+            let seq = batch.add_with(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, |a| {
+                a.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, &chain.name);
+                a.nest_with(NFTA_RULE_EXPRESSIONS, |list| expr::write_expressions(list, rule));
+                a.raw(NFTA_RULE_USERDATA, &userdata);
+            });
+            if first_rules.last().is_none_or(|(_, last)| *last != c) {
+                first_rules.push((seq, c));
+            }
         }
     }
-    NftSocket::in_current_namespace()?.send_batch(batch)
+    // A refused rule: its chain is the last one whose first rule came before it.
+    let label = |seq: u32| {
+        let &(first, c) = first_rules.iter().rev().find(|(first, _)| *first <= seq)?;
+        let chain = &table.chains[c];
+        let rule = chain.rules.get((seq - first) as usize)?;
+        Some(format!("the rule `{}` in chain {}", rule.text(), chain.name))
+    };
+    NftSocket::in_current_namespace()?.send_batch_labelled(batch, &label)
 }
 
 /// Deletes netscript's table (ENOENT when there is none).

@@ -74,6 +74,16 @@ impl Attrs {
     pub fn nest(&mut self, kind: u16, inner: &Attrs) -> &mut Self {
         self.raw(kind | NLA_F_NESTED, &inner.bytes)
     }
+    /// A nest whose content `build` writes in place (its length is filled in after).
+    pub fn nest_with(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&[0, 0]);
+        self.bytes.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        build(self);
+        let len = self.bytes.len() - start;
+        self.bytes[start..start + 2].copy_from_slice(&(len as u16).to_ne_bytes());
+        self
+    }
 }
 
 /// Reads attributes: (type without flags, value).
@@ -111,8 +121,15 @@ pub fn attr_be64(attrs: &[(u16, &[u8])], kind: u16) -> Option<u64> {
 
 /// One netlink message: header, nfgenmsg, attributes.
 fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16, attrs: &Attrs) {
-    let len = NLMSG_HDRLEN + 4 + attrs.bytes.len();
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
+    let start = message_start(out, kind, flags, seq, family, res_id);
+    out.extend_from_slice(&attrs.bytes);
+    message_end(out, start);
+}
+
+/// Writes a message's header and nfgenmsg (its length still 0); returns where it starts.
+fn message_start(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&0u32.to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
     out.extend_from_slice(&seq.to_ne_bytes());
@@ -120,7 +137,13 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_i
     out.push(family);
     out.push(0); // NFNETLINK_V0
     out.extend_from_slice(&res_id.to_be_bytes());
-    out.extend_from_slice(&attrs.bytes);
+    start
+}
+
+/// Fills in the length of the message that starts at `start` and pads it.
+fn message_end(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start;
+    out[start..start + 4].copy_from_slice(&(len as u32).to_ne_bytes());
     out.resize(align4(out.len()), 0);
 }
 
@@ -142,6 +165,22 @@ impl Batch {
         self.seq += 1;
         self.what.push((self.seq, what.into()));
         message(&mut self.bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, flags, self.seq, NFPROTO_INET, 0, attrs);
+    }
+    /// A message whose attributes `build` writes in place, in the batch's own buffer;
+    /// returns its sequence number. What it is, for errors, is told to
+    /// [`NftSocket::send_batch`] by sequence number.
+    pub fn add_with(&mut self, msg: u16, flags: u16, build: impl FnOnce(&mut Attrs)) -> u32 {
+        self.seq += 1;
+        let start = message_start(&mut self.bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, flags, self.seq, NFPROTO_INET, 0);
+        let mut a = Attrs { bytes: std::mem::take(&mut self.bytes) };
+        build(&mut a);
+        self.bytes = a.bytes;
+        message_end(&mut self.bytes, start);
+        self.seq
+    }
+    /// Room for about `bytes` more bytes of messages.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
     }
     fn finish(mut self) -> (Vec<u8>, Vec<(u32, String)>, u32) {
         self.seq += 1;
@@ -189,6 +228,12 @@ impl NftSocket {
     /// are all queued then: errors only (messages carry no ACK flag), one for each
     /// message refused, or one for the batch end if the commit failed.
     pub fn send_batch(&mut self, batch: Batch) -> Result<(), ExecError> {
+        self.send_batch_labelled(batch, &|_| None)
+    }
+
+    /// [`NftSocket::send_batch`], where `label` names the messages added with
+    /// [`Batch::add_with`] (by sequence number) for errors.
+    pub fn send_batch_labelled(&mut self, batch: Batch, label: &dyn Fn(u32) -> Option<String>) -> Result<(), ExecError> {
         let (bytes, what, end) = batch.finish();
         // A batch is one datagram: make room for it (SO_SNDBUFFORCE, as nft does).
         set_buffer(&self.socket, nix::libc::SO_SNDBUFFORCE, bytes.len() + 4096);
@@ -214,7 +259,7 @@ impl NftSocket {
                     continue;
                 }
                 let mut k = KernelError::new(code, crate::exec::conn::extack_message(hflags, &payload[4..]));
-                let what = what.iter().find(|(s, _)| *s == seq).map(|(_, w)| w.clone());
+                let what = what.iter().find(|(s, _)| *s == seq).map(|(_, w)| w.clone()).or_else(|| label(seq));
                 let what = what.unwrap_or_else(|| if seq == end { "the commit of the batch".into() } else { "the batch".into() });
                 k.meaning = format!("nftables refused {what}: {}", k.meaning);
                 first_error = Some(ExecError::Kernel(k));
