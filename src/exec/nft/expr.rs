@@ -3,7 +3,7 @@
 //! `nft -j` prints them): the layer 3 family and prefixes, then the layer 4 protocol
 //! and ports, interfaces, mark, conntrack state, counter, and the action last.
 
-use super::wire::{Attrs, NFPROTO_IPV4, NFPROTO_IPV6};
+use super::wire::{attr, parse_attrs, Attrs, NFPROTO_IPV4, NFPROTO_IPV6};
 use crate::model::FwAction;
 use crate::plan::firewall::FwRuleSpec;
 use ipnet::IpNet;
@@ -242,16 +242,71 @@ pub fn comment_userdata(text: &str) -> Option<Vec<u8>> {
     Some(v)
 }
 
-/// The comment of a rule's userdata, if it holds one.
-pub fn userdata_comment(mut data: &[u8]) -> Option<String> {
+/// The comment of a rule's userdata, if it holds one (borrowed).
+pub fn userdata_text(mut data: &[u8]) -> Option<&str> {
     while data.len() >= 2 {
         let (kind, len) = (data[0], data[1] as usize);
         let value = data.get(2..2 + len)?;
         if kind == 0 {
-            let text = value.strip_suffix(&[0]).unwrap_or(value);
-            return String::from_utf8(text.to_vec()).ok();
+            return std::str::from_utf8(value.strip_suffix(&[0]).unwrap_or(value)).ok();
         }
         data = &data[2 + len..];
     }
     None
+}
+
+/// Whether the expressions the kernel lists for a rule (`kernel`, the content of its
+/// `NFTA_RULE_EXPRESSIONS`) are those netscript writes for it (`ours`, from
+/// [`write_expressions`]): the same expressions in the same order, each with every
+/// attribute netscript sends at the same value. The kernel lists attributes in its own
+/// order and adds some of its own (a `bitwise` operation, a NAT range's upper end),
+/// which do not count; neither do a counter's values, nor NAT flags the kernel adds to
+/// those sent. Byte-equal lists match at once.
+pub fn expressions_match(kernel: &[u8], ours: &[u8]) -> bool {
+    if kernel == ours {
+        return true;
+    }
+    let (k, o) = (parse_attrs(kernel), parse_attrs(ours));
+    k.len() == o.len() && k.iter().zip(&o).all(|((_, ke), (_, oe))| expression_matches(ke, oe))
+}
+
+const NFTA_NAT_FLAGS: u16 = 7;
+
+fn expression_matches(kernel: &[u8], ours: &[u8]) -> bool {
+    let (k, o) = (parse_attrs(kernel), parse_attrs(ours));
+    let name = attr(&o, NFTA_EXPR_NAME).map(|n| n.strip_suffix(&[0]).unwrap_or(n));
+    if attr(&k, NFTA_EXPR_NAME).map(|n| n.strip_suffix(&[0]).unwrap_or(n)) != name {
+        return false;
+    }
+    let (kd, od) = (parse_attrs(attr(&k, NFTA_EXPR_DATA).unwrap_or(&[])), parse_attrs(attr(&o, NFTA_EXPR_DATA).unwrap_or(&[])));
+    let name = name.unwrap_or(&[]);
+    if name == b"counter" {
+        return true;
+    }
+    od.iter().all(|(kind, value)| {
+        let Some(kv) = attr(&kd, *kind) else { return false };
+        if kv == *value {
+            return true;
+        }
+        match (name, *kind) {
+            (b"nat", NFTA_NAT_FLAGS) => match (kv.try_into().map(u32::from_be_bytes), (*value).try_into().map(u32::from_be_bytes)) {
+                (Ok(k), Ok(o)) => k & o == o,
+                _ => false,
+            },
+            // Data nests (a value or a verdict): the same content, whatever the flags
+            // of their headers.
+            (b"cmp", 3) | (b"bitwise", 4) | (b"bitwise", 5) | (b"immediate", 2) => data_matches(kv, value),
+            _ => false,
+        }
+    })
+}
+
+/// Two `nft_data` nests: the same value, or the same verdict code.
+fn data_matches(kernel: &[u8], ours: &[u8]) -> bool {
+    let (k, o) = (parse_attrs(kernel), parse_attrs(ours));
+    o.iter().all(|(kind, value)| match (attr(&k, *kind), *kind) {
+        (Some(kv), _) if kv == *value => true,
+        (Some(kv), NFTA_DATA_VERDICT) => attr(&parse_attrs(kv), NFTA_VERDICT_CODE) == attr(&parse_attrs(value), NFTA_VERDICT_CODE),
+        _ => false,
+    })
 }

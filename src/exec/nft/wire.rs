@@ -27,7 +27,6 @@ pub const NFPROTO_IPV4: u32 = 2;
 pub const NFPROTO_IPV6: u32 = 10;
 
 const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_CREATE: u16 = 0x400;
@@ -103,6 +102,11 @@ pub fn parse_attrs(mut bytes: &[u8]) -> Vec<(u16, &[u8])> {
 
 pub fn attr<'a>(attrs: &[(u16, &'a [u8])], kind: u16) -> Option<&'a [u8]> {
     attrs.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+}
+
+/// Whether attribute `kind` is the string `value` (with or without its NUL).
+pub fn attr_is(attrs: &[(u16, &[u8])], kind: u16, value: &str) -> bool {
+    attr(attrs, kind).is_some_and(|v| v.strip_suffix(&[0]).unwrap_or(v) == value.as_bytes())
 }
 
 pub fn attr_str(attrs: &[(u16, &[u8])], kind: u16) -> Option<String> {
@@ -273,33 +277,38 @@ impl NftSocket {
 
     /// Every object a get request dumps (nfgenmsg family inet), as attribute bodies.
     pub fn dump(&mut self, msg: u16, attrs: &Attrs) -> Result<Vec<Vec<u8>>, ExecError> {
+        let mut out = Vec::new();
+        self.dump_each(msg, attrs, |body| out.push(body.to_vec()))?;
+        Ok(out)
+    }
+
+    /// Every object a get request dumps, each one's attributes handed to `each` as it is
+    /// read (nothing copied).
+    pub fn dump_each(&mut self, msg: u16, attrs: &Attrs, mut each: impl FnMut(&[u8])) -> Result<(), ExecError> {
         self.seq = self.seq.wrapping_add(1);
         let mut bytes = Vec::new();
         message(&mut bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, NLM_F_DUMP | NLM_F_ACK, self.seq, NFPROTO_INET, 0, attrs);
         self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).map_err(|e| ExecError::io("cannot send an nftables dump request", &e))?;
-        let mut out = Vec::new();
         let mut buffer = Vec::with_capacity(64 * 1024);
         loop {
             buffer.clear();
             self.socket.recv(&mut buffer, 0).map_err(|e| ExecError::io("cannot read an nftables dump", &e))?;
-            for (kind, flags, seq, payload, hflags) in messages(&buffer) {
+            for (kind, _flags, seq, payload, hflags) in messages(&buffer) {
                 if seq != self.seq {
                     continue;
                 }
                 match kind {
-                    NLMSG_DONE => return Ok(out),
+                    NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
                         let code = payload.get(0..4).map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes"))).unwrap_or(0);
                         if code == 0 {
-                            return Ok(out);
+                            return Ok(());
                         }
                         return Err(ExecError::Kernel(KernelError::new(code, crate::exec::conn::extack_message(hflags, payload.get(4..).unwrap_or(&[])))));
                     }
                     _ => {
-                        out.push(payload.get(4..).unwrap_or(&[]).to_vec());
-                        if flags & NLM_F_MULTI == 0 {
-                            // A single answer (not a dump part): the ack follows.
-                        }
+                        // A dump part, or a single answer (then the ack follows).
+                        each(payload.get(4..).unwrap_or(&[]));
                     }
                 }
             }
