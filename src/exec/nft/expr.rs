@@ -1,5 +1,8 @@
 //! A netscript rule as nftables expressions, encoded as `nft` encodes the equivalent
-//! rule text (checked by tests/firewall_kernel.rs, which compares both rulesets as
+//! rule text, and byte for byte as the kernel lists them back (nests without the
+//! `NLA_F_NESTED` flag, attributes in the kernel's order, the attributes it would add
+//! written out): so that reading a rule back and comparing it is mostly a `memcmp`
+//! ([`expressions_match`]). The rule text (checked by tests/firewall_kernel.rs, which compares both rulesets as
 //! `nft -j` prints them): the layer 3 family and prefixes, then the layer 4 protocol
 //! and ports, interfaces, mark, conntrack state, counter, and the action last.
 
@@ -112,7 +115,7 @@ pub fn write_expressions(list: &mut Attrs, rule: &FwRuleSpec) {
         }
         FwAction::Mark(m) => e.meta_set(NFT_META_MARK, &m.to_ne_bytes()),
         FwAction::Classify(minor) => e.meta_set(NFT_META_PRIORITY, &((1u32 << 16) | minor).to_ne_bytes()),
-        FwAction::Masquerade => e.push_bare("masq"),
+        FwAction::Masquerade => e.push("masq", |_| {}),
         FwAction::Snat(addr) => e.nat(0, *addr, None),
         FwAction::Dnat(addr, port) => e.nat(1, *addr, *port),
     }
@@ -124,7 +127,7 @@ struct Exprs<'a> {
 }
 
 fn data_value(d: &mut Attrs, kind: u16, value: &[u8]) {
-    d.nest_with(kind, |v| {
+    d.nest_plain_with(kind, |v| {
         v.raw(NFTA_DATA_VALUE, value);
     });
 }
@@ -132,20 +135,14 @@ fn data_value(d: &mut Attrs, kind: u16, value: &[u8]) {
 impl Exprs<'_> {
     /// One expression: its name, and its data written by `data`.
     fn push(&mut self, name: &str, data: impl FnOnce(&mut Attrs)) {
-        self.list.nest_with(NFTA_LIST_ELEM, |elem| {
+        self.list.nest_plain_with(NFTA_LIST_ELEM, |elem| {
             elem.str(NFTA_EXPR_NAME, name);
-            elem.nest_with(NFTA_EXPR_DATA, data);
-        });
-    }
-    /// An expression without data.
-    fn push_bare(&mut self, name: &str) {
-        self.list.nest_with(NFTA_LIST_ELEM, |elem| {
-            elem.str(NFTA_EXPR_NAME, name);
+            elem.nest_plain_with(NFTA_EXPR_DATA, data);
         });
     }
     fn meta_load(&mut self, key: u32) {
         self.push("meta", |d| {
-            d.be32(1, REG_1).be32(2, key); // NFTA_META_DREG, NFTA_META_KEY
+            d.be32(2, key).be32(1, REG_1); // NFTA_META_KEY, NFTA_META_DREG
         });
     }
     fn meta_set(&mut self, key: u32, value: &[u8]) {
@@ -168,6 +165,7 @@ impl Exprs<'_> {
     fn bitwise(&mut self, mask: &[u8], len: u32) {
         self.push("bitwise", |d| {
             d.be32(1, REG_1).be32(2, REG_1).be32(3, len); // SREG, DREG, LEN
+            d.be32(6, 0); // NFTA_BITWISE_OP = NFT_BITWISE_BOOL (mask and xor)
             data_value(d, 4, mask); // MASK
             data_value(d, 5, &[0u8; 16][..mask.len()]); // XOR
         });
@@ -181,8 +179,8 @@ impl Exprs<'_> {
     fn verdict(&mut self, code: u32) {
         self.push("immediate", |d| {
             d.be32(1, REG_VERDICT);
-            d.nest_with(2, |data| {
-                data.nest_with(NFTA_DATA_VERDICT, |v| {
+            d.nest_plain_with(2, |data| {
+                data.nest_plain_with(NFTA_DATA_VERDICT, |v| {
                     v.be32(NFTA_VERDICT_CODE, code);
                 });
             });
@@ -220,11 +218,13 @@ impl Exprs<'_> {
             self.immediate(REG_2, &p.to_be_bytes());
         }
         self.push("nat", |d| {
-            d.be32(1, kind).be32(2, family).be32(3, REG_1); // TYPE, FAMILY, REG_ADDR_MIN
+            // TYPE, FAMILY, REG_ADDR_MIN, REG_ADDR_MAX (one address: the same register)
+            d.be32(1, kind).be32(2, family).be32(3, REG_1).be32(4, REG_1);
             if port.is_some() {
-                d.be32(5, REG_2); // REG_PROTO_MIN
-                d.be32(7, 0x2); // FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
+                d.be32(5, REG_2).be32(6, REG_2); // REG_PROTO_MIN, REG_PROTO_MAX
             }
+            // FLAGS: NF_NAT_RANGE_MAP_IPS, and NF_NAT_RANGE_PROTO_SPECIFIED with a port.
+            d.be32(7, if port.is_some() { 0x3 } else { 0x1 });
         });
     }
 }
@@ -309,4 +309,57 @@ fn data_matches(kernel: &[u8], ours: &[u8]) -> bool {
         (Some(kv), NFTA_DATA_VERDICT) => attr(&parse_attrs(kv), NFTA_VERDICT_CODE) == attr(&parse_attrs(value), NFTA_VERDICT_CODE),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(text: &str) -> Vec<u8> {
+        let mut a = Attrs::new();
+        write_expressions(&mut a, &FwRuleSpec::parse(text).unwrap());
+        a.bytes
+    }
+
+    /// The list with every nest flagged `NLA_F_NESTED` and each expression's data
+    /// attributes in reverse order: what another writer could send for the same rule.
+    fn reshaped(list: &[u8]) -> Vec<u8> {
+        let mut out = Attrs::new();
+        for (_, elem) in parse_attrs(list) {
+            let e = parse_attrs(elem);
+            out.nest_with(NFTA_LIST_ELEM, |o| {
+                o.raw(NFTA_EXPR_NAME, attr(&e, NFTA_EXPR_NAME).unwrap());
+                if let Some(data) = attr(&e, NFTA_EXPR_DATA) {
+                    o.nest_with(NFTA_EXPR_DATA, |d| {
+                        for (kind, value) in parse_attrs(data).into_iter().rev() {
+                            d.raw(kind, value);
+                        }
+                    });
+                }
+            });
+        }
+        out.bytes
+    }
+
+    #[test]
+    fn expressions_compare_by_meaning_not_by_bytes() {
+        for text in ["accept proto tcp dport 22", "drop proto icmp src 10.0.0.0/9", "dnat to 10.1.0.5:8080 proto tcp dport 80", "mark 7 ct new"] {
+            let ours = encoded(text);
+            assert!(expressions_match(&ours, &ours), "{text}");
+            assert!(expressions_match(&reshaped(&ours), &ours), "{text}: flags and order must not count");
+        }
+        // Another port, another prefix, one expression more or less: not the same rule.
+        assert!(!expressions_match(&encoded("accept proto tcp dport 2222"), &encoded("accept proto tcp dport 22")));
+        assert!(!expressions_match(&encoded("drop proto icmp src 10.0.0.0/8"), &encoded("drop proto icmp src 10.0.0.0/9")));
+        assert!(!expressions_match(&encoded("accept proto tcp dport 22 counter"), &encoded("accept proto tcp dport 22")));
+        assert!(!expressions_match(&encoded("accept proto tcp"), &encoded("accept proto tcp dport 22")));
+        // A counter's values are not part of the rule.
+        let zero = encoded("accept proto tcp dport 22 counter");
+        let mut counted = zero.clone();
+        let at = counted.windows(7).position(|w| w == b"counter").unwrap();
+        let value = counted.iter().skip(at).position(|&b| b == 0x0c).unwrap() + at + 4 + 4 + 7;
+        counted[value] = 9;
+        assert_ne!(counted, zero);
+        assert!(expressions_match(&counted, &zero));
+    }
 }

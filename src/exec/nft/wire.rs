@@ -75,9 +75,17 @@ impl Attrs {
     }
     /// A nest whose content `build` writes in place (its length is filled in after).
     pub fn nest_with(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        self.nest_flagged(kind | NLA_F_NESTED, build)
+    }
+    /// [`Attrs::nest_with`] without the `NLA_F_NESTED` flag, as nf_tables itself writes
+    /// the nests of expressions when it lists them (and reads either).
+    pub fn nest_plain_with(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        self.nest_flagged(kind, build)
+    }
+    fn nest_flagged(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(&[0, 0]);
-        self.bytes.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self.bytes.extend_from_slice(&kind.to_ne_bytes());
         build(self);
         let len = self.bytes.len() - start;
         self.bytes[start..start + 2].copy_from_slice(&(len as u16).to_ne_bytes());
