@@ -201,8 +201,14 @@ fn print_results(cfg: &Config, r: &Results) {
     let apply_ratio = median_f(&ratios(&r.apply, &r.nft));
     let noop_ratio = median_f(&ratios(&r.noop, &r.nft));
     let per: Vec<String> = ratios(&r.apply, &r.nft).iter().map(|x| format!("{x:.2}")).collect();
+    let cpu_ratio = |a: &[Sample], b: &[Sample]| median_f(&a.iter().zip(b).map(|(a, b)| a.cpu.as_secs_f64() / b.cpu.as_secs_f64()).collect::<Vec<_>>());
     println!("apply: netscript / nft = {apply_ratio:.2} (median of per-pair ratios: {}); goal ≤ 1.0", per.join(" "));
     println!("no-op re-run: netscript / nft apply = {noop_ratio:.2}; goal ≤ 0.2");
+    println!(
+        "CPU time (user + system, the kernel's work in the process included): apply {:.2}, no-op {:.2} of nft's apply",
+        cpu_ratio(&r.apply, &r.nft),
+        cpu_ratio(&r.noop, &r.nft)
+    );
     println!(
         "peak memory: netscript run {:.1} MB, no-op {:.1} MB, down {:.1} MB; nft -f {:.1} MB",
         peak(&r.apply),
