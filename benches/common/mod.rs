@@ -39,6 +39,8 @@ pub struct Sample {
 
 /// Runs `program args` in `dir`, its output into `dir/LABEL.log`; panics unless it
 /// exits 0.
+// Reaped by wait4 below, which clippy does not see.
+#[allow(clippy::zombie_processes)]
 pub fn timed(dir: &Path, label: &str, program: &str, args: &[&str]) -> Sample {
     let log = dir.join(format!("{label}.log"));
     let out = std::fs::File::create(&log).expect("log file");
