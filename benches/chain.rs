@@ -31,12 +31,14 @@
 //! namespaces and configures new links in the background, and no step may pay for the
 //! step before it. Each side's chain is built and torn down alone.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-const INSIDE: &str = "NETSCRIPT_BENCH_SANDBOXED";
 const NETSCRIPT: &str = env!("CARGO_BIN_EXE_netscript");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -45,10 +47,6 @@ struct Config {
     pairs: usize,
     smoke: bool,
 }
-
-/// Whether timed steps wait for a quiet machine (`settle`): not in the smoke test, whose
-/// figures mean nothing, so that a busy machine does not make it wait up to 30 s a step.
-static WAIT_FOR_QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 fn config() -> Config {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,19 +92,7 @@ fn usage() -> ! {
 fn main() {
     let cfg = config();
     WAIT_FOR_QUIET.store(!cfg.smoke, std::sync::atomic::Ordering::Relaxed);
-    if std::env::var_os(INSIDE).is_none() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("the chain benchmark must run as root (it makes namespaces, inside its own sandbox)");
-            std::process::exit(1);
-        }
-        let status = Command::new("unshare")
-            .args(["--net", "--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs tmpfs /run && exec \"$@\"", "sandbox"])
-            .args(std::env::args_os())
-            .env(INSIDE, "1")
-            .status()
-            .expect("cannot run unshare (util-linux)");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    sandbox("chain");
     let ip_chain = find_ip_chain();
     let base = PathBuf::from("/run/netscript-bench");
     std::fs::create_dir_all(&base).expect("work dir");
@@ -130,42 +116,6 @@ fn main() {
         results.push(r);
     }
     print_summary(&results);
-}
-
-/// One timed child process: wall time, CPU time (user + system, including what it
-/// waited for), peak resident memory.
-#[derive(Clone, Copy, Debug)]
-struct Sample {
-    wall: Duration,
-    cpu: Duration,
-    maxrss_kb: i64,
-}
-
-fn timed(dir: &Path, label: &str, program: &str, args: &[&str]) -> Sample {
-    let log = dir.join(format!("{label}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let started = Instant::now();
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let pid = child.id() as i32;
-    let mut status = 0;
-    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    // Reaped here, not through `Child`: wait4 gives the rusage of exactly this child.
-    let r = unsafe { nix::libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(r, pid, "wait4 failed");
-    if !(nix::libc::WIFEXITED(status) && nix::libc::WEXITSTATUS(status) == 0) {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        panic!("{label}: `{program} {}` failed (wait status {status:#x}):\n{text}", args.join(" "));
-    }
-    let tv = |t: nix::libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    Sample { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), maxrss_kb: usage.ru_maxrss }
 }
 
 fn run_sh(cmd: &str) {
@@ -200,35 +150,6 @@ fn chain_script(n: usize, prefix: &str) -> String {
 
 fn netns_count() -> usize {
     std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0)
-}
-
-/// Waits until the machine is quiet before a timed step, so that no step pays for the
-/// kernel's background work left by the one before: the destruction of deleted
-/// namespaces (a workqueue, seconds for 1000), IPv6 duplicate address detection and
-/// link watch after a build. Quiet means at least 90 % of all CPU time idle in each of
-/// three 50 ms windows in a row (from /proc/stat), after at least 200 ms; at most 30 s.
-fn settle() {
-    if !WAIT_FOR_QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let mut last = cpu_times();
-    let mut quiet_windows = 0;
-    while quiet_windows < 3 && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-        let now = cpu_times();
-        let (total, idle) = (now.0.saturating_sub(last.0), now.1.saturating_sub(last.1));
-        last = now;
-        quiet_windows = if total == 0 || idle * 10 >= total * 9 { quiet_windows + 1 } else { 0 };
-    }
-}
-
-/// (all, idle + iowait) CPU time in clock ticks since boot, from /proc/stat.
-fn cpu_times() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-    (fields.iter().sum(), fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0))
 }
 
 struct Result {
@@ -284,35 +205,6 @@ fn bench_n(n: usize, pairs: usize, dir: &Path, ip_chain: &Path) -> Result {
     r
 }
 
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2 }
-}
-
-fn median_f(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
-}
-
-fn walls(s: &[Sample]) -> Vec<Duration> {
-    s.iter().map(|s| s.wall).collect()
-}
-fn cpus_of(s: &[Sample]) -> Vec<Duration> {
-    s.iter().map(|s| s.cpu).collect()
-}
-
-fn ratios(a: &[Sample], b: &[Sample]) -> Vec<f64> {
-    a.iter().zip(b).map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64()).collect()
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
 fn print_details(r: &Result) {
     let n = r.n;
     println!("## N = {n}");
@@ -346,10 +238,6 @@ fn print_details(r: &Result) {
     println!();
 }
 
-fn peak(s: &[Sample]) -> f64 {
-    s.iter().map(|s| s.maxrss_kb).max().unwrap_or(0) as f64 / 1024.0
-}
-
 fn print_summary(results: &[Result]) {
     println!("## Summary");
     println!();
@@ -378,14 +266,3 @@ fn print_summary(results: &[Result]) {
     println!("maximum resident set of any netscript child (wait4 rusage). Load average at the end: {}", loadavg());
 }
 
-fn cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
-}

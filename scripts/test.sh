@@ -68,6 +68,8 @@ echo "time: build $((SECONDS - t))s"
 step cargo-test cargo test --quiet --workspace
 # The chain benchmark's smoke run (N=5, one pair, debug build): it must keep working.
 step bench-smoke cargo test --quiet --bench chain
+# The firewall benchmark's smoke run (50 rules against nft -f, debug build).
+step bench-smoke-firewall cargo test --quiet --bench firewall
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again

@@ -61,7 +61,7 @@ pub fn front_end(data: &[u8]) {
         Ok(plan) => {
             plan::render_text(&plan, &checked.desired, &sources);
             plan::render_json(&plan, &checked.desired, &sources);
-            plan::render_dot(&plan, &sources);
+            plan::render_dot(&plan, &checked.desired, &sources);
         }
         Err(diagnostics) => assert_sound(&diagnostics, &sources),
     }

@@ -42,7 +42,7 @@ fn plans() {
         insta::assert_snapshot!(format!("plan_{}", name(&path)), plan::render_text(&plan, &checked.desired, &sources));
         insta::assert_snapshot!(format!("plan_json_{}", name(&path)), plan::render_json(&plan, &checked.desired, &sources));
         // The operation graph, transitively reduced.
-        insta::assert_snapshot!(format!("plan_dot_{}", name(&path)), plan::render_dot(&plan, &sources));
+        insta::assert_snapshot!(format!("plan_dot_{}", name(&path)), plan::render_dot(&plan, &checked.desired, &sources));
     }
 }
 

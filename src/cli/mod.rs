@@ -233,7 +233,7 @@ fn dry_run(out: &Output, path: &Path, record: Option<&Path>, offline: bool, form
     let text = match format {
         Format::Text => plan::render_text(&plan, &checked.desired, &sources),
         Format::Json => plan::render_json(&plan, &checked.desired, &sources),
-        Format::Dot => plan::render_dot(&plan, &sources),
+        Format::Dot => plan::render_dot(&plan, &checked.desired, &sources),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     exit::OK

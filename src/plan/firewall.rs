@@ -55,29 +55,69 @@ pub struct FwChainSpec {
 }
 
 /// One rule, as the script means it (the model's [`FwRule`] without source spans).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// In JSON (plans, the journal, state records) a rule is its text, as [`FwRuleSpec::text`]
+/// writes it: compact, and read back with [`FwRuleSpec::parse`]; records that hold the
+/// rule's fields as an object are read too.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FwRuleSpec {
     pub action: FwAction,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proto: Option<FwProto>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src: Option<IpNet>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst: Option<IpNet>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sport: Option<(u16, u16)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dport: Option<(u16, u16)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iif: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oif: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark: Option<(u32, Option<u32>)>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ct: Vec<CtState>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counter: bool,
+}
+
+impl serde::Serialize for FwRuleSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FwRuleSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Fields(FwRuleFields),
+        }
+        match Repr::deserialize(deserializer)? {
+            Repr::Text(text) => FwRuleSpec::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a firewall rule netscript writes"))),
+            Repr::Fields(f) => Ok(FwRuleSpec { action: f.action, proto: f.proto, src: f.src, dst: f.dst, sport: f.sport, dport: f.dport, iif: f.iif, oif: f.oif, mark: f.mark, ct: f.ct, counter: f.counter }),
+        }
+    }
+}
+
+/// A rule as records before rules were written as text held it.
+#[derive(serde::Deserialize)]
+struct FwRuleFields {
+    action: FwAction,
+    #[serde(default)]
+    proto: Option<FwProto>,
+    #[serde(default)]
+    src: Option<IpNet>,
+    #[serde(default)]
+    dst: Option<IpNet>,
+    #[serde(default)]
+    sport: Option<(u16, u16)>,
+    #[serde(default)]
+    dport: Option<(u16, u16)>,
+    #[serde(default)]
+    iif: Option<String>,
+    #[serde(default)]
+    oif: Option<String>,
+    #[serde(default)]
+    mark: Option<(u32, Option<u32>)>,
+    #[serde(default)]
+    ct: Vec<CtState>,
+    #[serde(default)]
+    counter: bool,
 }
 
 impl From<&FwRule> for FwRuleSpec {
@@ -141,26 +181,29 @@ pub fn desired_table(ns: &Namespace) -> Option<FwTable> {
     Some(FwTable { chains })
 }
 
-fn ports(r: (u16, u16)) -> String {
-    if r.0 == r.1 { r.0.to_string() } else { format!("{}-{}", r.0, r.1) }
-}
-
 impl FwRuleSpec {
     /// The rule in netscript's own syntax, matches in a fixed order: what `show` prints
     /// and what the kernel keeps as the rule's comment, from which it is read back.
     pub fn text(&self) -> String {
-        let mut s = match &self.action {
-            FwAction::Accept => "accept".to_string(),
-            FwAction::Drop => "drop".to_string(),
-            FwAction::Reject => "reject".to_string(),
-            FwAction::Mark(m) => format!("mark {m}"),
-            FwAction::Classify(c) => format!("classify {c:x}"),
-            FwAction::Masquerade => "masquerade".to_string(),
-            FwAction::Snat(a) => format!("snat to {a}"),
-            FwAction::Dnat(a, None) => format!("dnat to {a}"),
-            FwAction::Dnat(IpAddr::V4(a), Some(p)) => format!("dnat to {a}:{p}"),
-            FwAction::Dnat(IpAddr::V6(a), Some(p)) => format!("dnat to [{a}]:{p}"),
-        };
+        let mut s = String::with_capacity(48);
+        self.write_text(&mut s);
+        s
+    }
+
+    /// [`FwRuleSpec::text`], appended to `s`.
+    pub fn write_text(&self, s: &mut String) {
+        match &self.action {
+            FwAction::Accept => s.push_str("accept"),
+            FwAction::Drop => s.push_str("drop"),
+            FwAction::Reject => s.push_str("reject"),
+            FwAction::Mark(m) => write!(s, "mark {m}").unwrap(),
+            FwAction::Classify(c) => write!(s, "classify {c:x}").unwrap(),
+            FwAction::Masquerade => s.push_str("masquerade"),
+            FwAction::Snat(a) => write!(s, "snat to {a}").unwrap(),
+            FwAction::Dnat(a, None) => write!(s, "dnat to {a}").unwrap(),
+            FwAction::Dnat(IpAddr::V4(a), Some(p)) => write!(s, "dnat to {a}:{p}").unwrap(),
+            FwAction::Dnat(IpAddr::V6(a), Some(p)) => write!(s, "dnat to [{a}]:{p}").unwrap(),
+        }
         if let Some(p) = self.proto {
             write!(s, " proto {}", p.word()).unwrap();
         }
@@ -170,11 +213,12 @@ impl FwRuleSpec {
         if let Some(n) = self.dst {
             write!(s, " dst {n}").unwrap();
         }
-        if let Some(r) = self.sport {
-            write!(s, " sport {}", ports(r)).unwrap();
-        }
-        if let Some(r) = self.dport {
-            write!(s, " dport {}", ports(r)).unwrap();
+        for (word, range) in [(" sport ", self.sport), (" dport ", self.dport)] {
+            match range {
+                Some((a, b)) if a == b => write!(s, "{word}{a}").unwrap(),
+                Some((a, b)) => write!(s, "{word}{a}-{b}").unwrap(),
+                None => {}
+            }
         }
         if let Some(i) = &self.iif {
             write!(s, " iif {i}").unwrap();
@@ -187,14 +231,13 @@ impl FwRuleSpec {
             Some((m, None)) => write!(s, " mark {m}").unwrap(),
             None => {}
         }
-        if !self.ct.is_empty() {
-            let states: Vec<&str> = self.ct.iter().map(|c| c.word()).collect();
-            write!(s, " ct {}", states.join(",")).unwrap();
+        for (i, state) in self.ct.iter().enumerate() {
+            s.push_str(if i == 0 { " ct " } else { "," });
+            s.push_str(state.word());
         }
         if self.counter {
             s.push_str(" counter");
         }
-        s
     }
 
     /// Reads back what [`FwRuleSpec::text`] wrote; `None` for any other text (a rule
@@ -312,6 +355,9 @@ pub struct ObservedFirewall {
     /// Rules in the table that are not netscript's text (added or changed by hand):
     /// their presence makes the table differ from any desired one.
     pub unknown_rules: usize,
+    /// Rules with netscript's text as their comment whose expressions are not what that
+    /// text means (edited by hand): not in `table`, and a difference like `unknown_rules`.
+    pub edited_rules: usize,
     /// Objects in the table other than base chains and rules (sets, regular chains…).
     pub other_objects: usize,
     /// For each chain, each rule's (packets, bytes) when it counts.
@@ -321,7 +367,7 @@ pub struct ObservedFirewall {
 impl ObservedFirewall {
     /// Whether the kernel holds exactly `want`.
     pub fn holds(&self, want: &FwTable) -> bool {
-        self.unknown_rules == 0 && self.other_objects == 0 && self.table == *want
+        self.unknown_rules == 0 && self.edited_rules == 0 && self.other_objects == 0 && self.table == *want
     }
 }
 
@@ -342,6 +388,9 @@ impl ObservedFirewall {
         }
         if self.unknown_rules > 0 || self.other_objects > 0 {
             writeln!(out, "  firewall: {} rule(s) and {} object(s) in table inet {TABLE} that are not netscript's", self.unknown_rules, self.other_objects).unwrap();
+        }
+        if self.edited_rules > 0 {
+            writeln!(out, "  firewall: {} rule(s) in table inet {TABLE} with netscript's comment but edited by hand (the next run writes them again)", self.edited_rules).unwrap();
         }
         out
     }
@@ -371,6 +420,12 @@ mod tests {
             let rule = FwRuleSpec::parse(text).unwrap_or_else(|| panic!("{text} does not read back"));
             assert_eq!(rule.text(), text);
         }
+        // In JSON a rule is its text; records with the fields as an object still read.
+        let rule = FwRuleSpec::parse("accept proto tcp dport 22 counter").unwrap();
+        assert_eq!(serde_json::to_string(&rule).unwrap(), "\"accept proto tcp dport 22 counter\"");
+        let legacy: FwRuleSpec = serde_json::from_str(r#"{"action":"accept","proto":"tcp","dport":[22,22],"counter":true}"#).unwrap();
+        assert_eq!(legacy, rule);
+        assert!(serde_json::from_str::<FwRuleSpec>("\"accept proto sctp\"").is_err());
         for foreign in ["", "accept  proto tcp", "accept proto sctp", "jump x", "accept counter counter", "mark 0x7"] {
             assert!(FwRuleSpec::parse(foreign).is_none(), "{foreign:?} read as netscript's");
         }

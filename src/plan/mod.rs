@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod firewall;
+pub mod firewall_diff;
 pub mod observed;
 pub mod ownership;
 mod planner;
@@ -51,6 +52,10 @@ pub struct Plan {
     /// given back (the other script's value stays); the other script's record takes
     /// over this one's original value, so that `down` in any order ends at the original.
     pub handover: Vec<Handover>,
+    /// For each namespace whose firewall table an op rewrites: what the table held that
+    /// netscript did not write (shown by `plan`; the rewrite removes it).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub firewall_unrecognised: std::collections::BTreeMap<String, firewall_diff::Unrecognised>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -184,7 +184,11 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         p.sysctls(ns);
         p.firewall(ns);
     }
-    if p.diagnostics.is_empty() { Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, drop_links: p.drop_links, forget: p.forget, handover: p.handover }) } else { Err(p.diagnostics) }
+    if !p.diagnostics.is_empty() {
+        return Err(p.diagnostics);
+    }
+    let firewall_unrecognised = super::firewall_diff::unrecognised_in(&p.ops, observed);
+    Ok(Plan { ops: p.ops, drop_netns: p.drop_netns, drop_links: p.drop_links, forget: p.forget, handover: p.handover, firewall_unrecognised })
 }
 
 impl<'a> Planner<'a> {

@@ -294,6 +294,10 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
             Action::CreateNetns { ns } if desired.namespaces.get(ns).is_some_and(|n| n.origin == NsOrigin::Implicit) => {
                 format!("create netns {ns} (implied: named as a veth peer)")
             }
+            Action::SetFirewall { ns, .. } | Action::DeleteFirewall { ns } => match super::firewall_diff::op_change(plan, op, desired) {
+                Some(change) => change.headline(ns),
+                None => describe(&op.action),
+            },
             action => describe(action),
         })
         .collect();
@@ -301,6 +305,16 @@ pub fn render_text(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
     for (i, (op, line)) in plan.ops.iter().zip(&lines).enumerate() {
         let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
         writeln!(out, "  {:>width$}. {line:<text_width$}  # {place}", i + 1).unwrap();
+        if let Some(change) = super::firewall_diff::op_change(plan, op, desired) {
+            // Each rule the op adds, changes or removes, under it, with its own line.
+            let indent = " ".repeat(width + 6);
+            for (text, span) in change.lines() {
+                match span {
+                    Some(span) => writeln!(out, "{indent}{text:<w$}  # {}", sources.location(span), w = text_width.saturating_sub(2)).unwrap(),
+                    None => writeln!(out, "{indent}{text}").unwrap(),
+                }
+            }
+        }
     }
     for h in &plan.handover {
         let what = h.undo.first().map(describe).unwrap_or_default();
@@ -333,6 +347,9 @@ struct JsonOp<'a> {
     location: String,
     deps: &'a [usize],
     undo: Vec<String>,
+    /// A firewall op's changes, rule by rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firewall_changes: Option<serde_json::Value>,
 }
 
 #[derive(serde::Serialize)]
@@ -362,6 +379,7 @@ pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
             location: if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) },
             deps: &op.deps,
             undo: op.undo.iter().map(describe).collect(),
+            firewall_changes: super::firewall_diff::op_change(plan, op, desired).map(|c| c.json(sources)),
         })
         .collect();
     let expectations = expects.iter().map(|e| JsonExpect { description: expect_text(e), location: sources.location(e.span) }).collect();
@@ -370,11 +388,19 @@ pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
     s
 }
 
-pub fn render_dot(plan: &Plan, sources: &SourceMap) -> String {
+pub fn render_dot(plan: &Plan, desired: &Desired, sources: &SourceMap) -> String {
     let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
     for (i, op) in plan.ops.iter().enumerate() {
         let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
-        let label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
+        let mut label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
+        if let Some(change) = super::firewall_diff::op_change(plan, op, desired) {
+            // The rule changes, left-justified lines (`\l`) under the op.
+            label.push_str("\\n");
+            for (text, span) in change.lines() {
+                let place = span.map(|s| format!("  # {}", sources.location(s))).unwrap_or_default();
+                label.push_str(&format!("{text}{place}\\l").replace('"', "\\\""));
+            }
+        }
         writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
     }
     // Only the edges the order needs: not those implied by others.

@@ -198,9 +198,11 @@ fn validate(action: &Action) -> Result<(), String> {
 pub fn load_others(mine: &str) -> Vec<crate::plan::ownership::OtherScript> {
     let Ok(entries) = std::fs::read_dir(run_dir().join("state")) else { return Vec::new() };
     let mut out = Vec::new();
+    // This script's own record is not another's: not read twice.
+    let own = record_path(Path::new(mine));
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_none_or(|e| e != "json") {
+        if path.extension().is_none_or(|e| e != "json") || path == own {
             continue;
         }
         let Ok(text) = crate::bounded::read_string(&path, crate::bounded::MAX_RECORD_BYTES) else { continue };

@@ -27,7 +27,6 @@ pub const NFPROTO_IPV4: u32 = 2;
 pub const NFPROTO_IPV6: u32 = 10;
 
 const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_CREATE: u16 = 0x400;
@@ -74,6 +73,24 @@ impl Attrs {
     pub fn nest(&mut self, kind: u16, inner: &Attrs) -> &mut Self {
         self.raw(kind | NLA_F_NESTED, &inner.bytes)
     }
+    /// A nest whose content `build` writes in place (its length is filled in after).
+    pub fn nest_with(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        self.nest_flagged(kind | NLA_F_NESTED, build)
+    }
+    /// [`Attrs::nest_with`] without the `NLA_F_NESTED` flag, as nf_tables itself writes
+    /// the nests of expressions when it lists them (and reads either).
+    pub fn nest_plain_with(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        self.nest_flagged(kind, build)
+    }
+    fn nest_flagged(&mut self, kind: u16, build: impl FnOnce(&mut Attrs)) -> &mut Self {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&[0, 0]);
+        self.bytes.extend_from_slice(&kind.to_ne_bytes());
+        build(self);
+        let len = self.bytes.len() - start;
+        self.bytes[start..start + 2].copy_from_slice(&(len as u16).to_ne_bytes());
+        self
+    }
 }
 
 /// Reads attributes: (type without flags, value).
@@ -95,6 +112,11 @@ pub fn attr<'a>(attrs: &[(u16, &'a [u8])], kind: u16) -> Option<&'a [u8]> {
     attrs.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
 }
 
+/// Whether attribute `kind` is the string `value` (with or without its NUL).
+pub fn attr_is(attrs: &[(u16, &[u8])], kind: u16, value: &str) -> bool {
+    attr(attrs, kind).is_some_and(|v| v.strip_suffix(&[0]).unwrap_or(v) == value.as_bytes())
+}
+
 pub fn attr_str(attrs: &[(u16, &[u8])], kind: u16) -> Option<String> {
     let v = attr(attrs, kind)?;
     let v = v.split(|b| *b == 0).next().unwrap_or(&[]);
@@ -111,8 +133,15 @@ pub fn attr_be64(attrs: &[(u16, &[u8])], kind: u16) -> Option<u64> {
 
 /// One netlink message: header, nfgenmsg, attributes.
 fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16, attrs: &Attrs) {
-    let len = NLMSG_HDRLEN + 4 + attrs.bytes.len();
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
+    let start = message_start(out, kind, flags, seq, family, res_id);
+    out.extend_from_slice(&attrs.bytes);
+    message_end(out, start);
+}
+
+/// Writes a message's header and nfgenmsg (its length still 0); returns where it starts.
+fn message_start(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&0u32.to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
     out.extend_from_slice(&seq.to_ne_bytes());
@@ -120,7 +149,13 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_i
     out.push(family);
     out.push(0); // NFNETLINK_V0
     out.extend_from_slice(&res_id.to_be_bytes());
-    out.extend_from_slice(&attrs.bytes);
+    start
+}
+
+/// Fills in the length of the message that starts at `start` and pads it.
+fn message_end(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start;
+    out[start..start + 4].copy_from_slice(&(len as u32).to_ne_bytes());
     out.resize(align4(out.len()), 0);
 }
 
@@ -142,6 +177,22 @@ impl Batch {
         self.seq += 1;
         self.what.push((self.seq, what.into()));
         message(&mut self.bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, flags, self.seq, NFPROTO_INET, 0, attrs);
+    }
+    /// A message whose attributes `build` writes in place, in the batch's own buffer;
+    /// returns its sequence number. What it is, for errors, is told to
+    /// [`NftSocket::send_batch`] by sequence number.
+    pub fn add_with(&mut self, msg: u16, flags: u16, build: impl FnOnce(&mut Attrs)) -> u32 {
+        self.seq += 1;
+        let start = message_start(&mut self.bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, flags, self.seq, NFPROTO_INET, 0);
+        let mut a = Attrs { bytes: std::mem::take(&mut self.bytes) };
+        build(&mut a);
+        self.bytes = a.bytes;
+        message_end(&mut self.bytes, start);
+        self.seq
+    }
+    /// Room for about `bytes` more bytes of messages.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
     }
     fn finish(mut self) -> (Vec<u8>, Vec<(u32, String)>, u32) {
         self.seq += 1;
@@ -189,6 +240,12 @@ impl NftSocket {
     /// are all queued then: errors only (messages carry no ACK flag), one for each
     /// message refused, or one for the batch end if the commit failed.
     pub fn send_batch(&mut self, batch: Batch) -> Result<(), ExecError> {
+        self.send_batch_labelled(batch, &|_| None)
+    }
+
+    /// [`NftSocket::send_batch`], where `label` names the messages added with
+    /// [`Batch::add_with`] (by sequence number) for errors.
+    pub fn send_batch_labelled(&mut self, batch: Batch, label: &dyn Fn(u32) -> Option<String>) -> Result<(), ExecError> {
         let (bytes, what, end) = batch.finish();
         // A batch is one datagram: make room for it (SO_SNDBUFFORCE, as nft does).
         set_buffer(&self.socket, nix::libc::SO_SNDBUFFORCE, bytes.len() + 4096);
@@ -214,7 +271,7 @@ impl NftSocket {
                     continue;
                 }
                 let mut k = KernelError::new(code, crate::exec::conn::extack_message(hflags, &payload[4..]));
-                let what = what.iter().find(|(s, _)| *s == seq).map(|(_, w)| w.clone());
+                let what = what.iter().find(|(s, _)| *s == seq).map(|(_, w)| w.clone()).or_else(|| label(seq));
                 let what = what.unwrap_or_else(|| if seq == end { "the commit of the batch".into() } else { "the batch".into() });
                 k.meaning = format!("nftables refused {what}: {}", k.meaning);
                 first_error = Some(ExecError::Kernel(k));
@@ -228,33 +285,38 @@ impl NftSocket {
 
     /// Every object a get request dumps (nfgenmsg family inet), as attribute bodies.
     pub fn dump(&mut self, msg: u16, attrs: &Attrs) -> Result<Vec<Vec<u8>>, ExecError> {
+        let mut out = Vec::new();
+        self.dump_each(msg, attrs, |body| out.push(body.to_vec()))?;
+        Ok(out)
+    }
+
+    /// Every object a get request dumps, each one's attributes handed to `each` as it is
+    /// read (nothing copied).
+    pub fn dump_each(&mut self, msg: u16, attrs: &Attrs, mut each: impl FnMut(&[u8])) -> Result<(), ExecError> {
         self.seq = self.seq.wrapping_add(1);
         let mut bytes = Vec::new();
         message(&mut bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, NLM_F_DUMP | NLM_F_ACK, self.seq, NFPROTO_INET, 0, attrs);
         self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).map_err(|e| ExecError::io("cannot send an nftables dump request", &e))?;
-        let mut out = Vec::new();
         let mut buffer = Vec::with_capacity(64 * 1024);
         loop {
             buffer.clear();
             self.socket.recv(&mut buffer, 0).map_err(|e| ExecError::io("cannot read an nftables dump", &e))?;
-            for (kind, flags, seq, payload, hflags) in messages(&buffer) {
+            for (kind, _flags, seq, payload, hflags) in messages(&buffer) {
                 if seq != self.seq {
                     continue;
                 }
                 match kind {
-                    NLMSG_DONE => return Ok(out),
+                    NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
                         let code = payload.get(0..4).map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes"))).unwrap_or(0);
                         if code == 0 {
-                            return Ok(out);
+                            return Ok(());
                         }
                         return Err(ExecError::Kernel(KernelError::new(code, crate::exec::conn::extack_message(hflags, payload.get(4..).unwrap_or(&[])))));
                     }
                     _ => {
-                        out.push(payload.get(4..).unwrap_or(&[]).to_vec());
-                        if flags & NLM_F_MULTI == 0 {
-                            // A single answer (not a dump part): the ack follows.
-                        }
+                        // A dump part, or a single answer (then the ack follows).
+                        each(payload.get(4..).unwrap_or(&[]));
                     }
                 }
             }
