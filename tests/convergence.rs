@@ -1087,6 +1087,16 @@ fn the_generator_covers_the_grammar_and_its_scripts_check() {
 // Most cases plan operations for both versions (asserted: three in four at least).
 //     NETSCRIPT_FAULT_CASES=100 cargo test --test convergence refused     # a longer hunt
 
+/// The number of operations `netscript plan` lists, or the refused plan's run.
+fn plan_ops(sb: &Sandbox, path: &str) -> Result<usize, Run> {
+    let plan = sb.netscript(&["plan", "--format", "json", path]);
+    if !plan.success {
+        return Err(plan);
+    }
+    let v: Value = serde_json::from_str(&plan.stdout).unwrap();
+    Ok(v["operations"].as_array().unwrap().len())
+}
+
 fn check_fault_case(case: &Case, pick_a: prop::sample::Index, pick_b: prop::sample::Index) -> Result<(), TestCaseError> {
     let (a, b) = (case.script_a(), case.script_b());
     let fail = |what: String| TestCaseError::fail(format!("{what}\n{case:?}"));
@@ -1096,7 +1106,11 @@ fn check_fault_case(case: &Case, pick_a: prop::sample::Index, pick_b: prop::samp
     let path = sb.write_script(SCRIPT, &a.text);
     let refused = |run: &Run| run.code == Some(1) && run.stderr.contains("netscript::plan::foreign_qdisc");
     // A refused at a random operation, on the pre-existing state.
-    let ops = sb.op_count(&path);
+    let ops = match plan_ops(&sb, &path) {
+        Ok(ops) => ops,
+        Err(run) if refused(&run) => return Err(TestCaseError::reject("A shapes h0 over its pre-existing tbf: refused by design")),
+        Err(run) => return Err(fail(format!("the plan of A failed\n{}", show(&run)))),
+    };
     let a_ops = ops;
     if ops > 0 {
         let n = pick_a.index(ops);
@@ -1121,7 +1135,11 @@ fn check_fault_case(case: &Case, pick_a: prop::sample::Index, pick_b: prop::samp
     let after_a = settled_dump(&sb);
     let record = sb.sh("cat /run/netscript/state/*.json 2>/dev/null || true").ok();
     sb.write_script(SCRIPT, &b.text);
-    let ops = sb.op_count(&path);
+    let ops = match plan_ops(&sb, &path) {
+        Ok(ops) => ops,
+        Err(run) if refused(&run) => return Ok(()),
+        Err(run) => return Err(fail(format!("the plan of B after A failed\n{}", show(&run)))),
+    };
     if ops == 0 {
         CASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         return Ok(());
