@@ -228,6 +228,7 @@ pub fn dump() -> String {
 /// * IPv6 link-local addresses (fe80::/10), and IPv6 routes to fe80::/10 and ff00::/8: the
 ///   kernel adds them asynchronously once a link has carrier (linkwatch), so their
 ///   presence depends on timing, not on state; `expires` of routes.
+///
 /// Routes are sorted (their dump order is not part of the state); rules are not (rules
 /// of equal priority are evaluated in insertion order, so order is state).
 pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
