@@ -332,3 +332,19 @@ fn every_journal_record_is_durable_before_the_next_request() {
         }
     }
 }
+
+/// A journal directory that cannot be listed (here: a file in its place) is an error for
+/// `recover` and for a run, never "nothing to recover": an interrupted transaction could
+/// be behind it. (A mutant reading every listing error as "no journals" lived until this.)
+#[test]
+fn a_journal_directory_that_cannot_be_listed_is_an_error() {
+    let (sb, script) = sandbox();
+    let before = sb.dump();
+    sb.sh("mkdir -p /run/netscript && echo not-a-directory > /run/netscript/journal").ok();
+    let r = sb.netscript(&["recover"]);
+    assert!(!r.success && !r.stderr.contains("nothing to recover"), "{}", r.stderr);
+    assert!(r.stderr.contains("/run/netscript/journal"), "the error names the directory: {}", r.stderr);
+    let run = sb.netscript(&["run", &script]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_same_dump(&before, &sb.dump(), "nothing may change");
+}
