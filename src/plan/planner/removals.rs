@@ -146,10 +146,13 @@ impl Planner<'_> {
     }
 
     /// What deleting the veth `entry` made takes with it and a rollback must put back:
-    /// the other end's addresses, and the routes through either end.
+    /// the addresses of both ends, then the routes through either end (a gateway needs
+    /// its subnet's address first; an address the rollback puts back again later, as the
+    /// undo of its own removal, is found there already).
     fn goes_with_veth(&self, entry: &Owned) -> Vec<Action> {
         let Some(Action::CreateLink { ns, name, kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &entry.made else { return Vec::new() };
-        let mut undo = self.addrs_of(peer_ns, peer_name);
+        let mut undo = self.addrs_of(ns, name);
+        undo.extend(self.addrs_of(peer_ns, peer_name));
         undo.extend(self.routes_through(ns, name));
         undo.extend(self.routes_through(peer_ns, peer_name));
         undo
