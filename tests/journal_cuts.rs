@@ -348,3 +348,60 @@ fn a_journal_directory_that_cannot_be_listed_is_an_error() {
     assert_eq!(run.code, Some(3), "{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), "nothing may change");
 }
+
+// ---------------------------------------------------------------------------------------
+// Journal write and removal errors (each test kills a mutant cargo-mutants found alive).
+
+/// The journal's file system fills up in the middle of a run: the run stops, rolls back,
+/// and says that it could not write the journal (not a bare failure).
+#[test]
+fn a_journal_that_fills_its_disk_mid_run_stops_the_run_and_says_so() {
+    let (sb, _) = sandbox();
+    // Forty rules: their records need more than the page the journal gets.
+    let script = sb.write_script("many.ns", "netns jc <\n  for i in 0..40 < rule from 10.57.{i}.9 lookup 100 >\n>\n");
+    let before = sb.dump();
+    // Two pages, one filled: the journal's header and some records fit, not all of them.
+    sb.sh("mkdir -p /run/netscript/journal && mount -t tmpfs -o size=8k,mode=700 tmpfs /run/netscript/journal").ok();
+    sb.sh("dd if=/dev/zero of=/run/netscript/journal/fill bs=4k count=1 2>/dev/null").ok();
+    let run = sb.netscript_env(&env(&[(SERIAL, "1".into())]), &["run", &script]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.stderr.contains("cannot write the journal, so the run was stopped"), "{}", run.stderr);
+    assert_same_dump(&before, &sb.dump(), "a run stopped by a full journal");
+}
+
+/// `recover --forget` that cannot delete a journal (here a directory in its place) says
+/// so, and leaves it.
+#[test]
+fn forget_that_cannot_delete_a_journal_fails() {
+    let (sb, _) = sandbox();
+    sb.sh("mkdir -p /run/netscript/journal/00000000000000000001-1.journal/x").ok();
+    let r = sb.netscript(&["recover", "--forget"]);
+    assert!(!r.success, "{}", r.stderr);
+    assert!(sb.sh("test -d /run/netscript/journal/00000000000000000001-1.journal && echo there").ok().contains("there"));
+}
+
+/// A journal someone deleted while its run went on is not an error when the run ends and
+/// removes it.
+#[test]
+fn a_journal_deleted_during_its_run_is_not_an_error_at_the_end() {
+    let (sb, script) = sandbox();
+    let mut child = std::process::Command::new("nsenter")
+        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "env", "NETSCRIPT_TEST_DELAY_PER_OP_MS=100", env!("CARGO_BIN_EXE_netscript"), "run", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while sb.sh("ls /run/netscript/journal 2>/dev/null || true").ok().is_empty() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no journal appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    sb.sh("rm -f /run/netscript/journal/*.journal").ok();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("could not be deleted"), "{stderr}");
+    sb.netscript(&["down", &script]).ok();
+}
