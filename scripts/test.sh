@@ -14,6 +14,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
+command -v strace >/dev/null || need+=(strace)   # tests/journal_cuts.rs: the journal's fsyncs
 command -v clang >/dev/null || need+=(clang llvm)
 command -v nft >/dev/null || need+=(nftables)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)

@@ -258,20 +258,28 @@ fn a_refused_program_rolls_back_the_attachment_and_the_clsact_qdisc() {
 }
 
 #[test]
-fn a_later_refused_netem_rolls_back_the_attachment() {
+fn a_later_refusal_rolls_back_the_attachment() {
     let sb = Sandbox::new();
     copy_object(&sb, "drop_icmp.o");
     sb.sh("ip netns add na; ip netns add nb; ip link add v0 netns na type veth peer name v1 netns nb
            ip -n na link set v0 up; ip -n nb link set v1 up")
         .ok();
     let before = sb.dump();
-    // The netem is refused (this kernel has none) while the programs are being attached.
-    let script = sb.write_script("netem.ns",
-        "netns nb <\n  link v1\n    bpf egress \"drop_icmp.o\" section classifier\n    xdp \"drop_icmp.o\" section xdp mode generic\n    netem delay 10ms\n>\n",
+    // Each operation refused in turn (the executor's test fault point; operations one at
+    // a time): whatever was attached before the refusal is detached again.
+    let script = sb.write_script("refused.ns",
+        "netns nb <\n  link v1 < addr 10.4.9.2/24 >\n    bpf egress \"drop_icmp.o\" section classifier\n    xdp \"drop_icmp.o\" section xdp mode generic\n  rule from 10.4.9.9 lookup 100\n>\n",
     );
-    let run = sb.netscript(&["-v", "run", &script]);
-    assert_eq!(run.code, Some(3), "this kernel has no netem: {run:?}");
-    assert_eq!(sb.dump(), before, "no program and no clsact qdisc left behind: {run:?}");
-    let link = sb.sh("ip -n nb -json link show v1").ok();
-    assert!(!link.contains("\"xdp\""), "{link}");
+    let ops = sb.op_count(&script);
+    let mut detached = (false, false);
+    for n in 0..ops {
+        let run = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", n.to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["-v", "run", &script]);
+        assert_eq!(run.code, Some(3), "{run:?}");
+        detached.0 |= run.stderr.contains("undone: detach bpf from nb.v1 egress");
+        detached.1 |= run.stderr.contains("undone: detach xdp from nb.v1");
+        assert_eq!(sb.dump(), before, "refused at operation {n}: no program and no clsact qdisc left behind: {run:?}");
+        let link = sb.sh("ip -n nb -json link show v1").ok();
+        assert!(!link.contains("\"xdp\""), "{link}");
+    }
+    assert_eq!(detached, (true, true), "a refusal came after each attachment, which was then undone");
 }

@@ -5,7 +5,11 @@
 //!
 //! Kill points come from the test-only hook `NETSCRIPT_TEST_KILL_AFTER_RECORDS=N` (the
 //! process SIGKILLs itself once its N-th journal record is durable); slow runs from
-//! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/run/journal.rs`).
+//! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/run/journal.rs`). Killed runs apply one
+//! operation at a time (`NETSCRIPT_TEST_SERIAL_OPS`, `src/exec/fault.rs`), so that record N
+//! is the same record on every run: the seeded kill points are the same points every
+//! time (`kill_points_are_the_same_records_on_every_run`). The signal tests keep the
+//! executor's concurrency.
 
 mod support;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +19,8 @@ use support::{assert_same_dump, Run, Sandbox};
 const BIN: &str = env!("CARGO_BIN_EXE_netscript");
 const KILL: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 const DELAY: &str = "NETSCRIPT_TEST_DELAY_PER_OP_MS";
+const SERIAL: &str = "NETSCRIPT_TEST_SERIAL_OPS";
+const FAIL: &str = "NETSCRIPT_FAULT_AFTER_OPS";
 
 /// ≥ 30 operations over five namespaces, one of which exists before the run (so undos
 /// must remove single objects from a namespace that stays, not only whole namespaces).
@@ -70,9 +76,12 @@ fn env_args<'a>(env: &'a [(&str, String)], args: &'a [&str]) -> Vec<String> {
     v
 }
 
-/// netscript inside the sandbox with extra environment variables.
+/// netscript inside the sandbox with extra environment variables, one operation at a
+/// time (deterministic journals: see the module documentation).
 fn netscript_env(sb: &Sandbox, env: &[(&str, String)], args: &[&str]) -> Run {
-    let v = env_args(env, args);
+    let mut env = env.to_vec();
+    env.push((SERIAL, "1".into()));
+    let v = env_args(&env, args);
     let v: Vec<&str> = v.iter().map(String::as_str).collect();
     sb.run("env", &v)
 }
@@ -334,8 +343,20 @@ fn truncated_last_journal_record_is_tolerated() {
     let (sb, script) = big_sandbox();
     let before = sb.dump();
     assert!(killed(&netscript_env(&sb, &[(KILL, "25".into())], &["run", &script])));
-    // A power cut in the middle of writing the next record.
-    sb.sh("printf '{\"rec\":\"started\",\"op\":31,\"acti' >> /run/netscript/journal/*.journal").ok();
+    // A power cut in the middle of writing the next record. (A redirection is not
+    // globbed by sh: `>> DIR/*.journal` made a file named `*.journal`, a journal with a
+    // cut header that recovery removes, and the torn record was never tested.)
+    sb.sh("for f in /run/netscript/journal/*.journal; do printf '{\"rec\":\"started\",\"op\":31,\"acti' >> \"$f\"; done").ok();
+    assert_eq!(journals(&sb).len(), 1);
+    assert!(sb.sh("cat /run/netscript/journal/*.journal").ok().ends_with(",\"op\":31,\"acti"), "the torn record is the journal's last");
+    // A recover killed after its first record: it cut the torn record off before
+    // appending, so every line of the journal is a whole record.
+    assert!(killed(&netscript_env(&sb, &[(KILL, "1".into())], &["recover"])));
+    let text = sb.sh("cat /run/netscript/journal/*.journal").ok();
+    assert!(text.ends_with('\n'), "{text}");
+    for line in text.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "a damaged line after recover cut the torn record: {line:?}\n{text}");
+    }
     let r = sb.netscript(&["recover"]);
     assert!(r.success, "{}", r.stderr);
     assert_same_dump(&before, &sb.dump(), "after recovering a journal with a cut record");
@@ -466,4 +487,83 @@ fn sigkill_at_points_of_a_down_then_recover_then_down_again() {
     sb.netscript(&["down", &script]).ok();
     assert_same_dump(&before, &sb.dump(), "down after the kills");
     assert!(state_files(&sb).is_empty());
+}
+
+/// The records of the (one) pending journal: (record type, operation).
+fn journal_records(sb: &Sandbox) -> Vec<(String, Option<u64>)> {
+    let text = sb.sh("cat /run/netscript/journal/*.journal").ok();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["rec"].as_str().unwrap().to_string(), v["op"].as_u64())
+        })
+        .collect()
+}
+
+/// A kill point names the same record on every run: BIG killed after its last record
+/// before the commit, three times, leaves the same journal (types and operations, in
+/// order) each time.
+#[test]
+fn kill_points_are_the_same_records_on_every_run() {
+    let (sb, script) = big_sandbox();
+    let ops = op_count(&sb, &script);
+    let before = sb.dump();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        assert!(killed(&netscript_env(&sb, &[(KILL, (2 * ops).to_string())], &["run", &script])));
+        seen.push(journal_records(&sb));
+        sb.netscript(&["recover"]).ok();
+        assert_same_dump(&before, &sb.dump(), "recovered");
+    }
+    assert_eq!(seen[0].len(), 2 * ops);
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "the journals differ between runs:\n{seen:?}");
+}
+
+/// The largest `j` in `lo..=hi` for which `pred(j)` holds, `pred` holding up to some point
+/// and not after it (`pred(lo)` holds).
+fn last_true(mut lo: usize, mut hi: usize, mut pred: impl FnMut(usize) -> bool) -> usize {
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if pred(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    lo
+}
+
+/// SIGKILL between a refusal and the end of its rollback: BIG's operation two thirds in
+/// is refused (the executor's fault point), the rollback starts, and the process is
+/// killed after each of a dozen seeded records from the refusal's to the rollback's last;
+/// `recover` finishes the rollback, and the dump is as before the run.
+#[test]
+fn sigkill_between_a_refusal_and_the_end_of_its_rollback_then_recover() {
+    let (sb, script) = big_sandbox();
+    let ops = op_count(&sb, &script);
+    let before = sb.dump();
+    let fault = (FAIL, (2 * ops / 3).to_string());
+    // Whether a run killed after record j had seen the refusal (-v prints it right after
+    // its record), and whether it was killed at all; the host is restored after each probe.
+    let probe = |j: usize| -> (bool, bool) {
+        let run = netscript_env(&sb, &[fault.clone(), (KILL, j.to_string())], &["-v", "run", &script]);
+        let refused = run.stderr.lines().any(|l| l.starts_with("  ! ") && !l.starts_with("  ! could not undo"));
+        if killed(&run) {
+            sb.netscript(&["recover"]).ok();
+        }
+        (killed(&run), refused)
+    };
+    let last = last_true(1, 8 * ops, |j| probe(j).0);
+    let first_after_refusal = 1 + last_true(1, last, |j| !probe(j).1);
+    assert!(first_after_refusal < last, "the rollback has no records after the refusal ({first_after_refusal}..{last})");
+    let mut points = kill_points(0xfa11, last - first_after_refusal + 1, 10.min(last - first_after_refusal + 1));
+    points.iter_mut().for_each(|p| *p += first_after_refusal - 1);
+    points.extend([first_after_refusal - 1, first_after_refusal, last]);
+    for &k in &points {
+        let run = netscript_env(&sb, &[fault.clone(), (KILL, k.to_string())], &["run", &script]);
+        assert!(killed(&run), "kill point {k}: not killed\n{}", run.stderr);
+        let recs = journal_records(&sb);
+        assert!(k < first_after_refusal || recs.iter().any(|(r, _)| r == "failed"), "kill point {k}: the refusal is not in the journal: {recs:?}");
+        let recover = sb.netscript(&["recover"]);
+        assert!(recover.success && recover.stderr.contains("rolled back"), "kill point {k}: {}", recover.stderr);
+        assert_same_dump(&before, &sb.dump(), &format!("killed after record {k} ({:?}), between the refusal (record {first_after_refusal}) and the rollback's end ({last})", recs.last()));
+        assert!(journals(&sb).is_empty());
+    }
 }

@@ -731,8 +731,9 @@ fn others_objects_in_a_created_namespace_survive_an_edit() {
 }
 
 // ---------------------------------------------------------------------------------------
-// An edit's removals are inside the transaction: when the edit fails later (netem is
-// missing from this kernel), what it had removed is put back.
+// An edit's removals are inside the transaction: when the edit fails later (its last
+// operation refused by the executor's test fault point, operations one at a time so that
+// every removal is done by then), what it had removed is put back.
 
 #[test]
 fn failed_edit_puts_back_what_it_removed() {
@@ -742,11 +743,13 @@ fn failed_edit_puts_back_what_it_removed() {
     let script = sb.write_script("fr.ns", full);
     sb.netscript(&["run", &script]).ok();
     let applied = sb.dump();
-    sb.write_script("fr.ns", "netns fr1 <\n  veth v0 <-> fr2.v1 < addr 10.21.0.1/24 >\n  netem delay 1ms\n>\n");
+    sb.write_script("fr.ns", "netns fr1 <\n  veth v0 <-> fr2.v1 < addr 10.21.0.1/24 >\n  rule from 10.21.0.101 lookup 100\n>\n");
     let plan = sb.netscript(&["plan", &script]).ok();
     assert!(plan.matches("# no longer declared").count() >= 5, "the edit removes things first:\n{plan}");
-    let run = sb.netscript(&["run", &script]);
+    let last = (sb.op_count(&script) - 1).to_string();
+    let run = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", last), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["-v", "run", &script]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.stderr.matches("  + ").count() >= 5, "the removals were made before the refusal:\n{}", run.stderr);
     assert_same_dump(&applied, &sb.dump(), "the failed edit's removals were not put back");
     sb.write_script("fr.ns", full);
     sb.assert_up_to_date(&script);

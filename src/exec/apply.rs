@@ -127,7 +127,7 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
             while let Some(i) = ready.pop_front() {
                 let action = &plan.ops[i].action;
                 on_event(&ExecEvent::Started { op: i, action });
-                in_flight.push(async move { (i, inner.run_action(action).await.map_err(|e| e.in_context_of(action))) });
+                in_flight.push(async move { (i, super::fault::run_op(inner, plan, i).await.map_err(|e| e.in_context_of(action))) });
             }
         }
         let Some((i, result)) = in_flight.next().await else { break };

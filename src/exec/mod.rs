@@ -28,6 +28,7 @@ pub mod bpf;
 pub mod cancel;
 pub mod conn;
 pub mod error;
+pub mod fault;
 pub mod inventory;
 pub mod messages;
 pub mod netns;

@@ -12,6 +12,8 @@
 //!   itself under `unshare`, runs only that test, and the parent asserts its success.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -116,6 +118,23 @@ impl Sandbox {
         self.run(env!("CARGO_BIN_EXE_netscript"), args)
     }
 
+    /// Runs the netscript binary inside the sandbox with extra environment variables (the
+    /// test hooks: `src/exec/fault.rs`, `src/journal.rs`).
+    pub fn netscript_env(&self, env: &[(&str, String)], args: &[&str]) -> Run {
+        let mut v: Vec<String> = env.iter().map(|(k, val)| format!("{k}={val}")).collect();
+        v.push(env!("CARGO_BIN_EXE_netscript").to_string());
+        v.extend(args.iter().map(|a| a.to_string()));
+        let v: Vec<&str> = v.iter().map(String::as_str).collect();
+        self.run("env", &v)
+    }
+
+    /// The number of operations `netscript plan` lists for `script`.
+    pub fn op_count(&self, script: &str) -> usize {
+        let json = self.netscript(&["plan", "--format", "json", script]).ok();
+        let v: Value = serde_json::from_str(&json).unwrap();
+        v["operations"].as_array().unwrap().len()
+    }
+
     /// Runs `script` again and asserts that netscript found nothing to do.
     pub fn assert_up_to_date(&self, script: &str) {
         let again = self.netscript(&["run", script]);
@@ -150,6 +169,36 @@ impl Drop for Sandbox {
     }
 }
 
+/// Removes by hand, with iproute2, the object that the fault `NETSCRIPT_FAULT_CLASH_AFTER_OPS`
+/// made as "another program" would (`src/exec/fault.rs`): `line` is the fault's line on
+/// stderr, which ends with the operation as JSON (`src/plan/action.rs`'s serde form).
+/// False for the kinds of objects this does not know how to remove.
+pub fn remove_clash_by_hand(sb: &Sandbox, line: &str) -> bool {
+    let json = line.split("; action ").nth(1).unwrap_or_else(|| panic!("no action in {line}"));
+    let action: Value = serde_json::from_str(json).unwrap();
+    let ns = action["ns"].as_str().unwrap();
+    let n = if ns == "host" { String::new() } else { format!("-n {ns} ") };
+    let s = |v: &Value| v.as_str().unwrap().to_string();
+    let cmd = match action["op"].as_str().unwrap() {
+        "add_addr" => format!("ip {n}addr del {} dev {}", s(&action["addr"]), s(&action["dev"])),
+        "add_route" => {
+            let r = &action["route"];
+            let via = r["via"].as_str().map(|v| format!(" via {v}")).unwrap_or_default();
+            format!("ip {n}route del {}{via} table {}", s(&r["dest"]), r["table"])
+        }
+        "add_rule" => {
+            let r = &action["rule"];
+            let from = r["from"].as_str().map(|v| format!(" from {v}")).unwrap_or_default();
+            format!("ip {n}rule del{from} lookup {}", r["table"])
+        }
+        "create_link" => format!("ip {n}link del {}", s(&action["name"])),
+        "create_netns" => format!("ip netns del {ns}"),
+        _ => return false,
+    };
+    sb.sh(&cmd).ok();
+    true
+}
+
 /// The oracle's view of the namespace this process is in (for tests running inside a
 /// sandbox, see [`in_sandbox`]).
 pub fn dump() -> String {
@@ -161,7 +210,10 @@ pub fn dump() -> String {
 
 /// Normalised, deterministic JSON of the root namespace and of every namespace in
 /// `ip netns list` (sorted by name): links (`ip -d link`), addresses, v4 and v6 routes of
-/// every table, v4 and v6 rules, and qdiscs.
+/// every table, v4 and v6 rules, and qdiscs; then what [`oracle`] reads: every sysctl under
+/// `/proc/sys/net`, the tc classes and the tc filters (eBPF classifiers included) of
+/// every interface, and the firewall once [`oracle::firewall`] reads it. XDP programs are
+/// in the link details (`xdp`).
 ///
 /// Dropped because they differ between equal states:
 /// * `ifindex`, `link_index`: interface numbers change when an interface is re-created;
@@ -176,6 +228,7 @@ pub fn dump() -> String {
 /// * IPv6 link-local addresses (fe80::/10), and IPv6 routes to fe80::/10 and ff00::/8: the
 ///   kernel adds them asynchronously once a link has carrier (linkwatch), so their
 ///   presence depends on timing, not on state; `expires` of routes.
+///
 /// Routes are sorted (their dump order is not part of the state); rules are not (rules
 /// of equal priority are evaluated in insertion order, so order is state).
 pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
@@ -212,6 +265,28 @@ pub fn dump_with(run: &dyn Fn(&str, &[&str]) -> String) -> String {
         ns.insert("rules4".into(), normalise(call("ip", &["-json", "-4", "rule", "show"])));
         ns.insert("rules6".into(), normalise(call("ip", &["-json", "-6", "rule", "show"])));
         ns.insert("qdiscs".into(), sorted(normalise(call("tc", &["-json", "qdisc", "show"]))));
+        // Sysctls, tc classes and filters, the firewall: `oracle`, one shell per namespace.
+        let devs: Vec<oracle::DevQdiscs> = ns["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["ifname"].as_str())
+            .map(|dev| oracle::DevQdiscs {
+                dev: dev.to_string(),
+                qdiscs: ns["qdiscs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|q| q["dev"] == dev)
+                    .map(|q| (q["handle"].as_str().unwrap_or_default().to_string(), q["kind"].as_str().unwrap_or_default().to_string()))
+                    .collect(),
+            })
+            .collect();
+        let run_sh = |script: &str| match netns {
+            Some(name) => run("nsenter", &[&format!("--net=/run/netns/{name}"), "sh", "-c", script]),
+            None => run("sh", &["-c", script]),
+        };
+        ns.extend(oracle::extra_sections(&run_sh, &devs));
         out.insert(label.to_string(), Value::Object(ns));
     };
     one("(root)", None);
@@ -406,16 +481,36 @@ pub fn dump_diff(before: &str, after: &str) -> Option<String> {
     Some(report)
 }
 
-/// A dump without what differs between two equal topologies built apart: the random MAC
-/// addresses of veths and bridges.
+/// A dump without what differs between two equal topologies built apart: the MAC
+/// addresses of links (random for veths, bridges, macvlans), as `<mac>`, and the MAC part
+/// of a bridge's identifiers (`bridge_id`, `root_id`, `designated_root`,
+/// `designated_bridge`: priority `.` MAC of the lowest port), which follow them. Nothing
+/// else: the IPv4 broadcast address of an address (`addr_info`'s `broadcast`) and a
+/// bridge's group address are configuration and stay; so does a link's layer-2
+/// broadcast address (all ones for Ethernet).
 pub fn without_macs(dump: &str) -> String {
     let mut value: Value = serde_json::from_str(dump).unwrap();
     fn strip(v: &mut Value) {
         match v {
             Value::Object(map) => {
-                map.remove("address");
-                map.remove("broadcast");
-                map.remove("permaddr");
+                // Link objects (of the link and the address dumps) carry `ifname`.
+                if map.contains_key("ifname") {
+                    for key in ["address", "permaddr"] {
+                        if let Some(Value::String(mac)) = map.get_mut(key)
+                            && is_mac(mac)
+                        {
+                            *mac = "<mac>".into();
+                        }
+                    }
+                }
+                for key in ["bridge_id", "root_id", "designated_root", "designated_bridge"] {
+                    if let Some(Value::String(id)) = map.get_mut(key)
+                        && let Some((priority, mac)) = id.split_once('.')
+                        && is_mac(mac)
+                    {
+                        *id = format!("{priority}.<mac>");
+                    }
+                }
                 map.values_mut().for_each(strip);
             }
             Value::Array(items) => items.iter_mut().for_each(strip),
@@ -424,4 +519,11 @@ pub fn without_macs(dump: &str) -> String {
     }
     strip(&mut value);
     serde_json::to_string_pretty(&value).unwrap()
+}
+
+/// Six hexadecimal octets separated by colons (iproute2 prints bridge ids' octets without
+/// leading zeros: `8000.0:0:0:0:0:0`).
+fn is_mac(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6 && parts.iter().all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
 }

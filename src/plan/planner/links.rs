@@ -115,6 +115,9 @@ impl<'a> Planner<'a> {
                     // A rollback makes it again with its addresses and the routes through it.
                     let mut put_back = vec![self.as_it_is(made, &found)];
                     put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: *addr }));
+                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+                        put_back.extend(self.addrs_of(peer_ns, peer_name));
+                    }
                     put_back.extend(self.routes_through(&ns.name, &iface.name));
                     if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
                         put_back.extend(self.routes_through(peer_ns, peer_name));

@@ -134,6 +134,30 @@ impl Planner<'_> {
 
     /// What puts back the routes through `dev` (as observed), but the kernel's own
     /// prefix routes, which come back with their addresses.
+    /// The addresses of `ns.dev` as observed (IPv6 link-local ones left to the kernel), as
+    /// actions that put them back.
+    pub(super) fn addrs_of(&self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(l) = self.observed_ns(ns).and_then(|n| n.links.get(dev)) else { return Vec::new() };
+        l.addrs
+            .iter()
+            .filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80))
+            .map(|addr| Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *addr })
+            .collect()
+    }
+
+    /// What deleting the veth `entry` made takes with it and a rollback must put back:
+    /// the addresses of both ends, then the routes through either end (a gateway needs
+    /// its subnet's address first; an address the rollback puts back again later, as the
+    /// undo of its own removal, is found there already).
+    fn goes_with_veth(&self, entry: &Owned) -> Vec<Action> {
+        let Some(Action::CreateLink { ns, name, kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &entry.made else { return Vec::new() };
+        let mut undo = self.addrs_of(ns, name);
+        undo.extend(self.addrs_of(peer_ns, peer_name));
+        undo.extend(self.routes_through(ns, name));
+        undo.extend(self.routes_through(peer_ns, peer_name));
+        undo
+    }
+
     pub(super) fn routes_through(&self, ns: &str, dev: &str) -> Vec<Action> {
         let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
         let connected: Vec<ipnet::IpNet> = seen.links.get(dev).map(|l| l.addrs.iter().map(|a| a.trunc()).collect()).unwrap_or_default();
@@ -203,7 +227,9 @@ impl Planner<'_> {
         match action {
             Action::DeleteLink { ns, name } => match link(ns, name) {
                 None => Gone,
-                // Made again as it is now, MACs included (a rollback must not change them).
+                // Made again as it is now, MACs included (a rollback must not change them);
+                // a veth's other end with its addresses, and the routes through either end,
+                // which go with the pair.
                 Some(l) => Do(entry
                     .made
                     .iter()
@@ -220,6 +246,7 @@ impl Planner<'_> {
                         }
                         _ => None,
                     })
+                    .chain(self.goes_with_veth(entry))
                     .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
