@@ -186,6 +186,7 @@ cat >"$run/out/config" <<EOF
 MODULES_ROOT=$(printf %q "$kdir")
 MODULES="${test_modules[*]}"
 WRITABLE=""
+REPO=$(printf %q "$repo")
 EOF
 
 # ------------------------------------------------------------------ the VM
