@@ -775,3 +775,23 @@ fn down_deletes_the_veth_end_in_a_namespace_that_stays_even_while_the_other_is_h
     sb.sh("pkill -f '^sleep 30$' || true").ok();
     assert_same_dump(&start, &sb.dump(), "after down");
 }
+
+// An edit that changes a u32 filter an earlier version made (same priority, other
+// matches): the record must then remove the filter that is there, so that `down` gives
+// back the start (it used to keep the first filter's removal, find it gone, leave the new
+// filter and fail deleting the class it points to, "HTB class in use").
+sandbox_test!(a_changed_filter_is_the_one_down_removes, {
+    let sb = Sandbox::new();
+    sb.sh("ip netns add fe; ip -n fe link add e0 type veth peer name e1; ip -n fe link set e0 up").ok();
+    let before = sb.dump();
+    let a = "netns fe < link e0 < htb default 20 < class 10 rate 2mbit; class 20 rate 1mbit; filter proto tcp dport 22 -> 10 > > >\n";
+    let path = sb.write_script("filter.ns", a);
+    sb.netscript(&["run", &path]).ok();
+    sb.put(&path, &a.replace("dport 22", "dport 23"));
+    sb.netscript(&["run", &path]).ok();
+    let filters = sb.sh("ip netns exec fe tc filter show dev e0").ok();
+    assert!(filters.contains("00000017/0000ffff") || filters.contains("dport 23") || filters.contains("0017"), "the edited filter is there: {filters}");
+    let down = sb.netscript(&["down", &path]);
+    assert!(down.success, "down failed: {}", down.stderr);
+    assert_same_dump(&before, &sb.dump(), "after down of the edited script");
+});

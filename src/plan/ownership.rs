@@ -77,9 +77,29 @@ pub fn entry_key(owned: &Owned) -> Option<String> {
     owned.undo.first().map(key)
 }
 
+/// Whether `undo` removes an object (the script made it) rather than giving back what
+/// was there before (the script changed it).
+fn removes_an_object(undo: &Action) -> bool {
+    matches!(
+        undo,
+        Action::DeleteNetns { .. }
+            | Action::DeleteLink { .. }
+            | Action::DelAddr { .. }
+            | Action::DelRoute { .. }
+            | Action::DelRule { .. }
+            | Action::DelQdisc { .. }
+            | Action::DelClass { .. }
+            | Action::DelFilter { .. }
+            | Action::DeleteFirewall { .. }
+    )
+}
+
 /// Adds the entries of a run to a record. An entry about an object or attribute the
 /// record already holds keeps the record's undo (the state from before the script first
-/// touched it, which is what `down` must give back) and takes the new `made`.
+/// touched it, which is what `down` must give back) and takes the new `made` — but for
+/// an object the script made and now makes anew (a u32 filter with other matches at the
+/// same priority): `down` removes the object as it is now, so the new removal replaces
+/// the old.
 pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
     let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, e) in record.iter().enumerate() {
@@ -90,7 +110,13 @@ pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
     for entry in new {
         let Some(k) = entry_key(&entry) else { continue };
         match at.get(&k) {
-            Some(&i) => record[i].made = entry.made,
+            Some(&i) => {
+                let made_anew = record[i].undo.first().is_some_and(removes_an_object) && entry.undo.first().is_some_and(removes_an_object);
+                if made_anew {
+                    record[i].undo = entry.undo;
+                }
+                record[i].made = entry.made;
+            }
             None => {
                 at.insert(k, record.len());
                 record.push(entry);
