@@ -260,22 +260,14 @@ fn is_already_there(action: &Action, error: &ExecError) -> bool {
 }
 
 fn is_already_gone(action: &Action, error: &ExecError) -> bool {
-    let deletes = matches!(
-        action,
-        Action::DeleteNetns { .. }
-            | Action::DeleteLink { .. }
-            | Action::DelAddr { .. }
-            | Action::DelRoute { .. }
-            | Action::DelRule { .. }
-            | Action::DelQdisc { .. }
-            | Action::DelClass { .. }
-            | Action::DelFilter { .. }
-            | Action::DetachBpf { .. }
-            | Action::DetachXdp { .. }
-            | Action::DeleteFirewall { .. }
-            // Putting back a program by id that the kernel has freed meanwhile.
-            | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
-            | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
-    );
+    let deletes = action.removes_an_object()
+        || matches!(
+            action,
+            Action::DetachBpf { .. }
+                | Action::DetachXdp { .. }
+                // Putting back a program by id that the kernel has freed meanwhile.
+                | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
+                | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
+        );
     deletes && means_gone(error)
 }

@@ -90,6 +90,23 @@ pub struct BpfLabel {
 }
 
 impl Action {
+    /// Whether this removes an object (the undo of making it), as opposed to making one
+    /// or giving back what was there before.
+    pub fn removes_an_object(&self) -> bool {
+        matches!(
+            self,
+            Action::DeleteNetns { .. }
+                | Action::DeleteLink { .. }
+                | Action::DelAddr { .. }
+                | Action::DelRoute { .. }
+                | Action::DelRule { .. }
+                | Action::DelQdisc { .. }
+                | Action::DelClass { .. }
+                | Action::DelFilter { .. }
+                | Action::DeleteFirewall { .. }
+        )
+    }
+
     /// The namespace whose netlink socket carries this operation (`host` for the initial one).
     pub fn namespace(&self) -> &str {
         match self {

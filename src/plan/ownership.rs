@@ -77,23 +77,6 @@ pub fn entry_key(owned: &Owned) -> Option<String> {
     owned.undo.first().map(key)
 }
 
-/// Whether `undo` removes an object (the script made it) rather than giving back what
-/// was there before (the script changed it).
-fn removes_an_object(undo: &Action) -> bool {
-    matches!(
-        undo,
-        Action::DeleteNetns { .. }
-            | Action::DeleteLink { .. }
-            | Action::DelAddr { .. }
-            | Action::DelRoute { .. }
-            | Action::DelRule { .. }
-            | Action::DelQdisc { .. }
-            | Action::DelClass { .. }
-            | Action::DelFilter { .. }
-            | Action::DeleteFirewall { .. }
-    )
-}
-
 /// Adds the entries of a run to a record. An entry about an object or attribute the
 /// record already holds keeps the record's undo (the state from before the script first
 /// touched it, which is what `down` must give back) and takes the new `made` — but for
@@ -111,7 +94,7 @@ pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
         let Some(k) = entry_key(&entry) else { continue };
         match at.get(&k) {
             Some(&i) => {
-                let made_anew = record[i].undo.first().is_some_and(removes_an_object) && entry.undo.first().is_some_and(removes_an_object);
+                let made_anew = record[i].undo.first().is_some_and(Action::removes_an_object) && entry.undo.first().is_some_and(Action::removes_an_object);
                 if made_anew {
                     record[i].undo = entry.undo;
                 }
