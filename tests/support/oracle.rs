@@ -176,7 +176,9 @@ fn without_volatile_tc(v: Value) -> Value {
     }
 }
 
-struct Repeated(Value);
+/// JSON in which a key repeated in one object becomes an array of its values, in order
+/// (tc's `"match"`, once per u32 key). Shared with `tc_oracle.rs`.
+pub struct Repeated(pub Value);
 
 impl<'de> Deserialize<'de> for Repeated {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

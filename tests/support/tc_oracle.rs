@@ -2,72 +2,10 @@
 #![allow(dead_code)]
 
 use crate::support::Sandbox;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use crate::support::oracle::Repeated;
+use serde::Deserialize;
+use serde_json::Value;
 
-
-/// JSON in which a key repeated in one object (tc's `"match"`, once per u32 key) becomes
-/// an array of its values, in order, instead of keeping only the last.
-struct Repeated(Value);
-
-impl<'de> Deserialize<'de> for Repeated {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RepeatedVisitor).map(Repeated)
-    }
-}
-
-struct RepeatedVisitor;
-
-impl<'de> Visitor<'de> for RepeatedVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Repeated(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        let mut repeated: Vec<String> = Vec::new();
-        while let Some((k, Repeated(v))) = map.next_entry::<String, Repeated>()? {
-            match out.get_mut(&k) {
-                None => {
-                    out.insert(k, v);
-                }
-                Some(existing) => {
-                    if !repeated.contains(&k) {
-                        *existing = Value::Array(vec![existing.take()]);
-                        repeated.push(k.clone());
-                    }
-                    existing.as_array_mut().unwrap().push(v);
-                }
-            }
-        }
-        Ok(Value::Object(out))
-    }
-}
 
 /// `tc -n NS -json ARGS…`, repeated keys kept.
 pub fn tc_json(sb: &Sandbox, ns: &str, args: &[&str]) -> Value {
