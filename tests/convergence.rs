@@ -1042,6 +1042,30 @@ fn renumbering_a_pre_existing_link_in_its_subnet_leaves_exactly_the_new_address(
     }
 }
 
+/// Found by the fault property: a link A declares `down` holds an IPv6 address (the kernel
+/// keeps it while the link is down); B brings the link up and is refused after that. The
+/// rollback takes the link down again, which makes the kernel drop the address: the
+/// rollback must put it back.
+#[test]
+fn a_refused_run_that_brought_a_link_up_gives_back_its_ipv6_addresses() {
+    const A: &str = "netns rb6a <\n  veth v0 <-> rb6b.v1 < addr fd06:1::1/64; down >\n>\n";
+    const B: &str = "netns rb6a <\n  veth v0 <-> rb6b.v1 < addr fd06:1::1/64 >\n  route fd07::/64 dev v0\n>\n";
+    let sb = Sandbox::new();
+    let path = sb.write_script(SCRIPT, A);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "A failed:\n{}", show(&run));
+    let after_a = settled_dump(&sb);
+    assert!(text(&after_a).contains("fd06:1::1"), "A's address is not there to begin with");
+    sb.write_script(SCRIPT, B);
+    let ops = plan_ops(&sb, &path).unwrap_or_else(|run| panic!("the plan of B failed:\n{}", show(&run)));
+    // Refuse B's last operation: the link is up by then.
+    let run = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string())], &["run", &path]);
+    assert_eq!(run.code, Some(3), "B was meant to fail:\n{}", show(&run));
+    if let Some(diff) = dump_diff(&exact(&after_a), &exact(&settled_dump(&sb))) {
+        panic!("the refused B did not give back A (- after A, + after):\n{diff}");
+    }
+}
+
 /// The generator's own sanity: it produces every kind of statement it is meant to, and
 /// every script it renders passes `netscript check` (validity is by construction; the
 /// property discards a pair that does not check, which should never happen).

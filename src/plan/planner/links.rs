@@ -257,8 +257,12 @@ impl<'a> Planner<'a> {
         if set == LinkSet::default() {
             return;
         }
-        if set.up == Some(false) {
-            undo.extend(self.goes_down(&ns.name, &iface.name));
+        match set.up {
+            Some(false) => undo.extend(self.goes_down(&ns.name, &iface.name)),
+            // Undone, the link goes down again and the kernel drops its IPv6 addresses:
+            // the undo puts back those it had (after the SetLink that takes it down).
+            Some(true) => undo.extend(v6_addrs_dropped_on_down(found).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr })),
+            None => {}
         }
         let mut deps = self.link_deps(&ns.name, &iface.name);
         if let Some(m) = &iface.master {
@@ -273,7 +277,7 @@ impl<'a> Planner<'a> {
     /// again), and a rollback puts back those it had (after the link is up again).
     pub(super) fn goes_down(&mut self, ns: &str, dev: &str) -> Vec<Action> {
         let Some(l) = self.observed_link(ns, dev).filter(|l| l.up) else { return Vec::new() };
-        let dropped: Vec<ipnet::IpNet> = l.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80)).collect();
+        let dropped: Vec<ipnet::IpNet> = v6_addrs_dropped_on_down(l).collect();
         for a in &dropped {
             self.gone_addrs.insert((ns.to_string(), dev.to_string(), *a));
         }
@@ -289,6 +293,12 @@ impl<'a> Planner<'a> {
             _ => None,
         }
     }
+}
+
+/// The addresses of `link` the kernel drops when it goes down: IPv6 ones but link-local
+/// (which it makes again when the link comes up).
+fn v6_addrs_dropped_on_down(link: &ObservedLink) -> impl Iterator<Item = ipnet::IpNet> + '_ {
+    link.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80))
 }
 
 /// The mtu of `lo` in a new namespace.
