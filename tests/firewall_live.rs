@@ -118,10 +118,11 @@ fn show_lists_the_rules_in_text_and_json_with_counters() {
     let sb = Sandbox::new();
     let script = sb.write_script("show.ns", SHOWN);
     sb.netscript(&["run", &script]).ok();
-    let text = sb.netscript(&["show", "lab"]).ok();
+    // Each rule's place in the script that made it: the sandbox's path, named by its file.
+    let text = sb.netscript(&["show", "lab"]).ok().replace(&script, "show.ns");
     let firewall: String = text.lines().filter(|l| l.trim_start().starts_with("firewall") || l.starts_with("    ") && !l.trim_start().starts_with("addr")).map(|l| format!("{l}\n")).collect();
     insta::assert_snapshot!("show_text", firewall);
-    let json = sb.netscript(&["show", "--format", "json", "lab"]).ok();
+    let json = sb.netscript(&["show", "--format", "json", "lab"]).ok().replace(&script, "show.ns");
     let v: Value = serde_json::from_str(&json).unwrap();
     let lab = v["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == "lab").unwrap();
     insta::assert_json_snapshot!("show_json", lab["firewall"]);
@@ -135,4 +136,11 @@ fn show_lists_the_rules_in_text_and_json_with_counters() {
     // A rule whose counter counted lists other bytes than netscript writes: it is still
     // the same rule (compared by meaning), and the re-run has nothing to do.
     sb.assert_up_to_date(&script);
+    // The script edited and not run: a rule it no longer declares has no place; the
+    // others keep theirs.
+    sb.write_script("show.ns", &SHOWN.replace("accept proto icmp counter", "accept proto icmp"));
+    let edited = sb.netscript(&["show", "lab"]).ok().replace(&script, "show.ns");
+    let place = |rule: &str| edited.lines().find(|l| l.trim_start().starts_with(rule)).unwrap_or_default().to_string();
+    assert!(place("accept ct established,related").ends_with("# show.ns:3:5"), "{edited}");
+    assert!(!place("accept proto icmp counter").contains("show.ns"), "a rule the script no longer declares has no place:\n{edited}");
 }

@@ -4,6 +4,7 @@
 
 mod outcome;
 pub mod show;
+pub mod sources;
 
 pub use outcome::{events, report};
 

@@ -29,13 +29,14 @@ pub fn namespaces_or_all(names: &[String], with_host: bool) -> Vec<String> {
 
 pub fn show_as(names: &[String], format: StateFormat, stats: bool) -> i32 {
     let names = namespaces_or_all(names, true);
-    let live = match crate::exec::Executor::new().and_then(|mut exec| exec.inventory(&names, crate::exec::inventory::Options { mac_origins: true, stats })) {
+    let mut live = match crate::exec::Executor::new().and_then(|mut exec| exec.inventory(&names, crate::exec::inventory::Options { mac_origins: true, stats })) {
         Ok(live) => live,
         Err(e) => {
             eprintln!("netscript: cannot read the state: {e}");
             return exit::RUN_FAILED;
         }
     };
+    super::sources::fill_firewall_sources(&mut live);
     let text = match format {
         StateFormat::Text => crate::live::text::render(&live),
         StateFormat::Json => crate::live::json::render(&live),

@@ -21,6 +21,7 @@ impl Kind for Firewall {
         for (i, chain) in fw.table.chains.iter().enumerate() {
             for (j, rule) in chain.rules.iter().enumerate() {
                 let counter = fw.counters.get(i).and_then(|c| c.get(j)).copied().flatten();
+                let source = ns.firewall_sources.get(i).and_then(|s| s.get(j)).cloned().flatten();
                 out.push(json!({
                     "hook": chain.hook.word(),
                     "chain": chain.name,
@@ -30,6 +31,7 @@ impl Kind for Firewall {
                     "rule": rule.text(),
                     "packets": counter.map(|c| c.0),
                     "bytes": counter.map(|c| c.1),
+                    "source": source,
                 }));
             }
         }
@@ -40,7 +42,7 @@ impl Kind for Firewall {
         let Some(fw) = &ns.firewall else { return };
         let stats = ns.tc_stats.is_some();
         // show_text indents by two for the namespace; the caller indents.
-        out.extend(fw.show_text(stats).lines().map(|l| l.strip_prefix("  ").unwrap_or(l).to_string()));
+        out.extend(fw.show_text(stats, &ns.firewall_sources).lines().map(|l| l.strip_prefix("  ").unwrap_or(l).to_string()));
     }
 
     fn script(&self, script: &mut Script, out: &mut Vec<String>) {

@@ -149,15 +149,22 @@ fn nat_priority(hook: Hook) -> i32 {
 /// hook's policy; at `output`, a chain that sets marks is of type route, so that the
 /// kernel routes the packet again with its new mark (as `rule fwmark` expects).
 pub fn desired_table(ns: &Namespace) -> Option<FwTable> {
+    desired_table_with_sources(ns).map(|(table, _)| table)
+}
+
+/// [`desired_table`] with, for each chain, the source span of each of its rules.
+pub fn desired_table_with_sources(ns: &Namespace) -> Option<(FwTable, Vec<Vec<crate::source::Span>>)> {
     if ns.firewall.is_empty() {
         return None;
     }
     let mut chains = Vec::new();
+    let mut spans = Vec::new();
     for hook in Hook::ALL {
         let Some(chain) = ns.firewall.iter().find(|c| c.hook == hook) else { continue };
         let (nat, filter): (Vec<&FwRule>, Vec<&FwRule>) = chain.rules.iter().partition(|r| r.action.is_nat());
         if !filter.is_empty() || chain.policy.is_some() || nat.is_empty() {
             let marks = filter.iter().any(|r| matches!(r.action, FwAction::Mark(_)));
+            spans.push(filter.iter().map(|r| r.span).collect());
             chains.push(FwChainSpec {
                 name: hook.word().to_string(),
                 hook,
@@ -168,6 +175,7 @@ pub fn desired_table(ns: &Namespace) -> Option<FwTable> {
             });
         }
         if !nat.is_empty() {
+            spans.push(nat.iter().map(|r| r.span).collect());
             chains.push(FwChainSpec {
                 name: format!("{}_nat", hook.word()),
                 hook,
@@ -178,7 +186,7 @@ pub fn desired_table(ns: &Namespace) -> Option<FwTable> {
             });
         }
     }
-    Some(FwTable { chains })
+    Some((FwTable { chains }, spans))
 }
 
 impl FwRuleSpec {
@@ -374,16 +382,21 @@ impl ObservedFirewall {
 impl ObservedFirewall {
     /// `show`'s lines for the table: each chain with its hook and policy, each rule as
     /// netscript text; with `stats`, each counting rule's packets and bytes.
-    pub fn show_text(&self, stats: bool) -> String {
+    pub fn show_text(&self, stats: bool, sources: &[Vec<Option<String>>]) -> String {
         let mut out = String::new();
         for (i, chain) in self.table.chains.iter().enumerate() {
             let policy = if chain.policy == Verdict::Drop { " policy drop" } else { "" };
             writeln!(out, "  firewall {}{policy} ({} chain {}, priority {})", chain.hook.word(), chain.kind.word(), chain.name, chain.priority).unwrap();
             for (j, rule) in chain.rules.iter().enumerate() {
-                match self.counters.get(i).and_then(|c| c.get(j)).copied().flatten() {
-                    Some((packets, bytes)) if stats => writeln!(out, "    {}  # {packets} packets, {bytes} bytes", rule.text()).unwrap(),
-                    _ => writeln!(out, "    {}", rule.text()).unwrap(),
-                }
+                let counted = self.counters.get(i).and_then(|c| c.get(j)).copied().flatten().filter(|_| stats);
+                let source = sources.get(i).and_then(|s| s.get(j)).cloned().flatten();
+                let note = match (counted, source) {
+                    (Some((packets, bytes)), Some(source)) => format!("  # {packets} packets, {bytes} bytes, {source}"),
+                    (Some((packets, bytes)), None) => format!("  # {packets} packets, {bytes} bytes"),
+                    (None, Some(source)) => format!("  # {source}"),
+                    (None, None) => String::new(),
+                };
+                writeln!(out, "    {}{note}", rule.text()).unwrap();
             }
         }
         if self.unknown_rules > 0 || self.other_objects > 0 {

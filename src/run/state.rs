@@ -196,20 +196,28 @@ fn validate(action: &Action) -> Result<(), String> {
 /// The records of every other script on this host (unreadable ones are left out: the
 /// run of their own script reports them).
 pub fn load_others(mine: &str) -> Vec<crate::plan::ownership::OtherScript> {
+    // This script's own record is not another's: not read twice.
+    records_but(Some(&record_path(Path::new(mine)))).into_iter().filter(|other| other.script != mine).collect()
+}
+
+/// The records of every script on this host (for `show`: which script made what).
+pub fn load_all() -> Vec<crate::plan::ownership::OtherScript> {
+    records_but(None)
+}
+
+fn records_but(skip: Option<&Path>) -> Vec<crate::plan::ownership::OtherScript> {
     let Ok(entries) = std::fs::read_dir(run_dir().join("state")) else { return Vec::new() };
     let mut out = Vec::new();
-    // This script's own record is not another's: not read twice.
-    let own = record_path(Path::new(mine));
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_none_or(|e| e != "json") || path == own {
+        if path.extension().is_none_or(|e| e != "json") || Some(path.as_path()) == skip {
             continue;
         }
         let Ok(text) = crate::bounded::read_string(&path, crate::bounded::MAX_RECORD_BYTES) else { continue };
         // Upgraded and validated like this script's own; kept only where its name is the
         // file its script's record would have.
         let Ok(record) = parse(&path, &text, None) else { continue };
-        if record.script != mine && record_path(Path::new(&record.script)) == path {
+        if record_path(Path::new(&record.script)) == path {
             out.push(crate::plan::ownership::OtherScript { script: record.script, owned: record.owned });
         }
     }

@@ -52,6 +52,9 @@ pub struct LiveNs {
     pub tc_stats: Option<Vec<TcStatsEntry>>,
     /// netscript's nftables table, when the namespace has one.
     pub firewall: Option<crate::plan::firewall::ObservedFirewall>,
+    /// For each chain of `firewall`, each rule's place in the script that made it
+    /// (`file:line:col`), where that script still declares it; filled by `show`.
+    pub firewall_sources: Vec<Vec<Option<String>>>,
 }
 
 #[derive(Debug, Clone)]
