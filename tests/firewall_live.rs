@@ -144,3 +144,34 @@ fn show_lists_the_rules_in_text_and_json_with_counters() {
     assert!(place("accept ct established,related").ends_with("# show.ns:3:5"), "{edited}");
     assert!(!place("accept proto icmp counter").contains("show.ns"), "a rule the script no longer declares has no place:\n{edited}");
 }
+
+/// The nftables requests a run of `script` sends, by message type, seen from outside
+/// with strace (which names no nftables messages: `0xa07` is NFT_MSG_GETRULE, `0xa10`
+/// NFT_MSG_GETGEN).
+fn nft_requests(sb: &Sandbox, script: &str) -> (usize, usize) {
+    let run = sb.run("strace", &["-f", "-o", "/run/nft-trace", "-e", "trace=sendto,sendmsg", env!("CARGO_BIN_EXE_netscript"), "run", script]);
+    assert!(run.success, "{}", run.stderr);
+    let trace = sb.sh("cat /run/nft-trace").ok();
+    (trace.matches("nlmsg_type=0xa07").count(), trace.matches("nlmsg_type=0xa10").count())
+}
+
+/// A re-run with nothing to do does not read the rules back while nftables' generation
+/// is the one the record sealed; any change to nftables in the namespace (another
+/// table made, a rule of netscript's deleted) makes the next run read the table, and
+/// a rule deleted by hand is put back.
+#[test]
+fn a_no_op_rerun_reads_the_rules_back_only_after_nftables_changed() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("seal.ns", "netns sl < firewall input policy drop < accept proto tcp dport 22; accept proto udp dport 53 counter > >\n");
+    sb.netscript(&["run", &script]).ok();
+    let applied = chain(&sb, "sl", "input");
+    assert_eq!(nft_requests(&sb, &script), (0, 1), "a no-op re-run asks the generation only");
+    sb.sh("ip netns exec sl nft add table inet other").ok();
+    assert_eq!(nft_requests(&sb, &script).0, 1, "after another table was made, the rules are read back");
+    assert_eq!(nft_requests(&sb, &script), (0, 1), "the record holds the new generation: read nothing again");
+    sb.sh("ip netns exec sl nft flush chain inet netscript input").ok();
+    let repair = sb.netscript(&["run", &script]);
+    assert!(repair.success && !repair.stderr.contains("up to date"), "the flushed chain must be repaired: {}", repair.stderr);
+    assert_eq!(chain(&sb, "sl", "input"), applied);
+    sb.assert_up_to_date(&script);
+}

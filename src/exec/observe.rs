@@ -9,6 +9,7 @@ use crate::model::{Desired, HOST, TABLE_MAIN};
 use crate::plan::action::QdiscParent;
 use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc, SeenQdisc};
 use crate::plan::Observed;
+use crate::plan::firewall::{FirewallSeal, FwTable};
 use crate::plan::ownership::Interest;
 use netlink_packet_route::RouteNetlinkMessage as M;
 use netlink_packet_route::address::AddressMessage;
@@ -96,6 +97,7 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interes
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter(names.iter().map(|name| {
         let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, interest, name, scope), name.clone());
+        let sealed = sealed_firewall(desired, interest, name);
         // A namespace the record made and the script no longer declares goes whole:
         // the planner needs only to know it is there, and whose it is.
         let goes_whole = scope == Scope::Declared && !desired.namespaces.contains_key(name) && interest.namespaces.get(name).is_some_and(|i| i.created);
@@ -103,7 +105,7 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interes
             if goes_whole {
                 return Ok(netns::open_named(&job_name).ok().map(|fd| ObservedNs { id: netns::id_of(&fd), ..Default::default() }));
             }
-            let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants)).await;
+            let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants, sealed)).await;
             if scope == Scope::Declared && name != HOST {
                 inner.release(name).await;
             }
@@ -161,7 +163,15 @@ fn tables_of(desired: &Desired) -> BTreeSet<u32> {
 
 /// Reads namespace `ns` (None when it does not exist), on a worker thread: enters it,
 /// opens a socket there and dumps what `wants` asks for.
-fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants) -> Result<Option<ObservedNs>, ExecError> {
+/// The record's seal of `name`'s firewall with the table the script declares there, when
+/// the seal is of that very table (else the table is read back).
+fn sealed_firewall(desired: &Desired, interest: &Interest, name: &str) -> Option<(FirewallSeal, FwTable)> {
+    let seal = interest.firewall_seals.get(name)?;
+    let table = desired.namespaces.get(name).and_then(crate::plan::firewall::desired_table)?;
+    (table.digest() == seal.table).then(|| (seal.clone(), table))
+}
+
+fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wants: Wants, sealed: Option<(FirewallSeal, FwTable)>) -> Result<Option<ObservedNs>, ExecError> {
     match netns::enter_named(ns) {
         Ok(()) => {}
         Err(ExecError::NoSuchNamespace(_)) => return Ok(None),
@@ -300,7 +310,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
     out.programs = super::bpf::observe_programs(&mut socket, &dumped_links, &clsact)?;
     out.sysctls = sysctls.into_iter().collect();
     if wants.firewall {
-        out.firewall = super::nft::observe()?;
+        out.firewall = super::nft::observe_unless_sealed(out.id, sealed.as_ref().map(|(seal, table)| (seal, table)))?;
     }
     Ok(Some(out))
 }

@@ -179,6 +179,9 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
 pub struct Interest {
     pub namespaces: std::collections::BTreeMap<String, NsInterest>,
     pub tables: std::collections::BTreeSet<u32>,
+    /// The record's seals of netscript's firewall table, by namespace: where one still
+    /// holds, the table need not be read back (see [`crate::plan::firewall::FirewallSeal`]).
+    pub firewall_seals: std::collections::BTreeMap<String, crate::plan::firewall::FirewallSeal>,
 }
 
 #[derive(Debug, Clone, Default)]

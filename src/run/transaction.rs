@@ -10,6 +10,7 @@ use crate::model::Desired;
 use crate::exec::apply::UndoFailure;
 use crate::plan::ownership::{self, Owned};
 use crate::plan::{self, describe, Action, Ownership, Plan};
+use crate::plan::firewall::FirewallSeal;
 use crate::run::state::{self, Record};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -125,6 +126,8 @@ pub struct Planned {
     /// The records of the other scripts on this host.
     pub others: Vec<ownership::OtherScript>,
     pub plan: Plan,
+    /// The seals of the firewall tables this observation saw as declared.
+    pub firewall_seals: std::collections::BTreeMap<String, FirewallSeal>,
 }
 
 /// Observes and plans `desired` against the live state and `script`'s record (`None`:
@@ -135,17 +138,19 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
         Err(e) => return Err(Outcome::Setup(e.to_string())),
     };
     let others = crate::timing::timed("state load", || state::load_others(&record.script));
-    let interest = ownership::interest(&record.owned);
+    let mut interest = ownership::interest(&record.owned);
+    interest.firewall_seals = record.firewall_seals.clone();
     let observed = match exec.observe_owned(desired, &interest) {
         Ok(o) => o,
         Err(e) => return Err(Outcome::Setup(format!("cannot read the current state: {e}"))),
     };
+    let firewall_seals = firewall_seals(desired, &observed);
     let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids, others: &others };
     let plan = match crate::timing::timed("plan", || plan::plan_owned(desired, &observed, ownership)) {
         Ok(plan) => plan,
         Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
     };
-    Ok(Planned { record, others, plan })
+    Ok(Planned { record, others, plan, firewall_seals })
 }
 
 /// Applies `desired` (checked, error-free) as one transaction.
@@ -184,7 +189,7 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
         Ok(exec) => exec,
         Err(e) => return Outcome::Setup(format!("cannot start the executor: {e}")),
     };
-    let Planned { record, plan, others, .. } = match plan_live(&mut exec, desired, script) {
+    let Planned { record, plan, others, firewall_seals: seen_seals } = match plan_live(&mut exec, desired, script) {
         Ok(planned) => planned,
         Err(outcome) => return outcome,
     };
@@ -213,10 +218,10 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
         // Verify: what the kernel now holds must be what the script declares, with
         // nothing left of what it no longer declares (but the namespaces still to go).
         let verify = verify(&mut exec, desired, &next, &others);
-        let (mismatch, ids) = match verify {
-            Ok((again, ids)) if again.ops.is_empty() => (None, ids),
-            Ok((again, _)) => (Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()), Default::default()),
-            Err(e) => (Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]), Default::default()),
+        let (mismatch, ids, seals) = match verify {
+            Ok((again, ids, seals)) if again.ops.is_empty() => (None, ids, seals),
+            Ok((again, _, _)) => (Some(again.ops.iter().map(|op| (op.origin, describe(&op.action))).collect::<Vec<_>>()), Default::default(), Default::default()),
+            Err(e) => (Some(vec![(plan.ops[0].origin, format!("re-reading the state failed: {e}"))]), Default::default(), Default::default()),
         };
         if let Some(mismatch) = mismatch {
             let rollback = exec.rollback(&plan, &report.completed, &mut journal::with_plan(&mut journal, &plan, on_event));
@@ -253,6 +258,7 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
         }
         record = next;
         record.netns_ids.extend(ids);
+        record.firewall_seals = seals;
         for &i in &report.completed {
             let op = &plan.ops[i];
             summary.undo.extend(op.undo.iter().cloned());
@@ -289,8 +295,12 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
         if !unmet.is_empty() {
             return Outcome::Failed { diagnostics: unmet, rollback: RollbackOutcome::Complete };
         }
-        if !plan.forget.is_empty() || !plan.handover.is_empty() {
+        // A record whose seals went stale (someone changed another nftables table of
+        // the namespace) takes the new ones, so that the next no-op run reads nothing.
+        let reseal = seen_seals != record.firewall_seals && !record.owned.is_empty();
+        if !plan.forget.is_empty() || !plan.handover.is_empty() || reseal {
             record = next_record(&record, &plan, &[]);
+            record.firewall_seals = seen_seals;
             if let Some(script) = script
                 && let Err(e) = state::save(script, &record)
             {
@@ -370,7 +380,22 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
 
 /// Re-reads the state and re-plans with the record the run would commit: nothing must
 /// be left to do. Also returns the inodes of the namespaces that record owns.
-fn verify(exec: &mut Executor, desired: &Desired, next: &Record, others: &[ownership::OtherScript]) -> Result<(Plan, std::collections::BTreeMap<String, u64>), String> {
+type Verified = (Plan, std::collections::BTreeMap<String, u64>, std::collections::BTreeMap<String, FirewallSeal>);
+
+/// The seal of each namespace's firewall table that `observed` saw as `desired` declares it.
+fn firewall_seals(desired: &Desired, observed: &crate::plan::Observed) -> std::collections::BTreeMap<String, FirewallSeal> {
+    desired
+        .namespaces
+        .iter()
+        .filter_map(|(name, ns)| {
+            let want = crate::plan::firewall::desired_table(ns)?;
+            let seen = observed.namespaces.get(name)?;
+            Some((name.clone(), seen.firewall.as_ref()?.seal(seen.id, &want)?))
+        })
+        .collect()
+}
+
+fn verify(exec: &mut Executor, desired: &Desired, next: &Record, others: &[ownership::OtherScript]) -> Result<Verified, String> {
     let interest = ownership::interest(&next.owned);
     let observed = exec.observe_owned(desired, &interest).map_err(|e| e.to_string())?;
     let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids, others };
@@ -383,7 +408,7 @@ fn verify(exec: &mut Executor, desired: &Desired, next: &Record, others: &[owner
             _ => None,
         })
         .collect();
-    Ok((again, ids))
+    Ok((again, ids, firewall_seals(desired, &observed)))
 }
 
 /// Deletes the namespaces the script no longer declares, after the commit; the record

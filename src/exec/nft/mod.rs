@@ -14,7 +14,7 @@ mod wire;
 
 use crate::exec::ExecError;
 use crate::model::{Hook, Verdict};
-use crate::plan::firewall::{ChainType, FwChainSpec, FwRuleSpec, FwTable, ObservedFirewall, TABLE};
+use crate::plan::firewall::{ChainType, FirewallSeal, FwChainSpec, FwRuleSpec, FwTable, ObservedFirewall, TABLE};
 use wire::*;
 
 const NFTA_TABLE_NAME: u16 = 1;
@@ -104,14 +104,38 @@ pub fn delete_table() -> Result<(), ExecError> {
 
 /// Reads netscript's table; `None` when there is none.
 pub fn observe() -> Result<Option<ObservedFirewall>, ExecError> {
+    observe_unless_sealed(None, None)
+}
+
+/// [`observe`], but when `sealed` holds a seal of this namespace (`netns_id`) at the
+/// generation nftables is at now, the table is the one sealed (`FwTable`): nothing is
+/// read back. A reading gives the generation it was made at, when nothing changed
+/// while reading.
+pub fn observe_unless_sealed(netns_id: Option<u64>, sealed: Option<(&FirewallSeal, &FwTable)>) -> Result<Option<ObservedFirewall>, ExecError> {
     let mut socket = NftSocket::in_current_namespace()?;
+    let before = socket.generation()?;
+    if let Some((seal, table)) = sealed
+        && Some(seal.netns_id) == netns_id
+        && seal.generation == before
+    {
+        return Ok(Some(ObservedFirewall::sealed(table.clone(), before)));
+    }
+    let mut observed = read_table(&mut socket)?;
+    let after = socket.generation()?;
+    if let Some(observed) = &mut observed {
+        observed.generation = (before == after).then_some(before);
+    }
+    Ok(observed)
+}
+
+fn read_table(socket: &mut NftSocket) -> Result<Option<ObservedFirewall>, ExecError> {
     let tables = socket.dump(NFT_MSG_GETTABLE, &Attrs::new())?;
     if !tables.iter().any(|t| attr_str(&parse_attrs(t), NFTA_TABLE_NAME).as_deref() == Some(TABLE)) {
         return Ok(None);
     }
     let mut filter = Attrs::new();
     filter.str(NFTA_CHAIN_TABLE, TABLE);
-    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new() };
+    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new(), generation: None };
     for body in socket.dump(NFT_MSG_GETCHAIN, &filter)? {
         let attrs = parse_attrs(&body);
         if attr_str(&attrs, NFTA_CHAIN_TABLE).as_deref() != Some(TABLE) {

@@ -19,6 +19,7 @@ pub const NFT_MSG_GETCHAIN: u16 = 4;
 pub const NFT_MSG_NEWRULE: u16 = 6;
 pub const NFT_MSG_GETRULE: u16 = 7;
 pub const NFT_MSG_GETSET: u16 = 10;
+pub const NFT_MSG_GETGEN: u16 = 16;
 pub const NFT_MSG_GETOBJ: u16 = 19;
 
 pub const NFPROTO_UNSPEC: u8 = 0;
@@ -292,10 +293,25 @@ impl NftSocket {
 
     /// Every object a get request dumps, each one's attributes handed to `each` as it is
     /// read (nothing copied).
-    pub fn dump_each(&mut self, msg: u16, attrs: &Attrs, mut each: impl FnMut(&[u8])) -> Result<(), ExecError> {
+    pub fn dump_each(&mut self, msg: u16, attrs: &Attrs, each: impl FnMut(&[u8])) -> Result<(), ExecError> {
+        self.request(msg, NLM_F_DUMP | NLM_F_ACK, attrs, each)
+    }
+
+    /// nftables' generation counter: the kernel bumps it on every commit that changes
+    /// any table of the namespace.
+    pub fn generation(&mut self) -> Result<u32, ExecError> {
+        const NFTA_GEN_ID: u16 = 1;
+        let mut id = None;
+        self.request(NFT_MSG_GETGEN, NLM_F_ACK, &Attrs::new(), |body| id = attr_be32(&parse_attrs(body), NFTA_GEN_ID))?;
+        id.ok_or_else(|| ExecError::Protocol("nftables answered a generation request without a generation".into()))
+    }
+
+    /// Sends one get request and hands each answer's attributes to `each`, up to the
+    /// end of a dump or the acknowledgement.
+    fn request(&mut self, msg: u16, flags: u16, attrs: &Attrs, mut each: impl FnMut(&[u8])) -> Result<(), ExecError> {
         self.seq = self.seq.wrapping_add(1);
         let mut bytes = Vec::new();
-        message(&mut bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, NLM_F_DUMP | NLM_F_ACK, self.seq, NFPROTO_INET, 0, attrs);
+        message(&mut bytes, (NFNL_SUBSYS_NFTABLES << 8) | msg, flags, self.seq, NFPROTO_INET, 0, attrs);
         self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).map_err(|e| ExecError::io("cannot send an nftables dump request", &e))?;
         let mut buffer = Vec::with_capacity(64 * 1024);
         loop {
