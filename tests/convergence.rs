@@ -1066,6 +1066,30 @@ fn a_refused_run_that_brought_a_link_up_gives_back_its_ipv6_addresses() {
     }
 }
 
+/// A veth from a kept namespace to one the edit drops is re-paired; the edit is refused
+/// at each operation. The rollback re-makes the old pair: its end in the namespace that
+/// was to go gets back its MAC, address and route (that namespace is read in full, not
+/// only for its existence).
+#[test]
+fn a_refused_repairing_gives_back_the_veth_end_in_a_namespace_the_edit_drops() {
+    const A: &str = "netns rpk <\n  veth v0 <-> rpg.v1 < addr 10.61.0.1/24 >\n>\nnetns rpg <\n  link v1 < addr 10.61.0.2/24 >\n  route 10.62.0.0/24 via 10.61.0.1\n>\n";
+    const B: &str = "netns rpk <\n  veth v0 <-> rpk.v2\n  link lo < mtu 1400 >\n>\n";
+    let sb = Sandbox::new();
+    let path = sb.write_script(SCRIPT, A);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "A failed:\n{}", show(&run));
+    let after_a = settled_dump(&sb);
+    sb.write_script(SCRIPT, B);
+    let ops = plan_ops(&sb, &path).unwrap_or_else(|run| panic!("the plan of B failed:\n{}", show(&run)));
+    for n in 0..ops {
+        let run = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", n.to_string())], &["run", &path]);
+        assert_eq!(run.code, Some(3), "B refused at {n} was meant to fail:\n{}", show(&run));
+        if let Some(diff) = dump_diff(&exact(&after_a), &exact(&settled_dump(&sb))) {
+            panic!("B refused at operation {n} of {ops} did not give back A (- after A, + after):\n{diff}");
+        }
+    }
+}
+
 /// The generator's own sanity: it produces every kind of statement it is meant to, and
 /// every script it renders passes `netscript check` (validity is by construction; the
 /// property discards a pair that does not check, which should never happen).

@@ -99,8 +99,12 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interes
         let (tables, keys, wants, job_name) = (tables.clone(), sysctl_keys(name), wants(desired, interest, name, scope), name.clone());
         let sealed = sealed_firewall(desired, interest, name);
         // A namespace the record made and the script no longer declares goes whole:
-        // the planner needs only to know it is there, and whose it is.
-        let goes_whole = scope == Scope::Declared && !desired.namespaces.contains_key(name) && interest.namespaces.get(name).is_some_and(|i| i.created);
+        // the planner needs only to know it is there, and whose it is — unless a veth
+        // joins it to a namespace the script keeps: a rollback that re-makes that veth
+        // must give its end here back its MAC, addresses and routes.
+        let goes_whole = scope == Scope::Declared
+            && !desired.namespaces.contains_key(name)
+            && interest.namespaces.get(name).is_some_and(|i| i.created && !i.veth_peers.iter().any(|p| desired.namespaces.contains_key(p)));
         async move {
             if goes_whole {
                 return Ok(netns::open_named(&job_name).ok().map(|fd| ObservedNs { id: netns::id_of(&fd), ..Default::default() }));

@@ -194,6 +194,8 @@ pub struct NsInterest {
     pub sysctls: Vec<String>,
     /// netscript's nftables table.
     pub firewall: bool,
+    /// The namespaces at the other end of veths the record made from this one.
+    pub veth_peers: std::collections::BTreeSet<String>,
 }
 
 pub fn interest(owned: &[Owned]) -> Interest {
@@ -212,6 +214,14 @@ pub fn interest(owned: &[Owned]) -> Interest {
             Action::DeleteNetns { .. } => ns.created = true,
             Action::DeleteFirewall { .. } | Action::SetFirewall { .. } => ns.firewall = true,
             _ => {}
+        }
+    }
+    for made in owned.iter().filter_map(|o| o.made.as_ref()) {
+        if let Action::CreateLink { ns, kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. } = made
+            && ns != peer_ns
+        {
+            out.namespaces.entry(ns.clone()).or_default().veth_peers.insert(peer_ns.clone());
+            out.namespaces.entry(peer_ns.clone()).or_default().veth_peers.insert(ns.clone());
         }
     }
     out
