@@ -129,6 +129,21 @@ pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {
     Ok(fd)
 }
 
+/// Opens a namespace given by path (a CNI runtime's `/var/run/netns/x`,
+/// `/proc/PID/ns/net`): `NoSuchNamespace` when nothing is there or it is not a network
+/// namespace. Symbolic links are followed: the runtime chose the path.
+pub fn open_path(path: &Path) -> Result<OwnedFd, ExecError> {
+    let fd = match open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(path.display().to_string())),
+        Err(e) => return Err(ExecError::os(format!("cannot open {}", path.display()), e)),
+    };
+    if !is_netns(&fd) {
+        return Err(ExecError::NoSuchNamespace(path.display().to_string()));
+    }
+    Ok(fd)
+}
+
 /// An open descriptor of `/run/netns/NAME`, whatever it is, to keep the namespace alive
 /// after its file is unmounted (see `exec::teardown`); None if it cannot be opened.
 /// Unlike [`open_named`] it does not check that the file is a namespace: holding
