@@ -24,6 +24,11 @@ command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
 # tests/show.rs draws the topology with Graphviz
 command -v dot >/dev/null || need+=(graphviz)
+# tests/cni_chained.rs: the reference CNI plugins, Go and libcni's sources (its driver
+# is built offline from them)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v go >/dev/null || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need+=(golang-github-appc-cni-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"
 fi
