@@ -76,6 +76,8 @@ step cargo-test cargo test --quiet --workspace
 step bench-smoke cargo test --quiet --bench chain
 # The firewall benchmark's smoke run (50 rules against nft -f, debug build).
 step bench-smoke-firewall cargo test --quiet --bench firewall
+# The CNI benchmark's smoke run (10 pods: parallel and sequential ADDs and DELs).
+step bench-smoke-cni cargo test --quiet --bench cni
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again
