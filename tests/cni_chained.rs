@@ -130,7 +130,10 @@ fn the_bandwidth_snippet_gives_the_bandwidth_plugins_tc_state() {
     let snippet = "link {ifname} <\n  shape 10mbit burst 12500b latency 25ms\n  shape ingress 10mbit burst 12500b latency 25ms\n>";
     let ns = conflist(&sb, "nsbw", "cni2", "10.24.0.0/16", json!({"type": "netscript", "script": snippet}));
     let bw_result: Value = serde_json::from_str(&drive(&sb, "add", &bw, "cbw", "bw").ok()).unwrap();
-    drive(&sb, "add", &ns, "cns", "ns").ok();
+    let ns_result: Value = serde_json::from_str(&drive(&sb, "add", &ns, "cns", "ns").ok()).unwrap();
+    // The ifb netscript made is in the result, like bandwidth's.
+    let last = ns_result["interfaces"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last, json!({"name": "ifb-eth0", "sandbox": "/run/pods/ns"}), "{ns_result:#}");
     let names: Vec<&str> = bw_result["interfaces"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
     let host_veth = names.iter().find(|n| n.starts_with("veth")).unwrap();
     let ifb = names.iter().find(|n| n.starts_with("bwp")).unwrap();

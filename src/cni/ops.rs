@@ -149,22 +149,49 @@ pub fn add(inv: &mut Invocation) -> Result<serde_json::Value, CniError> {
     recover_pending()?;
     let outcome = transaction::run(&desired, Some(Path::new(RECORD)), &mut |_| {});
     match outcome {
-        Outcome::UpToDate { .. } | Outcome::Applied(_) => Ok(result(&inv.conf)),
+        Outcome::UpToDate { .. } | Outcome::Applied(_) => Ok(result(&inv.conf, &created_links(), &inv.attachment.netns)),
         Outcome::Refused(diagnostics) => Err(err(code::APPLY_FAILED, "the netscript snippet cannot be applied to this namespace", describe_diagnostics(&diagnostics, None))),
         Outcome::Failed { diagnostics, rollback } => Err(failure(&diagnostics, &rollback)),
         Outcome::Setup(message) | Outcome::Leftover(message) => Err(setup_error(message)),
     }
 }
 
-/// The result: `prevResult` as it came, in the configuration's version (netscript's
-/// objects are none of the result's kinds: it adds no interface, address or route the
-/// result lists).
-fn result(conf: &NetConf) -> serde_json::Value {
+/// The links the attachment's record says netscript created (the ifb of `shape
+/// ingress`, a bridge or macvlan the snippet declares), in the order made.
+fn created_links() -> Vec<String> {
+    let Ok(Some(record)) = crate::run::state::load(Path::new(RECORD)) else { return Vec::new() };
+    record
+        .owned
+        .iter()
+        .filter_map(|o| match &o.made {
+            Some(crate::plan::Action::CreateLink { ns, name, .. }) if ns == HOST => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The result: `prevResult` as it came, in the configuration's version, with the
+/// interfaces netscript created added to `interfaces` (in the container's namespace).
+/// Addresses and routes a snippet declares are not listed: they are not the attachment's
+/// addressing, which the interface plugin and IPAM report.
+fn result(conf: &NetConf, created: &[String], netns: &str) -> serde_json::Value {
     let mut result = match &conf.prev_result {
         Some(serde_json::Value::Object(map)) => serde_json::Value::Object(map.clone()),
         _ => serde_json::json!({}),
     };
     result["cniVersion"] = serde_json::Value::String(conf.cni_version.clone());
+    if !created.is_empty() {
+        if !result["interfaces"].is_array() {
+            result["interfaces"] = serde_json::json!([]);
+        }
+        let interfaces = result["interfaces"].as_array_mut().expect("just made an array");
+        for name in created {
+            let listed = interfaces.iter().any(|i| i["name"] == name.as_str() && i["sandbox"] == netns);
+            if !listed {
+                interfaces.push(serde_json::json!({ "name": name, "sandbox": netns }));
+            }
+        }
+    }
     result
 }
 
