@@ -265,3 +265,23 @@ fn malformed_invocations_get_the_spec_error_codes() {
     support::assert_same_dump(&before, &dump_of(&sb, &netns), "the container's namespace after refused invocations");
     assert_eq!(records(&sb), "");
 }
+
+/// `table` and `expect` keep their top-level meaning in a snippet: an expectation that
+/// does not hold in the pod fails the ADD, which is rolled back.
+#[test]
+fn expectations_in_a_snippet_are_checked_in_the_pod() {
+    let sb = Sandbox::new();
+    let netns = pod(&sb, "p1");
+    let before = dump_of(&sb, &netns);
+    let holds = "table pod = 100\nlink {ifname} < shape 10mbit >\nrule from {ip4} table pod\nexpect host reach {ip4} within 2s";
+    cni(&sb, "ADD", "c5", &netns, &conf("1.1.0", holds, &netns)).ok();
+    cni(&sb, "DEL", "c5", &netns, &conf("1.1.0", holds, &netns)).ok();
+    // 10.1.0.1 (the gateway of prevResult) is nobody in this sandbox.
+    let fails = "link {ifname} < shape 10mbit >\nexpect host reach {gw4} within 300ms";
+    let e = error_of(&cni(&sb, "ADD", "c6", &netns, &conf("1.1.0", fails, &netns)));
+    assert_eq!(e["code"], 100, "{e:#}");
+    assert!(e["details"].as_str().unwrap().contains("10.1.0.1"), "{e:#}");
+    support::assert_same_dump(&before, &dump_of(&sb, &netns), "the container's namespace after an ADD whose expectation failed");
+    cni(&sb, "DEL", "c6", &netns, &conf("1.1.0", fails, &netns)).ok();
+    assert_eq!(records(&sb), "");
+}
