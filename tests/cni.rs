@@ -285,3 +285,26 @@ fn expectations_in_a_snippet_are_checked_in_the_pod() {
     cni(&sb, "DEL", "c6", &netns, &conf("1.1.0", fails, &netns)).ok();
     assert_eq!(records(&sb), "");
 }
+
+/// The runtime re-creates the pod's namespace at the same path without a DEL: ADD
+/// starts afresh (the old record's objects and original values went with the old
+/// namespace).
+#[test]
+fn add_into_a_recreated_namespace_starts_afresh() {
+    let sb = Sandbox::new();
+    let netns = pod(&sb, "p1");
+    let config = conf("1.1.0", SNIPPET, &netns);
+    cni(&sb, "ADD", "c7", &netns, &config).ok();
+    sb.sh(&format!("umount {netns} && rm {netns}")).ok();
+    pod(&sb, "p1");
+    // The new namespace's own value of the sysctl the snippet sets (as `tuning` would
+    // set it): the one DEL must give back, not the old namespace's.
+    sb.sh(&format!("nsenter --net={netns} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/eth0/rp_filter'")).ok();
+    let before = dump_of(&sb, &netns);
+    cni(&sb, "ADD", "c7", &netns, &config).ok();
+    let qdisc = sb.sh(&format!("nsenter --net={netns} tc -json qdisc show dev eth0 root")).ok();
+    assert!(qdisc.contains("\"tbf\""), "{qdisc}");
+    cni(&sb, "DEL", "c7", &netns, &config).ok();
+    support::assert_same_dump(&before, &dump_of(&sb, &netns), "the re-created namespace after DEL");
+    assert_eq!(records(&sb), "");
+}

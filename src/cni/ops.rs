@@ -142,6 +142,12 @@ pub fn add(inv: &mut Invocation) -> Result<serde_json::Value, CniError> {
     };
     inv.attachment.netns_inode = attachment::inode(&fd);
     drop(fd);
+    // A record of this attachment in another namespace (the runtime re-created the
+    // pod's namespace without a DEL): what it lists went with that namespace.
+    let earlier: Option<Attachment> = crate::bounded::read_string(&inv.attachment.dir().join("attachment.json"), 1 << 16).ok().and_then(|t| serde_json::from_str(&t).ok());
+    if earlier.is_some_and(|e| e.netns_inode.is_some() && e.netns_inode != inv.attachment.netns_inode) {
+        inv.attachment.forget().map_err(|e| err(code::IO_FAILURE, "cannot forget the attachment's earlier namespace", e.to_string()))?;
+    }
     if !enter(&inv.attachment, &netns)? {
         return Err(err(code::UNKNOWN_CONTAINER, "the container's network namespace does not exist", format!("CNI_NETNS={}", netns.display())));
     }
