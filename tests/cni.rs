@@ -237,7 +237,8 @@ fn malformed_invocations_get_the_spec_error_codes() {
     let bin = env!("CARGO_BIN_EXE_netscript");
     let good = conf("1.1.0", SNIPPET, &netns);
     let env = |command: &'static str, container: &'static str| vec![("CNI_COMMAND", command), ("CNI_CONTAINERID", container), ("CNI_IFNAME", "eth0"), ("CNI_NETNS", netns.as_str())];
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, u64)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u64);
+    let cases: Vec<Case> = vec![
         ("unknown_command", env("FROB", "c1"), good.clone(), 4),
         ("bad_container_id", env("ADD", "-c1"), good.clone(), 4),
         ("no_netns", vec![("CNI_COMMAND", "ADD"), ("CNI_CONTAINERID", "c1"), ("CNI_IFNAME", "eth0")], good.clone(), 4),

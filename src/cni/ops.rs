@@ -64,10 +64,10 @@ pub fn desired(inv: &Invocation) -> Result<Desired, CniError> {
     let vars = super::vars::predefined(&inv.attachment.ifname, &inv.attachment.container_id, &prev);
     let checked = crate::check::check_snippet(&mut sources, file, &crate::check::FsLoader, &vars);
     let mut diagnostics = checked.diagnostics;
-    if !diagnostics.iter().any(Diagnostic::is_error) {
-        if let Err(planning) = crate::plan::plan(&checked.desired, &crate::plan::Observed::empty()) {
-            diagnostics.extend(planning);
-        }
+    if !diagnostics.iter().any(Diagnostic::is_error)
+        && let Err(planning) = crate::plan::plan(&checked.desired, &crate::plan::Observed::empty())
+    {
+        diagnostics.extend(planning);
     }
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(err(code::INVALID_CONFIG, "invalid netscript snippet", describe_diagnostics(&diagnostics, Some(&sources))));
