@@ -23,12 +23,15 @@ pub struct Attachment {
     #[serde(rename = "containerID")]
     pub container_id: String,
     pub ifname: String,
-    /// The namespace path given at ADD, and its inode: a namespace at that path with
-    /// another inode is not the one ADD changed.
+    /// The namespace path given at ADD, and its identity (its cookie, which the kernel
+    /// never reuses; its inode where there is no cookie): a namespace at that path that
+    /// is another one is not the one ADD changed.
     #[serde(default)]
     pub netns: String,
     #[serde(default)]
     pub netns_inode: Option<u64>,
+    #[serde(default)]
+    pub netns_cookie: Option<u64>,
 }
 
 /// Where every attachment's directory is.
@@ -37,6 +40,25 @@ pub fn root() -> PathBuf {
 }
 
 impl Attachment {
+    /// Whether `self` and `other` name the same namespace (unknown: yes).
+    pub fn same_namespace(&self, other: &Attachment) -> bool {
+        match ((self.netns_cookie, other.netns_cookie), (self.netns_inode, other.netns_inode)) {
+            ((Some(a), Some(b)), _) => a == b,
+            (_, (Some(a), Some(b))) => a == b,
+            _ => true,
+        }
+    }
+
+    /// The attachment as `attachment.json` recorded it, if it did.
+    pub fn recorded_as(&self) -> Option<Attachment> {
+        crate::bounded::read_string(&self.dir().join("attachment.json"), 1 << 16).ok().and_then(|t| serde_json::from_str(&t).ok())
+    }
+
+    /// This attachment in the namespace `fd`, which the calling thread is in.
+    pub fn in_namespace(&self, fd: &OwnedFd) -> Attachment {
+        Attachment { netns_inode: netns::id_of(fd), netns_cookie: netns::current_cookie(), ..self.clone() }
+    }
+
     pub fn dir(&self) -> PathBuf {
         let key = format!("{}\0{}\0{}", self.network, self.container_id, self.ifname);
         let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
@@ -105,8 +127,4 @@ pub fn open_netns(path: &Path) -> Result<Option<OwnedFd>, String> {
 /// follow: `/proc/sys/net` is resolved by the opening thread's network namespace.
 pub fn enter_netns(fd: &OwnedFd) -> Result<(), String> {
     netns::enter(fd).map_err(|e| e.to_string())
-}
-
-pub fn inode(fd: &OwnedFd) -> Option<u64> {
-    netns::id_of(fd)
 }

@@ -131,7 +131,7 @@ pub fn run(command: &str, input: Result<String, String>, env: &dyn Fn(&str) -> S
             if !invalid.is_empty() {
                 return Err(in_version(CniError::new(code::INVALID_ENVIRONMENT, "invalid CNI environment variables", invalid.join("; "))));
             }
-            let attachment = attachment::Attachment { network: conf.name.clone(), container_id, ifname, netns: netns.clone(), netns_inode: None };
+            let attachment = attachment::Attachment { network: conf.name.clone(), container_id, ifname, netns: netns.clone(), netns_inode: None, netns_cookie: None };
             let mut inv = ops::Invocation { attachment, conf };
             match command {
                 "ADD" => ops::add(&mut inv).map(Some).map_err(&in_version),

@@ -140,17 +140,16 @@ pub fn add(inv: &mut Invocation) -> Result<serde_json::Value, CniError> {
     let Some(fd) = fd else {
         return Err(err(code::UNKNOWN_CONTAINER, "the container's network namespace does not exist", format!("CNI_NETNS={}", netns.display())));
     };
-    inv.attachment.netns_inode = attachment::inode(&fd);
+    attachment::enter_netns(&fd).map_err(|e| err(code::IO_FAILURE, "cannot enter the network namespace", e))?;
+    inv.attachment = inv.attachment.in_namespace(&fd);
     drop(fd);
     // A record of this attachment in another namespace (the runtime re-created the
-    // pod's namespace without a DEL): what it lists went with that namespace.
-    let earlier: Option<Attachment> = crate::bounded::read_string(&inv.attachment.dir().join("attachment.json"), 1 << 16).ok().and_then(|t| serde_json::from_str(&t).ok());
-    if earlier.is_some_and(|e| e.netns_inode.is_some() && e.netns_inode != inv.attachment.netns_inode) {
+    // pod's namespace without a DEL): what it lists, and the values it would give back,
+    // went with that namespace.
+    if inv.attachment.recorded_as().is_some_and(|earlier| !earlier.same_namespace(&inv.attachment)) {
         inv.attachment.forget().map_err(|e| err(code::IO_FAILURE, "cannot forget the attachment's earlier namespace", e.to_string()))?;
     }
-    if !enter(&inv.attachment, &netns)? {
-        return Err(err(code::UNKNOWN_CONTAINER, "the container's network namespace does not exist", format!("CNI_NETNS={}", netns.display())));
-    }
+    inv.attachment.enter_dir().map_err(|e| err(code::IO_FAILURE, "cannot create the attachment's directory", e.to_string()))?;
     inv.attachment.save().map_err(|e| err(code::IO_FAILURE, "cannot record the attachment", e.to_string()))?;
     recover_pending()?;
     let outcome = transaction::run(&desired, Some(Path::new(RECORD)), &mut |_| {});
@@ -209,17 +208,16 @@ pub fn del(att: &Attachment, netns: &str) -> Result<(), CniError> {
     }
     // The namespace ADD changed: the one at CNI_NETNS if that is still it, else the
     // one recorded (GC has no CNI_NETNS).
-    let recorded: Option<Attachment> = crate::bounded::read_string(&att.dir().join("attachment.json"), 1 << 16).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let recorded = att.recorded_as();
     let path = if netns.is_empty() { recorded.as_ref().map(|r| r.netns.clone()).unwrap_or_default() } else { netns.to_string() };
-    let same = |fd: &std::os::fd::OwnedFd| match recorded.as_ref().and_then(|r| r.netns_inode) {
-        Some(inode) => attachment::inode(fd) == Some(inode),
-        None => true,
-    };
-    let live = if path.is_empty() { None } else { attachment::open_netns(Path::new(&path)).ok().flatten().filter(same) };
+    let live = if path.is_empty() { None } else { attachment::open_netns(Path::new(&path)).ok().flatten() };
     let Some(fd) = live else {
         return att.forget().map_err(|e| err(code::IO_FAILURE, "cannot forget the attachment", e.to_string()));
     };
     attachment::enter_netns(&fd).map_err(|e| err(code::IO_FAILURE, "cannot enter the network namespace", e))?;
+    if recorded.is_some_and(|r| !r.same_namespace(&att.in_namespace(&fd))) {
+        return att.forget().map_err(|e| err(code::IO_FAILURE, "cannot forget the attachment", e.to_string()));
+    }
     att.enter_dir().map_err(|e| err(code::IO_FAILURE, "cannot open the attachment's directory", e.to_string()))?;
     recover_pending()?;
     match transaction::down(Path::new(RECORD), &mut |_| {}) {
