@@ -309,3 +309,21 @@ fn add_into_a_recreated_namespace_starts_afresh() {
     support::assert_same_dump(&before, &dump_of(&sb, &netns), "the re-created namespace after DEL");
     assert_eq!(records(&sb), "");
 }
+
+/// `scriptFile`: the snippet from a file on the node, with the same variables.
+#[test]
+fn a_script_file_is_read_from_the_node() {
+    let sb = Sandbox::new();
+    let netns = pod(&sb, "p1");
+    sb.put("/run/pod.ns", "link {ifname} < shape 3mbit >\n");
+    let mut config: serde_json::Value = serde_json::from_str(&conf("1.1.0", "", &netns)).unwrap();
+    config.as_object_mut().unwrap().remove("script");
+    config["scriptFile"] = "/run/pod.ns".into();
+    cni(&sb, "ADD", "c8", &netns, &config.to_string()).ok();
+    let qdisc: serde_json::Value = serde_json::from_str(&sb.sh(&format!("nsenter --net={netns} tc -json qdisc show dev eth0 root")).ok()).unwrap();
+    assert_eq!(qdisc[0]["options"]["rate"], 375_000, "{qdisc:#}");
+    cni(&sb, "DEL", "c8", &netns, &config.to_string()).ok();
+    config["scriptFile"] = "/run/absent.ns".into();
+    let e = error_of(&cni(&sb, "ADD", "c9", &netns, &config.to_string()));
+    assert_eq!(e["code"], 7, "{e:#}");
+}
