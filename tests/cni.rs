@@ -327,3 +327,24 @@ fn a_script_file_is_read_from_the_node() {
     let e = error_of(&cni(&sb, "ADD", "c9", &netns, &config.to_string()));
     assert_eq!(e["code"], 7, "{e:#}");
 }
+
+/// A firewall and forwarding in the pod (nftables over its own netlink family, sysctls
+/// through /proc/sys from the pod's namespace): the node's own namespace is untouched.
+#[test]
+fn a_firewall_and_forwarding_in_the_pod() {
+    let sb = Sandbox::new();
+    let netns = pod(&sb, "p1");
+    let config = conf("1.1.0", "firewall input < drop proto tcp dport 22 counter >\nforward on", &netns);
+    cni(&sb, "ADD", "c10", &netns, &config).ok();
+    let inside = |cmd: &str| sb.sh(&format!("nsenter --net={netns} {cmd}")).ok();
+    let ruleset: serde_json::Value = serde_json::from_str(&inside("nft -j list ruleset")).unwrap();
+    let rules = ruleset["nftables"].as_array().unwrap().iter().filter(|o| o.get("rule").is_some()).count();
+    assert_eq!(rules, 1, "{ruleset:#}");
+    assert_eq!(inside("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
+    assert_eq!(sb.sh("cat /proc/sys/net/ipv4/ip_forward").ok().trim(), "0", "forwarding turned on in the node's namespace");
+    assert!(!sb.sh("nft list ruleset").ok().contains("netscript"), "a firewall in the node's namespace");
+    cni(&sb, "CHECK", "c10", &netns, &config).ok();
+    cni(&sb, "DEL", "c10", &netns, &config).ok();
+    assert!(!inside("nft list ruleset").contains("netscript"));
+    assert_eq!(inside("cat /proc/sys/net/ipv4/ip_forward").trim(), "0");
+}
