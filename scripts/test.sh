@@ -24,6 +24,11 @@ command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
 # tests/show.rs draws the topology with Graphviz
 command -v dot >/dev/null || need+=(graphviz)
+# tests/cni_chained.rs: the reference CNI plugins, Go and libcni's sources (its driver
+# is built offline from them)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v go >/dev/null || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need+=(golang-github-appc-cni-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"
 fi
@@ -71,6 +76,8 @@ step cargo-test cargo test --quiet --workspace
 step bench-smoke cargo test --quiet --bench chain
 # The firewall benchmark's smoke run (50 rules against nft -f, debug build).
 step bench-smoke-firewall cargo test --quiet --bench firewall
+# The CNI benchmark's smoke run (10 pods: parallel and sequential ADDs and DELs).
+step bench-smoke-cni cargo test --quiet --bench cni
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again

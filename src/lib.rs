@@ -21,6 +21,7 @@ pub mod syntax;
 pub mod check;
 pub mod fmt;
 pub mod cli;
+pub mod cni;
 pub mod lsp;
 pub mod console;
 pub mod repl;

@@ -20,7 +20,7 @@ const LAYERS: &[&str] = &[
     "run",
     // the live state rendered (show, export); what front ends share; the front ends
     // (the CLI starts the REPL)
-    "live", "console", "fuzzing", "repl", "lsp", "cli",
+    "live", "console", "fuzzing", "repl", "lsp", "cni", "cli",
 ];
 
 /// Past this many lines a file is split along a seam, or says why not on a line at its

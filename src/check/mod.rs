@@ -10,11 +10,14 @@ mod links;
 mod routing;
 mod traffic;
 mod names;
+mod snippet;
 mod validate;
 pub mod values;
 
 pub use self::core::MAX_STATEMENTS;
 pub use names::{MAX_INTERFACE_NAME, MAX_NAMESPACE_NAME};
+pub use snippet::check_snippet;
+pub use values::Val;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Desired;

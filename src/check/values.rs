@@ -19,6 +19,9 @@ pub enum Val {
     Percent(Percent),
     /// An address, with its prefix length when one was written.
     Ip(IpAddr, Option<u8>),
+    /// A name, for interpolation into names only: no `let` makes one; front ends
+    /// predefine them (the CNI plugin's `ifname`, `containerid`).
+    Name(String),
 }
 
 impl Val {
@@ -31,6 +34,7 @@ impl Val {
             Val::Percent(_) => "a percentage",
             Val::Ip(_, None) => "an address",
             Val::Ip(_, Some(_)) => "a prefix",
+            Val::Name(_) => "a name",
         }
     }
 }
@@ -175,7 +179,10 @@ pub fn template(env: &Env, t: &Template) -> EvalResult<Spanned<String>> {
     for part in &t.parts {
         match part {
             Part::Text(s) => out.push_str(s),
-            Part::Interp(e) => out.push_str(&int(env, e)?.to_string()),
+            Part::Interp(e) => match &e.node {
+                ExprKind::Var(name) if let Some(Val::Name(text)) = env.get(name) => out.push_str(text),
+                _ => out.push_str(&int(env, e)?.to_string()),
+            },
         }
     }
     Ok(Spanned::new(out, t.span))

@@ -129,6 +129,40 @@ pub fn open_named(name: &str) -> Result<OwnedFd, ExecError> {
     Ok(fd)
 }
 
+/// Opens a namespace given by path (a CNI runtime's `/var/run/netns/x`,
+/// `/proc/PID/ns/net`): `NoSuchNamespace` when nothing is there or it is not a network
+/// namespace. Symbolic links are followed: the runtime chose the path.
+pub fn open_path(path: &Path) -> Result<OwnedFd, ExecError> {
+    let fd = match open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Err(ExecError::NoSuchNamespace(path.display().to_string())),
+        Err(e) => return Err(ExecError::os(format!("cannot open {}", path.display()), e)),
+    };
+    if !is_netns(&fd) {
+        return Err(ExecError::NoSuchNamespace(path.display().to_string()));
+    }
+    Ok(fd)
+}
+
+/// The calling thread's network namespace's cookie (`SO_NETNS_COOKIE`, Linux 5.14): an
+/// identity the kernel never gives another namespace, unlike the inode number, which a
+/// namespace made after another is gone can get again. `None` where not supported.
+pub fn current_cookie() -> Option<u64> {
+    use nix::libc;
+    // SAFETY: a plain socket, closed below; getsockopt writes at most `len` bytes.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        let r = libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_NETNS_COOKIE, (&mut cookie as *mut u64).cast(), &mut len);
+        libc::close(fd);
+        (r == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
+    }
+}
+
 /// An open descriptor of `/run/netns/NAME`, whatever it is, to keep the namespace alive
 /// after its file is unmounted (see `exec::teardown`); None if it cannot be opened.
 /// Unlike [`open_named`] it does not check that the file is a namespace: holding

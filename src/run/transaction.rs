@@ -177,7 +177,7 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
         return Outcome::Setup(e.to_string());
     }
     let what = format!("run {}", script.map(state::script_key).unwrap_or_else(|| "<stdin>".into()));
-    let _lock = match crate::run::lock::acquire(&what, &mut crate::run::lock::tell_waiting) {
+    let _lock = match crate::timing::timed("lock", || crate::run::lock::acquire(&what, &mut crate::run::lock::tell_waiting)) {
         Ok(lock) => lock,
         Err(e) => return Outcome::Setup(e.to_string()),
     };
