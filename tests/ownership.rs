@@ -417,6 +417,30 @@ fn namespace_recreated_by_hand_is_not_deleted_by_down() {
     assert_same_dump(&mine, &sb.dump(), "down of a script whose namespace was re-made by hand");
 }
 
+/// The kernel gives a freed namespace's inode number to the next namespace made (seen
+/// here: `ip netns del a; sleep 1; ip netns add a` gets the same inode). That case is
+/// made deterministic by writing the new namespace's inode into the record, as reuse
+/// would: the record's cookie, which the kernel never reuses, still tells them apart.
+#[test]
+fn namespace_recreated_by_hand_with_the_same_inode_is_not_deleted_by_down() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("q2.ns", "netns q2 < bridge b0 < addr 10.19.0.1/24 > >\n");
+    sb.netscript(&["run", &script]).ok();
+    let record_file = format!("/run/netscript/state/{}", state_files(&sb).into_iter().next().expect("a record"));
+    let record: Value = serde_json::from_str(&sb.sh(&format!("cat {record_file}")).ok()).unwrap();
+    assert!(record["netns_cookies"]["q2"].is_u64(), "the record keeps the namespace's cookie: {record}");
+    sb.sh("ip netns del q2 && ip netns add q2 && ip -n q2 link add br9 type bridge").ok();
+    let inode: u64 = sb.sh("stat -L -c %i /run/netns/q2").ok().trim().parse().unwrap();
+    let mut reused = record.clone();
+    reused["netns_ids"]["q2"] = inode.into();
+    sb.put(&record_file, &serde_json::to_string(&reused).unwrap());
+    let mine = sb.dump();
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{}", down.stderr);
+    assert!(sb.sh("ip netns list").ok().contains("q2"), "q2 (made by hand, on the inode of netscript's) was deleted");
+    assert_same_dump(&mine, &sb.dump(), "down of a script whose namespace was re-made by hand on the same inode");
+}
+
 // ---------------------------------------------------------------------------------------
 // 10. A symlink under /run/netns is never followed.
 

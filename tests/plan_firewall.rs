@@ -28,7 +28,7 @@ fn observed_after(old: &str, unknown: usize) -> Observed {
     let table = desired_table(&c.desired.namespaces["lab"]).expect("old declares a firewall");
     let counters = table.chains.iter().map(|ch| vec![None; ch.rules.len()]).collect();
     let mut o = Observed { offline: false, ..Observed::empty() };
-    let ns = ObservedNs { firewall: Some(ObservedFirewall { table, unknown_rules: unknown, edited_rules: 0, other_objects: 0, counters, generation: None }), ..Default::default() };
+    let ns = ObservedNs { firewall: Some(ObservedFirewall { table, unknown_rules: unknown, edited_rules: 0, other_objects: 0, counters, generation: None, netns_cookie: None }), ..Default::default() };
     o.namespaces.insert("lab".into(), ns);
     o
 }
@@ -40,7 +40,7 @@ fn record() -> Vec<Owned> {
 
 fn plan_with(new: &Checked, observed: &Observed, owned: &[Owned], others: &[OtherScript]) -> Result<Plan, Vec<netscript::diagnostic::Diagnostic>> {
     let ids = Default::default();
-    plan::plan_owned(&new.desired, observed, Ownership { entries: owned, netns_ids: &ids, others })
+    plan::plan_owned(&new.desired, observed, Ownership { entries: owned, netns_ids: &ids, netns_cookies: &ids, others })
 }
 
 const OLD: &str = "netns lab <

@@ -107,7 +107,9 @@ pub(crate) async fn observe(inner: &Inner, desired: &Desired, interest: &Interes
             && interest.namespaces.get(name).is_some_and(|i| i.created && !i.veth_peers.iter().any(|p| desired.namespaces.contains_key(p)));
         async move {
             if goes_whole {
-                return Ok(netns::open_named(&job_name).ok().map(|fd| ObservedNs { id: netns::id_of(&fd), ..Default::default() }));
+                let Ok(fd) = netns::open_named(&job_name) else { return Ok(None) };
+                let cookie = inner.workers.run(move || netns::enter_named(&job_name).map(|()| netns::current_cookie())).await.ok().flatten();
+                return Ok(Some(ObservedNs { id: netns::id_of(&fd), cookie, ..Default::default() }));
             }
             let result = inner.workers.run(move || read_namespace(&job_name, &tables, keys, wants, sealed)).await;
             if scope == Scope::Declared && name != HOST {
@@ -198,7 +200,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
     let rules = dump_if(wants.rules, M::GetRule(RuleMessage::default()))?;
     let qdiscs = dump_if(wants.qdiscs, traffic::dump_qdiscs_message())?;
 
-    let mut out = ObservedNs { id: netns::current_id(), ..Default::default() };
+    let mut out = ObservedNs { id: netns::current_id(), cookie: netns::current_cookie(), ..Default::default() };
     let dumped: Vec<_> = links
         .iter()
         .filter_map(|m| match m {
@@ -314,7 +316,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
     out.programs = super::bpf::observe_programs(&mut socket, &dumped_links, &clsact)?;
     out.sysctls = sysctls.into_iter().collect();
     if wants.firewall {
-        out.firewall = super::nft::observe_unless_sealed(out.id, sealed.as_ref().map(|(seal, table)| (seal, table)))?;
+        out.firewall = super::nft::observe_unless_sealed(sealed.as_ref().map(|(seal, table)| (seal, table)))?;
     }
     Ok(Some(out))
 }

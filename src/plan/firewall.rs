@@ -372,16 +372,19 @@ pub struct ObservedFirewall {
     pub counters: Vec<Vec<Option<(u64, u64)>>>,
     /// nftables' generation when the table was read (`None`: it changed during the read).
     pub generation: Option<u32>,
+    /// The namespace it was read in, by its cookie (`SO_NETNS_COOKIE`: never reused, unlike
+    /// an inode number).
+    pub netns_cookie: Option<u64>,
 }
 
 /// What a run saw when the kernel held exactly the table the script declares: the
-/// namespace (by inode), nftables' generation counter then, and the table's digest.
+/// namespace (by its cookie), nftables' generation counter then, and the table's digest.
 /// The kernel bumps the generation on every change to any table of the namespace, so
 /// while the namespace is at that generation its table is still that one: a run that
 /// declares the same table need not read 10,000 rules back to know it has nothing to do.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FirewallSeal {
-    pub netns_id: u64,
+    pub netns_cookie: u64,
     pub generation: u32,
     pub table: String,
 }
@@ -395,15 +398,15 @@ impl FwTable {
 
 impl ObservedFirewall {
     /// The table as a seal vouches for it (nothing read back; counters unknown).
-    pub fn sealed(table: FwTable, generation: u32) -> ObservedFirewall {
+    pub fn sealed(table: FwTable, seal: &FirewallSeal) -> ObservedFirewall {
         let counters = table.chains.iter().map(|c| vec![None; c.rules.len()]).collect();
-        ObservedFirewall { table, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters, generation: Some(generation) }
+        ObservedFirewall { table, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters, generation: Some(seal.generation), netns_cookie: Some(seal.netns_cookie) }
     }
 
     /// The seal of this reading, when the table is `want` and did not change while read.
-    pub fn seal(&self, netns_id: Option<u64>, want: &FwTable) -> Option<FirewallSeal> {
+    pub fn seal(&self, want: &FwTable) -> Option<FirewallSeal> {
         (self.holds(want)).then_some(())?;
-        Some(FirewallSeal { netns_id: netns_id?, generation: self.generation?, table: want.digest() })
+        Some(FirewallSeal { netns_cookie: self.netns_cookie?, generation: self.generation?, table: want.digest() })
     }
 }
 

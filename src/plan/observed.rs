@@ -32,6 +32,9 @@ impl Observed {
 pub struct ObservedNs {
     /// The network namespace's inode: who made a namespace of this name.
     pub id: Option<u64>,
+    /// The namespace's cookie (`SO_NETNS_COOKIE`): unlike the inode number, never given
+    /// to another namespace (an inode is reused once its namespace is freed).
+    pub cookie: Option<u64>,
     pub links: IndexMap<String, ObservedLink>,
     /// Routes of the tables the script uses.
     pub routes: Vec<RouteSpec>,

@@ -41,6 +41,9 @@ pub struct Ownership<'a> {
     /// The inode of each namespace the record owns, as it was when created: a namespace
     /// of that name with another inode was made by someone else since.
     pub netns_ids: &'a std::collections::BTreeMap<String, u64>,
+    /// The cookie of each namespace the record owns (records since the fifth session):
+    /// where known, it decides instead of the inode, which the kernel reuses.
+    pub netns_cookies: &'a std::collections::BTreeMap<String, u64>,
     /// The records of the other scripts on this host.
     pub others: &'a [ownership::OtherScript],
 }
@@ -50,7 +53,7 @@ static NO_IDS: std::collections::BTreeMap<String, u64> = std::collections::BTree
 impl Default for Ownership<'_> {
     /// Nothing owned: a script's first run, `check`, offline plans.
     fn default() -> Self {
-        Ownership { entries: &[], netns_ids: &NO_IDS, others: &[] }
+        Ownership { entries: &[], netns_ids: &NO_IDS, netns_cookies: &NO_IDS, others: &[] }
     }
 }
 
@@ -160,7 +163,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
                 .help(format!("an object belongs to one script, so that `down` of either cannot take it from the other; declare it in one of them (or `netscript down {by}` first)")),
         );
     }
-    p.removals(ownership.netns_ids);
+    p.removals(ownership.netns_ids, ownership.netns_cookies);
     for ns in desired.namespaces.values() {
         p.namespace(ns);
     }

@@ -30,6 +30,9 @@ pub struct Record {
     /// another inode is someone else's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub netns_ids: BTreeMap<String, u64>,
+    /// The cookie of each of them (`SO_NETNS_COOKIE`; the inode alone is reused).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub netns_cookies: BTreeMap<String, u64>,
     /// Where the last run saw the kernel hold exactly the firewall table the script
     /// declares, by namespace (a shortcut for reading it back; dropped when stale).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -41,7 +44,7 @@ pub struct Record {
 
 impl Record {
     pub fn new(script: String) -> Record {
-        Record { format: STATE_FORMAT, script, owned: Vec::new(), netns_ids: BTreeMap::new(), firewall_seals: BTreeMap::new(), undo: Vec::new() }
+        Record { format: STATE_FORMAT, script, owned: Vec::new(), netns_ids: BTreeMap::new(), netns_cookies: BTreeMap::new(), firewall_seals: BTreeMap::new(), undo: Vec::new() }
     }
 
     /// Every undo action, in the order their operations were applied.

@@ -145,7 +145,7 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
         Err(e) => return Err(Outcome::Setup(format!("cannot read the current state: {e}"))),
     };
     let firewall_seals = firewall_seals(desired, &observed);
-    let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids, others: &others };
+    let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids, netns_cookies: &record.netns_cookies, others: &others };
     let plan = match crate::timing::timed("plan", || plan::plan_owned(desired, &observed, ownership)) {
         Ok(plan) => plan,
         Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
@@ -257,7 +257,8 @@ pub fn run_confirmed(desired: &Desired, script: Option<&Path>, on_event: &mut dy
             return journal_rolled_back(journal, &plan, Vec::new(), rollback);
         }
         record = next;
-        record.netns_ids.extend(ids);
+        record.netns_ids.extend(ids.iter().map(|(ns, (id, _))| (ns.clone(), *id)));
+        record.netns_cookies.extend(ids.iter().filter_map(|(ns, (_, cookie))| Some((ns.clone(), (*cookie)?))));
         record.firewall_seals = seals;
         for &i in &report.completed {
             let op = &plan.ops[i];
@@ -375,12 +376,15 @@ fn next_record(record: &Record, plan: &Plan, completed: &[usize]) -> Record {
     }).collect();
     let keep: std::collections::HashSet<String> = next.netns_ids.keys().filter(|ns| made_netns.contains(ns.as_str())).cloned().collect();
     next.netns_ids.retain(|ns, _| keep.contains(ns));
+    next.netns_cookies.retain(|ns, _| keep.contains(ns));
     next
 }
 
 /// Re-reads the state and re-plans with the record the run would commit: nothing must
 /// be left to do. Also returns the inodes of the namespaces that record owns.
-type Verified = (Plan, std::collections::BTreeMap<String, u64>, std::collections::BTreeMap<String, FirewallSeal>);
+/// The plan left to do, the identity (inode, cookie) of each namespace the record owns,
+/// and the firewall seals.
+type Verified = (Plan, std::collections::BTreeMap<String, (u64, Option<u64>)>, std::collections::BTreeMap<String, FirewallSeal>);
 
 /// The seal of each namespace's firewall table that `observed` saw as `desired` declares it.
 fn firewall_seals(desired: &Desired, observed: &crate::plan::Observed) -> std::collections::BTreeMap<String, FirewallSeal> {
@@ -390,7 +394,7 @@ fn firewall_seals(desired: &Desired, observed: &crate::plan::Observed) -> std::c
         .filter_map(|(name, ns)| {
             let want = crate::plan::firewall::desired_table(ns)?;
             let seen = observed.namespaces.get(name)?;
-            Some((name.clone(), seen.firewall.as_ref()?.seal(seen.id, &want)?))
+            Some((name.clone(), seen.firewall.as_ref()?.seal(&want)?))
         })
         .collect()
 }
@@ -398,13 +402,13 @@ fn firewall_seals(desired: &Desired, observed: &crate::plan::Observed) -> std::c
 fn verify(exec: &mut Executor, desired: &Desired, next: &Record, others: &[ownership::OtherScript]) -> Result<Verified, String> {
     let interest = ownership::interest(&next.owned);
     let observed = exec.observe_owned(desired, &interest).map_err(|e| e.to_string())?;
-    let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids, others };
+    let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids, netns_cookies: &next.netns_cookies, others };
     let again = plan::plan_owned(desired, &observed, ownership).map_err(|d| format!("{} problem(s)", d.len()))?;
     let ids = next
         .owned
         .iter()
         .filter_map(|o| match o.undo.first() {
-            Some(Action::DeleteNetns { ns }) => observed.namespaces.get(ns).and_then(|n| n.id).map(|id| (ns.clone(), id)),
+            Some(Action::DeleteNetns { ns }) => observed.namespaces.get(ns).and_then(|n| Some((ns.clone(), (n.id?, n.cookie)))),
             _ => None,
         })
         .collect();
@@ -432,6 +436,7 @@ fn drop_namespaces(exec: &mut Executor, record: &mut Record, names: &[String], s
     let went_with = |o: &Owned| matches!(&o.made, Some(Action::CreateLink { kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. }) if gone_set.contains(peer_ns.as_str()));
     record.owned.retain(|o| o.undo.first().is_none_or(|a| !gone_set.contains(a.namespace())) && !went_with(o));
     record.netns_ids.retain(|ns, _| !gone.contains(ns));
+    record.netns_cookies.retain(|ns, _| !gone.contains(ns));
     if let Some(script) = script {
         let _ = crate::timing::timed("state save", || state::save(script, record));
     }

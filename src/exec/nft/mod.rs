@@ -104,26 +104,28 @@ pub fn delete_table() -> Result<(), ExecError> {
 
 /// Reads netscript's table; `None` when there is none.
 pub fn observe() -> Result<Option<ObservedFirewall>, ExecError> {
-    observe_unless_sealed(None, None)
+    observe_unless_sealed(None)
 }
 
-/// [`observe`], but when `sealed` holds a seal of this namespace (`netns_id`) at the
+/// [`observe`], but when `sealed` holds a seal of this namespace (by its cookie) at the
 /// generation nftables is at now, the table is the one sealed (`FwTable`): nothing is
-/// read back. A reading gives the generation it was made at, when nothing changed
-/// while reading.
-pub fn observe_unless_sealed(netns_id: Option<u64>, sealed: Option<(&FirewallSeal, &FwTable)>) -> Result<Option<ObservedFirewall>, ExecError> {
+/// read back. A reading gives the namespace's cookie and the generation it was made at,
+/// when nothing changed while reading.
+pub fn observe_unless_sealed(sealed: Option<(&FirewallSeal, &FwTable)>) -> Result<Option<ObservedFirewall>, ExecError> {
+    let cookie = crate::exec::netns::current_cookie();
     let mut socket = NftSocket::in_current_namespace()?;
     let before = socket.generation()?;
     if let Some((seal, table)) = sealed
-        && Some(seal.netns_id) == netns_id
+        && Some(seal.netns_cookie) == cookie
         && seal.generation == before
     {
-        return Ok(Some(ObservedFirewall::sealed(table.clone(), before)));
+        return Ok(Some(ObservedFirewall::sealed(table.clone(), seal)));
     }
     let mut observed = read_table(&mut socket)?;
     let after = socket.generation()?;
     if let Some(observed) = &mut observed {
         observed.generation = (before == after).then_some(before);
+        observed.netns_cookie = cookie;
     }
     Ok(observed)
 }
@@ -135,7 +137,7 @@ fn read_table(socket: &mut NftSocket) -> Result<Option<ObservedFirewall>, ExecEr
     }
     let mut filter = Attrs::new();
     filter.str(NFTA_CHAIN_TABLE, TABLE);
-    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new(), generation: None };
+    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new(), generation: None, netns_cookie: None };
     for body in socket.dump(NFT_MSG_GETCHAIN, &filter)? {
         let attrs = parse_attrs(&body);
         if attr_str(&attrs, NFTA_CHAIN_TABLE).as_deref() != Some(TABLE) {

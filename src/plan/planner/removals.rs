@@ -15,7 +15,7 @@ use crate::model::HOST;
 use std::collections::{BTreeMap, HashSet};
 
 impl Planner<'_> {
-    pub(super) fn removals(&mut self, netns_ids: &BTreeMap<String, u64>) {
+    pub(super) fn removals(&mut self, netns_ids: &BTreeMap<String, u64>, netns_cookies: &BTreeMap<String, u64>) {
         let owned: &[Owned] = self.owned;
         // Namespaces first: which are no longer ours, which go.
         let mut not_ours: HashSet<String> = HashSet::new();
@@ -26,7 +26,7 @@ impl Planner<'_> {
                 None => {
                     not_ours.insert(ns.clone());
                 }
-                Some(seen) if netns_ids.get(ns).is_some_and(|id| seen.id.is_some_and(|s| s != *id)) => {
+                Some(seen) if made_by_someone_else(ns, seen, netns_ids, netns_cookies) => {
                     not_ours.insert(ns.clone());
                 }
                 Some(_) if !ownership::declares(self.desired, &entry.undo[0]) => {
@@ -372,3 +372,12 @@ enum Removal {
     Do(Vec<Action>),
 }
 
+/// Whether namespace `ns` of the record is, under the same name, another namespace: by
+/// cookie where the record has one (an inode number is given again once a namespace
+/// is freed), else by inode.
+fn made_by_someone_else(ns: &str, seen: &crate::plan::observed::ObservedNs, netns_ids: &BTreeMap<String, u64>, netns_cookies: &BTreeMap<String, u64>) -> bool {
+    match (netns_cookies.get(ns), seen.cookie) {
+        (Some(recorded), Some(seen)) => *recorded != seen,
+        _ => netns_ids.get(ns).is_some_and(|id| seen.id.is_some_and(|s| s != *id)),
+    }
+}
