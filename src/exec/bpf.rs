@@ -107,7 +107,7 @@ fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<Loaded
     }
     let mut ebpf = aya::EbpfLoader::new()
         .verifier_log_level(aya::VerifierLogLevel::VERBOSE | aya::VerifierLogLevel::STATS)
-        .load(&bytes)
+        .load(&crate::check::bpf::aya_compatible(&bytes))
         .map_err(|e| ExecError::Unsupported(format!("cannot load {}: {e}", path.display())))?;
     let function = &program.function;
     let missing = || ExecError::Unsupported(format!("{} has no program `{function}`", path.display()));
