@@ -2,6 +2,7 @@
 //! nothing and changes nothing, so it is tested without root.
 
 pub mod action;
+pub mod bpfgen;
 pub mod firewall;
 pub mod firewall_diff;
 pub mod observed;
