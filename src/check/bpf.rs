@@ -4,6 +4,7 @@
 mod object;
 pub use object::*;
 mod sections;
+mod inline;
 pub use sections::{LIBBPF_TC_SECTIONS, aya_compatible, section_direction};
 
 use super::codes::*;
@@ -115,13 +116,13 @@ impl Evaluator<'_> {
                 let full = base.join(&path.node);
                 let program = self.bpf_program(&full, path, section.as_ref(), self::ProgramKind::Classifier);
                 let program = program.filter(|p| self.direction_agrees(p, direction, path, section.as_ref()));
-                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program };
+                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program, rules: None };
                 self.iface_mut(ns, iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::Xdp { path, opts } => {
                 let base = self.base_dir(path.span.file);
                 let mut seen = Seen::default();
-                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None };
+                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None, rules: None };
                 let mut section_opt = None;
                 for opt in opts {
                     match opt {

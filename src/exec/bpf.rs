@@ -134,6 +134,7 @@ fn load(source: &BpfSource, xdp: bool) -> Result<LoadedProgram, ExecError> {
     match source {
         BpfSource::Object { path, program } => load_object(path, program, xdp),
         BpfSource::Loaded { id, name } => Ok(LoadedProgram { fd: fd_by_id(*id)?, id: *id, name: name.clone(), label: parse_bpf_filter_name(name) }),
+        BpfSource::Code { target, code, counters, program, .. } => super::bpf_raw::load_code(*target, code, *counters, program, xdp),
     }
 }
 
@@ -326,7 +327,7 @@ impl Inner {
                 let loaded = load(program, true)?;
                 self.keep(*keep);
                 conn.request(M::SetLink(xdp_message(index, loaded.fd.as_raw_fd(), *mode)), 0).await?;
-                if let (BpfSource::Object { .. }, Some(label)) = (program, &loaded.label) {
+                if let (BpfSource::Object { .. } | BpfSource::Code { .. }, Some(label)) = (program, &loaded.label) {
                     write_label(loaded.id, label)?;
                 }
                 Ok(())

@@ -160,3 +160,20 @@ pub fn read_counters(map: &OwnedFd, entries: u32) -> Result<Vec<u64>, ExecError>
         })
         .collect()
 }
+
+/// Loads the instructions of a planned [`crate::plan::action::BpfSource::Code`] for
+/// attaching (`xdp`: the statement's kind, which must be the code's).
+pub fn load_code(target: Target, code: &[u8], counters: u32, program: &crate::model::BpfProgram, xdp: bool) -> Result<super::bpf::LoadedProgram, ExecError> {
+    if xdp != (target == Target::Xdp) {
+        return Err(ExecError::InvalidPlan("compiled code of the other program type".into()));
+    }
+    let compiled = Compiled { target, insns: insn::decode(code), counters };
+    if compiled.hash() != program.hash {
+        return Err(ExecError::InvalidPlan("compiled code does not match its hash".into()));
+    }
+    let loaded = load_compiled(&compiled, &program.function)?;
+    let id = super::bpf::info_by_fd(&loaded.prog)?.0;
+    let name = crate::plan::action::bpf_filter_name(std::path::Path::new(""), program);
+    let label = crate::plan::action::parse_bpf_filter_name(&name);
+    Ok(super::bpf::LoadedProgram { fd: loaded.prog, id, name, label })
+}

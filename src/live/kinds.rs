@@ -422,6 +422,7 @@ pub fn program_text(p: &crate::plan::observed::ObservedProgram) -> String {
     let kernel = crate::exec::bpf::program_info(p.id);
     let mut line = format!("bpf {}: id {}", p.attach, p.id);
     match (&p.label, &kernel) {
+        (Some(l), _) if l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty() => line.push_str(&format!(" {}, inline rules (netscript, hash {})", l.function, l.hash)),
         (Some(l), _) => line.push_str(&format!(" {}, section {} of {} (netscript, hash {})", l.function, l.section, l.file, l.hash)),
         (None, Some((name, _))) if !name.is_empty() => line.push_str(&format!(" {name}")),
         _ => {}

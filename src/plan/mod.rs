@@ -12,6 +12,7 @@ pub mod reduce;
 pub mod render;
 
 pub use planner::{class_spec, desired_tc, ifb_name, plan, plan_owned, route_matches, route_spec, rule_matches, rule_spec, Ownership, NETSCRIPT_ROUTE_PROTOCOL};
+pub use planner::bpf_inline;
 pub use render::{describe, render_dot, render_json, render_text};
 
 use crate::source::Span;

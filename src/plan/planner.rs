@@ -11,6 +11,7 @@ use crate::source::Span;
 use std::collections::HashMap;
 
 mod bpf;
+pub mod bpf_inline;
 mod firewall;
 mod links;
 mod removals;

@@ -72,6 +72,20 @@ pub fn encode(insns: &[Insn]) -> Vec<u8> {
     out
 }
 
+/// The instructions of `encode`'s bytes (a trailing partial instruction is dropped).
+pub fn decode(bytes: &[u8]) -> Vec<Insn> {
+    bytes
+        .chunks_exact(8)
+        .map(|b| Insn {
+            code: b[0],
+            dst: b[1] & 0xf,
+            src: b[1] >> 4,
+            off: i16::from_ne_bytes([b[2], b[3]]),
+            imm: i32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect()
+}
+
 /// A jump target, resolved when the code is finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label(usize);
