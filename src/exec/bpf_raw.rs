@@ -177,3 +177,38 @@ pub fn load_code(target: Target, code: &[u8], counters: u32, program: &crate::mo
     let label = crate::plan::action::parse_bpf_filter_name(&name);
     Ok(super::bpf::LoadedProgram { fd: loaded.prog, id, name, label })
 }
+
+/// The rule counters of the attached compiled program `id` (its one array map), if it
+/// has any: what `show --stats` prints next to each rule.
+pub fn counters_of_program(id: u32) -> Option<Vec<u64>> {
+    const BPF_MAP_GET_FD_BY_ID: nix::libc::c_long = 14;
+    const BPF_OBJ_GET_INFO_BY_FD: nix::libc::c_long = 15;
+    let prog = super::bpf::fd_by_id(id).ok()?;
+    let mut map_id = 0u32;
+    let mut info = [0u8; 80];
+    put(&mut info, 52, &1u32.to_ne_bytes());
+    put(&mut info, 56, &(&mut map_id as *mut u32 as u64).to_ne_bytes());
+    let mut attr = [0u8; 16];
+    put(&mut attr, 0, &(prog.as_raw_fd() as u32).to_ne_bytes());
+    put(&mut attr, 4, &(info.len() as u32).to_ne_bytes());
+    put(&mut attr, 8, &(info.as_mut_ptr() as u64).to_ne_bytes());
+    sys(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+    if u32::from_ne_bytes(info[52..56].try_into().unwrap()) == 0 {
+        return None;
+    }
+    let mut attr = [0u8; 12];
+    put(&mut attr, 0, &map_id.to_ne_bytes());
+    // SAFETY: the kernel gives us this descriptor.
+    let map = unsafe { OwnedFd::from_raw_fd(sys(BPF_MAP_GET_FD_BY_ID, &mut attr).ok()? as i32) };
+    let mut minfo = [0u8; 40];
+    let mut attr = [0u8; 16];
+    put(&mut attr, 0, &(map.as_raw_fd() as u32).to_ne_bytes());
+    put(&mut attr, 4, &(minfo.len() as u32).to_ne_bytes());
+    put(&mut attr, 8, &(minfo.as_mut_ptr() as u64).to_ne_bytes());
+    sys(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+    let (value_size, entries) = (u32::from_ne_bytes(minfo[12..16].try_into().unwrap()), u32::from_ne_bytes(minfo[16..20].try_into().unwrap()));
+    if value_size != 8 {
+        return None;
+    }
+    read_counters(&map, entries).ok()
+}
