@@ -10,6 +10,7 @@ pub mod ownership;
 mod planner;
 pub mod reduce;
 pub mod render;
+pub mod render_bpf;
 
 pub use planner::{class_spec, desired_tc, ifb_name, plan, plan_owned, route_matches, route_spec, rule_matches, rule_spec, Ownership, NETSCRIPT_ROUTE_PROTOCOL};
 pub use planner::bpf_inline;

@@ -38,6 +38,7 @@ impl Evaluator<'_> {
 
     fn inline_rules(&mut self, rules: &[FwRuleAst], xdp: bool) -> Vec<FwRule> {
         let statement = if xdp { "xdp" } else { "bpf" };
+        let a = if xdp { "an" } else { "a" };
         let actions = if xdp { "pass and drop" } else { "pass, drop, mark and classify" };
         let mut out = Vec::new();
         for r in rules {
@@ -54,7 +55,7 @@ impl Evaluator<'_> {
                     "a stateless eBPF filter only lets packets through, drops them, or (tc) marks or classifies them"
                 };
                 self.report(
-                    Diagnostic::error(BPF_RULE, action.span, format!("`{}` is not an action of an `{statement}` rule", action.node.word()))
+                    Diagnostic::error(BPF_RULE, action.span, format!("`{}` is not an action of {a} `{statement}` rule", action.node.word()))
                         .label(why)
                         .help(format!("`{statement}` rules have the actions {actions}; for this one use a `firewall` rule")),
                 );
@@ -75,7 +76,7 @@ impl Evaluator<'_> {
                 } else {
                     format!("`{word}` needs the kernel's connection or routing state: use a `firewall` rule")
                 };
-                self.report(Diagnostic::error(BPF_RULE, span, format!("`{word}` is not a match of an `{statement}` rule")).label("not in eBPF").help(help));
+                self.report(Diagnostic::error(BPF_RULE, span, format!("`{word}` is not a match of {a} `{statement}` rule")).label("not in eBPF").help(help));
             }
             if refused {
                 continue;
