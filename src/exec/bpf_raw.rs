@@ -163,11 +163,13 @@ pub fn read_counters(map: &OwnedFd, entries: u32) -> Result<Vec<u64>, ExecError>
 
 /// Loads the instructions of a planned [`crate::plan::action::BpfSource::Code`] for
 /// attaching (`xdp`: the statement's kind, which must be the code's).
-pub fn load_code(target: Target, code: &[u8], counters: u32, program: &crate::model::BpfProgram, xdp: bool) -> Result<super::bpf::LoadedProgram, ExecError> {
+pub fn load_code(target: Target, code: &str, counters: u32, program: &crate::model::BpfProgram, xdp: bool) -> Result<super::bpf::LoadedProgram, ExecError> {
     if xdp != (target == Target::Xdp) {
         return Err(ExecError::InvalidPlan("compiled code of the other program type".into()));
     }
-    let compiled = Compiled { target, insns: insn::decode(code), counters };
+    let bytes: Option<Vec<u8>> = (0..code.len() / 2).map(|i| code.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    let bytes = bytes.ok_or_else(|| ExecError::InvalidPlan("compiled code is not hex".into()))?;
+    let compiled = Compiled { target, insns: insn::decode(&bytes), counters };
     if compiled.hash() != program.hash {
         return Err(ExecError::InvalidPlan("compiled code does not match its hash".into()));
     }

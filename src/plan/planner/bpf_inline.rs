@@ -27,7 +27,7 @@ pub fn source(path: &Path, program: Option<&BpfProgram>, rules: Option<&[FwRule]
         let program = BpfProgram { section: INLINE_SECTION.into(), function: inline_function(target).into(), hash: compiled.hash() };
         let source = BpfSource::Code {
             target,
-            code: bpfgen::insn::encode(&compiled.insns),
+            code: bpfgen::insn::encode(&compiled.insns).iter().map(|b| format!("{b:02x}")).collect(),
             counters: compiled.counters,
             rules: rules.len(),
             program: program.clone(),
