@@ -71,6 +71,8 @@ step cargo-test cargo test --quiet --workspace
 step bench-smoke cargo test --quiet --bench chain
 # The firewall benchmark's smoke run (50 rules against nft -f, debug build).
 step bench-smoke-firewall cargo test --quiet --bench firewall
+# The eBPF rule compiler against clang -O2 (test runs, repeat 1000): both load and agree.
+step bench-smoke-bpf cargo test --quiet --bench bpf_compile
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again
