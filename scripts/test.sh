@@ -78,6 +78,8 @@ step bench-smoke cargo test --quiet --bench chain
 step bench-smoke-firewall cargo test --quiet --bench firewall
 # The CNI benchmark's smoke run (10 pods: parallel and sequential ADDs and DELs).
 step bench-smoke-cni cargo test --quiet --bench cni
+# The eBPF rule compiler against clang -O2 (test runs, repeat 1000): both load and agree.
+step bench-smoke-bpf cargo test --quiet --bench bpf_compile
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again

@@ -50,6 +50,10 @@ pub enum StmtKind {
     Netem { opts: Vec<NetemOpt> },
     Bpf { direction: Spanned<BpfDirection>, path: Spanned<String>, section: Option<Spanned<String>> },
     Xdp { path: Spanned<String>, opts: Vec<XdpOpt> },
+    /// `bpf ingress|egress < rules >`: rules compiled to eBPF by netscript.
+    BpfRules { direction: Spanned<BpfDirection>, rules: Vec<FwRuleAst> },
+    /// `xdp [mode generic|native] < rules >`.
+    XdpRules { mode: Option<Spanned<XdpMode>>, rules: Vec<FwRuleAst> },
 
     // namespace-wide
     Route {
@@ -95,6 +99,8 @@ impl StmtKind {
             StmtKind::Netem { .. } => "netem",
             StmtKind::Bpf { .. } => "bpf",
             StmtKind::Xdp { .. } => "xdp",
+            StmtKind::BpfRules { .. } => "bpf",
+            StmtKind::XdpRules { .. } => "xdp",
             StmtKind::Route { .. } => "route",
             StmtKind::Rule { .. } => "rule",
             StmtKind::Forward { .. } => "forward",

@@ -187,11 +187,12 @@ fn every_code_has_a_corpus_entry() {
         .collect();
     let declared = declared_codes();
     // Codes that need compiled eBPF objects are shown by the golden files of
-    // tests/bpf_check.rs (which compiles them): those snapshots count too.
+    // tests/bpf_check.rs and tests/bpf_sections.rs (which compile them): those snapshots
+    // count too.
     let mut outputs = outputs;
     for entry in std::fs::read_dir("tests/snapshots").expect("tests/snapshots exists") {
         let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bpf_check__")) {
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bpf_check__") || n.to_string_lossy().starts_with("bpf_sections__")) {
             outputs.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
         }
     }

@@ -138,10 +138,13 @@ module.exports = grammar({
       ))),
 
     bpf_statement: ($) =>
-      seq('bpf', alias(choice('ingress', 'egress'), $.direction), field('program', $.string), optional($._section_opt)),
+      seq('bpf', alias(choice('ingress', 'egress'), $.direction),
+        choice(seq(field('program', $.string), optional($._section_opt)), field('rules', $.rule_block))),
     xdp_statement: ($) =>
-      seq('xdp', field('program', $.string),
-        repeat(choice($._section_opt, seq('mode', alias(choice('generic', 'native'), $.mode))))),
+      seq('xdp', choice(
+        seq(field('program', $.string),
+          repeat(choice($._section_opt, seq('mode', alias(choice('generic', 'native'), $.mode))))),
+        seq(optional(seq('mode', alias(choice('generic', 'native'), $.mode))), field('rules', $.rule_block)))),
     _section_opt: ($) => seq('section', field('section', choice($.string, $.section_name))),
     section_name: (_) => /[A-Za-z0-9_\/.\-]+/,
 

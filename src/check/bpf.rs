@@ -3,6 +3,9 @@
 
 mod object;
 pub use object::*;
+mod sections;
+mod inline;
+pub use sections::{LIBBPF_TC_SECTIONS, aya_compatible, section_direction};
 
 use super::codes::*;
 use super::core::*;
@@ -90,19 +93,36 @@ impl Evaluator<'_> {
         None
     }
 
+    /// A section naming a direction (`tc/ingress`, `tcx/egress`) must name the script's.
+    fn direction_agrees(&mut self, program: &BpfProgram, direction: &Spanned<BpfDirection>, path: &Spanned<String>, section: Option<&Spanned<String>>) -> bool {
+        let Some(ingress) = self::section_direction(&program.section) else { return true };
+        if ingress == (direction.node == BpfDirection::Ingress) {
+            return true;
+        }
+        let (said, other) = if ingress { ("ingress", "egress") } else { ("egress", "ingress") };
+        self.report(
+            Diagnostic::error(BPF_DIRECTION_CONFLICT, section.map(|s| s.span).unwrap_or(path.span), format!("program `{}` sits in section `{}`, made for {said}, not {other}", program.function, program.section))
+                .label(format!("an {said} program"))
+                .also(direction.span, format!("attached at {other} here"))
+                .help(format!("write `bpf {said} ...`, or move the program to SEC(\"tc\") or SEC(\"tcx/{other}\")")),
+        );
+        false
+    }
+
     pub(super) fn program_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
         match &stmt.node {
             StmtKind::Bpf { direction, path, section } => {
                 let base = self.base_dir(path.span.file);
                 let full = base.join(&path.node);
                 let program = self.bpf_program(&full, path, section.as_ref(), self::ProgramKind::Classifier);
-                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program };
+                let program = program.filter(|p| self.direction_agrees(p, direction, path, section.as_ref()));
+                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program, rules: None };
                 self.iface_mut(ns, iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::Xdp { path, opts } => {
                 let base = self.base_dir(path.span.file);
                 let mut seen = Seen::default();
-                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None };
+                let mut attach = XdpAttach { path: base.join(&path.node), section: None, mode: None, program: None, rules: None };
                 let mut section_opt = None;
                 for opt in opts {
                     match opt {

@@ -39,6 +39,11 @@ pub const BPF_INVALID_OBJECT: &str = "netscript::check::bpf_invalid_object";
 pub const BPF_NO_SUCH_SECTION: &str = "netscript::check::bpf_no_such_section";
 pub const BPF_WRONG_PROGRAM_TYPE: &str = "netscript::check::bpf_wrong_program_type";
 pub const BPF_AMBIGUOUS_PROGRAM: &str = "netscript::check::bpf_ambiguous_program";
+/// A program whose section names one tc direction (`tcx/egress`) on the other hook.
+pub const BPF_DIRECTION_CONFLICT: &str = "netscript::check::bpf_direction_conflict";
+/// An action or match an inline `bpf`/`xdp` rule cannot have (NAT, `reject`, `ct`,
+/// `iif`/`oif`; `mark`/`classify` in XDP).
+pub const BPF_RULE: &str = "netscript::check::bpf_rule";
 pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
 pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
 

@@ -410,6 +410,7 @@ impl<'a> Evaluator<'a> {
             StmtKind::Up | StmtKind::Down | StmtKind::Mtu { .. } | StmtKind::Mac { .. } | StmtKind::Master { .. } => self.link_attribute(&ns, &iface, stmt),
             StmtKind::Shape { .. } | StmtKind::Htb { .. } | StmtKind::Netem { .. } => self.traffic_attribute(&ns, &iface, stmt),
             StmtKind::Bpf { .. } | StmtKind::Xdp { .. } => self.program_attribute(&ns, &iface, stmt),
+            StmtKind::BpfRules { .. } | StmtKind::XdpRules { .. } => self.inline_program(&ns, &iface, stmt),
             _ => unreachable!("every other statement is handled before attributes"),
         }
     }

@@ -63,7 +63,7 @@ impl Evaluator<'_> {
         Some((a.node as u16, b.node as u16))
     }
 
-    fn fw_rule(&mut self, hook: Hook, r: &FwRuleAst) -> Option<FwRule> {
+    pub(super) fn fw_rule(&mut self, hook: Hook, r: &FwRuleAst) -> Option<FwRule> {
         let mut ok = true;
         let mut seen = Seen::default();
         let mut rule = FwRule {

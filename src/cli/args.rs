@@ -287,6 +287,9 @@ pub enum Format {
     Json,
     /// The operation graph, for Graphviz.
     Dot,
+    /// The eBPF instructions generated for the script's inline filters (`bpf ... < rules >`,
+    /// `xdp < rules >`).
+    Bpf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

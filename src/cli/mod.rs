@@ -234,6 +234,7 @@ fn dry_run(out: &Output, path: &Path, record: Option<&Path>, offline: bool, form
         Format::Text => plan::render_text(&plan, &checked.desired, &sources),
         Format::Json => plan::render_json(&plan, &checked.desired, &sources),
         Format::Dot => plan::render_dot(&plan, &checked.desired, &sources),
+        Format::Bpf => plan::render_bpf::render_bpf(&checked.desired, &sources),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     exit::OK

@@ -52,6 +52,7 @@ pub fn down_dry_run(out: &Output, path: &Path, format: super::args::Format) -> i
         super::args::Format::Text => crate::plan::render_text(&plan, &nothing, &sources),
         super::args::Format::Json => crate::plan::render_json(&plan, &nothing, &sources),
         super::args::Format::Dot => crate::plan::render_dot(&plan, &nothing, &sources),
+        super::args::Format::Bpf => crate::plan::render_bpf::render_bpf(&nothing, &sources),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     exit::OK

@@ -107,7 +107,7 @@ fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<Loaded
     }
     let mut ebpf = aya::EbpfLoader::new()
         .verifier_log_level(aya::VerifierLogLevel::VERBOSE | aya::VerifierLogLevel::STATS)
-        .load(&bytes)
+        .load(&crate::check::bpf::aya_compatible(&bytes))
         .map_err(|e| ExecError::Unsupported(format!("cannot load {}: {e}", path.display())))?;
     let function = &program.function;
     let missing = || ExecError::Unsupported(format!("{} has no program `{function}`", path.display()));
@@ -134,6 +134,7 @@ fn load(source: &BpfSource, xdp: bool) -> Result<LoadedProgram, ExecError> {
     match source {
         BpfSource::Object { path, program } => load_object(path, program, xdp),
         BpfSource::Loaded { id, name } => Ok(LoadedProgram { fd: fd_by_id(*id)?, id: *id, name: name.clone(), label: parse_bpf_filter_name(name) }),
+        BpfSource::Code { target, code, counters, program, .. } => super::bpf_raw::load_code(*target, code, *counters, program, xdp),
     }
 }
 
@@ -326,7 +327,7 @@ impl Inner {
                 let loaded = load(program, true)?;
                 self.keep(*keep);
                 conn.request(M::SetLink(xdp_message(index, loaded.fd.as_raw_fd(), *mode)), 0).await?;
-                if let (BpfSource::Object { .. }, Some(label)) = (program, &loaded.label) {
+                if let (BpfSource::Object { .. } | BpfSource::Code { .. }, Some(label)) = (program, &loaded.label) {
                     write_label(loaded.id, label)?;
                 }
                 Ok(())

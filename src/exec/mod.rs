@@ -25,6 +25,7 @@
 
 pub mod apply;
 pub mod bpf;
+pub mod bpf_raw;
 pub mod cancel;
 pub mod conn;
 pub mod error;

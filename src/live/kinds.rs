@@ -422,6 +422,7 @@ pub fn program_text(p: &crate::plan::observed::ObservedProgram) -> String {
     let kernel = crate::exec::bpf::program_info(p.id);
     let mut line = format!("bpf {}: id {}", p.attach, p.id);
     match (&p.label, &kernel) {
+        (Some(l), _) if l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty() => line.push_str(&format!(" {}, inline rules (netscript, hash {})", l.function, l.hash)),
         (Some(l), _) => line.push_str(&format!(" {}, section {} of {} (netscript, hash {})", l.function, l.section, l.file, l.hash)),
         (None, Some((name, _))) if !name.is_empty() => line.push_str(&format!(" {name}")),
         _ => {}
@@ -464,13 +465,17 @@ impl Kind for Programs {
     fn link_script(&self, _script: &mut Script, link: &LiveLink, out: &mut Vec<String>) {
         for p in _script.ns.programs.iter().filter(|p| p.dev == link.name) {
             let (hook, _, mode) = hook(p);
+            let inline = p.label.as_ref().is_some_and(|l| l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty());
             let statement = match (&p.label, hook) {
+                (Some(_), "xdp") if inline => format!("xdp{} < ... >", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
+                (Some(_), dir) if inline => format!("bpf {dir} < ... >"),
                 (Some(l), "xdp") => format!("xdp \"{}\" section {}{}", l.file, l.section, mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
                 (Some(l), dir) => format!("bpf {dir} \"{}\" section {}", l.file, l.section),
                 (None, "xdp") => format!("xdp \"?.o\"{}", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
                 (None, dir) => format!("bpf {dir} \"?.o\""),
             };
             let what = match &p.label {
+                Some(l) if inline => format!("program id {} {} (inline rules compiled by netscript, hash {}; the kernel keeps no rules to write back)", p.id, l.function, l.hash),
                 Some(l) => format!("program id {} {} (object {}, hash {}; its directory is unknown)", p.id, l.function, l.file, l.hash),
                 None => format!("program id {}{} (not attached by netscript; its object file is unknown)", p.id, if p.name.is_empty() { String::new() } else { format!(" {}", p.name) }),
             };

@@ -18,6 +18,7 @@ pub mod firewall;
 pub mod json;
 pub mod kinds;
 pub mod text;
+pub mod bpf_stats;
 
 pub use crate::exec::inventory::state::*;
 

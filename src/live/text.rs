@@ -62,6 +62,7 @@ pub fn render(live: &Live) -> String {
         }
         if let Some(stats) = &ns.tc_stats {
             out.push_str(&stats_text(stats));
+            out.push_str(&crate::live::bpf_stats::rule_counters_text(ns));
         }
     }
     out

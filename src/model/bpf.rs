@@ -16,6 +16,9 @@ pub struct BpfAttach {
     pub section: Option<String>,
     /// The program the checker found in the object; `None` when it could not (and said so).
     pub program: Option<BpfProgram>,
+    /// `bpf ingress|egress < rules >`: the rules netscript compiles (no object; `path`
+    /// empty, `program` `None`).
+    pub rules: Option<Vec<super::FwRule>>,
 }
 
 /// One program of an eBPF object file, as the checker found it.
@@ -43,6 +46,8 @@ pub struct XdpAttach {
     pub mode: Option<XdpMode>,
     /// See [`BpfAttach::program`].
     pub program: Option<BpfProgram>,
+    /// See [`BpfAttach::rules`].
+    pub rules: Option<Vec<super::FwRule>>,
 }
 
 /// The first 16 hex digits of the SHA-256 of `bytes`: an object file's identity, from the

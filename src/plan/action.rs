@@ -57,6 +57,10 @@ pub enum BpfSource {
     /// A program the kernel holds already, by id (the undo of a replacement): `name` is
     /// the tc filter name it had.
     Loaded { id: u32, name: String },
+    /// Compiled by netscript from inline rules: the instructions' bytes in hex (the
+    /// counter map, when `counters` > 0, is created at load and patched in), and the
+    /// label it carries (`section` `inline`, `hash` of the code).
+    Code { target: super::bpfgen::Target, code: String, counters: u32, rules: usize, program: BpfProgram },
 }
 
 /// The name netscript gives its cls_bpf filters (`TCA_BPF_NAME`, shown by `tc filter

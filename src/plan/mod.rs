@@ -2,6 +2,7 @@
 //! nothing and changes nothing, so it is tested without root.
 
 pub mod action;
+pub mod bpfgen;
 pub mod firewall;
 pub mod firewall_diff;
 pub mod observed;
@@ -9,8 +10,10 @@ pub mod ownership;
 mod planner;
 pub mod reduce;
 pub mod render;
+pub mod render_bpf;
 
 pub use planner::{class_spec, desired_tc, ifb_name, plan, plan_owned, route_matches, route_spec, rule_matches, rule_spec, Ownership, NETSCRIPT_ROUTE_PROTOCOL};
+pub use planner::bpf_inline;
 pub use render::{describe, render_dot, render_json, render_text};
 
 use crate::source::Span;

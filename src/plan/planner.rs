@@ -10,7 +10,8 @@ use crate::model::*;
 use crate::source::Span;
 use std::collections::HashMap;
 
-mod bpf;
+pub(super) mod bpf;
+pub mod bpf_inline;
 mod firewall;
 mod links;
 mod removals;

@@ -435,5 +435,8 @@ fn bpf_source_text(source: &crate::plan::action::BpfSource) -> String {
             format!("\"{}\" section {} ({}, {})", path.display(), program.section, program.function, program.hash)
         }
         crate::plan::action::BpfSource::Loaded { id, .. } => format!("program id {id}"),
+        crate::plan::action::BpfSource::Code { code, rules, program, .. } => {
+            format!("inline rules ({rules} rule{}, {} instructions, {})", if *rules == 1 { "" } else { "s" }, code.len() / 16, program.hash)
+        }
     }
 }

@@ -8,8 +8,8 @@
 //! (what `section NAME` and tc's `sec` say) come from the `object` crate.
 //!
 //! aya 0.14 recognises the section names `classifier[/...]` for tc classifiers and
-//! `xdp[/...]` / `xdp.frags` for XDP (libbpf's newer `SEC("tc")` is not one of them: an
-//! object using it is refused as unparsable, with that hint).
+//! `xdp[/...]` / `xdp.frags` for XDP; libbpf's `tc`, `tc/ingress`, `tcx/egress`, … and
+//! `action` are renamed for it first ([`super::sections`]), so they load as classifiers.
 
 use crate::model::BpfProgram;
 use aya_obj::ProgramSection;
@@ -90,13 +90,7 @@ fn is(section: &ProgramSection, kind: ProgramKind) -> bool {
 
 /// Every program of an object with its section type, sorted by section then function.
 fn list(bytes: &[u8]) -> Result<Vec<(Listed, ProgramSection)>, ObjectError> {
-    let parsed = aya_obj::Object::parse(bytes).map_err(|e| {
-        let mut text = e.to_string();
-        if text.contains("invalid program section `tc") {
-            text.push_str(" (this loader knows tc programs as SEC(\"classifier\"), not SEC(\"tc\"))");
-        }
-        ObjectError::Invalid(text)
-    })?;
+    let parsed = aya_obj::Object::parse(&super::sections::aya_compatible(bytes)).map_err(|e| ObjectError::Invalid(e.to_string()))?;
     let elf = object::File::parse(bytes).map_err(|e| ObjectError::Invalid(e.to_string()))?;
     let mut out: Vec<(Listed, ProgramSection)> = parsed
         .programs

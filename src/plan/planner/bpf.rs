@@ -57,7 +57,8 @@ impl Planner<'_> {
         let clsact = self.qdisc(nsn, dev, QdiscSpec::Clsact, first, vec![]);
         let positions = bpf_positions(iface);
         for &(direction, prio, b) in &positions {
-            let Some(program) = &b.node.program else { continue };
+            let Some((program, source)) = super::bpf_inline::source(&b.node.path, b.node.program.as_ref(), b.node.rules.as_deref(), crate::plan::bpfgen::Target::Tc) else { continue };
+            let program = &program;
             let have = observed.iter().find(|p| p.attach == AttachPoint::Tc { direction, prio });
             let mut deps: Vec<usize> = clsact.into_iter().collect();
             deps.extend(self.link_deps(nsn, dev));
@@ -76,7 +77,7 @@ impl Planner<'_> {
                 dev: dev.clone(),
                 direction,
                 prio,
-                program: BpfSource::Object { path: b.node.path.clone(), program: program.clone() },
+                program: source,
             };
             let undo = vec![Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: None }];
             self.push(attach, b.span, deps, undo);
@@ -95,7 +96,8 @@ impl Planner<'_> {
     }
 
     fn xdp(&mut self, ns: &Namespace, iface: &Interface, xdp: &crate::source::Spanned<XdpAttach>) {
-        let Some(program) = &xdp.node.program else { return };
+        let Some((program, source)) = super::bpf_inline::source(&xdp.node.path, xdp.node.program.as_ref(), xdp.node.rules.as_deref(), crate::plan::bpfgen::Target::Xdp) else { return };
+        let program = &program;
         let (nsn, dev) = (&ns.name, &iface.name);
         let have = self.observed_programs(nsn, dev).into_iter().find(|p| matches!(p.attach, AttachPoint::Xdp { .. }));
         let mode = xdp.node.mode;
@@ -124,7 +126,7 @@ impl Planner<'_> {
             ns: nsn.clone(),
             dev: dev.clone(),
             mode,
-            program: BpfSource::Object { path: xdp.node.path.clone(), program: program.clone() },
+            program: source,
             keep,
         };
         self.push(attach, xdp.span, deps, undo);

@@ -11,7 +11,11 @@ impl Builder<'_> {
             _ => BpfDirection::Egress,
         };
         let direction = self.spanned(&dir_pair, direction);
-        let path = self.string(it.next().unwrap());
+        let next = it.next().unwrap();
+        if next.as_rule() == Rule::fw_block {
+            return StmtKind::BpfRules { direction, rules: self.rule_block(next) };
+        }
+        let path = self.string(next);
         let section = it.next().map(|p| self.section(p));
         StmtKind::Bpf { direction, path, section }
     }
@@ -26,23 +30,42 @@ impl Builder<'_> {
 
     pub(super) fn xdp_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
-        let path = self.string(it.next().unwrap());
+        let next = it.next().unwrap();
+        if next.as_rule() == Rule::xdp_inline {
+            let mut mode = None;
+            let mut rules = Vec::new();
+            for p in inner(next) {
+                match p.as_rule() {
+                    Rule::xdp_mode_opt => mode = Some(self.xdp_mode(p)),
+                    _ => rules = self.rule_block(p),
+                }
+            }
+            return StmtKind::XdpRules { mode, rules };
+        }
+        let path = self.string(next);
         let opts = it
             .map(|p| {
                 let opt = first(p);
                 match opt.as_rule() {
                     Rule::section_opt => XdpOpt::Section(self.section(opt)),
-                    _ => {
-                        let mode_pair = args(opt).next().unwrap();
-                        let mode = match first(mode_pair.clone()).as_rule() {
-                            Rule::kw_generic => XdpMode::Generic,
-                            _ => XdpMode::Native,
-                        };
-                        XdpOpt::Mode(self.spanned(&mode_pair, mode))
-                    }
+                    _ => XdpOpt::Mode(self.xdp_mode(opt)),
                 }
             })
             .collect();
         StmtKind::Xdp { path, opts }
+    }
+
+    fn xdp_mode(&mut self, opt: P<'_>) -> Spanned<XdpMode> {
+        let mode_pair = args(opt).next().unwrap();
+        let mode = match first(mode_pair.clone()).as_rule() {
+            Rule::kw_generic => XdpMode::Generic,
+            _ => XdpMode::Native,
+        };
+        self.spanned(&mode_pair, mode)
+    }
+
+    /// The rules of a `< RULE; ... >` block (the firewall statement's).
+    fn rule_block(&mut self, block: P<'_>) -> Vec<FwRuleAst> {
+        inner(block).filter(|r| r.as_rule() == Rule::fw_rule).map(|r| self.fw_rule(r)).collect()
     }
 }

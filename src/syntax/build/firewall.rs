@@ -37,7 +37,7 @@ impl super::Builder<'_> {
         StmtKind::Firewall(FirewallAst { hook: hook.expect("grammar requires a hook"), policy, rules })
     }
 
-    fn fw_rule(&mut self, pair: P<'_>) -> FwRuleAst {
+    pub(super) fn fw_rule(&mut self, pair: P<'_>) -> FwRuleAst {
         let span = self.span(&pair);
         let mut it = inner(pair);
         let action = self.fw_action(it.next().expect("grammar requires an action"));

@@ -1,0 +1,26 @@
+//! `show --stats` for inline eBPF filters: each rule's hit counter, read from the
+//! program's array map (slot = the rule's index; only rules with `counter` count).
+
+use crate::exec::inventory::LiveNs;
+use crate::plan::bpf_inline::INLINE_SECTION;
+
+/// `  eBPF rule counters` then one line per compiled program with a counter map:
+/// `v1 tc ingress prio 1: rule 1: 3, rule 2: 0`; empty when there is none.
+pub fn rule_counters_text(ns: &LiveNs) -> String {
+    let mut lines = Vec::new();
+    for p in &ns.programs {
+        let inline = p.label.as_ref().is_some_and(|l| l.section == INLINE_SECTION && l.file.is_empty());
+        if !inline {
+            continue;
+        }
+        let Some(counters) = crate::exec::bpf_raw::counters_of_program(p.id) else { continue };
+        let hits: Vec<String> = counters.iter().enumerate().map(|(i, n)| format!("rule {}: {n}", i + 1)).collect();
+        lines.push(format!("    {} {}: {}\n", p.dev, p.attach, hits.join(", ")));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("  eBPF rule counters (hits of the rules with `counter`, by position in the block)\n");
+    out.extend(lines);
+    out
+}
