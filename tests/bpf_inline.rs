@@ -116,14 +116,17 @@ fn tc_rules_refuse_telnet_pass_ssh_and_count() {
     assert!(pings(&sb, "ia", "10.31.0.2"), "ICMP untouched");
     // The counters: the refused SYNs (the first and its retransmissions) on rule 1, the
     // port 22 connection's packets on rule 2.
+    // Each rule as the script writes it, with its hits and its place in the script.
     let show = sb.netscript(&["show", "--stats", "ib"]).ok();
-    let line = show.lines().find(|l| l.contains("v1 tc ingress prio 1: rule 1:")).unwrap_or_else(|| panic!("{show}"));
-    let n = |rule: u32| -> u64 {
-        let at = line.find(&format!("rule {rule}: ")).unwrap() + format!("rule {rule}: ").len();
-        line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    assert!(show.contains("    v1 tc ingress prio 1:\n"), "{show}");
+    let n = |rule: &str| -> u64 {
+        let line = show.lines().find(|l| l.trim_start().starts_with(rule)).unwrap_or_else(|| panic!("no line for {rule}:\n{show}"));
+        let (hits, place) = line.split_once("# ").unwrap().1.split_once(" hits, ").unwrap_or_else(|| panic!("{line}"));
+        assert!(place.starts_with(&format!("{path}:")), "the rule's place in {path}: {line}");
+        hits.parse().unwrap()
     };
-    assert!(n(1) >= 1, "{line}");
-    assert!(n(2) >= 3, "handshake and data: {line}");
+    assert!(n("drop proto tcp dport 23 counter") >= 1, "{show}");
+    assert!(n("pass proto tcp dport 22 counter") >= 3, "handshake and data: {show}");
     sb.assert_up_to_date(&path);
     // Drift: the filter deleted by hand is put back.
     sb.sh("ip netns exec ib tc filter del dev v1 ingress prio 1").ok();

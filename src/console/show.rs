@@ -37,6 +37,9 @@ pub fn show_as(names: &[String], format: StateFormat, stats: bool) -> i32 {
         }
     };
     super::sources::fill_firewall_sources(&mut live);
+    if stats {
+        super::sources::fill_bpf_rule_sources(&mut live);
+    }
     let text = match format {
         StateFormat::Text => crate::live::text::render(&live),
         StateFormat::Json => crate::live::json::render(&live),

@@ -1,13 +1,19 @@
-//! Where each rule of netscript's live firewall comes from, for `show`: the kernel keeps
-//! a rule's text (its comment), not its place in a script. The record that made a
+//! Where each rule of netscript's live firewall and inline eBPF filters comes from, for
+//! `show`: the kernel keeps a rule's text (a firewall rule's comment) or only its code
+//! (an inline filter), not its place in a script. The record that made a
 //! namespace's table names its script; that script, checked again, gives each rule's
 //! `file:line:col` — where it still declares the same rule in the same chain and place
 //! (an edited script that was not run since gives no place for what it changed).
 
+use crate::check::Checked;
 use crate::live::Live;
 use crate::plan::action::Action;
+use crate::plan::bpf_inline::{source, INLINE_SECTION};
+use crate::plan::bpfgen::Target;
 use crate::plan::firewall::desired_table_with_sources;
+use crate::plan::observed::ObservedProgram;
 use crate::source::SourceMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub fn fill_firewall_sources(live: &mut Live) {
@@ -39,5 +45,51 @@ pub fn fill_firewall_sources(live: &mut Live) {
                     .collect()
             })
             .collect();
+    }
+}
+
+fn is_inline(p: &ObservedProgram) -> bool {
+    p.label.as_ref().is_some_and(|l| l.section == INLINE_SECTION && l.file.is_empty())
+}
+
+/// For each inline program attached (by its id): the rules it was compiled from, as the
+/// script writes them, with their places. A script is the program's when its record
+/// attached a program on that device and its rules compile to the very code attached
+/// (the program's name is a hash of its instructions).
+pub fn fill_bpf_rule_sources(live: &mut Live) {
+    if !live.namespaces.iter().any(|ns| ns.programs.iter().any(is_inline)) {
+        return;
+    }
+    let records = crate::run::state::load_all();
+    let mut checked: HashMap<String, Option<(SourceMap, Checked)>> = HashMap::new();
+    for ns in &mut live.namespaces {
+        let mut found = Vec::new();
+        for p in ns.programs.iter().filter(|p| is_inline(p)) {
+            let hash = &p.label.as_ref().expect("inline programs have a label").hash;
+            let attached_here = |o: &crate::plan::ownership::Owned| {
+                matches!(&o.made, Some(Action::AttachBpf { ns: n, dev, .. } | Action::AttachXdp { ns: n, dev, .. }) if *n == ns.name && *dev == p.dev)
+            };
+            for record in records.iter().filter(|r| r.owned.iter().any(attached_here)) {
+                let entry = checked.entry(record.script.clone()).or_insert_with(|| {
+                    let mut sources = SourceMap::new();
+                    let checked = crate::check::check_path(&mut sources, Path::new(&record.script)).ok()?;
+                    (!checked.has_errors()).then_some((sources, checked))
+                });
+                let Some((sources, checked)) = entry.as_ref() else { continue };
+                let Some(iface) = checked.desired.namespaces.get(&ns.name).and_then(|n| n.interfaces.get(&p.dev)) else { continue };
+                let blocks = iface
+                    .bpf
+                    .iter()
+                    .filter_map(|b| Some((b.node.rules.as_deref()?, Target::Tc)))
+                    .chain(iface.xdp.iter().filter_map(|x| Some((x.node.rules.as_deref()?, Target::Xdp))));
+                for (rules, target) in blocks {
+                    if source(Path::new(""), None, Some(rules), target).is_some_and(|(program, _)| program.hash == *hash) {
+                        let places = rules.iter().map(|r| (sources.snippet(r.span).trim().to_string(), sources.location(r.span))).collect();
+                        found.push((p.id, places));
+                    }
+                }
+            }
+        }
+        ns.bpf_rule_sources = found;
     }
 }

@@ -14,13 +14,25 @@ pub fn rule_counters_text(ns: &LiveNs) -> String {
             continue;
         }
         let Some(counters) = crate::exec::bpf_raw::counters_of_program(p.id) else { continue };
-        let hits: Vec<String> = counters.iter().enumerate().map(|(i, n)| format!("rule {}: {n}", i + 1)).collect();
-        lines.push(format!("    {} {}: {}\n", p.dev, p.attach, hits.join(", ")));
+        match ns.bpf_rule_sources.iter().find(|(id, _)| *id == p.id) {
+            // Each rule as the script writes it, its hits (when it counts) and its place.
+            Some((_, rules)) if rules.len() == counters.len() => {
+                lines.push(format!("    {} {}:\n", p.dev, p.attach));
+                for ((text, place), hits) in rules.iter().zip(&counters) {
+                    let counted = if text.split_whitespace().any(|w| w == "counter") { format!("{hits} hits, ") } else { String::new() };
+                    lines.push(format!("      {text}  # {counted}{place}\n"));
+                }
+            }
+            _ => {
+                let hits: Vec<String> = counters.iter().enumerate().map(|(i, n)| format!("rule {}: {n}", i + 1)).collect();
+                lines.push(format!("    {} {}: {}\n", p.dev, p.attach, hits.join(", ")));
+            }
+        }
     }
     if lines.is_empty() {
         return String::new();
     }
-    let mut out = String::from("  eBPF rule counters (hits of the rules with `counter`, by position in the block)\n");
+    let mut out = String::from("  eBPF rule counters (hits of the rules with `counter`; by position in the block where the script is not known)\n");
     out.extend(lines);
     out
 }

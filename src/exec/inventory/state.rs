@@ -55,6 +55,9 @@ pub struct LiveNs {
     /// For each chain of `firewall`, each rule's place in the script that made it
     /// (`file:line:col`), where that script still declares it; filled by `show`.
     pub firewall_sources: Vec<Vec<Option<String>>>,
+    /// For each inline eBPF program (by id), its rules as the script that attached it
+    /// writes them, with their places (`file:line:col`); filled by `show`.
+    pub bpf_rule_sources: Vec<(u32, Vec<(String, String)>)>,
 }
 
 #[derive(Debug, Clone)]
