@@ -44,7 +44,13 @@ pub enum StmtKind {
     Mac { mac: MacValue },
     Master { bridge: Name },
     Shape { ingress: bool, rate: RateValue, opts: Vec<ShapeOpt> },
-    Htb { default: Option<ClassId>, body: Option<Block> },
+    Htb {
+        default: Option<ClassId>,
+        /// r2q, direct_qlen; left out of the parse tree when none is given.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        opts: Vec<HtbOpt>,
+        body: Option<Block>,
+    },
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
     Filter { opts: Vec<FilterOpt>, target: ClassId },
     Netem { opts: Vec<NetemOpt> },
@@ -244,6 +250,16 @@ pub enum VxlanOpt {
 pub enum ShapeOpt {
     Burst(Spanned<SizeValue>),
     Latency(Spanned<DurationValue>),
+    Limit(Spanned<SizeValue>),
+    Peakrate(Spanned<RateValue>),
+    Mtu(Spanned<SizeValue>),
+}
+
+/// Options of the htb qdisc besides `default`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum HtbOpt {
+    R2q(Spanned<IntValue>),
+    DirectQlen(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -251,6 +267,10 @@ pub enum ClassOpt {
     Rate(Spanned<RateValue>),
     Ceil(Spanned<RateValue>),
     Prio(Spanned<IntValue>),
+    Burst(Spanned<SizeValue>),
+    Cburst(Spanned<SizeValue>),
+    Quantum(Spanned<SizeValue>),
+    Mtu(Spanned<SizeValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

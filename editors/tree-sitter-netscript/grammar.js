@@ -110,13 +110,17 @@ module.exports = grammar({
 
     shape_statement: ($) =>
       seq('shape', optional(alias('ingress', $.direction)), $._rate_value,
-        repeat(choice(seq('burst', $._size_value), seq('latency', $._duration_value)))),
+        repeat(choice(seq('burst', $._size_value), seq('latency', $._duration_value),
+          seq('limit', $._size_value), seq('peakrate', $._rate_value), seq('mtu', $._size_value)))),
 
     htb_statement: ($) =>
-      seq('htb', optional(seq('default', field('default', $.class_id))), optional(field('body', $.block))),
+      seq('htb',
+        repeat(choice(seq('default', field('default', $.class_id)), seq('r2q', $._int_value), seq('direct_qlen', $._int_value))),
+        optional(field('body', $.block))),
     class_statement: ($) =>
       seq('class', field('id', $.class_id),
-        repeat(choice(seq('rate', $._rate_value), seq('ceil', $._rate_value), seq('prio', $._int_value))),
+        repeat(choice(seq('rate', $._rate_value), seq('ceil', $._rate_value), seq('prio', $._int_value),
+          seq(choice('burst', 'cburst', 'quantum', 'mtu'), $._size_value))),
         optional(field('body', $.block))),
     filter_statement: ($) =>
       seq('filter',

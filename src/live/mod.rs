@@ -18,6 +18,7 @@ pub mod firewall;
 pub mod json;
 pub mod kinds;
 pub mod text;
+mod tc_options;
 
 pub use crate::exec::inventory::state::*;
 

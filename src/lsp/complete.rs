@@ -21,9 +21,9 @@ fn options(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "macvlan" => &["on", "mode", "bridge", "private", "vepa", "passthru"],
         "vxlan" => &["id", "remote", "group", "local", "dev", "port"],
-        "shape" => &["ingress", "burst", "latency"],
-        "htb" => &["default"],
-        "class" => &["rate", "ceil", "prio"],
+        "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu"],
+        "htb" => &["default", "r2q", "direct_qlen"],
+        "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu"],
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport"],
         "netem" => &["delay", "jitter", "loss", "rate"],
         "bpf" => &["ingress", "egress", "section"],

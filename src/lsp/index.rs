@@ -228,7 +228,7 @@ impl Walker<'_> {
             StmtKind::Master { bridge } => {
                 self.interface(bridge, false, s);
             }
-            StmtKind::Htb { default, body } => {
+            StmtKind::Htb { default, body, .. } => {
                 if let Some(id) = default {
                     self.class(id, false, s);
                 }

@@ -117,8 +117,8 @@ pub fn rule_text(r: &RuleSpec) -> String {
 
 fn qdisc_text(q: &QdiscSpec) -> String {
     match q {
-        QdiscSpec::Tbf(t) => format!("tbf rate {} burst {} latency {}", t.rate, t.burst, t.latency),
-        QdiscSpec::Htb { default_class } => format!("htb default {default_class:x}"),
+        QdiscSpec::Tbf(t) => format!("tbf rate {} {}", t.rate, t.option_words()),
+        QdiscSpec::Htb { default_class, r2q, direct_qlen } => format!("htb default {default_class:x}{}", crate::plan::action::htb_option_words(*r2q, *direct_qlen)),
         QdiscSpec::Netem(n) => {
             let mut s = format!("netem delay {}", n.delay);
             if let Some(j) = n.jitter {
@@ -238,6 +238,7 @@ pub fn describe(action: &Action) -> String {
             if let Some(p) = class.prio {
                 write!(s, " prio {p}").unwrap();
             }
+            s.push_str(&class.option_words());
             s
         }
         Action::DelClass { ns, dev, id } => format!("delete class {ns}.{dev} classid 1:{id:x}"),

@@ -138,17 +138,7 @@ impl<'t> Builder<'t> {
             Rule::mac_stmt => StmtKind::Mac { mac: self.mac_value(args(pair).next().unwrap()) },
             Rule::master_stmt => StmtKind::Master { bridge: self.name(args(pair).next().unwrap()) },
             Rule::shape_stmt => self.shape_stmt(pair),
-            Rule::htb_stmt => {
-                let mut default = None;
-                let mut body = None;
-                for p in args(pair) {
-                    match p.as_rule() {
-                        Rule::class_id => default = Some(self.class_id(p)),
-                        _ => body = Some(self.block(p)),
-                    }
-                }
-                StmtKind::Htb { default, body }
-            }
+            Rule::htb_stmt => self.htb_stmt(pair),
             Rule::class_stmt => self.class_stmt(pair),
             Rule::filter_stmt => self.filter_stmt(pair),
             Rule::netem_stmt => StmtKind::Netem { opts: args(pair).map(|p| self.netem_opt(p)).collect() },

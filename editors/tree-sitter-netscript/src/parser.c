@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 405
+#define STATE_COUNT 411
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 241
+#define SYMBOL_COUNT 248
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 152
+#define TOKEN_COUNT 158
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 57
+#define PRODUCTION_ID_COUNT 59
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -72,205 +72,212 @@ enum ts_symbol_identifiers {
   anon_sym_ingress = 42,
   anon_sym_burst = 43,
   anon_sym_latency = 44,
-  anon_sym_htb = 45,
-  anon_sym_default = 46,
-  anon_sym_class = 47,
-  anon_sym_rate = 48,
-  anon_sym_ceil = 49,
-  anon_sym_prio = 50,
-  anon_sym_filter = 51,
-  anon_sym_proto = 52,
-  anon_sym_tcp = 53,
-  anon_sym_udp = 54,
-  anon_sym_icmp = 55,
-  anon_sym_src = 56,
-  anon_sym_dst = 57,
-  anon_sym_sport = 58,
-  anon_sym_dport = 59,
-  anon_sym_DASH_GT = 60,
-  aux_sym_class_id_token1 = 61,
-  aux_sym_class_id_token2 = 62,
-  anon_sym_netem = 63,
-  anon_sym_delay = 64,
-  anon_sym_jitter = 65,
-  anon_sym_loss = 66,
-  anon_sym_bpf = 67,
-  anon_sym_egress = 68,
-  anon_sym_xdp = 69,
-  anon_sym_generic = 70,
-  anon_sym_native = 71,
-  anon_sym_section = 72,
-  sym_section_name = 73,
-  anon_sym_route = 74,
-  anon_sym_blackhole = 75,
-  anon_sym_unreachable = 76,
-  anon_sym_prohibit = 77,
-  anon_sym_via = 78,
-  anon_sym_metric = 79,
-  anon_sym_onlink = 80,
-  anon_sym_dev = 81,
-  anon_sym_lookup = 82,
-  anon_sym_rule = 83,
-  anon_sym_from = 84,
-  anon_sym_to = 85,
-  anon_sym_iif = 86,
-  anon_sym_oif = 87,
-  anon_sym_fwmark = 88,
-  anon_sym_SLASH = 89,
-  anon_sym_uidrange = 90,
-  anon_sym_DASH = 91,
-  anon_sym_priority = 92,
-  anon_sym_pref = 93,
-  anon_sym_ipproto = 94,
-  anon_sym_icmpv6 = 95,
-  anon_sym_tos = 96,
-  anon_sym_dsfield = 97,
-  anon_sym_forward = 98,
-  anon_sym_off = 99,
-  anon_sym_sysctl = 100,
-  aux_sym_sysctl_key_token1 = 101,
-  aux_sym_sysctl_key_token2 = 102,
-  sym_sysctl_value = 103,
-  anon_sym_port = 104,
-  anon_sym_firewall = 105,
-  anon_sym_input = 106,
-  anon_sym_output = 107,
-  anon_sym_prerouting = 108,
-  anon_sym_postrouting = 109,
-  anon_sym_policy = 110,
-  anon_sym_accept = 111,
-  anon_sym_drop = 112,
-  anon_sym_mark = 113,
-  anon_sym_ct = 114,
-  anon_sym_COMMA = 115,
-  anon_sym_counter = 116,
-  anon_sym_new = 117,
-  anon_sym_established = 118,
-  anon_sym_related = 119,
-  anon_sym_invalid = 120,
-  anon_sym_reject = 121,
-  anon_sym_pass = 122,
-  anon_sym_masquerade = 123,
-  anon_sym_classify = 124,
-  anon_sym_snat = 125,
-  anon_sym_dnat = 126,
-  sym_nat_target = 127,
-  anon_sym_DOT = 128,
-  aux_sym__name_start_token1 = 129,
-  aux_sym__imm_name_part_token1 = 130,
-  anon_sym_LBRACE = 131,
-  anon_sym_RBRACE = 132,
-  anon_sym_LBRACE2 = 133,
-  anon_sym_LPAREN = 134,
-  anon_sym_RPAREN = 135,
-  anon_sym_PLUS = 136,
-  anon_sym_STAR = 137,
-  anon_sym_PERCENT = 138,
-  sym_integer = 139,
-  anon_sym_DQUOTE = 140,
-  aux_sym_string_token1 = 141,
-  sym_comment = 142,
-  sym_line_continuation = 143,
-  sym_rate = 144,
-  sym_size = 145,
-  sym_duration = 146,
-  sym_percentage = 147,
-  sym_mac_address = 148,
-  anon_sym_SLASH2 = 149,
-  aux_sym_ipv4_address_token1 = 150,
-  aux_sym_ipv6_address_token1 = 151,
-  sym_source_file = 152,
-  sym__statements = 153,
-  sym__sep = 154,
-  sym_block = 155,
-  sym__statement = 156,
-  sym_netns_statement = 157,
-  sym_host_statement = 158,
-  sym_table_statement = 159,
-  sym_let_statement = 160,
-  sym_for_statement = 161,
-  sym_range = 162,
-  sym_include_statement = 163,
-  sym_expect_statement = 164,
-  sym__let_value = 165,
-  sym_veth_statement = 166,
-  sym_bridge_statement = 167,
-  sym_macvlan_statement = 168,
-  sym_vxlan_statement = 169,
-  sym_link_statement = 170,
-  sym_addr_statement = 171,
-  sym_state_statement = 172,
-  sym_mtu_statement = 173,
-  sym_mac_statement = 174,
-  sym_master_statement = 175,
-  sym_shape_statement = 176,
-  sym_htb_statement = 177,
-  sym_class_statement = 178,
-  sym_filter_statement = 179,
-  sym_class_id = 180,
-  sym_netem_statement = 181,
-  sym_bpf_statement = 182,
-  sym_xdp_statement = 183,
-  sym__section_opt = 184,
-  sym_route_statement = 185,
-  sym__dev_opt = 186,
-  sym__table_opt = 187,
-  sym_rule_statement = 188,
-  sym_forward_statement = 189,
-  sym_sysctl_statement = 190,
-  sym_sysctl_key = 191,
-  sym__port_opt = 192,
-  sym_firewall_statement = 193,
-  sym_rule_block = 194,
-  sym_firewall_rule = 195,
-  sym__ct_state = 196,
-  sym_firewall_action = 197,
-  sym_namespace_name = 198,
-  sym_interface_name = 199,
-  sym_peer_name = 200,
-  sym__ns_name = 201,
-  sym__if_name = 202,
-  sym__name_start = 203,
-  sym__imm_name_part = 204,
-  sym_table_name = 205,
-  sym_variable = 206,
-  sym_interpolation = 207,
-  sym__imm_interp = 208,
-  sym__expression = 209,
-  sym_parenthesized_expression = 210,
-  sym_unary_expression = 211,
-  sym_binary_expression = 212,
-  sym_string = 213,
-  sym_ipv4_address = 214,
-  sym__imm_octet = 215,
-  sym_ipv6_address = 216,
-  sym__ip_value = 217,
-  sym__int_value = 218,
-  sym__rate_value = 219,
-  sym__size_value = 220,
-  sym__duration_value = 221,
-  sym__percent_value = 222,
-  aux_sym__statements_repeat1 = 223,
-  aux_sym__statements_repeat2 = 224,
-  aux_sym_expect_statement_repeat1 = 225,
-  aux_sym_vxlan_statement_repeat1 = 226,
-  aux_sym_addr_statement_repeat1 = 227,
-  aux_sym_shape_statement_repeat1 = 228,
-  aux_sym_class_statement_repeat1 = 229,
-  aux_sym_filter_statement_repeat1 = 230,
-  aux_sym_netem_statement_repeat1 = 231,
-  aux_sym_xdp_statement_repeat1 = 232,
-  aux_sym_route_statement_repeat1 = 233,
-  aux_sym_rule_statement_repeat1 = 234,
-  aux_sym_sysctl_key_repeat1 = 235,
-  aux_sym_rule_block_repeat1 = 236,
-  aux_sym_firewall_rule_repeat1 = 237,
-  aux_sym_firewall_rule_repeat2 = 238,
-  aux_sym__ns_name_repeat1 = 239,
-  aux_sym__if_name_repeat1 = 240,
-  alias_sym_default = 241,
-  alias_sym_octet = 242,
-  alias_sym_verdict = 243,
+  anon_sym_limit = 45,
+  anon_sym_peakrate = 46,
+  anon_sym_htb = 47,
+  anon_sym_default = 48,
+  anon_sym_r2q = 49,
+  anon_sym_direct_qlen = 50,
+  anon_sym_class = 51,
+  anon_sym_rate = 52,
+  anon_sym_ceil = 53,
+  anon_sym_prio = 54,
+  anon_sym_cburst = 55,
+  anon_sym_quantum = 56,
+  anon_sym_filter = 57,
+  anon_sym_proto = 58,
+  anon_sym_tcp = 59,
+  anon_sym_udp = 60,
+  anon_sym_icmp = 61,
+  anon_sym_src = 62,
+  anon_sym_dst = 63,
+  anon_sym_sport = 64,
+  anon_sym_dport = 65,
+  anon_sym_DASH_GT = 66,
+  aux_sym_class_id_token1 = 67,
+  aux_sym_class_id_token2 = 68,
+  anon_sym_netem = 69,
+  anon_sym_delay = 70,
+  anon_sym_jitter = 71,
+  anon_sym_loss = 72,
+  anon_sym_bpf = 73,
+  anon_sym_egress = 74,
+  anon_sym_xdp = 75,
+  anon_sym_generic = 76,
+  anon_sym_native = 77,
+  anon_sym_section = 78,
+  sym_section_name = 79,
+  anon_sym_route = 80,
+  anon_sym_blackhole = 81,
+  anon_sym_unreachable = 82,
+  anon_sym_prohibit = 83,
+  anon_sym_via = 84,
+  anon_sym_metric = 85,
+  anon_sym_onlink = 86,
+  anon_sym_dev = 87,
+  anon_sym_lookup = 88,
+  anon_sym_rule = 89,
+  anon_sym_from = 90,
+  anon_sym_to = 91,
+  anon_sym_iif = 92,
+  anon_sym_oif = 93,
+  anon_sym_fwmark = 94,
+  anon_sym_SLASH = 95,
+  anon_sym_uidrange = 96,
+  anon_sym_DASH = 97,
+  anon_sym_priority = 98,
+  anon_sym_pref = 99,
+  anon_sym_ipproto = 100,
+  anon_sym_icmpv6 = 101,
+  anon_sym_tos = 102,
+  anon_sym_dsfield = 103,
+  anon_sym_forward = 104,
+  anon_sym_off = 105,
+  anon_sym_sysctl = 106,
+  aux_sym_sysctl_key_token1 = 107,
+  aux_sym_sysctl_key_token2 = 108,
+  sym_sysctl_value = 109,
+  anon_sym_port = 110,
+  anon_sym_firewall = 111,
+  anon_sym_input = 112,
+  anon_sym_output = 113,
+  anon_sym_prerouting = 114,
+  anon_sym_postrouting = 115,
+  anon_sym_policy = 116,
+  anon_sym_accept = 117,
+  anon_sym_drop = 118,
+  anon_sym_mark = 119,
+  anon_sym_ct = 120,
+  anon_sym_COMMA = 121,
+  anon_sym_counter = 122,
+  anon_sym_new = 123,
+  anon_sym_established = 124,
+  anon_sym_related = 125,
+  anon_sym_invalid = 126,
+  anon_sym_reject = 127,
+  anon_sym_pass = 128,
+  anon_sym_masquerade = 129,
+  anon_sym_classify = 130,
+  anon_sym_snat = 131,
+  anon_sym_dnat = 132,
+  sym_nat_target = 133,
+  anon_sym_DOT = 134,
+  aux_sym__name_start_token1 = 135,
+  aux_sym__imm_name_part_token1 = 136,
+  anon_sym_LBRACE = 137,
+  anon_sym_RBRACE = 138,
+  anon_sym_LBRACE2 = 139,
+  anon_sym_LPAREN = 140,
+  anon_sym_RPAREN = 141,
+  anon_sym_PLUS = 142,
+  anon_sym_STAR = 143,
+  anon_sym_PERCENT = 144,
+  sym_integer = 145,
+  anon_sym_DQUOTE = 146,
+  aux_sym_string_token1 = 147,
+  sym_comment = 148,
+  sym_line_continuation = 149,
+  sym_rate = 150,
+  sym_size = 151,
+  sym_duration = 152,
+  sym_percentage = 153,
+  sym_mac_address = 154,
+  anon_sym_SLASH2 = 155,
+  aux_sym_ipv4_address_token1 = 156,
+  aux_sym_ipv6_address_token1 = 157,
+  sym_source_file = 158,
+  sym__statements = 159,
+  sym__sep = 160,
+  sym_block = 161,
+  sym__statement = 162,
+  sym_netns_statement = 163,
+  sym_host_statement = 164,
+  sym_table_statement = 165,
+  sym_let_statement = 166,
+  sym_for_statement = 167,
+  sym_range = 168,
+  sym_include_statement = 169,
+  sym_expect_statement = 170,
+  sym__let_value = 171,
+  sym_veth_statement = 172,
+  sym_bridge_statement = 173,
+  sym_macvlan_statement = 174,
+  sym_vxlan_statement = 175,
+  sym_link_statement = 176,
+  sym_addr_statement = 177,
+  sym_state_statement = 178,
+  sym_mtu_statement = 179,
+  sym_mac_statement = 180,
+  sym_master_statement = 181,
+  sym_shape_statement = 182,
+  sym_htb_statement = 183,
+  sym_class_statement = 184,
+  sym_filter_statement = 185,
+  sym_class_id = 186,
+  sym_netem_statement = 187,
+  sym_bpf_statement = 188,
+  sym_xdp_statement = 189,
+  sym__section_opt = 190,
+  sym_route_statement = 191,
+  sym__dev_opt = 192,
+  sym__table_opt = 193,
+  sym_rule_statement = 194,
+  sym_forward_statement = 195,
+  sym_sysctl_statement = 196,
+  sym_sysctl_key = 197,
+  sym__port_opt = 198,
+  sym_firewall_statement = 199,
+  sym_rule_block = 200,
+  sym_firewall_rule = 201,
+  sym__ct_state = 202,
+  sym_firewall_action = 203,
+  sym_namespace_name = 204,
+  sym_interface_name = 205,
+  sym_peer_name = 206,
+  sym__ns_name = 207,
+  sym__if_name = 208,
+  sym__name_start = 209,
+  sym__imm_name_part = 210,
+  sym_table_name = 211,
+  sym_variable = 212,
+  sym_interpolation = 213,
+  sym__imm_interp = 214,
+  sym__expression = 215,
+  sym_parenthesized_expression = 216,
+  sym_unary_expression = 217,
+  sym_binary_expression = 218,
+  sym_string = 219,
+  sym_ipv4_address = 220,
+  sym__imm_octet = 221,
+  sym_ipv6_address = 222,
+  sym__ip_value = 223,
+  sym__int_value = 224,
+  sym__rate_value = 225,
+  sym__size_value = 226,
+  sym__duration_value = 227,
+  sym__percent_value = 228,
+  aux_sym__statements_repeat1 = 229,
+  aux_sym__statements_repeat2 = 230,
+  aux_sym_expect_statement_repeat1 = 231,
+  aux_sym_vxlan_statement_repeat1 = 232,
+  aux_sym_addr_statement_repeat1 = 233,
+  aux_sym_shape_statement_repeat1 = 234,
+  aux_sym_htb_statement_repeat1 = 235,
+  aux_sym_class_statement_repeat1 = 236,
+  aux_sym_filter_statement_repeat1 = 237,
+  aux_sym_netem_statement_repeat1 = 238,
+  aux_sym_xdp_statement_repeat1 = 239,
+  aux_sym_route_statement_repeat1 = 240,
+  aux_sym_rule_statement_repeat1 = 241,
+  aux_sym_sysctl_key_repeat1 = 242,
+  aux_sym_rule_block_repeat1 = 243,
+  aux_sym_firewall_rule_repeat1 = 244,
+  aux_sym_firewall_rule_repeat2 = 245,
+  aux_sym__ns_name_repeat1 = 246,
+  aux_sym__if_name_repeat1 = 247,
+  alias_sym_default = 248,
+  alias_sym_octet = 249,
+  alias_sym_verdict = 250,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -319,12 +326,18 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_ingress] = "direction",
   [anon_sym_burst] = "burst",
   [anon_sym_latency] = "latency",
+  [anon_sym_limit] = "limit",
+  [anon_sym_peakrate] = "peakrate",
   [anon_sym_htb] = "htb",
   [anon_sym_default] = "default",
+  [anon_sym_r2q] = "r2q",
+  [anon_sym_direct_qlen] = "direct_qlen",
   [anon_sym_class] = "class",
   [anon_sym_rate] = "rate",
   [anon_sym_ceil] = "ceil",
   [anon_sym_prio] = "prio",
+  [anon_sym_cburst] = "cburst",
+  [anon_sym_quantum] = "quantum",
   [anon_sym_filter] = "filter",
   [anon_sym_proto] = "proto",
   [anon_sym_tcp] = "protocol",
@@ -503,6 +516,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_vxlan_statement_repeat1] = "vxlan_statement_repeat1",
   [aux_sym_addr_statement_repeat1] = "addr_statement_repeat1",
   [aux_sym_shape_statement_repeat1] = "shape_statement_repeat1",
+  [aux_sym_htb_statement_repeat1] = "htb_statement_repeat1",
   [aux_sym_class_statement_repeat1] = "class_statement_repeat1",
   [aux_sym_filter_statement_repeat1] = "filter_statement_repeat1",
   [aux_sym_netem_statement_repeat1] = "netem_statement_repeat1",
@@ -566,12 +580,18 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_ingress] = anon_sym_ingress,
   [anon_sym_burst] = anon_sym_burst,
   [anon_sym_latency] = anon_sym_latency,
+  [anon_sym_limit] = anon_sym_limit,
+  [anon_sym_peakrate] = anon_sym_peakrate,
   [anon_sym_htb] = anon_sym_htb,
   [anon_sym_default] = anon_sym_default,
+  [anon_sym_r2q] = anon_sym_r2q,
+  [anon_sym_direct_qlen] = anon_sym_direct_qlen,
   [anon_sym_class] = anon_sym_class,
   [anon_sym_rate] = anon_sym_rate,
   [anon_sym_ceil] = anon_sym_ceil,
   [anon_sym_prio] = anon_sym_prio,
+  [anon_sym_cburst] = anon_sym_cburst,
+  [anon_sym_quantum] = anon_sym_quantum,
   [anon_sym_filter] = anon_sym_filter,
   [anon_sym_proto] = anon_sym_proto,
   [anon_sym_tcp] = anon_sym_tcp,
@@ -750,6 +770,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_vxlan_statement_repeat1] = aux_sym_vxlan_statement_repeat1,
   [aux_sym_addr_statement_repeat1] = aux_sym_addr_statement_repeat1,
   [aux_sym_shape_statement_repeat1] = aux_sym_shape_statement_repeat1,
+  [aux_sym_htb_statement_repeat1] = aux_sym_htb_statement_repeat1,
   [aux_sym_class_statement_repeat1] = aux_sym_class_statement_repeat1,
   [aux_sym_filter_statement_repeat1] = aux_sym_filter_statement_repeat1,
   [aux_sym_netem_statement_repeat1] = aux_sym_netem_statement_repeat1,
@@ -948,11 +969,27 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_limit] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_peakrate] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_htb] = {
     .visible = true,
     .named = false,
   },
   [anon_sym_default] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_r2q] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_direct_qlen] = {
     .visible = true,
     .named = false,
   },
@@ -969,6 +1006,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_prio] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_cburst] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_quantum] = {
     .visible = true,
     .named = false,
   },
@@ -1684,6 +1729,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = false,
   },
+  [aux_sym_htb_statement_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
   [aux_sym_class_statement_repeat1] = {
     .visible = false,
     .named = false,
@@ -1819,53 +1868,55 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [5] = {.index = 4, .length = 1},
   [6] = {.index = 5, .length = 1},
   [7] = {.index = 6, .length = 1},
-  [8] = {.index = 6, .length = 1},
+  [8] = {.index = 7, .length = 1},
   [9] = {.index = 7, .length = 1},
-  [10] = {.index = 8, .length = 2},
-  [12] = {.index = 10, .length = 2},
-  [13] = {.index = 12, .length = 1},
-  [14] = {.index = 13, .length = 2},
-  [15] = {.index = 15, .length = 1},
-  [16] = {.index = 16, .length = 2},
-  [17] = {.index = 18, .length = 1},
-  [18] = {.index = 19, .length = 1},
-  [19] = {.index = 20, .length = 1},
-  [20] = {.index = 21, .length = 2},
-  [21] = {.index = 23, .length = 3},
-  [22] = {.index = 26, .length = 1},
-  [23] = {.index = 26, .length = 1},
-  [24] = {.index = 23, .length = 3},
-  [25] = {.index = 27, .length = 1},
-  [26] = {.index = 28, .length = 1},
-  [27] = {.index = 29, .length = 4},
-  [28] = {.index = 33, .length = 2},
-  [29] = {.index = 35, .length = 2},
-  [30] = {.index = 37, .length = 2},
-  [31] = {.index = 39, .length = 2},
-  [32] = {.index = 41, .length = 1},
+  [10] = {.index = 8, .length = 1},
+  [11] = {.index = 9, .length = 2},
+  [13] = {.index = 11, .length = 2},
+  [14] = {.index = 13, .length = 1},
+  [15] = {.index = 14, .length = 2},
+  [16] = {.index = 16, .length = 1},
+  [17] = {.index = 17, .length = 2},
+  [18] = {.index = 19, .length = 2},
+  [19] = {.index = 21, .length = 2},
+  [20] = {.index = 23, .length = 1},
+  [21] = {.index = 24, .length = 1},
+  [22] = {.index = 25, .length = 1},
+  [23] = {.index = 26, .length = 2},
+  [24] = {.index = 28, .length = 3},
+  [25] = {.index = 31, .length = 1},
+  [26] = {.index = 31, .length = 1},
+  [27] = {.index = 28, .length = 3},
+  [28] = {.index = 32, .length = 1},
+  [29] = {.index = 33, .length = 1},
+  [30] = {.index = 34, .length = 4},
+  [31] = {.index = 38, .length = 2},
+  [32] = {.index = 40, .length = 2},
   [33] = {.index = 42, .length = 2},
-  [34] = {.index = 44, .length = 3},
-  [35] = {.index = 47, .length = 2},
-  [37] = {.index = 49, .length = 2},
-  [38] = {.index = 51, .length = 2},
-  [39] = {.index = 53, .length = 1},
+  [34] = {.index = 44, .length = 2},
+  [35] = {.index = 46, .length = 1},
+  [36] = {.index = 47, .length = 2},
+  [37] = {.index = 49, .length = 3},
+  [38] = {.index = 52, .length = 2},
   [40] = {.index = 54, .length = 2},
   [41] = {.index = 56, .length = 1},
   [42] = {.index = 57, .length = 2},
-  [43] = {.index = 59, .length = 3},
-  [44] = {.index = 59, .length = 3},
-  [45] = {.index = 62, .length = 2},
-  [46] = {.index = 64, .length = 1},
-  [47] = {.index = 65, .length = 3},
-  [48] = {.index = 68, .length = 3},
-  [49] = {.index = 71, .length = 3},
-  [50] = {.index = 74, .length = 1},
-  [51] = {.index = 75, .length = 2},
-  [52] = {.index = 77, .length = 3},
-  [53] = {.index = 80, .length = 2},
-  [54] = {.index = 82, .length = 2},
-  [55] = {.index = 84, .length = 3},
-  [56] = {.index = 87, .length = 4},
+  [43] = {.index = 59, .length = 1},
+  [44] = {.index = 60, .length = 2},
+  [45] = {.index = 62, .length = 3},
+  [46] = {.index = 62, .length = 3},
+  [47] = {.index = 65, .length = 2},
+  [48] = {.index = 67, .length = 1},
+  [49] = {.index = 68, .length = 3},
+  [50] = {.index = 71, .length = 3},
+  [51] = {.index = 74, .length = 3},
+  [52] = {.index = 77, .length = 1},
+  [53] = {.index = 78, .length = 2},
+  [54] = {.index = 80, .length = 3},
+  [55] = {.index = 83, .length = 2},
+  [56] = {.index = 85, .length = 2},
+  [57] = {.index = 87, .length = 3},
+  [58] = {.index = 90, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -1878,134 +1929,139 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [3] =
     {field_bridge, 1},
   [4] =
-    {field_id, 1},
+    {field_default, 1, .inherited = true},
   [5] =
-    {field_program, 1},
+    {field_id, 1},
   [6] =
-    {field_destination, 1},
+    {field_program, 1},
   [7] =
-    {field_table, 0, .inherited = true},
+    {field_destination, 1},
   [8] =
+    {field_table, 0, .inherited = true},
+  [9] =
     {field_device, 1, .inherited = true},
     {field_table, 1, .inherited = true},
-  [10] =
+  [11] =
     {field_body, 2},
     {field_name, 1},
-  [12] =
-    {field_device, 0, .inherited = true},
   [13] =
+    {field_device, 0, .inherited = true},
+  [14] =
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [15] =
-    {field_default, 2},
   [16] =
+    {field_default, 1},
+  [17] =
+    {field_body, 2},
+    {field_default, 1, .inherited = true},
+  [19] =
+    {field_default, 0, .inherited = true},
+    {field_default, 1, .inherited = true},
+  [21] =
     {field_body, 2},
     {field_id, 1},
-  [18] =
+  [23] =
     {field_target, 2},
-  [19] =
+  [24] =
     {field_program, 2},
-  [20] =
+  [25] =
     {field_section, 0, .inherited = true},
-  [21] =
+  [26] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [23] =
+  [28] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [26] =
+  [31] =
     {field_destination, 2},
-  [27] =
+  [32] =
     {field_table, 1},
-  [28] =
+  [33] =
     {field_device, 1},
-  [29] =
+  [34] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [33] =
+  [38] =
     {field_hook, 1},
     {field_rules, 2},
-  [35] =
+  [40] =
     {field_name, 1},
     {field_value, 3},
-  [37] =
+  [42] =
     {field_address, 3},
     {field_namespace, 1},
-  [39] =
+  [44] =
     {field_name, 1},
     {field_peer, 3},
-  [41] =
+  [46] =
     {field_interface, 0},
-  [42] =
+  [47] =
     {field_name, 1},
     {field_parent, 3},
-  [44] =
+  [49] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [47] =
+  [52] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [49] =
-    {field_body, 3},
-    {field_default, 2},
-  [51] =
+  [54] =
     {field_body, 3},
     {field_id, 1},
-  [53] =
+  [56] =
     {field_target, 3},
-  [54] =
+  [57] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [56] =
+  [59] =
     {field_section, 1},
-  [57] =
+  [60] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [59] =
+  [62] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [62] =
+  [65] =
     {field_key, 1},
     {field_value, 3},
-  [64] =
+  [67] =
     {field_action, 0},
-  [65] =
+  [68] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [68] =
-    {field_body, 4},
-    {field_name, 1},
-    {field_peer, 3},
   [71] =
     {field_body, 4},
     {field_name, 1},
-    {field_parent, 3},
+    {field_peer, 3},
   [74] =
+    {field_body, 4},
+    {field_name, 1},
+    {field_parent, 3},
+  [77] =
     {field_class, 1},
-  [75] =
+  [78] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [77] =
+  [80] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [80] =
+  [83] =
     {field_end, 2},
     {field_start, 0},
-  [82] =
+  [85] =
     {field_interface, 2},
     {field_namespace, 0},
-  [84] =
+  [87] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [87] =
+  [90] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
@@ -2014,42 +2070,42 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
 
 static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE_LENGTH] = {
   [0] = {0},
-  [7] = {
+  [8] = {
     [1] = alias_sym_default,
   },
-  [11] = {
+  [12] = {
     [1] = anon_sym_off,
   },
-  [21] = {
+  [24] = {
     [1] = alias_sym_default,
   },
-  [22] = {
+  [25] = {
     [2] = alias_sym_default,
   },
-  [28] = {
+  [31] = {
     [1] = anon_sym_input,
   },
-  [32] = {
+  [35] = {
     [0] = sym_interface_name,
   },
-  [36] = {
+  [39] = {
     [0] = alias_sym_octet,
   },
-  [43] = {
+  [45] = {
     [2] = alias_sym_default,
   },
-  [52] = {
+  [54] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [54] = {
+  [56] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [55] = {
+  [57] = {
     [5] = anon_sym_private,
   },
-  [56] = {
+  [58] = {
     [5] = anon_sym_private,
   },
 };
@@ -2090,10 +2146,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [22] = 22,
   [23] = 23,
   [24] = 24,
-  [25] = 8,
-  [26] = 10,
-  [27] = 27,
-  [28] = 28,
+  [25] = 25,
+  [26] = 26,
+  [27] = 8,
+  [28] = 9,
   [29] = 29,
   [30] = 30,
   [31] = 31,
@@ -2101,21 +2157,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [33] = 33,
   [34] = 34,
   [35] = 35,
-  [36] = 20,
-  [37] = 21,
+  [36] = 36,
+  [37] = 37,
   [38] = 23,
-  [39] = 39,
+  [39] = 24,
   [40] = 40,
-  [41] = 41,
-  [42] = 20,
-  [43] = 21,
-  [44] = 23,
-  [45] = 45,
-  [46] = 21,
-  [47] = 23,
-  [48] = 20,
-  [49] = 49,
-  [50] = 10,
+  [41] = 25,
+  [42] = 42,
+  [43] = 24,
+  [44] = 25,
+  [45] = 23,
+  [46] = 24,
+  [47] = 25,
+  [48] = 23,
+  [49] = 9,
+  [50] = 50,
   [51] = 51,
   [52] = 52,
   [53] = 53,
@@ -2140,18 +2196,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [72] = 72,
   [73] = 73,
   [74] = 74,
-  [75] = 10,
+  [75] = 8,
   [76] = 76,
-  [77] = 77,
+  [77] = 9,
   [78] = 78,
   [79] = 79,
   [80] = 80,
-  [81] = 8,
+  [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
   [85] = 8,
-  [86] = 10,
+  [86] = 9,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2161,36 +2217,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [93] = 93,
   [94] = 94,
   [95] = 95,
-  [96] = 21,
-  [97] = 20,
-  [98] = 21,
-  [99] = 99,
-  [100] = 23,
+  [96] = 96,
+  [97] = 97,
+  [98] = 98,
+  [99] = 25,
+  [100] = 100,
   [101] = 101,
-  [102] = 23,
-  [103] = 20,
+  [102] = 24,
+  [103] = 103,
   [104] = 104,
-  [105] = 105,
-  [106] = 106,
-  [107] = 107,
-  [108] = 108,
+  [105] = 25,
+  [106] = 24,
+  [107] = 23,
+  [108] = 23,
   [109] = 109,
   [110] = 110,
   [111] = 111,
-  [112] = 19,
+  [112] = 112,
   [113] = 113,
   [114] = 114,
-  [115] = 10,
-  [116] = 116,
+  [115] = 115,
+  [116] = 19,
   [117] = 117,
   [118] = 118,
   [119] = 119,
-  [120] = 120,
+  [120] = 9,
   [121] = 121,
-  [122] = 121,
+  [122] = 122,
   [123] = 123,
   [124] = 124,
-  [125] = 8,
+  [125] = 125,
   [126] = 126,
   [127] = 127,
   [128] = 128,
@@ -2198,37 +2254,37 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [130] = 130,
   [131] = 131,
   [132] = 132,
-  [133] = 120,
+  [133] = 133,
   [134] = 134,
-  [135] = 8,
-  [136] = 10,
-  [137] = 121,
-  [138] = 120,
-  [139] = 121,
-  [140] = 120,
-  [141] = 121,
-  [142] = 120,
-  [143] = 121,
-  [144] = 120,
-  [145] = 121,
-  [146] = 120,
-  [147] = 121,
-  [148] = 120,
-  [149] = 121,
-  [150] = 120,
-  [151] = 121,
-  [152] = 120,
-  [153] = 153,
-  [154] = 154,
-  [155] = 155,
-  [156] = 156,
-  [157] = 157,
-  [158] = 158,
-  [159] = 159,
-  [160] = 160,
-  [161] = 161,
-  [162] = 162,
-  [163] = 163,
+  [135] = 135,
+  [136] = 136,
+  [137] = 137,
+  [138] = 8,
+  [139] = 139,
+  [140] = 140,
+  [141] = 141,
+  [142] = 8,
+  [143] = 9,
+  [144] = 144,
+  [145] = 145,
+  [146] = 139,
+  [147] = 129,
+  [148] = 139,
+  [149] = 129,
+  [150] = 139,
+  [151] = 129,
+  [152] = 139,
+  [153] = 129,
+  [154] = 139,
+  [155] = 129,
+  [156] = 139,
+  [157] = 129,
+  [158] = 139,
+  [159] = 129,
+  [160] = 139,
+  [161] = 129,
+  [162] = 139,
+  [163] = 129,
   [164] = 164,
   [165] = 165,
   [166] = 166,
@@ -2243,16 +2299,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [175] = 175,
   [176] = 176,
   [177] = 177,
-  [178] = 114,
-  [179] = 21,
-  [180] = 110,
-  [181] = 20,
-  [182] = 111,
-  [183] = 23,
-  [184] = 184,
-  [185] = 185,
-  [186] = 186,
-  [187] = 187,
+  [178] = 113,
+  [179] = 179,
+  [180] = 180,
+  [181] = 181,
+  [182] = 182,
+  [183] = 126,
+  [184] = 23,
+  [185] = 24,
+  [186] = 112,
+  [187] = 25,
   [188] = 188,
   [189] = 189,
   [190] = 190,
@@ -2283,26 +2339,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [215] = 215,
   [216] = 216,
   [217] = 217,
-  [218] = 208,
-  [219] = 203,
-  [220] = 198,
-  [221] = 208,
-  [222] = 198,
-  [223] = 208,
-  [224] = 198,
-  [225] = 208,
-  [226] = 226,
-  [227] = 208,
-  [228] = 198,
-  [229] = 208,
-  [230] = 198,
-  [231] = 208,
-  [232] = 198,
-  [233] = 208,
-  [234] = 198,
-  [235] = 208,
-  [236] = 198,
-  [237] = 237,
+  [218] = 218,
+  [219] = 204,
+  [220] = 220,
+  [221] = 221,
+  [222] = 204,
+  [223] = 221,
+  [224] = 204,
+  [225] = 221,
+  [226] = 204,
+  [227] = 227,
+  [228] = 204,
+  [229] = 221,
+  [230] = 204,
+  [231] = 221,
+  [232] = 204,
+  [233] = 221,
+  [234] = 204,
+  [235] = 221,
+  [236] = 204,
+  [237] = 221,
   [238] = 238,
   [239] = 239,
   [240] = 240,
@@ -2310,21 +2366,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [242] = 242,
   [243] = 243,
   [244] = 244,
-  [245] = 245,
+  [245] = 221,
   [246] = 246,
   [247] = 247,
   [248] = 248,
   [249] = 249,
   [250] = 250,
   [251] = 251,
-  [252] = 252,
+  [252] = 220,
   [253] = 253,
-  [254] = 198,
+  [254] = 254,
   [255] = 255,
-  [256] = 13,
-  [257] = 257,
-  [258] = 258,
-  [259] = 259,
+  [256] = 256,
+  [257] = 221,
+  [258] = 13,
+  [259] = 14,
   [260] = 260,
   [261] = 261,
   [262] = 262,
@@ -2337,11 +2393,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [269] = 269,
   [270] = 270,
   [271] = 271,
-  [272] = 14,
-  [273] = 12,
+  [272] = 272,
+  [273] = 273,
   [274] = 274,
   [275] = 275,
-  [276] = 276,
+  [276] = 15,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2366,10 +2422,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [298] = 298,
   [299] = 8,
   [300] = 300,
-  [301] = 10,
-  [302] = 8,
-  [303] = 10,
-  [304] = 304,
+  [301] = 9,
+  [302] = 302,
+  [303] = 8,
+  [304] = 9,
   [305] = 305,
   [306] = 306,
   [307] = 307,
@@ -2388,19 +2444,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [320] = 320,
   [321] = 321,
   [322] = 322,
-  [323] = 323,
+  [323] = 278,
   [324] = 324,
   [325] = 325,
   [326] = 326,
   [327] = 327,
   [328] = 328,
-  [329] = 283,
-  [330] = 284,
+  [329] = 329,
+  [330] = 330,
   [331] = 331,
   [332] = 332,
   [333] = 333,
-  [334] = 334,
-  [335] = 335,
+  [334] = 288,
+  [335] = 289,
   [336] = 336,
   [337] = 337,
   [338] = 338,
@@ -2411,29 +2467,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [343] = 343,
   [344] = 344,
   [345] = 345,
-  [346] = 341,
-  [347] = 342,
-  [348] = 306,
-  [349] = 344,
+  [346] = 346,
+  [347] = 347,
+  [348] = 348,
+  [349] = 349,
   [350] = 350,
   [351] = 351,
-  [352] = 10,
-  [353] = 353,
-  [354] = 353,
-  [355] = 355,
+  [352] = 352,
+  [353] = 277,
+  [354] = 316,
+  [355] = 320,
   [356] = 356,
   [357] = 357,
-  [358] = 358,
+  [358] = 357,
   [359] = 359,
   [360] = 360,
-  [361] = 356,
-  [362] = 358,
+  [361] = 361,
+  [362] = 362,
   [363] = 8,
-  [364] = 364,
+  [364] = 9,
   [365] = 365,
-  [366] = 366,
+  [366] = 361,
   [367] = 367,
-  [368] = 368,
+  [368] = 362,
   [369] = 369,
   [370] = 370,
   [371] = 371,
@@ -2444,13 +2500,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [376] = 376,
   [377] = 377,
   [378] = 378,
-  [379] = 374,
+  [379] = 379,
   [380] = 380,
   [381] = 381,
   [382] = 382,
   [383] = 383,
   [384] = 384,
-  [385] = 385,
+  [385] = 383,
   [386] = 386,
   [387] = 387,
   [388] = 388,
@@ -2460,16 +2516,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [392] = 392,
   [393] = 393,
   [394] = 394,
-  [395] = 391,
+  [395] = 395,
   [396] = 396,
   [397] = 397,
-  [398] = 396,
+  [398] = 398,
   [399] = 399,
   [400] = 400,
-  [401] = 384,
-  [402] = 388,
-  [403] = 403,
+  [401] = 391,
+  [402] = 402,
+  [403] = 402,
   [404] = 404,
+  [405] = 405,
+  [406] = 406,
+  [407] = 397,
+  [408] = 387,
+  [409] = 409,
+  [410] = 410,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2477,68 +2539,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        ',', 346,
-        '-', 317,
-        '.', 351,
-        '/', 629,
-        '0', 630,
-        ';', 226,
-        '<', 229,
-        '=', 234,
-        '>', 230,
+        '\n', 238,
+        '"', 624,
+        '#', 629,
+        '%', 614,
+        '(', 610,
+        ')', 611,
+        '*', 613,
+        '+', 612,
+        ',', 357,
+        '-', 328,
+        '.', 362,
+        '/', 642,
+        '0', 643,
+        ';', 237,
+        '<', 240,
+        '=', 245,
+        '>', 241,
         '\\', 5,
-        'c', 544,
-        'd', 500,
-        'f', 569,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 480,
-        'n', 551,
-        'o', 521,
-        'p', 553,
-        'r', 502,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 598,
-        '}', 597,
+        'c', 555,
+        'd', 511,
+        'f', 580,
+        'g', 583,
+        'i', 506,
+        'l', 556,
+        'm', 491,
+        'n', 562,
+        'o', 532,
+        'p', 564,
+        'r', 513,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 609,
+        '}', 608,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(196);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(631);
+          lookahead == ' ') SKIP(207);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(644);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '>', 241,
         '\\', 5,
-        'c', 421,
-        'd', 436,
-        'i', 394,
-        'm', 361,
-        'o', 395,
-        'p', 455,
-        's', 438,
-        '{', 598,
+        'c', 432,
+        'd', 447,
+        'i', 405,
+        'm', 372,
+        'o', 406,
+        'p', 466,
+        's', 449,
+        '{', 609,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2547,66 +2609,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        ';', 237,
+        '>', 241,
         '\\', 5,
-        'c', 114,
-        'd', 137,
-        'i', 87,
-        'm', 43,
-        'o', 89,
-        'p', 155,
-        's', 139,
+        'c', 120,
+        'd', 143,
+        'i', 93,
+        'm', 48,
+        'o', 95,
+        'p', 162,
+        's', 145,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '>') ADVANCE(241);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(482);
+      if (lookahead == 'm') ADVANCE(493);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(631);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(631);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(620);
-      if (lookahead == '\r') ADVANCE(614);
-      if (lookahead != 0) ADVANCE(617);
+      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\r') ADVANCE(625);
+      if (lookahead != 0) ADVANCE(628);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(631);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(185);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(347);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '"') ADVANCE(624);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2614,12 +2678,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(292);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(335);
+      if (lookahead == '"') ADVANCE(624);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '\\') ADVANCE(346);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2627,40 +2691,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(347);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(615);
+      if (lookahead == '"') ADVANCE(624);
+      if (lookahead == '#') ADVANCE(626);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(616);
+          lookahead == ' ') ADVANCE(627);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(617);
+          lookahead != '\n') ADVANCE(628);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '(') ADVANCE(599);
-      if (lookahead == '-') ADVANCE(316);
-      if (lookahead == '0') ADVANCE(610);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '(') ADVANCE(610);
+      if (lookahead == '-') ADVANCE(327);
+      if (lookahead == '0') ADVANCE(621);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '.') ADVANCE(351);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '.') ADVANCE(362);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(412);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 'o') ADVANCE(423);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -2668,60 +2732,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '0') ADVANCE(608);
-      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '0') ADVANCE(619);
+      if (lookahead == ':') ADVANCE(645);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(13);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '=') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '=') ADVANCE(245);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '=') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '=') ADVANCE(245);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(123);
-      if (lookahead == 'r') ADVANCE(75);
+      if (lookahead == 'n') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(81);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(430);
-      if (lookahead == 'r') ADVANCE(380);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 'n') ADVANCE(441);
+      if (lookahead == 'r') ADVANCE(391);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
@@ -2729,4541 +2793,4683 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(109);
+      if (lookahead == 'o') ADVANCE(115);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(363);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(289);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(629);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(607);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(344);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(22);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(184);
+      ADVANCE_MAP(
+        '%', 640,
+        '.', 189,
+        ':', 204,
+        'B', 181,
+        'b', 181,
+        'G', 178,
+        'g', 178,
+        'K', 178,
+        'k', 178,
+        'M', 179,
+        'm', 179,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 23:
       ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        'B', 625,
-        'b', 625,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
+        '%', 640,
+        '.', 189,
+        'B', 37,
+        'b', 37,
+        'G', 178,
+        'g', 178,
+        'K', 178,
+        'k', 178,
+        'M', 179,
+        'm', 179,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
       END_STATE();
     case 24:
       ADVANCE_MAP(
-        '%', 627,
-        'B', 625,
-        'b', 625,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
+        '%', 640,
+        '.', 189,
+        'B', 181,
+        'b', 181,
+        'G', 178,
+        'g', 178,
+        'K', 178,
+        'k', 178,
+        'M', 179,
+        'm', 179,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 25:
-      if (lookahead == '-') ADVANCE(38);
+      ADVANCE_MAP(
+        '%', 640,
+        'B', 181,
+        'b', 181,
+        'G', 178,
+        'g', 178,
+        'K', 178,
+        'k', 178,
+        'M', 179,
+        'm', 179,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
-      if (lookahead == '.') ADVANCE(235);
+      ADVANCE_MAP(
+        '%', 640,
+        'B', 638,
+        'b', 638,
+        'G', 635,
+        'g', 635,
+        'K', 635,
+        'k', 635,
+        'M', 636,
+        'm', 636,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
-      if (lookahead == '.') ADVANCE(179);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (lookahead == '-') ADVANCE(43);
       END_STATE();
     case 28:
-      if (lookahead == '.') ADVANCE(181);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      if (lookahead == '.') ADVANCE(246);
       END_STATE();
     case 29:
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      if (lookahead == '.') ADVANCE(188);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
-      if (lookahead == ':') ADVANCE(178);
+      ADVANCE_MAP(
+        '.', 190,
+        'B', 633,
+        'b', 633,
+        'G', 637,
+        'g', 637,
+        'K', 637,
+        'k', 637,
+        'M', 637,
+        'm', 637,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
-      if (lookahead == ':') ADVANCE(178);
+      if (lookahead == '.') ADVANCE(191);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(645);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(185);
+      if (lookahead == ':') ADVANCE(187);
       END_STATE();
     case 34:
       if (lookahead == ':') ADVANCE(187);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(189);
+      if (lookahead == ':') ADVANCE(204);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(204);
+      if (lookahead == 'v') ADVANCE(302);
       END_STATE();
     case 37:
-      if (lookahead == '>') ADVANCE(277);
+      if (lookahead == ':') ADVANCE(204);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(184);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(183);
       END_STATE();
     case 38:
-      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == ':') ADVANCE(196);
       END_STATE();
     case 39:
-      if (lookahead == ']') ADVANCE(30);
+      if (lookahead == ':') ADVANCE(198);
+      END_STATE();
+    case 40:
+      if (lookahead == ':') ADVANCE(200);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(202);
+      END_STATE();
+    case 42:
+      if (lookahead == '>') ADVANCE(288);
+      END_STATE();
+    case 43:
+      if (lookahead == '>') ADVANCE(254);
+      END_STATE();
+    case 44:
+      if (lookahead == ']') ADVANCE(33);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
-      END_STATE();
-    case 40:
-      if (lookahead == 'a') ADVANCE(51);
-      END_STATE();
-    case 41:
-      if (lookahead == 'a') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(301);
-      END_STATE();
-    case 42:
-      if (lookahead == 'a') ADVANCE(282);
-      END_STATE();
-    case 43:
-      if (lookahead == 'a') ADVANCE(144);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(144);
-      if (lookahead == 'o') ADVANCE(61);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(56);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(53);
-      if (lookahead == 'm') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(312);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(110);
+      if (lookahead == 'a') ADVANCE(293);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(150);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(66);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(148);
+      if (lookahead == 'a') ADVANCE(58);
       END_STATE();
     case 51:
-      if (lookahead == 'b') ADVANCE(104);
+      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'm') ADVANCE(138);
       END_STATE();
     case 52:
-      if (lookahead == 'c') ADVANCE(265);
+      if (lookahead == 'a') ADVANCE(116);
       END_STATE();
     case 53:
-      if (lookahead == 'c') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(108);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(285);
+      if (lookahead == 'a') ADVANCE(62);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'a') ADVANCE(155);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(101);
+      if (lookahead == 'b') ADVANCE(110);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(86);
+      if (lookahead == 'c') ADVANCE(276);
       END_STATE();
     case 58:
-      if (lookahead == 'd') ADVANCE(250);
+      if (lookahead == 'c') ADVANCE(91);
       END_STATE();
     case 59:
-      if (lookahead == 'd') ADVANCE(250);
-      if (lookahead == 'i') ADVANCE(79);
-      if (lookahead == 'p') ADVANCE(135);
+      if (lookahead == 'c') ADVANCE(296);
       END_STATE();
     case 60:
-      if (lookahead == 'd') ADVANCE(330);
+      if (lookahead == 'c') ADVANCE(53);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(66);
-      END_STATE();
-    case 62:
-      if (lookahead == 'd') ADVANCE(150);
-      END_STATE();
-    case 63:
-      if (lookahead == 'e') ADVANCE(169);
-      END_STATE();
-    case 64:
-      if (lookahead == 'e') ADVANCE(169);
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(83);
-      END_STATE();
-    case 65:
-      if (lookahead == 'e') ADVANCE(46);
-      END_STATE();
-    case 66:
-      if (lookahead == 'e') ADVANCE(247);
-      END_STATE();
-    case 67:
-      if (lookahead == 'e') ADVANCE(231);
-      END_STATE();
-    case 68:
-      if (lookahead == 'e') ADVANCE(253);
-      END_STATE();
-    case 69:
-      if (lookahead == 'e') ADVANCE(313);
-      END_STATE();
-    case 70:
-      if (lookahead == 'e') ADVANCE(108);
-      END_STATE();
-    case 71:
-      if (lookahead == 'e') ADVANCE(81);
-      if (lookahead == 'i') ADVANCE(129);
-      END_STATE();
-    case 72:
-      if (lookahead == 'e') ADVANCE(81);
-      if (lookahead == 'i') ADVANCE(129);
-      if (lookahead == 'o') ADVANCE(162);
-      END_STATE();
-    case 73:
-      if (lookahead == 'e') ADVANCE(49);
-      END_STATE();
-    case 74:
-      if (lookahead == 'e') ADVANCE(103);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(45);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(165);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(165);
-      if (lookahead == 'o') ADVANCE(61);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(142);
-      END_STATE();
-    case 79:
-      if (lookahead == 'f') ADVANCE(303);
-      END_STATE();
-    case 80:
-      if (lookahead == 'f') ADVANCE(306);
-      END_STATE();
-    case 81:
-      if (lookahead == 'f') ADVANCE(321);
-      END_STATE();
-    case 82:
-      if (lookahead == 'f') ADVANCE(94);
-      END_STATE();
-    case 83:
-      if (lookahead == 'f') ADVANCE(94);
-      if (lookahead == 't') ADVANCE(268);
-      END_STATE();
-    case 84:
-      if (lookahead == 'g') ADVANCE(69);
-      END_STATE();
-    case 85:
-      if (lookahead == 'h') ADVANCE(237);
-      END_STATE();
-    case 86:
-      if (lookahead == 'h') ADVANCE(240);
-      END_STATE();
-    case 87:
-      if (lookahead == 'i') ADVANCE(79);
-      END_STATE();
-    case 88:
-      if (lookahead == 'i') ADVANCE(79);
-      if (lookahead == 'p') ADVANCE(135);
-      END_STATE();
-    case 89:
-      if (lookahead == 'i') ADVANCE(80);
-      END_STATE();
-    case 90:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'n') ADVANCE(244);
-      END_STATE();
-    case 91:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'n') ADVANCE(105);
-      END_STATE();
-    case 92:
-      if (lookahead == 'i') ADVANCE(62);
-      END_STATE();
-    case 93:
-      if (lookahead == 'i') ADVANCE(112);
-      END_STATE();
-    case 94:
-      if (lookahead == 'i') ADVANCE(74);
-      END_STATE();
-    case 95:
-      if (lookahead == 'i') ADVANCE(54);
-      END_STATE();
-    case 96:
-      if (lookahead == 'i') ADVANCE(42);
-      END_STATE();
-    case 97:
-      if (lookahead == 'i') ADVANCE(160);
-      END_STATE();
-    case 98:
-      if (lookahead == 'k') ADVANCE(340);
-      END_STATE();
-    case 99:
-      if (lookahead == 'k') ADVANCE(309);
-      END_STATE();
-    case 100:
-      if (lookahead == 'k') ADVANCE(288);
-      END_STATE();
-    case 101:
-      if (lookahead == 'k') ADVANCE(168);
-      END_STATE();
-    case 102:
-      if (lookahead == 'l') ADVANCE(259);
-      END_STATE();
-    case 103:
-      if (lookahead == 'l') ADVANCE(60);
-      END_STATE();
-    case 104:
-      if (lookahead == 'l') ADVANCE(67);
-      END_STATE();
-    case 105:
-      if (lookahead == 'l') ADVANCE(93);
-      END_STATE();
-    case 106:
-      if (lookahead == 'm') ADVANCE(50);
-      END_STATE();
-    case 107:
-      if (lookahead == 'm') ADVANCE(297);
-      END_STATE();
-    case 108:
-      if (lookahead == 'm') ADVANCE(132);
-      END_STATE();
-    case 109:
-      if (lookahead == 'n') ADVANCE(244);
-      END_STATE();
-    case 110:
-      if (lookahead == 'n') ADVANCE(84);
-      END_STATE();
-    case 111:
-      if (lookahead == 'n') ADVANCE(161);
-      END_STATE();
-    case 112:
-      if (lookahead == 'n') ADVANCE(100);
-      END_STATE();
-    case 113:
-      if (lookahead == 'n') ADVANCE(105);
-      END_STATE();
-    case 114:
-      if (lookahead == 'o') ADVANCE(166);
-      if (lookahead == 't') ADVANCE(343);
-      END_STATE();
-    case 115:
-      if (lookahead == 'o') ADVANCE(56);
-      END_STATE();
-    case 116:
-      if (lookahead == 'o') ADVANCE(61);
-      END_STATE();
-    case 117:
-      if (lookahead == 'o') ADVANCE(101);
-      END_STATE();
-    case 118:
-      if (lookahead == 'o') ADVANCE(262);
-      END_STATE();
-    case 119:
-      if (lookahead == 'o') ADVANCE(324);
-      END_STATE();
-    case 120:
-      if (lookahead == 'o') ADVANCE(167);
-      END_STATE();
-    case 121:
+      if (lookahead == 'c') ADVANCE(53);
       if (lookahead == 'o') ADVANCE(107);
       END_STATE();
+    case 62:
+      if (lookahead == 'c') ADVANCE(92);
+      END_STATE();
+    case 63:
+      if (lookahead == 'd') ADVANCE(261);
+      END_STATE();
+    case 64:
+      if (lookahead == 'd') ADVANCE(261);
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'p') ADVANCE(141);
+      END_STATE();
+    case 65:
+      if (lookahead == 'd') ADVANCE(341);
+      END_STATE();
+    case 66:
+      if (lookahead == 'd') ADVANCE(71);
+      END_STATE();
+    case 67:
+      if (lookahead == 'd') ADVANCE(157);
+      END_STATE();
+    case 68:
+      if (lookahead == 'e') ADVANCE(176);
+      END_STATE();
+    case 69:
+      if (lookahead == 'e') ADVANCE(176);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(89);
+      END_STATE();
+    case 70:
+      if (lookahead == 'e') ADVANCE(51);
+      END_STATE();
+    case 71:
+      if (lookahead == 'e') ADVANCE(258);
+      END_STATE();
+    case 72:
+      if (lookahead == 'e') ADVANCE(242);
+      END_STATE();
+    case 73:
+      if (lookahead == 'e') ADVANCE(264);
+      END_STATE();
+    case 74:
+      if (lookahead == 'e') ADVANCE(324);
+      END_STATE();
+    case 75:
+      if (lookahead == 'e') ADVANCE(36);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(89);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(114);
+      END_STATE();
+    case 77:
+      if (lookahead == 'e') ADVANCE(87);
+      if (lookahead == 'i') ADVANCE(135);
+      END_STATE();
+    case 78:
+      if (lookahead == 'e') ADVANCE(87);
+      if (lookahead == 'i') ADVANCE(135);
+      if (lookahead == 'o') ADVANCE(169);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(54);
+      END_STATE();
+    case 80:
+      if (lookahead == 'e') ADVANCE(109);
+      END_STATE();
+    case 81:
+      if (lookahead == 'e') ADVANCE(50);
+      END_STATE();
+    case 82:
+      if (lookahead == 'e') ADVANCE(172);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(66);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(148);
+      END_STATE();
+    case 85:
+      if (lookahead == 'f') ADVANCE(314);
+      END_STATE();
+    case 86:
+      if (lookahead == 'f') ADVANCE(317);
+      END_STATE();
+    case 87:
+      if (lookahead == 'f') ADVANCE(332);
+      END_STATE();
+    case 88:
+      if (lookahead == 'f') ADVANCE(100);
+      END_STATE();
+    case 89:
+      if (lookahead == 'f') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(279);
+      END_STATE();
+    case 90:
+      if (lookahead == 'g') ADVANCE(74);
+      END_STATE();
+    case 91:
+      if (lookahead == 'h') ADVANCE(248);
+      END_STATE();
+    case 92:
+      if (lookahead == 'h') ADVANCE(251);
+      END_STATE();
+    case 93:
+      if (lookahead == 'i') ADVANCE(85);
+      END_STATE();
+    case 94:
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'p') ADVANCE(141);
+      END_STATE();
+    case 95:
+      if (lookahead == 'i') ADVANCE(86);
+      END_STATE();
+    case 96:
+      if (lookahead == 'i') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(255);
+      END_STATE();
+    case 97:
+      if (lookahead == 'i') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(111);
+      END_STATE();
+    case 98:
+      if (lookahead == 'i') ADVANCE(67);
+      END_STATE();
+    case 99:
+      if (lookahead == 'i') ADVANCE(118);
+      END_STATE();
+    case 100:
+      if (lookahead == 'i') ADVANCE(80);
+      END_STATE();
+    case 101:
+      if (lookahead == 'i') ADVANCE(59);
+      END_STATE();
+    case 102:
+      if (lookahead == 'i') ADVANCE(47);
+      END_STATE();
+    case 103:
+      if (lookahead == 'i') ADVANCE(167);
+      END_STATE();
+    case 104:
+      if (lookahead == 'k') ADVANCE(351);
+      END_STATE();
+    case 105:
+      if (lookahead == 'k') ADVANCE(320);
+      END_STATE();
+    case 106:
+      if (lookahead == 'k') ADVANCE(299);
+      END_STATE();
+    case 107:
+      if (lookahead == 'k') ADVANCE(175);
+      END_STATE();
+    case 108:
+      if (lookahead == 'l') ADVANCE(270);
+      END_STATE();
+    case 109:
+      if (lookahead == 'l') ADVANCE(65);
+      END_STATE();
+    case 110:
+      if (lookahead == 'l') ADVANCE(72);
+      END_STATE();
+    case 111:
+      if (lookahead == 'l') ADVANCE(99);
+      END_STATE();
+    case 112:
+      if (lookahead == 'm') ADVANCE(55);
+      END_STATE();
+    case 113:
+      if (lookahead == 'm') ADVANCE(308);
+      END_STATE();
+    case 114:
+      if (lookahead == 'm') ADVANCE(138);
+      END_STATE();
+    case 115:
+      if (lookahead == 'n') ADVANCE(255);
+      END_STATE();
+    case 116:
+      if (lookahead == 'n') ADVANCE(90);
+      END_STATE();
+    case 117:
+      if (lookahead == 'n') ADVANCE(168);
+      END_STATE();
+    case 118:
+      if (lookahead == 'n') ADVANCE(106);
+      END_STATE();
+    case 119:
+      if (lookahead == 'n') ADVANCE(111);
+      END_STATE();
+    case 120:
+      if (lookahead == 'o') ADVANCE(173);
+      if (lookahead == 't') ADVANCE(354);
+      END_STATE();
+    case 121:
+      if (lookahead == 'o') ADVANCE(61);
+      END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(66);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == 'o') ADVANCE(107);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(273);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(141);
-      if (lookahead == 'r') ADVANCE(72);
+      if (lookahead == 'o') ADVANCE(335);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(151);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(113);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(152);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(153);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(147);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(78);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(158);
       END_STATE();
     case 133:
-      if (lookahead == 'p') ADVANCE(256);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 134:
-      if (lookahead == 'p') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(159);
       END_STATE();
     case 135:
-      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(82);
+      if (lookahead == 'o') ADVANCE(123);
       END_STATE();
     case 137:
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(128);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(128);
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'p') ADVANCE(267);
       END_STATE();
     case 140:
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'p') ADVANCE(305);
       END_STATE();
     case 141:
-      if (lookahead == 'r') ADVANCE(157);
+      if (lookahead == 'p') ADVANCE(160);
       END_STATE();
     case 142:
-      if (lookahead == 'r') ADVANCE(347);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(88);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(71);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(163);
       END_STATE();
     case 144:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'p') ADVANCE(134);
       END_STATE();
     case 145:
-      if (lookahead == 'r') ADVANCE(121);
-      if (lookahead == 'w') ADVANCE(106);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(73);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(97);
+      if (lookahead == 'r') ADVANCE(164);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(358);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(120);
+      if (lookahead == 'r') ADVANCE(77);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(47);
+      if (lookahead == 'r') ADVANCE(104);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'w') ADVANCE(112);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'w') ADVANCE(112);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(79);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
     case 156:
-      if (lookahead == 't') ADVANCE(268);
+      if (lookahead == 'r') ADVANCE(126);
       END_STATE();
     case 157:
-      if (lookahead == 't') ADVANCE(337);
+      if (lookahead == 'r') ADVANCE(52);
       END_STATE();
     case 158:
-      if (lookahead == 't') ADVANCE(274);
+      if (lookahead == 'r') ADVANCE(165);
       END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(271);
+      if (lookahead == 'r') ADVANCE(166);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(170);
+      if (lookahead == 'r') ADVANCE(137);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(78);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 162:
-      if (lookahead == 't') ADVANCE(118);
+      if (lookahead == 'r') ADVANCE(128);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(68);
+      if (lookahead == 't') ADVANCE(279);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(348);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(154);
+      if (lookahead == 't') ADVANCE(285);
       END_STATE();
     case 166:
-      if (lookahead == 'u') ADVANCE(111);
+      if (lookahead == 't') ADVANCE(282);
       END_STATE();
     case 167:
-      if (lookahead == 'u') ADVANCE(133);
+      if (lookahead == 't') ADVANCE(177);
       END_STATE();
     case 168:
-      if (lookahead == 'u') ADVANCE(134);
+      if (lookahead == 't') ADVANCE(84);
       END_STATE();
     case 169:
-      if (lookahead == 'v') ADVANCE(291);
+      if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 170:
-      if (lookahead == 'y') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(73);
       END_STATE();
     case 171:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(125);
       END_STATE();
     case 172:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
+      if (lookahead == 't') ADVANCE(161);
       END_STATE();
     case 173:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(626);
+      if (lookahead == 'u') ADVANCE(117);
       END_STATE();
     case 174:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(621);
+      if (lookahead == 'u') ADVANCE(139);
       END_STATE();
     case 175:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(621);
+      if (lookahead == 'u') ADVANCE(140);
       END_STATE();
     case 176:
+      if (lookahead == 'v') ADVANCE(302);
+      END_STATE();
+    case 177:
+      if (lookahead == 'y') ADVANCE(329);
+      END_STATE();
+    case 178:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(181);
+      END_STATE();
+    case 179:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(181);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(639);
+      END_STATE();
+    case 180:
+      ADVANCE_MAP(
+        'B', 633,
+        'b', 633,
+        'G', 637,
+        'g', 637,
+        'K', 637,
+        'k', 637,
+        'M', 637,
+        'm', 637,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(180);
+      END_STATE();
+    case 181:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(184);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(183);
+      END_STATE();
+    case 182:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(639);
+      END_STATE();
+    case 183:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(632);
+      END_STATE();
+    case 184:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(632);
+      END_STATE();
+    case 185:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(185);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
-      END_STATE();
-    case 177:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 178:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
-      END_STATE();
-    case 179:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
-      END_STATE();
-    case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
-      END_STATE();
-    case 182:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
-      END_STATE();
-    case 183:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(628);
-      END_STATE();
-    case 184:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      END_STATE();
-    case 185:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(183);
+          lookahead != '>') ADVANCE(347);
       END_STATE();
     case 186:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 187:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(186);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(361);
       END_STATE();
     case 188:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 189:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 190:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(180);
       END_STATE();
     case 191:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 192:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(623);
       END_STATE();
     case 194:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(641);
+      END_STATE();
+    case 195:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 196:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+      END_STATE();
+    case 197:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 198:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(197);
+      END_STATE();
+    case 199:
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
-    case 195:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(617);
-      END_STATE();
-    case 196:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        ',', 346,
-        '-', 317,
-        '/', 312,
-        '0', 610,
-        ';', 226,
-        '<', 229,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        'c', 544,
-        'd', 500,
-        'f', 569,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 480,
-        'n', 551,
-        'o', 521,
-        'p', 553,
-        'r', 502,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(196);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 197:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 26,
-        '/', 312,
-        '0', 604,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(197);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(605);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 198:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 26,
-        '/', 312,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        't', 478,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(198);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 199:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 351,
-        '/', 312,
-        '0', 606,
-        ':', 632,
-        ';', 226,
-        '<', 25,
-        '>', 230,
-        '[', 194,
-        '\\', 5,
-        'm', 482,
-        't', 478,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
     case 200:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '/', 312,
-        '0', 606,
-        ':', 632,
-        ';', 226,
-        '<', 25,
-        '>', 230,
-        '[', 194,
-        '\\', 5,
-        'm', 482,
-        't', 478,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
       END_STATE();
     case 201:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ',', 346,
-        '-', 316,
-        '/', 312,
-        ';', 226,
-        '<', 229,
-        '>', 230,
-        '\\', 5,
-        'c', 114,
-        'd', 64,
-        'f', 145,
-        'g', 149,
-        'i', 59,
-        'l', 115,
-        'm', 44,
-        'n', 123,
-        'o', 90,
-        'p', 125,
-        'r', 65,
-        's', 139,
-        't', 41,
-        'u', 92,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(201);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 202:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 317,
-        '.', 351,
-        '/', 312,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(201);
       END_STATE();
     case 203:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 317,
-        '/', 312,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 204:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 37,
-        '.', 351,
-        '/', 629,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(206);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(203);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 37,
-        '0', 610,
-        ';', 226,
-        '<', 228,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        'd', 64,
-        'f', 145,
-        'g', 149,
-        'i', 59,
-        'l', 115,
-        'm', 77,
-        'n', 123,
-        'o', 91,
-        'p', 125,
-        'r', 65,
-        's', 139,
-        't', 41,
-        'u', 92,
-        'v', 96,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(225);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(628);
+      END_STATE();
+    case 207:
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 37,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 238,
+        '"', 624,
+        '#', 629,
+        '%', 614,
+        '(', 610,
+        ')', 611,
+        '*', 613,
+        '+', 612,
+        ',', 357,
+        '-', 328,
+        '/', 323,
+        '0', 621,
+        ';', 237,
+        '<', 240,
+        '=', 245,
+        '>', 241,
         '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
+        'c', 555,
+        'd', 511,
+        'f', 580,
+        'g', 583,
+        'i', 506,
+        'l', 556,
+        'm', 491,
+        'n', 562,
+        'o', 532,
+        'p', 564,
+        'r', 513,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 607,
+        '}', 608,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(206);
+          lookahead == ' ') SKIP(207);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 208:
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '%', 614,
+        '(', 610,
+        ')', 611,
+        '*', 613,
+        '+', 612,
+        '-', 327,
+        '.', 28,
+        '/', 323,
+        '0', 615,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '=', 245,
+        '>', 241,
+        '\\', 5,
+        '{', 607,
+        '}', 608,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(208);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
-    case 207:
-      if (eof) ADVANCE(225);
+    case 209:
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        '/', 629,
-        ';', 226,
-        '<', 229,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '%', 614,
+        ')', 611,
+        '*', 613,
+        '+', 612,
+        '-', 327,
+        '.', 28,
+        '/', 323,
+        '0', 619,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        '{', 598,
+        't', 489,
+        '{', 607,
+        '}', 608,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(209);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 210:
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '%', 614,
+        '*', 613,
+        '+', 612,
+        '-', 327,
+        '.', 362,
+        '/', 323,
+        '0', 617,
+        ':', 645,
+        ';', 237,
+        '<', 27,
+        '>', 241,
+        '[', 205,
+        '\\', 5,
+        'm', 493,
+        't', 489,
+        '{', 607,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(211);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 211:
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '%', 614,
+        '*', 613,
+        '+', 612,
+        '-', 327,
+        '/', 323,
+        '0', 617,
+        ':', 645,
+        ';', 237,
+        '<', 27,
+        '>', 241,
+        '[', 205,
+        '\\', 5,
+        'm', 493,
+        't', 489,
+        '{', 607,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(211);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 212:
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ',', 357,
+        '-', 327,
+        '/', 323,
+        ';', 237,
+        '<', 240,
+        '>', 241,
+        '\\', 5,
+        'c', 120,
+        'd', 69,
+        'f', 151,
+        'g', 156,
+        'i', 64,
+        'l', 121,
+        'm', 49,
+        'n', 129,
+        'o', 96,
+        'p', 131,
+        'r', 70,
+        's', 145,
+        't', 46,
+        'u', 98,
+        '{', 609,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(213);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 208:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'd', 374,
-        'g', 453,
-        'i', 369,
-        'l', 422,
-        'p', 429,
-        'r', 378,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(216);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 209:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'm', 426,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 210:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 211:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
-        '\\', 5,
-        'd', 435,
-        'f', 447,
-        'i', 393,
-        'l', 424,
-        'o', 395,
-        'p', 440,
-        's', 439,
-        't', 353,
-        'u', 391,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 212:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
-        '\\', 5,
-        'd', 374,
-        'l', 424,
-        'm', 383,
-        'o', 414,
-        's', 442,
-        't', 354,
-        'v', 399,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
       END_STATE();
     case 213:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(229);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ',', 357,
+        '-', 327,
+        '/', 323,
+        ';', 237,
+        '<', 240,
+        '>', 241,
+        '\\', 5,
+        'c', 120,
+        'd', 69,
+        'f', 151,
+        'g', 156,
+        'i', 64,
+        'l', 121,
+        'm', 49,
+        'n', 129,
+        'o', 96,
+        'p', 131,
+        'r', 70,
+        's', 145,
+        't', 46,
+        'u', 98,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(213);
       END_STATE();
     case 214:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '-', 328,
+        '.', 362,
+        '/', 323,
+        '0', 619,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        'c', 544,
-        'd', 564,
-        'i', 519,
-        'm', 482,
-        'o', 523,
-        'p', 579,
-        's', 565,
-        '{', 598,
+        'c', 484,
+        'd', 483,
+        'f', 485,
+        'g', 583,
+        'i', 506,
+        'l', 556,
+        'm', 492,
+        'o', 533,
+        'p', 564,
+        'r', 518,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 607,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(215);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 215:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '-', 328,
+        '/', 323,
+        '0', 619,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        'c', 544,
-        'd', 564,
-        'i', 519,
-        'm', 482,
-        'o', 523,
-        'p', 579,
-        's', 565,
+        'c', 484,
+        'd', 483,
+        'f', 485,
+        'g', 583,
+        'i', 506,
+        'l', 556,
+        'm', 492,
+        'o', 533,
+        'p', 564,
+        'r', 518,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 607,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(215);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 216:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '-', 42,
+        '.', 362,
+        '/', 642,
+        '0', 619,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        'd', 63,
-        'g', 149,
-        'i', 58,
-        'l', 127,
-        'p', 124,
-        'r', 70,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(216);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'd', 501,
-        'g', 572,
-        'i', 496,
+        'c', 484,
+        'd', 483,
+        'f', 485,
+        'g', 583,
+        'i', 506,
         'l', 556,
-        'p', 554,
-        'r', 507,
+        'm', 492,
+        'o', 533,
+        'p', 564,
+        'r', 518,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 607,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(217);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 217:
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '-', 42,
+        '0', 619,
+        ':', 645,
+        ';', 237,
+        '<', 239,
+        '>', 241,
+        '\\', 5,
+        'c', 484,
+        'd', 483,
+        'f', 485,
+        'g', 583,
+        'i', 506,
+        'l', 556,
+        'm', 492,
+        'o', 533,
+        'p', 564,
+        'r', 518,
+        's', 576,
+        't', 488,
+        'u', 535,
+        'v', 531,
+        '{', 607,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(217);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 218:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(116);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '-', 42,
+        ';', 237,
+        '<', 239,
+        '=', 245,
+        '>', 241,
+        '\\', 5,
+        'd', 75,
+        'f', 152,
+        'g', 156,
+        'i', 64,
+        'l', 121,
+        'm', 83,
+        'n', 129,
+        'o', 97,
+        'p', 131,
+        'r', 70,
+        's', 145,
+        't', 46,
+        'u', 98,
+        'v', 102,
+        '{', 607,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(218);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(195);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
       END_STATE();
     case 219:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        '/', 642,
+        ';', 237,
+        '<', 240,
+        '>', 241,
+        '\\', 5,
+        '{', 609,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
+          lookahead == ' ') SKIP(226);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 220:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        'd', 136,
-        'f', 145,
-        'i', 88,
-        'l', 130,
-        'o', 89,
-        'p', 143,
-        's', 138,
-        't', 41,
-        'u', 92,
+        'd', 385,
+        'g', 464,
+        'i', 380,
+        'l', 433,
+        'p', 440,
+        'r', 389,
+        '{', 609,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
+          lookahead == ' ') SKIP(227);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(236);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '<', 239,
+        '>', 241,
         '\\', 5,
-        'd', 63,
-        'l', 130,
-        'm', 76,
-        'o', 113,
-        's', 140,
-        't', 40,
-        'v', 96,
+        'm', 437,
+        '{', 609,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
+          lookahead == ' ') SKIP(229);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(546);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '<', 239,
+        '>', 241,
+        '\\', 5,
+        '{', 609,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(230);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 223:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(540);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '>', 241,
+        '\\', 5,
+        'd', 446,
+        'f', 458,
+        'i', 404,
+        'l', 435,
+        'o', 406,
+        'p', 451,
+        's', 450,
+        't', 364,
+        'u', 402,
+        '{', 609,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(231);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 224:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(554);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '.', 362,
+        ';', 237,
+        '>', 241,
+        '\\', 5,
+        'd', 385,
+        'l', 435,
+        'm', 394,
+        'o', 425,
+        's', 453,
+        't', 365,
+        'v', 410,
+        '{', 609,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(232);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        '0', 621,
+        ';', 237,
+        '<', 239,
+        '>', 241,
+        '\\', 5,
+        'c', 555,
+        'd', 575,
+        'i', 530,
+        'm', 493,
+        'o', 534,
+        'p', 590,
+        's', 576,
+        '{', 607,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(225);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 226:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '<') ADVANCE(240);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(226);
       END_STATE();
     case 227:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ';', 237,
+        '<', 239,
+        '>', 241,
+        '\\', 5,
+        'd', 68,
+        'g', 156,
+        'i', 63,
+        'l', 133,
+        'p', 130,
+        'r', 76,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(227);
       END_STATE();
     case 228:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ';', 237,
+        '<', 239,
+        '>', 241,
+        '\\', 5,
+        'd', 512,
+        'g', 583,
+        'i', 507,
+        'l', 567,
+        'p', 565,
+        'r', 518,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(228);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(38);
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '<') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(122);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_GT);
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '<') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(230);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_table);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ';', 237,
+        '>', 241,
+        '\\', 5,
+        'd', 142,
+        'f', 151,
+        'i', 94,
+        'l', 136,
+        'o', 95,
+        'p', 149,
+        's', 144,
+        't', 46,
+        'u', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (eof) ADVANCE(236);
+      ADVANCE_MAP(
+        '\n', 238,
+        '#', 629,
+        ';', 237,
+        '>', 241,
+        '\\', 5,
+        'd', 68,
+        'l', 136,
+        'm', 82,
+        'o', 119,
+        's', 146,
+        't', 45,
+        'v', 102,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
       END_STATE();
     case 233:
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(557);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 234:
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(236);
+      if (lookahead == '\n') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == ';') ADVANCE(237);
+      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(565);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 236:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 237:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(43);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 243:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 244:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(236);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_on);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 245:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 246:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(247);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 257:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 258:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 269:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 270:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 281:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
-    case 271:
+    case 282:
       ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
-    case 272:
+    case 283:
       ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
-    case 273:
+    case 284:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
-    case 274:
+    case 285:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 275:
+    case 286:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
-    case 276:
+    case 287:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
-    case 277:
+    case 288:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 278:
+    case 289:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(280);
+      if (lookahead == ':') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(289);
       END_STATE();
-    case 279:
+    case 290:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(290);
       END_STATE();
-    case 280:
+    case 291:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(290);
       END_STATE();
-    case 281:
+    case 292:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(292);
       END_STATE();
     case 293:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 304:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(328);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(327);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(329);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 305:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(339);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(338);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(340);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 316:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_DASH);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 320:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(288);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 331:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 332:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 343:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
-    case 333:
+    case 344:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(344);
       END_STATE();
-    case 334:
+    case 345:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
       END_STATE();
-    case 335:
+    case 346:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(631);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(185);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(347);
       END_STATE();
-    case 336:
+    case 347:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(185);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_counter);
+          lookahead != '>') ADVANCE(347);
       END_STATE();
     case 348:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 359:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
-    case 349:
+    case 360:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
-    case 350:
+    case 361:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(361);
       END_STATE();
-    case 351:
+    case 362:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 352:
+    case 363:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(362);
-      if (lookahead == 'o') ADVANCE(302);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(284);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(404);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(365);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(448);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(267);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(363);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == 'a') ADVANCE(373);
+      if (lookahead == 'o') ADVANCE(313);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 365:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(389);
+      if (lookahead == 'a') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 366:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(390);
+      if (lookahead == 'a') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(357);
+      if (lookahead == 'a') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(332);
+      if (lookahead == 'a') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(252);
+      if (lookahead == 'a') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(444);
+      if (lookahead == 'a') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(376);
+      if (lookahead == 'a') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'a') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(315);
+      if (lookahead == 'b') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == 'c') ADVANCE(278);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 375:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(249);
+      if (lookahead == 'c') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 377:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == 'c') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 378:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(410);
+      if (lookahead == 'c') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
-      if (lookahead == 'i') ADVANCE(427);
+      if (lookahead == 'd') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 380:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == 'd') ADVANCE(263);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == 'd') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(443);
+      if (lookahead == 'd') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 383:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(465);
+      if (lookahead == 'e') ADVANCE(244);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 384:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 385:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(323);
+      if (lookahead == 'e') ADVANCE(266);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == 'e') ADVANCE(260);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 389:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(239);
+      if (lookahead == 'e') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 390:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'e') ADVANCE(397);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(370);
+      if (lookahead == 'e') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(377);
+      if (lookahead == 'e') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
-      if (lookahead == 'p') ADVANCE(437);
+      if (lookahead == 'e') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 394:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 395:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(385);
+      if (lookahead == 'f') ADVANCE(316);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(364);
+      if (lookahead == 'f') ADVANCE(319);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(458);
+      if (lookahead == 'f') ADVANCE(334);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(413);
+      if (lookahead == 'f') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(356);
+      if (lookahead == 'g') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(467);
+      if (lookahead == 'h') ADVANCE(250);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(311);
+      if (lookahead == 'h') ADVANCE(253);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == 'i') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(261);
+      if (lookahead == 'i') ADVANCE(395);
+      if (lookahead == 'p') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(372);
+      if (lookahead == 'i') ADVANCE(396);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(398);
+      if (lookahead == 'i') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(360);
+      if (lookahead == 'i') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(428);
+      if (lookahead == 'i') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(388);
+      if (lookahead == 'k') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(246);
+      if (lookahead == 'k') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(403);
+      if (lookahead == 'k') ADVANCE(353);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(407);
+      if (lookahead == 'k') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(461);
+      if (lookahead == 'l') ADVANCE(272);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(400);
+      if (lookahead == 'l') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(326);
+      if (lookahead == 'l') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(264);
+      if (lookahead == 'l') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(441);
+      if (lookahead == 'm') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(409);
+      if (lookahead == 'm') ADVANCE(310);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'm') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == 'n') ADVANCE(399);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == 'n') ADVANCE(257);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(416);
+      if (lookahead == 'n') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(446);
+      if (lookahead == 'n') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'n') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(449);
+      if (lookahead == 'o') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == 'o') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(275);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(454);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == 'o') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(477);
+      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(473);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(427);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(382);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(460);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(296);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(258);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 435:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(419);
-      if (lookahead == 's') ADVANCE(387);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 436:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(419);
-      if (lookahead == 's') ADVANCE(459);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(450);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(425);
-      if (lookahead == 'r') ADVANCE(363);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(425);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(379);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'o') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(363);
+      if (lookahead == 'o') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(349);
+      if (lookahead == 'o') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(355);
+      if (lookahead == 'p') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(401);
+      if (lookahead == 'p') ADVANCE(269);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == 'p') ADVANCE(430);
+      if (lookahead == 's') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(420);
-      if (lookahead == 'w') ADVANCE(408);
+      if (lookahead == 'p') ADVANCE(430);
+      if (lookahead == 's') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
+      if (lookahead == 'p') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(397);
+      if (lookahead == 'p') ADVANCE(436);
+      if (lookahead == 'r') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(423);
+      if (lookahead == 'p') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(396);
+      if (lookahead == 'r') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == 'r') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(381);
+      if (lookahead == 'r') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == 'r') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'r') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(470);
+      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'w') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'r') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 'r') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(382);
+      if (lookahead == 'r') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == 'r') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(418);
+      if (lookahead == 'r') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(375);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == 'r') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(415);
+      if (lookahead == 'r') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(433);
+      if (lookahead == 't') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(434);
+      if (lookahead == 't') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(293);
+      if (lookahead == 't') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(320);
+      if (lookahead == 't') ADVANCE(281);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 471:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(350);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 472:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(393);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(429);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(386);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(462);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(426);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(445);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(331);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      END_STATE();
+    case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'e') ADVANCE(475);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(515);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'o') ADVANCE(590);
-      if (lookahead == 't') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'r') ADVANCE(550);
-      if (lookahead == 'w') ADVANCE(538);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'v') ADVANCE(292);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(488);
-      if (lookahead == 'o') ADVANCE(300);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(488);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (lookahead == 'e') ADVANCE(585);
-      if (lookahead == 'o') ADVANCE(498);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (lookahead == 'e') ADVANCE(585);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(490);
-      if (lookahead == 'm') ADVANCE(559);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'e') ADVANCE(486);
+      if (lookahead == 'p') ADVANCE(566);
+      if (lookahead == 's') ADVANCE(526);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(541);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'o') ADVANCE(601);
+      if (lookahead == 't') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(533);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 'w') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'v') ADVANCE(303);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(571);
+      if (lookahead == ':') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(535);
+      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == 'o') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(266);
+      if (lookahead == 'a') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(517);
+      if (lookahead == 'a') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(579);
+      if (lookahead == 'e') ADVANCE(596);
+      if (lookahead == 'o') ADVANCE(509);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(518);
+      if (lookahead == 'a') ADVANCE(579);
+      if (lookahead == 'e') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(485);
-      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == 'a') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(485);
+      if (lookahead == 'a') ADVANCE(501);
+      if (lookahead == 'm') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(251);
-      if (lookahead == 'i') ADVANCE(512);
-      if (lookahead == 'p') ADVANCE(563);
+      if (lookahead == 'a') ADVANCE(552);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(251);
+      if (lookahead == 'a') ADVANCE(544);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(331);
+      if (lookahead == 'a') ADVANCE(503);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(503);
+      if (lookahead == 'a') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(576);
+      if (lookahead == 'b') ADVANCE(546);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(593);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(515);
+      if (lookahead == 'c') ADVANCE(277);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(593);
+      if (lookahead == 'c') ADVANCE(528);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(483);
+      if (lookahead == 'c') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(248);
+      if (lookahead == 'c') ADVANCE(529);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(232);
+      if (lookahead == 'c') ADVANCE(496);
+      if (lookahead == 'o') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(254);
+      if (lookahead == 'c') ADVANCE(496);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(314);
+      if (lookahead == 'd') ADVANCE(262);
+      if (lookahead == 'i') ADVANCE(523);
+      if (lookahead == 'p') ADVANCE(574);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(539);
+      if (lookahead == 'd') ADVANCE(262);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(514);
-      if (lookahead == 'i') ADVANCE(557);
-      if (lookahead == 'o') ADVANCE(587);
+      if (lookahead == 'd') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(534);
+      if (lookahead == 'd') ADVANCE(514);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(486);
+      if (lookahead == 'd') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(604);
+      if (lookahead == 'p') ADVANCE(566);
+      if (lookahead == 's') ADVANCE(526);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(304);
+      if (lookahead == 'e') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(494);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(322);
+      if (lookahead == 'e') ADVANCE(259);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(527);
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(243);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(506);
+      if (lookahead == 'e') ADVANCE(265);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(238);
+      if (lookahead == 'e') ADVANCE(325);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(241);
+      if (lookahead == 'e') ADVANCE(550);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(512);
+      if (lookahead == 'e') ADVANCE(525);
+      if (lookahead == 'i') ADVANCE(568);
+      if (lookahead == 'o') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(479);
+      if (lookahead == 'e') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (lookahead == 'n') ADVANCE(245);
+      if (lookahead == 'e') ADVANCE(497);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (lookahead == 'n') ADVANCE(536);
+      if (lookahead == 'e') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
+      if (lookahead == 'f') ADVANCE(315);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(499);
+      if (lookahead == 'f') ADVANCE(318);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(491);
+      if (lookahead == 'f') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(543);
+      if (lookahead == 'f') ADVANCE(538);
+      if (lookahead == 't') ADVANCE(280);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(509);
+      if (lookahead == 'g') ADVANCE(517);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(584);
+      if (lookahead == 'h') ADVANCE(249);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(341);
+      if (lookahead == 'h') ADVANCE(252);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(523);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(289);
+      if (lookahead == 'i') ADVANCE(490);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(592);
+      if (lookahead == 'i') ADVANCE(524);
+      if (lookahead == 'n') ADVANCE(256);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(260);
+      if (lookahead == 'i') ADVANCE(524);
+      if (lookahead == 'n') ADVANCE(547);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(497);
+      if (lookahead == 'i') ADVANCE(524);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(504);
+      if (lookahead == 'i') ADVANCE(510);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(526);
+      if (lookahead == 'i') ADVANCE(502);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(487);
+      if (lookahead == 'i') ADVANCE(520);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(559);
+      if (lookahead == 'i') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(245);
+      if (lookahead == 'k') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(516);
+      if (lookahead == 'k') ADVANCE(321);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(586);
+      if (lookahead == 'k') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(531);
+      if (lookahead == 'k') ADVANCE(603);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(590);
-      if (lookahead == 't') ADVANCE(344);
+      if (lookahead == 'l') ADVANCE(271);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(493);
+      if (lookahead == 'l') ADVANCE(508);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == 'l') ADVANCE(515);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(263);
+      if (lookahead == 'l') ADVANCE(537);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(325);
+      if (lookahead == 'm') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(591);
+      if (lookahead == 'm') ADVANCE(498);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(537);
+      if (lookahead == 'm') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == 'n') ADVANCE(256);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(587);
+      if (lookahead == 'n') ADVANCE(527);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(567);
-      if (lookahead == 'r') ADVANCE(508);
+      if (lookahead == 'n') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == 'n') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(575);
+      if (lookahead == 'o') ADVANCE(601);
+      if (lookahead == 't') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(494);
+      if (lookahead == 'o') ADVANCE(504);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 'o') ADVANCE(509);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(274);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(588);
+      if (lookahead == 'o') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(602);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(548);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(578);
+      if (lookahead == 'r') ADVANCE(519);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 565:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(257);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 562:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(295);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(577);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 564:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 565:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(560);
-      if (lookahead == 'r') ADVANCE(489);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(348);
+      if (lookahead == 'o') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(581);
+      if (lookahead == 'o') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(529);
+      if (lookahead == 'o') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(550);
-      if (lookahead == 'w') ADVANCE(538);
+      if (lookahead == 'o') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'o') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == 'o') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(549);
+      if (lookahead == 'p') ADVANCE(268);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(525);
+      if (lookahead == 'p') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(528);
+      if (lookahead == 'p') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(582);
+      if (lookahead == 'p') ADVANCE(566);
+      if (lookahead == 's') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(484);
+      if (lookahead == 'p') ADVANCE(571);
+      if (lookahead == 'r') ADVANCE(500);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(558);
+      if (lookahead == 'r') ADVANCE(359);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'r') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(552);
+      if (lookahead == 'r') ADVANCE(540);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 'w') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(338);
+      if (lookahead == 'r') ADVANCE(521);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == 'r') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(594);
+      if (lookahead == 'r') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(573);
+      if (lookahead == 'r') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(511);
+      if (lookahead == 'r') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(547);
+      if (lookahead == 'r') ADVANCE(495);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(505);
+      if (lookahead == 'r') ADVANCE(569);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(542);
+      if (lookahead == 'r') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(561);
+      if (lookahead == 't') ADVANCE(280);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(562);
+      if (lookahead == 't') ADVANCE(349);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(292);
+      if (lookahead == 't') ADVANCE(286);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(319);
+      if (lookahead == 't') ADVANCE(283);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 595:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(605);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 596:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(522);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(558);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(516);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(553);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(572);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(303);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(330);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      END_STATE();
+    case 606:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 596:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 597:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 598:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 603:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
-      END_STATE();
-    case 604:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        ':', 632,
-        'x', 182,
-        'B', 622,
-        'b', 622,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        ':', 632,
-        'B', 622,
-        'b', 622,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(177);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
       END_STATE();
     case 607:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(177);
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 608:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 609:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 610:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 611:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 612:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 640,
+        '.', 192,
+        ':', 645,
+        'x', 193,
+        'B', 634,
+        'b', 634,
+        'G', 635,
+        'g', 635,
+        'K', 635,
+        'k', 635,
+        'M', 636,
+        'm', 636,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 640,
+        '.', 192,
+        ':', 645,
+        'B', 634,
+        'b', 634,
+        'G', 635,
+        'g', 635,
+        'K', 635,
+        'k', 635,
+        'M', 636,
+        'm', 636,
+        'N', 182,
+        'n', 182,
+        'S', 639,
+        's', 639,
+        'T', 178,
+        't', 178,
+        'U', 182,
+        'u', 182,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(186);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'x') ADVANCE(193);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(186);
+      if (lookahead == ':') ADVANCE(645);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'x') ADVANCE(193);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(645);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(193);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      END_STATE();
+    case 623:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(623);
       END_STATE();
-    case 613:
+    case 624:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 614:
+    case 625:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(620);
-      if (lookahead == '\\') ADVANCE(195);
+      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\\') ADVANCE(206);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(617);
+          lookahead != '"') ADVANCE(628);
       END_STATE();
-    case 615:
+    case 626:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(619);
+      if (lookahead == '"') ADVANCE(629);
+      if (lookahead == '\\') ADVANCE(630);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(615);
+          lookahead != '\n') ADVANCE(626);
       END_STATE();
-    case 616:
+    case 627:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(615);
+      if (lookahead == '#') ADVANCE(626);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(616);
+          lookahead == ' ') ADVANCE(627);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(617);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(195);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(617);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(618);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(615);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_rate);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(625);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(625);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(626);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_duration);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_percentage);
+          lookahead != '#') ADVANCE(628);
       END_STATE();
     case 628:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(206);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(628);
       END_STATE();
     case 629:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(629);
       END_STATE();
     case 630:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(626);
       END_STATE();
     case 631:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 632:
+      ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_size);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(184);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(183);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(638);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(638);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(639);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(633);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(184);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(183);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(193);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
+      END_STATE();
+    case 645:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(632);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(645);
       END_STATE();
     default:
       return false;
@@ -7291,1018 +7497,1126 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
         'n', 13,
         'o', 14,
         'p', 15,
-        'r', 16,
-        's', 17,
-        't', 18,
-        'u', 19,
-        'v', 20,
-        'w', 21,
-        'x', 22,
+        'q', 16,
+        'r', 17,
+        's', 18,
+        't', 19,
+        'u', 20,
+        'v', 21,
+        'w', 22,
+        'x', 23,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(0);
       END_STATE();
     case 1:
-      if (lookahead == 'c') ADVANCE(23);
-      if (lookahead == 'd') ADVANCE(24);
+      if (lookahead == 'c') ADVANCE(24);
+      if (lookahead == 'd') ADVANCE(25);
       END_STATE();
     case 2:
-      if (lookahead == 'l') ADVANCE(25);
-      if (lookahead == 'p') ADVANCE(26);
-      if (lookahead == 'r') ADVANCE(27);
-      if (lookahead == 'u') ADVANCE(28);
+      if (lookahead == 'l') ADVANCE(26);
+      if (lookahead == 'p') ADVANCE(27);
+      if (lookahead == 'r') ADVANCE(28);
+      if (lookahead == 'u') ADVANCE(29);
       END_STATE();
     case 3:
-      if (lookahead == 'e') ADVANCE(29);
-      if (lookahead == 'l') ADVANCE(30);
+      if (lookahead == 'b') ADVANCE(30);
+      if (lookahead == 'e') ADVANCE(31);
+      if (lookahead == 'l') ADVANCE(32);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(31);
-      if (lookahead == 'n') ADVANCE(32);
-      if (lookahead == 'o') ADVANCE(33);
-      if (lookahead == 'r') ADVANCE(34);
+      if (lookahead == 'e') ADVANCE(33);
+      if (lookahead == 'i') ADVANCE(34);
+      if (lookahead == 'n') ADVANCE(35);
+      if (lookahead == 'o') ADVANCE(36);
+      if (lookahead == 'r') ADVANCE(37);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(35);
-      if (lookahead == 's') ADVANCE(36);
-      if (lookahead == 'x') ADVANCE(37);
+      if (lookahead == 'g') ADVANCE(38);
+      if (lookahead == 's') ADVANCE(39);
+      if (lookahead == 'x') ADVANCE(40);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(38);
-      if (lookahead == 'o') ADVANCE(39);
+      if (lookahead == 'i') ADVANCE(41);
+      if (lookahead == 'o') ADVANCE(42);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(40);
+      if (lookahead == 'e') ADVANCE(43);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(41);
-      if (lookahead == 't') ADVANCE(42);
+      if (lookahead == 'o') ADVANCE(44);
+      if (lookahead == 't') ADVANCE(45);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(43);
-      if (lookahead == 'n') ADVANCE(44);
+      if (lookahead == 'c') ADVANCE(46);
+      if (lookahead == 'n') ADVANCE(47);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'i') ADVANCE(48);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(46);
-      if (lookahead == 'e') ADVANCE(47);
-      if (lookahead == 'i') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(49);
+      if (lookahead == 'a') ADVANCE(49);
+      if (lookahead == 'e') ADVANCE(50);
+      if (lookahead == 'i') ADVANCE(51);
+      if (lookahead == 'o') ADVANCE(52);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 't') ADVANCE(51);
+      if (lookahead == 'a') ADVANCE(53);
+      if (lookahead == 't') ADVANCE(54);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(52);
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(54);
-      if (lookahead == 'u') ADVANCE(55);
+      if (lookahead == 'f') ADVANCE(57);
+      if (lookahead == 'u') ADVANCE(58);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(57);
-      if (lookahead == 'r') ADVANCE(58);
-      END_STATE();
-    case 16:
       if (lookahead == 'a') ADVANCE(59);
       if (lookahead == 'e') ADVANCE(60);
       if (lookahead == 'o') ADVANCE(61);
-      if (lookahead == 'u') ADVANCE(62);
+      if (lookahead == 'r') ADVANCE(62);
+      END_STATE();
+    case 16:
+      if (lookahead == 'u') ADVANCE(63);
       END_STATE();
     case 17:
-      if (lookahead == 'e') ADVANCE(63);
-      if (lookahead == 'h') ADVANCE(64);
-      if (lookahead == 'n') ADVANCE(65);
-      if (lookahead == 'y') ADVANCE(66);
+      if (lookahead == '2') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(66);
+      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 'u') ADVANCE(68);
       END_STATE();
     case 18:
-      if (lookahead == 'c') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(69);
+      if (lookahead == 'h') ADVANCE(70);
+      if (lookahead == 'n') ADVANCE(71);
+      if (lookahead == 'y') ADVANCE(72);
       END_STATE();
     case 19:
-      if (lookahead == 'd') ADVANCE(68);
-      if (lookahead == 'n') ADVANCE(69);
-      if (lookahead == 'p') ADVANCE(70);
+      if (lookahead == 'c') ADVANCE(73);
       END_STATE();
     case 20:
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'x') ADVANCE(72);
+      if (lookahead == 'd') ADVANCE(74);
+      if (lookahead == 'n') ADVANCE(75);
+      if (lookahead == 'p') ADVANCE(76);
       END_STATE();
     case 21:
-      if (lookahead == 'i') ADVANCE(73);
+      if (lookahead == 'e') ADVANCE(77);
+      if (lookahead == 'x') ADVANCE(78);
       END_STATE();
     case 22:
-      if (lookahead == 'd') ADVANCE(74);
-      END_STATE();
-    case 23:
-      if (lookahead == 'c') ADVANCE(75);
-      END_STATE();
-    case 24:
-      if (lookahead == 'd') ADVANCE(76);
-      END_STATE();
-    case 25:
-      if (lookahead == 'a') ADVANCE(77);
-      END_STATE();
-    case 26:
-      if (lookahead == 'f') ADVANCE(78);
-      END_STATE();
-    case 27:
       if (lookahead == 'i') ADVANCE(79);
       END_STATE();
+    case 23:
+      if (lookahead == 'd') ADVANCE(80);
+      END_STATE();
+    case 24:
+      if (lookahead == 'c') ADVANCE(81);
+      END_STATE();
+    case 25:
+      if (lookahead == 'd') ADVANCE(82);
+      END_STATE();
+    case 26:
+      if (lookahead == 'a') ADVANCE(83);
+      END_STATE();
+    case 27:
+      if (lookahead == 'f') ADVANCE(84);
+      END_STATE();
     case 28:
-      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'i') ADVANCE(85);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(81);
+      if (lookahead == 'r') ADVANCE(86);
       END_STATE();
     case 30:
-      if (lookahead == 'a') ADVANCE(82);
+      if (lookahead == 'u') ADVANCE(87);
       END_STATE();
     case 31:
-      if (lookahead == 'f') ADVANCE(83);
-      if (lookahead == 'l') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(88);
       END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(89);
       END_STATE();
     case 33:
-      if (lookahead == 'w') ADVANCE(86);
+      if (lookahead == 'f') ADVANCE(90);
+      if (lookahead == 'l') ADVANCE(91);
       END_STATE();
     case 34:
-      if (lookahead == 'o') ADVANCE(87);
-      END_STATE();
-    case 35:
-      if (lookahead == 'r') ADVANCE(88);
-      END_STATE();
-    case 36:
-      if (lookahead == 't') ADVANCE(89);
-      END_STATE();
-    case 37:
-      if (lookahead == 'p') ADVANCE(90);
-      END_STATE();
-    case 38:
-      if (lookahead == 'l') ADVANCE(91);
       if (lookahead == 'r') ADVANCE(92);
       END_STATE();
+    case 35:
+      if (lookahead == 'a') ADVANCE(93);
+      END_STATE();
+    case 36:
+      if (lookahead == 'w') ADVANCE(94);
+      END_STATE();
+    case 37:
+      if (lookahead == 'o') ADVANCE(95);
+      END_STATE();
+    case 38:
+      if (lookahead == 'r') ADVANCE(96);
+      END_STATE();
     case 39:
-      if (lookahead == 'r') ADVANCE(93);
+      if (lookahead == 't') ADVANCE(97);
       END_STATE();
     case 40:
-      if (lookahead == 'n') ADVANCE(94);
+      if (lookahead == 'p') ADVANCE(98);
       END_STATE();
     case 41:
-      if (lookahead == 's') ADVANCE(95);
+      if (lookahead == 'l') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 42:
-      if (lookahead == 'b') ADVANCE(96);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 43:
-      if (lookahead == 'm') ADVANCE(97);
+      if (lookahead == 'n') ADVANCE(102);
       END_STATE();
     case 44:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(98);
-      if (lookahead == 'g') ADVANCE(99);
-      if (lookahead == 'p') ADVANCE(100);
-      if (lookahead == 'v') ADVANCE(101);
+      if (lookahead == 's') ADVANCE(103);
       END_STATE();
     case 45:
-      if (lookahead == 't') ADVANCE(102);
+      if (lookahead == 'b') ADVANCE(104);
       END_STATE();
     case 46:
-      if (lookahead == 't') ADVANCE(103);
+      if (lookahead == 'm') ADVANCE(105);
       END_STATE();
     case 47:
-      if (lookahead == 't') ADVANCE(104);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(106);
+      if (lookahead == 'g') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(108);
+      if (lookahead == 'v') ADVANCE(109);
       END_STATE();
     case 48:
-      if (lookahead == 'n') ADVANCE(105);
-      END_STATE();
-    case 49:
-      if (lookahead == 's') ADVANCE(106);
-      END_STATE();
-    case 50:
-      if (lookahead == 'c') ADVANCE(107);
-      if (lookahead == 's') ADVANCE(108);
-      END_STATE();
-    case 51:
-      if (lookahead == 'u') ADVANCE(109);
-      END_STATE();
-    case 52:
       if (lookahead == 't') ADVANCE(110);
       END_STATE();
-    case 53:
+    case 49:
       if (lookahead == 't') ADVANCE(111);
-      if (lookahead == 'w') ADVANCE(112);
       END_STATE();
-    case 54:
-      if (lookahead == 'f') ADVANCE(113);
+    case 50:
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
-    case 55:
-      if (lookahead == 't') ADVANCE(114);
+    case 51:
+      if (lookahead == 'm') ADVANCE(113);
+      if (lookahead == 'n') ADVANCE(114);
       END_STATE();
-    case 56:
+    case 52:
       if (lookahead == 's') ADVANCE(115);
       END_STATE();
-    case 57:
-      if (lookahead == 'l') ADVANCE(116);
+    case 53:
+      if (lookahead == 'c') ADVANCE(116);
       if (lookahead == 's') ADVANCE(117);
       END_STATE();
+    case 54:
+      if (lookahead == 'u') ADVANCE(118);
+      END_STATE();
+    case 55:
+      if (lookahead == 't') ADVANCE(119);
+      END_STATE();
+    case 56:
+      if (lookahead == 't') ADVANCE(120);
+      if (lookahead == 'w') ADVANCE(121);
+      END_STATE();
+    case 57:
+      if (lookahead == 'f') ADVANCE(122);
+      END_STATE();
     case 58:
-      if (lookahead == 'e') ADVANCE(118);
-      if (lookahead == 'i') ADVANCE(119);
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 't') ADVANCE(123);
       END_STATE();
     case 59:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 's') ADVANCE(124);
       END_STATE();
     case 60:
-      if (lookahead == 'j') ADVANCE(122);
-      if (lookahead == 'l') ADVANCE(123);
+      if (lookahead == 'a') ADVANCE(125);
       END_STATE();
     case 61:
-      if (lookahead == 'u') ADVANCE(124);
+      if (lookahead == 'l') ADVANCE(126);
+      if (lookahead == 's') ADVANCE(127);
       END_STATE();
     case 62:
-      if (lookahead == 'l') ADVANCE(125);
+      if (lookahead == 'e') ADVANCE(128);
+      if (lookahead == 'i') ADVANCE(129);
+      if (lookahead == 'o') ADVANCE(130);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(126);
+      if (lookahead == 'a') ADVANCE(131);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(127);
+      if (lookahead == 'q') ADVANCE(132);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(128);
+      if (lookahead == 't') ADVANCE(133);
       END_STATE();
     case 66:
-      if (lookahead == 's') ADVANCE(129);
-      END_STATE();
-    case 67:
-      if (lookahead == 'p') ADVANCE(130);
-      END_STATE();
-    case 68:
-      if (lookahead == 'p') ADVANCE(131);
-      END_STATE();
-    case 69:
-      if (lookahead == 'r') ADVANCE(132);
-      END_STATE();
-    case 70:
-      ACCEPT_TOKEN(anon_sym_up);
-      END_STATE();
-    case 71:
-      if (lookahead == 'p') ADVANCE(133);
-      if (lookahead == 't') ADVANCE(134);
-      END_STATE();
-    case 72:
+      if (lookahead == 'j') ADVANCE(134);
       if (lookahead == 'l') ADVANCE(135);
       END_STATE();
+    case 67:
+      if (lookahead == 'u') ADVANCE(136);
+      END_STATE();
+    case 68:
+      if (lookahead == 'l') ADVANCE(137);
+      END_STATE();
+    case 69:
+      if (lookahead == 'c') ADVANCE(138);
+      END_STATE();
+    case 70:
+      if (lookahead == 'a') ADVANCE(139);
+      END_STATE();
+    case 71:
+      if (lookahead == 'a') ADVANCE(140);
+      END_STATE();
+    case 72:
+      if (lookahead == 's') ADVANCE(141);
+      END_STATE();
     case 73:
-      if (lookahead == 't') ADVANCE(136);
+      if (lookahead == 'p') ADVANCE(142);
       END_STATE();
     case 74:
-      if (lookahead == 'p') ADVANCE(137);
+      if (lookahead == 'p') ADVANCE(143);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(138);
+      if (lookahead == 'r') ADVANCE(144);
       END_STATE();
     case 76:
-      if (lookahead == 'r') ADVANCE(139);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(140);
+      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 't') ADVANCE(146);
       END_STATE();
     case 78:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'l') ADVANCE(147);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(148);
       END_STATE();
     case 80:
-      if (lookahead == 's') ADVANCE(142);
-      END_STATE();
-    case 81:
-      if (lookahead == 'l') ADVANCE(143);
-      END_STATE();
-    case 82:
-      if (lookahead == 's') ADVANCE(144);
-      END_STATE();
-    case 83:
-      if (lookahead == 'a') ADVANCE(145);
-      END_STATE();
-    case 84:
-      if (lookahead == 'a') ADVANCE(146);
-      END_STATE();
-    case 85:
-      if (lookahead == 't') ADVANCE(147);
-      END_STATE();
-    case 86:
-      if (lookahead == 'n') ADVANCE(148);
-      END_STATE();
-    case 87:
       if (lookahead == 'p') ADVANCE(149);
       END_STATE();
-    case 88:
+    case 81:
       if (lookahead == 'e') ADVANCE(150);
       END_STATE();
+    case 82:
+      if (lookahead == 'r') ADVANCE(151);
+      END_STATE();
+    case 83:
+      if (lookahead == 'c') ADVANCE(152);
+      END_STATE();
+    case 84:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 85:
+      if (lookahead == 'd') ADVANCE(153);
+      END_STATE();
+    case 86:
+      if (lookahead == 's') ADVANCE(154);
+      END_STATE();
+    case 87:
+      if (lookahead == 'r') ADVANCE(155);
+      END_STATE();
+    case 88:
+      if (lookahead == 'l') ADVANCE(156);
+      END_STATE();
     case 89:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(157);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(152);
+      if (lookahead == 'a') ADVANCE(158);
       END_STATE();
     case 91:
-      if (lookahead == 't') ADVANCE(153);
+      if (lookahead == 'a') ADVANCE(159);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(154);
+      if (lookahead == 'e') ADVANCE(160);
       END_STATE();
     case 93:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(155);
+      if (lookahead == 't') ADVANCE(161);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(156);
+      if (lookahead == 'n') ADVANCE(162);
       END_STATE();
     case 95:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 'p') ADVANCE(163);
       END_STATE();
     case 96:
-      ACCEPT_TOKEN(anon_sym_htb);
-      END_STATE();
-    case 97:
-      if (lookahead == 'p') ADVANCE(158);
-      END_STATE();
-    case 98:
-      if (lookahead == 'l') ADVANCE(159);
-      END_STATE();
-    case 99:
-      if (lookahead == 'r') ADVANCE(160);
-      END_STATE();
-    case 100:
-      if (lookahead == 'u') ADVANCE(161);
-      END_STATE();
-    case 101:
-      if (lookahead == 'a') ADVANCE(162);
-      END_STATE();
-    case 102:
-      if (lookahead == 't') ADVANCE(163);
-      END_STATE();
-    case 103:
       if (lookahead == 'e') ADVANCE(164);
       END_STATE();
+    case 97:
+      if (lookahead == 'a') ADVANCE(165);
+      END_STATE();
+    case 98:
+      if (lookahead == 'e') ADVANCE(166);
+      END_STATE();
+    case 99:
+      if (lookahead == 't') ADVANCE(167);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(168);
+      END_STATE();
+    case 101:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(169);
+      END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(170);
+      END_STATE();
+    case 103:
+      if (lookahead == 't') ADVANCE(171);
+      END_STATE();
     case 104:
-      ACCEPT_TOKEN(anon_sym_let);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 105:
-      if (lookahead == 'k') ADVANCE(165);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 106:
-      if (lookahead == 's') ADVANCE(166);
+      if (lookahead == 'l') ADVANCE(173);
       END_STATE();
     case 107:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(167);
+      if (lookahead == 'r') ADVANCE(174);
       END_STATE();
     case 108:
-      if (lookahead == 'q') ADVANCE(168);
-      if (lookahead == 't') ADVANCE(169);
+      if (lookahead == 'u') ADVANCE(175);
       END_STATE();
     case 109:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 'a') ADVANCE(176);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(170);
+      if (lookahead == 't') ADVANCE(177);
       END_STATE();
     case 111:
-      if (lookahead == 'e') ADVANCE(171);
-      if (lookahead == 'n') ADVANCE(172);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 112:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 113:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(179);
       END_STATE();
     case 114:
-      if (lookahead == 'p') ADVANCE(173);
+      if (lookahead == 'k') ADVANCE(180);
       END_STATE();
     case 115:
-      if (lookahead == 's') ADVANCE(174);
+      if (lookahead == 's') ADVANCE(181);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(175);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(182);
       END_STATE();
     case 117:
-      if (lookahead == 't') ADVANCE(176);
-      END_STATE();
-    case 118:
-      if (lookahead == 'r') ADVANCE(177);
-      END_STATE();
-    case 119:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 'v') ADVANCE(179);
-      END_STATE();
-    case 120:
-      if (lookahead == 'h') ADVANCE(180);
-      END_STATE();
-    case 121:
-      if (lookahead == 'e') ADVANCE(181);
-      END_STATE();
-    case 122:
-      if (lookahead == 'e') ADVANCE(182);
-      END_STATE();
-    case 123:
-      if (lookahead == 'a') ADVANCE(183);
-      END_STATE();
-    case 124:
+      if (lookahead == 'q') ADVANCE(183);
       if (lookahead == 't') ADVANCE(184);
       END_STATE();
+    case 118:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 119:
+      if (lookahead == 'i') ADVANCE(185);
+      END_STATE();
+    case 120:
+      if (lookahead == 'e') ADVANCE(186);
+      if (lookahead == 'n') ADVANCE(187);
+      END_STATE();
+    case 121:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
+    case 122:
+      ACCEPT_TOKEN(anon_sym_off);
+      END_STATE();
+    case 123:
+      if (lookahead == 'p') ADVANCE(188);
+      END_STATE();
+    case 124:
+      if (lookahead == 's') ADVANCE(189);
+      END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(185);
+      if (lookahead == 'k') ADVANCE(190);
       END_STATE();
     case 126:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 'i') ADVANCE(191);
       END_STATE();
     case 127:
-      if (lookahead == 'p') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(192);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(188);
+      if (lookahead == 'r') ADVANCE(193);
       END_STATE();
     case 129:
-      if (lookahead == 'c') ADVANCE(189);
+      if (lookahead == 'o') ADVANCE(194);
+      if (lookahead == 'v') ADVANCE(195);
       END_STATE();
     case 130:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'h') ADVANCE(196);
       END_STATE();
     case 131:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'n') ADVANCE(197);
       END_STATE();
     case 132:
-      if (lookahead == 'e') ADVANCE(190);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 133:
-      if (lookahead == 'a') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(198);
       END_STATE();
     case 134:
-      if (lookahead == 'h') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(199);
       END_STATE();
     case 135:
-      if (lookahead == 'a') ADVANCE(193);
+      if (lookahead == 'a') ADVANCE(200);
       END_STATE();
     case 136:
-      if (lookahead == 'h') ADVANCE(194);
+      if (lookahead == 't') ADVANCE(201);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'e') ADVANCE(202);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(203);
       END_STATE();
     case 139:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'p') ADVANCE(204);
       END_STATE();
     case 140:
-      if (lookahead == 'k') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(205);
       END_STATE();
     case 141:
-      if (lookahead == 'g') ADVANCE(197);
+      if (lookahead == 'c') ADVANCE(206);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(199);
+      if (lookahead == 'e') ADVANCE(207);
       END_STATE();
     case 145:
-      if (lookahead == 'u') ADVANCE(200);
+      if (lookahead == 'a') ADVANCE(208);
       END_STATE();
     case 146:
-      if (lookahead == 'y') ADVANCE(201);
+      if (lookahead == 'h') ADVANCE(209);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'a') ADVANCE(210);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'h') ADVANCE(211);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 150:
-      if (lookahead == 's') ADVANCE(202);
+      if (lookahead == 'p') ADVANCE(212);
       END_STATE();
     case 151:
-      if (lookahead == 'b') ADVANCE(203);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 152:
-      if (lookahead == 'c') ADVANCE(204);
+      if (lookahead == 'k') ADVANCE(213);
       END_STATE();
     case 153:
-      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'g') ADVANCE(214);
       END_STATE();
     case 154:
-      if (lookahead == 'w') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(215);
       END_STATE();
     case 155:
-      if (lookahead == 'a') ADVANCE(207);
+      if (lookahead == 's') ADVANCE(216);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(208);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 's') ADVANCE(217);
       END_STATE();
     case 158:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(209);
+      if (lookahead == 'u') ADVANCE(218);
       END_STATE();
     case 159:
-      if (lookahead == 'u') ADVANCE(210);
+      if (lookahead == 'y') ADVANCE(219);
       END_STATE();
     case 160:
-      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 'c') ADVANCE(220);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(212);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 162:
-      if (lookahead == 'l') ADVANCE(213);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 163:
-      if (lookahead == 'e') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 164:
-      if (lookahead == 'n') ADVANCE(215);
-      END_STATE();
-    case 165:
-      ACCEPT_TOKEN(anon_sym_link);
-      END_STATE();
-    case 166:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 167:
-      if (lookahead == 'l') ADVANCE(216);
-      END_STATE();
-    case 168:
-      if (lookahead == 'u') ADVANCE(217);
-      END_STATE();
-    case 169:
-      if (lookahead == 'e') ADVANCE(218);
-      END_STATE();
-    case 170:
-      if (lookahead == 'v') ADVANCE(219);
-      END_STATE();
-    case 171:
-      if (lookahead == 'm') ADVANCE(220);
-      END_STATE();
-    case 172:
       if (lookahead == 's') ADVANCE(221);
       END_STATE();
+    case 165:
+      if (lookahead == 'b') ADVANCE(222);
+      END_STATE();
+    case 166:
+      if (lookahead == 'c') ADVANCE(223);
+      END_STATE();
+    case 167:
+      if (lookahead == 'e') ADVANCE(224);
+      END_STATE();
+    case 168:
+      if (lookahead == 'w') ADVANCE(225);
+      END_STATE();
+    case 169:
+      if (lookahead == 'a') ADVANCE(226);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(227);
+      END_STATE();
+    case 171:
+      ACCEPT_TOKEN(anon_sym_host);
+      END_STATE();
+    case 172:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(228);
+      END_STATE();
     case 173:
-      if (lookahead == 'u') ADVANCE(222);
+      if (lookahead == 'u') ADVANCE(229);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(223);
+      if (lookahead == 'e') ADVANCE(230);
       END_STATE();
     case 175:
-      if (lookahead == 'c') ADVANCE(224);
+      if (lookahead == 't') ADVANCE(231);
       END_STATE();
     case 176:
-      if (lookahead == 'r') ADVANCE(225);
+      if (lookahead == 'l') ADVANCE(232);
       END_STATE();
     case 177:
-      if (lookahead == 'o') ADVANCE(226);
-      END_STATE();
-    case 178:
-      ACCEPT_TOKEN(anon_sym_prio);
-      END_STATE();
-    case 179:
-      if (lookahead == 'a') ADVANCE(227);
-      END_STATE();
-    case 180:
-      if (lookahead == 'i') ADVANCE(228);
-      END_STATE();
-    case 181:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 182:
-      if (lookahead == 'c') ADVANCE(229);
-      END_STATE();
-    case 183:
-      if (lookahead == 't') ADVANCE(230);
-      END_STATE();
-    case 184:
-      if (lookahead == 'e') ADVANCE(231);
-      END_STATE();
-    case 185:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 186:
-      if (lookahead == 'i') ADVANCE(232);
-      END_STATE();
-    case 187:
       if (lookahead == 'e') ADVANCE(233);
       END_STATE();
+    case 178:
+      if (lookahead == 'n') ADVANCE(234);
+      END_STATE();
+    case 179:
+      if (lookahead == 't') ADVANCE(235);
+      END_STATE();
+    case 180:
+      ACCEPT_TOKEN(anon_sym_link);
+      END_STATE();
+    case 181:
+      ACCEPT_TOKEN(anon_sym_loss);
+      END_STATE();
+    case 182:
+      if (lookahead == 'l') ADVANCE(236);
+      END_STATE();
+    case 183:
+      if (lookahead == 'u') ADVANCE(237);
+      END_STATE();
+    case 184:
+      if (lookahead == 'e') ADVANCE(238);
+      END_STATE();
+    case 185:
+      if (lookahead == 'v') ADVANCE(239);
+      END_STATE();
+    case 186:
+      if (lookahead == 'm') ADVANCE(240);
+      END_STATE();
+    case 187:
+      if (lookahead == 's') ADVANCE(241);
+      END_STATE();
     case 188:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'u') ADVANCE(242);
       END_STATE();
     case 189:
-      if (lookahead == 't') ADVANCE(234);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 190:
-      if (lookahead == 'a') ADVANCE(235);
+      if (lookahead == 'r') ADVANCE(244);
       END_STATE();
     case 191:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'c') ADVANCE(245);
       END_STATE();
     case 192:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 193:
-      if (lookahead == 'n') ADVANCE(236);
-      END_STATE();
-    case 194:
-      if (lookahead == 'i') ADVANCE(237);
-      END_STATE();
-    case 195:
-      if (lookahead == 't') ADVANCE(238);
-      END_STATE();
-    case 196:
-      if (lookahead == 'h') ADVANCE(239);
-      END_STATE();
-    case 197:
-      if (lookahead == 'e') ADVANCE(240);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(241);
-      END_STATE();
-    case 200:
-      if (lookahead == 'l') ADVANCE(242);
-      END_STATE();
-    case 201:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 202:
-      if (lookahead == 's') ADVANCE(243);
-      END_STATE();
-    case 203:
-      if (lookahead == 'l') ADVANCE(244);
-      END_STATE();
-    case 204:
-      if (lookahead == 't') ADVANCE(245);
-      END_STATE();
-    case 205:
       if (lookahead == 'r') ADVANCE(246);
       END_STATE();
-    case 206:
-      if (lookahead == 'a') ADVANCE(247);
+    case 193:
+      if (lookahead == 'o') ADVANCE(247);
       END_STATE();
-    case 207:
-      if (lookahead == 'r') ADVANCE(248);
+    case 194:
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
-    case 208:
+    case 195:
+      if (lookahead == 'a') ADVANCE(248);
+      END_STATE();
+    case 196:
       if (lookahead == 'i') ADVANCE(249);
       END_STATE();
+    case 197:
+      if (lookahead == 't') ADVANCE(250);
+      END_STATE();
+    case 198:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 199:
+      if (lookahead == 'c') ADVANCE(251);
+      END_STATE();
+    case 200:
+      if (lookahead == 't') ADVANCE(252);
+      END_STATE();
+    case 201:
+      if (lookahead == 'e') ADVANCE(253);
+      END_STATE();
+    case 202:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 203:
+      if (lookahead == 'i') ADVANCE(254);
+      END_STATE();
+    case 204:
+      if (lookahead == 'e') ADVANCE(255);
+      END_STATE();
+    case 205:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 206:
+      if (lookahead == 't') ADVANCE(256);
+      END_STATE();
+    case 207:
+      if (lookahead == 'a') ADVANCE(257);
+      END_STATE();
+    case 208:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
     case 209:
-      if (lookahead == '6') ADVANCE(250);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 210:
-      if (lookahead == 'd') ADVANCE(251);
+      if (lookahead == 'n') ADVANCE(258);
       END_STATE();
     case 211:
-      if (lookahead == 's') ADVANCE(252);
+      if (lookahead == 'i') ADVANCE(259);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 213:
-      if (lookahead == 'i') ADVANCE(253);
-      END_STATE();
-    case 214:
-      if (lookahead == 'r') ADVANCE(254);
-      END_STATE();
-    case 215:
-      if (lookahead == 'c') ADVANCE(255);
-      END_STATE();
-    case 216:
-      if (lookahead == 'a') ADVANCE(256);
-      END_STATE();
-    case 217:
-      if (lookahead == 'e') ADVANCE(257);
-      END_STATE();
-    case 218:
-      if (lookahead == 'r') ADVANCE(258);
-      END_STATE();
-    case 219:
-      if (lookahead == 'e') ADVANCE(259);
-      END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_netem);
-      END_STATE();
-    case 221:
-      ACCEPT_TOKEN(anon_sym_netns);
-      END_STATE();
-    case 222:
       if (lookahead == 't') ADVANCE(260);
       END_STATE();
-    case 223:
+    case 213:
       if (lookahead == 'h') ADVANCE(261);
       END_STATE();
+    case 214:
+      if (lookahead == 'e') ADVANCE(262);
+      END_STATE();
+    case 215:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
+    case 216:
+      if (lookahead == 't') ADVANCE(263);
+      END_STATE();
+    case 217:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(264);
+      END_STATE();
+    case 218:
+      if (lookahead == 'l') ADVANCE(265);
+      END_STATE();
+    case 219:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
+    case 220:
+      if (lookahead == 't') ADVANCE(266);
+      END_STATE();
+    case 221:
+      if (lookahead == 's') ADVANCE(267);
+      END_STATE();
+    case 222:
+      if (lookahead == 'l') ADVANCE(268);
+      END_STATE();
+    case 223:
+      if (lookahead == 't') ADVANCE(269);
+      END_STATE();
     case 224:
-      if (lookahead == 'y') ADVANCE(262);
+      if (lookahead == 'r') ADVANCE(270);
       END_STATE();
     case 225:
-      if (lookahead == 'o') ADVANCE(263);
+      if (lookahead == 'a') ADVANCE(271);
       END_STATE();
     case 226:
-      if (lookahead == 'u') ADVANCE(264);
+      if (lookahead == 'r') ADVANCE(272);
       END_STATE();
     case 227:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 'i') ADVANCE(273);
       END_STATE();
     case 228:
-      if (lookahead == 'b') ADVANCE(266);
+      if (lookahead == '6') ADVANCE(274);
       END_STATE();
     case 229:
-      if (lookahead == 't') ADVANCE(267);
+      if (lookahead == 'd') ADVANCE(275);
       END_STATE();
     case 230:
-      if (lookahead == 'e') ADVANCE(268);
+      if (lookahead == 's') ADVANCE(276);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_route);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 232:
-      if (lookahead == 'o') ADVANCE(269);
+      if (lookahead == 'i') ADVANCE(277);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'r') ADVANCE(278);
       END_STATE();
     case 234:
-      if (lookahead == 'l') ADVANCE(270);
-      END_STATE();
-    case 235:
-      if (lookahead == 'c') ADVANCE(271);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 237:
-      if (lookahead == 'n') ADVANCE(272);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 239:
-      if (lookahead == 'o') ADVANCE(273);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 241:
-      if (lookahead == 'f') ADVANCE(274);
-      END_STATE();
-    case 242:
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 244:
-      if (lookahead == 'i') ADVANCE(276);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 247:
-      if (lookahead == 'l') ADVANCE(277);
-      END_STATE();
-    case 248:
-      if (lookahead == 'd') ADVANCE(278);
-      END_STATE();
-    case 249:
       if (lookahead == 'c') ADVANCE(279);
       END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_limit);
+      END_STATE();
+    case 236:
+      if (lookahead == 'a') ADVANCE(280);
+      END_STATE();
+    case 237:
+      if (lookahead == 'e') ADVANCE(281);
+      END_STATE();
+    case 238:
+      if (lookahead == 'r') ADVANCE(282);
+      END_STATE();
+    case 239:
+      if (lookahead == 'e') ADVANCE(283);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_netns);
+      END_STATE();
+    case 242:
+      if (lookahead == 't') ADVANCE(284);
+      END_STATE();
+    case 243:
+      if (lookahead == 'h') ADVANCE(285);
+      END_STATE();
+    case 244:
+      if (lookahead == 'a') ADVANCE(286);
+      END_STATE();
+    case 245:
+      if (lookahead == 'y') ADVANCE(287);
+      END_STATE();
+    case 246:
+      if (lookahead == 'o') ADVANCE(288);
+      END_STATE();
+    case 247:
+      if (lookahead == 'u') ADVANCE(289);
+      END_STATE();
+    case 248:
+      if (lookahead == 't') ADVANCE(290);
+      END_STATE();
+    case 249:
+      if (lookahead == 'b') ADVANCE(291);
+      END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'u') ADVANCE(292);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 't') ADVANCE(293);
       END_STATE();
     case 252:
-      if (lookahead == 's') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(294);
       END_STATE();
     case 253:
-      if (lookahead == 'd') ADVANCE(282);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'o') ADVANCE(295);
       END_STATE();
     case 255:
-      if (lookahead == 'y') ADVANCE(283);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 256:
-      if (lookahead == 'n') ADVANCE(284);
+      if (lookahead == 'l') ADVANCE(296);
       END_STATE();
     case 257:
-      if (lookahead == 'r') ADVANCE(285);
+      if (lookahead == 'c') ADVANCE(297);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'n') ADVANCE(298);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_output);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 261:
-      if (lookahead == 'r') ADVANCE(286);
+      if (lookahead == 'o') ADVANCE(299);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 263:
-      if (lookahead == 'u') ADVANCE(287);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(288);
+      if (lookahead == 'f') ADVANCE(300);
       END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 't') ADVANCE(301);
       END_STATE();
     case 266:
-      if (lookahead == 'i') ADVANCE(290);
+      if (lookahead == '_') ADVANCE(302);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_reject);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 268:
-      if (lookahead == 'd') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(303);
       END_STATE();
     case 269:
-      if (lookahead == 'n') ADVANCE(292);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 271:
-      if (lookahead == 'h') ADVANCE(293);
+      if (lookahead == 'l') ADVANCE(304);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'd') ADVANCE(305);
       END_STATE();
     case 273:
-      if (lookahead == 'l') ADVANCE(294);
+      if (lookahead == 'c') ADVANCE(306);
       END_STATE();
     case 274:
-      if (lookahead == 'y') ADVANCE(295);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'e') ADVANCE(307);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(296);
+      if (lookahead == 's') ADVANCE(308);
       END_STATE();
     case 277:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 'd') ADVANCE(309);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_forward);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'y') ADVANCE(310);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'n') ADVANCE(311);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'r') ADVANCE(312);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 285:
-      if (lookahead == 'a') ADVANCE(298);
+      if (lookahead == 'r') ADVANCE(313);
       END_STATE();
     case 286:
-      if (lookahead == 'u') ADVANCE(299);
+      if (lookahead == 't') ADVANCE(314);
       END_STATE();
     case 287:
-      if (lookahead == 't') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 288:
-      if (lookahead == 'i') ADVANCE(301);
+      if (lookahead == 'u') ADVANCE(315);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 't') ADVANCE(316);
       END_STATE();
     case 290:
-      if (lookahead == 't') ADVANCE(302);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 293:
-      if (lookahead == 'a') ADVANCE(303);
-      END_STATE();
-    case 294:
-      if (lookahead == 'e') ADVANCE(304);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 296:
-      if (lookahead == 'h') ADVANCE(305);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 298:
-      if (lookahead == 'd') ADVANCE(306);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 300:
-      if (lookahead == 'i') ADVANCE(307);
-      END_STATE();
-    case 301:
-      if (lookahead == 'n') ADVANCE(308);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 303:
-      if (lookahead == 'b') ADVANCE(309);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 305:
-      if (lookahead == 'e') ADVANCE(310);
-      END_STATE();
-    case 306:
-      if (lookahead == 'e') ADVANCE(311);
-      END_STATE();
-    case 307:
-      if (lookahead == 'n') ADVANCE(312);
-      END_STATE();
-    case 308:
-      if (lookahead == 'g') ADVANCE(313);
-      END_STATE();
-    case 309:
-      if (lookahead == 'l') ADVANCE(314);
-      END_STATE();
-    case 310:
-      if (lookahead == 'd') ADVANCE(315);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_masquerade);
-      END_STATE();
-    case 312:
-      if (lookahead == 'g') ADVANCE(316);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 314:
       if (lookahead == 'e') ADVANCE(317);
       END_STATE();
+    case 291:
+      if (lookahead == 'i') ADVANCE(318);
+      END_STATE();
+    case 292:
+      if (lookahead == 'm') ADVANCE(319);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 294:
+      if (lookahead == 'd') ADVANCE(320);
+      END_STATE();
+    case 295:
+      if (lookahead == 'n') ADVANCE(321);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 297:
+      if (lookahead == 'h') ADVANCE(322);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_within);
+      END_STATE();
+    case 299:
+      if (lookahead == 'l') ADVANCE(323);
+      END_STATE();
+    case 300:
+      if (lookahead == 'y') ADVANCE(324);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 302:
+      if (lookahead == 'q') ADVANCE(325);
+      END_STATE();
+    case 303:
+      if (lookahead == 's') ADVANCE(326);
+      END_STATE();
+    case 304:
+      if (lookahead == 'l') ADVANCE(327);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 312:
+      if (lookahead == 'a') ADVANCE(328);
+      END_STATE();
+    case 313:
+      if (lookahead == 'u') ADVANCE(329);
+      END_STATE();
+    case 314:
+      if (lookahead == 'e') ADVANCE(330);
+      END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'i') ADVANCE(332);
       END_STATE();
     case 317:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 318:
+      if (lookahead == 't') ADVANCE(333);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 322:
+      if (lookahead == 'a') ADVANCE(334);
+      END_STATE();
+    case 323:
+      if (lookahead == 'e') ADVANCE(335);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 325:
+      if (lookahead == 'l') ADVANCE(336);
+      END_STATE();
+    case 326:
+      if (lookahead == 'h') ADVANCE(337);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 328:
+      if (lookahead == 'd') ADVANCE(338);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 331:
+      if (lookahead == 'i') ADVANCE(339);
+      END_STATE();
+    case 332:
+      if (lookahead == 'n') ADVANCE(340);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 334:
+      if (lookahead == 'b') ADVANCE(341);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 336:
+      if (lookahead == 'e') ADVANCE(342);
+      END_STATE();
+    case 337:
+      if (lookahead == 'e') ADVANCE(343);
+      END_STATE();
+    case 338:
+      if (lookahead == 'e') ADVANCE(344);
+      END_STATE();
+    case 339:
+      if (lookahead == 'n') ADVANCE(345);
+      END_STATE();
+    case 340:
+      if (lookahead == 'g') ADVANCE(346);
+      END_STATE();
+    case 341:
+      if (lookahead == 'l') ADVANCE(347);
+      END_STATE();
+    case 342:
+      if (lookahead == 'n') ADVANCE(348);
+      END_STATE();
+    case 343:
+      if (lookahead == 'd') ADVANCE(349);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 345:
+      if (lookahead == 'g') ADVANCE(350);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 347:
+      if (lookahead == 'e') ADVANCE(351);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 351:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8312,149 +8626,149 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 198},
-  [2] = {.lex_state = 198},
-  [3] = {.lex_state = 198},
-  [4] = {.lex_state = 198},
-  [5] = {.lex_state = 198},
-  [6] = {.lex_state = 198},
-  [7] = {.lex_state = 198},
-  [8] = {.lex_state = 202},
-  [9] = {.lex_state = 199},
-  [10] = {.lex_state = 204},
-  [11] = {.lex_state = 204},
-  [12] = {.lex_state = 204},
-  [13] = {.lex_state = 204},
-  [14] = {.lex_state = 204},
-  [15] = {.lex_state = 204},
-  [16] = {.lex_state = 204},
-  [17] = {.lex_state = 204},
-  [18] = {.lex_state = 204},
-  [19] = {.lex_state = 201},
-  [20] = {.lex_state = 211},
-  [21] = {.lex_state = 211},
-  [22] = {.lex_state = 205},
-  [23] = {.lex_state = 211},
-  [24] = {.lex_state = 205},
-  [25] = {.lex_state = 211},
-  [26] = {.lex_state = 211},
-  [27] = {.lex_state = 201},
-  [28] = {.lex_state = 201},
-  [29] = {.lex_state = 201},
-  [30] = {.lex_state = 201},
-  [31] = {.lex_state = 201},
-  [32] = {.lex_state = 201},
-  [33] = {.lex_state = 201},
-  [34] = {.lex_state = 201},
-  [35] = {.lex_state = 197},
-  [36] = {.lex_state = 1},
-  [37] = {.lex_state = 1},
+  [1] = {.lex_state = 209},
+  [2] = {.lex_state = 209},
+  [3] = {.lex_state = 209},
+  [4] = {.lex_state = 209},
+  [5] = {.lex_state = 209},
+  [6] = {.lex_state = 209},
+  [7] = {.lex_state = 209},
+  [8] = {.lex_state = 214},
+  [9] = {.lex_state = 216},
+  [10] = {.lex_state = 210},
+  [11] = {.lex_state = 216},
+  [12] = {.lex_state = 216},
+  [13] = {.lex_state = 216},
+  [14] = {.lex_state = 216},
+  [15] = {.lex_state = 216},
+  [16] = {.lex_state = 216},
+  [17] = {.lex_state = 216},
+  [18] = {.lex_state = 216},
+  [19] = {.lex_state = 212},
+  [20] = {.lex_state = 225},
+  [21] = {.lex_state = 225},
+  [22] = {.lex_state = 218},
+  [23] = {.lex_state = 223},
+  [24] = {.lex_state = 223},
+  [25] = {.lex_state = 223},
+  [26] = {.lex_state = 218},
+  [27] = {.lex_state = 223},
+  [28] = {.lex_state = 223},
+  [29] = {.lex_state = 212},
+  [30] = {.lex_state = 212},
+  [31] = {.lex_state = 212},
+  [32] = {.lex_state = 212},
+  [33] = {.lex_state = 212},
+  [34] = {.lex_state = 212},
+  [35] = {.lex_state = 212},
+  [36] = {.lex_state = 212},
+  [37] = {.lex_state = 208},
   [38] = {.lex_state = 1},
-  [39] = {.lex_state = 201},
-  [40] = {.lex_state = 214},
-  [41] = {.lex_state = 214},
-  [42] = {.lex_state = 208},
-  [43] = {.lex_state = 208},
-  [44] = {.lex_state = 208},
-  [45] = {.lex_state = 205},
-  [46] = {.lex_state = 212},
-  [47] = {.lex_state = 212},
-  [48] = {.lex_state = 212},
-  [49] = {.lex_state = 197},
-  [50] = {.lex_state = 1},
-  [51] = {.lex_state = 3},
+  [39] = {.lex_state = 1},
+  [40] = {.lex_state = 212},
+  [41] = {.lex_state = 1},
+  [42] = {.lex_state = 218},
+  [43] = {.lex_state = 220},
+  [44] = {.lex_state = 224},
+  [45] = {.lex_state = 220},
+  [46] = {.lex_state = 224},
+  [47] = {.lex_state = 220},
+  [48] = {.lex_state = 224},
+  [49] = {.lex_state = 1},
+  [50] = {.lex_state = 3},
+  [51] = {.lex_state = 208},
   [52] = {.lex_state = 3},
   [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
   [55] = {.lex_state = 3},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 205},
-  [58] = {.lex_state = 201},
-  [59] = {.lex_state = 201},
-  [60] = {.lex_state = 205},
-  [61] = {.lex_state = 3},
-  [62] = {.lex_state = 201},
-  [63] = {.lex_state = 201},
-  [64] = {.lex_state = 198},
-  [65] = {.lex_state = 198},
-  [66] = {.lex_state = 198},
-  [67] = {.lex_state = 205},
-  [68] = {.lex_state = 201},
-  [69] = {.lex_state = 201},
-  [70] = {.lex_state = 201},
-  [71] = {.lex_state = 201},
-  [72] = {.lex_state = 205},
-  [73] = {.lex_state = 205},
-  [74] = {.lex_state = 205},
-  [75] = {.lex_state = 208},
-  [76] = {.lex_state = 201},
-  [77] = {.lex_state = 205},
-  [78] = {.lex_state = 205},
-  [79] = {.lex_state = 205},
-  [80] = {.lex_state = 205},
-  [81] = {.lex_state = 208},
-  [82] = {.lex_state = 205},
-  [83] = {.lex_state = 198},
-  [84] = {.lex_state = 201},
-  [85] = {.lex_state = 212},
-  [86] = {.lex_state = 212},
-  [87] = {.lex_state = 205},
-  [88] = {.lex_state = 201},
-  [89] = {.lex_state = 201},
-  [90] = {.lex_state = 201},
-  [91] = {.lex_state = 201},
-  [92] = {.lex_state = 201},
-  [93] = {.lex_state = 201},
-  [94] = {.lex_state = 201},
-  [95] = {.lex_state = 210},
-  [96] = {.lex_state = 207},
-  [97] = {.lex_state = 209},
-  [98] = {.lex_state = 209},
-  [99] = {.lex_state = 198},
-  [100] = {.lex_state = 209},
-  [101] = {.lex_state = 217},
-  [102] = {.lex_state = 207},
-  [103] = {.lex_state = 207},
-  [104] = {.lex_state = 198},
-  [105] = {.lex_state = 205},
-  [106] = {.lex_state = 205},
-  [107] = {.lex_state = 13},
-  [108] = {.lex_state = 205},
-  [109] = {.lex_state = 205},
-  [110] = {.lex_state = 210},
-  [111] = {.lex_state = 210},
-  [112] = {.lex_state = 205},
-  [113] = {.lex_state = 205},
-  [114] = {.lex_state = 210},
-  [115] = {.lex_state = 207},
-  [116] = {.lex_state = 11},
-  [117] = {.lex_state = 197},
-  [118] = {.lex_state = 199},
-  [119] = {.lex_state = 197},
-  [120] = {.lex_state = 11},
-  [121] = {.lex_state = 11},
+  [57] = {.lex_state = 212},
+  [58] = {.lex_state = 3},
+  [59] = {.lex_state = 212},
+  [60] = {.lex_state = 218},
+  [61] = {.lex_state = 212},
+  [62] = {.lex_state = 218},
+  [63] = {.lex_state = 218},
+  [64] = {.lex_state = 212},
+  [65] = {.lex_state = 209},
+  [66] = {.lex_state = 218},
+  [67] = {.lex_state = 208},
+  [68] = {.lex_state = 212},
+  [69] = {.lex_state = 212},
+  [70] = {.lex_state = 208},
+  [71] = {.lex_state = 218},
+  [72] = {.lex_state = 212},
+  [73] = {.lex_state = 209},
+  [74] = {.lex_state = 218},
+  [75] = {.lex_state = 220},
+  [76] = {.lex_state = 218},
+  [77] = {.lex_state = 220},
+  [78] = {.lex_state = 218},
+  [79] = {.lex_state = 218},
+  [80] = {.lex_state = 212},
+  [81] = {.lex_state = 209},
+  [82] = {.lex_state = 212},
+  [83] = {.lex_state = 218},
+  [84] = {.lex_state = 218},
+  [85] = {.lex_state = 224},
+  [86] = {.lex_state = 224},
+  [87] = {.lex_state = 212},
+  [88] = {.lex_state = 209},
+  [89] = {.lex_state = 218},
+  [90] = {.lex_state = 212},
+  [91] = {.lex_state = 208},
+  [92] = {.lex_state = 212},
+  [93] = {.lex_state = 212},
+  [94] = {.lex_state = 212},
+  [95] = {.lex_state = 212},
+  [96] = {.lex_state = 212},
+  [97] = {.lex_state = 212},
+  [98] = {.lex_state = 208},
+  [99] = {.lex_state = 219},
+  [100] = {.lex_state = 228},
+  [101] = {.lex_state = 222},
+  [102] = {.lex_state = 219},
+  [103] = {.lex_state = 209},
+  [104] = {.lex_state = 209},
+  [105] = {.lex_state = 221},
+  [106] = {.lex_state = 221},
+  [107] = {.lex_state = 219},
+  [108] = {.lex_state = 221},
+  [109] = {.lex_state = 218},
+  [110] = {.lex_state = 13},
+  [111] = {.lex_state = 218},
+  [112] = {.lex_state = 222},
+  [113] = {.lex_state = 222},
+  [114] = {.lex_state = 218},
+  [115] = {.lex_state = 218},
+  [116] = {.lex_state = 218},
+  [117] = {.lex_state = 218},
+  [118] = {.lex_state = 208},
+  [119] = {.lex_state = 210},
+  [120] = {.lex_state = 219},
+  [121] = {.lex_state = 208},
   [122] = {.lex_state = 11},
-  [123] = {.lex_state = 11},
-  [124] = {.lex_state = 11},
-  [125] = {.lex_state = 207},
-  [126] = {.lex_state = 198},
-  [127] = {.lex_state = 198},
-  [128] = {.lex_state = 197},
+  [123] = {.lex_state = 208},
+  [124] = {.lex_state = 208},
+  [125] = {.lex_state = 208},
+  [126] = {.lex_state = 222},
+  [127] = {.lex_state = 208},
+  [128] = {.lex_state = 208},
   [129] = {.lex_state = 11},
-  [130] = {.lex_state = 197},
+  [130] = {.lex_state = 209},
   [131] = {.lex_state = 11},
   [132] = {.lex_state = 11},
-  [133] = {.lex_state = 11},
-  [134] = {.lex_state = 11},
-  [135] = {.lex_state = 209},
-  [136] = {.lex_state = 209},
-  [137] = {.lex_state = 11},
-  [138] = {.lex_state = 11},
+  [133] = {.lex_state = 208},
+  [134] = {.lex_state = 209},
+  [135] = {.lex_state = 208},
+  [136] = {.lex_state = 208},
+  [137] = {.lex_state = 208},
+  [138] = {.lex_state = 219},
   [139] = {.lex_state = 11},
   [140] = {.lex_state = 11},
   [141] = {.lex_state = 11},
-  [142] = {.lex_state = 11},
-  [143] = {.lex_state = 11},
+  [142] = {.lex_state = 221},
+  [143] = {.lex_state = 221},
   [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
@@ -8464,258 +8778,264 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [150] = {.lex_state = 11},
   [151] = {.lex_state = 11},
   [152] = {.lex_state = 11},
-  [153] = {.lex_state = 197},
-  [154] = {.lex_state = 224},
-  [155] = {.lex_state = 197},
-  [156] = {.lex_state = 222},
-  [157] = {.lex_state = 198},
-  [158] = {.lex_state = 224},
-  [159] = {.lex_state = 210},
-  [160] = {.lex_state = 199},
-  [161] = {.lex_state = 224},
-  [162] = {.lex_state = 222},
-  [163] = {.lex_state = 13},
-  [164] = {.lex_state = 11},
-  [165] = {.lex_state = 222},
-  [166] = {.lex_state = 197},
-  [167] = {.lex_state = 197},
-  [168] = {.lex_state = 205},
-  [169] = {.lex_state = 197},
-  [170] = {.lex_state = 197},
-  [171] = {.lex_state = 198},
-  [172] = {.lex_state = 198},
-  [173] = {.lex_state = 198},
-  [174] = {.lex_state = 198},
-  [175] = {.lex_state = 205},
-  [176] = {.lex_state = 198},
-  [177] = {.lex_state = 197},
+  [153] = {.lex_state = 11},
+  [154] = {.lex_state = 11},
+  [155] = {.lex_state = 11},
+  [156] = {.lex_state = 11},
+  [157] = {.lex_state = 11},
+  [158] = {.lex_state = 11},
+  [159] = {.lex_state = 11},
+  [160] = {.lex_state = 11},
+  [161] = {.lex_state = 11},
+  [162] = {.lex_state = 11},
+  [163] = {.lex_state = 11},
+  [164] = {.lex_state = 13},
+  [165] = {.lex_state = 208},
+  [166] = {.lex_state = 208},
+  [167] = {.lex_state = 235},
+  [168] = {.lex_state = 209},
+  [169] = {.lex_state = 235},
+  [170] = {.lex_state = 233},
+  [171] = {.lex_state = 222},
+  [172] = {.lex_state = 208},
+  [173] = {.lex_state = 233},
+  [174] = {.lex_state = 210},
+  [175] = {.lex_state = 233},
+  [176] = {.lex_state = 235},
+  [177] = {.lex_state = 11},
   [178] = {.lex_state = 17},
-  [179] = {.lex_state = 12},
-  [180] = {.lex_state = 17},
-  [181] = {.lex_state = 12},
-  [182] = {.lex_state = 17},
-  [183] = {.lex_state = 12},
-  [184] = {.lex_state = 0},
-  [185] = {.lex_state = 0},
-  [186] = {.lex_state = 205},
-  [187] = {.lex_state = 198},
-  [188] = {.lex_state = 0},
-  [189] = {.lex_state = 197},
-  [190] = {.lex_state = 198},
-  [191] = {.lex_state = 205},
-  [192] = {.lex_state = 19},
-  [193] = {.lex_state = 0},
-  [194] = {.lex_state = 0},
-  [195] = {.lex_state = 197},
-  [196] = {.lex_state = 205},
-  [197] = {.lex_state = 198},
-  [198] = {.lex_state = 198},
-  [199] = {.lex_state = 19},
-  [200] = {.lex_state = 0},
-  [201] = {.lex_state = 198},
-  [202] = {.lex_state = 224},
-  [203] = {.lex_state = 19},
-  [204] = {.lex_state = 198},
-  [205] = {.lex_state = 0},
+  [179] = {.lex_state = 0},
+  [180] = {.lex_state = 0},
+  [181] = {.lex_state = 0},
+  [182] = {.lex_state = 0},
+  [183] = {.lex_state = 17},
+  [184] = {.lex_state = 12},
+  [185] = {.lex_state = 12},
+  [186] = {.lex_state = 17},
+  [187] = {.lex_state = 12},
+  [188] = {.lex_state = 218},
+  [189] = {.lex_state = 218},
+  [190] = {.lex_state = 209},
+  [191] = {.lex_state = 209},
+  [192] = {.lex_state = 209},
+  [193] = {.lex_state = 209},
+  [194] = {.lex_state = 209},
+  [195] = {.lex_state = 218},
+  [196] = {.lex_state = 0},
+  [197] = {.lex_state = 209},
+  [198] = {.lex_state = 19},
+  [199] = {.lex_state = 209},
+  [200] = {.lex_state = 209},
+  [201] = {.lex_state = 218},
+  [202] = {.lex_state = 218},
+  [203] = {.lex_state = 233},
+  [204] = {.lex_state = 209},
+  [205] = {.lex_state = 19},
   [206] = {.lex_state = 19},
-  [207] = {.lex_state = 222},
-  [208] = {.lex_state = 198},
-  [209] = {.lex_state = 222},
-  [210] = {.lex_state = 222},
-  [211] = {.lex_state = 222},
+  [207] = {.lex_state = 19},
+  [208] = {.lex_state = 233},
+  [209] = {.lex_state = 209},
+  [210] = {.lex_state = 233},
+  [211] = {.lex_state = 209},
   [212] = {.lex_state = 19},
-  [213] = {.lex_state = 198},
-  [214] = {.lex_state = 0},
-  [215] = {.lex_state = 11},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 218},
+  [215] = {.lex_state = 19},
   [216] = {.lex_state = 19},
-  [217] = {.lex_state = 19},
-  [218] = {.lex_state = 198},
-  [219] = {.lex_state = 19},
-  [220] = {.lex_state = 198},
-  [221] = {.lex_state = 198},
-  [222] = {.lex_state = 198},
-  [223] = {.lex_state = 198},
-  [224] = {.lex_state = 198},
-  [225] = {.lex_state = 198},
-  [226] = {.lex_state = 0},
-  [227] = {.lex_state = 198},
-  [228] = {.lex_state = 198},
-  [229] = {.lex_state = 198},
-  [230] = {.lex_state = 198},
-  [231] = {.lex_state = 198},
-  [232] = {.lex_state = 198},
-  [233] = {.lex_state = 198},
-  [234] = {.lex_state = 198},
-  [235] = {.lex_state = 198},
-  [236] = {.lex_state = 198},
-  [237] = {.lex_state = 19},
-  [238] = {.lex_state = 197},
-  [239] = {.lex_state = 19},
-  [240] = {.lex_state = 198},
-  [241] = {.lex_state = 198},
-  [242] = {.lex_state = 198},
-  [243] = {.lex_state = 205},
-  [244] = {.lex_state = 198},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 19},
-  [247] = {.lex_state = 197},
-  [248] = {.lex_state = 222},
-  [249] = {.lex_state = 223},
-  [250] = {.lex_state = 198},
-  [251] = {.lex_state = 19},
+  [217] = {.lex_state = 0},
+  [218] = {.lex_state = 209},
+  [219] = {.lex_state = 209},
+  [220] = {.lex_state = 19},
+  [221] = {.lex_state = 209},
+  [222] = {.lex_state = 209},
+  [223] = {.lex_state = 209},
+  [224] = {.lex_state = 209},
+  [225] = {.lex_state = 209},
+  [226] = {.lex_state = 209},
+  [227] = {.lex_state = 19},
+  [228] = {.lex_state = 209},
+  [229] = {.lex_state = 209},
+  [230] = {.lex_state = 209},
+  [231] = {.lex_state = 209},
+  [232] = {.lex_state = 209},
+  [233] = {.lex_state = 209},
+  [234] = {.lex_state = 209},
+  [235] = {.lex_state = 209},
+  [236] = {.lex_state = 209},
+  [237] = {.lex_state = 209},
+  [238] = {.lex_state = 235},
+  [239] = {.lex_state = 233},
+  [240] = {.lex_state = 209},
+  [241] = {.lex_state = 234},
+  [242] = {.lex_state = 209},
+  [243] = {.lex_state = 0},
+  [244] = {.lex_state = 11},
+  [245] = {.lex_state = 209},
+  [246] = {.lex_state = 208},
+  [247] = {.lex_state = 233},
+  [248] = {.lex_state = 209},
+  [249] = {.lex_state = 19},
+  [250] = {.lex_state = 19},
+  [251] = {.lex_state = 0},
   [252] = {.lex_state = 19},
   [253] = {.lex_state = 19},
-  [254] = {.lex_state = 198},
-  [255] = {.lex_state = 20},
-  [256] = {.lex_state = 204},
-  [257] = {.lex_state = 20},
-  [258] = {.lex_state = 197},
-  [259] = {.lex_state = 198},
-  [260] = {.lex_state = 197},
-  [261] = {.lex_state = 198},
-  [262] = {.lex_state = 197},
-  [263] = {.lex_state = 14},
-  [264] = {.lex_state = 20},
-  [265] = {.lex_state = 197},
-  [266] = {.lex_state = 197},
-  [267] = {.lex_state = 14},
-  [268] = {.lex_state = 14},
+  [254] = {.lex_state = 0},
+  [255] = {.lex_state = 19},
+  [256] = {.lex_state = 209},
+  [257] = {.lex_state = 209},
+  [258] = {.lex_state = 216},
+  [259] = {.lex_state = 216},
+  [260] = {.lex_state = 20},
+  [261] = {.lex_state = 208},
+  [262] = {.lex_state = 208},
+  [263] = {.lex_state = 209},
+  [264] = {.lex_state = 14},
+  [265] = {.lex_state = 14},
+  [266] = {.lex_state = 208},
+  [267] = {.lex_state = 208},
+  [268] = {.lex_state = 209},
   [269] = {.lex_state = 20},
-  [270] = {.lex_state = 20},
-  [271] = {.lex_state = 19},
-  [272] = {.lex_state = 204},
-  [273] = {.lex_state = 204},
-  [274] = {.lex_state = 0},
-  [275] = {.lex_state = 201},
-  [276] = {.lex_state = 0},
-  [277] = {.lex_state = 201},
-  [278] = {.lex_state = 201},
-  [279] = {.lex_state = 21},
-  [280] = {.lex_state = 205},
-  [281] = {.lex_state = 0},
+  [270] = {.lex_state = 208},
+  [271] = {.lex_state = 14},
+  [272] = {.lex_state = 20},
+  [273] = {.lex_state = 20},
+  [274] = {.lex_state = 20},
+  [275] = {.lex_state = 19},
+  [276] = {.lex_state = 216},
+  [277] = {.lex_state = 212},
+  [278] = {.lex_state = 212},
+  [279] = {.lex_state = 0},
+  [280] = {.lex_state = 225},
+  [281] = {.lex_state = 225},
   [282] = {.lex_state = 0},
-  [283] = {.lex_state = 214},
-  [284] = {.lex_state = 214},
+  [283] = {.lex_state = 225},
+  [284] = {.lex_state = 0},
   [285] = {.lex_state = 0},
-  [286] = {.lex_state = 201},
-  [287] = {.lex_state = 205},
-  [288] = {.lex_state = 0},
-  [289] = {.lex_state = 205},
+  [286] = {.lex_state = 0},
+  [287] = {.lex_state = 0},
+  [288] = {.lex_state = 212},
+  [289] = {.lex_state = 212},
   [290] = {.lex_state = 0},
-  [291] = {.lex_state = 205},
-  [292] = {.lex_state = 205},
-  [293] = {.lex_state = 205},
+  [291] = {.lex_state = 225},
+  [292] = {.lex_state = 0},
+  [293] = {.lex_state = 0},
   [294] = {.lex_state = 0},
-  [295] = {.lex_state = 197},
-  [296] = {.lex_state = 201},
-  [297] = {.lex_state = 205},
+  [295] = {.lex_state = 0},
+  [296] = {.lex_state = 21},
+  [297] = {.lex_state = 0},
   [298] = {.lex_state = 0},
   [299] = {.lex_state = 17},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 17},
-  [302] = {.lex_state = 12},
+  [302] = {.lex_state = 0},
   [303] = {.lex_state = 12},
-  [304] = {.lex_state = 205},
-  [305] = {.lex_state = 205},
-  [306] = {.lex_state = 214},
-  [307] = {.lex_state = 201},
-  [308] = {.lex_state = 0},
-  [309] = {.lex_state = 205},
-  [310] = {.lex_state = 0},
+  [304] = {.lex_state = 12},
+  [305] = {.lex_state = 0},
+  [306] = {.lex_state = 0},
+  [307] = {.lex_state = 0},
+  [308] = {.lex_state = 208},
+  [309] = {.lex_state = 218},
+  [310] = {.lex_state = 225},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 0},
+  [312] = {.lex_state = 225},
+  [313] = {.lex_state = 225},
   [314] = {.lex_state = 0},
   [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 205},
+  [316] = {.lex_state = 212},
+  [317] = {.lex_state = 0},
   [318] = {.lex_state = 0},
-  [319] = {.lex_state = 205},
-  [320] = {.lex_state = 0},
+  [319] = {.lex_state = 0},
+  [320] = {.lex_state = 212},
   [321] = {.lex_state = 0},
   [322] = {.lex_state = 0},
-  [323] = {.lex_state = 205},
-  [324] = {.lex_state = 0},
-  [325] = {.lex_state = 0},
-  [326] = {.lex_state = 201},
-  [327] = {.lex_state = 0},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 214},
-  [330] = {.lex_state = 214},
-  [331] = {.lex_state = 0},
-  [332] = {.lex_state = 205},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
-  [335] = {.lex_state = 201},
+  [323] = {.lex_state = 212},
+  [324] = {.lex_state = 225},
+  [325] = {.lex_state = 3},
+  [326] = {.lex_state = 218},
+  [327] = {.lex_state = 218},
+  [328] = {.lex_state = 225},
+  [329] = {.lex_state = 0},
+  [330] = {.lex_state = 0},
+  [331] = {.lex_state = 225},
+  [332] = {.lex_state = 225},
+  [333] = {.lex_state = 225},
+  [334] = {.lex_state = 212},
+  [335] = {.lex_state = 212},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 197},
-  [340] = {.lex_state = 0},
-  [341] = {.lex_state = 214},
-  [342] = {.lex_state = 214},
-  [343] = {.lex_state = 205},
-  [344] = {.lex_state = 214},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 214},
-  [347] = {.lex_state = 214},
-  [348] = {.lex_state = 214},
-  [349] = {.lex_state = 214},
+  [337] = {.lex_state = 218},
+  [338] = {.lex_state = 3},
+  [339] = {.lex_state = 218},
+  [340] = {.lex_state = 225},
+  [341] = {.lex_state = 0},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 218},
+  [344] = {.lex_state = 218},
+  [345] = {.lex_state = 218},
+  [346] = {.lex_state = 0},
+  [347] = {.lex_state = 225},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 208},
   [350] = {.lex_state = 0},
-  [351] = {.lex_state = 8},
-  [352] = {.lex_state = 14},
-  [353] = {.lex_state = 214},
-  [354] = {.lex_state = 214},
-  [355] = {.lex_state = 22},
-  [356] = {.lex_state = 214},
-  [357] = {.lex_state = 197},
-  [358] = {.lex_state = 214},
-  [359] = {.lex_state = 0},
-  [360] = {.lex_state = 197},
-  [361] = {.lex_state = 214},
-  [362] = {.lex_state = 214},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 225},
+  [353] = {.lex_state = 212},
+  [354] = {.lex_state = 212},
+  [355] = {.lex_state = 212},
+  [356] = {.lex_state = 225},
+  [357] = {.lex_state = 212},
+  [358] = {.lex_state = 212},
+  [359] = {.lex_state = 208},
+  [360] = {.lex_state = 208},
+  [361] = {.lex_state = 212},
+  [362] = {.lex_state = 212},
   [363] = {.lex_state = 14},
-  [364] = {.lex_state = 9},
-  [365] = {.lex_state = 197},
-  [366] = {.lex_state = 197},
-  [367] = {.lex_state = 198},
-  [368] = {.lex_state = 197},
-  [369] = {.lex_state = 197},
-  [370] = {.lex_state = 0},
-  [371] = {.lex_state = 197},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 198},
-  [374] = {.lex_state = 211},
-  [375] = {.lex_state = 0},
-  [376] = {.lex_state = 10},
-  [377] = {.lex_state = 198},
-  [378] = {.lex_state = 197},
-  [379] = {.lex_state = 211},
-  [380] = {.lex_state = 201},
-  [381] = {.lex_state = 0},
-  [382] = {.lex_state = 0},
-  [383] = {.lex_state = 198},
-  [384] = {.lex_state = 0},
-  [385] = {.lex_state = 0},
-  [386] = {.lex_state = 197},
+  [364] = {.lex_state = 14},
+  [365] = {.lex_state = 218},
+  [366] = {.lex_state = 212},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 212},
+  [369] = {.lex_state = 9},
+  [370] = {.lex_state = 8},
+  [371] = {.lex_state = 208},
+  [372] = {.lex_state = 208},
+  [373] = {.lex_state = 208},
+  [374] = {.lex_state = 209},
+  [375] = {.lex_state = 208},
+  [376] = {.lex_state = 0},
+  [377] = {.lex_state = 0},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 212},
+  [380] = {.lex_state = 209},
+  [381] = {.lex_state = 209},
+  [382] = {.lex_state = 208},
+  [383] = {.lex_state = 212},
+  [384] = {.lex_state = 208},
+  [385] = {.lex_state = 212},
+  [386] = {.lex_state = 10},
   [387] = {.lex_state = 0},
   [388] = {.lex_state = 0},
   [389] = {.lex_state = 0},
-  [390] = {.lex_state = 201},
+  [390] = {.lex_state = 0},
   [391] = {.lex_state = 0},
-  [392] = {.lex_state = 199},
+  [392] = {.lex_state = 0},
   [393] = {.lex_state = 0},
   [394] = {.lex_state = 0},
-  [395] = {.lex_state = 0},
+  [395] = {.lex_state = 210},
   [396] = {.lex_state = 0},
   [397] = {.lex_state = 0},
   [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 201},
+  [399] = {.lex_state = 208},
+  [400] = {.lex_state = 209},
   [401] = {.lex_state = 0},
   [402] = {.lex_state = 0},
-  [403] = {.lex_state = 201},
-  [404] = {.lex_state = 0},
+  [403] = {.lex_state = 0},
+  [404] = {.lex_state = 212},
+  [405] = {.lex_state = 0},
+  [406] = {.lex_state = 212},
+  [407] = {.lex_state = 0},
+  [408] = {.lex_state = 0},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 212},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -8763,12 +9083,18 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_ingress] = ACTIONS(1),
     [anon_sym_burst] = ACTIONS(1),
     [anon_sym_latency] = ACTIONS(1),
+    [anon_sym_limit] = ACTIONS(1),
+    [anon_sym_peakrate] = ACTIONS(1),
     [anon_sym_htb] = ACTIONS(1),
     [anon_sym_default] = ACTIONS(1),
+    [anon_sym_r2q] = ACTIONS(1),
+    [anon_sym_direct_qlen] = ACTIONS(1),
     [anon_sym_class] = ACTIONS(1),
     [anon_sym_rate] = ACTIONS(1),
     [anon_sym_ceil] = ACTIONS(1),
     [anon_sym_prio] = ACTIONS(1),
+    [anon_sym_cburst] = ACTIONS(1),
+    [anon_sym_quantum] = ACTIONS(1),
     [anon_sym_filter] = ACTIONS(1),
     [anon_sym_proto] = ACTIONS(1),
     [anon_sym_tcp] = ACTIONS(1),
@@ -8855,40 +9181,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(382),
-    [sym__statements] = STATE(397),
-    [sym__sep] = STATE(5),
-    [sym__statement] = STATE(188),
-    [sym_netns_statement] = STATE(188),
-    [sym_host_statement] = STATE(188),
-    [sym_table_statement] = STATE(188),
-    [sym_let_statement] = STATE(188),
-    [sym_for_statement] = STATE(188),
-    [sym_include_statement] = STATE(188),
-    [sym_expect_statement] = STATE(188),
-    [sym_veth_statement] = STATE(188),
-    [sym_bridge_statement] = STATE(188),
-    [sym_macvlan_statement] = STATE(188),
-    [sym_vxlan_statement] = STATE(188),
-    [sym_link_statement] = STATE(188),
-    [sym_addr_statement] = STATE(188),
-    [sym_state_statement] = STATE(188),
-    [sym_mtu_statement] = STATE(188),
-    [sym_mac_statement] = STATE(188),
-    [sym_master_statement] = STATE(188),
-    [sym_shape_statement] = STATE(188),
-    [sym_htb_statement] = STATE(188),
-    [sym_class_statement] = STATE(188),
-    [sym_filter_statement] = STATE(188),
-    [sym_netem_statement] = STATE(188),
-    [sym_bpf_statement] = STATE(188),
-    [sym_xdp_statement] = STATE(188),
-    [sym_route_statement] = STATE(188),
-    [sym_rule_statement] = STATE(188),
-    [sym_forward_statement] = STATE(188),
-    [sym_sysctl_statement] = STATE(188),
-    [sym_firewall_statement] = STATE(188),
-    [aux_sym__statements_repeat1] = STATE(5),
+    [sym_source_file] = STATE(409),
+    [sym__statements] = STATE(396),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(179),
+    [sym_netns_statement] = STATE(179),
+    [sym_host_statement] = STATE(179),
+    [sym_table_statement] = STATE(179),
+    [sym_let_statement] = STATE(179),
+    [sym_for_statement] = STATE(179),
+    [sym_include_statement] = STATE(179),
+    [sym_expect_statement] = STATE(179),
+    [sym_veth_statement] = STATE(179),
+    [sym_bridge_statement] = STATE(179),
+    [sym_macvlan_statement] = STATE(179),
+    [sym_vxlan_statement] = STATE(179),
+    [sym_link_statement] = STATE(179),
+    [sym_addr_statement] = STATE(179),
+    [sym_state_statement] = STATE(179),
+    [sym_mtu_statement] = STATE(179),
+    [sym_mac_statement] = STATE(179),
+    [sym_master_statement] = STATE(179),
+    [sym_shape_statement] = STATE(179),
+    [sym_htb_statement] = STATE(179),
+    [sym_class_statement] = STATE(179),
+    [sym_filter_statement] = STATE(179),
+    [sym_netem_statement] = STATE(179),
+    [sym_bpf_statement] = STATE(179),
+    [sym_xdp_statement] = STATE(179),
+    [sym_route_statement] = STATE(179),
+    [sym_rule_statement] = STATE(179),
+    [sym_forward_statement] = STATE(179),
+    [sym_sysctl_statement] = STATE(179),
+    [sym_firewall_statement] = STATE(179),
+    [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -8926,41 +9252,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(399),
-    [sym__sep] = STATE(5),
-    [sym__statement] = STATE(188),
-    [sym_netns_statement] = STATE(188),
-    [sym_host_statement] = STATE(188),
-    [sym_table_statement] = STATE(188),
-    [sym_let_statement] = STATE(188),
-    [sym_for_statement] = STATE(188),
-    [sym_include_statement] = STATE(188),
-    [sym_expect_statement] = STATE(188),
-    [sym_veth_statement] = STATE(188),
-    [sym_bridge_statement] = STATE(188),
-    [sym_macvlan_statement] = STATE(188),
-    [sym_vxlan_statement] = STATE(188),
-    [sym_link_statement] = STATE(188),
-    [sym_addr_statement] = STATE(188),
-    [sym_state_statement] = STATE(188),
-    [sym_mtu_statement] = STATE(188),
-    [sym_mac_statement] = STATE(188),
-    [sym_master_statement] = STATE(188),
-    [sym_shape_statement] = STATE(188),
-    [sym_htb_statement] = STATE(188),
-    [sym_class_statement] = STATE(188),
-    [sym_filter_statement] = STATE(188),
-    [sym_netem_statement] = STATE(188),
-    [sym_bpf_statement] = STATE(188),
-    [sym_xdp_statement] = STATE(188),
-    [sym_route_statement] = STATE(188),
-    [sym_rule_statement] = STATE(188),
-    [sym_forward_statement] = STATE(188),
-    [sym_sysctl_statement] = STATE(188),
-    [sym_firewall_statement] = STATE(188),
-    [aux_sym__statements_repeat1] = STATE(5),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(182),
+    [sym_netns_statement] = STATE(182),
+    [sym_host_statement] = STATE(182),
+    [sym_table_statement] = STATE(182),
+    [sym_let_statement] = STATE(182),
+    [sym_for_statement] = STATE(182),
+    [sym_include_statement] = STATE(182),
+    [sym_expect_statement] = STATE(182),
+    [sym_veth_statement] = STATE(182),
+    [sym_bridge_statement] = STATE(182),
+    [sym_macvlan_statement] = STATE(182),
+    [sym_vxlan_statement] = STATE(182),
+    [sym_link_statement] = STATE(182),
+    [sym_addr_statement] = STATE(182),
+    [sym_state_statement] = STATE(182),
+    [sym_mtu_statement] = STATE(182),
+    [sym_mac_statement] = STATE(182),
+    [sym_master_statement] = STATE(182),
+    [sym_shape_statement] = STATE(182),
+    [sym_htb_statement] = STATE(182),
+    [sym_class_statement] = STATE(182),
+    [sym_filter_statement] = STATE(182),
+    [sym_netem_statement] = STATE(182),
+    [sym_bpf_statement] = STATE(182),
+    [sym_xdp_statement] = STATE(182),
+    [sym_route_statement] = STATE(182),
+    [sym_rule_statement] = STATE(182),
+    [sym_forward_statement] = STATE(182),
+    [sym_sysctl_statement] = STATE(182),
+    [sym_firewall_statement] = STATE(182),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(67),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(67),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -8996,42 +9322,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(336),
-    [sym_netns_statement] = STATE(336),
-    [sym_host_statement] = STATE(336),
-    [sym_table_statement] = STATE(336),
-    [sym_let_statement] = STATE(336),
-    [sym_for_statement] = STATE(336),
-    [sym_include_statement] = STATE(336),
-    [sym_expect_statement] = STATE(336),
-    [sym_veth_statement] = STATE(336),
-    [sym_bridge_statement] = STATE(336),
-    [sym_macvlan_statement] = STATE(336),
-    [sym_vxlan_statement] = STATE(336),
-    [sym_link_statement] = STATE(336),
-    [sym_addr_statement] = STATE(336),
-    [sym_state_statement] = STATE(336),
-    [sym_mtu_statement] = STATE(336),
-    [sym_mac_statement] = STATE(336),
-    [sym_master_statement] = STATE(336),
-    [sym_shape_statement] = STATE(336),
-    [sym_htb_statement] = STATE(336),
-    [sym_class_statement] = STATE(336),
-    [sym_filter_statement] = STATE(336),
-    [sym_netem_statement] = STATE(336),
-    [sym_bpf_statement] = STATE(336),
-    [sym_xdp_statement] = STATE(336),
-    [sym_route_statement] = STATE(336),
-    [sym_rule_statement] = STATE(336),
-    [sym_forward_statement] = STATE(336),
-    [sym_sysctl_statement] = STATE(336),
-    [sym_firewall_statement] = STATE(336),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [ts_builtin_sym_end] = ACTIONS(69),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(69),
+    [sym__statements] = STATE(390),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(179),
+    [sym_netns_statement] = STATE(179),
+    [sym_host_statement] = STATE(179),
+    [sym_table_statement] = STATE(179),
+    [sym_let_statement] = STATE(179),
+    [sym_for_statement] = STATE(179),
+    [sym_include_statement] = STATE(179),
+    [sym_expect_statement] = STATE(179),
+    [sym_veth_statement] = STATE(179),
+    [sym_bridge_statement] = STATE(179),
+    [sym_macvlan_statement] = STATE(179),
+    [sym_vxlan_statement] = STATE(179),
+    [sym_link_statement] = STATE(179),
+    [sym_addr_statement] = STATE(179),
+    [sym_state_statement] = STATE(179),
+    [sym_mtu_statement] = STATE(179),
+    [sym_mac_statement] = STATE(179),
+    [sym_master_statement] = STATE(179),
+    [sym_shape_statement] = STATE(179),
+    [sym_htb_statement] = STATE(179),
+    [sym_class_statement] = STATE(179),
+    [sym_filter_statement] = STATE(179),
+    [sym_netem_statement] = STATE(179),
+    [sym_bpf_statement] = STATE(179),
+    [sym_xdp_statement] = STATE(179),
+    [sym_route_statement] = STATE(179),
+    [sym_rule_statement] = STATE(179),
+    [sym_forward_statement] = STATE(179),
+    [sym_sysctl_statement] = STATE(179),
+    [sym_firewall_statement] = STATE(179),
+    [aux_sym__statements_repeat1] = STATE(2),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(71),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9066,41 +9392,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(336),
-    [sym_netns_statement] = STATE(336),
-    [sym_host_statement] = STATE(336),
-    [sym_table_statement] = STATE(336),
-    [sym_let_statement] = STATE(336),
-    [sym_for_statement] = STATE(336),
-    [sym_include_statement] = STATE(336),
-    [sym_expect_statement] = STATE(336),
-    [sym_veth_statement] = STATE(336),
-    [sym_bridge_statement] = STATE(336),
-    [sym_macvlan_statement] = STATE(336),
-    [sym_vxlan_statement] = STATE(336),
-    [sym_link_statement] = STATE(336),
-    [sym_addr_statement] = STATE(336),
-    [sym_state_statement] = STATE(336),
-    [sym_mtu_statement] = STATE(336),
-    [sym_mac_statement] = STATE(336),
-    [sym_master_statement] = STATE(336),
-    [sym_shape_statement] = STATE(336),
-    [sym_htb_statement] = STATE(336),
-    [sym_class_statement] = STATE(336),
-    [sym_filter_statement] = STATE(336),
-    [sym_netem_statement] = STATE(336),
-    [sym_bpf_statement] = STATE(336),
-    [sym_xdp_statement] = STATE(336),
-    [sym_route_statement] = STATE(336),
-    [sym_rule_statement] = STATE(336),
-    [sym_forward_statement] = STATE(336),
-    [sym_sysctl_statement] = STATE(336),
-    [sym_firewall_statement] = STATE(336),
-    [aux_sym__statements_repeat1] = STATE(9),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(293),
+    [sym_netns_statement] = STATE(293),
+    [sym_host_statement] = STATE(293),
+    [sym_table_statement] = STATE(293),
+    [sym_let_statement] = STATE(293),
+    [sym_for_statement] = STATE(293),
+    [sym_include_statement] = STATE(293),
+    [sym_expect_statement] = STATE(293),
+    [sym_veth_statement] = STATE(293),
+    [sym_bridge_statement] = STATE(293),
+    [sym_macvlan_statement] = STATE(293),
+    [sym_vxlan_statement] = STATE(293),
+    [sym_link_statement] = STATE(293),
+    [sym_addr_statement] = STATE(293),
+    [sym_state_statement] = STATE(293),
+    [sym_mtu_statement] = STATE(293),
+    [sym_mac_statement] = STATE(293),
+    [sym_master_statement] = STATE(293),
+    [sym_shape_statement] = STATE(293),
+    [sym_htb_statement] = STATE(293),
+    [sym_class_statement] = STATE(293),
+    [sym_filter_statement] = STATE(293),
+    [sym_netem_statement] = STATE(293),
+    [sym_bpf_statement] = STATE(293),
+    [sym_xdp_statement] = STATE(293),
+    [sym_route_statement] = STATE(293),
+    [sym_rule_statement] = STATE(293),
+    [sym_forward_statement] = STATE(293),
+    [sym_sysctl_statement] = STATE(293),
+    [sym_firewall_statement] = STATE(293),
+    [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9136,41 +9462,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(9),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(293),
+    [sym_netns_statement] = STATE(293),
+    [sym_host_statement] = STATE(293),
+    [sym_table_statement] = STATE(293),
+    [sym_let_statement] = STATE(293),
+    [sym_for_statement] = STATE(293),
+    [sym_include_statement] = STATE(293),
+    [sym_expect_statement] = STATE(293),
+    [sym_veth_statement] = STATE(293),
+    [sym_bridge_statement] = STATE(293),
+    [sym_macvlan_statement] = STATE(293),
+    [sym_vxlan_statement] = STATE(293),
+    [sym_link_statement] = STATE(293),
+    [sym_addr_statement] = STATE(293),
+    [sym_state_statement] = STATE(293),
+    [sym_mtu_statement] = STATE(293),
+    [sym_mac_statement] = STATE(293),
+    [sym_master_statement] = STATE(293),
+    [sym_shape_statement] = STATE(293),
+    [sym_htb_statement] = STATE(293),
+    [sym_class_statement] = STATE(293),
+    [sym_filter_statement] = STATE(293),
+    [sym_netem_statement] = STATE(293),
+    [sym_bpf_statement] = STATE(293),
+    [sym_xdp_statement] = STATE(293),
+    [sym_route_statement] = STATE(293),
+    [sym_rule_statement] = STATE(293),
+    [sym_forward_statement] = STATE(293),
+    [sym_sysctl_statement] = STATE(293),
+    [sym_firewall_statement] = STATE(293),
+    [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9206,41 +9532,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(336),
-    [sym_netns_statement] = STATE(336),
-    [sym_host_statement] = STATE(336),
-    [sym_table_statement] = STATE(336),
-    [sym_let_statement] = STATE(336),
-    [sym_for_statement] = STATE(336),
-    [sym_include_statement] = STATE(336),
-    [sym_expect_statement] = STATE(336),
-    [sym_veth_statement] = STATE(336),
-    [sym_bridge_statement] = STATE(336),
-    [sym_macvlan_statement] = STATE(336),
-    [sym_vxlan_statement] = STATE(336),
-    [sym_link_statement] = STATE(336),
-    [sym_addr_statement] = STATE(336),
-    [sym_state_statement] = STATE(336),
-    [sym_mtu_statement] = STATE(336),
-    [sym_mac_statement] = STATE(336),
-    [sym_master_statement] = STATE(336),
-    [sym_shape_statement] = STATE(336),
-    [sym_htb_statement] = STATE(336),
-    [sym_class_statement] = STATE(336),
-    [sym_filter_statement] = STATE(336),
-    [sym_netem_statement] = STATE(336),
-    [sym_bpf_statement] = STATE(336),
-    [sym_xdp_statement] = STATE(336),
-    [sym_route_statement] = STATE(336),
-    [sym_rule_statement] = STATE(336),
-    [sym_forward_statement] = STATE(336),
-    [sym_sysctl_statement] = STATE(336),
-    [sym_firewall_statement] = STATE(336),
-    [aux_sym__statements_repeat1] = STATE(9),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(293),
+    [sym_netns_statement] = STATE(293),
+    [sym_host_statement] = STATE(293),
+    [sym_table_statement] = STATE(293),
+    [sym_let_statement] = STATE(293),
+    [sym_for_statement] = STATE(293),
+    [sym_include_statement] = STATE(293),
+    [sym_expect_statement] = STATE(293),
+    [sym_veth_statement] = STATE(293),
+    [sym_bridge_statement] = STATE(293),
+    [sym_macvlan_statement] = STATE(293),
+    [sym_vxlan_statement] = STATE(293),
+    [sym_link_statement] = STATE(293),
+    [sym_addr_statement] = STATE(293),
+    [sym_state_statement] = STATE(293),
+    [sym_mtu_statement] = STATE(293),
+    [sym_mac_statement] = STATE(293),
+    [sym_master_statement] = STATE(293),
+    [sym_shape_statement] = STATE(293),
+    [sym_htb_statement] = STATE(293),
+    [sym_class_statement] = STATE(293),
+    [sym_filter_statement] = STATE(293),
+    [sym_netem_statement] = STATE(293),
+    [sym_bpf_statement] = STATE(293),
+    [sym_xdp_statement] = STATE(293),
+    [sym_route_statement] = STATE(293),
+    [sym_rule_statement] = STATE(293),
+    [sym_forward_statement] = STATE(293),
+    [sym_sysctl_statement] = STATE(293),
+    [sym_firewall_statement] = STATE(293),
+    [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9276,40 +9602,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(336),
-    [sym_netns_statement] = STATE(336),
-    [sym_host_statement] = STATE(336),
-    [sym_table_statement] = STATE(336),
-    [sym_let_statement] = STATE(336),
-    [sym_for_statement] = STATE(336),
-    [sym_include_statement] = STATE(336),
-    [sym_expect_statement] = STATE(336),
-    [sym_veth_statement] = STATE(336),
-    [sym_bridge_statement] = STATE(336),
-    [sym_macvlan_statement] = STATE(336),
-    [sym_vxlan_statement] = STATE(336),
-    [sym_link_statement] = STATE(336),
-    [sym_addr_statement] = STATE(336),
-    [sym_state_statement] = STATE(336),
-    [sym_mtu_statement] = STATE(336),
-    [sym_mac_statement] = STATE(336),
-    [sym_master_statement] = STATE(336),
-    [sym_shape_statement] = STATE(336),
-    [sym_htb_statement] = STATE(336),
-    [sym_class_statement] = STATE(336),
-    [sym_filter_statement] = STATE(336),
-    [sym_netem_statement] = STATE(336),
-    [sym_bpf_statement] = STATE(336),
-    [sym_xdp_statement] = STATE(336),
-    [sym_route_statement] = STATE(336),
-    [sym_rule_statement] = STATE(336),
-    [sym_forward_statement] = STATE(336),
-    [sym_sysctl_statement] = STATE(336),
-    [sym_firewall_statement] = STATE(336),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(293),
+    [sym_netns_statement] = STATE(293),
+    [sym_host_statement] = STATE(293),
+    [sym_table_statement] = STATE(293),
+    [sym_let_statement] = STATE(293),
+    [sym_for_statement] = STATE(293),
+    [sym_include_statement] = STATE(293),
+    [sym_expect_statement] = STATE(293),
+    [sym_veth_statement] = STATE(293),
+    [sym_bridge_statement] = STATE(293),
+    [sym_macvlan_statement] = STATE(293),
+    [sym_vxlan_statement] = STATE(293),
+    [sym_link_statement] = STATE(293),
+    [sym_addr_statement] = STATE(293),
+    [sym_state_statement] = STATE(293),
+    [sym_mtu_statement] = STATE(293),
+    [sym_mac_statement] = STATE(293),
+    [sym_master_statement] = STATE(293),
+    [sym_shape_statement] = STATE(293),
+    [sym_htb_statement] = STATE(293),
+    [sym_class_statement] = STATE(293),
+    [sym_filter_statement] = STATE(293),
+    [sym_netem_statement] = STATE(293),
+    [sym_bpf_statement] = STATE(293),
+    [sym_xdp_statement] = STATE(293),
+    [sym_route_statement] = STATE(293),
+    [sym_rule_statement] = STATE(293),
+    [sym_forward_statement] = STATE(293),
+    [sym_sysctl_statement] = STATE(293),
+    [sym_firewall_statement] = STATE(293),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [anon_sym_SEMI] = ACTIONS(69),
+    [sym__newline] = ACTIONS(69),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9355,7 +9681,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(79), 47,
+    ACTIONS(79), 55,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9367,10 +9693,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_burst,
       anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
       anon_sym_rate,
       anon_sym_ceil,
+      anon_sym_cburst,
+      anon_sym_quantum,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -9403,21 +9737,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [60] = 5,
+  [68] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(85), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(83), 48,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      anon_sym_SLASH2,
+      aux_sym_ipv6_address_token1,
+  [128] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(88), 3,
+    ACTIONS(92), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(83), 38,
+    ACTIONS(87), 38,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -9456,57 +9847,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [118] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(92), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(90), 41,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [171] = 3,
+  [186] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9554,9 +9895,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [222] = 4,
+  [237] = 4,
     ACTIONS(102), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9602,7 +9943,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [274] = 4,
+  [289] = 4,
     ACTIONS(108), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -9650,7 +9991,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [326] = 4,
+  [341] = 4,
     ACTIONS(114), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -9698,9 +10039,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [378] = 4,
+  [393] = 4,
     ACTIONS(120), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9746,7 +10087,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [430] = 3,
+  [445] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9792,7 +10133,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [479] = 3,
+  [494] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9838,7 +10179,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [528] = 3,
+  [543] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9884,7 +10225,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [577] = 3,
+  [592] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9925,83 +10266,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [621] = 7,
-    ACTIONS(142), 1,
-      anon_sym_DOT,
+  [636] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(138), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [668] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(140), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [700] = 3,
     ACTIONS(144), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(146), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(23), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(140), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [663] = 7,
-    ACTIONS(146), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(152), 1,
-      anon_sym_DOT,
-    ACTIONS(154), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(20), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(150), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [705] = 3,
-    ACTIONS(158), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 24,
+    ACTIONS(142), 24,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10026,26 +10357,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [739] = 7,
-    ACTIONS(164), 1,
+  [734] = 7,
+    ACTIONS(150), 1,
       anon_sym_DOT,
-    ACTIONS(167), 1,
+    ACTIONS(152), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(170), 1,
+    ACTIONS(154), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(23), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(160), 4,
+    ACTIONS(146), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(162), 15,
+    ACTIONS(148), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10061,13 +10392,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [781] = 3,
-    ACTIONS(175), 1,
+  [776] = 7,
+    ACTIONS(154), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(160), 1,
+      anon_sym_DOT,
+    ACTIONS(162), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(158), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [818] = 7,
+    ACTIONS(168), 1,
+      anon_sym_DOT,
+    ACTIONS(171), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(174), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(164), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(166), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [860] = 3,
+    ACTIONS(179), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(173), 23,
+    ACTIONS(177), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10091,7 +10492,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [814] = 3,
+  [893] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10119,18 +10520,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [845] = 3,
+  [924] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 6,
+    ACTIONS(83), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 16,
+    ACTIONS(85), 16,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10147,126 +10548,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [876] = 13,
-    ACTIONS(183), 1,
+  [955] = 13,
+    ACTIONS(187), 1,
       anon_sym_from,
-    ACTIONS(185), 1,
-      anon_sym_to,
     ACTIONS(189), 1,
+      anon_sym_to,
+    ACTIONS(193), 1,
       anon_sym_fwmark,
-    ACTIONS(191), 1,
-      anon_sym_uidrange,
     ACTIONS(195), 1,
+      anon_sym_uidrange,
+    ACTIONS(199), 1,
+      anon_sym_ipproto,
+    STATE(30), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(35), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(183), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(185), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(191), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(197), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1005] = 13,
+    ACTIONS(209), 1,
+      anon_sym_from,
+    ACTIONS(212), 1,
+      anon_sym_to,
+    ACTIONS(218), 1,
+      anon_sym_fwmark,
+    ACTIONS(221), 1,
+      anon_sym_uidrange,
+    ACTIONS(227), 1,
+      anon_sym_ipproto,
+    STATE(30), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(35), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(203), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(206), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(215), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(201), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(224), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1055] = 13,
+    ACTIONS(187), 1,
+      anon_sym_from,
+    ACTIONS(189), 1,
+      anon_sym_to,
+    ACTIONS(193), 1,
+      anon_sym_fwmark,
+    ACTIONS(195), 1,
+      anon_sym_uidrange,
+    ACTIONS(199), 1,
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
+    STATE(35), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
+    ACTIONS(183), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(181), 2,
+    ACTIONS(185), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(187), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(177), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(193), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [926] = 13,
-    ACTIONS(205), 1,
-      anon_sym_from,
-    ACTIONS(208), 1,
-      anon_sym_to,
-    ACTIONS(214), 1,
-      anon_sym_fwmark,
-    ACTIONS(217), 1,
-      anon_sym_uidrange,
-    ACTIONS(223), 1,
-      anon_sym_ipproto,
-    STATE(28), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(199), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(202), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(211), 2,
+    ACTIONS(191), 2,
       anon_sym_iif,
       anon_sym_oif,
     ACTIONS(197), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(220), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [976] = 13,
-    ACTIONS(183), 1,
-      anon_sym_from,
-    ACTIONS(185), 1,
-      anon_sym_to,
-    ACTIONS(189), 1,
-      anon_sym_fwmark,
-    ACTIONS(191), 1,
-      anon_sym_uidrange,
-    ACTIONS(195), 1,
-      anon_sym_ipproto,
-    STATE(28), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(181), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(187), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(193), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(226), 4,
+    ACTIONS(230), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1026] = 4,
-    ACTIONS(230), 1,
+  [1105] = 4,
+    ACTIONS(234), 1,
       anon_sym_to,
-    ACTIONS(232), 1,
+    ACTIONS(236), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 18,
+    ACTIONS(232), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10285,15 +10686,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1057] = 4,
-    ACTIONS(230), 1,
+  [1136] = 4,
+    ACTIONS(234), 1,
       anon_sym_to,
-    ACTIONS(232), 1,
+    ACTIONS(236), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 18,
+    ACTIONS(232), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10312,57 +10713,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1088] = 3,
-    ACTIONS(230), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(228), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1116] = 3,
-    ACTIONS(236), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(234), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1144] = 3,
+  [1167] = 3,
     ACTIONS(240), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10387,134 +10738,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1172] = 12,
-    ACTIONS(242), 1,
-      sym_identifier,
+  [1195] = 3,
     ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(250), 1,
-      sym_integer,
-    ACTIONS(254), 1,
-      sym_size,
-    ACTIONS(256), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(385), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(252), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(314), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(127), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [1218] = 7,
-    ACTIONS(258), 1,
-      anon_sym_DOT,
-    ACTIONS(260), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(262), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(138), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(38), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(140), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1254] = 7,
-    ACTIONS(262), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(264), 1,
-      anon_sym_DOT,
-    ACTIONS(266), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(148), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(36), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(150), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1290] = 7,
-    ACTIONS(268), 1,
-      anon_sym_DOT,
-    ACTIONS(271), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(274), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(160), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(38), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1326] = 3,
-    ACTIONS(279), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(277), 18,
+    ACTIONS(242), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10533,19 +10763,84 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1354] = 2,
+  [1223] = 3,
+    ACTIONS(248), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(281), 18,
+    ACTIONS(246), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1251] = 12,
+    ACTIONS(250), 1,
+      sym_identifier,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(258), 1,
+      sym_integer,
+    ACTIONS(262), 1,
+      sym_size,
+    ACTIONS(264), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(392), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(260), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(302), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(134), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [1297] = 7,
+    ACTIONS(266), 1,
+      anon_sym_DOT,
+    ACTIONS(268), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(270), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(146), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(39), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10556,19 +10851,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1379] = 2,
+  [1333] = 7,
+    ACTIONS(270), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(272), 1,
+      anon_sym_DOT,
+    ACTIONS(274), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(283), 18,
-      ts_builtin_sym_end,
+    ACTIONS(156), 3,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
+    STATE(41), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10579,92 +10880,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1404] = 7,
-    ACTIONS(285), 1,
+  [1369] = 3,
+    ACTIONS(234), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(232), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1397] = 7,
+    ACTIONS(276), 1,
       anon_sym_DOT,
-    ACTIONS(287), 1,
+    ACTIONS(279), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(289), 1,
+    ACTIONS(282), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 3,
+    ACTIONS(164), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(41), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(140), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1438] = 7,
-    ACTIONS(289), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(291), 1,
-      anon_sym_DOT,
-    ACTIONS(293), 1,
-      aux_sym__imm_name_part_token1,
+    ACTIONS(166), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1433] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(150), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1472] = 7,
-    ACTIONS(295), 1,
-      anon_sym_DOT,
-    ACTIONS(298), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(301), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(162), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1506] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(304), 17,
+    ACTIONS(285), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10682,7 +10956,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1530] = 7,
+  [1457] = 7,
+    ACTIONS(287), 1,
+      anon_sym_DOT,
+    ACTIONS(289), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(158), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1491] = 7,
+    ACTIONS(293), 1,
+      anon_sym_DOT,
+    ACTIONS(296), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(164), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(166), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1525] = 7,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(302), 1,
+      anon_sym_DOT,
+    ACTIONS(304), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(146), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(148), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1559] = 7,
     ACTIONS(306), 1,
       anon_sym_DOT,
     ACTIONS(308), 1,
@@ -10692,16 +11047,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(48), 3,
+    STATE(44), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
+    ACTIONS(156), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(150), 7,
+    ACTIONS(158), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -10709,7 +11064,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1564] = 7,
+  [1593] = 7,
     ACTIONS(312), 1,
       anon_sym_DOT,
     ACTIONS(315), 1,
@@ -10723,20 +11078,20 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(160), 4,
+    ACTIONS(164), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(162), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
+    ACTIONS(166), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [1598] = 7,
+      anon_sym_port,
+  [1627] = 7,
     ACTIONS(310), 1,
       anon_sym_LBRACE2,
     ACTIONS(321), 1,
@@ -10746,16 +11101,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 3,
+    STATE(46), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(138), 4,
+    ACTIONS(146), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(140), 7,
+    ACTIONS(148), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -10763,13 +11118,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1632] = 3,
-    ACTIONS(327), 1,
+  [1661] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(85), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [1686] = 11,
+    ACTIONS(325), 1,
+      anon_sym_GT,
+    ACTIONS(329), 1,
+      anon_sym_mark,
+    ACTIONS(331), 1,
+      anon_sym_classify,
+    ACTIONS(333), 1,
+      anon_sym_snat,
+    ACTIONS(335), 1,
+      anon_sym_dnat,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(217), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(327), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1727] = 3,
+    ACTIONS(339), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(325), 15,
+    ACTIONS(337), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10785,179 +11192,127 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1657] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(92), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [1682] = 11,
+  [1752] = 11,
     ACTIONS(329), 1,
-      anon_sym_GT,
-    ACTIONS(333), 1,
       anon_sym_mark,
-    ACTIONS(335), 1,
+    ACTIONS(331), 1,
       anon_sym_classify,
-    ACTIONS(337), 1,
-      anon_sym_snat,
-    ACTIONS(339), 1,
-      anon_sym_dnat,
-    STATE(84), 1,
-      sym_firewall_action,
-    STATE(200), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1723] = 11,
     ACTIONS(333), 1,
-      anon_sym_mark,
-    ACTIONS(335), 1,
-      anon_sym_classify,
-    ACTIONS(337), 1,
       anon_sym_snat,
-    ACTIONS(339), 1,
-      anon_sym_dnat,
-    ACTIONS(341), 1,
-      anon_sym_GT,
-    STATE(84), 1,
-      sym_firewall_action,
-    STATE(359), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1764] = 11,
-    ACTIONS(333), 1,
-      anon_sym_mark,
     ACTIONS(335), 1,
-      anon_sym_classify,
-    ACTIONS(337), 1,
-      anon_sym_snat,
-    ACTIONS(339), 1,
       anon_sym_dnat,
     ACTIONS(343), 1,
       anon_sym_GT,
-    STATE(84), 1,
+    STATE(69), 1,
       sym_firewall_action,
-    STATE(359), 1,
+    STATE(254), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
+    ACTIONS(341), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+    STATE(50), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
+    ACTIONS(327), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1805] = 11,
-    ACTIONS(333), 1,
+  [1793] = 11,
+    ACTIONS(329), 1,
       anon_sym_mark,
-    ACTIONS(335), 1,
+    ACTIONS(331), 1,
       anon_sym_classify,
-    ACTIONS(337), 1,
+    ACTIONS(333), 1,
       anon_sym_snat,
-    ACTIONS(339), 1,
+    ACTIONS(335), 1,
       anon_sym_dnat,
     ACTIONS(345), 1,
       anon_sym_GT,
-    STATE(84), 1,
+    STATE(69), 1,
       sym_firewall_action,
-    STATE(359), 1,
+    STATE(367), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
+    ACTIONS(69), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
+    ACTIONS(327), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1846] = 11,
-    ACTIONS(333), 1,
+  [1834] = 11,
+    ACTIONS(329), 1,
       anon_sym_mark,
-    ACTIONS(335), 1,
+    ACTIONS(331), 1,
       anon_sym_classify,
-    ACTIONS(337), 1,
+    ACTIONS(333), 1,
       anon_sym_snat,
-    ACTIONS(339), 1,
+    ACTIONS(335), 1,
+      anon_sym_dnat,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(69), 1,
+      sym_firewall_action,
+    STATE(367), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(327), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1875] = 11,
+    ACTIONS(329), 1,
+      anon_sym_mark,
+    ACTIONS(331), 1,
+      anon_sym_classify,
+    ACTIONS(333), 1,
+      anon_sym_snat,
+    ACTIONS(335), 1,
       anon_sym_dnat,
     ACTIONS(349), 1,
       anon_sym_GT,
-    STATE(84), 1,
+    STATE(69), 1,
       sym_firewall_action,
-    STATE(226), 1,
+    STATE(367), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(347), 2,
+    ACTIONS(69), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(51), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
+    ACTIONS(327), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1887] = 3,
+  [1916] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10979,43 +11334,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1912] = 10,
+  [1941] = 4,
     ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(355), 1,
-      anon_sym_id,
-    ACTIONS(359), 1,
-      anon_sym_dev,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    STATE(106), 1,
-      sym__dev_opt,
-    STATE(300), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(357), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(351), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1950] = 4,
-    ACTIONS(365), 1,
       anon_sym_COMMA,
     STATE(59), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(363), 13,
+    ACTIONS(351), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11029,93 +11356,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1976] = 4,
-    ACTIONS(369), 1,
-      anon_sym_COMMA,
-    STATE(59), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(367), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+  [1967] = 10,
+    ACTIONS(329), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2002] = 10,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(355), 1,
-      anon_sym_id,
-    ACTIONS(359), 1,
-      anon_sym_dev,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    STATE(106), 1,
-      sym__dev_opt,
-    STATE(281), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(357), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(372), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2040] = 10,
-    ACTIONS(333), 1,
-      anon_sym_mark,
-    ACTIONS(335), 1,
+    ACTIONS(331), 1,
       anon_sym_classify,
-    ACTIONS(337), 1,
+    ACTIONS(333), 1,
       anon_sym_snat,
-    ACTIONS(339), 1,
+    ACTIONS(335), 1,
       anon_sym_dnat,
-    STATE(84), 1,
+    STATE(69), 1,
       sym_firewall_action,
-    STATE(359), 1,
+    STATE(367), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
+    ACTIONS(69), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(331), 5,
+    ACTIONS(327), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2078] = 4,
-    ACTIONS(365), 1,
+  [2005] = 4,
+    ACTIONS(353), 1,
       anon_sym_COMMA,
-    STATE(58), 1,
+    STATE(61), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(374), 13,
+    ACTIONS(355), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11129,173 +11406,214 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2104] = 10,
-    ACTIONS(378), 1,
-      anon_sym_proto,
-    ACTIONS(390), 1,
-      anon_sym_mark,
-    ACTIONS(393), 1,
-      anon_sym_ct,
-    ACTIONS(396), 1,
-      anon_sym_counter,
-    STATE(63), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(381), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(384), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(387), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(376), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2141] = 3,
-    ACTIONS(401), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(399), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [2031] = 10,
+    ACTIONS(359), 1,
       anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2164] = 3,
-    ACTIONS(405), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(403), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2187] = 4,
-    ACTIONS(405), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(403), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2212] = 10,
-    ACTIONS(413), 1,
-      anon_sym_metric,
-    ACTIONS(415), 1,
-      anon_sym_onlink,
-    ACTIONS(417), 1,
+    ACTIONS(361), 1,
+      anon_sym_id,
+    ACTIONS(365), 1,
       anon_sym_dev,
-    STATE(78), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    STATE(114), 1,
       sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
+    STATE(314), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
+    STATE(66), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(363), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(357), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2069] = 4,
+    ACTIONS(371), 1,
+      anon_sym_COMMA,
+    STATE(61), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(369), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2095] = 10,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(361), 1,
+      anon_sym_id,
+    ACTIONS(365), 1,
+      anon_sym_dev,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    STATE(114), 1,
+      sym__dev_opt,
+    STATE(317), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(60), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(363), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(374), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2133] = 10,
+    ACTIONS(380), 1,
+      anon_sym_metric,
+    ACTIONS(382), 1,
+      anon_sym_onlink,
+    ACTIONS(384), 1,
+      anon_sym_dev,
+    STATE(76), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(183), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(411), 2,
+    ACTIONS(378), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(409), 4,
+    ACTIONS(376), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2249] = 10,
-    ACTIONS(421), 1,
+  [2170] = 10,
+    ACTIONS(388), 1,
       anon_sym_proto,
-    ACTIONS(429), 1,
+    ACTIONS(400), 1,
       anon_sym_mark,
-    ACTIONS(431), 1,
+    ACTIONS(403), 1,
       anon_sym_ct,
-    ACTIONS(433), 1,
+    ACTIONS(406), 1,
       anon_sym_counter,
-    STATE(63), 1,
+    STATE(64), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(423), 2,
+    ACTIONS(391), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(425), 2,
+    ACTIONS(394), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(427), 2,
+    ACTIONS(397), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(419), 3,
+    ACTIONS(386), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2286] = 3,
-    ACTIONS(435), 1,
+  [2207] = 4,
+    ACTIONS(411), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(413), 3,
       anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(409), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2232] = 8,
+    ACTIONS(417), 1,
+      anon_sym_id,
+    ACTIONS(423), 1,
+      anon_sym_dev,
+    ACTIONS(426), 1,
+      anon_sym_port,
+    STATE(114), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(374), 13,
+    STATE(66), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(420), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(415), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2265] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(435), 1,
+      anon_sym_prio,
+    STATE(70), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(341), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(433), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(429), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2309] = 2,
+    ACTIONS(431), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2298] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(437), 14,
+    ACTIONS(369), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11310,255 +11628,160 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2330] = 3,
-    ACTIONS(435), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(374), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [2319] = 10,
+    ACTIONS(439), 1,
       anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2353] = 10,
     ACTIONS(447), 1,
-      anon_sym_metric,
-    ACTIONS(450), 1,
-      anon_sym_onlink,
-    ACTIONS(453), 1,
-      anon_sym_dev,
+      anon_sym_mark,
+    ACTIONS(449), 1,
+      anon_sym_ct,
+    ACTIONS(451), 1,
+      anon_sym_counter,
     STATE(72), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(441), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(444), 2,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(439), 4,
+      anon_sym_dst,
+    ACTIONS(443), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(445), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(437), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2356] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(435), 1,
+      anon_sym_prio,
+    STATE(91), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(433), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(431), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(453), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2390] = 10,
-    ACTIONS(413), 1,
+  [2389] = 10,
+    ACTIONS(380), 1,
       anon_sym_metric,
-    ACTIONS(417), 1,
+    ACTIONS(384), 1,
       anon_sym_dev,
-    ACTIONS(458), 1,
+    ACTIONS(457), 1,
       anon_sym_onlink,
-    STATE(72), 1,
+    STATE(83), 1,
       aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
+    STATE(115), 1,
       sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
+    ACTIONS(183), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(411), 2,
+    ACTIONS(378), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(456), 4,
+    ACTIONS(455), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2427] = 10,
-    ACTIONS(413), 1,
-      anon_sym_metric,
-    ACTIONS(417), 1,
-      anon_sym_dev,
-    ACTIONS(458), 1,
-      anon_sym_onlink,
-    STATE(72), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
+  [2426] = 10,
+    ACTIONS(439), 1,
+      anon_sym_proto,
+    ACTIONS(447), 1,
+      anon_sym_mark,
+    ACTIONS(449), 1,
+      anon_sym_ct,
+    ACTIONS(461), 1,
+      anon_sym_counter,
+    STATE(64), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(411), 2,
+    ACTIONS(441), 2,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(460), 4,
-      ts_builtin_sym_end,
+      anon_sym_dst,
+    ACTIONS(443), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(445), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(459), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2464] = 3,
+  [2463] = 3,
+    ACTIONS(465), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 7,
+    ACTIONS(463), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(92), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2487] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(367), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2508] = 10,
-    ACTIONS(413), 1,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2486] = 10,
+    ACTIONS(380), 1,
       anon_sym_metric,
-    ACTIONS(417), 1,
+    ACTIONS(384), 1,
       anon_sym_dev,
-    ACTIONS(458), 1,
+    ACTIONS(469), 1,
       anon_sym_onlink,
-    STATE(72), 1,
+    STATE(84), 1,
       aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
+    STATE(115), 1,
       sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
+    ACTIONS(183), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(411), 2,
+    ACTIONS(378), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(462), 4,
+    ACTIONS(467), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2545] = 10,
-    ACTIONS(413), 1,
-      anon_sym_metric,
-    ACTIONS(417), 1,
-      anon_sym_dev,
-    ACTIONS(458), 1,
-      anon_sym_onlink,
-    STATE(72), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(411), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(464), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2582] = 10,
-    ACTIONS(413), 1,
-      anon_sym_metric,
-    ACTIONS(417), 1,
-      anon_sym_dev,
-    ACTIONS(468), 1,
-      anon_sym_onlink,
-    STATE(73), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(411), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(466), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2619] = 10,
-    ACTIONS(413), 1,
-      anon_sym_metric,
-    ACTIONS(417), 1,
-      anon_sym_dev,
-    ACTIONS(472), 1,
-      anon_sym_onlink,
-    STATE(74), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(411), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(470), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2656] = 3,
+  [2523] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11578,40 +11801,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2679] = 10,
-    ACTIONS(413), 1,
+  [2546] = 10,
+    ACTIONS(380), 1,
       anon_sym_metric,
-    ACTIONS(417), 1,
+    ACTIONS(384), 1,
       anon_sym_dev,
-    ACTIONS(476), 1,
+    ACTIONS(457), 1,
       anon_sym_onlink,
-    STATE(77), 1,
+    STATE(83), 1,
       aux_sym_route_statement_repeat1,
-    STATE(105), 1,
-      sym__dev_opt,
-    STATE(109), 1,
+    STATE(115), 1,
       sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 2,
+    ACTIONS(183), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(411), 2,
+    ACTIONS(378), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(474), 4,
+    ACTIONS(471), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2716] = 3,
-    ACTIONS(480), 1,
+  [2583] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(85), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2606] = 10,
+    ACTIONS(380), 1,
+      anon_sym_metric,
+    ACTIONS(384), 1,
+      anon_sym_dev,
+    ACTIONS(475), 1,
+      anon_sym_onlink,
+    STATE(71), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(183), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(378), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(473), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2643] = 10,
+    ACTIONS(380), 1,
+      anon_sym_metric,
+    ACTIONS(384), 1,
+      anon_sym_dev,
+    ACTIONS(457), 1,
+      anon_sym_onlink,
+    STATE(83), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(183), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(378), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(477), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2680] = 3,
+    ACTIONS(479), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(351), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2703] = 3,
+    ACTIONS(483), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(478), 13,
+    ACTIONS(481), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11625,34 +11942,81 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2739] = 10,
-    ACTIONS(421), 1,
-      anon_sym_proto,
-    ACTIONS(429), 1,
-      anon_sym_mark,
-    ACTIONS(431), 1,
-      anon_sym_ct,
-    ACTIONS(484), 1,
-      anon_sym_counter,
-    STATE(68), 1,
-      aux_sym_firewall_rule_repeat2,
+  [2726] = 3,
+    ACTIONS(479), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(423), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(425), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(427), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(482), 3,
+    ACTIONS(351), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2776] = 3,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2749] = 10,
+    ACTIONS(493), 1,
+      anon_sym_metric,
+    ACTIONS(496), 1,
+      anon_sym_onlink,
+    ACTIONS(499), 1,
+      anon_sym_dev,
+    STATE(83), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(487), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(490), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(485), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2786] = 10,
+    ACTIONS(380), 1,
+      anon_sym_metric,
+    ACTIONS(384), 1,
+      anon_sym_dev,
+    ACTIONS(457), 1,
+      anon_sym_onlink,
+    STATE(83), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(183), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(378), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(502), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2823] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11672,18 +12036,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2799] = 3,
+  [2846] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 6,
+    ACTIONS(83), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 8,
+    ACTIONS(85), 8,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -11692,140 +12056,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2822] = 8,
-    ACTIONS(488), 1,
-      anon_sym_id,
-    ACTIONS(494), 1,
-      anon_sym_dev,
-    ACTIONS(497), 1,
-      anon_sym_port,
-    STATE(106), 1,
-      sym__dev_opt,
+  [2869] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(87), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(491), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(486), 5,
+    ACTIONS(504), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2890] = 3,
+    ACTIONS(411), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(409), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2855] = 2,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2913] = 10,
+    ACTIONS(380), 1,
+      anon_sym_metric,
+    ACTIONS(384), 1,
+      anon_sym_dev,
+    ACTIONS(508), 1,
+      anon_sym_onlink,
+    STATE(79), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(115), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(500), 13,
+    ACTIONS(183), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(378), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(506), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2875] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(502), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2895] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(504), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2915] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(374), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2935] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(506), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2955] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(508), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2975] = 2,
+  [2950] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11843,143 +12140,179 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2995] = 8,
-    ACTIONS(512), 1,
-      anon_sym_DOT,
-    ACTIONS(515), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    STATE(103), 1,
-      aux_sym__if_name_repeat1,
-    STATE(110), 1,
-      aux_sym__ns_name_repeat1,
+  [2970] = 6,
+    ACTIONS(520), 1,
+      anon_sym_prio,
+    STATE(91), 1,
+      aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(159), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(148), 5,
+    ACTIONS(517), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(514), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(512), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3026] = 6,
-    ACTIONS(150), 1,
+  [2998] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(523), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3018] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(525), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3038] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(351), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3058] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(527), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3078] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(529), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3098] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(531), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3118] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(512), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(517), 1,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3137] = 6,
+    ACTIONS(166), 1,
+      anon_sym_LT,
+    ACTIONS(536), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(519), 2,
+    ACTIONS(533), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(103), 3,
+    STATE(99), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
+    ACTIONS(164), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3053] = 7,
-    ACTIONS(140), 1,
-      anon_sym_mode,
-    ACTIONS(521), 1,
-      anon_sym_DOT,
-    ACTIONS(523), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(525), 1,
-      anon_sym_LBRACE2,
+  [3164] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3082] = 7,
-    ACTIONS(150), 1,
-      anon_sym_mode,
-    ACTIONS(525), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(527), 1,
-      anon_sym_DOT,
-    ACTIONS(529), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3111] = 7,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(531), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(104), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3140] = 7,
-    ACTIONS(162), 1,
-      anon_sym_mode,
-    ACTIONS(539), 1,
-      anon_sym_DOT,
-    ACTIONS(542), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(545), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3169] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 12,
+    ACTIONS(539), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11992,56 +12325,80 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3188] = 6,
-    ACTIONS(162), 1,
+  [3183] = 8,
+    ACTIONS(541), 1,
+      anon_sym_DOT,
+    ACTIONS(544), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    STATE(102), 1,
+      aux_sym__if_name_repeat1,
+    STATE(113), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(171), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(146), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(553), 1,
+      anon_sym_GT,
+  [3214] = 6,
+    ACTIONS(158), 1,
+      anon_sym_LT,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(550), 2,
+    ACTIONS(548), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(102), 3,
+    STATE(99), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3215] = 6,
-    ACTIONS(140), 1,
-      anon_sym_LT,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
+  [3241] = 7,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(556), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(102), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
+    ACTIONS(550), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3242] = 7,
+    STATE(104), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3270] = 7,
     ACTIONS(560), 1,
       anon_sym_LBRACE,
     ACTIONS(563), 1,
       sym_integer,
     ACTIONS(566), 1,
       aux_sym_ipv6_address_token1,
-    STATE(15), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -12056,11 +12413,98 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3271] = 2,
+  [3299] = 7,
+    ACTIONS(166), 1,
+      anon_sym_mode,
+    ACTIONS(569), 1,
+      anon_sym_DOT,
+    ACTIONS(572), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(575), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(569), 11,
+    STATE(105), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(164), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3328] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(578), 1,
+      anon_sym_DOT,
+    ACTIONS(580), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3357] = 6,
+    ACTIONS(148), 1,
+      anon_sym_LT,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(584), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(102), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(146), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3384] = 7,
+    ACTIONS(148), 1,
+      anon_sym_mode,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(586), 1,
+      anon_sym_DOT,
+    ACTIONS(588), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(146), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3413] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(590), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12072,11 +12516,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3289] = 2,
+  [3431] = 8,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(592), 1,
+      anon_sym_default,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(571), 11,
+    ACTIONS(594), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(63), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3461] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(596), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12088,33 +12554,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3307] = 8,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(573), 1,
-      anon_sym_default,
-    STATE(15), 1,
-      sym_interpolation,
+  [3479] = 5,
+    ACTIONS(600), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(603), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(575), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(82), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3337] = 2,
+    STATE(112), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(598), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3503] = 5,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(608), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(577), 11,
+    STATE(112), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(606), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3527] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(610), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3545] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(612), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12126,61 +12624,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3355] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3373] = 5,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(583), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(581), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3397] = 5,
-    ACTIONS(587), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(590), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(585), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3421] = 2,
+  [3563] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12196,103 +12640,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3439] = 2,
+  [3581] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(593), 11,
+    ACTIONS(614), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
-      anon_sym_port,
-  [3457] = 5,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(597), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_lookup,
+  [3599] = 6,
+    ACTIONS(620), 1,
+      anon_sym_latency,
+    ACTIONS(622), 1,
+      anon_sym_peakrate,
+    STATE(121), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(110), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(595), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3480] = 3,
-    ACTIONS(92), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 9,
+    ACTIONS(618), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(616), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-      anon_sym_SLASH2,
-  [3499] = 7,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(599), 1,
-      sym_identifier,
-    ACTIONS(601), 1,
-      sym_integer,
-    STATE(373), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3526] = 7,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(607), 1,
-      anon_sym_prio,
-    STATE(119), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(324), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(605), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(603), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3553] = 3,
-    ACTIONS(611), 1,
+  [3624] = 3,
+    ACTIONS(626), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(609), 9,
+    ACTIONS(624), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12302,88 +12691,236 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3572] = 7,
-    ACTIONS(353), 1,
+  [3643] = 3,
+    ACTIONS(85), 1,
       anon_sym_LT,
-    ACTIONS(607), 1,
-      anon_sym_prio,
-    STATE(128), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(312), 1,
-      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(605), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(613), 4,
+    ACTIONS(83), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3599] = 6,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(599), 1,
-      sym_identifier,
-    ACTIONS(615), 1,
-      sym_integer,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+      anon_sym_SLASH2,
+  [3662] = 6,
+    ACTIONS(633), 1,
+      anon_sym_latency,
+    ACTIONS(636), 1,
+      anon_sym_peakrate,
+    STATE(121), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 5,
+    ACTIONS(630), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(628), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3687] = 7,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(639), 1,
+      sym_identifier,
+    ACTIONS(641), 1,
+      sym_integer,
+    STATE(374), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(191), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3623] = 6,
-    ACTIONS(244), 1,
+  [3714] = 6,
+    ACTIONS(620), 1,
+      anon_sym_latency,
+    ACTIONS(622), 1,
+      anon_sym_peakrate,
+    STATE(121), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(643), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3739] = 6,
+    ACTIONS(620), 1,
+      anon_sym_latency,
+    ACTIONS(622), 1,
+      anon_sym_peakrate,
+    STATE(118), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(643), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3764] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(647), 1,
+      anon_sym_default,
+    STATE(128), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(315), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(649), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(645), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3791] = 5,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(653), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(651), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3814] = 6,
+    ACTIONS(620), 1,
+      anon_sym_latency,
+    ACTIONS(622), 1,
+      anon_sym_peakrate,
+    STATE(123), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(655), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3839] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(647), 1,
+      anon_sym_default,
+    STATE(136), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(336), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(649), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(657), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3866] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(617), 1,
+    ACTIONS(659), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 5,
+    STATE(225), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3647] = 6,
-    ACTIONS(244), 1,
+  [3890] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(661), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3910] = 6,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(619), 1,
+    ACTIONS(665), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(208), 5,
+    STATE(130), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3671] = 6,
-    ACTIONS(244), 1,
+  [3934] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(621), 1,
+    ACTIONS(667), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12394,25 +12931,90 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3695] = 6,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(599), 1,
-      sym_identifier,
-    ACTIONS(623), 1,
-      sym_integer,
+  [3958] = 6,
+    ACTIONS(671), 1,
+      anon_sym_rate,
+    ACTIONS(675), 1,
+      anon_sym_loss,
+    STATE(137), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3719] = 3,
+    ACTIONS(673), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(669), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3982] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(677), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4002] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(628), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [4018] = 5,
+    ACTIONS(681), 1,
+      anon_sym_default,
+    STATE(136), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(684), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(679), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4040] = 6,
+    ACTIONS(689), 1,
+      anon_sym_rate,
+    ACTIONS(695), 1,
+      anon_sym_loss,
+    STATE(137), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(687), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4064] = 3,
     ACTIONS(81), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -12427,164 +13029,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [3737] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
+  [4082] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(625), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3757] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(629), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3777] = 5,
-    ACTIONS(636), 1,
-      anon_sym_prio,
-    STATE(128), 1,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(633), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(631), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3799] = 6,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
-      sym_identifier,
     ACTIONS(639), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3823] = 6,
-    ACTIONS(643), 1,
-      anon_sym_rate,
-    ACTIONS(647), 1,
-      anon_sym_loss,
-    STATE(153), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(645), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(641), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3847] = 6,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(599), 1,
       sym_identifier,
-    ACTIONS(649), 1,
+    ACTIONS(698), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(83), 5,
+    STATE(204), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3871] = 6,
-    ACTIONS(244), 1,
+  [4106] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(651), 1,
+    ACTIONS(700), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(240), 5,
+    STATE(88), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3895] = 6,
-    ACTIONS(244), 1,
+  [4130] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(653), 1,
+    ACTIONS(702), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(198), 5,
+    STATE(218), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3919] = 6,
-    ACTIONS(244), 1,
-      anon_sym_DASH,
-    ACTIONS(248), 1,
-      anon_sym_LPAREN,
-    ACTIONS(599), 1,
-      sym_identifier,
-    ACTIONS(655), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3943] = 3,
+  [4154] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12599,14 +13098,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [3961] = 3,
+  [4172] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 2,
+    ACTIONS(85), 2,
       anon_sym_mode,
       aux_sym__imm_name_part_token1,
-    ACTIONS(90), 7,
+    ACTIONS(83), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12614,50 +13113,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [3979] = 6,
-    ACTIONS(244), 1,
+  [4190] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(657), 1,
+    ACTIONS(704), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(218), 5,
+    STATE(81), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4003] = 6,
-    ACTIONS(244), 1,
+  [4214] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(659), 1,
+    ACTIONS(706), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(220), 5,
+    STATE(248), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4027] = 6,
-    ACTIONS(244), 1,
+  [4238] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(661), 1,
+    ACTIONS(708), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(219), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4262] = 6,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(639), 1,
+      sym_identifier,
+    ACTIONS(710), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12668,14 +13185,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4051] = 6,
-    ACTIONS(244), 1,
+  [4286] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(663), 1,
+    ACTIONS(712), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12686,14 +13203,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4075] = 6,
-    ACTIONS(244), 1,
+  [4310] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(665), 1,
+    ACTIONS(714), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12704,14 +13221,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4099] = 6,
-    ACTIONS(244), 1,
+  [4334] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(667), 1,
+    ACTIONS(716), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12722,68 +13239,68 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4123] = 6,
-    ACTIONS(244), 1,
+  [4358] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(669), 1,
+    ACTIONS(718), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(225), 5,
+    STATE(237), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4147] = 6,
-    ACTIONS(244), 1,
+  [4382] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(671), 1,
+    ACTIONS(720), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(254), 5,
+    STATE(226), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4171] = 6,
-    ACTIONS(244), 1,
+  [4406] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(673), 1,
+    ACTIONS(722), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(227), 5,
+    STATE(257), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4195] = 6,
-    ACTIONS(244), 1,
+  [4430] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(675), 1,
+    ACTIONS(724), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12794,14 +13311,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4219] = 6,
-    ACTIONS(244), 1,
+  [4454] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(677), 1,
+    ACTIONS(726), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12812,14 +13329,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4243] = 6,
-    ACTIONS(244), 1,
+  [4478] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(679), 1,
+    ACTIONS(728), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12830,14 +13347,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4267] = 6,
-    ACTIONS(244), 1,
+  [4502] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(681), 1,
+    ACTIONS(730), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12848,14 +13365,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4291] = 6,
-    ACTIONS(244), 1,
+  [4526] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(683), 1,
+    ACTIONS(732), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12866,14 +13383,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4315] = 6,
-    ACTIONS(244), 1,
+  [4550] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(685), 1,
+    ACTIONS(734), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12884,14 +13401,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4339] = 6,
-    ACTIONS(244), 1,
+  [4574] = 6,
+    ACTIONS(252), 1,
       anon_sym_DASH,
-    ACTIONS(248), 1,
+    ACTIONS(256), 1,
       anon_sym_LPAREN,
-    ACTIONS(599), 1,
+    ACTIONS(639), 1,
       sym_identifier,
-    ACTIONS(687), 1,
+    ACTIONS(736), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12902,224 +13419,189 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4363] = 6,
-    ACTIONS(691), 1,
-      anon_sym_rate,
-    ACTIONS(697), 1,
-      anon_sym_loss,
-    STATE(153), 1,
-      aux_sym_netem_statement_repeat1,
+  [4598] = 6,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(639), 1,
+      sym_identifier,
+    ACTIONS(738), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(694), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(689), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4387] = 5,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    ACTIONS(702), 1,
-      anon_sym_within,
+    STATE(235), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4622] = 6,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(639), 1,
+      sym_identifier,
+    ACTIONS(740), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(158), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(700), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4408] = 2,
+    STATE(236), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4646] = 6,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LPAREN,
+    ACTIONS(639), 1,
+      sym_identifier,
+    ACTIONS(742), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(631), 8,
+    STATE(245), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4670] = 7,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(744), 1,
+      anon_sym_default,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4695] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(746), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-  [4423] = 6,
-    ACTIONS(706), 1,
-      anon_sym_mode,
-    ACTIONS(709), 1,
-      anon_sym_section,
-    STATE(156), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(207), 1,
-      sym__section_opt,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4710] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(704), 4,
+    ACTIONS(748), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4725] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(752), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(169), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(750), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4446] = 6,
-    ACTIONS(533), 1,
+  [4746] = 6,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
-    ACTIONS(535), 1,
+    ACTIONS(554), 1,
       sym_integer,
-    ACTIONS(537), 1,
+    ACTIONS(556), 1,
       aux_sym_ipv6_address_token1,
-    STATE(15), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 4,
+    STATE(103), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [4469] = 5,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    ACTIONS(702), 1,
+  [4769] = 5,
+    ACTIONS(756), 1,
       anon_sym_within,
+    ACTIONS(759), 1,
+      anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(161), 2,
+    STATE(169), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(712), 4,
+    ACTIONS(754), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4490] = 3,
+  [4790] = 6,
+    ACTIONS(764), 1,
+      anon_sym_mode,
+    ACTIONS(767), 1,
+      anon_sym_section,
+    STATE(170), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(247), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(716), 3,
+    ACTIONS(762), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4813] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(772), 3,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-    ACTIONS(714), 5,
+    ACTIONS(770), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4507] = 7,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(719), 1,
-      sym_nat_target,
-    STATE(15), 1,
-      sym_interpolation,
+  [4830] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4532] = 5,
-    ACTIONS(723), 1,
-      anon_sym_within,
-    ACTIONS(726), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(161), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(721), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4553] = 6,
-    ACTIONS(731), 1,
-      anon_sym_mode,
-    ACTIONS(733), 1,
-      anon_sym_section,
-    STATE(165), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(207), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4576] = 7,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(735), 1,
-      anon_sym_default,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4601] = 5,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(739), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(737), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4622] = 6,
-    ACTIONS(731), 1,
-      anon_sym_mode,
-    ACTIONS(733), 1,
-      anon_sym_section,
-    STATE(156), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(207), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(741), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4645] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(689), 8,
+    ACTIONS(687), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13128,334 +13610,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [4660] = 5,
-    ACTIONS(745), 1,
-      anon_sym_burst,
-    ACTIONS(747), 1,
-      anon_sym_latency,
-    STATE(170), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(743), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4680] = 5,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(751), 1,
-      anon_sym_mode,
-    STATE(340), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(749), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4700] = 5,
-    ACTIONS(745), 1,
-      anon_sym_burst,
-    ACTIONS(747), 1,
-      anon_sym_latency,
-    STATE(195), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(753), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4720] = 5,
-    ACTIONS(757), 1,
-      anon_sym_burst,
-    ACTIONS(760), 1,
-      anon_sym_latency,
-    STATE(170), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(755), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4740] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4762] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4784] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4806] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4828] = 6,
-    ACTIONS(763), 1,
-      anon_sym_proto,
-    ACTIONS(769), 1,
-      anon_sym_DASH_GT,
-    STATE(196), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(765), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(767), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4850] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4872] = 5,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(773), 1,
-      anon_sym_default,
-    STATE(328), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(771), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4892] = 5,
+  [4845] = 6,
     ACTIONS(777), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_mode,
     ACTIONS(779), 1,
-      anon_sym_LBRACE2,
+      anon_sym_section,
+    STATE(175), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(247), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(775), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(180), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4912] = 6,
-    ACTIONS(150), 1,
-      anon_sym_on,
+    ACTIONS(775), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4868] = 7,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
     ACTIONS(781), 1,
-      anon_sym_DOT,
-    ACTIONS(783), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(785), 1,
-      anon_sym_LBRACE2,
+      sym_nat_target,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(181), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [4934] = 5,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4893] = 6,
+    ACTIONS(777), 1,
+      anon_sym_mode,
     ACTIONS(779), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(789), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_section,
+    STATE(170), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(247), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(787), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(182), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4954] = 6,
-    ACTIONS(140), 1,
-      anon_sym_on,
-    ACTIONS(785), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(791), 1,
-      anon_sym_DOT,
+    ACTIONS(783), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4916] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(752), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(167), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(785), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4937] = 5,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(789), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(787), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [4958] = 5,
     ACTIONS(793), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(183), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [4976] = 5,
-    ACTIONS(797), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(800), 1,
+    ACTIONS(795), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(795), 2,
+    ACTIONS(791), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(182), 3,
+    STATE(186), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [4996] = 6,
-    ACTIONS(162), 1,
-      anon_sym_on,
-    ACTIONS(803), 1,
-      anon_sym_DOT,
-    ACTIONS(806), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(809), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(183), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5018] = 5,
-    STATE(193), 1,
+  [4978] = 5,
+    STATE(181), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(67), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(812), 2,
+    ACTIONS(797), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
+    STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5038] = 5,
-    STATE(194), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(812), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5058] = 6,
-    ACTIONS(763), 1,
-      anon_sym_proto,
-    ACTIONS(814), 1,
-      anon_sym_DASH_GT,
-    STATE(175), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(765), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(767), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5080] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(535), 1,
-      sym_integer,
-    ACTIONS(537), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5102] = 5,
-    STATE(184), 1,
+  [4998] = 5,
+    STATE(196), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13463,48 +13733,235 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(816), 2,
+    ACTIONS(799), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(4), 2,
+    STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5122] = 5,
-    ACTIONS(745), 1,
-      anon_sym_burst,
-    ACTIONS(747), 1,
-      anon_sym_latency,
-    STATE(167), 1,
-      aux_sym_shape_statement_repeat1,
+  [5018] = 5,
+    STATE(196), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(818), 4,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(801), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5038] = 5,
+    STATE(180), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(801), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5058] = 5,
+    ACTIONS(795), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(805), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(803), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(178), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5078] = 6,
+    ACTIONS(148), 1,
+      anon_sym_on,
+    ACTIONS(807), 1,
+      anon_sym_DOT,
+    ACTIONS(809), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(811), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(185), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5100] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(811), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(813), 1,
+      anon_sym_DOT,
+    ACTIONS(815), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5122] = 5,
+    ACTIONS(819), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(822), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(817), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(186), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5142] = 6,
+    ACTIONS(166), 1,
+      anon_sym_on,
+    ACTIONS(825), 1,
+      anon_sym_DOT,
+    ACTIONS(828), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(831), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5164] = 6,
+    ACTIONS(834), 1,
+      anon_sym_proto,
+    ACTIONS(843), 1,
+      anon_sym_DASH_GT,
+    STATE(188), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(837), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(840), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5186] = 5,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(847), 1,
+      anon_sym_mode,
+    STATE(350), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(845), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5142] = 6,
-    ACTIONS(533), 1,
+  [5206] = 6,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
-    ACTIONS(535), 1,
+    ACTIONS(554), 1,
       sym_integer,
-    ACTIONS(537), 1,
+    ACTIONS(556), 1,
       aux_sym_ipv6_address_token1,
-    STATE(15), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(154), 3,
+    STATE(109), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5164] = 2,
+  [5228] = 5,
+    ACTIONS(849), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(851), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 7,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5248] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5270] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5292] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(214), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5314] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(853), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13512,645 +13969,784 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5178] = 7,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(822), 1,
-      aux_sym__name_start_token1,
-    STATE(250), 1,
-      sym_peer_name,
-    STATE(261), 1,
-      sym__if_name,
-    STATE(393), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5202] = 5,
-    STATE(193), 1,
+  [5328] = 5,
+    STATE(196), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(824), 2,
+    ACTIONS(855), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(826), 2,
+    ACTIONS(857), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5222] = 5,
-    STATE(193), 1,
-      aux_sym__statements_repeat2,
+  [5348] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(829), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5242] = 5,
-    ACTIONS(745), 1,
-      anon_sym_burst,
-    ACTIONS(747), 1,
-      anon_sym_latency,
-    STATE(170), 1,
-      aux_sym_shape_statement_repeat1,
+    STATE(176), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5370] = 7,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(860), 1,
+      aux_sym__name_start_token1,
+    STATE(242), 1,
+      sym_peer_name,
+    STATE(268), 1,
+      sym__if_name,
+    STATE(394), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(818), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5262] = 6,
-    ACTIONS(831), 1,
+    STATE(101), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5394] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5416] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(554), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5438] = 6,
+    ACTIONS(862), 1,
       anon_sym_proto,
-    ACTIONS(840), 1,
+    ACTIONS(868), 1,
       anon_sym_DASH_GT,
-    STATE(196), 1,
+    STATE(188), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(834), 2,
+    ACTIONS(864), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(837), 2,
+    ACTIONS(866), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5284] = 5,
-    ACTIONS(842), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(844), 1,
-      anon_sym_DOT_DOT_EQ,
+  [5460] = 6,
+    ACTIONS(862), 1,
+      anon_sym_proto,
+    ACTIONS(870), 1,
+      anon_sym_DASH_GT,
+    STATE(201), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5304] = 4,
-    ACTIONS(846), 1,
+    ACTIONS(864), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(866), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5482] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(872), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5495] = 4,
+    ACTIONS(874), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(627), 2,
+    ACTIONS(663), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(407), 3,
+    ACTIONS(413), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5321] = 6,
-    ACTIONS(848), 1,
+  [5512] = 6,
+    ACTIONS(876), 1,
       aux_sym__name_start_token1,
-    ACTIONS(850), 1,
+    ACTIONS(878), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(390), 1,
+    STATE(410), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(184), 2,
       sym__name_start,
       sym_interpolation,
-  [5342] = 5,
-    ACTIONS(341), 1,
+  [5533] = 6,
+    ACTIONS(880), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(882), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(62), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5554] = 6,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(211), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5575] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(886), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(214), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [5588] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(311), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(888), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5605] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(890), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5618] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(318), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5635] = 6,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(307), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5656] = 5,
+    ACTIONS(345), 1,
+      anon_sym_GT,
+    STATE(243), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(852), 2,
+    ACTIONS(894), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(54), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5361] = 4,
-    ACTIONS(854), 1,
+  [5675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(843), 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+  [5688] = 6,
+    ACTIONS(896), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(898), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(96), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5709] = 6,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(900), 1,
+      aux_sym__name_start_token1,
+    STATE(195), 1,
+      sym__ns_name,
+    STATE(256), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5730] = 5,
+    ACTIONS(345), 1,
+      anon_sym_GT,
+    STATE(251), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(894), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5749] = 4,
+    ACTIONS(902), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(627), 2,
+    ACTIONS(663), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(407), 3,
+    ACTIONS(413), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5378] = 2,
+  [5766] = 4,
+    ACTIONS(904), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(721), 6,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5783] = 6,
+    ACTIONS(906), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(908), 1,
+      anon_sym_LBRACE,
+    STATE(42), 1,
+      sym_interface_name,
+    STATE(116), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(48), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5804] = 4,
+    ACTIONS(910), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5821] = 4,
+    ACTIONS(912), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5838] = 4,
+    ACTIONS(914), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5855] = 4,
+    ACTIONS(916), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5872] = 4,
+    ACTIONS(918), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5889] = 4,
+    ACTIONS(920), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5906] = 6,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(209), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5927] = 4,
+    ACTIONS(922), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5944] = 4,
+    ACTIONS(924), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5961] = 4,
+    ACTIONS(926), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5978] = 4,
+    ACTIONS(928), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5995] = 4,
+    ACTIONS(930), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6012] = 4,
+    ACTIONS(932), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6029] = 4,
+    ACTIONS(934), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6046] = 4,
+    ACTIONS(936), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6063] = 4,
+    ACTIONS(938), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6080] = 4,
+    ACTIONS(940), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6097] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(754), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [5391] = 6,
-    ACTIONS(856), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(858), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(45), 1,
-      sym_interface_name,
+  [6110] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5412] = 4,
-    ACTIONS(353), 1,
+    ACTIONS(942), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6123] = 4,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(282), 1,
+    STATE(287), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(860), 4,
+    ACTIONS(944), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5429] = 5,
-    ACTIONS(865), 1,
-      anon_sym_GT,
-    STATE(205), 1,
-      aux_sym_rule_block_repeat1,
+  [6140] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(862), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(61), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5448] = 6,
-    ACTIONS(856), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(858), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(60), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5469] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(867), 6,
+    ACTIONS(948), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(946), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5482] = 4,
-    ACTIONS(869), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5499] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(871), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5512] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(873), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5525] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(875), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5538] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(325), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5559] = 4,
-    ACTIONS(353), 1,
+  [6155] = 4,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(308), 1,
+    STATE(346), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(879), 4,
+    ACTIONS(950), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5576] = 5,
-    ACTIONS(345), 1,
+  [6172] = 5,
+    ACTIONS(955), 1,
       anon_sym_GT,
-    STATE(205), 1,
+    STATE(243), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(881), 2,
+    ACTIONS(952), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(53), 2,
+    STATE(58), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5595] = 5,
-    ACTIONS(533), 1,
+  [6191] = 5,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
-    ACTIONS(883), 1,
+    ACTIONS(957), 1,
       sym_identifier,
-    ACTIONS(885), 1,
+    ACTIONS(959), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [5614] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(887), 1,
-      aux_sym__name_start_token1,
-    STATE(191), 1,
-      sym__ns_name,
-    STATE(213), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5635] = 6,
-    ACTIONS(889), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(891), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(168), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5656] = 4,
-    ACTIONS(893), 1,
+  [6210] = 4,
+    ACTIONS(961), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(627), 2,
+    ACTIONS(663), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(407), 3,
+    ACTIONS(413), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5673] = 6,
-    ACTIONS(895), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(897), 1,
-      anon_sym_LBRACE,
-    STATE(45), 1,
-      sym_interface_name,
-    STATE(112), 1,
-      sym__if_name,
+  [6227] = 4,
+    ACTIONS(779), 1,
+      anon_sym_section,
+    STATE(322), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5694] = 4,
-    ACTIONS(899), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5711] = 4,
-    ACTIONS(901), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5728] = 4,
-    ACTIONS(903), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5745] = 4,
-    ACTIONS(905), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5762] = 4,
-    ACTIONS(907), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5779] = 4,
-    ACTIONS(909), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5796] = 5,
-    ACTIONS(329), 1,
-      anon_sym_GT,
-    STATE(245), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(911), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5815] = 4,
-    ACTIONS(913), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5832] = 4,
-    ACTIONS(915), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5849] = 4,
-    ACTIONS(917), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5866] = 4,
-    ACTIONS(919), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5883] = 4,
-    ACTIONS(921), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5900] = 4,
-    ACTIONS(923), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5917] = 4,
-    ACTIONS(925), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5934] = 4,
-    ACTIONS(927), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5951] = 4,
-    ACTIONS(929), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5968] = 4,
-    ACTIONS(931), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5985] = 6,
-    ACTIONS(933), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(935), 1,
-      anon_sym_LBRACE,
-    STATE(191), 1,
-      sym__ns_name,
-    STATE(380), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(178), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6006] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(755), 6,
+    ACTIONS(963), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_burst,
-      anon_sym_latency,
-  [6019] = 6,
-    ACTIONS(937), 1,
+  [6244] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(965), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6257] = 4,
+    ACTIONS(967), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(663), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(413), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6274] = 6,
+    ACTIONS(969), 1,
       aux_sym__name_start_token1,
-    ACTIONS(939), 1,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(189), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6295] = 6,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(395), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6316] = 5,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(243), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(973), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(55), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6335] = 6,
+    ACTIONS(880), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(882), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(42), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6356] = 6,
+    ACTIONS(975), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(977), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14159,224 +14755,66 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 2,
+    STATE(23), 2,
       sym__name_start,
       sym_interpolation,
-  [6040] = 4,
-    ACTIONS(941), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(627), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(407), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6057] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(288), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(943), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [6377] = 5,
+    ACTIONS(325), 1,
       anon_sym_GT,
-  [6074] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(311), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(945), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6091] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(840), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [6104] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(316), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(947), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6121] = 5,
-    ACTIONS(341), 1,
-      anon_sym_GT,
-    STATE(205), 1,
+    STATE(213), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(852), 2,
+    ACTIONS(979), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(54), 2,
+    STATE(53), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6140] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
+  [6396] = 6,
+    ACTIONS(981), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(241), 1,
-      sym_interface_name,
+    ACTIONS(983), 1,
+      anon_sym_LBRACE,
+    STATE(195), 1,
+      sym__ns_name,
+    STATE(379), 1,
+      sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(183), 2,
       sym__name_start,
       sym_interpolation,
-  [6161] = 4,
-    ACTIONS(733), 1,
-      anon_sym_section,
-    STATE(315), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(949), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6178] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(951), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6191] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(955), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(953), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6206] = 4,
-    ACTIONS(353), 1,
+  [6417] = 4,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(337), 1,
+    STATE(297), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(957), 4,
+    ACTIONS(985), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6223] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(392), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6244] = 6,
-    ACTIONS(959), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(961), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(90), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6265] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(244), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6286] = 4,
-    ACTIONS(963), 1,
+  [6434] = 4,
+    ACTIONS(987), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(627), 2,
+    ACTIONS(663), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(407), 3,
+    ACTIONS(413), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6303] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(290), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6323] = 3,
-    ACTIONS(969), 1,
+  [6451] = 3,
+    ACTIONS(989), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14386,194 +14824,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6337] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(350), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6357] = 3,
-    STATE(62), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6371] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(973), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6383] = 3,
-    STATE(76), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6397] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(975), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6409] = 5,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(977), 1,
-      anon_sym_ingress,
-    ACTIONS(979), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(169), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6427] = 5,
-    ACTIONS(981), 1,
-      anon_sym_EQ,
-    ACTIONS(983), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(985), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(267), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6445] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(987), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(117), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6465] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(989), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [6477] = 5,
-    ACTIONS(643), 1,
-      anon_sym_rate,
-    ACTIONS(647), 1,
-      anon_sym_loss,
-    STATE(130), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(645), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6495] = 5,
-    ACTIONS(985), 1,
-      anon_sym_LBRACE2,
+  [6465] = 3,
     ACTIONS(991), 1,
-      anon_sym_EQ,
-    ACTIONS(993), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6513] = 5,
-    ACTIONS(995), 1,
-      anon_sym_EQ,
-    ACTIONS(997), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1000), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6531] = 6,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(987), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(92), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6551] = 6,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(242), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6571] = 5,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(877), 1,
-      aux_sym__name_start_token1,
-    STATE(259), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6589] = 3,
-    ACTIONS(1003), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14583,163 +14835,240 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6603] = 3,
-    ACTIONS(1005), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(98), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6617] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1007), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6628] = 4,
-    ACTIONS(533), 1,
+  [6479] = 6,
+    ACTIONS(254), 1,
       anon_sym_LBRACE,
+    ACTIONS(993), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(995), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(321), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6499] = 5,
+    ACTIONS(671), 1,
+      anon_sym_rate,
+    ACTIONS(675), 1,
+      anon_sym_loss,
+    STATE(133), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(673), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6517] = 3,
+    STATE(57), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(997), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6531] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(999), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6543] = 5,
+    ACTIONS(1001), 1,
+      anon_sym_EQ,
+    ACTIONS(1003), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1005), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6561] = 5,
+    ACTIONS(1005), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1007), 1,
+      anon_sym_EQ,
     ACTIONS(1009), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6579] = 3,
+    STATE(68), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(997), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6593] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1011), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [6605] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1013), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6617] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(993), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1015), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(165), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6637] = 5,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1017), 1,
+      anon_sym_ingress,
+    ACTIONS(1019), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(166), 2,
+    STATE(127), 2,
       sym_interpolation,
       sym__rate_value,
-  [6643] = 2,
+  [6655] = 5,
+    ACTIONS(1021), 1,
+      anon_sym_EQ,
+    ACTIONS(1023), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1026), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1011), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6654] = 4,
-    ACTIONS(533), 1,
+    STATE(271), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6673] = 6,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
-    ACTIONS(1009), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(166), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6669] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1009), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(166), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [6684] = 5,
-    ACTIONS(1013), 1,
-      aux_sym_sysctl_key_token1,
+    ACTIONS(993), 1,
+      aux_sym_class_id_token1,
     ACTIONS(1015), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(92), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6693] = 6,
+    ACTIONS(254), 1,
       anon_sym_LBRACE,
+    ACTIONS(993), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(995), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(348), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6713] = 6,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(993), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1015), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(67), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6733] = 5,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      aux_sym__name_start_token1,
     STATE(263), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(389), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6701] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1017), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6716] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1019), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6727] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1021), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6738] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(12), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6753] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6768] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1027), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6779] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
+  [6751] = 3,
     ACTIONS(1029), 1,
-      sym_size,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 2,
-      sym_interpolation,
-      sym__size_value,
-  [6794] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6765] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
     ACTIONS(1031), 1,
-      sym_integer,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6809] = 2,
+    STATE(391), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6780] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(408), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6795] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14748,52 +15077,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6820] = 4,
-    ACTIONS(533), 1,
+  [6806] = 4,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
     ACTIONS(1035), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6835] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1037), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6846] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1039), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(30), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6861] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1041), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(383), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6876] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(737), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14801,7 +15088,47 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(32), 2,
       sym_interpolation,
       sym__int_value,
-  [6891] = 2,
+  [6821] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(400), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6836] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1039), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6847] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(787), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6862] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6873] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14810,39 +15137,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6902] = 3,
-    ACTIONS(1047), 1,
-      anon_sym_icmp,
+  [6884] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1045), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [6915] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1029), 1,
-      sym_duration,
+    ACTIONS(1045), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6895] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6930] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
+    ACTIONS(1047), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6906] = 4,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(1049), 1,
-      sym_integer,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6945] = 2,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6921] = 4,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1049), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6936] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14851,7 +15186,84 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6956] = 3,
+  [6947] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1053), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6962] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1055), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6973] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(855), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6984] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1057), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6995] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1059), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7006] = 5,
+    ACTIONS(1061), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1063), 1,
+      anon_sym_LBRACE,
+    STATE(264), 1,
+      sym_interpolation,
+    STATE(389), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7023] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7034] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7045] = 3,
     ACTIONS(79), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -14861,26 +15273,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [6969] = 2,
+  [7058] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1053), 4,
+    ACTIONS(1069), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6980] = 3,
-    ACTIONS(90), 1,
+  [7069] = 3,
+    ACTIONS(83), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 3,
+    ACTIONS(85), 3,
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [6993] = 3,
+  [7082] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1071), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7093] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14890,117 +15311,17 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7006] = 3,
+  [7106] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 2,
+    ACTIONS(83), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 2,
+    ACTIONS(85), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7019] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1055), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7034] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7049] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(384), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7064] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1059), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(155), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7079] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1061), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7090] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1063), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7105] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7116] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1069), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7138] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1071), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7149] = 2,
+  [7119] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15009,7 +15330,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7160] = 2,
+  [7130] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15018,7 +15339,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7171] = 2,
+  [7141] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15027,56 +15348,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7182] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1059), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(155), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7197] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7208] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
+  [7152] = 3,
     ACTIONS(1081), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7165] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1083), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7180] = 4,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1085), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(305), 2,
       sym_interpolation,
       sym__int_value,
-  [7223] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1083), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7234] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1085), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7245] = 2,
+  [7195] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15085,27 +15389,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7256] = 4,
-    ACTIONS(533), 1,
+  [7206] = 4,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
     ACTIONS(1089), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(88), 2,
+    STATE(166), 2,
       sym_interpolation,
       sym__int_value,
-  [7271] = 2,
+  [7221] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1091), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1091), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7282] = 2,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7236] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15114,18 +15420,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7293] = 4,
-    ACTIONS(533), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1095), 1,
-      sym_rate,
+  [7247] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7308] = 2,
+    ACTIONS(1095), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7258] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(403), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7273] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15134,7 +15449,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7319] = 2,
+  [7284] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15143,29 +15458,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7330] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(273), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7345] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7360] = 2,
+  [7295] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15174,18 +15467,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7371] = 4,
-    ACTIONS(246), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1103), 1,
-      sym_integer,
+  [7306] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(318), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7386] = 2,
+    STATE(397), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7321] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1103), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7332] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15194,45 +15496,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7397] = 2,
+  [7343] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1107), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7408] = 4,
-    ACTIONS(533), 1,
+    STATE(387), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7358] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1107), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7373] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1109), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7388] = 4,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
     ACTIONS(1109), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(202), 2,
+    STATE(135), 2,
       sym_interpolation,
       sym__duration_value,
-  [7423] = 2,
+  [7403] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1109), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(824), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7434] = 2,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7418] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7445] = 2,
+    STATE(36), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7433] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15241,122 +15571,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7456] = 2,
+  [7444] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1115), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [7467] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1117), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7478] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
+  [7455] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1117), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(391), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7493] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(398), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7508] = 4,
-    ACTIONS(533), 1,
+    STATE(95), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7470] = 4,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
     ACTIONS(1119), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(82), 2,
       sym_interpolation,
       sym__int_value,
-  [7523] = 4,
-    ACTIONS(517), 1,
+  [7485] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1121), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(214), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7500] = 4,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
+    ACTIONS(1031), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(388), 2,
+    STATE(276), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7538] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1121), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7549] = 4,
-    ACTIONS(517), 1,
+  [7515] = 4,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
+    ACTIONS(1031), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(395), 2,
+    STATE(259), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7564] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(396), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7579] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(401), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7594] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(402), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7609] = 2,
+  [7530] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15365,121 +15644,271 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7620] = 4,
-    ACTIONS(1125), 1,
-      sym_section_name,
-    ACTIONS(1127), 1,
-      anon_sym_DQUOTE,
-    STATE(210), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7634] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [7644] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1129), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7658] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1129), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7672] = 4,
-    ACTIONS(246), 1,
+  [7541] = 4,
+    ACTIONS(552), 1,
       anon_sym_LBRACE,
-    ACTIONS(1131), 1,
-      sym_mac_address,
-    STATE(322), 1,
-      sym_interpolation,
+    ACTIONS(1125), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7686] = 4,
-    ACTIONS(517), 1,
-      anon_sym_LBRACE2,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7556] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1127), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7571] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1127), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7586] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1127), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7601] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1129), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7612] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1131), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7623] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7638] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
     ACTIONS(1133), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7653] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7668] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1135), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7679] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1137), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7694] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1139), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7705] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1141), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [7716] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1143), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7727] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1145), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7738] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1147), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7753] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(401), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7768] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(402), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7783] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1031), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(407), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7798] = 4,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1149), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7813] = 4,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1151), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7700] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1017), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [7710] = 4,
-    ACTIONS(517), 1,
+  [7827] = 4,
+    ACTIONS(1049), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1135), 1,
+    ACTIONS(1151), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7724] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(865), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7734] = 4,
-    ACTIONS(1137), 1,
+  [7841] = 4,
+    ACTIONS(1153), 1,
       anon_sym_LT,
-    ACTIONS(1139), 1,
+    ACTIONS(1155), 1,
       anon_sym_policy,
-    STATE(334), 1,
+    STATE(292), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7748] = 4,
-    ACTIONS(1023), 1,
+  [7855] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1121), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [7865] = 4,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1133), 1,
+    ACTIONS(1157), 1,
       aux_sym_ipv4_address_token1,
-    STATE(16), 1,
+    STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7762] = 4,
-    ACTIONS(1023), 1,
+  [7879] = 4,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1135), 1,
+    ACTIONS(1159), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7776] = 2,
+  [7893] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15487,281 +15916,337 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [7786] = 4,
-    ACTIONS(1127), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1141), 1,
+  [7903] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [7913] = 4,
+    ACTIONS(254), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1161), 1,
+      sym_mac_address,
+    STATE(306), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7927] = 4,
+    ACTIONS(1049), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1157), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7941] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(955), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7951] = 4,
+    ACTIONS(1049), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1159), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7965] = 4,
+    ACTIONS(1163), 1,
       sym_sysctl_value,
-    STATE(320), 1,
+    ACTIONS(1165), 1,
+      anon_sym_DQUOTE,
+    STATE(329), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7800] = 2,
+  [7979] = 4,
+    ACTIONS(1165), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1167), 1,
+      sym_section_name,
+    STATE(210), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1143), 2,
+  [7993] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1169), 2,
       anon_sym_generic,
       anon_sym_native,
-  [7809] = 3,
-    ACTIONS(883), 1,
-      sym_identifier,
-    STATE(381), 1,
-      sym_table_name,
+  [8002] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7820] = 3,
-    ACTIONS(1137), 1,
+    ACTIONS(1171), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8011] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1173), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8020] = 3,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(327), 1,
+    STATE(342), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8031] = 3,
+    ACTIONS(639), 1,
+      sym_identifier,
+    STATE(399), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8042] = 3,
+    ACTIONS(1165), 1,
+      anon_sym_DQUOTE,
+    STATE(284), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8053] = 3,
+    ACTIONS(1165), 1,
+      anon_sym_DQUOTE,
+    STATE(173), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8064] = 3,
+    ACTIONS(1165), 1,
+      anon_sym_DQUOTE,
+    STATE(246), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8075] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1175), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8084] = 3,
+    ACTIONS(1153), 1,
+      anon_sym_LT,
+    STATE(351), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7831] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1145), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [7840] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1147), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [7849] = 3,
-    ACTIONS(1127), 1,
-      anon_sym_DQUOTE,
-    STATE(162), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7860] = 3,
-    ACTIONS(599), 1,
-      sym_identifier,
-    STATE(386), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7871] = 3,
-    ACTIONS(1127), 1,
-      anon_sym_DQUOTE,
-    STATE(247), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7882] = 3,
-    ACTIONS(353), 1,
+  [8095] = 3,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(333), 1,
+    STATE(279), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7893] = 3,
-    ACTIONS(1023), 1,
+  [8106] = 3,
+    ACTIONS(957), 1,
+      sym_identifier,
+    STATE(388), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8117] = 3,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
-    STATE(40), 1,
+    STATE(21), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7904] = 3,
-    ACTIONS(1127), 1,
-      anon_sym_DQUOTE,
-    STATE(274), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7915] = 3,
-    ACTIONS(1149), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1151), 1,
-      aux_sym_string_token1,
-    ACTIONS(1153), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7926] = 3,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(313), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7937] = 3,
-    ACTIONS(599), 1,
+  [8128] = 3,
+    ACTIONS(639), 1,
       sym_identifier,
-    STATE(404), 1,
+    STATE(405), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7948] = 3,
-    ACTIONS(517), 1,
+  [8139] = 3,
+    ACTIONS(1049), 1,
       anon_sym_LBRACE2,
-    STATE(40), 1,
+    STATE(21), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7959] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1155), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [7968] = 2,
-    ACTIONS(1157), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7976] = 2,
-    ACTIONS(1159), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7984] = 2,
-    ACTIONS(232), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7992] = 2,
-    ACTIONS(1161), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8000] = 2,
-    ACTIONS(1163), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8008] = 2,
-    ACTIONS(1165), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8016] = 2,
-    ACTIONS(1167), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8024] = 2,
-    ACTIONS(1169), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8032] = 2,
-    ACTIONS(1171), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8040] = 2,
-    ACTIONS(1173), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8048] = 2,
-    ACTIONS(1175), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8056] = 2,
+  [8150] = 3,
     ACTIONS(1177), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8064] = 2,
-    ACTIONS(1179), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8072] = 2,
-    ACTIONS(1181), 1,
       anon_sym_DQUOTE,
-    ACTIONS(3), 2,
+    ACTIONS(1179), 1,
+      aux_sym_string_token1,
+    ACTIONS(1181), 2,
       sym_comment,
       sym_line_continuation,
-  [8080] = 2,
+  [8161] = 2,
     ACTIONS(1183), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8088] = 2,
+  [8169] = 2,
     ACTIONS(1185), 1,
-      anon_sym_DOT,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8096] = 2,
+  [8177] = 2,
     ACTIONS(1187), 1,
-      ts_builtin_sym_end,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8104] = 2,
+  [8185] = 2,
     ACTIONS(1189), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8112] = 2,
-    ACTIONS(1191), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8120] = 2,
-    ACTIONS(1193), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8128] = 2,
-    ACTIONS(1195), 1,
+  [8193] = 2,
+    ACTIONS(1191), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8136] = 2,
+  [8201] = 2,
+    ACTIONS(1193), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8209] = 2,
+    ACTIONS(1195), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8217] = 2,
     ACTIONS(1197), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8144] = 2,
+  [8225] = 2,
     ACTIONS(1199), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8233] = 2,
+    ACTIONS(1201), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8241] = 2,
+    ACTIONS(1203), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8249] = 2,
+    ACTIONS(1205), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8257] = 2,
+    ACTIONS(1207), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8265] = 2,
+    ACTIONS(236), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8273] = 2,
+    ACTIONS(1209), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8281] = 2,
+    ACTIONS(1211), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8289] = 2,
+    ACTIONS(1213), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8297] = 2,
+    ACTIONS(1215), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8152] = 2,
-    ACTIONS(1201), 1,
+  [8305] = 2,
+    ACTIONS(1217), 1,
       anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8313] = 2,
+    ACTIONS(1219), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8321] = 2,
+    ACTIONS(1221), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8329] = 2,
+    ACTIONS(1223), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8337] = 2,
+    ACTIONS(1225), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8345] = 2,
+    ACTIONS(1227), 1,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15769,402 +16254,408 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 60,
-  [SMALL_STATE(10)] = 118,
-  [SMALL_STATE(11)] = 171,
-  [SMALL_STATE(12)] = 222,
-  [SMALL_STATE(13)] = 274,
-  [SMALL_STATE(14)] = 326,
-  [SMALL_STATE(15)] = 378,
-  [SMALL_STATE(16)] = 430,
-  [SMALL_STATE(17)] = 479,
-  [SMALL_STATE(18)] = 528,
-  [SMALL_STATE(19)] = 577,
-  [SMALL_STATE(20)] = 621,
-  [SMALL_STATE(21)] = 663,
-  [SMALL_STATE(22)] = 705,
-  [SMALL_STATE(23)] = 739,
-  [SMALL_STATE(24)] = 781,
-  [SMALL_STATE(25)] = 814,
-  [SMALL_STATE(26)] = 845,
-  [SMALL_STATE(27)] = 876,
-  [SMALL_STATE(28)] = 926,
-  [SMALL_STATE(29)] = 976,
-  [SMALL_STATE(30)] = 1026,
-  [SMALL_STATE(31)] = 1057,
-  [SMALL_STATE(32)] = 1088,
-  [SMALL_STATE(33)] = 1116,
-  [SMALL_STATE(34)] = 1144,
-  [SMALL_STATE(35)] = 1172,
-  [SMALL_STATE(36)] = 1218,
-  [SMALL_STATE(37)] = 1254,
-  [SMALL_STATE(38)] = 1290,
-  [SMALL_STATE(39)] = 1326,
-  [SMALL_STATE(40)] = 1354,
-  [SMALL_STATE(41)] = 1379,
-  [SMALL_STATE(42)] = 1404,
-  [SMALL_STATE(43)] = 1438,
-  [SMALL_STATE(44)] = 1472,
-  [SMALL_STATE(45)] = 1506,
-  [SMALL_STATE(46)] = 1530,
-  [SMALL_STATE(47)] = 1564,
-  [SMALL_STATE(48)] = 1598,
-  [SMALL_STATE(49)] = 1632,
-  [SMALL_STATE(50)] = 1657,
-  [SMALL_STATE(51)] = 1682,
-  [SMALL_STATE(52)] = 1723,
-  [SMALL_STATE(53)] = 1764,
-  [SMALL_STATE(54)] = 1805,
-  [SMALL_STATE(55)] = 1846,
-  [SMALL_STATE(56)] = 1887,
-  [SMALL_STATE(57)] = 1912,
-  [SMALL_STATE(58)] = 1950,
-  [SMALL_STATE(59)] = 1976,
-  [SMALL_STATE(60)] = 2002,
-  [SMALL_STATE(61)] = 2040,
-  [SMALL_STATE(62)] = 2078,
-  [SMALL_STATE(63)] = 2104,
-  [SMALL_STATE(64)] = 2141,
-  [SMALL_STATE(65)] = 2164,
-  [SMALL_STATE(66)] = 2187,
-  [SMALL_STATE(67)] = 2212,
-  [SMALL_STATE(68)] = 2249,
-  [SMALL_STATE(69)] = 2286,
-  [SMALL_STATE(70)] = 2309,
-  [SMALL_STATE(71)] = 2330,
-  [SMALL_STATE(72)] = 2353,
-  [SMALL_STATE(73)] = 2390,
-  [SMALL_STATE(74)] = 2427,
-  [SMALL_STATE(75)] = 2464,
-  [SMALL_STATE(76)] = 2487,
-  [SMALL_STATE(77)] = 2508,
-  [SMALL_STATE(78)] = 2545,
-  [SMALL_STATE(79)] = 2582,
-  [SMALL_STATE(80)] = 2619,
-  [SMALL_STATE(81)] = 2656,
-  [SMALL_STATE(82)] = 2679,
-  [SMALL_STATE(83)] = 2716,
-  [SMALL_STATE(84)] = 2739,
-  [SMALL_STATE(85)] = 2776,
-  [SMALL_STATE(86)] = 2799,
-  [SMALL_STATE(87)] = 2822,
-  [SMALL_STATE(88)] = 2855,
-  [SMALL_STATE(89)] = 2875,
-  [SMALL_STATE(90)] = 2895,
-  [SMALL_STATE(91)] = 2915,
-  [SMALL_STATE(92)] = 2935,
-  [SMALL_STATE(93)] = 2955,
-  [SMALL_STATE(94)] = 2975,
-  [SMALL_STATE(95)] = 2995,
-  [SMALL_STATE(96)] = 3026,
-  [SMALL_STATE(97)] = 3053,
-  [SMALL_STATE(98)] = 3082,
-  [SMALL_STATE(99)] = 3111,
-  [SMALL_STATE(100)] = 3140,
-  [SMALL_STATE(101)] = 3169,
-  [SMALL_STATE(102)] = 3188,
-  [SMALL_STATE(103)] = 3215,
-  [SMALL_STATE(104)] = 3242,
-  [SMALL_STATE(105)] = 3271,
-  [SMALL_STATE(106)] = 3289,
-  [SMALL_STATE(107)] = 3307,
-  [SMALL_STATE(108)] = 3337,
-  [SMALL_STATE(109)] = 3355,
-  [SMALL_STATE(110)] = 3373,
-  [SMALL_STATE(111)] = 3397,
-  [SMALL_STATE(112)] = 3421,
-  [SMALL_STATE(113)] = 3439,
-  [SMALL_STATE(114)] = 3457,
-  [SMALL_STATE(115)] = 3480,
-  [SMALL_STATE(116)] = 3499,
-  [SMALL_STATE(117)] = 3526,
-  [SMALL_STATE(118)] = 3553,
-  [SMALL_STATE(119)] = 3572,
-  [SMALL_STATE(120)] = 3599,
-  [SMALL_STATE(121)] = 3623,
-  [SMALL_STATE(122)] = 3647,
-  [SMALL_STATE(123)] = 3671,
-  [SMALL_STATE(124)] = 3695,
-  [SMALL_STATE(125)] = 3719,
-  [SMALL_STATE(126)] = 3737,
-  [SMALL_STATE(127)] = 3757,
-  [SMALL_STATE(128)] = 3777,
-  [SMALL_STATE(129)] = 3799,
-  [SMALL_STATE(130)] = 3823,
-  [SMALL_STATE(131)] = 3847,
-  [SMALL_STATE(132)] = 3871,
-  [SMALL_STATE(133)] = 3895,
-  [SMALL_STATE(134)] = 3919,
-  [SMALL_STATE(135)] = 3943,
-  [SMALL_STATE(136)] = 3961,
-  [SMALL_STATE(137)] = 3979,
-  [SMALL_STATE(138)] = 4003,
-  [SMALL_STATE(139)] = 4027,
-  [SMALL_STATE(140)] = 4051,
-  [SMALL_STATE(141)] = 4075,
-  [SMALL_STATE(142)] = 4099,
-  [SMALL_STATE(143)] = 4123,
-  [SMALL_STATE(144)] = 4147,
-  [SMALL_STATE(145)] = 4171,
-  [SMALL_STATE(146)] = 4195,
-  [SMALL_STATE(147)] = 4219,
-  [SMALL_STATE(148)] = 4243,
-  [SMALL_STATE(149)] = 4267,
-  [SMALL_STATE(150)] = 4291,
-  [SMALL_STATE(151)] = 4315,
-  [SMALL_STATE(152)] = 4339,
-  [SMALL_STATE(153)] = 4363,
-  [SMALL_STATE(154)] = 4387,
-  [SMALL_STATE(155)] = 4408,
-  [SMALL_STATE(156)] = 4423,
-  [SMALL_STATE(157)] = 4446,
-  [SMALL_STATE(158)] = 4469,
-  [SMALL_STATE(159)] = 4490,
-  [SMALL_STATE(160)] = 4507,
-  [SMALL_STATE(161)] = 4532,
-  [SMALL_STATE(162)] = 4553,
-  [SMALL_STATE(163)] = 4576,
-  [SMALL_STATE(164)] = 4601,
-  [SMALL_STATE(165)] = 4622,
-  [SMALL_STATE(166)] = 4645,
-  [SMALL_STATE(167)] = 4660,
-  [SMALL_STATE(168)] = 4680,
-  [SMALL_STATE(169)] = 4700,
-  [SMALL_STATE(170)] = 4720,
-  [SMALL_STATE(171)] = 4740,
-  [SMALL_STATE(172)] = 4762,
-  [SMALL_STATE(173)] = 4784,
-  [SMALL_STATE(174)] = 4806,
-  [SMALL_STATE(175)] = 4828,
-  [SMALL_STATE(176)] = 4850,
-  [SMALL_STATE(177)] = 4872,
-  [SMALL_STATE(178)] = 4892,
-  [SMALL_STATE(179)] = 4912,
-  [SMALL_STATE(180)] = 4934,
-  [SMALL_STATE(181)] = 4954,
-  [SMALL_STATE(182)] = 4976,
-  [SMALL_STATE(183)] = 4996,
-  [SMALL_STATE(184)] = 5018,
-  [SMALL_STATE(185)] = 5038,
-  [SMALL_STATE(186)] = 5058,
-  [SMALL_STATE(187)] = 5080,
-  [SMALL_STATE(188)] = 5102,
-  [SMALL_STATE(189)] = 5122,
-  [SMALL_STATE(190)] = 5142,
-  [SMALL_STATE(191)] = 5164,
-  [SMALL_STATE(192)] = 5178,
-  [SMALL_STATE(193)] = 5202,
-  [SMALL_STATE(194)] = 5222,
-  [SMALL_STATE(195)] = 5242,
-  [SMALL_STATE(196)] = 5262,
-  [SMALL_STATE(197)] = 5284,
-  [SMALL_STATE(198)] = 5304,
-  [SMALL_STATE(199)] = 5321,
-  [SMALL_STATE(200)] = 5342,
-  [SMALL_STATE(201)] = 5361,
-  [SMALL_STATE(202)] = 5378,
-  [SMALL_STATE(203)] = 5391,
-  [SMALL_STATE(204)] = 5412,
-  [SMALL_STATE(205)] = 5429,
-  [SMALL_STATE(206)] = 5448,
-  [SMALL_STATE(207)] = 5469,
-  [SMALL_STATE(208)] = 5482,
-  [SMALL_STATE(209)] = 5499,
-  [SMALL_STATE(210)] = 5512,
-  [SMALL_STATE(211)] = 5525,
-  [SMALL_STATE(212)] = 5538,
-  [SMALL_STATE(213)] = 5559,
-  [SMALL_STATE(214)] = 5576,
-  [SMALL_STATE(215)] = 5595,
-  [SMALL_STATE(216)] = 5614,
-  [SMALL_STATE(217)] = 5635,
-  [SMALL_STATE(218)] = 5656,
-  [SMALL_STATE(219)] = 5673,
-  [SMALL_STATE(220)] = 5694,
-  [SMALL_STATE(221)] = 5711,
-  [SMALL_STATE(222)] = 5728,
-  [SMALL_STATE(223)] = 5745,
-  [SMALL_STATE(224)] = 5762,
-  [SMALL_STATE(225)] = 5779,
-  [SMALL_STATE(226)] = 5796,
-  [SMALL_STATE(227)] = 5815,
-  [SMALL_STATE(228)] = 5832,
-  [SMALL_STATE(229)] = 5849,
-  [SMALL_STATE(230)] = 5866,
-  [SMALL_STATE(231)] = 5883,
-  [SMALL_STATE(232)] = 5900,
-  [SMALL_STATE(233)] = 5917,
-  [SMALL_STATE(234)] = 5934,
-  [SMALL_STATE(235)] = 5951,
-  [SMALL_STATE(236)] = 5968,
-  [SMALL_STATE(237)] = 5985,
-  [SMALL_STATE(238)] = 6006,
-  [SMALL_STATE(239)] = 6019,
-  [SMALL_STATE(240)] = 6040,
-  [SMALL_STATE(241)] = 6057,
-  [SMALL_STATE(242)] = 6074,
-  [SMALL_STATE(243)] = 6091,
-  [SMALL_STATE(244)] = 6104,
-  [SMALL_STATE(245)] = 6121,
-  [SMALL_STATE(246)] = 6140,
-  [SMALL_STATE(247)] = 6161,
-  [SMALL_STATE(248)] = 6178,
-  [SMALL_STATE(249)] = 6191,
-  [SMALL_STATE(250)] = 6206,
-  [SMALL_STATE(251)] = 6223,
-  [SMALL_STATE(252)] = 6244,
-  [SMALL_STATE(253)] = 6265,
-  [SMALL_STATE(254)] = 6286,
-  [SMALL_STATE(255)] = 6303,
-  [SMALL_STATE(256)] = 6323,
-  [SMALL_STATE(257)] = 6337,
-  [SMALL_STATE(258)] = 6357,
-  [SMALL_STATE(259)] = 6371,
-  [SMALL_STATE(260)] = 6383,
-  [SMALL_STATE(261)] = 6397,
-  [SMALL_STATE(262)] = 6409,
-  [SMALL_STATE(263)] = 6427,
-  [SMALL_STATE(264)] = 6445,
-  [SMALL_STATE(265)] = 6465,
-  [SMALL_STATE(266)] = 6477,
-  [SMALL_STATE(267)] = 6495,
-  [SMALL_STATE(268)] = 6513,
-  [SMALL_STATE(269)] = 6531,
-  [SMALL_STATE(270)] = 6551,
-  [SMALL_STATE(271)] = 6571,
-  [SMALL_STATE(272)] = 6589,
-  [SMALL_STATE(273)] = 6603,
-  [SMALL_STATE(274)] = 6617,
-  [SMALL_STATE(275)] = 6628,
-  [SMALL_STATE(276)] = 6643,
-  [SMALL_STATE(277)] = 6654,
-  [SMALL_STATE(278)] = 6669,
-  [SMALL_STATE(279)] = 6684,
-  [SMALL_STATE(280)] = 6701,
-  [SMALL_STATE(281)] = 6716,
-  [SMALL_STATE(282)] = 6727,
-  [SMALL_STATE(283)] = 6738,
-  [SMALL_STATE(284)] = 6753,
-  [SMALL_STATE(285)] = 6768,
-  [SMALL_STATE(286)] = 6779,
-  [SMALL_STATE(287)] = 6794,
-  [SMALL_STATE(288)] = 6809,
-  [SMALL_STATE(289)] = 6820,
-  [SMALL_STATE(290)] = 6835,
-  [SMALL_STATE(291)] = 6846,
-  [SMALL_STATE(292)] = 6861,
-  [SMALL_STATE(293)] = 6876,
-  [SMALL_STATE(294)] = 6891,
-  [SMALL_STATE(295)] = 6902,
-  [SMALL_STATE(296)] = 6915,
-  [SMALL_STATE(297)] = 6930,
-  [SMALL_STATE(298)] = 6945,
-  [SMALL_STATE(299)] = 6956,
-  [SMALL_STATE(300)] = 6969,
-  [SMALL_STATE(301)] = 6980,
-  [SMALL_STATE(302)] = 6993,
-  [SMALL_STATE(303)] = 7006,
-  [SMALL_STATE(304)] = 7019,
-  [SMALL_STATE(305)] = 7034,
-  [SMALL_STATE(306)] = 7049,
-  [SMALL_STATE(307)] = 7064,
-  [SMALL_STATE(308)] = 7079,
-  [SMALL_STATE(309)] = 7090,
-  [SMALL_STATE(310)] = 7105,
-  [SMALL_STATE(311)] = 7116,
-  [SMALL_STATE(312)] = 7127,
-  [SMALL_STATE(313)] = 7138,
-  [SMALL_STATE(314)] = 7149,
-  [SMALL_STATE(315)] = 7160,
-  [SMALL_STATE(316)] = 7171,
-  [SMALL_STATE(317)] = 7182,
-  [SMALL_STATE(318)] = 7197,
-  [SMALL_STATE(319)] = 7208,
-  [SMALL_STATE(320)] = 7223,
-  [SMALL_STATE(321)] = 7234,
-  [SMALL_STATE(322)] = 7245,
-  [SMALL_STATE(323)] = 7256,
-  [SMALL_STATE(324)] = 7271,
-  [SMALL_STATE(325)] = 7282,
-  [SMALL_STATE(326)] = 7293,
-  [SMALL_STATE(327)] = 7308,
-  [SMALL_STATE(328)] = 7319,
-  [SMALL_STATE(329)] = 7330,
-  [SMALL_STATE(330)] = 7345,
-  [SMALL_STATE(331)] = 7360,
-  [SMALL_STATE(332)] = 7371,
-  [SMALL_STATE(333)] = 7386,
-  [SMALL_STATE(334)] = 7397,
-  [SMALL_STATE(335)] = 7408,
-  [SMALL_STATE(336)] = 7423,
-  [SMALL_STATE(337)] = 7434,
-  [SMALL_STATE(338)] = 7445,
-  [SMALL_STATE(339)] = 7456,
-  [SMALL_STATE(340)] = 7467,
-  [SMALL_STATE(341)] = 7478,
-  [SMALL_STATE(342)] = 7493,
-  [SMALL_STATE(343)] = 7508,
-  [SMALL_STATE(344)] = 7523,
-  [SMALL_STATE(345)] = 7538,
-  [SMALL_STATE(346)] = 7549,
-  [SMALL_STATE(347)] = 7564,
-  [SMALL_STATE(348)] = 7579,
-  [SMALL_STATE(349)] = 7594,
-  [SMALL_STATE(350)] = 7609,
-  [SMALL_STATE(351)] = 7620,
-  [SMALL_STATE(352)] = 7634,
-  [SMALL_STATE(353)] = 7644,
-  [SMALL_STATE(354)] = 7658,
-  [SMALL_STATE(355)] = 7672,
-  [SMALL_STATE(356)] = 7686,
-  [SMALL_STATE(357)] = 7700,
-  [SMALL_STATE(358)] = 7710,
-  [SMALL_STATE(359)] = 7724,
-  [SMALL_STATE(360)] = 7734,
-  [SMALL_STATE(361)] = 7748,
-  [SMALL_STATE(362)] = 7762,
-  [SMALL_STATE(363)] = 7776,
-  [SMALL_STATE(364)] = 7786,
-  [SMALL_STATE(365)] = 7800,
-  [SMALL_STATE(366)] = 7809,
-  [SMALL_STATE(367)] = 7820,
-  [SMALL_STATE(368)] = 7831,
-  [SMALL_STATE(369)] = 7840,
-  [SMALL_STATE(370)] = 7849,
-  [SMALL_STATE(371)] = 7860,
-  [SMALL_STATE(372)] = 7871,
-  [SMALL_STATE(373)] = 7882,
-  [SMALL_STATE(374)] = 7893,
-  [SMALL_STATE(375)] = 7904,
-  [SMALL_STATE(376)] = 7915,
-  [SMALL_STATE(377)] = 7926,
-  [SMALL_STATE(378)] = 7937,
-  [SMALL_STATE(379)] = 7948,
-  [SMALL_STATE(380)] = 7959,
-  [SMALL_STATE(381)] = 7968,
-  [SMALL_STATE(382)] = 7976,
-  [SMALL_STATE(383)] = 7984,
-  [SMALL_STATE(384)] = 7992,
-  [SMALL_STATE(385)] = 8000,
-  [SMALL_STATE(386)] = 8008,
-  [SMALL_STATE(387)] = 8016,
-  [SMALL_STATE(388)] = 8024,
-  [SMALL_STATE(389)] = 8032,
-  [SMALL_STATE(390)] = 8040,
-  [SMALL_STATE(391)] = 8048,
-  [SMALL_STATE(392)] = 8056,
-  [SMALL_STATE(393)] = 8064,
-  [SMALL_STATE(394)] = 8072,
-  [SMALL_STATE(395)] = 8080,
-  [SMALL_STATE(396)] = 8088,
-  [SMALL_STATE(397)] = 8096,
-  [SMALL_STATE(398)] = 8104,
-  [SMALL_STATE(399)] = 8112,
-  [SMALL_STATE(400)] = 8120,
-  [SMALL_STATE(401)] = 8128,
-  [SMALL_STATE(402)] = 8136,
-  [SMALL_STATE(403)] = 8144,
-  [SMALL_STATE(404)] = 8152,
+  [SMALL_STATE(9)] = 68,
+  [SMALL_STATE(10)] = 128,
+  [SMALL_STATE(11)] = 186,
+  [SMALL_STATE(12)] = 237,
+  [SMALL_STATE(13)] = 289,
+  [SMALL_STATE(14)] = 341,
+  [SMALL_STATE(15)] = 393,
+  [SMALL_STATE(16)] = 445,
+  [SMALL_STATE(17)] = 494,
+  [SMALL_STATE(18)] = 543,
+  [SMALL_STATE(19)] = 592,
+  [SMALL_STATE(20)] = 636,
+  [SMALL_STATE(21)] = 668,
+  [SMALL_STATE(22)] = 700,
+  [SMALL_STATE(23)] = 734,
+  [SMALL_STATE(24)] = 776,
+  [SMALL_STATE(25)] = 818,
+  [SMALL_STATE(26)] = 860,
+  [SMALL_STATE(27)] = 893,
+  [SMALL_STATE(28)] = 924,
+  [SMALL_STATE(29)] = 955,
+  [SMALL_STATE(30)] = 1005,
+  [SMALL_STATE(31)] = 1055,
+  [SMALL_STATE(32)] = 1105,
+  [SMALL_STATE(33)] = 1136,
+  [SMALL_STATE(34)] = 1167,
+  [SMALL_STATE(35)] = 1195,
+  [SMALL_STATE(36)] = 1223,
+  [SMALL_STATE(37)] = 1251,
+  [SMALL_STATE(38)] = 1297,
+  [SMALL_STATE(39)] = 1333,
+  [SMALL_STATE(40)] = 1369,
+  [SMALL_STATE(41)] = 1397,
+  [SMALL_STATE(42)] = 1433,
+  [SMALL_STATE(43)] = 1457,
+  [SMALL_STATE(44)] = 1491,
+  [SMALL_STATE(45)] = 1525,
+  [SMALL_STATE(46)] = 1559,
+  [SMALL_STATE(47)] = 1593,
+  [SMALL_STATE(48)] = 1627,
+  [SMALL_STATE(49)] = 1661,
+  [SMALL_STATE(50)] = 1686,
+  [SMALL_STATE(51)] = 1727,
+  [SMALL_STATE(52)] = 1752,
+  [SMALL_STATE(53)] = 1793,
+  [SMALL_STATE(54)] = 1834,
+  [SMALL_STATE(55)] = 1875,
+  [SMALL_STATE(56)] = 1916,
+  [SMALL_STATE(57)] = 1941,
+  [SMALL_STATE(58)] = 1967,
+  [SMALL_STATE(59)] = 2005,
+  [SMALL_STATE(60)] = 2031,
+  [SMALL_STATE(61)] = 2069,
+  [SMALL_STATE(62)] = 2095,
+  [SMALL_STATE(63)] = 2133,
+  [SMALL_STATE(64)] = 2170,
+  [SMALL_STATE(65)] = 2207,
+  [SMALL_STATE(66)] = 2232,
+  [SMALL_STATE(67)] = 2265,
+  [SMALL_STATE(68)] = 2298,
+  [SMALL_STATE(69)] = 2319,
+  [SMALL_STATE(70)] = 2356,
+  [SMALL_STATE(71)] = 2389,
+  [SMALL_STATE(72)] = 2426,
+  [SMALL_STATE(73)] = 2463,
+  [SMALL_STATE(74)] = 2486,
+  [SMALL_STATE(75)] = 2523,
+  [SMALL_STATE(76)] = 2546,
+  [SMALL_STATE(77)] = 2583,
+  [SMALL_STATE(78)] = 2606,
+  [SMALL_STATE(79)] = 2643,
+  [SMALL_STATE(80)] = 2680,
+  [SMALL_STATE(81)] = 2703,
+  [SMALL_STATE(82)] = 2726,
+  [SMALL_STATE(83)] = 2749,
+  [SMALL_STATE(84)] = 2786,
+  [SMALL_STATE(85)] = 2823,
+  [SMALL_STATE(86)] = 2846,
+  [SMALL_STATE(87)] = 2869,
+  [SMALL_STATE(88)] = 2890,
+  [SMALL_STATE(89)] = 2913,
+  [SMALL_STATE(90)] = 2950,
+  [SMALL_STATE(91)] = 2970,
+  [SMALL_STATE(92)] = 2998,
+  [SMALL_STATE(93)] = 3018,
+  [SMALL_STATE(94)] = 3038,
+  [SMALL_STATE(95)] = 3058,
+  [SMALL_STATE(96)] = 3078,
+  [SMALL_STATE(97)] = 3098,
+  [SMALL_STATE(98)] = 3118,
+  [SMALL_STATE(99)] = 3137,
+  [SMALL_STATE(100)] = 3164,
+  [SMALL_STATE(101)] = 3183,
+  [SMALL_STATE(102)] = 3214,
+  [SMALL_STATE(103)] = 3241,
+  [SMALL_STATE(104)] = 3270,
+  [SMALL_STATE(105)] = 3299,
+  [SMALL_STATE(106)] = 3328,
+  [SMALL_STATE(107)] = 3357,
+  [SMALL_STATE(108)] = 3384,
+  [SMALL_STATE(109)] = 3413,
+  [SMALL_STATE(110)] = 3431,
+  [SMALL_STATE(111)] = 3461,
+  [SMALL_STATE(112)] = 3479,
+  [SMALL_STATE(113)] = 3503,
+  [SMALL_STATE(114)] = 3527,
+  [SMALL_STATE(115)] = 3545,
+  [SMALL_STATE(116)] = 3563,
+  [SMALL_STATE(117)] = 3581,
+  [SMALL_STATE(118)] = 3599,
+  [SMALL_STATE(119)] = 3624,
+  [SMALL_STATE(120)] = 3643,
+  [SMALL_STATE(121)] = 3662,
+  [SMALL_STATE(122)] = 3687,
+  [SMALL_STATE(123)] = 3714,
+  [SMALL_STATE(124)] = 3739,
+  [SMALL_STATE(125)] = 3764,
+  [SMALL_STATE(126)] = 3791,
+  [SMALL_STATE(127)] = 3814,
+  [SMALL_STATE(128)] = 3839,
+  [SMALL_STATE(129)] = 3866,
+  [SMALL_STATE(130)] = 3890,
+  [SMALL_STATE(131)] = 3910,
+  [SMALL_STATE(132)] = 3934,
+  [SMALL_STATE(133)] = 3958,
+  [SMALL_STATE(134)] = 3982,
+  [SMALL_STATE(135)] = 4002,
+  [SMALL_STATE(136)] = 4018,
+  [SMALL_STATE(137)] = 4040,
+  [SMALL_STATE(138)] = 4064,
+  [SMALL_STATE(139)] = 4082,
+  [SMALL_STATE(140)] = 4106,
+  [SMALL_STATE(141)] = 4130,
+  [SMALL_STATE(142)] = 4154,
+  [SMALL_STATE(143)] = 4172,
+  [SMALL_STATE(144)] = 4190,
+  [SMALL_STATE(145)] = 4214,
+  [SMALL_STATE(146)] = 4238,
+  [SMALL_STATE(147)] = 4262,
+  [SMALL_STATE(148)] = 4286,
+  [SMALL_STATE(149)] = 4310,
+  [SMALL_STATE(150)] = 4334,
+  [SMALL_STATE(151)] = 4358,
+  [SMALL_STATE(152)] = 4382,
+  [SMALL_STATE(153)] = 4406,
+  [SMALL_STATE(154)] = 4430,
+  [SMALL_STATE(155)] = 4454,
+  [SMALL_STATE(156)] = 4478,
+  [SMALL_STATE(157)] = 4502,
+  [SMALL_STATE(158)] = 4526,
+  [SMALL_STATE(159)] = 4550,
+  [SMALL_STATE(160)] = 4574,
+  [SMALL_STATE(161)] = 4598,
+  [SMALL_STATE(162)] = 4622,
+  [SMALL_STATE(163)] = 4646,
+  [SMALL_STATE(164)] = 4670,
+  [SMALL_STATE(165)] = 4695,
+  [SMALL_STATE(166)] = 4710,
+  [SMALL_STATE(167)] = 4725,
+  [SMALL_STATE(168)] = 4746,
+  [SMALL_STATE(169)] = 4769,
+  [SMALL_STATE(170)] = 4790,
+  [SMALL_STATE(171)] = 4813,
+  [SMALL_STATE(172)] = 4830,
+  [SMALL_STATE(173)] = 4845,
+  [SMALL_STATE(174)] = 4868,
+  [SMALL_STATE(175)] = 4893,
+  [SMALL_STATE(176)] = 4916,
+  [SMALL_STATE(177)] = 4937,
+  [SMALL_STATE(178)] = 4958,
+  [SMALL_STATE(179)] = 4978,
+  [SMALL_STATE(180)] = 4998,
+  [SMALL_STATE(181)] = 5018,
+  [SMALL_STATE(182)] = 5038,
+  [SMALL_STATE(183)] = 5058,
+  [SMALL_STATE(184)] = 5078,
+  [SMALL_STATE(185)] = 5100,
+  [SMALL_STATE(186)] = 5122,
+  [SMALL_STATE(187)] = 5142,
+  [SMALL_STATE(188)] = 5164,
+  [SMALL_STATE(189)] = 5186,
+  [SMALL_STATE(190)] = 5206,
+  [SMALL_STATE(191)] = 5228,
+  [SMALL_STATE(192)] = 5248,
+  [SMALL_STATE(193)] = 5270,
+  [SMALL_STATE(194)] = 5292,
+  [SMALL_STATE(195)] = 5314,
+  [SMALL_STATE(196)] = 5328,
+  [SMALL_STATE(197)] = 5348,
+  [SMALL_STATE(198)] = 5370,
+  [SMALL_STATE(199)] = 5394,
+  [SMALL_STATE(200)] = 5416,
+  [SMALL_STATE(201)] = 5438,
+  [SMALL_STATE(202)] = 5460,
+  [SMALL_STATE(203)] = 5482,
+  [SMALL_STATE(204)] = 5495,
+  [SMALL_STATE(205)] = 5512,
+  [SMALL_STATE(206)] = 5533,
+  [SMALL_STATE(207)] = 5554,
+  [SMALL_STATE(208)] = 5575,
+  [SMALL_STATE(209)] = 5588,
+  [SMALL_STATE(210)] = 5605,
+  [SMALL_STATE(211)] = 5618,
+  [SMALL_STATE(212)] = 5635,
+  [SMALL_STATE(213)] = 5656,
+  [SMALL_STATE(214)] = 5675,
+  [SMALL_STATE(215)] = 5688,
+  [SMALL_STATE(216)] = 5709,
+  [SMALL_STATE(217)] = 5730,
+  [SMALL_STATE(218)] = 5749,
+  [SMALL_STATE(219)] = 5766,
+  [SMALL_STATE(220)] = 5783,
+  [SMALL_STATE(221)] = 5804,
+  [SMALL_STATE(222)] = 5821,
+  [SMALL_STATE(223)] = 5838,
+  [SMALL_STATE(224)] = 5855,
+  [SMALL_STATE(225)] = 5872,
+  [SMALL_STATE(226)] = 5889,
+  [SMALL_STATE(227)] = 5906,
+  [SMALL_STATE(228)] = 5927,
+  [SMALL_STATE(229)] = 5944,
+  [SMALL_STATE(230)] = 5961,
+  [SMALL_STATE(231)] = 5978,
+  [SMALL_STATE(232)] = 5995,
+  [SMALL_STATE(233)] = 6012,
+  [SMALL_STATE(234)] = 6029,
+  [SMALL_STATE(235)] = 6046,
+  [SMALL_STATE(236)] = 6063,
+  [SMALL_STATE(237)] = 6080,
+  [SMALL_STATE(238)] = 6097,
+  [SMALL_STATE(239)] = 6110,
+  [SMALL_STATE(240)] = 6123,
+  [SMALL_STATE(241)] = 6140,
+  [SMALL_STATE(242)] = 6155,
+  [SMALL_STATE(243)] = 6172,
+  [SMALL_STATE(244)] = 6191,
+  [SMALL_STATE(245)] = 6210,
+  [SMALL_STATE(246)] = 6227,
+  [SMALL_STATE(247)] = 6244,
+  [SMALL_STATE(248)] = 6257,
+  [SMALL_STATE(249)] = 6274,
+  [SMALL_STATE(250)] = 6295,
+  [SMALL_STATE(251)] = 6316,
+  [SMALL_STATE(252)] = 6335,
+  [SMALL_STATE(253)] = 6356,
+  [SMALL_STATE(254)] = 6377,
+  [SMALL_STATE(255)] = 6396,
+  [SMALL_STATE(256)] = 6417,
+  [SMALL_STATE(257)] = 6434,
+  [SMALL_STATE(258)] = 6451,
+  [SMALL_STATE(259)] = 6465,
+  [SMALL_STATE(260)] = 6479,
+  [SMALL_STATE(261)] = 6499,
+  [SMALL_STATE(262)] = 6517,
+  [SMALL_STATE(263)] = 6531,
+  [SMALL_STATE(264)] = 6543,
+  [SMALL_STATE(265)] = 6561,
+  [SMALL_STATE(266)] = 6579,
+  [SMALL_STATE(267)] = 6593,
+  [SMALL_STATE(268)] = 6605,
+  [SMALL_STATE(269)] = 6617,
+  [SMALL_STATE(270)] = 6637,
+  [SMALL_STATE(271)] = 6655,
+  [SMALL_STATE(272)] = 6673,
+  [SMALL_STATE(273)] = 6693,
+  [SMALL_STATE(274)] = 6713,
+  [SMALL_STATE(275)] = 6733,
+  [SMALL_STATE(276)] = 6751,
+  [SMALL_STATE(277)] = 6765,
+  [SMALL_STATE(278)] = 6780,
+  [SMALL_STATE(279)] = 6795,
+  [SMALL_STATE(280)] = 6806,
+  [SMALL_STATE(281)] = 6821,
+  [SMALL_STATE(282)] = 6836,
+  [SMALL_STATE(283)] = 6847,
+  [SMALL_STATE(284)] = 6862,
+  [SMALL_STATE(285)] = 6873,
+  [SMALL_STATE(286)] = 6884,
+  [SMALL_STATE(287)] = 6895,
+  [SMALL_STATE(288)] = 6906,
+  [SMALL_STATE(289)] = 6921,
+  [SMALL_STATE(290)] = 6936,
+  [SMALL_STATE(291)] = 6947,
+  [SMALL_STATE(292)] = 6962,
+  [SMALL_STATE(293)] = 6973,
+  [SMALL_STATE(294)] = 6984,
+  [SMALL_STATE(295)] = 6995,
+  [SMALL_STATE(296)] = 7006,
+  [SMALL_STATE(297)] = 7023,
+  [SMALL_STATE(298)] = 7034,
+  [SMALL_STATE(299)] = 7045,
+  [SMALL_STATE(300)] = 7058,
+  [SMALL_STATE(301)] = 7069,
+  [SMALL_STATE(302)] = 7082,
+  [SMALL_STATE(303)] = 7093,
+  [SMALL_STATE(304)] = 7106,
+  [SMALL_STATE(305)] = 7119,
+  [SMALL_STATE(306)] = 7130,
+  [SMALL_STATE(307)] = 7141,
+  [SMALL_STATE(308)] = 7152,
+  [SMALL_STATE(309)] = 7165,
+  [SMALL_STATE(310)] = 7180,
+  [SMALL_STATE(311)] = 7195,
+  [SMALL_STATE(312)] = 7206,
+  [SMALL_STATE(313)] = 7221,
+  [SMALL_STATE(314)] = 7236,
+  [SMALL_STATE(315)] = 7247,
+  [SMALL_STATE(316)] = 7258,
+  [SMALL_STATE(317)] = 7273,
+  [SMALL_STATE(318)] = 7284,
+  [SMALL_STATE(319)] = 7295,
+  [SMALL_STATE(320)] = 7306,
+  [SMALL_STATE(321)] = 7321,
+  [SMALL_STATE(322)] = 7332,
+  [SMALL_STATE(323)] = 7343,
+  [SMALL_STATE(324)] = 7358,
+  [SMALL_STATE(325)] = 7373,
+  [SMALL_STATE(326)] = 7388,
+  [SMALL_STATE(327)] = 7403,
+  [SMALL_STATE(328)] = 7418,
+  [SMALL_STATE(329)] = 7433,
+  [SMALL_STATE(330)] = 7444,
+  [SMALL_STATE(331)] = 7455,
+  [SMALL_STATE(332)] = 7470,
+  [SMALL_STATE(333)] = 7485,
+  [SMALL_STATE(334)] = 7500,
+  [SMALL_STATE(335)] = 7515,
+  [SMALL_STATE(336)] = 7530,
+  [SMALL_STATE(337)] = 7541,
+  [SMALL_STATE(338)] = 7556,
+  [SMALL_STATE(339)] = 7571,
+  [SMALL_STATE(340)] = 7586,
+  [SMALL_STATE(341)] = 7601,
+  [SMALL_STATE(342)] = 7612,
+  [SMALL_STATE(343)] = 7623,
+  [SMALL_STATE(344)] = 7638,
+  [SMALL_STATE(345)] = 7653,
+  [SMALL_STATE(346)] = 7668,
+  [SMALL_STATE(347)] = 7679,
+  [SMALL_STATE(348)] = 7694,
+  [SMALL_STATE(349)] = 7705,
+  [SMALL_STATE(350)] = 7716,
+  [SMALL_STATE(351)] = 7727,
+  [SMALL_STATE(352)] = 7738,
+  [SMALL_STATE(353)] = 7753,
+  [SMALL_STATE(354)] = 7768,
+  [SMALL_STATE(355)] = 7783,
+  [SMALL_STATE(356)] = 7798,
+  [SMALL_STATE(357)] = 7813,
+  [SMALL_STATE(358)] = 7827,
+  [SMALL_STATE(359)] = 7841,
+  [SMALL_STATE(360)] = 7855,
+  [SMALL_STATE(361)] = 7865,
+  [SMALL_STATE(362)] = 7879,
+  [SMALL_STATE(363)] = 7893,
+  [SMALL_STATE(364)] = 7903,
+  [SMALL_STATE(365)] = 7913,
+  [SMALL_STATE(366)] = 7927,
+  [SMALL_STATE(367)] = 7941,
+  [SMALL_STATE(368)] = 7951,
+  [SMALL_STATE(369)] = 7965,
+  [SMALL_STATE(370)] = 7979,
+  [SMALL_STATE(371)] = 7993,
+  [SMALL_STATE(372)] = 8002,
+  [SMALL_STATE(373)] = 8011,
+  [SMALL_STATE(374)] = 8020,
+  [SMALL_STATE(375)] = 8031,
+  [SMALL_STATE(376)] = 8042,
+  [SMALL_STATE(377)] = 8053,
+  [SMALL_STATE(378)] = 8064,
+  [SMALL_STATE(379)] = 8075,
+  [SMALL_STATE(380)] = 8084,
+  [SMALL_STATE(381)] = 8095,
+  [SMALL_STATE(382)] = 8106,
+  [SMALL_STATE(383)] = 8117,
+  [SMALL_STATE(384)] = 8128,
+  [SMALL_STATE(385)] = 8139,
+  [SMALL_STATE(386)] = 8150,
+  [SMALL_STATE(387)] = 8161,
+  [SMALL_STATE(388)] = 8169,
+  [SMALL_STATE(389)] = 8177,
+  [SMALL_STATE(390)] = 8185,
+  [SMALL_STATE(391)] = 8193,
+  [SMALL_STATE(392)] = 8201,
+  [SMALL_STATE(393)] = 8209,
+  [SMALL_STATE(394)] = 8217,
+  [SMALL_STATE(395)] = 8225,
+  [SMALL_STATE(396)] = 8233,
+  [SMALL_STATE(397)] = 8241,
+  [SMALL_STATE(398)] = 8249,
+  [SMALL_STATE(399)] = 8257,
+  [SMALL_STATE(400)] = 8265,
+  [SMALL_STATE(401)] = 8273,
+  [SMALL_STATE(402)] = 8281,
+  [SMALL_STATE(403)] = 8289,
+  [SMALL_STATE(404)] = 8297,
+  [SMALL_STATE(405)] = 8305,
+  [SMALL_STATE(406)] = 8313,
+  [SMALL_STATE(407)] = 8321,
+  [SMALL_STATE(408)] = 8329,
+  [SMALL_STATE(409)] = 8337,
+  [SMALL_STATE(410)] = 8345,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -16172,567 +16663,578 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
   [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(371),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(375),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
   [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(355),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(365),
   [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [69] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [67] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
   [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [85] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(9),
-  [88] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [90] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 36),
-  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 36),
-  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 36),
-  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 36),
-  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 36),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 36),
-  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [89] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
+  [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 39),
+  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 39),
+  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 39),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 39),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 39),
+  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 39),
   [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [144] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
-  [146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [154] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [164] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [167] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
-  [173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 25),
-  [175] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 25),
-  [177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(176),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27),
-  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(215),
-  [202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(289),
-  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(176),
-  [208] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(176),
-  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(239),
-  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(291),
-  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(292),
-  [220] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(293),
-  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(164),
-  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 10),
-  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [230] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [236] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 26),
-  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 26),
-  [242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
-  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(118),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [254] = {.entry = {.count = 1, .reusable = false}}, SHIFT(314),
-  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [260] = {.entry = {.count = 1, .reusable = false}}, SHIFT(38),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [266] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [268] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(38),
-  [271] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(38),
-  [274] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
-  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 9),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [287] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [293] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [295] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [298] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
-  [304] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 26),
-  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [308] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
-  [310] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [152] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [166] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [168] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [171] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [179] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
+  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(244),
+  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(352),
+  [209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(199),
+  [212] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(199),
+  [215] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(253),
+  [218] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(280),
+  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(281),
+  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(283),
+  [227] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(177),
+  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [234] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
+  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
+  [242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
+  [244] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
+  [246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [248] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [258] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
+  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [262] = {.entry = {.count = 1, .reusable = false}}, SHIFT(302),
+  [264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [276] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [279] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [289] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [296] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [304] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [308] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [310] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
   [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
   [315] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
-  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [323] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
-  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [327] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [369] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(260),
-  [372] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35),
-  [378] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(295),
-  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(174),
-  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(304),
-  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(252),
-  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(309),
-  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(258),
-  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 35), SHIFT_REPEAT(63),
-  [399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [401] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [403] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [405] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 7),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 51),
-  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27),
-  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(215),
-  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(187),
-  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(297),
-  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(72),
-  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 27), SHIFT_REPEAT(219),
-  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 43),
-  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 44),
-  [462] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
-  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 21),
-  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 22),
-  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [470] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 23),
-  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [480] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 46),
-  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(343),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(173),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(203),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(305),
-  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 26),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 50),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [323] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [339] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [371] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(266),
+  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
+  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(308),
+  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(193),
+  [394] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(324),
+  [397] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(215),
+  [400] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(332),
+  [403] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(262),
+  [406] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(64),
+  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [411] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [415] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38),
+  [417] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(313),
+  [420] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(200),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(252),
+  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(356),
+  [429] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 48),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [465] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 46),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [483] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
+  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(244),
+  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(190),
+  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(347),
+  [496] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(83),
+  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(220),
+  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 45),
+  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
+  [508] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
   [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(103),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [523] = {.entry = {.count = 1, .reusable = false}}, SHIFT(100),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [529] = {.entry = {.count = 1, .reusable = false}}, SHIFT(97),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [535] = {.entry = {.count = 1, .reusable = false}}, SHIFT(387),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
-  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(100),
-  [542] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(100),
-  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(102),
-  [553] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [556] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [514] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
+  [517] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
+  [520] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
+  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
+  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(99),
+  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [539] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [541] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(102),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [554] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
+  [556] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
   [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
-  [563] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(387),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
-  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 13),
-  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 13),
-  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 9),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [585] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [587] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(111),
-  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [593] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
-  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [613] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
-  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 29),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(317),
-  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [641] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [657] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [661] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [691] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(275),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(277),
-  [697] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(278),
-  [700] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 30),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [704] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42),
-  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(365),
-  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(351),
-  [712] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 30),
-  [714] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
-  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
-  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(32),
-  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 20),
-  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [749] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 33),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [753] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [757] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(286),
-  [760] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [775] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [777] = {.entry = {.count = 1, .reusable = false}}, SHIFT(180),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [783] = {.entry = {.count = 1, .reusable = false}}, SHIFT(181),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [787] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [789] = {.entry = {.count = 1, .reusable = false}}, SHIFT(182),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [793] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
-  [795] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [797] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
-  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
-  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [806] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [809] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(140),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [826] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
-  [834] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
-  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [842] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [854] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 53),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [860] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 55),
-  [862] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [867] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 19),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [871] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 41),
-  [875] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [879] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [893] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [899] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [943] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 15),
-  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 18),
-  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 31),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [967] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 54),
-  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 32),
-  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [987] = {.entry = {.count = 1, .reusable = false}}, SHIFT(374),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [991] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [995] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [997] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(268),
-  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 12),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 56),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 12),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 17),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [1047] = {.entry = {.count = 1, .reusable = false}}, SHIFT(91),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 11),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 34),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 12),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 37),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 38),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 29),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 40),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 12),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 45),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 16),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 52),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 47),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 28),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 48),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 49),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 39),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1141] = {.entry = {.count = 1, .reusable = false}}, SHIFT(320),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [1149] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
-  [1151] = {.entry = {.count = 1, .reusable = false}}, SHIFT(394),
-  [1153] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [1159] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
+  [563] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(398),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
+  [572] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
+  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [580] = {.entry = {.count = 1, .reusable = false}}, SHIFT(105),
+  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [588] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
+  [590] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [592] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [596] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(112),
+  [603] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
+  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
+  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 14),
+  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
+  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [643] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [645] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [651] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 32),
+  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [681] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(269),
+  [684] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(312),
+  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
+  [692] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(343),
+  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
+  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [706] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [710] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 16),
+  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [750] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [756] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
+  [759] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44),
+  [764] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(371),
+  [767] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(370),
+  [770] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [772] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [775] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
+  [785] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [789] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [791] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [793] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [803] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [805] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
+  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [815] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
+  [817] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [819] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
+  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
+  [828] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
+  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [834] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [840] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
+  [843] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [845] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 36),
+  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [849] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [853] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [855] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [857] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [872] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [888] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 43),
+  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 55),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 57),
+  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
+  [952] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
+  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 21),
+  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [975] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [995] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
+  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [999] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 56),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
+  [1015] = {.entry = {.count = 1, .reusable = false}}, SHIFT(385),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1023] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(271),
+  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 58),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [1081] = {.entry = {.count = 1, .reusable = false}}, SHIFT(94),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 37),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 40),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 41),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 42),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 47),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 17),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 19),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 49),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 50),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 20),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 51),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 54),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1163] = {.entry = {.count = 1, .reusable = false}}, SHIFT(329),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1177] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
+  [1179] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
+  [1181] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1225] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
 };
 
 #ifdef __cplusplus

@@ -256,6 +256,10 @@ pub fn class_spec(class: &HtbClass) -> ClassSpec {
         rate: class.rate.node,
         ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
         prio: class.prio.as_ref().map(|p| p.node),
+        burst: class.burst,
+        cburst: class.cburst,
+        quantum: class.quantum,
+        mtu: class.mtu,
     }
 }
 
