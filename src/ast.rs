@@ -44,6 +44,8 @@ pub enum StmtKind {
     Mac { mac: MacValue },
     Master { bridge: Name },
     Shape { ingress: bool, rate: RateValue, opts: Vec<ShapeOpt> },
+    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc alone.
+    Qdisc { clsact: bool },
     Htb {
         default: Option<ClassId>,
         /// r2q, direct_qlen; left out of the parse tree when none is given.
@@ -99,6 +101,7 @@ impl StmtKind {
             StmtKind::Class { .. } => "class",
             StmtKind::Filter { .. } => "filter",
             StmtKind::Netem { .. } => "netem",
+            StmtKind::Qdisc { .. } => "qdisc",
             StmtKind::Bpf { .. } => "bpf",
             StmtKind::Xdp { .. } => "xdp",
             StmtKind::Route { .. } => "route",

@@ -92,7 +92,7 @@
 (defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
-  '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "bpf"
+  '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"
     "xdp" "route" "rule" "forward" "sysctl" "expect" "reach" "noreach" "firewall")
   "Attributes and the other statements of a body.")
 (defconst netscript-option-keywords
@@ -102,7 +102,7 @@
     "jitter" "loss" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within")
   "Option words.")
 (defconst netscript-value-keywords
-  '("tcp" "udp" "icmp" "ingress" "egress" "generic" "native" "off" "private" "vepa" "passthru"
+  '("tcp" "udp" "icmp" "ingress" "egress" "clsact" "generic" "native" "off" "private" "vepa" "passthru"
     "icmpv6" "input" "output" "prerouting" "postrouting" "new" "established" "related" "invalid")
   "Option values.")
 

@@ -57,7 +57,7 @@ module.exports = grammar({
         $.addr_statement, $.state_statement, $.mtu_statement,
         $.mac_statement, $.master_statement,
         $.shape_statement, $.htb_statement, $.class_statement, $.filter_statement,
-        $.netem_statement, $.bpf_statement, $.xdp_statement,
+        $.netem_statement, $.qdisc_statement, $.bpf_statement, $.xdp_statement,
         $.route_statement, $.rule_statement, $.forward_statement, $.sysctl_statement,
         $.firewall_statement,
       ),
@@ -132,6 +132,8 @@ module.exports = grammar({
         '->', field('target', $.class_id)),
     // tc's minor, read as hex; `1:10` is accepted for 10.
     class_id: ($) => choice(/([0-9a-fA-F]+:)?[0-9a-fA-F]+/, seq(/[0-9a-fA-F]+:/, alias($._imm_interp, $.interpolation)), $.interpolation),
+
+    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction)),
 
     netem_statement: ($) =>
       seq('netem', repeat1(choice(

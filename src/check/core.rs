@@ -408,7 +408,7 @@ impl<'a> Evaluator<'a> {
         match &stmt.node {
             StmtKind::Addr { addrs } => self.addresses(&ns, &iface, addrs),
             StmtKind::Up | StmtKind::Down | StmtKind::Mtu { .. } | StmtKind::Mac { .. } | StmtKind::Master { .. } => self.link_attribute(&ns, &iface, stmt),
-            StmtKind::Shape { .. } | StmtKind::Htb { .. } | StmtKind::Netem { .. } => self.traffic_attribute(&ns, &iface, stmt),
+            StmtKind::Shape { .. } | StmtKind::Htb { .. } | StmtKind::Netem { .. } | StmtKind::Qdisc { .. } => self.traffic_attribute(&ns, &iface, stmt),
             StmtKind::Bpf { .. } | StmtKind::Xdp { .. } => self.program_attribute(&ns, &iface, stmt),
             _ => unreachable!("every other statement is handled before attributes"),
         }

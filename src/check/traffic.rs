@@ -229,6 +229,7 @@ impl Evaluator<'_> {
                 }
             }
             StmtKind::Netem { opts } => self.netem(ns, iface, stmt, opts),
+            StmtKind::Qdisc { clsact } => self.hook_qdisc(ns, iface, stmt, *clsact),
             _ => unreachable!("not a traffic_attribute statement")
         }
     }

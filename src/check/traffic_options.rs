@@ -9,6 +9,7 @@ use crate::ast::{ClassOpt, HtbOpt, ShapeOpt};
 use crate::diagnostic::Diagnostic;
 use crate::source::{Span, Spanned};
 use crate::units::{Rate, Size};
+use crate::model::HookQdisc;
 
 /// The options of `shape` besides the rate, `burst` and `latency`.
 #[derive(Default)]
@@ -110,5 +111,43 @@ impl Evaluator<'_> {
             }
         }
         (r2q, direct_qlen)
+    }
+}
+
+impl Evaluator<'_> {
+    /// `qdisc ingress` / `qdisc clsact`: one per interface.
+    pub(super) fn hook_qdisc(&mut self, ns: &str, iface: &str, stmt: &crate::ast::Stmt, clsact: bool) {
+        let hook = if clsact { HookQdisc::Clsact } else { HookQdisc::Ingress };
+        let target = &mut self.iface_mut(ns, iface).hook_qdisc;
+        if let Some(first) = target.as_ref().map(|t| t.span) {
+            self.report(
+                Diagnostic::error(CONFLICTING_QDISC, stmt.span, format!("`{iface}` already has a `qdisc` statement"))
+                    .label("a second one")
+                    .also(first, "the first one")
+                    .help("the ingress hook (ffff:) holds one qdisc: ingress or clsact"),
+            );
+            return;
+        }
+        *target = Some(Spanned::new(hook, stmt.span));
+    }
+}
+
+/// A hook qdisc that another statement's qdisc excludes: `qdisc ingress` with `bpf`
+/// (which needs clsact), `qdisc clsact` with `shape ingress` (which needs ingress).
+pub(super) fn hook_conflicts(ns: &crate::model::Namespace, found: &mut Vec<Diagnostic>) {
+    for iface in ns.interfaces.values() {
+        let Some(hook) = &iface.hook_qdisc else { continue };
+        let other = match hook.node {
+            HookQdisc::Ingress => iface.bpf.first().map(|b| (b.span, "`bpf` needs a clsact qdisc there")),
+            HookQdisc::Clsact => iface.ingress_shape.as_ref().map(|s| (s.span, "`shape ingress` needs an ingress qdisc there")),
+        };
+        if let Some((span, why)) = other {
+            found.push(
+                Diagnostic::error(CONFLICTING_QDISC, hook.span, format!("`{}` cannot have this qdisc on its ingress hook", iface.name))
+                    .label("one qdisc for the ingress hook")
+                    .also(span, why)
+                    .help("the ingress hook (ffff:) holds one qdisc: write `qdisc clsact` with `bpf`, `qdisc ingress` with `shape ingress`, or leave the `qdisc` statement out"),
+            );
+        }
     }
 }

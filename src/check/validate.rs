@@ -17,6 +17,7 @@ pub fn validate(ev: &mut Evaluator) {
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
         ingress_devices(ns, &mut found);
+        super::traffic_options::hook_conflicts(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);

@@ -257,10 +257,15 @@ impl Kind for Qdiscs {
                 }
                 (QdiscParent::Ingress, _) => match script.ingress_shape(&link.name) {
                     Some(t) => out.push(format!("shape ingress {} {}", t.rate, t.option_words())),
-                    None => out.push(format!("# qdisc ingress on {}: no redirect to an ifb netscript would write (`shape ingress`); left out", link.name)),
+                    None => out.push("qdisc ingress".to_string()),
                 },
-                // clsact holds eBPF programs: see `Programs`.
-                (QdiscParent::Clsact, _) => {}
+                // clsact holds eBPF programs (see `Programs`), which bring it; alone, it is
+                // `qdisc clsact`.
+                (QdiscParent::Clsact, _) => {
+                    if !ns.programs.iter().any(|p| p.dev == link.name && !matches!(p.attach, crate::plan::observed::AttachPoint::Xdp { .. })) {
+                        out.push("qdisc clsact".to_string());
+                    }
+                }
                 (_, _) if script.is_ingress_ifb(&link.name) => {}
                 (parent, _) => out.push(format!("# qdisc {} {} handle {} - netscript cannot declare this qdisc; left out", q.kind, parent_word(parent), handle_text(q.handle >> 16, q.handle & 0xffff))),
             }

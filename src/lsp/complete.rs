@@ -11,7 +11,7 @@ use std::path::Path;
 
 const TOP: &[&str] = &["netns", "host", "table", "let", "for", "include", "expect"];
 const INTERFACES: &[&str] = &["veth", "bridge", "macvlan", "vxlan", "link"];
-const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "bpf", "xdp"];
+const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "qdisc", "bpf", "xdp"];
 const NAMESPACE_WIDE: &[&str] = &["route", "rule", "forward", "sysctl", "firewall", "let", "for"];
 const HTB: &[&str] = &["class", "filter"];
 const FW_ACTIONS: &[&str] = &["accept", "drop", "reject", "mark", "classify", "masquerade", "snat", "dnat"];
@@ -26,6 +26,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu"],
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport"],
         "netem" => &["delay", "jitter", "loss", "rate"],
+        "qdisc" => &["ingress", "clsact"],
         "bpf" => &["ingress", "egress", "section"],
         "xdp" => &["section", "mode", "generic", "native"],
         "route" => &["default", "via", "dev", "src", "metric", "table"],

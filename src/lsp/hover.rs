@@ -30,6 +30,7 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "class" => "An htb class, `1:ID` (`tc class add dev IF parent 1: classid 1:ID htb rate R ceil C`).",
         "filter" => "A u32 filter steering matching packets to a class (`tc filter add dev IF parent 1: u32 match ... flowid 1:ID`).",
         "netem" => "Network emulation as the root qdisc (`tc qdisc add dev IF root netem delay D ...`).",
+        "qdisc" => "A bare qdisc at the ingress hook, handle ffff: (`tc qdisc add dev IF ingress|clsact`); `shape ingress` and `bpf` bring their own.",
         "bpf" => "An eBPF classifier on tc clsact, direct-action (`tc filter add dev IF ingress|egress bpf da obj FILE sec SECTION`).",
         "xdp" => "An XDP program (`ip link set dev IF xdp obj FILE sec SECTION`).",
         "route" => "Adds a route in this namespace (`ip route add DEST via GW dev IF table T`).",

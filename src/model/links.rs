@@ -34,6 +34,9 @@ pub struct Interface {
     pub root_qdisc: Option<Spanned<Qdisc>>,
     /// `shape ingress ...`: an ifb device, a mirred redirect to it, and a tbf on it.
     pub ingress_shape: Option<Spanned<Tbf>>,
+    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc without filters of netscript's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_qdisc: Option<Spanned<HookQdisc>>,
     pub bpf: Vec<Spanned<BpfAttach>>,
     pub xdp: Option<Spanned<XdpAttach>>,
 }
@@ -51,6 +54,7 @@ impl Interface {
             master: None,
             root_qdisc: None,
             ingress_shape: None,
+            hook_qdisc: None,
             bpf: Vec::new(),
             xdp: None,
         }

@@ -146,6 +146,14 @@ pub struct Netem {
     pub rate: Option<Rate>,
 }
 
+/// The qdisc of `qdisc ingress|clsact`, at the ingress hook (handle ffff:).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookQdisc {
+    Ingress,
+    Clsact,
+}
+
 /// The name of the ifb device that carries `iface`'s ingress shaping.
 pub fn ifb_name(iface: &str) -> String {
     let mut name = String::from("ifb-");

@@ -48,6 +48,7 @@ fn rule_word(rule: Rule) -> String {
         sysctl_value | sysctl_word => "a sysctl value",
         section_name => "a section name",
         netem_opt => "`delay`, `jitter`, `loss` or `rate`",
+        qdisc_hook => "`ingress` or `clsact`",
         route_opt => "a route option (via, dev, src, metric, table, onlink)",
         rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, ipproto, sport, dport, tos, priority, table)",
         shape_opt => "a tbf option (burst, latency, limit, peakrate, mtu)",
@@ -77,7 +78,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 
 const STATEMENT_KEYWORDS: &[&str] = &[
     "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "macvlan", "vxlan", "link",
-    "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "bpf", "xdp",
+    "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];
 

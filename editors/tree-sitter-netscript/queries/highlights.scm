@@ -44,6 +44,7 @@
   "class"
   "filter"
   "netem"
+  "qdisc"
   "bpf"
   "xdp"
   "route"
@@ -125,7 +126,7 @@
 ; firewall hooks "input" "output" "prerouting" "postrouting" (and "forward"), policies,
 ; "icmpv6", conntrack states "new" "established" "related" "invalid": the constants below
 
-; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
+; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
 [
   (protocol)

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 411
+#define STATE_COUNT 413
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 248
+#define SYMBOL_COUNT 251
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 158
+#define TOKEN_COUNT 160
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -96,188 +96,191 @@ enum ts_symbol_identifiers {
   anon_sym_DASH_GT = 66,
   aux_sym_class_id_token1 = 67,
   aux_sym_class_id_token2 = 68,
-  anon_sym_netem = 69,
-  anon_sym_delay = 70,
-  anon_sym_jitter = 71,
-  anon_sym_loss = 72,
-  anon_sym_bpf = 73,
-  anon_sym_egress = 74,
-  anon_sym_xdp = 75,
-  anon_sym_generic = 76,
-  anon_sym_native = 77,
-  anon_sym_section = 78,
-  sym_section_name = 79,
-  anon_sym_route = 80,
-  anon_sym_blackhole = 81,
-  anon_sym_unreachable = 82,
-  anon_sym_prohibit = 83,
-  anon_sym_via = 84,
-  anon_sym_metric = 85,
-  anon_sym_onlink = 86,
-  anon_sym_dev = 87,
-  anon_sym_lookup = 88,
-  anon_sym_rule = 89,
-  anon_sym_from = 90,
-  anon_sym_to = 91,
-  anon_sym_iif = 92,
-  anon_sym_oif = 93,
-  anon_sym_fwmark = 94,
-  anon_sym_SLASH = 95,
-  anon_sym_uidrange = 96,
-  anon_sym_DASH = 97,
-  anon_sym_priority = 98,
-  anon_sym_pref = 99,
-  anon_sym_ipproto = 100,
-  anon_sym_icmpv6 = 101,
-  anon_sym_tos = 102,
-  anon_sym_dsfield = 103,
-  anon_sym_forward = 104,
-  anon_sym_off = 105,
-  anon_sym_sysctl = 106,
-  aux_sym_sysctl_key_token1 = 107,
-  aux_sym_sysctl_key_token2 = 108,
-  sym_sysctl_value = 109,
-  anon_sym_port = 110,
-  anon_sym_firewall = 111,
-  anon_sym_input = 112,
-  anon_sym_output = 113,
-  anon_sym_prerouting = 114,
-  anon_sym_postrouting = 115,
-  anon_sym_policy = 116,
-  anon_sym_accept = 117,
-  anon_sym_drop = 118,
-  anon_sym_mark = 119,
-  anon_sym_ct = 120,
-  anon_sym_COMMA = 121,
-  anon_sym_counter = 122,
-  anon_sym_new = 123,
-  anon_sym_established = 124,
-  anon_sym_related = 125,
-  anon_sym_invalid = 126,
-  anon_sym_reject = 127,
-  anon_sym_pass = 128,
-  anon_sym_masquerade = 129,
-  anon_sym_classify = 130,
-  anon_sym_snat = 131,
-  anon_sym_dnat = 132,
-  sym_nat_target = 133,
-  anon_sym_DOT = 134,
-  aux_sym__name_start_token1 = 135,
-  aux_sym__imm_name_part_token1 = 136,
-  anon_sym_LBRACE = 137,
-  anon_sym_RBRACE = 138,
-  anon_sym_LBRACE2 = 139,
-  anon_sym_LPAREN = 140,
-  anon_sym_RPAREN = 141,
-  anon_sym_PLUS = 142,
-  anon_sym_STAR = 143,
-  anon_sym_PERCENT = 144,
-  sym_integer = 145,
-  anon_sym_DQUOTE = 146,
-  aux_sym_string_token1 = 147,
-  sym_comment = 148,
-  sym_line_continuation = 149,
-  sym_rate = 150,
-  sym_size = 151,
-  sym_duration = 152,
-  sym_percentage = 153,
-  sym_mac_address = 154,
-  anon_sym_SLASH2 = 155,
-  aux_sym_ipv4_address_token1 = 156,
-  aux_sym_ipv6_address_token1 = 157,
-  sym_source_file = 158,
-  sym__statements = 159,
-  sym__sep = 160,
-  sym_block = 161,
-  sym__statement = 162,
-  sym_netns_statement = 163,
-  sym_host_statement = 164,
-  sym_table_statement = 165,
-  sym_let_statement = 166,
-  sym_for_statement = 167,
-  sym_range = 168,
-  sym_include_statement = 169,
-  sym_expect_statement = 170,
-  sym__let_value = 171,
-  sym_veth_statement = 172,
-  sym_bridge_statement = 173,
-  sym_macvlan_statement = 174,
-  sym_vxlan_statement = 175,
-  sym_link_statement = 176,
-  sym_addr_statement = 177,
-  sym_state_statement = 178,
-  sym_mtu_statement = 179,
-  sym_mac_statement = 180,
-  sym_master_statement = 181,
-  sym_shape_statement = 182,
-  sym_htb_statement = 183,
-  sym_class_statement = 184,
-  sym_filter_statement = 185,
-  sym_class_id = 186,
-  sym_netem_statement = 187,
-  sym_bpf_statement = 188,
-  sym_xdp_statement = 189,
-  sym__section_opt = 190,
-  sym_route_statement = 191,
-  sym__dev_opt = 192,
-  sym__table_opt = 193,
-  sym_rule_statement = 194,
-  sym_forward_statement = 195,
-  sym_sysctl_statement = 196,
-  sym_sysctl_key = 197,
-  sym__port_opt = 198,
-  sym_firewall_statement = 199,
-  sym_rule_block = 200,
-  sym_firewall_rule = 201,
-  sym__ct_state = 202,
-  sym_firewall_action = 203,
-  sym_namespace_name = 204,
-  sym_interface_name = 205,
-  sym_peer_name = 206,
-  sym__ns_name = 207,
-  sym__if_name = 208,
-  sym__name_start = 209,
-  sym__imm_name_part = 210,
-  sym_table_name = 211,
-  sym_variable = 212,
-  sym_interpolation = 213,
-  sym__imm_interp = 214,
-  sym__expression = 215,
-  sym_parenthesized_expression = 216,
-  sym_unary_expression = 217,
-  sym_binary_expression = 218,
-  sym_string = 219,
-  sym_ipv4_address = 220,
-  sym__imm_octet = 221,
-  sym_ipv6_address = 222,
-  sym__ip_value = 223,
-  sym__int_value = 224,
-  sym__rate_value = 225,
-  sym__size_value = 226,
-  sym__duration_value = 227,
-  sym__percent_value = 228,
-  aux_sym__statements_repeat1 = 229,
-  aux_sym__statements_repeat2 = 230,
-  aux_sym_expect_statement_repeat1 = 231,
-  aux_sym_vxlan_statement_repeat1 = 232,
-  aux_sym_addr_statement_repeat1 = 233,
-  aux_sym_shape_statement_repeat1 = 234,
-  aux_sym_htb_statement_repeat1 = 235,
-  aux_sym_class_statement_repeat1 = 236,
-  aux_sym_filter_statement_repeat1 = 237,
-  aux_sym_netem_statement_repeat1 = 238,
-  aux_sym_xdp_statement_repeat1 = 239,
-  aux_sym_route_statement_repeat1 = 240,
-  aux_sym_rule_statement_repeat1 = 241,
-  aux_sym_sysctl_key_repeat1 = 242,
-  aux_sym_rule_block_repeat1 = 243,
-  aux_sym_firewall_rule_repeat1 = 244,
-  aux_sym_firewall_rule_repeat2 = 245,
-  aux_sym__ns_name_repeat1 = 246,
-  aux_sym__if_name_repeat1 = 247,
-  alias_sym_default = 248,
-  alias_sym_octet = 249,
-  alias_sym_verdict = 250,
+  anon_sym_qdisc = 69,
+  anon_sym_clsact = 70,
+  anon_sym_netem = 71,
+  anon_sym_delay = 72,
+  anon_sym_jitter = 73,
+  anon_sym_loss = 74,
+  anon_sym_bpf = 75,
+  anon_sym_egress = 76,
+  anon_sym_xdp = 77,
+  anon_sym_generic = 78,
+  anon_sym_native = 79,
+  anon_sym_section = 80,
+  sym_section_name = 81,
+  anon_sym_route = 82,
+  anon_sym_blackhole = 83,
+  anon_sym_unreachable = 84,
+  anon_sym_prohibit = 85,
+  anon_sym_via = 86,
+  anon_sym_metric = 87,
+  anon_sym_onlink = 88,
+  anon_sym_dev = 89,
+  anon_sym_lookup = 90,
+  anon_sym_rule = 91,
+  anon_sym_from = 92,
+  anon_sym_to = 93,
+  anon_sym_iif = 94,
+  anon_sym_oif = 95,
+  anon_sym_fwmark = 96,
+  anon_sym_SLASH = 97,
+  anon_sym_uidrange = 98,
+  anon_sym_DASH = 99,
+  anon_sym_priority = 100,
+  anon_sym_pref = 101,
+  anon_sym_ipproto = 102,
+  anon_sym_icmpv6 = 103,
+  anon_sym_tos = 104,
+  anon_sym_dsfield = 105,
+  anon_sym_forward = 106,
+  anon_sym_off = 107,
+  anon_sym_sysctl = 108,
+  aux_sym_sysctl_key_token1 = 109,
+  aux_sym_sysctl_key_token2 = 110,
+  sym_sysctl_value = 111,
+  anon_sym_port = 112,
+  anon_sym_firewall = 113,
+  anon_sym_input = 114,
+  anon_sym_output = 115,
+  anon_sym_prerouting = 116,
+  anon_sym_postrouting = 117,
+  anon_sym_policy = 118,
+  anon_sym_accept = 119,
+  anon_sym_drop = 120,
+  anon_sym_mark = 121,
+  anon_sym_ct = 122,
+  anon_sym_COMMA = 123,
+  anon_sym_counter = 124,
+  anon_sym_new = 125,
+  anon_sym_established = 126,
+  anon_sym_related = 127,
+  anon_sym_invalid = 128,
+  anon_sym_reject = 129,
+  anon_sym_pass = 130,
+  anon_sym_masquerade = 131,
+  anon_sym_classify = 132,
+  anon_sym_snat = 133,
+  anon_sym_dnat = 134,
+  sym_nat_target = 135,
+  anon_sym_DOT = 136,
+  aux_sym__name_start_token1 = 137,
+  aux_sym__imm_name_part_token1 = 138,
+  anon_sym_LBRACE = 139,
+  anon_sym_RBRACE = 140,
+  anon_sym_LBRACE2 = 141,
+  anon_sym_LPAREN = 142,
+  anon_sym_RPAREN = 143,
+  anon_sym_PLUS = 144,
+  anon_sym_STAR = 145,
+  anon_sym_PERCENT = 146,
+  sym_integer = 147,
+  anon_sym_DQUOTE = 148,
+  aux_sym_string_token1 = 149,
+  sym_comment = 150,
+  sym_line_continuation = 151,
+  sym_rate = 152,
+  sym_size = 153,
+  sym_duration = 154,
+  sym_percentage = 155,
+  sym_mac_address = 156,
+  anon_sym_SLASH2 = 157,
+  aux_sym_ipv4_address_token1 = 158,
+  aux_sym_ipv6_address_token1 = 159,
+  sym_source_file = 160,
+  sym__statements = 161,
+  sym__sep = 162,
+  sym_block = 163,
+  sym__statement = 164,
+  sym_netns_statement = 165,
+  sym_host_statement = 166,
+  sym_table_statement = 167,
+  sym_let_statement = 168,
+  sym_for_statement = 169,
+  sym_range = 170,
+  sym_include_statement = 171,
+  sym_expect_statement = 172,
+  sym__let_value = 173,
+  sym_veth_statement = 174,
+  sym_bridge_statement = 175,
+  sym_macvlan_statement = 176,
+  sym_vxlan_statement = 177,
+  sym_link_statement = 178,
+  sym_addr_statement = 179,
+  sym_state_statement = 180,
+  sym_mtu_statement = 181,
+  sym_mac_statement = 182,
+  sym_master_statement = 183,
+  sym_shape_statement = 184,
+  sym_htb_statement = 185,
+  sym_class_statement = 186,
+  sym_filter_statement = 187,
+  sym_class_id = 188,
+  sym_qdisc_statement = 189,
+  sym_netem_statement = 190,
+  sym_bpf_statement = 191,
+  sym_xdp_statement = 192,
+  sym__section_opt = 193,
+  sym_route_statement = 194,
+  sym__dev_opt = 195,
+  sym__table_opt = 196,
+  sym_rule_statement = 197,
+  sym_forward_statement = 198,
+  sym_sysctl_statement = 199,
+  sym_sysctl_key = 200,
+  sym__port_opt = 201,
+  sym_firewall_statement = 202,
+  sym_rule_block = 203,
+  sym_firewall_rule = 204,
+  sym__ct_state = 205,
+  sym_firewall_action = 206,
+  sym_namespace_name = 207,
+  sym_interface_name = 208,
+  sym_peer_name = 209,
+  sym__ns_name = 210,
+  sym__if_name = 211,
+  sym__name_start = 212,
+  sym__imm_name_part = 213,
+  sym_table_name = 214,
+  sym_variable = 215,
+  sym_interpolation = 216,
+  sym__imm_interp = 217,
+  sym__expression = 218,
+  sym_parenthesized_expression = 219,
+  sym_unary_expression = 220,
+  sym_binary_expression = 221,
+  sym_string = 222,
+  sym_ipv4_address = 223,
+  sym__imm_octet = 224,
+  sym_ipv6_address = 225,
+  sym__ip_value = 226,
+  sym__int_value = 227,
+  sym__rate_value = 228,
+  sym__size_value = 229,
+  sym__duration_value = 230,
+  sym__percent_value = 231,
+  aux_sym__statements_repeat1 = 232,
+  aux_sym__statements_repeat2 = 233,
+  aux_sym_expect_statement_repeat1 = 234,
+  aux_sym_vxlan_statement_repeat1 = 235,
+  aux_sym_addr_statement_repeat1 = 236,
+  aux_sym_shape_statement_repeat1 = 237,
+  aux_sym_htb_statement_repeat1 = 238,
+  aux_sym_class_statement_repeat1 = 239,
+  aux_sym_filter_statement_repeat1 = 240,
+  aux_sym_netem_statement_repeat1 = 241,
+  aux_sym_xdp_statement_repeat1 = 242,
+  aux_sym_route_statement_repeat1 = 243,
+  aux_sym_rule_statement_repeat1 = 244,
+  aux_sym_sysctl_key_repeat1 = 245,
+  aux_sym_rule_block_repeat1 = 246,
+  aux_sym_firewall_rule_repeat1 = 247,
+  aux_sym_firewall_rule_repeat2 = 248,
+  aux_sym__ns_name_repeat1 = 249,
+  aux_sym__if_name_repeat1 = 250,
+  alias_sym_default = 251,
+  alias_sym_octet = 252,
+  alias_sym_verdict = 253,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -350,6 +353,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_DASH_GT] = "->",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
+  [anon_sym_qdisc] = "qdisc",
+  [anon_sym_clsact] = "direction",
   [anon_sym_netem] = "netem",
   [anon_sym_delay] = "delay",
   [anon_sym_jitter] = "jitter",
@@ -468,6 +473,7 @@ static const char * const ts_symbol_names[] = {
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
   [sym_class_id] = "class_id",
+  [sym_qdisc_statement] = "qdisc_statement",
   [sym_netem_statement] = "netem_statement",
   [sym_bpf_statement] = "bpf_statement",
   [sym_xdp_statement] = "xdp_statement",
@@ -604,6 +610,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
+  [anon_sym_qdisc] = anon_sym_qdisc,
+  [anon_sym_clsact] = anon_sym_ingress,
   [anon_sym_netem] = anon_sym_netem,
   [anon_sym_delay] = anon_sym_delay,
   [anon_sym_jitter] = anon_sym_jitter,
@@ -722,6 +730,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
   [sym_class_id] = sym_class_id,
+  [sym_qdisc_statement] = sym_qdisc_statement,
   [sym_netem_statement] = sym_netem_statement,
   [sym_bpf_statement] = sym_bpf_statement,
   [sym_xdp_statement] = sym_xdp_statement,
@@ -1064,6 +1073,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [aux_sym_class_id_token2] = {
     .visible = false,
     .named = false,
+  },
+  [anon_sym_qdisc] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_clsact] = {
+    .visible = true,
+    .named = true,
   },
   [anon_sym_netem] = {
     .visible = true,
@@ -1534,6 +1551,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = true,
   },
   [sym_class_id] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_qdisc_statement] = {
     .visible = true,
     .named = true,
   },
@@ -2159,25 +2180,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [35] = 35,
   [36] = 36,
   [37] = 37,
-  [38] = 23,
-  [39] = 24,
-  [40] = 40,
-  [41] = 25,
+  [38] = 24,
+  [39] = 25,
+  [40] = 23,
+  [41] = 41,
   [42] = 42,
   [43] = 24,
-  [44] = 25,
+  [44] = 24,
   [45] = 23,
-  [46] = 24,
+  [46] = 23,
   [47] = 25,
-  [48] = 23,
-  [49] = 9,
-  [50] = 50,
+  [48] = 25,
+  [49] = 8,
+  [50] = 9,
   [51] = 51,
   [52] = 52,
   [53] = 53,
   [54] = 54,
   [55] = 55,
-  [56] = 8,
+  [56] = 56,
   [57] = 57,
   [58] = 58,
   [59] = 59,
@@ -2196,20 +2217,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [72] = 72,
   [73] = 73,
   [74] = 74,
-  [75] = 8,
+  [75] = 75,
   [76] = 76,
-  [77] = 9,
+  [77] = 77,
   [78] = 78,
-  [79] = 79,
+  [79] = 8,
   [80] = 80,
-  [81] = 81,
+  [81] = 9,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 8,
-  [86] = 9,
-  [87] = 87,
-  [88] = 88,
+  [85] = 85,
+  [86] = 86,
+  [87] = 8,
+  [88] = 9,
   [89] = 89,
   [90] = 90,
   [91] = 91,
@@ -2220,71 +2241,71 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [96] = 96,
   [97] = 97,
   [98] = 98,
-  [99] = 25,
+  [99] = 24,
   [100] = 100,
-  [101] = 101,
-  [102] = 24,
-  [103] = 103,
-  [104] = 104,
-  [105] = 25,
-  [106] = 24,
-  [107] = 23,
-  [108] = 23,
-  [109] = 109,
+  [101] = 23,
+  [102] = 102,
+  [103] = 25,
+  [104] = 23,
+  [105] = 24,
+  [106] = 106,
+  [107] = 107,
+  [108] = 25,
+  [109] = 19,
   [110] = 110,
   [111] = 111,
   [112] = 112,
   [113] = 113,
   [114] = 114,
   [115] = 115,
-  [116] = 19,
+  [116] = 116,
   [117] = 117,
   [118] = 118,
   [119] = 119,
-  [120] = 9,
+  [120] = 120,
   [121] = 121,
   [122] = 122,
   [123] = 123,
   [124] = 124,
   [125] = 125,
   [126] = 126,
-  [127] = 127,
+  [127] = 9,
   [128] = 128,
   [129] = 129,
   [130] = 130,
   [131] = 131,
-  [132] = 132,
+  [132] = 129,
   [133] = 133,
   [134] = 134,
   [135] = 135,
-  [136] = 136,
+  [136] = 8,
   [137] = 137,
-  [138] = 8,
+  [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 8,
-  [143] = 9,
-  [144] = 144,
+  [142] = 142,
+  [143] = 143,
+  [144] = 130,
   [145] = 145,
-  [146] = 139,
-  [147] = 129,
-  [148] = 139,
-  [149] = 129,
-  [150] = 139,
-  [151] = 129,
-  [152] = 139,
-  [153] = 129,
-  [154] = 139,
-  [155] = 129,
-  [156] = 139,
-  [157] = 129,
-  [158] = 139,
-  [159] = 129,
-  [160] = 139,
-  [161] = 129,
-  [162] = 139,
-  [163] = 129,
+  [146] = 8,
+  [147] = 9,
+  [148] = 129,
+  [149] = 130,
+  [150] = 129,
+  [151] = 130,
+  [152] = 129,
+  [153] = 130,
+  [154] = 129,
+  [155] = 130,
+  [156] = 129,
+  [157] = 130,
+  [158] = 129,
+  [159] = 130,
+  [160] = 129,
+  [161] = 130,
+  [162] = 129,
+  [163] = 130,
   [164] = 164,
   [165] = 165,
   [166] = 166,
@@ -2299,23 +2320,23 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [175] = 175,
   [176] = 176,
   [177] = 177,
-  [178] = 113,
+  [178] = 178,
   [179] = 179,
   [180] = 180,
   [181] = 181,
   [182] = 182,
-  [183] = 126,
-  [184] = 23,
-  [185] = 24,
-  [186] = 112,
-  [187] = 25,
-  [188] = 188,
+  [183] = 183,
+  [184] = 184,
+  [185] = 185,
+  [186] = 186,
+  [187] = 187,
+  [188] = 122,
   [189] = 189,
-  [190] = 190,
-  [191] = 191,
-  [192] = 192,
-  [193] = 193,
-  [194] = 194,
+  [190] = 24,
+  [191] = 114,
+  [192] = 25,
+  [193] = 117,
+  [194] = 23,
   [195] = 195,
   [196] = 196,
   [197] = 197,
@@ -2340,47 +2361,47 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [216] = 216,
   [217] = 217,
   [218] = 218,
-  [219] = 204,
+  [219] = 219,
   [220] = 220,
   [221] = 221,
-  [222] = 204,
-  [223] = 221,
-  [224] = 204,
-  [225] = 221,
-  [226] = 204,
-  [227] = 227,
-  [228] = 204,
-  [229] = 221,
-  [230] = 204,
-  [231] = 221,
-  [232] = 204,
-  [233] = 221,
-  [234] = 204,
-  [235] = 221,
-  [236] = 204,
-  [237] = 221,
-  [238] = 238,
-  [239] = 239,
-  [240] = 240,
-  [241] = 241,
-  [242] = 242,
-  [243] = 243,
-  [244] = 244,
-  [245] = 221,
+  [222] = 222,
+  [223] = 223,
+  [224] = 224,
+  [225] = 225,
+  [226] = 216,
+  [227] = 225,
+  [228] = 214,
+  [229] = 216,
+  [230] = 214,
+  [231] = 216,
+  [232] = 214,
+  [233] = 216,
+  [234] = 214,
+  [235] = 216,
+  [236] = 214,
+  [237] = 216,
+  [238] = 214,
+  [239] = 216,
+  [240] = 214,
+  [241] = 216,
+  [242] = 214,
+  [243] = 216,
+  [244] = 214,
+  [245] = 245,
   [246] = 246,
   [247] = 247,
   [248] = 248,
   [249] = 249,
   [250] = 250,
   [251] = 251,
-  [252] = 220,
+  [252] = 252,
   [253] = 253,
   [254] = 254,
   [255] = 255,
   [256] = 256,
-  [257] = 221,
-  [258] = 13,
-  [259] = 14,
+  [257] = 257,
+  [258] = 258,
+  [259] = 15,
   [260] = 260,
   [261] = 261,
   [262] = 262,
@@ -2396,8 +2417,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [272] = 272,
   [273] = 273,
   [274] = 274,
-  [275] = 275,
-  [276] = 15,
+  [275] = 12,
+  [276] = 14,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2420,17 +2441,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [296] = 296,
   [297] = 297,
   [298] = 298,
-  [299] = 8,
+  [299] = 299,
   [300] = 300,
-  [301] = 9,
+  [301] = 301,
   [302] = 302,
   [303] = 8,
-  [304] = 9,
+  [304] = 304,
   [305] = 305,
-  [306] = 306,
+  [306] = 9,
   [307] = 307,
-  [308] = 308,
-  [309] = 309,
+  [308] = 8,
+  [309] = 9,
   [310] = 310,
   [311] = 311,
   [312] = 312,
@@ -2444,7 +2465,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [320] = 320,
   [321] = 321,
   [322] = 322,
-  [323] = 278,
+  [323] = 323,
   [324] = 324,
   [325] = 325,
   [326] = 326,
@@ -2455,17 +2476,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [331] = 331,
   [332] = 332,
   [333] = 333,
-  [334] = 288,
-  [335] = 289,
+  [334] = 334,
+  [335] = 335,
   [336] = 336,
-  [337] = 337,
-  [338] = 338,
+  [337] = 289,
+  [338] = 290,
   [339] = 339,
   [340] = 340,
   [341] = 341,
   [342] = 342,
   [343] = 343,
-  [344] = 344,
+  [344] = 278,
   [345] = 345,
   [346] = 346,
   [347] = 347,
@@ -2474,25 +2495,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [350] = 350,
   [351] = 351,
   [352] = 352,
-  [353] = 277,
-  [354] = 316,
-  [355] = 320,
-  [356] = 356,
+  [353] = 353,
+  [354] = 339,
+  [355] = 340,
+  [356] = 334,
   [357] = 357,
-  [358] = 357,
-  [359] = 359,
+  [358] = 358,
+  [359] = 358,
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 8,
-  [364] = 9,
+  [363] = 361,
+  [364] = 364,
   [365] = 365,
-  [366] = 361,
+  [366] = 366,
   [367] = 367,
-  [368] = 362,
+  [368] = 8,
   [369] = 369,
-  [370] = 370,
-  [371] = 371,
+  [370] = 9,
+  [371] = 360,
   [372] = 372,
   [373] = 373,
   [374] = 374,
@@ -2504,9 +2525,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [380] = 380,
   [381] = 381,
   [382] = 382,
-  [383] = 383,
+  [383] = 379,
   [384] = 384,
-  [385] = 383,
+  [385] = 385,
   [386] = 386,
   [387] = 387,
   [388] = 388,
@@ -2514,7 +2535,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [390] = 390,
   [391] = 391,
   [392] = 392,
-  [393] = 393,
+  [393] = 389,
   [394] = 394,
   [395] = 395,
   [396] = 396,
@@ -2522,16 +2543,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [398] = 398,
   [399] = 399,
   [400] = 400,
-  [401] = 391,
+  [401] = 401,
   [402] = 402,
-  [403] = 402,
+  [403] = 403,
   [404] = 404,
   [405] = 405,
   [406] = 406,
-  [407] = 397,
-  [408] = 387,
-  [409] = 409,
-  [410] = 410,
+  [407] = 407,
+  [408] = 408,
+  [409] = 399,
+  [410] = 394,
+  [411] = 411,
+  [412] = 403,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2539,68 +2562,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '"', 624,
-        '#', 629,
-        '%', 614,
-        '(', 610,
-        ')', 611,
-        '*', 613,
-        '+', 612,
-        ',', 357,
-        '-', 328,
-        '.', 362,
-        '/', 642,
-        '0', 643,
-        ';', 237,
-        '<', 240,
-        '=', 245,
-        '>', 241,
+        '\n', 229,
+        '"', 615,
+        '#', 620,
+        '%', 605,
+        '(', 601,
+        ')', 602,
+        '*', 604,
+        '+', 603,
+        ',', 348,
+        '-', 319,
+        '.', 353,
+        '/', 634,
+        '0', 635,
+        ';', 228,
+        '<', 231,
+        '=', 236,
+        '>', 232,
         '\\', 5,
-        'c', 555,
-        'd', 511,
-        'f', 580,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 491,
-        'n', 562,
-        'o', 532,
-        'p', 564,
-        'r', 513,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 609,
-        '}', 608,
+        'c', 546,
+        'd', 502,
+        'f', 571,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 482,
+        'n', 553,
+        'o', 523,
+        'p', 555,
+        'r', 504,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 600,
+        '}', 599,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(207);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(644);
+          lookahead == ' ') SKIP(198);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(636);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '>', 232,
         '\\', 5,
-        'c', 432,
-        'd', 447,
-        'i', 405,
-        'm', 372,
-        'o', 406,
-        'p', 466,
-        's', 449,
-        '{', 609,
+        'c', 423,
+        'd', 438,
+        'i', 396,
+        'm', 363,
+        'o', 397,
+        'p', 457,
+        's', 440,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2609,68 +2632,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ';', 237,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '>', 232,
         '\\', 5,
-        'c', 120,
-        'd', 143,
-        'i', 93,
-        'm', 48,
-        'o', 95,
-        'p', 162,
-        's', 145,
+        'c', 115,
+        'd', 138,
+        'i', 88,
+        'm', 44,
+        'o', 90,
+        'p', 156,
+        's', 140,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '>') ADVANCE(241);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(232);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(493);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == 'm') ADVANCE(484);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\n') ADVANCE(622);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\n') ADVANCE(622);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(631);
-      if (lookahead == '\r') ADVANCE(625);
-      if (lookahead != 0) ADVANCE(628);
+      if (lookahead == '\n') ADVANCE(622);
+      if (lookahead == '\r') ADVANCE(616);
+      if (lookahead != 0) ADVANCE(619);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\n') ADVANCE(622);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(185);
+          lookahead == ' ') ADVANCE(177);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(347);
+          lookahead != '>') ADVANCE(338);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(624);
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '"') ADVANCE(615);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2678,12 +2699,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(292);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(283);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(624);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '\\') ADVANCE(346);
+      if (lookahead == '"') ADVANCE(615);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '\\') ADVANCE(337);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2691,40 +2712,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(347);
+          lookahead != '>') ADVANCE(338);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(624);
-      if (lookahead == '#') ADVANCE(626);
+      if (lookahead == '"') ADVANCE(615);
+      if (lookahead == '#') ADVANCE(617);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(627);
+          lookahead == ' ') ADVANCE(618);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(628);
+          lookahead != '\n') ADVANCE(619);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '(') ADVANCE(610);
-      if (lookahead == '-') ADVANCE(327);
-      if (lookahead == '0') ADVANCE(621);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '(') ADVANCE(601);
+      if (lookahead == '-') ADVANCE(318);
+      if (lookahead == '0') ADVANCE(612);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '.') ADVANCE(362);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '.') ADVANCE(353);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(423);
-      if (lookahead == '{') ADVANCE(609);
+      if (lookahead == 'o') ADVANCE(414);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -2732,60 +2753,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '0') ADVANCE(619);
-      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '0') ADVANCE(610);
+      if (lookahead == ':') ADVANCE(637);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(13);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '=') ADVANCE(245);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '=') ADVANCE(236);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(609);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(336);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == '=') ADVANCE(245);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '=') ADVANCE(236);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(129);
-      if (lookahead == 'r') ADVANCE(81);
+      if (lookahead == 'n') ADVANCE(124);
+      if (lookahead == 'r') ADVANCE(76);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(441);
-      if (lookahead == 'r') ADVANCE(391);
-      if (lookahead == '{') ADVANCE(609);
+      if (lookahead == 'n') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(382);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
@@ -2793,4683 +2814,4577 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(115);
+      if (lookahead == 'o') ADVANCE(110);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(363);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(354);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(289);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(280);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(629);
+      if (lookahead == '#') ADVANCE(620);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(607);
+      if (lookahead == '{') ADVANCE(598);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(344);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 22:
-      ADVANCE_MAP(
-        '%', 640,
-        '.', 189,
-        ':', 204,
-        'B', 181,
-        'b', 181,
-        'G', 178,
-        'g', 178,
-        'K', 178,
-        'k', 178,
-        'M', 179,
-        'm', 179,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(22);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(186);
       END_STATE();
     case 23:
       ADVANCE_MAP(
-        '%', 640,
-        '.', 189,
-        'B', 37,
-        'b', 37,
-        'G', 178,
-        'g', 178,
-        'K', 178,
-        'k', 178,
-        'M', 179,
-        'm', 179,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
+        '%', 632,
+        '.', 181,
+        'B', 624,
+        'b', 624,
+        'G', 626,
+        'g', 626,
+        'K', 626,
+        'k', 626,
+        'M', 627,
+        'm', 627,
+        'N', 174,
+        'n', 174,
+        'S', 631,
+        's', 631,
+        'U', 174,
+        'u', 174,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(22);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
       END_STATE();
     case 24:
       ADVANCE_MAP(
-        '%', 640,
-        '.', 189,
-        'B', 181,
-        'b', 181,
-        'G', 178,
-        'g', 178,
-        'K', 178,
-        'k', 178,
-        'M', 179,
-        'm', 179,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
+        '%', 632,
+        'B', 624,
+        'b', 624,
+        'G', 626,
+        'g', 626,
+        'K', 626,
+        'k', 626,
+        'M', 627,
+        'm', 627,
+        'N', 174,
+        'n', 174,
+        'S', 631,
+        's', 631,
+        'U', 174,
+        'u', 174,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 25:
       ADVANCE_MAP(
-        '%', 640,
-        'B', 181,
-        'b', 181,
-        'G', 178,
-        'g', 178,
-        'K', 178,
-        'k', 178,
-        'M', 179,
-        'm', 179,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
+        '%', 632,
+        'B', 630,
+        'b', 630,
+        'G', 628,
+        'g', 628,
+        'K', 628,
+        'k', 628,
+        'M', 629,
+        'm', 629,
+        'N', 174,
+        'n', 174,
+        'S', 631,
+        's', 631,
+        'T', 172,
+        't', 172,
+        'U', 174,
+        'u', 174,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
-      ADVANCE_MAP(
-        '%', 640,
-        'B', 638,
-        'b', 638,
-        'G', 635,
-        'g', 635,
-        'K', 635,
-        'k', 635,
-        'M', 636,
-        'm', 636,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (lookahead == '-') ADVANCE(39);
       END_STATE();
     case 27:
-      if (lookahead == '-') ADVANCE(43);
+      if (lookahead == '.') ADVANCE(237);
       END_STATE();
     case 28:
-      if (lookahead == '.') ADVANCE(246);
+      if (lookahead == '.') ADVANCE(180);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(188);
+      if (lookahead == '.') ADVANCE(183);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
-      ADVANCE_MAP(
-        '.', 190,
-        'B', 633,
-        'b', 633,
-        'G', 637,
-        'g', 637,
-        'K', 637,
-        'k', 637,
-        'M', 637,
-        'm', 637,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 31:
-      if (lookahead == '.') ADVANCE(191);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 32:
-      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == ':') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      END_STATE();
+    case 31:
+      if (lookahead == ':') ADVANCE(179);
+      END_STATE();
+    case 32:
+      if (lookahead == ':') ADVANCE(179);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(187);
+      if (lookahead == ':') ADVANCE(195);
       END_STATE();
     case 34:
       if (lookahead == ':') ADVANCE(187);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(204);
+      if (lookahead == ':') ADVANCE(189);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(204);
-      if (lookahead == 'v') ADVANCE(302);
+      if (lookahead == ':') ADVANCE(191);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(204);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(184);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(183);
+      if (lookahead == ':') ADVANCE(193);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(196);
+      if (lookahead == '>') ADVANCE(279);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(198);
+      if (lookahead == '>') ADVANCE(245);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(200);
-      END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(202);
-      END_STATE();
-    case 42:
-      if (lookahead == '>') ADVANCE(288);
-      END_STATE();
-    case 43:
-      if (lookahead == '>') ADVANCE(254);
-      END_STATE();
-    case 44:
-      if (lookahead == ']') ADVANCE(33);
+      if (lookahead == ']') ADVANCE(31);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == 'a') ADVANCE(52);
+      END_STATE();
+    case 42:
+      if (lookahead == 'a') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(303);
+      END_STATE();
+    case 43:
+      if (lookahead == 'a') ADVANCE(284);
+      END_STATE();
+    case 44:
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'o') ADVANCE(62);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(312);
+      if (lookahead == 'a') ADVANCE(54);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(293);
+      if (lookahead == 'a') ADVANCE(54);
+      if (lookahead == 'm') ADVANCE(133);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(150);
+      if (lookahead == 'a') ADVANCE(111);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(150);
-      if (lookahead == 'o') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(103);
       END_STATE();
     case 50:
       if (lookahead == 'a') ADVANCE(58);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(58);
-      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == 'a') ADVANCE(149);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(116);
+      if (lookahead == 'b') ADVANCE(105);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(108);
+      if (lookahead == 'c') ADVANCE(267);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(62);
+      if (lookahead == 'c') ADVANCE(86);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(155);
+      if (lookahead == 'c') ADVANCE(287);
       END_STATE();
     case 56:
-      if (lookahead == 'b') ADVANCE(110);
+      if (lookahead == 'c') ADVANCE(49);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(276);
+      if (lookahead == 'c') ADVANCE(49);
+      if (lookahead == 'o') ADVANCE(102);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(91);
+      if (lookahead == 'c') ADVANCE(87);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(296);
+      if (lookahead == 'd') ADVANCE(252);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(53);
+      if (lookahead == 'd') ADVANCE(252);
+      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'p') ADVANCE(136);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(53);
-      if (lookahead == 'o') ADVANCE(107);
+      if (lookahead == 'd') ADVANCE(332);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(92);
+      if (lookahead == 'd') ADVANCE(67);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(261);
+      if (lookahead == 'd') ADVANCE(151);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(261);
-      if (lookahead == 'i') ADVANCE(85);
-      if (lookahead == 'p') ADVANCE(141);
+      if (lookahead == 'e') ADVANCE(170);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(341);
+      if (lookahead == 'e') ADVANCE(170);
+      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 's') ADVANCE(84);
       END_STATE();
     case 66:
-      if (lookahead == 'd') ADVANCE(71);
+      if (lookahead == 'e') ADVANCE(47);
       END_STATE();
     case 67:
-      if (lookahead == 'd') ADVANCE(157);
+      if (lookahead == 'e') ADVANCE(249);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(176);
+      if (lookahead == 'e') ADVANCE(233);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(176);
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(89);
+      if (lookahead == 'e') ADVANCE(255);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(51);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(258);
-      END_STATE();
-    case 72:
-      if (lookahead == 'e') ADVANCE(242);
-      END_STATE();
-    case 73:
-      if (lookahead == 'e') ADVANCE(264);
-      END_STATE();
-    case 74:
-      if (lookahead == 'e') ADVANCE(324);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(36);
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(89);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(114);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(87);
-      if (lookahead == 'i') ADVANCE(135);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(87);
-      if (lookahead == 'i') ADVANCE(135);
-      if (lookahead == 'o') ADVANCE(169);
-      END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(54);
-      END_STATE();
-    case 80:
       if (lookahead == 'e') ADVANCE(109);
       END_STATE();
-    case 81:
+    case 72:
+      if (lookahead == 'e') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(130);
+      END_STATE();
+    case 73:
+      if (lookahead == 'e') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(163);
+      END_STATE();
+    case 74:
       if (lookahead == 'e') ADVANCE(50);
       END_STATE();
+    case 75:
+      if (lookahead == 'e') ADVANCE(104);
+      END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(46);
+      END_STATE();
+    case 77:
+      if (lookahead == 'e') ADVANCE(166);
+      END_STATE();
+    case 78:
+      if (lookahead == 'e') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(62);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(143);
+      END_STATE();
+    case 80:
+      if (lookahead == 'f') ADVANCE(305);
+      END_STATE();
+    case 81:
+      if (lookahead == 'f') ADVANCE(308);
+      END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'f') ADVANCE(323);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(172);
-      if (lookahead == 'o') ADVANCE(66);
+      if (lookahead == 'f') ADVANCE(95);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(148);
+      if (lookahead == 'f') ADVANCE(95);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 85:
-      if (lookahead == 'f') ADVANCE(314);
+      if (lookahead == 'g') ADVANCE(70);
       END_STATE();
     case 86:
-      if (lookahead == 'f') ADVANCE(317);
+      if (lookahead == 'h') ADVANCE(239);
       END_STATE();
     case 87:
-      if (lookahead == 'f') ADVANCE(332);
+      if (lookahead == 'h') ADVANCE(242);
       END_STATE();
     case 88:
-      if (lookahead == 'f') ADVANCE(100);
-      END_STATE();
-    case 89:
-      if (lookahead == 'f') ADVANCE(100);
-      if (lookahead == 't') ADVANCE(279);
-      END_STATE();
-    case 90:
-      if (lookahead == 'g') ADVANCE(74);
-      END_STATE();
-    case 91:
-      if (lookahead == 'h') ADVANCE(248);
-      END_STATE();
-    case 92:
-      if (lookahead == 'h') ADVANCE(251);
-      END_STATE();
-    case 93:
-      if (lookahead == 'i') ADVANCE(85);
-      END_STATE();
-    case 94:
-      if (lookahead == 'i') ADVANCE(85);
-      if (lookahead == 'p') ADVANCE(141);
-      END_STATE();
-    case 95:
-      if (lookahead == 'i') ADVANCE(86);
-      END_STATE();
-    case 96:
-      if (lookahead == 'i') ADVANCE(86);
-      if (lookahead == 'n') ADVANCE(255);
-      END_STATE();
-    case 97:
-      if (lookahead == 'i') ADVANCE(86);
-      if (lookahead == 'n') ADVANCE(111);
-      END_STATE();
-    case 98:
-      if (lookahead == 'i') ADVANCE(67);
-      END_STATE();
-    case 99:
-      if (lookahead == 'i') ADVANCE(118);
-      END_STATE();
-    case 100:
       if (lookahead == 'i') ADVANCE(80);
       END_STATE();
-    case 101:
-      if (lookahead == 'i') ADVANCE(59);
+    case 89:
+      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'p') ADVANCE(136);
       END_STATE();
-    case 102:
-      if (lookahead == 'i') ADVANCE(47);
+    case 90:
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
-    case 103:
-      if (lookahead == 'i') ADVANCE(167);
+    case 91:
+      if (lookahead == 'i') ADVANCE(81);
+      if (lookahead == 'n') ADVANCE(246);
       END_STATE();
-    case 104:
-      if (lookahead == 'k') ADVANCE(351);
-      END_STATE();
-    case 105:
-      if (lookahead == 'k') ADVANCE(320);
-      END_STATE();
-    case 106:
-      if (lookahead == 'k') ADVANCE(299);
-      END_STATE();
-    case 107:
-      if (lookahead == 'k') ADVANCE(175);
-      END_STATE();
-    case 108:
-      if (lookahead == 'l') ADVANCE(270);
-      END_STATE();
-    case 109:
-      if (lookahead == 'l') ADVANCE(65);
-      END_STATE();
-    case 110:
-      if (lookahead == 'l') ADVANCE(72);
-      END_STATE();
-    case 111:
-      if (lookahead == 'l') ADVANCE(99);
-      END_STATE();
-    case 112:
-      if (lookahead == 'm') ADVANCE(55);
-      END_STATE();
-    case 113:
-      if (lookahead == 'm') ADVANCE(308);
-      END_STATE();
-    case 114:
-      if (lookahead == 'm') ADVANCE(138);
-      END_STATE();
-    case 115:
-      if (lookahead == 'n') ADVANCE(255);
-      END_STATE();
-    case 116:
-      if (lookahead == 'n') ADVANCE(90);
-      END_STATE();
-    case 117:
-      if (lookahead == 'n') ADVANCE(168);
-      END_STATE();
-    case 118:
+    case 92:
+      if (lookahead == 'i') ADVANCE(81);
       if (lookahead == 'n') ADVANCE(106);
       END_STATE();
+    case 93:
+      if (lookahead == 'i') ADVANCE(63);
+      END_STATE();
+    case 94:
+      if (lookahead == 'i') ADVANCE(113);
+      END_STATE();
+    case 95:
+      if (lookahead == 'i') ADVANCE(75);
+      END_STATE();
+    case 96:
+      if (lookahead == 'i') ADVANCE(55);
+      END_STATE();
+    case 97:
+      if (lookahead == 'i') ADVANCE(43);
+      END_STATE();
+    case 98:
+      if (lookahead == 'i') ADVANCE(161);
+      END_STATE();
+    case 99:
+      if (lookahead == 'k') ADVANCE(342);
+      END_STATE();
+    case 100:
+      if (lookahead == 'k') ADVANCE(311);
+      END_STATE();
+    case 101:
+      if (lookahead == 'k') ADVANCE(290);
+      END_STATE();
+    case 102:
+      if (lookahead == 'k') ADVANCE(169);
+      END_STATE();
+    case 103:
+      if (lookahead == 'l') ADVANCE(261);
+      END_STATE();
+    case 104:
+      if (lookahead == 'l') ADVANCE(61);
+      END_STATE();
+    case 105:
+      if (lookahead == 'l') ADVANCE(68);
+      END_STATE();
+    case 106:
+      if (lookahead == 'l') ADVANCE(94);
+      END_STATE();
+    case 107:
+      if (lookahead == 'm') ADVANCE(51);
+      END_STATE();
+    case 108:
+      if (lookahead == 'm') ADVANCE(299);
+      END_STATE();
+    case 109:
+      if (lookahead == 'm') ADVANCE(133);
+      END_STATE();
+    case 110:
+      if (lookahead == 'n') ADVANCE(246);
+      END_STATE();
+    case 111:
+      if (lookahead == 'n') ADVANCE(85);
+      END_STATE();
+    case 112:
+      if (lookahead == 'n') ADVANCE(162);
+      END_STATE();
+    case 113:
+      if (lookahead == 'n') ADVANCE(101);
+      END_STATE();
+    case 114:
+      if (lookahead == 'n') ADVANCE(106);
+      END_STATE();
+    case 115:
+      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 't') ADVANCE(345);
+      END_STATE();
+    case 116:
+      if (lookahead == 'o') ADVANCE(57);
+      END_STATE();
+    case 117:
+      if (lookahead == 'o') ADVANCE(62);
+      END_STATE();
+    case 118:
+      if (lookahead == 'o') ADVANCE(102);
+      END_STATE();
     case 119:
-      if (lookahead == 'n') ADVANCE(111);
+      if (lookahead == 'o') ADVANCE(264);
       END_STATE();
     case 120:
-      if (lookahead == 'o') ADVANCE(173);
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 'o') ADVANCE(326);
       END_STATE();
     case 121:
-      if (lookahead == 'o') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(66);
+      if (lookahead == 'o') ADVANCE(108);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(107);
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(273);
+      if (lookahead == 'o') ADVANCE(147);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(335);
+      if (lookahead == 'o') ADVANCE(142);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(174);
+      if (lookahead == 'o') ADVANCE(142);
+      if (lookahead == 'r') ADVANCE(73);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(152);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(56);
       END_STATE();
     case 129:
       if (lookahead == 'o') ADVANCE(153);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(148);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(78);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(158);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(258);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'p') ADVANCE(296);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(154);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(171);
+      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 's') ADVANCE(83);
       END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 's') ADVANCE(157);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(267);
+      if (lookahead == 'p') ADVANCE(129);
       END_STATE();
     case 140:
-      if (lookahead == 'p') ADVANCE(305);
+      if (lookahead == 'p') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(53);
       END_STATE();
     case 141:
-      if (lookahead == 'p') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(53);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(88);
+      if (lookahead == 'r') ADVANCE(158);
       END_STATE();
     case 143:
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(163);
+      if (lookahead == 'r') ADVANCE(349);
       END_STATE();
     case 144:
-      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(72);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(134);
-      if (lookahead == 'r') ADVANCE(57);
+      if (lookahead == 'r') ADVANCE(99);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(57);
+      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'w') ADVANCE(107);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(164);
+      if (lookahead == 'r') ADVANCE(74);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(358);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(77);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(104);
+      if (lookahead == 'r') ADVANCE(121);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(127);
-      if (lookahead == 'w') ADVANCE(112);
+      if (lookahead == 'r') ADVANCE(48);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(127);
-      if (lookahead == 'w') ADVANCE(112);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (lookahead == 'r') ADVANCE(159);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(79);
+      if (lookahead == 'r') ADVANCE(160);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'r') ADVANCE(132);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(126);
+      if (lookahead == 'r') ADVANCE(123);
       END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 158:
-      if (lookahead == 'r') ADVANCE(165);
+      if (lookahead == 't') ADVANCE(339);
       END_STATE();
     case 159:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 't') ADVANCE(276);
       END_STATE();
     case 160:
-      if (lookahead == 'r') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 161:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 't') ADVANCE(171);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(128);
+      if (lookahead == 't') ADVANCE(79);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(279);
+      if (lookahead == 't') ADVANCE(119);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(348);
+      if (lookahead == 't') ADVANCE(69);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(285);
+      if (lookahead == 't') ADVANCE(120);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(282);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'u') ADVANCE(112);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(84);
+      if (lookahead == 'u') ADVANCE(134);
       END_STATE();
     case 169:
-      if (lookahead == 't') ADVANCE(124);
+      if (lookahead == 'u') ADVANCE(135);
       END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(73);
+      if (lookahead == 'v') ADVANCE(293);
       END_STATE();
     case 171:
-      if (lookahead == 't') ADVANCE(125);
+      if (lookahead == 'y') ADVANCE(320);
       END_STATE();
     case 172:
-      if (lookahead == 't') ADVANCE(161);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(173);
       END_STATE();
     case 173:
-      if (lookahead == 'u') ADVANCE(117);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(176);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(175);
       END_STATE();
     case 174:
-      if (lookahead == 'u') ADVANCE(139);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(631);
       END_STATE();
     case 175:
-      if (lookahead == 'u') ADVANCE(140);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(623);
       END_STATE();
     case 176:
-      if (lookahead == 'v') ADVANCE(302);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(623);
       END_STATE();
     case 177:
-      if (lookahead == 'y') ADVANCE(329);
-      END_STATE();
-    case 178:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(181);
-      END_STATE();
-    case 179:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(181);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(639);
-      END_STATE();
-    case 180:
-      ADVANCE_MAP(
-        'B', 633,
-        'b', 633,
-        'G', 637,
-        'g', 637,
-        'K', 637,
-        'k', 637,
-        'M', 637,
-        'm', 637,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(180);
-      END_STATE();
-    case 181:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(184);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(183);
-      END_STATE();
-    case 182:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(639);
-      END_STATE();
-    case 183:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(632);
-      END_STATE();
-    case 184:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(632);
-      END_STATE();
-    case 185:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(185);
+          lookahead == ' ') ADVANCE(177);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(347);
+          lookahead != '>') ADVANCE(338);
       END_STATE();
-    case 186:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 187:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(361);
-      END_STATE();
-    case 188:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 189:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      END_STATE();
-    case 190:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(180);
-      END_STATE();
-    case 191:
+    case 178:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
+    case 179:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(352);
+      END_STATE();
+    case 180:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 181:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      END_STATE();
+    case 182:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      END_STATE();
+    case 183:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 184:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(614);
+      END_STATE();
+    case 185:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(633);
+      END_STATE();
+    case 186:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      END_STATE();
+    case 187:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(185);
+      END_STATE();
+    case 188:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 189:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+      END_STATE();
+    case 190:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 191:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
+      END_STATE();
     case 192:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
     case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(623);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
       END_STATE();
     case 194:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(641);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 195:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 196:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
       END_STATE();
-    case 197:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      END_STATE();
-    case 198:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(197);
-      END_STATE();
-    case 199:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
-      END_STATE();
-    case 200:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
-      END_STATE();
-    case 201:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      END_STATE();
-    case 202:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(201);
-      END_STATE();
-    case 203:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 204:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(203);
-      END_STATE();
-    case 205:
+    case 196:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 197:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(619);
+      END_STATE();
+    case 198:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '"', 615,
+        '#', 620,
+        '%', 605,
+        '(', 601,
+        ')', 602,
+        '*', 604,
+        '+', 603,
+        ',', 348,
+        '-', 319,
+        '/', 314,
+        '0', 612,
+        ';', 228,
+        '<', 231,
+        '=', 236,
+        '>', 232,
+        '\\', 5,
+        'c', 546,
+        'd', 502,
+        'f', 571,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 482,
+        'n', 553,
+        'o', 523,
+        'p', 555,
+        'r', 504,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 598,
+        '}', 599,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(198);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 199:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '%', 605,
+        '(', 601,
+        ')', 602,
+        '*', 604,
+        '+', 603,
+        '-', 318,
+        '.', 27,
+        '/', 314,
+        '0', 606,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '=', 236,
+        '>', 232,
+        '\\', 5,
+        '{', 598,
+        '}', 599,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(199);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 200:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '%', 605,
+        ')', 602,
+        '*', 604,
+        '+', 603,
+        '-', 318,
+        '.', 27,
+        '/', 314,
+        '0', 610,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        't', 480,
+        '{', 598,
+        '}', 599,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(200);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 201:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '%', 605,
+        '*', 604,
+        '+', 603,
+        '-', 318,
+        '.', 353,
+        '/', 314,
+        '0', 608,
+        ':', 637,
+        ';', 228,
+        '<', 26,
+        '>', 232,
+        '[', 196,
+        '\\', 5,
+        'm', 484,
+        't', 480,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(202);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 202:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '%', 605,
+        '*', 604,
+        '+', 603,
+        '-', 318,
+        '/', 314,
+        '0', 608,
+        ':', 637,
+        ';', 228,
+        '<', 26,
+        '>', 232,
+        '[', 196,
+        '\\', 5,
+        'm', 484,
+        't', 480,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(202);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 203:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        ',', 348,
+        '-', 318,
+        '/', 314,
+        '0', 612,
+        ';', 228,
+        '<', 231,
+        '>', 232,
+        '\\', 5,
+        'c', 115,
+        'd', 65,
+        'f', 146,
+        'g', 150,
+        'i', 60,
+        'l', 116,
+        'm', 45,
+        'n', 124,
+        'o', 91,
+        'p', 126,
+        'r', 66,
+        's', 140,
+        't', 42,
+        'u', 93,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(203);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      END_STATE();
+    case 204:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '-', 319,
+        '.', 353,
+        '/', 314,
+        '0', 610,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'c', 475,
+        'd', 474,
+        'f', 476,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 483,
+        'o', 524,
+        'p', 555,
+        'r', 509,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(205);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 205:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '-', 319,
+        '/', 314,
+        '0', 610,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'c', 475,
+        'd', 474,
+        'f', 476,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 483,
+        'o', 524,
+        'p', 555,
+        'r', 509,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(205);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 206:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(628);
-      END_STATE();
-    case 207:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '"', 624,
-        '#', 629,
-        '%', 614,
-        '(', 610,
-        ')', 611,
-        '*', 613,
-        '+', 612,
-        ',', 357,
-        '-', 328,
-        '/', 323,
-        '0', 621,
-        ';', 237,
-        '<', 240,
-        '=', 245,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        '-', 38,
+        '.', 353,
+        '/', 634,
+        '0', 610,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '>', 232,
         '\\', 5,
-        'c', 555,
-        'd', 511,
-        'f', 580,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 491,
-        'n', 562,
-        'o', 532,
-        'p', 564,
-        'r', 513,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 607,
-        '}', 608,
+        'c', 475,
+        'd', 474,
+        'f', 476,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 483,
+        'o', 524,
+        'p', 555,
+        'r', 509,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 598,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(207);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 207:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '-', 38,
+        '0', 610,
+        ':', 637,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'c', 475,
+        'd', 474,
+        'f', 476,
+        'g', 574,
+        'i', 497,
+        'l', 547,
+        'm', 483,
+        'o', 524,
+        'p', 555,
+        'r', 509,
+        's', 567,
+        't', 479,
+        'u', 526,
+        'v', 522,
+        '{', 598,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(207);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 208:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '%', 614,
-        '(', 610,
-        ')', 611,
-        '*', 613,
-        '+', 612,
-        '-', 327,
-        '.', 28,
-        '/', 323,
-        '0', 615,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '=', 245,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        '-', 38,
+        ';', 228,
+        '<', 230,
+        '=', 236,
+        '>', 232,
         '\\', 5,
-        '{', 607,
-        '}', 608,
+        'd', 65,
+        'f', 146,
+        'g', 150,
+        'i', 60,
+        'l', 116,
+        'm', 78,
+        'n', 124,
+        'o', 92,
+        'p', 126,
+        'r', 66,
+        's', 140,
+        't', 42,
+        'u', 93,
+        'v', 97,
+        '{', 598,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(208);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
       END_STATE();
     case 209:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '%', 614,
-        ')', 611,
-        '*', 613,
-        '+', 612,
-        '-', 327,
-        '.', 28,
-        '/', 323,
-        '0', 619,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        '/', 634,
+        ';', 228,
+        '<', 231,
+        '>', 232,
         '\\', 5,
-        't', 489,
-        '{', 607,
-        '}', 608,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(209);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(215);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 210:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '%', 614,
-        '*', 613,
-        '+', 612,
-        '-', 327,
-        '.', 362,
-        '/', 323,
-        '0', 617,
-        ':', 645,
-        ';', 237,
-        '<', 27,
-        '>', 241,
-        '[', 205,
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '<', 230,
+        '>', 232,
         '\\', 5,
-        'm', 493,
-        't', 489,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(211);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 211:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '%', 614,
-        '*', 613,
-        '+', 612,
-        '-', 327,
-        '/', 323,
-        '0', 617,
-        ':', 645,
-        ';', 237,
-        '<', 27,
-        '>', 241,
-        '[', 205,
-        '\\', 5,
-        'm', 493,
-        't', 489,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(211);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 212:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ',', 357,
-        '-', 327,
-        '/', 323,
-        ';', 237,
-        '<', 240,
-        '>', 241,
-        '\\', 5,
-        'c', 120,
-        'd', 69,
-        'f', 151,
-        'g', 156,
-        'i', 64,
-        'l', 121,
-        'm', 49,
-        'n', 129,
-        'o', 96,
-        'p', 131,
-        'r', 70,
-        's', 145,
-        't', 46,
-        'u', 98,
-        '{', 609,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
-      END_STATE();
-    case 213:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ',', 357,
-        '-', 327,
-        '/', 323,
-        ';', 237,
-        '<', 240,
-        '>', 241,
-        '\\', 5,
-        'c', 120,
-        'd', 69,
-        'f', 151,
-        'g', 156,
-        'i', 64,
-        'l', 121,
-        'm', 49,
-        'n', 129,
-        'o', 96,
-        'p', 131,
-        'r', 70,
-        's', 145,
-        't', 46,
-        'u', 98,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
-      END_STATE();
-    case 214:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '-', 328,
-        '.', 362,
-        '/', 323,
-        '0', 619,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'c', 484,
-        'd', 483,
-        'f', 485,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 492,
-        'o', 533,
-        'p', 564,
-        'r', 518,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 215:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '-', 328,
-        '/', 323,
-        '0', 619,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'c', 484,
-        'd', 483,
-        'f', 485,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 492,
-        'o', 533,
-        'p', 564,
-        'r', 518,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '-', 42,
-        '.', 362,
-        '/', 642,
-        '0', 619,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'c', 484,
-        'd', 483,
-        'f', 485,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 492,
-        'o', 533,
-        'p', 564,
-        'r', 518,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '-', 42,
-        '0', 619,
-        ':', 645,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'c', 484,
-        'd', 483,
-        'f', 485,
-        'g', 583,
-        'i', 506,
-        'l', 556,
-        'm', 492,
-        'o', 533,
-        'p', 564,
-        'r', 518,
-        's', 576,
-        't', 488,
-        'u', 535,
-        'v', 531,
-        '{', 607,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(487);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '-', 42,
-        ';', 237,
-        '<', 239,
-        '=', 245,
-        '>', 241,
-        '\\', 5,
-        'd', 75,
-        'f', 152,
-        'g', 156,
-        'i', 64,
-        'l', 121,
-        'm', 83,
-        'n', 129,
-        'o', 97,
-        'p', 131,
-        'r', 70,
-        's', 145,
-        't', 46,
-        'u', 98,
-        'v', 102,
-        '{', 607,
+        'd', 376,
+        'g', 455,
+        'i', 371,
+        'l', 424,
+        'p', 431,
+        'r', 380,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(218);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(195);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 211:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'm', 428,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(220);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 212:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(221);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 213:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '>', 232,
+        '\\', 5,
+        'd', 437,
+        'f', 449,
+        'i', 395,
+        'l', 426,
+        'o', 397,
+        'p', 442,
+        's', 441,
+        't', 355,
+        'u', 393,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(222);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 214:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        '.', 353,
+        ';', 228,
+        '>', 232,
+        '\\', 5,
+        'd', 376,
+        'l', 426,
+        'm', 385,
+        'o', 416,
+        's', 444,
+        't', 356,
+        'v', 401,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(223);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 215:
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '<') ADVANCE(231);
+      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      END_STATE();
+    case 216:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'c', 546,
+        'd', 566,
+        'i', 521,
+        'm', 484,
+        'o', 525,
+        'p', 581,
+        's', 567,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(217);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 217:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'c', 546,
+        'd', 566,
+        'i', 521,
+        'm', 484,
+        'o', 525,
+        'p', 581,
+        's', 567,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(217);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 218:
+      if (eof) ADVANCE(227);
+      ADVANCE_MAP(
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '<', 230,
+        '>', 232,
+        '\\', 5,
+        'd', 64,
+        'g', 150,
+        'i', 59,
+        'l', 128,
+        'p', 125,
+        'r', 71,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(218);
       END_STATE();
     case 219:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        '/', 642,
-        ';', 237,
-        '<', 240,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '<', 230,
+        '>', 232,
         '\\', 5,
-        '{', 609,
+        'd', 503,
+        'g', 574,
+        'i', 498,
+        'l', 558,
+        'p', 556,
+        'r', 509,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(219);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 220:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'd', 385,
-        'g', 464,
-        'i', 380,
-        'l', 433,
-        'p', 440,
-        'r', 389,
-        '{', 609,
-      );
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '<') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(117);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          lookahead == ' ') SKIP(220);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'm', 437,
-        '{', 609,
-      );
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '<') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          lookahead == ' ') SKIP(221);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '<', 239,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '>', 232,
         '\\', 5,
-        '{', 609,
+        'd', 137,
+        'f', 146,
+        'i', 89,
+        'l', 131,
+        'o', 90,
+        'p', 144,
+        's', 139,
+        't', 42,
+        'u', 93,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(230);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          lookahead == ' ') SKIP(222);
       END_STATE();
     case 223:
-      if (eof) ADVANCE(236);
+      if (eof) ADVANCE(227);
       ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '>', 241,
+        '\n', 229,
+        '#', 620,
+        ';', 228,
+        '>', 232,
         '\\', 5,
-        'd', 446,
-        'f', 458,
-        'i', 404,
-        'l', 435,
-        'o', 406,
-        'p', 451,
-        's', 450,
-        't', 364,
-        'u', 402,
-        '{', 609,
+        'd', 64,
+        'l', 131,
+        'm', 77,
+        'o', 114,
+        's', 141,
+        't', 41,
+        'v', 97,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(231);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          lookahead == ' ') SKIP(223);
       END_STATE();
     case 224:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '.', 362,
-        ';', 237,
-        '>', 241,
-        '\\', 5,
-        'd', 385,
-        'l', 435,
-        'm', 394,
-        'o', 425,
-        's', 453,
-        't', 365,
-        'v', 410,
-        '{', 609,
-      );
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(548);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(224);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 225:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        '0', 621,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'c', 555,
-        'd', 575,
-        'i', 530,
-        'm', 493,
-        'o', 534,
-        'p', 590,
-        's', 576,
-        '{', 607,
-      );
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(542);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(225);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 226:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '<') ADVANCE(240);
-      if (lookahead == '>') ADVANCE(241);
+      if (eof) ADVANCE(227);
+      if (lookahead == '\n') ADVANCE(229);
+      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == ';') ADVANCE(228);
+      if (lookahead == '>') ADVANCE(232);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(556);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(226);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 227:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'd', 68,
-        'g', 156,
-        'i', 63,
-        'l', 133,
-        'p', 130,
-        'r', 76,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      END_STATE();
-    case 228:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ';', 237,
-        '<', 239,
-        '>', 241,
-        '\\', 5,
-        'd', 512,
-        'g', 583,
-        'i', 507,
-        'l', 567,
-        'p', 565,
-        'r', 518,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(228);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 229:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '<') ADVANCE(239);
-      if (lookahead == '>') ADVANCE(241);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(122);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      END_STATE();
-    case 230:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '<') ADVANCE(239);
-      if (lookahead == '>') ADVANCE(241);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(230);
-      END_STATE();
-    case 231:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ';', 237,
-        '>', 241,
-        '\\', 5,
-        'd', 142,
-        'f', 151,
-        'i', 94,
-        'l', 136,
-        'o', 95,
-        'p', 149,
-        's', 144,
-        't', 46,
-        'u', 98,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(231);
-      END_STATE();
-    case 232:
-      if (eof) ADVANCE(236);
-      ADVANCE_MAP(
-        '\n', 238,
-        '#', 629,
-        ';', 237,
-        '>', 241,
-        '\\', 5,
-        'd', 68,
-        'l', 136,
-        'm', 82,
-        'o', 119,
-        's', 146,
-        't', 45,
-        'v', 102,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '>') ADVANCE(241);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(557);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 234:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '>') ADVANCE(241);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(551);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(234);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(236);
-      if (lookahead == '\n') ADVANCE(238);
-      if (lookahead == '#') ADVANCE(629);
-      if (lookahead == ';') ADVANCE(237);
-      if (lookahead == '>') ADVANCE(241);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(565);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 236:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 237:
+    case 228:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 238:
+    case 229:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 239:
+    case 230:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 240:
+    case 231:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(43);
+      if (lookahead == '-') ADVANCE(39);
       END_STATE();
-    case 241:
+    case 232:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 242:
+    case 233:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 243:
+    case 234:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
-    case 244:
+    case 235:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
-    case 245:
+    case 236:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 246:
+    case 237:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(247);
+      if (lookahead == '=') ADVANCE(238);
       END_STATE();
-    case 247:
+    case 238:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 248:
+    case 239:
       ACCEPT_TOKEN(anon_sym_reach);
       END_STATE();
-    case 249:
+    case 240:
       ACCEPT_TOKEN(anon_sym_reach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
-    case 250:
+    case 241:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
-    case 251:
+    case 242:
       ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
-    case 252:
+    case 243:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
-    case 253:
+    case 244:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
-    case 254:
+    case 245:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 255:
+    case 246:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 256:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_src);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 288:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 289:
+    case 280:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(291);
+      if (lookahead == ':') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(289);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(280);
       END_STATE();
-    case 290:
+    case 281:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(290);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(281);
       END_STATE();
-    case 291:
+    case 282:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(290);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(281);
       END_STATE();
-    case 292:
+    case 283:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(292);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(283);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_from);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(330);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(329);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(339);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 323:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 324:
+    case 315:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(279);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(288);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 344:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(344);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
-    case 345:
+    case 336:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(336);
       END_STATE();
-    case 346:
+    case 337:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(631);
+      if (lookahead == '\n') ADVANCE(622);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(185);
+          lookahead == ' ') ADVANCE(177);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(347);
+          lookahead != '>') ADVANCE(338);
       END_STATE();
-    case 347:
+    case 338:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(185);
+          lookahead == ' ') ADVANCE(177);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(347);
+          lookahead != '>') ADVANCE(338);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 357:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 358:
+    case 349:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 359:
+    case 350:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
-    case 360:
+    case 351:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
-    case 361:
+    case 352:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(361);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(352);
       END_STATE();
-    case 362:
+    case 353:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 363:
+    case 354:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(363);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(354);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(364);
+      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(367);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(368);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(373);
-      if (lookahead == 'o') ADVANCE(313);
+      if (lookahead == 'b') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 365:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(373);
+      if (lookahead == 'c') ADVANCE(269);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 366:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(422);
+      if (lookahead == 'c') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(295);
+      if (lookahead == 'c') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'c') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(376);
+      if (lookahead == 'c') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(377);
+      if (lookahead == 'd') ADVANCE(334);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(456);
+      if (lookahead == 'd') ADVANCE(254);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(459);
+      if (lookahead == 'd') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(417);
+      if (lookahead == 'd') ADVANCE(378);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(278);
+      if (lookahead == 'e') ADVANCE(235);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 375:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(317);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(400);
+      if (lookahead == 'e') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 377:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(401);
+      if (lookahead == 'e') ADVANCE(257);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 378:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(368);
+      if (lookahead == 'e') ADVANCE(251);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(343);
+      if (lookahead == 'e') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 380:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(263);
+      if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(455);
+      if (lookahead == 'e') ADVANCE(388);
+      if (lookahead == 'i') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(387);
+      if (lookahead == 'e') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 383:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(244);
+      if (lookahead == 'e') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 384:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(326);
+      if (lookahead == 'e') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 385:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(480);
+      if (lookahead == 'e') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(266);
+      if (lookahead == 'f') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(260);
+      if (lookahead == 'f') ADVANCE(310);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(416);
+      if (lookahead == 'f') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 389:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(421);
+      if (lookahead == 'f') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 390:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(397);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'g') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(369);
+      if (lookahead == 'h') ADVANCE(241);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(370);
+      if (lookahead == 'h') ADVANCE(244);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(454);
+      if (lookahead == 'i') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 394:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == 'i') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 395:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(316);
+      if (lookahead == 'i') ADVANCE(386);
+      if (lookahead == 'p') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(319);
+      if (lookahead == 'i') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(334);
+      if (lookahead == 'i') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(403);
+      if (lookahead == 'i') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(384);
+      if (lookahead == 'i') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(250);
+      if (lookahead == 'i') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(253);
+      if (lookahead == 'i') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(381);
+      if (lookahead == 'k') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
+      if (lookahead == 'k') ADVANCE(313);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(395);
-      if (lookahead == 'p') ADVANCE(448);
+      if (lookahead == 'k') ADVANCE(344);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(395);
+      if (lookahead == 'k') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(396);
+      if (lookahead == 'l') ADVANCE(263);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(375);
+      if (lookahead == 'l') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(469);
+      if (lookahead == 'l') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(424);
+      if (lookahead == 'l') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(367);
+      if (lookahead == 'm') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(478);
+      if (lookahead == 'm') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(322);
+      if (lookahead == 'm') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(353);
+      if (lookahead == 'n') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(301);
+      if (lookahead == 'n') ADVANCE(248);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(272);
+      if (lookahead == 'n') ADVANCE(405);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(379);
+      if (lookahead == 'n') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(383);
+      if (lookahead == 'n') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(409);
+      if (lookahead == 'o') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(371);
+      if (lookahead == 'o') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(310);
+      if (lookahead == 'o') ADVANCE(266);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(439);
+      if (lookahead == 'o') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 422:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(257);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(414);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(418);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(472);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(369);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(337);
+      if (lookahead == 'o') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(275);
+      if (lookahead == 'o') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(452);
+      if (lookahead == 'o') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(477);
-      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == 'o') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'o') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(473);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 435:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 436:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(382);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(460);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(475);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(463);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(260);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(421);
+      if (lookahead == 's') ADVANCE(389);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(421);
+      if (lookahead == 's') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(452);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(427);
+      if (lookahead == 'r') ADVANCE(365);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 441:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(427);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(479);
+      if (lookahead == 'r') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(474);
+      if (lookahead == 'r') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(307);
+      if (lookahead == 'r') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(269);
+      if (lookahead == 'r') ADVANCE(351);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(430);
-      if (lookahead == 's') ADVANCE(398);
+      if (lookahead == 'r') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(430);
-      if (lookahead == 's') ADVANCE(470);
+      if (lookahead == 'r') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(436);
-      if (lookahead == 'r') ADVANCE(374);
+      if (lookahead == 'r') ADVANCE(422);
+      if (lookahead == 'w') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(436);
+      if (lookahead == 'r') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(390);
+      if (lookahead == 'r') ADVANCE(399);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(467);
+      if (lookahead == 'r') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(374);
+      if (lookahead == 'r') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(360);
+      if (lookahead == 'r') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(366);
+      if (lookahead == 'r') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(412);
+      if (lookahead == 'r') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(468);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
-      if (lookahead == 'w') ADVANCE(419);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(413);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
-      END_STATE();
-    case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(278);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(407);
+      if (lookahead == 't') ADVANCE(341);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(471);
+      if (lookahead == 't') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 't') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(392);
+      if (lookahead == 't') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(443);
+      if (lookahead == 't') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(287);
+      if (lookahead == 't') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(284);
+      if (lookahead == 'u') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(481);
+      if (lookahead == 'u') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(281);
+      if (lookahead == 'u') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(350);
+      if (lookahead == 'v') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(393);
+      if (lookahead == 'y') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
       END_STATE();
     case 474:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(429);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'e') ADVANCE(477);
+      if (lookahead == 'p') ADVANCE(557);
+      if (lookahead == 's') ADVANCE(517);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(386);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'o') ADVANCE(592);
+      if (lookahead == 't') ADVANCE(346);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 476:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(462);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'r') ADVANCE(552);
+      if (lookahead == 'w') ADVANCE(540);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'v') ADVANCE(294);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(444);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(445);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(490);
+      if (lookahead == 'o') ADVANCE(302);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 480:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(490);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 481:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(285);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 482:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(570);
+      if (lookahead == 'e') ADVANCE(587);
+      if (lookahead == 'o') ADVANCE(500);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(482);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'e') ADVANCE(486);
-      if (lookahead == 'p') ADVANCE(566);
-      if (lookahead == 's') ADVANCE(526);
+      if (lookahead == 'a') ADVANCE(570);
+      if (lookahead == 'e') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'o') ADVANCE(601);
-      if (lookahead == 't') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'r') ADVANCE(561);
-      if (lookahead == 'w') ADVANCE(549);
+      if (lookahead == 'a') ADVANCE(492);
+      if (lookahead == 'm') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'v') ADVANCE(303);
+      if (lookahead == 'a') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == 'a') ADVANCE(535);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(487);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(499);
-      if (lookahead == 'o') ADVANCE(311);
+      if (lookahead == 'a') ADVANCE(494);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == 'a') ADVANCE(573);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(294);
+      if (lookahead == 'b') ADVANCE(537);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(579);
-      if (lookahead == 'e') ADVANCE(596);
-      if (lookahead == 'o') ADVANCE(509);
+      if (lookahead == 'c') ADVANCE(268);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(579);
-      if (lookahead == 'e') ADVANCE(596);
+      if (lookahead == 'c') ADVANCE(519);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(579);
+      if (lookahead == 'c') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(501);
-      if (lookahead == 'm') ADVANCE(570);
+      if (lookahead == 'c') ADVANCE(520);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(552);
+      if (lookahead == 'c') ADVANCE(487);
+      if (lookahead == 'o') ADVANCE(534);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(544);
+      if (lookahead == 'c') ADVANCE(487);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(503);
+      if (lookahead == 'd') ADVANCE(253);
+      if (lookahead == 'i') ADVANCE(514);
+      if (lookahead == 'p') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(582);
+      if (lookahead == 'd') ADVANCE(253);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(546);
+      if (lookahead == 'd') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(277);
+      if (lookahead == 'd') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(528);
+      if (lookahead == 'd') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(297);
+      if (lookahead == 'e') ADVANCE(595);
+      if (lookahead == 'p') ADVANCE(557);
+      if (lookahead == 's') ADVANCE(517);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(529);
+      if (lookahead == 'e') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(496);
-      if (lookahead == 'o') ADVANCE(543);
+      if (lookahead == 'e') ADVANCE(485);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(496);
+      if (lookahead == 'e') ADVANCE(250);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(262);
-      if (lookahead == 'i') ADVANCE(523);
-      if (lookahead == 'p') ADVANCE(574);
+      if (lookahead == 'e') ADVANCE(234);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(262);
+      if (lookahead == 'e') ADVANCE(256);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(342);
+      if (lookahead == 'e') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(514);
+      if (lookahead == 'e') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(587);
+      if (lookahead == 'e') ADVANCE(516);
+      if (lookahead == 'i') ADVANCE(559);
+      if (lookahead == 'o') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(604);
-      if (lookahead == 'p') ADVANCE(566);
-      if (lookahead == 's') ADVANCE(526);
+      if (lookahead == 'e') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(604);
+      if (lookahead == 'e') ADVANCE(488);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(494);
+      if (lookahead == 'e') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == 'f') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(243);
+      if (lookahead == 'f') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(265);
+      if (lookahead == 'f') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(325);
+      if (lookahead == 'f') ADVANCE(529);
+      if (lookahead == 't') ADVANCE(271);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(550);
+      if (lookahead == 'g') ADVANCE(508);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(525);
-      if (lookahead == 'i') ADVANCE(568);
-      if (lookahead == 'o') ADVANCE(598);
+      if (lookahead == 'h') ADVANCE(240);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(545);
+      if (lookahead == 'h') ADVANCE(243);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(497);
+      if (lookahead == 'i') ADVANCE(514);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(577);
+      if (lookahead == 'i') ADVANCE(481);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(315);
+      if (lookahead == 'i') ADVANCE(515);
+      if (lookahead == 'n') ADVANCE(247);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(318);
+      if (lookahead == 'i') ADVANCE(515);
+      if (lookahead == 'n') ADVANCE(538);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(333);
+      if (lookahead == 'i') ADVANCE(515);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(538);
-      if (lookahead == 't') ADVANCE(280);
+      if (lookahead == 'i') ADVANCE(501);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(517);
+      if (lookahead == 'i') ADVANCE(493);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(249);
+      if (lookahead == 'i') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(252);
+      if (lookahead == 'i') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(523);
+      if (lookahead == 'i') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(490);
+      if (lookahead == 'k') ADVANCE(343);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(524);
-      if (lookahead == 'n') ADVANCE(256);
+      if (lookahead == 'k') ADVANCE(312);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(524);
-      if (lookahead == 'n') ADVANCE(547);
+      if (lookahead == 'k') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(524);
+      if (lookahead == 'k') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(510);
+      if (lookahead == 'l') ADVANCE(262);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(502);
+      if (lookahead == 'l') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(554);
+      if (lookahead == 'l') ADVANCE(506);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == 'l') ADVANCE(528);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'm') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(352);
+      if (lookahead == 'm') ADVANCE(489);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(321);
+      if (lookahead == 'm') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(300);
+      if (lookahead == 'n') ADVANCE(247);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(603);
+      if (lookahead == 'n') ADVANCE(518);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(271);
+      if (lookahead == 'n') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(508);
+      if (lookahead == 'n') ADVANCE(533);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(515);
+      if (lookahead == 'o') ADVANCE(592);
+      if (lookahead == 't') ADVANCE(346);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(537);
+      if (lookahead == 'o') ADVANCE(495);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(309);
+      if (lookahead == 'o') ADVANCE(500);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(498);
+      if (lookahead == 'o') ADVANCE(265);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(570);
+      if (lookahead == 'o') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(256);
+      if (lookahead == 'o') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(527);
+      if (lookahead == 'o') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(597);
+      if (lookahead == 'o') ADVANCE(572);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 554:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(542);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 555:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(601);
-      if (lookahead == 't') ADVANCE(355);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(504);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(509);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(274);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(336);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(602);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(548);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 562:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 564:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(578);
-      if (lookahead == 'r') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 565:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 566:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 567:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(505);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 568:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(585);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 569:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(600);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 571:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 'r') ADVANCE(510);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(496);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(580);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(259);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(297);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 565:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(579);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 566:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(557);
+      if (lookahead == 's') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 567:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 'r') ADVANCE(491);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 568:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(350);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(531);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(552);
+      if (lookahead == 'w') ADVANCE(540);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(268);
+      if (lookahead == 'r') ADVANCE(512);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(306);
+      if (lookahead == 'r') ADVANCE(532);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(588);
+      if (lookahead == 'r') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(566);
-      if (lookahead == 's') ADVANCE(591);
+      if (lookahead == 'r') ADVANCE(527);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(571);
-      if (lookahead == 'r') ADVANCE(500);
+      if (lookahead == 'r') ADVANCE(530);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(592);
+      if (lookahead == 'r') ADVANCE(486);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(561);
-      if (lookahead == 'w') ADVANCE(549);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(521);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(541);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 583:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(554);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(271);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(340);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(536);
+      if (lookahead == 't') ADVANCE(277);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(539);
+      if (lookahead == 't') ADVANCE(274);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(593);
+      if (lookahead == 't') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(495);
+      if (lookahead == 't') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(569);
+      if (lookahead == 't') ADVANCE(513);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 't') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(563);
+      if (lookahead == 't') ADVANCE(507);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(280);
+      if (lookahead == 't') ADVANCE(550);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(349);
+      if (lookahead == 'u') ADVANCE(544);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(286);
+      if (lookahead == 'u') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(283);
+      if (lookahead == 'u') ADVANCE(564);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(605);
+      if (lookahead == 'v') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(584);
+      if (lookahead == 'y') ADVANCE(321);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
       END_STATE();
     case 598:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(558);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(516);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(553);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(572);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 603:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 604:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(303);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(330);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(606);
-      END_STATE();
-    case 607:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 608:
+    case 599:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 609:
+    case 600:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 610:
+    case 601:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 611:
+    case 602:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 612:
+    case 603:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 613:
+    case 604:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 614:
+    case 605:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 615:
+    case 606:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 640,
-        '.', 192,
-        ':', 645,
-        'x', 193,
-        'B', 634,
-        'b', 634,
-        'G', 635,
-        'g', 635,
-        'K', 635,
-        'k', 635,
-        'M', 636,
-        'm', 636,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
+        '%', 632,
+        '.', 182,
+        ':', 637,
+        'x', 184,
+        'B', 625,
+        'b', 625,
+        'G', 628,
+        'g', 628,
+        'K', 628,
+        'k', 628,
+        'M', 629,
+        'm', 629,
+        'N', 174,
+        'n', 174,
+        'S', 631,
+        's', 631,
+        'T', 172,
+        't', 172,
+        'U', 174,
+        'u', 174,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
       END_STATE();
-    case 616:
+    case 607:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 640,
-        '.', 192,
-        ':', 645,
-        'B', 634,
-        'b', 634,
-        'G', 635,
-        'g', 635,
-        'K', 635,
-        'k', 635,
-        'M', 636,
-        'm', 636,
-        'N', 182,
-        'n', 182,
-        'S', 639,
-        's', 639,
-        'T', 178,
-        't', 178,
-        'U', 182,
-        'u', 182,
+        '%', 632,
+        '.', 182,
+        ':', 637,
+        'B', 625,
+        'b', 625,
+        'G', 628,
+        'g', 628,
+        'K', 628,
+        'k', 628,
+        'M', 629,
+        'm', 629,
+        'N', 174,
+        'n', 174,
+        'S', 631,
+        's', 631,
+        'T', 172,
+        't', 172,
+        'U', 174,
+        'u', 174,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
       END_STATE();
-    case 617:
+    case 608:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(186);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'x') ADVANCE(193);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (lookahead == '.') ADVANCE(178);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'x') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
       END_STATE();
-    case 618:
+    case 609:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(186);
-      if (lookahead == ':') ADVANCE(645);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (lookahead == '.') ADVANCE(178);
+      if (lookahead == ':') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
       END_STATE();
-    case 619:
+    case 610:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(645);
-      if (lookahead == 'x') ADVANCE(193);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == 'x') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
       END_STATE();
-    case 620:
+    case 611:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(645);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (lookahead == ':') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
       END_STATE();
-    case 621:
+    case 612:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(193);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (lookahead == 'x') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
       END_STATE();
-    case 622:
+    case 613:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
       END_STATE();
-    case 623:
+    case 614:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(623);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(614);
       END_STATE();
-    case 624:
+    case 615:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 625:
+    case 616:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(631);
-      if (lookahead == '\\') ADVANCE(206);
+      if (lookahead == '\n') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(197);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(628);
+          lookahead != '"') ADVANCE(619);
       END_STATE();
-    case 626:
+    case 617:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(629);
-      if (lookahead == '\\') ADVANCE(630);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '\\') ADVANCE(621);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(626);
+          lookahead != '\n') ADVANCE(617);
       END_STATE();
-    case 627:
+    case 618:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(626);
+      if (lookahead == '#') ADVANCE(617);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(627);
+          lookahead == ' ') ADVANCE(618);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(628);
+          lookahead != '#') ADVANCE(619);
       END_STATE();
-    case 628:
+    case 619:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(206);
+      if (lookahead == '\\') ADVANCE(197);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(628);
+          lookahead != '"') ADVANCE(619);
       END_STATE();
-    case 629:
+    case 620:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(629);
+          lookahead != '\n') ADVANCE(620);
       END_STATE();
-    case 630:
+    case 621:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(626);
+          lookahead != '\n') ADVANCE(617);
       END_STATE();
-    case 631:
+    case 622:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 632:
+    case 623:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 633:
+    case 624:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 634:
+    case 625:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(645);
+      if (lookahead == ':') ADVANCE(637);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(184);
+          lookahead == 'i') ADVANCE(176);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(183);
+          lookahead == 'p') ADVANCE(175);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
       END_STATE();
-    case 635:
+    case 626:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(638);
+          lookahead == 'b') ADVANCE(624);
       END_STATE();
-    case 636:
+    case 627:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(638);
+          lookahead == 'b') ADVANCE(624);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(639);
+          lookahead == 's') ADVANCE(631);
       END_STATE();
-    case 637:
+    case 628:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(633);
+          lookahead == 'b') ADVANCE(630);
       END_STATE();
-    case 638:
+    case 629:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(630);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(631);
+      END_STATE();
+    case 630:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(184);
+          lookahead == 'i') ADVANCE(176);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(183);
+          lookahead == 'p') ADVANCE(175);
       END_STATE();
-    case 639:
+    case 631:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 640:
+    case 632:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 641:
+    case 633:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 642:
+    case 634:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 643:
+    case 635:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(193);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
+      if (lookahead == 'x') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
       END_STATE();
-    case 644:
+    case 636:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
       END_STATE();
-    case 645:
+    case 637:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(645);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(637);
       END_STATE();
     default:
       return false;
@@ -7580,1043 +7495,1069 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'r') ADVANCE(62);
       END_STATE();
     case 16:
-      if (lookahead == 'u') ADVANCE(63);
+      if (lookahead == 'd') ADVANCE(63);
+      if (lookahead == 'u') ADVANCE(64);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(64);
-      if (lookahead == 'a') ADVANCE(65);
-      if (lookahead == 'e') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(67);
-      if (lookahead == 'u') ADVANCE(68);
+      if (lookahead == '2') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'e') ADVANCE(67);
+      if (lookahead == 'o') ADVANCE(68);
+      if (lookahead == 'u') ADVANCE(69);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(69);
-      if (lookahead == 'h') ADVANCE(70);
-      if (lookahead == 'n') ADVANCE(71);
-      if (lookahead == 'y') ADVANCE(72);
+      if (lookahead == 'e') ADVANCE(70);
+      if (lookahead == 'h') ADVANCE(71);
+      if (lookahead == 'n') ADVANCE(72);
+      if (lookahead == 'y') ADVANCE(73);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(73);
+      if (lookahead == 'c') ADVANCE(74);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(74);
-      if (lookahead == 'n') ADVANCE(75);
-      if (lookahead == 'p') ADVANCE(76);
+      if (lookahead == 'd') ADVANCE(75);
+      if (lookahead == 'n') ADVANCE(76);
+      if (lookahead == 'p') ADVANCE(77);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(77);
-      if (lookahead == 'x') ADVANCE(78);
+      if (lookahead == 'e') ADVANCE(78);
+      if (lookahead == 'x') ADVANCE(79);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'i') ADVANCE(80);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(80);
+      if (lookahead == 'd') ADVANCE(81);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(81);
+      if (lookahead == 'c') ADVANCE(82);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(82);
+      if (lookahead == 'd') ADVANCE(83);
       END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(83);
+      if (lookahead == 'a') ADVANCE(84);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(84);
+      if (lookahead == 'f') ADVANCE(85);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'i') ADVANCE(86);
       END_STATE();
     case 29:
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'r') ADVANCE(87);
       END_STATE();
     case 30:
-      if (lookahead == 'u') ADVANCE(87);
+      if (lookahead == 'u') ADVANCE(88);
       END_STATE();
     case 31:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'i') ADVANCE(89);
       END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(89);
+      if (lookahead == 'a') ADVANCE(90);
+      if (lookahead == 's') ADVANCE(91);
       END_STATE();
     case 33:
-      if (lookahead == 'f') ADVANCE(90);
-      if (lookahead == 'l') ADVANCE(91);
+      if (lookahead == 'f') ADVANCE(92);
+      if (lookahead == 'l') ADVANCE(93);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'r') ADVANCE(94);
       END_STATE();
     case 35:
-      if (lookahead == 'a') ADVANCE(93);
+      if (lookahead == 'a') ADVANCE(95);
       END_STATE();
     case 36:
-      if (lookahead == 'w') ADVANCE(94);
+      if (lookahead == 'w') ADVANCE(96);
       END_STATE();
     case 37:
-      if (lookahead == 'o') ADVANCE(95);
+      if (lookahead == 'o') ADVANCE(97);
       END_STATE();
     case 38:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 39:
-      if (lookahead == 't') ADVANCE(97);
+      if (lookahead == 't') ADVANCE(99);
       END_STATE();
     case 40:
-      if (lookahead == 'p') ADVANCE(98);
+      if (lookahead == 'p') ADVANCE(100);
       END_STATE();
     case 41:
-      if (lookahead == 'l') ADVANCE(99);
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'l') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 43:
-      if (lookahead == 'n') ADVANCE(102);
+      if (lookahead == 'n') ADVANCE(104);
       END_STATE();
     case 44:
-      if (lookahead == 's') ADVANCE(103);
+      if (lookahead == 's') ADVANCE(105);
       END_STATE();
     case 45:
-      if (lookahead == 'b') ADVANCE(104);
+      if (lookahead == 'b') ADVANCE(106);
       END_STATE();
     case 46:
-      if (lookahead == 'm') ADVANCE(105);
+      if (lookahead == 'm') ADVANCE(107);
       END_STATE();
     case 47:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(106);
-      if (lookahead == 'g') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(108);
-      if (lookahead == 'v') ADVANCE(109);
+      if (lookahead == 'c') ADVANCE(108);
+      if (lookahead == 'g') ADVANCE(109);
+      if (lookahead == 'p') ADVANCE(110);
+      if (lookahead == 'v') ADVANCE(111);
       END_STATE();
     case 48:
-      if (lookahead == 't') ADVANCE(110);
-      END_STATE();
-    case 49:
-      if (lookahead == 't') ADVANCE(111);
-      END_STATE();
-    case 50:
       if (lookahead == 't') ADVANCE(112);
       END_STATE();
+    case 49:
+      if (lookahead == 't') ADVANCE(113);
+      END_STATE();
+    case 50:
+      if (lookahead == 't') ADVANCE(114);
+      END_STATE();
     case 51:
-      if (lookahead == 'm') ADVANCE(113);
-      if (lookahead == 'n') ADVANCE(114);
+      if (lookahead == 'm') ADVANCE(115);
+      if (lookahead == 'n') ADVANCE(116);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(115);
-      END_STATE();
-    case 53:
-      if (lookahead == 'c') ADVANCE(116);
       if (lookahead == 's') ADVANCE(117);
       END_STATE();
+    case 53:
+      if (lookahead == 'c') ADVANCE(118);
+      if (lookahead == 's') ADVANCE(119);
+      END_STATE();
     case 54:
-      if (lookahead == 'u') ADVANCE(118);
+      if (lookahead == 'u') ADVANCE(120);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(121);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(120);
-      if (lookahead == 'w') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(122);
+      if (lookahead == 'w') ADVANCE(123);
       END_STATE();
     case 57:
-      if (lookahead == 'f') ADVANCE(122);
+      if (lookahead == 'f') ADVANCE(124);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(123);
+      if (lookahead == 't') ADVANCE(125);
       END_STATE();
     case 59:
-      if (lookahead == 's') ADVANCE(124);
+      if (lookahead == 's') ADVANCE(126);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(125);
+      if (lookahead == 'a') ADVANCE(127);
       END_STATE();
     case 61:
-      if (lookahead == 'l') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(127);
+      if (lookahead == 'l') ADVANCE(128);
+      if (lookahead == 's') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'e') ADVANCE(128);
-      if (lookahead == 'i') ADVANCE(129);
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'e') ADVANCE(130);
+      if (lookahead == 'i') ADVANCE(131);
+      if (lookahead == 'o') ADVANCE(132);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(131);
+      if (lookahead == 'i') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'q') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(134);
       END_STATE();
     case 65:
-      if (lookahead == 't') ADVANCE(133);
+      if (lookahead == 'q') ADVANCE(135);
       END_STATE();
     case 66:
-      if (lookahead == 'j') ADVANCE(134);
-      if (lookahead == 'l') ADVANCE(135);
+      if (lookahead == 't') ADVANCE(136);
       END_STATE();
     case 67:
-      if (lookahead == 'u') ADVANCE(136);
+      if (lookahead == 'j') ADVANCE(137);
+      if (lookahead == 'l') ADVANCE(138);
       END_STATE();
     case 68:
-      if (lookahead == 'l') ADVANCE(137);
+      if (lookahead == 'u') ADVANCE(139);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(138);
+      if (lookahead == 'l') ADVANCE(140);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(139);
+      if (lookahead == 'c') ADVANCE(141);
       END_STATE();
     case 71:
-      if (lookahead == 'a') ADVANCE(140);
+      if (lookahead == 'a') ADVANCE(142);
       END_STATE();
     case 72:
-      if (lookahead == 's') ADVANCE(141);
+      if (lookahead == 'a') ADVANCE(143);
       END_STATE();
     case 73:
-      if (lookahead == 'p') ADVANCE(142);
+      if (lookahead == 's') ADVANCE(144);
       END_STATE();
     case 74:
-      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 'p') ADVANCE(145);
       END_STATE();
     case 75:
-      if (lookahead == 'r') ADVANCE(144);
+      if (lookahead == 'p') ADVANCE(146);
       END_STATE();
     case 76:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(147);
       END_STATE();
     case 77:
-      if (lookahead == 'p') ADVANCE(145);
-      if (lookahead == 't') ADVANCE(146);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(147);
+      if (lookahead == 'p') ADVANCE(148);
+      if (lookahead == 't') ADVANCE(149);
       END_STATE();
     case 79:
-      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 'l') ADVANCE(150);
       END_STATE();
     case 80:
-      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(150);
+      if (lookahead == 'p') ADVANCE(152);
       END_STATE();
     case 82:
-      if (lookahead == 'r') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(153);
       END_STATE();
     case 83:
-      if (lookahead == 'c') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 84:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'c') ADVANCE(155);
       END_STATE();
     case 85:
-      if (lookahead == 'd') ADVANCE(153);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 86:
-      if (lookahead == 's') ADVANCE(154);
+      if (lookahead == 'd') ADVANCE(156);
       END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(155);
-      END_STATE();
-    case 88:
-      if (lookahead == 'l') ADVANCE(156);
-      END_STATE();
-    case 89:
       if (lookahead == 's') ADVANCE(157);
       END_STATE();
+    case 88:
+      if (lookahead == 'r') ADVANCE(158);
+      END_STATE();
+    case 89:
+      if (lookahead == 'l') ADVANCE(159);
+      END_STATE();
     case 90:
-      if (lookahead == 'a') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(160);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(161);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(160);
+      if (lookahead == 'a') ADVANCE(162);
       END_STATE();
     case 93:
-      if (lookahead == 't') ADVANCE(161);
+      if (lookahead == 'a') ADVANCE(163);
       END_STATE();
     case 94:
-      if (lookahead == 'n') ADVANCE(162);
-      END_STATE();
-    case 95:
-      if (lookahead == 'p') ADVANCE(163);
-      END_STATE();
-    case 96:
       if (lookahead == 'e') ADVANCE(164);
       END_STATE();
+    case 95:
+      if (lookahead == 't') ADVANCE(165);
+      END_STATE();
+    case 96:
+      if (lookahead == 'n') ADVANCE(166);
+      END_STATE();
     case 97:
-      if (lookahead == 'a') ADVANCE(165);
+      if (lookahead == 'p') ADVANCE(167);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(166);
-      END_STATE();
-    case 99:
-      if (lookahead == 't') ADVANCE(167);
-      END_STATE();
-    case 100:
       if (lookahead == 'e') ADVANCE(168);
       END_STATE();
-    case 101:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(169);
+    case 99:
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
-    case 102:
+    case 100:
       if (lookahead == 'e') ADVANCE(170);
       END_STATE();
-    case 103:
+    case 101:
       if (lookahead == 't') ADVANCE(171);
       END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(172);
+      END_STATE();
+    case 103:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(173);
+      END_STATE();
     case 104:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'e') ADVANCE(174);
       END_STATE();
     case 105:
-      if (lookahead == 'p') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(175);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(173);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(174);
+      if (lookahead == 'p') ADVANCE(176);
       END_STATE();
     case 108:
-      if (lookahead == 'u') ADVANCE(175);
+      if (lookahead == 'l') ADVANCE(177);
       END_STATE();
     case 109:
-      if (lookahead == 'a') ADVANCE(176);
+      if (lookahead == 'r') ADVANCE(178);
       END_STATE();
     case 110:
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'u') ADVANCE(179);
       END_STATE();
     case 111:
-      if (lookahead == 'e') ADVANCE(178);
+      if (lookahead == 'a') ADVANCE(180);
       END_STATE();
     case 112:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 't') ADVANCE(181);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(182);
       END_STATE();
     case 114:
-      if (lookahead == 'k') ADVANCE(180);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 115:
-      if (lookahead == 's') ADVANCE(181);
+      if (lookahead == 'i') ADVANCE(183);
       END_STATE();
     case 116:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(182);
+      if (lookahead == 'k') ADVANCE(184);
       END_STATE();
     case 117:
-      if (lookahead == 'q') ADVANCE(183);
-      if (lookahead == 't') ADVANCE(184);
+      if (lookahead == 's') ADVANCE(185);
       END_STATE();
     case 118:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(186);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(185);
+      if (lookahead == 'q') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(188);
       END_STATE();
     case 120:
-      if (lookahead == 'e') ADVANCE(186);
-      if (lookahead == 'n') ADVANCE(187);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'i') ADVANCE(189);
       END_STATE();
     case 122:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 'n') ADVANCE(191);
       END_STATE();
     case 123:
-      if (lookahead == 'p') ADVANCE(188);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 124:
-      if (lookahead == 's') ADVANCE(189);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 125:
-      if (lookahead == 'k') ADVANCE(190);
+      if (lookahead == 'p') ADVANCE(192);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(191);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 127:
-      if (lookahead == 't') ADVANCE(192);
+      if (lookahead == 'k') ADVANCE(194);
       END_STATE();
     case 128:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 'i') ADVANCE(195);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(194);
-      if (lookahead == 'v') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(196);
       END_STATE();
     case 130:
-      if (lookahead == 'h') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(197);
       END_STATE();
     case 131:
-      if (lookahead == 'n') ADVANCE(197);
+      if (lookahead == 'o') ADVANCE(198);
+      if (lookahead == 'v') ADVANCE(199);
       END_STATE();
     case 132:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'h') ADVANCE(200);
       END_STATE();
     case 133:
-      if (lookahead == 'e') ADVANCE(198);
+      if (lookahead == 's') ADVANCE(201);
       END_STATE();
     case 134:
-      if (lookahead == 'e') ADVANCE(199);
+      if (lookahead == 'n') ADVANCE(202);
       END_STATE();
     case 135:
-      if (lookahead == 'a') ADVANCE(200);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 136:
-      if (lookahead == 't') ADVANCE(201);
+      if (lookahead == 'e') ADVANCE(203);
       END_STATE();
     case 137:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(204);
       END_STATE();
     case 138:
-      if (lookahead == 't') ADVANCE(203);
+      if (lookahead == 'a') ADVANCE(205);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 140:
-      if (lookahead == 't') ADVANCE(205);
-      END_STATE();
-    case 141:
-      if (lookahead == 'c') ADVANCE(206);
-      END_STATE();
-    case 142:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 143:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 144:
       if (lookahead == 'e') ADVANCE(207);
       END_STATE();
+    case 141:
+      if (lookahead == 't') ADVANCE(208);
+      END_STATE();
+    case 142:
+      if (lookahead == 'p') ADVANCE(209);
+      END_STATE();
+    case 143:
+      if (lookahead == 't') ADVANCE(210);
+      END_STATE();
+    case 144:
+      if (lookahead == 'c') ADVANCE(211);
+      END_STATE();
     case 145:
-      if (lookahead == 'a') ADVANCE(208);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 146:
-      if (lookahead == 'h') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 147:
-      if (lookahead == 'a') ADVANCE(210);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 148:
-      if (lookahead == 'h') ADVANCE(211);
+      if (lookahead == 'a') ADVANCE(213);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(214);
       END_STATE();
     case 150:
-      if (lookahead == 'p') ADVANCE(212);
+      if (lookahead == 'a') ADVANCE(215);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'h') ADVANCE(216);
       END_STATE();
     case 152:
-      if (lookahead == 'k') ADVANCE(213);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 153:
-      if (lookahead == 'g') ADVANCE(214);
+      if (lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(215);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 155:
-      if (lookahead == 's') ADVANCE(216);
+      if (lookahead == 'k') ADVANCE(218);
       END_STATE();
     case 156:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'g') ADVANCE(219);
       END_STATE();
     case 157:
-      if (lookahead == 's') ADVANCE(217);
+      if (lookahead == 't') ADVANCE(220);
       END_STATE();
     case 158:
-      if (lookahead == 'u') ADVANCE(218);
-      END_STATE();
-    case 159:
-      if (lookahead == 'y') ADVANCE(219);
-      END_STATE();
-    case 160:
-      if (lookahead == 'c') ADVANCE(220);
-      END_STATE();
-    case 161:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 162:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 163:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 164:
       if (lookahead == 's') ADVANCE(221);
       END_STATE();
-    case 165:
-      if (lookahead == 'b') ADVANCE(222);
+    case 159:
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
-    case 166:
+    case 160:
+      if (lookahead == 's') ADVANCE(222);
+      END_STATE();
+    case 161:
       if (lookahead == 'c') ADVANCE(223);
       END_STATE();
+    case 162:
+      if (lookahead == 'u') ADVANCE(224);
+      END_STATE();
+    case 163:
+      if (lookahead == 'y') ADVANCE(225);
+      END_STATE();
+    case 164:
+      if (lookahead == 'c') ADVANCE(226);
+      END_STATE();
+    case 165:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 166:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
     case 167:
-      if (lookahead == 'e') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 168:
-      if (lookahead == 'w') ADVANCE(225);
+      if (lookahead == 's') ADVANCE(227);
       END_STATE();
     case 169:
-      if (lookahead == 'a') ADVANCE(226);
+      if (lookahead == 'b') ADVANCE(228);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(227);
+      if (lookahead == 'c') ADVANCE(229);
       END_STATE();
     case 171:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 172:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(228);
-      END_STATE();
-    case 173:
-      if (lookahead == 'u') ADVANCE(229);
-      END_STATE();
-    case 174:
       if (lookahead == 'e') ADVANCE(230);
       END_STATE();
+    case 172:
+      if (lookahead == 'w') ADVANCE(231);
+      END_STATE();
+    case 173:
+      if (lookahead == 'a') ADVANCE(232);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(233);
+      END_STATE();
     case 175:
-      if (lookahead == 't') ADVANCE(231);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 176:
-      if (lookahead == 'l') ADVANCE(232);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(234);
       END_STATE();
     case 177:
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'u') ADVANCE(235);
       END_STATE();
     case 178:
-      if (lookahead == 'n') ADVANCE(234);
+      if (lookahead == 'e') ADVANCE(236);
       END_STATE();
     case 179:
-      if (lookahead == 't') ADVANCE(235);
+      if (lookahead == 't') ADVANCE(237);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(238);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'e') ADVANCE(239);
       END_STATE();
     case 182:
-      if (lookahead == 'l') ADVANCE(236);
+      if (lookahead == 'n') ADVANCE(240);
       END_STATE();
     case 183:
-      if (lookahead == 'u') ADVANCE(237);
+      if (lookahead == 't') ADVANCE(241);
       END_STATE();
     case 184:
-      if (lookahead == 'e') ADVANCE(238);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 185:
-      if (lookahead == 'v') ADVANCE(239);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 186:
-      if (lookahead == 'm') ADVANCE(240);
+      if (lookahead == 'l') ADVANCE(242);
       END_STATE();
     case 187:
-      if (lookahead == 's') ADVANCE(241);
+      if (lookahead == 'u') ADVANCE(243);
       END_STATE();
     case 188:
-      if (lookahead == 'u') ADVANCE(242);
+      if (lookahead == 'e') ADVANCE(244);
       END_STATE();
     case 189:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(243);
+      if (lookahead == 'v') ADVANCE(245);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(244);
+      if (lookahead == 'm') ADVANCE(246);
       END_STATE();
     case 191:
-      if (lookahead == 'c') ADVANCE(245);
+      if (lookahead == 's') ADVANCE(247);
       END_STATE();
     case 192:
-      if (lookahead == 'r') ADVANCE(246);
+      if (lookahead == 'u') ADVANCE(248);
       END_STATE();
     case 193:
-      if (lookahead == 'o') ADVANCE(247);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 194:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(250);
       END_STATE();
     case 195:
-      if (lookahead == 'a') ADVANCE(248);
-      END_STATE();
-    case 196:
-      if (lookahead == 'i') ADVANCE(249);
-      END_STATE();
-    case 197:
-      if (lookahead == 't') ADVANCE(250);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 199:
       if (lookahead == 'c') ADVANCE(251);
       END_STATE();
+    case 196:
+      if (lookahead == 'r') ADVANCE(252);
+      END_STATE();
+    case 197:
+      if (lookahead == 'o') ADVANCE(253);
+      END_STATE();
+    case 198:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
+    case 199:
+      if (lookahead == 'a') ADVANCE(254);
+      END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(252);
+      if (lookahead == 'i') ADVANCE(255);
       END_STATE();
     case 201:
-      if (lookahead == 'e') ADVANCE(253);
+      if (lookahead == 'c') ADVANCE(256);
       END_STATE();
     case 202:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 't') ADVANCE(257);
       END_STATE();
     case 203:
-      if (lookahead == 'i') ADVANCE(254);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 204:
-      if (lookahead == 'e') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(258);
       END_STATE();
     case 205:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 't') ADVANCE(259);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(256);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 207:
-      if (lookahead == 'a') ADVANCE(257);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'i') ADVANCE(261);
       END_STATE();
     case 209:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 210:
-      if (lookahead == 'n') ADVANCE(258);
-      END_STATE();
-    case 211:
-      if (lookahead == 'i') ADVANCE(259);
-      END_STATE();
-    case 212:
-      if (lookahead == 't') ADVANCE(260);
-      END_STATE();
-    case 213:
-      if (lookahead == 'h') ADVANCE(261);
-      END_STATE();
-    case 214:
       if (lookahead == 'e') ADVANCE(262);
       END_STATE();
-    case 215:
-      ACCEPT_TOKEN(anon_sym_burst);
+    case 210:
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
-    case 216:
+    case 211:
       if (lookahead == 't') ADVANCE(263);
       END_STATE();
+    case 212:
+      if (lookahead == 'a') ADVANCE(264);
+      END_STATE();
+    case 213:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 214:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 215:
+      if (lookahead == 'n') ADVANCE(265);
+      END_STATE();
+    case 216:
+      if (lookahead == 'i') ADVANCE(266);
+      END_STATE();
     case 217:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(264);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 218:
-      if (lookahead == 'l') ADVANCE(265);
+      if (lookahead == 'h') ADVANCE(268);
       END_STATE();
     case 219:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'e') ADVANCE(269);
       END_STATE();
     case 220:
-      if (lookahead == 't') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 221:
-      if (lookahead == 's') ADVANCE(267);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 222:
-      if (lookahead == 'l') ADVANCE(268);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(271);
       END_STATE();
     case 223:
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 't') ADVANCE(272);
       END_STATE();
     case 224:
-      if (lookahead == 'r') ADVANCE(270);
+      if (lookahead == 'l') ADVANCE(273);
       END_STATE();
     case 225:
-      if (lookahead == 'a') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 226:
-      if (lookahead == 'r') ADVANCE(272);
+      if (lookahead == 't') ADVANCE(274);
       END_STATE();
     case 227:
-      if (lookahead == 'i') ADVANCE(273);
+      if (lookahead == 's') ADVANCE(275);
       END_STATE();
     case 228:
-      if (lookahead == '6') ADVANCE(274);
+      if (lookahead == 'l') ADVANCE(276);
       END_STATE();
     case 229:
-      if (lookahead == 'd') ADVANCE(275);
+      if (lookahead == 't') ADVANCE(277);
       END_STATE();
     case 230:
-      if (lookahead == 's') ADVANCE(276);
-      END_STATE();
-    case 231:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 232:
-      if (lookahead == 'i') ADVANCE(277);
-      END_STATE();
-    case 233:
       if (lookahead == 'r') ADVANCE(278);
       END_STATE();
+    case 231:
+      if (lookahead == 'a') ADVANCE(279);
+      END_STATE();
+    case 232:
+      if (lookahead == 'r') ADVANCE(280);
+      END_STATE();
+    case 233:
+      if (lookahead == 'i') ADVANCE(281);
+      END_STATE();
     case 234:
-      if (lookahead == 'c') ADVANCE(279);
+      if (lookahead == '6') ADVANCE(282);
       END_STATE();
     case 235:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'd') ADVANCE(283);
       END_STATE();
     case 236:
-      if (lookahead == 'a') ADVANCE(280);
+      if (lookahead == 's') ADVANCE(284);
       END_STATE();
     case 237:
-      if (lookahead == 'e') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 238:
-      if (lookahead == 'r') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(285);
       END_STATE();
     case 239:
-      if (lookahead == 'e') ADVANCE(283);
+      if (lookahead == 'r') ADVANCE(286);
       END_STATE();
     case 240:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'c') ADVANCE(287);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_netns);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 242:
-      if (lookahead == 't') ADVANCE(284);
+      if (lookahead == 'a') ADVANCE(288);
       END_STATE();
     case 243:
-      if (lookahead == 'h') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(289);
       END_STATE();
     case 244:
-      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == 'r') ADVANCE(290);
       END_STATE();
     case 245:
-      if (lookahead == 'y') ADVANCE(287);
+      if (lookahead == 'e') ADVANCE(291);
       END_STATE();
     case 246:
-      if (lookahead == 'o') ADVANCE(288);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 247:
-      if (lookahead == 'u') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 248:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 't') ADVANCE(292);
       END_STATE();
     case 249:
-      if (lookahead == 'b') ADVANCE(291);
+      if (lookahead == 'h') ADVANCE(293);
       END_STATE();
     case 250:
-      if (lookahead == 'u') ADVANCE(292);
+      if (lookahead == 'a') ADVANCE(294);
       END_STATE();
     case 251:
-      if (lookahead == 't') ADVANCE(293);
+      if (lookahead == 'y') ADVANCE(295);
       END_STATE();
     case 252:
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(296);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'u') ADVANCE(297);
       END_STATE();
     case 254:
-      if (lookahead == 'o') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(298);
       END_STATE();
     case 255:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'b') ADVANCE(299);
       END_STATE();
     case 256:
-      if (lookahead == 'l') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 257:
-      if (lookahead == 'c') ADVANCE(297);
+      if (lookahead == 'u') ADVANCE(300);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 259:
-      if (lookahead == 'n') ADVANCE(298);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 261:
-      if (lookahead == 'o') ADVANCE(299);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_cburst);
-      END_STATE();
-    case 264:
-      if (lookahead == 'f') ADVANCE(300);
-      END_STATE();
-    case 265:
       if (lookahead == 't') ADVANCE(301);
       END_STATE();
-    case 266:
-      if (lookahead == '_') ADVANCE(302);
+    case 259:
+      if (lookahead == 'e') ADVANCE(302);
       END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_egress);
+    case 260:
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
-    case 268:
-      if (lookahead == 'i') ADVANCE(303);
+    case 261:
+      if (lookahead == 'o') ADVANCE(303);
       END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_expect);
+    case 262:
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 271:
+    case 263:
       if (lookahead == 'l') ADVANCE(304);
       END_STATE();
+    case 264:
+      if (lookahead == 'c') ADVANCE(305);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 266:
+      if (lookahead == 'n') ADVANCE(306);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 268:
+      if (lookahead == 'o') ADVANCE(307);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_cburst);
+      END_STATE();
+    case 271:
+      if (lookahead == 'f') ADVANCE(308);
+      END_STATE();
     case 272:
-      if (lookahead == 'd') ADVANCE(305);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 273:
-      if (lookahead == 'c') ADVANCE(306);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == '_') ADVANCE(310);
       END_STATE();
     case 275:
-      if (lookahead == 'e') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(308);
+      if (lookahead == 'i') ADVANCE(311);
       END_STATE();
     case 277:
-      if (lookahead == 'd') ADVANCE(309);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 279:
-      if (lookahead == 'y') ADVANCE(310);
+      if (lookahead == 'l') ADVANCE(312);
       END_STATE();
     case 280:
-      if (lookahead == 'n') ADVANCE(311);
+      if (lookahead == 'd') ADVANCE(313);
       END_STATE();
     case 281:
-      if (lookahead == 'r') ADVANCE(312);
+      if (lookahead == 'c') ADVANCE(314);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 's') ADVANCE(316);
       END_STATE();
     case 285:
-      if (lookahead == 'r') ADVANCE(313);
+      if (lookahead == 'd') ADVANCE(317);
       END_STATE();
     case 286:
-      if (lookahead == 't') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'y') ADVANCE(318);
       END_STATE();
     case 288:
-      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == 'n') ADVANCE(319);
       END_STATE();
     case 289:
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 'r') ADVANCE(320);
       END_STATE();
     case 290:
-      if (lookahead == 'e') ADVANCE(317);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 291:
-      if (lookahead == 'i') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 292:
-      if (lookahead == 'm') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'r') ADVANCE(321);
       END_STATE();
     case 294:
-      if (lookahead == 'd') ADVANCE(320);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 295:
-      if (lookahead == 'n') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'u') ADVANCE(323);
       END_STATE();
     case 297:
-      if (lookahead == 'h') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'e') ADVANCE(325);
       END_STATE();
     case 299:
-      if (lookahead == 'l') ADVANCE(323);
+      if (lookahead == 'i') ADVANCE(326);
       END_STATE();
     case 300:
-      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == 'm') ADVANCE(327);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 302:
-      if (lookahead == 'q') ADVANCE(325);
+      if (lookahead == 'd') ADVANCE(328);
       END_STATE();
     case 303:
-      if (lookahead == 's') ADVANCE(326);
+      if (lookahead == 'n') ADVANCE(329);
       END_STATE();
     case 304:
-      if (lookahead == 'l') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'h') ADVANCE(330);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'l') ADVANCE(331);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'y') ADVANCE(332);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 'q') ADVANCE(333);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 's') ADVANCE(334);
       END_STATE();
     case 312:
-      if (lookahead == 'a') ADVANCE(328);
+      if (lookahead == 'l') ADVANCE(335);
       END_STATE();
     case 313:
-      if (lookahead == 'u') ADVANCE(329);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 314:
-      if (lookahead == 'e') ADVANCE(330);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 315:
-      if (lookahead == 't') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 316:
-      if (lookahead == 'i') ADVANCE(332);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 318:
-      if (lookahead == 't') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_related);
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 'u') ADVANCE(337);
       END_STATE();
     case 322:
-      if (lookahead == 'a') ADVANCE(334);
+      if (lookahead == 'e') ADVANCE(338);
       END_STATE();
     case 323:
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(339);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 'i') ADVANCE(340);
       END_STATE();
     case 325:
-      if (lookahead == 'l') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 326:
-      if (lookahead == 'h') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(341);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 328:
-      if (lookahead == 'd') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      if (lookahead == 'a') ADVANCE(342);
       END_STATE();
     case 331:
-      if (lookahead == 'i') ADVANCE(339);
-      END_STATE();
-    case 332:
-      if (lookahead == 'n') ADVANCE(340);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 334:
-      if (lookahead == 'b') ADVANCE(341);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 336:
-      if (lookahead == 'e') ADVANCE(342);
-      END_STATE();
-    case 337:
       if (lookahead == 'e') ADVANCE(343);
       END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 333:
+      if (lookahead == 'l') ADVANCE(344);
+      END_STATE();
+    case 334:
+      if (lookahead == 'h') ADVANCE(345);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 336:
+      if (lookahead == 'd') ADVANCE(346);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
     case 338:
-      if (lookahead == 'e') ADVANCE(344);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 339:
-      if (lookahead == 'n') ADVANCE(345);
+      if (lookahead == 'i') ADVANCE(347);
       END_STATE();
     case 340:
-      if (lookahead == 'g') ADVANCE(346);
-      END_STATE();
-    case 341:
-      if (lookahead == 'l') ADVANCE(347);
-      END_STATE();
-    case 342:
       if (lookahead == 'n') ADVANCE(348);
       END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 342:
+      if (lookahead == 'b') ADVANCE(349);
+      END_STATE();
     case 343:
-      if (lookahead == 'd') ADVANCE(349);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'e') ADVANCE(350);
       END_STATE();
     case 345:
-      if (lookahead == 'g') ADVANCE(350);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 347:
       if (lookahead == 'e') ADVANCE(351);
       END_STATE();
+    case 346:
+      if (lookahead == 'e') ADVANCE(352);
+      END_STATE();
+    case 347:
+      if (lookahead == 'n') ADVANCE(353);
+      END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'g') ADVANCE(354);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'l') ADVANCE(355);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'n') ADVANCE(356);
       END_STATE();
     case 351:
+      if (lookahead == 'd') ADVANCE(357);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 353:
+      if (lookahead == 'g') ADVANCE(358);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 355:
+      if (lookahead == 'e') ADVANCE(359);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 359:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8626,153 +8567,153 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 209},
-  [2] = {.lex_state = 209},
-  [3] = {.lex_state = 209},
-  [4] = {.lex_state = 209},
-  [5] = {.lex_state = 209},
-  [6] = {.lex_state = 209},
-  [7] = {.lex_state = 209},
-  [8] = {.lex_state = 214},
-  [9] = {.lex_state = 216},
-  [10] = {.lex_state = 210},
-  [11] = {.lex_state = 216},
-  [12] = {.lex_state = 216},
-  [13] = {.lex_state = 216},
-  [14] = {.lex_state = 216},
-  [15] = {.lex_state = 216},
-  [16] = {.lex_state = 216},
-  [17] = {.lex_state = 216},
-  [18] = {.lex_state = 216},
-  [19] = {.lex_state = 212},
-  [20] = {.lex_state = 225},
-  [21] = {.lex_state = 225},
-  [22] = {.lex_state = 218},
-  [23] = {.lex_state = 223},
-  [24] = {.lex_state = 223},
-  [25] = {.lex_state = 223},
-  [26] = {.lex_state = 218},
-  [27] = {.lex_state = 223},
-  [28] = {.lex_state = 223},
-  [29] = {.lex_state = 212},
-  [30] = {.lex_state = 212},
-  [31] = {.lex_state = 212},
-  [32] = {.lex_state = 212},
-  [33] = {.lex_state = 212},
-  [34] = {.lex_state = 212},
-  [35] = {.lex_state = 212},
-  [36] = {.lex_state = 212},
-  [37] = {.lex_state = 208},
+  [1] = {.lex_state = 200},
+  [2] = {.lex_state = 200},
+  [3] = {.lex_state = 200},
+  [4] = {.lex_state = 200},
+  [5] = {.lex_state = 200},
+  [6] = {.lex_state = 200},
+  [7] = {.lex_state = 200},
+  [8] = {.lex_state = 204},
+  [9] = {.lex_state = 206},
+  [10] = {.lex_state = 201},
+  [11] = {.lex_state = 206},
+  [12] = {.lex_state = 206},
+  [13] = {.lex_state = 206},
+  [14] = {.lex_state = 206},
+  [15] = {.lex_state = 206},
+  [16] = {.lex_state = 206},
+  [17] = {.lex_state = 206},
+  [18] = {.lex_state = 206},
+  [19] = {.lex_state = 203},
+  [20] = {.lex_state = 216},
+  [21] = {.lex_state = 208},
+  [22] = {.lex_state = 216},
+  [23] = {.lex_state = 213},
+  [24] = {.lex_state = 213},
+  [25] = {.lex_state = 213},
+  [26] = {.lex_state = 208},
+  [27] = {.lex_state = 213},
+  [28] = {.lex_state = 213},
+  [29] = {.lex_state = 203},
+  [30] = {.lex_state = 203},
+  [31] = {.lex_state = 203},
+  [32] = {.lex_state = 203},
+  [33] = {.lex_state = 203},
+  [34] = {.lex_state = 203},
+  [35] = {.lex_state = 199},
+  [36] = {.lex_state = 203},
+  [37] = {.lex_state = 203},
   [38] = {.lex_state = 1},
   [39] = {.lex_state = 1},
-  [40] = {.lex_state = 212},
-  [41] = {.lex_state = 1},
-  [42] = {.lex_state = 218},
-  [43] = {.lex_state = 220},
-  [44] = {.lex_state = 224},
-  [45] = {.lex_state = 220},
-  [46] = {.lex_state = 224},
-  [47] = {.lex_state = 220},
-  [48] = {.lex_state = 224},
+  [40] = {.lex_state = 1},
+  [41] = {.lex_state = 203},
+  [42] = {.lex_state = 208},
+  [43] = {.lex_state = 210},
+  [44] = {.lex_state = 214},
+  [45] = {.lex_state = 214},
+  [46] = {.lex_state = 210},
+  [47] = {.lex_state = 214},
+  [48] = {.lex_state = 210},
   [49] = {.lex_state = 1},
-  [50] = {.lex_state = 3},
-  [51] = {.lex_state = 208},
+  [50] = {.lex_state = 1},
+  [51] = {.lex_state = 199},
   [52] = {.lex_state = 3},
   [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
   [55] = {.lex_state = 3},
-  [56] = {.lex_state = 1},
-  [57] = {.lex_state = 212},
+  [56] = {.lex_state = 3},
+  [57] = {.lex_state = 203},
   [58] = {.lex_state = 3},
-  [59] = {.lex_state = 212},
-  [60] = {.lex_state = 218},
-  [61] = {.lex_state = 212},
-  [62] = {.lex_state = 218},
-  [63] = {.lex_state = 218},
-  [64] = {.lex_state = 212},
-  [65] = {.lex_state = 209},
-  [66] = {.lex_state = 218},
-  [67] = {.lex_state = 208},
-  [68] = {.lex_state = 212},
-  [69] = {.lex_state = 212},
-  [70] = {.lex_state = 208},
-  [71] = {.lex_state = 218},
-  [72] = {.lex_state = 212},
-  [73] = {.lex_state = 209},
-  [74] = {.lex_state = 218},
-  [75] = {.lex_state = 220},
-  [76] = {.lex_state = 218},
-  [77] = {.lex_state = 220},
-  [78] = {.lex_state = 218},
-  [79] = {.lex_state = 218},
-  [80] = {.lex_state = 212},
-  [81] = {.lex_state = 209},
-  [82] = {.lex_state = 212},
-  [83] = {.lex_state = 218},
-  [84] = {.lex_state = 218},
-  [85] = {.lex_state = 224},
-  [86] = {.lex_state = 224},
-  [87] = {.lex_state = 212},
-  [88] = {.lex_state = 209},
-  [89] = {.lex_state = 218},
-  [90] = {.lex_state = 212},
-  [91] = {.lex_state = 208},
-  [92] = {.lex_state = 212},
-  [93] = {.lex_state = 212},
-  [94] = {.lex_state = 212},
-  [95] = {.lex_state = 212},
-  [96] = {.lex_state = 212},
-  [97] = {.lex_state = 212},
-  [98] = {.lex_state = 208},
-  [99] = {.lex_state = 219},
-  [100] = {.lex_state = 228},
-  [101] = {.lex_state = 222},
-  [102] = {.lex_state = 219},
-  [103] = {.lex_state = 209},
-  [104] = {.lex_state = 209},
-  [105] = {.lex_state = 221},
-  [106] = {.lex_state = 221},
-  [107] = {.lex_state = 219},
-  [108] = {.lex_state = 221},
-  [109] = {.lex_state = 218},
-  [110] = {.lex_state = 13},
-  [111] = {.lex_state = 218},
-  [112] = {.lex_state = 222},
-  [113] = {.lex_state = 222},
-  [114] = {.lex_state = 218},
-  [115] = {.lex_state = 218},
-  [116] = {.lex_state = 218},
-  [117] = {.lex_state = 218},
-  [118] = {.lex_state = 208},
-  [119] = {.lex_state = 210},
-  [120] = {.lex_state = 219},
-  [121] = {.lex_state = 208},
-  [122] = {.lex_state = 11},
-  [123] = {.lex_state = 208},
-  [124] = {.lex_state = 208},
-  [125] = {.lex_state = 208},
-  [126] = {.lex_state = 222},
-  [127] = {.lex_state = 208},
-  [128] = {.lex_state = 208},
+  [59] = {.lex_state = 208},
+  [60] = {.lex_state = 203},
+  [61] = {.lex_state = 203},
+  [62] = {.lex_state = 208},
+  [63] = {.lex_state = 208},
+  [64] = {.lex_state = 208},
+  [65] = {.lex_state = 208},
+  [66] = {.lex_state = 208},
+  [67] = {.lex_state = 203},
+  [68] = {.lex_state = 200},
+  [69] = {.lex_state = 200},
+  [70] = {.lex_state = 200},
+  [71] = {.lex_state = 203},
+  [72] = {.lex_state = 203},
+  [73] = {.lex_state = 200},
+  [74] = {.lex_state = 203},
+  [75] = {.lex_state = 203},
+  [76] = {.lex_state = 208},
+  [77] = {.lex_state = 203},
+  [78] = {.lex_state = 199},
+  [79] = {.lex_state = 210},
+  [80] = {.lex_state = 208},
+  [81] = {.lex_state = 210},
+  [82] = {.lex_state = 208},
+  [83] = {.lex_state = 208},
+  [84] = {.lex_state = 199},
+  [85] = {.lex_state = 208},
+  [86] = {.lex_state = 208},
+  [87] = {.lex_state = 214},
+  [88] = {.lex_state = 214},
+  [89] = {.lex_state = 203},
+  [90] = {.lex_state = 203},
+  [91] = {.lex_state = 203},
+  [92] = {.lex_state = 203},
+  [93] = {.lex_state = 203},
+  [94] = {.lex_state = 203},
+  [95] = {.lex_state = 203},
+  [96] = {.lex_state = 203},
+  [97] = {.lex_state = 199},
+  [98] = {.lex_state = 212},
+  [99] = {.lex_state = 211},
+  [100] = {.lex_state = 200},
+  [101] = {.lex_state = 209},
+  [102] = {.lex_state = 200},
+  [103] = {.lex_state = 211},
+  [104] = {.lex_state = 211},
+  [105] = {.lex_state = 209},
+  [106] = {.lex_state = 219},
+  [107] = {.lex_state = 199},
+  [108] = {.lex_state = 209},
+  [109] = {.lex_state = 208},
+  [110] = {.lex_state = 208},
+  [111] = {.lex_state = 208},
+  [112] = {.lex_state = 208},
+  [113] = {.lex_state = 13},
+  [114] = {.lex_state = 212},
+  [115] = {.lex_state = 208},
+  [116] = {.lex_state = 208},
+  [117] = {.lex_state = 212},
+  [118] = {.lex_state = 199},
+  [119] = {.lex_state = 199},
+  [120] = {.lex_state = 11},
+  [121] = {.lex_state = 199},
+  [122] = {.lex_state = 212},
+  [123] = {.lex_state = 199},
+  [124] = {.lex_state = 199},
+  [125] = {.lex_state = 199},
+  [126] = {.lex_state = 201},
+  [127] = {.lex_state = 209},
+  [128] = {.lex_state = 199},
   [129] = {.lex_state = 11},
-  [130] = {.lex_state = 209},
-  [131] = {.lex_state = 11},
+  [130] = {.lex_state = 11},
+  [131] = {.lex_state = 199},
   [132] = {.lex_state = 11},
-  [133] = {.lex_state = 208},
-  [134] = {.lex_state = 209},
-  [135] = {.lex_state = 208},
-  [136] = {.lex_state = 208},
-  [137] = {.lex_state = 208},
-  [138] = {.lex_state = 219},
-  [139] = {.lex_state = 11},
+  [133] = {.lex_state = 199},
+  [134] = {.lex_state = 11},
+  [135] = {.lex_state = 11},
+  [136] = {.lex_state = 209},
+  [137] = {.lex_state = 200},
+  [138] = {.lex_state = 200},
+  [139] = {.lex_state = 199},
   [140] = {.lex_state = 11},
-  [141] = {.lex_state = 11},
-  [142] = {.lex_state = 221},
-  [143] = {.lex_state = 221},
+  [141] = {.lex_state = 199},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 11},
   [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
-  [147] = {.lex_state = 11},
+  [146] = {.lex_state = 211},
+  [147] = {.lex_state = 211},
   [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
   [150] = {.lex_state = 11},
@@ -8789,253 +8730,255 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
-  [164] = {.lex_state = 13},
-  [165] = {.lex_state = 208},
-  [166] = {.lex_state = 208},
-  [167] = {.lex_state = 235},
-  [168] = {.lex_state = 209},
-  [169] = {.lex_state = 235},
-  [170] = {.lex_state = 233},
-  [171] = {.lex_state = 222},
-  [172] = {.lex_state = 208},
-  [173] = {.lex_state = 233},
-  [174] = {.lex_state = 210},
-  [175] = {.lex_state = 233},
-  [176] = {.lex_state = 235},
-  [177] = {.lex_state = 11},
-  [178] = {.lex_state = 17},
-  [179] = {.lex_state = 0},
-  [180] = {.lex_state = 0},
-  [181] = {.lex_state = 0},
+  [164] = {.lex_state = 199},
+  [165] = {.lex_state = 226},
+  [166] = {.lex_state = 224},
+  [167] = {.lex_state = 13},
+  [168] = {.lex_state = 11},
+  [169] = {.lex_state = 226},
+  [170] = {.lex_state = 200},
+  [171] = {.lex_state = 224},
+  [172] = {.lex_state = 224},
+  [173] = {.lex_state = 199},
+  [174] = {.lex_state = 226},
+  [175] = {.lex_state = 212},
+  [176] = {.lex_state = 201},
+  [177] = {.lex_state = 199},
+  [178] = {.lex_state = 208},
+  [179] = {.lex_state = 208},
+  [180] = {.lex_state = 200},
+  [181] = {.lex_state = 208},
   [182] = {.lex_state = 0},
-  [183] = {.lex_state = 17},
-  [184] = {.lex_state = 12},
-  [185] = {.lex_state = 12},
-  [186] = {.lex_state = 17},
-  [187] = {.lex_state = 12},
-  [188] = {.lex_state = 218},
-  [189] = {.lex_state = 218},
-  [190] = {.lex_state = 209},
-  [191] = {.lex_state = 209},
-  [192] = {.lex_state = 209},
-  [193] = {.lex_state = 209},
-  [194] = {.lex_state = 209},
-  [195] = {.lex_state = 218},
-  [196] = {.lex_state = 0},
-  [197] = {.lex_state = 209},
-  [198] = {.lex_state = 19},
-  [199] = {.lex_state = 209},
-  [200] = {.lex_state = 209},
-  [201] = {.lex_state = 218},
-  [202] = {.lex_state = 218},
-  [203] = {.lex_state = 233},
-  [204] = {.lex_state = 209},
-  [205] = {.lex_state = 19},
+  [183] = {.lex_state = 200},
+  [184] = {.lex_state = 0},
+  [185] = {.lex_state = 200},
+  [186] = {.lex_state = 200},
+  [187] = {.lex_state = 208},
+  [188] = {.lex_state = 17},
+  [189] = {.lex_state = 0},
+  [190] = {.lex_state = 12},
+  [191] = {.lex_state = 17},
+  [192] = {.lex_state = 12},
+  [193] = {.lex_state = 17},
+  [194] = {.lex_state = 12},
+  [195] = {.lex_state = 0},
+  [196] = {.lex_state = 200},
+  [197] = {.lex_state = 19},
+  [198] = {.lex_state = 0},
+  [199] = {.lex_state = 200},
+  [200] = {.lex_state = 200},
+  [201] = {.lex_state = 200},
+  [202] = {.lex_state = 208},
+  [203] = {.lex_state = 19},
+  [204] = {.lex_state = 19},
+  [205] = {.lex_state = 11},
   [206] = {.lex_state = 19},
-  [207] = {.lex_state = 19},
-  [208] = {.lex_state = 233},
-  [209] = {.lex_state = 209},
-  [210] = {.lex_state = 233},
-  [211] = {.lex_state = 209},
+  [207] = {.lex_state = 0},
+  [208] = {.lex_state = 199},
+  [209] = {.lex_state = 19},
+  [210] = {.lex_state = 19},
+  [211] = {.lex_state = 0},
   [212] = {.lex_state = 19},
   [213] = {.lex_state = 0},
-  [214] = {.lex_state = 218},
+  [214] = {.lex_state = 200},
   [215] = {.lex_state = 19},
-  [216] = {.lex_state = 19},
-  [217] = {.lex_state = 0},
-  [218] = {.lex_state = 209},
-  [219] = {.lex_state = 209},
-  [220] = {.lex_state = 19},
-  [221] = {.lex_state = 209},
-  [222] = {.lex_state = 209},
-  [223] = {.lex_state = 209},
-  [224] = {.lex_state = 209},
-  [225] = {.lex_state = 209},
-  [226] = {.lex_state = 209},
+  [216] = {.lex_state = 200},
+  [217] = {.lex_state = 224},
+  [218] = {.lex_state = 200},
+  [219] = {.lex_state = 224},
+  [220] = {.lex_state = 200},
+  [221] = {.lex_state = 226},
+  [222] = {.lex_state = 225},
+  [223] = {.lex_state = 200},
+  [224] = {.lex_state = 200},
+  [225] = {.lex_state = 19},
+  [226] = {.lex_state = 200},
   [227] = {.lex_state = 19},
-  [228] = {.lex_state = 209},
-  [229] = {.lex_state = 209},
-  [230] = {.lex_state = 209},
-  [231] = {.lex_state = 209},
-  [232] = {.lex_state = 209},
-  [233] = {.lex_state = 209},
-  [234] = {.lex_state = 209},
-  [235] = {.lex_state = 209},
-  [236] = {.lex_state = 209},
-  [237] = {.lex_state = 209},
-  [238] = {.lex_state = 235},
-  [239] = {.lex_state = 233},
-  [240] = {.lex_state = 209},
-  [241] = {.lex_state = 234},
-  [242] = {.lex_state = 209},
-  [243] = {.lex_state = 0},
-  [244] = {.lex_state = 11},
-  [245] = {.lex_state = 209},
+  [228] = {.lex_state = 200},
+  [229] = {.lex_state = 200},
+  [230] = {.lex_state = 200},
+  [231] = {.lex_state = 200},
+  [232] = {.lex_state = 200},
+  [233] = {.lex_state = 200},
+  [234] = {.lex_state = 200},
+  [235] = {.lex_state = 200},
+  [236] = {.lex_state = 200},
+  [237] = {.lex_state = 200},
+  [238] = {.lex_state = 200},
+  [239] = {.lex_state = 200},
+  [240] = {.lex_state = 200},
+  [241] = {.lex_state = 200},
+  [242] = {.lex_state = 200},
+  [243] = {.lex_state = 200},
+  [244] = {.lex_state = 200},
+  [245] = {.lex_state = 224},
   [246] = {.lex_state = 208},
-  [247] = {.lex_state = 233},
-  [248] = {.lex_state = 209},
+  [247] = {.lex_state = 200},
+  [248] = {.lex_state = 19},
   [249] = {.lex_state = 19},
-  [250] = {.lex_state = 19},
-  [251] = {.lex_state = 0},
-  [252] = {.lex_state = 19},
-  [253] = {.lex_state = 19},
-  [254] = {.lex_state = 0},
-  [255] = {.lex_state = 19},
-  [256] = {.lex_state = 209},
-  [257] = {.lex_state = 209},
-  [258] = {.lex_state = 216},
-  [259] = {.lex_state = 216},
-  [260] = {.lex_state = 20},
-  [261] = {.lex_state = 208},
-  [262] = {.lex_state = 208},
-  [263] = {.lex_state = 209},
-  [264] = {.lex_state = 14},
-  [265] = {.lex_state = 14},
-  [266] = {.lex_state = 208},
-  [267] = {.lex_state = 208},
-  [268] = {.lex_state = 209},
+  [250] = {.lex_state = 200},
+  [251] = {.lex_state = 19},
+  [252] = {.lex_state = 200},
+  [253] = {.lex_state = 0},
+  [254] = {.lex_state = 224},
+  [255] = {.lex_state = 224},
+  [256] = {.lex_state = 19},
+  [257] = {.lex_state = 0},
+  [258] = {.lex_state = 20},
+  [259] = {.lex_state = 206},
+  [260] = {.lex_state = 200},
+  [261] = {.lex_state = 200},
+  [262] = {.lex_state = 14},
+  [263] = {.lex_state = 199},
+  [264] = {.lex_state = 199},
+  [265] = {.lex_state = 199},
+  [266] = {.lex_state = 19},
+  [267] = {.lex_state = 199},
+  [268] = {.lex_state = 14},
   [269] = {.lex_state = 20},
-  [270] = {.lex_state = 208},
-  [271] = {.lex_state = 14},
-  [272] = {.lex_state = 20},
+  [270] = {.lex_state = 199},
+  [271] = {.lex_state = 20},
+  [272] = {.lex_state = 14},
   [273] = {.lex_state = 20},
   [274] = {.lex_state = 20},
-  [275] = {.lex_state = 19},
-  [276] = {.lex_state = 216},
-  [277] = {.lex_state = 212},
-  [278] = {.lex_state = 212},
-  [279] = {.lex_state = 0},
-  [280] = {.lex_state = 225},
-  [281] = {.lex_state = 225},
+  [275] = {.lex_state = 206},
+  [276] = {.lex_state = 206},
+  [277] = {.lex_state = 203},
+  [278] = {.lex_state = 216},
+  [279] = {.lex_state = 203},
+  [280] = {.lex_state = 208},
+  [281] = {.lex_state = 199},
   [282] = {.lex_state = 0},
-  [283] = {.lex_state = 225},
-  [284] = {.lex_state = 0},
-  [285] = {.lex_state = 0},
+  [283] = {.lex_state = 0},
+  [284] = {.lex_state = 203},
+  [285] = {.lex_state = 203},
   [286] = {.lex_state = 0},
   [287] = {.lex_state = 0},
-  [288] = {.lex_state = 212},
-  [289] = {.lex_state = 212},
-  [290] = {.lex_state = 0},
-  [291] = {.lex_state = 225},
-  [292] = {.lex_state = 0},
-  [293] = {.lex_state = 0},
-  [294] = {.lex_state = 0},
+  [288] = {.lex_state = 0},
+  [289] = {.lex_state = 216},
+  [290] = {.lex_state = 216},
+  [291] = {.lex_state = 0},
+  [292] = {.lex_state = 203},
+  [293] = {.lex_state = 203},
+  [294] = {.lex_state = 203},
   [295] = {.lex_state = 0},
-  [296] = {.lex_state = 21},
+  [296] = {.lex_state = 0},
   [297] = {.lex_state = 0},
   [298] = {.lex_state = 0},
-  [299] = {.lex_state = 17},
+  [299] = {.lex_state = 0},
   [300] = {.lex_state = 0},
-  [301] = {.lex_state = 17},
+  [301] = {.lex_state = 199},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 12},
-  [304] = {.lex_state = 12},
+  [303] = {.lex_state = 17},
+  [304] = {.lex_state = 203},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 0},
+  [306] = {.lex_state = 17},
   [307] = {.lex_state = 0},
-  [308] = {.lex_state = 208},
-  [309] = {.lex_state = 218},
-  [310] = {.lex_state = 225},
+  [308] = {.lex_state = 12},
+  [309] = {.lex_state = 12},
+  [310] = {.lex_state = 0},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 225},
-  [313] = {.lex_state = 225},
+  [312] = {.lex_state = 0},
+  [313] = {.lex_state = 203},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 212},
+  [315] = {.lex_state = 203},
+  [316] = {.lex_state = 0},
   [317] = {.lex_state = 0},
-  [318] = {.lex_state = 0},
+  [318] = {.lex_state = 203},
   [319] = {.lex_state = 0},
-  [320] = {.lex_state = 212},
-  [321] = {.lex_state = 0},
+  [320] = {.lex_state = 203},
+  [321] = {.lex_state = 203},
   [322] = {.lex_state = 0},
-  [323] = {.lex_state = 212},
-  [324] = {.lex_state = 225},
-  [325] = {.lex_state = 3},
-  [326] = {.lex_state = 218},
-  [327] = {.lex_state = 218},
-  [328] = {.lex_state = 225},
+  [323] = {.lex_state = 0},
+  [324] = {.lex_state = 0},
+  [325] = {.lex_state = 203},
+  [326] = {.lex_state = 208},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 0},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 225},
-  [332] = {.lex_state = 225},
-  [333] = {.lex_state = 225},
-  [334] = {.lex_state = 212},
-  [335] = {.lex_state = 212},
+  [330] = {.lex_state = 208},
+  [331] = {.lex_state = 208},
+  [332] = {.lex_state = 199},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 216},
+  [335] = {.lex_state = 199},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 218},
-  [338] = {.lex_state = 3},
-  [339] = {.lex_state = 218},
-  [340] = {.lex_state = 225},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 0},
-  [343] = {.lex_state = 218},
-  [344] = {.lex_state = 218},
-  [345] = {.lex_state = 218},
+  [337] = {.lex_state = 216},
+  [338] = {.lex_state = 216},
+  [339] = {.lex_state = 216},
+  [340] = {.lex_state = 216},
+  [341] = {.lex_state = 199},
+  [342] = {.lex_state = 208},
+  [343] = {.lex_state = 208},
+  [344] = {.lex_state = 216},
+  [345] = {.lex_state = 0},
   [346] = {.lex_state = 0},
-  [347] = {.lex_state = 225},
+  [347] = {.lex_state = 199},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 208},
-  [350] = {.lex_state = 0},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 225},
-  [353] = {.lex_state = 212},
-  [354] = {.lex_state = 212},
-  [355] = {.lex_state = 212},
-  [356] = {.lex_state = 225},
-  [357] = {.lex_state = 212},
-  [358] = {.lex_state = 212},
-  [359] = {.lex_state = 208},
-  [360] = {.lex_state = 208},
-  [361] = {.lex_state = 212},
-  [362] = {.lex_state = 212},
-  [363] = {.lex_state = 14},
-  [364] = {.lex_state = 14},
-  [365] = {.lex_state = 218},
-  [366] = {.lex_state = 212},
-  [367] = {.lex_state = 0},
-  [368] = {.lex_state = 212},
-  [369] = {.lex_state = 9},
-  [370] = {.lex_state = 8},
-  [371] = {.lex_state = 208},
-  [372] = {.lex_state = 208},
-  [373] = {.lex_state = 208},
-  [374] = {.lex_state = 209},
-  [375] = {.lex_state = 208},
+  [349] = {.lex_state = 203},
+  [350] = {.lex_state = 21},
+  [351] = {.lex_state = 203},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 0},
+  [354] = {.lex_state = 216},
+  [355] = {.lex_state = 216},
+  [356] = {.lex_state = 216},
+  [357] = {.lex_state = 0},
+  [358] = {.lex_state = 216},
+  [359] = {.lex_state = 216},
+  [360] = {.lex_state = 216},
+  [361] = {.lex_state = 216},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 216},
+  [364] = {.lex_state = 9},
+  [365] = {.lex_state = 8},
+  [366] = {.lex_state = 199},
+  [367] = {.lex_state = 22},
+  [368] = {.lex_state = 14},
+  [369] = {.lex_state = 199},
+  [370] = {.lex_state = 14},
+  [371] = {.lex_state = 216},
+  [372] = {.lex_state = 200},
+  [373] = {.lex_state = 10},
+  [374] = {.lex_state = 199},
+  [375] = {.lex_state = 199},
   [376] = {.lex_state = 0},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 212},
-  [380] = {.lex_state = 209},
-  [381] = {.lex_state = 209},
-  [382] = {.lex_state = 208},
-  [383] = {.lex_state = 212},
-  [384] = {.lex_state = 208},
-  [385] = {.lex_state = 212},
-  [386] = {.lex_state = 10},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 0},
+  [378] = {.lex_state = 203},
+  [379] = {.lex_state = 216},
+  [380] = {.lex_state = 199},
+  [381] = {.lex_state = 199},
+  [382] = {.lex_state = 200},
+  [383] = {.lex_state = 216},
+  [384] = {.lex_state = 199},
+  [385] = {.lex_state = 0},
+  [386] = {.lex_state = 200},
+  [387] = {.lex_state = 199},
+  [388] = {.lex_state = 199},
   [389] = {.lex_state = 0},
   [390] = {.lex_state = 0},
   [391] = {.lex_state = 0},
   [392] = {.lex_state = 0},
   [393] = {.lex_state = 0},
   [394] = {.lex_state = 0},
-  [395] = {.lex_state = 210},
-  [396] = {.lex_state = 0},
+  [395] = {.lex_state = 203},
+  [396] = {.lex_state = 203},
   [397] = {.lex_state = 0},
   [398] = {.lex_state = 0},
-  [399] = {.lex_state = 208},
-  [400] = {.lex_state = 209},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 199},
   [401] = {.lex_state = 0},
-  [402] = {.lex_state = 0},
+  [402] = {.lex_state = 200},
   [403] = {.lex_state = 0},
-  [404] = {.lex_state = 212},
+  [404] = {.lex_state = 201},
   [405] = {.lex_state = 0},
-  [406] = {.lex_state = 212},
-  [407] = {.lex_state = 0},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 203},
   [408] = {.lex_state = 0},
   [409] = {.lex_state = 0},
-  [410] = {.lex_state = 212},
+  [410] = {.lex_state = 0},
+  [411] = {.lex_state = 0},
+  [412] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9105,6 +9048,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_sport] = ACTIONS(1),
     [anon_sym_dport] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
+    [anon_sym_qdisc] = ACTIONS(1),
+    [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
     [anon_sym_delay] = ACTIONS(1),
     [anon_sym_jitter] = ACTIONS(1),
@@ -9181,39 +9126,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(409),
-    [sym__statements] = STATE(396),
+    [sym_source_file] = STATE(398),
+    [sym__statements] = STATE(408),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(179),
-    [sym_netns_statement] = STATE(179),
-    [sym_host_statement] = STATE(179),
-    [sym_table_statement] = STATE(179),
-    [sym_let_statement] = STATE(179),
-    [sym_for_statement] = STATE(179),
-    [sym_include_statement] = STATE(179),
-    [sym_expect_statement] = STATE(179),
-    [sym_veth_statement] = STATE(179),
-    [sym_bridge_statement] = STATE(179),
-    [sym_macvlan_statement] = STATE(179),
-    [sym_vxlan_statement] = STATE(179),
-    [sym_link_statement] = STATE(179),
-    [sym_addr_statement] = STATE(179),
-    [sym_state_statement] = STATE(179),
-    [sym_mtu_statement] = STATE(179),
-    [sym_mac_statement] = STATE(179),
-    [sym_master_statement] = STATE(179),
-    [sym_shape_statement] = STATE(179),
-    [sym_htb_statement] = STATE(179),
-    [sym_class_statement] = STATE(179),
-    [sym_filter_statement] = STATE(179),
-    [sym_netem_statement] = STATE(179),
-    [sym_bpf_statement] = STATE(179),
-    [sym_xdp_statement] = STATE(179),
-    [sym_route_statement] = STATE(179),
-    [sym_rule_statement] = STATE(179),
-    [sym_forward_statement] = STATE(179),
-    [sym_sysctl_statement] = STATE(179),
-    [sym_firewall_statement] = STATE(179),
+    [sym__statement] = STATE(198),
+    [sym_netns_statement] = STATE(198),
+    [sym_host_statement] = STATE(198),
+    [sym_table_statement] = STATE(198),
+    [sym_let_statement] = STATE(198),
+    [sym_for_statement] = STATE(198),
+    [sym_include_statement] = STATE(198),
+    [sym_expect_statement] = STATE(198),
+    [sym_veth_statement] = STATE(198),
+    [sym_bridge_statement] = STATE(198),
+    [sym_macvlan_statement] = STATE(198),
+    [sym_vxlan_statement] = STATE(198),
+    [sym_link_statement] = STATE(198),
+    [sym_addr_statement] = STATE(198),
+    [sym_state_statement] = STATE(198),
+    [sym_mtu_statement] = STATE(198),
+    [sym_mac_statement] = STATE(198),
+    [sym_master_statement] = STATE(198),
+    [sym_shape_statement] = STATE(198),
+    [sym_htb_statement] = STATE(198),
+    [sym_class_statement] = STATE(198),
+    [sym_filter_statement] = STATE(198),
+    [sym_qdisc_statement] = STATE(198),
+    [sym_netem_statement] = STATE(198),
+    [sym_bpf_statement] = STATE(198),
+    [sym_xdp_statement] = STATE(198),
+    [sym_route_statement] = STATE(198),
+    [sym_rule_statement] = STATE(198),
+    [sym_forward_statement] = STATE(198),
+    [sym_sysctl_statement] = STATE(198),
+    [sym_firewall_statement] = STATE(198),
     [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -9240,54 +9186,56 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(182),
-    [sym_netns_statement] = STATE(182),
-    [sym_host_statement] = STATE(182),
-    [sym_table_statement] = STATE(182),
-    [sym_let_statement] = STATE(182),
-    [sym_for_statement] = STATE(182),
-    [sym_include_statement] = STATE(182),
-    [sym_expect_statement] = STATE(182),
-    [sym_veth_statement] = STATE(182),
-    [sym_bridge_statement] = STATE(182),
-    [sym_macvlan_statement] = STATE(182),
-    [sym_vxlan_statement] = STATE(182),
-    [sym_link_statement] = STATE(182),
-    [sym_addr_statement] = STATE(182),
-    [sym_state_statement] = STATE(182),
-    [sym_mtu_statement] = STATE(182),
-    [sym_mac_statement] = STATE(182),
-    [sym_master_statement] = STATE(182),
-    [sym_shape_statement] = STATE(182),
-    [sym_htb_statement] = STATE(182),
-    [sym_class_statement] = STATE(182),
-    [sym_filter_statement] = STATE(182),
-    [sym_netem_statement] = STATE(182),
-    [sym_bpf_statement] = STATE(182),
-    [sym_xdp_statement] = STATE(182),
-    [sym_route_statement] = STATE(182),
-    [sym_rule_statement] = STATE(182),
-    [sym_forward_statement] = STATE(182),
-    [sym_sysctl_statement] = STATE(182),
-    [sym_firewall_statement] = STATE(182),
+    [sym__statement] = STATE(195),
+    [sym_netns_statement] = STATE(195),
+    [sym_host_statement] = STATE(195),
+    [sym_table_statement] = STATE(195),
+    [sym_let_statement] = STATE(195),
+    [sym_for_statement] = STATE(195),
+    [sym_include_statement] = STATE(195),
+    [sym_expect_statement] = STATE(195),
+    [sym_veth_statement] = STATE(195),
+    [sym_bridge_statement] = STATE(195),
+    [sym_macvlan_statement] = STATE(195),
+    [sym_vxlan_statement] = STATE(195),
+    [sym_link_statement] = STATE(195),
+    [sym_addr_statement] = STATE(195),
+    [sym_state_statement] = STATE(195),
+    [sym_mtu_statement] = STATE(195),
+    [sym_mac_statement] = STATE(195),
+    [sym_master_statement] = STATE(195),
+    [sym_shape_statement] = STATE(195),
+    [sym_htb_statement] = STATE(195),
+    [sym_class_statement] = STATE(195),
+    [sym_filter_statement] = STATE(195),
+    [sym_qdisc_statement] = STATE(195),
+    [sym_netem_statement] = STATE(195),
+    [sym_bpf_statement] = STATE(195),
+    [sym_xdp_statement] = STATE(195),
+    [sym_route_statement] = STATE(195),
+    [sym_rule_statement] = STATE(195),
+    [sym_forward_statement] = STATE(195),
+    [sym_sysctl_statement] = STATE(195),
+    [sym_firewall_statement] = STATE(195),
     [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(67),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
-    [anon_sym_GT] = ACTIONS(67),
+    [ts_builtin_sym_end] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
+    [anon_sym_GT] = ACTIONS(69),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9310,123 +9258,55 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(390),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(179),
-    [sym_netns_statement] = STATE(179),
-    [sym_host_statement] = STATE(179),
-    [sym_table_statement] = STATE(179),
-    [sym_let_statement] = STATE(179),
-    [sym_for_statement] = STATE(179),
-    [sym_include_statement] = STATE(179),
-    [sym_expect_statement] = STATE(179),
-    [sym_veth_statement] = STATE(179),
-    [sym_bridge_statement] = STATE(179),
-    [sym_macvlan_statement] = STATE(179),
-    [sym_vxlan_statement] = STATE(179),
-    [sym_link_statement] = STATE(179),
-    [sym_addr_statement] = STATE(179),
-    [sym_state_statement] = STATE(179),
-    [sym_mtu_statement] = STATE(179),
-    [sym_mac_statement] = STATE(179),
-    [sym_master_statement] = STATE(179),
-    [sym_shape_statement] = STATE(179),
-    [sym_htb_statement] = STATE(179),
-    [sym_class_statement] = STATE(179),
-    [sym_filter_statement] = STATE(179),
-    [sym_netem_statement] = STATE(179),
-    [sym_bpf_statement] = STATE(179),
-    [sym_xdp_statement] = STATE(179),
-    [sym_route_statement] = STATE(179),
-    [sym_rule_statement] = STATE(179),
-    [sym_forward_statement] = STATE(179),
-    [sym_sysctl_statement] = STATE(179),
-    [sym_firewall_statement] = STATE(179),
-    [aux_sym__statements_repeat1] = STATE(2),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
-    [anon_sym_GT] = ACTIONS(71),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(4)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(293),
-    [sym_netns_statement] = STATE(293),
-    [sym_host_statement] = STATE(293),
-    [sym_table_statement] = STATE(293),
-    [sym_let_statement] = STATE(293),
-    [sym_for_statement] = STATE(293),
-    [sym_include_statement] = STATE(293),
-    [sym_expect_statement] = STATE(293),
-    [sym_veth_statement] = STATE(293),
-    [sym_bridge_statement] = STATE(293),
-    [sym_macvlan_statement] = STATE(293),
-    [sym_vxlan_statement] = STATE(293),
-    [sym_link_statement] = STATE(293),
-    [sym_addr_statement] = STATE(293),
-    [sym_state_statement] = STATE(293),
-    [sym_mtu_statement] = STATE(293),
-    [sym_mac_statement] = STATE(293),
-    [sym_master_statement] = STATE(293),
-    [sym_shape_statement] = STATE(293),
-    [sym_htb_statement] = STATE(293),
-    [sym_class_statement] = STATE(293),
-    [sym_filter_statement] = STATE(293),
-    [sym_netem_statement] = STATE(293),
-    [sym_bpf_statement] = STATE(293),
-    [sym_xdp_statement] = STATE(293),
-    [sym_route_statement] = STATE(293),
-    [sym_rule_statement] = STATE(293),
-    [sym_forward_statement] = STATE(293),
-    [sym_sysctl_statement] = STATE(293),
-    [sym_firewall_statement] = STATE(293),
+    [sym__statement] = STATE(324),
+    [sym_netns_statement] = STATE(324),
+    [sym_host_statement] = STATE(324),
+    [sym_table_statement] = STATE(324),
+    [sym_let_statement] = STATE(324),
+    [sym_for_statement] = STATE(324),
+    [sym_include_statement] = STATE(324),
+    [sym_expect_statement] = STATE(324),
+    [sym_veth_statement] = STATE(324),
+    [sym_bridge_statement] = STATE(324),
+    [sym_macvlan_statement] = STATE(324),
+    [sym_vxlan_statement] = STATE(324),
+    [sym_link_statement] = STATE(324),
+    [sym_addr_statement] = STATE(324),
+    [sym_state_statement] = STATE(324),
+    [sym_mtu_statement] = STATE(324),
+    [sym_mac_statement] = STATE(324),
+    [sym_master_statement] = STATE(324),
+    [sym_shape_statement] = STATE(324),
+    [sym_htb_statement] = STATE(324),
+    [sym_class_statement] = STATE(324),
+    [sym_filter_statement] = STATE(324),
+    [sym_qdisc_statement] = STATE(324),
+    [sym_netem_statement] = STATE(324),
+    [sym_bpf_statement] = STATE(324),
+    [sym_xdp_statement] = STATE(324),
+    [sym_route_statement] = STATE(324),
+    [sym_rule_statement] = STATE(324),
+    [sym_forward_statement] = STATE(324),
+    [sym_sysctl_statement] = STATE(324),
+    [sym_firewall_statement] = STATE(324),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9450,53 +9330,55 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(5)] = {
+  [STATE(4)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(293),
-    [sym_netns_statement] = STATE(293),
-    [sym_host_statement] = STATE(293),
-    [sym_table_statement] = STATE(293),
-    [sym_let_statement] = STATE(293),
-    [sym_for_statement] = STATE(293),
-    [sym_include_statement] = STATE(293),
-    [sym_expect_statement] = STATE(293),
-    [sym_veth_statement] = STATE(293),
-    [sym_bridge_statement] = STATE(293),
-    [sym_macvlan_statement] = STATE(293),
-    [sym_vxlan_statement] = STATE(293),
-    [sym_link_statement] = STATE(293),
-    [sym_addr_statement] = STATE(293),
-    [sym_state_statement] = STATE(293),
-    [sym_mtu_statement] = STATE(293),
-    [sym_mac_statement] = STATE(293),
-    [sym_master_statement] = STATE(293),
-    [sym_shape_statement] = STATE(293),
-    [sym_htb_statement] = STATE(293),
-    [sym_class_statement] = STATE(293),
-    [sym_filter_statement] = STATE(293),
-    [sym_netem_statement] = STATE(293),
-    [sym_bpf_statement] = STATE(293),
-    [sym_xdp_statement] = STATE(293),
-    [sym_route_statement] = STATE(293),
-    [sym_rule_statement] = STATE(293),
-    [sym_forward_statement] = STATE(293),
-    [sym_sysctl_statement] = STATE(293),
-    [sym_firewall_statement] = STATE(293),
+    [sym__statement] = STATE(324),
+    [sym_netns_statement] = STATE(324),
+    [sym_host_statement] = STATE(324),
+    [sym_table_statement] = STATE(324),
+    [sym_let_statement] = STATE(324),
+    [sym_for_statement] = STATE(324),
+    [sym_include_statement] = STATE(324),
+    [sym_expect_statement] = STATE(324),
+    [sym_veth_statement] = STATE(324),
+    [sym_bridge_statement] = STATE(324),
+    [sym_macvlan_statement] = STATE(324),
+    [sym_vxlan_statement] = STATE(324),
+    [sym_link_statement] = STATE(324),
+    [sym_addr_statement] = STATE(324),
+    [sym_state_statement] = STATE(324),
+    [sym_mtu_statement] = STATE(324),
+    [sym_mac_statement] = STATE(324),
+    [sym_master_statement] = STATE(324),
+    [sym_shape_statement] = STATE(324),
+    [sym_htb_statement] = STATE(324),
+    [sym_class_statement] = STATE(324),
+    [sym_filter_statement] = STATE(324),
+    [sym_qdisc_statement] = STATE(324),
+    [sym_netem_statement] = STATE(324),
+    [sym_bpf_statement] = STATE(324),
+    [sym_xdp_statement] = STATE(324),
+    [sym_route_statement] = STATE(324),
+    [sym_rule_statement] = STATE(324),
+    [sym_forward_statement] = STATE(324),
+    [sym_sysctl_statement] = STATE(324),
+    [sym_firewall_statement] = STATE(324),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9520,53 +9402,55 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(6)] = {
+  [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(293),
-    [sym_netns_statement] = STATE(293),
-    [sym_host_statement] = STATE(293),
-    [sym_table_statement] = STATE(293),
-    [sym_let_statement] = STATE(293),
-    [sym_for_statement] = STATE(293),
-    [sym_include_statement] = STATE(293),
-    [sym_expect_statement] = STATE(293),
-    [sym_veth_statement] = STATE(293),
-    [sym_bridge_statement] = STATE(293),
-    [sym_macvlan_statement] = STATE(293),
-    [sym_vxlan_statement] = STATE(293),
-    [sym_link_statement] = STATE(293),
-    [sym_addr_statement] = STATE(293),
-    [sym_state_statement] = STATE(293),
-    [sym_mtu_statement] = STATE(293),
-    [sym_mac_statement] = STATE(293),
-    [sym_master_statement] = STATE(293),
-    [sym_shape_statement] = STATE(293),
-    [sym_htb_statement] = STATE(293),
-    [sym_class_statement] = STATE(293),
-    [sym_filter_statement] = STATE(293),
-    [sym_netem_statement] = STATE(293),
-    [sym_bpf_statement] = STATE(293),
-    [sym_xdp_statement] = STATE(293),
-    [sym_route_statement] = STATE(293),
-    [sym_rule_statement] = STATE(293),
-    [sym_forward_statement] = STATE(293),
-    [sym_sysctl_statement] = STATE(293),
-    [sym_firewall_statement] = STATE(293),
+    [sym__statement] = STATE(324),
+    [sym_netns_statement] = STATE(324),
+    [sym_host_statement] = STATE(324),
+    [sym_table_statement] = STATE(324),
+    [sym_let_statement] = STATE(324),
+    [sym_for_statement] = STATE(324),
+    [sym_include_statement] = STATE(324),
+    [sym_expect_statement] = STATE(324),
+    [sym_veth_statement] = STATE(324),
+    [sym_bridge_statement] = STATE(324),
+    [sym_macvlan_statement] = STATE(324),
+    [sym_vxlan_statement] = STATE(324),
+    [sym_link_statement] = STATE(324),
+    [sym_addr_statement] = STATE(324),
+    [sym_state_statement] = STATE(324),
+    [sym_mtu_statement] = STATE(324),
+    [sym_mac_statement] = STATE(324),
+    [sym_master_statement] = STATE(324),
+    [sym_shape_statement] = STATE(324),
+    [sym_htb_statement] = STATE(324),
+    [sym_class_statement] = STATE(324),
+    [sym_filter_statement] = STATE(324),
+    [sym_qdisc_statement] = STATE(324),
+    [sym_netem_statement] = STATE(324),
+    [sym_bpf_statement] = STATE(324),
+    [sym_xdp_statement] = STATE(324),
+    [sym_route_statement] = STATE(324),
+    [sym_rule_statement] = STATE(324),
+    [sym_forward_statement] = STATE(324),
+    [sym_sysctl_statement] = STATE(324),
+    [sym_firewall_statement] = STATE(324),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9590,52 +9474,56 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(7)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(293),
-    [sym_netns_statement] = STATE(293),
-    [sym_host_statement] = STATE(293),
-    [sym_table_statement] = STATE(293),
-    [sym_let_statement] = STATE(293),
-    [sym_for_statement] = STATE(293),
-    [sym_include_statement] = STATE(293),
-    [sym_expect_statement] = STATE(293),
-    [sym_veth_statement] = STATE(293),
-    [sym_bridge_statement] = STATE(293),
-    [sym_macvlan_statement] = STATE(293),
-    [sym_vxlan_statement] = STATE(293),
-    [sym_link_statement] = STATE(293),
-    [sym_addr_statement] = STATE(293),
-    [sym_state_statement] = STATE(293),
-    [sym_mtu_statement] = STATE(293),
-    [sym_mac_statement] = STATE(293),
-    [sym_master_statement] = STATE(293),
-    [sym_shape_statement] = STATE(293),
-    [sym_htb_statement] = STATE(293),
-    [sym_class_statement] = STATE(293),
-    [sym_filter_statement] = STATE(293),
-    [sym_netem_statement] = STATE(293),
-    [sym_bpf_statement] = STATE(293),
-    [sym_xdp_statement] = STATE(293),
-    [sym_route_statement] = STATE(293),
-    [sym_rule_statement] = STATE(293),
-    [sym_forward_statement] = STATE(293),
-    [sym_sysctl_statement] = STATE(293),
-    [sym_firewall_statement] = STATE(293),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [anon_sym_SEMI] = ACTIONS(69),
-    [sym__newline] = ACTIONS(69),
+  [STATE(6)] = {
+    [sym__statements] = STATE(390),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(198),
+    [sym_netns_statement] = STATE(198),
+    [sym_host_statement] = STATE(198),
+    [sym_table_statement] = STATE(198),
+    [sym_let_statement] = STATE(198),
+    [sym_for_statement] = STATE(198),
+    [sym_include_statement] = STATE(198),
+    [sym_expect_statement] = STATE(198),
+    [sym_veth_statement] = STATE(198),
+    [sym_bridge_statement] = STATE(198),
+    [sym_macvlan_statement] = STATE(198),
+    [sym_vxlan_statement] = STATE(198),
+    [sym_link_statement] = STATE(198),
+    [sym_addr_statement] = STATE(198),
+    [sym_state_statement] = STATE(198),
+    [sym_mtu_statement] = STATE(198),
+    [sym_mac_statement] = STATE(198),
+    [sym_master_statement] = STATE(198),
+    [sym_shape_statement] = STATE(198),
+    [sym_htb_statement] = STATE(198),
+    [sym_class_statement] = STATE(198),
+    [sym_filter_statement] = STATE(198),
+    [sym_qdisc_statement] = STATE(198),
+    [sym_netem_statement] = STATE(198),
+    [sym_bpf_statement] = STATE(198),
+    [sym_xdp_statement] = STATE(198),
+    [sym_route_statement] = STATE(198),
+    [sym_rule_statement] = STATE(198),
+    [sym_forward_statement] = STATE(198),
+    [sym_sysctl_statement] = STATE(198),
+    [sym_firewall_statement] = STATE(198),
+    [aux_sym__statements_repeat1] = STATE(2),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9658,14 +9546,85 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_htb] = ACTIONS(45),
     [anon_sym_class] = ACTIONS(47),
     [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(7)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(324),
+    [sym_netns_statement] = STATE(324),
+    [sym_host_statement] = STATE(324),
+    [sym_table_statement] = STATE(324),
+    [sym_let_statement] = STATE(324),
+    [sym_for_statement] = STATE(324),
+    [sym_include_statement] = STATE(324),
+    [sym_expect_statement] = STATE(324),
+    [sym_veth_statement] = STATE(324),
+    [sym_bridge_statement] = STATE(324),
+    [sym_macvlan_statement] = STATE(324),
+    [sym_vxlan_statement] = STATE(324),
+    [sym_link_statement] = STATE(324),
+    [sym_addr_statement] = STATE(324),
+    [sym_state_statement] = STATE(324),
+    [sym_mtu_statement] = STATE(324),
+    [sym_mac_statement] = STATE(324),
+    [sym_master_statement] = STATE(324),
+    [sym_shape_statement] = STATE(324),
+    [sym_htb_statement] = STATE(324),
+    [sym_class_statement] = STATE(324),
+    [sym_filter_statement] = STATE(324),
+    [sym_qdisc_statement] = STATE(324),
+    [sym_netem_statement] = STATE(324),
+    [sym_bpf_statement] = STATE(324),
+    [sym_xdp_statement] = STATE(324),
+    [sym_route_statement] = STATE(324),
+    [sym_rule_statement] = STATE(324),
+    [sym_forward_statement] = STATE(324),
+    [sym_sysctl_statement] = STATE(324),
+    [sym_firewall_statement] = STATE(324),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [anon_sym_SEMI] = ACTIONS(71),
+    [sym__newline] = ACTIONS(71),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_macvlan] = ACTIONS(27),
+    [anon_sym_vxlan] = ACTIONS(29),
+    [anon_sym_link] = ACTIONS(31),
+    [anon_sym_addr] = ACTIONS(33),
+    [anon_sym_up] = ACTIONS(35),
+    [anon_sym_down] = ACTIONS(35),
+    [anon_sym_mtu] = ACTIONS(37),
+    [anon_sym_mac] = ACTIONS(39),
+    [anon_sym_master] = ACTIONS(41),
+    [anon_sym_shape] = ACTIONS(43),
+    [anon_sym_htb] = ACTIONS(45),
+    [anon_sym_class] = ACTIONS(47),
+    [anon_sym_filter] = ACTIONS(49),
+    [anon_sym_qdisc] = ACTIONS(51),
+    [anon_sym_netem] = ACTIONS(53),
+    [anon_sym_bpf] = ACTIONS(55),
+    [anon_sym_xdp] = ACTIONS(57),
+    [anon_sym_route] = ACTIONS(59),
+    [anon_sym_rule] = ACTIONS(61),
+    [anon_sym_forward] = ACTIONS(63),
+    [anon_sym_sysctl] = ACTIONS(65),
+    [anon_sym_firewall] = ACTIONS(67),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
@@ -9676,12 +9635,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 4,
+    ACTIONS(83), 4,
       anon_sym_prio,
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(79), 55,
+    ACTIONS(81), 55,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9741,11 +9700,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 3,
+    ACTIONS(87), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(83), 48,
+    ACTIONS(85), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9798,17 +9757,17 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 2,
+    ACTIONS(91), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(92), 3,
+    ACTIONS(94), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(87), 38,
+    ACTIONS(89), 39,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -9830,6 +9789,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_shape,
       anon_sym_htb,
       anon_sym_filter,
+      anon_sym_qdisc,
       anon_sym_netem,
       anon_sym_bpf,
       anon_sym_xdp,
@@ -9847,14 +9807,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [186] = 3,
+  [187] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(96), 2,
+    ACTIONS(98), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(94), 40,
+    ACTIONS(96), 40,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9895,16 +9855,64 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [237] = 4,
-    ACTIONS(102), 1,
+  [238] = 4,
+    ACTIONS(104), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(102), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(100), 38,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [290] = 4,
+    ACTIONS(110), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(100), 2,
+    ACTIONS(108), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(98), 38,
+    ACTIONS(106), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9943,16 +9951,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [289] = 4,
-    ACTIONS(108), 1,
+  [342] = 4,
+    ACTIONS(116), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(106), 2,
+    ACTIONS(114), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(104), 38,
+    ACTIONS(112), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9991,16 +9999,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [341] = 4,
-    ACTIONS(114), 1,
+  [394] = 4,
+    ACTIONS(122), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(112), 2,
+    ACTIONS(120), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(110), 38,
+    ACTIONS(118), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10039,16 +10047,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [393] = 4,
-    ACTIONS(120), 1,
-      anon_sym_SLASH2,
+  [446] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(118), 2,
+    ACTIONS(126), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 38,
+    ACTIONS(124), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10087,14 +10093,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [445] = 3,
+  [495] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(124), 2,
+    ACTIONS(130), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 38,
+    ACTIONS(128), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10133,14 +10139,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [494] = 3,
+  [544] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(128), 2,
+    ACTIONS(134), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(126), 38,
+    ACTIONS(132), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10179,60 +10185,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [543] = 3,
+  [593] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(132), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(130), 38,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [592] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(136), 2,
+    ACTIONS(138), 2,
       anon_sym_LT,
       anon_sym_to,
-    ACTIONS(134), 33,
+    ACTIONS(136), 33,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10266,37 +10226,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [636] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(138), 25,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [668] = 2,
+  [637] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10326,7 +10256,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [700] = 3,
+  [669] = 3,
     ACTIONS(144), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10357,26 +10287,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [734] = 7,
-    ACTIONS(150), 1,
-      anon_sym_DOT,
+  [703] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(146), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [735] = 7,
     ACTIONS(152), 1,
+      anon_sym_DOT,
+    ACTIONS(155), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(154), 1,
+    ACTIONS(158), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(23), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(146), 4,
+    ACTIONS(148), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(148), 15,
+    ACTIONS(150), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10392,47 +10352,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [776] = 7,
-    ACTIONS(154), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(160), 1,
+  [777] = 7,
+    ACTIONS(165), 1,
       anon_sym_DOT,
-    ACTIONS(162), 1,
+    ACTIONS(167), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(158), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [818] = 7,
-    ACTIONS(168), 1,
-      anon_sym_DOT,
-    ACTIONS(171), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(174), 1,
+    ACTIONS(169), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10441,12 +10366,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(164), 4,
+    ACTIONS(161), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(166), 15,
+    ACTIONS(163), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10462,13 +10387,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [860] = 3,
-    ACTIONS(179), 1,
+  [819] = 7,
+    ACTIONS(169), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(175), 1,
+      anon_sym_DOT,
+    ACTIONS(177), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(23), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(171), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(173), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [861] = 3,
+    ACTIONS(181), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(177), 23,
+    ACTIONS(179), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10492,18 +10452,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [893] = 3,
+  [894] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 6,
+    ACTIONS(81), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(81), 16,
+    ACTIONS(83), 16,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10520,18 +10480,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [924] = 3,
+  [925] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 6,
+    ACTIONS(85), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(85), 16,
+    ACTIONS(87), 16,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10548,126 +10508,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [955] = 13,
-    ACTIONS(187), 1,
+  [956] = 13,
+    ACTIONS(191), 1,
       anon_sym_from,
-    ACTIONS(189), 1,
+    ACTIONS(194), 1,
       anon_sym_to,
-    ACTIONS(193), 1,
+    ACTIONS(200), 1,
       anon_sym_fwmark,
-    ACTIONS(195), 1,
+    ACTIONS(203), 1,
       anon_sym_uidrange,
-    ACTIONS(199), 1,
-      anon_sym_ipproto,
-    STATE(30), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(185), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(191), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(181), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(197), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1005] = 13,
     ACTIONS(209), 1,
-      anon_sym_from,
-    ACTIONS(212), 1,
-      anon_sym_to,
-    ACTIONS(218), 1,
-      anon_sym_fwmark,
-    ACTIONS(221), 1,
-      anon_sym_uidrange,
-    ACTIONS(227), 1,
-      anon_sym_ipproto,
-    STATE(30), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(203), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(206), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(215), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(201), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(224), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1055] = 13,
-    ACTIONS(187), 1,
-      anon_sym_from,
-    ACTIONS(189), 1,
-      anon_sym_to,
-    ACTIONS(193), 1,
-      anon_sym_fwmark,
-    ACTIONS(195), 1,
-      anon_sym_uidrange,
-    ACTIONS(199), 1,
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(37), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
+    ACTIONS(185), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(185), 2,
+    ACTIONS(188), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(191), 2,
+    ACTIONS(197), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(197), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(230), 4,
+    ACTIONS(183), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1105] = 4,
-    ACTIONS(234), 1,
+    ACTIONS(206), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1006] = 13,
+    ACTIONS(218), 1,
+      anon_sym_from,
+    ACTIONS(220), 1,
       anon_sym_to,
+    ACTIONS(224), 1,
+      anon_sym_fwmark,
+    ACTIONS(226), 1,
+      anon_sym_uidrange,
+    ACTIONS(230), 1,
+      anon_sym_ipproto,
+    STATE(29), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(37), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(216), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(222), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(212), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(228), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1056] = 13,
+    ACTIONS(218), 1,
+      anon_sym_from,
+    ACTIONS(220), 1,
+      anon_sym_to,
+    ACTIONS(224), 1,
+      anon_sym_fwmark,
+    ACTIONS(226), 1,
+      anon_sym_uidrange,
+    ACTIONS(230), 1,
+      anon_sym_ipproto,
+    STATE(30), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(37), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(216), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(222), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(228), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(232), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1106] = 4,
     ACTIONS(236), 1,
+      anon_sym_to,
+    ACTIONS(238), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(232), 18,
+    ACTIONS(234), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10686,15 +10646,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1136] = 4,
-    ACTIONS(234), 1,
-      anon_sym_to,
+  [1137] = 4,
     ACTIONS(236), 1,
+      anon_sym_to,
+    ACTIONS(238), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(232), 18,
+    ACTIONS(234), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10713,13 +10673,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1167] = 3,
-    ACTIONS(240), 1,
+  [1168] = 3,
+    ACTIONS(242), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(240), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10738,101 +10698,101 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1195] = 3,
+  [1196] = 12,
     ACTIONS(244), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(242), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1223] = 3,
-    ACTIONS(248), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(246), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1251] = 12,
-    ACTIONS(250), 1,
       sym_identifier,
-    ACTIONS(252), 1,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(254), 1,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(258), 1,
+    ACTIONS(252), 1,
       sym_integer,
-    ACTIONS(262), 1,
+    ACTIONS(256), 1,
       sym_size,
-    ACTIONS(264), 1,
+    ACTIONS(258), 1,
       aux_sym_ipv6_address_token1,
-    STATE(392), 1,
+    STATE(406), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(260), 3,
+    ACTIONS(254), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(302), 3,
+    STATE(352), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(134), 5,
+    STATE(138), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1297] = 7,
+  [1242] = 3,
+    ACTIONS(262), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(260), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1270] = 3,
     ACTIONS(266), 1,
-      anon_sym_DOT,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(264), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1298] = 7,
     ACTIONS(268), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DOT,
     ACTIONS(270), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(272), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(146), 3,
+    ACTIONS(161), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -10840,7 +10800,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 10,
+    ACTIONS(163), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10851,25 +10811,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1333] = 7,
-    ACTIONS(270), 1,
-      anon_sym_LBRACE2,
+  [1334] = 7,
     ACTIONS(272), 1,
-      anon_sym_DOT,
+      anon_sym_LBRACE2,
     ACTIONS(274), 1,
+      anon_sym_DOT,
+    ACTIONS(276), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 3,
+    ACTIONS(171), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(41), 3,
+    STATE(40), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(158), 10,
+    ACTIONS(173), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10880,13 +10840,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1369] = 3,
-    ACTIONS(234), 1,
+  [1370] = 7,
+    ACTIONS(278), 1,
+      anon_sym_DOT,
+    ACTIONS(281), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(284), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(40), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(150), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1406] = 3,
+    ACTIONS(236), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(232), 18,
+    ACTIONS(234), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10905,40 +10894,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1397] = 7,
-    ACTIONS(276), 1,
-      anon_sym_DOT,
-    ACTIONS(279), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(282), 1,
-      anon_sym_LBRACE2,
+  [1434] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(164), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1433] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(285), 17,
+    ACTIONS(287), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10956,147 +10916,147 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1457] = 7,
-    ACTIONS(287), 1,
-      anon_sym_DOT,
+  [1458] = 7,
     ACTIONS(289), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DOT,
     ACTIONS(291), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(293), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 3,
+    STATE(48), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
+    ACTIONS(161), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(158), 6,
+    ACTIONS(163), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1491] = 7,
-    ACTIONS(293), 1,
+  [1492] = 7,
+    ACTIONS(295), 1,
       anon_sym_DOT,
-    ACTIONS(296), 1,
+    ACTIONS(297), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(299), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(164), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(166), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1525] = 7,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(302), 1,
-      anon_sym_DOT,
-    ACTIONS(304), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(148), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1559] = 7,
-    ACTIONS(306), 1,
-      anon_sym_DOT,
-    ACTIONS(308), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(310), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(158), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1593] = 7,
-    ACTIONS(312), 1,
-      anon_sym_DOT,
-    ACTIONS(315), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(318), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(47), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(164), 5,
+    ACTIONS(161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(163), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1526] = 7,
+    ACTIONS(301), 1,
+      anon_sym_DOT,
+    ACTIONS(304), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(307), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(150), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1560] = 7,
+    ACTIONS(310), 1,
+      anon_sym_DOT,
+    ACTIONS(313), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(316), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(166), 6,
+    ACTIONS(150), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1627] = 7,
-    ACTIONS(310), 1,
+  [1594] = 7,
+    ACTIONS(299), 1,
       anon_sym_LBRACE2,
-    ACTIONS(321), 1,
+    ACTIONS(319), 1,
       anon_sym_DOT,
+    ACTIONS(321), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(171), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(173), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1628] = 7,
+    ACTIONS(293), 1,
+      anon_sym_LBRACE2,
     ACTIONS(323), 1,
+      anon_sym_DOT,
+    ACTIONS(325), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11105,30 +11065,30 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(146), 4,
+    ACTIONS(171), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(148), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
+    ACTIONS(173), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [1661] = 3,
+      anon_sym_port,
+  [1662] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 5,
+    ACTIONS(81), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(85), 11,
+    ACTIONS(83), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -11140,43 +11100,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1686] = 11,
-    ACTIONS(325), 1,
-      anon_sym_GT,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    STATE(69), 1,
-      sym_firewall_action,
-    STATE(217), 1,
-      sym_firewall_rule,
+  [1687] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(85), 5,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1727] = 3,
-    ACTIONS(339), 1,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [1712] = 3,
+    ACTIONS(329), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(337), 15,
+    ACTIONS(327), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11192,207 +11144,165 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1752] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
+  [1737] = 11,
     ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
+      anon_sym_GT,
     ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    STATE(67), 1,
+      sym_firewall_action,
+    STATE(213), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(71), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1778] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
       anon_sym_dnat,
     ACTIONS(343), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(67), 1,
       sym_firewall_action,
-    STATE(254), 1,
+    STATE(362), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(341), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(50), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
+    ACTIONS(333), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1793] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
+  [1819] = 11,
     ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
       anon_sym_dnat,
     ACTIONS(345), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(67), 1,
       sym_firewall_action,
-    STATE(367), 1,
+    STATE(362), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
+    ACTIONS(333), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1834] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
+  [1860] = 11,
     ACTIONS(335), 1,
-      anon_sym_dnat,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(69), 1,
-      sym_firewall_action,
-    STATE(367), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(69), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1875] = 11,
-    ACTIONS(329), 1,
       anon_sym_mark,
-    ACTIONS(331), 1,
+    ACTIONS(337), 1,
       anon_sym_classify,
-    ACTIONS(333), 1,
+    ACTIONS(339), 1,
       anon_sym_snat,
-    ACTIONS(335), 1,
+    ACTIONS(341), 1,
       anon_sym_dnat,
     ACTIONS(349), 1,
       anon_sym_GT,
-    STATE(69), 1,
+    STATE(67), 1,
       sym_firewall_action,
-    STATE(367), 1,
+    STATE(257), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(347), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
+    STATE(52), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
+    ACTIONS(333), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1916] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [1941] = 4,
-    ACTIONS(353), 1,
-      anon_sym_COMMA,
-    STATE(59), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(351), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1967] = 10,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
+  [1901] = 11,
     ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
       anon_sym_dnat,
-    STATE(69), 1,
+    ACTIONS(351), 1,
+      anon_sym_GT,
+    STATE(67), 1,
       sym_firewall_action,
-    STATE(367), 1,
+    STATE(362), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(71), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
+    ACTIONS(333), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2005] = 4,
-    ACTIONS(353), 1,
+  [1942] = 4,
+    ACTIONS(355), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(60), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(355), 13,
+    ACTIONS(353), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11406,7 +11316,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2031] = 10,
+  [1968] = 10,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    STATE(67), 1,
+      sym_firewall_action,
+    STATE(362), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(71), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2006] = 10,
     ACTIONS(359), 1,
       anon_sym_LT,
     ACTIONS(361), 1,
@@ -11415,14 +11353,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(367), 1,
       anon_sym_port,
-    STATE(114), 1,
+    STATE(115), 1,
       sym__dev_opt,
-    STATE(314), 1,
+    STATE(287), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 2,
+    STATE(76), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(363), 3,
@@ -11434,10 +11372,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2069] = 4,
+  [2044] = 4,
     ACTIONS(371), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(60), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11456,7 +11394,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2095] = 10,
+  [2070] = 4,
+    ACTIONS(355), 1,
+      anon_sym_COMMA,
+    STATE(57), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2096] = 10,
     ACTIONS(359), 1,
       anon_sym_LT,
     ACTIONS(361), 1,
@@ -11465,90 +11425,211 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(367), 1,
       anon_sym_port,
-    STATE(114), 1,
+    STATE(115), 1,
       sym__dev_opt,
-    STATE(317), 1,
+    STATE(322), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(59), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(363), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(374), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2133] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(382), 1,
-      anon_sym_onlink,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(115), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
     ACTIONS(376), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2170] = 10,
-    ACTIONS(388), 1,
-      anon_sym_proto,
-    ACTIONS(400), 1,
-      anon_sym_mark,
-    ACTIONS(403), 1,
-      anon_sym_ct,
-    ACTIONS(406), 1,
-      anon_sym_counter,
+  [2134] = 10,
+    ACTIONS(382), 1,
+      anon_sym_metric,
+    ACTIONS(384), 1,
+      anon_sym_onlink,
+    ACTIONS(386), 1,
+      anon_sym_dev,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(112), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(380), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(378), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2171] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(399), 1,
+      anon_sym_onlink,
+    ACTIONS(402), 1,
+      anon_sym_dev,
     STATE(64), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(112), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(390), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(393), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(388), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2208] = 10,
+    ACTIONS(382), 1,
+      anon_sym_metric,
+    ACTIONS(386), 1,
+      anon_sym_dev,
+    ACTIONS(407), 1,
+      anon_sym_onlink,
+    STATE(64), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(112), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(380), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(405), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2245] = 10,
+    ACTIONS(382), 1,
+      anon_sym_metric,
+    ACTIONS(386), 1,
+      anon_sym_dev,
+    ACTIONS(407), 1,
+      anon_sym_onlink,
+    STATE(64), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(112), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(380), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(409), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2282] = 10,
+    ACTIONS(413), 1,
+      anon_sym_proto,
+    ACTIONS(421), 1,
+      anon_sym_mark,
+    ACTIONS(423), 1,
+      anon_sym_ct,
+    ACTIONS(425), 1,
+      anon_sym_counter,
+    STATE(71), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(391), 2,
+    ACTIONS(415), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(394), 2,
+    ACTIONS(417), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(397), 2,
+    ACTIONS(419), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(386), 3,
+    ACTIONS(411), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2207] = 4,
-    ACTIONS(411), 1,
+  [2319] = 3,
+    ACTIONS(429), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 3,
+    ACTIONS(427), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2342] = 3,
+    ACTIONS(433), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(431), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2365] = 4,
+    ACTIONS(433), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(435), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(409), 10,
+    ACTIONS(431), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11559,57 +11640,145 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_RBRACE,
       anon_sym_RPAREN,
       anon_sym_PLUS,
-  [2232] = 8,
-    ACTIONS(417), 1,
-      anon_sym_id,
+  [2390] = 10,
+    ACTIONS(413), 1,
+      anon_sym_proto,
+    ACTIONS(421), 1,
+      anon_sym_mark,
     ACTIONS(423), 1,
+      anon_sym_ct,
+    ACTIONS(439), 1,
+      anon_sym_counter,
+    STATE(75), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(415), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(417), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(419), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(437), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2427] = 3,
+    ACTIONS(441), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2450] = 3,
+    ACTIONS(445), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(443), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2473] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(447), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2494] = 10,
+    ACTIONS(451), 1,
+      anon_sym_proto,
+    ACTIONS(463), 1,
+      anon_sym_mark,
+    ACTIONS(466), 1,
+      anon_sym_ct,
+    ACTIONS(469), 1,
+      anon_sym_counter,
+    STATE(75), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(454), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(457), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(460), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(449), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2531] = 8,
+    ACTIONS(474), 1,
+      anon_sym_id,
+    ACTIONS(480), 1,
       anon_sym_dev,
-    ACTIONS(426), 1,
+    ACTIONS(483), 1,
       anon_sym_port,
-    STATE(114), 1,
+    STATE(115), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 2,
+    STATE(76), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(420), 3,
+    ACTIONS(477), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(415), 5,
+    ACTIONS(472), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2265] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(435), 1,
-      anon_sym_prio,
-    STATE(70), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(341), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(433), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(429), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(431), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2298] = 2,
+  [2564] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11628,211 +11797,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2319] = 10,
-    ACTIONS(439), 1,
-      anon_sym_proto,
-    ACTIONS(447), 1,
-      anon_sym_mark,
-    ACTIONS(449), 1,
-      anon_sym_ct,
-    ACTIONS(451), 1,
-      anon_sym_counter,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(441), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(443), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(445), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(437), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2356] = 8,
+  [2585] = 8,
     ACTIONS(359), 1,
       anon_sym_LT,
-    ACTIONS(435), 1,
+    ACTIONS(492), 1,
       anon_sym_prio,
-    STATE(91), 1,
+    STATE(97), 1,
       aux_sym_class_statement_repeat1,
-    STATE(319), 1,
+    STATE(302), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(433), 2,
+    ACTIONS(490), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(431), 4,
+    ACTIONS(486), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(488), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(453), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2389] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(457), 1,
-      anon_sym_onlink,
-    STATE(83), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(115), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
+  [2618] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(455), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2426] = 10,
-    ACTIONS(439), 1,
-      anon_sym_proto,
-    ACTIONS(447), 1,
-      anon_sym_mark,
-    ACTIONS(449), 1,
-      anon_sym_ct,
-    ACTIONS(461), 1,
-      anon_sym_counter,
-    STATE(64), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(441), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(443), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(445), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(459), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2463] = 3,
-    ACTIONS(465), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(463), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2486] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(469), 1,
-      anon_sym_onlink,
-    STATE(84), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(115), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(467), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2523] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
     ACTIONS(81), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2546] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(457), 1,
-      anon_sym_onlink,
-    STATE(83), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(115), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(471), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2583] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11840,7 +11834,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(85), 7,
+    ACTIONS(83), 7,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
@@ -11848,285 +11842,233 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2606] = 10,
-    ACTIONS(380), 1,
+  [2641] = 10,
+    ACTIONS(382), 1,
       anon_sym_metric,
-    ACTIONS(384), 1,
+    ACTIONS(386), 1,
       anon_sym_dev,
-    ACTIONS(475), 1,
+    ACTIONS(407), 1,
       anon_sym_onlink,
-    STATE(71), 1,
+    STATE(64), 1,
       aux_sym_route_statement_repeat1,
-    STATE(115), 1,
+    STATE(111), 1,
       sym__table_opt,
-    STATE(117), 1,
+    STATE(112), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
+    ACTIONS(214), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(380), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(473), 4,
+    ACTIONS(494), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2643] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(457), 1,
-      anon_sym_onlink,
-    STATE(83), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(115), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
+  [2678] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(477), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2680] = 3,
-    ACTIONS(479), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(351), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2703] = 3,
-    ACTIONS(483), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(481), 13,
+    ACTIONS(85), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2726] = 3,
-    ACTIONS(479), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(351), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2749] = 10,
-    ACTIONS(493), 1,
-      anon_sym_metric,
-    ACTIONS(496), 1,
-      anon_sym_onlink,
-    ACTIONS(499), 1,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-    STATE(83), 1,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2701] = 10,
+    ACTIONS(382), 1,
+      anon_sym_metric,
+    ACTIONS(386), 1,
+      anon_sym_dev,
+    ACTIONS(498), 1,
+      anon_sym_onlink,
+    STATE(66), 1,
       aux_sym_route_statement_repeat1,
-    STATE(115), 1,
+    STATE(111), 1,
       sym__table_opt,
-    STATE(117), 1,
+    STATE(112), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(487), 2,
+    ACTIONS(214), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(490), 2,
+    ACTIONS(380), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(485), 4,
+    ACTIONS(496), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2786] = 10,
-    ACTIONS(380), 1,
+  [2738] = 10,
+    ACTIONS(382), 1,
       anon_sym_metric,
-    ACTIONS(384), 1,
+    ACTIONS(386), 1,
       anon_sym_dev,
-    ACTIONS(457), 1,
+    ACTIONS(407), 1,
       anon_sym_onlink,
-    STATE(83), 1,
+    STATE(64), 1,
       aux_sym_route_statement_repeat1,
-    STATE(115), 1,
+    STATE(111), 1,
       sym__table_opt,
-    STATE(117), 1,
+    STATE(112), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
+    ACTIONS(214), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(380), 2,
       anon_sym_src,
       anon_sym_via,
+    ACTIONS(500), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2775] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(492), 1,
+      anon_sym_prio,
+    STATE(78), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(286), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(490), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(488), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
     ACTIONS(502), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2823] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
+  [2808] = 10,
+    ACTIONS(382), 1,
       anon_sym_metric,
-      anon_sym_onlink,
+    ACTIONS(386), 1,
       anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2846] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(85), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
+    ACTIONS(506), 1,
       anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2869] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(504), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2890] = 3,
-    ACTIONS(411), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(409), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2913] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(508), 1,
-      anon_sym_onlink,
-    STATE(79), 1,
+    STATE(80), 1,
       aux_sym_route_statement_repeat1,
-    STATE(115), 1,
+    STATE(111), 1,
       sym__table_opt,
-    STATE(117), 1,
+    STATE(112), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(183), 2,
+    ACTIONS(214), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(380), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(506), 4,
+    ACTIONS(504), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2950] = 2,
+  [2845] = 10,
+    ACTIONS(382), 1,
+      anon_sym_metric,
+    ACTIONS(386), 1,
+      anon_sym_dev,
+    ACTIONS(510), 1,
+      anon_sym_onlink,
+    STATE(83), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(112), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(510), 13,
+    ACTIONS(214), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(380), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(508), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2882] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(83), 8,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2905] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 8,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2928] = 3,
+    ACTIONS(441), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12140,179 +12082,334 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2970] = 6,
-    ACTIONS(520), 1,
+  [2951] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(374), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2971] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(512), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2991] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(514), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3011] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(516), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3031] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(518), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3051] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(520), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3071] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(522), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3091] = 6,
+    ACTIONS(532), 1,
       anon_sym_prio,
-    STATE(91), 1,
+    STATE(97), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(517), 2,
+    ACTIONS(529), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(514), 4,
+    ACTIONS(526), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(512), 5,
+    ACTIONS(524), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2998] = 2,
+  [3119] = 8,
+    ACTIONS(535), 1,
+      anon_sym_DOT,
+    ACTIONS(538), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    STATE(108), 1,
+      aux_sym__if_name_repeat1,
+    STATE(114), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(523), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3018] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(525), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(351), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3058] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(527), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3078] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(529), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3098] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(531), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3118] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 12,
+    STATE(175), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(161), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3137] = 6,
-    ACTIONS(166), 1,
-      anon_sym_LT,
-    ACTIONS(536), 1,
+  [3150] = 7,
+    ACTIONS(163), 1,
+      anon_sym_mode,
+    ACTIONS(542), 1,
+      anon_sym_DOT,
+    ACTIONS(544), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(546), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(533), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(99), 3,
+    STATE(103), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(164), 5,
+    ACTIONS(161), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3179] = 7,
+    ACTIONS(550), 1,
+      anon_sym_LBRACE,
+    ACTIONS(553), 1,
+      sym_integer,
+    ACTIONS(556), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(548), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(100), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3208] = 6,
+    ACTIONS(150), 1,
+      anon_sym_LT,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(559), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(101), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3164] = 2,
+  [3235] = 7,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(539), 12,
+    ACTIONS(565), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(100), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3264] = 7,
+    ACTIONS(173), 1,
+      anon_sym_mode,
+    ACTIONS(546), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(573), 1,
+      anon_sym_DOT,
+    ACTIONS(575), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(171), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3293] = 7,
+    ACTIONS(150), 1,
+      anon_sym_mode,
+    ACTIONS(577), 1,
+      anon_sym_DOT,
+    ACTIONS(580), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(583), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3322] = 6,
+    ACTIONS(163), 1,
+      anon_sym_LT,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(586), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(161), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3349] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(588), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12325,186 +12422,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3183] = 8,
-    ACTIONS(541), 1,
-      anon_sym_DOT,
-    ACTIONS(544), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    STATE(102), 1,
-      aux_sym__if_name_repeat1,
-    STATE(113), 1,
-      aux_sym__ns_name_repeat1,
+  [3368] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(171), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(146), 5,
+    ACTIONS(524), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3214] = 6,
-    ACTIONS(158), 1,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3387] = 6,
+    ACTIONS(173), 1,
       anon_sym_LT,
-    ACTIONS(546), 1,
+    ACTIONS(540), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(548), 2,
+    ACTIONS(590), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(99), 3,
+    STATE(101), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
+    ACTIONS(171), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3241] = 7,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
+  [3414] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(550), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(104), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3270] = 7,
-    ACTIONS(560), 1,
-      anon_sym_LBRACE,
-    ACTIONS(563), 1,
-      sym_integer,
-    ACTIONS(566), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(558), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(104), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3299] = 7,
-    ACTIONS(166), 1,
-      anon_sym_mode,
-    ACTIONS(569), 1,
-      anon_sym_DOT,
-    ACTIONS(572), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(575), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(164), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3328] = 7,
-    ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(578), 1,
-      anon_sym_DOT,
-    ACTIONS(580), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3357] = 6,
-    ACTIONS(148), 1,
-      anon_sym_LT,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(584), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(102), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3384] = 7,
-    ACTIONS(148), 1,
-      anon_sym_mode,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(586), 1,
-      anon_sym_DOT,
-    ACTIONS(588), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3413] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(590), 11,
+    ACTIONS(136), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12516,29 +12476,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3431] = 8,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(592), 1,
-      anon_sym_default,
-    STATE(12), 1,
-      sym_interpolation,
+  [3432] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(594), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(63), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3461] = 2,
+    ACTIONS(592), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3450] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(594), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3468] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12546,6 +12516,63 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3486] = 8,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(598), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(600), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(86), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3516] = 5,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(604), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(602), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3540] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_id,
@@ -12554,49 +12581,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3479] = 5,
-    ACTIONS(600), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(603), 1,
-      anon_sym_LBRACE2,
+  [3558] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(598), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3503] = 5,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(608), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(606), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3527] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(610), 11,
+    ACTIONS(608), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12608,80 +12597,186 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3545] = 2,
+  [3576] = 5,
+    ACTIONS(612), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(615), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(612), 11,
+    STATE(117), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(610), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3563] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(134), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3581] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(614), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3599] = 6,
-    ACTIONS(620), 1,
-      anon_sym_latency,
+      anon_sym_DOT,
+  [3600] = 6,
     ACTIONS(622), 1,
+      anon_sym_latency,
+    ACTIONS(624), 1,
       anon_sym_peakrate,
     STATE(121), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(618), 3,
+    ACTIONS(620), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(616), 4,
+    ACTIONS(618), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3624] = 3,
-    ACTIONS(626), 1,
+  [3625] = 6,
+    ACTIONS(622), 1,
+      anon_sym_latency,
+    ACTIONS(624), 1,
+      anon_sym_peakrate,
+    STATE(128), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(620), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(626), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3650] = 7,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(630), 1,
+      sym_integer,
+    STATE(372), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3677] = 6,
+    ACTIONS(622), 1,
+      anon_sym_latency,
+    ACTIONS(624), 1,
+      anon_sym_peakrate,
+    STATE(125), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(620), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(626), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3702] = 5,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(634), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(632), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3725] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(638), 1,
+      anon_sym_default,
+    STATE(124), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(314), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(640), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(636), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3752] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(638), 1,
+      anon_sym_default,
+    STATE(131), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(348), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(640), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(642), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3779] = 6,
+    ACTIONS(649), 1,
+      anon_sym_latency,
+    ACTIONS(652), 1,
+      anon_sym_peakrate,
+    STATE(125), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(646), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(644), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3804] = 3,
+    ACTIONS(657), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(624), 9,
+    ACTIONS(655), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12691,13 +12786,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3643] = 3,
-    ACTIONS(85), 1,
+  [3823] = 3,
+    ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 9,
+    ACTIONS(85), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12707,320 +12802,157 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3662] = 6,
-    ACTIONS(633), 1,
+  [3842] = 6,
+    ACTIONS(622), 1,
       anon_sym_latency,
-    ACTIONS(636), 1,
+    ACTIONS(624), 1,
       anon_sym_peakrate,
-    STATE(121), 1,
+    STATE(125), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(630), 3,
+    ACTIONS(620), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(628), 4,
+    ACTIONS(659), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3687] = 7,
-    ACTIONS(252), 1,
+  [3867] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(641), 1,
+    ACTIONS(661), 1,
       sym_integer,
-    STATE(374), 1,
-      sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 5,
+    STATE(243), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3714] = 6,
-    ACTIONS(620), 1,
-      anon_sym_latency,
-    ACTIONS(622), 1,
-      anon_sym_peakrate,
-    STATE(121), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(643), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3739] = 6,
-    ACTIONS(620), 1,
-      anon_sym_latency,
-    ACTIONS(622), 1,
-      anon_sym_peakrate,
-    STATE(118), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(643), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3764] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(647), 1,
-      anon_sym_default,
-    STATE(128), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(315), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(649), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(645), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3791] = 5,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(653), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(651), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3814] = 6,
-    ACTIONS(620), 1,
-      anon_sym_latency,
-    ACTIONS(622), 1,
-      anon_sym_peakrate,
-    STATE(123), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(655), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3839] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(647), 1,
-      anon_sym_default,
-    STATE(136), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(336), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(649), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(657), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3866] = 6,
-    ACTIONS(252), 1,
+  [3891] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(659), 1,
+    ACTIONS(663), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(225), 5,
+    STATE(242), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3890] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3910] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(665), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3934] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
+  [3915] = 5,
     ACTIONS(667), 1,
+      anon_sym_default,
+    STATE(131), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(670), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(665), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3937] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(673), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 5,
+    STATE(216), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3958] = 6,
-    ACTIONS(671), 1,
+  [3961] = 6,
+    ACTIONS(677), 1,
       anon_sym_rate,
-    ACTIONS(675), 1,
+    ACTIONS(683), 1,
       anon_sym_loss,
-    STATE(137), 1,
+    STATE(133), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(673), 2,
+    ACTIONS(680), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(669), 4,
+    ACTIONS(675), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3982] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
+  [3985] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(677), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4002] = 2,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(686), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(628), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [4018] = 5,
-    ACTIONS(681), 1,
-      anon_sym_default,
-    STATE(136), 1,
-      aux_sym_htb_statement_repeat1,
+    STATE(69), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4009] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(688), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(684), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(679), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4040] = 6,
-    ACTIONS(689), 1,
-      anon_sym_rate,
-    ACTIONS(695), 1,
-      anon_sym_loss,
-    STATE(137), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(687), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4064] = 3,
-    ACTIONS(81), 1,
+    STATE(70), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4033] = 3,
+    ACTIONS(83), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 8,
+    ACTIONS(81), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13029,188 +12961,114 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4082] = 6,
-    ACTIONS(252), 1,
+  [4051] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(690), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4071] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(694), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4091] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [4107] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(698), 1,
+    ACTIONS(696), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(204), 5,
+    STATE(220), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4106] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
+  [4131] = 6,
     ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(88), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4130] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(702), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(218), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4154] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(79), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4172] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(83), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4190] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
+      anon_sym_rate,
     ACTIONS(704), 1,
-      sym_integer,
+      anon_sym_loss,
+    STATE(133), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4214] = 6,
-    ACTIONS(252), 1,
+    ACTIONS(702), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(698), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4155] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
     ACTIONS(706), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(248), 5,
+    STATE(73), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4238] = 6,
-    ACTIONS(252), 1,
+  [4179] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
     ACTIONS(708), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(219), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4262] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(710), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4286] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(712), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(222), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4310] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(714), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13221,50 +13079,80 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4334] = 6,
-    ACTIONS(252), 1,
+  [4203] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(716), 1,
+    ACTIONS(710), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(224), 5,
+    STATE(214), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4358] = 6,
-    ACTIONS(252), 1,
+  [4227] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(718), 1,
+    ACTIONS(712), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(237), 5,
+    STATE(137), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4382] = 6,
-    ACTIONS(252), 1,
+  [4251] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(81), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4269] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(85), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4287] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(720), 1,
+    ACTIONS(714), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13275,32 +13163,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4406] = 6,
-    ACTIONS(252), 1,
+  [4311] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(722), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4430] = 6,
-    ACTIONS(252), 1,
-      anon_sym_DASH,
-    ACTIONS(256), 1,
-      anon_sym_LPAREN,
-    ACTIONS(639), 1,
-      sym_identifier,
-    ACTIONS(724), 1,
+    ACTIONS(716), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13311,14 +13181,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4454] = 6,
-    ACTIONS(252), 1,
+  [4335] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(726), 1,
+    ACTIONS(718), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13329,14 +13199,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4478] = 6,
-    ACTIONS(252), 1,
+  [4359] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(728), 1,
+    ACTIONS(720), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13347,14 +13217,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4502] = 6,
-    ACTIONS(252), 1,
+  [4383] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(730), 1,
+    ACTIONS(722), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13365,14 +13235,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4526] = 6,
-    ACTIONS(252), 1,
+  [4407] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(732), 1,
+    ACTIONS(724), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13383,14 +13253,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4550] = 6,
-    ACTIONS(252), 1,
+  [4431] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(734), 1,
+    ACTIONS(726), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13401,14 +13271,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4574] = 6,
-    ACTIONS(252), 1,
+  [4455] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(736), 1,
+    ACTIONS(728), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13419,14 +13289,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4598] = 6,
-    ACTIONS(252), 1,
+  [4479] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(738), 1,
+    ACTIONS(730), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13437,14 +13307,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4622] = 6,
-    ACTIONS(252), 1,
+  [4503] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
       sym_identifier,
-    ACTIONS(740), 1,
+    ACTIONS(732), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13455,43 +13325,115 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4646] = 6,
-    ACTIONS(252), 1,
+  [4527] = 6,
+    ACTIONS(246), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(639), 1,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(734), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(237), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4551] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(736), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4575] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(738), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(239), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4599] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
+    ACTIONS(740), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4623] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
       sym_identifier,
     ACTIONS(742), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(245), 5,
+    STATE(241), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4670] = 7,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
+  [4647] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(628), 1,
+      sym_identifier,
     ACTIONS(744), 1,
-      anon_sym_default,
-    STATE(12), 1,
-      sym_interpolation,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4695] = 2,
+    STATE(244), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4671] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13504,11 +13446,206 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [4710] = 2,
+  [4686] = 5,
+    ACTIONS(750), 1,
+      anon_sym_within,
+    ACTIONS(753), 1,
+      anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(748), 8,
+    STATE(165), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(748), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4707] = 6,
+    ACTIONS(758), 1,
+      anon_sym_mode,
+    ACTIONS(760), 1,
+      anon_sym_section,
+    STATE(171), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(217), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4730] = 7,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(762), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(82), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4755] = 5,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(766), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(41), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(764), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [4776] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(770), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(174), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(768), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4797] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4820] = 6,
+    ACTIONS(758), 1,
+      anon_sym_mode,
+    ACTIONS(760), 1,
+      anon_sym_section,
+    STATE(172), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(217), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(772), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4843] = 6,
+    ACTIONS(776), 1,
+      anon_sym_mode,
+    ACTIONS(779), 1,
+      anon_sym_section,
+    STATE(172), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(217), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(774), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4866] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(675), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+  [4881] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(770), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(165), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(782), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4902] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(784), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4919] = 7,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(789), 1,
+      sym_nat_target,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4944] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(791), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13517,451 +13654,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [4725] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(752), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(169), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(750), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4746] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4769] = 5,
-    ACTIONS(756), 1,
-      anon_sym_within,
-    ACTIONS(759), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(169), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(754), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4790] = 6,
-    ACTIONS(764), 1,
-      anon_sym_mode,
-    ACTIONS(767), 1,
-      anon_sym_section,
-    STATE(170), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(247), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(762), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4813] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(770), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4830] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-  [4845] = 6,
-    ACTIONS(777), 1,
-      anon_sym_mode,
-    ACTIONS(779), 1,
-      anon_sym_section,
-    STATE(175), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(247), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(775), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4868] = 7,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(781), 1,
-      sym_nat_target,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4893] = 6,
-    ACTIONS(777), 1,
-      anon_sym_mode,
-    ACTIONS(779), 1,
-      anon_sym_section,
-    STATE(170), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(247), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(783), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4916] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(752), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(167), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(785), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4937] = 5,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(789), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(787), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4958] = 5,
+  [4959] = 6,
     ACTIONS(793), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(795), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(791), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(186), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4978] = 5,
-    STATE(181), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(67), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(797), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4998] = 5,
-    STATE(196), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(799), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5018] = 5,
-    STATE(196), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(801), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5038] = 5,
-    STATE(180), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(801), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5058] = 5,
-    ACTIONS(795), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(805), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(803), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(178), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5078] = 6,
-    ACTIONS(148), 1,
-      anon_sym_on,
-    ACTIONS(807), 1,
-      anon_sym_DOT,
-    ACTIONS(809), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(811), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(185), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5100] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(811), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(813), 1,
-      anon_sym_DOT,
-    ACTIONS(815), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5122] = 5,
-    ACTIONS(819), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(822), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(817), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(186), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5142] = 6,
-    ACTIONS(166), 1,
-      anon_sym_on,
-    ACTIONS(825), 1,
-      anon_sym_DOT,
-    ACTIONS(828), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(831), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5164] = 6,
-    ACTIONS(834), 1,
       anon_sym_proto,
-    ACTIONS(843), 1,
+    ACTIONS(802), 1,
       anon_sym_DASH_GT,
-    STATE(188), 1,
+    STATE(178), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(837), 2,
+    ACTIONS(796), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(840), 2,
+    ACTIONS(799), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5186] = 5,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(847), 1,
-      anon_sym_mode,
-    STATE(350), 1,
-      sym_block,
+  [4981] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(845), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5206] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5228] = 5,
-    ACTIONS(849), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(851), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5248] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5270] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5292] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(554), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(214), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5314] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(853), 7,
+    ACTIONS(804), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13969,663 +13682,401 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5328] = 5,
-    STATE(196), 1,
+  [4995] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(246), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5017] = 6,
+    ACTIONS(806), 1,
+      anon_sym_proto,
+    ACTIONS(812), 1,
+      anon_sym_DASH_GT,
+    STATE(178), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(810), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5039] = 5,
+    STATE(182), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(855), 2,
+    ACTIONS(814), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(857), 2,
+    ACTIONS(816), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5348] = 6,
-    ACTIONS(552), 1,
+  [5059] = 6,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(554), 1,
+    ACTIONS(569), 1,
       sym_integer,
-    ACTIONS(556), 1,
+    ACTIONS(571), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(176), 3,
+    STATE(96), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5370] = 7,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(860), 1,
-      aux_sym__name_start_token1,
-    STATE(242), 1,
-      sym_peer_name,
-    STATE(268), 1,
-      sym__if_name,
-    STATE(394), 1,
-      sym__ns_name,
+  [5081] = 5,
+    STATE(182), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(101), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5394] = 6,
-    ACTIONS(552), 1,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(819), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(4), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5101] = 6,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(554), 1,
+    ACTIONS(569), 1,
       sym_integer,
-    ACTIONS(556), 1,
+    ACTIONS(571), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(90), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5416] = 6,
-    ACTIONS(552), 1,
+  [5123] = 6,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(554), 1,
+    ACTIONS(569), 1,
       sym_integer,
-    ACTIONS(556), 1,
+    ACTIONS(571), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 3,
+    STATE(41), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5438] = 6,
-    ACTIONS(862), 1,
+  [5145] = 6,
+    ACTIONS(806), 1,
       anon_sym_proto,
-    ACTIONS(868), 1,
+    ACTIONS(821), 1,
       anon_sym_DASH_GT,
-    STATE(188), 1,
+    STATE(181), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(864), 2,
+    ACTIONS(808), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(866), 2,
+    ACTIONS(810), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5460] = 6,
-    ACTIONS(862), 1,
-      anon_sym_proto,
-    ACTIONS(870), 1,
-      anon_sym_DASH_GT,
-    STATE(201), 1,
-      aux_sym_filter_statement_repeat1,
+  [5167] = 5,
+    ACTIONS(825), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(827), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(864), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(866), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5482] = 2,
+    ACTIONS(823), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(191), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5187] = 5,
+    STATE(182), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(872), 6,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(829), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5495] = 4,
-    ACTIONS(874), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5512] = 6,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(878), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(410), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(184), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5533] = 6,
-    ACTIONS(880), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(882), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(62), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5554] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(211), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5575] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(886), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5588] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(311), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(888), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5605] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(890), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5618] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(318), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(892), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5635] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(307), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5656] = 5,
-    ACTIONS(345), 1,
-      anon_sym_GT,
-    STATE(243), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(894), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(54), 2,
+    STATE(3), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5675] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(843), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [5688] = 6,
-    ACTIONS(896), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(898), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(96), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5709] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(900), 1,
-      aux_sym__name_start_token1,
-    STATE(195), 1,
-      sym__ns_name,
-    STATE(256), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5730] = 5,
-    ACTIONS(345), 1,
-      anon_sym_GT,
-    STATE(251), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(894), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(54), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5749] = 4,
-    ACTIONS(902), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5766] = 4,
-    ACTIONS(904), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5783] = 6,
-    ACTIONS(906), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(908), 1,
-      anon_sym_LBRACE,
-    STATE(42), 1,
-      sym_interface_name,
-    STATE(116), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(48), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5804] = 4,
-    ACTIONS(910), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5821] = 4,
-    ACTIONS(912), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5838] = 4,
-    ACTIONS(914), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5855] = 4,
-    ACTIONS(916), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5872] = 4,
-    ACTIONS(918), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5889] = 4,
-    ACTIONS(920), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5906] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(209), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5927] = 4,
-    ACTIONS(922), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5944] = 4,
-    ACTIONS(924), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5961] = 4,
-    ACTIONS(926), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5978] = 4,
-    ACTIONS(928), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5995] = 4,
-    ACTIONS(930), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6012] = 4,
-    ACTIONS(932), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6029] = 4,
-    ACTIONS(934), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6046] = 4,
-    ACTIONS(936), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6063] = 4,
-    ACTIONS(938), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6080] = 4,
-    ACTIONS(940), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6097] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(754), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6110] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6123] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(287), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(944), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6140] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(948), 2,
+  [5207] = 6,
+    ACTIONS(163), 1,
       anon_sym_on,
-      anon_sym_off,
-    ACTIONS(946), 4,
+    ACTIONS(831), 1,
+      anon_sym_DOT,
+    ACTIONS(833), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(835), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5229] = 5,
+    ACTIONS(827), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(839), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(837), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(193), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5249] = 6,
+    ACTIONS(173), 1,
+      anon_sym_on,
+    ACTIONS(835), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(841), 1,
+      anon_sym_DOT,
+    ACTIONS(843), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5271] = 5,
+    ACTIONS(847), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(850), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(845), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(193), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5291] = 6,
+    ACTIONS(150), 1,
+      anon_sym_on,
+    ACTIONS(853), 1,
+      anon_sym_DOT,
+    ACTIONS(856), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(859), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5313] = 5,
+    STATE(184), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(829), 2,
       anon_sym_SEMI,
       sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5333] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(169), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5355] = 7,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(862), 1,
+      aux_sym__name_start_token1,
+    STATE(247), 1,
+      sym_peer_name,
+    STATE(261), 1,
+      sym__if_name,
+    STATE(392), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5379] = 5,
+    STATE(189), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(69), 2,
+      ts_builtin_sym_end,
       anon_sym_GT,
-  [6155] = 4,
+    ACTIONS(864), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5399] = 5,
+    ACTIONS(866), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(868), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5419] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5441] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(569), 1,
+      sym_integer,
+    ACTIONS(571), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5463] = 5,
     ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(346), 1,
+    ACTIONS(872), 1,
+      anon_sym_mode,
+    STATE(336), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(950), 4,
+    ACTIONS(870), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6172] = 5,
-    ACTIONS(955), 1,
-      anon_sym_GT,
-    STATE(243), 1,
-      aux_sym_rule_block_repeat1,
+  [5483] = 6,
+    ACTIONS(874), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(876), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(202), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(952), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(58), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6191] = 5,
-    ACTIONS(552), 1,
+    STATE(99), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5504] = 6,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(957), 1,
+    ACTIONS(878), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(300), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5525] = 5,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(880), 1,
       sym_identifier,
-    ACTIONS(959), 1,
+    ACTIONS(882), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14634,119 +14085,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6210] = 4,
-    ACTIONS(961), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6227] = 4,
-    ACTIONS(779), 1,
-      anon_sym_section,
-    STATE(322), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(963), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6244] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(965), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6257] = 4,
-    ACTIONS(967), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6274] = 6,
-    ACTIONS(969), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(189), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6295] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
+  [5544] = 6,
     ACTIONS(884), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(395), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6316] = 5,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(243), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(973), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(55), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6335] = 6,
-    ACTIONS(880), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(882), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(42), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6356] = 6,
-    ACTIONS(975), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(977), 1,
+    ACTIONS(886), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14755,125 +14097,718 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(23), 2,
+    STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [6377] = 5,
-    ACTIONS(325), 1,
+  [5565] = 5,
+    ACTIONS(345), 1,
       anon_sym_GT,
-    STATE(213), 1,
+    STATE(253), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(979), 2,
+    ACTIONS(888), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(56), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5584] = 4,
+    ACTIONS(760), 1,
+      anon_sym_section,
+    STATE(307), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(890), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5601] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(878), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(404), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5622] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(878), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(218), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5643] = 5,
+    ACTIONS(343), 1,
+      anon_sym_GT,
+    STATE(253), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5662] = 6,
+    ACTIONS(894), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(896), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(93), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5683] = 5,
+    ACTIONS(343), 1,
+      anon_sym_GT,
+    STATE(207), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5702] = 4,
+    ACTIONS(898), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5719] = 6,
+    ACTIONS(900), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(902), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(407), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(190), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5740] = 4,
+    ACTIONS(904), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5757] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(906), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5770] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(357), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(908), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5787] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(910), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5800] = 4,
+    ACTIONS(912), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5817] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(748), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [5830] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(916), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(914), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5845] = 4,
+    ACTIONS(918), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5862] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(288), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(920), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5879] = 6,
+    ACTIONS(922), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(924), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(42), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5900] = 4,
+    ACTIONS(926), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5917] = 6,
+    ACTIONS(928), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(930), 1,
+      anon_sym_LBRACE,
+    STATE(42), 1,
+      sym_interface_name,
+    STATE(109), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5938] = 4,
+    ACTIONS(932), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5955] = 4,
+    ACTIONS(934), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5972] = 4,
+    ACTIONS(936), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5989] = 4,
+    ACTIONS(938), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6006] = 4,
+    ACTIONS(940), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6023] = 4,
+    ACTIONS(942), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6040] = 4,
+    ACTIONS(944), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6057] = 4,
+    ACTIONS(946), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6074] = 4,
+    ACTIONS(948), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6091] = 4,
+    ACTIONS(950), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6108] = 4,
+    ACTIONS(952), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6125] = 4,
+    ACTIONS(954), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6142] = 4,
+    ACTIONS(956), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6159] = 4,
+    ACTIONS(958), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6176] = 4,
+    ACTIONS(960), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6193] = 4,
+    ACTIONS(962), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6210] = 4,
+    ACTIONS(964), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(435), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6227] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(966), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6240] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(802), 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+  [6253] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(333), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(968), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6270] = 6,
+    ACTIONS(922), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(924), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(62), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6291] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(970), 1,
+      aux_sym__name_start_token1,
+    STATE(179), 1,
+      sym__ns_name,
+    STATE(252), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6312] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(353), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(972), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6329] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(878), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(250), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6350] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(311), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(974), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6367] = 5,
+    ACTIONS(979), 1,
+      anon_sym_GT,
+    STATE(253), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(976), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(58), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6386] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(981), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6399] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(983), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6412] = 6,
+    ACTIONS(985), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(987), 1,
+      anon_sym_LBRACE,
+    STATE(179), 1,
+      sym__ns_name,
+    STATE(378), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(188), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6433] = 5,
+    ACTIONS(331), 1,
+      anon_sym_GT,
+    STATE(211), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(989), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(53), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6396] = 6,
-    ACTIONS(981), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(983), 1,
+  [6452] = 6,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    STATE(195), 1,
-      sym__ns_name,
-    STATE(379), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(183), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6417] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(297), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(985), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6434] = 4,
-    ACTIONS(987), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(663), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(413), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6451] = 3,
-    ACTIONS(989), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(104), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6465] = 3,
     ACTIONS(991), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(110), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6479] = 6,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(993), 1,
       aux_sym_class_id_token1,
-    ACTIONS(995), 1,
+    ACTIONS(993), 1,
       aux_sym_class_id_token2,
-    STATE(20), 1,
+    STATE(22), 1,
       sym_interpolation,
-    STATE(321), 1,
+    STATE(305), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6499] = 5,
-    ACTIONS(671), 1,
-      anon_sym_rate,
-    ACTIONS(675), 1,
-      anon_sym_loss,
-    STATE(133), 1,
-      aux_sym_netem_statement_repeat1,
+  [6472] = 3,
+    ACTIONS(995), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(673), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6517] = 3,
-    STATE(57), 1,
-      sym__ct_state,
+    ACTIONS(118), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6486] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(997), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6531] = 2,
+    ACTIONS(997), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6498] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14883,7 +14818,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6543] = 5,
+  [6510] = 5,
     ACTIONS(1001), 1,
       anon_sym_EQ,
     ACTIONS(1003), 1,
@@ -14893,34 +14828,36 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(265), 2,
+    STATE(268), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [6561] = 5,
-    ACTIONS(1005), 1,
-      anon_sym_LBRACE2,
+  [6528] = 5,
+    ACTIONS(700), 1,
+      anon_sym_rate,
+    ACTIONS(704), 1,
+      anon_sym_loss,
+    STATE(141), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(702), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6546] = 5,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
     ACTIONS(1007), 1,
-      anon_sym_EQ,
+      anon_sym_ingress,
     ACTIONS(1009), 1,
-      aux_sym_sysctl_key_token2,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(271), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6579] = 3,
-    STATE(68), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(997), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6593] = 2,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6564] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14930,44 +14867,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6605] = 2,
+  [6576] = 5,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(878), 1,
+      aux_sym__name_start_token1,
+    STATE(260), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1013), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6617] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(993), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1015), 1,
-      aux_sym_class_id_token2,
-    STATE(20), 1,
+    STATE(105), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(165), 1,
+  [6594] = 3,
+    STATE(77), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1013), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6608] = 5,
+    ACTIONS(1005), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1015), 1,
+      anon_sym_EQ,
+    ACTIONS(1017), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6626] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(991), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1019), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(84), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6637] = 5,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1017), 1,
-      anon_sym_ingress,
-    ACTIONS(1019), 1,
-      sym_rate,
+  [6646] = 3,
+    STATE(61), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    ACTIONS(1013), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6660] = 6,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(991), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1019), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
       sym_interpolation,
-      sym__rate_value,
-  [6655] = 5,
+    STATE(164), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6680] = 5,
     ACTIONS(1021), 1,
       anon_sym_EQ,
     ACTIONS(1023), 1,
@@ -14977,110 +14953,63 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(271), 2,
+    STATE(272), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [6673] = 6,
-    ACTIONS(552), 1,
+  [6698] = 6,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(993), 1,
+    ACTIONS(991), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1015), 1,
+    ACTIONS(993), 1,
       aux_sym_class_id_token2,
-    STATE(20), 1,
+    STATE(22), 1,
       sym_interpolation,
-    STATE(92), 1,
+    STATE(327), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6693] = 6,
-    ACTIONS(254), 1,
+  [6718] = 6,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(993), 1,
+    ACTIONS(991), 1,
       aux_sym_class_id_token1,
-    ACTIONS(995), 1,
+    ACTIONS(1019), 1,
       aux_sym_class_id_token2,
-    STATE(20), 1,
+    STATE(22), 1,
       sym_interpolation,
-    STATE(348), 1,
+    STATE(94), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6713] = 6,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(993), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1015), 1,
-      aux_sym_class_id_token2,
-    STATE(20), 1,
-      sym_interpolation,
-    STATE(67), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6733] = 5,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      aux_sym__name_start_token1,
-    STATE(263), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6751] = 3,
+  [6738] = 3,
     ACTIONS(1029), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 4,
+    ACTIONS(100), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6765] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
+  [6752] = 3,
     ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(391), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6780] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(408), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6795] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1033), 4,
+    ACTIONS(112), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6806] = 4,
-    ACTIONS(552), 1,
+  [6766] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(1035), 1,
+    ACTIONS(1033), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15088,38 +15017,51 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(32), 2,
       sym_interpolation,
       sym__int_value,
-  [6821] = 4,
-    ACTIONS(552), 1,
+  [6781] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(410), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6796] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
     ACTIONS(1037), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(400), 2,
+    STATE(110), 2,
       sym_interpolation,
       sym__int_value,
-  [6836] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1039), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6847] = 4,
-    ACTIONS(552), 1,
+  [6811] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(787), 1,
-      sym_integer,
+    ACTIONS(1039), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 2,
+    STATE(107), 2,
       sym_interpolation,
-      sym__int_value,
-  [6862] = 2,
+      sym__size_value,
+  [6826] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1039), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6841] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15128,7 +15070,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6873] = 2,
+  [6852] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15137,16 +15079,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6884] = 2,
+  [6863] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1039), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1045), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6895] = 2,
+    STATE(107), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6878] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1045), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6893] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15155,29 +15110,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6906] = 4,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE2,
+  [6904] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6921] = 4,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [6936] = 2,
+    ACTIONS(1049), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6915] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15186,18 +15128,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6947] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
+  [6926] = 4,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(1053), 1,
-      sym_integer,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6962] = 2,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6941] = 4,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1053), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [6956] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15206,50 +15159,53 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6973] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(855), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6984] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1057), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6995] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1059), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7006] = 5,
-    ACTIONS(1061), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1063), 1,
+  [6967] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    STATE(264), 1,
-      sym_interpolation,
-    STATE(389), 1,
-      sym_sysctl_key,
+    ACTIONS(1057), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    STATE(402), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6982] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1059), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6997] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(764), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(41), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7012] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1061), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [7023] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1065), 4,
+    ACTIONS(1063), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15258,22 +15214,21 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7045] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
     ACTIONS(1067), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7045] = 3,
-    ACTIONS(79), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7058] = 2,
+  [7056] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15282,17 +15237,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7069] = 3,
-    ACTIONS(83), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7082] = 2,
+  [7067] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15301,36 +15246,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7093] = 3,
+  [7078] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7106] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(85), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7119] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1073), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7130] = 2,
+    STATE(119), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7093] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15339,48 +15266,94 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7141] = 2,
+  [7104] = 3,
+    ACTIONS(81), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1077), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7152] = 3,
-    ACTIONS(1081), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7165] = 4,
-    ACTIONS(552), 1,
+    ACTIONS(83), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7117] = 4,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(1083), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(124), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7180] = 4,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1085), 1,
+    ACTIONS(1077), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(305), 2,
+    STATE(297), 2,
       sym_interpolation,
       sym__int_value,
-  [7195] = 2,
+  [7132] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7143] = 3,
+    ACTIONS(85), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7156] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1081), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7167] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(83), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7180] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7193] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1083), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7204] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1085), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7215] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15389,38 +15362,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7206] = 4,
-    ACTIONS(552), 1,
+  [7226] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
     ACTIONS(1089), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(166), 2,
+    STATE(177), 2,
       sym_interpolation,
       sym__int_value,
-  [7221] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1091), 1,
-      sym_integer,
+  [7241] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1093), 4,
+    ACTIONS(1091), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7247] = 2,
+  [7252] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1093), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(36), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7267] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15429,18 +15402,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7258] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(403), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7273] = 2,
+  [7278] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15449,16 +15411,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7284] = 2,
+  [7289] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1099), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1099), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7295] = 2,
+    STATE(116), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7304] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15467,111 +15431,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7306] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(397), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7321] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7332] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7343] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(387), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7358] = 4,
-    ACTIONS(552), 1,
+  [7315] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(1107), 1,
+    ACTIONS(1103), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__int_value,
-  [7373] = 4,
-    ACTIONS(552), 1,
+  [7330] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
-    ACTIONS(1109), 1,
-      sym_size,
+    ACTIONS(1105), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(135), 2,
+    STATE(106), 2,
       sym_interpolation,
-      sym__size_value,
-  [7388] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1109), 1,
-      sym_duration,
+      sym__int_value,
+  [7345] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7403] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1109), 1,
-      sym_rate,
+    ACTIONS(1107), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7356] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7418] = 4,
-    ACTIONS(552), 1,
+    ACTIONS(1109), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7367] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7378] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
     ACTIONS(1111), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 2,
+    STATE(246), 2,
       sym_interpolation,
       sym__int_value,
-  [7433] = 2,
+  [7393] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1113), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1113), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7444] = 2,
+    STATE(139), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15580,62 +15511,58 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7455] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1117), 1,
-      sym_integer,
+  [7419] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(95), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7470] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_integer,
+    ACTIONS(1117), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7430] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(82), 2,
+    ACTIONS(1119), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7441] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1113), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
       sym_interpolation,
-      sym__int_value,
-  [7485] = 4,
-    ACTIONS(552), 1,
+      sym__duration_value,
+  [7456] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
     ACTIONS(1121), 1,
-      sym_integer,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(214), 2,
+    STATE(221), 2,
       sym_interpolation,
-      sym__int_value,
-  [7500] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
+      sym__duration_value,
+  [7471] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1113), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7515] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7530] = 2,
+    STATE(139), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7486] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15644,60 +15571,124 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7541] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_rate,
+  [7497] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7556] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1127), 1,
-      sym_size,
+    STATE(399), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7512] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7571] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1127), 1,
-      sym_rate,
+    ACTIONS(1125), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [7523] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7586] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1127), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7601] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1129), 4,
+    ACTIONS(1127), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7612] = 2,
+  [7534] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7549] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7564] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(412), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7579] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(393), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7594] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(173), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7609] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(173), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7624] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(173), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7639] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(394), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7654] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15706,60 +15697,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7623] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_duration,
+  [7665] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7638] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1133), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7653] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7668] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1135), 4,
+    ACTIONS(1133), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7679] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
+  [7676] = 3,
     ACTIONS(1137), 1,
-      sym_integer,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7694] = 2,
+    ACTIONS(1135), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7689] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15768,485 +15725,504 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7705] = 2,
+  [7700] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1141), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1141), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [7716] = 2,
+    STATE(72), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7715] = 5,
+    ACTIONS(1143), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1145), 1,
+      anon_sym_LBRACE,
+    STATE(262), 1,
+      sym_interpolation,
+    STATE(411), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1143), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7727] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1145), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7738] = 4,
-    ACTIONS(552), 1,
+  [7732] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE,
     ACTIONS(1147), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(89), 2,
       sym_interpolation,
       sym__int_value,
-  [7753] = 4,
-    ACTIONS(546), 1,
+  [7747] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1149), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7758] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1151), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7769] = 4,
+    ACTIONS(540), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
+    ACTIONS(1035), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(401), 2,
+    STATE(403), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7768] = 4,
-    ACTIONS(546), 1,
+  [7784] = 4,
+    ACTIONS(540), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
+    ACTIONS(1035), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(402), 2,
+    STATE(389), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7783] = 4,
-    ACTIONS(546), 1,
+  [7799] = 4,
+    ACTIONS(540), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1031), 1,
+    ACTIONS(1035), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(407), 2,
+    STATE(409), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7798] = 4,
-    ACTIONS(552), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1149), 1,
-      sym_integer,
+  [7814] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7813] = 4,
-    ACTIONS(546), 1,
+    ACTIONS(1153), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7825] = 4,
+    ACTIONS(1053), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1151), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7827] = 4,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1151), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7841] = 4,
-    ACTIONS(1153), 1,
-      anon_sym_LT,
     ACTIONS(1155), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7839] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1155), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7853] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1157), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7867] = 4,
+    ACTIONS(540), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1159), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7881] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(979), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7891] = 4,
+    ACTIONS(1053), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1159), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7905] = 4,
+    ACTIONS(1161), 1,
+      sym_sysctl_value,
+    ACTIONS(1163), 1,
+      anon_sym_DQUOTE,
+    STATE(317), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7919] = 4,
+    ACTIONS(1163), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1165), 1,
+      sym_section_name,
+    STATE(255), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7933] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [7943] = 4,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1167), 1,
+      sym_mac_address,
+    STATE(299), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7957] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [7967] = 4,
+    ACTIONS(1169), 1,
+      anon_sym_LT,
+    ACTIONS(1171), 1,
       anon_sym_policy,
-    STATE(292), 1,
+    STATE(323), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7855] = 2,
+  [7981] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1121), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [7865] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1157), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7879] = 4,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1159), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7893] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 3,
+    ACTIONS(85), 3,
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [7903] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [7913] = 4,
-    ACTIONS(254), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1161), 1,
-      sym_mac_address,
-    STATE(306), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7927] = 4,
-    ACTIONS(1049), 1,
+  [7991] = 4,
+    ACTIONS(1053), 1,
       anon_sym_LBRACE2,
     ACTIONS(1157), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7941] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(955), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7951] = 4,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1159), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7965] = 4,
-    ACTIONS(1163), 1,
-      sym_sysctl_value,
-    ACTIONS(1165), 1,
-      anon_sym_DQUOTE,
-    STATE(329), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7979] = 4,
-    ACTIONS(1165), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1167), 1,
-      sym_section_name,
-    STATE(210), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7993] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1169), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8002] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1171), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8011] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1173), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8020] = 3,
+  [8005] = 3,
     ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(342), 1,
+    STATE(329), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8031] = 3,
-    ACTIONS(639), 1,
+  [8016] = 3,
+    ACTIONS(1173), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1175), 1,
+      aux_sym_string_token1,
+    ACTIONS(1177), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8027] = 3,
+    ACTIONS(628), 1,
       sym_identifier,
-    STATE(399), 1,
+    STATE(391), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8042] = 3,
-    ACTIONS(1165), 1,
+  [8038] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8047] = 3,
+    ACTIONS(1163), 1,
       anon_sym_DQUOTE,
-    STATE(284), 1,
+    STATE(310), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8053] = 3,
-    ACTIONS(1165), 1,
+  [8058] = 3,
+    ACTIONS(1163), 1,
       anon_sym_DQUOTE,
-    STATE(173), 1,
+    STATE(166), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8064] = 3,
-    ACTIONS(1165), 1,
-      anon_sym_DQUOTE,
-    STATE(246), 1,
-      sym_string,
+  [8069] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8075] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1175), 2,
+    ACTIONS(1181), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [8084] = 3,
-    ACTIONS(1153), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_rule_block,
+  [8078] = 3,
+    ACTIONS(1053), 1,
+      anon_sym_LBRACE2,
+    STATE(20), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8095] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(279), 1,
-      sym_block,
+  [8089] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8106] = 3,
-    ACTIONS(957), 1,
+    ACTIONS(1183), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8098] = 3,
+    ACTIONS(880), 1,
       sym_identifier,
-    STATE(388), 1,
+    STATE(401), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8117] = 3,
-    ACTIONS(546), 1,
+  [8109] = 3,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(283), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8120] = 3,
+    ACTIONS(540), 1,
       anon_sym_LBRACE2,
-    STATE(21), 1,
+    STATE(20), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8128] = 3,
-    ACTIONS(639), 1,
+  [8131] = 3,
+    ACTIONS(628), 1,
       sym_identifier,
-    STATE(405), 1,
+    STATE(400), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8139] = 3,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE2,
-    STATE(21), 1,
-      sym__imm_interp,
+  [8142] = 3,
+    ACTIONS(1163), 1,
+      anon_sym_DQUOTE,
+    STATE(208), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8150] = 3,
-    ACTIONS(1177), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1179), 1,
-      aux_sym_string_token1,
-    ACTIONS(1181), 2,
+  [8153] = 3,
+    ACTIONS(1169), 1,
+      anon_sym_LT,
+    STATE(316), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8161] = 2,
-    ACTIONS(1183), 1,
+  [8164] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1185), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8173] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1187), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8182] = 2,
+    ACTIONS(1189), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8169] = 2,
-    ACTIONS(1185), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8177] = 2,
-    ACTIONS(1187), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8185] = 2,
-    ACTIONS(1189), 1,
+  [8190] = 2,
+    ACTIONS(1191), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8193] = 2,
-    ACTIONS(1191), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8201] = 2,
+  [8198] = 2,
     ACTIONS(1193), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8206] = 2,
+    ACTIONS(1195), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8209] = 2,
-    ACTIONS(1195), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8217] = 2,
+  [8214] = 2,
     ACTIONS(1197), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8225] = 2,
+  [8222] = 2,
     ACTIONS(1199), 1,
-      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8233] = 2,
+  [8230] = 2,
     ACTIONS(1201), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8238] = 2,
+    ACTIONS(1203), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8246] = 2,
+    ACTIONS(1205), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8254] = 2,
+    ACTIONS(1207), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8241] = 2,
-    ACTIONS(1203), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8249] = 2,
-    ACTIONS(1205), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8257] = 2,
-    ACTIONS(1207), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8265] = 2,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8273] = 2,
+  [8262] = 2,
     ACTIONS(1209), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8281] = 2,
+  [8270] = 2,
     ACTIONS(1211), 1,
-      anon_sym_DOT,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8289] = 2,
+  [8278] = 2,
     ACTIONS(1213), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8297] = 2,
-    ACTIONS(1215), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8305] = 2,
-    ACTIONS(1217), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8313] = 2,
-    ACTIONS(1219), 1,
-      anon_sym_to,
+  [8286] = 2,
+    ACTIONS(238), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8321] = 2,
+  [8294] = 2,
+    ACTIONS(1215), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8302] = 2,
+    ACTIONS(1217), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8310] = 2,
+    ACTIONS(1219), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8318] = 2,
     ACTIONS(1221), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8329] = 2,
+  [8326] = 2,
     ACTIONS(1223), 1,
-      anon_sym_DOT,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8337] = 2,
+  [8334] = 2,
     ACTIONS(1225), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8345] = 2,
+  [8342] = 2,
     ACTIONS(1227), 1,
-      anon_sym_on,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8350] = 2,
+    ACTIONS(1229), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8358] = 2,
+    ACTIONS(1231), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8366] = 2,
+    ACTIONS(1233), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16256,406 +16232,408 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
   [SMALL_STATE(9)] = 68,
   [SMALL_STATE(10)] = 128,
-  [SMALL_STATE(11)] = 186,
-  [SMALL_STATE(12)] = 237,
-  [SMALL_STATE(13)] = 289,
-  [SMALL_STATE(14)] = 341,
-  [SMALL_STATE(15)] = 393,
-  [SMALL_STATE(16)] = 445,
-  [SMALL_STATE(17)] = 494,
-  [SMALL_STATE(18)] = 543,
-  [SMALL_STATE(19)] = 592,
-  [SMALL_STATE(20)] = 636,
-  [SMALL_STATE(21)] = 668,
-  [SMALL_STATE(22)] = 700,
-  [SMALL_STATE(23)] = 734,
-  [SMALL_STATE(24)] = 776,
-  [SMALL_STATE(25)] = 818,
-  [SMALL_STATE(26)] = 860,
-  [SMALL_STATE(27)] = 893,
-  [SMALL_STATE(28)] = 924,
-  [SMALL_STATE(29)] = 955,
-  [SMALL_STATE(30)] = 1005,
-  [SMALL_STATE(31)] = 1055,
-  [SMALL_STATE(32)] = 1105,
-  [SMALL_STATE(33)] = 1136,
-  [SMALL_STATE(34)] = 1167,
-  [SMALL_STATE(35)] = 1195,
-  [SMALL_STATE(36)] = 1223,
-  [SMALL_STATE(37)] = 1251,
-  [SMALL_STATE(38)] = 1297,
-  [SMALL_STATE(39)] = 1333,
-  [SMALL_STATE(40)] = 1369,
-  [SMALL_STATE(41)] = 1397,
-  [SMALL_STATE(42)] = 1433,
-  [SMALL_STATE(43)] = 1457,
-  [SMALL_STATE(44)] = 1491,
-  [SMALL_STATE(45)] = 1525,
-  [SMALL_STATE(46)] = 1559,
-  [SMALL_STATE(47)] = 1593,
-  [SMALL_STATE(48)] = 1627,
-  [SMALL_STATE(49)] = 1661,
-  [SMALL_STATE(50)] = 1686,
-  [SMALL_STATE(51)] = 1727,
-  [SMALL_STATE(52)] = 1752,
-  [SMALL_STATE(53)] = 1793,
-  [SMALL_STATE(54)] = 1834,
-  [SMALL_STATE(55)] = 1875,
-  [SMALL_STATE(56)] = 1916,
-  [SMALL_STATE(57)] = 1941,
-  [SMALL_STATE(58)] = 1967,
-  [SMALL_STATE(59)] = 2005,
-  [SMALL_STATE(60)] = 2031,
-  [SMALL_STATE(61)] = 2069,
-  [SMALL_STATE(62)] = 2095,
-  [SMALL_STATE(63)] = 2133,
-  [SMALL_STATE(64)] = 2170,
-  [SMALL_STATE(65)] = 2207,
-  [SMALL_STATE(66)] = 2232,
-  [SMALL_STATE(67)] = 2265,
-  [SMALL_STATE(68)] = 2298,
-  [SMALL_STATE(69)] = 2319,
-  [SMALL_STATE(70)] = 2356,
-  [SMALL_STATE(71)] = 2389,
-  [SMALL_STATE(72)] = 2426,
-  [SMALL_STATE(73)] = 2463,
-  [SMALL_STATE(74)] = 2486,
-  [SMALL_STATE(75)] = 2523,
-  [SMALL_STATE(76)] = 2546,
-  [SMALL_STATE(77)] = 2583,
-  [SMALL_STATE(78)] = 2606,
-  [SMALL_STATE(79)] = 2643,
-  [SMALL_STATE(80)] = 2680,
-  [SMALL_STATE(81)] = 2703,
-  [SMALL_STATE(82)] = 2726,
-  [SMALL_STATE(83)] = 2749,
-  [SMALL_STATE(84)] = 2786,
-  [SMALL_STATE(85)] = 2823,
-  [SMALL_STATE(86)] = 2846,
-  [SMALL_STATE(87)] = 2869,
-  [SMALL_STATE(88)] = 2890,
-  [SMALL_STATE(89)] = 2913,
-  [SMALL_STATE(90)] = 2950,
-  [SMALL_STATE(91)] = 2970,
-  [SMALL_STATE(92)] = 2998,
-  [SMALL_STATE(93)] = 3018,
-  [SMALL_STATE(94)] = 3038,
-  [SMALL_STATE(95)] = 3058,
-  [SMALL_STATE(96)] = 3078,
-  [SMALL_STATE(97)] = 3098,
-  [SMALL_STATE(98)] = 3118,
-  [SMALL_STATE(99)] = 3137,
-  [SMALL_STATE(100)] = 3164,
-  [SMALL_STATE(101)] = 3183,
-  [SMALL_STATE(102)] = 3214,
-  [SMALL_STATE(103)] = 3241,
-  [SMALL_STATE(104)] = 3270,
-  [SMALL_STATE(105)] = 3299,
-  [SMALL_STATE(106)] = 3328,
-  [SMALL_STATE(107)] = 3357,
-  [SMALL_STATE(108)] = 3384,
-  [SMALL_STATE(109)] = 3413,
-  [SMALL_STATE(110)] = 3431,
-  [SMALL_STATE(111)] = 3461,
-  [SMALL_STATE(112)] = 3479,
-  [SMALL_STATE(113)] = 3503,
-  [SMALL_STATE(114)] = 3527,
-  [SMALL_STATE(115)] = 3545,
-  [SMALL_STATE(116)] = 3563,
-  [SMALL_STATE(117)] = 3581,
-  [SMALL_STATE(118)] = 3599,
-  [SMALL_STATE(119)] = 3624,
-  [SMALL_STATE(120)] = 3643,
-  [SMALL_STATE(121)] = 3662,
-  [SMALL_STATE(122)] = 3687,
-  [SMALL_STATE(123)] = 3714,
-  [SMALL_STATE(124)] = 3739,
-  [SMALL_STATE(125)] = 3764,
-  [SMALL_STATE(126)] = 3791,
-  [SMALL_STATE(127)] = 3814,
-  [SMALL_STATE(128)] = 3839,
-  [SMALL_STATE(129)] = 3866,
-  [SMALL_STATE(130)] = 3890,
-  [SMALL_STATE(131)] = 3910,
-  [SMALL_STATE(132)] = 3934,
-  [SMALL_STATE(133)] = 3958,
-  [SMALL_STATE(134)] = 3982,
-  [SMALL_STATE(135)] = 4002,
-  [SMALL_STATE(136)] = 4018,
-  [SMALL_STATE(137)] = 4040,
-  [SMALL_STATE(138)] = 4064,
-  [SMALL_STATE(139)] = 4082,
-  [SMALL_STATE(140)] = 4106,
-  [SMALL_STATE(141)] = 4130,
-  [SMALL_STATE(142)] = 4154,
-  [SMALL_STATE(143)] = 4172,
-  [SMALL_STATE(144)] = 4190,
-  [SMALL_STATE(145)] = 4214,
-  [SMALL_STATE(146)] = 4238,
-  [SMALL_STATE(147)] = 4262,
-  [SMALL_STATE(148)] = 4286,
-  [SMALL_STATE(149)] = 4310,
-  [SMALL_STATE(150)] = 4334,
-  [SMALL_STATE(151)] = 4358,
-  [SMALL_STATE(152)] = 4382,
-  [SMALL_STATE(153)] = 4406,
-  [SMALL_STATE(154)] = 4430,
-  [SMALL_STATE(155)] = 4454,
-  [SMALL_STATE(156)] = 4478,
-  [SMALL_STATE(157)] = 4502,
-  [SMALL_STATE(158)] = 4526,
-  [SMALL_STATE(159)] = 4550,
-  [SMALL_STATE(160)] = 4574,
-  [SMALL_STATE(161)] = 4598,
-  [SMALL_STATE(162)] = 4622,
-  [SMALL_STATE(163)] = 4646,
-  [SMALL_STATE(164)] = 4670,
-  [SMALL_STATE(165)] = 4695,
-  [SMALL_STATE(166)] = 4710,
-  [SMALL_STATE(167)] = 4725,
-  [SMALL_STATE(168)] = 4746,
-  [SMALL_STATE(169)] = 4769,
-  [SMALL_STATE(170)] = 4790,
-  [SMALL_STATE(171)] = 4813,
-  [SMALL_STATE(172)] = 4830,
-  [SMALL_STATE(173)] = 4845,
-  [SMALL_STATE(174)] = 4868,
-  [SMALL_STATE(175)] = 4893,
-  [SMALL_STATE(176)] = 4916,
-  [SMALL_STATE(177)] = 4937,
-  [SMALL_STATE(178)] = 4958,
-  [SMALL_STATE(179)] = 4978,
-  [SMALL_STATE(180)] = 4998,
-  [SMALL_STATE(181)] = 5018,
-  [SMALL_STATE(182)] = 5038,
-  [SMALL_STATE(183)] = 5058,
-  [SMALL_STATE(184)] = 5078,
-  [SMALL_STATE(185)] = 5100,
-  [SMALL_STATE(186)] = 5122,
-  [SMALL_STATE(187)] = 5142,
-  [SMALL_STATE(188)] = 5164,
-  [SMALL_STATE(189)] = 5186,
-  [SMALL_STATE(190)] = 5206,
-  [SMALL_STATE(191)] = 5228,
-  [SMALL_STATE(192)] = 5248,
-  [SMALL_STATE(193)] = 5270,
-  [SMALL_STATE(194)] = 5292,
-  [SMALL_STATE(195)] = 5314,
-  [SMALL_STATE(196)] = 5328,
-  [SMALL_STATE(197)] = 5348,
-  [SMALL_STATE(198)] = 5370,
-  [SMALL_STATE(199)] = 5394,
-  [SMALL_STATE(200)] = 5416,
-  [SMALL_STATE(201)] = 5438,
-  [SMALL_STATE(202)] = 5460,
-  [SMALL_STATE(203)] = 5482,
-  [SMALL_STATE(204)] = 5495,
-  [SMALL_STATE(205)] = 5512,
-  [SMALL_STATE(206)] = 5533,
-  [SMALL_STATE(207)] = 5554,
-  [SMALL_STATE(208)] = 5575,
-  [SMALL_STATE(209)] = 5588,
-  [SMALL_STATE(210)] = 5605,
-  [SMALL_STATE(211)] = 5618,
-  [SMALL_STATE(212)] = 5635,
-  [SMALL_STATE(213)] = 5656,
-  [SMALL_STATE(214)] = 5675,
-  [SMALL_STATE(215)] = 5688,
-  [SMALL_STATE(216)] = 5709,
-  [SMALL_STATE(217)] = 5730,
-  [SMALL_STATE(218)] = 5749,
-  [SMALL_STATE(219)] = 5766,
-  [SMALL_STATE(220)] = 5783,
-  [SMALL_STATE(221)] = 5804,
-  [SMALL_STATE(222)] = 5821,
-  [SMALL_STATE(223)] = 5838,
-  [SMALL_STATE(224)] = 5855,
-  [SMALL_STATE(225)] = 5872,
-  [SMALL_STATE(226)] = 5889,
-  [SMALL_STATE(227)] = 5906,
-  [SMALL_STATE(228)] = 5927,
-  [SMALL_STATE(229)] = 5944,
-  [SMALL_STATE(230)] = 5961,
-  [SMALL_STATE(231)] = 5978,
-  [SMALL_STATE(232)] = 5995,
-  [SMALL_STATE(233)] = 6012,
-  [SMALL_STATE(234)] = 6029,
-  [SMALL_STATE(235)] = 6046,
-  [SMALL_STATE(236)] = 6063,
-  [SMALL_STATE(237)] = 6080,
-  [SMALL_STATE(238)] = 6097,
-  [SMALL_STATE(239)] = 6110,
-  [SMALL_STATE(240)] = 6123,
-  [SMALL_STATE(241)] = 6140,
-  [SMALL_STATE(242)] = 6155,
-  [SMALL_STATE(243)] = 6172,
-  [SMALL_STATE(244)] = 6191,
-  [SMALL_STATE(245)] = 6210,
-  [SMALL_STATE(246)] = 6227,
-  [SMALL_STATE(247)] = 6244,
-  [SMALL_STATE(248)] = 6257,
-  [SMALL_STATE(249)] = 6274,
-  [SMALL_STATE(250)] = 6295,
-  [SMALL_STATE(251)] = 6316,
-  [SMALL_STATE(252)] = 6335,
-  [SMALL_STATE(253)] = 6356,
-  [SMALL_STATE(254)] = 6377,
-  [SMALL_STATE(255)] = 6396,
-  [SMALL_STATE(256)] = 6417,
-  [SMALL_STATE(257)] = 6434,
-  [SMALL_STATE(258)] = 6451,
-  [SMALL_STATE(259)] = 6465,
-  [SMALL_STATE(260)] = 6479,
-  [SMALL_STATE(261)] = 6499,
-  [SMALL_STATE(262)] = 6517,
-  [SMALL_STATE(263)] = 6531,
-  [SMALL_STATE(264)] = 6543,
-  [SMALL_STATE(265)] = 6561,
-  [SMALL_STATE(266)] = 6579,
-  [SMALL_STATE(267)] = 6593,
-  [SMALL_STATE(268)] = 6605,
-  [SMALL_STATE(269)] = 6617,
-  [SMALL_STATE(270)] = 6637,
-  [SMALL_STATE(271)] = 6655,
-  [SMALL_STATE(272)] = 6673,
-  [SMALL_STATE(273)] = 6693,
-  [SMALL_STATE(274)] = 6713,
-  [SMALL_STATE(275)] = 6733,
-  [SMALL_STATE(276)] = 6751,
-  [SMALL_STATE(277)] = 6765,
-  [SMALL_STATE(278)] = 6780,
-  [SMALL_STATE(279)] = 6795,
-  [SMALL_STATE(280)] = 6806,
-  [SMALL_STATE(281)] = 6821,
-  [SMALL_STATE(282)] = 6836,
-  [SMALL_STATE(283)] = 6847,
-  [SMALL_STATE(284)] = 6862,
-  [SMALL_STATE(285)] = 6873,
-  [SMALL_STATE(286)] = 6884,
-  [SMALL_STATE(287)] = 6895,
-  [SMALL_STATE(288)] = 6906,
-  [SMALL_STATE(289)] = 6921,
-  [SMALL_STATE(290)] = 6936,
-  [SMALL_STATE(291)] = 6947,
-  [SMALL_STATE(292)] = 6962,
-  [SMALL_STATE(293)] = 6973,
-  [SMALL_STATE(294)] = 6984,
-  [SMALL_STATE(295)] = 6995,
-  [SMALL_STATE(296)] = 7006,
-  [SMALL_STATE(297)] = 7023,
-  [SMALL_STATE(298)] = 7034,
-  [SMALL_STATE(299)] = 7045,
-  [SMALL_STATE(300)] = 7058,
-  [SMALL_STATE(301)] = 7069,
-  [SMALL_STATE(302)] = 7082,
-  [SMALL_STATE(303)] = 7093,
-  [SMALL_STATE(304)] = 7106,
-  [SMALL_STATE(305)] = 7119,
-  [SMALL_STATE(306)] = 7130,
-  [SMALL_STATE(307)] = 7141,
-  [SMALL_STATE(308)] = 7152,
-  [SMALL_STATE(309)] = 7165,
-  [SMALL_STATE(310)] = 7180,
-  [SMALL_STATE(311)] = 7195,
-  [SMALL_STATE(312)] = 7206,
-  [SMALL_STATE(313)] = 7221,
-  [SMALL_STATE(314)] = 7236,
-  [SMALL_STATE(315)] = 7247,
-  [SMALL_STATE(316)] = 7258,
-  [SMALL_STATE(317)] = 7273,
-  [SMALL_STATE(318)] = 7284,
-  [SMALL_STATE(319)] = 7295,
-  [SMALL_STATE(320)] = 7306,
-  [SMALL_STATE(321)] = 7321,
-  [SMALL_STATE(322)] = 7332,
-  [SMALL_STATE(323)] = 7343,
-  [SMALL_STATE(324)] = 7358,
-  [SMALL_STATE(325)] = 7373,
-  [SMALL_STATE(326)] = 7388,
-  [SMALL_STATE(327)] = 7403,
-  [SMALL_STATE(328)] = 7418,
-  [SMALL_STATE(329)] = 7433,
-  [SMALL_STATE(330)] = 7444,
-  [SMALL_STATE(331)] = 7455,
-  [SMALL_STATE(332)] = 7470,
-  [SMALL_STATE(333)] = 7485,
-  [SMALL_STATE(334)] = 7500,
-  [SMALL_STATE(335)] = 7515,
-  [SMALL_STATE(336)] = 7530,
-  [SMALL_STATE(337)] = 7541,
-  [SMALL_STATE(338)] = 7556,
-  [SMALL_STATE(339)] = 7571,
-  [SMALL_STATE(340)] = 7586,
-  [SMALL_STATE(341)] = 7601,
-  [SMALL_STATE(342)] = 7612,
-  [SMALL_STATE(343)] = 7623,
-  [SMALL_STATE(344)] = 7638,
-  [SMALL_STATE(345)] = 7653,
-  [SMALL_STATE(346)] = 7668,
-  [SMALL_STATE(347)] = 7679,
-  [SMALL_STATE(348)] = 7694,
-  [SMALL_STATE(349)] = 7705,
-  [SMALL_STATE(350)] = 7716,
-  [SMALL_STATE(351)] = 7727,
-  [SMALL_STATE(352)] = 7738,
-  [SMALL_STATE(353)] = 7753,
-  [SMALL_STATE(354)] = 7768,
-  [SMALL_STATE(355)] = 7783,
-  [SMALL_STATE(356)] = 7798,
-  [SMALL_STATE(357)] = 7813,
-  [SMALL_STATE(358)] = 7827,
-  [SMALL_STATE(359)] = 7841,
-  [SMALL_STATE(360)] = 7855,
-  [SMALL_STATE(361)] = 7865,
-  [SMALL_STATE(362)] = 7879,
-  [SMALL_STATE(363)] = 7893,
-  [SMALL_STATE(364)] = 7903,
-  [SMALL_STATE(365)] = 7913,
-  [SMALL_STATE(366)] = 7927,
-  [SMALL_STATE(367)] = 7941,
-  [SMALL_STATE(368)] = 7951,
-  [SMALL_STATE(369)] = 7965,
-  [SMALL_STATE(370)] = 7979,
-  [SMALL_STATE(371)] = 7993,
-  [SMALL_STATE(372)] = 8002,
-  [SMALL_STATE(373)] = 8011,
-  [SMALL_STATE(374)] = 8020,
-  [SMALL_STATE(375)] = 8031,
-  [SMALL_STATE(376)] = 8042,
-  [SMALL_STATE(377)] = 8053,
-  [SMALL_STATE(378)] = 8064,
-  [SMALL_STATE(379)] = 8075,
-  [SMALL_STATE(380)] = 8084,
-  [SMALL_STATE(381)] = 8095,
-  [SMALL_STATE(382)] = 8106,
-  [SMALL_STATE(383)] = 8117,
-  [SMALL_STATE(384)] = 8128,
-  [SMALL_STATE(385)] = 8139,
-  [SMALL_STATE(386)] = 8150,
-  [SMALL_STATE(387)] = 8161,
-  [SMALL_STATE(388)] = 8169,
-  [SMALL_STATE(389)] = 8177,
-  [SMALL_STATE(390)] = 8185,
-  [SMALL_STATE(391)] = 8193,
-  [SMALL_STATE(392)] = 8201,
-  [SMALL_STATE(393)] = 8209,
-  [SMALL_STATE(394)] = 8217,
-  [SMALL_STATE(395)] = 8225,
-  [SMALL_STATE(396)] = 8233,
-  [SMALL_STATE(397)] = 8241,
-  [SMALL_STATE(398)] = 8249,
-  [SMALL_STATE(399)] = 8257,
-  [SMALL_STATE(400)] = 8265,
-  [SMALL_STATE(401)] = 8273,
-  [SMALL_STATE(402)] = 8281,
-  [SMALL_STATE(403)] = 8289,
-  [SMALL_STATE(404)] = 8297,
-  [SMALL_STATE(405)] = 8305,
-  [SMALL_STATE(406)] = 8313,
-  [SMALL_STATE(407)] = 8321,
-  [SMALL_STATE(408)] = 8329,
-  [SMALL_STATE(409)] = 8337,
-  [SMALL_STATE(410)] = 8345,
+  [SMALL_STATE(11)] = 187,
+  [SMALL_STATE(12)] = 238,
+  [SMALL_STATE(13)] = 290,
+  [SMALL_STATE(14)] = 342,
+  [SMALL_STATE(15)] = 394,
+  [SMALL_STATE(16)] = 446,
+  [SMALL_STATE(17)] = 495,
+  [SMALL_STATE(18)] = 544,
+  [SMALL_STATE(19)] = 593,
+  [SMALL_STATE(20)] = 637,
+  [SMALL_STATE(21)] = 669,
+  [SMALL_STATE(22)] = 703,
+  [SMALL_STATE(23)] = 735,
+  [SMALL_STATE(24)] = 777,
+  [SMALL_STATE(25)] = 819,
+  [SMALL_STATE(26)] = 861,
+  [SMALL_STATE(27)] = 894,
+  [SMALL_STATE(28)] = 925,
+  [SMALL_STATE(29)] = 956,
+  [SMALL_STATE(30)] = 1006,
+  [SMALL_STATE(31)] = 1056,
+  [SMALL_STATE(32)] = 1106,
+  [SMALL_STATE(33)] = 1137,
+  [SMALL_STATE(34)] = 1168,
+  [SMALL_STATE(35)] = 1196,
+  [SMALL_STATE(36)] = 1242,
+  [SMALL_STATE(37)] = 1270,
+  [SMALL_STATE(38)] = 1298,
+  [SMALL_STATE(39)] = 1334,
+  [SMALL_STATE(40)] = 1370,
+  [SMALL_STATE(41)] = 1406,
+  [SMALL_STATE(42)] = 1434,
+  [SMALL_STATE(43)] = 1458,
+  [SMALL_STATE(44)] = 1492,
+  [SMALL_STATE(45)] = 1526,
+  [SMALL_STATE(46)] = 1560,
+  [SMALL_STATE(47)] = 1594,
+  [SMALL_STATE(48)] = 1628,
+  [SMALL_STATE(49)] = 1662,
+  [SMALL_STATE(50)] = 1687,
+  [SMALL_STATE(51)] = 1712,
+  [SMALL_STATE(52)] = 1737,
+  [SMALL_STATE(53)] = 1778,
+  [SMALL_STATE(54)] = 1819,
+  [SMALL_STATE(55)] = 1860,
+  [SMALL_STATE(56)] = 1901,
+  [SMALL_STATE(57)] = 1942,
+  [SMALL_STATE(58)] = 1968,
+  [SMALL_STATE(59)] = 2006,
+  [SMALL_STATE(60)] = 2044,
+  [SMALL_STATE(61)] = 2070,
+  [SMALL_STATE(62)] = 2096,
+  [SMALL_STATE(63)] = 2134,
+  [SMALL_STATE(64)] = 2171,
+  [SMALL_STATE(65)] = 2208,
+  [SMALL_STATE(66)] = 2245,
+  [SMALL_STATE(67)] = 2282,
+  [SMALL_STATE(68)] = 2319,
+  [SMALL_STATE(69)] = 2342,
+  [SMALL_STATE(70)] = 2365,
+  [SMALL_STATE(71)] = 2390,
+  [SMALL_STATE(72)] = 2427,
+  [SMALL_STATE(73)] = 2450,
+  [SMALL_STATE(74)] = 2473,
+  [SMALL_STATE(75)] = 2494,
+  [SMALL_STATE(76)] = 2531,
+  [SMALL_STATE(77)] = 2564,
+  [SMALL_STATE(78)] = 2585,
+  [SMALL_STATE(79)] = 2618,
+  [SMALL_STATE(80)] = 2641,
+  [SMALL_STATE(81)] = 2678,
+  [SMALL_STATE(82)] = 2701,
+  [SMALL_STATE(83)] = 2738,
+  [SMALL_STATE(84)] = 2775,
+  [SMALL_STATE(85)] = 2808,
+  [SMALL_STATE(86)] = 2845,
+  [SMALL_STATE(87)] = 2882,
+  [SMALL_STATE(88)] = 2905,
+  [SMALL_STATE(89)] = 2928,
+  [SMALL_STATE(90)] = 2951,
+  [SMALL_STATE(91)] = 2971,
+  [SMALL_STATE(92)] = 2991,
+  [SMALL_STATE(93)] = 3011,
+  [SMALL_STATE(94)] = 3031,
+  [SMALL_STATE(95)] = 3051,
+  [SMALL_STATE(96)] = 3071,
+  [SMALL_STATE(97)] = 3091,
+  [SMALL_STATE(98)] = 3119,
+  [SMALL_STATE(99)] = 3150,
+  [SMALL_STATE(100)] = 3179,
+  [SMALL_STATE(101)] = 3208,
+  [SMALL_STATE(102)] = 3235,
+  [SMALL_STATE(103)] = 3264,
+  [SMALL_STATE(104)] = 3293,
+  [SMALL_STATE(105)] = 3322,
+  [SMALL_STATE(106)] = 3349,
+  [SMALL_STATE(107)] = 3368,
+  [SMALL_STATE(108)] = 3387,
+  [SMALL_STATE(109)] = 3414,
+  [SMALL_STATE(110)] = 3432,
+  [SMALL_STATE(111)] = 3450,
+  [SMALL_STATE(112)] = 3468,
+  [SMALL_STATE(113)] = 3486,
+  [SMALL_STATE(114)] = 3516,
+  [SMALL_STATE(115)] = 3540,
+  [SMALL_STATE(116)] = 3558,
+  [SMALL_STATE(117)] = 3576,
+  [SMALL_STATE(118)] = 3600,
+  [SMALL_STATE(119)] = 3625,
+  [SMALL_STATE(120)] = 3650,
+  [SMALL_STATE(121)] = 3677,
+  [SMALL_STATE(122)] = 3702,
+  [SMALL_STATE(123)] = 3725,
+  [SMALL_STATE(124)] = 3752,
+  [SMALL_STATE(125)] = 3779,
+  [SMALL_STATE(126)] = 3804,
+  [SMALL_STATE(127)] = 3823,
+  [SMALL_STATE(128)] = 3842,
+  [SMALL_STATE(129)] = 3867,
+  [SMALL_STATE(130)] = 3891,
+  [SMALL_STATE(131)] = 3915,
+  [SMALL_STATE(132)] = 3937,
+  [SMALL_STATE(133)] = 3961,
+  [SMALL_STATE(134)] = 3985,
+  [SMALL_STATE(135)] = 4009,
+  [SMALL_STATE(136)] = 4033,
+  [SMALL_STATE(137)] = 4051,
+  [SMALL_STATE(138)] = 4071,
+  [SMALL_STATE(139)] = 4091,
+  [SMALL_STATE(140)] = 4107,
+  [SMALL_STATE(141)] = 4131,
+  [SMALL_STATE(142)] = 4155,
+  [SMALL_STATE(143)] = 4179,
+  [SMALL_STATE(144)] = 4203,
+  [SMALL_STATE(145)] = 4227,
+  [SMALL_STATE(146)] = 4251,
+  [SMALL_STATE(147)] = 4269,
+  [SMALL_STATE(148)] = 4287,
+  [SMALL_STATE(149)] = 4311,
+  [SMALL_STATE(150)] = 4335,
+  [SMALL_STATE(151)] = 4359,
+  [SMALL_STATE(152)] = 4383,
+  [SMALL_STATE(153)] = 4407,
+  [SMALL_STATE(154)] = 4431,
+  [SMALL_STATE(155)] = 4455,
+  [SMALL_STATE(156)] = 4479,
+  [SMALL_STATE(157)] = 4503,
+  [SMALL_STATE(158)] = 4527,
+  [SMALL_STATE(159)] = 4551,
+  [SMALL_STATE(160)] = 4575,
+  [SMALL_STATE(161)] = 4599,
+  [SMALL_STATE(162)] = 4623,
+  [SMALL_STATE(163)] = 4647,
+  [SMALL_STATE(164)] = 4671,
+  [SMALL_STATE(165)] = 4686,
+  [SMALL_STATE(166)] = 4707,
+  [SMALL_STATE(167)] = 4730,
+  [SMALL_STATE(168)] = 4755,
+  [SMALL_STATE(169)] = 4776,
+  [SMALL_STATE(170)] = 4797,
+  [SMALL_STATE(171)] = 4820,
+  [SMALL_STATE(172)] = 4843,
+  [SMALL_STATE(173)] = 4866,
+  [SMALL_STATE(174)] = 4881,
+  [SMALL_STATE(175)] = 4902,
+  [SMALL_STATE(176)] = 4919,
+  [SMALL_STATE(177)] = 4944,
+  [SMALL_STATE(178)] = 4959,
+  [SMALL_STATE(179)] = 4981,
+  [SMALL_STATE(180)] = 4995,
+  [SMALL_STATE(181)] = 5017,
+  [SMALL_STATE(182)] = 5039,
+  [SMALL_STATE(183)] = 5059,
+  [SMALL_STATE(184)] = 5081,
+  [SMALL_STATE(185)] = 5101,
+  [SMALL_STATE(186)] = 5123,
+  [SMALL_STATE(187)] = 5145,
+  [SMALL_STATE(188)] = 5167,
+  [SMALL_STATE(189)] = 5187,
+  [SMALL_STATE(190)] = 5207,
+  [SMALL_STATE(191)] = 5229,
+  [SMALL_STATE(192)] = 5249,
+  [SMALL_STATE(193)] = 5271,
+  [SMALL_STATE(194)] = 5291,
+  [SMALL_STATE(195)] = 5313,
+  [SMALL_STATE(196)] = 5333,
+  [SMALL_STATE(197)] = 5355,
+  [SMALL_STATE(198)] = 5379,
+  [SMALL_STATE(199)] = 5399,
+  [SMALL_STATE(200)] = 5419,
+  [SMALL_STATE(201)] = 5441,
+  [SMALL_STATE(202)] = 5463,
+  [SMALL_STATE(203)] = 5483,
+  [SMALL_STATE(204)] = 5504,
+  [SMALL_STATE(205)] = 5525,
+  [SMALL_STATE(206)] = 5544,
+  [SMALL_STATE(207)] = 5565,
+  [SMALL_STATE(208)] = 5584,
+  [SMALL_STATE(209)] = 5601,
+  [SMALL_STATE(210)] = 5622,
+  [SMALL_STATE(211)] = 5643,
+  [SMALL_STATE(212)] = 5662,
+  [SMALL_STATE(213)] = 5683,
+  [SMALL_STATE(214)] = 5702,
+  [SMALL_STATE(215)] = 5719,
+  [SMALL_STATE(216)] = 5740,
+  [SMALL_STATE(217)] = 5757,
+  [SMALL_STATE(218)] = 5770,
+  [SMALL_STATE(219)] = 5787,
+  [SMALL_STATE(220)] = 5800,
+  [SMALL_STATE(221)] = 5817,
+  [SMALL_STATE(222)] = 5830,
+  [SMALL_STATE(223)] = 5845,
+  [SMALL_STATE(224)] = 5862,
+  [SMALL_STATE(225)] = 5879,
+  [SMALL_STATE(226)] = 5900,
+  [SMALL_STATE(227)] = 5917,
+  [SMALL_STATE(228)] = 5938,
+  [SMALL_STATE(229)] = 5955,
+  [SMALL_STATE(230)] = 5972,
+  [SMALL_STATE(231)] = 5989,
+  [SMALL_STATE(232)] = 6006,
+  [SMALL_STATE(233)] = 6023,
+  [SMALL_STATE(234)] = 6040,
+  [SMALL_STATE(235)] = 6057,
+  [SMALL_STATE(236)] = 6074,
+  [SMALL_STATE(237)] = 6091,
+  [SMALL_STATE(238)] = 6108,
+  [SMALL_STATE(239)] = 6125,
+  [SMALL_STATE(240)] = 6142,
+  [SMALL_STATE(241)] = 6159,
+  [SMALL_STATE(242)] = 6176,
+  [SMALL_STATE(243)] = 6193,
+  [SMALL_STATE(244)] = 6210,
+  [SMALL_STATE(245)] = 6227,
+  [SMALL_STATE(246)] = 6240,
+  [SMALL_STATE(247)] = 6253,
+  [SMALL_STATE(248)] = 6270,
+  [SMALL_STATE(249)] = 6291,
+  [SMALL_STATE(250)] = 6312,
+  [SMALL_STATE(251)] = 6329,
+  [SMALL_STATE(252)] = 6350,
+  [SMALL_STATE(253)] = 6367,
+  [SMALL_STATE(254)] = 6386,
+  [SMALL_STATE(255)] = 6399,
+  [SMALL_STATE(256)] = 6412,
+  [SMALL_STATE(257)] = 6433,
+  [SMALL_STATE(258)] = 6452,
+  [SMALL_STATE(259)] = 6472,
+  [SMALL_STATE(260)] = 6486,
+  [SMALL_STATE(261)] = 6498,
+  [SMALL_STATE(262)] = 6510,
+  [SMALL_STATE(263)] = 6528,
+  [SMALL_STATE(264)] = 6546,
+  [SMALL_STATE(265)] = 6564,
+  [SMALL_STATE(266)] = 6576,
+  [SMALL_STATE(267)] = 6594,
+  [SMALL_STATE(268)] = 6608,
+  [SMALL_STATE(269)] = 6626,
+  [SMALL_STATE(270)] = 6646,
+  [SMALL_STATE(271)] = 6660,
+  [SMALL_STATE(272)] = 6680,
+  [SMALL_STATE(273)] = 6698,
+  [SMALL_STATE(274)] = 6718,
+  [SMALL_STATE(275)] = 6738,
+  [SMALL_STATE(276)] = 6752,
+  [SMALL_STATE(277)] = 6766,
+  [SMALL_STATE(278)] = 6781,
+  [SMALL_STATE(279)] = 6796,
+  [SMALL_STATE(280)] = 6811,
+  [SMALL_STATE(281)] = 6826,
+  [SMALL_STATE(282)] = 6841,
+  [SMALL_STATE(283)] = 6852,
+  [SMALL_STATE(284)] = 6863,
+  [SMALL_STATE(285)] = 6878,
+  [SMALL_STATE(286)] = 6893,
+  [SMALL_STATE(287)] = 6904,
+  [SMALL_STATE(288)] = 6915,
+  [SMALL_STATE(289)] = 6926,
+  [SMALL_STATE(290)] = 6941,
+  [SMALL_STATE(291)] = 6956,
+  [SMALL_STATE(292)] = 6967,
+  [SMALL_STATE(293)] = 6982,
+  [SMALL_STATE(294)] = 6997,
+  [SMALL_STATE(295)] = 7012,
+  [SMALL_STATE(296)] = 7023,
+  [SMALL_STATE(297)] = 7034,
+  [SMALL_STATE(298)] = 7045,
+  [SMALL_STATE(299)] = 7056,
+  [SMALL_STATE(300)] = 7067,
+  [SMALL_STATE(301)] = 7078,
+  [SMALL_STATE(302)] = 7093,
+  [SMALL_STATE(303)] = 7104,
+  [SMALL_STATE(304)] = 7117,
+  [SMALL_STATE(305)] = 7132,
+  [SMALL_STATE(306)] = 7143,
+  [SMALL_STATE(307)] = 7156,
+  [SMALL_STATE(308)] = 7167,
+  [SMALL_STATE(309)] = 7180,
+  [SMALL_STATE(310)] = 7193,
+  [SMALL_STATE(311)] = 7204,
+  [SMALL_STATE(312)] = 7215,
+  [SMALL_STATE(313)] = 7226,
+  [SMALL_STATE(314)] = 7241,
+  [SMALL_STATE(315)] = 7252,
+  [SMALL_STATE(316)] = 7267,
+  [SMALL_STATE(317)] = 7278,
+  [SMALL_STATE(318)] = 7289,
+  [SMALL_STATE(319)] = 7304,
+  [SMALL_STATE(320)] = 7315,
+  [SMALL_STATE(321)] = 7330,
+  [SMALL_STATE(322)] = 7345,
+  [SMALL_STATE(323)] = 7356,
+  [SMALL_STATE(324)] = 7367,
+  [SMALL_STATE(325)] = 7378,
+  [SMALL_STATE(326)] = 7393,
+  [SMALL_STATE(327)] = 7408,
+  [SMALL_STATE(328)] = 7419,
+  [SMALL_STATE(329)] = 7430,
+  [SMALL_STATE(330)] = 7441,
+  [SMALL_STATE(331)] = 7456,
+  [SMALL_STATE(332)] = 7471,
+  [SMALL_STATE(333)] = 7486,
+  [SMALL_STATE(334)] = 7497,
+  [SMALL_STATE(335)] = 7512,
+  [SMALL_STATE(336)] = 7523,
+  [SMALL_STATE(337)] = 7534,
+  [SMALL_STATE(338)] = 7549,
+  [SMALL_STATE(339)] = 7564,
+  [SMALL_STATE(340)] = 7579,
+  [SMALL_STATE(341)] = 7594,
+  [SMALL_STATE(342)] = 7609,
+  [SMALL_STATE(343)] = 7624,
+  [SMALL_STATE(344)] = 7639,
+  [SMALL_STATE(345)] = 7654,
+  [SMALL_STATE(346)] = 7665,
+  [SMALL_STATE(347)] = 7676,
+  [SMALL_STATE(348)] = 7689,
+  [SMALL_STATE(349)] = 7700,
+  [SMALL_STATE(350)] = 7715,
+  [SMALL_STATE(351)] = 7732,
+  [SMALL_STATE(352)] = 7747,
+  [SMALL_STATE(353)] = 7758,
+  [SMALL_STATE(354)] = 7769,
+  [SMALL_STATE(355)] = 7784,
+  [SMALL_STATE(356)] = 7799,
+  [SMALL_STATE(357)] = 7814,
+  [SMALL_STATE(358)] = 7825,
+  [SMALL_STATE(359)] = 7839,
+  [SMALL_STATE(360)] = 7853,
+  [SMALL_STATE(361)] = 7867,
+  [SMALL_STATE(362)] = 7881,
+  [SMALL_STATE(363)] = 7891,
+  [SMALL_STATE(364)] = 7905,
+  [SMALL_STATE(365)] = 7919,
+  [SMALL_STATE(366)] = 7933,
+  [SMALL_STATE(367)] = 7943,
+  [SMALL_STATE(368)] = 7957,
+  [SMALL_STATE(369)] = 7967,
+  [SMALL_STATE(370)] = 7981,
+  [SMALL_STATE(371)] = 7991,
+  [SMALL_STATE(372)] = 8005,
+  [SMALL_STATE(373)] = 8016,
+  [SMALL_STATE(374)] = 8027,
+  [SMALL_STATE(375)] = 8038,
+  [SMALL_STATE(376)] = 8047,
+  [SMALL_STATE(377)] = 8058,
+  [SMALL_STATE(378)] = 8069,
+  [SMALL_STATE(379)] = 8078,
+  [SMALL_STATE(380)] = 8089,
+  [SMALL_STATE(381)] = 8098,
+  [SMALL_STATE(382)] = 8109,
+  [SMALL_STATE(383)] = 8120,
+  [SMALL_STATE(384)] = 8131,
+  [SMALL_STATE(385)] = 8142,
+  [SMALL_STATE(386)] = 8153,
+  [SMALL_STATE(387)] = 8164,
+  [SMALL_STATE(388)] = 8173,
+  [SMALL_STATE(389)] = 8182,
+  [SMALL_STATE(390)] = 8190,
+  [SMALL_STATE(391)] = 8198,
+  [SMALL_STATE(392)] = 8206,
+  [SMALL_STATE(393)] = 8214,
+  [SMALL_STATE(394)] = 8222,
+  [SMALL_STATE(395)] = 8230,
+  [SMALL_STATE(396)] = 8238,
+  [SMALL_STATE(397)] = 8246,
+  [SMALL_STATE(398)] = 8254,
+  [SMALL_STATE(399)] = 8262,
+  [SMALL_STATE(400)] = 8270,
+  [SMALL_STATE(401)] = 8278,
+  [SMALL_STATE(402)] = 8286,
+  [SMALL_STATE(403)] = 8294,
+  [SMALL_STATE(404)] = 8302,
+  [SMALL_STATE(405)] = 8310,
+  [SMALL_STATE(406)] = 8318,
+  [SMALL_STATE(407)] = 8326,
+  [SMALL_STATE(408)] = 8334,
+  [SMALL_STATE(409)] = 8342,
+  [SMALL_STATE(410)] = 8350,
+  [SMALL_STATE(411)] = 8358,
+  [SMALL_STATE(412)] = 8366,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -16664,577 +16642,580 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(375),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
   [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
   [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(365),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [67] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [89] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
-  [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [69] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [91] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
+  [94] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [96] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 39),
+  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 39),
+  [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [106] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 39),
+  [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 39),
+  [116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 39),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 39),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [152] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [166] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [168] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [171] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [179] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
-  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
-  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(244),
-  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(352),
-  [209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(199),
-  [212] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(199),
-  [215] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(253),
-  [218] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(280),
-  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(281),
-  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(283),
-  [227] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(177),
-  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [234] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
-  [244] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
-  [246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [248] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [258] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
-  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [262] = {.entry = {.count = 1, .reusable = false}}, SHIFT(302),
-  [264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
-  [276] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [279] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
-  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [289] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [296] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [304] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [308] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [310] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
-  [315] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
-  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [323] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [339] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [152] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
+  [155] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
+  [158] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [163] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [167] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [171] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [173] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [177] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
+  [185] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(205),
+  [188] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(285),
+  [191] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(186),
+  [194] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(186),
+  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(206),
+  [200] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(277),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(292),
+  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(294),
+  [209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(168),
+  [212] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
+  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
+  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [236] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
+  [242] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
+  [244] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
+  [246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
+  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(352),
+  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [262] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [264] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
+  [266] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
+  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [276] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [278] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [281] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [291] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
+  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [297] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [304] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
+  [313] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
+  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [325] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
+  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [329] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
   [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
   [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
   [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [371] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(266),
-  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
-  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(308),
-  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(193),
-  [394] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(324),
-  [397] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(215),
-  [400] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(332),
-  [403] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(262),
-  [406] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(64),
-  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [411] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [415] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38),
-  [417] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(313),
-  [420] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(200),
-  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(252),
-  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(356),
-  [429] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 48),
-  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [465] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
-  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 46),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [483] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
-  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(244),
-  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(190),
-  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(347),
-  [496] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(83),
-  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(220),
-  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 45),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
-  [508] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [514] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
-  [517] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
-  [520] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
-  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
-  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(99),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [539] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [541] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(102),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [554] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
-  [556] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [563] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(398),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
-  [572] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [580] = {.entry = {.count = 1, .reusable = false}}, SHIFT(105),
-  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [588] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
-  [590] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [592] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [596] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(112),
-  [603] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
-  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
-  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 14),
-  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [371] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(267),
+  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
+  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(205),
+  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(201),
+  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(279),
+  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(64),
+  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(227),
+  [405] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 45),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 46),
+  [411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 48),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [429] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [433] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [445] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
+  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(347),
+  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(185),
+  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(349),
+  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(212),
+  [463] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(351),
+  [466] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(270),
+  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(75),
+  [472] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38),
+  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(318),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(200),
+  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(225),
+  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(321),
+  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [492] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [494] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
+  [496] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
+  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
+  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [510] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
+  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
+  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [526] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
+  [529] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(281),
+  [532] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
+  [535] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(108),
+  [538] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [544] = {.entry = {.count = 1, .reusable = false}}, SHIFT(103),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(154),
+  [553] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(405),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(101),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [569] = {.entry = {.count = 1, .reusable = false}}, SHIFT(405),
+  [571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [575] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
+  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [580] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [588] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [594] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
+  [596] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 14),
+  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
+  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(117),
+  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
   [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
-  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [643] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [645] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [651] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 32),
-  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
-  [681] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(269),
-  [684] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(312),
-  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
-  [692] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(343),
-  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
-  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [706] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [710] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [640] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
+  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
+  [652] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [667] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(271),
+  [670] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(313),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [677] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(341),
+  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(342),
+  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(343),
+  [686] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 32),
+  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [698] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [706] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [710] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
   [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 16),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [750] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [756] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
-  [759] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44),
-  [764] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(371),
-  [767] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(370),
-  [770] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [772] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [775] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
-  [785] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [789] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [791] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [793] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [803] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [805] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
-  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [815] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
-  [817] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [819] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
-  [828] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
-  [834] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
-  [840] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [843] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [845] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 36),
-  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [849] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
-  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [853] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [855] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [857] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [872] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [888] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 43),
-  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 55),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 57),
-  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
-  [952] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
-  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 21),
-  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
-  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [975] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [995] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
-  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [999] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 56),
+  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
+  [753] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [766] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
+  [774] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44),
+  [776] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(380),
+  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(365),
+  [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
+  [784] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [791] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [802] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [816] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [823] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [825] = {.entry = {.count = 1, .reusable = false}}, SHIFT(191),
+  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [833] = {.entry = {.count = 1, .reusable = false}}, SHIFT(192),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [837] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [839] = {.entry = {.count = 1, .reusable = false}}, SHIFT(193),
+  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [843] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
+  [845] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [847] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(193),
+  [850] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [853] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [856] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [859] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [866] = {.entry = {.count = 1, .reusable = false}}, SHIFT(140),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [870] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 36),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 21),
+  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [906] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
+  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [910] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 55),
+  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [920] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 57),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [976] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
+  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [983] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 43),
+  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [993] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
+  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [997] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 56),
+  [999] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
   [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
-  [1015] = {.entry = {.count = 1, .reusable = false}}, SHIFT(385),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [1019] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
   [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1023] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(271),
-  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 58),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [1081] = {.entry = {.count = 1, .reusable = false}}, SHIFT(94),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 37),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 40),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 41),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 42),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 47),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 17),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 19),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 49),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 50),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 20),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 51),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 54),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1023] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(272),
+  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 19),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 37),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 58),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 40),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 41),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 42),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 54),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 47),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 20),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 49),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 50),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 51),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1137] = {.entry = {.count = 1, .reusable = false}}, SHIFT(90),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 17),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
   [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1163] = {.entry = {.count = 1, .reusable = false}}, SHIFT(329),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1177] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [1179] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
-  [1181] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [1225] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [1161] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1173] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [1175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
+  [1177] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [1207] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
 };
 
 #ifdef __cplusplus

@@ -77,7 +77,7 @@ syn keyword netscriptInclude   include
 " interface kinds
 syn keyword netscriptKind      veth bridge macvlan vxlan link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
-syn keyword netscriptAttribute addr up down mtu mac shape filter netem bpf xdp rule reach noreach
+syn keyword netscriptAttribute addr up down mtu mac shape filter netem qdisc bpf xdp rule reach noreach
 syn keyword netscriptAttribute firewall
 syn keyword netscriptAttribute master nextgroup=netscriptIfName skipwhite
 syn keyword netscriptAttribute expect nextgroup=netscriptNsName skipwhite
@@ -97,7 +97,7 @@ syn keyword netscriptOption    mode nextgroup=netscriptValue skipwhite
 syn keyword netscriptOption    section nextgroup=netscriptSection skipwhite
 syn keyword netscriptHtbDefault default contained nextgroup=netscriptClassId skipwhite
 " option values
-syn keyword netscriptValue     tcp udp icmp ingress egress generic native off private vepa passthru
+syn keyword netscriptValue     tcp udp icmp ingress egress clsact generic native off private vepa passthru
 syn keyword netscriptValue     icmpv6 input output prerouting postrouting new established related invalid
 
 " ------------------------------------------------------------------ links
