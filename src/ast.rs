@@ -32,6 +32,9 @@ pub enum StmtKind {
     // interface declarations
     Veth { name: Name, peer: Name, body: Option<Block> },
     Bridge { name: Name, body: Option<Block> },
+    Dummy { name: Name, body: Option<Block> },
+    /// `vrf NAME table N`: a VRF device bound to routing table N.
+    Vrf { name: Name, table: IntValue, body: Option<Block> },
     Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
@@ -87,6 +90,8 @@ impl StmtKind {
             StmtKind::Expect { .. } => "expect",
             StmtKind::Veth { .. } => "veth",
             StmtKind::Bridge { .. } => "bridge",
+            StmtKind::Dummy { .. } => "dummy",
+            StmtKind::Vrf { .. } => "vrf",
             StmtKind::Macvlan { .. } => "macvlan",
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",

@@ -89,7 +89,7 @@
 
 (defconst netscript-statement-keywords '("netns" "host" "table" "let" "for" "in" "include")
   "Statement keywords.")
-(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "link")
+(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "dummy" "vrf" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
   '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"

@@ -52,7 +52,7 @@ module.exports = grammar({
       choice(
         $.netns_statement, $.host_statement, $.table_statement, $.let_statement,
         $.for_statement, $.include_statement, $.expect_statement,
-        $.veth_statement, $.bridge_statement, $.macvlan_statement, $.vxlan_statement,
+        $.veth_statement, $.bridge_statement, $.dummy_statement, $.vrf_statement, $.macvlan_statement, $.vxlan_statement,
         $.link_statement,
         $.addr_statement, $.state_statement, $.mtu_statement,
         $.mac_statement, $.master_statement,
@@ -85,6 +85,9 @@ module.exports = grammar({
       seq('veth', field('name', $.interface_name), '<->', field('peer', $.peer_name),
         optional(field('body', $.block))),
     bridge_statement: ($) => seq('bridge', field('name', $.interface_name), optional(field('body', $.block))),
+    dummy_statement: ($) => seq('dummy', field('name', $.interface_name), optional(field('body', $.block))),
+    vrf_statement: ($) =>
+      seq('vrf', field('name', $.interface_name), 'table', field('table', $._int_value), optional(field('body', $.block))),
     macvlan_statement: ($) =>
       seq('macvlan', field('name', $.interface_name), 'on', field('parent', $.interface_name),
         optional(seq('mode', field('mode', alias(choice('bridge', 'private', 'vepa', 'passthru'), $.mode)))),

@@ -205,7 +205,7 @@ impl<'a> Evaluator<'a> {
                 Body::Top => self.expect(stmt.span, ns, *kind, addr, opts),
                 _ => self.misplaced(stmt, body),
             },
-            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Macvlan { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
+            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Dummy { .. } | StmtKind::Vrf { .. } | StmtKind::Macvlan { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
                 match body {
                     Body::Namespace { ns, current } => {
                         let ns = ns.clone();

@@ -10,7 +10,7 @@ use lsp_types::{CompletionItem, CompletionItemKind};
 use std::path::Path;
 
 const TOP: &[&str] = &["netns", "host", "table", "let", "for", "include", "expect"];
-const INTERFACES: &[&str] = &["veth", "bridge", "macvlan", "vxlan", "link"];
+const INTERFACES: &[&str] = &["veth", "bridge", "dummy", "vrf", "macvlan", "vxlan", "link"];
 const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "qdisc", "bpf", "xdp"];
 const NAMESPACE_WIDE: &[&str] = &["route", "rule", "forward", "sysctl", "firewall", "let", "for"];
 const HTB: &[&str] = &["class", "filter"];
@@ -27,6 +27,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport"],
         "netem" => &["delay", "jitter", "loss", "rate"],
         "qdisc" => &["ingress", "clsact"],
+        "vrf" => &["table"],
         "bpf" => &["ingress", "egress", "section"],
         "xdp" => &["section", "mode", "generic", "native"],
         "route" => &["default", "via", "dev", "src", "metric", "table"],

@@ -16,6 +16,8 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "expect" => "Checked after a run: `reach` (ICMP echo, or TCP connect with `port`) or `noreach`; one that fails undoes the run.",
         "veth" => "Creates a veth pair (`ip link add NAME type veth peer name PEER netns NS`); makes NAME the current interface.",
         "bridge" => "Creates a bridge (`ip link add NAME type bridge`).",
+        "dummy" => "Creates a dummy device (`ip link add NAME type dummy`).",
+        "vrf" => "Creates a VRF device bound to a routing table (`ip link add NAME type vrf table N`); `master NAME` enslaves an interface to it.",
         "macvlan" => "Creates a macvlan on a parent (`ip link add NAME link PARENT type macvlan mode MODE`).",
         "vxlan" => "Creates a VXLAN interface (`ip link add NAME type vxlan id VNI ...`).",
         "link" => "Configures an interface that exists or is declared elsewhere (e.g. a veth's peer end); makes it current.",

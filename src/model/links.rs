@@ -80,6 +80,9 @@ pub enum IfaceKind {
     /// The far end of a pair declared elsewhere.
     VethPeer { of: IfRef },
     Bridge,
+    Dummy,
+    /// A VRF device and the routing table it binds.
+    Vrf { table: Spanned<u32> },
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
     Vxlan(Vxlan),
     /// `link NAME` for an interface the script does not create.
@@ -93,6 +96,8 @@ impl IfaceKind {
         match self {
             IfaceKind::Veth { .. } | IfaceKind::VethPeer { .. } => "veth",
             IfaceKind::Bridge => "bridge",
+            IfaceKind::Dummy => "dummy",
+            IfaceKind::Vrf { .. } => "vrf",
             IfaceKind::Macvlan { .. } => "macvlan",
             IfaceKind::Vxlan(_) => "vxlan",
             IfaceKind::Existing => "link",

@@ -144,6 +144,8 @@ pub enum LinkKind {
     /// Both ends are created at once, each directly in its namespace.
     Veth { peer_ns: String, peer_name: String, peer_attrs: LinkAttrs },
     Bridge,
+    Dummy,
+    Vrf { table: u32 },
     Macvlan { parent: String, mode: MacvlanMode },
     Vxlan { vni: u32, remote: Option<IpAddr>, group: Option<IpAddr>, local: Option<IpAddr>, dev: Option<String>, port: Option<u16> },
     /// The intermediate device of ingress shaping.

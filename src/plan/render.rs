@@ -173,6 +173,8 @@ pub fn describe(action: &Action) -> String {
                 format!("create veth {ns}.{name} <-> {peer_ns}.{peer_name} ({}; peer {})", attrs_text(attrs), attrs_text(peer_attrs))
             }
             LinkKind::Bridge => format!("create bridge {ns}.{name} ({})", attrs_text(attrs)),
+            LinkKind::Dummy => format!("create dummy {ns}.{name} ({})", attrs_text(attrs)),
+            LinkKind::Vrf { table } => format!("create vrf {ns}.{name} table {table} ({})", attrs_text(attrs)),
             LinkKind::Macvlan { parent, mode } => {
                 format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
             }

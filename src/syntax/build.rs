@@ -124,6 +124,17 @@ impl<'t> Builder<'t> {
                 let name = self.name(it.next().unwrap());
                 StmtKind::Bridge { name, body: self.opt_block(it.next()) }
             }
+            Rule::dummy_stmt => {
+                let mut it = args(pair);
+                let name = self.name(it.next().unwrap());
+                StmtKind::Dummy { name, body: self.opt_block(it.next()) }
+            }
+            Rule::vrf_stmt => {
+                let mut it = args(pair).filter(|p| p.as_rule() != Rule::kw_table);
+                let name = self.name(it.next().unwrap());
+                let table = self.int_value(it.next().unwrap());
+                StmtKind::Vrf { name, table, body: self.opt_block(it.next()) }
+            }
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {

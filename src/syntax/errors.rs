@@ -77,7 +77,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "macvlan", "vxlan", "link",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vxlan", "link",
     "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];

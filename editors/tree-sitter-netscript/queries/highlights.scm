@@ -28,6 +28,8 @@
   "bridge"
   "macvlan"
   "vxlan"
+  "dummy"
+  "vrf"
   "link"
 ] @type.builtin
 

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 413
+#define STATE_COUNT 430
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 251
+#define SYMBOL_COUNT 255
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 160
+#define TOKEN_COUNT 162
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 59
+#define PRODUCTION_ID_COUNT 61
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -50,237 +50,241 @@ enum ts_symbol_identifiers {
   anon_sym_veth = 20,
   anon_sym_LT_DASH_GT = 21,
   anon_sym_bridge = 22,
-  anon_sym_macvlan = 23,
-  anon_sym_on = 24,
-  anon_sym_mode = 25,
-  anon_sym_private = 26,
-  anon_sym_vepa = 27,
-  anon_sym_passthru = 28,
-  anon_sym_vxlan = 29,
-  anon_sym_id = 30,
-  anon_sym_remote = 31,
-  anon_sym_group = 32,
-  anon_sym_local = 33,
-  anon_sym_link = 34,
-  anon_sym_addr = 35,
-  anon_sym_up = 36,
-  anon_sym_down = 37,
-  anon_sym_mtu = 38,
-  anon_sym_mac = 39,
-  anon_sym_master = 40,
-  anon_sym_shape = 41,
-  anon_sym_ingress = 42,
-  anon_sym_burst = 43,
-  anon_sym_latency = 44,
-  anon_sym_limit = 45,
-  anon_sym_peakrate = 46,
-  anon_sym_htb = 47,
-  anon_sym_default = 48,
-  anon_sym_r2q = 49,
-  anon_sym_direct_qlen = 50,
-  anon_sym_class = 51,
-  anon_sym_rate = 52,
-  anon_sym_ceil = 53,
-  anon_sym_prio = 54,
-  anon_sym_cburst = 55,
-  anon_sym_quantum = 56,
-  anon_sym_filter = 57,
-  anon_sym_proto = 58,
-  anon_sym_tcp = 59,
-  anon_sym_udp = 60,
-  anon_sym_icmp = 61,
-  anon_sym_src = 62,
-  anon_sym_dst = 63,
-  anon_sym_sport = 64,
-  anon_sym_dport = 65,
-  anon_sym_DASH_GT = 66,
-  aux_sym_class_id_token1 = 67,
-  aux_sym_class_id_token2 = 68,
-  anon_sym_qdisc = 69,
-  anon_sym_clsact = 70,
-  anon_sym_netem = 71,
-  anon_sym_delay = 72,
-  anon_sym_jitter = 73,
-  anon_sym_loss = 74,
-  anon_sym_bpf = 75,
-  anon_sym_egress = 76,
-  anon_sym_xdp = 77,
-  anon_sym_generic = 78,
-  anon_sym_native = 79,
-  anon_sym_section = 80,
-  sym_section_name = 81,
-  anon_sym_route = 82,
-  anon_sym_blackhole = 83,
-  anon_sym_unreachable = 84,
-  anon_sym_prohibit = 85,
-  anon_sym_via = 86,
-  anon_sym_metric = 87,
-  anon_sym_onlink = 88,
-  anon_sym_dev = 89,
-  anon_sym_lookup = 90,
-  anon_sym_rule = 91,
-  anon_sym_from = 92,
-  anon_sym_to = 93,
-  anon_sym_iif = 94,
-  anon_sym_oif = 95,
-  anon_sym_fwmark = 96,
-  anon_sym_SLASH = 97,
-  anon_sym_uidrange = 98,
-  anon_sym_DASH = 99,
-  anon_sym_priority = 100,
-  anon_sym_pref = 101,
-  anon_sym_ipproto = 102,
-  anon_sym_icmpv6 = 103,
-  anon_sym_tos = 104,
-  anon_sym_dsfield = 105,
-  anon_sym_forward = 106,
-  anon_sym_off = 107,
-  anon_sym_sysctl = 108,
-  aux_sym_sysctl_key_token1 = 109,
-  aux_sym_sysctl_key_token2 = 110,
-  sym_sysctl_value = 111,
-  anon_sym_port = 112,
-  anon_sym_firewall = 113,
-  anon_sym_input = 114,
-  anon_sym_output = 115,
-  anon_sym_prerouting = 116,
-  anon_sym_postrouting = 117,
-  anon_sym_policy = 118,
-  anon_sym_accept = 119,
-  anon_sym_drop = 120,
-  anon_sym_mark = 121,
-  anon_sym_ct = 122,
-  anon_sym_COMMA = 123,
-  anon_sym_counter = 124,
-  anon_sym_new = 125,
-  anon_sym_established = 126,
-  anon_sym_related = 127,
-  anon_sym_invalid = 128,
-  anon_sym_reject = 129,
-  anon_sym_pass = 130,
-  anon_sym_masquerade = 131,
-  anon_sym_classify = 132,
-  anon_sym_snat = 133,
-  anon_sym_dnat = 134,
-  sym_nat_target = 135,
-  anon_sym_DOT = 136,
-  aux_sym__name_start_token1 = 137,
-  aux_sym__imm_name_part_token1 = 138,
-  anon_sym_LBRACE = 139,
-  anon_sym_RBRACE = 140,
-  anon_sym_LBRACE2 = 141,
-  anon_sym_LPAREN = 142,
-  anon_sym_RPAREN = 143,
-  anon_sym_PLUS = 144,
-  anon_sym_STAR = 145,
-  anon_sym_PERCENT = 146,
-  sym_integer = 147,
-  anon_sym_DQUOTE = 148,
-  aux_sym_string_token1 = 149,
-  sym_comment = 150,
-  sym_line_continuation = 151,
-  sym_rate = 152,
-  sym_size = 153,
-  sym_duration = 154,
-  sym_percentage = 155,
-  sym_mac_address = 156,
-  anon_sym_SLASH2 = 157,
-  aux_sym_ipv4_address_token1 = 158,
-  aux_sym_ipv6_address_token1 = 159,
-  sym_source_file = 160,
-  sym__statements = 161,
-  sym__sep = 162,
-  sym_block = 163,
-  sym__statement = 164,
-  sym_netns_statement = 165,
-  sym_host_statement = 166,
-  sym_table_statement = 167,
-  sym_let_statement = 168,
-  sym_for_statement = 169,
-  sym_range = 170,
-  sym_include_statement = 171,
-  sym_expect_statement = 172,
-  sym__let_value = 173,
-  sym_veth_statement = 174,
-  sym_bridge_statement = 175,
-  sym_macvlan_statement = 176,
-  sym_vxlan_statement = 177,
-  sym_link_statement = 178,
-  sym_addr_statement = 179,
-  sym_state_statement = 180,
-  sym_mtu_statement = 181,
-  sym_mac_statement = 182,
-  sym_master_statement = 183,
-  sym_shape_statement = 184,
-  sym_htb_statement = 185,
-  sym_class_statement = 186,
-  sym_filter_statement = 187,
-  sym_class_id = 188,
-  sym_qdisc_statement = 189,
-  sym_netem_statement = 190,
-  sym_bpf_statement = 191,
-  sym_xdp_statement = 192,
-  sym__section_opt = 193,
-  sym_route_statement = 194,
-  sym__dev_opt = 195,
-  sym__table_opt = 196,
-  sym_rule_statement = 197,
-  sym_forward_statement = 198,
-  sym_sysctl_statement = 199,
-  sym_sysctl_key = 200,
-  sym__port_opt = 201,
-  sym_firewall_statement = 202,
-  sym_rule_block = 203,
-  sym_firewall_rule = 204,
-  sym__ct_state = 205,
-  sym_firewall_action = 206,
-  sym_namespace_name = 207,
-  sym_interface_name = 208,
-  sym_peer_name = 209,
-  sym__ns_name = 210,
-  sym__if_name = 211,
-  sym__name_start = 212,
-  sym__imm_name_part = 213,
-  sym_table_name = 214,
-  sym_variable = 215,
-  sym_interpolation = 216,
-  sym__imm_interp = 217,
-  sym__expression = 218,
-  sym_parenthesized_expression = 219,
-  sym_unary_expression = 220,
-  sym_binary_expression = 221,
-  sym_string = 222,
-  sym_ipv4_address = 223,
-  sym__imm_octet = 224,
-  sym_ipv6_address = 225,
-  sym__ip_value = 226,
-  sym__int_value = 227,
-  sym__rate_value = 228,
-  sym__size_value = 229,
-  sym__duration_value = 230,
-  sym__percent_value = 231,
-  aux_sym__statements_repeat1 = 232,
-  aux_sym__statements_repeat2 = 233,
-  aux_sym_expect_statement_repeat1 = 234,
-  aux_sym_vxlan_statement_repeat1 = 235,
-  aux_sym_addr_statement_repeat1 = 236,
-  aux_sym_shape_statement_repeat1 = 237,
-  aux_sym_htb_statement_repeat1 = 238,
-  aux_sym_class_statement_repeat1 = 239,
-  aux_sym_filter_statement_repeat1 = 240,
-  aux_sym_netem_statement_repeat1 = 241,
-  aux_sym_xdp_statement_repeat1 = 242,
-  aux_sym_route_statement_repeat1 = 243,
-  aux_sym_rule_statement_repeat1 = 244,
-  aux_sym_sysctl_key_repeat1 = 245,
-  aux_sym_rule_block_repeat1 = 246,
-  aux_sym_firewall_rule_repeat1 = 247,
-  aux_sym_firewall_rule_repeat2 = 248,
-  aux_sym__ns_name_repeat1 = 249,
-  aux_sym__if_name_repeat1 = 250,
-  alias_sym_default = 251,
-  alias_sym_octet = 252,
-  alias_sym_verdict = 253,
+  anon_sym_dummy = 23,
+  anon_sym_vrf = 24,
+  anon_sym_macvlan = 25,
+  anon_sym_on = 26,
+  anon_sym_mode = 27,
+  anon_sym_private = 28,
+  anon_sym_vepa = 29,
+  anon_sym_passthru = 30,
+  anon_sym_vxlan = 31,
+  anon_sym_id = 32,
+  anon_sym_remote = 33,
+  anon_sym_group = 34,
+  anon_sym_local = 35,
+  anon_sym_link = 36,
+  anon_sym_addr = 37,
+  anon_sym_up = 38,
+  anon_sym_down = 39,
+  anon_sym_mtu = 40,
+  anon_sym_mac = 41,
+  anon_sym_master = 42,
+  anon_sym_shape = 43,
+  anon_sym_ingress = 44,
+  anon_sym_burst = 45,
+  anon_sym_latency = 46,
+  anon_sym_limit = 47,
+  anon_sym_peakrate = 48,
+  anon_sym_htb = 49,
+  anon_sym_default = 50,
+  anon_sym_r2q = 51,
+  anon_sym_direct_qlen = 52,
+  anon_sym_class = 53,
+  anon_sym_rate = 54,
+  anon_sym_ceil = 55,
+  anon_sym_prio = 56,
+  anon_sym_cburst = 57,
+  anon_sym_quantum = 58,
+  anon_sym_filter = 59,
+  anon_sym_proto = 60,
+  anon_sym_tcp = 61,
+  anon_sym_udp = 62,
+  anon_sym_icmp = 63,
+  anon_sym_src = 64,
+  anon_sym_dst = 65,
+  anon_sym_sport = 66,
+  anon_sym_dport = 67,
+  anon_sym_DASH_GT = 68,
+  aux_sym_class_id_token1 = 69,
+  aux_sym_class_id_token2 = 70,
+  anon_sym_qdisc = 71,
+  anon_sym_clsact = 72,
+  anon_sym_netem = 73,
+  anon_sym_delay = 74,
+  anon_sym_jitter = 75,
+  anon_sym_loss = 76,
+  anon_sym_bpf = 77,
+  anon_sym_egress = 78,
+  anon_sym_xdp = 79,
+  anon_sym_generic = 80,
+  anon_sym_native = 81,
+  anon_sym_section = 82,
+  sym_section_name = 83,
+  anon_sym_route = 84,
+  anon_sym_blackhole = 85,
+  anon_sym_unreachable = 86,
+  anon_sym_prohibit = 87,
+  anon_sym_via = 88,
+  anon_sym_metric = 89,
+  anon_sym_onlink = 90,
+  anon_sym_dev = 91,
+  anon_sym_lookup = 92,
+  anon_sym_rule = 93,
+  anon_sym_from = 94,
+  anon_sym_to = 95,
+  anon_sym_iif = 96,
+  anon_sym_oif = 97,
+  anon_sym_fwmark = 98,
+  anon_sym_SLASH = 99,
+  anon_sym_uidrange = 100,
+  anon_sym_DASH = 101,
+  anon_sym_priority = 102,
+  anon_sym_pref = 103,
+  anon_sym_ipproto = 104,
+  anon_sym_icmpv6 = 105,
+  anon_sym_tos = 106,
+  anon_sym_dsfield = 107,
+  anon_sym_forward = 108,
+  anon_sym_off = 109,
+  anon_sym_sysctl = 110,
+  aux_sym_sysctl_key_token1 = 111,
+  aux_sym_sysctl_key_token2 = 112,
+  sym_sysctl_value = 113,
+  anon_sym_port = 114,
+  anon_sym_firewall = 115,
+  anon_sym_input = 116,
+  anon_sym_output = 117,
+  anon_sym_prerouting = 118,
+  anon_sym_postrouting = 119,
+  anon_sym_policy = 120,
+  anon_sym_accept = 121,
+  anon_sym_drop = 122,
+  anon_sym_mark = 123,
+  anon_sym_ct = 124,
+  anon_sym_COMMA = 125,
+  anon_sym_counter = 126,
+  anon_sym_new = 127,
+  anon_sym_established = 128,
+  anon_sym_related = 129,
+  anon_sym_invalid = 130,
+  anon_sym_reject = 131,
+  anon_sym_pass = 132,
+  anon_sym_masquerade = 133,
+  anon_sym_classify = 134,
+  anon_sym_snat = 135,
+  anon_sym_dnat = 136,
+  sym_nat_target = 137,
+  anon_sym_DOT = 138,
+  aux_sym__name_start_token1 = 139,
+  aux_sym__imm_name_part_token1 = 140,
+  anon_sym_LBRACE = 141,
+  anon_sym_RBRACE = 142,
+  anon_sym_LBRACE2 = 143,
+  anon_sym_LPAREN = 144,
+  anon_sym_RPAREN = 145,
+  anon_sym_PLUS = 146,
+  anon_sym_STAR = 147,
+  anon_sym_PERCENT = 148,
+  sym_integer = 149,
+  anon_sym_DQUOTE = 150,
+  aux_sym_string_token1 = 151,
+  sym_comment = 152,
+  sym_line_continuation = 153,
+  sym_rate = 154,
+  sym_size = 155,
+  sym_duration = 156,
+  sym_percentage = 157,
+  sym_mac_address = 158,
+  anon_sym_SLASH2 = 159,
+  aux_sym_ipv4_address_token1 = 160,
+  aux_sym_ipv6_address_token1 = 161,
+  sym_source_file = 162,
+  sym__statements = 163,
+  sym__sep = 164,
+  sym_block = 165,
+  sym__statement = 166,
+  sym_netns_statement = 167,
+  sym_host_statement = 168,
+  sym_table_statement = 169,
+  sym_let_statement = 170,
+  sym_for_statement = 171,
+  sym_range = 172,
+  sym_include_statement = 173,
+  sym_expect_statement = 174,
+  sym__let_value = 175,
+  sym_veth_statement = 176,
+  sym_bridge_statement = 177,
+  sym_dummy_statement = 178,
+  sym_vrf_statement = 179,
+  sym_macvlan_statement = 180,
+  sym_vxlan_statement = 181,
+  sym_link_statement = 182,
+  sym_addr_statement = 183,
+  sym_state_statement = 184,
+  sym_mtu_statement = 185,
+  sym_mac_statement = 186,
+  sym_master_statement = 187,
+  sym_shape_statement = 188,
+  sym_htb_statement = 189,
+  sym_class_statement = 190,
+  sym_filter_statement = 191,
+  sym_class_id = 192,
+  sym_qdisc_statement = 193,
+  sym_netem_statement = 194,
+  sym_bpf_statement = 195,
+  sym_xdp_statement = 196,
+  sym__section_opt = 197,
+  sym_route_statement = 198,
+  sym__dev_opt = 199,
+  sym__table_opt = 200,
+  sym_rule_statement = 201,
+  sym_forward_statement = 202,
+  sym_sysctl_statement = 203,
+  sym_sysctl_key = 204,
+  sym__port_opt = 205,
+  sym_firewall_statement = 206,
+  sym_rule_block = 207,
+  sym_firewall_rule = 208,
+  sym__ct_state = 209,
+  sym_firewall_action = 210,
+  sym_namespace_name = 211,
+  sym_interface_name = 212,
+  sym_peer_name = 213,
+  sym__ns_name = 214,
+  sym__if_name = 215,
+  sym__name_start = 216,
+  sym__imm_name_part = 217,
+  sym_table_name = 218,
+  sym_variable = 219,
+  sym_interpolation = 220,
+  sym__imm_interp = 221,
+  sym__expression = 222,
+  sym_parenthesized_expression = 223,
+  sym_unary_expression = 224,
+  sym_binary_expression = 225,
+  sym_string = 226,
+  sym_ipv4_address = 227,
+  sym__imm_octet = 228,
+  sym_ipv6_address = 229,
+  sym__ip_value = 230,
+  sym__int_value = 231,
+  sym__rate_value = 232,
+  sym__size_value = 233,
+  sym__duration_value = 234,
+  sym__percent_value = 235,
+  aux_sym__statements_repeat1 = 236,
+  aux_sym__statements_repeat2 = 237,
+  aux_sym_expect_statement_repeat1 = 238,
+  aux_sym_vxlan_statement_repeat1 = 239,
+  aux_sym_addr_statement_repeat1 = 240,
+  aux_sym_shape_statement_repeat1 = 241,
+  aux_sym_htb_statement_repeat1 = 242,
+  aux_sym_class_statement_repeat1 = 243,
+  aux_sym_filter_statement_repeat1 = 244,
+  aux_sym_netem_statement_repeat1 = 245,
+  aux_sym_xdp_statement_repeat1 = 246,
+  aux_sym_route_statement_repeat1 = 247,
+  aux_sym_rule_statement_repeat1 = 248,
+  aux_sym_sysctl_key_repeat1 = 249,
+  aux_sym_rule_block_repeat1 = 250,
+  aux_sym_firewall_rule_repeat1 = 251,
+  aux_sym_firewall_rule_repeat2 = 252,
+  aux_sym__ns_name_repeat1 = 253,
+  aux_sym__if_name_repeat1 = 254,
+  alias_sym_default = 255,
+  alias_sym_octet = 256,
+  alias_sym_verdict = 257,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -307,6 +311,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_veth] = "veth",
   [anon_sym_LT_DASH_GT] = "<->",
   [anon_sym_bridge] = "bridge",
+  [anon_sym_dummy] = "dummy",
+  [anon_sym_vrf] = "vrf",
   [anon_sym_macvlan] = "macvlan",
   [anon_sym_on] = "on",
   [anon_sym_mode] = "mode",
@@ -460,6 +466,8 @@ static const char * const ts_symbol_names[] = {
   [sym__let_value] = "_let_value",
   [sym_veth_statement] = "veth_statement",
   [sym_bridge_statement] = "bridge_statement",
+  [sym_dummy_statement] = "dummy_statement",
+  [sym_vrf_statement] = "vrf_statement",
   [sym_macvlan_statement] = "macvlan_statement",
   [sym_vxlan_statement] = "vxlan_statement",
   [sym_link_statement] = "link_statement",
@@ -564,6 +572,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_veth] = anon_sym_veth,
   [anon_sym_LT_DASH_GT] = anon_sym_LT_DASH_GT,
   [anon_sym_bridge] = anon_sym_bridge,
+  [anon_sym_dummy] = anon_sym_dummy,
+  [anon_sym_vrf] = anon_sym_vrf,
   [anon_sym_macvlan] = anon_sym_macvlan,
   [anon_sym_on] = anon_sym_on,
   [anon_sym_mode] = anon_sym_mode,
@@ -717,6 +727,8 @@ static const TSSymbol ts_symbol_map[] = {
   [sym__let_value] = sym__let_value,
   [sym_veth_statement] = sym_veth_statement,
   [sym_bridge_statement] = sym_bridge_statement,
+  [sym_dummy_statement] = sym_dummy_statement,
+  [sym_vrf_statement] = sym_vrf_statement,
   [sym_macvlan_statement] = sym_macvlan_statement,
   [sym_vxlan_statement] = sym_vxlan_statement,
   [sym_link_statement] = sym_link_statement,
@@ -887,6 +899,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_bridge] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_dummy] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_vrf] = {
     .visible = true,
     .named = false,
   },
@@ -1502,6 +1522,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym_dummy_statement] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_vrf_statement] = {
+    .visible = true,
+    .named = true,
+  },
   [sym_macvlan_statement] = {
     .visible = true,
     .named = true,
@@ -1917,27 +1945,29 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [34] = {.index = 44, .length = 2},
   [35] = {.index = 46, .length = 1},
   [36] = {.index = 47, .length = 2},
-  [37] = {.index = 49, .length = 3},
-  [38] = {.index = 52, .length = 2},
-  [40] = {.index = 54, .length = 2},
-  [41] = {.index = 56, .length = 1},
-  [42] = {.index = 57, .length = 2},
-  [43] = {.index = 59, .length = 1},
-  [44] = {.index = 60, .length = 2},
-  [45] = {.index = 62, .length = 3},
-  [46] = {.index = 62, .length = 3},
-  [47] = {.index = 65, .length = 2},
-  [48] = {.index = 67, .length = 1},
-  [49] = {.index = 68, .length = 3},
-  [50] = {.index = 71, .length = 3},
-  [51] = {.index = 74, .length = 3},
-  [52] = {.index = 77, .length = 1},
-  [53] = {.index = 78, .length = 2},
-  [54] = {.index = 80, .length = 3},
+  [37] = {.index = 49, .length = 2},
+  [38] = {.index = 51, .length = 3},
+  [39] = {.index = 54, .length = 2},
+  [41] = {.index = 56, .length = 2},
+  [42] = {.index = 58, .length = 1},
+  [43] = {.index = 59, .length = 2},
+  [44] = {.index = 61, .length = 1},
+  [45] = {.index = 62, .length = 2},
+  [46] = {.index = 64, .length = 3},
+  [47] = {.index = 64, .length = 3},
+  [48] = {.index = 67, .length = 2},
+  [49] = {.index = 69, .length = 1},
+  [50] = {.index = 70, .length = 3},
+  [51] = {.index = 73, .length = 3},
+  [52] = {.index = 76, .length = 3},
+  [53] = {.index = 79, .length = 3},
+  [54] = {.index = 82, .length = 1},
   [55] = {.index = 83, .length = 2},
-  [56] = {.index = 85, .length = 2},
-  [57] = {.index = 87, .length = 3},
-  [58] = {.index = 90, .length = 4},
+  [56] = {.index = 85, .length = 3},
+  [57] = {.index = 88, .length = 2},
+  [58] = {.index = 90, .length = 2},
+  [59] = {.index = 92, .length = 3},
+  [60] = {.index = 95, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2021,68 +2051,75 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
     {field_interface, 0},
   [47] =
     {field_name, 1},
-    {field_parent, 3},
+    {field_table, 3},
   [49] =
+    {field_name, 1},
+    {field_parent, 3},
+  [51] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [52] =
+  [54] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [54] =
+  [56] =
     {field_body, 3},
     {field_id, 1},
-  [56] =
+  [58] =
     {field_target, 3},
-  [57] =
+  [59] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [59] =
+  [61] =
     {field_section, 1},
-  [60] =
+  [62] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [62] =
+  [64] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [65] =
+  [67] =
     {field_key, 1},
     {field_value, 3},
-  [67] =
+  [69] =
     {field_action, 0},
-  [68] =
+  [70] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [71] =
+  [73] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [74] =
+  [76] =
+    {field_body, 4},
+    {field_name, 1},
+    {field_table, 3},
+  [79] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [77] =
+  [82] =
     {field_class, 1},
-  [78] =
+  [83] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [80] =
+  [85] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [83] =
+  [88] =
     {field_end, 2},
     {field_start, 0},
-  [85] =
+  [90] =
     {field_interface, 2},
     {field_namespace, 0},
-  [87] =
+  [92] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [90] =
+  [95] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
@@ -2109,24 +2146,24 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [35] = {
     [0] = sym_interface_name,
   },
-  [39] = {
+  [40] = {
     [0] = alias_sym_octet,
   },
-  [45] = {
+  [46] = {
     [2] = alias_sym_default,
   },
-  [54] = {
+  [56] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [56] = {
+  [58] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [57] = {
+  [59] = {
     [5] = anon_sym_private,
   },
-  [58] = {
+  [60] = {
     [5] = anon_sym_private,
   },
 };
@@ -2180,25 +2217,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [35] = 35,
   [36] = 36,
   [37] = 37,
-  [38] = 24,
-  [39] = 25,
-  [40] = 23,
-  [41] = 41,
-  [42] = 42,
+  [38] = 23,
+  [39] = 24,
+  [40] = 40,
+  [41] = 25,
+  [42] = 25,
   [43] = 24,
-  [44] = 24,
-  [45] = 23,
+  [44] = 44,
+  [45] = 25,
   [46] = 23,
-  [47] = 25,
-  [48] = 25,
-  [49] = 8,
-  [50] = 9,
+  [47] = 24,
+  [48] = 23,
+  [49] = 49,
+  [50] = 50,
   [51] = 51,
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 55,
-  [56] = 56,
+  [55] = 9,
+  [56] = 8,
   [57] = 57,
   [58] = 58,
   [59] = 59,
@@ -2219,19 +2256,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [74] = 74,
   [75] = 75,
   [76] = 76,
-  [77] = 77,
+  [77] = 8,
   [78] = 78,
-  [79] = 8,
+  [79] = 79,
   [80] = 80,
-  [81] = 9,
+  [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 85,
+  [85] = 9,
   [86] = 86,
-  [87] = 8,
-  [88] = 9,
-  [89] = 89,
+  [87] = 87,
+  [88] = 8,
+  [89] = 9,
   [90] = 90,
   [91] = 91,
   [92] = 92,
@@ -2241,17 +2278,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [96] = 96,
   [97] = 97,
   [98] = 98,
-  [99] = 24,
-  [100] = 100,
-  [101] = 23,
-  [102] = 102,
-  [103] = 25,
-  [104] = 23,
-  [105] = 24,
-  [106] = 106,
-  [107] = 107,
-  [108] = 25,
-  [109] = 19,
+  [99] = 25,
+  [100] = 24,
+  [101] = 101,
+  [102] = 25,
+  [103] = 103,
+  [104] = 104,
+  [105] = 105,
+  [106] = 23,
+  [107] = 23,
+  [108] = 24,
+  [109] = 109,
   [110] = 110,
   [111] = 111,
   [112] = 112,
@@ -2259,7 +2296,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [114] = 114,
   [115] = 115,
   [116] = 116,
-  [117] = 117,
+  [117] = 19,
   [118] = 118,
   [119] = 119,
   [120] = 120,
@@ -2274,39 +2311,39 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [129] = 129,
   [130] = 130,
   [131] = 131,
-  [132] = 129,
+  [132] = 132,
   [133] = 133,
   [134] = 134,
   [135] = 135,
-  [136] = 8,
+  [136] = 136,
   [137] = 137,
-  [138] = 138,
+  [138] = 8,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 142,
+  [142] = 129,
   [143] = 143,
-  [144] = 130,
-  [145] = 145,
-  [146] = 8,
-  [147] = 9,
-  [148] = 129,
-  [149] = 130,
-  [150] = 129,
-  [151] = 130,
-  [152] = 129,
-  [153] = 130,
-  [154] = 129,
-  [155] = 130,
-  [156] = 129,
-  [157] = 130,
-  [158] = 129,
-  [159] = 130,
+  [144] = 8,
+  [145] = 9,
+  [146] = 131,
+  [147] = 129,
+  [148] = 131,
+  [149] = 129,
+  [150] = 131,
+  [151] = 129,
+  [152] = 131,
+  [153] = 129,
+  [154] = 131,
+  [155] = 129,
+  [156] = 131,
+  [157] = 129,
+  [158] = 131,
+  [159] = 131,
   [160] = 129,
-  [161] = 130,
+  [161] = 131,
   [162] = 129,
-  [163] = 130,
-  [164] = 164,
+  [163] = 131,
+  [164] = 129,
   [165] = 165,
   [166] = 166,
   [167] = 167,
@@ -2329,15 +2366,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [184] = 184,
   [185] = 185,
   [186] = 186,
-  [187] = 187,
-  [188] = 122,
-  [189] = 189,
+  [187] = 123,
+  [188] = 23,
+  [189] = 111,
   [190] = 24,
-  [191] = 114,
+  [191] = 112,
   [192] = 25,
-  [193] = 117,
-  [194] = 23,
-  [195] = 195,
+  [193] = 23,
+  [194] = 24,
+  [195] = 25,
   [196] = 196,
   [197] = 197,
   [198] = 198,
@@ -2368,40 +2405,40 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [223] = 223,
   [224] = 224,
   [225] = 225,
-  [226] = 216,
-  [227] = 225,
-  [228] = 214,
-  [229] = 216,
-  [230] = 214,
-  [231] = 216,
-  [232] = 214,
-  [233] = 216,
-  [234] = 214,
-  [235] = 216,
-  [236] = 214,
-  [237] = 216,
-  [238] = 214,
-  [239] = 216,
-  [240] = 214,
-  [241] = 216,
-  [242] = 214,
-  [243] = 216,
-  [244] = 214,
-  [245] = 245,
-  [246] = 246,
-  [247] = 247,
-  [248] = 248,
-  [249] = 249,
-  [250] = 250,
-  [251] = 251,
-  [252] = 252,
+  [226] = 226,
+  [227] = 227,
+  [228] = 228,
+  [229] = 229,
+  [230] = 230,
+  [231] = 231,
+  [232] = 232,
+  [233] = 221,
+  [234] = 234,
+  [235] = 222,
+  [236] = 221,
+  [237] = 222,
+  [238] = 222,
+  [239] = 221,
+  [240] = 222,
+  [241] = 221,
+  [242] = 222,
+  [243] = 221,
+  [244] = 222,
+  [245] = 221,
+  [246] = 222,
+  [247] = 221,
+  [248] = 222,
+  [249] = 221,
+  [250] = 222,
+  [251] = 221,
+  [252] = 222,
   [253] = 253,
   [254] = 254,
   [255] = 255,
   [256] = 256,
   [257] = 257,
-  [258] = 258,
-  [259] = 15,
+  [258] = 234,
+  [259] = 259,
   [260] = 260,
   [261] = 261,
   [262] = 262,
@@ -2410,15 +2447,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [265] = 265,
   [266] = 266,
   [267] = 267,
-  [268] = 268,
+  [268] = 221,
   [269] = 269,
   [270] = 270,
   [271] = 271,
   [272] = 272,
   [273] = 273,
   [274] = 274,
-  [275] = 12,
-  [276] = 14,
+  [275] = 275,
+  [276] = 276,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2427,9 +2464,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [282] = 282,
   [283] = 283,
   [284] = 284,
-  [285] = 285,
-  [286] = 286,
-  [287] = 287,
+  [285] = 13,
+  [286] = 14,
+  [287] = 15,
   [288] = 288,
   [289] = 289,
   [290] = 290,
@@ -2445,25 +2482,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [300] = 300,
   [301] = 301,
   [302] = 302,
-  [303] = 8,
+  [303] = 303,
   [304] = 304,
   [305] = 305,
-  [306] = 9,
+  [306] = 306,
   [307] = 307,
-  [308] = 8,
-  [309] = 9,
+  [308] = 308,
+  [309] = 309,
   [310] = 310,
   [311] = 311,
-  [312] = 312,
-  [313] = 313,
+  [312] = 289,
+  [313] = 8,
   [314] = 314,
-  [315] = 315,
-  [316] = 316,
-  [317] = 317,
+  [315] = 9,
+  [316] = 8,
+  [317] = 9,
   [318] = 318,
-  [319] = 319,
+  [319] = 8,
   [320] = 320,
-  [321] = 321,
+  [321] = 9,
   [322] = 322,
   [323] = 323,
   [324] = 324,
@@ -2479,55 +2516,55 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 289,
-  [338] = 290,
+  [337] = 337,
+  [338] = 338,
   [339] = 339,
   [340] = 340,
   [341] = 341,
   [342] = 342,
   [343] = 343,
-  [344] = 278,
+  [344] = 344,
   [345] = 345,
   [346] = 346,
   [347] = 347,
   [348] = 348,
   [349] = 349,
-  [350] = 350,
-  [351] = 351,
+  [350] = 298,
+  [351] = 299,
   [352] = 352,
   [353] = 353,
-  [354] = 339,
-  [355] = 340,
-  [356] = 334,
+  [354] = 354,
+  [355] = 355,
+  [356] = 356,
   [357] = 357,
   [358] = 358,
-  [359] = 358,
+  [359] = 359,
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 361,
+  [363] = 363,
   [364] = 364,
   [365] = 365,
   [366] = 366,
   [367] = 367,
-  [368] = 8,
+  [368] = 368,
   [369] = 369,
-  [370] = 9,
-  [371] = 360,
-  [372] = 372,
+  [370] = 353,
+  [371] = 354,
+  [372] = 311,
   [373] = 373,
   [374] = 374,
   [375] = 375,
   [376] = 376,
   [377] = 377,
   [378] = 378,
-  [379] = 379,
-  [380] = 380,
-  [381] = 381,
+  [379] = 376,
+  [380] = 377,
+  [381] = 378,
   [382] = 382,
-  [383] = 379,
-  [384] = 384,
-  [385] = 385,
+  [383] = 383,
+  [384] = 8,
+  [385] = 9,
   [386] = 386,
   [387] = 387,
   [388] = 388,
@@ -2535,7 +2572,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [390] = 390,
   [391] = 391,
   [392] = 392,
-  [393] = 389,
+  [393] = 393,
   [394] = 394,
   [395] = 395,
   [396] = 396,
@@ -2544,17 +2581,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [399] = 399,
   [400] = 400,
   [401] = 401,
-  [402] = 402,
+  [402] = 395,
   [403] = 403,
   [404] = 404,
   [405] = 405,
   [406] = 406,
   [407] = 407,
   [408] = 408,
-  [409] = 399,
-  [410] = 394,
+  [409] = 409,
+  [410] = 410,
   [411] = 411,
-  [412] = 403,
+  [412] = 412,
+  [413] = 413,
+  [414] = 414,
+  [415] = 415,
+  [416] = 416,
+  [417] = 417,
+  [418] = 418,
+  [419] = 419,
+  [420] = 407,
+  [421] = 410,
+  [422] = 422,
+  [423] = 423,
+  [424] = 424,
+  [425] = 425,
+  [426] = 419,
+  [427] = 412,
+  [428] = 428,
+  [429] = 429,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2562,68 +2616,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(227);
+      if (eof) ADVANCE(238);
       ADVANCE_MAP(
-        '\n', 229,
-        '"', 615,
-        '#', 620,
-        '%', 605,
-        '(', 601,
-        ')', 602,
-        '*', 604,
-        '+', 603,
-        ',', 348,
-        '-', 319,
-        '.', 353,
-        '/', 634,
-        '0', 635,
-        ';', 228,
-        '<', 231,
-        '=', 236,
-        '>', 232,
+        '\n', 240,
+        '"', 626,
+        '#', 631,
+        '%', 616,
+        '(', 612,
+        ')', 613,
+        '*', 615,
+        '+', 614,
+        ',', 359,
+        '-', 330,
+        '.', 364,
+        '/', 644,
+        '0', 645,
+        ';', 239,
+        '<', 242,
+        '=', 247,
+        '>', 243,
         '\\', 5,
-        'c', 546,
-        'd', 502,
-        'f', 571,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 482,
-        'n', 553,
-        'o', 523,
-        'p', 555,
-        'r', 504,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 600,
-        '}', 599,
+        'c', 557,
+        'd', 513,
+        'f', 582,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 493,
+        'n', 564,
+        'o', 534,
+        'p', 566,
+        'r', 515,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 611,
+        '}', 610,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(198);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(636);
+          lookahead == ' ') SKIP(209);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(646);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '>', 232,
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '>', 243,
         '\\', 5,
-        'c', 423,
-        'd', 438,
-        'i', 396,
-        'm', 363,
-        'o', 397,
-        'p', 457,
-        's', 440,
-        '{', 600,
+        'c', 434,
+        'd', 449,
+        'i', 407,
+        'm', 374,
+        'o', 409,
+        'p', 468,
+        's', 451,
+        '{', 611,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2632,66 +2686,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '>', 232,
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '>', 243,
         '\\', 5,
-        'c', 115,
-        'd', 138,
-        'i', 88,
-        'm', 44,
-        'o', 90,
-        'p', 156,
-        's', 140,
+        'c', 122,
+        'd', 145,
+        'i', 95,
+        'm', 50,
+        'o', 97,
+        'p', 164,
+        's', 147,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(243);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(484);
+      if (lookahead == 'm') ADVANCE(495);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(622);
+      if (lookahead == '\n') ADVANCE(633);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(622);
+      if (lookahead == '\n') ADVANCE(633);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(622);
-      if (lookahead == '\r') ADVANCE(616);
-      if (lookahead != 0) ADVANCE(619);
+      if (lookahead == '\n') ADVANCE(633);
+      if (lookahead == '\r') ADVANCE(627);
+      if (lookahead != 0) ADVANCE(630);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(622);
+      if (lookahead == '\n') ADVANCE(633);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(177);
+          lookahead == ' ') ADVANCE(187);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(338);
+          lookahead != '>') ADVANCE(349);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(615);
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '"') ADVANCE(626);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2699,12 +2755,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(294);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(615);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '\\') ADVANCE(337);
+      if (lookahead == '"') ADVANCE(626);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '\\') ADVANCE(348);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2712,4679 +2768,4801 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(338);
+          lookahead != '>') ADVANCE(349);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(615);
-      if (lookahead == '#') ADVANCE(617);
+      if (lookahead == '"') ADVANCE(626);
+      if (lookahead == '#') ADVANCE(628);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(618);
+          lookahead == ' ') ADVANCE(629);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(619);
+          lookahead != '\n') ADVANCE(630);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '(') ADVANCE(601);
-      if (lookahead == '-') ADVANCE(318);
-      if (lookahead == '0') ADVANCE(612);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '(') ADVANCE(612);
+      if (lookahead == '-') ADVANCE(329);
+      if (lookahead == '0') ADVANCE(623);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(624);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '.') ADVANCE(353);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '.') ADVANCE(364);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(414);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 'o') ADVANCE(425);
+      if (lookahead == '{') ADVANCE(611);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(19);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '0') ADVANCE(610);
-      if (lookahead == ':') ADVANCE(637);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '.') ADVANCE(364);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(367);
+      if (lookahead == '{') ADVANCE(611);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(13);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(20);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '=') ADVANCE(236);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '0') ADVANCE(621);
+      if (lookahead == ':') ADVANCE(647);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(15);
+          lookahead == ' ') SKIP(14);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '=') ADVANCE(247);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(611);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(336);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '=') ADVANCE(236);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(15);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(347);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '=') ADVANCE(247);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(124);
-      if (lookahead == 'r') ADVANCE(76);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(432);
-      if (lookahead == 'r') ADVANCE(382);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 'n') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(83);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(17);
+      END_STATE();
+    case 18:
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(443);
+      if (lookahead == 'r') ADVANCE(393);
+      if (lookahead == '{') ADVANCE(611);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 18:
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(110);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 'o') ADVANCE(117);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(354);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(47);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(280);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(365);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(631);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '{') ADVANCE(609);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(186);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(291);
       END_STATE();
     case 23:
-      ADVANCE_MAP(
-        '%', 632,
-        '.', 181,
-        'B', 624,
-        'b', 624,
-        'G', 626,
-        'g', 626,
-        'K', 626,
-        'k', 626,
-        'M', 627,
-        'm', 627,
-        'N', 174,
-        'n', 174,
-        'S', 631,
-        's', 631,
-        'U', 174,
-        'u', 174,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(609);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(23);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(346);
       END_STATE();
     case 24:
       ADVANCE_MAP(
-        '%', 632,
-        'B', 624,
-        'b', 624,
-        'G', 626,
-        'g', 626,
-        'K', 626,
-        'k', 626,
-        'M', 627,
-        'm', 627,
-        'N', 174,
-        'n', 174,
-        'S', 631,
-        's', 631,
-        'U', 174,
-        'u', 174,
+        '%', 642,
+        '.', 191,
+        ':', 206,
+        'B', 183,
+        'b', 183,
+        'G', 180,
+        'g', 180,
+        'K', 180,
+        'k', 180,
+        'M', 181,
+        'm', 181,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 25:
       ADVANCE_MAP(
-        '%', 632,
-        'B', 630,
-        'b', 630,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 174,
-        'n', 174,
-        'S', 631,
-        's', 631,
-        'T', 172,
-        't', 172,
-        'U', 174,
-        'u', 174,
+        '%', 642,
+        '.', 191,
+        'B', 39,
+        'b', 39,
+        'G', 180,
+        'g', 180,
+        'K', 180,
+        'k', 180,
+        'M', 181,
+        'm', 181,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 26:
-      if (lookahead == '-') ADVANCE(39);
+      ADVANCE_MAP(
+        '%', 642,
+        '.', 191,
+        'B', 183,
+        'b', 183,
+        'G', 180,
+        'g', 180,
+        'K', 180,
+        'k', 180,
+        'M', 181,
+        'm', 181,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
-      if (lookahead == '.') ADVANCE(237);
+      ADVANCE_MAP(
+        '%', 642,
+        'B', 183,
+        'b', 183,
+        'G', 180,
+        'g', 180,
+        'K', 180,
+        'k', 180,
+        'M', 181,
+        'm', 181,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '.') ADVANCE(180);
+      ADVANCE_MAP(
+        '%', 642,
+        'B', 640,
+        'b', 640,
+        'G', 637,
+        'g', 637,
+        'K', 637,
+        'k', 637,
+        'M', 638,
+        'm', 638,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(183);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (lookahead == '-') ADVANCE(45);
       END_STATE();
     case 30:
-      if (lookahead == ':') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      if (lookahead == '.') ADVANCE(248);
       END_STATE();
     case 31:
-      if (lookahead == ':') ADVANCE(179);
+      if (lookahead == '.') ADVANCE(190);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(179);
+      ADVANCE_MAP(
+        '.', 192,
+        'B', 635,
+        'b', 635,
+        'G', 639,
+        'g', 639,
+        'K', 639,
+        'k', 639,
+        'M', 639,
+        'm', 639,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(195);
+      if (lookahead == '.') ADVANCE(193);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(187);
+      if (lookahead == ':') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 35:
       if (lookahead == ':') ADVANCE(189);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(206);
       END_STATE();
     case 38:
-      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == ':') ADVANCE(206);
+      if (lookahead == 'v') ADVANCE(304);
       END_STATE();
     case 39:
-      if (lookahead == '>') ADVANCE(245);
+      if (lookahead == ':') ADVANCE(206);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(186);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(185);
       END_STATE();
     case 40:
-      if (lookahead == ']') ADVANCE(31);
+      if (lookahead == ':') ADVANCE(198);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(200);
+      END_STATE();
+    case 42:
+      if (lookahead == ':') ADVANCE(202);
+      END_STATE();
+    case 43:
+      if (lookahead == ':') ADVANCE(204);
+      END_STATE();
+    case 44:
+      if (lookahead == '>') ADVANCE(290);
+      END_STATE();
+    case 45:
+      if (lookahead == '>') ADVANCE(256);
+      END_STATE();
+    case 46:
+      if (lookahead == ']') ADVANCE(35);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      END_STATE();
-    case 41:
-      if (lookahead == 'a') ADVANCE(52);
-      END_STATE();
-    case 42:
-      if (lookahead == 'a') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(303);
-      END_STATE();
-    case 43:
-      if (lookahead == 'a') ADVANCE(284);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(145);
-      END_STATE();
-    case 45:
-      if (lookahead == 'a') ADVANCE(145);
-      if (lookahead == 'o') ADVANCE(62);
-      END_STATE();
-    case 46:
-      if (lookahead == 'a') ADVANCE(54);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'm') ADVANCE(133);
-      END_STATE();
-    case 48:
-      if (lookahead == 'a') ADVANCE(111);
-      END_STATE();
-    case 49:
-      if (lookahead == 'a') ADVANCE(103);
-      END_STATE();
-    case 50:
       if (lookahead == 'a') ADVANCE(58);
       END_STATE();
+    case 48:
+      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'o') ADVANCE(314);
+      END_STATE();
+    case 49:
+      if (lookahead == 'a') ADVANCE(295);
+      END_STATE();
+    case 50:
+      if (lookahead == 'a') ADVANCE(152);
+      END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(149);
+      if (lookahead == 'a') ADVANCE(152);
+      if (lookahead == 'o') ADVANCE(68);
       END_STATE();
     case 52:
-      if (lookahead == 'b') ADVANCE(105);
+      if (lookahead == 'a') ADVANCE(60);
       END_STATE();
     case 53:
-      if (lookahead == 'c') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'm') ADVANCE(140);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(86);
+      if (lookahead == 'a') ADVANCE(118);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == 'a') ADVANCE(110);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(49);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(49);
-      if (lookahead == 'o') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(157);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(87);
+      if (lookahead == 'b') ADVANCE(112);
       END_STATE();
     case 59:
-      if (lookahead == 'd') ADVANCE(252);
+      if (lookahead == 'c') ADVANCE(278);
       END_STATE();
     case 60:
-      if (lookahead == 'd') ADVANCE(252);
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 'c') ADVANCE(93);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(332);
+      if (lookahead == 'c') ADVANCE(298);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(67);
+      if (lookahead == 'c') ADVANCE(55);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(151);
+      if (lookahead == 'c') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(109);
       END_STATE();
     case 64:
-      if (lookahead == 'e') ADVANCE(170);
+      if (lookahead == 'c') ADVANCE(94);
       END_STATE();
     case 65:
-      if (lookahead == 'e') ADVANCE(170);
-      if (lookahead == 'p') ADVANCE(127);
-      if (lookahead == 's') ADVANCE(84);
+      if (lookahead == 'd') ADVANCE(263);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(47);
+      if (lookahead == 'd') ADVANCE(263);
+      if (lookahead == 'i') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(143);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(249);
+      if (lookahead == 'd') ADVANCE(343);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'd') ADVANCE(73);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(255);
+      if (lookahead == 'd') ADVANCE(159);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(315);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(109);
+      if (lookahead == 'e') ADVANCE(178);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(91);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(82);
-      if (lookahead == 'i') ADVANCE(130);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(82);
-      if (lookahead == 'i') ADVANCE(130);
-      if (lookahead == 'o') ADVANCE(163);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(50);
+      if (lookahead == 'e') ADVANCE(244);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(104);
+      if (lookahead == 'e') ADVANCE(266);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(46);
+      if (lookahead == 'e') ADVANCE(326);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(166);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(166);
-      if (lookahead == 'o') ADVANCE(62);
-      END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(143);
-      END_STATE();
-    case 80:
-      if (lookahead == 'f') ADVANCE(305);
-      END_STATE();
-    case 81:
-      if (lookahead == 'f') ADVANCE(308);
-      END_STATE();
-    case 82:
-      if (lookahead == 'f') ADVANCE(323);
-      END_STATE();
-    case 83:
-      if (lookahead == 'f') ADVANCE(95);
-      END_STATE();
-    case 84:
-      if (lookahead == 'f') ADVANCE(95);
-      if (lookahead == 't') ADVANCE(270);
-      END_STATE();
-    case 85:
-      if (lookahead == 'g') ADVANCE(70);
-      END_STATE();
-    case 86:
-      if (lookahead == 'h') ADVANCE(239);
-      END_STATE();
-    case 87:
-      if (lookahead == 'h') ADVANCE(242);
-      END_STATE();
-    case 88:
-      if (lookahead == 'i') ADVANCE(80);
-      END_STATE();
-    case 89:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'p') ADVANCE(136);
-      END_STATE();
-    case 90:
-      if (lookahead == 'i') ADVANCE(81);
-      END_STATE();
-    case 91:
-      if (lookahead == 'i') ADVANCE(81);
-      if (lookahead == 'n') ADVANCE(246);
-      END_STATE();
-    case 92:
-      if (lookahead == 'i') ADVANCE(81);
-      if (lookahead == 'n') ADVANCE(106);
-      END_STATE();
-    case 93:
-      if (lookahead == 'i') ADVANCE(63);
-      END_STATE();
-    case 94:
-      if (lookahead == 'i') ADVANCE(113);
-      END_STATE();
-    case 95:
-      if (lookahead == 'i') ADVANCE(75);
-      END_STATE();
-    case 96:
-      if (lookahead == 'i') ADVANCE(55);
-      END_STATE();
-    case 97:
-      if (lookahead == 'i') ADVANCE(43);
-      END_STATE();
-    case 98:
-      if (lookahead == 'i') ADVANCE(161);
-      END_STATE();
-    case 99:
-      if (lookahead == 'k') ADVANCE(342);
-      END_STATE();
-    case 100:
-      if (lookahead == 'k') ADVANCE(311);
-      END_STATE();
-    case 101:
-      if (lookahead == 'k') ADVANCE(290);
-      END_STATE();
-    case 102:
-      if (lookahead == 'k') ADVANCE(169);
-      END_STATE();
-    case 103:
-      if (lookahead == 'l') ADVANCE(261);
-      END_STATE();
-    case 104:
-      if (lookahead == 'l') ADVANCE(61);
-      END_STATE();
-    case 105:
-      if (lookahead == 'l') ADVANCE(68);
-      END_STATE();
-    case 106:
-      if (lookahead == 'l') ADVANCE(94);
-      END_STATE();
-    case 107:
-      if (lookahead == 'm') ADVANCE(51);
-      END_STATE();
-    case 108:
-      if (lookahead == 'm') ADVANCE(299);
-      END_STATE();
-    case 109:
-      if (lookahead == 'm') ADVANCE(133);
-      END_STATE();
-    case 110:
-      if (lookahead == 'n') ADVANCE(246);
-      END_STATE();
-    case 111:
-      if (lookahead == 'n') ADVANCE(85);
-      END_STATE();
-    case 112:
-      if (lookahead == 'n') ADVANCE(162);
-      END_STATE();
-    case 113:
-      if (lookahead == 'n') ADVANCE(101);
-      END_STATE();
-    case 114:
-      if (lookahead == 'n') ADVANCE(106);
-      END_STATE();
-    case 115:
-      if (lookahead == 'o') ADVANCE(167);
-      if (lookahead == 't') ADVANCE(345);
-      END_STATE();
-    case 116:
-      if (lookahead == 'o') ADVANCE(57);
-      END_STATE();
-    case 117:
-      if (lookahead == 'o') ADVANCE(62);
-      END_STATE();
-    case 118:
-      if (lookahead == 'o') ADVANCE(102);
-      END_STATE();
-    case 119:
-      if (lookahead == 'o') ADVANCE(264);
-      END_STATE();
-    case 120:
-      if (lookahead == 'o') ADVANCE(326);
-      END_STATE();
-    case 121:
-      if (lookahead == 'o') ADVANCE(168);
-      END_STATE();
-    case 122:
-      if (lookahead == 'o') ADVANCE(108);
-      END_STATE();
-    case 123:
-      if (lookahead == 'o') ADVANCE(163);
-      END_STATE();
-    case 124:
-      if (lookahead == 'o') ADVANCE(147);
-      END_STATE();
-    case 125:
-      if (lookahead == 'o') ADVANCE(142);
-      END_STATE();
-    case 126:
-      if (lookahead == 'o') ADVANCE(142);
-      if (lookahead == 'r') ADVANCE(73);
-      END_STATE();
-    case 127:
-      if (lookahead == 'o') ADVANCE(152);
-      END_STATE();
-    case 128:
-      if (lookahead == 'o') ADVANCE(56);
-      END_STATE();
-    case 129:
-      if (lookahead == 'o') ADVANCE(153);
-      END_STATE();
-    case 130:
-      if (lookahead == 'o') ADVANCE(148);
-      END_STATE();
-    case 131:
-      if (lookahead == 'o') ADVANCE(118);
-      END_STATE();
-    case 132:
-      if (lookahead == 'o') ADVANCE(165);
-      END_STATE();
-    case 133:
-      if (lookahead == 'o') ADVANCE(164);
-      END_STATE();
-    case 134:
-      if (lookahead == 'p') ADVANCE(258);
-      END_STATE();
-    case 135:
-      if (lookahead == 'p') ADVANCE(296);
-      END_STATE();
-    case 136:
-      if (lookahead == 'p') ADVANCE(154);
-      END_STATE();
-    case 137:
-      if (lookahead == 'p') ADVANCE(127);
-      if (lookahead == 's') ADVANCE(83);
-      END_STATE();
-    case 138:
-      if (lookahead == 'p') ADVANCE(127);
-      if (lookahead == 's') ADVANCE(157);
-      END_STATE();
-    case 139:
-      if (lookahead == 'p') ADVANCE(129);
-      END_STATE();
-    case 140:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 'r') ADVANCE(53);
-      END_STATE();
-    case 141:
-      if (lookahead == 'r') ADVANCE(53);
-      END_STATE();
-    case 142:
-      if (lookahead == 'r') ADVANCE(158);
-      END_STATE();
-    case 143:
-      if (lookahead == 'r') ADVANCE(349);
-      END_STATE();
-    case 144:
-      if (lookahead == 'r') ADVANCE(72);
-      END_STATE();
-    case 145:
-      if (lookahead == 'r') ADVANCE(99);
-      END_STATE();
-    case 146:
-      if (lookahead == 'r') ADVANCE(122);
-      if (lookahead == 'w') ADVANCE(107);
-      END_STATE();
-    case 147:
-      if (lookahead == 'r') ADVANCE(74);
-      END_STATE();
-    case 148:
-      if (lookahead == 'r') ADVANCE(98);
-      END_STATE();
-    case 149:
-      if (lookahead == 'r') ADVANCE(100);
-      END_STATE();
-    case 150:
-      if (lookahead == 'r') ADVANCE(121);
-      END_STATE();
-    case 151:
-      if (lookahead == 'r') ADVANCE(48);
-      END_STATE();
-    case 152:
-      if (lookahead == 'r') ADVANCE(159);
-      END_STATE();
-    case 153:
-      if (lookahead == 'r') ADVANCE(160);
-      END_STATE();
-    case 154:
-      if (lookahead == 'r') ADVANCE(132);
-      END_STATE();
-    case 155:
-      if (lookahead == 'r') ADVANCE(96);
-      END_STATE();
-    case 156:
-      if (lookahead == 'r') ADVANCE(123);
-      END_STATE();
-    case 157:
-      if (lookahead == 't') ADVANCE(270);
-      END_STATE();
-    case 158:
-      if (lookahead == 't') ADVANCE(339);
-      END_STATE();
-    case 159:
-      if (lookahead == 't') ADVANCE(276);
-      END_STATE();
-    case 160:
-      if (lookahead == 't') ADVANCE(273);
-      END_STATE();
-    case 161:
-      if (lookahead == 't') ADVANCE(171);
-      END_STATE();
-    case 162:
-      if (lookahead == 't') ADVANCE(79);
-      END_STATE();
-    case 163:
-      if (lookahead == 't') ADVANCE(119);
-      END_STATE();
-    case 164:
-      if (lookahead == 't') ADVANCE(69);
-      END_STATE();
-    case 165:
-      if (lookahead == 't') ADVANCE(120);
-      END_STATE();
-    case 166:
-      if (lookahead == 't') ADVANCE(155);
-      END_STATE();
-    case 167:
-      if (lookahead == 'u') ADVANCE(112);
-      END_STATE();
-    case 168:
-      if (lookahead == 'u') ADVANCE(134);
-      END_STATE();
-    case 169:
-      if (lookahead == 'u') ADVANCE(135);
-      END_STATE();
-    case 170:
-      if (lookahead == 'v') ADVANCE(293);
-      END_STATE();
-    case 171:
-      if (lookahead == 'y') ADVANCE(320);
-      END_STATE();
-    case 172:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(173);
-      END_STATE();
-    case 173:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(176);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(175);
-      END_STATE();
-    case 174:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(631);
-      END_STATE();
-    case 175:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(623);
-      END_STATE();
-    case 176:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(623);
-      END_STATE();
-    case 177:
-      if (lookahead == '\t' ||
-          (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(177);
-      if (lookahead != 0 &&
-          (lookahead < '\t' || '\r' < lookahead) &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(338);
-      END_STATE();
-    case 178:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      END_STATE();
-    case 179:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(352);
-      END_STATE();
-    case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
-      END_STATE();
-    case 182:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      END_STATE();
-    case 183:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 184:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(614);
-      END_STATE();
-    case 185:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(633);
-      END_STATE();
-    case 186:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 187:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(185);
-      END_STATE();
-    case 188:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
-      END_STATE();
-    case 189:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
-      END_STATE();
-    case 190:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 191:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
-      END_STATE();
-    case 192:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
-      END_STATE();
-    case 193:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
-      END_STATE();
-    case 194:
+      if (lookahead == 'e') ADVANCE(38);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(91);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
-    case 195:
+    case 78:
+      if (lookahead == 'e') ADVANCE(116);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(137);
+      END_STATE();
+    case 80:
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(137);
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
+    case 81:
+      if (lookahead == 'e') ADVANCE(56);
+      END_STATE();
+    case 82:
+      if (lookahead == 'e') ADVANCE(111);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(52);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(174);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(174);
+      if (lookahead == 'o') ADVANCE(68);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(150);
+      END_STATE();
+    case 87:
+      if (lookahead == 'f') ADVANCE(316);
+      END_STATE();
+    case 88:
+      if (lookahead == 'f') ADVANCE(319);
+      END_STATE();
+    case 89:
+      if (lookahead == 'f') ADVANCE(334);
+      END_STATE();
+    case 90:
+      if (lookahead == 'f') ADVANCE(102);
+      END_STATE();
+    case 91:
+      if (lookahead == 'f') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(281);
+      END_STATE();
+    case 92:
+      if (lookahead == 'g') ADVANCE(76);
+      END_STATE();
+    case 93:
+      if (lookahead == 'h') ADVANCE(250);
+      END_STATE();
+    case 94:
+      if (lookahead == 'h') ADVANCE(253);
+      END_STATE();
+    case 95:
+      if (lookahead == 'i') ADVANCE(87);
+      END_STATE();
+    case 96:
+      if (lookahead == 'i') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(143);
+      END_STATE();
+    case 97:
+      if (lookahead == 'i') ADVANCE(88);
+      END_STATE();
+    case 98:
+      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'n') ADVANCE(257);
+      END_STATE();
+    case 99:
+      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'n') ADVANCE(113);
+      END_STATE();
+    case 100:
+      if (lookahead == 'i') ADVANCE(69);
+      END_STATE();
+    case 101:
+      if (lookahead == 'i') ADVANCE(120);
+      END_STATE();
+    case 102:
+      if (lookahead == 'i') ADVANCE(82);
+      END_STATE();
+    case 103:
+      if (lookahead == 'i') ADVANCE(61);
+      END_STATE();
+    case 104:
+      if (lookahead == 'i') ADVANCE(49);
+      END_STATE();
+    case 105:
+      if (lookahead == 'i') ADVANCE(169);
+      END_STATE();
+    case 106:
+      if (lookahead == 'k') ADVANCE(353);
+      END_STATE();
+    case 107:
+      if (lookahead == 'k') ADVANCE(322);
+      END_STATE();
+    case 108:
+      if (lookahead == 'k') ADVANCE(301);
+      END_STATE();
+    case 109:
+      if (lookahead == 'k') ADVANCE(177);
+      END_STATE();
+    case 110:
+      if (lookahead == 'l') ADVANCE(272);
+      END_STATE();
+    case 111:
+      if (lookahead == 'l') ADVANCE(67);
+      END_STATE();
+    case 112:
+      if (lookahead == 'l') ADVANCE(74);
+      END_STATE();
+    case 113:
+      if (lookahead == 'l') ADVANCE(101);
+      END_STATE();
+    case 114:
+      if (lookahead == 'm') ADVANCE(57);
+      END_STATE();
+    case 115:
+      if (lookahead == 'm') ADVANCE(310);
+      END_STATE();
+    case 116:
+      if (lookahead == 'm') ADVANCE(140);
+      END_STATE();
+    case 117:
+      if (lookahead == 'n') ADVANCE(257);
+      END_STATE();
+    case 118:
+      if (lookahead == 'n') ADVANCE(92);
+      END_STATE();
+    case 119:
+      if (lookahead == 'n') ADVANCE(170);
+      END_STATE();
+    case 120:
+      if (lookahead == 'n') ADVANCE(108);
+      END_STATE();
+    case 121:
+      if (lookahead == 'n') ADVANCE(113);
+      END_STATE();
+    case 122:
+      if (lookahead == 'o') ADVANCE(175);
+      if (lookahead == 't') ADVANCE(356);
+      END_STATE();
+    case 123:
+      if (lookahead == 'o') ADVANCE(63);
+      END_STATE();
+    case 124:
+      if (lookahead == 'o') ADVANCE(68);
+      END_STATE();
+    case 125:
+      if (lookahead == 'o') ADVANCE(109);
+      END_STATE();
+    case 126:
+      if (lookahead == 'o') ADVANCE(275);
+      END_STATE();
+    case 127:
+      if (lookahead == 'o') ADVANCE(337);
+      END_STATE();
+    case 128:
+      if (lookahead == 'o') ADVANCE(176);
+      END_STATE();
+    case 129:
+      if (lookahead == 'o') ADVANCE(115);
+      END_STATE();
+    case 130:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
+    case 131:
+      if (lookahead == 'o') ADVANCE(155);
+      END_STATE();
+    case 132:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 133:
+      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'r') ADVANCE(80);
+      END_STATE();
+    case 134:
+      if (lookahead == 'o') ADVANCE(160);
+      END_STATE();
+    case 135:
+      if (lookahead == 'o') ADVANCE(62);
+      END_STATE();
+    case 136:
+      if (lookahead == 'o') ADVANCE(161);
+      END_STATE();
+    case 137:
+      if (lookahead == 'o') ADVANCE(156);
+      END_STATE();
+    case 138:
+      if (lookahead == 'o') ADVANCE(125);
+      END_STATE();
+    case 139:
+      if (lookahead == 'o') ADVANCE(173);
+      END_STATE();
+    case 140:
+      if (lookahead == 'o') ADVANCE(172);
+      END_STATE();
+    case 141:
+      if (lookahead == 'p') ADVANCE(269);
+      END_STATE();
+    case 142:
+      if (lookahead == 'p') ADVANCE(307);
+      END_STATE();
+    case 143:
+      if (lookahead == 'p') ADVANCE(162);
+      END_STATE();
+    case 144:
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(90);
+      END_STATE();
+    case 145:
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(165);
+      END_STATE();
+    case 146:
+      if (lookahead == 'p') ADVANCE(136);
+      END_STATE();
+    case 147:
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 148:
+      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 149:
+      if (lookahead == 'r') ADVANCE(166);
+      END_STATE();
+    case 150:
+      if (lookahead == 'r') ADVANCE(360);
+      END_STATE();
+    case 151:
+      if (lookahead == 'r') ADVANCE(79);
+      END_STATE();
+    case 152:
+      if (lookahead == 'r') ADVANCE(106);
+      END_STATE();
+    case 153:
+      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'w') ADVANCE(114);
+      END_STATE();
+    case 154:
+      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'w') ADVANCE(114);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
-    case 196:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+    case 155:
+      if (lookahead == 'r') ADVANCE(81);
       END_STATE();
-    case 197:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+    case 156:
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
-    case 198:
-      if (eof) ADVANCE(227);
+    case 157:
+      if (lookahead == 'r') ADVANCE(107);
+      END_STATE();
+    case 158:
+      if (lookahead == 'r') ADVANCE(128);
+      END_STATE();
+    case 159:
+      if (lookahead == 'r') ADVANCE(54);
+      END_STATE();
+    case 160:
+      if (lookahead == 'r') ADVANCE(167);
+      END_STATE();
+    case 161:
+      if (lookahead == 'r') ADVANCE(168);
+      END_STATE();
+    case 162:
+      if (lookahead == 'r') ADVANCE(139);
+      END_STATE();
+    case 163:
+      if (lookahead == 'r') ADVANCE(103);
+      END_STATE();
+    case 164:
+      if (lookahead == 'r') ADVANCE(130);
+      END_STATE();
+    case 165:
+      if (lookahead == 't') ADVANCE(281);
+      END_STATE();
+    case 166:
+      if (lookahead == 't') ADVANCE(350);
+      END_STATE();
+    case 167:
+      if (lookahead == 't') ADVANCE(287);
+      END_STATE();
+    case 168:
+      if (lookahead == 't') ADVANCE(284);
+      END_STATE();
+    case 169:
+      if (lookahead == 't') ADVANCE(179);
+      END_STATE();
+    case 170:
+      if (lookahead == 't') ADVANCE(86);
+      END_STATE();
+    case 171:
+      if (lookahead == 't') ADVANCE(126);
+      END_STATE();
+    case 172:
+      if (lookahead == 't') ADVANCE(75);
+      END_STATE();
+    case 173:
+      if (lookahead == 't') ADVANCE(127);
+      END_STATE();
+    case 174:
+      if (lookahead == 't') ADVANCE(163);
+      END_STATE();
+    case 175:
+      if (lookahead == 'u') ADVANCE(119);
+      END_STATE();
+    case 176:
+      if (lookahead == 'u') ADVANCE(141);
+      END_STATE();
+    case 177:
+      if (lookahead == 'u') ADVANCE(142);
+      END_STATE();
+    case 178:
+      if (lookahead == 'v') ADVANCE(304);
+      END_STATE();
+    case 179:
+      if (lookahead == 'y') ADVANCE(331);
+      END_STATE();
+    case 180:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(183);
+      END_STATE();
+    case 181:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(183);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(641);
+      END_STATE();
+    case 182:
       ADVANCE_MAP(
-        '\n', 229,
-        '"', 615,
-        '#', 620,
-        '%', 605,
-        '(', 601,
-        ')', 602,
-        '*', 604,
-        '+', 603,
-        ',', 348,
-        '-', 319,
-        '/', 314,
-        '0', 612,
-        ';', 228,
-        '<', 231,
-        '=', 236,
-        '>', 232,
-        '\\', 5,
-        'c', 546,
-        'd', 502,
-        'f', 571,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 482,
-        'n', 553,
-        'o', 523,
-        'p', 555,
-        'r', 504,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 598,
-        '}', 599,
+        'B', 635,
+        'b', 635,
+        'G', 639,
+        'g', 639,
+        'K', 639,
+        'k', 639,
+        'M', 639,
+        'm', 639,
       );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(198);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 199:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '%', 605,
-        '(', 601,
-        ')', 602,
-        '*', 604,
-        '+', 603,
-        '-', 318,
-        '.', 27,
-        '/', 314,
-        '0', 606,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '=', 236,
-        '>', 232,
-        '\\', 5,
-        '{', 598,
-        '}', 599,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(199);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 200:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '%', 605,
-        ')', 602,
-        '*', 604,
-        '+', 603,
-        '-', 318,
-        '.', 27,
-        '/', 314,
-        '0', 610,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        't', 480,
-        '{', 598,
-        '}', 599,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 201:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '%', 605,
-        '*', 604,
-        '+', 603,
-        '-', 318,
-        '.', 353,
-        '/', 314,
-        '0', 608,
-        ':', 637,
-        ';', 228,
-        '<', 26,
-        '>', 232,
-        '[', 196,
-        '\\', 5,
-        'm', 484,
-        't', 480,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 202:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '%', 605,
-        '*', 604,
-        '+', 603,
-        '-', 318,
-        '/', 314,
-        '0', 608,
-        ':', 637,
-        ';', 228,
-        '<', 26,
-        '>', 232,
-        '[', 196,
-        '\\', 5,
-        'm', 484,
-        't', 480,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 203:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ',', 348,
-        '-', 318,
-        '/', 314,
-        '0', 612,
-        ';', 228,
-        '<', 231,
-        '>', 232,
-        '\\', 5,
-        'c', 115,
-        'd', 65,
-        'f', 146,
-        'g', 150,
-        'i', 60,
-        'l', 116,
-        'm', 45,
-        'n', 124,
-        'o', 91,
-        'p', 126,
-        'r', 66,
-        's', 140,
-        't', 42,
-        'u', 93,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      END_STATE();
-    case 204:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '-', 319,
-        '.', 353,
-        '/', 314,
-        '0', 610,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 475,
-        'd', 474,
-        'f', 476,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 483,
-        'o', 524,
-        'p', 555,
-        'r', 509,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 205:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '-', 319,
-        '/', 314,
-        '0', 610,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 475,
-        'd', 474,
-        'f', 476,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 483,
-        'o', 524,
-        'p', 555,
-        'r', 509,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 206:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '-', 38,
-        '.', 353,
-        '/', 634,
-        '0', 610,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 475,
-        'd', 474,
-        'f', 476,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 483,
-        'o', 524,
-        'p', 555,
-        'r', 509,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(207);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 207:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '-', 38,
-        '0', 610,
-        ':', 637,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 475,
-        'd', 474,
-        'f', 476,
-        'g', 574,
-        'i', 497,
-        'l', 547,
-        'm', 483,
-        'o', 524,
-        'p', 555,
-        'r', 509,
-        's', 567,
-        't', 479,
-        'u', 526,
-        'v', 522,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(207);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(478);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 208:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '-', 38,
-        ';', 228,
-        '<', 230,
-        '=', 236,
-        '>', 232,
-        '\\', 5,
-        'd', 65,
-        'f', 146,
-        'g', 150,
-        'i', 60,
-        'l', 116,
-        'm', 78,
-        'n', 124,
-        'o', 92,
-        'p', 126,
-        'r', 66,
-        's', 140,
-        't', 42,
-        'u', 93,
-        'v', 97,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
-      END_STATE();
-    case 209:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        '/', 634,
-        ';', 228,
-        '<', 231,
-        '>', 232,
-        '\\', 5,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 210:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'd', 376,
-        'g', 455,
-        'i', 371,
-        'l', 424,
-        'p', 431,
-        'r', 380,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 211:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'm', 428,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 212:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 213:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '>', 232,
-        '\\', 5,
-        'd', 437,
-        'f', 449,
-        'i', 395,
-        'l', 426,
-        'o', 397,
-        'p', 442,
-        's', 441,
-        't', 355,
-        'u', 393,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 214:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        '.', 353,
-        ';', 228,
-        '>', 232,
-        '\\', 5,
-        'd', 376,
-        'l', 426,
-        'm', 385,
-        'o', 416,
-        's', 444,
-        't', 356,
-        'v', 401,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 215:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '<') ADVANCE(231);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 546,
-        'd', 566,
-        'i', 521,
-        'm', 484,
-        'o', 525,
-        'p', 581,
-        's', 567,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'c', 546,
-        'd', 566,
-        'i', 521,
-        'm', 484,
-        'o', 525,
-        'p', 581,
-        's', 567,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'd', 64,
-        'g', 150,
-        'i', 59,
-        'l', 128,
-        'p', 125,
-        'r', 71,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      END_STATE();
-    case 219:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '<', 230,
-        '>', 232,
-        '\\', 5,
-        'd', 503,
-        'g', 574,
-        'i', 498,
-        'l', 558,
-        'p', 556,
-        'r', 509,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 220:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '<') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(117);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      END_STATE();
-    case 221:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '<') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      END_STATE();
-    case 222:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '>', 232,
-        '\\', 5,
-        'd', 137,
-        'f', 146,
-        'i', 89,
-        'l', 131,
-        'o', 90,
-        'p', 144,
-        's', 139,
-        't', 42,
-        'u', 93,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      END_STATE();
-    case 223:
-      if (eof) ADVANCE(227);
-      ADVANCE_MAP(
-        '\n', 229,
-        '#', 620,
-        ';', 228,
-        '>', 232,
-        '\\', 5,
-        'd', 64,
-        'l', 131,
-        'm', 77,
-        'o', 114,
-        's', 141,
-        't', 41,
-        'v', 97,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      END_STATE();
-    case 224:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(548);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 225:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(542);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 226:
-      if (eof) ADVANCE(227);
-      if (lookahead == '\n') ADVANCE(229);
-      if (lookahead == '#') ADVANCE(620);
-      if (lookahead == ';') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(232);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(556);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
-      END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_SEMI);
-      END_STATE();
-    case 229:
-      ACCEPT_TOKEN(sym__newline);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_LT);
-      END_STATE();
-    case 231:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(39);
-      END_STATE();
-    case 232:
-      ACCEPT_TOKEN(anon_sym_GT);
-      END_STATE();
-    case 233:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(238);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(282);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(280);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(281);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(aux_sym_class_id_token2);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(281);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(sym_section_name);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(283);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(330);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(329);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(279);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(336);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(622);
-      if (lookahead == '\r') ADVANCE(7);
-      if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(177);
-      if (lookahead != 0 &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(338);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(sym_sysctl_value);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(182);
+      END_STATE();
+    case 183:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(186);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(185);
+      END_STATE();
+    case 184:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(641);
+      END_STATE();
+    case 185:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(634);
+      END_STATE();
+    case 186:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(634);
+      END_STATE();
+    case 187:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(177);
+          lookahead == ' ') ADVANCE(187);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(338);
+          lookahead != '>') ADVANCE(349);
+      END_STATE();
+    case 188:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      END_STATE();
+    case 189:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(363);
+      END_STATE();
+    case 190:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      END_STATE();
+    case 191:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      END_STATE();
+    case 192:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(182);
+      END_STATE();
+    case 193:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 194:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 195:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(625);
+      END_STATE();
+    case 196:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(643);
+      END_STATE();
+    case 197:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      END_STATE();
+    case 198:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(196);
+      END_STATE();
+    case 199:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 200:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
+      END_STATE();
+    case 201:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 202:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(201);
+      END_STATE();
+    case 203:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+      END_STATE();
+    case 204:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(203);
+      END_STATE();
+    case 205:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 206:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(205);
+      END_STATE();
+    case 207:
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      END_STATE();
+    case 208:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(630);
+      END_STATE();
+    case 209:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '"', 626,
+        '#', 631,
+        '%', 616,
+        '(', 612,
+        ')', 613,
+        '*', 615,
+        '+', 614,
+        ',', 359,
+        '-', 330,
+        '/', 325,
+        '0', 623,
+        ';', 239,
+        '<', 242,
+        '=', 247,
+        '>', 243,
+        '\\', 5,
+        'c', 557,
+        'd', 513,
+        'f', 582,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 493,
+        'n', 564,
+        'o', 534,
+        'p', 566,
+        'r', 515,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 609,
+        '}', 610,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(209);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(624);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 210:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '%', 616,
+        '(', 612,
+        ')', 613,
+        '*', 615,
+        '+', 614,
+        '-', 329,
+        '.', 30,
+        '/', 325,
+        '0', 617,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '=', 247,
+        '>', 243,
+        '\\', 5,
+        '{', 609,
+        '}', 610,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(210);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 211:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '%', 616,
+        ')', 613,
+        '*', 615,
+        '+', 614,
+        '-', 329,
+        '.', 30,
+        '/', 325,
+        '0', 621,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        't', 491,
+        '{', 609,
+        '}', 610,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(211);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 212:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '%', 616,
+        '*', 615,
+        '+', 614,
+        '-', 329,
+        '.', 364,
+        '/', 325,
+        '0', 619,
+        ':', 647,
+        ';', 239,
+        '<', 29,
+        '>', 243,
+        '[', 207,
+        '\\', 5,
+        'm', 495,
+        't', 491,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(213);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 213:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '%', 616,
+        '*', 615,
+        '+', 614,
+        '-', 329,
+        '/', 325,
+        '0', 619,
+        ':', 647,
+        ';', 239,
+        '<', 29,
+        '>', 243,
+        '[', 207,
+        '\\', 5,
+        'm', 495,
+        't', 491,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(213);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 214:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ',', 359,
+        '-', 329,
+        '/', 325,
+        '0', 623,
+        ';', 239,
+        '<', 242,
+        '>', 243,
+        '\\', 5,
+        'c', 122,
+        'd', 71,
+        'f', 153,
+        'g', 158,
+        'i', 66,
+        'l', 123,
+        'm', 51,
+        'n', 131,
+        'o', 98,
+        'p', 133,
+        'r', 72,
+        's', 147,
+        't', 48,
+        'u', 100,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(214);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(624);
+      END_STATE();
+    case 215:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '-', 330,
+        '.', 364,
+        '/', 325,
+        '0', 621,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 486,
+        'd', 485,
+        'f', 487,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 494,
+        'o', 535,
+        'p', 566,
+        'r', 520,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(216);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(489);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 216:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '-', 330,
+        '/', 325,
+        '0', 621,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 486,
+        'd', 485,
+        'f', 487,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 494,
+        'o', 535,
+        'p', 566,
+        'r', 520,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(216);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(489);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 217:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '-', 44,
+        '.', 364,
+        '/', 644,
+        '0', 621,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 486,
+        'd', 485,
+        'f', 487,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 494,
+        'o', 535,
+        'p', 566,
+        'r', 520,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(218);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(489);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 218:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '-', 44,
+        '0', 621,
+        ':', 647,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 486,
+        'd', 485,
+        'f', 487,
+        'g', 585,
+        'i', 508,
+        'l', 558,
+        'm', 494,
+        'o', 535,
+        'p', 566,
+        'r', 520,
+        's', 578,
+        't', 490,
+        'u', 537,
+        'v', 533,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(218);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(489);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 219:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '-', 44,
+        ';', 239,
+        '<', 241,
+        '=', 247,
+        '>', 243,
+        '\\', 5,
+        'd', 77,
+        'f', 154,
+        'g', 158,
+        'i', 66,
+        'l', 123,
+        'm', 85,
+        'n', 131,
+        'o', 99,
+        'p', 133,
+        'r', 72,
+        's', 147,
+        't', 48,
+        'u', 100,
+        'v', 104,
+        '{', 609,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(219);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(197);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      END_STATE();
+    case 220:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        '/', 644,
+        ';', 239,
+        '<', 242,
+        '>', 243,
+        '\\', 5,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(226);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 221:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'd', 387,
+        'g', 466,
+        'i', 382,
+        'l', 436,
+        'p', 442,
+        'r', 391,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 222:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'm', 439,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 223:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 224:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '>', 243,
+        '\\', 5,
+        'd', 448,
+        'f', 460,
+        'i', 406,
+        'l', 437,
+        'o', 409,
+        'p', 453,
+        's', 452,
+        't', 366,
+        'u', 404,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 225:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        '.', 364,
+        ';', 239,
+        '>', 243,
+        '\\', 5,
+        'd', 387,
+        'l', 437,
+        'm', 395,
+        'o', 426,
+        's', 455,
+        't', 367,
+        'v', 410,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 226:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '<') ADVANCE(242);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(226);
+      END_STATE();
+    case 227:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 557,
+        'd', 577,
+        'i', 532,
+        'm', 495,
+        'o', 536,
+        'p', 592,
+        's', 578,
+        '{', 611,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(646);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 228:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'c', 557,
+        'd', 577,
+        'i', 532,
+        'm', 495,
+        'o', 536,
+        'p', 592,
+        's', 578,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(228);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 229:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'd', 70,
+        'g', 158,
+        'i', 65,
+        'l', 135,
+        'p', 132,
+        'r', 78,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      END_STATE();
+    case 230:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '<', 241,
+        '>', 243,
+        '\\', 5,
+        'd', 514,
+        'g', 585,
+        'i', 509,
+        'l', 569,
+        'p', 567,
+        'r', 520,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(230);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 231:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '<') ADVANCE(241);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(124);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      END_STATE();
+    case 232:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '<') ADVANCE(241);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
+      END_STATE();
+    case 233:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '>', 243,
+        '\\', 5,
+        'd', 144,
+        'f', 153,
+        'i', 96,
+        'l', 138,
+        'o', 97,
+        'p', 151,
+        's', 146,
+        't', 48,
+        'u', 100,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      END_STATE();
+    case 234:
+      if (eof) ADVANCE(238);
+      ADVANCE_MAP(
+        '\n', 240,
+        '#', 631,
+        ';', 239,
+        '>', 243,
+        '\\', 5,
+        'd', 70,
+        'l', 138,
+        'm', 84,
+        'o', 121,
+        's', 148,
+        't', 47,
+        'v', 104,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(559);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 236:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(553);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(236);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 237:
+      if (eof) ADVANCE(238);
+      if (lookahead == '\n') ADVANCE(240);
+      if (lookahead == '#') ADVANCE(631);
+      if (lookahead == ';') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(567);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(237);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(45);
+      END_STATE();
+    case 243:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(249);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(293);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(291);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(292);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(aux_sym_class_id_token2);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(292);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(sym_section_name);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(294);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(341);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(340);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(290);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 341:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(346);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(347);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\n') ADVANCE(633);
+      if (lookahead == '\r') ADVANCE(7);
+      if (('\t' <= lookahead && lookahead <= '\f') ||
+          lookahead == ' ') ADVANCE(187);
+      if (lookahead != 0 &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(349);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\t' ||
+          (0x0b <= lookahead && lookahead <= '\r') ||
+          lookahead == ' ') ADVANCE(187);
+      if (lookahead != 0 &&
+          (lookahead < '\t' || '\r' < lookahead) &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(349);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 352:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_counter);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(352);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_DOT);
+      ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
     case 354:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(sym_nat_target);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(363);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_DOT);
+      END_STATE();
+    case 365:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(354);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(364);
-      if (lookahead == 'o') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(413);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(286);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(367);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(368);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(450);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(269);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(365);
       END_STATE();
     case 366:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(289);
+      if (lookahead == 'a') ADVANCE(375);
+      if (lookahead == 'o') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(391);
+      if (lookahead == 'a') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(392);
+      if (lookahead == 'a') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(359);
+      if (lookahead == 'a') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'a') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(254);
+      if (lookahead == 'a') ADVANCE(378);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(446);
+      if (lookahead == 'a') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(378);
+      if (lookahead == 'a') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'a') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 375:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == 'b') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(471);
+      if (lookahead == 'c') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 377:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(257);
+      if (lookahead == 'c') ADVANCE(300);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 378:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'c') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(407);
+      if (lookahead == 'c') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 380:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(412);
+      if (lookahead == 'c') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(388);
-      if (lookahead == 'i') ADVANCE(429);
+      if (lookahead == 'd') ADVANCE(345);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(360);
+      if (lookahead == 'd') ADVANCE(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 383:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(361);
+      if (lookahead == 'd') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 384:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(445);
+      if (lookahead == 'd') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 385:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'e') ADVANCE(246);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(325);
+      if (lookahead == 'e') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 389:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(394);
+      if (lookahead == 'e') ADVANCE(262);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 390:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(375);
+      if (lookahead == 'e') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(241);
+      if (lookahead == 'e') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(244);
+      if (lookahead == 'e') ADVANCE(399);
+      if (lookahead == 'i') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(372);
+      if (lookahead == 'e') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 394:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(379);
+      if (lookahead == 'e') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 395:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(386);
-      if (lookahead == 'p') ADVANCE(439);
+      if (lookahead == 'e') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(386);
+      if (lookahead == 'e') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(387);
+      if (lookahead == 'f') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(366);
+      if (lookahead == 'f') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(460);
+      if (lookahead == 'f') ADVANCE(336);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(415);
+      if (lookahead == 'f') ADVANCE(405);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(358);
+      if (lookahead == 'g') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(469);
+      if (lookahead == 'h') ADVANCE(252);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(313);
+      if (lookahead == 'h') ADVANCE(255);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(263);
+      if (lookahead == 'i') ADVANCE(397);
+      if (lookahead == 'p') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(370);
+      if (lookahead == 'i') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(374);
+      if (lookahead == 'i') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(400);
+      if (lookahead == 'i') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(362);
+      if (lookahead == 'i') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(301);
+      if (lookahead == 'i') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(430);
+      if (lookahead == 'i') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(390);
+      if (lookahead == 'k') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'k') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(405);
+      if (lookahead == 'k') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(409);
+      if (lookahead == 'k') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(463);
+      if (lookahead == 'l') ADVANCE(274);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(402);
+      if (lookahead == 'l') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(328);
+      if (lookahead == 'l') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(266);
+      if (lookahead == 'l') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(443);
+      if (lookahead == 'm') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(411);
+      if (lookahead == 'm') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(468);
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'm') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(369);
+      if (lookahead == 'n') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == 'n') ADVANCE(259);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(418);
+      if (lookahead == 'n') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == 'n') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == 'n') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(451);
+      if (lookahead == 'o') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == 'o') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(277);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(456);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == 'o') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(479);
+      if (lookahead == 't') ADVANCE(358);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(380);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(429);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(459);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(384);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 441:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 435:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(298);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 436:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(260);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(421);
-      if (lookahead == 's') ADVANCE(389);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(421);
-      if (lookahead == 's') ADVANCE(461);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(452);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(427);
-      if (lookahead == 'r') ADVANCE(365);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 441:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 442:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(458);
+      if (lookahead == 'o') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(365);
+      if (lookahead == 'o') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == 'o') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(357);
+      if (lookahead == 'p') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(403);
+      if (lookahead == 'p') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(459);
+      if (lookahead == 'p') ADVANCE(432);
+      if (lookahead == 's') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(422);
-      if (lookahead == 'w') ADVANCE(410);
+      if (lookahead == 'p') ADVANCE(432);
+      if (lookahead == 's') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(404);
+      if (lookahead == 'p') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(399);
+      if (lookahead == 'p') ADVANCE(438);
+      if (lookahead == 'r') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(425);
+      if (lookahead == 'p') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(398);
+      if (lookahead == 'r') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(462);
+      if (lookahead == 'r') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(433);
+      if (lookahead == 'r') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(383);
+      if (lookahead == 'r') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(434);
+      if (lookahead == 'r') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(278);
+      if (lookahead == 'r') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == 'r') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(472);
+      if (lookahead == 'r') ADVANCE(433);
+      if (lookahead == 'w') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(384);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(419);
+      if (lookahead == 'r') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 'r') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(377);
+      if (lookahead == 'r') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 'r') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(417);
+      if (lookahead == 'r') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(435);
+      if (lookahead == 't') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(436);
+      if (lookahead == 't') ADVANCE(286);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(283);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 473:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(352);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(396);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(430);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(388);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(446);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(306);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(333);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
+      END_STATE();
+    case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(473);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'e') ADVANCE(477);
-      if (lookahead == 'p') ADVANCE(557);
-      if (lookahead == 's') ADVANCE(517);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'o') ADVANCE(592);
-      if (lookahead == 't') ADVANCE(346);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'r') ADVANCE(552);
-      if (lookahead == 'w') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'v') ADVANCE(294);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(478);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(490);
-      if (lookahead == 'o') ADVANCE(302);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(490);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(285);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
-      if (lookahead == 'e') ADVANCE(587);
-      if (lookahead == 'o') ADVANCE(500);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
-      if (lookahead == 'e') ADVANCE(587);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(484);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
-      if (lookahead == 'm') ADVANCE(561);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'p') ADVANCE(568);
+      if (lookahead == 's') ADVANCE(528);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(543);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'o') ADVANCE(603);
+      if (lookahead == 't') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(535);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(563);
+      if (lookahead == 'w') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(494);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'v') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(573);
+      if (lookahead == ':') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(489);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(537);
+      if (lookahead == 'a') ADVANCE(501);
+      if (lookahead == 'o') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(268);
+      if (lookahead == 'a') ADVANCE(501);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(519);
+      if (lookahead == 'a') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(288);
+      if (lookahead == 'a') ADVANCE(581);
+      if (lookahead == 'e') ADVANCE(598);
+      if (lookahead == 'o') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(520);
+      if (lookahead == 'a') ADVANCE(581);
+      if (lookahead == 'e') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(487);
-      if (lookahead == 'o') ADVANCE(534);
+      if (lookahead == 'a') ADVANCE(581);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(487);
+      if (lookahead == 'a') ADVANCE(503);
+      if (lookahead == 'm') ADVANCE(572);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(253);
-      if (lookahead == 'i') ADVANCE(514);
-      if (lookahead == 'p') ADVANCE(565);
+      if (lookahead == 'a') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(253);
+      if (lookahead == 'a') ADVANCE(546);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(333);
+      if (lookahead == 'a') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(505);
+      if (lookahead == 'a') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(578);
+      if (lookahead == 'b') ADVANCE(548);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(595);
-      if (lookahead == 'p') ADVANCE(557);
-      if (lookahead == 's') ADVANCE(517);
+      if (lookahead == 'c') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(595);
+      if (lookahead == 'c') ADVANCE(530);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(485);
+      if (lookahead == 'c') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(250);
+      if (lookahead == 'c') ADVANCE(531);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(234);
+      if (lookahead == 'c') ADVANCE(498);
+      if (lookahead == 'o') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(256);
+      if (lookahead == 'c') ADVANCE(498);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(316);
+      if (lookahead == 'd') ADVANCE(264);
+      if (lookahead == 'i') ADVANCE(525);
+      if (lookahead == 'p') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(541);
+      if (lookahead == 'd') ADVANCE(264);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(516);
-      if (lookahead == 'i') ADVANCE(559);
-      if (lookahead == 'o') ADVANCE(589);
+      if (lookahead == 'd') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(536);
+      if (lookahead == 'd') ADVANCE(516);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'd') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(568);
+      if (lookahead == 'e') ADVANCE(606);
+      if (lookahead == 'p') ADVANCE(568);
+      if (lookahead == 's') ADVANCE(528);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(606);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(496);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(324);
+      if (lookahead == 'e') ADVANCE(261);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(529);
-      if (lookahead == 't') ADVANCE(271);
+      if (lookahead == 'e') ADVANCE(245);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(508);
+      if (lookahead == 'e') ADVANCE(267);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(240);
+      if (lookahead == 'e') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(243);
+      if (lookahead == 'e') ADVANCE(552);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(514);
+      if (lookahead == 'e') ADVANCE(527);
+      if (lookahead == 'i') ADVANCE(570);
+      if (lookahead == 'o') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(481);
+      if (lookahead == 'e') ADVANCE(547);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(515);
-      if (lookahead == 'n') ADVANCE(247);
+      if (lookahead == 'e') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(515);
-      if (lookahead == 'n') ADVANCE(538);
+      if (lookahead == 'e') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(515);
+      if (lookahead == 'f') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'f') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(493);
+      if (lookahead == 'f') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(545);
+      if (lookahead == 'f') ADVANCE(540);
+      if (lookahead == 't') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(511);
+      if (lookahead == 'g') ADVANCE(519);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
+      if (lookahead == 'h') ADVANCE(251);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(343);
+      if (lookahead == 'h') ADVANCE(254);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(312);
+      if (lookahead == 'i') ADVANCE(525);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(492);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(594);
+      if (lookahead == 'i') ADVANCE(526);
+      if (lookahead == 'n') ADVANCE(258);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(262);
+      if (lookahead == 'i') ADVANCE(526);
+      if (lookahead == 'n') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(499);
+      if (lookahead == 'i') ADVANCE(526);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(506);
+      if (lookahead == 'i') ADVANCE(512);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(528);
+      if (lookahead == 'i') ADVANCE(504);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(489);
+      if (lookahead == 'i') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(561);
+      if (lookahead == 'i') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(247);
+      if (lookahead == 'k') ADVANCE(354);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(518);
+      if (lookahead == 'k') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(588);
+      if (lookahead == 'k') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(533);
+      if (lookahead == 'k') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(592);
-      if (lookahead == 't') ADVANCE(346);
+      if (lookahead == 'l') ADVANCE(273);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(495);
+      if (lookahead == 'l') ADVANCE(510);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == 'l') ADVANCE(517);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(265);
+      if (lookahead == 'l') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(327);
+      if (lookahead == 'm') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(593);
+      if (lookahead == 'm') ADVANCE(500);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == 'm') ADVANCE(572);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(572);
+      if (lookahead == 'n') ADVANCE(258);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(589);
+      if (lookahead == 'n') ADVANCE(529);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'n') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 'n') ADVANCE(544);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(577);
+      if (lookahead == 'o') ADVANCE(603);
+      if (lookahead == 't') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == 'o') ADVANCE(506);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(576);
+      if (lookahead == 'o') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(591);
+      if (lookahead == 'o') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(590);
+      if (lookahead == 'o') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 562:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(604);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 565:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(600);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 566:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(580);
+      if (lookahead == 'r') ADVANCE(521);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 567:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(259);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 564:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(297);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 565:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(579);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 566:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(557);
-      if (lookahead == 's') ADVANCE(582);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 567:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(562);
-      if (lookahead == 'r') ADVANCE(491);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(350);
+      if (lookahead == 'o') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'o') ADVANCE(507);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(531);
+      if (lookahead == 'o') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(552);
-      if (lookahead == 'w') ADVANCE(540);
+      if (lookahead == 'o') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(512);
+      if (lookahead == 'o') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 'o') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'p') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(527);
+      if (lookahead == 'p') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == 'p') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(584);
+      if (lookahead == 'p') ADVANCE(568);
+      if (lookahead == 's') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(486);
+      if (lookahead == 'p') ADVANCE(573);
+      if (lookahead == 'r') ADVANCE(502);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(361);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(585);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(554);
+      if (lookahead == 'r') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(271);
+      if (lookahead == 'r') ADVANCE(563);
+      if (lookahead == 'w') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(340);
+      if (lookahead == 'r') ADVANCE(523);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(277);
+      if (lookahead == 'r') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(274);
+      if (lookahead == 'r') ADVANCE(562);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(596);
+      if (lookahead == 'r') ADVANCE(538);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(575);
+      if (lookahead == 'r') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(549);
+      if (lookahead == 'r') ADVANCE(497);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == 'r') ADVANCE(571);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(550);
+      if (lookahead == 'r') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(544);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(563);
+      if (lookahead == 't') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(564);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(294);
+      if (lookahead == 't') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(321);
+      if (lookahead == 't') ADVANCE(285);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(524);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(560);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(518);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(561);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(555);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(574);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(305);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
+      END_STATE();
+    case 608:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(597);
-      END_STATE();
-    case 598:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 603:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 604:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 632,
-        '.', 182,
-        ':', 637,
-        'x', 184,
-        'B', 625,
-        'b', 625,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 174,
-        'n', 174,
-        'S', 631,
-        's', 631,
-        'T', 172,
-        't', 172,
-        'U', 174,
-        'u', 174,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      END_STATE();
-    case 607:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 632,
-        '.', 182,
-        ':', 637,
-        'B', 625,
-        'b', 625,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 174,
-        'n', 174,
-        'S', 631,
-        's', 631,
-        'T', 172,
-        't', 172,
-        'U', 174,
-        'u', 174,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      END_STATE();
-    case 608:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(178);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'x') ADVANCE(184);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(608);
       END_STATE();
     case 609:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(178);
-      if (lookahead == ':') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 610:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'x') ADVANCE(184);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 611:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 612:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(184);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 613:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 614:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 642,
+        '.', 194,
+        ':', 647,
+        'x', 195,
+        'B', 636,
+        'b', 636,
+        'G', 637,
+        'g', 637,
+        'K', 637,
+        'k', 637,
+        'M', 638,
+        'm', 638,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 642,
+        '.', 194,
+        ':', 647,
+        'B', 636,
+        'b', 636,
+        'G', 637,
+        'g', 637,
+        'K', 637,
+        'k', 637,
+        'M', 638,
+        'm', 638,
+        'N', 184,
+        'n', 184,
+        'S', 641,
+        's', 641,
+        'T', 180,
+        't', 180,
+        'U', 184,
+        'u', 184,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(188);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'x') ADVANCE(195);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(188);
+      if (lookahead == ':') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(620);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'x') ADVANCE(195);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(622);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(195);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(624);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(624);
+      END_STATE();
+    case 625:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(614);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(625);
       END_STATE();
-    case 615:
+    case 626:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 616:
+    case 627:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(197);
+      if (lookahead == '\n') ADVANCE(633);
+      if (lookahead == '\\') ADVANCE(208);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(619);
+          lookahead != '"') ADVANCE(630);
       END_STATE();
-    case 617:
+    case 628:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(620);
-      if (lookahead == '\\') ADVANCE(621);
+      if (lookahead == '"') ADVANCE(631);
+      if (lookahead == '\\') ADVANCE(632);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(617);
+          lookahead != '\n') ADVANCE(628);
       END_STATE();
-    case 618:
+    case 629:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(617);
+      if (lookahead == '#') ADVANCE(628);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(618);
+          lookahead == ' ') ADVANCE(629);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(619);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(197);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(619);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(620);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(617);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_rate);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_size);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(637);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(176);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(175);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(624);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(624);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(631);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(630);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(630);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(631);
+          lookahead != '#') ADVANCE(630);
       END_STATE();
     case 630:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(176);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(175);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(208);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(630);
       END_STATE();
     case 631:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(631);
       END_STATE();
     case 632:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(628);
       END_STATE();
     case 633:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 634:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 635:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(184);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
+      ACCEPT_TOKEN(sym_size);
       END_STATE();
     case 636:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(636);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(647);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(186);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(185);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 637:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(640);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(640);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(641);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(635);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(186);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(185);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(195);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(646);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(646);
+      END_STATE();
+    case 647:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(637);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(647);
       END_STATE();
     default:
       return false;
@@ -7446,1118 +7624,1138 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'n') ADVANCE(35);
       if (lookahead == 'o') ADVANCE(36);
       if (lookahead == 'r') ADVANCE(37);
+      if (lookahead == 'u') ADVANCE(38);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(38);
-      if (lookahead == 's') ADVANCE(39);
-      if (lookahead == 'x') ADVANCE(40);
+      if (lookahead == 'g') ADVANCE(39);
+      if (lookahead == 's') ADVANCE(40);
+      if (lookahead == 'x') ADVANCE(41);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(41);
-      if (lookahead == 'o') ADVANCE(42);
+      if (lookahead == 'i') ADVANCE(42);
+      if (lookahead == 'o') ADVANCE(43);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(43);
+      if (lookahead == 'e') ADVANCE(44);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(44);
-      if (lookahead == 't') ADVANCE(45);
+      if (lookahead == 'o') ADVANCE(45);
+      if (lookahead == 't') ADVANCE(46);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(46);
-      if (lookahead == 'n') ADVANCE(47);
+      if (lookahead == 'c') ADVANCE(47);
+      if (lookahead == 'n') ADVANCE(48);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(48);
+      if (lookahead == 'i') ADVANCE(49);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(49);
-      if (lookahead == 'e') ADVANCE(50);
-      if (lookahead == 'i') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(52);
+      if (lookahead == 'a') ADVANCE(50);
+      if (lookahead == 'e') ADVANCE(51);
+      if (lookahead == 'i') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(53);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(53);
-      if (lookahead == 't') ADVANCE(54);
+      if (lookahead == 'a') ADVANCE(54);
+      if (lookahead == 't') ADVANCE(55);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'e') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(57);
-      if (lookahead == 'u') ADVANCE(58);
+      if (lookahead == 'f') ADVANCE(58);
+      if (lookahead == 'u') ADVANCE(59);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'e') ADVANCE(60);
-      if (lookahead == 'o') ADVANCE(61);
-      if (lookahead == 'r') ADVANCE(62);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(62);
+      if (lookahead == 'r') ADVANCE(63);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(63);
-      if (lookahead == 'u') ADVANCE(64);
+      if (lookahead == 'd') ADVANCE(64);
+      if (lookahead == 'u') ADVANCE(65);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(65);
-      if (lookahead == 'a') ADVANCE(66);
-      if (lookahead == 'e') ADVANCE(67);
-      if (lookahead == 'o') ADVANCE(68);
-      if (lookahead == 'u') ADVANCE(69);
+      if (lookahead == '2') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(68);
+      if (lookahead == 'o') ADVANCE(69);
+      if (lookahead == 'u') ADVANCE(70);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(70);
-      if (lookahead == 'h') ADVANCE(71);
-      if (lookahead == 'n') ADVANCE(72);
-      if (lookahead == 'y') ADVANCE(73);
+      if (lookahead == 'e') ADVANCE(71);
+      if (lookahead == 'h') ADVANCE(72);
+      if (lookahead == 'n') ADVANCE(73);
+      if (lookahead == 'y') ADVANCE(74);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(74);
+      if (lookahead == 'c') ADVANCE(75);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(75);
-      if (lookahead == 'n') ADVANCE(76);
-      if (lookahead == 'p') ADVANCE(77);
+      if (lookahead == 'd') ADVANCE(76);
+      if (lookahead == 'n') ADVANCE(77);
+      if (lookahead == 'p') ADVANCE(78);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(78);
-      if (lookahead == 'x') ADVANCE(79);
+      if (lookahead == 'e') ADVANCE(79);
+      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'x') ADVANCE(81);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'i') ADVANCE(82);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(81);
-      END_STATE();
-    case 24:
-      if (lookahead == 'c') ADVANCE(82);
-      END_STATE();
-    case 25:
       if (lookahead == 'd') ADVANCE(83);
       END_STATE();
+    case 24:
+      if (lookahead == 'c') ADVANCE(84);
+      END_STATE();
+    case 25:
+      if (lookahead == 'd') ADVANCE(85);
+      END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(84);
+      if (lookahead == 'a') ADVANCE(86);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(85);
+      if (lookahead == 'f') ADVANCE(87);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(88);
       END_STATE();
     case 29:
-      if (lookahead == 'r') ADVANCE(87);
+      if (lookahead == 'r') ADVANCE(89);
       END_STATE();
     case 30:
-      if (lookahead == 'u') ADVANCE(88);
+      if (lookahead == 'u') ADVANCE(90);
       END_STATE();
     case 31:
-      if (lookahead == 'i') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(91);
       END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(90);
-      if (lookahead == 's') ADVANCE(91);
+      if (lookahead == 'a') ADVANCE(92);
+      if (lookahead == 's') ADVANCE(93);
       END_STATE();
     case 33:
-      if (lookahead == 'f') ADVANCE(92);
-      if (lookahead == 'l') ADVANCE(93);
+      if (lookahead == 'f') ADVANCE(94);
+      if (lookahead == 'l') ADVANCE(95);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(94);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 35:
-      if (lookahead == 'a') ADVANCE(95);
+      if (lookahead == 'a') ADVANCE(97);
       END_STATE();
     case 36:
-      if (lookahead == 'w') ADVANCE(96);
+      if (lookahead == 'w') ADVANCE(98);
       END_STATE();
     case 37:
-      if (lookahead == 'o') ADVANCE(97);
+      if (lookahead == 'o') ADVANCE(99);
       END_STATE();
     case 38:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'm') ADVANCE(100);
       END_STATE();
     case 39:
-      if (lookahead == 't') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 40:
-      if (lookahead == 'p') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(102);
       END_STATE();
     case 41:
-      if (lookahead == 'l') ADVANCE(101);
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'p') ADVANCE(103);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'l') ADVANCE(104);
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
     case 43:
-      if (lookahead == 'n') ADVANCE(104);
+      if (lookahead == 'r') ADVANCE(106);
       END_STATE();
     case 44:
-      if (lookahead == 's') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(107);
       END_STATE();
     case 45:
-      if (lookahead == 'b') ADVANCE(106);
+      if (lookahead == 's') ADVANCE(108);
       END_STATE();
     case 46:
-      if (lookahead == 'm') ADVANCE(107);
+      if (lookahead == 'b') ADVANCE(109);
       END_STATE();
     case 47:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(108);
-      if (lookahead == 'g') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(110);
-      if (lookahead == 'v') ADVANCE(111);
+      if (lookahead == 'm') ADVANCE(110);
       END_STATE();
     case 48:
-      if (lookahead == 't') ADVANCE(112);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'g') ADVANCE(112);
+      if (lookahead == 'p') ADVANCE(113);
+      if (lookahead == 'v') ADVANCE(114);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(115);
       END_STATE();
     case 50:
-      if (lookahead == 't') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(116);
       END_STATE();
     case 51:
-      if (lookahead == 'm') ADVANCE(115);
-      if (lookahead == 'n') ADVANCE(116);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(117);
+      if (lookahead == 'm') ADVANCE(118);
+      if (lookahead == 'n') ADVANCE(119);
       END_STATE();
     case 53:
-      if (lookahead == 'c') ADVANCE(118);
-      if (lookahead == 's') ADVANCE(119);
+      if (lookahead == 's') ADVANCE(120);
       END_STATE();
     case 54:
-      if (lookahead == 'u') ADVANCE(120);
+      if (lookahead == 'c') ADVANCE(121);
+      if (lookahead == 's') ADVANCE(122);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 'u') ADVANCE(123);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(122);
-      if (lookahead == 'w') ADVANCE(123);
+      if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 57:
-      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 't') ADVANCE(125);
+      if (lookahead == 'w') ADVANCE(126);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(125);
+      if (lookahead == 'f') ADVANCE(127);
       END_STATE();
     case 59:
-      if (lookahead == 's') ADVANCE(126);
+      if (lookahead == 't') ADVANCE(128);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(127);
-      END_STATE();
-    case 61:
-      if (lookahead == 'l') ADVANCE(128);
       if (lookahead == 's') ADVANCE(129);
       END_STATE();
+    case 61:
+      if (lookahead == 'a') ADVANCE(130);
+      END_STATE();
     case 62:
-      if (lookahead == 'e') ADVANCE(130);
-      if (lookahead == 'i') ADVANCE(131);
-      if (lookahead == 'o') ADVANCE(132);
+      if (lookahead == 'l') ADVANCE(131);
+      if (lookahead == 's') ADVANCE(132);
       END_STATE();
     case 63:
-      if (lookahead == 'i') ADVANCE(133);
+      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(134);
+      if (lookahead == 'o') ADVANCE(135);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(134);
+      if (lookahead == 'i') ADVANCE(136);
       END_STATE();
     case 65:
-      if (lookahead == 'q') ADVANCE(135);
+      if (lookahead == 'a') ADVANCE(137);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(136);
+      if (lookahead == 'q') ADVANCE(138);
       END_STATE();
     case 67:
-      if (lookahead == 'j') ADVANCE(137);
-      if (lookahead == 'l') ADVANCE(138);
+      if (lookahead == 't') ADVANCE(139);
       END_STATE();
     case 68:
-      if (lookahead == 'u') ADVANCE(139);
+      if (lookahead == 'j') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(141);
       END_STATE();
     case 69:
-      if (lookahead == 'l') ADVANCE(140);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(141);
+      if (lookahead == 'l') ADVANCE(143);
       END_STATE();
     case 71:
-      if (lookahead == 'a') ADVANCE(142);
+      if (lookahead == 'c') ADVANCE(144);
       END_STATE();
     case 72:
-      if (lookahead == 'a') ADVANCE(143);
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
     case 73:
-      if (lookahead == 's') ADVANCE(144);
+      if (lookahead == 'a') ADVANCE(146);
       END_STATE();
     case 74:
-      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(147);
       END_STATE();
     case 75:
-      if (lookahead == 'p') ADVANCE(146);
+      if (lookahead == 'p') ADVANCE(148);
       END_STATE();
     case 76:
-      if (lookahead == 'r') ADVANCE(147);
+      if (lookahead == 'p') ADVANCE(149);
       END_STATE();
     case 77:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(150);
       END_STATE();
     case 78:
-      if (lookahead == 'p') ADVANCE(148);
-      if (lookahead == 't') ADVANCE(149);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 79:
-      if (lookahead == 'l') ADVANCE(150);
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(152);
       END_STATE();
     case 80:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 'f') ADVANCE(153);
       END_STATE();
     case 81:
-      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'l') ADVANCE(154);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(153);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 83:
-      if (lookahead == 'r') ADVANCE(154);
+      if (lookahead == 'p') ADVANCE(156);
       END_STATE();
     case 84:
-      if (lookahead == 'c') ADVANCE(155);
+      if (lookahead == 'e') ADVANCE(157);
       END_STATE();
     case 85:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 86:
-      if (lookahead == 'd') ADVANCE(156);
-      END_STATE();
-    case 87:
-      if (lookahead == 's') ADVANCE(157);
-      END_STATE();
-    case 88:
       if (lookahead == 'r') ADVANCE(158);
       END_STATE();
+    case 86:
+      if (lookahead == 'c') ADVANCE(159);
+      END_STATE();
+    case 87:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 88:
+      if (lookahead == 'd') ADVANCE(160);
+      END_STATE();
     case 89:
-      if (lookahead == 'l') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(161);
       END_STATE();
     case 90:
-      if (lookahead == 's') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(162);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(163);
       END_STATE();
     case 92:
-      if (lookahead == 'a') ADVANCE(162);
+      if (lookahead == 's') ADVANCE(164);
       END_STATE();
     case 93:
-      if (lookahead == 'a') ADVANCE(163);
+      if (lookahead == 'a') ADVANCE(165);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(164);
+      if (lookahead == 'a') ADVANCE(166);
       END_STATE();
     case 95:
-      if (lookahead == 't') ADVANCE(165);
+      if (lookahead == 'a') ADVANCE(167);
       END_STATE();
     case 96:
-      if (lookahead == 'n') ADVANCE(166);
-      END_STATE();
-    case 97:
-      if (lookahead == 'p') ADVANCE(167);
-      END_STATE();
-    case 98:
       if (lookahead == 'e') ADVANCE(168);
       END_STATE();
+    case 97:
+      if (lookahead == 't') ADVANCE(169);
+      END_STATE();
+    case 98:
+      if (lookahead == 'n') ADVANCE(170);
+      END_STATE();
     case 99:
-      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'p') ADVANCE(171);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(170);
+      if (lookahead == 'm') ADVANCE(172);
       END_STATE();
     case 101:
-      if (lookahead == 't') ADVANCE(171);
+      if (lookahead == 'e') ADVANCE(173);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 103:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(173);
+      if (lookahead == 'e') ADVANCE(175);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(174);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 105:
-      if (lookahead == 't') ADVANCE(175);
+      if (lookahead == 'e') ADVANCE(177);
       END_STATE();
     case 106:
-      ACCEPT_TOKEN(anon_sym_htb);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(178);
       END_STATE();
     case 107:
-      if (lookahead == 'p') ADVANCE(176);
+      if (lookahead == 'e') ADVANCE(179);
       END_STATE();
     case 108:
-      if (lookahead == 'l') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(180);
       END_STATE();
     case 109:
-      if (lookahead == 'r') ADVANCE(178);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 110:
-      if (lookahead == 'u') ADVANCE(179);
+      if (lookahead == 'p') ADVANCE(181);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'l') ADVANCE(182);
       END_STATE();
     case 112:
-      if (lookahead == 't') ADVANCE(181);
+      if (lookahead == 'r') ADVANCE(183);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(182);
+      if (lookahead == 'u') ADVANCE(184);
       END_STATE();
     case 114:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(183);
+      if (lookahead == 't') ADVANCE(186);
       END_STATE();
     case 116:
-      if (lookahead == 'k') ADVANCE(184);
+      if (lookahead == 'e') ADVANCE(187);
       END_STATE();
     case 117:
-      if (lookahead == 's') ADVANCE(185);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 118:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(186);
+      if (lookahead == 'i') ADVANCE(188);
       END_STATE();
     case 119:
-      if (lookahead == 'q') ADVANCE(187);
-      if (lookahead == 't') ADVANCE(188);
+      if (lookahead == 'k') ADVANCE(189);
       END_STATE();
     case 120:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 's') ADVANCE(190);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(189);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(191);
       END_STATE();
     case 122:
-      if (lookahead == 'e') ADVANCE(190);
-      if (lookahead == 'n') ADVANCE(191);
+      if (lookahead == 'q') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(193);
       END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 124:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(194);
       END_STATE();
     case 125:
-      if (lookahead == 'p') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'n') ADVANCE(196);
       END_STATE();
     case 126:
-      if (lookahead == 's') ADVANCE(193);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(194);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 128:
-      if (lookahead == 'i') ADVANCE(195);
+      if (lookahead == 'p') ADVANCE(197);
       END_STATE();
     case 129:
-      if (lookahead == 't') ADVANCE(196);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 130:
-      if (lookahead == 'r') ADVANCE(197);
+      if (lookahead == 'k') ADVANCE(199);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(198);
-      if (lookahead == 'v') ADVANCE(199);
+      if (lookahead == 'i') ADVANCE(200);
       END_STATE();
     case 132:
-      if (lookahead == 'h') ADVANCE(200);
+      if (lookahead == 't') ADVANCE(201);
       END_STATE();
     case 133:
-      if (lookahead == 's') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(202);
       END_STATE();
     case 134:
-      if (lookahead == 'n') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'v') ADVANCE(204);
       END_STATE();
     case 135:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'h') ADVANCE(205);
       END_STATE();
     case 136:
-      if (lookahead == 'e') ADVANCE(203);
+      if (lookahead == 's') ADVANCE(206);
       END_STATE();
     case 137:
-      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'n') ADVANCE(207);
       END_STATE();
     case 138:
-      if (lookahead == 'a') ADVANCE(205);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(206);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 140:
-      if (lookahead == 'e') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 141:
-      if (lookahead == 't') ADVANCE(208);
+      if (lookahead == 'a') ADVANCE(210);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(209);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 143:
-      if (lookahead == 't') ADVANCE(210);
-      END_STATE();
-    case 144:
-      if (lookahead == 'c') ADVANCE(211);
-      END_STATE();
-    case 145:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 146:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 147:
       if (lookahead == 'e') ADVANCE(212);
       END_STATE();
+    case 144:
+      if (lookahead == 't') ADVANCE(213);
+      END_STATE();
+    case 145:
+      if (lookahead == 'p') ADVANCE(214);
+      END_STATE();
+    case 146:
+      if (lookahead == 't') ADVANCE(215);
+      END_STATE();
+    case 147:
+      if (lookahead == 'c') ADVANCE(216);
+      END_STATE();
     case 148:
-      if (lookahead == 'a') ADVANCE(213);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 149:
-      if (lookahead == 'h') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 150:
-      if (lookahead == 'a') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(217);
       END_STATE();
     case 151:
-      if (lookahead == 'h') ADVANCE(216);
+      if (lookahead == 'a') ADVANCE(218);
       END_STATE();
     case 152:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(219);
       END_STATE();
     case 153:
-      if (lookahead == 'p') ADVANCE(217);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 154:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'a') ADVANCE(220);
       END_STATE();
     case 155:
-      if (lookahead == 'k') ADVANCE(218);
+      if (lookahead == 'h') ADVANCE(221);
       END_STATE();
     case 156:
-      if (lookahead == 'g') ADVANCE(219);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 157:
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 'p') ADVANCE(222);
       END_STATE();
     case 158:
-      if (lookahead == 's') ADVANCE(221);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 159:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'k') ADVANCE(223);
       END_STATE();
     case 160:
-      if (lookahead == 's') ADVANCE(222);
+      if (lookahead == 'g') ADVANCE(224);
       END_STATE();
     case 161:
-      if (lookahead == 'c') ADVANCE(223);
+      if (lookahead == 't') ADVANCE(225);
       END_STATE();
     case 162:
-      if (lookahead == 'u') ADVANCE(224);
+      if (lookahead == 's') ADVANCE(226);
       END_STATE();
     case 163:
-      if (lookahead == 'y') ADVANCE(225);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 164:
-      if (lookahead == 'c') ADVANCE(226);
-      END_STATE();
-    case 165:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 166:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 167:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 168:
       if (lookahead == 's') ADVANCE(227);
       END_STATE();
+    case 165:
+      if (lookahead == 'c') ADVANCE(228);
+      END_STATE();
+    case 166:
+      if (lookahead == 'u') ADVANCE(229);
+      END_STATE();
+    case 167:
+      if (lookahead == 'y') ADVANCE(230);
+      END_STATE();
+    case 168:
+      if (lookahead == 'c') ADVANCE(231);
+      END_STATE();
     case 169:
-      if (lookahead == 'b') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 170:
-      if (lookahead == 'c') ADVANCE(229);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 171:
-      if (lookahead == 'e') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 172:
-      if (lookahead == 'w') ADVANCE(231);
+      if (lookahead == 'y') ADVANCE(232);
       END_STATE();
     case 173:
-      if (lookahead == 'a') ADVANCE(232);
+      if (lookahead == 's') ADVANCE(233);
       END_STATE();
     case 174:
-      if (lookahead == 'r') ADVANCE(233);
+      if (lookahead == 'b') ADVANCE(234);
       END_STATE();
     case 175:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'c') ADVANCE(235);
       END_STATE();
     case 176:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(234);
-      END_STATE();
-    case 177:
-      if (lookahead == 'u') ADVANCE(235);
-      END_STATE();
-    case 178:
       if (lookahead == 'e') ADVANCE(236);
       END_STATE();
+    case 177:
+      if (lookahead == 'w') ADVANCE(237);
+      END_STATE();
+    case 178:
+      if (lookahead == 'a') ADVANCE(238);
+      END_STATE();
     case 179:
-      if (lookahead == 't') ADVANCE(237);
+      if (lookahead == 'r') ADVANCE(239);
       END_STATE();
     case 180:
-      if (lookahead == 'l') ADVANCE(238);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 181:
-      if (lookahead == 'e') ADVANCE(239);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(240);
       END_STATE();
     case 182:
-      if (lookahead == 'n') ADVANCE(240);
+      if (lookahead == 'u') ADVANCE(241);
       END_STATE();
     case 183:
-      if (lookahead == 't') ADVANCE(241);
+      if (lookahead == 'e') ADVANCE(242);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'l') ADVANCE(244);
       END_STATE();
     case 186:
-      if (lookahead == 'l') ADVANCE(242);
+      if (lookahead == 'e') ADVANCE(245);
       END_STATE();
     case 187:
-      if (lookahead == 'u') ADVANCE(243);
+      if (lookahead == 'n') ADVANCE(246);
       END_STATE();
     case 188:
-      if (lookahead == 'e') ADVANCE(244);
+      if (lookahead == 't') ADVANCE(247);
       END_STATE();
     case 189:
-      if (lookahead == 'v') ADVANCE(245);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 190:
-      if (lookahead == 'm') ADVANCE(246);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 191:
-      if (lookahead == 's') ADVANCE(247);
+      if (lookahead == 'l') ADVANCE(248);
       END_STATE();
     case 192:
-      if (lookahead == 'u') ADVANCE(248);
+      if (lookahead == 'u') ADVANCE(249);
       END_STATE();
     case 193:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(249);
+      if (lookahead == 'e') ADVANCE(250);
       END_STATE();
     case 194:
-      if (lookahead == 'r') ADVANCE(250);
+      if (lookahead == 'v') ADVANCE(251);
       END_STATE();
     case 195:
-      if (lookahead == 'c') ADVANCE(251);
+      if (lookahead == 'm') ADVANCE(252);
       END_STATE();
     case 196:
-      if (lookahead == 'r') ADVANCE(252);
+      if (lookahead == 's') ADVANCE(253);
       END_STATE();
     case 197:
-      if (lookahead == 'o') ADVANCE(253);
+      if (lookahead == 'u') ADVANCE(254);
       END_STATE();
     case 198:
-      ACCEPT_TOKEN(anon_sym_prio);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(255);
       END_STATE();
     case 199:
-      if (lookahead == 'a') ADVANCE(254);
+      if (lookahead == 'r') ADVANCE(256);
       END_STATE();
     case 200:
-      if (lookahead == 'i') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(257);
       END_STATE();
     case 201:
-      if (lookahead == 'c') ADVANCE(256);
+      if (lookahead == 'r') ADVANCE(258);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(257);
+      if (lookahead == 'o') ADVANCE(259);
       END_STATE();
     case 203:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 204:
-      if (lookahead == 'c') ADVANCE(258);
+      if (lookahead == 'a') ADVANCE(260);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(259);
-      END_STATE();
-    case 206:
-      if (lookahead == 'e') ADVANCE(260);
-      END_STATE();
-    case 207:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 208:
       if (lookahead == 'i') ADVANCE(261);
       END_STATE();
-    case 209:
-      if (lookahead == 'e') ADVANCE(262);
+    case 206:
+      if (lookahead == 'c') ADVANCE(262);
       END_STATE();
-    case 210:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 211:
+    case 207:
       if (lookahead == 't') ADVANCE(263);
       END_STATE();
+    case 208:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 209:
+      if (lookahead == 'c') ADVANCE(264);
+      END_STATE();
+    case 210:
+      if (lookahead == 't') ADVANCE(265);
+      END_STATE();
+    case 211:
+      if (lookahead == 'e') ADVANCE(266);
+      END_STATE();
     case 212:
-      if (lookahead == 'a') ADVANCE(264);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'i') ADVANCE(267);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'e') ADVANCE(268);
       END_STATE();
     case 215:
-      if (lookahead == 'n') ADVANCE(265);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 216:
-      if (lookahead == 'i') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(269);
       END_STATE();
     case 217:
-      if (lookahead == 't') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(270);
       END_STATE();
     case 218:
-      if (lookahead == 'h') ADVANCE(268);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 219:
-      if (lookahead == 'e') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 220:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'n') ADVANCE(271);
       END_STATE();
     case 221:
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'i') ADVANCE(272);
       END_STATE();
     case 222:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(271);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 223:
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'h') ADVANCE(274);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(273);
+      if (lookahead == 'e') ADVANCE(275);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(anon_sym_delay);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 226:
-      if (lookahead == 't') ADVANCE(274);
+      if (lookahead == 't') ADVANCE(276);
       END_STATE();
     case 227:
-      if (lookahead == 's') ADVANCE(275);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(277);
       END_STATE();
     case 228:
-      if (lookahead == 'l') ADVANCE(276);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 229:
-      if (lookahead == 't') ADVANCE(277);
+      if (lookahead == 'l') ADVANCE(279);
       END_STATE();
     case 230:
-      if (lookahead == 'r') ADVANCE(278);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 231:
-      if (lookahead == 'a') ADVANCE(279);
+      if (lookahead == 't') ADVANCE(280);
       END_STATE();
     case 232:
-      if (lookahead == 'r') ADVANCE(280);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 233:
-      if (lookahead == 'i') ADVANCE(281);
+      if (lookahead == 's') ADVANCE(281);
       END_STATE();
     case 234:
-      if (lookahead == '6') ADVANCE(282);
+      if (lookahead == 'l') ADVANCE(282);
       END_STATE();
     case 235:
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 't') ADVANCE(283);
       END_STATE();
     case 236:
-      if (lookahead == 's') ADVANCE(284);
+      if (lookahead == 'r') ADVANCE(284);
       END_STATE();
     case 237:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'a') ADVANCE(285);
       END_STATE();
     case 238:
-      if (lookahead == 'i') ADVANCE(285);
-      END_STATE();
-    case 239:
       if (lookahead == 'r') ADVANCE(286);
       END_STATE();
+    case 239:
+      if (lookahead == 'i') ADVANCE(287);
+      END_STATE();
     case 240:
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == '6') ADVANCE(288);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'd') ADVANCE(289);
       END_STATE();
     case 242:
-      if (lookahead == 'a') ADVANCE(288);
+      if (lookahead == 's') ADVANCE(290);
       END_STATE();
     case 243:
-      if (lookahead == 'e') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 244:
-      if (lookahead == 'r') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(291);
       END_STATE();
     case 245:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'r') ADVANCE(292);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'c') ADVANCE(293);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_netns);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 248:
-      if (lookahead == 't') ADVANCE(292);
-      END_STATE();
-    case 249:
-      if (lookahead == 'h') ADVANCE(293);
-      END_STATE();
-    case 250:
       if (lookahead == 'a') ADVANCE(294);
       END_STATE();
+    case 249:
+      if (lookahead == 'e') ADVANCE(295);
+      END_STATE();
+    case 250:
+      if (lookahead == 'r') ADVANCE(296);
+      END_STATE();
     case 251:
-      if (lookahead == 'y') ADVANCE(295);
+      if (lookahead == 'e') ADVANCE(297);
       END_STATE();
     case 252:
-      if (lookahead == 'o') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 253:
-      if (lookahead == 'u') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 254:
       if (lookahead == 't') ADVANCE(298);
       END_STATE();
     case 255:
-      if (lookahead == 'b') ADVANCE(299);
+      if (lookahead == 'h') ADVANCE(299);
       END_STATE();
     case 256:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'a') ADVANCE(300);
       END_STATE();
     case 257:
-      if (lookahead == 'u') ADVANCE(300);
+      if (lookahead == 'y') ADVANCE(301);
       END_STATE();
     case 258:
-      if (lookahead == 't') ADVANCE(301);
+      if (lookahead == 'o') ADVANCE(302);
       END_STATE();
     case 259:
-      if (lookahead == 'e') ADVANCE(302);
+      if (lookahead == 'u') ADVANCE(303);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(304);
       END_STATE();
     case 261:
-      if (lookahead == 'o') ADVANCE(303);
+      if (lookahead == 'b') ADVANCE(305);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 263:
-      if (lookahead == 'l') ADVANCE(304);
+      if (lookahead == 'u') ADVANCE(306);
       END_STATE();
     case 264:
-      if (lookahead == 'c') ADVANCE(305);
+      if (lookahead == 't') ADVANCE(307);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'e') ADVANCE(308);
       END_STATE();
     case 266:
-      if (lookahead == 'n') ADVANCE(306);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'o') ADVANCE(309);
       END_STATE();
     case 268:
-      if (lookahead == 'o') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'l') ADVANCE(310);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'c') ADVANCE(311);
       END_STATE();
     case 271:
-      if (lookahead == 'f') ADVANCE(308);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      if (lookahead == 'n') ADVANCE(312);
       END_STATE();
     case 273:
-      if (lookahead == 't') ADVANCE(309);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 274:
-      if (lookahead == '_') ADVANCE(310);
+      if (lookahead == 'o') ADVANCE(313);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_egress);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 276:
-      if (lookahead == 'i') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'f') ADVANCE(314);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 279:
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 't') ADVANCE(315);
       END_STATE();
     case 280:
-      if (lookahead == 'd') ADVANCE(313);
+      if (lookahead == '_') ADVANCE(316);
       END_STATE();
     case 281:
-      if (lookahead == 'c') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'i') ADVANCE(317);
       END_STATE();
     case 283:
-      if (lookahead == 'e') ADVANCE(315);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 284:
-      if (lookahead == 's') ADVANCE(316);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 285:
-      if (lookahead == 'd') ADVANCE(317);
+      if (lookahead == 'l') ADVANCE(318);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'd') ADVANCE(319);
       END_STATE();
     case 287:
-      if (lookahead == 'y') ADVANCE(318);
+      if (lookahead == 'c') ADVANCE(320);
       END_STATE();
     case 288:
-      if (lookahead == 'n') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 289:
-      if (lookahead == 'r') ADVANCE(320);
+      if (lookahead == 'e') ADVANCE(321);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 's') ADVANCE(322);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'd') ADVANCE(323);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_output);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 293:
-      if (lookahead == 'r') ADVANCE(321);
+      if (lookahead == 'y') ADVANCE(324);
       END_STATE();
     case 294:
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'n') ADVANCE(325);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'r') ADVANCE(326);
       END_STATE();
     case 296:
-      if (lookahead == 'u') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 297:
-      if (lookahead == 't') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 298:
-      if (lookahead == 'e') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 299:
-      if (lookahead == 'i') ADVANCE(326);
+      if (lookahead == 'r') ADVANCE(327);
       END_STATE();
     case 300:
-      if (lookahead == 'm') ADVANCE(327);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_reject);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 302:
-      if (lookahead == 'd') ADVANCE(328);
+      if (lookahead == 'u') ADVANCE(329);
       END_STATE();
     case 303:
-      if (lookahead == 'n') ADVANCE(329);
+      if (lookahead == 't') ADVANCE(330);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'e') ADVANCE(331);
       END_STATE();
     case 305:
-      if (lookahead == 'h') ADVANCE(330);
+      if (lookahead == 'i') ADVANCE(332);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'm') ADVANCE(333);
       END_STATE();
     case 307:
-      if (lookahead == 'l') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 308:
-      if (lookahead == 'y') ADVANCE(332);
+      if (lookahead == 'd') ADVANCE(334);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'n') ADVANCE(335);
       END_STATE();
     case 310:
-      if (lookahead == 'q') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 311:
-      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == 'h') ADVANCE(336);
       END_STATE();
     case 312:
-      if (lookahead == 'l') ADVANCE(335);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'l') ADVANCE(337);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'y') ADVANCE(338);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'q') ADVANCE(339);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      if (lookahead == 's') ADVANCE(340);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 'l') ADVANCE(341);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 320:
-      if (lookahead == 'a') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 321:
-      if (lookahead == 'u') ADVANCE(337);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 322:
-      if (lookahead == 'e') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 323:
-      if (lookahead == 't') ADVANCE(339);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 324:
-      if (lookahead == 'i') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 326:
-      if (lookahead == 't') ADVANCE(341);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 330:
       if (lookahead == 'a') ADVANCE(342);
       END_STATE();
+    case 327:
+      if (lookahead == 'u') ADVANCE(343);
+      END_STATE();
+    case 328:
+      if (lookahead == 'e') ADVANCE(344);
+      END_STATE();
+    case 329:
+      if (lookahead == 't') ADVANCE(345);
+      END_STATE();
+    case 330:
+      if (lookahead == 'i') ADVANCE(346);
+      END_STATE();
     case 331:
-      if (lookahead == 'e') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 't') ADVANCE(347);
       END_STATE();
     case 333:
-      if (lookahead == 'l') ADVANCE(344);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 334:
-      if (lookahead == 'h') ADVANCE(345);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 336:
-      if (lookahead == 'd') ADVANCE(346);
+      if (lookahead == 'a') ADVANCE(348);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'e') ADVANCE(349);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 339:
-      if (lookahead == 'i') ADVANCE(347);
+      if (lookahead == 'l') ADVANCE(350);
       END_STATE();
     case 340:
-      if (lookahead == 'n') ADVANCE(348);
+      if (lookahead == 'h') ADVANCE(351);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 342:
-      if (lookahead == 'b') ADVANCE(349);
+      if (lookahead == 'd') ADVANCE(352);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 344:
-      if (lookahead == 'e') ADVANCE(350);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 345:
-      if (lookahead == 'e') ADVANCE(351);
+      if (lookahead == 'i') ADVANCE(353);
       END_STATE();
     case 346:
-      if (lookahead == 'e') ADVANCE(352);
+      if (lookahead == 'n') ADVANCE(354);
       END_STATE();
     case 347:
-      if (lookahead == 'n') ADVANCE(353);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 348:
-      if (lookahead == 'g') ADVANCE(354);
+      if (lookahead == 'b') ADVANCE(355);
       END_STATE();
     case 349:
-      if (lookahead == 'l') ADVANCE(355);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 350:
-      if (lookahead == 'n') ADVANCE(356);
+      if (lookahead == 'e') ADVANCE(356);
       END_STATE();
     case 351:
-      if (lookahead == 'd') ADVANCE(357);
+      if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'e') ADVANCE(358);
       END_STATE();
     case 353:
-      if (lookahead == 'g') ADVANCE(358);
+      if (lookahead == 'n') ADVANCE(359);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'g') ADVANCE(360);
       END_STATE();
     case 355:
-      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == 'l') ADVANCE(361);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'n') ADVANCE(362);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'd') ADVANCE(363);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 359:
+      if (lookahead == 'g') ADVANCE(364);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 361:
+      if (lookahead == 'e') ADVANCE(365);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 365:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8567,153 +8765,153 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 200},
-  [2] = {.lex_state = 200},
-  [3] = {.lex_state = 200},
-  [4] = {.lex_state = 200},
-  [5] = {.lex_state = 200},
-  [6] = {.lex_state = 200},
-  [7] = {.lex_state = 200},
-  [8] = {.lex_state = 204},
-  [9] = {.lex_state = 206},
-  [10] = {.lex_state = 201},
-  [11] = {.lex_state = 206},
-  [12] = {.lex_state = 206},
-  [13] = {.lex_state = 206},
-  [14] = {.lex_state = 206},
-  [15] = {.lex_state = 206},
-  [16] = {.lex_state = 206},
-  [17] = {.lex_state = 206},
-  [18] = {.lex_state = 206},
-  [19] = {.lex_state = 203},
-  [20] = {.lex_state = 216},
-  [21] = {.lex_state = 208},
-  [22] = {.lex_state = 216},
-  [23] = {.lex_state = 213},
-  [24] = {.lex_state = 213},
-  [25] = {.lex_state = 213},
-  [26] = {.lex_state = 208},
-  [27] = {.lex_state = 213},
-  [28] = {.lex_state = 213},
-  [29] = {.lex_state = 203},
-  [30] = {.lex_state = 203},
-  [31] = {.lex_state = 203},
-  [32] = {.lex_state = 203},
-  [33] = {.lex_state = 203},
-  [34] = {.lex_state = 203},
-  [35] = {.lex_state = 199},
-  [36] = {.lex_state = 203},
-  [37] = {.lex_state = 203},
+  [1] = {.lex_state = 211},
+  [2] = {.lex_state = 211},
+  [3] = {.lex_state = 211},
+  [4] = {.lex_state = 211},
+  [5] = {.lex_state = 211},
+  [6] = {.lex_state = 211},
+  [7] = {.lex_state = 211},
+  [8] = {.lex_state = 215},
+  [9] = {.lex_state = 217},
+  [10] = {.lex_state = 212},
+  [11] = {.lex_state = 217},
+  [12] = {.lex_state = 217},
+  [13] = {.lex_state = 217},
+  [14] = {.lex_state = 217},
+  [15] = {.lex_state = 217},
+  [16] = {.lex_state = 217},
+  [17] = {.lex_state = 217},
+  [18] = {.lex_state = 217},
+  [19] = {.lex_state = 214},
+  [20] = {.lex_state = 227},
+  [21] = {.lex_state = 227},
+  [22] = {.lex_state = 219},
+  [23] = {.lex_state = 224},
+  [24] = {.lex_state = 224},
+  [25] = {.lex_state = 224},
+  [26] = {.lex_state = 219},
+  [27] = {.lex_state = 224},
+  [28] = {.lex_state = 224},
+  [29] = {.lex_state = 214},
+  [30] = {.lex_state = 214},
+  [31] = {.lex_state = 214},
+  [32] = {.lex_state = 214},
+  [33] = {.lex_state = 214},
+  [34] = {.lex_state = 210},
+  [35] = {.lex_state = 214},
+  [36] = {.lex_state = 214},
+  [37] = {.lex_state = 214},
   [38] = {.lex_state = 1},
   [39] = {.lex_state = 1},
-  [40] = {.lex_state = 1},
-  [41] = {.lex_state = 203},
-  [42] = {.lex_state = 208},
-  [43] = {.lex_state = 210},
-  [44] = {.lex_state = 214},
-  [45] = {.lex_state = 214},
-  [46] = {.lex_state = 210},
-  [47] = {.lex_state = 214},
-  [48] = {.lex_state = 210},
-  [49] = {.lex_state = 1},
-  [50] = {.lex_state = 1},
-  [51] = {.lex_state = 199},
-  [52] = {.lex_state = 3},
+  [40] = {.lex_state = 214},
+  [41] = {.lex_state = 1},
+  [42] = {.lex_state = 225},
+  [43] = {.lex_state = 225},
+  [44] = {.lex_state = 219},
+  [45] = {.lex_state = 221},
+  [46] = {.lex_state = 221},
+  [47] = {.lex_state = 221},
+  [48] = {.lex_state = 225},
+  [49] = {.lex_state = 3},
+  [50] = {.lex_state = 3},
+  [51] = {.lex_state = 3},
+  [52] = {.lex_state = 210},
   [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
-  [55] = {.lex_state = 3},
-  [56] = {.lex_state = 3},
-  [57] = {.lex_state = 203},
-  [58] = {.lex_state = 3},
-  [59] = {.lex_state = 208},
-  [60] = {.lex_state = 203},
-  [61] = {.lex_state = 203},
-  [62] = {.lex_state = 208},
-  [63] = {.lex_state = 208},
-  [64] = {.lex_state = 208},
-  [65] = {.lex_state = 208},
-  [66] = {.lex_state = 208},
-  [67] = {.lex_state = 203},
-  [68] = {.lex_state = 200},
-  [69] = {.lex_state = 200},
-  [70] = {.lex_state = 200},
-  [71] = {.lex_state = 203},
-  [72] = {.lex_state = 203},
-  [73] = {.lex_state = 200},
-  [74] = {.lex_state = 203},
-  [75] = {.lex_state = 203},
-  [76] = {.lex_state = 208},
-  [77] = {.lex_state = 203},
-  [78] = {.lex_state = 199},
-  [79] = {.lex_state = 210},
-  [80] = {.lex_state = 208},
-  [81] = {.lex_state = 210},
-  [82] = {.lex_state = 208},
-  [83] = {.lex_state = 208},
-  [84] = {.lex_state = 199},
-  [85] = {.lex_state = 208},
-  [86] = {.lex_state = 208},
-  [87] = {.lex_state = 214},
-  [88] = {.lex_state = 214},
-  [89] = {.lex_state = 203},
-  [90] = {.lex_state = 203},
-  [91] = {.lex_state = 203},
-  [92] = {.lex_state = 203},
-  [93] = {.lex_state = 203},
-  [94] = {.lex_state = 203},
-  [95] = {.lex_state = 203},
-  [96] = {.lex_state = 203},
-  [97] = {.lex_state = 199},
-  [98] = {.lex_state = 212},
-  [99] = {.lex_state = 211},
-  [100] = {.lex_state = 200},
-  [101] = {.lex_state = 209},
-  [102] = {.lex_state = 200},
-  [103] = {.lex_state = 211},
-  [104] = {.lex_state = 211},
-  [105] = {.lex_state = 209},
-  [106] = {.lex_state = 219},
-  [107] = {.lex_state = 199},
-  [108] = {.lex_state = 209},
-  [109] = {.lex_state = 208},
-  [110] = {.lex_state = 208},
-  [111] = {.lex_state = 208},
-  [112] = {.lex_state = 208},
-  [113] = {.lex_state = 13},
-  [114] = {.lex_state = 212},
-  [115] = {.lex_state = 208},
-  [116] = {.lex_state = 208},
-  [117] = {.lex_state = 212},
-  [118] = {.lex_state = 199},
-  [119] = {.lex_state = 199},
-  [120] = {.lex_state = 11},
-  [121] = {.lex_state = 199},
+  [55] = {.lex_state = 1},
+  [56] = {.lex_state = 1},
+  [57] = {.lex_state = 214},
+  [58] = {.lex_state = 214},
+  [59] = {.lex_state = 3},
+  [60] = {.lex_state = 219},
+  [61] = {.lex_state = 214},
+  [62] = {.lex_state = 219},
+  [63] = {.lex_state = 214},
+  [64] = {.lex_state = 214},
+  [65] = {.lex_state = 214},
+  [66] = {.lex_state = 219},
+  [67] = {.lex_state = 211},
+  [68] = {.lex_state = 214},
+  [69] = {.lex_state = 210},
+  [70] = {.lex_state = 214},
+  [71] = {.lex_state = 211},
+  [72] = {.lex_state = 210},
+  [73] = {.lex_state = 219},
+  [74] = {.lex_state = 211},
+  [75] = {.lex_state = 219},
+  [76] = {.lex_state = 219},
+  [77] = {.lex_state = 221},
+  [78] = {.lex_state = 219},
+  [79] = {.lex_state = 214},
+  [80] = {.lex_state = 219},
+  [81] = {.lex_state = 211},
+  [82] = {.lex_state = 214},
+  [83] = {.lex_state = 219},
+  [84] = {.lex_state = 219},
+  [85] = {.lex_state = 221},
+  [86] = {.lex_state = 219},
+  [87] = {.lex_state = 219},
+  [88] = {.lex_state = 225},
+  [89] = {.lex_state = 225},
+  [90] = {.lex_state = 214},
+  [91] = {.lex_state = 214},
+  [92] = {.lex_state = 214},
+  [93] = {.lex_state = 214},
+  [94] = {.lex_state = 214},
+  [95] = {.lex_state = 214},
+  [96] = {.lex_state = 214},
+  [97] = {.lex_state = 210},
+  [98] = {.lex_state = 223},
+  [99] = {.lex_state = 222},
+  [100] = {.lex_state = 220},
+  [101] = {.lex_state = 211},
+  [102] = {.lex_state = 220},
+  [103] = {.lex_state = 210},
+  [104] = {.lex_state = 230},
+  [105] = {.lex_state = 211},
+  [106] = {.lex_state = 220},
+  [107] = {.lex_state = 222},
+  [108] = {.lex_state = 222},
+  [109] = {.lex_state = 219},
+  [110] = {.lex_state = 219},
+  [111] = {.lex_state = 223},
+  [112] = {.lex_state = 223},
+  [113] = {.lex_state = 219},
+  [114] = {.lex_state = 14},
+  [115] = {.lex_state = 219},
+  [116] = {.lex_state = 219},
+  [117] = {.lex_state = 219},
+  [118] = {.lex_state = 210},
+  [119] = {.lex_state = 11},
+  [120] = {.lex_state = 210},
+  [121] = {.lex_state = 210},
   [122] = {.lex_state = 212},
-  [123] = {.lex_state = 199},
-  [124] = {.lex_state = 199},
-  [125] = {.lex_state = 199},
-  [126] = {.lex_state = 201},
-  [127] = {.lex_state = 209},
-  [128] = {.lex_state = 199},
+  [123] = {.lex_state = 223},
+  [124] = {.lex_state = 210},
+  [125] = {.lex_state = 210},
+  [126] = {.lex_state = 210},
+  [127] = {.lex_state = 220},
+  [128] = {.lex_state = 210},
   [129] = {.lex_state = 11},
-  [130] = {.lex_state = 11},
-  [131] = {.lex_state = 199},
-  [132] = {.lex_state = 11},
-  [133] = {.lex_state = 199},
+  [130] = {.lex_state = 210},
+  [131] = {.lex_state = 11},
+  [132] = {.lex_state = 210},
+  [133] = {.lex_state = 11},
   [134] = {.lex_state = 11},
   [135] = {.lex_state = 11},
-  [136] = {.lex_state = 209},
-  [137] = {.lex_state = 200},
-  [138] = {.lex_state = 200},
-  [139] = {.lex_state = 199},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 199},
+  [136] = {.lex_state = 11},
+  [137] = {.lex_state = 11},
+  [138] = {.lex_state = 220},
+  [139] = {.lex_state = 211},
+  [140] = {.lex_state = 210},
+  [141] = {.lex_state = 211},
   [142] = {.lex_state = 11},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 11},
-  [146] = {.lex_state = 211},
-  [147] = {.lex_state = 211},
+  [143] = {.lex_state = 210},
+  [144] = {.lex_state = 222},
+  [145] = {.lex_state = 222},
+  [146] = {.lex_state = 11},
+  [147] = {.lex_state = 11},
   [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
   [150] = {.lex_state = 11},
@@ -8730,255 +8928,272 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
-  [164] = {.lex_state = 199},
-  [165] = {.lex_state = 226},
-  [166] = {.lex_state = 224},
-  [167] = {.lex_state = 13},
-  [168] = {.lex_state = 11},
-  [169] = {.lex_state = 226},
-  [170] = {.lex_state = 200},
-  [171] = {.lex_state = 224},
-  [172] = {.lex_state = 224},
-  [173] = {.lex_state = 199},
-  [174] = {.lex_state = 226},
-  [175] = {.lex_state = 212},
-  [176] = {.lex_state = 201},
-  [177] = {.lex_state = 199},
-  [178] = {.lex_state = 208},
-  [179] = {.lex_state = 208},
-  [180] = {.lex_state = 200},
-  [181] = {.lex_state = 208},
-  [182] = {.lex_state = 0},
-  [183] = {.lex_state = 200},
+  [164] = {.lex_state = 11},
+  [165] = {.lex_state = 11},
+  [166] = {.lex_state = 223},
+  [167] = {.lex_state = 210},
+  [168] = {.lex_state = 235},
+  [169] = {.lex_state = 235},
+  [170] = {.lex_state = 14},
+  [171] = {.lex_state = 212},
+  [172] = {.lex_state = 11},
+  [173] = {.lex_state = 211},
+  [174] = {.lex_state = 237},
+  [175] = {.lex_state = 210},
+  [176] = {.lex_state = 210},
+  [177] = {.lex_state = 235},
+  [178] = {.lex_state = 237},
+  [179] = {.lex_state = 237},
+  [180] = {.lex_state = 21},
+  [181] = {.lex_state = 219},
+  [182] = {.lex_state = 211},
+  [183] = {.lex_state = 211},
   [184] = {.lex_state = 0},
-  [185] = {.lex_state = 200},
-  [186] = {.lex_state = 200},
-  [187] = {.lex_state = 208},
-  [188] = {.lex_state = 17},
-  [189] = {.lex_state = 0},
-  [190] = {.lex_state = 12},
-  [191] = {.lex_state = 17},
-  [192] = {.lex_state = 12},
-  [193] = {.lex_state = 17},
+  [185] = {.lex_state = 0},
+  [186] = {.lex_state = 211},
+  [187] = {.lex_state = 18},
+  [188] = {.lex_state = 13},
+  [189] = {.lex_state = 18},
+  [190] = {.lex_state = 13},
+  [191] = {.lex_state = 18},
+  [192] = {.lex_state = 13},
+  [193] = {.lex_state = 12},
   [194] = {.lex_state = 12},
-  [195] = {.lex_state = 0},
-  [196] = {.lex_state = 200},
-  [197] = {.lex_state = 19},
+  [195] = {.lex_state = 12},
+  [196] = {.lex_state = 211},
+  [197] = {.lex_state = 219},
   [198] = {.lex_state = 0},
-  [199] = {.lex_state = 200},
-  [200] = {.lex_state = 200},
-  [201] = {.lex_state = 200},
-  [202] = {.lex_state = 208},
-  [203] = {.lex_state = 19},
-  [204] = {.lex_state = 19},
-  [205] = {.lex_state = 11},
-  [206] = {.lex_state = 19},
+  [199] = {.lex_state = 211},
+  [200] = {.lex_state = 211},
+  [201] = {.lex_state = 0},
+  [202] = {.lex_state = 219},
+  [203] = {.lex_state = 219},
+  [204] = {.lex_state = 211},
+  [205] = {.lex_state = 219},
+  [206] = {.lex_state = 211},
   [207] = {.lex_state = 0},
-  [208] = {.lex_state = 199},
-  [209] = {.lex_state = 19},
-  [210] = {.lex_state = 19},
-  [211] = {.lex_state = 0},
-  [212] = {.lex_state = 19},
-  [213] = {.lex_state = 0},
-  [214] = {.lex_state = 200},
-  [215] = {.lex_state = 19},
-  [216] = {.lex_state = 200},
-  [217] = {.lex_state = 224},
-  [218] = {.lex_state = 200},
-  [219] = {.lex_state = 224},
-  [220] = {.lex_state = 200},
-  [221] = {.lex_state = 226},
-  [222] = {.lex_state = 225},
-  [223] = {.lex_state = 200},
-  [224] = {.lex_state = 200},
-  [225] = {.lex_state = 19},
-  [226] = {.lex_state = 200},
-  [227] = {.lex_state = 19},
-  [228] = {.lex_state = 200},
-  [229] = {.lex_state = 200},
-  [230] = {.lex_state = 200},
-  [231] = {.lex_state = 200},
-  [232] = {.lex_state = 200},
-  [233] = {.lex_state = 200},
-  [234] = {.lex_state = 200},
-  [235] = {.lex_state = 200},
-  [236] = {.lex_state = 200},
-  [237] = {.lex_state = 200},
-  [238] = {.lex_state = 200},
-  [239] = {.lex_state = 200},
-  [240] = {.lex_state = 200},
-  [241] = {.lex_state = 200},
-  [242] = {.lex_state = 200},
-  [243] = {.lex_state = 200},
-  [244] = {.lex_state = 200},
-  [245] = {.lex_state = 224},
-  [246] = {.lex_state = 208},
-  [247] = {.lex_state = 200},
-  [248] = {.lex_state = 19},
-  [249] = {.lex_state = 19},
-  [250] = {.lex_state = 200},
-  [251] = {.lex_state = 19},
-  [252] = {.lex_state = 200},
-  [253] = {.lex_state = 0},
-  [254] = {.lex_state = 224},
-  [255] = {.lex_state = 224},
-  [256] = {.lex_state = 19},
-  [257] = {.lex_state = 0},
-  [258] = {.lex_state = 20},
-  [259] = {.lex_state = 206},
-  [260] = {.lex_state = 200},
-  [261] = {.lex_state = 200},
-  [262] = {.lex_state = 14},
-  [263] = {.lex_state = 199},
-  [264] = {.lex_state = 199},
-  [265] = {.lex_state = 199},
-  [266] = {.lex_state = 19},
-  [267] = {.lex_state = 199},
-  [268] = {.lex_state = 14},
-  [269] = {.lex_state = 20},
-  [270] = {.lex_state = 199},
-  [271] = {.lex_state = 20},
-  [272] = {.lex_state = 14},
-  [273] = {.lex_state = 20},
-  [274] = {.lex_state = 20},
-  [275] = {.lex_state = 206},
-  [276] = {.lex_state = 206},
-  [277] = {.lex_state = 203},
-  [278] = {.lex_state = 216},
-  [279] = {.lex_state = 203},
-  [280] = {.lex_state = 208},
-  [281] = {.lex_state = 199},
-  [282] = {.lex_state = 0},
-  [283] = {.lex_state = 0},
-  [284] = {.lex_state = 203},
-  [285] = {.lex_state = 203},
-  [286] = {.lex_state = 0},
-  [287] = {.lex_state = 0},
-  [288] = {.lex_state = 0},
-  [289] = {.lex_state = 216},
-  [290] = {.lex_state = 216},
+  [208] = {.lex_state = 235},
+  [209] = {.lex_state = 211},
+  [210] = {.lex_state = 0},
+  [211] = {.lex_state = 235},
+  [212] = {.lex_state = 21},
+  [213] = {.lex_state = 21},
+  [214] = {.lex_state = 236},
+  [215] = {.lex_state = 21},
+  [216] = {.lex_state = 211},
+  [217] = {.lex_state = 0},
+  [218] = {.lex_state = 211},
+  [219] = {.lex_state = 0},
+  [220] = {.lex_state = 21},
+  [221] = {.lex_state = 211},
+  [222] = {.lex_state = 211},
+  [223] = {.lex_state = 0},
+  [224] = {.lex_state = 21},
+  [225] = {.lex_state = 219},
+  [226] = {.lex_state = 21},
+  [227] = {.lex_state = 211},
+  [228] = {.lex_state = 21},
+  [229] = {.lex_state = 11},
+  [230] = {.lex_state = 237},
+  [231] = {.lex_state = 235},
+  [232] = {.lex_state = 21},
+  [233] = {.lex_state = 211},
+  [234] = {.lex_state = 21},
+  [235] = {.lex_state = 211},
+  [236] = {.lex_state = 211},
+  [237] = {.lex_state = 211},
+  [238] = {.lex_state = 211},
+  [239] = {.lex_state = 211},
+  [240] = {.lex_state = 211},
+  [241] = {.lex_state = 211},
+  [242] = {.lex_state = 211},
+  [243] = {.lex_state = 211},
+  [244] = {.lex_state = 211},
+  [245] = {.lex_state = 211},
+  [246] = {.lex_state = 211},
+  [247] = {.lex_state = 211},
+  [248] = {.lex_state = 211},
+  [249] = {.lex_state = 211},
+  [250] = {.lex_state = 211},
+  [251] = {.lex_state = 211},
+  [252] = {.lex_state = 211},
+  [253] = {.lex_state = 211},
+  [254] = {.lex_state = 21},
+  [255] = {.lex_state = 211},
+  [256] = {.lex_state = 211},
+  [257] = {.lex_state = 21},
+  [258] = {.lex_state = 21},
+  [259] = {.lex_state = 210},
+  [260] = {.lex_state = 211},
+  [261] = {.lex_state = 0},
+  [262] = {.lex_state = 211},
+  [263] = {.lex_state = 21},
+  [264] = {.lex_state = 21},
+  [265] = {.lex_state = 235},
+  [266] = {.lex_state = 235},
+  [267] = {.lex_state = 21},
+  [268] = {.lex_state = 211},
+  [269] = {.lex_state = 210},
+  [270] = {.lex_state = 22},
+  [271] = {.lex_state = 21},
+  [272] = {.lex_state = 22},
+  [273] = {.lex_state = 22},
+  [274] = {.lex_state = 210},
+  [275] = {.lex_state = 210},
+  [276] = {.lex_state = 15},
+  [277] = {.lex_state = 15},
+  [278] = {.lex_state = 210},
+  [279] = {.lex_state = 22},
+  [280] = {.lex_state = 210},
+  [281] = {.lex_state = 211},
+  [282] = {.lex_state = 15},
+  [283] = {.lex_state = 22},
+  [284] = {.lex_state = 211},
+  [285] = {.lex_state = 217},
+  [286] = {.lex_state = 217},
+  [287] = {.lex_state = 217},
+  [288] = {.lex_state = 214},
+  [289] = {.lex_state = 227},
+  [290] = {.lex_state = 0},
   [291] = {.lex_state = 0},
-  [292] = {.lex_state = 203},
-  [293] = {.lex_state = 203},
-  [294] = {.lex_state = 203},
+  [292] = {.lex_state = 214},
+  [293] = {.lex_state = 214},
+  [294] = {.lex_state = 0},
   [295] = {.lex_state = 0},
   [296] = {.lex_state = 0},
   [297] = {.lex_state = 0},
-  [298] = {.lex_state = 0},
-  [299] = {.lex_state = 0},
+  [298] = {.lex_state = 227},
+  [299] = {.lex_state = 227},
   [300] = {.lex_state = 0},
-  [301] = {.lex_state = 199},
-  [302] = {.lex_state = 0},
-  [303] = {.lex_state = 17},
-  [304] = {.lex_state = 203},
-  [305] = {.lex_state = 0},
-  [306] = {.lex_state = 17},
+  [301] = {.lex_state = 0},
+  [302] = {.lex_state = 214},
+  [303] = {.lex_state = 219},
+  [304] = {.lex_state = 0},
+  [305] = {.lex_state = 214},
+  [306] = {.lex_state = 0},
   [307] = {.lex_state = 0},
-  [308] = {.lex_state = 12},
-  [309] = {.lex_state = 12},
+  [308] = {.lex_state = 0},
+  [309] = {.lex_state = 214},
   [310] = {.lex_state = 0},
-  [311] = {.lex_state = 0},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 203},
+  [311] = {.lex_state = 227},
+  [312] = {.lex_state = 227},
+  [313] = {.lex_state = 18},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 203},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 0},
-  [318] = {.lex_state = 203},
-  [319] = {.lex_state = 0},
-  [320] = {.lex_state = 203},
-  [321] = {.lex_state = 203},
+  [315] = {.lex_state = 18},
+  [316] = {.lex_state = 13},
+  [317] = {.lex_state = 13},
+  [318] = {.lex_state = 0},
+  [319] = {.lex_state = 12},
+  [320] = {.lex_state = 214},
+  [321] = {.lex_state = 12},
   [322] = {.lex_state = 0},
   [323] = {.lex_state = 0},
-  [324] = {.lex_state = 0},
-  [325] = {.lex_state = 203},
-  [326] = {.lex_state = 208},
-  [327] = {.lex_state = 0},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 0},
-  [330] = {.lex_state = 208},
-  [331] = {.lex_state = 208},
-  [332] = {.lex_state = 199},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 216},
-  [335] = {.lex_state = 199},
+  [324] = {.lex_state = 219},
+  [325] = {.lex_state = 219},
+  [326] = {.lex_state = 0},
+  [327] = {.lex_state = 3},
+  [328] = {.lex_state = 219},
+  [329] = {.lex_state = 219},
+  [330] = {.lex_state = 219},
+  [331] = {.lex_state = 0},
+  [332] = {.lex_state = 214},
+  [333] = {.lex_state = 214},
+  [334] = {.lex_state = 0},
+  [335] = {.lex_state = 0},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 216},
-  [338] = {.lex_state = 216},
-  [339] = {.lex_state = 216},
-  [340] = {.lex_state = 216},
-  [341] = {.lex_state = 199},
-  [342] = {.lex_state = 208},
-  [343] = {.lex_state = 208},
-  [344] = {.lex_state = 216},
+  [337] = {.lex_state = 214},
+  [338] = {.lex_state = 214},
+  [339] = {.lex_state = 214},
+  [340] = {.lex_state = 214},
+  [341] = {.lex_state = 0},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 0},
+  [344] = {.lex_state = 219},
   [345] = {.lex_state = 0},
   [346] = {.lex_state = 0},
-  [347] = {.lex_state = 199},
+  [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 203},
-  [350] = {.lex_state = 21},
-  [351] = {.lex_state = 203},
+  [349] = {.lex_state = 210},
+  [350] = {.lex_state = 227},
+  [351] = {.lex_state = 227},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 0},
-  [354] = {.lex_state = 216},
-  [355] = {.lex_state = 216},
-  [356] = {.lex_state = 216},
+  [353] = {.lex_state = 227},
+  [354] = {.lex_state = 227},
+  [355] = {.lex_state = 214},
+  [356] = {.lex_state = 0},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 216},
-  [359] = {.lex_state = 216},
-  [360] = {.lex_state = 216},
-  [361] = {.lex_state = 216},
-  [362] = {.lex_state = 0},
-  [363] = {.lex_state = 216},
-  [364] = {.lex_state = 9},
-  [365] = {.lex_state = 8},
-  [366] = {.lex_state = 199},
-  [367] = {.lex_state = 22},
-  [368] = {.lex_state = 14},
-  [369] = {.lex_state = 199},
-  [370] = {.lex_state = 14},
-  [371] = {.lex_state = 216},
-  [372] = {.lex_state = 200},
-  [373] = {.lex_state = 10},
-  [374] = {.lex_state = 199},
-  [375] = {.lex_state = 199},
-  [376] = {.lex_state = 0},
-  [377] = {.lex_state = 0},
-  [378] = {.lex_state = 203},
-  [379] = {.lex_state = 216},
-  [380] = {.lex_state = 199},
-  [381] = {.lex_state = 199},
-  [382] = {.lex_state = 200},
-  [383] = {.lex_state = 216},
-  [384] = {.lex_state = 199},
-  [385] = {.lex_state = 0},
-  [386] = {.lex_state = 200},
-  [387] = {.lex_state = 199},
-  [388] = {.lex_state = 199},
-  [389] = {.lex_state = 0},
-  [390] = {.lex_state = 0},
-  [391] = {.lex_state = 0},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 0},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 3},
+  [361] = {.lex_state = 210},
+  [362] = {.lex_state = 219},
+  [363] = {.lex_state = 214},
+  [364] = {.lex_state = 214},
+  [365] = {.lex_state = 0},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 214},
+  [368] = {.lex_state = 0},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 227},
+  [371] = {.lex_state = 227},
+  [372] = {.lex_state = 227},
+  [373] = {.lex_state = 23},
+  [374] = {.lex_state = 210},
+  [375] = {.lex_state = 9},
+  [376] = {.lex_state = 227},
+  [377] = {.lex_state = 227},
+  [378] = {.lex_state = 227},
+  [379] = {.lex_state = 227},
+  [380] = {.lex_state = 227},
+  [381] = {.lex_state = 227},
+  [382] = {.lex_state = 219},
+  [383] = {.lex_state = 8},
+  [384] = {.lex_state = 15},
+  [385] = {.lex_state = 15},
+  [386] = {.lex_state = 0},
+  [387] = {.lex_state = 210},
+  [388] = {.lex_state = 211},
+  [389] = {.lex_state = 214},
+  [390] = {.lex_state = 211},
+  [391] = {.lex_state = 10},
+  [392] = {.lex_state = 210},
+  [393] = {.lex_state = 210},
   [394] = {.lex_state = 0},
-  [395] = {.lex_state = 203},
-  [396] = {.lex_state = 203},
-  [397] = {.lex_state = 0},
+  [395] = {.lex_state = 227},
+  [396] = {.lex_state = 210},
+  [397] = {.lex_state = 210},
   [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 199},
-  [401] = {.lex_state = 0},
-  [402] = {.lex_state = 200},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 201},
+  [399] = {.lex_state = 210},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 210},
+  [402] = {.lex_state = 227},
+  [403] = {.lex_state = 211},
+  [404] = {.lex_state = 210},
   [405] = {.lex_state = 0},
-  [406] = {.lex_state = 0},
-  [407] = {.lex_state = 203},
+  [406] = {.lex_state = 214},
+  [407] = {.lex_state = 0},
   [408] = {.lex_state = 0},
   [409] = {.lex_state = 0},
   [410] = {.lex_state = 0},
-  [411] = {.lex_state = 0},
+  [411] = {.lex_state = 210},
   [412] = {.lex_state = 0},
+  [413] = {.lex_state = 214},
+  [414] = {.lex_state = 212},
+  [415] = {.lex_state = 0},
+  [416] = {.lex_state = 0},
+  [417] = {.lex_state = 214},
+  [418] = {.lex_state = 0},
+  [419] = {.lex_state = 0},
+  [420] = {.lex_state = 0},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 0},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 0},
+  [425] = {.lex_state = 211},
+  [426] = {.lex_state = 0},
+  [427] = {.lex_state = 0},
+  [428] = {.lex_state = 0},
+  [429] = {.lex_state = 214},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9004,6 +9219,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_veth] = ACTIONS(1),
     [anon_sym_LT_DASH_GT] = ACTIONS(1),
     [anon_sym_bridge] = ACTIONS(1),
+    [anon_sym_dummy] = ACTIONS(1),
+    [anon_sym_vrf] = ACTIONS(1),
     [anon_sym_macvlan] = ACTIONS(1),
     [anon_sym_on] = ACTIONS(1),
     [anon_sym_mode] = ACTIONS(1),
@@ -9126,40 +9343,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(398),
-    [sym__statements] = STATE(408),
+    [sym_source_file] = STATE(423),
+    [sym__statements] = STATE(428),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(198),
-    [sym_netns_statement] = STATE(198),
-    [sym_host_statement] = STATE(198),
-    [sym_table_statement] = STATE(198),
-    [sym_let_statement] = STATE(198),
-    [sym_for_statement] = STATE(198),
-    [sym_include_statement] = STATE(198),
-    [sym_expect_statement] = STATE(198),
-    [sym_veth_statement] = STATE(198),
-    [sym_bridge_statement] = STATE(198),
-    [sym_macvlan_statement] = STATE(198),
-    [sym_vxlan_statement] = STATE(198),
-    [sym_link_statement] = STATE(198),
-    [sym_addr_statement] = STATE(198),
-    [sym_state_statement] = STATE(198),
-    [sym_mtu_statement] = STATE(198),
-    [sym_mac_statement] = STATE(198),
-    [sym_master_statement] = STATE(198),
-    [sym_shape_statement] = STATE(198),
-    [sym_htb_statement] = STATE(198),
-    [sym_class_statement] = STATE(198),
-    [sym_filter_statement] = STATE(198),
-    [sym_qdisc_statement] = STATE(198),
-    [sym_netem_statement] = STATE(198),
-    [sym_bpf_statement] = STATE(198),
-    [sym_xdp_statement] = STATE(198),
-    [sym_route_statement] = STATE(198),
-    [sym_rule_statement] = STATE(198),
-    [sym_forward_statement] = STATE(198),
-    [sym_sysctl_statement] = STATE(198),
-    [sym_firewall_statement] = STATE(198),
+    [sym__statement] = STATE(201),
+    [sym_netns_statement] = STATE(201),
+    [sym_host_statement] = STATE(201),
+    [sym_table_statement] = STATE(201),
+    [sym_let_statement] = STATE(201),
+    [sym_for_statement] = STATE(201),
+    [sym_include_statement] = STATE(201),
+    [sym_expect_statement] = STATE(201),
+    [sym_veth_statement] = STATE(201),
+    [sym_bridge_statement] = STATE(201),
+    [sym_dummy_statement] = STATE(201),
+    [sym_vrf_statement] = STATE(201),
+    [sym_macvlan_statement] = STATE(201),
+    [sym_vxlan_statement] = STATE(201),
+    [sym_link_statement] = STATE(201),
+    [sym_addr_statement] = STATE(201),
+    [sym_state_statement] = STATE(201),
+    [sym_mtu_statement] = STATE(201),
+    [sym_mac_statement] = STATE(201),
+    [sym_master_statement] = STATE(201),
+    [sym_shape_statement] = STATE(201),
+    [sym_htb_statement] = STATE(201),
+    [sym_class_statement] = STATE(201),
+    [sym_filter_statement] = STATE(201),
+    [sym_qdisc_statement] = STATE(201),
+    [sym_netem_statement] = STATE(201),
+    [sym_bpf_statement] = STATE(201),
+    [sym_xdp_statement] = STATE(201),
+    [sym_route_statement] = STATE(201),
+    [sym_rule_statement] = STATE(201),
+    [sym_forward_statement] = STATE(201),
+    [sym_sysctl_statement] = STATE(201),
+    [sym_firewall_statement] = STATE(201),
     [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -9173,322 +9392,35 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(195),
-    [sym_netns_statement] = STATE(195),
-    [sym_host_statement] = STATE(195),
-    [sym_table_statement] = STATE(195),
-    [sym_let_statement] = STATE(195),
-    [sym_for_statement] = STATE(195),
-    [sym_include_statement] = STATE(195),
-    [sym_expect_statement] = STATE(195),
-    [sym_veth_statement] = STATE(195),
-    [sym_bridge_statement] = STATE(195),
-    [sym_macvlan_statement] = STATE(195),
-    [sym_vxlan_statement] = STATE(195),
-    [sym_link_statement] = STATE(195),
-    [sym_addr_statement] = STATE(195),
-    [sym_state_statement] = STATE(195),
-    [sym_mtu_statement] = STATE(195),
-    [sym_mac_statement] = STATE(195),
-    [sym_master_statement] = STATE(195),
-    [sym_shape_statement] = STATE(195),
-    [sym_htb_statement] = STATE(195),
-    [sym_class_statement] = STATE(195),
-    [sym_filter_statement] = STATE(195),
-    [sym_qdisc_statement] = STATE(195),
-    [sym_netem_statement] = STATE(195),
-    [sym_bpf_statement] = STATE(195),
-    [sym_xdp_statement] = STATE(195),
-    [sym_route_statement] = STATE(195),
-    [sym_rule_statement] = STATE(195),
-    [sym_forward_statement] = STATE(195),
-    [sym_sysctl_statement] = STATE(195),
-    [sym_firewall_statement] = STATE(195),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(69),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(69),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(3)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(324),
-    [sym_netns_statement] = STATE(324),
-    [sym_host_statement] = STATE(324),
-    [sym_table_statement] = STATE(324),
-    [sym_let_statement] = STATE(324),
-    [sym_for_statement] = STATE(324),
-    [sym_include_statement] = STATE(324),
-    [sym_expect_statement] = STATE(324),
-    [sym_veth_statement] = STATE(324),
-    [sym_bridge_statement] = STATE(324),
-    [sym_macvlan_statement] = STATE(324),
-    [sym_vxlan_statement] = STATE(324),
-    [sym_link_statement] = STATE(324),
-    [sym_addr_statement] = STATE(324),
-    [sym_state_statement] = STATE(324),
-    [sym_mtu_statement] = STATE(324),
-    [sym_mac_statement] = STATE(324),
-    [sym_master_statement] = STATE(324),
-    [sym_shape_statement] = STATE(324),
-    [sym_htb_statement] = STATE(324),
-    [sym_class_statement] = STATE(324),
-    [sym_filter_statement] = STATE(324),
-    [sym_qdisc_statement] = STATE(324),
-    [sym_netem_statement] = STATE(324),
-    [sym_bpf_statement] = STATE(324),
-    [sym_xdp_statement] = STATE(324),
-    [sym_route_statement] = STATE(324),
-    [sym_rule_statement] = STATE(324),
-    [sym_forward_statement] = STATE(324),
-    [sym_sysctl_statement] = STATE(324),
-    [sym_firewall_statement] = STATE(324),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(73),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(324),
-    [sym_netns_statement] = STATE(324),
-    [sym_host_statement] = STATE(324),
-    [sym_table_statement] = STATE(324),
-    [sym_let_statement] = STATE(324),
-    [sym_for_statement] = STATE(324),
-    [sym_include_statement] = STATE(324),
-    [sym_expect_statement] = STATE(324),
-    [sym_veth_statement] = STATE(324),
-    [sym_bridge_statement] = STATE(324),
-    [sym_macvlan_statement] = STATE(324),
-    [sym_vxlan_statement] = STATE(324),
-    [sym_link_statement] = STATE(324),
-    [sym_addr_statement] = STATE(324),
-    [sym_state_statement] = STATE(324),
-    [sym_mtu_statement] = STATE(324),
-    [sym_mac_statement] = STATE(324),
-    [sym_master_statement] = STATE(324),
-    [sym_shape_statement] = STATE(324),
-    [sym_htb_statement] = STATE(324),
-    [sym_class_statement] = STATE(324),
-    [sym_filter_statement] = STATE(324),
-    [sym_qdisc_statement] = STATE(324),
-    [sym_netem_statement] = STATE(324),
-    [sym_bpf_statement] = STATE(324),
-    [sym_xdp_statement] = STATE(324),
-    [sym_route_statement] = STATE(324),
-    [sym_rule_statement] = STATE(324),
-    [sym_forward_statement] = STATE(324),
-    [sym_sysctl_statement] = STATE(324),
-    [sym_firewall_statement] = STATE(324),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(75),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(5)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(324),
-    [sym_netns_statement] = STATE(324),
-    [sym_host_statement] = STATE(324),
-    [sym_table_statement] = STATE(324),
-    [sym_let_statement] = STATE(324),
-    [sym_for_statement] = STATE(324),
-    [sym_include_statement] = STATE(324),
-    [sym_expect_statement] = STATE(324),
-    [sym_veth_statement] = STATE(324),
-    [sym_bridge_statement] = STATE(324),
-    [sym_macvlan_statement] = STATE(324),
-    [sym_vxlan_statement] = STATE(324),
-    [sym_link_statement] = STATE(324),
-    [sym_addr_statement] = STATE(324),
-    [sym_state_statement] = STATE(324),
-    [sym_mtu_statement] = STATE(324),
-    [sym_mac_statement] = STATE(324),
-    [sym_master_statement] = STATE(324),
-    [sym_shape_statement] = STATE(324),
-    [sym_htb_statement] = STATE(324),
-    [sym_class_statement] = STATE(324),
-    [sym_filter_statement] = STATE(324),
-    [sym_qdisc_statement] = STATE(324),
-    [sym_netem_statement] = STATE(324),
-    [sym_bpf_statement] = STATE(324),
-    [sym_xdp_statement] = STATE(324),
-    [sym_route_statement] = STATE(324),
-    [sym_rule_statement] = STATE(324),
-    [sym_forward_statement] = STATE(324),
-    [sym_sysctl_statement] = STATE(324),
-    [sym_firewall_statement] = STATE(324),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(77),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(6)] = {
-    [sym__statements] = STATE(390),
-    [sym__sep] = STATE(2),
     [sym__statement] = STATE(198),
     [sym_netns_statement] = STATE(198),
     [sym_host_statement] = STATE(198),
@@ -9499,6 +9431,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_expect_statement] = STATE(198),
     [sym_veth_statement] = STATE(198),
     [sym_bridge_statement] = STATE(198),
+    [sym_dummy_statement] = STATE(198),
+    [sym_vrf_statement] = STATE(198),
     [sym_macvlan_statement] = STATE(198),
     [sym_vxlan_statement] = STATE(198),
     [sym_link_statement] = STATE(198),
@@ -9520,9 +9454,162 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_forward_statement] = STATE(198),
     [sym_sysctl_statement] = STATE(198),
     [sym_firewall_statement] = STATE(198),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(73),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(73),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(3)] = {
+    [sym__statements] = STATE(408),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(201),
+    [sym_netns_statement] = STATE(201),
+    [sym_host_statement] = STATE(201),
+    [sym_table_statement] = STATE(201),
+    [sym_let_statement] = STATE(201),
+    [sym_for_statement] = STATE(201),
+    [sym_include_statement] = STATE(201),
+    [sym_expect_statement] = STATE(201),
+    [sym_veth_statement] = STATE(201),
+    [sym_bridge_statement] = STATE(201),
+    [sym_dummy_statement] = STATE(201),
+    [sym_vrf_statement] = STATE(201),
+    [sym_macvlan_statement] = STATE(201),
+    [sym_vxlan_statement] = STATE(201),
+    [sym_link_statement] = STATE(201),
+    [sym_addr_statement] = STATE(201),
+    [sym_state_statement] = STATE(201),
+    [sym_mtu_statement] = STATE(201),
+    [sym_mac_statement] = STATE(201),
+    [sym_master_statement] = STATE(201),
+    [sym_shape_statement] = STATE(201),
+    [sym_htb_statement] = STATE(201),
+    [sym_class_statement] = STATE(201),
+    [sym_filter_statement] = STATE(201),
+    [sym_qdisc_statement] = STATE(201),
+    [sym_netem_statement] = STATE(201),
+    [sym_bpf_statement] = STATE(201),
+    [sym_xdp_statement] = STATE(201),
+    [sym_route_statement] = STATE(201),
+    [sym_rule_statement] = STATE(201),
+    [sym_forward_statement] = STATE(201),
+    [sym_sysctl_statement] = STATE(201),
+    [sym_firewall_statement] = STATE(201),
     [aux_sym__statements_repeat1] = STATE(2),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(77),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(4)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(347),
+    [sym_netns_statement] = STATE(347),
+    [sym_host_statement] = STATE(347),
+    [sym_table_statement] = STATE(347),
+    [sym_let_statement] = STATE(347),
+    [sym_for_statement] = STATE(347),
+    [sym_include_statement] = STATE(347),
+    [sym_expect_statement] = STATE(347),
+    [sym_veth_statement] = STATE(347),
+    [sym_bridge_statement] = STATE(347),
+    [sym_dummy_statement] = STATE(347),
+    [sym_vrf_statement] = STATE(347),
+    [sym_macvlan_statement] = STATE(347),
+    [sym_vxlan_statement] = STATE(347),
+    [sym_link_statement] = STATE(347),
+    [sym_addr_statement] = STATE(347),
+    [sym_state_statement] = STATE(347),
+    [sym_mtu_statement] = STATE(347),
+    [sym_mac_statement] = STATE(347),
+    [sym_master_statement] = STATE(347),
+    [sym_shape_statement] = STATE(347),
+    [sym_htb_statement] = STATE(347),
+    [sym_class_statement] = STATE(347),
+    [sym_filter_statement] = STATE(347),
+    [sym_qdisc_statement] = STATE(347),
+    [sym_netem_statement] = STATE(347),
+    [sym_bpf_statement] = STATE(347),
+    [sym_xdp_statement] = STATE(347),
+    [sym_route_statement] = STATE(347),
+    [sym_rule_statement] = STATE(347),
+    [sym_forward_statement] = STATE(347),
+    [sym_sysctl_statement] = STATE(347),
+    [sym_firewall_statement] = STATE(347),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9533,67 +9620,73 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(7)] = {
+  [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(324),
-    [sym_netns_statement] = STATE(324),
-    [sym_host_statement] = STATE(324),
-    [sym_table_statement] = STATE(324),
-    [sym_let_statement] = STATE(324),
-    [sym_for_statement] = STATE(324),
-    [sym_include_statement] = STATE(324),
-    [sym_expect_statement] = STATE(324),
-    [sym_veth_statement] = STATE(324),
-    [sym_bridge_statement] = STATE(324),
-    [sym_macvlan_statement] = STATE(324),
-    [sym_vxlan_statement] = STATE(324),
-    [sym_link_statement] = STATE(324),
-    [sym_addr_statement] = STATE(324),
-    [sym_state_statement] = STATE(324),
-    [sym_mtu_statement] = STATE(324),
-    [sym_mac_statement] = STATE(324),
-    [sym_master_statement] = STATE(324),
-    [sym_shape_statement] = STATE(324),
-    [sym_htb_statement] = STATE(324),
-    [sym_class_statement] = STATE(324),
-    [sym_filter_statement] = STATE(324),
-    [sym_qdisc_statement] = STATE(324),
-    [sym_netem_statement] = STATE(324),
-    [sym_bpf_statement] = STATE(324),
-    [sym_xdp_statement] = STATE(324),
-    [sym_route_statement] = STATE(324),
-    [sym_rule_statement] = STATE(324),
-    [sym_forward_statement] = STATE(324),
-    [sym_sysctl_statement] = STATE(324),
-    [sym_firewall_statement] = STATE(324),
+    [sym__statement] = STATE(347),
+    [sym_netns_statement] = STATE(347),
+    [sym_host_statement] = STATE(347),
+    [sym_table_statement] = STATE(347),
+    [sym_let_statement] = STATE(347),
+    [sym_for_statement] = STATE(347),
+    [sym_include_statement] = STATE(347),
+    [sym_expect_statement] = STATE(347),
+    [sym_veth_statement] = STATE(347),
+    [sym_bridge_statement] = STATE(347),
+    [sym_dummy_statement] = STATE(347),
+    [sym_vrf_statement] = STATE(347),
+    [sym_macvlan_statement] = STATE(347),
+    [sym_vxlan_statement] = STATE(347),
+    [sym_link_statement] = STATE(347),
+    [sym_addr_statement] = STATE(347),
+    [sym_state_statement] = STATE(347),
+    [sym_mtu_statement] = STATE(347),
+    [sym_mac_statement] = STATE(347),
+    [sym_master_statement] = STATE(347),
+    [sym_shape_statement] = STATE(347),
+    [sym_htb_statement] = STATE(347),
+    [sym_class_statement] = STATE(347),
+    [sym_filter_statement] = STATE(347),
+    [sym_qdisc_statement] = STATE(347),
+    [sym_netem_statement] = STATE(347),
+    [sym_bpf_statement] = STATE(347),
+    [sym_xdp_statement] = STATE(347),
+    [sym_route_statement] = STATE(347),
+    [sym_rule_statement] = STATE(347),
+    [sym_forward_statement] = STATE(347),
+    [sym_sysctl_statement] = STATE(347),
+    [sym_firewall_statement] = STATE(347),
     [aux_sym__statements_repeat1] = STATE(10),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [ts_builtin_sym_end] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9603,28 +9696,180 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_qdisc] = ACTIONS(51),
-    [anon_sym_netem] = ACTIONS(53),
-    [anon_sym_bpf] = ACTIONS(55),
-    [anon_sym_xdp] = ACTIONS(57),
-    [anon_sym_route] = ACTIONS(59),
-    [anon_sym_rule] = ACTIONS(61),
-    [anon_sym_forward] = ACTIONS(63),
-    [anon_sym_sysctl] = ACTIONS(65),
-    [anon_sym_firewall] = ACTIONS(67),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(6)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(347),
+    [sym_netns_statement] = STATE(347),
+    [sym_host_statement] = STATE(347),
+    [sym_table_statement] = STATE(347),
+    [sym_let_statement] = STATE(347),
+    [sym_for_statement] = STATE(347),
+    [sym_include_statement] = STATE(347),
+    [sym_expect_statement] = STATE(347),
+    [sym_veth_statement] = STATE(347),
+    [sym_bridge_statement] = STATE(347),
+    [sym_dummy_statement] = STATE(347),
+    [sym_vrf_statement] = STATE(347),
+    [sym_macvlan_statement] = STATE(347),
+    [sym_vxlan_statement] = STATE(347),
+    [sym_link_statement] = STATE(347),
+    [sym_addr_statement] = STATE(347),
+    [sym_state_statement] = STATE(347),
+    [sym_mtu_statement] = STATE(347),
+    [sym_mac_statement] = STATE(347),
+    [sym_master_statement] = STATE(347),
+    [sym_shape_statement] = STATE(347),
+    [sym_htb_statement] = STATE(347),
+    [sym_class_statement] = STATE(347),
+    [sym_filter_statement] = STATE(347),
+    [sym_qdisc_statement] = STATE(347),
+    [sym_netem_statement] = STATE(347),
+    [sym_bpf_statement] = STATE(347),
+    [sym_xdp_statement] = STATE(347),
+    [sym_route_statement] = STATE(347),
+    [sym_rule_statement] = STATE(347),
+    [sym_forward_statement] = STATE(347),
+    [sym_sysctl_statement] = STATE(347),
+    [sym_firewall_statement] = STATE(347),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(83),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(7)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(347),
+    [sym_netns_statement] = STATE(347),
+    [sym_host_statement] = STATE(347),
+    [sym_table_statement] = STATE(347),
+    [sym_let_statement] = STATE(347),
+    [sym_for_statement] = STATE(347),
+    [sym_include_statement] = STATE(347),
+    [sym_expect_statement] = STATE(347),
+    [sym_veth_statement] = STATE(347),
+    [sym_bridge_statement] = STATE(347),
+    [sym_dummy_statement] = STATE(347),
+    [sym_vrf_statement] = STATE(347),
+    [sym_macvlan_statement] = STATE(347),
+    [sym_vxlan_statement] = STATE(347),
+    [sym_link_statement] = STATE(347),
+    [sym_addr_statement] = STATE(347),
+    [sym_state_statement] = STATE(347),
+    [sym_mtu_statement] = STATE(347),
+    [sym_mac_statement] = STATE(347),
+    [sym_master_statement] = STATE(347),
+    [sym_shape_statement] = STATE(347),
+    [sym_htb_statement] = STATE(347),
+    [sym_class_statement] = STATE(347),
+    [sym_filter_statement] = STATE(347),
+    [sym_qdisc_statement] = STATE(347),
+    [sym_netem_statement] = STATE(347),
+    [sym_bpf_statement] = STATE(347),
+    [sym_xdp_statement] = STATE(347),
+    [sym_route_statement] = STATE(347),
+    [sym_rule_statement] = STATE(347),
+    [sym_forward_statement] = STATE(347),
+    [sym_sysctl_statement] = STATE(347),
+    [sym_firewall_statement] = STATE(347),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
@@ -9635,12 +9880,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 4,
+    ACTIONS(87), 4,
       anon_sym_prio,
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(81), 55,
+    ACTIONS(85), 55,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9700,11 +9945,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 3,
+    ACTIONS(91), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(85), 48,
+    ACTIONS(89), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9757,17 +10002,17 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 2,
+    ACTIONS(95), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(94), 3,
+    ACTIONS(98), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(89), 39,
+    ACTIONS(93), 41,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -9778,6 +10023,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_expect,
       anon_sym_veth,
       anon_sym_bridge,
+      anon_sym_dummy,
+      anon_sym_vrf,
       anon_sym_macvlan,
       anon_sym_vxlan,
       anon_sym_link,
@@ -9807,64 +10054,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [187] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(98), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(96), 40,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [238] = 4,
-    ACTIONS(104), 1,
-      anon_sym_SLASH2,
+  [189] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(102), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(100), 38,
+    ACTIONS(100), 40,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9901,18 +10098,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
+      anon_sym_DOT,
       anon_sym_LBRACE,
+      anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [290] = 4,
-    ACTIONS(110), 1,
+  [240] = 4,
+    ACTIONS(108), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(108), 2,
+    ACTIONS(106), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(106), 38,
+    ACTIONS(104), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9951,16 +10150,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [342] = 4,
-    ACTIONS(116), 1,
+  [292] = 4,
+    ACTIONS(114), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(114), 2,
+    ACTIONS(112), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(112), 38,
+    ACTIONS(110), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9999,16 +10198,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [394] = 4,
-    ACTIONS(122), 1,
+  [344] = 4,
+    ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(120), 2,
+    ACTIONS(118), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(118), 38,
+    ACTIONS(116), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10047,14 +10246,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [446] = 3,
+  [396] = 4,
+    ACTIONS(126), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(126), 2,
+    ACTIONS(124), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(124), 38,
+    ACTIONS(122), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10093,7 +10294,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [495] = 3,
+  [448] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10139,7 +10340,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [544] = 3,
+  [497] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10185,14 +10386,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [593] = 3,
+  [546] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(138), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(136), 38,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [595] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(142), 2,
       anon_sym_LT,
       anon_sym_to,
-    ACTIONS(136), 33,
+    ACTIONS(140), 33,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10226,11 +10473,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [637] = 2,
+  [639] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(140), 25,
+    ACTIONS(144), 25,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10256,38 +10503,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [669] = 3,
-    ACTIONS(144), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(142), 24,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_EQ,
-      anon_sym_src,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [703] = 2,
+  [671] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10317,26 +10533,57 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [735] = 7,
-    ACTIONS(152), 1,
-      anon_sym_DOT,
-    ACTIONS(155), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(158), 1,
-      anon_sym_LBRACE2,
+  [703] = 3,
+    ACTIONS(150), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(23), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
+    ACTIONS(148), 24,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(150), 15,
+      anon_sym_table,
+      anon_sym_EQ,
+      anon_sym_src,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [737] = 7,
+    ACTIONS(156), 1,
+      anon_sym_DOT,
+    ACTIONS(158), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(160), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(152), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(154), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10352,12 +10599,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [777] = 7,
-    ACTIONS(165), 1,
+  [779] = 7,
+    ACTIONS(160), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(166), 1,
       anon_sym_DOT,
-    ACTIONS(167), 1,
+    ACTIONS(168), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(169), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(164), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [821] = 7,
+    ACTIONS(174), 1,
+      anon_sym_DOT,
+    ACTIONS(177), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(180), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10366,12 +10648,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 4,
+    ACTIONS(170), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(163), 15,
+    ACTIONS(172), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10387,48 +10669,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [819] = 7,
-    ACTIONS(169), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(175), 1,
-      anon_sym_DOT,
-    ACTIONS(177), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(23), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(171), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(173), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [861] = 3,
-    ACTIONS(181), 1,
+  [863] = 3,
+    ACTIONS(185), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 23,
+    ACTIONS(183), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10452,35 +10699,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [894] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(83), 16,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [925] = 3,
+  [896] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10508,153 +10727,154 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [956] = 13,
-    ACTIONS(191), 1,
+  [927] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
       anon_sym_from,
-    ACTIONS(194), 1,
       anon_sym_to,
-    ACTIONS(200), 1,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_fwmark,
-    ACTIONS(203), 1,
       anon_sym_uidrange,
-    ACTIONS(209), 1,
+      anon_sym_priority,
+      anon_sym_pref,
       anon_sym_ipproto,
-    STATE(29), 1,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      aux_sym__imm_name_part_token1,
+  [958] = 13,
+    ACTIONS(193), 1,
+      anon_sym_from,
+    ACTIONS(195), 1,
+      anon_sym_to,
+    ACTIONS(199), 1,
+      anon_sym_fwmark,
+    ACTIONS(201), 1,
+      anon_sym_uidrange,
+    ACTIONS(205), 1,
+      anon_sym_ipproto,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(37), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(185), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(188), 2,
+    ACTIONS(191), 2,
       anon_sym_sport,
       anon_sym_dport,
     ACTIONS(197), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(183), 4,
+    ACTIONS(187), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(206), 4,
+    ACTIONS(203), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1006] = 13,
-    ACTIONS(218), 1,
+  [1008] = 13,
+    ACTIONS(193), 1,
       anon_sym_from,
-    ACTIONS(220), 1,
+    ACTIONS(195), 1,
       anon_sym_to,
-    ACTIONS(224), 1,
+    ACTIONS(199), 1,
       anon_sym_fwmark,
-    ACTIONS(226), 1,
+    ACTIONS(201), 1,
       anon_sym_uidrange,
-    ACTIONS(230), 1,
+    ACTIONS(205), 1,
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(37), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(216), 2,
+    ACTIONS(191), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(222), 2,
+    ACTIONS(197), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(212), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(228), 4,
+    ACTIONS(203), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1056] = 13,
-    ACTIONS(218), 1,
+    ACTIONS(207), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1058] = 13,
+    ACTIONS(217), 1,
       anon_sym_from,
     ACTIONS(220), 1,
       anon_sym_to,
-    ACTIONS(224), 1,
-      anon_sym_fwmark,
     ACTIONS(226), 1,
+      anon_sym_fwmark,
+    ACTIONS(229), 1,
       anon_sym_uidrange,
-    ACTIONS(230), 1,
+    ACTIONS(235), 1,
       anon_sym_ipproto,
-    STATE(30), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(37), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(211), 2,
+      anon_sym_table,
+      anon_sym_lookup,
     ACTIONS(214), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(216), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(222), 2,
+    ACTIONS(223), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(228), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
+    ACTIONS(209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
     ACTIONS(232), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1106] = 4,
-    ACTIONS(236), 1,
-      anon_sym_to,
-    ACTIONS(238), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(234), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
-      anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1137] = 4,
-    ACTIONS(236), 1,
+  [1108] = 4,
+    ACTIONS(240), 1,
       anon_sym_to,
-    ACTIONS(238), 1,
+    ACTIONS(242), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(234), 18,
+    ACTIONS(238), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10673,13 +10893,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1168] = 3,
-    ACTIONS(242), 1,
+  [1139] = 4,
+    ACTIONS(240), 1,
       anon_sym_to,
+    ACTIONS(242), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(240), 18,
+    ACTIONS(238), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10698,7 +10920,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1196] = 12,
+  [1170] = 12,
     ACTIONS(244), 1,
       sym_identifier,
     ACTIONS(246), 1,
@@ -10713,7 +10935,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(258), 1,
       aux_sym_ipv6_address_token1,
-    STATE(406), 1,
+    STATE(422), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -10722,17 +10944,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(352), 3,
+    STATE(334), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(138), 5,
+    STATE(141), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1242] = 3,
+  [1216] = 3,
     ACTIONS(262), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10757,7 +10979,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1270] = 3,
+  [1244] = 3,
     ACTIONS(266), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10782,100 +11004,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1298] = 7,
-    ACTIONS(268), 1,
-      anon_sym_DOT,
+  [1272] = 3,
     ACTIONS(270), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(272), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(161), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(39), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(163), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1334] = 7,
-    ACTIONS(272), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(274), 1,
-      anon_sym_DOT,
-    ACTIONS(276), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(171), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(40), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(173), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1370] = 7,
-    ACTIONS(278), 1,
-      anon_sym_DOT,
-    ACTIONS(281), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(284), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(148), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(40), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(150), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1406] = 3,
-    ACTIONS(236), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(234), 18,
+    ACTIONS(268), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10894,11 +11029,177 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1434] = 2,
+  [1300] = 7,
+    ACTIONS(272), 1,
+      anon_sym_DOT,
+    ACTIONS(274), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(276), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(287), 17,
+    ACTIONS(152), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(39), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(154), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1336] = 7,
+    ACTIONS(276), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(278), 1,
+      anon_sym_DOT,
+    ACTIONS(280), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(162), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(41), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(164), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1372] = 3,
+    ACTIONS(240), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(238), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1400] = 7,
+    ACTIONS(282), 1,
+      anon_sym_DOT,
+    ACTIONS(285), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(288), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(170), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(41), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(172), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1436] = 7,
+    ACTIONS(291), 1,
+      anon_sym_DOT,
+    ACTIONS(294), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(297), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(172), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1470] = 7,
+    ACTIONS(300), 1,
+      anon_sym_DOT,
+    ACTIONS(302), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(304), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(164), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1504] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(306), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10916,39 +11217,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1458] = 7,
-    ACTIONS(289), 1,
+  [1528] = 7,
+    ACTIONS(308), 1,
       anon_sym_DOT,
-    ACTIONS(291), 1,
+    ACTIONS(311), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(293), 1,
+    ACTIONS(314), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(48), 3,
+    STATE(45), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
+    ACTIONS(170), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(163), 6,
+    ACTIONS(172), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1492] = 7,
-    ACTIONS(295), 1,
+  [1562] = 7,
+    ACTIONS(317), 1,
       anon_sym_DOT,
-    ACTIONS(297), 1,
+    ACTIONS(319), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(299), 1,
+    ACTIONS(321), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10957,102 +11258,21 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(163), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1526] = 7,
-    ACTIONS(301), 1,
-      anon_sym_DOT,
-    ACTIONS(304), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(307), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(150), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1560] = 7,
-    ACTIONS(310), 1,
-      anon_sym_DOT,
-    ACTIONS(313), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(316), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
+    ACTIONS(152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(150), 6,
+    ACTIONS(154), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1594] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(319), 1,
-      anon_sym_DOT,
+  [1596] = 7,
     ACTIONS(321), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(171), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(173), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1628] = 7,
-    ACTIONS(293), 1,
       anon_sym_LBRACE2,
     ACTIONS(323), 1,
       anon_sym_DOT,
@@ -11061,34 +11281,233 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 3,
+    STATE(45), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(171), 5,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(173), 6,
+    ACTIONS(164), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1662] = 3,
+  [1630] = 7,
+    ACTIONS(304), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(327), 1,
+      anon_sym_DOT,
+    ACTIONS(329), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 5,
+    STATE(43), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(152), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(154), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1664] = 11,
+    ACTIONS(331), 1,
+      anon_sym_GT,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    STATE(79), 1,
+      sym_firewall_action,
+    STATE(386), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1705] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(345), 1,
+      anon_sym_GT,
+    STATE(79), 1,
+      sym_firewall_action,
+    STATE(217), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(343), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(53), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1746] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(79), 1,
+      sym_firewall_action,
+    STATE(386), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1787] = 3,
+    ACTIONS(351), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(349), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [1812] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(353), 1,
+      anon_sym_GT,
+    STATE(79), 1,
+      sym_firewall_action,
+    STATE(223), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1853] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(355), 1,
+      anon_sym_GT,
+    STATE(79), 1,
+      sym_firewall_action,
+    STATE(386), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1894] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(83), 11,
+    ACTIONS(91), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -11100,7 +11519,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1687] = 3,
+  [1919] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11122,187 +11541,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1712] = 3,
-    ACTIONS(329), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(327), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1737] = 11,
-    ACTIONS(331), 1,
-      anon_sym_GT,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    STATE(67), 1,
-      sym_firewall_action,
-    STATE(213), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1778] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(343), 1,
-      anon_sym_GT,
-    STATE(67), 1,
-      sym_firewall_action,
-    STATE(362), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1819] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(345), 1,
-      anon_sym_GT,
-    STATE(67), 1,
-      sym_firewall_action,
-    STATE(362), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1860] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(349), 1,
-      anon_sym_GT,
-    STATE(67), 1,
-      sym_firewall_action,
-    STATE(257), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(347), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1901] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(67), 1,
-      sym_firewall_action,
-    STATE(362), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1942] = 4,
-    ACTIONS(355), 1,
+  [1944] = 4,
+    ACTIONS(359), 1,
       anon_sym_COMMA,
-    STATE(60), 1,
+    STATE(58), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(353), 13,
+    ACTIONS(357), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11316,7 +11563,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1968] = 10,
+  [1970] = 4,
+    ACTIONS(363), 1,
+      anon_sym_COMMA,
+    STATE(58), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(361), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1996] = 10,
     ACTIONS(335), 1,
       anon_sym_mark,
     ACTIONS(337), 1,
@@ -11325,14 +11594,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(341), 1,
       anon_sym_dnat,
-    STATE(67), 1,
+    STATE(79), 1,
       sym_firewall_action,
-    STATE(362), 1,
+    STATE(386), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
@@ -11344,65 +11613,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2006] = 10,
-    ACTIONS(359), 1,
+  [2034] = 10,
+    ACTIONS(368), 1,
       anon_sym_LT,
-    ACTIONS(361), 1,
+    ACTIONS(370), 1,
       anon_sym_id,
-    ACTIONS(365), 1,
+    ACTIONS(374), 1,
       anon_sym_dev,
-    ACTIONS(367), 1,
+    ACTIONS(376), 1,
       anon_sym_port,
-    STATE(115), 1,
+    STATE(110), 1,
       sym__dev_opt,
-    STATE(287), 1,
+    STATE(310), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(76), 2,
+    STATE(83), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
+    ACTIONS(372), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(357), 4,
+    ACTIONS(366), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2044] = 4,
-    ACTIONS(371), 1,
-      anon_sym_COMMA,
-    STATE(60), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(369), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2070] = 4,
-    ACTIONS(355), 1,
+  [2072] = 4,
+    ACTIONS(359), 1,
       anon_sym_COMMA,
     STATE(57), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(374), 13,
+    ACTIONS(378), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11416,135 +11663,120 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2096] = 10,
-    ACTIONS(359), 1,
+  [2098] = 10,
+    ACTIONS(368), 1,
       anon_sym_LT,
-    ACTIONS(361), 1,
+    ACTIONS(370), 1,
       anon_sym_id,
-    ACTIONS(365), 1,
+    ACTIONS(374), 1,
       anon_sym_dev,
-    ACTIONS(367), 1,
+    ACTIONS(376), 1,
       anon_sym_port,
-    STATE(115), 1,
+    STATE(110), 1,
       sym__dev_opt,
-    STATE(322), 1,
+    STATE(294), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 2,
+    STATE(60), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
+    ACTIONS(372), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(376), 4,
+    ACTIONS(380), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2134] = 10,
-    ACTIONS(382), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_onlink,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
-      sym__dev_opt,
+  [2136] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(380), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(378), 4,
-      ts_builtin_sym_end,
+    ACTIONS(382), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2171] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(399), 1,
-      anon_sym_onlink,
-    ACTIONS(402), 1,
-      anon_sym_dev,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2157] = 10,
+    ACTIONS(386), 1,
+      anon_sym_proto,
+    ACTIONS(398), 1,
+      anon_sym_mark,
+    ACTIONS(401), 1,
+      anon_sym_ct,
+    ACTIONS(404), 1,
+      anon_sym_counter,
     STATE(64), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
-      sym__dev_opt,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(390), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(393), 2,
+    ACTIONS(389), 2,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(388), 4,
-      ts_builtin_sym_end,
+      anon_sym_dst,
+    ACTIONS(392), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(395), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(384), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2208] = 10,
-    ACTIONS(382), 1,
-      anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
+  [2194] = 3,
     ACTIONS(407), 1,
-      anon_sym_onlink,
-    STATE(64), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
-      sym__dev_opt,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(380), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(405), 4,
-      ts_builtin_sym_end,
+    ACTIONS(378), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2245] = 10,
-    ACTIONS(382), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2217] = 10,
+    ACTIONS(413), 1,
       anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    ACTIONS(407), 1,
+    ACTIONS(415), 1,
       anon_sym_onlink,
-    STATE(64), 1,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    STATE(86), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
+    STATE(109), 1,
       sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(380), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
     ACTIONS(409), 4,
@@ -11552,40 +11784,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2282] = 10,
-    ACTIONS(413), 1,
-      anon_sym_proto,
+  [2254] = 3,
     ACTIONS(421), 1,
-      anon_sym_mark,
-    ACTIONS(423), 1,
-      anon_sym_ct,
-    ACTIONS(425), 1,
-      anon_sym_counter,
-    STATE(71), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(415), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(417), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(419), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(411), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2319] = 3,
-    ACTIONS(429), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(427), 13,
+    ACTIONS(419), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11599,7 +11804,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2342] = 3,
+  [2277] = 3,
+    ACTIONS(407), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(378), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2300] = 8,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    ACTIONS(429), 1,
+      anon_sym_prio,
+    STATE(72), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(365), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(427), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(423), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(425), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2333] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(361), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2354] = 3,
     ACTIONS(433), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
@@ -11619,257 +11888,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2365] = 4,
-    ACTIONS(433), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(431), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [2377] = 8,
+    ACTIONS(368), 1,
       anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2390] = 10,
-    ACTIONS(413), 1,
-      anon_sym_proto,
-    ACTIONS(421), 1,
-      anon_sym_mark,
-    ACTIONS(423), 1,
-      anon_sym_ct,
-    ACTIONS(439), 1,
-      anon_sym_counter,
-    STATE(75), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(415), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(417), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(419), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(437), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2427] = 3,
-    ACTIONS(441), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(374), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2450] = 3,
-    ACTIONS(445), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(443), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2473] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(447), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2494] = 10,
-    ACTIONS(451), 1,
-      anon_sym_proto,
-    ACTIONS(463), 1,
-      anon_sym_mark,
-    ACTIONS(466), 1,
-      anon_sym_ct,
-    ACTIONS(469), 1,
-      anon_sym_counter,
-    STATE(75), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(454), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(457), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(460), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(449), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2531] = 8,
-    ACTIONS(474), 1,
-      anon_sym_id,
-    ACTIONS(480), 1,
-      anon_sym_dev,
-    ACTIONS(483), 1,
-      anon_sym_port,
-    STATE(115), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(76), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(477), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(472), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2564] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(369), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2585] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(492), 1,
+    ACTIONS(429), 1,
       anon_sym_prio,
     STATE(97), 1,
       aux_sym_class_statement_repeat1,
-    STATE(302), 1,
+    STATE(318), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(490), 2,
+    ACTIONS(427), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(486), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(488), 4,
+    ACTIONS(425), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2618] = 3,
+    ACTIONS(435), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2410] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(415), 1,
+      anon_sym_onlink,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    STATE(86), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 7,
+    ACTIONS(189), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(437), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2447] = 4,
+    ACTIONS(421), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(419), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(83), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2641] = 10,
-    ACTIONS(382), 1,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2472] = 10,
+    ACTIONS(413), 1,
       anon_sym_metric,
-    ACTIONS(386), 1,
+    ACTIONS(417), 1,
       anon_sym_dev,
-    ACTIONS(407), 1,
+    ACTIONS(443), 1,
       anon_sym_onlink,
-    STATE(64), 1,
+    STATE(87), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
+    STATE(109), 1,
       sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(380), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(494), 4,
+    ACTIONS(441), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2678] = 3,
+  [2509] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(447), 1,
+      anon_sym_onlink,
+    STATE(66), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(445), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2546] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11889,160 +12035,261 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2701] = 10,
-    ACTIONS(382), 1,
+  [2569] = 10,
+    ACTIONS(413), 1,
       anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    ACTIONS(498), 1,
+    ACTIONS(415), 1,
       anon_sym_onlink,
-    STATE(66), 1,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    STATE(86), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
+    STATE(109), 1,
       sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(380), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(496), 4,
+    ACTIONS(449), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2738] = 10,
-    ACTIONS(382), 1,
-      anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    ACTIONS(407), 1,
-      anon_sym_onlink,
-    STATE(64), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
-      sym__dev_opt,
+  [2606] = 10,
+    ACTIONS(453), 1,
+      anon_sym_proto,
+    ACTIONS(461), 1,
+      anon_sym_mark,
+    ACTIONS(463), 1,
+      anon_sym_ct,
+    ACTIONS(465), 1,
+      anon_sym_counter,
+    STATE(82), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(455), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(457), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(459), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(451), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2643] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(469), 1,
+      anon_sym_onlink,
+    STATE(73), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(380), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(500), 4,
+    ACTIONS(467), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2775] = 8,
-    ACTIONS(359), 1,
+  [2680] = 3,
+    ACTIONS(473), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(471), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(492), 1,
-      anon_sym_prio,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2703] = 10,
+    ACTIONS(453), 1,
+      anon_sym_proto,
+    ACTIONS(461), 1,
+      anon_sym_mark,
+    ACTIONS(463), 1,
+      anon_sym_ct,
+    ACTIONS(477), 1,
+      anon_sym_counter,
+    STATE(64), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(455), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(457), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(459), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(475), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2740] = 8,
+    ACTIONS(481), 1,
+      anon_sym_id,
+    ACTIONS(487), 1,
+      anon_sym_dev,
+    ACTIONS(490), 1,
+      anon_sym_port,
+    STATE(110), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(484), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(479), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2773] = 10,
+    ACTIONS(413), 1,
+      anon_sym_metric,
+    ACTIONS(417), 1,
+      anon_sym_dev,
+    ACTIONS(495), 1,
+      anon_sym_onlink,
     STATE(78), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(286), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(490), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(488), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(502), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2808] = 10,
-    ACTIONS(382), 1,
-      anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    ACTIONS(506), 1,
-      anon_sym_onlink,
-    STATE(80), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
+    STATE(109), 1,
       sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(380), 2,
+    ACTIONS(411), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(504), 4,
+    ACTIONS(493), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2845] = 10,
-    ACTIONS(382), 1,
-      anon_sym_metric,
-    ACTIONS(386), 1,
-      anon_sym_dev,
-    ACTIONS(510), 1,
-      anon_sym_onlink,
-    STATE(83), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(112), 1,
-      sym__dev_opt,
+  [2810] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(214), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(380), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(508), 4,
+    ACTIONS(89), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [2882] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(83), 8,
+    ACTIONS(91), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2833] = 10,
+    ACTIONS(505), 1,
+      anon_sym_metric,
+    ACTIONS(508), 1,
+      anon_sym_onlink,
+    ACTIONS(511), 1,
+      anon_sym_dev,
+    STATE(86), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(499), 2,
       anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(502), 2,
       anon_sym_src,
       anon_sym_via,
+    ACTIONS(497), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2870] = 10,
+    ACTIONS(413), 1,
       anon_sym_metric,
+    ACTIONS(415), 1,
       anon_sym_onlink,
+    ACTIONS(417), 1,
       anon_sym_dev,
+    STATE(86), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(113), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 2,
+      anon_sym_table,
       anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2905] = 3,
+    ACTIONS(411), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(514), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2907] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12062,81 +12309,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2928] = 3,
-    ACTIONS(441), 1,
-      anon_sym_SLASH,
+  [2930] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(374), 13,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 8,
+      anon_sym_table,
       anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2951] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(374), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2971] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2991] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(514), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3011] = 2,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2953] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12154,7 +12347,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3031] = 2,
+  [2973] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(378), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2993] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12172,7 +12383,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3051] = 2,
+  [3013] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12190,7 +12401,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3071] = 2,
+  [3033] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12208,208 +12419,195 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3091] = 6,
-    ACTIONS(532), 1,
+  [3053] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(524), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3073] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(526), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3093] = 6,
+    ACTIONS(536), 1,
       anon_sym_prio,
     STATE(97), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(529), 2,
+    ACTIONS(533), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(526), 4,
+    ACTIONS(530), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(524), 5,
+    ACTIONS(528), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3119] = 8,
-    ACTIONS(535), 1,
+  [3121] = 8,
+    ACTIONS(539), 1,
       anon_sym_DOT,
-    ACTIONS(538), 1,
+    ACTIONS(542), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(540), 1,
+    ACTIONS(544), 1,
       anon_sym_LBRACE2,
-    STATE(108), 1,
+    STATE(100), 1,
       aux_sym__if_name_repeat1,
-    STATE(114), 1,
+    STATE(111), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(175), 2,
+    STATE(166), 2,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(161), 5,
+    ACTIONS(152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3150] = 7,
-    ACTIONS(163), 1,
+  [3152] = 7,
+    ACTIONS(172), 1,
       anon_sym_mode,
-    ACTIONS(542), 1,
+    ACTIONS(546), 1,
       anon_sym_DOT,
+    ACTIONS(549), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(552), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3181] = 6,
+    ACTIONS(164), 1,
+      anon_sym_LT,
     ACTIONS(544), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(546), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 3,
+    ACTIONS(555), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(102), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3179] = 7,
-    ACTIONS(550), 1,
+      anon_sym_LT_DASH_GT,
+  [3208] = 7,
+    ACTIONS(559), 1,
       anon_sym_LBRACE,
-    ACTIONS(553), 1,
-      sym_integer,
-    ACTIONS(556), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(100), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3208] = 6,
-    ACTIONS(150), 1,
-      anon_sym_LT,
     ACTIONS(562), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(559), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(101), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3235] = 7,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(565), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(565), 4,
+    ACTIONS(557), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(100), 4,
+    STATE(101), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3264] = 7,
-    ACTIONS(173), 1,
-      anon_sym_mode,
-    ACTIONS(546), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(573), 1,
-      anon_sym_DOT,
-    ACTIONS(575), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(171), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3237] = 6,
+    ACTIONS(172), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [3293] = 7,
-    ACTIONS(150), 1,
-      anon_sym_mode,
-    ACTIONS(577), 1,
-      anon_sym_DOT,
-    ACTIONS(580), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(583), 1,
+    ACTIONS(571), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3322] = 6,
-    ACTIONS(163), 1,
-      anon_sym_LT,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(586), 2,
+    ACTIONS(568), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(108), 3,
+    STATE(102), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(161), 5,
+    ACTIONS(170), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3349] = 2,
+  [3264] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(588), 12,
+    ACTIONS(528), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3283] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(574), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12422,93 +12620,94 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3368] = 2,
+  [3302] = 7,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(524), 12,
+    ACTIONS(576), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3387] = 6,
-    ACTIONS(173), 1,
+    STATE(101), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3331] = 6,
+    ACTIONS(154), 1,
       anon_sym_LT,
-    ACTIONS(540), 1,
+    ACTIONS(544), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(590), 2,
+    ACTIONS(584), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(101), 3,
+    STATE(100), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(171), 5,
+    ACTIONS(152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3414] = 2,
+  [3358] = 7,
+    ACTIONS(154), 1,
+      anon_sym_mode,
+    ACTIONS(586), 1,
+      anon_sym_DOT,
+    ACTIONS(588), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(590), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(136), 11,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3432] = 2,
+  [3387] = 7,
+    ACTIONS(164), 1,
+      anon_sym_mode,
+    ACTIONS(590), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(592), 1,
+      anon_sym_DOT,
+    ACTIONS(594), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(592), 11,
+    STATE(99), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3450] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(594), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3468] = 2,
+  [3416] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12524,52 +12723,103 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3486] = 8,
-    ACTIONS(567), 1,
+  [3434] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(598), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3452] = 5,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(602), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(600), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3476] = 5,
+    ACTIONS(606), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(609), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(604), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3500] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(612), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3518] = 8,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(598), 1,
+    ACTIONS(614), 1,
       anon_sym_default,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(600), 3,
+    ACTIONS(616), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(86), 3,
+    STATE(84), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3516] = 5,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(604), 1,
-      aux_sym__imm_name_part_token1,
+  [3548] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(602), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3540] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(606), 11,
+    ACTIONS(618), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12581,89 +12831,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3558] = 2,
+  [3566] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(608), 11,
+    ACTIONS(620), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
-      anon_sym_port,
-  [3576] = 5,
-    ACTIONS(612), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(615), 1,
-      anon_sym_LBRACE2,
+      anon_sym_lookup,
+  [3584] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(610), 6,
+    ACTIONS(140), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-  [3600] = 6,
-    ACTIONS(622), 1,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3602] = 6,
+    ACTIONS(626), 1,
       anon_sym_latency,
-    ACTIONS(624), 1,
+    ACTIONS(628), 1,
       anon_sym_peakrate,
-    STATE(121), 1,
+    STATE(125), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 3,
+    ACTIONS(624), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(618), 4,
+    ACTIONS(622), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3625] = 6,
-    ACTIONS(622), 1,
-      anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    STATE(128), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(626), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3650] = 7,
+  [3627] = 7,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
     ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(632), 1,
       sym_integer,
-    STATE(372), 1,
+    STATE(403), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
@@ -12674,109 +12902,52 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3677] = 6,
-    ACTIONS(622), 1,
+  [3654] = 6,
+    ACTIONS(626), 1,
       anon_sym_latency,
-    ACTIONS(624), 1,
+    ACTIONS(628), 1,
       anon_sym_peakrate,
-    STATE(125), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(626), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3702] = 5,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(634), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(632), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3725] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(638), 1,
-      anon_sym_default,
     STATE(124), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(314), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(636), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3752] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(638), 1,
-      anon_sym_default,
-    STATE(131), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(348), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(642), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3779] = 6,
-    ACTIONS(649), 1,
-      anon_sym_latency,
-    ACTIONS(652), 1,
-      anon_sym_peakrate,
-    STATE(125), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(646), 3,
+    ACTIONS(624), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(644), 4,
+    ACTIONS(622), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3804] = 3,
-    ACTIONS(657), 1,
+  [3679] = 7,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    ACTIONS(636), 1,
+      anon_sym_default,
+    STATE(128), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(306), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(638), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(634), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3706] = 3,
+    ACTIONS(642), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(655), 9,
+    ACTIONS(640), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12786,13 +12957,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
+  [3725] = 5,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(646), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(644), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3748] = 6,
+    ACTIONS(653), 1,
+      anon_sym_latency,
+    ACTIONS(656), 1,
+      anon_sym_peakrate,
+    STATE(124), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(650), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(648), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3773] = 6,
+    ACTIONS(626), 1,
+      anon_sym_latency,
+    ACTIONS(628), 1,
+      anon_sym_peakrate,
+    STATE(124), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(624), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(659), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3798] = 6,
+    ACTIONS(626), 1,
+      anon_sym_latency,
+    ACTIONS(628), 1,
+      anon_sym_peakrate,
+    STATE(120), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(624), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(661), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [3823] = 3,
-    ACTIONS(87), 1,
+    ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 9,
+    ACTIONS(89), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12802,157 +13048,191 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3842] = 6,
-    ACTIONS(622), 1,
-      anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    STATE(125), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(659), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3867] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(661), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3891] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(663), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3915] = 5,
-    ACTIONS(667), 1,
+  [3842] = 7,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    ACTIONS(636), 1,
       anon_sym_default,
-    STATE(131), 1,
+    STATE(140), 1,
       aux_sym_htb_statement_repeat1,
+    STATE(356), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(670), 2,
+    ACTIONS(638), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(665), 5,
+    ACTIONS(663), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3937] = 6,
+  [3869] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(673), 1,
+    ACTIONS(665), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(216), 5,
+    STATE(246), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3961] = 6,
-    ACTIONS(677), 1,
+  [3893] = 6,
+    ACTIONS(669), 1,
       anon_sym_rate,
-    ACTIONS(683), 1,
+    ACTIONS(675), 1,
       anon_sym_loss,
-    STATE(133), 1,
+    STATE(130), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(680), 2,
+    ACTIONS(672), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(675), 4,
+    ACTIONS(667), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3985] = 6,
+  [3917] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(678), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3941] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(648), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [3957] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(680), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3981] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4005] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(684), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4029] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
       sym_identifier,
     ACTIONS(686), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 5,
+    STATE(74), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4009] = 6,
+  [4053] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
     ACTIONS(688), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 5,
+    STATE(227), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4033] = 3,
-    ACTIONS(83), 1,
+  [4077] = 3,
+    ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 8,
+    ACTIONS(85), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12961,14 +13241,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4051] = 4,
+  [4095] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(692), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(435), 3,
+    ACTIONS(439), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
@@ -12977,160 +13257,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4071] = 4,
+  [4115] = 5,
+    ACTIONS(696), 1,
+      anon_sym_default,
+    STATE(140), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(699), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(694), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4137] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(692), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(435), 3,
+    ACTIONS(439), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(694), 4,
+    ACTIONS(702), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4091] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [4107] = 6,
+  [4157] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(696), 1,
+    ACTIONS(704), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(220), 5,
+    STATE(222), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4131] = 6,
-    ACTIONS(700), 1,
+  [4181] = 6,
+    ACTIONS(708), 1,
       anon_sym_rate,
-    ACTIONS(704), 1,
+    ACTIONS(712), 1,
       anon_sym_loss,
-    STATE(133), 1,
+    STATE(130), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(702), 2,
+    ACTIONS(710), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(698), 4,
+    ACTIONS(706), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4155] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(706), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4179] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(708), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4203] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(710), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(214), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4227] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(712), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(137), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4251] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(81), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4269] = 3,
+  [4205] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13145,122 +13341,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4287] = 6,
+  [4223] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(89), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4241] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
     ACTIONS(714), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(226), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4311] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(716), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4335] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(718), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4359] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(720), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4383] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(722), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4407] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4431] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(726), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13271,32 +13374,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4455] = 6,
+  [4265] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(728), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4479] = 6,
-    ACTIONS(246), 1,
-      anon_sym_DASH,
-    ACTIONS(250), 1,
-      anon_sym_LPAREN,
-    ACTIONS(628), 1,
-      sym_identifier,
-    ACTIONS(730), 1,
+    ACTIONS(716), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13307,14 +13392,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4503] = 6,
+  [4289] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(732), 1,
+    ACTIONS(718), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13325,14 +13410,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4527] = 6,
+  [4313] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(734), 1,
+    ACTIONS(720), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13343,14 +13428,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4551] = 6,
+  [4337] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(736), 1,
+    ACTIONS(722), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(268), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4361] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(724), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13361,14 +13464,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4575] = 6,
+  [4385] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(738), 1,
+    ACTIONS(726), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13379,14 +13482,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4599] = 6,
+  [4409] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(740), 1,
+    ACTIONS(728), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13397,14 +13500,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4623] = 6,
+  [4433] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(742), 1,
+    ACTIONS(730), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13415,14 +13518,50 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4647] = 6,
+  [4457] = 6,
     ACTIONS(246), 1,
       anon_sym_DASH,
     ACTIONS(250), 1,
       anon_sym_LPAREN,
-    ACTIONS(628), 1,
+    ACTIONS(630), 1,
       sym_identifier,
-    ACTIONS(744), 1,
+    ACTIONS(732), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4481] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(734), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(243), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4505] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(736), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13433,158 +13572,169 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4671] = 2,
+  [4529] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(738), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(746), 8,
+    STATE(245), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4553] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(740), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(247), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4577] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(742), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4601] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(744), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4625] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(746), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4649] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(748), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4673] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4697] = 6,
+    ACTIONS(246), 1,
+      anon_sym_DASH,
+    ACTIONS(250), 1,
+      anon_sym_LPAREN,
+    ACTIONS(630), 1,
+      sym_identifier,
+    ACTIONS(752), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4721] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(754), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4686] = 5,
-    ACTIONS(750), 1,
-      anon_sym_within,
-    ACTIONS(753), 1,
-      anon_sym_port,
+  [4738] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(165), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(748), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4707] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(171), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(217), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(756), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4730] = 7,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(571), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(762), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(82), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4755] = 5,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(766), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(764), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4776] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(770), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(174), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(768), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4797] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(571), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4820] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(172), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(217), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4843] = 6,
-    ACTIONS(776), 1,
-      anon_sym_mode,
-    ACTIONS(779), 1,
-      anon_sym_section,
-    STATE(172), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(217), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(774), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4866] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(675), 8,
+    ACTIONS(667), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13593,46 +13743,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [4881] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(770), 1,
-      anon_sym_within,
+  [4753] = 6,
+    ACTIONS(761), 1,
+      anon_sym_mode,
+    ACTIONS(763), 1,
+      anon_sym_section,
+    STATE(177), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(208), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(165), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(782), 4,
+    ACTIONS(759), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4902] = 3,
+  [4776] = 6,
+    ACTIONS(761), 1,
+      anon_sym_mode,
+    ACTIONS(763), 1,
+      anon_sym_section,
+    STATE(168), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(208), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(786), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(784), 5,
+    ACTIONS(765), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4919] = 7,
-    ACTIONS(567), 1,
+  [4799] = 7,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(789), 1,
+    ACTIONS(767), 1,
+      anon_sym_default,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4824] = 7,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(769), 1,
       sym_nat_target,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13641,11 +13813,60 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4944] = 2,
+  [4849] = 5,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(773), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(791), 8,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(771), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [4870] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4893] = 5,
+    ACTIONS(777), 1,
+      anon_sym_within,
+    ACTIONS(780), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(174), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(775), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4914] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(783), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13654,89 +13875,109 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [4959] = 6,
-    ACTIONS(793), 1,
-      anon_sym_proto,
-    ACTIONS(802), 1,
-      anon_sym_DASH_GT,
-    STATE(178), 1,
-      aux_sym_filter_statement_repeat1,
+  [4929] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(796), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(799), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4981] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(804), 7,
+    ACTIONS(785), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [4995] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(571), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4944] = 6,
+    ACTIONS(789), 1,
+      anon_sym_mode,
+    ACTIONS(792), 1,
+      anon_sym_section,
+    STATE(177), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(208), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5017] = 6,
-    ACTIONS(806), 1,
+    ACTIONS(787), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4967] = 5,
+    ACTIONS(376), 1,
+      anon_sym_port,
+    ACTIONS(797), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(174), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(795), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4988] = 5,
+    ACTIONS(376), 1,
+      anon_sym_port,
+    ACTIONS(797), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(178), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(799), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5009] = 7,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(801), 1,
+      aux_sym__name_start_token1,
+    STATE(253), 1,
+      sym_peer_name,
+    STATE(281), 1,
+      sym__if_name,
+    STATE(405), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5033] = 6,
+    ACTIONS(803), 1,
       anon_sym_proto,
-    ACTIONS(812), 1,
+    ACTIONS(809), 1,
       anon_sym_DASH_GT,
-    STATE(178), 1,
+    STATE(197), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(808), 2,
+    ACTIONS(805), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(810), 2,
+    ACTIONS(807), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5039] = 5,
-    STATE(182), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(816), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5059] = 6,
-    ACTIONS(567), 1,
+  [5055] = 6,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13745,107 +13986,153 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5081] = 5,
-    STATE(182), 1,
+  [5077] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5099] = 5,
+    STATE(184), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(811), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(819), 2,
+    ACTIONS(813), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(4), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5101] = 6,
-    ACTIONS(567), 1,
+  [5119] = 5,
+    STATE(184), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(816), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5139] = 6,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(90), 3,
+    STATE(179), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5123] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(571), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5145] = 6,
-    ACTIONS(806), 1,
-      anon_sym_proto,
-    ACTIONS(821), 1,
-      anon_sym_DASH_GT,
-    STATE(181), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(810), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5167] = 5,
-    ACTIONS(825), 1,
+  [5161] = 5,
+    ACTIONS(820), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(827), 1,
+    ACTIONS(822), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    ACTIONS(818), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(189), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5181] = 6,
+    ACTIONS(154), 1,
+      anon_sym_table,
+    ACTIONS(824), 1,
+      anon_sym_DOT,
+    ACTIONS(826), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(828), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(190), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5203] = 5,
+    ACTIONS(822), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(832), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
       anon_sym_reach,
       anon_sym_noreach,
     STATE(191), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5187] = 5,
-    STATE(182), 1,
-      aux_sym__statements_repeat2,
+  [5223] = 6,
+    ACTIONS(164), 1,
+      anon_sym_table,
+    ACTIONS(828), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(834), 1,
+      anon_sym_DOT,
+    ACTIONS(836), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(829), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5207] = 6,
-    ACTIONS(163), 1,
-      anon_sym_on,
-    ACTIONS(831), 1,
-      anon_sym_DOT,
-    ACTIONS(833), 1,
+    STATE(192), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5245] = 5,
+    ACTIONS(840), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(835), 1,
+    ACTIONS(843), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(191), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5265] = 6,
+    ACTIONS(172), 1,
+      anon_sym_table,
+    ACTIONS(846), 1,
+      anon_sym_DOT,
+    ACTIONS(849), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(852), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13854,58 +14141,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5229] = 5,
-    ACTIONS(827), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(839), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(837), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(193), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5249] = 6,
-    ACTIONS(173), 1,
+  [5287] = 6,
+    ACTIONS(154), 1,
       anon_sym_on,
-    ACTIONS(835), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(841), 1,
+    ACTIONS(855), 1,
       anon_sym_DOT,
-    ACTIONS(843), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(194), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5271] = 5,
-    ACTIONS(847), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(850), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(845), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(193), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5291] = 6,
-    ACTIONS(150), 1,
-      anon_sym_on,
-    ACTIONS(853), 1,
-      anon_sym_DOT,
-    ACTIONS(856), 1,
+    ACTIONS(857), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(859), 1,
       anon_sym_LBRACE2,
@@ -13916,73 +14157,89 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5313] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
+  [5309] = 6,
+    ACTIONS(164), 1,
+      anon_sym_on,
+    ACTIONS(859), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(861), 1,
+      anon_sym_DOT,
+    ACTIONS(863), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(829), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5333] = 6,
-    ACTIONS(567), 1,
+    STATE(195), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5331] = 6,
+    ACTIONS(172), 1,
+      anon_sym_on,
+    ACTIONS(865), 1,
+      anon_sym_DOT,
+    ACTIONS(868), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(871), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5353] = 6,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(169), 3,
+    STATE(225), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5355] = 7,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(862), 1,
-      aux_sym__name_start_token1,
-    STATE(247), 1,
-      sym_peer_name,
-    STATE(261), 1,
-      sym__if_name,
-    STATE(392), 1,
-      sym__ns_name,
+  [5375] = 6,
+    ACTIONS(803), 1,
+      anon_sym_proto,
+    ACTIONS(874), 1,
+      anon_sym_DASH_GT,
+    STATE(202), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5379] = 5,
-    STATE(189), 1,
+    ACTIONS(805), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(807), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5397] = 5,
+    STATE(185), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(864), 2,
+    ACTIONS(876), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5399] = 5,
-    ACTIONS(866), 1,
+  [5417] = 5,
+    ACTIONS(878), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(868), 1,
+    ACTIONS(880), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
@@ -13990,18 +14247,108 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(692), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(435), 3,
+    ACTIONS(439), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5419] = 6,
-    ACTIONS(567), 1,
+  [5437] = 6,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(569), 1,
+    ACTIONS(580), 1,
       sym_integer,
-    ACTIONS(571), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5459] = 5,
+    STATE(207), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(882), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(4), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5479] = 6,
+    ACTIONS(884), 1,
+      anon_sym_proto,
+    ACTIONS(893), 1,
+      anon_sym_DASH_GT,
+    STATE(202), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(887), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(890), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5501] = 5,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    ACTIONS(897), 1,
+      anon_sym_mode,
+    STATE(352), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(895), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5521] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5543] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(899), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5557] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(580), 1,
+      sym_integer,
+    ACTIONS(582), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -14010,142 +14357,74 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5441] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(569), 1,
-      sym_integer,
-    ACTIONS(571), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [5579] = 5,
+    STATE(184), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(110), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5463] = 5,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(872), 1,
-      anon_sym_mode,
-    STATE(336), 1,
-      sym_block,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(876), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5599] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(870), 4,
+    ACTIONS(901), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5483] = 6,
-    ACTIONS(874), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(876), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(202), 1,
-      sym_interface_name,
+      anon_sym_mode,
+      anon_sym_section,
+  [5612] = 4,
+    ACTIONS(903), 1,
+      anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5504] = 6,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(878), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(300), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5525] = 5,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(880), 1,
-      sym_identifier,
-    ACTIONS(882), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [5544] = 6,
-    ACTIONS(884), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(886), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(34), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(24), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5565] = 5,
-    ACTIONS(345), 1,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5629] = 5,
+    ACTIONS(355), 1,
       anon_sym_GT,
-    STATE(253), 1,
+    STATE(261), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(888), 2,
+    ACTIONS(905), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(56), 2,
+    STATE(51), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5584] = 4,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(307), 1,
-      sym__section_opt,
+  [5648] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(890), 4,
+    ACTIONS(907), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5601] = 6,
+      anon_sym_mode,
+      anon_sym_section,
+  [5661] = 6,
     ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(878), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(404), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5622] = 6,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(878), 1,
+    ACTIONS(909), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -14154,31 +14433,113 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(106), 2,
       sym__name_start,
       sym_interpolation,
-  [5643] = 5,
-    ACTIONS(343), 1,
+  [5682] = 6,
+    ACTIONS(911), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(913), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(417), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(188), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5703] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(917), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(915), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(253), 1,
+  [5718] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(262), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5739] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(357), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(919), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5756] = 5,
+    ACTIONS(353), 1,
+      anon_sym_GT,
+    STATE(219), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(892), 2,
+    ACTIONS(921), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(49), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5775] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(359), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(923), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5792] = 5,
+    ACTIONS(331), 1,
+      anon_sym_GT,
+    STATE(261), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(925), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(54), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5662] = 6,
-    ACTIONS(894), 1,
+  [5811] = 6,
+    ACTIONS(927), 1,
       aux_sym__name_start_token1,
-    ACTIONS(896), 1,
+    ACTIONS(929), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(93), 1,
+    STATE(95), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -14186,461 +14547,104 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(38), 2,
       sym__name_start,
       sym_interpolation,
-  [5683] = 5,
-    ACTIONS(343), 1,
+  [5832] = 4,
+    ACTIONS(931), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5849] = 4,
+    ACTIONS(933), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5866] = 5,
+    ACTIONS(331), 1,
       anon_sym_GT,
-    STATE(207), 1,
+    STATE(210), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(892), 2,
+    ACTIONS(925), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(54), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5702] = 4,
-    ACTIONS(898), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5719] = 6,
-    ACTIONS(900), 1,
+  [5885] = 6,
+    ACTIONS(935), 1,
       aux_sym__name_start_token1,
-    ACTIONS(902), 1,
+    ACTIONS(937), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(407), 1,
+    STATE(203), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(190), 2,
+    STATE(107), 2,
       sym__name_start,
       sym_interpolation,
-  [5740] = 4,
-    ACTIONS(904), 1,
-      anon_sym_RBRACE,
+  [5906] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5757] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(906), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5770] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(357), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(908), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5787] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(910), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5800] = 4,
-    ACTIONS(912), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5817] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(748), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [5830] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(916), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(914), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5845] = 4,
-    ACTIONS(918), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5862] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(288), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(920), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5879] = 6,
-    ACTIONS(922), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(924), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(42), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5900] = 4,
-    ACTIONS(926), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5917] = 6,
-    ACTIONS(928), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(930), 1,
-      anon_sym_LBRACE,
-    STATE(42), 1,
-      sym_interface_name,
-    STATE(109), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5938] = 4,
-    ACTIONS(932), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5955] = 4,
-    ACTIONS(934), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5972] = 4,
-    ACTIONS(936), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5989] = 4,
-    ACTIONS(938), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6006] = 4,
-    ACTIONS(940), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6023] = 4,
-    ACTIONS(942), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6040] = 4,
-    ACTIONS(944), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6057] = 4,
-    ACTIONS(946), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6074] = 4,
-    ACTIONS(948), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6091] = 4,
-    ACTIONS(950), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6108] = 4,
-    ACTIONS(952), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6125] = 4,
-    ACTIONS(954), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6142] = 4,
-    ACTIONS(956), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6159] = 4,
-    ACTIONS(958), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6176] = 4,
-    ACTIONS(960), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6193] = 4,
-    ACTIONS(962), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6210] = 4,
-    ACTIONS(964), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(435), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6227] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(966), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6240] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(802), 6,
+    ACTIONS(893), 6,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_DASH_GT,
-  [6253] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(333), 1,
-      sym_block,
+  [5919] = 6,
+    ACTIONS(939), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(941), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(413), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(968), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6270] = 6,
-    ACTIONS(922), 1,
+    STATE(193), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5940] = 4,
+    ACTIONS(943), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5957] = 6,
+    ACTIONS(945), 1,
       aux_sym__name_start_token1,
-    ACTIONS(924), 1,
+    ACTIONS(947), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14649,489 +14653,874 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 2,
+    STATE(46), 2,
       sym__name_start,
       sym_interpolation,
-  [6291] = 6,
-    ACTIONS(248), 1,
+  [5978] = 5,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(970), 1,
-      aux_sym__name_start_token1,
-    STATE(179), 1,
-      sym__ns_name,
-    STATE(252), 1,
-      sym_namespace_name,
+    ACTIONS(949), 1,
+      sym_identifier,
+    ACTIONS(951), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(122), 2,
-      sym__name_start,
+    STATE(26), 3,
+      sym_table_name,
       sym_interpolation,
-  [6312] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(353), 1,
-      sym_block,
+      sym__int_value,
+  [5997] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(972), 4,
+    ACTIONS(775), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6329] = 6,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(878), 1,
+      anon_sym_within,
+      anon_sym_port,
+  [6010] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(953), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6023] = 6,
+    ACTIONS(955), 1,
       aux_sym__name_start_token1,
+    ACTIONS(957), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(250), 1,
+    STATE(35), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(23), 2,
       sym__name_start,
       sym_interpolation,
-  [6350] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(311), 1,
-      sym_block,
+  [6044] = 4,
+    ACTIONS(959), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(974), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6367] = 5,
-    ACTIONS(979), 1,
-      anon_sym_GT,
-    STATE(253), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(58), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6386] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(981), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6399] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(983), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6412] = 6,
-    ACTIONS(985), 1,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6061] = 6,
+    ACTIONS(961), 1,
       aux_sym__name_start_token1,
-    ACTIONS(987), 1,
+    ACTIONS(963), 1,
       anon_sym_LBRACE,
-    STATE(179), 1,
-      sym__ns_name,
-    STATE(378), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6433] = 5,
-    ACTIONS(331), 1,
-      anon_sym_GT,
-    STATE(211), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(989), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(53), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6452] = 6,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(991), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(993), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(305), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6472] = 3,
-    ACTIONS(995), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(118), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6486] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(997), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6498] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(999), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6510] = 5,
-    ACTIONS(1001), 1,
-      anon_sym_EQ,
-    ACTIONS(1003), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1005), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6528] = 5,
-    ACTIONS(700), 1,
-      anon_sym_rate,
-    ACTIONS(704), 1,
-      anon_sym_loss,
-    STATE(141), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(702), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6546] = 5,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1007), 1,
-      anon_sym_ingress,
-    ACTIONS(1009), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6564] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1011), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [6576] = 5,
-    ACTIONS(248), 1,
-      anon_sym_LBRACE,
-    ACTIONS(878), 1,
-      aux_sym__name_start_token1,
-    STATE(260), 1,
+    STATE(44), 1,
+      sym_interface_name,
+    STATE(117), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(48), 2,
       sym__name_start,
       sym_interpolation,
-  [6594] = 3,
-    STATE(77), 1,
-      sym__ct_state,
+  [6082] = 4,
+    ACTIONS(965), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1013), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6608] = 5,
-    ACTIONS(1005), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1015), 1,
-      anon_sym_EQ,
-    ACTIONS(1017), 1,
-      aux_sym_sysctl_key_token2,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6099] = 4,
+    ACTIONS(967), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(272), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6626] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6116] = 4,
+    ACTIONS(969), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6133] = 4,
+    ACTIONS(971), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6150] = 4,
+    ACTIONS(973), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6167] = 4,
+    ACTIONS(975), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6184] = 4,
+    ACTIONS(977), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6201] = 4,
+    ACTIONS(979), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6218] = 4,
+    ACTIONS(981), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6235] = 4,
+    ACTIONS(983), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6252] = 4,
+    ACTIONS(985), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6269] = 4,
+    ACTIONS(987), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6286] = 4,
+    ACTIONS(989), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6303] = 4,
     ACTIONS(991), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1019), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(84), 1,
-      sym_class_id,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6646] = 3,
-    STATE(61), 1,
-      sym__ct_state,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6320] = 4,
+    ACTIONS(993), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1013), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6660] = 6,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(991), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1019), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(164), 1,
-      sym_class_id,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6337] = 4,
+    ACTIONS(995), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6680] = 5,
-    ACTIONS(1021), 1,
-      anon_sym_EQ,
-    ACTIONS(1023), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1026), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6354] = 4,
+    ACTIONS(997), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(272), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6698] = 6,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6371] = 4,
+    ACTIONS(999), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6388] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(346), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1001), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6405] = 6,
     ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(991), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(993), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
+    ACTIONS(1003), 1,
+      aux_sym__name_start_token1,
+    STATE(205), 1,
+      sym__ns_name,
+    STATE(260), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(327), 1,
+  [6426] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(348), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1005), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6443] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(297), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1007), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6460] = 6,
+    ACTIONS(1009), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1011), 1,
+      anon_sym_LBRACE,
+    STATE(205), 1,
+      sym__ns_name,
+    STATE(389), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6481] = 6,
+    ACTIONS(945), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(947), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(44), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6502] = 4,
+    ACTIONS(763), 1,
+      anon_sym_section,
+    STATE(326), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1013), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6519] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(341), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1015), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6536] = 5,
+    ACTIONS(1020), 1,
+      anon_sym_GT,
+    STATE(261), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1017), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(59), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6555] = 4,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(307), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1022), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6572] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(301), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6593] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(414), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6614] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1024), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6627] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1026), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6640] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(216), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6661] = 4,
+    ACTIONS(1028), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(439), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6678] = 5,
+    ACTIONS(708), 1,
+      anon_sym_rate,
+    ACTIONS(712), 1,
+      anon_sym_loss,
+    STATE(143), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(710), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6696] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1032), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(176), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6718] = 6,
-    ACTIONS(567), 1,
+  [6716] = 5,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(991), 1,
+    ACTIONS(909), 1,
+      aux_sym__name_start_token1,
+    STATE(284), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6734] = 6,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1019), 1,
+    ACTIONS(1034), 1,
       aux_sym_class_id_token2,
-    STATE(22), 1,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(290), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6754] = 6,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1032), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
       sym_interpolation,
     STATE(94), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6738] = 3,
-    ACTIONS(1029), 1,
-      anon_sym_SLASH2,
+  [6774] = 3,
+    STATE(61), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(100), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6752] = 3,
-    ACTIONS(1031), 1,
-      anon_sym_SLASH2,
+    ACTIONS(1036), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6788] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(112), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6766] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1033), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6781] = 4,
-    ACTIONS(540), 1,
+    ACTIONS(1038), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [6800] = 5,
+    ACTIONS(1040), 1,
+      anon_sym_EQ,
+    ACTIONS(1042), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1045), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(410), 2,
+    STATE(276), 2,
       sym__imm_interp,
-      sym__imm_octet,
-  [6796] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1037), 1,
-      sym_integer,
+      aux_sym_sysctl_key_repeat1,
+  [6818] = 5,
+    ACTIONS(1048), 1,
+      anon_sym_EQ,
+    ACTIONS(1050), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1052), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(110), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6811] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1039), 1,
-      sym_size,
+    STATE(282), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6836] = 3,
+    STATE(70), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
-      sym_interpolation,
-      sym__size_value,
-  [6826] = 4,
-    ACTIONS(567), 1,
+    ACTIONS(1036), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6850] = 6,
+    ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(1039), 1,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1034), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(322), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6870] = 5,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1054), 1,
+      anon_sym_ingress,
+    ACTIONS(1056), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
+    STATE(126), 2,
       sym_interpolation,
       sym__rate_value,
-  [6841] = 2,
+  [6888] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1041), 4,
+    ACTIONS(1058), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [6852] = 2,
+  [6900] = 5,
+    ACTIONS(1052), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1060), 1,
+      anon_sym_EQ,
+    ACTIONS(1062), 1,
+      aux_sym_sysctl_key_token2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1043), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6863] = 4,
-    ACTIONS(567), 1,
+    STATE(276), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6918] = 6,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1039), 1,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1032), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(69), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6938] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6950] = 3,
+    ACTIONS(1066), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6964] = 3,
+    ACTIONS(1068), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6978] = 3,
+    ACTIONS(1070), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(122), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6992] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1072), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
+    STATE(68), 2,
       sym_interpolation,
       sym__int_value,
-  [6878] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1045), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(33), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6893] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1047), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6904] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1049), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6915] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1051), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6926] = 4,
-    ACTIONS(1035), 1,
+  [7007] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(1053), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(427), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7022] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1076), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7033] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1078), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7044] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1080), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7059] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1082), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7074] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1084), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7085] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7096] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1088), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7107] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1090), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7118] = 4,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15139,10 +15528,10 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [6941] = 4,
-    ACTIONS(1035), 1,
+  [7133] = 4,
+    ACTIONS(1074), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(1053), 1,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15150,153 +15539,136 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(15), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [6956] = 2,
+  [7148] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1055), 4,
+    ACTIONS(1094), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6967] = 4,
-    ACTIONS(567), 1,
+  [7159] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1096), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7170] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1057), 1,
+    ACTIONS(1098), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(402), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__int_value,
-  [6982] = 4,
-    ACTIONS(567), 1,
+  [7185] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1059), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6997] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(764), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7012] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1061), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7023] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1063), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7034] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7045] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7056] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1069), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7067] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1071), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7078] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(1100), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(119), 2,
+    STATE(118), 2,
       sym_interpolation,
       sym__rate_value,
-  [7093] = 2,
+  [7200] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1075), 4,
+    ACTIONS(1102), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7104] = 3,
-    ACTIONS(81), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7117] = 4,
-    ACTIONS(248), 1,
+  [7211] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1077), 1,
+    ACTIONS(1104), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(297), 2,
+    STATE(175), 2,
       sym_interpolation,
       sym__int_value,
-  [7132] = 2,
+  [7226] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1079), 4,
+    ACTIONS(1106), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7143] = 3,
+  [7237] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1108), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7248] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7259] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1112), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7274] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1114), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7285] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(419), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7300] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(412), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7315] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15306,26 +15678,55 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7156] = 2,
+  [7328] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1081), 4,
+    ACTIONS(1116), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7167] = 3,
+  [7339] = 3,
+    ACTIONS(89), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(91), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7352] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(83), 2,
-      anon_sym_on,
+    ACTIONS(87), 2,
+      anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7180] = 3,
+  [7365] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7378] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1118), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7389] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15335,605 +15736,652 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7193] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1083), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7204] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1085), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7215] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1087), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7226] = 4,
-    ACTIONS(567), 1,
+  [7402] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1089), 1,
+    ACTIONS(1120), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(177), 2,
+    STATE(225), 2,
       sym_interpolation,
       sym__int_value,
-  [7241] = 2,
+  [7417] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1091), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7252] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(36), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7267] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1095), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7278] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1097), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7289] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1099), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7304] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7315] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1103), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7330] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1105), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7345] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7356] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7367] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7378] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(246), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7393] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1113), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(139), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7408] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1115), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1117), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
   [7430] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1119), 4,
+    ACTIONS(1122), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7441] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1113), 1,
-      sym_duration,
+  [7441] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(139), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7456] = 4,
-    ACTIONS(567), 1,
+    ACTIONS(1124), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7452] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1121), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7471] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1113), 1,
+    ACTIONS(1126), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(139), 2,
+    STATE(167), 2,
       sym_interpolation,
       sym__rate_value,
-  [7486] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1123), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7497] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(399), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7512] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1125), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [7523] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1127), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7534] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7549] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7564] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(412), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7579] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(393), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7594] = 4,
-    ACTIONS(567), 1,
+  [7467] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1129), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(173), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7609] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1129), 1,
+    ACTIONS(1126), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(173), 2,
+    STATE(167), 2,
       sym_interpolation,
       sym__duration_value,
-  [7624] = 4,
-    ACTIONS(567), 1,
+  [7482] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1128), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7493] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1129), 1,
+    ACTIONS(1130), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7508] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1126), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(173), 2,
+    STATE(167), 2,
       sym_interpolation,
       sym__percent_value,
-  [7639] = 4,
-    ACTIONS(540), 1,
+  [7523] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1130), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7538] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1130), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7553] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1132), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7564] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1134), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7579] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1136), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(32), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7594] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1138), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7605] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1140), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7616] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1142), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7627] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1144), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7642] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1146), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(425), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7657] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(771), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7672] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1148), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7687] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1150), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7698] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1152), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7709] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1154), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7720] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1156), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7735] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1158), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7746] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1160), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7757] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(811), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7768] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1162), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7779] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1164), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [7790] = 4,
+    ACTIONS(544), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
+    ACTIONS(1074), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(394), 2,
+    STATE(286), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7654] = 2,
+  [7805] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1131), 4,
+    STATE(287), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7820] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1166), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7665] = 2,
+  [7831] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1133), 4,
+    STATE(407), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7846] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(410), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7861] = 4,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1168), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(295), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7876] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1170), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7676] = 3,
-    ACTIONS(1137), 1,
+  [7887] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1172), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7898] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7909] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1176), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7920] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1178), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7935] = 3,
+    ACTIONS(1182), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1135), 3,
+    ACTIONS(1180), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
-  [7689] = 2,
+  [7948] = 4,
+    ACTIONS(578), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1178), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1139), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7700] = 4,
-    ACTIONS(567), 1,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7963] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    ACTIONS(1141), 1,
+    ACTIONS(1184), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [7715] = 5,
-    ACTIONS(1143), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1145), 1,
+  [7978] = 4,
+    ACTIONS(578), 1,
       anon_sym_LBRACE,
-    STATE(262), 1,
+    ACTIONS(1178), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
       sym_interpolation,
-    STATE(411), 1,
+      sym__int_value,
+  [7993] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1186), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8004] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1188), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8015] = 4,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1190), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8030] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1192), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8041] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1194), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8052] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(420), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8067] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(421), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8082] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(426), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8097] = 5,
+    ACTIONS(1196), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1198), 1,
+      anon_sym_LBRACE,
+    STATE(277), 1,
+      sym_interpolation,
+    STATE(415), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7732] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1147), 1,
-      sym_integer,
+  [8114] = 4,
+    ACTIONS(1200), 1,
+      anon_sym_LT,
+    ACTIONS(1202), 1,
+      anon_sym_policy,
+    STATE(345), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7747] = 2,
+  [8128] = 4,
+    ACTIONS(1204), 1,
+      sym_sysctl_value,
+    ACTIONS(1206), 1,
+      anon_sym_DQUOTE,
+    STATE(335), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1149), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7758] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1151), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7769] = 4,
-    ACTIONS(540), 1,
+  [8142] = 4,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(403), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7784] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(389), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7799] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(409), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7814] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1153), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7825] = 4,
-    ACTIONS(1053), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1155), 1,
+    ACTIONS(1208), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7839] = 4,
-    ACTIONS(540), 1,
+  [8156] = 4,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1155), 1,
+    ACTIONS(1210), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7853] = 4,
-    ACTIONS(540), 1,
+  [8170] = 4,
+    ACTIONS(544), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1157), 1,
+    ACTIONS(1212), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7867] = 4,
-    ACTIONS(540), 1,
+  [8184] = 4,
+    ACTIONS(544), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1159), 1,
+    ACTIONS(1208), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8198] = 4,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1210), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7881] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(979), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7891] = 4,
-    ACTIONS(1053), 1,
+  [8212] = 4,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1159), 1,
+    ACTIONS(1212), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7905] = 4,
-    ACTIONS(1161), 1,
-      sym_sysctl_value,
-    ACTIONS(1163), 1,
-      anon_sym_DQUOTE,
-    STATE(317), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7919] = 4,
-    ACTIONS(1163), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1165), 1,
-      sym_section_name,
-    STATE(255), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7933] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [7943] = 4,
+  [8226] = 4,
     ACTIONS(248), 1,
       anon_sym_LBRACE,
-    ACTIONS(1167), 1,
+    ACTIONS(1214), 1,
       sym_mac_address,
-    STATE(299), 1,
+    STATE(296), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7957] = 2,
+  [8240] = 4,
+    ACTIONS(1206), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1216), 1,
+      sym_section_name,
+    STATE(266), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [7967] = 4,
-    ACTIONS(1169), 1,
-      anon_sym_LT,
-    ACTIONS(1171), 1,
-      anon_sym_policy,
-    STATE(323), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7981] = 2,
+  [8254] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15941,288 +16389,308 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [7991] = 4,
-    ACTIONS(1053), 1,
+  [8264] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-    ACTIONS(1157), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
+  [8274] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8005] = 3,
-    ACTIONS(359), 1,
+    ACTIONS(1020), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8284] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1120), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8294] = 3,
+    ACTIONS(1200), 1,
       anon_sym_LT,
-    STATE(329), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8016] = 3,
-    ACTIONS(1173), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1175), 1,
-      aux_sym_string_token1,
-    ACTIONS(1177), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8027] = 3,
-    ACTIONS(628), 1,
-      sym_identifier,
-    STATE(391), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8047] = 3,
-    ACTIONS(1163), 1,
-      anon_sym_DQUOTE,
-    STATE(310), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8058] = 3,
-    ACTIONS(1163), 1,
-      anon_sym_DQUOTE,
-    STATE(166), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8069] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1181), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8078] = 3,
-    ACTIONS(1053), 1,
-      anon_sym_LBRACE2,
-    STATE(20), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8089] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1183), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8098] = 3,
-    ACTIONS(880), 1,
-      sym_identifier,
-    STATE(401), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8109] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(283), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8120] = 3,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    STATE(20), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8131] = 3,
-    ACTIONS(628), 1,
-      sym_identifier,
-    STATE(400), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8142] = 3,
-    ACTIONS(1163), 1,
-      anon_sym_DQUOTE,
-    STATE(208), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8153] = 3,
-    ACTIONS(1169), 1,
-      anon_sym_LT,
-    STATE(316), 1,
+    STATE(368), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8164] = 2,
+  [8305] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1185), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8173] = 2,
+    ACTIONS(1218), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8314] = 3,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(331), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1187), 2,
+  [8325] = 3,
+    ACTIONS(1220), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1222), 1,
+      aux_sym_string_token1,
+    ACTIONS(1224), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8336] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1226), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8345] = 3,
+    ACTIONS(630), 1,
+      sym_identifier,
+    STATE(411), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8356] = 3,
+    ACTIONS(1206), 1,
+      anon_sym_DQUOTE,
+    STATE(169), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8367] = 3,
+    ACTIONS(1092), 1,
+      anon_sym_LBRACE2,
+    STATE(21), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8378] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1228), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8387] = 3,
+    ACTIONS(949), 1,
+      sym_identifier,
+    STATE(418), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8398] = 3,
+    ACTIONS(1206), 1,
+      anon_sym_DQUOTE,
+    STATE(259), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8409] = 3,
+    ACTIONS(630), 1,
+      sym_identifier,
+    STATE(424), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8420] = 3,
+    ACTIONS(1206), 1,
+      anon_sym_DQUOTE,
+    STATE(342), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8431] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1230), 2,
       anon_sym_ingress,
       anon_sym_clsact,
-  [8182] = 2,
-    ACTIONS(1189), 1,
+  [8440] = 3,
+    ACTIONS(544), 1,
+      anon_sym_LBRACE2,
+    STATE(21), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8451] = 3,
+    ACTIONS(368), 1,
+      anon_sym_LT,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8462] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1232), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8471] = 2,
+    ACTIONS(1234), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8190] = 2,
-    ACTIONS(1191), 1,
+  [8479] = 2,
+    ACTIONS(1236), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8487] = 2,
+    ACTIONS(1238), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8495] = 2,
+    ACTIONS(1240), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8198] = 2,
-    ACTIONS(1193), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8206] = 2,
-    ACTIONS(1195), 1,
+  [8503] = 2,
+    ACTIONS(1242), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8214] = 2,
-    ACTIONS(1197), 1,
+  [8511] = 2,
+    ACTIONS(1244), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8222] = 2,
-    ACTIONS(1199), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8230] = 2,
-    ACTIONS(1201), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8238] = 2,
-    ACTIONS(1203), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8246] = 2,
-    ACTIONS(1205), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8254] = 2,
-    ACTIONS(1207), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8262] = 2,
-    ACTIONS(1209), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8270] = 2,
-    ACTIONS(1211), 1,
+  [8519] = 2,
+    ACTIONS(1246), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8278] = 2,
-    ACTIONS(1213), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8286] = 2,
-    ACTIONS(238), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8294] = 2,
-    ACTIONS(1215), 1,
+  [8527] = 2,
+    ACTIONS(1248), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8302] = 2,
-    ACTIONS(1217), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8310] = 2,
-    ACTIONS(1219), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8318] = 2,
-    ACTIONS(1221), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8326] = 2,
-    ACTIONS(1223), 1,
+  [8535] = 2,
+    ACTIONS(1250), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8334] = 2,
-    ACTIONS(1225), 1,
-      ts_builtin_sym_end,
+  [8543] = 2,
+    ACTIONS(1252), 1,
+      anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8342] = 2,
-    ACTIONS(1227), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8350] = 2,
-    ACTIONS(1229), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8358] = 2,
-    ACTIONS(1231), 1,
+  [8551] = 2,
+    ACTIONS(1254), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8366] = 2,
-    ACTIONS(1233), 1,
+  [8559] = 2,
+    ACTIONS(1256), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8567] = 2,
+    ACTIONS(1258), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8575] = 2,
+    ACTIONS(1260), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8583] = 2,
+    ACTIONS(1262), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8591] = 2,
+    ACTIONS(1264), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8599] = 2,
+    ACTIONS(1266), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8607] = 2,
+    ACTIONS(1268), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8615] = 2,
+    ACTIONS(1270), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8623] = 2,
+    ACTIONS(1272), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8631] = 2,
+    ACTIONS(242), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8639] = 2,
+    ACTIONS(1274), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8647] = 2,
+    ACTIONS(1276), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8655] = 2,
+    ACTIONS(1278), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8663] = 2,
+    ACTIONS(1280), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16232,408 +16700,425 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
   [SMALL_STATE(9)] = 68,
   [SMALL_STATE(10)] = 128,
-  [SMALL_STATE(11)] = 187,
-  [SMALL_STATE(12)] = 238,
-  [SMALL_STATE(13)] = 290,
-  [SMALL_STATE(14)] = 342,
-  [SMALL_STATE(15)] = 394,
-  [SMALL_STATE(16)] = 446,
-  [SMALL_STATE(17)] = 495,
-  [SMALL_STATE(18)] = 544,
-  [SMALL_STATE(19)] = 593,
-  [SMALL_STATE(20)] = 637,
-  [SMALL_STATE(21)] = 669,
+  [SMALL_STATE(11)] = 189,
+  [SMALL_STATE(12)] = 240,
+  [SMALL_STATE(13)] = 292,
+  [SMALL_STATE(14)] = 344,
+  [SMALL_STATE(15)] = 396,
+  [SMALL_STATE(16)] = 448,
+  [SMALL_STATE(17)] = 497,
+  [SMALL_STATE(18)] = 546,
+  [SMALL_STATE(19)] = 595,
+  [SMALL_STATE(20)] = 639,
+  [SMALL_STATE(21)] = 671,
   [SMALL_STATE(22)] = 703,
-  [SMALL_STATE(23)] = 735,
-  [SMALL_STATE(24)] = 777,
-  [SMALL_STATE(25)] = 819,
-  [SMALL_STATE(26)] = 861,
-  [SMALL_STATE(27)] = 894,
-  [SMALL_STATE(28)] = 925,
-  [SMALL_STATE(29)] = 956,
-  [SMALL_STATE(30)] = 1006,
-  [SMALL_STATE(31)] = 1056,
-  [SMALL_STATE(32)] = 1106,
-  [SMALL_STATE(33)] = 1137,
-  [SMALL_STATE(34)] = 1168,
-  [SMALL_STATE(35)] = 1196,
-  [SMALL_STATE(36)] = 1242,
-  [SMALL_STATE(37)] = 1270,
-  [SMALL_STATE(38)] = 1298,
-  [SMALL_STATE(39)] = 1334,
-  [SMALL_STATE(40)] = 1370,
-  [SMALL_STATE(41)] = 1406,
-  [SMALL_STATE(42)] = 1434,
-  [SMALL_STATE(43)] = 1458,
-  [SMALL_STATE(44)] = 1492,
-  [SMALL_STATE(45)] = 1526,
-  [SMALL_STATE(46)] = 1560,
-  [SMALL_STATE(47)] = 1594,
-  [SMALL_STATE(48)] = 1628,
-  [SMALL_STATE(49)] = 1662,
-  [SMALL_STATE(50)] = 1687,
-  [SMALL_STATE(51)] = 1712,
-  [SMALL_STATE(52)] = 1737,
-  [SMALL_STATE(53)] = 1778,
-  [SMALL_STATE(54)] = 1819,
-  [SMALL_STATE(55)] = 1860,
-  [SMALL_STATE(56)] = 1901,
-  [SMALL_STATE(57)] = 1942,
-  [SMALL_STATE(58)] = 1968,
-  [SMALL_STATE(59)] = 2006,
-  [SMALL_STATE(60)] = 2044,
-  [SMALL_STATE(61)] = 2070,
-  [SMALL_STATE(62)] = 2096,
-  [SMALL_STATE(63)] = 2134,
-  [SMALL_STATE(64)] = 2171,
-  [SMALL_STATE(65)] = 2208,
-  [SMALL_STATE(66)] = 2245,
-  [SMALL_STATE(67)] = 2282,
-  [SMALL_STATE(68)] = 2319,
-  [SMALL_STATE(69)] = 2342,
-  [SMALL_STATE(70)] = 2365,
-  [SMALL_STATE(71)] = 2390,
-  [SMALL_STATE(72)] = 2427,
-  [SMALL_STATE(73)] = 2450,
-  [SMALL_STATE(74)] = 2473,
-  [SMALL_STATE(75)] = 2494,
-  [SMALL_STATE(76)] = 2531,
-  [SMALL_STATE(77)] = 2564,
-  [SMALL_STATE(78)] = 2585,
-  [SMALL_STATE(79)] = 2618,
-  [SMALL_STATE(80)] = 2641,
-  [SMALL_STATE(81)] = 2678,
-  [SMALL_STATE(82)] = 2701,
-  [SMALL_STATE(83)] = 2738,
-  [SMALL_STATE(84)] = 2775,
-  [SMALL_STATE(85)] = 2808,
-  [SMALL_STATE(86)] = 2845,
-  [SMALL_STATE(87)] = 2882,
-  [SMALL_STATE(88)] = 2905,
-  [SMALL_STATE(89)] = 2928,
-  [SMALL_STATE(90)] = 2951,
-  [SMALL_STATE(91)] = 2971,
-  [SMALL_STATE(92)] = 2991,
-  [SMALL_STATE(93)] = 3011,
-  [SMALL_STATE(94)] = 3031,
-  [SMALL_STATE(95)] = 3051,
-  [SMALL_STATE(96)] = 3071,
-  [SMALL_STATE(97)] = 3091,
-  [SMALL_STATE(98)] = 3119,
-  [SMALL_STATE(99)] = 3150,
-  [SMALL_STATE(100)] = 3179,
+  [SMALL_STATE(23)] = 737,
+  [SMALL_STATE(24)] = 779,
+  [SMALL_STATE(25)] = 821,
+  [SMALL_STATE(26)] = 863,
+  [SMALL_STATE(27)] = 896,
+  [SMALL_STATE(28)] = 927,
+  [SMALL_STATE(29)] = 958,
+  [SMALL_STATE(30)] = 1008,
+  [SMALL_STATE(31)] = 1058,
+  [SMALL_STATE(32)] = 1108,
+  [SMALL_STATE(33)] = 1139,
+  [SMALL_STATE(34)] = 1170,
+  [SMALL_STATE(35)] = 1216,
+  [SMALL_STATE(36)] = 1244,
+  [SMALL_STATE(37)] = 1272,
+  [SMALL_STATE(38)] = 1300,
+  [SMALL_STATE(39)] = 1336,
+  [SMALL_STATE(40)] = 1372,
+  [SMALL_STATE(41)] = 1400,
+  [SMALL_STATE(42)] = 1436,
+  [SMALL_STATE(43)] = 1470,
+  [SMALL_STATE(44)] = 1504,
+  [SMALL_STATE(45)] = 1528,
+  [SMALL_STATE(46)] = 1562,
+  [SMALL_STATE(47)] = 1596,
+  [SMALL_STATE(48)] = 1630,
+  [SMALL_STATE(49)] = 1664,
+  [SMALL_STATE(50)] = 1705,
+  [SMALL_STATE(51)] = 1746,
+  [SMALL_STATE(52)] = 1787,
+  [SMALL_STATE(53)] = 1812,
+  [SMALL_STATE(54)] = 1853,
+  [SMALL_STATE(55)] = 1894,
+  [SMALL_STATE(56)] = 1919,
+  [SMALL_STATE(57)] = 1944,
+  [SMALL_STATE(58)] = 1970,
+  [SMALL_STATE(59)] = 1996,
+  [SMALL_STATE(60)] = 2034,
+  [SMALL_STATE(61)] = 2072,
+  [SMALL_STATE(62)] = 2098,
+  [SMALL_STATE(63)] = 2136,
+  [SMALL_STATE(64)] = 2157,
+  [SMALL_STATE(65)] = 2194,
+  [SMALL_STATE(66)] = 2217,
+  [SMALL_STATE(67)] = 2254,
+  [SMALL_STATE(68)] = 2277,
+  [SMALL_STATE(69)] = 2300,
+  [SMALL_STATE(70)] = 2333,
+  [SMALL_STATE(71)] = 2354,
+  [SMALL_STATE(72)] = 2377,
+  [SMALL_STATE(73)] = 2410,
+  [SMALL_STATE(74)] = 2447,
+  [SMALL_STATE(75)] = 2472,
+  [SMALL_STATE(76)] = 2509,
+  [SMALL_STATE(77)] = 2546,
+  [SMALL_STATE(78)] = 2569,
+  [SMALL_STATE(79)] = 2606,
+  [SMALL_STATE(80)] = 2643,
+  [SMALL_STATE(81)] = 2680,
+  [SMALL_STATE(82)] = 2703,
+  [SMALL_STATE(83)] = 2740,
+  [SMALL_STATE(84)] = 2773,
+  [SMALL_STATE(85)] = 2810,
+  [SMALL_STATE(86)] = 2833,
+  [SMALL_STATE(87)] = 2870,
+  [SMALL_STATE(88)] = 2907,
+  [SMALL_STATE(89)] = 2930,
+  [SMALL_STATE(90)] = 2953,
+  [SMALL_STATE(91)] = 2973,
+  [SMALL_STATE(92)] = 2993,
+  [SMALL_STATE(93)] = 3013,
+  [SMALL_STATE(94)] = 3033,
+  [SMALL_STATE(95)] = 3053,
+  [SMALL_STATE(96)] = 3073,
+  [SMALL_STATE(97)] = 3093,
+  [SMALL_STATE(98)] = 3121,
+  [SMALL_STATE(99)] = 3152,
+  [SMALL_STATE(100)] = 3181,
   [SMALL_STATE(101)] = 3208,
-  [SMALL_STATE(102)] = 3235,
+  [SMALL_STATE(102)] = 3237,
   [SMALL_STATE(103)] = 3264,
-  [SMALL_STATE(104)] = 3293,
-  [SMALL_STATE(105)] = 3322,
-  [SMALL_STATE(106)] = 3349,
-  [SMALL_STATE(107)] = 3368,
+  [SMALL_STATE(104)] = 3283,
+  [SMALL_STATE(105)] = 3302,
+  [SMALL_STATE(106)] = 3331,
+  [SMALL_STATE(107)] = 3358,
   [SMALL_STATE(108)] = 3387,
-  [SMALL_STATE(109)] = 3414,
-  [SMALL_STATE(110)] = 3432,
-  [SMALL_STATE(111)] = 3450,
-  [SMALL_STATE(112)] = 3468,
-  [SMALL_STATE(113)] = 3486,
-  [SMALL_STATE(114)] = 3516,
-  [SMALL_STATE(115)] = 3540,
-  [SMALL_STATE(116)] = 3558,
-  [SMALL_STATE(117)] = 3576,
-  [SMALL_STATE(118)] = 3600,
-  [SMALL_STATE(119)] = 3625,
-  [SMALL_STATE(120)] = 3650,
-  [SMALL_STATE(121)] = 3677,
-  [SMALL_STATE(122)] = 3702,
+  [SMALL_STATE(109)] = 3416,
+  [SMALL_STATE(110)] = 3434,
+  [SMALL_STATE(111)] = 3452,
+  [SMALL_STATE(112)] = 3476,
+  [SMALL_STATE(113)] = 3500,
+  [SMALL_STATE(114)] = 3518,
+  [SMALL_STATE(115)] = 3548,
+  [SMALL_STATE(116)] = 3566,
+  [SMALL_STATE(117)] = 3584,
+  [SMALL_STATE(118)] = 3602,
+  [SMALL_STATE(119)] = 3627,
+  [SMALL_STATE(120)] = 3654,
+  [SMALL_STATE(121)] = 3679,
+  [SMALL_STATE(122)] = 3706,
   [SMALL_STATE(123)] = 3725,
-  [SMALL_STATE(124)] = 3752,
-  [SMALL_STATE(125)] = 3779,
-  [SMALL_STATE(126)] = 3804,
+  [SMALL_STATE(124)] = 3748,
+  [SMALL_STATE(125)] = 3773,
+  [SMALL_STATE(126)] = 3798,
   [SMALL_STATE(127)] = 3823,
   [SMALL_STATE(128)] = 3842,
-  [SMALL_STATE(129)] = 3867,
-  [SMALL_STATE(130)] = 3891,
-  [SMALL_STATE(131)] = 3915,
-  [SMALL_STATE(132)] = 3937,
-  [SMALL_STATE(133)] = 3961,
-  [SMALL_STATE(134)] = 3985,
-  [SMALL_STATE(135)] = 4009,
-  [SMALL_STATE(136)] = 4033,
-  [SMALL_STATE(137)] = 4051,
-  [SMALL_STATE(138)] = 4071,
-  [SMALL_STATE(139)] = 4091,
-  [SMALL_STATE(140)] = 4107,
-  [SMALL_STATE(141)] = 4131,
-  [SMALL_STATE(142)] = 4155,
-  [SMALL_STATE(143)] = 4179,
-  [SMALL_STATE(144)] = 4203,
-  [SMALL_STATE(145)] = 4227,
-  [SMALL_STATE(146)] = 4251,
-  [SMALL_STATE(147)] = 4269,
-  [SMALL_STATE(148)] = 4287,
-  [SMALL_STATE(149)] = 4311,
-  [SMALL_STATE(150)] = 4335,
-  [SMALL_STATE(151)] = 4359,
-  [SMALL_STATE(152)] = 4383,
-  [SMALL_STATE(153)] = 4407,
-  [SMALL_STATE(154)] = 4431,
-  [SMALL_STATE(155)] = 4455,
-  [SMALL_STATE(156)] = 4479,
-  [SMALL_STATE(157)] = 4503,
-  [SMALL_STATE(158)] = 4527,
-  [SMALL_STATE(159)] = 4551,
-  [SMALL_STATE(160)] = 4575,
-  [SMALL_STATE(161)] = 4599,
-  [SMALL_STATE(162)] = 4623,
-  [SMALL_STATE(163)] = 4647,
-  [SMALL_STATE(164)] = 4671,
-  [SMALL_STATE(165)] = 4686,
-  [SMALL_STATE(166)] = 4707,
-  [SMALL_STATE(167)] = 4730,
-  [SMALL_STATE(168)] = 4755,
+  [SMALL_STATE(129)] = 3869,
+  [SMALL_STATE(130)] = 3893,
+  [SMALL_STATE(131)] = 3917,
+  [SMALL_STATE(132)] = 3941,
+  [SMALL_STATE(133)] = 3957,
+  [SMALL_STATE(134)] = 3981,
+  [SMALL_STATE(135)] = 4005,
+  [SMALL_STATE(136)] = 4029,
+  [SMALL_STATE(137)] = 4053,
+  [SMALL_STATE(138)] = 4077,
+  [SMALL_STATE(139)] = 4095,
+  [SMALL_STATE(140)] = 4115,
+  [SMALL_STATE(141)] = 4137,
+  [SMALL_STATE(142)] = 4157,
+  [SMALL_STATE(143)] = 4181,
+  [SMALL_STATE(144)] = 4205,
+  [SMALL_STATE(145)] = 4223,
+  [SMALL_STATE(146)] = 4241,
+  [SMALL_STATE(147)] = 4265,
+  [SMALL_STATE(148)] = 4289,
+  [SMALL_STATE(149)] = 4313,
+  [SMALL_STATE(150)] = 4337,
+  [SMALL_STATE(151)] = 4361,
+  [SMALL_STATE(152)] = 4385,
+  [SMALL_STATE(153)] = 4409,
+  [SMALL_STATE(154)] = 4433,
+  [SMALL_STATE(155)] = 4457,
+  [SMALL_STATE(156)] = 4481,
+  [SMALL_STATE(157)] = 4505,
+  [SMALL_STATE(158)] = 4529,
+  [SMALL_STATE(159)] = 4553,
+  [SMALL_STATE(160)] = 4577,
+  [SMALL_STATE(161)] = 4601,
+  [SMALL_STATE(162)] = 4625,
+  [SMALL_STATE(163)] = 4649,
+  [SMALL_STATE(164)] = 4673,
+  [SMALL_STATE(165)] = 4697,
+  [SMALL_STATE(166)] = 4721,
+  [SMALL_STATE(167)] = 4738,
+  [SMALL_STATE(168)] = 4753,
   [SMALL_STATE(169)] = 4776,
-  [SMALL_STATE(170)] = 4797,
-  [SMALL_STATE(171)] = 4820,
-  [SMALL_STATE(172)] = 4843,
-  [SMALL_STATE(173)] = 4866,
-  [SMALL_STATE(174)] = 4881,
-  [SMALL_STATE(175)] = 4902,
-  [SMALL_STATE(176)] = 4919,
+  [SMALL_STATE(170)] = 4799,
+  [SMALL_STATE(171)] = 4824,
+  [SMALL_STATE(172)] = 4849,
+  [SMALL_STATE(173)] = 4870,
+  [SMALL_STATE(174)] = 4893,
+  [SMALL_STATE(175)] = 4914,
+  [SMALL_STATE(176)] = 4929,
   [SMALL_STATE(177)] = 4944,
-  [SMALL_STATE(178)] = 4959,
-  [SMALL_STATE(179)] = 4981,
-  [SMALL_STATE(180)] = 4995,
-  [SMALL_STATE(181)] = 5017,
-  [SMALL_STATE(182)] = 5039,
-  [SMALL_STATE(183)] = 5059,
-  [SMALL_STATE(184)] = 5081,
-  [SMALL_STATE(185)] = 5101,
-  [SMALL_STATE(186)] = 5123,
-  [SMALL_STATE(187)] = 5145,
-  [SMALL_STATE(188)] = 5167,
-  [SMALL_STATE(189)] = 5187,
-  [SMALL_STATE(190)] = 5207,
-  [SMALL_STATE(191)] = 5229,
-  [SMALL_STATE(192)] = 5249,
-  [SMALL_STATE(193)] = 5271,
-  [SMALL_STATE(194)] = 5291,
-  [SMALL_STATE(195)] = 5313,
-  [SMALL_STATE(196)] = 5333,
-  [SMALL_STATE(197)] = 5355,
-  [SMALL_STATE(198)] = 5379,
-  [SMALL_STATE(199)] = 5399,
-  [SMALL_STATE(200)] = 5419,
-  [SMALL_STATE(201)] = 5441,
-  [SMALL_STATE(202)] = 5463,
-  [SMALL_STATE(203)] = 5483,
-  [SMALL_STATE(204)] = 5504,
-  [SMALL_STATE(205)] = 5525,
-  [SMALL_STATE(206)] = 5544,
-  [SMALL_STATE(207)] = 5565,
-  [SMALL_STATE(208)] = 5584,
-  [SMALL_STATE(209)] = 5601,
-  [SMALL_STATE(210)] = 5622,
-  [SMALL_STATE(211)] = 5643,
-  [SMALL_STATE(212)] = 5662,
-  [SMALL_STATE(213)] = 5683,
-  [SMALL_STATE(214)] = 5702,
-  [SMALL_STATE(215)] = 5719,
-  [SMALL_STATE(216)] = 5740,
-  [SMALL_STATE(217)] = 5757,
-  [SMALL_STATE(218)] = 5770,
-  [SMALL_STATE(219)] = 5787,
-  [SMALL_STATE(220)] = 5800,
-  [SMALL_STATE(221)] = 5817,
-  [SMALL_STATE(222)] = 5830,
-  [SMALL_STATE(223)] = 5845,
-  [SMALL_STATE(224)] = 5862,
-  [SMALL_STATE(225)] = 5879,
-  [SMALL_STATE(226)] = 5900,
-  [SMALL_STATE(227)] = 5917,
-  [SMALL_STATE(228)] = 5938,
-  [SMALL_STATE(229)] = 5955,
-  [SMALL_STATE(230)] = 5972,
-  [SMALL_STATE(231)] = 5989,
-  [SMALL_STATE(232)] = 6006,
-  [SMALL_STATE(233)] = 6023,
-  [SMALL_STATE(234)] = 6040,
-  [SMALL_STATE(235)] = 6057,
-  [SMALL_STATE(236)] = 6074,
-  [SMALL_STATE(237)] = 6091,
-  [SMALL_STATE(238)] = 6108,
-  [SMALL_STATE(239)] = 6125,
-  [SMALL_STATE(240)] = 6142,
-  [SMALL_STATE(241)] = 6159,
-  [SMALL_STATE(242)] = 6176,
-  [SMALL_STATE(243)] = 6193,
-  [SMALL_STATE(244)] = 6210,
-  [SMALL_STATE(245)] = 6227,
-  [SMALL_STATE(246)] = 6240,
-  [SMALL_STATE(247)] = 6253,
-  [SMALL_STATE(248)] = 6270,
-  [SMALL_STATE(249)] = 6291,
-  [SMALL_STATE(250)] = 6312,
-  [SMALL_STATE(251)] = 6329,
-  [SMALL_STATE(252)] = 6350,
-  [SMALL_STATE(253)] = 6367,
-  [SMALL_STATE(254)] = 6386,
-  [SMALL_STATE(255)] = 6399,
-  [SMALL_STATE(256)] = 6412,
-  [SMALL_STATE(257)] = 6433,
-  [SMALL_STATE(258)] = 6452,
-  [SMALL_STATE(259)] = 6472,
-  [SMALL_STATE(260)] = 6486,
-  [SMALL_STATE(261)] = 6498,
-  [SMALL_STATE(262)] = 6510,
-  [SMALL_STATE(263)] = 6528,
-  [SMALL_STATE(264)] = 6546,
-  [SMALL_STATE(265)] = 6564,
-  [SMALL_STATE(266)] = 6576,
-  [SMALL_STATE(267)] = 6594,
-  [SMALL_STATE(268)] = 6608,
-  [SMALL_STATE(269)] = 6626,
-  [SMALL_STATE(270)] = 6646,
-  [SMALL_STATE(271)] = 6660,
-  [SMALL_STATE(272)] = 6680,
-  [SMALL_STATE(273)] = 6698,
-  [SMALL_STATE(274)] = 6718,
-  [SMALL_STATE(275)] = 6738,
-  [SMALL_STATE(276)] = 6752,
-  [SMALL_STATE(277)] = 6766,
-  [SMALL_STATE(278)] = 6781,
-  [SMALL_STATE(279)] = 6796,
-  [SMALL_STATE(280)] = 6811,
-  [SMALL_STATE(281)] = 6826,
-  [SMALL_STATE(282)] = 6841,
-  [SMALL_STATE(283)] = 6852,
-  [SMALL_STATE(284)] = 6863,
-  [SMALL_STATE(285)] = 6878,
-  [SMALL_STATE(286)] = 6893,
-  [SMALL_STATE(287)] = 6904,
-  [SMALL_STATE(288)] = 6915,
-  [SMALL_STATE(289)] = 6926,
-  [SMALL_STATE(290)] = 6941,
-  [SMALL_STATE(291)] = 6956,
-  [SMALL_STATE(292)] = 6967,
-  [SMALL_STATE(293)] = 6982,
-  [SMALL_STATE(294)] = 6997,
-  [SMALL_STATE(295)] = 7012,
-  [SMALL_STATE(296)] = 7023,
-  [SMALL_STATE(297)] = 7034,
-  [SMALL_STATE(298)] = 7045,
-  [SMALL_STATE(299)] = 7056,
-  [SMALL_STATE(300)] = 7067,
-  [SMALL_STATE(301)] = 7078,
-  [SMALL_STATE(302)] = 7093,
-  [SMALL_STATE(303)] = 7104,
-  [SMALL_STATE(304)] = 7117,
-  [SMALL_STATE(305)] = 7132,
-  [SMALL_STATE(306)] = 7143,
-  [SMALL_STATE(307)] = 7156,
-  [SMALL_STATE(308)] = 7167,
-  [SMALL_STATE(309)] = 7180,
-  [SMALL_STATE(310)] = 7193,
-  [SMALL_STATE(311)] = 7204,
-  [SMALL_STATE(312)] = 7215,
-  [SMALL_STATE(313)] = 7226,
-  [SMALL_STATE(314)] = 7241,
-  [SMALL_STATE(315)] = 7252,
-  [SMALL_STATE(316)] = 7267,
-  [SMALL_STATE(317)] = 7278,
-  [SMALL_STATE(318)] = 7289,
-  [SMALL_STATE(319)] = 7304,
-  [SMALL_STATE(320)] = 7315,
-  [SMALL_STATE(321)] = 7330,
-  [SMALL_STATE(322)] = 7345,
-  [SMALL_STATE(323)] = 7356,
-  [SMALL_STATE(324)] = 7367,
-  [SMALL_STATE(325)] = 7378,
-  [SMALL_STATE(326)] = 7393,
-  [SMALL_STATE(327)] = 7408,
-  [SMALL_STATE(328)] = 7419,
-  [SMALL_STATE(329)] = 7430,
-  [SMALL_STATE(330)] = 7441,
-  [SMALL_STATE(331)] = 7456,
-  [SMALL_STATE(332)] = 7471,
-  [SMALL_STATE(333)] = 7486,
-  [SMALL_STATE(334)] = 7497,
-  [SMALL_STATE(335)] = 7512,
-  [SMALL_STATE(336)] = 7523,
-  [SMALL_STATE(337)] = 7534,
-  [SMALL_STATE(338)] = 7549,
-  [SMALL_STATE(339)] = 7564,
-  [SMALL_STATE(340)] = 7579,
-  [SMALL_STATE(341)] = 7594,
-  [SMALL_STATE(342)] = 7609,
-  [SMALL_STATE(343)] = 7624,
-  [SMALL_STATE(344)] = 7639,
-  [SMALL_STATE(345)] = 7654,
-  [SMALL_STATE(346)] = 7665,
-  [SMALL_STATE(347)] = 7676,
-  [SMALL_STATE(348)] = 7689,
-  [SMALL_STATE(349)] = 7700,
-  [SMALL_STATE(350)] = 7715,
-  [SMALL_STATE(351)] = 7732,
-  [SMALL_STATE(352)] = 7747,
-  [SMALL_STATE(353)] = 7758,
-  [SMALL_STATE(354)] = 7769,
-  [SMALL_STATE(355)] = 7784,
-  [SMALL_STATE(356)] = 7799,
-  [SMALL_STATE(357)] = 7814,
-  [SMALL_STATE(358)] = 7825,
-  [SMALL_STATE(359)] = 7839,
-  [SMALL_STATE(360)] = 7853,
-  [SMALL_STATE(361)] = 7867,
-  [SMALL_STATE(362)] = 7881,
-  [SMALL_STATE(363)] = 7891,
-  [SMALL_STATE(364)] = 7905,
-  [SMALL_STATE(365)] = 7919,
-  [SMALL_STATE(366)] = 7933,
-  [SMALL_STATE(367)] = 7943,
-  [SMALL_STATE(368)] = 7957,
-  [SMALL_STATE(369)] = 7967,
-  [SMALL_STATE(370)] = 7981,
-  [SMALL_STATE(371)] = 7991,
-  [SMALL_STATE(372)] = 8005,
-  [SMALL_STATE(373)] = 8016,
-  [SMALL_STATE(374)] = 8027,
-  [SMALL_STATE(375)] = 8038,
-  [SMALL_STATE(376)] = 8047,
-  [SMALL_STATE(377)] = 8058,
-  [SMALL_STATE(378)] = 8069,
-  [SMALL_STATE(379)] = 8078,
-  [SMALL_STATE(380)] = 8089,
-  [SMALL_STATE(381)] = 8098,
-  [SMALL_STATE(382)] = 8109,
-  [SMALL_STATE(383)] = 8120,
-  [SMALL_STATE(384)] = 8131,
-  [SMALL_STATE(385)] = 8142,
-  [SMALL_STATE(386)] = 8153,
-  [SMALL_STATE(387)] = 8164,
-  [SMALL_STATE(388)] = 8173,
-  [SMALL_STATE(389)] = 8182,
-  [SMALL_STATE(390)] = 8190,
-  [SMALL_STATE(391)] = 8198,
-  [SMALL_STATE(392)] = 8206,
-  [SMALL_STATE(393)] = 8214,
-  [SMALL_STATE(394)] = 8222,
-  [SMALL_STATE(395)] = 8230,
-  [SMALL_STATE(396)] = 8238,
-  [SMALL_STATE(397)] = 8246,
-  [SMALL_STATE(398)] = 8254,
-  [SMALL_STATE(399)] = 8262,
-  [SMALL_STATE(400)] = 8270,
-  [SMALL_STATE(401)] = 8278,
-  [SMALL_STATE(402)] = 8286,
-  [SMALL_STATE(403)] = 8294,
-  [SMALL_STATE(404)] = 8302,
-  [SMALL_STATE(405)] = 8310,
-  [SMALL_STATE(406)] = 8318,
-  [SMALL_STATE(407)] = 8326,
-  [SMALL_STATE(408)] = 8334,
-  [SMALL_STATE(409)] = 8342,
-  [SMALL_STATE(410)] = 8350,
-  [SMALL_STATE(411)] = 8358,
-  [SMALL_STATE(412)] = 8366,
+  [SMALL_STATE(178)] = 4967,
+  [SMALL_STATE(179)] = 4988,
+  [SMALL_STATE(180)] = 5009,
+  [SMALL_STATE(181)] = 5033,
+  [SMALL_STATE(182)] = 5055,
+  [SMALL_STATE(183)] = 5077,
+  [SMALL_STATE(184)] = 5099,
+  [SMALL_STATE(185)] = 5119,
+  [SMALL_STATE(186)] = 5139,
+  [SMALL_STATE(187)] = 5161,
+  [SMALL_STATE(188)] = 5181,
+  [SMALL_STATE(189)] = 5203,
+  [SMALL_STATE(190)] = 5223,
+  [SMALL_STATE(191)] = 5245,
+  [SMALL_STATE(192)] = 5265,
+  [SMALL_STATE(193)] = 5287,
+  [SMALL_STATE(194)] = 5309,
+  [SMALL_STATE(195)] = 5331,
+  [SMALL_STATE(196)] = 5353,
+  [SMALL_STATE(197)] = 5375,
+  [SMALL_STATE(198)] = 5397,
+  [SMALL_STATE(199)] = 5417,
+  [SMALL_STATE(200)] = 5437,
+  [SMALL_STATE(201)] = 5459,
+  [SMALL_STATE(202)] = 5479,
+  [SMALL_STATE(203)] = 5501,
+  [SMALL_STATE(204)] = 5521,
+  [SMALL_STATE(205)] = 5543,
+  [SMALL_STATE(206)] = 5557,
+  [SMALL_STATE(207)] = 5579,
+  [SMALL_STATE(208)] = 5599,
+  [SMALL_STATE(209)] = 5612,
+  [SMALL_STATE(210)] = 5629,
+  [SMALL_STATE(211)] = 5648,
+  [SMALL_STATE(212)] = 5661,
+  [SMALL_STATE(213)] = 5682,
+  [SMALL_STATE(214)] = 5703,
+  [SMALL_STATE(215)] = 5718,
+  [SMALL_STATE(216)] = 5739,
+  [SMALL_STATE(217)] = 5756,
+  [SMALL_STATE(218)] = 5775,
+  [SMALL_STATE(219)] = 5792,
+  [SMALL_STATE(220)] = 5811,
+  [SMALL_STATE(221)] = 5832,
+  [SMALL_STATE(222)] = 5849,
+  [SMALL_STATE(223)] = 5866,
+  [SMALL_STATE(224)] = 5885,
+  [SMALL_STATE(225)] = 5906,
+  [SMALL_STATE(226)] = 5919,
+  [SMALL_STATE(227)] = 5940,
+  [SMALL_STATE(228)] = 5957,
+  [SMALL_STATE(229)] = 5978,
+  [SMALL_STATE(230)] = 5997,
+  [SMALL_STATE(231)] = 6010,
+  [SMALL_STATE(232)] = 6023,
+  [SMALL_STATE(233)] = 6044,
+  [SMALL_STATE(234)] = 6061,
+  [SMALL_STATE(235)] = 6082,
+  [SMALL_STATE(236)] = 6099,
+  [SMALL_STATE(237)] = 6116,
+  [SMALL_STATE(238)] = 6133,
+  [SMALL_STATE(239)] = 6150,
+  [SMALL_STATE(240)] = 6167,
+  [SMALL_STATE(241)] = 6184,
+  [SMALL_STATE(242)] = 6201,
+  [SMALL_STATE(243)] = 6218,
+  [SMALL_STATE(244)] = 6235,
+  [SMALL_STATE(245)] = 6252,
+  [SMALL_STATE(246)] = 6269,
+  [SMALL_STATE(247)] = 6286,
+  [SMALL_STATE(248)] = 6303,
+  [SMALL_STATE(249)] = 6320,
+  [SMALL_STATE(250)] = 6337,
+  [SMALL_STATE(251)] = 6354,
+  [SMALL_STATE(252)] = 6371,
+  [SMALL_STATE(253)] = 6388,
+  [SMALL_STATE(254)] = 6405,
+  [SMALL_STATE(255)] = 6426,
+  [SMALL_STATE(256)] = 6443,
+  [SMALL_STATE(257)] = 6460,
+  [SMALL_STATE(258)] = 6481,
+  [SMALL_STATE(259)] = 6502,
+  [SMALL_STATE(260)] = 6519,
+  [SMALL_STATE(261)] = 6536,
+  [SMALL_STATE(262)] = 6555,
+  [SMALL_STATE(263)] = 6572,
+  [SMALL_STATE(264)] = 6593,
+  [SMALL_STATE(265)] = 6614,
+  [SMALL_STATE(266)] = 6627,
+  [SMALL_STATE(267)] = 6640,
+  [SMALL_STATE(268)] = 6661,
+  [SMALL_STATE(269)] = 6678,
+  [SMALL_STATE(270)] = 6696,
+  [SMALL_STATE(271)] = 6716,
+  [SMALL_STATE(272)] = 6734,
+  [SMALL_STATE(273)] = 6754,
+  [SMALL_STATE(274)] = 6774,
+  [SMALL_STATE(275)] = 6788,
+  [SMALL_STATE(276)] = 6800,
+  [SMALL_STATE(277)] = 6818,
+  [SMALL_STATE(278)] = 6836,
+  [SMALL_STATE(279)] = 6850,
+  [SMALL_STATE(280)] = 6870,
+  [SMALL_STATE(281)] = 6888,
+  [SMALL_STATE(282)] = 6900,
+  [SMALL_STATE(283)] = 6918,
+  [SMALL_STATE(284)] = 6938,
+  [SMALL_STATE(285)] = 6950,
+  [SMALL_STATE(286)] = 6964,
+  [SMALL_STATE(287)] = 6978,
+  [SMALL_STATE(288)] = 6992,
+  [SMALL_STATE(289)] = 7007,
+  [SMALL_STATE(290)] = 7022,
+  [SMALL_STATE(291)] = 7033,
+  [SMALL_STATE(292)] = 7044,
+  [SMALL_STATE(293)] = 7059,
+  [SMALL_STATE(294)] = 7074,
+  [SMALL_STATE(295)] = 7085,
+  [SMALL_STATE(296)] = 7096,
+  [SMALL_STATE(297)] = 7107,
+  [SMALL_STATE(298)] = 7118,
+  [SMALL_STATE(299)] = 7133,
+  [SMALL_STATE(300)] = 7148,
+  [SMALL_STATE(301)] = 7159,
+  [SMALL_STATE(302)] = 7170,
+  [SMALL_STATE(303)] = 7185,
+  [SMALL_STATE(304)] = 7200,
+  [SMALL_STATE(305)] = 7211,
+  [SMALL_STATE(306)] = 7226,
+  [SMALL_STATE(307)] = 7237,
+  [SMALL_STATE(308)] = 7248,
+  [SMALL_STATE(309)] = 7259,
+  [SMALL_STATE(310)] = 7274,
+  [SMALL_STATE(311)] = 7285,
+  [SMALL_STATE(312)] = 7300,
+  [SMALL_STATE(313)] = 7315,
+  [SMALL_STATE(314)] = 7328,
+  [SMALL_STATE(315)] = 7339,
+  [SMALL_STATE(316)] = 7352,
+  [SMALL_STATE(317)] = 7365,
+  [SMALL_STATE(318)] = 7378,
+  [SMALL_STATE(319)] = 7389,
+  [SMALL_STATE(320)] = 7402,
+  [SMALL_STATE(321)] = 7417,
+  [SMALL_STATE(322)] = 7430,
+  [SMALL_STATE(323)] = 7441,
+  [SMALL_STATE(324)] = 7452,
+  [SMALL_STATE(325)] = 7467,
+  [SMALL_STATE(326)] = 7482,
+  [SMALL_STATE(327)] = 7493,
+  [SMALL_STATE(328)] = 7508,
+  [SMALL_STATE(329)] = 7523,
+  [SMALL_STATE(330)] = 7538,
+  [SMALL_STATE(331)] = 7553,
+  [SMALL_STATE(332)] = 7564,
+  [SMALL_STATE(333)] = 7579,
+  [SMALL_STATE(334)] = 7594,
+  [SMALL_STATE(335)] = 7605,
+  [SMALL_STATE(336)] = 7616,
+  [SMALL_STATE(337)] = 7627,
+  [SMALL_STATE(338)] = 7642,
+  [SMALL_STATE(339)] = 7657,
+  [SMALL_STATE(340)] = 7672,
+  [SMALL_STATE(341)] = 7687,
+  [SMALL_STATE(342)] = 7698,
+  [SMALL_STATE(343)] = 7709,
+  [SMALL_STATE(344)] = 7720,
+  [SMALL_STATE(345)] = 7735,
+  [SMALL_STATE(346)] = 7746,
+  [SMALL_STATE(347)] = 7757,
+  [SMALL_STATE(348)] = 7768,
+  [SMALL_STATE(349)] = 7779,
+  [SMALL_STATE(350)] = 7790,
+  [SMALL_STATE(351)] = 7805,
+  [SMALL_STATE(352)] = 7820,
+  [SMALL_STATE(353)] = 7831,
+  [SMALL_STATE(354)] = 7846,
+  [SMALL_STATE(355)] = 7861,
+  [SMALL_STATE(356)] = 7876,
+  [SMALL_STATE(357)] = 7887,
+  [SMALL_STATE(358)] = 7898,
+  [SMALL_STATE(359)] = 7909,
+  [SMALL_STATE(360)] = 7920,
+  [SMALL_STATE(361)] = 7935,
+  [SMALL_STATE(362)] = 7948,
+  [SMALL_STATE(363)] = 7963,
+  [SMALL_STATE(364)] = 7978,
+  [SMALL_STATE(365)] = 7993,
+  [SMALL_STATE(366)] = 8004,
+  [SMALL_STATE(367)] = 8015,
+  [SMALL_STATE(368)] = 8030,
+  [SMALL_STATE(369)] = 8041,
+  [SMALL_STATE(370)] = 8052,
+  [SMALL_STATE(371)] = 8067,
+  [SMALL_STATE(372)] = 8082,
+  [SMALL_STATE(373)] = 8097,
+  [SMALL_STATE(374)] = 8114,
+  [SMALL_STATE(375)] = 8128,
+  [SMALL_STATE(376)] = 8142,
+  [SMALL_STATE(377)] = 8156,
+  [SMALL_STATE(378)] = 8170,
+  [SMALL_STATE(379)] = 8184,
+  [SMALL_STATE(380)] = 8198,
+  [SMALL_STATE(381)] = 8212,
+  [SMALL_STATE(382)] = 8226,
+  [SMALL_STATE(383)] = 8240,
+  [SMALL_STATE(384)] = 8254,
+  [SMALL_STATE(385)] = 8264,
+  [SMALL_STATE(386)] = 8274,
+  [SMALL_STATE(387)] = 8284,
+  [SMALL_STATE(388)] = 8294,
+  [SMALL_STATE(389)] = 8305,
+  [SMALL_STATE(390)] = 8314,
+  [SMALL_STATE(391)] = 8325,
+  [SMALL_STATE(392)] = 8336,
+  [SMALL_STATE(393)] = 8345,
+  [SMALL_STATE(394)] = 8356,
+  [SMALL_STATE(395)] = 8367,
+  [SMALL_STATE(396)] = 8378,
+  [SMALL_STATE(397)] = 8387,
+  [SMALL_STATE(398)] = 8398,
+  [SMALL_STATE(399)] = 8409,
+  [SMALL_STATE(400)] = 8420,
+  [SMALL_STATE(401)] = 8431,
+  [SMALL_STATE(402)] = 8440,
+  [SMALL_STATE(403)] = 8451,
+  [SMALL_STATE(404)] = 8462,
+  [SMALL_STATE(405)] = 8471,
+  [SMALL_STATE(406)] = 8479,
+  [SMALL_STATE(407)] = 8487,
+  [SMALL_STATE(408)] = 8495,
+  [SMALL_STATE(409)] = 8503,
+  [SMALL_STATE(410)] = 8511,
+  [SMALL_STATE(411)] = 8519,
+  [SMALL_STATE(412)] = 8527,
+  [SMALL_STATE(413)] = 8535,
+  [SMALL_STATE(414)] = 8543,
+  [SMALL_STATE(415)] = 8551,
+  [SMALL_STATE(416)] = 8559,
+  [SMALL_STATE(417)] = 8567,
+  [SMALL_STATE(418)] = 8575,
+  [SMALL_STATE(419)] = 8583,
+  [SMALL_STATE(420)] = 8591,
+  [SMALL_STATE(421)] = 8599,
+  [SMALL_STATE(422)] = 8607,
+  [SMALL_STATE(423)] = 8615,
+  [SMALL_STATE(424)] = 8623,
+  [SMALL_STATE(425)] = 8631,
+  [SMALL_STATE(426)] = 8639,
+  [SMALL_STATE(427)] = 8647,
+  [SMALL_STATE(428)] = 8655,
+  [SMALL_STATE(429)] = 8663,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -16642,580 +17127,602 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [69] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [91] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
-  [94] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [96] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [106] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [152] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [155] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [158] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [163] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [167] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [171] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [173] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [177] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
-  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
-  [185] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(205),
-  [188] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(285),
-  [191] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(186),
-  [194] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(186),
-  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(206),
-  [200] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(277),
-  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(292),
-  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(294),
-  [209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(168),
-  [212] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
-  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [236] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [242] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [244] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
-  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(352),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [262] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(382),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [95] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
+  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 40),
+  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 40),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 40),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 40),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 40),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 40),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [158] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
+  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
+  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [195] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
+  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(229),
+  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(333),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(200),
+  [220] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(200),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(232),
+  [226] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(337),
+  [229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(338),
+  [232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(339),
+  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(172),
+  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [244] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
+  [246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(122),
+  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(334),
+  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
+  [262] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
   [264] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
   [266] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
-  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [276] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [278] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
-  [281] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
-  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [291] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
-  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [297] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
-  [304] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
-  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
-  [313] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
-  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
-  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [325] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [329] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [371] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(267),
-  [374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
-  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(205),
-  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(201),
-  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(279),
-  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(64),
-  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(227),
-  [405] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 45),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 46),
-  [411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 48),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [429] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [433] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
-  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [445] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
-  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(347),
-  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(185),
-  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(349),
-  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(212),
-  [463] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(351),
-  [466] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(270),
-  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(75),
-  [472] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(318),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(200),
-  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(225),
-  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(321),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [492] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [494] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
-  [496] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
-  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [510] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
-  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
+  [268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [270] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [294] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
+  [308] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [311] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [314] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [319] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [325] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [329] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [351] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [363] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(278),
+  [366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [384] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39),
+  [386] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(361),
+  [389] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(183),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(363),
+  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(220),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(288),
+  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(274),
+  [404] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 39), SHIFT_REPEAT(64),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 47),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [421] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [433] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
+  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 49),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [473] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 55),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [479] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 39),
+  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(292),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(204),
+  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(258),
+  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(293),
+  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [497] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
+  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(229),
+  [502] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(206),
+  [505] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(309),
+  [508] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(86),
+  [511] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(234),
+  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 46),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
   [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [526] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
-  [529] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(281),
-  [532] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
-  [535] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(108),
-  [538] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [544] = {.entry = {.count = 1, .reusable = false}}, SHIFT(103),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(154),
-  [553] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(405),
-  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(101),
-  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [569] = {.entry = {.count = 1, .reusable = false}}, SHIFT(405),
-  [571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [575] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
-  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [580] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 54),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
+  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [530] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(364),
+  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(100),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [546] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(99),
+  [549] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(99),
+  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
+  [555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(154),
+  [562] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(409),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(102),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [576] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [580] = {.entry = {.count = 1, .reusable = false}}, SHIFT(409),
+  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
   [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [588] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [594] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
+  [588] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
+  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [592] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [594] = {.entry = {.count = 1, .reusable = false}}, SHIFT(99),
   [596] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 14),
-  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(117),
-  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [640] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
-  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [652] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
+  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [606] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(112),
+  [609] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [648] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
+  [653] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(329),
+  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
   [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
-  [667] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(271),
-  [670] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(313),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [677] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(341),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(342),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(343),
-  [686] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [669] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
+  [672] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [675] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(328),
+  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [682] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [684] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [686] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
   [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 32),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [698] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [706] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [710] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 16),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [753] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [766] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
-  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
-  [774] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44),
-  [776] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(380),
-  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(365),
-  [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
-  [784] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [791] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
-  [802] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [816] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [823] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [825] = {.entry = {.count = 1, .reusable = false}}, SHIFT(191),
-  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [833] = {.entry = {.count = 1, .reusable = false}}, SHIFT(192),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [837] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [839] = {.entry = {.count = 1, .reusable = false}}, SHIFT(193),
-  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [843] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
-  [845] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [847] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(193),
-  [850] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
-  [853] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
-  [856] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
-  [859] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [866] = {.entry = {.count = 1, .reusable = false}}, SHIFT(140),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [870] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 36),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 21),
-  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [906] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
-  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [910] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 55),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [920] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 57),
-  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [976] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
-  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [983] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 43),
-  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [993] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
-  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [997] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 56),
-  [999] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [1019] = {.entry = {.count = 1, .reusable = false}}, SHIFT(379),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1023] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(272),
-  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 19),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 37),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 58),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 40),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 41),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 42),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 54),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 47),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 20),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 49),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 50),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 51),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1137] = {.entry = {.count = 1, .reusable = false}}, SHIFT(90),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 17),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1161] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1173] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
-  [1175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1177] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [1207] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(270),
+  [699] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18), SHIFT_REPEAT(305),
+  [702] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [706] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [710] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [756] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [759] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [765] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [773] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [775] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
+  [780] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
+  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [785] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 16),
+  [787] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 45),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 45), SHIFT_REPEAT(396),
+  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 45), SHIFT_REPEAT(383),
+  [795] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [799] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [818] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [820] = {.entry = {.count = 1, .reusable = false}}, SHIFT(189),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [826] = {.entry = {.count = 1, .reusable = false}}, SHIFT(190),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [830] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [832] = {.entry = {.count = 1, .reusable = false}}, SHIFT(191),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [836] = {.entry = {.count = 1, .reusable = false}}, SHIFT(192),
+  [838] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [840] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(191),
+  [843] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [846] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(192),
+  [849] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(192),
+  [852] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [857] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
+  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [863] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
+  [865] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
+  [868] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
+  [871] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [878] = {.entry = {.count = 1, .reusable = false}}, SHIFT(137),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [884] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(387),
+  [887] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
+  [890] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(320),
+  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 37),
+  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
+  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [905] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [915] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [943] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 57),
+  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [975] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 36),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 59),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 21),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1017] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 44),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
+  [1034] = {.entry = {.count = 1, .reusable = false}}, SHIFT(402),
+  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1042] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
+  [1045] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 58),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 20),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 60),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 38),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 41),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 42),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 43),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 48),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 50),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 51),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 52),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 53),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 17),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 13),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1182] = {.entry = {.count = 1, .reusable = false}}, SHIFT(91),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 19),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 56),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1204] = {.entry = {.count = 1, .reusable = false}}, SHIFT(335),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
+  [1222] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
+  [1224] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [1270] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
 };
 
 #ifdef __cplusplus

@@ -75,7 +75,7 @@ syn keyword netscriptRepeat    for nextgroup=netscriptVarDef skipwhite
 syn keyword netscriptRepeat    in
 syn keyword netscriptInclude   include
 " interface kinds
-syn keyword netscriptKind      veth bridge macvlan vxlan link nextgroup=netscriptIfName skipwhite
+syn keyword netscriptKind      veth bridge macvlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
 syn keyword netscriptAttribute addr up down mtu mac shape filter netem qdisc bpf xdp rule reach noreach
 syn keyword netscriptAttribute firewall

@@ -27,6 +27,8 @@
   "bridge"
   "macvlan"
   "vxlan"
+  "dummy"
+  "vrf"
   "link"
 ] @type.builtin
 
