@@ -32,6 +32,9 @@ pub enum StmtKind {
     // interface declarations
     Veth { name: Name, peer: Name, body: Option<Block> },
     Bridge { name: Name, body: Option<Block> },
+    Dummy { name: Name, body: Option<Block> },
+    /// `vrf NAME table N`: a VRF device bound to routing table N.
+    Vrf { name: Name, table: IntValue, body: Option<Block> },
     Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
@@ -44,7 +47,15 @@ pub enum StmtKind {
     Mac { mac: MacValue },
     Master { bridge: Name },
     Shape { ingress: bool, rate: RateValue, opts: Vec<ShapeOpt> },
-    Htb { default: Option<ClassId>, body: Option<Block> },
+    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc alone.
+    Qdisc { clsact: bool },
+    Htb {
+        default: Option<ClassId>,
+        /// r2q, direct_qlen; left out of the parse tree when none is given.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        opts: Vec<HtbOpt>,
+        body: Option<Block>,
+    },
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
     Filter { opts: Vec<FilterOpt>, target: ClassId },
     Netem { opts: Vec<NetemOpt> },
@@ -83,6 +94,8 @@ impl StmtKind {
             StmtKind::Expect { .. } => "expect",
             StmtKind::Veth { .. } => "veth",
             StmtKind::Bridge { .. } => "bridge",
+            StmtKind::Dummy { .. } => "dummy",
+            StmtKind::Vrf { .. } => "vrf",
             StmtKind::Macvlan { .. } => "macvlan",
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",
@@ -97,6 +110,7 @@ impl StmtKind {
             StmtKind::Class { .. } => "class",
             StmtKind::Filter { .. } => "filter",
             StmtKind::Netem { .. } => "netem",
+            StmtKind::Qdisc { .. } => "qdisc",
             StmtKind::Bpf { .. } => "bpf",
             StmtKind::Xdp { .. } => "xdp",
             StmtKind::BpfRules { .. } => "bpf",
@@ -250,6 +264,16 @@ pub enum VxlanOpt {
 pub enum ShapeOpt {
     Burst(Spanned<SizeValue>),
     Latency(Spanned<DurationValue>),
+    Limit(Spanned<SizeValue>),
+    Peakrate(Spanned<RateValue>),
+    Mtu(Spanned<SizeValue>),
+}
+
+/// Options of the htb qdisc besides `default`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum HtbOpt {
+    R2q(Spanned<IntValue>),
+    DirectQlen(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -257,6 +281,10 @@ pub enum ClassOpt {
     Rate(Spanned<RateValue>),
     Ceil(Spanned<RateValue>),
     Prio(Spanned<IntValue>),
+    Burst(Spanned<SizeValue>),
+    Cburst(Spanned<SizeValue>),
+    Quantum(Spanned<SizeValue>),
+    Mtu(Spanned<SizeValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

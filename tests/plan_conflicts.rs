@@ -81,7 +81,7 @@ fn a_foreign_filter_at_the_priority_netscript_would_use() {
     let script = "netns server <\n  link down0\n    htb default 20 <\n      class 1 rate 10mbit <\n        class 10 rate 8mbit\n        class 20 rate 2mbit\n      >\n      filter proto tcp sport 80 -> 10\n    >\n>\n";
     let mut state = observed(&[("server", vec![link("down0", Some("veth"), 2)])]);
     let server = state.namespaces.get_mut("server").expect("server");
-    server.qdiscs.push(ObservedQdisc { dev: "down0".into(), spec: QdiscSpec::Htb { default_class: 0x20 } });
+    server.qdiscs.push(ObservedQdisc { dev: "down0".into(), spec: QdiscSpec::Htb { default_class: 0x20, r2q: None, direct_qlen: None } });
     // A filter netscript cannot decode (another classifier): it cannot be put back.
     server.filters.push(ObservedFilter { dev: "down0".into(), prio: 1, spec: None });
     let (text, codes) = refused("filter.ns", script, &state);

@@ -228,6 +228,9 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> Tbf {
         rate: Rate(rate),
         burst: Size(burst),
         latency: Duration(latency_ms * 1_000_000),
+        limit: None,
+        peakrate: None,
+        mtu: None,
     }
 }
 
@@ -387,6 +390,10 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         rate: Rate(rate),
         ceil: Rate(ceil),
         prio,
+        burst: None,
+        cburst: None,
+        quantum: None,
+        mtu: None,
     }
 }
 
@@ -400,9 +407,7 @@ fn kernel_htb_classes_and_filters() {
             TcRequest::AddQdisc,
             tc::qdisc_message(
                 index,
-                &QdiscSpec::Htb {
-                    default_class: 0x20,
-                },
+                &QdiscSpec::Htb { default_class: 0x20, r2q: None, direct_qlen: None },
                 &psched,
             )
             .unwrap(),

@@ -107,6 +107,9 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> QdiscSpec {
         rate: Rate(rate),
         burst: Size(burst),
         latency: Duration(latency_ms * 1_000_000),
+        limit: None,
+        peakrate: None,
+        mtu: None,
     })
 }
 
@@ -150,11 +153,9 @@ fn tbf_replace_flags() {
 fn htb_qdisc() {
     qdisc(
         "htb_default",
-        QdiscSpec::Htb {
-            default_class: 0x20,
-        },
+        QdiscSpec::Htb { default_class: 0x20, r2q: None, direct_qlen: None },
     );
-    qdisc("htb_no_default", QdiscSpec::Htb { default_class: 0 });
+    qdisc("htb_no_default", QdiscSpec::Htb { default_class: 0, r2q: None, direct_qlen: None });
 }
 
 fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) -> ClassSpec {
@@ -164,6 +165,10 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         rate: Rate(rate),
         ceil: Rate(ceil),
         prio,
+        burst: None,
+        cburst: None,
+        quantum: None,
+        mtu: None,
     }
 }
 
@@ -395,4 +400,44 @@ fn parity_detects_small_differences() {
             "{spec:?} must differ from tc's 1mbit/10kb/70ms"
         );
     }
+}
+
+// ------------------------------------------------ tc's finer options (issue 24)
+
+fn tbf_with(rate: u64, burst: u64, latency_ms: u64, limit: Option<u64>, peak: Option<u64>, mtu: Option<u64>) -> QdiscSpec {
+    QdiscSpec::Tbf(Tbf {
+        latency: Duration(if limit.is_some() { 0 } else { latency_ms * 1_000_000 }),
+        limit: limit.map(Size),
+        peakrate: peak.map(Rate),
+        mtu: mtu.map(Size),
+        ..Tbf::new(Rate(rate), Size(burst), Duration(0))
+    })
+}
+
+#[test]
+fn tbf_limit_peakrate_mtu() {
+    qdisc("tbf_limit", tbf_with(1_000_000, 10 * 1024, 0, Some(30_000), None, None));
+    qdisc("tbf_mtu", tbf_with(1_000_000, 10 * 1024, 50, None, None, Some(9000)));
+    qdisc("tbf_peakrate", tbf_with(1_000_000, 10 * 1024, 70, None, Some(2_000_000), Some(1514)));
+    qdisc("tbf_peakrate_limit", tbf_with(10_000_000, 20 * 1024, 0, Some(100 * 1024), Some(40_000_000), Some(2048)));
+    qdisc("tbf_peak64", tbf_with(10_000_000_000, 12_500_000, 10, None, Some(40_000_000_000), Some(64 * 1024)));
+}
+
+#[test]
+fn htb_r2q_direct_qlen() {
+    qdisc("htb_r2q", QdiscSpec::Htb { default_class: 0x20, r2q: Some(5), direct_qlen: Some(64) });
+}
+
+#[test]
+fn htb_class_bursts_quantum_mtu() {
+    let bursts = ClassSpec {
+        burst: Some(Size(15 * 1024)),
+        cburst: Some(Size(20 * 1024)),
+        quantum: Some(3000),
+        mtu: Some(9000),
+        ..class(0x10, None, 1_000_000, 2_000_000, None)
+    };
+    assert_parity("class_bursts", TcRequest::AddClass, class_message(IFINDEX, &bursts, &P).unwrap());
+    let mtu = ClassSpec { mtu: Some(1500), ..class(0x10, None, 10_000_000, 10_000_000, None) };
+    assert_parity("class_mtu", TcRequest::AddClass, class_message(IFINDEX, &mtu, &P).unwrap());
 }

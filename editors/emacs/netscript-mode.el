@@ -89,20 +89,20 @@
 
 (defconst netscript-statement-keywords '("netns" "host" "table" "let" "for" "in" "include")
   "Statement keywords.")
-(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "link")
+(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "dummy" "vrf" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
-  '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "bpf"
+  '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"
     "xdp" "route" "rule" "forward" "sysctl" "expect" "reach" "noreach" "firewall")
   "Attributes and the other statements of a body.")
 (defconst netscript-option-keywords
   '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "onlink" "blackhole" "unreachable" "prohibit" "priority"
-    "pref" "lookup" "burst" "latency" "ceil" "prio" "default" "proto" "sport" "dport" "delay"
+    "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "jitter" "loss" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within")
   "Option words.")
 (defconst netscript-value-keywords
-  '("tcp" "udp" "icmp" "ingress" "egress" "generic" "native" "off" "private" "vepa" "passthru"
+  '("tcp" "udp" "icmp" "ingress" "egress" "clsact" "generic" "native" "off" "private" "vepa" "passthru"
     "icmpv6" "input" "output" "prerouting" "postrouting" "new" "established" "related" "invalid")
   "Option values.")
 

@@ -52,12 +52,12 @@ module.exports = grammar({
       choice(
         $.netns_statement, $.host_statement, $.table_statement, $.let_statement,
         $.for_statement, $.include_statement, $.expect_statement,
-        $.veth_statement, $.bridge_statement, $.macvlan_statement, $.vxlan_statement,
+        $.veth_statement, $.bridge_statement, $.dummy_statement, $.vrf_statement, $.macvlan_statement, $.vxlan_statement,
         $.link_statement,
         $.addr_statement, $.state_statement, $.mtu_statement,
         $.mac_statement, $.master_statement,
         $.shape_statement, $.htb_statement, $.class_statement, $.filter_statement,
-        $.netem_statement, $.bpf_statement, $.xdp_statement,
+        $.netem_statement, $.qdisc_statement, $.bpf_statement, $.xdp_statement,
         $.route_statement, $.rule_statement, $.forward_statement, $.sysctl_statement,
         $.firewall_statement,
       ),
@@ -85,6 +85,9 @@ module.exports = grammar({
       seq('veth', field('name', $.interface_name), '<->', field('peer', $.peer_name),
         optional(field('body', $.block))),
     bridge_statement: ($) => seq('bridge', field('name', $.interface_name), optional(field('body', $.block))),
+    dummy_statement: ($) => seq('dummy', field('name', $.interface_name), optional(field('body', $.block))),
+    vrf_statement: ($) =>
+      seq('vrf', field('name', $.interface_name), 'table', field('table', $._int_value), optional(field('body', $.block))),
     macvlan_statement: ($) =>
       seq('macvlan', field('name', $.interface_name), 'on', field('parent', $.interface_name),
         optional(seq('mode', field('mode', alias(choice('bridge', 'private', 'vepa', 'passthru'), $.mode)))),
@@ -110,13 +113,17 @@ module.exports = grammar({
 
     shape_statement: ($) =>
       seq('shape', optional(alias('ingress', $.direction)), $._rate_value,
-        repeat(choice(seq('burst', $._size_value), seq('latency', $._duration_value)))),
+        repeat(choice(seq('burst', $._size_value), seq('latency', $._duration_value),
+          seq('limit', $._size_value), seq('peakrate', $._rate_value), seq('mtu', $._size_value)))),
 
     htb_statement: ($) =>
-      seq('htb', optional(seq('default', field('default', $.class_id))), optional(field('body', $.block))),
+      seq('htb',
+        repeat(choice(seq('default', field('default', $.class_id)), seq('r2q', $._int_value), seq('direct_qlen', $._int_value))),
+        optional(field('body', $.block))),
     class_statement: ($) =>
       seq('class', field('id', $.class_id),
-        repeat(choice(seq('rate', $._rate_value), seq('ceil', $._rate_value), seq('prio', $._int_value))),
+        repeat(choice(seq('rate', $._rate_value), seq('ceil', $._rate_value), seq('prio', $._int_value),
+          seq(choice('burst', 'cburst', 'quantum', 'mtu'), $._size_value))),
         optional(field('body', $.block))),
     filter_statement: ($) =>
       seq('filter',
@@ -128,6 +135,8 @@ module.exports = grammar({
         '->', field('target', $.class_id)),
     // tc's minor, read as hex; `1:10` is accepted for 10.
     class_id: ($) => choice(/([0-9a-fA-F]+:)?[0-9a-fA-F]+/, seq(/[0-9a-fA-F]+:/, alias($._imm_interp, $.interpolation)), $.interpolation),
+
+    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction)),
 
     netem_statement: ($) =>
       seq('netem', repeat1(choice(

@@ -205,7 +205,7 @@ impl<'a> Evaluator<'a> {
                 Body::Top => self.expect(stmt.span, ns, *kind, addr, opts),
                 _ => self.misplaced(stmt, body),
             },
-            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Macvlan { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
+            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Dummy { .. } | StmtKind::Vrf { .. } | StmtKind::Macvlan { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
                 match body {
                     Body::Namespace { ns, current } => {
                         let ns = ns.clone();
@@ -408,7 +408,7 @@ impl<'a> Evaluator<'a> {
         match &stmt.node {
             StmtKind::Addr { addrs } => self.addresses(&ns, &iface, addrs),
             StmtKind::Up | StmtKind::Down | StmtKind::Mtu { .. } | StmtKind::Mac { .. } | StmtKind::Master { .. } => self.link_attribute(&ns, &iface, stmt),
-            StmtKind::Shape { .. } | StmtKind::Htb { .. } | StmtKind::Netem { .. } => self.traffic_attribute(&ns, &iface, stmt),
+            StmtKind::Shape { .. } | StmtKind::Htb { .. } | StmtKind::Netem { .. } | StmtKind::Qdisc { .. } => self.traffic_attribute(&ns, &iface, stmt),
             StmtKind::Bpf { .. } | StmtKind::Xdp { .. } => self.program_attribute(&ns, &iface, stmt),
             StmtKind::BpfRules { .. } | StmtKind::XdpRules { .. } => self.inline_program(&ns, &iface, stmt),
             _ => unreachable!("every other statement is handled before attributes"),

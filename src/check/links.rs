@@ -42,6 +42,8 @@ impl Evaluator<'_> {
         let name_tpl = match &stmt.node {
             StmtKind::Veth { name, .. }
             | StmtKind::Bridge { name, .. }
+            | StmtKind::Dummy { name, .. }
+            | StmtKind::Vrf { name, .. }
             | StmtKind::Macvlan { name, .. }
             | StmtKind::Vxlan { name, .. }
             | StmtKind::Link { name, .. } => name,
@@ -58,6 +60,8 @@ impl Evaluator<'_> {
                 IfaceKind::Veth { peer: peer_ref }
             }
             StmtKind::Bridge { .. } => IfaceKind::Bridge,
+            StmtKind::Dummy { .. } => IfaceKind::Dummy,
+            StmtKind::Vrf { table, .. } => IfaceKind::Vrf { table: self.ok(v::int_in(&self.env, table, "a VRF's table", 1, u32::MAX as i64))?.map(|t| t as u32) },
             StmtKind::Macvlan { parent, mode, .. } => {
                 let parent = self.ok(v::template(&self.env, parent))?;
                 IfaceKind::Macvlan { parent, mode: mode.as_ref().map(|m| m.node).unwrap_or(MacvlanMode::Bridge) }
@@ -256,6 +260,8 @@ pub(super) fn interface_block(kind: &StmtKind) -> Option<&ast::Block> {
     match kind {
         StmtKind::Veth { body, .. }
         | StmtKind::Bridge { body, .. }
+        | StmtKind::Dummy { body, .. }
+        | StmtKind::Vrf { body, .. }
         | StmtKind::Macvlan { body, .. }
         | StmtKind::Vxlan { body, .. }
         | StmtKind::Link { body, .. } => body.as_ref(),

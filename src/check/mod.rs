@@ -9,6 +9,7 @@ mod firewall;
 mod links;
 mod routing;
 mod traffic;
+mod traffic_options;
 mod names;
 mod snippet;
 mod validate;

@@ -3,6 +3,7 @@
 use super::codes::*;
 use super::core::*;
 use super::values::{self as v};
+use super::traffic_options::{ClassExtra, TbfExtra};
 use crate::ast::{self, ClassOpt, FilterOpt, NetemOpt, ShapeOpt, Stmt, StmtKind};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
@@ -37,11 +38,12 @@ impl Evaluator<'_> {
         let mut seen = Seen::default();
         let mut burst = None;
         let mut latency = None;
+        let mut extra = TbfExtra::default();
         for opt in opts {
             match opt {
                 ShapeOpt::Burst(b) if self.once(&mut seen, "burst", b.span) => burst = self.ok(v::size(&self.env, &b.node)),
                 ShapeOpt::Latency(l) if self.once(&mut seen, "latency", l.span) => latency = self.ok(v::duration(&self.env, &l.node)),
-                _ => {}
+                other => self.tbf_extra(&mut seen, other, &mut extra),
             }
         }
         if let Some(b) = &burst
@@ -50,10 +52,19 @@ impl Evaluator<'_> {
             self.report(v::out_of_range(b.span, "a burst", b.node, "1b", "4gb (exclusive)"));
             return;
         }
+        if !self.tbf_extra_valid(&rate, latency.as_ref().map(|l| l.span), &extra, stmt.span) {
+            return;
+        }
         let tbf = Tbf {
             rate: rate.node,
             burst: burst.map(|b| b.node).unwrap_or_else(|| shape_default_burst(rate.node)),
-            latency: latency.map(|l| l.node).unwrap_or(SHAPE_DEFAULT_LATENCY),
+            latency: match extra.limit {
+                Some(_) => crate::units::Duration(0),
+                None => latency.map(|l| l.node).unwrap_or(SHAPE_DEFAULT_LATENCY),
+            },
+            limit: extra.limit.map(|l| l.node),
+            peakrate: extra.peakrate.map(|p| p.node),
+            mtu: extra.mtu.map(|m| m.node),
         };
         if ingress {
             let target = &mut self.iface_mut(ns, iface).ingress_shape;
@@ -109,6 +120,7 @@ impl Evaluator<'_> {
         let minor = self.ok(v::class_minor(&self.env, id))?;
         let mut seen = Seen::default();
         let (mut rate, mut ceil, mut prio) = (None, None, None);
+        let mut extra = ClassExtra::default();
         for opt in opts {
             match opt {
                 ClassOpt::Rate(r) if self.once(&mut seen, "rate", r.span) => rate = self.ok(v::rate(&self.env, &r.node)),
@@ -116,7 +128,7 @@ impl Evaluator<'_> {
                 ClassOpt::Prio(p) if self.once(&mut seen, "prio", p.span) => {
                     prio = self.ok(v::int_in(&self.env, &p.node, "an htb class priority", 0, 7)).map(|s| s.map(|p| p as u32));
                 }
-                _ => {}
+                other => self.class_extra(&mut seen, other, &mut extra),
             }
         }
         let Some(rate) = rate else {
@@ -150,7 +162,8 @@ impl Evaluator<'_> {
             );
             return None;
         }
-        htb.classes.push(HtbClass { span, id: minor.clone(), parent, rate, ceil, prio });
+        let ClassExtra { burst, cburst, quantum, mtu } = extra;
+        htb.classes.push(HtbClass { span, id: minor.clone(), parent, rate, ceil, prio, burst, cburst, quantum, mtu });
         Some(minor.node)
     }
 
@@ -197,7 +210,7 @@ impl Evaluator<'_> {
     pub(super) fn traffic_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
         match &stmt.node {
             StmtKind::Shape { ingress, rate, opts } => self.shape(ns, iface, stmt, *ingress, rate, opts),
-            StmtKind::Htb { default, body: block } => {
+            StmtKind::Htb { default, opts, body: block } => {
                 let default = match default {
                     Some(d) => match self.ok(v::class_minor(&self.env, d)) {
                         Some(m) => Some(m),
@@ -205,7 +218,8 @@ impl Evaluator<'_> {
                     },
                     None => None,
                 };
-                let htb = Qdisc::Htb(Htb { default_class: default, classes: Vec::new(), filters: Vec::new() });
+                let (r2q, direct_qlen) = self.htb_options(opts);
+                let htb = Qdisc::Htb(Htb { default_class: default, r2q, direct_qlen, classes: Vec::new(), filters: Vec::new() });
                 if !self.set_root_qdisc(ns, iface, Spanned::new(htb, keyword_span(stmt))) {
                     return;
                 }
@@ -215,6 +229,7 @@ impl Evaluator<'_> {
                 }
             }
             StmtKind::Netem { opts } => self.netem(ns, iface, stmt, opts),
+            StmtKind::Qdisc { clsact } => self.hook_qdisc(ns, iface, stmt, *clsact),
             _ => unreachable!("not a traffic_attribute statement")
         }
     }

@@ -17,6 +17,7 @@ pub fn validate(ev: &mut Evaluator) {
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
         ingress_devices(ns, &mut found);
+        super::traffic_options::hook_conflicts(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);
@@ -94,7 +95,7 @@ fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
                 Ok(Some(target)) if target.name == iface.name => found.push(
                     Diagnostic::error(NOT_A_BRIDGE, master.span, format!("`{}` cannot be its own master", iface.name)).label("the same interface"),
                 ),
-                Ok(Some(target)) if !matches!(target.kind, IfaceKind::Bridge | IfaceKind::Existing) => found.push(
+                Ok(Some(target)) if !matches!(target.kind, IfaceKind::Bridge | IfaceKind::Vrf { .. } | IfaceKind::Existing) => found.push(
                     Diagnostic::error(NOT_A_BRIDGE, master.span, format!("`{}` is not a bridge", master.node))
                         .label(format!("this is a {}", target.kind.word()))
                         .also(target.span, "declared here")

@@ -164,6 +164,8 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
     match kind {
         Veth { .. } => "veth",
         Bridge => "bridge",
+        Dummy => "dummy",
+        Vrf { .. } => "vrf",
         Macvlan { .. } => "macvlan",
         Vxlan { .. } => "vxlan",
         Ifb => "ifb",
@@ -213,6 +215,20 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
         // cls_api.c: "TC classifier not found" (ENOENT); act_api.c: "Failed to load TC
         // action module" / "Failed to find TC action" (ENOENT). Other ENOENTs of a filter
         // request (a missing parent) are not about support, hence the text check.
+        // rtnetlink.c: "Unknown device type" (EOPNOTSUPP) when no module provides the kind.
+        Action::CreateLink { kind, .. } if errno == nix::errno::Errno::EOPNOTSUPP => {
+            use crate::plan::action::LinkKind;
+            let (module, config) = match kind {
+                LinkKind::Dummy => ("dummy", "CONFIG_DUMMY"),
+                LinkKind::Vrf { .. } => ("vrf", "CONFIG_NET_VRF"),
+                LinkKind::Vxlan { .. } => ("vxlan", "CONFIG_VXLAN"),
+                LinkKind::Macvlan { .. } => ("macvlan", "CONFIG_MACVLAN"),
+                LinkKind::Ifb => ("ifb", "CONFIG_IFB"),
+                LinkKind::Veth { .. } => ("veth", "CONFIG_VETH"),
+                LinkKind::Bridge => ("bridge", "CONFIG_BRIDGE"),
+            };
+            Some(MissingSupport { what: format!("link kind {}", link_kind_word(kind)), module: module.into(), config: config.into() })
+        }
         Action::AddFilter { filter, .. } if errno == nix::errno::Errno::ENOENT => {
             if extack.contains("classifier") {
                 Some(MissingSupport::new("classifier", "u32", "cls", "CONFIG_NET_CLS"))

@@ -66,6 +66,7 @@ struct RawLink {
     macvlan_mode: Option<MacvlanMode>,
     vxlan: Option<VxlanInfo>,
     vxlan_dev: Option<u32>,
+    vrf_table: Option<u32>,
 }
 
 impl Executor {
@@ -119,6 +120,7 @@ impl Executor {
                     lower,
                     macvlan_mode: r.macvlan_mode,
                     vxlan: r.vxlan.clone(),
+                    vrf_table: r.vrf_table,
                 });
             }
             ns.links.sort_by_key(|l| l.index);
@@ -329,6 +331,12 @@ fn raw_link(l: &LinkMessage, index: u32, kind: Option<String>) -> RawLink {
                                     };
                                 }
                             }
+                        }
+                        LinkInfo::Data(InfoData::Vrf(data)) => {
+                            raw.vrf_table = data.iter().find_map(|d| match d {
+                                netlink_packet_route::link::InfoVrf::TableId(t) => Some(*t),
+                                _ => None,
+                            });
                         }
                         LinkInfo::Data(InfoData::Vxlan(data)) => {
                             let mut v = VxlanInfo { vni: 0, remote: None, group: None, local: None, port: None };

@@ -426,7 +426,7 @@ impl Inner {
             }
             LinkKind::Macvlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
             LinkKind::Vxlan { dev, .. } => resolved.lower = self.opt_ifindex(ns, dev.as_ref()).await?,
-            LinkKind::Bridge | LinkKind::Ifb => {}
+            LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } => {}
         }
         self.forget_link(ns, name);
         let message = messages::create_link(name, kind, attrs, resolved);

@@ -278,9 +278,10 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         }
     }
     for (dev, index) in htb_devices {
+        let r2q = traffic::htb_r2q(&out.qdiscs, &dev);
         for m in socket.dump(traffic::dump_classes_message(index))? {
             if let M::NewTrafficClass(c) = &m
-                && let Some(spec) = traffic::decode_class(c) {
+                && let Some(spec) = traffic::decode_class(c, r2q) {
                     out.classes.push((dev.clone(), spec));
                 }
         }

@@ -40,8 +40,17 @@ pub fn decode_qdisc(msg: &TcMessage) -> Option<QdiscSpec> {
     tc::decode_qdisc(msg).ok().and_then(|d| d.spec)
 }
 
-pub fn decode_class(msg: &TcMessage) -> Option<ClassSpec> {
-    tc::decode_class(msg).ok().flatten()
+/// A dumped htb class as a spec, its quantum read against its qdisc's r2q.
+pub fn decode_class(msg: &TcMessage, r2q: Option<u32>) -> Option<ClassSpec> {
+    tc::decode_class_in(msg, r2q).ok().flatten()
+}
+
+/// The r2q of `dev`'s observed htb (`None`: tc's 10).
+pub fn htb_r2q(qdiscs: &[crate::plan::observed::ObservedQdisc], dev: &str) -> Option<u32> {
+    qdiscs.iter().find_map(|q| match &q.spec {
+        QdiscSpec::Htb { r2q, .. } if q.dev == dev => *r2q,
+        _ => None,
+    })
 }
 
 /// A dumped filter of qdisc 1: (see [`tc::decode_filter`]).
@@ -123,7 +132,7 @@ pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::D
         }
         for (dev, want) in classes {
             for (d, have) in seen.classes.iter_mut() {
-                if *d == dev && have.id == want.id && *have != want && tc::class_equivalent(&want, have, psched()) {
+                if *d == dev && have.id == want.id && *have != want && tc::class_equivalent_in(&want, have, htb_r2q(&seen.qdiscs, d), psched()) {
                     *have = want.clone();
                 }
             }

@@ -97,6 +97,8 @@ impl<'a> Script<'a> {
         let default = match link.kind.as_deref() {
             _ if link.is_loopback() => 65536,
             Some("veth") | Some("ifb") => 1500,
+            // The kernel's own for a VRF device (IP6_MAX_MTU).
+            Some("vrf") => 65575,
             Some("bridge") => self.ns.links.iter().filter(|l| l.master.as_deref() == Some(link.name.as_str())).map(|l| l.mtu).min().unwrap_or(1500),
             Some("macvlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
             Some("vxlan") => {
@@ -129,7 +131,7 @@ fn valid_link_name(name: &str) -> bool {
 fn order(link: &LiveLink) -> (u8, String) {
     let group = match link.kind.as_deref() {
         None => 0,
-        Some("bridge") => 1,
+        Some("bridge") | Some("vrf") => 1,
         Some("veth") => 2,
         Some("macvlan") => 3,
         Some("vxlan") => 4,
@@ -261,6 +263,11 @@ fn declaration(script: &Script, link: &LiveLink, me: usize, position: &HashMap<&
     match link.kind.as_deref() {
         None => Decl::Refer { always: true },
         Some("bridge") => Decl::Create(format!("bridge {name}")),
+        Some("dummy") => Decl::Create(format!("dummy {name}")),
+        Some("vrf") => match link.vrf_table {
+            Some(table) => Decl::Create(format!("vrf {name} table {table}")),
+            None => Decl::Comment(format!("vrf {name}: its table could not be read; left out")),
+        },
         Some("veth") => match &link.peer {
             Some(Peer::In { ns: peer_ns, name: peer }) => {
                 let theirs = position.get(peer_ns.as_str()).copied();
@@ -343,6 +350,7 @@ mod tests {
             lower: None,
             macvlan_mode: None,
             vxlan: None,
+            vrf_table: None,
         }
     }
 

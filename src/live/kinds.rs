@@ -155,8 +155,8 @@ fn parent_word(p: QdiscParent) -> &'static str {
 
 fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
     match spec {
-        Some(QdiscSpec::Tbf(t)) => json!({ "rate": t.rate.bytes_per_sec(), "burst": t.burst.0, "lat": t.latency.micros() }),
-        Some(QdiscSpec::Htb { default_class }) => json!({ "default": format!("{default_class:#x}") }),
+        Some(QdiscSpec::Tbf(t)) => super::tc_options::tbf_json(t),
+        Some(QdiscSpec::Htb { default_class, r2q, direct_qlen }) => super::tc_options::htb_json(*default_class, *r2q, *direct_qlen),
         Some(QdiscSpec::Netem(n)) => json!({
             "delay": n.delay.micros(),
             "jitter": n.jitter.map(|j| j.micros()),
@@ -170,8 +170,8 @@ fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
 /// A qdisc in netscript's words (`tbf rate 1mbit burst 10kb latency 70ms`).
 fn qdisc_words(q: &super::LiveQdisc) -> String {
     match &q.spec {
-        Some(QdiscSpec::Tbf(t)) => format!("tbf rate {} burst {} latency {}", t.rate, t.burst, t.latency),
-        Some(QdiscSpec::Htb { default_class }) => format!("htb default {default_class:x}"),
+        Some(QdiscSpec::Tbf(t)) => format!("tbf rate {} {}", t.rate, t.option_words()),
+        Some(QdiscSpec::Htb { default_class, r2q, direct_qlen }) => format!("htb default {default_class:x}{}", crate::plan::action::htb_option_words(*r2q, *direct_qlen)),
         Some(QdiscSpec::Netem(n)) => netem_words(n),
         _ => q.kind.clone(),
     }
@@ -224,6 +224,7 @@ impl Kind for Qdiscs {
                         if let Some(p) = c.prio {
                             line.push_str(&format!(" prio {p}"));
                         }
+                        line.push_str(&c.option_words());
                         out.push(line);
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
@@ -249,15 +250,22 @@ impl Kind for Qdiscs {
         let ns = script.ns;
         for q in ns.qdiscs.iter().filter(|q| q.dev == link.name) {
             match (q.parent, &q.spec) {
-                (QdiscParent::Root, Some(QdiscSpec::Tbf(t))) => out.push(format!("shape {} burst {} latency {}", t.rate, t.burst, t.latency)),
+                (QdiscParent::Root, Some(QdiscSpec::Tbf(t))) => out.push(format!("shape {} {}", t.rate, t.option_words())),
                 (QdiscParent::Root, Some(QdiscSpec::Netem(n))) => out.push(netem_words(n)),
-                (QdiscParent::Root, Some(QdiscSpec::Htb { default_class })) => htb_script(ns, &link.name, *default_class, out),
+                (QdiscParent::Root, Some(QdiscSpec::Htb { default_class, r2q, direct_qlen })) => {
+                    htb_script(ns, &link.name, *default_class, crate::plan::action::htb_option_words(*r2q, *direct_qlen), out)
+                }
                 (QdiscParent::Ingress, _) => match script.ingress_shape(&link.name) {
-                    Some(t) => out.push(format!("shape ingress {} burst {} latency {}", t.rate, t.burst, t.latency)),
-                    None => out.push(format!("# qdisc ingress on {}: no redirect to an ifb netscript would write (`shape ingress`); left out", link.name)),
+                    Some(t) => out.push(format!("shape ingress {} {}", t.rate, t.option_words())),
+                    None => out.push("qdisc ingress".to_string()),
                 },
-                // clsact holds eBPF programs: see `Programs`.
-                (QdiscParent::Clsact, _) => {}
+                // clsact holds eBPF programs (see `Programs`), which bring it; alone, it is
+                // `qdisc clsact`.
+                (QdiscParent::Clsact, _) => {
+                    if !ns.programs.iter().any(|p| p.dev == link.name && !matches!(p.attach, crate::plan::observed::AttachPoint::Xdp { .. })) {
+                        out.push("qdisc clsact".to_string());
+                    }
+                }
                 (_, _) if script.is_ingress_ifb(&link.name) => {}
                 (parent, _) => out.push(format!("# qdisc {} {} handle {} - netscript cannot declare this qdisc; left out", q.kind, parent_word(parent), handle_text(q.handle >> 16, q.handle & 0xffff))),
             }
@@ -266,11 +274,11 @@ impl Kind for Qdiscs {
 }
 
 /// `htb default D < class … ; filter … >`, classes nested under their parents.
-fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, out: &mut Vec<String>) {
+fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: &mut Vec<String>) {
     let classes: Vec<&crate::plan::action::ClassSpec> = ns.classes.iter().filter(|(d, _)| d == dev).map(|(_, c)| c).collect();
     let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.filters.iter().filter(|f| f.dev == dev).collect();
     filters.sort_by_key(|f| f.prio);
-    let head = if default_class == 0 { "htb".to_string() } else { format!("htb default {default_class:x}") };
+    let head = if default_class == 0 { format!("htb{options}") } else { format!("htb default {default_class:x}{options}") };
     if classes.is_empty() && filters.is_empty() {
         out.push(head);
         return;
@@ -287,6 +295,7 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, out: &mut Vec<String>)
             if let Some(p) = c.prio {
                 line.push_str(&format!(" prio {p}"));
             }
+            line.push_str(&c.option_words());
             if classes.iter().any(|k| k.parent == Some(c.id)) {
                 out.push(format!("{line} <"));
                 emit(classes, Some(c.id), depth + 1, out);
@@ -351,7 +360,7 @@ impl Kind for Classes {
         ns.classes
             .iter()
             .map(|(dev, c)| {
-                json!({
+                let mut class = json!({
                     "dev": dev,
                     "kind": "htb",
                     "handle": handle_text(1, c.id),
@@ -359,7 +368,9 @@ impl Kind for Classes {
                     "rate": c.rate.bytes_per_sec(),
                     "ceil": c.ceil.bytes_per_sec(),
                     "prio": c.prio,
-                })
+                });
+                super::tc_options::class_json_extras(c, &mut class);
+                class
             })
             .collect()
     }

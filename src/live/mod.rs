@@ -19,6 +19,7 @@ pub mod json;
 pub mod kinds;
 pub mod text;
 pub mod bpf_stats;
+mod tc_options;
 
 pub use crate::exec::inventory::state::*;
 

@@ -74,6 +74,8 @@ impl Analysis {
                 StmtKind::Netns { body: Some(b), .. }
                 | StmtKind::Veth { body: Some(b), .. }
                 | StmtKind::Bridge { body: Some(b), .. }
+                | StmtKind::Dummy { body: Some(b), .. }
+                | StmtKind::Vrf { body: Some(b), .. }
                 | StmtKind::Macvlan { body: Some(b), .. }
                 | StmtKind::Vxlan { body: Some(b), .. }
                 | StmtKind::Link { body: Some(b), .. }

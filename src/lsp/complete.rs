@@ -10,8 +10,8 @@ use lsp_types::{CompletionItem, CompletionItemKind};
 use std::path::Path;
 
 const TOP: &[&str] = &["netns", "host", "table", "let", "for", "include", "expect"];
-const INTERFACES: &[&str] = &["veth", "bridge", "macvlan", "vxlan", "link"];
-const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "bpf", "xdp"];
+const INTERFACES: &[&str] = &["veth", "bridge", "dummy", "vrf", "macvlan", "vxlan", "link"];
+const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "qdisc", "bpf", "xdp"];
 const NAMESPACE_WIDE: &[&str] = &["route", "rule", "forward", "sysctl", "firewall", "let", "for"];
 const HTB: &[&str] = &["class", "filter"];
 const FW_ACTIONS: &[&str] = &["accept", "drop", "reject", "mark", "classify", "masquerade", "snat", "dnat"];
@@ -21,11 +21,13 @@ fn options(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "macvlan" => &["on", "mode", "bridge", "private", "vepa", "passthru"],
         "vxlan" => &["id", "remote", "group", "local", "dev", "port"],
-        "shape" => &["ingress", "burst", "latency"],
-        "htb" => &["default"],
-        "class" => &["rate", "ceil", "prio"],
+        "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu"],
+        "htb" => &["default", "r2q", "direct_qlen"],
+        "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu"],
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport"],
         "netem" => &["delay", "jitter", "loss", "rate"],
+        "qdisc" => &["ingress", "clsact"],
+        "vrf" => &["table"],
         "bpf" => &["ingress", "egress", "section"],
         "xdp" => &["section", "mode", "generic", "native"],
         "route" => &["default", "via", "dev", "src", "metric", "table"],

@@ -203,7 +203,7 @@ impl Walker<'_> {
                 self.interface(peer, true, s);
                 self.block(body);
             }
-            StmtKind::Bridge { name, body } => {
+            StmtKind::Bridge { name, body } | StmtKind::Dummy { name, body } | StmtKind::Vrf { name, body, .. } => {
                 self.iface = self.interface(name, true, s);
                 self.block(body);
             }
@@ -228,7 +228,7 @@ impl Walker<'_> {
             StmtKind::Master { bridge } => {
                 self.interface(bridge, false, s);
             }
-            StmtKind::Htb { default, body } => {
+            StmtKind::Htb { default, body, .. } => {
                 if let Some(id) = default {
                     self.class(id, false, s);
                 }

@@ -34,6 +34,9 @@ pub struct Interface {
     pub root_qdisc: Option<Spanned<Qdisc>>,
     /// `shape ingress ...`: an ifb device, a mirred redirect to it, and a tbf on it.
     pub ingress_shape: Option<Spanned<Tbf>>,
+    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc without filters of netscript's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_qdisc: Option<Spanned<HookQdisc>>,
     pub bpf: Vec<Spanned<BpfAttach>>,
     pub xdp: Option<Spanned<XdpAttach>>,
 }
@@ -51,6 +54,7 @@ impl Interface {
             master: None,
             root_qdisc: None,
             ingress_shape: None,
+            hook_qdisc: None,
             bpf: Vec::new(),
             xdp: None,
         }
@@ -76,6 +80,9 @@ pub enum IfaceKind {
     /// The far end of a pair declared elsewhere.
     VethPeer { of: IfRef },
     Bridge,
+    Dummy,
+    /// A VRF device and the routing table it binds.
+    Vrf { table: Spanned<u32> },
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
     Vxlan(Vxlan),
     /// `link NAME` for an interface the script does not create.
@@ -89,6 +96,8 @@ impl IfaceKind {
         match self {
             IfaceKind::Veth { .. } | IfaceKind::VethPeer { .. } => "veth",
             IfaceKind::Bridge => "bridge",
+            IfaceKind::Dummy => "dummy",
+            IfaceKind::Vrf { .. } => "vrf",
             IfaceKind::Macvlan { .. } => "macvlan",
             IfaceKind::Vxlan(_) => "vxlan",
             IfaceKind::Existing => "link",

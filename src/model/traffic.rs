@@ -21,12 +21,48 @@ impl Qdisc {
     }
 }
 
-/// `shape RATE [burst SIZE] [latency DURATION]`, with defaults applied.
+/// `shape RATE [burst SIZE] [latency DURATION | limit SIZE] [peakrate RATE mtu SIZE]`,
+/// with defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tbf {
     pub rate: Rate,
     pub burst: Size,
+    /// How long a packet may wait; tc turns it into the byte limit. Unused (0) when
+    /// `limit` is given.
     pub latency: Duration,
+    /// tc's `limit`: the bytes queued at most, given directly instead of `latency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Size>,
+    /// tc's `peakrate`: a second bucket, as deep as `mtu`, caps the rate of bursts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peakrate: Option<Rate>,
+    /// tc's `mtu`/`minburst`: the peak bucket's depth and the size the rate tables cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Size>,
+}
+
+impl Tbf {
+    /// A tbf as `shape RATE burst SIZE latency DURATION` makes it.
+    pub fn new(rate: Rate, burst: Size, latency: Duration) -> Tbf {
+        Tbf { rate, burst, latency, limit: None, peakrate: None, mtu: None }
+    }
+
+    /// Its options after the rate, in tc's words: `burst B latency L` or `burst B limit N`,
+    /// then `peakrate P mtu M` when given.
+    pub fn option_words(&self) -> String {
+        let mut out = format!("burst {}", self.burst);
+        match self.limit {
+            Some(limit) => out.push_str(&format!(" limit {limit}")),
+            None => out.push_str(&format!(" latency {}", self.latency)),
+        }
+        if let Some(peak) = self.peakrate {
+            out.push_str(&format!(" peakrate {peak}"));
+        }
+        if let Some(mtu) = self.mtu {
+            out.push_str(&format!(" mtu {mtu}"));
+        }
+        out
+    }
 }
 
 /// Default latency of `shape`: tc's walkthrough value.
@@ -43,6 +79,11 @@ pub fn shape_default_burst(rate: Rate) -> Size {
 pub struct Htb {
     /// Minor of the default class (`default 20` is class 1:20); 0 when absent, as tc does.
     pub default_class: Option<Spanned<u32>>,
+    /// tc's `r2q` (default 10): a class's default quantum is its rate in bytes/s / r2q.
+    pub r2q: Option<u32>,
+    /// tc's `direct_qlen` (default: the device's txqueuelen): the queue of packets that
+    /// bypass the classes.
+    pub direct_qlen: Option<u32>,
     pub classes: Vec<HtbClass>,
     pub filters: Vec<U32Filter>,
 }
@@ -58,6 +99,13 @@ pub struct HtbClass {
     pub rate: Spanned<Rate>,
     pub ceil: Option<Spanned<Rate>>,
     pub prio: Option<Spanned<u32>>,
+    /// tc's `burst`/`cburst` in bytes (default: one timer tick of the rate/ceil plus the mtu).
+    pub burst: Option<Size>,
+    pub cburst: Option<Size>,
+    /// tc's `quantum` in bytes (default: rate / r2q, clamped by the kernel to 1000..200000).
+    pub quantum: Option<u32>,
+    /// tc's `mtu` (default 1600): the packet size the rate tables cover.
+    pub mtu: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -96,6 +144,14 @@ pub struct Netem {
     pub jitter: Option<Duration>,
     pub loss: Option<Percent>,
     pub rate: Option<Rate>,
+}
+
+/// The qdisc of `qdisc ingress|clsact`, at the ingress hook (handle ffff:).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookQdisc {
+    Ingress,
+    Clsact,
 }
 
 /// The name of the ifb device that carries `iface`'s ingress shaping.

@@ -2,7 +2,7 @@
 //! not interface indexes) so that the planner stays pure; the executor resolves names.
 
 use crate::model::{BpfDirection, BpfProgram, Htb, IpProto, MacvlanMode, Netem, Tbf, XdpMode};
-use crate::units::Rate;
+use crate::units::{Rate, Size};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -148,6 +148,8 @@ pub enum LinkKind {
     /// Both ends are created at once, each directly in its namespace.
     Veth { peer_ns: String, peer_name: String, peer_attrs: LinkAttrs },
     Bridge,
+    Dummy,
+    Vrf { table: u32 },
     Macvlan { parent: String, mode: MacvlanMode },
     Vxlan { vni: u32, remote: Option<IpAddr>, group: Option<IpAddr>, local: Option<IpAddr>, dev: Option<String>, port: Option<u16> },
     /// The intermediate device of ingress shaping.
@@ -247,8 +249,15 @@ pub enum QdiscParent {
 pub enum QdiscSpec {
     /// Root qdisc, handle 1:.
     Tbf(Tbf),
-    /// Root qdisc, handle 1:, with its default class minor.
-    Htb { default_class: u32 },
+    /// Root qdisc, handle 1:, with its default class minor, and r2q and direct_qlen
+    /// when the script gives them (tc's defaults otherwise: 10, the txqueuelen).
+    Htb {
+        default_class: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        r2q: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direct_qlen: Option<u32>,
+    },
     Netem(Netem),
     /// handle ffff:, for the mirred redirect of ingress shaping.
     Ingress,
@@ -277,7 +286,7 @@ impl QdiscSpec {
 
 impl From<&Htb> for QdiscSpec {
     fn from(htb: &Htb) -> Self {
-        QdiscSpec::Htb { default_class: htb.default_class.as_ref().map(|d| d.node).unwrap_or(0) }
+        QdiscSpec::Htb { default_class: htb.default_class.as_ref().map(|d| d.node).unwrap_or(0), r2q: htb.r2q, direct_qlen: htb.direct_qlen }
     }
 }
 
@@ -291,6 +300,48 @@ pub struct ClassSpec {
     pub rate: Rate,
     pub ceil: Rate,
     pub prio: Option<u32>,
+    /// tc's `burst`, `cburst` (bytes), `quantum` (bytes) and `mtu`, when given; tc's
+    /// defaults otherwise (see [`crate::model::HtbClass`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<Size>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cburst: Option<Size>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantum: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+/// ` r2q N direct_qlen N`, each when given: what follows `htb default ID` in text.
+pub fn htb_option_words(r2q: Option<u32>, direct_qlen: Option<u32>) -> String {
+    let mut out = String::new();
+    if let Some(r) = r2q {
+        out.push_str(&format!(" r2q {r}"));
+    }
+    if let Some(q) = direct_qlen {
+        out.push_str(&format!(" direct_qlen {q}"));
+    }
+    out
+}
+
+impl ClassSpec {
+    /// ` burst B cburst C quantum Q mtu M`, each when given, in netscript's units.
+    pub fn option_words(&self) -> String {
+        let mut out = String::new();
+        if let Some(b) = self.burst {
+            out.push_str(&format!(" burst {b}"));
+        }
+        if let Some(c) = self.cburst {
+            out.push_str(&format!(" cburst {c}"));
+        }
+        if let Some(q) = self.quantum {
+            out.push_str(&format!(" quantum {}", Size(q as u64)));
+        }
+        if let Some(m) = self.mtu {
+            out.push_str(&format!(" mtu {}", Size(m as u64)));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

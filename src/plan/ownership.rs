@@ -132,8 +132,8 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
     let shapes_ingress_via = |ns: &str, ifb: &str| ns_of(ns).is_some_and(|n| n.interfaces.values().any(|i| i.ingress_shape.is_some() && ifb_name(&i.name) == ifb));
     let qdisc_declared = |ns: &str, dev: &str, parent: QdiscParent| match parent {
         QdiscParent::Root => iface(ns, dev).is_some_and(|i| i.root_qdisc.is_some()) || shapes_ingress_via(ns, dev),
-        QdiscParent::Ingress => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some()),
-        QdiscParent::Clsact => iface(ns, dev).is_some_and(|i| !i.bpf.is_empty()),
+        QdiscParent::Ingress => iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some() || i.hook_qdisc.as_ref().is_some_and(|h| h.node == crate::model::HookQdisc::Ingress)),
+        QdiscParent::Clsact => iface(ns, dev).is_some_and(|i| !i.bpf.is_empty() || i.hook_qdisc.as_ref().is_some_and(|h| h.node == crate::model::HookQdisc::Clsact)),
     };
     match undo {
         Action::DeleteNetns { ns, .. } => ns_of(ns).is_some_and(|n| n.name != HOST),

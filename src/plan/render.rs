@@ -117,8 +117,8 @@ pub fn rule_text(r: &RuleSpec) -> String {
 
 fn qdisc_text(q: &QdiscSpec) -> String {
     match q {
-        QdiscSpec::Tbf(t) => format!("tbf rate {} burst {} latency {}", t.rate, t.burst, t.latency),
-        QdiscSpec::Htb { default_class } => format!("htb default {default_class:x}"),
+        QdiscSpec::Tbf(t) => format!("tbf rate {} {}", t.rate, t.option_words()),
+        QdiscSpec::Htb { default_class, r2q, direct_qlen } => format!("htb default {default_class:x}{}", crate::plan::action::htb_option_words(*r2q, *direct_qlen)),
         QdiscSpec::Netem(n) => {
             let mut s = format!("netem delay {}", n.delay);
             if let Some(j) = n.jitter {
@@ -173,6 +173,8 @@ pub fn describe(action: &Action) -> String {
                 format!("create veth {ns}.{name} <-> {peer_ns}.{peer_name} ({}; peer {})", attrs_text(attrs), attrs_text(peer_attrs))
             }
             LinkKind::Bridge => format!("create bridge {ns}.{name} ({})", attrs_text(attrs)),
+            LinkKind::Dummy => format!("create dummy {ns}.{name} ({})", attrs_text(attrs)),
+            LinkKind::Vrf { table } => format!("create vrf {ns}.{name} table {table} ({})", attrs_text(attrs)),
             LinkKind::Macvlan { parent, mode } => {
                 format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
             }
@@ -238,6 +240,7 @@ pub fn describe(action: &Action) -> String {
             if let Some(p) = class.prio {
                 write!(s, " prio {p}").unwrap();
             }
+            s.push_str(&class.option_words());
             s
         }
         Action::DelClass { ns, dev, id } => format!("delete class {ns}.{dev} classid 1:{id:x}"),

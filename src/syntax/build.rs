@@ -124,6 +124,17 @@ impl<'t> Builder<'t> {
                 let name = self.name(it.next().unwrap());
                 StmtKind::Bridge { name, body: self.opt_block(it.next()) }
             }
+            Rule::dummy_stmt => {
+                let mut it = args(pair);
+                let name = self.name(it.next().unwrap());
+                StmtKind::Dummy { name, body: self.opt_block(it.next()) }
+            }
+            Rule::vrf_stmt => {
+                let mut it = args(pair).filter(|p| p.as_rule() != Rule::kw_table);
+                let name = self.name(it.next().unwrap());
+                let table = self.int_value(it.next().unwrap());
+                StmtKind::Vrf { name, table, body: self.opt_block(it.next()) }
+            }
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {
@@ -138,19 +149,10 @@ impl<'t> Builder<'t> {
             Rule::mac_stmt => StmtKind::Mac { mac: self.mac_value(args(pair).next().unwrap()) },
             Rule::master_stmt => StmtKind::Master { bridge: self.name(args(pair).next().unwrap()) },
             Rule::shape_stmt => self.shape_stmt(pair),
-            Rule::htb_stmt => {
-                let mut default = None;
-                let mut body = None;
-                for p in args(pair) {
-                    match p.as_rule() {
-                        Rule::class_id => default = Some(self.class_id(p)),
-                        _ => body = Some(self.block(p)),
-                    }
-                }
-                StmtKind::Htb { default, body }
-            }
+            Rule::htb_stmt => self.htb_stmt(pair),
             Rule::class_stmt => self.class_stmt(pair),
             Rule::filter_stmt => self.filter_stmt(pair),
+            Rule::qdisc_stmt => StmtKind::Qdisc { clsact: pair.as_str().trim_end().ends_with("clsact") },
             Rule::netem_stmt => StmtKind::Netem { opts: args(pair).map(|p| self.netem_opt(p)).collect() },
             Rule::bpf_stmt => self.bpf_stmt(pair),
             Rule::xdp_stmt => self.xdp_stmt(pair),

@@ -48,10 +48,12 @@ fn rule_word(rule: Rule) -> String {
         sysctl_value | sysctl_word => "a sysctl value",
         section_name => "a section name",
         netem_opt => "`delay`, `jitter`, `loss` or `rate`",
+        qdisc_hook => "`ingress` or `clsact`",
         route_opt => "a route option (via, dev, src, metric, table, onlink)",
         rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, ipproto, sport, dport, tos, priority, table)",
-        shape_opt => "`burst` or `latency`",
-        class_opt => "`rate`, `ceil` or `prio`",
+        shape_opt => "a tbf option (burst, latency, limit, peakrate, mtu)",
+        class_opt => "a class option (rate, ceil, prio, burst, cburst, quantum, mtu)",
+        htb_opt => "an htb option (default, r2q, direct_qlen) or a block",
         filter_opt => "a filter match (proto, src, dst, sport, dport) or `->`",
         vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
         expect_opt => "`port` or `within`",
@@ -75,8 +77,8 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "macvlan", "vxlan", "link",
-    "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "bpf", "xdp",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vxlan", "link",
+    "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];
 

@@ -28,6 +28,8 @@
   "bridge"
   "macvlan"
   "vxlan"
+  "dummy"
+  "vrf"
   "link"
 ] @type.builtin
 
@@ -44,6 +46,7 @@
   "class"
   "filter"
   "netem"
+  "qdisc"
   "bpf"
   "xdp"
   "route"
@@ -84,6 +87,12 @@
   "lookup"
   "burst"
   "latency"
+  "limit"
+  "peakrate"
+  "r2q"
+  "direct_qlen"
+  "cburst"
+  "quantum"
   "ceil"
   "prio"
   "proto"
@@ -119,7 +128,7 @@
 ; firewall hooks "input" "output" "prerouting" "postrouting" (and "forward"), policies,
 ; "icmpv6", conntrack states "new" "established" "related" "invalid": the constants below
 
-; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
+; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
 [
   (protocol)

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 410
+#define STATE_COUNT 435
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 241
+#define SYMBOL_COUNT 255
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 152
+#define TOKEN_COUNT 162
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 60
+#define PRODUCTION_ID_COUNT 64
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -50,227 +50,241 @@ enum ts_symbol_identifiers {
   anon_sym_veth = 20,
   anon_sym_LT_DASH_GT = 21,
   anon_sym_bridge = 22,
-  anon_sym_macvlan = 23,
-  anon_sym_on = 24,
-  anon_sym_mode = 25,
-  anon_sym_private = 26,
-  anon_sym_vepa = 27,
-  anon_sym_passthru = 28,
-  anon_sym_vxlan = 29,
-  anon_sym_id = 30,
-  anon_sym_remote = 31,
-  anon_sym_group = 32,
-  anon_sym_local = 33,
-  anon_sym_link = 34,
-  anon_sym_addr = 35,
-  anon_sym_up = 36,
-  anon_sym_down = 37,
-  anon_sym_mtu = 38,
-  anon_sym_mac = 39,
-  anon_sym_master = 40,
-  anon_sym_shape = 41,
-  anon_sym_ingress = 42,
-  anon_sym_burst = 43,
-  anon_sym_latency = 44,
-  anon_sym_htb = 45,
-  anon_sym_default = 46,
-  anon_sym_class = 47,
-  anon_sym_rate = 48,
-  anon_sym_ceil = 49,
-  anon_sym_prio = 50,
-  anon_sym_filter = 51,
-  anon_sym_proto = 52,
-  anon_sym_tcp = 53,
-  anon_sym_udp = 54,
-  anon_sym_icmp = 55,
-  anon_sym_src = 56,
-  anon_sym_dst = 57,
-  anon_sym_sport = 58,
-  anon_sym_dport = 59,
-  anon_sym_DASH_GT = 60,
-  aux_sym_class_id_token1 = 61,
-  aux_sym_class_id_token2 = 62,
-  anon_sym_netem = 63,
-  anon_sym_delay = 64,
-  anon_sym_jitter = 65,
-  anon_sym_loss = 66,
-  anon_sym_bpf = 67,
-  anon_sym_egress = 68,
-  anon_sym_xdp = 69,
-  anon_sym_generic = 70,
-  anon_sym_native = 71,
-  anon_sym_section = 72,
-  sym_section_name = 73,
-  anon_sym_route = 74,
-  anon_sym_blackhole = 75,
-  anon_sym_unreachable = 76,
-  anon_sym_prohibit = 77,
-  anon_sym_via = 78,
-  anon_sym_metric = 79,
-  anon_sym_onlink = 80,
-  anon_sym_dev = 81,
-  anon_sym_lookup = 82,
-  anon_sym_rule = 83,
-  anon_sym_from = 84,
-  anon_sym_to = 85,
-  anon_sym_iif = 86,
-  anon_sym_oif = 87,
-  anon_sym_fwmark = 88,
-  anon_sym_SLASH = 89,
-  anon_sym_uidrange = 90,
-  anon_sym_DASH = 91,
-  anon_sym_priority = 92,
-  anon_sym_pref = 93,
-  anon_sym_ipproto = 94,
-  anon_sym_icmpv6 = 95,
-  anon_sym_tos = 96,
-  anon_sym_dsfield = 97,
-  anon_sym_forward = 98,
-  anon_sym_off = 99,
-  anon_sym_sysctl = 100,
-  aux_sym_sysctl_key_token1 = 101,
-  aux_sym_sysctl_key_token2 = 102,
-  sym_sysctl_value = 103,
-  anon_sym_port = 104,
-  anon_sym_firewall = 105,
-  anon_sym_input = 106,
-  anon_sym_output = 107,
-  anon_sym_prerouting = 108,
-  anon_sym_postrouting = 109,
-  anon_sym_policy = 110,
-  anon_sym_accept = 111,
-  anon_sym_drop = 112,
-  anon_sym_mark = 113,
-  anon_sym_ct = 114,
-  anon_sym_COMMA = 115,
-  anon_sym_counter = 116,
-  anon_sym_new = 117,
-  anon_sym_established = 118,
-  anon_sym_related = 119,
-  anon_sym_invalid = 120,
-  anon_sym_reject = 121,
-  anon_sym_pass = 122,
-  anon_sym_masquerade = 123,
-  anon_sym_classify = 124,
-  anon_sym_snat = 125,
-  anon_sym_dnat = 126,
-  sym_nat_target = 127,
-  anon_sym_DOT = 128,
-  aux_sym__name_start_token1 = 129,
-  aux_sym__imm_name_part_token1 = 130,
-  anon_sym_LBRACE = 131,
-  anon_sym_RBRACE = 132,
-  anon_sym_LBRACE2 = 133,
-  anon_sym_LPAREN = 134,
-  anon_sym_RPAREN = 135,
-  anon_sym_PLUS = 136,
-  anon_sym_STAR = 137,
-  anon_sym_PERCENT = 138,
-  sym_integer = 139,
-  anon_sym_DQUOTE = 140,
-  aux_sym_string_token1 = 141,
-  sym_comment = 142,
-  sym_line_continuation = 143,
-  sym_rate = 144,
-  sym_size = 145,
-  sym_duration = 146,
-  sym_percentage = 147,
-  sym_mac_address = 148,
-  anon_sym_SLASH2 = 149,
-  aux_sym_ipv4_address_token1 = 150,
-  aux_sym_ipv6_address_token1 = 151,
-  sym_source_file = 152,
-  sym__statements = 153,
-  sym__sep = 154,
-  sym_block = 155,
-  sym__statement = 156,
-  sym_netns_statement = 157,
-  sym_host_statement = 158,
-  sym_table_statement = 159,
-  sym_let_statement = 160,
-  sym_for_statement = 161,
-  sym_range = 162,
-  sym_include_statement = 163,
-  sym_expect_statement = 164,
-  sym__let_value = 165,
-  sym_veth_statement = 166,
-  sym_bridge_statement = 167,
-  sym_macvlan_statement = 168,
-  sym_vxlan_statement = 169,
-  sym_link_statement = 170,
-  sym_addr_statement = 171,
-  sym_state_statement = 172,
-  sym_mtu_statement = 173,
-  sym_mac_statement = 174,
-  sym_master_statement = 175,
-  sym_shape_statement = 176,
-  sym_htb_statement = 177,
-  sym_class_statement = 178,
-  sym_filter_statement = 179,
-  sym_class_id = 180,
-  sym_netem_statement = 181,
-  sym_bpf_statement = 182,
-  sym_xdp_statement = 183,
-  sym__section_opt = 184,
-  sym_route_statement = 185,
-  sym__dev_opt = 186,
-  sym__table_opt = 187,
-  sym_rule_statement = 188,
-  sym_forward_statement = 189,
-  sym_sysctl_statement = 190,
-  sym_sysctl_key = 191,
-  sym__port_opt = 192,
-  sym_firewall_statement = 193,
-  sym_rule_block = 194,
-  sym_firewall_rule = 195,
-  sym__ct_state = 196,
-  sym_firewall_action = 197,
-  sym_namespace_name = 198,
-  sym_interface_name = 199,
-  sym_peer_name = 200,
-  sym__ns_name = 201,
-  sym__if_name = 202,
-  sym__name_start = 203,
-  sym__imm_name_part = 204,
-  sym_table_name = 205,
-  sym_variable = 206,
-  sym_interpolation = 207,
-  sym__imm_interp = 208,
-  sym__expression = 209,
-  sym_parenthesized_expression = 210,
-  sym_unary_expression = 211,
-  sym_binary_expression = 212,
-  sym_string = 213,
-  sym_ipv4_address = 214,
-  sym__imm_octet = 215,
-  sym_ipv6_address = 216,
-  sym__ip_value = 217,
-  sym__int_value = 218,
-  sym__rate_value = 219,
-  sym__size_value = 220,
-  sym__duration_value = 221,
-  sym__percent_value = 222,
-  aux_sym__statements_repeat1 = 223,
-  aux_sym__statements_repeat2 = 224,
-  aux_sym_expect_statement_repeat1 = 225,
-  aux_sym_vxlan_statement_repeat1 = 226,
-  aux_sym_addr_statement_repeat1 = 227,
-  aux_sym_shape_statement_repeat1 = 228,
-  aux_sym_class_statement_repeat1 = 229,
-  aux_sym_filter_statement_repeat1 = 230,
-  aux_sym_netem_statement_repeat1 = 231,
-  aux_sym_xdp_statement_repeat1 = 232,
-  aux_sym_route_statement_repeat1 = 233,
-  aux_sym_rule_statement_repeat1 = 234,
-  aux_sym_sysctl_key_repeat1 = 235,
-  aux_sym_rule_block_repeat1 = 236,
-  aux_sym_firewall_rule_repeat1 = 237,
-  aux_sym_firewall_rule_repeat2 = 238,
-  aux_sym__ns_name_repeat1 = 239,
-  aux_sym__if_name_repeat1 = 240,
-  alias_sym_default = 241,
-  alias_sym_octet = 242,
-  alias_sym_verdict = 243,
+  anon_sym_dummy = 23,
+  anon_sym_vrf = 24,
+  anon_sym_macvlan = 25,
+  anon_sym_on = 26,
+  anon_sym_mode = 27,
+  anon_sym_private = 28,
+  anon_sym_vepa = 29,
+  anon_sym_passthru = 30,
+  anon_sym_vxlan = 31,
+  anon_sym_id = 32,
+  anon_sym_remote = 33,
+  anon_sym_group = 34,
+  anon_sym_local = 35,
+  anon_sym_link = 36,
+  anon_sym_addr = 37,
+  anon_sym_up = 38,
+  anon_sym_down = 39,
+  anon_sym_mtu = 40,
+  anon_sym_mac = 41,
+  anon_sym_master = 42,
+  anon_sym_shape = 43,
+  anon_sym_ingress = 44,
+  anon_sym_burst = 45,
+  anon_sym_latency = 46,
+  anon_sym_limit = 47,
+  anon_sym_peakrate = 48,
+  anon_sym_htb = 49,
+  anon_sym_default = 50,
+  anon_sym_r2q = 51,
+  anon_sym_direct_qlen = 52,
+  anon_sym_class = 53,
+  anon_sym_rate = 54,
+  anon_sym_ceil = 55,
+  anon_sym_prio = 56,
+  anon_sym_cburst = 57,
+  anon_sym_quantum = 58,
+  anon_sym_filter = 59,
+  anon_sym_proto = 60,
+  anon_sym_tcp = 61,
+  anon_sym_udp = 62,
+  anon_sym_icmp = 63,
+  anon_sym_src = 64,
+  anon_sym_dst = 65,
+  anon_sym_sport = 66,
+  anon_sym_dport = 67,
+  anon_sym_DASH_GT = 68,
+  aux_sym_class_id_token1 = 69,
+  aux_sym_class_id_token2 = 70,
+  anon_sym_qdisc = 71,
+  anon_sym_clsact = 72,
+  anon_sym_netem = 73,
+  anon_sym_delay = 74,
+  anon_sym_jitter = 75,
+  anon_sym_loss = 76,
+  anon_sym_bpf = 77,
+  anon_sym_egress = 78,
+  anon_sym_xdp = 79,
+  anon_sym_generic = 80,
+  anon_sym_native = 81,
+  anon_sym_section = 82,
+  sym_section_name = 83,
+  anon_sym_route = 84,
+  anon_sym_blackhole = 85,
+  anon_sym_unreachable = 86,
+  anon_sym_prohibit = 87,
+  anon_sym_via = 88,
+  anon_sym_metric = 89,
+  anon_sym_onlink = 90,
+  anon_sym_dev = 91,
+  anon_sym_lookup = 92,
+  anon_sym_rule = 93,
+  anon_sym_from = 94,
+  anon_sym_to = 95,
+  anon_sym_iif = 96,
+  anon_sym_oif = 97,
+  anon_sym_fwmark = 98,
+  anon_sym_SLASH = 99,
+  anon_sym_uidrange = 100,
+  anon_sym_DASH = 101,
+  anon_sym_priority = 102,
+  anon_sym_pref = 103,
+  anon_sym_ipproto = 104,
+  anon_sym_icmpv6 = 105,
+  anon_sym_tos = 106,
+  anon_sym_dsfield = 107,
+  anon_sym_forward = 108,
+  anon_sym_off = 109,
+  anon_sym_sysctl = 110,
+  aux_sym_sysctl_key_token1 = 111,
+  aux_sym_sysctl_key_token2 = 112,
+  sym_sysctl_value = 113,
+  anon_sym_port = 114,
+  anon_sym_firewall = 115,
+  anon_sym_input = 116,
+  anon_sym_output = 117,
+  anon_sym_prerouting = 118,
+  anon_sym_postrouting = 119,
+  anon_sym_policy = 120,
+  anon_sym_accept = 121,
+  anon_sym_drop = 122,
+  anon_sym_mark = 123,
+  anon_sym_ct = 124,
+  anon_sym_COMMA = 125,
+  anon_sym_counter = 126,
+  anon_sym_new = 127,
+  anon_sym_established = 128,
+  anon_sym_related = 129,
+  anon_sym_invalid = 130,
+  anon_sym_reject = 131,
+  anon_sym_pass = 132,
+  anon_sym_masquerade = 133,
+  anon_sym_classify = 134,
+  anon_sym_snat = 135,
+  anon_sym_dnat = 136,
+  sym_nat_target = 137,
+  anon_sym_DOT = 138,
+  aux_sym__name_start_token1 = 139,
+  aux_sym__imm_name_part_token1 = 140,
+  anon_sym_LBRACE = 141,
+  anon_sym_RBRACE = 142,
+  anon_sym_LBRACE2 = 143,
+  anon_sym_LPAREN = 144,
+  anon_sym_RPAREN = 145,
+  anon_sym_PLUS = 146,
+  anon_sym_STAR = 147,
+  anon_sym_PERCENT = 148,
+  sym_integer = 149,
+  anon_sym_DQUOTE = 150,
+  aux_sym_string_token1 = 151,
+  sym_comment = 152,
+  sym_line_continuation = 153,
+  sym_rate = 154,
+  sym_size = 155,
+  sym_duration = 156,
+  sym_percentage = 157,
+  sym_mac_address = 158,
+  anon_sym_SLASH2 = 159,
+  aux_sym_ipv4_address_token1 = 160,
+  aux_sym_ipv6_address_token1 = 161,
+  sym_source_file = 162,
+  sym__statements = 163,
+  sym__sep = 164,
+  sym_block = 165,
+  sym__statement = 166,
+  sym_netns_statement = 167,
+  sym_host_statement = 168,
+  sym_table_statement = 169,
+  sym_let_statement = 170,
+  sym_for_statement = 171,
+  sym_range = 172,
+  sym_include_statement = 173,
+  sym_expect_statement = 174,
+  sym__let_value = 175,
+  sym_veth_statement = 176,
+  sym_bridge_statement = 177,
+  sym_dummy_statement = 178,
+  sym_vrf_statement = 179,
+  sym_macvlan_statement = 180,
+  sym_vxlan_statement = 181,
+  sym_link_statement = 182,
+  sym_addr_statement = 183,
+  sym_state_statement = 184,
+  sym_mtu_statement = 185,
+  sym_mac_statement = 186,
+  sym_master_statement = 187,
+  sym_shape_statement = 188,
+  sym_htb_statement = 189,
+  sym_class_statement = 190,
+  sym_filter_statement = 191,
+  sym_class_id = 192,
+  sym_qdisc_statement = 193,
+  sym_netem_statement = 194,
+  sym_bpf_statement = 195,
+  sym_xdp_statement = 196,
+  sym__section_opt = 197,
+  sym_route_statement = 198,
+  sym__dev_opt = 199,
+  sym__table_opt = 200,
+  sym_rule_statement = 201,
+  sym_forward_statement = 202,
+  sym_sysctl_statement = 203,
+  sym_sysctl_key = 204,
+  sym__port_opt = 205,
+  sym_firewall_statement = 206,
+  sym_rule_block = 207,
+  sym_firewall_rule = 208,
+  sym__ct_state = 209,
+  sym_firewall_action = 210,
+  sym_namespace_name = 211,
+  sym_interface_name = 212,
+  sym_peer_name = 213,
+  sym__ns_name = 214,
+  sym__if_name = 215,
+  sym__name_start = 216,
+  sym__imm_name_part = 217,
+  sym_table_name = 218,
+  sym_variable = 219,
+  sym_interpolation = 220,
+  sym__imm_interp = 221,
+  sym__expression = 222,
+  sym_parenthesized_expression = 223,
+  sym_unary_expression = 224,
+  sym_binary_expression = 225,
+  sym_string = 226,
+  sym_ipv4_address = 227,
+  sym__imm_octet = 228,
+  sym_ipv6_address = 229,
+  sym__ip_value = 230,
+  sym__int_value = 231,
+  sym__rate_value = 232,
+  sym__size_value = 233,
+  sym__duration_value = 234,
+  sym__percent_value = 235,
+  aux_sym__statements_repeat1 = 236,
+  aux_sym__statements_repeat2 = 237,
+  aux_sym_expect_statement_repeat1 = 238,
+  aux_sym_vxlan_statement_repeat1 = 239,
+  aux_sym_addr_statement_repeat1 = 240,
+  aux_sym_shape_statement_repeat1 = 241,
+  aux_sym_htb_statement_repeat1 = 242,
+  aux_sym_class_statement_repeat1 = 243,
+  aux_sym_filter_statement_repeat1 = 244,
+  aux_sym_netem_statement_repeat1 = 245,
+  aux_sym_xdp_statement_repeat1 = 246,
+  aux_sym_route_statement_repeat1 = 247,
+  aux_sym_rule_statement_repeat1 = 248,
+  aux_sym_sysctl_key_repeat1 = 249,
+  aux_sym_rule_block_repeat1 = 250,
+  aux_sym_firewall_rule_repeat1 = 251,
+  aux_sym_firewall_rule_repeat2 = 252,
+  aux_sym__ns_name_repeat1 = 253,
+  aux_sym__if_name_repeat1 = 254,
+  alias_sym_default = 255,
+  alias_sym_octet = 256,
+  alias_sym_verdict = 257,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -297,6 +311,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_veth] = "veth",
   [anon_sym_LT_DASH_GT] = "<->",
   [anon_sym_bridge] = "bridge",
+  [anon_sym_dummy] = "dummy",
+  [anon_sym_vrf] = "vrf",
   [anon_sym_macvlan] = "macvlan",
   [anon_sym_on] = "on",
   [anon_sym_mode] = "mode",
@@ -319,12 +335,18 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_ingress] = "direction",
   [anon_sym_burst] = "burst",
   [anon_sym_latency] = "latency",
+  [anon_sym_limit] = "limit",
+  [anon_sym_peakrate] = "peakrate",
   [anon_sym_htb] = "htb",
   [anon_sym_default] = "default",
+  [anon_sym_r2q] = "r2q",
+  [anon_sym_direct_qlen] = "direct_qlen",
   [anon_sym_class] = "class",
   [anon_sym_rate] = "rate",
   [anon_sym_ceil] = "ceil",
   [anon_sym_prio] = "prio",
+  [anon_sym_cburst] = "cburst",
+  [anon_sym_quantum] = "quantum",
   [anon_sym_filter] = "filter",
   [anon_sym_proto] = "proto",
   [anon_sym_tcp] = "protocol",
@@ -337,6 +359,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_DASH_GT] = "->",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
+  [anon_sym_qdisc] = "qdisc",
+  [anon_sym_clsact] = "direction",
   [anon_sym_netem] = "netem",
   [anon_sym_delay] = "delay",
   [anon_sym_jitter] = "jitter",
@@ -442,6 +466,8 @@ static const char * const ts_symbol_names[] = {
   [sym__let_value] = "_let_value",
   [sym_veth_statement] = "veth_statement",
   [sym_bridge_statement] = "bridge_statement",
+  [sym_dummy_statement] = "dummy_statement",
+  [sym_vrf_statement] = "vrf_statement",
   [sym_macvlan_statement] = "macvlan_statement",
   [sym_vxlan_statement] = "vxlan_statement",
   [sym_link_statement] = "link_statement",
@@ -455,6 +481,7 @@ static const char * const ts_symbol_names[] = {
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
   [sym_class_id] = "class_id",
+  [sym_qdisc_statement] = "qdisc_statement",
   [sym_netem_statement] = "netem_statement",
   [sym_bpf_statement] = "bpf_statement",
   [sym_xdp_statement] = "xdp_statement",
@@ -503,6 +530,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_vxlan_statement_repeat1] = "vxlan_statement_repeat1",
   [aux_sym_addr_statement_repeat1] = "addr_statement_repeat1",
   [aux_sym_shape_statement_repeat1] = "shape_statement_repeat1",
+  [aux_sym_htb_statement_repeat1] = "htb_statement_repeat1",
   [aux_sym_class_statement_repeat1] = "class_statement_repeat1",
   [aux_sym_filter_statement_repeat1] = "filter_statement_repeat1",
   [aux_sym_netem_statement_repeat1] = "netem_statement_repeat1",
@@ -544,6 +572,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_veth] = anon_sym_veth,
   [anon_sym_LT_DASH_GT] = anon_sym_LT_DASH_GT,
   [anon_sym_bridge] = anon_sym_bridge,
+  [anon_sym_dummy] = anon_sym_dummy,
+  [anon_sym_vrf] = anon_sym_vrf,
   [anon_sym_macvlan] = anon_sym_macvlan,
   [anon_sym_on] = anon_sym_on,
   [anon_sym_mode] = anon_sym_mode,
@@ -566,12 +596,18 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_ingress] = anon_sym_ingress,
   [anon_sym_burst] = anon_sym_burst,
   [anon_sym_latency] = anon_sym_latency,
+  [anon_sym_limit] = anon_sym_limit,
+  [anon_sym_peakrate] = anon_sym_peakrate,
   [anon_sym_htb] = anon_sym_htb,
   [anon_sym_default] = anon_sym_default,
+  [anon_sym_r2q] = anon_sym_r2q,
+  [anon_sym_direct_qlen] = anon_sym_direct_qlen,
   [anon_sym_class] = anon_sym_class,
   [anon_sym_rate] = anon_sym_rate,
   [anon_sym_ceil] = anon_sym_ceil,
   [anon_sym_prio] = anon_sym_prio,
+  [anon_sym_cburst] = anon_sym_cburst,
+  [anon_sym_quantum] = anon_sym_quantum,
   [anon_sym_filter] = anon_sym_filter,
   [anon_sym_proto] = anon_sym_proto,
   [anon_sym_tcp] = anon_sym_tcp,
@@ -584,6 +620,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
+  [anon_sym_qdisc] = anon_sym_qdisc,
+  [anon_sym_clsact] = anon_sym_ingress,
   [anon_sym_netem] = anon_sym_netem,
   [anon_sym_delay] = anon_sym_delay,
   [anon_sym_jitter] = anon_sym_jitter,
@@ -689,6 +727,8 @@ static const TSSymbol ts_symbol_map[] = {
   [sym__let_value] = sym__let_value,
   [sym_veth_statement] = sym_veth_statement,
   [sym_bridge_statement] = sym_bridge_statement,
+  [sym_dummy_statement] = sym_dummy_statement,
+  [sym_vrf_statement] = sym_vrf_statement,
   [sym_macvlan_statement] = sym_macvlan_statement,
   [sym_vxlan_statement] = sym_vxlan_statement,
   [sym_link_statement] = sym_link_statement,
@@ -702,6 +742,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
   [sym_class_id] = sym_class_id,
+  [sym_qdisc_statement] = sym_qdisc_statement,
   [sym_netem_statement] = sym_netem_statement,
   [sym_bpf_statement] = sym_bpf_statement,
   [sym_xdp_statement] = sym_xdp_statement,
@@ -750,6 +791,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_vxlan_statement_repeat1] = aux_sym_vxlan_statement_repeat1,
   [aux_sym_addr_statement_repeat1] = aux_sym_addr_statement_repeat1,
   [aux_sym_shape_statement_repeat1] = aux_sym_shape_statement_repeat1,
+  [aux_sym_htb_statement_repeat1] = aux_sym_htb_statement_repeat1,
   [aux_sym_class_statement_repeat1] = aux_sym_class_statement_repeat1,
   [aux_sym_filter_statement_repeat1] = aux_sym_filter_statement_repeat1,
   [aux_sym_netem_statement_repeat1] = aux_sym_netem_statement_repeat1,
@@ -860,6 +902,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_dummy] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_vrf] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_macvlan] = {
     .visible = true,
     .named = false,
@@ -948,11 +998,27 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_limit] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_peakrate] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_htb] = {
     .visible = true,
     .named = false,
   },
   [anon_sym_default] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_r2q] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_direct_qlen] = {
     .visible = true,
     .named = false,
   },
@@ -969,6 +1035,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_prio] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_cburst] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_quantum] = {
     .visible = true,
     .named = false,
   },
@@ -1019,6 +1093,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [aux_sym_class_id_token2] = {
     .visible = false,
     .named = false,
+  },
+  [anon_sym_qdisc] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_clsact] = {
+    .visible = true,
+    .named = true,
   },
   [anon_sym_netem] = {
     .visible = true,
@@ -1440,6 +1522,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym_dummy_statement] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_vrf_statement] = {
+    .visible = true,
+    .named = true,
+  },
   [sym_macvlan_statement] = {
     .visible = true,
     .named = true,
@@ -1489,6 +1579,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = true,
   },
   [sym_class_id] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_qdisc_statement] = {
     .visible = true,
     .named = true,
   },
@@ -1684,6 +1778,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = false,
   },
+  [aux_sym_htb_statement_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
   [aux_sym_class_statement_repeat1] = {
     .visible = false,
     .named = false,
@@ -1820,55 +1918,59 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [6] = {.index = 5, .length = 1},
   [7] = {.index = 6, .length = 1},
   [8] = {.index = 7, .length = 1},
-  [9] = {.index = 7, .length = 1},
+  [9] = {.index = 8, .length = 1},
   [10] = {.index = 8, .length = 1},
-  [11] = {.index = 9, .length = 2},
-  [13] = {.index = 11, .length = 2},
-  [14] = {.index = 13, .length = 1},
-  [15] = {.index = 14, .length = 2},
-  [16] = {.index = 16, .length = 1},
-  [17] = {.index = 17, .length = 2},
-  [18] = {.index = 19, .length = 1},
-  [19] = {.index = 20, .length = 1},
-  [20] = {.index = 21, .length = 1},
-  [21] = {.index = 22, .length = 1},
-  [22] = {.index = 23, .length = 1},
-  [23] = {.index = 24, .length = 2},
-  [24] = {.index = 26, .length = 3},
-  [25] = {.index = 29, .length = 1},
-  [26] = {.index = 29, .length = 1},
-  [27] = {.index = 26, .length = 3},
-  [28] = {.index = 30, .length = 1},
-  [29] = {.index = 31, .length = 1},
-  [30] = {.index = 32, .length = 4},
-  [31] = {.index = 36, .length = 2},
-  [32] = {.index = 38, .length = 2},
-  [33] = {.index = 40, .length = 2},
-  [34] = {.index = 42, .length = 2},
-  [35] = {.index = 44, .length = 1},
+  [11] = {.index = 9, .length = 1},
+  [12] = {.index = 10, .length = 2},
+  [14] = {.index = 12, .length = 2},
+  [15] = {.index = 14, .length = 1},
+  [16] = {.index = 15, .length = 2},
+  [17] = {.index = 17, .length = 1},
+  [18] = {.index = 18, .length = 2},
+  [19] = {.index = 20, .length = 2},
+  [20] = {.index = 22, .length = 2},
+  [21] = {.index = 24, .length = 1},
+  [22] = {.index = 25, .length = 1},
+  [23] = {.index = 26, .length = 1},
+  [24] = {.index = 27, .length = 1},
+  [25] = {.index = 28, .length = 1},
+  [26] = {.index = 29, .length = 2},
+  [27] = {.index = 31, .length = 3},
+  [28] = {.index = 34, .length = 1},
+  [29] = {.index = 34, .length = 1},
+  [30] = {.index = 31, .length = 3},
+  [31] = {.index = 35, .length = 1},
+  [32] = {.index = 36, .length = 1},
+  [33] = {.index = 37, .length = 4},
+  [34] = {.index = 41, .length = 2},
+  [35] = {.index = 43, .length = 2},
   [36] = {.index = 45, .length = 2},
-  [37] = {.index = 47, .length = 3},
-  [38] = {.index = 50, .length = 2},
+  [37] = {.index = 47, .length = 2},
+  [38] = {.index = 49, .length = 1},
+  [39] = {.index = 50, .length = 2},
   [40] = {.index = 52, .length = 2},
-  [41] = {.index = 54, .length = 2},
-  [42] = {.index = 56, .length = 1},
-  [43] = {.index = 57, .length = 2},
-  [44] = {.index = 59, .length = 1},
-  [45] = {.index = 60, .length = 2},
-  [46] = {.index = 62, .length = 1},
-  [47] = {.index = 63, .length = 1},
-  [48] = {.index = 64, .length = 2},
-  [49] = {.index = 66, .length = 3},
-  [50] = {.index = 66, .length = 3},
+  [41] = {.index = 54, .length = 3},
+  [42] = {.index = 57, .length = 2},
+  [44] = {.index = 59, .length = 2},
+  [45] = {.index = 61, .length = 1},
+  [46] = {.index = 62, .length = 2},
+  [47] = {.index = 64, .length = 1},
+  [48] = {.index = 65, .length = 2},
+  [49] = {.index = 67, .length = 1},
+  [50] = {.index = 68, .length = 1},
   [51] = {.index = 69, .length = 2},
   [52] = {.index = 71, .length = 3},
-  [53] = {.index = 74, .length = 3},
-  [54] = {.index = 77, .length = 3},
-  [55] = {.index = 80, .length = 3},
-  [56] = {.index = 83, .length = 2},
-  [57] = {.index = 85, .length = 2},
-  [58] = {.index = 87, .length = 3},
-  [59] = {.index = 90, .length = 4},
+  [53] = {.index = 71, .length = 3},
+  [54] = {.index = 74, .length = 2},
+  [55] = {.index = 76, .length = 3},
+  [56] = {.index = 79, .length = 3},
+  [57] = {.index = 82, .length = 3},
+  [58] = {.index = 85, .length = 3},
+  [59] = {.index = 88, .length = 3},
+  [60] = {.index = 91, .length = 2},
+  [61] = {.index = 93, .length = 2},
+  [62] = {.index = 95, .length = 3},
+  [63] = {.index = 98, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -1881,140 +1983,152 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [3] =
     {field_bridge, 1},
   [4] =
-    {field_id, 1},
+    {field_default, 1, .inherited = true},
   [5] =
-    {field_rules, 1},
+    {field_id, 1},
   [6] =
-    {field_program, 1},
+    {field_rules, 1},
   [7] =
-    {field_destination, 1},
+    {field_program, 1},
   [8] =
-    {field_table, 0, .inherited = true},
+    {field_destination, 1},
   [9] =
+    {field_table, 0, .inherited = true},
+  [10] =
     {field_device, 1, .inherited = true},
     {field_table, 1, .inherited = true},
-  [11] =
+  [12] =
     {field_body, 2},
     {field_name, 1},
-  [13] =
-    {field_device, 0, .inherited = true},
   [14] =
+    {field_device, 0, .inherited = true},
+  [15] =
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [16] =
-    {field_default, 2},
   [17] =
+    {field_default, 1},
+  [18] =
+    {field_body, 2},
+    {field_default, 1, .inherited = true},
+  [20] =
+    {field_default, 0, .inherited = true},
+    {field_default, 1, .inherited = true},
+  [22] =
     {field_body, 2},
     {field_id, 1},
-  [19] =
-    {field_target, 2},
-  [20] =
-    {field_rules, 2},
-  [21] =
-    {field_program, 2},
-  [22] =
-    {field_action, 0},
-  [23] =
-    {field_section, 0, .inherited = true},
   [24] =
+    {field_target, 2},
+  [25] =
+    {field_rules, 2},
+  [26] =
+    {field_program, 2},
+  [27] =
+    {field_action, 0},
+  [28] =
+    {field_section, 0, .inherited = true},
+  [29] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [26] =
+  [31] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [29] =
+  [34] =
     {field_destination, 2},
-  [30] =
+  [35] =
     {field_table, 1},
-  [31] =
+  [36] =
     {field_device, 1},
-  [32] =
+  [37] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [36] =
+  [41] =
     {field_hook, 1},
     {field_rules, 2},
-  [38] =
+  [43] =
     {field_name, 1},
     {field_value, 3},
-  [40] =
+  [45] =
     {field_address, 3},
     {field_namespace, 1},
-  [42] =
+  [47] =
     {field_name, 1},
     {field_peer, 3},
-  [44] =
+  [49] =
     {field_interface, 0},
-  [45] =
+  [50] =
+    {field_name, 1},
+    {field_table, 3},
+  [52] =
     {field_name, 1},
     {field_parent, 3},
-  [47] =
+  [54] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [50] =
+  [57] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [52] =
-    {field_body, 3},
-    {field_default, 2},
-  [54] =
+  [59] =
     {field_body, 3},
     {field_id, 1},
-  [56] =
+  [61] =
     {field_target, 3},
-  [57] =
+  [62] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [59] =
+  [64] =
     {field_class, 1},
-  [60] =
+  [65] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [62] =
+  [67] =
     {field_rules, 3},
-  [63] =
+  [68] =
     {field_section, 1},
-  [64] =
+  [69] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [66] =
+  [71] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [69] =
+  [74] =
     {field_key, 1},
     {field_value, 3},
-  [71] =
+  [76] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [74] =
+  [79] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [77] =
+  [82] =
+    {field_body, 4},
+    {field_name, 1},
+    {field_table, 3},
+  [85] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [80] =
+  [88] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [83] =
+  [91] =
     {field_end, 2},
     {field_start, 0},
-  [85] =
+  [93] =
     {field_interface, 2},
     {field_namespace, 0},
-  [87] =
+  [95] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [90] =
+  [98] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
@@ -2023,42 +2137,42 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
 
 static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE_LENGTH] = {
   [0] = {0},
-  [8] = {
+  [9] = {
     [1] = alias_sym_default,
   },
-  [12] = {
+  [13] = {
     [1] = anon_sym_off,
   },
-  [24] = {
+  [27] = {
     [1] = alias_sym_default,
   },
-  [25] = {
+  [28] = {
     [2] = alias_sym_default,
   },
-  [31] = {
+  [34] = {
     [1] = anon_sym_input,
   },
-  [35] = {
+  [38] = {
     [0] = sym_interface_name,
   },
-  [39] = {
+  [43] = {
     [0] = alias_sym_octet,
   },
-  [49] = {
+  [52] = {
     [2] = alias_sym_default,
   },
-  [55] = {
+  [59] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [57] = {
+  [61] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [58] = {
+  [62] = {
     [5] = anon_sym_private,
   },
-  [59] = {
+  [63] = {
     [5] = anon_sym_private,
   },
 };
@@ -2099,10 +2213,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [22] = 22,
   [23] = 23,
   [24] = 24,
-  [25] = 8,
-  [26] = 10,
-  [27] = 27,
-  [28] = 28,
+  [25] = 25,
+  [26] = 26,
+  [27] = 8,
+  [28] = 9,
   [29] = 29,
   [30] = 30,
   [31] = 31,
@@ -2111,21 +2225,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [34] = 34,
   [35] = 35,
   [36] = 36,
-  [37] = 21,
-  [38] = 20,
-  [39] = 23,
-  [40] = 40,
-  [41] = 41,
-  [42] = 23,
+  [37] = 37,
+  [38] = 38,
+  [39] = 24,
+  [40] = 20,
+  [41] = 25,
+  [42] = 25,
   [43] = 20,
-  [44] = 21,
-  [45] = 45,
-  [46] = 23,
-  [47] = 20,
-  [48] = 21,
-  [49] = 10,
+  [44] = 25,
+  [45] = 24,
+  [46] = 20,
+  [47] = 24,
+  [48] = 48,
+  [49] = 49,
   [50] = 50,
-  [51] = 51,
+  [51] = 9,
   [52] = 52,
   [53] = 53,
   [54] = 54,
@@ -2137,7 +2251,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [60] = 60,
   [61] = 61,
   [62] = 62,
-  [63] = 63,
+  [63] = 8,
   [64] = 64,
   [65] = 65,
   [66] = 66,
@@ -2151,16 +2265,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [74] = 74,
   [75] = 75,
   [76] = 76,
-  [77] = 8,
-  [78] = 10,
+  [77] = 77,
+  [78] = 78,
   [79] = 79,
-  [80] = 80,
+  [80] = 9,
   [81] = 81,
   [82] = 82,
-  [83] = 8,
-  [84] = 10,
-  [85] = 85,
-  [86] = 86,
+  [83] = 83,
+  [84] = 84,
+  [85] = 8,
+  [86] = 9,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2169,33 +2283,33 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 23,
-  [96] = 20,
+  [95] = 95,
+  [96] = 96,
   [97] = 97,
   [98] = 20,
   [99] = 99,
   [100] = 100,
-  [101] = 23,
-  [102] = 21,
+  [101] = 24,
+  [102] = 20,
   [103] = 103,
-  [104] = 21,
-  [105] = 105,
+  [104] = 25,
+  [105] = 24,
   [106] = 106,
   [107] = 107,
-  [108] = 108,
+  [108] = 25,
   [109] = 109,
   [110] = 110,
   [111] = 111,
-  [112] = 112,
-  [113] = 19,
+  [112] = 19,
+  [113] = 113,
   [114] = 114,
   [115] = 115,
-  [116] = 10,
+  [116] = 116,
   [117] = 117,
-  [118] = 118,
+  [118] = 9,
   [119] = 119,
   [120] = 120,
-  [121] = 8,
+  [121] = 121,
   [122] = 122,
   [123] = 123,
   [124] = 124,
@@ -2203,43 +2317,43 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [126] = 126,
   [127] = 127,
   [128] = 128,
-  [129] = 120,
+  [129] = 129,
   [130] = 130,
   [131] = 131,
   [132] = 132,
-  [133] = 8,
-  [134] = 10,
-  [135] = 135,
+  [133] = 133,
+  [134] = 134,
+  [135] = 8,
   [136] = 136,
-  [137] = 120,
-  [138] = 136,
-  [139] = 120,
-  [140] = 136,
-  [141] = 120,
-  [142] = 136,
-  [143] = 120,
-  [144] = 136,
-  [145] = 120,
-  [146] = 136,
-  [147] = 120,
-  [148] = 136,
-  [149] = 120,
-  [150] = 136,
-  [151] = 120,
-  [152] = 136,
-  [153] = 136,
-  [154] = 154,
-  [155] = 155,
-  [156] = 156,
-  [157] = 157,
-  [158] = 158,
-  [159] = 159,
-  [160] = 160,
-  [161] = 161,
-  [162] = 162,
-  [163] = 163,
-  [164] = 164,
-  [165] = 165,
+  [137] = 137,
+  [138] = 138,
+  [139] = 139,
+  [140] = 140,
+  [141] = 141,
+  [142] = 8,
+  [143] = 9,
+  [144] = 144,
+  [145] = 145,
+  [146] = 131,
+  [147] = 140,
+  [148] = 131,
+  [149] = 140,
+  [150] = 131,
+  [151] = 140,
+  [152] = 131,
+  [153] = 140,
+  [154] = 131,
+  [155] = 140,
+  [156] = 131,
+  [157] = 140,
+  [158] = 131,
+  [159] = 140,
+  [160] = 131,
+  [161] = 140,
+  [162] = 131,
+  [163] = 140,
+  [164] = 131,
+  [165] = 140,
   [166] = 166,
   [167] = 167,
   [168] = 168,
@@ -2256,25 +2370,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [179] = 179,
   [180] = 180,
   [181] = 181,
-  [182] = 115,
-  [183] = 21,
-  [184] = 112,
-  [185] = 20,
-  [186] = 111,
-  [187] = 23,
+  [182] = 182,
+  [183] = 183,
+  [184] = 184,
+  [185] = 185,
+  [186] = 186,
+  [187] = 187,
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 191,
+  [191] = 125,
   [192] = 192,
-  [193] = 193,
-  [194] = 194,
-  [195] = 195,
-  [196] = 196,
-  [197] = 197,
-  [198] = 198,
-  [199] = 199,
-  [200] = 200,
+  [193] = 24,
+  [194] = 113,
+  [195] = 20,
+  [196] = 115,
+  [197] = 25,
+  [198] = 24,
+  [199] = 20,
+  [200] = 25,
   [201] = 201,
   [202] = 202,
   [203] = 203,
@@ -2300,69 +2414,69 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [223] = 223,
   [224] = 224,
   [225] = 225,
-  [226] = 218,
-  [227] = 224,
+  [226] = 226,
+  [227] = 227,
   [228] = 228,
-  [229] = 218,
-  [230] = 228,
-  [231] = 218,
-  [232] = 228,
-  [233] = 218,
-  [234] = 228,
-  [235] = 218,
-  [236] = 228,
-  [237] = 218,
-  [238] = 228,
-  [239] = 218,
-  [240] = 228,
-  [241] = 218,
-  [242] = 228,
-  [243] = 218,
-  [244] = 228,
+  [229] = 229,
+  [230] = 230,
+  [231] = 208,
+  [232] = 232,
+  [233] = 233,
+  [234] = 234,
+  [235] = 235,
+  [236] = 236,
+  [237] = 237,
+  [238] = 238,
+  [239] = 239,
+  [240] = 240,
+  [241] = 241,
+  [242] = 242,
+  [243] = 243,
+  [244] = 244,
   [245] = 245,
   [246] = 246,
-  [247] = 247,
-  [248] = 248,
-  [249] = 249,
-  [250] = 250,
-  [251] = 251,
-  [252] = 252,
-  [253] = 253,
-  [254] = 228,
-  [255] = 255,
-  [256] = 256,
-  [257] = 257,
-  [258] = 258,
-  [259] = 259,
-  [260] = 260,
-  [261] = 261,
-  [262] = 262,
-  [263] = 263,
-  [264] = 264,
-  [265] = 265,
-  [266] = 266,
+  [247] = 222,
+  [248] = 244,
+  [249] = 222,
+  [250] = 244,
+  [251] = 222,
+  [252] = 244,
+  [253] = 222,
+  [254] = 244,
+  [255] = 222,
+  [256] = 244,
+  [257] = 222,
+  [258] = 244,
+  [259] = 222,
+  [260] = 244,
+  [261] = 222,
+  [262] = 244,
+  [263] = 222,
+  [264] = 244,
+  [265] = 222,
+  [266] = 244,
   [267] = 267,
   [268] = 268,
   [269] = 269,
   [270] = 270,
   [271] = 271,
-  [272] = 13,
-  [273] = 14,
-  [274] = 15,
-  [275] = 8,
+  [272] = 272,
+  [273] = 273,
+  [274] = 274,
+  [275] = 275,
   [276] = 276,
   [277] = 277,
-  [278] = 10,
+  [278] = 278,
   [279] = 279,
   [280] = 280,
-  [281] = 8,
+  [281] = 281,
   [282] = 282,
-  [283] = 10,
+  [283] = 283,
   [284] = 284,
   [285] = 285,
-  [286] = 286,
-  [287] = 287,
-  [288] = 288,
+  [286] = 12,
+  [287] = 14,
+  [288] = 15,
   [289] = 289,
   [290] = 290,
   [291] = 291,
@@ -2396,18 +2510,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [319] = 319,
   [320] = 320,
   [321] = 321,
-  [322] = 322,
+  [322] = 8,
   [323] = 323,
   [324] = 324,
-  [325] = 325,
+  [325] = 9,
   [326] = 326,
-  [327] = 327,
+  [327] = 8,
   [328] = 328,
-  [329] = 327,
-  [330] = 328,
-  [331] = 331,
+  [329] = 9,
+  [330] = 330,
+  [331] = 8,
   [332] = 332,
-  [333] = 333,
+  [333] = 9,
   [334] = 334,
   [335] = 335,
   [336] = 336,
@@ -2425,33 +2539,33 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [348] = 348,
   [349] = 349,
   [350] = 350,
-  [351] = 293,
-  [352] = 294,
-  [353] = 331,
-  [354] = 319,
+  [351] = 351,
+  [352] = 352,
+  [353] = 353,
+  [354] = 354,
   [355] = 355,
   [356] = 356,
   [357] = 357,
-  [358] = 356,
-  [359] = 359,
+  [358] = 310,
+  [359] = 311,
   [360] = 360,
   [361] = 361,
   [362] = 362,
   [363] = 363,
-  [364] = 357,
+  [364] = 364,
   [365] = 365,
-  [366] = 8,
-  [367] = 10,
+  [366] = 366,
+  [367] = 367,
   [368] = 368,
-  [369] = 362,
+  [369] = 369,
   [370] = 370,
   [371] = 371,
   [372] = 372,
   [373] = 373,
-  [374] = 370,
-  [375] = 375,
-  [376] = 376,
-  [377] = 377,
+  [374] = 373,
+  [375] = 340,
+  [376] = 306,
+  [377] = 308,
   [378] = 378,
   [379] = 379,
   [380] = 380,
@@ -2459,13 +2573,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [382] = 382,
   [383] = 383,
   [384] = 384,
-  [385] = 385,
-  [386] = 386,
+  [385] = 380,
+  [386] = 8,
   [387] = 387,
-  [388] = 388,
+  [388] = 9,
   [389] = 389,
-  [390] = 390,
-  [391] = 391,
+  [390] = 381,
+  [391] = 382,
   [392] = 392,
   [393] = 393,
   [394] = 394,
@@ -2474,16 +2588,41 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [397] = 397,
   [398] = 398,
   [399] = 399,
-  [400] = 387,
-  [401] = 388,
+  [400] = 400,
+  [401] = 401,
   [402] = 402,
   [403] = 403,
   [404] = 404,
   [405] = 405,
-  [406] = 394,
-  [407] = 396,
-  [408] = 408,
+  [406] = 406,
+  [407] = 407,
+  [408] = 395,
   [409] = 409,
+  [410] = 410,
+  [411] = 411,
+  [412] = 412,
+  [413] = 413,
+  [414] = 414,
+  [415] = 415,
+  [416] = 416,
+  [417] = 417,
+  [418] = 418,
+  [419] = 419,
+  [420] = 420,
+  [421] = 421,
+  [422] = 422,
+  [423] = 423,
+  [424] = 424,
+  [425] = 425,
+  [426] = 414,
+  [427] = 427,
+  [428] = 428,
+  [429] = 429,
+  [430] = 430,
+  [431] = 419,
+  [432] = 420,
+  [433] = 433,
+  [434] = 425,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2491,68 +2630,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        ',', 346,
-        '-', 317,
-        '.', 351,
-        '/', 629,
-        '0', 630,
-        ';', 226,
-        '<', 229,
-        '=', 234,
-        '>', 230,
+        '\n', 231,
+        '"', 617,
+        '#', 622,
+        '%', 607,
+        '(', 603,
+        ')', 604,
+        '*', 606,
+        '+', 605,
+        ',', 350,
+        '-', 321,
+        '.', 355,
+        '/', 636,
+        '0', 637,
+        ';', 230,
+        '<', 233,
+        '=', 238,
+        '>', 234,
         '\\', 5,
-        'c', 544,
-        'd', 500,
-        'f', 569,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 480,
-        'n', 551,
-        'o', 521,
-        'p', 553,
-        'r', 502,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 598,
-        '}', 597,
+        'c', 548,
+        'd', 504,
+        'f', 573,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 484,
+        'n', 555,
+        'o', 525,
+        'p', 557,
+        'r', 506,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 602,
+        '}', 601,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(196);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(631);
+          lookahead == ' ') SKIP(200);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(638);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '>', 234,
         '\\', 5,
-        'c', 421,
-        'd', 436,
-        'i', 394,
-        'm', 361,
-        'o', 396,
-        'p', 455,
-        's', 438,
-        '{', 598,
+        'c', 425,
+        'd', 440,
+        'i', 398,
+        'm', 365,
+        'o', 400,
+        'p', 459,
+        's', 442,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2561,66 +2700,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '>', 234,
         '\\', 5,
-        'c', 114,
-        'd', 137,
-        'i', 87,
-        'm', 43,
-        'o', 89,
-        'p', 155,
-        's', 139,
+        'c', 117,
+        'd', 140,
+        'i', 90,
+        'm', 46,
+        'o', 92,
+        'p', 158,
+        's', 142,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(234);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(482);
+      if (lookahead == 'm') ADVANCE(486);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(624);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(624);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(620);
-      if (lookahead == '\r') ADVANCE(614);
-      if (lookahead != 0) ADVANCE(617);
+      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\r') ADVANCE(618);
+      if (lookahead != 0) ADVANCE(621);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(624);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(179);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(340);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '"') ADVANCE(617);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2628,12 +2767,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(335);
+      if (lookahead == '"') ADVANCE(617);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(339);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2641,771 +2780,795 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(340);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(613);
-      if (lookahead == '#') ADVANCE(615);
+      if (lookahead == '"') ADVANCE(617);
+      if (lookahead == '#') ADVANCE(619);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(616);
+          lookahead == ' ') ADVANCE(620);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(617);
+          lookahead != '\n') ADVANCE(621);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '(') ADVANCE(599);
-      if (lookahead == '-') ADVANCE(316);
-      if (lookahead == '0') ADVANCE(610);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '(') ADVANCE(603);
+      if (lookahead == '-') ADVANCE(320);
+      if (lookahead == '0') ADVANCE(614);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '.') ADVANCE(351);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '.') ADVANCE(355);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(412);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 'o') ADVANCE(416);
+      if (lookahead == '{') ADVANCE(602);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(19);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '0') ADVANCE(608);
-      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '.') ADVANCE(355);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == 't') ADVANCE(358);
+      if (lookahead == '{') ADVANCE(602);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(13);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(20);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '=') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '0') ADVANCE(612);
+      if (lookahead == ':') ADVANCE(639);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(15);
+          lookahead == ' ') SKIP(14);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '=') ADVANCE(238);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '=') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(15);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '=') ADVANCE(238);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(123);
-      if (lookahead == 'r') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(430);
-      if (lookahead == 'r') ADVANCE(380);
-      if (lookahead == '{') ADVANCE(598);
+      if (lookahead == 'n') ADVANCE(126);
+      if (lookahead == 'r') ADVANCE(78);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(17);
+      END_STATE();
+    case 18:
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(434);
+      if (lookahead == 'r') ADVANCE(384);
+      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 18:
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(109);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == 'o') ADVANCE(112);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == 't') ADVANCE(43);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(618);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(596);
+      if (lookahead == '{') ADVANCE(600);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(184);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
       END_STATE();
     case 23:
-      ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        'B', 625,
-        'b', 625,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(23);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
       END_STATE();
     case 24:
-      ADVANCE_MAP(
-        '%', 627,
-        'B', 625,
-        'b', 625,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(24);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
       END_STATE();
     case 25:
-      if (lookahead == '-') ADVANCE(38);
+      ADVANCE_MAP(
+        '%', 634,
+        '.', 183,
+        'B', 626,
+        'b', 626,
+        'G', 628,
+        'g', 628,
+        'K', 628,
+        'k', 628,
+        'M', 629,
+        'm', 629,
+        'N', 176,
+        'n', 176,
+        'S', 633,
+        's', 633,
+        'U', 176,
+        'u', 176,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
-      if (lookahead == '.') ADVANCE(235);
+      ADVANCE_MAP(
+        '%', 634,
+        'B', 626,
+        'b', 626,
+        'G', 628,
+        'g', 628,
+        'K', 628,
+        'k', 628,
+        'M', 629,
+        'm', 629,
+        'N', 176,
+        'n', 176,
+        'S', 633,
+        's', 633,
+        'U', 176,
+        'u', 176,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
-      if (lookahead == '.') ADVANCE(179);
+      ADVANCE_MAP(
+        '%', 634,
+        'B', 632,
+        'b', 632,
+        'G', 630,
+        'g', 630,
+        'K', 630,
+        'k', 630,
+        'M', 631,
+        'm', 631,
+        'N', 176,
+        'n', 176,
+        'S', 633,
+        's', 633,
+        'T', 174,
+        't', 174,
+        'U', 176,
+        'u', 176,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '.') ADVANCE(181);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      if (lookahead == '-') ADVANCE(41);
       END_STATE();
     case 29:
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      if (lookahead == '.') ADVANCE(239);
       END_STATE();
     case 30:
-      if (lookahead == ':') ADVANCE(178);
+      if (lookahead == '.') ADVANCE(182);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
-      if (lookahead == ':') ADVANCE(178);
+      if (lookahead == '.') ADVANCE(185);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(639);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(185);
+      if (lookahead == ':') ADVANCE(181);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(187);
+      if (lookahead == ':') ADVANCE(181);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(189);
+      if (lookahead == ':') ADVANCE(197);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(189);
       END_STATE();
     case 37:
-      if (lookahead == '>') ADVANCE(277);
+      if (lookahead == ':') ADVANCE(191);
       END_STATE();
     case 38:
-      if (lookahead == '>') ADVANCE(243);
+      if (lookahead == ':') ADVANCE(193);
       END_STATE();
     case 39:
-      if (lookahead == ']') ADVANCE(30);
+      if (lookahead == ':') ADVANCE(195);
+      END_STATE();
+    case 40:
+      if (lookahead == '>') ADVANCE(281);
+      END_STATE();
+    case 41:
+      if (lookahead == '>') ADVANCE(247);
+      END_STATE();
+    case 42:
+      if (lookahead == ']') ADVANCE(33);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
-      END_STATE();
-    case 40:
-      if (lookahead == 'a') ADVANCE(51);
-      END_STATE();
-    case 41:
-      if (lookahead == 'a') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(301);
-      END_STATE();
-    case 42:
-      if (lookahead == 'a') ADVANCE(282);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == 'a') ADVANCE(144);
+      if (lookahead == 'a') ADVANCE(54);
       END_STATE();
     case 44:
-      if (lookahead == 'a') ADVANCE(144);
-      if (lookahead == 'o') ADVANCE(61);
+      if (lookahead == 'a') ADVANCE(54);
+      if (lookahead == 'o') ADVANCE(305);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(286);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(53);
-      if (lookahead == 'm') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(147);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(110);
+      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(64);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(56);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'm') ADVANCE(135);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(148);
+      if (lookahead == 'a') ADVANCE(113);
       END_STATE();
     case 51:
-      if (lookahead == 'b') ADVANCE(104);
+      if (lookahead == 'a') ADVANCE(105);
       END_STATE();
     case 52:
-      if (lookahead == 'c') ADVANCE(265);
+      if (lookahead == 'a') ADVANCE(60);
       END_STATE();
     case 53:
-      if (lookahead == 'c') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(151);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(285);
+      if (lookahead == 'b') ADVANCE(107);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'c') ADVANCE(269);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(101);
+      if (lookahead == 'c') ADVANCE(88);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(86);
+      if (lookahead == 'c') ADVANCE(289);
       END_STATE();
     case 58:
-      if (lookahead == 'd') ADVANCE(250);
+      if (lookahead == 'c') ADVANCE(51);
       END_STATE();
     case 59:
-      if (lookahead == 'd') ADVANCE(250);
-      if (lookahead == 'i') ADVANCE(79);
-      if (lookahead == 'p') ADVANCE(135);
+      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'o') ADVANCE(104);
       END_STATE();
     case 60:
-      if (lookahead == 'd') ADVANCE(330);
+      if (lookahead == 'c') ADVANCE(89);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(66);
+      if (lookahead == 'd') ADVANCE(254);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(150);
+      if (lookahead == 'd') ADVANCE(254);
+      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(138);
       END_STATE();
     case 63:
-      if (lookahead == 'e') ADVANCE(169);
+      if (lookahead == 'd') ADVANCE(334);
       END_STATE();
     case 64:
-      if (lookahead == 'e') ADVANCE(169);
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(83);
+      if (lookahead == 'd') ADVANCE(69);
       END_STATE();
     case 65:
-      if (lookahead == 'e') ADVANCE(46);
+      if (lookahead == 'd') ADVANCE(153);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(247);
+      if (lookahead == 'e') ADVANCE(172);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(231);
+      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'p') ADVANCE(129);
+      if (lookahead == 's') ADVANCE(86);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(253);
-      END_STATE();
-    case 69:
-      if (lookahead == 'e') ADVANCE(313);
-      END_STATE();
-    case 70:
-      if (lookahead == 'e') ADVANCE(108);
-      END_STATE();
-    case 71:
-      if (lookahead == 'e') ADVANCE(81);
-      if (lookahead == 'i') ADVANCE(129);
-      END_STATE();
-    case 72:
-      if (lookahead == 'e') ADVANCE(81);
-      if (lookahead == 'i') ADVANCE(129);
-      if (lookahead == 'o') ADVANCE(162);
-      END_STATE();
-    case 73:
       if (lookahead == 'e') ADVANCE(49);
       END_STATE();
+    case 69:
+      if (lookahead == 'e') ADVANCE(251);
+      END_STATE();
+    case 70:
+      if (lookahead == 'e') ADVANCE(235);
+      END_STATE();
+    case 71:
+      if (lookahead == 'e') ADVANCE(257);
+      END_STATE();
+    case 72:
+      if (lookahead == 'e') ADVANCE(317);
+      END_STATE();
+    case 73:
+      if (lookahead == 'e') ADVANCE(111);
+      END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(103);
+      if (lookahead == 'e') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(132);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(45);
+      if (lookahead == 'e') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(132);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(165);
+      if (lookahead == 'e') ADVANCE(52);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(165);
-      if (lookahead == 'o') ADVANCE(61);
+      if (lookahead == 'e') ADVANCE(106);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(142);
+      if (lookahead == 'e') ADVANCE(48);
       END_STATE();
     case 79:
-      if (lookahead == 'f') ADVANCE(303);
+      if (lookahead == 'e') ADVANCE(168);
       END_STATE();
     case 80:
-      if (lookahead == 'f') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(64);
       END_STATE();
     case 81:
-      if (lookahead == 'f') ADVANCE(321);
+      if (lookahead == 'e') ADVANCE(145);
       END_STATE();
     case 82:
-      if (lookahead == 'f') ADVANCE(94);
+      if (lookahead == 'f') ADVANCE(307);
       END_STATE();
     case 83:
-      if (lookahead == 'f') ADVANCE(94);
-      if (lookahead == 't') ADVANCE(268);
+      if (lookahead == 'f') ADVANCE(310);
       END_STATE();
     case 84:
-      if (lookahead == 'g') ADVANCE(69);
+      if (lookahead == 'f') ADVANCE(325);
       END_STATE();
     case 85:
-      if (lookahead == 'h') ADVANCE(237);
+      if (lookahead == 'f') ADVANCE(97);
       END_STATE();
     case 86:
-      if (lookahead == 'h') ADVANCE(240);
+      if (lookahead == 'f') ADVANCE(97);
+      if (lookahead == 't') ADVANCE(272);
       END_STATE();
     case 87:
-      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'g') ADVANCE(72);
       END_STATE();
     case 88:
-      if (lookahead == 'i') ADVANCE(79);
-      if (lookahead == 'p') ADVANCE(135);
+      if (lookahead == 'h') ADVANCE(241);
       END_STATE();
     case 89:
-      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'h') ADVANCE(244);
       END_STATE();
     case 90:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'n') ADVANCE(244);
+      if (lookahead == 'i') ADVANCE(82);
       END_STATE();
     case 91:
-      if (lookahead == 'i') ADVANCE(80);
-      if (lookahead == 'n') ADVANCE(105);
+      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(138);
       END_STATE();
     case 92:
-      if (lookahead == 'i') ADVANCE(62);
+      if (lookahead == 'i') ADVANCE(83);
       END_STATE();
     case 93:
-      if (lookahead == 'i') ADVANCE(112);
+      if (lookahead == 'i') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(248);
       END_STATE();
     case 94:
-      if (lookahead == 'i') ADVANCE(74);
+      if (lookahead == 'i') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 95:
-      if (lookahead == 'i') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(65);
       END_STATE();
     case 96:
-      if (lookahead == 'i') ADVANCE(42);
+      if (lookahead == 'i') ADVANCE(115);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(160);
+      if (lookahead == 'i') ADVANCE(77);
       END_STATE();
     case 98:
-      if (lookahead == 'k') ADVANCE(340);
+      if (lookahead == 'i') ADVANCE(57);
       END_STATE();
     case 99:
-      if (lookahead == 'k') ADVANCE(309);
+      if (lookahead == 'i') ADVANCE(45);
       END_STATE();
     case 100:
-      if (lookahead == 'k') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 101:
-      if (lookahead == 'k') ADVANCE(168);
+      if (lookahead == 'k') ADVANCE(344);
       END_STATE();
     case 102:
-      if (lookahead == 'l') ADVANCE(259);
+      if (lookahead == 'k') ADVANCE(313);
       END_STATE();
     case 103:
-      if (lookahead == 'l') ADVANCE(60);
+      if (lookahead == 'k') ADVANCE(292);
       END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(67);
+      if (lookahead == 'k') ADVANCE(171);
       END_STATE();
     case 105:
-      if (lookahead == 'l') ADVANCE(93);
+      if (lookahead == 'l') ADVANCE(263);
       END_STATE();
     case 106:
-      if (lookahead == 'm') ADVANCE(50);
+      if (lookahead == 'l') ADVANCE(63);
       END_STATE();
     case 107:
-      if (lookahead == 'm') ADVANCE(297);
+      if (lookahead == 'l') ADVANCE(70);
       END_STATE();
     case 108:
-      if (lookahead == 'm') ADVANCE(132);
+      if (lookahead == 'l') ADVANCE(96);
       END_STATE();
     case 109:
-      if (lookahead == 'n') ADVANCE(244);
+      if (lookahead == 'm') ADVANCE(53);
       END_STATE();
     case 110:
-      if (lookahead == 'n') ADVANCE(84);
+      if (lookahead == 'm') ADVANCE(301);
       END_STATE();
     case 111:
-      if (lookahead == 'n') ADVANCE(161);
+      if (lookahead == 'm') ADVANCE(135);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(100);
+      if (lookahead == 'n') ADVANCE(248);
       END_STATE();
     case 113:
-      if (lookahead == 'n') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(87);
       END_STATE();
     case 114:
-      if (lookahead == 'o') ADVANCE(166);
-      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == 'n') ADVANCE(164);
       END_STATE();
     case 115:
-      if (lookahead == 'o') ADVANCE(56);
+      if (lookahead == 'n') ADVANCE(103);
       END_STATE();
     case 116:
-      if (lookahead == 'o') ADVANCE(61);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 117:
-      if (lookahead == 'o') ADVANCE(101);
+      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 't') ADVANCE(347);
       END_STATE();
     case 118:
-      if (lookahead == 'o') ADVANCE(262);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 119:
-      if (lookahead == 'o') ADVANCE(324);
+      if (lookahead == 'o') ADVANCE(64);
       END_STATE();
     case 120:
-      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 'o') ADVANCE(104);
       END_STATE();
     case 121:
-      if (lookahead == 'o') ADVANCE(107);
+      if (lookahead == 'o') ADVANCE(266);
       END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(328);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(110);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(141);
-      if (lookahead == 'r') ADVANCE(72);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(151);
+      if (lookahead == 'o') ADVANCE(149);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(144);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(152);
+      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'r') ADVANCE(75);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(58);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(155);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(150);
       END_STATE();
     case 133:
-      if (lookahead == 'p') ADVANCE(256);
+      if (lookahead == 'o') ADVANCE(120);
       END_STATE();
     case 134:
-      if (lookahead == 'p') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(167);
       END_STATE();
     case 135:
-      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(166);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(260);
       END_STATE();
     case 137:
-      if (lookahead == 'p') ADVANCE(126);
-      if (lookahead == 's') ADVANCE(156);
+      if (lookahead == 'p') ADVANCE(298);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(128);
+      if (lookahead == 'p') ADVANCE(156);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(128);
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'p') ADVANCE(129);
+      if (lookahead == 's') ADVANCE(85);
       END_STATE();
     case 140:
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'p') ADVANCE(129);
+      if (lookahead == 's') ADVANCE(159);
       END_STATE();
     case 141:
-      if (lookahead == 'r') ADVANCE(157);
+      if (lookahead == 'p') ADVANCE(131);
       END_STATE();
     case 142:
-      if (lookahead == 'r') ADVANCE(347);
+      if (lookahead == 'p') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(55);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(71);
+      if (lookahead == 'r') ADVANCE(55);
       END_STATE();
     case 144:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(160);
       END_STATE();
     case 145:
-      if (lookahead == 'r') ADVANCE(121);
-      if (lookahead == 'w') ADVANCE(106);
+      if (lookahead == 'r') ADVANCE(351);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(73);
+      if (lookahead == 'r') ADVANCE(74);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(97);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(124);
+      if (lookahead == 'w') ADVANCE(109);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(120);
+      if (lookahead == 'r') ADVANCE(76);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(47);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(123);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(50);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(161);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'r') ADVANCE(162);
       END_STATE();
     case 156:
-      if (lookahead == 't') ADVANCE(268);
+      if (lookahead == 'r') ADVANCE(134);
       END_STATE();
     case 157:
-      if (lookahead == 't') ADVANCE(337);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 158:
-      if (lookahead == 't') ADVANCE(274);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(271);
+      if (lookahead == 't') ADVANCE(272);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(170);
+      if (lookahead == 't') ADVANCE(341);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(78);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 162:
-      if (lookahead == 't') ADVANCE(118);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(68);
+      if (lookahead == 't') ADVANCE(173);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(81);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(154);
+      if (lookahead == 't') ADVANCE(121);
       END_STATE();
     case 166:
-      if (lookahead == 'u') ADVANCE(111);
+      if (lookahead == 't') ADVANCE(71);
       END_STATE();
     case 167:
-      if (lookahead == 'u') ADVANCE(133);
+      if (lookahead == 't') ADVANCE(122);
       END_STATE();
     case 168:
-      if (lookahead == 'u') ADVANCE(134);
+      if (lookahead == 't') ADVANCE(157);
       END_STATE();
     case 169:
-      if (lookahead == 'v') ADVANCE(291);
+      if (lookahead == 'u') ADVANCE(114);
       END_STATE();
     case 170:
-      if (lookahead == 'y') ADVANCE(318);
+      if (lookahead == 'u') ADVANCE(136);
       END_STATE();
     case 171:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(172);
+      if (lookahead == 'u') ADVANCE(137);
       END_STATE();
     case 172:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
+      if (lookahead == 'v') ADVANCE(295);
       END_STATE();
     case 173:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(626);
+      if (lookahead == 'y') ADVANCE(322);
       END_STATE();
     case 174:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(621);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(175);
       END_STATE();
     case 175:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(621);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(178);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 176:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(633);
+      END_STATE();
+    case 177:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(625);
+      END_STATE();
+    case 178:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(625);
+      END_STATE();
+    case 179:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(179);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
-      END_STATE();
-    case 177:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 178:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
-      END_STATE();
-    case 179:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+          lookahead != '>') ADVANCE(340);
       END_STATE();
     case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
       END_STATE();
     case 182:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 183:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(628);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 184:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 185:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(183);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 186:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
       END_STATE();
     case 187:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(186);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(635);
       END_STATE();
     case 188:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
     case 189:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(187);
       END_STATE();
     case 190:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
     case 191:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -3415,7 +3578,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 192:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -3423,524 +3586,472 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
       END_STATE();
     case 194:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 195:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+      END_STATE();
+    case 196:
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
-    case 195:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(617);
-      END_STATE();
-    case 196:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        ',', 346,
-        '-', 317,
-        '/', 312,
-        '0', 610,
-        ';', 226,
-        '<', 229,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        'c', 544,
-        'd', 500,
-        'f', 569,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 480,
-        'n', 551,
-        'o', 521,
-        'p', 553,
-        'r', 502,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(196);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
     case 197:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '%', 603,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 26,
-        '/', 312,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        't', 478,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(197);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(196);
       END_STATE();
     case 198:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '"', 613,
-        '#', 618,
-        '-', 37,
-        '0', 610,
-        ';', 226,
-        '<', 228,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        'd', 64,
-        'f', 145,
-        'g', 149,
-        'i', 59,
-        'l', 115,
-        'm', 77,
-        'n', 123,
-        'o', 91,
-        'p', 125,
-        'r', 65,
-        's', 139,
-        't', 41,
-        'u', 92,
-        'v', 96,
-        '{', 596,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(198);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
       END_STATE();
     case 199:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '(', 599,
-        ')', 600,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 26,
-        '/', 312,
-        '0', 604,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '=', 234,
-        '>', 230,
-        '\\', 5,
-        '{', 596,
-        '}', 597,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(199);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(605);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(621);
       END_STATE();
     case 200:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '.', 351,
-        '/', 312,
-        '0', 606,
-        ':', 632,
-        ';', 226,
-        '<', 25,
-        '>', 230,
-        '[', 194,
+        '\n', 231,
+        '"', 617,
+        '#', 622,
+        '%', 607,
+        '(', 603,
+        ')', 604,
+        '*', 606,
+        '+', 605,
+        ',', 350,
+        '-', 321,
+        '/', 316,
+        '0', 614,
+        ';', 230,
+        '<', 233,
+        '=', 238,
+        '>', 234,
         '\\', 5,
-        'm', 482,
-        't', 478,
-        '{', 596,
+        'c', 548,
+        'd', 504,
+        'f', 573,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 484,
+        'n', 555,
+        'o', 525,
+        'p', 557,
+        'r', 506,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 600,
+        '}', 601,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(201);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(200);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 201:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '%', 603,
-        '*', 602,
-        '+', 601,
-        '-', 316,
-        '/', 312,
-        '0', 606,
-        ':', 632,
-        ';', 226,
-        '<', 25,
-        '>', 230,
-        '[', 194,
+        '\n', 231,
+        '"', 617,
+        '#', 622,
+        '%', 607,
+        ')', 604,
+        '*', 606,
+        '+', 605,
+        '-', 320,
+        '.', 29,
+        '/', 316,
+        '0', 612,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'm', 482,
-        't', 478,
-        '{', 596,
+        't', 482,
+        '{', 600,
+        '}', 601,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(201);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(607);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 202:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ',', 346,
-        '-', 316,
-        '/', 312,
-        ';', 226,
-        '<', 229,
-        '>', 230,
+        '\n', 231,
+        '"', 617,
+        '#', 622,
+        '-', 40,
+        ';', 230,
+        '<', 232,
+        '=', 238,
+        '>', 234,
         '\\', 5,
-        'c', 114,
-        'd', 64,
-        'f', 145,
-        'g', 149,
-        'i', 59,
-        'l', 115,
-        'm', 44,
-        'n', 123,
-        'o', 90,
-        'p', 125,
-        'r', 65,
-        's', 139,
-        't', 41,
-        'u', 92,
-        '{', 596,
+        'd', 67,
+        'f', 148,
+        'g', 152,
+        'i', 62,
+        'l', 118,
+        'm', 80,
+        'n', 126,
+        'o', 94,
+        'p', 128,
+        'r', 68,
+        's', 142,
+        't', 44,
+        'u', 95,
+        'v', 99,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(202);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(23);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 203:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 317,
-        '.', 351,
-        '/', 312,
+        '\n', 231,
+        '#', 622,
+        '%', 607,
+        '(', 603,
+        ')', 604,
+        '*', 606,
+        '+', 605,
+        '-', 320,
+        '.', 29,
+        '/', 316,
         '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '=', 238,
+        '>', 234,
         '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
+        '{', 600,
+        '}', 601,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(204);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
+          lookahead == ' ') SKIP(203);
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 204:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 317,
-        '/', 312,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '%', 607,
+        '*', 606,
+        '+', 605,
+        '-', 320,
+        '.', 355,
+        '/', 316,
+        '0', 610,
+        ':', 639,
+        ';', 230,
+        '<', 28,
+        '>', 234,
+        '[', 198,
         '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
+        'm', 486,
+        't', 482,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(204);
+          lookahead == ' ') SKIP(205);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 37,
-        '.', 351,
-        '/', 629,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '%', 607,
+        '*', 606,
+        '+', 605,
+        '-', 320,
+        '/', 316,
+        '0', 610,
+        ':', 639,
+        ';', 230,
+        '<', 28,
+        '>', 234,
+        '[', 198,
         '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
+        'm', 486,
+        't', 482,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(206);
+          lookahead == ' ') SKIP(205);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '-', 37,
-        '0', 608,
-        ':', 632,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        ',', 350,
+        '-', 320,
+        '/', 316,
+        '0', 614,
+        ';', 230,
+        '<', 233,
+        '>', 234,
         '\\', 5,
-        'c', 473,
-        'd', 472,
-        'f', 474,
-        'g', 572,
-        'i', 495,
-        'l', 545,
-        'm', 481,
-        'o', 522,
-        'p', 553,
-        'r', 507,
-        's', 565,
-        't', 477,
-        'u', 524,
-        'v', 520,
-        '{', 596,
+        'c', 117,
+        'd', 67,
+        'f', 148,
+        'g', 152,
+        'i', 62,
+        'l', 118,
+        'm', 47,
+        'n', 126,
+        'o', 93,
+        'p', 128,
+        'r', 68,
+        's', 142,
+        't', 44,
+        'u', 95,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(206);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(476);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
       END_STATE();
     case 207:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        '/', 629,
-        ';', 226,
-        '<', 229,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '-', 321,
+        '.', 355,
+        '/', 316,
+        '0', 612,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        '{', 598,
+        'c', 477,
+        'd', 476,
+        'f', 478,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 485,
+        'o', 526,
+        'p', 557,
+        'r', 511,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 600,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
+          lookahead == ' ') SKIP(208);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 208:
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        '-', 321,
+        '/', 316,
+        '0', 612,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '>', 234,
+        '\\', 5,
+        'c', 477,
+        'd', 476,
+        'f', 478,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 485,
+        'o', 526,
+        'p', 557,
+        'r', 511,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(208);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 209:
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        '-', 40,
+        '.', 355,
+        '/', 636,
+        '0', 612,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '>', 234,
+        '\\', 5,
+        'c', 477,
+        'd', 476,
+        'f', 478,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 485,
+        'o', 526,
+        'p', 557,
+        'r', 511,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(210);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 210:
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        '-', 40,
+        '0', 612,
+        ':', 639,
+        ';', 230,
+        '<', 232,
+        '>', 234,
+        '\\', 5,
+        'c', 477,
+        'd', 476,
+        'f', 478,
+        'g', 576,
+        'i', 499,
+        'l', 549,
+        'm', 485,
+        'o', 526,
+        'p', 557,
+        'r', 511,
+        's', 569,
+        't', 481,
+        'u', 528,
+        'v', 524,
+        '{', 600,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(210);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 211:
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        '/', 636,
+        ';', 230,
+        '<', 233,
+        '>', 234,
+        '\\', 5,
+        '{', 602,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(217);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
-    case 208:
-      if (eof) ADVANCE(225);
+    case 212:
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'd', 374,
-        'g', 453,
-        'i', 369,
-        'l', 423,
-        'p', 429,
-        'r', 378,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(216);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 209:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'm', 426,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 210:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        '{', 598,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 211:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
-        '\\', 5,
-        'd', 435,
-        'f', 447,
-        'i', 393,
-        'l', 424,
-        'o', 396,
-        'p', 440,
-        's', 439,
-        't', 353,
-        'u', 391,
-        '{', 598,
+        'd', 378,
+        'g', 457,
+        'i', 373,
+        'l', 427,
+        'p', 433,
+        'r', 382,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3949,3337 +4060,3424 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
-    case 212:
-      if (eof) ADVANCE(225);
+    case 213:
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        '.', 351,
-        ';', 226,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'd', 374,
-        'l', 424,
-        'm', 382,
-        'o', 413,
-        's', 442,
-        't', 354,
-        'v', 397,
-        '{', 598,
+        'm', 430,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
+          lookahead == ' ') SKIP(222);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 213:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(229);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 214:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'c', 544,
-        'd', 564,
-        'i', 519,
-        'm', 482,
-        'o', 523,
-        'p', 579,
-        's', 565,
-        '{', 598,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(223);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 215:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '>', 234,
         '\\', 5,
-        'c', 544,
-        'd', 564,
-        'i', 519,
-        'm', 482,
-        'o', 523,
-        'p', 579,
-        's', 565,
+        'd', 439,
+        'f', 451,
+        'i', 397,
+        'l', 428,
+        'o', 400,
+        'p', 444,
+        's', 443,
+        't', 357,
+        'u', 395,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(224);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 216:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        '.', 355,
+        ';', 230,
+        '>', 234,
         '\\', 5,
-        'd', 63,
-        'g', 149,
-        'i', 58,
-        'l', 127,
-        'p', 124,
-        'r', 70,
+        'd', 378,
+        'l', 428,
+        'm', 386,
+        'o', 417,
+        's', 446,
+        't', 358,
+        'v', 401,
+        '{', 602,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(216);
+          lookahead == ' ') SKIP(225);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 217:
-      if (eof) ADVANCE(225);
-      ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '<', 228,
-        '>', 230,
-        '\\', 5,
-        'd', 501,
-        'g', 572,
-        'i', 496,
-        'l', 556,
-        'p', 554,
-        'r', 507,
-      );
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '<') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(217);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 218:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(116);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      END_STATE();
-    case 219:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '<') ADVANCE(228);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '<', 232,
+        '>', 234,
+        '\\', 5,
+        'c', 548,
+        'd', 568,
+        'i', 523,
+        'm', 486,
+        'o', 527,
+        'p', 583,
+        's', 569,
+        '{', 602,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 219:
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '<', 232,
+        '>', 234,
+        '\\', 5,
+        'c', 548,
+        'd', 568,
+        'i', 523,
+        'm', 486,
+        'o', 527,
+        'p', 583,
+        's', 569,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(219);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 220:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'd', 136,
-        'f', 145,
-        'i', 88,
+        'd', 66,
+        'g', 152,
+        'i', 61,
         'l', 130,
-        'o', 89,
-        'p', 143,
-        's', 138,
-        't', 41,
-        'u', 92,
+        'p', 127,
+        'r', 73,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(220);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(225);
+      if (eof) ADVANCE(229);
       ADVANCE_MAP(
-        '\n', 227,
-        '#', 618,
-        ';', 226,
-        '>', 230,
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '<', 232,
+        '>', 234,
         '\\', 5,
-        'd', 63,
-        'l', 130,
-        'm', 76,
-        'o', 113,
-        's', 140,
-        't', 40,
-        'v', 96,
+        'd', 505,
+        'g', 576,
+        'i', 500,
+        'l', 560,
+        'p', 558,
+        'r', 511,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(221);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '<') ADVANCE(232);
+      if (lookahead == '>') ADVANCE(234);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(546);
+      if (lookahead == 'm') ADVANCE(119);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(222);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 223:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '<') ADVANCE(232);
+      if (lookahead == '>') ADVANCE(234);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(223);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 224:
-      if (eof) ADVANCE(225);
-      if (lookahead == '\n') ADVANCE(227);
-      if (lookahead == '#') ADVANCE(618);
-      if (lookahead == ';') ADVANCE(226);
-      if (lookahead == '>') ADVANCE(230);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(554);
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '>', 234,
+        '\\', 5,
+        'd', 139,
+        'f', 148,
+        'i', 91,
+        'l', 133,
+        'o', 92,
+        'p', 146,
+        's', 141,
+        't', 44,
+        'u', 95,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(224);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(229);
+      ADVANCE_MAP(
+        '\n', 231,
+        '#', 622,
+        ';', 230,
+        '>', 234,
+        '\\', 5,
+        'd', 66,
+        'l', 133,
+        'm', 79,
+        'o', 116,
+        's', 143,
+        't', 43,
+        'v', 99,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(225);
       END_STATE();
     case 226:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(550);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(226);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 227:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(227);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 228:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(229);
+      if (lookahead == '\n') ADVANCE(231);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == ';') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(558);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(228);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(38);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
     case 233:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(41);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 236:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 237:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(236);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_reach);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 239:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(240);
+      END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 243:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 245:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 246:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 250:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_id);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 251:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 252:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 256:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_group);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 258:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 262:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_proto);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 264:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 268:
       ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_dst);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 270:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 274:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_dport);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 275:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 279:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
-    case 276:
+    case 280:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
-    case 277:
+    case 281:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 278:
+    case 282:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(280);
+      if (lookahead == ':') ADVANCE(284);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(278);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
       END_STATE();
-    case 279:
+    case 283:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
       END_STATE();
-    case 280:
+    case 284:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(279);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
       END_STATE();
-    case 281:
+    case 285:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(281);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_metric);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 287:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 291:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_dev);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 293:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 297:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_from);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 299:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 303:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(328);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(327);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(329);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_iif);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 305:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(331);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(333);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 309:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 311:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 315:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 320:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(281);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 324:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 326:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 330:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 331:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 335:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
-    case 332:
+    case 336:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
-    case 333:
+    case 337:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
       END_STATE();
-    case 334:
+    case 338:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(334);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
       END_STATE();
-    case 335:
+    case 339:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(620);
+      if (lookahead == '\n') ADVANCE(624);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(179);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
+          lookahead != '>') ADVANCE(340);
       END_STATE();
-    case 336:
+    case 340:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(176);
+          lookahead == ' ') ADVANCE(179);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(336);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_mark);
+          lookahead != '>') ADVANCE(340);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 342:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 346:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_COMMA);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_counter);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 348:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 352:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
-    case 349:
+    case 353:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
-    case 350:
+    case 354:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(350);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
       END_STATE();
-    case 351:
+    case 355:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 352:
+    case 356:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(352);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(362);
-      if (lookahead == 'o') ADVANCE(302);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(284);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
       END_STATE();
     case 357:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(404);
+      if (lookahead == 'a') ADVANCE(366);
+      if (lookahead == 'o') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(365);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 359:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 360:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'a') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 361:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(448);
+      if (lookahead == 'a') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 362:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(406);
+      if (lookahead == 'a') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 363:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == 'a') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 365:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(389);
+      if (lookahead == 'a') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 366:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(390);
+      if (lookahead == 'b') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(357);
+      if (lookahead == 'c') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(332);
+      if (lookahead == 'c') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(252);
+      if (lookahead == 'c') ADVANCE(393);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(444);
+      if (lookahead == 'c') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(376);
+      if (lookahead == 'c') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'd') ADVANCE(336);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(315);
+      if (lookahead == 'd') ADVANCE(256);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 374:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(448);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(380);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(253);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(414);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(390);
+      if (lookahead == 'i') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(362);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(363);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(255);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(249);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(405);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
-      if (lookahead == 'i') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(358);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(359);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(465);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(443);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(305);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(308);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(323);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == 'e') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(373);
+      if (lookahead == 'f') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 389:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(239);
+      if (lookahead == 'f') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 390:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'f') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(370);
+      if (lookahead == 'f') ADVANCE(396);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(377);
+      if (lookahead == 'g') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
-      if (lookahead == 'p') ADVANCE(437);
+      if (lookahead == 'h') ADVANCE(243);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 394:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
+      if (lookahead == 'h') ADVANCE(246);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 395:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(364);
+      if (lookahead == 'i') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(385);
+      if (lookahead == 'i') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(388);
+      if (lookahead == 'p') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(458);
+      if (lookahead == 'i') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(414);
+      if (lookahead == 'i') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(311);
+      if (lookahead == 'i') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == 'i') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(261);
+      if (lookahead == 'k') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(368);
+      if (lookahead == 'k') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 406:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(294);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(265);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(360);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(299);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(428);
+      if (lookahead == 'l') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(388);
+      if (lookahead == 'l') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(246);
+      if (lookahead == 'm') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 413:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(303);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(392);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(250);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(411);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'n') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(403);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(461);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(326);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(264);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(441);
+      if (lookahead == 'n') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(409);
+      if (lookahead == 'o') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'o') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == 'o') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == 'o') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(416);
+      if (lookahead == 'o') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(446);
+      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == 't') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(449);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == 'o') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(452);
+      if (lookahead == 'o') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(454);
+      if (lookahead == 'o') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(453);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(463);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(296);
+      if (lookahead == 'o') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(258);
+      if (lookahead == 'o') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(419);
-      if (lookahead == 's') ADVANCE(387);
+      if (lookahead == 'o') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(419);
-      if (lookahead == 's') ADVANCE(459);
+      if (lookahead == 'o') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(450);
+      if (lookahead == 'p') ADVANCE(300);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(425);
-      if (lookahead == 'r') ADVANCE(363);
+      if (lookahead == 'p') ADVANCE(262);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(425);
+      if (lookahead == 'p') ADVANCE(423);
+      if (lookahead == 's') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(379);
+      if (lookahead == 'p') ADVANCE(423);
+      if (lookahead == 's') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'p') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(363);
+      if (lookahead == 'p') ADVANCE(429);
+      if (lookahead == 'r') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(349);
+      if (lookahead == 'p') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(355);
+      if (lookahead == 'r') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 445:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(401);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 446:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 447:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(420);
-      if (lookahead == 'w') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 448:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 449:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(398);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 450:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 451:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 447:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(353);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(359);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 449:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 451:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(424);
+      if (lookahead == 'w') ADVANCE(412);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(381);
+      if (lookahead == 'r') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(399);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == 'r') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(470);
+      if (lookahead == 'r') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'r') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(383);
+      if (lookahead == 't') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == 't') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(418);
+      if (lookahead == 't') ADVANCE(274);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(375);
+      if (lookahead == 't') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == 't') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(415);
+      if (lookahead == 't') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(433);
+      if (lookahead == 't') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(434);
+      if (lookahead == 't') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(293);
+      if (lookahead == 't') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(320);
+      if (lookahead == 'u') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 471:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 472:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(297);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      END_STATE();
+    case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(471);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'e') ADVANCE(475);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(515);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'o') ADVANCE(590);
-      if (lookahead == 't') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'r') ADVANCE(550);
-      if (lookahead == 'w') ADVANCE(538);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'v') ADVANCE(292);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(632);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'p') ADVANCE(559);
+      if (lookahead == 's') ADVANCE(519);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(476);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(488);
-      if (lookahead == 'o') ADVANCE(300);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'o') ADVANCE(594);
+      if (lookahead == 't') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(488);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'r') ADVANCE(554);
+      if (lookahead == 'w') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(283);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'v') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (lookahead == 'e') ADVANCE(585);
-      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == ':') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (lookahead == 'e') ADVANCE(585);
+      if (lookahead == 'a') ADVANCE(492);
+      if (lookahead == 'o') ADVANCE(304);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(568);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(490);
-      if (lookahead == 'm') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(541);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(533);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 486:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(492);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(287);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(572);
+      if (lookahead == 'e') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(502);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(572);
+      if (lookahead == 'e') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(572);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(571);
+      if (lookahead == 'a') ADVANCE(494);
+      if (lookahead == 'm') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(535);
+      if (lookahead == 'a') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(266);
+      if (lookahead == 'a') ADVANCE(537);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(517);
+      if (lookahead == 'a') ADVANCE(496);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(518);
+      if (lookahead == 'b') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(485);
-      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == 'c') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(485);
+      if (lookahead == 'c') ADVANCE(521);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(251);
-      if (lookahead == 'i') ADVANCE(512);
-      if (lookahead == 'p') ADVANCE(563);
+      if (lookahead == 'c') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(251);
+      if (lookahead == 'c') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(331);
+      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'o') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(503);
+      if (lookahead == 'c') ADVANCE(489);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(576);
+      if (lookahead == 'd') ADVANCE(255);
+      if (lookahead == 'i') ADVANCE(516);
+      if (lookahead == 'p') ADVANCE(567);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(593);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(515);
+      if (lookahead == 'd') ADVANCE(255);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(593);
+      if (lookahead == 'd') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(483);
+      if (lookahead == 'd') ADVANCE(507);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(248);
+      if (lookahead == 'd') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(232);
+      if (lookahead == 'e') ADVANCE(597);
+      if (lookahead == 'p') ADVANCE(559);
+      if (lookahead == 's') ADVANCE(519);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(254);
+      if (lookahead == 'e') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(314);
+      if (lookahead == 'e') ADVANCE(487);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(539);
+      if (lookahead == 'e') ADVANCE(252);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(514);
-      if (lookahead == 'i') ADVANCE(557);
-      if (lookahead == 'o') ADVANCE(587);
+      if (lookahead == 'e') ADVANCE(236);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(534);
+      if (lookahead == 'e') ADVANCE(258);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(486);
+      if (lookahead == 'e') ADVANCE(318);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(304);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(307);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(322);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(527);
-      if (lookahead == 't') ADVANCE(269);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(506);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(238);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(241);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(512);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(479);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (lookahead == 'n') ADVANCE(245);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (lookahead == 'n') ADVANCE(536);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(499);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(491);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(543);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(509);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(584);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(341);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(310);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(289);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 533:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(260);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 534:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(497);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 535:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(504);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 536:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(526);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 537:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(298);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 538:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(487);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 539:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 540:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(245);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 541:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(516);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 542:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 543:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(531);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 544:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(590);
-      if (lookahead == 't') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 545:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(493);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 546:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(498);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 547:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(263);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 548:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(325);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 549:
-      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(518);
+      if (lookahead == 'i') ADVANCE(561);
       if (lookahead == 'o') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(538);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(490);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(570);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(308);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(311);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(531);
+      if (lookahead == 't') ADVANCE(273);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(510);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(242);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(245);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(516);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(483);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(517);
+      if (lookahead == 'n') ADVANCE(249);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(517);
+      if (lookahead == 'n') ADVANCE(540);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(517);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(503);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(495);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(547);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(513);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(588);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(345);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 534:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(314);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 535:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(293);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 536:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 537:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(264);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 538:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(501);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 539:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(508);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(530);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(302);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(491);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(563);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 544:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(249);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 545:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 546:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 547:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(535);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 548:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(594);
+      if (lookahead == 't') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 549:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(497);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(537);
+      if (lookahead == 'o') ADVANCE(502);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == 'o') ADVANCE(267);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(587);
+      if (lookahead == 'o') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(567);
-      if (lookahead == 'r') ADVANCE(508);
+      if (lookahead == 'o') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == 'o') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 555:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(494);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 557:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(574);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(571);
+      if (lookahead == 'r') ADVANCE(512);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(571);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(588);
+      if (lookahead == 'o') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(498);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 561:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(257);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(295);
+      if (lookahead == 'o') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(577);
+      if (lookahead == 'o') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(555);
-      if (lookahead == 's') ADVANCE(580);
+      if (lookahead == 'o') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(560);
-      if (lookahead == 'r') ADVANCE(489);
+      if (lookahead == 'p') ADVANCE(261);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(348);
+      if (lookahead == 'p') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(581);
+      if (lookahead == 'p') ADVANCE(581);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 568:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(559);
+      if (lookahead == 's') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(564);
+      if (lookahead == 'r') ADVANCE(493);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(352);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(533);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(554);
+      if (lookahead == 'w') ADVANCE(542);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(514);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(534);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(553);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 577:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(529);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 569:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(550);
-      if (lookahead == 'w') ADVANCE(538);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(510);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(530);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(549);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(525);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(528);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(582);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(484);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(558);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'r') ADVANCE(532);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(552);
+      if (lookahead == 'r') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 'r') ADVANCE(488);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(338);
+      if (lookahead == 'r') ADVANCE(562);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == 'r') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(594);
+      if (lookahead == 't') ADVANCE(273);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(573);
+      if (lookahead == 't') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(511);
+      if (lookahead == 't') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(547);
+      if (lookahead == 't') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(505);
+      if (lookahead == 't') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 't') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(542);
+      if (lookahead == 't') ADVANCE(515);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(561);
+      if (lookahead == 't') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(562);
+      if (lookahead == 't') ADVANCE(509);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(292);
+      if (lookahead == 't') ADVANCE(552);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(319);
+      if (lookahead == 'u') ADVANCE(546);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 595:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(565);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 596:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(296);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(323);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      END_STATE();
+    case 599:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(595);
-      END_STATE();
-    case 596:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 597:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 598:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 600:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 601:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 602:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 603:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 604:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        ':', 632,
-        'x', 182,
-        'B', 622,
-        'b', 622,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 605:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 627,
-        '.', 180,
-        ':', 632,
-        'B', 622,
-        'b', 622,
-        'G', 623,
-        'g', 623,
-        'K', 623,
-        'k', 623,
-        'M', 624,
-        'm', 624,
-        'N', 173,
-        'n', 173,
-        'S', 626,
-        's', 626,
-        'T', 171,
-        't', 171,
-        'U', 173,
-        'u', 173,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(605);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 606:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(177);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 607:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(177);
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(607);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ADVANCE_MAP(
+        '%', 634,
+        '.', 184,
+        ':', 639,
+        'x', 186,
+        'B', 627,
+        'b', 627,
+        'G', 630,
+        'g', 630,
+        'K', 630,
+        'k', 630,
+        'M', 631,
+        'm', 631,
+        'N', 176,
+        'n', 176,
+        'S', 633,
+        's', 633,
+        'T', 174,
+        't', 174,
+        'U', 176,
+        'u', 176,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ADVANCE_MAP(
+        '%', 634,
+        '.', 184,
+        ':', 639,
+        'B', 627,
+        'b', 627,
+        'G', 630,
+        'g', 630,
+        'K', 630,
+        'k', 630,
+        'M', 631,
+        'm', 631,
+        'N', 176,
+        'n', 176,
+        'S', 633,
+        's', 633,
+        'T', 174,
+        't', 174,
+        'U', 176,
+        'u', 176,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(182);
+      if (lookahead == '.') ADVANCE(180);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'x') ADVANCE(186);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(180);
+      if (lookahead == ':') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(612);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'x') ADVANCE(186);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 613:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(639);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 614:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(620);
-      if (lookahead == '\\') ADVANCE(195);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(617);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(186);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
       END_STATE();
     case 615:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(618);
-      if (lookahead == '\\') ADVANCE(619);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(615);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
       END_STATE();
     case 616:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 618:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(615);
+      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(621);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(623);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(619);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(619);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(616);
+          lookahead == ' ') ADVANCE(620);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(617);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(195);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(617);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(618);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(615);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_line_continuation);
+          lookahead != '#') ADVANCE(621);
       END_STATE();
     case 621:
-      ACCEPT_TOKEN(sym_rate);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(621);
       END_STATE();
     case 622:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(632);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(29);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(622);
       END_STATE();
     case 623:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(625);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(619);
       END_STATE();
     case 624:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(625);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(626);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 625:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(175);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(174);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 626:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
       END_STATE();
     case 627:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(178);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(177);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
       END_STATE();
     case 628:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(626);
       END_STATE();
     case 629:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(626);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(633);
       END_STATE();
     case 630:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(632);
       END_STATE();
     case 631:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(631);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(632);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(633);
       END_STATE();
     case 632:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(178);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(177);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(186);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      END_STATE();
+    case 639:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(632);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(639);
       END_STATE();
     default:
       return false;
@@ -7307,1018 +7505,1172 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
         'n', 13,
         'o', 14,
         'p', 15,
-        'r', 16,
-        's', 17,
-        't', 18,
-        'u', 19,
-        'v', 20,
-        'w', 21,
-        'x', 22,
+        'q', 16,
+        'r', 17,
+        's', 18,
+        't', 19,
+        'u', 20,
+        'v', 21,
+        'w', 22,
+        'x', 23,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(0);
       END_STATE();
     case 1:
-      if (lookahead == 'c') ADVANCE(23);
-      if (lookahead == 'd') ADVANCE(24);
+      if (lookahead == 'c') ADVANCE(24);
+      if (lookahead == 'd') ADVANCE(25);
       END_STATE();
     case 2:
-      if (lookahead == 'l') ADVANCE(25);
-      if (lookahead == 'p') ADVANCE(26);
-      if (lookahead == 'r') ADVANCE(27);
-      if (lookahead == 'u') ADVANCE(28);
+      if (lookahead == 'l') ADVANCE(26);
+      if (lookahead == 'p') ADVANCE(27);
+      if (lookahead == 'r') ADVANCE(28);
+      if (lookahead == 'u') ADVANCE(29);
       END_STATE();
     case 3:
-      if (lookahead == 'e') ADVANCE(29);
-      if (lookahead == 'l') ADVANCE(30);
+      if (lookahead == 'b') ADVANCE(30);
+      if (lookahead == 'e') ADVANCE(31);
+      if (lookahead == 'l') ADVANCE(32);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(31);
-      if (lookahead == 'n') ADVANCE(32);
-      if (lookahead == 'o') ADVANCE(33);
-      if (lookahead == 'r') ADVANCE(34);
+      if (lookahead == 'e') ADVANCE(33);
+      if (lookahead == 'i') ADVANCE(34);
+      if (lookahead == 'n') ADVANCE(35);
+      if (lookahead == 'o') ADVANCE(36);
+      if (lookahead == 'r') ADVANCE(37);
+      if (lookahead == 'u') ADVANCE(38);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(35);
-      if (lookahead == 's') ADVANCE(36);
-      if (lookahead == 'x') ADVANCE(37);
+      if (lookahead == 'g') ADVANCE(39);
+      if (lookahead == 's') ADVANCE(40);
+      if (lookahead == 'x') ADVANCE(41);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(38);
-      if (lookahead == 'o') ADVANCE(39);
+      if (lookahead == 'i') ADVANCE(42);
+      if (lookahead == 'o') ADVANCE(43);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(40);
+      if (lookahead == 'e') ADVANCE(44);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(41);
-      if (lookahead == 't') ADVANCE(42);
+      if (lookahead == 'o') ADVANCE(45);
+      if (lookahead == 't') ADVANCE(46);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(43);
-      if (lookahead == 'n') ADVANCE(44);
+      if (lookahead == 'c') ADVANCE(47);
+      if (lookahead == 'n') ADVANCE(48);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'i') ADVANCE(49);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(46);
-      if (lookahead == 'e') ADVANCE(47);
-      if (lookahead == 'i') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(49);
+      if (lookahead == 'a') ADVANCE(50);
+      if (lookahead == 'e') ADVANCE(51);
+      if (lookahead == 'i') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(53);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 't') ADVANCE(51);
+      if (lookahead == 'a') ADVANCE(54);
+      if (lookahead == 't') ADVANCE(55);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(52);
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(54);
-      if (lookahead == 'u') ADVANCE(55);
+      if (lookahead == 'f') ADVANCE(58);
+      if (lookahead == 'u') ADVANCE(59);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(57);
-      if (lookahead == 'r') ADVANCE(58);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(62);
+      if (lookahead == 'r') ADVANCE(63);
       END_STATE();
     case 16:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'e') ADVANCE(60);
-      if (lookahead == 'o') ADVANCE(61);
-      if (lookahead == 'u') ADVANCE(62);
+      if (lookahead == 'd') ADVANCE(64);
+      if (lookahead == 'u') ADVANCE(65);
       END_STATE();
     case 17:
-      if (lookahead == 'e') ADVANCE(63);
-      if (lookahead == 'h') ADVANCE(64);
-      if (lookahead == 'n') ADVANCE(65);
-      if (lookahead == 'y') ADVANCE(66);
+      if (lookahead == '2') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(68);
+      if (lookahead == 'o') ADVANCE(69);
+      if (lookahead == 'u') ADVANCE(70);
       END_STATE();
     case 18:
-      if (lookahead == 'c') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(71);
+      if (lookahead == 'h') ADVANCE(72);
+      if (lookahead == 'n') ADVANCE(73);
+      if (lookahead == 'y') ADVANCE(74);
       END_STATE();
     case 19:
-      if (lookahead == 'd') ADVANCE(68);
-      if (lookahead == 'n') ADVANCE(69);
-      if (lookahead == 'p') ADVANCE(70);
-      END_STATE();
-    case 20:
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'x') ADVANCE(72);
-      END_STATE();
-    case 21:
-      if (lookahead == 'i') ADVANCE(73);
-      END_STATE();
-    case 22:
-      if (lookahead == 'd') ADVANCE(74);
-      END_STATE();
-    case 23:
       if (lookahead == 'c') ADVANCE(75);
       END_STATE();
-    case 24:
+    case 20:
       if (lookahead == 'd') ADVANCE(76);
+      if (lookahead == 'n') ADVANCE(77);
+      if (lookahead == 'p') ADVANCE(78);
+      END_STATE();
+    case 21:
+      if (lookahead == 'e') ADVANCE(79);
+      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'x') ADVANCE(81);
+      END_STATE();
+    case 22:
+      if (lookahead == 'i') ADVANCE(82);
+      END_STATE();
+    case 23:
+      if (lookahead == 'd') ADVANCE(83);
+      END_STATE();
+    case 24:
+      if (lookahead == 'c') ADVANCE(84);
       END_STATE();
     case 25:
-      if (lookahead == 'a') ADVANCE(77);
+      if (lookahead == 'd') ADVANCE(85);
       END_STATE();
     case 26:
-      if (lookahead == 'f') ADVANCE(78);
+      if (lookahead == 'a') ADVANCE(86);
       END_STATE();
     case 27:
-      if (lookahead == 'i') ADVANCE(79);
+      if (lookahead == 'f') ADVANCE(87);
       END_STATE();
     case 28:
-      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'i') ADVANCE(88);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(81);
+      if (lookahead == 'r') ADVANCE(89);
       END_STATE();
     case 30:
-      if (lookahead == 'a') ADVANCE(82);
+      if (lookahead == 'u') ADVANCE(90);
       END_STATE();
     case 31:
-      if (lookahead == 'f') ADVANCE(83);
-      if (lookahead == 'l') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(91);
       END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(92);
+      if (lookahead == 's') ADVANCE(93);
       END_STATE();
     case 33:
-      if (lookahead == 'w') ADVANCE(86);
+      if (lookahead == 'f') ADVANCE(94);
+      if (lookahead == 'l') ADVANCE(95);
       END_STATE();
     case 34:
-      if (lookahead == 'o') ADVANCE(87);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(88);
+      if (lookahead == 'a') ADVANCE(97);
       END_STATE();
     case 36:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 'w') ADVANCE(98);
       END_STATE();
     case 37:
-      if (lookahead == 'p') ADVANCE(90);
+      if (lookahead == 'o') ADVANCE(99);
       END_STATE();
     case 38:
-      if (lookahead == 'l') ADVANCE(91);
-      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'm') ADVANCE(100);
       END_STATE();
     case 39:
-      if (lookahead == 'r') ADVANCE(93);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 40:
-      if (lookahead == 'n') ADVANCE(94);
-      END_STATE();
-    case 41:
-      if (lookahead == 's') ADVANCE(95);
-      END_STATE();
-    case 42:
-      if (lookahead == 'b') ADVANCE(96);
-      END_STATE();
-    case 43:
-      if (lookahead == 'm') ADVANCE(97);
-      END_STATE();
-    case 44:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(98);
-      if (lookahead == 'g') ADVANCE(99);
-      if (lookahead == 'p') ADVANCE(100);
-      if (lookahead == 'v') ADVANCE(101);
-      END_STATE();
-    case 45:
       if (lookahead == 't') ADVANCE(102);
       END_STATE();
-    case 46:
-      if (lookahead == 't') ADVANCE(103);
+    case 41:
+      if (lookahead == 'p') ADVANCE(103);
       END_STATE();
-    case 47:
-      if (lookahead == 't') ADVANCE(104);
+    case 42:
+      if (lookahead == 'l') ADVANCE(104);
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
-    case 48:
-      if (lookahead == 'n') ADVANCE(105);
+    case 43:
+      if (lookahead == 'r') ADVANCE(106);
       END_STATE();
-    case 49:
-      if (lookahead == 's') ADVANCE(106);
+    case 44:
+      if (lookahead == 'n') ADVANCE(107);
       END_STATE();
-    case 50:
-      if (lookahead == 'c') ADVANCE(107);
+    case 45:
       if (lookahead == 's') ADVANCE(108);
       END_STATE();
+    case 46:
+      if (lookahead == 'b') ADVANCE(109);
+      END_STATE();
+    case 47:
+      if (lookahead == 'm') ADVANCE(110);
+      END_STATE();
+    case 48:
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'g') ADVANCE(112);
+      if (lookahead == 'p') ADVANCE(113);
+      if (lookahead == 'v') ADVANCE(114);
+      END_STATE();
+    case 49:
+      if (lookahead == 't') ADVANCE(115);
+      END_STATE();
+    case 50:
+      if (lookahead == 't') ADVANCE(116);
+      END_STATE();
     case 51:
-      if (lookahead == 'u') ADVANCE(109);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 52:
-      if (lookahead == 't') ADVANCE(110);
+      if (lookahead == 'm') ADVANCE(118);
+      if (lookahead == 'n') ADVANCE(119);
       END_STATE();
     case 53:
-      if (lookahead == 't') ADVANCE(111);
-      if (lookahead == 'w') ADVANCE(112);
+      if (lookahead == 's') ADVANCE(120);
       END_STATE();
     case 54:
-      if (lookahead == 'f') ADVANCE(113);
+      if (lookahead == 'c') ADVANCE(121);
+      if (lookahead == 's') ADVANCE(122);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(114);
+      if (lookahead == 'u') ADVANCE(123);
       END_STATE();
     case 56:
-      if (lookahead == 's') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 57:
-      if (lookahead == 'l') ADVANCE(116);
-      if (lookahead == 's') ADVANCE(117);
+      if (lookahead == 't') ADVANCE(125);
+      if (lookahead == 'w') ADVANCE(126);
       END_STATE();
     case 58:
-      if (lookahead == 'e') ADVANCE(118);
-      if (lookahead == 'i') ADVANCE(119);
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'f') ADVANCE(127);
       END_STATE();
     case 59:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(128);
       END_STATE();
     case 60:
-      if (lookahead == 'j') ADVANCE(122);
-      if (lookahead == 'l') ADVANCE(123);
-      END_STATE();
-    case 61:
-      if (lookahead == 'u') ADVANCE(124);
-      END_STATE();
-    case 62:
-      if (lookahead == 'l') ADVANCE(125);
-      END_STATE();
-    case 63:
-      if (lookahead == 'c') ADVANCE(126);
-      END_STATE();
-    case 64:
-      if (lookahead == 'a') ADVANCE(127);
-      END_STATE();
-    case 65:
-      if (lookahead == 'a') ADVANCE(128);
-      END_STATE();
-    case 66:
       if (lookahead == 's') ADVANCE(129);
       END_STATE();
+    case 61:
+      if (lookahead == 'a') ADVANCE(130);
+      END_STATE();
+    case 62:
+      if (lookahead == 'l') ADVANCE(131);
+      if (lookahead == 's') ADVANCE(132);
+      END_STATE();
+    case 63:
+      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(134);
+      if (lookahead == 'o') ADVANCE(135);
+      END_STATE();
+    case 64:
+      if (lookahead == 'i') ADVANCE(136);
+      END_STATE();
+    case 65:
+      if (lookahead == 'a') ADVANCE(137);
+      END_STATE();
+    case 66:
+      if (lookahead == 'q') ADVANCE(138);
+      END_STATE();
     case 67:
-      if (lookahead == 'p') ADVANCE(130);
+      if (lookahead == 't') ADVANCE(139);
       END_STATE();
     case 68:
-      if (lookahead == 'p') ADVANCE(131);
+      if (lookahead == 'j') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(141);
       END_STATE();
     case 69:
-      if (lookahead == 'r') ADVANCE(132);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 70:
-      ACCEPT_TOKEN(anon_sym_up);
-      END_STATE();
-    case 71:
-      if (lookahead == 'p') ADVANCE(133);
-      if (lookahead == 't') ADVANCE(134);
-      END_STATE();
-    case 72:
-      if (lookahead == 'l') ADVANCE(135);
-      END_STATE();
-    case 73:
-      if (lookahead == 't') ADVANCE(136);
-      END_STATE();
-    case 74:
-      if (lookahead == 'p') ADVANCE(137);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(138);
-      END_STATE();
-    case 76:
-      if (lookahead == 'r') ADVANCE(139);
-      END_STATE();
-    case 77:
-      if (lookahead == 'c') ADVANCE(140);
-      END_STATE();
-    case 78:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 79:
-      if (lookahead == 'd') ADVANCE(141);
-      END_STATE();
-    case 80:
-      if (lookahead == 's') ADVANCE(142);
-      END_STATE();
-    case 81:
       if (lookahead == 'l') ADVANCE(143);
       END_STATE();
-    case 82:
-      if (lookahead == 's') ADVANCE(144);
+    case 71:
+      if (lookahead == 'c') ADVANCE(144);
       END_STATE();
-    case 83:
+    case 72:
       if (lookahead == 'a') ADVANCE(145);
       END_STATE();
-    case 84:
+    case 73:
       if (lookahead == 'a') ADVANCE(146);
       END_STATE();
-    case 85:
-      if (lookahead == 't') ADVANCE(147);
+    case 74:
+      if (lookahead == 's') ADVANCE(147);
       END_STATE();
-    case 86:
-      if (lookahead == 'n') ADVANCE(148);
+    case 75:
+      if (lookahead == 'p') ADVANCE(148);
       END_STATE();
-    case 87:
+    case 76:
       if (lookahead == 'p') ADVANCE(149);
       END_STATE();
+    case 77:
+      if (lookahead == 'r') ADVANCE(150);
+      END_STATE();
+    case 78:
+      ACCEPT_TOKEN(anon_sym_up);
+      END_STATE();
+    case 79:
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(152);
+      END_STATE();
+    case 80:
+      if (lookahead == 'f') ADVANCE(153);
+      END_STATE();
+    case 81:
+      if (lookahead == 'l') ADVANCE(154);
+      END_STATE();
+    case 82:
+      if (lookahead == 't') ADVANCE(155);
+      END_STATE();
+    case 83:
+      if (lookahead == 'p') ADVANCE(156);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(157);
+      END_STATE();
+    case 85:
+      if (lookahead == 'r') ADVANCE(158);
+      END_STATE();
+    case 86:
+      if (lookahead == 'c') ADVANCE(159);
+      END_STATE();
+    case 87:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(150);
+      if (lookahead == 'd') ADVANCE(160);
       END_STATE();
     case 89:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(161);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(162);
       END_STATE();
     case 91:
-      if (lookahead == 't') ADVANCE(153);
+      if (lookahead == 'l') ADVANCE(163);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(154);
+      if (lookahead == 's') ADVANCE(164);
       END_STATE();
     case 93:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(155);
+      if (lookahead == 'a') ADVANCE(165);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(166);
       END_STATE();
     case 95:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 'a') ADVANCE(167);
       END_STATE();
     case 96:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'e') ADVANCE(168);
       END_STATE();
     case 97:
-      if (lookahead == 'p') ADVANCE(158);
-      END_STATE();
-    case 98:
-      if (lookahead == 'l') ADVANCE(159);
-      END_STATE();
-    case 99:
-      if (lookahead == 'r') ADVANCE(160);
-      END_STATE();
-    case 100:
-      if (lookahead == 'u') ADVANCE(161);
-      END_STATE();
-    case 101:
-      if (lookahead == 'a') ADVANCE(162);
-      END_STATE();
-    case 102:
-      if (lookahead == 't') ADVANCE(163);
-      END_STATE();
-    case 103:
-      if (lookahead == 'e') ADVANCE(164);
-      END_STATE();
-    case 104:
-      ACCEPT_TOKEN(anon_sym_let);
-      END_STATE();
-    case 105:
-      if (lookahead == 'k') ADVANCE(165);
-      END_STATE();
-    case 106:
-      if (lookahead == 's') ADVANCE(166);
-      END_STATE();
-    case 107:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(167);
-      END_STATE();
-    case 108:
-      if (lookahead == 'q') ADVANCE(168);
       if (lookahead == 't') ADVANCE(169);
       END_STATE();
-    case 109:
-      ACCEPT_TOKEN(anon_sym_mtu);
+    case 98:
+      if (lookahead == 'n') ADVANCE(170);
       END_STATE();
-    case 110:
-      if (lookahead == 'i') ADVANCE(170);
+    case 99:
+      if (lookahead == 'p') ADVANCE(171);
       END_STATE();
-    case 111:
-      if (lookahead == 'e') ADVANCE(171);
-      if (lookahead == 'n') ADVANCE(172);
+    case 100:
+      if (lookahead == 'm') ADVANCE(172);
       END_STATE();
-    case 112:
-      ACCEPT_TOKEN(anon_sym_new);
+    case 101:
+      if (lookahead == 'e') ADVANCE(173);
       END_STATE();
-    case 113:
-      ACCEPT_TOKEN(anon_sym_off);
+    case 102:
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
-    case 114:
-      if (lookahead == 'p') ADVANCE(173);
+    case 103:
+      if (lookahead == 'e') ADVANCE(175);
       END_STATE();
-    case 115:
-      if (lookahead == 's') ADVANCE(174);
-      END_STATE();
-    case 116:
-      if (lookahead == 'i') ADVANCE(175);
-      END_STATE();
-    case 117:
+    case 104:
       if (lookahead == 't') ADVANCE(176);
       END_STATE();
-    case 118:
-      if (lookahead == 'r') ADVANCE(177);
+    case 105:
+      if (lookahead == 'e') ADVANCE(177);
       END_STATE();
-    case 119:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 'v') ADVANCE(179);
+    case 106:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(178);
       END_STATE();
-    case 120:
-      if (lookahead == 'h') ADVANCE(180);
+    case 107:
+      if (lookahead == 'e') ADVANCE(179);
       END_STATE();
-    case 121:
-      if (lookahead == 'e') ADVANCE(181);
+    case 108:
+      if (lookahead == 't') ADVANCE(180);
       END_STATE();
-    case 122:
-      if (lookahead == 'e') ADVANCE(182);
+    case 109:
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
-    case 123:
-      if (lookahead == 'a') ADVANCE(183);
+    case 110:
+      if (lookahead == 'p') ADVANCE(181);
       END_STATE();
-    case 124:
-      if (lookahead == 't') ADVANCE(184);
+    case 111:
+      if (lookahead == 'l') ADVANCE(182);
       END_STATE();
-    case 125:
-      if (lookahead == 'e') ADVANCE(185);
+    case 112:
+      if (lookahead == 'r') ADVANCE(183);
       END_STATE();
-    case 126:
+    case 113:
+      if (lookahead == 'u') ADVANCE(184);
+      END_STATE();
+    case 114:
+      if (lookahead == 'a') ADVANCE(185);
+      END_STATE();
+    case 115:
       if (lookahead == 't') ADVANCE(186);
       END_STATE();
+    case 116:
+      if (lookahead == 'e') ADVANCE(187);
+      END_STATE();
+    case 117:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 118:
+      if (lookahead == 'i') ADVANCE(188);
+      END_STATE();
+    case 119:
+      if (lookahead == 'k') ADVANCE(189);
+      END_STATE();
+    case 120:
+      if (lookahead == 's') ADVANCE(190);
+      END_STATE();
+    case 121:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(191);
+      END_STATE();
+    case 122:
+      if (lookahead == 'q') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(193);
+      END_STATE();
+    case 123:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 124:
+      if (lookahead == 'i') ADVANCE(194);
+      END_STATE();
+    case 125:
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'n') ADVANCE(196);
+      END_STATE();
+    case 126:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
     case 127:
-      if (lookahead == 'p') ADVANCE(187);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(188);
+      if (lookahead == 'p') ADVANCE(197);
       END_STATE();
     case 129:
-      if (lookahead == 'c') ADVANCE(189);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 130:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'k') ADVANCE(199);
       END_STATE();
     case 131:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'i') ADVANCE(200);
       END_STATE();
     case 132:
-      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 't') ADVANCE(201);
       END_STATE();
     case 133:
-      if (lookahead == 'a') ADVANCE(191);
+      if (lookahead == 'r') ADVANCE(202);
       END_STATE();
     case 134:
-      if (lookahead == 'h') ADVANCE(192);
+      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'v') ADVANCE(204);
       END_STATE();
     case 135:
-      if (lookahead == 'a') ADVANCE(193);
+      if (lookahead == 'h') ADVANCE(205);
       END_STATE();
     case 136:
-      if (lookahead == 'h') ADVANCE(194);
+      if (lookahead == 's') ADVANCE(206);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'n') ADVANCE(207);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(195);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 139:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 140:
-      if (lookahead == 'k') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 141:
-      if (lookahead == 'g') ADVANCE(197);
+      if (lookahead == 'a') ADVANCE(210);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(199);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 145:
-      if (lookahead == 'u') ADVANCE(200);
+      if (lookahead == 'p') ADVANCE(214);
       END_STATE();
     case 146:
-      if (lookahead == 'y') ADVANCE(201);
+      if (lookahead == 't') ADVANCE(215);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'c') ADVANCE(216);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_down);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 150:
-      if (lookahead == 's') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(217);
       END_STATE();
     case 151:
-      if (lookahead == 'b') ADVANCE(203);
+      if (lookahead == 'a') ADVANCE(218);
       END_STATE();
     case 152:
-      if (lookahead == 'c') ADVANCE(204);
+      if (lookahead == 'h') ADVANCE(219);
       END_STATE();
     case 153:
-      if (lookahead == 'e') ADVANCE(205);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 154:
-      if (lookahead == 'w') ADVANCE(206);
+      if (lookahead == 'a') ADVANCE(220);
       END_STATE();
     case 155:
-      if (lookahead == 'a') ADVANCE(207);
+      if (lookahead == 'h') ADVANCE(221);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(208);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'p') ADVANCE(222);
       END_STATE();
     case 158:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 159:
-      if (lookahead == 'u') ADVANCE(210);
+      if (lookahead == 'k') ADVANCE(223);
       END_STATE();
     case 160:
-      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 'g') ADVANCE(224);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(212);
+      if (lookahead == 't') ADVANCE(225);
       END_STATE();
     case 162:
-      if (lookahead == 'l') ADVANCE(213);
+      if (lookahead == 's') ADVANCE(226);
       END_STATE();
     case 163:
-      if (lookahead == 'e') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 164:
-      if (lookahead == 'n') ADVANCE(215);
+      if (lookahead == 's') ADVANCE(227);
       END_STATE();
     case 165:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'c') ADVANCE(228);
       END_STATE();
     case 166:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'u') ADVANCE(229);
       END_STATE();
     case 167:
-      if (lookahead == 'l') ADVANCE(216);
+      if (lookahead == 'y') ADVANCE(230);
       END_STATE();
     case 168:
-      if (lookahead == 'u') ADVANCE(217);
+      if (lookahead == 'c') ADVANCE(231);
       END_STATE();
     case 169:
-      if (lookahead == 'e') ADVANCE(218);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 170:
-      if (lookahead == 'v') ADVANCE(219);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 171:
-      if (lookahead == 'm') ADVANCE(220);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 172:
-      if (lookahead == 's') ADVANCE(221);
+      if (lookahead == 'y') ADVANCE(232);
       END_STATE();
     case 173:
-      if (lookahead == 'u') ADVANCE(222);
+      if (lookahead == 's') ADVANCE(233);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(223);
+      if (lookahead == 'b') ADVANCE(234);
       END_STATE();
     case 175:
-      if (lookahead == 'c') ADVANCE(224);
+      if (lookahead == 'c') ADVANCE(235);
       END_STATE();
     case 176:
-      if (lookahead == 'r') ADVANCE(225);
+      if (lookahead == 'e') ADVANCE(236);
       END_STATE();
     case 177:
-      if (lookahead == 'o') ADVANCE(226);
+      if (lookahead == 'w') ADVANCE(237);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'a') ADVANCE(238);
       END_STATE();
     case 179:
-      if (lookahead == 'a') ADVANCE(227);
+      if (lookahead == 'r') ADVANCE(239);
       END_STATE();
     case 180:
-      if (lookahead == 'i') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(240);
       END_STATE();
     case 182:
-      if (lookahead == 'c') ADVANCE(229);
+      if (lookahead == 'u') ADVANCE(241);
       END_STATE();
     case 183:
-      if (lookahead == 't') ADVANCE(230);
+      if (lookahead == 'e') ADVANCE(242);
       END_STATE();
     case 184:
-      if (lookahead == 'e') ADVANCE(231);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 186:
-      if (lookahead == 'i') ADVANCE(232);
-      END_STATE();
-    case 187:
-      if (lookahead == 'e') ADVANCE(233);
-      END_STATE();
-    case 188:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 189:
-      if (lookahead == 't') ADVANCE(234);
-      END_STATE();
-    case 190:
-      if (lookahead == 'a') ADVANCE(235);
-      END_STATE();
-    case 191:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 192:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 193:
-      if (lookahead == 'n') ADVANCE(236);
-      END_STATE();
-    case 194:
-      if (lookahead == 'i') ADVANCE(237);
-      END_STATE();
-    case 195:
-      if (lookahead == 't') ADVANCE(238);
-      END_STATE();
-    case 196:
-      if (lookahead == 'h') ADVANCE(239);
-      END_STATE();
-    case 197:
-      if (lookahead == 'e') ADVANCE(240);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(241);
-      END_STATE();
-    case 200:
-      if (lookahead == 'l') ADVANCE(242);
-      END_STATE();
-    case 201:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 202:
-      if (lookahead == 's') ADVANCE(243);
-      END_STATE();
-    case 203:
       if (lookahead == 'l') ADVANCE(244);
       END_STATE();
-    case 204:
-      if (lookahead == 't') ADVANCE(245);
+    case 186:
+      if (lookahead == 'e') ADVANCE(245);
       END_STATE();
-    case 205:
-      if (lookahead == 'r') ADVANCE(246);
+    case 187:
+      if (lookahead == 'n') ADVANCE(246);
       END_STATE();
-    case 206:
-      if (lookahead == 'a') ADVANCE(247);
+    case 188:
+      if (lookahead == 't') ADVANCE(247);
       END_STATE();
-    case 207:
-      if (lookahead == 'r') ADVANCE(248);
+    case 189:
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
-    case 208:
-      if (lookahead == 'i') ADVANCE(249);
+    case 190:
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
-    case 209:
-      if (lookahead == '6') ADVANCE(250);
+    case 191:
+      if (lookahead == 'l') ADVANCE(248);
       END_STATE();
-    case 210:
-      if (lookahead == 'd') ADVANCE(251);
+    case 192:
+      if (lookahead == 'u') ADVANCE(249);
       END_STATE();
-    case 211:
-      if (lookahead == 's') ADVANCE(252);
+    case 193:
+      if (lookahead == 'e') ADVANCE(250);
       END_STATE();
-    case 212:
-      ACCEPT_TOKEN(anon_sym_input);
+    case 194:
+      if (lookahead == 'v') ADVANCE(251);
       END_STATE();
-    case 213:
-      if (lookahead == 'i') ADVANCE(253);
+    case 195:
+      if (lookahead == 'm') ADVANCE(252);
       END_STATE();
-    case 214:
-      if (lookahead == 'r') ADVANCE(254);
+    case 196:
+      if (lookahead == 's') ADVANCE(253);
       END_STATE();
-    case 215:
-      if (lookahead == 'c') ADVANCE(255);
+    case 197:
+      if (lookahead == 'u') ADVANCE(254);
       END_STATE();
-    case 216:
-      if (lookahead == 'a') ADVANCE(256);
+    case 198:
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(255);
       END_STATE();
-    case 217:
-      if (lookahead == 'e') ADVANCE(257);
+    case 199:
+      if (lookahead == 'r') ADVANCE(256);
       END_STATE();
-    case 218:
+    case 200:
+      if (lookahead == 'c') ADVANCE(257);
+      END_STATE();
+    case 201:
       if (lookahead == 'r') ADVANCE(258);
       END_STATE();
-    case 219:
-      if (lookahead == 'e') ADVANCE(259);
+    case 202:
+      if (lookahead == 'o') ADVANCE(259);
       END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_netem);
+    case 203:
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
-    case 221:
-      ACCEPT_TOKEN(anon_sym_netns);
+    case 204:
+      if (lookahead == 'a') ADVANCE(260);
       END_STATE();
-    case 222:
-      if (lookahead == 't') ADVANCE(260);
+    case 205:
+      if (lookahead == 'i') ADVANCE(261);
       END_STATE();
-    case 223:
-      if (lookahead == 'h') ADVANCE(261);
+    case 206:
+      if (lookahead == 'c') ADVANCE(262);
       END_STATE();
-    case 224:
-      if (lookahead == 'y') ADVANCE(262);
+    case 207:
+      if (lookahead == 't') ADVANCE(263);
       END_STATE();
-    case 225:
-      if (lookahead == 'o') ADVANCE(263);
+    case 208:
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
-    case 226:
-      if (lookahead == 'u') ADVANCE(264);
+    case 209:
+      if (lookahead == 'c') ADVANCE(264);
       END_STATE();
-    case 227:
+    case 210:
       if (lookahead == 't') ADVANCE(265);
       END_STATE();
-    case 228:
-      if (lookahead == 'b') ADVANCE(266);
+    case 211:
+      if (lookahead == 'e') ADVANCE(266);
       END_STATE();
-    case 229:
-      if (lookahead == 't') ADVANCE(267);
+    case 212:
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
-    case 230:
+    case 213:
+      if (lookahead == 'i') ADVANCE(267);
+      END_STATE();
+    case 214:
       if (lookahead == 'e') ADVANCE(268);
       END_STATE();
+    case 215:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 216:
+      if (lookahead == 't') ADVANCE(269);
+      END_STATE();
+    case 217:
+      if (lookahead == 'a') ADVANCE(270);
+      END_STATE();
+    case 218:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 219:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 220:
+      if (lookahead == 'n') ADVANCE(271);
+      END_STATE();
+    case 221:
+      if (lookahead == 'i') ADVANCE(272);
+      END_STATE();
+    case 222:
+      if (lookahead == 't') ADVANCE(273);
+      END_STATE();
+    case 223:
+      if (lookahead == 'h') ADVANCE(274);
+      END_STATE();
+    case 224:
+      if (lookahead == 'e') ADVANCE(275);
+      END_STATE();
+    case 225:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
+    case 226:
+      if (lookahead == 't') ADVANCE(276);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(277);
+      END_STATE();
+    case 228:
+      if (lookahead == 't') ADVANCE(278);
+      END_STATE();
+    case 229:
+      if (lookahead == 'l') ADVANCE(279);
+      END_STATE();
+    case 230:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(280);
       END_STATE();
     case 232:
-      if (lookahead == 'o') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_shape);
-      END_STATE();
-    case 234:
-      if (lookahead == 'l') ADVANCE(270);
-      END_STATE();
-    case 235:
-      if (lookahead == 'c') ADVANCE(271);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 237:
-      if (lookahead == 'n') ADVANCE(272);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 239:
-      if (lookahead == 'o') ADVANCE(273);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 241:
-      if (lookahead == 'f') ADVANCE(274);
-      END_STATE();
-    case 242:
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 244:
-      if (lookahead == 'i') ADVANCE(276);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 247:
-      if (lookahead == 'l') ADVANCE(277);
-      END_STATE();
-    case 248:
-      if (lookahead == 'd') ADVANCE(278);
-      END_STATE();
-    case 249:
-      if (lookahead == 'c') ADVANCE(279);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 251:
-      if (lookahead == 'e') ADVANCE(280);
-      END_STATE();
-    case 252:
       if (lookahead == 's') ADVANCE(281);
       END_STATE();
-    case 253:
-      if (lookahead == 'd') ADVANCE(282);
+    case 234:
+      if (lookahead == 'l') ADVANCE(282);
       END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_jitter);
+    case 235:
+      if (lookahead == 't') ADVANCE(283);
       END_STATE();
-    case 255:
-      if (lookahead == 'y') ADVANCE(283);
+    case 236:
+      if (lookahead == 'r') ADVANCE(284);
       END_STATE();
-    case 256:
-      if (lookahead == 'n') ADVANCE(284);
+    case 237:
+      if (lookahead == 'a') ADVANCE(285);
       END_STATE();
-    case 257:
-      if (lookahead == 'r') ADVANCE(285);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_master);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_native);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_output);
-      END_STATE();
-    case 261:
+    case 238:
       if (lookahead == 'r') ADVANCE(286);
       END_STATE();
+    case 239:
+      if (lookahead == 'i') ADVANCE(287);
+      END_STATE();
+    case 240:
+      if (lookahead == '6') ADVANCE(288);
+      END_STATE();
+    case 241:
+      if (lookahead == 'd') ADVANCE(289);
+      END_STATE();
+    case 242:
+      if (lookahead == 's') ADVANCE(290);
+      END_STATE();
+    case 243:
+      ACCEPT_TOKEN(anon_sym_input);
+      END_STATE();
+    case 244:
+      if (lookahead == 'i') ADVANCE(291);
+      END_STATE();
+    case 245:
+      if (lookahead == 'r') ADVANCE(292);
+      END_STATE();
+    case 246:
+      if (lookahead == 'c') ADVANCE(293);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_limit);
+      END_STATE();
+    case 248:
+      if (lookahead == 'a') ADVANCE(294);
+      END_STATE();
+    case 249:
+      if (lookahead == 'e') ADVANCE(295);
+      END_STATE();
+    case 250:
+      if (lookahead == 'r') ADVANCE(296);
+      END_STATE();
+    case 251:
+      if (lookahead == 'e') ADVANCE(297);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
+    case 253:
+      ACCEPT_TOKEN(anon_sym_netns);
+      END_STATE();
+    case 254:
+      if (lookahead == 't') ADVANCE(298);
+      END_STATE();
+    case 255:
+      if (lookahead == 'h') ADVANCE(299);
+      END_STATE();
+    case 256:
+      if (lookahead == 'a') ADVANCE(300);
+      END_STATE();
+    case 257:
+      if (lookahead == 'y') ADVANCE(301);
+      END_STATE();
+    case 258:
+      if (lookahead == 'o') ADVANCE(302);
+      END_STATE();
+    case 259:
+      if (lookahead == 'u') ADVANCE(303);
+      END_STATE();
+    case 260:
+      if (lookahead == 't') ADVANCE(304);
+      END_STATE();
+    case 261:
+      if (lookahead == 'b') ADVANCE(305);
+      END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 263:
-      if (lookahead == 'u') ADVANCE(287);
+      if (lookahead == 'u') ADVANCE(306);
       END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(288);
+      if (lookahead == 't') ADVANCE(307);
       END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 'e') ADVANCE(308);
       END_STATE();
     case 266:
-      if (lookahead == 'i') ADVANCE(290);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'o') ADVANCE(309);
       END_STATE();
     case 268:
-      if (lookahead == 'd') ADVANCE(291);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 269:
-      if (lookahead == 'n') ADVANCE(292);
+      if (lookahead == 'l') ADVANCE(310);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'c') ADVANCE(311);
       END_STATE();
     case 271:
-      if (lookahead == 'h') ADVANCE(293);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_within);
-      END_STATE();
-    case 273:
-      if (lookahead == 'l') ADVANCE(294);
-      END_STATE();
-    case 274:
-      if (lookahead == 'y') ADVANCE(295);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_default);
-      END_STATE();
-    case 276:
-      if (lookahead == 's') ADVANCE(296);
-      END_STATE();
-    case 277:
-      if (lookahead == 'l') ADVANCE(297);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_forward);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_generic);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_include);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 285:
-      if (lookahead == 'a') ADVANCE(298);
-      END_STATE();
-    case 286:
-      if (lookahead == 'u') ADVANCE(299);
-      END_STATE();
-    case 287:
-      if (lookahead == 't') ADVANCE(300);
-      END_STATE();
-    case 288:
-      if (lookahead == 'i') ADVANCE(301);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 290:
-      if (lookahead == 't') ADVANCE(302);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 293:
-      if (lookahead == 'a') ADVANCE(303);
-      END_STATE();
-    case 294:
-      if (lookahead == 'e') ADVANCE(304);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 296:
-      if (lookahead == 'h') ADVANCE(305);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 298:
-      if (lookahead == 'd') ADVANCE(306);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 300:
-      if (lookahead == 'i') ADVANCE(307);
-      END_STATE();
-    case 301:
-      if (lookahead == 'n') ADVANCE(308);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 303:
-      if (lookahead == 'b') ADVANCE(309);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 305:
-      if (lookahead == 'e') ADVANCE(310);
-      END_STATE();
-    case 306:
-      if (lookahead == 'e') ADVANCE(311);
-      END_STATE();
-    case 307:
       if (lookahead == 'n') ADVANCE(312);
       END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 274:
+      if (lookahead == 'o') ADVANCE(313);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_cburst);
+      END_STATE();
+    case 277:
+      if (lookahead == 'f') ADVANCE(314);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_clsact);
+      END_STATE();
+    case 279:
+      if (lookahead == 't') ADVANCE(315);
+      END_STATE();
+    case 280:
+      if (lookahead == '_') ADVANCE(316);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_egress);
+      END_STATE();
+    case 282:
+      if (lookahead == 'i') ADVANCE(317);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 285:
+      if (lookahead == 'l') ADVANCE(318);
+      END_STATE();
+    case 286:
+      if (lookahead == 'd') ADVANCE(319);
+      END_STATE();
+    case 287:
+      if (lookahead == 'c') ADVANCE(320);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
+    case 289:
+      if (lookahead == 'e') ADVANCE(321);
+      END_STATE();
+    case 290:
+      if (lookahead == 's') ADVANCE(322);
+      END_STATE();
+    case 291:
+      if (lookahead == 'd') ADVANCE(323);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_jitter);
+      END_STATE();
+    case 293:
+      if (lookahead == 'y') ADVANCE(324);
+      END_STATE();
+    case 294:
+      if (lookahead == 'n') ADVANCE(325);
+      END_STATE();
+    case 295:
+      if (lookahead == 'r') ADVANCE(326);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 299:
+      if (lookahead == 'r') ADVANCE(327);
+      END_STATE();
+    case 300:
+      if (lookahead == 't') ADVANCE(328);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_policy);
+      END_STATE();
+    case 302:
+      if (lookahead == 'u') ADVANCE(329);
+      END_STATE();
+    case 303:
+      if (lookahead == 't') ADVANCE(330);
+      END_STATE();
+    case 304:
+      if (lookahead == 'e') ADVANCE(331);
+      END_STATE();
+    case 305:
+      if (lookahead == 'i') ADVANCE(332);
+      END_STATE();
+    case 306:
+      if (lookahead == 'm') ADVANCE(333);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
     case 308:
-      if (lookahead == 'g') ADVANCE(313);
+      if (lookahead == 'd') ADVANCE(334);
       END_STATE();
     case 309:
-      if (lookahead == 'l') ADVANCE(314);
+      if (lookahead == 'n') ADVANCE(335);
       END_STATE();
     case 310:
-      if (lookahead == 'd') ADVANCE(315);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'h') ADVANCE(336);
       END_STATE();
     case 312:
-      if (lookahead == 'g') ADVANCE(316);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'l') ADVANCE(337);
       END_STATE();
     case 314:
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == 'y') ADVANCE(338);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'q') ADVANCE(339);
       END_STATE();
     case 317:
+      if (lookahead == 's') ADVANCE(340);
+      END_STATE();
+    case 318:
+      if (lookahead == 'l') ADVANCE(341);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 326:
+      if (lookahead == 'a') ADVANCE(342);
+      END_STATE();
+    case 327:
+      if (lookahead == 'u') ADVANCE(343);
+      END_STATE();
+    case 328:
+      if (lookahead == 'e') ADVANCE(344);
+      END_STATE();
+    case 329:
+      if (lookahead == 't') ADVANCE(345);
+      END_STATE();
+    case 330:
+      if (lookahead == 'i') ADVANCE(346);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 332:
+      if (lookahead == 't') ADVANCE(347);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 336:
+      if (lookahead == 'a') ADVANCE(348);
+      END_STATE();
+    case 337:
+      if (lookahead == 'e') ADVANCE(349);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 339:
+      if (lookahead == 'l') ADVANCE(350);
+      END_STATE();
+    case 340:
+      if (lookahead == 'h') ADVANCE(351);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 342:
+      if (lookahead == 'd') ADVANCE(352);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 345:
+      if (lookahead == 'i') ADVANCE(353);
+      END_STATE();
+    case 346:
+      if (lookahead == 'n') ADVANCE(354);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 348:
+      if (lookahead == 'b') ADVANCE(355);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 350:
+      if (lookahead == 'e') ADVANCE(356);
+      END_STATE();
+    case 351:
+      if (lookahead == 'e') ADVANCE(357);
+      END_STATE();
+    case 352:
+      if (lookahead == 'e') ADVANCE(358);
+      END_STATE();
+    case 353:
+      if (lookahead == 'n') ADVANCE(359);
+      END_STATE();
+    case 354:
+      if (lookahead == 'g') ADVANCE(360);
+      END_STATE();
+    case 355:
+      if (lookahead == 'l') ADVANCE(361);
+      END_STATE();
+    case 356:
+      if (lookahead == 'n') ADVANCE(362);
+      END_STATE();
+    case 357:
+      if (lookahead == 'd') ADVANCE(363);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 359:
+      if (lookahead == 'g') ADVANCE(364);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 361:
+      if (lookahead == 'e') ADVANCE(365);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 365:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8328,150 +8680,150 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 197},
-  [2] = {.lex_state = 197},
-  [3] = {.lex_state = 197},
-  [4] = {.lex_state = 197},
-  [5] = {.lex_state = 197},
-  [6] = {.lex_state = 197},
-  [7] = {.lex_state = 197},
-  [8] = {.lex_state = 203},
-  [9] = {.lex_state = 200},
-  [10] = {.lex_state = 205},
-  [11] = {.lex_state = 205},
-  [12] = {.lex_state = 205},
-  [13] = {.lex_state = 205},
-  [14] = {.lex_state = 205},
-  [15] = {.lex_state = 205},
-  [16] = {.lex_state = 205},
-  [17] = {.lex_state = 205},
-  [18] = {.lex_state = 205},
-  [19] = {.lex_state = 202},
-  [20] = {.lex_state = 211},
-  [21] = {.lex_state = 211},
-  [22] = {.lex_state = 198},
-  [23] = {.lex_state = 211},
-  [24] = {.lex_state = 198},
-  [25] = {.lex_state = 211},
-  [26] = {.lex_state = 211},
-  [27] = {.lex_state = 202},
-  [28] = {.lex_state = 202},
-  [29] = {.lex_state = 202},
-  [30] = {.lex_state = 202},
-  [31] = {.lex_state = 202},
-  [32] = {.lex_state = 199},
-  [33] = {.lex_state = 202},
-  [34] = {.lex_state = 202},
-  [35] = {.lex_state = 202},
-  [36] = {.lex_state = 202},
-  [37] = {.lex_state = 1},
-  [38] = {.lex_state = 1},
+  [1] = {.lex_state = 201},
+  [2] = {.lex_state = 201},
+  [3] = {.lex_state = 201},
+  [4] = {.lex_state = 201},
+  [5] = {.lex_state = 201},
+  [6] = {.lex_state = 201},
+  [7] = {.lex_state = 201},
+  [8] = {.lex_state = 207},
+  [9] = {.lex_state = 209},
+  [10] = {.lex_state = 204},
+  [11] = {.lex_state = 209},
+  [12] = {.lex_state = 209},
+  [13] = {.lex_state = 209},
+  [14] = {.lex_state = 209},
+  [15] = {.lex_state = 209},
+  [16] = {.lex_state = 209},
+  [17] = {.lex_state = 209},
+  [18] = {.lex_state = 209},
+  [19] = {.lex_state = 206},
+  [20] = {.lex_state = 215},
+  [21] = {.lex_state = 218},
+  [22] = {.lex_state = 202},
+  [23] = {.lex_state = 218},
+  [24] = {.lex_state = 215},
+  [25] = {.lex_state = 215},
+  [26] = {.lex_state = 202},
+  [27] = {.lex_state = 215},
+  [28] = {.lex_state = 215},
+  [29] = {.lex_state = 206},
+  [30] = {.lex_state = 206},
+  [31] = {.lex_state = 206},
+  [32] = {.lex_state = 206},
+  [33] = {.lex_state = 206},
+  [34] = {.lex_state = 206},
+  [35] = {.lex_state = 206},
+  [36] = {.lex_state = 206},
+  [37] = {.lex_state = 206},
+  [38] = {.lex_state = 203},
   [39] = {.lex_state = 1},
-  [40] = {.lex_state = 214},
-  [41] = {.lex_state = 214},
-  [42] = {.lex_state = 212},
+  [40] = {.lex_state = 1},
+  [41] = {.lex_state = 1},
+  [42] = {.lex_state = 216},
   [43] = {.lex_state = 212},
   [44] = {.lex_state = 212},
-  [45] = {.lex_state = 198},
-  [46] = {.lex_state = 208},
-  [47] = {.lex_state = 208},
-  [48] = {.lex_state = 208},
-  [49] = {.lex_state = 1},
+  [45] = {.lex_state = 212},
+  [46] = {.lex_state = 216},
+  [47] = {.lex_state = 216},
+  [48] = {.lex_state = 202},
+  [49] = {.lex_state = 3},
   [50] = {.lex_state = 3},
-  [51] = {.lex_state = 199},
+  [51] = {.lex_state = 1},
   [52] = {.lex_state = 3},
   [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
-  [55] = {.lex_state = 3},
+  [55] = {.lex_state = 203},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 198},
-  [58] = {.lex_state = 198},
-  [59] = {.lex_state = 202},
+  [57] = {.lex_state = 202},
+  [58] = {.lex_state = 202},
+  [59] = {.lex_state = 206},
   [60] = {.lex_state = 3},
-  [61] = {.lex_state = 202},
-  [62] = {.lex_state = 202},
-  [63] = {.lex_state = 198},
-  [64] = {.lex_state = 202},
-  [65] = {.lex_state = 202},
-  [66] = {.lex_state = 202},
-  [67] = {.lex_state = 198},
-  [68] = {.lex_state = 202},
-  [69] = {.lex_state = 202},
-  [70] = {.lex_state = 198},
-  [71] = {.lex_state = 198},
-  [72] = {.lex_state = 198},
-  [73] = {.lex_state = 198},
+  [61] = {.lex_state = 206},
+  [62] = {.lex_state = 206},
+  [63] = {.lex_state = 212},
+  [64] = {.lex_state = 201},
+  [65] = {.lex_state = 201},
+  [66] = {.lex_state = 201},
+  [67] = {.lex_state = 202},
+  [68] = {.lex_state = 206},
+  [69] = {.lex_state = 206},
+  [70] = {.lex_state = 206},
+  [71] = {.lex_state = 202},
+  [72] = {.lex_state = 206},
+  [73] = {.lex_state = 202},
   [74] = {.lex_state = 202},
-  [75] = {.lex_state = 198},
-  [76] = {.lex_state = 198},
-  [77] = {.lex_state = 208},
-  [78] = {.lex_state = 208},
-  [79] = {.lex_state = 198},
-  [80] = {.lex_state = 198},
+  [75] = {.lex_state = 202},
+  [76] = {.lex_state = 206},
+  [77] = {.lex_state = 202},
+  [78] = {.lex_state = 201},
+  [79] = {.lex_state = 203},
+  [80] = {.lex_state = 212},
   [81] = {.lex_state = 202},
-  [82] = {.lex_state = 197},
-  [83] = {.lex_state = 212},
-  [84] = {.lex_state = 212},
-  [85] = {.lex_state = 197},
-  [86] = {.lex_state = 197},
-  [87] = {.lex_state = 197},
+  [82] = {.lex_state = 203},
+  [83] = {.lex_state = 206},
+  [84] = {.lex_state = 206},
+  [85] = {.lex_state = 216},
+  [86] = {.lex_state = 216},
+  [87] = {.lex_state = 202},
   [88] = {.lex_state = 202},
   [89] = {.lex_state = 202},
-  [90] = {.lex_state = 202},
-  [91] = {.lex_state = 202},
-  [92] = {.lex_state = 202},
-  [93] = {.lex_state = 202},
-  [94] = {.lex_state = 202},
-  [95] = {.lex_state = 209},
-  [96] = {.lex_state = 209},
-  [97] = {.lex_state = 197},
-  [98] = {.lex_state = 207},
-  [99] = {.lex_state = 197},
-  [100] = {.lex_state = 210},
-  [101] = {.lex_state = 207},
-  [102] = {.lex_state = 209},
-  [103] = {.lex_state = 217},
-  [104] = {.lex_state = 207},
-  [105] = {.lex_state = 198},
-  [106] = {.lex_state = 198},
-  [107] = {.lex_state = 13},
-  [108] = {.lex_state = 198},
-  [109] = {.lex_state = 198},
-  [110] = {.lex_state = 198},
-  [111] = {.lex_state = 210},
-  [112] = {.lex_state = 210},
-  [113] = {.lex_state = 198},
-  [114] = {.lex_state = 199},
-  [115] = {.lex_state = 210},
-  [116] = {.lex_state = 207},
-  [117] = {.lex_state = 200},
-  [118] = {.lex_state = 199},
-  [119] = {.lex_state = 11},
-  [120] = {.lex_state = 11},
-  [121] = {.lex_state = 207},
-  [122] = {.lex_state = 199},
-  [123] = {.lex_state = 199},
-  [124] = {.lex_state = 11},
-  [125] = {.lex_state = 197},
-  [126] = {.lex_state = 11},
-  [127] = {.lex_state = 11},
-  [128] = {.lex_state = 11},
-  [129] = {.lex_state = 11},
-  [130] = {.lex_state = 197},
+  [90] = {.lex_state = 206},
+  [91] = {.lex_state = 206},
+  [92] = {.lex_state = 206},
+  [93] = {.lex_state = 206},
+  [94] = {.lex_state = 206},
+  [95] = {.lex_state = 206},
+  [96] = {.lex_state = 206},
+  [97] = {.lex_state = 203},
+  [98] = {.lex_state = 211},
+  [99] = {.lex_state = 221},
+  [100] = {.lex_state = 201},
+  [101] = {.lex_state = 213},
+  [102] = {.lex_state = 213},
+  [103] = {.lex_state = 203},
+  [104] = {.lex_state = 213},
+  [105] = {.lex_state = 211},
+  [106] = {.lex_state = 201},
+  [107] = {.lex_state = 214},
+  [108] = {.lex_state = 211},
+  [109] = {.lex_state = 14},
+  [110] = {.lex_state = 202},
+  [111] = {.lex_state = 202},
+  [112] = {.lex_state = 202},
+  [113] = {.lex_state = 214},
+  [114] = {.lex_state = 202},
+  [115] = {.lex_state = 214},
+  [116] = {.lex_state = 202},
+  [117] = {.lex_state = 202},
+  [118] = {.lex_state = 211},
+  [119] = {.lex_state = 203},
+  [120] = {.lex_state = 203},
+  [121] = {.lex_state = 203},
+  [122] = {.lex_state = 203},
+  [123] = {.lex_state = 11},
+  [124] = {.lex_state = 204},
+  [125] = {.lex_state = 214},
+  [126] = {.lex_state = 203},
+  [127] = {.lex_state = 203},
+  [128] = {.lex_state = 203},
+  [129] = {.lex_state = 203},
+  [130] = {.lex_state = 11},
   [131] = {.lex_state = 11},
-  [132] = {.lex_state = 199},
-  [133] = {.lex_state = 209},
-  [134] = {.lex_state = 209},
-  [135] = {.lex_state = 11},
-  [136] = {.lex_state = 11},
-  [137] = {.lex_state = 11},
-  [138] = {.lex_state = 11},
+  [132] = {.lex_state = 11},
+  [133] = {.lex_state = 11},
+  [134] = {.lex_state = 11},
+  [135] = {.lex_state = 211},
+  [136] = {.lex_state = 201},
+  [137] = {.lex_state = 201},
+  [138] = {.lex_state = 203},
   [139] = {.lex_state = 11},
   [140] = {.lex_state = 11},
-  [141] = {.lex_state = 11},
-  [142] = {.lex_state = 11},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
+  [141] = {.lex_state = 203},
+  [142] = {.lex_state = 213},
+  [143] = {.lex_state = 213},
+  [144] = {.lex_state = 203},
   [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
@@ -8481,262 +8833,287 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [151] = {.lex_state = 11},
   [152] = {.lex_state = 11},
   [153] = {.lex_state = 11},
-  [154] = {.lex_state = 210},
-  [155] = {.lex_state = 197},
-  [156] = {.lex_state = 224},
-  [157] = {.lex_state = 199},
-  [158] = {.lex_state = 200},
-  [159] = {.lex_state = 222},
-  [160] = {.lex_state = 199},
-  [161] = {.lex_state = 224},
-  [162] = {.lex_state = 222},
-  [163] = {.lex_state = 13},
-  [164] = {.lex_state = 224},
+  [154] = {.lex_state = 11},
+  [155] = {.lex_state = 11},
+  [156] = {.lex_state = 11},
+  [157] = {.lex_state = 11},
+  [158] = {.lex_state = 11},
+  [159] = {.lex_state = 11},
+  [160] = {.lex_state = 11},
+  [161] = {.lex_state = 11},
+  [162] = {.lex_state = 11},
+  [163] = {.lex_state = 11},
+  [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
-  [166] = {.lex_state = 222},
-  [167] = {.lex_state = 198},
-  [168] = {.lex_state = 199},
-  [169] = {.lex_state = 197},
-  [170] = {.lex_state = 199},
-  [171] = {.lex_state = 199},
-  [172] = {.lex_state = 198},
-  [173] = {.lex_state = 199},
-  [174] = {.lex_state = 197},
-  [175] = {.lex_state = 0},
-  [176] = {.lex_state = 199},
-  [177] = {.lex_state = 197},
-  [178] = {.lex_state = 198},
-  [179] = {.lex_state = 197},
-  [180] = {.lex_state = 0},
-  [181] = {.lex_state = 0},
-  [182] = {.lex_state = 17},
-  [183] = {.lex_state = 12},
-  [184] = {.lex_state = 17},
-  [185] = {.lex_state = 12},
-  [186] = {.lex_state = 17},
-  [187] = {.lex_state = 12},
-  [188] = {.lex_state = 198},
-  [189] = {.lex_state = 197},
-  [190] = {.lex_state = 19},
-  [191] = {.lex_state = 197},
-  [192] = {.lex_state = 198},
-  [193] = {.lex_state = 197},
-  [194] = {.lex_state = 0},
-  [195] = {.lex_state = 199},
-  [196] = {.lex_state = 197},
-  [197] = {.lex_state = 0},
-  [198] = {.lex_state = 197},
-  [199] = {.lex_state = 198},
-  [200] = {.lex_state = 11},
-  [201] = {.lex_state = 197},
-  [202] = {.lex_state = 19},
-  [203] = {.lex_state = 0},
-  [204] = {.lex_state = 197},
-  [205] = {.lex_state = 224},
-  [206] = {.lex_state = 197},
-  [207] = {.lex_state = 0},
-  [208] = {.lex_state = 19},
-  [209] = {.lex_state = 222},
-  [210] = {.lex_state = 19},
-  [211] = {.lex_state = 19},
-  [212] = {.lex_state = 0},
-  [213] = {.lex_state = 222},
-  [214] = {.lex_state = 222},
-  [215] = {.lex_state = 199},
-  [216] = {.lex_state = 19},
-  [217] = {.lex_state = 223},
-  [218] = {.lex_state = 197},
+  [166] = {.lex_state = 201},
+  [167] = {.lex_state = 203},
+  [168] = {.lex_state = 226},
+  [169] = {.lex_state = 203},
+  [170] = {.lex_state = 14},
+  [171] = {.lex_state = 204},
+  [172] = {.lex_state = 203},
+  [173] = {.lex_state = 226},
+  [174] = {.lex_state = 11},
+  [175] = {.lex_state = 228},
+  [176] = {.lex_state = 228},
+  [177] = {.lex_state = 226},
+  [178] = {.lex_state = 228},
+  [179] = {.lex_state = 214},
+  [180] = {.lex_state = 201},
+  [181] = {.lex_state = 201},
+  [182] = {.lex_state = 21},
+  [183] = {.lex_state = 202},
+  [184] = {.lex_state = 0},
+  [185] = {.lex_state = 0},
+  [186] = {.lex_state = 201},
+  [187] = {.lex_state = 202},
+  [188] = {.lex_state = 0},
+  [189] = {.lex_state = 201},
+  [190] = {.lex_state = 201},
+  [191] = {.lex_state = 18},
+  [192] = {.lex_state = 0},
+  [193] = {.lex_state = 13},
+  [194] = {.lex_state = 18},
+  [195] = {.lex_state = 13},
+  [196] = {.lex_state = 18},
+  [197] = {.lex_state = 13},
+  [198] = {.lex_state = 12},
+  [199] = {.lex_state = 12},
+  [200] = {.lex_state = 12},
+  [201] = {.lex_state = 202},
+  [202] = {.lex_state = 201},
+  [203] = {.lex_state = 202},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 201},
+  [206] = {.lex_state = 202},
+  [207] = {.lex_state = 201},
+  [208] = {.lex_state = 21},
+  [209] = {.lex_state = 226},
+  [210] = {.lex_state = 201},
+  [211] = {.lex_state = 11},
+  [212] = {.lex_state = 201},
+  [213] = {.lex_state = 21},
+  [214] = {.lex_state = 21},
+  [215] = {.lex_state = 21},
+  [216] = {.lex_state = 201},
+  [217] = {.lex_state = 21},
+  [218] = {.lex_state = 21},
   [219] = {.lex_state = 0},
-  [220] = {.lex_state = 222},
-  [221] = {.lex_state = 222},
-  [222] = {.lex_state = 197},
-  [223] = {.lex_state = 19},
-  [224] = {.lex_state = 19},
-  [225] = {.lex_state = 199},
-  [226] = {.lex_state = 197},
-  [227] = {.lex_state = 19},
-  [228] = {.lex_state = 197},
-  [229] = {.lex_state = 197},
-  [230] = {.lex_state = 197},
-  [231] = {.lex_state = 197},
-  [232] = {.lex_state = 197},
-  [233] = {.lex_state = 197},
-  [234] = {.lex_state = 197},
-  [235] = {.lex_state = 197},
-  [236] = {.lex_state = 197},
-  [237] = {.lex_state = 197},
-  [238] = {.lex_state = 197},
-  [239] = {.lex_state = 197},
-  [240] = {.lex_state = 197},
-  [241] = {.lex_state = 197},
-  [242] = {.lex_state = 197},
-  [243] = {.lex_state = 197},
-  [244] = {.lex_state = 197},
-  [245] = {.lex_state = 19},
-  [246] = {.lex_state = 197},
-  [247] = {.lex_state = 19},
-  [248] = {.lex_state = 19},
-  [249] = {.lex_state = 19},
-  [250] = {.lex_state = 19},
-  [251] = {.lex_state = 197},
-  [252] = {.lex_state = 197},
-  [253] = {.lex_state = 0},
-  [254] = {.lex_state = 197},
-  [255] = {.lex_state = 20},
-  [256] = {.lex_state = 198},
-  [257] = {.lex_state = 20},
-  [258] = {.lex_state = 14},
-  [259] = {.lex_state = 197},
-  [260] = {.lex_state = 199},
-  [261] = {.lex_state = 14},
-  [262] = {.lex_state = 199},
-  [263] = {.lex_state = 199},
-  [264] = {.lex_state = 20},
-  [265] = {.lex_state = 199},
-  [266] = {.lex_state = 197},
-  [267] = {.lex_state = 20},
-  [268] = {.lex_state = 20},
-  [269] = {.lex_state = 14},
-  [270] = {.lex_state = 19},
-  [271] = {.lex_state = 199},
-  [272] = {.lex_state = 205},
-  [273] = {.lex_state = 205},
-  [274] = {.lex_state = 205},
-  [275] = {.lex_state = 17},
-  [276] = {.lex_state = 0},
-  [277] = {.lex_state = 202},
-  [278] = {.lex_state = 17},
-  [279] = {.lex_state = 202},
-  [280] = {.lex_state = 198},
-  [281] = {.lex_state = 12},
-  [282] = {.lex_state = 0},
-  [283] = {.lex_state = 12},
-  [284] = {.lex_state = 0},
-  [285] = {.lex_state = 0},
-  [286] = {.lex_state = 0},
-  [287] = {.lex_state = 0},
-  [288] = {.lex_state = 0},
-  [289] = {.lex_state = 202},
-  [290] = {.lex_state = 21},
-  [291] = {.lex_state = 199},
-  [292] = {.lex_state = 0},
-  [293] = {.lex_state = 214},
-  [294] = {.lex_state = 214},
-  [295] = {.lex_state = 0},
-  [296] = {.lex_state = 0},
+  [220] = {.lex_state = 21},
+  [221] = {.lex_state = 21},
+  [222] = {.lex_state = 201},
+  [223] = {.lex_state = 0},
+  [224] = {.lex_state = 226},
+  [225] = {.lex_state = 226},
+  [226] = {.lex_state = 21},
+  [227] = {.lex_state = 21},
+  [228] = {.lex_state = 226},
+  [229] = {.lex_state = 0},
+  [230] = {.lex_state = 21},
+  [231] = {.lex_state = 21},
+  [232] = {.lex_state = 0},
+  [233] = {.lex_state = 21},
+  [234] = {.lex_state = 201},
+  [235] = {.lex_state = 228},
+  [236] = {.lex_state = 227},
+  [237] = {.lex_state = 21},
+  [238] = {.lex_state = 201},
+  [239] = {.lex_state = 201},
+  [240] = {.lex_state = 201},
+  [241] = {.lex_state = 202},
+  [242] = {.lex_state = 21},
+  [243] = {.lex_state = 203},
+  [244] = {.lex_state = 201},
+  [245] = {.lex_state = 0},
+  [246] = {.lex_state = 226},
+  [247] = {.lex_state = 201},
+  [248] = {.lex_state = 201},
+  [249] = {.lex_state = 201},
+  [250] = {.lex_state = 201},
+  [251] = {.lex_state = 201},
+  [252] = {.lex_state = 201},
+  [253] = {.lex_state = 201},
+  [254] = {.lex_state = 201},
+  [255] = {.lex_state = 201},
+  [256] = {.lex_state = 201},
+  [257] = {.lex_state = 201},
+  [258] = {.lex_state = 201},
+  [259] = {.lex_state = 201},
+  [260] = {.lex_state = 201},
+  [261] = {.lex_state = 201},
+  [262] = {.lex_state = 201},
+  [263] = {.lex_state = 201},
+  [264] = {.lex_state = 201},
+  [265] = {.lex_state = 201},
+  [266] = {.lex_state = 201},
+  [267] = {.lex_state = 201},
+  [268] = {.lex_state = 201},
+  [269] = {.lex_state = 22},
+  [270] = {.lex_state = 203},
+  [271] = {.lex_state = 15},
+  [272] = {.lex_state = 203},
+  [273] = {.lex_state = 22},
+  [274] = {.lex_state = 203},
+  [275] = {.lex_state = 22},
+  [276] = {.lex_state = 15},
+  [277] = {.lex_state = 203},
+  [278] = {.lex_state = 201},
+  [279] = {.lex_state = 22},
+  [280] = {.lex_state = 21},
+  [281] = {.lex_state = 201},
+  [282] = {.lex_state = 22},
+  [283] = {.lex_state = 203},
+  [284] = {.lex_state = 15},
+  [285] = {.lex_state = 202},
+  [286] = {.lex_state = 209},
+  [287] = {.lex_state = 209},
+  [288] = {.lex_state = 209},
+  [289] = {.lex_state = 206},
+  [290] = {.lex_state = 0},
+  [291] = {.lex_state = 0},
+  [292] = {.lex_state = 206},
+  [293] = {.lex_state = 0},
+  [294] = {.lex_state = 0},
+  [295] = {.lex_state = 206},
+  [296] = {.lex_state = 206},
   [297] = {.lex_state = 0},
-  [298] = {.lex_state = 198},
-  [299] = {.lex_state = 198},
-  [300] = {.lex_state = 199},
-  [301] = {.lex_state = 198},
+  [298] = {.lex_state = 0},
+  [299] = {.lex_state = 0},
+  [300] = {.lex_state = 0},
+  [301] = {.lex_state = 0},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 198},
+  [303] = {.lex_state = 23},
   [304] = {.lex_state = 0},
-  [305] = {.lex_state = 198},
-  [306] = {.lex_state = 202},
-  [307] = {.lex_state = 0},
-  [308] = {.lex_state = 198},
-  [309] = {.lex_state = 198},
-  [310] = {.lex_state = 0},
-  [311] = {.lex_state = 198},
+  [305] = {.lex_state = 0},
+  [306] = {.lex_state = 218},
+  [307] = {.lex_state = 206},
+  [308] = {.lex_state = 218},
+  [309] = {.lex_state = 0},
+  [310] = {.lex_state = 218},
+  [311] = {.lex_state = 218},
   [312] = {.lex_state = 0},
-  [313] = {.lex_state = 198},
+  [313] = {.lex_state = 202},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
+  [315] = {.lex_state = 202},
+  [316] = {.lex_state = 203},
   [317] = {.lex_state = 0},
   [318] = {.lex_state = 0},
-  [319] = {.lex_state = 214},
-  [320] = {.lex_state = 0},
-  [321] = {.lex_state = 198},
-  [322] = {.lex_state = 198},
-  [323] = {.lex_state = 0},
-  [324] = {.lex_state = 198},
-  [325] = {.lex_state = 0},
+  [319] = {.lex_state = 0},
+  [320] = {.lex_state = 206},
+  [321] = {.lex_state = 202},
+  [322] = {.lex_state = 18},
+  [323] = {.lex_state = 203},
+  [324] = {.lex_state = 206},
+  [325] = {.lex_state = 18},
   [326] = {.lex_state = 0},
-  [327] = {.lex_state = 214},
-  [328] = {.lex_state = 214},
-  [329] = {.lex_state = 214},
-  [330] = {.lex_state = 214},
-  [331] = {.lex_state = 214},
-  [332] = {.lex_state = 202},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
+  [327] = {.lex_state = 13},
+  [328] = {.lex_state = 203},
+  [329] = {.lex_state = 13},
+  [330] = {.lex_state = 0},
+  [331] = {.lex_state = 12},
+  [332] = {.lex_state = 206},
+  [333] = {.lex_state = 12},
+  [334] = {.lex_state = 206},
   [335] = {.lex_state = 0},
   [336] = {.lex_state = 0},
   [337] = {.lex_state = 0},
-  [338] = {.lex_state = 198},
-  [339] = {.lex_state = 0},
-  [340] = {.lex_state = 0},
+  [338] = {.lex_state = 206},
+  [339] = {.lex_state = 206},
+  [340] = {.lex_state = 218},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 202},
-  [343] = {.lex_state = 0},
-  [344] = {.lex_state = 0},
-  [345] = {.lex_state = 198},
-  [346] = {.lex_state = 202},
-  [347] = {.lex_state = 202},
-  [348] = {.lex_state = 197},
-  [349] = {.lex_state = 0},
+  [342] = {.lex_state = 203},
+  [343] = {.lex_state = 206},
+  [344] = {.lex_state = 206},
+  [345] = {.lex_state = 0},
+  [346] = {.lex_state = 206},
+  [347] = {.lex_state = 0},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 206},
   [350] = {.lex_state = 0},
-  [351] = {.lex_state = 214},
-  [352] = {.lex_state = 214},
-  [353] = {.lex_state = 214},
-  [354] = {.lex_state = 214},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 206},
+  [354] = {.lex_state = 0},
   [355] = {.lex_state = 0},
-  [356] = {.lex_state = 214},
-  [357] = {.lex_state = 214},
-  [358] = {.lex_state = 214},
-  [359] = {.lex_state = 8},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 199},
-  [362] = {.lex_state = 214},
-  [363] = {.lex_state = 22},
-  [364] = {.lex_state = 214},
-  [365] = {.lex_state = 199},
-  [366] = {.lex_state = 14},
-  [367] = {.lex_state = 14},
-  [368] = {.lex_state = 9},
-  [369] = {.lex_state = 214},
-  [370] = {.lex_state = 211},
-  [371] = {.lex_state = 199},
-  [372] = {.lex_state = 199},
-  [373] = {.lex_state = 199},
-  [374] = {.lex_state = 211},
-  [375] = {.lex_state = 199},
-  [376] = {.lex_state = 199},
-  [377] = {.lex_state = 197},
-  [378] = {.lex_state = 197},
-  [379] = {.lex_state = 199},
-  [380] = {.lex_state = 199},
-  [381] = {.lex_state = 197},
-  [382] = {.lex_state = 10},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 202},
-  [385] = {.lex_state = 197},
-  [386] = {.lex_state = 197},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 0},
-  [389] = {.lex_state = 202},
-  [390] = {.lex_state = 200},
-  [391] = {.lex_state = 0},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 0},
-  [394] = {.lex_state = 0},
-  [395] = {.lex_state = 0},
-  [396] = {.lex_state = 0},
-  [397] = {.lex_state = 0},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 0},
+  [356] = {.lex_state = 202},
+  [357] = {.lex_state = 0},
+  [358] = {.lex_state = 218},
+  [359] = {.lex_state = 218},
+  [360] = {.lex_state = 206},
+  [361] = {.lex_state = 0},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 0},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 0},
+  [366] = {.lex_state = 203},
+  [367] = {.lex_state = 202},
+  [368] = {.lex_state = 202},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 201},
+  [371] = {.lex_state = 203},
+  [372] = {.lex_state = 0},
+  [373] = {.lex_state = 218},
+  [374] = {.lex_state = 218},
+  [375] = {.lex_state = 218},
+  [376] = {.lex_state = 218},
+  [377] = {.lex_state = 218},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 218},
+  [381] = {.lex_state = 218},
+  [382] = {.lex_state = 218},
+  [383] = {.lex_state = 203},
+  [384] = {.lex_state = 24},
+  [385] = {.lex_state = 218},
+  [386] = {.lex_state = 15},
+  [387] = {.lex_state = 9},
+  [388] = {.lex_state = 15},
+  [389] = {.lex_state = 8},
+  [390] = {.lex_state = 218},
+  [391] = {.lex_state = 218},
+  [392] = {.lex_state = 203},
+  [393] = {.lex_state = 201},
+  [394] = {.lex_state = 10},
+  [395] = {.lex_state = 215},
+  [396] = {.lex_state = 203},
+  [397] = {.lex_state = 203},
+  [398] = {.lex_state = 203},
+  [399] = {.lex_state = 203},
+  [400] = {.lex_state = 206},
   [401] = {.lex_state = 0},
-  [402] = {.lex_state = 199},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 0},
-  [405] = {.lex_state = 0},
-  [406] = {.lex_state = 0},
-  [407] = {.lex_state = 0},
-  [408] = {.lex_state = 202},
-  [409] = {.lex_state = 202},
+  [402] = {.lex_state = 201},
+  [403] = {.lex_state = 203},
+  [404] = {.lex_state = 201},
+  [405] = {.lex_state = 203},
+  [406] = {.lex_state = 203},
+  [407] = {.lex_state = 203},
+  [408] = {.lex_state = 215},
+  [409] = {.lex_state = 201},
+  [410] = {.lex_state = 0},
+  [411] = {.lex_state = 0},
+  [412] = {.lex_state = 0},
+  [413] = {.lex_state = 0},
+  [414] = {.lex_state = 0},
+  [415] = {.lex_state = 0},
+  [416] = {.lex_state = 0},
+  [417] = {.lex_state = 0},
+  [418] = {.lex_state = 0},
+  [419] = {.lex_state = 0},
+  [420] = {.lex_state = 0},
+  [421] = {.lex_state = 206},
+  [422] = {.lex_state = 0},
+  [423] = {.lex_state = 203},
+  [424] = {.lex_state = 201},
+  [425] = {.lex_state = 0},
+  [426] = {.lex_state = 0},
+  [427] = {.lex_state = 206},
+  [428] = {.lex_state = 0},
+  [429] = {.lex_state = 206},
+  [430] = {.lex_state = 206},
+  [431] = {.lex_state = 0},
+  [432] = {.lex_state = 0},
+  [433] = {.lex_state = 204},
+  [434] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -8762,6 +9139,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_veth] = ACTIONS(1),
     [anon_sym_LT_DASH_GT] = ACTIONS(1),
     [anon_sym_bridge] = ACTIONS(1),
+    [anon_sym_dummy] = ACTIONS(1),
+    [anon_sym_vrf] = ACTIONS(1),
     [anon_sym_macvlan] = ACTIONS(1),
     [anon_sym_on] = ACTIONS(1),
     [anon_sym_mode] = ACTIONS(1),
@@ -8784,12 +9163,18 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_ingress] = ACTIONS(1),
     [anon_sym_burst] = ACTIONS(1),
     [anon_sym_latency] = ACTIONS(1),
+    [anon_sym_limit] = ACTIONS(1),
+    [anon_sym_peakrate] = ACTIONS(1),
     [anon_sym_htb] = ACTIONS(1),
     [anon_sym_default] = ACTIONS(1),
+    [anon_sym_r2q] = ACTIONS(1),
+    [anon_sym_direct_qlen] = ACTIONS(1),
     [anon_sym_class] = ACTIONS(1),
     [anon_sym_rate] = ACTIONS(1),
     [anon_sym_ceil] = ACTIONS(1),
     [anon_sym_prio] = ACTIONS(1),
+    [anon_sym_cburst] = ACTIONS(1),
+    [anon_sym_quantum] = ACTIONS(1),
     [anon_sym_filter] = ACTIONS(1),
     [anon_sym_proto] = ACTIONS(1),
     [anon_sym_tcp] = ACTIONS(1),
@@ -8800,6 +9185,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_sport] = ACTIONS(1),
     [anon_sym_dport] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
+    [anon_sym_qdisc] = ACTIONS(1),
+    [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
     [anon_sym_delay] = ACTIONS(1),
     [anon_sym_jitter] = ACTIONS(1),
@@ -8876,39 +9263,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(398),
-    [sym__statements] = STATE(399),
+    [sym_source_file] = STATE(417),
+    [sym__statements] = STATE(415),
     [sym__sep] = STATE(3),
-    [sym__statement] = STATE(194),
-    [sym_netns_statement] = STATE(194),
-    [sym_host_statement] = STATE(194),
-    [sym_table_statement] = STATE(194),
-    [sym_let_statement] = STATE(194),
-    [sym_for_statement] = STATE(194),
-    [sym_include_statement] = STATE(194),
-    [sym_expect_statement] = STATE(194),
-    [sym_veth_statement] = STATE(194),
-    [sym_bridge_statement] = STATE(194),
-    [sym_macvlan_statement] = STATE(194),
-    [sym_vxlan_statement] = STATE(194),
-    [sym_link_statement] = STATE(194),
-    [sym_addr_statement] = STATE(194),
-    [sym_state_statement] = STATE(194),
-    [sym_mtu_statement] = STATE(194),
-    [sym_mac_statement] = STATE(194),
-    [sym_master_statement] = STATE(194),
-    [sym_shape_statement] = STATE(194),
-    [sym_htb_statement] = STATE(194),
-    [sym_class_statement] = STATE(194),
-    [sym_filter_statement] = STATE(194),
-    [sym_netem_statement] = STATE(194),
-    [sym_bpf_statement] = STATE(194),
-    [sym_xdp_statement] = STATE(194),
-    [sym_route_statement] = STATE(194),
-    [sym_rule_statement] = STATE(194),
-    [sym_forward_statement] = STATE(194),
-    [sym_sysctl_statement] = STATE(194),
-    [sym_firewall_statement] = STATE(194),
+    [sym__statement] = STATE(185),
+    [sym_netns_statement] = STATE(185),
+    [sym_host_statement] = STATE(185),
+    [sym_table_statement] = STATE(185),
+    [sym_let_statement] = STATE(185),
+    [sym_for_statement] = STATE(185),
+    [sym_include_statement] = STATE(185),
+    [sym_expect_statement] = STATE(185),
+    [sym_veth_statement] = STATE(185),
+    [sym_bridge_statement] = STATE(185),
+    [sym_dummy_statement] = STATE(185),
+    [sym_vrf_statement] = STATE(185),
+    [sym_macvlan_statement] = STATE(185),
+    [sym_vxlan_statement] = STATE(185),
+    [sym_link_statement] = STATE(185),
+    [sym_addr_statement] = STATE(185),
+    [sym_state_statement] = STATE(185),
+    [sym_mtu_statement] = STATE(185),
+    [sym_mac_statement] = STATE(185),
+    [sym_master_statement] = STATE(185),
+    [sym_shape_statement] = STATE(185),
+    [sym_htb_statement] = STATE(185),
+    [sym_class_statement] = STATE(185),
+    [sym_filter_statement] = STATE(185),
+    [sym_qdisc_statement] = STATE(185),
+    [sym_netem_statement] = STATE(185),
+    [sym_bpf_statement] = STATE(185),
+    [sym_xdp_statement] = STATE(185),
+    [sym_route_statement] = STATE(185),
+    [sym_rule_statement] = STATE(185),
+    [sym_forward_statement] = STATE(185),
+    [sym_sysctl_statement] = STATE(185),
+    [sym_firewall_statement] = STATE(185),
     [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -8922,206 +9312,72 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(392),
+    [sym__statements] = STATE(413),
     [sym__sep] = STATE(3),
-    [sym__statement] = STATE(194),
-    [sym_netns_statement] = STATE(194),
-    [sym_host_statement] = STATE(194),
-    [sym_table_statement] = STATE(194),
-    [sym_let_statement] = STATE(194),
-    [sym_for_statement] = STATE(194),
-    [sym_include_statement] = STATE(194),
-    [sym_expect_statement] = STATE(194),
-    [sym_veth_statement] = STATE(194),
-    [sym_bridge_statement] = STATE(194),
-    [sym_macvlan_statement] = STATE(194),
-    [sym_vxlan_statement] = STATE(194),
-    [sym_link_statement] = STATE(194),
-    [sym_addr_statement] = STATE(194),
-    [sym_state_statement] = STATE(194),
-    [sym_mtu_statement] = STATE(194),
-    [sym_mac_statement] = STATE(194),
-    [sym_master_statement] = STATE(194),
-    [sym_shape_statement] = STATE(194),
-    [sym_htb_statement] = STATE(194),
-    [sym_class_statement] = STATE(194),
-    [sym_filter_statement] = STATE(194),
-    [sym_netem_statement] = STATE(194),
-    [sym_bpf_statement] = STATE(194),
-    [sym_xdp_statement] = STATE(194),
-    [sym_route_statement] = STATE(194),
-    [sym_rule_statement] = STATE(194),
-    [sym_forward_statement] = STATE(194),
-    [sym_sysctl_statement] = STATE(194),
-    [sym_firewall_statement] = STATE(194),
+    [sym__statement] = STATE(185),
+    [sym_netns_statement] = STATE(185),
+    [sym_host_statement] = STATE(185),
+    [sym_table_statement] = STATE(185),
+    [sym_let_statement] = STATE(185),
+    [sym_for_statement] = STATE(185),
+    [sym_include_statement] = STATE(185),
+    [sym_expect_statement] = STATE(185),
+    [sym_veth_statement] = STATE(185),
+    [sym_bridge_statement] = STATE(185),
+    [sym_dummy_statement] = STATE(185),
+    [sym_vrf_statement] = STATE(185),
+    [sym_macvlan_statement] = STATE(185),
+    [sym_vxlan_statement] = STATE(185),
+    [sym_link_statement] = STATE(185),
+    [sym_addr_statement] = STATE(185),
+    [sym_state_statement] = STATE(185),
+    [sym_mtu_statement] = STATE(185),
+    [sym_mac_statement] = STATE(185),
+    [sym_master_statement] = STATE(185),
+    [sym_shape_statement] = STATE(185),
+    [sym_htb_statement] = STATE(185),
+    [sym_class_statement] = STATE(185),
+    [sym_filter_statement] = STATE(185),
+    [sym_qdisc_statement] = STATE(185),
+    [sym_netem_statement] = STATE(185),
+    [sym_bpf_statement] = STATE(185),
+    [sym_xdp_statement] = STATE(185),
+    [sym_route_statement] = STATE(185),
+    [sym_rule_statement] = STATE(185),
+    [sym_forward_statement] = STATE(185),
+    [sym_sysctl_statement] = STATE(185),
+    [sym_firewall_statement] = STATE(185),
     [aux_sym__statements_repeat1] = STATE(3),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
-    [anon_sym_GT] = ACTIONS(67),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(3)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(181),
-    [sym_netns_statement] = STATE(181),
-    [sym_host_statement] = STATE(181),
-    [sym_table_statement] = STATE(181),
-    [sym_let_statement] = STATE(181),
-    [sym_for_statement] = STATE(181),
-    [sym_include_statement] = STATE(181),
-    [sym_expect_statement] = STATE(181),
-    [sym_veth_statement] = STATE(181),
-    [sym_bridge_statement] = STATE(181),
-    [sym_macvlan_statement] = STATE(181),
-    [sym_vxlan_statement] = STATE(181),
-    [sym_link_statement] = STATE(181),
-    [sym_addr_statement] = STATE(181),
-    [sym_state_statement] = STATE(181),
-    [sym_mtu_statement] = STATE(181),
-    [sym_mac_statement] = STATE(181),
-    [sym_master_statement] = STATE(181),
-    [sym_shape_statement] = STATE(181),
-    [sym_htb_statement] = STATE(181),
-    [sym_class_statement] = STATE(181),
-    [sym_filter_statement] = STATE(181),
-    [sym_netem_statement] = STATE(181),
-    [sym_bpf_statement] = STATE(181),
-    [sym_xdp_statement] = STATE(181),
-    [sym_route_statement] = STATE(181),
-    [sym_rule_statement] = STATE(181),
-    [sym_forward_statement] = STATE(181),
-    [sym_sysctl_statement] = STATE(181),
-    [sym_firewall_statement] = STATE(181),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [ts_builtin_sym_end] = ACTIONS(69),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(69),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(4)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(344),
-    [sym_netns_statement] = STATE(344),
-    [sym_host_statement] = STATE(344),
-    [sym_table_statement] = STATE(344),
-    [sym_let_statement] = STATE(344),
-    [sym_for_statement] = STATE(344),
-    [sym_include_statement] = STATE(344),
-    [sym_expect_statement] = STATE(344),
-    [sym_veth_statement] = STATE(344),
-    [sym_bridge_statement] = STATE(344),
-    [sym_macvlan_statement] = STATE(344),
-    [sym_vxlan_statement] = STATE(344),
-    [sym_link_statement] = STATE(344),
-    [sym_addr_statement] = STATE(344),
-    [sym_state_statement] = STATE(344),
-    [sym_mtu_statement] = STATE(344),
-    [sym_mac_statement] = STATE(344),
-    [sym_master_statement] = STATE(344),
-    [sym_shape_statement] = STATE(344),
-    [sym_htb_statement] = STATE(344),
-    [sym_class_statement] = STATE(344),
-    [sym_filter_statement] = STATE(344),
-    [sym_netem_statement] = STATE(344),
-    [sym_bpf_statement] = STATE(344),
-    [sym_xdp_statement] = STATE(344),
-    [sym_route_statement] = STATE(344),
-    [sym_rule_statement] = STATE(344),
-    [sym_forward_statement] = STATE(344),
-    [sym_sysctl_statement] = STATE(344),
-    [sym_firewall_statement] = STATE(344),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9132,66 +9388,72 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(5)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(344),
-    [sym_netns_statement] = STATE(344),
-    [sym_host_statement] = STATE(344),
-    [sym_table_statement] = STATE(344),
-    [sym_let_statement] = STATE(344),
-    [sym_for_statement] = STATE(344),
-    [sym_include_statement] = STATE(344),
-    [sym_expect_statement] = STATE(344),
-    [sym_veth_statement] = STATE(344),
-    [sym_bridge_statement] = STATE(344),
-    [sym_macvlan_statement] = STATE(344),
-    [sym_vxlan_statement] = STATE(344),
-    [sym_link_statement] = STATE(344),
-    [sym_addr_statement] = STATE(344),
-    [sym_state_statement] = STATE(344),
-    [sym_mtu_statement] = STATE(344),
-    [sym_mac_statement] = STATE(344),
-    [sym_master_statement] = STATE(344),
-    [sym_shape_statement] = STATE(344),
-    [sym_htb_statement] = STATE(344),
-    [sym_class_statement] = STATE(344),
-    [sym_filter_statement] = STATE(344),
-    [sym_netem_statement] = STATE(344),
-    [sym_bpf_statement] = STATE(344),
-    [sym_xdp_statement] = STATE(344),
-    [sym_route_statement] = STATE(344),
-    [sym_rule_statement] = STATE(344),
-    [sym_forward_statement] = STATE(344),
-    [sym_sysctl_statement] = STATE(344),
-    [sym_firewall_statement] = STATE(344),
-    [aux_sym__statements_repeat1] = STATE(9),
+  [STATE(3)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(192),
+    [sym_netns_statement] = STATE(192),
+    [sym_host_statement] = STATE(192),
+    [sym_table_statement] = STATE(192),
+    [sym_let_statement] = STATE(192),
+    [sym_for_statement] = STATE(192),
+    [sym_include_statement] = STATE(192),
+    [sym_expect_statement] = STATE(192),
+    [sym_veth_statement] = STATE(192),
+    [sym_bridge_statement] = STATE(192),
+    [sym_dummy_statement] = STATE(192),
+    [sym_vrf_statement] = STATE(192),
+    [sym_macvlan_statement] = STATE(192),
+    [sym_vxlan_statement] = STATE(192),
+    [sym_link_statement] = STATE(192),
+    [sym_addr_statement] = STATE(192),
+    [sym_state_statement] = STATE(192),
+    [sym_mtu_statement] = STATE(192),
+    [sym_mac_statement] = STATE(192),
+    [sym_master_statement] = STATE(192),
+    [sym_shape_statement] = STATE(192),
+    [sym_htb_statement] = STATE(192),
+    [sym_class_statement] = STATE(192),
+    [sym_filter_statement] = STATE(192),
+    [sym_qdisc_statement] = STATE(192),
+    [sym_netem_statement] = STATE(192),
+    [sym_bpf_statement] = STATE(192),
+    [sym_xdp_statement] = STATE(192),
+    [sym_route_statement] = STATE(192),
+    [sym_rule_statement] = STATE(192),
+    [sym_forward_statement] = STATE(192),
+    [sym_sysctl_statement] = STATE(192),
+    [sym_firewall_statement] = STATE(192),
+    [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
     [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9202,67 +9464,225 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(4)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(364),
+    [sym_netns_statement] = STATE(364),
+    [sym_host_statement] = STATE(364),
+    [sym_table_statement] = STATE(364),
+    [sym_let_statement] = STATE(364),
+    [sym_for_statement] = STATE(364),
+    [sym_include_statement] = STATE(364),
+    [sym_expect_statement] = STATE(364),
+    [sym_veth_statement] = STATE(364),
+    [sym_bridge_statement] = STATE(364),
+    [sym_dummy_statement] = STATE(364),
+    [sym_vrf_statement] = STATE(364),
+    [sym_macvlan_statement] = STATE(364),
+    [sym_vxlan_statement] = STATE(364),
+    [sym_link_statement] = STATE(364),
+    [sym_addr_statement] = STATE(364),
+    [sym_state_statement] = STATE(364),
+    [sym_mtu_statement] = STATE(364),
+    [sym_mac_statement] = STATE(364),
+    [sym_master_statement] = STATE(364),
+    [sym_shape_statement] = STATE(364),
+    [sym_htb_statement] = STATE(364),
+    [sym_class_statement] = STATE(364),
+    [sym_filter_statement] = STATE(364),
+    [sym_qdisc_statement] = STATE(364),
+    [sym_netem_statement] = STATE(364),
+    [sym_bpf_statement] = STATE(364),
+    [sym_xdp_statement] = STATE(364),
+    [sym_route_statement] = STATE(364),
+    [sym_rule_statement] = STATE(364),
+    [sym_forward_statement] = STATE(364),
+    [sym_sysctl_statement] = STATE(364),
+    [sym_firewall_statement] = STATE(364),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
+    [anon_sym_GT] = ACTIONS(79),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(5)] = {
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(364),
+    [sym_netns_statement] = STATE(364),
+    [sym_host_statement] = STATE(364),
+    [sym_table_statement] = STATE(364),
+    [sym_let_statement] = STATE(364),
+    [sym_for_statement] = STATE(364),
+    [sym_include_statement] = STATE(364),
+    [sym_expect_statement] = STATE(364),
+    [sym_veth_statement] = STATE(364),
+    [sym_bridge_statement] = STATE(364),
+    [sym_dummy_statement] = STATE(364),
+    [sym_vrf_statement] = STATE(364),
+    [sym_macvlan_statement] = STATE(364),
+    [sym_vxlan_statement] = STATE(364),
+    [sym_link_statement] = STATE(364),
+    [sym_addr_statement] = STATE(364),
+    [sym_state_statement] = STATE(364),
+    [sym_mtu_statement] = STATE(364),
+    [sym_mac_statement] = STATE(364),
+    [sym_master_statement] = STATE(364),
+    [sym_shape_statement] = STATE(364),
+    [sym_htb_statement] = STATE(364),
+    [sym_class_statement] = STATE(364),
+    [sym_filter_statement] = STATE(364),
+    [sym_qdisc_statement] = STATE(364),
+    [sym_netem_statement] = STATE(364),
+    [sym_bpf_statement] = STATE(364),
+    [sym_xdp_statement] = STATE(364),
+    [sym_route_statement] = STATE(364),
+    [sym_rule_statement] = STATE(364),
+    [sym_forward_statement] = STATE(364),
+    [sym_sysctl_statement] = STATE(364),
+    [sym_firewall_statement] = STATE(364),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
+    [anon_sym_GT] = ACTIONS(81),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(344),
-    [sym_netns_statement] = STATE(344),
-    [sym_host_statement] = STATE(344),
-    [sym_table_statement] = STATE(344),
-    [sym_let_statement] = STATE(344),
-    [sym_for_statement] = STATE(344),
-    [sym_include_statement] = STATE(344),
-    [sym_expect_statement] = STATE(344),
-    [sym_veth_statement] = STATE(344),
-    [sym_bridge_statement] = STATE(344),
-    [sym_macvlan_statement] = STATE(344),
-    [sym_vxlan_statement] = STATE(344),
-    [sym_link_statement] = STATE(344),
-    [sym_addr_statement] = STATE(344),
-    [sym_state_statement] = STATE(344),
-    [sym_mtu_statement] = STATE(344),
-    [sym_mac_statement] = STATE(344),
-    [sym_master_statement] = STATE(344),
-    [sym_shape_statement] = STATE(344),
-    [sym_htb_statement] = STATE(344),
-    [sym_class_statement] = STATE(344),
-    [sym_filter_statement] = STATE(344),
-    [sym_netem_statement] = STATE(344),
-    [sym_bpf_statement] = STATE(344),
-    [sym_xdp_statement] = STATE(344),
-    [sym_route_statement] = STATE(344),
-    [sym_rule_statement] = STATE(344),
-    [sym_forward_statement] = STATE(344),
-    [sym_sysctl_statement] = STATE(344),
-    [sym_firewall_statement] = STATE(344),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
-    [anon_sym_GT] = ACTIONS(77),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(364),
+    [sym_netns_statement] = STATE(364),
+    [sym_host_statement] = STATE(364),
+    [sym_table_statement] = STATE(364),
+    [sym_let_statement] = STATE(364),
+    [sym_for_statement] = STATE(364),
+    [sym_include_statement] = STATE(364),
+    [sym_expect_statement] = STATE(364),
+    [sym_veth_statement] = STATE(364),
+    [sym_bridge_statement] = STATE(364),
+    [sym_dummy_statement] = STATE(364),
+    [sym_vrf_statement] = STATE(364),
+    [sym_macvlan_statement] = STATE(364),
+    [sym_vxlan_statement] = STATE(364),
+    [sym_link_statement] = STATE(364),
+    [sym_addr_statement] = STATE(364),
+    [sym_state_statement] = STATE(364),
+    [sym_mtu_statement] = STATE(364),
+    [sym_mac_statement] = STATE(364),
+    [sym_master_statement] = STATE(364),
+    [sym_shape_statement] = STATE(364),
+    [sym_htb_statement] = STATE(364),
+    [sym_class_statement] = STATE(364),
+    [sym_filter_statement] = STATE(364),
+    [sym_qdisc_statement] = STATE(364),
+    [sym_netem_statement] = STATE(364),
+    [sym_bpf_statement] = STATE(364),
+    [sym_xdp_statement] = STATE(364),
+    [sym_route_statement] = STATE(364),
+    [sym_rule_statement] = STATE(364),
+    [sym_forward_statement] = STATE(364),
+    [sym_sysctl_statement] = STATE(364),
+    [sym_firewall_statement] = STATE(364),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
+    [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9272,65 +9692,71 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(9),
-    [sym__statement] = STATE(344),
-    [sym_netns_statement] = STATE(344),
-    [sym_host_statement] = STATE(344),
-    [sym_table_statement] = STATE(344),
-    [sym_let_statement] = STATE(344),
-    [sym_for_statement] = STATE(344),
-    [sym_include_statement] = STATE(344),
-    [sym_expect_statement] = STATE(344),
-    [sym_veth_statement] = STATE(344),
-    [sym_bridge_statement] = STATE(344),
-    [sym_macvlan_statement] = STATE(344),
-    [sym_vxlan_statement] = STATE(344),
-    [sym_link_statement] = STATE(344),
-    [sym_addr_statement] = STATE(344),
-    [sym_state_statement] = STATE(344),
-    [sym_mtu_statement] = STATE(344),
-    [sym_mac_statement] = STATE(344),
-    [sym_master_statement] = STATE(344),
-    [sym_shape_statement] = STATE(344),
-    [sym_htb_statement] = STATE(344),
-    [sym_class_statement] = STATE(344),
-    [sym_filter_statement] = STATE(344),
-    [sym_netem_statement] = STATE(344),
-    [sym_bpf_statement] = STATE(344),
-    [sym_xdp_statement] = STATE(344),
-    [sym_route_statement] = STATE(344),
-    [sym_rule_statement] = STATE(344),
-    [sym_forward_statement] = STATE(344),
-    [sym_sysctl_statement] = STATE(344),
-    [sym_firewall_statement] = STATE(344),
-    [aux_sym__statements_repeat1] = STATE(9),
-    [anon_sym_SEMI] = ACTIONS(71),
-    [sym__newline] = ACTIONS(71),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(364),
+    [sym_netns_statement] = STATE(364),
+    [sym_host_statement] = STATE(364),
+    [sym_table_statement] = STATE(364),
+    [sym_let_statement] = STATE(364),
+    [sym_for_statement] = STATE(364),
+    [sym_include_statement] = STATE(364),
+    [sym_expect_statement] = STATE(364),
+    [sym_veth_statement] = STATE(364),
+    [sym_bridge_statement] = STATE(364),
+    [sym_dummy_statement] = STATE(364),
+    [sym_vrf_statement] = STATE(364),
+    [sym_macvlan_statement] = STATE(364),
+    [sym_vxlan_statement] = STATE(364),
+    [sym_link_statement] = STATE(364),
+    [sym_addr_statement] = STATE(364),
+    [sym_state_statement] = STATE(364),
+    [sym_mtu_statement] = STATE(364),
+    [sym_mac_statement] = STATE(364),
+    [sym_master_statement] = STATE(364),
+    [sym_shape_statement] = STATE(364),
+    [sym_htb_statement] = STATE(364),
+    [sym_class_statement] = STATE(364),
+    [sym_filter_statement] = STATE(364),
+    [sym_qdisc_statement] = STATE(364),
+    [sym_netem_statement] = STATE(364),
+    [sym_bpf_statement] = STATE(364),
+    [sym_xdp_statement] = STATE(364),
+    [sym_route_statement] = STATE(364),
+    [sym_rule_statement] = STATE(364),
+    [sym_forward_statement] = STATE(364),
+    [sym_sysctl_statement] = STATE(364),
+    [sym_firewall_statement] = STATE(364),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9340,27 +9766,30 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_expect] = ACTIONS(21),
     [anon_sym_veth] = ACTIONS(23),
     [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_macvlan] = ACTIONS(27),
-    [anon_sym_vxlan] = ACTIONS(29),
-    [anon_sym_link] = ACTIONS(31),
-    [anon_sym_addr] = ACTIONS(33),
-    [anon_sym_up] = ACTIONS(35),
-    [anon_sym_down] = ACTIONS(35),
-    [anon_sym_mtu] = ACTIONS(37),
-    [anon_sym_mac] = ACTIONS(39),
-    [anon_sym_master] = ACTIONS(41),
-    [anon_sym_shape] = ACTIONS(43),
-    [anon_sym_htb] = ACTIONS(45),
-    [anon_sym_class] = ACTIONS(47),
-    [anon_sym_filter] = ACTIONS(49),
-    [anon_sym_netem] = ACTIONS(51),
-    [anon_sym_bpf] = ACTIONS(53),
-    [anon_sym_xdp] = ACTIONS(55),
-    [anon_sym_route] = ACTIONS(57),
-    [anon_sym_rule] = ACTIONS(59),
-    [anon_sym_forward] = ACTIONS(61),
-    [anon_sym_sysctl] = ACTIONS(63),
-    [anon_sym_firewall] = ACTIONS(65),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
@@ -9371,12 +9800,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 4,
+    ACTIONS(87), 4,
       anon_sym_prio,
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(79), 47,
+    ACTIONS(85), 55,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9388,10 +9817,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_burst,
       anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
       anon_sym_rate,
       anon_sym_ceil,
+      anon_sym_cburst,
+      anon_sym_quantum,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -9424,21 +9861,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [60] = 5,
+  [68] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(91), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(89), 48,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      anon_sym_SLASH2,
+      aux_sym_ipv6_address_token1,
+  [128] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(95), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(88), 3,
+    ACTIONS(98), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(83), 38,
+    ACTIONS(93), 41,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -9449,6 +9943,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_expect,
       anon_sym_veth,
       anon_sym_bridge,
+      anon_sym_dummy,
+      anon_sym_vrf,
       anon_sym_macvlan,
       anon_sym_vxlan,
       anon_sym_link,
@@ -9460,6 +9956,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_shape,
       anon_sym_htb,
       anon_sym_filter,
+      anon_sym_qdisc,
       anon_sym_netem,
       anon_sym_bpf,
       anon_sym_xdp,
@@ -9477,64 +9974,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [118] = 3,
+  [189] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(92), 3,
-      anon_sym_prio,
+    ACTIONS(102), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(90), 41,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [171] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(96), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(94), 40,
+    ACTIONS(100), 40,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9575,55 +10022,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [222] = 4,
-    ACTIONS(102), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(100), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(98), 38,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [274] = 4,
+  [240] = 4,
     ACTIONS(108), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -9671,9 +10070,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [326] = 4,
+  [292] = 4,
     ACTIONS(114), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9719,7 +10118,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [378] = 4,
+  [344] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -9767,7 +10166,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [430] = 3,
+  [396] = 4,
+    ACTIONS(126), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9813,14 +10214,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [479] = 3,
+  [448] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(128), 2,
+    ACTIONS(130), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(126), 38,
+    ACTIONS(128), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9859,14 +10260,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [528] = 3,
+  [497] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(132), 2,
+    ACTIONS(134), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(130), 38,
+    ACTIONS(132), 38,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9905,14 +10306,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [577] = 3,
+  [546] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(136), 2,
+    ACTIONS(138), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(136), 38,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [595] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(142), 2,
       anon_sym_LT,
       anon_sym_to,
-    ACTIONS(134), 33,
+    ACTIONS(140), 33,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9946,61 +10393,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [621] = 7,
-    ACTIONS(142), 1,
+  [639] = 7,
+    ACTIONS(148), 1,
       anon_sym_DOT,
-    ACTIONS(144), 1,
+    ACTIONS(150), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(146), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(23), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(140), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [663] = 7,
-    ACTIONS(146), 1,
-      anon_sym_LBRACE2,
     ACTIONS(152), 1,
-      anon_sym_DOT,
-    ACTIONS(154), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
+    ACTIONS(144), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(150), 15,
+    ACTIONS(146), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10016,7 +10428,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [705] = 3,
+  [681] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [713] = 3,
     ACTIONS(158), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10047,26 +10489,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [739] = 7,
-    ACTIONS(164), 1,
-      anon_sym_DOT,
-    ACTIONS(167), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(170), 1,
-      anon_sym_LBRACE2,
+  [747] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(23), 3,
+    ACTIONS(160), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [779] = 7,
+    ACTIONS(152), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(166), 1,
+      anon_sym_DOT,
+    ACTIONS(168), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(20), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(160), 4,
+    ACTIONS(162), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(162), 15,
+    ACTIONS(164), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10082,13 +10554,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [781] = 3,
-    ACTIONS(175), 1,
+  [821] = 7,
+    ACTIONS(174), 1,
+      anon_sym_DOT,
+    ACTIONS(177), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(180), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(172), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [863] = 3,
+    ACTIONS(185), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(173), 23,
+    ACTIONS(183), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10112,18 +10619,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [814] = 3,
+  [896] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 6,
+    ACTIONS(85), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(81), 16,
+    ACTIONS(87), 16,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10140,18 +10647,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [845] = 3,
+  [927] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 6,
+    ACTIONS(89), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 16,
+    ACTIONS(91), 16,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10168,53 +10675,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [876] = 13,
-    ACTIONS(185), 1,
+  [958] = 13,
+    ACTIONS(195), 1,
       anon_sym_from,
-    ACTIONS(188), 1,
+    ACTIONS(198), 1,
       anon_sym_to,
-    ACTIONS(194), 1,
+    ACTIONS(204), 1,
       anon_sym_fwmark,
-    ACTIONS(197), 1,
+    ACTIONS(207), 1,
       anon_sym_uidrange,
-    ACTIONS(203), 1,
-      anon_sym_ipproto,
-    STATE(27), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(182), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(191), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(177), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(200), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [926] = 13,
-    ACTIONS(212), 1,
-      anon_sym_from,
-    ACTIONS(214), 1,
-      anon_sym_to,
-    ACTIONS(218), 1,
-      anon_sym_fwmark,
-    ACTIONS(220), 1,
-      anon_sym_uidrange,
-    ACTIONS(224), 1,
+    ACTIONS(213), 1,
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
@@ -10223,98 +10693,108 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(210), 2,
+    ACTIONS(192), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(216), 2,
+    ACTIONS(201), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(206), 4,
+    ACTIONS(187), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(222), 4,
+    ACTIONS(210), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [976] = 13,
-    ACTIONS(212), 1,
+  [1008] = 13,
+    ACTIONS(222), 1,
       anon_sym_from,
-    ACTIONS(214), 1,
-      anon_sym_to,
-    ACTIONS(218), 1,
-      anon_sym_fwmark,
-    ACTIONS(220), 1,
-      anon_sym_uidrange,
     ACTIONS(224), 1,
+      anon_sym_to,
+    ACTIONS(228), 1,
+      anon_sym_fwmark,
+    ACTIONS(230), 1,
+      anon_sym_uidrange,
+    ACTIONS(234), 1,
       anon_sym_ipproto,
-    STATE(27), 1,
+    STATE(29), 1,
       aux_sym_rule_statement_repeat1,
     STATE(35), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
+    ACTIONS(218), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(210), 2,
+    ACTIONS(220), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(216), 2,
+    ACTIONS(226), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(222), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(226), 4,
+    ACTIONS(216), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1026] = 4,
-    ACTIONS(230), 1,
+    ACTIONS(232), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1058] = 13,
+    ACTIONS(222), 1,
+      anon_sym_from,
+    ACTIONS(224), 1,
       anon_sym_to,
-    ACTIONS(232), 1,
-      anon_sym_DASH,
+    ACTIONS(228), 1,
+      anon_sym_fwmark,
+    ACTIONS(230), 1,
+      anon_sym_uidrange,
+    ACTIONS(234), 1,
+      anon_sym_ipproto,
+    STATE(30), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(35), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 18,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(220), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(226), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(232), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(236), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1057] = 4,
-    ACTIONS(230), 1,
+  [1108] = 4,
+    ACTIONS(240), 1,
       anon_sym_to,
-    ACTIONS(232), 1,
+    ACTIONS(242), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 18,
+    ACTIONS(238), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10333,217 +10813,215 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1088] = 12,
-    ACTIONS(234), 1,
-      sym_identifier,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
+  [1139] = 4,
     ACTIONS(240), 1,
-      anon_sym_LPAREN,
+      anon_sym_to,
     ACTIONS(242), 1,
-      sym_integer,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(238), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1170] = 3,
+    ACTIONS(240), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(238), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1198] = 3,
     ACTIONS(246), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(244), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1226] = 3,
+    ACTIONS(250), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(248), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1254] = 3,
+    ACTIONS(254), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(252), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1282] = 12,
+    ACTIONS(256), 1,
+      sym_identifier,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(264), 1,
+      sym_integer,
+    ACTIONS(268), 1,
       sym_size,
-    ACTIONS(248), 1,
+    ACTIONS(270), 1,
       aux_sym_ipv6_address_token1,
-    STATE(395), 1,
+    STATE(428), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(244), 3,
+    ACTIONS(266), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(310), 3,
+    STATE(317), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(130), 5,
+    STATE(137), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1134] = 3,
-    ACTIONS(230), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(228), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1162] = 3,
-    ACTIONS(252), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(250), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1190] = 3,
-    ACTIONS(256), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(254), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1218] = 3,
-    ACTIONS(260), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(258), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1246] = 7,
-    ACTIONS(262), 1,
-      anon_sym_DOT,
-    ACTIONS(264), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(266), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(148), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(38), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(150), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1282] = 7,
-    ACTIONS(266), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(268), 1,
-      anon_sym_DOT,
-    ACTIONS(270), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(138), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(39), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(140), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1318] = 7,
+  [1328] = 7,
     ACTIONS(272), 1,
       anon_sym_DOT,
-    ACTIONS(275), 1,
+    ACTIONS(274), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(276), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(162), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(40), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(164), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1364] = 7,
+    ACTIONS(276), 1,
+      anon_sym_LBRACE2,
     ACTIONS(278), 1,
-      anon_sym_LBRACE2,
+      anon_sym_DOT,
+    ACTIONS(280), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(160), 3,
+    ACTIONS(144), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(39), 3,
+    STATE(41), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(162), 10,
+    ACTIONS(146), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10554,85 +11032,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1354] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(281), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1379] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(283), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1404] = 7,
+  [1400] = 7,
+    ACTIONS(282), 1,
+      anon_sym_DOT,
     ACTIONS(285), 1,
-      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
     ACTIONS(288), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(170), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(41), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(172), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1436] = 7,
     ACTIONS(291), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(162), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1438] = 7,
-    ACTIONS(294), 1,
       anon_sym_DOT,
-    ACTIONS(296), 1,
+    ACTIONS(294), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(298), 1,
+    ACTIONS(297), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10641,12 +11075,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(138), 4,
+    ACTIONS(170), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(140), 7,
+    ACTIONS(172), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -10654,56 +11088,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1472] = 7,
-    ACTIONS(298), 1,
-      anon_sym_LBRACE2,
+  [1470] = 7,
     ACTIONS(300), 1,
       anon_sym_DOT,
     ACTIONS(302), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(304), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 3,
+    STATE(44), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(150), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1506] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(304), 17,
+    ACTIONS(144), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
+    ACTIONS(146), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
       anon_sym_dev,
-      anon_sym_lookup,
       anon_sym_port,
-  [1530] = 7,
+  [1504] = 7,
     ACTIONS(306), 1,
       anon_sym_DOT,
     ACTIONS(309), 1,
@@ -10713,30 +11125,84 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 3,
+    STATE(44), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
+    ACTIONS(170), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(162), 6,
+    ACTIONS(172), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1564] = 7,
+  [1538] = 7,
+    ACTIONS(304), 1,
+      anon_sym_LBRACE2,
     ACTIONS(315), 1,
       anon_sym_DOT,
     ACTIONS(317), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(164), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1572] = 7,
     ACTIONS(319), 1,
+      anon_sym_DOT,
+    ACTIONS(321), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(323), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(144), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(146), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1606] = 7,
+    ACTIONS(323), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(325), 1,
+      anon_sym_DOT,
+    ACTIONS(327), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10744,57 +11210,112 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
+    ACTIONS(162), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(164), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1640] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(329), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(140), 6,
+      anon_sym_table,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
+      anon_sym_lookup,
       anon_sym_port,
-  [1598] = 7,
-    ACTIONS(319), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(321), 1,
-      anon_sym_DOT,
-    ACTIONS(323), 1,
-      aux_sym__imm_name_part_token1,
+  [1664] = 11,
+    ACTIONS(331), 1,
+      anon_sym_GT,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    STATE(83), 1,
+      sym_firewall_action,
+    STATE(379), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
+    ACTIONS(77), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1705] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(345), 1,
       anon_sym_GT,
-    ACTIONS(150), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1632] = 3,
+    STATE(83), 1,
+      sym_firewall_action,
+    STATE(245), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 5,
+    ACTIONS(343), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(52), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1746] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 11,
+    ACTIONS(91), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10806,43 +11327,103 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1657] = 11,
-    ACTIONS(325), 1,
-      anon_sym_GT,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
+  [1771] = 11,
     ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
       anon_sym_dnat,
-    STATE(81), 1,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(83), 1,
       sym_firewall_action,
-    STATE(212), 1,
+    STATE(223), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
+    ACTIONS(77), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(9), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
+    ACTIONS(333), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1698] = 3,
+  [1812] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
     ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(349), 1,
+      anon_sym_GT,
+    STATE(83), 1,
+      sym_firewall_action,
+    STATE(379), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1853] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(351), 1,
+      anon_sym_GT,
+    STATE(83), 1,
+      sym_firewall_action,
+    STATE(379), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1894] = 3,
+    ACTIONS(355), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(337), 15,
+    ACTIONS(353), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10858,137 +11439,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1723] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    ACTIONS(341), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(360), 1,
-      sym_firewall_rule,
+  [1919] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1764] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    ACTIONS(343), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(360), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1805] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    ACTIONS(345), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(360), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1846] = 11,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    ACTIONS(349), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(219), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(347), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(50), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1887] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 5,
+    ACTIONS(85), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(81), 11,
+    ACTIONS(87), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -11000,18 +11461,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1912] = 10,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(355), 1,
-      anon_sym_id,
+  [1944] = 10,
     ACTIONS(359), 1,
-      anon_sym_dev,
+      anon_sym_LT,
     ACTIONS(361), 1,
+      anon_sym_id,
+    ACTIONS(365), 1,
+      anon_sym_dev,
+    ACTIONS(367), 1,
       anon_sym_port,
-    STATE(106), 1,
+    STATE(110), 1,
       sym__dev_opt,
-    STATE(304), 1,
+    STATE(297), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -11019,116 +11480,44 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(58), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(357), 3,
+    ACTIONS(363), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(351), 4,
+    ACTIONS(357), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1950] = 10,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(355), 1,
-      anon_sym_id,
+  [1982] = 10,
     ACTIONS(359), 1,
-      anon_sym_dev,
+      anon_sym_LT,
     ACTIONS(361), 1,
+      anon_sym_id,
+    ACTIONS(365), 1,
+      anon_sym_dev,
+    ACTIONS(367), 1,
       anon_sym_port,
-    STATE(106), 1,
+    STATE(110), 1,
       sym__dev_opt,
-    STATE(282), 1,
+    STATE(348), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(81), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(357), 3,
+    ACTIONS(363), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(363), 4,
+    ACTIONS(369), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1988] = 4,
-    ACTIONS(367), 1,
-      anon_sym_COMMA,
-    STATE(61), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(365), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2014] = 10,
-    ACTIONS(329), 1,
-      anon_sym_mark,
-    ACTIONS(331), 1,
-      anon_sym_classify,
-    ACTIONS(333), 1,
-      anon_sym_snat,
-    ACTIONS(335), 1,
-      anon_sym_dnat,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(360), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(71), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(9), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(327), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2052] = 4,
-    ACTIONS(367), 1,
-      anon_sym_COMMA,
-    STATE(62), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(369), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2078] = 4,
+  [2020] = 4,
     ACTIONS(373), 1,
       anon_sym_COMMA,
     STATE(62), 1,
@@ -11150,152 +11539,193 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2104] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(382), 1,
-      anon_sym_onlink,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    STATE(80), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
+  [2046] = 10,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    STATE(83), 1,
+      sym_firewall_action,
+    STATE(379), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(376), 4,
-      ts_builtin_sym_end,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2084] = 4,
+    ACTIONS(377), 1,
+      anon_sym_COMMA,
+    STATE(61), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(375), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2141] = 3,
-    ACTIONS(386), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2110] = 4,
+    ACTIONS(373), 1,
+      anon_sym_COMMA,
+    STATE(61), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(380), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2136] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2159] = 3,
+    ACTIONS(384), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(382), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
       anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2182] = 3,
+    ACTIONS(388), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(365), 13,
+    ACTIONS(386), 13,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2164] = 2,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2205] = 4,
+    ACTIONS(388), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(388), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2185] = 10,
-    ACTIONS(392), 1,
-      anon_sym_proto,
-    ACTIONS(404), 1,
-      anon_sym_mark,
-    ACTIONS(407), 1,
-      anon_sym_ct,
-    ACTIONS(410), 1,
-      anon_sym_counter,
-    STATE(66), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(395), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(398), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(401), 2,
-      anon_sym_iif,
-      anon_sym_oif,
     ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(386), 10,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [2222] = 10,
-    ACTIONS(380), 1,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2230] = 10,
+    ACTIONS(396), 1,
       anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(415), 1,
+    ACTIONS(398), 1,
       anon_sym_onlink,
-    STATE(70), 1,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    STATE(87), 1,
       aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
+    STATE(111), 1,
       sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
+    ACTIONS(218), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(394), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(413), 4,
+    ACTIONS(392), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2259] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2280] = 3,
-    ACTIONS(386), 1,
+  [2267] = 3,
+    ACTIONS(402), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(365), 13,
+    ACTIONS(371), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11309,346 +11739,407 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2303] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(419), 1,
-      anon_sym_onlink,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
+  [2290] = 3,
+    ACTIONS(402), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
+    ACTIONS(371), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2313] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(404), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2334] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    ACTIONS(408), 1,
+      anon_sym_onlink,
+    STATE(88), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(394), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(417), 4,
+    ACTIONS(406), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2340] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(423), 1,
-      anon_sym_onlink,
-    STATE(79), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
+  [2371] = 10,
+    ACTIONS(412), 1,
+      anon_sym_proto,
+    ACTIONS(424), 1,
+      anon_sym_mark,
+    ACTIONS(427), 1,
+      anon_sym_ct,
+    ACTIONS(430), 1,
+      anon_sym_counter,
+    STATE(72), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
+    ACTIONS(415), 2,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(421), 4,
-      ts_builtin_sym_end,
+      anon_sym_dst,
+    ACTIONS(418), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(421), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(410), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2377] = 10,
-    ACTIONS(380), 1,
+  [2408] = 10,
+    ACTIONS(396), 1,
       anon_sym_metric,
-    ACTIONS(384), 1,
+    ACTIONS(400), 1,
       anon_sym_dev,
-    ACTIONS(419), 1,
-      anon_sym_onlink,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(425), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2414] = 8,
-    ACTIONS(429), 1,
-      anon_sym_id,
     ACTIONS(435), 1,
-      anon_sym_dev,
-    ACTIONS(438), 1,
-      anon_sym_port,
-    STATE(106), 1,
+      anon_sym_onlink,
+    STATE(89), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(433), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2445] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(398), 1,
+      anon_sym_onlink,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    STATE(87), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(437), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2482] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    ACTIONS(441), 1,
+      anon_sym_onlink,
+    STATE(67), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(439), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2519] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(375), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2540] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    ACTIONS(445), 1,
+      anon_sym_onlink,
+    STATE(74), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(443), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2577] = 3,
+    ACTIONS(449), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(447), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2600] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(457), 1,
+      anon_sym_prio,
+    STATE(82), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(326), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(455), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(451), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(453), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2633] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [2656] = 8,
+    ACTIONS(461), 1,
+      anon_sym_id,
+    ACTIONS(467), 1,
+      anon_sym_dev,
+    ACTIONS(470), 1,
+      anon_sym_port,
+    STATE(110), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(432), 3,
+    ACTIONS(464), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(427), 5,
+    ACTIONS(459), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2447] = 10,
-    ACTIONS(443), 1,
+  [2689] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(457), 1,
+      anon_sym_prio,
+    STATE(97), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(298), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(455), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(453), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(473), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2722] = 10,
+    ACTIONS(477), 1,
       anon_sym_proto,
-    ACTIONS(451), 1,
+    ACTIONS(485), 1,
       anon_sym_mark,
-    ACTIONS(453), 1,
+    ACTIONS(487), 1,
       anon_sym_ct,
-    ACTIONS(455), 1,
+    ACTIONS(489), 1,
       anon_sym_counter,
-    STATE(66), 1,
+    STATE(84), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(445), 2,
+    ACTIONS(479), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(447), 2,
+    ACTIONS(481), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(449), 2,
+    ACTIONS(483), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(441), 3,
+    ACTIONS(475), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2484] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(459), 1,
-      anon_sym_onlink,
+  [2759] = 10,
+    ACTIONS(477), 1,
+      anon_sym_proto,
+    ACTIONS(485), 1,
+      anon_sym_mark,
+    ACTIONS(487), 1,
+      anon_sym_ct,
+    ACTIONS(493), 1,
+      anon_sym_counter,
     STATE(72), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(457), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2521] = 10,
-    ACTIONS(469), 1,
-      anon_sym_metric,
-    ACTIONS(472), 1,
-      anon_sym_onlink,
-    ACTIONS(475), 1,
-      anon_sym_dev,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(463), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(466), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(461), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2558] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2581] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(92), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2604] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(419), 1,
-      anon_sym_onlink,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(478), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2641] = 10,
-    ACTIONS(380), 1,
-      anon_sym_metric,
-    ACTIONS(384), 1,
-      anon_sym_dev,
-    ACTIONS(419), 1,
-      anon_sym_onlink,
-    STATE(76), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(108), 1,
-      sym__dev_opt,
-    STATE(110), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(208), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(378), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(480), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2678] = 10,
-    ACTIONS(443), 1,
-      anon_sym_proto,
-    ACTIONS(451), 1,
-      anon_sym_mark,
-    ACTIONS(453), 1,
-      anon_sym_ct,
-    ACTIONS(484), 1,
-      anon_sym_counter,
-    STATE(74), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(445), 2,
+    ACTIONS(479), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(447), 2,
+    ACTIONS(481), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(449), 2,
+    ACTIONS(483), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(482), 3,
+    ACTIONS(491), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2715] = 3,
-    ACTIONS(488), 1,
-      anon_sym_DOT_DOT,
+  [2796] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(486), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2738] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 6,
+    ACTIONS(85), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(81), 8,
+    ACTIONS(87), 8,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -11657,18 +12148,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2761] = 3,
+  [2819] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 6,
+    ACTIONS(89), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(92), 8,
+    ACTIONS(91), 8,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -11677,373 +12168,261 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2784] = 3,
-    ACTIONS(492), 1,
-      anon_sym_DOT_DOT,
+  [2842] = 10,
+    ACTIONS(503), 1,
+      anon_sym_metric,
+    ACTIONS(506), 1,
+      anon_sym_onlink,
+    ACTIONS(509), 1,
+      anon_sym_dev,
+    STATE(87), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(490), 13,
+    ACTIONS(497), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(500), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(495), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2879] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(398), 1,
+      anon_sym_onlink,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    STATE(87), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(512), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2916] = 10,
+    ACTIONS(396), 1,
+      anon_sym_metric,
+    ACTIONS(398), 1,
+      anon_sym_onlink,
+    ACTIONS(400), 1,
+      anon_sym_dev,
+    STATE(87), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(111), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(394), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(514), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2953] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(516), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2973] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(518), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2993] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(520), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3013] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(522), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3033] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(524), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3053] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(371), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3073] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(526), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3093] = 6,
+    ACTIONS(536), 1,
+      anon_sym_prio,
+    STATE(97), 1,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(533), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(530), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(528), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2807] = 3,
-    ACTIONS(496), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(494), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3121] = 6,
+    ACTIONS(146), 1,
       anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2830] = 4,
-    ACTIONS(496), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(494), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2855] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(500), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2875] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(502), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2895] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(365), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2915] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(504), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2935] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(506), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2955] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(508), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2975] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(510), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2995] = 7,
-    ACTIONS(162), 1,
-      anon_sym_mode,
-    ACTIONS(512), 1,
-      anon_sym_DOT,
-    ACTIONS(515), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(518), 1,
+    ACTIONS(541), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(95), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3024] = 7,
-    ACTIONS(140), 1,
-      anon_sym_mode,
-    ACTIONS(521), 1,
-      anon_sym_DOT,
-    ACTIONS(523), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(525), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3053] = 7,
-    ACTIONS(529), 1,
-      anon_sym_LBRACE,
-    ACTIONS(532), 1,
-      sym_integer,
-    ACTIONS(535), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(527), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(97), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3082] = 6,
-    ACTIONS(140), 1,
-      anon_sym_LT,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(538), 2,
+    ACTIONS(539), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(101), 3,
+    STATE(108), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(138), 5,
+    ACTIONS(144), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3109] = 7,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
+  [3148] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(542), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(97), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3138] = 8,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(550), 1,
-      anon_sym_DOT,
-    ACTIONS(553), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(98), 1,
-      aux_sym__if_name_repeat1,
-    STATE(112), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(154), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3169] = 6,
-    ACTIONS(162), 1,
-      anon_sym_LT,
-    ACTIONS(558), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(555), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(101), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3196] = 7,
-    ACTIONS(150), 1,
-      anon_sym_mode,
-    ACTIONS(525), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(561), 1,
-      anon_sym_DOT,
-    ACTIONS(563), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3225] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(565), 12,
+    ACTIONS(543), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12056,172 +12435,241 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3244] = 6,
-    ACTIONS(150), 1,
-      anon_sym_LT,
-    ACTIONS(540), 1,
+  [3167] = 7,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(545), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(106), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3196] = 7,
+    ACTIONS(164), 1,
+      anon_sym_mode,
+    ACTIONS(553), 1,
+      anon_sym_DOT,
+    ACTIONS(555), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(557), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(567), 2,
+    STATE(102), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3225] = 7,
+    ACTIONS(146), 1,
+      anon_sym_mode,
+    ACTIONS(557), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(559), 1,
+      anon_sym_DOT,
+    ACTIONS(561), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(144), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3254] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(528), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3273] = 7,
+    ACTIONS(172), 1,
+      anon_sym_mode,
+    ACTIONS(563), 1,
+      anon_sym_DOT,
+    ACTIONS(566), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(569), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3302] = 6,
+    ACTIONS(164), 1,
+      anon_sym_LT,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(572), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
     STATE(98), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(148), 5,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3271] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(569), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3289] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(571), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3307] = 8,
-    ACTIONS(544), 1,
+  [3329] = 7,
+    ACTIONS(576), 1,
       anon_sym_LBRACE,
-    ACTIONS(546), 1,
+    ACTIONS(579), 1,
       sym_integer,
-    ACTIONS(548), 1,
+    ACTIONS(582), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(573), 1,
-      anon_sym_default,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(575), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(75), 3,
+    ACTIONS(574), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(106), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3337] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(577), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3355] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3373] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(581), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3391] = 5,
+      aux_sym_addr_statement_repeat1,
+  [3358] = 8,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
     ACTIONS(585), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DOT,
     ACTIONS(588), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(583), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3415] = 5,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(593), 1,
       aux_sym__imm_name_part_token1,
+    STATE(98), 1,
+      aux_sym__if_name_repeat1,
+    STATE(113), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 3,
+    STATE(179), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(591), 6,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-  [3439] = 2,
+  [3389] = 6,
+    ACTIONS(172), 1,
+      anon_sym_LT,
+    ACTIONS(593), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(134), 11,
+    ACTIONS(590), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3416] = 8,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(596), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(598), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(77), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3446] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(600), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3464] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(602), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12233,51 +12681,115 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3457] = 7,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(599), 1,
-      anon_sym_prio,
-    STATE(118), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(355), 1,
-      sym_block,
+  [3482] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(597), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(595), 4,
+    ACTIONS(140), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3484] = 5,
-    ACTIONS(540), 1,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3500] = 5,
+    ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(603), 1,
+    ACTIONS(606), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 3,
+    STATE(115), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(601), 5,
+    ACTIONS(604), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3507] = 3,
-    ACTIONS(92), 1,
+      anon_sym_DOT,
+  [3524] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(608), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3542] = 5,
+    ACTIONS(612), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(615), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(610), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3566] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3584] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(620), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3602] = 3,
+    ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 9,
+    ACTIONS(89), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12287,227 +12799,235 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3526] = 3,
-    ACTIONS(607), 1,
-      anon_sym_DOT,
+  [3621] = 6,
+    ACTIONS(627), 1,
+      anon_sym_latency,
+    ACTIONS(630), 1,
+      anon_sym_peakrate,
+    STATE(119), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(605), 9,
+    ACTIONS(624), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(622), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3545] = 7,
-    ACTIONS(353), 1,
+  [3646] = 7,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    ACTIONS(599), 1,
-      anon_sym_prio,
-    STATE(132), 1,
-      aux_sym_class_statement_repeat1,
+    ACTIONS(635), 1,
+      anon_sym_default,
+    STATE(122), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(347), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(637), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(633), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3673] = 6,
+    ACTIONS(643), 1,
+      anon_sym_latency,
+    ACTIONS(645), 1,
+      anon_sym_peakrate,
+    STATE(127), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(641), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(639), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3698] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(635), 1,
+      anon_sym_default,
+    STATE(141), 1,
+      aux_sym_htb_statement_repeat1,
     STATE(318), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(597), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(609), 4,
+    ACTIONS(637), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(647), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3572] = 7,
-    ACTIONS(236), 1,
+  [3725] = 7,
+    ACTIONS(258), 1,
       anon_sym_DASH,
-    ACTIONS(240), 1,
+    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(611), 1,
+    ACTIONS(649), 1,
       sym_identifier,
-    ACTIONS(613), 1,
+    ACTIONS(651), 1,
       sym_integer,
-    STATE(385), 1,
+    STATE(393), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(174), 5,
+    STATE(190), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3599] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(615), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3623] = 3,
-    ACTIONS(81), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
+  [3752] = 3,
+    ACTIONS(655), 1,
       anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-  [3641] = 6,
-    ACTIONS(619), 1,
-      anon_sym_rate,
-    ACTIONS(623), 1,
-      anon_sym_loss,
-    STATE(123), 1,
-      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(621), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(617), 4,
+    ACTIONS(653), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3665] = 6,
-    ACTIONS(627), 1,
-      anon_sym_rate,
-    ACTIONS(633), 1,
-      anon_sym_loss,
-    STATE(123), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(630), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(625), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3689] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(636), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(204), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3713] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
+      anon_sym_SLASH,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(638), 4,
+  [3771] = 5,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(659), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(657), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3794] = 6,
+    ACTIONS(643), 1,
+      anon_sym_latency,
+    ACTIONS(645), 1,
+      anon_sym_peakrate,
+    STATE(128), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(641), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(661), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3733] = 6,
-    ACTIONS(236), 1,
+  [3819] = 6,
+    ACTIONS(643), 1,
+      anon_sym_latency,
+    ACTIONS(645), 1,
+      anon_sym_peakrate,
+    STATE(119), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(641), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(661), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3844] = 6,
+    ACTIONS(643), 1,
+      anon_sym_latency,
+    ACTIONS(645), 1,
+      anon_sym_peakrate,
+    STATE(119), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(641), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(663), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3869] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(622), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [3885] = 6,
+    ACTIONS(258), 1,
       anon_sym_DASH,
-    ACTIONS(240), 1,
+    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(611), 1,
+    ACTIONS(649), 1,
       sym_identifier,
-    ACTIONS(642), 1,
+    ACTIONS(665), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(86), 5,
+    STATE(267), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3757] = 6,
-    ACTIONS(236), 1,
+  [3909] = 6,
+    ACTIONS(258), 1,
       anon_sym_DASH,
-    ACTIONS(240), 1,
+    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(611), 1,
+    ACTIONS(649), 1,
       sym_identifier,
-    ACTIONS(644), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(82), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3781] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(646), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3805] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(648), 1,
+    ACTIONS(667), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12518,239 +13038,133 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3829] = 4,
+  [3933] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(669), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(640), 2,
+    STATE(136), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3957] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(671), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3981] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(673), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4005] = 3,
+    ACTIONS(87), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [4023] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(498), 3,
+    ACTIONS(390), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(650), 4,
+    ACTIONS(675), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3849] = 6,
-    ACTIONS(236), 1,
+  [4043] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
       anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(652), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3873] = 5,
-    ACTIONS(659), 1,
-      anon_sym_prio,
-    STATE(132), 1,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(656), 2,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(679), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4063] = 6,
+    ACTIONS(683), 1,
       anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(654), 5,
+    ACTIONS(687), 1,
+      anon_sym_loss,
+    STATE(144), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(681), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3895] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(79), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [3913] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(92), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(90), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [3931] = 6,
-    ACTIONS(236), 1,
+  [4087] = 6,
+    ACTIONS(258), 1,
       anon_sym_DASH,
-    ACTIONS(240), 1,
+    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(611), 1,
+    ACTIONS(649), 1,
       sym_identifier,
-    ACTIONS(662), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3955] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(664), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(218), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3979] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(666), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4003] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(668), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4027] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(670), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4051] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(672), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4075] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(674), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4099] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(676), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(233), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4123] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(678), 1,
+    ACTIONS(689), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -12761,286 +13175,568 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4147] = 6,
-    ACTIONS(236), 1,
+  [4111] = 6,
+    ACTIONS(258), 1,
       anon_sym_DASH,
-    ACTIONS(240), 1,
+    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(611), 1,
+    ACTIONS(649), 1,
       sym_identifier,
-    ACTIONS(680), 1,
+    ACTIONS(691), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 5,
+    STATE(222), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4171] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(682), 1,
-      sym_integer,
+  [4135] = 5,
+    ACTIONS(695), 1,
+      anon_sym_default,
+    STATE(141), 1,
+      aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4195] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(684), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(237), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4219] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(686), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4243] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(239), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4267] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(690), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(240), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4291] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(241), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4315] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(694), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4339] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(696), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4363] = 6,
-    ACTIONS(236), 1,
-      anon_sym_DASH,
-    ACTIONS(240), 1,
-      anon_sym_LPAREN,
-    ACTIONS(611), 1,
-      sym_identifier,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(226), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4387] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(702), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(700), 5,
+    ACTIONS(698), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(693), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4404] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
+  [4157] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(85), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4175] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(89), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4193] = 6,
+    ACTIONS(703), 1,
+      anon_sym_rate,
+    ACTIONS(709), 1,
+      anon_sym_loss,
+    STATE(144), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(706), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(701), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4217] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(712), 1,
       sym_integer,
-    ACTIONS(548), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4241] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(714), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4265] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(716), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4289] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(718), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4313] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(720), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4337] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(722), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4361] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(253), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4385] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(726), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4409] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(728), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4433] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(730), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4457] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(732), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4481] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(734), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4505] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(736), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4529] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(738), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4553] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(740), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4577] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(742), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4601] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(744), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4625] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(746), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4649] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(748), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4673] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4697] = 6,
+    ACTIONS(258), 1,
+      anon_sym_DASH,
+    ACTIONS(262), 1,
+      anon_sym_LPAREN,
+    ACTIONS(649), 1,
+      sym_identifier,
+    ACTIONS(752), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(247), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4721] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 4,
+    STATE(100), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [4427] = 5,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    ACTIONS(707), 1,
-      anon_sym_within,
+  [4744] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(161), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(705), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4448] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(654), 8,
+    ACTIONS(754), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-  [4463] = 7,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(709), 1,
-      sym_nat_target,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4488] = 6,
-    ACTIONS(713), 1,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4759] = 6,
+    ACTIONS(758), 1,
       anon_sym_mode,
-    ACTIONS(716), 1,
+    ACTIONS(760), 1,
       anon_sym_section,
-    STATE(159), 1,
+    STATE(173), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(220), 1,
+    STATE(246), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(711), 4,
+    ACTIONS(756), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4511] = 2,
+  [4782] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(625), 8,
+    ACTIONS(762), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4797] = 7,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(764), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4822] = 7,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(766), 1,
+      sym_nat_target,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4847] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(701), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13049,231 +13745,200 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [4526] = 5,
-    ACTIONS(361), 1,
-      anon_sym_port,
-    ACTIONS(707), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(164), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(719), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4547] = 6,
-    ACTIONS(723), 1,
+  [4862] = 6,
+    ACTIONS(770), 1,
       anon_sym_mode,
-    ACTIONS(725), 1,
+    ACTIONS(773), 1,
       anon_sym_section,
-    STATE(166), 1,
+    STATE(173), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(220), 1,
+    STATE(246), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(721), 4,
+    ACTIONS(768), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4570] = 7,
-    ACTIONS(544), 1,
+  [4885] = 5,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(727), 1,
-      anon_sym_default,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4595] = 5,
-    ACTIONS(731), 1,
-      anon_sym_within,
-    ACTIONS(734), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(164), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(729), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4616] = 5,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(739), 1,
+    ACTIONS(778), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(34), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(737), 4,
+    ACTIONS(776), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [4637] = 6,
-    ACTIONS(723), 1,
+  [4906] = 5,
+    ACTIONS(782), 1,
+      anon_sym_within,
+    ACTIONS(785), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(175), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(780), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4927] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(790), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(178), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(788), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4948] = 6,
+    ACTIONS(758), 1,
       anon_sym_mode,
-    ACTIONS(725), 1,
+    ACTIONS(760), 1,
       anon_sym_section,
-    STATE(159), 1,
+    STATE(168), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(220), 1,
+    STATE(246), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(741), 4,
+    ACTIONS(792), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4660] = 6,
-    ACTIONS(743), 1,
-      anon_sym_proto,
-    ACTIONS(749), 1,
-      anon_sym_DASH_GT,
-    STATE(172), 1,
-      aux_sym_filter_statement_repeat1,
+  [4971] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(790), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(745), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(747), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4682] = 5,
-    ACTIONS(753), 1,
-      anon_sym_burst,
-    ACTIONS(755), 1,
-      anon_sym_latency,
-    STATE(171), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(751), 4,
+    STATE(175), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(794), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4702] = 6,
-    ACTIONS(544), 1,
+  [4992] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(798), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(796), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5009] = 6,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(546), 1,
+    ACTIONS(549), 1,
       sym_integer,
-    ACTIONS(548), 1,
+    ACTIONS(551), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(90), 3,
+    STATE(241), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4724] = 5,
-    ACTIONS(753), 1,
-      anon_sym_burst,
-    ACTIONS(755), 1,
-      anon_sym_latency,
-    STATE(195), 1,
-      aux_sym_shape_statement_repeat1,
+  [5031] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(757), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4744] = 5,
-    ACTIONS(753), 1,
-      anon_sym_burst,
-    ACTIONS(755), 1,
-      anon_sym_latency,
-    STATE(173), 1,
-      aux_sym_shape_statement_repeat1,
+    STATE(114), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5053] = 7,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(801), 1,
+      aux_sym__name_start_token1,
+    STATE(210), 1,
+      sym_peer_name,
+    STATE(278), 1,
+      sym__if_name,
+    STATE(416), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(759), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4764] = 6,
-    ACTIONS(743), 1,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5077] = 6,
+    ACTIONS(803), 1,
       anon_sym_proto,
-    ACTIONS(761), 1,
+    ACTIONS(809), 1,
       anon_sym_DASH_GT,
-    STATE(178), 1,
+    STATE(201), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(745), 2,
+    ACTIONS(805), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(747), 2,
+    ACTIONS(807), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [4786] = 5,
-    ACTIONS(765), 1,
-      anon_sym_burst,
-    ACTIONS(768), 1,
-      anon_sym_latency,
-    STATE(173), 1,
-      aux_sym_shape_statement_repeat1,
+  [5099] = 5,
+    STATE(184), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(763), 4,
+    ACTIONS(811), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(813), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [4806] = 5,
-    ACTIONS(771), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(773), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4826] = 5,
-    STATE(197), 1,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5119] = 5,
+    STATE(188), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13281,203 +13946,33 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(775), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4846] = 5,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(779), 1,
-      anon_sym_default,
-    STATE(302), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(777), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4866] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(33), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4888] = 6,
-    ACTIONS(781), 1,
-      anon_sym_proto,
-    ACTIONS(790), 1,
-      anon_sym_DASH_GT,
-    STATE(178), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(784), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(787), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4910] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4932] = 5,
-    STATE(197), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(792), 2,
+    ACTIONS(816), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [4952] = 5,
-    STATE(175), 1,
-      aux_sym__statements_repeat2,
+  [5139] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(792), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [4972] = 5,
-    ACTIONS(796), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(798), 1,
-      anon_sym_LBRACE2,
+    STATE(34), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5161] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(794), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(184), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [4992] = 6,
-    ACTIONS(150), 1,
-      anon_sym_on,
-    ACTIONS(800), 1,
-      anon_sym_DOT,
-    ACTIONS(802), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(804), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(185), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5014] = 5,
-    ACTIONS(798), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(808), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(186), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5034] = 6,
-    ACTIONS(140), 1,
-      anon_sym_on,
-    ACTIONS(804), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(810), 1,
-      anon_sym_DOT,
-    ACTIONS(812), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5056] = 5,
-    ACTIONS(816), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(819), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(186), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5076] = 6,
-    ACTIONS(162), 1,
-      anon_sym_on,
-    ACTIONS(822), 1,
-      anon_sym_DOT,
-    ACTIONS(825), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(828), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5098] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(831), 7,
+    ACTIONS(818), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13485,824 +13980,584 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5112] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(156), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5134] = 7,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(833), 1,
-      aux_sym__name_start_token1,
-    STATE(222), 1,
-      sym_peer_name,
-    STATE(266), 1,
-      sym__if_name,
-    STATE(405), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5158] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5180] = 5,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    ACTIONS(837), 1,
-      anon_sym_mode,
-    STATE(292), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(835), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5200] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(546), 1,
-      sym_integer,
-    ACTIONS(548), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5222] = 5,
-    STATE(180), 1,
+  [5175] = 5,
+    STATE(184), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(69), 2,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(839), 2,
+    ACTIONS(820), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5242] = 5,
-    ACTIONS(753), 1,
-      anon_sym_burst,
-    ACTIONS(755), 1,
-      anon_sym_latency,
-    STATE(173), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(751), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5262] = 6,
-    ACTIONS(544), 1,
+  [5195] = 6,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(546), 1,
+    ACTIONS(549), 1,
       sym_integer,
-    ACTIONS(548), 1,
+    ACTIONS(551), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
+    STATE(93), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5284] = 5,
-    STATE(197), 1,
+  [5217] = 5,
+    ACTIONS(822), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(824), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5237] = 5,
+    ACTIONS(828), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(830), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(194), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5257] = 5,
+    STATE(204), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(841), 2,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(843), 2,
+    ACTIONS(820), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
+    STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5304] = 4,
-    ACTIONS(353), 1,
+  [5277] = 6,
+    ACTIONS(164), 1,
+      anon_sym_table,
+    ACTIONS(832), 1,
+      anon_sym_DOT,
+    ACTIONS(834), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(836), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5299] = 5,
+    ACTIONS(830), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(840), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(196), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5319] = 6,
+    ACTIONS(146), 1,
+      anon_sym_table,
+    ACTIONS(836), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(842), 1,
+      anon_sym_DOT,
+    ACTIONS(844), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5341] = 5,
+    ACTIONS(848), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(851), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(846), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(196), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5361] = 6,
+    ACTIONS(172), 1,
+      anon_sym_table,
+    ACTIONS(854), 1,
+      anon_sym_DOT,
+    ACTIONS(857), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(860), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5383] = 6,
+    ACTIONS(164), 1,
+      anon_sym_on,
+    ACTIONS(863), 1,
+      anon_sym_DOT,
+    ACTIONS(865), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(867), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5405] = 6,
+    ACTIONS(146), 1,
+      anon_sym_on,
+    ACTIONS(867), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(869), 1,
+      anon_sym_DOT,
+    ACTIONS(871), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(200), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5427] = 6,
+    ACTIONS(172), 1,
+      anon_sym_on,
+    ACTIONS(873), 1,
+      anon_sym_DOT,
+    ACTIONS(876), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(879), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(200), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5449] = 6,
+    ACTIONS(803), 1,
+      anon_sym_proto,
+    ACTIONS(882), 1,
+      anon_sym_DASH_GT,
+    STATE(206), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(805), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(807), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5471] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5493] = 5,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(285), 1,
+    ACTIONS(886), 1,
+      anon_sym_mode,
+    STATE(372), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(846), 4,
+    ACTIONS(884), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5321] = 2,
+  [5513] = 5,
+    STATE(184), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(790), 6,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(888), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5533] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(176), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5555] = 6,
+    ACTIONS(890), 1,
       anon_sym_proto,
+    ACTIONS(899), 1,
+      anon_sym_DASH_GT,
+    STATE(206), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(893), 2,
       anon_sym_src,
       anon_sym_dst,
+    ACTIONS(896), 2,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_DASH_GT,
-  [5334] = 5,
-    ACTIONS(544), 1,
+  [5577] = 6,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(848), 1,
+    ACTIONS(549), 1,
+      sym_integer,
+    ACTIONS(551), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5599] = 6,
+    ACTIONS(901), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(903), 1,
+      anon_sym_LBRACE,
+    STATE(48), 1,
+      sym_interface_name,
+    STATE(112), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(905), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5633] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(907), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5650] = 5,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
       sym_identifier,
-    ACTIONS(850), 1,
+    ACTIONS(911), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [5353] = 4,
-    ACTIONS(852), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5370] = 6,
-    ACTIONS(854), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(856), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(34), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(21), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5391] = 5,
-    ACTIONS(341), 1,
-      anon_sym_GT,
-    STATE(253), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(858), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(54), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5410] = 4,
-    ACTIONS(860), 1,
+  [5669] = 4,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5427] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [5440] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(326), 1,
+    STATE(369), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(862), 4,
+    ACTIONS(913), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5457] = 5,
-    ACTIONS(343), 1,
-      anon_sym_GT,
-    STATE(253), 1,
-      aux_sym_rule_block_repeat1,
+  [5686] = 6,
+    ACTIONS(915), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(917), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(36), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(864), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5476] = 6,
-    ACTIONS(866), 1,
+    STATE(24), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5707] = 6,
+    ACTIONS(919), 1,
       aux_sym__name_start_token1,
-    ACTIONS(868), 1,
+    ACTIONS(921), 1,
       anon_sym_LBRACE,
-    STATE(188), 1,
+    STATE(187), 1,
       sym__ns_name,
-    STATE(384), 1,
+    STATE(400), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(182), 2,
+    STATE(191), 2,
       sym__name_start,
       sym_interpolation,
-  [5497] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(870), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5510] = 6,
-    ACTIONS(872), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(874), 1,
+  [5728] = 6,
+    ACTIONS(260), 1,
       anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(88), 1,
+    STATE(433), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
+    STATE(105), 2,
       sym__name_start,
       sym_interpolation,
-  [5531] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(349), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5552] = 5,
-    ACTIONS(343), 1,
-      anon_sym_GT,
-    STATE(203), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(864), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5571] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(878), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5584] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(880), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5597] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(763), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_burst,
-      anon_sym_latency,
-  [5610] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(390), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5631] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(884), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(882), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5646] = 4,
-    ACTIONS(886), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5663] = 5,
-    ACTIONS(325), 1,
-      anon_sym_GT,
-    STATE(207), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(888), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(53), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5682] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(890), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5695] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(892), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5708] = 4,
-    ACTIONS(353), 1,
+  [5749] = 4,
+    ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(284), 1,
+    STATE(350), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(894), 4,
+    ACTIONS(925), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5725] = 6,
-    ACTIONS(896), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(898), 1,
+  [5766] = 6,
+    ACTIONS(260), 1,
       anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(192), 1,
+    STATE(238), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 2,
+    STATE(105), 2,
       sym__name_start,
       sym_interpolation,
-  [5746] = 6,
-    ACTIONS(900), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(902), 1,
+  [5787] = 6,
+    ACTIONS(260), 1,
       anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(45), 1,
+    STATE(239), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(48), 2,
+    STATE(105), 2,
       sym__name_start,
       sym_interpolation,
-  [5767] = 4,
-    ACTIONS(725), 1,
+  [5808] = 5,
+    ACTIONS(351), 1,
+      anon_sym_GT,
+    STATE(229), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(49), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5827] = 6,
+    ACTIONS(929), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(931), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(427), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5848] = 6,
+    ACTIONS(933), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(935), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(94), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5869] = 4,
+    ACTIONS(937), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5886] = 5,
+    ACTIONS(351), 1,
+      anon_sym_GT,
+    STATE(232), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(49), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5905] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(939), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
       anon_sym_section,
-    STATE(325), 1,
-      sym__section_opt,
+  [5918] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(904), 4,
+    ACTIONS(941), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5784] = 4,
-    ACTIONS(906), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5801] = 6,
-    ACTIONS(908), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [5931] = 6,
+    ACTIONS(943), 1,
       aux_sym__name_start_token1,
-    ACTIONS(910), 1,
-      anon_sym_LBRACE,
-    STATE(45), 1,
-      sym_interface_name,
-    STATE(113), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5822] = 4,
-    ACTIONS(912), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5839] = 4,
-    ACTIONS(914), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5856] = 4,
-    ACTIONS(916), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5873] = 4,
-    ACTIONS(918), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5890] = 4,
-    ACTIONS(920), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5907] = 4,
-    ACTIONS(922), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5924] = 4,
-    ACTIONS(924), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5941] = 4,
-    ACTIONS(926), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5958] = 4,
-    ACTIONS(928), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5975] = 4,
-    ACTIONS(930), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5992] = 4,
-    ACTIONS(932), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6009] = 4,
-    ACTIONS(934), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6026] = 4,
-    ACTIONS(936), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6043] = 4,
-    ACTIONS(938), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6060] = 4,
-    ACTIONS(940), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6077] = 4,
-    ACTIONS(942), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6094] = 4,
-    ACTIONS(944), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(498), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6111] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(946), 1,
-      aux_sym__name_start_token1,
-    STATE(188), 1,
-      sym__ns_name,
-    STATE(198), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6132] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(316), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(948), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6149] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(251), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6170] = 6,
-    ACTIONS(950), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(952), 1,
+    ACTIONS(945), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(389), 1,
+    STATE(429), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(183), 2,
+    STATE(198), 2,
       sym__name_start,
       sym_interpolation,
-  [6191] = 6,
-    ACTIONS(900), 1,
+  [5952] = 6,
+    ACTIONS(947), 1,
       aux_sym__name_start_token1,
-    ACTIONS(902), 1,
+    ACTIONS(949), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14311,293 +14566,762 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(48), 2,
+    STATE(45), 2,
       sym__name_start,
       sym_interpolation,
-  [6212] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(252), 1,
-      sym_interface_name,
+  [5973] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6233] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(296), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(954), 4,
+    ACTIONS(951), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6250] = 4,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(307), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(956), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+      anon_sym_mode,
+      anon_sym_section,
+  [5986] = 5,
+    ACTIONS(956), 1,
       anon_sym_GT,
-  [6267] = 5,
-    ACTIONS(961), 1,
-      anon_sym_GT,
-    STATE(253), 1,
+    STATE(229), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(958), 2,
+    ACTIONS(953), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(60), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6286] = 4,
-    ACTIONS(963), 1,
+  [6005] = 6,
+    ACTIONS(958), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(960), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(203), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(101), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6026] = 6,
+    ACTIONS(947), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(949), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(48), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6047] = 5,
+    ACTIONS(331), 1,
+      anon_sym_GT,
+    STATE(229), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(962), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(53), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6066] = 6,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(240), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6087] = 4,
+    ACTIONS(964), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6104] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(780), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6117] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(968), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(966), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6132] = 6,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(970), 1,
+      aux_sym__name_start_token1,
+    STATE(187), 1,
+      sym__ns_name,
+    STATE(216), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6153] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(362), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(972), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6170] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(290), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(974), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6187] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(302), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(976), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6204] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(899), 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+  [6217] = 6,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(341), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6238] = 4,
+    ACTIONS(760), 1,
+      anon_sym_section,
+    STATE(301), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(978), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6255] = 4,
+    ACTIONS(980), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(640), 2,
+    ACTIONS(677), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(498), 3,
+    ACTIONS(390), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6303] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(246), 1,
-      sym_class_id,
+  [6272] = 5,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(219), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6323] = 6,
-    ACTIONS(969), 1,
-      anon_sym_LT,
-    ACTIONS(971), 1,
+    ACTIONS(982), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6291] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(984), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
       anon_sym_mode,
-    ACTIONS(973), 1,
-      anon_sym_DQUOTE,
-    STATE(162), 1,
-      sym_string,
-    STATE(295), 1,
-      sym_rule_block,
+      anon_sym_section,
+  [6304] = 4,
+    ACTIONS(986), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6343] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(312), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6363] = 5,
-    ACTIONS(975), 1,
-      anon_sym_EQ,
-    ACTIONS(977), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(979), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6381] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(981), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6393] = 5,
-    ACTIONS(619), 1,
-      anon_sym_rate,
-    ACTIONS(623), 1,
-      anon_sym_loss,
-    STATE(122), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(621), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6411] = 5,
-    ACTIONS(983), 1,
-      anon_sym_EQ,
-    ACTIONS(985), 1,
-      aux_sym_sysctl_key_token2,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6321] = 4,
     ACTIONS(988), 1,
-      anon_sym_LBRACE2,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(261), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6429] = 2,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6338] = 4,
+    ACTIONS(990), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(991), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [6441] = 3,
-    STATE(68), 1,
-      sym__ct_state,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6355] = 4,
+    ACTIONS(992), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(993), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6455] = 6,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(995), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(114), 1,
-      sym_class_id,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6372] = 4,
+    ACTIONS(994), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6475] = 3,
-    STATE(59), 1,
-      sym__ct_state,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6389] = 4,
+    ACTIONS(996), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(993), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6489] = 2,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6406] = 4,
+    ACTIONS(998), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(997), 5,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6423] = 4,
+    ACTIONS(1000), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6440] = 4,
+    ACTIONS(1002), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6457] = 4,
+    ACTIONS(1004), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6474] = 4,
+    ACTIONS(1006), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6491] = 4,
+    ACTIONS(1008), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6508] = 4,
+    ACTIONS(1010), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6525] = 4,
+    ACTIONS(1012), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6542] = 4,
+    ACTIONS(1014), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6559] = 4,
+    ACTIONS(1016), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6576] = 4,
+    ACTIONS(1018), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6593] = 4,
+    ACTIONS(1020), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6610] = 4,
+    ACTIONS(1022), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6627] = 4,
+    ACTIONS(1024), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6644] = 4,
+    ACTIONS(1026), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(390), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6661] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(309), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1028), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [6501] = 6,
-    ACTIONS(544), 1,
+  [6678] = 6,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(965), 1,
+    ACTIONS(1030), 1,
       aux_sym_class_id_token1,
-    ACTIONS(995), 1,
+    ACTIONS(1032), 1,
       aux_sym_class_id_token2,
-    STATE(41), 1,
+    STATE(21), 1,
       sym_interpolation,
     STATE(91), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6521] = 6,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(967), 1,
-      aux_sym_class_id_token2,
-    STATE(41), 1,
-      sym_interpolation,
-    STATE(323), 1,
-      sym_class_id,
+  [6698] = 3,
+    STATE(76), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6541] = 5,
-    ACTIONS(979), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(999), 1,
+    ACTIONS(1034), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6712] = 5,
+    ACTIONS(1036), 1,
       anon_sym_EQ,
-    ACTIONS(1001), 1,
+    ACTIONS(1038), 1,
       aux_sym_sysctl_key_token2,
+    ACTIONS(1040), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(261), 2,
+    STATE(284), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [6559] = 5,
-    ACTIONS(238), 1,
+  [6730] = 5,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(876), 1,
-      aux_sym__name_start_token1,
-    STATE(259), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6577] = 5,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1003), 1,
+    ACTIONS(1042), 1,
       anon_sym_ingress,
-    ACTIONS(1005), 1,
+    ACTIONS(1044), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(170), 2,
+    STATE(121), 2,
       sym_interpolation,
       sym__rate_value,
-  [6595] = 3,
-    ACTIONS(1007), 1,
+  [6748] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1032), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(167), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6768] = 3,
+    STATE(59), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1034), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6782] = 6,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1032), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(79), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6802] = 5,
+    ACTIONS(1046), 1,
+      anon_sym_EQ,
+    ACTIONS(1048), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1051), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6820] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1054), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [6832] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1056), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6844] = 6,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1058), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(300), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6864] = 5,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(923), 1,
+      aux_sym__name_start_token1,
+    STATE(281), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6882] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1060), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6894] = 6,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1030), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1058), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(330), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6914] = 5,
+    ACTIONS(683), 1,
+      anon_sym_rate,
+    ACTIONS(687), 1,
+      anon_sym_loss,
+    STATE(138), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6932] = 5,
+    ACTIONS(1040), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1062), 1,
+      anon_sym_EQ,
+    ACTIONS(1064), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6950] = 6,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    ACTIONS(1068), 1,
+      anon_sym_mode,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    STATE(177), 1,
+      sym_string,
+    STATE(304), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6970] = 3,
+    ACTIONS(1072), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14607,19 +15331,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6609] = 3,
-    ACTIONS(1009), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(110), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6623] = 3,
-    ACTIONS(1011), 1,
+  [6984] = 3,
+    ACTIONS(1074), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14629,526 +15342,227 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6637] = 3,
-    ACTIONS(79), 1,
-      anon_sym_LBRACE2,
+  [6998] = 3,
+    ACTIONS(1076), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [6650] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1013), 4,
+    ACTIONS(122), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6661] = 4,
-    ACTIONS(544), 1,
+  [7012] = 4,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(1015), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(168), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6676] = 3,
-    ACTIONS(90), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(92), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [6689] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1017), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(205), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [6704] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1019), 1,
+    ACTIONS(1078), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
+    STATE(32), 2,
       sym_interpolation,
       sym__int_value,
-  [6719] = 3,
+  [7027] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(81), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [6732] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1021), 4,
+    ACTIONS(1080), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6743] = 3,
+  [7038] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(90), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(92), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [6756] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1023), 4,
+    ACTIONS(1082), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6767] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1025), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6778] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1027), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6789] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1029), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6800] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1031), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6811] = 4,
-    ACTIONS(544), 1,
+  [7049] = 4,
+    ACTIONS(260), 1,
       anon_sym_LBRACE,
-    ACTIONS(1033), 1,
-      sym_duration,
+    ACTIONS(1084), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(215), 2,
+    STATE(212), 2,
       sym_interpolation,
-      sym__duration_value,
-  [6826] = 5,
-    ACTIONS(1035), 1,
+      sym__int_value,
+  [7064] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7075] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1088), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7086] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7101] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1092), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7116] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1094), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7127] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1096), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7138] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1098), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7149] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1100), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7160] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1102), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1104), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7182] = 5,
+    ACTIONS(1106), 1,
       aux_sym_sysctl_key_token1,
-    ACTIONS(1037), 1,
+    ACTIONS(1108), 1,
       anon_sym_LBRACE,
-    STATE(258), 1,
+    STATE(271), 1,
       sym_interpolation,
-    STATE(404), 1,
+    STATE(411), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6843] = 2,
+  [7199] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1039), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [6854] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1041), 4,
+    ACTIONS(1110), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6865] = 4,
-    ACTIONS(540), 1,
+  [7210] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1112), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7221] = 4,
+    ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
+    ACTIONS(1114), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(387), 2,
+    STATE(419), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [6880] = 4,
-    ACTIONS(540), 1,
+  [7236] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1116), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7251] = 4,
+    ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
+    ACTIONS(1114), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(388), 2,
+    STATE(420), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [6895] = 2,
+  [7266] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1045), 4,
+    ACTIONS(1118), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6906] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1047), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6917] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1049), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6928] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1051), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6943] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1053), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6958] = 3,
-    ACTIONS(1057), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1055), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [6971] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1059), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__int_value,
-  [6986] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1061), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6997] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1063), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7012] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7023] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1067), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7038] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1053), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7053] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1069), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7064] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(64), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7079] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(30), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7094] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1075), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7105] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1077), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7120] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7131] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7146] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1083), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7157] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1085), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7168] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1087), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7179] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1089), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7190] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1091), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7201] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
+  [7277] = 4,
+    ACTIONS(1114), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(396), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7216] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1093), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7227] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1095), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(386), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7242] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1097), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7257] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1099), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7268] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(737), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(33), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7294] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7305] = 4,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1105), 1,
+    ACTIONS(1120), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15156,10 +15570,10 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7320] = 4,
-    ACTIONS(1043), 1,
+  [7292] = 4,
+    ACTIONS(1114), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(1105), 1,
+    ACTIONS(1120), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15167,674 +15581,1088 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(15), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7335] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
+  [7307] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(273), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7350] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(274), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7365] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(394), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7380] = 4,
-    ACTIONS(544), 1,
+    ACTIONS(1122), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7318] = 4,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(1107), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(160), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7395] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7406] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7417] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1113), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7428] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1115), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7439] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1117), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7450] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(36), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7465] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1121), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7476] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1123), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7487] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1125), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7498] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1107), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(160), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7513] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1127), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7524] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(841), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7535] = 4,
-    ACTIONS(238), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1129), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(317), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7550] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1107), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(160), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7565] = 4,
-    ACTIONS(544), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1033), 1,
+    ACTIONS(1124), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(215), 2,
+    STATE(129), 2,
       sym_interpolation,
       sym__size_value,
-  [7580] = 5,
-    ACTIONS(969), 1,
-      anon_sym_LT,
-    ACTIONS(973), 1,
-      anon_sym_DQUOTE,
-    STATE(225), 1,
-      sym_string,
-    STATE(350), 1,
-      sym_rule_block,
+  [7333] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7597] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1131), 4,
+    ACTIONS(1126), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7608] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1133), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7619] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(400), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7634] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(401), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7649] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(406), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7664] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1043), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(407), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7679] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1135), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7690] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1137), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7704] = 4,
-    ACTIONS(1105), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1139), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7718] = 4,
-    ACTIONS(1105), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1137), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7732] = 4,
-    ACTIONS(973), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1141), 1,
-      sym_section_name,
-    STATE(214), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7746] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(961), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7756] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1077), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [7766] = 4,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1143), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7780] = 4,
-    ACTIONS(238), 1,
+  [7344] = 4,
+    ACTIONS(547), 1,
       anon_sym_LBRACE,
-    ACTIONS(1145), 1,
-      sym_mac_address,
-    STATE(339), 1,
+    ACTIONS(1124), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
       sym_interpolation,
+      sym__duration_value,
+  [7359] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1124), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7794] = 4,
-    ACTIONS(540), 1,
+    STATE(129), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7374] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1128), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7385] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1130), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7396] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1132), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7407] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1134), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7422] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1136), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7437] = 3,
+    ACTIONS(85), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1139), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7808] = 4,
-    ACTIONS(969), 1,
-      anon_sym_LT,
-    ACTIONS(1147), 1,
-      anon_sym_policy,
-    STATE(343), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7822] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [7832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(90), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [7842] = 4,
-    ACTIONS(973), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1149), 1,
-      sym_sysctl_value,
-    STATE(341), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7856] = 4,
-    ACTIONS(1105), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1143), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7870] = 3,
-    ACTIONS(540), 1,
-      anon_sym_LBRACE2,
-    STATE(40), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7881] = 3,
-    ACTIONS(611), 1,
-      sym_identifier,
-    STATE(391), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7892] = 3,
-    ACTIONS(611), 1,
-      sym_identifier,
-    STATE(402), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7903] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1151), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [7912] = 3,
-    ACTIONS(1105), 1,
-      anon_sym_LBRACE2,
-    STATE(40), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7923] = 3,
-    ACTIONS(848), 1,
-      sym_identifier,
-    STATE(403), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7934] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1153), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [7943] = 3,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(333), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7954] = 3,
-    ACTIONS(969), 1,
-      anon_sym_LT,
-    STATE(314), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7965] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1155), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [7974] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1157), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [7983] = 3,
-    ACTIONS(969), 1,
-      anon_sym_LT,
-    STATE(315), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7994] = 3,
-    ACTIONS(1159), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1161), 1,
-      aux_sym_string_token1,
-    ACTIONS(1163), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8005] = 3,
-    ACTIONS(973), 1,
-      anon_sym_DQUOTE,
-    STATE(336), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8016] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1165), 2,
+    ACTIONS(87), 3,
       anon_sym_reach,
       anon_sym_noreach,
-  [8025] = 3,
-    ACTIONS(353), 1,
-      anon_sym_LT,
-    STATE(276), 1,
-      sym_block,
+      aux_sym__imm_name_part_token1,
+  [7450] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1136), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8036] = 2,
-    ACTIONS(232), 1,
-      anon_sym_DASH,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7465] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1136), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8044] = 2,
-    ACTIONS(1167), 1,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7480] = 3,
+    ACTIONS(89), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7493] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1138), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7504] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
       anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7517] = 3,
+    ACTIONS(1142), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8052] = 2,
-    ACTIONS(1169), 1,
+    ACTIONS(1140), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7530] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
       anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7543] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8060] = 2,
-    ACTIONS(1171), 1,
+    ACTIONS(1144), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7554] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
       anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7567] = 4,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1146), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8068] = 2,
-    ACTIONS(1173), 1,
-      anon_sym_LT_DASH_GT,
+    STATE(337), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7582] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7595] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1148), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7610] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1150), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7621] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1152), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7632] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1154), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7643] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1156), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7658] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1158), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7673] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(414), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7688] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1160), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7699] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1162), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7714] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1164), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(424), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7729] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1166), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7744] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1168), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7755] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1170), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(169), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7770] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1172), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7781] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7792] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(776), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7807] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1176), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7818] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1178), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7829] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1180), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7840] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1182), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7855] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1184), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7866] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1186), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7877] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1188), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(235), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7892] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1190), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7903] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7918] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7933] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1192), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(241), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7948] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1194), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7959] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1196), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7970] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1198), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7981] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(811), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7992] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1200), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8003] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1202), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8018] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1202), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8033] = 4,
+    ACTIONS(547), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1202), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8048] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1204), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8059] = 5,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    STATE(243), 1,
+      sym_string,
+    STATE(335), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8076] = 2,
-    ACTIONS(1175), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1206), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8087] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1208), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8098] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(434), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8113] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(425), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8128] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(426), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8143] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(431), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8158] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1114), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(432), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8173] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1210), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8184] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(956), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8194] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8208] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1214), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8222] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1216), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8236] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1192), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8246] = 4,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1218), 1,
+      sym_mac_address,
+    STATE(378), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8260] = 4,
+    ACTIONS(1120), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8274] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [8284] = 4,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1220), 1,
+      sym_sysctl_value,
+    STATE(354), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8298] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [8308] = 4,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1222), 1,
+      sym_section_name,
+    STATE(225), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8322] = 4,
+    ACTIONS(1120), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1214), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8336] = 4,
+    ACTIONS(1120), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1216), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8350] = 4,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    ACTIONS(1224), 1,
+      anon_sym_policy,
+    STATE(363), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8364] = 3,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(355), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8375] = 3,
+    ACTIONS(1226), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1228), 1,
+      aux_sym_string_token1,
+    ACTIONS(1230), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8386] = 3,
+    ACTIONS(1120), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8397] = 3,
+    ACTIONS(909), 1,
+      sym_identifier,
+    STATE(412), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8408] = 3,
+    ACTIONS(649), 1,
+      sym_identifier,
+    STATE(418), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8419] = 3,
+    ACTIONS(649), 1,
+      sym_identifier,
+    STATE(423), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8430] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1232), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8439] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1234), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8448] = 3,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    STATE(357), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8459] = 3,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    STATE(299), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8470] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1236), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8479] = 3,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    STATE(345), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8490] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1238), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8499] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1240), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8508] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1242), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8517] = 3,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8528] = 3,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(351), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8539] = 2,
+    ACTIONS(1244), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8547] = 2,
+    ACTIONS(1246), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8084] = 2,
-    ACTIONS(1177), 1,
+  [8555] = 2,
+    ACTIONS(1248), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8563] = 2,
+    ACTIONS(1250), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8092] = 2,
-    ACTIONS(1179), 1,
+  [8571] = 2,
+    ACTIONS(1252), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8100] = 2,
-    ACTIONS(1181), 1,
+  [8579] = 2,
+    ACTIONS(1254), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8587] = 2,
+    ACTIONS(1256), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8108] = 2,
-    ACTIONS(1183), 1,
+  [8595] = 2,
+    ACTIONS(1258), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8603] = 2,
+    ACTIONS(1260), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8611] = 2,
+    ACTIONS(1262), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8116] = 2,
-    ACTIONS(1185), 1,
+  [8619] = 2,
+    ACTIONS(1264), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8124] = 2,
-    ACTIONS(1187), 1,
+  [8627] = 2,
+    ACTIONS(1266), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8635] = 2,
+    ACTIONS(1268), 1,
       anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8132] = 2,
-    ACTIONS(1189), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8140] = 2,
-    ACTIONS(1191), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8148] = 2,
-    ACTIONS(1193), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8156] = 2,
-    ACTIONS(1195), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8164] = 2,
-    ACTIONS(1197), 1,
+  [8643] = 2,
+    ACTIONS(1270), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8172] = 2,
-    ACTIONS(1199), 1,
-      anon_sym_EQ,
+  [8651] = 2,
+    ACTIONS(242), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8180] = 2,
-    ACTIONS(1201), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8188] = 2,
-    ACTIONS(1203), 1,
+  [8659] = 2,
+    ACTIONS(1272), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8196] = 2,
-    ACTIONS(1205), 1,
+  [8667] = 2,
+    ACTIONS(1274), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8204] = 2,
-    ACTIONS(1207), 1,
+  [8675] = 2,
+    ACTIONS(1276), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8683] = 2,
+    ACTIONS(1278), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8212] = 2,
-    ACTIONS(1209), 1,
+  [8691] = 2,
+    ACTIONS(1280), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8699] = 2,
+    ACTIONS(1282), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8220] = 2,
-    ACTIONS(1211), 1,
-      anon_sym_to,
+  [8707] = 2,
+    ACTIONS(1284), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8715] = 2,
+    ACTIONS(1286), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8723] = 2,
+    ACTIONS(1288), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8731] = 2,
+    ACTIONS(1290), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15842,407 +16670,432 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 60,
-  [SMALL_STATE(10)] = 118,
-  [SMALL_STATE(11)] = 171,
-  [SMALL_STATE(12)] = 222,
-  [SMALL_STATE(13)] = 274,
-  [SMALL_STATE(14)] = 326,
-  [SMALL_STATE(15)] = 378,
-  [SMALL_STATE(16)] = 430,
-  [SMALL_STATE(17)] = 479,
-  [SMALL_STATE(18)] = 528,
-  [SMALL_STATE(19)] = 577,
-  [SMALL_STATE(20)] = 621,
-  [SMALL_STATE(21)] = 663,
-  [SMALL_STATE(22)] = 705,
-  [SMALL_STATE(23)] = 739,
-  [SMALL_STATE(24)] = 781,
-  [SMALL_STATE(25)] = 814,
-  [SMALL_STATE(26)] = 845,
-  [SMALL_STATE(27)] = 876,
-  [SMALL_STATE(28)] = 926,
-  [SMALL_STATE(29)] = 976,
-  [SMALL_STATE(30)] = 1026,
-  [SMALL_STATE(31)] = 1057,
-  [SMALL_STATE(32)] = 1088,
-  [SMALL_STATE(33)] = 1134,
-  [SMALL_STATE(34)] = 1162,
-  [SMALL_STATE(35)] = 1190,
-  [SMALL_STATE(36)] = 1218,
-  [SMALL_STATE(37)] = 1246,
+  [SMALL_STATE(9)] = 68,
+  [SMALL_STATE(10)] = 128,
+  [SMALL_STATE(11)] = 189,
+  [SMALL_STATE(12)] = 240,
+  [SMALL_STATE(13)] = 292,
+  [SMALL_STATE(14)] = 344,
+  [SMALL_STATE(15)] = 396,
+  [SMALL_STATE(16)] = 448,
+  [SMALL_STATE(17)] = 497,
+  [SMALL_STATE(18)] = 546,
+  [SMALL_STATE(19)] = 595,
+  [SMALL_STATE(20)] = 639,
+  [SMALL_STATE(21)] = 681,
+  [SMALL_STATE(22)] = 713,
+  [SMALL_STATE(23)] = 747,
+  [SMALL_STATE(24)] = 779,
+  [SMALL_STATE(25)] = 821,
+  [SMALL_STATE(26)] = 863,
+  [SMALL_STATE(27)] = 896,
+  [SMALL_STATE(28)] = 927,
+  [SMALL_STATE(29)] = 958,
+  [SMALL_STATE(30)] = 1008,
+  [SMALL_STATE(31)] = 1058,
+  [SMALL_STATE(32)] = 1108,
+  [SMALL_STATE(33)] = 1139,
+  [SMALL_STATE(34)] = 1170,
+  [SMALL_STATE(35)] = 1198,
+  [SMALL_STATE(36)] = 1226,
+  [SMALL_STATE(37)] = 1254,
   [SMALL_STATE(38)] = 1282,
-  [SMALL_STATE(39)] = 1318,
-  [SMALL_STATE(40)] = 1354,
-  [SMALL_STATE(41)] = 1379,
-  [SMALL_STATE(42)] = 1404,
-  [SMALL_STATE(43)] = 1438,
-  [SMALL_STATE(44)] = 1472,
-  [SMALL_STATE(45)] = 1506,
-  [SMALL_STATE(46)] = 1530,
-  [SMALL_STATE(47)] = 1564,
-  [SMALL_STATE(48)] = 1598,
-  [SMALL_STATE(49)] = 1632,
-  [SMALL_STATE(50)] = 1657,
-  [SMALL_STATE(51)] = 1698,
-  [SMALL_STATE(52)] = 1723,
-  [SMALL_STATE(53)] = 1764,
-  [SMALL_STATE(54)] = 1805,
-  [SMALL_STATE(55)] = 1846,
-  [SMALL_STATE(56)] = 1887,
-  [SMALL_STATE(57)] = 1912,
-  [SMALL_STATE(58)] = 1950,
-  [SMALL_STATE(59)] = 1988,
-  [SMALL_STATE(60)] = 2014,
-  [SMALL_STATE(61)] = 2052,
-  [SMALL_STATE(62)] = 2078,
-  [SMALL_STATE(63)] = 2104,
-  [SMALL_STATE(64)] = 2141,
-  [SMALL_STATE(65)] = 2164,
-  [SMALL_STATE(66)] = 2185,
-  [SMALL_STATE(67)] = 2222,
-  [SMALL_STATE(68)] = 2259,
-  [SMALL_STATE(69)] = 2280,
-  [SMALL_STATE(70)] = 2303,
-  [SMALL_STATE(71)] = 2340,
-  [SMALL_STATE(72)] = 2377,
-  [SMALL_STATE(73)] = 2414,
-  [SMALL_STATE(74)] = 2447,
-  [SMALL_STATE(75)] = 2484,
-  [SMALL_STATE(76)] = 2521,
-  [SMALL_STATE(77)] = 2558,
-  [SMALL_STATE(78)] = 2581,
-  [SMALL_STATE(79)] = 2604,
-  [SMALL_STATE(80)] = 2641,
-  [SMALL_STATE(81)] = 2678,
-  [SMALL_STATE(82)] = 2715,
-  [SMALL_STATE(83)] = 2738,
-  [SMALL_STATE(84)] = 2761,
-  [SMALL_STATE(85)] = 2784,
-  [SMALL_STATE(86)] = 2807,
-  [SMALL_STATE(87)] = 2830,
-  [SMALL_STATE(88)] = 2855,
-  [SMALL_STATE(89)] = 2875,
-  [SMALL_STATE(90)] = 2895,
-  [SMALL_STATE(91)] = 2915,
-  [SMALL_STATE(92)] = 2935,
-  [SMALL_STATE(93)] = 2955,
-  [SMALL_STATE(94)] = 2975,
-  [SMALL_STATE(95)] = 2995,
-  [SMALL_STATE(96)] = 3024,
-  [SMALL_STATE(97)] = 3053,
-  [SMALL_STATE(98)] = 3082,
-  [SMALL_STATE(99)] = 3109,
-  [SMALL_STATE(100)] = 3138,
-  [SMALL_STATE(101)] = 3169,
-  [SMALL_STATE(102)] = 3196,
-  [SMALL_STATE(103)] = 3225,
-  [SMALL_STATE(104)] = 3244,
-  [SMALL_STATE(105)] = 3271,
-  [SMALL_STATE(106)] = 3289,
-  [SMALL_STATE(107)] = 3307,
-  [SMALL_STATE(108)] = 3337,
-  [SMALL_STATE(109)] = 3355,
-  [SMALL_STATE(110)] = 3373,
-  [SMALL_STATE(111)] = 3391,
-  [SMALL_STATE(112)] = 3415,
-  [SMALL_STATE(113)] = 3439,
-  [SMALL_STATE(114)] = 3457,
-  [SMALL_STATE(115)] = 3484,
-  [SMALL_STATE(116)] = 3507,
-  [SMALL_STATE(117)] = 3526,
-  [SMALL_STATE(118)] = 3545,
-  [SMALL_STATE(119)] = 3572,
-  [SMALL_STATE(120)] = 3599,
-  [SMALL_STATE(121)] = 3623,
-  [SMALL_STATE(122)] = 3641,
-  [SMALL_STATE(123)] = 3665,
-  [SMALL_STATE(124)] = 3689,
-  [SMALL_STATE(125)] = 3713,
-  [SMALL_STATE(126)] = 3733,
-  [SMALL_STATE(127)] = 3757,
-  [SMALL_STATE(128)] = 3781,
-  [SMALL_STATE(129)] = 3805,
-  [SMALL_STATE(130)] = 3829,
-  [SMALL_STATE(131)] = 3849,
-  [SMALL_STATE(132)] = 3873,
-  [SMALL_STATE(133)] = 3895,
-  [SMALL_STATE(134)] = 3913,
-  [SMALL_STATE(135)] = 3931,
-  [SMALL_STATE(136)] = 3955,
-  [SMALL_STATE(137)] = 3979,
-  [SMALL_STATE(138)] = 4003,
-  [SMALL_STATE(139)] = 4027,
-  [SMALL_STATE(140)] = 4051,
-  [SMALL_STATE(141)] = 4075,
-  [SMALL_STATE(142)] = 4099,
-  [SMALL_STATE(143)] = 4123,
-  [SMALL_STATE(144)] = 4147,
-  [SMALL_STATE(145)] = 4171,
-  [SMALL_STATE(146)] = 4195,
-  [SMALL_STATE(147)] = 4219,
-  [SMALL_STATE(148)] = 4243,
-  [SMALL_STATE(149)] = 4267,
-  [SMALL_STATE(150)] = 4291,
-  [SMALL_STATE(151)] = 4315,
-  [SMALL_STATE(152)] = 4339,
-  [SMALL_STATE(153)] = 4363,
-  [SMALL_STATE(154)] = 4387,
-  [SMALL_STATE(155)] = 4404,
-  [SMALL_STATE(156)] = 4427,
-  [SMALL_STATE(157)] = 4448,
-  [SMALL_STATE(158)] = 4463,
-  [SMALL_STATE(159)] = 4488,
-  [SMALL_STATE(160)] = 4511,
-  [SMALL_STATE(161)] = 4526,
-  [SMALL_STATE(162)] = 4547,
-  [SMALL_STATE(163)] = 4570,
-  [SMALL_STATE(164)] = 4595,
-  [SMALL_STATE(165)] = 4616,
-  [SMALL_STATE(166)] = 4637,
-  [SMALL_STATE(167)] = 4660,
-  [SMALL_STATE(168)] = 4682,
-  [SMALL_STATE(169)] = 4702,
-  [SMALL_STATE(170)] = 4724,
-  [SMALL_STATE(171)] = 4744,
-  [SMALL_STATE(172)] = 4764,
-  [SMALL_STATE(173)] = 4786,
-  [SMALL_STATE(174)] = 4806,
-  [SMALL_STATE(175)] = 4826,
-  [SMALL_STATE(176)] = 4846,
-  [SMALL_STATE(177)] = 4866,
-  [SMALL_STATE(178)] = 4888,
-  [SMALL_STATE(179)] = 4910,
-  [SMALL_STATE(180)] = 4932,
-  [SMALL_STATE(181)] = 4952,
-  [SMALL_STATE(182)] = 4972,
-  [SMALL_STATE(183)] = 4992,
-  [SMALL_STATE(184)] = 5014,
-  [SMALL_STATE(185)] = 5034,
-  [SMALL_STATE(186)] = 5056,
-  [SMALL_STATE(187)] = 5076,
-  [SMALL_STATE(188)] = 5098,
-  [SMALL_STATE(189)] = 5112,
-  [SMALL_STATE(190)] = 5134,
-  [SMALL_STATE(191)] = 5158,
-  [SMALL_STATE(192)] = 5180,
-  [SMALL_STATE(193)] = 5200,
-  [SMALL_STATE(194)] = 5222,
-  [SMALL_STATE(195)] = 5242,
-  [SMALL_STATE(196)] = 5262,
-  [SMALL_STATE(197)] = 5284,
-  [SMALL_STATE(198)] = 5304,
-  [SMALL_STATE(199)] = 5321,
-  [SMALL_STATE(200)] = 5334,
-  [SMALL_STATE(201)] = 5353,
-  [SMALL_STATE(202)] = 5370,
-  [SMALL_STATE(203)] = 5391,
-  [SMALL_STATE(204)] = 5410,
-  [SMALL_STATE(205)] = 5427,
-  [SMALL_STATE(206)] = 5440,
-  [SMALL_STATE(207)] = 5457,
-  [SMALL_STATE(208)] = 5476,
-  [SMALL_STATE(209)] = 5497,
-  [SMALL_STATE(210)] = 5510,
-  [SMALL_STATE(211)] = 5531,
-  [SMALL_STATE(212)] = 5552,
-  [SMALL_STATE(213)] = 5571,
-  [SMALL_STATE(214)] = 5584,
-  [SMALL_STATE(215)] = 5597,
-  [SMALL_STATE(216)] = 5610,
-  [SMALL_STATE(217)] = 5631,
-  [SMALL_STATE(218)] = 5646,
-  [SMALL_STATE(219)] = 5663,
-  [SMALL_STATE(220)] = 5682,
-  [SMALL_STATE(221)] = 5695,
-  [SMALL_STATE(222)] = 5708,
-  [SMALL_STATE(223)] = 5725,
-  [SMALL_STATE(224)] = 5746,
-  [SMALL_STATE(225)] = 5767,
-  [SMALL_STATE(226)] = 5784,
-  [SMALL_STATE(227)] = 5801,
-  [SMALL_STATE(228)] = 5822,
-  [SMALL_STATE(229)] = 5839,
-  [SMALL_STATE(230)] = 5856,
-  [SMALL_STATE(231)] = 5873,
-  [SMALL_STATE(232)] = 5890,
-  [SMALL_STATE(233)] = 5907,
-  [SMALL_STATE(234)] = 5924,
-  [SMALL_STATE(235)] = 5941,
-  [SMALL_STATE(236)] = 5958,
-  [SMALL_STATE(237)] = 5975,
-  [SMALL_STATE(238)] = 5992,
-  [SMALL_STATE(239)] = 6009,
-  [SMALL_STATE(240)] = 6026,
-  [SMALL_STATE(241)] = 6043,
-  [SMALL_STATE(242)] = 6060,
-  [SMALL_STATE(243)] = 6077,
-  [SMALL_STATE(244)] = 6094,
-  [SMALL_STATE(245)] = 6111,
-  [SMALL_STATE(246)] = 6132,
-  [SMALL_STATE(247)] = 6149,
-  [SMALL_STATE(248)] = 6170,
-  [SMALL_STATE(249)] = 6191,
-  [SMALL_STATE(250)] = 6212,
-  [SMALL_STATE(251)] = 6233,
-  [SMALL_STATE(252)] = 6250,
-  [SMALL_STATE(253)] = 6267,
-  [SMALL_STATE(254)] = 6286,
-  [SMALL_STATE(255)] = 6303,
-  [SMALL_STATE(256)] = 6323,
-  [SMALL_STATE(257)] = 6343,
-  [SMALL_STATE(258)] = 6363,
-  [SMALL_STATE(259)] = 6381,
-  [SMALL_STATE(260)] = 6393,
-  [SMALL_STATE(261)] = 6411,
-  [SMALL_STATE(262)] = 6429,
-  [SMALL_STATE(263)] = 6441,
-  [SMALL_STATE(264)] = 6455,
-  [SMALL_STATE(265)] = 6475,
-  [SMALL_STATE(266)] = 6489,
-  [SMALL_STATE(267)] = 6501,
-  [SMALL_STATE(268)] = 6521,
-  [SMALL_STATE(269)] = 6541,
-  [SMALL_STATE(270)] = 6559,
-  [SMALL_STATE(271)] = 6577,
-  [SMALL_STATE(272)] = 6595,
-  [SMALL_STATE(273)] = 6609,
-  [SMALL_STATE(274)] = 6623,
-  [SMALL_STATE(275)] = 6637,
-  [SMALL_STATE(276)] = 6650,
-  [SMALL_STATE(277)] = 6661,
-  [SMALL_STATE(278)] = 6676,
-  [SMALL_STATE(279)] = 6689,
-  [SMALL_STATE(280)] = 6704,
-  [SMALL_STATE(281)] = 6719,
-  [SMALL_STATE(282)] = 6732,
-  [SMALL_STATE(283)] = 6743,
-  [SMALL_STATE(284)] = 6756,
-  [SMALL_STATE(285)] = 6767,
-  [SMALL_STATE(286)] = 6778,
-  [SMALL_STATE(287)] = 6789,
-  [SMALL_STATE(288)] = 6800,
-  [SMALL_STATE(289)] = 6811,
-  [SMALL_STATE(290)] = 6826,
-  [SMALL_STATE(291)] = 6843,
-  [SMALL_STATE(292)] = 6854,
-  [SMALL_STATE(293)] = 6865,
-  [SMALL_STATE(294)] = 6880,
-  [SMALL_STATE(295)] = 6895,
-  [SMALL_STATE(296)] = 6906,
-  [SMALL_STATE(297)] = 6917,
-  [SMALL_STATE(298)] = 6928,
-  [SMALL_STATE(299)] = 6943,
-  [SMALL_STATE(300)] = 6958,
-  [SMALL_STATE(301)] = 6971,
-  [SMALL_STATE(302)] = 6986,
-  [SMALL_STATE(303)] = 6997,
-  [SMALL_STATE(304)] = 7012,
-  [SMALL_STATE(305)] = 7023,
-  [SMALL_STATE(306)] = 7038,
-  [SMALL_STATE(307)] = 7053,
-  [SMALL_STATE(308)] = 7064,
-  [SMALL_STATE(309)] = 7079,
-  [SMALL_STATE(310)] = 7094,
-  [SMALL_STATE(311)] = 7105,
-  [SMALL_STATE(312)] = 7120,
-  [SMALL_STATE(313)] = 7131,
-  [SMALL_STATE(314)] = 7146,
-  [SMALL_STATE(315)] = 7157,
-  [SMALL_STATE(316)] = 7168,
-  [SMALL_STATE(317)] = 7179,
-  [SMALL_STATE(318)] = 7190,
-  [SMALL_STATE(319)] = 7201,
-  [SMALL_STATE(320)] = 7216,
-  [SMALL_STATE(321)] = 7227,
-  [SMALL_STATE(322)] = 7242,
-  [SMALL_STATE(323)] = 7257,
-  [SMALL_STATE(324)] = 7268,
-  [SMALL_STATE(325)] = 7283,
-  [SMALL_STATE(326)] = 7294,
-  [SMALL_STATE(327)] = 7305,
-  [SMALL_STATE(328)] = 7320,
-  [SMALL_STATE(329)] = 7335,
-  [SMALL_STATE(330)] = 7350,
-  [SMALL_STATE(331)] = 7365,
-  [SMALL_STATE(332)] = 7380,
-  [SMALL_STATE(333)] = 7395,
-  [SMALL_STATE(334)] = 7406,
-  [SMALL_STATE(335)] = 7417,
-  [SMALL_STATE(336)] = 7428,
-  [SMALL_STATE(337)] = 7439,
-  [SMALL_STATE(338)] = 7450,
-  [SMALL_STATE(339)] = 7465,
-  [SMALL_STATE(340)] = 7476,
-  [SMALL_STATE(341)] = 7487,
-  [SMALL_STATE(342)] = 7498,
-  [SMALL_STATE(343)] = 7513,
-  [SMALL_STATE(344)] = 7524,
-  [SMALL_STATE(345)] = 7535,
-  [SMALL_STATE(346)] = 7550,
-  [SMALL_STATE(347)] = 7565,
-  [SMALL_STATE(348)] = 7580,
-  [SMALL_STATE(349)] = 7597,
-  [SMALL_STATE(350)] = 7608,
-  [SMALL_STATE(351)] = 7619,
-  [SMALL_STATE(352)] = 7634,
-  [SMALL_STATE(353)] = 7649,
-  [SMALL_STATE(354)] = 7664,
-  [SMALL_STATE(355)] = 7679,
-  [SMALL_STATE(356)] = 7690,
-  [SMALL_STATE(357)] = 7704,
-  [SMALL_STATE(358)] = 7718,
-  [SMALL_STATE(359)] = 7732,
-  [SMALL_STATE(360)] = 7746,
-  [SMALL_STATE(361)] = 7756,
-  [SMALL_STATE(362)] = 7766,
-  [SMALL_STATE(363)] = 7780,
-  [SMALL_STATE(364)] = 7794,
-  [SMALL_STATE(365)] = 7808,
-  [SMALL_STATE(366)] = 7822,
-  [SMALL_STATE(367)] = 7832,
-  [SMALL_STATE(368)] = 7842,
-  [SMALL_STATE(369)] = 7856,
-  [SMALL_STATE(370)] = 7870,
-  [SMALL_STATE(371)] = 7881,
-  [SMALL_STATE(372)] = 7892,
-  [SMALL_STATE(373)] = 7903,
-  [SMALL_STATE(374)] = 7912,
-  [SMALL_STATE(375)] = 7923,
-  [SMALL_STATE(376)] = 7934,
-  [SMALL_STATE(377)] = 7943,
-  [SMALL_STATE(378)] = 7954,
-  [SMALL_STATE(379)] = 7965,
-  [SMALL_STATE(380)] = 7974,
-  [SMALL_STATE(381)] = 7983,
-  [SMALL_STATE(382)] = 7994,
-  [SMALL_STATE(383)] = 8005,
-  [SMALL_STATE(384)] = 8016,
-  [SMALL_STATE(385)] = 8025,
-  [SMALL_STATE(386)] = 8036,
-  [SMALL_STATE(387)] = 8044,
-  [SMALL_STATE(388)] = 8052,
-  [SMALL_STATE(389)] = 8060,
-  [SMALL_STATE(390)] = 8068,
-  [SMALL_STATE(391)] = 8076,
-  [SMALL_STATE(392)] = 8084,
-  [SMALL_STATE(393)] = 8092,
-  [SMALL_STATE(394)] = 8100,
-  [SMALL_STATE(395)] = 8108,
-  [SMALL_STATE(396)] = 8116,
-  [SMALL_STATE(397)] = 8124,
-  [SMALL_STATE(398)] = 8132,
-  [SMALL_STATE(399)] = 8140,
-  [SMALL_STATE(400)] = 8148,
-  [SMALL_STATE(401)] = 8156,
-  [SMALL_STATE(402)] = 8164,
-  [SMALL_STATE(403)] = 8172,
-  [SMALL_STATE(404)] = 8180,
-  [SMALL_STATE(405)] = 8188,
-  [SMALL_STATE(406)] = 8196,
-  [SMALL_STATE(407)] = 8204,
-  [SMALL_STATE(408)] = 8212,
-  [SMALL_STATE(409)] = 8220,
+  [SMALL_STATE(39)] = 1328,
+  [SMALL_STATE(40)] = 1364,
+  [SMALL_STATE(41)] = 1400,
+  [SMALL_STATE(42)] = 1436,
+  [SMALL_STATE(43)] = 1470,
+  [SMALL_STATE(44)] = 1504,
+  [SMALL_STATE(45)] = 1538,
+  [SMALL_STATE(46)] = 1572,
+  [SMALL_STATE(47)] = 1606,
+  [SMALL_STATE(48)] = 1640,
+  [SMALL_STATE(49)] = 1664,
+  [SMALL_STATE(50)] = 1705,
+  [SMALL_STATE(51)] = 1746,
+  [SMALL_STATE(52)] = 1771,
+  [SMALL_STATE(53)] = 1812,
+  [SMALL_STATE(54)] = 1853,
+  [SMALL_STATE(55)] = 1894,
+  [SMALL_STATE(56)] = 1919,
+  [SMALL_STATE(57)] = 1944,
+  [SMALL_STATE(58)] = 1982,
+  [SMALL_STATE(59)] = 2020,
+  [SMALL_STATE(60)] = 2046,
+  [SMALL_STATE(61)] = 2084,
+  [SMALL_STATE(62)] = 2110,
+  [SMALL_STATE(63)] = 2136,
+  [SMALL_STATE(64)] = 2159,
+  [SMALL_STATE(65)] = 2182,
+  [SMALL_STATE(66)] = 2205,
+  [SMALL_STATE(67)] = 2230,
+  [SMALL_STATE(68)] = 2267,
+  [SMALL_STATE(69)] = 2290,
+  [SMALL_STATE(70)] = 2313,
+  [SMALL_STATE(71)] = 2334,
+  [SMALL_STATE(72)] = 2371,
+  [SMALL_STATE(73)] = 2408,
+  [SMALL_STATE(74)] = 2445,
+  [SMALL_STATE(75)] = 2482,
+  [SMALL_STATE(76)] = 2519,
+  [SMALL_STATE(77)] = 2540,
+  [SMALL_STATE(78)] = 2577,
+  [SMALL_STATE(79)] = 2600,
+  [SMALL_STATE(80)] = 2633,
+  [SMALL_STATE(81)] = 2656,
+  [SMALL_STATE(82)] = 2689,
+  [SMALL_STATE(83)] = 2722,
+  [SMALL_STATE(84)] = 2759,
+  [SMALL_STATE(85)] = 2796,
+  [SMALL_STATE(86)] = 2819,
+  [SMALL_STATE(87)] = 2842,
+  [SMALL_STATE(88)] = 2879,
+  [SMALL_STATE(89)] = 2916,
+  [SMALL_STATE(90)] = 2953,
+  [SMALL_STATE(91)] = 2973,
+  [SMALL_STATE(92)] = 2993,
+  [SMALL_STATE(93)] = 3013,
+  [SMALL_STATE(94)] = 3033,
+  [SMALL_STATE(95)] = 3053,
+  [SMALL_STATE(96)] = 3073,
+  [SMALL_STATE(97)] = 3093,
+  [SMALL_STATE(98)] = 3121,
+  [SMALL_STATE(99)] = 3148,
+  [SMALL_STATE(100)] = 3167,
+  [SMALL_STATE(101)] = 3196,
+  [SMALL_STATE(102)] = 3225,
+  [SMALL_STATE(103)] = 3254,
+  [SMALL_STATE(104)] = 3273,
+  [SMALL_STATE(105)] = 3302,
+  [SMALL_STATE(106)] = 3329,
+  [SMALL_STATE(107)] = 3358,
+  [SMALL_STATE(108)] = 3389,
+  [SMALL_STATE(109)] = 3416,
+  [SMALL_STATE(110)] = 3446,
+  [SMALL_STATE(111)] = 3464,
+  [SMALL_STATE(112)] = 3482,
+  [SMALL_STATE(113)] = 3500,
+  [SMALL_STATE(114)] = 3524,
+  [SMALL_STATE(115)] = 3542,
+  [SMALL_STATE(116)] = 3566,
+  [SMALL_STATE(117)] = 3584,
+  [SMALL_STATE(118)] = 3602,
+  [SMALL_STATE(119)] = 3621,
+  [SMALL_STATE(120)] = 3646,
+  [SMALL_STATE(121)] = 3673,
+  [SMALL_STATE(122)] = 3698,
+  [SMALL_STATE(123)] = 3725,
+  [SMALL_STATE(124)] = 3752,
+  [SMALL_STATE(125)] = 3771,
+  [SMALL_STATE(126)] = 3794,
+  [SMALL_STATE(127)] = 3819,
+  [SMALL_STATE(128)] = 3844,
+  [SMALL_STATE(129)] = 3869,
+  [SMALL_STATE(130)] = 3885,
+  [SMALL_STATE(131)] = 3909,
+  [SMALL_STATE(132)] = 3933,
+  [SMALL_STATE(133)] = 3957,
+  [SMALL_STATE(134)] = 3981,
+  [SMALL_STATE(135)] = 4005,
+  [SMALL_STATE(136)] = 4023,
+  [SMALL_STATE(137)] = 4043,
+  [SMALL_STATE(138)] = 4063,
+  [SMALL_STATE(139)] = 4087,
+  [SMALL_STATE(140)] = 4111,
+  [SMALL_STATE(141)] = 4135,
+  [SMALL_STATE(142)] = 4157,
+  [SMALL_STATE(143)] = 4175,
+  [SMALL_STATE(144)] = 4193,
+  [SMALL_STATE(145)] = 4217,
+  [SMALL_STATE(146)] = 4241,
+  [SMALL_STATE(147)] = 4265,
+  [SMALL_STATE(148)] = 4289,
+  [SMALL_STATE(149)] = 4313,
+  [SMALL_STATE(150)] = 4337,
+  [SMALL_STATE(151)] = 4361,
+  [SMALL_STATE(152)] = 4385,
+  [SMALL_STATE(153)] = 4409,
+  [SMALL_STATE(154)] = 4433,
+  [SMALL_STATE(155)] = 4457,
+  [SMALL_STATE(156)] = 4481,
+  [SMALL_STATE(157)] = 4505,
+  [SMALL_STATE(158)] = 4529,
+  [SMALL_STATE(159)] = 4553,
+  [SMALL_STATE(160)] = 4577,
+  [SMALL_STATE(161)] = 4601,
+  [SMALL_STATE(162)] = 4625,
+  [SMALL_STATE(163)] = 4649,
+  [SMALL_STATE(164)] = 4673,
+  [SMALL_STATE(165)] = 4697,
+  [SMALL_STATE(166)] = 4721,
+  [SMALL_STATE(167)] = 4744,
+  [SMALL_STATE(168)] = 4759,
+  [SMALL_STATE(169)] = 4782,
+  [SMALL_STATE(170)] = 4797,
+  [SMALL_STATE(171)] = 4822,
+  [SMALL_STATE(172)] = 4847,
+  [SMALL_STATE(173)] = 4862,
+  [SMALL_STATE(174)] = 4885,
+  [SMALL_STATE(175)] = 4906,
+  [SMALL_STATE(176)] = 4927,
+  [SMALL_STATE(177)] = 4948,
+  [SMALL_STATE(178)] = 4971,
+  [SMALL_STATE(179)] = 4992,
+  [SMALL_STATE(180)] = 5009,
+  [SMALL_STATE(181)] = 5031,
+  [SMALL_STATE(182)] = 5053,
+  [SMALL_STATE(183)] = 5077,
+  [SMALL_STATE(184)] = 5099,
+  [SMALL_STATE(185)] = 5119,
+  [SMALL_STATE(186)] = 5139,
+  [SMALL_STATE(187)] = 5161,
+  [SMALL_STATE(188)] = 5175,
+  [SMALL_STATE(189)] = 5195,
+  [SMALL_STATE(190)] = 5217,
+  [SMALL_STATE(191)] = 5237,
+  [SMALL_STATE(192)] = 5257,
+  [SMALL_STATE(193)] = 5277,
+  [SMALL_STATE(194)] = 5299,
+  [SMALL_STATE(195)] = 5319,
+  [SMALL_STATE(196)] = 5341,
+  [SMALL_STATE(197)] = 5361,
+  [SMALL_STATE(198)] = 5383,
+  [SMALL_STATE(199)] = 5405,
+  [SMALL_STATE(200)] = 5427,
+  [SMALL_STATE(201)] = 5449,
+  [SMALL_STATE(202)] = 5471,
+  [SMALL_STATE(203)] = 5493,
+  [SMALL_STATE(204)] = 5513,
+  [SMALL_STATE(205)] = 5533,
+  [SMALL_STATE(206)] = 5555,
+  [SMALL_STATE(207)] = 5577,
+  [SMALL_STATE(208)] = 5599,
+  [SMALL_STATE(209)] = 5620,
+  [SMALL_STATE(210)] = 5633,
+  [SMALL_STATE(211)] = 5650,
+  [SMALL_STATE(212)] = 5669,
+  [SMALL_STATE(213)] = 5686,
+  [SMALL_STATE(214)] = 5707,
+  [SMALL_STATE(215)] = 5728,
+  [SMALL_STATE(216)] = 5749,
+  [SMALL_STATE(217)] = 5766,
+  [SMALL_STATE(218)] = 5787,
+  [SMALL_STATE(219)] = 5808,
+  [SMALL_STATE(220)] = 5827,
+  [SMALL_STATE(221)] = 5848,
+  [SMALL_STATE(222)] = 5869,
+  [SMALL_STATE(223)] = 5886,
+  [SMALL_STATE(224)] = 5905,
+  [SMALL_STATE(225)] = 5918,
+  [SMALL_STATE(226)] = 5931,
+  [SMALL_STATE(227)] = 5952,
+  [SMALL_STATE(228)] = 5973,
+  [SMALL_STATE(229)] = 5986,
+  [SMALL_STATE(230)] = 6005,
+  [SMALL_STATE(231)] = 6026,
+  [SMALL_STATE(232)] = 6047,
+  [SMALL_STATE(233)] = 6066,
+  [SMALL_STATE(234)] = 6087,
+  [SMALL_STATE(235)] = 6104,
+  [SMALL_STATE(236)] = 6117,
+  [SMALL_STATE(237)] = 6132,
+  [SMALL_STATE(238)] = 6153,
+  [SMALL_STATE(239)] = 6170,
+  [SMALL_STATE(240)] = 6187,
+  [SMALL_STATE(241)] = 6204,
+  [SMALL_STATE(242)] = 6217,
+  [SMALL_STATE(243)] = 6238,
+  [SMALL_STATE(244)] = 6255,
+  [SMALL_STATE(245)] = 6272,
+  [SMALL_STATE(246)] = 6291,
+  [SMALL_STATE(247)] = 6304,
+  [SMALL_STATE(248)] = 6321,
+  [SMALL_STATE(249)] = 6338,
+  [SMALL_STATE(250)] = 6355,
+  [SMALL_STATE(251)] = 6372,
+  [SMALL_STATE(252)] = 6389,
+  [SMALL_STATE(253)] = 6406,
+  [SMALL_STATE(254)] = 6423,
+  [SMALL_STATE(255)] = 6440,
+  [SMALL_STATE(256)] = 6457,
+  [SMALL_STATE(257)] = 6474,
+  [SMALL_STATE(258)] = 6491,
+  [SMALL_STATE(259)] = 6508,
+  [SMALL_STATE(260)] = 6525,
+  [SMALL_STATE(261)] = 6542,
+  [SMALL_STATE(262)] = 6559,
+  [SMALL_STATE(263)] = 6576,
+  [SMALL_STATE(264)] = 6593,
+  [SMALL_STATE(265)] = 6610,
+  [SMALL_STATE(266)] = 6627,
+  [SMALL_STATE(267)] = 6644,
+  [SMALL_STATE(268)] = 6661,
+  [SMALL_STATE(269)] = 6678,
+  [SMALL_STATE(270)] = 6698,
+  [SMALL_STATE(271)] = 6712,
+  [SMALL_STATE(272)] = 6730,
+  [SMALL_STATE(273)] = 6748,
+  [SMALL_STATE(274)] = 6768,
+  [SMALL_STATE(275)] = 6782,
+  [SMALL_STATE(276)] = 6802,
+  [SMALL_STATE(277)] = 6820,
+  [SMALL_STATE(278)] = 6832,
+  [SMALL_STATE(279)] = 6844,
+  [SMALL_STATE(280)] = 6864,
+  [SMALL_STATE(281)] = 6882,
+  [SMALL_STATE(282)] = 6894,
+  [SMALL_STATE(283)] = 6914,
+  [SMALL_STATE(284)] = 6932,
+  [SMALL_STATE(285)] = 6950,
+  [SMALL_STATE(286)] = 6970,
+  [SMALL_STATE(287)] = 6984,
+  [SMALL_STATE(288)] = 6998,
+  [SMALL_STATE(289)] = 7012,
+  [SMALL_STATE(290)] = 7027,
+  [SMALL_STATE(291)] = 7038,
+  [SMALL_STATE(292)] = 7049,
+  [SMALL_STATE(293)] = 7064,
+  [SMALL_STATE(294)] = 7075,
+  [SMALL_STATE(295)] = 7086,
+  [SMALL_STATE(296)] = 7101,
+  [SMALL_STATE(297)] = 7116,
+  [SMALL_STATE(298)] = 7127,
+  [SMALL_STATE(299)] = 7138,
+  [SMALL_STATE(300)] = 7149,
+  [SMALL_STATE(301)] = 7160,
+  [SMALL_STATE(302)] = 7171,
+  [SMALL_STATE(303)] = 7182,
+  [SMALL_STATE(304)] = 7199,
+  [SMALL_STATE(305)] = 7210,
+  [SMALL_STATE(306)] = 7221,
+  [SMALL_STATE(307)] = 7236,
+  [SMALL_STATE(308)] = 7251,
+  [SMALL_STATE(309)] = 7266,
+  [SMALL_STATE(310)] = 7277,
+  [SMALL_STATE(311)] = 7292,
+  [SMALL_STATE(312)] = 7307,
+  [SMALL_STATE(313)] = 7318,
+  [SMALL_STATE(314)] = 7333,
+  [SMALL_STATE(315)] = 7344,
+  [SMALL_STATE(316)] = 7359,
+  [SMALL_STATE(317)] = 7374,
+  [SMALL_STATE(318)] = 7385,
+  [SMALL_STATE(319)] = 7396,
+  [SMALL_STATE(320)] = 7407,
+  [SMALL_STATE(321)] = 7422,
+  [SMALL_STATE(322)] = 7437,
+  [SMALL_STATE(323)] = 7450,
+  [SMALL_STATE(324)] = 7465,
+  [SMALL_STATE(325)] = 7480,
+  [SMALL_STATE(326)] = 7493,
+  [SMALL_STATE(327)] = 7504,
+  [SMALL_STATE(328)] = 7517,
+  [SMALL_STATE(329)] = 7530,
+  [SMALL_STATE(330)] = 7543,
+  [SMALL_STATE(331)] = 7554,
+  [SMALL_STATE(332)] = 7567,
+  [SMALL_STATE(333)] = 7582,
+  [SMALL_STATE(334)] = 7595,
+  [SMALL_STATE(335)] = 7610,
+  [SMALL_STATE(336)] = 7621,
+  [SMALL_STATE(337)] = 7632,
+  [SMALL_STATE(338)] = 7643,
+  [SMALL_STATE(339)] = 7658,
+  [SMALL_STATE(340)] = 7673,
+  [SMALL_STATE(341)] = 7688,
+  [SMALL_STATE(342)] = 7699,
+  [SMALL_STATE(343)] = 7714,
+  [SMALL_STATE(344)] = 7729,
+  [SMALL_STATE(345)] = 7744,
+  [SMALL_STATE(346)] = 7755,
+  [SMALL_STATE(347)] = 7770,
+  [SMALL_STATE(348)] = 7781,
+  [SMALL_STATE(349)] = 7792,
+  [SMALL_STATE(350)] = 7807,
+  [SMALL_STATE(351)] = 7818,
+  [SMALL_STATE(352)] = 7829,
+  [SMALL_STATE(353)] = 7840,
+  [SMALL_STATE(354)] = 7855,
+  [SMALL_STATE(355)] = 7866,
+  [SMALL_STATE(356)] = 7877,
+  [SMALL_STATE(357)] = 7892,
+  [SMALL_STATE(358)] = 7903,
+  [SMALL_STATE(359)] = 7918,
+  [SMALL_STATE(360)] = 7933,
+  [SMALL_STATE(361)] = 7948,
+  [SMALL_STATE(362)] = 7959,
+  [SMALL_STATE(363)] = 7970,
+  [SMALL_STATE(364)] = 7981,
+  [SMALL_STATE(365)] = 7992,
+  [SMALL_STATE(366)] = 8003,
+  [SMALL_STATE(367)] = 8018,
+  [SMALL_STATE(368)] = 8033,
+  [SMALL_STATE(369)] = 8048,
+  [SMALL_STATE(370)] = 8059,
+  [SMALL_STATE(371)] = 8076,
+  [SMALL_STATE(372)] = 8087,
+  [SMALL_STATE(373)] = 8098,
+  [SMALL_STATE(374)] = 8113,
+  [SMALL_STATE(375)] = 8128,
+  [SMALL_STATE(376)] = 8143,
+  [SMALL_STATE(377)] = 8158,
+  [SMALL_STATE(378)] = 8173,
+  [SMALL_STATE(379)] = 8184,
+  [SMALL_STATE(380)] = 8194,
+  [SMALL_STATE(381)] = 8208,
+  [SMALL_STATE(382)] = 8222,
+  [SMALL_STATE(383)] = 8236,
+  [SMALL_STATE(384)] = 8246,
+  [SMALL_STATE(385)] = 8260,
+  [SMALL_STATE(386)] = 8274,
+  [SMALL_STATE(387)] = 8284,
+  [SMALL_STATE(388)] = 8298,
+  [SMALL_STATE(389)] = 8308,
+  [SMALL_STATE(390)] = 8322,
+  [SMALL_STATE(391)] = 8336,
+  [SMALL_STATE(392)] = 8350,
+  [SMALL_STATE(393)] = 8364,
+  [SMALL_STATE(394)] = 8375,
+  [SMALL_STATE(395)] = 8386,
+  [SMALL_STATE(396)] = 8397,
+  [SMALL_STATE(397)] = 8408,
+  [SMALL_STATE(398)] = 8419,
+  [SMALL_STATE(399)] = 8430,
+  [SMALL_STATE(400)] = 8439,
+  [SMALL_STATE(401)] = 8448,
+  [SMALL_STATE(402)] = 8459,
+  [SMALL_STATE(403)] = 8470,
+  [SMALL_STATE(404)] = 8479,
+  [SMALL_STATE(405)] = 8490,
+  [SMALL_STATE(406)] = 8499,
+  [SMALL_STATE(407)] = 8508,
+  [SMALL_STATE(408)] = 8517,
+  [SMALL_STATE(409)] = 8528,
+  [SMALL_STATE(410)] = 8539,
+  [SMALL_STATE(411)] = 8547,
+  [SMALL_STATE(412)] = 8555,
+  [SMALL_STATE(413)] = 8563,
+  [SMALL_STATE(414)] = 8571,
+  [SMALL_STATE(415)] = 8579,
+  [SMALL_STATE(416)] = 8587,
+  [SMALL_STATE(417)] = 8595,
+  [SMALL_STATE(418)] = 8603,
+  [SMALL_STATE(419)] = 8611,
+  [SMALL_STATE(420)] = 8619,
+  [SMALL_STATE(421)] = 8627,
+  [SMALL_STATE(422)] = 8635,
+  [SMALL_STATE(423)] = 8643,
+  [SMALL_STATE(424)] = 8651,
+  [SMALL_STATE(425)] = 8659,
+  [SMALL_STATE(426)] = 8667,
+  [SMALL_STATE(427)] = 8675,
+  [SMALL_STATE(428)] = 8683,
+  [SMALL_STATE(429)] = 8691,
+  [SMALL_STATE(430)] = 8699,
+  [SMALL_STATE(431)] = 8707,
+  [SMALL_STATE(432)] = 8715,
+  [SMALL_STATE(433)] = 8723,
+  [SMALL_STATE(434)] = 8731,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -16251,571 +17104,607 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(372),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [39] = {.entry = {.count = 1, .reusable = false}}, SHIFT(363),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [69] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [85] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(9),
-  [88] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [90] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [92] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [94] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [96] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 39),
-  [98] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [100] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [95] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
+  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
+  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 39),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 39),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [144] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
-  [146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [154] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [150] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [164] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [167] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(23),
-  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [175] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 28),
-  [177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30),
-  [179] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(200),
-  [182] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(309),
-  [185] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(177),
-  [188] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(177),
-  [191] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(202),
-  [194] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(313),
-  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(321),
-  [200] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(324),
-  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(165),
-  [206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [214] = {.entry = {.count = 1, .reusable = false}}, SHIFT(177),
-  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 11),
-  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [230] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [234] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(117),
-  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [246] = {.entry = {.count = 1, .reusable = false}}, SHIFT(310),
-  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [252] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 29),
-  [254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
-  [256] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 10),
-  [258] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [260] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(38),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [272] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(39),
-  [275] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(39),
-  [278] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [285] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [288] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
-  [294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [296] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [304] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 29),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
-  [309] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(46),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [317] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [323] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [339] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
-  [365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [373] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(263),
-  [376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 26),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [390] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(300),
-  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(169),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(303),
-  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(210),
-  [404] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(308),
-  [407] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(265),
-  [410] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38), SHIFT_REPEAT(66),
-  [413] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 8),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 24),
-  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 25),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38),
-  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(298),
-  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(191),
-  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(224),
-  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(301),
-  [441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 45),
-  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30),
-  [463] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(200),
-  [466] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(193),
-  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(305),
-  [472] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(76),
-  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 30), SHIFT_REPEAT(227),
-  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 49),
-  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 50),
-  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 21),
-  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [488] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [492] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [494] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [496] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 29),
-  [502] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 44),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(95),
-  [515] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(95),
-  [518] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [523] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [529] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
-  [532] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
-  [535] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [538] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [546] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(98),
-  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(101),
-  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [563] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
-  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 14),
-  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 14),
-  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 10),
-  [583] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(111),
-  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [591] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 5),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [601] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [603] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [605] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 5),
-  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [617] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [627] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(342),
-  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
-  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 32),
-  [640] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [650] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(299),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [670] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [674] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [682] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [684] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [686] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [694] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [700] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 33),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 48),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(373),
-  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(359),
-  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 33),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(279),
-  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(33),
-  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 23),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [751] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [757] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [759] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [763] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [765] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
-  [768] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(289),
-  [771] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [781] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
-  [784] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
-  [787] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(311),
-  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [794] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [796] = {.entry = {.count = 1, .reusable = false}}, SHIFT(184),
-  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [802] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
-  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [806] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [808] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [812] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
-  [814] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [816] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
-  [819] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
-  [825] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(139),
-  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 36),
-  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [841] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [843] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [846] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [860] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 56),
-  [862] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 58),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [870] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 47),
-  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 22),
-  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 34),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 20),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 16),
-  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [958] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [967] = {.entry = {.count = 1, .reusable = false}}, SHIFT(370),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 57),
-  [983] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [985] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(261),
-  [988] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(145),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [995] = {.entry = {.count = 1, .reusable = false}}, SHIFT(374),
-  [997] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 35),
-  [999] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 52),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 37),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 53),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 13),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 54),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 6),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 13),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1057] = {.entry = {.count = 1, .reusable = false}}, SHIFT(90),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 13),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 13),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 32),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 18),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 55),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 46),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 4, 0, 40),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 41),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 42),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 43),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 59),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 12),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 51),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 31),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 19),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 17),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [1149] = {.entry = {.count = 1, .reusable = false}}, SHIFT(341),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1159] = {.entry = {.count = 1, .reusable = false}}, SHIFT(221),
-  [1161] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1163] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1189] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
+  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(320),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
+  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
+  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(213),
+  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(289),
+  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(343),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(349),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(174),
+  [216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [254] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
+  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
+  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
+  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [294] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [309] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
+  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [317] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [355] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [377] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(270),
+  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [384] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [388] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [406] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [410] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
+  [415] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(207),
+  [418] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
+  [421] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(221),
+  [424] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(339),
+  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(274),
+  [430] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(72),
+  [433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [449] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(295),
+  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
+  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(231),
+  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
+  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
+  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
+  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(87),
+  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
+  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
+  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [530] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
+  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
+  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [549] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
+  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [555] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
+  [557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [566] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
+  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [579] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
+  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(98),
+  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
+  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
+  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(115),
+  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [624] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [627] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(315),
+  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
+  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [647] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(273),
+  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(346),
+  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [703] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
+  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(405),
+  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
+  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [778] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
+  [780] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [782] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
+  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [822] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [826] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [828] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [834] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [838] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [844] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
+  [846] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [848] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
+  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
+  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
+  [857] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
+  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
+  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [871] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
+  [873] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
+  [876] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
+  [879] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [890] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
+  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [896] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [953] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
+  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1036] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [1040] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
+  [1051] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1058] = {.entry = {.count = 1, .reusable = false}}, SHIFT(408),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1142] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1226] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [1228] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
+  [1230] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1258] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
 };
 
 #ifdef __cplusplus

@@ -75,9 +75,9 @@ syn keyword netscriptRepeat    for nextgroup=netscriptVarDef skipwhite
 syn keyword netscriptRepeat    in
 syn keyword netscriptInclude   include
 " interface kinds
-syn keyword netscriptKind      veth bridge macvlan vxlan link nextgroup=netscriptIfName skipwhite
+syn keyword netscriptKind      veth bridge macvlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
-syn keyword netscriptAttribute addr up down mtu mac shape filter netem bpf xdp rule reach noreach
+syn keyword netscriptAttribute addr up down mtu mac shape filter netem qdisc bpf xdp rule reach noreach
 syn keyword netscriptAttribute firewall
 syn keyword netscriptAttribute master nextgroup=netscriptIfName skipwhite
 syn keyword netscriptAttribute expect nextgroup=netscriptNsName skipwhite
@@ -88,7 +88,7 @@ syn keyword netscriptAttribute forward nextgroup=netscriptValue skipwhite
 syn keyword netscriptAttribute sysctl nextgroup=netscriptSysctlKey skipwhite
 " option words
 syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref ipproto tos dsfield onlink blackhole unreachable prohibit
-syn keyword netscriptOption    burst latency ceil prio default proto sport dport delay jitter
+syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen cburst quantum ceil prio default proto sport dport delay jitter
 syn keyword netscriptOption    loss rate remote group local port id within
 syn keyword netscriptOption    policy mark classify ct counter accept drop reject pass masquerade snat dnat
 syn keyword netscriptOption    on dev iif oif nextgroup=netscriptIfName skipwhite
@@ -97,7 +97,7 @@ syn keyword netscriptOption    mode nextgroup=netscriptValue skipwhite
 syn keyword netscriptOption    section nextgroup=netscriptSection skipwhite
 syn keyword netscriptHtbDefault default contained nextgroup=netscriptClassId skipwhite
 " option values
-syn keyword netscriptValue     tcp udp icmp ingress egress generic native off private vepa passthru
+syn keyword netscriptValue     tcp udp icmp ingress egress clsact generic native off private vepa passthru
 syn keyword netscriptValue     icmpv6 input output prerouting postrouting new established related invalid
 
 " ------------------------------------------------------------------ links

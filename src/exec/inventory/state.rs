@@ -80,6 +80,8 @@ pub struct LiveLink {
     pub lower: Option<String>,
     pub macvlan_mode: Option<MacvlanMode>,
     pub vxlan: Option<VxlanInfo>,
+    /// A VRF's routing table.
+    pub vrf_table: Option<u32>,
 }
 
 impl LiveLink {

@@ -67,6 +67,8 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
             (InfoKind::Veth, Some(InfoData::Veth(InfoVeth::Peer(peer))))
         }
         LinkKind::Bridge => (InfoKind::Bridge, None),
+        LinkKind::Dummy => (InfoKind::Dummy, None),
+        LinkKind::Vrf { table } => (InfoKind::Vrf, Some(InfoData::Vrf(vec![netlink_packet_route::link::InfoVrf::TableId(*table)]))),
         LinkKind::Ifb => (InfoKind::Ifb, None),
         LinkKind::Macvlan { mode, .. } => {
             if let Some(parent) = resolved.lower {

@@ -68,14 +68,8 @@ pub fn decode_qdisc(msg: &TcMessage) -> Result<DecodedQdisc, TcDecodeError> {
     let at_root_1 = position == Some(QdiscParent::Root) && handle_ == handle(QDISC_MAJOR, 0);
     let options = || options_payload(msg).ok_or(TcDecodeError::Missing("TCA_OPTIONS"));
     let spec = match kind.as_str() {
-        "tbf" if at_root_1 => {
-            let state = TbfState::parse(&options()?)?;
-            // A tbf with a peak rate is not one netscript makes.
-            (state.peak_rate_bytes == 0).then(|| QdiscSpec::Tbf(state.to_tbf()))
-        }
-        "htb" if at_root_1 => Some(QdiscSpec::Htb {
-            default_class: htb::parse_qdisc_options(&options()?)?,
-        }),
+        "tbf" if at_root_1 => Some(QdiscSpec::Tbf(TbfState::parse(&options()?)?.to_tbf())),
+        "htb" if at_root_1 => Some(htb::parse_qdisc_options(&options()?)?),
         "netem" if at_root_1 => Some(QdiscSpec::Netem(NetemState::parse(&options()?)?.to_netem())),
         "ingress" if position == Some(QdiscParent::Ingress) => Some(QdiscSpec::Ingress),
         "clsact" if position == Some(QdiscParent::Clsact) => Some(QdiscSpec::Clsact),
@@ -93,6 +87,12 @@ pub fn decode_qdisc(msg: &TcMessage) -> Result<DecodedQdisc, TcDecodeError> {
 /// Reads a dumped htb class of qdisc 1: into a [`ClassSpec`]; `None` for classes of other
 /// kinds or other qdiscs.
 pub fn decode_class(msg: &TcMessage) -> Result<Option<ClassSpec>, TcDecodeError> {
+    decode_class_in(msg, None)
+}
+
+/// [`decode_class`] for a class of an htb with `r2q` (`None`: tc's 10): a quantum that
+/// is the kernel's default for that r2q reads as none.
+pub fn decode_class_in(msg: &TcMessage, r2q: Option<u32>) -> Result<Option<ClassSpec>, TcDecodeError> {
     let (h, p) = (msg.header.handle, msg.header.parent);
     if kind_of(msg) != Some("htb") || h.major != QDISC_MAJOR {
         return Ok(None);
@@ -107,7 +107,7 @@ pub fn decode_class(msg: &TcMessage) -> Result<Option<ClassSpec>, TcDecodeError>
     };
     let payload = options_payload(msg).ok_or(TcDecodeError::Missing("TCA_OPTIONS"))?;
     let state = HtbClassState::parse(&payload)?;
-    Ok(Some(state.to_class(h.minor as u32, parent)))
+    Ok(Some(state.to_class(h.minor as u32, parent, r2q, Psched::local())))
 }
 
 /// A dumped filter on an htb qdisc (`parent 1:`): its priority, and what it does in

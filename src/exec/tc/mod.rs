@@ -34,8 +34,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{DecodedFilter, DecodedQdisc, decode_class, decode_filter, decode_qdisc, decode_redirect};
-pub use equivalence::{class_equivalent, equivalent};
+pub use decode::{DecodedFilter, DecodedQdisc, decode_class, decode_class_in, decode_filter, decode_qdisc, decode_redirect};
+pub use equivalence::{class_equivalent, class_equivalent_in, equivalent};
 
 pub use htb::{HtbClassParams, HtbClassState};
 pub use netem::{NetemParams, NetemState};
@@ -123,9 +123,9 @@ pub fn qdisc_message(
         QdiscSpec::Tbf(tbf) => msg
             .attributes
             .push(raw_options(TbfParams::new(tbf, psched)?.options())),
-        QdiscSpec::Htb { default_class } => msg
+        QdiscSpec::Htb { default_class, r2q, direct_qlen } => msg
             .attributes
-            .push(raw_options(htb::qdisc_options(*default_class))),
+            .push(raw_options(htb::qdisc_options(*default_class, *r2q, *direct_qlen))),
         QdiscSpec::Netem(netem) => msg
             .attributes
             .push(raw_options(NetemParams::new(netem, psched)?.options())),

@@ -54,6 +54,28 @@ impl Psched {
         })
     }
 
+    /// This machine's `/proc/net/psched`, read once ([`Psched::HIGH_RES`] if unreadable).
+    pub fn local() -> &'static Psched {
+        static LOCAL: std::sync::OnceLock<Psched> = std::sync::OnceLock::new();
+        LOCAL.get_or_init(|| Psched::read().unwrap_or(Psched::HIGH_RES))
+    }
+
+    /// The smallest size whose transmit time at `rate_bytes` is `ticks`
+    /// (`tc_calc_xmittime` inverted), so that sending it back gives the same ticks; when
+    /// no size gives exactly `ticks`, the smallest that gives more.
+    pub fn size_for_ticks(&self, rate_bytes: u64, ticks: u32) -> u32 {
+        let (mut lo, mut hi) = (0u32, u32::MAX);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.xmittime(rate_bytes, mid) < ticks {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// `tc_core_init`: scheduler ticks per microsecond (15.625 on every current kernel).
     pub fn tick_in_usec(&self) -> f64 {
         // tc's compatibility hack for kernels that advertised nanosecond resolution.

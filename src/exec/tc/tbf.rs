@@ -9,8 +9,11 @@ use crate::units::{Duration, Rate, Size};
 
 const TCA_TBF_PARMS: u16 = 1;
 const TCA_TBF_RTAB: u16 = 2;
+const TCA_TBF_PTAB: u16 = 3;
 const TCA_TBF_RATE64: u16 = 4;
+const TCA_TBF_PRATE64: u16 = 5;
 const TCA_TBF_BURST: u16 = 6;
+const TCA_TBF_PBURST: u16 = 7;
 
 /// `struct tc_tbf_qopt`: rate, peakrate, limit, buffer, mtu.
 const TBF_QOPT_LEN: usize = 2 * wire::RATE_SPEC_LEN + 12;
@@ -26,6 +29,14 @@ pub struct TbfParams {
     pub buffer_ticks: u32,
     pub cell_log: u8,
     pub rtab: [u32; 256],
+    /// The peak bucket (`peakrate R mtu M`): 0 without one.
+    pub peak_bytes: u64,
+    /// tc's `mtu`: the peak bucket's depth (TCA_TBF_PBURST), 0 when not given.
+    pub mtu: u32,
+    /// The peak bucket as transmit time in ticks (`tc_tbf_qopt.mtu`), 0 without a peak.
+    pub mtu_ticks: u32,
+    pub pcell_log: u8,
+    pub ptab: [u32; 256],
 }
 
 impl TbfParams {
@@ -41,23 +52,57 @@ impl TbfParams {
         // tc's get_time: microseconds in an unsigned int.
         let latency_us =
             u32::try_from(tbf.latency.micros()).map_err(|_| TcError::TooLarge("tbf latency"))?;
-        // q_tbf.c: `double lim = rate64*(double)latency/TIME_UNITS_PER_SEC + buffer;`
-        let limit = rate_bytes as f64 * latency_us as f64 / 1_000_000.0 + burst as f64;
-        if limit >= u32::MAX as f64 {
-            return Err(TcError::TooLarge("tbf limit (rate × latency + burst)"));
+        let peak_bytes = tbf.peakrate.map(|p| p.bytes_per_sec()).unwrap_or(0);
+        let mtu = match tbf.mtu {
+            Some(m) => u32::try_from(m.0).map_err(|_| TcError::TooLarge("tbf mtu"))?,
+            None => 0,
+        };
+        if peak_bytes != 0 && mtu == 0 {
+            return Err(TcError::Invalid("tbf needs an mtu with a peakrate"));
         }
+        let limit = match tbf.limit {
+            Some(l) => u32::try_from(l.0).map_err(|_| TcError::TooLarge("tbf limit"))?,
+            None => {
+                // q_tbf.c: `double lim = rate64*(double)latency/TIME_UNITS_PER_SEC + buffer;`
+                // and with a peak rate the smaller of that and the peak bucket's.
+                let mut limit = rate_bytes as f64 * latency_us as f64 / 1_000_000.0 + burst as f64;
+                if peak_bytes != 0 {
+                    let lim2 = peak_bytes as f64 * latency_us as f64 / 1_000_000.0 + mtu as f64;
+                    if lim2 < limit {
+                        limit = lim2;
+                    }
+                }
+                if limit >= u32::MAX as f64 {
+                    return Err(TcError::TooLarge("tbf limit (rate × latency + burst)"));
+                }
+                limit as u32
+            }
+        };
         let rate = rate32(rate_bytes);
         // The table and the bucket time use the 32-bit rate, even above 4 GB/s; the
-        // kernel recomputes both from TCA_TBF_RATE64/TCA_TBF_BURST anyway.
-        let (rtab, cell_log) = psched.rate_table(rate, 0);
+        // kernel recomputes both from TCA_TBF_RATE64/TCA_TBF_BURST anyway. tc builds the
+        // rate table for packets up to `mtu` (2047 bytes when not given).
+        let (rtab, cell_log) = psched.rate_table(rate, mtu);
         let buffer_ticks = psched.xmittime(rate as u64, burst);
+        let (ptab, pcell_log, mtu_ticks) = if peak_bytes != 0 {
+            let prate = rate32(peak_bytes);
+            let (ptab, pcell_log) = psched.rate_table(prate, mtu);
+            (ptab, pcell_log, psched.xmittime(prate as u64, mtu))
+        } else {
+            ([0; 256], 0, 0)
+        };
         Ok(TbfParams {
             rate_bytes,
             burst,
-            limit: limit as u32,
+            limit,
             buffer_ticks,
             cell_log,
             rtab,
+            peak_bytes,
+            mtu,
+            mtu_ticks,
+            pcell_log,
+            ptab,
         })
     }
 
@@ -65,10 +110,14 @@ impl TbfParams {
     pub fn options(&self) -> Vec<u8> {
         let mut parms = Vec::with_capacity(TBF_QOPT_LEN);
         RateSpec::ethernet(rate32(self.rate_bytes), self.cell_log).write(&mut parms);
-        RateSpec::default().write(&mut parms); // no peakrate
+        if self.peak_bytes != 0 {
+            RateSpec::ethernet(rate32(self.peak_bytes), self.pcell_log).write(&mut parms);
+        } else {
+            RateSpec::default().write(&mut parms); // no peakrate
+        }
         parms.extend_from_slice(&self.limit.to_ne_bytes());
         parms.extend_from_slice(&self.buffer_ticks.to_ne_bytes());
-        parms.extend_from_slice(&0u32.to_ne_bytes()); // mtu: only with a peakrate
+        parms.extend_from_slice(&self.mtu_ticks.to_ne_bytes()); // 0 without a peakrate
         let mut nlas = vec![
             nla(TCA_TBF_PARMS, parms),
             nla(TCA_TBF_BURST, self.burst.to_ne_bytes().to_vec()),
@@ -77,6 +126,13 @@ impl TbfParams {
             nlas.push(nla(TCA_TBF_RATE64, self.rate_bytes.to_ne_bytes().to_vec()));
         }
         nlas.push(nla(TCA_TBF_RTAB, wire::table_bytes(&self.rtab)));
+        if self.peak_bytes != 0 {
+            if self.peak_bytes >= 1 << 32 {
+                nlas.push(nla(TCA_TBF_PRATE64, self.peak_bytes.to_ne_bytes().to_vec()));
+            }
+            nlas.push(nla(TCA_TBF_PBURST, self.mtu.to_ne_bytes().to_vec()));
+            nlas.push(nla(TCA_TBF_PTAB, wire::table_bytes(&self.ptab)));
+        }
         nlas_bytes(&nlas)
     }
 }
@@ -87,8 +143,10 @@ pub struct TbfState {
     pub rate_bytes: u64,
     pub limit: u32,
     pub buffer_ticks: u64,
-    /// The 32-bit peak rate; netscript never sets one.
-    pub peak_rate_bytes: u32,
+    /// The peak rate (0: none), from TCA_TBF_PRATE64 when the 32-bit one is capped.
+    pub peak_rate_bytes: u64,
+    /// The peak bucket as transmit time at the peak rate, in ticks (0 without a peak).
+    pub mtu_ticks: u64,
 }
 
 impl TbfState {
@@ -104,12 +162,17 @@ impl TbfState {
             Some(rate64) => rate64,
             None => rate.rate as u64,
         };
+        let peak_rate_bytes = match wire::find(&nlas, TCA_TBF_PRATE64).and_then(|v| wire::u64_at(v, 0)) {
+            Some(rate64) => rate64,
+            None => peak.rate as u64,
+        };
         let at = 2 * wire::RATE_SPEC_LEN;
         Ok(TbfState {
             rate_bytes,
             limit: wire::u32_at(parms, at).expect("length checked"),
             buffer_ticks: wire::u32_at(parms, at + 4).expect("length checked") as u64,
-            peak_rate_bytes: peak.rate,
+            peak_rate_bytes,
+            mtu_ticks: wire::u32_at(parms, at + 8).expect("length checked") as u64,
         })
     }
 
@@ -122,7 +185,12 @@ impl TbfState {
             rate_bytes: params.rate_bytes,
             limit: params.limit,
             buffer_ticks: kernel::ns2ticks(cfg.l2t_ns(params.burst).min(u32::MAX as u64)),
-            peak_rate_bytes: 0,
+            peak_rate_bytes: params.peak_bytes,
+            // With TCA_TBF_PBURST the kernel recomputes the peak bucket's time from it.
+            mtu_ticks: match params.peak_bytes {
+                0 => 0,
+                peak => kernel::ns2ticks(RateCfg::new(peak).l2t_ns(params.mtu).min(u32::MAX as u64)),
+            },
         }
     }
 
@@ -135,16 +203,27 @@ impl TbfState {
     /// - latency: (limit − burst) / rate, rounded up to the microsecond (tc's unit); tc
     ///   truncated `rate × latency` to whole bytes, so latencies that differ by less than
     ///   one byte's time are the same.
+    /// - with a peak rate, the limit is given as it is (which of the two buckets bounded a
+    ///   latency is not in the dump), and the mtu is decoded like the burst, at the peak
+    ///   rate.
     pub fn to_tbf(&self) -> Tbf {
         let rate = self.rate_bytes.max(1) as u128;
         let ns = kernel::ticks2ns(self.buffer_ticks) as u128;
         let burst = (ns * rate).div_ceil(1_000_000_000) as u64;
+        if self.peak_rate_bytes != 0 {
+            let peak = self.peak_rate_bytes as u128;
+            let mtu = (kernel::ticks2ns(self.mtu_ticks) as u128 * peak).div_ceil(1_000_000_000) as u64;
+            return Tbf {
+                rate: Rate(self.rate_bytes * 8),
+                burst: Size(burst),
+                latency: Duration(0),
+                limit: Some(Size(self.limit as u64)),
+                peakrate: Some(Rate(self.peak_rate_bytes * 8)),
+                mtu: Some(Size(mtu)),
+            };
+        }
         let queued = (self.limit as u64).saturating_sub(burst) as u128;
         let latency_us = (queued * 1_000_000).div_ceil(rate) as u64;
-        Tbf {
-            rate: Rate(self.rate_bytes * 8),
-            burst: Size(burst),
-            latency: Duration(latency_us * 1_000),
-        }
+        Tbf::new(Rate(self.rate_bytes * 8), Size(burst), Duration(latency_us * 1_000))
     }
 }

@@ -27,6 +27,9 @@ fn tbf(rate: u64, burst: u64, latency_us: u64) -> Tbf {
         rate: Rate(rate),
         burst: Size(burst),
         latency: Duration(latency_us * 1000),
+        limit: None,
+        peakrate: None,
+        mtu: None,
     }
 }
 
@@ -64,7 +67,7 @@ fn tbf_equivalence_tolerates_only_the_rounding() {
     }
     assert!(!equivalent(
         &desired,
-        &QdiscSpec::Htb { default_class: 0 },
+        &QdiscSpec::Htb { default_class: 0, r2q: None, direct_qlen: None },
         &P
     ));
 }
@@ -73,8 +76,8 @@ fn tbf_equivalence_tolerates_only_the_rounding() {
 fn htb_qdisc_round_trips() {
     for default_class in [0, 0x20, 0xffff] {
         assert_eq!(
-            round_trip(&QdiscSpec::Htb { default_class }),
-            QdiscSpec::Htb { default_class }
+            round_trip(&QdiscSpec::Htb { default_class, r2q: None, direct_qlen: None }),
+            QdiscSpec::Htb { default_class, r2q: None, direct_qlen: None }
         );
     }
 }
@@ -152,6 +155,10 @@ fn classes_round_trip() {
                 rate: Rate(1_000_000),
                 ceil: Rate(2_000_000),
                 prio: Some(1),
+                burst: None,
+                cburst: None,
+                quantum: None,
+                mtu: None,
             },
             TcHandle::ROOT,
         ),
@@ -162,6 +169,10 @@ fn classes_round_trip() {
                 rate: Rate(40_000_000_000),
                 ceil: Rate(100_000_000_000),
                 prio: None,
+                burst: None,
+                cburst: None,
+                quantum: None,
+                mtu: None,
             },
             handle(1, 1),
         ),
@@ -183,6 +194,10 @@ fn classes_round_trip() {
         rate: Rate(1_000_000),
         ceil: Rate(1_000_000),
         prio: Some(9),
+        burst: None,
+        cburst: None,
+        quantum: None,
+        mtu: None,
     };
     let observed = ClassSpec {
         prio: Some(7),
@@ -306,6 +321,10 @@ fn refusals() {
         rate: Rate(8),
         ceil: Rate(8),
         prio: None,
+        burst: None,
+        cburst: None,
+        quantum: None,
+        mtu: None,
     };
     assert!(class_message(3, &big_minor, &P).is_err());
     let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));

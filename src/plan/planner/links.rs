@@ -83,6 +83,8 @@ impl<'a> Planner<'a> {
                 })
             }
             IfaceKind::Bridge => Some(LinkKind::Bridge),
+            IfaceKind::Dummy => Some(LinkKind::Dummy),
+            IfaceKind::Vrf { table } => Some(LinkKind::Vrf { table: table.node }),
             IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
             IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
                 vni: x.vni.node,
@@ -308,6 +310,8 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
     match kind {
         LinkKind::Veth { .. } => "veth",
         LinkKind::Bridge => "bridge",
+        LinkKind::Dummy => "dummy",
+        LinkKind::Vrf { .. } => "vrf",
         LinkKind::Macvlan { .. } => "macvlan",
         LinkKind::Vxlan { .. } => "vxlan",
         LinkKind::Ifb => "ifb",

@@ -112,6 +112,18 @@ impl Planner<'_> {
         if let Some(shape) = &iface.ingress_shape {
             self.ingress_shape(ns, iface, shape.node.clone(), shape.span);
         }
+        // A bare hook qdisc, unless `shape ingress` or `bpf` makes the same one.
+        if let Some(hook) = &iface.hook_qdisc {
+            match hook.node {
+                HookQdisc::Ingress if iface.ingress_shape.is_none() => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, hook.span, vec![]);
+                }
+                HookQdisc::Clsact if iface.bpf.is_empty() => {
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Clsact, hook.span, vec![]);
+                }
+                _ => {}
+            }
+        }
     }
 
     pub(super) fn htb(&mut self, ns: &Namespace, iface: &Interface, htb: &Htb, span: Span) {
@@ -256,6 +268,10 @@ pub fn class_spec(class: &HtbClass) -> ClassSpec {
         rate: class.rate.node,
         ceil: class.ceil.as_ref().map(|c| c.node).unwrap_or(class.rate.node),
         prio: class.prio.as_ref().map(|p| p.node),
+        burst: class.burst,
+        cburst: class.cburst,
+        quantum: class.quantum,
+        mtu: class.mtu,
     }
 }
 
@@ -278,6 +294,9 @@ pub fn desired_tc(ns: &Namespace) -> (Vec<(String, QdiscSpec)>, Vec<(String, Cla
         if let Some(shape) = &iface.ingress_shape {
             qdiscs.push((iface.name.clone(), QdiscSpec::Ingress));
             qdiscs.push((ifb_name(&iface.name), QdiscSpec::Tbf(shape.node.clone())));
+        } else if let Some(hook) = &iface.hook_qdisc {
+            let spec = if hook.node == HookQdisc::Ingress { QdiscSpec::Ingress } else { QdiscSpec::Clsact };
+            qdiscs.push((iface.name.clone(), spec));
         }
     }
     (qdiscs, classes)

@@ -15,6 +15,9 @@ impl Builder<'_> {
                     let (rule, span, value) = self.option(p);
                     opts.push(match rule {
                         Rule::burst_opt => ShapeOpt::Burst(Spanned::new(self.size_value(value), span)),
+                        Rule::limit_opt => ShapeOpt::Limit(Spanned::new(self.size_value(value), span)),
+                        Rule::peakrate_opt => ShapeOpt::Peakrate(Spanned::new(self.rate_value(value), span)),
+                        Rule::tc_mtu_opt => ShapeOpt::Mtu(Spanned::new(self.size_value(value), span)),
                         _ => ShapeOpt::Latency(Spanned::new(self.duration_value(value), span)),
                     });
                 }
@@ -22,6 +25,25 @@ impl Builder<'_> {
             }
         }
         StmtKind::Shape { ingress, rate: rate.expect("grammar requires a rate"), opts }
+    }
+
+    pub(super) fn htb_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut default = None;
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in args(pair) {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            match rule {
+                Rule::htb_default_opt => default = Some(self.class_id(value)),
+                Rule::r2q_opt => opts.push(HtbOpt::R2q(Spanned::new(self.int_value(value), span))),
+                _ => opts.push(HtbOpt::DirectQlen(Spanned::new(self.int_value(value), span))),
+            }
+        }
+        StmtKind::Htb { default, opts, body }
     }
 
     pub(super) fn class_stmt(&mut self, pair: P<'_>) -> StmtKind {
@@ -38,6 +60,10 @@ impl Builder<'_> {
             opts.push(match rule {
                 Rule::rate_opt => ClassOpt::Rate(Spanned::new(self.rate_value(value), span)),
                 Rule::ceil_opt => ClassOpt::Ceil(Spanned::new(self.rate_value(value), span)),
+                Rule::burst_opt => ClassOpt::Burst(Spanned::new(self.size_value(value), span)),
+                Rule::cburst_opt => ClassOpt::Cburst(Spanned::new(self.size_value(value), span)),
+                Rule::quantum_opt => ClassOpt::Quantum(Spanned::new(self.size_value(value), span)),
+                Rule::tc_mtu_opt => ClassOpt::Mtu(Spanned::new(self.size_value(value), span)),
                 _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
             });
         }

@@ -27,6 +27,8 @@
   "bridge"
   "macvlan"
   "vxlan"
+  "dummy"
+  "vrf"
   "link"
 ] @type.builtin
 
@@ -43,6 +45,7 @@
   "class"
   "filter"
   "netem"
+  "qdisc"
   "bpf"
   "xdp"
   "route"
@@ -83,6 +86,12 @@
   "lookup"
   "burst"
   "latency"
+  "limit"
+  "peakrate"
+  "r2q"
+  "direct_qlen"
+  "cburst"
+  "quantum"
   "ceil"
   "prio"
   "proto"
@@ -118,7 +127,7 @@
 ; firewall hooks "input" "output" "prerouting" "postrouting" (and "forward"), policies,
 ; "icmpv6", conntrack states "new" "established" "related" "invalid": the constants below
 
-; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress", "generic" "native",
+; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
 [
   (protocol)

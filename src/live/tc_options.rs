@@ -1,0 +1,45 @@
+//! show's JSON for tc's finer options (tbf `limit`/`peakrate`/`mtu`, htb `r2q`/
+//! `direct_qlen`, class `burst`/`cburst`/`quantum`/`mtu`): keys only for options set, so
+//! that the objects of qdiscs and classes without them stay as they were. Sizes in bytes
+//! and rates in bytes per second, as `tc -json` gives them.
+
+use crate::model::Tbf;
+use crate::plan::action::ClassSpec;
+use serde_json::{Value, json};
+
+pub fn tbf_json(t: &Tbf) -> Value {
+    let mut v = json!({ "rate": t.rate.bytes_per_sec(), "burst": t.burst.0 });
+    let map = v.as_object_mut().expect("an object");
+    match t.limit {
+        Some(limit) => map.insert("limit".into(), json!(limit.0)),
+        None => map.insert("lat".into(), json!(t.latency.micros())),
+    };
+    if let Some(p) = t.peakrate {
+        map.insert("peakrate".into(), json!(p.bytes_per_sec()));
+    }
+    if let Some(m) = t.mtu {
+        map.insert("mtu".into(), json!(m.0));
+    }
+    v
+}
+
+pub fn htb_json(default_class: u32, r2q: Option<u32>, direct_qlen: Option<u32>) -> Value {
+    let mut v = json!({ "default": format!("{default_class:#x}") });
+    let map = v.as_object_mut().expect("an object");
+    if let Some(r) = r2q {
+        map.insert("r2q".into(), json!(r));
+    }
+    if let Some(q) = direct_qlen {
+        map.insert("direct_qlen".into(), json!(q));
+    }
+    v
+}
+
+pub fn class_json_extras(c: &ClassSpec, class: &mut Value) {
+    let Some(map) = class.as_object_mut() else { return };
+    for (key, value) in [("burst", c.burst.map(|b| b.0)), ("cburst", c.cburst.map(|b| b.0)), ("quantum", c.quantum.map(u64::from)), ("mtu", c.mtu.map(u64::from))] {
+        if let Some(value) = value {
+            map.insert(key.into(), json!(value));
+        }
+    }
+}
