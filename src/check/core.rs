@@ -13,7 +13,8 @@ use crate::ast::{self, Stmt, StmtKind};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::{FileId, SourceMap, Span, Spanned};
-use std::collections::HashMap;
+// FxHash: these maps are keyed by short names and spans, hashed per statement.
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 /// The most statements a script may generate (after loops and includes). A loop that
@@ -67,8 +68,8 @@ impl<'a> Evaluator<'a> {
             aborted: false,
             depth: 0,
             pending_tables: Vec::new(),
-            declared_at: HashMap::new(),
-            seen: HashMap::new(),
+            declared_at: HashMap::default(),
+            seen: HashMap::default(),
         }
     }
 

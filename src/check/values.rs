@@ -6,7 +6,8 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::source::{Span, Spanned};
 use crate::units::{Duration, Percent, Rate, Size};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::collections::HashMap;
+// FxHash: these maps are keyed by short names and spans, hashed per statement.
+use rustc_hash::FxHashMap as HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A value a variable can hold.
@@ -47,10 +48,10 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        Env { scopes: vec![HashMap::new()] }
+        Env { scopes: vec![HashMap::default()] }
     }
     pub fn push(&mut self) {
-        self.scopes.push(HashMap::new());
+        self.scopes.push(HashMap::default());
     }
     pub fn pop(&mut self) {
         self.scopes.pop();

@@ -38,8 +38,8 @@ pub struct Analysis {
     /// that an edit's diagnostics do not wait for them.
     indexed: std::cell::OnceCell<(Index, Option<crate::ast::Script>)>,
     /// What the plan does, each operation with the statement it comes from; empty when
-    /// the script has errors.
-    pub ops: Vec<(Span, String)>,
+    /// the script has errors. Described (into text) only when a hover asks.
+    ops: Vec<(Span, plan::Action)>,
 }
 
 impl Analysis {
@@ -47,11 +47,12 @@ impl Analysis {
         let mut sources = SourceMap::new();
         let file = sources.add(name, path, text.to_string());
         let checked = check::check(&mut sources, file, &DocLoader { open });
-        let mut diagnostics = checked.diagnostics.clone();
+        let has_errors = checked.has_errors();
+        let check::Checked { desired, mut diagnostics } = checked;
         let mut ops = Vec::new();
-        if !checked.has_errors() {
-            match plan::plan(&checked.desired, &Observed::empty()) {
-                Ok(plan) => ops = plan.ops.iter().map(|op| (op.origin, plan::describe(&op.action))).collect(),
+        if !has_errors {
+            match plan::plan(&desired, &Observed::empty()) {
+                Ok(plan) => ops = plan.ops.into_iter().map(|op| (op.origin, op.action)).collect(),
                 Err(more) => diagnostics.extend(more),
             }
         }
@@ -90,7 +91,7 @@ impl Analysis {
     }
 
     /// The operations a statement plans (for a block statement, its block's too).
-    pub fn ops_of(&self, stmt: Span) -> Vec<&str> {
-        self.ops.iter().filter(|(origin, _)| origin.file == stmt.file && stmt.start <= origin.start && origin.end <= stmt.end).map(|(_, d)| d.as_str()).collect()
+    pub fn ops_of(&self, stmt: Span) -> Vec<String> {
+        self.ops.iter().filter(|(origin, _)| origin.file == stmt.file && stmt.start <= origin.start && origin.end <= stmt.end).map(|(_, a)| plan::describe(a)).collect()
     }
 }

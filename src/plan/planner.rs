@@ -8,7 +8,8 @@ use super::{Observed, Op, Plan};
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
-use std::collections::HashMap;
+// FxHash: these maps are keyed by short names and spans, hashed per statement.
+use rustc_hash::FxHashMap as HashMap;
 
 pub(super) mod bpf;
 pub mod bpf_inline;
@@ -70,7 +71,7 @@ struct OwnedIndex<'a> {
 
 impl<'a> OwnedIndex<'a> {
     fn new(owned: &'a [Owned]) -> Self {
-        let mut index = OwnedIndex { keys: Default::default(), created_links: Default::default(), veths: HashMap::new() };
+        let mut index = OwnedIndex { keys: Default::default(), created_links: Default::default(), veths: HashMap::default() };
         for o in owned {
             if let Some(k) = ownership::entry_key(o) {
                 index.keys.insert(k);
@@ -142,9 +143,9 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         index: OwnedIndex::new(ownership.entries),
         ops: Vec::new(),
         diagnostics: Vec::new(),
-        ns_op: HashMap::new(),
-        link_ops: HashMap::new(),
-        ns_link_ops: HashMap::new(),
+        ns_op: HashMap::default(),
+        link_ops: HashMap::default(),
+        ns_link_ops: HashMap::default(),
         last_removal: None,
         drop_netns: Vec::new(),
         drop_links: Vec::new(),
@@ -155,7 +156,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         replaced: Vec::new(),
         recreated_htb: Vec::new(),
         handover: Vec::new(),
-        rule_prios: HashMap::new(),
+        rule_prios: HashMap::default(),
     };
     for (span, what, by) in ownership::claimed_by_others(desired, ownership.others) {
         p.diagnostics.push(

@@ -39,7 +39,7 @@ fn first(pair: P<'_>) -> P<'_> {
 
 /// The inner pairs that are not keywords.
 fn args(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
-    pair.into_inner().filter(|p| !format!("{:?}", p.as_rule()).starts_with("kw_"))
+    pair.into_inner().filter(|p| !super::rule_kind::is_keyword(p.as_rule()))
 }
 
 impl<'t> Builder<'t> {

@@ -3,6 +3,7 @@
 mod build;
 mod errors;
 mod limits;
+mod rule_kind;
 
 pub use limits::{MAX_EXPRESSION_DEPTH, MAX_NESTING, TOO_DEEP};
 
@@ -99,8 +100,7 @@ pub enum TokenClass {
 }
 
 fn token_class(rule: Rule) -> Option<TokenClass> {
-    let name = format!("{rule:?}");
-    if name.starts_with("kw_") {
+    if rule_kind::is_keyword(rule) {
         return Some(TokenClass::Keyword);
     }
     Some(match rule {

@@ -5,7 +5,7 @@ use super::super::observed::ObservedFilter;
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 impl Planner<'_> {
     pub(super) fn qdisc_on(&self, ns: &str, dev: &str, parent: QdiscParent) -> Option<&QdiscSpec> {
@@ -134,7 +134,7 @@ impl Planner<'_> {
             .filter(|_| !self.is_replaced(&ns.name, &iface.name) && !recreated)
             .map(|o| o.classes.iter().filter(|(d, _)| *d == iface.name).map(|(_, c)| c.clone()).collect())
             .unwrap_or_default();
-        let mut class_ops: HashMap<u32, usize> = HashMap::new();
+        let mut class_ops: HashMap<u32, usize> = HashMap::default();
         for class in &htb.classes {
             let spec = class_spec(class);
             let old = observed.iter().find(|c| c.id == spec.id);
