@@ -80,6 +80,8 @@ step bench-smoke-firewall cargo test --quiet --bench firewall
 step bench-smoke-cni cargo test --quiet --bench cni
 # The eBPF rule compiler against clang -O2 (test runs, repeat 1000): both load and agree.
 step bench-smoke-bpf cargo test --quiet --bench bpf_compile
+# XDP against nftables dropping a UDP flood (0.2 s each): both drop what was sent.
+step bench-smoke-xdp-flood cargo test --quiet --bench xdp_flood
 editor_suites=0
 if [ -x editors/test.sh ]; then
   # the tree-sitter grammar's tests ran in `cargo test --workspace` above: not again
