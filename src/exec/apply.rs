@@ -254,7 +254,13 @@ pub fn means_gone(error: &ExecError) -> bool {
 fn is_already_there(action: &Action, error: &ExecError) -> bool {
     let adds = matches!(
         action,
-        Action::CreateNetns { .. } | Action::CreateLink { .. } | Action::AddAddr { .. } | Action::AddRoute { .. } | Action::AddRule { .. } | Action::AddFilter { .. }
+        Action::CreateNetns { .. }
+            | Action::CreateLink { .. }
+            | Action::AddAddr { .. }
+            | Action::AddRoute { .. }
+            | Action::AddRule { .. }
+            | Action::AddFilter { .. }
+            | Action::AttachBpf { .. }
     );
     adds && error.errno() == Some(nix::libc::EEXIST)
 }
@@ -266,8 +272,8 @@ fn is_already_gone(action: &Action, error: &ExecError) -> bool {
             Action::DetachBpf { .. }
                 | Action::DetachXdp { .. }
                 // Putting back a program by id that the kernel has freed meanwhile.
-                | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
-                | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { .. }, .. }
+                | Action::AttachBpf { program: crate::plan::action::BpfSource::Loaded { again: None, .. }, .. }
+                | Action::AttachXdp { program: crate::plan::action::BpfSource::Loaded { again: None, .. }, .. }
         );
     deletes && means_gone(error)
 }

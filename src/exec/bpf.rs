@@ -133,7 +133,14 @@ fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<Loaded
 fn load(source: &BpfSource, xdp: bool) -> Result<LoadedProgram, ExecError> {
     match source {
         BpfSource::Object { path, program } => load_object(path, program, xdp),
-        BpfSource::Loaded { id, name } => Ok(LoadedProgram { fd: fd_by_id(*id)?, id: *id, name: name.clone(), label: parse_bpf_filter_name(name) }),
+        BpfSource::Loaded { id, name, again } => match fd_by_id(*id) {
+            Ok(fd) => Ok(LoadedProgram { fd, id: *id, name: name.clone(), label: parse_bpf_filter_name(name) }),
+            Err(e) if super::apply::means_gone(&e) => match again {
+                Some(again) => load(again, xdp),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        },
         BpfSource::Code { target, code, counters, program, .. } => super::bpf_raw::load_code(*target, code, *counters, program, xdp),
     }
 }
@@ -213,16 +220,23 @@ fn hook(direction: BpfDirection) -> TcHandle {
     TcHandle { major: 0xffff, minor: if direction == BpfDirection::Ingress { CLSACT_INGRESS } else { CLSACT_EGRESS } }
 }
 
+/// The handle of every filter netscript attaches (one a priority).
+const FILTER_HANDLE: u16 = 1;
+
 /// `tcm_info` of a filter: priority, and the EtherType in network order.
 fn filter_info(prio: u16) -> u32 {
     ((prio as u32) << 16) | u16::from_ne_bytes(ETH_P_ALL.to_be_bytes()) as u32
 }
 
-/// `tc filter add dev X ingress|egress protocol all prio P bpf direct-action fd FD name N`.
+/// `tc filter add dev X ingress|egress protocol all prio P handle 1 bpf direct-action fd
+/// FD name N`. The handle is explicit, so that adding again where the filter is finds it
+/// (EEXIST) instead of adding a second one under the kernel's next handle: the undo of a
+/// detach that was journaled but never sent (a SIGKILL in between) finds it in place.
 pub fn attach_filter_message(ifindex: u32, direction: BpfDirection, prio: u16, fd: i32, name: &str) -> TcMessage {
     let mut msg = TcMessage::with_index(ifindex as i32);
     msg.header.parent = hook(direction);
     msg.header.info = filter_info(prio);
+    msg.header.handle = TcHandle { major: 0, minor: FILTER_HANDLE };
     msg.attributes.push(TcAttribute::Kind("bpf".into()));
     msg.attributes.push(TcAttribute::Options(vec![
         TcOption::Bpf(TcFilterBpfOption::ProgFd(fd as u32)),
@@ -327,7 +341,9 @@ impl Inner {
                 let loaded = load(program, true)?;
                 self.keep(*keep);
                 conn.request(M::SetLink(xdp_message(index, loaded.fd.as_raw_fd(), *mode)), 0).await?;
-                if let (BpfSource::Object { .. } | BpfSource::Code { .. }, Some(label)) = (program, &loaded.label) {
+                // Loaded from an object or code (a program put back by id has its label
+                // already; one loaded again because it was freed needs it anew).
+                if let Some(label) = &loaded.label {
                     write_label(loaded.id, label)?;
                 }
                 Ok(())
@@ -392,6 +408,7 @@ mod tests {
         let m = attach_filter_message(7, BpfDirection::Egress, 2, 9, "netscript:x");
         assert_eq!(m.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
         assert_eq!(m.header.info >> 16, 2);
+        assert_eq!(m.header.handle, TcHandle { major: 0, minor: 1 });
         assert_eq!((m.header.info & 0xffff) as u16, u16::from_ne_bytes([0x00, 0x03]));
         let (prio, id, name, da) = {
             let mut dumped = m.clone();

@@ -55,8 +55,15 @@ pub enum BpfSource {
     /// the one checked.
     Object { path: std::path::PathBuf, program: BpfProgram },
     /// A program the kernel holds already, by id (the undo of a replacement): `name` is
-    /// the tc filter name it had.
-    Loaded { id: u32, name: String },
+    /// the tc filter name it had. `again`: the object or code that made it, where this
+    /// script's record knows it, to load it again should the kernel have freed it (a
+    /// recovery after a SIGKILL: the process that kept it loaded is gone).
+    Loaded {
+        id: u32,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        again: Option<Box<BpfSource>>,
+    },
     /// Compiled by netscript from inline rules: the instructions' bytes in hex (the
     /// counter map, when `counters` > 0, is created at load and patched in), and the
     /// label it carries (`section` `inline`, `hash` of the code).

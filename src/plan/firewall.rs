@@ -382,7 +382,10 @@ pub struct ObservedFirewall {
 /// The kernel bumps the generation on every change to any table of the namespace, so
 /// while the namespace is at that generation its table is still that one: a run that
 /// declares the same table need not read 10,000 rules back to know it has nothing to do.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Missing fields read as zeros (a seal that matches nothing): a seal is a shortcut, and a
+/// record from another version is never damaged for its seals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct FirewallSeal {
     pub netns_cookie: u64,
     pub generation: u32,

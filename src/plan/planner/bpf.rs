@@ -29,11 +29,21 @@ fn same_program(have: &ObservedProgram, want: &BpfProgram) -> bool {
     have.label.as_ref().is_some_and(|l| l.hash == want.hash && l.function == want.function && l.section == want.section)
 }
 
-fn restore(have: &ObservedProgram) -> BpfSource {
-    BpfSource::Loaded { id: have.id, name: have.name.clone() }
-}
-
 impl Planner<'_> {
+    /// What puts `have` back: the program by id, and the object or code that made it
+    /// where the record knows it (the label's hash names it), to load again if freed.
+    pub(super) fn restore(&self, have: &ObservedProgram) -> BpfSource {
+        let hash = have.label.as_ref().map(|l| l.hash.as_str());
+        let again = self.owned.iter().filter_map(|o| o.made.as_ref()).find_map(|made| match made {
+            Action::AttachBpf { program, .. } | Action::AttachXdp { program, .. } => match program {
+                BpfSource::Object { program: p, .. } | BpfSource::Code { program: p, .. } if Some(p.hash.as_str()) == hash => Some(Box::new(program.clone())),
+                _ => None,
+            },
+            _ => None,
+        });
+        BpfSource::Loaded { id: have.id, name: have.name.clone(), again }
+    }
+
     fn observed_programs(&self, ns: &str, dev: &str) -> Vec<ObservedProgram> {
         if self.is_replaced(ns, dev) {
             return Vec::new();
@@ -66,7 +76,7 @@ impl Planner<'_> {
                 Some(h) if same_program(h, program) && h.direct_action => continue,
                 Some(h) => {
                     let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
-                    let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: restore(h) }];
+                    let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: self.restore(h) }];
                     let op = self.push(detach, b.span, deps.clone(), undo);
                     deps.push(op);
                 }
@@ -89,7 +99,7 @@ impl Planner<'_> {
                 continue;
             }
             let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
-            let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: restore(h) }];
+            let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: self.restore(h) }];
             let deps = self.link_deps(nsn, dev);
             self.push(detach, first, deps, undo);
         }
@@ -110,11 +120,13 @@ impl Planner<'_> {
             if same_program(h, program) && mode_ok {
                 return;
             }
-            let put_back = Action::AttachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), program: restore(h), keep: None };
+            let put_back = Action::AttachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), program: self.restore(h), keep: None };
             if mode_ok {
-                // Same mode: the kernel swaps the programs in one step.
+                // Same mode: the kernel swaps the programs in one step, and so does the
+                // undo (a detach first would free the old program when nothing else
+                // holds it: a recovery after a SIGKILL).
                 keep = Some(h.id);
-                undo.push(put_back);
+                undo = vec![put_back];
             } else {
                 // Another mode: the kernel holds one XDP program per link; take the old one off first.
                 let detach = Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), keep: Some(h.id) };

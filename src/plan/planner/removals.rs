@@ -327,7 +327,7 @@ impl Planner<'_> {
             Action::DetachBpf { ns, dev, direction, prio, .. } => {
                 let at = super::super::observed::AttachPoint::Tc { direction: *direction, prio: *prio };
                 match seen.and_then(|o| o.programs.iter().find(|p| p.dev == *dev && p.attach == at)) {
-                    Some(p) => Do(vec![Action::AttachBpf { ns: ns.clone(), dev: dev.clone(), direction: *direction, prio: *prio, program: BpfSource::Loaded { id: p.id, name: p.name.clone() } }]),
+                    Some(p) => Do(vec![Action::AttachBpf { ns: ns.clone(), dev: dev.clone(), direction: *direction, prio: *prio, program: self.restore(p) }]),
                     None => Gone,
                 }
             }
@@ -335,7 +335,7 @@ impl Planner<'_> {
                 match seen.and_then(|o| o.programs.iter().find(|p| p.dev == *dev && matches!(p.attach, super::super::observed::AttachPoint::Xdp { .. }))) {
                     Some(p) => {
                         let super::super::observed::AttachPoint::Xdp { mode } = p.attach else { unreachable!() };
-                        Do(vec![Action::AttachXdp { ns: ns.clone(), dev: dev.clone(), mode: Some(mode), program: BpfSource::Loaded { id: p.id, name: p.name.clone() }, keep: None }])
+                        Do(vec![Action::AttachXdp { ns: ns.clone(), dev: dev.clone(), mode: Some(mode), program: self.restore(p), keep: None }])
                     }
                     None => Gone,
                 }
