@@ -417,6 +417,26 @@ fn namespace_recreated_by_hand_is_not_deleted_by_down() {
     assert_same_dump(&mine, &sb.dump(), "down of a script whose namespace was re-made by hand");
 }
 
+/// A run with nothing to do that still rewrites the record (here: nftables' generation
+/// moved, so the firewall is sealed anew) keeps the identity of the namespaces the record
+/// made: one re-made by hand afterwards is not deleted by `down`.
+#[test]
+fn a_record_rewritten_by_a_no_op_run_keeps_the_namespaces_identity() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("q3.ns", "netns q3 < firewall input < accept proto tcp dport 22 > >\n");
+    sb.netscript(&["run", &script]).ok();
+    sb.sh("ip netns exec q3 nft add table inet other").ok();
+    sb.assert_up_to_date(&script);
+    let record_file = format!("/run/netscript/state/{}", state_files(&sb).into_iter().next().expect("a record"));
+    let record: Value = serde_json::from_str(&sb.sh(&format!("cat {record_file}")).ok()).unwrap();
+    assert!(record["netns_ids"]["q3"].is_u64() && record["netns_cookies"]["q3"].is_u64(), "the rewritten record lost q3's identity: {record}");
+    sb.sh("ip netns del q3 && ip netns add q3 && ip -n q3 link add br9 type bridge").ok();
+    let mine = sb.dump();
+    let down = sb.netscript(&["down", &script]);
+    assert!(down.success, "{}", down.stderr);
+    assert_same_dump(&mine, &sb.dump(), "down after a no-op rewrote the record, of a namespace re-made by hand");
+}
+
 /// The kernel gives a freed namespace's inode number to the next namespace made (seen
 /// here: `ip netns del a; sleep 1; ip netns add a` gets the same inode). That case is
 /// made deterministic by writing the new namespace's inode into the record, as reuse
