@@ -152,6 +152,8 @@ impl Executor {
             }
             if options.stats {
                 ns.tc_stats = Some(self.tc_stats(name)?);
+                // Program ids are global: the counter maps are read from here.
+                ns.bpf_counters = ns.programs.iter().filter_map(|p| Some((p.id, super::bpf_raw::counters_of_program(p.id)?))).collect();
             }
             raw.push(extra.links);
             live.namespaces.push(ns);

@@ -1,5 +1,6 @@
-//! `show --stats` for inline eBPF filters: each rule's hit counter, read from the
-//! program's array map (slot = the rule's index; only rules with `counter` count).
+//! `show --stats` for inline eBPF filters: each rule's hit counter, as the inventory
+//! read it from the program's array map (slot = the rule's index; only rules with
+//! `counter` count).
 
 use crate::exec::inventory::LiveNs;
 use crate::plan::bpf_inline::INLINE_SECTION;
@@ -13,12 +14,12 @@ pub fn rule_counters_text(ns: &LiveNs) -> String {
         if !inline {
             continue;
         }
-        let Some(counters) = crate::exec::bpf_raw::counters_of_program(p.id) else { continue };
+        let Some((_, counters)) = ns.bpf_counters.iter().find(|(id, _)| *id == p.id) else { continue };
         match ns.bpf_rule_sources.iter().find(|(id, _)| *id == p.id) {
             // Each rule as the script writes it, its hits (when it counts) and its place.
             Some((_, rules)) if rules.len() == counters.len() => {
                 lines.push(format!("    {} {}:\n", p.dev, p.attach));
-                for ((text, place), hits) in rules.iter().zip(&counters) {
+                for ((text, place), hits) in rules.iter().zip(counters) {
                     let counted = if text.split_whitespace().any(|w| w == "counter") { format!("{hits} hits, ") } else { String::new() };
                     lines.push(format!("      {text}  # {counted}{place}\n"));
                 }

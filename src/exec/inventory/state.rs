@@ -58,6 +58,9 @@ pub struct LiveNs {
     /// For each inline eBPF program (by id), its rules as the script that attached it
     /// writes them, with their places (`file:line:col`); filled by `show`.
     pub bpf_rule_sources: Vec<(u32, Vec<(String, String)>)>,
+    /// `show --stats`: the hit counters of each program netscript compiled (by id), read
+    /// from its counter map.
+    pub bpf_counters: Vec<(u32, Vec<u64>)>,
 }
 
 #[derive(Debug, Clone)]
