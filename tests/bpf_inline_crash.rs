@@ -12,9 +12,8 @@
 
 mod support;
 use serde_json::Value;
-use support::{assert_same_dump, Run, Sandbox};
+use support::{assert_same_dump, Sandbox};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netscript");
 const KILL: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 
 /// The namespace and its veth exist before any run.
@@ -56,14 +55,6 @@ fn state(sb: &Sandbox) -> String {
     without_numbers_of(&without_numbers_of(&sb.dump(), "id"), "load_time")
 }
 
-fn netscript_env(sb: &Sandbox, env: &[(&str, String)], args: &[&str]) -> Run {
-    let mut v: Vec<String> = env.iter().map(|(k, val)| format!("{k}={val}")).collect();
-    v.push(BIN.to_string());
-    v.extend(args.iter().map(|a| a.to_string()));
-    let v: Vec<&str> = v.iter().map(String::as_str).collect();
-    sb.run("env", &v)
-}
-
 fn op_count(sb: &Sandbox, script: &str) -> usize {
     let json = sb.netscript(&["plan", "--format", "json", script]).ok();
     let v: Value = serde_json::from_str(&json).unwrap();
@@ -77,7 +68,7 @@ fn kill_at_every_record(sb: &Sandbox, script: &str, before: &str, what: &str) {
     assert!(ops >= 2, "{what}: the run must have operations to kill");
     let mut changed = 0;
     for k in 1..=2 * ops {
-        let run = netscript_env(sb, &[(KILL, k.to_string())], &["run", script]);
+        let run = sb.netscript_env(&[(KILL, k.to_string())], &["run", script]);
         assert!(run.code.is_none(), "{what}, kill point {k}: the run was not killed ({:?})\n{}", run.code, run.stderr);
         if state(sb) != before {
             changed += 1;
