@@ -11,10 +11,9 @@
 //! process SIGKILLs itself once its N-th journal record is durable).
 
 mod support;
-use serde_json::Value;
-use support::{assert_same_dump, Sandbox};
+use support::crash::kill_at_every_record;
+use support::Sandbox;
 
-const KILL: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 
 /// The namespace and its veth exist before any run.
 const PRE: &str = "ip netns add bkc && ip -n bkc link set lo up && ip -n bkc link add k0 type veth peer name k1 \
@@ -55,38 +54,13 @@ fn state(sb: &Sandbox) -> String {
     without_numbers_of(&without_numbers_of(&sb.dump(), "id"), "load_time")
 }
 
-fn op_count(sb: &Sandbox, script: &str) -> usize {
-    let json = sb.netscript(&["plan", "--format", "json", script]).ok();
-    let v: Value = serde_json::from_str(&json).unwrap();
-    v["operations"].as_array().unwrap().len()
-}
-
-/// Kills the run at every journal record before its commit and recovers: the state must
-/// be `before` each time.
-fn kill_at_every_record(sb: &Sandbox, script: &str, before: &str, what: &str) {
-    let ops = op_count(sb, script);
-    assert!(ops >= 2, "{what}: the run must have operations to kill");
-    let mut changed = 0;
-    for k in 1..=2 * ops {
-        let run = sb.netscript_env(&[(KILL, k.to_string())], &["run", script]);
-        assert!(run.code.is_none(), "{what}, kill point {k}: the run was not killed ({:?})\n{}", run.code, run.stderr);
-        if state(sb) != before {
-            changed += 1;
-        }
-        let recover = sb.netscript(&["recover"]);
-        assert!(recover.success && recover.stderr.contains("rolled back"), "{what}, kill point {k}: {}", recover.stderr);
-        assert_same_dump(before, &state(sb), &format!("{what}: killed after journal record {k} of {}, then recovered", 2 * ops));
-    }
-    assert!(changed >= 1, "{what}: no kill point changed anything (the test would prove nothing)");
-}
-
 #[test]
 fn sigkill_at_every_record_of_attaching_inline_filters_then_recover_restores_the_link() {
     let sb = Sandbox::new();
     sb.sh(PRE).ok();
     let script = sb.write_script("bk.ns", SCRIPT);
     let before = state(&sb);
-    kill_at_every_record(&sb, &script, &before, "first run");
+    kill_at_every_record(&sb, &script, &before, state, sb.op_count(&script), "first run");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{}", run.stderr);
     let after = state(&sb);
@@ -103,7 +77,7 @@ fn sigkill_at_every_record_of_an_edit_then_recover_puts_back_the_programs_as_the
     assert!(run.success, "{}", run.stderr);
     let applied = state(&sb);
     sb.put(&script, &edited());
-    kill_at_every_record(&sb, &script, &applied, "edit");
+    kill_at_every_record(&sb, &script, &applied, state, sb.op_count(&script), "edit");
     // The edit then applies, and the same programs as the edited script alone make.
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{}", run.stderr);

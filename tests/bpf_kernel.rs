@@ -7,9 +7,8 @@ mod bpf_objects;
 mod support;
 
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use support::Sandbox;
+use support::traffic::{pings, tcp_works};
 
 
 /// Copies a compiled example object next to the sandbox's scripts (paths in scripts are
@@ -27,52 +26,6 @@ fn iproute2_pair(sb: &Sandbox, p: &str, net: u8) {
          ip -n {p}a addr add 10.{net}.0.1/24 dev v0; ip -n {p}a link set v0 up; ip -n {p}b addr add 10.{net}.0.2/24 dev v1; ip -n {p}b link set v1 up"
     ))
     .ok();
-}
-
-fn pings(sb: &Sandbox, from_ns: &str, addr: &str) -> bool {
-    sb.sh(&format!("ip netns exec {from_ns} ping -c 1 -W 1 {addr}")).success
-}
-
-/// Runs `f` on a thread inside namespace `ns` of the sandbox.
-fn in_netns<T: Send + 'static>(sb: &Sandbox, ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/proc/{}/root/run/netns/{ns}", sb.pid());
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        f()
-    })
-    .join()
-    .unwrap()
-}
-
-/// Whether a TCP connection from `client_ns` to `addr:port` in `server_ns` carries data
-/// both ways.
-fn tcp_works(sb: &Sandbox, server_ns: &str, client_ns: &str, addr: &str, port: u16) -> bool {
-    let listener = in_netns(sb, server_ns, move || std::net::TcpListener::bind(("0.0.0.0", port)).unwrap());
-    let server = std::thread::spawn(move || {
-        listener.set_nonblocking(false).unwrap();
-        let (mut s, _) = listener.accept().ok()?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(3))).ok()?;
-        let mut buf = [0u8; 5];
-        s.read_exact(&mut buf).ok()?;
-        s.write_all(b"world").ok()?;
-        Some(buf)
-    });
-    let target: std::net::SocketAddr = format!("{addr}:{port}").parse().unwrap();
-    let answer = in_netns(sb, client_ns, move || {
-        let mut c = std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(3)).ok()?;
-        c.set_read_timeout(Some(std::time::Duration::from_secs(3))).ok()?;
-        c.write_all(b"hello").ok()?;
-        let mut buf = [0u8; 5];
-        c.read_exact(&mut buf).ok()?;
-        Some(buf)
-    });
-    let worked = answer == Some(*b"world");
-    if !worked {
-        // Unblock the accept.
-        let _ = in_netns(sb, server_ns, move || std::net::TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), std::time::Duration::from_secs(1)));
-    }
-    worked && server.join().unwrap() == Some(*b"hello")
 }
 
 fn json(text: &str) -> Value {

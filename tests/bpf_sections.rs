@@ -11,6 +11,7 @@ use netscript::check;
 use netscript::diagnostic::{RenderOptions, render_all};
 use netscript::source::SourceMap;
 use support::Sandbox;
+use support::traffic::{pings};
 
 /// A drop-ICMP classifier in section `section`, counting drops in an array map (a
 /// relocation in that section), written the way libbpf's examples write it.
@@ -77,10 +78,6 @@ fn a_direction_contradicting_the_section_is_located() {
     let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, [check::codes::BPF_DIRECTION_CONFLICT; 2], "{text}");
     insta::assert_snapshot!("bpf_direction_conflict", text);
-}
-
-fn pings(sb: &Sandbox, from_ns: &str, addr: &str) -> bool {
-    sb.sh(&format!("ip netns exec {from_ns} ping -c 1 -W 1 {addr}")).success
 }
 
 #[test]

@@ -15,10 +15,10 @@ mod support;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{assert_same_dump, Run, Sandbox};
+use support::crash::{kill_at_every_record, KILL};
+use support::{assert_same_dump, Sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netscript");
-const KILL: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 const DELAY: &str = "NETSCRIPT_TEST_DELAY_PER_OP_MS";
 
 /// The user's own table in `fwc`, made with nft before any run: never to be touched.
@@ -100,52 +100,9 @@ fn state(sb: &Sandbox) -> String {
     format!("{}{}", rulesets(sb), support::without_macs(&sb.dump()))
 }
 
-fn env_args(env: &[(&str, String)], args: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = env.iter().map(|(k, val)| format!("{k}={val}")).collect();
-    v.push(BIN.to_string());
-    v.extend(args.iter().map(|a| a.to_string()));
-    v
-}
-
-fn netscript_env(sb: &Sandbox, env: &[(&str, String)], args: &[&str]) -> Run {
-    let v = env_args(env, args);
-    let v: Vec<&str> = v.iter().map(String::as_str).collect();
-    sb.run("env", &v)
-}
-
-fn op_count(sb: &Sandbox, script: &str) -> usize {
-    let json = sb.netscript(&["plan", "--format", "json", script]).ok();
-    let v: Value = serde_json::from_str(&json).unwrap();
-    v["operations"].as_array().unwrap().len()
-}
-
-fn journals(sb: &Sandbox) -> usize {
-    sb.sh("ls /run/netscript/journal 2>/dev/null | wc -l").ok().trim().parse().unwrap()
-}
-
 fn firewall_ops(sb: &Sandbox, script: &str) -> usize {
     let json = sb.netscript(&["plan", "--format", "json", script]).ok();
     json.matches("\"firewall_changes\"").count()
-}
-
-/// Kills the run at every journal record before its commit and recovers: the state must
-/// be `before` each time (the first run's namespaces gone, an edit's tables as they were).
-fn kill_at_every_record(sb: &Sandbox, script: &str, before: &str, what: &str) {
-    let ops = op_count(sb, script);
-    let mut changed = 0;
-    for k in 1..=2 * ops {
-        let run = netscript_env(sb, &[(KILL, k.to_string())], &["run", script]);
-        assert!(run.code.is_none(), "{what}, kill point {k}: the run was not killed ({:?})\n{}", run.code, run.stderr);
-        if state(sb) != before {
-            changed += 1;
-        }
-        let recover = sb.netscript(&["recover"]);
-        assert!(recover.success && recover.stderr.contains("rolled back"), "{what}, kill point {k}: {}", recover.stderr);
-        assert_same_dump(before, &state(sb), &format!("{what}: killed after journal record {k} of {}, then recovered", 2 * ops));
-        assert_eq!(journals(sb), 0, "{what}, kill point {k}: the journal is still there");
-    }
-    // The kills did leave the host half-changed (else the test proves nothing).
-    assert!(changed >= ops, "{what}: only {changed} of {} kill points changed anything", 2 * ops);
 }
 
 #[test]
@@ -154,15 +111,15 @@ fn sigkill_at_every_record_of_a_run_making_tables_then_recover_restores_the_rule
     assert_eq!(firewall_ops(&sb, &script), 2, "the run must make two tables");
     let before = state(&sb);
     assert!(before.contains("\"mine\""), "the user's table must be there: {before}");
-    kill_at_every_record(&sb, &script, &before, "first run");
+    kill_at_every_record(&sb, &script, &before, state, sb.op_count(&script), "first run");
     // Killed right after the commit record: recover rolls forward to the applied state.
-    let ops = op_count(&sb, &script);
+    let ops = sb.op_count(&script);
     sb.netscript(&["run", &script]).ok();
     let after = state(&sb);
     assert!(after.contains("accept proto tcp dport 22") && after.contains("\"mine\""), "{after}");
     sb.netscript(&["down", &script]).ok();
     assert_same_dump(&before, &state(&sb), "down");
-    let run = netscript_env(&sb, &[(KILL, (2 * ops + 1).to_string())], &["run", &script]);
+    let run = sb.netscript_env(&[(KILL, (2 * ops + 1).to_string())], &["run", &script]);
     assert!(run.code.is_none(), "not killed at the commit record: {}", run.stderr);
     let recover = sb.netscript(&["recover"]);
     assert!(recover.success && recover.stderr.contains("had committed"), "{}", recover.stderr);
@@ -177,7 +134,7 @@ fn sigkill_at_every_record_of_an_edit_then_recover_restores_the_tables_as_they_w
     let applied = state(&sb);
     sb.put(&script, &edited());
     assert_eq!(firewall_ops(&sb, &script), 2, "the edit must set one table and delete the other");
-    kill_at_every_record(&sb, &script, &applied, "edit");
+    kill_at_every_record(&sb, &script, &applied, state, sb.op_count(&script), "edit");
     // The edit then applies, and its rulesets are what the edited script alone makes.
     sb.netscript(&["run", &script]).ok();
     let edited_state = rulesets(&sb);
@@ -204,7 +161,7 @@ impl Draw {
 fn kill_at_a_moment(sb: &Sandbox, script: &str, delay_ms: u64, before: &str, after: &str, what: &str) -> bool {
     let mut child = Command::new("nsenter")
         .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "env"])
-        .args(env_args(&[(DELAY, "25".into())], &["run", script]))
+        .args([&format!("{DELAY}=25"), BIN, "run", script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -12,7 +12,9 @@
 //!   itself under `unshare`, runs only that test, and the parent asserts its success.
 #![allow(dead_code)]
 
+pub mod crash;
 pub mod oracle;
+pub mod traffic;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
