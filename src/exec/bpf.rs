@@ -93,7 +93,7 @@ fn load_error(program: &str, error: aya::programs::ProgramError) -> ExecError {
 }
 
 /// Loads `program` of the object at `path` (whose hash must still be the one checked).
-fn load_object(path: &PathBuf, program: &BpfProgram, xdp: bool) -> Result<LoadedProgram, ExecError> {
+fn load_object(path: &std::path::Path, program: &BpfProgram, xdp: bool) -> Result<LoadedProgram, ExecError> {
     let bytes = crate::bounded::read(path, crate::bounded::MAX_BPF_OBJECT_BYTES)
         .map_err(|e| ExecError::io(format!("cannot read {}", path.display()), &std::io::Error::from(e)))?;
     let hash = crate::model::content_hash(&bytes);
