@@ -36,10 +36,7 @@ pub fn show_as(names: &[String], format: StateFormat, stats: bool) -> i32 {
             return exit::RUN_FAILED;
         }
     };
-    super::sources::fill_firewall_sources(&mut live);
-    if stats {
-        super::sources::fill_bpf_rule_sources(&mut live);
-    }
+    super::sources::fill_sources(&mut live, stats);
     let text = match format {
         StateFormat::Text => crate::live::text::render(&live),
         StateFormat::Json => crate::live::json::render(&live),

@@ -12,24 +12,59 @@ use crate::plan::bpf_inline::{source, INLINE_SECTION};
 use crate::plan::bpfgen::Target;
 use crate::plan::firewall::desired_table_with_sources;
 use crate::plan::observed::ObservedProgram;
+use crate::plan::ownership::OtherScript;
 use crate::source::SourceMap;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub fn fill_firewall_sources(live: &mut Live) {
-    if live.namespaces.iter().all(|ns| ns.firewall.is_none()) {
+/// The records of the run directory and each recorded script checked at most once, for
+/// the lookups of one `show` (a script checked again per namespace would cost a check of
+/// a 10,000-rule firewall per table).
+struct RecordedScripts {
+    records: Vec<OtherScript>,
+    checked: HashMap<String, Option<(SourceMap, Checked)>>,
+}
+
+impl RecordedScripts {
+    fn load() -> Self {
+        Self { records: crate::run::state::load_all(), checked: HashMap::new() }
+    }
+
+    /// `script` checked, when it still checks without errors.
+    fn checked<'a>(checked: &'a mut HashMap<String, Option<(SourceMap, Checked)>>, script: &str) -> Option<&'a (SourceMap, Checked)> {
+        checked
+            .entry(script.to_string())
+            .or_insert_with(|| {
+                let mut sources = SourceMap::new();
+                let checked = crate::check::check_path(&mut sources, Path::new(script)).ok()?;
+                (!checked.has_errors()).then_some((sources, checked))
+            })
+            .as_ref()
+    }
+}
+
+/// Fills in each firewall rule's place and, with `stats`, each inline eBPF rule's.
+pub fn fill_sources(live: &mut Live, stats: bool) {
+    let firewalls = live.namespaces.iter().any(|ns| ns.firewall.is_some());
+    let inline = stats && live.namespaces.iter().any(|ns| ns.programs.iter().any(is_inline));
+    if !firewalls && !inline {
         return;
     }
-    let records = crate::run::state::load_all();
+    let mut scripts = RecordedScripts::load();
+    if firewalls {
+        fill_firewall_sources(live, &mut scripts);
+    }
+    if inline {
+        fill_bpf_rule_sources(live, &mut scripts);
+    }
+}
+
+fn fill_firewall_sources(live: &mut Live, scripts: &mut RecordedScripts) {
     for ns in &mut live.namespaces {
         let Some(fw) = &ns.firewall else { continue };
         let made_here = |o: &crate::plan::ownership::Owned| matches!(&o.made, Some(Action::SetFirewall { ns: n, .. }) if *n == ns.name);
-        let Some(record) = records.iter().find(|r| r.owned.iter().any(made_here)) else { continue };
-        let mut sources = SourceMap::new();
-        let Ok(checked) = crate::check::check_path(&mut sources, Path::new(&record.script)) else { continue };
-        if checked.has_errors() {
-            continue;
-        }
+        let Some(record) = scripts.records.iter().find(|r| r.owned.iter().any(made_here)) else { continue };
+        let Some((sources, checked)) = RecordedScripts::checked(&mut scripts.checked, &record.script) else { continue };
         let Some((table, spans)) = checked.desired.namespaces.get(&ns.name).and_then(desired_table_with_sources) else { continue };
         ns.firewall_sources = fw
             .table
@@ -56,12 +91,7 @@ fn is_inline(p: &ObservedProgram) -> bool {
 /// script writes them, with their places. A script is the program's when its record
 /// attached a program on that device and its rules compile to the very code attached
 /// (the program's name is a hash of its instructions).
-pub fn fill_bpf_rule_sources(live: &mut Live) {
-    if !live.namespaces.iter().any(|ns| ns.programs.iter().any(is_inline)) {
-        return;
-    }
-    let records = crate::run::state::load_all();
-    let mut checked: HashMap<String, Option<(SourceMap, Checked)>> = HashMap::new();
+fn fill_bpf_rule_sources(live: &mut Live, scripts: &mut RecordedScripts) {
     for ns in &mut live.namespaces {
         let mut found = Vec::new();
         for p in ns.programs.iter().filter(|p| is_inline(p)) {
@@ -69,13 +99,8 @@ pub fn fill_bpf_rule_sources(live: &mut Live) {
             let attached_here = |o: &crate::plan::ownership::Owned| {
                 matches!(&o.made, Some(Action::AttachBpf { ns: n, dev, .. } | Action::AttachXdp { ns: n, dev, .. }) if *n == ns.name && *dev == p.dev)
             };
-            for record in records.iter().filter(|r| r.owned.iter().any(attached_here)) {
-                let entry = checked.entry(record.script.clone()).or_insert_with(|| {
-                    let mut sources = SourceMap::new();
-                    let checked = crate::check::check_path(&mut sources, Path::new(&record.script)).ok()?;
-                    (!checked.has_errors()).then_some((sources, checked))
-                });
-                let Some((sources, checked)) = entry.as_ref() else { continue };
+            for record in scripts.records.iter().filter(|r| r.owned.iter().any(attached_here)) {
+                let Some((sources, checked)) = RecordedScripts::checked(&mut scripts.checked, &record.script) else { continue };
                 let Some(iface) = checked.desired.namespaces.get(&ns.name).and_then(|n| n.interfaces.get(&p.dev)) else { continue };
                 let blocks = iface
                     .bpf
