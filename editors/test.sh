@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests the netscript editor support in editors/: VS Code (TextMate grammar), Vim,
-# Neovim, Emacs and tree-sitter, plus the keyword check against grammar/netscript.pest.
+# Neovim, Emacs, tree-sitter, the language server with two clients and Zed's extension,
+# plus the keyword check against grammar/netscript.pest.
 #
 #   editors/test.sh                  (from anywhere; root or sudo needed only to install)
 #   editors/test.sh --install-only   installs what the suites need, runs nothing
@@ -158,6 +159,20 @@ nvim_lsp() {
     -c "qall!" </dev/null
 }
 
+zed() {
+  # the extension's WebAssembly part, built as Zed builds it when it installs the
+  # extension (wasm32-wasip2): it compiles against the pinned zed_extension_api, and the
+  # manifest gives the server to the language that languages/netscript declares
+  command -v rustup >/dev/null || { echo "rustup is needed (the wasm32-wasip2 target)"; return 1; }
+  rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+  cd "$here/zed"
+  cargo build --quiet --locked --release --target wasm32-wasip2 --target-dir "$root/target/zed"
+  [ -s "$root/target/zed/wasm32-wasip2/release/zed_netscript.wasm" ] || { echo "no zed_netscript.wasm built"; return 1; }
+  language=$(sed -n 's/^name = "\(.*\)"$/\1/p' languages/netscript/config.toml)
+  grep -q "^languages = \[\"$language\"\]" extension.toml \
+    || { echo "extension.toml's language server is not for the language \"$language\""; return 1; }
+}
+
 treesitter() {
   # the committed parser through the tree-sitter crate: corpus, highlight assertions,
   # queries, Helix's highlights, samples and examples (tree-sitter-netscript/tests/grammar.rs)
@@ -190,6 +205,7 @@ run neovim neovim
 run emacs emacs_
 run lsp lsp
 run nvim-lsp nvim_lsp
+run zed zed
 if [ -n "${NETSCRIPT_TREE_SITTER_TESTED:-}" ]; then
   # scripts/test.sh has run the same tests already (cargo test --workspace)
   printf 'skip  %-12s its tests ran above, in %s\n' tree-sitter "$NETSCRIPT_TREE_SITTER_TESTED"
