@@ -12,7 +12,6 @@
 //! `NETSCRIPT_TEST_DELAY_PER_OP_MS` (see `src/run/journal.rs`).
 
 mod support;
-use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::crash::{kill_at_every_record, KILL};
@@ -70,34 +69,9 @@ fn sandbox() -> (Sandbox, String) {
     (sb, script)
 }
 
-/// Every namespace's `nft -j list ruleset`, normalised.
-fn rulesets(sb: &Sandbox) -> String {
-    let names = sb.sh("ip netns list | cut -d' ' -f1 | sort").ok();
-    let mut out = String::new();
-    for ns in std::iter::once("host").chain(names.lines()) {
-        let json = if ns == "host" { sb.sh("nft -j list ruleset") } else { sb.sh(&format!("ip netns exec {ns} nft -j list ruleset")) };
-        let json = json.ok();
-        let mut v: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("nft -j in {ns}: {e}: {json}"));
-        fn strip(v: &mut Value) {
-            match v {
-                Value::Object(m) => {
-                    m.remove("handle");
-                    m.values_mut().for_each(strip);
-                }
-                Value::Array(a) => a.iter_mut().for_each(strip),
-                _ => {}
-            }
-        }
-        v["nftables"].as_array_mut().unwrap().retain(|i| i.get("metainfo").is_none());
-        strip(&mut v);
-        out.push_str(&format!("== {ns}\n{}\n", serde_json::to_string_pretty(&v).unwrap()));
-    }
-    out
-}
-
-/// The whole observable state: rulesets, then links, addresses, routes, qdiscs.
+/// The whole observable state: the sandbox dump, nftables rulesets included.
 fn state(sb: &Sandbox) -> String {
-    format!("{}{}", rulesets(sb), support::without_macs(&sb.dump()))
+    support::without_macs(&sb.dump())
 }
 
 fn firewall_ops(sb: &Sandbox, script: &str) -> usize {
@@ -137,12 +111,12 @@ fn sigkill_at_every_record_of_an_edit_then_recover_restores_the_tables_as_they_w
     kill_at_every_record(&sb, &script, &applied, state, sb.op_count(&script), "edit");
     // The edit then applies, and its rulesets are what the edited script alone makes.
     sb.netscript(&["run", &script]).ok();
-    let edited_state = rulesets(&sb);
+    let edited_state = state(&sb);
     assert!(edited_state.contains("accept proto tcp dport 2222") && !edited_state.contains("dnat"), "{edited_state}");
     let (alone, alone_script) = sandbox();
     alone.put(&alone_script, &edited());
     alone.netscript(&["run", &alone_script]).ok();
-    assert_same_dump(&rulesets(&alone), &edited_state, "the edit after the kills vs the edited script alone");
+    assert_same_dump(&state(&alone), &edited_state, "the edit after the kills vs the edited script alone");
 }
 
 /// xorshift64: a fixed sequence of kill delays.

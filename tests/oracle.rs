@@ -30,7 +30,7 @@ fn every_declarable_object_changes_the_dump() {
     sb.sh(SETUP).ok();
     let object = bpf_objects::compiled().join("drop_icmp.o");
     sb.sh(&format!("cp {} /run/drop_icmp.o", object.display())).ok();
-    let changes: [(&str, &str, &str); 14] = [
+    let changes: [(&str, &str, &str); 17] = [
         ("a sysctl of the namespace", "sysctl -qw net.ipv4.conf.all.rp_filter=2", "net/ipv4/conf/all/rp_filter"),
         ("a sysctl of another namespace", "ip netns exec on1 sysctl -qw net.ipv4.ip_default_ttl=99", "net/ipv4/ip_default_ttl"),
         ("a sysctl of one interface", "sysctl -qw net.ipv6.conf.va.forwarding=1", "net/ipv6/conf/va/forwarding"),
@@ -48,6 +48,9 @@ fn every_declarable_object_changes_the_dump() {
         ("a clsact egress filter", "tc filter add dev vb egress protocol ip prio 3 u32 match ip dport 53 0xffff action mirred egress redirect dev va", "vb egress"),
         ("a tc eBPF classifier", "tc filter add dev vb ingress prio 4 bpf da obj /run/drop_icmp.o sec classifier", "drop_icmp.o"),
         ("an XDP program", "ip link set dev vb xdpgeneric obj /run/drop_icmp.o sec xdp", "xdp"),
+        ("an nftables table", "nft add table inet t1", "\"t1\""),
+        ("a firewall rule in another namespace", "ip netns exec on1 nft 'add table inet t2; add chain inet t2 c { type filter hook input priority 0; }; add rule inet t2 c tcp dport 22 accept'", "\"right\": 22"),
+        ("a firewall rule's port", "ip netns exec on1 nft 'flush chain inet t2 c; add rule inet t2 c tcp dport 23 accept'", "\"right\": 23"),
         ("a link's mtu in another namespace", "ip -n on1 link set vc mtu 1400", "1400"),
         ("an address's IPv4 broadcast", "ip addr del 10.31.0.1/24 dev va; ip addr add 10.31.0.1/24 broadcast 10.31.0.127 dev va", "10.31.0.127"),
     ];
@@ -94,7 +97,10 @@ fn equal_states_give_equal_dumps_under_traffic() {
     let sb = Sandbox::new();
     sb.sh(SETUP).ok();
     sb.sh("ip -n on1 addr add 10.33.0.1/24 dev vc; ip -n on1 link set vc up; ip addr add 10.33.0.2/24 dev vd; ip link set vd up").ok();
+    // A counting rule on the path: its counters move with the pings, its rule does not.
+    sb.sh("nft 'add table inet tt; add chain inet tt c { type filter hook output priority 0; }; add rule inet tt c counter accept'").ok();
     let before = sb.dump();
+    assert!(before.contains("\"counter\""), "the counting rule is in the dump: {before}");
     sb.sh("ping -c 3 -i 0.2 -W 1 10.33.0.1 >/dev/null").ok();
     support::assert_same_dump(&before, &sb.dump(), "pings changed nothing declarable");
 }

@@ -214,7 +214,7 @@ pub fn dump() -> String {
 /// `ip netns list` (sorted by name): links (`ip -d link`), addresses, v4 and v6 routes of
 /// every table, v4 and v6 rules, and qdiscs; then what [`oracle`] reads: every sysctl under
 /// `/proc/sys/net`, the tc classes and the tc filters (eBPF classifiers included) of
-/// every interface, and the firewall once [`oracle::firewall`] reads it. XDP programs are
+/// every interface, and the nftables ruleset (`oracle`). XDP programs are
 /// in the link details (`xdp`).
 ///
 /// Dropped because they differ between equal states:

@@ -1,8 +1,8 @@
 //! What the oracle reads of a namespace beyond iproute2's link/address/route/rule/qdisc
 //! dumps: every sysctl under `/proc/sys/net`, the tc classes of every interface, the tc
 //! filters under every qdisc and class of every interface (ingress and egress hooks
-//! included, so eBPF classifiers attached by `bpf ingress|egress` show), and a hook for
-//! the firewall. XDP programs are in the link dump already (`ip -d -json link`'s `xdp`).
+//! included, so eBPF classifiers attached by `bpf ingress|egress` show), and the
+//! nftables ruleset (netscript's firewall and every other table). XDP programs are in the link dump already (`ip -d -json link`'s `xdp`).
 //!
 //! All of it is read by one shell per namespace, so that a dump costs one process more
 //! per namespace, not one per interface.
@@ -39,9 +39,10 @@ pub struct DevQdiscs {
 }
 
 /// The shell that prints everything this module reads, section by section
-/// (`@@ sysctl`, `@@ class DEV`, `@@ filter DEV PARENT`).
+/// (`@@ sysctl`, `@@ firewall`, `@@ class DEV`, `@@ filter DEV PARENT`).
 fn script(devs: &[DevQdiscs]) -> String {
     let mut sh = String::from("echo '@@ sysctl'; grep -r . /proc/sys/net 2>/dev/null || true\n");
+    sh += "echo '@@ firewall'; nft -j list ruleset 2>&1 || true\n";
     for d in devs {
         let dev = &d.dev;
         // A link can vanish between the link dump and here while the kernel destroys a
@@ -68,13 +69,14 @@ fn script(devs: &[DevQdiscs]) -> String {
 }
 
 /// The sections this module adds to one namespace's dump: `sysctls`, `classes`,
-/// `filters`, and `firewall` when [`firewall`] reads one. `run_sh` runs a shell script
+/// `filters`, and `firewall` when the namespace has nftables tables. `run_sh` runs a shell script
 /// inside the namespace and returns its output.
 pub fn extra_sections(run_sh: &dyn Fn(&str) -> String, devs: &[DevQdiscs]) -> Map<String, Value> {
     let out = run_sh(&script(devs));
     let mut sysctls = Map::new();
     let mut classes = Map::new();
     let mut filters = Map::new();
+    let mut firewall = None;
     let mut section: Vec<String> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     let mut flush = |section: &[String], lines: &mut Vec<String>| {
@@ -86,6 +88,7 @@ pub fn extra_sections(run_sh: &dyn Fn(&str) -> String, devs: &[DevQdiscs]) -> Ma
                     classes.insert(section[1].clone(), Value::from(lines.iter().map(|l| l.trim_end().to_string()).collect::<Vec<_>>()));
                 }
             }
+            Some("firewall") => firewall = ruleset(&lines.join("\n")),
             Some("filter") => {
                 let text = lines.join("\n");
                 let value = parse_tc_json(&text);
@@ -129,17 +132,44 @@ pub fn extra_sections(run_sh: &dyn Fn(&str) -> String, devs: &[DevQdiscs]) -> Ma
     extra.insert("sysctls".into(), Value::Object(sysctls));
     extra.insert("classes".into(), Value::Object(classes));
     extra.insert("filters".into(), Value::Object(filters));
-    if let Some(firewall) = firewall(run_sh) {
+    if let Some(firewall) = firewall {
         extra.insert("firewall".into(), firewall);
     }
     extra
 }
 
-/// The firewall of the namespace (`nft -j list ruleset`, normalised), once netscript
-/// declares one: the helper adding the firewall statements fills this in. `None` keeps
-/// the dump without a `firewall` section.
-pub fn firewall(_run_sh: &dyn Fn(&str) -> String) -> Option<Value> {
-    None
+/// The namespace's nftables ruleset (`nft -j list ruleset`: netscript's table and anyone
+/// else's), normalised: without `metainfo` (nft's version), rule and object `handle`s
+/// (numbers the kernel allocates: a table made again, as by a rollback, gets new ones)
+/// and counter values (traffic; that a rule counts is kept). `None` when the ruleset is
+/// empty, so namespaces without tables dump as they did before nftables was read. Text
+/// that is not JSON (an error of `nft`) is kept as a string, so that it shows in a diff.
+fn ruleset(text: &str) -> Option<Value> {
+    let Ok(mut v) = serde_json::from_str::<Value>(text) else { return Some(Value::String(text.trim().to_string())) };
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.remove("handle");
+                if let Some(Value::Object(c)) = m.get_mut("counter") {
+                    for k in ["packets", "bytes"] {
+                        if c.contains_key(k) {
+                            c.insert(k.into(), 0.into());
+                        }
+                    }
+                }
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let items = v.get_mut("nftables")?.as_array_mut()?;
+    items.retain(|i| i.get("metainfo").is_none());
+    if items.is_empty() {
+        return None;
+    }
+    strip(&mut v);
+    Some(v)
 }
 
 /// tc's JSON, where a key repeated in one object (u32's `"match"`, once per key) becomes
