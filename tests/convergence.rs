@@ -15,7 +15,8 @@
 //! namespace, …), each holding a value or nothing. A draws every slot; B takes A's value
 //! for most slots and a fresh draw for the others, so B is A with statements dropped,
 //! added or changed: renumbered addresses (same subnet), other gateways, shape ↔ htb,
-//! namespaces removed, veths moved, mtu/up/down changed, sysctls and `forward` changed.
+//! namespaces removed, veths moved, mtu/up/down changed, sysctls, `forward` and
+//! firewall hooks (policy and rules, NAT included) changed.
 //! Statements whose dependencies a version lacks (a route through a link that is down or
 //! has no address of the family, attributes of a veth that is not there) are left out when
 //! the script is rendered, so both versions pass `netscript check` by construction.
@@ -84,6 +85,8 @@ enum Key {
     Rule(Place, u8),
     Forward(Place),
     Sysctl(Place, u8),
+    /// The `firewall` statement of hook `FW_HOOKS[h]` of a place.
+    Firewall(Place, u8),
 }
 
 /// Where the B end of a veth goes.
@@ -152,6 +155,9 @@ enum Val {
     Rule(RuleV),
     Bool(bool),
     Choice(u8),
+    /// A firewall hook: its policy (`Some(true)`: drop) and its rules, as indices into
+    /// the hook's menu (`fw_menu`).
+    Firewall { policy: Option<bool>, rules: Vec<u8> },
 }
 
 type Version = BTreeMap<Key, Val>;
@@ -199,6 +205,31 @@ const CLASS_IDS: [&str; 3] = ["10", "20", "30"];
 const CLASS_RATES: [u32; 3] = [1, 2, 5];
 const MTUS: [u16; 4] = [1280, 1400, 1500, 9000];
 
+const FW_HOOKS: [&str; 5] = ["input", "forward", "output", "prerouting", "postrouting"];
+/// Rules every hook takes: each match and the actions that work anywhere.
+const FW_COMMON: [&str; 7] = [
+    "accept ct established,related",
+    "accept proto tcp dport 22",
+    "drop proto udp dport 53-60 counter",
+    "drop src 10.6.0.0/16",
+    "accept proto icmp",
+    "mark 7 proto tcp dport 80",
+    "drop dst fd06::/16 counter",
+];
+
+/// The rules hook `h` takes: the common ones, and those only some hooks allow (NAT,
+/// `reject`).
+fn fw_menu(h: u8) -> Vec<&'static str> {
+    let mut menu = FW_COMMON.to_vec();
+    match FW_HOOKS[h as usize] {
+        "input" | "forward" | "output" => menu.push("reject proto tcp dport 23"),
+        "prerouting" => menu.push("dnat to 10.6.0.9:8080 proto tcp dport 80"),
+        "postrouting" => menu.push("masquerade src 10.6.0.0/16"),
+        _ => unreachable!(),
+    }
+    menu
+}
+
 fn ifaces() -> Vec<Iface> {
     let mut v: Vec<Iface> = (0..VETHS).flat_map(|k| [Iface::Veth(k, Side::A), Iface::Veth(k, Side::B)]).collect();
     v.push(Iface::H0);
@@ -220,6 +251,7 @@ fn universe() -> Vec<Key> {
         keys.extend((0..RULES).map(|r| Key::Rule(p, r)));
         keys.push(Key::Forward(p));
         keys.extend((0..SYSCTLS.len() as u8).map(|s| Key::Sysctl(p, s)));
+        keys.extend((0..FW_HOOKS.len() as u8).map(|h| Key::Firewall(p, h)));
     }
     keys
 }
@@ -274,6 +306,11 @@ fn slot_strategy(key: Key) -> BoxedStrategy<Option<Val>> {
         Key::Rule(..) => weighted(0.3, rule_strategy().prop_map(Val::Rule)).boxed(),
         Key::Forward(_) => weighted(0.25, any::<bool>().prop_map(Val::Bool)).boxed(),
         Key::Sysctl(_, s) => weighted(0.2, (0..SYSCTLS[s as usize].1.len() as u8).prop_map(Val::Choice)).boxed(),
+        Key::Firewall(_, h) => {
+            let menu = fw_menu(h).len() as u8;
+            let policy = proptest::option::of(any::<bool>());
+            weighted(0.15, (policy, prop::collection::vec(0..menu, 1..4)).prop_map(|(policy, rules)| Val::Firewall { policy, rules })).boxed()
+        }
     }
 }
 
@@ -602,6 +639,18 @@ fn render(tag: &str, pre: &Pre, v: &Version) -> Rendered {
         for (s, (key, values)) in SYSCTLS.iter().enumerate() {
             if let Some(Val::Choice(c)) = v.get(&Key::Sysctl(p, s as u8)) {
                 lines.entry(p).or_default().push(format!("sysctl {key} = {}", values[*c as usize]));
+            }
+        }
+        for (h, hook) in FW_HOOKS.iter().enumerate() {
+            if let Some(Val::Firewall { policy, rules }) = v.get(&Key::Firewall(p, h as u8)) {
+                let menu = fw_menu(h as u8);
+                let policy = match policy {
+                    Some(true) => " policy drop",
+                    Some(false) => " policy accept",
+                    None => "",
+                };
+                let rules: Vec<&str> = rules.iter().map(|r| menu[*r as usize]).collect();
+                lines.entry(p).or_default().push(format!("firewall {hook}{policy} < {} >", rules.join("; ")));
             }
         }
     }
