@@ -16,7 +16,8 @@
 //! for most slots and a fresh draw for the others, so B is A with statements dropped,
 //! added or changed: renumbered addresses (same subnet), other gateways, shape ↔ htb,
 //! namespaces removed, veths moved, mtu/up/down changed, sysctls, `forward` and
-//! firewall hooks (policy and rules, NAT included) changed.
+//! firewall hooks (policy and rules, NAT included) and inline eBPF filters (XDP, tc
+//! ingress) changed.
 //! Statements whose dependencies a version lacks (a route through a link that is down or
 //! has no address of the family, attributes of a veth that is not there) are left out when
 //! the script is rendered, so both versions pass `netscript check` by construction.
@@ -87,6 +88,10 @@ enum Key {
     Sysctl(Place, u8),
     /// The `firewall` statement of hook `FW_HOOKS[h]` of a place.
     Firewall(Place, u8),
+    /// An inline XDP program on an interface (`XDP_MENU`).
+    Xdp(Iface),
+    /// An inline tc classifier on an interface's ingress (`BPF_MENU`).
+    BpfIngress(Iface),
 }
 
 /// Where the B end of a veth goes.
@@ -217,6 +222,14 @@ const FW_COMMON: [&str; 7] = [
     "drop dst fd06::/16 counter",
 ];
 
+/// Inline eBPF blocks (interface attributes), compiled by netscript. Native XDP (the
+/// kernel's pick on a veth, or `mode native`) is refused by a veth while its peer's MTU is
+/// above what XDP handles in one page (`veth: Peer MTU is too large to set XDP`, a clear
+/// refusal after a rollback): those blocks are left out where the peer has MTU 9000.
+const XDP_MENU: [&str; 3] = ["xdp < drop proto icmp >", "xdp mode generic < drop proto udp dport 9 counter >", "xdp mode native < drop src 10.6.2.0/24; pass proto tcp >"];
+const BPF_MENU: [&str; 3] =
+    ["bpf ingress < drop proto tcp dport 23 counter >", "bpf ingress < mark 7 src 10.6.0.0/16; drop proto udp dport 9 >", "bpf ingress < drop dst fd06::/16 >"];
+
 /// The rules hook `h` takes: the common ones, and those only some hooks allow (NAT,
 /// `reject`).
 fn fw_menu(h: u8) -> Vec<&'static str> {
@@ -244,7 +257,7 @@ fn places() -> Vec<Place> {
 fn universe() -> Vec<Key> {
     let mut keys: Vec<Key> = (0..NAMESPACES).map(Key::Ns).chain((0..VETHS).map(Key::Veth)).collect();
     for i in ifaces() {
-        keys.extend([Key::Addr4(i, 0), Key::Addr4(i, 1), Key::Addr6(i), Key::Mtu(i), Key::State(i), Key::Qdisc(i)]);
+        keys.extend([Key::Addr4(i, 0), Key::Addr4(i, 1), Key::Addr6(i), Key::Mtu(i), Key::State(i), Key::Qdisc(i), Key::Xdp(i), Key::BpfIngress(i)]);
     }
     for p in places() {
         keys.extend((0..ROUTES).map(|r| Key::Route(p, r)));
@@ -306,6 +319,8 @@ fn slot_strategy(key: Key) -> BoxedStrategy<Option<Val>> {
         Key::Rule(..) => weighted(0.3, rule_strategy().prop_map(Val::Rule)).boxed(),
         Key::Forward(_) => weighted(0.25, any::<bool>().prop_map(Val::Bool)).boxed(),
         Key::Sysctl(_, s) => weighted(0.2, (0..SYSCTLS[s as usize].1.len() as u8).prop_map(Val::Choice)).boxed(),
+        Key::Xdp(_) => weighted(0.3, (0..XDP_MENU.len() as u8).prop_map(Val::Choice)).boxed(),
+        Key::BpfIngress(_) => weighted(0.3, (0..BPF_MENU.len() as u8).prop_map(Val::Choice)).boxed(),
         Key::Firewall(_, h) => {
             let menu = fw_menu(h).len() as u8;
             let policy = proptest::option::of(any::<bool>());
@@ -487,6 +502,21 @@ impl View<'_> {
         }
         if let Some(Val::Qdisc(q)) = self.v.get(&Key::Qdisc(i)) {
             out.push(render_qdisc(q));
+        }
+        if let Some(Val::Choice(c)) = self.v.get(&Key::Xdp(i)) {
+            let peer = match i {
+                Iface::Veth(k, Side::A) => Some(Iface::Veth(k, Side::B)),
+                Iface::Veth(k, Side::B) => Some(Iface::Veth(k, Side::A)),
+                Iface::H0 => None,
+            };
+            let jumbo_peer = peer.is_some_and(|p| matches!(self.v.get(&Key::Mtu(p)), Some(Val::Mtu(m)) if *m > 1500));
+            let native = !XDP_MENU[*c as usize].contains("mode generic");
+            if !(native && jumbo_peer) {
+                out.push(XDP_MENU[*c as usize].into());
+            }
+        }
+        if let Some(Val::Choice(c)) = self.v.get(&Key::BpfIngress(i)) {
+            out.push(BPF_MENU[*c as usize].into());
         }
         out
     }
@@ -809,8 +839,26 @@ fn kernel_only_differences(v: &mut Value) {
     }
 }
 
+/// eBPF programs without what tells two loads of the same code apart: the kernel's
+/// program id and load time (two sandboxes load the same program under different ids;
+/// the name and the tag, a hash of the instructions, stay).
+fn without_program_instances(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(prog)) = m.get_mut("prog") {
+                prog.remove("id");
+                prog.remove("load_time");
+            }
+            m.values_mut().for_each(without_program_instances);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_program_instances),
+        _ => {}
+    }
+}
+
 /// The dump as two histories that end in the same script may differ only where the
 /// kernel, not the script, decides. Dropped or rewritten, and why:
+/// * eBPF program ids and load times (`without_program_instances`).
 /// * MAC addresses (`support::without_macs`): veths get random ones when created, and the
 ///   pre-existing h0/h0p are made apart in each sandbox.
 /// * priorities of rules the script gives none: the kernel picks "the lowest priority in
@@ -825,6 +873,7 @@ fn kernel_only_differences(v: &mut Value) {
 fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
     let mut v: Value = serde_json::from_str(&support::without_macs(&serde_json::to_string(dump).unwrap())).unwrap();
     kernel_only_differences(&mut v);
+    without_program_instances(&mut v);
     let empty = BTreeSet::new();
     for (label, ns) in v.as_object_mut().unwrap().iter_mut() {
         let Some(ns) = ns.as_object_mut() else { continue };
