@@ -117,3 +117,33 @@ fn a_refusal_after_the_attachments_leaves_nothing() {
     }
     assert_eq!(undone, (true, true));
 }
+
+/// `ip -json link`'s XDP mode of ib.v1: 1 native (driver), 2 generic (iproute2's
+/// XDP_ATTACHED_* numbers), `None` when no program is attached.
+fn xdp_mode(sb: &Sandbox) -> Option<u64> {
+    let link: serde_json::Value = serde_json::from_str(&sb.sh("ip -n ib -json link show v1").ok()).unwrap();
+    link[0]["xdp"]["mode"].as_u64()
+}
+
+/// A block whose mode changes is detached in the old mode and attached in the new one:
+/// the kernel refuses a native program while a generic one is on, and the reverse. Without
+/// `mode`, a veth gets native XDP, as on a fresh link; a re-run then has nothing to do.
+/// Each step is compared with the same script run alone in a fresh sandbox.
+#[test]
+fn a_block_whose_mode_changes_is_moved_to_the_new_mode() {
+    let sb = Sandbox::new();
+    let steps = ["xdp mode generic < drop proto icmp >", "xdp < drop proto icmp >", "xdp mode generic < drop proto icmp >", "xdp mode native < drop proto udp dport 9 >", "xdp mode generic < drop proto udp dport 9 >", "xdp < drop proto icmp >"];
+    for step in steps {
+        let path = sb.write_script("mode.ns", &script(&format!("  {step}\n")));
+        let run = sb.netscript(&["run", &path]);
+        assert!(run.success, "{step}: {}", run.stderr);
+        let alone = Sandbox::new();
+        let alone_path = alone.write_script("mode.ns", &script(&format!("  {step}\n")));
+        assert!(alone.netscript(&["run", &alone_path]).success);
+        assert_eq!(xdp_mode(&sb), xdp_mode(&alone), "{step}: the mode differs from the script run alone");
+        assert_eq!(xdp_mode(&sb), Some(if step.contains("generic") { 2 } else { 1 }), "{step}");
+        sb.assert_up_to_date(&path);
+        let icmp_dropped = step.contains("icmp");
+        assert_eq!(pings(&sb, "ia", "10.31.0.2"), !icmp_dropped, "{step}: the program in force");
+    }
+}

@@ -116,7 +116,15 @@ impl Planner<'_> {
         let mut undo = vec![Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode, keep: None }];
         if let Some(h) = &have {
             let AttachPoint::Xdp { mode: have_mode } = h.attach else { unreachable!() };
-            let mode_ok = mode.is_none_or(|m| m == have_mode);
+            // Without a mode the kernel picks native where the driver has it: a generic
+            // program there is not what the script makes on a fresh link (and the kernel
+            // refuses a native attach while a generic program is on: "Native and generic
+            // XDP can't be active at the same time").
+            let kernels_pick = match self.observed_link(nsn, dev).and_then(|l| l.kind.as_deref()) {
+                Some(kind) if has_native_xdp(kind) => XdpMode::Native,
+                _ => have_mode,
+            };
+            let mode_ok = mode.unwrap_or(kernels_pick) == have_mode;
             if same_program(h, program) && mode_ok {
                 return;
             }
@@ -143,4 +151,10 @@ impl Planner<'_> {
         };
         self.push(attach, xdp.span, deps, undo);
     }
+}
+
+/// Link kinds whose driver runs XDP programs natively (the kernel's pick when an attach
+/// names no mode). Others (bridge, vxlan, macvlan, ...) fall back to generic XDP.
+fn has_native_xdp(kind: &str) -> bool {
+    matches!(kind, "veth" | "tun")
 }
