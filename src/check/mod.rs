@@ -68,14 +68,20 @@ impl Checked {
 /// would have declared) are then left out, as they would be noise.
 pub fn check(sources: &mut SourceMap, file: FileId, loader: &dyn Loader) -> Checked {
     let text = sources.get(file).text.clone();
-    let (script, mut diagnostics) = crate::syntax::parse_recovering(file, &text);
+    let (script, diagnostics) = crate::syntax::parse_recovering(file, &text);
+    check_parsed(sources, file, script.as_ref(), diagnostics, loader)
+}
+
+/// [`check`] of a file already parsed (`parse_recovering`'s answer, or the language
+/// server's incremental parse of it).
+pub fn check_parsed(sources: &mut SourceMap, file: FileId, script: Option<&crate::ast::Script>, mut diagnostics: Vec<Diagnostic>, loader: &dyn Loader) -> Checked {
     let Some(script) = script else {
         return Checked { desired: Desired::default(), diagnostics };
     };
     let entry_path = sources.get(file).path.clone();
     let mut evaluator = self::core::Evaluator::new(sources, loader);
     evaluator.enter_entry(entry_path.as_deref());
-    evaluator.run(&script);
+    evaluator.run(script);
     validate::validate(&mut evaluator);
     diagnostics.append(&mut evaluator.diagnostics);
     let desired = std::mem::take(&mut evaluator.desired);

@@ -43,10 +43,13 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn new(path: Option<&Path>, name: &str, text: &str, open: &HashMap<PathBuf, String>) -> Analysis {
+    /// `parsed` is the document's parse (as file 0): its statements and the diagnostics
+    /// of the parse.
+    pub fn new(path: Option<&Path>, name: &str, text: &str, open: &HashMap<PathBuf, String>, parsed: (Option<&crate::ast::Script>, Vec<Diagnostic>)) -> Analysis {
         let mut sources = SourceMap::new();
         let file = sources.add(name, path, text.to_string());
-        let checked = check::check(&mut sources, file, &DocLoader { open });
+        debug_assert_eq!(file, FileId(0));
+        let checked = check::check_parsed(&mut sources, file, parsed.0, parsed.1, &DocLoader { open });
         let has_errors = checked.has_errors();
         let check::Checked { desired, mut diagnostics } = checked;
         let mut ops = Vec::new();

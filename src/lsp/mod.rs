@@ -81,6 +81,8 @@ struct Document {
     text: String,
     path: Option<PathBuf>,
     analysis: Option<Analysis>,
+    /// The last parse of `text`, from which the next edit's parse starts.
+    parsed: Option<crate::syntax::incremental::Parsed>,
 }
 
 #[derive(Default)]
@@ -102,10 +104,16 @@ impl Server {
     fn analysis(&mut self, uri: &Uri) -> Option<&Analysis> {
         if self.docs.get(uri)?.analysis.is_none() {
             let open = self.open_texts();
-            let doc = self.docs.get(uri)?;
+            let doc = self.docs.get_mut(uri)?;
             let name = doc.path.as_ref().map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
-            let analysis = Analysis::new(doc.path.as_deref(), &name, &doc.text, &open);
-            self.docs.get_mut(uri)?.analysis = Some(analysis);
+            // Only the top-level statements an edit touched are parsed again.
+            let parsed = crate::syntax::incremental::parse(doc.parsed.take(), crate::source::FileId(0), &doc.text);
+            let analysis = match &parsed {
+                Ok(p) => Analysis::new(doc.path.as_deref(), &name, &doc.text, &open, (Some(p.script()), p.diagnostics())),
+                Err((script, diagnostics)) => Analysis::new(doc.path.as_deref(), &name, &doc.text, &open, (script.as_ref(), diagnostics.clone())),
+            };
+            doc.parsed = parsed.ok();
+            doc.analysis = Some(analysis);
         }
         self.docs.get(uri)?.analysis.as_ref()
     }
@@ -116,7 +124,7 @@ impl Server {
             n::DidOpenTextDocument::METHOD => {
                 let Ok(p) = params::<DidOpenTextDocumentParams>(note.params) else { return Vec::new() };
                 let path = uri_to_path(&p.text_document.uri);
-                self.docs.insert(p.text_document.uri.clone(), Document { text: p.text_document.text, path, analysis: None });
+                self.docs.insert(p.text_document.uri.clone(), Document { text: p.text_document.text, path, analysis: None, parsed: None });
                 p.text_document.uri
             }
             n::DidChangeTextDocument::METHOD => {
@@ -156,8 +164,11 @@ impl Server {
         // The document first, then its includes in the order they were read.
         let mut by_file: std::collections::BTreeMap<crate::source::FileId, Vec<lsp_types::Diagnostic>> = Default::default();
         by_file.insert(analysis.file, Vec::new());
+        // One line index a file, not one a diagnostic.
+        let mut lines: HashMap<crate::source::FileId, LineIndex> = HashMap::new();
         for d in &analysis.diagnostics {
-            by_file.entry(d.span.file).or_default().push(to_lsp(analysis, d, uri));
+            let index = lines.entry(d.span.file).or_insert_with(|| LineIndex::new(&analysis.sources.get(d.span.file).text));
+            by_file.entry(d.span.file).or_default().push(to_lsp(analysis, d, uri, index));
         }
         let mut out = Vec::new();
         let mut included = Vec::new();
@@ -354,9 +365,8 @@ fn publish(uri: Uri, diagnostics: Vec<lsp_types::Diagnostic>) -> Notification {
 
 /// A netscript diagnostic as LSP's: the code, the message with its label, help and
 /// context (LSP has no field for them), secondary spans as related information.
-fn to_lsp(analysis: &Analysis, d: &crate::diagnostic::Diagnostic, doc: &Uri) -> lsp_types::Diagnostic {
-    let source = analysis.sources.get(d.span.file);
-    let range = LineIndex::new(&source.text).range(d.span.start as usize, d.span.end as usize);
+fn to_lsp(analysis: &Analysis, d: &crate::diagnostic::Diagnostic, doc: &Uri, lines: &LineIndex) -> lsp_types::Diagnostic {
+    let range = lines.range(d.span.start as usize, d.span.end as usize);
     let mut message = d.message.clone();
     if !d.label.is_empty() && d.label != d.message {
         message.push_str(&format!(" ({})", d.label));

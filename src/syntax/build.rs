@@ -24,6 +24,8 @@ pub struct Builder<'t> {
     file: FileId,
     #[allow(dead_code)]
     text: &'t str,
+    /// Where the text pest parsed starts in the file (a chunk of it: syntax/chunks.rs).
+    pub(super) offset: usize,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -44,7 +46,12 @@ fn args(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
 
 impl<'t> Builder<'t> {
     pub fn new(file: FileId, text: &'t str) -> Self {
-        Builder { file, text, diagnostics: Vec::new() }
+        Builder { file, text, offset: 0, diagnostics: Vec::new() }
+    }
+
+    /// A builder for pairs parsed from the file's text starting at byte `offset`.
+    pub fn at(file: FileId, text: &'t str, offset: usize) -> Self {
+        Builder { file, text, offset, diagnostics: Vec::new() }
     }
 
     /// An option rule (`route_opt`, `vxlan_opt`, …): which option, its span, its value.
@@ -58,7 +65,7 @@ impl<'t> Builder<'t> {
 
     pub(super) fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
     }
 
     pub(super) fn spanned<T>(&self, pair: &P<'_>, node: T) -> Spanned<T> {

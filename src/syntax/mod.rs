@@ -1,9 +1,12 @@
 //! Source text → AST. pest's types stay inside this module.
 
 mod build;
+pub mod chunks;
 mod errors;
+pub mod incremental;
 mod limits;
 mod rule_kind;
+mod shift;
 
 pub use limits::{MAX_EXPRESSION_DEPTH, MAX_NESTING, TOO_DEEP};
 
@@ -35,6 +38,20 @@ pub fn parse(file: FileId, text: &str) -> Result<Script, Vec<Diagnostic>> {
 /// nested too deep, or too many syntax errors to go on).
 pub fn parse_recovering(file: FileId, text: &str) -> (Option<Script>, Vec<Diagnostic>) {
     // Before pest: its parser recurses once per nesting level.
+    if let Err(d) = limits::check_nesting(file, text) {
+        return (None, vec![d]);
+    }
+    // One top-level piece at a time when every piece parses (the same tree, less memory).
+    if let Some((stmts, warnings)) = chunks::parse(file, text) {
+        return (Some(Script { stmts }), warnings);
+    }
+    parse_whole(file, text)
+}
+
+/// [`parse_recovering`] of the whole text at once, never by pieces (what a syntax error
+/// needs; tests compare both).
+#[doc(hidden)]
+pub fn parse_whole(file: FileId, text: &str) -> (Option<Script>, Vec<Diagnostic>) {
     if let Err(d) = limits::check_nesting(file, text) {
         return (None, vec![d]);
     }

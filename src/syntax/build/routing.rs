@@ -94,7 +94,7 @@ impl Builder<'_> {
             _ => {
                 let raw = value.as_str();
                 let trimmed = raw.trim_end();
-                let start = value.as_span().start();
+                let start = self.offset + value.as_span().start();
                 Spanned::new(trimmed.to_string(), Span::new(self.file, start, start + trimmed.len()))
             }
         }
