@@ -147,3 +147,22 @@ fn a_block_whose_mode_changes_is_moved_to_the_new_mode() {
         assert_eq!(pings(&sb, "ia", "10.31.0.2"), !icmp_dropped, "{step}: the program in force");
     }
 }
+
+/// A link that existed before netscript: its XDP program moved by a second run from
+/// native to generic, then `down` gives the link back as it was, with no program (the
+/// record keeps the first attach's undo, a native detach, which left a generic program
+/// on).
+#[test]
+fn down_detaches_a_program_a_later_run_moved_to_another_mode() {
+    let sb = Sandbox::new();
+    sb.sh("ip link add h0 type veth peer name h0p; ip link set h0p up").ok();
+    let start = sb.dump();
+    let path = sb.write_script("pre.ns", "host < link h0 < addr 10.5.0.5/24; xdp mode native < drop proto icmp > > >\n");
+    assert!(sb.netscript(&["run", &path]).success);
+    sb.put(&path, "host < link h0 < addr 10.5.0.5/24; xdp mode generic < drop proto udp dport 9 > > >\n");
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "{}", run.stderr);
+    let down = sb.netscript(&["down", &path]);
+    assert!(down.success, "{}", down.stderr);
+    support::assert_same_dump(&start, &sb.dump(), "down after a run that moved the program to generic XDP");
+}

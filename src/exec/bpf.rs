@@ -352,7 +352,21 @@ impl Inner {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
                 self.keep(*keep);
-                conn.request(M::SetLink(xdp_message(index, -1, *mode)), 0).await.map(drop)
+                // Detach in the mode the program is attached in now: a record keeps the
+                // undo of the first attach (its mode), and a later run may have moved the
+                // program to another mode; a detach in the wrong mode leaves it attached.
+                let mut query = LinkMessage::default();
+                query.header.index = index;
+                let replies = conn.request(M::GetLink(query), 0).await?;
+                let attached = replies.iter().find_map(|m| match m {
+                    M::NewLink(l) => Some(decode_xdp(l).map(|(mode, _)| mode)),
+                    _ => None,
+                });
+                match attached {
+                    Some(None) => Ok(()),
+                    Some(Some(now)) => conn.request(M::SetLink(xdp_message(index, -1, Some(now))), 0).await.map(drop),
+                    None => conn.request(M::SetLink(xdp_message(index, -1, *mode)), 0).await.map(drop),
+                }
             }
             _ => Err(ExecError::InvalidPlan("not an eBPF action".into())),
         }
