@@ -294,6 +294,10 @@ pub enum FilterOpt {
     Dst(Spanned<IpValue>),
     Sport(Spanned<IntValue>),
     Dport(Spanned<IntValue>),
+    /// tc's filter `prio` (default: the filter's position in the htb).
+    Prio(Spanned<IntValue>),
+    /// tc's u32 node id, `handle ::N` (hex).
+    Handle(ClassId),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

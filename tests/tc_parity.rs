@@ -234,6 +234,7 @@ fn u32_filter(
         sport,
         dport,
         flowid,
+        handle: None,
     }
 }
 
@@ -263,6 +264,16 @@ fn u32_single_matches() {
         "u32_dst",
         u32_filter(4, None, None, net("192.168.1.5/32"), None, None, 0x10),
     );
+}
+
+/// `filter prio 12 handle 10 dport 443 -> 10`: tc sends the node id alone in tcm_handle.
+#[test]
+fn u32_prio_and_handle() {
+    let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10) },
+        other => other,
+    };
+    filter("u32_handle", spec);
 }
 
 #[test]

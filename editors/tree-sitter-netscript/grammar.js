@@ -131,6 +131,8 @@ module.exports = grammar({
           seq('proto', alias(choice('tcp', 'udp', 'icmp'), $.protocol)),
           seq(choice('src', 'dst'), $._ip_value),
           seq(choice('sport', 'dport'), $._int_value),
+          seq('prio', $._int_value),
+          seq('handle', $.class_id),
         )),
         '->', field('target', $.class_id)),
     // tc's minor, read as hex; `1:10` is accepted for 10.

@@ -10,6 +10,7 @@ mod links;
 mod routing;
 mod traffic;
 mod traffic_options;
+mod traffic_filters;
 mod names;
 mod snippet;
 mod validate;

@@ -170,7 +170,7 @@ impl Evaluator<'_> {
     pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId) {
         let Some(flowid) = self.ok(v::class_minor(&self.env, target)) else { return };
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None };
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -182,6 +182,8 @@ impl Evaluator<'_> {
                 FilterOpt::Dport(p) if self.once(&mut seen, "dport", p.span) => {
                     f.dport = self.ok(v::int_in(&self.env, &p.node, "a port", 1, 65535)).map(|s| s.map(|p| p as u16));
                 }
+                FilterOpt::Prio(p) if self.once(&mut seen, "prio", p.span) => f.prio = self.filter_prio(p),
+                FilterOpt::Handle(h) if self.once(&mut seen, "handle", h.span) => f.handle = self.u32_handle(h),
                 _ => {}
             }
         }

@@ -229,8 +229,9 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => {
-                                out.push(format!("  filter prio {}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -306,13 +307,14 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: 
         }
     }
     emit(&classes, None, 1, out);
-    let numbered = filters.iter().enumerate().all(|(i, f)| f.prio as usize == i + 1);
-    if !numbered && !filters.is_empty() {
-        out.push(format!("  # the filters' priorities were {}: a script numbers them 1, 2, … in order", filters.iter().map(|f| f.prio.to_string()).collect::<Vec<_>>().join(", ")));
-    }
-    for f in filters {
+    // A filter at its position's priority (1, 2, …) needs no `prio`; one elsewhere says it.
+    for (index, f) in filters.into_iter().enumerate() {
+        let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => out.push(format!("  filter{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport))),
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                out.push(format!("  filter{place}{node}{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport)))
+            }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
@@ -392,19 +394,20 @@ impl Kind for Filters {
             .filters
             .iter()
             .map(|f| {
-                let (matches, flowid) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => (
+                let (matches, flowid, node) = match &f.spec {
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => (
                         json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
                         Value::String(handle_text(1, *flowid)),
+                        Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
                     ),
-                    _ => (Value::Null, Value::Null),
+                    _ => (Value::Null, Value::Null, Value::Null),
                 };
-                json!({ "dev": f.dev, "kind": "u32", "parent": "1:", "pref": f.prio, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
+                json!({ "dev": f.dev, "kind": "u32", "parent": "1:", "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
             })
             .collect();
         out.extend(ns.redirects.iter().map(|(dev, ifb)| {
             json!({
-                "dev": dev, "kind": "u32", "parent": "ffff:", "pref": 1, "protocol": "all", "match": null, "flowid": null,
+                "dev": dev, "kind": "u32", "parent": "ffff:", "pref": 1, "handle": null, "protocol": "all", "match": null, "flowid": null,
                 "action": { "kind": "mirred", "direction": "egress", "redirect": ifb },
             })
         }));

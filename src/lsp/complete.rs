@@ -24,7 +24,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu"],
         "htb" => &["default", "r2q", "direct_qlen"],
         "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu"],
-        "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport"],
+        "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport", "prio", "handle"],
         "netem" => &["delay", "jitter", "loss", "rate"],
         "qdisc" => &["ingress", "clsact"],
         "vrf" => &["table"],

@@ -136,6 +136,24 @@ pub struct U32Filter {
     pub dport: Option<Spanned<u16>>,
     /// Minor of the target class.
     pub flowid: Spanned<u32>,
+    /// tc's `prio`, when given; otherwise the filter's position (see [`U32Filter::prio_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prio: Option<Spanned<u32>>,
+    /// tc's u32 node id (`handle ::N`, 1..fff), when given; otherwise the kernel's first,
+    /// 800. [`U32_DEFAULT_NODE`] itself is kept as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<Spanned<u32>>,
+}
+
+/// The node id the kernel gives the first u32 filter of a priority when tc sends none.
+pub const U32_DEFAULT_NODE: u32 = 0x800;
+
+impl U32Filter {
+    /// The filter's tc priority as the `index`th filter (from 0) of its htb: its `prio`,
+    /// or its position, counted from 1.
+    pub fn prio_at(&self, index: usize) -> u32 {
+        self.prio.as_ref().map_or(index as u32 + 1, |p| p.node)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -363,6 +363,9 @@ pub enum FilterSpec {
         sport: Option<u16>,
         dport: Option<u16>,
         flowid: u32,
+        /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handle: Option<u32>,
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },

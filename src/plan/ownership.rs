@@ -151,7 +151,7 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
         }
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } => iface(ns, dev)
             .and_then(|i| i.root_qdisc.as_ref())
-            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.filters.len() >= *prio as usize)),
+            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.filters.iter().enumerate().any(|(i, f)| f.prio_at(i) == *prio))),
         Action::SetSysctl { ns, key, .. } => ns_of(ns).is_some_and(|n| {
             n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
         }),

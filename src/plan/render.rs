@@ -139,8 +139,11 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid } => {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle } => {
             let mut s = format!("u32 prio {prio}");
+            if let Some(h) = handle {
+                write!(s, " handle ::{h:x}").unwrap();
+            }
             if let Some(p) = proto {
                 write!(s, " match ip protocol {}", p.number()).unwrap();
             }

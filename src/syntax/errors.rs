@@ -54,7 +54,7 @@ fn rule_word(rule: Rule) -> String {
         shape_opt => "a tbf option (burst, latency, limit, peakrate, mtu)",
         class_opt => "a class option (rate, ceil, prio, burst, cburst, quantum, mtu)",
         htb_opt => "an htb option (default, r2q, direct_qlen) or a block",
-        filter_opt => "a filter match (proto, src, dst, sport, dport) or `->`",
+        filter_opt => "a filter option (proto, src, dst, sport, dport, prio, handle) or `->`",
         vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
         expect_opt => "`port` or `within`",
         xdp_opt => "`section` or `mode`",

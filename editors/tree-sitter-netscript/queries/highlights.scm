@@ -95,6 +95,7 @@
   "quantum"
   "ceil"
   "prio"
+  "handle"
   "proto"
   "sport"
   "dport"

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 435
+#define STATE_COUNT 436
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 255
+#define SYMBOL_COUNT 256
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 162
+#define TOKEN_COUNT 163
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -95,196 +95,197 @@ enum ts_symbol_identifiers {
   anon_sym_dst = 65,
   anon_sym_sport = 66,
   anon_sym_dport = 67,
-  anon_sym_DASH_GT = 68,
-  aux_sym_class_id_token1 = 69,
-  aux_sym_class_id_token2 = 70,
-  anon_sym_qdisc = 71,
-  anon_sym_clsact = 72,
-  anon_sym_netem = 73,
-  anon_sym_delay = 74,
-  anon_sym_jitter = 75,
-  anon_sym_loss = 76,
-  anon_sym_bpf = 77,
-  anon_sym_egress = 78,
-  anon_sym_xdp = 79,
-  anon_sym_generic = 80,
-  anon_sym_native = 81,
-  anon_sym_section = 82,
-  sym_section_name = 83,
-  anon_sym_route = 84,
-  anon_sym_blackhole = 85,
-  anon_sym_unreachable = 86,
-  anon_sym_prohibit = 87,
-  anon_sym_via = 88,
-  anon_sym_metric = 89,
-  anon_sym_onlink = 90,
-  anon_sym_dev = 91,
-  anon_sym_lookup = 92,
-  anon_sym_rule = 93,
-  anon_sym_from = 94,
-  anon_sym_to = 95,
-  anon_sym_iif = 96,
-  anon_sym_oif = 97,
-  anon_sym_fwmark = 98,
-  anon_sym_SLASH = 99,
-  anon_sym_uidrange = 100,
-  anon_sym_DASH = 101,
-  anon_sym_priority = 102,
-  anon_sym_pref = 103,
-  anon_sym_ipproto = 104,
-  anon_sym_icmpv6 = 105,
-  anon_sym_tos = 106,
-  anon_sym_dsfield = 107,
-  anon_sym_forward = 108,
-  anon_sym_off = 109,
-  anon_sym_sysctl = 110,
-  aux_sym_sysctl_key_token1 = 111,
-  aux_sym_sysctl_key_token2 = 112,
-  sym_sysctl_value = 113,
-  anon_sym_port = 114,
-  anon_sym_firewall = 115,
-  anon_sym_input = 116,
-  anon_sym_output = 117,
-  anon_sym_prerouting = 118,
-  anon_sym_postrouting = 119,
-  anon_sym_policy = 120,
-  anon_sym_accept = 121,
-  anon_sym_drop = 122,
-  anon_sym_mark = 123,
-  anon_sym_ct = 124,
-  anon_sym_COMMA = 125,
-  anon_sym_counter = 126,
-  anon_sym_new = 127,
-  anon_sym_established = 128,
-  anon_sym_related = 129,
-  anon_sym_invalid = 130,
-  anon_sym_reject = 131,
-  anon_sym_pass = 132,
-  anon_sym_masquerade = 133,
-  anon_sym_classify = 134,
-  anon_sym_snat = 135,
-  anon_sym_dnat = 136,
-  sym_nat_target = 137,
-  anon_sym_DOT = 138,
-  aux_sym__name_start_token1 = 139,
-  aux_sym__imm_name_part_token1 = 140,
-  anon_sym_LBRACE = 141,
-  anon_sym_RBRACE = 142,
-  anon_sym_LBRACE2 = 143,
-  anon_sym_LPAREN = 144,
-  anon_sym_RPAREN = 145,
-  anon_sym_PLUS = 146,
-  anon_sym_STAR = 147,
-  anon_sym_PERCENT = 148,
-  sym_integer = 149,
-  anon_sym_DQUOTE = 150,
-  aux_sym_string_token1 = 151,
-  sym_comment = 152,
-  sym_line_continuation = 153,
-  sym_rate = 154,
-  sym_size = 155,
-  sym_duration = 156,
-  sym_percentage = 157,
-  sym_mac_address = 158,
-  anon_sym_SLASH2 = 159,
-  aux_sym_ipv4_address_token1 = 160,
-  aux_sym_ipv6_address_token1 = 161,
-  sym_source_file = 162,
-  sym__statements = 163,
-  sym__sep = 164,
-  sym_block = 165,
-  sym__statement = 166,
-  sym_netns_statement = 167,
-  sym_host_statement = 168,
-  sym_table_statement = 169,
-  sym_let_statement = 170,
-  sym_for_statement = 171,
-  sym_range = 172,
-  sym_include_statement = 173,
-  sym_expect_statement = 174,
-  sym__let_value = 175,
-  sym_veth_statement = 176,
-  sym_bridge_statement = 177,
-  sym_dummy_statement = 178,
-  sym_vrf_statement = 179,
-  sym_macvlan_statement = 180,
-  sym_vxlan_statement = 181,
-  sym_link_statement = 182,
-  sym_addr_statement = 183,
-  sym_state_statement = 184,
-  sym_mtu_statement = 185,
-  sym_mac_statement = 186,
-  sym_master_statement = 187,
-  sym_shape_statement = 188,
-  sym_htb_statement = 189,
-  sym_class_statement = 190,
-  sym_filter_statement = 191,
-  sym_class_id = 192,
-  sym_qdisc_statement = 193,
-  sym_netem_statement = 194,
-  sym_bpf_statement = 195,
-  sym_xdp_statement = 196,
-  sym__section_opt = 197,
-  sym_route_statement = 198,
-  sym__dev_opt = 199,
-  sym__table_opt = 200,
-  sym_rule_statement = 201,
-  sym_forward_statement = 202,
-  sym_sysctl_statement = 203,
-  sym_sysctl_key = 204,
-  sym__port_opt = 205,
-  sym_firewall_statement = 206,
-  sym_rule_block = 207,
-  sym_firewall_rule = 208,
-  sym__ct_state = 209,
-  sym_firewall_action = 210,
-  sym_namespace_name = 211,
-  sym_interface_name = 212,
-  sym_peer_name = 213,
-  sym__ns_name = 214,
-  sym__if_name = 215,
-  sym__name_start = 216,
-  sym__imm_name_part = 217,
-  sym_table_name = 218,
-  sym_variable = 219,
-  sym_interpolation = 220,
-  sym__imm_interp = 221,
-  sym__expression = 222,
-  sym_parenthesized_expression = 223,
-  sym_unary_expression = 224,
-  sym_binary_expression = 225,
-  sym_string = 226,
-  sym_ipv4_address = 227,
-  sym__imm_octet = 228,
-  sym_ipv6_address = 229,
-  sym__ip_value = 230,
-  sym__int_value = 231,
-  sym__rate_value = 232,
-  sym__size_value = 233,
-  sym__duration_value = 234,
-  sym__percent_value = 235,
-  aux_sym__statements_repeat1 = 236,
-  aux_sym__statements_repeat2 = 237,
-  aux_sym_expect_statement_repeat1 = 238,
-  aux_sym_vxlan_statement_repeat1 = 239,
-  aux_sym_addr_statement_repeat1 = 240,
-  aux_sym_shape_statement_repeat1 = 241,
-  aux_sym_htb_statement_repeat1 = 242,
-  aux_sym_class_statement_repeat1 = 243,
-  aux_sym_filter_statement_repeat1 = 244,
-  aux_sym_netem_statement_repeat1 = 245,
-  aux_sym_xdp_statement_repeat1 = 246,
-  aux_sym_route_statement_repeat1 = 247,
-  aux_sym_rule_statement_repeat1 = 248,
-  aux_sym_sysctl_key_repeat1 = 249,
-  aux_sym_rule_block_repeat1 = 250,
-  aux_sym_firewall_rule_repeat1 = 251,
-  aux_sym_firewall_rule_repeat2 = 252,
-  aux_sym__ns_name_repeat1 = 253,
-  aux_sym__if_name_repeat1 = 254,
-  alias_sym_default = 255,
-  alias_sym_octet = 256,
-  alias_sym_verdict = 257,
+  anon_sym_handle = 68,
+  anon_sym_DASH_GT = 69,
+  aux_sym_class_id_token1 = 70,
+  aux_sym_class_id_token2 = 71,
+  anon_sym_qdisc = 72,
+  anon_sym_clsact = 73,
+  anon_sym_netem = 74,
+  anon_sym_delay = 75,
+  anon_sym_jitter = 76,
+  anon_sym_loss = 77,
+  anon_sym_bpf = 78,
+  anon_sym_egress = 79,
+  anon_sym_xdp = 80,
+  anon_sym_generic = 81,
+  anon_sym_native = 82,
+  anon_sym_section = 83,
+  sym_section_name = 84,
+  anon_sym_route = 85,
+  anon_sym_blackhole = 86,
+  anon_sym_unreachable = 87,
+  anon_sym_prohibit = 88,
+  anon_sym_via = 89,
+  anon_sym_metric = 90,
+  anon_sym_onlink = 91,
+  anon_sym_dev = 92,
+  anon_sym_lookup = 93,
+  anon_sym_rule = 94,
+  anon_sym_from = 95,
+  anon_sym_to = 96,
+  anon_sym_iif = 97,
+  anon_sym_oif = 98,
+  anon_sym_fwmark = 99,
+  anon_sym_SLASH = 100,
+  anon_sym_uidrange = 101,
+  anon_sym_DASH = 102,
+  anon_sym_priority = 103,
+  anon_sym_pref = 104,
+  anon_sym_ipproto = 105,
+  anon_sym_icmpv6 = 106,
+  anon_sym_tos = 107,
+  anon_sym_dsfield = 108,
+  anon_sym_forward = 109,
+  anon_sym_off = 110,
+  anon_sym_sysctl = 111,
+  aux_sym_sysctl_key_token1 = 112,
+  aux_sym_sysctl_key_token2 = 113,
+  sym_sysctl_value = 114,
+  anon_sym_port = 115,
+  anon_sym_firewall = 116,
+  anon_sym_input = 117,
+  anon_sym_output = 118,
+  anon_sym_prerouting = 119,
+  anon_sym_postrouting = 120,
+  anon_sym_policy = 121,
+  anon_sym_accept = 122,
+  anon_sym_drop = 123,
+  anon_sym_mark = 124,
+  anon_sym_ct = 125,
+  anon_sym_COMMA = 126,
+  anon_sym_counter = 127,
+  anon_sym_new = 128,
+  anon_sym_established = 129,
+  anon_sym_related = 130,
+  anon_sym_invalid = 131,
+  anon_sym_reject = 132,
+  anon_sym_pass = 133,
+  anon_sym_masquerade = 134,
+  anon_sym_classify = 135,
+  anon_sym_snat = 136,
+  anon_sym_dnat = 137,
+  sym_nat_target = 138,
+  anon_sym_DOT = 139,
+  aux_sym__name_start_token1 = 140,
+  aux_sym__imm_name_part_token1 = 141,
+  anon_sym_LBRACE = 142,
+  anon_sym_RBRACE = 143,
+  anon_sym_LBRACE2 = 144,
+  anon_sym_LPAREN = 145,
+  anon_sym_RPAREN = 146,
+  anon_sym_PLUS = 147,
+  anon_sym_STAR = 148,
+  anon_sym_PERCENT = 149,
+  sym_integer = 150,
+  anon_sym_DQUOTE = 151,
+  aux_sym_string_token1 = 152,
+  sym_comment = 153,
+  sym_line_continuation = 154,
+  sym_rate = 155,
+  sym_size = 156,
+  sym_duration = 157,
+  sym_percentage = 158,
+  sym_mac_address = 159,
+  anon_sym_SLASH2 = 160,
+  aux_sym_ipv4_address_token1 = 161,
+  aux_sym_ipv6_address_token1 = 162,
+  sym_source_file = 163,
+  sym__statements = 164,
+  sym__sep = 165,
+  sym_block = 166,
+  sym__statement = 167,
+  sym_netns_statement = 168,
+  sym_host_statement = 169,
+  sym_table_statement = 170,
+  sym_let_statement = 171,
+  sym_for_statement = 172,
+  sym_range = 173,
+  sym_include_statement = 174,
+  sym_expect_statement = 175,
+  sym__let_value = 176,
+  sym_veth_statement = 177,
+  sym_bridge_statement = 178,
+  sym_dummy_statement = 179,
+  sym_vrf_statement = 180,
+  sym_macvlan_statement = 181,
+  sym_vxlan_statement = 182,
+  sym_link_statement = 183,
+  sym_addr_statement = 184,
+  sym_state_statement = 185,
+  sym_mtu_statement = 186,
+  sym_mac_statement = 187,
+  sym_master_statement = 188,
+  sym_shape_statement = 189,
+  sym_htb_statement = 190,
+  sym_class_statement = 191,
+  sym_filter_statement = 192,
+  sym_class_id = 193,
+  sym_qdisc_statement = 194,
+  sym_netem_statement = 195,
+  sym_bpf_statement = 196,
+  sym_xdp_statement = 197,
+  sym__section_opt = 198,
+  sym_route_statement = 199,
+  sym__dev_opt = 200,
+  sym__table_opt = 201,
+  sym_rule_statement = 202,
+  sym_forward_statement = 203,
+  sym_sysctl_statement = 204,
+  sym_sysctl_key = 205,
+  sym__port_opt = 206,
+  sym_firewall_statement = 207,
+  sym_rule_block = 208,
+  sym_firewall_rule = 209,
+  sym__ct_state = 210,
+  sym_firewall_action = 211,
+  sym_namespace_name = 212,
+  sym_interface_name = 213,
+  sym_peer_name = 214,
+  sym__ns_name = 215,
+  sym__if_name = 216,
+  sym__name_start = 217,
+  sym__imm_name_part = 218,
+  sym_table_name = 219,
+  sym_variable = 220,
+  sym_interpolation = 221,
+  sym__imm_interp = 222,
+  sym__expression = 223,
+  sym_parenthesized_expression = 224,
+  sym_unary_expression = 225,
+  sym_binary_expression = 226,
+  sym_string = 227,
+  sym_ipv4_address = 228,
+  sym__imm_octet = 229,
+  sym_ipv6_address = 230,
+  sym__ip_value = 231,
+  sym__int_value = 232,
+  sym__rate_value = 233,
+  sym__size_value = 234,
+  sym__duration_value = 235,
+  sym__percent_value = 236,
+  aux_sym__statements_repeat1 = 237,
+  aux_sym__statements_repeat2 = 238,
+  aux_sym_expect_statement_repeat1 = 239,
+  aux_sym_vxlan_statement_repeat1 = 240,
+  aux_sym_addr_statement_repeat1 = 241,
+  aux_sym_shape_statement_repeat1 = 242,
+  aux_sym_htb_statement_repeat1 = 243,
+  aux_sym_class_statement_repeat1 = 244,
+  aux_sym_filter_statement_repeat1 = 245,
+  aux_sym_netem_statement_repeat1 = 246,
+  aux_sym_xdp_statement_repeat1 = 247,
+  aux_sym_route_statement_repeat1 = 248,
+  aux_sym_rule_statement_repeat1 = 249,
+  aux_sym_sysctl_key_repeat1 = 250,
+  aux_sym_rule_block_repeat1 = 251,
+  aux_sym_firewall_rule_repeat1 = 252,
+  aux_sym_firewall_rule_repeat2 = 253,
+  aux_sym__ns_name_repeat1 = 254,
+  aux_sym__if_name_repeat1 = 255,
+  alias_sym_default = 256,
+  alias_sym_octet = 257,
+  alias_sym_verdict = 258,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -356,6 +357,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_dst] = "dst",
   [anon_sym_sport] = "sport",
   [anon_sym_dport] = "dport",
+  [anon_sym_handle] = "handle",
   [anon_sym_DASH_GT] = "->",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
@@ -617,6 +619,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_dst] = anon_sym_dst,
   [anon_sym_sport] = anon_sym_sport,
   [anon_sym_dport] = anon_sym_dport,
+  [anon_sym_handle] = anon_sym_handle,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
@@ -1079,6 +1082,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_dport] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_handle] = {
     .visible = true,
     .named = false,
   },
@@ -2222,27 +2229,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [31] = 31,
   [32] = 32,
   [33] = 33,
-  [34] = 34,
+  [34] = 22,
   [35] = 35,
   [36] = 36,
   [37] = 37,
   [38] = 38,
-  [39] = 24,
-  [40] = 20,
-  [41] = 25,
-  [42] = 25,
-  [43] = 20,
-  [44] = 25,
-  [45] = 24,
-  [46] = 20,
+  [39] = 39,
+  [40] = 25,
+  [41] = 24,
+  [42] = 24,
+  [43] = 25,
+  [44] = 22,
+  [45] = 45,
+  [46] = 25,
   [47] = 24,
-  [48] = 48,
+  [48] = 22,
   [49] = 49,
   [50] = 50,
-  [51] = 9,
+  [51] = 51,
   [52] = 52,
   [53] = 53,
-  [54] = 54,
+  [54] = 9,
   [55] = 55,
   [56] = 8,
   [57] = 57,
@@ -2268,14 +2275,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [77] = 77,
   [78] = 78,
   [79] = 79,
-  [80] = 9,
-  [81] = 81,
+  [80] = 80,
+  [81] = 9,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 8,
-  [86] = 9,
-  [87] = 87,
+  [85] = 85,
+  [86] = 8,
+  [87] = 9,
   [88] = 88,
   [89] = 89,
   [90] = 90,
@@ -2286,17 +2293,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [95] = 95,
   [96] = 96,
   [97] = 97,
-  [98] = 20,
+  [98] = 22,
   [99] = 99,
-  [100] = 100,
-  [101] = 24,
-  [102] = 20,
+  [100] = 25,
+  [101] = 25,
+  [102] = 22,
   [103] = 103,
-  [104] = 25,
-  [105] = 24,
+  [104] = 24,
+  [105] = 105,
   [106] = 106,
   [107] = 107,
-  [108] = 25,
+  [108] = 24,
   [109] = 109,
   [110] = 110,
   [111] = 111,
@@ -2306,56 +2313,56 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [115] = 115,
   [116] = 116,
   [117] = 117,
-  [118] = 9,
+  [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
   [122] = 122,
-  [123] = 123,
+  [123] = 9,
   [124] = 124,
   [125] = 125,
   [126] = 126,
   [127] = 127,
   [128] = 128,
   [129] = 129,
-  [130] = 130,
+  [130] = 129,
   [131] = 131,
   [132] = 132,
-  [133] = 133,
+  [133] = 129,
   [134] = 134,
-  [135] = 8,
+  [135] = 135,
   [136] = 136,
-  [137] = 137,
+  [137] = 8,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 8,
-  [143] = 9,
+  [142] = 142,
+  [143] = 143,
   [144] = 144,
   [145] = 145,
-  [146] = 131,
-  [147] = 140,
-  [148] = 131,
-  [149] = 140,
+  [146] = 146,
+  [147] = 8,
+  [148] = 9,
+  [149] = 149,
   [150] = 131,
-  [151] = 140,
+  [151] = 129,
   [152] = 131,
-  [153] = 140,
+  [153] = 129,
   [154] = 131,
-  [155] = 140,
+  [155] = 129,
   [156] = 131,
-  [157] = 140,
+  [157] = 129,
   [158] = 131,
-  [159] = 140,
+  [159] = 129,
   [160] = 131,
-  [161] = 140,
-  [162] = 131,
-  [163] = 140,
-  [164] = 131,
-  [165] = 140,
-  [166] = 166,
-  [167] = 167,
+  [161] = 131,
+  [162] = 129,
+  [163] = 131,
+  [164] = 129,
+  [165] = 131,
+  [166] = 129,
+  [167] = 131,
   [168] = 168,
   [169] = 169,
   [170] = 170,
@@ -2372,23 +2379,23 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [181] = 181,
   [182] = 182,
   [183] = 183,
-  [184] = 184,
+  [184] = 126,
   [185] = 185,
   [186] = 186,
   [187] = 187,
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 125,
-  [192] = 192,
-  [193] = 24,
+  [191] = 25,
+  [192] = 110,
+  [193] = 22,
   [194] = 113,
-  [195] = 20,
-  [196] = 115,
-  [197] = 25,
+  [195] = 24,
+  [196] = 25,
+  [197] = 22,
   [198] = 24,
-  [199] = 20,
-  [200] = 25,
+  [199] = 199,
+  [200] = 200,
   [201] = 201,
   [202] = 202,
   [203] = 203,
@@ -2411,7 +2418,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [220] = 220,
   [221] = 221,
   [222] = 222,
-  [223] = 223,
+  [223] = 209,
   [224] = 224,
   [225] = 225,
   [226] = 226,
@@ -2419,7 +2426,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [228] = 228,
   [229] = 229,
   [230] = 230,
-  [231] = 208,
+  [231] = 231,
   [232] = 232,
   [233] = 233,
   [234] = 234,
@@ -2434,30 +2441,30 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [243] = 243,
   [244] = 244,
   [245] = 245,
-  [246] = 246,
-  [247] = 222,
-  [248] = 244,
-  [249] = 222,
-  [250] = 244,
-  [251] = 222,
-  [252] = 244,
-  [253] = 222,
-  [254] = 244,
-  [255] = 222,
-  [256] = 244,
-  [257] = 222,
-  [258] = 244,
-  [259] = 222,
-  [260] = 244,
-  [261] = 222,
-  [262] = 244,
-  [263] = 222,
-  [264] = 244,
-  [265] = 222,
-  [266] = 244,
-  [267] = 267,
+  [246] = 232,
+  [247] = 247,
+  [248] = 209,
+  [249] = 247,
+  [250] = 209,
+  [251] = 247,
+  [252] = 209,
+  [253] = 247,
+  [254] = 209,
+  [255] = 247,
+  [256] = 209,
+  [257] = 247,
+  [258] = 209,
+  [259] = 247,
+  [260] = 209,
+  [261] = 247,
+  [262] = 209,
+  [263] = 247,
+  [264] = 209,
+  [265] = 247,
+  [266] = 266,
+  [267] = 247,
   [268] = 268,
-  [269] = 269,
+  [269] = 12,
   [270] = 270,
   [271] = 271,
   [272] = 272,
@@ -2474,10 +2481,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [283] = 283,
   [284] = 284,
   [285] = 285,
-  [286] = 12,
-  [287] = 14,
+  [286] = 286,
+  [287] = 287,
   [288] = 15,
-  [289] = 289,
+  [289] = 14,
   [290] = 290,
   [291] = 291,
   [292] = 292,
@@ -2510,19 +2517,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [319] = 319,
   [320] = 320,
   [321] = 321,
-  [322] = 8,
-  [323] = 323,
+  [322] = 322,
+  [323] = 8,
   [324] = 324,
-  [325] = 9,
-  [326] = 326,
-  [327] = 8,
-  [328] = 328,
-  [329] = 9,
-  [330] = 330,
-  [331] = 8,
+  [325] = 325,
+  [326] = 9,
+  [327] = 327,
+  [328] = 8,
+  [329] = 329,
+  [330] = 9,
+  [331] = 331,
   [332] = 332,
-  [333] = 9,
-  [334] = 334,
+  [333] = 8,
+  [334] = 9,
   [335] = 335,
   [336] = 336,
   [337] = 337,
@@ -2546,9 +2553,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [355] = 355,
   [356] = 356,
   [357] = 357,
-  [358] = 310,
+  [358] = 358,
   [359] = 311,
-  [360] = 360,
+  [360] = 312,
   [361] = 361,
   [362] = 362,
   [363] = 363,
@@ -2562,24 +2569,24 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [371] = 371,
   [372] = 372,
   [373] = 373,
-  [374] = 373,
-  [375] = 340,
-  [376] = 306,
-  [377] = 308,
-  [378] = 378,
+  [374] = 374,
+  [375] = 374,
+  [376] = 342,
+  [377] = 307,
+  [378] = 309,
   [379] = 379,
   [380] = 380,
   [381] = 381,
   [382] = 382,
   [383] = 383,
   [384] = 384,
-  [385] = 380,
+  [385] = 383,
   [386] = 8,
   [387] = 387,
-  [388] = 9,
-  [389] = 389,
-  [390] = 381,
-  [391] = 382,
+  [388] = 382,
+  [389] = 384,
+  [390] = 9,
+  [391] = 391,
   [392] = 392,
   [393] = 393,
   [394] = 394,
@@ -2596,9 +2603,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [405] = 405,
   [406] = 406,
   [407] = 407,
-  [408] = 395,
+  [408] = 408,
   [409] = 409,
-  [410] = 410,
+  [410] = 408,
   [411] = 411,
   [412] = 412,
   [413] = 413,
@@ -2614,15 +2621,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [423] = 423,
   [424] = 424,
   [425] = 425,
-  [426] = 414,
-  [427] = 427,
+  [426] = 426,
+  [427] = 421,
   [428] = 428,
-  [429] = 429,
+  [429] = 426,
   [430] = 430,
-  [431] = 419,
-  [432] = 420,
-  [433] = 433,
-  [434] = 425,
+  [431] = 431,
+  [432] = 417,
+  [433] = 425,
+  [434] = 434,
+  [435] = 435,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2630,68 +2638,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '.', 355,
-        '/', 636,
-        '0', 637,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        ',', 353,
+        '-', 324,
+        '.', 358,
+        '/', 639,
+        '0', 640,
+        ';', 233,
+        '<', 236,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 602,
-        '}', 601,
+        'c', 551,
+        'd', 507,
+        'f', 576,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 487,
+        'n', 558,
+        'o', 528,
+        'p', 560,
+        'r', 509,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 605,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(638);
+          lookahead == ' ') SKIP(203);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(641);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'c', 425,
-        'd', 440,
-        'i', 398,
-        'm', 365,
-        'o', 400,
-        'p', 459,
-        's', 442,
-        '{', 602,
+        'c', 428,
+        'd', 443,
+        'i', 401,
+        'm', 368,
+        'o', 402,
+        'p', 462,
+        's', 445,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2700,66 +2708,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'c', 117,
-        'd', 140,
-        'i', 90,
-        'm', 46,
-        'o', 92,
-        'p', 158,
-        's', 142,
+        'c', 119,
+        'd', 143,
+        'i', 92,
+        'm', 47,
+        'o', 94,
+        'p', 161,
+        's', 145,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(486);
+      if (lookahead == 'm') ADVANCE(489);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\r') ADVANCE(618);
-      if (lookahead != 0) ADVANCE(621);
+      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\r') ADVANCE(621);
+      if (lookahead != 0) ADVANCE(624);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2767,12 +2775,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(339);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(342);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2780,55 +2788,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(619);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
+          lookahead == ' ') ADVANCE(623);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(621);
+          lookahead != '\n') ADVANCE(624);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '(') ADVANCE(603);
-      if (lookahead == '-') ADVANCE(320);
-      if (lookahead == '0') ADVANCE(614);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '(') ADVANCE(606);
+      if (lookahead == '-') ADVANCE(323);
+      if (lookahead == '0') ADVANCE(617);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '-') ADVANCE(41);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(416);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'd') ADVANCE(571);
+      if (lookahead == 'p') ADVANCE(586);
+      if (lookahead == 's') ADVANCE(572);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(12);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '.') ADVANCE(358);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(358);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(419);
+      if (lookahead == '{') ADVANCE(605);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2836,1265 +2843,1297 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '0') ADVANCE(612);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '.') ADVANCE(358);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == '{') ADVANCE(605);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(14);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(21);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '0') ADVANCE(615);
+      if (lookahead == ':') ADVANCE(642);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(15);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 16:
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '=') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
-      END_STATE();
-    case 16:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '=') ADVANCE(241);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(126);
-      if (lookahead == 'r') ADVANCE(78);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(434);
-      if (lookahead == 'r') ADVANCE(384);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'r') ADVANCE(80);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(18);
+      END_STATE();
+    case 19:
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(387);
+      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 19:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(112);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(43);
+      if (lookahead == 'o') ADVANCE(114);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 25:
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 183,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(191);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
+        '%', 637,
+        '.', 186,
+        'B', 629,
+        'b', 629,
+        'G', 631,
+        'g', 631,
+        'K', 631,
+        'k', 631,
+        'M', 632,
+        'm', 632,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'U', 179,
+        'u', 179,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 632,
-        'b', 632,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
+        '%', 637,
+        'B', 629,
+        'b', 629,
+        'G', 631,
+        'g', 631,
+        'K', 631,
+        'k', 631,
+        'M', 632,
+        'm', 632,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'U', 179,
+        'u', 179,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '-') ADVANCE(41);
+      ADVANCE_MAP(
+        '%', 637,
+        'B', 635,
+        'b', 635,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(239);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (lookahead == '.') ADVANCE(242);
       END_STATE();
     case 31:
       if (lookahead == '.') ADVANCE(185);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (lookahead == '.') ADVANCE(188);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(181);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(181);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (lookahead == ':') ADVANCE(184);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(197);
+      if (lookahead == ':') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(189);
+      if (lookahead == ':') ADVANCE(200);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(192);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(194);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(195);
+      if (lookahead == ':') ADVANCE(196);
       END_STATE();
     case 40:
-      if (lookahead == '>') ADVANCE(281);
+      if (lookahead == ':') ADVANCE(198);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(284);
       END_STATE();
     case 42:
-      if (lookahead == ']') ADVANCE(33);
+      if (lookahead == '>') ADVANCE(250);
+      END_STATE();
+    case 43:
+      if (lookahead == ']') ADVANCE(34);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 43:
-      if (lookahead == 'a') ADVANCE(54);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'a') ADVANCE(55);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(308);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'a') ADVANCE(289);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(147);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(150);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(113);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'm') ADVANCE(138);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(105);
+      if (lookahead == 'a') ADVANCE(115);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(107);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'b') ADVANCE(107);
+      if (lookahead == 'a') ADVANCE(154);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 'b') ADVANCE(109);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(88);
+      if (lookahead == 'c') ADVANCE(272);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(289);
+      if (lookahead == 'c') ADVANCE(90);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'c') ADVANCE(292);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(52);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(89);
+      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(106);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(254);
+      if (lookahead == 'c') ADVANCE(91);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(254);
-      if (lookahead == 'i') ADVANCE(82);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'd') ADVANCE(257);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'd') ADVANCE(257);
+      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'p') ADVANCE(141);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(69);
+      if (lookahead == 'd') ADVANCE(337);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(153);
+      if (lookahead == 'd') ADVANCE(71);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'd') ADVANCE(156);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(172);
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(86);
+      if (lookahead == 'e') ADVANCE(175);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(88);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(87);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(254);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(238);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
+      if (lookahead == 'e') ADVANCE(320);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'e') ADVANCE(113);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'e') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(135);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'e') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(135);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(108);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'e') ADVANCE(49);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(171);
       END_STATE();
     case 82:
-      if (lookahead == 'f') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 83:
-      if (lookahead == 'f') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(148);
       END_STATE();
     case 84:
-      if (lookahead == 'f') ADVANCE(325);
+      if (lookahead == 'f') ADVANCE(310);
       END_STATE();
     case 85:
-      if (lookahead == 'f') ADVANCE(97);
+      if (lookahead == 'f') ADVANCE(313);
       END_STATE();
     case 86:
-      if (lookahead == 'f') ADVANCE(97);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'f') ADVANCE(328);
       END_STATE();
     case 87:
-      if (lookahead == 'g') ADVANCE(72);
+      if (lookahead == 'f') ADVANCE(99);
       END_STATE();
     case 88:
-      if (lookahead == 'h') ADVANCE(241);
+      if (lookahead == 'f') ADVANCE(99);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 89:
-      if (lookahead == 'h') ADVANCE(244);
+      if (lookahead == 'g') ADVANCE(74);
       END_STATE();
     case 90:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'h') ADVANCE(244);
       END_STATE();
     case 91:
-      if (lookahead == 'i') ADVANCE(82);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'h') ADVANCE(247);
       END_STATE();
     case 92:
-      if (lookahead == 'i') ADVANCE(83);
+      if (lookahead == 'i') ADVANCE(84);
       END_STATE();
     case 93:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'p') ADVANCE(141);
       END_STATE();
     case 94:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(85);
       END_STATE();
     case 95:
-      if (lookahead == 'i') ADVANCE(65);
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 96:
-      if (lookahead == 'i') ADVANCE(115);
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(110);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(77);
+      if (lookahead == 'i') ADVANCE(66);
       END_STATE();
     case 98:
-      if (lookahead == 'i') ADVANCE(57);
+      if (lookahead == 'i') ADVANCE(117);
       END_STATE();
     case 99:
-      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'i') ADVANCE(79);
       END_STATE();
     case 100:
-      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 101:
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 102:
-      if (lookahead == 'k') ADVANCE(313);
+      if (lookahead == 'i') ADVANCE(166);
       END_STATE();
     case 103:
-      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == 'k') ADVANCE(347);
       END_STATE();
     case 104:
-      if (lookahead == 'k') ADVANCE(171);
+      if (lookahead == 'k') ADVANCE(316);
       END_STATE();
     case 105:
-      if (lookahead == 'l') ADVANCE(263);
+      if (lookahead == 'k') ADVANCE(295);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(63);
+      if (lookahead == 'k') ADVANCE(174);
       END_STATE();
     case 107:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'l') ADVANCE(266);
       END_STATE();
     case 108:
-      if (lookahead == 'l') ADVANCE(96);
+      if (lookahead == 'l') ADVANCE(64);
       END_STATE();
     case 109:
-      if (lookahead == 'm') ADVANCE(53);
+      if (lookahead == 'l') ADVANCE(72);
       END_STATE();
     case 110:
-      if (lookahead == 'm') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(98);
       END_STATE();
     case 111:
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'm') ADVANCE(54);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'm') ADVANCE(304);
       END_STATE();
     case 113:
-      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'm') ADVANCE(138);
       END_STATE();
     case 114:
-      if (lookahead == 'n') ADVANCE(164);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 115:
-      if (lookahead == 'n') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(89);
       END_STATE();
     case 116:
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(167);
       END_STATE();
     case 117:
-      if (lookahead == 'o') ADVANCE(169);
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'n') ADVANCE(105);
       END_STATE();
     case 118:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'n') ADVANCE(110);
       END_STATE();
     case 119:
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 120:
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 121:
-      if (lookahead == 'o') ADVANCE(266);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(328);
+      if (lookahead == 'o') ADVANCE(106);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(269);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(110);
+      if (lookahead == 'o') ADVANCE(331);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(173);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(112);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(144);
-      if (lookahead == 'r') ADVANCE(75);
+      if (lookahead == 'o') ADVANCE(152);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(147);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(58);
+      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(77);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(76);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(157);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 'o') ADVANCE(158);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(153);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(260);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 137:
-      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(85);
+      if (lookahead == 'p') ADVANCE(263);
       END_STATE();
     case 140:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(301);
       END_STATE();
     case 141:
-      if (lookahead == 'p') ADVANCE(131);
+      if (lookahead == 'p') ADVANCE(159);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(131);
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(87);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(162);
       END_STATE();
     case 144:
-      if (lookahead == 'r') ADVANCE(160);
+      if (lookahead == 'p') ADVANCE(134);
       END_STATE();
     case 145:
-      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(74);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(163);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(124);
-      if (lookahead == 'w') ADVANCE(109);
+      if (lookahead == 'r') ADVANCE(354);
       END_STATE();
     case 149:
       if (lookahead == 'r') ADVANCE(76);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'r') ADVANCE(126);
+      if (lookahead == 'w') ADVANCE(111);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(78);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(50);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(104);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(162);
-      END_STATE();
-    case 156:
-      if (lookahead == 'r') ADVANCE(134);
-      END_STATE();
-    case 157:
-      if (lookahead == 'r') ADVANCE(98);
-      END_STATE();
-    case 158:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 156:
+      if (lookahead == 'r') ADVANCE(51);
+      END_STATE();
+    case 157:
+      if (lookahead == 'r') ADVANCE(164);
+      END_STATE();
+    case 158:
+      if (lookahead == 'r') ADVANCE(165);
+      END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(137);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(278);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 162:
       if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(173);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(81);
+      if (lookahead == 't') ADVANCE(281);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(71);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(122);
+      if (lookahead == 't') ADVANCE(83);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 't') ADVANCE(123);
       END_STATE();
     case 169:
-      if (lookahead == 'u') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(73);
       END_STATE();
     case 170:
-      if (lookahead == 'u') ADVANCE(136);
+      if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 171:
-      if (lookahead == 'u') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(160);
       END_STATE();
     case 172:
-      if (lookahead == 'v') ADVANCE(295);
+      if (lookahead == 'u') ADVANCE(116);
       END_STATE();
     case 173:
-      if (lookahead == 'y') ADVANCE(322);
+      if (lookahead == 'u') ADVANCE(139);
       END_STATE();
     case 174:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(175);
+      if (lookahead == 'u') ADVANCE(140);
       END_STATE();
     case 175:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'v') ADVANCE(298);
       END_STATE();
     case 176:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+      if (lookahead == 'y') ADVANCE(325);
       END_STATE();
     case 177:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(625);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(178);
       END_STATE();
     case 178:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(625);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
       END_STATE();
     case 179:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
+      END_STATE();
+    case 180:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(628);
+      END_STATE();
+    case 181:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(628);
+      END_STATE();
+    case 182:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
-      END_STATE();
-    case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
-      END_STATE();
-    case 182:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 183:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 184:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
       END_STATE();
     case 185:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 186:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 187:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(635);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 188:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 189:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(187);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
       END_STATE();
     case 190:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(638);
       END_STATE();
     case 191:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
     case 192:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
       END_STATE();
     case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 194:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(193);
       END_STATE();
     case 195:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
     case 196:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(195);
       END_STATE();
     case 197:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(196);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
     case 198:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(197);
+      END_STATE();
+    case 199:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 200:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
+      END_STATE();
+    case 201:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 199:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(621);
-      END_STATE();
-    case 200:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
-        '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-        '}', 601,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 201:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 29,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        't', 482,
-        '{', 600,
-        '}', 601,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(201);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 202:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '-', 40,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
-        '\\', 5,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 80,
-        'n', 126,
-        'o', 94,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        'v', 99,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(624);
       END_STATE();
     case 203:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 29,
-        '/', 316,
-        '0', 608,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        ',', 353,
+        '-', 324,
+        '/', 319,
+        '0', 617,
+        ';', 233,
+        '<', 236,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        '{', 600,
-        '}', 601,
+        'c', 551,
+        'd', 507,
+        'f', 576,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 487,
+        'n', 558,
+        'o', 528,
+        'p', 560,
+        'r', 509,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 204:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 355,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 30,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
+        't', 485,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+          lookahead == ' ') SKIP(204);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
+        'd', 69,
+        'f', 151,
+        'g', 155,
+        'i', 63,
+        'l', 120,
+        'm', 82,
+        'n', 128,
+        'o', 96,
+        'p', 131,
+        'r', 70,
+        's', 145,
+        't', 45,
+        'u', 97,
+        'v', 101,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ',', 350,
-        '-', 320,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 30,
+        '/', 319,
+        '0', 611,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'c', 117,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 47,
-        'n', 126,
-        'o', 93,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        '{', 600,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(206);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(612);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 207:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '.', 355,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 358,
+        '/', 319,
+        '0', 613,
+        ':', 642,
+        ';', 233,
+        '<', 29,
+        '>', 237,
+        '[', 201,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'm', 489,
+        't', 485,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(208);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 208:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '/', 319,
+        '0', 613,
+        ':', 642,
+        ';', 233,
+        '<', 29,
+        '>', 237,
+        '[', 201,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'm', 489,
+        't', 485,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(208);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 209:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '.', 355,
-        '/', 636,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ',', 353,
+        '-', 323,
+        '/', 319,
+        '0', 617,
+        ';', 233,
+        '<', 236,
+        '>', 237,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'c', 119,
+        'd', 68,
+        'f', 151,
+        'g', 155,
+        'i', 63,
+        'l', 120,
+        'm', 48,
+        'n', 128,
+        'o', 95,
+        'p', 130,
+        'r', 70,
+        's', 145,
+        't', 45,
+        'u', 97,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          lookahead == ' ') SKIP(209);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 210:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 324,
+        '.', 358,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
+          lookahead == ' ') SKIP(211);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 211:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        '/', 636,
-        ';', 230,
-        '<', 233,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 324,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(211);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 212:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        '.', 358,
+        '/', 639,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 378,
-        'g', 457,
-        'i', 373,
-        'l', 427,
-        'p', 433,
-        'r', 382,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(213);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 213:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'm', 430,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(213);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 214:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'c', 551,
+        'd', 571,
+        'i', 526,
+        'm', 489,
+        'o', 530,
+        'p', 586,
+        's', 572,
+        '{', 605,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 215:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'c', 551,
+        'd', 571,
+        'i', 526,
+        'm', 489,
+        'o', 530,
+        'p', 586,
+        's', 572,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 216:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        '/', 639,
+        ';', 233,
+        '<', 236,
+        '>', 237,
+        '\\', 5,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(222);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 214:
-      if (eof) ADVANCE(229);
+    case 217:
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        '{', 602,
+        'd', 381,
+        'g', 460,
+        'i', 376,
+        'l', 429,
+        'p', 436,
+        'r', 385,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4103,54 +4142,20 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 215:
-      if (eof) ADVANCE(229);
+    case 218:
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 439,
-        'f', 451,
-        'i', 397,
-        'l', 428,
-        'o', 400,
-        'p', 444,
-        's', 443,
-        't', 357,
-        'u', 395,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 378,
-        'l', 428,
-        'm', 386,
-        'o', 417,
-        's', 446,
-        't', 358,
-        'v', 401,
-        '{', 602,
+        'm', 433,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4159,2970 +4164,2973 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 219:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(226);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 220:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'd', 66,
-        'g', 152,
-        'i', 61,
-        'l', 130,
-        'p', 127,
-        'r', 73,
+        'd', 442,
+        'f', 454,
+        'i', 400,
+        'l', 431,
+        'o', 402,
+        'p', 447,
+        's', 446,
+        't', 360,
+        'u', 398,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
+          lookahead == ' ') SKIP(227);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'd', 505,
-        'g', 576,
-        'i', 500,
-        'l', 560,
-        'p', 558,
-        'r', 511,
+        'd', 381,
+        'l', 431,
+        'm', 390,
+        'o', 421,
+        's', 449,
+        't', 361,
+        'v', 406,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(228);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(236);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(119);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(222);
       END_STATE();
     case 223:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'd', 67,
+        'g', 155,
+        'i', 62,
+        'l', 133,
+        'p', 129,
+        'r', 75,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(223);
       END_STATE();
     case 224:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 139,
-        'f', 148,
-        'i', 91,
-        'l', 133,
-        'o', 92,
-        'p', 146,
-        's', 141,
-        't', 44,
-        'u', 95,
+        'd', 508,
+        'g', 579,
+        'i', 503,
+        'l', 563,
+        'p', 561,
+        'r', 514,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(224);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 225:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 66,
-        'l', 133,
-        'm', 79,
-        'o', 116,
-        's', 143,
-        't', 43,
-        'v', 99,
-      );
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(235);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(121);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(225);
       END_STATE();
     case 226:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(235);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(550);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(226);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 227:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(544);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
+        '\\', 5,
+        'd', 142,
+        'f', 151,
+        'i', 93,
+        'l', 136,
+        'o', 94,
+        'p', 149,
+        's', 144,
+        't', 45,
+        'u', 97,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(227);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 228:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(558);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
+        '\\', 5,
+        'd', 67,
+        'l', 136,
+        'm', 81,
+        'o', 118,
+        's', 146,
+        't', 44,
+        'v', 101,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(228);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(553);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(547);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(230);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(561);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_LT);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 235:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 237:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 240:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(240);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(243);
       END_STATE();
     case 243:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 246:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 248:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 250:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 253:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 255:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 256:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 259:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 262:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 265:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_local);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 268:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 271:
       ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_src);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 274:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 277:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_dport);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 279:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 282:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 280:
+    case 283:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(284);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 284:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(287);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
+      END_STATE();
+    case 287:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
       END_STATE();
-    case 285:
+    case 288:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_via);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 291:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 294:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_onlink);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 297:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 300:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 303:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 306:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(332);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(331);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(333);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(335);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(334);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 312:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 315:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 318:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 319:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 322:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(281);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_priority);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
     case 324:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(284);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 327:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 330:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 333:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 335:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 338:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 336:
+    case 339:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 337:
+    case 340:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
-    case 338:
+    case 341:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
       END_STATE();
-    case 339:
+    case 342:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
-    case 340:
+    case 343:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_port);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 346:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 349:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_COMMA);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_counter);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 352:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 355:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 353:
+    case 356:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 354:
+    case 357:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
       END_STATE();
-    case 355:
+    case 358:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 356:
+    case 359:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == 'o') ADVANCE(306);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
       END_STATE();
     case 360:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(288);
+      if (lookahead == 'a') ADVANCE(369);
+      if (lookahead == 'o') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 362:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 363:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(370);
+      if (lookahead == 'a') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(449);
+      if (lookahead == 'a') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(372);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(271);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(291);
+      if (lookahead == 'a') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(393);
+      if (lookahead == 'b') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(394);
+      if (lookahead == 'c') ADVANCE(274);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(361);
+      if (lookahead == 'c') ADVANCE(294);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(336);
+      if (lookahead == 'c') ADVANCE(396);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(256);
+      if (lookahead == 'c') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(448);
+      if (lookahead == 'c') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 375:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(380);
+      if (lookahead == 'd') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == 'd') ADVANCE(259);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 377:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == 'd') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 378:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == 'd') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == 'e') ADVANCE(240);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 380:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(253);
+      if (lookahead == 'e') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(409);
+      if (lookahead == 'e') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(414);
+      if (lookahead == 'e') ADVANCE(262);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 383:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(390);
-      if (lookahead == 'i') ADVANCE(431);
+      if (lookahead == 'e') ADVANCE(256);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 384:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(362);
+      if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 385:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(363);
+      if (lookahead == 'e') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == 'e') ADVANCE(393);
+      if (lookahead == 'i') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(447);
+      if (lookahead == 'e') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 389:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'f') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(396);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(377);
+      if (lookahead == 'f') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(243);
+      if (lookahead == 'f') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 394:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(399);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(380);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'h') ADVANCE(246);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(374);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
-      if (lookahead == 'p') ADVANCE(441);
+      if (lookahead == 'h') ADVANCE(249);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
+      if (lookahead == 'i') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(389);
+      if (lookahead == 'i') ADVANCE(391);
+      if (lookahead == 'p') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(360);
+      if (lookahead == 'i') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'i') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(418);
+      if (lookahead == 'i') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(471);
+      if (lookahead == 'i') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(315);
+      if (lookahead == 'i') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(346);
+      if (lookahead == 'i') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(294);
+      if (lookahead == 'k') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(265);
+      if (lookahead == 'k') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(372);
+      if (lookahead == 'k') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(376);
+      if (lookahead == 'k') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'l') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'l') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(303);
+      if (lookahead == 'l') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == 'l') ADVANCE(405);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(392);
+      if (lookahead == 'm') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(250);
+      if (lookahead == 'm') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(411);
+      if (lookahead == 'm') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(407);
+      if (lookahead == 'n') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(465);
+      if (lookahead == 'n') ADVANCE(253);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(404);
+      if (lookahead == 'n') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(330);
+      if (lookahead == 'n') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(268);
+      if (lookahead == 'n') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(445);
+      if (lookahead == 'o') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(333);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
-      if (lookahead == 't') ADVANCE(349);
+      if (lookahead == 'o') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == 'o') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'o') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(450);
+      if (lookahead == 'o') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(375);
+      if (lookahead == 'o') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(423);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 432:
+    case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == 'o') ADVANCE(378);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 433:
+    case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'o') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(467);
+      if (lookahead == 'o') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(300);
+      if (lookahead == 'o') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(262);
+      if (lookahead == 'o') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == 'o') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(463);
+      if (lookahead == 'p') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(454);
+      if (lookahead == 'p') ADVANCE(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(426);
+      if (lookahead == 's') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
+      if (lookahead == 'p') ADVANCE(426);
+      if (lookahead == 's') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(383);
+      if (lookahead == 'p') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == 'p') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(353);
+      if (lookahead == 'r') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == 'r') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(424);
-      if (lookahead == 'w') ADVANCE(412);
+      if (lookahead == 'r') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(406);
+      if (lookahead == 'r') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 454:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 455:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'w') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(404);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == 'r') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(385);
+      if (lookahead == 'r') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(436);
+      if (lookahead == 'r') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(388);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(439);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(283);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 461:
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(387);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 't') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(379);
+      if (lookahead == 't') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(455);
+      if (lookahead == 't') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(419);
+      if (lookahead == 't') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(437);
+      if (lookahead == 't') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(438);
+      if (lookahead == 't') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(297);
+      if (lookahead == 'u') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == 'u') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(300);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(327);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'e') ADVANCE(479);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'v') ADVANCE(296);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'e') ADVANCE(482);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'o') ADVANCE(597);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
-      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'r') ADVANCE(557);
+      if (lookahead == 'w') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'v') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(287);
+      if (lookahead == ':') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == 'a') ADVANCE(495);
+      if (lookahead == 'o') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
+      if (lookahead == 'a') ADVANCE(495);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
+      if (lookahead == 'a') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(494);
-      if (lookahead == 'm') ADVANCE(563);
+      if (lookahead == 'a') ADVANCE(575);
+      if (lookahead == 'e') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(545);
+      if (lookahead == 'a') ADVANCE(575);
+      if (lookahead == 'e') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 489:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(537);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(496);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 491:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(497);
+      if (lookahead == 'm') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(548);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(539);
+      if (lookahead == 'a') ADVANCE(540);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(521);
+      if (lookahead == 'a') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(290);
+      if (lookahead == 'b') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(522);
+      if (lookahead == 'c') ADVANCE(273);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'o') ADVANCE(536);
+      if (lookahead == 'c') ADVANCE(524);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'c') ADVANCE(293);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
-      if (lookahead == 'i') ADVANCE(516);
-      if (lookahead == 'p') ADVANCE(567);
+      if (lookahead == 'c') ADVANCE(525);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(492);
+      if (lookahead == 'o') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(335);
+      if (lookahead == 'c') ADVANCE(492);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(507);
+      if (lookahead == 'd') ADVANCE(258);
+      if (lookahead == 'i') ADVANCE(519);
+      if (lookahead == 'p') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(580);
+      if (lookahead == 'd') ADVANCE(258);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
+      if (lookahead == 'd') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
+      if (lookahead == 'd') ADVANCE(510);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(487);
+      if (lookahead == 'd') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(252);
+      if (lookahead == 'e') ADVANCE(600);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(236);
+      if (lookahead == 'e') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 509:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(258);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(318);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(543);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(518);
-      if (lookahead == 'i') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(538);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 514:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(490);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(255);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(239);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(261);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(321);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(546);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(570);
+      if (lookahead == 'e') ADVANCE(521);
+      if (lookahead == 'i') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 517:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(493);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 519:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'f') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(326);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(531);
-      if (lookahead == 't') ADVANCE(273);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(510);
+      if (lookahead == 'f') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'f') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 522:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(534);
+      if (lookahead == 't') ADVANCE(276);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(513);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 524:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'h') ADVANCE(245);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 523:
+    case 525:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(248);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(519);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(486);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(252);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(543);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(506);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(498);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 534:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(516);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(483);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(249);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(503);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(495);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(547);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 533:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 534:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(314);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(596);
+      if (lookahead == 'k') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(264);
+      if (lookahead == 'k') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(501);
+      if (lookahead == 'k') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(508);
+      if (lookahead == 'k') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(530);
+      if (lookahead == 'l') ADVANCE(267);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(302);
+      if (lookahead == 'l') ADVANCE(504);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(491);
+      if (lookahead == 'l') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(563);
+      if (lookahead == 'l') ADVANCE(533);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(249);
+      if (lookahead == 'm') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(520);
+      if (lookahead == 'm') ADVANCE(494);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(590);
+      if (lookahead == 'm') ADVANCE(566);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(535);
+      if (lookahead == 'n') ADVANCE(252);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
+      if (lookahead == 'n') ADVANCE(523);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(497);
+      if (lookahead == 'n') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == 'n') ADVANCE(538);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(267);
+      if (lookahead == 'o') ADVANCE(597);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(329);
+      if (lookahead == 'o') ADVANCE(500);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
+      if (lookahead == 'o') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(541);
+      if (lookahead == 'o') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(544);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 'r') ADVANCE(515);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 561:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(574);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
-      if (lookahead == 'r') ADVANCE(512);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(579);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(498);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 562:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(593);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 564:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(501);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(261);
+      if (lookahead == 'o') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(299);
+      if (lookahead == 'o') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(581);
+      if (lookahead == 'o') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(584);
+      if (lookahead == 'p') ADVANCE(264);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(564);
-      if (lookahead == 'r') ADVANCE(493);
+      if (lookahead == 'p') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(352);
+      if (lookahead == 'p') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(585);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(533);
+      if (lookahead == 'p') ADVANCE(567);
+      if (lookahead == 'r') ADVANCE(496);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
+      if (lookahead == 'r') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(514);
+      if (lookahead == 'r') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(534);
+      if (lookahead == 'r') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(553);
+      if (lookahead == 'r') ADVANCE(557);
+      if (lookahead == 'w') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(517);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 'r') ADVANCE(537);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(488);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(562);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(587);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 583:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(532);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(535);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(491);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(279);
+      if (lookahead == 'r') ADVANCE(559);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
@@ -7130,354 +7138,378 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(577);
+      if (lookahead == 't') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(515);
+      if (lookahead == 't') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(551);
+      if (lookahead == 't') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(509);
+      if (lookahead == 't') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(552);
+      if (lookahead == 't') ADVANCE(518);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(546);
+      if (lookahead == 't') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(565);
+      if (lookahead == 't') ADVANCE(512);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(555);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(296);
+      if (lookahead == 'u') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(323);
+      if (lookahead == 'u') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(299);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 602:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 603:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 604:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 605:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 606:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 607:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 608:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'x', 186,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 609:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 610:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      ADVANCE_MAP(
+        '%', 637,
+        '.', 187,
+        ':', 642,
+        'x', 189,
+        'B', 630,
+        'b', 630,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      ADVANCE_MAP(
+        '%', 637,
+        '.', 187,
+        ':', 642,
+        'B', 630,
+        'b', 630,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (lookahead == '.') ADVANCE(183);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (lookahead == '.') ADVANCE(183);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 617:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 618:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\\') ADVANCE(199);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(621);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 619:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(623);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
       END_STATE();
     case 620:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(619);
-      if (lookahead == '\\') ADVANCE(6);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
-      if (lookahead != 0 &&
-          lookahead != '\t' &&
-          lookahead != '\n' &&
-          lookahead != '"' &&
-          lookahead != '#') ADVANCE(621);
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\\') ADVANCE(202);
       if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(621);
+          lookahead != '"') ADVANCE(624);
       END_STATE();
     case 622:
-      ACCEPT_TOKEN(sym_comment);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(626);
       if (lookahead != 0 &&
           lookahead != '\n') ADVANCE(622);
       END_STATE();
     case 623:
-      ACCEPT_TOKEN(sym_comment);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(6);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') ADVANCE(623);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+          lookahead != '\t' &&
+          lookahead != '\n' &&
+          lookahead != '"' &&
+          lookahead != '#') ADVANCE(624);
       END_STATE();
     case 624:
-      ACCEPT_TOKEN(sym_line_continuation);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(202);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(624);
       END_STATE();
     case 625:
-      ACCEPT_TOKEN(sym_rate);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(625);
       END_STATE();
     case 626:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(622);
       END_STATE();
     case 627:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 628:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+          lookahead == 'b') ADVANCE(629);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(629);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
       END_STATE();
     case 633:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(635);
       END_STATE();
     case 634:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(635);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
       END_STATE();
     case 635:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
       END_STATE();
     case 636:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 637:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      ACCEPT_TOKEN(sym_percentage);
       END_STATE();
     case 638:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
     case 639:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      END_STATE();
+    case 642:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(639);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(642);
       END_STATE();
     default:
       return false;
@@ -7554,1123 +7586,1139 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'e') ADVANCE(44);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(45);
-      if (lookahead == 't') ADVANCE(46);
+      if (lookahead == 'a') ADVANCE(45);
+      if (lookahead == 'o') ADVANCE(46);
+      if (lookahead == 't') ADVANCE(47);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(47);
-      if (lookahead == 'n') ADVANCE(48);
+      if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'n') ADVANCE(49);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(49);
+      if (lookahead == 'i') ADVANCE(50);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 'e') ADVANCE(51);
-      if (lookahead == 'i') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'i') ADVANCE(53);
+      if (lookahead == 'o') ADVANCE(54);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 't') ADVANCE(55);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 't') ADVANCE(56);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(58);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(58);
-      if (lookahead == 'u') ADVANCE(59);
+      if (lookahead == 'f') ADVANCE(59);
+      if (lookahead == 'u') ADVANCE(60);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(60);
-      if (lookahead == 'e') ADVANCE(61);
-      if (lookahead == 'o') ADVANCE(62);
-      if (lookahead == 'r') ADVANCE(63);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'e') ADVANCE(62);
+      if (lookahead == 'o') ADVANCE(63);
+      if (lookahead == 'r') ADVANCE(64);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(64);
-      if (lookahead == 'u') ADVANCE(65);
+      if (lookahead == 'd') ADVANCE(65);
+      if (lookahead == 'u') ADVANCE(66);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(66);
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'e') ADVANCE(68);
-      if (lookahead == 'o') ADVANCE(69);
-      if (lookahead == 'u') ADVANCE(70);
+      if (lookahead == '2') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'e') ADVANCE(69);
+      if (lookahead == 'o') ADVANCE(70);
+      if (lookahead == 'u') ADVANCE(71);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'h') ADVANCE(72);
-      if (lookahead == 'n') ADVANCE(73);
-      if (lookahead == 'y') ADVANCE(74);
+      if (lookahead == 'e') ADVANCE(72);
+      if (lookahead == 'h') ADVANCE(73);
+      if (lookahead == 'n') ADVANCE(74);
+      if (lookahead == 'y') ADVANCE(75);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(75);
+      if (lookahead == 'c') ADVANCE(76);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(76);
-      if (lookahead == 'n') ADVANCE(77);
-      if (lookahead == 'p') ADVANCE(78);
+      if (lookahead == 'd') ADVANCE(77);
+      if (lookahead == 'n') ADVANCE(78);
+      if (lookahead == 'p') ADVANCE(79);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(79);
-      if (lookahead == 'r') ADVANCE(80);
-      if (lookahead == 'x') ADVANCE(81);
+      if (lookahead == 'e') ADVANCE(80);
+      if (lookahead == 'r') ADVANCE(81);
+      if (lookahead == 'x') ADVANCE(82);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(83);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(83);
+      if (lookahead == 'd') ADVANCE(84);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(84);
+      if (lookahead == 'c') ADVANCE(85);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(85);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(86);
+      if (lookahead == 'a') ADVANCE(87);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(87);
+      if (lookahead == 'f') ADVANCE(88);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'i') ADVANCE(89);
       END_STATE();
     case 29:
-      if (lookahead == 'r') ADVANCE(89);
+      if (lookahead == 'r') ADVANCE(90);
       END_STATE();
     case 30:
-      if (lookahead == 'u') ADVANCE(90);
+      if (lookahead == 'u') ADVANCE(91);
       END_STATE();
     case 31:
-      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'i') ADVANCE(92);
       END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(92);
-      if (lookahead == 's') ADVANCE(93);
+      if (lookahead == 'a') ADVANCE(93);
+      if (lookahead == 's') ADVANCE(94);
       END_STATE();
     case 33:
-      if (lookahead == 'f') ADVANCE(94);
-      if (lookahead == 'l') ADVANCE(95);
+      if (lookahead == 'f') ADVANCE(95);
+      if (lookahead == 'l') ADVANCE(96);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'r') ADVANCE(97);
       END_STATE();
     case 35:
-      if (lookahead == 'a') ADVANCE(97);
+      if (lookahead == 'a') ADVANCE(98);
       END_STATE();
     case 36:
-      if (lookahead == 'w') ADVANCE(98);
+      if (lookahead == 'w') ADVANCE(99);
       END_STATE();
     case 37:
-      if (lookahead == 'o') ADVANCE(99);
+      if (lookahead == 'o') ADVANCE(100);
       END_STATE();
     case 38:
-      if (lookahead == 'm') ADVANCE(100);
+      if (lookahead == 'm') ADVANCE(101);
       END_STATE();
     case 39:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 40:
-      if (lookahead == 't') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 41:
-      if (lookahead == 'p') ADVANCE(103);
+      if (lookahead == 'p') ADVANCE(104);
       END_STATE();
     case 42:
-      if (lookahead == 'l') ADVANCE(104);
-      if (lookahead == 'r') ADVANCE(105);
-      END_STATE();
-    case 43:
+      if (lookahead == 'l') ADVANCE(105);
       if (lookahead == 'r') ADVANCE(106);
       END_STATE();
+    case 43:
+      if (lookahead == 'r') ADVANCE(107);
+      END_STATE();
     case 44:
-      if (lookahead == 'n') ADVANCE(107);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 45:
-      if (lookahead == 's') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(109);
       END_STATE();
     case 46:
-      if (lookahead == 'b') ADVANCE(109);
+      if (lookahead == 's') ADVANCE(110);
       END_STATE();
     case 47:
-      if (lookahead == 'm') ADVANCE(110);
+      if (lookahead == 'b') ADVANCE(111);
       END_STATE();
     case 48:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(111);
-      if (lookahead == 'g') ADVANCE(112);
-      if (lookahead == 'p') ADVANCE(113);
-      if (lookahead == 'v') ADVANCE(114);
+      if (lookahead == 'm') ADVANCE(112);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(115);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(113);
+      if (lookahead == 'g') ADVANCE(114);
+      if (lookahead == 'p') ADVANCE(115);
+      if (lookahead == 'v') ADVANCE(116);
       END_STATE();
     case 50:
-      if (lookahead == 't') ADVANCE(116);
-      END_STATE();
-    case 51:
       if (lookahead == 't') ADVANCE(117);
       END_STATE();
+    case 51:
+      if (lookahead == 't') ADVANCE(118);
+      END_STATE();
     case 52:
-      if (lookahead == 'm') ADVANCE(118);
-      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(119);
       END_STATE();
     case 53:
-      if (lookahead == 's') ADVANCE(120);
+      if (lookahead == 'm') ADVANCE(120);
+      if (lookahead == 'n') ADVANCE(121);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(121);
       if (lookahead == 's') ADVANCE(122);
       END_STATE();
     case 55:
-      if (lookahead == 'u') ADVANCE(123);
+      if (lookahead == 'c') ADVANCE(123);
+      if (lookahead == 's') ADVANCE(124);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(124);
+      if (lookahead == 'u') ADVANCE(125);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(125);
-      if (lookahead == 'w') ADVANCE(126);
+      if (lookahead == 't') ADVANCE(126);
       END_STATE();
     case 58:
-      if (lookahead == 'f') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(127);
+      if (lookahead == 'w') ADVANCE(128);
       END_STATE();
     case 59:
-      if (lookahead == 't') ADVANCE(128);
+      if (lookahead == 'f') ADVANCE(129);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(129);
+      if (lookahead == 't') ADVANCE(130);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(130);
+      if (lookahead == 's') ADVANCE(131);
       END_STATE();
     case 62:
-      if (lookahead == 'l') ADVANCE(131);
-      if (lookahead == 's') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(132);
       END_STATE();
     case 63:
-      if (lookahead == 'e') ADVANCE(133);
-      if (lookahead == 'i') ADVANCE(134);
-      if (lookahead == 'o') ADVANCE(135);
+      if (lookahead == 'l') ADVANCE(133);
+      if (lookahead == 's') ADVANCE(134);
       END_STATE();
     case 64:
+      if (lookahead == 'e') ADVANCE(135);
       if (lookahead == 'i') ADVANCE(136);
+      if (lookahead == 'o') ADVANCE(137);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(137);
+      if (lookahead == 'i') ADVANCE(138);
       END_STATE();
     case 66:
-      if (lookahead == 'q') ADVANCE(138);
+      if (lookahead == 'a') ADVANCE(139);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(139);
+      if (lookahead == 'q') ADVANCE(140);
       END_STATE();
     case 68:
-      if (lookahead == 'j') ADVANCE(140);
-      if (lookahead == 'l') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(141);
       END_STATE();
     case 69:
-      if (lookahead == 'u') ADVANCE(142);
-      END_STATE();
-    case 70:
+      if (lookahead == 'j') ADVANCE(142);
       if (lookahead == 'l') ADVANCE(143);
       END_STATE();
+    case 70:
+      if (lookahead == 'u') ADVANCE(144);
+      END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 'l') ADVANCE(145);
       END_STATE();
     case 72:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'c') ADVANCE(146);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(146);
+      if (lookahead == 'a') ADVANCE(147);
       END_STATE();
     case 74:
-      if (lookahead == 's') ADVANCE(147);
+      if (lookahead == 'a') ADVANCE(148);
       END_STATE();
     case 75:
-      if (lookahead == 'p') ADVANCE(148);
+      if (lookahead == 's') ADVANCE(149);
       END_STATE();
     case 76:
-      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 'p') ADVANCE(150);
       END_STATE();
     case 77:
-      if (lookahead == 'r') ADVANCE(150);
+      if (lookahead == 'p') ADVANCE(151);
       END_STATE();
     case 78:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(152);
       END_STATE();
     case 79:
-      if (lookahead == 'p') ADVANCE(151);
-      if (lookahead == 't') ADVANCE(152);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 80:
-      if (lookahead == 'f') ADVANCE(153);
+      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 't') ADVANCE(154);
       END_STATE();
     case 81:
-      if (lookahead == 'l') ADVANCE(154);
+      if (lookahead == 'f') ADVANCE(155);
       END_STATE();
     case 82:
-      if (lookahead == 't') ADVANCE(155);
+      if (lookahead == 'l') ADVANCE(156);
       END_STATE();
     case 83:
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 't') ADVANCE(157);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(157);
+      if (lookahead == 'p') ADVANCE(158);
       END_STATE();
     case 85:
-      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'e') ADVANCE(159);
       END_STATE();
     case 86:
-      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(160);
       END_STATE();
     case 87:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'c') ADVANCE(161);
       END_STATE();
     case 88:
-      if (lookahead == 'd') ADVANCE(160);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 89:
-      if (lookahead == 's') ADVANCE(161);
+      if (lookahead == 'd') ADVANCE(162);
       END_STATE();
     case 90:
-      if (lookahead == 'r') ADVANCE(162);
+      if (lookahead == 's') ADVANCE(163);
       END_STATE();
     case 91:
-      if (lookahead == 'l') ADVANCE(163);
+      if (lookahead == 'r') ADVANCE(164);
       END_STATE();
     case 92:
-      if (lookahead == 's') ADVANCE(164);
+      if (lookahead == 'l') ADVANCE(165);
       END_STATE();
     case 93:
-      if (lookahead == 'a') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 94:
-      if (lookahead == 'a') ADVANCE(166);
-      END_STATE();
-    case 95:
       if (lookahead == 'a') ADVANCE(167);
       END_STATE();
+    case 95:
+      if (lookahead == 'a') ADVANCE(168);
+      END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 97:
-      if (lookahead == 't') ADVANCE(169);
+      if (lookahead == 'e') ADVANCE(170);
       END_STATE();
     case 98:
-      if (lookahead == 'n') ADVANCE(170);
+      if (lookahead == 't') ADVANCE(171);
       END_STATE();
     case 99:
-      if (lookahead == 'p') ADVANCE(171);
+      if (lookahead == 'n') ADVANCE(172);
       END_STATE();
     case 100:
-      if (lookahead == 'm') ADVANCE(172);
+      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(173);
+      if (lookahead == 'm') ADVANCE(174);
       END_STATE();
     case 102:
-      if (lookahead == 'a') ADVANCE(174);
-      END_STATE();
-    case 103:
       if (lookahead == 'e') ADVANCE(175);
       END_STATE();
-    case 104:
-      if (lookahead == 't') ADVANCE(176);
+    case 103:
+      if (lookahead == 'a') ADVANCE(176);
       END_STATE();
-    case 105:
+    case 104:
       if (lookahead == 'e') ADVANCE(177);
       END_STATE();
-    case 106:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(178);
+    case 105:
+      if (lookahead == 't') ADVANCE(178);
       END_STATE();
-    case 107:
+    case 106:
       if (lookahead == 'e') ADVANCE(179);
       END_STATE();
+    case 107:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(180);
+      END_STATE();
     case 108:
-      if (lookahead == 't') ADVANCE(180);
+      if (lookahead == 'e') ADVANCE(181);
       END_STATE();
     case 109:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'd') ADVANCE(182);
       END_STATE();
     case 110:
-      if (lookahead == 'p') ADVANCE(181);
+      if (lookahead == 't') ADVANCE(183);
       END_STATE();
     case 111:
-      if (lookahead == 'l') ADVANCE(182);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 112:
-      if (lookahead == 'r') ADVANCE(183);
+      if (lookahead == 'p') ADVANCE(184);
       END_STATE();
     case 113:
-      if (lookahead == 'u') ADVANCE(184);
+      if (lookahead == 'l') ADVANCE(185);
       END_STATE();
     case 114:
-      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'r') ADVANCE(186);
       END_STATE();
     case 115:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 'u') ADVANCE(187);
       END_STATE();
     case 116:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 'a') ADVANCE(188);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(190);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(189);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 120:
-      if (lookahead == 's') ADVANCE(190);
+      if (lookahead == 'i') ADVANCE(191);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(191);
+      if (lookahead == 'k') ADVANCE(192);
       END_STATE();
     case 122:
-      if (lookahead == 'q') ADVANCE(192);
-      if (lookahead == 't') ADVANCE(193);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(194);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(194);
+      if (lookahead == 'q') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(196);
       END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'n') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 127:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'e') ADVANCE(198);
+      if (lookahead == 'n') ADVANCE(199);
       END_STATE();
     case 128:
-      if (lookahead == 'p') ADVANCE(197);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 129:
-      if (lookahead == 's') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(199);
+      if (lookahead == 'p') ADVANCE(200);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(200);
+      if (lookahead == 's') ADVANCE(201);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(201);
+      if (lookahead == 'k') ADVANCE(202);
       END_STATE();
     case 133:
-      if (lookahead == 'r') ADVANCE(202);
+      if (lookahead == 'i') ADVANCE(203);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(203);
-      if (lookahead == 'v') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(204);
       END_STATE();
     case 135:
-      if (lookahead == 'h') ADVANCE(205);
+      if (lookahead == 'r') ADVANCE(205);
       END_STATE();
     case 136:
-      if (lookahead == 's') ADVANCE(206);
+      if (lookahead == 'o') ADVANCE(206);
+      if (lookahead == 'v') ADVANCE(207);
       END_STATE();
     case 137:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 'h') ADVANCE(208);
       END_STATE();
     case 138:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 's') ADVANCE(209);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(208);
+      if (lookahead == 'n') ADVANCE(210);
       END_STATE();
     case 140:
-      if (lookahead == 'e') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 141:
-      if (lookahead == 'a') ADVANCE(210);
+      if (lookahead == 'e') ADVANCE(211);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(211);
-      END_STATE();
-    case 143:
       if (lookahead == 'e') ADVANCE(212);
       END_STATE();
+    case 143:
+      if (lookahead == 'a') ADVANCE(213);
+      END_STATE();
     case 144:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(215);
       END_STATE();
     case 146:
-      if (lookahead == 't') ADVANCE(215);
+      if (lookahead == 't') ADVANCE(216);
       END_STATE();
     case 147:
-      if (lookahead == 'c') ADVANCE(216);
+      if (lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(218);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'c') ADVANCE(219);
       END_STATE();
     case 150:
-      if (lookahead == 'e') ADVANCE(217);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 151:
-      if (lookahead == 'a') ADVANCE(218);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 152:
-      if (lookahead == 'h') ADVANCE(219);
+      if (lookahead == 'e') ADVANCE(220);
       END_STATE();
     case 153:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'a') ADVANCE(221);
       END_STATE();
     case 154:
-      if (lookahead == 'a') ADVANCE(220);
+      if (lookahead == 'h') ADVANCE(222);
       END_STATE();
     case 155:
-      if (lookahead == 'h') ADVANCE(221);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 156:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'a') ADVANCE(223);
       END_STATE();
     case 157:
-      if (lookahead == 'p') ADVANCE(222);
+      if (lookahead == 'h') ADVANCE(224);
       END_STATE();
     case 158:
-      ACCEPT_TOKEN(anon_sym_addr);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 159:
-      if (lookahead == 'k') ADVANCE(223);
+      if (lookahead == 'p') ADVANCE(225);
       END_STATE();
     case 160:
-      if (lookahead == 'g') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(225);
+      if (lookahead == 'k') ADVANCE(226);
       END_STATE();
     case 162:
-      if (lookahead == 's') ADVANCE(226);
+      if (lookahead == 'g') ADVANCE(227);
       END_STATE();
     case 163:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 't') ADVANCE(228);
       END_STATE();
     case 164:
-      if (lookahead == 's') ADVANCE(227);
+      if (lookahead == 's') ADVANCE(229);
       END_STATE();
     case 165:
-      if (lookahead == 'c') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 166:
-      if (lookahead == 'u') ADVANCE(229);
+      if (lookahead == 's') ADVANCE(230);
       END_STATE();
     case 167:
-      if (lookahead == 'y') ADVANCE(230);
-      END_STATE();
-    case 168:
       if (lookahead == 'c') ADVANCE(231);
       END_STATE();
+    case 168:
+      if (lookahead == 'u') ADVANCE(232);
+      END_STATE();
     case 169:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'y') ADVANCE(233);
       END_STATE();
     case 170:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'c') ADVANCE(234);
       END_STATE();
     case 171:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 172:
-      if (lookahead == 'y') ADVANCE(232);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 173:
-      if (lookahead == 's') ADVANCE(233);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 174:
-      if (lookahead == 'b') ADVANCE(234);
+      if (lookahead == 'y') ADVANCE(235);
       END_STATE();
     case 175:
-      if (lookahead == 'c') ADVANCE(235);
+      if (lookahead == 's') ADVANCE(236);
       END_STATE();
     case 176:
-      if (lookahead == 'e') ADVANCE(236);
+      if (lookahead == 'b') ADVANCE(237);
       END_STATE();
     case 177:
-      if (lookahead == 'w') ADVANCE(237);
+      if (lookahead == 'c') ADVANCE(238);
       END_STATE();
     case 178:
-      if (lookahead == 'a') ADVANCE(238);
+      if (lookahead == 'e') ADVANCE(239);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(239);
+      if (lookahead == 'w') ADVANCE(240);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(241);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(240);
+      if (lookahead == 'r') ADVANCE(242);
       END_STATE();
     case 182:
-      if (lookahead == 'u') ADVANCE(241);
+      if (lookahead == 'l') ADVANCE(243);
       END_STATE();
     case 183:
-      if (lookahead == 'e') ADVANCE(242);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(243);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(244);
       END_STATE();
     case 185:
-      if (lookahead == 'l') ADVANCE(244);
+      if (lookahead == 'u') ADVANCE(245);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(245);
+      if (lookahead == 'e') ADVANCE(246);
       END_STATE();
     case 187:
-      if (lookahead == 'n') ADVANCE(246);
-      END_STATE();
-    case 188:
       if (lookahead == 't') ADVANCE(247);
       END_STATE();
-    case 189:
-      ACCEPT_TOKEN(anon_sym_link);
-      END_STATE();
-    case 190:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 191:
+    case 188:
       if (lookahead == 'l') ADVANCE(248);
       END_STATE();
+    case 189:
+      if (lookahead == 'e') ADVANCE(249);
+      END_STATE();
+    case 190:
+      if (lookahead == 'n') ADVANCE(250);
+      END_STATE();
+    case 191:
+      if (lookahead == 't') ADVANCE(251);
+      END_STATE();
     case 192:
-      if (lookahead == 'u') ADVANCE(249);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 193:
-      if (lookahead == 'e') ADVANCE(250);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 194:
-      if (lookahead == 'v') ADVANCE(251);
+      if (lookahead == 'l') ADVANCE(252);
       END_STATE();
     case 195:
-      if (lookahead == 'm') ADVANCE(252);
+      if (lookahead == 'u') ADVANCE(253);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(253);
+      if (lookahead == 'e') ADVANCE(254);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(254);
+      if (lookahead == 'v') ADVANCE(255);
       END_STATE();
     case 198:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(255);
+      if (lookahead == 'm') ADVANCE(256);
       END_STATE();
     case 199:
-      if (lookahead == 'r') ADVANCE(256);
+      if (lookahead == 's') ADVANCE(257);
       END_STATE();
     case 200:
-      if (lookahead == 'c') ADVANCE(257);
+      if (lookahead == 'u') ADVANCE(258);
       END_STATE();
     case 201:
-      if (lookahead == 'r') ADVANCE(258);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(259);
       END_STATE();
     case 202:
-      if (lookahead == 'o') ADVANCE(259);
+      if (lookahead == 'r') ADVANCE(260);
       END_STATE();
     case 203:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'c') ADVANCE(261);
       END_STATE();
     case 204:
-      if (lookahead == 'a') ADVANCE(260);
+      if (lookahead == 'r') ADVANCE(262);
       END_STATE();
     case 205:
-      if (lookahead == 'i') ADVANCE(261);
+      if (lookahead == 'o') ADVANCE(263);
       END_STATE();
     case 206:
-      if (lookahead == 'c') ADVANCE(262);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(263);
+      if (lookahead == 'a') ADVANCE(264);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'i') ADVANCE(265);
       END_STATE();
     case 209:
-      if (lookahead == 'c') ADVANCE(264);
+      if (lookahead == 'c') ADVANCE(266);
       END_STATE();
     case 210:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 211:
-      if (lookahead == 'e') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'c') ADVANCE(268);
       END_STATE();
     case 213:
-      if (lookahead == 'i') ADVANCE(267);
-      END_STATE();
-    case 214:
-      if (lookahead == 'e') ADVANCE(268);
-      END_STATE();
-    case 215:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 216:
       if (lookahead == 't') ADVANCE(269);
       END_STATE();
+    case 214:
+      if (lookahead == 'e') ADVANCE(270);
+      END_STATE();
+    case 215:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 216:
+      if (lookahead == 'i') ADVANCE(271);
+      END_STATE();
     case 217:
-      if (lookahead == 'a') ADVANCE(270);
+      if (lookahead == 'e') ADVANCE(272);
       END_STATE();
     case 218:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 219:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 220:
-      if (lookahead == 'n') ADVANCE(271);
-      END_STATE();
-    case 221:
-      if (lookahead == 'i') ADVANCE(272);
-      END_STATE();
-    case 222:
       if (lookahead == 't') ADVANCE(273);
       END_STATE();
+    case 220:
+      if (lookahead == 'a') ADVANCE(274);
+      END_STATE();
+    case 221:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 222:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
     case 223:
-      if (lookahead == 'h') ADVANCE(274);
+      if (lookahead == 'n') ADVANCE(275);
       END_STATE();
     case 224:
-      if (lookahead == 'e') ADVANCE(275);
+      if (lookahead == 'i') ADVANCE(276);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 't') ADVANCE(277);
       END_STATE();
     case 226:
-      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == 'h') ADVANCE(278);
       END_STATE();
     case 227:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(277);
+      if (lookahead == 'e') ADVANCE(279);
       END_STATE();
     case 228:
-      if (lookahead == 't') ADVANCE(278);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 229:
-      if (lookahead == 'l') ADVANCE(279);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 231:
       if (lookahead == 't') ADVANCE(280);
       END_STATE();
+    case 230:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(281);
+      END_STATE();
+    case 231:
+      if (lookahead == 't') ADVANCE(282);
+      END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 'l') ADVANCE(283);
       END_STATE();
     case 233:
-      if (lookahead == 's') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 234:
-      if (lookahead == 'l') ADVANCE(282);
+      if (lookahead == 't') ADVANCE(284);
       END_STATE();
     case 235:
-      if (lookahead == 't') ADVANCE(283);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 236:
-      if (lookahead == 'r') ADVANCE(284);
+      if (lookahead == 's') ADVANCE(285);
       END_STATE();
     case 237:
-      if (lookahead == 'a') ADVANCE(285);
+      if (lookahead == 'l') ADVANCE(286);
       END_STATE();
     case 238:
-      if (lookahead == 'r') ADVANCE(286);
+      if (lookahead == 't') ADVANCE(287);
       END_STATE();
     case 239:
-      if (lookahead == 'i') ADVANCE(287);
+      if (lookahead == 'r') ADVANCE(288);
       END_STATE();
     case 240:
-      if (lookahead == '6') ADVANCE(288);
+      if (lookahead == 'a') ADVANCE(289);
       END_STATE();
     case 241:
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'r') ADVANCE(290);
       END_STATE();
     case 242:
-      if (lookahead == 's') ADVANCE(290);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 244:
       if (lookahead == 'i') ADVANCE(291);
       END_STATE();
+    case 243:
+      if (lookahead == 'e') ADVANCE(292);
+      END_STATE();
+    case 244:
+      if (lookahead == '6') ADVANCE(293);
+      END_STATE();
     case 245:
-      if (lookahead == 'r') ADVANCE(292);
+      if (lookahead == 'd') ADVANCE(294);
       END_STATE();
     case 246:
-      if (lookahead == 'c') ADVANCE(293);
+      if (lookahead == 's') ADVANCE(295);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_limit);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 248:
-      if (lookahead == 'a') ADVANCE(294);
+      if (lookahead == 'i') ADVANCE(296);
       END_STATE();
     case 249:
-      if (lookahead == 'e') ADVANCE(295);
+      if (lookahead == 'r') ADVANCE(297);
       END_STATE();
     case 250:
-      if (lookahead == 'r') ADVANCE(296);
+      if (lookahead == 'c') ADVANCE(298);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'a') ADVANCE(299);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(300);
       END_STATE();
     case 254:
-      if (lookahead == 't') ADVANCE(298);
+      if (lookahead == 'r') ADVANCE(301);
       END_STATE();
     case 255:
-      if (lookahead == 'h') ADVANCE(299);
+      if (lookahead == 'e') ADVANCE(302);
       END_STATE();
     case 256:
-      if (lookahead == 'a') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 257:
-      if (lookahead == 'y') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 258:
-      if (lookahead == 'o') ADVANCE(302);
+      if (lookahead == 't') ADVANCE(303);
       END_STATE();
     case 259:
-      if (lookahead == 'u') ADVANCE(303);
+      if (lookahead == 'h') ADVANCE(304);
       END_STATE();
     case 260:
-      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == 'a') ADVANCE(305);
       END_STATE();
     case 261:
-      if (lookahead == 'b') ADVANCE(305);
+      if (lookahead == 'y') ADVANCE(306);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'o') ADVANCE(307);
       END_STATE();
     case 263:
-      if (lookahead == 'u') ADVANCE(306);
+      if (lookahead == 'u') ADVANCE(308);
       END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(307);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(308);
+      if (lookahead == 'b') ADVANCE(310);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_route);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 267:
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'u') ADVANCE(311);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 't') ADVANCE(312);
       END_STATE();
     case 269:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 270:
-      if (lookahead == 'c') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'o') ADVANCE(314);
       END_STATE();
     case 272:
-      if (lookahead == 'n') ADVANCE(312);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'l') ADVANCE(315);
       END_STATE();
     case 274:
-      if (lookahead == 'o') ADVANCE(313);
+      if (lookahead == 'c') ADVANCE(316);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'n') ADVANCE(317);
       END_STATE();
     case 277:
-      if (lookahead == 'f') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      if (lookahead == 'o') ADVANCE(318);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(315);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 280:
-      if (lookahead == '_') ADVANCE(316);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 'f') ADVANCE(319);
       END_STATE();
     case 282:
-      if (lookahead == 'i') ADVANCE(317);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 't') ADVANCE(320);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == '_') ADVANCE(321);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 286:
-      if (lookahead == 'd') ADVANCE(319);
+      if (lookahead == 'i') ADVANCE(322);
       END_STATE();
     case 287:
-      if (lookahead == 'c') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 289:
-      if (lookahead == 'e') ADVANCE(321);
+      if (lookahead == 'l') ADVANCE(323);
       END_STATE();
     case 290:
-      if (lookahead == 's') ADVANCE(322);
+      if (lookahead == 'd') ADVANCE(324);
       END_STATE();
     case 291:
-      if (lookahead == 'd') ADVANCE(323);
+      if (lookahead == 'c') ADVANCE(325);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 293:
-      if (lookahead == 'y') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 294:
-      if (lookahead == 'n') ADVANCE(325);
+      if (lookahead == 'e') ADVANCE(326);
       END_STATE();
     case 295:
-      if (lookahead == 'r') ADVANCE(326);
+      if (lookahead == 's') ADVANCE(327);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'd') ADVANCE(328);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_native);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'y') ADVANCE(329);
       END_STATE();
     case 299:
-      if (lookahead == 'r') ADVANCE(327);
+      if (lookahead == 'n') ADVANCE(330);
       END_STATE();
     case 300:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'r') ADVANCE(331);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 302:
-      if (lookahead == 'u') ADVANCE(329);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 303:
-      if (lookahead == 't') ADVANCE(330);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 304:
-      if (lookahead == 'e') ADVANCE(331);
+      if (lookahead == 'r') ADVANCE(332);
       END_STATE();
     case 305:
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(333);
       END_STATE();
     case 306:
-      if (lookahead == 'm') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'u') ADVANCE(334);
       END_STATE();
     case 308:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(335);
       END_STATE();
     case 309:
-      if (lookahead == 'n') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(336);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'i') ADVANCE(337);
       END_STATE();
     case 311:
-      if (lookahead == 'h') ADVANCE(336);
+      if (lookahead == 'm') ADVANCE(338);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 313:
-      if (lookahead == 'l') ADVANCE(337);
+      if (lookahead == 'd') ADVANCE(339);
       END_STATE();
     case 314:
-      if (lookahead == 'y') ADVANCE(338);
+      if (lookahead == 'n') ADVANCE(340);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 316:
-      if (lookahead == 'q') ADVANCE(339);
+      if (lookahead == 'h') ADVANCE(341);
       END_STATE();
     case 317:
-      if (lookahead == 's') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 318:
-      if (lookahead == 'l') ADVANCE(341);
+      if (lookahead == 'l') ADVANCE(342);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'y') ADVANCE(343);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'q') ADVANCE(344);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 's') ADVANCE(345);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      if (lookahead == 'l') ADVANCE(346);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 326:
-      if (lookahead == 'a') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 327:
-      if (lookahead == 'u') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 328:
-      if (lookahead == 'e') ADVANCE(344);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 329:
-      if (lookahead == 't') ADVANCE(345);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 330:
-      if (lookahead == 'i') ADVANCE(346);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 'a') ADVANCE(347);
       END_STATE();
     case 332:
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'u') ADVANCE(348);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 336:
-      if (lookahead == 'a') ADVANCE(348);
-      END_STATE();
-    case 337:
       if (lookahead == 'e') ADVANCE(349);
       END_STATE();
+    case 334:
+      if (lookahead == 't') ADVANCE(350);
+      END_STATE();
+    case 335:
+      if (lookahead == 'i') ADVANCE(351);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 337:
+      if (lookahead == 't') ADVANCE(352);
+      END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 339:
-      if (lookahead == 'l') ADVANCE(350);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 340:
-      if (lookahead == 'h') ADVANCE(351);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'a') ADVANCE(353);
       END_STATE();
     case 342:
-      if (lookahead == 'd') ADVANCE(352);
+      if (lookahead == 'e') ADVANCE(354);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      if (lookahead == 'l') ADVANCE(355);
       END_STATE();
     case 345:
-      if (lookahead == 'i') ADVANCE(353);
+      if (lookahead == 'h') ADVANCE(356);
       END_STATE();
     case 346:
-      if (lookahead == 'n') ADVANCE(354);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      if (lookahead == 'd') ADVANCE(357);
       END_STATE();
     case 348:
-      if (lookahead == 'b') ADVANCE(355);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 350:
-      if (lookahead == 'e') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(358);
       END_STATE();
     case 351:
-      if (lookahead == 'e') ADVANCE(357);
-      END_STATE();
-    case 352:
-      if (lookahead == 'e') ADVANCE(358);
-      END_STATE();
-    case 353:
       if (lookahead == 'n') ADVANCE(359);
       END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 353:
+      if (lookahead == 'b') ADVANCE(360);
+      END_STATE();
     case 354:
-      if (lookahead == 'g') ADVANCE(360);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 355:
-      if (lookahead == 'l') ADVANCE(361);
+      if (lookahead == 'e') ADVANCE(361);
       END_STATE();
     case 356:
-      if (lookahead == 'n') ADVANCE(362);
+      if (lookahead == 'e') ADVANCE(362);
       END_STATE();
     case 357:
-      if (lookahead == 'd') ADVANCE(363);
+      if (lookahead == 'e') ADVANCE(363);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'n') ADVANCE(364);
       END_STATE();
     case 359:
-      if (lookahead == 'g') ADVANCE(364);
+      if (lookahead == 'g') ADVANCE(365);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'l') ADVANCE(366);
       END_STATE();
     case 361:
-      if (lookahead == 'e') ADVANCE(365);
+      if (lookahead == 'n') ADVANCE(367);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'd') ADVANCE(368);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'g') ADVANCE(369);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 366:
+      if (lookahead == 'e') ADVANCE(370);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 370:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8680,155 +8728,155 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 201},
-  [2] = {.lex_state = 201},
-  [3] = {.lex_state = 201},
-  [4] = {.lex_state = 201},
-  [5] = {.lex_state = 201},
-  [6] = {.lex_state = 201},
-  [7] = {.lex_state = 201},
-  [8] = {.lex_state = 207},
-  [9] = {.lex_state = 209},
-  [10] = {.lex_state = 204},
-  [11] = {.lex_state = 209},
-  [12] = {.lex_state = 209},
-  [13] = {.lex_state = 209},
-  [14] = {.lex_state = 209},
-  [15] = {.lex_state = 209},
-  [16] = {.lex_state = 209},
-  [17] = {.lex_state = 209},
-  [18] = {.lex_state = 209},
-  [19] = {.lex_state = 206},
-  [20] = {.lex_state = 215},
-  [21] = {.lex_state = 218},
-  [22] = {.lex_state = 202},
-  [23] = {.lex_state = 218},
-  [24] = {.lex_state = 215},
-  [25] = {.lex_state = 215},
-  [26] = {.lex_state = 202},
-  [27] = {.lex_state = 215},
-  [28] = {.lex_state = 215},
-  [29] = {.lex_state = 206},
-  [30] = {.lex_state = 206},
-  [31] = {.lex_state = 206},
-  [32] = {.lex_state = 206},
-  [33] = {.lex_state = 206},
-  [34] = {.lex_state = 206},
-  [35] = {.lex_state = 206},
-  [36] = {.lex_state = 206},
-  [37] = {.lex_state = 206},
-  [38] = {.lex_state = 203},
-  [39] = {.lex_state = 1},
+  [1] = {.lex_state = 204},
+  [2] = {.lex_state = 204},
+  [3] = {.lex_state = 204},
+  [4] = {.lex_state = 204},
+  [5] = {.lex_state = 204},
+  [6] = {.lex_state = 204},
+  [7] = {.lex_state = 204},
+  [8] = {.lex_state = 210},
+  [9] = {.lex_state = 212},
+  [10] = {.lex_state = 207},
+  [11] = {.lex_state = 212},
+  [12] = {.lex_state = 212},
+  [13] = {.lex_state = 212},
+  [14] = {.lex_state = 212},
+  [15] = {.lex_state = 212},
+  [16] = {.lex_state = 212},
+  [17] = {.lex_state = 212},
+  [18] = {.lex_state = 212},
+  [19] = {.lex_state = 209},
+  [20] = {.lex_state = 214},
+  [21] = {.lex_state = 214},
+  [22] = {.lex_state = 220},
+  [23] = {.lex_state = 205},
+  [24] = {.lex_state = 220},
+  [25] = {.lex_state = 220},
+  [26] = {.lex_state = 205},
+  [27] = {.lex_state = 220},
+  [28] = {.lex_state = 220},
+  [29] = {.lex_state = 209},
+  [30] = {.lex_state = 209},
+  [31] = {.lex_state = 209},
+  [32] = {.lex_state = 209},
+  [33] = {.lex_state = 209},
+  [34] = {.lex_state = 1},
+  [35] = {.lex_state = 209},
+  [36] = {.lex_state = 209},
+  [37] = {.lex_state = 209},
+  [38] = {.lex_state = 206},
+  [39] = {.lex_state = 209},
   [40] = {.lex_state = 1},
   [41] = {.lex_state = 1},
-  [42] = {.lex_state = 216},
-  [43] = {.lex_state = 212},
-  [44] = {.lex_state = 212},
-  [45] = {.lex_state = 212},
-  [46] = {.lex_state = 216},
-  [47] = {.lex_state = 216},
-  [48] = {.lex_state = 202},
+  [42] = {.lex_state = 217},
+  [43] = {.lex_state = 217},
+  [44] = {.lex_state = 217},
+  [45] = {.lex_state = 205},
+  [46] = {.lex_state = 221},
+  [47] = {.lex_state = 221},
+  [48] = {.lex_state = 221},
   [49] = {.lex_state = 3},
   [50] = {.lex_state = 3},
-  [51] = {.lex_state = 1},
+  [51] = {.lex_state = 3},
   [52] = {.lex_state = 3},
-  [53] = {.lex_state = 3},
-  [54] = {.lex_state = 3},
-  [55] = {.lex_state = 203},
+  [53] = {.lex_state = 206},
+  [54] = {.lex_state = 1},
+  [55] = {.lex_state = 3},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 202},
-  [58] = {.lex_state = 202},
-  [59] = {.lex_state = 206},
-  [60] = {.lex_state = 3},
-  [61] = {.lex_state = 206},
-  [62] = {.lex_state = 206},
-  [63] = {.lex_state = 212},
-  [64] = {.lex_state = 201},
-  [65] = {.lex_state = 201},
-  [66] = {.lex_state = 201},
-  [67] = {.lex_state = 202},
-  [68] = {.lex_state = 206},
-  [69] = {.lex_state = 206},
-  [70] = {.lex_state = 206},
-  [71] = {.lex_state = 202},
-  [72] = {.lex_state = 206},
-  [73] = {.lex_state = 202},
-  [74] = {.lex_state = 202},
-  [75] = {.lex_state = 202},
-  [76] = {.lex_state = 206},
-  [77] = {.lex_state = 202},
-  [78] = {.lex_state = 201},
-  [79] = {.lex_state = 203},
-  [80] = {.lex_state = 212},
-  [81] = {.lex_state = 202},
-  [82] = {.lex_state = 203},
+  [57] = {.lex_state = 209},
+  [58] = {.lex_state = 205},
+  [59] = {.lex_state = 3},
+  [60] = {.lex_state = 205},
+  [61] = {.lex_state = 209},
+  [62] = {.lex_state = 209},
+  [63] = {.lex_state = 217},
+  [64] = {.lex_state = 205},
+  [65] = {.lex_state = 204},
+  [66] = {.lex_state = 204},
+  [67] = {.lex_state = 204},
+  [68] = {.lex_state = 205},
+  [69] = {.lex_state = 209},
+  [70] = {.lex_state = 209},
+  [71] = {.lex_state = 209},
+  [72] = {.lex_state = 205},
+  [73] = {.lex_state = 209},
+  [74] = {.lex_state = 205},
+  [75] = {.lex_state = 205},
+  [76] = {.lex_state = 205},
+  [77] = {.lex_state = 209},
+  [78] = {.lex_state = 205},
+  [79] = {.lex_state = 204},
+  [80] = {.lex_state = 206},
+  [81] = {.lex_state = 217},
+  [82] = {.lex_state = 205},
   [83] = {.lex_state = 206},
-  [84] = {.lex_state = 206},
-  [85] = {.lex_state = 216},
-  [86] = {.lex_state = 216},
-  [87] = {.lex_state = 202},
-  [88] = {.lex_state = 202},
-  [89] = {.lex_state = 202},
-  [90] = {.lex_state = 206},
+  [84] = {.lex_state = 209},
+  [85] = {.lex_state = 209},
+  [86] = {.lex_state = 221},
+  [87] = {.lex_state = 221},
+  [88] = {.lex_state = 205},
+  [89] = {.lex_state = 205},
+  [90] = {.lex_state = 209},
   [91] = {.lex_state = 206},
-  [92] = {.lex_state = 206},
-  [93] = {.lex_state = 206},
-  [94] = {.lex_state = 206},
-  [95] = {.lex_state = 206},
-  [96] = {.lex_state = 206},
-  [97] = {.lex_state = 203},
-  [98] = {.lex_state = 211},
-  [99] = {.lex_state = 221},
-  [100] = {.lex_state = 201},
-  [101] = {.lex_state = 213},
-  [102] = {.lex_state = 213},
-  [103] = {.lex_state = 203},
-  [104] = {.lex_state = 213},
-  [105] = {.lex_state = 211},
-  [106] = {.lex_state = 201},
-  [107] = {.lex_state = 214},
-  [108] = {.lex_state = 211},
-  [109] = {.lex_state = 14},
-  [110] = {.lex_state = 202},
-  [111] = {.lex_state = 202},
-  [112] = {.lex_state = 202},
-  [113] = {.lex_state = 214},
-  [114] = {.lex_state = 202},
-  [115] = {.lex_state = 214},
-  [116] = {.lex_state = 202},
-  [117] = {.lex_state = 202},
-  [118] = {.lex_state = 211},
-  [119] = {.lex_state = 203},
-  [120] = {.lex_state = 203},
-  [121] = {.lex_state = 203},
-  [122] = {.lex_state = 203},
-  [123] = {.lex_state = 11},
-  [124] = {.lex_state = 204},
-  [125] = {.lex_state = 214},
-  [126] = {.lex_state = 203},
-  [127] = {.lex_state = 203},
-  [128] = {.lex_state = 203},
-  [129] = {.lex_state = 203},
+  [92] = {.lex_state = 209},
+  [93] = {.lex_state = 209},
+  [94] = {.lex_state = 209},
+  [95] = {.lex_state = 209},
+  [96] = {.lex_state = 209},
+  [97] = {.lex_state = 209},
+  [98] = {.lex_state = 216},
+  [99] = {.lex_state = 224},
+  [100] = {.lex_state = 216},
+  [101] = {.lex_state = 218},
+  [102] = {.lex_state = 218},
+  [103] = {.lex_state = 204},
+  [104] = {.lex_state = 218},
+  [105] = {.lex_state = 206},
+  [106] = {.lex_state = 204},
+  [107] = {.lex_state = 219},
+  [108] = {.lex_state = 216},
+  [109] = {.lex_state = 205},
+  [110] = {.lex_state = 219},
+  [111] = {.lex_state = 15},
+  [112] = {.lex_state = 205},
+  [113] = {.lex_state = 219},
+  [114] = {.lex_state = 205},
+  [115] = {.lex_state = 205},
+  [116] = {.lex_state = 205},
+  [117] = {.lex_state = 205},
+  [118] = {.lex_state = 206},
+  [119] = {.lex_state = 206},
+  [120] = {.lex_state = 206},
+  [121] = {.lex_state = 206},
+  [122] = {.lex_state = 206},
+  [123] = {.lex_state = 216},
+  [124] = {.lex_state = 11},
+  [125] = {.lex_state = 207},
+  [126] = {.lex_state = 219},
+  [127] = {.lex_state = 206},
+  [128] = {.lex_state = 206},
+  [129] = {.lex_state = 11},
   [130] = {.lex_state = 11},
   [131] = {.lex_state = 11},
   [132] = {.lex_state = 11},
   [133] = {.lex_state = 11},
   [134] = {.lex_state = 11},
-  [135] = {.lex_state = 211},
-  [136] = {.lex_state = 201},
-  [137] = {.lex_state = 201},
-  [138] = {.lex_state = 203},
-  [139] = {.lex_state = 11},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 203},
-  [142] = {.lex_state = 213},
-  [143] = {.lex_state = 213},
-  [144] = {.lex_state = 203},
-  [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
-  [147] = {.lex_state = 11},
-  [148] = {.lex_state = 11},
-  [149] = {.lex_state = 11},
+  [135] = {.lex_state = 11},
+  [136] = {.lex_state = 11},
+  [137] = {.lex_state = 216},
+  [138] = {.lex_state = 204},
+  [139] = {.lex_state = 204},
+  [140] = {.lex_state = 12},
+  [141] = {.lex_state = 206},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 206},
+  [144] = {.lex_state = 206},
+  [145] = {.lex_state = 12},
+  [146] = {.lex_state = 12},
+  [147] = {.lex_state = 218},
+  [148] = {.lex_state = 218},
+  [149] = {.lex_state = 206},
   [150] = {.lex_state = 11},
   [151] = {.lex_state = 11},
   [152] = {.lex_state = 11},
@@ -8845,275 +8893,276 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
-  [166] = {.lex_state = 201},
-  [167] = {.lex_state = 203},
-  [168] = {.lex_state = 226},
-  [169] = {.lex_state = 203},
-  [170] = {.lex_state = 14},
-  [171] = {.lex_state = 204},
-  [172] = {.lex_state = 203},
-  [173] = {.lex_state = 226},
-  [174] = {.lex_state = 11},
-  [175] = {.lex_state = 228},
-  [176] = {.lex_state = 228},
-  [177] = {.lex_state = 226},
-  [178] = {.lex_state = 228},
-  [179] = {.lex_state = 214},
-  [180] = {.lex_state = 201},
-  [181] = {.lex_state = 201},
-  [182] = {.lex_state = 21},
-  [183] = {.lex_state = 202},
-  [184] = {.lex_state = 0},
-  [185] = {.lex_state = 0},
-  [186] = {.lex_state = 201},
-  [187] = {.lex_state = 202},
-  [188] = {.lex_state = 0},
-  [189] = {.lex_state = 201},
-  [190] = {.lex_state = 201},
-  [191] = {.lex_state = 18},
-  [192] = {.lex_state = 0},
-  [193] = {.lex_state = 13},
-  [194] = {.lex_state = 18},
-  [195] = {.lex_state = 13},
-  [196] = {.lex_state = 18},
+  [166] = {.lex_state = 11},
+  [167] = {.lex_state = 11},
+  [168] = {.lex_state = 11},
+  [169] = {.lex_state = 206},
+  [170] = {.lex_state = 206},
+  [171] = {.lex_state = 11},
+  [172] = {.lex_state = 15},
+  [173] = {.lex_state = 12},
+  [174] = {.lex_state = 207},
+  [175] = {.lex_state = 229},
+  [176] = {.lex_state = 206},
+  [177] = {.lex_state = 229},
+  [178] = {.lex_state = 231},
+  [179] = {.lex_state = 231},
+  [180] = {.lex_state = 204},
+  [181] = {.lex_state = 229},
+  [182] = {.lex_state = 231},
+  [183] = {.lex_state = 219},
+  [184] = {.lex_state = 19},
+  [185] = {.lex_state = 204},
+  [186] = {.lex_state = 204},
+  [187] = {.lex_state = 0},
+  [188] = {.lex_state = 204},
+  [189] = {.lex_state = 0},
+  [190] = {.lex_state = 204},
+  [191] = {.lex_state = 14},
+  [192] = {.lex_state = 19},
+  [193] = {.lex_state = 14},
+  [194] = {.lex_state = 19},
+  [195] = {.lex_state = 14},
+  [196] = {.lex_state = 13},
   [197] = {.lex_state = 13},
-  [198] = {.lex_state = 12},
-  [199] = {.lex_state = 12},
-  [200] = {.lex_state = 12},
-  [201] = {.lex_state = 202},
-  [202] = {.lex_state = 201},
-  [203] = {.lex_state = 202},
+  [198] = {.lex_state = 13},
+  [199] = {.lex_state = 22},
+  [200] = {.lex_state = 204},
+  [201] = {.lex_state = 0},
+  [202] = {.lex_state = 204},
+  [203] = {.lex_state = 205},
   [204] = {.lex_state = 0},
-  [205] = {.lex_state = 201},
-  [206] = {.lex_state = 202},
-  [207] = {.lex_state = 201},
-  [208] = {.lex_state = 21},
-  [209] = {.lex_state = 226},
-  [210] = {.lex_state = 201},
-  [211] = {.lex_state = 11},
-  [212] = {.lex_state = 201},
-  [213] = {.lex_state = 21},
-  [214] = {.lex_state = 21},
-  [215] = {.lex_state = 21},
-  [216] = {.lex_state = 201},
-  [217] = {.lex_state = 21},
-  [218] = {.lex_state = 21},
-  [219] = {.lex_state = 0},
-  [220] = {.lex_state = 21},
-  [221] = {.lex_state = 21},
-  [222] = {.lex_state = 201},
-  [223] = {.lex_state = 0},
-  [224] = {.lex_state = 226},
-  [225] = {.lex_state = 226},
-  [226] = {.lex_state = 21},
-  [227] = {.lex_state = 21},
-  [228] = {.lex_state = 226},
-  [229] = {.lex_state = 0},
-  [230] = {.lex_state = 21},
-  [231] = {.lex_state = 21},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 21},
-  [234] = {.lex_state = 201},
-  [235] = {.lex_state = 228},
-  [236] = {.lex_state = 227},
-  [237] = {.lex_state = 21},
-  [238] = {.lex_state = 201},
-  [239] = {.lex_state = 201},
-  [240] = {.lex_state = 201},
-  [241] = {.lex_state = 202},
-  [242] = {.lex_state = 21},
-  [243] = {.lex_state = 203},
-  [244] = {.lex_state = 201},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 226},
-  [247] = {.lex_state = 201},
-  [248] = {.lex_state = 201},
-  [249] = {.lex_state = 201},
-  [250] = {.lex_state = 201},
-  [251] = {.lex_state = 201},
-  [252] = {.lex_state = 201},
-  [253] = {.lex_state = 201},
-  [254] = {.lex_state = 201},
-  [255] = {.lex_state = 201},
-  [256] = {.lex_state = 201},
-  [257] = {.lex_state = 201},
-  [258] = {.lex_state = 201},
-  [259] = {.lex_state = 201},
-  [260] = {.lex_state = 201},
-  [261] = {.lex_state = 201},
-  [262] = {.lex_state = 201},
-  [263] = {.lex_state = 201},
-  [264] = {.lex_state = 201},
-  [265] = {.lex_state = 201},
-  [266] = {.lex_state = 201},
-  [267] = {.lex_state = 201},
-  [268] = {.lex_state = 201},
-  [269] = {.lex_state = 22},
-  [270] = {.lex_state = 203},
-  [271] = {.lex_state = 15},
-  [272] = {.lex_state = 203},
-  [273] = {.lex_state = 22},
-  [274] = {.lex_state = 203},
-  [275] = {.lex_state = 22},
-  [276] = {.lex_state = 15},
-  [277] = {.lex_state = 203},
-  [278] = {.lex_state = 201},
-  [279] = {.lex_state = 22},
-  [280] = {.lex_state = 21},
-  [281] = {.lex_state = 201},
-  [282] = {.lex_state = 22},
-  [283] = {.lex_state = 203},
-  [284] = {.lex_state = 15},
-  [285] = {.lex_state = 202},
-  [286] = {.lex_state = 209},
-  [287] = {.lex_state = 209},
-  [288] = {.lex_state = 209},
-  [289] = {.lex_state = 206},
-  [290] = {.lex_state = 0},
+  [205] = {.lex_state = 204},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 204},
+  [208] = {.lex_state = 205},
+  [209] = {.lex_state = 204},
+  [210] = {.lex_state = 229},
+  [211] = {.lex_state = 204},
+  [212] = {.lex_state = 11},
+  [213] = {.lex_state = 204},
+  [214] = {.lex_state = 22},
+  [215] = {.lex_state = 22},
+  [216] = {.lex_state = 22},
+  [217] = {.lex_state = 204},
+  [218] = {.lex_state = 22},
+  [219] = {.lex_state = 22},
+  [220] = {.lex_state = 0},
+  [221] = {.lex_state = 22},
+  [222] = {.lex_state = 22},
+  [223] = {.lex_state = 204},
+  [224] = {.lex_state = 0},
+  [225] = {.lex_state = 229},
+  [226] = {.lex_state = 229},
+  [227] = {.lex_state = 22},
+  [228] = {.lex_state = 22},
+  [229] = {.lex_state = 229},
+  [230] = {.lex_state = 0},
+  [231] = {.lex_state = 22},
+  [232] = {.lex_state = 22},
+  [233] = {.lex_state = 0},
+  [234] = {.lex_state = 22},
+  [235] = {.lex_state = 204},
+  [236] = {.lex_state = 231},
+  [237] = {.lex_state = 230},
+  [238] = {.lex_state = 22},
+  [239] = {.lex_state = 204},
+  [240] = {.lex_state = 204},
+  [241] = {.lex_state = 204},
+  [242] = {.lex_state = 22},
+  [243] = {.lex_state = 206},
+  [244] = {.lex_state = 0},
+  [245] = {.lex_state = 229},
+  [246] = {.lex_state = 22},
+  [247] = {.lex_state = 204},
+  [248] = {.lex_state = 204},
+  [249] = {.lex_state = 204},
+  [250] = {.lex_state = 204},
+  [251] = {.lex_state = 204},
+  [252] = {.lex_state = 204},
+  [253] = {.lex_state = 204},
+  [254] = {.lex_state = 204},
+  [255] = {.lex_state = 204},
+  [256] = {.lex_state = 204},
+  [257] = {.lex_state = 204},
+  [258] = {.lex_state = 204},
+  [259] = {.lex_state = 204},
+  [260] = {.lex_state = 204},
+  [261] = {.lex_state = 204},
+  [262] = {.lex_state = 204},
+  [263] = {.lex_state = 204},
+  [264] = {.lex_state = 204},
+  [265] = {.lex_state = 204},
+  [266] = {.lex_state = 204},
+  [267] = {.lex_state = 204},
+  [268] = {.lex_state = 204},
+  [269] = {.lex_state = 212},
+  [270] = {.lex_state = 23},
+  [271] = {.lex_state = 204},
+  [272] = {.lex_state = 205},
+  [273] = {.lex_state = 206},
+  [274] = {.lex_state = 23},
+  [275] = {.lex_state = 23},
+  [276] = {.lex_state = 206},
+  [277] = {.lex_state = 16},
+  [278] = {.lex_state = 206},
+  [279] = {.lex_state = 16},
+  [280] = {.lex_state = 206},
+  [281] = {.lex_state = 23},
+  [282] = {.lex_state = 23},
+  [283] = {.lex_state = 23},
+  [284] = {.lex_state = 206},
+  [285] = {.lex_state = 16},
+  [286] = {.lex_state = 204},
+  [287] = {.lex_state = 22},
+  [288] = {.lex_state = 212},
+  [289] = {.lex_state = 212},
+  [290] = {.lex_state = 209},
   [291] = {.lex_state = 0},
-  [292] = {.lex_state = 206},
-  [293] = {.lex_state = 0},
+  [292] = {.lex_state = 0},
+  [293] = {.lex_state = 209},
   [294] = {.lex_state = 0},
-  [295] = {.lex_state = 206},
-  [296] = {.lex_state = 206},
-  [297] = {.lex_state = 0},
+  [295] = {.lex_state = 0},
+  [296] = {.lex_state = 209},
+  [297] = {.lex_state = 209},
   [298] = {.lex_state = 0},
   [299] = {.lex_state = 0},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 0},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 23},
-  [304] = {.lex_state = 0},
+  [303] = {.lex_state = 0},
+  [304] = {.lex_state = 24},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 218},
-  [307] = {.lex_state = 206},
-  [308] = {.lex_state = 218},
-  [309] = {.lex_state = 0},
-  [310] = {.lex_state = 218},
-  [311] = {.lex_state = 218},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 202},
-  [314] = {.lex_state = 0},
-  [315] = {.lex_state = 202},
-  [316] = {.lex_state = 203},
-  [317] = {.lex_state = 0},
+  [306] = {.lex_state = 0},
+  [307] = {.lex_state = 214},
+  [308] = {.lex_state = 209},
+  [309] = {.lex_state = 214},
+  [310] = {.lex_state = 0},
+  [311] = {.lex_state = 214},
+  [312] = {.lex_state = 214},
+  [313] = {.lex_state = 0},
+  [314] = {.lex_state = 205},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 205},
+  [317] = {.lex_state = 206},
   [318] = {.lex_state = 0},
   [319] = {.lex_state = 0},
-  [320] = {.lex_state = 206},
-  [321] = {.lex_state = 202},
-  [322] = {.lex_state = 18},
-  [323] = {.lex_state = 203},
+  [320] = {.lex_state = 0},
+  [321] = {.lex_state = 209},
+  [322] = {.lex_state = 205},
+  [323] = {.lex_state = 19},
   [324] = {.lex_state = 206},
-  [325] = {.lex_state = 18},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 13},
-  [328] = {.lex_state = 203},
-  [329] = {.lex_state = 13},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 12},
+  [325] = {.lex_state = 209},
+  [326] = {.lex_state = 19},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 14},
+  [329] = {.lex_state = 209},
+  [330] = {.lex_state = 14},
+  [331] = {.lex_state = 0},
   [332] = {.lex_state = 206},
-  [333] = {.lex_state = 12},
-  [334] = {.lex_state = 206},
+  [333] = {.lex_state = 13},
+  [334] = {.lex_state = 13},
   [335] = {.lex_state = 0},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 206},
-  [339] = {.lex_state = 206},
-  [340] = {.lex_state = 218},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 203},
+  [337] = {.lex_state = 209},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 0},
+  [340] = {.lex_state = 209},
+  [341] = {.lex_state = 209},
+  [342] = {.lex_state = 214},
   [343] = {.lex_state = 206},
-  [344] = {.lex_state = 206},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 206},
+  [344] = {.lex_state = 209},
+  [345] = {.lex_state = 209},
+  [346] = {.lex_state = 209},
   [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 206},
-  [350] = {.lex_state = 0},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 209},
   [351] = {.lex_state = 0},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 206},
-  [354] = {.lex_state = 0},
+  [353] = {.lex_state = 0},
+  [354] = {.lex_state = 209},
   [355] = {.lex_state = 0},
-  [356] = {.lex_state = 202},
-  [357] = {.lex_state = 0},
-  [358] = {.lex_state = 218},
-  [359] = {.lex_state = 218},
-  [360] = {.lex_state = 206},
+  [356] = {.lex_state = 0},
+  [357] = {.lex_state = 205},
+  [358] = {.lex_state = 209},
+  [359] = {.lex_state = 214},
+  [360] = {.lex_state = 214},
   [361] = {.lex_state = 0},
   [362] = {.lex_state = 0},
   [363] = {.lex_state = 0},
   [364] = {.lex_state = 0},
   [365] = {.lex_state = 0},
-  [366] = {.lex_state = 203},
-  [367] = {.lex_state = 202},
-  [368] = {.lex_state = 202},
-  [369] = {.lex_state = 0},
-  [370] = {.lex_state = 201},
-  [371] = {.lex_state = 203},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 218},
-  [374] = {.lex_state = 218},
-  [375] = {.lex_state = 218},
-  [376] = {.lex_state = 218},
-  [377] = {.lex_state = 218},
-  [378] = {.lex_state = 0},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 206},
+  [368] = {.lex_state = 205},
+  [369] = {.lex_state = 205},
+  [370] = {.lex_state = 0},
+  [371] = {.lex_state = 204},
+  [372] = {.lex_state = 206},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 214},
+  [375] = {.lex_state = 214},
+  [376] = {.lex_state = 214},
+  [377] = {.lex_state = 214},
+  [378] = {.lex_state = 214},
   [379] = {.lex_state = 0},
-  [380] = {.lex_state = 218},
-  [381] = {.lex_state = 218},
-  [382] = {.lex_state = 218},
-  [383] = {.lex_state = 203},
-  [384] = {.lex_state = 24},
-  [385] = {.lex_state = 218},
-  [386] = {.lex_state = 15},
+  [380] = {.lex_state = 25},
+  [381] = {.lex_state = 206},
+  [382] = {.lex_state = 214},
+  [383] = {.lex_state = 214},
+  [384] = {.lex_state = 214},
+  [385] = {.lex_state = 214},
+  [386] = {.lex_state = 16},
   [387] = {.lex_state = 9},
-  [388] = {.lex_state = 15},
-  [389] = {.lex_state = 8},
-  [390] = {.lex_state = 218},
-  [391] = {.lex_state = 218},
-  [392] = {.lex_state = 203},
-  [393] = {.lex_state = 201},
+  [388] = {.lex_state = 214},
+  [389] = {.lex_state = 214},
+  [390] = {.lex_state = 16},
+  [391] = {.lex_state = 8},
+  [392] = {.lex_state = 206},
+  [393] = {.lex_state = 0},
   [394] = {.lex_state = 10},
-  [395] = {.lex_state = 215},
-  [396] = {.lex_state = 203},
-  [397] = {.lex_state = 203},
-  [398] = {.lex_state = 203},
-  [399] = {.lex_state = 203},
+  [395] = {.lex_state = 206},
+  [396] = {.lex_state = 204},
+  [397] = {.lex_state = 209},
+  [398] = {.lex_state = 206},
+  [399] = {.lex_state = 206},
   [400] = {.lex_state = 206},
   [401] = {.lex_state = 0},
-  [402] = {.lex_state = 201},
-  [403] = {.lex_state = 203},
-  [404] = {.lex_state = 201},
-  [405] = {.lex_state = 203},
-  [406] = {.lex_state = 203},
-  [407] = {.lex_state = 203},
-  [408] = {.lex_state = 215},
-  [409] = {.lex_state = 201},
-  [410] = {.lex_state = 0},
-  [411] = {.lex_state = 0},
+  [402] = {.lex_state = 204},
+  [403] = {.lex_state = 204},
+  [404] = {.lex_state = 206},
+  [405] = {.lex_state = 206},
+  [406] = {.lex_state = 206},
+  [407] = {.lex_state = 206},
+  [408] = {.lex_state = 214},
+  [409] = {.lex_state = 204},
+  [410] = {.lex_state = 214},
+  [411] = {.lex_state = 209},
   [412] = {.lex_state = 0},
   [413] = {.lex_state = 0},
   [414] = {.lex_state = 0},
   [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
   [417] = {.lex_state = 0},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 0},
-  [420] = {.lex_state = 0},
-  [421] = {.lex_state = 206},
+  [418] = {.lex_state = 207},
+  [419] = {.lex_state = 209},
+  [420] = {.lex_state = 209},
+  [421] = {.lex_state = 0},
   [422] = {.lex_state = 0},
-  [423] = {.lex_state = 203},
-  [424] = {.lex_state = 201},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 0},
   [425] = {.lex_state = 0},
   [426] = {.lex_state = 0},
-  [427] = {.lex_state = 206},
-  [428] = {.lex_state = 0},
-  [429] = {.lex_state = 206},
-  [430] = {.lex_state = 206},
-  [431] = {.lex_state = 0},
+  [427] = {.lex_state = 0},
+  [428] = {.lex_state = 209},
+  [429] = {.lex_state = 0},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 204},
   [432] = {.lex_state = 0},
-  [433] = {.lex_state = 204},
+  [433] = {.lex_state = 0},
   [434] = {.lex_state = 0},
+  [435] = {.lex_state = 206},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9184,6 +9233,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dst] = ACTIONS(1),
     [anon_sym_sport] = ACTIONS(1),
     [anon_sym_dport] = ACTIONS(1),
+    [anon_sym_handle] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
@@ -9263,42 +9313,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(417),
-    [sym__statements] = STATE(415),
+    [sym_source_file] = STATE(416),
+    [sym__statements] = STATE(423),
     [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
+    [sym__statement] = STATE(187),
+    [sym_netns_statement] = STATE(187),
+    [sym_host_statement] = STATE(187),
+    [sym_table_statement] = STATE(187),
+    [sym_let_statement] = STATE(187),
+    [sym_for_statement] = STATE(187),
+    [sym_include_statement] = STATE(187),
+    [sym_expect_statement] = STATE(187),
+    [sym_veth_statement] = STATE(187),
+    [sym_bridge_statement] = STATE(187),
+    [sym_dummy_statement] = STATE(187),
+    [sym_vrf_statement] = STATE(187),
+    [sym_macvlan_statement] = STATE(187),
+    [sym_vxlan_statement] = STATE(187),
+    [sym_link_statement] = STATE(187),
+    [sym_addr_statement] = STATE(187),
+    [sym_state_statement] = STATE(187),
+    [sym_mtu_statement] = STATE(187),
+    [sym_mac_statement] = STATE(187),
+    [sym_master_statement] = STATE(187),
+    [sym_shape_statement] = STATE(187),
+    [sym_htb_statement] = STATE(187),
+    [sym_class_statement] = STATE(187),
+    [sym_filter_statement] = STATE(187),
+    [sym_qdisc_statement] = STATE(187),
+    [sym_netem_statement] = STATE(187),
+    [sym_bpf_statement] = STATE(187),
+    [sym_xdp_statement] = STATE(187),
+    [sym_route_statement] = STATE(187),
+    [sym_rule_statement] = STATE(187),
+    [sym_forward_statement] = STATE(187),
+    [sym_sysctl_statement] = STATE(187),
+    [sym_firewall_statement] = STATE(187),
     [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -9340,44 +9390,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(413),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(365),
+    [sym_netns_statement] = STATE(365),
+    [sym_host_statement] = STATE(365),
+    [sym_table_statement] = STATE(365),
+    [sym_let_statement] = STATE(365),
+    [sym_for_statement] = STATE(365),
+    [sym_include_statement] = STATE(365),
+    [sym_expect_statement] = STATE(365),
+    [sym_veth_statement] = STATE(365),
+    [sym_bridge_statement] = STATE(365),
+    [sym_dummy_statement] = STATE(365),
+    [sym_vrf_statement] = STATE(365),
+    [sym_macvlan_statement] = STATE(365),
+    [sym_vxlan_statement] = STATE(365),
+    [sym_link_statement] = STATE(365),
+    [sym_addr_statement] = STATE(365),
+    [sym_state_statement] = STATE(365),
+    [sym_mtu_statement] = STATE(365),
+    [sym_mac_statement] = STATE(365),
+    [sym_master_statement] = STATE(365),
+    [sym_shape_statement] = STATE(365),
+    [sym_htb_statement] = STATE(365),
+    [sym_class_statement] = STATE(365),
+    [sym_filter_statement] = STATE(365),
+    [sym_qdisc_statement] = STATE(365),
+    [sym_netem_statement] = STATE(365),
+    [sym_bpf_statement] = STATE(365),
+    [sym_xdp_statement] = STATE(365),
+    [sym_route_statement] = STATE(365),
+    [sym_rule_statement] = STATE(365),
+    [sym_forward_statement] = STATE(365),
+    [sym_sysctl_statement] = STATE(365),
+    [sym_firewall_statement] = STATE(365),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(73),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9417,44 +9467,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(192),
-    [sym_netns_statement] = STATE(192),
-    [sym_host_statement] = STATE(192),
-    [sym_table_statement] = STATE(192),
-    [sym_let_statement] = STATE(192),
-    [sym_for_statement] = STATE(192),
-    [sym_include_statement] = STATE(192),
-    [sym_expect_statement] = STATE(192),
-    [sym_veth_statement] = STATE(192),
-    [sym_bridge_statement] = STATE(192),
-    [sym_dummy_statement] = STATE(192),
-    [sym_vrf_statement] = STATE(192),
-    [sym_macvlan_statement] = STATE(192),
-    [sym_vxlan_statement] = STATE(192),
-    [sym_link_statement] = STATE(192),
-    [sym_addr_statement] = STATE(192),
-    [sym_state_statement] = STATE(192),
-    [sym_mtu_statement] = STATE(192),
-    [sym_mac_statement] = STATE(192),
-    [sym_master_statement] = STATE(192),
-    [sym_shape_statement] = STATE(192),
-    [sym_htb_statement] = STATE(192),
-    [sym_class_statement] = STATE(192),
-    [sym_filter_statement] = STATE(192),
-    [sym_qdisc_statement] = STATE(192),
-    [sym_netem_statement] = STATE(192),
-    [sym_bpf_statement] = STATE(192),
-    [sym_xdp_statement] = STATE(192),
-    [sym_route_statement] = STATE(192),
-    [sym_rule_statement] = STATE(192),
-    [sym_forward_statement] = STATE(192),
-    [sym_sysctl_statement] = STATE(192),
-    [sym_firewall_statement] = STATE(192),
+    [sym__statement] = STATE(189),
+    [sym_netns_statement] = STATE(189),
+    [sym_host_statement] = STATE(189),
+    [sym_table_statement] = STATE(189),
+    [sym_let_statement] = STATE(189),
+    [sym_for_statement] = STATE(189),
+    [sym_include_statement] = STATE(189),
+    [sym_expect_statement] = STATE(189),
+    [sym_veth_statement] = STATE(189),
+    [sym_bridge_statement] = STATE(189),
+    [sym_dummy_statement] = STATE(189),
+    [sym_vrf_statement] = STATE(189),
+    [sym_macvlan_statement] = STATE(189),
+    [sym_vxlan_statement] = STATE(189),
+    [sym_link_statement] = STATE(189),
+    [sym_addr_statement] = STATE(189),
+    [sym_state_statement] = STATE(189),
+    [sym_mtu_statement] = STATE(189),
+    [sym_mac_statement] = STATE(189),
+    [sym_master_statement] = STATE(189),
+    [sym_shape_statement] = STATE(189),
+    [sym_htb_statement] = STATE(189),
+    [sym_class_statement] = STATE(189),
+    [sym_filter_statement] = STATE(189),
+    [sym_qdisc_statement] = STATE(189),
+    [sym_netem_statement] = STATE(189),
+    [sym_bpf_statement] = STATE(189),
+    [sym_xdp_statement] = STATE(189),
+    [sym_route_statement] = STATE(189),
+    [sym_rule_statement] = STATE(189),
+    [sym_forward_statement] = STATE(189),
+    [sym_sysctl_statement] = STATE(189),
+    [sym_firewall_statement] = STATE(189),
     [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
-    [anon_sym_GT] = ACTIONS(75),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9492,44 +9542,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [sym__statements] = STATE(414),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(187),
+    [sym_netns_statement] = STATE(187),
+    [sym_host_statement] = STATE(187),
+    [sym_table_statement] = STATE(187),
+    [sym_let_statement] = STATE(187),
+    [sym_for_statement] = STATE(187),
+    [sym_include_statement] = STATE(187),
+    [sym_expect_statement] = STATE(187),
+    [sym_veth_statement] = STATE(187),
+    [sym_bridge_statement] = STATE(187),
+    [sym_dummy_statement] = STATE(187),
+    [sym_vrf_statement] = STATE(187),
+    [sym_macvlan_statement] = STATE(187),
+    [sym_vxlan_statement] = STATE(187),
+    [sym_link_statement] = STATE(187),
+    [sym_addr_statement] = STATE(187),
+    [sym_state_statement] = STATE(187),
+    [sym_mtu_statement] = STATE(187),
+    [sym_mac_statement] = STATE(187),
+    [sym_master_statement] = STATE(187),
+    [sym_shape_statement] = STATE(187),
+    [sym_htb_statement] = STATE(187),
+    [sym_class_statement] = STATE(187),
+    [sym_filter_statement] = STATE(187),
+    [sym_qdisc_statement] = STATE(187),
+    [sym_netem_statement] = STATE(187),
+    [sym_bpf_statement] = STATE(187),
+    [sym_xdp_statement] = STATE(187),
+    [sym_route_statement] = STATE(187),
+    [sym_rule_statement] = STATE(187),
+    [sym_forward_statement] = STATE(187),
+    [sym_sysctl_statement] = STATE(187),
+    [sym_firewall_statement] = STATE(187),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9569,43 +9619,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(365),
+    [sym_netns_statement] = STATE(365),
+    [sym_host_statement] = STATE(365),
+    [sym_table_statement] = STATE(365),
+    [sym_let_statement] = STATE(365),
+    [sym_for_statement] = STATE(365),
+    [sym_include_statement] = STATE(365),
+    [sym_expect_statement] = STATE(365),
+    [sym_veth_statement] = STATE(365),
+    [sym_bridge_statement] = STATE(365),
+    [sym_dummy_statement] = STATE(365),
+    [sym_vrf_statement] = STATE(365),
+    [sym_macvlan_statement] = STATE(365),
+    [sym_vxlan_statement] = STATE(365),
+    [sym_link_statement] = STATE(365),
+    [sym_addr_statement] = STATE(365),
+    [sym_state_statement] = STATE(365),
+    [sym_mtu_statement] = STATE(365),
+    [sym_mac_statement] = STATE(365),
+    [sym_master_statement] = STATE(365),
+    [sym_shape_statement] = STATE(365),
+    [sym_htb_statement] = STATE(365),
+    [sym_class_statement] = STATE(365),
+    [sym_filter_statement] = STATE(365),
+    [sym_qdisc_statement] = STATE(365),
+    [sym_netem_statement] = STATE(365),
+    [sym_bpf_statement] = STATE(365),
+    [sym_xdp_statement] = STATE(365),
+    [sym_route_statement] = STATE(365),
+    [sym_rule_statement] = STATE(365),
+    [sym_forward_statement] = STATE(365),
+    [sym_sysctl_statement] = STATE(365),
+    [sym_firewall_statement] = STATE(365),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9645,43 +9695,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(365),
+    [sym_netns_statement] = STATE(365),
+    [sym_host_statement] = STATE(365),
+    [sym_table_statement] = STATE(365),
+    [sym_let_statement] = STATE(365),
+    [sym_for_statement] = STATE(365),
+    [sym_include_statement] = STATE(365),
+    [sym_expect_statement] = STATE(365),
+    [sym_veth_statement] = STATE(365),
+    [sym_bridge_statement] = STATE(365),
+    [sym_dummy_statement] = STATE(365),
+    [sym_vrf_statement] = STATE(365),
+    [sym_macvlan_statement] = STATE(365),
+    [sym_vxlan_statement] = STATE(365),
+    [sym_link_statement] = STATE(365),
+    [sym_addr_statement] = STATE(365),
+    [sym_state_statement] = STATE(365),
+    [sym_mtu_statement] = STATE(365),
+    [sym_mac_statement] = STATE(365),
+    [sym_master_statement] = STATE(365),
+    [sym_shape_statement] = STATE(365),
+    [sym_htb_statement] = STATE(365),
+    [sym_class_statement] = STATE(365),
+    [sym_filter_statement] = STATE(365),
+    [sym_qdisc_statement] = STATE(365),
+    [sym_netem_statement] = STATE(365),
+    [sym_bpf_statement] = STATE(365),
+    [sym_xdp_statement] = STATE(365),
+    [sym_route_statement] = STATE(365),
+    [sym_rule_statement] = STATE(365),
+    [sym_forward_statement] = STATE(365),
+    [sym_sysctl_statement] = STATE(365),
+    [sym_firewall_statement] = STATE(365),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9721,42 +9771,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(365),
+    [sym_netns_statement] = STATE(365),
+    [sym_host_statement] = STATE(365),
+    [sym_table_statement] = STATE(365),
+    [sym_let_statement] = STATE(365),
+    [sym_for_statement] = STATE(365),
+    [sym_include_statement] = STATE(365),
+    [sym_expect_statement] = STATE(365),
+    [sym_veth_statement] = STATE(365),
+    [sym_bridge_statement] = STATE(365),
+    [sym_dummy_statement] = STATE(365),
+    [sym_vrf_statement] = STATE(365),
+    [sym_macvlan_statement] = STATE(365),
+    [sym_vxlan_statement] = STATE(365),
+    [sym_link_statement] = STATE(365),
+    [sym_addr_statement] = STATE(365),
+    [sym_state_statement] = STATE(365),
+    [sym_mtu_statement] = STATE(365),
+    [sym_mac_statement] = STATE(365),
+    [sym_master_statement] = STATE(365),
+    [sym_shape_statement] = STATE(365),
+    [sym_htb_statement] = STATE(365),
+    [sym_class_statement] = STATE(365),
+    [sym_filter_statement] = STATE(365),
+    [sym_qdisc_statement] = STATE(365),
+    [sym_netem_statement] = STATE(365),
+    [sym_bpf_statement] = STATE(365),
+    [sym_xdp_statement] = STATE(365),
+    [sym_route_statement] = STATE(365),
+    [sym_rule_statement] = STATE(365),
+    [sym_forward_statement] = STATE(365),
+    [sym_sysctl_statement] = STATE(365),
+    [sym_firewall_statement] = STATE(365),
     [aux_sym__statements_repeat1] = STATE(10),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9805,7 +9855,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(85), 55,
+    ACTIONS(85), 56,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9834,6 +9884,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_delay,
       anon_sym_jitter,
@@ -9861,7 +9912,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [68] = 3,
+  [69] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9869,7 +9920,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 48,
+    ACTIONS(89), 49,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9895,6 +9946,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -9918,7 +9970,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [128] = 5,
+  [130] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9974,14 +10026,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [189] = 3,
+  [191] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(102), 2,
+    ACTIONS(102), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(100), 40,
+    ACTIONS(100), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9998,6 +10051,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10022,16 +10076,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [240] = 4,
+  [244] = 4,
     ACTIONS(108), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(106), 2,
+    ACTIONS(106), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(104), 38,
+    ACTIONS(104), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10048,6 +10103,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10070,16 +10126,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [292] = 4,
+  [298] = 4,
     ACTIONS(114), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(112), 2,
+    ACTIONS(112), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(110), 38,
+    ACTIONS(110), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10096,6 +10153,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10118,16 +10176,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [344] = 4,
+  [352] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(118), 2,
+    ACTIONS(118), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 38,
+    ACTIONS(116), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10144,6 +10203,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10166,16 +10226,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [396] = 4,
+  [406] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(124), 2,
+    ACTIONS(124), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 38,
+    ACTIONS(122), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10192,6 +10253,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10214,14 +10276,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [448] = 3,
+  [460] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(130), 2,
+    ACTIONS(130), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(128), 38,
+    ACTIONS(128), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10238,6 +10301,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10260,14 +10324,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [497] = 3,
+  [511] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(134), 2,
+    ACTIONS(134), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(132), 38,
+    ACTIONS(132), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10284,6 +10349,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10306,14 +10372,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [546] = 3,
+  [562] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(138), 2,
+    ACTIONS(138), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(136), 38,
+    ACTIONS(136), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10330,6 +10397,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10352,7 +10420,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [595] = 3,
+  [613] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10393,46 +10461,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [639] = 7,
-    ACTIONS(148), 1,
-      anon_sym_DOT,
-    ACTIONS(150), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(152), 1,
-      anon_sym_LBRACE2,
+  [657] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(146), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [681] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 25,
+    ACTIONS(144), 27,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10453,18 +10486,87 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [713] = 3,
-    ACTIONS(158), 1,
+  [691] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(146), 27,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [725] = 7,
+    ACTIONS(152), 1,
+      anon_sym_DOT,
+    ACTIONS(154), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(156), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(150), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [767] = 3,
+    ACTIONS(160), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 24,
+    ACTIONS(158), 24,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10489,47 +10591,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [747] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(160), 25,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [779] = 7,
-    ACTIONS(152), 1,
-      anon_sym_LBRACE2,
+  [801] = 7,
     ACTIONS(166), 1,
       anon_sym_DOT,
-    ACTIONS(168), 1,
+    ACTIONS(169), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(172), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -10554,26 +10626,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [821] = 7,
-    ACTIONS(174), 1,
-      anon_sym_DOT,
-    ACTIONS(177), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(180), 1,
+  [843] = 7,
+    ACTIONS(156), 1,
       anon_sym_LBRACE2,
+    ACTIONS(179), 1,
+      anon_sym_DOT,
+    ACTIONS(181), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(22), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
+    ACTIONS(175), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(172), 15,
+    ACTIONS(177), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10589,7 +10661,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [863] = 3,
+  [885] = 3,
     ACTIONS(185), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10619,7 +10691,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [896] = 3,
+  [918] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10647,7 +10719,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [927] = 3,
+  [949] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10675,20 +10747,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [958] = 13,
-    ACTIONS(195), 1,
+  [980] = 13,
+    ACTIONS(193), 1,
       anon_sym_from,
-    ACTIONS(198), 1,
+    ACTIONS(195), 1,
       anon_sym_to,
-    ACTIONS(204), 1,
+    ACTIONS(199), 1,
       anon_sym_fwmark,
-    ACTIONS(207), 1,
+    ACTIONS(201), 1,
       anon_sym_uidrange,
-    ACTIONS(213), 1,
+    ACTIONS(205), 1,
       anon_sym_ipproto,
-    STATE(29), 1,
+    STATE(30), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -10696,10 +10768,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(192), 2,
+    ACTIONS(191), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(201), 2,
+    ACTIONS(197), 2,
       anon_sym_iif,
       anon_sym_oif,
     ACTIONS(187), 4,
@@ -10707,39 +10779,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(210), 4,
+    ACTIONS(203), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1008] = 13,
-    ACTIONS(222), 1,
+  [1030] = 13,
+    ACTIONS(193), 1,
       anon_sym_from,
-    ACTIONS(224), 1,
+    ACTIONS(195), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(199), 1,
       anon_sym_fwmark,
-    ACTIONS(230), 1,
+    ACTIONS(201), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(205), 1,
       anon_sym_ipproto,
-    STATE(29), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(220), 2,
+    ACTIONS(191), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(226), 2,
+    ACTIONS(197), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(216), 4,
+    ACTIONS(203), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(207), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1080] = 13,
+    ACTIONS(217), 1,
+      anon_sym_from,
+    ACTIONS(220), 1,
+      anon_sym_to,
+    ACTIONS(226), 1,
+      anon_sym_fwmark,
+    ACTIONS(229), 1,
+      anon_sym_uidrange,
+    ACTIONS(235), 1,
+      anon_sym_ipproto,
+    STATE(31), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(36), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(211), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(214), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(223), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(209), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10749,44 +10858,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1058] = 13,
-    ACTIONS(222), 1,
-      anon_sym_from,
-    ACTIONS(224), 1,
+  [1130] = 4,
+    ACTIONS(240), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
-      anon_sym_fwmark,
-    ACTIONS(230), 1,
-      anon_sym_uidrange,
-    ACTIONS(234), 1,
-      anon_sym_ipproto,
-    STATE(30), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
-      sym__table_opt,
+    ACTIONS(242), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(220), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(226), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(232), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(236), 4,
+    ACTIONS(238), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1108] = 4,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1161] = 4,
     ACTIONS(240), 1,
       anon_sym_to,
     ACTIONS(242), 1,
@@ -10813,65 +10912,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1139] = 4,
-    ACTIONS(240), 1,
-      anon_sym_to,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(238), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1170] = 3,
-    ACTIONS(240), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(238), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1198] = 3,
+  [1192] = 7,
+    ACTIONS(244), 1,
+      anon_sym_DOT,
     ACTIONS(246), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(41), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(150), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1228] = 3,
+    ACTIONS(252), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(244), 18,
+    ACTIONS(250), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10890,96 +10966,150 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1226] = 3,
-    ACTIONS(250), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(248), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1254] = 3,
-    ACTIONS(254), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(252), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1282] = 12,
+  [1256] = 3,
     ACTIONS(256), 1,
-      sym_identifier,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(254), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1284] = 3,
     ACTIONS(260), 1,
-      anon_sym_LBRACE,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(258), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1312] = 12,
     ACTIONS(262), 1,
-      anon_sym_LPAREN,
+      sym_identifier,
     ACTIONS(264), 1,
-      sym_integer,
+      anon_sym_DASH,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
     ACTIONS(268), 1,
-      sym_size,
+      anon_sym_LPAREN,
     ACTIONS(270), 1,
+      sym_integer,
+    ACTIONS(274), 1,
+      sym_size,
+    ACTIONS(276), 1,
       aux_sym_ipv6_address_token1,
-    STATE(428), 1,
+    STATE(412), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(266), 3,
+    ACTIONS(272), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(317), 3,
+    STATE(318), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(137), 5,
+    STATE(139), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1328] = 7,
-    ACTIONS(272), 1,
+  [1358] = 3,
+    ACTIONS(240), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(238), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1386] = 7,
+    ACTIONS(248), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(278), 1,
       anon_sym_DOT,
-    ACTIONS(274), 1,
+    ACTIONS(280), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(276), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(175), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(34), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(177), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1422] = 7,
+    ACTIONS(282), 1,
+      anon_sym_DOT,
+    ACTIONS(285), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(288), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -10988,7 +11118,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(40), 3,
+    STATE(41), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11003,65 +11133,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1364] = 7,
-    ACTIONS(276), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(278), 1,
-      anon_sym_DOT,
-    ACTIONS(280), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(144), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1400] = 7,
-    ACTIONS(282), 1,
-      anon_sym_DOT,
-    ACTIONS(285), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(288), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(170), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(172), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1436] = 7,
+  [1458] = 7,
     ACTIONS(291), 1,
       anon_sym_DOT,
     ACTIONS(294), 1,
@@ -11072,87 +11144,6 @@ static const uint16_t ts_small_parse_table[] = {
       sym_comment,
       sym_line_continuation,
     STATE(42), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(172), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1470] = 7,
-    ACTIONS(300), 1,
-      anon_sym_DOT,
-    ACTIONS(302), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(304), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(146), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1504] = 7,
-    ACTIONS(306), 1,
-      anon_sym_DOT,
-    ACTIONS(309), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(312), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(172), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1538] = 7,
-    ACTIONS(304), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(315), 1,
-      anon_sym_DOT,
-    ACTIONS(317), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11169,13 +11160,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1572] = 7,
-    ACTIONS(319), 1,
+  [1492] = 7,
+    ACTIONS(300), 1,
       anon_sym_DOT,
-    ACTIONS(321), 1,
+    ACTIONS(302), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(323), 1,
+    ACTIONS(304), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(175), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(177), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1526] = 7,
+    ACTIONS(304), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(306), 1,
+      anon_sym_DOT,
+    ACTIONS(308), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11183,51 +11201,24 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
+    ACTIONS(148), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(146), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
+    ACTIONS(150), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [1606] = 7,
-    ACTIONS(323), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(325), 1,
-      anon_sym_DOT,
-    ACTIONS(327), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_port,
+  [1560] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(164), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1640] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(329), 17,
+    ACTIONS(310), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11245,7 +11236,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1664] = 11,
+  [1584] = 7,
+    ACTIONS(312), 1,
+      anon_sym_DOT,
+    ACTIONS(314), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(316), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(48), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(175), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(177), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1618] = 7,
+    ACTIONS(318), 1,
+      anon_sym_DOT,
+    ACTIONS(321), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(324), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(164), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1652] = 7,
+    ACTIONS(316), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(327), 1,
+      anon_sym_DOT,
+    ACTIONS(329), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(150), 7,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1686] = 11,
     ACTIONS(331), 1,
       anon_sym_GT,
     ACTIONS(335), 1,
@@ -11256,14 +11328,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(341), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(224), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
@@ -11275,7 +11347,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1705] = 11,
+  [1727] = 11,
     ACTIONS(335), 1,
       anon_sym_mark,
     ACTIONS(337), 1,
@@ -11284,19 +11356,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(341), 1,
       anon_sym_dnat,
-    ACTIONS(345), 1,
+    ACTIONS(343), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(245), 1,
+    STATE(393), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(343), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(52), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(333), 5,
@@ -11305,7 +11377,89 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1746] = 3,
+  [1768] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(84), 1,
+      sym_firewall_action,
+    STATE(244), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(345), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(49), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1809] = 11,
+    ACTIONS(335), 1,
+      anon_sym_mark,
+    ACTIONS(337), 1,
+      anon_sym_classify,
+    ACTIONS(339), 1,
+      anon_sym_snat,
+    ACTIONS(341), 1,
+      anon_sym_dnat,
+    ACTIONS(349), 1,
+      anon_sym_GT,
+    STATE(84), 1,
+      sym_firewall_action,
+    STATE(393), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1850] = 3,
+    ACTIONS(353), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(351), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [1875] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11327,7 +11481,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1771] = 11,
+  [1900] = 11,
     ACTIONS(335), 1,
       anon_sym_mark,
     ACTIONS(337), 1,
@@ -11336,110 +11490,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(341), 1,
       anon_sym_dnat,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(83), 1,
-      sym_firewall_action,
-    STATE(223), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1812] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(349), 1,
-      anon_sym_GT,
-    STATE(83), 1,
-      sym_firewall_action,
-    STATE(379), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1853] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(83), 1,
-      sym_firewall_action,
-    STATE(379), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1894] = 3,
     ACTIONS(355), 1,
-      anon_sym_DOT_DOT,
+      anon_sym_GT,
+    STATE(84), 1,
+      sym_firewall_action,
+    STATE(393), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(353), 15,
-      ts_builtin_sym_end,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1919] = 3,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(333), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1941] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11461,71 +11533,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1944] = 10,
+  [1966] = 4,
     ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(361), 1,
-      anon_sym_id,
-    ACTIONS(365), 1,
-      anon_sym_dev,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    STATE(110), 1,
-      sym__dev_opt,
-    STATE(297), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(58), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(357), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1982] = 10,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(361), 1,
-      anon_sym_id,
-    ACTIONS(365), 1,
-      anon_sym_dev,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    STATE(110), 1,
-      sym__dev_opt,
-    STATE(348), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2020] = 4,
-    ACTIONS(373), 1,
       anon_sym_COMMA,
-    STATE(62), 1,
+    STATE(61), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(371), 13,
+    ACTIONS(357), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11539,7 +11555,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2046] = 10,
+  [1992] = 10,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    ACTIONS(365), 1,
+      anon_sym_id,
+    ACTIONS(369), 1,
+      anon_sym_dev,
+    ACTIONS(371), 1,
+      anon_sym_port,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(298), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(60), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(367), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(361), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2030] = 10,
     ACTIONS(335), 1,
       anon_sym_mark,
     ACTIONS(337), 1,
@@ -11548,14 +11592,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(341), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(84), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(393), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
@@ -11567,7 +11611,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2084] = 4,
+  [2068] = 10,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    ACTIONS(365), 1,
+      anon_sym_id,
+    ACTIONS(369), 1,
+      anon_sym_dev,
+    ACTIONS(371), 1,
+      anon_sym_port,
+    STATE(109), 1,
+      sym__dev_opt,
+    STATE(349), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(82), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(367), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(373), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2106] = 4,
     ACTIONS(377), 1,
       anon_sym_COMMA,
     STATE(61), 1,
@@ -11589,10 +11661,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2110] = 4,
-    ACTIONS(373), 1,
+  [2132] = 4,
+    ACTIONS(359), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(57), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11611,7 +11683,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2136] = 3,
+  [2158] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11631,101 +11703,128 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2159] = 3,
-    ACTIONS(384), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2182] = 3,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(386), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2205] = 4,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(386), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2230] = 10,
-    ACTIONS(396), 1,
+  [2181] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(398), 1,
+    ACTIONS(388), 1,
       anon_sym_onlink,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    STATE(87), 1,
+    STATE(88), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(392), 4,
+    ACTIONS(382), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2267] = 3,
-    ACTIONS(402), 1,
+  [2218] = 3,
+    ACTIONS(394), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(392), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2241] = 3,
+    ACTIONS(398), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(396), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2264] = 4,
+    ACTIONS(398), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(396), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2289] = 10,
+    ACTIONS(386), 1,
+      anon_sym_metric,
+    ACTIONS(388), 1,
+      anon_sym_onlink,
+    ACTIONS(390), 1,
+      anon_sym_dev,
+    STATE(88), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(114), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(384), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(402), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2326] = 3,
+    ACTIONS(404), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(371), 13,
+    ACTIONS(380), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11739,13 +11838,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2290] = 3,
-    ACTIONS(402), 1,
+  [2349] = 3,
+    ACTIONS(404), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(371), 13,
+    ACTIONS(380), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11759,11 +11858,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2313] = 2,
+  [2372] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(404), 14,
+    ACTIONS(406), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11778,134 +11877,107 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2334] = 10,
-    ACTIONS(396), 1,
+  [2393] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    ACTIONS(408), 1,
+    ACTIONS(410), 1,
       anon_sym_onlink,
-    STATE(88), 1,
+    STATE(89), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(406), 4,
+    ACTIONS(408), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2371] = 10,
-    ACTIONS(412), 1,
+  [2430] = 10,
+    ACTIONS(414), 1,
       anon_sym_proto,
-    ACTIONS(424), 1,
+    ACTIONS(426), 1,
       anon_sym_mark,
-    ACTIONS(427), 1,
+    ACTIONS(429), 1,
       anon_sym_ct,
-    ACTIONS(430), 1,
+    ACTIONS(432), 1,
       anon_sym_counter,
-    STATE(72), 1,
+    STATE(73), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(415), 2,
+    ACTIONS(417), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(418), 2,
+    ACTIONS(420), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(421), 2,
+    ACTIONS(423), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(410), 3,
+    ACTIONS(412), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2408] = 10,
-    ACTIONS(396), 1,
+  [2467] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    ACTIONS(435), 1,
+    ACTIONS(437), 1,
       anon_sym_onlink,
-    STATE(89), 1,
+    STATE(64), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(433), 4,
+    ACTIONS(435), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2445] = 10,
-    ACTIONS(396), 1,
+  [2504] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(398), 1,
+    ACTIONS(388), 1,
       anon_sym_onlink,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    STATE(87), 1,
+    STATE(88), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(437), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2482] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(441), 1,
-      anon_sym_onlink,
-    STATE(67), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
     ACTIONS(439), 4,
@@ -11913,7 +11985,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2519] = 2,
+  [2541] = 10,
+    ACTIONS(386), 1,
+      anon_sym_metric,
+    ACTIONS(390), 1,
+      anon_sym_dev,
+    ACTIONS(443), 1,
+      anon_sym_onlink,
+    STATE(68), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(114), 1,
+      sym__table_opt,
+    STATE(117), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(384), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(441), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2578] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11932,40 +12031,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2540] = 10,
-    ACTIONS(396), 1,
+  [2599] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    ACTIONS(445), 1,
+    ACTIONS(447), 1,
       anon_sym_onlink,
-    STATE(74), 1,
+    STATE(75), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(443), 4,
+    ACTIONS(445), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2577] = 3,
-    ACTIONS(449), 1,
+  [2636] = 3,
+    ACTIONS(451), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(447), 13,
+    ACTIONS(449), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11979,32 +12078,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2600] = 8,
-    ACTIONS(359), 1,
+  [2659] = 8,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    ACTIONS(457), 1,
+    ACTIONS(459), 1,
       anon_sym_prio,
-    STATE(82), 1,
+    STATE(83), 1,
       aux_sym_class_statement_repeat1,
-    STATE(326), 1,
+    STATE(327), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(455), 2,
+    ACTIONS(457), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(451), 4,
+    ACTIONS(453), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(453), 4,
+    ACTIONS(455), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2633] = 3,
+  [2692] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12024,111 +12123,111 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2656] = 8,
-    ACTIONS(461), 1,
+  [2715] = 8,
+    ACTIONS(463), 1,
       anon_sym_id,
-    ACTIONS(467), 1,
+    ACTIONS(469), 1,
       anon_sym_dev,
-    ACTIONS(470), 1,
+    ACTIONS(472), 1,
       anon_sym_port,
-    STATE(110), 1,
+    STATE(109), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 2,
+    STATE(82), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(464), 3,
+    ACTIONS(466), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(459), 5,
+    ACTIONS(461), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2689] = 8,
-    ACTIONS(359), 1,
+  [2748] = 8,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    ACTIONS(457), 1,
+    ACTIONS(459), 1,
       anon_sym_prio,
-    STATE(97), 1,
+    STATE(91), 1,
       aux_sym_class_statement_repeat1,
-    STATE(298), 1,
+    STATE(299), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(455), 2,
+    ACTIONS(457), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(453), 4,
+    ACTIONS(455), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(473), 4,
+    ACTIONS(475), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2722] = 10,
-    ACTIONS(477), 1,
+  [2781] = 10,
+    ACTIONS(479), 1,
       anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
     ACTIONS(487), 1,
-      anon_sym_ct,
+      anon_sym_mark,
     ACTIONS(489), 1,
-      anon_sym_counter,
-    STATE(84), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(479), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(481), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(483), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(475), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2759] = 10,
-    ACTIONS(477), 1,
-      anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
-    ACTIONS(487), 1,
       anon_sym_ct,
-    ACTIONS(493), 1,
+    ACTIONS(491), 1,
       anon_sym_counter,
-    STATE(72), 1,
+    STATE(85), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(479), 2,
+    ACTIONS(481), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(481), 2,
+    ACTIONS(483), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(483), 2,
+    ACTIONS(485), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(491), 3,
+    ACTIONS(477), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2796] = 3,
+  [2818] = 10,
+    ACTIONS(479), 1,
+      anon_sym_proto,
+    ACTIONS(487), 1,
+      anon_sym_mark,
+    ACTIONS(489), 1,
+      anon_sym_ct,
+    ACTIONS(495), 1,
+      anon_sym_counter,
+    STATE(73), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(481), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(483), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(485), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(493), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2855] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12148,7 +12247,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2819] = 3,
+  [2878] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12168,80 +12267,53 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2842] = 10,
-    ACTIONS(503), 1,
+  [2901] = 10,
+    ACTIONS(505), 1,
       anon_sym_metric,
-    ACTIONS(506), 1,
+    ACTIONS(508), 1,
       anon_sym_onlink,
-    ACTIONS(509), 1,
+    ACTIONS(511), 1,
       anon_sym_dev,
-    STATE(87), 1,
+    STATE(88), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(497), 2,
+    ACTIONS(499), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(500), 2,
+    ACTIONS(502), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(495), 4,
+    ACTIONS(497), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2879] = 10,
-    ACTIONS(396), 1,
+  [2938] = 10,
+    ACTIONS(386), 1,
       anon_sym_metric,
-    ACTIONS(398), 1,
+    ACTIONS(388), 1,
       anon_sym_onlink,
-    ACTIONS(400), 1,
+    ACTIONS(390), 1,
       anon_sym_dev,
-    STATE(87), 1,
+    STATE(88), 1,
       aux_sym_route_statement_repeat1,
-    STATE(111), 1,
+    STATE(114), 1,
       sym__table_opt,
     STATE(117), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(189), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(512), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2916] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
+    ACTIONS(384), 2,
       anon_sym_src,
       anon_sym_via,
     ACTIONS(514), 4,
@@ -12249,7 +12321,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2953] = 2,
+  [2975] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12267,138 +12339,138 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2973] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(518), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2993] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(520), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3013] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(522), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3033] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(524), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3053] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3073] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3093] = 6,
-    ACTIONS(536), 1,
+  [2995] = 6,
+    ACTIONS(526), 1,
       anon_sym_prio,
-    STATE(97), 1,
+    STATE(91), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(533), 2,
+    ACTIONS(523), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(530), 4,
+    ACTIONS(520), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(528), 5,
+    ACTIONS(518), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3121] = 6,
-    ACTIONS(146), 1,
+  [3023] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(529), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3043] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(531), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3063] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(533), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3083] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(535), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3103] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(380), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3123] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(537), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3143] = 6,
+    ACTIONS(150), 1,
       anon_sym_LT,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
@@ -12412,13 +12484,13 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
+    ACTIONS(148), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3148] = 2,
+  [3170] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12435,41 +12507,106 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3167] = 7,
+  [3189] = 6,
+    ACTIONS(177), 1,
+      anon_sym_LT,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(545), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(98), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(175), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3216] = 7,
+    ACTIONS(177), 1,
+      anon_sym_mode,
     ACTIONS(547), 1,
-      anon_sym_LBRACE,
+      anon_sym_DOT,
     ACTIONS(549), 1,
-      sym_integer,
+      aux_sym__imm_name_part_token1,
     ACTIONS(551), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(175), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3245] = 7,
+    ACTIONS(150), 1,
+      anon_sym_mode,
+    ACTIONS(551), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(553), 1,
+      anon_sym_DOT,
+    ACTIONS(555), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(148), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3274] = 7,
+    ACTIONS(559), 1,
+      anon_sym_LBRACE,
+    ACTIONS(562), 1,
+      sym_integer,
+    ACTIONS(565), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(545), 4,
+    ACTIONS(557), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(106), 4,
+    STATE(103), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3196] = 7,
+  [3303] = 7,
     ACTIONS(164), 1,
       anon_sym_mode,
-    ACTIONS(553), 1,
+    ACTIONS(568), 1,
       anon_sym_DOT,
-    ACTIONS(555), 1,
+    ACTIONS(571), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(557), 1,
+    ACTIONS(574), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 3,
+    STATE(104), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12479,33 +12616,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3225] = 7,
-    ACTIONS(146), 1,
-      anon_sym_mode,
-    ACTIONS(557), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(559), 1,
-      anon_sym_DOT,
-    ACTIONS(561), 1,
-      aux_sym__imm_name_part_token1,
+  [3332] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3254] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(528), 12,
+    ACTIONS(518), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12518,72 +12633,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3273] = 7,
-    ACTIONS(172), 1,
-      anon_sym_mode,
-    ACTIONS(563), 1,
-      anon_sym_DOT,
-    ACTIONS(566), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(569), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3302] = 6,
-    ACTIONS(164), 1,
-      anon_sym_LT,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(572), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(98), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3329] = 7,
-    ACTIONS(576), 1,
-      anon_sym_LBRACE,
+  [3351] = 7,
     ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
       sym_integer,
-    ACTIONS(582), 1,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(574), 4,
+    ACTIONS(577), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(106), 4,
+    STATE(103), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3358] = 8,
+  [3380] = 8,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
     ACTIONS(585), 1,
@@ -12592,22 +12664,22 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
     STATE(98), 1,
       aux_sym__if_name_repeat1,
-    STATE(113), 1,
+    STATE(110), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(183), 2,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(162), 5,
+    ACTIONS(175), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3389] = 6,
-    ACTIONS(172), 1,
+  [3411] = 6,
+    ACTIONS(164), 1,
       anon_sym_LT,
     ACTIONS(593), 1,
       anon_sym_LBRACE2,
@@ -12621,39 +12693,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3416] = 8,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(596), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
+  [3438] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(598), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(77), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(600), 11,
+    ACTIONS(596), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12665,23 +12715,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3464] = 2,
+  [3456] = 5,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(600), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(602), 11,
+    STATE(113), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(598), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3482] = 2,
+      anon_sym_DOT,
+  [3480] = 8,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(602), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(604), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(78), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3510] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12697,30 +12772,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3500] = 5,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(606), 1,
+  [3528] = 5,
+    ACTIONS(608), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
+    STATE(113), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(604), 6,
+    ACTIONS(606), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3524] = 2,
+  [3552] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(608), 11,
+    ACTIONS(614), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12732,30 +12807,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3542] = 5,
-    ACTIONS(612), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(615), 1,
-      anon_sym_LBRACE2,
+  [3570] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(610), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3566] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 11,
+    ACTIONS(616), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12767,7 +12823,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3584] = 2,
+  [3588] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3606] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12783,26 +12855,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3602] = 3,
-    ACTIONS(91), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-      anon_sym_SLASH2,
-  [3621] = 6,
-    ACTIONS(627), 1,
+  [3624] = 6,
+    ACTIONS(626), 1,
       anon_sym_latency,
-    ACTIONS(630), 1,
+    ACTIONS(628), 1,
       anon_sym_peakrate,
     STATE(119), 1,
       aux_sym_shape_statement_repeat1,
@@ -12818,10 +12874,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3646] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
+  [3649] = 6,
     ACTIONS(635), 1,
+      anon_sym_latency,
+    ACTIONS(638), 1,
+      anon_sym_peakrate,
+    STATE(119), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(632), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(630), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3674] = 7,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    ACTIONS(643), 1,
       anon_sym_default,
     STATE(122), 1,
       aux_sym_htb_statement_repeat1,
@@ -12830,63 +12905,79 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(637), 2,
+    ACTIONS(645), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(633), 4,
+    ACTIONS(641), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3673] = 6,
-    ACTIONS(643), 1,
+  [3701] = 6,
+    ACTIONS(626), 1,
       anon_sym_latency,
-    ACTIONS(645), 1,
+    ACTIONS(628), 1,
       anon_sym_peakrate,
-    STATE(127), 1,
+    STATE(128), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(641), 3,
+    ACTIONS(624), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(639), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3698] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
-      anon_sym_default,
-    STATE(141), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(318), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(637), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
     ACTIONS(647), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3725] = 7,
-    ACTIONS(258), 1,
+  [3726] = 7,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    ACTIONS(643), 1,
+      anon_sym_default,
+    STATE(144), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(645), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(649), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3753] = 3,
+    ACTIONS(91), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+      anon_sym_SLASH2,
+  [3772] = 7,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
     ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(653), 1,
       sym_integer,
-    STATE(393), 1,
+    STATE(403), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
@@ -12897,13 +12988,13 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3752] = 3,
-    ACTIONS(655), 1,
+  [3799] = 3,
+    ACTIONS(657), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(653), 9,
+    ACTIONS(655), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12913,73 +13004,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3771] = 5,
+  [3818] = 5,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(659), 1,
+    ACTIONS(661), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 3,
+    STATE(110), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(657), 5,
+    ACTIONS(659), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3794] = 6,
-    ACTIONS(643), 1,
+  [3841] = 6,
+    ACTIONS(626), 1,
       anon_sym_latency,
-    ACTIONS(645), 1,
+    ACTIONS(628), 1,
       anon_sym_peakrate,
-    STATE(128), 1,
+    STATE(118), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3819] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3844] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
+    ACTIONS(624), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
@@ -12988,28 +13041,105 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3869] = 2,
+  [3866] = 6,
+    ACTIONS(626), 1,
+      anon_sym_latency,
+    ACTIONS(628), 1,
+      anon_sym_peakrate,
+    STATE(119), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(622), 9,
+    ACTIONS(624), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(663), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [3885] = 6,
-    ACTIONS(258), 1,
+  [3891] = 6,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(651), 1,
       sym_identifier,
     ACTIONS(665), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3915] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(667), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3939] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(669), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3963] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(671), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3987] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(673), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13020,68 +13150,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3909] = 6,
-    ACTIONS(258), 1,
+  [4011] = 6,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(651), 1,
       sym_identifier,
-    ACTIONS(667), 1,
+    ACTIONS(675), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(244), 5,
+    STATE(138), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3933] = 6,
-    ACTIONS(258), 1,
+  [4035] = 6,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(651), 1,
       sym_identifier,
-    ACTIONS(669), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3957] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(671), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3981] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(673), 1,
+    ACTIONS(677), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13092,7 +13186,25 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4005] = 3,
+  [4059] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(679), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4083] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13107,110 +13219,163 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4023] = 4,
+  [4101] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(683), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(400), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(675), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4043] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(679), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4063] = 6,
-    ACTIONS(683), 1,
-      anon_sym_rate,
-    ACTIONS(687), 1,
-      anon_sym_loss,
-    STATE(144), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
     ACTIONS(681), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4087] = 6,
-    ACTIONS(258), 1,
+  [4121] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
       anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(685), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4141] = 7,
     ACTIONS(689), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4111] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(691), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(222), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4135] = 5,
+      anon_sym_proto,
+    ACTIONS(693), 1,
+      anon_sym_handle,
     ACTIONS(695), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(691), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(687), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4167] = 6,
+    ACTIONS(699), 1,
+      anon_sym_rate,
+    ACTIONS(703), 1,
+      anon_sym_loss,
+    STATE(149), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(701), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(697), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4191] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(705), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(235), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4215] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(630), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [4231] = 5,
+    ACTIONS(709), 1,
       anon_sym_default,
-    STATE(141), 1,
+    STATE(144), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(698), 2,
+    ACTIONS(712), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(693), 5,
+    ACTIONS(707), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4157] = 3,
+  [4253] = 7,
+    ACTIONS(689), 1,
+      anon_sym_proto,
+    ACTIONS(693), 1,
+      anon_sym_handle,
+    ACTIONS(715), 1,
+      anon_sym_DASH_GT,
+    STATE(140), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(691), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(687), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4279] = 7,
+    ACTIONS(720), 1,
+      anon_sym_proto,
+    ACTIONS(726), 1,
+      anon_sym_handle,
+    ACTIONS(729), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(717), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4305] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13225,7 +13390,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4175] = 3,
+  [4323] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13240,392 +13405,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4193] = 6,
-    ACTIONS(703), 1,
+  [4341] = 6,
+    ACTIONS(733), 1,
       anon_sym_rate,
-    ACTIONS(709), 1,
+    ACTIONS(739), 1,
       anon_sym_loss,
-    STATE(144), 1,
+    STATE(149), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(706), 2,
+    ACTIONS(736), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(701), 4,
+    ACTIONS(731), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4217] = 6,
-    ACTIONS(258), 1,
+  [4365] = 6,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(712), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4241] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(714), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(248), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4265] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(716), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4289] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(718), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4313] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(720), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4337] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(722), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4361] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(253), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4385] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(726), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4409] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(728), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4433] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(730), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4457] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(732), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4481] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(734), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4505] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(736), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4529] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(738), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4553] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(740), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4577] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(651), 1,
       sym_identifier,
     ACTIONS(742), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(262), 5,
+    STATE(209), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4601] = 6,
-    ACTIONS(258), 1,
+  [4389] = 6,
+    ACTIONS(264), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(268), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(651), 1,
       sym_identifier,
     ACTIONS(744), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(263), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4625] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(746), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4649] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(748), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4673] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(750), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4697] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(752), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13636,58 +13459,317 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4721] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
+  [4413] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(746), 1,
       sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4744] = 2,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4437] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(748), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(754), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4759] = 6,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4461] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4485] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(752), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4509] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(754), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4533] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(756), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(253), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4557] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
     ACTIONS(758), 1,
-      anon_sym_mode,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4581] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
     ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(173), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(756), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4782] = 2,
+    STATE(255), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4605] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(762), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(762), 8,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4629] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(764), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4653] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(766), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4677] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(768), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4701] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(770), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4725] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(772), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4749] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(774), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4773] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(776), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4797] = 6,
+    ACTIONS(264), 1,
+      anon_sym_DASH,
+    ACTIONS(268), 1,
+      anon_sym_LPAREN,
+    ACTIONS(651), 1,
+      sym_identifier,
+    ACTIONS(778), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4821] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(780), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13696,128 +13778,92 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [4797] = 7,
-    ACTIONS(547), 1,
+  [4836] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(782), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4851] = 5,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(786), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(784), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
       sym_integer,
-    ACTIONS(551), 1,
+  [4872] = 7,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(764), 1,
+    ACTIONS(788), 1,
       anon_sym_default,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 3,
+    STATE(74), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4822] = 7,
-    ACTIONS(547), 1,
+  [4897] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(729), 8,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4912] = 7,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(581), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(766), 1,
+    ACTIONS(790), 1,
       sym_nat_target,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 3,
+    STATE(94), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4847] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(701), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-  [4862] = 6,
-    ACTIONS(770), 1,
+  [4937] = 6,
+    ACTIONS(794), 1,
       anon_sym_mode,
-    ACTIONS(773), 1,
+    ACTIONS(796), 1,
       anon_sym_section,
-    STATE(173), 1,
+    STATE(177), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(768), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4885] = 5,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(778), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(776), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4906] = 5,
-    ACTIONS(782), 1,
-      anon_sym_within,
-    ACTIONS(785), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(780), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4927] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(178), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(788), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4948] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(168), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
+    STATE(245), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -13827,243 +13873,310 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4971] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
+  [4960] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(794), 4,
+    ACTIONS(731), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4992] = 3,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+  [4975] = 6,
+    ACTIONS(800), 1,
+      anon_sym_mode,
+    ACTIONS(803), 1,
+      anon_sym_section,
+    STATE(177), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(245), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(798), 3,
+    ACTIONS(798), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4998] = 5,
+    ACTIONS(808), 1,
+      anon_sym_within,
+    ACTIONS(811), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(178), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(806), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5019] = 5,
+    ACTIONS(371), 1,
+      anon_sym_port,
+    ACTIONS(816), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(182), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(814), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5040] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5063] = 6,
+    ACTIONS(794), 1,
+      anon_sym_mode,
+    ACTIONS(796), 1,
+      anon_sym_section,
+    STATE(175), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(245), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5086] = 5,
+    ACTIONS(371), 1,
+      anon_sym_port,
+    ACTIONS(816), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(178), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(820), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5107] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(824), 3,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-    ACTIONS(796), 5,
+    ACTIONS(822), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5009] = 6,
-    ACTIONS(547), 1,
+  [5124] = 5,
+    ACTIONS(829), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(831), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(192), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5144] = 6,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(581), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(241), 3,
+    STATE(94), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5031] = 6,
-    ACTIONS(547), 1,
+  [5166] = 6,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(581), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 3,
+    STATE(173), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5053] = 7,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(801), 1,
-      aux_sym__name_start_token1,
-    STATE(210), 1,
-      sym_peer_name,
-    STATE(278), 1,
-      sym__if_name,
-    STATE(416), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5077] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
-    ACTIONS(809), 1,
-      anon_sym_DASH_GT,
-    STATE(201), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5099] = 5,
-    STATE(184), 1,
+  [5188] = 5,
+    STATE(206), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(811), 2,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(813), 2,
+    ACTIONS(833), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
+    STATE(2), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5119] = 5,
-    STATE(188), 1,
+  [5208] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5230] = 5,
+    STATE(204), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(816), 2,
+    ACTIONS(835), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5139] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5161] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5175] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(820), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5195] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5217] = 5,
-    ACTIONS(822), 1,
+  [5250] = 5,
+    ACTIONS(837), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(824), 1,
+    ACTIONS(839), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(683), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(400), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5237] = 5,
-    ACTIONS(828), 1,
+  [5270] = 6,
+    ACTIONS(177), 1,
+      anon_sym_table,
+    ACTIONS(841), 1,
+      anon_sym_DOT,
+    ACTIONS(843), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(830), 1,
+    ACTIONS(845), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(826), 2,
+    STATE(193), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5292] = 5,
+    ACTIONS(831), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(849), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(847), 2,
       anon_sym_reach,
       anon_sym_noreach,
     STATE(194), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5257] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
+  [5312] = 6,
+    ACTIONS(150), 1,
+      anon_sym_table,
+    ACTIONS(845), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(851), 1,
+      anon_sym_DOT,
+    ACTIONS(853), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(820), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5277] = 6,
+    STATE(195), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5334] = 5,
+    ACTIONS(857), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(860), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(855), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(194), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5354] = 6,
     ACTIONS(164), 1,
       anon_sym_table,
-    ACTIONS(832), 1,
+    ACTIONS(863), 1,
       anon_sym_DOT,
-    ACTIONS(834), 1,
+    ACTIONS(866), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(836), 1,
+    ACTIONS(869), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14072,60 +14185,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5299] = 5,
-    ACTIONS(830), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(840), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(196), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5319] = 6,
-    ACTIONS(146), 1,
-      anon_sym_table,
-    ACTIONS(836), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(842), 1,
+  [5376] = 6,
+    ACTIONS(177), 1,
+      anon_sym_on,
+    ACTIONS(872), 1,
       anon_sym_DOT,
-    ACTIONS(844), 1,
+    ACTIONS(874), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5341] = 5,
-    ACTIONS(848), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(851), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(846), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(196), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5361] = 6,
-    ACTIONS(172), 1,
-      anon_sym_table,
-    ACTIONS(854), 1,
-      anon_sym_DOT,
-    ACTIONS(857), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(860), 1,
+    ACTIONS(876), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14134,76 +14201,169 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5383] = 6,
+  [5398] = 6,
+    ACTIONS(150), 1,
+      anon_sym_on,
+    ACTIONS(876), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(878), 1,
+      anon_sym_DOT,
+    ACTIONS(880), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5420] = 6,
     ACTIONS(164), 1,
       anon_sym_on,
-    ACTIONS(863), 1,
-      anon_sym_DOT,
-    ACTIONS(865), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(867), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5405] = 6,
-    ACTIONS(146), 1,
-      anon_sym_on,
-    ACTIONS(867), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(869), 1,
-      anon_sym_DOT,
-    ACTIONS(871), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5427] = 6,
-    ACTIONS(172), 1,
-      anon_sym_on,
-    ACTIONS(873), 1,
-      anon_sym_DOT,
-    ACTIONS(876), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(879), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5449] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
     ACTIONS(882), 1,
-      anon_sym_DASH_GT,
-    STATE(206), 1,
-      aux_sym_filter_statement_repeat1,
+      anon_sym_DOT,
+    ACTIONS(885), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(888), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5471] = 6,
-    ACTIONS(547), 1,
+    STATE(198), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5442] = 7,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(891), 1,
+      aux_sym__name_start_token1,
+    STATE(211), 1,
+      sym_peer_name,
+    STATE(286), 1,
+      sym__if_name,
+    STATE(415), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5466] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5488] = 5,
+    STATE(201), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(893), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(895), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5508] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5530] = 5,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    ACTIONS(900), 1,
+      anon_sym_mode,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(898), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5550] = 5,
+    STATE(201), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(902), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5570] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5592] = 5,
+    STATE(201), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(835), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5612] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(581), 1,
+      sym_integer,
+    ACTIONS(583), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
@@ -14214,129 +14374,61 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5493] = 5,
-    ACTIONS(359), 1,
+  [5634] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(904), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(886), 1,
-      anon_sym_mode,
-    STATE(372), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(884), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_GT,
-  [5513] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5648] = 4,
+    ACTIONS(906), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(888), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5533] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5665] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(176), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5555] = 6,
-    ACTIONS(890), 1,
-      anon_sym_proto,
-    ACTIONS(899), 1,
-      anon_sym_DASH_GT,
-    STATE(206), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(893), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(896), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5577] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5599] = 6,
-    ACTIONS(901), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(903), 1,
-      anon_sym_LBRACE,
-    STATE(48), 1,
-      sym_interface_name,
-    STATE(112), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(47), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5620] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 6,
+    ACTIONS(908), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5633] = 4,
-    ACTIONS(359), 1,
+  [5678] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(361), 1,
+    STATE(362), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(907), 4,
+    ACTIONS(910), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5650] = 5,
-    ACTIONS(547), 1,
+  [5695] = 5,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(909), 1,
+    ACTIONS(912), 1,
       sym_identifier,
-    ACTIONS(911), 1,
+    ACTIONS(914), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14345,96 +14437,81 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [5669] = 4,
-    ACTIONS(359), 1,
+  [5714] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(369), 1,
+    STATE(370), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(913), 4,
+    ACTIONS(916), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5686] = 6,
-    ACTIONS(915), 1,
+  [5731] = 6,
+    ACTIONS(918), 1,
       aux_sym__name_start_token1,
-    ACTIONS(917), 1,
+    ACTIONS(920), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(36), 1,
+    STATE(37), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [5707] = 6,
-    ACTIONS(919), 1,
+  [5752] = 6,
+    ACTIONS(922), 1,
       aux_sym__name_start_token1,
-    ACTIONS(921), 1,
+    ACTIONS(924), 1,
       anon_sym_LBRACE,
-    STATE(187), 1,
+    STATE(208), 1,
       sym__ns_name,
-    STATE(400), 1,
+    STATE(397), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 2,
+    STATE(184), 2,
       sym__name_start,
       sym_interpolation,
-  [5728] = 6,
-    ACTIONS(260), 1,
+  [5773] = 6,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(926), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(433), 1,
+    STATE(418), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(100), 2,
       sym__name_start,
       sym_interpolation,
-  [5749] = 4,
-    ACTIONS(359), 1,
+  [5794] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(350), 1,
+    STATE(351), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(925), 4,
+    ACTIONS(928), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5766] = 6,
-    ACTIONS(260), 1,
+  [5811] = 6,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(238), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5787] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(926), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -14443,161 +14520,176 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(100), 2,
       sym__name_start,
       sym_interpolation,
-  [5808] = 5,
-    ACTIONS(351), 1,
+  [5832] = 6,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(926), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(240), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5853] = 5,
+    ACTIONS(349), 1,
       anon_sym_GT,
-    STATE(229), 1,
+    STATE(230), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(927), 2,
+    ACTIONS(930), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(49), 2,
+    STATE(55), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5827] = 6,
-    ACTIONS(929), 1,
+  [5872] = 6,
+    ACTIONS(932), 1,
       aux_sym__name_start_token1,
-    ACTIONS(931), 1,
+    ACTIONS(934), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(427), 1,
+    STATE(428), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 2,
+    STATE(191), 2,
       sym__name_start,
       sym_interpolation,
-  [5848] = 6,
-    ACTIONS(933), 1,
+  [5893] = 6,
+    ACTIONS(936), 1,
       aux_sym__name_start_token1,
-    ACTIONS(935), 1,
+    ACTIONS(938), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(94), 1,
+    STATE(95), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(40), 2,
       sym__name_start,
       sym_interpolation,
-  [5869] = 4,
-    ACTIONS(937), 1,
+  [5914] = 4,
+    ACTIONS(940), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(683), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(400), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5886] = 5,
-    ACTIONS(351), 1,
+  [5931] = 5,
+    ACTIONS(349), 1,
       anon_sym_GT,
-    STATE(232), 1,
+    STATE(233), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(927), 2,
+    ACTIONS(930), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(49), 2,
+    STATE(55), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5905] = 2,
+  [5950] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(939), 6,
+    ACTIONS(942), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5918] = 2,
+  [5963] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(941), 6,
+    ACTIONS(944), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5931] = 6,
-    ACTIONS(943), 1,
+  [5976] = 6,
+    ACTIONS(946), 1,
       aux_sym__name_start_token1,
-    ACTIONS(945), 1,
+    ACTIONS(948), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(429), 1,
+    STATE(411), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(198), 2,
+    STATE(196), 2,
       sym__name_start,
       sym_interpolation,
-  [5952] = 6,
-    ACTIONS(947), 1,
+  [5997] = 6,
+    ACTIONS(950), 1,
       aux_sym__name_start_token1,
-    ACTIONS(949), 1,
+    ACTIONS(952), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(57), 1,
+    STATE(58), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(43), 2,
       sym__name_start,
       sym_interpolation,
-  [5973] = 2,
+  [6018] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(951), 6,
+    ACTIONS(954), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5986] = 5,
-    ACTIONS(956), 1,
+  [6031] = 5,
+    ACTIONS(959), 1,
       anon_sym_GT,
-    STATE(229), 1,
+    STATE(230), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(953), 2,
+    ACTIONS(956), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(60), 2,
+    STATE(59), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6005] = 6,
-    ACTIONS(958), 1,
+  [6050] = 6,
+    ACTIONS(961), 1,
       aux_sym__name_start_token1,
-    ACTIONS(960), 1,
+    ACTIONS(963), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14609,719 +14701,496 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(101), 2,
       sym__name_start,
       sym_interpolation,
-  [6026] = 6,
-    ACTIONS(947), 1,
+  [6071] = 6,
+    ACTIONS(950), 1,
       aux_sym__name_start_token1,
-    ACTIONS(949), 1,
+    ACTIONS(952), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(48), 1,
+    STATE(45), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(43), 2,
       sym__name_start,
       sym_interpolation,
-  [6047] = 5,
-    ACTIONS(331), 1,
+  [6092] = 5,
+    ACTIONS(355), 1,
       anon_sym_GT,
-    STATE(229), 1,
+    STATE(230), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(962), 2,
+    ACTIONS(965), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(53), 2,
+    STATE(50), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6066] = 6,
-    ACTIONS(260), 1,
+  [6111] = 6,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(926), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(240), 1,
+    STATE(241), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(100), 2,
       sym__name_start,
       sym_interpolation,
-  [6087] = 4,
-    ACTIONS(964), 1,
+  [6132] = 4,
+    ACTIONS(967), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(683), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(400), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6104] = 2,
+  [6149] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(780), 6,
+    ACTIONS(806), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6117] = 3,
+  [6162] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(968), 2,
+    ACTIONS(971), 2,
       anon_sym_on,
       anon_sym_off,
-    ACTIONS(966), 4,
+    ACTIONS(969), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6132] = 6,
-    ACTIONS(260), 1,
+  [6177] = 6,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(970), 1,
+    ACTIONS(973), 1,
       aux_sym__name_start_token1,
-    STATE(187), 1,
+    STATE(208), 1,
       sym__ns_name,
-    STATE(216), 1,
+    STATE(217), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
+    STATE(126), 2,
       sym__name_start,
       sym_interpolation,
-  [6153] = 4,
-    ACTIONS(359), 1,
+  [6198] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(362), 1,
+    STATE(363), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(972), 4,
+    ACTIONS(975), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6170] = 4,
-    ACTIONS(359), 1,
+  [6215] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(290), 1,
+    STATE(291), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(974), 4,
+    ACTIONS(977), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6187] = 4,
-    ACTIONS(359), 1,
+  [6232] = 4,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(302), 1,
+    STATE(303), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(976), 4,
+    ACTIONS(979), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6204] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [6217] = 6,
-    ACTIONS(260), 1,
+  [6249] = 6,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(926), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(341), 1,
+    STATE(379), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(100), 2,
       sym__name_start,
       sym_interpolation,
-  [6238] = 4,
-    ACTIONS(760), 1,
+  [6270] = 4,
+    ACTIONS(796), 1,
       anon_sym_section,
-    STATE(301), 1,
+    STATE(302), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(978), 4,
+    ACTIONS(981), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6255] = 4,
-    ACTIONS(980), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6272] = 5,
-    ACTIONS(347), 1,
+  [6287] = 5,
+    ACTIONS(331), 1,
       anon_sym_GT,
-    STATE(219), 1,
+    STATE(220), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(982), 2,
+    ACTIONS(983), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(54), 2,
+    STATE(52), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6291] = 2,
+  [6306] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(984), 6,
+    ACTIONS(985), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6304] = 4,
-    ACTIONS(986), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6321] = 4,
-    ACTIONS(988), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6338] = 4,
-    ACTIONS(990), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6355] = 4,
-    ACTIONS(992), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6372] = 4,
-    ACTIONS(994), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6389] = 4,
-    ACTIONS(996), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6406] = 4,
-    ACTIONS(998), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6423] = 4,
-    ACTIONS(1000), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6440] = 4,
-    ACTIONS(1002), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6457] = 4,
-    ACTIONS(1004), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6474] = 4,
-    ACTIONS(1006), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6491] = 4,
-    ACTIONS(1008), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6508] = 4,
-    ACTIONS(1010), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6525] = 4,
-    ACTIONS(1012), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6542] = 4,
-    ACTIONS(1014), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6559] = 4,
-    ACTIONS(1016), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6576] = 4,
-    ACTIONS(1018), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6593] = 4,
-    ACTIONS(1020), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6610] = 4,
-    ACTIONS(1022), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6627] = 4,
-    ACTIONS(1024), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6644] = 4,
-    ACTIONS(1026), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6661] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(309), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1028), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6678] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(91), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6698] = 3,
-    STATE(76), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6712] = 5,
-    ACTIONS(1036), 1,
-      anon_sym_EQ,
-    ACTIONS(1038), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6730] = 5,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1042), 1,
-      anon_sym_ingress,
-    ACTIONS(1044), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6748] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(167), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6768] = 3,
-    STATE(59), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6782] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(79), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6802] = 5,
-    ACTIONS(1046), 1,
-      anon_sym_EQ,
-    ACTIONS(1048), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1051), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6820] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1054), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [6832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1056), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6844] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(300), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6864] = 5,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
+  [6319] = 6,
+    ACTIONS(987), 1,
       aux_sym__name_start_token1,
-    STATE(281), 1,
+    ACTIONS(989), 1,
+      anon_sym_LBRACE,
+    STATE(45), 1,
+      sym_interface_name,
+    STATE(112), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(46), 2,
       sym__name_start,
       sym_interpolation,
-  [6882] = 2,
+  [6340] = 4,
+    ACTIONS(991), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1060), 5,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6357] = 4,
+    ACTIONS(993), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6374] = 4,
+    ACTIONS(995), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6391] = 4,
+    ACTIONS(997), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6408] = 4,
+    ACTIONS(999), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6425] = 4,
+    ACTIONS(1001), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6442] = 4,
+    ACTIONS(1003), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6459] = 4,
+    ACTIONS(1005), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6476] = 4,
+    ACTIONS(1007), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6493] = 4,
+    ACTIONS(1009), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6510] = 4,
+    ACTIONS(1011), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6527] = 4,
+    ACTIONS(1013), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6544] = 4,
+    ACTIONS(1015), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6561] = 4,
+    ACTIONS(1017), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6578] = 4,
+    ACTIONS(1019), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6595] = 4,
+    ACTIONS(1021), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6612] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6629] = 4,
+    ACTIONS(1025), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6646] = 4,
+    ACTIONS(1027), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6663] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6680] = 4,
+    ACTIONS(1031), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(683), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(400), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6697] = 4,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    STATE(310), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1033), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [6894] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(330), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6914] = 5,
-    ACTIONS(683), 1,
-      anon_sym_rate,
-    ACTIONS(687), 1,
-      anon_sym_loss,
-    STATE(138), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6932] = 5,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1062), 1,
-      anon_sym_EQ,
-    ACTIONS(1064), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6950] = 6,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1068), 1,
-      anon_sym_mode,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    STATE(177), 1,
-      sym_string,
-    STATE(304), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6970] = 3,
-    ACTIONS(1072), 1,
+  [6714] = 3,
+    ACTIONS(1035), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15331,19 +15200,236 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6984] = 3,
-    ACTIONS(1074), 1,
-      anon_sym_SLASH2,
+  [6728] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1039), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(93), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 4,
+  [6748] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [6998] = 3,
-    ACTIONS(1076), 1,
+  [6760] = 6,
+    ACTIONS(1043), 1,
+      anon_sym_LT,
+    ACTIONS(1045), 1,
+      anon_sym_mode,
+    ACTIONS(1047), 1,
+      anon_sym_DQUOTE,
+    STATE(181), 1,
+      sym_string,
+    STATE(305), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6780] = 5,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1049), 1,
+      anon_sym_ingress,
+    ACTIONS(1051), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [6798] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1039), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(169), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6818] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1039), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(80), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6838] = 3,
+    STATE(77), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1053), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6852] = 5,
+    ACTIONS(1055), 1,
+      anon_sym_EQ,
+    ACTIONS(1057), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1059), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6870] = 3,
+    STATE(62), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1053), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [6884] = 5,
+    ACTIONS(1061), 1,
+      anon_sym_EQ,
+    ACTIONS(1063), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1066), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6902] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1069), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [6914] = 6,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1071), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(301), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6934] = 6,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1039), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(173), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6954] = 6,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1037), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1071), 1,
+      aux_sym_class_id_token2,
+    STATE(20), 1,
+      sym_interpolation,
+    STATE(331), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6974] = 5,
+    ACTIONS(699), 1,
+      anon_sym_rate,
+    ACTIONS(703), 1,
+      anon_sym_loss,
+    STATE(141), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(701), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6992] = 5,
+    ACTIONS(1059), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1073), 1,
+      anon_sym_EQ,
+    ACTIONS(1075), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7010] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1077), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7022] = 5,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(926), 1,
+      aux_sym__name_start_token1,
+    STATE(271), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7040] = 3,
+    ACTIONS(1079), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15353,316 +15439,21 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7012] = 4,
-    ACTIONS(547), 1,
+  [7054] = 3,
+    ACTIONS(1081), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7068] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1078), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7027] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1082), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7049] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1084), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(212), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7064] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1086), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7075] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1088), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7086] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7101] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1092), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7116] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1094), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7138] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1098), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7149] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1100), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7160] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1102), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7171] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1104), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7182] = 5,
-    ACTIONS(1106), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1108), 1,
-      anon_sym_LBRACE,
-    STATE(271), 1,
-      sym_interpolation,
-    STATE(411), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7199] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1110), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7210] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1112), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7221] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(419), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7236] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1116), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7251] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(420), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7266] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1118), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7277] = 4,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7292] = 4,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7307] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1122), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7318] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7333] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1126), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7344] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7359] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7374] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1128), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7385] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1130), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7396] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1132), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7407] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1134), 1,
+    ACTIONS(1083), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15670,18 +15461,324 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(33), 2,
       sym_interpolation,
       sym__int_value,
-  [7422] = 4,
-    ACTIONS(547), 1,
+  [7083] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1085), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7094] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7105] = 4,
+    ACTIONS(266), 1,
       anon_sym_LBRACE,
-    ACTIONS(1136), 1,
+    ACTIONS(1089), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7120] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1091), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7131] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1093), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7142] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1095), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7157] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1097), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7172] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1099), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7183] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1101), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7194] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1103), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7205] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7216] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7227] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1109), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7238] = 5,
+    ACTIONS(1111), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1113), 1,
+      anon_sym_LBRACE,
+    STATE(277), 1,
+      sym_interpolation,
+    STATE(413), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7255] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1115), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7266] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1117), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7277] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(417), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7292] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1121), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7307] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(425), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7322] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1123), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7333] = 4,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7348] = 4,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7363] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1127), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7374] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
+    STATE(143), 2,
       sym_interpolation,
       sym__size_value,
-  [7437] = 3,
+  [7389] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1131), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7400] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(143), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7415] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(143), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7430] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1133), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7441] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1135), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7452] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1137), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7463] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1139), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(32), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7478] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1141), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7493] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15691,29 +15788,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7450] = 4,
-    ACTIONS(547), 1,
+  [7506] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1136), 1,
+    ACTIONS(1141), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
+    STATE(105), 2,
       sym_interpolation,
       sym__rate_value,
-  [7465] = 4,
-    ACTIONS(547), 1,
+  [7521] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1136), 1,
+    ACTIONS(1141), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
+    STATE(105), 2,
       sym_interpolation,
       sym__int_value,
-  [7480] = 3,
+  [7536] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15723,16 +15820,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7493] = 2,
+  [7549] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1138), 4,
+    ACTIONS(1143), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7504] = 3,
+  [7560] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15742,36 +15839,47 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7517] = 3,
-    ACTIONS(1142), 1,
+  [7573] = 4,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1145), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(335), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7588] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7601] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1147), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7612] = 3,
+    ACTIONS(1151), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1140), 3,
+    ACTIONS(1149), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
-  [7530] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7543] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7554] = 3,
+  [7625] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15781,18 +15889,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7567] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1146), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(337), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7582] = 3,
+  [7638] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15802,59 +15899,28 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7595] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1148), 1,
-      sym_integer,
+  [7651] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7610] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1150), 4,
+    ACTIONS(1153), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7621] = 2,
+  [7662] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1152), 4,
+    ACTIONS(1155), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7632] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1154), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7643] = 4,
-    ACTIONS(547), 1,
+  [7673] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1156), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7658] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1158), 1,
+    ACTIONS(1157), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15862,199 +15928,221 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(69), 2,
       sym_interpolation,
       sym__int_value,
-  [7673] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(414), 2,
-      sym__imm_interp,
-      sym__imm_octet,
   [7688] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1160), 4,
+    ACTIONS(1159), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7699] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1162), 1,
-      sym_rate,
+  [7699] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7714] = 4,
-    ACTIONS(547), 1,
+    ACTIONS(1161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7710] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1164), 1,
+    ACTIONS(1163), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(424), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__int_value,
-  [7729] = 4,
-    ACTIONS(547), 1,
+  [7725] = 4,
+    ACTIONS(579), 1,
       anon_sym_LBRACE,
-    ACTIONS(1166), 1,
+    ACTIONS(1165), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 2,
+    STATE(70), 2,
       sym_interpolation,
       sym__int_value,
-  [7744] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1168), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7755] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1170), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(169), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1172), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7781] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1174), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7792] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(776), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7807] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1176), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1178), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7829] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1180), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7840] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1182), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7855] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1184), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7866] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1186), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7877] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1188), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(235), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7892] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1190), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7903] = 4,
+  [7740] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(287), 2,
+    STATE(421), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7918] = 4,
+  [7755] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1167), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7770] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1169), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(431), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7785] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7800] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1173), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(170), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7815] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1175), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7826] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1177), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7837] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7848] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(784), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7863] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7874] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1183), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7885] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1185), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7896] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7911] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1189), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7922] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1191), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7933] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1193), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7948] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1195), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(173), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7963] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16062,160 +16150,158 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(288), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7933] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1192), 1,
-      sym_integer,
+  [7978] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(241), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7948] = 2,
+    STATE(289), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7993] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1194), 4,
+    ACTIONS(1197), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7959] = 2,
+  [8004] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1196), 4,
+    ACTIONS(1199), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7970] = 2,
+  [8015] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1198), 4,
+    ACTIONS(1201), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7981] = 2,
+  [8026] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(811), 4,
+    ACTIONS(1203), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7992] = 2,
+  [8037] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1200), 4,
+    ACTIONS(893), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8003] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8018] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8033] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__percent_value,
   [8048] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1204), 4,
+    ACTIONS(1205), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8059] = 5,
-    ACTIONS(1066), 1,
+  [8059] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1207), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(176), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8074] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1207), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(176), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8089] = 4,
+    ACTIONS(579), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1207), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(176), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8104] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8115] = 5,
+    ACTIONS(1043), 1,
       anon_sym_LT,
-    ACTIONS(1070), 1,
+    ACTIONS(1047), 1,
       anon_sym_DQUOTE,
     STATE(243), 1,
       sym_string,
-    STATE(335), 1,
+    STATE(336), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8076] = 2,
+  [8132] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1206), 4,
+    ACTIONS(1211), 4,
       anon_sym_bridge,
       anon_sym_private,
       anon_sym_vepa,
       anon_sym_passthru,
-  [8087] = 2,
+  [8143] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1208), 4,
+    ACTIONS(1213), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8098] = 4,
+  [8154] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(434), 2,
+    STATE(429), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8113] = 4,
+  [8169] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(425), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8128] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16223,21 +16309,21 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(426), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8143] = 4,
+  [8184] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(431), 2,
+    STATE(427), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8158] = 4,
+  [8199] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1119), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16245,82 +16331,85 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(432), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8173] = 2,
+  [8214] = 4,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1119), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1210), 4,
+    STATE(433), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8229] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1215), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8184] = 2,
+  [8240] = 4,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1217), 1,
+      sym_mac_address,
+    STATE(339), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(956), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8194] = 4,
+  [8254] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1195), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8264] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1219), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8208] = 4,
+  [8278] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
+    ACTIONS(1221), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8222] = 4,
+  [8292] = 4,
     ACTIONS(541), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
+    ACTIONS(1223), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1192), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8246] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1218), 1,
-      sym_mac_address,
-    STATE(378), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8260] = 4,
-    ACTIONS(1120), 1,
+  [8306] = 4,
+    ACTIONS(1125), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1221), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8274] = 2,
+  [8320] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16328,17 +16417,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8284] = 4,
-    ACTIONS(1070), 1,
+  [8330] = 4,
+    ACTIONS(1047), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1220), 1,
+    ACTIONS(1225), 1,
       sym_sysctl_value,
-    STATE(354), 1,
+    STATE(355), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8298] = 2,
+  [8344] = 4,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1219), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8358] = 4,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1223), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8372] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16346,323 +16455,311 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8308] = 4,
-    ACTIONS(1070), 1,
+  [8382] = 4,
+    ACTIONS(1047), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1222), 1,
+    ACTIONS(1227), 1,
       sym_section_name,
-    STATE(225), 1,
+    STATE(226), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8322] = 4,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8336] = 4,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8350] = 4,
-    ACTIONS(1066), 1,
+  [8396] = 4,
+    ACTIONS(1043), 1,
       anon_sym_LT,
-    ACTIONS(1224), 1,
+    ACTIONS(1229), 1,
       anon_sym_policy,
-    STATE(363), 1,
+    STATE(364), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8364] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(355), 1,
-      sym_block,
+  [8410] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8375] = 3,
-    ACTIONS(1226), 1,
+    ACTIONS(959), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8420] = 3,
+    ACTIONS(1231), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1228), 1,
+    ACTIONS(1233), 1,
       aux_sym_string_token1,
-    ACTIONS(1230), 2,
+    ACTIONS(1235), 2,
       sym_comment,
       sym_line_continuation,
-  [8386] = 3,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8397] = 3,
-    ACTIONS(909), 1,
+  [8431] = 3,
+    ACTIONS(912), 1,
       sym_identifier,
-    STATE(412), 1,
+    STATE(422), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8408] = 3,
-    ACTIONS(649), 1,
-      sym_identifier,
-    STATE(418), 1,
-      sym_variable,
+  [8442] = 3,
+    ACTIONS(1043), 1,
+      anon_sym_LT,
+    STATE(300), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8419] = 3,
-    ACTIONS(649), 1,
-      sym_identifier,
-    STATE(423), 1,
-      sym_variable,
+  [8453] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8430] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1232), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8439] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1234), 2,
+    ACTIONS(1237), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [8448] = 3,
-    ACTIONS(1070), 1,
+  [8462] = 3,
+    ACTIONS(651), 1,
+      sym_identifier,
+    STATE(424), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8473] = 3,
+    ACTIONS(651), 1,
+      sym_identifier,
+    STATE(435), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8484] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1239), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8493] = 3,
+    ACTIONS(1047), 1,
       anon_sym_DQUOTE,
-    STATE(357), 1,
+    STATE(361), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8459] = 3,
-    ACTIONS(1066), 1,
+  [8504] = 3,
+    ACTIONS(1043), 1,
       anon_sym_LT,
-    STATE(299), 1,
+    STATE(348), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8470] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1236), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8479] = 3,
-    ACTIONS(1066), 1,
+  [8515] = 3,
+    ACTIONS(363), 1,
       anon_sym_LT,
-    STATE(345), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8490] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1238), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8499] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1240), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8508] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1242), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8517] = 3,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8528] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(351), 1,
+    STATE(356), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8539] = 2,
-    ACTIONS(1244), 1,
-      anon_sym_DOT,
+  [8526] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8547] = 2,
-    ACTIONS(1246), 1,
-      anon_sym_EQ,
+    ACTIONS(1241), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8535] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8555] = 2,
-    ACTIONS(1248), 1,
-      anon_sym_EQ,
+    ACTIONS(1243), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8544] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8563] = 2,
-    ACTIONS(1250), 1,
-      anon_sym_GT,
+    ACTIONS(1245), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8553] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8571] = 2,
-    ACTIONS(1252), 1,
-      anon_sym_DOT,
+    ACTIONS(1247), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8562] = 3,
+    ACTIONS(541), 1,
+      anon_sym_LBRACE2,
+    STATE(21), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8579] = 2,
-    ACTIONS(1254), 1,
-      ts_builtin_sym_end,
+  [8573] = 3,
+    ACTIONS(363), 1,
+      anon_sym_LT,
+    STATE(352), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8587] = 2,
-    ACTIONS(1256), 1,
-      anon_sym_DOT,
+  [8584] = 3,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    STATE(21), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8595] = 2,
-    ACTIONS(1258), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8603] = 2,
-    ACTIONS(1260), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8611] = 2,
-    ACTIONS(1262), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8619] = 2,
-    ACTIONS(1264), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8627] = 2,
-    ACTIONS(1266), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8635] = 2,
-    ACTIONS(1268), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8643] = 2,
-    ACTIONS(1270), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8651] = 2,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8659] = 2,
-    ACTIONS(1272), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8667] = 2,
-    ACTIONS(1274), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8675] = 2,
-    ACTIONS(1276), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8683] = 2,
-    ACTIONS(1278), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8691] = 2,
-    ACTIONS(1280), 1,
+    ACTIONS(1249), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8699] = 2,
-    ACTIONS(1282), 1,
+  [8603] = 2,
+    ACTIONS(1251), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8611] = 2,
+    ACTIONS(1253), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8619] = 2,
+    ACTIONS(1255), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8627] = 2,
+    ACTIONS(1257), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8635] = 2,
+    ACTIONS(1259), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8643] = 2,
+    ACTIONS(1261), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8651] = 2,
+    ACTIONS(1263), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8659] = 2,
+    ACTIONS(1265), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+  [8667] = 2,
+    ACTIONS(1267), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8675] = 2,
+    ACTIONS(1269), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8683] = 2,
+    ACTIONS(1271), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8691] = 2,
+    ACTIONS(1273), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8699] = 2,
+    ACTIONS(1275), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
   [8707] = 2,
-    ACTIONS(1284), 1,
+    ACTIONS(1277), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8715] = 2,
-    ACTIONS(1286), 1,
+    ACTIONS(1279), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8723] = 2,
-    ACTIONS(1288), 1,
-      anon_sym_LT_DASH_GT,
+    ACTIONS(1281), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8731] = 2,
-    ACTIONS(1290), 1,
+    ACTIONS(1283), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8739] = 2,
+    ACTIONS(1285), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8747] = 2,
+    ACTIONS(1287), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8755] = 2,
+    ACTIONS(242), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8763] = 2,
+    ACTIONS(1289), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8771] = 2,
+    ACTIONS(1291), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8779] = 2,
+    ACTIONS(1293), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8787] = 2,
+    ACTIONS(1295), 1,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16670,432 +16767,433 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 68,
-  [SMALL_STATE(10)] = 128,
-  [SMALL_STATE(11)] = 189,
-  [SMALL_STATE(12)] = 240,
-  [SMALL_STATE(13)] = 292,
-  [SMALL_STATE(14)] = 344,
-  [SMALL_STATE(15)] = 396,
-  [SMALL_STATE(16)] = 448,
-  [SMALL_STATE(17)] = 497,
-  [SMALL_STATE(18)] = 546,
-  [SMALL_STATE(19)] = 595,
-  [SMALL_STATE(20)] = 639,
-  [SMALL_STATE(21)] = 681,
-  [SMALL_STATE(22)] = 713,
-  [SMALL_STATE(23)] = 747,
-  [SMALL_STATE(24)] = 779,
-  [SMALL_STATE(25)] = 821,
-  [SMALL_STATE(26)] = 863,
-  [SMALL_STATE(27)] = 896,
-  [SMALL_STATE(28)] = 927,
-  [SMALL_STATE(29)] = 958,
-  [SMALL_STATE(30)] = 1008,
-  [SMALL_STATE(31)] = 1058,
-  [SMALL_STATE(32)] = 1108,
-  [SMALL_STATE(33)] = 1139,
-  [SMALL_STATE(34)] = 1170,
-  [SMALL_STATE(35)] = 1198,
-  [SMALL_STATE(36)] = 1226,
-  [SMALL_STATE(37)] = 1254,
-  [SMALL_STATE(38)] = 1282,
-  [SMALL_STATE(39)] = 1328,
-  [SMALL_STATE(40)] = 1364,
-  [SMALL_STATE(41)] = 1400,
-  [SMALL_STATE(42)] = 1436,
-  [SMALL_STATE(43)] = 1470,
-  [SMALL_STATE(44)] = 1504,
-  [SMALL_STATE(45)] = 1538,
-  [SMALL_STATE(46)] = 1572,
-  [SMALL_STATE(47)] = 1606,
-  [SMALL_STATE(48)] = 1640,
-  [SMALL_STATE(49)] = 1664,
-  [SMALL_STATE(50)] = 1705,
-  [SMALL_STATE(51)] = 1746,
-  [SMALL_STATE(52)] = 1771,
-  [SMALL_STATE(53)] = 1812,
-  [SMALL_STATE(54)] = 1853,
-  [SMALL_STATE(55)] = 1894,
-  [SMALL_STATE(56)] = 1919,
-  [SMALL_STATE(57)] = 1944,
-  [SMALL_STATE(58)] = 1982,
-  [SMALL_STATE(59)] = 2020,
-  [SMALL_STATE(60)] = 2046,
-  [SMALL_STATE(61)] = 2084,
-  [SMALL_STATE(62)] = 2110,
-  [SMALL_STATE(63)] = 2136,
-  [SMALL_STATE(64)] = 2159,
-  [SMALL_STATE(65)] = 2182,
-  [SMALL_STATE(66)] = 2205,
-  [SMALL_STATE(67)] = 2230,
-  [SMALL_STATE(68)] = 2267,
-  [SMALL_STATE(69)] = 2290,
-  [SMALL_STATE(70)] = 2313,
-  [SMALL_STATE(71)] = 2334,
-  [SMALL_STATE(72)] = 2371,
-  [SMALL_STATE(73)] = 2408,
-  [SMALL_STATE(74)] = 2445,
-  [SMALL_STATE(75)] = 2482,
-  [SMALL_STATE(76)] = 2519,
-  [SMALL_STATE(77)] = 2540,
-  [SMALL_STATE(78)] = 2577,
-  [SMALL_STATE(79)] = 2600,
-  [SMALL_STATE(80)] = 2633,
-  [SMALL_STATE(81)] = 2656,
-  [SMALL_STATE(82)] = 2689,
-  [SMALL_STATE(83)] = 2722,
-  [SMALL_STATE(84)] = 2759,
-  [SMALL_STATE(85)] = 2796,
-  [SMALL_STATE(86)] = 2819,
-  [SMALL_STATE(87)] = 2842,
-  [SMALL_STATE(88)] = 2879,
-  [SMALL_STATE(89)] = 2916,
-  [SMALL_STATE(90)] = 2953,
-  [SMALL_STATE(91)] = 2973,
-  [SMALL_STATE(92)] = 2993,
-  [SMALL_STATE(93)] = 3013,
-  [SMALL_STATE(94)] = 3033,
-  [SMALL_STATE(95)] = 3053,
-  [SMALL_STATE(96)] = 3073,
-  [SMALL_STATE(97)] = 3093,
-  [SMALL_STATE(98)] = 3121,
-  [SMALL_STATE(99)] = 3148,
-  [SMALL_STATE(100)] = 3167,
-  [SMALL_STATE(101)] = 3196,
-  [SMALL_STATE(102)] = 3225,
-  [SMALL_STATE(103)] = 3254,
-  [SMALL_STATE(104)] = 3273,
-  [SMALL_STATE(105)] = 3302,
-  [SMALL_STATE(106)] = 3329,
-  [SMALL_STATE(107)] = 3358,
-  [SMALL_STATE(108)] = 3389,
-  [SMALL_STATE(109)] = 3416,
-  [SMALL_STATE(110)] = 3446,
-  [SMALL_STATE(111)] = 3464,
-  [SMALL_STATE(112)] = 3482,
-  [SMALL_STATE(113)] = 3500,
-  [SMALL_STATE(114)] = 3524,
-  [SMALL_STATE(115)] = 3542,
-  [SMALL_STATE(116)] = 3566,
-  [SMALL_STATE(117)] = 3584,
-  [SMALL_STATE(118)] = 3602,
-  [SMALL_STATE(119)] = 3621,
-  [SMALL_STATE(120)] = 3646,
-  [SMALL_STATE(121)] = 3673,
-  [SMALL_STATE(122)] = 3698,
-  [SMALL_STATE(123)] = 3725,
-  [SMALL_STATE(124)] = 3752,
-  [SMALL_STATE(125)] = 3771,
-  [SMALL_STATE(126)] = 3794,
-  [SMALL_STATE(127)] = 3819,
-  [SMALL_STATE(128)] = 3844,
-  [SMALL_STATE(129)] = 3869,
-  [SMALL_STATE(130)] = 3885,
-  [SMALL_STATE(131)] = 3909,
-  [SMALL_STATE(132)] = 3933,
-  [SMALL_STATE(133)] = 3957,
-  [SMALL_STATE(134)] = 3981,
-  [SMALL_STATE(135)] = 4005,
-  [SMALL_STATE(136)] = 4023,
-  [SMALL_STATE(137)] = 4043,
-  [SMALL_STATE(138)] = 4063,
-  [SMALL_STATE(139)] = 4087,
-  [SMALL_STATE(140)] = 4111,
-  [SMALL_STATE(141)] = 4135,
-  [SMALL_STATE(142)] = 4157,
-  [SMALL_STATE(143)] = 4175,
-  [SMALL_STATE(144)] = 4193,
-  [SMALL_STATE(145)] = 4217,
-  [SMALL_STATE(146)] = 4241,
-  [SMALL_STATE(147)] = 4265,
-  [SMALL_STATE(148)] = 4289,
-  [SMALL_STATE(149)] = 4313,
-  [SMALL_STATE(150)] = 4337,
-  [SMALL_STATE(151)] = 4361,
-  [SMALL_STATE(152)] = 4385,
-  [SMALL_STATE(153)] = 4409,
-  [SMALL_STATE(154)] = 4433,
-  [SMALL_STATE(155)] = 4457,
-  [SMALL_STATE(156)] = 4481,
-  [SMALL_STATE(157)] = 4505,
-  [SMALL_STATE(158)] = 4529,
-  [SMALL_STATE(159)] = 4553,
-  [SMALL_STATE(160)] = 4577,
-  [SMALL_STATE(161)] = 4601,
-  [SMALL_STATE(162)] = 4625,
-  [SMALL_STATE(163)] = 4649,
-  [SMALL_STATE(164)] = 4673,
-  [SMALL_STATE(165)] = 4697,
-  [SMALL_STATE(166)] = 4721,
-  [SMALL_STATE(167)] = 4744,
-  [SMALL_STATE(168)] = 4759,
-  [SMALL_STATE(169)] = 4782,
-  [SMALL_STATE(170)] = 4797,
-  [SMALL_STATE(171)] = 4822,
-  [SMALL_STATE(172)] = 4847,
-  [SMALL_STATE(173)] = 4862,
-  [SMALL_STATE(174)] = 4885,
-  [SMALL_STATE(175)] = 4906,
-  [SMALL_STATE(176)] = 4927,
-  [SMALL_STATE(177)] = 4948,
-  [SMALL_STATE(178)] = 4971,
-  [SMALL_STATE(179)] = 4992,
-  [SMALL_STATE(180)] = 5009,
-  [SMALL_STATE(181)] = 5031,
-  [SMALL_STATE(182)] = 5053,
-  [SMALL_STATE(183)] = 5077,
-  [SMALL_STATE(184)] = 5099,
-  [SMALL_STATE(185)] = 5119,
-  [SMALL_STATE(186)] = 5139,
-  [SMALL_STATE(187)] = 5161,
-  [SMALL_STATE(188)] = 5175,
-  [SMALL_STATE(189)] = 5195,
-  [SMALL_STATE(190)] = 5217,
-  [SMALL_STATE(191)] = 5237,
-  [SMALL_STATE(192)] = 5257,
-  [SMALL_STATE(193)] = 5277,
-  [SMALL_STATE(194)] = 5299,
-  [SMALL_STATE(195)] = 5319,
-  [SMALL_STATE(196)] = 5341,
-  [SMALL_STATE(197)] = 5361,
-  [SMALL_STATE(198)] = 5383,
-  [SMALL_STATE(199)] = 5405,
-  [SMALL_STATE(200)] = 5427,
-  [SMALL_STATE(201)] = 5449,
-  [SMALL_STATE(202)] = 5471,
-  [SMALL_STATE(203)] = 5493,
-  [SMALL_STATE(204)] = 5513,
-  [SMALL_STATE(205)] = 5533,
-  [SMALL_STATE(206)] = 5555,
-  [SMALL_STATE(207)] = 5577,
-  [SMALL_STATE(208)] = 5599,
-  [SMALL_STATE(209)] = 5620,
-  [SMALL_STATE(210)] = 5633,
-  [SMALL_STATE(211)] = 5650,
-  [SMALL_STATE(212)] = 5669,
-  [SMALL_STATE(213)] = 5686,
-  [SMALL_STATE(214)] = 5707,
-  [SMALL_STATE(215)] = 5728,
-  [SMALL_STATE(216)] = 5749,
-  [SMALL_STATE(217)] = 5766,
-  [SMALL_STATE(218)] = 5787,
-  [SMALL_STATE(219)] = 5808,
-  [SMALL_STATE(220)] = 5827,
-  [SMALL_STATE(221)] = 5848,
-  [SMALL_STATE(222)] = 5869,
-  [SMALL_STATE(223)] = 5886,
-  [SMALL_STATE(224)] = 5905,
-  [SMALL_STATE(225)] = 5918,
-  [SMALL_STATE(226)] = 5931,
-  [SMALL_STATE(227)] = 5952,
-  [SMALL_STATE(228)] = 5973,
-  [SMALL_STATE(229)] = 5986,
-  [SMALL_STATE(230)] = 6005,
-  [SMALL_STATE(231)] = 6026,
-  [SMALL_STATE(232)] = 6047,
-  [SMALL_STATE(233)] = 6066,
-  [SMALL_STATE(234)] = 6087,
-  [SMALL_STATE(235)] = 6104,
-  [SMALL_STATE(236)] = 6117,
-  [SMALL_STATE(237)] = 6132,
-  [SMALL_STATE(238)] = 6153,
-  [SMALL_STATE(239)] = 6170,
-  [SMALL_STATE(240)] = 6187,
-  [SMALL_STATE(241)] = 6204,
-  [SMALL_STATE(242)] = 6217,
-  [SMALL_STATE(243)] = 6238,
-  [SMALL_STATE(244)] = 6255,
-  [SMALL_STATE(245)] = 6272,
-  [SMALL_STATE(246)] = 6291,
-  [SMALL_STATE(247)] = 6304,
-  [SMALL_STATE(248)] = 6321,
-  [SMALL_STATE(249)] = 6338,
-  [SMALL_STATE(250)] = 6355,
-  [SMALL_STATE(251)] = 6372,
-  [SMALL_STATE(252)] = 6389,
-  [SMALL_STATE(253)] = 6406,
-  [SMALL_STATE(254)] = 6423,
-  [SMALL_STATE(255)] = 6440,
-  [SMALL_STATE(256)] = 6457,
-  [SMALL_STATE(257)] = 6474,
-  [SMALL_STATE(258)] = 6491,
-  [SMALL_STATE(259)] = 6508,
-  [SMALL_STATE(260)] = 6525,
-  [SMALL_STATE(261)] = 6542,
-  [SMALL_STATE(262)] = 6559,
-  [SMALL_STATE(263)] = 6576,
-  [SMALL_STATE(264)] = 6593,
-  [SMALL_STATE(265)] = 6610,
-  [SMALL_STATE(266)] = 6627,
-  [SMALL_STATE(267)] = 6644,
-  [SMALL_STATE(268)] = 6661,
-  [SMALL_STATE(269)] = 6678,
-  [SMALL_STATE(270)] = 6698,
-  [SMALL_STATE(271)] = 6712,
-  [SMALL_STATE(272)] = 6730,
-  [SMALL_STATE(273)] = 6748,
-  [SMALL_STATE(274)] = 6768,
-  [SMALL_STATE(275)] = 6782,
-  [SMALL_STATE(276)] = 6802,
-  [SMALL_STATE(277)] = 6820,
-  [SMALL_STATE(278)] = 6832,
-  [SMALL_STATE(279)] = 6844,
-  [SMALL_STATE(280)] = 6864,
-  [SMALL_STATE(281)] = 6882,
-  [SMALL_STATE(282)] = 6894,
-  [SMALL_STATE(283)] = 6914,
-  [SMALL_STATE(284)] = 6932,
-  [SMALL_STATE(285)] = 6950,
-  [SMALL_STATE(286)] = 6970,
-  [SMALL_STATE(287)] = 6984,
-  [SMALL_STATE(288)] = 6998,
-  [SMALL_STATE(289)] = 7012,
-  [SMALL_STATE(290)] = 7027,
-  [SMALL_STATE(291)] = 7038,
-  [SMALL_STATE(292)] = 7049,
-  [SMALL_STATE(293)] = 7064,
-  [SMALL_STATE(294)] = 7075,
-  [SMALL_STATE(295)] = 7086,
-  [SMALL_STATE(296)] = 7101,
-  [SMALL_STATE(297)] = 7116,
-  [SMALL_STATE(298)] = 7127,
-  [SMALL_STATE(299)] = 7138,
-  [SMALL_STATE(300)] = 7149,
-  [SMALL_STATE(301)] = 7160,
-  [SMALL_STATE(302)] = 7171,
-  [SMALL_STATE(303)] = 7182,
-  [SMALL_STATE(304)] = 7199,
-  [SMALL_STATE(305)] = 7210,
-  [SMALL_STATE(306)] = 7221,
-  [SMALL_STATE(307)] = 7236,
-  [SMALL_STATE(308)] = 7251,
-  [SMALL_STATE(309)] = 7266,
-  [SMALL_STATE(310)] = 7277,
-  [SMALL_STATE(311)] = 7292,
-  [SMALL_STATE(312)] = 7307,
-  [SMALL_STATE(313)] = 7318,
-  [SMALL_STATE(314)] = 7333,
-  [SMALL_STATE(315)] = 7344,
-  [SMALL_STATE(316)] = 7359,
-  [SMALL_STATE(317)] = 7374,
-  [SMALL_STATE(318)] = 7385,
-  [SMALL_STATE(319)] = 7396,
-  [SMALL_STATE(320)] = 7407,
-  [SMALL_STATE(321)] = 7422,
-  [SMALL_STATE(322)] = 7437,
-  [SMALL_STATE(323)] = 7450,
-  [SMALL_STATE(324)] = 7465,
-  [SMALL_STATE(325)] = 7480,
-  [SMALL_STATE(326)] = 7493,
-  [SMALL_STATE(327)] = 7504,
-  [SMALL_STATE(328)] = 7517,
-  [SMALL_STATE(329)] = 7530,
-  [SMALL_STATE(330)] = 7543,
-  [SMALL_STATE(331)] = 7554,
-  [SMALL_STATE(332)] = 7567,
-  [SMALL_STATE(333)] = 7582,
-  [SMALL_STATE(334)] = 7595,
-  [SMALL_STATE(335)] = 7610,
-  [SMALL_STATE(336)] = 7621,
-  [SMALL_STATE(337)] = 7632,
-  [SMALL_STATE(338)] = 7643,
-  [SMALL_STATE(339)] = 7658,
-  [SMALL_STATE(340)] = 7673,
-  [SMALL_STATE(341)] = 7688,
-  [SMALL_STATE(342)] = 7699,
-  [SMALL_STATE(343)] = 7714,
-  [SMALL_STATE(344)] = 7729,
-  [SMALL_STATE(345)] = 7744,
-  [SMALL_STATE(346)] = 7755,
-  [SMALL_STATE(347)] = 7770,
-  [SMALL_STATE(348)] = 7781,
-  [SMALL_STATE(349)] = 7792,
-  [SMALL_STATE(350)] = 7807,
-  [SMALL_STATE(351)] = 7818,
-  [SMALL_STATE(352)] = 7829,
-  [SMALL_STATE(353)] = 7840,
-  [SMALL_STATE(354)] = 7855,
-  [SMALL_STATE(355)] = 7866,
-  [SMALL_STATE(356)] = 7877,
-  [SMALL_STATE(357)] = 7892,
-  [SMALL_STATE(358)] = 7903,
-  [SMALL_STATE(359)] = 7918,
-  [SMALL_STATE(360)] = 7933,
-  [SMALL_STATE(361)] = 7948,
-  [SMALL_STATE(362)] = 7959,
-  [SMALL_STATE(363)] = 7970,
-  [SMALL_STATE(364)] = 7981,
-  [SMALL_STATE(365)] = 7992,
-  [SMALL_STATE(366)] = 8003,
-  [SMALL_STATE(367)] = 8018,
-  [SMALL_STATE(368)] = 8033,
-  [SMALL_STATE(369)] = 8048,
-  [SMALL_STATE(370)] = 8059,
-  [SMALL_STATE(371)] = 8076,
-  [SMALL_STATE(372)] = 8087,
-  [SMALL_STATE(373)] = 8098,
-  [SMALL_STATE(374)] = 8113,
-  [SMALL_STATE(375)] = 8128,
-  [SMALL_STATE(376)] = 8143,
-  [SMALL_STATE(377)] = 8158,
-  [SMALL_STATE(378)] = 8173,
-  [SMALL_STATE(379)] = 8184,
-  [SMALL_STATE(380)] = 8194,
-  [SMALL_STATE(381)] = 8208,
-  [SMALL_STATE(382)] = 8222,
-  [SMALL_STATE(383)] = 8236,
-  [SMALL_STATE(384)] = 8246,
-  [SMALL_STATE(385)] = 8260,
-  [SMALL_STATE(386)] = 8274,
-  [SMALL_STATE(387)] = 8284,
-  [SMALL_STATE(388)] = 8298,
-  [SMALL_STATE(389)] = 8308,
-  [SMALL_STATE(390)] = 8322,
-  [SMALL_STATE(391)] = 8336,
-  [SMALL_STATE(392)] = 8350,
-  [SMALL_STATE(393)] = 8364,
-  [SMALL_STATE(394)] = 8375,
-  [SMALL_STATE(395)] = 8386,
-  [SMALL_STATE(396)] = 8397,
-  [SMALL_STATE(397)] = 8408,
-  [SMALL_STATE(398)] = 8419,
-  [SMALL_STATE(399)] = 8430,
-  [SMALL_STATE(400)] = 8439,
-  [SMALL_STATE(401)] = 8448,
-  [SMALL_STATE(402)] = 8459,
-  [SMALL_STATE(403)] = 8470,
-  [SMALL_STATE(404)] = 8479,
-  [SMALL_STATE(405)] = 8490,
-  [SMALL_STATE(406)] = 8499,
-  [SMALL_STATE(407)] = 8508,
-  [SMALL_STATE(408)] = 8517,
-  [SMALL_STATE(409)] = 8528,
-  [SMALL_STATE(410)] = 8539,
-  [SMALL_STATE(411)] = 8547,
-  [SMALL_STATE(412)] = 8555,
-  [SMALL_STATE(413)] = 8563,
-  [SMALL_STATE(414)] = 8571,
-  [SMALL_STATE(415)] = 8579,
-  [SMALL_STATE(416)] = 8587,
-  [SMALL_STATE(417)] = 8595,
-  [SMALL_STATE(418)] = 8603,
-  [SMALL_STATE(419)] = 8611,
-  [SMALL_STATE(420)] = 8619,
-  [SMALL_STATE(421)] = 8627,
-  [SMALL_STATE(422)] = 8635,
-  [SMALL_STATE(423)] = 8643,
-  [SMALL_STATE(424)] = 8651,
-  [SMALL_STATE(425)] = 8659,
-  [SMALL_STATE(426)] = 8667,
-  [SMALL_STATE(427)] = 8675,
-  [SMALL_STATE(428)] = 8683,
-  [SMALL_STATE(429)] = 8691,
-  [SMALL_STATE(430)] = 8699,
-  [SMALL_STATE(431)] = 8707,
-  [SMALL_STATE(432)] = 8715,
-  [SMALL_STATE(433)] = 8723,
-  [SMALL_STATE(434)] = 8731,
+  [SMALL_STATE(9)] = 69,
+  [SMALL_STATE(10)] = 130,
+  [SMALL_STATE(11)] = 191,
+  [SMALL_STATE(12)] = 244,
+  [SMALL_STATE(13)] = 298,
+  [SMALL_STATE(14)] = 352,
+  [SMALL_STATE(15)] = 406,
+  [SMALL_STATE(16)] = 460,
+  [SMALL_STATE(17)] = 511,
+  [SMALL_STATE(18)] = 562,
+  [SMALL_STATE(19)] = 613,
+  [SMALL_STATE(20)] = 657,
+  [SMALL_STATE(21)] = 691,
+  [SMALL_STATE(22)] = 725,
+  [SMALL_STATE(23)] = 767,
+  [SMALL_STATE(24)] = 801,
+  [SMALL_STATE(25)] = 843,
+  [SMALL_STATE(26)] = 885,
+  [SMALL_STATE(27)] = 918,
+  [SMALL_STATE(28)] = 949,
+  [SMALL_STATE(29)] = 980,
+  [SMALL_STATE(30)] = 1030,
+  [SMALL_STATE(31)] = 1080,
+  [SMALL_STATE(32)] = 1130,
+  [SMALL_STATE(33)] = 1161,
+  [SMALL_STATE(34)] = 1192,
+  [SMALL_STATE(35)] = 1228,
+  [SMALL_STATE(36)] = 1256,
+  [SMALL_STATE(37)] = 1284,
+  [SMALL_STATE(38)] = 1312,
+  [SMALL_STATE(39)] = 1358,
+  [SMALL_STATE(40)] = 1386,
+  [SMALL_STATE(41)] = 1422,
+  [SMALL_STATE(42)] = 1458,
+  [SMALL_STATE(43)] = 1492,
+  [SMALL_STATE(44)] = 1526,
+  [SMALL_STATE(45)] = 1560,
+  [SMALL_STATE(46)] = 1584,
+  [SMALL_STATE(47)] = 1618,
+  [SMALL_STATE(48)] = 1652,
+  [SMALL_STATE(49)] = 1686,
+  [SMALL_STATE(50)] = 1727,
+  [SMALL_STATE(51)] = 1768,
+  [SMALL_STATE(52)] = 1809,
+  [SMALL_STATE(53)] = 1850,
+  [SMALL_STATE(54)] = 1875,
+  [SMALL_STATE(55)] = 1900,
+  [SMALL_STATE(56)] = 1941,
+  [SMALL_STATE(57)] = 1966,
+  [SMALL_STATE(58)] = 1992,
+  [SMALL_STATE(59)] = 2030,
+  [SMALL_STATE(60)] = 2068,
+  [SMALL_STATE(61)] = 2106,
+  [SMALL_STATE(62)] = 2132,
+  [SMALL_STATE(63)] = 2158,
+  [SMALL_STATE(64)] = 2181,
+  [SMALL_STATE(65)] = 2218,
+  [SMALL_STATE(66)] = 2241,
+  [SMALL_STATE(67)] = 2264,
+  [SMALL_STATE(68)] = 2289,
+  [SMALL_STATE(69)] = 2326,
+  [SMALL_STATE(70)] = 2349,
+  [SMALL_STATE(71)] = 2372,
+  [SMALL_STATE(72)] = 2393,
+  [SMALL_STATE(73)] = 2430,
+  [SMALL_STATE(74)] = 2467,
+  [SMALL_STATE(75)] = 2504,
+  [SMALL_STATE(76)] = 2541,
+  [SMALL_STATE(77)] = 2578,
+  [SMALL_STATE(78)] = 2599,
+  [SMALL_STATE(79)] = 2636,
+  [SMALL_STATE(80)] = 2659,
+  [SMALL_STATE(81)] = 2692,
+  [SMALL_STATE(82)] = 2715,
+  [SMALL_STATE(83)] = 2748,
+  [SMALL_STATE(84)] = 2781,
+  [SMALL_STATE(85)] = 2818,
+  [SMALL_STATE(86)] = 2855,
+  [SMALL_STATE(87)] = 2878,
+  [SMALL_STATE(88)] = 2901,
+  [SMALL_STATE(89)] = 2938,
+  [SMALL_STATE(90)] = 2975,
+  [SMALL_STATE(91)] = 2995,
+  [SMALL_STATE(92)] = 3023,
+  [SMALL_STATE(93)] = 3043,
+  [SMALL_STATE(94)] = 3063,
+  [SMALL_STATE(95)] = 3083,
+  [SMALL_STATE(96)] = 3103,
+  [SMALL_STATE(97)] = 3123,
+  [SMALL_STATE(98)] = 3143,
+  [SMALL_STATE(99)] = 3170,
+  [SMALL_STATE(100)] = 3189,
+  [SMALL_STATE(101)] = 3216,
+  [SMALL_STATE(102)] = 3245,
+  [SMALL_STATE(103)] = 3274,
+  [SMALL_STATE(104)] = 3303,
+  [SMALL_STATE(105)] = 3332,
+  [SMALL_STATE(106)] = 3351,
+  [SMALL_STATE(107)] = 3380,
+  [SMALL_STATE(108)] = 3411,
+  [SMALL_STATE(109)] = 3438,
+  [SMALL_STATE(110)] = 3456,
+  [SMALL_STATE(111)] = 3480,
+  [SMALL_STATE(112)] = 3510,
+  [SMALL_STATE(113)] = 3528,
+  [SMALL_STATE(114)] = 3552,
+  [SMALL_STATE(115)] = 3570,
+  [SMALL_STATE(116)] = 3588,
+  [SMALL_STATE(117)] = 3606,
+  [SMALL_STATE(118)] = 3624,
+  [SMALL_STATE(119)] = 3649,
+  [SMALL_STATE(120)] = 3674,
+  [SMALL_STATE(121)] = 3701,
+  [SMALL_STATE(122)] = 3726,
+  [SMALL_STATE(123)] = 3753,
+  [SMALL_STATE(124)] = 3772,
+  [SMALL_STATE(125)] = 3799,
+  [SMALL_STATE(126)] = 3818,
+  [SMALL_STATE(127)] = 3841,
+  [SMALL_STATE(128)] = 3866,
+  [SMALL_STATE(129)] = 3891,
+  [SMALL_STATE(130)] = 3915,
+  [SMALL_STATE(131)] = 3939,
+  [SMALL_STATE(132)] = 3963,
+  [SMALL_STATE(133)] = 3987,
+  [SMALL_STATE(134)] = 4011,
+  [SMALL_STATE(135)] = 4035,
+  [SMALL_STATE(136)] = 4059,
+  [SMALL_STATE(137)] = 4083,
+  [SMALL_STATE(138)] = 4101,
+  [SMALL_STATE(139)] = 4121,
+  [SMALL_STATE(140)] = 4141,
+  [SMALL_STATE(141)] = 4167,
+  [SMALL_STATE(142)] = 4191,
+  [SMALL_STATE(143)] = 4215,
+  [SMALL_STATE(144)] = 4231,
+  [SMALL_STATE(145)] = 4253,
+  [SMALL_STATE(146)] = 4279,
+  [SMALL_STATE(147)] = 4305,
+  [SMALL_STATE(148)] = 4323,
+  [SMALL_STATE(149)] = 4341,
+  [SMALL_STATE(150)] = 4365,
+  [SMALL_STATE(151)] = 4389,
+  [SMALL_STATE(152)] = 4413,
+  [SMALL_STATE(153)] = 4437,
+  [SMALL_STATE(154)] = 4461,
+  [SMALL_STATE(155)] = 4485,
+  [SMALL_STATE(156)] = 4509,
+  [SMALL_STATE(157)] = 4533,
+  [SMALL_STATE(158)] = 4557,
+  [SMALL_STATE(159)] = 4581,
+  [SMALL_STATE(160)] = 4605,
+  [SMALL_STATE(161)] = 4629,
+  [SMALL_STATE(162)] = 4653,
+  [SMALL_STATE(163)] = 4677,
+  [SMALL_STATE(164)] = 4701,
+  [SMALL_STATE(165)] = 4725,
+  [SMALL_STATE(166)] = 4749,
+  [SMALL_STATE(167)] = 4773,
+  [SMALL_STATE(168)] = 4797,
+  [SMALL_STATE(169)] = 4821,
+  [SMALL_STATE(170)] = 4836,
+  [SMALL_STATE(171)] = 4851,
+  [SMALL_STATE(172)] = 4872,
+  [SMALL_STATE(173)] = 4897,
+  [SMALL_STATE(174)] = 4912,
+  [SMALL_STATE(175)] = 4937,
+  [SMALL_STATE(176)] = 4960,
+  [SMALL_STATE(177)] = 4975,
+  [SMALL_STATE(178)] = 4998,
+  [SMALL_STATE(179)] = 5019,
+  [SMALL_STATE(180)] = 5040,
+  [SMALL_STATE(181)] = 5063,
+  [SMALL_STATE(182)] = 5086,
+  [SMALL_STATE(183)] = 5107,
+  [SMALL_STATE(184)] = 5124,
+  [SMALL_STATE(185)] = 5144,
+  [SMALL_STATE(186)] = 5166,
+  [SMALL_STATE(187)] = 5188,
+  [SMALL_STATE(188)] = 5208,
+  [SMALL_STATE(189)] = 5230,
+  [SMALL_STATE(190)] = 5250,
+  [SMALL_STATE(191)] = 5270,
+  [SMALL_STATE(192)] = 5292,
+  [SMALL_STATE(193)] = 5312,
+  [SMALL_STATE(194)] = 5334,
+  [SMALL_STATE(195)] = 5354,
+  [SMALL_STATE(196)] = 5376,
+  [SMALL_STATE(197)] = 5398,
+  [SMALL_STATE(198)] = 5420,
+  [SMALL_STATE(199)] = 5442,
+  [SMALL_STATE(200)] = 5466,
+  [SMALL_STATE(201)] = 5488,
+  [SMALL_STATE(202)] = 5508,
+  [SMALL_STATE(203)] = 5530,
+  [SMALL_STATE(204)] = 5550,
+  [SMALL_STATE(205)] = 5570,
+  [SMALL_STATE(206)] = 5592,
+  [SMALL_STATE(207)] = 5612,
+  [SMALL_STATE(208)] = 5634,
+  [SMALL_STATE(209)] = 5648,
+  [SMALL_STATE(210)] = 5665,
+  [SMALL_STATE(211)] = 5678,
+  [SMALL_STATE(212)] = 5695,
+  [SMALL_STATE(213)] = 5714,
+  [SMALL_STATE(214)] = 5731,
+  [SMALL_STATE(215)] = 5752,
+  [SMALL_STATE(216)] = 5773,
+  [SMALL_STATE(217)] = 5794,
+  [SMALL_STATE(218)] = 5811,
+  [SMALL_STATE(219)] = 5832,
+  [SMALL_STATE(220)] = 5853,
+  [SMALL_STATE(221)] = 5872,
+  [SMALL_STATE(222)] = 5893,
+  [SMALL_STATE(223)] = 5914,
+  [SMALL_STATE(224)] = 5931,
+  [SMALL_STATE(225)] = 5950,
+  [SMALL_STATE(226)] = 5963,
+  [SMALL_STATE(227)] = 5976,
+  [SMALL_STATE(228)] = 5997,
+  [SMALL_STATE(229)] = 6018,
+  [SMALL_STATE(230)] = 6031,
+  [SMALL_STATE(231)] = 6050,
+  [SMALL_STATE(232)] = 6071,
+  [SMALL_STATE(233)] = 6092,
+  [SMALL_STATE(234)] = 6111,
+  [SMALL_STATE(235)] = 6132,
+  [SMALL_STATE(236)] = 6149,
+  [SMALL_STATE(237)] = 6162,
+  [SMALL_STATE(238)] = 6177,
+  [SMALL_STATE(239)] = 6198,
+  [SMALL_STATE(240)] = 6215,
+  [SMALL_STATE(241)] = 6232,
+  [SMALL_STATE(242)] = 6249,
+  [SMALL_STATE(243)] = 6270,
+  [SMALL_STATE(244)] = 6287,
+  [SMALL_STATE(245)] = 6306,
+  [SMALL_STATE(246)] = 6319,
+  [SMALL_STATE(247)] = 6340,
+  [SMALL_STATE(248)] = 6357,
+  [SMALL_STATE(249)] = 6374,
+  [SMALL_STATE(250)] = 6391,
+  [SMALL_STATE(251)] = 6408,
+  [SMALL_STATE(252)] = 6425,
+  [SMALL_STATE(253)] = 6442,
+  [SMALL_STATE(254)] = 6459,
+  [SMALL_STATE(255)] = 6476,
+  [SMALL_STATE(256)] = 6493,
+  [SMALL_STATE(257)] = 6510,
+  [SMALL_STATE(258)] = 6527,
+  [SMALL_STATE(259)] = 6544,
+  [SMALL_STATE(260)] = 6561,
+  [SMALL_STATE(261)] = 6578,
+  [SMALL_STATE(262)] = 6595,
+  [SMALL_STATE(263)] = 6612,
+  [SMALL_STATE(264)] = 6629,
+  [SMALL_STATE(265)] = 6646,
+  [SMALL_STATE(266)] = 6663,
+  [SMALL_STATE(267)] = 6680,
+  [SMALL_STATE(268)] = 6697,
+  [SMALL_STATE(269)] = 6714,
+  [SMALL_STATE(270)] = 6728,
+  [SMALL_STATE(271)] = 6748,
+  [SMALL_STATE(272)] = 6760,
+  [SMALL_STATE(273)] = 6780,
+  [SMALL_STATE(274)] = 6798,
+  [SMALL_STATE(275)] = 6818,
+  [SMALL_STATE(276)] = 6838,
+  [SMALL_STATE(277)] = 6852,
+  [SMALL_STATE(278)] = 6870,
+  [SMALL_STATE(279)] = 6884,
+  [SMALL_STATE(280)] = 6902,
+  [SMALL_STATE(281)] = 6914,
+  [SMALL_STATE(282)] = 6934,
+  [SMALL_STATE(283)] = 6954,
+  [SMALL_STATE(284)] = 6974,
+  [SMALL_STATE(285)] = 6992,
+  [SMALL_STATE(286)] = 7010,
+  [SMALL_STATE(287)] = 7022,
+  [SMALL_STATE(288)] = 7040,
+  [SMALL_STATE(289)] = 7054,
+  [SMALL_STATE(290)] = 7068,
+  [SMALL_STATE(291)] = 7083,
+  [SMALL_STATE(292)] = 7094,
+  [SMALL_STATE(293)] = 7105,
+  [SMALL_STATE(294)] = 7120,
+  [SMALL_STATE(295)] = 7131,
+  [SMALL_STATE(296)] = 7142,
+  [SMALL_STATE(297)] = 7157,
+  [SMALL_STATE(298)] = 7172,
+  [SMALL_STATE(299)] = 7183,
+  [SMALL_STATE(300)] = 7194,
+  [SMALL_STATE(301)] = 7205,
+  [SMALL_STATE(302)] = 7216,
+  [SMALL_STATE(303)] = 7227,
+  [SMALL_STATE(304)] = 7238,
+  [SMALL_STATE(305)] = 7255,
+  [SMALL_STATE(306)] = 7266,
+  [SMALL_STATE(307)] = 7277,
+  [SMALL_STATE(308)] = 7292,
+  [SMALL_STATE(309)] = 7307,
+  [SMALL_STATE(310)] = 7322,
+  [SMALL_STATE(311)] = 7333,
+  [SMALL_STATE(312)] = 7348,
+  [SMALL_STATE(313)] = 7363,
+  [SMALL_STATE(314)] = 7374,
+  [SMALL_STATE(315)] = 7389,
+  [SMALL_STATE(316)] = 7400,
+  [SMALL_STATE(317)] = 7415,
+  [SMALL_STATE(318)] = 7430,
+  [SMALL_STATE(319)] = 7441,
+  [SMALL_STATE(320)] = 7452,
+  [SMALL_STATE(321)] = 7463,
+  [SMALL_STATE(322)] = 7478,
+  [SMALL_STATE(323)] = 7493,
+  [SMALL_STATE(324)] = 7506,
+  [SMALL_STATE(325)] = 7521,
+  [SMALL_STATE(326)] = 7536,
+  [SMALL_STATE(327)] = 7549,
+  [SMALL_STATE(328)] = 7560,
+  [SMALL_STATE(329)] = 7573,
+  [SMALL_STATE(330)] = 7588,
+  [SMALL_STATE(331)] = 7601,
+  [SMALL_STATE(332)] = 7612,
+  [SMALL_STATE(333)] = 7625,
+  [SMALL_STATE(334)] = 7638,
+  [SMALL_STATE(335)] = 7651,
+  [SMALL_STATE(336)] = 7662,
+  [SMALL_STATE(337)] = 7673,
+  [SMALL_STATE(338)] = 7688,
+  [SMALL_STATE(339)] = 7699,
+  [SMALL_STATE(340)] = 7710,
+  [SMALL_STATE(341)] = 7725,
+  [SMALL_STATE(342)] = 7740,
+  [SMALL_STATE(343)] = 7755,
+  [SMALL_STATE(344)] = 7770,
+  [SMALL_STATE(345)] = 7785,
+  [SMALL_STATE(346)] = 7800,
+  [SMALL_STATE(347)] = 7815,
+  [SMALL_STATE(348)] = 7826,
+  [SMALL_STATE(349)] = 7837,
+  [SMALL_STATE(350)] = 7848,
+  [SMALL_STATE(351)] = 7863,
+  [SMALL_STATE(352)] = 7874,
+  [SMALL_STATE(353)] = 7885,
+  [SMALL_STATE(354)] = 7896,
+  [SMALL_STATE(355)] = 7911,
+  [SMALL_STATE(356)] = 7922,
+  [SMALL_STATE(357)] = 7933,
+  [SMALL_STATE(358)] = 7948,
+  [SMALL_STATE(359)] = 7963,
+  [SMALL_STATE(360)] = 7978,
+  [SMALL_STATE(361)] = 7993,
+  [SMALL_STATE(362)] = 8004,
+  [SMALL_STATE(363)] = 8015,
+  [SMALL_STATE(364)] = 8026,
+  [SMALL_STATE(365)] = 8037,
+  [SMALL_STATE(366)] = 8048,
+  [SMALL_STATE(367)] = 8059,
+  [SMALL_STATE(368)] = 8074,
+  [SMALL_STATE(369)] = 8089,
+  [SMALL_STATE(370)] = 8104,
+  [SMALL_STATE(371)] = 8115,
+  [SMALL_STATE(372)] = 8132,
+  [SMALL_STATE(373)] = 8143,
+  [SMALL_STATE(374)] = 8154,
+  [SMALL_STATE(375)] = 8169,
+  [SMALL_STATE(376)] = 8184,
+  [SMALL_STATE(377)] = 8199,
+  [SMALL_STATE(378)] = 8214,
+  [SMALL_STATE(379)] = 8229,
+  [SMALL_STATE(380)] = 8240,
+  [SMALL_STATE(381)] = 8254,
+  [SMALL_STATE(382)] = 8264,
+  [SMALL_STATE(383)] = 8278,
+  [SMALL_STATE(384)] = 8292,
+  [SMALL_STATE(385)] = 8306,
+  [SMALL_STATE(386)] = 8320,
+  [SMALL_STATE(387)] = 8330,
+  [SMALL_STATE(388)] = 8344,
+  [SMALL_STATE(389)] = 8358,
+  [SMALL_STATE(390)] = 8372,
+  [SMALL_STATE(391)] = 8382,
+  [SMALL_STATE(392)] = 8396,
+  [SMALL_STATE(393)] = 8410,
+  [SMALL_STATE(394)] = 8420,
+  [SMALL_STATE(395)] = 8431,
+  [SMALL_STATE(396)] = 8442,
+  [SMALL_STATE(397)] = 8453,
+  [SMALL_STATE(398)] = 8462,
+  [SMALL_STATE(399)] = 8473,
+  [SMALL_STATE(400)] = 8484,
+  [SMALL_STATE(401)] = 8493,
+  [SMALL_STATE(402)] = 8504,
+  [SMALL_STATE(403)] = 8515,
+  [SMALL_STATE(404)] = 8526,
+  [SMALL_STATE(405)] = 8535,
+  [SMALL_STATE(406)] = 8544,
+  [SMALL_STATE(407)] = 8553,
+  [SMALL_STATE(408)] = 8562,
+  [SMALL_STATE(409)] = 8573,
+  [SMALL_STATE(410)] = 8584,
+  [SMALL_STATE(411)] = 8595,
+  [SMALL_STATE(412)] = 8603,
+  [SMALL_STATE(413)] = 8611,
+  [SMALL_STATE(414)] = 8619,
+  [SMALL_STATE(415)] = 8627,
+  [SMALL_STATE(416)] = 8635,
+  [SMALL_STATE(417)] = 8643,
+  [SMALL_STATE(418)] = 8651,
+  [SMALL_STATE(419)] = 8659,
+  [SMALL_STATE(420)] = 8667,
+  [SMALL_STATE(421)] = 8675,
+  [SMALL_STATE(422)] = 8683,
+  [SMALL_STATE(423)] = 8691,
+  [SMALL_STATE(424)] = 8699,
+  [SMALL_STATE(425)] = 8707,
+  [SMALL_STATE(426)] = 8715,
+  [SMALL_STATE(427)] = 8723,
+  [SMALL_STATE(428)] = 8731,
+  [SMALL_STATE(429)] = 8739,
+  [SMALL_STATE(430)] = 8747,
+  [SMALL_STATE(431)] = 8755,
+  [SMALL_STATE(432)] = 8763,
+  [SMALL_STATE(433)] = 8771,
+  [SMALL_STATE(434)] = 8779,
+  [SMALL_STATE(435)] = 8787,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -17104,43 +17202,43 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
   [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(399),
   [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(380),
   [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
   [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
   [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -17156,555 +17254,557 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
   [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [150] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [154] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [166] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [169] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [177] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [181] = {.entry = {.count = 1, .reusable = false}}, SHIFT(22),
   [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
   [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(320),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(213),
-  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(289),
-  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(343),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(349),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(174),
-  [216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [195] = {.entry = {.count = 1, .reusable = false}}, SHIFT(188),
+  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(212),
+  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(321),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
+  [220] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(214),
+  [226] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(290),
+  [229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
+  [232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(350),
+  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(171),
   [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
   [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [254] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
-  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [246] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [252] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [256] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [258] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [260] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [262] = {.entry = {.count = 1, .reusable = false}}, SHIFT(53),
+  [264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(125),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(318),
+  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
   [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
   [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
   [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
   [294] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
   [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
   [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [309] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [317] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [355] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [308] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [312] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [314] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
+  [316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
+  [321] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(47),
+  [324] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [329] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [353] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
   [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [377] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(270),
-  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [384] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [388] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [406] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [410] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
-  [415] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(207),
-  [418] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
-  [421] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(221),
-  [424] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(339),
-  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(274),
-  [430] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(72),
-  [433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [449] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [377] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
+  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [394] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [398] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [406] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [408] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [412] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [414] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(332),
+  [417] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(200),
+  [420] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(337),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(222),
+  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
+  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(278),
+  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(73),
+  [435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [451] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
   [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(295),
-  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
-  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(231),
-  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
-  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
-  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(87),
-  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
-  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [530] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [463] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
+  [466] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
+  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(232),
+  [472] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(297),
+  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [497] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(212),
+  [502] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(207),
+  [505] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(345),
+  [508] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(88),
+  [511] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(246),
+  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [520] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
+  [523] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
+  [526] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [533] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [537] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
   [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
   [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [549] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [555] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
-  [557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [566] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [579] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [549] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
+  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [555] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [562] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(430),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [571] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [581] = {.entry = {.count = 1, .reusable = false}}, SHIFT(430),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
   [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(98),
-  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
   [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(115),
-  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [596] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [608] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(113),
+  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
   [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [624] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [627] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(315),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
-  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [647] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(273),
-  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(346),
-  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [703] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
-  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(405),
-  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [778] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [780] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [782] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
-  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [822] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [826] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [828] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [834] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [838] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [844] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [846] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [848] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
-  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [857] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
-  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [871] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
-  [873] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [876] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [879] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [890] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
-  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [896] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [953] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
-  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
-  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1036] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
-  [1051] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1058] = {.entry = {.count = 1, .reusable = false}}, SHIFT(408),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1142] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1226] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1228] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
-  [1230] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1258] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(314),
+  [635] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
+  [638] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(317),
+  [641] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [647] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [649] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [697] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(274),
+  [712] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(346),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(358),
+  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
+  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(282),
+  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [733] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
+  [736] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [739] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(369),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [780] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [786] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(407),
+  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(391),
+  [806] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [811] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(297),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [822] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [824] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [827] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [829] = {.entry = {.count = 1, .reusable = false}}, SHIFT(192),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [837] = {.entry = {.count = 1, .reusable = false}}, SHIFT(142),
+  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [843] = {.entry = {.count = 1, .reusable = false}}, SHIFT(193),
+  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [847] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [849] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [853] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
+  [855] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [857] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [863] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
+  [866] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
+  [869] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [874] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [880] = {.entry = {.count = 1, .reusable = false}}, SHIFT(198),
+  [882] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
+  [885] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
+  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [910] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [916] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [956] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [959] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
+  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [977] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [981] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1039] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1063] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(279),
+  [1066] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(129),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1071] = {.entry = {.count = 1, .reusable = false}}, SHIFT(408),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1151] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1225] = {.entry = {.count = 1, .reusable = false}}, SHIFT(355),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1231] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1233] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
+  [1235] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [1259] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
 };
 
 #ifdef __cplusplus

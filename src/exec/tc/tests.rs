@@ -253,6 +253,7 @@ fn u32_filters_round_trip() {
         sport,
         dport,
         flowid,
+        handle: None,
     };
     use crate::model::IpProto::*;
     for spec in [
@@ -266,6 +267,22 @@ fn u32_filters_round_trip() {
         let decoded = decode_filter(&msg).unwrap().unwrap();
         assert_eq!(decoded.spec.as_ref(), Some(&spec));
     }
+    // `handle ::10`: tc sends the node id alone; the kernel dumps it in the priority's
+    // hash table (801:0:10 here), and its default node (800) reads as no handle.
+    let with_node = |handle| match u32(5, None, None, None, None, Some(22), 0x10) {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle },
+        other => other,
+    };
+    let with_handle = with_node(Some(0x10));
+    let msg = filter_message(3, &with_handle, None).unwrap();
+    assert_eq!(msg.header.handle, TcHandle { major: 0, minor: 0x10 });
+    let mut dumped = msg.clone();
+    dumped.header.handle = TcHandle::from(0x8010_0010);
+    assert_eq!(decode_filter(&over_the_wire(&dumped)).unwrap().unwrap().spec, Some(with_handle.clone()));
+    dumped.header.handle = TcHandle::from(0x8000_0800);
+    let plain = with_node(None);
+    assert_eq!(decode_filter(&over_the_wire(&dumped)).unwrap().unwrap().spec, Some(plain.clone()));
+    assert_eq!(filter_message(3, &plain, None).unwrap().header.handle, TcHandle::UNSPEC);
     // The ingress redirect is not on qdisc 1:, and a hash-table node is no filter.
     let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
     assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), None);
@@ -303,6 +320,7 @@ fn refusals() {
         sport: None,
         dport: None,
         flowid: 0x10,
+        handle: None,
     };
     assert!(filter_message(3, &v6, None).is_err());
     let prio0 = FilterSpec::U32 {
@@ -313,6 +331,7 @@ fn refusals() {
         sport: None,
         dport: Some(1),
         flowid: 0x10,
+        handle: None,
     };
     assert!(filter_message(3, &prio0, None).is_err());
     let big_minor = ClassSpec {

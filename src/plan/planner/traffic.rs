@@ -164,7 +164,7 @@ impl Planner<'_> {
         };
         let mut wanted_prios = Vec::new();
         for (index, f) in htb.filters.iter().enumerate() {
-            let prio = index as u32 + 1;
+            let prio = f.prio_at(index);
             wanted_prios.push(prio);
             let filter = FilterSpec::U32 {
                 prio,
@@ -174,6 +174,7 @@ impl Planner<'_> {
                 sport: f.sport.as_ref().map(|s| s.node),
                 dport: f.dport.as_ref().map(|s| s.node),
                 flowid: f.flowid.node,
+                handle: f.handle.as_ref().map(|h| h.node),
             };
             let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
             if let [only] = at_prio.as_slice()
@@ -193,7 +194,7 @@ impl Planner<'_> {
                     self.diagnostics.push(
                         Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
                             .label("this filter would take its place")
-                            .help(format!("netscript numbers filters by their order in the htb block; remove the other one (`tc filter del dev {} parent 1: prio {prio}`)", iface.name)),
+                            .help(format!("remove the other one (`tc filter del dev {} parent 1: prio {prio}`), or give this filter another `prio`", iface.name)),
                     );
                     continue;
                 }

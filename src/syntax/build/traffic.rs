@@ -91,6 +91,8 @@ impl Builder<'_> {
                 Rule::src_opt => FilterOpt::Src(Spanned::new(self.ip_value(value), span)),
                 Rule::dst_opt => FilterOpt::Dst(Spanned::new(self.ip_value(value), span)),
                 Rule::sport_opt => FilterOpt::Sport(Spanned::new(self.int_value(value), span)),
+                Rule::prio_opt => FilterOpt::Prio(Spanned::new(self.int_value(value), span)),
+                Rule::u32_handle_opt => FilterOpt::Handle(self.class_id(value)),
                 _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
             });
         }

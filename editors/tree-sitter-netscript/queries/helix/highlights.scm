@@ -94,6 +94,7 @@
   "quantum"
   "ceil"
   "prio"
+  "handle"
   "proto"
   "sport"
   "dport"
