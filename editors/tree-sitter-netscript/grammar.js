@@ -150,7 +150,8 @@ module.exports = grammar({
 
     bpf_statement: ($) =>
       seq('bpf', alias(choice('ingress', 'egress'), $.direction),
-        choice(seq(field('program', $.string), optional($._section_opt)), field('rules', $.rule_block))),
+        choice(seq(field('program', $.string), optional($._section_opt),
+          repeat(choice(seq('prio', $._int_value), seq('handle', $._int_value)))), field('rules', $.rule_block))),
     xdp_statement: ($) =>
       seq('xdp', choice(
         seq(field('program', $.string),

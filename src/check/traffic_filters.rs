@@ -4,9 +4,9 @@
 use super::codes::*;
 use super::core::*;
 use super::values::{self as v};
-use crate::ast::{ClassId, ClassMinor, IntValue};
+use crate::ast::{BpfPlace, ClassId, ClassMinor, IntValue};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Namespace, Qdisc, U32_DEFAULT_NODE};
+use crate::model::{BPF_DEFAULT_HANDLE, BpfDirection, Namespace, Qdisc, U32_DEFAULT_NODE};
 use crate::source::Spanned;
 use std::collections::HashMap;
 
@@ -17,6 +17,24 @@ impl Evaluator<'_> {
     /// `prio N`: tc's filter priority, 1–65535 (0 would let the kernel pick one).
     pub(super) fn filter_prio(&mut self, p: &Spanned<IntValue>) -> Option<Spanned<u32>> {
         self.ok(v::int_in(&self.env, &p.node, "a filter prio", 1, 65535)).map(|s| s.map(|n| n as u32))
+    }
+
+    /// `prio N` and `handle N` of a `bpf` statement: tc's priority (1–65535) and the
+    /// cls_bpf handle, a plain number (1–4294967295). netscript's default handle, 1, is
+    /// kept as none.
+    pub(super) fn bpf_places(&mut self, places: &[BpfPlace]) -> (Option<Spanned<u16>>, Option<u32>) {
+        let mut seen = Seen::default();
+        let (mut prio, mut handle) = (None, None);
+        for place in places {
+            match place {
+                BpfPlace::Prio(p) if self.once(&mut seen, "prio", p.span) => prio = self.filter_prio(p).map(|s| s.map(|n| n as u16)),
+                BpfPlace::Handle(h) if self.once(&mut seen, "handle", h.span) => {
+                    handle = self.ok(v::int_in(&self.env, &h.node, "a bpf filter handle", 1, u32::MAX as i64)).map(|s| s.node as u32).filter(|n| *n != BPF_DEFAULT_HANDLE);
+                }
+                _ => {}
+            }
+        }
+        (prio, handle)
     }
 
     /// `handle N`: the u32 node id, hex as tc reads it (`handle ::N`), 1–fff. The
@@ -58,6 +76,24 @@ impl Evaluator<'_> {
 /// (it replaces and removes them by priority).
 pub(super) fn duplicate_prios(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
+        for direction in [BpfDirection::Ingress, BpfDirection::Egress] {
+            let mut seen: HashMap<u16, crate::source::Span> = HashMap::new();
+            for (index, b) in iface.bpf.iter().filter(|b| b.node.direction == direction).enumerate() {
+                let prio = b.node.prio_at(index);
+                let span = b.node.prio.as_ref().map_or(b.span, |p| p.span);
+                match seen.get(&prio) {
+                    Some(&first) => found.push(
+                        Diagnostic::error(DUPLICATE_FILTER_PRIO, span, format!("two `bpf` programs on `{}` are at prio {prio} of one hook", iface.name))
+                            .label("this program's priority")
+                            .also(first, "the other program at this priority")
+                            .help("give each its own `prio`; a `bpf` statement without one takes its position on its hook (1, 2, …)"),
+                    ),
+                    None => {
+                        seen.insert(prio, span);
+                    }
+                }
+            }
+        }
         let Some(q) = &iface.root_qdisc else { continue };
         let Qdisc::Htb(htb) = &q.node else { continue };
         let mut seen: HashMap<u32, usize> = HashMap::new();

@@ -434,7 +434,8 @@ fn hook(p: &crate::plan::observed::ObservedProgram) -> (&'static str, Option<u16
 /// `bpf tc ingress prio 1: id 12 drop_icmp_tc, section classifier of drop_icmp.o`.
 pub fn program_text(p: &crate::plan::observed::ObservedProgram) -> String {
     let kernel = crate::exec::bpf::program_info(p.id);
-    let mut line = format!("bpf {}: id {}", p.attach, p.id);
+    let handle = p.handle.map(|h| format!(" handle {h}")).unwrap_or_default();
+    let mut line = format!("bpf {}{handle}: id {}", p.attach, p.id);
     match (&p.label, &kernel) {
         (Some(l), _) if l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty() => line.push_str(&format!(" {}, inline rules (netscript, hash {})", l.function, l.hash)),
         (Some(l), _) => line.push_str(&format!(" {}, section {} of {} (netscript, hash {})", l.function, l.section, l.file, l.hash)),
@@ -461,7 +462,8 @@ impl Kind for Programs {
             .map(|p| {
                 let (hook, prio, mode) = hook(p);
                 json!({
-                    "dev": p.dev, "hook": hook, "prio": prio, "mode": mode, "id": p.id,
+                    "dev": p.dev, "hook": hook, "prio": prio,
+                    "handle": prio.map(|_| p.handle.unwrap_or(crate::model::BPF_DEFAULT_HANDLE)), "mode": mode, "id": p.id,
                     "name": if p.name.is_empty() { None } else { Some(&p.name) },
                     "direct_action": p.direct_action,
                     "netscript": p.label.as_ref().map(|l| json!({ "file": l.file, "section": l.section, "function": l.function, "hash": l.hash })),
@@ -478,15 +480,17 @@ impl Kind for Programs {
 
     fn link_script(&self, _script: &mut Script, link: &LiveLink, out: &mut Vec<String>) {
         for p in _script.ns.programs.iter().filter(|p| p.dev == link.name) {
-            let (hook, _, mode) = hook(p);
+            let (hook, prio, mode) = hook(p);
+            // Where a file's classifier sat: `prio P [handle H]`, which the script can say.
+            let place = prio.map(|n| format!(" prio {n}{}", p.handle.map(|h| format!(" handle {h}")).unwrap_or_default())).unwrap_or_default();
             let inline = p.label.as_ref().is_some_and(|l| l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty());
             let statement = match (&p.label, hook) {
                 (Some(_), "xdp") if inline => format!("xdp{} < ... >", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
                 (Some(_), dir) if inline => format!("bpf {dir} < ... >"),
                 (Some(l), "xdp") => format!("xdp \"{}\" section {}{}", l.file, l.section, mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
-                (Some(l), dir) => format!("bpf {dir} \"{}\" section {}", l.file, l.section),
+                (Some(l), dir) => format!("bpf {dir} \"{}\" section {}{place}", l.file, l.section),
                 (None, "xdp") => format!("xdp \"?.o\"{}", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
-                (None, dir) => format!("bpf {dir} \"?.o\""),
+                (None, dir) => format!("bpf {dir} \"?.o\"{place}"),
             };
             let what = match &p.label {
                 Some(l) if inline => format!("program id {} {} (inline rules compiled by netscript, hash {}; the kernel keeps no rules to write back)", p.id, l.function, l.hash),

@@ -250,8 +250,9 @@ pub fn describe(action: &Action) -> String {
         Action::AddFilter { ns, dev, filter } => format!("add filter {ns}.{dev} {}", filter_text(filter)),
         Action::DelFilter { ns, dev, filter } => format!("delete filter {ns}.{dev} {}", filter_text(filter)),
         Action::SetSysctl { ns, key, value } => format!("set sysctl {key} = {value} in {ns}"),
-        Action::AttachBpf { ns, dev, direction, prio, program } => {
-            format!("attach bpf {} to {ns}.{dev} {} prio {prio} (clsact, direct-action)", bpf_source_text(program), direction_word(*direction))
+        Action::AttachBpf { ns, dev, direction, prio, handle, program } => {
+            let handle = handle.map(|h| format!(" handle {h}")).unwrap_or_default();
+            format!("attach bpf {} to {ns}.{dev} {} prio {prio}{handle} (clsact, direct-action)", bpf_source_text(program), direction_word(*direction))
         }
         Action::DetachBpf { ns, dev, direction, prio, .. } => format!("detach bpf from {ns}.{dev} {} prio {prio}", direction_word(*direction)),
         Action::AttachXdp { ns, dev, mode, program, .. } => format!("attach xdp {} to {ns}.{dev}{}", bpf_source_text(program), xdp_mode_text(*mode)),
