@@ -320,6 +320,12 @@ pub enum NetemOpt {
     Jitter(Spanned<DurationValue>),
     Loss(Spanned<PercentValue>),
     Rate(Spanned<RateValue>),
+    /// tc's netem `limit`, in packets.
+    Limit(Spanned<IntValue>),
+    Duplicate(Spanned<PercentValue>),
+    Corrupt(Spanned<PercentValue>),
+    Reorder(Spanned<PercentValue>),
+    Gap(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -705,13 +705,18 @@ fn kernel_netem_like_tc() {
             jitter: Some(Duration(10_000_000)),
             loss: Some(Percent(1.0)),
             rate: Some(Rate(1_000_000)),
+            limit: Some(200),
+            duplicate: Some(Percent(1.0)),
+            corrupt: Some(Percent(0.5)),
+            reorder: Some(Percent(25.0)),
+            gap: Some(5),
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,
             tc::qdisc_message(index, &spec, &psched).unwrap(),
         );
         let tc_cmd = format!(
-            "tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit"
+            "tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit limit 200 duplicate 1% corrupt 0.5% reorder 25% gap 5"
         );
         let tc_ok = Command::new("sh")
             .args(["-c", &tc_cmd])

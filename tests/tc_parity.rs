@@ -326,7 +326,25 @@ fn netem(delay_ms: u64, jitter_ms: Option<u64>, loss: Option<f64>, rate: Option<
         jitter: jitter_ms.map(|j| Duration(j * 1_000_000)),
         loss: loss.map(Percent),
         rate: rate.map(Rate),
+        ..Netem::delay(Duration(0))
     })
+}
+
+/// `netem delay 10ms limit 200 duplicate 1% corrupt 0.5% reorder 25% gap 5 rate 1mbit`,
+/// and a reorder without a gap (tc sends gap 1).
+#[test]
+fn netem_finer_options() {
+    let finer = Netem {
+        limit: Some(200),
+        duplicate: Some(Percent(1.0)),
+        corrupt: Some(Percent(0.5)),
+        reorder: Some(Percent(25.0)),
+        gap: Some(5),
+        rate: Some(Rate(1_000_000)),
+        ..Netem::delay(Duration(10_000_000))
+    };
+    qdisc("netem_finer", QdiscSpec::Netem(finer));
+    qdisc("netem_reorder", QdiscSpec::Netem(Netem { reorder: Some(Percent(10.0)), ..Netem::delay(Duration(10_000_000)) }));
 }
 
 #[test]

@@ -146,6 +146,9 @@ module.exports = grammar({
         seq('jitter', $._duration_value),
         seq('loss', $._percent_value),
         seq('rate', $._rate_value),
+        seq('limit', $._int_value),
+        seq(choice('duplicate', 'corrupt', 'reorder'), $._percent_value),
+        seq('gap', $._int_value),
       ))),
 
     bpf_statement: ($) =>

@@ -11,6 +11,7 @@ mod routing;
 mod traffic;
 mod traffic_options;
 mod traffic_filters;
+mod netem_options;
 mod names;
 mod snippet;
 mod validate;

@@ -84,7 +84,7 @@ impl Evaluator<'_> {
 
     pub(super) fn netem(&mut self, ns: &str, iface: &str, stmt: &Stmt, opts: &[NetemOpt]) {
         let mut seen = Seen::default();
-        let mut netem = Netem { delay: crate::units::Duration(0), jitter: None, loss: None, rate: None };
+        let mut netem = Netem::delay(crate::units::Duration(0));
         for opt in opts {
             match opt {
                 NetemOpt::Delay(d) if self.once(&mut seen, "delay", d.span) => {
@@ -103,8 +103,11 @@ impl Evaluator<'_> {
                     }
                 }
                 NetemOpt::Rate(r) if self.once(&mut seen, "rate", r.span) => netem.rate = self.ok(v::rate(&self.env, &r.node)).map(|r| r.node),
-                _ => {}
+                other => self.netem_more(&mut seen, &mut netem, other),
             }
+        }
+        if !self.netem_consistent(stmt, opts, &netem) {
+            return;
         }
         self.set_root_qdisc(ns, iface, Spanned::new(Qdisc::Netem(netem), stmt.span));
     }

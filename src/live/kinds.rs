@@ -162,6 +162,11 @@ fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
             "jitter": n.jitter.map(|j| j.micros()),
             "loss": n.loss.map(|l| l.0),
             "rate": n.rate.map(|r| r.bytes_per_sec()),
+            "limit": n.limit.unwrap_or(crate::model::NETEM_DEFAULT_LIMIT),
+            "duplicate": n.duplicate.map(|p| p.0),
+            "corrupt": n.corrupt.map(|p| p.0),
+            "reorder": n.reorder.map(|p| p.0),
+            "gap": n.gap,
         }),
         _ => Value::Null,
     }
@@ -188,6 +193,7 @@ fn netem_words(n: &crate::model::Netem) -> String {
     if let Some(r) = n.rate {
         s.push_str(&format!(" rate {r}"));
     }
+    s.push_str(&n.more_words());
     s
 }
 

@@ -162,7 +162,49 @@ pub struct Netem {
     pub jitter: Option<Duration>,
     pub loss: Option<Percent>,
     pub rate: Option<Rate>,
+    /// tc's `limit`: packets queued at most (tc's default, 1000, is kept as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<Percent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<Percent>,
+    /// tc's `reorder P`: the share of packets sent at once, ahead of the delayed ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder: Option<Percent>,
+    /// tc's `gap N` (with `reorder`): every Nth packet is the one reordered; tc's 1 when
+    /// `reorder` has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<u32>,
 }
+
+impl Netem {
+    /// `netem delay D` and nothing else.
+    pub fn delay(delay: Duration) -> Netem {
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None }
+    }
+
+    /// ` limit N duplicate P corrupt P reorder P gap N`, each when given: the same words
+    /// in netscript and tc.
+    pub fn more_words(&self) -> String {
+        let mut out = String::new();
+        if let Some(l) = self.limit {
+            out.push_str(&format!(" limit {l}"));
+        }
+        for (word, p) in [("duplicate", self.duplicate), ("corrupt", self.corrupt), ("reorder", self.reorder)] {
+            if let Some(p) = p {
+                out.push_str(&format!(" {word} {p}"));
+            }
+        }
+        if let Some(g) = self.gap {
+            out.push_str(&format!(" gap {g}"));
+        }
+        out
+    }
+}
+
+/// tc's default netem queue limit, in packets.
+pub const NETEM_DEFAULT_LIMIT: u32 = 1000;
 
 /// The qdisc of `qdisc ingress|clsact`, at the ingress hook (handle ffff:).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

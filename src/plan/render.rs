@@ -130,6 +130,7 @@ fn qdisc_text(q: &QdiscSpec) -> String {
             if let Some(r) = n.rate {
                 write!(s, " rate {r}").unwrap();
             }
+            s.push_str(&n.more_words());
             s
         }
         QdiscSpec::Ingress => "ingress".into(),

@@ -88,6 +88,7 @@ fn netem(delay_us: u64, jitter_us: Option<u64>, loss: Option<f64>, rate: Option<
         jitter: jitter_us.map(|j| Duration(j * 1000)),
         loss: loss.map(Percent),
         rate: rate.map(Rate),
+        ..Netem::delay(Duration(0))
     }
 }
 
@@ -348,4 +349,31 @@ fn refusals() {
     assert!(class_message(3, &big_minor, &P).is_err());
     let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));
     assert!(qdisc_message(3, &loss, &P).is_err());
+}
+
+#[test]
+fn netem_finer_options_round_trip() {
+    let finer = Netem {
+        limit: Some(200),
+        duplicate: Some(Percent(1.0)),
+        corrupt: Some(Percent(0.5)),
+        reorder: Some(Percent(25.0)),
+        gap: Some(5),
+        ..netem(10_000, None, None, None)
+    };
+    let spec = QdiscSpec::Netem(finer.clone());
+    let decoded = round_trip(&spec);
+    assert!(equivalent(&spec, &decoded, &P), "{finer:?} → {decoded:?}");
+    let QdiscSpec::Netem(d) = &decoded else { panic!() };
+    assert_eq!((d.limit, d.gap), (Some(200), Some(5)));
+    assert!(d.duplicate.is_some() && d.corrupt.is_some() && d.reorder.is_some(), "{d:?}");
+    // A reorder without a gap: tc sends gap 1, which reads back as none.
+    let reorder = Netem { reorder: Some(Percent(10.0)), ..netem(10_000, None, None, None) };
+    let QdiscSpec::Netem(d) = round_trip(&QdiscSpec::Netem(reorder)) else { panic!() };
+    assert_eq!((d.gap, d.reorder.is_some()), (None, true));
+    // 0% (what a change that drops `corrupt` sends) reads back as none, and a netem that
+    // still has one is not what a script without it wants.
+    let zero = Netem { corrupt: Some(Percent(0.0)), ..netem(10_000, None, None, None) };
+    assert_eq!(round_trip(&QdiscSpec::Netem(zero)), QdiscSpec::Netem(netem(10_000, None, None, None)));
+    assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(Netem { corrupt: Some(Percent(0.5)), ..netem(10_000, None, None, None) }), &P));
 }

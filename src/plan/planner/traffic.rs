@@ -41,7 +41,7 @@ impl Planner<'_> {
                 deps.push(del);
                 vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }]
             }
-            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
+            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: super::netem_change::undo_netem(old, &spec) }],
             None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }],
         };
         Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
@@ -104,7 +104,8 @@ impl Planner<'_> {
                     self.qdisc(&ns.name, &iface.name, QdiscSpec::Tbf(tbf.clone()), q.span, vec![]);
                 }
                 Qdisc::Netem(netem) => {
-                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem.clone()), q.span, vec![]);
+                    let netem = super::netem_change::sent_netem(netem, self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root));
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem), q.span, vec![]);
                 }
                 Qdisc::Htb(htb) => self.htb(ns, iface, htb, q.span),
             }
