@@ -59,7 +59,14 @@ pub enum StmtKind {
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
     Filter { opts: Vec<FilterOpt>, target: ClassId },
     Netem { opts: Vec<NetemOpt> },
-    Bpf { direction: Spanned<BpfDirection>, path: Spanned<String>, section: Option<Spanned<String>> },
+    Bpf {
+        direction: Spanned<BpfDirection>,
+        path: Spanned<String>,
+        section: Option<Spanned<String>>,
+        /// tc's `prio` and `handle`; left out of the parse tree when none is given.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        places: Vec<BpfPlace>,
+    },
     Xdp { path: Spanned<String>, opts: Vec<XdpOpt> },
     /// `bpf ingress|egress < rules >`: rules compiled to eBPF by netscript.
     BpfRules { direction: Spanned<BpfDirection>, rules: Vec<FwRuleAst> },
@@ -294,6 +301,17 @@ pub enum FilterOpt {
     Dst(Spanned<IpValue>),
     Sport(Spanned<IntValue>),
     Dport(Spanned<IntValue>),
+    /// tc's filter `prio` (default: the filter's position in the htb).
+    Prio(Spanned<IntValue>),
+    /// tc's u32 node id, `handle ::N` (hex).
+    Handle(ClassId),
+}
+
+/// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum BpfPlace {
+    Prio(Spanned<IntValue>),
+    Handle(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -302,6 +320,12 @@ pub enum NetemOpt {
     Jitter(Spanned<DurationValue>),
     Loss(Spanned<PercentValue>),
     Rate(Spanned<RateValue>),
+    /// tc's netem `limit`, in packets.
+    Limit(Spanned<IntValue>),
+    Duplicate(Spanned<PercentValue>),
+    Corrupt(Spanned<PercentValue>),
+    Reorder(Spanned<PercentValue>),
+    Gap(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

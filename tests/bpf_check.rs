@@ -99,8 +99,9 @@ fn plans_reconcile_by_object_hash() {
             name: "old".into(),
             direct_action: true,
             label: label("drop_icmp_tc", "classifier"),
+            handle: None,
         });
-        ns.programs.push(ObservedProgram { dev: "v1".into(), attach: AttachPoint::Xdp { mode: netscript::model::XdpMode::Native }, id: 8, name: String::new(), direct_action: true, label: label("drop_icmp_xdp", "xdp") });
+        ns.programs.push(ObservedProgram { dev: "v1".into(), attach: AttachPoint::Xdp { mode: netscript::model::XdpMode::Native }, id: 8, name: String::new(), direct_action: true, label: label("drop_icmp_xdp", "xdp"), handle: None });
         let mut o = Observed::default();
         o.namespaces.insert("host".into(), ObservedNs::default());
         o.namespaces.insert("p".into(), ns);

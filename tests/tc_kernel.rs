@@ -498,6 +498,7 @@ fn kernel_htb_classes_and_filters() {
                     sport: None,
                     dport: Some(80),
                     flowid: 0x10,
+                    handle: None,
                 },
                 "prio 1 u32 match ip dport 80 0xffff flowid 1:10",
             ),
@@ -510,6 +511,7 @@ fn kernel_htb_classes_and_filters() {
                     sport: Some(22),
                     dport: None,
                     flowid: 0x20,
+                    handle: None,
                 },
                 "prio 2 u32 match ip protocol 6 0xff match ip src 10.0.0.0/8 match ip sport 22 0xffff flowid 1:20",
             ),
@@ -522,6 +524,7 @@ fn kernel_htb_classes_and_filters() {
                     sport: None,
                     dport: None,
                     flowid: 0x10,
+                    handle: None,
                 },
                 "prio 3 u32 match ip protocol 1 0xff match ip dst 192.168.7.0/24 flowid 1:10",
             ),
@@ -534,8 +537,22 @@ fn kernel_htb_classes_and_filters() {
                     sport: Some(5000),
                     dport: Some(53),
                     flowid: 0x20,
+                    handle: None,
                 },
                 "prio 4 u32 match ip protocol 17 0xff match ip src 10.0.0.0/24 match ip dst 10.1.0.0/16 match ip sport 5000 0xffff match ip dport 53 0xffff flowid 1:20",
+            ),
+            (
+                FilterSpec::U32 {
+                    prio: 5,
+                    proto: None,
+                    src: None,
+                    dst: None,
+                    sport: None,
+                    dport: Some(443),
+                    flowid: 0x10,
+                    handle: Some(0x10),
+                },
+                "prio 5 handle ::10 u32 match ip dport 443 0xffff flowid 1:10",
             ),
         ];
         for (spec, tc_args) in &filters {
@@ -688,13 +705,18 @@ fn kernel_netem_like_tc() {
             jitter: Some(Duration(10_000_000)),
             loss: Some(Percent(1.0)),
             rate: Some(Rate(1_000_000)),
+            limit: Some(200),
+            duplicate: Some(Percent(1.0)),
+            corrupt: Some(Percent(0.5)),
+            reorder: Some(Percent(25.0)),
+            gap: Some(5),
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,
             tc::qdisc_message(index, &spec, &psched).unwrap(),
         );
         let tc_cmd = format!(
-            "tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit"
+            "tc qdisc replace dev {twin} root handle 1: netem delay 100ms 10ms loss 1% rate 1mbit limit 200 duplicate 1% corrupt 0.5% reorder 25% gap 5"
         );
         let tc_ok = Command::new("sh")
             .args(["-c", &tc_cmd])

@@ -234,6 +234,7 @@ fn u32_filter(
         sport,
         dport,
         flowid,
+        handle: None,
     }
 }
 
@@ -263,6 +264,16 @@ fn u32_single_matches() {
         "u32_dst",
         u32_filter(4, None, None, net("192.168.1.5/32"), None, None, 0x10),
     );
+}
+
+/// `filter prio 12 handle 10 dport 443 -> 10`: tc sends the node id alone in tcm_handle.
+#[test]
+fn u32_prio_and_handle() {
+    let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10) },
+        other => other,
+    };
+    filter("u32_handle", spec);
 }
 
 #[test]
@@ -315,7 +326,25 @@ fn netem(delay_ms: u64, jitter_ms: Option<u64>, loss: Option<f64>, rate: Option<
         jitter: jitter_ms.map(|j| Duration(j * 1_000_000)),
         loss: loss.map(Percent),
         rate: rate.map(Rate),
+        ..Netem::delay(Duration(0))
     })
+}
+
+/// `netem delay 10ms limit 200 duplicate 1% corrupt 0.5% reorder 25% gap 5 rate 1mbit`,
+/// and a reorder without a gap (tc sends gap 1).
+#[test]
+fn netem_finer_options() {
+    let finer = Netem {
+        limit: Some(200),
+        duplicate: Some(Percent(1.0)),
+        corrupt: Some(Percent(0.5)),
+        reorder: Some(Percent(25.0)),
+        gap: Some(5),
+        rate: Some(Rate(1_000_000)),
+        ..Netem::delay(Duration(10_000_000))
+    };
+    qdisc("netem_finer", QdiscSpec::Netem(finer));
+    qdisc("netem_reorder", QdiscSpec::Netem(Netem { reorder: Some(Percent(10.0)), ..Netem::delay(Duration(10_000_000)) }));
 }
 
 #[test]

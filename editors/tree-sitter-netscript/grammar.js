@@ -131,6 +131,8 @@ module.exports = grammar({
           seq('proto', alias(choice('tcp', 'udp', 'icmp'), $.protocol)),
           seq(choice('src', 'dst'), $._ip_value),
           seq(choice('sport', 'dport'), $._int_value),
+          seq('prio', $._int_value),
+          seq('handle', $.class_id),
         )),
         '->', field('target', $.class_id)),
     // tc's minor, read as hex; `1:10` is accepted for 10.
@@ -144,11 +146,15 @@ module.exports = grammar({
         seq('jitter', $._duration_value),
         seq('loss', $._percent_value),
         seq('rate', $._rate_value),
+        seq('limit', $._int_value),
+        seq(choice('duplicate', 'corrupt', 'reorder'), $._percent_value),
+        seq('gap', $._int_value),
       ))),
 
     bpf_statement: ($) =>
       seq('bpf', alias(choice('ingress', 'egress'), $.direction),
-        choice(seq(field('program', $.string), optional($._section_opt)), field('rules', $.rule_block))),
+        choice(seq(field('program', $.string), optional($._section_opt),
+          repeat(choice(seq('prio', $._int_value), seq('handle', $._int_value)))), field('rules', $.rule_block))),
     xdp_statement: ($) =>
       seq('xdp', choice(
         seq(field('program', $.string),

@@ -111,12 +111,13 @@ impl Evaluator<'_> {
 
     pub(super) fn program_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
         match &stmt.node {
-            StmtKind::Bpf { direction, path, section } => {
+            StmtKind::Bpf { direction, path, section, places } => {
                 let base = self.base_dir(path.span.file);
                 let full = base.join(&path.node);
                 let program = self.bpf_program(&full, path, section.as_ref(), self::ProgramKind::Classifier);
                 let program = program.filter(|p| self.direction_agrees(p, direction, path, section.as_ref()));
-                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program, rules: None };
+                let (prio, handle) = self.bpf_places(places);
+                let attach = BpfAttach { direction: direction.node, path: full, section: section.as_ref().map(|s| s.node.clone()), program, rules: None, prio, handle };
                 self.iface_mut(ns, iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::Xdp { path, opts } => {

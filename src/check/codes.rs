@@ -46,6 +46,7 @@ pub const BPF_DIRECTION_CONFLICT: &str = "netscript::check::bpf_direction_confli
 pub const BPF_RULE: &str = "netscript::check::bpf_rule";
 pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
 pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
+pub const DUPLICATE_FILTER_PRIO: &str = "netscript::check::duplicate_filter_prio";
 
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).

@@ -10,6 +10,8 @@ mod links;
 mod routing;
 mod traffic;
 mod traffic_options;
+mod traffic_filters;
+mod netem_options;
 mod names;
 mod snippet;
 mod validate;

@@ -84,7 +84,7 @@ impl Evaluator<'_> {
 
     pub(super) fn netem(&mut self, ns: &str, iface: &str, stmt: &Stmt, opts: &[NetemOpt]) {
         let mut seen = Seen::default();
-        let mut netem = Netem { delay: crate::units::Duration(0), jitter: None, loss: None, rate: None };
+        let mut netem = Netem::delay(crate::units::Duration(0));
         for opt in opts {
             match opt {
                 NetemOpt::Delay(d) if self.once(&mut seen, "delay", d.span) => {
@@ -103,8 +103,11 @@ impl Evaluator<'_> {
                     }
                 }
                 NetemOpt::Rate(r) if self.once(&mut seen, "rate", r.span) => netem.rate = self.ok(v::rate(&self.env, &r.node)).map(|r| r.node),
-                _ => {}
+                other => self.netem_more(&mut seen, &mut netem, other),
             }
+        }
+        if !self.netem_consistent(stmt, opts, &netem) {
+            return;
         }
         self.set_root_qdisc(ns, iface, Spanned::new(Qdisc::Netem(netem), stmt.span));
     }
@@ -170,7 +173,7 @@ impl Evaluator<'_> {
     pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId) {
         let Some(flowid) = self.ok(v::class_minor(&self.env, target)) else { return };
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None };
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -182,6 +185,8 @@ impl Evaluator<'_> {
                 FilterOpt::Dport(p) if self.once(&mut seen, "dport", p.span) => {
                     f.dport = self.ok(v::int_in(&self.env, &p.node, "a port", 1, 65535)).map(|s| s.map(|p| p as u16));
                 }
+                FilterOpt::Prio(p) if self.once(&mut seen, "prio", p.span) => f.prio = self.filter_prio(p),
+                FilterOpt::Handle(h) if self.once(&mut seen, "handle", h.span) => f.handle = self.u32_handle(h),
                 _ => {}
             }
         }

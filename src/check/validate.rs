@@ -18,6 +18,7 @@ pub fn validate(ev: &mut Evaluator) {
         interfaces(ns, &mut found);
         ingress_devices(ns, &mut found);
         super::traffic_options::hook_conflicts(ns, &mut found);
+        super::traffic_filters::duplicate_prios(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);

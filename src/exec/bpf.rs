@@ -220,23 +220,24 @@ fn hook(direction: BpfDirection) -> TcHandle {
     TcHandle { major: 0xffff, minor: if direction == BpfDirection::Ingress { CLSACT_INGRESS } else { CLSACT_EGRESS } }
 }
 
-/// The handle of every filter netscript attaches (one a priority).
-const FILTER_HANDLE: u16 = 1;
+/// The handle of every filter netscript attaches (one a priority) unless the script
+/// gives `handle N`.
+const FILTER_HANDLE: u32 = crate::model::BPF_DEFAULT_HANDLE;
 
 /// `tcm_info` of a filter: priority, and the EtherType in network order.
 fn filter_info(prio: u16) -> u32 {
     ((prio as u32) << 16) | u16::from_ne_bytes(ETH_P_ALL.to_be_bytes()) as u32
 }
 
-/// `tc filter add dev X ingress|egress protocol all prio P handle 1 bpf direct-action fd
-/// FD name N`. The handle is explicit, so that adding again where the filter is finds it
+/// `tc filter add dev X ingress|egress protocol all prio P handle H bpf direct-action fd
+/// FD name N`, H 1 unless the script gives one. The handle is explicit, so that adding again where the filter is finds it
 /// (EEXIST) instead of adding a second one under the kernel's next handle: the undo of a
 /// detach that was journaled but never sent (a SIGKILL in between) finds it in place.
-pub fn attach_filter_message(ifindex: u32, direction: BpfDirection, prio: u16, fd: i32, name: &str) -> TcMessage {
+pub fn attach_filter_message(ifindex: u32, direction: BpfDirection, prio: u16, handle: Option<u32>, fd: i32, name: &str) -> TcMessage {
     let mut msg = TcMessage::with_index(ifindex as i32);
     msg.header.parent = hook(direction);
     msg.header.info = filter_info(prio);
-    msg.header.handle = TcHandle { major: 0, minor: FILTER_HANDLE };
+    msg.header.handle = TcHandle::from(handle.unwrap_or(FILTER_HANDLE));
     msg.attributes.push(TcAttribute::Kind("bpf".into()));
     msg.attributes.push(TcAttribute::Options(vec![
         TcOption::Bpf(TcFilterBpfOption::ProgFd(fd as u32)),
@@ -267,8 +268,10 @@ pub fn xdp_message(ifindex: u32, fd: i32, mode: Option<XdpMode>) -> LinkMessage 
     msg
 }
 
-/// A cls_bpf filter from a dump: (prio, program id, name, direct-action).
-pub fn decode_filter(msg: &TcMessage) -> Option<(u16, u32, String, bool)> {
+/// A cls_bpf filter from a dump: (prio, program id, name, direct-action, handle), the
+/// handle `None` when it is netscript's default.
+#[allow(clippy::type_complexity)]
+pub fn decode_filter(msg: &TcMessage) -> Option<(u16, u32, String, bool, Option<u32>)> {
     let kind = msg.attributes.iter().find_map(|a| match a {
         TcAttribute::Kind(k) => Some(k.as_str()),
         _ => None,
@@ -289,7 +292,8 @@ pub fn decode_filter(msg: &TcMessage) -> Option<(u16, u32, String, bool)> {
             }
         }
     }
-    Some(((msg.header.info >> 16) as u16, id?, name, direct))
+    let handle = u32::from(msg.header.handle);
+    Some(((msg.header.info >> 16) as u16, id?, name, direct, (handle != FILTER_HANDLE).then_some(handle)))
 }
 
 /// The XDP program of a dumped link: (mode, id).
@@ -322,11 +326,11 @@ impl Inner {
     pub(crate) async fn bpf_action(&self, action: &Action) -> Result<(), ExecError> {
         use super::traffic::{TcRequest, send_tc_message};
         match action {
-            Action::AttachBpf { ns, dev, direction, prio, program } => {
+            Action::AttachBpf { ns, dev, direction, prio, handle, program } => {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
                 let loaded = load(program, false)?;
-                let msg = attach_filter_message(index, *direction, *prio, loaded.fd.as_raw_fd(), &loaded.name);
+                let msg = attach_filter_message(index, *direction, *prio, *handle, loaded.fd.as_raw_fd(), &loaded.name);
                 send_tc_message(&conn, TcRequest::AddFilter, msg).await
             }
             Action::DetachBpf { ns, dev, direction, prio, keep } => {
@@ -383,7 +387,7 @@ pub(crate) fn observe_programs(
     let mut out = Vec::new();
     for (dev, link) in links {
         if let Some((mode, id)) = decode_xdp(link) {
-            out.push(ObservedProgram { dev: dev.clone(), attach: AttachPoint::Xdp { mode }, id, name: String::new(), direct_action: true, label: read_label(id) });
+            out.push(ObservedProgram { dev: dev.clone(), attach: AttachPoint::Xdp { mode }, id, name: String::new(), direct_action: true, label: read_label(id), handle: None });
         }
     }
     for (dev, index) in clsact_devices {
@@ -391,13 +395,13 @@ pub(crate) fn observe_programs(
             let mut found: Vec<ObservedProgram> = Vec::new();
             for m in socket.dump(super::traffic::dump_filters_message(*index, hook(direction)))? {
                 let M::NewTrafficFilter(f) = &m else { continue };
-                let Some((prio, id, name, direct_action)) = decode_filter(f) else { continue };
+                let Some((prio, id, name, direct_action, handle)) = decode_filter(f) else { continue };
                 // The kernel dumps a filter chain's head without options, then each filter.
                 if found.iter().any(|p| p.id == id && p.attach == AttachPoint::Tc { direction, prio }) {
                     continue;
                 }
                 let label = parse_bpf_filter_name(&name);
-                found.push(ObservedProgram { dev: dev.clone(), attach: AttachPoint::Tc { direction, prio }, id, name, direct_action, label });
+                found.push(ObservedProgram { dev: dev.clone(), attach: AttachPoint::Tc { direction, prio }, id, name, direct_action, label, handle });
             }
             out.extend(found);
         }
@@ -419,18 +423,25 @@ mod tests {
 
     #[test]
     fn filter_messages_sit_on_the_clsact_hooks() {
-        let m = attach_filter_message(7, BpfDirection::Egress, 2, 9, "netscript:x");
+        let m = attach_filter_message(7, BpfDirection::Egress, 2, None, 9, "netscript:x");
         assert_eq!(m.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
         assert_eq!(m.header.info >> 16, 2);
         assert_eq!(m.header.handle, TcHandle { major: 0, minor: 1 });
         assert_eq!((m.header.info & 0xffff) as u16, u16::from_ne_bytes([0x00, 0x03]));
-        let (prio, id, name, da) = {
+        let (prio, id, name, da, handle) = {
             let mut dumped = m.clone();
             if let Some(TcAttribute::Options(o)) = dumped.attributes.last_mut() {
                 o.push(TcOption::Bpf(TcFilterBpfOption::ProgId(42)));
             }
             decode_filter(&dumped).unwrap()
         };
-        assert_eq!((prio, id, name.as_str(), da), (2, 42, "netscript:x", true));
+        assert_eq!((prio, id, name.as_str(), da, handle), (2, 42, "netscript:x", true, None));
+        // `handle 7`: tc's plain number, in tcm_handle, read back as given.
+        let mut m = attach_filter_message(7, BpfDirection::Ingress, 3, Some(7), 9, "netscript:x");
+        assert_eq!(m.header.handle, TcHandle { major: 0, minor: 7 });
+        if let Some(TcAttribute::Options(o)) = m.attributes.last_mut() {
+            o.push(TcOption::Bpf(TcFilterBpfOption::ProgId(42)));
+        }
+        assert_eq!(decode_filter(&m).unwrap().4, Some(7));
     }
 }

@@ -258,7 +258,7 @@ mod missing_support_tests {
         let netem = Action::ReplaceQdisc {
             ns: "a".into(),
             dev: "v0".into(),
-            qdisc: QdiscSpec::Netem(crate::model::Netem { delay: crate::units::Duration(1), jitter: None, loss: None, rate: None }),
+            qdisc: QdiscSpec::Netem(crate::model::Netem::delay(crate::units::Duration(1))),
         };
         let m = missing_kernel_support(&netem, &refused(2, "Specified qdisc kind is unknown")).unwrap();
         assert_eq!((m.what.as_str(), m.module.as_str(), m.config.as_str()), ("qdisc netem", "sch_netem", "CONFIG_NET_SCH_NETEM"));

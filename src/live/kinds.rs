@@ -162,6 +162,11 @@ fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
             "jitter": n.jitter.map(|j| j.micros()),
             "loss": n.loss.map(|l| l.0),
             "rate": n.rate.map(|r| r.bytes_per_sec()),
+            "limit": n.limit.unwrap_or(crate::model::NETEM_DEFAULT_LIMIT),
+            "duplicate": n.duplicate.map(|p| p.0),
+            "corrupt": n.corrupt.map(|p| p.0),
+            "reorder": n.reorder.map(|p| p.0),
+            "gap": n.gap,
         }),
         _ => Value::Null,
     }
@@ -188,6 +193,7 @@ fn netem_words(n: &crate::model::Netem) -> String {
     if let Some(r) = n.rate {
         s.push_str(&format!(" rate {r}"));
     }
+    s.push_str(&n.more_words());
     s
 }
 
@@ -229,8 +235,9 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => {
-                                out.push(format!("  filter prio {}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -306,13 +313,14 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: 
         }
     }
     emit(&classes, None, 1, out);
-    let numbered = filters.iter().enumerate().all(|(i, f)| f.prio as usize == i + 1);
-    if !numbered && !filters.is_empty() {
-        out.push(format!("  # the filters' priorities were {}: a script numbers them 1, 2, … in order", filters.iter().map(|f| f.prio.to_string()).collect::<Vec<_>>().join(", ")));
-    }
-    for f in filters {
+    // A filter at its position's priority (1, 2, …) needs no `prio`; one elsewhere says it.
+    for (index, f) in filters.into_iter().enumerate() {
+        let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => out.push(format!("  filter{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport))),
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                out.push(format!("  filter{place}{node}{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport)))
+            }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
@@ -392,19 +400,20 @@ impl Kind for Filters {
             .filters
             .iter()
             .map(|f| {
-                let (matches, flowid) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, .. }) => (
+                let (matches, flowid, node) = match &f.spec {
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => (
                         json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
                         Value::String(handle_text(1, *flowid)),
+                        Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
                     ),
-                    _ => (Value::Null, Value::Null),
+                    _ => (Value::Null, Value::Null, Value::Null),
                 };
-                json!({ "dev": f.dev, "kind": "u32", "parent": "1:", "pref": f.prio, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
+                json!({ "dev": f.dev, "kind": "u32", "parent": "1:", "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
             })
             .collect();
         out.extend(ns.redirects.iter().map(|(dev, ifb)| {
             json!({
-                "dev": dev, "kind": "u32", "parent": "ffff:", "pref": 1, "protocol": "all", "match": null, "flowid": null,
+                "dev": dev, "kind": "u32", "parent": "ffff:", "pref": 1, "handle": null, "protocol": "all", "match": null, "flowid": null,
                 "action": { "kind": "mirred", "direction": "egress", "redirect": ifb },
             })
         }));
@@ -431,7 +440,8 @@ fn hook(p: &crate::plan::observed::ObservedProgram) -> (&'static str, Option<u16
 /// `bpf tc ingress prio 1: id 12 drop_icmp_tc, section classifier of drop_icmp.o`.
 pub fn program_text(p: &crate::plan::observed::ObservedProgram) -> String {
     let kernel = crate::exec::bpf::program_info(p.id);
-    let mut line = format!("bpf {}: id {}", p.attach, p.id);
+    let handle = p.handle.map(|h| format!(" handle {h}")).unwrap_or_default();
+    let mut line = format!("bpf {}{handle}: id {}", p.attach, p.id);
     match (&p.label, &kernel) {
         (Some(l), _) if l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty() => line.push_str(&format!(" {}, inline rules (netscript, hash {})", l.function, l.hash)),
         (Some(l), _) => line.push_str(&format!(" {}, section {} of {} (netscript, hash {})", l.function, l.section, l.file, l.hash)),
@@ -458,7 +468,8 @@ impl Kind for Programs {
             .map(|p| {
                 let (hook, prio, mode) = hook(p);
                 json!({
-                    "dev": p.dev, "hook": hook, "prio": prio, "mode": mode, "id": p.id,
+                    "dev": p.dev, "hook": hook, "prio": prio,
+                    "handle": prio.map(|_| p.handle.unwrap_or(crate::model::BPF_DEFAULT_HANDLE)), "mode": mode, "id": p.id,
                     "name": if p.name.is_empty() { None } else { Some(&p.name) },
                     "direct_action": p.direct_action,
                     "netscript": p.label.as_ref().map(|l| json!({ "file": l.file, "section": l.section, "function": l.function, "hash": l.hash })),
@@ -475,15 +486,17 @@ impl Kind for Programs {
 
     fn link_script(&self, _script: &mut Script, link: &LiveLink, out: &mut Vec<String>) {
         for p in _script.ns.programs.iter().filter(|p| p.dev == link.name) {
-            let (hook, _, mode) = hook(p);
+            let (hook, prio, mode) = hook(p);
+            // Where a file's classifier sat: `prio P [handle H]`, which the script can say.
+            let place = prio.map(|n| format!(" prio {n}{}", p.handle.map(|h| format!(" handle {h}")).unwrap_or_default())).unwrap_or_default();
             let inline = p.label.as_ref().is_some_and(|l| l.section == crate::plan::bpf_inline::INLINE_SECTION && l.file.is_empty());
             let statement = match (&p.label, hook) {
                 (Some(_), "xdp") if inline => format!("xdp{} < ... >", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
                 (Some(_), dir) if inline => format!("bpf {dir} < ... >"),
                 (Some(l), "xdp") => format!("xdp \"{}\" section {}{}", l.file, l.section, mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
-                (Some(l), dir) => format!("bpf {dir} \"{}\" section {}", l.file, l.section),
+                (Some(l), dir) => format!("bpf {dir} \"{}\" section {}{place}", l.file, l.section),
                 (None, "xdp") => format!("xdp \"?.o\"{}", mode.map(|m| format!(" mode {m}")).unwrap_or_default()),
-                (None, dir) => format!("bpf {dir} \"?.o\""),
+                (None, dir) => format!("bpf {dir} \"?.o\"{place}"),
             };
             let what = match &p.label {
                 Some(l) if inline => format!("program id {} {} (inline rules compiled by netscript, hash {}; the kernel keeps no rules to write back)", p.id, l.function, l.hash),

@@ -19,6 +19,23 @@ pub struct BpfAttach {
     /// `bpf ingress|egress < rules >`: the rules netscript compiles (no object; `path`
     /// empty, `program` `None`).
     pub rules: Option<Vec<super::FwRule>>,
+    /// tc's `prio`, when given; otherwise the statement's position on its hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prio: Option<crate::source::Spanned<u16>>,
+    /// tc's `handle`, when given and not netscript's default, [`BPF_DEFAULT_HANDLE`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle: Option<u32>,
+}
+
+/// The handle netscript gives a cls_bpf filter when the script names none.
+pub const BPF_DEFAULT_HANDLE: u32 = 1;
+
+impl BpfAttach {
+    /// The tc priority of the `index`th (from 0) `bpf` statement of its hook: its `prio`,
+    /// or its position counted from 1.
+    pub fn prio_at(&self, index: usize) -> u16 {
+        self.prio.as_ref().map_or((index + 1).min(u16::MAX as usize) as u16, |p| p.node)
+    }
 }
 
 /// One program of an eBPF object file, as the checker found it.

@@ -136,6 +136,24 @@ pub struct U32Filter {
     pub dport: Option<Spanned<u16>>,
     /// Minor of the target class.
     pub flowid: Spanned<u32>,
+    /// tc's `prio`, when given; otherwise the filter's position (see [`U32Filter::prio_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prio: Option<Spanned<u32>>,
+    /// tc's u32 node id (`handle ::N`, 1..fff), when given; otherwise the kernel's first,
+    /// 800. [`U32_DEFAULT_NODE`] itself is kept as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<Spanned<u32>>,
+}
+
+/// The node id the kernel gives the first u32 filter of a priority when tc sends none.
+pub const U32_DEFAULT_NODE: u32 = 0x800;
+
+impl U32Filter {
+    /// The filter's tc priority as the `index`th filter (from 0) of its htb: its `prio`,
+    /// or its position, counted from 1.
+    pub fn prio_at(&self, index: usize) -> u32 {
+        self.prio.as_ref().map_or(index as u32 + 1, |p| p.node)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -144,7 +162,49 @@ pub struct Netem {
     pub jitter: Option<Duration>,
     pub loss: Option<Percent>,
     pub rate: Option<Rate>,
+    /// tc's `limit`: packets queued at most (tc's default, 1000, is kept as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<Percent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<Percent>,
+    /// tc's `reorder P`: the share of packets sent at once, ahead of the delayed ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder: Option<Percent>,
+    /// tc's `gap N` (with `reorder`): every Nth packet is the one reordered; tc's 1 when
+    /// `reorder` has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<u32>,
 }
+
+impl Netem {
+    /// `netem delay D` and nothing else.
+    pub fn delay(delay: Duration) -> Netem {
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None }
+    }
+
+    /// ` limit N duplicate P corrupt P reorder P gap N`, each when given: the same words
+    /// in netscript and tc.
+    pub fn more_words(&self) -> String {
+        let mut out = String::new();
+        if let Some(l) = self.limit {
+            out.push_str(&format!(" limit {l}"));
+        }
+        for (word, p) in [("duplicate", self.duplicate), ("corrupt", self.corrupt), ("reorder", self.reorder)] {
+            if let Some(p) = p {
+                out.push_str(&format!(" {word} {p}"));
+            }
+        }
+        if let Some(g) = self.gap {
+            out.push_str(&format!(" gap {g}"));
+        }
+        out
+    }
+}
+
+/// tc's default netem queue limit, in packets.
+pub const NETEM_DEFAULT_LIMIT: u32 = 1000;
 
 /// The qdisc of `qdisc ingress|clsact`, at the ingress hook (handle ffff:).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

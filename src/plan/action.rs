@@ -30,7 +30,16 @@ pub enum Action {
     SetSysctl { ns: String, key: String, value: String },
     /// Attaches an eBPF classifier as a cls_bpf filter in direct-action mode on the
     /// clsact qdisc's ingress or egress hook, at priority `prio`.
-    AttachBpf { ns: String, dev: String, direction: BpfDirection, prio: u16, program: BpfSource },
+    AttachBpf {
+        ns: String,
+        dev: String,
+        direction: BpfDirection,
+        prio: u16,
+        /// tc's `handle`; `None` for netscript's default, 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handle: Option<u32>,
+        program: BpfSource,
+    },
     /// Removes the filters of priority `prio` on that hook. `keep` is the id of the
     /// program there, which the executor keeps loaded until it ends so that a rollback
     /// can put it back.
@@ -363,6 +372,9 @@ pub enum FilterSpec {
         sport: Option<u16>,
         dport: Option<u16>,
         flowid: u32,
+        /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handle: Option<u32>,
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },

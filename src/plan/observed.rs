@@ -107,6 +107,8 @@ pub struct ObservedProgram {
     /// What netscript attached there (from the filter name, or the label it keeps for an
     /// XDP program); `None` for a program netscript did not attach.
     pub label: Option<BpfLabel>,
+    /// tc: the filter's handle when it is not netscript's default, 1; for XDP, `None`.
+    pub handle: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -151,7 +151,7 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
         }
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } => iface(ns, dev)
             .and_then(|i| i.root_qdisc.as_ref())
-            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.filters.len() >= *prio as usize)),
+            .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.filters.iter().enumerate().any(|(i, f)| f.prio_at(i) == *prio))),
         Action::SetSysctl { ns, key, .. } => ns_of(ns).is_some_and(|n| {
             n.sysctls.contains_key(key) || (n.forward.is_some() && (key == "net.ipv4.ip_forward" || key == "net.ipv6.conf.all.forwarding"))
         }),
@@ -164,7 +164,7 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
                 && (set.master.is_none() || i.master.is_some())
         }
         Action::DetachBpf { ns, dev, direction, prio, .. } | Action::AttachBpf { ns, dev, direction, prio, .. } => {
-            iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).count() >= *prio as usize)
+            iface(ns, dev).is_some_and(|i| i.bpf.iter().filter(|b| b.node.direction == *direction).enumerate().any(|(n, b)| b.node.prio_at(n) == *prio))
         }
         Action::DetachXdp { ns, dev, .. } | Action::AttachXdp { ns, dev, .. } => iface(ns, dev).is_some_and(|i| i.xdp.is_some()),
         Action::DeleteFirewall { ns } | Action::SetFirewall { ns, .. } => ns_of(ns).is_some_and(|n| !n.firewall.is_empty()),

@@ -18,6 +18,7 @@ mod links;
 mod removals;
 mod routing;
 mod traffic;
+mod netem_change;
 
 use links::*;
 pub use routing::*;

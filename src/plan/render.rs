@@ -130,6 +130,7 @@ fn qdisc_text(q: &QdiscSpec) -> String {
             if let Some(r) = n.rate {
                 write!(s, " rate {r}").unwrap();
             }
+            s.push_str(&n.more_words());
             s
         }
         QdiscSpec::Ingress => "ingress".into(),
@@ -139,8 +140,11 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid } => {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle } => {
             let mut s = format!("u32 prio {prio}");
+            if let Some(h) = handle {
+                write!(s, " handle ::{h:x}").unwrap();
+            }
             if let Some(p) = proto {
                 write!(s, " match ip protocol {}", p.number()).unwrap();
             }
@@ -247,8 +251,9 @@ pub fn describe(action: &Action) -> String {
         Action::AddFilter { ns, dev, filter } => format!("add filter {ns}.{dev} {}", filter_text(filter)),
         Action::DelFilter { ns, dev, filter } => format!("delete filter {ns}.{dev} {}", filter_text(filter)),
         Action::SetSysctl { ns, key, value } => format!("set sysctl {key} = {value} in {ns}"),
-        Action::AttachBpf { ns, dev, direction, prio, program } => {
-            format!("attach bpf {} to {ns}.{dev} {} prio {prio} (clsact, direct-action)", bpf_source_text(program), direction_word(*direction))
+        Action::AttachBpf { ns, dev, direction, prio, handle, program } => {
+            let handle = handle.map(|h| format!(" handle {h}")).unwrap_or_default();
+            format!("attach bpf {} to {ns}.{dev} {} prio {prio}{handle} (clsact, direct-action)", bpf_source_text(program), direction_word(*direction))
         }
         Action::DetachBpf { ns, dev, direction, prio, .. } => format!("detach bpf from {ns}.{dev} {} prio {prio}", direction_word(*direction)),
         Action::AttachXdp { ns, dev, mode, program, .. } => format!("attach xdp {} to {ns}.{dev}{}", bpf_source_text(program), xdp_mode_text(*mode)),

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 435
-#define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 255
+#define STATE_COUNT 442
+#define LARGE_STATE_COUNT 9
+#define SYMBOL_COUNT 261
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 162
+#define TOKEN_COUNT 167
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -95,196 +95,202 @@ enum ts_symbol_identifiers {
   anon_sym_dst = 65,
   anon_sym_sport = 66,
   anon_sym_dport = 67,
-  anon_sym_DASH_GT = 68,
-  aux_sym_class_id_token1 = 69,
-  aux_sym_class_id_token2 = 70,
-  anon_sym_qdisc = 71,
-  anon_sym_clsact = 72,
-  anon_sym_netem = 73,
-  anon_sym_delay = 74,
-  anon_sym_jitter = 75,
-  anon_sym_loss = 76,
-  anon_sym_bpf = 77,
-  anon_sym_egress = 78,
-  anon_sym_xdp = 79,
-  anon_sym_generic = 80,
-  anon_sym_native = 81,
-  anon_sym_section = 82,
-  sym_section_name = 83,
-  anon_sym_route = 84,
-  anon_sym_blackhole = 85,
-  anon_sym_unreachable = 86,
-  anon_sym_prohibit = 87,
-  anon_sym_via = 88,
-  anon_sym_metric = 89,
-  anon_sym_onlink = 90,
-  anon_sym_dev = 91,
-  anon_sym_lookup = 92,
-  anon_sym_rule = 93,
-  anon_sym_from = 94,
-  anon_sym_to = 95,
-  anon_sym_iif = 96,
-  anon_sym_oif = 97,
-  anon_sym_fwmark = 98,
-  anon_sym_SLASH = 99,
-  anon_sym_uidrange = 100,
-  anon_sym_DASH = 101,
-  anon_sym_priority = 102,
-  anon_sym_pref = 103,
-  anon_sym_ipproto = 104,
-  anon_sym_icmpv6 = 105,
-  anon_sym_tos = 106,
-  anon_sym_dsfield = 107,
-  anon_sym_forward = 108,
-  anon_sym_off = 109,
-  anon_sym_sysctl = 110,
-  aux_sym_sysctl_key_token1 = 111,
-  aux_sym_sysctl_key_token2 = 112,
-  sym_sysctl_value = 113,
-  anon_sym_port = 114,
-  anon_sym_firewall = 115,
-  anon_sym_input = 116,
-  anon_sym_output = 117,
-  anon_sym_prerouting = 118,
-  anon_sym_postrouting = 119,
-  anon_sym_policy = 120,
-  anon_sym_accept = 121,
-  anon_sym_drop = 122,
-  anon_sym_mark = 123,
-  anon_sym_ct = 124,
-  anon_sym_COMMA = 125,
-  anon_sym_counter = 126,
-  anon_sym_new = 127,
-  anon_sym_established = 128,
-  anon_sym_related = 129,
-  anon_sym_invalid = 130,
-  anon_sym_reject = 131,
-  anon_sym_pass = 132,
-  anon_sym_masquerade = 133,
-  anon_sym_classify = 134,
-  anon_sym_snat = 135,
-  anon_sym_dnat = 136,
-  sym_nat_target = 137,
-  anon_sym_DOT = 138,
-  aux_sym__name_start_token1 = 139,
-  aux_sym__imm_name_part_token1 = 140,
-  anon_sym_LBRACE = 141,
-  anon_sym_RBRACE = 142,
-  anon_sym_LBRACE2 = 143,
-  anon_sym_LPAREN = 144,
-  anon_sym_RPAREN = 145,
-  anon_sym_PLUS = 146,
-  anon_sym_STAR = 147,
-  anon_sym_PERCENT = 148,
-  sym_integer = 149,
-  anon_sym_DQUOTE = 150,
-  aux_sym_string_token1 = 151,
-  sym_comment = 152,
-  sym_line_continuation = 153,
-  sym_rate = 154,
-  sym_size = 155,
-  sym_duration = 156,
-  sym_percentage = 157,
-  sym_mac_address = 158,
-  anon_sym_SLASH2 = 159,
-  aux_sym_ipv4_address_token1 = 160,
-  aux_sym_ipv6_address_token1 = 161,
-  sym_source_file = 162,
-  sym__statements = 163,
-  sym__sep = 164,
-  sym_block = 165,
-  sym__statement = 166,
-  sym_netns_statement = 167,
-  sym_host_statement = 168,
-  sym_table_statement = 169,
-  sym_let_statement = 170,
-  sym_for_statement = 171,
-  sym_range = 172,
-  sym_include_statement = 173,
-  sym_expect_statement = 174,
-  sym__let_value = 175,
-  sym_veth_statement = 176,
-  sym_bridge_statement = 177,
-  sym_dummy_statement = 178,
-  sym_vrf_statement = 179,
-  sym_macvlan_statement = 180,
-  sym_vxlan_statement = 181,
-  sym_link_statement = 182,
-  sym_addr_statement = 183,
-  sym_state_statement = 184,
-  sym_mtu_statement = 185,
-  sym_mac_statement = 186,
-  sym_master_statement = 187,
-  sym_shape_statement = 188,
-  sym_htb_statement = 189,
-  sym_class_statement = 190,
-  sym_filter_statement = 191,
-  sym_class_id = 192,
-  sym_qdisc_statement = 193,
-  sym_netem_statement = 194,
-  sym_bpf_statement = 195,
-  sym_xdp_statement = 196,
-  sym__section_opt = 197,
-  sym_route_statement = 198,
-  sym__dev_opt = 199,
-  sym__table_opt = 200,
-  sym_rule_statement = 201,
-  sym_forward_statement = 202,
-  sym_sysctl_statement = 203,
-  sym_sysctl_key = 204,
-  sym__port_opt = 205,
-  sym_firewall_statement = 206,
-  sym_rule_block = 207,
-  sym_firewall_rule = 208,
-  sym__ct_state = 209,
-  sym_firewall_action = 210,
-  sym_namespace_name = 211,
-  sym_interface_name = 212,
-  sym_peer_name = 213,
-  sym__ns_name = 214,
-  sym__if_name = 215,
-  sym__name_start = 216,
-  sym__imm_name_part = 217,
-  sym_table_name = 218,
-  sym_variable = 219,
-  sym_interpolation = 220,
-  sym__imm_interp = 221,
-  sym__expression = 222,
-  sym_parenthesized_expression = 223,
-  sym_unary_expression = 224,
-  sym_binary_expression = 225,
-  sym_string = 226,
-  sym_ipv4_address = 227,
-  sym__imm_octet = 228,
-  sym_ipv6_address = 229,
-  sym__ip_value = 230,
-  sym__int_value = 231,
-  sym__rate_value = 232,
-  sym__size_value = 233,
-  sym__duration_value = 234,
-  sym__percent_value = 235,
-  aux_sym__statements_repeat1 = 236,
-  aux_sym__statements_repeat2 = 237,
-  aux_sym_expect_statement_repeat1 = 238,
-  aux_sym_vxlan_statement_repeat1 = 239,
-  aux_sym_addr_statement_repeat1 = 240,
-  aux_sym_shape_statement_repeat1 = 241,
-  aux_sym_htb_statement_repeat1 = 242,
-  aux_sym_class_statement_repeat1 = 243,
-  aux_sym_filter_statement_repeat1 = 244,
-  aux_sym_netem_statement_repeat1 = 245,
-  aux_sym_xdp_statement_repeat1 = 246,
-  aux_sym_route_statement_repeat1 = 247,
-  aux_sym_rule_statement_repeat1 = 248,
-  aux_sym_sysctl_key_repeat1 = 249,
-  aux_sym_rule_block_repeat1 = 250,
-  aux_sym_firewall_rule_repeat1 = 251,
-  aux_sym_firewall_rule_repeat2 = 252,
-  aux_sym__ns_name_repeat1 = 253,
-  aux_sym__if_name_repeat1 = 254,
-  alias_sym_default = 255,
-  alias_sym_octet = 256,
-  alias_sym_verdict = 257,
+  anon_sym_handle = 68,
+  anon_sym_DASH_GT = 69,
+  aux_sym_class_id_token1 = 70,
+  aux_sym_class_id_token2 = 71,
+  anon_sym_qdisc = 72,
+  anon_sym_clsact = 73,
+  anon_sym_netem = 74,
+  anon_sym_delay = 75,
+  anon_sym_jitter = 76,
+  anon_sym_loss = 77,
+  anon_sym_duplicate = 78,
+  anon_sym_corrupt = 79,
+  anon_sym_reorder = 80,
+  anon_sym_gap = 81,
+  anon_sym_bpf = 82,
+  anon_sym_egress = 83,
+  anon_sym_xdp = 84,
+  anon_sym_generic = 85,
+  anon_sym_native = 86,
+  anon_sym_section = 87,
+  sym_section_name = 88,
+  anon_sym_route = 89,
+  anon_sym_blackhole = 90,
+  anon_sym_unreachable = 91,
+  anon_sym_prohibit = 92,
+  anon_sym_via = 93,
+  anon_sym_metric = 94,
+  anon_sym_onlink = 95,
+  anon_sym_dev = 96,
+  anon_sym_lookup = 97,
+  anon_sym_rule = 98,
+  anon_sym_from = 99,
+  anon_sym_to = 100,
+  anon_sym_iif = 101,
+  anon_sym_oif = 102,
+  anon_sym_fwmark = 103,
+  anon_sym_SLASH = 104,
+  anon_sym_uidrange = 105,
+  anon_sym_DASH = 106,
+  anon_sym_priority = 107,
+  anon_sym_pref = 108,
+  anon_sym_ipproto = 109,
+  anon_sym_icmpv6 = 110,
+  anon_sym_tos = 111,
+  anon_sym_dsfield = 112,
+  anon_sym_forward = 113,
+  anon_sym_off = 114,
+  anon_sym_sysctl = 115,
+  aux_sym_sysctl_key_token1 = 116,
+  aux_sym_sysctl_key_token2 = 117,
+  sym_sysctl_value = 118,
+  anon_sym_port = 119,
+  anon_sym_firewall = 120,
+  anon_sym_input = 121,
+  anon_sym_output = 122,
+  anon_sym_prerouting = 123,
+  anon_sym_postrouting = 124,
+  anon_sym_policy = 125,
+  anon_sym_accept = 126,
+  anon_sym_drop = 127,
+  anon_sym_mark = 128,
+  anon_sym_ct = 129,
+  anon_sym_COMMA = 130,
+  anon_sym_counter = 131,
+  anon_sym_new = 132,
+  anon_sym_established = 133,
+  anon_sym_related = 134,
+  anon_sym_invalid = 135,
+  anon_sym_reject = 136,
+  anon_sym_pass = 137,
+  anon_sym_masquerade = 138,
+  anon_sym_classify = 139,
+  anon_sym_snat = 140,
+  anon_sym_dnat = 141,
+  sym_nat_target = 142,
+  anon_sym_DOT = 143,
+  aux_sym__name_start_token1 = 144,
+  aux_sym__imm_name_part_token1 = 145,
+  anon_sym_LBRACE = 146,
+  anon_sym_RBRACE = 147,
+  anon_sym_LBRACE2 = 148,
+  anon_sym_LPAREN = 149,
+  anon_sym_RPAREN = 150,
+  anon_sym_PLUS = 151,
+  anon_sym_STAR = 152,
+  anon_sym_PERCENT = 153,
+  sym_integer = 154,
+  anon_sym_DQUOTE = 155,
+  aux_sym_string_token1 = 156,
+  sym_comment = 157,
+  sym_line_continuation = 158,
+  sym_rate = 159,
+  sym_size = 160,
+  sym_duration = 161,
+  sym_percentage = 162,
+  sym_mac_address = 163,
+  anon_sym_SLASH2 = 164,
+  aux_sym_ipv4_address_token1 = 165,
+  aux_sym_ipv6_address_token1 = 166,
+  sym_source_file = 167,
+  sym__statements = 168,
+  sym__sep = 169,
+  sym_block = 170,
+  sym__statement = 171,
+  sym_netns_statement = 172,
+  sym_host_statement = 173,
+  sym_table_statement = 174,
+  sym_let_statement = 175,
+  sym_for_statement = 176,
+  sym_range = 177,
+  sym_include_statement = 178,
+  sym_expect_statement = 179,
+  sym__let_value = 180,
+  sym_veth_statement = 181,
+  sym_bridge_statement = 182,
+  sym_dummy_statement = 183,
+  sym_vrf_statement = 184,
+  sym_macvlan_statement = 185,
+  sym_vxlan_statement = 186,
+  sym_link_statement = 187,
+  sym_addr_statement = 188,
+  sym_state_statement = 189,
+  sym_mtu_statement = 190,
+  sym_mac_statement = 191,
+  sym_master_statement = 192,
+  sym_shape_statement = 193,
+  sym_htb_statement = 194,
+  sym_class_statement = 195,
+  sym_filter_statement = 196,
+  sym_class_id = 197,
+  sym_qdisc_statement = 198,
+  sym_netem_statement = 199,
+  sym_bpf_statement = 200,
+  sym_xdp_statement = 201,
+  sym__section_opt = 202,
+  sym_route_statement = 203,
+  sym__dev_opt = 204,
+  sym__table_opt = 205,
+  sym_rule_statement = 206,
+  sym_forward_statement = 207,
+  sym_sysctl_statement = 208,
+  sym_sysctl_key = 209,
+  sym__port_opt = 210,
+  sym_firewall_statement = 211,
+  sym_rule_block = 212,
+  sym_firewall_rule = 213,
+  sym__ct_state = 214,
+  sym_firewall_action = 215,
+  sym_namespace_name = 216,
+  sym_interface_name = 217,
+  sym_peer_name = 218,
+  sym__ns_name = 219,
+  sym__if_name = 220,
+  sym__name_start = 221,
+  sym__imm_name_part = 222,
+  sym_table_name = 223,
+  sym_variable = 224,
+  sym_interpolation = 225,
+  sym__imm_interp = 226,
+  sym__expression = 227,
+  sym_parenthesized_expression = 228,
+  sym_unary_expression = 229,
+  sym_binary_expression = 230,
+  sym_string = 231,
+  sym_ipv4_address = 232,
+  sym__imm_octet = 233,
+  sym_ipv6_address = 234,
+  sym__ip_value = 235,
+  sym__int_value = 236,
+  sym__rate_value = 237,
+  sym__size_value = 238,
+  sym__duration_value = 239,
+  sym__percent_value = 240,
+  aux_sym__statements_repeat1 = 241,
+  aux_sym__statements_repeat2 = 242,
+  aux_sym_expect_statement_repeat1 = 243,
+  aux_sym_vxlan_statement_repeat1 = 244,
+  aux_sym_addr_statement_repeat1 = 245,
+  aux_sym_shape_statement_repeat1 = 246,
+  aux_sym_htb_statement_repeat1 = 247,
+  aux_sym_class_statement_repeat1 = 248,
+  aux_sym_filter_statement_repeat1 = 249,
+  aux_sym_netem_statement_repeat1 = 250,
+  aux_sym_bpf_statement_repeat1 = 251,
+  aux_sym_xdp_statement_repeat1 = 252,
+  aux_sym_route_statement_repeat1 = 253,
+  aux_sym_rule_statement_repeat1 = 254,
+  aux_sym_sysctl_key_repeat1 = 255,
+  aux_sym_rule_block_repeat1 = 256,
+  aux_sym_firewall_rule_repeat1 = 257,
+  aux_sym_firewall_rule_repeat2 = 258,
+  aux_sym__ns_name_repeat1 = 259,
+  aux_sym__if_name_repeat1 = 260,
+  alias_sym_default = 261,
+  alias_sym_octet = 262,
+  alias_sym_verdict = 263,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -356,6 +362,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_dst] = "dst",
   [anon_sym_sport] = "sport",
   [anon_sym_dport] = "dport",
+  [anon_sym_handle] = "handle",
   [anon_sym_DASH_GT] = "->",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
@@ -365,6 +372,10 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_delay] = "delay",
   [anon_sym_jitter] = "jitter",
   [anon_sym_loss] = "loss",
+  [anon_sym_duplicate] = "duplicate",
+  [anon_sym_corrupt] = "corrupt",
+  [anon_sym_reorder] = "reorder",
+  [anon_sym_gap] = "gap",
   [anon_sym_bpf] = "bpf",
   [anon_sym_egress] = "direction",
   [anon_sym_xdp] = "xdp",
@@ -534,6 +545,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_class_statement_repeat1] = "class_statement_repeat1",
   [aux_sym_filter_statement_repeat1] = "filter_statement_repeat1",
   [aux_sym_netem_statement_repeat1] = "netem_statement_repeat1",
+  [aux_sym_bpf_statement_repeat1] = "bpf_statement_repeat1",
   [aux_sym_xdp_statement_repeat1] = "xdp_statement_repeat1",
   [aux_sym_route_statement_repeat1] = "route_statement_repeat1",
   [aux_sym_rule_statement_repeat1] = "rule_statement_repeat1",
@@ -617,6 +629,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_dst] = anon_sym_dst,
   [anon_sym_sport] = anon_sym_sport,
   [anon_sym_dport] = anon_sym_dport,
+  [anon_sym_handle] = anon_sym_handle,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
@@ -626,6 +639,10 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_delay] = anon_sym_delay,
   [anon_sym_jitter] = anon_sym_jitter,
   [anon_sym_loss] = anon_sym_loss,
+  [anon_sym_duplicate] = anon_sym_duplicate,
+  [anon_sym_corrupt] = anon_sym_corrupt,
+  [anon_sym_reorder] = anon_sym_reorder,
+  [anon_sym_gap] = anon_sym_gap,
   [anon_sym_bpf] = anon_sym_bpf,
   [anon_sym_egress] = anon_sym_ingress,
   [anon_sym_xdp] = anon_sym_xdp,
@@ -795,6 +812,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_class_statement_repeat1] = aux_sym_class_statement_repeat1,
   [aux_sym_filter_statement_repeat1] = aux_sym_filter_statement_repeat1,
   [aux_sym_netem_statement_repeat1] = aux_sym_netem_statement_repeat1,
+  [aux_sym_bpf_statement_repeat1] = aux_sym_bpf_statement_repeat1,
   [aux_sym_xdp_statement_repeat1] = aux_sym_xdp_statement_repeat1,
   [aux_sym_route_statement_repeat1] = aux_sym_route_statement_repeat1,
   [aux_sym_rule_statement_repeat1] = aux_sym_rule_statement_repeat1,
@@ -1082,6 +1100,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_handle] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_DASH_GT] = {
     .visible = true,
     .named = false,
@@ -1115,6 +1137,22 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_loss] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_duplicate] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_corrupt] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_reorder] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_gap] = {
     .visible = true,
     .named = false,
   },
@@ -1794,6 +1832,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = false,
   },
+  [aux_sym_bpf_statement_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
   [aux_sym_xdp_statement_repeat1] = {
     .visible = false,
     .named = false,
@@ -2215,8 +2257,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 8,
-  [28] = 9,
+  [27] = 9,
+  [28] = 8,
   [29] = 29,
   [30] = 30,
   [31] = 31,
@@ -2226,17 +2268,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [35] = 35,
   [36] = 36,
   [37] = 37,
-  [38] = 38,
-  [39] = 24,
-  [40] = 20,
+  [38] = 23,
+  [39] = 39,
+  [40] = 24,
   [41] = 25,
-  [42] = 25,
-  [43] = 20,
-  [44] = 25,
-  [45] = 24,
-  [46] = 20,
+  [42] = 23,
+  [43] = 43,
+  [44] = 24,
+  [45] = 25,
+  [46] = 23,
   [47] = 24,
-  [48] = 48,
+  [48] = 25,
   [49] = 49,
   [50] = 50,
   [51] = 9,
@@ -2251,7 +2293,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [60] = 60,
   [61] = 61,
   [62] = 62,
-  [63] = 8,
+  [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
@@ -2268,17 +2310,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [77] = 77,
   [78] = 78,
   [79] = 79,
-  [80] = 9,
+  [80] = 80,
   [81] = 81,
-  [82] = 82,
-  [83] = 83,
+  [82] = 8,
+  [83] = 9,
   [84] = 84,
-  [85] = 8,
-  [86] = 9,
+  [85] = 85,
+  [86] = 86,
   [87] = 87,
   [88] = 88,
-  [89] = 89,
-  [90] = 90,
+  [89] = 8,
+  [90] = 9,
   [91] = 91,
   [92] = 92,
   [93] = 93,
@@ -2286,34 +2328,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [95] = 95,
   [96] = 96,
   [97] = 97,
-  [98] = 20,
+  [98] = 98,
   [99] = 99,
   [100] = 100,
-  [101] = 24,
-  [102] = 20,
-  [103] = 103,
-  [104] = 25,
+  [101] = 23,
+  [102] = 102,
+  [103] = 24,
+  [104] = 104,
   [105] = 24,
-  [106] = 106,
+  [106] = 25,
   [107] = 107,
   [108] = 25,
   [109] = 109,
   [110] = 110,
-  [111] = 111,
+  [111] = 23,
   [112] = 19,
   [113] = 113,
   [114] = 114,
   [115] = 115,
   [116] = 116,
   [117] = 117,
-  [118] = 9,
+  [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
   [122] = 122,
   [123] = 123,
   [124] = 124,
-  [125] = 125,
+  [125] = 9,
   [126] = 126,
   [127] = 127,
   [128] = 128,
@@ -2323,43 +2365,43 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [132] = 132,
   [133] = 133,
   [134] = 134,
-  [135] = 8,
-  [136] = 136,
+  [135] = 135,
+  [136] = 8,
   [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 8,
-  [143] = 9,
+  [142] = 142,
+  [143] = 143,
   [144] = 144,
-  [145] = 145,
-  [146] = 131,
-  [147] = 140,
-  [148] = 131,
-  [149] = 140,
-  [150] = 131,
-  [151] = 140,
-  [152] = 131,
-  [153] = 140,
-  [154] = 131,
-  [155] = 140,
-  [156] = 131,
-  [157] = 140,
-  [158] = 131,
-  [159] = 140,
-  [160] = 131,
-  [161] = 140,
-  [162] = 131,
-  [163] = 140,
-  [164] = 131,
-  [165] = 140,
-  [166] = 166,
-  [167] = 167,
-  [168] = 168,
-  [169] = 169,
-  [170] = 170,
-  [171] = 171,
+  [145] = 143,
+  [146] = 146,
+  [147] = 147,
+  [148] = 148,
+  [149] = 149,
+  [150] = 9,
+  [151] = 151,
+  [152] = 141,
+  [153] = 143,
+  [154] = 141,
+  [155] = 143,
+  [156] = 141,
+  [157] = 143,
+  [158] = 141,
+  [159] = 143,
+  [160] = 141,
+  [161] = 143,
+  [162] = 141,
+  [163] = 143,
+  [164] = 141,
+  [165] = 143,
+  [166] = 141,
+  [167] = 143,
+  [168] = 141,
+  [169] = 143,
+  [170] = 141,
+  [171] = 8,
   [172] = 172,
   [173] = 173,
   [174] = 174,
@@ -2379,29 +2421,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 125,
+  [191] = 191,
   [192] = 192,
-  [193] = 24,
-  [194] = 113,
-  [195] = 20,
-  [196] = 115,
-  [197] = 25,
-  [198] = 24,
-  [199] = 20,
-  [200] = 25,
+  [193] = 193,
+  [194] = 194,
+  [195] = 195,
+  [196] = 196,
+  [197] = 197,
+  [198] = 198,
+  [199] = 199,
+  [200] = 200,
   [201] = 201,
   [202] = 202,
   [203] = 203,
-  [204] = 204,
+  [204] = 132,
   [205] = 205,
-  [206] = 206,
-  [207] = 207,
-  [208] = 208,
-  [209] = 209,
-  [210] = 210,
-  [211] = 211,
-  [212] = 212,
-  [213] = 213,
+  [206] = 23,
+  [207] = 115,
+  [208] = 24,
+  [209] = 118,
+  [210] = 25,
+  [211] = 23,
+  [212] = 24,
+  [213] = 25,
   [214] = 214,
   [215] = 215,
   [216] = 216,
@@ -2419,7 +2461,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [228] = 228,
   [229] = 229,
   [230] = 230,
-  [231] = 208,
+  [231] = 231,
   [232] = 232,
   [233] = 233,
   [234] = 234,
@@ -2427,7 +2469,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [236] = 236,
   [237] = 237,
   [238] = 238,
-  [239] = 239,
+  [239] = 218,
   [240] = 240,
   [241] = 241,
   [242] = 242,
@@ -2435,32 +2477,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [244] = 244,
   [245] = 245,
   [246] = 246,
-  [247] = 222,
-  [248] = 244,
-  [249] = 222,
-  [250] = 244,
-  [251] = 222,
-  [252] = 244,
-  [253] = 222,
-  [254] = 244,
-  [255] = 222,
-  [256] = 244,
-  [257] = 222,
-  [258] = 244,
-  [259] = 222,
-  [260] = 244,
-  [261] = 222,
-  [262] = 244,
-  [263] = 222,
-  [264] = 244,
-  [265] = 222,
-  [266] = 244,
-  [267] = 267,
-  [268] = 268,
-  [269] = 269,
-  [270] = 270,
+  [247] = 247,
+  [248] = 248,
+  [249] = 249,
+  [250] = 250,
+  [251] = 230,
+  [252] = 252,
+  [253] = 230,
+  [254] = 252,
+  [255] = 230,
+  [256] = 252,
+  [257] = 230,
+  [258] = 252,
+  [259] = 230,
+  [260] = 252,
+  [261] = 230,
+  [262] = 252,
+  [263] = 230,
+  [264] = 252,
+  [265] = 230,
+  [266] = 252,
+  [267] = 230,
+  [268] = 252,
+  [269] = 230,
+  [270] = 252,
   [271] = 271,
-  [272] = 272,
+  [272] = 252,
   [273] = 273,
   [274] = 274,
   [275] = 275,
@@ -2474,15 +2516,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [283] = 283,
   [284] = 284,
   [285] = 285,
-  [286] = 12,
+  [286] = 286,
   [287] = 14,
-  [288] = 15,
+  [288] = 288,
   [289] = 289,
   [290] = 290,
   [291] = 291,
   [292] = 292,
-  [293] = 293,
-  [294] = 294,
+  [293] = 13,
+  [294] = 15,
   [295] = 295,
   [296] = 296,
   [297] = 297,
@@ -2510,25 +2552,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [319] = 319,
   [320] = 320,
   [321] = 321,
-  [322] = 8,
+  [322] = 322,
   [323] = 323,
   [324] = 324,
-  [325] = 9,
+  [325] = 325,
   [326] = 326,
-  [327] = 8,
+  [327] = 327,
   [328] = 328,
-  [329] = 9,
+  [329] = 8,
   [330] = 330,
-  [331] = 8,
-  [332] = 332,
-  [333] = 9,
+  [331] = 331,
+  [332] = 9,
+  [333] = 333,
   [334] = 334,
-  [335] = 335,
+  [335] = 8,
   [336] = 336,
-  [337] = 337,
+  [337] = 9,
   [338] = 338,
-  [339] = 339,
-  [340] = 340,
+  [339] = 8,
+  [340] = 9,
   [341] = 341,
   [342] = 342,
   [343] = 343,
@@ -2546,13 +2588,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [355] = 355,
   [356] = 356,
   [357] = 357,
-  [358] = 310,
-  [359] = 311,
+  [358] = 358,
+  [359] = 359,
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 363,
-  [364] = 364,
+  [363] = 317,
+  [364] = 318,
   [365] = 365,
   [366] = 366,
   [367] = 367,
@@ -2562,32 +2604,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [371] = 371,
   [372] = 372,
   [373] = 373,
-  [374] = 373,
-  [375] = 340,
-  [376] = 306,
-  [377] = 308,
+  [374] = 374,
+  [375] = 375,
+  [376] = 376,
+  [377] = 377,
   [378] = 378,
   [379] = 379,
   [380] = 380,
-  [381] = 381,
-  [382] = 382,
+  [381] = 375,
+  [382] = 378,
   [383] = 383,
-  [384] = 384,
-  [385] = 380,
-  [386] = 8,
+  [384] = 302,
+  [385] = 383,
+  [386] = 386,
   [387] = 387,
-  [388] = 9,
+  [388] = 388,
   [389] = 389,
-  [390] = 381,
-  [391] = 382,
+  [390] = 390,
+  [391] = 386,
   [392] = 392,
   [393] = 393,
-  [394] = 394,
-  [395] = 395,
+  [394] = 8,
+  [395] = 9,
   [396] = 396,
-  [397] = 397,
+  [397] = 388,
   [398] = 398,
-  [399] = 399,
+  [399] = 390,
   [400] = 400,
   [401] = 401,
   [402] = 402,
@@ -2596,7 +2638,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [405] = 405,
   [406] = 406,
   [407] = 407,
-  [408] = 395,
+  [408] = 408,
   [409] = 409,
   [410] = 410,
   [411] = 411,
@@ -2604,7 +2646,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [413] = 413,
   [414] = 414,
   [415] = 415,
-  [416] = 416,
+  [416] = 412,
   [417] = 417,
   [418] = 418,
   [419] = 419,
@@ -2614,15 +2656,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [423] = 423,
   [424] = 424,
   [425] = 425,
-  [426] = 414,
+  [426] = 426,
   [427] = 427,
   [428] = 428,
   [429] = 429,
   [430] = 430,
-  [431] = 419,
-  [432] = 420,
+  [431] = 431,
+  [432] = 428,
   [433] = 433,
-  [434] = 425,
+  [434] = 433,
+  [435] = 435,
+  [436] = 436,
+  [437] = 437,
+  [438] = 431,
+  [439] = 426,
+  [440] = 440,
+  [441] = 441,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2630,68 +2679,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '.', 355,
-        '/', 636,
-        '0', 637,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        ',', 353,
+        '-', 324,
+        '.', 358,
+        '/', 639,
+        '0', 640,
+        ';', 233,
+        '<', 236,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 602,
-        '}', 601,
+        'c', 551,
+        'd', 507,
+        'f', 576,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 487,
+        'n', 558,
+        'o', 528,
+        'p', 560,
+        'r', 509,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 605,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(638);
+          lookahead == ' ') SKIP(203);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(641);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'c', 425,
-        'd', 440,
-        'i', 398,
-        'm', 365,
-        'o', 400,
-        'p', 459,
-        's', 442,
-        '{', 602,
+        'c', 428,
+        'd', 443,
+        'i', 401,
+        'm', 368,
+        'o', 403,
+        'p', 462,
+        's', 445,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2700,66 +2749,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'c', 117,
-        'd', 140,
-        'i', 90,
-        'm', 46,
-        'o', 92,
-        'p', 158,
-        's', 142,
+        'c', 119,
+        'd', 143,
+        'i', 92,
+        'm', 47,
+        'o', 94,
+        'p', 161,
+        's', 145,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(486);
+      if (lookahead == 'm') ADVANCE(489);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\r') ADVANCE(618);
-      if (lookahead != 0) ADVANCE(621);
+      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\r') ADVANCE(621);
+      if (lookahead != 0) ADVANCE(624);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2767,12 +2816,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(339);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(342);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2780,55 +2829,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(619);
+      if (lookahead == '"') ADVANCE(620);
+      if (lookahead == '#') ADVANCE(622);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
+          lookahead == ' ') ADVANCE(623);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(621);
+          lookahead != '\n') ADVANCE(624);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '(') ADVANCE(603);
-      if (lookahead == '-') ADVANCE(320);
-      if (lookahead == '0') ADVANCE(614);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '(') ADVANCE(606);
+      if (lookahead == '-') ADVANCE(323);
+      if (lookahead == '0') ADVANCE(617);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '-') ADVANCE(41);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(416);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'd') ADVANCE(571);
+      if (lookahead == 'p') ADVANCE(586);
+      if (lookahead == 's') ADVANCE(572);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(12);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '.') ADVANCE(358);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(358);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(419);
+      if (lookahead == '{') ADVANCE(605);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2836,1265 +2884,1297 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '0') ADVANCE(612);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '.') ADVANCE(358);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == '{') ADVANCE(605);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(14);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(21);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '0') ADVANCE(615);
+      if (lookahead == ':') ADVANCE(642);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(15);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 16:
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '=') ADVANCE(241);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
-      END_STATE();
-    case 16:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '=') ADVANCE(241);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(126);
-      if (lookahead == 'r') ADVANCE(78);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(434);
-      if (lookahead == 'r') ADVANCE(384);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'r') ADVANCE(80);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(18);
+      END_STATE();
+    case 19:
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'n') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(387);
+      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 19:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(112);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(43);
+      if (lookahead == 'o') ADVANCE(114);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(625);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(603);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 25:
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 183,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(191);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
+        '%', 637,
+        '.', 186,
+        'B', 629,
+        'b', 629,
+        'G', 631,
+        'g', 631,
+        'K', 631,
+        'k', 631,
+        'M', 632,
+        'm', 632,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'U', 179,
+        'u', 179,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 632,
-        'b', 632,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
+        '%', 637,
+        'B', 629,
+        'b', 629,
+        'G', 631,
+        'g', 631,
+        'K', 631,
+        'k', 631,
+        'M', 632,
+        'm', 632,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'U', 179,
+        'u', 179,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '-') ADVANCE(41);
+      ADVANCE_MAP(
+        '%', 637,
+        'B', 635,
+        'b', 635,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(239);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(182);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (lookahead == '.') ADVANCE(242);
       END_STATE();
     case 31:
       if (lookahead == '.') ADVANCE(185);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (lookahead == '.') ADVANCE(188);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(181);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(181);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (lookahead == ':') ADVANCE(184);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(197);
+      if (lookahead == ':') ADVANCE(184);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(189);
+      if (lookahead == ':') ADVANCE(200);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(192);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(194);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(195);
+      if (lookahead == ':') ADVANCE(196);
       END_STATE();
     case 40:
-      if (lookahead == '>') ADVANCE(281);
+      if (lookahead == ':') ADVANCE(198);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(284);
       END_STATE();
     case 42:
-      if (lookahead == ']') ADVANCE(33);
+      if (lookahead == '>') ADVANCE(250);
+      END_STATE();
+    case 43:
+      if (lookahead == ']') ADVANCE(34);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 43:
-      if (lookahead == 'a') ADVANCE(54);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'a') ADVANCE(55);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(308);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'a') ADVANCE(289);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(147);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(150);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(113);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'm') ADVANCE(138);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(105);
+      if (lookahead == 'a') ADVANCE(115);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(107);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'b') ADVANCE(107);
+      if (lookahead == 'a') ADVANCE(154);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 'b') ADVANCE(109);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(88);
+      if (lookahead == 'c') ADVANCE(272);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(289);
+      if (lookahead == 'c') ADVANCE(90);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'c') ADVANCE(292);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(52);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(89);
+      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(106);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(254);
+      if (lookahead == 'c') ADVANCE(91);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(254);
-      if (lookahead == 'i') ADVANCE(82);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'd') ADVANCE(257);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'd') ADVANCE(257);
+      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'p') ADVANCE(141);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(69);
+      if (lookahead == 'd') ADVANCE(337);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(153);
+      if (lookahead == 'd') ADVANCE(71);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'd') ADVANCE(156);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(172);
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(86);
+      if (lookahead == 'e') ADVANCE(175);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(88);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(87);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(254);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(238);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
+      if (lookahead == 'e') ADVANCE(320);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'e') ADVANCE(113);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'e') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(135);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'e') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(135);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(108);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'e') ADVANCE(49);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(171);
       END_STATE();
     case 82:
-      if (lookahead == 'f') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 83:
-      if (lookahead == 'f') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(148);
       END_STATE();
     case 84:
-      if (lookahead == 'f') ADVANCE(325);
+      if (lookahead == 'f') ADVANCE(310);
       END_STATE();
     case 85:
-      if (lookahead == 'f') ADVANCE(97);
+      if (lookahead == 'f') ADVANCE(313);
       END_STATE();
     case 86:
-      if (lookahead == 'f') ADVANCE(97);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'f') ADVANCE(328);
       END_STATE();
     case 87:
-      if (lookahead == 'g') ADVANCE(72);
+      if (lookahead == 'f') ADVANCE(99);
       END_STATE();
     case 88:
-      if (lookahead == 'h') ADVANCE(241);
+      if (lookahead == 'f') ADVANCE(99);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 89:
-      if (lookahead == 'h') ADVANCE(244);
+      if (lookahead == 'g') ADVANCE(74);
       END_STATE();
     case 90:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'h') ADVANCE(244);
       END_STATE();
     case 91:
-      if (lookahead == 'i') ADVANCE(82);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'h') ADVANCE(247);
       END_STATE();
     case 92:
-      if (lookahead == 'i') ADVANCE(83);
+      if (lookahead == 'i') ADVANCE(84);
       END_STATE();
     case 93:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'p') ADVANCE(141);
       END_STATE();
     case 94:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(85);
       END_STATE();
     case 95:
-      if (lookahead == 'i') ADVANCE(65);
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 96:
-      if (lookahead == 'i') ADVANCE(115);
+      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(110);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(77);
+      if (lookahead == 'i') ADVANCE(66);
       END_STATE();
     case 98:
-      if (lookahead == 'i') ADVANCE(57);
+      if (lookahead == 'i') ADVANCE(117);
       END_STATE();
     case 99:
-      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'i') ADVANCE(79);
       END_STATE();
     case 100:
-      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 101:
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 102:
-      if (lookahead == 'k') ADVANCE(313);
+      if (lookahead == 'i') ADVANCE(166);
       END_STATE();
     case 103:
-      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == 'k') ADVANCE(347);
       END_STATE();
     case 104:
-      if (lookahead == 'k') ADVANCE(171);
+      if (lookahead == 'k') ADVANCE(316);
       END_STATE();
     case 105:
-      if (lookahead == 'l') ADVANCE(263);
+      if (lookahead == 'k') ADVANCE(295);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(63);
+      if (lookahead == 'k') ADVANCE(174);
       END_STATE();
     case 107:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'l') ADVANCE(266);
       END_STATE();
     case 108:
-      if (lookahead == 'l') ADVANCE(96);
+      if (lookahead == 'l') ADVANCE(64);
       END_STATE();
     case 109:
-      if (lookahead == 'm') ADVANCE(53);
+      if (lookahead == 'l') ADVANCE(72);
       END_STATE();
     case 110:
-      if (lookahead == 'm') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(98);
       END_STATE();
     case 111:
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'm') ADVANCE(54);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'm') ADVANCE(304);
       END_STATE();
     case 113:
-      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'm') ADVANCE(138);
       END_STATE();
     case 114:
-      if (lookahead == 'n') ADVANCE(164);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 115:
-      if (lookahead == 'n') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(89);
       END_STATE();
     case 116:
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(167);
       END_STATE();
     case 117:
-      if (lookahead == 'o') ADVANCE(169);
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'n') ADVANCE(105);
       END_STATE();
     case 118:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'n') ADVANCE(110);
       END_STATE();
     case 119:
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 120:
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 121:
-      if (lookahead == 'o') ADVANCE(266);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(328);
+      if (lookahead == 'o') ADVANCE(106);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(269);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(110);
+      if (lookahead == 'o') ADVANCE(331);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(173);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(112);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(144);
-      if (lookahead == 'r') ADVANCE(75);
+      if (lookahead == 'o') ADVANCE(152);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(147);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(58);
+      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(77);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(76);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(157);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 'o') ADVANCE(158);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(153);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(260);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 137:
-      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(85);
+      if (lookahead == 'p') ADVANCE(263);
       END_STATE();
     case 140:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(301);
       END_STATE();
     case 141:
-      if (lookahead == 'p') ADVANCE(131);
+      if (lookahead == 'p') ADVANCE(159);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(131);
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(87);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(162);
       END_STATE();
     case 144:
-      if (lookahead == 'r') ADVANCE(160);
+      if (lookahead == 'p') ADVANCE(134);
       END_STATE();
     case 145:
-      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(74);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(163);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(124);
-      if (lookahead == 'w') ADVANCE(109);
+      if (lookahead == 'r') ADVANCE(354);
       END_STATE();
     case 149:
       if (lookahead == 'r') ADVANCE(76);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'r') ADVANCE(126);
+      if (lookahead == 'w') ADVANCE(111);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(78);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(50);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(104);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(162);
-      END_STATE();
-    case 156:
-      if (lookahead == 'r') ADVANCE(134);
-      END_STATE();
-    case 157:
-      if (lookahead == 'r') ADVANCE(98);
-      END_STATE();
-    case 158:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 156:
+      if (lookahead == 'r') ADVANCE(51);
+      END_STATE();
+    case 157:
+      if (lookahead == 'r') ADVANCE(164);
+      END_STATE();
+    case 158:
+      if (lookahead == 'r') ADVANCE(165);
+      END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(137);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(278);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 162:
       if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(173);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(81);
+      if (lookahead == 't') ADVANCE(281);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(71);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(122);
+      if (lookahead == 't') ADVANCE(83);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 't') ADVANCE(123);
       END_STATE();
     case 169:
-      if (lookahead == 'u') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(73);
       END_STATE();
     case 170:
-      if (lookahead == 'u') ADVANCE(136);
+      if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 171:
-      if (lookahead == 'u') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(160);
       END_STATE();
     case 172:
-      if (lookahead == 'v') ADVANCE(295);
+      if (lookahead == 'u') ADVANCE(116);
       END_STATE();
     case 173:
-      if (lookahead == 'y') ADVANCE(322);
+      if (lookahead == 'u') ADVANCE(139);
       END_STATE();
     case 174:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(175);
+      if (lookahead == 'u') ADVANCE(140);
       END_STATE();
     case 175:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'v') ADVANCE(298);
       END_STATE();
     case 176:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+      if (lookahead == 'y') ADVANCE(325);
       END_STATE();
     case 177:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(625);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(178);
       END_STATE();
     case 178:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(625);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
       END_STATE();
     case 179:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
+      END_STATE();
+    case 180:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(628);
+      END_STATE();
+    case 181:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(628);
+      END_STATE();
+    case 182:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
-      END_STATE();
-    case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
-      END_STATE();
-    case 182:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 183:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 184:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
       END_STATE();
     case 185:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 186:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 187:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(635);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 188:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 189:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(187);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
       END_STATE();
     case 190:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(638);
       END_STATE();
     case 191:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
     case 192:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
       END_STATE();
     case 193:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 194:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(193);
       END_STATE();
     case 195:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
     case 196:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(195);
       END_STATE();
     case 197:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(196);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
     case 198:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(197);
+      END_STATE();
+    case 199:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 200:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
+      END_STATE();
+    case 201:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 199:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(621);
-      END_STATE();
-    case 200:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
-        '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-        '}', 601,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 201:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 29,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        't', 482,
-        '{', 600,
-        '}', 601,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(201);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 202:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '-', 40,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
-        '\\', 5,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 80,
-        'n', 126,
-        'o', 94,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        'v', 99,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(624);
       END_STATE();
     case 203:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 29,
-        '/', 316,
-        '0', 608,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        ',', 353,
+        '-', 324,
+        '/', 319,
+        '0', 617,
+        ';', 233,
+        '<', 236,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        '{', 600,
-        '}', 601,
+        'c', 551,
+        'd', 507,
+        'f', 576,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 487,
+        'n', 558,
+        'o', 528,
+        'p', 560,
+        'r', 509,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 204:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 355,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        '%', 610,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 30,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
+        't', 485,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
+          lookahead == ' ') SKIP(204);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
+        '\n', 234,
+        '"', 620,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
+        'd', 69,
+        'f', 151,
+        'g', 155,
+        'i', 63,
+        'l', 120,
+        'm', 82,
+        'n', 128,
+        'o', 96,
+        'p', 131,
+        'r', 70,
+        's', 145,
+        't', 45,
+        'u', 97,
+        'v', 101,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ',', 350,
-        '-', 320,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '(', 606,
+        ')', 607,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 30,
+        '/', 319,
+        '0', 611,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '=', 241,
+        '>', 237,
         '\\', 5,
-        'c', 117,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 47,
-        'n', 126,
-        'o', 93,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        '{', 600,
+        '{', 603,
+        '}', 604,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(206);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(612);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 207:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '.', 355,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '.', 358,
+        '/', 319,
+        '0', 613,
+        ':', 642,
+        ';', 233,
+        '<', 29,
+        '>', 237,
+        '[', 201,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'm', 489,
+        't', 485,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(208);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 208:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '%', 610,
+        '*', 609,
+        '+', 608,
+        '-', 323,
+        '/', 319,
+        '0', 613,
+        ':', 642,
+        ';', 233,
+        '<', 29,
+        '>', 237,
+        '[', 201,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'm', 489,
+        't', 485,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(208);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 209:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '.', 355,
-        '/', 636,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ',', 353,
+        '-', 323,
+        '/', 319,
+        '0', 617,
+        ';', 233,
+        '<', 236,
+        '>', 237,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'c', 119,
+        'd', 68,
+        'f', 151,
+        'g', 155,
+        'i', 63,
+        'l', 120,
+        'm', 48,
+        'n', 128,
+        'o', 95,
+        'p', 130,
+        'r', 70,
+        's', 145,
+        't', 45,
+        'u', 97,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          lookahead == ' ') SKIP(209);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 210:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 324,
+        '.', 358,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
+          lookahead == ' ') SKIP(211);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 211:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        '/', 636,
-        ';', 230,
-        '<', 233,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 324,
+        '/', 319,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(211);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 212:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        '.', 358,
+        '/', 639,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 378,
-        'g', 457,
-        'i', 373,
-        'l', 427,
-        'p', 433,
-        'r', 382,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(213);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 213:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        '0', 615,
+        ':', 642,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'm', 430,
-        '{', 602,
+        'c', 480,
+        'd', 479,
+        'f', 481,
+        'g', 579,
+        'i', 502,
+        'l', 552,
+        'm', 488,
+        'o', 529,
+        'p', 560,
+        'r', 514,
+        's', 572,
+        't', 484,
+        'u', 531,
+        'v', 527,
+        '{', 603,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(213);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 214:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'c', 551,
+        'd', 571,
+        'i', 526,
+        'm', 489,
+        'o', 530,
+        'p', 586,
+        's', 572,
+        '{', 605,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 215:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '-', 41,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'c', 551,
+        'd', 571,
+        'i', 526,
+        'm', 489,
+        'o', 530,
+        'p', 586,
+        's', 572,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(215);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 216:
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        '/', 639,
+        ';', 233,
+        '<', 236,
+        '>', 237,
+        '\\', 5,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(222);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 214:
-      if (eof) ADVANCE(229);
+    case 217:
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        '{', 602,
+        'd', 381,
+        'g', 460,
+        'i', 376,
+        'l', 430,
+        'p', 436,
+        'r', 385,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4103,54 +4183,20 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 215:
-      if (eof) ADVANCE(229);
+    case 218:
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 439,
-        'f', 451,
-        'i', 397,
-        'l', 428,
-        'o', 400,
-        'p', 444,
-        's', 443,
-        't', 357,
-        'u', 395,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 378,
-        'l', 428,
-        'm', 386,
-        'o', 417,
-        's', 446,
-        't', 358,
-        'v', 401,
-        '{', 602,
+        'm', 433,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4159,2970 +4205,2973 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 219:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(226);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 220:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'd', 66,
-        'g', 152,
-        'i', 61,
-        'l', 130,
-        'p', 127,
-        'r', 73,
+        'd', 442,
+        'f', 454,
+        'i', 400,
+        'l', 431,
+        'o', 403,
+        'p', 447,
+        's', 446,
+        't', 360,
+        'u', 398,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
+          lookahead == ' ') SKIP(227);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        '.', 358,
+        ';', 233,
+        '>', 237,
         '\\', 5,
-        'd', 505,
-        'g', 576,
-        'i', 500,
-        'l', 560,
-        'p', 558,
-        'r', 511,
+        'd', 381,
+        'l', 431,
+        'm', 389,
+        'o', 420,
+        's', 449,
+        't', 361,
+        'v', 404,
+        '{', 605,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(228);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(236);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(119);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(222);
       END_STATE();
     case 223:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '>', 237,
+        '\\', 5,
+        'd', 67,
+        'g', 155,
+        'i', 62,
+        'l', 133,
+        'p', 129,
+        'r', 75,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(223);
       END_STATE();
     case 224:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '<', 235,
+        '>', 237,
         '\\', 5,
-        'd', 139,
-        'f', 148,
-        'i', 91,
-        'l', 133,
-        'o', 92,
-        'p', 146,
-        's', 141,
-        't', 44,
-        'u', 95,
+        'd', 508,
+        'g', 579,
+        'i', 503,
+        'l', 563,
+        'p', 561,
+        'r', 514,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(224);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 225:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 66,
-        'l', 133,
-        'm', 79,
-        'o', 116,
-        's', 143,
-        't', 43,
-        'v', 99,
-      );
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(235);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(121);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(225);
       END_STATE();
     case 226:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '<') ADVANCE(235);
+      if (lookahead == '>') ADVANCE(237);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(550);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(226);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 227:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(544);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
+        '\\', 5,
+        'd', 142,
+        'f', 151,
+        'i', 93,
+        'l', 136,
+        'o', 94,
+        'p', 149,
+        's', 144,
+        't', 45,
+        'u', 97,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(227);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 228:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(558);
+      if (eof) ADVANCE(232);
+      ADVANCE_MAP(
+        '\n', 234,
+        '#', 625,
+        ';', 233,
+        '>', 237,
+        '\\', 5,
+        'd', 67,
+        'l', 136,
+        'm', 81,
+        'o', 118,
+        's', 146,
+        't', 44,
+        'v', 101,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(228);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(553);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(547);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(230);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(234);
+      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == ';') ADVANCE(233);
+      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(561);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_LT);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 235:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 237:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 238:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 239:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 240:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(240);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(243);
       END_STATE();
     case 243:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 246:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 248:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 250:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 252:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 253:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 255:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 256:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 259:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 262:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 265:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_local);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 268:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 271:
       ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_src);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 274:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 277:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_dport);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 279:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 282:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 280:
+    case 283:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(284);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 284:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(287);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
+      END_STATE();
+    case 287:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
       END_STATE();
-    case 285:
+    case 288:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_via);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 291:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 294:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_onlink);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 297:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 300:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 303:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 306:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(332);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(331);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(333);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(335);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(334);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 312:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 315:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 318:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 319:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 322:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(281);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_priority);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
     case 324:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(284);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 327:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 330:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 333:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 335:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 338:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 336:
+    case 339:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 337:
+    case 340:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
-    case 338:
+    case 341:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
       END_STATE();
-    case 339:
+    case 342:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(627);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
-    case 340:
+    case 343:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(182);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          lookahead != '>') ADVANCE(343);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_port);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 346:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 349:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_COMMA);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_counter);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 352:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 355:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 353:
+    case 356:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 354:
+    case 357:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
       END_STATE();
-    case 355:
+    case 358:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 356:
+    case 359:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == 'o') ADVANCE(306);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
       END_STATE();
     case 360:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(288);
+      if (lookahead == 'a') ADVANCE(369);
+      if (lookahead == 'o') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 362:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 363:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(370);
+      if (lookahead == 'a') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(449);
+      if (lookahead == 'a') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(372);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 367:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(271);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(291);
+      if (lookahead == 'a') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 369:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(393);
+      if (lookahead == 'b') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 370:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(394);
+      if (lookahead == 'c') ADVANCE(274);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 371:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(361);
+      if (lookahead == 'c') ADVANCE(294);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 372:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(336);
+      if (lookahead == 'c') ADVANCE(396);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(256);
+      if (lookahead == 'c') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 374:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(448);
+      if (lookahead == 'c') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 375:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(380);
+      if (lookahead == 'd') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == 'd') ADVANCE(259);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 377:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == 'd') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 378:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == 'd') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == 'e') ADVANCE(240);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 380:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(253);
+      if (lookahead == 'e') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(409);
+      if (lookahead == 'e') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(414);
+      if (lookahead == 'e') ADVANCE(262);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 383:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(390);
-      if (lookahead == 'i') ADVANCE(431);
+      if (lookahead == 'e') ADVANCE(256);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 384:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(362);
+      if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 385:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(363);
+      if (lookahead == 'e') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 386:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == 'e') ADVANCE(393);
+      if (lookahead == 'i') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 387:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(447);
+      if (lookahead == 'e') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 388:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 389:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 391:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'f') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(396);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 392:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(377);
+      if (lookahead == 'f') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 393:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(243);
+      if (lookahead == 'f') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 394:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(399);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(380);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 396:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'h') ADVANCE(246);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(374);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 397:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
-      if (lookahead == 'p') ADVANCE(441);
+      if (lookahead == 'h') ADVANCE(249);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 398:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
+      if (lookahead == 'i') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(389);
+      if (lookahead == 'i') ADVANCE(391);
+      if (lookahead == 'p') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(360);
+      if (lookahead == 'i') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'i') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(418);
+      if (lookahead == 'i') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(471);
+      if (lookahead == 'i') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(315);
+      if (lookahead == 'i') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(346);
+      if (lookahead == 'i') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(294);
+      if (lookahead == 'k') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(265);
+      if (lookahead == 'k') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(372);
+      if (lookahead == 'k') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(376);
+      if (lookahead == 'k') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'l') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'l') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(303);
+      if (lookahead == 'l') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == 'l') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(392);
+      if (lookahead == 'm') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(250);
+      if (lookahead == 'm') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(411);
+      if (lookahead == 'm') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(407);
+      if (lookahead == 'n') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(465);
+      if (lookahead == 'n') ADVANCE(253);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(404);
+      if (lookahead == 'n') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(330);
+      if (lookahead == 'n') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(268);
+      if (lookahead == 'n') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(445);
+      if (lookahead == 'o') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(333);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
-      if (lookahead == 't') ADVANCE(349);
+      if (lookahead == 'o') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == 'o') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'o') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(450);
+      if (lookahead == 'o') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(375);
+      if (lookahead == 'o') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(423);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 432:
+    case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == 'o') ADVANCE(378);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 433:
+    case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'o') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(467);
+      if (lookahead == 'o') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(300);
+      if (lookahead == 'o') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(262);
+      if (lookahead == 'o') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == 'o') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(463);
+      if (lookahead == 'p') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(454);
+      if (lookahead == 'p') ADVANCE(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(426);
+      if (lookahead == 's') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
+      if (lookahead == 'p') ADVANCE(426);
+      if (lookahead == 's') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(383);
+      if (lookahead == 'p') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == 'p') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(353);
+      if (lookahead == 'r') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == 'r') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(424);
-      if (lookahead == 'w') ADVANCE(412);
+      if (lookahead == 'r') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(406);
+      if (lookahead == 'r') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 454:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 455:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'w') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == 'r') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(385);
+      if (lookahead == 'r') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(436);
+      if (lookahead == 'r') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(388);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(439);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(283);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
-    case 461:
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(387);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 't') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(379);
+      if (lookahead == 't') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(455);
+      if (lookahead == 't') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(419);
+      if (lookahead == 't') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(437);
+      if (lookahead == 't') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(438);
+      if (lookahead == 't') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(297);
+      if (lookahead == 'u') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == 'u') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(300);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(327);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+      END_STATE();
+    case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'e') ADVANCE(479);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'v') ADVANCE(296);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'e') ADVANCE(482);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'o') ADVANCE(597);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
-      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'r') ADVANCE(557);
+      if (lookahead == 'w') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'v') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(287);
+      if (lookahead == ':') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == 'a') ADVANCE(495);
+      if (lookahead == 'o') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
+      if (lookahead == 'a') ADVANCE(495);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
+      if (lookahead == 'a') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(494);
-      if (lookahead == 'm') ADVANCE(563);
+      if (lookahead == 'a') ADVANCE(575);
+      if (lookahead == 'e') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(545);
+      if (lookahead == 'a') ADVANCE(575);
+      if (lookahead == 'e') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 489:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(537);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(496);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 491:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(497);
+      if (lookahead == 'm') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(548);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(539);
+      if (lookahead == 'a') ADVANCE(540);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(499);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(521);
+      if (lookahead == 'a') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(290);
+      if (lookahead == 'b') ADVANCE(542);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(522);
+      if (lookahead == 'c') ADVANCE(273);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'o') ADVANCE(536);
+      if (lookahead == 'c') ADVANCE(524);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'c') ADVANCE(293);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
-      if (lookahead == 'i') ADVANCE(516);
-      if (lookahead == 'p') ADVANCE(567);
+      if (lookahead == 'c') ADVANCE(525);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(492);
+      if (lookahead == 'o') ADVANCE(539);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(335);
+      if (lookahead == 'c') ADVANCE(492);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(507);
+      if (lookahead == 'd') ADVANCE(258);
+      if (lookahead == 'i') ADVANCE(519);
+      if (lookahead == 'p') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(580);
+      if (lookahead == 'd') ADVANCE(258);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
+      if (lookahead == 'd') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
+      if (lookahead == 'd') ADVANCE(510);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(487);
+      if (lookahead == 'd') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(252);
+      if (lookahead == 'e') ADVANCE(600);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(522);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(236);
+      if (lookahead == 'e') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 509:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(258);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(318);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(543);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(518);
-      if (lookahead == 'i') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(538);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 514:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(490);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(255);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(239);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(261);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(321);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(546);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(570);
+      if (lookahead == 'e') ADVANCE(521);
+      if (lookahead == 'i') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 517:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(493);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 519:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'f') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(326);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(531);
-      if (lookahead == 't') ADVANCE(273);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(510);
+      if (lookahead == 'f') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'f') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 522:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(534);
+      if (lookahead == 't') ADVANCE(276);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(513);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 524:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'h') ADVANCE(245);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
-    case 523:
+    case 525:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(248);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(519);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(486);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(252);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(543);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(520);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(506);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(498);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 534:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(516);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(483);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(249);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(503);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(495);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(547);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 533:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 534:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(314);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(596);
+      if (lookahead == 'k') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(264);
+      if (lookahead == 'k') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(501);
+      if (lookahead == 'k') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(508);
+      if (lookahead == 'k') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(530);
+      if (lookahead == 'l') ADVANCE(267);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(302);
+      if (lookahead == 'l') ADVANCE(504);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(491);
+      if (lookahead == 'l') ADVANCE(511);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(563);
+      if (lookahead == 'l') ADVANCE(533);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(249);
+      if (lookahead == 'm') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(520);
+      if (lookahead == 'm') ADVANCE(494);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(590);
+      if (lookahead == 'm') ADVANCE(566);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(535);
+      if (lookahead == 'n') ADVANCE(252);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
+      if (lookahead == 'n') ADVANCE(523);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(497);
+      if (lookahead == 'n') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == 'n') ADVANCE(538);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(267);
+      if (lookahead == 'o') ADVANCE(597);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(329);
+      if (lookahead == 'o') ADVANCE(500);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
+      if (lookahead == 'o') ADVANCE(505);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(541);
+      if (lookahead == 'o') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(544);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 'r') ADVANCE(515);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 561:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(574);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
-      if (lookahead == 'r') ADVANCE(512);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(579);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(498);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 562:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(593);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 564:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(501);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(261);
+      if (lookahead == 'o') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(299);
+      if (lookahead == 'o') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(581);
+      if (lookahead == 'o') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(584);
+      if (lookahead == 'p') ADVANCE(264);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(564);
-      if (lookahead == 'r') ADVANCE(493);
+      if (lookahead == 'p') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(352);
+      if (lookahead == 'p') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(585);
+      if (lookahead == 'p') ADVANCE(562);
+      if (lookahead == 's') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(533);
+      if (lookahead == 'p') ADVANCE(567);
+      if (lookahead == 'r') ADVANCE(496);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
+      if (lookahead == 'r') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(514);
+      if (lookahead == 'r') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(534);
+      if (lookahead == 'r') ADVANCE(536);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(553);
+      if (lookahead == 'r') ADVANCE(557);
+      if (lookahead == 'w') ADVANCE(545);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(517);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 'r') ADVANCE(537);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(488);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(562);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(587);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 583:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(532);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(535);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(491);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(279);
+      if (lookahead == 'r') ADVANCE(559);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
@@ -7130,354 +7179,378 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(577);
+      if (lookahead == 't') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(515);
+      if (lookahead == 't') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(551);
+      if (lookahead == 't') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(509);
+      if (lookahead == 't') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(552);
+      if (lookahead == 't') ADVANCE(518);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(546);
+      if (lookahead == 't') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(565);
+      if (lookahead == 't') ADVANCE(512);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(555);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(296);
+      if (lookahead == 'u') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(323);
+      if (lookahead == 'u') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(299);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      END_STATE();
+    case 602:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
       END_STATE();
     case 603:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 604:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 605:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 606:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 607:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 608:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'x', 186,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 609:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 610:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      ADVANCE_MAP(
+        '%', 637,
+        '.', 187,
+        ':', 642,
+        'x', 189,
+        'B', 630,
+        'b', 630,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      ADVANCE_MAP(
+        '%', 637,
+        '.', 187,
+        ':', 642,
+        'B', 630,
+        'b', 630,
+        'G', 633,
+        'g', 633,
+        'K', 633,
+        'k', 633,
+        'M', 634,
+        'm', 634,
+        'N', 179,
+        'n', 179,
+        'S', 636,
+        's', 636,
+        'T', 177,
+        't', 177,
+        'U', 179,
+        'u', 179,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (lookahead == '.') ADVANCE(183);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (lookahead == '.') ADVANCE(183);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+      if (lookahead == ':') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 617:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 618:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\\') ADVANCE(199);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(621);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
       END_STATE();
     case 619:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(623);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
       END_STATE();
     case 620:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(619);
-      if (lookahead == '\\') ADVANCE(6);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
-      if (lookahead != 0 &&
-          lookahead != '\t' &&
-          lookahead != '\n' &&
-          lookahead != '"' &&
-          lookahead != '#') ADVANCE(621);
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\\') ADVANCE(202);
       if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(621);
+          lookahead != '"') ADVANCE(624);
       END_STATE();
     case 622:
-      ACCEPT_TOKEN(sym_comment);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(625);
+      if (lookahead == '\\') ADVANCE(626);
       if (lookahead != 0 &&
           lookahead != '\n') ADVANCE(622);
       END_STATE();
     case 623:
-      ACCEPT_TOKEN(sym_comment);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '\\') ADVANCE(6);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') ADVANCE(623);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+          lookahead != '\t' &&
+          lookahead != '\n' &&
+          lookahead != '"' &&
+          lookahead != '#') ADVANCE(624);
       END_STATE();
     case 624:
-      ACCEPT_TOKEN(sym_line_continuation);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(202);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(624);
       END_STATE();
     case 625:
-      ACCEPT_TOKEN(sym_rate);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(625);
       END_STATE();
     case 626:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(622);
       END_STATE();
     case 627:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 628:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
+      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+          lookahead == 'b') ADVANCE(629);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(629);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
       END_STATE();
     case 633:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(635);
       END_STATE();
     case 634:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(635);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(636);
       END_STATE();
     case 635:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(181);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(180);
       END_STATE();
     case 636:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 637:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      ACCEPT_TOKEN(sym_percentage);
       END_STATE();
     case 638:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
     case 639:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(189);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      END_STATE();
+    case 642:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(639);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(642);
       END_STATE();
     default:
       return false;
@@ -7532,1145 +7605,1225 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'b') ADVANCE(30);
       if (lookahead == 'e') ADVANCE(31);
       if (lookahead == 'l') ADVANCE(32);
+      if (lookahead == 'o') ADVANCE(33);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(33);
-      if (lookahead == 'i') ADVANCE(34);
-      if (lookahead == 'n') ADVANCE(35);
-      if (lookahead == 'o') ADVANCE(36);
-      if (lookahead == 'r') ADVANCE(37);
-      if (lookahead == 'u') ADVANCE(38);
+      if (lookahead == 'e') ADVANCE(34);
+      if (lookahead == 'i') ADVANCE(35);
+      if (lookahead == 'n') ADVANCE(36);
+      if (lookahead == 'o') ADVANCE(37);
+      if (lookahead == 'r') ADVANCE(38);
+      if (lookahead == 'u') ADVANCE(39);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(39);
-      if (lookahead == 's') ADVANCE(40);
-      if (lookahead == 'x') ADVANCE(41);
+      if (lookahead == 'g') ADVANCE(40);
+      if (lookahead == 's') ADVANCE(41);
+      if (lookahead == 'x') ADVANCE(42);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(42);
-      if (lookahead == 'o') ADVANCE(43);
+      if (lookahead == 'i') ADVANCE(43);
+      if (lookahead == 'o') ADVANCE(44);
       END_STATE();
     case 7:
-      if (lookahead == 'e') ADVANCE(44);
+      if (lookahead == 'a') ADVANCE(45);
+      if (lookahead == 'e') ADVANCE(46);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(45);
-      if (lookahead == 't') ADVANCE(46);
+      if (lookahead == 'a') ADVANCE(47);
+      if (lookahead == 'o') ADVANCE(48);
+      if (lookahead == 't') ADVANCE(49);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(47);
-      if (lookahead == 'n') ADVANCE(48);
+      if (lookahead == 'c') ADVANCE(50);
+      if (lookahead == 'n') ADVANCE(51);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(49);
+      if (lookahead == 'i') ADVANCE(52);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 'e') ADVANCE(51);
-      if (lookahead == 'i') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(53);
+      if (lookahead == 'e') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(56);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 't') ADVANCE(55);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 't') ADVANCE(58);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(58);
-      if (lookahead == 'u') ADVANCE(59);
+      if (lookahead == 'f') ADVANCE(61);
+      if (lookahead == 'u') ADVANCE(62);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(60);
-      if (lookahead == 'e') ADVANCE(61);
-      if (lookahead == 'o') ADVANCE(62);
-      if (lookahead == 'r') ADVANCE(63);
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'e') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(65);
+      if (lookahead == 'r') ADVANCE(66);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(64);
-      if (lookahead == 'u') ADVANCE(65);
+      if (lookahead == 'd') ADVANCE(67);
+      if (lookahead == 'u') ADVANCE(68);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(66);
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'e') ADVANCE(68);
-      if (lookahead == 'o') ADVANCE(69);
-      if (lookahead == 'u') ADVANCE(70);
+      if (lookahead == '2') ADVANCE(69);
+      if (lookahead == 'a') ADVANCE(70);
+      if (lookahead == 'e') ADVANCE(71);
+      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'u') ADVANCE(73);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'h') ADVANCE(72);
-      if (lookahead == 'n') ADVANCE(73);
-      if (lookahead == 'y') ADVANCE(74);
+      if (lookahead == 'e') ADVANCE(74);
+      if (lookahead == 'h') ADVANCE(75);
+      if (lookahead == 'n') ADVANCE(76);
+      if (lookahead == 'y') ADVANCE(77);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(75);
+      if (lookahead == 'c') ADVANCE(78);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(76);
-      if (lookahead == 'n') ADVANCE(77);
-      if (lookahead == 'p') ADVANCE(78);
+      if (lookahead == 'd') ADVANCE(79);
+      if (lookahead == 'n') ADVANCE(80);
+      if (lookahead == 'p') ADVANCE(81);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(79);
-      if (lookahead == 'r') ADVANCE(80);
-      if (lookahead == 'x') ADVANCE(81);
+      if (lookahead == 'e') ADVANCE(82);
+      if (lookahead == 'r') ADVANCE(83);
+      if (lookahead == 'x') ADVANCE(84);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(85);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(83);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(84);
+      if (lookahead == 'c') ADVANCE(87);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(85);
+      if (lookahead == 'd') ADVANCE(88);
       END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(86);
+      if (lookahead == 'a') ADVANCE(89);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(87);
+      if (lookahead == 'f') ADVANCE(90);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(88);
-      END_STATE();
-    case 29:
-      if (lookahead == 'r') ADVANCE(89);
-      END_STATE();
-    case 30:
-      if (lookahead == 'u') ADVANCE(90);
-      END_STATE();
-    case 31:
       if (lookahead == 'i') ADVANCE(91);
       END_STATE();
+    case 29:
+      if (lookahead == 'r') ADVANCE(92);
+      END_STATE();
+    case 30:
+      if (lookahead == 'u') ADVANCE(93);
+      END_STATE();
+    case 31:
+      if (lookahead == 'i') ADVANCE(94);
+      END_STATE();
     case 32:
-      if (lookahead == 'a') ADVANCE(92);
-      if (lookahead == 's') ADVANCE(93);
+      if (lookahead == 'a') ADVANCE(95);
+      if (lookahead == 's') ADVANCE(96);
       END_STATE();
     case 33:
-      if (lookahead == 'f') ADVANCE(94);
-      if (lookahead == 'l') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(97);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'f') ADVANCE(98);
+      if (lookahead == 'l') ADVANCE(99);
       END_STATE();
     case 35:
-      if (lookahead == 'a') ADVANCE(97);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 36:
-      if (lookahead == 'w') ADVANCE(98);
+      if (lookahead == 'a') ADVANCE(101);
       END_STATE();
     case 37:
-      if (lookahead == 'o') ADVANCE(99);
+      if (lookahead == 'w') ADVANCE(102);
       END_STATE();
     case 38:
-      if (lookahead == 'm') ADVANCE(100);
+      if (lookahead == 'o') ADVANCE(103);
       END_STATE();
     case 39:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'm') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(105);
       END_STATE();
     case 40:
-      if (lookahead == 't') ADVANCE(102);
-      END_STATE();
-    case 41:
-      if (lookahead == 'p') ADVANCE(103);
-      END_STATE();
-    case 42:
-      if (lookahead == 'l') ADVANCE(104);
-      if (lookahead == 'r') ADVANCE(105);
-      END_STATE();
-    case 43:
       if (lookahead == 'r') ADVANCE(106);
       END_STATE();
+    case 41:
+      if (lookahead == 't') ADVANCE(107);
+      END_STATE();
+    case 42:
+      if (lookahead == 'p') ADVANCE(108);
+      END_STATE();
+    case 43:
+      if (lookahead == 'l') ADVANCE(109);
+      if (lookahead == 'r') ADVANCE(110);
+      END_STATE();
     case 44:
-      if (lookahead == 'n') ADVANCE(107);
+      if (lookahead == 'r') ADVANCE(111);
       END_STATE();
     case 45:
-      if (lookahead == 's') ADVANCE(108);
+      if (lookahead == 'p') ADVANCE(112);
       END_STATE();
     case 46:
-      if (lookahead == 'b') ADVANCE(109);
+      if (lookahead == 'n') ADVANCE(113);
       END_STATE();
     case 47:
-      if (lookahead == 'm') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(114);
       END_STATE();
     case 48:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(111);
-      if (lookahead == 'g') ADVANCE(112);
-      if (lookahead == 'p') ADVANCE(113);
-      if (lookahead == 'v') ADVANCE(114);
+      if (lookahead == 's') ADVANCE(115);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(115);
+      if (lookahead == 'b') ADVANCE(116);
       END_STATE();
     case 50:
-      if (lookahead == 't') ADVANCE(116);
+      if (lookahead == 'm') ADVANCE(117);
       END_STATE();
     case 51:
-      if (lookahead == 't') ADVANCE(117);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(118);
+      if (lookahead == 'g') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(120);
+      if (lookahead == 'v') ADVANCE(121);
       END_STATE();
     case 52:
-      if (lookahead == 'm') ADVANCE(118);
-      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(122);
       END_STATE();
     case 53:
-      if (lookahead == 's') ADVANCE(120);
+      if (lookahead == 't') ADVANCE(123);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(121);
-      if (lookahead == 's') ADVANCE(122);
-      END_STATE();
-    case 55:
-      if (lookahead == 'u') ADVANCE(123);
-      END_STATE();
-    case 56:
       if (lookahead == 't') ADVANCE(124);
       END_STATE();
+    case 55:
+      if (lookahead == 'm') ADVANCE(125);
+      if (lookahead == 'n') ADVANCE(126);
+      END_STATE();
+    case 56:
+      if (lookahead == 's') ADVANCE(127);
+      END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(125);
-      if (lookahead == 'w') ADVANCE(126);
-      END_STATE();
-    case 58:
-      if (lookahead == 'f') ADVANCE(127);
-      END_STATE();
-    case 59:
-      if (lookahead == 't') ADVANCE(128);
-      END_STATE();
-    case 60:
+      if (lookahead == 'c') ADVANCE(128);
       if (lookahead == 's') ADVANCE(129);
       END_STATE();
+    case 58:
+      if (lookahead == 'u') ADVANCE(130);
+      END_STATE();
+    case 59:
+      if (lookahead == 't') ADVANCE(131);
+      END_STATE();
+    case 60:
+      if (lookahead == 't') ADVANCE(132);
+      if (lookahead == 'w') ADVANCE(133);
+      END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(130);
+      if (lookahead == 'f') ADVANCE(134);
       END_STATE();
     case 62:
-      if (lookahead == 'l') ADVANCE(131);
-      if (lookahead == 's') ADVANCE(132);
+      if (lookahead == 't') ADVANCE(135);
       END_STATE();
     case 63:
-      if (lookahead == 'e') ADVANCE(133);
-      if (lookahead == 'i') ADVANCE(134);
-      if (lookahead == 'o') ADVANCE(135);
+      if (lookahead == 's') ADVANCE(136);
       END_STATE();
     case 64:
-      if (lookahead == 'i') ADVANCE(136);
-      END_STATE();
-    case 65:
       if (lookahead == 'a') ADVANCE(137);
       END_STATE();
+    case 65:
+      if (lookahead == 'l') ADVANCE(138);
+      if (lookahead == 's') ADVANCE(139);
+      END_STATE();
     case 66:
-      if (lookahead == 'q') ADVANCE(138);
+      if (lookahead == 'e') ADVANCE(140);
+      if (lookahead == 'i') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(142);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(139);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 68:
-      if (lookahead == 'j') ADVANCE(140);
-      if (lookahead == 'l') ADVANCE(141);
+      if (lookahead == 'a') ADVANCE(144);
       END_STATE();
     case 69:
-      if (lookahead == 'u') ADVANCE(142);
+      if (lookahead == 'q') ADVANCE(145);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(146);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 'j') ADVANCE(147);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'o') ADVANCE(149);
       END_STATE();
     case 72:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'u') ADVANCE(150);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(146);
+      if (lookahead == 'l') ADVANCE(151);
       END_STATE();
     case 74:
-      if (lookahead == 's') ADVANCE(147);
+      if (lookahead == 'c') ADVANCE(152);
       END_STATE();
     case 75:
-      if (lookahead == 'p') ADVANCE(148);
+      if (lookahead == 'a') ADVANCE(153);
       END_STATE();
     case 76:
-      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 'a') ADVANCE(154);
       END_STATE();
     case 77:
-      if (lookahead == 'r') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(155);
       END_STATE();
     case 78:
-      ACCEPT_TOKEN(anon_sym_up);
-      END_STATE();
-    case 79:
-      if (lookahead == 'p') ADVANCE(151);
-      if (lookahead == 't') ADVANCE(152);
-      END_STATE();
-    case 80:
-      if (lookahead == 'f') ADVANCE(153);
-      END_STATE();
-    case 81:
-      if (lookahead == 'l') ADVANCE(154);
-      END_STATE();
-    case 82:
-      if (lookahead == 't') ADVANCE(155);
-      END_STATE();
-    case 83:
       if (lookahead == 'p') ADVANCE(156);
       END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(157);
+    case 79:
+      if (lookahead == 'p') ADVANCE(157);
       END_STATE();
-    case 85:
+    case 80:
       if (lookahead == 'r') ADVANCE(158);
       END_STATE();
+    case 81:
+      ACCEPT_TOKEN(anon_sym_up);
+      END_STATE();
+    case 82:
+      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 't') ADVANCE(160);
+      END_STATE();
+    case 83:
+      if (lookahead == 'f') ADVANCE(161);
+      END_STATE();
+    case 84:
+      if (lookahead == 'l') ADVANCE(162);
+      END_STATE();
+    case 85:
+      if (lookahead == 't') ADVANCE(163);
+      END_STATE();
     case 86:
-      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(164);
       END_STATE();
     case 87:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'e') ADVANCE(165);
       END_STATE();
     case 88:
-      if (lookahead == 'd') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(166);
       END_STATE();
     case 89:
-      if (lookahead == 's') ADVANCE(161);
+      if (lookahead == 'c') ADVANCE(167);
       END_STATE();
     case 90:
-      if (lookahead == 'r') ADVANCE(162);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 91:
-      if (lookahead == 'l') ADVANCE(163);
+      if (lookahead == 'd') ADVANCE(168);
       END_STATE();
     case 92:
-      if (lookahead == 's') ADVANCE(164);
+      if (lookahead == 's') ADVANCE(169);
       END_STATE();
     case 93:
-      if (lookahead == 'a') ADVANCE(165);
+      if (lookahead == 'r') ADVANCE(170);
       END_STATE();
     case 94:
-      if (lookahead == 'a') ADVANCE(166);
+      if (lookahead == 'l') ADVANCE(171);
       END_STATE();
     case 95:
-      if (lookahead == 'a') ADVANCE(167);
+      if (lookahead == 's') ADVANCE(172);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(173);
       END_STATE();
     case 97:
-      if (lookahead == 't') ADVANCE(169);
+      if (lookahead == 'r') ADVANCE(174);
       END_STATE();
     case 98:
-      if (lookahead == 'n') ADVANCE(170);
+      if (lookahead == 'a') ADVANCE(175);
       END_STATE();
     case 99:
-      if (lookahead == 'p') ADVANCE(171);
+      if (lookahead == 'a') ADVANCE(176);
       END_STATE();
     case 100:
-      if (lookahead == 'm') ADVANCE(172);
-      END_STATE();
-    case 101:
-      if (lookahead == 'e') ADVANCE(173);
-      END_STATE();
-    case 102:
-      if (lookahead == 'a') ADVANCE(174);
-      END_STATE();
-    case 103:
-      if (lookahead == 'e') ADVANCE(175);
-      END_STATE();
-    case 104:
-      if (lookahead == 't') ADVANCE(176);
-      END_STATE();
-    case 105:
       if (lookahead == 'e') ADVANCE(177);
       END_STATE();
-    case 106:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(178);
+    case 101:
+      if (lookahead == 't') ADVANCE(178);
       END_STATE();
-    case 107:
-      if (lookahead == 'e') ADVANCE(179);
+    case 102:
+      if (lookahead == 'n') ADVANCE(179);
       END_STATE();
-    case 108:
-      if (lookahead == 't') ADVANCE(180);
+    case 103:
+      if (lookahead == 'p') ADVANCE(180);
       END_STATE();
-    case 109:
-      ACCEPT_TOKEN(anon_sym_htb);
+    case 104:
+      if (lookahead == 'm') ADVANCE(181);
       END_STATE();
-    case 110:
-      if (lookahead == 'p') ADVANCE(181);
-      END_STATE();
-    case 111:
+    case 105:
       if (lookahead == 'l') ADVANCE(182);
       END_STATE();
-    case 112:
-      if (lookahead == 'r') ADVANCE(183);
+    case 106:
+      if (lookahead == 'e') ADVANCE(183);
       END_STATE();
-    case 113:
-      if (lookahead == 'u') ADVANCE(184);
+    case 107:
+      if (lookahead == 'a') ADVANCE(184);
       END_STATE();
-    case 114:
-      if (lookahead == 'a') ADVANCE(185);
+    case 108:
+      if (lookahead == 'e') ADVANCE(185);
       END_STATE();
-    case 115:
+    case 109:
       if (lookahead == 't') ADVANCE(186);
       END_STATE();
-    case 116:
+    case 110:
       if (lookahead == 'e') ADVANCE(187);
       END_STATE();
+    case 111:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(188);
+      END_STATE();
+    case 112:
+      ACCEPT_TOKEN(anon_sym_gap);
+      END_STATE();
+    case 113:
+      if (lookahead == 'e') ADVANCE(189);
+      END_STATE();
+    case 114:
+      if (lookahead == 'd') ADVANCE(190);
+      END_STATE();
+    case 115:
+      if (lookahead == 't') ADVANCE(191);
+      END_STATE();
+    case 116:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'p') ADVANCE(192);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'l') ADVANCE(193);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(189);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 120:
-      if (lookahead == 's') ADVANCE(190);
+      if (lookahead == 'u') ADVANCE(195);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(191);
+      if (lookahead == 'a') ADVANCE(196);
       END_STATE();
     case 122:
-      if (lookahead == 'q') ADVANCE(192);
-      if (lookahead == 't') ADVANCE(193);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 'e') ADVANCE(198);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(194);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'n') ADVANCE(196);
+      if (lookahead == 'i') ADVANCE(199);
       END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'k') ADVANCE(200);
       END_STATE();
     case 127:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 's') ADVANCE(201);
       END_STATE();
     case 128:
-      if (lookahead == 'p') ADVANCE(197);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(202);
       END_STATE();
     case 129:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 'q') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(204);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(199);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(200);
+      if (lookahead == 'i') ADVANCE(205);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(201);
-      END_STATE();
-    case 133:
-      if (lookahead == 'r') ADVANCE(202);
-      END_STATE();
-    case 134:
-      if (lookahead == 'o') ADVANCE(203);
-      if (lookahead == 'v') ADVANCE(204);
-      END_STATE();
-    case 135:
-      if (lookahead == 'h') ADVANCE(205);
-      END_STATE();
-    case 136:
-      if (lookahead == 's') ADVANCE(206);
-      END_STATE();
-    case 137:
+      if (lookahead == 'e') ADVANCE(206);
       if (lookahead == 'n') ADVANCE(207);
       END_STATE();
+    case 133:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
+    case 134:
+      ACCEPT_TOKEN(anon_sym_off);
+      END_STATE();
+    case 135:
+      if (lookahead == 'p') ADVANCE(208);
+      END_STATE();
+    case 136:
+      if (lookahead == 's') ADVANCE(209);
+      END_STATE();
+    case 137:
+      if (lookahead == 'k') ADVANCE(210);
+      END_STATE();
     case 138:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'i') ADVANCE(211);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(208);
+      if (lookahead == 't') ADVANCE(212);
       END_STATE();
     case 140:
-      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'r') ADVANCE(213);
       END_STATE();
     case 141:
-      if (lookahead == 'a') ADVANCE(210);
+      if (lookahead == 'o') ADVANCE(214);
+      if (lookahead == 'v') ADVANCE(215);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'h') ADVANCE(216);
       END_STATE();
     case 143:
-      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 's') ADVANCE(217);
       END_STATE();
     case 144:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'n') ADVANCE(218);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 146:
-      if (lookahead == 't') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(219);
       END_STATE();
     case 147:
-      if (lookahead == 'c') ADVANCE(216);
+      if (lookahead == 'e') ADVANCE(220);
       END_STATE();
     case 148:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'a') ADVANCE(221);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'r') ADVANCE(222);
       END_STATE();
     case 150:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 't') ADVANCE(223);
       END_STATE();
     case 151:
-      if (lookahead == 'a') ADVANCE(218);
+      if (lookahead == 'e') ADVANCE(224);
       END_STATE();
     case 152:
-      if (lookahead == 'h') ADVANCE(219);
-      END_STATE();
-    case 153:
-      ACCEPT_TOKEN(anon_sym_vrf);
-      END_STATE();
-    case 154:
-      if (lookahead == 'a') ADVANCE(220);
-      END_STATE();
-    case 155:
-      if (lookahead == 'h') ADVANCE(221);
-      END_STATE();
-    case 156:
-      ACCEPT_TOKEN(anon_sym_xdp);
-      END_STATE();
-    case 157:
-      if (lookahead == 'p') ADVANCE(222);
-      END_STATE();
-    case 158:
-      ACCEPT_TOKEN(anon_sym_addr);
-      END_STATE();
-    case 159:
-      if (lookahead == 'k') ADVANCE(223);
-      END_STATE();
-    case 160:
-      if (lookahead == 'g') ADVANCE(224);
-      END_STATE();
-    case 161:
       if (lookahead == 't') ADVANCE(225);
       END_STATE();
-    case 162:
-      if (lookahead == 's') ADVANCE(226);
+    case 153:
+      if (lookahead == 'p') ADVANCE(226);
       END_STATE();
-    case 163:
-      ACCEPT_TOKEN(anon_sym_ceil);
+    case 154:
+      if (lookahead == 't') ADVANCE(227);
       END_STATE();
-    case 164:
-      if (lookahead == 's') ADVANCE(227);
-      END_STATE();
-    case 165:
+    case 155:
       if (lookahead == 'c') ADVANCE(228);
       END_STATE();
+    case 156:
+      ACCEPT_TOKEN(anon_sym_tcp);
+      END_STATE();
+    case 157:
+      ACCEPT_TOKEN(anon_sym_udp);
+      END_STATE();
+    case 158:
+      if (lookahead == 'e') ADVANCE(229);
+      END_STATE();
+    case 159:
+      if (lookahead == 'a') ADVANCE(230);
+      END_STATE();
+    case 160:
+      if (lookahead == 'h') ADVANCE(231);
+      END_STATE();
+    case 161:
+      ACCEPT_TOKEN(anon_sym_vrf);
+      END_STATE();
+    case 162:
+      if (lookahead == 'a') ADVANCE(232);
+      END_STATE();
+    case 163:
+      if (lookahead == 'h') ADVANCE(233);
+      END_STATE();
+    case 164:
+      ACCEPT_TOKEN(anon_sym_xdp);
+      END_STATE();
+    case 165:
+      if (lookahead == 'p') ADVANCE(234);
+      END_STATE();
     case 166:
-      if (lookahead == 'u') ADVANCE(229);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 167:
-      if (lookahead == 'y') ADVANCE(230);
+      if (lookahead == 'k') ADVANCE(235);
       END_STATE();
     case 168:
-      if (lookahead == 'c') ADVANCE(231);
+      if (lookahead == 'g') ADVANCE(236);
       END_STATE();
     case 169:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 't') ADVANCE(237);
       END_STATE();
     case 170:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 's') ADVANCE(238);
       END_STATE();
     case 171:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 172:
-      if (lookahead == 'y') ADVANCE(232);
+      if (lookahead == 's') ADVANCE(239);
       END_STATE();
     case 173:
-      if (lookahead == 's') ADVANCE(233);
+      if (lookahead == 'c') ADVANCE(240);
       END_STATE();
     case 174:
-      if (lookahead == 'b') ADVANCE(234);
-      END_STATE();
-    case 175:
-      if (lookahead == 'c') ADVANCE(235);
-      END_STATE();
-    case 176:
-      if (lookahead == 'e') ADVANCE(236);
-      END_STATE();
-    case 177:
-      if (lookahead == 'w') ADVANCE(237);
-      END_STATE();
-    case 178:
-      if (lookahead == 'a') ADVANCE(238);
-      END_STATE();
-    case 179:
-      if (lookahead == 'r') ADVANCE(239);
-      END_STATE();
-    case 180:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 181:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(240);
-      END_STATE();
-    case 182:
       if (lookahead == 'u') ADVANCE(241);
       END_STATE();
+    case 175:
+      if (lookahead == 'u') ADVANCE(242);
+      END_STATE();
+    case 176:
+      if (lookahead == 'y') ADVANCE(243);
+      END_STATE();
+    case 177:
+      if (lookahead == 'c') ADVANCE(244);
+      END_STATE();
+    case 178:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 179:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 180:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
+    case 181:
+      if (lookahead == 'y') ADVANCE(245);
+      END_STATE();
+    case 182:
+      if (lookahead == 'i') ADVANCE(246);
+      END_STATE();
     case 183:
-      if (lookahead == 'e') ADVANCE(242);
+      if (lookahead == 's') ADVANCE(247);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(243);
+      if (lookahead == 'b') ADVANCE(248);
       END_STATE();
     case 185:
-      if (lookahead == 'l') ADVANCE(244);
+      if (lookahead == 'c') ADVANCE(249);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(245);
-      END_STATE();
-    case 187:
-      if (lookahead == 'n') ADVANCE(246);
-      END_STATE();
-    case 188:
-      if (lookahead == 't') ADVANCE(247);
-      END_STATE();
-    case 189:
-      ACCEPT_TOKEN(anon_sym_link);
-      END_STATE();
-    case 190:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 191:
-      if (lookahead == 'l') ADVANCE(248);
-      END_STATE();
-    case 192:
-      if (lookahead == 'u') ADVANCE(249);
-      END_STATE();
-    case 193:
       if (lookahead == 'e') ADVANCE(250);
       END_STATE();
+    case 187:
+      if (lookahead == 'w') ADVANCE(251);
+      END_STATE();
+    case 188:
+      if (lookahead == 'a') ADVANCE(252);
+      END_STATE();
+    case 189:
+      if (lookahead == 'r') ADVANCE(253);
+      END_STATE();
+    case 190:
+      if (lookahead == 'l') ADVANCE(254);
+      END_STATE();
+    case 191:
+      ACCEPT_TOKEN(anon_sym_host);
+      END_STATE();
+    case 192:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(255);
+      END_STATE();
+    case 193:
+      if (lookahead == 'u') ADVANCE(256);
+      END_STATE();
     case 194:
-      if (lookahead == 'v') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(257);
       END_STATE();
     case 195:
-      if (lookahead == 'm') ADVANCE(252);
+      if (lookahead == 't') ADVANCE(258);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(253);
+      if (lookahead == 'l') ADVANCE(259);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(254);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 198:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(255);
+      if (lookahead == 'n') ADVANCE(261);
       END_STATE();
     case 199:
-      if (lookahead == 'r') ADVANCE(256);
+      if (lookahead == 't') ADVANCE(262);
       END_STATE();
     case 200:
-      if (lookahead == 'c') ADVANCE(257);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 201:
-      if (lookahead == 'r') ADVANCE(258);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 202:
-      if (lookahead == 'o') ADVANCE(259);
+      if (lookahead == 'l') ADVANCE(263);
       END_STATE();
     case 203:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'u') ADVANCE(264);
       END_STATE();
     case 204:
-      if (lookahead == 'a') ADVANCE(260);
+      if (lookahead == 'e') ADVANCE(265);
       END_STATE();
     case 205:
-      if (lookahead == 'i') ADVANCE(261);
+      if (lookahead == 'v') ADVANCE(266);
       END_STATE();
     case 206:
-      if (lookahead == 'c') ADVANCE(262);
+      if (lookahead == 'm') ADVANCE(267);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(263);
+      if (lookahead == 's') ADVANCE(268);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'u') ADVANCE(269);
       END_STATE();
     case 209:
-      if (lookahead == 'c') ADVANCE(264);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 210:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 'r') ADVANCE(271);
       END_STATE();
     case 211:
-      if (lookahead == 'e') ADVANCE(266);
+      if (lookahead == 'c') ADVANCE(272);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'r') ADVANCE(273);
       END_STATE();
     case 213:
-      if (lookahead == 'i') ADVANCE(267);
+      if (lookahead == 'o') ADVANCE(274);
       END_STATE();
     case 214:
-      if (lookahead == 'e') ADVANCE(268);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 215:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'a') ADVANCE(275);
       END_STATE();
     case 216:
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 'i') ADVANCE(276);
       END_STATE();
     case 217:
-      if (lookahead == 'a') ADVANCE(270);
+      if (lookahead == 'c') ADVANCE(277);
       END_STATE();
     case 218:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 219:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 220:
-      if (lookahead == 'n') ADVANCE(271);
-      END_STATE();
-    case 221:
-      if (lookahead == 'i') ADVANCE(272);
-      END_STATE();
-    case 222:
-      if (lookahead == 't') ADVANCE(273);
-      END_STATE();
-    case 223:
-      if (lookahead == 'h') ADVANCE(274);
-      END_STATE();
-    case 224:
-      if (lookahead == 'e') ADVANCE(275);
-      END_STATE();
-    case 225:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 226:
-      if (lookahead == 't') ADVANCE(276);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(277);
-      END_STATE();
-    case 228:
       if (lookahead == 't') ADVANCE(278);
       END_STATE();
-    case 229:
-      if (lookahead == 'l') ADVANCE(279);
+    case 219:
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_delay);
+    case 220:
+      if (lookahead == 'c') ADVANCE(279);
       END_STATE();
-    case 231:
+    case 221:
       if (lookahead == 't') ADVANCE(280);
       END_STATE();
+    case 222:
+      if (lookahead == 'd') ADVANCE(281);
+      END_STATE();
+    case 223:
+      if (lookahead == 'e') ADVANCE(282);
+      END_STATE();
+    case 224:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 225:
+      if (lookahead == 'i') ADVANCE(283);
+      END_STATE();
+    case 226:
+      if (lookahead == 'e') ADVANCE(284);
+      END_STATE();
+    case 227:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 228:
+      if (lookahead == 't') ADVANCE(285);
+      END_STATE();
+    case 229:
+      if (lookahead == 'a') ADVANCE(286);
+      END_STATE();
+    case 230:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 'n') ADVANCE(287);
       END_STATE();
     case 233:
-      if (lookahead == 's') ADVANCE(281);
+      if (lookahead == 'i') ADVANCE(288);
       END_STATE();
     case 234:
-      if (lookahead == 'l') ADVANCE(282);
+      if (lookahead == 't') ADVANCE(289);
       END_STATE();
     case 235:
-      if (lookahead == 't') ADVANCE(283);
+      if (lookahead == 'h') ADVANCE(290);
       END_STATE();
     case 236:
-      if (lookahead == 'r') ADVANCE(284);
+      if (lookahead == 'e') ADVANCE(291);
       END_STATE();
     case 237:
-      if (lookahead == 'a') ADVANCE(285);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 238:
-      if (lookahead == 'r') ADVANCE(286);
+      if (lookahead == 't') ADVANCE(292);
       END_STATE();
     case 239:
-      if (lookahead == 'i') ADVANCE(287);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(293);
       END_STATE();
     case 240:
-      if (lookahead == '6') ADVANCE(288);
+      if (lookahead == 't') ADVANCE(294);
       END_STATE();
     case 241:
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'p') ADVANCE(295);
       END_STATE();
     case 242:
-      if (lookahead == 's') ADVANCE(290);
+      if (lookahead == 'l') ADVANCE(296);
       END_STATE();
     case 243:
-      ACCEPT_TOKEN(anon_sym_input);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 244:
-      if (lookahead == 'i') ADVANCE(291);
+      if (lookahead == 't') ADVANCE(297);
       END_STATE();
     case 245:
-      if (lookahead == 'r') ADVANCE(292);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 246:
-      if (lookahead == 'c') ADVANCE(293);
+      if (lookahead == 'c') ADVANCE(298);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 's') ADVANCE(299);
       END_STATE();
     case 248:
-      if (lookahead == 'a') ADVANCE(294);
+      if (lookahead == 'l') ADVANCE(300);
       END_STATE();
     case 249:
-      if (lookahead == 'e') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(301);
       END_STATE();
     case 250:
-      if (lookahead == 'r') ADVANCE(296);
+      if (lookahead == 'r') ADVANCE(302);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'a') ADVANCE(303);
       END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'r') ADVANCE(304);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'i') ADVANCE(305);
       END_STATE();
     case 254:
-      if (lookahead == 't') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(306);
       END_STATE();
     case 255:
-      if (lookahead == 'h') ADVANCE(299);
+      if (lookahead == '6') ADVANCE(307);
       END_STATE();
     case 256:
-      if (lookahead == 'a') ADVANCE(300);
+      if (lookahead == 'd') ADVANCE(308);
       END_STATE();
     case 257:
-      if (lookahead == 'y') ADVANCE(301);
+      if (lookahead == 's') ADVANCE(309);
       END_STATE();
     case 258:
-      if (lookahead == 'o') ADVANCE(302);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 259:
-      if (lookahead == 'u') ADVANCE(303);
+      if (lookahead == 'i') ADVANCE(310);
       END_STATE();
     case 260:
-      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == 'r') ADVANCE(311);
       END_STATE();
     case 261:
-      if (lookahead == 'b') ADVANCE(305);
+      if (lookahead == 'c') ADVANCE(312);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 263:
-      if (lookahead == 'u') ADVANCE(306);
+      if (lookahead == 'a') ADVANCE(313);
       END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(314);
       END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(308);
+      if (lookahead == 'r') ADVANCE(315);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'e') ADVANCE(316);
       END_STATE();
     case 267:
-      if (lookahead == 'o') ADVANCE(309);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 269:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 't') ADVANCE(317);
       END_STATE();
     case 270:
-      if (lookahead == 'c') ADVANCE(311);
+      if (lookahead == 'h') ADVANCE(318);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'a') ADVANCE(319);
       END_STATE();
     case 272:
-      if (lookahead == 'n') ADVANCE(312);
+      if (lookahead == 'y') ADVANCE(320);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'o') ADVANCE(321);
       END_STATE();
     case 274:
-      if (lookahead == 'o') ADVANCE(313);
+      if (lookahead == 'u') ADVANCE(322);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'b') ADVANCE(324);
       END_STATE();
     case 277:
-      if (lookahead == 'f') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      if (lookahead == 'u') ADVANCE(325);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(326);
       END_STATE();
     case 280:
-      if (lookahead == '_') ADVANCE(316);
+      if (lookahead == 'e') ADVANCE(327);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 'e') ADVANCE(328);
       END_STATE();
     case 282:
-      if (lookahead == 'i') ADVANCE(317);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'o') ADVANCE(329);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(318);
+      if (lookahead == 'l') ADVANCE(330);
       END_STATE();
     case 286:
-      if (lookahead == 'd') ADVANCE(319);
+      if (lookahead == 'c') ADVANCE(331);
       END_STATE();
     case 287:
-      if (lookahead == 'c') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'n') ADVANCE(332);
       END_STATE();
     case 289:
-      if (lookahead == 'e') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 290:
-      if (lookahead == 's') ADVANCE(322);
+      if (lookahead == 'o') ADVANCE(333);
       END_STATE();
     case 291:
-      if (lookahead == 'd') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 293:
-      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == 'f') ADVANCE(334);
       END_STATE();
     case 294:
-      if (lookahead == 'n') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 295:
-      if (lookahead == 'r') ADVANCE(326);
+      if (lookahead == 't') ADVANCE(335);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 't') ADVANCE(336);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == '_') ADVANCE(337);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'a') ADVANCE(338);
       END_STATE();
     case 299:
-      if (lookahead == 'r') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 300:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'i') ADVANCE(339);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 302:
-      if (lookahead == 'u') ADVANCE(329);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 303:
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 'l') ADVANCE(340);
       END_STATE();
     case 304:
-      if (lookahead == 'e') ADVANCE(331);
+      if (lookahead == 'd') ADVANCE(341);
       END_STATE();
     case 305:
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 'c') ADVANCE(342);
       END_STATE();
     case 306:
-      if (lookahead == 'm') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_reject);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 308:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'e') ADVANCE(343);
       END_STATE();
     case 309:
-      if (lookahead == 'n') ADVANCE(335);
+      if (lookahead == 's') ADVANCE(344);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'd') ADVANCE(345);
       END_STATE();
     case 311:
-      if (lookahead == 'h') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'y') ADVANCE(346);
       END_STATE();
     case 313:
-      if (lookahead == 'l') ADVANCE(337);
+      if (lookahead == 'n') ADVANCE(347);
       END_STATE();
     case 314:
-      if (lookahead == 'y') ADVANCE(338);
+      if (lookahead == 'r') ADVANCE(348);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 316:
-      if (lookahead == 'q') ADVANCE(339);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 317:
-      if (lookahead == 's') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 318:
-      if (lookahead == 'l') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(349);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'u') ADVANCE(351);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 't') ADVANCE(352);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      if (lookahead == 'e') ADVANCE(353);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 'i') ADVANCE(354);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 'm') ADVANCE(355);
       END_STATE();
     case 326:
-      if (lookahead == 'a') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 327:
-      if (lookahead == 'u') ADVANCE(343);
+      if (lookahead == 'd') ADVANCE(356);
       END_STATE();
     case 328:
-      if (lookahead == 'e') ADVANCE(344);
+      if (lookahead == 'r') ADVANCE(357);
       END_STATE();
     case 329:
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'n') ADVANCE(358);
       END_STATE();
     case 330:
-      if (lookahead == 'i') ADVANCE(346);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 'h') ADVANCE(359);
       END_STATE();
     case 332:
-      if (lookahead == 't') ADVANCE(347);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 'l') ADVANCE(360);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_related);
+      if (lookahead == 'y') ADVANCE(361);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_section);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 336:
-      if (lookahead == 'a') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 337:
-      if (lookahead == 'e') ADVANCE(349);
+      if (lookahead == 'q') ADVANCE(362);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 't') ADVANCE(363);
       END_STATE();
     case 339:
-      if (lookahead == 'l') ADVANCE(350);
+      if (lookahead == 's') ADVANCE(364);
       END_STATE();
     case 340:
-      if (lookahead == 'h') ADVANCE(351);
+      if (lookahead == 'l') ADVANCE(365);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 342:
-      if (lookahead == 'd') ADVANCE(352);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 345:
-      if (lookahead == 'i') ADVANCE(353);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 346:
-      if (lookahead == 'n') ADVANCE(354);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 348:
-      if (lookahead == 'b') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(366);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'u') ADVANCE(367);
       END_STATE();
     case 350:
-      if (lookahead == 'e') ADVANCE(356);
+      if (lookahead == 'e') ADVANCE(368);
       END_STATE();
     case 351:
-      if (lookahead == 'e') ADVANCE(357);
+      if (lookahead == 't') ADVANCE(369);
       END_STATE();
     case 352:
-      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == 'i') ADVANCE(370);
       END_STATE();
     case 353:
-      if (lookahead == 'n') ADVANCE(359);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 354:
-      if (lookahead == 'g') ADVANCE(360);
+      if (lookahead == 't') ADVANCE(371);
       END_STATE();
     case 355:
-      if (lookahead == 'l') ADVANCE(361);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 356:
-      if (lookahead == 'n') ADVANCE(362);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 357:
-      if (lookahead == 'd') ADVANCE(363);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 359:
-      if (lookahead == 'g') ADVANCE(364);
+      if (lookahead == 'a') ADVANCE(372);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'e') ADVANCE(373);
       END_STATE();
     case 361:
-      if (lookahead == 'e') ADVANCE(365);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'l') ADVANCE(374);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'e') ADVANCE(375);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'h') ADVANCE(376);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 366:
+      if (lookahead == 'd') ADVANCE(377);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 369:
+      if (lookahead == 'i') ADVANCE(378);
+      END_STATE();
+    case 370:
+      if (lookahead == 'n') ADVANCE(379);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 372:
+      if (lookahead == 'b') ADVANCE(380);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 374:
+      if (lookahead == 'e') ADVANCE(381);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 376:
+      if (lookahead == 'e') ADVANCE(382);
+      END_STATE();
+    case 377:
+      if (lookahead == 'e') ADVANCE(383);
+      END_STATE();
+    case 378:
+      if (lookahead == 'n') ADVANCE(384);
+      END_STATE();
+    case 379:
+      if (lookahead == 'g') ADVANCE(385);
+      END_STATE();
+    case 380:
+      if (lookahead == 'l') ADVANCE(386);
+      END_STATE();
+    case 381:
+      if (lookahead == 'n') ADVANCE(387);
+      END_STATE();
+    case 382:
+      if (lookahead == 'd') ADVANCE(388);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 384:
+      if (lookahead == 'g') ADVANCE(389);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 386:
+      if (lookahead == 'e') ADVANCE(390);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 390:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8680,156 +8833,156 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 201},
-  [2] = {.lex_state = 201},
-  [3] = {.lex_state = 201},
-  [4] = {.lex_state = 201},
-  [5] = {.lex_state = 201},
-  [6] = {.lex_state = 201},
-  [7] = {.lex_state = 201},
-  [8] = {.lex_state = 207},
-  [9] = {.lex_state = 209},
-  [10] = {.lex_state = 204},
-  [11] = {.lex_state = 209},
-  [12] = {.lex_state = 209},
-  [13] = {.lex_state = 209},
-  [14] = {.lex_state = 209},
-  [15] = {.lex_state = 209},
-  [16] = {.lex_state = 209},
-  [17] = {.lex_state = 209},
-  [18] = {.lex_state = 209},
-  [19] = {.lex_state = 206},
-  [20] = {.lex_state = 215},
-  [21] = {.lex_state = 218},
-  [22] = {.lex_state = 202},
-  [23] = {.lex_state = 218},
-  [24] = {.lex_state = 215},
-  [25] = {.lex_state = 215},
-  [26] = {.lex_state = 202},
-  [27] = {.lex_state = 215},
-  [28] = {.lex_state = 215},
-  [29] = {.lex_state = 206},
-  [30] = {.lex_state = 206},
-  [31] = {.lex_state = 206},
-  [32] = {.lex_state = 206},
-  [33] = {.lex_state = 206},
-  [34] = {.lex_state = 206},
-  [35] = {.lex_state = 206},
-  [36] = {.lex_state = 206},
+  [1] = {.lex_state = 204},
+  [2] = {.lex_state = 204},
+  [3] = {.lex_state = 204},
+  [4] = {.lex_state = 204},
+  [5] = {.lex_state = 204},
+  [6] = {.lex_state = 204},
+  [7] = {.lex_state = 204},
+  [8] = {.lex_state = 210},
+  [9] = {.lex_state = 212},
+  [10] = {.lex_state = 207},
+  [11] = {.lex_state = 212},
+  [12] = {.lex_state = 212},
+  [13] = {.lex_state = 212},
+  [14] = {.lex_state = 212},
+  [15] = {.lex_state = 212},
+  [16] = {.lex_state = 212},
+  [17] = {.lex_state = 212},
+  [18] = {.lex_state = 212},
+  [19] = {.lex_state = 209},
+  [20] = {.lex_state = 214},
+  [21] = {.lex_state = 214},
+  [22] = {.lex_state = 205},
+  [23] = {.lex_state = 220},
+  [24] = {.lex_state = 220},
+  [25] = {.lex_state = 220},
+  [26] = {.lex_state = 205},
+  [27] = {.lex_state = 220},
+  [28] = {.lex_state = 220},
+  [29] = {.lex_state = 209},
+  [30] = {.lex_state = 209},
+  [31] = {.lex_state = 209},
+  [32] = {.lex_state = 209},
+  [33] = {.lex_state = 209},
+  [34] = {.lex_state = 209},
+  [35] = {.lex_state = 209},
+  [36] = {.lex_state = 209},
   [37] = {.lex_state = 206},
-  [38] = {.lex_state = 203},
-  [39] = {.lex_state = 1},
+  [38] = {.lex_state = 1},
+  [39] = {.lex_state = 209},
   [40] = {.lex_state = 1},
   [41] = {.lex_state = 1},
-  [42] = {.lex_state = 216},
-  [43] = {.lex_state = 212},
-  [44] = {.lex_state = 212},
-  [45] = {.lex_state = 212},
-  [46] = {.lex_state = 216},
-  [47] = {.lex_state = 216},
-  [48] = {.lex_state = 202},
-  [49] = {.lex_state = 3},
+  [42] = {.lex_state = 221},
+  [43] = {.lex_state = 205},
+  [44] = {.lex_state = 217},
+  [45] = {.lex_state = 221},
+  [46] = {.lex_state = 217},
+  [47] = {.lex_state = 221},
+  [48] = {.lex_state = 217},
+  [49] = {.lex_state = 206},
   [50] = {.lex_state = 3},
   [51] = {.lex_state = 1},
   [52] = {.lex_state = 3},
   [53] = {.lex_state = 3},
   [54] = {.lex_state = 3},
-  [55] = {.lex_state = 203},
+  [55] = {.lex_state = 3},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 202},
-  [58] = {.lex_state = 202},
-  [59] = {.lex_state = 206},
+  [57] = {.lex_state = 205},
+  [58] = {.lex_state = 205},
+  [59] = {.lex_state = 209},
   [60] = {.lex_state = 3},
-  [61] = {.lex_state = 206},
-  [62] = {.lex_state = 206},
-  [63] = {.lex_state = 212},
-  [64] = {.lex_state = 201},
-  [65] = {.lex_state = 201},
-  [66] = {.lex_state = 201},
-  [67] = {.lex_state = 202},
-  [68] = {.lex_state = 206},
-  [69] = {.lex_state = 206},
-  [70] = {.lex_state = 206},
-  [71] = {.lex_state = 202},
-  [72] = {.lex_state = 206},
-  [73] = {.lex_state = 202},
-  [74] = {.lex_state = 202},
-  [75] = {.lex_state = 202},
+  [61] = {.lex_state = 209},
+  [62] = {.lex_state = 209},
+  [63] = {.lex_state = 209},
+  [64] = {.lex_state = 209},
+  [65] = {.lex_state = 205},
+  [66] = {.lex_state = 205},
+  [67] = {.lex_state = 205},
+  [68] = {.lex_state = 204},
+  [69] = {.lex_state = 204},
+  [70] = {.lex_state = 204},
+  [71] = {.lex_state = 204},
+  [72] = {.lex_state = 209},
+  [73] = {.lex_state = 209},
+  [74] = {.lex_state = 209},
+  [75] = {.lex_state = 209},
   [76] = {.lex_state = 206},
-  [77] = {.lex_state = 202},
-  [78] = {.lex_state = 201},
-  [79] = {.lex_state = 203},
-  [80] = {.lex_state = 212},
-  [81] = {.lex_state = 202},
-  [82] = {.lex_state = 203},
-  [83] = {.lex_state = 206},
-  [84] = {.lex_state = 206},
-  [85] = {.lex_state = 216},
-  [86] = {.lex_state = 216},
-  [87] = {.lex_state = 202},
-  [88] = {.lex_state = 202},
-  [89] = {.lex_state = 202},
-  [90] = {.lex_state = 206},
+  [77] = {.lex_state = 205},
+  [78] = {.lex_state = 206},
+  [79] = {.lex_state = 205},
+  [80] = {.lex_state = 206},
+  [81] = {.lex_state = 209},
+  [82] = {.lex_state = 217},
+  [83] = {.lex_state = 217},
+  [84] = {.lex_state = 205},
+  [85] = {.lex_state = 205},
+  [86] = {.lex_state = 205},
+  [87] = {.lex_state = 205},
+  [88] = {.lex_state = 205},
+  [89] = {.lex_state = 221},
+  [90] = {.lex_state = 221},
   [91] = {.lex_state = 206},
   [92] = {.lex_state = 206},
-  [93] = {.lex_state = 206},
-  [94] = {.lex_state = 206},
-  [95] = {.lex_state = 206},
-  [96] = {.lex_state = 206},
-  [97] = {.lex_state = 203},
-  [98] = {.lex_state = 211},
-  [99] = {.lex_state = 221},
-  [100] = {.lex_state = 201},
-  [101] = {.lex_state = 213},
-  [102] = {.lex_state = 213},
-  [103] = {.lex_state = 203},
-  [104] = {.lex_state = 213},
-  [105] = {.lex_state = 211},
-  [106] = {.lex_state = 201},
-  [107] = {.lex_state = 214},
-  [108] = {.lex_state = 211},
-  [109] = {.lex_state = 14},
-  [110] = {.lex_state = 202},
-  [111] = {.lex_state = 202},
-  [112] = {.lex_state = 202},
-  [113] = {.lex_state = 214},
-  [114] = {.lex_state = 202},
-  [115] = {.lex_state = 214},
-  [116] = {.lex_state = 202},
-  [117] = {.lex_state = 202},
-  [118] = {.lex_state = 211},
-  [119] = {.lex_state = 203},
-  [120] = {.lex_state = 203},
-  [121] = {.lex_state = 203},
-  [122] = {.lex_state = 203},
-  [123] = {.lex_state = 11},
-  [124] = {.lex_state = 204},
-  [125] = {.lex_state = 214},
-  [126] = {.lex_state = 203},
-  [127] = {.lex_state = 203},
-  [128] = {.lex_state = 203},
-  [129] = {.lex_state = 203},
-  [130] = {.lex_state = 11},
-  [131] = {.lex_state = 11},
-  [132] = {.lex_state = 11},
-  [133] = {.lex_state = 11},
+  [93] = {.lex_state = 209},
+  [94] = {.lex_state = 209},
+  [95] = {.lex_state = 209},
+  [96] = {.lex_state = 209},
+  [97] = {.lex_state = 209},
+  [98] = {.lex_state = 209},
+  [99] = {.lex_state = 206},
+  [100] = {.lex_state = 209},
+  [101] = {.lex_state = 218},
+  [102] = {.lex_state = 204},
+  [103] = {.lex_state = 216},
+  [104] = {.lex_state = 219},
+  [105] = {.lex_state = 218},
+  [106] = {.lex_state = 216},
+  [107] = {.lex_state = 206},
+  [108] = {.lex_state = 218},
+  [109] = {.lex_state = 204},
+  [110] = {.lex_state = 224},
+  [111] = {.lex_state = 216},
+  [112] = {.lex_state = 205},
+  [113] = {.lex_state = 205},
+  [114] = {.lex_state = 15},
+  [115] = {.lex_state = 219},
+  [116] = {.lex_state = 205},
+  [117] = {.lex_state = 205},
+  [118] = {.lex_state = 219},
+  [119] = {.lex_state = 205},
+  [120] = {.lex_state = 205},
+  [121] = {.lex_state = 206},
+  [122] = {.lex_state = 206},
+  [123] = {.lex_state = 206},
+  [124] = {.lex_state = 206},
+  [125] = {.lex_state = 216},
+  [126] = {.lex_state = 206},
+  [127] = {.lex_state = 11},
+  [128] = {.lex_state = 207},
+  [129] = {.lex_state = 206},
+  [130] = {.lex_state = 206},
+  [131] = {.lex_state = 206},
+  [132] = {.lex_state = 219},
+  [133] = {.lex_state = 206},
   [134] = {.lex_state = 11},
-  [135] = {.lex_state = 211},
-  [136] = {.lex_state = 201},
-  [137] = {.lex_state = 201},
-  [138] = {.lex_state = 203},
+  [135] = {.lex_state = 11},
+  [136] = {.lex_state = 216},
+  [137] = {.lex_state = 12},
+  [138] = {.lex_state = 204},
   [139] = {.lex_state = 11},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 203},
-  [142] = {.lex_state = 213},
-  [143] = {.lex_state = 213},
-  [144] = {.lex_state = 203},
+  [140] = {.lex_state = 204},
+  [141] = {.lex_state = 11},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 11},
+  [144] = {.lex_state = 206},
   [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
+  [146] = {.lex_state = 12},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 11},
-  [149] = {.lex_state = 11},
-  [150] = {.lex_state = 11},
+  [148] = {.lex_state = 12},
+  [149] = {.lex_state = 206},
+  [150] = {.lex_state = 218},
   [151] = {.lex_state = 11},
   [152] = {.lex_state = 11},
   [153] = {.lex_state = 11},
@@ -8845,275 +8998,282 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
-  [166] = {.lex_state = 201},
-  [167] = {.lex_state = 203},
-  [168] = {.lex_state = 226},
-  [169] = {.lex_state = 203},
-  [170] = {.lex_state = 14},
-  [171] = {.lex_state = 204},
-  [172] = {.lex_state = 203},
-  [173] = {.lex_state = 226},
-  [174] = {.lex_state = 11},
-  [175] = {.lex_state = 228},
-  [176] = {.lex_state = 228},
-  [177] = {.lex_state = 226},
-  [178] = {.lex_state = 228},
-  [179] = {.lex_state = 214},
-  [180] = {.lex_state = 201},
-  [181] = {.lex_state = 201},
-  [182] = {.lex_state = 21},
-  [183] = {.lex_state = 202},
-  [184] = {.lex_state = 0},
-  [185] = {.lex_state = 0},
-  [186] = {.lex_state = 201},
-  [187] = {.lex_state = 202},
-  [188] = {.lex_state = 0},
-  [189] = {.lex_state = 201},
-  [190] = {.lex_state = 201},
-  [191] = {.lex_state = 18},
-  [192] = {.lex_state = 0},
-  [193] = {.lex_state = 13},
-  [194] = {.lex_state = 18},
-  [195] = {.lex_state = 13},
-  [196] = {.lex_state = 18},
-  [197] = {.lex_state = 13},
-  [198] = {.lex_state = 12},
-  [199] = {.lex_state = 12},
-  [200] = {.lex_state = 12},
-  [201] = {.lex_state = 202},
-  [202] = {.lex_state = 201},
-  [203] = {.lex_state = 202},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 201},
-  [206] = {.lex_state = 202},
-  [207] = {.lex_state = 201},
-  [208] = {.lex_state = 21},
-  [209] = {.lex_state = 226},
-  [210] = {.lex_state = 201},
-  [211] = {.lex_state = 11},
-  [212] = {.lex_state = 201},
-  [213] = {.lex_state = 21},
-  [214] = {.lex_state = 21},
-  [215] = {.lex_state = 21},
-  [216] = {.lex_state = 201},
-  [217] = {.lex_state = 21},
-  [218] = {.lex_state = 21},
-  [219] = {.lex_state = 0},
-  [220] = {.lex_state = 21},
-  [221] = {.lex_state = 21},
-  [222] = {.lex_state = 201},
-  [223] = {.lex_state = 0},
-  [224] = {.lex_state = 226},
-  [225] = {.lex_state = 226},
-  [226] = {.lex_state = 21},
-  [227] = {.lex_state = 21},
-  [228] = {.lex_state = 226},
-  [229] = {.lex_state = 0},
-  [230] = {.lex_state = 21},
-  [231] = {.lex_state = 21},
+  [166] = {.lex_state = 11},
+  [167] = {.lex_state = 11},
+  [168] = {.lex_state = 11},
+  [169] = {.lex_state = 11},
+  [170] = {.lex_state = 11},
+  [171] = {.lex_state = 218},
+  [172] = {.lex_state = 229},
+  [173] = {.lex_state = 229},
+  [174] = {.lex_state = 229},
+  [175] = {.lex_state = 206},
+  [176] = {.lex_state = 206},
+  [177] = {.lex_state = 231},
+  [178] = {.lex_state = 229},
+  [179] = {.lex_state = 231},
+  [180] = {.lex_state = 15},
+  [181] = {.lex_state = 12},
+  [182] = {.lex_state = 207},
+  [183] = {.lex_state = 219},
+  [184] = {.lex_state = 229},
+  [185] = {.lex_state = 11},
+  [186] = {.lex_state = 204},
+  [187] = {.lex_state = 231},
+  [188] = {.lex_state = 229},
+  [189] = {.lex_state = 205},
+  [190] = {.lex_state = 204},
+  [191] = {.lex_state = 0},
+  [192] = {.lex_state = 22},
+  [193] = {.lex_state = 204},
+  [194] = {.lex_state = 204},
+  [195] = {.lex_state = 204},
+  [196] = {.lex_state = 204},
+  [197] = {.lex_state = 204},
+  [198] = {.lex_state = 206},
+  [199] = {.lex_state = 206},
+  [200] = {.lex_state = 0},
+  [201] = {.lex_state = 206},
+  [202] = {.lex_state = 0},
+  [203] = {.lex_state = 0},
+  [204] = {.lex_state = 19},
+  [205] = {.lex_state = 204},
+  [206] = {.lex_state = 14},
+  [207] = {.lex_state = 19},
+  [208] = {.lex_state = 14},
+  [209] = {.lex_state = 19},
+  [210] = {.lex_state = 14},
+  [211] = {.lex_state = 13},
+  [212] = {.lex_state = 13},
+  [213] = {.lex_state = 13},
+  [214] = {.lex_state = 206},
+  [215] = {.lex_state = 205},
+  [216] = {.lex_state = 204},
+  [217] = {.lex_state = 0},
+  [218] = {.lex_state = 22},
+  [219] = {.lex_state = 11},
+  [220] = {.lex_state = 204},
+  [221] = {.lex_state = 22},
+  [222] = {.lex_state = 204},
+  [223] = {.lex_state = 22},
+  [224] = {.lex_state = 22},
+  [225] = {.lex_state = 22},
+  [226] = {.lex_state = 204},
+  [227] = {.lex_state = 22},
+  [228] = {.lex_state = 22},
+  [229] = {.lex_state = 22},
+  [230] = {.lex_state = 204},
+  [231] = {.lex_state = 22},
   [232] = {.lex_state = 0},
-  [233] = {.lex_state = 21},
-  [234] = {.lex_state = 201},
-  [235] = {.lex_state = 228},
-  [236] = {.lex_state = 227},
-  [237] = {.lex_state = 21},
-  [238] = {.lex_state = 201},
-  [239] = {.lex_state = 201},
-  [240] = {.lex_state = 201},
-  [241] = {.lex_state = 202},
-  [242] = {.lex_state = 21},
-  [243] = {.lex_state = 203},
-  [244] = {.lex_state = 201},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 226},
-  [247] = {.lex_state = 201},
-  [248] = {.lex_state = 201},
-  [249] = {.lex_state = 201},
-  [250] = {.lex_state = 201},
-  [251] = {.lex_state = 201},
-  [252] = {.lex_state = 201},
-  [253] = {.lex_state = 201},
-  [254] = {.lex_state = 201},
-  [255] = {.lex_state = 201},
-  [256] = {.lex_state = 201},
-  [257] = {.lex_state = 201},
-  [258] = {.lex_state = 201},
-  [259] = {.lex_state = 201},
-  [260] = {.lex_state = 201},
-  [261] = {.lex_state = 201},
-  [262] = {.lex_state = 201},
-  [263] = {.lex_state = 201},
-  [264] = {.lex_state = 201},
-  [265] = {.lex_state = 201},
-  [266] = {.lex_state = 201},
-  [267] = {.lex_state = 201},
-  [268] = {.lex_state = 201},
-  [269] = {.lex_state = 22},
-  [270] = {.lex_state = 203},
-  [271] = {.lex_state = 15},
-  [272] = {.lex_state = 203},
-  [273] = {.lex_state = 22},
-  [274] = {.lex_state = 203},
-  [275] = {.lex_state = 22},
-  [276] = {.lex_state = 15},
-  [277] = {.lex_state = 203},
-  [278] = {.lex_state = 201},
-  [279] = {.lex_state = 22},
-  [280] = {.lex_state = 21},
-  [281] = {.lex_state = 201},
-  [282] = {.lex_state = 22},
-  [283] = {.lex_state = 203},
-  [284] = {.lex_state = 15},
-  [285] = {.lex_state = 202},
-  [286] = {.lex_state = 209},
-  [287] = {.lex_state = 209},
-  [288] = {.lex_state = 209},
-  [289] = {.lex_state = 206},
-  [290] = {.lex_state = 0},
-  [291] = {.lex_state = 0},
+  [233] = {.lex_state = 22},
+  [234] = {.lex_state = 0},
+  [235] = {.lex_state = 229},
+  [236] = {.lex_state = 22},
+  [237] = {.lex_state = 22},
+  [238] = {.lex_state = 22},
+  [239] = {.lex_state = 22},
+  [240] = {.lex_state = 206},
+  [241] = {.lex_state = 204},
+  [242] = {.lex_state = 0},
+  [243] = {.lex_state = 204},
+  [244] = {.lex_state = 0},
+  [245] = {.lex_state = 204},
+  [246] = {.lex_state = 231},
+  [247] = {.lex_state = 204},
+  [248] = {.lex_state = 22},
+  [249] = {.lex_state = 0},
+  [250] = {.lex_state = 229},
+  [251] = {.lex_state = 204},
+  [252] = {.lex_state = 204},
+  [253] = {.lex_state = 204},
+  [254] = {.lex_state = 204},
+  [255] = {.lex_state = 204},
+  [256] = {.lex_state = 204},
+  [257] = {.lex_state = 204},
+  [258] = {.lex_state = 204},
+  [259] = {.lex_state = 204},
+  [260] = {.lex_state = 204},
+  [261] = {.lex_state = 204},
+  [262] = {.lex_state = 204},
+  [263] = {.lex_state = 204},
+  [264] = {.lex_state = 204},
+  [265] = {.lex_state = 204},
+  [266] = {.lex_state = 204},
+  [267] = {.lex_state = 204},
+  [268] = {.lex_state = 204},
+  [269] = {.lex_state = 204},
+  [270] = {.lex_state = 204},
+  [271] = {.lex_state = 204},
+  [272] = {.lex_state = 204},
+  [273] = {.lex_state = 230},
+  [274] = {.lex_state = 204},
+  [275] = {.lex_state = 206},
+  [276] = {.lex_state = 23},
+  [277] = {.lex_state = 23},
+  [278] = {.lex_state = 204},
+  [279] = {.lex_state = 23},
+  [280] = {.lex_state = 22},
+  [281] = {.lex_state = 23},
+  [282] = {.lex_state = 23},
+  [283] = {.lex_state = 23},
+  [284] = {.lex_state = 206},
+  [285] = {.lex_state = 16},
+  [286] = {.lex_state = 204},
+  [287] = {.lex_state = 212},
+  [288] = {.lex_state = 16},
+  [289] = {.lex_state = 205},
+  [290] = {.lex_state = 206},
+  [291] = {.lex_state = 16},
   [292] = {.lex_state = 206},
-  [293] = {.lex_state = 0},
-  [294] = {.lex_state = 0},
-  [295] = {.lex_state = 206},
-  [296] = {.lex_state = 206},
+  [293] = {.lex_state = 212},
+  [294] = {.lex_state = 212},
+  [295] = {.lex_state = 209},
+  [296] = {.lex_state = 0},
   [297] = {.lex_state = 0},
   [298] = {.lex_state = 0},
   [299] = {.lex_state = 0},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 0},
-  [302] = {.lex_state = 0},
-  [303] = {.lex_state = 23},
-  [304] = {.lex_state = 0},
+  [302] = {.lex_state = 214},
+  [303] = {.lex_state = 209},
+  [304] = {.lex_state = 205},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 218},
-  [307] = {.lex_state = 206},
-  [308] = {.lex_state = 218},
+  [306] = {.lex_state = 205},
+  [307] = {.lex_state = 0},
+  [308] = {.lex_state = 0},
   [309] = {.lex_state = 0},
-  [310] = {.lex_state = 218},
-  [311] = {.lex_state = 218},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 202},
-  [314] = {.lex_state = 0},
-  [315] = {.lex_state = 202},
-  [316] = {.lex_state = 203},
-  [317] = {.lex_state = 0},
-  [318] = {.lex_state = 0},
+  [310] = {.lex_state = 206},
+  [311] = {.lex_state = 0},
+  [312] = {.lex_state = 209},
+  [313] = {.lex_state = 206},
+  [314] = {.lex_state = 209},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 0},
+  [317] = {.lex_state = 214},
+  [318] = {.lex_state = 214},
   [319] = {.lex_state = 0},
-  [320] = {.lex_state = 206},
-  [321] = {.lex_state = 202},
-  [322] = {.lex_state = 18},
-  [323] = {.lex_state = 203},
-  [324] = {.lex_state = 206},
-  [325] = {.lex_state = 18},
+  [320] = {.lex_state = 0},
+  [321] = {.lex_state = 205},
+  [322] = {.lex_state = 206},
+  [323] = {.lex_state = 209},
+  [324] = {.lex_state = 0},
+  [325] = {.lex_state = 209},
   [326] = {.lex_state = 0},
-  [327] = {.lex_state = 13},
-  [328] = {.lex_state = 203},
-  [329] = {.lex_state = 13},
+  [327] = {.lex_state = 209},
+  [328] = {.lex_state = 0},
+  [329] = {.lex_state = 19},
   [330] = {.lex_state = 0},
-  [331] = {.lex_state = 12},
-  [332] = {.lex_state = 206},
-  [333] = {.lex_state = 12},
+  [331] = {.lex_state = 0},
+  [332] = {.lex_state = 19},
+  [333] = {.lex_state = 0},
   [334] = {.lex_state = 206},
-  [335] = {.lex_state = 0},
+  [335] = {.lex_state = 14},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 206},
-  [339] = {.lex_state = 206},
-  [340] = {.lex_state = 218},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 203},
-  [343] = {.lex_state = 206},
-  [344] = {.lex_state = 206},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 206},
+  [337] = {.lex_state = 14},
+  [338] = {.lex_state = 209},
+  [339] = {.lex_state = 13},
+  [340] = {.lex_state = 13},
+  [341] = {.lex_state = 209},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 0},
+  [344] = {.lex_state = 209},
+  [345] = {.lex_state = 209},
+  [346] = {.lex_state = 209},
   [347] = {.lex_state = 0},
-  [348] = {.lex_state = 0},
+  [348] = {.lex_state = 209},
   [349] = {.lex_state = 206},
   [350] = {.lex_state = 0},
-  [351] = {.lex_state = 0},
+  [351] = {.lex_state = 209},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 206},
+  [353] = {.lex_state = 0},
   [354] = {.lex_state = 0},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 202},
+  [355] = {.lex_state = 209},
+  [356] = {.lex_state = 0},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 218},
-  [359] = {.lex_state = 218},
-  [360] = {.lex_state = 206},
+  [358] = {.lex_state = 209},
+  [359] = {.lex_state = 205},
+  [360] = {.lex_state = 0},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 0},
-  [363] = {.lex_state = 0},
-  [364] = {.lex_state = 0},
+  [362] = {.lex_state = 209},
+  [363] = {.lex_state = 214},
+  [364] = {.lex_state = 214},
   [365] = {.lex_state = 0},
-  [366] = {.lex_state = 203},
-  [367] = {.lex_state = 202},
-  [368] = {.lex_state = 202},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 205},
+  [368] = {.lex_state = 205},
   [369] = {.lex_state = 0},
-  [370] = {.lex_state = 201},
-  [371] = {.lex_state = 203},
+  [370] = {.lex_state = 204},
+  [371] = {.lex_state = 206},
   [372] = {.lex_state = 0},
-  [373] = {.lex_state = 218},
-  [374] = {.lex_state = 218},
-  [375] = {.lex_state = 218},
-  [376] = {.lex_state = 218},
-  [377] = {.lex_state = 218},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 218},
-  [381] = {.lex_state = 218},
-  [382] = {.lex_state = 218},
-  [383] = {.lex_state = 203},
-  [384] = {.lex_state = 24},
-  [385] = {.lex_state = 218},
-  [386] = {.lex_state = 15},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 0},
+  [375] = {.lex_state = 214},
+  [376] = {.lex_state = 24},
+  [377] = {.lex_state = 0},
+  [378] = {.lex_state = 214},
+  [379] = {.lex_state = 209},
+  [380] = {.lex_state = 209},
+  [381] = {.lex_state = 214},
+  [382] = {.lex_state = 214},
+  [383] = {.lex_state = 214},
+  [384] = {.lex_state = 214},
+  [385] = {.lex_state = 214},
+  [386] = {.lex_state = 214},
   [387] = {.lex_state = 9},
-  [388] = {.lex_state = 15},
+  [388] = {.lex_state = 214},
   [389] = {.lex_state = 8},
-  [390] = {.lex_state = 218},
-  [391] = {.lex_state = 218},
-  [392] = {.lex_state = 203},
-  [393] = {.lex_state = 201},
-  [394] = {.lex_state = 10},
-  [395] = {.lex_state = 215},
-  [396] = {.lex_state = 203},
-  [397] = {.lex_state = 203},
-  [398] = {.lex_state = 203},
-  [399] = {.lex_state = 203},
-  [400] = {.lex_state = 206},
-  [401] = {.lex_state = 0},
-  [402] = {.lex_state = 201},
-  [403] = {.lex_state = 203},
-  [404] = {.lex_state = 201},
-  [405] = {.lex_state = 203},
-  [406] = {.lex_state = 203},
-  [407] = {.lex_state = 203},
-  [408] = {.lex_state = 215},
-  [409] = {.lex_state = 201},
-  [410] = {.lex_state = 0},
-  [411] = {.lex_state = 0},
-  [412] = {.lex_state = 0},
-  [413] = {.lex_state = 0},
+  [390] = {.lex_state = 214},
+  [391] = {.lex_state = 214},
+  [392] = {.lex_state = 206},
+  [393] = {.lex_state = 25},
+  [394] = {.lex_state = 16},
+  [395] = {.lex_state = 16},
+  [396] = {.lex_state = 206},
+  [397] = {.lex_state = 214},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 214},
+  [400] = {.lex_state = 10},
+  [401] = {.lex_state = 206},
+  [402] = {.lex_state = 204},
+  [403] = {.lex_state = 204},
+  [404] = {.lex_state = 206},
+  [405] = {.lex_state = 204},
+  [406] = {.lex_state = 204},
+  [407] = {.lex_state = 206},
+  [408] = {.lex_state = 209},
+  [409] = {.lex_state = 206},
+  [410] = {.lex_state = 206},
+  [411] = {.lex_state = 206},
+  [412] = {.lex_state = 214},
+  [413] = {.lex_state = 206},
   [414] = {.lex_state = 0},
-  [415] = {.lex_state = 0},
-  [416] = {.lex_state = 0},
-  [417] = {.lex_state = 0},
+  [415] = {.lex_state = 206},
+  [416] = {.lex_state = 214},
+  [417] = {.lex_state = 209},
   [418] = {.lex_state = 0},
   [419] = {.lex_state = 0},
   [420] = {.lex_state = 0},
-  [421] = {.lex_state = 206},
-  [422] = {.lex_state = 0},
-  [423] = {.lex_state = 203},
-  [424] = {.lex_state = 201},
-  [425] = {.lex_state = 0},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 209},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 0},
+  [425] = {.lex_state = 209},
   [426] = {.lex_state = 0},
-  [427] = {.lex_state = 206},
+  [427] = {.lex_state = 207},
   [428] = {.lex_state = 0},
-  [429] = {.lex_state = 206},
-  [430] = {.lex_state = 206},
+  [429] = {.lex_state = 0},
+  [430] = {.lex_state = 0},
   [431] = {.lex_state = 0},
   [432] = {.lex_state = 0},
-  [433] = {.lex_state = 204},
+  [433] = {.lex_state = 0},
   [434] = {.lex_state = 0},
+  [435] = {.lex_state = 209},
+  [436] = {.lex_state = 0},
+  [437] = {.lex_state = 204},
+  [438] = {.lex_state = 0},
+  [439] = {.lex_state = 0},
+  [440] = {.lex_state = 206},
+  [441] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9184,6 +9344,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dst] = ACTIONS(1),
     [anon_sym_sport] = ACTIONS(1),
     [anon_sym_dport] = ACTIONS(1),
+    [anon_sym_handle] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
@@ -9191,6 +9352,10 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_delay] = ACTIONS(1),
     [anon_sym_jitter] = ACTIONS(1),
     [anon_sym_loss] = ACTIONS(1),
+    [anon_sym_duplicate] = ACTIONS(1),
+    [anon_sym_corrupt] = ACTIONS(1),
+    [anon_sym_reorder] = ACTIONS(1),
+    [anon_sym_gap] = ACTIONS(1),
     [anon_sym_bpf] = ACTIONS(1),
     [anon_sym_egress] = ACTIONS(1),
     [anon_sym_xdp] = ACTIONS(1),
@@ -9263,43 +9428,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(417),
-    [sym__statements] = STATE(415),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
+    [sym_source_file] = STATE(424),
+    [sym__statements] = STATE(418),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(200),
+    [sym_netns_statement] = STATE(200),
+    [sym_host_statement] = STATE(200),
+    [sym_table_statement] = STATE(200),
+    [sym_let_statement] = STATE(200),
+    [sym_for_statement] = STATE(200),
+    [sym_include_statement] = STATE(200),
+    [sym_expect_statement] = STATE(200),
+    [sym_veth_statement] = STATE(200),
+    [sym_bridge_statement] = STATE(200),
+    [sym_dummy_statement] = STATE(200),
+    [sym_vrf_statement] = STATE(200),
+    [sym_macvlan_statement] = STATE(200),
+    [sym_vxlan_statement] = STATE(200),
+    [sym_link_statement] = STATE(200),
+    [sym_addr_statement] = STATE(200),
+    [sym_state_statement] = STATE(200),
+    [sym_mtu_statement] = STATE(200),
+    [sym_mac_statement] = STATE(200),
+    [sym_master_statement] = STATE(200),
+    [sym_shape_statement] = STATE(200),
+    [sym_htb_statement] = STATE(200),
+    [sym_class_statement] = STATE(200),
+    [sym_filter_statement] = STATE(200),
+    [sym_qdisc_statement] = STATE(200),
+    [sym_netem_statement] = STATE(200),
+    [sym_bpf_statement] = STATE(200),
+    [sym_xdp_statement] = STATE(200),
+    [sym_route_statement] = STATE(200),
+    [sym_rule_statement] = STATE(200),
+    [sym_forward_statement] = STATE(200),
+    [sym_sysctl_statement] = STATE(200),
+    [sym_firewall_statement] = STATE(200),
+    [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -9340,44 +9505,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(413),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(203),
+    [sym_netns_statement] = STATE(203),
+    [sym_host_statement] = STATE(203),
+    [sym_table_statement] = STATE(203),
+    [sym_let_statement] = STATE(203),
+    [sym_for_statement] = STATE(203),
+    [sym_include_statement] = STATE(203),
+    [sym_expect_statement] = STATE(203),
+    [sym_veth_statement] = STATE(203),
+    [sym_bridge_statement] = STATE(203),
+    [sym_dummy_statement] = STATE(203),
+    [sym_vrf_statement] = STATE(203),
+    [sym_macvlan_statement] = STATE(203),
+    [sym_vxlan_statement] = STATE(203),
+    [sym_link_statement] = STATE(203),
+    [sym_addr_statement] = STATE(203),
+    [sym_state_statement] = STATE(203),
+    [sym_mtu_statement] = STATE(203),
+    [sym_mac_statement] = STATE(203),
+    [sym_master_statement] = STATE(203),
+    [sym_shape_statement] = STATE(203),
+    [sym_htb_statement] = STATE(203),
+    [sym_class_statement] = STATE(203),
+    [sym_filter_statement] = STATE(203),
+    [sym_qdisc_statement] = STATE(203),
+    [sym_netem_statement] = STATE(203),
+    [sym_bpf_statement] = STATE(203),
+    [sym_xdp_statement] = STATE(203),
+    [sym_route_statement] = STATE(203),
+    [sym_rule_statement] = STATE(203),
+    [sym_forward_statement] = STATE(203),
+    [sym_sysctl_statement] = STATE(203),
+    [sym_firewall_statement] = STATE(203),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(73),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9416,45 +9581,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(192),
-    [sym_netns_statement] = STATE(192),
-    [sym_host_statement] = STATE(192),
-    [sym_table_statement] = STATE(192),
-    [sym_let_statement] = STATE(192),
-    [sym_for_statement] = STATE(192),
-    [sym_include_statement] = STATE(192),
-    [sym_expect_statement] = STATE(192),
-    [sym_veth_statement] = STATE(192),
-    [sym_bridge_statement] = STATE(192),
-    [sym_dummy_statement] = STATE(192),
-    [sym_vrf_statement] = STATE(192),
-    [sym_macvlan_statement] = STATE(192),
-    [sym_vxlan_statement] = STATE(192),
-    [sym_link_statement] = STATE(192),
-    [sym_addr_statement] = STATE(192),
-    [sym_state_statement] = STATE(192),
-    [sym_mtu_statement] = STATE(192),
-    [sym_mac_statement] = STATE(192),
-    [sym_master_statement] = STATE(192),
-    [sym_shape_statement] = STATE(192),
-    [sym_htb_statement] = STATE(192),
-    [sym_class_statement] = STATE(192),
-    [sym_filter_statement] = STATE(192),
-    [sym_qdisc_statement] = STATE(192),
-    [sym_netem_statement] = STATE(192),
-    [sym_bpf_statement] = STATE(192),
-    [sym_xdp_statement] = STATE(192),
-    [sym_route_statement] = STATE(192),
-    [sym_rule_statement] = STATE(192),
-    [sym_forward_statement] = STATE(192),
-    [sym_sysctl_statement] = STATE(192),
-    [sym_firewall_statement] = STATE(192),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
-    [anon_sym_GT] = ACTIONS(75),
+    [sym__statements] = STATE(441),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(200),
+    [sym_netns_statement] = STATE(200),
+    [sym_host_statement] = STATE(200),
+    [sym_table_statement] = STATE(200),
+    [sym_let_statement] = STATE(200),
+    [sym_for_statement] = STATE(200),
+    [sym_include_statement] = STATE(200),
+    [sym_expect_statement] = STATE(200),
+    [sym_veth_statement] = STATE(200),
+    [sym_bridge_statement] = STATE(200),
+    [sym_dummy_statement] = STATE(200),
+    [sym_vrf_statement] = STATE(200),
+    [sym_macvlan_statement] = STATE(200),
+    [sym_vxlan_statement] = STATE(200),
+    [sym_link_statement] = STATE(200),
+    [sym_addr_statement] = STATE(200),
+    [sym_state_statement] = STATE(200),
+    [sym_mtu_statement] = STATE(200),
+    [sym_mac_statement] = STATE(200),
+    [sym_master_statement] = STATE(200),
+    [sym_shape_statement] = STATE(200),
+    [sym_htb_statement] = STATE(200),
+    [sym_class_statement] = STATE(200),
+    [sym_filter_statement] = STATE(200),
+    [sym_qdisc_statement] = STATE(200),
+    [sym_netem_statement] = STATE(200),
+    [sym_bpf_statement] = STATE(200),
+    [sym_xdp_statement] = STATE(200),
+    [sym_route_statement] = STATE(200),
+    [sym_rule_statement] = STATE(200),
+    [sym_forward_statement] = STATE(200),
+    [sym_sysctl_statement] = STATE(200),
+    [sym_firewall_statement] = STATE(200),
+    [aux_sym__statements_repeat1] = STATE(2),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9493,43 +9658,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(366),
+    [sym_netns_statement] = STATE(366),
+    [sym_host_statement] = STATE(366),
+    [sym_table_statement] = STATE(366),
+    [sym_let_statement] = STATE(366),
+    [sym_for_statement] = STATE(366),
+    [sym_include_statement] = STATE(366),
+    [sym_expect_statement] = STATE(366),
+    [sym_veth_statement] = STATE(366),
+    [sym_bridge_statement] = STATE(366),
+    [sym_dummy_statement] = STATE(366),
+    [sym_vrf_statement] = STATE(366),
+    [sym_macvlan_statement] = STATE(366),
+    [sym_vxlan_statement] = STATE(366),
+    [sym_link_statement] = STATE(366),
+    [sym_addr_statement] = STATE(366),
+    [sym_state_statement] = STATE(366),
+    [sym_mtu_statement] = STATE(366),
+    [sym_mac_statement] = STATE(366),
+    [sym_master_statement] = STATE(366),
+    [sym_shape_statement] = STATE(366),
+    [sym_htb_statement] = STATE(366),
+    [sym_class_statement] = STATE(366),
+    [sym_filter_statement] = STATE(366),
+    [sym_qdisc_statement] = STATE(366),
+    [sym_netem_statement] = STATE(366),
+    [sym_bpf_statement] = STATE(366),
+    [sym_xdp_statement] = STATE(366),
+    [sym_route_statement] = STATE(366),
+    [sym_rule_statement] = STATE(366),
+    [sym_forward_statement] = STATE(366),
+    [sym_sysctl_statement] = STATE(366),
+    [sym_firewall_statement] = STATE(366),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9569,43 +9734,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(366),
+    [sym_netns_statement] = STATE(366),
+    [sym_host_statement] = STATE(366),
+    [sym_table_statement] = STATE(366),
+    [sym_let_statement] = STATE(366),
+    [sym_for_statement] = STATE(366),
+    [sym_include_statement] = STATE(366),
+    [sym_expect_statement] = STATE(366),
+    [sym_veth_statement] = STATE(366),
+    [sym_bridge_statement] = STATE(366),
+    [sym_dummy_statement] = STATE(366),
+    [sym_vrf_statement] = STATE(366),
+    [sym_macvlan_statement] = STATE(366),
+    [sym_vxlan_statement] = STATE(366),
+    [sym_link_statement] = STATE(366),
+    [sym_addr_statement] = STATE(366),
+    [sym_state_statement] = STATE(366),
+    [sym_mtu_statement] = STATE(366),
+    [sym_mac_statement] = STATE(366),
+    [sym_master_statement] = STATE(366),
+    [sym_shape_statement] = STATE(366),
+    [sym_htb_statement] = STATE(366),
+    [sym_class_statement] = STATE(366),
+    [sym_filter_statement] = STATE(366),
+    [sym_qdisc_statement] = STATE(366),
+    [sym_netem_statement] = STATE(366),
+    [sym_bpf_statement] = STATE(366),
+    [sym_xdp_statement] = STATE(366),
+    [sym_route_statement] = STATE(366),
+    [sym_rule_statement] = STATE(366),
+    [sym_forward_statement] = STATE(366),
+    [sym_sysctl_statement] = STATE(366),
+    [sym_firewall_statement] = STATE(366),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9645,43 +9810,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(366),
+    [sym_netns_statement] = STATE(366),
+    [sym_host_statement] = STATE(366),
+    [sym_table_statement] = STATE(366),
+    [sym_let_statement] = STATE(366),
+    [sym_for_statement] = STATE(366),
+    [sym_include_statement] = STATE(366),
+    [sym_expect_statement] = STATE(366),
+    [sym_veth_statement] = STATE(366),
+    [sym_bridge_statement] = STATE(366),
+    [sym_dummy_statement] = STATE(366),
+    [sym_vrf_statement] = STATE(366),
+    [sym_macvlan_statement] = STATE(366),
+    [sym_vxlan_statement] = STATE(366),
+    [sym_link_statement] = STATE(366),
+    [sym_addr_statement] = STATE(366),
+    [sym_state_statement] = STATE(366),
+    [sym_mtu_statement] = STATE(366),
+    [sym_mac_statement] = STATE(366),
+    [sym_master_statement] = STATE(366),
+    [sym_shape_statement] = STATE(366),
+    [sym_htb_statement] = STATE(366),
+    [sym_class_statement] = STATE(366),
+    [sym_filter_statement] = STATE(366),
+    [sym_qdisc_statement] = STATE(366),
+    [sym_netem_statement] = STATE(366),
+    [sym_bpf_statement] = STATE(366),
+    [sym_xdp_statement] = STATE(366),
+    [sym_route_statement] = STATE(366),
+    [sym_rule_statement] = STATE(366),
+    [sym_forward_statement] = STATE(366),
+    [sym_sysctl_statement] = STATE(366),
+    [sym_firewall_statement] = STATE(366),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9721,42 +9886,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(366),
+    [sym_netns_statement] = STATE(366),
+    [sym_host_statement] = STATE(366),
+    [sym_table_statement] = STATE(366),
+    [sym_let_statement] = STATE(366),
+    [sym_for_statement] = STATE(366),
+    [sym_include_statement] = STATE(366),
+    [sym_expect_statement] = STATE(366),
+    [sym_veth_statement] = STATE(366),
+    [sym_bridge_statement] = STATE(366),
+    [sym_dummy_statement] = STATE(366),
+    [sym_vrf_statement] = STATE(366),
+    [sym_macvlan_statement] = STATE(366),
+    [sym_vxlan_statement] = STATE(366),
+    [sym_link_statement] = STATE(366),
+    [sym_addr_statement] = STATE(366),
+    [sym_state_statement] = STATE(366),
+    [sym_mtu_statement] = STATE(366),
+    [sym_mac_statement] = STATE(366),
+    [sym_master_statement] = STATE(366),
+    [sym_shape_statement] = STATE(366),
+    [sym_htb_statement] = STATE(366),
+    [sym_class_statement] = STATE(366),
+    [sym_filter_statement] = STATE(366),
+    [sym_qdisc_statement] = STATE(366),
+    [sym_netem_statement] = STATE(366),
+    [sym_bpf_statement] = STATE(366),
+    [sym_xdp_statement] = STATE(366),
+    [sym_route_statement] = STATE(366),
+    [sym_rule_statement] = STATE(366),
+    [sym_forward_statement] = STATE(366),
+    [sym_sysctl_statement] = STATE(366),
+    [sym_firewall_statement] = STATE(366),
     [aux_sym__statements_repeat1] = STATE(10),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9793,6 +9958,74 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
+  [STATE(8)] = {
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(85),
+    [sym__newline] = ACTIONS(85),
+    [anon_sym_LT] = ACTIONS(85),
+    [anon_sym_GT] = ACTIONS(85),
+    [anon_sym_table] = ACTIONS(85),
+    [anon_sym_within] = ACTIONS(85),
+    [anon_sym_id] = ACTIONS(85),
+    [anon_sym_remote] = ACTIONS(85),
+    [anon_sym_group] = ACTIONS(85),
+    [anon_sym_local] = ACTIONS(85),
+    [anon_sym_mtu] = ACTIONS(85),
+    [anon_sym_burst] = ACTIONS(85),
+    [anon_sym_latency] = ACTIONS(85),
+    [anon_sym_limit] = ACTIONS(85),
+    [anon_sym_peakrate] = ACTIONS(85),
+    [anon_sym_default] = ACTIONS(85),
+    [anon_sym_r2q] = ACTIONS(85),
+    [anon_sym_direct_qlen] = ACTIONS(85),
+    [anon_sym_rate] = ACTIONS(85),
+    [anon_sym_ceil] = ACTIONS(85),
+    [anon_sym_prio] = ACTIONS(87),
+    [anon_sym_cburst] = ACTIONS(85),
+    [anon_sym_quantum] = ACTIONS(85),
+    [anon_sym_proto] = ACTIONS(85),
+    [anon_sym_src] = ACTIONS(85),
+    [anon_sym_dst] = ACTIONS(85),
+    [anon_sym_sport] = ACTIONS(85),
+    [anon_sym_dport] = ACTIONS(85),
+    [anon_sym_handle] = ACTIONS(85),
+    [anon_sym_DASH_GT] = ACTIONS(85),
+    [anon_sym_delay] = ACTIONS(85),
+    [anon_sym_jitter] = ACTIONS(85),
+    [anon_sym_loss] = ACTIONS(85),
+    [anon_sym_duplicate] = ACTIONS(85),
+    [anon_sym_corrupt] = ACTIONS(85),
+    [anon_sym_reorder] = ACTIONS(85),
+    [anon_sym_gap] = ACTIONS(85),
+    [anon_sym_via] = ACTIONS(85),
+    [anon_sym_metric] = ACTIONS(85),
+    [anon_sym_onlink] = ACTIONS(85),
+    [anon_sym_dev] = ACTIONS(85),
+    [anon_sym_lookup] = ACTIONS(85),
+    [anon_sym_from] = ACTIONS(85),
+    [anon_sym_to] = ACTIONS(87),
+    [anon_sym_iif] = ACTIONS(85),
+    [anon_sym_oif] = ACTIONS(85),
+    [anon_sym_fwmark] = ACTIONS(85),
+    [anon_sym_SLASH] = ACTIONS(85),
+    [anon_sym_uidrange] = ACTIONS(85),
+    [anon_sym_DASH] = ACTIONS(87),
+    [anon_sym_priority] = ACTIONS(85),
+    [anon_sym_pref] = ACTIONS(85),
+    [anon_sym_ipproto] = ACTIONS(85),
+    [anon_sym_tos] = ACTIONS(85),
+    [anon_sym_dsfield] = ACTIONS(85),
+    [anon_sym_port] = ACTIONS(85),
+    [anon_sym_mark] = ACTIONS(85),
+    [anon_sym_ct] = ACTIONS(85),
+    [anon_sym_counter] = ACTIONS(85),
+    [anon_sym_DOT] = ACTIONS(85),
+    [anon_sym_LBRACE] = ACTIONS(85),
+    [sym_integer] = ACTIONS(87),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+    [aux_sym_ipv6_address_token1] = ACTIONS(85),
+  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
@@ -9800,76 +10033,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 4,
-      anon_sym_prio,
-      anon_sym_to,
-      anon_sym_DASH,
-      sym_integer,
-    ACTIONS(85), 55,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_SLASH,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [68] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(91), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 48,
+    ACTIONS(89), 49,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9895,6 +10063,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -9918,7 +10087,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [128] = 5,
+  [61] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9974,14 +10143,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [189] = 3,
+  [122] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(102), 2,
+    ACTIONS(102), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(100), 40,
+    ACTIONS(100), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9998,6 +10168,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10022,64 +10193,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [240] = 4,
+  [175] = 4,
     ACTIONS(108), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(106), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(104), 38,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [292] = 4,
-    ACTIONS(114), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(112), 2,
+    ACTIONS(106), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(110), 38,
+    ACTIONS(104), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10096,6 +10220,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10118,16 +10243,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [344] = 4,
+  [229] = 4,
+    ACTIONS(114), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(112), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(110), 39,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [283] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(118), 2,
+    ACTIONS(118), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 38,
+    ACTIONS(116), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10144,6 +10320,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10166,16 +10343,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [396] = 4,
+  [337] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(124), 2,
+    ACTIONS(124), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 38,
+    ACTIONS(122), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10192,6 +10370,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10214,14 +10393,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [448] = 3,
+  [391] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(130), 2,
+    ACTIONS(130), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(128), 38,
+    ACTIONS(128), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10238,6 +10418,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10260,14 +10441,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [497] = 3,
+  [442] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(134), 2,
+    ACTIONS(134), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(132), 38,
+    ACTIONS(132), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10284,6 +10466,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10306,14 +10489,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [546] = 3,
+  [493] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(138), 2,
+    ACTIONS(138), 3,
+      anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(136), 38,
+    ACTIONS(136), 39,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10330,6 +10514,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -10352,7 +10537,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [595] = 3,
+  [544] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10393,46 +10578,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [639] = 7,
-    ACTIONS(148), 1,
-      anon_sym_DOT,
-    ACTIONS(150), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(152), 1,
-      anon_sym_LBRACE2,
+  [588] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(146), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [681] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 25,
+    ACTIONS(144), 27,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10453,18 +10603,52 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [713] = 3,
-    ACTIONS(158), 1,
+  [622] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(146), 27,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [656] = 3,
+    ACTIONS(150), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 24,
+    ACTIONS(148), 24,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10489,38 +10673,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [747] = 2,
+  [690] = 7,
+    ACTIONS(156), 1,
+      anon_sym_DOT,
+    ACTIONS(158), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(160), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(160), 25,
+    STATE(24), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(152), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
+    ACTIONS(154), 15,
+      anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [779] = 7,
-    ACTIONS(152), 1,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [732] = 7,
+    ACTIONS(160), 1,
       anon_sym_LBRACE2,
     ACTIONS(166), 1,
       anon_sym_DOT,
@@ -10529,7 +10718,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -10554,7 +10743,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [821] = 7,
+  [774] = 7,
     ACTIONS(174), 1,
       anon_sym_DOT,
     ACTIONS(177), 1,
@@ -10589,7 +10778,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [863] = 3,
+  [816] = 3,
     ACTIONS(185), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10619,35 +10808,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [896] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 16,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [927] = 3,
+  [849] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10675,7 +10836,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [958] = 13,
+  [880] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      aux_sym__imm_name_part_token1,
+  [911] = 13,
     ACTIONS(195), 1,
       anon_sym_from,
     ACTIONS(198), 1,
@@ -10688,7 +10877,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -10712,7 +10901,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1008] = 13,
+  [961] = 13,
     ACTIONS(222), 1,
       anon_sym_from,
     ACTIONS(224), 1,
@@ -10725,7 +10914,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
     STATE(29), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -10749,7 +10938,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1058] = 13,
+  [1011] = 13,
     ACTIONS(222), 1,
       anon_sym_from,
     ACTIONS(224), 1,
@@ -10762,7 +10951,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
     STATE(30), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(36), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -10786,7 +10975,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1108] = 4,
+  [1061] = 4,
     ACTIONS(240), 1,
       anon_sym_to,
     ACTIONS(242), 1,
@@ -10813,7 +11002,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1139] = 4,
+  [1092] = 4,
     ACTIONS(240), 1,
       anon_sym_to,
     ACTIONS(242), 1,
@@ -10840,7 +11029,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1170] = 3,
+  [1123] = 3,
     ACTIONS(240), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10865,7 +11054,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1198] = 3,
+  [1151] = 3,
     ACTIONS(246), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10890,7 +11079,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1226] = 3,
+  [1179] = 3,
     ACTIONS(250), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -10915,13 +11104,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1254] = 3,
+  [1207] = 12,
+    ACTIONS(252), 1,
+      sym_identifier,
     ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(260), 1,
+      sym_integer,
+    ACTIONS(264), 1,
+      sym_size,
+    ACTIONS(266), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(429), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(262), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(377), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(140), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [1253] = 7,
+    ACTIONS(268), 1,
+      anon_sym_DOT,
+    ACTIONS(270), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(272), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(152), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(40), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(154), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1289] = 3,
+    ACTIONS(276), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(252), 18,
+    ACTIONS(274), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10940,47 +11192,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1282] = 12,
-    ACTIONS(256), 1,
-      sym_identifier,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(264), 1,
-      sym_integer,
-    ACTIONS(268), 1,
-      sym_size,
-    ACTIONS(270), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(428), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(266), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(317), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(137), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [1328] = 7,
+  [1317] = 7,
     ACTIONS(272), 1,
-      anon_sym_DOT,
-    ACTIONS(274), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(276), 1,
       anon_sym_LBRACE2,
+    ACTIONS(278), 1,
+      anon_sym_DOT,
+    ACTIONS(280), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10988,7 +11206,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(40), 3,
+    STATE(41), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11003,36 +11221,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1364] = 7,
-    ACTIONS(276), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(278), 1,
-      anon_sym_DOT,
-    ACTIONS(280), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(144), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1400] = 7,
+  [1353] = 7,
     ACTIONS(282), 1,
       anon_sym_DOT,
     ACTIONS(285), 1,
@@ -11061,26 +11250,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1436] = 7,
+  [1389] = 7,
     ACTIONS(291), 1,
       anon_sym_DOT,
-    ACTIONS(294), 1,
+    ACTIONS(293), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(297), 1,
+    ACTIONS(295), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(47), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
+    ACTIONS(152), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(172), 7,
+    ACTIONS(154), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -11088,71 +11277,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1470] = 7,
-    ACTIONS(300), 1,
-      anon_sym_DOT,
-    ACTIONS(302), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(304), 1,
-      anon_sym_LBRACE2,
+  [1423] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
+    ACTIONS(297), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(146), 6,
+      anon_sym_table,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_dev,
+      anon_sym_lookup,
       anon_sym_port,
-  [1504] = 7,
-    ACTIONS(306), 1,
+  [1447] = 7,
+    ACTIONS(299), 1,
       anon_sym_DOT,
-    ACTIONS(309), 1,
+    ACTIONS(301), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(312), 1,
+    ACTIONS(303), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(172), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1538] = 7,
-    ACTIONS(304), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(315), 1,
-      anon_sym_DOT,
-    ACTIONS(317), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 3,
+    STATE(48), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11169,26 +11326,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1572] = 7,
-    ACTIONS(319), 1,
+  [1481] = 7,
+    ACTIONS(305), 1,
       anon_sym_DOT,
-    ACTIONS(321), 1,
+    ACTIONS(308), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(323), 1,
+    ACTIONS(311), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(45), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
+    ACTIONS(170), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(146), 7,
+    ACTIONS(172), 7,
       anon_sym_table,
       anon_sym_src,
       anon_sym_via,
@@ -11196,17 +11353,44 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1606] = 7,
-    ACTIONS(323), 1,
+  [1515] = 7,
+    ACTIONS(303), 1,
       anon_sym_LBRACE2,
-    ACTIONS(325), 1,
+    ACTIONS(314), 1,
       anon_sym_DOT,
-    ACTIONS(327), 1,
+    ACTIONS(316), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 3,
+    STATE(44), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(152), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(154), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [1549] = 7,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(318), 1,
+      anon_sym_DOT,
+    ACTIONS(320), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11223,89 +11407,86 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [1640] = 2,
+  [1583] = 7,
+    ACTIONS(322), 1,
+      anon_sym_DOT,
+    ACTIONS(325), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(329), 17,
+    STATE(48), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
+    ACTIONS(172), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
       anon_sym_dev,
-      anon_sym_lookup,
       anon_sym_port,
-  [1664] = 11,
-    ACTIONS(331), 1,
+  [1617] = 3,
+    ACTIONS(333), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(331), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [1642] = 11,
     ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
+      anon_sym_GT,
     ACTIONS(339), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(81), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(398), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(337), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1705] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(345), 1,
-      anon_sym_GT,
-    STATE(83), 1,
-      sym_firewall_action,
-    STATE(245), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(343), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1746] = 3,
+  [1683] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11327,119 +11508,127 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1771] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
+  [1708] = 11,
     ACTIONS(339), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
       anon_sym_dnat,
     ACTIONS(347), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(81), 1,
       sym_firewall_action,
-    STATE(223), 1,
+    STATE(398), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(337), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1812] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
+  [1749] = 11,
     ACTIONS(339), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
       anon_sym_dnat,
     ACTIONS(349), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(81), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(398), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(337), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1853] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
+  [1790] = 11,
     ACTIONS(339), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
       anon_sym_dnat,
     ACTIONS(351), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(81), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(234), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(337), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1894] = 3,
+  [1831] = 11,
+    ACTIONS(339), 1,
+      anon_sym_mark,
+    ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
+      anon_sym_dnat,
     ACTIONS(355), 1,
-      anon_sym_DOT_DOT,
+      anon_sym_GT,
+    STATE(81), 1,
+      sym_firewall_action,
+    STATE(249), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(353), 15,
-      ts_builtin_sym_end,
+    ACTIONS(353), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1919] = 3,
+    STATE(54), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(337), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [1872] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11461,7 +11650,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1944] = 10,
+  [1897] = 10,
     ACTIONS(359), 1,
       anon_sym_LT,
     ACTIONS(361), 1,
@@ -11470,9 +11659,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(367), 1,
       anon_sym_port,
-    STATE(110), 1,
+    STATE(113), 1,
       sym__dev_opt,
-    STATE(297), 1,
+    STATE(296), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -11489,7 +11678,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1982] = 10,
+  [1935] = 10,
     ACTIONS(359), 1,
       anon_sym_LT,
     ACTIONS(361), 1,
@@ -11498,14 +11687,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(367), 1,
       anon_sym_port,
-    STATE(110), 1,
+    STATE(113), 1,
       sym__dev_opt,
-    STATE(348), 1,
+    STATE(299), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 2,
+    STATE(79), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(363), 3,
@@ -11517,10 +11706,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2020] = 4,
+  [1973] = 4,
     ACTIONS(373), 1,
       anon_sym_COMMA,
-    STATE(62), 1,
+    STATE(61), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11539,38 +11728,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2046] = 10,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
+  [1999] = 10,
     ACTIONS(339), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(341), 1,
+      anon_sym_classify,
+    ACTIONS(343), 1,
+      anon_sym_snat,
+    ACTIONS(345), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(81), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(398), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(337), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2084] = 4,
-    ACTIONS(377), 1,
+  [2037] = 4,
+    ACTIONS(373), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(62), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11589,15 +11778,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2110] = 4,
-    ACTIONS(373), 1,
+  [2063] = 4,
+    ACTIONS(379), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(62), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(380), 13,
+    ACTIONS(377), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11611,7 +11800,453 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2136] = 3,
+  [2089] = 10,
+    ACTIONS(384), 1,
+      anon_sym_proto,
+    ACTIONS(396), 1,
+      anon_sym_mark,
+    ACTIONS(399), 1,
+      anon_sym_ct,
+    ACTIONS(402), 1,
+      anon_sym_counter,
+    STATE(63), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(387), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(390), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(393), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(382), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2126] = 10,
+    ACTIONS(407), 1,
+      anon_sym_proto,
+    ACTIONS(415), 1,
+      anon_sym_mark,
+    ACTIONS(417), 1,
+      anon_sym_ct,
+    ACTIONS(419), 1,
+      anon_sym_counter,
+    STATE(63), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(409), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(411), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(413), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(405), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2163] = 10,
+    ACTIONS(429), 1,
+      anon_sym_metric,
+    ACTIONS(432), 1,
+      anon_sym_onlink,
+    ACTIONS(435), 1,
+      anon_sym_dev,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(423), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(426), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(421), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2200] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(444), 1,
+      anon_sym_onlink,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(438), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2237] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(444), 1,
+      anon_sym_onlink,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(448), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2274] = 3,
+    ACTIONS(452), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(450), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2297] = 3,
+    ACTIONS(456), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(454), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2320] = 3,
+    ACTIONS(460), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(458), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2343] = 4,
+    ACTIONS(460), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(462), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(458), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2368] = 3,
+    ACTIONS(464), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(371), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2391] = 3,
+    ACTIONS(464), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(371), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2414] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(466), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2435] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(377), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2456] = 7,
+    ACTIONS(472), 1,
+      anon_sym_rate,
+    STATE(78), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(470), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(474), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(468), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(476), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [2487] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    ACTIONS(480), 1,
+      anon_sym_onlink,
+    STATE(87), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(478), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2524] = 7,
+    ACTIONS(487), 1,
+      anon_sym_rate,
+    STATE(78), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(484), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(490), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(482), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(493), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [2555] = 8,
+    ACTIONS(498), 1,
+      anon_sym_id,
+    ACTIONS(504), 1,
+      anon_sym_dev,
+    ACTIONS(507), 1,
+      anon_sym_port,
+    STATE(113), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(501), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(496), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2588] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(516), 1,
+      anon_sym_prio,
+    STATE(91), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(324), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(514), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(510), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(512), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2621] = 10,
+    ACTIONS(407), 1,
+      anon_sym_proto,
+    ACTIONS(415), 1,
+      anon_sym_mark,
+    ACTIONS(417), 1,
+      anon_sym_ct,
+    ACTIONS(520), 1,
+      anon_sym_counter,
+    STATE(64), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(409), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(411), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(413), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(518), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2658] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11631,380 +12266,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2159] = 3,
-    ACTIONS(384), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2182] = 3,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(386), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2205] = 4,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(386), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2230] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(392), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2267] = 3,
-    ACTIONS(402), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2290] = 3,
-    ACTIONS(402), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2313] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(404), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2334] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(408), 1,
-      anon_sym_onlink,
-    STATE(88), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(406), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2371] = 10,
-    ACTIONS(412), 1,
-      anon_sym_proto,
-    ACTIONS(424), 1,
-      anon_sym_mark,
-    ACTIONS(427), 1,
-      anon_sym_ct,
-    ACTIONS(430), 1,
-      anon_sym_counter,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(415), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(418), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(421), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(410), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2408] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(435), 1,
-      anon_sym_onlink,
-    STATE(89), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(433), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2445] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(437), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2482] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(441), 1,
-      anon_sym_onlink,
-    STATE(67), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(439), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2519] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(375), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2540] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(445), 1,
-      anon_sym_onlink,
-    STATE(74), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(443), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2577] = 3,
-    ACTIONS(449), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(447), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2600] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(82), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(326), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(455), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(451), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(453), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2633] = 3,
+  [2681] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12024,111 +12286,142 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2656] = 8,
-    ACTIONS(461), 1,
-      anon_sym_id,
-    ACTIONS(467), 1,
+  [2704] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(444), 1,
+      anon_sym_onlink,
+    ACTIONS(446), 1,
       anon_sym_dev,
-    ACTIONS(470), 1,
-      anon_sym_port,
-    STATE(110), 1,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(464), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(459), 5,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(522), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [2689] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(97), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(298), 1,
-      sym_block,
+  [2741] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    ACTIONS(526), 1,
+      anon_sym_onlink,
+    STATE(66), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(455), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(453), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(473), 4,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(524), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2722] = 10,
-    ACTIONS(477), 1,
-      anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
-    ACTIONS(487), 1,
-      anon_sym_ct,
-    ACTIONS(489), 1,
-      anon_sym_counter,
+  [2778] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    ACTIONS(530), 1,
+      anon_sym_onlink,
+    STATE(67), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(528), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2815] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(444), 1,
+      anon_sym_onlink,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    STATE(65), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(532), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2852] = 10,
+    ACTIONS(442), 1,
+      anon_sym_metric,
+    ACTIONS(446), 1,
+      anon_sym_dev,
+    ACTIONS(536), 1,
+      anon_sym_onlink,
     STATE(84), 1,
-      aux_sym_firewall_rule_repeat2,
+      aux_sym_route_statement_repeat1,
+    STATE(117), 1,
+      sym__table_opt,
+    STATE(120), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(479), 2,
+    ACTIONS(218), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(440), 2,
       anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(481), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(483), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(475), 3,
+      anon_sym_via,
+    ACTIONS(534), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2759] = 10,
-    ACTIONS(477), 1,
-      anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
-    ACTIONS(487), 1,
-      anon_sym_ct,
-    ACTIONS(493), 1,
-      anon_sym_counter,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(479), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(481), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(483), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(491), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2796] = 3,
+  [2889] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12148,7 +12441,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2819] = 3,
+  [2912] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12168,92 +12461,54 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2842] = 10,
-    ACTIONS(503), 1,
-      anon_sym_metric,
-    ACTIONS(506), 1,
-      anon_sym_onlink,
-    ACTIONS(509), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
+  [2935] = 8,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(516), 1,
+      anon_sym_prio,
+    STATE(99), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(356), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(497), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(500), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(495), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2879] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
+    ACTIONS(514), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
     ACTIONS(512), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(538), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2916] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
+  [2968] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(514), 4,
+    ACTIONS(482), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2953] = 2,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+  [2988] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(516), 13,
+    ACTIONS(540), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12267,11 +12522,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2973] = 2,
+  [3008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(518), 13,
+    ACTIONS(542), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12285,11 +12540,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2993] = 2,
+  [3028] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(520), 13,
+    ACTIONS(544), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12303,43 +12558,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3013] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(522), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3033] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(524), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3053] = 2,
+  [3048] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12357,11 +12576,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3073] = 2,
+  [3068] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(526), 13,
+    ACTIONS(546), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12375,54 +12594,261 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3093] = 6,
-    ACTIONS(536), 1,
+  [3088] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(548), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3108] = 6,
+    ACTIONS(558), 1,
       anon_sym_prio,
-    STATE(97), 1,
+    STATE(99), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(533), 2,
+    ACTIONS(555), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(530), 4,
+    ACTIONS(552), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(528), 5,
+    ACTIONS(550), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3121] = 6,
-    ACTIONS(146), 1,
-      anon_sym_LT,
-    ACTIONS(541), 1,
+  [3136] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(561), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3156] = 7,
+    ACTIONS(154), 1,
+      anon_sym_mode,
+    ACTIONS(563), 1,
+      anon_sym_DOT,
+    ACTIONS(565), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(539), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(108), 3,
+    STATE(105), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
+    ACTIONS(152), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3185] = 7,
+    ACTIONS(571), 1,
+      anon_sym_LBRACE,
+    ACTIONS(574), 1,
+      sym_integer,
+    ACTIONS(577), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(569), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(102), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3214] = 6,
+    ACTIONS(164), 1,
+      anon_sym_LT,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(580), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(106), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3148] = 2,
+  [3241] = 8,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(584), 1,
+      anon_sym_DOT,
+    ACTIONS(587), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(103), 1,
+      aux_sym__if_name_repeat1,
+    STATE(115), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(543), 12,
+    STATE(183), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(152), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3272] = 7,
+    ACTIONS(164), 1,
+      anon_sym_mode,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(589), 1,
+      anon_sym_DOT,
+    ACTIONS(591), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(162), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3301] = 6,
+    ACTIONS(172), 1,
+      anon_sym_LT,
+    ACTIONS(596), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(593), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(106), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3328] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(550), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3347] = 7,
+    ACTIONS(172), 1,
+      anon_sym_mode,
+    ACTIONS(599), 1,
+      anon_sym_DOT,
+    ACTIONS(602), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(605), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3376] = 7,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(608), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(102), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3405] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(616), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12435,253 +12861,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3167] = 7,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(545), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3196] = 7,
-    ACTIONS(164), 1,
-      anon_sym_mode,
-    ACTIONS(553), 1,
-      anon_sym_DOT,
-    ACTIONS(555), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(557), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3424] = 6,
+    ACTIONS(154), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [3225] = 7,
-    ACTIONS(146), 1,
-      anon_sym_mode,
-    ACTIONS(557), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(559), 1,
-      anon_sym_DOT,
-    ACTIONS(561), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3254] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(528), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3273] = 7,
-    ACTIONS(172), 1,
-      anon_sym_mode,
-    ACTIONS(563), 1,
-      anon_sym_DOT,
-    ACTIONS(566), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(569), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3302] = 6,
-    ACTIONS(164), 1,
-      anon_sym_LT,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(572), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(98), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3329] = 7,
-    ACTIONS(576), 1,
-      anon_sym_LBRACE,
-    ACTIONS(579), 1,
-      sym_integer,
     ACTIONS(582), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(574), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3358] = 8,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(585), 1,
-      anon_sym_DOT,
-    ACTIONS(588), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(98), 1,
-      aux_sym__if_name_repeat1,
-    STATE(113), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(179), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3389] = 6,
-    ACTIONS(172), 1,
-      anon_sym_LT,
-    ACTIONS(593), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(590), 2,
+    ACTIONS(618), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(108), 3,
+    STATE(103), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
+    ACTIONS(152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3416] = 8,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(596), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(598), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(77), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(600), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3464] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(602), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3482] = 2,
+  [3451] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12697,65 +12898,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3500] = 5,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(606), 1,
-      aux_sym__imm_name_part_token1,
+  [3469] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(604), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3524] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(608), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3542] = 5,
-    ACTIONS(612), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(615), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(610), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3566] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 11,
+    ACTIONS(620), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12767,11 +12914,52 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3584] = 2,
+  [3487] = 8,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(622), 1,
+      anon_sym_default,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 11,
+    ACTIONS(624), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(77), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3517] = 5,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(628), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(626), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3541] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(630), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12783,7 +12971,152 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_dev,
       anon_sym_lookup,
-  [3602] = 3,
+  [3559] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(632), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3577] = 5,
+    ACTIONS(636), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(639), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(634), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3601] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(642), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3619] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [3637] = 6,
+    ACTIONS(650), 1,
+      anon_sym_latency,
+    ACTIONS(652), 1,
+      anon_sym_peakrate,
+    STATE(131), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(648), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(646), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3662] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(656), 1,
+      anon_sym_default,
+    STATE(124), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(658), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(654), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3689] = 6,
+    ACTIONS(650), 1,
+      anon_sym_latency,
+    ACTIONS(652), 1,
+      anon_sym_peakrate,
+    STATE(130), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(648), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(660), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3714] = 7,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(656), 1,
+      anon_sym_default,
+    STATE(144), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(658), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(662), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3741] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -12799,111 +13132,52 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3621] = 6,
-    ACTIONS(627), 1,
-      anon_sym_latency,
-    ACTIONS(630), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
+  [3760] = 6,
+    ACTIONS(472), 1,
+      anon_sym_rate,
+    STATE(76), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(624), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
+    ACTIONS(470), 2,
       anon_sym_limit,
-    ACTIONS(622), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3646] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
-      anon_sym_default,
-    STATE(122), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(347), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(637), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(633), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3673] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(127), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(639), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3698] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
-      anon_sym_default,
-    STATE(141), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(318), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(637), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(647), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3725] = 7,
-    ACTIONS(258), 1,
+      anon_sym_gap,
+    ACTIONS(474), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(476), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3785] = 7,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(651), 1,
+    ACTIONS(666), 1,
       sym_integer,
-    STATE(393), 1,
+    STATE(403), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(190), 5,
+    STATE(205), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3752] = 3,
-    ACTIONS(655), 1,
+  [3812] = 3,
+    ACTIONS(670), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(653), 9,
+    ACTIONS(668), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12913,86 +13187,86 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3771] = 5,
-    ACTIONS(541), 1,
+  [3831] = 6,
+    ACTIONS(650), 1,
+      anon_sym_latency,
+    ACTIONS(652), 1,
+      anon_sym_peakrate,
+    STATE(121), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(648), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(672), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3856] = 6,
+    ACTIONS(650), 1,
+      anon_sym_latency,
+    ACTIONS(652), 1,
+      anon_sym_peakrate,
+    STATE(131), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(648), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(672), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3881] = 6,
+    ACTIONS(679), 1,
+      anon_sym_latency,
+    ACTIONS(682), 1,
+      anon_sym_peakrate,
+    STATE(131), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(676), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(674), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3906] = 5,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(659), 1,
+    ACTIONS(687), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 3,
+    STATE(115), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(657), 5,
+    ACTIONS(685), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3794] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(128), 1,
-      aux_sym_shape_statement_repeat1,
+  [3929] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3819] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3844] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(663), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3869] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(622), 9,
+    ACTIONS(674), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13002,97 +13276,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_latency,
       anon_sym_limit,
       anon_sym_peakrate,
-  [3885] = 6,
-    ACTIONS(258), 1,
+  [3945] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(665), 1,
+    ACTIONS(689), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(267), 5,
+    STATE(70), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3909] = 6,
-    ACTIONS(258), 1,
+  [3969] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(667), 1,
+    ACTIONS(691), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(244), 5,
+    STATE(71), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3933] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(669), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3957] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(671), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3981] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(673), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4005] = 3,
+  [3993] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13107,125 +13327,239 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4023] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(675), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4043] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(679), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4063] = 6,
-    ACTIONS(683), 1,
-      anon_sym_rate,
-    ACTIONS(687), 1,
-      anon_sym_loss,
-    STATE(144), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(681), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4087] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(689), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4111] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(691), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(222), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4135] = 5,
+  [4011] = 7,
     ACTIONS(695), 1,
+      anon_sym_proto,
+    ACTIONS(699), 1,
+      anon_sym_handle,
+    ACTIONS(701), 1,
+      anon_sym_DASH_GT,
+    STATE(148), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(697), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(693), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4037] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(705), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(462), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(703), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4057] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(707), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4081] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(705), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(462), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(709), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4101] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(711), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4125] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(713), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4149] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(715), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4173] = 5,
+    ACTIONS(719), 1,
       anon_sym_default,
-    STATE(141), 1,
+    STATE(144), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(698), 2,
+    ACTIONS(722), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(693), 5,
+    ACTIONS(717), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4157] = 3,
+  [4195] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(725), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(85), 7,
+    STATE(270), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4219] = 7,
+    ACTIONS(695), 1,
+      anon_sym_proto,
+    ACTIONS(699), 1,
+      anon_sym_handle,
+    ACTIONS(727), 1,
+      anon_sym_DASH_GT,
+    STATE(137), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(697), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(693), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4245] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(729), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(138), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4269] = 7,
+    ACTIONS(734), 1,
+      anon_sym_proto,
+    ACTIONS(740), 1,
+      anon_sym_handle,
+    ACTIONS(743), 1,
+      anon_sym_DASH_GT,
+    STATE(148), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(737), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(731), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4295] = 6,
+    ACTIONS(749), 1,
+      anon_sym_section,
+    STATE(201), 1,
+      sym__section_opt,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(745), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4175] = 3,
+  [4319] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13240,104 +13574,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4193] = 6,
-    ACTIONS(703), 1,
-      anon_sym_rate,
-    ACTIONS(709), 1,
-      anon_sym_loss,
-    STATE(144), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(706), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(701), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4217] = 6,
-    ACTIONS(258), 1,
+  [4337] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(712), 1,
+    ACTIONS(751), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 5,
+    STATE(245), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4241] = 6,
-    ACTIONS(258), 1,
+  [4361] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(714), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(248), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4265] = 6,
     ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(716), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4289] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(718), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4313] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(720), 1,
+    ACTIONS(753), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13348,14 +13610,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4337] = 6,
-    ACTIONS(258), 1,
+  [4385] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(722), 1,
+    ACTIONS(755), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13366,14 +13628,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4361] = 6,
-    ACTIONS(258), 1,
+  [4409] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(724), 1,
+    ACTIONS(757), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13384,14 +13646,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4385] = 6,
-    ACTIONS(258), 1,
+  [4433] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(726), 1,
+    ACTIONS(759), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13402,14 +13664,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4409] = 6,
-    ACTIONS(258), 1,
+  [4457] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(728), 1,
+    ACTIONS(761), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13420,14 +13682,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4433] = 6,
-    ACTIONS(258), 1,
+  [4481] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(730), 1,
+    ACTIONS(763), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13438,14 +13700,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4457] = 6,
-    ACTIONS(258), 1,
+  [4505] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(732), 1,
+    ACTIONS(765), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13456,14 +13718,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4481] = 6,
-    ACTIONS(258), 1,
+  [4529] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(734), 1,
+    ACTIONS(767), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13474,14 +13736,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4505] = 6,
-    ACTIONS(258), 1,
+  [4553] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(736), 1,
+    ACTIONS(769), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13492,14 +13754,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4529] = 6,
-    ACTIONS(258), 1,
+  [4577] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(738), 1,
+    ACTIONS(771), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13510,14 +13772,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4553] = 6,
-    ACTIONS(258), 1,
+  [4601] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(740), 1,
+    ACTIONS(773), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13528,14 +13790,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4577] = 6,
-    ACTIONS(258), 1,
+  [4625] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(742), 1,
+    ACTIONS(775), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13546,14 +13808,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4601] = 6,
-    ACTIONS(258), 1,
+  [4649] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(744), 1,
+    ACTIONS(777), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13564,14 +13826,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4625] = 6,
-    ACTIONS(258), 1,
+  [4673] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(746), 1,
+    ACTIONS(779), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13582,14 +13844,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4649] = 6,
-    ACTIONS(258), 1,
+  [4697] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(748), 1,
+    ACTIONS(781), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13600,14 +13862,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4673] = 6,
-    ACTIONS(258), 1,
+  [4721] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(750), 1,
+    ACTIONS(783), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13618,672 +13880,234 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4697] = 6,
-    ACTIONS(258), 1,
+  [4745] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(258), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(664), 1,
       sym_identifier,
-    ACTIONS(752), 1,
+    ACTIONS(785), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(247), 5,
+    STATE(267), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4721] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4744] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(754), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4759] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(173), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(756), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4782] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(762), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4797] = 7,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(764), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4822] = 7,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(766), 1,
-      sym_nat_target,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4847] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(701), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-  [4862] = 6,
-    ACTIONS(770), 1,
-      anon_sym_mode,
-    ACTIONS(773), 1,
-      anon_sym_section,
-    STATE(173), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(768), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4885] = 5,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(778), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(776), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4906] = 5,
-    ACTIONS(782), 1,
-      anon_sym_within,
-    ACTIONS(785), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(780), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4927] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(178), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(788), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4948] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(168), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4971] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(794), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4992] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(798), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(796), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5009] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(241), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5031] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5053] = 7,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(801), 1,
-      aux_sym__name_start_token1,
-    STATE(210), 1,
-      sym_peer_name,
-    STATE(278), 1,
-      sym__if_name,
-    STATE(416), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5077] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
-    ACTIONS(809), 1,
-      anon_sym_DASH_GT,
-    STATE(201), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5099] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(813), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5119] = 5,
-    STATE(188), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(816), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5139] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5161] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5175] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(820), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5195] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5217] = 5,
-    ACTIONS(822), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(824), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
+  [4769] = 6,
+    ACTIONS(254), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5237] = 5,
-    ACTIONS(828), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(830), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(194), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5257] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(820), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5277] = 6,
-    ACTIONS(164), 1,
-      anon_sym_table,
-    ACTIONS(832), 1,
-      anon_sym_DOT,
-    ACTIONS(834), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(836), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(195), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5299] = 5,
-    ACTIONS(830), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(840), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(196), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5319] = 6,
-    ACTIONS(146), 1,
-      anon_sym_table,
-    ACTIONS(836), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(842), 1,
-      anon_sym_DOT,
-    ACTIONS(844), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5341] = 5,
-    ACTIONS(848), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(851), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(846), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(196), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5361] = 6,
-    ACTIONS(172), 1,
-      anon_sym_table,
-    ACTIONS(854), 1,
-      anon_sym_DOT,
-    ACTIONS(857), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(860), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5383] = 6,
-    ACTIONS(164), 1,
-      anon_sym_on,
-    ACTIONS(863), 1,
-      anon_sym_DOT,
-    ACTIONS(865), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(867), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5405] = 6,
-    ACTIONS(146), 1,
-      anon_sym_on,
-    ACTIONS(867), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(869), 1,
-      anon_sym_DOT,
-    ACTIONS(871), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5427] = 6,
-    ACTIONS(172), 1,
-      anon_sym_on,
-    ACTIONS(873), 1,
-      anon_sym_DOT,
-    ACTIONS(876), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(879), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5449] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
-    ACTIONS(882), 1,
-      anon_sym_DASH_GT,
-    STATE(206), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5471] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(787), 1,
       sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5493] = 5,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(886), 1,
+    STATE(268), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4793] = 6,
+    ACTIONS(254), 1,
+      anon_sym_DASH,
+    ACTIONS(258), 1,
+      anon_sym_LPAREN,
+    ACTIONS(664), 1,
+      sym_identifier,
+    ACTIONS(789), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4817] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
       anon_sym_mode,
-    STATE(372), 1,
-      sym_block,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(85), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4835] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(884), 4,
+    ACTIONS(791), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5513] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [4850] = 6,
+    ACTIONS(749), 1,
+      anon_sym_section,
+    ACTIONS(795), 1,
+      anon_sym_mode,
+    STATE(188), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(250), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(793), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(888), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5533] = 6,
-    ACTIONS(547), 1,
+      anon_sym_GT,
+  [4873] = 6,
+    ACTIONS(749), 1,
+      anon_sym_section,
+    ACTIONS(795), 1,
+      anon_sym_mode,
+    STATE(173), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(250), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(797), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4896] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(799), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4911] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(801), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [4926] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(805), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(803), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4947] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(807), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [4962] = 5,
+    ACTIONS(811), 1,
+      anon_sym_within,
+    ACTIONS(814), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(179), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(809), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4983] = 7,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(612), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(614), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    ACTIONS(817), 1,
+      anon_sym_default,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(176), 3,
+    STATE(86), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5555] = 6,
-    ACTIONS(890), 1,
-      anon_sym_proto,
-    ACTIONS(899), 1,
-      anon_sym_DASH_GT,
-    STATE(206), 1,
-      aux_sym_filter_statement_repeat1,
+  [5008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(893), 2,
+    ACTIONS(743), 8,
+      anon_sym_prio,
+      anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(896), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5577] = 6,
-    ACTIONS(547), 1,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [5023] = 7,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(612), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(614), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    ACTIONS(819), 1,
+      sym_nat_target,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -14292,51 +14116,563 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5599] = 6,
-    ACTIONS(901), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(903), 1,
+  [5048] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(821), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5065] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5080] = 5,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    STATE(48), 1,
+    ACTIONS(830), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(828), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5101] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5124] = 5,
+    ACTIONS(367), 1,
+      anon_sym_port,
+    ACTIONS(805), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(177), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(832), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5145] = 6,
+    ACTIONS(836), 1,
+      anon_sym_mode,
+    ACTIONS(839), 1,
+      anon_sym_section,
+    STATE(188), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(250), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(834), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5168] = 5,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    ACTIONS(844), 1,
+      anon_sym_mode,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(842), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5188] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5210] = 5,
+    STATE(217), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(846), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5230] = 7,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(848), 1,
+      aux_sym__name_start_token1,
+    STATE(220), 1,
+      sym_peer_name,
+    STATE(278), 1,
+      sym__if_name,
+    STATE(419), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5254] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5276] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5298] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5320] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5342] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(181), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5364] = 4,
+    STATE(199), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(850), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5382] = 4,
+    STATE(199), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(854), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(852), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5400] = 5,
+    STATE(202), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(857), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(4), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5420] = 4,
+    STATE(198), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(859), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5438] = 5,
+    STATE(217), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(861), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5458] = 5,
+    STATE(191), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(861), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5478] = 5,
+    ACTIONS(865), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(867), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(863), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(207), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5498] = 5,
+    ACTIONS(869), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(871), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(705), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(462), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5518] = 6,
+    ACTIONS(154), 1,
+      anon_sym_table,
+    ACTIONS(873), 1,
+      anon_sym_DOT,
+    ACTIONS(875), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(877), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(208), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5540] = 5,
+    ACTIONS(867), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(881), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(879), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(209), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5560] = 6,
+    ACTIONS(164), 1,
+      anon_sym_table,
+    ACTIONS(877), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(883), 1,
+      anon_sym_DOT,
+    ACTIONS(885), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5582] = 5,
+    ACTIONS(889), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(892), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(887), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(209), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5602] = 6,
+    ACTIONS(172), 1,
+      anon_sym_table,
+    ACTIONS(895), 1,
+      anon_sym_DOT,
+    ACTIONS(898), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(901), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5624] = 6,
+    ACTIONS(154), 1,
+      anon_sym_on,
+    ACTIONS(904), 1,
+      anon_sym_DOT,
+    ACTIONS(906), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(908), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(212), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5646] = 6,
+    ACTIONS(164), 1,
+      anon_sym_on,
+    ACTIONS(908), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(910), 1,
+      anon_sym_DOT,
+    ACTIONS(912), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5668] = 6,
+    ACTIONS(172), 1,
+      anon_sym_on,
+    ACTIONS(914), 1,
+      anon_sym_DOT,
+    ACTIONS(917), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(920), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5690] = 4,
+    STATE(199), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(923), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5708] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(925), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5722] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(612), 1,
+      sym_integer,
+    ACTIONS(614), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5744] = 5,
+    STATE(217), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(929), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5764] = 6,
+    ACTIONS(932), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(934), 1,
+      anon_sym_LBRACE,
+    STATE(43), 1,
       sym_interface_name,
     STATE(112), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 2,
+    STATE(42), 2,
       sym__name_start,
       sym_interpolation,
-  [5620] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5633] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(361), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(907), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5650] = 5,
-    ACTIONS(547), 1,
+  [5785] = 5,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(909), 1,
+    ACTIONS(936), 1,
       sym_identifier,
-    ACTIONS(911), 1,
+    ACTIONS(938), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14345,7 +14681,35 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [5669] = 4,
+  [5804] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(360), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(940), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5821] = 6,
+    ACTIONS(942), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(944), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(35), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(23), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5842] = 4,
     ACTIONS(359), 1,
       anon_sym_LT,
     STATE(369), 1,
@@ -14353,118 +14717,31 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(913), 4,
+    ACTIONS(946), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5686] = 6,
-    ACTIONS(915), 1,
+  [5859] = 6,
+    ACTIONS(948), 1,
       aux_sym__name_start_token1,
-    ACTIONS(917), 1,
+    ACTIONS(950), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(36), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(24), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5707] = 6,
-    ACTIONS(919), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(921), 1,
-      anon_sym_LBRACE,
-    STATE(187), 1,
+    STATE(215), 1,
       sym__ns_name,
-    STATE(400), 1,
+    STATE(408), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 2,
+    STATE(204), 2,
       sym__name_start,
       sym_interpolation,
-  [5728] = 6,
-    ACTIONS(260), 1,
+  [5880] = 6,
+    ACTIONS(256), 1,
       anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(952), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(433), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5749] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(350), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(925), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5766] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(238), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5787] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(239), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5808] = 5,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(229), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(49), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5827] = 6,
-    ACTIONS(929), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(931), 1,
-      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
     STATE(427), 1,
@@ -14472,92 +14749,99 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [5848] = 6,
-    ACTIONS(933), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(935), 1,
+  [5901] = 6,
+    ACTIONS(256), 1,
       anon_sym_LBRACE,
+    ACTIONS(952), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(94), 1,
+    STATE(241), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [5869] = 4,
-    ACTIONS(937), 1,
+  [5922] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(305), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(954), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5939] = 6,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(952), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(243), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5960] = 6,
+    ACTIONS(956), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(958), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(422), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5981] = 6,
+    ACTIONS(960), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(962), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(425), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6002] = 4,
+    ACTIONS(964), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5886] = 5,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(232), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(49), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5905] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(939), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5918] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(941), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5931] = 6,
-    ACTIONS(943), 1,
+  [6019] = 6,
+    ACTIONS(966), 1,
       aux_sym__name_start_token1,
-    ACTIONS(945), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(429), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(198), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5952] = 6,
-    ACTIONS(947), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(949), 1,
+    ACTIONS(968), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -14566,42 +14850,86 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(46), 2,
       sym__name_start,
       sym_interpolation,
-  [5973] = 2,
+  [6040] = 5,
+    ACTIONS(335), 1,
+      anon_sym_GT,
+    STATE(242), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(951), 6,
+    ACTIONS(970), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(52), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6059] = 6,
+    ACTIONS(972), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(974), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(94), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6080] = 5,
+    ACTIONS(335), 1,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(970), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(52), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6099] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(976), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5986] = 5,
-    ACTIONS(956), 1,
-      anon_sym_GT,
-    STATE(229), 1,
-      aux_sym_rule_block_repeat1,
+  [6112] = 6,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(952), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(247), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(953), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(60), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6005] = 6,
-    ACTIONS(958), 1,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6133] = 6,
+    ACTIONS(978), 1,
       aux_sym__name_start_token1,
-    ACTIONS(960), 1,
+    ACTIONS(980), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(203), 1,
+    STATE(189), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -14609,730 +14937,644 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(101), 2,
       sym__name_start,
       sym_interpolation,
-  [6026] = 6,
-    ACTIONS(947), 1,
+  [6154] = 6,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(982), 1,
       aux_sym__name_start_token1,
-    ACTIONS(949), 1,
+    STATE(215), 1,
+      sym__ns_name,
+    STATE(226), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6175] = 6,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(968), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(48), 1,
+    STATE(43), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(46), 2,
       sym__name_start,
       sym_interpolation,
-  [6047] = 5,
-    ACTIONS(331), 1,
+  [6196] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(229), 1,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6209] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(353), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(984), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6226] = 5,
+    ACTIONS(989), 1,
+      anon_sym_GT,
+    STATE(242), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(962), 2,
+    ACTIONS(986), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(60), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6245] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(354), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(991), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6262] = 5,
+    ACTIONS(347), 1,
+      anon_sym_GT,
+    STATE(242), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(993), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(53), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6066] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(240), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6087] = 4,
-    ACTIONS(964), 1,
+  [6281] = 4,
+    ACTIONS(995), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6104] = 2,
+  [6298] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(780), 6,
+    ACTIONS(809), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6117] = 3,
+  [6311] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(301), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(968), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(966), 4,
+    ACTIONS(997), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6132] = 6,
-    ACTIONS(260), 1,
+  [6328] = 6,
+    ACTIONS(256), 1,
       anon_sym_LBRACE,
-    ACTIONS(970), 1,
-      aux_sym__name_start_token1,
-    STATE(187), 1,
-      sym__ns_name,
-    STATE(216), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6153] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(362), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(972), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6170] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(290), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(974), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6187] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(302), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6204] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 6,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-  [6217] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
+    ACTIONS(952), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(341), 1,
+    STATE(331), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6238] = 4,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(301), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [6349] = 5,
+    ACTIONS(351), 1,
       anon_sym_GT,
-  [6255] = 4,
-    ACTIONS(980), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6272] = 5,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(219), 1,
+    STATE(232), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(982), 2,
+    ACTIONS(999), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(54), 2,
+    STATE(50), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6291] = 2,
+  [6368] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(984), 6,
+    ACTIONS(1001), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6304] = 4,
-    ACTIONS(986), 1,
+  [6381] = 4,
+    ACTIONS(1003), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6321] = 4,
-    ACTIONS(988), 1,
+  [6398] = 4,
+    ACTIONS(1005), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6338] = 4,
-    ACTIONS(990), 1,
+  [6415] = 4,
+    ACTIONS(1007), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6355] = 4,
-    ACTIONS(992), 1,
+  [6432] = 4,
+    ACTIONS(1009), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6372] = 4,
-    ACTIONS(994), 1,
+  [6449] = 4,
+    ACTIONS(1011), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6389] = 4,
-    ACTIONS(996), 1,
+  [6466] = 4,
+    ACTIONS(1013), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6406] = 4,
-    ACTIONS(998), 1,
+  [6483] = 4,
+    ACTIONS(1015), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6423] = 4,
-    ACTIONS(1000), 1,
+  [6500] = 4,
+    ACTIONS(1017), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6440] = 4,
-    ACTIONS(1002), 1,
+  [6517] = 4,
+    ACTIONS(1019), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6457] = 4,
-    ACTIONS(1004), 1,
+  [6534] = 4,
+    ACTIONS(1021), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6474] = 4,
-    ACTIONS(1006), 1,
+  [6551] = 4,
+    ACTIONS(1023), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6491] = 4,
-    ACTIONS(1008), 1,
+  [6568] = 4,
+    ACTIONS(1025), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6508] = 4,
-    ACTIONS(1010), 1,
+  [6585] = 4,
+    ACTIONS(1027), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6525] = 4,
-    ACTIONS(1012), 1,
+  [6602] = 4,
+    ACTIONS(1029), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6542] = 4,
-    ACTIONS(1014), 1,
+  [6619] = 4,
+    ACTIONS(1031), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6559] = 4,
-    ACTIONS(1016), 1,
+  [6636] = 4,
+    ACTIONS(1033), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6576] = 4,
-    ACTIONS(1018), 1,
+  [6653] = 4,
+    ACTIONS(1035), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6593] = 4,
-    ACTIONS(1020), 1,
+  [6670] = 4,
+    ACTIONS(1037), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6610] = 4,
-    ACTIONS(1022), 1,
+  [6687] = 4,
+    ACTIONS(1039), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6627] = 4,
-    ACTIONS(1024), 1,
+  [6704] = 4,
+    ACTIONS(1041), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6644] = 4,
-    ACTIONS(1026), 1,
+  [6721] = 4,
+    ACTIONS(1043), 1,
       anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(705), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(462), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6661] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(309), 1,
-      sym_block,
+  [6738] = 4,
+    ACTIONS(1045), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1028), 4,
+    ACTIONS(705), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(462), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6755] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1049), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1047), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6678] = 6,
-    ACTIONS(547), 1,
+  [6770] = 4,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(316), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1051), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6787] = 5,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(91), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6698] = 3,
-    STATE(76), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6712] = 5,
-    ACTIONS(1036), 1,
-      anon_sym_EQ,
-    ACTIONS(1038), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6730] = 5,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1042), 1,
+    ACTIONS(1053), 1,
       anon_sym_ingress,
-    ACTIONS(1044), 1,
+    ACTIONS(1055), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
+    STATE(123), 2,
       sym_interpolation,
       sym__rate_value,
-  [6748] = 6,
-    ACTIONS(547), 1,
+  [6805] = 6,
+    ACTIONS(256), 1,
       anon_sym_LBRACE,
-    ACTIONS(1030), 1,
+    ACTIONS(1057), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
+    ACTIONS(1059), 1,
       aux_sym_class_id_token2,
     STATE(21), 1,
       sym_interpolation,
-    STATE(167), 1,
+    STATE(361), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6768] = 3,
-    STATE(59), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6782] = 6,
-    ACTIONS(547), 1,
+  [6825] = 6,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1030), 1,
+    ACTIONS(1057), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
+    ACTIONS(1061), 1,
       aux_sym_class_id_token2,
     STATE(21), 1,
       sym_interpolation,
-    STATE(79), 1,
+    STATE(100), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6802] = 5,
-    ACTIONS(1046), 1,
-      anon_sym_EQ,
-    ACTIONS(1048), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1051), 1,
-      anon_sym_LBRACE2,
+  [6845] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6820] = 2,
+    ACTIONS(1063), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6857] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1061), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(175), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1054), 5,
+  [6877] = 5,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(952), 1,
+      aux_sym__name_start_token1,
+    STATE(286), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6895] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1061), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(80), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6915] = 6,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1061), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(181), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6935] = 6,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1057), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1059), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(326), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6955] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1065), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1056), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6844] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(300), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6864] = 5,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(281), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6882] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1060), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6894] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(330), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6914] = 5,
-    ACTIONS(683), 1,
-      anon_sym_rate,
-    ACTIONS(687), 1,
-      anon_sym_loss,
-    STATE(138), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6932] = 5,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1062), 1,
+  [6967] = 5,
+    ACTIONS(1067), 1,
       anon_sym_EQ,
-    ACTIONS(1064), 1,
+    ACTIONS(1069), 1,
       aux_sym_sysctl_key_token2,
+    ACTIONS(1071), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 2,
+    STATE(288), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [6950] = 6,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1068), 1,
-      anon_sym_mode,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    STATE(177), 1,
-      sym_string,
-    STATE(304), 1,
-      sym_rule_block,
+  [6985] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6970] = 3,
-    ACTIONS(1072), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(104), 4,
+    ACTIONS(1073), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [6984] = 3,
-    ACTIONS(1074), 1,
+  [6997] = 3,
+    ACTIONS(1075), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15342,8 +15584,81 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6998] = 3,
-    ACTIONS(1076), 1,
+  [7011] = 5,
+    ACTIONS(1071), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1077), 1,
+      anon_sym_EQ,
+    ACTIONS(1079), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7029] = 6,
+    ACTIONS(1081), 1,
+      anon_sym_LT,
+    ACTIONS(1083), 1,
+      anon_sym_mode,
+    ACTIONS(1085), 1,
+      anon_sym_DQUOTE,
+    STATE(174), 1,
+      sym_string,
+    STATE(372), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7049] = 3,
+    STATE(75), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7063] = 5,
+    ACTIONS(1089), 1,
+      anon_sym_EQ,
+    ACTIONS(1091), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7081] = 3,
+    STATE(59), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7095] = 3,
+    ACTIONS(1097), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7109] = 3,
+    ACTIONS(1099), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15353,109 +15668,22 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7012] = 4,
-    ACTIONS(547), 1,
+  [7123] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1078), 1,
+    ACTIONS(828), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(32), 2,
+    STATE(34), 2,
       sym_interpolation,
       sym__int_value,
-  [7027] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1082), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7049] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1084), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(212), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7064] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1086), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7075] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1088), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7086] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7101] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1092), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7116] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1094), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
   [7138] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1098), 4,
+    ACTIONS(1101), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15464,7 +15692,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1100), 4,
+    ACTIONS(1103), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15473,7 +15701,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1102), 4,
+    ACTIONS(1105), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15482,98 +15710,183 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1104), 4,
+    ACTIONS(1107), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7182] = 5,
-    ACTIONS(1106), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1108), 1,
-      anon_sym_LBRACE,
-    STATE(271), 1,
-      sym_interpolation,
-    STATE(411), 1,
-      sym_sysctl_key,
+  [7182] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7199] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1110), 4,
+    ACTIONS(1109), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7210] = 2,
+  [7193] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1112), 4,
+    ACTIONS(1111), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7221] = 4,
-    ACTIONS(541), 1,
+  [7204] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1113), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(419), 2,
+    STATE(426), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7236] = 4,
-    ACTIONS(547), 1,
+  [7219] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1116), 1,
+    ACTIONS(1115), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(92), 2,
+    STATE(32), 2,
       sym_interpolation,
       sym__int_value,
-  [7251] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+  [7234] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1117), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(420), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7266] = 2,
+    STATE(133), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7249] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1118), 4,
+    ACTIONS(1119), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7277] = 4,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
+  [7260] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1117), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7292] = 4,
-    ACTIONS(1114), 1,
+    STATE(133), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7275] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1121), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7286] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1123), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7297] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1125), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7308] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1117), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7323] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1127), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7334] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1129), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7349] = 3,
+    ACTIONS(1133), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1131), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7362] = 4,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1135), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(328), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7377] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1137), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7388] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1139), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7399] = 4,
+    ACTIONS(1113), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
+    ACTIONS(1141), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15581,107 +15894,118 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(15), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7307] = 2,
+  [7414] = 4,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1141), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1122), 4,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7429] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1143), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7318] = 4,
-    ACTIONS(547), 1,
+  [7440] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1145), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7451] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1124), 1,
+    ACTIONS(1147), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(107), 2,
       sym_interpolation,
       sym__size_value,
-  [7333] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1126), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7344] = 4,
-    ACTIONS(547), 1,
+  [7466] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7359] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
+    ACTIONS(1147), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(107), 2,
       sym_interpolation,
       sym__rate_value,
-  [7374] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1128), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7385] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1130), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7396] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1132), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7407] = 4,
-    ACTIONS(547), 1,
+  [7481] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1134), 1,
+    ACTIONS(1147), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(107), 2,
       sym_interpolation,
       sym__int_value,
-  [7422] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_size,
+  [7496] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
+    ACTIONS(1149), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7507] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1151), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(72), 2,
       sym_interpolation,
-      sym__size_value,
-  [7437] = 3,
+      sym__int_value,
+  [7522] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1153), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7533] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1155), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7548] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1157), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7559] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15691,29 +16015,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7450] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_rate,
+  [7572] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7465] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_integer,
+    ACTIONS(1159), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7583] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7480] = 3,
+    ACTIONS(1161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7594] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15723,327 +16043,321 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7493] = 2,
+  [7607] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1138), 4,
+    ACTIONS(1163), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7504] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7517] = 3,
-    ACTIONS(1142), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1140), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7530] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7543] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7554] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7567] = 4,
-    ACTIONS(260), 1,
+  [7618] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1146), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(337), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7582] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7595] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1148), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7610] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1150), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1152), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7632] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1154), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7643] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1156), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7658] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1158), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7673] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(414), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7688] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1160), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7699] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1162), 1,
+    ACTIONS(1165), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
+    STATE(129), 2,
       sym_interpolation,
       sym__rate_value,
-  [7714] = 4,
-    ACTIONS(547), 1,
+  [7633] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7646] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1167), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7657] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7670] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1164), 1,
+    ACTIONS(1169), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(424), 2,
+    STATE(98), 2,
       sym_interpolation,
       sym__int_value,
-  [7729] = 4,
-    ACTIONS(547), 1,
+  [7685] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7698] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7711] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1166), 1,
+    ACTIONS(1171), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 2,
+    STATE(176), 2,
       sym_interpolation,
       sym__int_value,
-  [7744] = 2,
+  [7726] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1168), 4,
+    ACTIONS(1173), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7755] = 4,
-    ACTIONS(547), 1,
+  [7737] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1175), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7748] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1170), 1,
+    ACTIONS(1177), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(169), 2,
+    STATE(116), 2,
       sym_interpolation,
       sym__int_value,
-  [7770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1172), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7781] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1174), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7792] = 4,
-    ACTIONS(547), 1,
+  [7763] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(776), 1,
+    ACTIONS(1179), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
+    STATE(181), 2,
       sym_interpolation,
       sym__int_value,
-  [7807] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1176), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1178), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7829] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1180), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7840] = 4,
-    ACTIONS(547), 1,
+  [7778] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1182), 1,
+    ACTIONS(1181), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
+    STATE(437), 2,
       sym_interpolation,
       sym__int_value,
-  [7855] = 2,
+  [7793] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1184), 4,
+    ACTIONS(1183), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7866] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1186), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7877] = 4,
-    ACTIONS(547), 1,
+  [7804] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1188), 1,
+    ACTIONS(1185), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7819] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1185), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7834] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1187), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7845] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1189), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7860] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1191), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7871] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1193), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7882] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1195), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7893] = 4,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1197), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7908] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1199), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7919] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1201), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7930] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1203), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7945] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1205), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 2,
+    STATE(246), 2,
       sym_interpolation,
       sym__duration_value,
-  [7892] = 2,
+  [7960] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1190), 4,
+    ACTIONS(1207), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7903] = 4,
-    ACTIONS(541), 1,
+  [7971] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7982] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1211), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7997] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(294), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8012] = 4,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1113), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16051,149 +16365,139 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(287), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7918] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+  [8027] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(288), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7933] = 4,
-    ACTIONS(547), 1,
+    ACTIONS(1213), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8038] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8049] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1192), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(241), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7948] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1194), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7959] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1196), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7970] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1198), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7981] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7992] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1200), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8003] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8018] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
+    ACTIONS(1185), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__duration_value,
-  [8033] = 4,
-    ACTIONS(547), 1,
+  [8064] = 4,
+    ACTIONS(610), 1,
       anon_sym_LBRACE,
-    ACTIONS(1202), 1,
+    ACTIONS(1185), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__percent_value,
-  [8048] = 2,
+  [8079] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1204), 4,
+    ACTIONS(1215), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8059] = 5,
-    ACTIONS(1066), 1,
+  [8090] = 5,
+    ACTIONS(1081), 1,
       anon_sym_LT,
-    ACTIONS(1070), 1,
+    ACTIONS(1085), 1,
       anon_sym_DQUOTE,
-    STATE(243), 1,
+    STATE(149), 1,
       sym_string,
-    STATE(335), 1,
+    STATE(333), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8076] = 2,
+  [8107] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1206), 4,
+    ACTIONS(1217), 4,
       anon_sym_bridge,
       anon_sym_private,
       anon_sym_vepa,
       anon_sym_passthru,
-  [8087] = 2,
+  [8118] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1208), 4,
+    ACTIONS(1219), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8098] = 4,
-    ACTIONS(541), 1,
+  [8129] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1221), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8140] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1223), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8151] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(428), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8166] = 5,
+    ACTIONS(1225), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1227), 1,
+      anon_sym_LBRACE,
+    STATE(285), 1,
+      sym_interpolation,
+    STATE(421), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8183] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1229), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8194] = 4,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1113), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16201,43 +16505,32 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(434), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8113] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+  [8209] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1231), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(425), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8128] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+    STATE(33), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8224] = 4,
+    ACTIONS(610), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1233), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(426), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8143] = 4,
-    ACTIONS(541), 1,
+    STATE(110), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8239] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(431), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8158] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1113), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16245,82 +16538,131 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(432), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8173] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1210), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8184] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(956), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8194] = 4,
-    ACTIONS(541), 1,
+  [8254] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(433), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8269] = 4,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(438), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8284] = 4,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(439), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8299] = 4,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1113), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(431), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8314] = 4,
+    ACTIONS(1141), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8208] = 4,
-    ACTIONS(541), 1,
+  [8328] = 4,
+    ACTIONS(1085), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1237), 1,
+      sym_sysctl_value,
+    STATE(352), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8342] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
+    ACTIONS(1239), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8222] = 4,
-    ACTIONS(541), 1,
+  [8356] = 4,
+    ACTIONS(1085), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1241), 1,
+      sym_section_name,
+    STATE(184), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8370] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
+    ACTIONS(1243), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1192), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8246] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1218), 1,
-      sym_mac_address,
-    STATE(378), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8260] = 4,
-    ACTIONS(1120), 1,
+  [8384] = 4,
+    ACTIONS(582), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1235), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8274] = 2,
+  [8398] = 4,
+    ACTIONS(1081), 1,
+      anon_sym_LT,
+    ACTIONS(1245), 1,
+      anon_sym_policy,
+    STATE(365), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8412] = 4,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1247), 1,
+      sym_mac_address,
+    STATE(330), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8426] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16328,17 +16670,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8284] = 4,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1220), 1,
-      sym_sysctl_value,
-    STATE(354), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8298] = 2,
+  [8436] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16346,121 +16678,21 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8308] = 4,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1222), 1,
-      sym_section_name,
-    STATE(225), 1,
-      sym_string,
+  [8446] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8322] = 4,
-    ACTIONS(1120), 1,
+    ACTIONS(1179), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8456] = 4,
+    ACTIONS(1141), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
+    ACTIONS(1239), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8336] = 4,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8350] = 4,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1224), 1,
-      anon_sym_policy,
-    STATE(363), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8364] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(355), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8375] = 3,
-    ACTIONS(1226), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1228), 1,
-      aux_sym_string_token1,
-    ACTIONS(1230), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8386] = 3,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8397] = 3,
-    ACTIONS(909), 1,
-      sym_identifier,
-    STATE(412), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8408] = 3,
-    ACTIONS(649), 1,
-      sym_identifier,
-    STATE(418), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8419] = 3,
-    ACTIONS(649), 1,
-      sym_identifier,
-    STATE(423), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8430] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1232), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8439] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1234), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8448] = 3,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    STATE(357), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8459] = 3,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    STATE(299), 1,
-      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16468,634 +16700,736 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1236), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8479] = 3,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    STATE(345), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8490] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1238), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8499] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1240), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8508] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1242), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8517] = 3,
-    ACTIONS(541), 1,
+    ACTIONS(989), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8480] = 4,
+    ACTIONS(1141), 1,
       anon_sym_LBRACE2,
-    STATE(23), 1,
+    ACTIONS(1243), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8528] = 3,
+  [8494] = 3,
+    ACTIONS(1249), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1251), 1,
+      aux_sym_string_token1,
+    ACTIONS(1253), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8505] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1255), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8514] = 3,
+    ACTIONS(1081), 1,
+      anon_sym_LT,
+    STATE(342), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8525] = 3,
     ACTIONS(359), 1,
       anon_sym_LT,
-    STATE(351), 1,
+    STATE(357), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8539] = 2,
-    ACTIONS(1244), 1,
-      anon_sym_DOT,
+  [8536] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8547] = 2,
-    ACTIONS(1246), 1,
-      anon_sym_EQ,
+    ACTIONS(1257), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8545] = 3,
+    ACTIONS(359), 1,
+      anon_sym_LT,
+    STATE(300), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8555] = 2,
-    ACTIONS(1248), 1,
-      anon_sym_EQ,
+  [8556] = 3,
+    ACTIONS(1081), 1,
+      anon_sym_LT,
+    STATE(307), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8563] = 2,
-    ACTIONS(1250), 1,
-      anon_sym_GT,
+  [8567] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8571] = 2,
-    ACTIONS(1252), 1,
-      anon_sym_DOT,
+    ACTIONS(1259), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8576] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8579] = 2,
-    ACTIONS(1254), 1,
-      ts_builtin_sym_end,
+    ACTIONS(1261), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8585] = 3,
+    ACTIONS(936), 1,
+      sym_identifier,
+    STATE(420), 1,
+      sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8587] = 2,
-    ACTIONS(1256), 1,
-      anon_sym_DOT,
+  [8596] = 3,
+    ACTIONS(664), 1,
+      sym_identifier,
+    STATE(440), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8595] = 2,
-    ACTIONS(1258), 1,
-      ts_builtin_sym_end,
+  [8607] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8603] = 2,
-    ACTIONS(1260), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8611] = 2,
-    ACTIONS(1262), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8619] = 2,
-    ACTIONS(1264), 1,
-      anon_sym_DOT,
+    ACTIONS(1263), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8616] = 3,
+    ACTIONS(1141), 1,
+      anon_sym_LBRACE2,
+    STATE(20), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [8627] = 2,
-    ACTIONS(1266), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1265), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8636] = 3,
+    ACTIONS(1085), 1,
+      anon_sym_DQUOTE,
+    STATE(350), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8647] = 3,
+    ACTIONS(664), 1,
+      sym_identifier,
+    STATE(430), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8658] = 3,
+    ACTIONS(582), 1,
+      anon_sym_LBRACE2,
+    STATE(20), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8669] = 2,
+    ACTIONS(1267), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8635] = 2,
-    ACTIONS(1268), 1,
+  [8677] = 2,
+    ACTIONS(1269), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8685] = 2,
+    ACTIONS(1271), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8693] = 2,
+    ACTIONS(1273), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8701] = 2,
+    ACTIONS(1275), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8709] = 2,
+    ACTIONS(1277), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8717] = 2,
+    ACTIONS(1279), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8725] = 2,
+    ACTIONS(1281), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8733] = 2,
+    ACTIONS(1283), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8741] = 2,
+    ACTIONS(1285), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8749] = 2,
+    ACTIONS(1287), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8757] = 2,
+    ACTIONS(1289), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8765] = 2,
+    ACTIONS(1291), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8773] = 2,
+    ACTIONS(1293), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8781] = 2,
+    ACTIONS(1295), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8789] = 2,
+    ACTIONS(1297), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8797] = 2,
+    ACTIONS(1299), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8805] = 2,
+    ACTIONS(1301), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8813] = 2,
+    ACTIONS(1303), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8821] = 2,
+    ACTIONS(1305), 1,
       anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8643] = 2,
-    ACTIONS(1270), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8651] = 2,
+  [8829] = 2,
     ACTIONS(242), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8659] = 2,
-    ACTIONS(1272), 1,
+  [8837] = 2,
+    ACTIONS(1307), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8667] = 2,
-    ACTIONS(1274), 1,
+  [8845] = 2,
+    ACTIONS(1309), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8675] = 2,
-    ACTIONS(1276), 1,
-      anon_sym_table,
+  [8853] = 2,
+    ACTIONS(1311), 1,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8683] = 2,
-    ACTIONS(1278), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8691] = 2,
-    ACTIONS(1280), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8699] = 2,
-    ACTIONS(1282), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8707] = 2,
-    ACTIONS(1284), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8715] = 2,
-    ACTIONS(1286), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8723] = 2,
-    ACTIONS(1288), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8731] = 2,
-    ACTIONS(1290), 1,
-      anon_sym_DOT,
+  [8861] = 2,
+    ACTIONS(1313), 1,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 68,
-  [SMALL_STATE(10)] = 128,
-  [SMALL_STATE(11)] = 189,
-  [SMALL_STATE(12)] = 240,
-  [SMALL_STATE(13)] = 292,
-  [SMALL_STATE(14)] = 344,
-  [SMALL_STATE(15)] = 396,
-  [SMALL_STATE(16)] = 448,
-  [SMALL_STATE(17)] = 497,
-  [SMALL_STATE(18)] = 546,
-  [SMALL_STATE(19)] = 595,
-  [SMALL_STATE(20)] = 639,
-  [SMALL_STATE(21)] = 681,
-  [SMALL_STATE(22)] = 713,
-  [SMALL_STATE(23)] = 747,
-  [SMALL_STATE(24)] = 779,
-  [SMALL_STATE(25)] = 821,
-  [SMALL_STATE(26)] = 863,
-  [SMALL_STATE(27)] = 896,
-  [SMALL_STATE(28)] = 927,
-  [SMALL_STATE(29)] = 958,
-  [SMALL_STATE(30)] = 1008,
-  [SMALL_STATE(31)] = 1058,
-  [SMALL_STATE(32)] = 1108,
-  [SMALL_STATE(33)] = 1139,
-  [SMALL_STATE(34)] = 1170,
-  [SMALL_STATE(35)] = 1198,
-  [SMALL_STATE(36)] = 1226,
-  [SMALL_STATE(37)] = 1254,
-  [SMALL_STATE(38)] = 1282,
-  [SMALL_STATE(39)] = 1328,
-  [SMALL_STATE(40)] = 1364,
-  [SMALL_STATE(41)] = 1400,
-  [SMALL_STATE(42)] = 1436,
-  [SMALL_STATE(43)] = 1470,
-  [SMALL_STATE(44)] = 1504,
-  [SMALL_STATE(45)] = 1538,
-  [SMALL_STATE(46)] = 1572,
-  [SMALL_STATE(47)] = 1606,
-  [SMALL_STATE(48)] = 1640,
-  [SMALL_STATE(49)] = 1664,
-  [SMALL_STATE(50)] = 1705,
-  [SMALL_STATE(51)] = 1746,
-  [SMALL_STATE(52)] = 1771,
-  [SMALL_STATE(53)] = 1812,
-  [SMALL_STATE(54)] = 1853,
-  [SMALL_STATE(55)] = 1894,
-  [SMALL_STATE(56)] = 1919,
-  [SMALL_STATE(57)] = 1944,
-  [SMALL_STATE(58)] = 1982,
-  [SMALL_STATE(59)] = 2020,
-  [SMALL_STATE(60)] = 2046,
-  [SMALL_STATE(61)] = 2084,
-  [SMALL_STATE(62)] = 2110,
-  [SMALL_STATE(63)] = 2136,
-  [SMALL_STATE(64)] = 2159,
-  [SMALL_STATE(65)] = 2182,
-  [SMALL_STATE(66)] = 2205,
-  [SMALL_STATE(67)] = 2230,
-  [SMALL_STATE(68)] = 2267,
-  [SMALL_STATE(69)] = 2290,
-  [SMALL_STATE(70)] = 2313,
-  [SMALL_STATE(71)] = 2334,
-  [SMALL_STATE(72)] = 2371,
-  [SMALL_STATE(73)] = 2408,
-  [SMALL_STATE(74)] = 2445,
-  [SMALL_STATE(75)] = 2482,
-  [SMALL_STATE(76)] = 2519,
-  [SMALL_STATE(77)] = 2540,
-  [SMALL_STATE(78)] = 2577,
-  [SMALL_STATE(79)] = 2600,
-  [SMALL_STATE(80)] = 2633,
-  [SMALL_STATE(81)] = 2656,
-  [SMALL_STATE(82)] = 2689,
-  [SMALL_STATE(83)] = 2722,
-  [SMALL_STATE(84)] = 2759,
-  [SMALL_STATE(85)] = 2796,
-  [SMALL_STATE(86)] = 2819,
-  [SMALL_STATE(87)] = 2842,
-  [SMALL_STATE(88)] = 2879,
-  [SMALL_STATE(89)] = 2916,
-  [SMALL_STATE(90)] = 2953,
-  [SMALL_STATE(91)] = 2973,
-  [SMALL_STATE(92)] = 2993,
-  [SMALL_STATE(93)] = 3013,
-  [SMALL_STATE(94)] = 3033,
-  [SMALL_STATE(95)] = 3053,
-  [SMALL_STATE(96)] = 3073,
-  [SMALL_STATE(97)] = 3093,
-  [SMALL_STATE(98)] = 3121,
-  [SMALL_STATE(99)] = 3148,
-  [SMALL_STATE(100)] = 3167,
-  [SMALL_STATE(101)] = 3196,
-  [SMALL_STATE(102)] = 3225,
-  [SMALL_STATE(103)] = 3254,
-  [SMALL_STATE(104)] = 3273,
-  [SMALL_STATE(105)] = 3302,
-  [SMALL_STATE(106)] = 3329,
-  [SMALL_STATE(107)] = 3358,
-  [SMALL_STATE(108)] = 3389,
-  [SMALL_STATE(109)] = 3416,
-  [SMALL_STATE(110)] = 3446,
-  [SMALL_STATE(111)] = 3464,
-  [SMALL_STATE(112)] = 3482,
-  [SMALL_STATE(113)] = 3500,
-  [SMALL_STATE(114)] = 3524,
-  [SMALL_STATE(115)] = 3542,
-  [SMALL_STATE(116)] = 3566,
-  [SMALL_STATE(117)] = 3584,
-  [SMALL_STATE(118)] = 3602,
-  [SMALL_STATE(119)] = 3621,
-  [SMALL_STATE(120)] = 3646,
-  [SMALL_STATE(121)] = 3673,
-  [SMALL_STATE(122)] = 3698,
-  [SMALL_STATE(123)] = 3725,
-  [SMALL_STATE(124)] = 3752,
-  [SMALL_STATE(125)] = 3771,
-  [SMALL_STATE(126)] = 3794,
-  [SMALL_STATE(127)] = 3819,
-  [SMALL_STATE(128)] = 3844,
-  [SMALL_STATE(129)] = 3869,
-  [SMALL_STATE(130)] = 3885,
-  [SMALL_STATE(131)] = 3909,
-  [SMALL_STATE(132)] = 3933,
-  [SMALL_STATE(133)] = 3957,
-  [SMALL_STATE(134)] = 3981,
-  [SMALL_STATE(135)] = 4005,
-  [SMALL_STATE(136)] = 4023,
-  [SMALL_STATE(137)] = 4043,
-  [SMALL_STATE(138)] = 4063,
-  [SMALL_STATE(139)] = 4087,
-  [SMALL_STATE(140)] = 4111,
-  [SMALL_STATE(141)] = 4135,
-  [SMALL_STATE(142)] = 4157,
-  [SMALL_STATE(143)] = 4175,
-  [SMALL_STATE(144)] = 4193,
-  [SMALL_STATE(145)] = 4217,
-  [SMALL_STATE(146)] = 4241,
-  [SMALL_STATE(147)] = 4265,
-  [SMALL_STATE(148)] = 4289,
-  [SMALL_STATE(149)] = 4313,
-  [SMALL_STATE(150)] = 4337,
-  [SMALL_STATE(151)] = 4361,
-  [SMALL_STATE(152)] = 4385,
-  [SMALL_STATE(153)] = 4409,
-  [SMALL_STATE(154)] = 4433,
-  [SMALL_STATE(155)] = 4457,
-  [SMALL_STATE(156)] = 4481,
-  [SMALL_STATE(157)] = 4505,
-  [SMALL_STATE(158)] = 4529,
-  [SMALL_STATE(159)] = 4553,
-  [SMALL_STATE(160)] = 4577,
-  [SMALL_STATE(161)] = 4601,
-  [SMALL_STATE(162)] = 4625,
-  [SMALL_STATE(163)] = 4649,
-  [SMALL_STATE(164)] = 4673,
-  [SMALL_STATE(165)] = 4697,
-  [SMALL_STATE(166)] = 4721,
-  [SMALL_STATE(167)] = 4744,
-  [SMALL_STATE(168)] = 4759,
-  [SMALL_STATE(169)] = 4782,
-  [SMALL_STATE(170)] = 4797,
-  [SMALL_STATE(171)] = 4822,
-  [SMALL_STATE(172)] = 4847,
-  [SMALL_STATE(173)] = 4862,
-  [SMALL_STATE(174)] = 4885,
-  [SMALL_STATE(175)] = 4906,
-  [SMALL_STATE(176)] = 4927,
-  [SMALL_STATE(177)] = 4948,
-  [SMALL_STATE(178)] = 4971,
-  [SMALL_STATE(179)] = 4992,
-  [SMALL_STATE(180)] = 5009,
-  [SMALL_STATE(181)] = 5031,
-  [SMALL_STATE(182)] = 5053,
-  [SMALL_STATE(183)] = 5077,
-  [SMALL_STATE(184)] = 5099,
-  [SMALL_STATE(185)] = 5119,
-  [SMALL_STATE(186)] = 5139,
-  [SMALL_STATE(187)] = 5161,
-  [SMALL_STATE(188)] = 5175,
-  [SMALL_STATE(189)] = 5195,
-  [SMALL_STATE(190)] = 5217,
-  [SMALL_STATE(191)] = 5237,
-  [SMALL_STATE(192)] = 5257,
-  [SMALL_STATE(193)] = 5277,
-  [SMALL_STATE(194)] = 5299,
-  [SMALL_STATE(195)] = 5319,
-  [SMALL_STATE(196)] = 5341,
-  [SMALL_STATE(197)] = 5361,
-  [SMALL_STATE(198)] = 5383,
-  [SMALL_STATE(199)] = 5405,
-  [SMALL_STATE(200)] = 5427,
-  [SMALL_STATE(201)] = 5449,
-  [SMALL_STATE(202)] = 5471,
-  [SMALL_STATE(203)] = 5493,
-  [SMALL_STATE(204)] = 5513,
-  [SMALL_STATE(205)] = 5533,
-  [SMALL_STATE(206)] = 5555,
-  [SMALL_STATE(207)] = 5577,
-  [SMALL_STATE(208)] = 5599,
-  [SMALL_STATE(209)] = 5620,
-  [SMALL_STATE(210)] = 5633,
-  [SMALL_STATE(211)] = 5650,
-  [SMALL_STATE(212)] = 5669,
-  [SMALL_STATE(213)] = 5686,
-  [SMALL_STATE(214)] = 5707,
-  [SMALL_STATE(215)] = 5728,
-  [SMALL_STATE(216)] = 5749,
-  [SMALL_STATE(217)] = 5766,
-  [SMALL_STATE(218)] = 5787,
-  [SMALL_STATE(219)] = 5808,
-  [SMALL_STATE(220)] = 5827,
-  [SMALL_STATE(221)] = 5848,
-  [SMALL_STATE(222)] = 5869,
-  [SMALL_STATE(223)] = 5886,
-  [SMALL_STATE(224)] = 5905,
-  [SMALL_STATE(225)] = 5918,
-  [SMALL_STATE(226)] = 5931,
-  [SMALL_STATE(227)] = 5952,
-  [SMALL_STATE(228)] = 5973,
-  [SMALL_STATE(229)] = 5986,
-  [SMALL_STATE(230)] = 6005,
-  [SMALL_STATE(231)] = 6026,
-  [SMALL_STATE(232)] = 6047,
-  [SMALL_STATE(233)] = 6066,
-  [SMALL_STATE(234)] = 6087,
-  [SMALL_STATE(235)] = 6104,
-  [SMALL_STATE(236)] = 6117,
-  [SMALL_STATE(237)] = 6132,
-  [SMALL_STATE(238)] = 6153,
-  [SMALL_STATE(239)] = 6170,
-  [SMALL_STATE(240)] = 6187,
-  [SMALL_STATE(241)] = 6204,
-  [SMALL_STATE(242)] = 6217,
-  [SMALL_STATE(243)] = 6238,
-  [SMALL_STATE(244)] = 6255,
-  [SMALL_STATE(245)] = 6272,
-  [SMALL_STATE(246)] = 6291,
-  [SMALL_STATE(247)] = 6304,
-  [SMALL_STATE(248)] = 6321,
-  [SMALL_STATE(249)] = 6338,
-  [SMALL_STATE(250)] = 6355,
-  [SMALL_STATE(251)] = 6372,
-  [SMALL_STATE(252)] = 6389,
-  [SMALL_STATE(253)] = 6406,
-  [SMALL_STATE(254)] = 6423,
-  [SMALL_STATE(255)] = 6440,
-  [SMALL_STATE(256)] = 6457,
-  [SMALL_STATE(257)] = 6474,
-  [SMALL_STATE(258)] = 6491,
-  [SMALL_STATE(259)] = 6508,
-  [SMALL_STATE(260)] = 6525,
-  [SMALL_STATE(261)] = 6542,
-  [SMALL_STATE(262)] = 6559,
-  [SMALL_STATE(263)] = 6576,
-  [SMALL_STATE(264)] = 6593,
-  [SMALL_STATE(265)] = 6610,
-  [SMALL_STATE(266)] = 6627,
-  [SMALL_STATE(267)] = 6644,
-  [SMALL_STATE(268)] = 6661,
-  [SMALL_STATE(269)] = 6678,
-  [SMALL_STATE(270)] = 6698,
-  [SMALL_STATE(271)] = 6712,
-  [SMALL_STATE(272)] = 6730,
-  [SMALL_STATE(273)] = 6748,
-  [SMALL_STATE(274)] = 6768,
-  [SMALL_STATE(275)] = 6782,
-  [SMALL_STATE(276)] = 6802,
-  [SMALL_STATE(277)] = 6820,
-  [SMALL_STATE(278)] = 6832,
-  [SMALL_STATE(279)] = 6844,
-  [SMALL_STATE(280)] = 6864,
-  [SMALL_STATE(281)] = 6882,
-  [SMALL_STATE(282)] = 6894,
-  [SMALL_STATE(283)] = 6914,
-  [SMALL_STATE(284)] = 6932,
-  [SMALL_STATE(285)] = 6950,
-  [SMALL_STATE(286)] = 6970,
-  [SMALL_STATE(287)] = 6984,
-  [SMALL_STATE(288)] = 6998,
-  [SMALL_STATE(289)] = 7012,
-  [SMALL_STATE(290)] = 7027,
-  [SMALL_STATE(291)] = 7038,
-  [SMALL_STATE(292)] = 7049,
-  [SMALL_STATE(293)] = 7064,
-  [SMALL_STATE(294)] = 7075,
-  [SMALL_STATE(295)] = 7086,
-  [SMALL_STATE(296)] = 7101,
-  [SMALL_STATE(297)] = 7116,
-  [SMALL_STATE(298)] = 7127,
-  [SMALL_STATE(299)] = 7138,
-  [SMALL_STATE(300)] = 7149,
-  [SMALL_STATE(301)] = 7160,
-  [SMALL_STATE(302)] = 7171,
-  [SMALL_STATE(303)] = 7182,
-  [SMALL_STATE(304)] = 7199,
-  [SMALL_STATE(305)] = 7210,
-  [SMALL_STATE(306)] = 7221,
-  [SMALL_STATE(307)] = 7236,
-  [SMALL_STATE(308)] = 7251,
-  [SMALL_STATE(309)] = 7266,
-  [SMALL_STATE(310)] = 7277,
-  [SMALL_STATE(311)] = 7292,
-  [SMALL_STATE(312)] = 7307,
-  [SMALL_STATE(313)] = 7318,
-  [SMALL_STATE(314)] = 7333,
-  [SMALL_STATE(315)] = 7344,
-  [SMALL_STATE(316)] = 7359,
-  [SMALL_STATE(317)] = 7374,
-  [SMALL_STATE(318)] = 7385,
-  [SMALL_STATE(319)] = 7396,
-  [SMALL_STATE(320)] = 7407,
-  [SMALL_STATE(321)] = 7422,
-  [SMALL_STATE(322)] = 7437,
-  [SMALL_STATE(323)] = 7450,
-  [SMALL_STATE(324)] = 7465,
-  [SMALL_STATE(325)] = 7480,
-  [SMALL_STATE(326)] = 7493,
-  [SMALL_STATE(327)] = 7504,
-  [SMALL_STATE(328)] = 7517,
-  [SMALL_STATE(329)] = 7530,
-  [SMALL_STATE(330)] = 7543,
-  [SMALL_STATE(331)] = 7554,
-  [SMALL_STATE(332)] = 7567,
-  [SMALL_STATE(333)] = 7582,
-  [SMALL_STATE(334)] = 7595,
-  [SMALL_STATE(335)] = 7610,
-  [SMALL_STATE(336)] = 7621,
-  [SMALL_STATE(337)] = 7632,
-  [SMALL_STATE(338)] = 7643,
-  [SMALL_STATE(339)] = 7658,
-  [SMALL_STATE(340)] = 7673,
-  [SMALL_STATE(341)] = 7688,
-  [SMALL_STATE(342)] = 7699,
-  [SMALL_STATE(343)] = 7714,
-  [SMALL_STATE(344)] = 7729,
-  [SMALL_STATE(345)] = 7744,
-  [SMALL_STATE(346)] = 7755,
-  [SMALL_STATE(347)] = 7770,
-  [SMALL_STATE(348)] = 7781,
-  [SMALL_STATE(349)] = 7792,
-  [SMALL_STATE(350)] = 7807,
-  [SMALL_STATE(351)] = 7818,
-  [SMALL_STATE(352)] = 7829,
-  [SMALL_STATE(353)] = 7840,
-  [SMALL_STATE(354)] = 7855,
-  [SMALL_STATE(355)] = 7866,
-  [SMALL_STATE(356)] = 7877,
-  [SMALL_STATE(357)] = 7892,
-  [SMALL_STATE(358)] = 7903,
-  [SMALL_STATE(359)] = 7918,
-  [SMALL_STATE(360)] = 7933,
-  [SMALL_STATE(361)] = 7948,
-  [SMALL_STATE(362)] = 7959,
-  [SMALL_STATE(363)] = 7970,
-  [SMALL_STATE(364)] = 7981,
-  [SMALL_STATE(365)] = 7992,
-  [SMALL_STATE(366)] = 8003,
-  [SMALL_STATE(367)] = 8018,
-  [SMALL_STATE(368)] = 8033,
-  [SMALL_STATE(369)] = 8048,
-  [SMALL_STATE(370)] = 8059,
-  [SMALL_STATE(371)] = 8076,
-  [SMALL_STATE(372)] = 8087,
-  [SMALL_STATE(373)] = 8098,
-  [SMALL_STATE(374)] = 8113,
-  [SMALL_STATE(375)] = 8128,
-  [SMALL_STATE(376)] = 8143,
-  [SMALL_STATE(377)] = 8158,
-  [SMALL_STATE(378)] = 8173,
-  [SMALL_STATE(379)] = 8184,
-  [SMALL_STATE(380)] = 8194,
-  [SMALL_STATE(381)] = 8208,
-  [SMALL_STATE(382)] = 8222,
-  [SMALL_STATE(383)] = 8236,
-  [SMALL_STATE(384)] = 8246,
-  [SMALL_STATE(385)] = 8260,
-  [SMALL_STATE(386)] = 8274,
-  [SMALL_STATE(387)] = 8284,
-  [SMALL_STATE(388)] = 8298,
-  [SMALL_STATE(389)] = 8308,
-  [SMALL_STATE(390)] = 8322,
-  [SMALL_STATE(391)] = 8336,
-  [SMALL_STATE(392)] = 8350,
-  [SMALL_STATE(393)] = 8364,
-  [SMALL_STATE(394)] = 8375,
-  [SMALL_STATE(395)] = 8386,
-  [SMALL_STATE(396)] = 8397,
-  [SMALL_STATE(397)] = 8408,
-  [SMALL_STATE(398)] = 8419,
-  [SMALL_STATE(399)] = 8430,
-  [SMALL_STATE(400)] = 8439,
-  [SMALL_STATE(401)] = 8448,
-  [SMALL_STATE(402)] = 8459,
-  [SMALL_STATE(403)] = 8470,
-  [SMALL_STATE(404)] = 8479,
-  [SMALL_STATE(405)] = 8490,
-  [SMALL_STATE(406)] = 8499,
-  [SMALL_STATE(407)] = 8508,
-  [SMALL_STATE(408)] = 8517,
-  [SMALL_STATE(409)] = 8528,
-  [SMALL_STATE(410)] = 8539,
-  [SMALL_STATE(411)] = 8547,
-  [SMALL_STATE(412)] = 8555,
-  [SMALL_STATE(413)] = 8563,
-  [SMALL_STATE(414)] = 8571,
-  [SMALL_STATE(415)] = 8579,
-  [SMALL_STATE(416)] = 8587,
-  [SMALL_STATE(417)] = 8595,
-  [SMALL_STATE(418)] = 8603,
-  [SMALL_STATE(419)] = 8611,
-  [SMALL_STATE(420)] = 8619,
-  [SMALL_STATE(421)] = 8627,
-  [SMALL_STATE(422)] = 8635,
-  [SMALL_STATE(423)] = 8643,
-  [SMALL_STATE(424)] = 8651,
-  [SMALL_STATE(425)] = 8659,
-  [SMALL_STATE(426)] = 8667,
-  [SMALL_STATE(427)] = 8675,
-  [SMALL_STATE(428)] = 8683,
-  [SMALL_STATE(429)] = 8691,
-  [SMALL_STATE(430)] = 8699,
-  [SMALL_STATE(431)] = 8707,
-  [SMALL_STATE(432)] = 8715,
-  [SMALL_STATE(433)] = 8723,
-  [SMALL_STATE(434)] = 8731,
+  [SMALL_STATE(9)] = 0,
+  [SMALL_STATE(10)] = 61,
+  [SMALL_STATE(11)] = 122,
+  [SMALL_STATE(12)] = 175,
+  [SMALL_STATE(13)] = 229,
+  [SMALL_STATE(14)] = 283,
+  [SMALL_STATE(15)] = 337,
+  [SMALL_STATE(16)] = 391,
+  [SMALL_STATE(17)] = 442,
+  [SMALL_STATE(18)] = 493,
+  [SMALL_STATE(19)] = 544,
+  [SMALL_STATE(20)] = 588,
+  [SMALL_STATE(21)] = 622,
+  [SMALL_STATE(22)] = 656,
+  [SMALL_STATE(23)] = 690,
+  [SMALL_STATE(24)] = 732,
+  [SMALL_STATE(25)] = 774,
+  [SMALL_STATE(26)] = 816,
+  [SMALL_STATE(27)] = 849,
+  [SMALL_STATE(28)] = 880,
+  [SMALL_STATE(29)] = 911,
+  [SMALL_STATE(30)] = 961,
+  [SMALL_STATE(31)] = 1011,
+  [SMALL_STATE(32)] = 1061,
+  [SMALL_STATE(33)] = 1092,
+  [SMALL_STATE(34)] = 1123,
+  [SMALL_STATE(35)] = 1151,
+  [SMALL_STATE(36)] = 1179,
+  [SMALL_STATE(37)] = 1207,
+  [SMALL_STATE(38)] = 1253,
+  [SMALL_STATE(39)] = 1289,
+  [SMALL_STATE(40)] = 1317,
+  [SMALL_STATE(41)] = 1353,
+  [SMALL_STATE(42)] = 1389,
+  [SMALL_STATE(43)] = 1423,
+  [SMALL_STATE(44)] = 1447,
+  [SMALL_STATE(45)] = 1481,
+  [SMALL_STATE(46)] = 1515,
+  [SMALL_STATE(47)] = 1549,
+  [SMALL_STATE(48)] = 1583,
+  [SMALL_STATE(49)] = 1617,
+  [SMALL_STATE(50)] = 1642,
+  [SMALL_STATE(51)] = 1683,
+  [SMALL_STATE(52)] = 1708,
+  [SMALL_STATE(53)] = 1749,
+  [SMALL_STATE(54)] = 1790,
+  [SMALL_STATE(55)] = 1831,
+  [SMALL_STATE(56)] = 1872,
+  [SMALL_STATE(57)] = 1897,
+  [SMALL_STATE(58)] = 1935,
+  [SMALL_STATE(59)] = 1973,
+  [SMALL_STATE(60)] = 1999,
+  [SMALL_STATE(61)] = 2037,
+  [SMALL_STATE(62)] = 2063,
+  [SMALL_STATE(63)] = 2089,
+  [SMALL_STATE(64)] = 2126,
+  [SMALL_STATE(65)] = 2163,
+  [SMALL_STATE(66)] = 2200,
+  [SMALL_STATE(67)] = 2237,
+  [SMALL_STATE(68)] = 2274,
+  [SMALL_STATE(69)] = 2297,
+  [SMALL_STATE(70)] = 2320,
+  [SMALL_STATE(71)] = 2343,
+  [SMALL_STATE(72)] = 2368,
+  [SMALL_STATE(73)] = 2391,
+  [SMALL_STATE(74)] = 2414,
+  [SMALL_STATE(75)] = 2435,
+  [SMALL_STATE(76)] = 2456,
+  [SMALL_STATE(77)] = 2487,
+  [SMALL_STATE(78)] = 2524,
+  [SMALL_STATE(79)] = 2555,
+  [SMALL_STATE(80)] = 2588,
+  [SMALL_STATE(81)] = 2621,
+  [SMALL_STATE(82)] = 2658,
+  [SMALL_STATE(83)] = 2681,
+  [SMALL_STATE(84)] = 2704,
+  [SMALL_STATE(85)] = 2741,
+  [SMALL_STATE(86)] = 2778,
+  [SMALL_STATE(87)] = 2815,
+  [SMALL_STATE(88)] = 2852,
+  [SMALL_STATE(89)] = 2889,
+  [SMALL_STATE(90)] = 2912,
+  [SMALL_STATE(91)] = 2935,
+  [SMALL_STATE(92)] = 2968,
+  [SMALL_STATE(93)] = 2988,
+  [SMALL_STATE(94)] = 3008,
+  [SMALL_STATE(95)] = 3028,
+  [SMALL_STATE(96)] = 3048,
+  [SMALL_STATE(97)] = 3068,
+  [SMALL_STATE(98)] = 3088,
+  [SMALL_STATE(99)] = 3108,
+  [SMALL_STATE(100)] = 3136,
+  [SMALL_STATE(101)] = 3156,
+  [SMALL_STATE(102)] = 3185,
+  [SMALL_STATE(103)] = 3214,
+  [SMALL_STATE(104)] = 3241,
+  [SMALL_STATE(105)] = 3272,
+  [SMALL_STATE(106)] = 3301,
+  [SMALL_STATE(107)] = 3328,
+  [SMALL_STATE(108)] = 3347,
+  [SMALL_STATE(109)] = 3376,
+  [SMALL_STATE(110)] = 3405,
+  [SMALL_STATE(111)] = 3424,
+  [SMALL_STATE(112)] = 3451,
+  [SMALL_STATE(113)] = 3469,
+  [SMALL_STATE(114)] = 3487,
+  [SMALL_STATE(115)] = 3517,
+  [SMALL_STATE(116)] = 3541,
+  [SMALL_STATE(117)] = 3559,
+  [SMALL_STATE(118)] = 3577,
+  [SMALL_STATE(119)] = 3601,
+  [SMALL_STATE(120)] = 3619,
+  [SMALL_STATE(121)] = 3637,
+  [SMALL_STATE(122)] = 3662,
+  [SMALL_STATE(123)] = 3689,
+  [SMALL_STATE(124)] = 3714,
+  [SMALL_STATE(125)] = 3741,
+  [SMALL_STATE(126)] = 3760,
+  [SMALL_STATE(127)] = 3785,
+  [SMALL_STATE(128)] = 3812,
+  [SMALL_STATE(129)] = 3831,
+  [SMALL_STATE(130)] = 3856,
+  [SMALL_STATE(131)] = 3881,
+  [SMALL_STATE(132)] = 3906,
+  [SMALL_STATE(133)] = 3929,
+  [SMALL_STATE(134)] = 3945,
+  [SMALL_STATE(135)] = 3969,
+  [SMALL_STATE(136)] = 3993,
+  [SMALL_STATE(137)] = 4011,
+  [SMALL_STATE(138)] = 4037,
+  [SMALL_STATE(139)] = 4057,
+  [SMALL_STATE(140)] = 4081,
+  [SMALL_STATE(141)] = 4101,
+  [SMALL_STATE(142)] = 4125,
+  [SMALL_STATE(143)] = 4149,
+  [SMALL_STATE(144)] = 4173,
+  [SMALL_STATE(145)] = 4195,
+  [SMALL_STATE(146)] = 4219,
+  [SMALL_STATE(147)] = 4245,
+  [SMALL_STATE(148)] = 4269,
+  [SMALL_STATE(149)] = 4295,
+  [SMALL_STATE(150)] = 4319,
+  [SMALL_STATE(151)] = 4337,
+  [SMALL_STATE(152)] = 4361,
+  [SMALL_STATE(153)] = 4385,
+  [SMALL_STATE(154)] = 4409,
+  [SMALL_STATE(155)] = 4433,
+  [SMALL_STATE(156)] = 4457,
+  [SMALL_STATE(157)] = 4481,
+  [SMALL_STATE(158)] = 4505,
+  [SMALL_STATE(159)] = 4529,
+  [SMALL_STATE(160)] = 4553,
+  [SMALL_STATE(161)] = 4577,
+  [SMALL_STATE(162)] = 4601,
+  [SMALL_STATE(163)] = 4625,
+  [SMALL_STATE(164)] = 4649,
+  [SMALL_STATE(165)] = 4673,
+  [SMALL_STATE(166)] = 4697,
+  [SMALL_STATE(167)] = 4721,
+  [SMALL_STATE(168)] = 4745,
+  [SMALL_STATE(169)] = 4769,
+  [SMALL_STATE(170)] = 4793,
+  [SMALL_STATE(171)] = 4817,
+  [SMALL_STATE(172)] = 4835,
+  [SMALL_STATE(173)] = 4850,
+  [SMALL_STATE(174)] = 4873,
+  [SMALL_STATE(175)] = 4896,
+  [SMALL_STATE(176)] = 4911,
+  [SMALL_STATE(177)] = 4926,
+  [SMALL_STATE(178)] = 4947,
+  [SMALL_STATE(179)] = 4962,
+  [SMALL_STATE(180)] = 4983,
+  [SMALL_STATE(181)] = 5008,
+  [SMALL_STATE(182)] = 5023,
+  [SMALL_STATE(183)] = 5048,
+  [SMALL_STATE(184)] = 5065,
+  [SMALL_STATE(185)] = 5080,
+  [SMALL_STATE(186)] = 5101,
+  [SMALL_STATE(187)] = 5124,
+  [SMALL_STATE(188)] = 5145,
+  [SMALL_STATE(189)] = 5168,
+  [SMALL_STATE(190)] = 5188,
+  [SMALL_STATE(191)] = 5210,
+  [SMALL_STATE(192)] = 5230,
+  [SMALL_STATE(193)] = 5254,
+  [SMALL_STATE(194)] = 5276,
+  [SMALL_STATE(195)] = 5298,
+  [SMALL_STATE(196)] = 5320,
+  [SMALL_STATE(197)] = 5342,
+  [SMALL_STATE(198)] = 5364,
+  [SMALL_STATE(199)] = 5382,
+  [SMALL_STATE(200)] = 5400,
+  [SMALL_STATE(201)] = 5420,
+  [SMALL_STATE(202)] = 5438,
+  [SMALL_STATE(203)] = 5458,
+  [SMALL_STATE(204)] = 5478,
+  [SMALL_STATE(205)] = 5498,
+  [SMALL_STATE(206)] = 5518,
+  [SMALL_STATE(207)] = 5540,
+  [SMALL_STATE(208)] = 5560,
+  [SMALL_STATE(209)] = 5582,
+  [SMALL_STATE(210)] = 5602,
+  [SMALL_STATE(211)] = 5624,
+  [SMALL_STATE(212)] = 5646,
+  [SMALL_STATE(213)] = 5668,
+  [SMALL_STATE(214)] = 5690,
+  [SMALL_STATE(215)] = 5708,
+  [SMALL_STATE(216)] = 5722,
+  [SMALL_STATE(217)] = 5744,
+  [SMALL_STATE(218)] = 5764,
+  [SMALL_STATE(219)] = 5785,
+  [SMALL_STATE(220)] = 5804,
+  [SMALL_STATE(221)] = 5821,
+  [SMALL_STATE(222)] = 5842,
+  [SMALL_STATE(223)] = 5859,
+  [SMALL_STATE(224)] = 5880,
+  [SMALL_STATE(225)] = 5901,
+  [SMALL_STATE(226)] = 5922,
+  [SMALL_STATE(227)] = 5939,
+  [SMALL_STATE(228)] = 5960,
+  [SMALL_STATE(229)] = 5981,
+  [SMALL_STATE(230)] = 6002,
+  [SMALL_STATE(231)] = 6019,
+  [SMALL_STATE(232)] = 6040,
+  [SMALL_STATE(233)] = 6059,
+  [SMALL_STATE(234)] = 6080,
+  [SMALL_STATE(235)] = 6099,
+  [SMALL_STATE(236)] = 6112,
+  [SMALL_STATE(237)] = 6133,
+  [SMALL_STATE(238)] = 6154,
+  [SMALL_STATE(239)] = 6175,
+  [SMALL_STATE(240)] = 6196,
+  [SMALL_STATE(241)] = 6209,
+  [SMALL_STATE(242)] = 6226,
+  [SMALL_STATE(243)] = 6245,
+  [SMALL_STATE(244)] = 6262,
+  [SMALL_STATE(245)] = 6281,
+  [SMALL_STATE(246)] = 6298,
+  [SMALL_STATE(247)] = 6311,
+  [SMALL_STATE(248)] = 6328,
+  [SMALL_STATE(249)] = 6349,
+  [SMALL_STATE(250)] = 6368,
+  [SMALL_STATE(251)] = 6381,
+  [SMALL_STATE(252)] = 6398,
+  [SMALL_STATE(253)] = 6415,
+  [SMALL_STATE(254)] = 6432,
+  [SMALL_STATE(255)] = 6449,
+  [SMALL_STATE(256)] = 6466,
+  [SMALL_STATE(257)] = 6483,
+  [SMALL_STATE(258)] = 6500,
+  [SMALL_STATE(259)] = 6517,
+  [SMALL_STATE(260)] = 6534,
+  [SMALL_STATE(261)] = 6551,
+  [SMALL_STATE(262)] = 6568,
+  [SMALL_STATE(263)] = 6585,
+  [SMALL_STATE(264)] = 6602,
+  [SMALL_STATE(265)] = 6619,
+  [SMALL_STATE(266)] = 6636,
+  [SMALL_STATE(267)] = 6653,
+  [SMALL_STATE(268)] = 6670,
+  [SMALL_STATE(269)] = 6687,
+  [SMALL_STATE(270)] = 6704,
+  [SMALL_STATE(271)] = 6721,
+  [SMALL_STATE(272)] = 6738,
+  [SMALL_STATE(273)] = 6755,
+  [SMALL_STATE(274)] = 6770,
+  [SMALL_STATE(275)] = 6787,
+  [SMALL_STATE(276)] = 6805,
+  [SMALL_STATE(277)] = 6825,
+  [SMALL_STATE(278)] = 6845,
+  [SMALL_STATE(279)] = 6857,
+  [SMALL_STATE(280)] = 6877,
+  [SMALL_STATE(281)] = 6895,
+  [SMALL_STATE(282)] = 6915,
+  [SMALL_STATE(283)] = 6935,
+  [SMALL_STATE(284)] = 6955,
+  [SMALL_STATE(285)] = 6967,
+  [SMALL_STATE(286)] = 6985,
+  [SMALL_STATE(287)] = 6997,
+  [SMALL_STATE(288)] = 7011,
+  [SMALL_STATE(289)] = 7029,
+  [SMALL_STATE(290)] = 7049,
+  [SMALL_STATE(291)] = 7063,
+  [SMALL_STATE(292)] = 7081,
+  [SMALL_STATE(293)] = 7095,
+  [SMALL_STATE(294)] = 7109,
+  [SMALL_STATE(295)] = 7123,
+  [SMALL_STATE(296)] = 7138,
+  [SMALL_STATE(297)] = 7149,
+  [SMALL_STATE(298)] = 7160,
+  [SMALL_STATE(299)] = 7171,
+  [SMALL_STATE(300)] = 7182,
+  [SMALL_STATE(301)] = 7193,
+  [SMALL_STATE(302)] = 7204,
+  [SMALL_STATE(303)] = 7219,
+  [SMALL_STATE(304)] = 7234,
+  [SMALL_STATE(305)] = 7249,
+  [SMALL_STATE(306)] = 7260,
+  [SMALL_STATE(307)] = 7275,
+  [SMALL_STATE(308)] = 7286,
+  [SMALL_STATE(309)] = 7297,
+  [SMALL_STATE(310)] = 7308,
+  [SMALL_STATE(311)] = 7323,
+  [SMALL_STATE(312)] = 7334,
+  [SMALL_STATE(313)] = 7349,
+  [SMALL_STATE(314)] = 7362,
+  [SMALL_STATE(315)] = 7377,
+  [SMALL_STATE(316)] = 7388,
+  [SMALL_STATE(317)] = 7399,
+  [SMALL_STATE(318)] = 7414,
+  [SMALL_STATE(319)] = 7429,
+  [SMALL_STATE(320)] = 7440,
+  [SMALL_STATE(321)] = 7451,
+  [SMALL_STATE(322)] = 7466,
+  [SMALL_STATE(323)] = 7481,
+  [SMALL_STATE(324)] = 7496,
+  [SMALL_STATE(325)] = 7507,
+  [SMALL_STATE(326)] = 7522,
+  [SMALL_STATE(327)] = 7533,
+  [SMALL_STATE(328)] = 7548,
+  [SMALL_STATE(329)] = 7559,
+  [SMALL_STATE(330)] = 7572,
+  [SMALL_STATE(331)] = 7583,
+  [SMALL_STATE(332)] = 7594,
+  [SMALL_STATE(333)] = 7607,
+  [SMALL_STATE(334)] = 7618,
+  [SMALL_STATE(335)] = 7633,
+  [SMALL_STATE(336)] = 7646,
+  [SMALL_STATE(337)] = 7657,
+  [SMALL_STATE(338)] = 7670,
+  [SMALL_STATE(339)] = 7685,
+  [SMALL_STATE(340)] = 7698,
+  [SMALL_STATE(341)] = 7711,
+  [SMALL_STATE(342)] = 7726,
+  [SMALL_STATE(343)] = 7737,
+  [SMALL_STATE(344)] = 7748,
+  [SMALL_STATE(345)] = 7763,
+  [SMALL_STATE(346)] = 7778,
+  [SMALL_STATE(347)] = 7793,
+  [SMALL_STATE(348)] = 7804,
+  [SMALL_STATE(349)] = 7819,
+  [SMALL_STATE(350)] = 7834,
+  [SMALL_STATE(351)] = 7845,
+  [SMALL_STATE(352)] = 7860,
+  [SMALL_STATE(353)] = 7871,
+  [SMALL_STATE(354)] = 7882,
+  [SMALL_STATE(355)] = 7893,
+  [SMALL_STATE(356)] = 7908,
+  [SMALL_STATE(357)] = 7919,
+  [SMALL_STATE(358)] = 7930,
+  [SMALL_STATE(359)] = 7945,
+  [SMALL_STATE(360)] = 7960,
+  [SMALL_STATE(361)] = 7971,
+  [SMALL_STATE(362)] = 7982,
+  [SMALL_STATE(363)] = 7997,
+  [SMALL_STATE(364)] = 8012,
+  [SMALL_STATE(365)] = 8027,
+  [SMALL_STATE(366)] = 8038,
+  [SMALL_STATE(367)] = 8049,
+  [SMALL_STATE(368)] = 8064,
+  [SMALL_STATE(369)] = 8079,
+  [SMALL_STATE(370)] = 8090,
+  [SMALL_STATE(371)] = 8107,
+  [SMALL_STATE(372)] = 8118,
+  [SMALL_STATE(373)] = 8129,
+  [SMALL_STATE(374)] = 8140,
+  [SMALL_STATE(375)] = 8151,
+  [SMALL_STATE(376)] = 8166,
+  [SMALL_STATE(377)] = 8183,
+  [SMALL_STATE(378)] = 8194,
+  [SMALL_STATE(379)] = 8209,
+  [SMALL_STATE(380)] = 8224,
+  [SMALL_STATE(381)] = 8239,
+  [SMALL_STATE(382)] = 8254,
+  [SMALL_STATE(383)] = 8269,
+  [SMALL_STATE(384)] = 8284,
+  [SMALL_STATE(385)] = 8299,
+  [SMALL_STATE(386)] = 8314,
+  [SMALL_STATE(387)] = 8328,
+  [SMALL_STATE(388)] = 8342,
+  [SMALL_STATE(389)] = 8356,
+  [SMALL_STATE(390)] = 8370,
+  [SMALL_STATE(391)] = 8384,
+  [SMALL_STATE(392)] = 8398,
+  [SMALL_STATE(393)] = 8412,
+  [SMALL_STATE(394)] = 8426,
+  [SMALL_STATE(395)] = 8436,
+  [SMALL_STATE(396)] = 8446,
+  [SMALL_STATE(397)] = 8456,
+  [SMALL_STATE(398)] = 8470,
+  [SMALL_STATE(399)] = 8480,
+  [SMALL_STATE(400)] = 8494,
+  [SMALL_STATE(401)] = 8505,
+  [SMALL_STATE(402)] = 8514,
+  [SMALL_STATE(403)] = 8525,
+  [SMALL_STATE(404)] = 8536,
+  [SMALL_STATE(405)] = 8545,
+  [SMALL_STATE(406)] = 8556,
+  [SMALL_STATE(407)] = 8567,
+  [SMALL_STATE(408)] = 8576,
+  [SMALL_STATE(409)] = 8585,
+  [SMALL_STATE(410)] = 8596,
+  [SMALL_STATE(411)] = 8607,
+  [SMALL_STATE(412)] = 8616,
+  [SMALL_STATE(413)] = 8627,
+  [SMALL_STATE(414)] = 8636,
+  [SMALL_STATE(415)] = 8647,
+  [SMALL_STATE(416)] = 8658,
+  [SMALL_STATE(417)] = 8669,
+  [SMALL_STATE(418)] = 8677,
+  [SMALL_STATE(419)] = 8685,
+  [SMALL_STATE(420)] = 8693,
+  [SMALL_STATE(421)] = 8701,
+  [SMALL_STATE(422)] = 8709,
+  [SMALL_STATE(423)] = 8717,
+  [SMALL_STATE(424)] = 8725,
+  [SMALL_STATE(425)] = 8733,
+  [SMALL_STATE(426)] = 8741,
+  [SMALL_STATE(427)] = 8749,
+  [SMALL_STATE(428)] = 8757,
+  [SMALL_STATE(429)] = 8765,
+  [SMALL_STATE(430)] = 8773,
+  [SMALL_STATE(431)] = 8781,
+  [SMALL_STATE(432)] = 8789,
+  [SMALL_STATE(433)] = 8797,
+  [SMALL_STATE(434)] = 8805,
+  [SMALL_STATE(435)] = 8813,
+  [SMALL_STATE(436)] = 8821,
+  [SMALL_STATE(437)] = 8829,
+  [SMALL_STATE(438)] = 8837,
+  [SMALL_STATE(439)] = 8845,
+  [SMALL_STATE(440)] = 8853,
+  [SMALL_STATE(441)] = 8861,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -17103,44 +17437,44 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
   [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -17151,560 +17485,570 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [150] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [158] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
   [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
   [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
   [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
   [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(320),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(213),
-  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(289),
-  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(343),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(349),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(174),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(219),
+  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(379),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
+  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
+  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(221),
+  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(303),
+  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(346),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(295),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(185),
   [216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
   [236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
   [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
   [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [254] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
-  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
+  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [260] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(377),
+  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [276] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
   [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
   [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
   [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [294] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [309] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [317] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [355] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(145),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [293] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [308] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
+  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [316] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [320] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
+  [322] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(48),
+  [325] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(48),
+  [328] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [333] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
   [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
   [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
   [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [377] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(270),
-  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [384] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [388] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [406] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [410] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
-  [415] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(207),
-  [418] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
-  [421] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(221),
-  [424] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(339),
-  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(274),
-  [430] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(72),
-  [433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [449] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(295),
-  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
-  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(231),
-  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
-  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
-  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(87),
-  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
-  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [530] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [549] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [555] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
-  [557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [566] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [579] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(98),
-  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(115),
-  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [624] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [627] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(315),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
-  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [647] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(273),
-  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(346),
-  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [703] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
-  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(405),
-  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [778] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [780] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [782] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
-  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [822] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [826] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [828] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [834] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [838] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [844] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [846] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [848] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
-  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [857] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
-  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [871] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
-  [873] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [876] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [879] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [890] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
-  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [896] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [953] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
-  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
-  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1036] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
-  [1051] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1058] = {.entry = {.count = 1, .reusable = false}}, SHIFT(408),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1142] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1226] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1228] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
-  [1230] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1258] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [379] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
+  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(313),
+  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(195),
+  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(325),
+  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(233),
+  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(327),
+  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(292),
+  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(63),
+  [405] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(219),
+  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(194),
+  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
+  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(65),
+  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(218),
+  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [450] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [452] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [454] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [456] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [458] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [460] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [468] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(348),
+  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
+  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
+  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [496] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(358),
+  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(216),
+  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(239),
+  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(380),
+  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [544] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [546] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
+  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
+  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
+  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [565] = {.entry = {.count = 1, .reusable = false}}, SHIFT(105),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
+  [574] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(423),
+  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [580] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(103),
+  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [591] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
+  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
+  [596] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
+  [599] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
+  [602] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
+  [605] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [612] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(118),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
+  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [650] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [660] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [670] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
+  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
+  [682] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [709] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(279),
+  [722] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(341),
+  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
+  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(396),
+  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
+  [740] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(282),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [791] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [793] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [797] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [799] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [801] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [807] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [809] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [811] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
+  [814] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [823] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [830] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
+  [832] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [836] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(404),
+  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
+  [842] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [859] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [863] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(207),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [869] = {.entry = {.count = 1, .reusable = false}}, SHIFT(151),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [875] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [879] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [881] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
+  [887] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [889] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
+  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(210),
+  [898] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(210),
+  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [906] = {.entry = {.count = 1, .reusable = false}}, SHIFT(212),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [912] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
+  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
+  [917] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
+  [920] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [986] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [989] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [991] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [995] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
+  [997] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1059] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
+  [1061] = {.entry = {.count = 1, .reusable = false}}, SHIFT(412),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1091] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
+  [1094] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1133] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1237] = {.entry = {.count = 1, .reusable = false}}, SHIFT(352),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1249] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
+  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
+  [1253] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [1281] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
 };
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@ impl Evaluator<'_> {
         match &stmt.node {
             StmtKind::BpfRules { direction, rules } => {
                 let rules = self.inline_rules(rules, false);
-                let attach = BpfAttach { direction: direction.node, path: Default::default(), section: None, program: None, rules: Some(rules) };
+                let attach = BpfAttach { direction: direction.node, path: Default::default(), section: None, program: None, rules: Some(rules), prio: None, handle: None };
                 self.iface_mut(ns, iface).bpf.push(Spanned::new(attach, stmt.span));
             }
             StmtKind::XdpRules { mode, rules } => {

@@ -150,6 +150,7 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
         .flatten()
         .filter(|c| c.classid.major == QDISC_MAJOR)
         .map(|c| FilterSpec::U32 {
+            handle: u32_node(msg.header.handle),
             prio,
             proto: c.proto,
             src: c.src,
@@ -159,6 +160,14 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             flowid: c.classid.minor as u32,
         });
     Ok(Some(DecodedFilter { prio, spec }))
+}
+
+/// A u32 key node's node id (the low 12 bits of its handle `htid:hash:node`), `None`
+/// for the kernel's default, 800, as netscript's model keeps it (and for 0, which only a
+/// request has: the kernel's choice).
+fn u32_node(handle: TcHandle) -> Option<u32> {
+    let node = u32::from(handle) & 0xfff;
+    (node != 0 && node != crate::model::U32_DEFAULT_NODE).then_some(node)
 }
 
 /// The device index a filter on the ingress qdisc (`parent ffff:`) redirects to, when it

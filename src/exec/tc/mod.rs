@@ -217,8 +217,14 @@ pub fn filter_message(
             filter::redirect_options(index)
         }
     };
-    // The kernel picks the filter's handle (tc sends 0).
-    let mut msg = header(ifindex, TcHandle::UNSPEC, parent, info);
+    // Without `handle`, the kernel picks the filter's handle (tc sends 0); with one, tc
+    // sends the node id alone (`handle ::N`), and the kernel puts it in the priority's
+    // hash table.
+    let node = match filter {
+        FilterSpec::U32 { handle: Some(node), .. } => TcHandle::from(*node),
+        _ => TcHandle::UNSPEC,
+    };
+    let mut msg = header(ifindex, node, parent, info);
     msg.attributes.push(TcAttribute::Kind("u32".to_string()));
     msg.attributes.push(TcAttribute::Options(
         options.into_iter().map(TcOption::U32).collect(),

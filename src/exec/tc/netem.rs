@@ -10,6 +10,8 @@ use super::{TcDecodeError, TcError};
 use crate::model::Netem;
 use crate::units::{Duration, Percent, Rate};
 
+const TCA_NETEM_REORDER: u16 = 3;
+const TCA_NETEM_CORRUPT: u16 = 4;
 const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
 const TCA_NETEM_JITTER64: u16 = 11;
@@ -20,7 +22,7 @@ const NETEM_QOPT_LEN: usize = 24;
 /// `struct tc_netem_rate`: rate, packet_overhead, cell_size, cell_overhead.
 const NETEM_RATE_LEN: usize = 16;
 /// tc's default queue limit, in packets.
-const NETEM_DEFAULT_LIMIT: u32 = 1000;
+const NETEM_DEFAULT_LIMIT: u32 = crate::model::NETEM_DEFAULT_LIMIT;
 /// Probabilities are fractions of `u32::MAX`.
 const MAX_PERCENT_VALUE: f64 = u32::MAX as f64;
 
@@ -33,6 +35,15 @@ pub struct NetemParams {
     pub loss: u32,
     /// `rate R`: bytes/s, sent as TCA_NETEM_RATE (and TCA_NETEM_RATE64 above 4 GB/s).
     pub rate_bytes: Option<u64>,
+    /// `limit N` (packets; tc's default 1000).
+    pub limit: u32,
+    /// `duplicate P`, scaled like `loss`.
+    pub duplicate: u32,
+    /// `reorder P` (TCA_NETEM_REORDER) and `gap N` (tc's 1 when reorder has none).
+    pub reorder: Option<u32>,
+    pub gap: u32,
+    /// `corrupt P` (TCA_NETEM_CORRUPT).
+    pub corrupt: Option<u32>,
 }
 
 impl NetemParams {
@@ -48,30 +59,49 @@ impl NetemParams {
                 None => 0,
             },
             rate_bytes: netem.rate.map(|r| r.bytes_per_sec()),
+            limit: netem.limit.unwrap_or(NETEM_DEFAULT_LIMIT),
+            duplicate: netem.duplicate.map(percent_to_u32).transpose()?.unwrap_or(0),
+            reorder: netem.reorder.map(percent_to_u32).transpose()?,
+            // q_netem.c: a reorder probability without a gap gets gap 1.
+            gap: match (netem.gap, netem.reorder) {
+                (Some(g), _) => g,
+                (None, Some(p)) if p.0 > 0.0 => 1,
+                _ => 0,
+            },
+            corrupt: netem.corrupt.map(percent_to_u32).transpose()?,
         })
     }
 
-    /// The payload of TCA_OPTIONS: the struct, then TCA_NETEM_RATE64 and TCA_NETEM_RATE.
+    /// The payload of TCA_OPTIONS: the struct, then (q_netem.c's order) TCA_NETEM_REORDER,
+    /// TCA_NETEM_CORRUPT, TCA_NETEM_RATE64 and TCA_NETEM_RATE, each when given.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
         for v in [
             self.latency_ticks,
-            NETEM_DEFAULT_LIMIT,
+            self.limit,
             self.loss,
-            0,
-            0,
+            self.gap,
+            self.duplicate,
             self.jitter_ticks,
         ] {
             out.extend_from_slice(&v.to_ne_bytes());
         }
+        // `struct tc_netem_reorder` / `tc_netem_corrupt`: probability, correlation (0).
+        let mut nlas = Vec::new();
+        for (kind, probability) in [(TCA_NETEM_REORDER, self.reorder), (TCA_NETEM_CORRUPT, self.corrupt)] {
+            if let Some(p) = probability {
+                nlas.push(nla(kind, [p.to_ne_bytes(), 0u32.to_ne_bytes()].concat()));
+            }
+        }
         if let Some(rate_bytes) = self.rate_bytes {
-            let mut nlas = Vec::new();
             if rate_bytes >= 1 << 32 {
                 nlas.push(nla(TCA_NETEM_RATE64, rate_bytes.to_ne_bytes().to_vec()));
             }
             let mut rate = rate32(rate_bytes).to_ne_bytes().to_vec();
             rate.resize(NETEM_RATE_LEN, 0); // no packet/cell overheads
             nlas.push(nla(TCA_NETEM_RATE, rate));
+        }
+        if !nlas.is_empty() {
             out.extend_from_slice(&nlas_bytes(&nlas));
         }
         out
@@ -91,7 +121,7 @@ fn ticks(d: Duration, psched: &Psched, what: &'static str) -> Result<u32, TcErro
 /// q_netem.c's `get_percent`: `rint(percent / 100 × UINT32_MAX)`.
 fn percent_to_u32(p: Percent) -> Result<u32, TcError> {
     if !(0.0..=100.0).contains(&p.0) {
-        return Err(TcError::Invalid("netem loss must be between 0% and 100%"));
+        return Err(TcError::Invalid("netem percentages (loss, duplicate, reorder, corrupt) are between 0% and 100%"));
     }
     Ok((p.0 / 100.0 * MAX_PERCENT_VALUE).round_ties_even() as u32)
 }
@@ -103,6 +133,12 @@ pub struct NetemState {
     pub jitter_ns: u64,
     pub loss: u32,
     pub rate_bytes: u64,
+    pub limit: u32,
+    pub duplicate: u32,
+    pub gap: u32,
+    /// The kernel always dumps TCA_NETEM_REORDER and TCA_NETEM_CORRUPT.
+    pub reorder: u32,
+    pub corrupt: u32,
 }
 
 impl NetemState {
@@ -125,6 +161,11 @@ impl NetemState {
                 .unwrap_or_else(|| kernel::ticks2ns(field(5) as u64)),
             loss: field(2),
             rate_bytes: wide(TCA_NETEM_RATE64).unwrap_or(rate32 as u64),
+            limit: field(1),
+            gap: field(3),
+            duplicate: field(4),
+            reorder: wire::find(&nlas, TCA_NETEM_REORDER).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
+            corrupt: wire::find(&nlas, TCA_NETEM_CORRUPT).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
         })
     }
 
@@ -135,6 +176,12 @@ impl NetemState {
             jitter_ns: kernel::ticks2ns(params.jitter_ticks as u64),
             loss: params.loss,
             rate_bytes: params.rate_bytes.unwrap_or(0),
+            limit: params.limit,
+            duplicate: params.duplicate,
+            gap: params.gap,
+            // netem_change: a gap alone means reorder ~0; a sent probability replaces it.
+            reorder: params.reorder.unwrap_or(if params.gap != 0 { u32::MAX } else { 0 }),
+            corrupt: params.corrupt.unwrap_or(0),
         }
     }
 
@@ -148,6 +195,12 @@ impl NetemState {
             jitter: (self.jitter_ns != 0).then_some(Duration(self.jitter_ns)),
             loss: (self.loss != 0).then(|| Percent(self.loss as f64 * 100.0 / MAX_PERCENT_VALUE)),
             rate: (self.rate_bytes != 0).then_some(Rate(self.rate_bytes * 8)),
+            limit: (self.limit != NETEM_DEFAULT_LIMIT).then_some(self.limit),
+            duplicate: (self.duplicate != 0).then(|| Percent(self.duplicate as f64 * 100.0 / MAX_PERCENT_VALUE)),
+            corrupt: (self.corrupt != 0).then(|| Percent(self.corrupt as f64 * 100.0 / MAX_PERCENT_VALUE)),
+            reorder: (self.reorder != 0).then(|| Percent(self.reorder as f64 * 100.0 / MAX_PERCENT_VALUE)),
+            // tc's gap 1 for a reorder without one reads as none.
+            gap: (self.reorder != 0 && self.gap > 1).then_some(self.gap),
         }
     }
 }

@@ -88,6 +88,7 @@ fn netem(delay_us: u64, jitter_us: Option<u64>, loss: Option<f64>, rate: Option<
         jitter: jitter_us.map(|j| Duration(j * 1000)),
         loss: loss.map(Percent),
         rate: rate.map(Rate),
+        ..Netem::delay(Duration(0))
     }
 }
 
@@ -253,6 +254,7 @@ fn u32_filters_round_trip() {
         sport,
         dport,
         flowid,
+        handle: None,
     };
     use crate::model::IpProto::*;
     for spec in [
@@ -266,6 +268,22 @@ fn u32_filters_round_trip() {
         let decoded = decode_filter(&msg).unwrap().unwrap();
         assert_eq!(decoded.spec.as_ref(), Some(&spec));
     }
+    // `handle ::10`: tc sends the node id alone; the kernel dumps it in the priority's
+    // hash table (801:0:10 here), and its default node (800) reads as no handle.
+    let with_node = |handle| match u32(5, None, None, None, None, Some(22), 0x10) {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle },
+        other => other,
+    };
+    let with_handle = with_node(Some(0x10));
+    let msg = filter_message(3, &with_handle, None).unwrap();
+    assert_eq!(msg.header.handle, TcHandle { major: 0, minor: 0x10 });
+    let mut dumped = msg.clone();
+    dumped.header.handle = TcHandle::from(0x8010_0010);
+    assert_eq!(decode_filter(&over_the_wire(&dumped)).unwrap().unwrap().spec, Some(with_handle.clone()));
+    dumped.header.handle = TcHandle::from(0x8000_0800);
+    let plain = with_node(None);
+    assert_eq!(decode_filter(&over_the_wire(&dumped)).unwrap().unwrap().spec, Some(plain.clone()));
+    assert_eq!(filter_message(3, &plain, None).unwrap().header.handle, TcHandle::UNSPEC);
     // The ingress redirect is not on qdisc 1:, and a hash-table node is no filter.
     let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
     assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), None);
@@ -303,6 +321,7 @@ fn refusals() {
         sport: None,
         dport: None,
         flowid: 0x10,
+        handle: None,
     };
     assert!(filter_message(3, &v6, None).is_err());
     let prio0 = FilterSpec::U32 {
@@ -313,6 +332,7 @@ fn refusals() {
         sport: None,
         dport: Some(1),
         flowid: 0x10,
+        handle: None,
     };
     assert!(filter_message(3, &prio0, None).is_err());
     let big_minor = ClassSpec {
@@ -329,4 +349,31 @@ fn refusals() {
     assert!(class_message(3, &big_minor, &P).is_err());
     let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));
     assert!(qdisc_message(3, &loss, &P).is_err());
+}
+
+#[test]
+fn netem_finer_options_round_trip() {
+    let finer = Netem {
+        limit: Some(200),
+        duplicate: Some(Percent(1.0)),
+        corrupt: Some(Percent(0.5)),
+        reorder: Some(Percent(25.0)),
+        gap: Some(5),
+        ..netem(10_000, None, None, None)
+    };
+    let spec = QdiscSpec::Netem(finer.clone());
+    let decoded = round_trip(&spec);
+    assert!(equivalent(&spec, &decoded, &P), "{finer:?} → {decoded:?}");
+    let QdiscSpec::Netem(d) = &decoded else { panic!() };
+    assert_eq!((d.limit, d.gap), (Some(200), Some(5)));
+    assert!(d.duplicate.is_some() && d.corrupt.is_some() && d.reorder.is_some(), "{d:?}");
+    // A reorder without a gap: tc sends gap 1, which reads back as none.
+    let reorder = Netem { reorder: Some(Percent(10.0)), ..netem(10_000, None, None, None) };
+    let QdiscSpec::Netem(d) = round_trip(&QdiscSpec::Netem(reorder)) else { panic!() };
+    assert_eq!((d.gap, d.reorder.is_some()), (None, true));
+    // 0% (what a change that drops `corrupt` sends) reads back as none, and a netem that
+    // still has one is not what a script without it wants.
+    let zero = Netem { corrupt: Some(Percent(0.0)), ..netem(10_000, None, None, None) };
+    assert_eq!(round_trip(&QdiscSpec::Netem(zero)), QdiscSpec::Netem(netem(10_000, None, None, None)));
+    assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(Netem { corrupt: Some(Percent(0.5)), ..netem(10_000, None, None, None) }), &P));
 }

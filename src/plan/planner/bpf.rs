@@ -14,12 +14,13 @@ use super::super::observed::{AttachPoint, ObservedProgram};
 use super::Planner;
 use crate::model::*;
 
-/// The tc priorities of an interface's `bpf` statements: 1, 2, … per direction.
+/// The tc priorities of an interface's `bpf` statements: their `prio`, or 1, 2, … per
+/// direction.
 pub fn bpf_positions(iface: &Interface) -> Vec<(BpfDirection, u16, &crate::source::Spanned<BpfAttach>)> {
     let mut out = Vec::new();
     for direction in [BpfDirection::Ingress, BpfDirection::Egress] {
         for (i, b) in iface.bpf.iter().filter(|b| b.node.direction == direction).enumerate() {
-            out.push((direction, (i + 1).min(u16::MAX as usize) as u16, b));
+            out.push((direction, b.node.prio_at(i), b));
         }
     }
     out
@@ -73,10 +74,10 @@ impl Planner<'_> {
             let mut deps: Vec<usize> = clsact.into_iter().collect();
             deps.extend(self.link_deps(nsn, dev));
             match have {
-                Some(h) if same_program(h, program) && h.direct_action => continue,
+                Some(h) if same_program(h, program) && h.direct_action && h.handle == b.node.handle => continue,
                 Some(h) => {
                     let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
-                    let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: self.restore(h) }];
+                    let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, handle: h.handle, program: self.restore(h) }];
                     let op = self.push(detach, b.span, deps.clone(), undo);
                     deps.push(op);
                 }
@@ -87,6 +88,7 @@ impl Planner<'_> {
                 dev: dev.clone(),
                 direction,
                 prio,
+                handle: b.node.handle,
                 program: source,
             };
             let undo = vec![Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: None }];
@@ -99,7 +101,7 @@ impl Planner<'_> {
                 continue;
             }
             let detach = Action::DetachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, keep: Some(h.id) };
-            let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, program: self.restore(h) }];
+            let undo = vec![Action::AttachBpf { ns: nsn.clone(), dev: dev.clone(), direction, prio, handle: h.handle, program: self.restore(h) }];
             let deps = self.link_deps(nsn, dev);
             self.push(detach, first, deps, undo);
         }

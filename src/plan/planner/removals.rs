@@ -327,7 +327,7 @@ impl Planner<'_> {
             Action::DetachBpf { ns, dev, direction, prio, .. } => {
                 let at = super::super::observed::AttachPoint::Tc { direction: *direction, prio: *prio };
                 match seen.and_then(|o| o.programs.iter().find(|p| p.dev == *dev && p.attach == at)) {
-                    Some(p) => Do(vec![Action::AttachBpf { ns: ns.clone(), dev: dev.clone(), direction: *direction, prio: *prio, program: self.restore(p) }]),
+                    Some(p) => Do(vec![Action::AttachBpf { ns: ns.clone(), dev: dev.clone(), direction: *direction, prio: *prio, handle: p.handle, program: self.restore(p) }]),
                     None => Gone,
                 }
             }

@@ -41,7 +41,7 @@ impl Planner<'_> {
                 deps.push(del);
                 vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }]
             }
-            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old }],
+            Some(old) => vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: super::netem_change::undo_netem(old, &spec) }],
             None => vec![Action::DelQdisc { ns: ns.into(), dev: dev.into(), parent }],
         };
         Some(self.push(Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: spec }, origin, deps, undo))
@@ -104,7 +104,8 @@ impl Planner<'_> {
                     self.qdisc(&ns.name, &iface.name, QdiscSpec::Tbf(tbf.clone()), q.span, vec![]);
                 }
                 Qdisc::Netem(netem) => {
-                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem.clone()), q.span, vec![]);
+                    let netem = super::netem_change::sent_netem(netem, self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root));
+                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem), q.span, vec![]);
                 }
                 Qdisc::Htb(htb) => self.htb(ns, iface, htb, q.span),
             }
@@ -164,7 +165,7 @@ impl Planner<'_> {
         };
         let mut wanted_prios = Vec::new();
         for (index, f) in htb.filters.iter().enumerate() {
-            let prio = index as u32 + 1;
+            let prio = f.prio_at(index);
             wanted_prios.push(prio);
             let filter = FilterSpec::U32 {
                 prio,
@@ -174,6 +175,7 @@ impl Planner<'_> {
                 sport: f.sport.as_ref().map(|s| s.node),
                 dport: f.dport.as_ref().map(|s| s.node),
                 flowid: f.flowid.node,
+                handle: f.handle.as_ref().map(|h| h.node),
             };
             let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
             if let [only] = at_prio.as_slice()
@@ -193,7 +195,7 @@ impl Planner<'_> {
                     self.diagnostics.push(
                         Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
                             .label("this filter would take its place")
-                            .help(format!("netscript numbers filters by their order in the htb block; remove the other one (`tc filter del dev {} parent 1: prio {prio}`)", iface.name)),
+                            .help(format!("remove the other one (`tc filter del dev {} parent 1: prio {prio}`), or give this filter another `prio`", iface.name)),
                     );
                     continue;
                 }

@@ -16,8 +16,20 @@ impl Builder<'_> {
             return StmtKind::BpfRules { direction, rules: self.rule_block(next) };
         }
         let path = self.string(next);
-        let section = it.next().map(|p| self.section(p));
-        StmtKind::Bpf { direction, path, section }
+        let mut section = None;
+        let mut places = Vec::new();
+        for p in it {
+            if p.as_rule() == Rule::section_opt {
+                section = Some(self.section(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            places.push(match rule {
+                Rule::prio_opt => BpfPlace::Prio(Spanned::new(self.int_value(value), span)),
+                _ => BpfPlace::Handle(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Bpf { direction, path, section, places }
     }
 
     pub(super) fn section(&mut self, pair: P<'_>) -> Spanned<String> {

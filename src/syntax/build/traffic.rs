@@ -91,6 +91,8 @@ impl Builder<'_> {
                 Rule::src_opt => FilterOpt::Src(Spanned::new(self.ip_value(value), span)),
                 Rule::dst_opt => FilterOpt::Dst(Spanned::new(self.ip_value(value), span)),
                 Rule::sport_opt => FilterOpt::Sport(Spanned::new(self.int_value(value), span)),
+                Rule::prio_opt => FilterOpt::Prio(Spanned::new(self.int_value(value), span)),
+                Rule::u32_handle_opt => FilterOpt::Handle(self.class_id(value)),
                 _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
             });
         }
@@ -103,6 +105,11 @@ impl Builder<'_> {
             Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
             Rule::jitter_opt => NetemOpt::Jitter(Spanned::new(self.duration_value(value), span)),
             Rule::loss_opt => NetemOpt::Loss(Spanned::new(self.percent_value(value), span)),
+            Rule::netem_limit_opt => NetemOpt::Limit(Spanned::new(self.int_value(value), span)),
+            Rule::duplicate_opt => NetemOpt::Duplicate(Spanned::new(self.percent_value(value), span)),
+            Rule::corrupt_opt => NetemOpt::Corrupt(Spanned::new(self.percent_value(value), span)),
+            Rule::reorder_opt => NetemOpt::Reorder(Spanned::new(self.percent_value(value), span)),
+            Rule::gap_opt => NetemOpt::Gap(Spanned::new(self.int_value(value), span)),
             _ => NetemOpt::Rate(Spanned::new(self.rate_value(value), span)),
         }
     }

@@ -1,0 +1,126 @@
+//! netem's finer options (issue 24): `limit`, `duplicate`, `corrupt`, `reorder [gap]`.
+//! Parity with `tc qdisc add ... netem ...` (oracle: `tc -json qdisc show`, and the full
+//! state dump), a re-run changes nothing, an edit that drops an option leaves the kernel
+//! without it (the kernel keeps a netem's reorder and corrupt probabilities across a
+//! change that does not name them), a refused run rolls back, `down` restores the start.
+//!
+//! Like tests/full_kernel.rs: in the full-kernel lane (NETSCRIPT_FULL_KERNEL=1) netem is
+//! required; on a kernel without it, each test asserts the documented refusal and a
+//! complete rollback instead.
+
+mod support;
+use support::{Run, Sandbox};
+
+fn full_kernel_lane() -> bool {
+    std::env::var("NETSCRIPT_FULL_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// True when the kernel took the run; otherwise checks the refusal (see tests/full_kernel.rs).
+#[track_caller]
+fn netem_taken(sb: &Sandbox, run: &Run, before: &str) -> bool {
+    if run.success {
+        return true;
+    }
+    assert!(!full_kernel_lane(), "the full-kernel lane's kernel must take netem: {run:?}");
+    assert_eq!(run.code, Some(3), "a kernel without netem refuses it at apply time: {run:?}");
+    assert!(run.stderr.contains("this kernel does not support the qdisc netem"), "{}", run.stderr);
+    support::assert_same_dump(before, &sb.dump(), "after the refused run");
+    eprintln!("this kernel has no netem: its refusal was checked; the full-kernel lane runs the rest");
+    false
+}
+
+const PAIR: &str = "netns no1 < veth v0 <-> no2.v1 < addr 10.78.0.1/24 > >\nnetns no2 < link v1 < addr 10.78.0.2/24 > >\n";
+
+fn pair_with(netem: &str) -> String {
+    PAIR.replace("addr 10.78.0.1/24 >", &format!("addr 10.78.0.1/24; {netem} >"))
+}
+
+fn iproute2_pair_with(tc_netem: &str) -> String {
+    format!(
+        "ip netns add no1; ip netns add no2
+ip link add v0 netns no1 type veth peer name v1 netns no2
+ip -n no1 addr add 10.78.0.1/24 dev v0; ip -n no1 link set v0 up; ip -n no1 link set lo up
+ip -n no2 addr add 10.78.0.2/24 dev v1; ip -n no2 link set v1 up; ip -n no2 link set lo up
+tc -n no1 qdisc add dev v0 root handle 1: netem {tc_netem}
+"
+    )
+}
+
+/// v0's qdiscs as `tc -json` shows them, without `refcnt`.
+fn qdiscs(sb: &Sandbox) -> String {
+    let text = sb.sh("tc -n no1 -json qdisc show dev v0").ok();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("tc -json: {e}: {text}"));
+    for q in json.as_array_mut().expect("a list of qdiscs") {
+        q.as_object_mut().expect("a qdisc").remove("refcnt");
+    }
+    json.to_string()
+}
+
+#[test]
+fn finer_options_equal_tc() {
+    // Few cases, and the whole dump only for the last: the lane's emulated machine is slow.
+    for (ours_words, tc_words, shown) in [
+        ("netem delay 10ms limit 200", "delay 10ms limit 200", "\"limit\":200"),
+        ("netem delay 10ms reorder 10%", "delay 10ms reorder 10%", "\"reorder\""),
+        (
+            "netem delay 20ms jitter 5ms loss 1% rate 1mbit limit 300 duplicate 2% corrupt 0.1% reorder 50% gap 3",
+            "delay 20ms 5ms loss 1% rate 1mbit limit 300 duplicate 2% corrupt 0.1% reorder 50% gap 3",
+            "\"reorder\"",
+        ),
+    ] {
+        let ours = Sandbox::new();
+        let before = ours.dump();
+        let script = ours.write_script("netem.ns", &pair_with(ours_words));
+        let run = ours.netscript(&["run", &script]);
+        if !netem_taken(&ours, &run, &before) {
+            return;
+        }
+        let reference = Sandbox::new();
+        reference.sh(&iproute2_pair_with(tc_words)).ok();
+        let (mine, theirs) = (qdiscs(&ours), qdiscs(&reference));
+        assert!(theirs.contains(shown), "tc shows {shown}: {theirs}");
+        assert_eq!(mine, theirs, "`{ours_words}` differs from `tc ... netem {tc_words}`");
+        ours.assert_up_to_date(&script);
+        if ours_words.contains("gap") {
+            assert_eq!(support::without_macs(&ours.dump()), support::without_macs(&reference.dump()), "`{ours_words}`");
+            let shown_by_us = ours.netscript(&["show", "no1"]).ok();
+            // Percentages read back as fractions of 2^32 - 1 (`corrupt 0.09999999…%`).
+            for word in ["limit 300", " duplicate 2", " corrupt 0.", " reorder 50", " gap 3"] {
+                assert!(shown_by_us.contains(word), "{word}: {shown_by_us}");
+            }
+            ours.netscript(&["down", &script]).ok();
+            support::assert_same_dump(&before, &ours.dump(), "after down");
+        }
+    }
+}
+
+#[test]
+fn dropping_an_option_removes_it_from_the_kernel_and_a_refusal_rolls_back() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let script = sb.write_script("netem.ns", &pair_with("netem delay 10ms corrupt 1% reorder 20% gap 4 duplicate 3%"));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    // The edit drops corrupt and reorder: tc's `qdisc change` without them would leave
+    // both in the kernel; netscript sends them as 0%.
+    sb.put(&script, &pair_with("netem delay 10ms duplicate 3%"));
+    let reference = Sandbox::new();
+    reference.sh(&iproute2_pair_with("delay 10ms duplicate 3%")).ok();
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    assert_eq!(qdiscs(&sb), qdiscs(&reference), "the kernel holds what a fresh `netem delay 10ms duplicate 3%` holds");
+    sb.assert_up_to_date(&script);
+    // A refused run (its last operation fails) puts everything back, the netem included.
+    let edited = pair_with("netem delay 30ms limit 50 corrupt 2%").replace("addr 10.78.0.2/24", "addr 10.78.0.2/24 10.79.0.2/24");
+    sb.put(&script, &edited);
+    let ops = sb.op_count(&script);
+    assert_eq!(ops, 2, "the netem and an address");
+    let state = sb.dump();
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &script]);
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    support::assert_same_dump(&state, &sb.dump(), "after the rollback");
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}
