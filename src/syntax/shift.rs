@@ -116,7 +116,7 @@ impl Shift for StmtKind {
             StmtKind::Class { id, opts, body } => id.shift(d) && opts.shift(d) && body.shift(d),
             StmtKind::Filter { opts, target } => opts.shift(d) && target.shift(d),
             StmtKind::Netem { opts } => opts.shift(d),
-            StmtKind::Bpf { direction, path, section } => direction.shift(d) && path.shift(d) && section.shift(d),
+            StmtKind::Bpf { direction, path, section, places } => direction.shift(d) && path.shift(d) && section.shift(d) && places.shift(d),
             StmtKind::Xdp { path, opts } => path.shift(d) && opts.shift(d),
             StmtKind::Route { kind, dest, opts } => kind.shift(d) && dest.shift(d) && opts.shift(d),
             StmtKind::Rule { opts } => opts.shift(d),
@@ -258,7 +258,8 @@ impl Shift for FilterOpt {
         match self {
             FilterOpt::Proto(v) => v.shift(d),
             FilterOpt::Src(v) | FilterOpt::Dst(v) => v.shift(d),
-            FilterOpt::Sport(v) | FilterOpt::Dport(v) => v.shift(d),
+            FilterOpt::Sport(v) | FilterOpt::Dport(v) | FilterOpt::Prio(v) => v.shift(d),
+            FilterOpt::Handle(id) => id.shift(d),
         }
     }
 }
@@ -269,6 +270,16 @@ impl Shift for NetemOpt {
             NetemOpt::Delay(v) | NetemOpt::Jitter(v) => v.shift(d),
             NetemOpt::Loss(v) => v.shift(d),
             NetemOpt::Rate(v) => v.shift(d),
+            NetemOpt::Limit(v) | NetemOpt::Gap(v) => v.shift(d),
+            NetemOpt::Duplicate(v) | NetemOpt::Corrupt(v) | NetemOpt::Reorder(v) => v.shift(d),
+        }
+    }
+}
+
+impl Shift for BpfPlace {
+    fn shift(&mut self, d: i64) -> bool {
+        match self {
+            BpfPlace::Prio(v) | BpfPlace::Handle(v) => v.shift(d),
         }
     }
 }
