@@ -325,6 +325,23 @@ pub enum RouteOpt {
     Table(Spanned<TableRef>),
     /// `onlink`: the gateway is on the link even if no prefix says so.
     Onlink(Span),
+    /// `mtu N`: the path MTU of the route (RTAX_MTU).
+    Mtu(Spanned<IntValue>),
+    /// `advmss N`: the MSS advertised to TCP peers (RTAX_ADVMSS).
+    Advmss(Spanned<IntValue>),
+    /// `scope host|link|global|N`
+    Scope(Spanned<RouteScopeValue>),
+    /// `proto N|NAME`: the route's protocol, as `ip route ... proto` names it.
+    Proto(Spanned<TableRef>),
+}
+
+/// A route's `scope`: a name iproute2 knows, or a number.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RouteScopeValue {
+    Host,
+    Link,
+    Global,
+    Number(IntValue),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

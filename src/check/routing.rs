@@ -135,7 +135,7 @@ impl Evaluator<'_> {
             },
         };
         let index = self.desired.namespaces[ns].routes.len();
-        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default() };
+        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default(), mtu: None, advmss: None, scope: None, proto: None };
         let mut seen = Seen::default();
         for opt in opts {
             match opt {
@@ -147,6 +147,10 @@ impl Evaluator<'_> {
                 }
                 RouteOpt::Table(x) if self.once(&mut seen, "table", x.span) => route.table = self.table_ref(ns, x, TableTarget::Route(index)),
                 RouteOpt::Onlink(x) if self.once(&mut seen, "onlink", *x) => route.onlink = true,
+                RouteOpt::Mtu(x) if self.once(&mut seen, "mtu", x.span) => route.mtu = self.route_mtu(x),
+                RouteOpt::Advmss(x) if self.once(&mut seen, "advmss", x.span) => route.advmss = self.route_advmss(x),
+                RouteOpt::Scope(x) if self.once(&mut seen, "scope", x.span) => route.scope = self.route_scope(x),
+                RouteOpt::Proto(x) if self.once(&mut seen, "proto", x.span) => route.proto = self.route_proto(x),
                 _ => {}
             }
         }
@@ -161,7 +165,9 @@ impl Evaluator<'_> {
                 );
                 return;
             }
-            self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            if self.route_scope_fits(&route) {
+                self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            }
             return;
         }
         if !seen.0.contains_key("via") && !seen.0.contains_key("dev") {
@@ -181,6 +187,9 @@ impl Evaluator<'_> {
                     .label("on which link?")
                     .help("e.g. `route 198.51.100.0/24 via 10.9.9.9 dev eth0 onlink`"),
             );
+            return;
+        }
+        if !self.route_scope_fits(&route) {
             return;
         }
         self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);

@@ -508,7 +508,7 @@ impl Kind for Routes {
         ns.routes
             .iter()
             .map(|r| {
-                json!({
+                let mut route = json!({
                     "family": family(&r.spec.dest),
                     "dst": prefix_text(&r.spec.dest),
                     "gateway": r.spec.via,
@@ -518,7 +518,14 @@ impl Kind for Routes {
                     "table": table_name(live, r.spec.table),
                     "protocol": protocol_name(r.protocol),
                     "scope": scope_name(r.scope),
-                })
+                });
+                // Path attributes only where set (as `ip -json route` has them).
+                for (key, value) in [("mtu", r.spec.mtu), ("advmss", r.spec.advmss)] {
+                    if let Some(v) = value {
+                        route[key] = json!(v);
+                    }
+                }
+                route
             })
             .collect()
     }
@@ -545,6 +552,7 @@ impl Kind for Routes {
             if r.scope != 0 {
                 line.push_str(&format!(" scope {}", scope_name(r.scope)));
             }
+            line.push_str(&super::route_attrs::path_words(&r.spec));
             out.push(line);
         }
     }
@@ -583,6 +591,7 @@ impl Kind for Routes {
             if r.spec.onlink {
                 line.push_str(" onlink");
             }
+            line.push_str(&super::route_attrs::script_words(&r.spec));
             match &r.spec.dev {
                 Some(d) if !script.declares(d) => out.push(format!("# {line}   # dev {d} is not an interface this export declares")),
                 _ => out.push(line),

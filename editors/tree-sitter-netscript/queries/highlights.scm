@@ -79,6 +79,8 @@
   "tos"
   "dsfield"
   "onlink"
+  "advmss"
+  "scope"
   "blackhole"
   "unreachable"
   "prohibit"

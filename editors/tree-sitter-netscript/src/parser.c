@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 435
+#define STATE_COUNT 439
 #define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 255
+#define SYMBOL_COUNT 258
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 162
+#define TOKEN_COUNT 165
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 64
+#define PRODUCTION_ID_COUNT 66
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -118,173 +118,176 @@ enum ts_symbol_identifiers {
   anon_sym_via = 88,
   anon_sym_metric = 89,
   anon_sym_onlink = 90,
-  anon_sym_dev = 91,
-  anon_sym_lookup = 92,
-  anon_sym_rule = 93,
-  anon_sym_from = 94,
-  anon_sym_to = 95,
-  anon_sym_iif = 96,
-  anon_sym_oif = 97,
-  anon_sym_fwmark = 98,
-  anon_sym_SLASH = 99,
-  anon_sym_uidrange = 100,
-  anon_sym_DASH = 101,
-  anon_sym_priority = 102,
-  anon_sym_pref = 103,
-  anon_sym_ipproto = 104,
-  anon_sym_icmpv6 = 105,
-  anon_sym_tos = 106,
-  anon_sym_dsfield = 107,
-  anon_sym_forward = 108,
-  anon_sym_off = 109,
-  anon_sym_sysctl = 110,
-  aux_sym_sysctl_key_token1 = 111,
-  aux_sym_sysctl_key_token2 = 112,
-  sym_sysctl_value = 113,
-  anon_sym_port = 114,
-  anon_sym_firewall = 115,
-  anon_sym_input = 116,
-  anon_sym_output = 117,
-  anon_sym_prerouting = 118,
-  anon_sym_postrouting = 119,
-  anon_sym_policy = 120,
-  anon_sym_accept = 121,
-  anon_sym_drop = 122,
-  anon_sym_mark = 123,
-  anon_sym_ct = 124,
-  anon_sym_COMMA = 125,
-  anon_sym_counter = 126,
-  anon_sym_new = 127,
-  anon_sym_established = 128,
-  anon_sym_related = 129,
-  anon_sym_invalid = 130,
-  anon_sym_reject = 131,
-  anon_sym_pass = 132,
-  anon_sym_masquerade = 133,
-  anon_sym_classify = 134,
-  anon_sym_snat = 135,
-  anon_sym_dnat = 136,
-  sym_nat_target = 137,
-  anon_sym_DOT = 138,
-  aux_sym__name_start_token1 = 139,
-  aux_sym__imm_name_part_token1 = 140,
-  anon_sym_LBRACE = 141,
-  anon_sym_RBRACE = 142,
-  anon_sym_LBRACE2 = 143,
-  anon_sym_LPAREN = 144,
-  anon_sym_RPAREN = 145,
-  anon_sym_PLUS = 146,
-  anon_sym_STAR = 147,
-  anon_sym_PERCENT = 148,
-  sym_integer = 149,
-  anon_sym_DQUOTE = 150,
-  aux_sym_string_token1 = 151,
-  sym_comment = 152,
-  sym_line_continuation = 153,
-  sym_rate = 154,
-  sym_size = 155,
-  sym_duration = 156,
-  sym_percentage = 157,
-  sym_mac_address = 158,
-  anon_sym_SLASH2 = 159,
-  aux_sym_ipv4_address_token1 = 160,
-  aux_sym_ipv6_address_token1 = 161,
-  sym_source_file = 162,
-  sym__statements = 163,
-  sym__sep = 164,
-  sym_block = 165,
-  sym__statement = 166,
-  sym_netns_statement = 167,
-  sym_host_statement = 168,
-  sym_table_statement = 169,
-  sym_let_statement = 170,
-  sym_for_statement = 171,
-  sym_range = 172,
-  sym_include_statement = 173,
-  sym_expect_statement = 174,
-  sym__let_value = 175,
-  sym_veth_statement = 176,
-  sym_bridge_statement = 177,
-  sym_dummy_statement = 178,
-  sym_vrf_statement = 179,
-  sym_macvlan_statement = 180,
-  sym_vxlan_statement = 181,
-  sym_link_statement = 182,
-  sym_addr_statement = 183,
-  sym_state_statement = 184,
-  sym_mtu_statement = 185,
-  sym_mac_statement = 186,
-  sym_master_statement = 187,
-  sym_shape_statement = 188,
-  sym_htb_statement = 189,
-  sym_class_statement = 190,
-  sym_filter_statement = 191,
-  sym_class_id = 192,
-  sym_qdisc_statement = 193,
-  sym_netem_statement = 194,
-  sym_bpf_statement = 195,
-  sym_xdp_statement = 196,
-  sym__section_opt = 197,
-  sym_route_statement = 198,
-  sym__dev_opt = 199,
-  sym__table_opt = 200,
-  sym_rule_statement = 201,
-  sym_forward_statement = 202,
-  sym_sysctl_statement = 203,
-  sym_sysctl_key = 204,
-  sym__port_opt = 205,
-  sym_firewall_statement = 206,
-  sym_rule_block = 207,
-  sym_firewall_rule = 208,
-  sym__ct_state = 209,
-  sym_firewall_action = 210,
-  sym_namespace_name = 211,
-  sym_interface_name = 212,
-  sym_peer_name = 213,
-  sym__ns_name = 214,
-  sym__if_name = 215,
-  sym__name_start = 216,
-  sym__imm_name_part = 217,
-  sym_table_name = 218,
-  sym_variable = 219,
-  sym_interpolation = 220,
-  sym__imm_interp = 221,
-  sym__expression = 222,
-  sym_parenthesized_expression = 223,
-  sym_unary_expression = 224,
-  sym_binary_expression = 225,
-  sym_string = 226,
-  sym_ipv4_address = 227,
-  sym__imm_octet = 228,
-  sym_ipv6_address = 229,
-  sym__ip_value = 230,
-  sym__int_value = 231,
-  sym__rate_value = 232,
-  sym__size_value = 233,
-  sym__duration_value = 234,
-  sym__percent_value = 235,
-  aux_sym__statements_repeat1 = 236,
-  aux_sym__statements_repeat2 = 237,
-  aux_sym_expect_statement_repeat1 = 238,
-  aux_sym_vxlan_statement_repeat1 = 239,
-  aux_sym_addr_statement_repeat1 = 240,
-  aux_sym_shape_statement_repeat1 = 241,
-  aux_sym_htb_statement_repeat1 = 242,
-  aux_sym_class_statement_repeat1 = 243,
-  aux_sym_filter_statement_repeat1 = 244,
-  aux_sym_netem_statement_repeat1 = 245,
-  aux_sym_xdp_statement_repeat1 = 246,
-  aux_sym_route_statement_repeat1 = 247,
-  aux_sym_rule_statement_repeat1 = 248,
-  aux_sym_sysctl_key_repeat1 = 249,
-  aux_sym_rule_block_repeat1 = 250,
-  aux_sym_firewall_rule_repeat1 = 251,
-  aux_sym_firewall_rule_repeat2 = 252,
-  aux_sym__ns_name_repeat1 = 253,
-  aux_sym__if_name_repeat1 = 254,
-  alias_sym_default = 255,
-  alias_sym_octet = 256,
-  alias_sym_verdict = 257,
+  anon_sym_advmss = 91,
+  anon_sym_scope = 92,
+  anon_sym_global = 93,
+  anon_sym_dev = 94,
+  anon_sym_lookup = 95,
+  anon_sym_rule = 96,
+  anon_sym_from = 97,
+  anon_sym_to = 98,
+  anon_sym_iif = 99,
+  anon_sym_oif = 100,
+  anon_sym_fwmark = 101,
+  anon_sym_SLASH = 102,
+  anon_sym_uidrange = 103,
+  anon_sym_DASH = 104,
+  anon_sym_priority = 105,
+  anon_sym_pref = 106,
+  anon_sym_ipproto = 107,
+  anon_sym_icmpv6 = 108,
+  anon_sym_tos = 109,
+  anon_sym_dsfield = 110,
+  anon_sym_forward = 111,
+  anon_sym_off = 112,
+  anon_sym_sysctl = 113,
+  aux_sym_sysctl_key_token1 = 114,
+  aux_sym_sysctl_key_token2 = 115,
+  sym_sysctl_value = 116,
+  anon_sym_port = 117,
+  anon_sym_firewall = 118,
+  anon_sym_input = 119,
+  anon_sym_output = 120,
+  anon_sym_prerouting = 121,
+  anon_sym_postrouting = 122,
+  anon_sym_policy = 123,
+  anon_sym_accept = 124,
+  anon_sym_drop = 125,
+  anon_sym_mark = 126,
+  anon_sym_ct = 127,
+  anon_sym_COMMA = 128,
+  anon_sym_counter = 129,
+  anon_sym_new = 130,
+  anon_sym_established = 131,
+  anon_sym_related = 132,
+  anon_sym_invalid = 133,
+  anon_sym_reject = 134,
+  anon_sym_pass = 135,
+  anon_sym_masquerade = 136,
+  anon_sym_classify = 137,
+  anon_sym_snat = 138,
+  anon_sym_dnat = 139,
+  sym_nat_target = 140,
+  anon_sym_DOT = 141,
+  aux_sym__name_start_token1 = 142,
+  aux_sym__imm_name_part_token1 = 143,
+  anon_sym_LBRACE = 144,
+  anon_sym_RBRACE = 145,
+  anon_sym_LBRACE2 = 146,
+  anon_sym_LPAREN = 147,
+  anon_sym_RPAREN = 148,
+  anon_sym_PLUS = 149,
+  anon_sym_STAR = 150,
+  anon_sym_PERCENT = 151,
+  sym_integer = 152,
+  anon_sym_DQUOTE = 153,
+  aux_sym_string_token1 = 154,
+  sym_comment = 155,
+  sym_line_continuation = 156,
+  sym_rate = 157,
+  sym_size = 158,
+  sym_duration = 159,
+  sym_percentage = 160,
+  sym_mac_address = 161,
+  anon_sym_SLASH2 = 162,
+  aux_sym_ipv4_address_token1 = 163,
+  aux_sym_ipv6_address_token1 = 164,
+  sym_source_file = 165,
+  sym__statements = 166,
+  sym__sep = 167,
+  sym_block = 168,
+  sym__statement = 169,
+  sym_netns_statement = 170,
+  sym_host_statement = 171,
+  sym_table_statement = 172,
+  sym_let_statement = 173,
+  sym_for_statement = 174,
+  sym_range = 175,
+  sym_include_statement = 176,
+  sym_expect_statement = 177,
+  sym__let_value = 178,
+  sym_veth_statement = 179,
+  sym_bridge_statement = 180,
+  sym_dummy_statement = 181,
+  sym_vrf_statement = 182,
+  sym_macvlan_statement = 183,
+  sym_vxlan_statement = 184,
+  sym_link_statement = 185,
+  sym_addr_statement = 186,
+  sym_state_statement = 187,
+  sym_mtu_statement = 188,
+  sym_mac_statement = 189,
+  sym_master_statement = 190,
+  sym_shape_statement = 191,
+  sym_htb_statement = 192,
+  sym_class_statement = 193,
+  sym_filter_statement = 194,
+  sym_class_id = 195,
+  sym_qdisc_statement = 196,
+  sym_netem_statement = 197,
+  sym_bpf_statement = 198,
+  sym_xdp_statement = 199,
+  sym__section_opt = 200,
+  sym_route_statement = 201,
+  sym__dev_opt = 202,
+  sym__table_opt = 203,
+  sym_rule_statement = 204,
+  sym_forward_statement = 205,
+  sym_sysctl_statement = 206,
+  sym_sysctl_key = 207,
+  sym__port_opt = 208,
+  sym_firewall_statement = 209,
+  sym_rule_block = 210,
+  sym_firewall_rule = 211,
+  sym__ct_state = 212,
+  sym_firewall_action = 213,
+  sym_namespace_name = 214,
+  sym_interface_name = 215,
+  sym_peer_name = 216,
+  sym__ns_name = 217,
+  sym__if_name = 218,
+  sym__name_start = 219,
+  sym__imm_name_part = 220,
+  sym_table_name = 221,
+  sym_variable = 222,
+  sym_interpolation = 223,
+  sym__imm_interp = 224,
+  sym__expression = 225,
+  sym_parenthesized_expression = 226,
+  sym_unary_expression = 227,
+  sym_binary_expression = 228,
+  sym_string = 229,
+  sym_ipv4_address = 230,
+  sym__imm_octet = 231,
+  sym_ipv6_address = 232,
+  sym__ip_value = 233,
+  sym__int_value = 234,
+  sym__rate_value = 235,
+  sym__size_value = 236,
+  sym__duration_value = 237,
+  sym__percent_value = 238,
+  aux_sym__statements_repeat1 = 239,
+  aux_sym__statements_repeat2 = 240,
+  aux_sym_expect_statement_repeat1 = 241,
+  aux_sym_vxlan_statement_repeat1 = 242,
+  aux_sym_addr_statement_repeat1 = 243,
+  aux_sym_shape_statement_repeat1 = 244,
+  aux_sym_htb_statement_repeat1 = 245,
+  aux_sym_class_statement_repeat1 = 246,
+  aux_sym_filter_statement_repeat1 = 247,
+  aux_sym_netem_statement_repeat1 = 248,
+  aux_sym_xdp_statement_repeat1 = 249,
+  aux_sym_route_statement_repeat1 = 250,
+  aux_sym_rule_statement_repeat1 = 251,
+  aux_sym_sysctl_key_repeat1 = 252,
+  aux_sym_rule_block_repeat1 = 253,
+  aux_sym_firewall_rule_repeat1 = 254,
+  aux_sym_firewall_rule_repeat2 = 255,
+  aux_sym__ns_name_repeat1 = 256,
+  aux_sym__if_name_repeat1 = 257,
+  alias_sym_default = 258,
+  alias_sym_octet = 259,
+  alias_sym_verdict = 260,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -379,6 +382,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_via] = "via",
   [anon_sym_metric] = "metric",
   [anon_sym_onlink] = "onlink",
+  [anon_sym_advmss] = "advmss",
+  [anon_sym_scope] = "scope",
+  [anon_sym_global] = "scope",
   [anon_sym_dev] = "dev",
   [anon_sym_lookup] = "lookup",
   [anon_sym_rule] = "rule",
@@ -640,6 +646,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_via] = anon_sym_via,
   [anon_sym_metric] = anon_sym_metric,
   [anon_sym_onlink] = anon_sym_onlink,
+  [anon_sym_advmss] = anon_sym_advmss,
+  [anon_sym_scope] = anon_sym_scope,
+  [anon_sym_global] = anon_sym_global,
   [anon_sym_dev] = anon_sym_dev,
   [anon_sym_lookup] = anon_sym_lookup,
   [anon_sym_rule] = anon_sym_rule,
@@ -1173,6 +1182,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_onlink] = {
     .visible = true,
     .named = false,
+  },
+  [anon_sym_advmss] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_scope] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_global] = {
+    .visible = true,
+    .named = true,
   },
   [anon_sym_dev] = {
     .visible = true,
@@ -1959,18 +1980,18 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [49] = {.index = 67, .length = 1},
   [50] = {.index = 68, .length = 1},
   [51] = {.index = 69, .length = 2},
-  [52] = {.index = 71, .length = 3},
-  [53] = {.index = 71, .length = 3},
-  [54] = {.index = 74, .length = 2},
-  [55] = {.index = 76, .length = 3},
-  [56] = {.index = 79, .length = 3},
-  [57] = {.index = 82, .length = 3},
-  [58] = {.index = 85, .length = 3},
-  [59] = {.index = 88, .length = 3},
-  [60] = {.index = 91, .length = 2},
-  [61] = {.index = 93, .length = 2},
-  [62] = {.index = 95, .length = 3},
-  [63] = {.index = 98, .length = 4},
+  [54] = {.index = 71, .length = 3},
+  [55] = {.index = 71, .length = 3},
+  [56] = {.index = 74, .length = 2},
+  [57] = {.index = 76, .length = 3},
+  [58] = {.index = 79, .length = 3},
+  [59] = {.index = 82, .length = 3},
+  [60] = {.index = 85, .length = 3},
+  [61] = {.index = 88, .length = 3},
+  [62] = {.index = 91, .length = 2},
+  [63] = {.index = 93, .length = 2},
+  [64] = {.index = 95, .length = 3},
+  [65] = {.index = 98, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2159,20 +2180,26 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
     [0] = alias_sym_octet,
   },
   [52] = {
+    [1] = anon_sym_tcp,
+  },
+  [53] = {
+    [1] = anon_sym_global,
+  },
+  [54] = {
     [2] = alias_sym_default,
   },
-  [59] = {
+  [61] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [61] = {
+  [63] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [62] = {
+  [64] = {
     [5] = anon_sym_private,
   },
-  [63] = {
+  [65] = {
     [5] = anon_sym_private,
   },
 };
@@ -2215,47 +2242,47 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 8,
-  [28] = 9,
-  [29] = 29,
+  [27] = 9,
+  [28] = 8,
+  [29] = 24,
   [30] = 30,
   [31] = 31,
   [32] = 32,
-  [33] = 33,
+  [33] = 25,
   [34] = 34,
-  [35] = 35,
+  [35] = 26,
   [36] = 36,
   [37] = 37,
   [38] = 38,
-  [39] = 24,
-  [40] = 20,
-  [41] = 25,
-  [42] = 25,
-  [43] = 20,
+  [39] = 39,
+  [40] = 40,
+  [41] = 41,
+  [42] = 42,
+  [43] = 26,
   [44] = 25,
   [45] = 24,
-  [46] = 20,
-  [47] = 24,
+  [46] = 46,
+  [47] = 47,
   [48] = 48,
   [49] = 49,
   [50] = 50,
-  [51] = 9,
+  [51] = 51,
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 55,
-  [56] = 8,
-  [57] = 57,
-  [58] = 58,
-  [59] = 59,
+  [55] = 8,
+  [56] = 9,
+  [57] = 25,
+  [58] = 24,
+  [59] = 26,
   [60] = 60,
   [61] = 61,
   [62] = 62,
-  [63] = 8,
-  [64] = 64,
+  [63] = 63,
+  [64] = 9,
   [65] = 65,
   [66] = 66,
-  [67] = 67,
+  [67] = 8,
   [68] = 68,
   [69] = 69,
   [70] = 70,
@@ -2264,19 +2291,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [73] = 73,
   [74] = 74,
   [75] = 75,
-  [76] = 76,
+  [76] = 19,
   [77] = 77,
   [78] = 78,
   [79] = 79,
-  [80] = 9,
+  [80] = 80,
   [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 8,
-  [86] = 9,
-  [87] = 87,
-  [88] = 88,
+  [85] = 85,
+  [86] = 86,
+  [87] = 8,
+  [88] = 9,
   [89] = 89,
   [90] = 90,
   [91] = 91,
@@ -2286,27 +2313,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [95] = 95,
   [96] = 96,
   [97] = 97,
-  [98] = 20,
+  [98] = 98,
   [99] = 99,
   [100] = 100,
-  [101] = 24,
-  [102] = 20,
+  [101] = 101,
+  [102] = 102,
   [103] = 103,
   [104] = 25,
-  [105] = 24,
-  [106] = 106,
+  [105] = 26,
+  [106] = 26,
   [107] = 107,
-  [108] = 25,
+  [108] = 108,
   [109] = 109,
-  [110] = 110,
+  [110] = 25,
   [111] = 111,
-  [112] = 19,
-  [113] = 113,
+  [112] = 24,
+  [113] = 24,
   [114] = 114,
   [115] = 115,
   [116] = 116,
   [117] = 117,
-  [118] = 9,
+  [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
@@ -2318,44 +2345,44 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [127] = 127,
   [128] = 128,
   [129] = 129,
-  [130] = 130,
+  [130] = 9,
   [131] = 131,
   [132] = 132,
   [133] = 133,
   [134] = 134,
-  [135] = 8,
+  [135] = 135,
   [136] = 136,
-  [137] = 137,
+  [137] = 8,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 8,
-  [143] = 9,
+  [142] = 142,
+  [143] = 143,
   [144] = 144,
-  [145] = 145,
-  [146] = 131,
-  [147] = 140,
-  [148] = 131,
-  [149] = 140,
-  [150] = 131,
-  [151] = 140,
-  [152] = 131,
-  [153] = 140,
-  [154] = 131,
-  [155] = 140,
-  [156] = 131,
-  [157] = 140,
-  [158] = 131,
-  [159] = 140,
-  [160] = 131,
-  [161] = 140,
-  [162] = 131,
-  [163] = 140,
-  [164] = 131,
-  [165] = 140,
-  [166] = 166,
-  [167] = 167,
+  [145] = 8,
+  [146] = 9,
+  [147] = 147,
+  [148] = 134,
+  [149] = 147,
+  [150] = 134,
+  [151] = 147,
+  [152] = 134,
+  [153] = 147,
+  [154] = 134,
+  [155] = 147,
+  [156] = 134,
+  [157] = 147,
+  [158] = 134,
+  [159] = 147,
+  [160] = 134,
+  [161] = 147,
+  [162] = 134,
+  [163] = 147,
+  [164] = 134,
+  [165] = 147,
+  [166] = 134,
+  [167] = 147,
   [168] = 168,
   [169] = 169,
   [170] = 170,
@@ -2379,18 +2406,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 125,
+  [191] = 191,
   [192] = 192,
-  [193] = 24,
-  [194] = 113,
-  [195] = 20,
-  [196] = 115,
-  [197] = 25,
-  [198] = 24,
-  [199] = 20,
+  [193] = 193,
+  [194] = 125,
+  [195] = 25,
+  [196] = 117,
+  [197] = 24,
+  [198] = 119,
+  [199] = 26,
   [200] = 25,
-  [201] = 201,
-  [202] = 202,
+  [201] = 24,
+  [202] = 26,
   [203] = 203,
   [204] = 204,
   [205] = 205,
@@ -2419,7 +2446,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [228] = 228,
   [229] = 229,
   [230] = 230,
-  [231] = 208,
+  [231] = 231,
   [232] = 232,
   [233] = 233,
   [234] = 234,
@@ -2430,34 +2457,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [239] = 239,
   [240] = 240,
   [241] = 241,
-  [242] = 242,
-  [243] = 243,
+  [242] = 211,
+  [243] = 211,
   [244] = 244,
-  [245] = 245,
-  [246] = 246,
-  [247] = 222,
-  [248] = 244,
-  [249] = 222,
-  [250] = 244,
-  [251] = 222,
-  [252] = 244,
-  [253] = 222,
-  [254] = 244,
-  [255] = 222,
-  [256] = 244,
-  [257] = 222,
-  [258] = 244,
-  [259] = 222,
-  [260] = 244,
-  [261] = 222,
-  [262] = 244,
-  [263] = 222,
-  [264] = 244,
-  [265] = 222,
-  [266] = 244,
+  [245] = 215,
+  [246] = 211,
+  [247] = 215,
+  [248] = 211,
+  [249] = 215,
+  [250] = 211,
+  [251] = 215,
+  [252] = 211,
+  [253] = 215,
+  [254] = 211,
+  [255] = 215,
+  [256] = 211,
+  [257] = 215,
+  [258] = 211,
+  [259] = 215,
+  [260] = 211,
+  [261] = 215,
+  [262] = 215,
+  [263] = 263,
+  [264] = 264,
+  [265] = 265,
+  [266] = 266,
   [267] = 267,
   [268] = 268,
-  [269] = 269,
+  [269] = 244,
   [270] = 270,
   [271] = 271,
   [272] = 272,
@@ -2466,7 +2493,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [275] = 275,
   [276] = 276,
   [277] = 277,
-  [278] = 278,
+  [278] = 15,
   [279] = 279,
   [280] = 280,
   [281] = 281,
@@ -2474,13 +2501,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [283] = 283,
   [284] = 284,
   [285] = 285,
-  [286] = 12,
-  [287] = 14,
-  [288] = 15,
+  [286] = 286,
+  [287] = 287,
+  [288] = 288,
   [289] = 289,
   [290] = 290,
-  [291] = 291,
-  [292] = 292,
+  [291] = 12,
+  [292] = 14,
   [293] = 293,
   [294] = 294,
   [295] = 295,
@@ -2506,22 +2533,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [315] = 315,
   [316] = 316,
   [317] = 317,
-  [318] = 318,
+  [318] = 8,
   [319] = 319,
-  [320] = 320,
+  [320] = 9,
   [321] = 321,
   [322] = 8,
   [323] = 323,
-  [324] = 324,
-  [325] = 9,
+  [324] = 9,
+  [325] = 325,
   [326] = 326,
   [327] = 8,
-  [328] = 328,
-  [329] = 9,
+  [328] = 9,
+  [329] = 329,
   [330] = 330,
-  [331] = 8,
+  [331] = 331,
   [332] = 332,
-  [333] = 9,
+  [333] = 333,
   [334] = 334,
   [335] = 335,
   [336] = 336,
@@ -2546,12 +2573,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [355] = 355,
   [356] = 356,
   [357] = 357,
-  [358] = 310,
-  [359] = 311,
-  [360] = 360,
+  [358] = 358,
+  [359] = 312,
+  [360] = 313,
   [361] = 361,
   [362] = 362,
-  [363] = 363,
+  [363] = 294,
   [364] = 364,
   [365] = 365,
   [366] = 366,
@@ -2562,29 +2589,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [371] = 371,
   [372] = 372,
   [373] = 373,
-  [374] = 373,
-  [375] = 340,
-  [376] = 306,
-  [377] = 308,
+  [374] = 374,
+  [375] = 375,
+  [376] = 376,
+  [377] = 377,
   [378] = 378,
-  [379] = 379,
-  [380] = 380,
-  [381] = 381,
+  [379] = 377,
+  [380] = 378,
+  [381] = 370,
   [382] = 382,
   [383] = 383,
   [384] = 384,
-  [385] = 380,
-  [386] = 8,
+  [385] = 385,
+  [386] = 386,
   [387] = 387,
-  [388] = 9,
-  [389] = 389,
-  [390] = 381,
-  [391] = 382,
+  [388] = 388,
+  [389] = 385,
+  [390] = 386,
+  [391] = 391,
   [392] = 392,
-  [393] = 393,
-  [394] = 394,
+  [393] = 8,
+  [394] = 9,
   [395] = 395,
-  [396] = 396,
+  [396] = 388,
   [397] = 397,
   [398] = 398,
   [399] = 399,
@@ -2596,10 +2623,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [405] = 405,
   [406] = 406,
   [407] = 407,
-  [408] = 395,
+  [408] = 408,
   [409] = 409,
   [410] = 410,
-  [411] = 411,
+  [411] = 397,
   [412] = 412,
   [413] = 413,
   [414] = 414,
@@ -2614,15 +2641,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [423] = 423,
   [424] = 424,
   [425] = 425,
-  [426] = 414,
+  [426] = 426,
   [427] = 427,
   [428] = 428,
-  [429] = 429,
-  [430] = 430,
-  [431] = 419,
-  [432] = 420,
+  [429] = 425,
+  [430] = 420,
+  [431] = 431,
+  [432] = 432,
   [433] = 433,
-  [434] = 425,
+  [434] = 434,
+  [435] = 416,
+  [436] = 419,
+  [437] = 437,
+  [438] = 438,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2630,68 +2661,69 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '.', 355,
-        '/', 636,
-        '0', 637,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
+        '\n', 246,
+        '"', 664,
+        '#', 669,
+        '%', 654,
+        '(', 650,
+        ')', 651,
+        '*', 653,
+        '+', 652,
+        ',', 374,
+        '-', 345,
+        '.', 379,
+        '/', 682,
+        '0', 683,
+        ';', 245,
+        '<', 248,
+        '=', 253,
+        '>', 249,
         '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 602,
-        '}', 601,
+        'a', 536,
+        'c', 588,
+        'd', 548,
+        'f', 615,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 519,
+        'n', 594,
+        'o', 564,
+        'p', 598,
+        'r', 542,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 649,
+        '}', 648,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(638);
+          lookahead == ' ') SKIP(214);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(684);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '>', 249,
         '\\', 5,
-        'c', 425,
-        'd', 440,
-        'i', 398,
-        'm', 365,
-        'o', 400,
-        'p', 459,
-        's', 442,
-        '{', 602,
+        'c', 454,
+        'd', 469,
+        'i', 425,
+        'm', 389,
+        'o', 427,
+        'p', 488,
+        's', 472,
+        '{', 649,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2700,66 +2732,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '>', 249,
         '\\', 5,
-        'c', 117,
-        'd', 140,
-        'i', 90,
-        'm', 46,
-        'o', 92,
-        'p', 158,
-        's', 142,
+        'c', 123,
+        'd', 148,
+        'i', 95,
+        'm', 47,
+        'o', 97,
+        'p', 165,
+        's', 150,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '>') ADVANCE(249);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(486);
+      if (lookahead == 'm') ADVANCE(522);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(671);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(671);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\r') ADVANCE(618);
-      if (lookahead != 0) ADVANCE(621);
+      if (lookahead == '\n') ADVANCE(671);
+      if (lookahead == '\r') ADVANCE(665);
+      if (lookahead != 0) ADVANCE(668);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(671);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(192);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(364);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '"') ADVANCE(664);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2767,12 +2801,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(303);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(339);
+      if (lookahead == '"') ADVANCE(664);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '\\') ADVANCE(363);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2780,40 +2814,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(364);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(617);
-      if (lookahead == '#') ADVANCE(619);
+      if (lookahead == '"') ADVANCE(664);
+      if (lookahead == '#') ADVANCE(666);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
+          lookahead == ' ') ADVANCE(667);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(621);
+          lookahead != '\n') ADVANCE(668);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '(') ADVANCE(603);
-      if (lookahead == '-') ADVANCE(320);
-      if (lookahead == '0') ADVANCE(614);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '(') ADVANCE(650);
+      if (lookahead == '-') ADVANCE(344);
+      if (lookahead == '0') ADVANCE(661);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '.') ADVANCE(379);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(416);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(444);
+      if (lookahead == '{') ADVANCE(649);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -2821,14 +2855,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '.') ADVANCE(355);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '.') ADVANCE(379);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(358);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 't') ADVANCE(382);
+      if (lookahead == '{') ADVANCE(649);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2836,60 +2870,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '0') ADVANCE(612);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '0') ADVANCE(659);
+      if (lookahead == ':') ADVANCE(685);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(14);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '=') ADVANCE(253);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == '{') ADVANCE(649);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(362);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == '=') ADVANCE(238);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '=') ADVANCE(253);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(126);
-      if (lookahead == 'r') ADVANCE(78);
+      if (lookahead == 'n') ADVANCE(132);
+      if (lookahead == 'r') ADVANCE(83);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(434);
-      if (lookahead == 'r') ADVANCE(384);
-      if (lookahead == '{') ADVANCE(602);
+      if (lookahead == 'n') ADVANCE(463);
+      if (lookahead == 'r') ADVANCE(412);
+      if (lookahead == '{') ADVANCE(649);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
@@ -2897,4587 +2931,4950 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(112);
+      if (lookahead == 'o') ADVANCE(118);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(43);
+      if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(300);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(361);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(669);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(600);
+      if (lookahead == '{') ADVANCE(647);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(188);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(202);
       END_STATE();
     case 25:
       ADVANCE_MAP(
-        '%', 634,
-        '.', 183,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
+        '%', 680,
+        '.', 196,
+        'B', 188,
+        'b', 188,
+        'G', 185,
+        'g', 185,
+        'K', 185,
+        'k', 185,
+        'M', 186,
+        'm', 186,
+        'N', 189,
+        'n', 189,
+        'S', 679,
+        's', 679,
+        'T', 185,
+        't', 185,
+        'U', 189,
+        'u', 189,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 626,
-        'b', 626,
-        'G', 628,
-        'g', 628,
-        'K', 628,
-        'k', 628,
-        'M', 629,
-        'm', 629,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'U', 176,
-        'u', 176,
+        '%', 680,
+        'B', 188,
+        'b', 188,
+        'G', 185,
+        'g', 185,
+        'K', 185,
+        'k', 185,
+        'M', 186,
+        'm', 186,
+        'N', 189,
+        'n', 189,
+        'S', 679,
+        's', 679,
+        'T', 185,
+        't', 185,
+        'U', 189,
+        'u', 189,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 634,
-        'B', 632,
-        'b', 632,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
+        '%', 680,
+        'B', 678,
+        'b', 678,
+        'G', 675,
+        'g', 675,
+        'K', 675,
+        'k', 675,
+        'M', 676,
+        'm', 676,
+        'N', 189,
+        'n', 189,
+        'S', 679,
+        's', 679,
+        'T', 185,
+        't', 185,
+        'U', 189,
+        'u', 189,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '-') ADVANCE(41);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(239);
+      if (lookahead == '.') ADVANCE(254);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(182);
+      if (lookahead == '.') ADVANCE(195);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(185);
+      ADVANCE_MAP(
+        '.', 197,
+        'B', 673,
+        'b', 673,
+        'G', 677,
+        'g', 677,
+        'K', 677,
+        'k', 677,
+        'M', 677,
+        'm', 677,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+      if (lookahead == '.') ADVANCE(198);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(181);
+      if (lookahead == ':') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(181);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (lookahead == ':') ADVANCE(194);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(197);
+      if (lookahead == ':') ADVANCE(194);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(189);
+      if (lookahead == ':') ADVANCE(211);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(191);
+      if (lookahead == ':') ADVANCE(203);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(205);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(195);
+      if (lookahead == ':') ADVANCE(207);
       END_STATE();
     case 40:
-      if (lookahead == '>') ADVANCE(281);
+      if (lookahead == ':') ADVANCE(209);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(299);
       END_STATE();
     case 42:
-      if (lookahead == ']') ADVANCE(33);
+      if (lookahead == '>') ADVANCE(262);
+      END_STATE();
+    case 43:
+      if (lookahead == ']') ADVANCE(34);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 43:
-      if (lookahead == 'a') ADVANCE(54);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'a') ADVANCE(55);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(329);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'a') ADVANCE(304);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(147);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(154);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(113);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'm') ADVANCE(142);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(105);
+      if (lookahead == 'a') ADVANCE(119);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(110);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'b') ADVANCE(107);
+      if (lookahead == 'a') ADVANCE(158);
       END_STATE();
     case 55:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 'b') ADVANCE(112);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(88);
+      if (lookahead == 'c') ADVANCE(287);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(289);
+      if (lookahead == 'c') ADVANCE(93);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'c') ADVANCE(307);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(51);
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(52);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(89);
+      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(109);
       END_STATE();
     case 61:
-      if (lookahead == 'd') ADVANCE(254);
+      if (lookahead == 'c') ADVANCE(94);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(254);
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'c') ADVANCE(135);
       if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'c') ADVANCE(135);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(69);
+      if (lookahead == 'd') ADVANCE(269);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(153);
+      if (lookahead == 'd') ADVANCE(269);
+      if (lookahead == 'i') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(146);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(172);
+      if (lookahead == 'd') ADVANCE(358);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(172);
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(86);
+      if (lookahead == 'd') ADVANCE(73);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'd') ADVANCE(183);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'd') ADVANCE(160);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'e') ADVANCE(182);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(91);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'e') ADVANCE(266);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
+      if (lookahead == 'e') ADVANCE(250);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(84);
-      if (lookahead == 'i') ADVANCE(132);
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'e') ADVANCE(272);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'e') ADVANCE(341);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'e') ADVANCE(316);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(139);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(139);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(111);
       END_STATE();
     case 82:
-      if (lookahead == 'f') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(117);
       END_STATE();
     case 83:
-      if (lookahead == 'f') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(49);
       END_STATE();
     case 84:
-      if (lookahead == 'f') ADVANCE(325);
+      if (lookahead == 'e') ADVANCE(177);
+      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 't') ADVANCE(179);
       END_STATE();
     case 85:
-      if (lookahead == 'f') ADVANCE(97);
+      if (lookahead == 'e') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(179);
       END_STATE();
     case 86:
-      if (lookahead == 'f') ADVANCE(97);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'e') ADVANCE(152);
       END_STATE();
     case 87:
-      if (lookahead == 'g') ADVANCE(72);
+      if (lookahead == 'f') ADVANCE(331);
       END_STATE();
     case 88:
-      if (lookahead == 'h') ADVANCE(241);
+      if (lookahead == 'f') ADVANCE(334);
       END_STATE();
     case 89:
-      if (lookahead == 'h') ADVANCE(244);
+      if (lookahead == 'f') ADVANCE(349);
       END_STATE();
     case 90:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'f') ADVANCE(102);
       END_STATE();
     case 91:
-      if (lookahead == 'i') ADVANCE(82);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'f') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(290);
       END_STATE();
     case 92:
-      if (lookahead == 'i') ADVANCE(83);
+      if (lookahead == 'g') ADVANCE(76);
       END_STATE();
     case 93:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'h') ADVANCE(256);
       END_STATE();
     case 94:
-      if (lookahead == 'i') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'h') ADVANCE(259);
       END_STATE();
     case 95:
-      if (lookahead == 'i') ADVANCE(65);
+      if (lookahead == 'i') ADVANCE(87);
       END_STATE();
     case 96:
-      if (lookahead == 'i') ADVANCE(115);
+      if (lookahead == 'i') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(146);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(77);
+      if (lookahead == 'i') ADVANCE(88);
       END_STATE();
     case 98:
-      if (lookahead == 'i') ADVANCE(57);
+      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'n') ADVANCE(263);
       END_STATE();
     case 99:
-      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'n') ADVANCE(113);
       END_STATE();
     case 100:
-      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(69);
       END_STATE();
     case 101:
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(121);
       END_STATE();
     case 102:
-      if (lookahead == 'k') ADVANCE(313);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 103:
-      if (lookahead == 'k') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 104:
-      if (lookahead == 'k') ADVANCE(171);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 105:
-      if (lookahead == 'l') ADVANCE(263);
+      if (lookahead == 'i') ADVANCE(172);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(63);
+      if (lookahead == 'k') ADVANCE(368);
       END_STATE();
     case 107:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'k') ADVANCE(337);
       END_STATE();
     case 108:
-      if (lookahead == 'l') ADVANCE(96);
+      if (lookahead == 'k') ADVANCE(310);
       END_STATE();
     case 109:
-      if (lookahead == 'm') ADVANCE(53);
+      if (lookahead == 'k') ADVANCE(181);
       END_STATE();
     case 110:
-      if (lookahead == 'm') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(278);
       END_STATE();
     case 111:
-      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'l') ADVANCE(66);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(248);
+      if (lookahead == 'l') ADVANCE(74);
       END_STATE();
     case 113:
-      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'l') ADVANCE(101);
       END_STATE();
     case 114:
-      if (lookahead == 'n') ADVANCE(164);
+      if (lookahead == 'm') ADVANCE(54);
       END_STATE();
     case 115:
-      if (lookahead == 'n') ADVANCE(103);
+      if (lookahead == 'm') ADVANCE(325);
       END_STATE();
     case 116:
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'm') ADVANCE(167);
       END_STATE();
     case 117:
-      if (lookahead == 'o') ADVANCE(169);
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'm') ADVANCE(142);
       END_STATE();
     case 118:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'n') ADVANCE(263);
       END_STATE();
     case 119:
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'n') ADVANCE(92);
       END_STATE();
     case 120:
-      if (lookahead == 'o') ADVANCE(104);
+      if (lookahead == 'n') ADVANCE(173);
       END_STATE();
     case 121:
-      if (lookahead == 'o') ADVANCE(266);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 122:
-      if (lookahead == 'o') ADVANCE(328);
+      if (lookahead == 'n') ADVANCE(113);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 't') ADVANCE(371);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(110);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(109);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(284);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(144);
-      if (lookahead == 'r') ADVANCE(75);
+      if (lookahead == 'o') ADVANCE(352);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(180);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(58);
+      if (lookahead == 'o') ADVANCE(115);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(156);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'o') ADVANCE(151);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(167);
+      if (lookahead == 'o') ADVANCE(151);
+      if (lookahead == 'r') ADVANCE(79);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(145);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(260);
+      if (lookahead == 'o') ADVANCE(161);
       END_STATE();
     case 137:
-      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 138:
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(162);
       END_STATE();
     case 139:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(85);
+      if (lookahead == 'o') ADVANCE(157);
       END_STATE();
     case 140:
-      if (lookahead == 'p') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(159);
+      if (lookahead == 'o') ADVANCE(126);
       END_STATE();
     case 141:
-      if (lookahead == 'p') ADVANCE(131);
+      if (lookahead == 'o') ADVANCE(176);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(131);
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(175);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(55);
+      if (lookahead == 'p') ADVANCE(275);
       END_STATE();
     case 144:
-      if (lookahead == 'r') ADVANCE(160);
+      if (lookahead == 'p') ADVANCE(322);
       END_STATE();
     case 145:
-      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == 'p') ADVANCE(77);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(74);
+      if (lookahead == 'p') ADVANCE(163);
       END_STATE();
     case 147:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(90);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(124);
-      if (lookahead == 'w') ADVANCE(109);
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(168);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(76);
+      if (lookahead == 'p') ADVANCE(138);
       END_STATE();
     case 150:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'r') ADVANCE(169);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(375);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(50);
+      if (lookahead == 'r') ADVANCE(78);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(106);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(162);
+      if (lookahead == 'r') ADVANCE(130);
+      if (lookahead == 'w') ADVANCE(114);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(134);
+      if (lookahead == 'r') ADVANCE(80);
       END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
     case 158:
-      if (lookahead == 'r') ADVANCE(125);
+      if (lookahead == 'r') ADVANCE(107);
       END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'r') ADVANCE(129);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(51);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(278);
+      if (lookahead == 'r') ADVANCE(170);
       END_STATE();
     case 162:
-      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == 'r') ADVANCE(171);
       END_STATE();
     case 163:
-      if (lookahead == 't') ADVANCE(173);
+      if (lookahead == 'r') ADVANCE(141);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(81);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 'r') ADVANCE(131);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(71);
+      if (lookahead == 's') ADVANCE(313);
       END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(122);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 't') ADVANCE(290);
       END_STATE();
     case 169:
-      if (lookahead == 'u') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(365);
       END_STATE();
     case 170:
-      if (lookahead == 'u') ADVANCE(136);
+      if (lookahead == 't') ADVANCE(296);
       END_STATE();
     case 171:
-      if (lookahead == 'u') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(293);
       END_STATE();
     case 172:
-      if (lookahead == 'v') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(184);
       END_STATE();
     case 173:
-      if (lookahead == 'y') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(86);
       END_STATE();
     case 174:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(175);
+      if (lookahead == 't') ADVANCE(127);
       END_STATE();
     case 175:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(75);
       END_STATE();
     case 176:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+      if (lookahead == 't') ADVANCE(128);
       END_STATE();
     case 177:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(625);
+      if (lookahead == 't') ADVANCE(164);
       END_STATE();
     case 178:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(625);
+      if (lookahead == 'u') ADVANCE(120);
       END_STATE();
     case 179:
+      if (lookahead == 'u') ADVANCE(281);
+      END_STATE();
+    case 180:
+      if (lookahead == 'u') ADVANCE(143);
+      END_STATE();
+    case 181:
+      if (lookahead == 'u') ADVANCE(144);
+      END_STATE();
+    case 182:
+      if (lookahead == 'v') ADVANCE(319);
+      END_STATE();
+    case 183:
+      if (lookahead == 'v') ADVANCE(116);
+      END_STATE();
+    case 184:
+      if (lookahead == 'y') ADVANCE(346);
+      END_STATE();
+    case 185:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(188);
+      END_STATE();
+    case 186:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(188);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(679);
+      END_STATE();
+    case 187:
+      ADVANCE_MAP(
+        'B', 673,
+        'b', 673,
+        'G', 677,
+        'g', 677,
+        'K', 677,
+        'k', 677,
+        'M', 677,
+        'm', 677,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(187);
+      END_STATE();
+    case 188:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(191);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(190);
+      END_STATE();
+    case 189:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(679);
+      END_STATE();
+    case 190:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(672);
+      END_STATE();
+    case 191:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(672);
+      END_STATE();
+    case 192:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(192);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(364);
       END_STATE();
-    case 180:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+    case 193:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
-    case 181:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
+    case 194:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(378);
       END_STATE();
-    case 182:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+    case 195:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
-    case 183:
+    case 196:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
-    case 184:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+    case 197:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(187);
       END_STATE();
-    case 185:
+    case 198:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
-    case 186:
+    case 199:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      END_STATE();
+    case 200:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(663);
       END_STATE();
-    case 187:
+    case 201:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(635);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(681);
       END_STATE();
-    case 188:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 189:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(187);
-      END_STATE();
-    case 190:
+    case 202:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
-    case 191:
+    case 203:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(201);
       END_STATE();
-    case 192:
+    case 204:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
-    case 193:
+    case 205:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(192);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(204);
       END_STATE();
-    case 194:
+    case 206:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 195:
+    case 207:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(194);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(206);
       END_STATE();
-    case 196:
+    case 208:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
-    case 197:
+    case 209:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(196);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(208);
       END_STATE();
-    case 198:
+    case 210:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 211:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(210);
+      END_STATE();
+    case 212:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
-    case 199:
+    case 213:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(621);
+          lookahead != '\n') ADVANCE(668);
       END_STATE();
-    case 200:
-      if (eof) ADVANCE(229);
+    case 214:
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        ',', 350,
-        '-', 321,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '=', 238,
-        '>', 234,
+        '\n', 246,
+        '"', 664,
+        '#', 669,
+        '%', 654,
+        '(', 650,
+        ')', 651,
+        '*', 653,
+        '+', 652,
+        ',', 374,
+        '-', 345,
+        '/', 340,
+        '0', 661,
+        ';', 245,
+        '<', 248,
+        '=', 253,
+        '>', 249,
         '\\', 5,
-        'c', 548,
-        'd', 504,
-        'f', 573,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 484,
-        'n', 555,
-        'o', 525,
-        'p', 557,
-        'r', 506,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-        '}', 601,
+        'a', 536,
+        'c', 588,
+        'd', 548,
+        'f', 615,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 519,
+        'n', 594,
+        'o', 564,
+        'p', 598,
+        'r', 542,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 647,
+        '}', 648,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(200);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
+          lookahead == ' ') SKIP(214);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 201:
-      if (eof) ADVANCE(229);
+    case 215:
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '%', 607,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
+        '\n', 246,
+        '"', 664,
+        '#', 669,
+        '%', 654,
+        ')', 651,
+        '*', 653,
+        '+', 652,
+        '-', 344,
         '.', 29,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '/', 340,
+        '0', 659,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '>', 249,
         '\\', 5,
-        't', 482,
-        '{', 600,
-        '}', 601,
+        'm', 633,
+        't', 517,
+        '{', 647,
+        '}', 648,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(201);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
+          lookahead == ' ') SKIP(215);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 202:
-      if (eof) ADVANCE(229);
+    case 216:
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '"', 617,
-        '#', 622,
-        '-', 40,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
+        '\n', 246,
+        '"', 664,
+        '#', 669,
+        '-', 41,
+        ';', 245,
+        '<', 247,
+        '=', 253,
+        '>', 249,
         '\\', 5,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 80,
-        'n', 126,
-        'o', 94,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        'v', 99,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(202);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      END_STATE();
-    case 203:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '(', 603,
-        ')', 604,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 29,
-        '/', 316,
-        '0', 608,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '=', 238,
-        '>', 234,
-        '\\', 5,
-        '{', 600,
-        '}', 601,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(609);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 204:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '.', 355,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
-        '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 205:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '%', 607,
-        '*', 606,
-        '+', 605,
-        '-', 320,
-        '/', 316,
-        '0', 610,
-        ':', 639,
-        ';', 230,
-        '<', 28,
-        '>', 234,
-        '[', 198,
-        '\\', 5,
-        'm', 486,
-        't', 482,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(611);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 206:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ',', 350,
-        '-', 320,
-        '/', 316,
-        '0', 614,
-        ';', 230,
-        '<', 233,
-        '>', 234,
-        '\\', 5,
-        'c', 117,
-        'd', 67,
-        'f', 148,
-        'g', 152,
-        'i', 62,
-        'l', 118,
-        'm', 47,
-        'n', 126,
-        'o', 93,
-        'p', 128,
-        'r', 68,
-        's', 142,
-        't', 44,
-        'u', 95,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(206);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(615);
-      END_STATE();
-    case 207:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '.', 355,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 208:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 321,
-        '/', 316,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 209:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '.', 355,
-        '/', 636,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 210:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '-', 40,
-        '0', 612,
-        ':', 639,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'c', 477,
-        'd', 476,
-        'f', 478,
-        'g', 576,
-        'i', 499,
-        'l', 549,
-        'm', 485,
-        'o', 526,
-        'p', 557,
-        'r', 511,
-        's', 569,
-        't', 481,
-        'u', 528,
-        'v', 524,
-        '{', 600,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(210);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(480);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(613);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 211:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        '/', 636,
-        ';', 230,
-        '<', 233,
-        '>', 234,
-        '\\', 5,
-        '{', 602,
+        'a', 68,
+        'd', 71,
+        'f', 155,
+        'g', 159,
+        'i', 65,
+        'l', 124,
+        'm', 84,
+        'n', 132,
+        'o', 99,
+        'p', 134,
+        'r', 72,
+        's', 62,
+        't', 45,
+        'u', 100,
+        'v', 104,
+        '{', 649,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(217);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 212:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'd', 378,
-        'g', 457,
-        'i', 373,
-        'l', 427,
-        'p', 433,
-        'r', 382,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 213:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'm', 430,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 214:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 215:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 439,
-        'f', 451,
-        'i', 397,
-        'l', 428,
-        'o', 400,
-        'p', 444,
-        's', 443,
-        't', 357,
-        'u', 395,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        '.', 355,
-        ';', 230,
-        '>', 234,
-        '\\', 5,
-        'd', 378,
-        'l', 428,
-        'm', 386,
-        'o', 417,
-        's', 446,
-        't', 358,
-        'v', 401,
-        '{', 602,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
       END_STATE();
     case 217:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '"', 664,
+        '#', 669,
+        '-', 41,
+        ';', 245,
+        '<', 247,
+        '=', 253,
+        '>', 249,
+        '\\', 5,
+        'a', 68,
+        'd', 71,
+        'f', 155,
+        'g', 159,
+        'i', 65,
+        'l', 124,
+        'm', 84,
+        'n', 132,
+        'o', 99,
+        'p', 134,
+        'r', 72,
+        's', 62,
+        't', 45,
+        'u', 100,
+        'v', 104,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(217);
       END_STATE();
     case 218:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        '%', 654,
+        '(', 650,
+        ')', 651,
+        '*', 653,
+        '+', 652,
+        '-', 344,
+        '.', 29,
+        '/', 340,
+        '0', 655,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '=', 253,
+        '>', 249,
         '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
-        '{', 602,
+        '{', 647,
+        '}', 648,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(218);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(656);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 219:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        '%', 654,
+        '*', 653,
+        '+', 652,
+        '-', 344,
+        '.', 379,
+        '/', 340,
+        '0', 657,
+        ':', 685,
+        ';', 245,
+        '<', 28,
+        '>', 249,
+        '[', 212,
         '\\', 5,
-        'c', 548,
-        'd', 568,
-        'i', 523,
-        'm', 486,
-        'o', 527,
-        'p', 583,
-        's', 569,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(219);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 220:
-      if (eof) ADVANCE(229);
-      ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
-        '\\', 5,
-        'd', 66,
-        'g', 152,
-        'i', 61,
-        'l', 130,
-        'p', 127,
-        'r', 73,
+        'm', 521,
+        't', 517,
+        '{', 647,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(220);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(658);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 220:
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '%', 654,
+        '*', 653,
+        '+', 652,
+        '-', 344,
+        '/', 340,
+        '0', 657,
+        ':', 685,
+        ';', 245,
+        '<', 28,
+        '>', 249,
+        '[', 212,
+        '\\', 5,
+        'm', 521,
+        't', 517,
+        '{', 647,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(220);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(658);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 221:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '<', 232,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        ',', 374,
+        '-', 344,
+        '/', 340,
+        '0', 661,
+        ';', 245,
+        '<', 248,
+        '>', 249,
         '\\', 5,
-        'd', 505,
-        'g', 576,
-        'i', 500,
-        'l', 560,
-        'p', 558,
-        'r', 511,
+        'c', 123,
+        'd', 71,
+        'f', 155,
+        'g', 159,
+        'i', 65,
+        'l', 124,
+        'm', 48,
+        'n', 132,
+        'o', 98,
+        'p', 134,
+        'r', 72,
+        's', 150,
+        't', 45,
+        'u', 100,
+        '{', 647,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(221);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
       END_STATE();
     case 222:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(119);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      END_STATE();
-    case 223:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '<') ADVANCE(232);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      END_STATE();
-    case 224:
-      if (eof) ADVANCE(229);
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        '-', 345,
+        '.', 379,
+        '/', 340,
+        '0', 659,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '>', 249,
         '\\', 5,
-        'd', 139,
-        'f', 148,
-        'i', 91,
-        'l', 133,
-        'o', 92,
-        'p', 146,
-        's', 141,
-        't', 44,
-        'u', 95,
+        'a', 509,
+        'c', 511,
+        'd', 510,
+        'f', 512,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 520,
+        'o', 565,
+        'p', 598,
+        'r', 552,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 647,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
+          lookahead == ' ') SKIP(223);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 225:
-      if (eof) ADVANCE(229);
+    case 223:
+      if (eof) ADVANCE(244);
       ADVANCE_MAP(
-        '\n', 231,
-        '#', 622,
-        ';', 230,
-        '>', 234,
+        '\n', 246,
+        '#', 669,
+        '-', 345,
+        '/', 340,
+        '0', 659,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '>', 249,
         '\\', 5,
-        'd', 66,
-        'l', 133,
-        'm', 79,
-        'o', 116,
-        's', 143,
-        't', 43,
-        'v', 99,
+        'a', 509,
+        'c', 511,
+        'd', 510,
+        'f', 512,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 520,
+        'o', 565,
+        'p', 598,
+        'r', 552,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 647,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(223);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 224:
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '-', 41,
+        '.', 379,
+        '/', 682,
+        '0', 659,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'a', 509,
+        'c', 511,
+        'd', 510,
+        'f', 512,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 520,
+        'o', 565,
+        'p', 598,
+        'r', 552,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 647,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(225);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 225:
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '-', 41,
+        '0', 659,
+        ':', 685,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'a', 509,
+        'c', 511,
+        'd', 510,
+        'f', 512,
+        'g', 618,
+        'i', 537,
+        'l', 589,
+        'm', 520,
+        'o', 565,
+        'p', 598,
+        'r', 552,
+        's', 535,
+        't', 516,
+        'u', 567,
+        'v', 563,
+        '{', 647,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(225);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 226:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(550);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        '/', 682,
+        ';', 245,
+        '<', 248,
+        '>', 249,
+        '\\', 5,
+        '{', 649,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(232);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 227:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(544);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'd', 408,
+        'g', 486,
+        'i', 399,
+        'l', 455,
+        'p', 462,
+        'r', 410,
+        '{', 649,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(234);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 228:
-      if (eof) ADVANCE(229);
-      if (lookahead == '\n') ADVANCE(231);
-      if (lookahead == '#') ADVANCE(622);
-      if (lookahead == ';') ADVANCE(230);
-      if (lookahead == '>') ADVANCE(234);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(558);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'm', 459,
+        '{', 649,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(228);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(237);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        '{', 649,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(238);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '>', 249,
+        '\\', 5,
+        'a', 398,
+        'd', 408,
+        'l', 456,
+        'm', 411,
+        'o', 446,
+        'p', 488,
+        's', 396,
+        't', 382,
+        'v', 429,
+        '{', 649,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        '.', 379,
+        ';', 245,
+        '>', 249,
+        '\\', 5,
+        'd', 468,
+        'f', 480,
+        'i', 424,
+        'l', 456,
+        'o', 427,
+        'p', 474,
+        's', 473,
+        't', 381,
+        'u', 422,
+        '{', 649,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '<') ADVANCE(248);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(41);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'c', 588,
+        'd', 610,
+        'i', 562,
+        'm', 521,
+        'o', 566,
+        'p', 625,
+        's', 611,
+        '{', 647,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_GT);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'd', 70,
+        'g', 159,
+        'i', 64,
+        'l', 137,
+        'p', 133,
+        'r', 82,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
       END_STATE();
     case 235:
-      ACCEPT_TOKEN(anon_sym_table);
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '<', 247,
+        '>', 249,
+        '\\', 5,
+        'd', 549,
+        'g', 618,
+        'i', 538,
+        'l', 601,
+        'p', 599,
+        'r', 552,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '<') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(633);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(236);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 237:
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '<') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(125);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(237);
+      END_STATE();
+    case 238:
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '<') ADVANCE(247);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(238);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '>', 249,
+        '\\', 5,
+        'a', 68,
+        'd', 70,
+        'l', 140,
+        'm', 85,
+        'o', 122,
+        'p', 165,
+        's', 63,
+        't', 44,
+        'v', 104,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(244);
+      ADVANCE_MAP(
+        '\n', 246,
+        '#', 669,
+        ';', 245,
+        '>', 249,
+        '\\', 5,
+        'd', 147,
+        'f', 155,
+        'i', 96,
+        'l', 140,
+        'o', 97,
+        'p', 153,
+        's', 149,
+        't', 45,
+        'u', 100,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(592);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(584);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(242);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(244);
+      if (lookahead == '\n') ADVANCE(246);
+      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == ';') ADVANCE(245);
+      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(599);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 244:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 247:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(42);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 252:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(240);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 253:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(255);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 257:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 268:
       ACCEPT_TOKEN(anon_sym_mode);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_id);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 271:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 289:
       ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 272:
+    case 290:
       ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
-    case 273:
+    case 291:
       ACCEPT_TOKEN(anon_sym_dst);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 274:
+    case 292:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 275:
+    case 293:
       ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
-    case 276:
+    case 294:
       ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 277:
+    case 295:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 278:
+    case 296:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 279:
+    case 297:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 280:
+    case 298:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 281:
+    case 299:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 282:
+    case 300:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(284);
+      if (lookahead == ':') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(282);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(300);
       END_STATE();
-    case 283:
+    case 301:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(301);
       END_STATE();
-    case 284:
+    case 302:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(283);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(301);
       END_STATE();
-    case 285:
+    case 303:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(285);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(303);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(332);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_via);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_metric);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_metric);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(356);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(355);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(357);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 333:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(281);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 335:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(299);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 359:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 336:
+    case 360:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 337:
+    case 361:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(361);
       END_STATE();
-    case 338:
+    case 362:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(362);
       END_STATE();
-    case 339:
+    case 363:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(671);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(192);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(364);
       END_STATE();
-    case 340:
+    case 364:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(179);
+          lookahead == ' ') ADVANCE(192);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(340);
+          lookahead != '>') ADVANCE(364);
       END_STATE();
-    case 341:
+    case 365:
       ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
-    case 342:
+    case 366:
       ACCEPT_TOKEN(anon_sym_port);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 343:
+    case 367:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 344:
+    case 368:
       ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
-    case 345:
+    case 369:
       ACCEPT_TOKEN(anon_sym_mark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 346:
+    case 370:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 347:
+    case 371:
       ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
-    case 348:
+    case 372:
       ACCEPT_TOKEN(anon_sym_ct);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 349:
+    case 373:
       ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 350:
+    case 374:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 351:
+    case 375:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 352:
+    case 376:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 353:
+    case 377:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 354:
+    case 378:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(378);
       END_STATE();
-    case 355:
+    case 379:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 356:
+    case 380:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(356);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == 'o') ADVANCE(306);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(366);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(288);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(369);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(370);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(449);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(452);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(271);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(291);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(393);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(394);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(361);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(448);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(380);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(237);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(319);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(259);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(253);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
       END_STATE();
     case 381:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(409);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(414);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(390);
-      if (lookahead == 'i') ADVANCE(431);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(363);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(469);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(309);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(312);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(396);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(377);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(243);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(246);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(374);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
-      if (lookahead == 'p') ADVANCE(441);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(388);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(368);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(389);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(360);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(418);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(471);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(315);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(294);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(265);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(372);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(376);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(403);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(303);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(392);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(250);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(407);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(465);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(404);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(390);
       if (lookahead == 'o') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(390);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(443);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(306);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(393);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(394);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(478);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(482);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'b') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(289);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(309);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(420);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(421);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(385);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'c') ADVANCE(458);
+      if (lookahead == 'r') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(360);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(506);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(271);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(252);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(274);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(268);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(505);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(417);
+      if (lookahead == 'i') ADVANCE(460);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(499);
+      if (lookahead == 't') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(387);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(333);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(351);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(423);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(403);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(258);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(261);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(268);
+      if (lookahead == 'i') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(445);
+      if (lookahead == 'i') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(413);
+      if (lookahead == 'i') ADVANCE(415);
+      if (lookahead == 'p') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
-      if (lookahead == 't') ADVANCE(349);
+      if (lookahead == 'i') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == 'i') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'i') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'i') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(450);
+      if (lookahead == 'i') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(375);
+      if (lookahead == 'i') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
+      if (lookahead == 'k') ADVANCE(502);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == 'k') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(456);
+      if (lookahead == 'k') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(458);
+      if (lookahead == 'k') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'l') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(467);
+      if (lookahead == 'l') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(300);
+      if (lookahead == 'l') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(262);
+      if (lookahead == 'l') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == 'm') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == 's') ADVANCE(463);
+      if (lookahead == 'm') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(454);
+      if (lookahead == 'm') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'm') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(429);
+      if (lookahead == 'n') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 444:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(265);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 445:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 447:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 449:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(286);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 451:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(503);
+      if (lookahead == 't') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(395);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 457:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(479);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(471);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(401);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(481);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(487);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(324);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(277);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 468:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(451);
+      if (lookahead == 's') ADVANCE(418);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 469:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(451);
+      if (lookahead == 's') ADVANCE(494);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 470:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(483);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(404);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 472:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'r') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(491);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(377);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      END_STATE();
+    case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 445:
+    case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == 'r') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 446:
+    case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(367);
+      if (lookahead == 'r') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 447:
+    case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(353);
+      if (lookahead == 'r') ADVANCE(452);
+      if (lookahead == 'w') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 448:
+    case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 449:
+    case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == 'r') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 450:
+    case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 451:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(424);
-      if (lookahead == 'w') ADVANCE(412);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 454:
+    case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 455:
+    case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(399);
+      if (lookahead == 'r') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
-    case 456:
+    case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(385);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(436);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(280);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(387);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 467:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 468:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(379);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 469:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(455);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 470:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(419);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 471:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(438);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(297);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(324);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(475);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'e') ADVANCE(479);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'v') ADVANCE(296);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(480);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
-      if (lookahead == 'o') ADVANCE(304);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(492);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(287);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(502);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (lookahead == 'e') ADVANCE(589);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(572);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 487:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(494);
-      if (lookahead == 'm') ADVANCE(563);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 488:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(545);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 489:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(537);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(315);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 490:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(496);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(489);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 491:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(298);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 492:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(539);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(295);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 493:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(270);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 494:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(521);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(292);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 495:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(290);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(367);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 496:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(522);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(449);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 497:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'o') ADVANCE(536);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(414);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 498:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(489);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 499:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
-      if (lookahead == 'i') ADVANCE(516);
-      if (lookahead == 'p') ADVANCE(567);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(484);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 500:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(255);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 501:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(335);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(283);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 502:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(507);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(466);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 503:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 504:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(467);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 505:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(321);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 506:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(487);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 507:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(252);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(348);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 508:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(236);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(258);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'd') ADVANCE(514);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'e') ADVANCE(513);
+      if (lookahead == 'p') ADVANCE(600);
+      if (lookahead == 's') ADVANCE(558);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(543);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'o') ADVANCE(639);
+      if (lookahead == 't') ADVANCE(372);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(518);
-      if (lookahead == 'i') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(591);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'r') ADVANCE(596);
+      if (lookahead == 'w') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(538);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'v') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'v') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(570);
+      if (lookahead == ':') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(308);
+      if (lookahead == 'a') ADVANCE(528);
+      if (lookahead == 'o') ADVANCE(328);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(311);
+      if (lookahead == 'a') ADVANCE(528);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(531);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'a') ADVANCE(614);
+      if (lookahead == 'e') ADVANCE(634);
+      if (lookahead == 'o') ADVANCE(540);
+      if (lookahead == 't') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(510);
+      if (lookahead == 'a') ADVANCE(614);
+      if (lookahead == 'e') ADVANCE(634);
+      if (lookahead == 't') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'a') ADVANCE(614);
+      if (lookahead == 't') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(245);
+      if (lookahead == 'a') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(516);
+      if (lookahead == 'a') ADVANCE(530);
+      if (lookahead == 'm') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(483);
+      if (lookahead == 'a') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(249);
+      if (lookahead == 'a') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == 'n') ADVANCE(540);
+      if (lookahead == 'a') ADVANCE(532);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(517);
+      if (lookahead == 'a') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(503);
+      if (lookahead == 'b') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(495);
+      if (lookahead == 'c') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(547);
+      if (lookahead == 'c') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(513);
+      if (lookahead == 'c') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
+      if (lookahead == 'c') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(345);
+      if (lookahead == 'c') ADVANCE(525);
+      if (lookahead == 'o') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(314);
+      if (lookahead == 'c') ADVANCE(525);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(293);
+      if (lookahead == 'c') ADVANCE(593);
+      if (lookahead == 'p') ADVANCE(605);
+      if (lookahead == 'r') ADVANCE(529);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(596);
+      if (lookahead == 'd') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(264);
+      if (lookahead == 'd') ADVANCE(270);
+      if (lookahead == 'i') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(501);
+      if (lookahead == 'd') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(508);
+      if (lookahead == 'd') ADVANCE(359);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(530);
+      if (lookahead == 'd') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(302);
+      if (lookahead == 'd') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(491);
+      if (lookahead == 'e') ADVANCE(523);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(563);
+      if (lookahead == 'e') ADVANCE(267);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(249);
+      if (lookahead == 'e') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(520);
+      if (lookahead == 'e') ADVANCE(251);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(590);
+      if (lookahead == 'e') ADVANCE(273);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(535);
+      if (lookahead == 'e') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(594);
-      if (lookahead == 't') ADVANCE(348);
+      if (lookahead == 'e') ADVANCE(643);
+      if (lookahead == 'p') ADVANCE(600);
+      if (lookahead == 's') ADVANCE(558);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(497);
+      if (lookahead == 'e') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == 'e') ADVANCE(557);
+      if (lookahead == 'i') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(267);
+      if (lookahead == 'e') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(329);
+      if (lookahead == 'e') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
+      if (lookahead == 'e') ADVANCE(526);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(541);
+      if (lookahead == 'e') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 'f') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(591);
+      if (lookahead == 'f') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
-      if (lookahead == 'r') ADVANCE(512);
+      if (lookahead == 'f') ADVANCE(350);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(571);
+      if (lookahead == 'f') ADVANCE(570);
+      if (lookahead == 't') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(579);
+      if (lookahead == 'g') ADVANCE(547);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == 'h') ADVANCE(257);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(578);
+      if (lookahead == 'h') ADVANCE(260);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(593);
+      if (lookahead == 'i') ADVANCE(555);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(592);
+      if (lookahead == 'i') ADVANCE(518);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(582);
+      if (lookahead == 'i') ADVANCE(556);
+      if (lookahead == 'n') ADVANCE(264);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(261);
+      if (lookahead == 'i') ADVANCE(556);
+      if (lookahead == 'n') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(581);
+      if (lookahead == 'i') ADVANCE(541);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(559);
-      if (lookahead == 's') ADVANCE(584);
+      if (lookahead == 'i') ADVANCE(531);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(564);
-      if (lookahead == 'r') ADVANCE(493);
+      if (lookahead == 'i') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(352);
+      if (lookahead == 'i') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(585);
+      if (lookahead == 'i') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(533);
+      if (lookahead == 'k') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(554);
-      if (lookahead == 'w') ADVANCE(542);
+      if (lookahead == 'k') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(514);
+      if (lookahead == 'k') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(534);
+      if (lookahead == 'k') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
     case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(279);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(539);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(545);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(627);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(527);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(604);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(264);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 585:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 586:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(635);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 587:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(574);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 588:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(639);
+      if (lookahead == 't') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 589:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(533);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 590:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(285);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(353);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(540);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 593:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 594:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 595:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(641);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 596:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(636);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(613);
+      if (lookahead == 'r') ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(534);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(620);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(638);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(276);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(323);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 608:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(544);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(600);
+      if (lookahead == 's') ADVANCE(628);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(605);
+      if (lookahead == 'r') ADVANCE(529);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(376);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(629);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(572);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(596);
+      if (lookahead == 'w') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 616:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(553);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 577:
+    case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(573);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 578:
+    case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 'r') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 579:
+    case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(586);
+      if (lookahead == 'r') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 580:
+    case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(571);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 581:
+    case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(562);
+      if (lookahead == 'r') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 582:
+    case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(587);
+      if (lookahead == 'r') ADVANCE(524);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 583:
+    case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(556);
+      if (lookahead == 'r') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 584:
+    case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'r') ADVANCE(603);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 585:
+    case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 'r') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 586:
+    case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(279);
+      if (lookahead == 's') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 587:
+    case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == 's') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 588:
+    case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 589:
+    case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(577);
+      if (lookahead == 't') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 590:
+    case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(515);
+      if (lookahead == 't') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 591:
+    case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(551);
+      if (lookahead == 't') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 592:
+    case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(509);
+      if (lookahead == 't') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 593:
+    case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(552);
+      if (lookahead == 't') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 594:
+    case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(546);
+      if (lookahead == 't') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 595:
+    case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(565);
+      if (lookahead == 't') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 596:
+    case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 597:
+    case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(296);
+      if (lookahead == 't') ADVANCE(546);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 598:
+    case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(323);
+      if (lookahead == 't') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 599:
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(282);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(320);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(580);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(347);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      END_STATE();
+    case 646:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(599);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
       END_STATE();
-    case 600:
+    case 647:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 601:
+    case 648:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 602:
+    case 649:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 603:
+    case 650:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 604:
+    case 651:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 605:
+    case 652:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 606:
+    case 653:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 607:
+    case 654:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 608:
+    case 655:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'x', 186,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
+        '%', 680,
+        '.', 199,
+        ':', 685,
+        'x', 200,
+        'B', 674,
+        'b', 674,
+        'G', 675,
+        'g', 675,
+        'K', 675,
+        'k', 675,
+        'M', 676,
+        'm', 676,
+        'N', 189,
+        'n', 189,
+        'S', 679,
+        's', 679,
+        'T', 185,
+        't', 185,
+        'U', 189,
+        'u', 189,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(656);
       END_STATE();
-    case 609:
+    case 656:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 634,
-        '.', 184,
-        ':', 639,
-        'B', 627,
-        'b', 627,
-        'G', 630,
-        'g', 630,
-        'K', 630,
-        'k', 630,
-        'M', 631,
-        'm', 631,
-        'N', 176,
-        'n', 176,
-        'S', 633,
-        's', 633,
-        'T', 174,
-        't', 174,
-        'U', 176,
-        'u', 176,
+        '%', 680,
+        '.', 199,
+        ':', 685,
+        'B', 674,
+        'b', 674,
+        'G', 675,
+        'g', 675,
+        'K', 675,
+        'k', 675,
+        'M', 676,
+        'm', 676,
+        'N', 189,
+        'n', 189,
+        'S', 679,
+        's', 679,
+        'T', 185,
+        't', 185,
+        'U', 189,
+        'u', 189,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(609);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(656);
       END_STATE();
-    case 610:
+    case 657:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (lookahead == '.') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'x') ADVANCE(200);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(658);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 611:
+    case 658:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(180);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(611);
+      if (lookahead == '.') ADVANCE(193);
+      if (lookahead == ':') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(658);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 612:
+    case 659:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == 'x') ADVANCE(200);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(660);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 613:
+    case 660:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(613);
+      if (lookahead == ':') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(660);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 614:
+    case 661:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (lookahead == 'x') ADVANCE(200);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(662);
       END_STATE();
-    case 615:
+    case 662:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(662);
       END_STATE();
-    case 616:
+    case 663:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(616);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(663);
       END_STATE();
-    case 617:
+    case 664:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 618:
+    case 665:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(624);
-      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead == '\n') ADVANCE(671);
+      if (lookahead == '\\') ADVANCE(213);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(621);
+          lookahead != '"') ADVANCE(668);
       END_STATE();
-    case 619:
+    case 666:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(622);
-      if (lookahead == '\\') ADVANCE(623);
+      if (lookahead == '"') ADVANCE(669);
+      if (lookahead == '\\') ADVANCE(670);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+          lookahead != '\n') ADVANCE(666);
       END_STATE();
-    case 620:
+    case 667:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(619);
+      if (lookahead == '#') ADVANCE(666);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(620);
+          lookahead == ' ') ADVANCE(667);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(621);
+          lookahead != '#') ADVANCE(668);
       END_STATE();
-    case 621:
+    case 668:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(199);
+      if (lookahead == '\\') ADVANCE(213);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(621);
+          lookahead != '"') ADVANCE(668);
       END_STATE();
-    case 622:
+    case 669:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(622);
+          lookahead != '\n') ADVANCE(669);
       END_STATE();
-    case 623:
+    case 670:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(619);
+          lookahead != '\n') ADVANCE(666);
       END_STATE();
-    case 624:
+    case 671:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 625:
+    case 672:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 626:
+    case 673:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 627:
+    case 674:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(639);
+      if (lookahead == ':') ADVANCE(685);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
+          lookahead == 'i') ADVANCE(191);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+          lookahead == 'p') ADVANCE(190);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(32);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 628:
+    case 675:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
+          lookahead == 'b') ADVANCE(678);
       END_STATE();
-    case 629:
+    case 676:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(626);
+          lookahead == 'b') ADVANCE(678);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
+          lookahead == 's') ADVANCE(679);
       END_STATE();
-    case 630:
+    case 677:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
+          lookahead == 'b') ADVANCE(673);
       END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(632);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(633);
-      END_STATE();
-    case 632:
+    case 678:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(178);
+          lookahead == 'i') ADVANCE(191);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(177);
+          lookahead == 'p') ADVANCE(190);
       END_STATE();
-    case 633:
+    case 679:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 634:
+    case 680:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 635:
+    case 681:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 636:
+    case 682:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 637:
+    case 683:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(186);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      if (lookahead == 'x') ADVANCE(200);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
       END_STATE();
-    case 638:
+    case 684:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(638);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
       END_STATE();
-    case 639:
+    case 685:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(639);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(685);
       END_STATE();
     default:
       return false;
@@ -7552,27 +7949,27 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 7:
       if (lookahead == 'e') ADVANCE(44);
+      if (lookahead == 'l') ADVANCE(45);
       END_STATE();
     case 8:
-      if (lookahead == 'o') ADVANCE(45);
-      if (lookahead == 't') ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(46);
+      if (lookahead == 't') ADVANCE(47);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(47);
-      if (lookahead == 'n') ADVANCE(48);
+      if (lookahead == 'c') ADVANCE(48);
+      if (lookahead == 'n') ADVANCE(49);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(49);
+      if (lookahead == 'i') ADVANCE(50);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 'e') ADVANCE(51);
-      if (lookahead == 'i') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(53);
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'e') ADVANCE(52);
+      if (lookahead == 'i') ADVANCE(53);
+      if (lookahead == 'o') ADVANCE(54);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 't') ADVANCE(55);
+      if (lookahead == 'a') ADVANCE(55);
       END_STATE();
     case 13:
       if (lookahead == 'a') ADVANCE(56);
@@ -7691,23 +8088,23 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'n') ADVANCE(107);
       END_STATE();
     case 45:
-      if (lookahead == 's') ADVANCE(108);
+      if (lookahead == 'o') ADVANCE(108);
       END_STATE();
     case 46:
-      if (lookahead == 'b') ADVANCE(109);
+      if (lookahead == 's') ADVANCE(109);
       END_STATE();
     case 47:
-      if (lookahead == 'm') ADVANCE(110);
+      if (lookahead == 'b') ADVANCE(110);
       END_STATE();
     case 48:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(111);
-      if (lookahead == 'g') ADVANCE(112);
-      if (lookahead == 'p') ADVANCE(113);
-      if (lookahead == 'v') ADVANCE(114);
+      if (lookahead == 'm') ADVANCE(111);
       END_STATE();
     case 49:
-      if (lookahead == 't') ADVANCE(115);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(112);
+      if (lookahead == 'g') ADVANCE(113);
+      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 'v') ADVANCE(115);
       END_STATE();
     case 50:
       if (lookahead == 't') ADVANCE(116);
@@ -7716,18 +8113,18 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 52:
-      if (lookahead == 'm') ADVANCE(118);
-      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 't') ADVANCE(118);
       END_STATE();
     case 53:
-      if (lookahead == 's') ADVANCE(120);
+      if (lookahead == 'm') ADVANCE(119);
+      if (lookahead == 'n') ADVANCE(120);
       END_STATE();
     case 54:
-      if (lookahead == 'c') ADVANCE(121);
-      if (lookahead == 's') ADVANCE(122);
+      if (lookahead == 's') ADVANCE(121);
       END_STATE();
     case 55:
-      if (lookahead == 'u') ADVANCE(123);
+      if (lookahead == 'c') ADVANCE(122);
+      if (lookahead == 's') ADVANCE(123);
       END_STATE();
     case 56:
       if (lookahead == 't') ADVANCE(124);
@@ -7893,61 +8290,61 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'e') ADVANCE(179);
       END_STATE();
     case 108:
-      if (lookahead == 't') ADVANCE(180);
+      if (lookahead == 'b') ADVANCE(180);
       END_STATE();
     case 109:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(181);
       END_STATE();
     case 110:
-      if (lookahead == 'p') ADVANCE(181);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 111:
-      if (lookahead == 'l') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(182);
       END_STATE();
     case 112:
-      if (lookahead == 'r') ADVANCE(183);
+      if (lookahead == 'l') ADVANCE(183);
       END_STATE();
     case 113:
-      if (lookahead == 'u') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(184);
       END_STATE();
     case 114:
-      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'u') ADVANCE(185);
       END_STATE();
     case 115:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 'a') ADVANCE(186);
       END_STATE();
     case 116:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(187);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(188);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(188);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(189);
+      if (lookahead == 'i') ADVANCE(189);
       END_STATE();
     case 120:
-      if (lookahead == 's') ADVANCE(190);
+      if (lookahead == 'k') ADVANCE(190);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(191);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 122:
-      if (lookahead == 'q') ADVANCE(192);
-      if (lookahead == 't') ADVANCE(193);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(192);
       END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 'q') ADVANCE(193);
+      if (lookahead == 't') ADVANCE(194);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(194);
+      if (lookahead == 'i') ADVANCE(195);
       END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'n') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'n') ADVANCE(197);
       END_STATE();
     case 126:
       ACCEPT_TOKEN(anon_sym_new);
@@ -7956,65 +8353,65 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 128:
-      if (lookahead == 'p') ADVANCE(197);
+      if (lookahead == 'p') ADVANCE(198);
       END_STATE();
     case 129:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 's') ADVANCE(199);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(199);
+      if (lookahead == 'k') ADVANCE(200);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(200);
+      if (lookahead == 'i') ADVANCE(201);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(201);
+      if (lookahead == 't') ADVANCE(202);
       END_STATE();
     case 133:
-      if (lookahead == 'r') ADVANCE(202);
+      if (lookahead == 'r') ADVANCE(203);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(203);
-      if (lookahead == 'v') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(204);
+      if (lookahead == 'v') ADVANCE(205);
       END_STATE();
     case 135:
-      if (lookahead == 'h') ADVANCE(205);
+      if (lookahead == 'h') ADVANCE(206);
       END_STATE();
     case 136:
-      if (lookahead == 's') ADVANCE(206);
+      if (lookahead == 's') ADVANCE(207);
       END_STATE();
     case 137:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 'n') ADVANCE(208);
       END_STATE();
     case 138:
       ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(208);
-      END_STATE();
-    case 140:
       if (lookahead == 'e') ADVANCE(209);
       END_STATE();
+    case 140:
+      if (lookahead == 'e') ADVANCE(210);
+      END_STATE();
     case 141:
-      if (lookahead == 'a') ADVANCE(210);
+      if (lookahead == 'a') ADVANCE(211);
       END_STATE();
     case 142:
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 't') ADVANCE(212);
       END_STATE();
     case 143:
-      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'e') ADVANCE(213);
       END_STATE();
     case 144:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(214);
+      if (lookahead == 'p') ADVANCE(215);
       END_STATE();
     case 146:
-      if (lookahead == 't') ADVANCE(215);
+      if (lookahead == 't') ADVANCE(216);
       END_STATE();
     case 147:
-      if (lookahead == 'c') ADVANCE(216);
+      if (lookahead == 'c') ADVANCE(217);
       END_STATE();
     case 148:
       ACCEPT_TOKEN(anon_sym_tcp);
@@ -8023,61 +8420,61 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 150:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(218);
       END_STATE();
     case 151:
-      if (lookahead == 'a') ADVANCE(218);
+      if (lookahead == 'a') ADVANCE(219);
       END_STATE();
     case 152:
-      if (lookahead == 'h') ADVANCE(219);
+      if (lookahead == 'h') ADVANCE(220);
       END_STATE();
     case 153:
       ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 154:
-      if (lookahead == 'a') ADVANCE(220);
+      if (lookahead == 'a') ADVANCE(221);
       END_STATE();
     case 155:
-      if (lookahead == 'h') ADVANCE(221);
+      if (lookahead == 'h') ADVANCE(222);
       END_STATE();
     case 156:
       ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 157:
-      if (lookahead == 'p') ADVANCE(222);
+      if (lookahead == 'p') ADVANCE(223);
       END_STATE();
     case 158:
       ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 159:
-      if (lookahead == 'k') ADVANCE(223);
+      if (lookahead == 'k') ADVANCE(224);
       END_STATE();
     case 160:
-      if (lookahead == 'g') ADVANCE(224);
+      if (lookahead == 'g') ADVANCE(225);
       END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(225);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 162:
-      if (lookahead == 's') ADVANCE(226);
+      if (lookahead == 's') ADVANCE(227);
       END_STATE();
     case 163:
       ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 164:
-      if (lookahead == 's') ADVANCE(227);
+      if (lookahead == 's') ADVANCE(228);
       END_STATE();
     case 165:
-      if (lookahead == 'c') ADVANCE(228);
+      if (lookahead == 'c') ADVANCE(229);
       END_STATE();
     case 166:
-      if (lookahead == 'u') ADVANCE(229);
+      if (lookahead == 'u') ADVANCE(230);
       END_STATE();
     case 167:
-      if (lookahead == 'y') ADVANCE(230);
+      if (lookahead == 'y') ADVANCE(231);
       END_STATE();
     case 168:
-      if (lookahead == 'c') ADVANCE(231);
+      if (lookahead == 'c') ADVANCE(232);
       END_STATE();
     case 169:
       ACCEPT_TOKEN(anon_sym_dnat);
@@ -8089,588 +8486,597 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 172:
-      if (lookahead == 'y') ADVANCE(232);
+      if (lookahead == 'y') ADVANCE(233);
       END_STATE();
     case 173:
-      if (lookahead == 's') ADVANCE(233);
+      if (lookahead == 's') ADVANCE(234);
       END_STATE();
     case 174:
-      if (lookahead == 'b') ADVANCE(234);
+      if (lookahead == 'b') ADVANCE(235);
       END_STATE();
     case 175:
-      if (lookahead == 'c') ADVANCE(235);
+      if (lookahead == 'c') ADVANCE(236);
       END_STATE();
     case 176:
-      if (lookahead == 'e') ADVANCE(236);
+      if (lookahead == 'e') ADVANCE(237);
       END_STATE();
     case 177:
-      if (lookahead == 'w') ADVANCE(237);
+      if (lookahead == 'w') ADVANCE(238);
       END_STATE();
     case 178:
-      if (lookahead == 'a') ADVANCE(238);
+      if (lookahead == 'a') ADVANCE(239);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(239);
+      if (lookahead == 'r') ADVANCE(240);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(241);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(240);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 182:
-      if (lookahead == 'u') ADVANCE(241);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(242);
       END_STATE();
     case 183:
-      if (lookahead == 'e') ADVANCE(242);
+      if (lookahead == 'u') ADVANCE(243);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(243);
+      if (lookahead == 'e') ADVANCE(244);
       END_STATE();
     case 185:
-      if (lookahead == 'l') ADVANCE(244);
+      if (lookahead == 't') ADVANCE(245);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(245);
+      if (lookahead == 'l') ADVANCE(246);
       END_STATE();
     case 187:
-      if (lookahead == 'n') ADVANCE(246);
+      if (lookahead == 'e') ADVANCE(247);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(247);
+      if (lookahead == 'n') ADVANCE(248);
       END_STATE();
     case 189:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_loss);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 191:
-      if (lookahead == 'l') ADVANCE(248);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 192:
-      if (lookahead == 'u') ADVANCE(249);
+      if (lookahead == 'l') ADVANCE(250);
       END_STATE();
     case 193:
-      if (lookahead == 'e') ADVANCE(250);
+      if (lookahead == 'u') ADVANCE(251);
       END_STATE();
     case 194:
-      if (lookahead == 'v') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(252);
       END_STATE();
     case 195:
-      if (lookahead == 'm') ADVANCE(252);
+      if (lookahead == 'v') ADVANCE(253);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(253);
+      if (lookahead == 'm') ADVANCE(254);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(254);
+      if (lookahead == 's') ADVANCE(255);
       END_STATE();
     case 198:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(255);
+      if (lookahead == 'u') ADVANCE(256);
       END_STATE();
     case 199:
-      if (lookahead == 'r') ADVANCE(256);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(257);
       END_STATE();
     case 200:
-      if (lookahead == 'c') ADVANCE(257);
-      END_STATE();
-    case 201:
       if (lookahead == 'r') ADVANCE(258);
       END_STATE();
+    case 201:
+      if (lookahead == 'c') ADVANCE(259);
+      END_STATE();
     case 202:
-      if (lookahead == 'o') ADVANCE(259);
+      if (lookahead == 'r') ADVANCE(260);
       END_STATE();
     case 203:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'o') ADVANCE(261);
       END_STATE();
     case 204:
-      if (lookahead == 'a') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 205:
-      if (lookahead == 'i') ADVANCE(261);
+      if (lookahead == 'a') ADVANCE(262);
       END_STATE();
     case 206:
-      if (lookahead == 'c') ADVANCE(262);
+      if (lookahead == 'i') ADVANCE(263);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(263);
-      END_STATE();
-    case 208:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 209:
       if (lookahead == 'c') ADVANCE(264);
       END_STATE();
-    case 210:
+    case 208:
       if (lookahead == 't') ADVANCE(265);
       END_STATE();
+    case 209:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 210:
+      if (lookahead == 'c') ADVANCE(266);
+      END_STATE();
     case 211:
-      if (lookahead == 'e') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 213:
-      if (lookahead == 'i') ADVANCE(267);
-      END_STATE();
-    case 214:
       if (lookahead == 'e') ADVANCE(268);
       END_STATE();
+    case 213:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 214:
+      if (lookahead == 'i') ADVANCE(269);
+      END_STATE();
     case 215:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'e') ADVANCE(270);
       END_STATE();
     case 216:
-      if (lookahead == 't') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 217:
-      if (lookahead == 'a') ADVANCE(270);
+      if (lookahead == 't') ADVANCE(271);
       END_STATE();
     case 218:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'a') ADVANCE(272);
       END_STATE();
     case 219:
-      ACCEPT_TOKEN(anon_sym_veth);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 220:
-      if (lookahead == 'n') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 221:
-      if (lookahead == 'i') ADVANCE(272);
+      if (lookahead == 'n') ADVANCE(273);
       END_STATE();
     case 222:
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'i') ADVANCE(274);
       END_STATE();
     case 223:
-      if (lookahead == 'h') ADVANCE(274);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 224:
-      if (lookahead == 'e') ADVANCE(275);
+      if (lookahead == 'h') ADVANCE(276);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'e') ADVANCE(277);
       END_STATE();
     case 226:
-      if (lookahead == 't') ADVANCE(276);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 227:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(277);
-      END_STATE();
-    case 228:
       if (lookahead == 't') ADVANCE(278);
       END_STATE();
+    case 228:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(279);
+      END_STATE();
     case 229:
-      if (lookahead == 'l') ADVANCE(279);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 231:
       if (lookahead == 't') ADVANCE(280);
       END_STATE();
+    case 230:
+      if (lookahead == 'l') ADVANCE(281);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(282);
       END_STATE();
     case 233:
-      if (lookahead == 's') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 234:
-      if (lookahead == 'l') ADVANCE(282);
+      if (lookahead == 's') ADVANCE(283);
       END_STATE();
     case 235:
-      if (lookahead == 't') ADVANCE(283);
+      if (lookahead == 'l') ADVANCE(284);
       END_STATE();
     case 236:
-      if (lookahead == 'r') ADVANCE(284);
+      if (lookahead == 't') ADVANCE(285);
       END_STATE();
     case 237:
-      if (lookahead == 'a') ADVANCE(285);
-      END_STATE();
-    case 238:
       if (lookahead == 'r') ADVANCE(286);
       END_STATE();
+    case 238:
+      if (lookahead == 'a') ADVANCE(287);
+      END_STATE();
     case 239:
-      if (lookahead == 'i') ADVANCE(287);
+      if (lookahead == 'r') ADVANCE(288);
       END_STATE();
     case 240:
-      if (lookahead == '6') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(289);
       END_STATE();
     case 241:
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'l') ADVANCE(290);
       END_STATE();
     case 242:
-      if (lookahead == 's') ADVANCE(290);
+      if (lookahead == '6') ADVANCE(291);
       END_STATE();
     case 243:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'd') ADVANCE(292);
       END_STATE();
     case 244:
-      if (lookahead == 'i') ADVANCE(291);
+      if (lookahead == 's') ADVANCE(293);
       END_STATE();
     case 245:
-      if (lookahead == 'r') ADVANCE(292);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 246:
-      if (lookahead == 'c') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(294);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'r') ADVANCE(295);
       END_STATE();
     case 248:
-      if (lookahead == 'a') ADVANCE(294);
+      if (lookahead == 'c') ADVANCE(296);
       END_STATE();
     case 249:
-      if (lookahead == 'e') ADVANCE(295);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 250:
-      if (lookahead == 'r') ADVANCE(296);
+      if (lookahead == 'a') ADVANCE(297);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'e') ADVANCE(298);
       END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'r') ADVANCE(299);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(300);
       END_STATE();
     case 254:
-      if (lookahead == 't') ADVANCE(298);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 255:
-      if (lookahead == 'h') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 256:
-      if (lookahead == 'a') ADVANCE(300);
+      if (lookahead == 't') ADVANCE(301);
       END_STATE();
     case 257:
-      if (lookahead == 'y') ADVANCE(301);
+      if (lookahead == 'h') ADVANCE(302);
       END_STATE();
     case 258:
-      if (lookahead == 'o') ADVANCE(302);
+      if (lookahead == 'a') ADVANCE(303);
       END_STATE();
     case 259:
-      if (lookahead == 'u') ADVANCE(303);
+      if (lookahead == 'y') ADVANCE(304);
       END_STATE();
     case 260:
-      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == 'o') ADVANCE(305);
       END_STATE();
     case 261:
-      if (lookahead == 'b') ADVANCE(305);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 263:
       if (lookahead == 'u') ADVANCE(306);
       END_STATE();
-    case 264:
+    case 262:
       if (lookahead == 't') ADVANCE(307);
       END_STATE();
+    case 263:
+      if (lookahead == 'b') ADVANCE(308);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_qdisc);
+      END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(308);
+      if (lookahead == 'u') ADVANCE(309);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(310);
       END_STATE();
     case 267:
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(311);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 269:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'o') ADVANCE(312);
       END_STATE();
     case 270:
-      if (lookahead == 'c') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'l') ADVANCE(313);
       END_STATE();
     case 272:
-      if (lookahead == 'n') ADVANCE(312);
+      if (lookahead == 'c') ADVANCE(314);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_accept);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 274:
-      if (lookahead == 'o') ADVANCE(313);
+      if (lookahead == 'n') ADVANCE(315);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'o') ADVANCE(316);
       END_STATE();
     case 277:
-      if (lookahead == 'f') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 'f') ADVANCE(317);
       END_STATE();
     case 280:
-      if (lookahead == '_') ADVANCE(316);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 282:
-      if (lookahead == 'i') ADVANCE(317);
+      if (lookahead == '_') ADVANCE(319);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_expect);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'i') ADVANCE(320);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 286:
-      if (lookahead == 'd') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 287:
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'l') ADVANCE(321);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'd') ADVANCE(322);
       END_STATE();
     case 289:
-      if (lookahead == 'e') ADVANCE(321);
+      if (lookahead == 'c') ADVANCE(323);
       END_STATE();
     case 290:
-      if (lookahead == 's') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 291:
-      if (lookahead == 'd') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'e') ADVANCE(324);
       END_STATE();
     case 293:
-      if (lookahead == 'y') ADVANCE(324);
+      if (lookahead == 's') ADVANCE(325);
       END_STATE();
     case 294:
-      if (lookahead == 'n') ADVANCE(325);
+      if (lookahead == 'd') ADVANCE(326);
       END_STATE();
     case 295:
-      if (lookahead == 'r') ADVANCE(326);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'y') ADVANCE(327);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'n') ADVANCE(328);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'r') ADVANCE(329);
       END_STATE();
     case 299:
-      if (lookahead == 'r') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 300:
-      if (lookahead == 't') ADVANCE(328);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 302:
-      if (lookahead == 'u') ADVANCE(329);
+      if (lookahead == 'r') ADVANCE(330);
       END_STATE();
     case 303:
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 304:
-      if (lookahead == 'e') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 305:
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 'u') ADVANCE(332);
       END_STATE();
     case 306:
-      if (lookahead == 'm') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(333);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'e') ADVANCE(334);
       END_STATE();
     case 308:
-      if (lookahead == 'd') ADVANCE(334);
+      if (lookahead == 'i') ADVANCE(335);
       END_STATE();
     case 309:
-      if (lookahead == 'n') ADVANCE(335);
+      if (lookahead == 'm') ADVANCE(336);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 311:
-      if (lookahead == 'h') ADVANCE(336);
+      if (lookahead == 'd') ADVANCE(337);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'n') ADVANCE(338);
       END_STATE();
     case 313:
-      if (lookahead == 'l') ADVANCE(337);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 314:
-      if (lookahead == 'y') ADVANCE(338);
+      if (lookahead == 'h') ADVANCE(339);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 316:
-      if (lookahead == 'q') ADVANCE(339);
+      if (lookahead == 'l') ADVANCE(340);
       END_STATE();
     case 317:
-      if (lookahead == 's') ADVANCE(340);
+      if (lookahead == 'y') ADVANCE(341);
       END_STATE();
     case 318:
-      if (lookahead == 'l') ADVANCE(341);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'q') ADVANCE(342);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 's') ADVANCE(343);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'l') ADVANCE(344);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 326:
-      if (lookahead == 'a') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 327:
-      if (lookahead == 'u') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 328:
-      if (lookahead == 'e') ADVANCE(344);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 329:
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'a') ADVANCE(345);
       END_STATE();
     case 330:
-      if (lookahead == 'i') ADVANCE(346);
+      if (lookahead == 'u') ADVANCE(346);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 'e') ADVANCE(347);
       END_STATE();
     case 332:
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 't') ADVANCE(348);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 'i') ADVANCE(349);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_related);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 336:
-      if (lookahead == 'a') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 337:
-      if (lookahead == 'e') ADVANCE(349);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 339:
-      if (lookahead == 'l') ADVANCE(350);
+      if (lookahead == 'a') ADVANCE(351);
       END_STATE();
     case 340:
-      if (lookahead == 'h') ADVANCE(351);
+      if (lookahead == 'e') ADVANCE(352);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 342:
-      if (lookahead == 'd') ADVANCE(352);
+      if (lookahead == 'l') ADVANCE(353);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'h') ADVANCE(354);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 345:
-      if (lookahead == 'i') ADVANCE(353);
+      if (lookahead == 'd') ADVANCE(355);
       END_STATE();
     case 346:
-      if (lookahead == 'n') ADVANCE(354);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 348:
-      if (lookahead == 'b') ADVANCE(355);
+      if (lookahead == 'i') ADVANCE(356);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'n') ADVANCE(357);
       END_STATE();
     case 350:
-      if (lookahead == 'e') ADVANCE(356);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 351:
-      if (lookahead == 'e') ADVANCE(357);
+      if (lookahead == 'b') ADVANCE(358);
       END_STATE();
     case 352:
-      if (lookahead == 'e') ADVANCE(358);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 353:
-      if (lookahead == 'n') ADVANCE(359);
+      if (lookahead == 'e') ADVANCE(359);
       END_STATE();
     case 354:
-      if (lookahead == 'g') ADVANCE(360);
+      if (lookahead == 'e') ADVANCE(360);
       END_STATE();
     case 355:
-      if (lookahead == 'l') ADVANCE(361);
+      if (lookahead == 'e') ADVANCE(361);
       END_STATE();
     case 356:
       if (lookahead == 'n') ADVANCE(362);
       END_STATE();
     case 357:
-      if (lookahead == 'd') ADVANCE(363);
+      if (lookahead == 'g') ADVANCE(363);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'l') ADVANCE(364);
       END_STATE();
     case 359:
-      if (lookahead == 'g') ADVANCE(364);
+      if (lookahead == 'n') ADVANCE(365);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'd') ADVANCE(366);
       END_STATE();
     case 361:
-      if (lookahead == 'e') ADVANCE(365);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'g') ADVANCE(367);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_prerouting);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'e') ADVANCE(368);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 368:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8680,152 +9086,152 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 201},
-  [2] = {.lex_state = 201},
-  [3] = {.lex_state = 201},
-  [4] = {.lex_state = 201},
-  [5] = {.lex_state = 201},
-  [6] = {.lex_state = 201},
-  [7] = {.lex_state = 201},
-  [8] = {.lex_state = 207},
-  [9] = {.lex_state = 209},
-  [10] = {.lex_state = 204},
-  [11] = {.lex_state = 209},
-  [12] = {.lex_state = 209},
-  [13] = {.lex_state = 209},
-  [14] = {.lex_state = 209},
-  [15] = {.lex_state = 209},
-  [16] = {.lex_state = 209},
-  [17] = {.lex_state = 209},
-  [18] = {.lex_state = 209},
-  [19] = {.lex_state = 206},
-  [20] = {.lex_state = 215},
-  [21] = {.lex_state = 218},
-  [22] = {.lex_state = 202},
-  [23] = {.lex_state = 218},
-  [24] = {.lex_state = 215},
-  [25] = {.lex_state = 215},
-  [26] = {.lex_state = 202},
-  [27] = {.lex_state = 215},
-  [28] = {.lex_state = 215},
-  [29] = {.lex_state = 206},
-  [30] = {.lex_state = 206},
-  [31] = {.lex_state = 206},
-  [32] = {.lex_state = 206},
-  [33] = {.lex_state = 206},
-  [34] = {.lex_state = 206},
-  [35] = {.lex_state = 206},
-  [36] = {.lex_state = 206},
-  [37] = {.lex_state = 206},
-  [38] = {.lex_state = 203},
-  [39] = {.lex_state = 1},
-  [40] = {.lex_state = 1},
-  [41] = {.lex_state = 1},
-  [42] = {.lex_state = 216},
-  [43] = {.lex_state = 212},
-  [44] = {.lex_state = 212},
-  [45] = {.lex_state = 212},
+  [1] = {.lex_state = 215},
+  [2] = {.lex_state = 215},
+  [3] = {.lex_state = 215},
+  [4] = {.lex_state = 215},
+  [5] = {.lex_state = 215},
+  [6] = {.lex_state = 215},
+  [7] = {.lex_state = 215},
+  [8] = {.lex_state = 222},
+  [9] = {.lex_state = 224},
+  [10] = {.lex_state = 219},
+  [11] = {.lex_state = 224},
+  [12] = {.lex_state = 224},
+  [13] = {.lex_state = 224},
+  [14] = {.lex_state = 224},
+  [15] = {.lex_state = 224},
+  [16] = {.lex_state = 224},
+  [17] = {.lex_state = 224},
+  [18] = {.lex_state = 224},
+  [19] = {.lex_state = 221},
+  [20] = {.lex_state = 216},
+  [21] = {.lex_state = 216},
+  [22] = {.lex_state = 233},
+  [23] = {.lex_state = 233},
+  [24] = {.lex_state = 231},
+  [25] = {.lex_state = 231},
+  [26] = {.lex_state = 231},
+  [27] = {.lex_state = 231},
+  [28] = {.lex_state = 231},
+  [29] = {.lex_state = 230},
+  [30] = {.lex_state = 221},
+  [31] = {.lex_state = 216},
+  [32] = {.lex_state = 221},
+  [33] = {.lex_state = 230},
+  [34] = {.lex_state = 221},
+  [35] = {.lex_state = 230},
+  [36] = {.lex_state = 221},
+  [37] = {.lex_state = 221},
+  [38] = {.lex_state = 221},
+  [39] = {.lex_state = 221},
+  [40] = {.lex_state = 221},
+  [41] = {.lex_state = 218},
+  [42] = {.lex_state = 221},
+  [43] = {.lex_state = 1},
+  [44] = {.lex_state = 1},
+  [45] = {.lex_state = 1},
   [46] = {.lex_state = 216},
   [47] = {.lex_state = 216},
-  [48] = {.lex_state = 202},
-  [49] = {.lex_state = 3},
-  [50] = {.lex_state = 3},
-  [51] = {.lex_state = 1},
-  [52] = {.lex_state = 3},
-  [53] = {.lex_state = 3},
-  [54] = {.lex_state = 3},
-  [55] = {.lex_state = 203},
-  [56] = {.lex_state = 1},
-  [57] = {.lex_state = 202},
-  [58] = {.lex_state = 202},
-  [59] = {.lex_state = 206},
+  [48] = {.lex_state = 216},
+  [49] = {.lex_state = 216},
+  [50] = {.lex_state = 216},
+  [51] = {.lex_state = 216},
+  [52] = {.lex_state = 216},
+  [53] = {.lex_state = 216},
+  [54] = {.lex_state = 216},
+  [55] = {.lex_state = 230},
+  [56] = {.lex_state = 230},
+  [57] = {.lex_state = 227},
+  [58] = {.lex_state = 227},
+  [59] = {.lex_state = 227},
   [60] = {.lex_state = 3},
-  [61] = {.lex_state = 206},
-  [62] = {.lex_state = 206},
-  [63] = {.lex_state = 212},
-  [64] = {.lex_state = 201},
-  [65] = {.lex_state = 201},
-  [66] = {.lex_state = 201},
-  [67] = {.lex_state = 202},
-  [68] = {.lex_state = 206},
-  [69] = {.lex_state = 206},
-  [70] = {.lex_state = 206},
-  [71] = {.lex_state = 202},
-  [72] = {.lex_state = 206},
-  [73] = {.lex_state = 202},
-  [74] = {.lex_state = 202},
-  [75] = {.lex_state = 202},
-  [76] = {.lex_state = 206},
-  [77] = {.lex_state = 202},
-  [78] = {.lex_state = 201},
-  [79] = {.lex_state = 203},
-  [80] = {.lex_state = 212},
-  [81] = {.lex_state = 202},
-  [82] = {.lex_state = 203},
-  [83] = {.lex_state = 206},
-  [84] = {.lex_state = 206},
-  [85] = {.lex_state = 216},
+  [61] = {.lex_state = 3},
+  [62] = {.lex_state = 218},
+  [63] = {.lex_state = 3},
+  [64] = {.lex_state = 1},
+  [65] = {.lex_state = 3},
+  [66] = {.lex_state = 3},
+  [67] = {.lex_state = 1},
+  [68] = {.lex_state = 216},
+  [69] = {.lex_state = 216},
+  [70] = {.lex_state = 221},
+  [71] = {.lex_state = 3},
+  [72] = {.lex_state = 221},
+  [73] = {.lex_state = 221},
+  [74] = {.lex_state = 216},
+  [75] = {.lex_state = 216},
+  [76] = {.lex_state = 216},
+  [77] = {.lex_state = 216},
+  [78] = {.lex_state = 216},
+  [79] = {.lex_state = 216},
+  [80] = {.lex_state = 221},
+  [81] = {.lex_state = 221},
+  [82] = {.lex_state = 215},
+  [83] = {.lex_state = 215},
+  [84] = {.lex_state = 221},
+  [85] = {.lex_state = 221},
   [86] = {.lex_state = 216},
-  [87] = {.lex_state = 202},
-  [88] = {.lex_state = 202},
-  [89] = {.lex_state = 202},
-  [90] = {.lex_state = 206},
-  [91] = {.lex_state = 206},
-  [92] = {.lex_state = 206},
-  [93] = {.lex_state = 206},
-  [94] = {.lex_state = 206},
-  [95] = {.lex_state = 206},
-  [96] = {.lex_state = 206},
-  [97] = {.lex_state = 203},
-  [98] = {.lex_state = 211},
-  [99] = {.lex_state = 221},
-  [100] = {.lex_state = 201},
-  [101] = {.lex_state = 213},
-  [102] = {.lex_state = 213},
-  [103] = {.lex_state = 203},
-  [104] = {.lex_state = 213},
-  [105] = {.lex_state = 211},
-  [106] = {.lex_state = 201},
-  [107] = {.lex_state = 214},
-  [108] = {.lex_state = 211},
-  [109] = {.lex_state = 14},
-  [110] = {.lex_state = 202},
-  [111] = {.lex_state = 202},
-  [112] = {.lex_state = 202},
-  [113] = {.lex_state = 214},
-  [114] = {.lex_state = 202},
-  [115] = {.lex_state = 214},
-  [116] = {.lex_state = 202},
-  [117] = {.lex_state = 202},
-  [118] = {.lex_state = 211},
-  [119] = {.lex_state = 203},
-  [120] = {.lex_state = 203},
-  [121] = {.lex_state = 203},
-  [122] = {.lex_state = 203},
-  [123] = {.lex_state = 11},
-  [124] = {.lex_state = 204},
-  [125] = {.lex_state = 214},
-  [126] = {.lex_state = 203},
-  [127] = {.lex_state = 203},
-  [128] = {.lex_state = 203},
-  [129] = {.lex_state = 203},
-  [130] = {.lex_state = 11},
+  [87] = {.lex_state = 227},
+  [88] = {.lex_state = 227},
+  [89] = {.lex_state = 221},
+  [90] = {.lex_state = 215},
+  [91] = {.lex_state = 221},
+  [92] = {.lex_state = 221},
+  [93] = {.lex_state = 236},
+  [94] = {.lex_state = 215},
+  [95] = {.lex_state = 236},
+  [96] = {.lex_state = 221},
+  [97] = {.lex_state = 221},
+  [98] = {.lex_state = 221},
+  [99] = {.lex_state = 236},
+  [100] = {.lex_state = 221},
+  [101] = {.lex_state = 221},
+  [102] = {.lex_state = 221},
+  [103] = {.lex_state = 221},
+  [104] = {.lex_state = 226},
+  [105] = {.lex_state = 226},
+  [106] = {.lex_state = 228},
+  [107] = {.lex_state = 215},
+  [108] = {.lex_state = 236},
+  [109] = {.lex_state = 215},
+  [110] = {.lex_state = 228},
+  [111] = {.lex_state = 235},
+  [112] = {.lex_state = 226},
+  [113] = {.lex_state = 228},
+  [114] = {.lex_state = 229},
+  [115] = {.lex_state = 14},
+  [116] = {.lex_state = 216},
+  [117] = {.lex_state = 229},
+  [118] = {.lex_state = 216},
+  [119] = {.lex_state = 229},
+  [120] = {.lex_state = 219},
+  [121] = {.lex_state = 218},
+  [122] = {.lex_state = 11},
+  [123] = {.lex_state = 236},
+  [124] = {.lex_state = 236},
+  [125] = {.lex_state = 229},
+  [126] = {.lex_state = 236},
+  [127] = {.lex_state = 236},
+  [128] = {.lex_state = 236},
+  [129] = {.lex_state = 218},
+  [130] = {.lex_state = 226},
   [131] = {.lex_state = 11},
-  [132] = {.lex_state = 11},
-  [133] = {.lex_state = 11},
+  [132] = {.lex_state = 218},
+  [133] = {.lex_state = 218},
   [134] = {.lex_state = 11},
-  [135] = {.lex_state = 211},
-  [136] = {.lex_state = 201},
-  [137] = {.lex_state = 201},
-  [138] = {.lex_state = 203},
-  [139] = {.lex_state = 11},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 203},
-  [142] = {.lex_state = 213},
-  [143] = {.lex_state = 213},
-  [144] = {.lex_state = 203},
-  [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
+  [135] = {.lex_state = 11},
+  [136] = {.lex_state = 11},
+  [137] = {.lex_state = 226},
+  [138] = {.lex_state = 215},
+  [139] = {.lex_state = 215},
+  [140] = {.lex_state = 236},
+  [141] = {.lex_state = 11},
+  [142] = {.lex_state = 218},
+  [143] = {.lex_state = 11},
+  [144] = {.lex_state = 11},
+  [145] = {.lex_state = 228},
+  [146] = {.lex_state = 228},
   [147] = {.lex_state = 11},
   [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
@@ -8845,254 +9251,254 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
-  [166] = {.lex_state = 201},
-  [167] = {.lex_state = 203},
-  [168] = {.lex_state = 226},
-  [169] = {.lex_state = 203},
-  [170] = {.lex_state = 14},
-  [171] = {.lex_state = 204},
-  [172] = {.lex_state = 203},
-  [173] = {.lex_state = 226},
-  [174] = {.lex_state = 11},
-  [175] = {.lex_state = 228},
-  [176] = {.lex_state = 228},
-  [177] = {.lex_state = 226},
-  [178] = {.lex_state = 228},
-  [179] = {.lex_state = 214},
-  [180] = {.lex_state = 201},
-  [181] = {.lex_state = 201},
-  [182] = {.lex_state = 21},
-  [183] = {.lex_state = 202},
-  [184] = {.lex_state = 0},
+  [166] = {.lex_state = 11},
+  [167] = {.lex_state = 11},
+  [168] = {.lex_state = 243},
+  [169] = {.lex_state = 241},
+  [170] = {.lex_state = 243},
+  [171] = {.lex_state = 219},
+  [172] = {.lex_state = 241},
+  [173] = {.lex_state = 243},
+  [174] = {.lex_state = 229},
+  [175] = {.lex_state = 215},
+  [176] = {.lex_state = 241},
+  [177] = {.lex_state = 14},
+  [178] = {.lex_state = 11},
+  [179] = {.lex_state = 218},
+  [180] = {.lex_state = 218},
+  [181] = {.lex_state = 218},
+  [182] = {.lex_state = 215},
+  [183] = {.lex_state = 11},
+  [184] = {.lex_state = 215},
   [185] = {.lex_state = 0},
-  [186] = {.lex_state = 201},
-  [187] = {.lex_state = 202},
-  [188] = {.lex_state = 0},
-  [189] = {.lex_state = 201},
-  [190] = {.lex_state = 201},
-  [191] = {.lex_state = 18},
+  [186] = {.lex_state = 216},
+  [187] = {.lex_state = 215},
+  [188] = {.lex_state = 215},
+  [189] = {.lex_state = 216},
+  [190] = {.lex_state = 216},
+  [191] = {.lex_state = 0},
   [192] = {.lex_state = 0},
-  [193] = {.lex_state = 13},
+  [193] = {.lex_state = 215},
   [194] = {.lex_state = 18},
   [195] = {.lex_state = 13},
   [196] = {.lex_state = 18},
   [197] = {.lex_state = 13},
-  [198] = {.lex_state = 12},
-  [199] = {.lex_state = 12},
+  [198] = {.lex_state = 18},
+  [199] = {.lex_state = 13},
   [200] = {.lex_state = 12},
-  [201] = {.lex_state = 202},
-  [202] = {.lex_state = 201},
-  [203] = {.lex_state = 202},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 201},
-  [206] = {.lex_state = 202},
-  [207] = {.lex_state = 201},
+  [201] = {.lex_state = 12},
+  [202] = {.lex_state = 12},
+  [203] = {.lex_state = 215},
+  [204] = {.lex_state = 215},
+  [205] = {.lex_state = 0},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 216},
   [208] = {.lex_state = 21},
-  [209] = {.lex_state = 226},
-  [210] = {.lex_state = 201},
-  [211] = {.lex_state = 11},
-  [212] = {.lex_state = 201},
+  [209] = {.lex_state = 215},
+  [210] = {.lex_state = 216},
+  [211] = {.lex_state = 215},
+  [212] = {.lex_state = 242},
   [213] = {.lex_state = 21},
   [214] = {.lex_state = 21},
-  [215] = {.lex_state = 21},
-  [216] = {.lex_state = 201},
+  [215] = {.lex_state = 215},
+  [216] = {.lex_state = 215},
   [217] = {.lex_state = 21},
-  [218] = {.lex_state = 21},
-  [219] = {.lex_state = 0},
-  [220] = {.lex_state = 21},
-  [221] = {.lex_state = 21},
-  [222] = {.lex_state = 201},
-  [223] = {.lex_state = 0},
-  [224] = {.lex_state = 226},
-  [225] = {.lex_state = 226},
+  [218] = {.lex_state = 0},
+  [219] = {.lex_state = 241},
+  [220] = {.lex_state = 0},
+  [221] = {.lex_state = 215},
+  [222] = {.lex_state = 243},
+  [223] = {.lex_state = 215},
+  [224] = {.lex_state = 215},
+  [225] = {.lex_state = 215},
   [226] = {.lex_state = 21},
-  [227] = {.lex_state = 21},
-  [228] = {.lex_state = 226},
-  [229] = {.lex_state = 0},
-  [230] = {.lex_state = 21},
+  [227] = {.lex_state = 11},
+  [228] = {.lex_state = 21},
+  [229] = {.lex_state = 215},
+  [230] = {.lex_state = 215},
   [231] = {.lex_state = 21},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 21},
-  [234] = {.lex_state = 201},
-  [235] = {.lex_state = 228},
-  [236] = {.lex_state = 227},
-  [237] = {.lex_state = 21},
-  [238] = {.lex_state = 201},
-  [239] = {.lex_state = 201},
-  [240] = {.lex_state = 201},
-  [241] = {.lex_state = 202},
-  [242] = {.lex_state = 21},
-  [243] = {.lex_state = 203},
-  [244] = {.lex_state = 201},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 226},
-  [247] = {.lex_state = 201},
-  [248] = {.lex_state = 201},
-  [249] = {.lex_state = 201},
-  [250] = {.lex_state = 201},
-  [251] = {.lex_state = 201},
-  [252] = {.lex_state = 201},
-  [253] = {.lex_state = 201},
-  [254] = {.lex_state = 201},
-  [255] = {.lex_state = 201},
-  [256] = {.lex_state = 201},
-  [257] = {.lex_state = 201},
-  [258] = {.lex_state = 201},
-  [259] = {.lex_state = 201},
-  [260] = {.lex_state = 201},
-  [261] = {.lex_state = 201},
-  [262] = {.lex_state = 201},
-  [263] = {.lex_state = 201},
-  [264] = {.lex_state = 201},
-  [265] = {.lex_state = 201},
-  [266] = {.lex_state = 201},
-  [267] = {.lex_state = 201},
-  [268] = {.lex_state = 201},
-  [269] = {.lex_state = 22},
-  [270] = {.lex_state = 203},
-  [271] = {.lex_state = 15},
-  [272] = {.lex_state = 203},
+  [232] = {.lex_state = 215},
+  [233] = {.lex_state = 241},
+  [234] = {.lex_state = 0},
+  [235] = {.lex_state = 21},
+  [236] = {.lex_state = 21},
+  [237] = {.lex_state = 0},
+  [238] = {.lex_state = 21},
+  [239] = {.lex_state = 215},
+  [240] = {.lex_state = 21},
+  [241] = {.lex_state = 21},
+  [242] = {.lex_state = 215},
+  [243] = {.lex_state = 215},
+  [244] = {.lex_state = 21},
+  [245] = {.lex_state = 215},
+  [246] = {.lex_state = 215},
+  [247] = {.lex_state = 215},
+  [248] = {.lex_state = 215},
+  [249] = {.lex_state = 215},
+  [250] = {.lex_state = 215},
+  [251] = {.lex_state = 215},
+  [252] = {.lex_state = 215},
+  [253] = {.lex_state = 215},
+  [254] = {.lex_state = 215},
+  [255] = {.lex_state = 215},
+  [256] = {.lex_state = 215},
+  [257] = {.lex_state = 215},
+  [258] = {.lex_state = 215},
+  [259] = {.lex_state = 215},
+  [260] = {.lex_state = 215},
+  [261] = {.lex_state = 215},
+  [262] = {.lex_state = 215},
+  [263] = {.lex_state = 21},
+  [264] = {.lex_state = 0},
+  [265] = {.lex_state = 21},
+  [266] = {.lex_state = 216},
+  [267] = {.lex_state = 241},
+  [268] = {.lex_state = 241},
+  [269] = {.lex_state = 21},
+  [270] = {.lex_state = 218},
+  [271] = {.lex_state = 241},
+  [272] = {.lex_state = 218},
   [273] = {.lex_state = 22},
-  [274] = {.lex_state = 203},
-  [275] = {.lex_state = 22},
-  [276] = {.lex_state = 15},
-  [277] = {.lex_state = 203},
-  [278] = {.lex_state = 201},
-  [279] = {.lex_state = 22},
-  [280] = {.lex_state = 21},
-  [281] = {.lex_state = 201},
+  [274] = {.lex_state = 216},
+  [275] = {.lex_state = 215},
+  [276] = {.lex_state = 22},
+  [277] = {.lex_state = 218},
+  [278] = {.lex_state = 224},
+  [279] = {.lex_state = 21},
+  [280] = {.lex_state = 218},
+  [281] = {.lex_state = 15},
   [282] = {.lex_state = 22},
-  [283] = {.lex_state = 203},
-  [284] = {.lex_state = 15},
-  [285] = {.lex_state = 202},
-  [286] = {.lex_state = 209},
-  [287] = {.lex_state = 209},
-  [288] = {.lex_state = 209},
-  [289] = {.lex_state = 206},
-  [290] = {.lex_state = 0},
-  [291] = {.lex_state = 0},
-  [292] = {.lex_state = 206},
-  [293] = {.lex_state = 0},
-  [294] = {.lex_state = 0},
-  [295] = {.lex_state = 206},
-  [296] = {.lex_state = 206},
-  [297] = {.lex_state = 0},
-  [298] = {.lex_state = 0},
-  [299] = {.lex_state = 0},
+  [283] = {.lex_state = 15},
+  [284] = {.lex_state = 218},
+  [285] = {.lex_state = 22},
+  [286] = {.lex_state = 215},
+  [287] = {.lex_state = 11},
+  [288] = {.lex_state = 15},
+  [289] = {.lex_state = 22},
+  [290] = {.lex_state = 218},
+  [291] = {.lex_state = 224},
+  [292] = {.lex_state = 224},
+  [293] = {.lex_state = 221},
+  [294] = {.lex_state = 216},
+  [295] = {.lex_state = 0},
+  [296] = {.lex_state = 221},
+  [297] = {.lex_state = 23},
+  [298] = {.lex_state = 221},
+  [299] = {.lex_state = 221},
   [300] = {.lex_state = 0},
-  [301] = {.lex_state = 0},
+  [301] = {.lex_state = 233},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 23},
+  [303] = {.lex_state = 233},
   [304] = {.lex_state = 0},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 218},
-  [307] = {.lex_state = 206},
-  [308] = {.lex_state = 218},
+  [306] = {.lex_state = 0},
+  [307] = {.lex_state = 233},
+  [308] = {.lex_state = 221},
   [309] = {.lex_state = 0},
-  [310] = {.lex_state = 218},
-  [311] = {.lex_state = 218},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 202},
+  [310] = {.lex_state = 215},
+  [311] = {.lex_state = 0},
+  [312] = {.lex_state = 216},
+  [313] = {.lex_state = 216},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 202},
-  [316] = {.lex_state = 203},
-  [317] = {.lex_state = 0},
-  [318] = {.lex_state = 0},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 0},
+  [317] = {.lex_state = 221},
+  [318] = {.lex_state = 18},
   [319] = {.lex_state = 0},
-  [320] = {.lex_state = 206},
-  [321] = {.lex_state = 202},
-  [322] = {.lex_state = 18},
-  [323] = {.lex_state = 203},
-  [324] = {.lex_state = 206},
-  [325] = {.lex_state = 18},
+  [320] = {.lex_state = 18},
+  [321] = {.lex_state = 0},
+  [322] = {.lex_state = 13},
+  [323] = {.lex_state = 0},
+  [324] = {.lex_state = 13},
+  [325] = {.lex_state = 221},
   [326] = {.lex_state = 0},
-  [327] = {.lex_state = 13},
-  [328] = {.lex_state = 203},
-  [329] = {.lex_state = 13},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 12},
-  [332] = {.lex_state = 206},
-  [333] = {.lex_state = 12},
-  [334] = {.lex_state = 206},
-  [335] = {.lex_state = 0},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 206},
-  [339] = {.lex_state = 206},
-  [340] = {.lex_state = 218},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 203},
-  [343] = {.lex_state = 206},
-  [344] = {.lex_state = 206},
+  [327] = {.lex_state = 12},
+  [328] = {.lex_state = 12},
+  [329] = {.lex_state = 221},
+  [330] = {.lex_state = 221},
+  [331] = {.lex_state = 221},
+  [332] = {.lex_state = 0},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 0},
+  [335] = {.lex_state = 218},
+  [336] = {.lex_state = 221},
+  [337] = {.lex_state = 3},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 233},
+  [340] = {.lex_state = 233},
+  [341] = {.lex_state = 221},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 0},
+  [344] = {.lex_state = 0},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 206},
+  [346] = {.lex_state = 0},
   [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 206},
-  [350] = {.lex_state = 0},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 233},
   [351] = {.lex_state = 0},
-  [352] = {.lex_state = 0},
-  [353] = {.lex_state = 206},
+  [352] = {.lex_state = 221},
+  [353] = {.lex_state = 0},
   [354] = {.lex_state = 0},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 202},
+  [355] = {.lex_state = 221},
+  [356] = {.lex_state = 0},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 218},
-  [359] = {.lex_state = 218},
-  [360] = {.lex_state = 206},
+  [358] = {.lex_state = 221},
+  [359] = {.lex_state = 216},
+  [360] = {.lex_state = 216},
   [361] = {.lex_state = 0},
   [362] = {.lex_state = 0},
-  [363] = {.lex_state = 0},
-  [364] = {.lex_state = 0},
-  [365] = {.lex_state = 0},
-  [366] = {.lex_state = 203},
-  [367] = {.lex_state = 202},
-  [368] = {.lex_state = 202},
+  [363] = {.lex_state = 216},
+  [364] = {.lex_state = 3},
+  [365] = {.lex_state = 233},
+  [366] = {.lex_state = 221},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 233},
   [369] = {.lex_state = 0},
-  [370] = {.lex_state = 201},
-  [371] = {.lex_state = 203},
+  [370] = {.lex_state = 216},
+  [371] = {.lex_state = 0},
   [372] = {.lex_state = 0},
-  [373] = {.lex_state = 218},
-  [374] = {.lex_state = 218},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 0},
   [375] = {.lex_state = 218},
-  [376] = {.lex_state = 218},
-  [377] = {.lex_state = 218},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 218},
-  [381] = {.lex_state = 218},
-  [382] = {.lex_state = 218},
-  [383] = {.lex_state = 203},
-  [384] = {.lex_state = 24},
-  [385] = {.lex_state = 218},
-  [386] = {.lex_state = 15},
-  [387] = {.lex_state = 9},
-  [388] = {.lex_state = 15},
-  [389] = {.lex_state = 8},
-  [390] = {.lex_state = 218},
+  [376] = {.lex_state = 0},
+  [377] = {.lex_state = 216},
+  [378] = {.lex_state = 216},
+  [379] = {.lex_state = 216},
+  [380] = {.lex_state = 216},
+  [381] = {.lex_state = 216},
+  [382] = {.lex_state = 221},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 8},
+  [385] = {.lex_state = 216},
+  [386] = {.lex_state = 216},
+  [387] = {.lex_state = 24},
+  [388] = {.lex_state = 216},
+  [389] = {.lex_state = 216},
+  [390] = {.lex_state = 216},
   [391] = {.lex_state = 218},
-  [392] = {.lex_state = 203},
-  [393] = {.lex_state = 201},
-  [394] = {.lex_state = 10},
-  [395] = {.lex_state = 215},
-  [396] = {.lex_state = 203},
-  [397] = {.lex_state = 203},
-  [398] = {.lex_state = 203},
-  [399] = {.lex_state = 203},
-  [400] = {.lex_state = 206},
-  [401] = {.lex_state = 0},
-  [402] = {.lex_state = 201},
-  [403] = {.lex_state = 203},
-  [404] = {.lex_state = 201},
-  [405] = {.lex_state = 203},
-  [406] = {.lex_state = 203},
-  [407] = {.lex_state = 203},
-  [408] = {.lex_state = 215},
-  [409] = {.lex_state = 201},
-  [410] = {.lex_state = 0},
-  [411] = {.lex_state = 0},
-  [412] = {.lex_state = 0},
-  [413] = {.lex_state = 0},
+  [392] = {.lex_state = 218},
+  [393] = {.lex_state = 15},
+  [394] = {.lex_state = 15},
+  [395] = {.lex_state = 9},
+  [396] = {.lex_state = 216},
+  [397] = {.lex_state = 216},
+  [398] = {.lex_state = 218},
+  [399] = {.lex_state = 218},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 218},
+  [402] = {.lex_state = 218},
+  [403] = {.lex_state = 215},
+  [404] = {.lex_state = 218},
+  [405] = {.lex_state = 215},
+  [406] = {.lex_state = 10},
+  [407] = {.lex_state = 215},
+  [408] = {.lex_state = 218},
+  [409] = {.lex_state = 215},
+  [410] = {.lex_state = 218},
+  [411] = {.lex_state = 216},
+  [412] = {.lex_state = 218},
+  [413] = {.lex_state = 221},
   [414] = {.lex_state = 0},
   [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
@@ -9100,20 +9506,24 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [418] = {.lex_state = 0},
   [419] = {.lex_state = 0},
   [420] = {.lex_state = 0},
-  [421] = {.lex_state = 206},
-  [422] = {.lex_state = 0},
-  [423] = {.lex_state = 203},
-  [424] = {.lex_state = 201},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 221},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 0},
   [425] = {.lex_state = 0},
-  [426] = {.lex_state = 0},
-  [427] = {.lex_state = 206},
-  [428] = {.lex_state = 0},
-  [429] = {.lex_state = 206},
-  [430] = {.lex_state = 206},
-  [431] = {.lex_state = 0},
-  [432] = {.lex_state = 0},
-  [433] = {.lex_state = 204},
+  [426] = {.lex_state = 221},
+  [427] = {.lex_state = 0},
+  [428] = {.lex_state = 219},
+  [429] = {.lex_state = 0},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 221},
+  [432] = {.lex_state = 215},
+  [433] = {.lex_state = 218},
   [434] = {.lex_state = 0},
+  [435] = {.lex_state = 0},
+  [436] = {.lex_state = 0},
+  [437] = {.lex_state = 0},
+  [438] = {.lex_state = 221},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9203,6 +9613,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_prohibit] = ACTIONS(1),
     [anon_sym_via] = ACTIONS(1),
     [anon_sym_metric] = ACTIONS(1),
+    [anon_sym_advmss] = ACTIONS(1),
+    [anon_sym_scope] = ACTIONS(1),
+    [anon_sym_global] = ACTIONS(1),
     [anon_sym_dev] = ACTIONS(1),
     [anon_sym_lookup] = ACTIONS(1),
     [anon_sym_rule] = ACTIONS(1),
@@ -9263,8 +9676,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(417),
-    [sym__statements] = STATE(415),
+    [sym_source_file] = STATE(423),
+    [sym__statements] = STATE(437),
     [sym__sep] = STATE(3),
     [sym__statement] = STATE(185),
     [sym_netns_statement] = STATE(185),
@@ -9340,44 +9753,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(413),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(332),
+    [sym_netns_statement] = STATE(332),
+    [sym_host_statement] = STATE(332),
+    [sym_table_statement] = STATE(332),
+    [sym_let_statement] = STATE(332),
+    [sym_for_statement] = STATE(332),
+    [sym_include_statement] = STATE(332),
+    [sym_expect_statement] = STATE(332),
+    [sym_veth_statement] = STATE(332),
+    [sym_bridge_statement] = STATE(332),
+    [sym_dummy_statement] = STATE(332),
+    [sym_vrf_statement] = STATE(332),
+    [sym_macvlan_statement] = STATE(332),
+    [sym_vxlan_statement] = STATE(332),
+    [sym_link_statement] = STATE(332),
+    [sym_addr_statement] = STATE(332),
+    [sym_state_statement] = STATE(332),
+    [sym_mtu_statement] = STATE(332),
+    [sym_mac_statement] = STATE(332),
+    [sym_master_statement] = STATE(332),
+    [sym_shape_statement] = STATE(332),
+    [sym_htb_statement] = STATE(332),
+    [sym_class_statement] = STATE(332),
+    [sym_filter_statement] = STATE(332),
+    [sym_qdisc_statement] = STATE(332),
+    [sym_netem_statement] = STATE(332),
+    [sym_bpf_statement] = STATE(332),
+    [sym_xdp_statement] = STATE(332),
+    [sym_route_statement] = STATE(332),
+    [sym_rule_statement] = STATE(332),
+    [sym_forward_statement] = STATE(332),
+    [sym_sysctl_statement] = STATE(332),
+    [sym_firewall_statement] = STATE(332),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(73),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9417,44 +9830,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(192),
-    [sym_netns_statement] = STATE(192),
-    [sym_host_statement] = STATE(192),
-    [sym_table_statement] = STATE(192),
-    [sym_let_statement] = STATE(192),
-    [sym_for_statement] = STATE(192),
-    [sym_include_statement] = STATE(192),
-    [sym_expect_statement] = STATE(192),
-    [sym_veth_statement] = STATE(192),
-    [sym_bridge_statement] = STATE(192),
-    [sym_dummy_statement] = STATE(192),
-    [sym_vrf_statement] = STATE(192),
-    [sym_macvlan_statement] = STATE(192),
-    [sym_vxlan_statement] = STATE(192),
-    [sym_link_statement] = STATE(192),
-    [sym_addr_statement] = STATE(192),
-    [sym_state_statement] = STATE(192),
-    [sym_mtu_statement] = STATE(192),
-    [sym_mac_statement] = STATE(192),
-    [sym_master_statement] = STATE(192),
-    [sym_shape_statement] = STATE(192),
-    [sym_htb_statement] = STATE(192),
-    [sym_class_statement] = STATE(192),
-    [sym_filter_statement] = STATE(192),
-    [sym_qdisc_statement] = STATE(192),
-    [sym_netem_statement] = STATE(192),
-    [sym_bpf_statement] = STATE(192),
-    [sym_xdp_statement] = STATE(192),
-    [sym_route_statement] = STATE(192),
-    [sym_rule_statement] = STATE(192),
-    [sym_forward_statement] = STATE(192),
-    [sym_sysctl_statement] = STATE(192),
-    [sym_firewall_statement] = STATE(192),
+    [sym__statement] = STATE(206),
+    [sym_netns_statement] = STATE(206),
+    [sym_host_statement] = STATE(206),
+    [sym_table_statement] = STATE(206),
+    [sym_let_statement] = STATE(206),
+    [sym_for_statement] = STATE(206),
+    [sym_include_statement] = STATE(206),
+    [sym_expect_statement] = STATE(206),
+    [sym_veth_statement] = STATE(206),
+    [sym_bridge_statement] = STATE(206),
+    [sym_dummy_statement] = STATE(206),
+    [sym_vrf_statement] = STATE(206),
+    [sym_macvlan_statement] = STATE(206),
+    [sym_vxlan_statement] = STATE(206),
+    [sym_link_statement] = STATE(206),
+    [sym_addr_statement] = STATE(206),
+    [sym_state_statement] = STATE(206),
+    [sym_mtu_statement] = STATE(206),
+    [sym_mac_statement] = STATE(206),
+    [sym_master_statement] = STATE(206),
+    [sym_shape_statement] = STATE(206),
+    [sym_htb_statement] = STATE(206),
+    [sym_class_statement] = STATE(206),
+    [sym_filter_statement] = STATE(206),
+    [sym_qdisc_statement] = STATE(206),
+    [sym_netem_statement] = STATE(206),
+    [sym_bpf_statement] = STATE(206),
+    [sym_xdp_statement] = STATE(206),
+    [sym_route_statement] = STATE(206),
+    [sym_rule_statement] = STATE(206),
+    [sym_forward_statement] = STATE(206),
+    [sym_sysctl_statement] = STATE(206),
+    [sym_firewall_statement] = STATE(206),
     [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
-    [anon_sym_GT] = ACTIONS(75),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9492,44 +9905,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [sym__statements] = STATE(414),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(185),
+    [sym_netns_statement] = STATE(185),
+    [sym_host_statement] = STATE(185),
+    [sym_table_statement] = STATE(185),
+    [sym_let_statement] = STATE(185),
+    [sym_for_statement] = STATE(185),
+    [sym_include_statement] = STATE(185),
+    [sym_expect_statement] = STATE(185),
+    [sym_veth_statement] = STATE(185),
+    [sym_bridge_statement] = STATE(185),
+    [sym_dummy_statement] = STATE(185),
+    [sym_vrf_statement] = STATE(185),
+    [sym_macvlan_statement] = STATE(185),
+    [sym_vxlan_statement] = STATE(185),
+    [sym_link_statement] = STATE(185),
+    [sym_addr_statement] = STATE(185),
+    [sym_state_statement] = STATE(185),
+    [sym_mtu_statement] = STATE(185),
+    [sym_mac_statement] = STATE(185),
+    [sym_master_statement] = STATE(185),
+    [sym_shape_statement] = STATE(185),
+    [sym_htb_statement] = STATE(185),
+    [sym_class_statement] = STATE(185),
+    [sym_filter_statement] = STATE(185),
+    [sym_qdisc_statement] = STATE(185),
+    [sym_netem_statement] = STATE(185),
+    [sym_bpf_statement] = STATE(185),
+    [sym_xdp_statement] = STATE(185),
+    [sym_route_statement] = STATE(185),
+    [sym_rule_statement] = STATE(185),
+    [sym_forward_statement] = STATE(185),
+    [sym_sysctl_statement] = STATE(185),
+    [sym_firewall_statement] = STATE(185),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9569,43 +9982,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(332),
+    [sym_netns_statement] = STATE(332),
+    [sym_host_statement] = STATE(332),
+    [sym_table_statement] = STATE(332),
+    [sym_let_statement] = STATE(332),
+    [sym_for_statement] = STATE(332),
+    [sym_include_statement] = STATE(332),
+    [sym_expect_statement] = STATE(332),
+    [sym_veth_statement] = STATE(332),
+    [sym_bridge_statement] = STATE(332),
+    [sym_dummy_statement] = STATE(332),
+    [sym_vrf_statement] = STATE(332),
+    [sym_macvlan_statement] = STATE(332),
+    [sym_vxlan_statement] = STATE(332),
+    [sym_link_statement] = STATE(332),
+    [sym_addr_statement] = STATE(332),
+    [sym_state_statement] = STATE(332),
+    [sym_mtu_statement] = STATE(332),
+    [sym_mac_statement] = STATE(332),
+    [sym_master_statement] = STATE(332),
+    [sym_shape_statement] = STATE(332),
+    [sym_htb_statement] = STATE(332),
+    [sym_class_statement] = STATE(332),
+    [sym_filter_statement] = STATE(332),
+    [sym_qdisc_statement] = STATE(332),
+    [sym_netem_statement] = STATE(332),
+    [sym_bpf_statement] = STATE(332),
+    [sym_xdp_statement] = STATE(332),
+    [sym_route_statement] = STATE(332),
+    [sym_rule_statement] = STATE(332),
+    [sym_forward_statement] = STATE(332),
+    [sym_sysctl_statement] = STATE(332),
+    [sym_firewall_statement] = STATE(332),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9645,43 +10058,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(332),
+    [sym_netns_statement] = STATE(332),
+    [sym_host_statement] = STATE(332),
+    [sym_table_statement] = STATE(332),
+    [sym_let_statement] = STATE(332),
+    [sym_for_statement] = STATE(332),
+    [sym_include_statement] = STATE(332),
+    [sym_expect_statement] = STATE(332),
+    [sym_veth_statement] = STATE(332),
+    [sym_bridge_statement] = STATE(332),
+    [sym_dummy_statement] = STATE(332),
+    [sym_vrf_statement] = STATE(332),
+    [sym_macvlan_statement] = STATE(332),
+    [sym_vxlan_statement] = STATE(332),
+    [sym_link_statement] = STATE(332),
+    [sym_addr_statement] = STATE(332),
+    [sym_state_statement] = STATE(332),
+    [sym_mtu_statement] = STATE(332),
+    [sym_mac_statement] = STATE(332),
+    [sym_master_statement] = STATE(332),
+    [sym_shape_statement] = STATE(332),
+    [sym_htb_statement] = STATE(332),
+    [sym_class_statement] = STATE(332),
+    [sym_filter_statement] = STATE(332),
+    [sym_qdisc_statement] = STATE(332),
+    [sym_netem_statement] = STATE(332),
+    [sym_bpf_statement] = STATE(332),
+    [sym_xdp_statement] = STATE(332),
+    [sym_route_statement] = STATE(332),
+    [sym_rule_statement] = STATE(332),
+    [sym_forward_statement] = STATE(332),
+    [sym_sysctl_statement] = STATE(332),
+    [sym_firewall_statement] = STATE(332),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9721,42 +10134,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(364),
-    [sym_netns_statement] = STATE(364),
-    [sym_host_statement] = STATE(364),
-    [sym_table_statement] = STATE(364),
-    [sym_let_statement] = STATE(364),
-    [sym_for_statement] = STATE(364),
-    [sym_include_statement] = STATE(364),
-    [sym_expect_statement] = STATE(364),
-    [sym_veth_statement] = STATE(364),
-    [sym_bridge_statement] = STATE(364),
-    [sym_dummy_statement] = STATE(364),
-    [sym_vrf_statement] = STATE(364),
-    [sym_macvlan_statement] = STATE(364),
-    [sym_vxlan_statement] = STATE(364),
-    [sym_link_statement] = STATE(364),
-    [sym_addr_statement] = STATE(364),
-    [sym_state_statement] = STATE(364),
-    [sym_mtu_statement] = STATE(364),
-    [sym_mac_statement] = STATE(364),
-    [sym_master_statement] = STATE(364),
-    [sym_shape_statement] = STATE(364),
-    [sym_htb_statement] = STATE(364),
-    [sym_class_statement] = STATE(364),
-    [sym_filter_statement] = STATE(364),
-    [sym_qdisc_statement] = STATE(364),
-    [sym_netem_statement] = STATE(364),
-    [sym_bpf_statement] = STATE(364),
-    [sym_xdp_statement] = STATE(364),
-    [sym_route_statement] = STATE(364),
-    [sym_rule_statement] = STATE(364),
-    [sym_forward_statement] = STATE(364),
-    [sym_sysctl_statement] = STATE(364),
-    [sym_firewall_statement] = STATE(364),
+    [sym__statement] = STATE(332),
+    [sym_netns_statement] = STATE(332),
+    [sym_host_statement] = STATE(332),
+    [sym_table_statement] = STATE(332),
+    [sym_let_statement] = STATE(332),
+    [sym_for_statement] = STATE(332),
+    [sym_include_statement] = STATE(332),
+    [sym_expect_statement] = STATE(332),
+    [sym_veth_statement] = STATE(332),
+    [sym_bridge_statement] = STATE(332),
+    [sym_dummy_statement] = STATE(332),
+    [sym_vrf_statement] = STATE(332),
+    [sym_macvlan_statement] = STATE(332),
+    [sym_vxlan_statement] = STATE(332),
+    [sym_link_statement] = STATE(332),
+    [sym_addr_statement] = STATE(332),
+    [sym_state_statement] = STATE(332),
+    [sym_mtu_statement] = STATE(332),
+    [sym_mac_statement] = STATE(332),
+    [sym_master_statement] = STATE(332),
+    [sym_shape_statement] = STATE(332),
+    [sym_htb_statement] = STATE(332),
+    [sym_class_statement] = STATE(332),
+    [sym_filter_statement] = STATE(332),
+    [sym_qdisc_statement] = STATE(332),
+    [sym_netem_statement] = STATE(332),
+    [sym_bpf_statement] = STATE(332),
+    [sym_xdp_statement] = STATE(332),
+    [sym_route_statement] = STATE(332),
+    [sym_rule_statement] = STATE(332),
+    [sym_forward_statement] = STATE(332),
+    [sym_sysctl_statement] = STATE(332),
+    [sym_firewall_statement] = STATE(332),
     [aux_sym__statements_repeat1] = STATE(10),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -9805,7 +10218,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_to,
       anon_sym_DASH,
       sym_integer,
-    ACTIONS(85), 55,
+    ACTIONS(85), 57,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9841,6 +10254,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -9861,7 +10276,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [68] = 3,
+  [70] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9869,7 +10284,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 48,
+    ACTIONS(89), 50,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9899,6 +10314,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -9918,7 +10335,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [128] = 5,
+  [132] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -9974,14 +10391,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [189] = 3,
+  [193] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(102), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(100), 40,
+    ACTIONS(100), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -9993,6 +10410,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10002,6 +10420,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10022,7 +10442,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [240] = 4,
+  [247] = 4,
     ACTIONS(108), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10031,7 +10451,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(106), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(104), 38,
+    ACTIONS(104), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10043,6 +10463,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10052,6 +10473,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10070,7 +10493,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [292] = 4,
+  [302] = 4,
     ACTIONS(114), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -10079,7 +10502,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(112), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(110), 38,
+    ACTIONS(110), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10091,6 +10514,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10100,6 +10524,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10118,7 +10544,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [344] = 4,
+  [357] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10127,7 +10553,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(118), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 38,
+    ACTIONS(116), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10139,6 +10565,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10148,6 +10575,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10166,7 +10595,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [396] = 4,
+  [412] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10175,7 +10604,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(124), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 38,
+    ACTIONS(122), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10187,6 +10616,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10196,6 +10626,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10214,14 +10646,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [448] = 3,
+  [467] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(130), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(128), 38,
+    ACTIONS(128), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10233,6 +10665,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10242,6 +10675,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10260,14 +10695,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [497] = 3,
+  [519] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(134), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(132), 38,
+    ACTIONS(132), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10279,6 +10714,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10288,6 +10724,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10306,14 +10744,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [546] = 3,
+  [571] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(138), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(136), 38,
+    ACTIONS(136), 41,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10325,6 +10763,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10334,6 +10773,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10352,7 +10793,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [595] = 3,
+  [623] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10393,32 +10834,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [639] = 7,
-    ACTIONS(148), 1,
-      anon_sym_DOT,
-    ACTIONS(150), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(152), 1,
-      anon_sym_LBRACE2,
+  [667] = 3,
+    ACTIONS(146), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
+    ACTIONS(144), 28,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(146), 15,
       anon_sym_table,
+      anon_sym_EQ,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
-      anon_sym_to,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_fwmark,
@@ -10428,7 +10869,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [681] = 2,
+  [705] = 3,
+    ACTIONS(150), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 27,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [742] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(152), 25,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [774] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10458,87 +10963,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [713] = 3,
-    ACTIONS(158), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(156), 24,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_EQ,
-      anon_sym_src,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [747] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(160), 25,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [779] = 7,
-    ACTIONS(152), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(166), 1,
+  [806] = 7,
+    ACTIONS(160), 1,
       anon_sym_DOT,
-    ACTIONS(168), 1,
+    ACTIONS(162), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(164), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(20), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(162), 4,
+    ACTIONS(156), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(164), 15,
+    ACTIONS(158), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10554,26 +10998,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [821] = 7,
-    ACTIONS(174), 1,
-      anon_sym_DOT,
-    ACTIONS(177), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(180), 1,
+  [848] = 7,
+    ACTIONS(164), 1,
       anon_sym_LBRACE2,
+    ACTIONS(170), 1,
+      anon_sym_DOT,
+    ACTIONS(172), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
+    ACTIONS(166), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(172), 15,
+    ACTIONS(168), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10589,48 +11033,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [863] = 3,
-    ACTIONS(185), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 23,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [896] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [890] = 7,
+    ACTIONS(178), 1,
       anon_sym_DOT,
+    ACTIONS(181), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(184), 1,
       anon_sym_LBRACE2,
-    ACTIONS(87), 16,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(26), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(176), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10646,8 +11068,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [927] = 3,
+  [932] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10675,126 +11096,300 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [958] = 13,
-    ACTIONS(195), 1,
+  [963] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
       anon_sym_from,
-    ACTIONS(198), 1,
       anon_sym_to,
-    ACTIONS(204), 1,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      aux_sym__imm_name_part_token1,
+  [994] = 7,
+    ACTIONS(187), 1,
+      anon_sym_DOT,
+    ACTIONS(189), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(158), 11,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1032] = 13,
+    ACTIONS(199), 1,
+      anon_sym_from,
+    ACTIONS(201), 1,
+      anon_sym_to,
+    ACTIONS(205), 1,
       anon_sym_fwmark,
     ACTIONS(207), 1,
       anon_sym_uidrange,
-    ACTIONS(213), 1,
+    ACTIONS(211), 1,
       anon_sym_ipproto,
-    STATE(29), 1,
+    STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(39), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(189), 2,
+    ACTIONS(195), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(192), 2,
+    ACTIONS(197), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(201), 2,
+    ACTIONS(203), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(187), 4,
+    ACTIONS(193), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(210), 4,
+    ACTIONS(209), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1008] = 13,
-    ACTIONS(222), 1,
+  [1082] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(213), 21,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1110] = 13,
+    ACTIONS(199), 1,
       anon_sym_from,
-    ACTIONS(224), 1,
+    ACTIONS(201), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(205), 1,
       anon_sym_fwmark,
-    ACTIONS(230), 1,
+    ACTIONS(207), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(211), 1,
       anon_sym_ipproto,
-    STATE(29), 1,
+    STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(39), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(195), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(220), 2,
+    ACTIONS(197), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(226), 2,
+    ACTIONS(203), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(216), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(232), 4,
+    ACTIONS(209), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1058] = 13,
-    ACTIONS(222), 1,
+    ACTIONS(215), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1160] = 7,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(217), 1,
+      anon_sym_DOT,
+    ACTIONS(219), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(168), 11,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1198] = 13,
+    ACTIONS(229), 1,
       anon_sym_from,
-    ACTIONS(224), 1,
+    ACTIONS(232), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(238), 1,
       anon_sym_fwmark,
-    ACTIONS(230), 1,
+    ACTIONS(241), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(247), 1,
       anon_sym_ipproto,
-    STATE(30), 1,
+    STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(35), 1,
+    STATE(39), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(223), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(220), 2,
+    ACTIONS(226), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(226), 2,
+    ACTIONS(235), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(232), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(236), 4,
+    ACTIONS(221), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1108] = 4,
-    ACTIONS(240), 1,
+    ACTIONS(244), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1248] = 7,
+    ACTIONS(250), 1,
+      anon_sym_DOT,
+    ACTIONS(253), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(256), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(176), 11,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1286] = 4,
+    ACTIONS(261), 1,
       anon_sym_to,
-    ACTIONS(242), 1,
+    ACTIONS(263), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(259), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1317] = 4,
+    ACTIONS(261), 1,
+      anon_sym_to,
+    ACTIONS(263), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(259), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10813,40 +11408,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1139] = 4,
-    ACTIONS(240), 1,
-      anon_sym_to,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(238), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1170] = 3,
-    ACTIONS(240), 1,
+  [1348] = 3,
+    ACTIONS(267), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(265), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10865,13 +11433,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1198] = 3,
-    ACTIONS(246), 1,
+  [1376] = 3,
+    ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(244), 18,
+    ACTIONS(269), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10890,13 +11458,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1226] = 3,
-    ACTIONS(250), 1,
+  [1404] = 3,
+    ACTIONS(261), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(248), 18,
+    ACTIONS(259), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10915,397 +11483,691 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1254] = 3,
-    ACTIONS(254), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(252), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1282] = 12,
-    ACTIONS(256), 1,
+  [1432] = 12,
+    ACTIONS(273), 1,
       sym_identifier,
-    ACTIONS(258), 1,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(260), 1,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(264), 1,
+    ACTIONS(281), 1,
       sym_integer,
-    ACTIONS(268), 1,
+    ACTIONS(285), 1,
       sym_size,
-    ACTIONS(270), 1,
+    ACTIONS(287), 1,
       aux_sym_ipv6_address_token1,
-    STATE(428), 1,
+    STATE(417), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(266), 3,
+    ACTIONS(283), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(317), 3,
+    STATE(354), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(137), 5,
+    STATE(139), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1328] = 7,
-    ACTIONS(272), 1,
-      anon_sym_DOT,
-    ACTIONS(274), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(276), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(162), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(40), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(164), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1364] = 7,
-    ACTIONS(276), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(278), 1,
-      anon_sym_DOT,
-    ACTIONS(280), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(144), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(146), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1400] = 7,
-    ACTIONS(282), 1,
-      anon_sym_DOT,
-    ACTIONS(285), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(288), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(170), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(41), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(172), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1436] = 7,
+  [1478] = 3,
     ACTIONS(291), 1,
-      anon_sym_DOT,
-    ACTIONS(294), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(297), 1,
-      anon_sym_LBRACE2,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
+    ACTIONS(289), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(172), 7,
       anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-  [1470] = 7,
-    ACTIONS(300), 1,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1506] = 7,
+    ACTIONS(293), 1,
       anon_sym_DOT,
-    ACTIONS(302), 1,
+    ACTIONS(296), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(304), 1,
+    ACTIONS(299), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
-      ts_builtin_sym_end,
+    ACTIONS(174), 3,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(146), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1504] = 7,
-    ACTIONS(306), 1,
-      anon_sym_DOT,
-    ACTIONS(309), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(312), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(172), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1538] = 7,
-    ACTIONS(304), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(315), 1,
-      anon_sym_DOT,
-    ACTIONS(317), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(43), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(164), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1572] = 7,
-    ACTIONS(319), 1,
-      anon_sym_DOT,
-    ACTIONS(321), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(323), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(146), 7,
-      anon_sym_table,
+    ACTIONS(176), 10,
+      anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1606] = 7,
-    ACTIONS(323), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(325), 1,
-      anon_sym_DOT,
-    ACTIONS(327), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(164), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1640] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(329), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1664] = 11,
-    ACTIONS(331), 1,
-      anon_sym_GT,
-    ACTIONS(335), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(337), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1542] = 7,
+    ACTIONS(302), 1,
+      anon_sym_DOT,
+    ACTIONS(304), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(306), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(45), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1578] = 7,
+    ACTIONS(306), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(308), 1,
+      anon_sym_DOT,
+    ACTIONS(310), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(156), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(43), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1614] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(320), 1,
+      anon_sym_onlink,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(312), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1659] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    ACTIONS(328), 1,
+      anon_sym_onlink,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(326), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1704] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    ACTIONS(332), 1,
+      anon_sym_onlink,
+    STATE(49), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(330), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1749] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(320), 1,
+      anon_sym_onlink,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(334), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1794] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(320), 1,
+      anon_sym_onlink,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(336), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1839] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    ACTIONS(340), 1,
+      anon_sym_onlink,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(338), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1884] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    ACTIONS(344), 1,
+      anon_sym_onlink,
+    STATE(46), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(342), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1929] = 12,
+    ACTIONS(354), 1,
+      anon_sym_proto,
+    ACTIONS(360), 1,
+      anon_sym_onlink,
+    ACTIONS(363), 1,
+      anon_sym_scope,
+    ACTIONS(366), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(348), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(357), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(351), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(346), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1974] = 12,
+    ACTIONS(316), 1,
+      anon_sym_proto,
+    ACTIONS(320), 1,
+      anon_sym_onlink,
+    ACTIONS(322), 1,
+      anon_sym_scope,
+    ACTIONS(324), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(68), 1,
+      sym__table_opt,
+    STATE(75), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(318), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(314), 3,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+    ACTIONS(369), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2019] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 12,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2046] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 12,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2073] = 7,
+    ACTIONS(371), 1,
+      anon_sym_DOT,
+    ACTIONS(373), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(375), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(58), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(168), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2107] = 7,
+    ACTIONS(375), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(377), 1,
+      anon_sym_DOT,
+    ACTIONS(379), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(158), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2141] = 7,
+    ACTIONS(381), 1,
+      anon_sym_DOT,
+    ACTIONS(384), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(176), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2175] = 11,
+    ACTIONS(390), 1,
+      anon_sym_GT,
+    ACTIONS(394), 1,
+      anon_sym_mark,
+    ACTIONS(396), 1,
       anon_sym_classify,
-    ACTIONS(339), 1,
+    ACTIONS(398), 1,
       anon_sym_snat,
-    ACTIONS(341), 1,
+    ACTIONS(400), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(80), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(264), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(392), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1705] = 11,
-    ACTIONS(335), 1,
+  [2216] = 11,
+    ACTIONS(394), 1,
       anon_sym_mark,
-    ACTIONS(337), 1,
+    ACTIONS(396), 1,
       anon_sym_classify,
-    ACTIONS(339), 1,
+    ACTIONS(398), 1,
       anon_sym_snat,
-    ACTIONS(341), 1,
+    ACTIONS(400), 1,
       anon_sym_dnat,
-    ACTIONS(345), 1,
+    ACTIONS(402), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(80), 1,
       sym_firewall_action,
-    STATE(245), 1,
+    STATE(383), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(343), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(52), 2,
+    STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(392), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1746] = 3,
+  [2257] = 3,
+    ACTIONS(406), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(404), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2282] = 11,
+    ACTIONS(394), 1,
+      anon_sym_mark,
+    ACTIONS(396), 1,
+      anon_sym_classify,
+    ACTIONS(398), 1,
+      anon_sym_snat,
+    ACTIONS(400), 1,
+      anon_sym_dnat,
+    ACTIONS(408), 1,
+      anon_sym_GT,
+    STATE(80), 1,
+      sym_firewall_action,
+    STATE(383), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(392), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2323] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11327,119 +12189,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1771] = 11,
-    ACTIONS(335), 1,
+  [2348] = 11,
+    ACTIONS(394), 1,
       anon_sym_mark,
-    ACTIONS(337), 1,
+    ACTIONS(396), 1,
       anon_sym_classify,
-    ACTIONS(339), 1,
+    ACTIONS(398), 1,
       anon_sym_snat,
-    ACTIONS(341), 1,
+    ACTIONS(400), 1,
       anon_sym_dnat,
-    ACTIONS(347), 1,
+    ACTIONS(412), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(80), 1,
       sym_firewall_action,
-    STATE(223), 1,
+    STATE(234), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(410), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
+    STATE(60), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(392), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1812] = 11,
-    ACTIONS(335), 1,
+  [2389] = 11,
+    ACTIONS(394), 1,
       anon_sym_mark,
-    ACTIONS(337), 1,
+    ACTIONS(396), 1,
       anon_sym_classify,
-    ACTIONS(339), 1,
+    ACTIONS(398), 1,
       anon_sym_snat,
-    ACTIONS(341), 1,
+    ACTIONS(400), 1,
       anon_sym_dnat,
-    ACTIONS(349), 1,
+    ACTIONS(414), 1,
       anon_sym_GT,
-    STATE(83), 1,
+    STATE(80), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(383), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(392), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1853] = 11,
-    ACTIONS(335), 1,
-      anon_sym_mark,
-    ACTIONS(337), 1,
-      anon_sym_classify,
-    ACTIONS(339), 1,
-      anon_sym_snat,
-    ACTIONS(341), 1,
-      anon_sym_dnat,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(83), 1,
-      sym_firewall_action,
-    STATE(379), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1894] = 3,
-    ACTIONS(355), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(353), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [1919] = 3,
+  [2430] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11461,71 +12271,55 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1944] = 10,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(361), 1,
-      anon_sym_id,
-    ACTIONS(365), 1,
-      anon_sym_dev,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    STATE(110), 1,
-      sym__dev_opt,
-    STATE(297), 1,
-      sym_block,
+  [2455] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(58), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(357), 4,
+    ACTIONS(416), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1982] = 10,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(361), 1,
-      anon_sym_id,
-    ACTIONS(365), 1,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
       anon_sym_dev,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    STATE(110), 1,
-      sym__dev_opt,
-    STATE(348), 1,
-      sym_block,
+      anon_sym_lookup,
+  [2477] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(369), 4,
+    ACTIONS(418), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2020] = 4,
-    ACTIONS(373), 1,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2499] = 4,
+    ACTIONS(422), 1,
       anon_sym_COMMA,
-    STATE(62), 1,
+    STATE(72), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(371), 13,
+    ACTIONS(420), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11539,43 +12333,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2046] = 10,
-    ACTIONS(335), 1,
+  [2525] = 10,
+    ACTIONS(394), 1,
       anon_sym_mark,
-    ACTIONS(337), 1,
+    ACTIONS(396), 1,
       anon_sym_classify,
-    ACTIONS(339), 1,
+    ACTIONS(398), 1,
       anon_sym_snat,
-    ACTIONS(341), 1,
+    ACTIONS(400), 1,
       anon_sym_dnat,
-    STATE(83), 1,
+    STATE(80), 1,
       sym_firewall_action,
-    STATE(379), 1,
+    STATE(383), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(333), 5,
+    ACTIONS(392), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2084] = 4,
-    ACTIONS(377), 1,
+  [2563] = 4,
+    ACTIONS(422), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(73), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(375), 13,
+    ACTIONS(424), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11589,15 +12383,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2110] = 4,
-    ACTIONS(373), 1,
+  [2589] = 4,
+    ACTIONS(428), 1,
       anon_sym_COMMA,
-    STATE(61), 1,
+    STATE(73), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(380), 13,
+    ACTIONS(426), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -11611,7 +12405,302 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2136] = 3,
+  [2615] = 10,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(435), 1,
+      anon_sym_id,
+    ACTIONS(439), 1,
+      anon_sym_dev,
+    ACTIONS(441), 1,
+      anon_sym_port,
+    STATE(116), 1,
+      sym__dev_opt,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(437), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(431), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2653] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(443), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(140), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2697] = 10,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(435), 1,
+      anon_sym_id,
+    ACTIONS(439), 1,
+      anon_sym_dev,
+    ACTIONS(441), 1,
+      anon_sym_port,
+    STATE(116), 1,
+      sym__dev_opt,
+    STATE(309), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(86), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(437), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(445), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2735] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(447), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2757] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(449), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2779] = 10,
+    ACTIONS(453), 1,
+      anon_sym_proto,
+    ACTIONS(461), 1,
+      anon_sym_mark,
+    ACTIONS(463), 1,
+      anon_sym_ct,
+    ACTIONS(465), 1,
+      anon_sym_counter,
+    STATE(91), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(455), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(457), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(459), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(451), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2816] = 10,
+    ACTIONS(469), 1,
+      anon_sym_proto,
+    ACTIONS(481), 1,
+      anon_sym_mark,
+    ACTIONS(484), 1,
+      anon_sym_ct,
+    ACTIONS(487), 1,
+      anon_sym_counter,
+    STATE(81), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(472), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(475), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(478), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(467), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2853] = 3,
+    ACTIONS(492), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(490), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2876] = 4,
+    ACTIONS(492), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(490), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2901] = 3,
+    ACTIONS(496), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(420), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2924] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(426), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2945] = 8,
+    ACTIONS(500), 1,
+      anon_sym_id,
+    ACTIONS(506), 1,
+      anon_sym_dev,
+    ACTIONS(509), 1,
+      anon_sym_port,
+    STATE(116), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(86), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(503), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(498), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2978] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11631,380 +12720,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2159] = 3,
-    ACTIONS(384), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2182] = 3,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(386), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2205] = 4,
-    ACTIONS(388), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(386), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2230] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(392), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2267] = 3,
-    ACTIONS(402), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2290] = 3,
-    ACTIONS(402), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2313] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(404), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2334] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(408), 1,
-      anon_sym_onlink,
-    STATE(88), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(406), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2371] = 10,
-    ACTIONS(412), 1,
-      anon_sym_proto,
-    ACTIONS(424), 1,
-      anon_sym_mark,
-    ACTIONS(427), 1,
-      anon_sym_ct,
-    ACTIONS(430), 1,
-      anon_sym_counter,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(415), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(418), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(421), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(410), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2408] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(435), 1,
-      anon_sym_onlink,
-    STATE(89), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(433), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2445] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(437), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2482] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(441), 1,
-      anon_sym_onlink,
-    STATE(67), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(439), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2519] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(375), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2540] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    ACTIONS(445), 1,
-      anon_sym_onlink,
-    STATE(74), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(443), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2577] = 3,
-    ACTIONS(449), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(447), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2600] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(82), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(326), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(455), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(451), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(453), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2633] = 3,
+  [3001] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12024,405 +12740,462 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2656] = 8,
-    ACTIONS(461), 1,
-      anon_sym_id,
-    ACTIONS(467), 1,
-      anon_sym_dev,
-    ACTIONS(470), 1,
-      anon_sym_port,
-    STATE(110), 1,
-      sym__dev_opt,
+  [3024] = 3,
+    ACTIONS(496), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(464), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(459), 5,
+    ACTIONS(420), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3047] = 3,
+    ACTIONS(514), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(512), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2689] = 8,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(97), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(298), 1,
-      sym_block,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3070] = 10,
+    ACTIONS(453), 1,
+      anon_sym_proto,
+    ACTIONS(461), 1,
+      anon_sym_mark,
+    ACTIONS(463), 1,
+      anon_sym_ct,
+    ACTIONS(518), 1,
+      anon_sym_counter,
+    STATE(81), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(455), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(457), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(459), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(516), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3107] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(520), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3128] = 8,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(528), 1,
+      anon_sym_prio,
+    STATE(99), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(526), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(453), 4,
+    ACTIONS(522), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(524), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(473), 4,
+  [3161] = 3,
+    ACTIONS(532), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(530), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [2722] = 10,
-    ACTIONS(477), 1,
-      anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
-    ACTIONS(487), 1,
-      anon_sym_ct,
-    ACTIONS(489), 1,
-      anon_sym_counter,
-    STATE(84), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(479), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(481), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(483), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(475), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2759] = 10,
-    ACTIONS(477), 1,
-      anon_sym_proto,
-    ACTIONS(485), 1,
-      anon_sym_mark,
-    ACTIONS(487), 1,
-      anon_sym_ct,
-    ACTIONS(493), 1,
-      anon_sym_counter,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(479), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(481), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(483), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(491), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2796] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2819] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2842] = 10,
-    ACTIONS(503), 1,
-      anon_sym_metric,
-    ACTIONS(506), 1,
-      anon_sym_onlink,
-    ACTIONS(509), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(497), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(500), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(495), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2879] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(512), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2916] = 10,
-    ACTIONS(396), 1,
-      anon_sym_metric,
-    ACTIONS(398), 1,
-      anon_sym_onlink,
-    ACTIONS(400), 1,
-      anon_sym_dev,
-    STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(111), 1,
-      sym__table_opt,
-    STATE(117), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(394), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(514), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2953] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(516), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2973] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(518), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2993] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(520), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3013] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(522), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3033] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(524), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3053] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3073] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3093] = 6,
-    ACTIONS(536), 1,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3184] = 8,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(528), 1,
       anon_sym_prio,
-    STATE(97), 1,
+    STATE(93), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(367), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(526), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(524), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(534), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3217] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(536), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3237] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(420), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3257] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(538), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3277] = 6,
+    ACTIONS(548), 1,
+      anon_sym_prio,
+    STATE(99), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(533), 2,
+    ACTIONS(545), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(530), 4,
+    ACTIONS(542), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(528), 5,
+    ACTIONS(540), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3121] = 6,
-    ACTIONS(146), 1,
+  [3305] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(551), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3325] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(553), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3345] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(555), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3365] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(557), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3385] = 6,
+    ACTIONS(168), 1,
       anon_sym_LT,
-    ACTIONS(541), 1,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(539), 2,
+    ACTIONS(559), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(108), 3,
+    STATE(112), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3148] = 2,
+  [3412] = 6,
+    ACTIONS(176), 1,
+      anon_sym_LT,
+    ACTIONS(566), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(543), 12,
+    ACTIONS(563), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(105), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3439] = 7,
+    ACTIONS(176), 1,
+      anon_sym_mode,
+    ACTIONS(569), 1,
+      anon_sym_DOT,
+    ACTIONS(572), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(575), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3468] = 7,
+    ACTIONS(580), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(586), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(578), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(107), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3497] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(540), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3516] = 7,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(589), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(107), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3545] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(597), 1,
+      anon_sym_DOT,
+    ACTIONS(599), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(601), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3574] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(603), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12435,339 +13208,95 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3167] = 7,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(545), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3196] = 7,
-    ACTIONS(164), 1,
-      anon_sym_mode,
-    ACTIONS(553), 1,
-      anon_sym_DOT,
-    ACTIONS(555), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(557), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3593] = 6,
+    ACTIONS(158), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [3225] = 7,
-    ACTIONS(146), 1,
-      anon_sym_mode,
-    ACTIONS(557), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(559), 1,
-      anon_sym_DOT,
     ACTIONS(561), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(144), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3254] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(528), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3273] = 7,
-    ACTIONS(172), 1,
-      anon_sym_mode,
-    ACTIONS(563), 1,
-      anon_sym_DOT,
-    ACTIONS(566), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(569), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3302] = 6,
-    ACTIONS(164), 1,
-      anon_sym_LT,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(572), 2,
+    ACTIONS(605), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(98), 3,
+    STATE(105), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3329] = 7,
-    ACTIONS(576), 1,
-      anon_sym_LBRACE,
-    ACTIONS(579), 1,
-      sym_integer,
-    ACTIONS(582), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [3620] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(601), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(607), 1,
+      anon_sym_DOT,
+    ACTIONS(609), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(574), 4,
+    STATE(106), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3358] = 8,
-    ACTIONS(541), 1,
+  [3649] = 8,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
-    ACTIONS(585), 1,
+    ACTIONS(611), 1,
       anon_sym_DOT,
-    ACTIONS(588), 1,
+    ACTIONS(614), 1,
       aux_sym__imm_name_part_token1,
-    STATE(98), 1,
+    STATE(112), 1,
       aux_sym__if_name_repeat1,
-    STATE(113), 1,
+    STATE(117), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(174), 2,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(162), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3389] = 6,
-    ACTIONS(172), 1,
-      anon_sym_LT,
-    ACTIONS(593), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(590), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(108), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3416] = 8,
-    ACTIONS(547), 1,
+  [3680] = 8,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(596), 1,
+    ACTIONS(616), 1,
       anon_sym_default,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(598), 3,
+    ACTIONS(618), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(77), 3,
+    STATE(48), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(600), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3464] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(602), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3482] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(140), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3500] = 5,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(606), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(604), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3524] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(608), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3542] = 5,
-    ACTIONS(612), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(615), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(610), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3566] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3584] = 2,
+  [3710] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12775,15 +13304,258 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [3602] = 3,
+      anon_sym_port,
+  [3728] = 5,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(624), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(622), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3752] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(626), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3770] = 5,
+    ACTIONS(630), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(633), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(628), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3794] = 3,
+    ACTIONS(638), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(636), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3813] = 7,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(642), 1,
+      anon_sym_default,
+    STATE(129), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(356), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(640), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3840] = 7,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(648), 1,
+      sym_integer,
+    STATE(407), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [3867] = 6,
+    ACTIONS(654), 1,
+      anon_sym_latency,
+    ACTIONS(656), 1,
+      anon_sym_peakrate,
+    STATE(126), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(652), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(650), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3892] = 6,
+    ACTIONS(654), 1,
+      anon_sym_latency,
+    ACTIONS(656), 1,
+      anon_sym_peakrate,
+    STATE(127), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(652), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(650), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3917] = 5,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(660), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(658), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3940] = 6,
+    ACTIONS(654), 1,
+      anon_sym_latency,
+    ACTIONS(656), 1,
+      anon_sym_peakrate,
+    STATE(127), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(652), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(662), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3965] = 6,
+    ACTIONS(669), 1,
+      anon_sym_latency,
+    ACTIONS(672), 1,
+      anon_sym_peakrate,
+    STATE(127), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(666), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(664), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3990] = 6,
+    ACTIONS(654), 1,
+      anon_sym_latency,
+    ACTIONS(656), 1,
+      anon_sym_peakrate,
+    STATE(124), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(652), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(675), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4015] = 7,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(642), 1,
+      anon_sym_default,
+    STATE(132), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(677), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4042] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -12799,300 +13571,114 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3621] = 6,
-    ACTIONS(627), 1,
-      anon_sym_latency,
-    ACTIONS(630), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
+  [4061] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(679), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(624), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(622), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3646] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
+    STATE(138), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4085] = 5,
+    ACTIONS(683), 1,
       anon_sym_default,
-    STATE(122), 1,
+    STATE(132), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(347), 1,
-      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(637), 2,
+    ACTIONS(686), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(633), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3673] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(127), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(639), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3698] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
-      anon_sym_default,
-    STATE(141), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(318), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(637), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(647), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3725] = 7,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(651), 1,
-      sym_integer,
-    STATE(393), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(190), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3752] = 3,
-    ACTIONS(655), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(653), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3771] = 5,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(659), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(657), 5,
+    ACTIONS(681), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3794] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(128), 1,
-      aux_sym_shape_statement_repeat1,
+  [4107] = 6,
+    ACTIONS(691), 1,
+      anon_sym_rate,
+    ACTIONS(697), 1,
+      anon_sym_loss,
+    STATE(133), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
+    ACTIONS(694), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(689), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3819] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(661), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3844] = 6,
-    ACTIONS(643), 1,
-      anon_sym_latency,
-    ACTIONS(645), 1,
-      anon_sym_peakrate,
-    STATE(119), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(641), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(663), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3869] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(622), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [3885] = 6,
-    ACTIONS(258), 1,
+  [4131] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(665), 1,
+    ACTIONS(700), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(267), 5,
+    STATE(242), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3909] = 6,
-    ACTIONS(258), 1,
+  [4155] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(667), 1,
+    ACTIONS(702), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(244), 5,
+    STATE(82), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3933] = 6,
-    ACTIONS(258), 1,
+  [4179] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(669), 1,
+    ACTIONS(704), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 5,
+    STATE(83), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3957] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(671), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3981] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(673), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4005] = 3,
+  [4203] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13107,110 +13693,125 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4023] = 4,
+  [4221] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(494), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(675), 4,
+    ACTIONS(706), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4043] = 4,
+  [4241] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(494), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(679), 4,
+    ACTIONS(710), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4063] = 6,
-    ACTIONS(683), 1,
+  [4261] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(664), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [4277] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(712), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4301] = 6,
+    ACTIONS(716), 1,
       anon_sym_rate,
-    ACTIONS(687), 1,
+    ACTIONS(720), 1,
       anon_sym_loss,
-    STATE(144), 1,
+    STATE(133), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(685), 2,
+    ACTIONS(718), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(681), 4,
+    ACTIONS(714), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4087] = 6,
-    ACTIONS(258), 1,
+  [4325] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(689), 1,
+    ACTIONS(722), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(234), 5,
+    STATE(94), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4111] = 6,
-    ACTIONS(258), 1,
+  [4349] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(691), 1,
+    ACTIONS(724), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 5,
+    STATE(239), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4135] = 5,
-    ACTIONS(695), 1,
-      anon_sym_default,
-    STATE(141), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(698), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(693), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4157] = 3,
+  [4373] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13225,7 +13826,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4175] = 3,
+  [4391] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13240,302 +13841,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4193] = 6,
-    ACTIONS(703), 1,
-      anon_sym_rate,
-    ACTIONS(709), 1,
-      anon_sym_loss,
-    STATE(144), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(706), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(701), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4217] = 6,
-    ACTIONS(258), 1,
+  [4409] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(712), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4241] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(714), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(248), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4265] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(716), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4289] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(718), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4313] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(720), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4337] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(722), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4361] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(253), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4385] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
     ACTIONS(726), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4409] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(728), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4433] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(730), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4457] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(732), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4481] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(734), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4505] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(736), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4529] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(738), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4553] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(740), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4577] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(742), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13546,86 +13859,68 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4601] = 6,
-    ACTIONS(258), 1,
+  [4433] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(744), 1,
+    ACTIONS(728), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(263), 5,
+    STATE(243), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4625] = 6,
-    ACTIONS(258), 1,
+  [4457] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(746), 1,
+    ACTIONS(730), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(264), 5,
+    STATE(245), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4649] = 6,
-    ACTIONS(258), 1,
+  [4481] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(748), 1,
+    ACTIONS(732), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(265), 5,
+    STATE(246), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4673] = 6,
-    ACTIONS(258), 1,
+  [4505] = 6,
+    ACTIONS(275), 1,
       anon_sym_DASH,
-    ACTIONS(262), 1,
+    ACTIONS(279), 1,
       anon_sym_LPAREN,
-    ACTIONS(649), 1,
+    ACTIONS(646), 1,
       sym_identifier,
-    ACTIONS(750), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4697] = 6,
-    ACTIONS(258), 1,
-      anon_sym_DASH,
-    ACTIONS(262), 1,
-      anon_sym_LPAREN,
-    ACTIONS(649), 1,
-      sym_identifier,
-    ACTIONS(752), 1,
+    ACTIONS(734), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13636,107 +13931,507 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4721] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
+  [4529] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(736), 1,
       sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4744] = 2,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4553] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(738), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(754), 8,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4577] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(740), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4601] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(742), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4625] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(744), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4649] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(746), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(253), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4673] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(748), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4697] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4721] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(752), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4745] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(754), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4769] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(756), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4793] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(758), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4817] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(760), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4841] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4865] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(764), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4889] = 6,
+    ACTIONS(275), 1,
+      anon_sym_DASH,
+    ACTIONS(279), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(766), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4913] = 5,
+    ACTIONS(770), 1,
+      anon_sym_within,
+    ACTIONS(773), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(168), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(768), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4759] = 6,
-    ACTIONS(758), 1,
+  [4934] = 6,
+    ACTIONS(778), 1,
       anon_sym_mode,
-    ACTIONS(760), 1,
+    ACTIONS(780), 1,
       anon_sym_section,
-    STATE(173), 1,
+    STATE(172), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
+    STATE(233), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(756), 4,
+    ACTIONS(776), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4782] = 2,
+  [4957] = 5,
+    ACTIONS(441), 1,
+      anon_sym_port,
+    ACTIONS(784), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(762), 8,
+    STATE(173), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(782), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4797] = 7,
-    ACTIONS(547), 1,
+  [4978] = 7,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(764), 1,
-      anon_sym_default,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4822] = 7,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(766), 1,
+    ACTIONS(786), 1,
       sym_nat_target,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 3,
+    STATE(96), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4847] = 2,
+  [5003] = 6,
+    ACTIONS(790), 1,
+      anon_sym_mode,
+    ACTIONS(793), 1,
+      anon_sym_section,
+    STATE(172), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(233), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(701), 8,
+    ACTIONS(788), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5026] = 5,
+    ACTIONS(441), 1,
+      anon_sym_port,
+    ACTIONS(784), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(168), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(796), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5047] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(798), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5064] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5087] = 6,
+    ACTIONS(778), 1,
+      anon_sym_mode,
+    ACTIONS(780), 1,
+      anon_sym_section,
+    STATE(169), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(233), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(803), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5110] = 7,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(805), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5135] = 5,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(809), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(807), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5156] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(811), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(813), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5186] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(689), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13745,234 +14440,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [4862] = 6,
-    ACTIONS(770), 1,
-      anon_sym_mode,
-    ACTIONS(773), 1,
-      anon_sym_section,
-    STATE(173), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(768), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4885] = 5,
-    ACTIONS(547), 1,
+  [5201] = 6,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(778), 1,
-      anon_sym_icmp,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5223] = 5,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(817), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(776), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [4906] = 5,
-    ACTIONS(782), 1,
-      anon_sym_within,
-    ACTIONS(785), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(780), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4927] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(178), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(788), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4948] = 6,
-    ACTIONS(758), 1,
-      anon_sym_mode,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(168), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(246), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4971] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(790), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(794), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4992] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(798), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(796), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5009] = 6,
-    ACTIONS(547), 1,
+    ACTIONS(815), 3,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+  [5243] = 6,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(241), 3,
+    STATE(97), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5031] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5053] = 7,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(801), 1,
-      aux_sym__name_start_token1,
-    STATE(210), 1,
-      sym_peer_name,
-    STATE(278), 1,
-      sym__if_name,
-    STATE(416), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5077] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
-    ACTIONS(809), 1,
-      anon_sym_DASH_GT,
-    STATE(201), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5099] = 5,
-    STATE(184), 1,
+  [5265] = 5,
+    STATE(205), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(811), 2,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(813), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5119] = 5,
-    STATE(188), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(816), 2,
+    ACTIONS(819), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5139] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [5285] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5161] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 7,
+    ACTIONS(821), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13980,122 +14514,139 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5175] = 5,
-    STATE(184), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(820), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5195] = 6,
-    ACTIONS(547), 1,
+  [5299] = 6,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 3,
+    STATE(170), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5217] = 5,
-    ACTIONS(822), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(824), 1,
-      anon_sym_DOT_DOT_EQ,
+  [5321] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5237] = 5,
-    ACTIONS(828), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(830), 1,
-      anon_sym_LBRACE2,
+    STATE(266), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5343] = 6,
+    ACTIONS(823), 1,
+      anon_sym_proto,
+    ACTIONS(829), 1,
+      anon_sym_DASH_GT,
+    STATE(210), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(194), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5257] = 5,
-    STATE(204), 1,
+    ACTIONS(825), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(827), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5365] = 6,
+    ACTIONS(823), 1,
+      anon_sym_proto,
+    ACTIONS(831), 1,
+      anon_sym_DASH_GT,
+    STATE(189), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(825), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(827), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5387] = 5,
+    STATE(191), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(833), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(820), 2,
+    ACTIONS(835), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(4), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5277] = 6,
-    ACTIONS(164), 1,
-      anon_sym_table,
-    ACTIONS(832), 1,
-      anon_sym_DOT,
-    ACTIONS(834), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(836), 1,
-      anon_sym_LBRACE2,
+  [5407] = 5,
+    STATE(191), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(195), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5299] = 5,
-    ACTIONS(830), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(840), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
     ACTIONS(838), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5427] = 5,
+    ACTIONS(840), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(842), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5447] = 5,
+    ACTIONS(846), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(848), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(844), 2,
       anon_sym_reach,
       anon_sym_noreach,
     STATE(196), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5319] = 6,
-    ACTIONS(146), 1,
+  [5467] = 6,
+    ACTIONS(168), 1,
       anon_sym_table,
-    ACTIONS(836), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(842), 1,
+    ACTIONS(850), 1,
       anon_sym_DOT,
-    ACTIONS(844), 1,
+    ACTIONS(852), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(854), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14103,45 +14654,60 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5341] = 5,
+  [5489] = 5,
     ACTIONS(848), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(851), 1,
       anon_sym_LBRACE2,
+    ACTIONS(858), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(846), 2,
+    ACTIONS(856), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(196), 3,
+    STATE(198), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5361] = 6,
-    ACTIONS(172), 1,
+  [5509] = 6,
+    ACTIONS(158), 1,
       anon_sym_table,
     ACTIONS(854), 1,
-      anon_sym_DOT,
-    ACTIONS(857), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
     ACTIONS(860), 1,
+      anon_sym_DOT,
+    ACTIONS(862), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5531] = 5,
+    ACTIONS(866), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(869), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(197), 3,
+    ACTIONS(864), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(198), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5383] = 6,
-    ACTIONS(164), 1,
-      anon_sym_on,
-    ACTIONS(863), 1,
+      aux_sym__ns_name_repeat1,
+  [5551] = 6,
+    ACTIONS(176), 1,
+      anon_sym_table,
+    ACTIONS(872), 1,
       anon_sym_DOT,
-    ACTIONS(865), 1,
+    ACTIONS(875), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(867), 1,
+    ACTIONS(878), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14150,551 +14716,913 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5405] = 6,
-    ACTIONS(146), 1,
+  [5573] = 6,
+    ACTIONS(168), 1,
       anon_sym_on,
-    ACTIONS(867), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(869), 1,
+    ACTIONS(881), 1,
       anon_sym_DOT,
-    ACTIONS(871), 1,
+    ACTIONS(883), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5427] = 6,
-    ACTIONS(172), 1,
-      anon_sym_on,
-    ACTIONS(873), 1,
-      anon_sym_DOT,
-    ACTIONS(876), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(879), 1,
+    ACTIONS(885), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(200), 3,
+    STATE(201), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5449] = 6,
-    ACTIONS(803), 1,
-      anon_sym_proto,
-    ACTIONS(882), 1,
-      anon_sym_DASH_GT,
-    STATE(206), 1,
-      aux_sym_filter_statement_repeat1,
+  [5595] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(885), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(887), 1,
+      anon_sym_DOT,
+    ACTIONS(889), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(805), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(807), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5471] = 6,
-    ACTIONS(547), 1,
+    STATE(202), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5617] = 6,
+    ACTIONS(176), 1,
+      anon_sym_on,
+    ACTIONS(891), 1,
+      anon_sym_DOT,
+    ACTIONS(894), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(897), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5639] = 6,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 3,
+    STATE(40), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5493] = 5,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(886), 1,
-      anon_sym_mode,
-    STATE(372), 1,
-      sym_block,
+  [5661] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(884), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5513] = 5,
-    STATE(184), 1,
+    STATE(78), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5683] = 5,
+    STATE(191), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(888), 2,
+    ACTIONS(900), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(6), 2,
+    STATE(2), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5533] = 6,
-    ACTIONS(547), 1,
+  [5703] = 5,
+    STATE(192), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(900), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(2), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5723] = 5,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    ACTIONS(904), 1,
+      anon_sym_mode,
+    STATE(376), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(902), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5743] = 7,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(549), 1,
+    ACTIONS(906), 1,
+      aux_sym__name_start_token1,
+    STATE(223), 1,
+      sym_peer_name,
+    STATE(275), 1,
+      sym__if_name,
+    STATE(415), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5767] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(593), 1,
       sym_integer,
-    ACTIONS(551), 1,
+    ACTIONS(595), 1,
       aux_sym_ipv6_address_token1,
     STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(176), 3,
+    STATE(118), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5555] = 6,
-    ACTIONS(890), 1,
+  [5789] = 6,
+    ACTIONS(908), 1,
       anon_sym_proto,
-    ACTIONS(899), 1,
+    ACTIONS(917), 1,
       anon_sym_DASH_GT,
-    STATE(206), 1,
+    STATE(210), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(893), 2,
+    ACTIONS(911), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(896), 2,
+    ACTIONS(914), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5577] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(549), 1,
-      sym_integer,
-    ACTIONS(551), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5599] = 6,
-    ACTIONS(901), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(903), 1,
-      anon_sym_LBRACE,
-    STATE(48), 1,
-      sym_interface_name,
-    STATE(112), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(47), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5620] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5633] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(361), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(907), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5650] = 5,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(909), 1,
-      sym_identifier,
-    ACTIONS(911), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [5669] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(369), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(913), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5686] = 6,
-    ACTIONS(915), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(917), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(36), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(24), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5707] = 6,
+  [5811] = 4,
     ACTIONS(919), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(921), 1,
-      anon_sym_LBRACE,
-    STATE(187), 1,
-      sym__ns_name,
-    STATE(400), 1,
-      sym_namespace_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5728] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(433), 1,
-      sym_interface_name,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5828] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5749] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(350), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(925), 4,
+    ACTIONS(923), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(921), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5766] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
+  [5843] = 6,
+    ACTIONS(925), 1,
       aux_sym__name_start_token1,
+    ACTIONS(927), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(238), 1,
+    STATE(431), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(200), 2,
       sym__name_start,
       sym_interpolation,
-  [5787] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(239), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5808] = 5,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(229), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(49), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5827] = 6,
+  [5864] = 6,
     ACTIONS(929), 1,
       aux_sym__name_start_token1,
     ACTIONS(931), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(427), 1,
+    STATE(74), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 2,
+    STATE(57), 2,
       sym__name_start,
       sym_interpolation,
-  [5848] = 6,
+  [5885] = 4,
     ACTIONS(933), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(935), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(94), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5869] = 4,
-    ACTIONS(937), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(494), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5886] = 5,
-    ACTIONS(351), 1,
+  [5902] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(338), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(935), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
+  [5919] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
     STATE(232), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5940] = 5,
+    ACTIONS(942), 1,
+      anon_sym_GT,
+    STATE(218), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(927), 2,
+    ACTIONS(939), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(49), 2,
+    STATE(71), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5905] = 2,
+  [5959] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(939), 6,
+    ACTIONS(944), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5918] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(941), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [5972] = 5,
+    ACTIONS(408), 1,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5931] = 6,
-    ACTIONS(943), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(945), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(429), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(198), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5952] = 6,
-    ACTIONS(947), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(949), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(57), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5973] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(951), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5986] = 5,
-    ACTIONS(956), 1,
-      anon_sym_GT,
-    STATE(229), 1,
+    STATE(218), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(953), 2,
+    ACTIONS(946), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(60), 2,
+    STATE(61), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6005] = 6,
-    ACTIONS(958), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(960), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(203), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6026] = 6,
-    ACTIONS(947), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(949), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(48), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6047] = 5,
-    ACTIONS(331), 1,
-      anon_sym_GT,
-    STATE(229), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(962), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(53), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6066] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(240), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6087] = 4,
-    ACTIONS(964), 1,
+  [5991] = 4,
+    ACTIONS(948), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
+    ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(390), 3,
+    ACTIONS(494), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6104] = 2,
+  [6008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(780), 6,
+    ACTIONS(768), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6117] = 3,
+  [6021] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(371), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(968), 2,
-      anon_sym_on,
-      anon_sym_off,
+    ACTIONS(950), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6038] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(311), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(952), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6055] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(954), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6072] = 6,
+    ACTIONS(956), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(958), 1,
+      anon_sym_LBRACE,
+    STATE(186), 1,
+      sym__ns_name,
+    STATE(413), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6093] = 5,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(960), 1,
+      sym_identifier,
+    ACTIONS(962), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [6112] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(428), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6133] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(351), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(964), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6150] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(357), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
     ACTIONS(966), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6132] = 6,
-    ACTIONS(260), 1,
+  [6167] = 6,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(970), 1,
+    ACTIONS(937), 1,
       aux_sym__name_start_token1,
-    STATE(187), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(229), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6188] = 4,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(346), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(968), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6205] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(970), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6218] = 5,
+    ACTIONS(390), 1,
+      anon_sym_GT,
+    STATE(237), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(972), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(66), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6237] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(230), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6258] = 6,
+    ACTIONS(974), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(976), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(38), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6279] = 5,
+    ACTIONS(414), 1,
+      anon_sym_GT,
+    STATE(218), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(978), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(63), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6298] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(349), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6319] = 4,
+    ACTIONS(980), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6336] = 6,
+    ACTIONS(982), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(984), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(101), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6357] = 6,
+    ACTIONS(986), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(988), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(207), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6378] = 4,
+    ACTIONS(990), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6395] = 4,
+    ACTIONS(992), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6412] = 6,
+    ACTIONS(994), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(996), 1,
+      anon_sym_LBRACE,
+    STATE(31), 1,
+      sym_interface_name,
+    STATE(76), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6433] = 4,
+    ACTIONS(998), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6450] = 4,
+    ACTIONS(1000), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6467] = 4,
+    ACTIONS(1002), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6484] = 4,
+    ACTIONS(1004), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6501] = 4,
+    ACTIONS(1006), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6518] = 4,
+    ACTIONS(1008), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6535] = 4,
+    ACTIONS(1010), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6552] = 4,
+    ACTIONS(1012), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6569] = 4,
+    ACTIONS(1014), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6586] = 4,
+    ACTIONS(1016), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6603] = 4,
+    ACTIONS(1018), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6620] = 4,
+    ACTIONS(1020), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6637] = 4,
+    ACTIONS(1022), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6654] = 4,
+    ACTIONS(1024), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6671] = 4,
+    ACTIONS(1026), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6688] = 4,
+    ACTIONS(1028), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6705] = 4,
+    ACTIONS(1030), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6722] = 4,
+    ACTIONS(1032), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(494), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6739] = 6,
+    ACTIONS(1034), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1036), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(438), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6760] = 5,
+    ACTIONS(414), 1,
+      anon_sym_GT,
+    STATE(220), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(978), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(63), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6779] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1038), 1,
+      aux_sym__name_start_token1,
+    STATE(186), 1,
       sym__ns_name,
     STATE(216), 1,
       sym_namespace_name,
@@ -14704,646 +15632,155 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(125), 2,
       sym__name_start,
       sym_interpolation,
-  [6153] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(362), 1,
-      sym_block,
+  [6800] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(972), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6170] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(290), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(974), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6187] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(302), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6204] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 6,
+    ACTIONS(917), 6,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_DASH_GT,
-  [6217] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(341), 1,
-      sym_interface_name,
+  [6813] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6238] = 4,
-    ACTIONS(760), 1,
-      anon_sym_section,
-    STATE(301), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6255] = 4,
-    ACTIONS(980), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6272] = 5,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(219), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(54), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6291] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(984), 6,
+    ACTIONS(1040), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6304] = 4,
-    ACTIONS(986), 1,
-      anon_sym_RBRACE,
+  [6826] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6321] = 4,
-    ACTIONS(988), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6338] = 4,
-    ACTIONS(990), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6355] = 4,
-    ACTIONS(992), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6372] = 4,
-    ACTIONS(994), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6389] = 4,
-    ACTIONS(996), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6406] = 4,
-    ACTIONS(998), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6423] = 4,
-    ACTIONS(1000), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6440] = 4,
-    ACTIONS(1002), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6457] = 4,
-    ACTIONS(1004), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6474] = 4,
-    ACTIONS(1006), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6491] = 4,
-    ACTIONS(1008), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6508] = 4,
-    ACTIONS(1010), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6525] = 4,
-    ACTIONS(1012), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6542] = 4,
-    ACTIONS(1014), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6559] = 4,
-    ACTIONS(1016), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6576] = 4,
-    ACTIONS(1018), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6593] = 4,
-    ACTIONS(1020), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6610] = 4,
-    ACTIONS(1022), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6627] = 4,
-    ACTIONS(1024), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6644] = 4,
-    ACTIONS(1026), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(390), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6661] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(309), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1028), 4,
+    ACTIONS(1042), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6678] = 6,
-    ACTIONS(547), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [6839] = 6,
+    ACTIONS(929), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(931), 1,
       anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(31), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(91), 1,
-      sym_class_id,
+  [6860] = 4,
+    ACTIONS(780), 1,
+      anon_sym_section,
+    STATE(323), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6698] = 3,
-    STATE(76), 1,
-      sym__ct_state,
+    ACTIONS(1044), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6877] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6712] = 5,
-    ACTIONS(1036), 1,
-      anon_sym_EQ,
-    ACTIONS(1038), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(1046), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6890] = 5,
+    ACTIONS(716), 1,
+      anon_sym_rate,
+    ACTIONS(720), 1,
+      anon_sym_loss,
+    STATE(142), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(284), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6730] = 5,
-    ACTIONS(547), 1,
+    ACTIONS(718), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+  [6908] = 6,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1042), 1,
-      anon_sym_ingress,
-    ACTIONS(1044), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [6748] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(167), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6768] = 3,
-    STATE(59), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [6782] = 6,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1032), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(79), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6802] = 5,
-    ACTIONS(1046), 1,
-      anon_sym_EQ,
     ACTIONS(1048), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1051), 1,
-      anon_sym_LBRACE2,
+      aux_sym_class_id_token1,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(95), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6820] = 2,
+  [6928] = 6,
+    ACTIONS(1052), 1,
+      anon_sym_LT,
+    ACTIONS(1054), 1,
+      anon_sym_mode,
+    ACTIONS(1056), 1,
+      anon_sym_DQUOTE,
+    STATE(176), 1,
+      sym_string,
+    STATE(314), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1054), 5,
+  [6948] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1058), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6960] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1048), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(179), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6980] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1060), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1056), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6844] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(300), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6864] = 5,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(923), 1,
-      aux_sym__name_start_token1,
-    STATE(281), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6882] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1060), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6894] = 6,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1030), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1058), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(330), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6914] = 5,
-    ACTIONS(683), 1,
-      anon_sym_rate,
-    ACTIONS(687), 1,
-      anon_sym_loss,
-    STATE(138), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-  [6932] = 5,
-    ACTIONS(1040), 1,
-      anon_sym_LBRACE2,
+  [6992] = 3,
     ACTIONS(1062), 1,
-      anon_sym_EQ,
-    ACTIONS(1064), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [6950] = 6,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1068), 1,
-      anon_sym_mode,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    STATE(177), 1,
-      sym_string,
-    STATE(304), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6970] = 3,
-    ACTIONS(1072), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(104), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6984] = 3,
-    ACTIONS(1074), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(116), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6998] = 3,
-    ACTIONS(1076), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15353,123 +15790,203 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7012] = 4,
-    ACTIONS(547), 1,
+  [7006] = 5,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
+    ACTIONS(937), 1,
+      aux_sym__name_start_token1,
+    STATE(286), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7024] = 3,
+    STATE(70), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7038] = 5,
+    ACTIONS(1066), 1,
+      anon_sym_EQ,
+    ACTIONS(1068), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1071), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7056] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1048), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1074), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(369), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7076] = 5,
+    ACTIONS(1076), 1,
+      anon_sym_EQ,
     ACTIONS(1078), 1,
-      sym_integer,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1080), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7027] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1082), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7049] = 4,
-    ACTIONS(260), 1,
+    STATE(288), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7094] = 5,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
+    ACTIONS(1082), 1,
+      anon_sym_ingress,
     ACTIONS(1084), 1,
-      sym_integer,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(212), 2,
+    STATE(128), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7112] = 6,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1048), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1074), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(321), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7132] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7144] = 5,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(817), 1,
+      sym_integer,
+    ACTIONS(1088), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 2,
       sym_interpolation,
       sym__int_value,
-  [7064] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1086), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7075] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1088), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7086] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
+  [7162] = 5,
+    ACTIONS(1080), 1,
+      anon_sym_LBRACE2,
     ACTIONS(1090), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7101] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
+      anon_sym_EQ,
     ACTIONS(1092), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7180] = 6,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1048), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(102), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7200] = 3,
+    STATE(85), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7214] = 3,
+    ACTIONS(1094), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(104), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7228] = 3,
+    ACTIONS(1096), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7242] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1098), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
+    STATE(118), 2,
       sym_interpolation,
       sym__int_value,
-  [7116] = 2,
+  [7257] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1094), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7138] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1098), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7149] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1100), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7160] = 2,
+    STATE(436), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7272] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15478,37 +15995,52 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7171] = 2,
+  [7283] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1104), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1104), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7182] = 5,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7298] = 5,
     ACTIONS(1106), 1,
       aux_sym_sysctl_key_token1,
     ACTIONS(1108), 1,
       anon_sym_LBRACE,
-    STATE(271), 1,
+    STATE(283), 1,
       sym_interpolation,
-    STATE(411), 1,
+    STATE(424), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7199] = 2,
+  [7315] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1110), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1110), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7210] = 2,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7330] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(817), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7345] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15517,40 +16049,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7221] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(419), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7236] = 4,
-    ACTIONS(547), 1,
+  [7356] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1116), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7251] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
     ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(420), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7266] = 2,
+    STATE(181), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7371] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7382] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(181), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7397] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15559,29 +16089,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7277] = 4,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
+  [7408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7292] = 4,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7307] = 2,
+    ACTIONS(1120), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7419] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15590,18 +16107,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7318] = 4,
-    ACTIONS(547), 1,
+  [7430] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_size,
+    ACTIONS(1114), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(181), 2,
       sym_interpolation,
-      sym__size_value,
-  [7333] = 2,
+      sym__percent_value,
+  [7445] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1124), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7460] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15610,29 +16138,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7344] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_duration,
+  [7471] = 5,
+    ACTIONS(1052), 1,
+      anon_sym_LT,
+    ACTIONS(1056), 1,
+      anon_sym_DQUOTE,
+    STATE(270), 1,
+      sym_string,
+    STATE(372), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7359] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7374] = 2,
+  [7488] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15641,16 +16159,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7385] = 2,
+  [7499] = 4,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1130), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1130), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7396] = 2,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7514] = 4,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1130), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7529] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15659,29 +16190,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7407] = 4,
-    ACTIONS(547), 1,
+  [7540] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1134), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7551] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1136), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7562] = 4,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(1134), 1,
+    ACTIONS(1138), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(347), 2,
       sym_interpolation,
       sym__int_value,
-  [7422] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7437] = 3,
+  [7577] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15691,29 +16229,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7450] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_rate,
+  [7590] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7465] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1136), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7480] = 3,
+    ACTIONS(1140), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7601] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -15723,16 +16248,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7493] = 2,
+  [7614] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1138), 4,
+    ACTIONS(1142), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7504] = 3,
+  [7625] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15742,27 +16267,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7517] = 3,
-    ACTIONS(1142), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1140), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7530] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7543] = 2,
+  [7638] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15771,7 +16276,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7554] = 3,
+  [7649] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7662] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1146), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(36), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7677] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1148), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7688] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15781,18 +16316,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7567] = 4,
-    ACTIONS(260), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1146), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(337), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7582] = 3,
+  [7701] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15802,36 +16326,49 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7595] = 4,
-    ACTIONS(547), 1,
+  [7714] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1148), 1,
+    ACTIONS(1150), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 2,
+    STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [7610] = 2,
+  [7729] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1152), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1150), 4,
+    STATE(432), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7744] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(807), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7759] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(833), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1152), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7632] = 2,
+  [7770] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15840,102 +16377,99 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7643] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1156), 1,
-      sym_integer,
+  [7781] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7658] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1158), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7673] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(414), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7688] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1160), 4,
+    ACTIONS(1156), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7699] = 4,
-    ACTIONS(547), 1,
+  [7792] = 3,
+    ACTIONS(1160), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1158), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7805] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
     ACTIONS(1162), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(84), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7820] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1164), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(140), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7835] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7846] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1164), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(140), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7861] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1164), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
+    STATE(140), 2,
       sym_interpolation,
       sym__rate_value,
-  [7714] = 4,
-    ACTIONS(547), 1,
+  [7876] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1164), 1,
+    ACTIONS(1168), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(424), 2,
+    STATE(89), 2,
       sym_interpolation,
       sym__int_value,
-  [7729] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1166), 1,
-      sym_integer,
+  [7891] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7744] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1168), 4,
+    ACTIONS(1170), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7755] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1170), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(169), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7770] = 2,
+  [7902] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15944,7 +16478,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7781] = 2,
+  [7913] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15953,18 +16487,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7792] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(776), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7807] = 2,
+  [7924] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15973,7 +16496,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7818] = 2,
+  [7935] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15982,7 +16505,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7829] = 2,
+  [7946] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15991,18 +16514,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7840] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1182), 1,
-      sym_integer,
+  [7957] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7855] = 2,
+    ACTIONS(1182), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7968] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16011,69 +16532,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7866] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1186), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7877] = 4,
-    ACTIONS(547), 1,
+  [7979] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1188), 1,
-      sym_duration,
+    ACTIONS(1186), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 2,
+    STATE(123), 2,
       sym_interpolation,
-      sym__duration_value,
-  [7892] = 2,
+      sym__rate_value,
+  [7994] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1190), 4,
+    ACTIONS(1188), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7903] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7918] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7933] = 4,
-    ACTIONS(547), 1,
+  [8005] = 4,
+    ACTIONS(591), 1,
       anon_sym_LBRACE,
-    ACTIONS(1192), 1,
+    ACTIONS(1190), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(241), 2,
+    STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-  [7948] = 2,
+  [8020] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1192), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8031] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16082,16 +16581,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7959] = 2,
+  [8042] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1196), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1196), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7970] = 2,
+    STATE(180), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8057] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16100,16 +16601,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7981] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7992] = 2,
+  [8068] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16118,40 +16610,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8003] = 4,
-    ACTIONS(547), 1,
+  [8079] = 4,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
     ACTIONS(1202), 1,
-      sym_rate,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
+    STATE(225), 2,
       sym_interpolation,
-      sym__rate_value,
-  [8018] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_duration,
+      sym__int_value,
+  [8094] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8033] = 4,
-    ACTIONS(547), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_percentage,
+    STATE(292), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8109] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(172), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8048] = 2,
+    STATE(278), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8124] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16160,92 +16652,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8059] = 5,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    STATE(243), 1,
-      sym_string,
-    STATE(335), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8076] = 2,
+  [8135] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1206), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8087] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8098] = 4,
-    ACTIONS(541), 1,
+  [8146] = 4,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
+    ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(434), 2,
+    STATE(419), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8113] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+  [8161] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1208), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(425), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8128] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+    STATE(108), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8176] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1208), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(426), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8143] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
+    STATE(108), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8191] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1208), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(431), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8158] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1114), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(432), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8173] = 2,
+    STATE(108), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8206] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16254,73 +16714,254 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8184] = 2,
+  [8217] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1212), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(956), 3,
+    STATE(222), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8232] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1214), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8194] = 4,
-    ACTIONS(541), 1,
+  [8243] = 4,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(416), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8258] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1216), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8269] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1218), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8280] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1220), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8291] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1222), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8302] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1224), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8313] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1226), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8324] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(425), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8339] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(420), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8354] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(429), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8369] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(430), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8384] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1100), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(435), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8399] = 4,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1228), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8414] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(942), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8424] = 4,
+    ACTIONS(1056), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1230), 1,
+      sym_section_name,
+    STATE(268), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8438] = 4,
+    ACTIONS(1130), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1232), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8208] = 4,
-    ACTIONS(541), 1,
+  [8452] = 4,
+    ACTIONS(1130), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8222] = 4,
-    ACTIONS(541), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
+    ACTIONS(1234), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1192), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8246] = 4,
-    ACTIONS(260), 1,
+  [8466] = 4,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(1218), 1,
+    ACTIONS(1236), 1,
       sym_mac_address,
-    STATE(378), 1,
+    STATE(348), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8260] = 4,
-    ACTIONS(1120), 1,
+  [8480] = 4,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1212), 1,
+    ACTIONS(1238), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8494] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1232), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8274] = 2,
+  [8508] = 4,
+    ACTIONS(561), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1234), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8522] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1228), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8532] = 4,
+    ACTIONS(1052), 1,
+      anon_sym_LT,
+    ACTIONS(1240), 1,
+      anon_sym_policy,
+    STATE(326), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8546] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16328,17 +16969,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8284] = 4,
-    ACTIONS(1070), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1220), 1,
-      sym_sysctl_value,
-    STATE(354), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8298] = 2,
+  [8556] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16346,323 +16977,303 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8308] = 4,
-    ACTIONS(1070), 1,
+  [8566] = 4,
+    ACTIONS(1056), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1222), 1,
-      sym_section_name,
-    STATE(225), 1,
+    ACTIONS(1242), 1,
+      sym_sysctl_value,
+    STATE(353), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8322] = 4,
-    ACTIONS(1120), 1,
+  [8580] = 4,
+    ACTIONS(1130), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1214), 1,
+    ACTIONS(1238), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8336] = 4,
-    ACTIONS(1120), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1216), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8350] = 4,
-    ACTIONS(1066), 1,
-      anon_sym_LT,
-    ACTIONS(1224), 1,
-      anon_sym_policy,
-    STATE(363), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8364] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(355), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8375] = 3,
-    ACTIONS(1226), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1228), 1,
-      aux_sym_string_token1,
-    ACTIONS(1230), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8386] = 3,
-    ACTIONS(1120), 1,
+  [8594] = 3,
+    ACTIONS(1130), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8397] = 3,
-    ACTIONS(909), 1,
-      sym_identifier,
-    STATE(412), 1,
-      sym_table_name,
+  [8605] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8408] = 3,
-    ACTIONS(649), 1,
+    ACTIONS(1244), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8614] = 3,
+    ACTIONS(646), 1,
       sym_identifier,
     STATE(418), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8419] = 3,
-    ACTIONS(649), 1,
-      sym_identifier,
-    STATE(423), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8430] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1232), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8439] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1234), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8448] = 3,
-    ACTIONS(1070), 1,
+  [8625] = 3,
+    ACTIONS(1056), 1,
       anon_sym_DQUOTE,
-    STATE(357), 1,
+    STATE(302), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8459] = 3,
-    ACTIONS(1066), 1,
+  [8636] = 3,
+    ACTIONS(646), 1,
+      sym_identifier,
+    STATE(433), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8647] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1246), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8656] = 3,
+    ACTIONS(1052), 1,
       anon_sym_LT,
-    STATE(299), 1,
+    STATE(344), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8470] = 2,
+  [8667] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1236), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8479] = 3,
-    ACTIONS(1066), 1,
+    ACTIONS(1248), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8676] = 3,
+    ACTIONS(433), 1,
       anon_sym_LT,
-    STATE(345), 1,
+    STATE(305), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8687] = 3,
+    ACTIONS(1250), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1252), 1,
+      aux_sym_string_token1,
+    ACTIONS(1254), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8698] = 3,
+    ACTIONS(433), 1,
+      anon_sym_LT,
+    STATE(362), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8709] = 3,
+    ACTIONS(960), 1,
+      sym_identifier,
+    STATE(421), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8720] = 3,
+    ACTIONS(1052), 1,
+      anon_sym_LT,
+    STATE(304), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8490] = 2,
+  [8731] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1238), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8499] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1240), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8508] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1242), 2,
+    ACTIONS(1256), 2,
       anon_sym_ingress,
-      anon_sym_egress,
-  [8517] = 3,
-    ACTIONS(541), 1,
+      anon_sym_clsact,
+  [8740] = 3,
+    ACTIONS(561), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8528] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_block,
+  [8751] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8539] = 2,
-    ACTIONS(1244), 1,
-      anon_sym_DOT,
+    ACTIONS(1258), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8760] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8547] = 2,
-    ACTIONS(1246), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8555] = 2,
-    ACTIONS(1248), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8563] = 2,
-    ACTIONS(1250), 1,
+    ACTIONS(1260), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8769] = 2,
+    ACTIONS(1262), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8571] = 2,
-    ACTIONS(1252), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8579] = 2,
-    ACTIONS(1254), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8587] = 2,
-    ACTIONS(1256), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8595] = 2,
-    ACTIONS(1258), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8603] = 2,
-    ACTIONS(1260), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8611] = 2,
-    ACTIONS(1262), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8619] = 2,
+  [8777] = 2,
     ACTIONS(1264), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8627] = 2,
+  [8785] = 2,
     ACTIONS(1266), 1,
-      anon_sym_to,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8635] = 2,
+  [8793] = 2,
     ACTIONS(1268), 1,
-      anon_sym_DQUOTE,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8643] = 2,
+  [8801] = 2,
     ACTIONS(1270), 1,
-      anon_sym_in,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8651] = 2,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8659] = 2,
+  [8809] = 2,
     ACTIONS(1272), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8667] = 2,
+  [8817] = 2,
     ACTIONS(1274), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8675] = 2,
+  [8825] = 2,
     ACTIONS(1276), 1,
-      anon_sym_table,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8683] = 2,
+  [8833] = 2,
     ACTIONS(1278), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8691] = 2,
-    ACTIONS(1280), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8699] = 2,
-    ACTIONS(1282), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8707] = 2,
+  [8841] = 2,
+    ACTIONS(1280), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8849] = 2,
+    ACTIONS(1282), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8857] = 2,
     ACTIONS(1284), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8715] = 2,
+  [8865] = 2,
     ACTIONS(1286), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8723] = 2,
+  [8873] = 2,
     ACTIONS(1288), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8881] = 2,
+    ACTIONS(1290), 1,
       anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8731] = 2,
-    ACTIONS(1290), 1,
+  [8889] = 2,
+    ACTIONS(1292), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8897] = 2,
+    ACTIONS(1294), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8905] = 2,
+    ACTIONS(1296), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8913] = 2,
+    ACTIONS(263), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8921] = 2,
+    ACTIONS(1298), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8929] = 2,
+    ACTIONS(1300), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8937] = 2,
+    ACTIONS(1302), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8945] = 2,
+    ACTIONS(1304), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8953] = 2,
+    ACTIONS(1306), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8961] = 2,
+    ACTIONS(1308), 1,
+      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16670,432 +17281,436 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 68,
-  [SMALL_STATE(10)] = 128,
-  [SMALL_STATE(11)] = 189,
-  [SMALL_STATE(12)] = 240,
-  [SMALL_STATE(13)] = 292,
-  [SMALL_STATE(14)] = 344,
-  [SMALL_STATE(15)] = 396,
-  [SMALL_STATE(16)] = 448,
-  [SMALL_STATE(17)] = 497,
-  [SMALL_STATE(18)] = 546,
-  [SMALL_STATE(19)] = 595,
-  [SMALL_STATE(20)] = 639,
-  [SMALL_STATE(21)] = 681,
-  [SMALL_STATE(22)] = 713,
-  [SMALL_STATE(23)] = 747,
-  [SMALL_STATE(24)] = 779,
-  [SMALL_STATE(25)] = 821,
-  [SMALL_STATE(26)] = 863,
-  [SMALL_STATE(27)] = 896,
-  [SMALL_STATE(28)] = 927,
-  [SMALL_STATE(29)] = 958,
-  [SMALL_STATE(30)] = 1008,
-  [SMALL_STATE(31)] = 1058,
-  [SMALL_STATE(32)] = 1108,
-  [SMALL_STATE(33)] = 1139,
-  [SMALL_STATE(34)] = 1170,
-  [SMALL_STATE(35)] = 1198,
-  [SMALL_STATE(36)] = 1226,
-  [SMALL_STATE(37)] = 1254,
-  [SMALL_STATE(38)] = 1282,
-  [SMALL_STATE(39)] = 1328,
-  [SMALL_STATE(40)] = 1364,
-  [SMALL_STATE(41)] = 1400,
-  [SMALL_STATE(42)] = 1436,
-  [SMALL_STATE(43)] = 1470,
-  [SMALL_STATE(44)] = 1504,
-  [SMALL_STATE(45)] = 1538,
-  [SMALL_STATE(46)] = 1572,
-  [SMALL_STATE(47)] = 1606,
-  [SMALL_STATE(48)] = 1640,
-  [SMALL_STATE(49)] = 1664,
-  [SMALL_STATE(50)] = 1705,
-  [SMALL_STATE(51)] = 1746,
-  [SMALL_STATE(52)] = 1771,
-  [SMALL_STATE(53)] = 1812,
-  [SMALL_STATE(54)] = 1853,
-  [SMALL_STATE(55)] = 1894,
-  [SMALL_STATE(56)] = 1919,
-  [SMALL_STATE(57)] = 1944,
-  [SMALL_STATE(58)] = 1982,
-  [SMALL_STATE(59)] = 2020,
-  [SMALL_STATE(60)] = 2046,
-  [SMALL_STATE(61)] = 2084,
-  [SMALL_STATE(62)] = 2110,
-  [SMALL_STATE(63)] = 2136,
-  [SMALL_STATE(64)] = 2159,
-  [SMALL_STATE(65)] = 2182,
-  [SMALL_STATE(66)] = 2205,
-  [SMALL_STATE(67)] = 2230,
-  [SMALL_STATE(68)] = 2267,
-  [SMALL_STATE(69)] = 2290,
-  [SMALL_STATE(70)] = 2313,
-  [SMALL_STATE(71)] = 2334,
-  [SMALL_STATE(72)] = 2371,
-  [SMALL_STATE(73)] = 2408,
-  [SMALL_STATE(74)] = 2445,
-  [SMALL_STATE(75)] = 2482,
-  [SMALL_STATE(76)] = 2519,
-  [SMALL_STATE(77)] = 2540,
-  [SMALL_STATE(78)] = 2577,
-  [SMALL_STATE(79)] = 2600,
-  [SMALL_STATE(80)] = 2633,
-  [SMALL_STATE(81)] = 2656,
-  [SMALL_STATE(82)] = 2689,
-  [SMALL_STATE(83)] = 2722,
-  [SMALL_STATE(84)] = 2759,
-  [SMALL_STATE(85)] = 2796,
-  [SMALL_STATE(86)] = 2819,
-  [SMALL_STATE(87)] = 2842,
-  [SMALL_STATE(88)] = 2879,
-  [SMALL_STATE(89)] = 2916,
-  [SMALL_STATE(90)] = 2953,
-  [SMALL_STATE(91)] = 2973,
-  [SMALL_STATE(92)] = 2993,
-  [SMALL_STATE(93)] = 3013,
-  [SMALL_STATE(94)] = 3033,
-  [SMALL_STATE(95)] = 3053,
-  [SMALL_STATE(96)] = 3073,
-  [SMALL_STATE(97)] = 3093,
-  [SMALL_STATE(98)] = 3121,
-  [SMALL_STATE(99)] = 3148,
-  [SMALL_STATE(100)] = 3167,
-  [SMALL_STATE(101)] = 3196,
-  [SMALL_STATE(102)] = 3225,
-  [SMALL_STATE(103)] = 3254,
-  [SMALL_STATE(104)] = 3273,
-  [SMALL_STATE(105)] = 3302,
-  [SMALL_STATE(106)] = 3329,
-  [SMALL_STATE(107)] = 3358,
-  [SMALL_STATE(108)] = 3389,
-  [SMALL_STATE(109)] = 3416,
-  [SMALL_STATE(110)] = 3446,
-  [SMALL_STATE(111)] = 3464,
-  [SMALL_STATE(112)] = 3482,
-  [SMALL_STATE(113)] = 3500,
-  [SMALL_STATE(114)] = 3524,
-  [SMALL_STATE(115)] = 3542,
-  [SMALL_STATE(116)] = 3566,
-  [SMALL_STATE(117)] = 3584,
-  [SMALL_STATE(118)] = 3602,
-  [SMALL_STATE(119)] = 3621,
-  [SMALL_STATE(120)] = 3646,
-  [SMALL_STATE(121)] = 3673,
-  [SMALL_STATE(122)] = 3698,
-  [SMALL_STATE(123)] = 3725,
-  [SMALL_STATE(124)] = 3752,
-  [SMALL_STATE(125)] = 3771,
-  [SMALL_STATE(126)] = 3794,
-  [SMALL_STATE(127)] = 3819,
-  [SMALL_STATE(128)] = 3844,
-  [SMALL_STATE(129)] = 3869,
-  [SMALL_STATE(130)] = 3885,
-  [SMALL_STATE(131)] = 3909,
-  [SMALL_STATE(132)] = 3933,
-  [SMALL_STATE(133)] = 3957,
-  [SMALL_STATE(134)] = 3981,
-  [SMALL_STATE(135)] = 4005,
-  [SMALL_STATE(136)] = 4023,
-  [SMALL_STATE(137)] = 4043,
-  [SMALL_STATE(138)] = 4063,
-  [SMALL_STATE(139)] = 4087,
-  [SMALL_STATE(140)] = 4111,
-  [SMALL_STATE(141)] = 4135,
-  [SMALL_STATE(142)] = 4157,
-  [SMALL_STATE(143)] = 4175,
-  [SMALL_STATE(144)] = 4193,
-  [SMALL_STATE(145)] = 4217,
-  [SMALL_STATE(146)] = 4241,
-  [SMALL_STATE(147)] = 4265,
-  [SMALL_STATE(148)] = 4289,
-  [SMALL_STATE(149)] = 4313,
-  [SMALL_STATE(150)] = 4337,
-  [SMALL_STATE(151)] = 4361,
-  [SMALL_STATE(152)] = 4385,
-  [SMALL_STATE(153)] = 4409,
-  [SMALL_STATE(154)] = 4433,
-  [SMALL_STATE(155)] = 4457,
-  [SMALL_STATE(156)] = 4481,
-  [SMALL_STATE(157)] = 4505,
-  [SMALL_STATE(158)] = 4529,
-  [SMALL_STATE(159)] = 4553,
-  [SMALL_STATE(160)] = 4577,
-  [SMALL_STATE(161)] = 4601,
-  [SMALL_STATE(162)] = 4625,
-  [SMALL_STATE(163)] = 4649,
-  [SMALL_STATE(164)] = 4673,
-  [SMALL_STATE(165)] = 4697,
-  [SMALL_STATE(166)] = 4721,
-  [SMALL_STATE(167)] = 4744,
-  [SMALL_STATE(168)] = 4759,
-  [SMALL_STATE(169)] = 4782,
-  [SMALL_STATE(170)] = 4797,
-  [SMALL_STATE(171)] = 4822,
-  [SMALL_STATE(172)] = 4847,
-  [SMALL_STATE(173)] = 4862,
-  [SMALL_STATE(174)] = 4885,
-  [SMALL_STATE(175)] = 4906,
-  [SMALL_STATE(176)] = 4927,
-  [SMALL_STATE(177)] = 4948,
-  [SMALL_STATE(178)] = 4971,
-  [SMALL_STATE(179)] = 4992,
-  [SMALL_STATE(180)] = 5009,
-  [SMALL_STATE(181)] = 5031,
-  [SMALL_STATE(182)] = 5053,
-  [SMALL_STATE(183)] = 5077,
-  [SMALL_STATE(184)] = 5099,
-  [SMALL_STATE(185)] = 5119,
-  [SMALL_STATE(186)] = 5139,
-  [SMALL_STATE(187)] = 5161,
-  [SMALL_STATE(188)] = 5175,
-  [SMALL_STATE(189)] = 5195,
-  [SMALL_STATE(190)] = 5217,
-  [SMALL_STATE(191)] = 5237,
-  [SMALL_STATE(192)] = 5257,
-  [SMALL_STATE(193)] = 5277,
-  [SMALL_STATE(194)] = 5299,
-  [SMALL_STATE(195)] = 5319,
-  [SMALL_STATE(196)] = 5341,
-  [SMALL_STATE(197)] = 5361,
-  [SMALL_STATE(198)] = 5383,
-  [SMALL_STATE(199)] = 5405,
-  [SMALL_STATE(200)] = 5427,
-  [SMALL_STATE(201)] = 5449,
-  [SMALL_STATE(202)] = 5471,
-  [SMALL_STATE(203)] = 5493,
-  [SMALL_STATE(204)] = 5513,
-  [SMALL_STATE(205)] = 5533,
-  [SMALL_STATE(206)] = 5555,
-  [SMALL_STATE(207)] = 5577,
-  [SMALL_STATE(208)] = 5599,
-  [SMALL_STATE(209)] = 5620,
-  [SMALL_STATE(210)] = 5633,
-  [SMALL_STATE(211)] = 5650,
-  [SMALL_STATE(212)] = 5669,
-  [SMALL_STATE(213)] = 5686,
-  [SMALL_STATE(214)] = 5707,
-  [SMALL_STATE(215)] = 5728,
-  [SMALL_STATE(216)] = 5749,
-  [SMALL_STATE(217)] = 5766,
-  [SMALL_STATE(218)] = 5787,
-  [SMALL_STATE(219)] = 5808,
-  [SMALL_STATE(220)] = 5827,
-  [SMALL_STATE(221)] = 5848,
-  [SMALL_STATE(222)] = 5869,
-  [SMALL_STATE(223)] = 5886,
-  [SMALL_STATE(224)] = 5905,
-  [SMALL_STATE(225)] = 5918,
-  [SMALL_STATE(226)] = 5931,
-  [SMALL_STATE(227)] = 5952,
-  [SMALL_STATE(228)] = 5973,
-  [SMALL_STATE(229)] = 5986,
-  [SMALL_STATE(230)] = 6005,
-  [SMALL_STATE(231)] = 6026,
-  [SMALL_STATE(232)] = 6047,
-  [SMALL_STATE(233)] = 6066,
-  [SMALL_STATE(234)] = 6087,
-  [SMALL_STATE(235)] = 6104,
-  [SMALL_STATE(236)] = 6117,
-  [SMALL_STATE(237)] = 6132,
-  [SMALL_STATE(238)] = 6153,
-  [SMALL_STATE(239)] = 6170,
-  [SMALL_STATE(240)] = 6187,
-  [SMALL_STATE(241)] = 6204,
-  [SMALL_STATE(242)] = 6217,
-  [SMALL_STATE(243)] = 6238,
-  [SMALL_STATE(244)] = 6255,
-  [SMALL_STATE(245)] = 6272,
-  [SMALL_STATE(246)] = 6291,
-  [SMALL_STATE(247)] = 6304,
-  [SMALL_STATE(248)] = 6321,
-  [SMALL_STATE(249)] = 6338,
-  [SMALL_STATE(250)] = 6355,
-  [SMALL_STATE(251)] = 6372,
-  [SMALL_STATE(252)] = 6389,
-  [SMALL_STATE(253)] = 6406,
-  [SMALL_STATE(254)] = 6423,
-  [SMALL_STATE(255)] = 6440,
-  [SMALL_STATE(256)] = 6457,
-  [SMALL_STATE(257)] = 6474,
-  [SMALL_STATE(258)] = 6491,
-  [SMALL_STATE(259)] = 6508,
-  [SMALL_STATE(260)] = 6525,
-  [SMALL_STATE(261)] = 6542,
-  [SMALL_STATE(262)] = 6559,
-  [SMALL_STATE(263)] = 6576,
-  [SMALL_STATE(264)] = 6593,
-  [SMALL_STATE(265)] = 6610,
-  [SMALL_STATE(266)] = 6627,
-  [SMALL_STATE(267)] = 6644,
-  [SMALL_STATE(268)] = 6661,
-  [SMALL_STATE(269)] = 6678,
-  [SMALL_STATE(270)] = 6698,
-  [SMALL_STATE(271)] = 6712,
-  [SMALL_STATE(272)] = 6730,
-  [SMALL_STATE(273)] = 6748,
-  [SMALL_STATE(274)] = 6768,
-  [SMALL_STATE(275)] = 6782,
-  [SMALL_STATE(276)] = 6802,
-  [SMALL_STATE(277)] = 6820,
-  [SMALL_STATE(278)] = 6832,
-  [SMALL_STATE(279)] = 6844,
-  [SMALL_STATE(280)] = 6864,
-  [SMALL_STATE(281)] = 6882,
-  [SMALL_STATE(282)] = 6894,
-  [SMALL_STATE(283)] = 6914,
-  [SMALL_STATE(284)] = 6932,
-  [SMALL_STATE(285)] = 6950,
-  [SMALL_STATE(286)] = 6970,
-  [SMALL_STATE(287)] = 6984,
-  [SMALL_STATE(288)] = 6998,
-  [SMALL_STATE(289)] = 7012,
-  [SMALL_STATE(290)] = 7027,
-  [SMALL_STATE(291)] = 7038,
-  [SMALL_STATE(292)] = 7049,
-  [SMALL_STATE(293)] = 7064,
-  [SMALL_STATE(294)] = 7075,
-  [SMALL_STATE(295)] = 7086,
-  [SMALL_STATE(296)] = 7101,
-  [SMALL_STATE(297)] = 7116,
-  [SMALL_STATE(298)] = 7127,
-  [SMALL_STATE(299)] = 7138,
-  [SMALL_STATE(300)] = 7149,
-  [SMALL_STATE(301)] = 7160,
-  [SMALL_STATE(302)] = 7171,
-  [SMALL_STATE(303)] = 7182,
-  [SMALL_STATE(304)] = 7199,
-  [SMALL_STATE(305)] = 7210,
-  [SMALL_STATE(306)] = 7221,
-  [SMALL_STATE(307)] = 7236,
-  [SMALL_STATE(308)] = 7251,
-  [SMALL_STATE(309)] = 7266,
-  [SMALL_STATE(310)] = 7277,
-  [SMALL_STATE(311)] = 7292,
-  [SMALL_STATE(312)] = 7307,
-  [SMALL_STATE(313)] = 7318,
-  [SMALL_STATE(314)] = 7333,
-  [SMALL_STATE(315)] = 7344,
-  [SMALL_STATE(316)] = 7359,
-  [SMALL_STATE(317)] = 7374,
-  [SMALL_STATE(318)] = 7385,
-  [SMALL_STATE(319)] = 7396,
-  [SMALL_STATE(320)] = 7407,
-  [SMALL_STATE(321)] = 7422,
-  [SMALL_STATE(322)] = 7437,
-  [SMALL_STATE(323)] = 7450,
-  [SMALL_STATE(324)] = 7465,
-  [SMALL_STATE(325)] = 7480,
-  [SMALL_STATE(326)] = 7493,
-  [SMALL_STATE(327)] = 7504,
-  [SMALL_STATE(328)] = 7517,
-  [SMALL_STATE(329)] = 7530,
-  [SMALL_STATE(330)] = 7543,
-  [SMALL_STATE(331)] = 7554,
-  [SMALL_STATE(332)] = 7567,
-  [SMALL_STATE(333)] = 7582,
-  [SMALL_STATE(334)] = 7595,
-  [SMALL_STATE(335)] = 7610,
-  [SMALL_STATE(336)] = 7621,
-  [SMALL_STATE(337)] = 7632,
-  [SMALL_STATE(338)] = 7643,
-  [SMALL_STATE(339)] = 7658,
-  [SMALL_STATE(340)] = 7673,
-  [SMALL_STATE(341)] = 7688,
-  [SMALL_STATE(342)] = 7699,
-  [SMALL_STATE(343)] = 7714,
-  [SMALL_STATE(344)] = 7729,
-  [SMALL_STATE(345)] = 7744,
-  [SMALL_STATE(346)] = 7755,
-  [SMALL_STATE(347)] = 7770,
-  [SMALL_STATE(348)] = 7781,
-  [SMALL_STATE(349)] = 7792,
-  [SMALL_STATE(350)] = 7807,
-  [SMALL_STATE(351)] = 7818,
-  [SMALL_STATE(352)] = 7829,
-  [SMALL_STATE(353)] = 7840,
-  [SMALL_STATE(354)] = 7855,
-  [SMALL_STATE(355)] = 7866,
-  [SMALL_STATE(356)] = 7877,
-  [SMALL_STATE(357)] = 7892,
-  [SMALL_STATE(358)] = 7903,
-  [SMALL_STATE(359)] = 7918,
-  [SMALL_STATE(360)] = 7933,
-  [SMALL_STATE(361)] = 7948,
-  [SMALL_STATE(362)] = 7959,
-  [SMALL_STATE(363)] = 7970,
-  [SMALL_STATE(364)] = 7981,
-  [SMALL_STATE(365)] = 7992,
-  [SMALL_STATE(366)] = 8003,
-  [SMALL_STATE(367)] = 8018,
-  [SMALL_STATE(368)] = 8033,
-  [SMALL_STATE(369)] = 8048,
-  [SMALL_STATE(370)] = 8059,
-  [SMALL_STATE(371)] = 8076,
-  [SMALL_STATE(372)] = 8087,
-  [SMALL_STATE(373)] = 8098,
-  [SMALL_STATE(374)] = 8113,
-  [SMALL_STATE(375)] = 8128,
-  [SMALL_STATE(376)] = 8143,
-  [SMALL_STATE(377)] = 8158,
-  [SMALL_STATE(378)] = 8173,
-  [SMALL_STATE(379)] = 8184,
-  [SMALL_STATE(380)] = 8194,
-  [SMALL_STATE(381)] = 8208,
-  [SMALL_STATE(382)] = 8222,
-  [SMALL_STATE(383)] = 8236,
-  [SMALL_STATE(384)] = 8246,
-  [SMALL_STATE(385)] = 8260,
-  [SMALL_STATE(386)] = 8274,
-  [SMALL_STATE(387)] = 8284,
-  [SMALL_STATE(388)] = 8298,
-  [SMALL_STATE(389)] = 8308,
-  [SMALL_STATE(390)] = 8322,
-  [SMALL_STATE(391)] = 8336,
-  [SMALL_STATE(392)] = 8350,
-  [SMALL_STATE(393)] = 8364,
-  [SMALL_STATE(394)] = 8375,
-  [SMALL_STATE(395)] = 8386,
-  [SMALL_STATE(396)] = 8397,
-  [SMALL_STATE(397)] = 8408,
-  [SMALL_STATE(398)] = 8419,
-  [SMALL_STATE(399)] = 8430,
-  [SMALL_STATE(400)] = 8439,
-  [SMALL_STATE(401)] = 8448,
-  [SMALL_STATE(402)] = 8459,
-  [SMALL_STATE(403)] = 8470,
-  [SMALL_STATE(404)] = 8479,
-  [SMALL_STATE(405)] = 8490,
-  [SMALL_STATE(406)] = 8499,
-  [SMALL_STATE(407)] = 8508,
-  [SMALL_STATE(408)] = 8517,
-  [SMALL_STATE(409)] = 8528,
-  [SMALL_STATE(410)] = 8539,
-  [SMALL_STATE(411)] = 8547,
-  [SMALL_STATE(412)] = 8555,
-  [SMALL_STATE(413)] = 8563,
-  [SMALL_STATE(414)] = 8571,
-  [SMALL_STATE(415)] = 8579,
-  [SMALL_STATE(416)] = 8587,
-  [SMALL_STATE(417)] = 8595,
-  [SMALL_STATE(418)] = 8603,
-  [SMALL_STATE(419)] = 8611,
-  [SMALL_STATE(420)] = 8619,
-  [SMALL_STATE(421)] = 8627,
-  [SMALL_STATE(422)] = 8635,
-  [SMALL_STATE(423)] = 8643,
-  [SMALL_STATE(424)] = 8651,
-  [SMALL_STATE(425)] = 8659,
-  [SMALL_STATE(426)] = 8667,
-  [SMALL_STATE(427)] = 8675,
-  [SMALL_STATE(428)] = 8683,
-  [SMALL_STATE(429)] = 8691,
-  [SMALL_STATE(430)] = 8699,
-  [SMALL_STATE(431)] = 8707,
-  [SMALL_STATE(432)] = 8715,
-  [SMALL_STATE(433)] = 8723,
-  [SMALL_STATE(434)] = 8731,
+  [SMALL_STATE(9)] = 70,
+  [SMALL_STATE(10)] = 132,
+  [SMALL_STATE(11)] = 193,
+  [SMALL_STATE(12)] = 247,
+  [SMALL_STATE(13)] = 302,
+  [SMALL_STATE(14)] = 357,
+  [SMALL_STATE(15)] = 412,
+  [SMALL_STATE(16)] = 467,
+  [SMALL_STATE(17)] = 519,
+  [SMALL_STATE(18)] = 571,
+  [SMALL_STATE(19)] = 623,
+  [SMALL_STATE(20)] = 667,
+  [SMALL_STATE(21)] = 705,
+  [SMALL_STATE(22)] = 742,
+  [SMALL_STATE(23)] = 774,
+  [SMALL_STATE(24)] = 806,
+  [SMALL_STATE(25)] = 848,
+  [SMALL_STATE(26)] = 890,
+  [SMALL_STATE(27)] = 932,
+  [SMALL_STATE(28)] = 963,
+  [SMALL_STATE(29)] = 994,
+  [SMALL_STATE(30)] = 1032,
+  [SMALL_STATE(31)] = 1082,
+  [SMALL_STATE(32)] = 1110,
+  [SMALL_STATE(33)] = 1160,
+  [SMALL_STATE(34)] = 1198,
+  [SMALL_STATE(35)] = 1248,
+  [SMALL_STATE(36)] = 1286,
+  [SMALL_STATE(37)] = 1317,
+  [SMALL_STATE(38)] = 1348,
+  [SMALL_STATE(39)] = 1376,
+  [SMALL_STATE(40)] = 1404,
+  [SMALL_STATE(41)] = 1432,
+  [SMALL_STATE(42)] = 1478,
+  [SMALL_STATE(43)] = 1506,
+  [SMALL_STATE(44)] = 1542,
+  [SMALL_STATE(45)] = 1578,
+  [SMALL_STATE(46)] = 1614,
+  [SMALL_STATE(47)] = 1659,
+  [SMALL_STATE(48)] = 1704,
+  [SMALL_STATE(49)] = 1749,
+  [SMALL_STATE(50)] = 1794,
+  [SMALL_STATE(51)] = 1839,
+  [SMALL_STATE(52)] = 1884,
+  [SMALL_STATE(53)] = 1929,
+  [SMALL_STATE(54)] = 1974,
+  [SMALL_STATE(55)] = 2019,
+  [SMALL_STATE(56)] = 2046,
+  [SMALL_STATE(57)] = 2073,
+  [SMALL_STATE(58)] = 2107,
+  [SMALL_STATE(59)] = 2141,
+  [SMALL_STATE(60)] = 2175,
+  [SMALL_STATE(61)] = 2216,
+  [SMALL_STATE(62)] = 2257,
+  [SMALL_STATE(63)] = 2282,
+  [SMALL_STATE(64)] = 2323,
+  [SMALL_STATE(65)] = 2348,
+  [SMALL_STATE(66)] = 2389,
+  [SMALL_STATE(67)] = 2430,
+  [SMALL_STATE(68)] = 2455,
+  [SMALL_STATE(69)] = 2477,
+  [SMALL_STATE(70)] = 2499,
+  [SMALL_STATE(71)] = 2525,
+  [SMALL_STATE(72)] = 2563,
+  [SMALL_STATE(73)] = 2589,
+  [SMALL_STATE(74)] = 2615,
+  [SMALL_STATE(75)] = 2653,
+  [SMALL_STATE(76)] = 2675,
+  [SMALL_STATE(77)] = 2697,
+  [SMALL_STATE(78)] = 2735,
+  [SMALL_STATE(79)] = 2757,
+  [SMALL_STATE(80)] = 2779,
+  [SMALL_STATE(81)] = 2816,
+  [SMALL_STATE(82)] = 2853,
+  [SMALL_STATE(83)] = 2876,
+  [SMALL_STATE(84)] = 2901,
+  [SMALL_STATE(85)] = 2924,
+  [SMALL_STATE(86)] = 2945,
+  [SMALL_STATE(87)] = 2978,
+  [SMALL_STATE(88)] = 3001,
+  [SMALL_STATE(89)] = 3024,
+  [SMALL_STATE(90)] = 3047,
+  [SMALL_STATE(91)] = 3070,
+  [SMALL_STATE(92)] = 3107,
+  [SMALL_STATE(93)] = 3128,
+  [SMALL_STATE(94)] = 3161,
+  [SMALL_STATE(95)] = 3184,
+  [SMALL_STATE(96)] = 3217,
+  [SMALL_STATE(97)] = 3237,
+  [SMALL_STATE(98)] = 3257,
+  [SMALL_STATE(99)] = 3277,
+  [SMALL_STATE(100)] = 3305,
+  [SMALL_STATE(101)] = 3325,
+  [SMALL_STATE(102)] = 3345,
+  [SMALL_STATE(103)] = 3365,
+  [SMALL_STATE(104)] = 3385,
+  [SMALL_STATE(105)] = 3412,
+  [SMALL_STATE(106)] = 3439,
+  [SMALL_STATE(107)] = 3468,
+  [SMALL_STATE(108)] = 3497,
+  [SMALL_STATE(109)] = 3516,
+  [SMALL_STATE(110)] = 3545,
+  [SMALL_STATE(111)] = 3574,
+  [SMALL_STATE(112)] = 3593,
+  [SMALL_STATE(113)] = 3620,
+  [SMALL_STATE(114)] = 3649,
+  [SMALL_STATE(115)] = 3680,
+  [SMALL_STATE(116)] = 3710,
+  [SMALL_STATE(117)] = 3728,
+  [SMALL_STATE(118)] = 3752,
+  [SMALL_STATE(119)] = 3770,
+  [SMALL_STATE(120)] = 3794,
+  [SMALL_STATE(121)] = 3813,
+  [SMALL_STATE(122)] = 3840,
+  [SMALL_STATE(123)] = 3867,
+  [SMALL_STATE(124)] = 3892,
+  [SMALL_STATE(125)] = 3917,
+  [SMALL_STATE(126)] = 3940,
+  [SMALL_STATE(127)] = 3965,
+  [SMALL_STATE(128)] = 3990,
+  [SMALL_STATE(129)] = 4015,
+  [SMALL_STATE(130)] = 4042,
+  [SMALL_STATE(131)] = 4061,
+  [SMALL_STATE(132)] = 4085,
+  [SMALL_STATE(133)] = 4107,
+  [SMALL_STATE(134)] = 4131,
+  [SMALL_STATE(135)] = 4155,
+  [SMALL_STATE(136)] = 4179,
+  [SMALL_STATE(137)] = 4203,
+  [SMALL_STATE(138)] = 4221,
+  [SMALL_STATE(139)] = 4241,
+  [SMALL_STATE(140)] = 4261,
+  [SMALL_STATE(141)] = 4277,
+  [SMALL_STATE(142)] = 4301,
+  [SMALL_STATE(143)] = 4325,
+  [SMALL_STATE(144)] = 4349,
+  [SMALL_STATE(145)] = 4373,
+  [SMALL_STATE(146)] = 4391,
+  [SMALL_STATE(147)] = 4409,
+  [SMALL_STATE(148)] = 4433,
+  [SMALL_STATE(149)] = 4457,
+  [SMALL_STATE(150)] = 4481,
+  [SMALL_STATE(151)] = 4505,
+  [SMALL_STATE(152)] = 4529,
+  [SMALL_STATE(153)] = 4553,
+  [SMALL_STATE(154)] = 4577,
+  [SMALL_STATE(155)] = 4601,
+  [SMALL_STATE(156)] = 4625,
+  [SMALL_STATE(157)] = 4649,
+  [SMALL_STATE(158)] = 4673,
+  [SMALL_STATE(159)] = 4697,
+  [SMALL_STATE(160)] = 4721,
+  [SMALL_STATE(161)] = 4745,
+  [SMALL_STATE(162)] = 4769,
+  [SMALL_STATE(163)] = 4793,
+  [SMALL_STATE(164)] = 4817,
+  [SMALL_STATE(165)] = 4841,
+  [SMALL_STATE(166)] = 4865,
+  [SMALL_STATE(167)] = 4889,
+  [SMALL_STATE(168)] = 4913,
+  [SMALL_STATE(169)] = 4934,
+  [SMALL_STATE(170)] = 4957,
+  [SMALL_STATE(171)] = 4978,
+  [SMALL_STATE(172)] = 5003,
+  [SMALL_STATE(173)] = 5026,
+  [SMALL_STATE(174)] = 5047,
+  [SMALL_STATE(175)] = 5064,
+  [SMALL_STATE(176)] = 5087,
+  [SMALL_STATE(177)] = 5110,
+  [SMALL_STATE(178)] = 5135,
+  [SMALL_STATE(179)] = 5156,
+  [SMALL_STATE(180)] = 5171,
+  [SMALL_STATE(181)] = 5186,
+  [SMALL_STATE(182)] = 5201,
+  [SMALL_STATE(183)] = 5223,
+  [SMALL_STATE(184)] = 5243,
+  [SMALL_STATE(185)] = 5265,
+  [SMALL_STATE(186)] = 5285,
+  [SMALL_STATE(187)] = 5299,
+  [SMALL_STATE(188)] = 5321,
+  [SMALL_STATE(189)] = 5343,
+  [SMALL_STATE(190)] = 5365,
+  [SMALL_STATE(191)] = 5387,
+  [SMALL_STATE(192)] = 5407,
+  [SMALL_STATE(193)] = 5427,
+  [SMALL_STATE(194)] = 5447,
+  [SMALL_STATE(195)] = 5467,
+  [SMALL_STATE(196)] = 5489,
+  [SMALL_STATE(197)] = 5509,
+  [SMALL_STATE(198)] = 5531,
+  [SMALL_STATE(199)] = 5551,
+  [SMALL_STATE(200)] = 5573,
+  [SMALL_STATE(201)] = 5595,
+  [SMALL_STATE(202)] = 5617,
+  [SMALL_STATE(203)] = 5639,
+  [SMALL_STATE(204)] = 5661,
+  [SMALL_STATE(205)] = 5683,
+  [SMALL_STATE(206)] = 5703,
+  [SMALL_STATE(207)] = 5723,
+  [SMALL_STATE(208)] = 5743,
+  [SMALL_STATE(209)] = 5767,
+  [SMALL_STATE(210)] = 5789,
+  [SMALL_STATE(211)] = 5811,
+  [SMALL_STATE(212)] = 5828,
+  [SMALL_STATE(213)] = 5843,
+  [SMALL_STATE(214)] = 5864,
+  [SMALL_STATE(215)] = 5885,
+  [SMALL_STATE(216)] = 5902,
+  [SMALL_STATE(217)] = 5919,
+  [SMALL_STATE(218)] = 5940,
+  [SMALL_STATE(219)] = 5959,
+  [SMALL_STATE(220)] = 5972,
+  [SMALL_STATE(221)] = 5991,
+  [SMALL_STATE(222)] = 6008,
+  [SMALL_STATE(223)] = 6021,
+  [SMALL_STATE(224)] = 6038,
+  [SMALL_STATE(225)] = 6055,
+  [SMALL_STATE(226)] = 6072,
+  [SMALL_STATE(227)] = 6093,
+  [SMALL_STATE(228)] = 6112,
+  [SMALL_STATE(229)] = 6133,
+  [SMALL_STATE(230)] = 6150,
+  [SMALL_STATE(231)] = 6167,
+  [SMALL_STATE(232)] = 6188,
+  [SMALL_STATE(233)] = 6205,
+  [SMALL_STATE(234)] = 6218,
+  [SMALL_STATE(235)] = 6237,
+  [SMALL_STATE(236)] = 6258,
+  [SMALL_STATE(237)] = 6279,
+  [SMALL_STATE(238)] = 6298,
+  [SMALL_STATE(239)] = 6319,
+  [SMALL_STATE(240)] = 6336,
+  [SMALL_STATE(241)] = 6357,
+  [SMALL_STATE(242)] = 6378,
+  [SMALL_STATE(243)] = 6395,
+  [SMALL_STATE(244)] = 6412,
+  [SMALL_STATE(245)] = 6433,
+  [SMALL_STATE(246)] = 6450,
+  [SMALL_STATE(247)] = 6467,
+  [SMALL_STATE(248)] = 6484,
+  [SMALL_STATE(249)] = 6501,
+  [SMALL_STATE(250)] = 6518,
+  [SMALL_STATE(251)] = 6535,
+  [SMALL_STATE(252)] = 6552,
+  [SMALL_STATE(253)] = 6569,
+  [SMALL_STATE(254)] = 6586,
+  [SMALL_STATE(255)] = 6603,
+  [SMALL_STATE(256)] = 6620,
+  [SMALL_STATE(257)] = 6637,
+  [SMALL_STATE(258)] = 6654,
+  [SMALL_STATE(259)] = 6671,
+  [SMALL_STATE(260)] = 6688,
+  [SMALL_STATE(261)] = 6705,
+  [SMALL_STATE(262)] = 6722,
+  [SMALL_STATE(263)] = 6739,
+  [SMALL_STATE(264)] = 6760,
+  [SMALL_STATE(265)] = 6779,
+  [SMALL_STATE(266)] = 6800,
+  [SMALL_STATE(267)] = 6813,
+  [SMALL_STATE(268)] = 6826,
+  [SMALL_STATE(269)] = 6839,
+  [SMALL_STATE(270)] = 6860,
+  [SMALL_STATE(271)] = 6877,
+  [SMALL_STATE(272)] = 6890,
+  [SMALL_STATE(273)] = 6908,
+  [SMALL_STATE(274)] = 6928,
+  [SMALL_STATE(275)] = 6948,
+  [SMALL_STATE(276)] = 6960,
+  [SMALL_STATE(277)] = 6980,
+  [SMALL_STATE(278)] = 6992,
+  [SMALL_STATE(279)] = 7006,
+  [SMALL_STATE(280)] = 7024,
+  [SMALL_STATE(281)] = 7038,
+  [SMALL_STATE(282)] = 7056,
+  [SMALL_STATE(283)] = 7076,
+  [SMALL_STATE(284)] = 7094,
+  [SMALL_STATE(285)] = 7112,
+  [SMALL_STATE(286)] = 7132,
+  [SMALL_STATE(287)] = 7144,
+  [SMALL_STATE(288)] = 7162,
+  [SMALL_STATE(289)] = 7180,
+  [SMALL_STATE(290)] = 7200,
+  [SMALL_STATE(291)] = 7214,
+  [SMALL_STATE(292)] = 7228,
+  [SMALL_STATE(293)] = 7242,
+  [SMALL_STATE(294)] = 7257,
+  [SMALL_STATE(295)] = 7272,
+  [SMALL_STATE(296)] = 7283,
+  [SMALL_STATE(297)] = 7298,
+  [SMALL_STATE(298)] = 7315,
+  [SMALL_STATE(299)] = 7330,
+  [SMALL_STATE(300)] = 7345,
+  [SMALL_STATE(301)] = 7356,
+  [SMALL_STATE(302)] = 7371,
+  [SMALL_STATE(303)] = 7382,
+  [SMALL_STATE(304)] = 7397,
+  [SMALL_STATE(305)] = 7408,
+  [SMALL_STATE(306)] = 7419,
+  [SMALL_STATE(307)] = 7430,
+  [SMALL_STATE(308)] = 7445,
+  [SMALL_STATE(309)] = 7460,
+  [SMALL_STATE(310)] = 7471,
+  [SMALL_STATE(311)] = 7488,
+  [SMALL_STATE(312)] = 7499,
+  [SMALL_STATE(313)] = 7514,
+  [SMALL_STATE(314)] = 7529,
+  [SMALL_STATE(315)] = 7540,
+  [SMALL_STATE(316)] = 7551,
+  [SMALL_STATE(317)] = 7562,
+  [SMALL_STATE(318)] = 7577,
+  [SMALL_STATE(319)] = 7590,
+  [SMALL_STATE(320)] = 7601,
+  [SMALL_STATE(321)] = 7614,
+  [SMALL_STATE(322)] = 7625,
+  [SMALL_STATE(323)] = 7638,
+  [SMALL_STATE(324)] = 7649,
+  [SMALL_STATE(325)] = 7662,
+  [SMALL_STATE(326)] = 7677,
+  [SMALL_STATE(327)] = 7688,
+  [SMALL_STATE(328)] = 7701,
+  [SMALL_STATE(329)] = 7714,
+  [SMALL_STATE(330)] = 7729,
+  [SMALL_STATE(331)] = 7744,
+  [SMALL_STATE(332)] = 7759,
+  [SMALL_STATE(333)] = 7770,
+  [SMALL_STATE(334)] = 7781,
+  [SMALL_STATE(335)] = 7792,
+  [SMALL_STATE(336)] = 7805,
+  [SMALL_STATE(337)] = 7820,
+  [SMALL_STATE(338)] = 7835,
+  [SMALL_STATE(339)] = 7846,
+  [SMALL_STATE(340)] = 7861,
+  [SMALL_STATE(341)] = 7876,
+  [SMALL_STATE(342)] = 7891,
+  [SMALL_STATE(343)] = 7902,
+  [SMALL_STATE(344)] = 7913,
+  [SMALL_STATE(345)] = 7924,
+  [SMALL_STATE(346)] = 7935,
+  [SMALL_STATE(347)] = 7946,
+  [SMALL_STATE(348)] = 7957,
+  [SMALL_STATE(349)] = 7968,
+  [SMALL_STATE(350)] = 7979,
+  [SMALL_STATE(351)] = 7994,
+  [SMALL_STATE(352)] = 8005,
+  [SMALL_STATE(353)] = 8020,
+  [SMALL_STATE(354)] = 8031,
+  [SMALL_STATE(355)] = 8042,
+  [SMALL_STATE(356)] = 8057,
+  [SMALL_STATE(357)] = 8068,
+  [SMALL_STATE(358)] = 8079,
+  [SMALL_STATE(359)] = 8094,
+  [SMALL_STATE(360)] = 8109,
+  [SMALL_STATE(361)] = 8124,
+  [SMALL_STATE(362)] = 8135,
+  [SMALL_STATE(363)] = 8146,
+  [SMALL_STATE(364)] = 8161,
+  [SMALL_STATE(365)] = 8176,
+  [SMALL_STATE(366)] = 8191,
+  [SMALL_STATE(367)] = 8206,
+  [SMALL_STATE(368)] = 8217,
+  [SMALL_STATE(369)] = 8232,
+  [SMALL_STATE(370)] = 8243,
+  [SMALL_STATE(371)] = 8258,
+  [SMALL_STATE(372)] = 8269,
+  [SMALL_STATE(373)] = 8280,
+  [SMALL_STATE(374)] = 8291,
+  [SMALL_STATE(375)] = 8302,
+  [SMALL_STATE(376)] = 8313,
+  [SMALL_STATE(377)] = 8324,
+  [SMALL_STATE(378)] = 8339,
+  [SMALL_STATE(379)] = 8354,
+  [SMALL_STATE(380)] = 8369,
+  [SMALL_STATE(381)] = 8384,
+  [SMALL_STATE(382)] = 8399,
+  [SMALL_STATE(383)] = 8414,
+  [SMALL_STATE(384)] = 8424,
+  [SMALL_STATE(385)] = 8438,
+  [SMALL_STATE(386)] = 8452,
+  [SMALL_STATE(387)] = 8466,
+  [SMALL_STATE(388)] = 8480,
+  [SMALL_STATE(389)] = 8494,
+  [SMALL_STATE(390)] = 8508,
+  [SMALL_STATE(391)] = 8522,
+  [SMALL_STATE(392)] = 8532,
+  [SMALL_STATE(393)] = 8546,
+  [SMALL_STATE(394)] = 8556,
+  [SMALL_STATE(395)] = 8566,
+  [SMALL_STATE(396)] = 8580,
+  [SMALL_STATE(397)] = 8594,
+  [SMALL_STATE(398)] = 8605,
+  [SMALL_STATE(399)] = 8614,
+  [SMALL_STATE(400)] = 8625,
+  [SMALL_STATE(401)] = 8636,
+  [SMALL_STATE(402)] = 8647,
+  [SMALL_STATE(403)] = 8656,
+  [SMALL_STATE(404)] = 8667,
+  [SMALL_STATE(405)] = 8676,
+  [SMALL_STATE(406)] = 8687,
+  [SMALL_STATE(407)] = 8698,
+  [SMALL_STATE(408)] = 8709,
+  [SMALL_STATE(409)] = 8720,
+  [SMALL_STATE(410)] = 8731,
+  [SMALL_STATE(411)] = 8740,
+  [SMALL_STATE(412)] = 8751,
+  [SMALL_STATE(413)] = 8760,
+  [SMALL_STATE(414)] = 8769,
+  [SMALL_STATE(415)] = 8777,
+  [SMALL_STATE(416)] = 8785,
+  [SMALL_STATE(417)] = 8793,
+  [SMALL_STATE(418)] = 8801,
+  [SMALL_STATE(419)] = 8809,
+  [SMALL_STATE(420)] = 8817,
+  [SMALL_STATE(421)] = 8825,
+  [SMALL_STATE(422)] = 8833,
+  [SMALL_STATE(423)] = 8841,
+  [SMALL_STATE(424)] = 8849,
+  [SMALL_STATE(425)] = 8857,
+  [SMALL_STATE(426)] = 8865,
+  [SMALL_STATE(427)] = 8873,
+  [SMALL_STATE(428)] = 8881,
+  [SMALL_STATE(429)] = 8889,
+  [SMALL_STATE(430)] = 8897,
+  [SMALL_STATE(431)] = 8905,
+  [SMALL_STATE(432)] = 8913,
+  [SMALL_STATE(433)] = 8921,
+  [SMALL_STATE(434)] = 8929,
+  [SMALL_STATE(435)] = 8937,
+  [SMALL_STATE(436)] = 8945,
+  [SMALL_STATE(437)] = 8953,
+  [SMALL_STATE(438)] = 8961,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -17104,42 +17719,42 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(398),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(401),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(387),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
   [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
   [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -17153,558 +17768,566 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
   [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
   [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
   [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [150] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
-  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(320),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(213),
-  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(289),
-  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(343),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(349),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(174),
-  [216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(186),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [254] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [256] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [268] = {.entry = {.count = 1, .reusable = false}}, SHIFT(317),
-  [270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [274] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
-  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [294] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [302] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [309] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(44),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [317] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [321] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(46),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [355] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [377] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(270),
-  [380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [384] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [388] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [406] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [410] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
-  [415] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(207),
-  [418] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
-  [421] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(221),
-  [424] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(339),
-  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(274),
-  [430] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(72),
-  [433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [449] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(295),
-  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
-  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(231),
-  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
-  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(211),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
-  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(87),
-  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
-  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [530] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [549] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [555] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
-  [557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(104),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [566] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [579] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(98),
-  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(115),
-  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(131),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [624] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [627] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(315),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
-  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [641] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [647] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [649] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [667] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [669] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(273),
-  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(346),
-  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [703] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
-  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(405),
-  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [778] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [780] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [782] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
-  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [822] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [826] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [828] = {.entry = {.count = 1, .reusable = false}}, SHIFT(194),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [834] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [838] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [844] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [846] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [848] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
-  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [857] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
-  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [871] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
-  [873] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [876] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(200),
-  [879] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [890] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
-  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [896] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [911] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [917] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [953] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
-  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
-  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1036] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(276),
-  [1051] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1058] = {.entry = {.count = 1, .reusable = false}}, SHIFT(408),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1142] = {.entry = {.count = 1, .reusable = false}}, SHIFT(95),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1220] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1226] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1228] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
-  [1230] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1258] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
+  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [219] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
+  [226] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(325),
+  [229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [232] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
+  [238] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(329),
+  [241] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
+  [244] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
+  [247] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(178),
+  [250] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [253] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [256] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [261] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [267] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [273] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [281] = {.entry = {.count = 1, .reusable = false}}, SHIFT(120),
+  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [285] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
+  [296] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
+  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [304] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
+  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [308] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [310] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [324] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [346] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(299),
+  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(287),
+  [357] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(204),
+  [360] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(53),
+  [363] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(183),
+  [366] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(244),
+  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [373] = {.entry = {.count = 1, .reusable = false}}, SHIFT(58),
+  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [379] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [384] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [406] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [416] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [420] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
+  [431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(335),
+  [472] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(184),
+  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
+  [478] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
+  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(280),
+  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(81),
+  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [492] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [498] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(293),
+  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(209),
+  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(269),
+  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
+  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [514] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [532] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(364),
+  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
+  [548] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [553] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
+  [572] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
+  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [578] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
+  [583] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
+  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [589] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [593] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
+  [595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [599] = {.entry = {.count = 1, .reusable = false}}, SHIFT(113),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [609] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
+  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(112),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
+  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [650] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [654] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [658] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
+  [669] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
+  [672] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
+  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(276),
+  [686] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(355),
+  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [691] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
+  [697] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [706] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [710] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [714] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
+  [776] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [790] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(404),
+  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(384),
+  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [835] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [844] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [846] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [852] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [856] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [858] = {.entry = {.count = 1, .reusable = false}}, SHIFT(198),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [862] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
+  [864] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [866] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
+  [869] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [872] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(199),
+  [875] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(199),
+  [878] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [883] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [889] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
+  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
+  [894] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
+  [897] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
+  [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
+  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1068] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(281),
+  [1071] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [1074] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1160] = {.entry = {.count = 1, .reusable = false}}, SHIFT(97),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [1242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(353),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(271),
+  [1252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
+  [1254] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1280] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
 };
 
 #ifdef __cplusplus

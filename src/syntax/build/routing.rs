@@ -31,6 +31,24 @@ impl Builder<'_> {
                     Rule::dev_opt => RouteOpt::Dev(Spanned::new(self.name(value), span)),
                     Rule::src_opt => RouteOpt::Src(Spanned::new(self.ip_value(value), span)),
                     Rule::metric_opt => RouteOpt::Metric(Spanned::new(self.int_value(value), span)),
+                    Rule::route_mtu_opt => RouteOpt::Mtu(Spanned::new(self.int_value(value), span)),
+                    Rule::advmss_opt => RouteOpt::Advmss(Spanned::new(self.int_value(value), span)),
+                    Rule::scope_opt => RouteOpt::Scope(Spanned::new(
+                        match first(value.clone()).as_rule() {
+                            Rule::kw_host => RouteScopeValue::Host,
+                            Rule::kw_link => RouteScopeValue::Link,
+                            Rule::kw_global => RouteScopeValue::Global,
+                            _ => RouteScopeValue::Number(self.int_value(first(value))),
+                        },
+                        span,
+                    )),
+                    Rule::route_proto_opt => RouteOpt::Proto(Spanned::new(
+                        match value.as_rule() {
+                            Rule::var => TableRef::Name(self.ident(value)),
+                            _ => TableRef::Number(self.int_value(value)),
+                        },
+                        span,
+                    )),
                     _ => RouteOpt::Table(Spanned::new(self.table_ref(value), span)),
                 }
             })

@@ -78,6 +78,8 @@
   "tos"
   "dsfield"
   "onlink"
+  "advmss"
+  "scope"
   "blackhole"
   "unreachable"
   "prohibit"
