@@ -63,8 +63,8 @@ fn a_route_changed_behind_netscript_s_back_is_put_back() {
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{}", run.stderr);
     let made = sb.dump();
-    // Someone changes the MTU of one route and drops the advmss of the IPv6 one.
-    sb.sh("ip -n ra route change 10.1.0.0/24 via 10.0.0.2 mtu 1500 proto 110; ip -n ra -6 route change fd01::/64 via fd00::2 mtu 1300 proto static").ok();
+    // Someone changes the MTU of one route (only), and drops the advmss of the IPv6 one.
+    sb.sh("ip -n ra route change 10.1.0.0/24 via 10.0.0.2 mtu 1500 advmss 1360 proto 110; ip -n ra -6 route change fd01::/64 via fd00::2 mtu 1300 proto static").ok();
     assert!(routes(&sb).contains("\"mtu\":1500"), "the drift is there");
     let again = sb.netscript(&["run", &script]);
     assert!(again.success, "the repair run failed: {}", again.stderr);
@@ -79,7 +79,7 @@ fn a_changed_attribute_replaces_the_route_and_down_and_rollback_restore_the_star
     let script = sb.write_script("attrs.ns", SCRIPT);
     sb.netscript(&["run", &script]).ok();
     let first = sb.dump();
-    let edited = SCRIPT.replace("mtu 1400 advmss 1360", "mtu 1300").replace("scope host metric 5", "metric 5");
+    let edited = SCRIPT.replace("mtu 1400 advmss 1360", "mtu 1300").replace("scope host metric 5", "metric 5").replace("proto 77 mtu 1280", "proto 77 mtu 1290");
     sb.put(&script, &edited);
     // A run that fails after its last operation is rolled back: the first version stays.
     let ops = (sb.op_count(&script) - 1).to_string();
@@ -89,6 +89,7 @@ fn a_changed_attribute_replaces_the_route_and_down_and_rollback_restore_the_star
     sb.netscript(&["run", &script]).ok();
     let now = routes(&sb);
     assert!(now.contains("\"mtu\":1300") && !now.contains("\"mtu\":1400") && !now.contains("\"advmss\":1360"), "the new attributes: {now}");
+    assert!(now.contains("\"mtu\":1290") && !now.contains("\"mtu\":1280"), "the MTU alone changed: {now}");
     assert!(now.contains("\"dst\":\"10.2.0.0/24\",\"dev\":\"v0\",\"protocol\":\"110\",\"scope\":\"link\""), "the scope is back to link: {now}");
     sb.assert_up_to_date(&script);
     sb.netscript(&["down", &script]).ok();
