@@ -333,6 +333,16 @@ pub enum RouteOpt {
     Scope(Spanned<RouteScopeValue>),
     /// `proto N|NAME`: the route's protocol, as `ip route ... proto` names it.
     Proto(Spanned<TableRef>),
+    /// `nexthop via IP [dev NAME] [weight N]`: one path of a multipath route.
+    Nexthop(Spanned<NexthopAst>),
+}
+
+/// One `nexthop` of a route, as written; its span is the whole group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NexthopAst {
+    pub via: Vec<Spanned<IpValue>>,
+    pub dev: Vec<Spanned<Name>>,
+    pub weight: Vec<Spanned<IntValue>>,
 }
 
 /// A route's `scope`: a name iproute2 knows, or a number.

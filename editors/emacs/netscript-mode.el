@@ -100,7 +100,7 @@
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "jitter" "loss" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within"
-    "advmss" "scope" "global")
+    "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords
   '("tcp" "udp" "icmp" "ingress" "egress" "clsact" "generic" "native" "off" "private" "vepa" "passthru"

@@ -74,3 +74,72 @@ impl Evaluator<'_> {
         true
     }
 }
+
+impl Evaluator<'_> {
+    /// One `nexthop`: a gateway (once), a device and a weight (each at most once).
+    pub(super) fn nexthop(&mut self, x: &Spanned<crate::ast::NexthopAst>) -> Option<Spanned<crate::model::NextHop>> {
+        let mut seen = Seen::default();
+        let (mut via, mut dev, mut weight) = (None, None, None);
+        for v in &x.node.via {
+            if self.once(&mut seen, "via", v.span) {
+                via = self.ok(v::address(&self.env, &v.node));
+            }
+        }
+        for d in &x.node.dev {
+            if self.once(&mut seen, "dev", d.span) {
+                dev = self.ok(v::template(&self.env, &d.node));
+            }
+        }
+        for w in &x.node.weight {
+            if self.once(&mut seen, "weight", w.span) {
+                weight = self.ok(v::int_in(&self.env, &w.node, "a nexthop weight", 1, 256)).map(|w| w.node as u32);
+            }
+        }
+        if x.node.via.is_empty() {
+            self.report(
+                Diagnostic::error(MISSING_OPTION, x.span, "a `nexthop` needs a gateway (`via`)")
+                    .label("through which router?")
+                    .help("e.g. `nexthop via 10.0.0.2 dev eth0 weight 2`"),
+            );
+            return None;
+        }
+        Some(Spanned::new(crate::model::NextHop { via: via?, dev, weight: weight.unwrap_or(1) }, x.span))
+    }
+
+    /// A multipath route: two or more nexthops of the destination's family, and no
+    /// route-wide `via`, `dev` or `onlink` (each path has its own).
+    pub(super) fn multipath_fits(&mut self, route: &Route, seen: &Seen) -> bool {
+        let seen = &seen.0;
+        let first = seen["nexthop"];
+        if let Some((word, &at)) = ["via", "dev", "onlink"].iter().find_map(|w| seen.get_key_value(w)) {
+            self.report(
+                Diagnostic::error(CONFLICTING_ATTRIBUTE, at, format!("a route with `nexthop`s takes no route-wide `{word}`"))
+                    .label("give it in each nexthop")
+                    .also(first, "the paths of this route")
+                    .help("e.g. `route 10.1.0.0/24 nexthop via 10.0.0.2 dev eth0 nexthop via 10.0.1.2 dev eth1`"),
+            );
+            return false;
+        }
+        if route.nexthops.len() < 2 {
+            if let Some(hop) = route.nexthops.first() {
+                self.report(
+                    Diagnostic::error(MISSING_OPTION, hop.span, "a multipath route needs two or more `nexthop`s")
+                        .label("the only path")
+                        .help("with one path, write `via` (and `dev`) without `nexthop`"),
+                );
+            }
+            return false;
+        }
+        let v6 = route.is_ipv6();
+        if let Some(hop) = route.nexthops.iter().find(|h| h.node.via.node.is_ipv6() != v6) {
+            let family = |v6: bool| if v6 { "IPv6" } else { "IPv4" };
+            self.report(
+                Diagnostic::error(MIXED_FAMILIES, hop.node.via.span, format!("an {} gateway for an {} route", family(!v6), family(v6)))
+                    .label("another family")
+                    .also(route.dest.span, format!("this destination is {}", family(v6))),
+            );
+            return false;
+        }
+        true
+    }
+}

@@ -3,9 +3,19 @@
 
 use crate::plan::action::RouteSpec;
 
-/// ` mtu N advmss N` for show's line (scope and protocol it prints already).
+/// ` nexthop via A dev D weight W …` of a multipath route and ` mtu N advmss N`, for
+/// show's line (scope and protocol it prints already).
 pub(super) fn path_words(r: &RouteSpec) -> String {
     let mut s = String::new();
+    for hop in &r.nexthops {
+        s.push_str(&format!(" nexthop via {}", hop.via));
+        if let Some(d) = &hop.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if hop.weight != 1 {
+            s.push_str(&format!(" weight {}", hop.weight));
+        }
+    }
     if let Some(m) = r.mtu {
         s.push_str(&format!(" mtu {m}"));
     }
@@ -44,7 +54,7 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> RouteSpec {
-        RouteSpec { dest: text.parse().unwrap(), via: None, dev: Some("v0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None }
+        RouteSpec { dest: text.parse().unwrap(), via: None, dev: Some("v0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() }
     }
 
     #[test]

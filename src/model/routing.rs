@@ -83,6 +83,18 @@ pub struct Route {
     /// `proto`: the route's protocol, instead of netscript's 110.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proto: Option<Spanned<u8>>,
+    /// `nexthop via … [dev …] [weight N]`, two or more: a multipath route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<Spanned<NextHop>>,
+}
+
+/// One path of a multipath route.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NextHop {
+    pub via: Spanned<IpAddr>,
+    pub dev: Option<Spanned<String>>,
+    /// 1–256 (`ip route`'s weight; the kernel stores weight − 1).
+    pub weight: u32,
 }
 
 fn is_unicast(kind: &RouteKind) -> bool {
@@ -93,7 +105,7 @@ impl Route {
     pub fn is_ipv6(&self) -> bool {
         match &self.dest.node {
             RouteDest::Prefix(p) => matches!(p, IpNet::V6(_)),
-            RouteDest::Default => matches!(self.via.as_ref().map(|v| v.node), Some(IpAddr::V6(_))),
+            RouteDest::Default => matches!(self.via.as_ref().map(|v| v.node).or(self.nexthops.first().map(|h| h.node.via.node)), Some(IpAddr::V6(_))),
         }
     }
     pub fn table_id(&self) -> u32 {

@@ -18,6 +18,7 @@ mod links;
 mod removals;
 mod routing;
 mod traffic;
+mod vrf;
 
 use links::*;
 pub use routing::*;

@@ -81,6 +81,8 @@
   "onlink"
   "advmss"
   "scope"
+  "nexthop"
+  "weight"
   "blackhole"
   "unreachable"
   "prohibit"

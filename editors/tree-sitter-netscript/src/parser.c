@@ -16,10 +16,10 @@
 
 #define LANGUAGE_VERSION 15
 #define STATE_COUNT 439
-#define LARGE_STATE_COUNT 8
-#define SYMBOL_COUNT 258
+#define LARGE_STATE_COUNT 9
+#define SYMBOL_COUNT 260
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 165
+#define TOKEN_COUNT 167
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -121,173 +121,175 @@ enum ts_symbol_identifiers {
   anon_sym_advmss = 91,
   anon_sym_scope = 92,
   anon_sym_global = 93,
-  anon_sym_dev = 94,
-  anon_sym_lookup = 95,
-  anon_sym_rule = 96,
-  anon_sym_from = 97,
-  anon_sym_to = 98,
-  anon_sym_iif = 99,
-  anon_sym_oif = 100,
-  anon_sym_fwmark = 101,
-  anon_sym_SLASH = 102,
-  anon_sym_uidrange = 103,
-  anon_sym_DASH = 104,
-  anon_sym_priority = 105,
-  anon_sym_pref = 106,
-  anon_sym_ipproto = 107,
-  anon_sym_icmpv6 = 108,
-  anon_sym_tos = 109,
-  anon_sym_dsfield = 110,
-  anon_sym_forward = 111,
-  anon_sym_off = 112,
-  anon_sym_sysctl = 113,
-  aux_sym_sysctl_key_token1 = 114,
-  aux_sym_sysctl_key_token2 = 115,
-  sym_sysctl_value = 116,
-  anon_sym_port = 117,
-  anon_sym_firewall = 118,
-  anon_sym_input = 119,
-  anon_sym_output = 120,
-  anon_sym_prerouting = 121,
-  anon_sym_postrouting = 122,
-  anon_sym_policy = 123,
-  anon_sym_accept = 124,
-  anon_sym_drop = 125,
-  anon_sym_mark = 126,
-  anon_sym_ct = 127,
-  anon_sym_COMMA = 128,
-  anon_sym_counter = 129,
-  anon_sym_new = 130,
-  anon_sym_established = 131,
-  anon_sym_related = 132,
-  anon_sym_invalid = 133,
-  anon_sym_reject = 134,
-  anon_sym_pass = 135,
-  anon_sym_masquerade = 136,
-  anon_sym_classify = 137,
-  anon_sym_snat = 138,
-  anon_sym_dnat = 139,
-  sym_nat_target = 140,
-  anon_sym_DOT = 141,
-  aux_sym__name_start_token1 = 142,
-  aux_sym__imm_name_part_token1 = 143,
-  anon_sym_LBRACE = 144,
-  anon_sym_RBRACE = 145,
-  anon_sym_LBRACE2 = 146,
-  anon_sym_LPAREN = 147,
-  anon_sym_RPAREN = 148,
-  anon_sym_PLUS = 149,
-  anon_sym_STAR = 150,
-  anon_sym_PERCENT = 151,
-  sym_integer = 152,
-  anon_sym_DQUOTE = 153,
-  aux_sym_string_token1 = 154,
-  sym_comment = 155,
-  sym_line_continuation = 156,
-  sym_rate = 157,
-  sym_size = 158,
-  sym_duration = 159,
-  sym_percentage = 160,
-  sym_mac_address = 161,
-  anon_sym_SLASH2 = 162,
-  aux_sym_ipv4_address_token1 = 163,
-  aux_sym_ipv6_address_token1 = 164,
-  sym_source_file = 165,
-  sym__statements = 166,
-  sym__sep = 167,
-  sym_block = 168,
-  sym__statement = 169,
-  sym_netns_statement = 170,
-  sym_host_statement = 171,
-  sym_table_statement = 172,
-  sym_let_statement = 173,
-  sym_for_statement = 174,
-  sym_range = 175,
-  sym_include_statement = 176,
-  sym_expect_statement = 177,
-  sym__let_value = 178,
-  sym_veth_statement = 179,
-  sym_bridge_statement = 180,
-  sym_dummy_statement = 181,
-  sym_vrf_statement = 182,
-  sym_macvlan_statement = 183,
-  sym_vxlan_statement = 184,
-  sym_link_statement = 185,
-  sym_addr_statement = 186,
-  sym_state_statement = 187,
-  sym_mtu_statement = 188,
-  sym_mac_statement = 189,
-  sym_master_statement = 190,
-  sym_shape_statement = 191,
-  sym_htb_statement = 192,
-  sym_class_statement = 193,
-  sym_filter_statement = 194,
-  sym_class_id = 195,
-  sym_qdisc_statement = 196,
-  sym_netem_statement = 197,
-  sym_bpf_statement = 198,
-  sym_xdp_statement = 199,
-  sym__section_opt = 200,
-  sym_route_statement = 201,
-  sym__dev_opt = 202,
-  sym__table_opt = 203,
-  sym_rule_statement = 204,
-  sym_forward_statement = 205,
-  sym_sysctl_statement = 206,
-  sym_sysctl_key = 207,
-  sym__port_opt = 208,
-  sym_firewall_statement = 209,
-  sym_rule_block = 210,
-  sym_firewall_rule = 211,
-  sym__ct_state = 212,
-  sym_firewall_action = 213,
-  sym_namespace_name = 214,
-  sym_interface_name = 215,
-  sym_peer_name = 216,
-  sym__ns_name = 217,
-  sym__if_name = 218,
-  sym__name_start = 219,
-  sym__imm_name_part = 220,
-  sym_table_name = 221,
-  sym_variable = 222,
-  sym_interpolation = 223,
-  sym__imm_interp = 224,
-  sym__expression = 225,
-  sym_parenthesized_expression = 226,
-  sym_unary_expression = 227,
-  sym_binary_expression = 228,
-  sym_string = 229,
-  sym_ipv4_address = 230,
-  sym__imm_octet = 231,
-  sym_ipv6_address = 232,
-  sym__ip_value = 233,
-  sym__int_value = 234,
-  sym__rate_value = 235,
-  sym__size_value = 236,
-  sym__duration_value = 237,
-  sym__percent_value = 238,
-  aux_sym__statements_repeat1 = 239,
-  aux_sym__statements_repeat2 = 240,
-  aux_sym_expect_statement_repeat1 = 241,
-  aux_sym_vxlan_statement_repeat1 = 242,
-  aux_sym_addr_statement_repeat1 = 243,
-  aux_sym_shape_statement_repeat1 = 244,
-  aux_sym_htb_statement_repeat1 = 245,
-  aux_sym_class_statement_repeat1 = 246,
-  aux_sym_filter_statement_repeat1 = 247,
-  aux_sym_netem_statement_repeat1 = 248,
-  aux_sym_xdp_statement_repeat1 = 249,
-  aux_sym_route_statement_repeat1 = 250,
-  aux_sym_rule_statement_repeat1 = 251,
-  aux_sym_sysctl_key_repeat1 = 252,
-  aux_sym_rule_block_repeat1 = 253,
-  aux_sym_firewall_rule_repeat1 = 254,
-  aux_sym_firewall_rule_repeat2 = 255,
-  aux_sym__ns_name_repeat1 = 256,
-  aux_sym__if_name_repeat1 = 257,
-  alias_sym_default = 258,
-  alias_sym_octet = 259,
-  alias_sym_verdict = 260,
+  anon_sym_nexthop = 94,
+  anon_sym_weight = 95,
+  anon_sym_dev = 96,
+  anon_sym_lookup = 97,
+  anon_sym_rule = 98,
+  anon_sym_from = 99,
+  anon_sym_to = 100,
+  anon_sym_iif = 101,
+  anon_sym_oif = 102,
+  anon_sym_fwmark = 103,
+  anon_sym_SLASH = 104,
+  anon_sym_uidrange = 105,
+  anon_sym_DASH = 106,
+  anon_sym_priority = 107,
+  anon_sym_pref = 108,
+  anon_sym_ipproto = 109,
+  anon_sym_icmpv6 = 110,
+  anon_sym_tos = 111,
+  anon_sym_dsfield = 112,
+  anon_sym_forward = 113,
+  anon_sym_off = 114,
+  anon_sym_sysctl = 115,
+  aux_sym_sysctl_key_token1 = 116,
+  aux_sym_sysctl_key_token2 = 117,
+  sym_sysctl_value = 118,
+  anon_sym_port = 119,
+  anon_sym_firewall = 120,
+  anon_sym_input = 121,
+  anon_sym_output = 122,
+  anon_sym_prerouting = 123,
+  anon_sym_postrouting = 124,
+  anon_sym_policy = 125,
+  anon_sym_accept = 126,
+  anon_sym_drop = 127,
+  anon_sym_mark = 128,
+  anon_sym_ct = 129,
+  anon_sym_COMMA = 130,
+  anon_sym_counter = 131,
+  anon_sym_new = 132,
+  anon_sym_established = 133,
+  anon_sym_related = 134,
+  anon_sym_invalid = 135,
+  anon_sym_reject = 136,
+  anon_sym_pass = 137,
+  anon_sym_masquerade = 138,
+  anon_sym_classify = 139,
+  anon_sym_snat = 140,
+  anon_sym_dnat = 141,
+  sym_nat_target = 142,
+  anon_sym_DOT = 143,
+  aux_sym__name_start_token1 = 144,
+  aux_sym__imm_name_part_token1 = 145,
+  anon_sym_LBRACE = 146,
+  anon_sym_RBRACE = 147,
+  anon_sym_LBRACE2 = 148,
+  anon_sym_LPAREN = 149,
+  anon_sym_RPAREN = 150,
+  anon_sym_PLUS = 151,
+  anon_sym_STAR = 152,
+  anon_sym_PERCENT = 153,
+  sym_integer = 154,
+  anon_sym_DQUOTE = 155,
+  aux_sym_string_token1 = 156,
+  sym_comment = 157,
+  sym_line_continuation = 158,
+  sym_rate = 159,
+  sym_size = 160,
+  sym_duration = 161,
+  sym_percentage = 162,
+  sym_mac_address = 163,
+  anon_sym_SLASH2 = 164,
+  aux_sym_ipv4_address_token1 = 165,
+  aux_sym_ipv6_address_token1 = 166,
+  sym_source_file = 167,
+  sym__statements = 168,
+  sym__sep = 169,
+  sym_block = 170,
+  sym__statement = 171,
+  sym_netns_statement = 172,
+  sym_host_statement = 173,
+  sym_table_statement = 174,
+  sym_let_statement = 175,
+  sym_for_statement = 176,
+  sym_range = 177,
+  sym_include_statement = 178,
+  sym_expect_statement = 179,
+  sym__let_value = 180,
+  sym_veth_statement = 181,
+  sym_bridge_statement = 182,
+  sym_dummy_statement = 183,
+  sym_vrf_statement = 184,
+  sym_macvlan_statement = 185,
+  sym_vxlan_statement = 186,
+  sym_link_statement = 187,
+  sym_addr_statement = 188,
+  sym_state_statement = 189,
+  sym_mtu_statement = 190,
+  sym_mac_statement = 191,
+  sym_master_statement = 192,
+  sym_shape_statement = 193,
+  sym_htb_statement = 194,
+  sym_class_statement = 195,
+  sym_filter_statement = 196,
+  sym_class_id = 197,
+  sym_qdisc_statement = 198,
+  sym_netem_statement = 199,
+  sym_bpf_statement = 200,
+  sym_xdp_statement = 201,
+  sym__section_opt = 202,
+  sym_route_statement = 203,
+  sym__dev_opt = 204,
+  sym__table_opt = 205,
+  sym_rule_statement = 206,
+  sym_forward_statement = 207,
+  sym_sysctl_statement = 208,
+  sym_sysctl_key = 209,
+  sym__port_opt = 210,
+  sym_firewall_statement = 211,
+  sym_rule_block = 212,
+  sym_firewall_rule = 213,
+  sym__ct_state = 214,
+  sym_firewall_action = 215,
+  sym_namespace_name = 216,
+  sym_interface_name = 217,
+  sym_peer_name = 218,
+  sym__ns_name = 219,
+  sym__if_name = 220,
+  sym__name_start = 221,
+  sym__imm_name_part = 222,
+  sym_table_name = 223,
+  sym_variable = 224,
+  sym_interpolation = 225,
+  sym__imm_interp = 226,
+  sym__expression = 227,
+  sym_parenthesized_expression = 228,
+  sym_unary_expression = 229,
+  sym_binary_expression = 230,
+  sym_string = 231,
+  sym_ipv4_address = 232,
+  sym__imm_octet = 233,
+  sym_ipv6_address = 234,
+  sym__ip_value = 235,
+  sym__int_value = 236,
+  sym__rate_value = 237,
+  sym__size_value = 238,
+  sym__duration_value = 239,
+  sym__percent_value = 240,
+  aux_sym__statements_repeat1 = 241,
+  aux_sym__statements_repeat2 = 242,
+  aux_sym_expect_statement_repeat1 = 243,
+  aux_sym_vxlan_statement_repeat1 = 244,
+  aux_sym_addr_statement_repeat1 = 245,
+  aux_sym_shape_statement_repeat1 = 246,
+  aux_sym_htb_statement_repeat1 = 247,
+  aux_sym_class_statement_repeat1 = 248,
+  aux_sym_filter_statement_repeat1 = 249,
+  aux_sym_netem_statement_repeat1 = 250,
+  aux_sym_xdp_statement_repeat1 = 251,
+  aux_sym_route_statement_repeat1 = 252,
+  aux_sym_rule_statement_repeat1 = 253,
+  aux_sym_sysctl_key_repeat1 = 254,
+  aux_sym_rule_block_repeat1 = 255,
+  aux_sym_firewall_rule_repeat1 = 256,
+  aux_sym_firewall_rule_repeat2 = 257,
+  aux_sym__ns_name_repeat1 = 258,
+  aux_sym__if_name_repeat1 = 259,
+  alias_sym_default = 260,
+  alias_sym_octet = 261,
+  alias_sym_verdict = 262,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -385,6 +387,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_advmss] = "advmss",
   [anon_sym_scope] = "scope",
   [anon_sym_global] = "scope",
+  [anon_sym_nexthop] = "nexthop",
+  [anon_sym_weight] = "weight",
   [anon_sym_dev] = "dev",
   [anon_sym_lookup] = "lookup",
   [anon_sym_rule] = "rule",
@@ -649,6 +653,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_advmss] = anon_sym_advmss,
   [anon_sym_scope] = anon_sym_scope,
   [anon_sym_global] = anon_sym_global,
+  [anon_sym_nexthop] = anon_sym_nexthop,
+  [anon_sym_weight] = anon_sym_weight,
   [anon_sym_dev] = anon_sym_dev,
   [anon_sym_lookup] = anon_sym_lookup,
   [anon_sym_rule] = anon_sym_rule,
@@ -1194,6 +1200,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_global] = {
     .visible = true,
     .named = true,
+  },
+  [anon_sym_nexthop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_weight] = {
+    .visible = true,
+    .named = false,
   },
   [anon_sym_dev] = {
     .visible = true,
@@ -2242,56 +2256,56 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 9,
-  [28] = 8,
-  [29] = 24,
-  [30] = 30,
-  [31] = 31,
-  [32] = 32,
-  [33] = 25,
+  [27] = 25,
+  [28] = 28,
+  [29] = 26,
+  [30] = 24,
+  [31] = 8,
+  [32] = 9,
+  [33] = 33,
   [34] = 34,
-  [35] = 26,
-  [36] = 36,
+  [35] = 35,
+  [36] = 8,
   [37] = 37,
   [38] = 38,
   [39] = 39,
   [40] = 40,
   [41] = 41,
   [42] = 42,
-  [43] = 26,
-  [44] = 25,
-  [45] = 24,
-  [46] = 46,
+  [43] = 43,
+  [44] = 44,
+  [45] = 45,
+  [46] = 9,
   [47] = 47,
   [48] = 48,
   [49] = 49,
-  [50] = 50,
-  [51] = 51,
+  [50] = 25,
+  [51] = 24,
   [52] = 52,
   [53] = 53,
-  [54] = 54,
-  [55] = 8,
-  [56] = 9,
+  [54] = 26,
+  [55] = 55,
+  [56] = 56,
   [57] = 25,
-  [58] = 24,
-  [59] = 26,
-  [60] = 60,
+  [58] = 58,
+  [59] = 19,
+  [60] = 24,
   [61] = 61,
   [62] = 62,
   [63] = 63,
-  [64] = 9,
+  [64] = 26,
   [65] = 65,
   [66] = 66,
-  [67] = 8,
+  [67] = 9,
   [68] = 68,
   [69] = 69,
   [70] = 70,
   [71] = 71,
   [72] = 72,
-  [73] = 73,
+  [73] = 8,
   [74] = 74,
   [75] = 75,
-  [76] = 19,
+  [76] = 76,
   [77] = 77,
   [78] = 78,
   [79] = 79,
@@ -2302,10 +2316,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [84] = 84,
   [85] = 85,
   [86] = 86,
-  [87] = 8,
-  [88] = 9,
-  [89] = 89,
-  [90] = 90,
+  [87] = 87,
+  [88] = 88,
+  [89] = 8,
+  [90] = 9,
   [91] = 91,
   [92] = 92,
   [93] = 93,
@@ -2319,17 +2333,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [101] = 101,
   [102] = 102,
   [103] = 103,
-  [104] = 25,
-  [105] = 26,
-  [106] = 26,
+  [104] = 104,
+  [105] = 24,
+  [106] = 25,
   [107] = 107,
-  [108] = 108,
-  [109] = 109,
-  [110] = 25,
+  [108] = 25,
+  [109] = 26,
+  [110] = 110,
   [111] = 111,
-  [112] = 24,
+  [112] = 112,
   [113] = 24,
-  [114] = 114,
+  [114] = 26,
   [115] = 115,
   [116] = 116,
   [117] = 117,
@@ -2410,13 +2424,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [192] = 192,
   [193] = 193,
   [194] = 125,
-  [195] = 25,
+  [195] = 24,
   [196] = 117,
-  [197] = 24,
+  [197] = 25,
   [198] = 119,
   [199] = 26,
-  [200] = 25,
-  [201] = 24,
+  [200] = 24,
+  [201] = 25,
   [202] = 26,
   [203] = 203,
   [204] = 204,
@@ -2506,7 +2520,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [288] = 288,
   [289] = 289,
   [290] = 290,
-  [291] = 12,
+  [291] = 13,
   [292] = 14,
   [293] = 293,
   [294] = 294,
@@ -2661,69 +2675,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '"', 664,
-        '#', 669,
-        '%', 654,
-        '(', 650,
-        ')', 651,
-        '*', 653,
-        '+', 652,
-        ',', 374,
-        '-', 345,
-        '.', 379,
-        '/', 682,
-        '0', 683,
-        ';', 245,
-        '<', 248,
-        '=', 253,
-        '>', 249,
+        '\n', 258,
+        '"', 704,
+        '#', 709,
+        '%', 694,
+        '(', 690,
+        ')', 691,
+        '*', 693,
+        '+', 692,
+        ',', 392,
+        '-', 363,
+        '.', 397,
+        '/', 722,
+        '0', 723,
+        ';', 257,
+        '<', 260,
+        '=', 265,
+        '>', 261,
         '\\', 5,
-        'a', 536,
-        'c', 588,
-        'd', 548,
-        'f', 615,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 519,
-        'n', 594,
-        'o', 564,
-        'p', 598,
-        'r', 542,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 649,
-        '}', 648,
+        'a', 565,
+        'c', 624,
+        'd', 579,
+        'f', 651,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 548,
+        'n', 571,
+        'o', 600,
+        'p', 632,
+        'r', 573,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 689,
+        '}', 688,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(214);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(684);
+          lookahead == ' ') SKIP(226);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(724);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '>', 261,
         '\\', 5,
-        'c', 454,
-        'd', 469,
-        'i', 425,
-        'm', 389,
-        'o', 427,
-        'p', 488,
-        's', 472,
-        '{', 649,
+        'c', 478,
+        'd', 495,
+        'i', 448,
+        'm', 407,
+        'o', 451,
+        'p', 514,
+        's', 498,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2732,68 +2747,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '>', 261,
         '\\', 5,
-        'c', 123,
-        'd', 148,
-        'i', 95,
+        'c', 130,
+        'd', 157,
+        'i', 101,
         'm', 47,
-        'o', 97,
-        'p', 165,
-        's', 150,
+        'o', 103,
+        'p', 174,
+        's', 159,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '>') ADVANCE(249);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(261);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(522);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == 'm') ADVANCE(551);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(671);
+      if (lookahead == '\n') ADVANCE(711);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(671);
+      if (lookahead == '\n') ADVANCE(711);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(671);
-      if (lookahead == '\r') ADVANCE(665);
-      if (lookahead != 0) ADVANCE(668);
+      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\r') ADVANCE(705);
+      if (lookahead != 0) ADVANCE(708);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(671);
+      if (lookahead == '\n') ADVANCE(711);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(192);
+          lookahead == ' ') ADVANCE(204);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(364);
+          lookahead != '>') ADVANCE(382);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(664);
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '"') ADVANCE(704);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2801,12 +2816,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(303);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(315);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(664);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '\\') ADVANCE(363);
+      if (lookahead == '"') ADVANCE(704);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '\\') ADVANCE(381);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2814,40 +2829,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(364);
+          lookahead != '>') ADVANCE(382);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(664);
-      if (lookahead == '#') ADVANCE(666);
+      if (lookahead == '"') ADVANCE(704);
+      if (lookahead == '#') ADVANCE(706);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(667);
+          lookahead == ' ') ADVANCE(707);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(668);
+          lookahead != '\n') ADVANCE(708);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '(') ADVANCE(650);
-      if (lookahead == '-') ADVANCE(344);
-      if (lookahead == '0') ADVANCE(661);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '(') ADVANCE(690);
+      if (lookahead == '-') ADVANCE(362);
+      if (lookahead == '0') ADVANCE(701);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '.') ADVANCE(379);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '.') ADVANCE(397);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(444);
-      if (lookahead == '{') ADVANCE(649);
+      if (lookahead == 'o') ADVANCE(468);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -2855,14 +2870,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '.') ADVANCE(379);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '.') ADVANCE(397);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(382);
-      if (lookahead == '{') ADVANCE(649);
+      if (lookahead == 't') ADVANCE(400);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2870,60 +2885,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '0') ADVANCE(659);
-      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '0') ADVANCE(699);
+      if (lookahead == ':') ADVANCE(725);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(14);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '=') ADVANCE(253);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '=') ADVANCE(265);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(649);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(362);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == '=') ADVANCE(253);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '=') ADVANCE(265);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(132);
-      if (lookahead == 'r') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'r') ADVANCE(86);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(463);
-      if (lookahead == 'r') ADVANCE(412);
-      if (lookahead == '{') ADVANCE(649);
+      if (lookahead == 'n') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
@@ -2931,18 +2946,18 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(118);
+      if (lookahead == 'o') ADVANCE(125);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
@@ -2950,115 +2965,115 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(398);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(300);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(312);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(361);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(379);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(669);
+      if (lookahead == '#') ADVANCE(709);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(647);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(202);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(214);
       END_STATE();
     case 25:
       ADVANCE_MAP(
-        '%', 680,
-        '.', 196,
-        'B', 188,
-        'b', 188,
-        'G', 185,
-        'g', 185,
-        'K', 185,
-        'k', 185,
-        'M', 186,
-        'm', 186,
-        'N', 189,
-        'n', 189,
-        'S', 679,
-        's', 679,
-        'T', 185,
-        't', 185,
-        'U', 189,
-        'u', 189,
+        '%', 720,
+        '.', 208,
+        'B', 200,
+        'b', 200,
+        'G', 197,
+        'g', 197,
+        'K', 197,
+        'k', 197,
+        'M', 198,
+        'm', 198,
+        'N', 201,
+        'n', 201,
+        'S', 719,
+        's', 719,
+        'T', 197,
+        't', 197,
+        'U', 201,
+        'u', 201,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 680,
-        'B', 188,
-        'b', 188,
-        'G', 185,
-        'g', 185,
-        'K', 185,
-        'k', 185,
-        'M', 186,
-        'm', 186,
-        'N', 189,
-        'n', 189,
-        'S', 679,
-        's', 679,
-        'T', 185,
-        't', 185,
-        'U', 189,
-        'u', 189,
+        '%', 720,
+        'B', 200,
+        'b', 200,
+        'G', 197,
+        'g', 197,
+        'K', 197,
+        'k', 197,
+        'M', 198,
+        'm', 198,
+        'N', 201,
+        'n', 201,
+        'S', 719,
+        's', 719,
+        'T', 197,
+        't', 197,
+        'U', 201,
+        'u', 201,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 680,
-        'B', 678,
-        'b', 678,
-        'G', 675,
-        'g', 675,
-        'K', 675,
-        'k', 675,
-        'M', 676,
-        'm', 676,
-        'N', 189,
-        'n', 189,
-        'S', 679,
-        's', 679,
-        'T', 185,
-        't', 185,
-        'U', 189,
-        'u', 189,
+        '%', 720,
+        'B', 718,
+        'b', 718,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 201,
+        'n', 201,
+        'S', 719,
+        's', 719,
+        'T', 197,
+        't', 197,
+        'U', 201,
+        'u', 201,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
@@ -3066,63 +3081,63 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(254);
+      if (lookahead == '.') ADVANCE(266);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(195);
+      if (lookahead == '.') ADVANCE(207);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '.', 197,
-        'B', 673,
-        'b', 673,
-        'G', 677,
-        'g', 677,
-        'K', 677,
-        'k', 677,
-        'M', 677,
-        'm', 677,
+        '.', 209,
+        'B', 713,
+        'b', 713,
+        'G', 717,
+        'g', 717,
+        'K', 717,
+        'k', 717,
+        'M', 717,
+        'm', 717,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(198);
+      if (lookahead == '.') ADVANCE(210);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == ':') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(194);
+      if (lookahead == ':') ADVANCE(206);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(194);
+      if (lookahead == ':') ADVANCE(206);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(211);
+      if (lookahead == ':') ADVANCE(223);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(203);
+      if (lookahead == ':') ADVANCE(215);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(205);
+      if (lookahead == ':') ADVANCE(217);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(207);
+      if (lookahead == ':') ADVANCE(219);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(209);
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(299);
+      if (lookahead == '>') ADVANCE(311);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(262);
+      if (lookahead == '>') ADVANCE(274);
       END_STATE();
     case 43:
       if (lookahead == ']') ADVANCE(34);
@@ -3136,16 +3151,16 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 45:
       if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(329);
+      if (lookahead == 'o') ADVANCE(347);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(304);
+      if (lookahead == 'a') ADVANCE(316);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(154);
+      if (lookahead == 'a') ADVANCE(163);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(154);
+      if (lookahead == 'a') ADVANCE(163);
       if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 49:
@@ -3153,4728 +3168,5004 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 50:
       if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 'm') ADVANCE(142);
+      if (lookahead == 'm') ADVANCE(150);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(119);
+      if (lookahead == 'a') ADVANCE(126);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(110);
+      if (lookahead == 'a') ADVANCE(117);
       END_STATE();
     case 53:
       if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(158);
+      if (lookahead == 'a') ADVANCE(167);
       END_STATE();
     case 55:
-      if (lookahead == 'b') ADVANCE(112);
+      if (lookahead == 'b') ADVANCE(119);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == 'c') ADVANCE(299);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(93);
+      if (lookahead == 'c') ADVANCE(97);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(307);
+      if (lookahead == 'c') ADVANCE(319);
       END_STATE();
     case 59:
       if (lookahead == 'c') ADVANCE(52);
       END_STATE();
     case 60:
       if (lookahead == 'c') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(109);
+      if (lookahead == 'o') ADVANCE(116);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(94);
+      if (lookahead == 'c') ADVANCE(98);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(135);
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'c') ADVANCE(142);
+      if (lookahead == 'p') ADVANCE(146);
       if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(135);
+      if (lookahead == 'c') ADVANCE(142);
       if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(269);
+      if (lookahead == 'd') ADVANCE(281);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(269);
-      if (lookahead == 'i') ADVANCE(87);
-      if (lookahead == 'p') ADVANCE(146);
+      if (lookahead == 'd') ADVANCE(281);
+      if (lookahead == 'i') ADVANCE(90);
+      if (lookahead == 'p') ADVANCE(155);
       END_STATE();
     case 66:
-      if (lookahead == 'd') ADVANCE(358);
+      if (lookahead == 'd') ADVANCE(376);
       END_STATE();
     case 67:
       if (lookahead == 'd') ADVANCE(73);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(183);
+      if (lookahead == 'd') ADVANCE(194);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(160);
+      if (lookahead == 'd') ADVANCE(169);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(182);
+      if (lookahead == 'e') ADVANCE(193);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(182);
-      if (lookahead == 'p') ADVANCE(136);
-      if (lookahead == 's') ADVANCE(91);
+      if (lookahead == 'e') ADVANCE(193);
+      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 's') ADVANCE(94);
       END_STATE();
     case 72:
       if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(278);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(250);
+      if (lookahead == 'e') ADVANCE(262);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(272);
+      if (lookahead == 'e') ADVANCE(284);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(341);
+      if (lookahead == 'e') ADVANCE(359);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(316);
+      if (lookahead == 'e') ADVANCE(195);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(89);
-      if (lookahead == 'i') ADVANCE(139);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(89);
-      if (lookahead == 'i') ADVANCE(139);
-      if (lookahead == 'o') ADVANCE(174);
+      if (lookahead == 'e') ADVANCE(328);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'e') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(147);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'e') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(147);
+      if (lookahead == 'o') ADVANCE(185);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(117);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'e') ADVANCE(118);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(177);
-      if (lookahead == 'o') ADVANCE(67);
-      if (lookahead == 't') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(124);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(177);
-      if (lookahead == 't') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(107);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(152);
+      if (lookahead == 'e') ADVANCE(49);
       END_STATE();
     case 87:
-      if (lookahead == 'f') ADVANCE(331);
+      if (lookahead == 'e') ADVANCE(188);
+      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 't') ADVANCE(190);
       END_STATE();
     case 88:
-      if (lookahead == 'f') ADVANCE(334);
+      if (lookahead == 'e') ADVANCE(188);
+      if (lookahead == 't') ADVANCE(190);
       END_STATE();
     case 89:
-      if (lookahead == 'f') ADVANCE(349);
+      if (lookahead == 'e') ADVANCE(161);
       END_STATE();
     case 90:
-      if (lookahead == 'f') ADVANCE(102);
+      if (lookahead == 'f') ADVANCE(349);
       END_STATE();
     case 91:
-      if (lookahead == 'f') ADVANCE(102);
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'f') ADVANCE(352);
       END_STATE();
     case 92:
-      if (lookahead == 'g') ADVANCE(76);
+      if (lookahead == 'f') ADVANCE(367);
       END_STATE();
     case 93:
-      if (lookahead == 'h') ADVANCE(256);
+      if (lookahead == 'f') ADVANCE(109);
       END_STATE();
     case 94:
-      if (lookahead == 'h') ADVANCE(259);
+      if (lookahead == 'f') ADVANCE(109);
+      if (lookahead == 't') ADVANCE(302);
       END_STATE();
     case 95:
-      if (lookahead == 'i') ADVANCE(87);
+      if (lookahead == 'g') ADVANCE(99);
       END_STATE();
     case 96:
-      if (lookahead == 'i') ADVANCE(87);
-      if (lookahead == 'p') ADVANCE(146);
+      if (lookahead == 'g') ADVANCE(76);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'h') ADVANCE(268);
       END_STATE();
     case 98:
-      if (lookahead == 'i') ADVANCE(88);
-      if (lookahead == 'n') ADVANCE(263);
+      if (lookahead == 'h') ADVANCE(271);
       END_STATE();
     case 99:
-      if (lookahead == 'i') ADVANCE(88);
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'h') ADVANCE(182);
       END_STATE();
     case 100:
-      if (lookahead == 'i') ADVANCE(69);
+      if (lookahead == 'h') ADVANCE(144);
       END_STATE();
     case 101:
-      if (lookahead == 'i') ADVANCE(121);
+      if (lookahead == 'i') ADVANCE(90);
       END_STATE();
     case 102:
-      if (lookahead == 'i') ADVANCE(81);
+      if (lookahead == 'i') ADVANCE(90);
+      if (lookahead == 'p') ADVANCE(155);
       END_STATE();
     case 103:
-      if (lookahead == 'i') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(91);
       END_STATE();
     case 104:
-      if (lookahead == 'i') ADVANCE(46);
+      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(275);
       END_STATE();
     case 105:
-      if (lookahead == 'i') ADVANCE(172);
+      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(120);
       END_STATE();
     case 106:
-      if (lookahead == 'k') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(69);
       END_STATE();
     case 107:
-      if (lookahead == 'k') ADVANCE(337);
+      if (lookahead == 'i') ADVANCE(95);
       END_STATE();
     case 108:
-      if (lookahead == 'k') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(128);
       END_STATE();
     case 109:
-      if (lookahead == 'k') ADVANCE(181);
+      if (lookahead == 'i') ADVANCE(83);
       END_STATE();
     case 110:
-      if (lookahead == 'l') ADVANCE(278);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 111:
-      if (lookahead == 'l') ADVANCE(66);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 112:
-      if (lookahead == 'l') ADVANCE(74);
+      if (lookahead == 'i') ADVANCE(181);
       END_STATE();
     case 113:
-      if (lookahead == 'l') ADVANCE(101);
+      if (lookahead == 'k') ADVANCE(386);
       END_STATE();
     case 114:
-      if (lookahead == 'm') ADVANCE(54);
+      if (lookahead == 'k') ADVANCE(355);
       END_STATE();
     case 115:
-      if (lookahead == 'm') ADVANCE(325);
+      if (lookahead == 'k') ADVANCE(322);
       END_STATE();
     case 116:
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'k') ADVANCE(192);
       END_STATE();
     case 117:
-      if (lookahead == 'm') ADVANCE(142);
+      if (lookahead == 'l') ADVANCE(290);
       END_STATE();
     case 118:
-      if (lookahead == 'n') ADVANCE(263);
+      if (lookahead == 'l') ADVANCE(66);
       END_STATE();
     case 119:
-      if (lookahead == 'n') ADVANCE(92);
+      if (lookahead == 'l') ADVANCE(74);
       END_STATE();
     case 120:
-      if (lookahead == 'n') ADVANCE(173);
+      if (lookahead == 'l') ADVANCE(108);
       END_STATE();
     case 121:
-      if (lookahead == 'n') ADVANCE(108);
+      if (lookahead == 'm') ADVANCE(54);
       END_STATE();
     case 122:
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(343);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 't') ADVANCE(371);
+      if (lookahead == 'm') ADVANCE(176);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'm') ADVANCE(150);
       END_STATE();
     case 125:
-      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 'n') ADVANCE(275);
       END_STATE();
     case 126:
-      if (lookahead == 'o') ADVANCE(109);
+      if (lookahead == 'n') ADVANCE(96);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(284);
+      if (lookahead == 'n') ADVANCE(184);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(352);
+      if (lookahead == 'n') ADVANCE(115);
       END_STATE();
     case 129:
-      if (lookahead == 'o') ADVANCE(180);
+      if (lookahead == 'n') ADVANCE(120);
       END_STATE();
     case 130:
-      if (lookahead == 'o') ADVANCE(115);
+      if (lookahead == 'o') ADVANCE(189);
+      if (lookahead == 't') ADVANCE(389);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(174);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(151);
+      if (lookahead == 'o') ADVANCE(116);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(151);
-      if (lookahead == 'r') ADVANCE(79);
+      if (lookahead == 'o') ADVANCE(296);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(145);
+      if (lookahead == 'o') ADVANCE(370);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(161);
+      if (lookahead == 'o') ADVANCE(191);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(185);
       END_STATE();
     case 139:
-      if (lookahead == 'o') ADVANCE(157);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 140:
-      if (lookahead == 'o') ADVANCE(126);
+      if (lookahead == 'o') ADVANCE(160);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(176);
+      if (lookahead == 'o') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(81);
       END_STATE();
     case 142:
-      if (lookahead == 'o') ADVANCE(175);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 143:
-      if (lookahead == 'p') ADVANCE(275);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 144:
-      if (lookahead == 'p') ADVANCE(322);
+      if (lookahead == 'o') ADVANCE(153);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(77);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 146:
-      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
     case 147:
-      if (lookahead == 'p') ADVANCE(136);
-      if (lookahead == 's') ADVANCE(90);
+      if (lookahead == 'o') ADVANCE(166);
       END_STATE();
     case 148:
-      if (lookahead == 'p') ADVANCE(136);
-      if (lookahead == 's') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(133);
       END_STATE();
     case 149:
-      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 150:
-      if (lookahead == 'p') ADVANCE(138);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 151:
-      if (lookahead == 'r') ADVANCE(169);
+      if (lookahead == 'p') ADVANCE(287);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(375);
+      if (lookahead == 'p') ADVANCE(340);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(78);
+      if (lookahead == 'p') ADVANCE(331);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(106);
+      if (lookahead == 'p') ADVANCE(79);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(130);
-      if (lookahead == 'w') ADVANCE(114);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 's') ADVANCE(93);
       END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 's') ADVANCE(177);
       END_STATE();
     case 158:
-      if (lookahead == 'r') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(146);
       END_STATE();
     case 159:
-      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'p') ADVANCE(146);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 160:
-      if (lookahead == 'r') ADVANCE(51);
+      if (lookahead == 'r') ADVANCE(178);
       END_STATE();
     case 161:
-      if (lookahead == 'r') ADVANCE(170);
+      if (lookahead == 'r') ADVANCE(393);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(171);
+      if (lookahead == 'r') ADVANCE(80);
       END_STATE();
     case 163:
-      if (lookahead == 'r') ADVANCE(141);
+      if (lookahead == 'r') ADVANCE(113);
       END_STATE();
     case 164:
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'r') ADVANCE(137);
+      if (lookahead == 'w') ADVANCE(121);
       END_STATE();
     case 165:
-      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(82);
       END_STATE();
     case 166:
-      if (lookahead == 's') ADVANCE(313);
+      if (lookahead == 'r') ADVANCE(112);
       END_STATE();
     case 167:
-      if (lookahead == 's') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'r') ADVANCE(136);
       END_STATE();
     case 169:
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'r') ADVANCE(51);
       END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(296);
+      if (lookahead == 'r') ADVANCE(179);
       END_STATE();
     case 171:
-      if (lookahead == 't') ADVANCE(293);
+      if (lookahead == 'r') ADVANCE(180);
       END_STATE();
     case 172:
-      if (lookahead == 't') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(149);
       END_STATE();
     case 173:
-      if (lookahead == 't') ADVANCE(86);
+      if (lookahead == 'r') ADVANCE(110);
       END_STATE();
     case 174:
-      if (lookahead == 't') ADVANCE(127);
+      if (lookahead == 'r') ADVANCE(138);
       END_STATE();
     case 175:
-      if (lookahead == 't') ADVANCE(75);
+      if (lookahead == 's') ADVANCE(325);
       END_STATE();
     case 176:
-      if (lookahead == 't') ADVANCE(128);
+      if (lookahead == 's') ADVANCE(175);
       END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(164);
+      if (lookahead == 't') ADVANCE(302);
       END_STATE();
     case 178:
-      if (lookahead == 'u') ADVANCE(120);
+      if (lookahead == 't') ADVANCE(383);
       END_STATE();
     case 179:
-      if (lookahead == 'u') ADVANCE(281);
+      if (lookahead == 't') ADVANCE(308);
       END_STATE();
     case 180:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 181:
-      if (lookahead == 'u') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(196);
       END_STATE();
     case 182:
-      if (lookahead == 'v') ADVANCE(319);
+      if (lookahead == 't') ADVANCE(334);
       END_STATE();
     case 183:
-      if (lookahead == 'v') ADVANCE(116);
+      if (lookahead == 't') ADVANCE(100);
       END_STATE();
     case 184:
-      if (lookahead == 'y') ADVANCE(346);
+      if (lookahead == 't') ADVANCE(89);
       END_STATE();
     case 185:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(188);
+      if (lookahead == 't') ADVANCE(134);
       END_STATE();
     case 186:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(188);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(679);
+      if (lookahead == 't') ADVANCE(75);
       END_STATE();
     case 187:
-      ADVANCE_MAP(
-        'B', 673,
-        'b', 673,
-        'G', 677,
-        'g', 677,
-        'K', 677,
-        'k', 677,
-        'M', 677,
-        'm', 677,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(187);
+      if (lookahead == 't') ADVANCE(135);
       END_STATE();
     case 188:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(191);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(190);
+      if (lookahead == 't') ADVANCE(173);
       END_STATE();
     case 189:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(679);
+      if (lookahead == 'u') ADVANCE(127);
       END_STATE();
     case 190:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(672);
+      if (lookahead == 'u') ADVANCE(293);
       END_STATE();
     case 191:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(672);
+      if (lookahead == 'u') ADVANCE(151);
       END_STATE();
     case 192:
+      if (lookahead == 'u') ADVANCE(152);
+      END_STATE();
+    case 193:
+      if (lookahead == 'v') ADVANCE(337);
+      END_STATE();
+    case 194:
+      if (lookahead == 'v') ADVANCE(123);
+      END_STATE();
+    case 195:
+      if (lookahead == 'x') ADVANCE(183);
+      END_STATE();
+    case 196:
+      if (lookahead == 'y') ADVANCE(364);
+      END_STATE();
+    case 197:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(200);
+      END_STATE();
+    case 198:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(200);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(719);
+      END_STATE();
+    case 199:
+      ADVANCE_MAP(
+        'B', 713,
+        'b', 713,
+        'G', 717,
+        'g', 717,
+        'K', 717,
+        'k', 717,
+        'M', 717,
+        'm', 717,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(199);
+      END_STATE();
+    case 200:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(203);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(202);
+      END_STATE();
+    case 201:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(719);
+      END_STATE();
+    case 202:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(712);
+      END_STATE();
+    case 203:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(712);
+      END_STATE();
+    case 204:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(192);
+          lookahead == ' ') ADVANCE(204);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(364);
+          lookahead != '>') ADVANCE(382);
       END_STATE();
-    case 193:
+    case 205:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
-    case 194:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(378);
+    case 206:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(396);
       END_STATE();
-    case 195:
+    case 207:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
-    case 196:
+    case 208:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
-    case 197:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(187);
+    case 209:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(199);
       END_STATE();
-    case 198:
+    case 210:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
-    case 199:
+    case 211:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
-    case 200:
+    case 212:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(663);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(703);
       END_STATE();
-    case 201:
+    case 213:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(681);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(721);
       END_STATE();
-    case 202:
+    case 214:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
-    case 203:
+    case 215:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(201);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(213);
       END_STATE();
-    case 204:
+    case 216:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
-    case 205:
+    case 217:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(204);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(216);
       END_STATE();
-    case 206:
+    case 218:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 207:
+    case 219:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(206);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(218);
       END_STATE();
-    case 208:
+    case 220:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
-    case 209:
+    case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(208);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
       END_STATE();
-    case 210:
+    case 222:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 211:
+    case 223:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(210);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
       END_STATE();
-    case 212:
+    case 224:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
-    case 213:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(668);
-      END_STATE();
-    case 214:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '"', 664,
-        '#', 669,
-        '%', 654,
-        '(', 650,
-        ')', 651,
-        '*', 653,
-        '+', 652,
-        ',', 374,
-        '-', 345,
-        '/', 340,
-        '0', 661,
-        ';', 245,
-        '<', 248,
-        '=', 253,
-        '>', 249,
-        '\\', 5,
-        'a', 536,
-        'c', 588,
-        'd', 548,
-        'f', 615,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 519,
-        'n', 594,
-        'o', 564,
-        'p', 598,
-        'r', 542,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 647,
-        '}', 648,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(214);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 215:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '"', 664,
-        '#', 669,
-        '%', 654,
-        ')', 651,
-        '*', 653,
-        '+', 652,
-        '-', 344,
-        '.', 29,
-        '/', 340,
-        '0', 659,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'm', 633,
-        't', 517,
-        '{', 647,
-        '}', 648,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '"', 664,
-        '#', 669,
-        '-', 41,
-        ';', 245,
-        '<', 247,
-        '=', 253,
-        '>', 249,
-        '\\', 5,
-        'a', 68,
-        'd', 71,
-        'f', 155,
-        'g', 159,
-        'i', 65,
-        'l', 124,
-        'm', 84,
-        'n', 132,
-        'o', 99,
-        'p', 134,
-        'r', 72,
-        's', 62,
-        't', 45,
-        'u', 100,
-        'v', 104,
-        '{', 649,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '"', 664,
-        '#', 669,
-        '-', 41,
-        ';', 245,
-        '<', 247,
-        '=', 253,
-        '>', 249,
-        '\\', 5,
-        'a', 68,
-        'd', 71,
-        'f', 155,
-        'g', 159,
-        'i', 65,
-        'l', 124,
-        'm', 84,
-        'n', 132,
-        'o', 99,
-        'p', 134,
-        'r', 72,
-        's', 62,
-        't', 45,
-        'u', 100,
-        'v', 104,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(217);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '%', 654,
-        '(', 650,
-        ')', 651,
-        '*', 653,
-        '+', 652,
-        '-', 344,
-        '.', 29,
-        '/', 340,
-        '0', 655,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '=', 253,
-        '>', 249,
-        '\\', 5,
-        '{', 647,
-        '}', 648,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(218);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(656);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 219:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '%', 654,
-        '*', 653,
-        '+', 652,
-        '-', 344,
-        '.', 379,
-        '/', 340,
-        '0', 657,
-        ':', 685,
-        ';', 245,
-        '<', 28,
-        '>', 249,
-        '[', 212,
-        '\\', 5,
-        'm', 521,
-        't', 517,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(658);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 220:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '%', 654,
-        '*', 653,
-        '+', 652,
-        '-', 344,
-        '/', 340,
-        '0', 657,
-        ':', 685,
-        ';', 245,
-        '<', 28,
-        '>', 249,
-        '[', 212,
-        '\\', 5,
-        'm', 521,
-        't', 517,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(220);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(658);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 221:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ',', 374,
-        '-', 344,
-        '/', 340,
-        '0', 661,
-        ';', 245,
-        '<', 248,
-        '>', 249,
-        '\\', 5,
-        'c', 123,
-        'd', 71,
-        'f', 155,
-        'g', 159,
-        'i', 65,
-        'l', 124,
-        'm', 48,
-        'n', 132,
-        'o', 98,
-        'p', 134,
-        'r', 72,
-        's', 150,
-        't', 45,
-        'u', 100,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(221);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(662);
-      END_STATE();
-    case 222:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '-', 345,
-        '.', 379,
-        '/', 340,
-        '0', 659,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'a', 509,
-        'c', 511,
-        'd', 510,
-        'f', 512,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 520,
-        'o', 565,
-        'p', 598,
-        'r', 552,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 223:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '-', 345,
-        '/', 340,
-        '0', 659,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'a', 509,
-        'c', 511,
-        'd', 510,
-        'f', 512,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 520,
-        'o', 565,
-        'p', 598,
-        'r', 552,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 224:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '-', 41,
-        '.', 379,
-        '/', 682,
-        '0', 659,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'a', 509,
-        'c', 511,
-        'd', 510,
-        'f', 512,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 520,
-        'o', 565,
-        'p', 598,
-        'r', 552,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
     case 225:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '-', 41,
-        '0', 659,
-        ':', 685,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'a', 509,
-        'c', 511,
-        'd', 510,
-        'f', 512,
-        'g', 618,
-        'i', 537,
-        'l', 589,
-        'm', 520,
-        'o', 565,
-        'p', 598,
-        'r', 552,
-        's', 535,
-        't', 516,
-        'u', 567,
-        'v', 563,
-        '{', 647,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(515);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(660);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(708);
       END_STATE();
     case 226:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        '/', 682,
-        ';', 245,
-        '<', 248,
-        '>', 249,
+        '\n', 258,
+        '"', 704,
+        '#', 709,
+        '%', 694,
+        '(', 690,
+        ')', 691,
+        '*', 693,
+        '+', 692,
+        ',', 392,
+        '-', 363,
+        '/', 358,
+        '0', 701,
+        ';', 257,
+        '<', 260,
+        '=', 265,
+        '>', 261,
         '\\', 5,
-        '{', 649,
+        'a', 565,
+        'c', 624,
+        'd', 579,
+        'f', 651,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 548,
+        'n', 571,
+        'o', 600,
+        'p', 632,
+        'r', 573,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 687,
+        '}', 688,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(226);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 227:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '<', 247,
-        '>', 249,
+        '\n', 258,
+        '"', 704,
+        '#', 709,
+        '%', 694,
+        ')', 691,
+        '*', 693,
+        '+', 692,
+        '-', 362,
+        '.', 29,
+        '/', 358,
+        '0', 699,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '>', 261,
         '\\', 5,
-        'd', 408,
-        'g', 486,
-        'i', 399,
-        'l', 455,
-        'p', 462,
-        'r', 410,
-        '{', 649,
+        'm', 672,
+        't', 546,
+        '{', 687,
+        '}', 688,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(234);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(227);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 228:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '<', 247,
-        '>', 249,
+        '\n', 258,
+        '"', 704,
+        '#', 709,
+        '-', 41,
+        ';', 257,
+        '<', 259,
+        '=', 265,
+        '>', 261,
         '\\', 5,
-        'm', 459,
-        '{', 649,
+        'a', 68,
+        'd', 71,
+        'f', 164,
+        'g', 168,
+        'i', 65,
+        'l', 131,
+        'm', 87,
+        'n', 78,
+        'o', 105,
+        'p', 141,
+        'r', 72,
+        's', 62,
+        't', 45,
+        'u', 106,
+        'v', 111,
+        'w', 85,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(237);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          lookahead == ' ') SKIP(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
       END_STATE();
     case 229:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '<', 247,
-        '>', 249,
+        '\n', 258,
+        '"', 704,
+        '#', 709,
+        '-', 41,
+        ';', 257,
+        '<', 259,
+        '=', 265,
+        '>', 261,
         '\\', 5,
-        '{', 649,
+        'a', 68,
+        'd', 71,
+        'f', 164,
+        'g', 168,
+        'i', 65,
+        'l', 131,
+        'm', 87,
+        'n', 78,
+        'o', 105,
+        'p', 141,
+        'r', 72,
+        's', 62,
+        't', 45,
+        'u', 106,
+        'v', 111,
+        'w', 85,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          lookahead == ' ') SKIP(229);
       END_STATE();
     case 230:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        '%', 694,
+        '(', 690,
+        ')', 691,
+        '*', 693,
+        '+', 692,
+        '-', 362,
+        '.', 29,
+        '/', 358,
+        '0', 695,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '=', 265,
+        '>', 261,
         '\\', 5,
-        'a', 398,
-        'd', 408,
-        'l', 456,
-        'm', 411,
-        'o', 446,
-        'p', 488,
-        's', 396,
-        't', 382,
-        'v', 429,
-        '{', 649,
+        '{', 687,
+        '}', 688,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(230);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 231:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        '.', 379,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        '%', 694,
+        '*', 693,
+        '+', 692,
+        '-', 362,
+        '.', 397,
+        '/', 358,
+        '0', 697,
+        ':', 725,
+        ';', 257,
+        '<', 28,
+        '>', 261,
+        '[', 224,
         '\\', 5,
-        'd', 468,
-        'f', 480,
-        'i', 424,
-        'l', 456,
-        'o', 427,
-        'p', 474,
-        's', 473,
-        't', 381,
-        'u', 422,
-        '{', 649,
+        'm', 550,
+        't', 546,
+        '{', 687,
       );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 232:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '<') ADVANCE(248);
-      if (lookahead == '>') ADVANCE(249);
-      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(232);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 232:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '%', 694,
+        '*', 693,
+        '+', 692,
+        '-', 362,
+        '/', 358,
+        '0', 697,
+        ':', 725,
+        ';', 257,
+        '<', 28,
+        '>', 261,
+        '[', 224,
+        '\\', 5,
+        'm', 550,
+        't', 546,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 233:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '<', 247,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        ',', 392,
+        '-', 362,
+        '/', 358,
+        '0', 701,
+        ';', 257,
+        '<', 260,
+        '>', 261,
         '\\', 5,
-        'c', 588,
-        'd', 610,
-        'i', 562,
-        'm', 521,
-        'o', 566,
-        'p', 625,
-        's', 611,
-        '{', 647,
+        'c', 130,
+        'd', 71,
+        'f', 164,
+        'g', 168,
+        'i', 65,
+        'l', 131,
+        'm', 48,
+        'n', 139,
+        'o', 104,
+        'p', 141,
+        'r', 72,
+        's', 159,
+        't', 45,
+        'u', 106,
+        '{', 687,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(233);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       END_STATE();
     case 234:
-      if (eof) ADVANCE(244);
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '<', 247,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        '-', 363,
+        '.', 397,
+        '/', 358,
+        '0', 699,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '>', 261,
         '\\', 5,
-        'd', 70,
-        'g', 159,
-        'i', 64,
-        'l', 137,
-        'p', 133,
-        'r', 82,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(234);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(244);
-      ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '<', 247,
-        '>', 249,
-        '\\', 5,
-        'd', 549,
-        'g', 618,
-        'i', 538,
-        'l', 601,
-        'p', 599,
-        'r', 552,
+        'a', 538,
+        'c', 540,
+        'd', 539,
+        'f', 541,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 549,
+        'n', 572,
+        'o', 601,
+        'p', 632,
+        'r', 584,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 687,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(235);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 236:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '<') ADVANCE(247);
-      if (lookahead == '>') ADVANCE(249);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(633);
+    case 235:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '-', 363,
+        '/', 358,
+        '0', 699,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'a', 538,
+        'c', 540,
+        'd', 539,
+        'f', 541,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 549,
+        'n', 572,
+        'o', 601,
+        'p', 632,
+        'r', 584,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 687,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(236);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(235);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 237:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '<') ADVANCE(247);
-      if (lookahead == '>') ADVANCE(249);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(125);
+    case 236:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '-', 41,
+        '.', 397,
+        '/', 722,
+        '0', 699,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'a', 538,
+        'c', 540,
+        'd', 539,
+        'f', 541,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 549,
+        'n', 572,
+        'o', 601,
+        'p', 632,
+        'r', 584,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 687,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(237);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 237:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '-', 41,
+        '0', 699,
+        ':', 725,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'a', 538,
+        'c', 540,
+        'd', 539,
+        'f', 541,
+        'g', 654,
+        'i', 566,
+        'l', 625,
+        'm', 549,
+        'n', 572,
+        'o', 601,
+        'p', 632,
+        'r', 584,
+        's', 564,
+        't', 545,
+        'u', 603,
+        'v', 598,
+        'w', 581,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(237);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 238:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '<') ADVANCE(247);
-      if (lookahead == '>') ADVANCE(249);
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        '/', 722,
+        ';', 257,
+        '<', 260,
+        '>', 261,
+        '\\', 5,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'd', 427,
+        'g', 512,
+        'i', 417,
+        'l', 479,
+        'p', 486,
+        'r', 429,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'm', 484,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(250);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '>', 261,
+        '\\', 5,
+        'a', 416,
+        'd', 427,
+        'l', 480,
+        'm', 430,
+        'n', 422,
+        'o', 470,
+        'p', 514,
+        's', 414,
+        't', 400,
+        'v', 453,
+        'w', 431,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(251);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        '.', 397,
+        ';', 257,
+        '>', 261,
+        '\\', 5,
+        'd', 494,
+        'f', 506,
+        'i', 447,
+        'l', 480,
+        'o', 451,
+        'p', 500,
+        's', 499,
+        't', 399,
+        'u', 445,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '<') ADVANCE(260);
+      if (lookahead == '>') ADVANCE(261);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
+          lookahead == ' ') SKIP(244);
       END_STATE();
-    case 239:
-      if (eof) ADVANCE(244);
+    case 245:
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'c', 624,
+        'd', 645,
+        'i', 597,
+        'm', 550,
+        'o', 602,
+        'p', 662,
+        's', 648,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'd', 70,
+        'g', 168,
+        'i', 64,
+        'l', 145,
+        'p', 140,
+        'r', 84,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '<', 259,
+        '>', 261,
+        '\\', 5,
+        'd', 580,
+        'g', 654,
+        'i', 567,
+        'l', 635,
+        'p', 633,
+        'r', 584,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '<') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(672);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(248);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '<') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(132);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '<') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(250);
+      END_STATE();
+    case 251:
+      if (eof) ADVANCE(256);
+      ADVANCE_MAP(
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '>', 261,
         '\\', 5,
         'a', 68,
         'd', 70,
-        'l', 140,
-        'm', 85,
-        'o', 122,
-        'p', 165,
+        'l', 148,
+        'm', 88,
+        'n', 77,
+        'o', 129,
+        'p', 174,
         's', 63,
         't', 44,
-        'v', 104,
+        'v', 111,
+        'w', 85,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
+          lookahead == ' ') SKIP(251);
       END_STATE();
-    case 240:
-      if (eof) ADVANCE(244);
+    case 252:
+      if (eof) ADVANCE(256);
       ADVANCE_MAP(
-        '\n', 246,
-        '#', 669,
-        ';', 245,
-        '>', 249,
+        '\n', 258,
+        '#', 709,
+        ';', 257,
+        '>', 261,
         '\\', 5,
-        'd', 147,
-        'f', 155,
-        'i', 96,
-        'l', 140,
-        'o', 97,
-        'p', 153,
-        's', 149,
+        'd', 156,
+        'f', 164,
+        'i', 102,
+        'l', 148,
+        'o', 103,
+        'p', 162,
+        's', 158,
         't', 45,
-        'u', 100,
+        'u', 106,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
+          lookahead == ' ') SKIP(252);
       END_STATE();
-    case 241:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '>') ADVANCE(249);
+    case 253:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(261);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(592);
+      if (lookahead == 'm') ADVANCE(628);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
+          lookahead == ' ') SKIP(253);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 242:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '>') ADVANCE(249);
+    case 254:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(261);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(584);
+      if (lookahead == 'o') ADVANCE(620);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(242);
+          lookahead == ' ') SKIP(254);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 243:
-      if (eof) ADVANCE(244);
-      if (lookahead == '\n') ADVANCE(246);
-      if (lookahead == '#') ADVANCE(669);
-      if (lookahead == ';') ADVANCE(245);
-      if (lookahead == '>') ADVANCE(249);
+    case 255:
+      if (eof) ADVANCE(256);
+      if (lookahead == '\n') ADVANCE(258);
+      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == ';') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(261);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(599);
+      if (lookahead == 'p') ADVANCE(633);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
+          lookahead == ' ') SKIP(255);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 244:
+    case 256:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 245:
+    case 257:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 246:
+    case 258:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 247:
+    case 259:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 248:
+    case 260:
       ACCEPT_TOKEN(anon_sym_LT);
       if (lookahead == '-') ADVANCE(42);
       END_STATE();
-    case 249:
+    case 261:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(255);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 265:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(267);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 277:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 280:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 292:
       ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 295:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 307:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
-    case 296:
+    case 308:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 297:
+    case 309:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 298:
+    case 310:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
-    case 299:
+    case 311:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 300:
+    case 312:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(302);
+      if (lookahead == ':') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(300);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(312);
       END_STATE();
-    case 301:
+    case 313:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(301);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(313);
       END_STATE();
-    case 302:
+    case 314:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(301);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(313);
       END_STATE();
-    case 303:
+    case 315:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(303);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(315);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_via);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 318:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 330:
       ACCEPT_TOKEN(anon_sym_scope);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(356);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(355);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(357);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 333:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(374);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(373);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(375);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 351:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(299);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 354:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(311);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 372:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
-    case 355:
+    case 373:
       ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
-    case 356:
+    case 374:
       ACCEPT_TOKEN(anon_sym_tos);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 357:
+    case 375:
       ACCEPT_TOKEN(anon_sym_tos);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
-    case 358:
+    case 376:
       ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
-    case 359:
+    case 377:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 360:
+    case 378:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
-    case 361:
+    case 379:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(361);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(362);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(671);
-      if (lookahead == '\r') ADVANCE(7);
-      if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(192);
-      if (lookahead != 0 &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(364);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\t' ||
-          (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(192);
-      if (lookahead != 0 &&
-          (lookahead < '\t' || '\r' < lookahead) &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(364);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_counter);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(378);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_DOT);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(379);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(aux_sym__name_start_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
           ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(390);
-      if (lookahead == 'o') ADVANCE(330);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\r') ADVANCE(7);
+      if (('\t' <= lookahead && lookahead <= '\f') ||
+          lookahead == ' ') ADVANCE(204);
+      if (lookahead != 0 &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(382);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(390);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\t' ||
+          (0x0b <= lookahead && lookahead <= '\r') ||
+          lookahead == ' ') ADVANCE(204);
+      if (lookahead != 0 &&
+          (lookahead < '\t' || '\r' < lookahead) &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(382);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(443);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(306);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
+      ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(393);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(394);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(478);
+      ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(482);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(309);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(420);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(385);
+      ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(458);
-      if (lookahead == 'r') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(sym_nat_target);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(396);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(360);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+      ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(506);
+      ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(398);
       END_STATE();
     case 399:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(271);
+      if (lookahead == 'a') ADVANCE(408);
+      if (lookahead == 'o') ADVANCE(348);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 400:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(477);
+      if (lookahead == 'a') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 401:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == 'a') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 402:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(252);
+      if (lookahead == 'a') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 403:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == 'a') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 404:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 'a') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 405:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(274);
+      if (lookahead == 'a') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(268);
+      if (lookahead == 'a') ADVANCE(504);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == 'a') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(505);
+      if (lookahead == 'b') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(417);
-      if (lookahead == 'i') ADVANCE(460);
+      if (lookahead == 'c') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(442);
+      if (lookahead == 'c') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(499);
-      if (lookahead == 't') ADVANCE(501);
+      if (lookahead == 'c') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'c') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(387);
+      if (lookahead == 'c') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == 'c') ADVANCE(482);
+      if (lookahead == 'r') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(333);
+      if (lookahead == 'd') ADVANCE(378);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(336);
+      if (lookahead == 'd') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 417:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'd') ADVANCE(425);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(264);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(361);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(330);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(460);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(437);
+      if (lookahead == 'i') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(526);
+      if (lookahead == 't') ADVANCE(529);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(449);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(404);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(502);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'f') ADVANCE(351);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(423);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(403);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(258);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(261);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(407);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(415);
-      if (lookahead == 'p') ADVANCE(470);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(392);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(416);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(445);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(493);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(502);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(339);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(312);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(370);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 435:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(280);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(397);
+      if (lookahead == 'f') ADVANCE(354);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'f') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(428);
+      if (lookahead == 'f') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(388);
+      if (lookahead == 'g') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(327);
+      if (lookahead == 'g') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(490);
+      if (lookahead == 'h') ADVANCE(270);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(461);
+      if (lookahead == 'h') ADVANCE(273);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(419);
+      if (lookahead == 'h') ADVANCE(521);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(265);
+      if (lookahead == 'h') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(433);
+      if (lookahead == 'i') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(438);
+      if (lookahead == 'i') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(497);
+      if (lookahead == 'i') ADVANCE(435);
+      if (lookahead == 'p') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(431);
+      if (lookahead == 'i') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == 'i') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(286);
+      if (lookahead == 'i') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == 'i') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(440);
+      if (lookahead == 'i') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == 'i') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(503);
-      if (lookahead == 't') ADVANCE(373);
+      if (lookahead == 'i') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(395);
+      if (lookahead == 'k') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == 'k') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(479);
+      if (lookahead == 'k') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(471);
+      if (lookahead == 'k') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(401);
+      if (lookahead == 'l') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(481);
+      if (lookahead == 'l') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == 'l') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(485);
+      if (lookahead == 'l') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(487);
+      if (lookahead == 'm') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(504);
+      if (lookahead == 'm') ADVANCE(345);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == 'm') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(324);
+      if (lookahead == 'm') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(277);
+      if (lookahead == 'n') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(451);
-      if (lookahead == 's') ADVANCE(418);
+      if (lookahead == 'n') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(451);
-      if (lookahead == 's') ADVANCE(494);
+      if (lookahead == 'n') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(483);
+      if (lookahead == 'n') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(404);
+      if (lookahead == 'n') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
-      if (lookahead == 'r') ADVANCE(391);
+      if (lookahead == 'o') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'o') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(298);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(524);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == 't') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(511);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 488:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(513);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 489:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(525);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(333);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(289);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(475);
+      if (lookahead == 's') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(475);
+      if (lookahead == 's') ADVANCE(522);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(509);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(423);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(481);
       if (lookahead == 'r') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(491);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(377);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(383);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(452);
-      if (lookahead == 'w') ADVANCE(439);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(430);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(434);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(453);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(495);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(464);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 487:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(413);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 488:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(465);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 489:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(315);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(489);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 491:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(298);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(295);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(507);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(292);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(367);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(449);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(414);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(450);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(484);
+      if (lookahead == 'p') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(405);
+      if (lookahead == 'r') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(283);
+      if (lookahead == 'r') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(466);
+      if (lookahead == 'r') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(447);
+      if (lookahead == 'r') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(467);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(321);
+      if (lookahead == 'r') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(441);
+      if (lookahead == 'r') ADVANCE(476);
+      if (lookahead == 'w') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(348);
+      if (lookahead == 'r') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(458);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(489);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(490);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(327);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(515);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(307);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(536);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(385);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(474);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(510);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(434);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(424);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(295);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(491);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(471);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(493);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(339);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 534:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 535:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 536:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(366);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+      END_STATE();
+    case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(508);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'd') ADVANCE(514);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'e') ADVANCE(513);
-      if (lookahead == 'p') ADVANCE(600);
-      if (lookahead == 's') ADVANCE(558);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'o') ADVANCE(639);
-      if (lookahead == 't') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'r') ADVANCE(596);
-      if (lookahead == 'w') ADVANCE(582);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'v') ADVANCE(320);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'v') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(685);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(515);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(528);
-      if (lookahead == 'o') ADVANCE(328);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(528);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(305);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(614);
-      if (lookahead == 'e') ADVANCE(634);
-      if (lookahead == 'o') ADVANCE(540);
-      if (lookahead == 't') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(614);
-      if (lookahead == 'e') ADVANCE(634);
-      if (lookahead == 't') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(614);
-      if (lookahead == 't') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(614);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(530);
-      if (lookahead == 'm') ADVANCE(604);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(585);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(576);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(532);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(288);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(560);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(308);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 533:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(525);
-      if (lookahead == 'o') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 534:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(525);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 535:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(593);
-      if (lookahead == 'p') ADVANCE(605);
-      if (lookahead == 'r') ADVANCE(529);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 536:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 537:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(270);
-      if (lookahead == 'i') ADVANCE(555);
-      if (lookahead == 'p') ADVANCE(609);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(270);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'd') ADVANCE(543);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(359);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'e') ADVANCE(542);
+      if (lookahead == 'p') ADVANCE(636);
+      if (lookahead == 's') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(543);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'o') ADVANCE(678);
+      if (lookahead == 't') ADVANCE(390);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(622);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'r') ADVANCE(631);
+      if (lookahead == 'w') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(523);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'v') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(267);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'v') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(317);
+      if (lookahead == ':') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'a') ADVANCE(557);
+      if (lookahead == 'o') ADVANCE(346);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(273);
+      if (lookahead == 'a') ADVANCE(557);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(342);
+      if (lookahead == 'a') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(643);
-      if (lookahead == 'p') ADVANCE(600);
-      if (lookahead == 's') ADVANCE(558);
+      if (lookahead == 'a') ADVANCE(650);
+      if (lookahead == 'e') ADVANCE(673);
+      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 't') ADVANCE(679);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(643);
+      if (lookahead == 'a') ADVANCE(650);
+      if (lookahead == 'e') ADVANCE(673);
+      if (lookahead == 't') ADVANCE(679);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(557);
-      if (lookahead == 'i') ADVANCE(602);
-      if (lookahead == 'o') ADVANCE(636);
+      if (lookahead == 'a') ADVANCE(650);
+      if (lookahead == 't') ADVANCE(679);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(577);
+      if (lookahead == 'a') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(583);
+      if (lookahead == 'a') ADVANCE(560);
+      if (lookahead == 'm') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(526);
+      if (lookahead == 'a') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(612);
+      if (lookahead == 'a') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(332);
+      if (lookahead == 'a') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(335);
+      if (lookahead == 'a') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(300);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(320);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(554);
+      if (lookahead == 'o') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(554);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(629);
+      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == 'r') ADVANCE(558);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 565:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(683);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 566:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(587);
+      if (lookahead == 'p') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 567:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(282);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 568:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(377);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(574);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(657);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(684);
+      if (lookahead == 'o') ADVANCE(655);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(552);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(279);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(329);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(263);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(285);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(360);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(682);
+      if (lookahead == 'p') ADVANCE(636);
+      if (lookahead == 's') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(589);
+      if (lookahead == 'i') ADVANCE(638);
+      if (lookahead == 'o') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(619);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 585:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(556);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 586:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(649);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 587:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'f') ADVANCE(350);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 558:
+    case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(570);
-      if (lookahead == 't') ADVANCE(291);
+      if (lookahead == 'f') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 559:
+    case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(547);
+      if (lookahead == 'f') ADVANCE(368);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 560:
+    case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(257);
+      if (lookahead == 'f') ADVANCE(606);
+      if (lookahead == 't') ADVANCE(303);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 561:
+    case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(260);
+      if (lookahead == 'g') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 562:
+    case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(555);
+      if (lookahead == 'g') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 563:
+    case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(518);
+      if (lookahead == 'h') ADVANCE(269);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 564:
+    case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(556);
-      if (lookahead == 'n') ADVANCE(264);
+      if (lookahead == 'h') ADVANCE(272);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 565:
+    case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(556);
-      if (lookahead == 'n') ADVANCE(579);
+      if (lookahead == 'h') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 566:
+    case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(556);
+      if (lookahead == 'h') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
-    case 567:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(541);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 568:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(531);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 569:
+    case 597:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(551);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(369);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(338);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(311);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(279);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(539);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 578:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(545);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(569);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(627);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(326);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(527);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 583:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(604);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 584:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(264);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 585:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 586:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(635);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 587:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(574);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 588:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(639);
-      if (lookahead == 't') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 589:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(533);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 590:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(285);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 592:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 593:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 594:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 595:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(641);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 596:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 597:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(636);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(613);
-      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'i') ADVANCE(547);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(613);
+      if (lookahead == 'i') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(621);
+      if (lookahead == 'i') ADVANCE(588);
+      if (lookahead == 'n') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(534);
+      if (lookahead == 'i') ADVANCE(588);
+      if (lookahead == 'n') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(620);
+      if (lookahead == 'i') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(638);
+      if (lookahead == 'i') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(637);
+      if (lookahead == 'i') ADVANCE(559);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(623);
+      if (lookahead == 'i') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(276);
+      if (lookahead == 'i') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(323);
+      if (lookahead == 'i') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(544);
+      if (lookahead == 'k') ADVANCE(387);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(624);
+      if (lookahead == 'k') ADVANCE(356);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(600);
-      if (lookahead == 's') ADVANCE(628);
+      if (lookahead == 'k') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(605);
-      if (lookahead == 'r') ADVANCE(529);
+      if (lookahead == 'k') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(376);
+      if (lookahead == 'l') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(629);
+      if (lookahead == 'l') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(572);
+      if (lookahead == 'l') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(596);
-      if (lookahead == 'w') ADVANCE(582);
+      if (lookahead == 'l') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(553);
+      if (lookahead == 'm') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(573);
+      if (lookahead == 'm') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(595);
+      if (lookahead == 'm') ADVANCE(555);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(568);
+      if (lookahead == 'm') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(571);
+      if (lookahead == 'n') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(610);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(675);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(678);
+      if (lookahead == 't') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(561);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(297);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(371);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(646);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(680);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(652);
+      if (lookahead == 'r') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(652);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(562);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(677);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(661);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(676);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(288);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(341);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(636);
+      if (lookahead == 's') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(660);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 648:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == 'r') ADVANCE(558);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 649:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(394);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 650:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 651:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(631);
+      if (lookahead == 'w') ADVANCE(618);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 652:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(667);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 653:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(609);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 654:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(524);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(631);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(597);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(314);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(626);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(291);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(366);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(297);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(294);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(645);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(619);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(554);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(590);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(546);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(282);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(606);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(607);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(320);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 644:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 645:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(347);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 646:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(646);
-      END_STATE();
-    case 647:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 648:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 649:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 650:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 651:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 652:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 653:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 654:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 655:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 680,
-        '.', 199,
-        ':', 685,
-        'x', 200,
-        'B', 674,
-        'b', 674,
-        'G', 675,
-        'g', 675,
-        'K', 675,
-        'k', 675,
-        'M', 676,
-        'm', 676,
-        'N', 189,
-        'n', 189,
-        'S', 679,
-        's', 679,
-        'T', 185,
-        't', 185,
-        'U', 189,
-        'u', 189,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(656);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 656:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(604);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(553);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(668);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(639);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(669);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(634);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(303);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(384);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(309);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(306);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(335);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(679);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(626);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(627);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(294);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(643);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(338);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(365);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(anon_sym_LBRACE);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(anon_sym_RBRACE);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(anon_sym_LPAREN);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(anon_sym_RPAREN);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 693:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 694:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 695:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 680,
-        '.', 199,
-        ':', 685,
-        'B', 674,
-        'b', 674,
-        'G', 675,
-        'g', 675,
-        'K', 675,
-        'k', 675,
-        'M', 676,
-        'm', 676,
-        'N', 189,
-        'n', 189,
-        'S', 679,
-        's', 679,
-        'T', 185,
-        't', 185,
-        'U', 189,
-        'u', 189,
+        '%', 720,
+        '.', 211,
+        ':', 725,
+        'x', 212,
+        'B', 714,
+        'b', 714,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 201,
+        'n', 201,
+        'S', 719,
+        's', 719,
+        'T', 197,
+        't', 197,
+        'U', 201,
+        'u', 201,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
       END_STATE();
-    case 657:
+    case 696:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(193);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'x') ADVANCE(200);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(658);
+      ADVANCE_MAP(
+        '%', 720,
+        '.', 211,
+        ':', 725,
+        'B', 714,
+        'b', 714,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 201,
+        'n', 201,
+        'S', 719,
+        's', 719,
+        'T', 197,
+        't', 197,
+        'U', 201,
+        'u', 201,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(205);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'x') ADVANCE(212);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 658:
+    case 698:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(193);
-      if (lookahead == ':') ADVANCE(685);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(658);
+      if (lookahead == '.') ADVANCE(205);
+      if (lookahead == ':') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 659:
+    case 699:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(685);
-      if (lookahead == 'x') ADVANCE(200);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == 'x') ADVANCE(212);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 660:
+    case 700:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(685);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(660);
+      if (lookahead == ':') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 661:
+    case 701:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(200);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(662);
+      if (lookahead == 'x') ADVANCE(212);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
       END_STATE();
-    case 662:
+    case 702:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
       END_STATE();
-    case 663:
+    case 703:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(663);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(703);
       END_STATE();
-    case 664:
+    case 704:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 665:
+    case 705:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(671);
-      if (lookahead == '\\') ADVANCE(213);
+      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\\') ADVANCE(225);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(668);
+          lookahead != '"') ADVANCE(708);
       END_STATE();
-    case 666:
+    case 706:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(669);
-      if (lookahead == '\\') ADVANCE(670);
+      if (lookahead == '"') ADVANCE(709);
+      if (lookahead == '\\') ADVANCE(710);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(666);
+          lookahead != '\n') ADVANCE(706);
       END_STATE();
-    case 667:
+    case 707:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(666);
+      if (lookahead == '#') ADVANCE(706);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(667);
+          lookahead == ' ') ADVANCE(707);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(668);
+          lookahead != '#') ADVANCE(708);
       END_STATE();
-    case 668:
+    case 708:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(213);
+      if (lookahead == '\\') ADVANCE(225);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(668);
+          lookahead != '"') ADVANCE(708);
       END_STATE();
-    case 669:
+    case 709:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(669);
+          lookahead != '\n') ADVANCE(709);
       END_STATE();
-    case 670:
+    case 710:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(666);
+          lookahead != '\n') ADVANCE(706);
       END_STATE();
-    case 671:
+    case 711:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 672:
+    case 712:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 673:
+    case 713:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 674:
+    case 714:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(685);
+      if (lookahead == ':') ADVANCE(725);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(191);
+          lookahead == 'i') ADVANCE(203);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(190);
+          lookahead == 'p') ADVANCE(202);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 675:
+    case 715:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(678);
+          lookahead == 'b') ADVANCE(718);
       END_STATE();
-    case 676:
+    case 716:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(678);
+          lookahead == 'b') ADVANCE(718);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(679);
+          lookahead == 's') ADVANCE(719);
       END_STATE();
-    case 677:
+    case 717:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(673);
+          lookahead == 'b') ADVANCE(713);
       END_STATE();
-    case 678:
+    case 718:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(191);
+          lookahead == 'i') ADVANCE(203);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(190);
+          lookahead == 'p') ADVANCE(202);
       END_STATE();
-    case 679:
+    case 719:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 680:
+    case 720:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 681:
+    case 721:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 682:
+    case 722:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 683:
+    case 723:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(200);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
+      if (lookahead == 'x') ADVANCE(212);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
       END_STATE();
-    case 684:
+    case 724:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
       END_STATE();
-    case 685:
+    case 725:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(685);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(725);
       END_STATE();
     default:
       return false;
@@ -9086,152 +9377,152 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 215},
-  [2] = {.lex_state = 215},
-  [3] = {.lex_state = 215},
-  [4] = {.lex_state = 215},
-  [5] = {.lex_state = 215},
-  [6] = {.lex_state = 215},
-  [7] = {.lex_state = 215},
-  [8] = {.lex_state = 222},
-  [9] = {.lex_state = 224},
-  [10] = {.lex_state = 219},
-  [11] = {.lex_state = 224},
-  [12] = {.lex_state = 224},
-  [13] = {.lex_state = 224},
-  [14] = {.lex_state = 224},
-  [15] = {.lex_state = 224},
-  [16] = {.lex_state = 224},
-  [17] = {.lex_state = 224},
-  [18] = {.lex_state = 224},
-  [19] = {.lex_state = 221},
-  [20] = {.lex_state = 216},
-  [21] = {.lex_state = 216},
-  [22] = {.lex_state = 233},
-  [23] = {.lex_state = 233},
-  [24] = {.lex_state = 231},
-  [25] = {.lex_state = 231},
-  [26] = {.lex_state = 231},
-  [27] = {.lex_state = 231},
-  [28] = {.lex_state = 231},
-  [29] = {.lex_state = 230},
-  [30] = {.lex_state = 221},
-  [31] = {.lex_state = 216},
-  [32] = {.lex_state = 221},
-  [33] = {.lex_state = 230},
-  [34] = {.lex_state = 221},
-  [35] = {.lex_state = 230},
-  [36] = {.lex_state = 221},
-  [37] = {.lex_state = 221},
-  [38] = {.lex_state = 221},
-  [39] = {.lex_state = 221},
-  [40] = {.lex_state = 221},
-  [41] = {.lex_state = 218},
-  [42] = {.lex_state = 221},
-  [43] = {.lex_state = 1},
-  [44] = {.lex_state = 1},
-  [45] = {.lex_state = 1},
-  [46] = {.lex_state = 216},
-  [47] = {.lex_state = 216},
-  [48] = {.lex_state = 216},
-  [49] = {.lex_state = 216},
-  [50] = {.lex_state = 216},
-  [51] = {.lex_state = 216},
-  [52] = {.lex_state = 216},
-  [53] = {.lex_state = 216},
-  [54] = {.lex_state = 216},
-  [55] = {.lex_state = 230},
-  [56] = {.lex_state = 230},
-  [57] = {.lex_state = 227},
-  [58] = {.lex_state = 227},
-  [59] = {.lex_state = 227},
-  [60] = {.lex_state = 3},
-  [61] = {.lex_state = 3},
-  [62] = {.lex_state = 218},
-  [63] = {.lex_state = 3},
-  [64] = {.lex_state = 1},
-  [65] = {.lex_state = 3},
+  [1] = {.lex_state = 227},
+  [2] = {.lex_state = 227},
+  [3] = {.lex_state = 227},
+  [4] = {.lex_state = 227},
+  [5] = {.lex_state = 227},
+  [6] = {.lex_state = 227},
+  [7] = {.lex_state = 227},
+  [8] = {.lex_state = 234},
+  [9] = {.lex_state = 236},
+  [10] = {.lex_state = 231},
+  [11] = {.lex_state = 236},
+  [12] = {.lex_state = 236},
+  [13] = {.lex_state = 236},
+  [14] = {.lex_state = 236},
+  [15] = {.lex_state = 236},
+  [16] = {.lex_state = 236},
+  [17] = {.lex_state = 236},
+  [18] = {.lex_state = 236},
+  [19] = {.lex_state = 233},
+  [20] = {.lex_state = 228},
+  [21] = {.lex_state = 228},
+  [22] = {.lex_state = 245},
+  [23] = {.lex_state = 245},
+  [24] = {.lex_state = 243},
+  [25] = {.lex_state = 243},
+  [26] = {.lex_state = 243},
+  [27] = {.lex_state = 242},
+  [28] = {.lex_state = 228},
+  [29] = {.lex_state = 242},
+  [30] = {.lex_state = 242},
+  [31] = {.lex_state = 243},
+  [32] = {.lex_state = 243},
+  [33] = {.lex_state = 233},
+  [34] = {.lex_state = 233},
+  [35] = {.lex_state = 233},
+  [36] = {.lex_state = 242},
+  [37] = {.lex_state = 228},
+  [38] = {.lex_state = 228},
+  [39] = {.lex_state = 233},
+  [40] = {.lex_state = 233},
+  [41] = {.lex_state = 228},
+  [42] = {.lex_state = 228},
+  [43] = {.lex_state = 228},
+  [44] = {.lex_state = 228},
+  [45] = {.lex_state = 228},
+  [46] = {.lex_state = 242},
+  [47] = {.lex_state = 228},
+  [48] = {.lex_state = 228},
+  [49] = {.lex_state = 230},
+  [50] = {.lex_state = 1},
+  [51] = {.lex_state = 1},
+  [52] = {.lex_state = 233},
+  [53] = {.lex_state = 233},
+  [54] = {.lex_state = 1},
+  [55] = {.lex_state = 233},
+  [56] = {.lex_state = 233},
+  [57] = {.lex_state = 239},
+  [58] = {.lex_state = 228},
+  [59] = {.lex_state = 228},
+  [60] = {.lex_state = 239},
+  [61] = {.lex_state = 228},
+  [62] = {.lex_state = 228},
+  [63] = {.lex_state = 228},
+  [64] = {.lex_state = 239},
+  [65] = {.lex_state = 228},
   [66] = {.lex_state = 3},
   [67] = {.lex_state = 1},
-  [68] = {.lex_state = 216},
-  [69] = {.lex_state = 216},
-  [70] = {.lex_state = 221},
+  [68] = {.lex_state = 3},
+  [69] = {.lex_state = 3},
+  [70] = {.lex_state = 230},
   [71] = {.lex_state = 3},
-  [72] = {.lex_state = 221},
-  [73] = {.lex_state = 221},
-  [74] = {.lex_state = 216},
-  [75] = {.lex_state = 216},
-  [76] = {.lex_state = 216},
-  [77] = {.lex_state = 216},
-  [78] = {.lex_state = 216},
-  [79] = {.lex_state = 216},
-  [80] = {.lex_state = 221},
-  [81] = {.lex_state = 221},
-  [82] = {.lex_state = 215},
-  [83] = {.lex_state = 215},
-  [84] = {.lex_state = 221},
-  [85] = {.lex_state = 221},
-  [86] = {.lex_state = 216},
-  [87] = {.lex_state = 227},
-  [88] = {.lex_state = 227},
-  [89] = {.lex_state = 221},
-  [90] = {.lex_state = 215},
-  [91] = {.lex_state = 221},
-  [92] = {.lex_state = 221},
-  [93] = {.lex_state = 236},
-  [94] = {.lex_state = 215},
-  [95] = {.lex_state = 236},
-  [96] = {.lex_state = 221},
-  [97] = {.lex_state = 221},
-  [98] = {.lex_state = 221},
-  [99] = {.lex_state = 236},
-  [100] = {.lex_state = 221},
-  [101] = {.lex_state = 221},
-  [102] = {.lex_state = 221},
-  [103] = {.lex_state = 221},
-  [104] = {.lex_state = 226},
-  [105] = {.lex_state = 226},
-  [106] = {.lex_state = 228},
-  [107] = {.lex_state = 215},
-  [108] = {.lex_state = 236},
-  [109] = {.lex_state = 215},
-  [110] = {.lex_state = 228},
-  [111] = {.lex_state = 235},
-  [112] = {.lex_state = 226},
-  [113] = {.lex_state = 228},
-  [114] = {.lex_state = 229},
+  [72] = {.lex_state = 3},
+  [73] = {.lex_state = 1},
+  [74] = {.lex_state = 3},
+  [75] = {.lex_state = 228},
+  [76] = {.lex_state = 233},
+  [77] = {.lex_state = 228},
+  [78] = {.lex_state = 233},
+  [79] = {.lex_state = 233},
+  [80] = {.lex_state = 248},
+  [81] = {.lex_state = 233},
+  [82] = {.lex_state = 227},
+  [83] = {.lex_state = 227},
+  [84] = {.lex_state = 227},
+  [85] = {.lex_state = 233},
+  [86] = {.lex_state = 233},
+  [87] = {.lex_state = 228},
+  [88] = {.lex_state = 233},
+  [89] = {.lex_state = 239},
+  [90] = {.lex_state = 239},
+  [91] = {.lex_state = 248},
+  [92] = {.lex_state = 233},
+  [93] = {.lex_state = 233},
+  [94] = {.lex_state = 227},
+  [95] = {.lex_state = 233},
+  [96] = {.lex_state = 233},
+  [97] = {.lex_state = 233},
+  [98] = {.lex_state = 233},
+  [99] = {.lex_state = 248},
+  [100] = {.lex_state = 233},
+  [101] = {.lex_state = 233},
+  [102] = {.lex_state = 233},
+  [103] = {.lex_state = 233},
+  [104] = {.lex_state = 248},
+  [105] = {.lex_state = 240},
+  [106] = {.lex_state = 238},
+  [107] = {.lex_state = 241},
+  [108] = {.lex_state = 240},
+  [109] = {.lex_state = 240},
+  [110] = {.lex_state = 227},
+  [111] = {.lex_state = 227},
+  [112] = {.lex_state = 247},
+  [113] = {.lex_state = 238},
+  [114] = {.lex_state = 238},
   [115] = {.lex_state = 14},
-  [116] = {.lex_state = 216},
-  [117] = {.lex_state = 229},
-  [118] = {.lex_state = 216},
-  [119] = {.lex_state = 229},
-  [120] = {.lex_state = 219},
-  [121] = {.lex_state = 218},
+  [116] = {.lex_state = 228},
+  [117] = {.lex_state = 241},
+  [118] = {.lex_state = 228},
+  [119] = {.lex_state = 241},
+  [120] = {.lex_state = 231},
+  [121] = {.lex_state = 230},
   [122] = {.lex_state = 11},
-  [123] = {.lex_state = 236},
-  [124] = {.lex_state = 236},
-  [125] = {.lex_state = 229},
-  [126] = {.lex_state = 236},
-  [127] = {.lex_state = 236},
-  [128] = {.lex_state = 236},
-  [129] = {.lex_state = 218},
-  [130] = {.lex_state = 226},
+  [123] = {.lex_state = 248},
+  [124] = {.lex_state = 248},
+  [125] = {.lex_state = 241},
+  [126] = {.lex_state = 248},
+  [127] = {.lex_state = 248},
+  [128] = {.lex_state = 248},
+  [129] = {.lex_state = 230},
+  [130] = {.lex_state = 238},
   [131] = {.lex_state = 11},
-  [132] = {.lex_state = 218},
-  [133] = {.lex_state = 218},
+  [132] = {.lex_state = 230},
+  [133] = {.lex_state = 230},
   [134] = {.lex_state = 11},
   [135] = {.lex_state = 11},
   [136] = {.lex_state = 11},
-  [137] = {.lex_state = 226},
-  [138] = {.lex_state = 215},
-  [139] = {.lex_state = 215},
-  [140] = {.lex_state = 236},
+  [137] = {.lex_state = 238},
+  [138] = {.lex_state = 227},
+  [139] = {.lex_state = 227},
+  [140] = {.lex_state = 248},
   [141] = {.lex_state = 11},
-  [142] = {.lex_state = 218},
+  [142] = {.lex_state = 230},
   [143] = {.lex_state = 11},
   [144] = {.lex_state = 11},
-  [145] = {.lex_state = 228},
-  [146] = {.lex_state = 228},
+  [145] = {.lex_state = 240},
+  [146] = {.lex_state = 240},
   [147] = {.lex_state = 11},
   [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
@@ -9253,32 +9544,32 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
   [167] = {.lex_state = 11},
-  [168] = {.lex_state = 243},
-  [169] = {.lex_state = 241},
-  [170] = {.lex_state = 243},
-  [171] = {.lex_state = 219},
-  [172] = {.lex_state = 241},
-  [173] = {.lex_state = 243},
-  [174] = {.lex_state = 229},
-  [175] = {.lex_state = 215},
-  [176] = {.lex_state = 241},
+  [168] = {.lex_state = 255},
+  [169] = {.lex_state = 253},
+  [170] = {.lex_state = 255},
+  [171] = {.lex_state = 231},
+  [172] = {.lex_state = 253},
+  [173] = {.lex_state = 255},
+  [174] = {.lex_state = 241},
+  [175] = {.lex_state = 227},
+  [176] = {.lex_state = 253},
   [177] = {.lex_state = 14},
   [178] = {.lex_state = 11},
-  [179] = {.lex_state = 218},
-  [180] = {.lex_state = 218},
-  [181] = {.lex_state = 218},
-  [182] = {.lex_state = 215},
+  [179] = {.lex_state = 230},
+  [180] = {.lex_state = 230},
+  [181] = {.lex_state = 230},
+  [182] = {.lex_state = 227},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 215},
+  [184] = {.lex_state = 227},
   [185] = {.lex_state = 0},
-  [186] = {.lex_state = 216},
-  [187] = {.lex_state = 215},
-  [188] = {.lex_state = 215},
-  [189] = {.lex_state = 216},
-  [190] = {.lex_state = 216},
+  [186] = {.lex_state = 228},
+  [187] = {.lex_state = 227},
+  [188] = {.lex_state = 227},
+  [189] = {.lex_state = 228},
+  [190] = {.lex_state = 228},
   [191] = {.lex_state = 0},
   [192] = {.lex_state = 0},
-  [193] = {.lex_state = 215},
+  [193] = {.lex_state = 227},
   [194] = {.lex_state = 18},
   [195] = {.lex_state = 13},
   [196] = {.lex_state = 18},
@@ -9288,121 +9579,121 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [200] = {.lex_state = 12},
   [201] = {.lex_state = 12},
   [202] = {.lex_state = 12},
-  [203] = {.lex_state = 215},
-  [204] = {.lex_state = 215},
+  [203] = {.lex_state = 227},
+  [204] = {.lex_state = 227},
   [205] = {.lex_state = 0},
   [206] = {.lex_state = 0},
-  [207] = {.lex_state = 216},
+  [207] = {.lex_state = 228},
   [208] = {.lex_state = 21},
-  [209] = {.lex_state = 215},
-  [210] = {.lex_state = 216},
-  [211] = {.lex_state = 215},
-  [212] = {.lex_state = 242},
+  [209] = {.lex_state = 227},
+  [210] = {.lex_state = 228},
+  [211] = {.lex_state = 227},
+  [212] = {.lex_state = 254},
   [213] = {.lex_state = 21},
   [214] = {.lex_state = 21},
-  [215] = {.lex_state = 215},
-  [216] = {.lex_state = 215},
+  [215] = {.lex_state = 227},
+  [216] = {.lex_state = 227},
   [217] = {.lex_state = 21},
   [218] = {.lex_state = 0},
-  [219] = {.lex_state = 241},
+  [219] = {.lex_state = 253},
   [220] = {.lex_state = 0},
-  [221] = {.lex_state = 215},
-  [222] = {.lex_state = 243},
-  [223] = {.lex_state = 215},
-  [224] = {.lex_state = 215},
-  [225] = {.lex_state = 215},
+  [221] = {.lex_state = 227},
+  [222] = {.lex_state = 255},
+  [223] = {.lex_state = 227},
+  [224] = {.lex_state = 227},
+  [225] = {.lex_state = 227},
   [226] = {.lex_state = 21},
   [227] = {.lex_state = 11},
   [228] = {.lex_state = 21},
-  [229] = {.lex_state = 215},
-  [230] = {.lex_state = 215},
+  [229] = {.lex_state = 227},
+  [230] = {.lex_state = 227},
   [231] = {.lex_state = 21},
-  [232] = {.lex_state = 215},
-  [233] = {.lex_state = 241},
+  [232] = {.lex_state = 227},
+  [233] = {.lex_state = 253},
   [234] = {.lex_state = 0},
   [235] = {.lex_state = 21},
   [236] = {.lex_state = 21},
   [237] = {.lex_state = 0},
   [238] = {.lex_state = 21},
-  [239] = {.lex_state = 215},
+  [239] = {.lex_state = 227},
   [240] = {.lex_state = 21},
   [241] = {.lex_state = 21},
-  [242] = {.lex_state = 215},
-  [243] = {.lex_state = 215},
+  [242] = {.lex_state = 227},
+  [243] = {.lex_state = 227},
   [244] = {.lex_state = 21},
-  [245] = {.lex_state = 215},
-  [246] = {.lex_state = 215},
-  [247] = {.lex_state = 215},
-  [248] = {.lex_state = 215},
-  [249] = {.lex_state = 215},
-  [250] = {.lex_state = 215},
-  [251] = {.lex_state = 215},
-  [252] = {.lex_state = 215},
-  [253] = {.lex_state = 215},
-  [254] = {.lex_state = 215},
-  [255] = {.lex_state = 215},
-  [256] = {.lex_state = 215},
-  [257] = {.lex_state = 215},
-  [258] = {.lex_state = 215},
-  [259] = {.lex_state = 215},
-  [260] = {.lex_state = 215},
-  [261] = {.lex_state = 215},
-  [262] = {.lex_state = 215},
+  [245] = {.lex_state = 227},
+  [246] = {.lex_state = 227},
+  [247] = {.lex_state = 227},
+  [248] = {.lex_state = 227},
+  [249] = {.lex_state = 227},
+  [250] = {.lex_state = 227},
+  [251] = {.lex_state = 227},
+  [252] = {.lex_state = 227},
+  [253] = {.lex_state = 227},
+  [254] = {.lex_state = 227},
+  [255] = {.lex_state = 227},
+  [256] = {.lex_state = 227},
+  [257] = {.lex_state = 227},
+  [258] = {.lex_state = 227},
+  [259] = {.lex_state = 227},
+  [260] = {.lex_state = 227},
+  [261] = {.lex_state = 227},
+  [262] = {.lex_state = 227},
   [263] = {.lex_state = 21},
   [264] = {.lex_state = 0},
   [265] = {.lex_state = 21},
-  [266] = {.lex_state = 216},
-  [267] = {.lex_state = 241},
-  [268] = {.lex_state = 241},
+  [266] = {.lex_state = 228},
+  [267] = {.lex_state = 253},
+  [268] = {.lex_state = 253},
   [269] = {.lex_state = 21},
-  [270] = {.lex_state = 218},
-  [271] = {.lex_state = 241},
-  [272] = {.lex_state = 218},
+  [270] = {.lex_state = 230},
+  [271] = {.lex_state = 253},
+  [272] = {.lex_state = 230},
   [273] = {.lex_state = 22},
-  [274] = {.lex_state = 216},
-  [275] = {.lex_state = 215},
+  [274] = {.lex_state = 228},
+  [275] = {.lex_state = 227},
   [276] = {.lex_state = 22},
-  [277] = {.lex_state = 218},
-  [278] = {.lex_state = 224},
+  [277] = {.lex_state = 230},
+  [278] = {.lex_state = 236},
   [279] = {.lex_state = 21},
-  [280] = {.lex_state = 218},
+  [280] = {.lex_state = 230},
   [281] = {.lex_state = 15},
   [282] = {.lex_state = 22},
   [283] = {.lex_state = 15},
-  [284] = {.lex_state = 218},
+  [284] = {.lex_state = 230},
   [285] = {.lex_state = 22},
-  [286] = {.lex_state = 215},
+  [286] = {.lex_state = 227},
   [287] = {.lex_state = 11},
   [288] = {.lex_state = 15},
   [289] = {.lex_state = 22},
-  [290] = {.lex_state = 218},
-  [291] = {.lex_state = 224},
-  [292] = {.lex_state = 224},
-  [293] = {.lex_state = 221},
-  [294] = {.lex_state = 216},
+  [290] = {.lex_state = 230},
+  [291] = {.lex_state = 236},
+  [292] = {.lex_state = 236},
+  [293] = {.lex_state = 233},
+  [294] = {.lex_state = 228},
   [295] = {.lex_state = 0},
-  [296] = {.lex_state = 221},
+  [296] = {.lex_state = 233},
   [297] = {.lex_state = 23},
-  [298] = {.lex_state = 221},
-  [299] = {.lex_state = 221},
+  [298] = {.lex_state = 233},
+  [299] = {.lex_state = 233},
   [300] = {.lex_state = 0},
-  [301] = {.lex_state = 233},
+  [301] = {.lex_state = 245},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 233},
+  [303] = {.lex_state = 245},
   [304] = {.lex_state = 0},
   [305] = {.lex_state = 0},
   [306] = {.lex_state = 0},
-  [307] = {.lex_state = 233},
-  [308] = {.lex_state = 221},
+  [307] = {.lex_state = 245},
+  [308] = {.lex_state = 233},
   [309] = {.lex_state = 0},
-  [310] = {.lex_state = 215},
+  [310] = {.lex_state = 227},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 216},
-  [313] = {.lex_state = 216},
+  [312] = {.lex_state = 228},
+  [313] = {.lex_state = 228},
   [314] = {.lex_state = 0},
   [315] = {.lex_state = 0},
   [316] = {.lex_state = 0},
-  [317] = {.lex_state = 221},
+  [317] = {.lex_state = 233},
   [318] = {.lex_state = 18},
   [319] = {.lex_state = 0},
   [320] = {.lex_state = 18},
@@ -9410,23 +9701,23 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [322] = {.lex_state = 13},
   [323] = {.lex_state = 0},
   [324] = {.lex_state = 13},
-  [325] = {.lex_state = 221},
+  [325] = {.lex_state = 233},
   [326] = {.lex_state = 0},
   [327] = {.lex_state = 12},
   [328] = {.lex_state = 12},
-  [329] = {.lex_state = 221},
-  [330] = {.lex_state = 221},
-  [331] = {.lex_state = 221},
+  [329] = {.lex_state = 233},
+  [330] = {.lex_state = 233},
+  [331] = {.lex_state = 233},
   [332] = {.lex_state = 0},
   [333] = {.lex_state = 0},
   [334] = {.lex_state = 0},
-  [335] = {.lex_state = 218},
-  [336] = {.lex_state = 221},
+  [335] = {.lex_state = 230},
+  [336] = {.lex_state = 233},
   [337] = {.lex_state = 3},
   [338] = {.lex_state = 0},
-  [339] = {.lex_state = 233},
-  [340] = {.lex_state = 233},
-  [341] = {.lex_state = 221},
+  [339] = {.lex_state = 245},
+  [340] = {.lex_state = 245},
+  [341] = {.lex_state = 233},
   [342] = {.lex_state = 0},
   [343] = {.lex_state = 0},
   [344] = {.lex_state = 0},
@@ -9435,70 +9726,70 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
   [349] = {.lex_state = 0},
-  [350] = {.lex_state = 233},
+  [350] = {.lex_state = 245},
   [351] = {.lex_state = 0},
-  [352] = {.lex_state = 221},
+  [352] = {.lex_state = 233},
   [353] = {.lex_state = 0},
   [354] = {.lex_state = 0},
-  [355] = {.lex_state = 221},
+  [355] = {.lex_state = 233},
   [356] = {.lex_state = 0},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 221},
-  [359] = {.lex_state = 216},
-  [360] = {.lex_state = 216},
+  [358] = {.lex_state = 233},
+  [359] = {.lex_state = 228},
+  [360] = {.lex_state = 228},
   [361] = {.lex_state = 0},
   [362] = {.lex_state = 0},
-  [363] = {.lex_state = 216},
+  [363] = {.lex_state = 228},
   [364] = {.lex_state = 3},
-  [365] = {.lex_state = 233},
-  [366] = {.lex_state = 221},
+  [365] = {.lex_state = 245},
+  [366] = {.lex_state = 233},
   [367] = {.lex_state = 0},
-  [368] = {.lex_state = 233},
+  [368] = {.lex_state = 245},
   [369] = {.lex_state = 0},
-  [370] = {.lex_state = 216},
+  [370] = {.lex_state = 228},
   [371] = {.lex_state = 0},
   [372] = {.lex_state = 0},
   [373] = {.lex_state = 0},
   [374] = {.lex_state = 0},
-  [375] = {.lex_state = 218},
+  [375] = {.lex_state = 230},
   [376] = {.lex_state = 0},
-  [377] = {.lex_state = 216},
-  [378] = {.lex_state = 216},
-  [379] = {.lex_state = 216},
-  [380] = {.lex_state = 216},
-  [381] = {.lex_state = 216},
-  [382] = {.lex_state = 221},
+  [377] = {.lex_state = 228},
+  [378] = {.lex_state = 228},
+  [379] = {.lex_state = 228},
+  [380] = {.lex_state = 228},
+  [381] = {.lex_state = 228},
+  [382] = {.lex_state = 233},
   [383] = {.lex_state = 0},
   [384] = {.lex_state = 8},
-  [385] = {.lex_state = 216},
-  [386] = {.lex_state = 216},
+  [385] = {.lex_state = 228},
+  [386] = {.lex_state = 228},
   [387] = {.lex_state = 24},
-  [388] = {.lex_state = 216},
-  [389] = {.lex_state = 216},
-  [390] = {.lex_state = 216},
-  [391] = {.lex_state = 218},
-  [392] = {.lex_state = 218},
+  [388] = {.lex_state = 228},
+  [389] = {.lex_state = 228},
+  [390] = {.lex_state = 228},
+  [391] = {.lex_state = 230},
+  [392] = {.lex_state = 230},
   [393] = {.lex_state = 15},
   [394] = {.lex_state = 15},
   [395] = {.lex_state = 9},
-  [396] = {.lex_state = 216},
-  [397] = {.lex_state = 216},
-  [398] = {.lex_state = 218},
-  [399] = {.lex_state = 218},
+  [396] = {.lex_state = 228},
+  [397] = {.lex_state = 228},
+  [398] = {.lex_state = 230},
+  [399] = {.lex_state = 230},
   [400] = {.lex_state = 0},
-  [401] = {.lex_state = 218},
-  [402] = {.lex_state = 218},
-  [403] = {.lex_state = 215},
-  [404] = {.lex_state = 218},
-  [405] = {.lex_state = 215},
+  [401] = {.lex_state = 230},
+  [402] = {.lex_state = 230},
+  [403] = {.lex_state = 227},
+  [404] = {.lex_state = 230},
+  [405] = {.lex_state = 227},
   [406] = {.lex_state = 10},
-  [407] = {.lex_state = 215},
-  [408] = {.lex_state = 218},
-  [409] = {.lex_state = 215},
-  [410] = {.lex_state = 218},
-  [411] = {.lex_state = 216},
-  [412] = {.lex_state = 218},
-  [413] = {.lex_state = 221},
+  [407] = {.lex_state = 227},
+  [408] = {.lex_state = 230},
+  [409] = {.lex_state = 227},
+  [410] = {.lex_state = 230},
+  [411] = {.lex_state = 228},
+  [412] = {.lex_state = 230},
+  [413] = {.lex_state = 233},
   [414] = {.lex_state = 0},
   [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
@@ -9507,23 +9798,23 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [419] = {.lex_state = 0},
   [420] = {.lex_state = 0},
   [421] = {.lex_state = 0},
-  [422] = {.lex_state = 221},
+  [422] = {.lex_state = 233},
   [423] = {.lex_state = 0},
   [424] = {.lex_state = 0},
   [425] = {.lex_state = 0},
-  [426] = {.lex_state = 221},
+  [426] = {.lex_state = 233},
   [427] = {.lex_state = 0},
-  [428] = {.lex_state = 219},
+  [428] = {.lex_state = 231},
   [429] = {.lex_state = 0},
   [430] = {.lex_state = 0},
-  [431] = {.lex_state = 221},
-  [432] = {.lex_state = 215},
-  [433] = {.lex_state = 218},
+  [431] = {.lex_state = 233},
+  [432] = {.lex_state = 227},
+  [433] = {.lex_state = 230},
   [434] = {.lex_state = 0},
   [435] = {.lex_state = 0},
   [436] = {.lex_state = 0},
   [437] = {.lex_state = 0},
-  [438] = {.lex_state = 221},
+  [438] = {.lex_state = 233},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9616,6 +9907,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_advmss] = ACTIONS(1),
     [anon_sym_scope] = ACTIONS(1),
     [anon_sym_global] = ACTIONS(1),
+    [anon_sym_nexthop] = ACTIONS(1),
+    [anon_sym_weight] = ACTIONS(1),
     [anon_sym_dev] = ACTIONS(1),
     [anon_sym_lookup] = ACTIONS(1),
     [anon_sym_rule] = ACTIONS(1),
@@ -9678,7 +9971,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   [STATE(1)] = {
     [sym_source_file] = STATE(423),
     [sym__statements] = STATE(437),
-    [sym__sep] = STATE(3),
+    [sym__sep] = STATE(2),
     [sym__statement] = STATE(185),
     [sym_netns_statement] = STATE(185),
     [sym_host_statement] = STATE(185),
@@ -9712,7 +10005,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_forward_statement] = STATE(185),
     [sym_sysctl_statement] = STATE(185),
     [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
+    [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -9754,39 +10047,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(2)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(332),
-    [sym_netns_statement] = STATE(332),
-    [sym_host_statement] = STATE(332),
-    [sym_table_statement] = STATE(332),
-    [sym_let_statement] = STATE(332),
-    [sym_for_statement] = STATE(332),
-    [sym_include_statement] = STATE(332),
-    [sym_expect_statement] = STATE(332),
-    [sym_veth_statement] = STATE(332),
-    [sym_bridge_statement] = STATE(332),
-    [sym_dummy_statement] = STATE(332),
-    [sym_vrf_statement] = STATE(332),
-    [sym_macvlan_statement] = STATE(332),
-    [sym_vxlan_statement] = STATE(332),
-    [sym_link_statement] = STATE(332),
-    [sym_addr_statement] = STATE(332),
-    [sym_state_statement] = STATE(332),
-    [sym_mtu_statement] = STATE(332),
-    [sym_mac_statement] = STATE(332),
-    [sym_master_statement] = STATE(332),
-    [sym_shape_statement] = STATE(332),
-    [sym_htb_statement] = STATE(332),
-    [sym_class_statement] = STATE(332),
-    [sym_filter_statement] = STATE(332),
-    [sym_qdisc_statement] = STATE(332),
-    [sym_netem_statement] = STATE(332),
-    [sym_bpf_statement] = STATE(332),
-    [sym_xdp_statement] = STATE(332),
-    [sym_route_statement] = STATE(332),
-    [sym_rule_statement] = STATE(332),
-    [sym_forward_statement] = STATE(332),
-    [sym_sysctl_statement] = STATE(332),
-    [sym_firewall_statement] = STATE(332),
+    [sym__statement] = STATE(206),
+    [sym_netns_statement] = STATE(206),
+    [sym_host_statement] = STATE(206),
+    [sym_table_statement] = STATE(206),
+    [sym_let_statement] = STATE(206),
+    [sym_for_statement] = STATE(206),
+    [sym_include_statement] = STATE(206),
+    [sym_expect_statement] = STATE(206),
+    [sym_veth_statement] = STATE(206),
+    [sym_bridge_statement] = STATE(206),
+    [sym_dummy_statement] = STATE(206),
+    [sym_vrf_statement] = STATE(206),
+    [sym_macvlan_statement] = STATE(206),
+    [sym_vxlan_statement] = STATE(206),
+    [sym_link_statement] = STATE(206),
+    [sym_addr_statement] = STATE(206),
+    [sym_state_statement] = STATE(206),
+    [sym_mtu_statement] = STATE(206),
+    [sym_mac_statement] = STATE(206),
+    [sym_master_statement] = STATE(206),
+    [sym_shape_statement] = STATE(206),
+    [sym_htb_statement] = STATE(206),
+    [sym_class_statement] = STATE(206),
+    [sym_filter_statement] = STATE(206),
+    [sym_qdisc_statement] = STATE(206),
+    [sym_netem_statement] = STATE(206),
+    [sym_bpf_statement] = STATE(206),
+    [sym_xdp_statement] = STATE(206),
+    [sym_route_statement] = STATE(206),
+    [sym_rule_statement] = STATE(206),
+    [sym_forward_statement] = STATE(206),
+    [sym_sysctl_statement] = STATE(206),
+    [sym_firewall_statement] = STATE(206),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(73),
     [anon_sym_SEMI] = ACTIONS(75),
@@ -9829,44 +10122,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(206),
-    [sym_netns_statement] = STATE(206),
-    [sym_host_statement] = STATE(206),
-    [sym_table_statement] = STATE(206),
-    [sym_let_statement] = STATE(206),
-    [sym_for_statement] = STATE(206),
-    [sym_include_statement] = STATE(206),
-    [sym_expect_statement] = STATE(206),
-    [sym_veth_statement] = STATE(206),
-    [sym_bridge_statement] = STATE(206),
-    [sym_dummy_statement] = STATE(206),
-    [sym_vrf_statement] = STATE(206),
-    [sym_macvlan_statement] = STATE(206),
-    [sym_vxlan_statement] = STATE(206),
-    [sym_link_statement] = STATE(206),
-    [sym_addr_statement] = STATE(206),
-    [sym_state_statement] = STATE(206),
-    [sym_mtu_statement] = STATE(206),
-    [sym_mac_statement] = STATE(206),
-    [sym_master_statement] = STATE(206),
-    [sym_shape_statement] = STATE(206),
-    [sym_htb_statement] = STATE(206),
-    [sym_class_statement] = STATE(206),
-    [sym_filter_statement] = STATE(206),
-    [sym_qdisc_statement] = STATE(206),
-    [sym_netem_statement] = STATE(206),
-    [sym_bpf_statement] = STATE(206),
-    [sym_xdp_statement] = STATE(206),
-    [sym_route_statement] = STATE(206),
-    [sym_rule_statement] = STATE(206),
-    [sym_forward_statement] = STATE(206),
-    [sym_sysctl_statement] = STATE(206),
-    [sym_firewall_statement] = STATE(206),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [sym__statements] = STATE(414),
+    [sym__sep] = STATE(2),
+    [sym__statement] = STATE(185),
+    [sym_netns_statement] = STATE(185),
+    [sym_host_statement] = STATE(185),
+    [sym_table_statement] = STATE(185),
+    [sym_let_statement] = STATE(185),
+    [sym_for_statement] = STATE(185),
+    [sym_include_statement] = STATE(185),
+    [sym_expect_statement] = STATE(185),
+    [sym_veth_statement] = STATE(185),
+    [sym_bridge_statement] = STATE(185),
+    [sym_dummy_statement] = STATE(185),
+    [sym_vrf_statement] = STATE(185),
+    [sym_macvlan_statement] = STATE(185),
+    [sym_vxlan_statement] = STATE(185),
+    [sym_link_statement] = STATE(185),
+    [sym_addr_statement] = STATE(185),
+    [sym_state_statement] = STATE(185),
+    [sym_mtu_statement] = STATE(185),
+    [sym_mac_statement] = STATE(185),
+    [sym_master_statement] = STATE(185),
+    [sym_shape_statement] = STATE(185),
+    [sym_htb_statement] = STATE(185),
+    [sym_class_statement] = STATE(185),
+    [sym_filter_statement] = STATE(185),
+    [sym_qdisc_statement] = STATE(185),
+    [sym_netem_statement] = STATE(185),
+    [sym_bpf_statement] = STATE(185),
+    [sym_xdp_statement] = STATE(185),
+    [sym_route_statement] = STATE(185),
+    [sym_rule_statement] = STATE(185),
+    [sym_forward_statement] = STATE(185),
+    [sym_sysctl_statement] = STATE(185),
+    [sym_firewall_statement] = STATE(185),
+    [aux_sym__statements_repeat1] = STATE(2),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -9905,44 +10198,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__statements] = STATE(414),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(332),
+    [sym_netns_statement] = STATE(332),
+    [sym_host_statement] = STATE(332),
+    [sym_table_statement] = STATE(332),
+    [sym_let_statement] = STATE(332),
+    [sym_for_statement] = STATE(332),
+    [sym_include_statement] = STATE(332),
+    [sym_expect_statement] = STATE(332),
+    [sym_veth_statement] = STATE(332),
+    [sym_bridge_statement] = STATE(332),
+    [sym_dummy_statement] = STATE(332),
+    [sym_vrf_statement] = STATE(332),
+    [sym_macvlan_statement] = STATE(332),
+    [sym_vxlan_statement] = STATE(332),
+    [sym_link_statement] = STATE(332),
+    [sym_addr_statement] = STATE(332),
+    [sym_state_statement] = STATE(332),
+    [sym_mtu_statement] = STATE(332),
+    [sym_mac_statement] = STATE(332),
+    [sym_master_statement] = STATE(332),
+    [sym_shape_statement] = STATE(332),
+    [sym_htb_statement] = STATE(332),
+    [sym_class_statement] = STATE(332),
+    [sym_filter_statement] = STATE(332),
+    [sym_qdisc_statement] = STATE(332),
+    [sym_netem_statement] = STATE(332),
+    [sym_bpf_statement] = STATE(332),
+    [sym_xdp_statement] = STATE(332),
+    [sym_route_statement] = STATE(332),
+    [sym_rule_statement] = STATE(332),
+    [sym_forward_statement] = STATE(332),
+    [sym_sysctl_statement] = STATE(332),
+    [sym_firewall_statement] = STATE(332),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10206,6 +10499,73 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
+  [STATE(8)] = {
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(85),
+    [sym__newline] = ACTIONS(85),
+    [anon_sym_LT] = ACTIONS(85),
+    [anon_sym_GT] = ACTIONS(85),
+    [anon_sym_table] = ACTIONS(85),
+    [anon_sym_within] = ACTIONS(85),
+    [anon_sym_id] = ACTIONS(85),
+    [anon_sym_remote] = ACTIONS(85),
+    [anon_sym_group] = ACTIONS(85),
+    [anon_sym_local] = ACTIONS(85),
+    [anon_sym_mtu] = ACTIONS(85),
+    [anon_sym_burst] = ACTIONS(85),
+    [anon_sym_latency] = ACTIONS(85),
+    [anon_sym_limit] = ACTIONS(85),
+    [anon_sym_peakrate] = ACTIONS(85),
+    [anon_sym_default] = ACTIONS(85),
+    [anon_sym_r2q] = ACTIONS(85),
+    [anon_sym_direct_qlen] = ACTIONS(85),
+    [anon_sym_rate] = ACTIONS(85),
+    [anon_sym_ceil] = ACTIONS(85),
+    [anon_sym_prio] = ACTIONS(87),
+    [anon_sym_cburst] = ACTIONS(85),
+    [anon_sym_quantum] = ACTIONS(85),
+    [anon_sym_proto] = ACTIONS(85),
+    [anon_sym_src] = ACTIONS(85),
+    [anon_sym_dst] = ACTIONS(85),
+    [anon_sym_sport] = ACTIONS(85),
+    [anon_sym_dport] = ACTIONS(85),
+    [anon_sym_DASH_GT] = ACTIONS(85),
+    [anon_sym_delay] = ACTIONS(85),
+    [anon_sym_jitter] = ACTIONS(85),
+    [anon_sym_loss] = ACTIONS(85),
+    [anon_sym_via] = ACTIONS(85),
+    [anon_sym_metric] = ACTIONS(85),
+    [anon_sym_onlink] = ACTIONS(85),
+    [anon_sym_advmss] = ACTIONS(85),
+    [anon_sym_scope] = ACTIONS(85),
+    [anon_sym_nexthop] = ACTIONS(85),
+    [anon_sym_weight] = ACTIONS(85),
+    [anon_sym_dev] = ACTIONS(85),
+    [anon_sym_lookup] = ACTIONS(85),
+    [anon_sym_from] = ACTIONS(85),
+    [anon_sym_to] = ACTIONS(87),
+    [anon_sym_iif] = ACTIONS(85),
+    [anon_sym_oif] = ACTIONS(85),
+    [anon_sym_fwmark] = ACTIONS(85),
+    [anon_sym_SLASH] = ACTIONS(85),
+    [anon_sym_uidrange] = ACTIONS(85),
+    [anon_sym_DASH] = ACTIONS(87),
+    [anon_sym_priority] = ACTIONS(85),
+    [anon_sym_pref] = ACTIONS(85),
+    [anon_sym_ipproto] = ACTIONS(85),
+    [anon_sym_tos] = ACTIONS(85),
+    [anon_sym_dsfield] = ACTIONS(85),
+    [anon_sym_port] = ACTIONS(85),
+    [anon_sym_mark] = ACTIONS(85),
+    [anon_sym_ct] = ACTIONS(85),
+    [anon_sym_counter] = ACTIONS(85),
+    [anon_sym_DOT] = ACTIONS(85),
+    [anon_sym_LBRACE] = ACTIONS(85),
+    [sym_integer] = ACTIONS(87),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+    [aux_sym_ipv6_address_token1] = ACTIONS(85),
+  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
@@ -10213,78 +10573,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 4,
-      anon_sym_prio,
-      anon_sym_to,
-      anon_sym_DASH,
-      sym_integer,
-    ACTIONS(85), 57,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_SLASH,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [70] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(91), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 50,
+    ACTIONS(89), 52,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10316,6 +10609,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10335,7 +10630,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [132] = 5,
+  [64] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10391,14 +10686,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [193] = 3,
+  [125] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(102), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(100), 43,
+    ACTIONS(100), 45,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10422,6 +10717,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10442,16 +10739,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [247] = 4,
+  [181] = 4,
     ACTIONS(108), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(106), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(104), 41,
+    ACTIONS(104), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10475,6 +10772,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10493,16 +10792,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [302] = 4,
+  [238] = 4,
     ACTIONS(114), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(112), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(110), 41,
+    ACTIONS(110), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10526,6 +10825,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10544,7 +10845,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [357] = 4,
+  [295] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10553,7 +10854,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(118), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 41,
+    ACTIONS(116), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10577,6 +10878,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10595,7 +10898,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [412] = 4,
+  [352] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10604,7 +10907,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(124), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 41,
+    ACTIONS(122), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10628,6 +10931,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10646,14 +10951,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [467] = 3,
+  [409] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(130), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(128), 41,
+    ACTIONS(128), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10677,6 +10982,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10695,14 +11002,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [519] = 3,
+  [463] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(134), 2,
       anon_sym_to,
       sym_integer,
-    ACTIONS(132), 41,
+    ACTIONS(132), 43,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10726,6 +11033,59 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [517] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(138), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(136), 43,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10745,55 +11105,6 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
   [571] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(138), 2,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(136), 41,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [623] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10834,13 +11145,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [667] = 3,
+  [615] = 3,
     ACTIONS(146), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(144), 28,
+    ACTIONS(144), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10857,6 +11168,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10869,13 +11182,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [705] = 3,
+  [655] = 3,
     ACTIONS(150), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 27,
+    ACTIONS(148), 29,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10891,6 +11204,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10903,7 +11218,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [742] = 2,
+  [694] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10933,7 +11248,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [774] = 2,
+  [726] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10963,7 +11278,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [806] = 7,
+  [758] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
     ACTIONS(162), 1,
@@ -10973,7 +11288,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -10998,7 +11313,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [848] = 7,
+  [800] = 7,
     ACTIONS(164), 1,
       anon_sym_LBRACE2,
     ACTIONS(170), 1,
@@ -11008,7 +11323,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11033,7 +11348,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [890] = 7,
+  [842] = 7,
     ACTIONS(178), 1,
       anon_sym_DOT,
     ACTIONS(181), 1,
@@ -11068,35 +11383,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [932] = 3,
+  [884] = 7,
+    ACTIONS(187), 1,
+      anon_sym_DOT,
+    ACTIONS(189), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 6,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 16,
+    ACTIONS(168), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
+  [924] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(193), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [954] = 7,
+    ACTIONS(195), 1,
+      anon_sym_DOT,
+    ACTIONS(198), 1,
       aux_sym__imm_name_part_token1,
-  [963] = 3,
+    ACTIONS(201), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(176), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [994] = 7,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(204), 1,
+      anon_sym_DOT,
+    ACTIONS(206), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(27), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(158), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1034] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11124,225 +11538,157 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [994] = 7,
-    ACTIONS(187), 1,
+  [1065] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
       anon_sym_DOT,
-    ACTIONS(189), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-    ACTIONS(191), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(35), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(158), 11,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1032] = 13,
-    ACTIONS(199), 1,
+  [1096] = 13,
+    ACTIONS(216), 1,
       anon_sym_from,
-    ACTIONS(201), 1,
-      anon_sym_to,
-    ACTIONS(205), 1,
-      anon_sym_fwmark,
-    ACTIONS(207), 1,
-      anon_sym_uidrange,
-    ACTIONS(211), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(197), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(203), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(193), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(209), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1082] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(213), 21,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1110] = 13,
-    ACTIONS(199), 1,
-      anon_sym_from,
-    ACTIONS(201), 1,
-      anon_sym_to,
-    ACTIONS(205), 1,
-      anon_sym_fwmark,
-    ACTIONS(207), 1,
-      anon_sym_uidrange,
-    ACTIONS(211), 1,
-      anon_sym_ipproto,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(197), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(203), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(209), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(215), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1160] = 7,
-    ACTIONS(191), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(217), 1,
-      anon_sym_DOT,
     ACTIONS(219), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(168), 11,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1198] = 13,
-    ACTIONS(229), 1,
-      anon_sym_from,
-    ACTIONS(232), 1,
       anon_sym_to,
-    ACTIONS(238), 1,
+    ACTIONS(225), 1,
       anon_sym_fwmark,
-    ACTIONS(241), 1,
+    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(247), 1,
+    ACTIONS(234), 1,
       anon_sym_ipproto,
-    STATE(34), 1,
+    STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
+    STATE(55), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(223), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(226), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(235), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(221), 4,
+    ACTIONS(208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(244), 4,
+    ACTIONS(231), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1248] = 7,
-    ACTIONS(250), 1,
-      anon_sym_DOT,
-    ACTIONS(253), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE2,
+  [1146] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
+      anon_sym_to,
+    ACTIONS(249), 1,
+      anon_sym_fwmark,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(55), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(35), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 4,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(237), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(176), 11,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1196] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
+      anon_sym_to,
+    ACTIONS(249), 1,
+      anon_sym_fwmark,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(55), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(257), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1246] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 14,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -11352,17 +11698,90 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_onlink,
       anon_sym_advmss,
       anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1286] = 4,
-    ACTIONS(261), 1,
-      anon_sym_to,
+      aux_sym__imm_name_part_token1,
+  [1275] = 12,
     ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(45), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1322] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1369] = 4,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(281), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(259), 18,
+    ACTIONS(277), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11381,15 +11800,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1317] = 4,
-    ACTIONS(261), 1,
+  [1400] = 4,
+    ACTIONS(279), 1,
       anon_sym_to,
-    ACTIONS(263), 1,
+    ACTIONS(281), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(259), 18,
+    ACTIONS(277), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11408,102 +11827,298 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1348] = 3,
-    ACTIONS(267), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(265), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1376] = 3,
+  [1431] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
     ACTIONS(271), 1,
-      anon_sym_to,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 18,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(283), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1404] = 3,
-    ACTIONS(261), 1,
-      anon_sym_to,
+  [1478] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(259), 18,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(287), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+  [1525] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(41), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1432] = 12,
-    ACTIONS(273), 1,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(291), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(289), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1572] = 12,
+    ACTIONS(301), 1,
+      anon_sym_proto,
+    ACTIONS(310), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(295), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(304), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(307), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(293), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(298), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1619] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(316), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1666] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1695] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(318), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1742] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(62), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(322), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1789] = 12,
+    ACTIONS(324), 1,
       sym_identifier,
-    ACTIONS(275), 1,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(277), 1,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(281), 1,
+    ACTIONS(332), 1,
       sym_integer,
-    ACTIONS(285), 1,
+    ACTIONS(336), 1,
       sym_size,
-    ACTIONS(287), 1,
+    ACTIONS(338), 1,
       aux_sym_ipv6_address_token1,
     STATE(417), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(283), 3,
+    ACTIONS(334), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
@@ -11517,66 +12132,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1478] = 3,
-    ACTIONS(291), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(289), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1506] = 7,
-    ACTIONS(293), 1,
+  [1835] = 7,
+    ACTIONS(340), 1,
       anon_sym_DOT,
-    ACTIONS(296), 1,
+    ACTIONS(342), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(174), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(43), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1542] = 7,
-    ACTIONS(302), 1,
-      anon_sym_DOT,
-    ACTIONS(304), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(306), 1,
+    ACTIONS(344), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -11585,7 +12146,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(45), 3,
+    STATE(54), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11600,12 +12161,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1578] = 7,
-    ACTIONS(306), 1,
+  [1871] = 7,
+    ACTIONS(344), 1,
       anon_sym_LBRACE2,
-    ACTIONS(308), 1,
+    ACTIONS(346), 1,
       anon_sym_DOT,
-    ACTIONS(310), 1,
+    ACTIONS(348), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11614,7 +12175,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(43), 3,
+    STATE(50), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11629,352 +12190,136 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1614] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(320), 1,
-      anon_sym_onlink,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
+  [1907] = 3,
+    ACTIONS(279), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(312), 4,
+    ACTIONS(277), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1659] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    ACTIONS(328), 1,
-      anon_sym_onlink,
-    STATE(54), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1935] = 3,
+    ACTIONS(352), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(326), 4,
+    ACTIONS(350), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1704] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    ACTIONS(332), 1,
-      anon_sym_onlink,
-    STATE(49), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(330), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1749] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(320), 1,
-      anon_sym_onlink,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(334), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1794] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(320), 1,
-      anon_sym_onlink,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(336), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1839] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    ACTIONS(340), 1,
-      anon_sym_onlink,
-    STATE(50), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(338), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1884] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    ACTIONS(344), 1,
-      anon_sym_onlink,
-    STATE(46), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(342), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1929] = 12,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1963] = 7,
     ACTIONS(354), 1,
-      anon_sym_proto,
+      anon_sym_DOT,
+    ACTIONS(357), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(360), 1,
-      anon_sym_onlink,
-    ACTIONS(363), 1,
-      anon_sym_scope,
-    ACTIONS(366), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(348), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(357), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(351), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(346), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1974] = 12,
-    ACTIONS(316), 1,
-      anon_sym_proto,
-    ACTIONS(320), 1,
-      anon_sym_onlink,
-    ACTIONS(322), 1,
-      anon_sym_scope,
-    ACTIONS(324), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(68), 1,
-      sym__table_opt,
-    STATE(75), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(195), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(318), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(314), 3,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-    ACTIONS(369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2019] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 12,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2046] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 6,
+    ACTIONS(174), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(54), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1999] = 3,
+    ACTIONS(365), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(363), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 12,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2073] = 7,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2027] = 3,
+    ACTIONS(369), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(367), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2055] = 7,
     ACTIONS(371), 1,
       anon_sym_DOT,
     ACTIONS(373), 1,
@@ -11984,7 +12329,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(58), 3,
+    STATE(64), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12001,17 +12346,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2107] = 7,
+  [2089] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(377), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2113] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(140), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2137] = 7,
     ACTIONS(375), 1,
       anon_sym_LBRACE2,
-    ACTIONS(377), 1,
-      anon_sym_DOT,
     ACTIONS(379), 1,
+      anon_sym_DOT,
+    ACTIONS(381), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 3,
+    STATE(57), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12028,17 +12417,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2141] = 7,
-    ACTIONS(381), 1,
+  [2171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(383), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2195] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(385), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2219] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(387), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2243] = 7,
+    ACTIONS(389), 1,
       anon_sym_DOT,
-    ACTIONS(384), 1,
+    ACTIONS(392), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(387), 1,
+    ACTIONS(395), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 3,
+    STATE(64), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12055,18 +12510,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2175] = 11,
-    ACTIONS(390), 1,
+  [2277] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(398), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    ACTIONS(394), 1,
-      anon_sym_mark,
-    ACTIONS(396), 1,
-      anon_sym_classify,
-    ACTIONS(398), 1,
-      anon_sym_snat,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2301] = 11,
     ACTIONS(400), 1,
+      anon_sym_GT,
+    ACTIONS(404), 1,
+      anon_sym_mark,
+    ACTIONS(406), 1,
+      anon_sym_classify,
+    ACTIONS(408), 1,
+      anon_sym_snat,
+    ACTIONS(410), 1,
       anon_sym_dnat,
-    STATE(80), 1,
+    STATE(86), 1,
       sym_firewall_action,
     STATE(264), 1,
       sym_firewall_rule,
@@ -12079,95 +12556,13 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
+    ACTIONS(402), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2216] = 11,
-    ACTIONS(394), 1,
-      anon_sym_mark,
-    ACTIONS(396), 1,
-      anon_sym_classify,
-    ACTIONS(398), 1,
-      anon_sym_snat,
-    ACTIONS(400), 1,
-      anon_sym_dnat,
-    ACTIONS(402), 1,
-      anon_sym_GT,
-    STATE(80), 1,
-      sym_firewall_action,
-    STATE(383), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2257] = 3,
-    ACTIONS(406), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(404), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2282] = 11,
-    ACTIONS(394), 1,
-      anon_sym_mark,
-    ACTIONS(396), 1,
-      anon_sym_classify,
-    ACTIONS(398), 1,
-      anon_sym_snat,
-    ACTIONS(400), 1,
-      anon_sym_dnat,
-    ACTIONS(408), 1,
-      anon_sym_GT,
-    STATE(80), 1,
-      sym_firewall_action,
-    STATE(383), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2323] = 3,
+  [2342] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12189,48 +12584,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2348] = 11,
-    ACTIONS(394), 1,
+  [2367] = 11,
+    ACTIONS(404), 1,
       anon_sym_mark,
-    ACTIONS(396), 1,
+    ACTIONS(406), 1,
       anon_sym_classify,
-    ACTIONS(398), 1,
+    ACTIONS(408), 1,
       anon_sym_snat,
-    ACTIONS(400), 1,
+    ACTIONS(410), 1,
       anon_sym_dnat,
     ACTIONS(412), 1,
       anon_sym_GT,
-    STATE(80), 1,
-      sym_firewall_action,
-    STATE(234), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(410), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(60), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2389] = 11,
-    ACTIONS(394), 1,
-      anon_sym_mark,
-    ACTIONS(396), 1,
-      anon_sym_classify,
-    ACTIONS(398), 1,
-      anon_sym_snat,
-    ACTIONS(400), 1,
-      anon_sym_dnat,
-    ACTIONS(414), 1,
-      anon_sym_GT,
-    STATE(80), 1,
+    STATE(86), 1,
       sym_firewall_action,
     STATE(383), 1,
       sym_firewall_rule,
@@ -12243,13 +12608,125 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
+    ACTIONS(402), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2430] = 3,
+  [2408] = 11,
+    ACTIONS(404), 1,
+      anon_sym_mark,
+    ACTIONS(406), 1,
+      anon_sym_classify,
+    ACTIONS(408), 1,
+      anon_sym_snat,
+    ACTIONS(410), 1,
+      anon_sym_dnat,
+    ACTIONS(416), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(234), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(414), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(66), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(402), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2449] = 3,
+    ACTIONS(420), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(418), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2474] = 11,
+    ACTIONS(404), 1,
+      anon_sym_mark,
+    ACTIONS(406), 1,
+      anon_sym_classify,
+    ACTIONS(408), 1,
+      anon_sym_snat,
+    ACTIONS(410), 1,
+      anon_sym_dnat,
+    ACTIONS(422), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(383), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(402), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2515] = 11,
+    ACTIONS(404), 1,
+      anon_sym_mark,
+    ACTIONS(406), 1,
+      anon_sym_classify,
+    ACTIONS(408), 1,
+      anon_sym_snat,
+    ACTIONS(410), 1,
+      anon_sym_dnat,
+    ACTIONS(424), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(383), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(402), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2556] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12271,78 +12748,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2455] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(416), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2477] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(418), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2499] = 4,
-    ACTIONS(422), 1,
-      anon_sym_COMMA,
-    STATE(72), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(420), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+  [2581] = 10,
+    ACTIONS(404), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2525] = 10,
-    ACTIONS(394), 1,
-      anon_sym_mark,
-    ACTIONS(396), 1,
+    ACTIONS(406), 1,
       anon_sym_classify,
-    ACTIONS(398), 1,
+    ACTIONS(408), 1,
       anon_sym_snat,
-    ACTIONS(400), 1,
+    ACTIONS(410), 1,
       anon_sym_dnat,
-    STATE(80), 1,
+    STATE(86), 1,
       sym_firewall_action,
     STATE(383), 1,
       sym_firewall_rule,
@@ -12355,64 +12770,20 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(392), 5,
+    ACTIONS(402), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2563] = 4,
-    ACTIONS(422), 1,
-      anon_sym_COMMA,
-    STATE(73), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(424), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2589] = 4,
+  [2619] = 10,
     ACTIONS(428), 1,
-      anon_sym_COMMA,
-    STATE(73), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(426), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2615] = 10,
-    ACTIONS(433), 1,
       anon_sym_LT,
-    ACTIONS(435), 1,
+    ACTIONS(430), 1,
       anon_sym_id,
-    ACTIONS(439), 1,
+    ACTIONS(434), 1,
       anon_sym_dev,
-    ACTIONS(441), 1,
+    ACTIONS(436), 1,
       anon_sym_port,
     STATE(116), 1,
       sym__dev_opt,
@@ -12424,63 +12795,45 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(77), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(437), 3,
+    ACTIONS(432), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(431), 4,
+    ACTIONS(426), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2653] = 2,
+  [2657] = 4,
+    ACTIONS(440), 1,
+      anon_sym_COMMA,
+    STATE(79), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(443), 15,
-      ts_builtin_sym_end,
+    ACTIONS(438), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2675] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(140), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2697] = 10,
-    ACTIONS(433), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2683] = 10,
+    ACTIONS(428), 1,
       anon_sym_LT,
-    ACTIONS(435), 1,
+    ACTIONS(430), 1,
       anon_sym_id,
-    ACTIONS(439), 1,
+    ACTIONS(434), 1,
       anon_sym_dev,
-    ACTIONS(441), 1,
+    ACTIONS(436), 1,
       anon_sym_port,
     STATE(116), 1,
       sym__dev_opt,
@@ -12489,119 +12842,121 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(86), 2,
+    STATE(87), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(437), 3,
+    ACTIONS(432), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(445), 4,
+    ACTIONS(442), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2735] = 2,
+  [2721] = 4,
+    ACTIONS(446), 1,
+      anon_sym_COMMA,
+    STATE(78), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(447), 15,
-      ts_builtin_sym_end,
+    ACTIONS(444), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2757] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(449), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2779] = 10,
-    ACTIONS(453), 1,
-      anon_sym_proto,
-    ACTIONS(461), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(463), 1,
       anon_sym_ct,
-    ACTIONS(465), 1,
       anon_sym_counter,
-    STATE(91), 1,
-      aux_sym_firewall_rule_repeat2,
+  [2747] = 4,
+    ACTIONS(440), 1,
+      anon_sym_COMMA,
+    STATE(78), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(449), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2773] = 8,
+    ACTIONS(428), 1,
+      anon_sym_LT,
+    ACTIONS(457), 1,
+      anon_sym_prio,
+    STATE(99), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(455), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(457), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(459), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(451), 3,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(451), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2816] = 10,
-    ACTIONS(469), 1,
+    ACTIONS(453), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2806] = 10,
+    ACTIONS(461), 1,
       anon_sym_proto,
-    ACTIONS(481), 1,
+    ACTIONS(473), 1,
       anon_sym_mark,
-    ACTIONS(484), 1,
+    ACTIONS(476), 1,
       anon_sym_ct,
-    ACTIONS(487), 1,
+    ACTIONS(479), 1,
       anon_sym_counter,
     STATE(81), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(472), 2,
+    ACTIONS(464), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(475), 2,
+    ACTIONS(467), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(478), 2,
+    ACTIONS(470), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(467), 3,
+    ACTIONS(459), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2853] = 3,
-    ACTIONS(492), 1,
+  [2843] = 3,
+    ACTIONS(484), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(490), 13,
+    ACTIONS(482), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12615,17 +12970,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2876] = 4,
-    ACTIONS(492), 1,
+  [2866] = 3,
+    ACTIONS(488), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(494), 3,
+    ACTIONS(486), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2889] = 4,
+    ACTIONS(488), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(490), 10,
+    ACTIONS(486), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12636,31 +13011,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_RBRACE,
       anon_sym_RPAREN,
       anon_sym_PLUS,
-  [2901] = 3,
-    ACTIONS(496), 1,
-      anon_sym_DASH,
+  [2914] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(420), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2924] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(426), 14,
+    ACTIONS(444), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12675,32 +13030,79 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2945] = 8,
-    ACTIONS(500), 1,
-      anon_sym_id,
+  [2935] = 10,
+    ACTIONS(494), 1,
+      anon_sym_proto,
+    ACTIONS(502), 1,
+      anon_sym_mark,
+    ACTIONS(504), 1,
+      anon_sym_ct,
     ACTIONS(506), 1,
+      anon_sym_counter,
+    STATE(93), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(496), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(498), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(500), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(492), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2972] = 8,
+    ACTIONS(510), 1,
+      anon_sym_id,
+    ACTIONS(516), 1,
       anon_sym_dev,
-    ACTIONS(509), 1,
+    ACTIONS(519), 1,
       anon_sym_port,
     STATE(116), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(86), 2,
+    STATE(87), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(503), 3,
+    ACTIONS(513), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(498), 5,
+    ACTIONS(508), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2978] = 3,
+  [3005] = 3,
+    ACTIONS(522), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(438), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3028] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12720,7 +13122,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3001] = 3,
+  [3051] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12740,13 +13142,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3024] = 3,
-    ACTIONS(496), 1,
+  [3074] = 8,
+    ACTIONS(428), 1,
+      anon_sym_LT,
+    ACTIONS(457), 1,
+      anon_sym_prio,
+    STATE(80), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(367), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(455), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(453), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(524), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3107] = 3,
+    ACTIONS(522), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(420), 13,
+    ACTIONS(438), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12760,98 +13187,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3047] = 3,
-    ACTIONS(514), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3070] = 10,
-    ACTIONS(453), 1,
+  [3130] = 10,
+    ACTIONS(494), 1,
       anon_sym_proto,
-    ACTIONS(461), 1,
+    ACTIONS(502), 1,
       anon_sym_mark,
-    ACTIONS(463), 1,
+    ACTIONS(504), 1,
       anon_sym_ct,
-    ACTIONS(518), 1,
+    ACTIONS(528), 1,
       anon_sym_counter,
     STATE(81), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(455), 2,
+    ACTIONS(496), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(457), 2,
+    ACTIONS(498), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(459), 2,
+    ACTIONS(500), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(516), 3,
+    ACTIONS(526), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3107] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(520), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3128] = 8,
-    ACTIONS(433), 1,
-      anon_sym_LT,
-    ACTIONS(528), 1,
-      anon_sym_prio,
-    STATE(99), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(319), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(522), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(524), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3161] = 3,
+  [3167] = 3,
     ACTIONS(532), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
@@ -12871,32 +13234,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3184] = 8,
-    ACTIONS(433), 1,
-      anon_sym_LT,
-    ACTIONS(528), 1,
-      anon_sym_prio,
-    STATE(93), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(367), 1,
-      sym_block,
+  [3190] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(524), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(534), 4,
-      ts_builtin_sym_end,
+    ACTIONS(534), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3217] = 2,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3211] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12914,25 +13271,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3237] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(420), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3257] = 2,
+  [3231] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12950,33 +13289,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3277] = 6,
-    ACTIONS(548), 1,
-      anon_sym_prio,
-    STATE(99), 1,
-      aux_sym_class_statement_repeat1,
+  [3251] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(545), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(542), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(540), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3305] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(551), 13,
+    ACTIONS(540), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12990,7 +13307,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3325] = 2,
+  [3271] = 6,
+    ACTIONS(550), 1,
+      anon_sym_prio,
+    STATE(99), 1,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(547), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(544), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(542), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3299] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(438), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3319] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13008,7 +13365,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3345] = 2,
+  [3339] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13026,7 +13383,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3365] = 2,
+  [3359] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13044,97 +13401,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3385] = 6,
-    ACTIONS(168), 1,
-      anon_sym_LT,
-    ACTIONS(561), 1,
-      anon_sym_LBRACE2,
+  [3379] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(559), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(112), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3412] = 6,
-    ACTIONS(176), 1,
-      anon_sym_LT,
-    ACTIONS(566), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(563), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(105), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3439] = 7,
-    ACTIONS(176), 1,
-      anon_sym_mode,
-    ACTIONS(569), 1,
-      anon_sym_DOT,
-    ACTIONS(572), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(575), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3468] = 7,
-    ACTIONS(580), 1,
-      anon_sym_LBRACE,
-    ACTIONS(583), 1,
-      sym_integer,
-    ACTIONS(586), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(578), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(107), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3497] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(540), 12,
+    ACTIONS(542), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13147,41 +13418,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3516] = 7,
-    ACTIONS(591), 1,
-      anon_sym_LBRACE,
-    ACTIONS(593), 1,
-      sym_integer,
-    ACTIONS(595), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(589), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(107), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3545] = 7,
-    ACTIONS(168), 1,
+  [3398] = 7,
+    ACTIONS(158), 1,
       anon_sym_mode,
-    ACTIONS(597), 1,
+    ACTIONS(559), 1,
       anon_sym_DOT,
-    ACTIONS(599), 1,
+    ACTIONS(561), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(601), 1,
+    ACTIONS(563), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 3,
+    STATE(108), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3427] = 6,
+    ACTIONS(168), 1,
+      anon_sym_LT,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(565), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(114), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3454] = 8,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(569), 1,
+      anon_sym_DOT,
+    ACTIONS(572), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(106), 1,
+      aux_sym__if_name_repeat1,
+    STATE(117), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(174), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3485] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(563), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(574), 1,
+      anon_sym_DOT,
+    ACTIONS(576), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13191,11 +13506,77 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3574] = 2,
+  [3514] = 7,
+    ACTIONS(176), 1,
+      anon_sym_mode,
+    ACTIONS(578), 1,
+      anon_sym_DOT,
+    ACTIONS(581), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(584), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(603), 12,
+    STATE(109), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3543] = 7,
+    ACTIONS(589), 1,
+      anon_sym_LBRACE,
+    ACTIONS(592), 1,
+      sym_integer,
+    ACTIONS(595), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(587), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(110), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3572] = 7,
+    ACTIONS(600), 1,
+      anon_sym_LBRACE,
+    ACTIONS(602), 1,
+      sym_integer,
+    ACTIONS(604), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(598), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(110), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3601] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13208,18 +13589,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3593] = 6,
+  [3620] = 6,
     ACTIONS(158), 1,
       anon_sym_LT,
-    ACTIONS(561), 1,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(605), 2,
+    ACTIONS(608), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(105), 3,
+    STATE(106), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13229,61 +13610,37 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3620] = 7,
-    ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(601), 1,
+  [3647] = 6,
+    ACTIONS(176), 1,
+      anon_sym_LT,
+    ACTIONS(613), 1,
       anon_sym_LBRACE2,
-    ACTIONS(607), 1,
-      anon_sym_DOT,
-    ACTIONS(609), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(106), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3649] = 8,
-    ACTIONS(561), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(611), 1,
+    ACTIONS(610), 2,
       anon_sym_DOT,
-    ACTIONS(614), 1,
       aux_sym__imm_name_part_token1,
-    STATE(112), 1,
-      aux_sym__if_name_repeat1,
-    STATE(117), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(174), 2,
+    STATE(114), 3,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(166), 5,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3680] = 8,
-    ACTIONS(591), 1,
+      anon_sym_LT_DASH_GT,
+  [3674] = 8,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
     ACTIONS(616), 1,
       anon_sym_default,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13296,7 +13653,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3710] = 2,
+  [3704] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13312,8 +13669,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3728] = 5,
-    ACTIONS(561), 1,
+  [3722] = 5,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(624), 1,
       aux_sym__imm_name_part_token1,
@@ -13331,7 +13688,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3752] = 2,
+  [3746] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13347,7 +13704,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3770] = 5,
+  [3764] = 5,
     ACTIONS(630), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(633), 1,
@@ -13366,7 +13723,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3794] = 3,
+  [3788] = 3,
     ACTIONS(638), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -13382,8 +13739,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3813] = 7,
-    ACTIONS(433), 1,
+  [3807] = 7,
+    ACTIONS(428), 1,
       anon_sym_LT,
     ACTIONS(642), 1,
       anon_sym_default,
@@ -13402,10 +13759,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3840] = 7,
-    ACTIONS(275), 1,
+  [3834] = 7,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13422,7 +13779,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3867] = 6,
+  [3861] = 6,
     ACTIONS(654), 1,
       anon_sym_latency,
     ACTIONS(656), 1,
@@ -13441,7 +13798,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3892] = 6,
+  [3886] = 6,
     ACTIONS(654), 1,
       anon_sym_latency,
     ACTIONS(656), 1,
@@ -13460,8 +13817,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3917] = 5,
-    ACTIONS(561), 1,
+  [3911] = 5,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(660), 1,
       aux_sym__imm_name_part_token1,
@@ -13478,7 +13835,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3940] = 6,
+  [3934] = 6,
     ACTIONS(654), 1,
       anon_sym_latency,
     ACTIONS(656), 1,
@@ -13497,7 +13854,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3965] = 6,
+  [3959] = 6,
     ACTIONS(669), 1,
       anon_sym_latency,
     ACTIONS(672), 1,
@@ -13516,7 +13873,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3990] = 6,
+  [3984] = 6,
     ACTIONS(654), 1,
       anon_sym_latency,
     ACTIONS(656), 1,
@@ -13535,8 +13892,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4015] = 7,
-    ACTIONS(433), 1,
+  [4009] = 7,
+    ACTIONS(428), 1,
       anon_sym_LT,
     ACTIONS(642), 1,
       anon_sym_default,
@@ -13555,7 +13912,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4042] = 3,
+  [4036] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13571,10 +13928,10 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4061] = 6,
-    ACTIONS(275), 1,
+  [4055] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13589,7 +13946,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4085] = 5,
+  [4079] = 5,
     ACTIONS(683), 1,
       anon_sym_default,
     STATE(132), 1,
@@ -13606,7 +13963,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4107] = 6,
+  [4101] = 6,
     ACTIONS(691), 1,
       anon_sym_rate,
     ACTIONS(697), 1,
@@ -13624,10 +13981,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4131] = 6,
-    ACTIONS(275), 1,
+  [4125] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13642,32 +13999,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4155] = 6,
-    ACTIONS(275), 1,
+  [4149] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
     ACTIONS(702), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(82), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4179] = 6,
-    ACTIONS(275), 1,
-      anon_sym_DASH,
-    ACTIONS(279), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(704), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13678,7 +14017,25 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4203] = 3,
+  [4173] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(646), 1,
+      sym_identifier,
+    ACTIONS(704), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(84), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4197] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13693,14 +14050,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4221] = 4,
+  [4215] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
@@ -13709,14 +14066,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4241] = 4,
+  [4235] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
@@ -13725,7 +14082,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4261] = 2,
+  [4255] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13739,10 +14096,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_latency,
       anon_sym_limit,
       anon_sym_peakrate,
-  [4277] = 6,
-    ACTIONS(275), 1,
+  [4271] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13757,7 +14114,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4301] = 6,
+  [4295] = 6,
     ACTIONS(716), 1,
       anon_sym_rate,
     ACTIONS(720), 1,
@@ -13775,10 +14132,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4325] = 6,
-    ACTIONS(275), 1,
+  [4319] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13793,10 +14150,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4349] = 6,
-    ACTIONS(275), 1,
+  [4343] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13811,7 +14168,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4373] = 3,
+  [4367] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13826,7 +14183,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4391] = 3,
+  [4385] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13841,10 +14198,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4409] = 6,
-    ACTIONS(275), 1,
+  [4403] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13859,10 +14216,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4433] = 6,
-    ACTIONS(275), 1,
+  [4427] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13877,10 +14234,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4457] = 6,
-    ACTIONS(275), 1,
+  [4451] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13895,10 +14252,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4481] = 6,
-    ACTIONS(275), 1,
+  [4475] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13913,10 +14270,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4505] = 6,
-    ACTIONS(275), 1,
+  [4499] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13931,10 +14288,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4529] = 6,
-    ACTIONS(275), 1,
+  [4523] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13949,10 +14306,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4553] = 6,
-    ACTIONS(275), 1,
+  [4547] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13967,10 +14324,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4577] = 6,
-    ACTIONS(275), 1,
+  [4571] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -13985,10 +14342,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4601] = 6,
-    ACTIONS(275), 1,
+  [4595] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14003,10 +14360,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4625] = 6,
-    ACTIONS(275), 1,
+  [4619] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14021,10 +14378,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4649] = 6,
-    ACTIONS(275), 1,
+  [4643] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14039,10 +14396,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4673] = 6,
-    ACTIONS(275), 1,
+  [4667] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14057,10 +14414,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4697] = 6,
-    ACTIONS(275), 1,
+  [4691] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14075,10 +14432,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4721] = 6,
-    ACTIONS(275), 1,
+  [4715] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14093,10 +14450,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4745] = 6,
-    ACTIONS(275), 1,
+  [4739] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14111,10 +14468,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4769] = 6,
-    ACTIONS(275), 1,
+  [4763] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14129,10 +14486,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4793] = 6,
-    ACTIONS(275), 1,
+  [4787] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14147,10 +14504,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4817] = 6,
-    ACTIONS(275), 1,
+  [4811] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14165,10 +14522,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4841] = 6,
-    ACTIONS(275), 1,
+  [4835] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14183,10 +14540,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4865] = 6,
-    ACTIONS(275), 1,
+  [4859] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14201,10 +14558,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4889] = 6,
-    ACTIONS(275), 1,
+  [4883] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(279), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
     ACTIONS(646), 1,
       sym_identifier,
@@ -14219,7 +14576,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4913] = 5,
+  [4907] = 5,
     ACTIONS(770), 1,
       anon_sym_within,
     ACTIONS(773), 1,
@@ -14235,7 +14592,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4934] = 6,
+  [4928] = 6,
     ACTIONS(778), 1,
       anon_sym_mode,
     ACTIONS(780), 1,
@@ -14252,8 +14609,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4957] = 5,
-    ACTIONS(441), 1,
+  [4951] = 5,
+    ACTIONS(436), 1,
       anon_sym_port,
     ACTIONS(784), 1,
       anon_sym_within,
@@ -14268,25 +14625,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4978] = 7,
-    ACTIONS(591), 1,
+  [4972] = 7,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
     ACTIONS(786), 1,
       sym_nat_target,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 3,
+    STATE(103), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5003] = 6,
+  [4997] = 6,
     ACTIONS(790), 1,
       anon_sym_mode,
     ACTIONS(793), 1,
@@ -14303,8 +14660,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5026] = 5,
-    ACTIONS(441), 1,
+  [5020] = 5,
+    ACTIONS(436), 1,
       anon_sym_port,
     ACTIONS(784), 1,
       anon_sym_within,
@@ -14319,7 +14676,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5047] = 3,
+  [5041] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14333,24 +14690,24 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5064] = 6,
-    ACTIONS(591), 1,
+  [5058] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 4,
+    STATE(111), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [5087] = 6,
+  [5081] = 6,
     ACTIONS(778), 1,
       anon_sym_mode,
     ACTIONS(780), 1,
@@ -14367,33 +14724,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5110] = 7,
-    ACTIONS(591), 1,
+  [5104] = 7,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
     ACTIONS(805), 1,
       anon_sym_default,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 3,
+    STATE(37), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5135] = 5,
-    ACTIONS(591), 1,
+  [5129] = 5,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(809), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 2,
+    STATE(52), 2,
       sym_interpolation,
       sym__int_value,
     ACTIONS(807), 4,
@@ -14401,7 +14758,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5156] = 2,
+  [5150] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14414,7 +14771,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5171] = 2,
+  [5165] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14427,7 +14784,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5186] = 2,
+  [5180] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14440,69 +14797,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [5201] = 6,
-    ACTIONS(591), 1,
+  [5195] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 3,
+    STATE(103), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5223] = 5,
-    ACTIONS(591), 1,
+  [5217] = 5,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(817), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
     ACTIONS(815), 3,
       anon_sym_host,
       anon_sym_link,
       anon_sym_global,
-  [5243] = 6,
-    ACTIONS(591), 1,
+  [5237] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 3,
+    STATE(100), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5265] = 5,
+  [5259] = 5,
     STATE(205), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
     ACTIONS(819), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(5), 2,
+    STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5285] = 2,
+  [5279] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14514,14 +14871,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5299] = 6,
-    ACTIONS(591), 1,
+  [5293] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -14530,14 +14887,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5321] = 6,
-    ACTIONS(591), 1,
+  [5315] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -14546,7 +14903,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5343] = 6,
+  [5337] = 6,
     ACTIONS(823), 1,
       anon_sym_proto,
     ACTIONS(829), 1,
@@ -14562,7 +14919,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(827), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5365] = 6,
+  [5359] = 6,
     ACTIONS(823), 1,
       anon_sym_proto,
     ACTIONS(831), 1,
@@ -14578,7 +14935,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(827), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5387] = 5,
+  [5381] = 5,
     STATE(191), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
@@ -14593,13 +14950,13 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5407] = 5,
+  [5401] = 5,
     STATE(191), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
     ACTIONS(838), 2,
@@ -14608,7 +14965,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5427] = 5,
+  [5421] = 5,
     ACTIONS(840), 1,
       anon_sym_DOT_DOT,
     ACTIONS(842), 1,
@@ -14619,11 +14976,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5447] = 5,
+  [5441] = 5,
     ACTIONS(846), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(848), 1,
@@ -14638,8 +14995,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5467] = 6,
-    ACTIONS(168), 1,
+  [5461] = 6,
+    ACTIONS(158), 1,
       anon_sym_table,
     ACTIONS(850), 1,
       anon_sym_DOT,
@@ -14654,7 +15011,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5489] = 5,
+  [5483] = 5,
     ACTIONS(848), 1,
       anon_sym_LBRACE2,
     ACTIONS(858), 1,
@@ -14669,8 +15026,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5509] = 6,
-    ACTIONS(158), 1,
+  [5503] = 6,
+    ACTIONS(168), 1,
       anon_sym_table,
     ACTIONS(854), 1,
       anon_sym_LBRACE2,
@@ -14685,7 +15042,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5531] = 5,
+  [5525] = 5,
     ACTIONS(866), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(869), 1,
@@ -14700,7 +15057,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5551] = 6,
+  [5545] = 6,
     ACTIONS(176), 1,
       anon_sym_table,
     ACTIONS(872), 1,
@@ -14716,8 +15073,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5573] = 6,
-    ACTIONS(168), 1,
+  [5567] = 6,
+    ACTIONS(158), 1,
       anon_sym_on,
     ACTIONS(881), 1,
       anon_sym_DOT,
@@ -14732,8 +15089,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5595] = 6,
-    ACTIONS(158), 1,
+  [5589] = 6,
+    ACTIONS(168), 1,
       anon_sym_on,
     ACTIONS(885), 1,
       anon_sym_LBRACE2,
@@ -14748,7 +15105,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5617] = 6,
+  [5611] = 6,
     ACTIONS(176), 1,
       anon_sym_on,
     ACTIONS(891), 1,
@@ -14764,70 +15121,70 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5639] = 6,
-    ACTIONS(591), 1,
+  [5633] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(52), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5661] = 6,
-    ACTIONS(591), 1,
+  [5655] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 3,
+    STATE(65), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5683] = 5,
+  [5677] = 5,
     STATE(191), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
     ACTIONS(900), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(2), 2,
+    STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5703] = 5,
+  [5697] = 5,
     STATE(192), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
     ACTIONS(900), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(2), 2,
+    STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5723] = 5,
-    ACTIONS(433), 1,
+  [5717] = 5,
+    ACTIONS(428), 1,
       anon_sym_LT,
     ACTIONS(904), 1,
       anon_sym_mode,
@@ -14841,8 +15198,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5743] = 7,
-    ACTIONS(277), 1,
+  [5737] = 7,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(906), 1,
       aux_sym__name_start_token1,
@@ -14855,17 +15212,17 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 2,
+    STATE(107), 2,
       sym__name_start,
       sym_interpolation,
-  [5767] = 6,
-    ACTIONS(591), 1,
+  [5761] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
-    ACTIONS(593), 1,
+    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(604), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -14874,7 +15231,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5789] = 6,
+  [5783] = 6,
     ACTIONS(908), 1,
       anon_sym_proto,
     ACTIONS(917), 1,
@@ -14890,7 +15247,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(914), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5811] = 4,
+  [5805] = 4,
     ACTIONS(919), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -14899,11 +15256,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5828] = 3,
+  [5822] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14915,7 +15272,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5843] = 6,
+  [5837] = 6,
     ACTIONS(925), 1,
       aux_sym__name_start_token1,
     ACTIONS(927), 1,
@@ -14930,22 +15287,22 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(200), 2,
       sym__name_start,
       sym_interpolation,
-  [5864] = 6,
+  [5858] = 6,
     ACTIONS(929), 1,
       aux_sym__name_start_token1,
     ACTIONS(931), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(74), 1,
+    STATE(75), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 2,
+    STATE(60), 2,
       sym__name_start,
       sym_interpolation,
-  [5885] = 4,
+  [5879] = 4,
     ACTIONS(933), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -14954,12 +15311,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5902] = 4,
-    ACTIONS(433), 1,
+  [5896] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(338), 1,
       sym_block,
@@ -14971,8 +15328,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5919] = 6,
-    ACTIONS(277), 1,
+  [5913] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -14983,10 +15340,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [5940] = 5,
+  [5934] = 5,
     ACTIONS(942), 1,
       anon_sym_GT,
     STATE(218), 1,
@@ -14997,10 +15354,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(939), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(71), 2,
+    STATE(74), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5959] = 2,
+  [5953] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15011,8 +15368,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [5972] = 5,
-    ACTIONS(408), 1,
+  [5966] = 5,
+    ACTIONS(412), 1,
       anon_sym_GT,
     STATE(218), 1,
       aux_sym_rule_block_repeat1,
@@ -15022,10 +15379,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(946), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(61), 2,
+    STATE(72), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5991] = 4,
+  [5985] = 4,
     ACTIONS(948), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15034,11 +15391,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6008] = 2,
+  [6002] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15049,8 +15406,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6021] = 4,
-    ACTIONS(433), 1,
+  [6015] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(371), 1,
       sym_block,
@@ -15062,8 +15419,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6038] = 4,
-    ACTIONS(433), 1,
+  [6032] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(311), 1,
       sym_block,
@@ -15075,8 +15432,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6055] = 4,
-    ACTIONS(433), 1,
+  [6049] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(373), 1,
       sym_block,
@@ -15088,7 +15445,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6072] = 6,
+  [6066] = 6,
     ACTIONS(956), 1,
       aux_sym__name_start_token1,
     ACTIONS(958), 1,
@@ -15103,8 +15460,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(194), 2,
       sym__name_start,
       sym_interpolation,
-  [6093] = 5,
-    ACTIONS(591), 1,
+  [6087] = 5,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(960), 1,
       sym_identifier,
@@ -15117,8 +15474,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6112] = 6,
-    ACTIONS(277), 1,
+  [6106] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -15129,11 +15486,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [6133] = 4,
-    ACTIONS(433), 1,
+  [6127] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(351), 1,
       sym_block,
@@ -15145,8 +15502,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6150] = 4,
-    ACTIONS(433), 1,
+  [6144] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(357), 1,
       sym_block,
@@ -15158,8 +15515,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6167] = 6,
-    ACTIONS(277), 1,
+  [6161] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -15170,11 +15527,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [6188] = 4,
-    ACTIONS(433), 1,
+  [6182] = 4,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(346), 1,
       sym_block,
@@ -15186,7 +15543,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6205] = 2,
+  [6199] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15197,8 +15554,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6218] = 5,
-    ACTIONS(390), 1,
+  [6212] = 5,
+    ACTIONS(400), 1,
       anon_sym_GT,
     STATE(237), 1,
       aux_sym_rule_block_repeat1,
@@ -15208,11 +15565,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(972), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(66), 2,
+    STATE(71), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6237] = 6,
-    ACTIONS(277), 1,
+  [6231] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -15223,26 +15580,26 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [6258] = 6,
+  [6252] = 6,
     ACTIONS(974), 1,
       aux_sym__name_start_token1,
     ACTIONS(976), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(38), 1,
+    STATE(53), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 2,
+    STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [6279] = 5,
-    ACTIONS(414), 1,
+  [6273] = 5,
+    ACTIONS(422), 1,
       anon_sym_GT,
     STATE(218), 1,
       aux_sym_rule_block_repeat1,
@@ -15252,11 +15609,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(978), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(63), 2,
+    STATE(68), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6298] = 6,
-    ACTIONS(277), 1,
+  [6292] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -15267,10 +15624,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [6319] = 4,
+  [6313] = 4,
     ACTIONS(980), 1,
       anon_sym_RPAREN,
     ACTIONS(3), 2,
@@ -15279,26 +15636,26 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6336] = 6,
+  [6330] = 6,
     ACTIONS(982), 1,
       aux_sym__name_start_token1,
     ACTIONS(984), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(101), 1,
+    STATE(98), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 2,
+    STATE(51), 2,
       sym__name_start,
       sym_interpolation,
-  [6357] = 6,
+  [6351] = 6,
     ACTIONS(986), 1,
       aux_sym__name_start_token1,
     ACTIONS(988), 1,
@@ -15310,10 +15667,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(110), 2,
+    STATE(105), 2,
       sym__name_start,
       sym_interpolation,
-  [6378] = 4,
+  [6372] = 4,
     ACTIONS(990), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15322,11 +15679,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6395] = 4,
+  [6389] = 4,
     ACTIONS(992), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15335,26 +15692,26 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6412] = 6,
+  [6406] = 6,
     ACTIONS(994), 1,
       aux_sym__name_start_token1,
     ACTIONS(996), 1,
       anon_sym_LBRACE,
-    STATE(31), 1,
+    STATE(28), 1,
       sym_interface_name,
-    STATE(76), 1,
+    STATE(59), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
+    STATE(30), 2,
       sym__name_start,
       sym_interpolation,
-  [6433] = 4,
+  [6427] = 4,
     ACTIONS(998), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15363,11 +15720,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6450] = 4,
+  [6444] = 4,
     ACTIONS(1000), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15376,11 +15733,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6467] = 4,
+  [6461] = 4,
     ACTIONS(1002), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15389,11 +15746,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6484] = 4,
+  [6478] = 4,
     ACTIONS(1004), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15402,11 +15759,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6501] = 4,
+  [6495] = 4,
     ACTIONS(1006), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15415,11 +15772,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6518] = 4,
+  [6512] = 4,
     ACTIONS(1008), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15428,11 +15785,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6535] = 4,
+  [6529] = 4,
     ACTIONS(1010), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15441,11 +15798,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6552] = 4,
+  [6546] = 4,
     ACTIONS(1012), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15454,11 +15811,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6569] = 4,
+  [6563] = 4,
     ACTIONS(1014), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15467,11 +15824,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6586] = 4,
+  [6580] = 4,
     ACTIONS(1016), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15480,11 +15837,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6603] = 4,
+  [6597] = 4,
     ACTIONS(1018), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15493,11 +15850,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6620] = 4,
+  [6614] = 4,
     ACTIONS(1020), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15506,11 +15863,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6637] = 4,
+  [6631] = 4,
     ACTIONS(1022), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15519,11 +15876,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6654] = 4,
+  [6648] = 4,
     ACTIONS(1024), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15532,11 +15889,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6671] = 4,
+  [6665] = 4,
     ACTIONS(1026), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15545,11 +15902,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6688] = 4,
+  [6682] = 4,
     ACTIONS(1028), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15558,11 +15915,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6705] = 4,
+  [6699] = 4,
     ACTIONS(1030), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15571,11 +15928,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6722] = 4,
+  [6716] = 4,
     ACTIONS(1032), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
@@ -15584,11 +15941,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(708), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(494), 3,
+    ACTIONS(490), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6739] = 6,
+  [6733] = 6,
     ACTIONS(1034), 1,
       aux_sym__name_start_token1,
     ACTIONS(1036), 1,
@@ -15603,8 +15960,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(195), 2,
       sym__name_start,
       sym_interpolation,
-  [6760] = 5,
-    ACTIONS(414), 1,
+  [6754] = 5,
+    ACTIONS(422), 1,
       anon_sym_GT,
     STATE(220), 1,
       aux_sym_rule_block_repeat1,
@@ -15614,11 +15971,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(978), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(63), 2,
+    STATE(68), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6779] = 6,
-    ACTIONS(277), 1,
+  [6773] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1038), 1,
       aux_sym__name_start_token1,
@@ -15632,7 +15989,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(125), 2,
       sym__name_start,
       sym_interpolation,
-  [6800] = 2,
+  [6794] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15643,7 +16000,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_DASH_GT,
-  [6813] = 2,
+  [6807] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15654,7 +16011,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6826] = 2,
+  [6820] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15665,22 +16022,22 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6839] = 6,
+  [6833] = 6,
     ACTIONS(929), 1,
       aux_sym__name_start_token1,
     ACTIONS(931), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(31), 1,
+    STATE(28), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 2,
+    STATE(60), 2,
       sym__name_start,
       sym_interpolation,
-  [6860] = 4,
+  [6854] = 4,
     ACTIONS(780), 1,
       anon_sym_section,
     STATE(323), 1,
@@ -15693,7 +16050,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6877] = 2,
+  [6871] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15704,7 +16061,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6890] = 5,
+  [6884] = 5,
     ACTIONS(716), 1,
       anon_sym_rate,
     ACTIONS(720), 1,
@@ -15717,8 +16074,8 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(718), 2,
       anon_sym_delay,
       anon_sym_jitter,
-  [6908] = 6,
-    ACTIONS(591), 1,
+  [6902] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1048), 1,
       aux_sym_class_id_token1,
@@ -15726,12 +16083,12 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(95), 1,
+    STATE(91), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6928] = 6,
+  [6922] = 6,
     ACTIONS(1052), 1,
       anon_sym_LT,
     ACTIONS(1054), 1,
@@ -15745,7 +16102,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6948] = 2,
+  [6942] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15755,8 +16112,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6960] = 6,
-    ACTIONS(591), 1,
+  [6954] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1048), 1,
       aux_sym_class_id_token1,
@@ -15769,7 +16126,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6980] = 2,
+  [6974] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15779,7 +16136,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6992] = 3,
+  [6986] = 3,
     ACTIONS(1062), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -15790,8 +16147,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7006] = 5,
-    ACTIONS(277), 1,
+  [7000] = 5,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(937), 1,
       aux_sym__name_start_token1,
@@ -15800,11 +16157,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(113), 2,
       sym__name_start,
       sym_interpolation,
-  [7024] = 3,
-    STATE(70), 1,
+  [7018] = 3,
+    STATE(76), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
@@ -15814,7 +16171,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7038] = 5,
+  [7032] = 5,
     ACTIONS(1066), 1,
       anon_sym_EQ,
     ACTIONS(1068), 1,
@@ -15827,8 +16184,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(281), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7056] = 6,
-    ACTIONS(277), 1,
+  [7050] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1048), 1,
       aux_sym_class_id_token1,
@@ -15841,7 +16198,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7076] = 5,
+  [7070] = 5,
     ACTIONS(1076), 1,
       anon_sym_EQ,
     ACTIONS(1078), 1,
@@ -15854,8 +16211,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(288), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7094] = 5,
-    ACTIONS(591), 1,
+  [7088] = 5,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1082), 1,
       anon_sym_ingress,
@@ -15867,8 +16224,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(128), 2,
       sym_interpolation,
       sym__rate_value,
-  [7112] = 6,
-    ACTIONS(277), 1,
+  [7106] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1048), 1,
       aux_sym_class_id_token1,
@@ -15881,7 +16238,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7132] = 2,
+  [7126] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15891,8 +16248,8 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [7144] = 5,
-    ACTIONS(591), 1,
+  [7138] = 5,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(817), 1,
       sym_integer,
@@ -15901,10 +16258,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [7162] = 5,
+  [7156] = 5,
     ACTIONS(1080), 1,
       anon_sym_LBRACE2,
     ACTIONS(1090), 1,
@@ -15917,8 +16274,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(281), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7180] = 6,
-    ACTIONS(591), 1,
+  [7174] = 6,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1048), 1,
       aux_sym_class_id_token1,
@@ -15926,12 +16283,12 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(102), 1,
+    STATE(101), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7200] = 3,
+  [7194] = 3,
     STATE(85), 1,
       sym__ct_state,
     ACTIONS(3), 2,
@@ -15942,18 +16299,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7214] = 3,
+  [7208] = 3,
     ACTIONS(1094), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(104), 4,
+    ACTIONS(110), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7228] = 3,
+  [7222] = 3,
     ACTIONS(1096), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -15964,8 +16321,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7242] = 4,
-    ACTIONS(591), 1,
+  [7236] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1098), 1,
       sym_integer,
@@ -15975,8 +16332,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(118), 2,
       sym_interpolation,
       sym__int_value,
-  [7257] = 4,
-    ACTIONS(561), 1,
+  [7251] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -15986,7 +16343,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(436), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7272] = 2,
+  [7266] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15995,18 +16352,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7283] = 4,
-    ACTIONS(591), 1,
+  [7277] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1104), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(112), 2,
       sym_interpolation,
       sym__int_value,
-  [7298] = 5,
+  [7292] = 5,
     ACTIONS(1106), 1,
       aux_sym_sysctl_key_token1,
     ACTIONS(1108), 1,
@@ -16018,29 +16375,29 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7315] = 4,
-    ACTIONS(591), 1,
+  [7309] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1110), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(96), 2,
       sym_interpolation,
       sym__int_value,
-  [7330] = 4,
-    ACTIONS(591), 1,
+  [7324] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(817), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [7345] = 2,
+  [7339] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16049,8 +16406,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7356] = 4,
-    ACTIONS(591), 1,
+  [7350] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1114), 1,
       sym_rate,
@@ -16060,7 +16417,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(181), 2,
       sym_interpolation,
       sym__rate_value,
-  [7371] = 2,
+  [7365] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16069,8 +16426,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7382] = 4,
-    ACTIONS(591), 1,
+  [7376] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1114), 1,
       sym_duration,
@@ -16080,7 +16437,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(181), 2,
       sym_interpolation,
       sym__duration_value,
-  [7397] = 2,
+  [7391] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16089,7 +16446,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7408] = 2,
+  [7402] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16098,7 +16455,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7419] = 2,
+  [7413] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16107,8 +16464,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7430] = 4,
-    ACTIONS(591), 1,
+  [7424] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1114), 1,
       sym_percentage,
@@ -16118,18 +16475,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(181), 2,
       sym_interpolation,
       sym__percent_value,
-  [7445] = 4,
-    ACTIONS(591), 1,
+  [7439] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1124), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
+    STATE(97), 2,
       sym_interpolation,
       sym__int_value,
-  [7460] = 2,
+  [7454] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16138,7 +16495,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7471] = 5,
+  [7465] = 5,
     ACTIONS(1052), 1,
       anon_sym_LT,
     ACTIONS(1056), 1,
@@ -16150,7 +16507,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7488] = 2,
+  [7482] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16159,7 +16516,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7499] = 4,
+  [7493] = 4,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(1130), 1,
@@ -16170,7 +16527,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7514] = 4,
+  [7508] = 4,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(1130), 1,
@@ -16181,7 +16538,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(15), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7529] = 2,
+  [7523] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16190,7 +16547,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7540] = 2,
+  [7534] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16199,7 +16556,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7551] = 2,
+  [7545] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16208,8 +16565,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7562] = 4,
-    ACTIONS(277), 1,
+  [7556] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1138), 1,
       sym_integer,
@@ -16219,7 +16576,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(347), 2,
       sym_interpolation,
       sym__int_value,
-  [7577] = 3,
+  [7571] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16229,7 +16586,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7590] = 2,
+  [7584] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16238,7 +16595,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7601] = 3,
+  [7595] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16248,7 +16605,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7614] = 2,
+  [7608] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16257,7 +16614,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7625] = 3,
+  [7619] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16267,7 +16624,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7638] = 2,
+  [7632] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16276,7 +16633,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7649] = 3,
+  [7643] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16286,18 +16643,18 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7662] = 4,
-    ACTIONS(591), 1,
+  [7656] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1146), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 2,
+    STATE(39), 2,
       sym_interpolation,
       sym__int_value,
-  [7677] = 2,
+  [7671] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16306,7 +16663,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7688] = 3,
+  [7682] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16316,7 +16673,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7701] = 3,
+  [7695] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16326,19 +16683,19 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7714] = 4,
-    ACTIONS(591), 1,
+  [7708] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1150), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
+    STATE(40), 2,
       sym_interpolation,
       sym__int_value,
-  [7729] = 4,
-    ACTIONS(591), 1,
+  [7723] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1152), 1,
       sym_integer,
@@ -16348,18 +16705,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(432), 2,
       sym_interpolation,
       sym__int_value,
-  [7744] = 4,
-    ACTIONS(591), 1,
+  [7738] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(807), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 2,
+    STATE(52), 2,
       sym_interpolation,
       sym__int_value,
-  [7759] = 2,
+  [7753] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16368,7 +16725,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7770] = 2,
+  [7764] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16377,7 +16734,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7781] = 2,
+  [7775] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16386,7 +16743,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7792] = 3,
+  [7786] = 3,
     ACTIONS(1160), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
@@ -16396,19 +16753,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
-  [7805] = 4,
-    ACTIONS(591), 1,
+  [7799] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1162), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(84), 2,
+    STATE(88), 2,
       sym_interpolation,
       sym__int_value,
-  [7820] = 4,
-    ACTIONS(591), 1,
+  [7814] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1164), 1,
       sym_size,
@@ -16418,7 +16775,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(140), 2,
       sym_interpolation,
       sym__size_value,
-  [7835] = 2,
+  [7829] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16427,8 +16784,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7846] = 4,
-    ACTIONS(591), 1,
+  [7840] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1164), 1,
       sym_duration,
@@ -16438,8 +16795,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(140), 2,
       sym_interpolation,
       sym__duration_value,
-  [7861] = 4,
-    ACTIONS(591), 1,
+  [7855] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1164), 1,
       sym_rate,
@@ -16449,18 +16806,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(140), 2,
       sym_interpolation,
       sym__rate_value,
-  [7876] = 4,
-    ACTIONS(591), 1,
+  [7870] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1168), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
+    STATE(92), 2,
       sym_interpolation,
       sym__int_value,
-  [7891] = 2,
+  [7885] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16469,7 +16826,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7902] = 2,
+  [7896] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16478,7 +16835,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7913] = 2,
+  [7907] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16487,7 +16844,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7924] = 2,
+  [7918] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16496,7 +16853,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7935] = 2,
+  [7929] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16505,7 +16862,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7946] = 2,
+  [7940] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16514,7 +16871,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7957] = 2,
+  [7951] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16523,7 +16880,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7968] = 2,
+  [7962] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16532,8 +16889,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7979] = 4,
-    ACTIONS(591), 1,
+  [7973] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1186), 1,
       sym_rate,
@@ -16543,7 +16900,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(123), 2,
       sym_interpolation,
       sym__rate_value,
-  [7994] = 2,
+  [7988] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16552,18 +16909,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8005] = 4,
-    ACTIONS(591), 1,
+  [7999] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1190), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(56), 2,
       sym_interpolation,
       sym__int_value,
-  [8020] = 2,
+  [8014] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16572,7 +16929,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8031] = 2,
+  [8025] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16581,8 +16938,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8042] = 4,
-    ACTIONS(591), 1,
+  [8036] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1196), 1,
       sym_integer,
@@ -16592,7 +16949,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(180), 2,
       sym_interpolation,
       sym__int_value,
-  [8057] = 2,
+  [8051] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16601,7 +16958,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8068] = 2,
+  [8062] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16610,8 +16967,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8079] = 4,
-    ACTIONS(277), 1,
+  [8073] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1202), 1,
       sym_integer,
@@ -16621,8 +16978,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(225), 2,
       sym_interpolation,
       sym__int_value,
-  [8094] = 4,
-    ACTIONS(561), 1,
+  [8088] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16632,8 +16989,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(292), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8109] = 4,
-    ACTIONS(561), 1,
+  [8103] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16643,7 +17000,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(278), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8124] = 2,
+  [8118] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16652,7 +17009,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8135] = 2,
+  [8129] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16661,8 +17018,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8146] = 4,
-    ACTIONS(561), 1,
+  [8140] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16672,40 +17029,40 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(419), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8161] = 4,
-    ACTIONS(591), 1,
+  [8155] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1208), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 2,
+    STATE(104), 2,
       sym_interpolation,
       sym__size_value,
-  [8176] = 4,
-    ACTIONS(591), 1,
+  [8170] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1208), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 2,
+    STATE(104), 2,
       sym_interpolation,
       sym__rate_value,
-  [8191] = 4,
-    ACTIONS(591), 1,
+  [8185] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1208), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 2,
+    STATE(104), 2,
       sym_interpolation,
       sym__int_value,
-  [8206] = 2,
+  [8200] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16714,8 +17071,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8217] = 4,
-    ACTIONS(591), 1,
+  [8211] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1212), 1,
       sym_duration,
@@ -16725,7 +17082,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(222), 2,
       sym_interpolation,
       sym__duration_value,
-  [8232] = 2,
+  [8226] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16734,8 +17091,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8243] = 4,
-    ACTIONS(561), 1,
+  [8237] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16745,7 +17102,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(416), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8258] = 2,
+  [8252] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16754,7 +17111,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8269] = 2,
+  [8263] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16763,7 +17120,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8280] = 2,
+  [8274] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16772,7 +17129,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8291] = 2,
+  [8285] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16781,7 +17138,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8302] = 2,
+  [8296] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16790,7 +17147,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_private,
       anon_sym_vepa,
       anon_sym_passthru,
-  [8313] = 2,
+  [8307] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16799,8 +17156,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8324] = 4,
-    ACTIONS(561), 1,
+  [8318] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16810,8 +17167,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(425), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8339] = 4,
-    ACTIONS(561), 1,
+  [8333] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16821,8 +17178,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(420), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8354] = 4,
-    ACTIONS(561), 1,
+  [8348] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16832,8 +17189,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(429), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8369] = 4,
-    ACTIONS(561), 1,
+  [8363] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16843,8 +17200,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(430), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8384] = 4,
-    ACTIONS(561), 1,
+  [8378] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1100), 1,
       aux_sym_ipv4_address_token1,
@@ -16854,8 +17211,8 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(435), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8399] = 4,
-    ACTIONS(591), 1,
+  [8393] = 4,
+    ACTIONS(600), 1,
       anon_sym_LBRACE,
     ACTIONS(1228), 1,
       sym_integer,
@@ -16865,7 +17222,7 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(266), 2,
       sym_interpolation,
       sym__int_value,
-  [8414] = 2,
+  [8408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16873,7 +17230,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8424] = 4,
+  [8418] = 4,
     ACTIONS(1056), 1,
       anon_sym_DQUOTE,
     ACTIONS(1230), 1,
@@ -16883,28 +17240,28 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8438] = 4,
+  [8432] = 4,
     ACTIONS(1130), 1,
       anon_sym_LBRACE2,
     ACTIONS(1232), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8452] = 4,
-    ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1234), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8466] = 4,
-    ACTIONS(277), 1,
+  [8446] = 4,
+    ACTIONS(1130), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1234), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8460] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1236), 1,
       sym_mac_address,
@@ -16913,8 +17270,8 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8480] = 4,
-    ACTIONS(561), 1,
+  [8474] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1238), 1,
       aux_sym_ipv4_address_token1,
@@ -16923,27 +17280,27 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8494] = 4,
-    ACTIONS(561), 1,
+  [8488] = 4,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(1232), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8508] = 4,
-    ACTIONS(561), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1234), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8522] = 2,
+  [8502] = 4,
+    ACTIONS(567), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1234), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8516] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16951,7 +17308,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [8532] = 4,
+  [8526] = 4,
     ACTIONS(1052), 1,
       anon_sym_LT,
     ACTIONS(1240), 1,
@@ -16961,7 +17318,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8546] = 2,
+  [8540] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16969,7 +17326,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8556] = 2,
+  [8550] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16977,7 +17334,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8566] = 4,
+  [8560] = 4,
     ACTIONS(1056), 1,
       anon_sym_DQUOTE,
     ACTIONS(1242), 1,
@@ -16987,7 +17344,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8580] = 4,
+  [8574] = 4,
     ACTIONS(1130), 1,
       anon_sym_LBRACE2,
     ACTIONS(1238), 1,
@@ -16997,7 +17354,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8594] = 3,
+  [8588] = 3,
     ACTIONS(1130), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
@@ -17005,14 +17362,14 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8605] = 2,
+  [8599] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1244), 2,
       anon_sym_ingress,
       anon_sym_egress,
-  [8614] = 3,
+  [8608] = 3,
     ACTIONS(646), 1,
       sym_identifier,
     STATE(418), 1,
@@ -17020,7 +17377,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8625] = 3,
+  [8619] = 3,
     ACTIONS(1056), 1,
       anon_sym_DQUOTE,
     STATE(302), 1,
@@ -17028,7 +17385,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8636] = 3,
+  [8630] = 3,
     ACTIONS(646), 1,
       sym_identifier,
     STATE(433), 1,
@@ -17036,14 +17393,14 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8647] = 2,
+  [8641] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1246), 2,
       anon_sym_generic,
       anon_sym_native,
-  [8656] = 3,
+  [8650] = 3,
     ACTIONS(1052), 1,
       anon_sym_LT,
     STATE(344), 1,
@@ -17051,22 +17408,22 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8667] = 2,
+  [8661] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1248), 2,
       anon_sym_generic,
       anon_sym_native,
-  [8676] = 3,
-    ACTIONS(433), 1,
+  [8670] = 3,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(305), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8687] = 3,
+  [8681] = 3,
     ACTIONS(1250), 1,
       anon_sym_DQUOTE,
     ACTIONS(1252), 1,
@@ -17074,15 +17431,15 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(1254), 2,
       sym_comment,
       sym_line_continuation,
-  [8698] = 3,
-    ACTIONS(433), 1,
+  [8692] = 3,
+    ACTIONS(428), 1,
       anon_sym_LT,
     STATE(362), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8709] = 3,
+  [8703] = 3,
     ACTIONS(960), 1,
       sym_identifier,
     STATE(421), 1,
@@ -17090,7 +17447,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8720] = 3,
+  [8714] = 3,
     ACTIONS(1052), 1,
       anon_sym_LT,
     STATE(304), 1,
@@ -17098,180 +17455,180 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8731] = 2,
+  [8725] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1256), 2,
       anon_sym_ingress,
       anon_sym_clsact,
-  [8740] = 3,
-    ACTIONS(561), 1,
+  [8734] = 3,
+    ACTIONS(567), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8751] = 2,
+  [8745] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1258), 2,
       anon_sym_accept,
       anon_sym_drop,
-  [8760] = 2,
+  [8754] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1260), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [8769] = 2,
+  [8763] = 2,
     ACTIONS(1262), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8777] = 2,
+  [8771] = 2,
     ACTIONS(1264), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8785] = 2,
+  [8779] = 2,
     ACTIONS(1266), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8793] = 2,
+  [8787] = 2,
     ACTIONS(1268), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8801] = 2,
+  [8795] = 2,
     ACTIONS(1270), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8809] = 2,
+  [8803] = 2,
     ACTIONS(1272), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8817] = 2,
+  [8811] = 2,
     ACTIONS(1274), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8825] = 2,
+  [8819] = 2,
     ACTIONS(1276), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8833] = 2,
+  [8827] = 2,
     ACTIONS(1278), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8841] = 2,
+  [8835] = 2,
     ACTIONS(1280), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8849] = 2,
+  [8843] = 2,
     ACTIONS(1282), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8857] = 2,
+  [8851] = 2,
     ACTIONS(1284), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8865] = 2,
+  [8859] = 2,
     ACTIONS(1286), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8873] = 2,
+  [8867] = 2,
     ACTIONS(1288), 1,
       anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8881] = 2,
+  [8875] = 2,
     ACTIONS(1290), 1,
       anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8889] = 2,
+  [8883] = 2,
     ACTIONS(1292), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8897] = 2,
+  [8891] = 2,
     ACTIONS(1294), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8905] = 2,
+  [8899] = 2,
     ACTIONS(1296), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8913] = 2,
-    ACTIONS(263), 1,
+  [8907] = 2,
+    ACTIONS(281), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8921] = 2,
+  [8915] = 2,
     ACTIONS(1298), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8929] = 2,
+  [8923] = 2,
     ACTIONS(1300), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8937] = 2,
+  [8931] = 2,
     ACTIONS(1302), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8945] = 2,
+  [8939] = 2,
     ACTIONS(1304), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8953] = 2,
+  [8947] = 2,
     ACTIONS(1306), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8961] = 2,
+  [8955] = 2,
     ACTIONS(1308), 1,
       anon_sym_table,
     ACTIONS(3), 2,
@@ -17280,437 +17637,436 @@ static const uint16_t ts_small_parse_table[] = {
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(8)] = 0,
-  [SMALL_STATE(9)] = 70,
-  [SMALL_STATE(10)] = 132,
-  [SMALL_STATE(11)] = 193,
-  [SMALL_STATE(12)] = 247,
-  [SMALL_STATE(13)] = 302,
-  [SMALL_STATE(14)] = 357,
-  [SMALL_STATE(15)] = 412,
-  [SMALL_STATE(16)] = 467,
-  [SMALL_STATE(17)] = 519,
-  [SMALL_STATE(18)] = 571,
-  [SMALL_STATE(19)] = 623,
-  [SMALL_STATE(20)] = 667,
-  [SMALL_STATE(21)] = 705,
-  [SMALL_STATE(22)] = 742,
-  [SMALL_STATE(23)] = 774,
-  [SMALL_STATE(24)] = 806,
-  [SMALL_STATE(25)] = 848,
-  [SMALL_STATE(26)] = 890,
-  [SMALL_STATE(27)] = 932,
-  [SMALL_STATE(28)] = 963,
-  [SMALL_STATE(29)] = 994,
-  [SMALL_STATE(30)] = 1032,
-  [SMALL_STATE(31)] = 1082,
-  [SMALL_STATE(32)] = 1110,
-  [SMALL_STATE(33)] = 1160,
-  [SMALL_STATE(34)] = 1198,
-  [SMALL_STATE(35)] = 1248,
-  [SMALL_STATE(36)] = 1286,
-  [SMALL_STATE(37)] = 1317,
-  [SMALL_STATE(38)] = 1348,
-  [SMALL_STATE(39)] = 1376,
-  [SMALL_STATE(40)] = 1404,
-  [SMALL_STATE(41)] = 1432,
+  [SMALL_STATE(9)] = 0,
+  [SMALL_STATE(10)] = 64,
+  [SMALL_STATE(11)] = 125,
+  [SMALL_STATE(12)] = 181,
+  [SMALL_STATE(13)] = 238,
+  [SMALL_STATE(14)] = 295,
+  [SMALL_STATE(15)] = 352,
+  [SMALL_STATE(16)] = 409,
+  [SMALL_STATE(17)] = 463,
+  [SMALL_STATE(18)] = 517,
+  [SMALL_STATE(19)] = 571,
+  [SMALL_STATE(20)] = 615,
+  [SMALL_STATE(21)] = 655,
+  [SMALL_STATE(22)] = 694,
+  [SMALL_STATE(23)] = 726,
+  [SMALL_STATE(24)] = 758,
+  [SMALL_STATE(25)] = 800,
+  [SMALL_STATE(26)] = 842,
+  [SMALL_STATE(27)] = 884,
+  [SMALL_STATE(28)] = 924,
+  [SMALL_STATE(29)] = 954,
+  [SMALL_STATE(30)] = 994,
+  [SMALL_STATE(31)] = 1034,
+  [SMALL_STATE(32)] = 1065,
+  [SMALL_STATE(33)] = 1096,
+  [SMALL_STATE(34)] = 1146,
+  [SMALL_STATE(35)] = 1196,
+  [SMALL_STATE(36)] = 1246,
+  [SMALL_STATE(37)] = 1275,
+  [SMALL_STATE(38)] = 1322,
+  [SMALL_STATE(39)] = 1369,
+  [SMALL_STATE(40)] = 1400,
+  [SMALL_STATE(41)] = 1431,
   [SMALL_STATE(42)] = 1478,
-  [SMALL_STATE(43)] = 1506,
-  [SMALL_STATE(44)] = 1542,
-  [SMALL_STATE(45)] = 1578,
-  [SMALL_STATE(46)] = 1614,
-  [SMALL_STATE(47)] = 1659,
-  [SMALL_STATE(48)] = 1704,
-  [SMALL_STATE(49)] = 1749,
-  [SMALL_STATE(50)] = 1794,
-  [SMALL_STATE(51)] = 1839,
-  [SMALL_STATE(52)] = 1884,
-  [SMALL_STATE(53)] = 1929,
-  [SMALL_STATE(54)] = 1974,
-  [SMALL_STATE(55)] = 2019,
-  [SMALL_STATE(56)] = 2046,
-  [SMALL_STATE(57)] = 2073,
-  [SMALL_STATE(58)] = 2107,
-  [SMALL_STATE(59)] = 2141,
-  [SMALL_STATE(60)] = 2175,
-  [SMALL_STATE(61)] = 2216,
-  [SMALL_STATE(62)] = 2257,
-  [SMALL_STATE(63)] = 2282,
-  [SMALL_STATE(64)] = 2323,
-  [SMALL_STATE(65)] = 2348,
-  [SMALL_STATE(66)] = 2389,
-  [SMALL_STATE(67)] = 2430,
-  [SMALL_STATE(68)] = 2455,
-  [SMALL_STATE(69)] = 2477,
-  [SMALL_STATE(70)] = 2499,
-  [SMALL_STATE(71)] = 2525,
-  [SMALL_STATE(72)] = 2563,
-  [SMALL_STATE(73)] = 2589,
-  [SMALL_STATE(74)] = 2615,
-  [SMALL_STATE(75)] = 2653,
-  [SMALL_STATE(76)] = 2675,
-  [SMALL_STATE(77)] = 2697,
-  [SMALL_STATE(78)] = 2735,
-  [SMALL_STATE(79)] = 2757,
-  [SMALL_STATE(80)] = 2779,
-  [SMALL_STATE(81)] = 2816,
-  [SMALL_STATE(82)] = 2853,
-  [SMALL_STATE(83)] = 2876,
-  [SMALL_STATE(84)] = 2901,
-  [SMALL_STATE(85)] = 2924,
-  [SMALL_STATE(86)] = 2945,
-  [SMALL_STATE(87)] = 2978,
-  [SMALL_STATE(88)] = 3001,
-  [SMALL_STATE(89)] = 3024,
-  [SMALL_STATE(90)] = 3047,
-  [SMALL_STATE(91)] = 3070,
+  [SMALL_STATE(43)] = 1525,
+  [SMALL_STATE(44)] = 1572,
+  [SMALL_STATE(45)] = 1619,
+  [SMALL_STATE(46)] = 1666,
+  [SMALL_STATE(47)] = 1695,
+  [SMALL_STATE(48)] = 1742,
+  [SMALL_STATE(49)] = 1789,
+  [SMALL_STATE(50)] = 1835,
+  [SMALL_STATE(51)] = 1871,
+  [SMALL_STATE(52)] = 1907,
+  [SMALL_STATE(53)] = 1935,
+  [SMALL_STATE(54)] = 1963,
+  [SMALL_STATE(55)] = 1999,
+  [SMALL_STATE(56)] = 2027,
+  [SMALL_STATE(57)] = 2055,
+  [SMALL_STATE(58)] = 2089,
+  [SMALL_STATE(59)] = 2113,
+  [SMALL_STATE(60)] = 2137,
+  [SMALL_STATE(61)] = 2171,
+  [SMALL_STATE(62)] = 2195,
+  [SMALL_STATE(63)] = 2219,
+  [SMALL_STATE(64)] = 2243,
+  [SMALL_STATE(65)] = 2277,
+  [SMALL_STATE(66)] = 2301,
+  [SMALL_STATE(67)] = 2342,
+  [SMALL_STATE(68)] = 2367,
+  [SMALL_STATE(69)] = 2408,
+  [SMALL_STATE(70)] = 2449,
+  [SMALL_STATE(71)] = 2474,
+  [SMALL_STATE(72)] = 2515,
+  [SMALL_STATE(73)] = 2556,
+  [SMALL_STATE(74)] = 2581,
+  [SMALL_STATE(75)] = 2619,
+  [SMALL_STATE(76)] = 2657,
+  [SMALL_STATE(77)] = 2683,
+  [SMALL_STATE(78)] = 2721,
+  [SMALL_STATE(79)] = 2747,
+  [SMALL_STATE(80)] = 2773,
+  [SMALL_STATE(81)] = 2806,
+  [SMALL_STATE(82)] = 2843,
+  [SMALL_STATE(83)] = 2866,
+  [SMALL_STATE(84)] = 2889,
+  [SMALL_STATE(85)] = 2914,
+  [SMALL_STATE(86)] = 2935,
+  [SMALL_STATE(87)] = 2972,
+  [SMALL_STATE(88)] = 3005,
+  [SMALL_STATE(89)] = 3028,
+  [SMALL_STATE(90)] = 3051,
+  [SMALL_STATE(91)] = 3074,
   [SMALL_STATE(92)] = 3107,
-  [SMALL_STATE(93)] = 3128,
-  [SMALL_STATE(94)] = 3161,
-  [SMALL_STATE(95)] = 3184,
-  [SMALL_STATE(96)] = 3217,
-  [SMALL_STATE(97)] = 3237,
-  [SMALL_STATE(98)] = 3257,
-  [SMALL_STATE(99)] = 3277,
-  [SMALL_STATE(100)] = 3305,
-  [SMALL_STATE(101)] = 3325,
-  [SMALL_STATE(102)] = 3345,
-  [SMALL_STATE(103)] = 3365,
-  [SMALL_STATE(104)] = 3385,
-  [SMALL_STATE(105)] = 3412,
-  [SMALL_STATE(106)] = 3439,
-  [SMALL_STATE(107)] = 3468,
-  [SMALL_STATE(108)] = 3497,
-  [SMALL_STATE(109)] = 3516,
-  [SMALL_STATE(110)] = 3545,
-  [SMALL_STATE(111)] = 3574,
-  [SMALL_STATE(112)] = 3593,
+  [SMALL_STATE(93)] = 3130,
+  [SMALL_STATE(94)] = 3167,
+  [SMALL_STATE(95)] = 3190,
+  [SMALL_STATE(96)] = 3211,
+  [SMALL_STATE(97)] = 3231,
+  [SMALL_STATE(98)] = 3251,
+  [SMALL_STATE(99)] = 3271,
+  [SMALL_STATE(100)] = 3299,
+  [SMALL_STATE(101)] = 3319,
+  [SMALL_STATE(102)] = 3339,
+  [SMALL_STATE(103)] = 3359,
+  [SMALL_STATE(104)] = 3379,
+  [SMALL_STATE(105)] = 3398,
+  [SMALL_STATE(106)] = 3427,
+  [SMALL_STATE(107)] = 3454,
+  [SMALL_STATE(108)] = 3485,
+  [SMALL_STATE(109)] = 3514,
+  [SMALL_STATE(110)] = 3543,
+  [SMALL_STATE(111)] = 3572,
+  [SMALL_STATE(112)] = 3601,
   [SMALL_STATE(113)] = 3620,
-  [SMALL_STATE(114)] = 3649,
-  [SMALL_STATE(115)] = 3680,
-  [SMALL_STATE(116)] = 3710,
-  [SMALL_STATE(117)] = 3728,
-  [SMALL_STATE(118)] = 3752,
-  [SMALL_STATE(119)] = 3770,
-  [SMALL_STATE(120)] = 3794,
-  [SMALL_STATE(121)] = 3813,
-  [SMALL_STATE(122)] = 3840,
-  [SMALL_STATE(123)] = 3867,
-  [SMALL_STATE(124)] = 3892,
-  [SMALL_STATE(125)] = 3917,
-  [SMALL_STATE(126)] = 3940,
-  [SMALL_STATE(127)] = 3965,
-  [SMALL_STATE(128)] = 3990,
-  [SMALL_STATE(129)] = 4015,
-  [SMALL_STATE(130)] = 4042,
-  [SMALL_STATE(131)] = 4061,
-  [SMALL_STATE(132)] = 4085,
-  [SMALL_STATE(133)] = 4107,
-  [SMALL_STATE(134)] = 4131,
-  [SMALL_STATE(135)] = 4155,
-  [SMALL_STATE(136)] = 4179,
-  [SMALL_STATE(137)] = 4203,
-  [SMALL_STATE(138)] = 4221,
-  [SMALL_STATE(139)] = 4241,
-  [SMALL_STATE(140)] = 4261,
-  [SMALL_STATE(141)] = 4277,
-  [SMALL_STATE(142)] = 4301,
-  [SMALL_STATE(143)] = 4325,
-  [SMALL_STATE(144)] = 4349,
-  [SMALL_STATE(145)] = 4373,
-  [SMALL_STATE(146)] = 4391,
-  [SMALL_STATE(147)] = 4409,
-  [SMALL_STATE(148)] = 4433,
-  [SMALL_STATE(149)] = 4457,
-  [SMALL_STATE(150)] = 4481,
-  [SMALL_STATE(151)] = 4505,
-  [SMALL_STATE(152)] = 4529,
-  [SMALL_STATE(153)] = 4553,
-  [SMALL_STATE(154)] = 4577,
-  [SMALL_STATE(155)] = 4601,
-  [SMALL_STATE(156)] = 4625,
-  [SMALL_STATE(157)] = 4649,
-  [SMALL_STATE(158)] = 4673,
-  [SMALL_STATE(159)] = 4697,
-  [SMALL_STATE(160)] = 4721,
-  [SMALL_STATE(161)] = 4745,
-  [SMALL_STATE(162)] = 4769,
-  [SMALL_STATE(163)] = 4793,
-  [SMALL_STATE(164)] = 4817,
-  [SMALL_STATE(165)] = 4841,
-  [SMALL_STATE(166)] = 4865,
-  [SMALL_STATE(167)] = 4889,
-  [SMALL_STATE(168)] = 4913,
-  [SMALL_STATE(169)] = 4934,
-  [SMALL_STATE(170)] = 4957,
-  [SMALL_STATE(171)] = 4978,
-  [SMALL_STATE(172)] = 5003,
-  [SMALL_STATE(173)] = 5026,
-  [SMALL_STATE(174)] = 5047,
-  [SMALL_STATE(175)] = 5064,
-  [SMALL_STATE(176)] = 5087,
-  [SMALL_STATE(177)] = 5110,
-  [SMALL_STATE(178)] = 5135,
-  [SMALL_STATE(179)] = 5156,
-  [SMALL_STATE(180)] = 5171,
-  [SMALL_STATE(181)] = 5186,
-  [SMALL_STATE(182)] = 5201,
-  [SMALL_STATE(183)] = 5223,
-  [SMALL_STATE(184)] = 5243,
-  [SMALL_STATE(185)] = 5265,
-  [SMALL_STATE(186)] = 5285,
-  [SMALL_STATE(187)] = 5299,
-  [SMALL_STATE(188)] = 5321,
-  [SMALL_STATE(189)] = 5343,
-  [SMALL_STATE(190)] = 5365,
-  [SMALL_STATE(191)] = 5387,
-  [SMALL_STATE(192)] = 5407,
-  [SMALL_STATE(193)] = 5427,
-  [SMALL_STATE(194)] = 5447,
-  [SMALL_STATE(195)] = 5467,
-  [SMALL_STATE(196)] = 5489,
-  [SMALL_STATE(197)] = 5509,
-  [SMALL_STATE(198)] = 5531,
-  [SMALL_STATE(199)] = 5551,
-  [SMALL_STATE(200)] = 5573,
-  [SMALL_STATE(201)] = 5595,
-  [SMALL_STATE(202)] = 5617,
-  [SMALL_STATE(203)] = 5639,
-  [SMALL_STATE(204)] = 5661,
-  [SMALL_STATE(205)] = 5683,
-  [SMALL_STATE(206)] = 5703,
-  [SMALL_STATE(207)] = 5723,
-  [SMALL_STATE(208)] = 5743,
-  [SMALL_STATE(209)] = 5767,
-  [SMALL_STATE(210)] = 5789,
-  [SMALL_STATE(211)] = 5811,
-  [SMALL_STATE(212)] = 5828,
-  [SMALL_STATE(213)] = 5843,
-  [SMALL_STATE(214)] = 5864,
-  [SMALL_STATE(215)] = 5885,
-  [SMALL_STATE(216)] = 5902,
-  [SMALL_STATE(217)] = 5919,
-  [SMALL_STATE(218)] = 5940,
-  [SMALL_STATE(219)] = 5959,
-  [SMALL_STATE(220)] = 5972,
-  [SMALL_STATE(221)] = 5991,
-  [SMALL_STATE(222)] = 6008,
-  [SMALL_STATE(223)] = 6021,
-  [SMALL_STATE(224)] = 6038,
-  [SMALL_STATE(225)] = 6055,
-  [SMALL_STATE(226)] = 6072,
-  [SMALL_STATE(227)] = 6093,
-  [SMALL_STATE(228)] = 6112,
-  [SMALL_STATE(229)] = 6133,
-  [SMALL_STATE(230)] = 6150,
-  [SMALL_STATE(231)] = 6167,
-  [SMALL_STATE(232)] = 6188,
-  [SMALL_STATE(233)] = 6205,
-  [SMALL_STATE(234)] = 6218,
-  [SMALL_STATE(235)] = 6237,
-  [SMALL_STATE(236)] = 6258,
-  [SMALL_STATE(237)] = 6279,
-  [SMALL_STATE(238)] = 6298,
-  [SMALL_STATE(239)] = 6319,
-  [SMALL_STATE(240)] = 6336,
-  [SMALL_STATE(241)] = 6357,
-  [SMALL_STATE(242)] = 6378,
-  [SMALL_STATE(243)] = 6395,
-  [SMALL_STATE(244)] = 6412,
-  [SMALL_STATE(245)] = 6433,
-  [SMALL_STATE(246)] = 6450,
-  [SMALL_STATE(247)] = 6467,
-  [SMALL_STATE(248)] = 6484,
-  [SMALL_STATE(249)] = 6501,
-  [SMALL_STATE(250)] = 6518,
-  [SMALL_STATE(251)] = 6535,
-  [SMALL_STATE(252)] = 6552,
-  [SMALL_STATE(253)] = 6569,
-  [SMALL_STATE(254)] = 6586,
-  [SMALL_STATE(255)] = 6603,
-  [SMALL_STATE(256)] = 6620,
-  [SMALL_STATE(257)] = 6637,
-  [SMALL_STATE(258)] = 6654,
-  [SMALL_STATE(259)] = 6671,
-  [SMALL_STATE(260)] = 6688,
-  [SMALL_STATE(261)] = 6705,
-  [SMALL_STATE(262)] = 6722,
-  [SMALL_STATE(263)] = 6739,
-  [SMALL_STATE(264)] = 6760,
-  [SMALL_STATE(265)] = 6779,
-  [SMALL_STATE(266)] = 6800,
-  [SMALL_STATE(267)] = 6813,
-  [SMALL_STATE(268)] = 6826,
-  [SMALL_STATE(269)] = 6839,
-  [SMALL_STATE(270)] = 6860,
-  [SMALL_STATE(271)] = 6877,
-  [SMALL_STATE(272)] = 6890,
-  [SMALL_STATE(273)] = 6908,
-  [SMALL_STATE(274)] = 6928,
-  [SMALL_STATE(275)] = 6948,
-  [SMALL_STATE(276)] = 6960,
-  [SMALL_STATE(277)] = 6980,
-  [SMALL_STATE(278)] = 6992,
-  [SMALL_STATE(279)] = 7006,
-  [SMALL_STATE(280)] = 7024,
-  [SMALL_STATE(281)] = 7038,
-  [SMALL_STATE(282)] = 7056,
-  [SMALL_STATE(283)] = 7076,
-  [SMALL_STATE(284)] = 7094,
-  [SMALL_STATE(285)] = 7112,
-  [SMALL_STATE(286)] = 7132,
-  [SMALL_STATE(287)] = 7144,
-  [SMALL_STATE(288)] = 7162,
-  [SMALL_STATE(289)] = 7180,
-  [SMALL_STATE(290)] = 7200,
-  [SMALL_STATE(291)] = 7214,
-  [SMALL_STATE(292)] = 7228,
-  [SMALL_STATE(293)] = 7242,
-  [SMALL_STATE(294)] = 7257,
-  [SMALL_STATE(295)] = 7272,
-  [SMALL_STATE(296)] = 7283,
-  [SMALL_STATE(297)] = 7298,
-  [SMALL_STATE(298)] = 7315,
-  [SMALL_STATE(299)] = 7330,
-  [SMALL_STATE(300)] = 7345,
-  [SMALL_STATE(301)] = 7356,
-  [SMALL_STATE(302)] = 7371,
-  [SMALL_STATE(303)] = 7382,
-  [SMALL_STATE(304)] = 7397,
-  [SMALL_STATE(305)] = 7408,
-  [SMALL_STATE(306)] = 7419,
-  [SMALL_STATE(307)] = 7430,
-  [SMALL_STATE(308)] = 7445,
-  [SMALL_STATE(309)] = 7460,
-  [SMALL_STATE(310)] = 7471,
-  [SMALL_STATE(311)] = 7488,
-  [SMALL_STATE(312)] = 7499,
-  [SMALL_STATE(313)] = 7514,
-  [SMALL_STATE(314)] = 7529,
-  [SMALL_STATE(315)] = 7540,
-  [SMALL_STATE(316)] = 7551,
-  [SMALL_STATE(317)] = 7562,
-  [SMALL_STATE(318)] = 7577,
-  [SMALL_STATE(319)] = 7590,
-  [SMALL_STATE(320)] = 7601,
-  [SMALL_STATE(321)] = 7614,
-  [SMALL_STATE(322)] = 7625,
-  [SMALL_STATE(323)] = 7638,
-  [SMALL_STATE(324)] = 7649,
-  [SMALL_STATE(325)] = 7662,
-  [SMALL_STATE(326)] = 7677,
-  [SMALL_STATE(327)] = 7688,
-  [SMALL_STATE(328)] = 7701,
-  [SMALL_STATE(329)] = 7714,
-  [SMALL_STATE(330)] = 7729,
-  [SMALL_STATE(331)] = 7744,
-  [SMALL_STATE(332)] = 7759,
-  [SMALL_STATE(333)] = 7770,
-  [SMALL_STATE(334)] = 7781,
-  [SMALL_STATE(335)] = 7792,
-  [SMALL_STATE(336)] = 7805,
-  [SMALL_STATE(337)] = 7820,
-  [SMALL_STATE(338)] = 7835,
-  [SMALL_STATE(339)] = 7846,
-  [SMALL_STATE(340)] = 7861,
-  [SMALL_STATE(341)] = 7876,
-  [SMALL_STATE(342)] = 7891,
-  [SMALL_STATE(343)] = 7902,
-  [SMALL_STATE(344)] = 7913,
-  [SMALL_STATE(345)] = 7924,
-  [SMALL_STATE(346)] = 7935,
-  [SMALL_STATE(347)] = 7946,
-  [SMALL_STATE(348)] = 7957,
-  [SMALL_STATE(349)] = 7968,
-  [SMALL_STATE(350)] = 7979,
-  [SMALL_STATE(351)] = 7994,
-  [SMALL_STATE(352)] = 8005,
-  [SMALL_STATE(353)] = 8020,
-  [SMALL_STATE(354)] = 8031,
-  [SMALL_STATE(355)] = 8042,
-  [SMALL_STATE(356)] = 8057,
-  [SMALL_STATE(357)] = 8068,
-  [SMALL_STATE(358)] = 8079,
-  [SMALL_STATE(359)] = 8094,
-  [SMALL_STATE(360)] = 8109,
-  [SMALL_STATE(361)] = 8124,
-  [SMALL_STATE(362)] = 8135,
-  [SMALL_STATE(363)] = 8146,
-  [SMALL_STATE(364)] = 8161,
-  [SMALL_STATE(365)] = 8176,
-  [SMALL_STATE(366)] = 8191,
-  [SMALL_STATE(367)] = 8206,
-  [SMALL_STATE(368)] = 8217,
-  [SMALL_STATE(369)] = 8232,
-  [SMALL_STATE(370)] = 8243,
-  [SMALL_STATE(371)] = 8258,
-  [SMALL_STATE(372)] = 8269,
-  [SMALL_STATE(373)] = 8280,
-  [SMALL_STATE(374)] = 8291,
-  [SMALL_STATE(375)] = 8302,
-  [SMALL_STATE(376)] = 8313,
-  [SMALL_STATE(377)] = 8324,
-  [SMALL_STATE(378)] = 8339,
-  [SMALL_STATE(379)] = 8354,
-  [SMALL_STATE(380)] = 8369,
-  [SMALL_STATE(381)] = 8384,
-  [SMALL_STATE(382)] = 8399,
-  [SMALL_STATE(383)] = 8414,
-  [SMALL_STATE(384)] = 8424,
-  [SMALL_STATE(385)] = 8438,
-  [SMALL_STATE(386)] = 8452,
-  [SMALL_STATE(387)] = 8466,
-  [SMALL_STATE(388)] = 8480,
-  [SMALL_STATE(389)] = 8494,
-  [SMALL_STATE(390)] = 8508,
-  [SMALL_STATE(391)] = 8522,
-  [SMALL_STATE(392)] = 8532,
-  [SMALL_STATE(393)] = 8546,
-  [SMALL_STATE(394)] = 8556,
-  [SMALL_STATE(395)] = 8566,
-  [SMALL_STATE(396)] = 8580,
-  [SMALL_STATE(397)] = 8594,
-  [SMALL_STATE(398)] = 8605,
-  [SMALL_STATE(399)] = 8614,
-  [SMALL_STATE(400)] = 8625,
-  [SMALL_STATE(401)] = 8636,
-  [SMALL_STATE(402)] = 8647,
-  [SMALL_STATE(403)] = 8656,
-  [SMALL_STATE(404)] = 8667,
-  [SMALL_STATE(405)] = 8676,
-  [SMALL_STATE(406)] = 8687,
-  [SMALL_STATE(407)] = 8698,
-  [SMALL_STATE(408)] = 8709,
-  [SMALL_STATE(409)] = 8720,
-  [SMALL_STATE(410)] = 8731,
-  [SMALL_STATE(411)] = 8740,
-  [SMALL_STATE(412)] = 8751,
-  [SMALL_STATE(413)] = 8760,
-  [SMALL_STATE(414)] = 8769,
-  [SMALL_STATE(415)] = 8777,
-  [SMALL_STATE(416)] = 8785,
-  [SMALL_STATE(417)] = 8793,
-  [SMALL_STATE(418)] = 8801,
-  [SMALL_STATE(419)] = 8809,
-  [SMALL_STATE(420)] = 8817,
-  [SMALL_STATE(421)] = 8825,
-  [SMALL_STATE(422)] = 8833,
-  [SMALL_STATE(423)] = 8841,
-  [SMALL_STATE(424)] = 8849,
-  [SMALL_STATE(425)] = 8857,
-  [SMALL_STATE(426)] = 8865,
-  [SMALL_STATE(427)] = 8873,
-  [SMALL_STATE(428)] = 8881,
-  [SMALL_STATE(429)] = 8889,
-  [SMALL_STATE(430)] = 8897,
-  [SMALL_STATE(431)] = 8905,
-  [SMALL_STATE(432)] = 8913,
-  [SMALL_STATE(433)] = 8921,
-  [SMALL_STATE(434)] = 8929,
-  [SMALL_STATE(435)] = 8937,
-  [SMALL_STATE(436)] = 8945,
-  [SMALL_STATE(437)] = 8953,
-  [SMALL_STATE(438)] = 8961,
+  [SMALL_STATE(114)] = 3647,
+  [SMALL_STATE(115)] = 3674,
+  [SMALL_STATE(116)] = 3704,
+  [SMALL_STATE(117)] = 3722,
+  [SMALL_STATE(118)] = 3746,
+  [SMALL_STATE(119)] = 3764,
+  [SMALL_STATE(120)] = 3788,
+  [SMALL_STATE(121)] = 3807,
+  [SMALL_STATE(122)] = 3834,
+  [SMALL_STATE(123)] = 3861,
+  [SMALL_STATE(124)] = 3886,
+  [SMALL_STATE(125)] = 3911,
+  [SMALL_STATE(126)] = 3934,
+  [SMALL_STATE(127)] = 3959,
+  [SMALL_STATE(128)] = 3984,
+  [SMALL_STATE(129)] = 4009,
+  [SMALL_STATE(130)] = 4036,
+  [SMALL_STATE(131)] = 4055,
+  [SMALL_STATE(132)] = 4079,
+  [SMALL_STATE(133)] = 4101,
+  [SMALL_STATE(134)] = 4125,
+  [SMALL_STATE(135)] = 4149,
+  [SMALL_STATE(136)] = 4173,
+  [SMALL_STATE(137)] = 4197,
+  [SMALL_STATE(138)] = 4215,
+  [SMALL_STATE(139)] = 4235,
+  [SMALL_STATE(140)] = 4255,
+  [SMALL_STATE(141)] = 4271,
+  [SMALL_STATE(142)] = 4295,
+  [SMALL_STATE(143)] = 4319,
+  [SMALL_STATE(144)] = 4343,
+  [SMALL_STATE(145)] = 4367,
+  [SMALL_STATE(146)] = 4385,
+  [SMALL_STATE(147)] = 4403,
+  [SMALL_STATE(148)] = 4427,
+  [SMALL_STATE(149)] = 4451,
+  [SMALL_STATE(150)] = 4475,
+  [SMALL_STATE(151)] = 4499,
+  [SMALL_STATE(152)] = 4523,
+  [SMALL_STATE(153)] = 4547,
+  [SMALL_STATE(154)] = 4571,
+  [SMALL_STATE(155)] = 4595,
+  [SMALL_STATE(156)] = 4619,
+  [SMALL_STATE(157)] = 4643,
+  [SMALL_STATE(158)] = 4667,
+  [SMALL_STATE(159)] = 4691,
+  [SMALL_STATE(160)] = 4715,
+  [SMALL_STATE(161)] = 4739,
+  [SMALL_STATE(162)] = 4763,
+  [SMALL_STATE(163)] = 4787,
+  [SMALL_STATE(164)] = 4811,
+  [SMALL_STATE(165)] = 4835,
+  [SMALL_STATE(166)] = 4859,
+  [SMALL_STATE(167)] = 4883,
+  [SMALL_STATE(168)] = 4907,
+  [SMALL_STATE(169)] = 4928,
+  [SMALL_STATE(170)] = 4951,
+  [SMALL_STATE(171)] = 4972,
+  [SMALL_STATE(172)] = 4997,
+  [SMALL_STATE(173)] = 5020,
+  [SMALL_STATE(174)] = 5041,
+  [SMALL_STATE(175)] = 5058,
+  [SMALL_STATE(176)] = 5081,
+  [SMALL_STATE(177)] = 5104,
+  [SMALL_STATE(178)] = 5129,
+  [SMALL_STATE(179)] = 5150,
+  [SMALL_STATE(180)] = 5165,
+  [SMALL_STATE(181)] = 5180,
+  [SMALL_STATE(182)] = 5195,
+  [SMALL_STATE(183)] = 5217,
+  [SMALL_STATE(184)] = 5237,
+  [SMALL_STATE(185)] = 5259,
+  [SMALL_STATE(186)] = 5279,
+  [SMALL_STATE(187)] = 5293,
+  [SMALL_STATE(188)] = 5315,
+  [SMALL_STATE(189)] = 5337,
+  [SMALL_STATE(190)] = 5359,
+  [SMALL_STATE(191)] = 5381,
+  [SMALL_STATE(192)] = 5401,
+  [SMALL_STATE(193)] = 5421,
+  [SMALL_STATE(194)] = 5441,
+  [SMALL_STATE(195)] = 5461,
+  [SMALL_STATE(196)] = 5483,
+  [SMALL_STATE(197)] = 5503,
+  [SMALL_STATE(198)] = 5525,
+  [SMALL_STATE(199)] = 5545,
+  [SMALL_STATE(200)] = 5567,
+  [SMALL_STATE(201)] = 5589,
+  [SMALL_STATE(202)] = 5611,
+  [SMALL_STATE(203)] = 5633,
+  [SMALL_STATE(204)] = 5655,
+  [SMALL_STATE(205)] = 5677,
+  [SMALL_STATE(206)] = 5697,
+  [SMALL_STATE(207)] = 5717,
+  [SMALL_STATE(208)] = 5737,
+  [SMALL_STATE(209)] = 5761,
+  [SMALL_STATE(210)] = 5783,
+  [SMALL_STATE(211)] = 5805,
+  [SMALL_STATE(212)] = 5822,
+  [SMALL_STATE(213)] = 5837,
+  [SMALL_STATE(214)] = 5858,
+  [SMALL_STATE(215)] = 5879,
+  [SMALL_STATE(216)] = 5896,
+  [SMALL_STATE(217)] = 5913,
+  [SMALL_STATE(218)] = 5934,
+  [SMALL_STATE(219)] = 5953,
+  [SMALL_STATE(220)] = 5966,
+  [SMALL_STATE(221)] = 5985,
+  [SMALL_STATE(222)] = 6002,
+  [SMALL_STATE(223)] = 6015,
+  [SMALL_STATE(224)] = 6032,
+  [SMALL_STATE(225)] = 6049,
+  [SMALL_STATE(226)] = 6066,
+  [SMALL_STATE(227)] = 6087,
+  [SMALL_STATE(228)] = 6106,
+  [SMALL_STATE(229)] = 6127,
+  [SMALL_STATE(230)] = 6144,
+  [SMALL_STATE(231)] = 6161,
+  [SMALL_STATE(232)] = 6182,
+  [SMALL_STATE(233)] = 6199,
+  [SMALL_STATE(234)] = 6212,
+  [SMALL_STATE(235)] = 6231,
+  [SMALL_STATE(236)] = 6252,
+  [SMALL_STATE(237)] = 6273,
+  [SMALL_STATE(238)] = 6292,
+  [SMALL_STATE(239)] = 6313,
+  [SMALL_STATE(240)] = 6330,
+  [SMALL_STATE(241)] = 6351,
+  [SMALL_STATE(242)] = 6372,
+  [SMALL_STATE(243)] = 6389,
+  [SMALL_STATE(244)] = 6406,
+  [SMALL_STATE(245)] = 6427,
+  [SMALL_STATE(246)] = 6444,
+  [SMALL_STATE(247)] = 6461,
+  [SMALL_STATE(248)] = 6478,
+  [SMALL_STATE(249)] = 6495,
+  [SMALL_STATE(250)] = 6512,
+  [SMALL_STATE(251)] = 6529,
+  [SMALL_STATE(252)] = 6546,
+  [SMALL_STATE(253)] = 6563,
+  [SMALL_STATE(254)] = 6580,
+  [SMALL_STATE(255)] = 6597,
+  [SMALL_STATE(256)] = 6614,
+  [SMALL_STATE(257)] = 6631,
+  [SMALL_STATE(258)] = 6648,
+  [SMALL_STATE(259)] = 6665,
+  [SMALL_STATE(260)] = 6682,
+  [SMALL_STATE(261)] = 6699,
+  [SMALL_STATE(262)] = 6716,
+  [SMALL_STATE(263)] = 6733,
+  [SMALL_STATE(264)] = 6754,
+  [SMALL_STATE(265)] = 6773,
+  [SMALL_STATE(266)] = 6794,
+  [SMALL_STATE(267)] = 6807,
+  [SMALL_STATE(268)] = 6820,
+  [SMALL_STATE(269)] = 6833,
+  [SMALL_STATE(270)] = 6854,
+  [SMALL_STATE(271)] = 6871,
+  [SMALL_STATE(272)] = 6884,
+  [SMALL_STATE(273)] = 6902,
+  [SMALL_STATE(274)] = 6922,
+  [SMALL_STATE(275)] = 6942,
+  [SMALL_STATE(276)] = 6954,
+  [SMALL_STATE(277)] = 6974,
+  [SMALL_STATE(278)] = 6986,
+  [SMALL_STATE(279)] = 7000,
+  [SMALL_STATE(280)] = 7018,
+  [SMALL_STATE(281)] = 7032,
+  [SMALL_STATE(282)] = 7050,
+  [SMALL_STATE(283)] = 7070,
+  [SMALL_STATE(284)] = 7088,
+  [SMALL_STATE(285)] = 7106,
+  [SMALL_STATE(286)] = 7126,
+  [SMALL_STATE(287)] = 7138,
+  [SMALL_STATE(288)] = 7156,
+  [SMALL_STATE(289)] = 7174,
+  [SMALL_STATE(290)] = 7194,
+  [SMALL_STATE(291)] = 7208,
+  [SMALL_STATE(292)] = 7222,
+  [SMALL_STATE(293)] = 7236,
+  [SMALL_STATE(294)] = 7251,
+  [SMALL_STATE(295)] = 7266,
+  [SMALL_STATE(296)] = 7277,
+  [SMALL_STATE(297)] = 7292,
+  [SMALL_STATE(298)] = 7309,
+  [SMALL_STATE(299)] = 7324,
+  [SMALL_STATE(300)] = 7339,
+  [SMALL_STATE(301)] = 7350,
+  [SMALL_STATE(302)] = 7365,
+  [SMALL_STATE(303)] = 7376,
+  [SMALL_STATE(304)] = 7391,
+  [SMALL_STATE(305)] = 7402,
+  [SMALL_STATE(306)] = 7413,
+  [SMALL_STATE(307)] = 7424,
+  [SMALL_STATE(308)] = 7439,
+  [SMALL_STATE(309)] = 7454,
+  [SMALL_STATE(310)] = 7465,
+  [SMALL_STATE(311)] = 7482,
+  [SMALL_STATE(312)] = 7493,
+  [SMALL_STATE(313)] = 7508,
+  [SMALL_STATE(314)] = 7523,
+  [SMALL_STATE(315)] = 7534,
+  [SMALL_STATE(316)] = 7545,
+  [SMALL_STATE(317)] = 7556,
+  [SMALL_STATE(318)] = 7571,
+  [SMALL_STATE(319)] = 7584,
+  [SMALL_STATE(320)] = 7595,
+  [SMALL_STATE(321)] = 7608,
+  [SMALL_STATE(322)] = 7619,
+  [SMALL_STATE(323)] = 7632,
+  [SMALL_STATE(324)] = 7643,
+  [SMALL_STATE(325)] = 7656,
+  [SMALL_STATE(326)] = 7671,
+  [SMALL_STATE(327)] = 7682,
+  [SMALL_STATE(328)] = 7695,
+  [SMALL_STATE(329)] = 7708,
+  [SMALL_STATE(330)] = 7723,
+  [SMALL_STATE(331)] = 7738,
+  [SMALL_STATE(332)] = 7753,
+  [SMALL_STATE(333)] = 7764,
+  [SMALL_STATE(334)] = 7775,
+  [SMALL_STATE(335)] = 7786,
+  [SMALL_STATE(336)] = 7799,
+  [SMALL_STATE(337)] = 7814,
+  [SMALL_STATE(338)] = 7829,
+  [SMALL_STATE(339)] = 7840,
+  [SMALL_STATE(340)] = 7855,
+  [SMALL_STATE(341)] = 7870,
+  [SMALL_STATE(342)] = 7885,
+  [SMALL_STATE(343)] = 7896,
+  [SMALL_STATE(344)] = 7907,
+  [SMALL_STATE(345)] = 7918,
+  [SMALL_STATE(346)] = 7929,
+  [SMALL_STATE(347)] = 7940,
+  [SMALL_STATE(348)] = 7951,
+  [SMALL_STATE(349)] = 7962,
+  [SMALL_STATE(350)] = 7973,
+  [SMALL_STATE(351)] = 7988,
+  [SMALL_STATE(352)] = 7999,
+  [SMALL_STATE(353)] = 8014,
+  [SMALL_STATE(354)] = 8025,
+  [SMALL_STATE(355)] = 8036,
+  [SMALL_STATE(356)] = 8051,
+  [SMALL_STATE(357)] = 8062,
+  [SMALL_STATE(358)] = 8073,
+  [SMALL_STATE(359)] = 8088,
+  [SMALL_STATE(360)] = 8103,
+  [SMALL_STATE(361)] = 8118,
+  [SMALL_STATE(362)] = 8129,
+  [SMALL_STATE(363)] = 8140,
+  [SMALL_STATE(364)] = 8155,
+  [SMALL_STATE(365)] = 8170,
+  [SMALL_STATE(366)] = 8185,
+  [SMALL_STATE(367)] = 8200,
+  [SMALL_STATE(368)] = 8211,
+  [SMALL_STATE(369)] = 8226,
+  [SMALL_STATE(370)] = 8237,
+  [SMALL_STATE(371)] = 8252,
+  [SMALL_STATE(372)] = 8263,
+  [SMALL_STATE(373)] = 8274,
+  [SMALL_STATE(374)] = 8285,
+  [SMALL_STATE(375)] = 8296,
+  [SMALL_STATE(376)] = 8307,
+  [SMALL_STATE(377)] = 8318,
+  [SMALL_STATE(378)] = 8333,
+  [SMALL_STATE(379)] = 8348,
+  [SMALL_STATE(380)] = 8363,
+  [SMALL_STATE(381)] = 8378,
+  [SMALL_STATE(382)] = 8393,
+  [SMALL_STATE(383)] = 8408,
+  [SMALL_STATE(384)] = 8418,
+  [SMALL_STATE(385)] = 8432,
+  [SMALL_STATE(386)] = 8446,
+  [SMALL_STATE(387)] = 8460,
+  [SMALL_STATE(388)] = 8474,
+  [SMALL_STATE(389)] = 8488,
+  [SMALL_STATE(390)] = 8502,
+  [SMALL_STATE(391)] = 8516,
+  [SMALL_STATE(392)] = 8526,
+  [SMALL_STATE(393)] = 8540,
+  [SMALL_STATE(394)] = 8550,
+  [SMALL_STATE(395)] = 8560,
+  [SMALL_STATE(396)] = 8574,
+  [SMALL_STATE(397)] = 8588,
+  [SMALL_STATE(398)] = 8599,
+  [SMALL_STATE(399)] = 8608,
+  [SMALL_STATE(400)] = 8619,
+  [SMALL_STATE(401)] = 8630,
+  [SMALL_STATE(402)] = 8641,
+  [SMALL_STATE(403)] = 8650,
+  [SMALL_STATE(404)] = 8661,
+  [SMALL_STATE(405)] = 8670,
+  [SMALL_STATE(406)] = 8681,
+  [SMALL_STATE(407)] = 8692,
+  [SMALL_STATE(408)] = 8703,
+  [SMALL_STATE(409)] = 8714,
+  [SMALL_STATE(410)] = 8725,
+  [SMALL_STATE(411)] = 8734,
+  [SMALL_STATE(412)] = 8745,
+  [SMALL_STATE(413)] = 8754,
+  [SMALL_STATE(414)] = 8763,
+  [SMALL_STATE(415)] = 8771,
+  [SMALL_STATE(416)] = 8779,
+  [SMALL_STATE(417)] = 8787,
+  [SMALL_STATE(418)] = 8795,
+  [SMALL_STATE(419)] = 8803,
+  [SMALL_STATE(420)] = 8811,
+  [SMALL_STATE(421)] = 8819,
+  [SMALL_STATE(422)] = 8827,
+  [SMALL_STATE(423)] = 8835,
+  [SMALL_STATE(424)] = 8843,
+  [SMALL_STATE(425)] = 8851,
+  [SMALL_STATE(426)] = 8859,
+  [SMALL_STATE(427)] = 8867,
+  [SMALL_STATE(428)] = 8875,
+  [SMALL_STATE(429)] = 8883,
+  [SMALL_STATE(430)] = 8891,
+  [SMALL_STATE(431)] = 8899,
+  [SMALL_STATE(432)] = 8907,
+  [SMALL_STATE(433)] = 8915,
+  [SMALL_STATE(434)] = 8923,
+  [SMALL_STATE(435)] = 8931,
+  [SMALL_STATE(436)] = 8939,
+  [SMALL_STATE(437)] = 8947,
+  [SMALL_STATE(438)] = 8955,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -17718,7 +18074,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
   [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
   [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
   [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
@@ -17747,15 +18103,15 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
   [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
   [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
   [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
   [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
   [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -17766,12 +18122,12 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
   [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
@@ -17780,10 +18136,10 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
   [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
@@ -17792,211 +18148,211 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
   [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
   [174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
   [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [219] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
-  [226] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(325),
-  [229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [232] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [238] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(329),
-  [241] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
-  [244] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
-  [247] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(178),
-  [250] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
-  [253] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
-  [256] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [261] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [267] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [273] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [281] = {.entry = {.count = 1, .reusable = false}}, SHIFT(120),
-  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [285] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
-  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
-  [296] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
-  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [304] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
-  [306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [308] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [310] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
-  [312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [324] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [346] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(299),
-  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(287),
-  [357] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(204),
-  [360] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(53),
-  [363] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(183),
-  [366] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(244),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [373] = {.entry = {.count = 1, .reusable = false}}, SHIFT(58),
+  [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(325),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(329),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(178),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [295] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
+  [298] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(299),
+  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(287),
+  [304] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(204),
+  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
+  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(183),
+  [313] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(244),
+  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(70),
+  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(120),
+  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [342] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
+  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [348] = {.entry = {.count = 1, .reusable = false}}, SHIFT(50),
+  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [352] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
+  [357] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
+  [360] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [365] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [369] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [373] = {.entry = {.count = 1, .reusable = false}}, SHIFT(64),
   [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [379] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
-  [381] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
-  [384] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
-  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [406] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [416] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
-  [420] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(335),
-  [472] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(184),
-  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
-  [478] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
-  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
-  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(280),
-  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(81),
-  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [492] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [498] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(293),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(209),
-  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(269),
-  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
-  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [514] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [520] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [381] = {.entry = {.count = 1, .reusable = false}}, SHIFT(57),
+  [383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [389] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(64),
+  [392] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(64),
+  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [420] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(335),
+  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(184),
+  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
+  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
+  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
+  [476] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(280),
+  [479] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(81),
+  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [484] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [488] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [492] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [500] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [502] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [504] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(293),
+  [513] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(209),
+  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(269),
+  [519] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
   [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
   [532] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
   [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(364),
-  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
-  [548] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [553] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
-  [572] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [578] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [583] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [589] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [593] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
-  [595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [599] = {.entry = {.count = 1, .reusable = false}}, SHIFT(113),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [609] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
-  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(112),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [544] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(364),
+  [547] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
+  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [553] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
+  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(106),
+  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [576] = {.entry = {.count = 1, .reusable = false}}, SHIFT(109),
+  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(109),
+  [581] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(109),
+  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
+  [592] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
+  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [602] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [610] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(114),
+  [613] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
   [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
   [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
   [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
@@ -18010,7 +18366,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
   [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
   [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
   [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
   [650] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
   [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
@@ -18034,8 +18390,8 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
   [697] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
   [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
   [706] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
   [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
   [710] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
@@ -18075,7 +18431,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
   [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
   [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
   [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
   [790] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(404),
   [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(384),
@@ -18083,14 +18439,14 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
   [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
   [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
   [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
   [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
   [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
   [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
   [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
@@ -18126,28 +18482,28 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
   [894] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
   [897] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
   [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
   [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
   [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
   [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
   [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
   [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
   [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
   [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
   [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
   [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
   [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
   [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
   [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
   [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
   [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
   [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
   [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
   [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
@@ -18160,37 +18516,37 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
   [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
   [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
   [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
   [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
   [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
   [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
   [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
   [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
   [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
   [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
   [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
   [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
   [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
   [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
   [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
   [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
   [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
   [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
   [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
   [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
   [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
   [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
@@ -18200,13 +18556,13 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
   [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
   [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
   [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
   [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
   [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
   [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
   [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
   [1066] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
   [1068] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(281),
   [1071] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
@@ -18217,7 +18573,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
   [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
   [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
   [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
   [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
   [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
@@ -18225,17 +18581,17 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
   [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
   [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
   [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
   [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
   [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
   [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
   [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
   [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
   [1120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
   [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
   [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
   [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
   [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
@@ -18246,18 +18602,18 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
   [1142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
   [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
   [1148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
   [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
   [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
   [1156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1160] = {.entry = {.count = 1, .reusable = false}}, SHIFT(97),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1160] = {.entry = {.count = 1, .reusable = false}}, SHIFT(100),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
   [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
   [1166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
   [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
   [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
   [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
@@ -18268,7 +18624,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
   [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
   [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
   [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
   [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
   [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
@@ -18277,7 +18633,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
   [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
   [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
   [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
   [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
   [1214] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
@@ -18289,8 +18645,8 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
   [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
   [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
   [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
   [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
   [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
@@ -18308,7 +18664,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
   [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
   [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
   [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
   [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
   [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),

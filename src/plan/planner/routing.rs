@@ -206,6 +206,11 @@ pub fn route_spec(route: &Route) -> RouteSpec {
         advmss: route.advmss.as_ref().map(|m| m.node),
         scope: None,
         proto: route.proto.as_ref().map(|p| p.node).filter(|&p| p != NETSCRIPT_ROUTE_PROTOCOL),
+        nexthops: route
+            .nexthops
+            .iter()
+            .map(|h| NextHopSpec { via: h.node.via.node, dev: h.node.dev.as_ref().map(|d| d.node.clone()), weight: h.node.weight })
+            .collect(),
     };
     // Normalised as the decoder does: a scope equal to the default is no scope.
     spec.scope = route.scope.as_ref().map(|s| s.node).filter(|&s| s != spec.default_scope());
@@ -253,6 +258,12 @@ pub fn route_matches(want: &RouteSpec, have: &RouteSpec) -> bool {
         && want.advmss == have.advmss
         && want.scope == have.scope
         && open_or_eq(&want.proto, &have.proto)
+        && same_nexthops(&want.nexthops, &have.nexthops)
+}
+
+/// The same paths, in any order; a path's device, left open, is any.
+fn same_nexthops(want: &[NextHopSpec], have: &[NextHopSpec]) -> bool {
+    want.len() == have.len() && want.iter().all(|w| have.iter().any(|h| w.via == h.via && w.weight == h.weight && (w.dev.is_none() || w.dev == h.dev)))
 }
 
 /// Whether two routes take the same place in the kernel's table, where a second one

@@ -80,6 +80,8 @@
   "onlink"
   "advmss"
   "scope"
+  "nexthop"
+  "weight"
   "blackhole"
   "unreachable"
   "prohibit"
