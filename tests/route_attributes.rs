@@ -104,6 +104,9 @@ fn show_and_export_carry_the_attributes_and_the_export_rebuilds_the_state() {
     assert!(run.success, "{}", run.stderr);
     let show = a.netscript(&["show", "ra"]).ok();
     assert!(show.contains("mtu 1400 advmss 1360") && show.contains("proto bgp"), "show: {show}");
+    let json = a.netscript(&["show", "--format", "json", "ra"]).ok();
+    let json = serde_json::from_str::<serde_json::Value>(&json).expect("show's JSON parses").to_string();
+    assert!(json.contains(r#""advmss":1360"#) && json.contains(r#""mtu":1400"#), "show's JSON: {json}");
     let export = a.netscript(&["export"]).ok();
     for line in [
         "route 10.1.0.0/24 via 10.0.0.2 dev v0 mtu 1400 advmss 1360",

@@ -80,6 +80,9 @@ fn show_and_export_write_the_paths_and_the_export_rebuilds_the_state() {
     assert!(a.netscript(&["run", &script]).success);
     let show = a.netscript(&["show", "mp"]).ok();
     assert!(show.contains("nexthop via 10.0.0.2 dev a0 weight 3 nexthop via 10.0.1.2 dev b0"), "show: {show}");
+    let json = a.netscript(&["show", "--format", "json", "mp"]).ok();
+    let json = serde_json::from_str::<serde_json::Value>(&json).expect("show's JSON parses").to_string();
+    assert!(json.contains(r#""nexthops":[{"dev":"a0","gateway":"10.0.0.2","weight":3}"#), "show's JSON: {json}");
     let export = a.netscript(&["export"]).ok();
     assert!(export.contains("route 10.9.0.0/16 nexthop via 10.0.0.2 dev a0 weight 3 nexthop via 10.0.1.2 dev b0"), "{export}");
     let b = Sandbox::new();

@@ -170,7 +170,7 @@ module.exports = grammar({
           $._table_opt,
           'onlink',
           seq(choice('mtu', 'advmss'), $._int_value),
-          seq('scope', choice(alias(choice('host', 'link', 'global'), $.scope), $._int_value)),
+          seq('scope', choice('host', 'link', 'global', $._int_value)),
           seq('proto', choice($._int_value, alias($.identifier, $.protocol))),
           // A multipath route's paths: `nexthop via A [dev D] [weight W]`, flat here.
           'nexthop',

@@ -525,6 +525,9 @@ impl Kind for Routes {
                         route[key] = json!(v);
                     }
                 }
+                if !r.spec.nexthops.is_empty() {
+                    route["nexthops"] = json!(r.spec.nexthops.iter().map(|h| json!({ "gateway": h.via, "dev": h.dev, "weight": h.weight })).collect::<Vec<_>>());
+                }
                 route
             })
             .collect()

@@ -81,6 +81,7 @@
   "onlink"
   "advmss"
   "scope"
+  "global"
   "nexthop"
   "weight"
   "blackhole"

@@ -15,7 +15,7 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 439
+#define STATE_COUNT 438
 #define LARGE_STATE_COUNT 9
 #define SYMBOL_COUNT 260
 #define ALIAS_COUNT 3
@@ -24,7 +24,7 @@
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 66
+#define PRODUCTION_ID_COUNT 65
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -386,7 +386,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_onlink] = "onlink",
   [anon_sym_advmss] = "advmss",
   [anon_sym_scope] = "scope",
-  [anon_sym_global] = "scope",
+  [anon_sym_global] = "global",
   [anon_sym_nexthop] = "nexthop",
   [anon_sym_weight] = "weight",
   [anon_sym_dev] = "dev",
@@ -1199,7 +1199,7 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   },
   [anon_sym_global] = {
     .visible = true,
-    .named = true,
+    .named = false,
   },
   [anon_sym_nexthop] = {
     .visible = true,
@@ -1994,18 +1994,18 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [49] = {.index = 67, .length = 1},
   [50] = {.index = 68, .length = 1},
   [51] = {.index = 69, .length = 2},
+  [53] = {.index = 71, .length = 3},
   [54] = {.index = 71, .length = 3},
-  [55] = {.index = 71, .length = 3},
-  [56] = {.index = 74, .length = 2},
-  [57] = {.index = 76, .length = 3},
-  [58] = {.index = 79, .length = 3},
-  [59] = {.index = 82, .length = 3},
-  [60] = {.index = 85, .length = 3},
-  [61] = {.index = 88, .length = 3},
-  [62] = {.index = 91, .length = 2},
-  [63] = {.index = 93, .length = 2},
-  [64] = {.index = 95, .length = 3},
-  [65] = {.index = 98, .length = 4},
+  [55] = {.index = 74, .length = 2},
+  [56] = {.index = 76, .length = 3},
+  [57] = {.index = 79, .length = 3},
+  [58] = {.index = 82, .length = 3},
+  [59] = {.index = 85, .length = 3},
+  [60] = {.index = 88, .length = 3},
+  [61] = {.index = 91, .length = 2},
+  [62] = {.index = 93, .length = 2},
+  [63] = {.index = 95, .length = 3},
+  [64] = {.index = 98, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2197,23 +2197,20 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
     [1] = anon_sym_tcp,
   },
   [53] = {
-    [1] = anon_sym_global,
-  },
-  [54] = {
     [2] = alias_sym_default,
   },
-  [61] = {
+  [60] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [63] = {
+  [62] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [64] = {
+  [63] = {
     [5] = anon_sym_private,
   },
-  [65] = {
+  [64] = {
     [5] = anon_sym_private,
   },
 };
@@ -2258,14 +2255,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [26] = 26,
   [27] = 25,
   [28] = 28,
-  [29] = 26,
-  [30] = 24,
+  [29] = 24,
+  [30] = 26,
   [31] = 8,
   [32] = 9,
   [33] = 33,
   [34] = 34,
   [35] = 35,
-  [36] = 8,
+  [36] = 36,
   [37] = 37,
   [38] = 38,
   [39] = 39,
@@ -2275,34 +2272,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [43] = 43,
   [44] = 44,
   [45] = 45,
-  [46] = 9,
-  [47] = 47,
-  [48] = 48,
+  [46] = 46,
+  [47] = 9,
+  [48] = 8,
   [49] = 49,
-  [50] = 25,
-  [51] = 24,
+  [50] = 50,
+  [51] = 51,
   [52] = 52,
-  [53] = 53,
-  [54] = 26,
+  [53] = 24,
+  [54] = 25,
   [55] = 55,
-  [56] = 56,
-  [57] = 25,
+  [56] = 26,
+  [57] = 57,
   [58] = 58,
-  [59] = 19,
-  [60] = 24,
-  [61] = 61,
-  [62] = 62,
-  [63] = 63,
-  [64] = 26,
-  [65] = 65,
+  [59] = 59,
+  [60] = 60,
+  [61] = 19,
+  [62] = 25,
+  [63] = 26,
+  [64] = 24,
+  [65] = 9,
   [66] = 66,
-  [67] = 9,
+  [67] = 67,
   [68] = 68,
   [69] = 69,
   [70] = 70,
   [71] = 71,
-  [72] = 72,
-  [73] = 8,
+  [72] = 8,
+  [73] = 73,
   [74] = 74,
   [75] = 75,
   [76] = 76,
@@ -2316,10 +2313,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [84] = 84,
   [85] = 85,
   [86] = 86,
-  [87] = 87,
+  [87] = 8,
   [88] = 88,
-  [89] = 8,
-  [90] = 9,
+  [89] = 9,
+  [90] = 90,
   [91] = 91,
   [92] = 92,
   [93] = 93,
@@ -2333,17 +2330,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [101] = 101,
   [102] = 102,
   [103] = 103,
-  [104] = 104,
-  [105] = 24,
-  [106] = 25,
+  [104] = 26,
+  [105] = 26,
+  [106] = 106,
   [107] = 107,
-  [108] = 25,
-  [109] = 26,
-  [110] = 110,
-  [111] = 111,
-  [112] = 112,
-  [113] = 24,
-  [114] = 26,
+  [108] = 108,
+  [109] = 109,
+  [110] = 25,
+  [111] = 24,
+  [112] = 24,
+  [113] = 25,
+  [114] = 114,
   [115] = 115,
   [116] = 116,
   [117] = 117,
@@ -2357,46 +2354,46 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [125] = 125,
   [126] = 126,
   [127] = 127,
-  [128] = 128,
+  [128] = 9,
   [129] = 129,
-  [130] = 9,
+  [130] = 130,
   [131] = 131,
   [132] = 132,
-  [133] = 133,
+  [133] = 8,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 8,
+  [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
   [142] = 142,
-  [143] = 143,
-  [144] = 144,
-  [145] = 8,
-  [146] = 9,
-  [147] = 147,
-  [148] = 134,
-  [149] = 147,
-  [150] = 134,
-  [151] = 147,
-  [152] = 134,
-  [153] = 147,
-  [154] = 134,
-  [155] = 147,
-  [156] = 134,
-  [157] = 147,
-  [158] = 134,
-  [159] = 147,
-  [160] = 134,
-  [161] = 147,
-  [162] = 134,
-  [163] = 147,
-  [164] = 134,
-  [165] = 147,
-  [166] = 134,
-  [167] = 147,
+  [143] = 8,
+  [144] = 9,
+  [145] = 145,
+  [146] = 146,
+  [147] = 145,
+  [148] = 146,
+  [149] = 145,
+  [150] = 146,
+  [151] = 145,
+  [152] = 146,
+  [153] = 145,
+  [154] = 146,
+  [155] = 145,
+  [156] = 146,
+  [157] = 145,
+  [158] = 146,
+  [159] = 145,
+  [160] = 146,
+  [161] = 145,
+  [162] = 146,
+  [163] = 145,
+  [164] = 146,
+  [165] = 145,
+  [166] = 146,
+  [167] = 167,
   [168] = 168,
   [169] = 169,
   [170] = 170,
@@ -2423,18 +2420,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [191] = 191,
   [192] = 192,
   [193] = 193,
-  [194] = 125,
-  [195] = 24,
-  [196] = 117,
-  [197] = 25,
-  [198] = 119,
-  [199] = 26,
-  [200] = 24,
-  [201] = 25,
+  [194] = 194,
+  [195] = 195,
+  [196] = 196,
+  [197] = 123,
+  [198] = 24,
+  [199] = 116,
+  [200] = 25,
+  [201] = 115,
   [202] = 26,
-  [203] = 203,
-  [204] = 204,
-  [205] = 205,
+  [203] = 24,
+  [204] = 25,
+  [205] = 26,
   [206] = 206,
   [207] = 207,
   [208] = 208,
@@ -2471,34 +2468,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [239] = 239,
   [240] = 240,
   [241] = 241,
-  [242] = 211,
-  [243] = 211,
-  [244] = 244,
-  [245] = 215,
-  [246] = 211,
-  [247] = 215,
-  [248] = 211,
-  [249] = 215,
-  [250] = 211,
-  [251] = 215,
-  [252] = 211,
-  [253] = 215,
-  [254] = 211,
-  [255] = 215,
-  [256] = 211,
-  [257] = 215,
-  [258] = 211,
-  [259] = 215,
-  [260] = 211,
-  [261] = 215,
-  [262] = 215,
-  [263] = 263,
-  [264] = 264,
-  [265] = 265,
+  [242] = 242,
+  [243] = 243,
+  [244] = 210,
+  [245] = 245,
+  [246] = 210,
+  [247] = 218,
+  [248] = 223,
+  [249] = 210,
+  [250] = 223,
+  [251] = 210,
+  [252] = 223,
+  [253] = 210,
+  [254] = 223,
+  [255] = 210,
+  [256] = 223,
+  [257] = 210,
+  [258] = 223,
+  [259] = 210,
+  [260] = 223,
+  [261] = 210,
+  [262] = 223,
+  [263] = 223,
+  [264] = 210,
+  [265] = 223,
   [266] = 266,
   [267] = 267,
   [268] = 268,
-  [269] = 244,
+  [269] = 269,
   [270] = 270,
   [271] = 271,
   [272] = 272,
@@ -2507,7 +2504,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [275] = 275,
   [276] = 276,
   [277] = 277,
-  [278] = 15,
+  [278] = 278,
   [279] = 279,
   [280] = 280,
   [281] = 281,
@@ -2518,10 +2515,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [286] = 286,
   [287] = 287,
   [288] = 288,
-  [289] = 289,
-  [290] = 290,
-  [291] = 13,
-  [292] = 14,
+  [289] = 13,
+  [290] = 14,
+  [291] = 15,
+  [292] = 292,
   [293] = 293,
   [294] = 294,
   [295] = 295,
@@ -2551,13 +2548,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [319] = 319,
   [320] = 9,
   [321] = 321,
-  [322] = 8,
-  [323] = 323,
+  [322] = 322,
+  [323] = 8,
   [324] = 9,
   [325] = 325,
-  [326] = 326,
-  [327] = 8,
-  [328] = 9,
+  [326] = 8,
+  [327] = 9,
+  [328] = 328,
   [329] = 329,
   [330] = 330,
   [331] = 331,
@@ -2588,11 +2585,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [356] = 356,
   [357] = 357,
   [358] = 358,
-  [359] = 312,
-  [360] = 313,
+  [359] = 359,
+  [360] = 360,
   [361] = 361,
-  [362] = 362,
-  [363] = 294,
+  [362] = 307,
+  [363] = 308,
   [364] = 364,
   [365] = 365,
   [366] = 366,
@@ -2606,26 +2603,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [374] = 374,
   [375] = 375,
   [376] = 376,
-  [377] = 377,
-  [378] = 378,
-  [379] = 377,
-  [380] = 378,
-  [381] = 370,
-  [382] = 382,
+  [377] = 376,
+  [378] = 340,
+  [379] = 316,
+  [380] = 349,
+  [381] = 381,
+  [382] = 8,
   [383] = 383,
   [384] = 384,
   [385] = 385,
   [386] = 386,
   [387] = 387,
   [388] = 388,
-  [389] = 385,
-  [390] = 386,
-  [391] = 391,
-  [392] = 392,
-  [393] = 8,
-  [394] = 9,
+  [389] = 384,
+  [390] = 390,
+  [391] = 385,
+  [392] = 386,
+  [393] = 9,
+  [394] = 394,
   [395] = 395,
-  [396] = 388,
+  [396] = 396,
   [397] = 397,
   [398] = 398,
   [399] = 399,
@@ -2640,7 +2637,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [408] = 408,
   [409] = 409,
   [410] = 410,
-  [411] = 397,
+  [411] = 410,
   [412] = 412,
   [413] = 413,
   [414] = 414,
@@ -2658,16 +2655,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [426] = 426,
   [427] = 427,
   [428] = 428,
-  [429] = 425,
-  [430] = 420,
-  [431] = 431,
+  [429] = 422,
+  [430] = 430,
+  [431] = 428,
   [432] = 432,
   [433] = 433,
-  [434] = 434,
-  [435] = 416,
-  [436] = 419,
+  [434] = 419,
+  [435] = 420,
+  [436] = 436,
   [437] = 437,
-  [438] = 438,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2675,70 +2671,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '"', 704,
-        '#', 709,
-        '%', 694,
-        '(', 690,
-        ')', 691,
-        '*', 693,
-        '+', 692,
-        ',', 392,
-        '-', 363,
-        '.', 397,
-        '/', 722,
-        '0', 723,
-        ';', 257,
-        '<', 260,
-        '=', 265,
-        '>', 261,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '.', 404,
+        '/', 729,
+        '0', 730,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'a', 565,
-        'c', 624,
-        'd', 579,
-        'f', 651,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 548,
-        'n', 571,
-        'o', 600,
-        'p', 632,
-        'r', 573,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 689,
-        '}', 688,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 696,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(724);
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 478,
-        'd', 495,
-        'i', 448,
-        'm', 407,
-        'o', 451,
-        'p', 514,
-        's', 498,
-        '{', 689,
+        'c', 485,
+        'd', 502,
+        'i', 455,
+        'm', 414,
+        'o', 458,
+        'p', 521,
+        's', 505,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2747,68 +2743,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 130,
-        'd', 157,
-        'i', 101,
-        'm', 47,
-        'o', 103,
-        'p', 174,
-        's', 159,
+        'c', 136,
+        'd', 163,
+        'i', 107,
+        'm', 51,
+        'o', 109,
+        'p', 181,
+        's', 165,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(261);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(551);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == 'm') ADVANCE(558);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\n') ADVANCE(718);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\n') ADVANCE(718);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(711);
-      if (lookahead == '\r') ADVANCE(705);
-      if (lookahead != 0) ADVANCE(708);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\r') ADVANCE(712);
+      if (lookahead != 0) ADVANCE(715);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\n') ADVANCE(718);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(204);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(382);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(704);
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2816,12 +2812,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(315);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(704);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '\\') ADVANCE(381);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(388);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2829,40 +2825,40 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(382);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(704);
-      if (lookahead == '#') ADVANCE(706);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(707);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(708);
+          lookahead != '\n') ADVANCE(715);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '(') ADVANCE(690);
-      if (lookahead == '-') ADVANCE(362);
-      if (lookahead == '0') ADVANCE(701);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '(') ADVANCE(697);
+      if (lookahead == '-') ADVANCE(369);
+      if (lookahead == '0') ADVANCE(708);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '.') ADVANCE(397);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(468);
-      if (lookahead == '{') ADVANCE(689);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -2870,14 +2866,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '.') ADVANCE(397);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(400);
-      if (lookahead == '{') ADVANCE(689);
+      if (lookahead == 't') ADVANCE(407);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2885,60 +2881,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '0') ADVANCE(699);
-      if (lookahead == ':') ADVANCE(725);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '0') ADVANCE(706);
+      if (lookahead == ':') ADVANCE(732);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(14);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '=') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(689);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '=') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(139);
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(145);
+      if (lookahead == 'r') ADVANCE(92);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(488);
-      if (lookahead == 'r') ADVANCE(432);
-      if (lookahead == '{') ADVANCE(689);
+      if (lookahead == 'n') ADVANCE(495);
+      if (lookahead == 'r') ADVANCE(439);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
@@ -2946,5226 +2942,5293 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(125);
+      if (lookahead == 'o') ADVANCE(131);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 't') ADVANCE(48);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(398);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(312);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(709);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(379);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(214);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 215,
+        ':', 230,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 25:
       ADVANCE_MAP(
-        '%', 720,
-        '.', 208,
-        'B', 200,
-        'b', 200,
-        'G', 197,
-        'g', 197,
-        'K', 197,
-        'k', 197,
-        'M', 198,
-        'm', 198,
-        'N', 201,
-        'n', 201,
-        'S', 719,
-        's', 719,
-        'T', 197,
-        't', 197,
-        'U', 201,
-        'u', 201,
+        '%', 727,
+        '.', 215,
+        'B', 40,
+        'b', 40,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(24);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 720,
-        'B', 200,
-        'b', 200,
-        'G', 197,
-        'g', 197,
-        'K', 197,
-        'k', 197,
-        'M', 198,
-        'm', 198,
-        'N', 201,
-        'n', 201,
-        'S', 719,
-        's', 719,
-        'T', 197,
-        't', 197,
-        'U', 201,
-        'u', 201,
+        '%', 727,
+        '.', 215,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 720,
-        'B', 718,
-        'b', 718,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 201,
-        'n', 201,
-        'S', 719,
-        's', 719,
-        'T', 197,
-        't', 197,
-        'U', 201,
-        'u', 201,
+        '%', 727,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
-      if (lookahead == '-') ADVANCE(42);
+      ADVANCE_MAP(
+        '%', 727,
+        'B', 725,
+        'b', 725,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '.') ADVANCE(266);
+      if (lookahead == '-') ADVANCE(46);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(207);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (lookahead == '.') ADVANCE(273);
       END_STATE();
     case 31:
-      ADVANCE_MAP(
-        '.', 209,
-        'B', 713,
-        'b', 713,
-        'G', 717,
-        'g', 717,
-        'K', 717,
-        'k', 717,
-        'M', 717,
-        'm', 717,
-      );
+      if (lookahead == '.') ADVANCE(214);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(210);
+      ADVANCE_MAP(
+        '.', 216,
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (lookahead == '.') ADVANCE(217);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(206);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(206);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == ':') ADVANCE(213);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(223);
+      if (lookahead == ':') ADVANCE(213);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(215);
+      if (lookahead == ':') ADVANCE(230);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(217);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'v') ADVANCE(344);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(219);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'v') ADVANCE(129);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(311);
+      if (lookahead == ':') ADVANCE(222);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(274);
+      if (lookahead == ':') ADVANCE(224);
       END_STATE();
     case 43:
-      if (lookahead == ']') ADVANCE(34);
+      if (lookahead == ':') ADVANCE(226);
+      END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(228);
+      END_STATE();
+    case 45:
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 46:
+      if (lookahead == '>') ADVANCE(281);
+      END_STATE();
+    case 47:
+      if (lookahead == ']') ADVANCE(35);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(55);
-      END_STATE();
-    case 45:
-      if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(347);
-      END_STATE();
-    case 46:
-      if (lookahead == 'a') ADVANCE(316);
-      END_STATE();
-    case 47:
-      if (lookahead == 'a') ADVANCE(163);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(59);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(354);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 'm') ADVANCE(150);
+      if (lookahead == 'a') ADVANCE(323);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(126);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(117);
+      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 53:
       if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(167);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'm') ADVANCE(156);
       END_STATE();
     case 55:
-      if (lookahead == 'b') ADVANCE(119);
+      if (lookahead == 'a') ADVANCE(132);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(299);
+      if (lookahead == 'a') ADVANCE(123);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(97);
+      if (lookahead == 'a') ADVANCE(65);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'b') ADVANCE(125);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(116);
+      if (lookahead == 'c') ADVANCE(306);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(98);
+      if (lookahead == 'c') ADVANCE(103);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(142);
-      if (lookahead == 'p') ADVANCE(146);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(326);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(142);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(281);
-      END_STATE();
-    case 65:
-      if (lookahead == 'd') ADVANCE(281);
-      if (lookahead == 'i') ADVANCE(90);
-      if (lookahead == 'p') ADVANCE(155);
-      END_STATE();
-    case 66:
-      if (lookahead == 'd') ADVANCE(376);
-      END_STATE();
-    case 67:
-      if (lookahead == 'd') ADVANCE(73);
-      END_STATE();
-    case 68:
-      if (lookahead == 'd') ADVANCE(194);
-      END_STATE();
-    case 69:
-      if (lookahead == 'd') ADVANCE(169);
-      END_STATE();
-    case 70:
-      if (lookahead == 'e') ADVANCE(193);
-      END_STATE();
-    case 71:
-      if (lookahead == 'e') ADVANCE(193);
-      if (lookahead == 'p') ADVANCE(143);
-      if (lookahead == 's') ADVANCE(94);
-      END_STATE();
-    case 72:
-      if (lookahead == 'e') ADVANCE(50);
-      END_STATE();
-    case 73:
-      if (lookahead == 'e') ADVANCE(278);
-      END_STATE();
-    case 74:
-      if (lookahead == 'e') ADVANCE(262);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(284);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(359);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(195);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'o') ADVANCE(165);
-      END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(328);
-      END_STATE();
-    case 80:
-      if (lookahead == 'e') ADVANCE(92);
-      if (lookahead == 'i') ADVANCE(147);
-      END_STATE();
-    case 81:
-      if (lookahead == 'e') ADVANCE(92);
-      if (lookahead == 'i') ADVANCE(147);
-      if (lookahead == 'o') ADVANCE(185);
-      END_STATE();
-    case 82:
-      if (lookahead == 'e') ADVANCE(53);
-      END_STATE();
-    case 83:
-      if (lookahead == 'e') ADVANCE(118);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(124);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(107);
-      END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(49);
-      END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(188);
-      if (lookahead == 'o') ADVANCE(67);
-      if (lookahead == 't') ADVANCE(190);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(188);
-      if (lookahead == 't') ADVANCE(190);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(161);
-      END_STATE();
-    case 90:
-      if (lookahead == 'f') ADVANCE(349);
-      END_STATE();
-    case 91:
-      if (lookahead == 'f') ADVANCE(352);
-      END_STATE();
-    case 92:
-      if (lookahead == 'f') ADVANCE(367);
-      END_STATE();
-    case 93:
-      if (lookahead == 'f') ADVANCE(109);
-      END_STATE();
-    case 94:
-      if (lookahead == 'f') ADVANCE(109);
-      if (lookahead == 't') ADVANCE(302);
-      END_STATE();
-    case 95:
-      if (lookahead == 'g') ADVANCE(99);
-      END_STATE();
-    case 96:
-      if (lookahead == 'g') ADVANCE(76);
-      END_STATE();
-    case 97:
-      if (lookahead == 'h') ADVANCE(268);
-      END_STATE();
-    case 98:
-      if (lookahead == 'h') ADVANCE(271);
-      END_STATE();
-    case 99:
-      if (lookahead == 'h') ADVANCE(182);
-      END_STATE();
-    case 100:
-      if (lookahead == 'h') ADVANCE(144);
-      END_STATE();
-    case 101:
-      if (lookahead == 'i') ADVANCE(90);
-      END_STATE();
-    case 102:
-      if (lookahead == 'i') ADVANCE(90);
-      if (lookahead == 'p') ADVANCE(155);
-      END_STATE();
-    case 103:
-      if (lookahead == 'i') ADVANCE(91);
-      END_STATE();
-    case 104:
-      if (lookahead == 'i') ADVANCE(91);
-      if (lookahead == 'n') ADVANCE(275);
-      END_STATE();
-    case 105:
-      if (lookahead == 'i') ADVANCE(91);
-      if (lookahead == 'n') ADVANCE(120);
-      END_STATE();
-    case 106:
-      if (lookahead == 'i') ADVANCE(69);
-      END_STATE();
-    case 107:
-      if (lookahead == 'i') ADVANCE(95);
-      END_STATE();
-    case 108:
-      if (lookahead == 'i') ADVANCE(128);
-      END_STATE();
-    case 109:
-      if (lookahead == 'i') ADVANCE(83);
-      END_STATE();
-    case 110:
-      if (lookahead == 'i') ADVANCE(58);
-      END_STATE();
-    case 111:
-      if (lookahead == 'i') ADVANCE(46);
-      END_STATE();
-    case 112:
-      if (lookahead == 'i') ADVANCE(181);
-      END_STATE();
-    case 113:
-      if (lookahead == 'k') ADVANCE(386);
-      END_STATE();
-    case 114:
-      if (lookahead == 'k') ADVANCE(355);
-      END_STATE();
-    case 115:
-      if (lookahead == 'k') ADVANCE(322);
-      END_STATE();
-    case 116:
-      if (lookahead == 'k') ADVANCE(192);
-      END_STATE();
-    case 117:
-      if (lookahead == 'l') ADVANCE(290);
-      END_STATE();
-    case 118:
-      if (lookahead == 'l') ADVANCE(66);
-      END_STATE();
-    case 119:
-      if (lookahead == 'l') ADVANCE(74);
-      END_STATE();
-    case 120:
-      if (lookahead == 'l') ADVANCE(108);
-      END_STATE();
-    case 121:
-      if (lookahead == 'm') ADVANCE(54);
-      END_STATE();
-    case 122:
-      if (lookahead == 'm') ADVANCE(343);
-      END_STATE();
-    case 123:
-      if (lookahead == 'm') ADVANCE(176);
-      END_STATE();
-    case 124:
-      if (lookahead == 'm') ADVANCE(150);
-      END_STATE();
-    case 125:
-      if (lookahead == 'n') ADVANCE(275);
-      END_STATE();
-    case 126:
-      if (lookahead == 'n') ADVANCE(96);
-      END_STATE();
-    case 127:
-      if (lookahead == 'n') ADVANCE(184);
-      END_STATE();
-    case 128:
-      if (lookahead == 'n') ADVANCE(115);
-      END_STATE();
-    case 129:
-      if (lookahead == 'n') ADVANCE(120);
-      END_STATE();
-    case 130:
-      if (lookahead == 'o') ADVANCE(189);
-      if (lookahead == 't') ADVANCE(389);
-      END_STATE();
-    case 131:
-      if (lookahead == 'o') ADVANCE(60);
-      END_STATE();
-    case 132:
-      if (lookahead == 'o') ADVANCE(67);
-      END_STATE();
-    case 133:
-      if (lookahead == 'o') ADVANCE(116);
-      END_STATE();
-    case 134:
-      if (lookahead == 'o') ADVANCE(296);
-      END_STATE();
-    case 135:
-      if (lookahead == 'o') ADVANCE(370);
-      END_STATE();
-    case 136:
-      if (lookahead == 'o') ADVANCE(191);
-      END_STATE();
-    case 137:
+      if (lookahead == 'c') ADVANCE(56);
       if (lookahead == 'o') ADVANCE(122);
       END_STATE();
+    case 65:
+      if (lookahead == 'c') ADVANCE(104);
+      END_STATE();
+    case 66:
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
+      END_STATE();
+    case 67:
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(60);
+      END_STATE();
+    case 68:
+      if (lookahead == 'd') ADVANCE(288);
+      END_STATE();
+    case 69:
+      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'p') ADVANCE(161);
+      END_STATE();
+    case 70:
+      if (lookahead == 'd') ADVANCE(383);
+      END_STATE();
+    case 71:
+      if (lookahead == 'd') ADVANCE(39);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      END_STATE();
+    case 72:
+      if (lookahead == 'd') ADVANCE(78);
+      END_STATE();
+    case 73:
+      if (lookahead == 'd') ADVANCE(201);
+      END_STATE();
+    case 74:
+      if (lookahead == 'd') ADVANCE(176);
+      END_STATE();
+    case 75:
+      if (lookahead == 'e') ADVANCE(200);
+      END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(100);
+      END_STATE();
+    case 77:
+      if (lookahead == 'e') ADVANCE(54);
+      END_STATE();
+    case 78:
+      if (lookahead == 'e') ADVANCE(285);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(269);
+      END_STATE();
+    case 80:
+      if (lookahead == 'e') ADVANCE(291);
+      END_STATE();
+    case 81:
+      if (lookahead == 'e') ADVANCE(366);
+      END_STATE();
+    case 82:
+      if (lookahead == 'e') ADVANCE(202);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(172);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(335);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(38);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(100);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(153);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(192);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(57);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(124);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(130);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(113);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(53);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 't') ADVANCE(197);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(197);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(167);
+      END_STATE();
+    case 96:
+      if (lookahead == 'f') ADVANCE(356);
+      END_STATE();
+    case 97:
+      if (lookahead == 'f') ADVANCE(359);
+      END_STATE();
+    case 98:
+      if (lookahead == 'f') ADVANCE(374);
+      END_STATE();
+    case 99:
+      if (lookahead == 'f') ADVANCE(115);
+      END_STATE();
+    case 100:
+      if (lookahead == 'f') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 101:
+      if (lookahead == 'g') ADVANCE(105);
+      END_STATE();
+    case 102:
+      if (lookahead == 'g') ADVANCE(81);
+      END_STATE();
+    case 103:
+      if (lookahead == 'h') ADVANCE(275);
+      END_STATE();
+    case 104:
+      if (lookahead == 'h') ADVANCE(278);
+      END_STATE();
+    case 105:
+      if (lookahead == 'h') ADVANCE(189);
+      END_STATE();
+    case 106:
+      if (lookahead == 'h') ADVANCE(150);
+      END_STATE();
+    case 107:
+      if (lookahead == 'i') ADVANCE(96);
+      END_STATE();
+    case 108:
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'p') ADVANCE(161);
+      END_STATE();
+    case 109:
+      if (lookahead == 'i') ADVANCE(97);
+      END_STATE();
+    case 110:
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'n') ADVANCE(282);
+      END_STATE();
+    case 111:
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'n') ADVANCE(126);
+      END_STATE();
+    case 112:
+      if (lookahead == 'i') ADVANCE(74);
+      END_STATE();
+    case 113:
+      if (lookahead == 'i') ADVANCE(101);
+      END_STATE();
+    case 114:
+      if (lookahead == 'i') ADVANCE(134);
+      END_STATE();
+    case 115:
+      if (lookahead == 'i') ADVANCE(89);
+      END_STATE();
+    case 116:
+      if (lookahead == 'i') ADVANCE(62);
+      END_STATE();
+    case 117:
+      if (lookahead == 'i') ADVANCE(50);
+      END_STATE();
+    case 118:
+      if (lookahead == 'i') ADVANCE(188);
+      END_STATE();
+    case 119:
+      if (lookahead == 'k') ADVANCE(393);
+      END_STATE();
+    case 120:
+      if (lookahead == 'k') ADVANCE(362);
+      END_STATE();
+    case 121:
+      if (lookahead == 'k') ADVANCE(329);
+      END_STATE();
+    case 122:
+      if (lookahead == 'k') ADVANCE(199);
+      END_STATE();
+    case 123:
+      if (lookahead == 'l') ADVANCE(297);
+      END_STATE();
+    case 124:
+      if (lookahead == 'l') ADVANCE(70);
+      END_STATE();
+    case 125:
+      if (lookahead == 'l') ADVANCE(79);
+      END_STATE();
+    case 126:
+      if (lookahead == 'l') ADVANCE(114);
+      END_STATE();
+    case 127:
+      if (lookahead == 'm') ADVANCE(58);
+      END_STATE();
+    case 128:
+      if (lookahead == 'm') ADVANCE(350);
+      END_STATE();
+    case 129:
+      if (lookahead == 'm') ADVANCE(183);
+      END_STATE();
+    case 130:
+      if (lookahead == 'm') ADVANCE(156);
+      END_STATE();
+    case 131:
+      if (lookahead == 'n') ADVANCE(282);
+      END_STATE();
+    case 132:
+      if (lookahead == 'n') ADVANCE(102);
+      END_STATE();
+    case 133:
+      if (lookahead == 'n') ADVANCE(191);
+      END_STATE();
+    case 134:
+      if (lookahead == 'n') ADVANCE(121);
+      END_STATE();
+    case 135:
+      if (lookahead == 'n') ADVANCE(126);
+      END_STATE();
+    case 136:
+      if (lookahead == 'o') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(396);
+      END_STATE();
+    case 137:
+      if (lookahead == 'o') ADVANCE(64);
+      END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 139:
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 140:
-      if (lookahead == 'o') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(303);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(81);
+      if (lookahead == 'o') ADVANCE(377);
       END_STATE();
     case 142:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(198);
       END_STATE();
     case 143:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 144:
-      if (lookahead == 'o') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(192);
       END_STATE();
     case 145:
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(166);
       END_STATE();
     case 147:
       if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(87);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(133);
+      if (lookahead == 'o') ADVANCE(160);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(187);
+      if (lookahead == 'o') ADVANCE(177);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'o') ADVANCE(159);
       END_STATE();
     case 151:
-      if (lookahead == 'p') ADVANCE(287);
+      if (lookahead == 'o') ADVANCE(63);
       END_STATE();
     case 152:
-      if (lookahead == 'p') ADVANCE(340);
+      if (lookahead == 'o') ADVANCE(178);
       END_STATE();
     case 153:
-      if (lookahead == 'p') ADVANCE(331);
+      if (lookahead == 'o') ADVANCE(173);
       END_STATE();
     case 154:
-      if (lookahead == 'p') ADVANCE(79);
+      if (lookahead == 'o') ADVANCE(139);
       END_STATE();
     case 155:
-      if (lookahead == 'p') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(194);
       END_STATE();
     case 156:
-      if (lookahead == 'p') ADVANCE(143);
-      if (lookahead == 's') ADVANCE(93);
+      if (lookahead == 'o') ADVANCE(193);
       END_STATE();
     case 157:
-      if (lookahead == 'p') ADVANCE(143);
-      if (lookahead == 's') ADVANCE(177);
+      if (lookahead == 'p') ADVANCE(294);
       END_STATE();
     case 158:
-      if (lookahead == 'p') ADVANCE(146);
+      if (lookahead == 'p') ADVANCE(347);
       END_STATE();
     case 159:
-      if (lookahead == 'p') ADVANCE(146);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'p') ADVANCE(338);
       END_STATE();
     case 160:
-      if (lookahead == 'r') ADVANCE(178);
+      if (lookahead == 'p') ADVANCE(84);
       END_STATE();
     case 161:
-      if (lookahead == 'r') ADVANCE(393);
+      if (lookahead == 'p') ADVANCE(179);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(99);
       END_STATE();
     case 163:
-      if (lookahead == 'r') ADVANCE(113);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(184);
       END_STATE();
     case 164:
-      if (lookahead == 'r') ADVANCE(137);
-      if (lookahead == 'w') ADVANCE(121);
+      if (lookahead == 'p') ADVANCE(152);
       END_STATE();
     case 165:
-      if (lookahead == 'r') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 166:
-      if (lookahead == 'r') ADVANCE(112);
+      if (lookahead == 'r') ADVANCE(185);
       END_STATE();
     case 167:
-      if (lookahead == 'r') ADVANCE(114);
+      if (lookahead == 'r') ADVANCE(400);
       END_STATE();
     case 168:
-      if (lookahead == 'r') ADVANCE(136);
+      if (lookahead == 'r') ADVANCE(86);
       END_STATE();
     case 169:
-      if (lookahead == 'r') ADVANCE(51);
+      if (lookahead == 'r') ADVANCE(119);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(179);
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(127);
       END_STATE();
     case 171:
-      if (lookahead == 'r') ADVANCE(180);
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(127);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 172:
-      if (lookahead == 'r') ADVANCE(149);
+      if (lookahead == 'r') ADVANCE(88);
       END_STATE();
     case 173:
-      if (lookahead == 'r') ADVANCE(110);
+      if (lookahead == 'r') ADVANCE(118);
       END_STATE();
     case 174:
-      if (lookahead == 'r') ADVANCE(138);
+      if (lookahead == 'r') ADVANCE(120);
       END_STATE();
     case 175:
-      if (lookahead == 's') ADVANCE(325);
+      if (lookahead == 'r') ADVANCE(142);
       END_STATE();
     case 176:
-      if (lookahead == 's') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(55);
       END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(302);
+      if (lookahead == 'r') ADVANCE(186);
       END_STATE();
     case 178:
-      if (lookahead == 't') ADVANCE(383);
+      if (lookahead == 'r') ADVANCE(187);
       END_STATE();
     case 179:
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 'r') ADVANCE(155);
       END_STATE();
     case 180:
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'r') ADVANCE(116);
       END_STATE();
     case 181:
-      if (lookahead == 't') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(144);
       END_STATE();
     case 182:
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 's') ADVANCE(332);
       END_STATE();
     case 183:
-      if (lookahead == 't') ADVANCE(100);
+      if (lookahead == 's') ADVANCE(182);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(134);
+      if (lookahead == 't') ADVANCE(390);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(75);
+      if (lookahead == 't') ADVANCE(315);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(135);
+      if (lookahead == 't') ADVANCE(312);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(173);
+      if (lookahead == 't') ADVANCE(203);
       END_STATE();
     case 189:
-      if (lookahead == 'u') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(341);
       END_STATE();
     case 190:
-      if (lookahead == 'u') ADVANCE(293);
+      if (lookahead == 't') ADVANCE(106);
       END_STATE();
     case 191:
-      if (lookahead == 'u') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(95);
       END_STATE();
     case 192:
-      if (lookahead == 'u') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(140);
       END_STATE();
     case 193:
-      if (lookahead == 'v') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(80);
       END_STATE();
     case 194:
-      if (lookahead == 'v') ADVANCE(123);
+      if (lookahead == 't') ADVANCE(141);
       END_STATE();
     case 195:
-      if (lookahead == 'x') ADVANCE(183);
+      if (lookahead == 't') ADVANCE(180);
       END_STATE();
     case 196:
-      if (lookahead == 'y') ADVANCE(364);
+      if (lookahead == 'u') ADVANCE(133);
       END_STATE();
     case 197:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(200);
+      if (lookahead == 'u') ADVANCE(300);
       END_STATE();
     case 198:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(200);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(719);
+      if (lookahead == 'u') ADVANCE(157);
       END_STATE();
     case 199:
-      ADVANCE_MAP(
-        'B', 713,
-        'b', 713,
-        'G', 717,
-        'g', 717,
-        'K', 717,
-        'k', 717,
-        'M', 717,
-        'm', 717,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(199);
+      if (lookahead == 'u') ADVANCE(158);
       END_STATE();
     case 200:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(203);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(202);
+      if (lookahead == 'v') ADVANCE(344);
       END_STATE();
     case 201:
+      if (lookahead == 'v') ADVANCE(129);
+      END_STATE();
+    case 202:
+      if (lookahead == 'x') ADVANCE(190);
+      END_STATE();
+    case 203:
+      if (lookahead == 'y') ADVANCE(371);
+      END_STATE();
+    case 204:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
+      END_STATE();
+    case 205:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
+      END_STATE();
+    case 206:
+      ADVANCE_MAP(
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      END_STATE();
+    case 207:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      END_STATE();
+    case 208:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
+      END_STATE();
+    case 209:
       if (lookahead == 'S' ||
           lookahead == 's') ADVANCE(719);
       END_STATE();
-    case 202:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(712);
-      END_STATE();
-    case 203:
+    case 210:
       if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(712);
+          lookahead == 't') ADVANCE(719);
       END_STATE();
-    case 204:
+    case 211:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(204);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(382);
-      END_STATE();
-    case 205:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 206:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(396);
-      END_STATE();
-    case 207:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 208:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
-      END_STATE();
-    case 209:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(199);
-      END_STATE();
-    case 210:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 211:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 212:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(703);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 213:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(721);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
       END_STATE();
     case 214:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 215:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(213);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 216:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
       END_STATE();
     case 217:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(216);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 218:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 219:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(218);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
       END_STATE();
     case 220:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
       END_STATE();
     case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 222:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
       END_STATE();
     case 223:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 224:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
+      END_STATE();
+    case 227:
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
-    case 225:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(708);
-      END_STATE();
-    case 226:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '"', 704,
-        '#', 709,
-        '%', 694,
-        '(', 690,
-        ')', 691,
-        '*', 693,
-        '+', 692,
-        ',', 392,
-        '-', 363,
-        '/', 358,
-        '0', 701,
-        ';', 257,
-        '<', 260,
-        '=', 265,
-        '>', 261,
-        '\\', 5,
-        'a', 565,
-        'c', 624,
-        'd', 579,
-        'f', 651,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 548,
-        'n', 571,
-        'o', 600,
-        'p', 632,
-        'r', 573,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 687,
-        '}', 688,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 227:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '"', 704,
-        '#', 709,
-        '%', 694,
-        ')', 691,
-        '*', 693,
-        '+', 692,
-        '-', 362,
-        '.', 29,
-        '/', 358,
-        '0', 699,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '>', 261,
-        '\\', 5,
-        'm', 672,
-        't', 546,
-        '{', 687,
-        '}', 688,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
     case 228:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '"', 704,
-        '#', 709,
-        '-', 41,
-        ';', 257,
-        '<', 259,
-        '=', 265,
-        '>', 261,
-        '\\', 5,
-        'a', 68,
-        'd', 71,
-        'f', 164,
-        'g', 168,
-        'i', 65,
-        'l', 131,
-        'm', 87,
-        'n', 78,
-        'o', 105,
-        'p', 141,
-        'r', 72,
-        's', 62,
-        't', 45,
-        'u', 106,
-        'v', 111,
-        'w', 85,
-        '{', 689,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
       END_STATE();
     case 229:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '"', 704,
-        '#', 709,
-        '-', 41,
-        ';', 257,
-        '<', 259,
-        '=', 265,
-        '>', 261,
-        '\\', 5,
-        'a', 68,
-        'd', 71,
-        'f', 164,
-        'g', 168,
-        'i', 65,
-        'l', 131,
-        'm', 87,
-        'n', 78,
-        'o', 105,
-        'p', 141,
-        'r', 72,
-        's', 62,
-        't', 45,
-        'u', 106,
-        'v', 111,
-        'w', 85,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 230:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '%', 694,
-        '(', 690,
-        ')', 691,
-        '*', 693,
-        '+', 692,
-        '-', 362,
-        '.', 29,
-        '/', 358,
-        '0', 695,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '=', 265,
-        '>', 261,
-        '\\', 5,
-        '{', 687,
-        '}', 688,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(230);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
       END_STATE();
     case 231:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '%', 694,
-        '*', 693,
-        '+', 692,
-        '-', 362,
-        '.', 397,
-        '/', 358,
-        '0', 697,
-        ':', 725,
-        ';', 257,
-        '<', 28,
-        '>', 261,
-        '[', 224,
-        '\\', 5,
-        'm', 550,
-        't', 546,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 232:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '%', 694,
-        '*', 693,
-        '+', 692,
-        '-', 362,
-        '/', 358,
-        '0', 697,
-        ':', 725,
-        ';', 257,
-        '<', 28,
-        '>', 261,
-        '[', 224,
-        '\\', 5,
-        'm', 550,
-        't', 546,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(715);
       END_STATE();
     case 233:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ',', 392,
-        '-', 362,
-        '/', 358,
-        '0', 701,
-        ';', 257,
-        '<', 260,
-        '>', 261,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '/', 365,
+        '0', 708,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'c', 130,
-        'd', 71,
-        'f', 164,
-        'g', 168,
-        'i', 65,
-        'l', 131,
-        'm', 48,
-        'n', 139,
-        'o', 104,
-        'p', 141,
-        'r', 72,
-        's', 159,
-        't', 45,
-        'u', 106,
-        '{', 687,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 234:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '-', 363,
-        '.', 397,
-        '/', 358,
-        '0', 699,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 30,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'a', 538,
-        'c', 540,
-        'd', 539,
-        'f', 541,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 549,
-        'n', 572,
-        'o', 601,
-        'p', 632,
-        'r', 584,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 687,
+        'm', 679,
+        't', 553,
+        '{', 694,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
+          lookahead == ' ') SKIP(234);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 235:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '-', 363,
-        '/', 358,
-        '0', 699,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '-', 45,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'a', 538,
-        'c', 540,
-        'd', 539,
-        'f', 541,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 549,
-        'n', 572,
-        'o', 601,
-        'p', 632,
-        'r', 584,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 687,
+        'a', 71,
+        'd', 85,
+        'f', 171,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 93,
+        'n', 83,
+        'o', 111,
+        'p', 147,
+        'r', 77,
+        's', 66,
+        't', 49,
+        'u', 112,
+        'v', 117,
+        'w', 91,
+        '{', 694,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(235);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 236:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '-', 41,
-        '.', 397,
-        '/', 722,
-        '0', 699,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 30,
+        '/', 365,
+        '0', 702,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'a', 538,
-        'c', 540,
-        'd', 539,
-        'f', 541,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 549,
-        'n', 572,
-        'o', 601,
-        'p', 632,
-        'r', 584,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 687,
+        '{', 694,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(237);
+          lookahead == ' ') SKIP(236);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 237:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '-', 41,
-        '0', 699,
-        ':', 725,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 404,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 29,
+        '>', 268,
+        '[', 231,
         '\\', 5,
-        'a', 538,
-        'c', 540,
-        'd', 539,
-        'f', 541,
-        'g', 654,
-        'i', 566,
-        'l', 625,
-        'm', 549,
-        'n', 572,
-        'o', 601,
-        'p', 632,
-        'r', 584,
-        's', 564,
-        't', 545,
-        'u', 603,
-        'v', 598,
-        'w', 581,
-        '{', 687,
+        'm', 557,
+        't', 553,
+        '{', 694,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(237);
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(544);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 238:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        '/', 722,
-        ';', 257,
-        '<', 260,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 29,
+        '>', 268,
+        '[', 231,
         '\\', 5,
-        '{', 689,
+        'm', 557,
+        't', 553,
+        '{', 694,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 239:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        ',', 399,
+        '-', 369,
+        '/', 365,
+        '0', 708,
+        ';', 264,
+        '<', 267,
+        '>', 268,
         '\\', 5,
-        'd', 427,
-        'g', 512,
-        'i', 417,
-        'l', 479,
-        'p', 486,
-        'r', 429,
-        '{', 689,
+        'c', 136,
+        'd', 76,
+        'f', 170,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 52,
+        'n', 145,
+        'o', 110,
+        'p', 147,
+        'r', 77,
+        's', 165,
+        't', 49,
+        'u', 112,
+        '{', 694,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          lookahead == ' ') SKIP(239);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
       END_STATE();
     case 240:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '.', 404,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'm', 484,
-        '{', 689,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 241:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        '{', 689,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '.', 404,
+        '/', 729,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        '/', 729,
+        ';', 264,
+        '<', 267,
+        '>', 268,
+        '\\', 5,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 242:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '>', 261,
-        '\\', 5,
-        'a', 416,
-        'd', 427,
-        'l', 480,
-        'm', 430,
-        'n', 422,
-        'o', 470,
-        'p', 514,
-        's', 414,
-        't', 400,
-        'v', 453,
-        'w', 431,
-        '{', 689,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 243:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        '.', 397,
-        ';', 257,
-        '>', 261,
-        '\\', 5,
-        'd', 494,
-        'f', 506,
-        'i', 447,
-        'l', 480,
-        'o', 451,
-        'p', 500,
-        's', 499,
-        't', 399,
-        'u', 445,
-        '{', 689,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '<') ADVANCE(260);
-      if (lookahead == '>') ADVANCE(261);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 245:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'c', 624,
-        'd', 645,
-        'i', 597,
-        'm', 550,
-        'o', 602,
-        'p', 662,
-        's', 648,
-        '{', 687,
+        'd', 434,
+        'g', 519,
+        'i', 424,
+        'l', 486,
+        'p', 493,
+        'r', 436,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(253);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'd', 70,
-        'g', 168,
-        'i', 64,
-        'l', 145,
-        'p', 140,
-        'r', 84,
+        'm', 491,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
+          lookahead == ' ') SKIP(256);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '<', 259,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'd', 580,
-        'g', 654,
-        'i', 567,
-        'l', 635,
-        'p', 633,
-        'r', 584,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(257);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '<') ADVANCE(259);
-      if (lookahead == '>') ADVANCE(261);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(672);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 423,
+        'd', 434,
+        'l', 487,
+        'm', 437,
+        'n', 429,
+        'o', 477,
+        'p', 521,
+        's', 421,
+        't', 407,
+        'v', 460,
+        'w', 438,
+        '{', 696,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(258);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '<') ADVANCE(259);
-      if (lookahead == '>') ADVANCE(261);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(132);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 501,
+        'f', 513,
+        'i', 454,
+        'l', 487,
+        'o', 458,
+        'p', 507,
+        's', 506,
+        't', 406,
+        'u', 452,
+        '{', 696,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
+          lookahead == ' ') SKIP(259);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '<') ADVANCE(259);
-      if (lookahead == '>') ADVANCE(261);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(267);
+      if (lookahead == '>') ADVANCE(268);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(256);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '>', 261,
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
         '\\', 5,
-        'a', 68,
-        'd', 70,
-        'l', 148,
-        'm', 88,
-        'n', 77,
-        'o', 129,
-        'p', 174,
-        's', 63,
-        't', 44,
-        'v', 111,
-        'w', 85,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(256);
-      ADVANCE_MAP(
-        '\n', 258,
-        '#', 709,
-        ';', 257,
-        '>', 261,
-        '\\', 5,
-        'd', 156,
-        'f', 164,
-        'i', 102,
-        'l', 148,
-        'o', 103,
-        'p', 162,
-        's', 158,
-        't', 45,
-        'u', 106,
+        'c', 631,
+        'd', 652,
+        'i', 604,
+        'm', 557,
+        'o', 609,
+        'p', 669,
+        's', 655,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'c', 631,
+        'd', 652,
+        'i', 604,
+        'm', 557,
+        'o', 609,
+        'p', 669,
+        's', 655,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(261);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(628);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 75,
+        'g', 175,
+        'i', 68,
+        'l', 151,
+        'p', 146,
+        'r', 90,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(261);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(620);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 587,
+        'g', 661,
+        'i', 574,
+        'l', 642,
+        'p', 640,
+        'r', 591,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(256);
-      if (lookahead == '\n') ADVANCE(258);
-      if (lookahead == '#') ADVANCE(709);
-      if (lookahead == ';') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(261);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(633);
+      if (lookahead == 'm') ADVANCE(679);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 256:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 73,
+        'd', 75,
+        'l', 154,
+        'm', 94,
+        'n', 82,
+        'o', 135,
+        'p', 181,
+        's', 67,
+        't', 48,
+        'v', 117,
+        'w', 91,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(258);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 162,
+        'f', 170,
+        'i', 108,
+        'l', 154,
+        'o', 109,
+        'p', 168,
+        's', 164,
+        't', 49,
+        'u', 112,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(42);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(635);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_GT);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(627);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_table);
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 264:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(46);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 271:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(267);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_noreach);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 273:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(274);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 280:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_on);
       END_STATE();
     case 283:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 290:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_local);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 292:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 299:
       ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_src);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 301:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 308:
       ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_dport);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 316:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 310:
+    case 317:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 311:
+    case 318:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 312:
+    case 319:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(314);
+      if (lookahead == ':') ADVANCE(321);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(312);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
-    case 313:
+    case 320:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(313);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
       END_STATE();
-    case 314:
+    case 321:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(313);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
       END_STATE();
-    case 315:
+    case 322:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(315);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_onlink);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 324:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 331:
       ACCEPT_TOKEN(anon_sym_onlink);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 333:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 340:
       ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_lookup);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 342:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 349:
       ACCEPT_TOKEN(anon_sym_lookup);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(374);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(373);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(375);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_iif);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 351:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(381);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(380);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(382);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 358:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_SLASH);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 361:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 368:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(311);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 369:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 376:
       ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 377:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 384:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 378:
+    case 385:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 379:
+    case 386:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(379);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
       END_STATE();
-    case 380:
+    case 387:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(380);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
       END_STATE();
-    case 381:
+    case 388:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(711);
+      if (lookahead == '\n') ADVANCE(718);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(204);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(382);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
-    case 382:
+    case 389:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(204);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(382);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_ct);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 391:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 398:
       ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 392:
+    case 399:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 393:
+    case 400:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 394:
+    case 401:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 395:
+    case 402:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 396:
+    case 403:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(396);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
       END_STATE();
-    case 397:
+    case 404:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 398:
+    case 405:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(398);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(408);
-      if (lookahead == 'o') ADVANCE(348);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(467);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(318);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(459);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(412);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(504);
+      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'o') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(508);
+      if (lookahead == 'a') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(461);
+      if (lookahead == 'a') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(301);
+      if (lookahead == 'a') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'a') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(441);
+      if (lookahead == 'a') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(442);
+      if (lookahead == 'a') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(403);
+      if (lookahead == 'a') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(482);
-      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == 'a') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(378);
+      if (lookahead == 'b') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(534);
+      if (lookahead == 'c') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'c') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(503);
+      if (lookahead == 'c') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(425);
+      if (lookahead == 'c') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(264);
+      if (lookahead == 'c') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(361);
+      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(535);
+      if (lookahead == 'd') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(330);
+      if (lookahead == 'd') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'd') ADVANCE(290);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 'd') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(460);
+      if (lookahead == 'd') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == 'e') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(437);
-      if (lookahead == 'i') ADVANCE(485);
+      if (lookahead == 'e') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == 'e') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(526);
-      if (lookahead == 't') ADVANCE(529);
+      if (lookahead == 'e') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(449);
+      if (lookahead == 'e') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(404);
+      if (lookahead == 'e') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == 'e') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(502);
+      if (lookahead == 'e') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(351);
+      if (lookahead == 'e') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(354);
+      if (lookahead == 'e') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(369);
+      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(446);
+      if (lookahead == 'e') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(421);
+      if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(270);
+      if (lookahead == 'e') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(273);
+      if (lookahead == 'f') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(521);
+      if (lookahead == 'f') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(483);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(418);
+      if (lookahead == 'f') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(426);
+      if (lookahead == 'g') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(435);
-      if (lookahead == 'p') ADVANCE(496);
+      if (lookahead == 'g') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(435);
+      if (lookahead == 'h') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(439);
+      if (lookahead == 'h') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(410);
+      if (lookahead == 'h') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(436);
+      if (lookahead == 'h') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(469);
+      if (lookahead == 'i') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(402);
+      if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(519);
+      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'p') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(530);
+      if (lookahead == 'i') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(357);
+      if (lookahead == 'i') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(324);
+      if (lookahead == 'i') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(388);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(415);
+      if (lookahead == 'i') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(420);
+      if (lookahead == 'i') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(452);
+      if (lookahead == 'k') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(406);
+      if (lookahead == 'k') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(345);
+      if (lookahead == 'k') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(516);
+      if (lookahead == 'k') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(487);
+      if (lookahead == 'l') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(440);
+      if (lookahead == 'l') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(277);
+      if (lookahead == 'l') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(457);
+      if (lookahead == 'l') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(462);
+      if (lookahead == 'm') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(527);
+      if (lookahead == 'm') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(455);
+      if (lookahead == 'm') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(372);
+      if (lookahead == 'm') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(298);
+      if (lookahead == 'n') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == 'n') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(464);
+      if (lookahead == 'n') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(524);
+      if (lookahead == 'n') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == 't') ADVANCE(391);
+      if (lookahead == 'n') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'o') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == 'o') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(497);
+      if (lookahead == 'o') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(492);
+      if (lookahead == 'o') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(419);
+      if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(507);
+      if (lookahead == 'o') ADVANCE(538);
+      if (lookahead == 't') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(511);
+      if (lookahead == 'o') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(528);
+      if (lookahead == 'o') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(513);
+      if (lookahead == 'o') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 489:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(499);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(426);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(514);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(518);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 490:
+    case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(525);
+      if (lookahead == 'p') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 491:
+    case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(342);
+      if (lookahead == 'p') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 492:
+    case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(333);
+      if (lookahead == 'p') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 493:
+    case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(289);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 494:
+    case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(475);
-      if (lookahead == 's') ADVANCE(438);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(529);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 495:
+    case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(475);
+      if (lookahead == 'p') ADVANCE(516);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 504:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(430);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 505:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(524);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(402);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(525);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(483);
+      if (lookahead == 'w') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(484);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 's') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(509);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(423);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(481);
-      if (lookahead == 'r') ADVANCE(409);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(481);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(428);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 501:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(517);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 502:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(401);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(518);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(476);
-      if (lookahead == 'w') ADVANCE(463);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(454);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(477);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(450);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(523);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(489);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(433);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(310);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(307);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(444);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(385);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(317);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
+      if (lookahead == 't') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(510);
+      if (lookahead == 't') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(434);
+      if (lookahead == 't') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(424);
+      if (lookahead == 't') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(491);
+      if (lookahead == 't') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(471);
+      if (lookahead == 't') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(493);
+      if (lookahead == 't') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(465);
+      if (lookahead == 't') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(520);
+      if (lookahead == 't') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(366);
+      if (lookahead == 'u') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 537:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 538:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(478);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 539:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(500);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(537);
-      END_STATE();
-    case 538:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'd') ADVANCE(543);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 539:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'e') ADVANCE(542);
-      if (lookahead == 'p') ADVANCE(636);
-      if (lookahead == 's') ADVANCE(590);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 540:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'o') ADVANCE(678);
-      if (lookahead == 't') ADVANCE(390);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 541:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'r') ADVANCE(631);
-      if (lookahead == 'w') ADVANCE(618);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 542:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'v') ADVANCE(338);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 543:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'v') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 544:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(544);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(557);
-      if (lookahead == 'o') ADVANCE(346);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'd') ADVANCE(550);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(557);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'e') ADVANCE(549);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(317);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(650);
-      if (lookahead == 'e') ADVANCE(673);
-      if (lookahead == 'o') ADVANCE(569);
-      if (lookahead == 't') ADVANCE(679);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(650);
-      if (lookahead == 'e') ADVANCE(673);
-      if (lookahead == 't') ADVANCE(679);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(650);
-      if (lookahead == 't') ADVANCE(679);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(650);
+      if (lookahead == ':') ADVANCE(732);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(560);
-      if (lookahead == 'm') ADVANCE(641);
+      if (lookahead == 'a') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(621);
+      if (lookahead == 'a') ADVANCE(564);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(612);
+      if (lookahead == 'a') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(653);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 'o') ADVANCE(576);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(563);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(614);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(300);
+      if (lookahead == 'a') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'a') ADVANCE(567);
+      if (lookahead == 'm') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(593);
+      if (lookahead == 'a') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(554);
-      if (lookahead == 'o') ADVANCE(611);
+      if (lookahead == 'a') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(554);
+      if (lookahead == 'a') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'a') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(629);
-      if (lookahead == 'p') ADVANCE(640);
-      if (lookahead == 'r') ADVANCE(558);
+      if (lookahead == 'b') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(683);
+      if (lookahead == 'c') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(282);
-      if (lookahead == 'i') ADVANCE(587);
-      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'c') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(282);
+      if (lookahead == 'c') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(377);
+      if (lookahead == 'c') ADVANCE(561);
+      if (lookahead == 'o') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(574);
+      if (lookahead == 'c') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(657);
+      if (lookahead == 'c') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(684);
-      if (lookahead == 'o') ADVANCE(655);
+      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(684);
+      if (lookahead == 'd') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(552);
+      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'i') ADVANCE(594);
+      if (lookahead == 'p') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(279);
+      if (lookahead == 'd') ADVANCE(289);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(329);
+      if (lookahead == 'd') ADVANCE(384);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(263);
+      if (lookahead == 'd') ADVANCE(581);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'd') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(360);
+      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'o') ADVANCE(662);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(682);
-      if (lookahead == 'p') ADVANCE(636);
-      if (lookahead == 's') ADVANCE(590);
+      if (lookahead == 'e') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(682);
+      if (lookahead == 'e') ADVANCE(559);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(599);
+      if (lookahead == 'e') ADVANCE(286);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(589);
-      if (lookahead == 'i') ADVANCE(638);
-      if (lookahead == 'o') ADVANCE(674);
+      if (lookahead == 'e') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(613);
+      if (lookahead == 'e') ADVANCE(270);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(619);
+      if (lookahead == 'e') ADVANCE(292);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(556);
+      if (lookahead == 'e') ADVANCE(367);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(649);
+      if (lookahead == 'e') ADVANCE(689);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(350);
+      if (lookahead == 'e') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(353);
+      if (lookahead == 'e') ADVANCE(606);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(368);
+      if (lookahead == 'e') ADVANCE(596);
+      if (lookahead == 'i') ADVANCE(645);
+      if (lookahead == 'o') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(606);
-      if (lookahead == 't') ADVANCE(303);
+      if (lookahead == 'e') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(595);
+      if (lookahead == 'e') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(578);
+      if (lookahead == 'e') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(272);
+      if (lookahead == 'f') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(670);
+      if (lookahead == 'f') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(637);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(587);
+      if (lookahead == 'f') ADVANCE(613);
+      if (lookahead == 't') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(547);
+      if (lookahead == 'g') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(591);
+      if (lookahead == 'g') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
-      if (lookahead == 'n') ADVANCE(276);
+      if (lookahead == 'h') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
-      if (lookahead == 'n') ADVANCE(615);
+      if (lookahead == 'h') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(588);
+      if (lookahead == 'h') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(570);
+      if (lookahead == 'h') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(559);
+      if (lookahead == 'i') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'i') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(583);
+      if (lookahead == 'i') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(671);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(283);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(387);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(323);
+      if (lookahead == 'i') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(681);
+      if (lookahead == 'i') ADVANCE(566);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(568);
+      if (lookahead == 'i') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(576);
+      if (lookahead == 'i') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(605);
+      if (lookahead == 'k') ADVANCE(394);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(664);
+      if (lookahead == 'k') ADVANCE(363);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(344);
+      if (lookahead == 'k') ADVANCE(330);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(555);
+      if (lookahead == 'k') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(641);
+      if (lookahead == 'l') ADVANCE(298);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(276);
+      if (lookahead == 'l') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(592);
+      if (lookahead == 'l') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(610);
+      if (lookahead == 'l') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(675);
+      if (lookahead == 'm') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(678);
-      if (lookahead == 't') ADVANCE(390);
+      if (lookahead == 'm') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(561);
+      if (lookahead == 'm') ADVANCE(562);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(297);
+      if (lookahead == 'm') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'n') ADVANCE(283);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 'n') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(646);
+      if (lookahead == 'n') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(680);
+      if (lookahead == 'n') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(617);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(652);
-      if (lookahead == 'r') ADVANCE(582);
+      if (lookahead == 'o') ADVANCE(568);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(652);
+      if (lookahead == 'o') ADVANCE(304);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(674);
+      if (lookahead == 'o') ADVANCE(378);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == 'o') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(687);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (lookahead == 'r') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 640:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(677);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(661);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(676);
+      if (lookahead == 'o') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(288);
+      if (lookahead == 'o') ADVANCE(569);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(341);
+      if (lookahead == 'o') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(332);
+      if (lookahead == 'o') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(636);
-      if (lookahead == 's') ADVANCE(665);
+      if (lookahead == 'o') ADVANCE(665);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(575);
+      if (lookahead == 'o') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(660);
+      if (lookahead == 'o') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(640);
-      if (lookahead == 'r') ADVANCE(558);
+      if (lookahead == 'o') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(394);
+      if (lookahead == 'p') ADVANCE(295);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(608);
+      if (lookahead == 'p') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(631);
-      if (lookahead == 'w') ADVANCE(618);
+      if (lookahead == 'p') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(667);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(609);
+      if (lookahead == 'p') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(630);
+      if (lookahead == 'p') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(585);
+      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(604);
+      if (lookahead == 'r') ADVANCE(401);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(553);
+      if (lookahead == 'r') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(607);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(668);
+      if (lookahead == 'r') ADVANCE(674);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(639);
+      if (lookahead == 'r') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(669);
+      if (lookahead == 'r') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(634);
+      if (lookahead == 'r') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(326);
+      if (lookahead == 'r') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(663);
+      if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(303);
+      if (lookahead == 'r') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(596);
+      if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(384);
+      if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'r') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(306);
+      if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 's') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(685);
+      if (lookahead == 's') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(679);
+      if (lookahead == 't') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(656);
+      if (lookahead == 't') ADVANCE(603);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 674:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(626);
+      if (lookahead == 't') ADVANCE(391);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 675:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(586);
+      if (lookahead == 't') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 676:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(577);
+      if (lookahead == 't') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 677:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(627);
+      if (lookahead == 't') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 678:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(623);
+      if (lookahead == 't') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 679:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(294);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 680:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(642);
+      if (lookahead == 't') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(616);
+      if (lookahead == 't') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(666);
+      if (lookahead == 't') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(365);
+      if (lookahead == 'u') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(301);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(649);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(650);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(345);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 693:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(686);
-      END_STATE();
-    case 687:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 688:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(anon_sym_STAR);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 694:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 695:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 720,
-        '.', 211,
-        ':', 725,
-        'x', 212,
-        'B', 714,
-        'b', 714,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 201,
-        'n', 201,
-        'S', 719,
-        's', 719,
-        'T', 197,
-        't', 197,
-        'U', 201,
-        'u', 201,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 696:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 720,
-        '.', 211,
-        ':', 725,
-        'B', 714,
-        'b', 714,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 201,
-        'n', 201,
-        'S', 719,
-        's', 719,
-        'T', 197,
-        't', 197,
-        'U', 201,
-        'u', 201,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 697:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(205);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'x') ADVANCE(212);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 698:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(205);
-      if (lookahead == ':') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 699:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'x') ADVANCE(212);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 700:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 701:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(212);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'x', 219,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(703);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
       END_STATE();
     case 704:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 705:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(711);
-      if (lookahead == '\\') ADVANCE(225);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(708);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 706:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(709);
-      if (lookahead == '\\') ADVANCE(710);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(706);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 707:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 708:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      END_STATE();
+    case 709:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      END_STATE();
+    case 710:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+      END_STATE();
+    case 711:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 712:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(706);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(715);
+      END_STATE();
+    case 713:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(717);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(713);
+      END_STATE();
+    case 714:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(707);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(708);
-      END_STATE();
-    case 708:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(225);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(708);
-      END_STATE();
-    case 709:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(709);
-      END_STATE();
-    case 710:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(706);
-      END_STATE();
-    case 711:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 712:
-      ACCEPT_TOKEN(sym_rate);
-      END_STATE();
-    case 713:
-      ACCEPT_TOKEN(sym_size);
-      END_STATE();
-    case 714:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(725);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(203);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(202);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          lookahead != '#') ADVANCE(715);
       END_STATE();
     case 715:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(718);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(715);
       END_STATE();
     case 716:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(718);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(719);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(716);
       END_STATE();
     case 717:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(713);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(713);
       END_STATE();
     case 718:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(203);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(202);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 719:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 720:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
       END_STATE();
     case 721:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 722:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(725);
       END_STATE();
     case 723:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(212);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(725);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
       END_STATE();
     case 724:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(720);
       END_STATE();
     case 725:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      END_STATE();
+    case 726:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 727:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 728:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 729:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 730:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      END_STATE();
+    case 731:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      END_STATE();
+    case 732:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(725);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
       END_STATE();
     default:
       return false;
@@ -9377,152 +9440,152 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 227},
-  [2] = {.lex_state = 227},
-  [3] = {.lex_state = 227},
-  [4] = {.lex_state = 227},
-  [5] = {.lex_state = 227},
-  [6] = {.lex_state = 227},
-  [7] = {.lex_state = 227},
-  [8] = {.lex_state = 234},
-  [9] = {.lex_state = 236},
-  [10] = {.lex_state = 231},
-  [11] = {.lex_state = 236},
-  [12] = {.lex_state = 236},
-  [13] = {.lex_state = 236},
-  [14] = {.lex_state = 236},
-  [15] = {.lex_state = 236},
-  [16] = {.lex_state = 236},
-  [17] = {.lex_state = 236},
-  [18] = {.lex_state = 236},
-  [19] = {.lex_state = 233},
-  [20] = {.lex_state = 228},
-  [21] = {.lex_state = 228},
-  [22] = {.lex_state = 245},
-  [23] = {.lex_state = 245},
-  [24] = {.lex_state = 243},
-  [25] = {.lex_state = 243},
-  [26] = {.lex_state = 243},
-  [27] = {.lex_state = 242},
-  [28] = {.lex_state = 228},
-  [29] = {.lex_state = 242},
-  [30] = {.lex_state = 242},
-  [31] = {.lex_state = 243},
-  [32] = {.lex_state = 243},
-  [33] = {.lex_state = 233},
-  [34] = {.lex_state = 233},
-  [35] = {.lex_state = 233},
-  [36] = {.lex_state = 242},
-  [37] = {.lex_state = 228},
-  [38] = {.lex_state = 228},
-  [39] = {.lex_state = 233},
-  [40] = {.lex_state = 233},
-  [41] = {.lex_state = 228},
-  [42] = {.lex_state = 228},
-  [43] = {.lex_state = 228},
-  [44] = {.lex_state = 228},
-  [45] = {.lex_state = 228},
-  [46] = {.lex_state = 242},
-  [47] = {.lex_state = 228},
-  [48] = {.lex_state = 228},
-  [49] = {.lex_state = 230},
-  [50] = {.lex_state = 1},
-  [51] = {.lex_state = 1},
-  [52] = {.lex_state = 233},
-  [53] = {.lex_state = 233},
+  [1] = {.lex_state = 234},
+  [2] = {.lex_state = 234},
+  [3] = {.lex_state = 234},
+  [4] = {.lex_state = 234},
+  [5] = {.lex_state = 234},
+  [6] = {.lex_state = 234},
+  [7] = {.lex_state = 234},
+  [8] = {.lex_state = 240},
+  [9] = {.lex_state = 242},
+  [10] = {.lex_state = 237},
+  [11] = {.lex_state = 242},
+  [12] = {.lex_state = 242},
+  [13] = {.lex_state = 242},
+  [14] = {.lex_state = 242},
+  [15] = {.lex_state = 242},
+  [16] = {.lex_state = 242},
+  [17] = {.lex_state = 242},
+  [18] = {.lex_state = 242},
+  [19] = {.lex_state = 239},
+  [20] = {.lex_state = 235},
+  [21] = {.lex_state = 235},
+  [22] = {.lex_state = 251},
+  [23] = {.lex_state = 251},
+  [24] = {.lex_state = 249},
+  [25] = {.lex_state = 249},
+  [26] = {.lex_state = 249},
+  [27] = {.lex_state = 248},
+  [28] = {.lex_state = 235},
+  [29] = {.lex_state = 248},
+  [30] = {.lex_state = 248},
+  [31] = {.lex_state = 249},
+  [32] = {.lex_state = 249},
+  [33] = {.lex_state = 239},
+  [34] = {.lex_state = 239},
+  [35] = {.lex_state = 239},
+  [36] = {.lex_state = 235},
+  [37] = {.lex_state = 235},
+  [38] = {.lex_state = 235},
+  [39] = {.lex_state = 235},
+  [40] = {.lex_state = 235},
+  [41] = {.lex_state = 235},
+  [42] = {.lex_state = 235},
+  [43] = {.lex_state = 239},
+  [44] = {.lex_state = 239},
+  [45] = {.lex_state = 235},
+  [46] = {.lex_state = 235},
+  [47] = {.lex_state = 248},
+  [48] = {.lex_state = 248},
+  [49] = {.lex_state = 236},
+  [50] = {.lex_state = 239},
+  [51] = {.lex_state = 239},
+  [52] = {.lex_state = 239},
+  [53] = {.lex_state = 1},
   [54] = {.lex_state = 1},
-  [55] = {.lex_state = 233},
-  [56] = {.lex_state = 233},
-  [57] = {.lex_state = 239},
-  [58] = {.lex_state = 228},
-  [59] = {.lex_state = 228},
-  [60] = {.lex_state = 239},
-  [61] = {.lex_state = 228},
-  [62] = {.lex_state = 228},
-  [63] = {.lex_state = 228},
-  [64] = {.lex_state = 239},
-  [65] = {.lex_state = 228},
+  [55] = {.lex_state = 239},
+  [56] = {.lex_state = 1},
+  [57] = {.lex_state = 235},
+  [58] = {.lex_state = 235},
+  [59] = {.lex_state = 235},
+  [60] = {.lex_state = 235},
+  [61] = {.lex_state = 235},
+  [62] = {.lex_state = 245},
+  [63] = {.lex_state = 245},
+  [64] = {.lex_state = 245},
+  [65] = {.lex_state = 1},
   [66] = {.lex_state = 3},
-  [67] = {.lex_state = 1},
+  [67] = {.lex_state = 3},
   [68] = {.lex_state = 3},
-  [69] = {.lex_state = 3},
-  [70] = {.lex_state = 230},
+  [69] = {.lex_state = 236},
+  [70] = {.lex_state = 3},
   [71] = {.lex_state = 3},
-  [72] = {.lex_state = 3},
-  [73] = {.lex_state = 1},
-  [74] = {.lex_state = 3},
-  [75] = {.lex_state = 228},
-  [76] = {.lex_state = 233},
-  [77] = {.lex_state = 228},
-  [78] = {.lex_state = 233},
-  [79] = {.lex_state = 233},
-  [80] = {.lex_state = 248},
-  [81] = {.lex_state = 233},
-  [82] = {.lex_state = 227},
-  [83] = {.lex_state = 227},
-  [84] = {.lex_state = 227},
-  [85] = {.lex_state = 233},
-  [86] = {.lex_state = 233},
-  [87] = {.lex_state = 228},
-  [88] = {.lex_state = 233},
-  [89] = {.lex_state = 239},
-  [90] = {.lex_state = 239},
-  [91] = {.lex_state = 248},
-  [92] = {.lex_state = 233},
-  [93] = {.lex_state = 233},
-  [94] = {.lex_state = 227},
-  [95] = {.lex_state = 233},
-  [96] = {.lex_state = 233},
-  [97] = {.lex_state = 233},
-  [98] = {.lex_state = 233},
-  [99] = {.lex_state = 248},
-  [100] = {.lex_state = 233},
-  [101] = {.lex_state = 233},
-  [102] = {.lex_state = 233},
-  [103] = {.lex_state = 233},
-  [104] = {.lex_state = 248},
-  [105] = {.lex_state = 240},
-  [106] = {.lex_state = 238},
-  [107] = {.lex_state = 241},
-  [108] = {.lex_state = 240},
-  [109] = {.lex_state = 240},
-  [110] = {.lex_state = 227},
-  [111] = {.lex_state = 227},
-  [112] = {.lex_state = 247},
-  [113] = {.lex_state = 238},
-  [114] = {.lex_state = 238},
-  [115] = {.lex_state = 14},
-  [116] = {.lex_state = 228},
-  [117] = {.lex_state = 241},
-  [118] = {.lex_state = 228},
-  [119] = {.lex_state = 241},
-  [120] = {.lex_state = 231},
-  [121] = {.lex_state = 230},
-  [122] = {.lex_state = 11},
-  [123] = {.lex_state = 248},
-  [124] = {.lex_state = 248},
-  [125] = {.lex_state = 241},
-  [126] = {.lex_state = 248},
-  [127] = {.lex_state = 248},
-  [128] = {.lex_state = 248},
-  [129] = {.lex_state = 230},
-  [130] = {.lex_state = 238},
+  [72] = {.lex_state = 1},
+  [73] = {.lex_state = 235},
+  [74] = {.lex_state = 239},
+  [75] = {.lex_state = 3},
+  [76] = {.lex_state = 239},
+  [77] = {.lex_state = 239},
+  [78] = {.lex_state = 235},
+  [79] = {.lex_state = 234},
+  [80] = {.lex_state = 234},
+  [81] = {.lex_state = 234},
+  [82] = {.lex_state = 239},
+  [83] = {.lex_state = 239},
+  [84] = {.lex_state = 255},
+  [85] = {.lex_state = 239},
+  [86] = {.lex_state = 239},
+  [87] = {.lex_state = 245},
+  [88] = {.lex_state = 255},
+  [89] = {.lex_state = 245},
+  [90] = {.lex_state = 235},
+  [91] = {.lex_state = 239},
+  [92] = {.lex_state = 239},
+  [93] = {.lex_state = 239},
+  [94] = {.lex_state = 234},
+  [95] = {.lex_state = 239},
+  [96] = {.lex_state = 239},
+  [97] = {.lex_state = 239},
+  [98] = {.lex_state = 239},
+  [99] = {.lex_state = 239},
+  [100] = {.lex_state = 239},
+  [101] = {.lex_state = 239},
+  [102] = {.lex_state = 255},
+  [103] = {.lex_state = 247},
+  [104] = {.lex_state = 244},
+  [105] = {.lex_state = 246},
+  [106] = {.lex_state = 234},
+  [107] = {.lex_state = 254},
+  [108] = {.lex_state = 234},
+  [109] = {.lex_state = 255},
+  [110] = {.lex_state = 244},
+  [111] = {.lex_state = 244},
+  [112] = {.lex_state = 246},
+  [113] = {.lex_state = 246},
+  [114] = {.lex_state = 14},
+  [115] = {.lex_state = 247},
+  [116] = {.lex_state = 247},
+  [117] = {.lex_state = 235},
+  [118] = {.lex_state = 235},
+  [119] = {.lex_state = 237},
+  [120] = {.lex_state = 11},
+  [121] = {.lex_state = 255},
+  [122] = {.lex_state = 255},
+  [123] = {.lex_state = 247},
+  [124] = {.lex_state = 255},
+  [125] = {.lex_state = 255},
+  [126] = {.lex_state = 255},
+  [127] = {.lex_state = 236},
+  [128] = {.lex_state = 244},
+  [129] = {.lex_state = 236},
+  [130] = {.lex_state = 11},
   [131] = {.lex_state = 11},
-  [132] = {.lex_state = 230},
-  [133] = {.lex_state = 230},
-  [134] = {.lex_state = 11},
-  [135] = {.lex_state = 11},
-  [136] = {.lex_state = 11},
-  [137] = {.lex_state = 238},
-  [138] = {.lex_state = 227},
-  [139] = {.lex_state = 227},
-  [140] = {.lex_state = 248},
+  [132] = {.lex_state = 11},
+  [133] = {.lex_state = 244},
+  [134] = {.lex_state = 234},
+  [135] = {.lex_state = 234},
+  [136] = {.lex_state = 255},
+  [137] = {.lex_state = 236},
+  [138] = {.lex_state = 236},
+  [139] = {.lex_state = 11},
+  [140] = {.lex_state = 236},
   [141] = {.lex_state = 11},
-  [142] = {.lex_state = 230},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 240},
-  [146] = {.lex_state = 240},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 246},
+  [144] = {.lex_state = 246},
+  [145] = {.lex_state = 11},
+  [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
   [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
@@ -9543,278 +9606,277 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
-  [167] = {.lex_state = 11},
-  [168] = {.lex_state = 255},
-  [169] = {.lex_state = 253},
-  [170] = {.lex_state = 255},
-  [171] = {.lex_state = 231},
-  [172] = {.lex_state = 253},
-  [173] = {.lex_state = 255},
-  [174] = {.lex_state = 241},
-  [175] = {.lex_state = 227},
-  [176] = {.lex_state = 253},
-  [177] = {.lex_state = 14},
-  [178] = {.lex_state = 11},
-  [179] = {.lex_state = 230},
-  [180] = {.lex_state = 230},
-  [181] = {.lex_state = 230},
-  [182] = {.lex_state = 227},
+  [167] = {.lex_state = 14},
+  [168] = {.lex_state = 11},
+  [169] = {.lex_state = 236},
+  [170] = {.lex_state = 260},
+  [171] = {.lex_state = 236},
+  [172] = {.lex_state = 262},
+  [173] = {.lex_state = 260},
+  [174] = {.lex_state = 236},
+  [175] = {.lex_state = 262},
+  [176] = {.lex_state = 247},
+  [177] = {.lex_state = 262},
+  [178] = {.lex_state = 237},
+  [179] = {.lex_state = 234},
+  [180] = {.lex_state = 260},
+  [181] = {.lex_state = 235},
+  [182] = {.lex_state = 234},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 227},
-  [185] = {.lex_state = 0},
-  [186] = {.lex_state = 228},
-  [187] = {.lex_state = 227},
-  [188] = {.lex_state = 227},
-  [189] = {.lex_state = 228},
-  [190] = {.lex_state = 228},
-  [191] = {.lex_state = 0},
-  [192] = {.lex_state = 0},
-  [193] = {.lex_state = 227},
-  [194] = {.lex_state = 18},
-  [195] = {.lex_state = 13},
-  [196] = {.lex_state = 18},
-  [197] = {.lex_state = 13},
-  [198] = {.lex_state = 18},
-  [199] = {.lex_state = 13},
-  [200] = {.lex_state = 12},
-  [201] = {.lex_state = 12},
-  [202] = {.lex_state = 12},
-  [203] = {.lex_state = 227},
-  [204] = {.lex_state = 227},
-  [205] = {.lex_state = 0},
-  [206] = {.lex_state = 0},
-  [207] = {.lex_state = 228},
-  [208] = {.lex_state = 21},
-  [209] = {.lex_state = 227},
-  [210] = {.lex_state = 228},
-  [211] = {.lex_state = 227},
-  [212] = {.lex_state = 254},
-  [213] = {.lex_state = 21},
-  [214] = {.lex_state = 21},
-  [215] = {.lex_state = 227},
-  [216] = {.lex_state = 227},
+  [184] = {.lex_state = 0},
+  [185] = {.lex_state = 235},
+  [186] = {.lex_state = 0},
+  [187] = {.lex_state = 0},
+  [188] = {.lex_state = 234},
+  [189] = {.lex_state = 234},
+  [190] = {.lex_state = 235},
+  [191] = {.lex_state = 234},
+  [192] = {.lex_state = 234},
+  [193] = {.lex_state = 235},
+  [194] = {.lex_state = 234},
+  [195] = {.lex_state = 234},
+  [196] = {.lex_state = 21},
+  [197] = {.lex_state = 18},
+  [198] = {.lex_state = 13},
+  [199] = {.lex_state = 18},
+  [200] = {.lex_state = 13},
+  [201] = {.lex_state = 18},
+  [202] = {.lex_state = 13},
+  [203] = {.lex_state = 12},
+  [204] = {.lex_state = 12},
+  [205] = {.lex_state = 12},
+  [206] = {.lex_state = 234},
+  [207] = {.lex_state = 0},
+  [208] = {.lex_state = 0},
+  [209] = {.lex_state = 235},
+  [210] = {.lex_state = 234},
+  [211] = {.lex_state = 260},
+  [212] = {.lex_state = 21},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 260},
+  [216] = {.lex_state = 260},
   [217] = {.lex_state = 21},
-  [218] = {.lex_state = 0},
-  [219] = {.lex_state = 253},
-  [220] = {.lex_state = 0},
-  [221] = {.lex_state = 227},
-  [222] = {.lex_state = 255},
-  [223] = {.lex_state = 227},
-  [224] = {.lex_state = 227},
-  [225] = {.lex_state = 227},
-  [226] = {.lex_state = 21},
-  [227] = {.lex_state = 11},
-  [228] = {.lex_state = 21},
-  [229] = {.lex_state = 227},
-  [230] = {.lex_state = 227},
-  [231] = {.lex_state = 21},
-  [232] = {.lex_state = 227},
-  [233] = {.lex_state = 253},
-  [234] = {.lex_state = 0},
+  [218] = {.lex_state = 21},
+  [219] = {.lex_state = 260},
+  [220] = {.lex_state = 21},
+  [221] = {.lex_state = 0},
+  [222] = {.lex_state = 21},
+  [223] = {.lex_state = 234},
+  [224] = {.lex_state = 0},
+  [225] = {.lex_state = 234},
+  [226] = {.lex_state = 262},
+  [227] = {.lex_state = 234},
+  [228] = {.lex_state = 234},
+  [229] = {.lex_state = 260},
+  [230] = {.lex_state = 21},
+  [231] = {.lex_state = 234},
+  [232] = {.lex_state = 234},
+  [233] = {.lex_state = 21},
+  [234] = {.lex_state = 21},
   [235] = {.lex_state = 21},
-  [236] = {.lex_state = 21},
-  [237] = {.lex_state = 0},
-  [238] = {.lex_state = 21},
-  [239] = {.lex_state = 227},
+  [236] = {.lex_state = 234},
+  [237] = {.lex_state = 234},
+  [238] = {.lex_state = 11},
+  [239] = {.lex_state = 21},
   [240] = {.lex_state = 21},
   [241] = {.lex_state = 21},
-  [242] = {.lex_state = 227},
-  [243] = {.lex_state = 227},
-  [244] = {.lex_state = 21},
-  [245] = {.lex_state = 227},
-  [246] = {.lex_state = 227},
-  [247] = {.lex_state = 227},
-  [248] = {.lex_state = 227},
-  [249] = {.lex_state = 227},
-  [250] = {.lex_state = 227},
-  [251] = {.lex_state = 227},
-  [252] = {.lex_state = 227},
-  [253] = {.lex_state = 227},
-  [254] = {.lex_state = 227},
-  [255] = {.lex_state = 227},
-  [256] = {.lex_state = 227},
-  [257] = {.lex_state = 227},
-  [258] = {.lex_state = 227},
-  [259] = {.lex_state = 227},
-  [260] = {.lex_state = 227},
-  [261] = {.lex_state = 227},
-  [262] = {.lex_state = 227},
-  [263] = {.lex_state = 21},
-  [264] = {.lex_state = 0},
-  [265] = {.lex_state = 21},
-  [266] = {.lex_state = 228},
-  [267] = {.lex_state = 253},
-  [268] = {.lex_state = 253},
-  [269] = {.lex_state = 21},
-  [270] = {.lex_state = 230},
-  [271] = {.lex_state = 253},
-  [272] = {.lex_state = 230},
-  [273] = {.lex_state = 22},
-  [274] = {.lex_state = 228},
-  [275] = {.lex_state = 227},
-  [276] = {.lex_state = 22},
-  [277] = {.lex_state = 230},
-  [278] = {.lex_state = 236},
-  [279] = {.lex_state = 21},
-  [280] = {.lex_state = 230},
-  [281] = {.lex_state = 15},
-  [282] = {.lex_state = 22},
-  [283] = {.lex_state = 15},
-  [284] = {.lex_state = 230},
+  [242] = {.lex_state = 234},
+  [243] = {.lex_state = 234},
+  [244] = {.lex_state = 234},
+  [245] = {.lex_state = 235},
+  [246] = {.lex_state = 234},
+  [247] = {.lex_state = 21},
+  [248] = {.lex_state = 234},
+  [249] = {.lex_state = 234},
+  [250] = {.lex_state = 234},
+  [251] = {.lex_state = 234},
+  [252] = {.lex_state = 234},
+  [253] = {.lex_state = 234},
+  [254] = {.lex_state = 234},
+  [255] = {.lex_state = 234},
+  [256] = {.lex_state = 234},
+  [257] = {.lex_state = 234},
+  [258] = {.lex_state = 234},
+  [259] = {.lex_state = 234},
+  [260] = {.lex_state = 234},
+  [261] = {.lex_state = 234},
+  [262] = {.lex_state = 234},
+  [263] = {.lex_state = 234},
+  [264] = {.lex_state = 234},
+  [265] = {.lex_state = 234},
+  [266] = {.lex_state = 21},
+  [267] = {.lex_state = 236},
+  [268] = {.lex_state = 261},
+  [269] = {.lex_state = 0},
+  [270] = {.lex_state = 21},
+  [271] = {.lex_state = 15},
+  [272] = {.lex_state = 22},
+  [273] = {.lex_state = 21},
+  [274] = {.lex_state = 22},
+  [275] = {.lex_state = 15},
+  [276] = {.lex_state = 236},
+  [277] = {.lex_state = 11},
+  [278] = {.lex_state = 235},
+  [279] = {.lex_state = 234},
+  [280] = {.lex_state = 15},
+  [281] = {.lex_state = 22},
+  [282] = {.lex_state = 236},
+  [283] = {.lex_state = 22},
+  [284] = {.lex_state = 234},
   [285] = {.lex_state = 22},
-  [286] = {.lex_state = 227},
-  [287] = {.lex_state = 11},
-  [288] = {.lex_state = 15},
-  [289] = {.lex_state = 22},
-  [290] = {.lex_state = 230},
-  [291] = {.lex_state = 236},
-  [292] = {.lex_state = 236},
-  [293] = {.lex_state = 233},
-  [294] = {.lex_state = 228},
+  [286] = {.lex_state = 236},
+  [287] = {.lex_state = 236},
+  [288] = {.lex_state = 236},
+  [289] = {.lex_state = 242},
+  [290] = {.lex_state = 242},
+  [291] = {.lex_state = 242},
+  [292] = {.lex_state = 239},
+  [293] = {.lex_state = 0},
+  [294] = {.lex_state = 0},
   [295] = {.lex_state = 0},
-  [296] = {.lex_state = 233},
-  [297] = {.lex_state = 23},
-  [298] = {.lex_state = 233},
-  [299] = {.lex_state = 233},
+  [296] = {.lex_state = 0},
+  [297] = {.lex_state = 239},
+  [298] = {.lex_state = 0},
+  [299] = {.lex_state = 235},
   [300] = {.lex_state = 0},
-  [301] = {.lex_state = 245},
+  [301] = {.lex_state = 0},
   [302] = {.lex_state = 0},
-  [303] = {.lex_state = 245},
-  [304] = {.lex_state = 0},
-  [305] = {.lex_state = 0},
+  [303] = {.lex_state = 235},
+  [304] = {.lex_state = 239},
+  [305] = {.lex_state = 235},
   [306] = {.lex_state = 0},
-  [307] = {.lex_state = 245},
-  [308] = {.lex_state = 233},
-  [309] = {.lex_state = 0},
-  [310] = {.lex_state = 227},
+  [307] = {.lex_state = 251},
+  [308] = {.lex_state = 251},
+  [309] = {.lex_state = 234},
+  [310] = {.lex_state = 0},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 228},
-  [313] = {.lex_state = 228},
+  [312] = {.lex_state = 0},
+  [313] = {.lex_state = 0},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 233},
+  [315] = {.lex_state = 239},
+  [316] = {.lex_state = 251},
+  [317] = {.lex_state = 0},
   [318] = {.lex_state = 18},
   [319] = {.lex_state = 0},
   [320] = {.lex_state = 18},
   [321] = {.lex_state = 0},
-  [322] = {.lex_state = 13},
-  [323] = {.lex_state = 0},
+  [322] = {.lex_state = 239},
+  [323] = {.lex_state = 13},
   [324] = {.lex_state = 13},
-  [325] = {.lex_state = 233},
-  [326] = {.lex_state = 0},
+  [325] = {.lex_state = 239},
+  [326] = {.lex_state = 12},
   [327] = {.lex_state = 12},
-  [328] = {.lex_state = 12},
-  [329] = {.lex_state = 233},
-  [330] = {.lex_state = 233},
-  [331] = {.lex_state = 233},
-  [332] = {.lex_state = 0},
+  [328] = {.lex_state = 0},
+  [329] = {.lex_state = 239},
+  [330] = {.lex_state = 239},
+  [331] = {.lex_state = 239},
+  [332] = {.lex_state = 3},
   [333] = {.lex_state = 0},
   [334] = {.lex_state = 0},
-  [335] = {.lex_state = 230},
-  [336] = {.lex_state = 233},
-  [337] = {.lex_state = 3},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 245},
-  [340] = {.lex_state = 245},
-  [341] = {.lex_state = 233},
+  [335] = {.lex_state = 236},
+  [336] = {.lex_state = 239},
+  [337] = {.lex_state = 235},
+  [338] = {.lex_state = 239},
+  [339] = {.lex_state = 0},
+  [340] = {.lex_state = 251},
+  [341] = {.lex_state = 239},
   [342] = {.lex_state = 0},
   [343] = {.lex_state = 0},
-  [344] = {.lex_state = 0},
+  [344] = {.lex_state = 239},
   [345] = {.lex_state = 0},
   [346] = {.lex_state = 0},
   [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 0},
-  [350] = {.lex_state = 245},
+  [349] = {.lex_state = 251},
+  [350] = {.lex_state = 0},
   [351] = {.lex_state = 0},
-  [352] = {.lex_state = 233},
-  [353] = {.lex_state = 0},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 233},
-  [356] = {.lex_state = 0},
-  [357] = {.lex_state = 0},
-  [358] = {.lex_state = 233},
-  [359] = {.lex_state = 228},
-  [360] = {.lex_state = 228},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 0},
-  [363] = {.lex_state = 228},
-  [364] = {.lex_state = 3},
-  [365] = {.lex_state = 245},
-  [366] = {.lex_state = 233},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 235},
+  [354] = {.lex_state = 239},
+  [355] = {.lex_state = 0},
+  [356] = {.lex_state = 239},
+  [357] = {.lex_state = 239},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 3},
+  [360] = {.lex_state = 0},
+  [361] = {.lex_state = 235},
+  [362] = {.lex_state = 251},
+  [363] = {.lex_state = 251},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 0},
+  [366] = {.lex_state = 235},
   [367] = {.lex_state = 0},
-  [368] = {.lex_state = 245},
-  [369] = {.lex_state = 0},
-  [370] = {.lex_state = 228},
-  [371] = {.lex_state = 0},
+  [368] = {.lex_state = 235},
+  [369] = {.lex_state = 239},
+  [370] = {.lex_state = 0},
+  [371] = {.lex_state = 23},
   [372] = {.lex_state = 0},
   [373] = {.lex_state = 0},
-  [374] = {.lex_state = 0},
-  [375] = {.lex_state = 230},
-  [376] = {.lex_state = 0},
-  [377] = {.lex_state = 228},
-  [378] = {.lex_state = 228},
-  [379] = {.lex_state = 228},
-  [380] = {.lex_state = 228},
-  [381] = {.lex_state = 228},
-  [382] = {.lex_state = 233},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 8},
-  [385] = {.lex_state = 228},
-  [386] = {.lex_state = 228},
-  [387] = {.lex_state = 24},
-  [388] = {.lex_state = 228},
-  [389] = {.lex_state = 228},
-  [390] = {.lex_state = 228},
-  [391] = {.lex_state = 230},
-  [392] = {.lex_state = 230},
+  [374] = {.lex_state = 236},
+  [375] = {.lex_state = 0},
+  [376] = {.lex_state = 251},
+  [377] = {.lex_state = 251},
+  [378] = {.lex_state = 251},
+  [379] = {.lex_state = 251},
+  [380] = {.lex_state = 251},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 15},
+  [383] = {.lex_state = 236},
+  [384] = {.lex_state = 251},
+  [385] = {.lex_state = 251},
+  [386] = {.lex_state = 251},
+  [387] = {.lex_state = 235},
+  [388] = {.lex_state = 9},
+  [389] = {.lex_state = 251},
+  [390] = {.lex_state = 236},
+  [391] = {.lex_state = 251},
+  [392] = {.lex_state = 251},
   [393] = {.lex_state = 15},
-  [394] = {.lex_state = 15},
-  [395] = {.lex_state = 9},
-  [396] = {.lex_state = 228},
-  [397] = {.lex_state = 228},
-  [398] = {.lex_state = 230},
-  [399] = {.lex_state = 230},
-  [400] = {.lex_state = 0},
-  [401] = {.lex_state = 230},
-  [402] = {.lex_state = 230},
-  [403] = {.lex_state = 227},
-  [404] = {.lex_state = 230},
-  [405] = {.lex_state = 227},
-  [406] = {.lex_state = 10},
-  [407] = {.lex_state = 227},
-  [408] = {.lex_state = 230},
-  [409] = {.lex_state = 227},
-  [410] = {.lex_state = 230},
-  [411] = {.lex_state = 228},
-  [412] = {.lex_state = 230},
-  [413] = {.lex_state = 233},
-  [414] = {.lex_state = 0},
+  [394] = {.lex_state = 0},
+  [395] = {.lex_state = 8},
+  [396] = {.lex_state = 234},
+  [397] = {.lex_state = 10},
+  [398] = {.lex_state = 236},
+  [399] = {.lex_state = 236},
+  [400] = {.lex_state = 234},
+  [401] = {.lex_state = 236},
+  [402] = {.lex_state = 239},
+  [403] = {.lex_state = 234},
+  [404] = {.lex_state = 236},
+  [405] = {.lex_state = 234},
+  [406] = {.lex_state = 236},
+  [407] = {.lex_state = 236},
+  [408] = {.lex_state = 236},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 251},
+  [411] = {.lex_state = 251},
+  [412] = {.lex_state = 236},
+  [413] = {.lex_state = 0},
+  [414] = {.lex_state = 239},
   [415] = {.lex_state = 0},
-  [416] = {.lex_state = 0},
-  [417] = {.lex_state = 0},
+  [416] = {.lex_state = 239},
+  [417] = {.lex_state = 239},
   [418] = {.lex_state = 0},
   [419] = {.lex_state = 0},
   [420] = {.lex_state = 0},
-  [421] = {.lex_state = 0},
-  [422] = {.lex_state = 233},
+  [421] = {.lex_state = 234},
+  [422] = {.lex_state = 0},
   [423] = {.lex_state = 0},
-  [424] = {.lex_state = 0},
+  [424] = {.lex_state = 237},
   [425] = {.lex_state = 0},
-  [426] = {.lex_state = 233},
-  [427] = {.lex_state = 0},
-  [428] = {.lex_state = 231},
+  [426] = {.lex_state = 0},
+  [427] = {.lex_state = 236},
+  [428] = {.lex_state = 0},
   [429] = {.lex_state = 0},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 233},
-  [432] = {.lex_state = 227},
-  [433] = {.lex_state = 230},
+  [430] = {.lex_state = 239},
+  [431] = {.lex_state = 0},
+  [432] = {.lex_state = 0},
+  [433] = {.lex_state = 0},
   [434] = {.lex_state = 0},
   [435] = {.lex_state = 0},
   [436] = {.lex_state = 0},
   [437] = {.lex_state = 0},
-  [438] = {.lex_state = 233},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9970,42 +10032,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(1)] = {
     [sym_source_file] = STATE(423),
-    [sym__statements] = STATE(437),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(2),
+    [sym__statements] = STATE(433),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(184),
+    [sym_netns_statement] = STATE(184),
+    [sym_host_statement] = STATE(184),
+    [sym_table_statement] = STATE(184),
+    [sym_let_statement] = STATE(184),
+    [sym_for_statement] = STATE(184),
+    [sym_include_statement] = STATE(184),
+    [sym_expect_statement] = STATE(184),
+    [sym_veth_statement] = STATE(184),
+    [sym_bridge_statement] = STATE(184),
+    [sym_dummy_statement] = STATE(184),
+    [sym_vrf_statement] = STATE(184),
+    [sym_macvlan_statement] = STATE(184),
+    [sym_vxlan_statement] = STATE(184),
+    [sym_link_statement] = STATE(184),
+    [sym_addr_statement] = STATE(184),
+    [sym_state_statement] = STATE(184),
+    [sym_mtu_statement] = STATE(184),
+    [sym_mac_statement] = STATE(184),
+    [sym_master_statement] = STATE(184),
+    [sym_shape_statement] = STATE(184),
+    [sym_htb_statement] = STATE(184),
+    [sym_class_statement] = STATE(184),
+    [sym_filter_statement] = STATE(184),
+    [sym_qdisc_statement] = STATE(184),
+    [sym_netem_statement] = STATE(184),
+    [sym_bpf_statement] = STATE(184),
+    [sym_xdp_statement] = STATE(184),
+    [sym_route_statement] = STATE(184),
+    [sym_rule_statement] = STATE(184),
+    [sym_forward_statement] = STATE(184),
+    [sym_sysctl_statement] = STATE(184),
+    [sym_firewall_statement] = STATE(184),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10047,39 +10109,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(2)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(206),
-    [sym_netns_statement] = STATE(206),
-    [sym_host_statement] = STATE(206),
-    [sym_table_statement] = STATE(206),
-    [sym_let_statement] = STATE(206),
-    [sym_for_statement] = STATE(206),
-    [sym_include_statement] = STATE(206),
-    [sym_expect_statement] = STATE(206),
-    [sym_veth_statement] = STATE(206),
-    [sym_bridge_statement] = STATE(206),
-    [sym_dummy_statement] = STATE(206),
-    [sym_vrf_statement] = STATE(206),
-    [sym_macvlan_statement] = STATE(206),
-    [sym_vxlan_statement] = STATE(206),
-    [sym_link_statement] = STATE(206),
-    [sym_addr_statement] = STATE(206),
-    [sym_state_statement] = STATE(206),
-    [sym_mtu_statement] = STATE(206),
-    [sym_mac_statement] = STATE(206),
-    [sym_master_statement] = STATE(206),
-    [sym_shape_statement] = STATE(206),
-    [sym_htb_statement] = STATE(206),
-    [sym_class_statement] = STATE(206),
-    [sym_filter_statement] = STATE(206),
-    [sym_qdisc_statement] = STATE(206),
-    [sym_netem_statement] = STATE(206),
-    [sym_bpf_statement] = STATE(206),
-    [sym_xdp_statement] = STATE(206),
-    [sym_route_statement] = STATE(206),
-    [sym_rule_statement] = STATE(206),
-    [sym_forward_statement] = STATE(206),
-    [sym_sysctl_statement] = STATE(206),
-    [sym_firewall_statement] = STATE(206),
+    [sym__statement] = STATE(296),
+    [sym_netns_statement] = STATE(296),
+    [sym_host_statement] = STATE(296),
+    [sym_table_statement] = STATE(296),
+    [sym_let_statement] = STATE(296),
+    [sym_for_statement] = STATE(296),
+    [sym_include_statement] = STATE(296),
+    [sym_expect_statement] = STATE(296),
+    [sym_veth_statement] = STATE(296),
+    [sym_bridge_statement] = STATE(296),
+    [sym_dummy_statement] = STATE(296),
+    [sym_vrf_statement] = STATE(296),
+    [sym_macvlan_statement] = STATE(296),
+    [sym_vxlan_statement] = STATE(296),
+    [sym_link_statement] = STATE(296),
+    [sym_addr_statement] = STATE(296),
+    [sym_state_statement] = STATE(296),
+    [sym_mtu_statement] = STATE(296),
+    [sym_mac_statement] = STATE(296),
+    [sym_master_statement] = STATE(296),
+    [sym_shape_statement] = STATE(296),
+    [sym_htb_statement] = STATE(296),
+    [sym_class_statement] = STATE(296),
+    [sym_filter_statement] = STATE(296),
+    [sym_qdisc_statement] = STATE(296),
+    [sym_netem_statement] = STATE(296),
+    [sym_bpf_statement] = STATE(296),
+    [sym_xdp_statement] = STATE(296),
+    [sym_route_statement] = STATE(296),
+    [sym_rule_statement] = STATE(296),
+    [sym_forward_statement] = STATE(296),
+    [sym_sysctl_statement] = STATE(296),
+    [sym_firewall_statement] = STATE(296),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(73),
     [anon_sym_SEMI] = ACTIONS(75),
@@ -10122,44 +10184,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(414),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(185),
-    [sym_netns_statement] = STATE(185),
-    [sym_host_statement] = STATE(185),
-    [sym_table_statement] = STATE(185),
-    [sym_let_statement] = STATE(185),
-    [sym_for_statement] = STATE(185),
-    [sym_include_statement] = STATE(185),
-    [sym_expect_statement] = STATE(185),
-    [sym_veth_statement] = STATE(185),
-    [sym_bridge_statement] = STATE(185),
-    [sym_dummy_statement] = STATE(185),
-    [sym_vrf_statement] = STATE(185),
-    [sym_macvlan_statement] = STATE(185),
-    [sym_vxlan_statement] = STATE(185),
-    [sym_link_statement] = STATE(185),
-    [sym_addr_statement] = STATE(185),
-    [sym_state_statement] = STATE(185),
-    [sym_mtu_statement] = STATE(185),
-    [sym_mac_statement] = STATE(185),
-    [sym_master_statement] = STATE(185),
-    [sym_shape_statement] = STATE(185),
-    [sym_htb_statement] = STATE(185),
-    [sym_class_statement] = STATE(185),
-    [sym_filter_statement] = STATE(185),
-    [sym_qdisc_statement] = STATE(185),
-    [sym_netem_statement] = STATE(185),
-    [sym_bpf_statement] = STATE(185),
-    [sym_xdp_statement] = STATE(185),
-    [sym_route_statement] = STATE(185),
-    [sym_rule_statement] = STATE(185),
-    [sym_forward_statement] = STATE(185),
-    [sym_sysctl_statement] = STATE(185),
-    [sym_firewall_statement] = STATE(185),
-    [aux_sym__statements_repeat1] = STATE(2),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(10),
+    [sym__statement] = STATE(208),
+    [sym_netns_statement] = STATE(208),
+    [sym_host_statement] = STATE(208),
+    [sym_table_statement] = STATE(208),
+    [sym_let_statement] = STATE(208),
+    [sym_for_statement] = STATE(208),
+    [sym_include_statement] = STATE(208),
+    [sym_expect_statement] = STATE(208),
+    [sym_veth_statement] = STATE(208),
+    [sym_bridge_statement] = STATE(208),
+    [sym_dummy_statement] = STATE(208),
+    [sym_vrf_statement] = STATE(208),
+    [sym_macvlan_statement] = STATE(208),
+    [sym_vxlan_statement] = STATE(208),
+    [sym_link_statement] = STATE(208),
+    [sym_addr_statement] = STATE(208),
+    [sym_state_statement] = STATE(208),
+    [sym_mtu_statement] = STATE(208),
+    [sym_mac_statement] = STATE(208),
+    [sym_master_statement] = STATE(208),
+    [sym_shape_statement] = STATE(208),
+    [sym_htb_statement] = STATE(208),
+    [sym_class_statement] = STATE(208),
+    [sym_filter_statement] = STATE(208),
+    [sym_qdisc_statement] = STATE(208),
+    [sym_netem_statement] = STATE(208),
+    [sym_bpf_statement] = STATE(208),
+    [sym_xdp_statement] = STATE(208),
+    [sym_route_statement] = STATE(208),
+    [sym_rule_statement] = STATE(208),
+    [sym_forward_statement] = STATE(208),
+    [sym_sysctl_statement] = STATE(208),
+    [sym_firewall_statement] = STATE(208),
+    [aux_sym__statements_repeat1] = STATE(10),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10198,44 +10260,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(332),
-    [sym_netns_statement] = STATE(332),
-    [sym_host_statement] = STATE(332),
-    [sym_table_statement] = STATE(332),
-    [sym_let_statement] = STATE(332),
-    [sym_for_statement] = STATE(332),
-    [sym_include_statement] = STATE(332),
-    [sym_expect_statement] = STATE(332),
-    [sym_veth_statement] = STATE(332),
-    [sym_bridge_statement] = STATE(332),
-    [sym_dummy_statement] = STATE(332),
-    [sym_vrf_statement] = STATE(332),
-    [sym_macvlan_statement] = STATE(332),
-    [sym_vxlan_statement] = STATE(332),
-    [sym_link_statement] = STATE(332),
-    [sym_addr_statement] = STATE(332),
-    [sym_state_statement] = STATE(332),
-    [sym_mtu_statement] = STATE(332),
-    [sym_mac_statement] = STATE(332),
-    [sym_master_statement] = STATE(332),
-    [sym_shape_statement] = STATE(332),
-    [sym_htb_statement] = STATE(332),
-    [sym_class_statement] = STATE(332),
-    [sym_filter_statement] = STATE(332),
-    [sym_qdisc_statement] = STATE(332),
-    [sym_netem_statement] = STATE(332),
-    [sym_bpf_statement] = STATE(332),
-    [sym_xdp_statement] = STATE(332),
-    [sym_route_statement] = STATE(332),
-    [sym_rule_statement] = STATE(332),
-    [sym_forward_statement] = STATE(332),
-    [sym_sysctl_statement] = STATE(332),
-    [sym_firewall_statement] = STATE(332),
-    [aux_sym__statements_repeat1] = STATE(10),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [sym__statements] = STATE(436),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(184),
+    [sym_netns_statement] = STATE(184),
+    [sym_host_statement] = STATE(184),
+    [sym_table_statement] = STATE(184),
+    [sym_let_statement] = STATE(184),
+    [sym_for_statement] = STATE(184),
+    [sym_include_statement] = STATE(184),
+    [sym_expect_statement] = STATE(184),
+    [sym_veth_statement] = STATE(184),
+    [sym_bridge_statement] = STATE(184),
+    [sym_dummy_statement] = STATE(184),
+    [sym_vrf_statement] = STATE(184),
+    [sym_macvlan_statement] = STATE(184),
+    [sym_vxlan_statement] = STATE(184),
+    [sym_link_statement] = STATE(184),
+    [sym_addr_statement] = STATE(184),
+    [sym_state_statement] = STATE(184),
+    [sym_mtu_statement] = STATE(184),
+    [sym_mac_statement] = STATE(184),
+    [sym_master_statement] = STATE(184),
+    [sym_shape_statement] = STATE(184),
+    [sym_htb_statement] = STATE(184),
+    [sym_class_statement] = STATE(184),
+    [sym_filter_statement] = STATE(184),
+    [sym_qdisc_statement] = STATE(184),
+    [sym_netem_statement] = STATE(184),
+    [sym_bpf_statement] = STATE(184),
+    [sym_xdp_statement] = STATE(184),
+    [sym_route_statement] = STATE(184),
+    [sym_rule_statement] = STATE(184),
+    [sym_forward_statement] = STATE(184),
+    [sym_sysctl_statement] = STATE(184),
+    [sym_firewall_statement] = STATE(184),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10275,39 +10337,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(332),
-    [sym_netns_statement] = STATE(332),
-    [sym_host_statement] = STATE(332),
-    [sym_table_statement] = STATE(332),
-    [sym_let_statement] = STATE(332),
-    [sym_for_statement] = STATE(332),
-    [sym_include_statement] = STATE(332),
-    [sym_expect_statement] = STATE(332),
-    [sym_veth_statement] = STATE(332),
-    [sym_bridge_statement] = STATE(332),
-    [sym_dummy_statement] = STATE(332),
-    [sym_vrf_statement] = STATE(332),
-    [sym_macvlan_statement] = STATE(332),
-    [sym_vxlan_statement] = STATE(332),
-    [sym_link_statement] = STATE(332),
-    [sym_addr_statement] = STATE(332),
-    [sym_state_statement] = STATE(332),
-    [sym_mtu_statement] = STATE(332),
-    [sym_mac_statement] = STATE(332),
-    [sym_master_statement] = STATE(332),
-    [sym_shape_statement] = STATE(332),
-    [sym_htb_statement] = STATE(332),
-    [sym_class_statement] = STATE(332),
-    [sym_filter_statement] = STATE(332),
-    [sym_qdisc_statement] = STATE(332),
-    [sym_netem_statement] = STATE(332),
-    [sym_bpf_statement] = STATE(332),
-    [sym_xdp_statement] = STATE(332),
-    [sym_route_statement] = STATE(332),
-    [sym_rule_statement] = STATE(332),
-    [sym_forward_statement] = STATE(332),
-    [sym_sysctl_statement] = STATE(332),
-    [sym_firewall_statement] = STATE(332),
+    [sym__statement] = STATE(296),
+    [sym_netns_statement] = STATE(296),
+    [sym_host_statement] = STATE(296),
+    [sym_table_statement] = STATE(296),
+    [sym_let_statement] = STATE(296),
+    [sym_for_statement] = STATE(296),
+    [sym_include_statement] = STATE(296),
+    [sym_expect_statement] = STATE(296),
+    [sym_veth_statement] = STATE(296),
+    [sym_bridge_statement] = STATE(296),
+    [sym_dummy_statement] = STATE(296),
+    [sym_vrf_statement] = STATE(296),
+    [sym_macvlan_statement] = STATE(296),
+    [sym_vxlan_statement] = STATE(296),
+    [sym_link_statement] = STATE(296),
+    [sym_addr_statement] = STATE(296),
+    [sym_state_statement] = STATE(296),
+    [sym_mtu_statement] = STATE(296),
+    [sym_mac_statement] = STATE(296),
+    [sym_master_statement] = STATE(296),
+    [sym_shape_statement] = STATE(296),
+    [sym_htb_statement] = STATE(296),
+    [sym_class_statement] = STATE(296),
+    [sym_filter_statement] = STATE(296),
+    [sym_qdisc_statement] = STATE(296),
+    [sym_netem_statement] = STATE(296),
+    [sym_bpf_statement] = STATE(296),
+    [sym_xdp_statement] = STATE(296),
+    [sym_route_statement] = STATE(296),
+    [sym_rule_statement] = STATE(296),
+    [sym_forward_statement] = STATE(296),
+    [sym_sysctl_statement] = STATE(296),
+    [sym_firewall_statement] = STATE(296),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(81),
     [anon_sym_SEMI] = ACTIONS(75),
@@ -10351,39 +10413,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(332),
-    [sym_netns_statement] = STATE(332),
-    [sym_host_statement] = STATE(332),
-    [sym_table_statement] = STATE(332),
-    [sym_let_statement] = STATE(332),
-    [sym_for_statement] = STATE(332),
-    [sym_include_statement] = STATE(332),
-    [sym_expect_statement] = STATE(332),
-    [sym_veth_statement] = STATE(332),
-    [sym_bridge_statement] = STATE(332),
-    [sym_dummy_statement] = STATE(332),
-    [sym_vrf_statement] = STATE(332),
-    [sym_macvlan_statement] = STATE(332),
-    [sym_vxlan_statement] = STATE(332),
-    [sym_link_statement] = STATE(332),
-    [sym_addr_statement] = STATE(332),
-    [sym_state_statement] = STATE(332),
-    [sym_mtu_statement] = STATE(332),
-    [sym_mac_statement] = STATE(332),
-    [sym_master_statement] = STATE(332),
-    [sym_shape_statement] = STATE(332),
-    [sym_htb_statement] = STATE(332),
-    [sym_class_statement] = STATE(332),
-    [sym_filter_statement] = STATE(332),
-    [sym_qdisc_statement] = STATE(332),
-    [sym_netem_statement] = STATE(332),
-    [sym_bpf_statement] = STATE(332),
-    [sym_xdp_statement] = STATE(332),
-    [sym_route_statement] = STATE(332),
-    [sym_rule_statement] = STATE(332),
-    [sym_forward_statement] = STATE(332),
-    [sym_sysctl_statement] = STATE(332),
-    [sym_firewall_statement] = STATE(332),
+    [sym__statement] = STATE(296),
+    [sym_netns_statement] = STATE(296),
+    [sym_host_statement] = STATE(296),
+    [sym_table_statement] = STATE(296),
+    [sym_let_statement] = STATE(296),
+    [sym_for_statement] = STATE(296),
+    [sym_include_statement] = STATE(296),
+    [sym_expect_statement] = STATE(296),
+    [sym_veth_statement] = STATE(296),
+    [sym_bridge_statement] = STATE(296),
+    [sym_dummy_statement] = STATE(296),
+    [sym_vrf_statement] = STATE(296),
+    [sym_macvlan_statement] = STATE(296),
+    [sym_vxlan_statement] = STATE(296),
+    [sym_link_statement] = STATE(296),
+    [sym_addr_statement] = STATE(296),
+    [sym_state_statement] = STATE(296),
+    [sym_mtu_statement] = STATE(296),
+    [sym_mac_statement] = STATE(296),
+    [sym_master_statement] = STATE(296),
+    [sym_shape_statement] = STATE(296),
+    [sym_htb_statement] = STATE(296),
+    [sym_class_statement] = STATE(296),
+    [sym_filter_statement] = STATE(296),
+    [sym_qdisc_statement] = STATE(296),
+    [sym_netem_statement] = STATE(296),
+    [sym_bpf_statement] = STATE(296),
+    [sym_xdp_statement] = STATE(296),
+    [sym_route_statement] = STATE(296),
+    [sym_rule_statement] = STATE(296),
+    [sym_forward_statement] = STATE(296),
+    [sym_sysctl_statement] = STATE(296),
+    [sym_firewall_statement] = STATE(296),
     [aux_sym__statements_repeat1] = STATE(10),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(75),
@@ -10427,39 +10489,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(10),
-    [sym__statement] = STATE(332),
-    [sym_netns_statement] = STATE(332),
-    [sym_host_statement] = STATE(332),
-    [sym_table_statement] = STATE(332),
-    [sym_let_statement] = STATE(332),
-    [sym_for_statement] = STATE(332),
-    [sym_include_statement] = STATE(332),
-    [sym_expect_statement] = STATE(332),
-    [sym_veth_statement] = STATE(332),
-    [sym_bridge_statement] = STATE(332),
-    [sym_dummy_statement] = STATE(332),
-    [sym_vrf_statement] = STATE(332),
-    [sym_macvlan_statement] = STATE(332),
-    [sym_vxlan_statement] = STATE(332),
-    [sym_link_statement] = STATE(332),
-    [sym_addr_statement] = STATE(332),
-    [sym_state_statement] = STATE(332),
-    [sym_mtu_statement] = STATE(332),
-    [sym_mac_statement] = STATE(332),
-    [sym_master_statement] = STATE(332),
-    [sym_shape_statement] = STATE(332),
-    [sym_htb_statement] = STATE(332),
-    [sym_class_statement] = STATE(332),
-    [sym_filter_statement] = STATE(332),
-    [sym_qdisc_statement] = STATE(332),
-    [sym_netem_statement] = STATE(332),
-    [sym_bpf_statement] = STATE(332),
-    [sym_xdp_statement] = STATE(332),
-    [sym_route_statement] = STATE(332),
-    [sym_rule_statement] = STATE(332),
-    [sym_forward_statement] = STATE(332),
-    [sym_sysctl_statement] = STATE(332),
-    [sym_firewall_statement] = STATE(332),
+    [sym__statement] = STATE(296),
+    [sym_netns_statement] = STATE(296),
+    [sym_host_statement] = STATE(296),
+    [sym_table_statement] = STATE(296),
+    [sym_let_statement] = STATE(296),
+    [sym_for_statement] = STATE(296),
+    [sym_include_statement] = STATE(296),
+    [sym_expect_statement] = STATE(296),
+    [sym_veth_statement] = STATE(296),
+    [sym_bridge_statement] = STATE(296),
+    [sym_dummy_statement] = STATE(296),
+    [sym_vrf_statement] = STATE(296),
+    [sym_macvlan_statement] = STATE(296),
+    [sym_vxlan_statement] = STATE(296),
+    [sym_link_statement] = STATE(296),
+    [sym_addr_statement] = STATE(296),
+    [sym_state_statement] = STATE(296),
+    [sym_mtu_statement] = STATE(296),
+    [sym_mac_statement] = STATE(296),
+    [sym_master_statement] = STATE(296),
+    [sym_shape_statement] = STATE(296),
+    [sym_htb_statement] = STATE(296),
+    [sym_class_statement] = STATE(296),
+    [sym_filter_statement] = STATE(296),
+    [sym_qdisc_statement] = STATE(296),
+    [sym_netem_statement] = STATE(296),
+    [sym_bpf_statement] = STATE(296),
+    [sym_xdp_statement] = STATE(296),
+    [sym_route_statement] = STATE(296),
+    [sym_rule_statement] = STATE(296),
+    [sym_forward_statement] = STATE(296),
+    [sym_sysctl_statement] = STATE(296),
+    [sym_firewall_statement] = STATE(296),
     [aux_sym__statements_repeat1] = STATE(10),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -11393,7 +11455,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
+    STATE(30), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11445,44 +11507,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_lookup,
       anon_sym_port,
   [954] = 7,
-    ACTIONS(195), 1,
-      anon_sym_DOT,
-    ACTIONS(198), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(201), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(176), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [994] = 7,
     ACTIONS(191), 1,
       anon_sym_LBRACE2,
-    ACTIONS(204), 1,
+    ACTIONS(195), 1,
       anon_sym_DOT,
-    ACTIONS(206), 1,
+    ACTIONS(197), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -11497,6 +11526,39 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
     ACTIONS(158), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [994] = 7,
+    ACTIONS(199), 1,
+      anon_sym_DOT,
+    ACTIONS(202), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(205), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(176), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -11567,19 +11629,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
   [1096] = 13,
-    ACTIONS(216), 1,
+    ACTIONS(214), 1,
       anon_sym_from,
-    ACTIONS(219), 1,
+    ACTIONS(216), 1,
       anon_sym_to,
-    ACTIONS(225), 1,
+    ACTIONS(220), 1,
       anon_sym_fwmark,
-    ACTIONS(228), 1,
+    ACTIONS(222), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(226), 1,
       anon_sym_ipproto,
-    STATE(33), 1,
+    STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(50), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11587,10 +11649,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(213), 2,
+    ACTIONS(212), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(222), 2,
+    ACTIONS(218), 2,
       anon_sym_iif,
       anon_sym_oif,
     ACTIONS(208), 4,
@@ -11598,128 +11660,102 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(231), 4,
+    ACTIONS(224), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
   [1146] = 13,
-    ACTIONS(243), 1,
+    ACTIONS(214), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(216), 1,
       anon_sym_to,
-    ACTIONS(249), 1,
+    ACTIONS(220), 1,
       anon_sym_fwmark,
-    ACTIONS(251), 1,
+    ACTIONS(222), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(226), 1,
       anon_sym_ipproto,
     STATE(35), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(50), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(212), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(218), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
+    ACTIONS(224), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
+    ACTIONS(228), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [1196] = 13,
-    ACTIONS(243), 1,
+    ACTIONS(238), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(241), 1,
       anon_sym_to,
-    ACTIONS(249), 1,
+    ACTIONS(247), 1,
       anon_sym_fwmark,
-    ACTIONS(251), 1,
+    ACTIONS(250), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(256), 1,
       anon_sym_ipproto,
-    STATE(33), 1,
+    STATE(35), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(50), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(232), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(235), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(244), 2,
       anon_sym_iif,
       anon_sym_oif,
+    ACTIONS(230), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
     ACTIONS(253), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-    ACTIONS(257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1246] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1275] = 12,
+  [1246] = 12,
     ACTIONS(263), 1,
       anon_sym_proto,
     ACTIONS(269), 1,
       anon_sym_scope,
     ACTIONS(271), 1,
       anon_sym_dev,
-    STATE(45), 1,
+    STATE(41), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
+    STATE(59), 1,
       sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(265), 2,
@@ -11738,23 +11774,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1322] = 12,
+  [1293] = 12,
     ACTIONS(263), 1,
       anon_sym_proto,
     ACTIONS(269), 1,
       anon_sym_scope,
     ACTIONS(271), 1,
       anon_sym_dev,
-    STATE(47), 1,
+    STATE(38), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
+    STATE(59), 1,
       sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(265), 2,
@@ -11773,223 +11809,258 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1369] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1400] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1431] = 12,
-    ACTIONS(263), 1,
+  [1340] = 12,
+    ACTIONS(285), 1,
       anon_sym_proto,
-    ACTIONS(269), 1,
+    ACTIONS(294), 1,
       anon_sym_scope,
-    ACTIONS(271), 1,
+    ACTIONS(297), 1,
       anon_sym_dev,
-    STATE(44), 1,
+    STATE(38), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
+    STATE(59), 1,
       sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(279), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1478] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1525] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(41), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
+    ACTIONS(288), 2,
       anon_sym_src,
       anon_sym_via,
     ACTIONS(291), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(289), 4,
+    ACTIONS(277), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1572] = 12,
-    ACTIONS(301), 1,
-      anon_sym_proto,
-    ACTIONS(310), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(295), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(304), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(307), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(293), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(298), 4,
+    ACTIONS(282), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1619] = 12,
+  [1387] = 12,
     ACTIONS(263), 1,
       anon_sym_proto,
     ACTIONS(269), 1,
       anon_sym_scope,
     ACTIONS(271), 1,
       anon_sym_dev,
-    STATE(44), 1,
+    STATE(38), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
+    STATE(59), 1,
       sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(265), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(285), 2,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(300), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1434] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(39), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(304), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(302), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1481] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(38), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(306), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1528] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(38), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(308), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1575] = 4,
+    ACTIONS(312), 1,
+      anon_sym_to,
+    ACTIONS(314), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(310), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1606] = 4,
+    ACTIONS(312), 1,
+      anon_sym_to,
+    ACTIONS(314), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(310), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1637] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(37), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(318), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(261), 4,
@@ -12002,7 +12073,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1666] = 3,
+  [1684] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__table_opt,
+    STATE(60), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(322), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1731] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12028,76 +12134,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1695] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
-      sym__table_opt,
+  [1760] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(318), 4,
+    ACTIONS(85), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1742] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(62), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 14,
       anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
+      anon_sym_mtu,
+      anon_sym_proto,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(322), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
       anon_sym_metric,
+      anon_sym_onlink,
       anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
       anon_sym_weight,
-    ACTIONS(320), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
   [1789] = 12,
     ACTIONS(324), 1,
       sym_identifier,
@@ -12113,7 +12175,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(338), 1,
       aux_sym_ipv6_address_token1,
-    STATE(417), 1,
+    STATE(425), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -12122,52 +12184,98 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(354), 3,
+    STATE(346), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(139), 5,
+    STATE(135), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1835] = 7,
-    ACTIONS(340), 1,
-      anon_sym_DOT,
+  [1835] = 3,
     ACTIONS(342), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(344), 1,
-      anon_sym_LBRACE2,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(166), 3,
+    ACTIONS(340), 18,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(54), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
+      anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1871] = 7,
-    ACTIONS(344), 1,
-      anon_sym_LBRACE2,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1863] = 3,
     ACTIONS(346), 1,
-      anon_sym_DOT,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(344), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1891] = 3,
+    ACTIONS(312), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(310), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1919] = 7,
     ACTIONS(348), 1,
+      anon_sym_DOT,
+    ACTIONS(350), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12175,7 +12283,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(50), 3,
+    STATE(54), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12190,62 +12298,66 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1907] = 3,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1935] = 3,
+  [1955] = 7,
     ACTIONS(352), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(350), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1963] = 7,
+      anon_sym_LBRACE2,
     ACTIONS(354), 1,
       anon_sym_DOT,
-    ACTIONS(357), 1,
+    ACTIONS(356), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(56), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1991] = 3,
     ACTIONS(360), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(358), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2019] = 7,
+    ACTIONS(362), 1,
+      anon_sym_DOT,
+    ACTIONS(365), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(368), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12254,7 +12366,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(54), 3,
+    STATE(56), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12269,84 +12381,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1999] = 3,
-    ACTIONS(365), 1,
-      anon_sym_to,
+  [2055] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(363), 18,
+    ACTIONS(371), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [2027] = 3,
-    ACTIONS(369), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(367), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [2055] = 7,
-    ACTIONS(371), 1,
-      anon_sym_DOT,
-    ACTIONS(373), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(64), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(168), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2089] = 2,
+      anon_sym_lookup,
+  [2079] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(373), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2103] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(375), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2127] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12368,7 +12469,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2113] = 2,
+  [2151] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12390,110 +12491,44 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2137] = 7,
-    ACTIONS(375), 1,
-      anon_sym_LBRACE2,
+  [2175] = 7,
     ACTIONS(379), 1,
       anon_sym_DOT,
     ACTIONS(381), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(383), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 3,
+    STATE(63), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(158), 6,
+    ACTIONS(168), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2171] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(383), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2195] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(385), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2219] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(387), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2243] = 7,
-    ACTIONS(389), 1,
+  [2209] = 7,
+    ACTIONS(385), 1,
       anon_sym_DOT,
-    ACTIONS(392), 1,
+    ACTIONS(388), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(395), 1,
+    ACTIONS(391), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(64), 3,
+    STATE(63), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12510,59 +12545,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2277] = 2,
+  [2243] = 7,
+    ACTIONS(383), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(394), 1,
+      anon_sym_DOT,
+    ACTIONS(396), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(398), 17,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(158), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2301] = 11,
-    ACTIONS(400), 1,
-      anon_sym_GT,
-    ACTIONS(404), 1,
-      anon_sym_mark,
-    ACTIONS(406), 1,
-      anon_sym_classify,
-    ACTIONS(408), 1,
-      anon_sym_snat,
-    ACTIONS(410), 1,
-      anon_sym_dnat,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(264), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2342] = 3,
+      anon_sym_port,
+  [2277] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12584,20 +12594,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2367] = 11,
-    ACTIONS(404), 1,
-      anon_sym_mark,
-    ACTIONS(406), 1,
-      anon_sym_classify,
-    ACTIONS(408), 1,
-      anon_sym_snat,
-    ACTIONS(410), 1,
-      anon_sym_dnat,
-    ACTIONS(412), 1,
+  [2302] = 11,
+    ACTIONS(398), 1,
       anon_sym_GT,
-    STATE(86), 1,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
+      anon_sym_classify,
+    ACTIONS(406), 1,
+      anon_sym_snat,
+    ACTIONS(408), 1,
+      anon_sym_dnat,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(383), 1,
+    STATE(394), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -12608,49 +12618,79 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
+    ACTIONS(400), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2408] = 11,
-    ACTIONS(404), 1,
+  [2343] = 11,
+    ACTIONS(402), 1,
       anon_sym_mark,
-    ACTIONS(406), 1,
+    ACTIONS(404), 1,
       anon_sym_classify,
-    ACTIONS(408), 1,
+    ACTIONS(406), 1,
       anon_sym_snat,
-    ACTIONS(410), 1,
+    ACTIONS(408), 1,
       anon_sym_dnat,
-    ACTIONS(416), 1,
+    ACTIONS(412), 1,
       anon_sym_GT,
-    STATE(86), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(234), 1,
+    STATE(269), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(414), 2,
+    ACTIONS(410), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(66), 2,
+    STATE(71), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
+    ACTIONS(400), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2449] = 3,
-    ACTIONS(420), 1,
+  [2384] = 11,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
+      anon_sym_classify,
+    ACTIONS(406), 1,
+      anon_sym_snat,
+    ACTIONS(408), 1,
+      anon_sym_dnat,
+    ACTIONS(414), 1,
+      anon_sym_GT,
+    STATE(91), 1,
+      sym_firewall_action,
+    STATE(394), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(400), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2425] = 3,
+    ACTIONS(418), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(418), 15,
+    ACTIONS(416), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12666,20 +12706,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2474] = 11,
-    ACTIONS(404), 1,
+  [2450] = 11,
+    ACTIONS(402), 1,
       anon_sym_mark,
-    ACTIONS(406), 1,
+    ACTIONS(404), 1,
       anon_sym_classify,
-    ACTIONS(408), 1,
+    ACTIONS(406), 1,
       anon_sym_snat,
-    ACTIONS(410), 1,
+    ACTIONS(408), 1,
+      anon_sym_dnat,
+    ACTIONS(420), 1,
+      anon_sym_GT,
+    STATE(91), 1,
+      sym_firewall_action,
+    STATE(394), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(10), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(400), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2491] = 11,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
+      anon_sym_classify,
+    ACTIONS(406), 1,
+      anon_sym_snat,
+    ACTIONS(408), 1,
       anon_sym_dnat,
     ACTIONS(422), 1,
       anon_sym_GT,
-    STATE(86), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(383), 1,
+    STATE(214), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -12690,43 +12760,13 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
+    ACTIONS(400), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2515] = 11,
-    ACTIONS(404), 1,
-      anon_sym_mark,
-    ACTIONS(406), 1,
-      anon_sym_classify,
-    ACTIONS(408), 1,
-      anon_sym_snat,
-    ACTIONS(410), 1,
-      anon_sym_dnat,
-    ACTIONS(424), 1,
-      anon_sym_GT,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(383), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2556] = 3,
+  [2532] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12748,18 +12788,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2581] = 10,
-    ACTIONS(404), 1,
+  [2557] = 10,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(428), 1,
+      anon_sym_id,
+    ACTIONS(432), 1,
+      anon_sym_dev,
+    ACTIONS(434), 1,
+      anon_sym_port,
+    STATE(118), 1,
+      sym__dev_opt,
+    STATE(348), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(78), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(430), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(424), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2595] = 4,
+    ACTIONS(438), 1,
+      anon_sym_COMMA,
+    STATE(76), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(436), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(406), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2621] = 10,
+    ACTIONS(402), 1,
+      anon_sym_mark,
+    ACTIONS(404), 1,
       anon_sym_classify,
-    ACTIONS(408), 1,
+    ACTIONS(406), 1,
       anon_sym_snat,
-    ACTIONS(410), 1,
+    ACTIONS(408), 1,
       anon_sym_dnat,
-    STATE(86), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(383), 1,
+    STATE(394), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -12770,49 +12860,21 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(10), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(402), 5,
+    ACTIONS(400), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2619] = 10,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(430), 1,
-      anon_sym_id,
-    ACTIONS(434), 1,
-      anon_sym_dev,
-    ACTIONS(436), 1,
-      anon_sym_port,
-    STATE(116), 1,
-      sym__dev_opt,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(432), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(426), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2657] = 4,
-    ACTIONS(440), 1,
+  [2659] = 4,
+    ACTIONS(438), 1,
       anon_sym_COMMA,
-    STATE(79), 1,
+    STATE(77), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(438), 13,
+    ACTIONS(440), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12826,43 +12888,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2683] = 10,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(430), 1,
-      anon_sym_id,
-    ACTIONS(434), 1,
-      anon_sym_dev,
-    ACTIONS(436), 1,
-      anon_sym_port,
-    STATE(116), 1,
-      sym__dev_opt,
-    STATE(309), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(432), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(442), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2721] = 4,
-    ACTIONS(446), 1,
+  [2685] = 4,
+    ACTIONS(444), 1,
       anon_sym_COMMA,
-    STATE(78), 1,
+    STATE(77), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(444), 13,
+    ACTIONS(442), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12876,87 +12910,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2747] = 4,
-    ACTIONS(440), 1,
-      anon_sym_COMMA,
-    STATE(78), 1,
-      aux_sym_firewall_rule_repeat1,
+  [2711] = 10,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(428), 1,
+      anon_sym_id,
+    ACTIONS(432), 1,
+      anon_sym_dev,
+    ACTIONS(434), 1,
+      anon_sym_port,
+    STATE(118), 1,
+      sym__dev_opt,
+    STATE(301), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(430), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(447), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2749] = 3,
+    ACTIONS(451), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(449), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2773] = 8,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(99), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(319), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(455), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(451), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(453), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2806] = 10,
-    ACTIONS(461), 1,
-      anon_sym_proto,
-    ACTIONS(473), 1,
-      anon_sym_mark,
-    ACTIONS(476), 1,
-      anon_sym_ct,
-    ACTIONS(479), 1,
-      anon_sym_counter,
-    STATE(81), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(464), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(467), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(470), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(459), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2843] = 3,
-    ACTIONS(484), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(482), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12970,13 +12958,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2866] = 3,
-    ACTIONS(488), 1,
+  [2772] = 4,
+    ACTIONS(455), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(486), 13,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(453), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2797] = 3,
+    ACTIONS(455), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(453), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12990,32 +12999,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2889] = 4,
-    ACTIONS(488), 1,
-      anon_sym_DOT_DOT,
+  [2820] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(486), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2914] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(444), 14,
+    ACTIONS(442), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13030,65 +13018,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [2935] = 10,
-    ACTIONS(494), 1,
-      anon_sym_proto,
-    ACTIONS(502), 1,
-      anon_sym_mark,
-    ACTIONS(504), 1,
-      anon_sym_ct,
-    ACTIONS(506), 1,
-      anon_sym_counter,
-    STATE(93), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(496), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(498), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(500), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(492), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2972] = 8,
-    ACTIONS(510), 1,
-      anon_sym_id,
-    ACTIONS(516), 1,
-      anon_sym_dev,
-    ACTIONS(519), 1,
-      anon_sym_port,
-    STATE(116), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(513), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(508), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3005] = 3,
-    ACTIONS(522), 1,
+  [2841] = 3,
+    ACTIONS(459), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(438), 13,
+    ACTIONS(436), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13102,7 +13038,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3028] = 3,
+  [2864] = 8,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(467), 1,
+      anon_sym_prio,
+    STATE(88), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(339), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(461), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(463), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2897] = 3,
+    ACTIONS(459), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(436), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2920] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(469), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2941] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13122,7 +13122,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3051] = 3,
+  [2964] = 8,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(467), 1,
+      anon_sym_prio,
+    STATE(102), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(317), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(463), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(471), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2997] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13142,79 +13167,113 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3074] = 8,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(457), 1,
-      anon_sym_prio,
-    STATE(80), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(367), 1,
-      sym_block,
+  [3020] = 8,
+    ACTIONS(475), 1,
+      anon_sym_id,
+    ACTIONS(481), 1,
+      anon_sym_dev,
+    ACTIONS(484), 1,
+      anon_sym_port,
+    STATE(118), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(455), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(453), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(524), 4,
+    STATE(90), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(478), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(473), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3107] = 3,
-    ACTIONS(522), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(438), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [3053] = 10,
+    ACTIONS(489), 1,
       anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+    ACTIONS(497), 1,
       anon_sym_mark,
+    ACTIONS(499), 1,
       anon_sym_ct,
+    ACTIONS(501), 1,
       anon_sym_counter,
-  [3130] = 10,
-    ACTIONS(494), 1,
-      anon_sym_proto,
-    ACTIONS(502), 1,
-      anon_sym_mark,
-    ACTIONS(504), 1,
-      anon_sym_ct,
-    ACTIONS(528), 1,
-      anon_sym_counter,
-    STATE(81), 1,
+    STATE(92), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(496), 2,
+    ACTIONS(491), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(498), 2,
+    ACTIONS(493), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(500), 2,
+    ACTIONS(495), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(526), 3,
+    ACTIONS(487), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3167] = 3,
+  [3090] = 10,
+    ACTIONS(489), 1,
+      anon_sym_proto,
+    ACTIONS(497), 1,
+      anon_sym_mark,
+    ACTIONS(499), 1,
+      anon_sym_ct,
+    ACTIONS(505), 1,
+      anon_sym_counter,
+    STATE(93), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(491), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(493), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(495), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(503), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3127] = 10,
+    ACTIONS(509), 1,
+      anon_sym_proto,
+    ACTIONS(521), 1,
+      anon_sym_mark,
+    ACTIONS(524), 1,
+      anon_sym_ct,
+    ACTIONS(527), 1,
+      anon_sym_counter,
+    STATE(93), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(512), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(515), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(518), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(507), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3164] = 3,
     ACTIONS(532), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
@@ -13234,11 +13293,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3190] = 2,
+  [3187] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(534), 14,
+    ACTIONS(534), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13251,9 +13310,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
-      anon_sym_COMMA,
       anon_sym_counter,
-  [3211] = 2,
+  [3207] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13271,7 +13329,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3231] = 2,
+  [3227] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(436), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3247] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13289,7 +13365,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3251] = 2,
+  [3267] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13307,218 +13383,121 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3271] = 6,
-    ACTIONS(550), 1,
+  [3287] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(542), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3307] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(544), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3327] = 6,
+    ACTIONS(554), 1,
       anon_sym_prio,
-    STATE(99), 1,
+    STATE(102), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(547), 2,
+    ACTIONS(551), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(544), 4,
+    ACTIONS(548), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(542), 5,
+    ACTIONS(546), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3299] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(438), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3319] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(553), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3339] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(555), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3359] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(557), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3379] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(542), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3398] = 7,
-    ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(559), 1,
+  [3355] = 8,
+    ACTIONS(557), 1,
       anon_sym_DOT,
-    ACTIONS(561), 1,
+    ACTIONS(560), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(563), 1,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
+    STATE(110), 1,
+      aux_sym__if_name_repeat1,
+    STATE(116), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 3,
+    STATE(176), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
     ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3427] = 6,
-    ACTIONS(168), 1,
+  [3386] = 6,
+    ACTIONS(176), 1,
       anon_sym_LT,
     ACTIONS(567), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(565), 2,
+    ACTIONS(564), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(114), 3,
+    STATE(104), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
+    ACTIONS(174), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3454] = 8,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(569), 1,
-      anon_sym_DOT,
-    ACTIONS(572), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(106), 1,
-      aux_sym__if_name_repeat1,
-    STATE(117), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(174), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3485] = 7,
-    ACTIONS(168), 1,
-      anon_sym_mode,
-    ACTIONS(563), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(574), 1,
-      anon_sym_DOT,
-    ACTIONS(576), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3514] = 7,
+  [3413] = 7,
     ACTIONS(176), 1,
       anon_sym_mode,
-    ACTIONS(578), 1,
+    ACTIONS(570), 1,
       anon_sym_DOT,
-    ACTIONS(581), 1,
+    ACTIONS(573), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(584), 1,
+    ACTIONS(576), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 3,
+    STATE(105), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13528,55 +13507,33 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3543] = 7,
-    ACTIONS(589), 1,
+  [3442] = 7,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(592), 1,
+    ACTIONS(583), 1,
       sym_integer,
-    ACTIONS(595), 1,
+    ACTIONS(585), 1,
       aux_sym_ipv6_address_token1,
     STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(587), 4,
+    ACTIONS(579), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(110), 4,
+    STATE(108), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3572] = 7,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
+  [3471] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(598), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(110), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3601] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(606), 12,
+    ACTIONS(587), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13589,18 +13546,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3620] = 6,
-    ACTIONS(158), 1,
+  [3490] = 7,
+    ACTIONS(591), 1,
+      anon_sym_LBRACE,
+    ACTIONS(594), 1,
+      sym_integer,
+    ACTIONS(597), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(589), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(108), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3519] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(546), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(567), 1,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3538] = 6,
+    ACTIONS(168), 1,
+      anon_sym_LT,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(608), 2,
+    ACTIONS(600), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(106), 3,
+    STATE(104), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3565] = 6,
+    ACTIONS(158), 1,
+      anon_sym_LT,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(602), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(110), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13610,54 +13627,115 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3647] = 6,
-    ACTIONS(176), 1,
-      anon_sym_LT,
-    ACTIONS(613), 1,
+  [3592] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(604), 1,
+      anon_sym_DOT,
+    ACTIONS(606), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(608), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(610), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(114), 3,
+    STATE(113), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3674] = 8,
-    ACTIONS(600), 1,
+  [3621] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(608), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(610), 1,
+      anon_sym_DOT,
+    ACTIONS(612), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3650] = 8,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(602), 1,
+    ACTIONS(583), 1,
       sym_integer,
-    ACTIONS(604), 1,
+    ACTIONS(585), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(616), 1,
+    ACTIONS(614), 1,
       anon_sym_default,
     STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(618), 3,
+    ACTIONS(616), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(48), 3,
+    STATE(46), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3704] = 2,
+  [3680] = 5,
+    ACTIONS(620), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(623), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 11,
+    STATE(115), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(618), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3704] = 5,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(628), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(626), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [3728] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(630), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13669,30 +13747,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3722] = 5,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(624), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(622), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
   [3746] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(626), 11,
+    ACTIONS(632), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13704,32 +13763,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3764] = 5,
-    ACTIONS(630), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(633), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(628), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3788] = 3,
-    ACTIONS(638), 1,
+  [3764] = 3,
+    ACTIONS(636), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(636), 9,
+    ACTIONS(634), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13739,180 +13779,160 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3807] = 7,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(642), 1,
-      anon_sym_default,
-    STATE(129), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(356), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(640), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3834] = 7,
+  [3783] = 7,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(648), 1,
+    ACTIONS(640), 1,
       sym_integer,
-    STATE(407), 1,
+    STATE(400), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 5,
+    STATE(189), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3861] = 6,
-    ACTIONS(654), 1,
+  [3810] = 6,
+    ACTIONS(646), 1,
       anon_sym_latency,
-    ACTIONS(656), 1,
-      anon_sym_peakrate,
-    STATE(126), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(652), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(650), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3886] = 6,
-    ACTIONS(654), 1,
-      anon_sym_latency,
-    ACTIONS(656), 1,
-      anon_sym_peakrate,
-    STATE(127), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(652), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(650), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3911] = 5,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(660), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(658), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3934] = 6,
-    ACTIONS(654), 1,
-      anon_sym_latency,
-    ACTIONS(656), 1,
-      anon_sym_peakrate,
-    STATE(127), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(652), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(662), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3959] = 6,
-    ACTIONS(669), 1,
-      anon_sym_latency,
-    ACTIONS(672), 1,
-      anon_sym_peakrate,
-    STATE(127), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(666), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(664), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3984] = 6,
-    ACTIONS(654), 1,
-      anon_sym_latency,
-    ACTIONS(656), 1,
+    ACTIONS(648), 1,
       anon_sym_peakrate,
     STATE(124), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(652), 3,
+    ACTIONS(644), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(675), 4,
+    ACTIONS(642), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4009] = 7,
-    ACTIONS(428), 1,
+  [3835] = 6,
+    ACTIONS(646), 1,
+      anon_sym_latency,
+    ACTIONS(648), 1,
+      anon_sym_peakrate,
+    STATE(125), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(642), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3860] = 5,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(652), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(650), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(642), 1,
+      anon_sym_GT,
+  [3883] = 6,
+    ACTIONS(646), 1,
+      anon_sym_latency,
+    ACTIONS(648), 1,
+      anon_sym_peakrate,
+    STATE(125), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(654), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3908] = 6,
+    ACTIONS(661), 1,
+      anon_sym_latency,
+    ACTIONS(664), 1,
+      anon_sym_peakrate,
+    STATE(125), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(658), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(656), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3933] = 6,
+    ACTIONS(646), 1,
+      anon_sym_latency,
+    ACTIONS(648), 1,
+      anon_sym_peakrate,
+    STATE(122), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(667), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3958] = 7,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(671), 1,
       anon_sym_default,
-    STATE(132), 1,
+    STATE(137), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(361), 1,
+    STATE(310), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 2,
+    ACTIONS(673), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(677), 4,
+    ACTIONS(669), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4036] = 3,
+  [3985] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13928,114 +13948,81 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
+  [4004] = 7,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(671), 1,
+      anon_sym_default,
+    STATE(127), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(358), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(673), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(675), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4031] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(677), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
   [4055] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
     ACTIONS(679), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(138), 5,
+    STATE(81), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4079] = 5,
-    ACTIONS(683), 1,
-      anon_sym_default,
-    STATE(132), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(686), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(681), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4101] = 6,
-    ACTIONS(691), 1,
-      anon_sym_rate,
-    ACTIONS(697), 1,
-      anon_sym_loss,
-    STATE(133), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(694), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(689), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4125] = 6,
+  [4079] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(242), 5,
+    STATE(80), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4149] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(702), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(83), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4173] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(704), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(84), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4197] = 3,
+  [4103] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14050,43 +14037,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4215] = 4,
+  [4121] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(706), 4,
+    ACTIONS(683), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4235] = 4,
+  [4141] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(710), 4,
+    ACTIONS(687), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4255] = 2,
+  [4161] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(664), 9,
+    ACTIONS(656), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14096,79 +14083,114 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_latency,
       anon_sym_limit,
       anon_sym_peakrate,
+  [4177] = 5,
+    ACTIONS(691), 1,
+      anon_sym_default,
+    STATE(137), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(694), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(689), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4199] = 6,
+    ACTIONS(699), 1,
+      anon_sym_rate,
+    ACTIONS(705), 1,
+      anon_sym_loss,
+    STATE(138), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(702), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(697), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4223] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(708), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(225), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4247] = 6,
+    ACTIONS(712), 1,
+      anon_sym_rate,
+    ACTIONS(716), 1,
+      anon_sym_loss,
+    STATE(138), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(714), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(710), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [4271] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(712), 1,
+    ACTIONS(718), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(221), 5,
+    STATE(79), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
   [4295] = 6,
-    ACTIONS(716), 1,
-      anon_sym_rate,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
     ACTIONS(720), 1,
-      anon_sym_loss,
-    STATE(133), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(718), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(714), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4319] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(722), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 5,
+    STATE(243), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4343] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(239), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4367] = 3,
+  [4319] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14183,7 +14205,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4385] = 3,
+  [4337] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14198,68 +14220,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4403] = 6,
+  [4355] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(726), 1,
+    ACTIONS(722), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(262), 5,
+    STATE(223), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4427] = 6,
+  [4379] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(728), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4451] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(730), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(245), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4475] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(732), 1,
+    ACTIONS(724), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14270,32 +14256,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4499] = 6,
+  [4403] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(734), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(247), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4523] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
-    ACTIONS(736), 1,
+    ACTIONS(726), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14306,14 +14274,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4547] = 6,
+  [4427] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(738), 1,
+    ACTIONS(728), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14324,14 +14292,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4571] = 6,
+  [4451] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(740), 1,
+    ACTIONS(730), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14342,14 +14310,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4595] = 6,
+  [4475] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(742), 1,
+    ACTIONS(732), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14360,14 +14328,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4619] = 6,
+  [4499] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(744), 1,
+    ACTIONS(734), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14378,14 +14346,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4643] = 6,
+  [4523] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(746), 1,
+    ACTIONS(736), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14396,14 +14364,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4667] = 6,
+  [4547] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(748), 1,
+    ACTIONS(738), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14414,14 +14382,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4691] = 6,
+  [4571] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(750), 1,
+    ACTIONS(740), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14432,14 +14400,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4715] = 6,
+  [4595] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(752), 1,
+    ACTIONS(742), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14450,14 +14418,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4739] = 6,
+  [4619] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(754), 1,
+    ACTIONS(744), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14468,14 +14436,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4763] = 6,
+  [4643] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(756), 1,
+    ACTIONS(746), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14486,14 +14454,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4787] = 6,
+  [4667] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(758), 1,
+    ACTIONS(748), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14504,14 +14472,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4811] = 6,
+  [4691] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(760), 1,
+    ACTIONS(750), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14522,14 +14490,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4835] = 6,
+  [4715] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
-    ACTIONS(762), 1,
+    ACTIONS(752), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14540,212 +14508,136 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
+  [4739] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(754), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4763] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(756), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4787] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(758), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4811] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(760), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4835] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(638), 1,
+      sym_identifier,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
   [4859] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(646), 1,
+    ACTIONS(638), 1,
       sym_identifier,
     ACTIONS(764), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(211), 5,
+    STATE(244), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4883] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(646), 1,
-      sym_identifier,
+  [4883] = 7,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
     ACTIONS(766), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4907] = 5,
-    ACTIONS(770), 1,
-      anon_sym_within,
-    ACTIONS(773), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(168), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(768), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4928] = 6,
-    ACTIONS(778), 1,
-      anon_sym_mode,
-    ACTIONS(780), 1,
-      anon_sym_section,
-    STATE(172), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(233), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(776), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4951] = 5,
-    ACTIONS(436), 1,
-      anon_sym_port,
-    ACTIONS(784), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(173), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(782), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4972] = 7,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(786), 1,
-      sym_nat_target,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4997] = 6,
-    ACTIONS(790), 1,
-      anon_sym_mode,
-    ACTIONS(793), 1,
-      anon_sym_section,
-    STATE(172), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(233), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5020] = 5,
-    ACTIONS(436), 1,
-      anon_sym_port,
-    ACTIONS(784), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(168), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(796), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5041] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(800), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(798), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5058] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5081] = 6,
-    ACTIONS(778), 1,
-      anon_sym_mode,
-    ACTIONS(780), 1,
-      anon_sym_section,
-    STATE(169), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(233), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(803), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5104] = 7,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(805), 1,
       anon_sym_default,
     STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 3,
+    STATE(36), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5129] = 5,
-    ACTIONS(600), 1,
+  [4908] = 5,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(809), 1,
+    ACTIONS(770), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -14753,16 +14645,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(52), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(807), 4,
+    ACTIONS(768), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5150] = 2,
+  [4929] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(811), 8,
+    ACTIONS(772), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14771,24 +14663,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5165] = 2,
+  [4944] = 6,
+    ACTIONS(776), 1,
+      anon_sym_mode,
+    ACTIONS(779), 1,
+      anon_sym_section,
+    STATE(170), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(211), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(813), 8,
+    ACTIONS(774), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5180] = 2,
+  [4967] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(689), 8,
+    ACTIONS(697), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14797,73 +14693,216 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_delay,
       anon_sym_jitter,
       anon_sym_loss,
-  [5195] = 6,
-    ACTIONS(600), 1,
+  [4982] = 5,
+    ACTIONS(434), 1,
+      anon_sym_port,
+    ACTIONS(784), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(175), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(782), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5003] = 6,
+    ACTIONS(788), 1,
+      anon_sym_mode,
+    ACTIONS(790), 1,
+      anon_sym_section,
+    STATE(170), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(211), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5026] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5041] = 5,
+    ACTIONS(434), 1,
+      anon_sym_port,
+    ACTIONS(784), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(177), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(794), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5062] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(798), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(796), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5079] = 5,
+    ACTIONS(803), 1,
+      anon_sym_within,
+    ACTIONS(806), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(177), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(801), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5100] = 7,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(602), 1,
+    ACTIONS(583), 1,
       sym_integer,
-    ACTIONS(604), 1,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(809), 1,
+      sym_nat_target,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5125] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
       aux_sym_ipv6_address_token1,
     STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(103), 3,
+    STATE(106), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5217] = 5,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(817), 1,
-      sym_integer,
+      aux_sym_addr_statement_repeat1,
+  [5148] = 6,
+    ACTIONS(788), 1,
+      anon_sym_mode,
+    ACTIONS(790), 1,
+      anon_sym_section,
+    STATE(173), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(211), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 2,
+    ACTIONS(811), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5171] = 6,
+    ACTIONS(813), 1,
+      anon_sym_proto,
+    ACTIONS(819), 1,
+      anon_sym_DASH_GT,
+    STATE(209), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(815), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(817), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5193] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5215] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(815), 3,
+    ACTIONS(821), 4,
       anon_sym_host,
       anon_sym_link,
       anon_sym_global,
-  [5237] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
       sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5259] = 5,
-    STATE(205), 1,
+  [5233] = 5,
+    STATE(207), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(819), 2,
+    ACTIONS(823), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(4), 2,
+    STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5279] = 2,
+  [5253] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(821), 7,
+    ACTIONS(825), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14871,262 +14910,326 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5293] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(170), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5315] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5337] = 6,
-    ACTIONS(823), 1,
-      anon_sym_proto,
-    ACTIONS(829), 1,
-      anon_sym_DASH_GT,
-    STATE(210), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(825), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(827), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5359] = 6,
-    ACTIONS(823), 1,
-      anon_sym_proto,
-    ACTIONS(831), 1,
-      anon_sym_DASH_GT,
-    STATE(189), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(825), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(827), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5381] = 5,
-    STATE(191), 1,
+  [5267] = 5,
+    STATE(186), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(833), 2,
+    ACTIONS(827), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(835), 2,
+    ACTIONS(829), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5401] = 5,
-    STATE(191), 1,
+  [5287] = 5,
+    STATE(186), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(838), 2,
+    ACTIONS(832), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5421] = 5,
-    ACTIONS(840), 1,
+  [5307] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5329] = 5,
+    ACTIONS(834), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(842), 1,
+    ACTIONS(836), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5441] = 5,
-    ACTIONS(846), 1,
-      aux_sym__imm_name_part_token1,
+  [5349] = 5,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(840), 1,
+      anon_sym_mode,
+    STATE(375), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5369] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5391] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5413] = 6,
+    ACTIONS(813), 1,
+      anon_sym_proto,
+    ACTIONS(842), 1,
+      anon_sym_DASH_GT,
+    STATE(181), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(815), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(817), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5435] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(245), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5457] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(583), 1,
+      sym_integer,
+    ACTIONS(585), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(172), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5479] = 7,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(844), 1,
+      aux_sym__name_start_token1,
+    STATE(231), 1,
+      sym_peer_name,
+    STATE(279), 1,
+      sym__if_name,
+    STATE(418), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5503] = 5,
     ACTIONS(848), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(850), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(844), 2,
+    ACTIONS(846), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(196), 3,
+    STATE(199), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5461] = 6,
+  [5523] = 6,
     ACTIONS(158), 1,
       anon_sym_table,
-    ACTIONS(850), 1,
-      anon_sym_DOT,
     ACTIONS(852), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DOT,
     ACTIONS(854), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(856), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(197), 3,
+    STATE(200), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5483] = 5,
-    ACTIONS(848), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(858), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(856), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(198), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5503] = 6,
-    ACTIONS(168), 1,
-      anon_sym_table,
-    ACTIONS(854), 1,
+  [5545] = 5,
+    ACTIONS(850), 1,
       anon_sym_LBRACE2,
     ACTIONS(860), 1,
-      anon_sym_DOT,
-    ACTIONS(862), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5525] = 5,
-    ACTIONS(866), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(869), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(864), 2,
+    ACTIONS(858), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(198), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5545] = 6,
-    ACTIONS(176), 1,
-      anon_sym_table,
-    ACTIONS(872), 1,
-      anon_sym_DOT,
-    ACTIONS(875), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(878), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5567] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(881), 1,
-      anon_sym_DOT,
-    ACTIONS(883), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(885), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(201), 3,
       sym__imm_name_part,
       sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5565] = 6,
+    ACTIONS(168), 1,
+      anon_sym_table,
+    ACTIONS(856), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(862), 1,
+      anon_sym_DOT,
+    ACTIONS(864), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5589] = 6,
+  [5587] = 5,
+    ACTIONS(868), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(871), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(866), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(201), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5607] = 6,
+    ACTIONS(176), 1,
+      anon_sym_table,
+    ACTIONS(874), 1,
+      anon_sym_DOT,
+    ACTIONS(877), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(880), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5629] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(883), 1,
+      anon_sym_DOT,
+    ACTIONS(885), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(887), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(204), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5651] = 6,
     ACTIONS(168), 1,
       anon_sym_on,
-    ACTIONS(885), 1,
-      anon_sym_LBRACE2,
     ACTIONS(887), 1,
-      anon_sym_DOT,
+      anon_sym_LBRACE2,
     ACTIONS(889), 1,
+      anon_sym_DOT,
+    ACTIONS(891), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(202), 3,
+    STATE(205), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5611] = 6,
+  [5673] = 6,
     ACTIONS(176), 1,
       anon_sym_on,
-    ACTIONS(891), 1,
+    ACTIONS(893), 1,
       anon_sym_DOT,
-    ACTIONS(894), 1,
+    ACTIONS(896), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(897), 1,
+    ACTIONS(899), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(202), 3,
+    STATE(205), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5633] = 6,
-    ACTIONS(600), 1,
+  [5695] = 6,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(602), 1,
+    ACTIONS(583), 1,
       sym_integer,
-    ACTIONS(604), 1,
+    ACTIONS(585), 1,
       aux_sym_ipv6_address_token1,
     STATE(12), 1,
       sym_interpolation,
@@ -15137,216 +15240,201 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5655] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5677] = 5,
-    STATE(191), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(900), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5697] = 5,
-    STATE(192), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(900), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
   [5717] = 5,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    ACTIONS(904), 1,
-      anon_sym_mode,
-    STATE(376), 1,
-      sym_block,
+    STATE(186), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(902), 4,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(902), 2,
       anon_sym_SEMI,
       sym__newline,
+    STATE(2), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5737] = 5,
+    STATE(187), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
       anon_sym_GT,
-  [5737] = 7,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(906), 1,
-      aux_sym__name_start_token1,
-    STATE(223), 1,
-      sym_peer_name,
-    STATE(275), 1,
-      sym__if_name,
-    STATE(415), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5761] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(602), 1,
-      sym_integer,
-    ACTIONS(604), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5783] = 6,
-    ACTIONS(908), 1,
+    ACTIONS(902), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(2), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5757] = 6,
+    ACTIONS(904), 1,
       anon_sym_proto,
-    ACTIONS(917), 1,
+    ACTIONS(913), 1,
       anon_sym_DASH_GT,
-    STATE(210), 1,
+    STATE(209), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(911), 2,
+    ACTIONS(907), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(914), 2,
+    ACTIONS(910), 2,
       anon_sym_sport,
       anon_sym_dport,
-  [5805] = 4,
-    ACTIONS(919), 1,
+  [5779] = 4,
+    ACTIONS(915), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5822] = 3,
+  [5796] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(923), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(921), 4,
+    ACTIONS(917), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5837] = 6,
-    ACTIONS(925), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [5809] = 6,
+    ACTIONS(919), 1,
       aux_sym__name_start_token1,
-    ACTIONS(927), 1,
+    ACTIONS(921), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(431), 1,
+    STATE(99), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(200), 2,
+    STATE(53), 2,
       sym__name_start,
       sym_interpolation,
-  [5858] = 6,
+  [5830] = 5,
+    ACTIONS(398), 1,
+      anon_sym_GT,
+    STATE(221), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(923), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(68), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5849] = 5,
+    ACTIONS(398), 1,
+      anon_sym_GT,
+    STATE(224), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(923), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(68), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5868] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(925), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5881] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [5894] = 6,
     ACTIONS(929), 1,
       aux_sym__name_start_token1,
     ACTIONS(931), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(75), 1,
+    STATE(414), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(203), 2,
       sym__name_start,
       sym_interpolation,
-  [5879] = 4,
+  [5915] = 6,
     ACTIONS(933), 1,
-      anon_sym_RBRACE,
+      aux_sym__name_start_token1,
+    ACTIONS(935), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(28), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5896] = 4,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(338), 1,
-      sym_block,
+    STATE(64), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5936] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(935), 4,
+    ACTIONS(937), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5913] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(937), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [5949] = 6,
+    ACTIONS(933), 1,
       aux_sym__name_start_token1,
+    ACTIONS(935), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(232), 1,
+    STATE(73), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(64), 2,
       sym__name_start,
       sym_interpolation,
-  [5934] = 5,
+  [5970] = 5,
     ACTIONS(942), 1,
       anon_sym_GT,
-    STATE(218), 1,
+    STATE(221), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -15354,75 +15442,79 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(939), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(74), 2,
+    STATE(75), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5953] = 2,
+  [5989] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(944), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(242), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(944), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6010] = 4,
+    ACTIONS(946), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6027] = 5,
+    ACTIONS(414), 1,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [5966] = 5,
-    ACTIONS(412), 1,
-      anon_sym_GT,
-    STATE(218), 1,
+    STATE(221), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(946), 2,
+    ACTIONS(948), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(72), 2,
+    STATE(70), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5985] = 4,
-    ACTIONS(948), 1,
+  [6046] = 4,
+    ACTIONS(950), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6002] = 2,
+  [6063] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(768), 6,
+    ACTIONS(801), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6015] = 4,
-    ACTIONS(428), 1,
+  [6076] = 4,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    STATE(371), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(950), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6032] = 4,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(311), 1,
+    STATE(306), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -15432,10 +15524,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6049] = 4,
-    ACTIONS(428), 1,
+  [6093] = 4,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    STATE(373), 1,
+    STATE(342), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -15445,27 +15537,135 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6066] = 6,
-    ACTIONS(956), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(958), 1,
+  [6110] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(956), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6123] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    STATE(186), 1,
+    ACTIONS(958), 1,
+      aux_sym__name_start_token1,
+    STATE(185), 1,
       sym__ns_name,
-    STATE(413), 1,
+    STATE(228), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(194), 2,
+    STATE(123), 2,
       sym__name_start,
       sym_interpolation,
-  [6087] = 5,
-    ACTIONS(600), 1,
+  [6144] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(370), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(960), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6161] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(372), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(962), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6178] = 6,
+    ACTIONS(964), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(966), 1,
       anon_sym_LBRACE,
-    ACTIONS(960), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(190), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6199] = 6,
+    ACTIONS(968), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(970), 1,
+      anon_sym_LBRACE,
+    STATE(185), 1,
+      sym__ns_name,
+    STATE(402), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6220] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(944), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(424), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6241] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(364), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(972), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6258] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(974), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6275] = 5,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(976), 1,
       sym_identifier,
-    ACTIONS(962), 1,
+    ACTIONS(978), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15474,123 +15674,29 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6106] = 6,
+  [6294] = 6,
     ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(937), 1,
+    ACTIONS(944), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(428), 1,
+    STATE(236), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6127] = 4,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6144] = 4,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(357), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(966), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6161] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(937), 1,
+  [6315] = 6,
+    ACTIONS(980), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(229), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6182] = 4,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(346), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(968), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6199] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(970), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6212] = 5,
-    ACTIONS(400), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(972), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(71), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6231] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(937), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(230), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6252] = 6,
-    ACTIONS(974), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(976), 1,
+    ACTIONS(982), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(53), 1,
+    STATE(55), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -15598,709 +15704,631 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [6273] = 5,
-    ACTIONS(422), 1,
-      anon_sym_GT,
-    STATE(218), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(68), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6292] = 6,
+  [6336] = 6,
     ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(937), 1,
+    ACTIONS(944), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(349), 1,
+    STATE(352), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6313] = 4,
-    ACTIONS(980), 1,
+  [6357] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(314), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(984), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6374] = 4,
+    ACTIONS(986), 1,
       anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6330] = 6,
-    ACTIONS(982), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(984), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(98), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6351] = 6,
-    ACTIONS(986), 1,
-      aux_sym__name_start_token1,
+  [6391] = 4,
     ACTIONS(988), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(207), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6372] = 4,
-    ACTIONS(990), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
+    ACTIONS(685), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(490), 3,
+    ACTIONS(457), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6389] = 4,
-    ACTIONS(992), 1,
-      anon_sym_RBRACE,
+  [6408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6406] = 6,
-    ACTIONS(994), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(996), 1,
-      anon_sym_LBRACE,
-    STATE(28), 1,
-      sym_interface_name,
-    STATE(59), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(30), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6427] = 4,
-    ACTIONS(998), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6444] = 4,
-    ACTIONS(1000), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6461] = 4,
-    ACTIONS(1002), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6478] = 4,
-    ACTIONS(1004), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6495] = 4,
-    ACTIONS(1006), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6512] = 4,
-    ACTIONS(1008), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6529] = 4,
-    ACTIONS(1010), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6546] = 4,
-    ACTIONS(1012), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6563] = 4,
-    ACTIONS(1014), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6580] = 4,
-    ACTIONS(1016), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6597] = 4,
-    ACTIONS(1018), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6614] = 4,
-    ACTIONS(1020), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6631] = 4,
-    ACTIONS(1022), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6648] = 4,
-    ACTIONS(1024), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6665] = 4,
-    ACTIONS(1026), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6682] = 4,
-    ACTIONS(1028), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6699] = 4,
-    ACTIONS(1030), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6716] = 4,
-    ACTIONS(1032), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(490), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6733] = 6,
-    ACTIONS(1034), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1036), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(438), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(195), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6754] = 5,
-    ACTIONS(422), 1,
-      anon_sym_GT,
-    STATE(220), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(68), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6773] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1038), 1,
-      aux_sym__name_start_token1,
-    STATE(186), 1,
-      sym__ns_name,
-    STATE(216), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6794] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(917), 6,
+    ACTIONS(913), 6,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_DASH_GT,
-  [6807] = 2,
+  [6421] = 4,
+    ACTIONS(990), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1040), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6820] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1042), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6833] = 6,
-    ACTIONS(929), 1,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6438] = 6,
+    ACTIONS(992), 1,
       aux_sym__name_start_token1,
-    ACTIONS(931), 1,
+    ACTIONS(994), 1,
       anon_sym_LBRACE,
+    STATE(28), 1,
+      sym_interface_name,
+    STATE(61), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6459] = 4,
+    ACTIONS(996), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6476] = 4,
+    ACTIONS(998), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6493] = 4,
+    ACTIONS(1000), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6510] = 4,
+    ACTIONS(1002), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6527] = 4,
+    ACTIONS(1004), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6544] = 4,
+    ACTIONS(1006), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6561] = 4,
+    ACTIONS(1008), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6578] = 4,
+    ACTIONS(1010), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6595] = 4,
+    ACTIONS(1012), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6612] = 4,
+    ACTIONS(1014), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6629] = 4,
+    ACTIONS(1016), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6646] = 4,
+    ACTIONS(1018), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6663] = 4,
+    ACTIONS(1020), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6680] = 4,
+    ACTIONS(1022), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6697] = 4,
+    ACTIONS(1024), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6714] = 4,
+    ACTIONS(1026), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6731] = 4,
+    ACTIONS(1028), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6748] = 4,
+    ACTIONS(1030), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(457), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6765] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(944), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(28), 1,
+    STATE(237), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6854] = 4,
-    ACTIONS(780), 1,
+  [6786] = 4,
+    ACTIONS(790), 1,
       anon_sym_section,
-    STATE(323), 1,
+    STATE(321), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1044), 4,
+    ACTIONS(1032), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6871] = 2,
+  [6803] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1046), 6,
+    ACTIONS(1036), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1034), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6884] = 5,
-    ACTIONS(716), 1,
+  [6818] = 5,
+    ACTIONS(422), 1,
+      anon_sym_GT,
+    STATE(213), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1038), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(66), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6837] = 6,
+    ACTIONS(1040), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1042), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(430), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6858] = 5,
+    ACTIONS(1044), 1,
+      anon_sym_EQ,
+    ACTIONS(1046), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1048), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6876] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1052), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(84), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6896] = 5,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(944), 1,
+      aux_sym__name_start_token1,
+    STATE(284), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6914] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1054), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(343), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6934] = 5,
+    ACTIONS(1056), 1,
+      anon_sym_EQ,
+    ACTIONS(1058), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1061), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [6952] = 5,
+    ACTIONS(712), 1,
       anon_sym_rate,
-    ACTIONS(720), 1,
+    ACTIONS(716), 1,
       anon_sym_loss,
-    STATE(142), 1,
+    STATE(140), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(718), 2,
+    ACTIONS(714), 2,
       anon_sym_delay,
       anon_sym_jitter,
-  [6902] = 6,
-    ACTIONS(600), 1,
+  [6970] = 5,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1048), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1050), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(91), 1,
-      sym_class_id,
+    ACTIONS(821), 1,
+      sym_integer,
+    ACTIONS(1064), 1,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6922] = 6,
-    ACTIONS(1052), 1,
+    STATE(57), 2,
+      sym_interpolation,
+      sym__int_value,
+  [6988] = 6,
+    ACTIONS(1066), 1,
       anon_sym_LT,
-    ACTIONS(1054), 1,
+    ACTIONS(1068), 1,
       anon_sym_mode,
-    ACTIONS(1056), 1,
+    ACTIONS(1070), 1,
       anon_sym_DQUOTE,
-    STATE(176), 1,
+    STATE(180), 1,
       sym_string,
-    STATE(314), 1,
+    STATE(312), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6942] = 2,
+  [7008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1058), 5,
+    ACTIONS(1072), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6954] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
+  [7020] = 5,
     ACTIONS(1048), 1,
-      aux_sym_class_id_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(1074), 1,
+      anon_sym_EQ,
+    ACTIONS(1076), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7038] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
     ACTIONS(1050), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1054), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(179), 1,
+    STATE(319), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6974] = 2,
+  [7058] = 5,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1078), 1,
+      anon_sym_ingress,
+    ACTIONS(1080), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1060), 5,
+    STATE(126), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7076] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1052), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(169), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7096] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1082), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7108] = 6,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1052), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(95), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7128] = 3,
+    STATE(74), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1084), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7142] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6986] = 3,
-    ACTIONS(1062), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(122), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7000] = 5,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(937), 1,
-      aux_sym__name_start_token1,
-    STATE(286), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7018] = 3,
-    STATE(76), 1,
+  [7154] = 3,
+    STATE(82), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1064), 4,
+    ACTIONS(1084), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7032] = 5,
-    ACTIONS(1066), 1,
-      anon_sym_EQ,
-    ACTIONS(1068), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1071), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7050] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1048), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1074), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(369), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7070] = 5,
-    ACTIONS(1076), 1,
-      anon_sym_EQ,
-    ACTIONS(1078), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1080), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7088] = 5,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1082), 1,
-      anon_sym_ingress,
-    ACTIONS(1084), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7106] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1048), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1074), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(321), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7126] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1086), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7138] = 5,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(817), 1,
-      sym_integer,
+  [7168] = 3,
     ACTIONS(1088), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7156] = 5,
-    ACTIONS(1080), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1090), 1,
-      anon_sym_EQ,
-    ACTIONS(1092), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7174] = 6,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1048), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1050), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(101), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7194] = 3,
-    STATE(85), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1064), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7208] = 3,
-    ACTIONS(1094), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16310,8 +16338,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7222] = 3,
-    ACTIONS(1096), 1,
+  [7182] = 3,
+    ACTIONS(1090), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16321,29 +16349,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7236] = 4,
-    ACTIONS(600), 1,
+  [7196] = 3,
+    ACTIONS(1092), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(122), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7210] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1098), 1,
+    ACTIONS(821), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
+    STATE(57), 2,
       sym_interpolation,
       sym__int_value,
-  [7251] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
+  [7225] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(436), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7266] = 2,
+    ACTIONS(1094), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7236] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1096), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7247] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1098), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7258] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7269] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(245), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7284] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16352,101 +16427,121 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7277] = 4,
-    ACTIONS(600), 1,
+  [7295] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1104), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7292] = 5,
-    ACTIONS(1106), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1108), 1,
-      anon_sym_LBRACE,
-    STATE(283), 1,
-      sym_interpolation,
-    STATE(424), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7309] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1110), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7324] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(817), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7339] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1112), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7350] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1114), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(181), 2,
+    STATE(171), 2,
       sym_interpolation,
       sym__rate_value,
-  [7365] = 2,
+  [7310] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1116), 4,
+    ACTIONS(1106), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7376] = 4,
-    ACTIONS(600), 1,
+  [7321] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1108), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7332] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7343] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1114), 1,
+    ACTIONS(1104), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(181), 2,
+    STATE(171), 2,
       sym_interpolation,
       sym__duration_value,
-  [7391] = 2,
+  [7358] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1112), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1118), 4,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7373] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1104), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(171), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7388] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1114), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7402] = 2,
+  [7399] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7414] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7429] = 5,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    STATE(267), 1,
+      sym_string,
+    STATE(365), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7446] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16455,7 +16550,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7413] = 2,
+  [7457] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16464,29 +16559,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7424] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1114), 1,
-      sym_percentage,
+  [7468] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(181), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7439] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1124), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7454] = 2,
+    ACTIONS(1124), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7479] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16495,19 +16577,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7465] = 5,
-    ACTIONS(1052), 1,
-      anon_sym_LT,
-    ACTIONS(1056), 1,
-      anon_sym_DQUOTE,
-    STATE(270), 1,
-      sym_string,
-    STATE(372), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7482] = 2,
+  [7490] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16516,29 +16586,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7493] = 4,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
+  [7501] = 4,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
     ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7508] = 4,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1130), 1,
+    STATE(350), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7516] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(15), 2,
+    STATE(419), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7523] = 2,
+  [7531] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16547,36 +16617,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7534] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1134), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7545] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1136), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7556] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1138), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(347), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7571] = 3,
+  [7542] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16586,16 +16627,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7584] = 2,
+  [7555] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1140), 4,
+    ACTIONS(1134), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7595] = 3,
+  [7566] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16605,7 +16646,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7608] = 2,
+  [7579] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1136), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7590] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1138), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7605] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7618] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7631] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1140), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7646] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7659] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [7672] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16614,101 +16726,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7619] = 3,
+  [7683] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1144), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7632] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1144), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7643] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7656] = 4,
-    ACTIONS(600), 1,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7698] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1146), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(421), 2,
       sym_interpolation,
       sym__int_value,
-  [7671] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1148), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7682] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7695] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7708] = 4,
-    ACTIONS(600), 1,
+  [7713] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1150), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7723] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1152), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(432), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7738] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(807), 1,
+    ACTIONS(768), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16716,66 +16759,119 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(52), 2,
       sym_interpolation,
       sym__int_value,
-  [7753] = 2,
+  [7728] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1148), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(833), 4,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7743] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1150), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7764] = 2,
+  [7754] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1154), 4,
+    ACTIONS(1152), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7775] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7786] = 3,
-    ACTIONS(1160), 1,
+  [7765] = 3,
+    ACTIONS(1156), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1158), 3,
+    ACTIONS(1154), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
-  [7799] = 4,
-    ACTIONS(600), 1,
+  [7778] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1158), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7793] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1148), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7808] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1148), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7823] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1160), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7834] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(422), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7849] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1162), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(88), 2,
+    STATE(85), 2,
       sym_interpolation,
       sym__int_value,
-  [7814] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1164), 1,
-      sym_size,
+  [7864] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(140), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7829] = 2,
+    ACTIONS(1164), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7875] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16784,40 +16880,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7840] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1164), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(140), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7855] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1164), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(140), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7870] = 4,
-    ACTIONS(600), 1,
+  [7886] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1168), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(92), 2,
+    STATE(107), 2,
       sym_interpolation,
       sym__int_value,
-  [7885] = 2,
+  [7901] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16826,7 +16900,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7896] = 2,
+  [7912] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16835,7 +16909,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7907] = 2,
+  [7923] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16844,7 +16918,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7918] = 2,
+  [7934] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16853,7 +16927,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7929] = 2,
+  [7945] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(420), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7960] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16862,7 +16947,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7940] = 2,
+  [7971] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16871,7 +16956,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7951] = 2,
+  [7982] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16880,27 +16965,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7962] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1184), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7973] = 4,
-    ACTIONS(600), 1,
+  [7993] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1186), 1,
+    ACTIONS(1184), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(121), 2,
       sym_interpolation,
       sym__rate_value,
-  [7988] = 2,
+  [8008] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8023] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16909,27 +16996,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7999] = 4,
-    ACTIONS(600), 1,
+  [8034] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1190), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(56), 2,
+    STATE(232), 2,
       sym_interpolation,
       sym__int_value,
-  [8014] = 2,
+  [8049] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1192), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1192), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8025] = 2,
+    STATE(174), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8064] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16938,18 +17027,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8036] = 4,
-    ACTIONS(600), 1,
+  [8075] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1196), 1,
-      sym_integer,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(180), 2,
+    STATE(136), 2,
       sym_interpolation,
-      sym__int_value,
-  [8051] = 2,
+      sym__size_value,
+  [8090] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16958,7 +17047,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8062] = 2,
+  [8101] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1196), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8116] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8131] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1118), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8146] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16967,49 +17089,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8073] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_integer,
+  [8157] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(225), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8088] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8103] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8118] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1204), 4,
+    ACTIONS(1202), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8129] = 2,
+  [8168] = 4,
+    ACTIONS(581), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1204), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8183] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17018,51 +17118,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8140] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(419), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8155] = 4,
-    ACTIONS(600), 1,
+  [8194] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
-    ACTIONS(1208), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8170] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1208), 1,
+    ACTIONS(1196), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(136), 2,
       sym_interpolation,
       sym__rate_value,
-  [8185] = 4,
-    ACTIONS(600), 1,
+  [8209] = 4,
+    ACTIONS(581), 1,
       anon_sym_LBRACE,
     ACTIONS(1208), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(100), 2,
       sym_interpolation,
       sym__int_value,
-  [8200] = 2,
+  [8224] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17071,37 +17149,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8211] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
+  [8235] = 5,
     ACTIONS(1212), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(222), 2,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1214), 1,
+      anon_sym_LBRACE,
+    STATE(280), 1,
       sym_interpolation,
-      sym__duration_value,
-  [8226] = 2,
+    STATE(432), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1214), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8237] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(416), 2,
-      sym__imm_interp,
-      sym__imm_octet,
   [8252] = 2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17125,10 +17184,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_comment,
       sym_line_continuation,
     ACTIONS(1220), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
   [8285] = 2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17138,50 +17197,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8296] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1224), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8307] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1226), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8318] = 4,
-    ACTIONS(567), 1,
+  [8296] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
+    ACTIONS(1118), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(425), 2,
+    STATE(431), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8333] = 4,
-    ACTIONS(567), 1,
+  [8311] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
+    ACTIONS(1118), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(420), 2,
+    STATE(428), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8348] = 4,
-    ACTIONS(567), 1,
+  [8326] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
+    ACTIONS(1118), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -17189,21 +17230,21 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(429), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8363] = 4,
-    ACTIONS(567), 1,
+  [8341] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
+    ACTIONS(1118), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(430), 2,
+    STATE(434), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8378] = 4,
-    ACTIONS(567), 1,
+  [8356] = 4,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1100), 1,
+    ACTIONS(1118), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -17211,114 +17252,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(435), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8393] = 4,
-    ACTIONS(600), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1228), 1,
-      sym_integer,
+  [8371] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(266), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8408] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 3,
+    ACTIONS(1224), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8418] = 4,
-    ACTIONS(1056), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1230), 1,
-      sym_section_name,
-    STATE(268), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8432] = 4,
-    ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1232), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8446] = 4,
-    ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1234), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8460] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1236), 1,
-      sym_mac_address,
-    STATE(348), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8474] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1238), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8488] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1232), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8502] = 4,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1234), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8516] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1228), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8526] = 4,
-    ACTIONS(1052), 1,
-      anon_sym_LT,
-    ACTIONS(1240), 1,
-      anon_sym_policy,
-    STATE(326), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8540] = 2,
+  [8382] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17326,7 +17269,105 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8550] = 2,
+  [8392] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1100), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8402] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1226), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8416] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1228), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8430] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1230), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8444] = 4,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1232), 1,
+      sym_mac_address,
+    STATE(351), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8458] = 4,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1234), 1,
+      sym_sysctl_value,
+    STATE(355), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8472] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1226), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8486] = 4,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    ACTIONS(1236), 1,
+      anon_sym_policy,
+    STATE(295), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8500] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1228), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8514] = 4,
+    ACTIONS(562), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1230), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8528] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17334,303 +17375,301 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8560] = 4,
-    ACTIONS(1056), 1,
+  [8538] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(942), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8548] = 4,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1238), 1,
+      sym_section_name,
+    STATE(216), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8562] = 3,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(333), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8573] = 3,
+    ACTIONS(1240), 1,
       anon_sym_DQUOTE,
     ACTIONS(1242), 1,
-      sym_sysctl_value,
-    STATE(353), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8574] = 4,
-    ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1238), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8588] = 3,
-    ACTIONS(1130), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8599] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
+      aux_sym_string_token1,
     ACTIONS(1244), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8608] = 3,
-    ACTIONS(646), 1,
-      sym_identifier,
-    STATE(418), 1,
-      sym_variable,
-    ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8619] = 3,
-    ACTIONS(1056), 1,
-      anon_sym_DQUOTE,
-    STATE(302), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8630] = 3,
-    ACTIONS(646), 1,
-      sym_identifier,
-    STATE(433), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8641] = 2,
+  [8584] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1246), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8650] = 3,
-    ACTIONS(1052), 1,
-      anon_sym_LT,
-    STATE(344), 1,
-      sym_rule_block,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8593] = 3,
+    ACTIONS(638), 1,
+      sym_identifier,
+    STATE(427), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8661] = 2,
+  [8604] = 3,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(360), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8615] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1248), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8670] = 3,
-    ACTIONS(428), 1,
-      anon_sym_LT,
-    STATE(305), 1,
-      sym_block,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8624] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8681] = 3,
-    ACTIONS(1250), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1252), 1,
-      aux_sym_string_token1,
-    ACTIONS(1254), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8692] = 3,
-    ACTIONS(428), 1,
+    ACTIONS(1250), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8633] = 3,
+    ACTIONS(1066), 1,
       anon_sym_LT,
-    STATE(362), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8703] = 3,
-    ACTIONS(960), 1,
-      sym_identifier,
-    STATE(421), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8714] = 3,
-    ACTIONS(1052), 1,
-      anon_sym_LT,
-    STATE(304), 1,
+    STATE(300), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8725] = 2,
+  [8644] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1252), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8653] = 3,
+    ACTIONS(1066), 1,
+      anon_sym_LT,
+    STATE(347), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8664] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1254), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8673] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1256), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8734] = 3,
-    ACTIONS(567), 1,
+      anon_sym_generic,
+      anon_sym_native,
+  [8682] = 3,
+    ACTIONS(976), 1,
+      sym_identifier,
+    STATE(415), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8693] = 3,
+    ACTIONS(1070), 1,
+      anon_sym_DQUOTE,
+    STATE(293), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8704] = 3,
+    ACTIONS(562), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+  [8715] = 3,
+    ACTIONS(1116), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8726] = 3,
+    ACTIONS(638), 1,
+      sym_identifier,
+    STATE(426), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8737] = 2,
+    ACTIONS(1258), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
   [8745] = 2,
+    ACTIONS(1260), 1,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1258), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8754] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1260), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8763] = 2,
+  [8753] = 2,
     ACTIONS(1262), 1,
-      anon_sym_GT,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8771] = 2,
+  [8761] = 2,
     ACTIONS(1264), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8779] = 2,
+  [8769] = 2,
     ACTIONS(1266), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8787] = 2,
+  [8777] = 2,
     ACTIONS(1268), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8795] = 2,
+  [8785] = 2,
     ACTIONS(1270), 1,
-      anon_sym_EQ,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8803] = 2,
+  [8793] = 2,
     ACTIONS(1272), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8811] = 2,
+  [8801] = 2,
+    ACTIONS(314), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8809] = 2,
     ACTIONS(1274), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8819] = 2,
+  [8817] = 2,
     ACTIONS(1276), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8827] = 2,
-    ACTIONS(1278), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8835] = 2,
-    ACTIONS(1280), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8843] = 2,
+  [8825] = 2,
+    ACTIONS(1278), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8833] = 2,
+    ACTIONS(1280), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8841] = 2,
     ACTIONS(1282), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8851] = 2,
+  [8849] = 2,
     ACTIONS(1284), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8857] = 2,
+    ACTIONS(1286), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8859] = 2,
-    ACTIONS(1286), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8867] = 2,
+  [8865] = 2,
     ACTIONS(1288), 1,
-      anon_sym_DQUOTE,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8875] = 2,
+  [8873] = 2,
     ACTIONS(1290), 1,
-      anon_sym_LT_DASH_GT,
+      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8883] = 2,
+  [8881] = 2,
     ACTIONS(1292), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8891] = 2,
+  [8889] = 2,
     ACTIONS(1294), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8897] = 2,
+    ACTIONS(1296), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8905] = 2,
+    ACTIONS(1298), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8899] = 2,
-    ACTIONS(1296), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8907] = 2,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8915] = 2,
-    ACTIONS(1298), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8923] = 2,
+  [8913] = 2,
     ACTIONS(1300), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8931] = 2,
+  [8921] = 2,
     ACTIONS(1302), 1,
-      anon_sym_DOT,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8939] = 2,
+  [8929] = 2,
     ACTIONS(1304), 1,
       anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8947] = 2,
-    ACTIONS(1306), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8955] = 2,
-    ACTIONS(1308), 1,
-      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17665,116 +17704,116 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(34)] = 1146,
   [SMALL_STATE(35)] = 1196,
   [SMALL_STATE(36)] = 1246,
-  [SMALL_STATE(37)] = 1275,
-  [SMALL_STATE(38)] = 1322,
-  [SMALL_STATE(39)] = 1369,
-  [SMALL_STATE(40)] = 1400,
-  [SMALL_STATE(41)] = 1431,
-  [SMALL_STATE(42)] = 1478,
-  [SMALL_STATE(43)] = 1525,
-  [SMALL_STATE(44)] = 1572,
-  [SMALL_STATE(45)] = 1619,
-  [SMALL_STATE(46)] = 1666,
-  [SMALL_STATE(47)] = 1695,
-  [SMALL_STATE(48)] = 1742,
+  [SMALL_STATE(37)] = 1293,
+  [SMALL_STATE(38)] = 1340,
+  [SMALL_STATE(39)] = 1387,
+  [SMALL_STATE(40)] = 1434,
+  [SMALL_STATE(41)] = 1481,
+  [SMALL_STATE(42)] = 1528,
+  [SMALL_STATE(43)] = 1575,
+  [SMALL_STATE(44)] = 1606,
+  [SMALL_STATE(45)] = 1637,
+  [SMALL_STATE(46)] = 1684,
+  [SMALL_STATE(47)] = 1731,
+  [SMALL_STATE(48)] = 1760,
   [SMALL_STATE(49)] = 1789,
   [SMALL_STATE(50)] = 1835,
-  [SMALL_STATE(51)] = 1871,
-  [SMALL_STATE(52)] = 1907,
-  [SMALL_STATE(53)] = 1935,
-  [SMALL_STATE(54)] = 1963,
-  [SMALL_STATE(55)] = 1999,
-  [SMALL_STATE(56)] = 2027,
+  [SMALL_STATE(51)] = 1863,
+  [SMALL_STATE(52)] = 1891,
+  [SMALL_STATE(53)] = 1919,
+  [SMALL_STATE(54)] = 1955,
+  [SMALL_STATE(55)] = 1991,
+  [SMALL_STATE(56)] = 2019,
   [SMALL_STATE(57)] = 2055,
-  [SMALL_STATE(58)] = 2089,
-  [SMALL_STATE(59)] = 2113,
-  [SMALL_STATE(60)] = 2137,
-  [SMALL_STATE(61)] = 2171,
-  [SMALL_STATE(62)] = 2195,
-  [SMALL_STATE(63)] = 2219,
+  [SMALL_STATE(58)] = 2079,
+  [SMALL_STATE(59)] = 2103,
+  [SMALL_STATE(60)] = 2127,
+  [SMALL_STATE(61)] = 2151,
+  [SMALL_STATE(62)] = 2175,
+  [SMALL_STATE(63)] = 2209,
   [SMALL_STATE(64)] = 2243,
   [SMALL_STATE(65)] = 2277,
-  [SMALL_STATE(66)] = 2301,
-  [SMALL_STATE(67)] = 2342,
-  [SMALL_STATE(68)] = 2367,
-  [SMALL_STATE(69)] = 2408,
-  [SMALL_STATE(70)] = 2449,
-  [SMALL_STATE(71)] = 2474,
-  [SMALL_STATE(72)] = 2515,
-  [SMALL_STATE(73)] = 2556,
-  [SMALL_STATE(74)] = 2581,
-  [SMALL_STATE(75)] = 2619,
-  [SMALL_STATE(76)] = 2657,
-  [SMALL_STATE(77)] = 2683,
-  [SMALL_STATE(78)] = 2721,
-  [SMALL_STATE(79)] = 2747,
-  [SMALL_STATE(80)] = 2773,
-  [SMALL_STATE(81)] = 2806,
-  [SMALL_STATE(82)] = 2843,
-  [SMALL_STATE(83)] = 2866,
-  [SMALL_STATE(84)] = 2889,
-  [SMALL_STATE(85)] = 2914,
-  [SMALL_STATE(86)] = 2935,
-  [SMALL_STATE(87)] = 2972,
-  [SMALL_STATE(88)] = 3005,
-  [SMALL_STATE(89)] = 3028,
-  [SMALL_STATE(90)] = 3051,
-  [SMALL_STATE(91)] = 3074,
-  [SMALL_STATE(92)] = 3107,
-  [SMALL_STATE(93)] = 3130,
-  [SMALL_STATE(94)] = 3167,
-  [SMALL_STATE(95)] = 3190,
-  [SMALL_STATE(96)] = 3211,
-  [SMALL_STATE(97)] = 3231,
-  [SMALL_STATE(98)] = 3251,
-  [SMALL_STATE(99)] = 3271,
-  [SMALL_STATE(100)] = 3299,
-  [SMALL_STATE(101)] = 3319,
-  [SMALL_STATE(102)] = 3339,
-  [SMALL_STATE(103)] = 3359,
-  [SMALL_STATE(104)] = 3379,
-  [SMALL_STATE(105)] = 3398,
-  [SMALL_STATE(106)] = 3427,
-  [SMALL_STATE(107)] = 3454,
-  [SMALL_STATE(108)] = 3485,
-  [SMALL_STATE(109)] = 3514,
-  [SMALL_STATE(110)] = 3543,
-  [SMALL_STATE(111)] = 3572,
-  [SMALL_STATE(112)] = 3601,
-  [SMALL_STATE(113)] = 3620,
-  [SMALL_STATE(114)] = 3647,
-  [SMALL_STATE(115)] = 3674,
+  [SMALL_STATE(66)] = 2302,
+  [SMALL_STATE(67)] = 2343,
+  [SMALL_STATE(68)] = 2384,
+  [SMALL_STATE(69)] = 2425,
+  [SMALL_STATE(70)] = 2450,
+  [SMALL_STATE(71)] = 2491,
+  [SMALL_STATE(72)] = 2532,
+  [SMALL_STATE(73)] = 2557,
+  [SMALL_STATE(74)] = 2595,
+  [SMALL_STATE(75)] = 2621,
+  [SMALL_STATE(76)] = 2659,
+  [SMALL_STATE(77)] = 2685,
+  [SMALL_STATE(78)] = 2711,
+  [SMALL_STATE(79)] = 2749,
+  [SMALL_STATE(80)] = 2772,
+  [SMALL_STATE(81)] = 2797,
+  [SMALL_STATE(82)] = 2820,
+  [SMALL_STATE(83)] = 2841,
+  [SMALL_STATE(84)] = 2864,
+  [SMALL_STATE(85)] = 2897,
+  [SMALL_STATE(86)] = 2920,
+  [SMALL_STATE(87)] = 2941,
+  [SMALL_STATE(88)] = 2964,
+  [SMALL_STATE(89)] = 2997,
+  [SMALL_STATE(90)] = 3020,
+  [SMALL_STATE(91)] = 3053,
+  [SMALL_STATE(92)] = 3090,
+  [SMALL_STATE(93)] = 3127,
+  [SMALL_STATE(94)] = 3164,
+  [SMALL_STATE(95)] = 3187,
+  [SMALL_STATE(96)] = 3207,
+  [SMALL_STATE(97)] = 3227,
+  [SMALL_STATE(98)] = 3247,
+  [SMALL_STATE(99)] = 3267,
+  [SMALL_STATE(100)] = 3287,
+  [SMALL_STATE(101)] = 3307,
+  [SMALL_STATE(102)] = 3327,
+  [SMALL_STATE(103)] = 3355,
+  [SMALL_STATE(104)] = 3386,
+  [SMALL_STATE(105)] = 3413,
+  [SMALL_STATE(106)] = 3442,
+  [SMALL_STATE(107)] = 3471,
+  [SMALL_STATE(108)] = 3490,
+  [SMALL_STATE(109)] = 3519,
+  [SMALL_STATE(110)] = 3538,
+  [SMALL_STATE(111)] = 3565,
+  [SMALL_STATE(112)] = 3592,
+  [SMALL_STATE(113)] = 3621,
+  [SMALL_STATE(114)] = 3650,
+  [SMALL_STATE(115)] = 3680,
   [SMALL_STATE(116)] = 3704,
-  [SMALL_STATE(117)] = 3722,
+  [SMALL_STATE(117)] = 3728,
   [SMALL_STATE(118)] = 3746,
   [SMALL_STATE(119)] = 3764,
-  [SMALL_STATE(120)] = 3788,
-  [SMALL_STATE(121)] = 3807,
-  [SMALL_STATE(122)] = 3834,
-  [SMALL_STATE(123)] = 3861,
-  [SMALL_STATE(124)] = 3886,
-  [SMALL_STATE(125)] = 3911,
-  [SMALL_STATE(126)] = 3934,
-  [SMALL_STATE(127)] = 3959,
-  [SMALL_STATE(128)] = 3984,
-  [SMALL_STATE(129)] = 4009,
-  [SMALL_STATE(130)] = 4036,
+  [SMALL_STATE(120)] = 3783,
+  [SMALL_STATE(121)] = 3810,
+  [SMALL_STATE(122)] = 3835,
+  [SMALL_STATE(123)] = 3860,
+  [SMALL_STATE(124)] = 3883,
+  [SMALL_STATE(125)] = 3908,
+  [SMALL_STATE(126)] = 3933,
+  [SMALL_STATE(127)] = 3958,
+  [SMALL_STATE(128)] = 3985,
+  [SMALL_STATE(129)] = 4004,
+  [SMALL_STATE(130)] = 4031,
   [SMALL_STATE(131)] = 4055,
   [SMALL_STATE(132)] = 4079,
-  [SMALL_STATE(133)] = 4101,
-  [SMALL_STATE(134)] = 4125,
-  [SMALL_STATE(135)] = 4149,
-  [SMALL_STATE(136)] = 4173,
-  [SMALL_STATE(137)] = 4197,
-  [SMALL_STATE(138)] = 4215,
-  [SMALL_STATE(139)] = 4235,
-  [SMALL_STATE(140)] = 4255,
+  [SMALL_STATE(133)] = 4103,
+  [SMALL_STATE(134)] = 4121,
+  [SMALL_STATE(135)] = 4141,
+  [SMALL_STATE(136)] = 4161,
+  [SMALL_STATE(137)] = 4177,
+  [SMALL_STATE(138)] = 4199,
+  [SMALL_STATE(139)] = 4223,
+  [SMALL_STATE(140)] = 4247,
   [SMALL_STATE(141)] = 4271,
   [SMALL_STATE(142)] = 4295,
   [SMALL_STATE(143)] = 4319,
-  [SMALL_STATE(144)] = 4343,
-  [SMALL_STATE(145)] = 4367,
-  [SMALL_STATE(146)] = 4385,
+  [SMALL_STATE(144)] = 4337,
+  [SMALL_STATE(145)] = 4355,
+  [SMALL_STATE(146)] = 4379,
   [SMALL_STATE(147)] = 4403,
   [SMALL_STATE(148)] = 4427,
   [SMALL_STATE(149)] = 4451,
@@ -17796,277 +17835,276 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(165)] = 4835,
   [SMALL_STATE(166)] = 4859,
   [SMALL_STATE(167)] = 4883,
-  [SMALL_STATE(168)] = 4907,
-  [SMALL_STATE(169)] = 4928,
-  [SMALL_STATE(170)] = 4951,
-  [SMALL_STATE(171)] = 4972,
-  [SMALL_STATE(172)] = 4997,
-  [SMALL_STATE(173)] = 5020,
-  [SMALL_STATE(174)] = 5041,
-  [SMALL_STATE(175)] = 5058,
-  [SMALL_STATE(176)] = 5081,
-  [SMALL_STATE(177)] = 5104,
-  [SMALL_STATE(178)] = 5129,
-  [SMALL_STATE(179)] = 5150,
-  [SMALL_STATE(180)] = 5165,
-  [SMALL_STATE(181)] = 5180,
-  [SMALL_STATE(182)] = 5195,
-  [SMALL_STATE(183)] = 5217,
-  [SMALL_STATE(184)] = 5237,
-  [SMALL_STATE(185)] = 5259,
-  [SMALL_STATE(186)] = 5279,
-  [SMALL_STATE(187)] = 5293,
-  [SMALL_STATE(188)] = 5315,
-  [SMALL_STATE(189)] = 5337,
-  [SMALL_STATE(190)] = 5359,
-  [SMALL_STATE(191)] = 5381,
-  [SMALL_STATE(192)] = 5401,
-  [SMALL_STATE(193)] = 5421,
-  [SMALL_STATE(194)] = 5441,
-  [SMALL_STATE(195)] = 5461,
-  [SMALL_STATE(196)] = 5483,
+  [SMALL_STATE(168)] = 4908,
+  [SMALL_STATE(169)] = 4929,
+  [SMALL_STATE(170)] = 4944,
+  [SMALL_STATE(171)] = 4967,
+  [SMALL_STATE(172)] = 4982,
+  [SMALL_STATE(173)] = 5003,
+  [SMALL_STATE(174)] = 5026,
+  [SMALL_STATE(175)] = 5041,
+  [SMALL_STATE(176)] = 5062,
+  [SMALL_STATE(177)] = 5079,
+  [SMALL_STATE(178)] = 5100,
+  [SMALL_STATE(179)] = 5125,
+  [SMALL_STATE(180)] = 5148,
+  [SMALL_STATE(181)] = 5171,
+  [SMALL_STATE(182)] = 5193,
+  [SMALL_STATE(183)] = 5215,
+  [SMALL_STATE(184)] = 5233,
+  [SMALL_STATE(185)] = 5253,
+  [SMALL_STATE(186)] = 5267,
+  [SMALL_STATE(187)] = 5287,
+  [SMALL_STATE(188)] = 5307,
+  [SMALL_STATE(189)] = 5329,
+  [SMALL_STATE(190)] = 5349,
+  [SMALL_STATE(191)] = 5369,
+  [SMALL_STATE(192)] = 5391,
+  [SMALL_STATE(193)] = 5413,
+  [SMALL_STATE(194)] = 5435,
+  [SMALL_STATE(195)] = 5457,
+  [SMALL_STATE(196)] = 5479,
   [SMALL_STATE(197)] = 5503,
-  [SMALL_STATE(198)] = 5525,
+  [SMALL_STATE(198)] = 5523,
   [SMALL_STATE(199)] = 5545,
-  [SMALL_STATE(200)] = 5567,
-  [SMALL_STATE(201)] = 5589,
-  [SMALL_STATE(202)] = 5611,
-  [SMALL_STATE(203)] = 5633,
-  [SMALL_STATE(204)] = 5655,
-  [SMALL_STATE(205)] = 5677,
-  [SMALL_STATE(206)] = 5697,
+  [SMALL_STATE(200)] = 5565,
+  [SMALL_STATE(201)] = 5587,
+  [SMALL_STATE(202)] = 5607,
+  [SMALL_STATE(203)] = 5629,
+  [SMALL_STATE(204)] = 5651,
+  [SMALL_STATE(205)] = 5673,
+  [SMALL_STATE(206)] = 5695,
   [SMALL_STATE(207)] = 5717,
   [SMALL_STATE(208)] = 5737,
-  [SMALL_STATE(209)] = 5761,
-  [SMALL_STATE(210)] = 5783,
-  [SMALL_STATE(211)] = 5805,
-  [SMALL_STATE(212)] = 5822,
-  [SMALL_STATE(213)] = 5837,
-  [SMALL_STATE(214)] = 5858,
-  [SMALL_STATE(215)] = 5879,
-  [SMALL_STATE(216)] = 5896,
-  [SMALL_STATE(217)] = 5913,
-  [SMALL_STATE(218)] = 5934,
-  [SMALL_STATE(219)] = 5953,
-  [SMALL_STATE(220)] = 5966,
-  [SMALL_STATE(221)] = 5985,
-  [SMALL_STATE(222)] = 6002,
-  [SMALL_STATE(223)] = 6015,
-  [SMALL_STATE(224)] = 6032,
-  [SMALL_STATE(225)] = 6049,
-  [SMALL_STATE(226)] = 6066,
-  [SMALL_STATE(227)] = 6087,
-  [SMALL_STATE(228)] = 6106,
-  [SMALL_STATE(229)] = 6127,
-  [SMALL_STATE(230)] = 6144,
-  [SMALL_STATE(231)] = 6161,
-  [SMALL_STATE(232)] = 6182,
-  [SMALL_STATE(233)] = 6199,
-  [SMALL_STATE(234)] = 6212,
-  [SMALL_STATE(235)] = 6231,
-  [SMALL_STATE(236)] = 6252,
-  [SMALL_STATE(237)] = 6273,
-  [SMALL_STATE(238)] = 6292,
-  [SMALL_STATE(239)] = 6313,
-  [SMALL_STATE(240)] = 6330,
-  [SMALL_STATE(241)] = 6351,
-  [SMALL_STATE(242)] = 6372,
-  [SMALL_STATE(243)] = 6389,
-  [SMALL_STATE(244)] = 6406,
-  [SMALL_STATE(245)] = 6427,
-  [SMALL_STATE(246)] = 6444,
-  [SMALL_STATE(247)] = 6461,
-  [SMALL_STATE(248)] = 6478,
-  [SMALL_STATE(249)] = 6495,
-  [SMALL_STATE(250)] = 6512,
-  [SMALL_STATE(251)] = 6529,
-  [SMALL_STATE(252)] = 6546,
-  [SMALL_STATE(253)] = 6563,
-  [SMALL_STATE(254)] = 6580,
-  [SMALL_STATE(255)] = 6597,
-  [SMALL_STATE(256)] = 6614,
-  [SMALL_STATE(257)] = 6631,
-  [SMALL_STATE(258)] = 6648,
-  [SMALL_STATE(259)] = 6665,
-  [SMALL_STATE(260)] = 6682,
-  [SMALL_STATE(261)] = 6699,
-  [SMALL_STATE(262)] = 6716,
-  [SMALL_STATE(263)] = 6733,
-  [SMALL_STATE(264)] = 6754,
-  [SMALL_STATE(265)] = 6773,
-  [SMALL_STATE(266)] = 6794,
-  [SMALL_STATE(267)] = 6807,
-  [SMALL_STATE(268)] = 6820,
-  [SMALL_STATE(269)] = 6833,
-  [SMALL_STATE(270)] = 6854,
-  [SMALL_STATE(271)] = 6871,
-  [SMALL_STATE(272)] = 6884,
-  [SMALL_STATE(273)] = 6902,
-  [SMALL_STATE(274)] = 6922,
-  [SMALL_STATE(275)] = 6942,
-  [SMALL_STATE(276)] = 6954,
-  [SMALL_STATE(277)] = 6974,
-  [SMALL_STATE(278)] = 6986,
-  [SMALL_STATE(279)] = 7000,
-  [SMALL_STATE(280)] = 7018,
-  [SMALL_STATE(281)] = 7032,
-  [SMALL_STATE(282)] = 7050,
-  [SMALL_STATE(283)] = 7070,
-  [SMALL_STATE(284)] = 7088,
-  [SMALL_STATE(285)] = 7106,
-  [SMALL_STATE(286)] = 7126,
-  [SMALL_STATE(287)] = 7138,
-  [SMALL_STATE(288)] = 7156,
-  [SMALL_STATE(289)] = 7174,
-  [SMALL_STATE(290)] = 7194,
-  [SMALL_STATE(291)] = 7208,
-  [SMALL_STATE(292)] = 7222,
-  [SMALL_STATE(293)] = 7236,
-  [SMALL_STATE(294)] = 7251,
-  [SMALL_STATE(295)] = 7266,
-  [SMALL_STATE(296)] = 7277,
-  [SMALL_STATE(297)] = 7292,
-  [SMALL_STATE(298)] = 7309,
-  [SMALL_STATE(299)] = 7324,
-  [SMALL_STATE(300)] = 7339,
-  [SMALL_STATE(301)] = 7350,
-  [SMALL_STATE(302)] = 7365,
-  [SMALL_STATE(303)] = 7376,
-  [SMALL_STATE(304)] = 7391,
-  [SMALL_STATE(305)] = 7402,
-  [SMALL_STATE(306)] = 7413,
-  [SMALL_STATE(307)] = 7424,
-  [SMALL_STATE(308)] = 7439,
-  [SMALL_STATE(309)] = 7454,
-  [SMALL_STATE(310)] = 7465,
-  [SMALL_STATE(311)] = 7482,
-  [SMALL_STATE(312)] = 7493,
-  [SMALL_STATE(313)] = 7508,
-  [SMALL_STATE(314)] = 7523,
-  [SMALL_STATE(315)] = 7534,
-  [SMALL_STATE(316)] = 7545,
-  [SMALL_STATE(317)] = 7556,
-  [SMALL_STATE(318)] = 7571,
-  [SMALL_STATE(319)] = 7584,
-  [SMALL_STATE(320)] = 7595,
-  [SMALL_STATE(321)] = 7608,
-  [SMALL_STATE(322)] = 7619,
-  [SMALL_STATE(323)] = 7632,
-  [SMALL_STATE(324)] = 7643,
-  [SMALL_STATE(325)] = 7656,
-  [SMALL_STATE(326)] = 7671,
-  [SMALL_STATE(327)] = 7682,
-  [SMALL_STATE(328)] = 7695,
-  [SMALL_STATE(329)] = 7708,
-  [SMALL_STATE(330)] = 7723,
-  [SMALL_STATE(331)] = 7738,
-  [SMALL_STATE(332)] = 7753,
-  [SMALL_STATE(333)] = 7764,
-  [SMALL_STATE(334)] = 7775,
-  [SMALL_STATE(335)] = 7786,
-  [SMALL_STATE(336)] = 7799,
-  [SMALL_STATE(337)] = 7814,
-  [SMALL_STATE(338)] = 7829,
-  [SMALL_STATE(339)] = 7840,
-  [SMALL_STATE(340)] = 7855,
-  [SMALL_STATE(341)] = 7870,
-  [SMALL_STATE(342)] = 7885,
-  [SMALL_STATE(343)] = 7896,
-  [SMALL_STATE(344)] = 7907,
-  [SMALL_STATE(345)] = 7918,
-  [SMALL_STATE(346)] = 7929,
-  [SMALL_STATE(347)] = 7940,
-  [SMALL_STATE(348)] = 7951,
-  [SMALL_STATE(349)] = 7962,
-  [SMALL_STATE(350)] = 7973,
-  [SMALL_STATE(351)] = 7988,
-  [SMALL_STATE(352)] = 7999,
-  [SMALL_STATE(353)] = 8014,
-  [SMALL_STATE(354)] = 8025,
-  [SMALL_STATE(355)] = 8036,
-  [SMALL_STATE(356)] = 8051,
-  [SMALL_STATE(357)] = 8062,
-  [SMALL_STATE(358)] = 8073,
-  [SMALL_STATE(359)] = 8088,
-  [SMALL_STATE(360)] = 8103,
-  [SMALL_STATE(361)] = 8118,
-  [SMALL_STATE(362)] = 8129,
-  [SMALL_STATE(363)] = 8140,
-  [SMALL_STATE(364)] = 8155,
-  [SMALL_STATE(365)] = 8170,
-  [SMALL_STATE(366)] = 8185,
-  [SMALL_STATE(367)] = 8200,
-  [SMALL_STATE(368)] = 8211,
-  [SMALL_STATE(369)] = 8226,
-  [SMALL_STATE(370)] = 8237,
-  [SMALL_STATE(371)] = 8252,
-  [SMALL_STATE(372)] = 8263,
-  [SMALL_STATE(373)] = 8274,
-  [SMALL_STATE(374)] = 8285,
-  [SMALL_STATE(375)] = 8296,
-  [SMALL_STATE(376)] = 8307,
-  [SMALL_STATE(377)] = 8318,
-  [SMALL_STATE(378)] = 8333,
-  [SMALL_STATE(379)] = 8348,
-  [SMALL_STATE(380)] = 8363,
-  [SMALL_STATE(381)] = 8378,
-  [SMALL_STATE(382)] = 8393,
-  [SMALL_STATE(383)] = 8408,
-  [SMALL_STATE(384)] = 8418,
-  [SMALL_STATE(385)] = 8432,
-  [SMALL_STATE(386)] = 8446,
-  [SMALL_STATE(387)] = 8460,
-  [SMALL_STATE(388)] = 8474,
-  [SMALL_STATE(389)] = 8488,
-  [SMALL_STATE(390)] = 8502,
-  [SMALL_STATE(391)] = 8516,
-  [SMALL_STATE(392)] = 8526,
-  [SMALL_STATE(393)] = 8540,
-  [SMALL_STATE(394)] = 8550,
-  [SMALL_STATE(395)] = 8560,
-  [SMALL_STATE(396)] = 8574,
-  [SMALL_STATE(397)] = 8588,
-  [SMALL_STATE(398)] = 8599,
-  [SMALL_STATE(399)] = 8608,
-  [SMALL_STATE(400)] = 8619,
-  [SMALL_STATE(401)] = 8630,
-  [SMALL_STATE(402)] = 8641,
-  [SMALL_STATE(403)] = 8650,
-  [SMALL_STATE(404)] = 8661,
-  [SMALL_STATE(405)] = 8670,
-  [SMALL_STATE(406)] = 8681,
-  [SMALL_STATE(407)] = 8692,
-  [SMALL_STATE(408)] = 8703,
-  [SMALL_STATE(409)] = 8714,
-  [SMALL_STATE(410)] = 8725,
-  [SMALL_STATE(411)] = 8734,
-  [SMALL_STATE(412)] = 8745,
-  [SMALL_STATE(413)] = 8754,
-  [SMALL_STATE(414)] = 8763,
-  [SMALL_STATE(415)] = 8771,
-  [SMALL_STATE(416)] = 8779,
-  [SMALL_STATE(417)] = 8787,
-  [SMALL_STATE(418)] = 8795,
-  [SMALL_STATE(419)] = 8803,
-  [SMALL_STATE(420)] = 8811,
-  [SMALL_STATE(421)] = 8819,
-  [SMALL_STATE(422)] = 8827,
-  [SMALL_STATE(423)] = 8835,
-  [SMALL_STATE(424)] = 8843,
-  [SMALL_STATE(425)] = 8851,
-  [SMALL_STATE(426)] = 8859,
-  [SMALL_STATE(427)] = 8867,
-  [SMALL_STATE(428)] = 8875,
-  [SMALL_STATE(429)] = 8883,
-  [SMALL_STATE(430)] = 8891,
-  [SMALL_STATE(431)] = 8899,
-  [SMALL_STATE(432)] = 8907,
-  [SMALL_STATE(433)] = 8915,
-  [SMALL_STATE(434)] = 8923,
-  [SMALL_STATE(435)] = 8931,
-  [SMALL_STATE(436)] = 8939,
-  [SMALL_STATE(437)] = 8947,
-  [SMALL_STATE(438)] = 8955,
+  [SMALL_STATE(209)] = 5757,
+  [SMALL_STATE(210)] = 5779,
+  [SMALL_STATE(211)] = 5796,
+  [SMALL_STATE(212)] = 5809,
+  [SMALL_STATE(213)] = 5830,
+  [SMALL_STATE(214)] = 5849,
+  [SMALL_STATE(215)] = 5868,
+  [SMALL_STATE(216)] = 5881,
+  [SMALL_STATE(217)] = 5894,
+  [SMALL_STATE(218)] = 5915,
+  [SMALL_STATE(219)] = 5936,
+  [SMALL_STATE(220)] = 5949,
+  [SMALL_STATE(221)] = 5970,
+  [SMALL_STATE(222)] = 5989,
+  [SMALL_STATE(223)] = 6010,
+  [SMALL_STATE(224)] = 6027,
+  [SMALL_STATE(225)] = 6046,
+  [SMALL_STATE(226)] = 6063,
+  [SMALL_STATE(227)] = 6076,
+  [SMALL_STATE(228)] = 6093,
+  [SMALL_STATE(229)] = 6110,
+  [SMALL_STATE(230)] = 6123,
+  [SMALL_STATE(231)] = 6144,
+  [SMALL_STATE(232)] = 6161,
+  [SMALL_STATE(233)] = 6178,
+  [SMALL_STATE(234)] = 6199,
+  [SMALL_STATE(235)] = 6220,
+  [SMALL_STATE(236)] = 6241,
+  [SMALL_STATE(237)] = 6258,
+  [SMALL_STATE(238)] = 6275,
+  [SMALL_STATE(239)] = 6294,
+  [SMALL_STATE(240)] = 6315,
+  [SMALL_STATE(241)] = 6336,
+  [SMALL_STATE(242)] = 6357,
+  [SMALL_STATE(243)] = 6374,
+  [SMALL_STATE(244)] = 6391,
+  [SMALL_STATE(245)] = 6408,
+  [SMALL_STATE(246)] = 6421,
+  [SMALL_STATE(247)] = 6438,
+  [SMALL_STATE(248)] = 6459,
+  [SMALL_STATE(249)] = 6476,
+  [SMALL_STATE(250)] = 6493,
+  [SMALL_STATE(251)] = 6510,
+  [SMALL_STATE(252)] = 6527,
+  [SMALL_STATE(253)] = 6544,
+  [SMALL_STATE(254)] = 6561,
+  [SMALL_STATE(255)] = 6578,
+  [SMALL_STATE(256)] = 6595,
+  [SMALL_STATE(257)] = 6612,
+  [SMALL_STATE(258)] = 6629,
+  [SMALL_STATE(259)] = 6646,
+  [SMALL_STATE(260)] = 6663,
+  [SMALL_STATE(261)] = 6680,
+  [SMALL_STATE(262)] = 6697,
+  [SMALL_STATE(263)] = 6714,
+  [SMALL_STATE(264)] = 6731,
+  [SMALL_STATE(265)] = 6748,
+  [SMALL_STATE(266)] = 6765,
+  [SMALL_STATE(267)] = 6786,
+  [SMALL_STATE(268)] = 6803,
+  [SMALL_STATE(269)] = 6818,
+  [SMALL_STATE(270)] = 6837,
+  [SMALL_STATE(271)] = 6858,
+  [SMALL_STATE(272)] = 6876,
+  [SMALL_STATE(273)] = 6896,
+  [SMALL_STATE(274)] = 6914,
+  [SMALL_STATE(275)] = 6934,
+  [SMALL_STATE(276)] = 6952,
+  [SMALL_STATE(277)] = 6970,
+  [SMALL_STATE(278)] = 6988,
+  [SMALL_STATE(279)] = 7008,
+  [SMALL_STATE(280)] = 7020,
+  [SMALL_STATE(281)] = 7038,
+  [SMALL_STATE(282)] = 7058,
+  [SMALL_STATE(283)] = 7076,
+  [SMALL_STATE(284)] = 7096,
+  [SMALL_STATE(285)] = 7108,
+  [SMALL_STATE(286)] = 7128,
+  [SMALL_STATE(287)] = 7142,
+  [SMALL_STATE(288)] = 7154,
+  [SMALL_STATE(289)] = 7168,
+  [SMALL_STATE(290)] = 7182,
+  [SMALL_STATE(291)] = 7196,
+  [SMALL_STATE(292)] = 7210,
+  [SMALL_STATE(293)] = 7225,
+  [SMALL_STATE(294)] = 7236,
+  [SMALL_STATE(295)] = 7247,
+  [SMALL_STATE(296)] = 7258,
+  [SMALL_STATE(297)] = 7269,
+  [SMALL_STATE(298)] = 7284,
+  [SMALL_STATE(299)] = 7295,
+  [SMALL_STATE(300)] = 7310,
+  [SMALL_STATE(301)] = 7321,
+  [SMALL_STATE(302)] = 7332,
+  [SMALL_STATE(303)] = 7343,
+  [SMALL_STATE(304)] = 7358,
+  [SMALL_STATE(305)] = 7373,
+  [SMALL_STATE(306)] = 7388,
+  [SMALL_STATE(307)] = 7399,
+  [SMALL_STATE(308)] = 7414,
+  [SMALL_STATE(309)] = 7429,
+  [SMALL_STATE(310)] = 7446,
+  [SMALL_STATE(311)] = 7457,
+  [SMALL_STATE(312)] = 7468,
+  [SMALL_STATE(313)] = 7479,
+  [SMALL_STATE(314)] = 7490,
+  [SMALL_STATE(315)] = 7501,
+  [SMALL_STATE(316)] = 7516,
+  [SMALL_STATE(317)] = 7531,
+  [SMALL_STATE(318)] = 7542,
+  [SMALL_STATE(319)] = 7555,
+  [SMALL_STATE(320)] = 7566,
+  [SMALL_STATE(321)] = 7579,
+  [SMALL_STATE(322)] = 7590,
+  [SMALL_STATE(323)] = 7605,
+  [SMALL_STATE(324)] = 7618,
+  [SMALL_STATE(325)] = 7631,
+  [SMALL_STATE(326)] = 7646,
+  [SMALL_STATE(327)] = 7659,
+  [SMALL_STATE(328)] = 7672,
+  [SMALL_STATE(329)] = 7683,
+  [SMALL_STATE(330)] = 7698,
+  [SMALL_STATE(331)] = 7713,
+  [SMALL_STATE(332)] = 7728,
+  [SMALL_STATE(333)] = 7743,
+  [SMALL_STATE(334)] = 7754,
+  [SMALL_STATE(335)] = 7765,
+  [SMALL_STATE(336)] = 7778,
+  [SMALL_STATE(337)] = 7793,
+  [SMALL_STATE(338)] = 7808,
+  [SMALL_STATE(339)] = 7823,
+  [SMALL_STATE(340)] = 7834,
+  [SMALL_STATE(341)] = 7849,
+  [SMALL_STATE(342)] = 7864,
+  [SMALL_STATE(343)] = 7875,
+  [SMALL_STATE(344)] = 7886,
+  [SMALL_STATE(345)] = 7901,
+  [SMALL_STATE(346)] = 7912,
+  [SMALL_STATE(347)] = 7923,
+  [SMALL_STATE(348)] = 7934,
+  [SMALL_STATE(349)] = 7945,
+  [SMALL_STATE(350)] = 7960,
+  [SMALL_STATE(351)] = 7971,
+  [SMALL_STATE(352)] = 7982,
+  [SMALL_STATE(353)] = 7993,
+  [SMALL_STATE(354)] = 8008,
+  [SMALL_STATE(355)] = 8023,
+  [SMALL_STATE(356)] = 8034,
+  [SMALL_STATE(357)] = 8049,
+  [SMALL_STATE(358)] = 8064,
+  [SMALL_STATE(359)] = 8075,
+  [SMALL_STATE(360)] = 8090,
+  [SMALL_STATE(361)] = 8101,
+  [SMALL_STATE(362)] = 8116,
+  [SMALL_STATE(363)] = 8131,
+  [SMALL_STATE(364)] = 8146,
+  [SMALL_STATE(365)] = 8157,
+  [SMALL_STATE(366)] = 8168,
+  [SMALL_STATE(367)] = 8183,
+  [SMALL_STATE(368)] = 8194,
+  [SMALL_STATE(369)] = 8209,
+  [SMALL_STATE(370)] = 8224,
+  [SMALL_STATE(371)] = 8235,
+  [SMALL_STATE(372)] = 8252,
+  [SMALL_STATE(373)] = 8263,
+  [SMALL_STATE(374)] = 8274,
+  [SMALL_STATE(375)] = 8285,
+  [SMALL_STATE(376)] = 8296,
+  [SMALL_STATE(377)] = 8311,
+  [SMALL_STATE(378)] = 8326,
+  [SMALL_STATE(379)] = 8341,
+  [SMALL_STATE(380)] = 8356,
+  [SMALL_STATE(381)] = 8371,
+  [SMALL_STATE(382)] = 8382,
+  [SMALL_STATE(383)] = 8392,
+  [SMALL_STATE(384)] = 8402,
+  [SMALL_STATE(385)] = 8416,
+  [SMALL_STATE(386)] = 8430,
+  [SMALL_STATE(387)] = 8444,
+  [SMALL_STATE(388)] = 8458,
+  [SMALL_STATE(389)] = 8472,
+  [SMALL_STATE(390)] = 8486,
+  [SMALL_STATE(391)] = 8500,
+  [SMALL_STATE(392)] = 8514,
+  [SMALL_STATE(393)] = 8528,
+  [SMALL_STATE(394)] = 8538,
+  [SMALL_STATE(395)] = 8548,
+  [SMALL_STATE(396)] = 8562,
+  [SMALL_STATE(397)] = 8573,
+  [SMALL_STATE(398)] = 8584,
+  [SMALL_STATE(399)] = 8593,
+  [SMALL_STATE(400)] = 8604,
+  [SMALL_STATE(401)] = 8615,
+  [SMALL_STATE(402)] = 8624,
+  [SMALL_STATE(403)] = 8633,
+  [SMALL_STATE(404)] = 8644,
+  [SMALL_STATE(405)] = 8653,
+  [SMALL_STATE(406)] = 8664,
+  [SMALL_STATE(407)] = 8673,
+  [SMALL_STATE(408)] = 8682,
+  [SMALL_STATE(409)] = 8693,
+  [SMALL_STATE(410)] = 8704,
+  [SMALL_STATE(411)] = 8715,
+  [SMALL_STATE(412)] = 8726,
+  [SMALL_STATE(413)] = 8737,
+  [SMALL_STATE(414)] = 8745,
+  [SMALL_STATE(415)] = 8753,
+  [SMALL_STATE(416)] = 8761,
+  [SMALL_STATE(417)] = 8769,
+  [SMALL_STATE(418)] = 8777,
+  [SMALL_STATE(419)] = 8785,
+  [SMALL_STATE(420)] = 8793,
+  [SMALL_STATE(421)] = 8801,
+  [SMALL_STATE(422)] = 8809,
+  [SMALL_STATE(423)] = 8817,
+  [SMALL_STATE(424)] = 8825,
+  [SMALL_STATE(425)] = 8833,
+  [SMALL_STATE(426)] = 8841,
+  [SMALL_STATE(427)] = 8849,
+  [SMALL_STATE(428)] = 8857,
+  [SMALL_STATE(429)] = 8865,
+  [SMALL_STATE(430)] = 8873,
+  [SMALL_STATE(431)] = 8881,
+  [SMALL_STATE(432)] = 8889,
+  [SMALL_STATE(433)] = 8897,
+  [SMALL_STATE(434)] = 8905,
+  [SMALL_STATE(435)] = 8913,
+  [SMALL_STATE(436)] = 8921,
+  [SMALL_STATE(437)] = 8929,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18074,44 +18112,44 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
   [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(401),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(399),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
   [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(387),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
   [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
@@ -18124,10 +18162,10 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
   [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
   [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
@@ -18152,7 +18190,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
   [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
   [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
@@ -18161,529 +18199,527 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
   [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(325),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(329),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(178),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [202] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [216] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(238),
+  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(325),
+  [238] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
+  [241] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
+  [244] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
+  [247] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(329),
+  [250] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
+  [253] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
+  [256] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(168),
   [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
   [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [295] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(227),
-  [298] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(299),
-  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(287),
-  [304] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(204),
-  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
-  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(183),
-  [313] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(244),
-  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [279] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(238),
+  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(292),
+  [285] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(277),
+  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(182),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(38),
+  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(183),
+  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(247),
+  [300] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [312] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
   [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
   [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(70),
-  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(120),
-  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(354),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [342] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
-  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [348] = {.entry = {.count = 1, .reusable = false}}, SHIFT(50),
-  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [352] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
-  [357] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(54),
-  [360] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [365] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [369] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [373] = {.entry = {.count = 1, .reusable = false}}, SHIFT(64),
-  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
+  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
+  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(346),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [346] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [350] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
+  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [356] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [360] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [362] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
+  [365] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
+  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
   [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [381] = {.entry = {.count = 1, .reusable = false}}, SHIFT(57),
-  [383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
-  [385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [389] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(64),
-  [392] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(64),
-  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [418] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [420] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [426] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(335),
-  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(184),
-  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
-  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
-  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
-  [476] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(280),
-  [479] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(81),
-  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [484] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [488] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [492] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [500] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [502] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [504] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(293),
-  [513] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(209),
-  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(269),
-  [519] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(296),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [532] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [381] = {.entry = {.count = 1, .reusable = false}}, SHIFT(63),
+  [383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [385] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(63),
+  [388] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(63),
+  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [396] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [398] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [416] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [418] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [420] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [440] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(288),
+  [447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [451] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [455] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(322),
+  [478] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(188),
+  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(218),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(344),
+  [487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [507] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(335),
+  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(192),
+  [515] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
+  [518] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(212),
+  [521] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(341),
+  [524] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(286),
+  [527] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(93),
+  [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [532] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
   [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
   [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [544] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(364),
-  [547] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
-  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [553] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [561] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
-  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(106),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [576] = {.entry = {.count = 1, .reusable = false}}, SHIFT(109),
-  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(109),
-  [581] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(109),
-  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [592] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
-  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [602] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [610] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(114),
-  [613] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
-  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [650] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [654] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [658] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
-  [669] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
-  [672] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [681] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(276),
-  [686] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(355),
-  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [691] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
-  [697] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [706] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [710] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [714] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [768] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(296),
-  [776] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [544] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [546] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [548] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
+  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
+  [557] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(110),
+  [560] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [562] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [564] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(104),
+  [567] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(145),
+  [570] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
+  [573] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(105),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [583] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [589] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(154),
+  [594] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(437),
+  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [600] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [606] = {.entry = {.count = 1, .reusable = false}}, SHIFT(113),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [612] = {.entry = {.count = 1, .reusable = false}}, SHIFT(105),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(115),
+  [623] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(145),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [638] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [640] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [646] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [650] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [656] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [658] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
+  [661] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
+  [664] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [683] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [691] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(283),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(357),
+  [697] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [699] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(299),
+  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
+  [705] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
+  [708] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [710] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [712] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [714] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [716] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [718] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [720] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [724] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [770] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
+  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [774] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [776] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(406),
+  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(395),
   [782] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [790] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(404),
-  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(384),
-  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [809] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [835] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [840] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [844] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [846] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [852] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [856] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [858] = {.entry = {.count = 1, .reusable = false}}, SHIFT(198),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [862] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [864] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [866] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
-  [869] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
-  [872] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(199),
-  [875] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(199),
-  [878] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [883] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
-  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [889] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
-  [894] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
-  [897] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
-  [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
-  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
-  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [786] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [796] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [801] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [806] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [829] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [834] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [838] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [846] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [848] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [854] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [858] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [860] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [864] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
+  [866] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [868] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(201),
+  [871] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [874] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
+  [877] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(202),
+  [880] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(204),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [891] = {.entry = {.count = 1, .reusable = false}}, SHIFT(205),
+  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
+  [896] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
+  [899] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [904] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
+  [907] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [910] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(297),
+  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
   [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
-  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [966] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [962] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [974] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
   [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
   [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
   [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1068] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(281),
-  [1071] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [1074] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1160] = {.entry = {.count = 1, .reusable = false}}, SHIFT(100),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1032] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1040] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1052] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
+  [1054] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1058] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(275),
+  [1061] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1156] = {.entry = {.count = 1, .reusable = false}}, SHIFT(97),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
   [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
   [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1220] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
-  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [1242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(353),
-  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(271),
-  [1252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
-  [1254] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1280] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1308] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [1234] = {.entry = {.count = 1, .reusable = false}}, SHIFT(355),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [1240] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [1242] = {.entry = {.count = 1, .reusable = false}}, SHIFT(413),
+  [1244] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [1276] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
 };
 
 #ifdef __cplusplus

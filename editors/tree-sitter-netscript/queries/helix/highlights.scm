@@ -80,6 +80,7 @@
   "onlink"
   "advmss"
   "scope"
+  "global"
   "nexthop"
   "weight"
   "blackhole"
