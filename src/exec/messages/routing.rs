@@ -296,6 +296,46 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
     Some(spec)
 }
 
+/// RTA_MULTIPATH for a multipath route: each path's gateway, device (`oifs`, resolved by
+/// the caller in the order of `spec.nexthops`) and weight (the kernel's `hops` is the
+/// weight less one).
+pub fn add_nexthops(msg: &mut RouteMessage, spec: &RouteSpec, oifs: &[Option<u32>]) {
+    if spec.nexthops.is_empty() {
+        return;
+    }
+    let hops = spec
+        .nexthops
+        .iter()
+        .zip(oifs.iter().chain(std::iter::repeat(&None)))
+        .map(|(hop, oif)| {
+            let mut nh = RouteNextHop::default();
+            nh.hops = (hop.weight.clamp(1, 256) - 1) as u8;
+            nh.interface_index = oif.unwrap_or(0);
+            nh.attributes.push(RouteAttribute::Gateway(RouteAddress::from(hop.via)));
+            nh
+        })
+        .collect();
+    msg.attributes.push(RouteAttribute::MultiPath(hops));
+}
+
+/// One path as the kernel reports it (its device as an index in `dev`, named by the
+/// caller with [`name_nexthops`]).
+fn decode_nexthop(nh: &RouteNextHop) -> Option<NextHopSpec> {
+    let via = nh.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Gateway(g) => route_ip(g),
+        _ => None,
+    })?;
+    let dev = (nh.interface_index != 0).then(|| nh.interface_index.to_string());
+    Some(NextHopSpec { via, dev, weight: nh.hops as u32 + 1 })
+}
+
+/// Gives the paths of a decoded route their device names (`names`: index to name).
+pub fn name_nexthops(spec: &mut RouteSpec, names: &dyn Fn(u32) -> Option<String>) {
+    for hop in &mut spec.nexthops {
+        hop.dev = hop.dev.as_ref().and_then(|i| i.parse().ok()).and_then(names);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,45 +375,5 @@ mod tests {
         let msg = route(&spec, None, false);
         assert!(!msg.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
         assert_eq!(decode_route(&msg).map(|(s, _)| s), Some(spec));
-    }
-}
-
-/// RTA_MULTIPATH for a multipath route: each path's gateway, device (`oifs`, resolved by
-/// the caller in the order of `spec.nexthops`) and weight (the kernel's `hops` is the
-/// weight less one).
-pub fn add_nexthops(msg: &mut RouteMessage, spec: &RouteSpec, oifs: &[Option<u32>]) {
-    if spec.nexthops.is_empty() {
-        return;
-    }
-    let hops = spec
-        .nexthops
-        .iter()
-        .zip(oifs.iter().chain(std::iter::repeat(&None)))
-        .map(|(hop, oif)| {
-            let mut nh = RouteNextHop::default();
-            nh.hops = (hop.weight.clamp(1, 256) - 1) as u8;
-            nh.interface_index = oif.unwrap_or(0);
-            nh.attributes.push(RouteAttribute::Gateway(RouteAddress::from(hop.via)));
-            nh
-        })
-        .collect();
-    msg.attributes.push(RouteAttribute::MultiPath(hops));
-}
-
-/// One path as the kernel reports it (its device as an index in `dev`, named by the
-/// caller with [`name_nexthops`]).
-fn decode_nexthop(nh: &RouteNextHop) -> Option<NextHopSpec> {
-    let via = nh.attributes.iter().find_map(|a| match a {
-        RouteAttribute::Gateway(g) => route_ip(g),
-        _ => None,
-    })?;
-    let dev = (nh.interface_index != 0).then(|| nh.interface_index.to_string());
-    Some(NextHopSpec { via, dev, weight: nh.hops as u32 + 1 })
-}
-
-/// Gives the paths of a decoded route their device names (`names`: index to name).
-pub fn name_nexthops(spec: &mut RouteSpec, names: &dyn Fn(u32) -> Option<String>) {
-    for hop in &mut spec.nexthops {
-        hop.dev = hop.dev.as_ref().and_then(|i| i.parse().ok()).and_then(names);
     }
 }
